@@ -1,0 +1,1 @@
+"""Hearing commands: vosk grammar recognition, language packs, and the double-clap signal."""

@@ -1,0 +1,195 @@
+"""Sound devices: the only module that imports sounddevice (lazily).
+
+The microphone callback only copies the block into a bounded queue and counts overflows; the consumer resamples
+to 16 kHz when the device cannot open at 16 kHz, and cuts fixed frames stamped with their sample position.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import DeviceError, InputError
+from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
+
+log = logging.getLogger(__name__)
+_sd: Any = None
+
+
+def sounddevice() -> Any:
+    """Import sounddevice on first use, turning a missing PortAudio into a clear error."""
+    global _sd
+    if _sd is None:
+        try:
+            import sounddevice as sd
+        except OSError as exc:  # PortAudio library not found
+            raise DeviceError(f"cannot use sound devices: {exc} (install it: sudo apt-get install libportaudio2)") from None
+        _sd = sd
+    return _sd
+
+
+def reinitialize() -> None:
+    """Make PortAudio rescan devices (after a device was unplugged or the sound server restarted)."""
+    sd = sounddevice()
+    try:
+        sd._terminate()
+        sd._initialize()
+    except Exception as exc:  # noqa: BLE001 - PortAudio raises various errors here
+        log.debug("PortAudio reinitialise failed: %s", exc)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """One sound device as PortAudio reports it."""
+
+    index: int
+    name: str
+    max_input_channels: int
+    max_output_channels: int
+    default_samplerate: float
+    is_default_input: bool
+    is_default_output: bool
+
+
+def list_devices() -> list[DeviceInfo]:
+    """All devices PortAudio sees (empty when there is no sound card or server)."""
+    sd = sounddevice()
+    try:
+        devices = sd.query_devices()
+        default_in, default_out = _defaults(sd)
+    except Exception as exc:  # noqa: BLE001
+        log.debug("query_devices failed: %s", exc)
+        return []
+    return [DeviceInfo(i, d["name"], int(d["max_input_channels"]), int(d["max_output_channels"]),
+                       float(d["default_samplerate"]), i == default_in, i == default_out)
+            for i, d in enumerate(devices)]
+
+
+def _defaults(sd: Any) -> tuple[int, int]:
+    try:
+        din, dout = sd.default.device
+    except Exception:  # noqa: BLE001
+        return -1, -1
+    return int(din if din is not None else -1), int(dout if dout is not None else -1)
+
+
+def find_device(spec: str | int | None, kind: str) -> int | None:
+    """Resolve a device given by index or part of its name; ``None``/"" means the system default.
+
+    ``kind`` is "input" or "output". Raises :class:`InputError` naming the choices when nothing matches.
+    """
+    if spec is None or spec == "":
+        return None
+    devices = [d for d in list_devices()
+               if (d.max_input_channels if kind == "input" else d.max_output_channels) > 0]
+    text = str(spec).strip()
+    if text.isdigit():
+        idx = int(text)
+        if any(d.index == idx for d in devices):
+            return idx
+        raise InputError(f"no {kind} device with index {idx} (list them with: voicecoach devices)")
+    matches = [d for d in devices if text.lower() in d.name.lower()]
+    if not matches:
+        raise InputError(f"no {kind} device matching '{text}' (list them with: voicecoach devices)")
+    if len(matches) > 1:
+        exact = [d for d in matches if d.name.lower() == text.lower()]
+        if len(exact) == 1:
+            return exact[0].index
+        log.info("several %s devices match '%s'; using %s", kind, text, matches[0].name)
+    return matches[0].index
+
+
+def choose_rate(device: int | None, kind: str = "input") -> int:
+    """16 kHz when the device accepts it, else the device's own default rate."""
+    sd = sounddevice()
+    check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+    try:
+        check(device=device, samplerate=SAMPLE_RATE, channels=1, dtype="int16")
+        return SAMPLE_RATE
+    except Exception:  # noqa: BLE001 - PortAudioError or ValueError
+        pass
+    try:
+        info = sd.query_devices(device, kind)
+    except Exception as exc:  # noqa: BLE001
+        raise DeviceError(f"no usable {kind} device ({exc}); check it with: voicecoach devices") from None
+    return int(info["default_samplerate"])
+
+
+class MicSource:
+    """The microphone as a frame source. ``frames()`` raises :class:`DeviceError` when the device is lost."""
+
+    def __init__(self, device: str | int | None = None, frame_ms: int = 30, queue_blocks: int = 200,
+                 start_sample: int = 0, stall_s: float = 2.0) -> None:
+        self.frame_ms = frame_ms
+        self.device = find_device(device, "input")
+        self.rate = choose_rate(self.device, "input")
+        self.overflows = 0  # blocks dropped because the consumer fell behind
+        self.device_overflows = 0  # overflows reported by PortAudio
+        self.stall_s = stall_s
+        self._queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=queue_blocks)
+        self._framer = Framer(frame_ms, start_sample)
+        self._resampler = Resampler(self.rate, SAMPLE_RATE)
+        self._closed = False
+        self._stream: Any = None
+        self._block = self.rate * frame_ms // 1000
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        if status.input_overflow:
+            self.device_overflows += 1
+        try:
+            self._queue.put_nowait(indata.copy())
+        except queue.Full:
+            self.overflows += 1
+
+    def open(self) -> "MicSource":
+        """Open and start the input stream."""
+        sd = sounddevice()
+        try:
+            self._stream = sd.InputStream(device=self.device, samplerate=self.rate, channels=1, dtype="int16",
+                                          blocksize=self._block, callback=self._callback)
+            self._stream.start()
+        except Exception as exc:  # noqa: BLE001 - PortAudioError
+            raise DeviceError(f"cannot open the microphone: {exc} (check it with: voicecoach devices)") from None
+        log.info("microphone open: device %s at %d Hz", "default" if self.device is None else self.device, self.rate)
+        return self
+
+    @property
+    def position(self) -> int:
+        """Sample position (16 kHz) of the next frame."""
+        return self._framer.position
+
+    @property
+    def queued(self) -> int:
+        """Blocks waiting in the queue."""
+        return self._queue.qsize()
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield frames until closed; raise DeviceError when the stream stops delivering audio."""
+        if self._stream is None:
+            self.open()
+        while not self._closed:
+            try:
+                block = self._queue.get(timeout=self.stall_s)
+            except queue.Empty:
+                if self._closed:
+                    return
+                raise DeviceError(f"the microphone delivered no audio for {self.stall_s:.0f} s (unplugged?)") from None
+            mono = block[:, 0] if block.ndim == 2 else block
+            if self.rate != SAMPLE_RATE:
+                mono = float_to_int16(self._resampler.process(mono.astype(np.float64) / 32768.0))
+            yield from self._framer.push(mono)
+
+    def close(self) -> None:
+        """Stop and close the stream (safe to call twice)."""
+        self._closed = True
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception as exc:  # noqa: BLE001
+                log.debug("closing the input stream: %s", exc)

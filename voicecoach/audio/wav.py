@@ -1,0 +1,201 @@
+"""WAV files as a frame source: PCM 8/16/24/32-bit or 32/64-bit float, any rate, any channels -> 16 kHz mono.
+
+The header is checked when the file is opened, so a bad file is reported (one line naming the file and the
+problem) before any work starts. Audio is then read in blocks, so a one-hour recording needs little memory.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InputError
+from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
+
+FIX_HINT = "convert it with: sox IN -r 16000 -c 1 -b 16 OUT.wav"
+_PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+_STREAMING_SIZES = (0, 0xFFFFFFFF)  # written by recorders that never went back to fix the header
+
+
+class WavError(InputError):
+    """A WAV file that cannot be read; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class WavInfo:
+    """What a WAV header says."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    bits: int
+    is_float: bool
+    data_offset: int
+    data_bytes: int
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes per multi-channel sample frame."""
+        return self.channels * self.bits // 8
+
+    @property
+    def n_samples(self) -> int:
+        """Samples per channel."""
+        return self.data_bytes // self.frame_bytes
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.n_samples / self.sample_rate
+
+
+def _fail(path: Path, problem: str) -> WavError:
+    return WavError(f"{path}: {problem}")
+
+
+def read_header(path: Path | str) -> WavInfo:
+    """Parse and check a WAV header; raises :class:`WavError` with a one-line reason."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        f = path.open("rb")
+    except FileNotFoundError:
+        raise _fail(path, "no such file") from None
+    except IsADirectoryError:
+        raise _fail(path, "is a directory, not a WAV file") from None
+    except OSError as exc:
+        raise _fail(path, f"cannot open ({exc.strerror})") from None
+    with f:
+        if size == 0:
+            raise _fail(path, "empty file (0 bytes)")
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+            raise _fail(path, f"not a WAV file (no RIFF/WAVE header); {FIX_HINT}")
+        if head[:4] == b"RIFX":
+            raise _fail(path, f"big-endian WAV (RIFX) is not supported; {FIX_HINT}")
+        fmt = None
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                what = "no 'fmt ' chunk" if fmt is None else "no audio data (no 'data' chunk)"
+                raise _fail(path, f"truncated or incomplete WAV: {what}")
+            cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"fmt ":
+                body = f.read(csize)
+                if len(body) < 16:
+                    raise _fail(path, "truncated WAV: 'fmt ' chunk too short")
+                fmt = _parse_fmt(path, body)
+                if csize % 2:
+                    f.read(1)
+            elif cid == b"data":
+                if fmt is None:
+                    raise _fail(path, "malformed WAV: 'data' chunk before 'fmt '")
+                offset = f.tell()
+                available = size - offset
+                if csize in _STREAMING_SIZES:
+                    csize = available
+                elif csize > available:
+                    rate, ch, bits, _ = fmt
+                    declared = csize / (rate * ch * bits / 8)
+                    held = available / (rate * ch * bits / 8)
+                    raise _fail(path, f"truncated: the header promises {declared:.2f} s of audio "
+                                      f"but the file holds {held:.2f} s (was the copy interrupted?)")
+                rate, ch, bits, is_float = fmt
+                info = WavInfo(path, rate, ch, bits, is_float, offset, csize - csize % (ch * bits // 8))
+                if info.n_samples == 0:
+                    raise _fail(path, "no audio in the file (header only)")
+                return info
+            else:
+                f.seek(csize + (csize % 2), 1)
+
+
+def _parse_fmt(path: Path, body: bytes) -> tuple[int, int, int, bool]:
+    tag, channels, rate, _byte_rate, _align, bits = struct.unpack("<HHIIHH", body[:16])
+    if tag == _EXTENSIBLE and len(body) >= 26:
+        tag = struct.unpack("<H", body[24:26])[0]
+    if channels == 0 or rate == 0:
+        raise _fail(path, f"malformed WAV header ({channels} channels at {rate} Hz)")
+    if tag == _PCM and bits in (8, 16, 24, 32):
+        return rate, channels, bits, False
+    if tag == _FLOAT and bits in (32, 64):
+        return rate, channels, bits, True
+    kind = {_PCM: "integer PCM", _FLOAT: "float"}.get(tag, f"format code {tag} (compressed?)")
+    raise _fail(path, f"unsupported WAV encoding: {bits}-bit {kind}; {FIX_HINT}")
+
+
+def _decode(raw: bytes, info: WavInfo) -> NDArray[np.float32]:
+    """Raw interleaved bytes -> float32 mono in [-1, 1]."""
+    if info.is_float:
+        x = np.frombuffer(raw, dtype="<f4" if info.bits == 32 else "<f8").astype(np.float32)
+        x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
+    elif info.bits == 8:
+        x = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif info.bits == 16:
+        x = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    elif info.bits == 24:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        v = np.where(v >= 1 << 23, v - (1 << 24), v)
+        x = v.astype(np.float32) / float(1 << 23)
+    else:
+        x = np.frombuffer(raw, dtype="<i4").astype(np.float32) / 2147483648.0
+    if info.channels > 1:
+        x = x.reshape(-1, info.channels).mean(axis=1)
+    return x
+
+
+class WavSource:
+    """A WAV file as a :class:`~voicecoach.audio.frames.FrameSource` of 16 kHz mono frames."""
+
+    def __init__(self, path: Path | str, frame_ms: int = 30, block_s: float = 1.0) -> None:
+        self.info = read_header(path)
+        self.path = self.info.path
+        self.frame_ms = frame_ms
+        self._block_frames = max(1, int(block_s * self.info.sample_rate))
+
+    def blocks(self) -> Iterator[NDArray[np.int16]]:
+        """Yield the audio as 16 kHz mono int16 blocks of about ``block_s`` seconds."""
+        info = self.info
+        resampler = Resampler(info.sample_rate, SAMPLE_RATE)
+        remaining = info.data_bytes
+        with self.path.open("rb") as f:
+            f.seek(info.data_offset)
+            while remaining > 0:
+                raw = f.read(min(remaining, self._block_frames * info.frame_bytes))
+                if not raw:
+                    raise _fail(self.path, "file shrank while being read")
+                remaining -= len(raw)
+                raw = raw[: len(raw) - len(raw) % info.frame_bytes]
+                yield float_to_int16(resampler.process(_decode(raw, info)))
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield fixed frames stamped with their sample position (a final partial frame is dropped)."""
+        framer = Framer(self.frame_ms)
+        for block in self.blocks():
+            yield from framer.push(block)
+
+    def close(self) -> None:
+        """Nothing to release (the file is opened per pass)."""
+
+
+def read_wav(path: Path | str) -> NDArray[np.int16]:
+    """Read a whole WAV file as 16 kHz mono int16."""
+    blocks = list(WavSource(path).blocks())
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
+
+
+def write_wav(path: Path | str, audio: NDArray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Write mono audio (int16, or float in [-1, 1]) as a 16-bit PCM WAV."""
+    import wave
+
+    data = audio if audio.dtype == np.int16 else float_to_int16(np.asarray(audio, dtype=np.float64))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(data.astype("<i2").tobytes())

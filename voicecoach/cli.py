@@ -1,0 +1,84 @@
+"""The ``voicecoach`` command line: argparse subcommands, logging set-up, and one-line errors.
+
+Each subcommand lives in ``voicecoach/commands/<name>.py`` with ``register(subparsers)`` (which sets
+``func``) and an ``ORDER`` number for the help listing; modules there are discovered automatically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+from . import __version__
+from .errors import VoicecoachError
+
+log = logging.getLogger("voicecoach")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for any input error
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every discovered subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="verbose logging and full tracebacks")
+    common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors")
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="config file (default: the user config dir's config.toml)")
+    parser = _Parser(prog="voicecoach", parents=[common],
+                     description="An offline, private pause-and-check-in assistant for couples.")
+    parser.add_argument("--version", action="version", version=f"voicecoach {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    from . import commands
+
+    modules = [importlib.import_module(f"{commands.__name__}.{m.name}")
+               for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
+        module.register(sub, common)
+    return parser
+
+
+def setup_logging(debug: bool, quiet: bool) -> None:
+    """Log to stderr; INFO by default, DEBUG with --debug, WARNING with --quiet."""
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if debug else "%(message)s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    setup_logging(debug, getattr(args, "quiet", False))
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except VoicecoachError as exc:
+        if debug:
+            log.exception("failed")
+        print(f"voicecoach: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("voicecoach: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback without --debug
+        if debug:
+            raise
+        print(f"voicecoach: error: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

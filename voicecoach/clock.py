@@ -1,0 +1,51 @@
+"""Clocks: the only place outside the runtime that reads wall-clock time.
+
+Pure objects (detectors, the coach, the script runner) take ``now`` values from an injected clock so that tests
+drive them with :class:`FakeClock` and a WAV replays exactly like live audio.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything that tells the time in seconds (monotonic, arbitrary origin)."""
+
+    def now(self) -> float:
+        """Seconds since an arbitrary origin."""
+        ...
+
+
+class MonotonicClock:
+    """The real clock: ``time.monotonic()``."""
+
+    def now(self) -> float:
+        """Seconds from the monotonic clock."""
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep for real."""
+        time.sleep(max(0.0, seconds))
+
+
+class FakeClock:
+    """A clock that only moves when told to; ``sleep`` advances it instantly."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._t = float(start)
+
+    def now(self) -> float:
+        """The fake time."""
+        return self._t
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        self._t += seconds
+
+    def sleep(self, seconds: float) -> None:
+        """Advance instead of sleeping."""
+        self.advance(max(0.0, seconds))

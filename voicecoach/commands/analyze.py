@@ -1,0 +1,72 @@
+"""``voicecoach analyze FILE.wav ...``: run the detection pipeline over recordings, as fast as possible."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..errors import InputError, VoicecoachError
+from . import config_of
+
+ORDER = 20
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``analyze`` subcommand."""
+    p = sub.add_parser("analyze", parents=[common], help="detect raised voices, interruptions and escalation in WAV files")
+    p.add_argument("files", nargs="+", metavar="FILE.wav")
+    p.add_argument("--json", action="store_true", help="JSON Lines on stdout, one event per line, nothing else")
+    p.set_defaults(func=run)
+
+
+def analyze_file(path: str, config) -> tuple[list, float]:
+    """Run the pipeline over one file; returns (events, duration in seconds)."""
+    from ..audio.wav import WavSource
+    from ..detect.pipeline import Pipeline
+
+    source = WavSource(path, frame_ms=config.audio.frame_ms)
+    pipeline = Pipeline(config.detection, frame_ms=config.audio.frame_ms)
+    events = []
+    for frame in source.frames():
+        events.extend(pipeline.process(frame))
+    events.extend(pipeline.flush())
+    return events, source.info.duration_s
+
+
+def run(args: argparse.Namespace) -> int:
+    """Analyse each file; a bad file is reported and the others still run."""
+    config = config_of(args)
+    failed = 0
+    for path in args.files:
+        try:
+            events, duration = analyze_file(path, config)
+        except VoicecoachError as exc:
+            print(f"voicecoach: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.json:
+            for event in events:
+                d = event.to_dict()
+                if len(args.files) > 1:
+                    d["file"] = path
+                print(__import__("json").dumps(d, ensure_ascii=False))
+        else:
+            _print_table(path, events, duration)
+        sys.stdout.flush()
+    if failed:
+        raise _Quiet(f"{failed} of {len(args.files)} files could not be analysed")
+    return 0
+
+
+class _Quiet(InputError):
+    """Summary error after per-file errors were already printed."""
+
+
+def _print_table(path: str, events: list, duration: float) -> None:
+    print(f"{path}: {duration:.1f} s, {len(events)} events")
+    for e in events:
+        d = e.to_dict()
+        extra = "  ".join(f"{k}={v}" for k, v in d.items() if k not in ("type", "t"))
+        print(f"  {d['t']:8.2f} s  {d['type']:16} {extra}")

@@ -1,0 +1,49 @@
+"""``voicecoach config init|show|check``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import InputError
+from . import config_of
+
+ORDER = 80
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``config`` subcommand."""
+    p = sub.add_parser("config", parents=[common], help="create, show or check the config file")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    init = actions.add_parser("init", parents=[common], help="write a commented default config file")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file (a .bak copy is kept)")
+    init.add_argument("path", nargs="?", help="where to write (default: the user config file)")
+    actions.add_parser("show", parents=[common], help="print the effective config as TOML")
+    actions.add_parser("check", parents=[common], help="validate the config file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one config action."""
+    from .. import config as cfg
+    from .. import paths
+
+    if args.action == "init":
+        target = Path(args.path or getattr(args, "config", None) or paths.config_file())
+        if target.exists() and not args.force:
+            raise InputError(f"{target} already exists (use --force to replace it; a .bak copy is kept)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.replace(target.with_suffix(target.suffix + ".bak"))
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(cfg.default_config_text(), encoding="utf-8")
+        tmp.replace(target)
+        print(f"wrote {target}")
+        return 0
+    config = config_of(args)
+    if args.action == "show":
+        print(cfg.dump_toml(config, with_docs=False), end="")
+        return 0
+    where = getattr(args, "config", None) or paths.config_file()
+    print(f"config OK: {where}" + ("" if Path(where).exists() else " (not present: defaults in use)"))
+    return 0

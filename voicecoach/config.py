@@ -1,0 +1,231 @@
+"""Configuration: TOML read with ``tomllib``, validated into frozen dataclasses.
+
+Unknown keys, wrong types and out-of-range values are errors that name the dotted key and what is allowed.
+Sections are declared by the modules that use them; this module composes them into :class:`Config`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+import typing
+from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .errors import InputError
+from .settings import section, setting
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from .detect.settings import DetectionSettings
+from .speech.settings import SpeechSettings
+from .asr.settings import CommandSettings
+from .checkin.settings import CheckinSettings
+from .journal.settings import JournalSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """Sound devices and framing."""
+
+    input: str = setting("", doc="input device: index or part of its name; empty = system default")
+    output: str = setting("", doc="output device: index or part of its name; empty = system default")
+    frame_ms: int = setting(30, choices=None, lo=10, hi=30, doc="frame length, ms (10, 20 or 30)")
+    queue_frames: int = setting(200, lo=10, hi=5000, doc="bounded input queue length, in device blocks")
+    reopen_s: float = setting(2.0, lo=0.2, hi=60.0, doc="seconds between attempts to reopen a lost device")
+
+
+@dataclass(frozen=True)
+class PartnerSettings:
+    """The couple: names used in spoken prompts."""
+
+    a_name: str = setting("Partner A", doc="name of partner A (spoken in prompts)")
+    b_name: str = setting("Partner B", doc="name of partner B (spoken in prompts)")
+
+
+@dataclass(frozen=True)
+class PauseSettings:
+    """The agreed pause ("time-out") and how it is offered."""
+
+    length_min: float = setting(20.0, lo=1.0, hi=120.0, doc="length of the agreed pause, minutes")
+    phrase: str = setting(
+        "Shall we take the {length} minute pause we agreed on? Say okay, or not now.",
+        doc="what is said when a pause is suggested; {length} is replaced by the pause length")
+    answer_s: float = setting(6.0, lo=2.0, hi=30.0, doc="seconds to wait for an answer after the suggestion")
+    snooze_min: float = setting(15.0, lo=1.0, hi=240.0, doc="after 'not now', no suggestion for this many minutes")
+    warn_before_end_min: float = setting(2.0, lo=0.0, hi=30.0, doc="spoken cue this many minutes before the end")
+    offer_checkin: bool = setting(True, doc="offer the after-pause check-in when the pause ends")
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    """The headless kiosk: schedule and quiet hours (times are HH:MM, local time)."""
+
+    nightly_time: str = setting("21:30", doc="time of the nightly check-in offer, HH:MM; empty = off")
+    weekly_day: str = setting("sun", choices=("", "mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+                              doc="day of the weekly meeting offer; empty = off")
+    weekly_time: str = setting("18:00", doc="time of the weekly meeting offer, HH:MM")
+    quiet_start: str = setting("23:00", doc="quiet hours start (no spoken offers), HH:MM")
+    quiet_end: str = setting("07:30", doc="quiet hours end, HH:MM")
+
+
+@dataclass(frozen=True)
+class Config:
+    """All of voicecoach's settings."""
+
+    audio: AudioSettings = section(AudioSettings)
+    partners: PartnerSettings = section(PartnerSettings)
+    detection: DetectionSettings = section(DetectionSettings)
+    pause: PauseSettings = section(PauseSettings)
+    speech: SpeechSettings = section(SpeechSettings)
+    commands: CommandSettings = section(CommandSettings)
+    checkin: CheckinSettings = section(CheckinSettings)
+    kiosk: KioskSettings = section(KioskSettings)
+    journal: JournalSettings = section(JournalSettings)
+
+
+# --- validation --------------------------------------------------------------------------------------------------
+
+def _type_name(tp: Any) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(tp, str(tp))
+
+
+def _convert(tp: Any, value: Any, key: str, meta: typing.Mapping[str, Any], where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(inner[0], value, key, meta, where)
+    if is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise InputError(f"{where}: {key} must be a table ([{key}])")
+        return _build(tp, value, key + ".", where)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InputError(f"{where}: {key} must be a list of strings")
+        return tuple(value)
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, tp)
+    if not ok:
+        raise InputError(f"{where}: {key} must be {_type_name(tp)}, not {value!r}")
+    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
+    if choices is not None and value not in choices:
+        raise InputError(f"{where}: {key} = {value!r} is not allowed (choose one of: {', '.join(map(repr, choices))})")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise InputError(f"{where}: {key} = {value!r} is out of range (allowed {lo} to {hi})")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if f.init}
+    for key in data:
+        if key not in known:
+            raise InputError(f"{where}: unknown key '{prefix}{key}' (known keys: {', '.join(sorted(known))})")
+    values = {}
+    for name, f in known.items():
+        if name in data:
+            values[name] = _convert(hints[name], data[name], prefix + name, f.metadata, where)
+    obj = cls(**values)
+    check = getattr(obj, "validate", None)
+    if check is not None:
+        problem = check()
+        if problem:
+            raise InputError(f"{where}: {prefix.rstrip('.')}: {problem}")
+    return obj
+
+
+def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
+    """Validate a parsed TOML document into a :class:`Config`."""
+    config = _build(Config, data, "", where)
+    if config.audio.frame_ms not in (10, 20, 30):
+        raise InputError(f"{where}: audio.frame_ms = {config.audio.frame_ms} is not allowed (choose 10, 20 or 30)")
+    return config
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Load the config file (the user's default file, or ``path``); defaults when the default file is absent."""
+    explicit = path is not None
+    file = Path(path) if explicit else paths.config_file()
+    if not file.exists():
+        if explicit:
+            raise InputError(f"config file {file} does not exist (create one with: voicecoach config init)")
+        return Config()
+    try:
+        text = file.read_bytes().decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise InputError(f"{file}: not a UTF-8 text file (is this the right file?)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{file}: invalid TOML: {exc} (fix the line, or recreate with: voicecoach config init --force)") from None
+    except OSError as exc:
+        raise InputError(f"cannot read config {file}: {exc.strerror}") from None
+    return config_from_dict(data, str(file))
+
+
+# --- writing -----------------------------------------------------------------------------------------------------
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    s = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def dump_toml(obj: Any, with_docs: bool = True, prefix: str = "") -> str:
+    """Render a settings dataclass as TOML (with each setting's description and range as comments)."""
+    lines: list[str] = []
+    tables: list[tuple[str, Any]] = []
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if is_dataclass(value):
+            tables.append((prefix + f.name, value))
+            continue
+        if with_docs and f.metadata.get("doc"):
+            doc = f.metadata["doc"]
+            lo, hi, choices = f.metadata.get("lo"), f.metadata.get("hi"), f.metadata.get("choices")
+            if lo is not None or hi is not None:
+                doc += f" [{lo} .. {hi}]"
+            if choices:
+                doc += f" [{' | '.join(repr(c) for c in choices)}]"
+            lines.append(f"# {doc}")
+        lines.append(f"{f.name} = {_toml_value(value)}")
+    out = "\n".join(lines)
+    for name, value in tables:
+        body = dump_toml(value, with_docs, name + ".")
+        out += ("\n\n" if out else "") + f"[{name}]\n" + body.rstrip("\n")
+    return out.strip("\n") + "\n"
+
+
+def default_config_text() -> str:
+    """The commented default config written by ``voicecoach config init``."""
+    head = ("# voicecoach configuration. Every key is optional; delete what you do not change.\n"
+            "# Check it with: voicecoach config check\n")
+    return head + "\n" + dump_toml(Config())
+
+
+def with_overrides(config: Config, **sections: Any) -> Config:
+    """A copy of ``config`` with whole sections replaced (used by tests and the CLI)."""
+    return replace(config, **sections)
+
+
+__all__ = ["Config", "AudioSettings", "PartnerSettings", "PauseSettings", "KioskSettings", "load_config",
+           "config_from_dict", "dump_toml", "default_config_text", "with_overrides", "MISSING"]

@@ -1,0 +1,1 @@
+"""Speaking: text-to-speech rendered to audio and played through the product's own output stream."""
