@@ -36,6 +36,13 @@ class StopSpeaking:
 
 
 @dataclass(frozen=True)
+class Snooze:
+    """Hold back pause suggestions for ``minutes`` ("not now" is always honoured)."""
+
+    minutes: float
+
+
+@dataclass(frozen=True)
 class Record:
     """Store a journal row: ``kind`` is e.g. "suggestion", "suggestion_answer", "pause", "checkin"."""
 
@@ -57,4 +64,4 @@ class Finished:
     reason: str = ""
 
 
-Action = Say | Listen | StopSpeaking | Record | StartCheckin | Finished
+Action = Say | Listen | StopSpeaking | Snooze | Record | StartCheckin | Finished
