@@ -1,0 +1,125 @@
+"""The coach policy: consent first, driven by a fake clock (no sleeping)."""
+
+from __future__ import annotations
+
+from voicecoach.actions import Finished, Listen, Record, Say, Snooze, StartCheckin, StopSpeaking
+from voicecoach.clock import FakeClock
+from voicecoach.coach import Coach, Mode
+from voicecoach.config import PauseSettings
+from voicecoach.events import Command, PauseSuggested, RaisedVoice
+
+SHAMING = ("calm down", "you always", "you never", "fault", "wrong", "stop yelling", "should be ashamed")
+
+
+def says(actions):
+    return " ".join(a.text for a in actions if isinstance(a, Say))
+
+
+def suggest(coach, clock):
+    return coach.on_event(PauseSuggested(t=clock.now(), reason="3 interruptions in 60 s"), clock.now())
+
+
+def test_suggestion_asks_with_the_agreed_phrase_and_listens():
+    clock = FakeClock()
+    coach = Coach(PauseSettings(length_min=20))
+    actions = suggest(coach, clock)
+    assert "20 minute pause" in says(actions)
+    assert any(isinstance(a, Listen) for a in actions)
+    assert any(isinstance(a, Record) and a.kind == "suggestion" for a in actions)
+    assert coach.mode is Mode.OFFERING
+
+
+def test_not_now_is_honoured_with_a_snooze_and_a_brief_word():
+    clock = FakeClock()
+    coach = Coach(PauseSettings(snooze_min=15))
+    suggest(coach, clock)
+    actions = coach.heard("not_now", clock.now())
+    assert Snooze(15.0) in actions
+    assert "not now" in says(actions).lower() and "15 minutes" in says(actions)
+    assert coach.mode is Mode.LISTENING and coach.declined == 1
+
+
+def test_silence_gets_one_gentle_repeat_then_nothing():
+    clock = FakeClock()
+    coach = Coach()
+    suggest(coach, clock)
+    first = coach.heard(None, clock.now())
+    assert says(first) and any(isinstance(a, Listen) for a in first)
+    second = coach.heard(None, clock.now())
+    assert not says(second), "after one repeat the coach stays quiet"
+    assert any(isinstance(a, Snooze) for a in second)
+    assert coach.mode is Mode.LISTENING
+
+
+def test_okay_starts_the_pause_with_cues_at_start_near_end_and_end():
+    clock = FakeClock()
+    coach = Coach(PauseSettings(length_min=20, warn_before_end_min=2))
+    suggest(coach, clock)
+    start = coach.heard("yes", clock.now())
+    assert any(isinstance(a, StopSpeaking) for a in start)
+    assert "breath" in says(start)
+    assert coach.mode is Mode.PAUSING
+    cues = []
+    for _ in range(20 * 60):
+        clock.advance(1.0)
+        cues.extend(coach.tick(clock.now()))
+    text = says(cues)
+    assert "minutes left" in text and "Welcome back" in text
+    assert any(isinstance(a, Record) and a.kind == "pause_end" for a in cues)
+    assert coach.mode is Mode.WELCOMING
+    assert StartCheckin("after-pause") in coach.heard("yes", clock.now())
+
+
+def test_welcome_back_declined_ends_kindly():
+    clock = FakeClock()
+    coach = Coach(PauseSettings(length_min=1, warn_before_end_min=0))
+    coach.heard("pause", clock.now())
+    clock.advance(61)
+    coach.tick(clock.now())
+    actions = coach.heard("not_now", clock.now())
+    assert any(isinstance(a, Finished) for a in actions)
+    assert coach.mode is Mode.LISTENING
+
+
+def test_either_partner_can_start_the_pause_any_time_with_the_signal():
+    clock = FakeClock()
+    coach = Coach()
+    actions = coach.on_event(Command(t=1.0, name="pause", source="clap"), clock.now())
+    assert coach.mode is Mode.PAUSING
+    assert any(isinstance(a, Record) and a.kind == "pause" and a.data["manual"] for a in actions)
+
+
+def test_more_time_and_stop_during_the_pause():
+    clock = FakeClock()
+    coach = Coach(PauseSettings(length_min=10))
+    coach.heard("pause", clock.now())
+    assert "five more minutes" in says(coach.heard("more_time", clock.now()))
+    assert coach.state(clock.now()).pause_left_s == 15 * 60
+    end = coach.heard("stop", clock.now())
+    assert "Welcome back" in says(end)
+
+
+def test_no_suggestion_while_a_pause_is_running():
+    clock = FakeClock()
+    coach = Coach()
+    coach.heard("pause", clock.now())
+    assert suggest(coach, clock) == []
+    assert coach.on_event(RaisedVoice(t=1.0, start=0.5, speaker="A"), clock.now()) == []
+
+
+def test_no_shaming_words_in_anything_the_coach_says():
+    clock = FakeClock()
+    coach = Coach(PauseSettings(length_min=2, warn_before_end_min=1))
+    texts = []
+    texts.append(says(suggest(coach, clock)))
+    texts.append(says(coach.heard(None, clock.now())))
+    texts.append(says(coach.heard("not_now", clock.now())))
+    clock.advance(3600)
+    texts.append(says(suggest(coach, clock)))
+    texts.append(says(coach.heard("help", clock.now())))
+    texts.append(says(coach.heard("yes", clock.now())))
+    for _ in range(200):
+        clock.advance(1)
+        texts.append(says(coach.tick(clock.now())))
+    all_text = " ".join(texts).lower()
+    assert all(word not in all_text for word in SHAMING)

@@ -1,0 +1,118 @@
+"""Assembling the product from its parts (shared by listen, checkin, demo, calibrate and kiosk).
+
+Each builder degrades instead of failing where the product can still help: no speech model -> commands come
+from the keyboard and the double-clap signal; no output device -> prompts are printed; journal unavailable ->
+detection goes on without it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+from . import paths
+from .config import Config
+from .errors import VoicecoachError
+
+log = logging.getLogger(__name__)
+
+NOTICE = (
+    "voicecoach is a reminder of the agreement you made together: it notices raised voices and interruptions and "
+    "offers the pause you chose. It is not therapy, not a diagnosis and not a judge, and it never takes sides. "
+    "It is not meant for relationships with violence or fear: if you feel unsafe, please contact local emergency "
+    "services or a domestic-violence helpline. Everything stays on this device; no audio is stored."
+)
+
+
+def first_run_notice() -> str | None:
+    """The plain statement of what voicecoach is and is not, once per installation (None after the first)."""
+    marker = paths.data_dir() / ".notice-shown"
+    if marker.exists():
+        return None
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError as exc:
+        log.debug("cannot write %s: %s", marker, exc)
+    return NOTICE
+
+
+def profile_path() -> Path:
+    """Where ``voicecoach calibrate`` stores the couple's voice profile."""
+    return paths.data_dir() / "profile.json"
+
+
+def load_profile() -> Any:
+    """The calibration profile, or None (a damaged profile is reported and ignored)."""
+    path = profile_path()
+    if not path.exists():
+        return None
+    from .detect.speakers import VoiceProfile
+
+    try:
+        return VoiceProfile.from_json(path.read_text(encoding="utf-8"))
+    except Exception as exc:  # noqa: BLE001 - any damage: ignore the profile, keep running
+        log.warning("ignoring the voice profile %s (%s); run voicecoach calibrate again", path, exc)
+        return None
+
+
+def make_pipeline(config: Config, use_profile: bool = True) -> Any:
+    """The detection pipeline, seeded by the calibration profile when there is one."""
+    from .detect.pipeline import Pipeline
+
+    profile = load_profile() if use_profile else None
+    return Pipeline(config.detection, frame_ms=config.audio.frame_ms, profile=profile)
+
+
+def make_speaker(config: Config, output: str | None = None, to_wav: Path | None = None,
+                 on_text: Callable[[str], None] | None = None) -> Any:
+    """The Speaker: the output device (or a WAV file); prints the text when no device can be used."""
+    from .speech.speaker import Speaker
+
+    sink = None
+    if to_wav is not None:
+        from .speech.speaker import WavSink
+
+        sink = WavSink(to_wav)
+    return Speaker(config.speech, output=output if output is not None else (config.audio.output or None),
+                   sink=sink, on_text=on_text)
+
+
+def make_listener(config: Config, load: bool = True) -> Any:
+    """The command listener (vosk + double clap). Without a model it warns once and uses the clap only."""
+    from .asr.listener import CommandListener
+
+    listener = CommandListener(config.commands, config.commands.language)
+    if load:
+        try:
+            listener.load()
+        except VoicecoachError as exc:
+            log.warning("%s", exc)
+    return listener
+
+
+def open_journal(config: Config) -> Any:
+    """The journal, or None when it is switched off or cannot be opened (then detection runs without it)."""
+    if not config.journal.enabled:
+        return None
+    from .journal.store import Journal
+
+    try:
+        return Journal.open()
+    except VoicecoachError as exc:
+        log.warning("journal not available, nothing will be stored: %s", exc)
+        return None
+
+
+def runner_factory(config: Config, offer_later: bool = False) -> Callable[[str], Any]:
+    """A function that builds a check-in runner for a script name."""
+    from .checkin.library import load_script
+    from .checkin.runner import ScriptRunner
+
+    names = (config.partners.a_name, config.partners.b_name)
+
+    def make(name: str) -> Any:
+        return ScriptRunner(load_script(name), names, config.checkin, offer_later=offer_later)
+
+    return make

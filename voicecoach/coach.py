@@ -1,0 +1,195 @@
+"""The coach: a pure policy for offering and running the agreed pause.
+
+Events, heard commands and ``now`` (seconds from an injected clock) go in; actions come out
+(:mod:`voicecoach.actions`). No devices, no threads, no wall clock: tests drive it with a fake clock.
+
+Consent first: a suggestion is a question; "not now" is always honoured (and snoozes suggestions); silence gets
+one gentle repeat and then nothing. Either partner can start the pause at any time with the pause phrase or the
+agreed signal. The words never shame, blame or take sides.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+
+from .actions import Action, Finished, Listen, Record, Say, Snooze, StartCheckin, StopSpeaking
+from .config import PauseSettings
+from .events import Command, Event, PauseSuggested
+
+log = logging.getLogger(__name__)
+
+ANSWERS = ("yes", "not_now", "pause", "stop", "help", "repeat")
+
+
+class Mode(Enum):
+    """What the coach is doing."""
+
+    LISTENING = "listening"  # following the talk
+    OFFERING = "offering"  # asked whether to pause, waiting for the answer
+    PAUSING = "pausing"  # the agreed pause is running
+    WELCOMING = "welcoming"  # pause ended, asked whether to check in
+
+
+@dataclass(frozen=True)
+class CoachState:
+    """A snapshot for the live view."""
+
+    mode: Mode
+    pause_left_s: float | None
+    suggestions: int
+    pauses: int
+
+
+def _minutes(value: float) -> str:
+    return f"{value:g}"
+
+
+class Coach:
+    """Offers the agreed pause when the talk escalates, and runs it."""
+
+    def __init__(self, settings: PauseSettings | None = None, has_checkin: bool = True) -> None:
+        self.settings = settings or PauseSettings()
+        self.has_checkin = has_checkin
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to following the talk, with no history."""
+        self.mode = Mode.LISTENING
+        self._repeated = False
+        self._pause_end = 0.0
+        self._warned = False
+        self._pause_started = 0.0
+        self.suggestions = 0
+        self.pauses = 0
+        self.declined = 0
+
+    # --- inputs -----------------------------------------------------------------------------------------------
+
+    def on_event(self, event: Event, now: float) -> list[Action]:
+        """A detector event or a command heard outside a question (e.g. the double clap)."""
+        if isinstance(event, Command):
+            return self.heard(event.name, now, unprompted=True)
+        if isinstance(event, PauseSuggested) and self.mode is Mode.LISTENING:
+            self.mode = Mode.OFFERING
+            self._repeated = False
+            self.suggestions += 1
+            log.info("suggesting the pause: %s", event.reason)
+            return [Record("suggestion", {"reason": event.reason, "t": event.t}),
+                    Say(self.settings.phrase.replace("{length}", _minutes(self.settings.length_min))),
+                    Listen(self.settings.answer_s, ANSWERS)]
+        return []
+
+    def heard(self, command: str | None, now: float, unprompted: bool = False) -> list[Action]:
+        """A command answered a question (or ``None``: the answer time ran out in silence)."""
+        if self.mode is Mode.OFFERING:
+            return self._answer_offer(command, now)
+        if self.mode is Mode.WELCOMING:
+            return self._answer_welcome(command, now)
+        if self.mode is Mode.PAUSING:
+            return self._during_pause(command, now)
+        if command == "pause":
+            return self._start_pause(now, manual=True)
+        if command == "help" and not unprompted:
+            return [Say(self._help_text())]
+        return []
+
+    def tick(self, now: float) -> list[Action]:
+        """Time passes: pause cues and the pause's end."""
+        if self.mode is not Mode.PAUSING:
+            return []
+        left = self._pause_end - now
+        warn_s = self.settings.warn_before_end_min * 60.0
+        if not self._warned and warn_s > 0 and left <= warn_s and left > 0:
+            self._warned = True
+            return [Say(f"{_minutes(round(left / 60.0))} minutes left in the pause. "
+                        "Notice how you feel, and take your time coming back.")]
+        if left <= 0:
+            return self._end_pause(now, "completed")
+        return []
+
+    # --- state for views ------------------------------------------------------------------------------------
+
+    def state(self, now: float) -> CoachState:
+        """What the coach is doing, for the live view."""
+        left = max(0.0, self._pause_end - now) if self.mode is Mode.PAUSING else None
+        return CoachState(self.mode, left, self.suggestions, self.pauses)
+
+    @property
+    def busy(self) -> bool:
+        """True while a question or the pause is under way (detector suggestions are then ignored)."""
+        return self.mode is not Mode.LISTENING
+
+    # --- the flow ---------------------------------------------------------------------------------------------
+
+    def _answer_offer(self, command: str | None, now: float) -> list[Action]:
+        if command in ("yes", "pause"):
+            return [Record("suggestion_answer", {"answer": "yes"}), *self._start_pause(now, manual=False)]
+        if command in ("not_now", "stop"):
+            self.mode = Mode.LISTENING
+            self.declined += 1
+            snooze = self.settings.snooze_min
+            return [Record("suggestion_answer", {"answer": "not_now"}), Snooze(snooze),
+                    Say(f"Okay, not now. I'll stay quiet for {_minutes(snooze)} minutes.")]
+        if command == "help":
+            return [Say(self._help_text()), Listen(self.settings.answer_s, ANSWERS)]
+        if command == "repeat" or (command is None and not self._repeated):
+            self._repeated = True
+            return [Say(f"Just checking: would the {_minutes(self.settings.length_min)} minute pause help "
+                        "right now? Say okay, or not now."),
+                    Listen(self.settings.answer_s, ANSWERS)]
+        # Silence after one repeat: say nothing more, and do not ask again for a while.
+        self.mode = Mode.LISTENING
+        return [Record("suggestion_answer", {"answer": "none"}), Snooze(self.settings.snooze_min)]
+
+    def _start_pause(self, now: float, manual: bool) -> list[Action]:
+        self.mode = Mode.PAUSING
+        self.pauses += 1
+        self._pause_started = now
+        self._pause_end = now + self.settings.length_min * 60.0
+        self._warned = False
+        length = _minutes(self.settings.length_min)
+        opening = "Okay, taking the pause you agreed on." if manual else "Okay."
+        return [StopSpeaking(),
+                Record("pause", {"planned_min": self.settings.length_min, "manual": manual}),
+                Say(f"{opening} Pausing for {length} minutes. Maybe take a few slow breaths: in for four, "
+                    "out for six. I'll let you both know when the time is up.")]
+
+    def _during_pause(self, command: str | None, now: float) -> list[Action]:
+        if command == "stop":
+            return self._end_pause(now, "ended early")
+        if command == "more_time":
+            self._pause_end += 5 * 60.0
+            self._warned = False
+            return [Say("Okay, five more minutes.")]
+        if command == "help":
+            return [Say("The pause is running. Say more time for five more minutes, or stop to end it.")]
+        return []
+
+    def _end_pause(self, now: float, how: str) -> list[Action]:
+        actual_min = (now - self._pause_started) / 60.0
+        record = Record("pause_end", {"how": how, "actual_min": round(actual_min, 2)})
+        if self.settings.offer_checkin and self.has_checkin:
+            self.mode = Mode.WELCOMING
+            self._repeated = False
+            return [record, Say("Welcome back. Would you like a short check-in together? Say okay, or not now."),
+                    Listen(self.settings.answer_s, ANSWERS)]
+        self.mode = Mode.LISTENING
+        return [record, Say("Welcome back."), Finished("pause " + how)]
+
+    def _answer_welcome(self, command: str | None, now: float) -> list[Action]:
+        if command == "yes":
+            self.mode = Mode.LISTENING
+            return [StartCheckin("after-pause")]
+        if command is None and not self._repeated:
+            self._repeated = True
+            return [Listen(self.settings.answer_s, ANSWERS)]
+        self.mode = Mode.LISTENING
+        if command in ("not_now", "stop"):
+            return [Say("Okay. I'm here if you need me."), Finished("pause completed")]
+        return [Finished("pause completed")]
+
+    def _help_text(self) -> str:
+        return ("You can say: pause, to take the agreed pause; okay or not now, to answer me; "
+                "and during the pause, more time, or stop.")

@@ -1,0 +1,148 @@
+"""The terminal side of ``listen``: a live view that does not flood the screen, and keyboard answers.
+
+The view redraws one status line (at most a few times a second) under a scrolling list of events; ``--no-ui``
+prints plain log lines instead. Keys answer questions when there is no speech model (or as well as one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from typing import Any, Callable, TextIO
+
+log = logging.getLogger(__name__)
+
+KEYS = {
+    "y": "yes", "o": "yes", "n": "not_now", "p": "pause", " ": "pause", "x": "next", "r": "repeat",
+    "m": "more_time", "s": "skip", "q": "stop", "h": "help", "?": "help",
+}
+KEY_HELP = "keys: y okay  n not now  p pause  x next  r repeat  m more time  s skip  q stop  h help  Ctrl-C quit"
+WORDS = {"yes": "yes", "okay": "yes", "ok": "yes", "no": "not_now", "not now": "not_now", "later": "not_now",
+         "pause": "pause", "next": "next", "repeat": "repeat", "more time": "more_time", "skip": "skip",
+         "stop": "stop", "help": "help"}
+
+
+def parse_typed(text: str) -> str | None:
+    """A typed line or key -> a command name (``None`` when it is not a command)."""
+    t = text.strip().lower()
+    if not t:
+        return None
+    if t in WORDS:
+        return WORDS[t]
+    if len(t) == 1:
+        return KEYS.get(t)
+    return WORDS.get(t.replace("_", " "))
+
+
+def _meter(db: float | None, width: int = 12) -> str:
+    if db is None:
+        return " " * width
+    filled = int(max(0.0, min(1.0, (db + 60.0) / 60.0)) * width)
+    return "#" * filled + "." * (width - filled)
+
+
+class LiveView:
+    """Draws a status line in place and prints event lines above it."""
+
+    def __init__(self, stream: TextIO | None = None, names: tuple[str, str] = ("A", "B"), max_hz: float = 4.0) -> None:
+        self.stream = stream or sys.stdout
+        self.names = names
+        self.min_interval = 1.0 / max_hz
+        self._last_draw = -1e9
+        self._status = ""
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        """Print a line above the status line."""
+        with self._lock:
+            self.stream.write("\r\x1b[2K" + text + "\n" + self._status)
+            self.stream.flush()
+
+    def draw(self, now: float, pipeline: Any, coach_state: Any, runner: Any = None) -> None:
+        """Redraw the status line (rate-limited)."""
+        if now - self._last_draw < self.min_interval:
+            return
+        self._last_draw = now
+        last = getattr(pipeline, "last", None)
+        who = getattr(last, "speaker", None)
+        level = getattr(last, "energy_db", None)
+        speaking = getattr(last, "is_speech", False)
+        meters = []
+        for label, name in zip(("A", "B"), self.names):
+            db = level if (speaking and who == label) else None
+            meters.append(f"{name[:10]:>10} {_meter(db)}")
+        status = " | ".join(meters)
+        mode = getattr(getattr(coach_state, "mode", None), "value", "")
+        left = getattr(coach_state, "pause_left_s", None)
+        if left is not None:
+            status += f" | pause {int(left // 60):02d}:{int(left % 60):02d} left"
+        elif runner is not None:
+            state = getattr(runner, "state", None)
+            title = getattr(state, "title", "") if state is not None else ""
+            status += f" | check-in {title}"
+        elif mode and mode != "listening":
+            status += f" | {mode}"
+        with self._lock:
+            self._status = status
+            self.stream.write("\r\x1b[2K" + status)
+            self.stream.flush()
+
+    def close(self) -> None:
+        """Leave the cursor on a fresh line."""
+        with self._lock:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+
+class KeyReader:
+    """Reads answers from stdin on a daemon thread: single keys on a terminal, whole lines otherwise."""
+
+    def __init__(self, on_command: Callable[[str], None], single_keys: bool | None = None) -> None:
+        self.on_command = on_command
+        self.single_keys = sys.stdin.isatty() if single_keys is None else single_keys
+        self._old: Any = None
+        self._thread = threading.Thread(target=self._run, name="keys", daemon=True)
+
+    def start(self) -> "KeyReader":
+        """Start reading (puts the terminal in cbreak mode for single keys)."""
+        if sys.stdin is None or sys.stdin.closed:
+            return self
+        if self.single_keys:
+            try:
+                import termios
+                import tty
+
+                self._old = termios.tcgetattr(sys.stdin.fileno())
+                tty.setcbreak(sys.stdin.fileno())
+            except Exception:  # noqa: BLE001 - not a real terminal after all
+                self.single_keys = False
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            if self.single_keys:
+                while True:
+                    ch = os.read(sys.stdin.fileno(), 1).decode(errors="ignore")
+                    if not ch:
+                        return
+                    name = KEYS.get(ch.lower())
+                    if name:
+                        self.on_command(name)
+            else:
+                for text in sys.stdin:
+                    name = parse_typed(text)
+                    if name:
+                        self.on_command(name)
+        except (OSError, ValueError):
+            return
+
+    def stop(self) -> None:
+        """Restore the terminal."""
+        if self._old is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._old)
+            self._old = None
