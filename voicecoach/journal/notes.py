@@ -1,0 +1,112 @@
+"""Opt-in voice notes: 16 kHz mono WAV files (mode 0600) beside the journal, indexed in its ``notes`` table.
+
+The only audio voicecoach ever keeps, and only when ``[journal] voice_notes = true``. Recording and playing are
+the runtime's job; this module stores, lists, loads and deletes. A file is written under a temporary name,
+flushed, renamed, and only then indexed; files left without an index entry (a crash mid-save, or mid-delete)
+are removed when the store is opened, so no audio outlives its index.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..audio.frames import SAMPLE_RATE
+from ..audio.wav import read_wav, write_wav
+from ..errors import VoicecoachError
+from .store import Journal, JournalUnavailable
+
+log = logging.getLogger(__name__)
+
+PARTNERS = ("A", "B")
+
+
+class VoiceNotesOff(VoicecoachError):
+    """Voice notes were asked for but the couple has not opted in."""
+
+
+@dataclass(frozen=True)
+class NoteInfo:
+    """One stored voice note (metadata only)."""
+
+    id: int
+    created_at: float  # wall clock, epoch seconds
+    from_partner: str
+    to_partner: str
+    duration_s: float
+    path: Path
+
+
+class VoiceNotes:
+    """Voice-note storage for an open :class:`Journal`; saving needs ``enabled`` (the opt-in)."""
+
+    def __init__(self, journal: Journal, enabled: bool, max_s: float = 60.0) -> None:
+        self.journal = journal
+        self.enabled = enabled
+        self.max_s = max_s
+        self.dir = journal.notes_dir
+        self._sweep_orphans()
+
+    def _sweep_orphans(self) -> None:
+        if not self.dir.is_dir():
+            return
+        indexed = {row["file"] for row in self.journal.rows("notes")}
+        for file in self.dir.iterdir():
+            if file.is_file() and file.name not in indexed:
+                log.info("voice notes: removing %s (not in the index; left by an interrupted save)", file.name)
+                file.unlink(missing_ok=True)
+
+    def save_note(self, audio: NDArray, from_partner: str, to_partner: str, at: float) -> int:
+        """Store a note (16 kHz mono audio, int16 or float) from one partner to the other; returns its id."""
+        if not self.enabled:
+            raise VoiceNotesOff("voice notes are off; to opt in set voice_notes = true in the [journal] "
+                                "section of the config")
+        for label in (from_partner, to_partner):
+            if label not in PARTNERS:
+                raise ValueError(f"partner must be one of {PARTNERS}, not {label!r}")
+        audio = np.asarray(audio)[: int(self.max_s * SAMPLE_RATE)]
+        name = f"note-{secrets.token_hex(8)}.wav"
+        final = self.dir / name
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = self.dir / f".{name}.part"
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            write_wav(tmp, audio, SAMPLE_RATE)
+            with tmp.open("rb+") as f:
+                os.fsync(f.fileno())
+            tmp.rename(final)
+        except OSError as exc:
+            raise JournalUnavailable(f"voice notes {self.dir}: cannot save ({exc.strerror}); free some disk "
+                                     f"space or make the directory writable") from None
+        try:
+            return self.journal.index_note(at, from_partner, to_partner, name, len(audio) / SAMPLE_RATE)
+        except BaseException:
+            final.unlink(missing_ok=True)
+            raise
+
+    def list_notes(self, to_partner: str | None = None) -> list[NoteInfo]:
+        """Stored notes, oldest first, optionally only those for one partner."""
+        out = []
+        for row in self.journal.rows("notes"):
+            if to_partner is None or row["to_partner"] == to_partner:
+                out.append(NoteInfo(row["id"], row["created_at"], row["from_partner"], row["to_partner"],
+                                    row["duration_s"], self.dir / row["file"]))
+        return out
+
+    def load_note(self, note_id: int) -> NDArray[np.int16]:
+        """The audio of one note as 16 kHz mono int16."""
+        for note in self.list_notes():
+            if note.id == note_id:
+                return read_wav(note.path)
+        raise ValueError(f"no voice note with id {note_id}")
+
+    def delete_note(self, note_id: int) -> None:
+        """Delete a note: its index entry, then its file."""
+        name = self.journal.unindex_note(note_id)
+        (self.dir / name).unlink(missing_ok=True)

@@ -1,0 +1,74 @@
+"""The journal's schema: ordered migrations, each taking the database from version N-1 to N.
+
+``PRAGMA user_version`` holds the version. A migration runs inside one transaction together with the version
+bump, so a crash mid-migration leaves the previous version intact. Never edit a released migration: add one.
+Nothing here stores audio or words: only times, counts, partner labels and short machine-made reasons.
+"""
+
+from __future__ import annotations
+
+V1 = (
+    """CREATE TABLE talks (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL CHECK (source IN ('listen', 'kiosk', 'demo', 'checkin')),
+        started_at REAL NOT NULL,           -- wall clock, epoch seconds
+        ended_at REAL,                      -- null while running (or if the process died)
+        speak_a_s REAL, speak_b_s REAL,     -- seconds each partner spoke
+        raised_a_s REAL, raised_b_s REAL    -- seconds each partner's voice was raised
+    )""",
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        talk_id INTEGER NOT NULL REFERENCES talks(id) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        t REAL NOT NULL,                    -- seconds of audio since the talk began
+        start REAL, "end" REAL,
+        speaker TEXT, over TEXT, reason TEXT,
+        data TEXT NOT NULL                  -- the event's JSON-contract dict (free text removed)
+    )""",
+    """CREATE TABLE suggestions (
+        id INTEGER PRIMARY KEY,
+        talk_id INTEGER REFERENCES talks(id) ON DELETE CASCADE,
+        at REAL NOT NULL,                   -- wall clock, epoch seconds
+        reason TEXT NOT NULL,
+        answer TEXT CHECK (answer IN ('yes', 'not_now', 'no_answer', 'manual')),
+        answered_at REAL
+    )""",
+    """CREATE TABLE pauses (
+        id INTEGER PRIMARY KEY,
+        talk_id INTEGER REFERENCES talks(id) ON DELETE CASCADE,
+        started_at REAL NOT NULL,
+        planned_min REAL NOT NULL,
+        ended_at REAL,
+        actual_min REAL,
+        ended_how TEXT
+    )""",
+    """CREATE TABLE checkins (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        completed INTEGER NOT NULL CHECK (completed IN (0, 1)),
+        minutes REAL NOT NULL,
+        source TEXT NOT NULL
+    )""",
+)
+
+V2 = (
+    # Opt-in voice notes: the audio lives in files beside the journal; this is their index.
+    """CREATE TABLE notes (
+        id INTEGER PRIMARY KEY,
+        created_at REAL NOT NULL,
+        from_partner TEXT NOT NULL,
+        to_partner TEXT NOT NULL,
+        file TEXT NOT NULL UNIQUE,          -- name inside the notes directory
+        duration_s REAL NOT NULL
+    )""",
+    "CREATE INDEX events_by_talk ON events(talk_id)",
+    "CREATE INDEX talks_by_start ON talks(started_at)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2)
+"""MIGRATIONS[i] takes the schema from version i to version i + 1."""
+
+CURRENT_VERSION = len(MIGRATIONS)
+
+TABLES = ("talks", "events", "suggestions", "pauses", "checkins", "notes")

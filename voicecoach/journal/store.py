@@ -1,0 +1,342 @@
+"""The private journal: an SQLite file (0600, WAL, fsync on every commit) of talks, events, pauses and check-ins.
+
+Never audio, never words: events are stored as their JSON-contract dicts with any free text removed. Wall-clock
+times (epoch seconds) are always passed in by the caller; the store never reads a clock.
+
+Crash safety: every write is its own committed transaction, and ``synchronous=FULL`` makes each commit durable
+before the call returns, so killing the process (or pulling the plug on a kiosk) loses at most the write in flight.
+A corrupt file, or one written by a newer voicecoach, is refused with one line naming it and is never modified.
+Write failures (read-only directory, full disk) raise :class:`JournalUnavailable` for the runtime to log and go on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+from urllib.parse import quote
+
+from .. import paths
+from ..errors import VoicecoachError
+from ..events import Event
+from .schema import CURRENT_VERSION, MIGRATIONS, TABLES
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "journal.sqlite3"
+NOTES_DIR = "notes"
+SOURCES = ("listen", "kiosk", "demo", "checkin")
+ANSWERS = ("yes", "not_now", "no_answer", "manual")
+STATS_KEYS = ("speak_a_s", "speak_b_s", "raised_a_s", "raised_b_s")
+# String-valued event keys that are labels, not words anyone said; every other string is dropped on the way in.
+_LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class JournalRefused(VoicecoachError):
+    """The journal file is corrupt or from a newer voicecoach; it was left untouched."""
+
+
+class JournalUnavailable(VoicecoachError):
+    """The journal cannot be read or written right now (read-only directory, full disk, I/O error)."""
+
+
+def default_path() -> Path:
+    """Where the journal lives: ``data_dir()/journal.sqlite3``."""
+    return paths.data_dir() / FILE_NAME
+
+
+def _refused(path: Path, problem: str) -> JournalRefused:
+    return JournalRefused(f"journal {path}: {problem}; it was left untouched - move it aside "
+                          f"(e.g. mv {path} {path}.old) and voicecoach starts a new journal")
+
+
+def _unavailable(path: Path, exc: BaseException) -> JournalUnavailable:
+    why = getattr(exc, "strerror", None) or str(exc)
+    return JournalUnavailable(f"journal {path}: cannot write ({why}); free some disk space or make "
+                              f"{path.parent} writable - talks are not recorded until then")
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists; tighten an existing file's mode to 0600."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
+def _probe(path: Path) -> int:
+    """Check an existing journal read-only: its schema version, or :class:`JournalRefused`. Never writes it."""
+    with path.open("rb") as f:
+        head = f.read(16)
+    if head != _SQLITE_MAGIC:
+        raise _refused(path, "not an SQLite database (corrupt or not a journal)")
+    side = [Path(f"{path}{s}") for s in ("-wal", "-shm")]
+    existed = [p.exists() for p in side]
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > CURRENT_VERSION:
+                raise _refused(path, f"written by a newer voicecoach (schema {version}, this one knows up to "
+                                     f"{CURRENT_VERSION}); upgrade voicecoach to use it")
+            check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if check != "ok":
+                raise _refused(path, f"the database is damaged ({check})")
+            if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise _refused(path, "an SQLite database that is not a voicecoach journal")
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        raise JournalUnavailable(f"journal {path}: cannot read ({exc}); check its permissions") from None
+    except sqlite3.DatabaseError as exc:
+        raise _refused(path, f"the database is damaged ({exc})") from None
+    for p, was in zip(side, existed):  # the read-only probe may leave empty side files; tidy only its own
+        if not was:
+            p.unlink(missing_ok=True)
+    return version
+
+
+class Journal:
+    """An open journal. Thread-safe; every write method commits before it returns."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self.notes_dir = path.parent / NOTES_DIR
+        self._lock = threading.Lock()
+
+    # --- opening ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str | None = None) -> "Journal":
+        """Open (creating and migrating as needed) the journal at ``path`` or the default location."""
+        path = Path(path) if path is not None else default_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fresh = not path.exists() or path.stat().st_size == 0
+            version = 0 if fresh else _probe(path)
+            _private_file(path)
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10.0)
+        except OSError as exc:
+            raise _unavailable(path, exc) from None
+        except sqlite3.OperationalError as exc:
+            raise _unavailable(path, exc) from None
+        journal = cls(conn, path)
+        try:
+            journal._configure()
+            journal._migrate(version)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise _unavailable(path, exc) from None
+        except BaseException:
+            conn.close()
+            raise
+        return journal
+
+    def _configure(self) -> None:
+        conn = self._conn
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            log.warning("journal %s: WAL mode unavailable (%s); using %s", self.path, mode, mode)
+        conn.execute("PRAGMA synchronous=FULL")  # each commit reaches the disk: power loss keeps it too
+        conn.execute("PRAGMA foreign_keys=ON")
+        for side in ("-wal", "-shm"):
+            p = Path(f"{self.path}{side}")
+            if p.exists() and p.stat().st_mode & 0o077:
+                os.chmod(p, 0o600)
+
+    def _migrate(self, found: int) -> None:
+        for version in range(found, CURRENT_VERSION):
+            with self._tx() as conn:
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={version + 1}")
+            log.info("journal %s: schema %d -> %d", self.path, version, version + 1)
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # --- writing ---------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One committed transaction; failures to write become :class:`JournalUnavailable`."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(f"journal: {exc} (an unknown id?)") from None
+            except (sqlite3.OperationalError, OSError) as exc:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise _unavailable(self.path, exc) from None
+            except sqlite3.DatabaseError as exc:
+                raise _unavailable(self.path, exc) from None
+
+    def _insert(self, table: str, row: Mapping[str, Any]) -> int:
+        cols = ", ".join(f'"{k}"' for k in row)
+        marks = ", ".join("?" for _ in row)
+        with self._tx() as conn:
+            cur = conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values()))
+            return int(cur.lastrowid)
+
+    def _update(self, table: str, row_id: int, row: Mapping[str, Any]) -> None:
+        sets = ", ".join(f'"{k}" = ?' for k in row)
+        with self._tx() as conn:
+            cur = conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*row.values(), row_id))
+            if cur.rowcount != 1:
+                raise ValueError(f"journal: no {table} row with id {row_id}")
+
+    def start_talk(self, source: str, started_at: float) -> int:
+        """Record the start of a talk (``source``: listen, kiosk, demo or checkin); returns its id."""
+        if source not in SOURCES:
+            raise ValueError(f"talk source must be one of {SOURCES}, not {source!r}")
+        return self._insert("talks", {"source": source, "started_at": float(started_at)})
+
+    def end_talk(self, talk_id: int, ended_at: float, stats: Mapping[str, float | None]) -> None:
+        """Record the end of a talk with per-partner seconds: speak_a_s, speak_b_s, raised_a_s, raised_b_s."""
+        unknown = set(stats) - set(STATS_KEYS)
+        if unknown:
+            raise ValueError(f"unknown talk stats {sorted(unknown)} (known: {', '.join(STATS_KEYS)})")
+        row = {"ended_at": float(ended_at), **{k: stats.get(k) for k in STATS_KEYS}}
+        self._update("talks", talk_id, row)
+
+    def add_event(self, talk_id: int, event: Event | Mapping[str, Any]) -> int:
+        """Store a detector event (an :class:`Event` or its contract dict), without any free text."""
+        data = clean_event(event.to_dict() if isinstance(event, Event) else dict(event))
+        row = {"talk_id": talk_id, "type": data["type"], "t": float(data["t"]),
+               **{k: data.get(k) for k in ("start", "end", "speaker", "over", "reason")},
+               "data": json.dumps(data, ensure_ascii=False)}
+        return self._insert("events", row)
+
+    def add_suggestion(self, talk_id: int | None, at: float, reason: str) -> int:
+        """Record that a pause was suggested (wall time ``at``, the detector's reason); returns its id."""
+        return self._insert("suggestions", {"talk_id": talk_id, "at": float(at), "reason": str(reason)})
+
+    def answer_suggestion(self, suggestion_id: int, answer: str, at: float) -> None:
+        """Record the answer to a suggestion: yes, not_now, no_answer or manual."""
+        if answer not in ANSWERS:
+            raise ValueError(f"answer must be one of {ANSWERS}, not {answer!r}")
+        self._update("suggestions", suggestion_id, {"answer": answer, "answered_at": float(at)})
+
+    def add_pause(self, talk_id: int | None, started_at: float, planned_min: float) -> int:
+        """Record the start of a pause of ``planned_min`` minutes; returns its id."""
+        row = {"talk_id": talk_id, "started_at": float(started_at), "planned_min": float(planned_min)}
+        return self._insert("pauses", row)
+
+    def end_pause(self, pause_id: int, ended_at: float, how: str) -> None:
+        """Record the end of a pause and how it ended (e.g. finished, stopped, more_time)."""
+        with self._lock:
+            found = self._conn.execute("SELECT started_at FROM pauses WHERE id = ?", (pause_id,)).fetchone()
+        if found is None:
+            raise ValueError(f"journal: no pauses row with id {pause_id}")
+        actual = max(0.0, (float(ended_at) - found[0]) / 60.0)
+        self._update("pauses", pause_id, {"ended_at": float(ended_at), "actual_min": actual, "ended_how": how})
+
+    def add_checkin(self, name: str, started_at: float, completed: bool, minutes: float, source: str) -> int:
+        """Record a check-in (script name, start, whether it was completed, its length, where it ran)."""
+        row = {"name": name, "started_at": float(started_at), "completed": int(bool(completed)),
+               "minutes": float(minutes), "source": source}
+        return self._insert("checkins", row)
+
+    def index_note(self, created_at: float, from_partner: str, to_partner: str, file: str,
+                   duration_s: float) -> int:
+        """Add a voice-note file (already written in ``notes_dir``) to the index; returns its id."""
+        row = {"created_at": float(created_at), "from_partner": from_partner, "to_partner": to_partner,
+               "file": file, "duration_s": float(duration_s)}
+        return self._insert("notes", row)
+
+    def unindex_note(self, note_id: int) -> str:
+        """Remove a voice note from the index; returns its file name (the caller deletes the file)."""
+        with self._tx() as conn:
+            found = conn.execute("SELECT file FROM notes WHERE id = ?", (note_id,)).fetchone()
+            if found is None:
+                raise ValueError(f"journal: no voice note with id {note_id}")
+            conn.execute("DELETE FROM notes WHERE id = ?", (note_id,))
+        return str(found[0])
+
+    # --- reading, erasing ------------------------------------------------------------------------------------
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of one journal table, oldest first, as plain dicts."""
+        if table not in TABLES:
+            raise ValueError(f"unknown journal table {table!r}")
+        with self._lock:
+            try:
+                cur = self._conn.execute(f"SELECT * FROM {table} ORDER BY id")
+            except sqlite3.DatabaseError as exc:
+                raise JournalUnavailable(f"journal {self.path}: cannot read ({exc})") from None
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def export(self) -> dict[str, Any]:
+        """Everything in the journal as one JSON-able dict (voice notes as metadata only)."""
+        out: dict[str, Any] = {"format": "voicecoach-journal", "schema": self.schema_version}
+        for table in TABLES:
+            rows = self.rows(table)
+            if table == "events":
+                rows = [{"id": r["id"], "talk_id": r["talk_id"], **json.loads(r["data"])} for r in rows]
+            if table == "checkins":
+                rows = [{**r, "completed": bool(r["completed"])} for r in rows]
+            out[table] = rows
+        return out
+
+    def erase(self) -> None:
+        """Delete every row and every voice note, then VACUUM so nothing lingers in the file or its WAL."""
+        with self._tx() as conn:
+            for table in reversed(TABLES):
+                conn.execute(f"DELETE FROM {table}")
+        if self.notes_dir.is_dir():
+            for note in self.notes_dir.iterdir():
+                if note.is_file():
+                    note.unlink()
+        with self._lock:
+            try:
+                self._conn.execute("VACUUM")
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as exc:
+                raise _unavailable(self.path, exc) from None
+
+    def close(self) -> None:
+        """Close the database (safe to call twice)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def clean_event(data: dict[str, Any]) -> dict[str, Any]:
+    """An event's contract dict with every free-text value removed (labels and numbers kept)."""
+    if "type" not in data or "t" not in data:
+        raise ValueError(f"not an event dict (needs 'type' and 't'): {data!r}")
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, str) and key not in _LABEL_KEYS:
+            continue  # e.g. Command.text: the words heard are never stored
+        if value is None or isinstance(value, (str, int, float, bool)):
+            out[key] = value
+    return out
