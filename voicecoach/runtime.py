@@ -78,6 +78,8 @@ class Session:
         self._listen: Listen | None = None
         self._listen_owner: Any = None
         self._listen_deadline: float | None = None
+        self._listen_serial = 0
+        self._listen_opened = 0.0
         self._last_frame_end = 0.0
         self._journal_ok = True
         self._talk_id = self._journal_call("start_talk", source_name, time.time())
@@ -119,6 +121,8 @@ class Session:
         if self._listen is not None and self._listen_deadline is None and not self.speaker.busy() \
                 and not self.muted():
             self._listen_deadline = now + self._listen.timeout_s  # the prompt has ended: listen from now
+            self._listen_serial += 1
+            self._listen_opened = now
             if self.listener is not None:
                 self.listener.reset()
         if self._listen_deadline is not None and now >= self._listen_deadline:
@@ -128,6 +132,12 @@ class Session:
         self._execute(self.coach.tick(now), self.coach)
         if self.runner is not None:
             self._execute(self.runner.tick(now), self.runner)
+
+    def listen_window(self) -> tuple[int, float] | None:
+        """(serial number, opening time) of the open answer window, or None when not waiting for an answer."""
+        if self._listen_deadline is None:
+            return None
+        return self._listen_serial, self._listen_opened
 
     def _drain_keys(self, t: float) -> None:
         while True:

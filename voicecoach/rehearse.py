@@ -1,0 +1,128 @@
+"""Rehearse a check-in offline: a scripted list of answers, a fake clock, every prompt rendered to one WAV.
+
+A ten-minute ritual runs in seconds and produces the exact audio a couple would hear, with the silences where
+they would talk. Used by ``voicecoach checkin NAME --answers ... --to FILE.wav`` and by the tests.
+
+Answers are command names (``yes``, ``not_now``, ``next``, ``repeat``, ``more_time``, ``skip``, ``pause``,
+``stop``, ``help``), ``-`` for silence, or ``!interrupt`` / ``!raised`` to inject a detector event (the listener
+interrupting, a raised voice) at that point.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .actions import Finished, Listen, Record, Say
+from .audio.frames import SAMPLE_RATE, resample
+from .clock import FakeClock
+from .events import Interruption, RaisedVoice
+
+log = logging.getLogger(__name__)
+
+ANSWER_DELAY_S = 1.5  # how long a person takes to answer
+GAP_AFTER_SPEECH_S = 0.3
+
+
+@dataclass
+class Rehearsal:
+    """What a rehearsal produced."""
+
+    lines: list[str] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    duration_s: float = 0.0
+    finished: str = ""
+    audio: NDArray[np.int16] | None = None
+
+
+def _render_16k(render: Callable[[str], tuple[NDArray[np.int16], int]], text: str) -> NDArray[np.int16]:
+    audio, rate = render(text)
+    if rate != SAMPLE_RATE:
+        audio = np.clip(np.round(resample(audio, rate)), -32768, 32767).astype(np.int16)
+    return audio
+
+
+def rehearse(runner: Any, answers: list[str], render: Callable[[str], tuple[NDArray[np.int16], int]] | None = None,
+             clock: FakeClock | None = None, max_s: float = 4 * 3600.0,
+             on_line: Callable[[str], None] | None = None) -> Rehearsal:
+    """Drive ``runner`` to its end; returns the transcript, the records and (with ``render``) the audio."""
+    clock = clock or FakeClock()
+    out = Rehearsal()
+    pieces: list[tuple[float, NDArray[np.int16]]] = []
+    queue = list(answers)
+    emit = on_line or (lambda line: None)
+
+    def line(text: str) -> None:
+        out.lines.append(f"{clock.now():7.1f}s {text}")
+        emit(out.lines[-1])
+
+    pending = list(runner.start(clock.now()))
+    while not getattr(runner, "done", False) and clock.now() < max_s:
+        if not pending:
+            clock.advance(1.0)
+            if queue and queue[0].startswith("!"):  # an event during a turn
+                pending.extend(_inject(runner, queue.pop(0), clock, line))
+            pending.extend(runner.tick(clock.now()))
+            continue
+        action = pending.pop(0)
+        if isinstance(action, Say):
+            line(f"voicecoach: {action.text}")
+            seconds = 0.07 * len(action.text.split()) * 6  # ~170 words per minute when not rendered
+            if render is not None:
+                audio = _render_16k(render, action.text)
+                pieces.append((clock.now(), audio))
+                seconds = len(audio) / SAMPLE_RATE
+            clock.advance(seconds + GAP_AFTER_SPEECH_S)
+        elif isinstance(action, Listen):
+            pending.extend(_answer(runner, queue, action, clock, line))
+        elif isinstance(action, Record):
+            out.records.append(action)
+        elif isinstance(action, Finished):
+            out.finished = action.reason
+            line(f"(finished: {action.reason})")
+        pending.extend(runner.tick(clock.now()))
+    out.duration_s = clock.now()
+    if render is not None:
+        out.audio = _mix(pieces, out.duration_s)
+    return out
+
+
+def _answer(runner: Any, queue: list[str], action: Listen, clock: FakeClock, line: Callable[[str], None]) -> list:
+    actions: list = []
+    while queue and queue[0].startswith("!"):
+        actions.extend(_inject(runner, queue.pop(0), clock, line))
+    answer = queue.pop(0) if queue else "-"
+    if answer == "-":
+        clock.advance(action.timeout_s)
+        line("(silence)")
+        return actions + list(runner.heard(None, clock.now()))
+    clock.advance(ANSWER_DELAY_S)
+    line(f"couple: {answer.replace('_', ' ')}")
+    return actions + list(runner.heard(answer, clock.now()))
+
+
+def _inject(runner: Any, token: str, clock: FakeClock, line: Callable[[str], None]) -> list:
+    """Feed the runner a detector event: the current listener interrupts, or raises their voice."""
+    state = getattr(runner, "state", None)
+    speaker = getattr(state, "speaker", None) or "A"
+    listener = "B" if speaker == "A" else "A"
+    now = clock.now()
+    event = (Interruption(t=now, start=now - 0.5, speaker=listener, over=speaker) if token == "!interrupt"
+             else RaisedVoice(t=now, start=now - 1.0, speaker=listener))
+    line(f"({event.type} by {listener})")
+    return list(runner.on_event(event, now))
+
+
+def _mix(pieces: list[tuple[float, NDArray[np.int16]]], duration_s: float) -> NDArray[np.int16]:
+    total = int(duration_s * SAMPLE_RATE) + 1
+    for start, audio in pieces:
+        total = max(total, int(start * SAMPLE_RATE) + len(audio))
+    out = np.zeros(total, dtype=np.int16)
+    for start, audio in pieces:
+        i = int(start * SAMPLE_RATE)
+        out[i:i + len(audio)] = audio
+    return out
