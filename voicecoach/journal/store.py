@@ -32,6 +32,7 @@ FILE_NAME = "journal.sqlite3"
 NOTES_DIR = "notes"
 SOURCES = ("listen", "kiosk", "demo", "checkin")
 ANSWERS = ("yes", "not_now", "no_answer", "manual")
+_ANSWER_ALIASES = {"none": "no_answer"}  # the coach's word for "no answer in time"
 STATS_KEYS = ("speak_a_s", "speak_b_s", "raised_a_s", "raised_b_s")
 # String-valued event keys that are labels, not words anyone said; every other string is dropped on the way in.
 _LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
@@ -46,9 +47,18 @@ class JournalUnavailable(VoicecoachError):
     """The journal cannot be read or written right now (read-only directory, full disk, I/O error)."""
 
 
+class JournalValueError(VoicecoachError, ValueError):
+    """A write with a bad value (unknown id, source or answer): a bug in the caller, logged, never fatal."""
+
+
 def default_path() -> Path:
     """Where the journal lives: ``data_dir()/journal.sqlite3``."""
     return paths.data_dir() / FILE_NAME
+
+
+def path_for(file_setting: str = "") -> Path:
+    """The journal path for the ``[journal] file`` setting (empty: the default location)."""
+    return Path(file_setting).expanduser() if file_setting else default_path()
 
 
 def _refused(path: Path, problem: str) -> JournalRefused:
@@ -182,7 +192,7 @@ class Journal:
                     raise
                 conn.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
-                raise ValueError(f"journal: {exc} (an unknown id?)") from None
+                raise JournalValueError(f"journal: {exc} (an unknown id?)") from None
             except (sqlite3.OperationalError, OSError) as exc:
                 if conn.in_transaction:
                     try:
@@ -205,20 +215,22 @@ class Journal:
         with self._tx() as conn:
             cur = conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*row.values(), row_id))
             if cur.rowcount != 1:
-                raise ValueError(f"journal: no {table} row with id {row_id}")
+                raise JournalValueError(f"journal: no {table} row with id {row_id}")
 
     def start_talk(self, source: str, started_at: float) -> int:
         """Record the start of a talk (``source``: listen, kiosk, demo or checkin); returns its id."""
         if source not in SOURCES:
-            raise ValueError(f"talk source must be one of {SOURCES}, not {source!r}")
+            raise JournalValueError(f"talk source must be one of {SOURCES}, not {source!r}")
         return self._insert("talks", {"source": source, "started_at": float(started_at)})
 
     def end_talk(self, talk_id: int, ended_at: float, stats: Mapping[str, float | None]) -> None:
-        """Record the end of a talk with per-partner seconds: speak_a_s, speak_b_s, raised_a_s, raised_b_s."""
+        """Record the end of a talk with per-partner seconds: speak_a_s, speak_b_s, raised_a_s, raised_b_s.
+
+        Other keys in ``stats`` are ignored (the journal keeps only these figures)."""
         unknown = set(stats) - set(STATS_KEYS)
         if unknown:
-            raise ValueError(f"unknown talk stats {sorted(unknown)} (known: {', '.join(STATS_KEYS)})")
-        row = {"ended_at": float(ended_at), **{k: stats.get(k) for k in STATS_KEYS}}
+            log.debug("journal: talk stats not stored: %s", ", ".join(sorted(unknown)))
+        row = {"ended_at": float(ended_at), **{k: _seconds(stats.get(k)) for k in STATS_KEYS}}
         self._update("talks", talk_id, row)
 
     def add_event(self, talk_id: int, event: Event | Mapping[str, Any]) -> int:
@@ -234,9 +246,10 @@ class Journal:
         return self._insert("suggestions", {"talk_id": talk_id, "at": float(at), "reason": str(reason)})
 
     def answer_suggestion(self, suggestion_id: int, answer: str, at: float) -> None:
-        """Record the answer to a suggestion: yes, not_now, no_answer or manual."""
+        """Record the answer to a suggestion: yes, not_now, no_answer (or "none") or manual."""
+        answer = _ANSWER_ALIASES.get(answer, answer)
         if answer not in ANSWERS:
-            raise ValueError(f"answer must be one of {ANSWERS}, not {answer!r}")
+            raise JournalValueError(f"answer must be one of {ANSWERS}, not {answer!r}")
         self._update("suggestions", suggestion_id, {"answer": answer, "answered_at": float(at)})
 
     def add_pause(self, talk_id: int | None, started_at: float, planned_min: float) -> int:
@@ -249,7 +262,7 @@ class Journal:
         with self._lock:
             found = self._conn.execute("SELECT started_at FROM pauses WHERE id = ?", (pause_id,)).fetchone()
         if found is None:
-            raise ValueError(f"journal: no pauses row with id {pause_id}")
+            raise JournalValueError(f"journal: no pauses row with id {pause_id}")
         actual = max(0.0, (float(ended_at) - found[0]) / 60.0)
         self._update("pauses", pause_id, {"ended_at": float(ended_at), "actual_min": actual, "ended_how": how})
 
@@ -271,7 +284,7 @@ class Journal:
         with self._tx() as conn:
             found = conn.execute("SELECT file FROM notes WHERE id = ?", (note_id,)).fetchone()
             if found is None:
-                raise ValueError(f"journal: no voice note with id {note_id}")
+                raise JournalValueError(f"journal: no voice note with id {note_id}")
             conn.execute("DELETE FROM notes WHERE id = ?", (note_id,))
         return str(found[0])
 
@@ -280,7 +293,7 @@ class Journal:
     def rows(self, table: str) -> list[dict[str, Any]]:
         """Every row of one journal table, oldest first, as plain dicts."""
         if table not in TABLES:
-            raise ValueError(f"unknown journal table {table!r}")
+            raise JournalValueError(f"unknown journal table {table!r}")
         with self._lock:
             try:
                 cur = self._conn.execute(f"SELECT * FROM {table} ORDER BY id")
@@ -329,10 +342,14 @@ class Journal:
         self.close()
 
 
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def clean_event(data: dict[str, Any]) -> dict[str, Any]:
     """An event's contract dict with every free-text value removed (labels and numbers kept)."""
     if "type" not in data or "t" not in data:
-        raise ValueError(f"not an event dict (needs 'type' and 't'): {data!r}")
+        raise JournalValueError(f"not an event dict (needs 'type' and 't'): {data!r}")
     out: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, str) and key not in _LABEL_KEYS:

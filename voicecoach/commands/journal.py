@@ -1,0 +1,95 @@
+"""``voicecoach journal export|erase|path``: the couple owns its data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..errors import InputError, VoicecoachError
+from . import config_of
+
+ORDER = 60
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``journal`` subcommand."""
+    p = sub.add_parser("journal", parents=[common], help="export, erase or locate the private journal")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = actions.add_parser("export", parents=[common], help="print everything in the journal as JSON")
+    export.add_argument("--json", action="store_true", help="JSON output (the default and only format)")
+    export.add_argument("--out", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")
+    erase = actions.add_parser("erase", parents=[common], help="delete every talk, event and voice note")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    actions.add_parser("path", parents=[common], help="print where the journal is kept")
+    p.set_defaults(func=run)
+
+
+def journal_path(args: argparse.Namespace) -> Path:
+    """The journal file named by the config (``[journal] file``) or the default location."""
+    from ..journal.store import path_for
+
+    return path_for(config_of(args).journal.file)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one journal action."""
+    path = journal_path(args)
+    if args.action == "path":
+        print(path)
+        return 0
+    if args.action == "export":
+        return _export(path, args.out)
+    return _erase(path, args.yes)
+
+
+def _open(path: Path):  # noqa: ANN202 - a Journal, imported lazily
+    from ..journal.store import Journal
+
+    return Journal.open(path)
+
+
+def _export(path: Path, out: str | None) -> int:
+    from ..journal.schema import CURRENT_VERSION, TABLES
+
+    if path.exists():
+        with _open(path) as journal:
+            data = journal.export()
+    else:
+        data = {"format": "voicecoach-journal", "schema": CURRENT_VERSION, **{t: [] for t in TABLES}}
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise VoicecoachError(f"cannot write {out} ({exc.strerror}); choose another file") from None
+    counts = ", ".join(f"{len(data[t])} {t}" for t in ("talks", "events", "pauses", "checkins", "notes"))
+    print(f"exported the journal to {out} ({counts}); it is private: keep it safe", file=sys.stderr)
+    return 0
+
+
+def _erase(path: Path, yes: bool) -> int:
+    if not path.exists():
+        print(f"nothing to erase: there is no journal at {path}")
+        return 0
+    with _open(path) as journal:
+        counts = {t: len(journal.rows(t)) for t in ("talks", "events", "checkins", "notes")}
+        what = (f"{counts['talks']} talks, {counts['events']} events, {counts['checkins']} check-ins and "
+                f"{counts['notes']} voice notes")
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InputError(f"refusing to erase {what} without confirmation: run it in a terminal, "
+                                 "or add --yes")
+            answer = input(f"Erase {what} from {path}? This cannot be undone. Type 'erase' to confirm: ")
+            if answer.strip().lower() != "erase":
+                print("Nothing was erased.")
+                return 1
+        journal.erase()
+    print(f"Erased {what}. The journal at {path} is empty now.")
+    return 0

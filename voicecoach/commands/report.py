@@ -1,0 +1,49 @@
+"""``voicecoach report``: weekly trends from the private journal (terminal, PNG, HTML)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+from . import config_of
+
+ORDER = 65
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``report`` subcommand."""
+    p = sub.add_parser("report", parents=[common], help="weekly trends from the journal: summary, chart, page")
+    p.add_argument("--since", default="12w", metavar="WHEN",
+                   help="start of the period: 30d, 12w or a date like 2026-01-01 (default: 12w)")
+    p.add_argument("--png", metavar="FILE", help="also draw the weekly chart into FILE (needs matplotlib)")
+    p.add_argument("--html", metavar="FILE", help="also write a single self-contained HTML page (needs matplotlib)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the summary; write the chart and page when asked."""
+    from ..journal import report as rep
+    from ..journal.store import Journal, path_for
+
+    config = config_of(args)
+    now = datetime.now().astimezone()  # the CLI edge: the report library itself is given the time
+    since = rep.parse_since(args.since, now)
+    path = path_for(config.journal.file)
+    data: dict = {}
+    if path.exists():
+        with Journal.open(path) as journal:
+            data = journal.export()
+    report = rep.build_report(data, since, now)
+    names = (config.partners.a_name, config.partners.b_name)
+    print(rep.summary_text(report, *names), end="")
+    if report.empty:
+        if args.png or args.html:
+            print("(No chart was written: there is nothing to draw yet.)")
+        return 0
+    if args.png:
+        bins = rep.write_png(report, args.png, *names)
+        print(f"Chart of {bins} weeks written to {args.png}")
+    if args.html:
+        rep.write_html(report, args.html, *names)
+        print(f"Report page written to {args.html} (one file; open it in any browser, it works offline)")
+    return 0

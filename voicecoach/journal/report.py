@@ -1,0 +1,357 @@
+"""Weekly trends from the journal: a gentle terminal summary, a PNG chart and a self-contained HTML page.
+
+Progress, not scores: the words describe what the couple did (talks, pauses, check-ins) and how things moved,
+never who was "worse". Per-partner figures are limited to each partner's share of talking time.
+Pure functions of an export dict and the times passed in; matplotlib is imported only to draw.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, VoicecoachError
+
+INSTALL_HINT = ("the chart needs matplotlib, which is not installed; install it with: "
+                ".venv/bin/pip install 'voicecoach[report]' (or pip install matplotlib)")
+MAX_WEEKS = 520
+
+
+@dataclass
+class Week:
+    """What happened in one week (Monday to Sunday, local time)."""
+
+    start: date
+    talks: int = 0
+    talk_min: float = 0.0
+    raised_min: float = 0.0
+    interruptions: int = 0
+    speak_a_s: float = 0.0
+    speak_b_s: float = 0.0
+    pauses_suggested: int = 0
+    pauses_taken: int = 0
+    pauses_declined: int = 0
+    checkins: int = 0
+
+    @property
+    def share_a(self) -> float | None:
+        """Partner A's share of the talking time (0..1), or None when nobody spoke."""
+        total = self.speak_a_s + self.speak_b_s
+        return self.speak_a_s / total if total > 0 else None
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing at all was recorded this week."""
+        return not (self.talks or self.pauses_suggested or self.pauses_taken or self.checkins)
+
+
+@dataclass
+class Report:
+    """Weekly bins from the week containing ``since`` to the week containing ``until``."""
+
+    since: datetime
+    until: datetime
+    weeks: list[Week] = field(default_factory=list)
+
+    @property
+    def total(self) -> Week:
+        """All weeks added up."""
+        out = Week(self.weeks[0].start if self.weeks else self.since.date())
+        for w in self.weeks:
+            for name in ("talks", "talk_min", "raised_min", "interruptions", "speak_a_s", "speak_b_s",
+                         "pauses_suggested", "pauses_taken", "pauses_declined", "checkins"):
+                setattr(out, name, getattr(out, name) + getattr(w, name))
+        return out
+
+    @property
+    def empty(self) -> bool:
+        """True when the period holds nothing."""
+        return all(w.empty for w in self.weeks)
+
+
+# --- building ----------------------------------------------------------------------------------------------------
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``30d``, ``12w`` or an ISO date (``2026-01-01``) -> the start of the period, in ``now``'s time zone."""
+    m = re.fullmatch(r"\s*(\d+)\s*([dw])\s*", text.lower())
+    if m:
+        days = int(m.group(1)) * (7 if m.group(2) == "w" else 1)
+        if not 1 <= days <= MAX_WEEKS * 7:
+            raise InputError(f"--since {text}: choose between 1d and {MAX_WEEKS}w")
+        return now - timedelta(days=days)
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"--since {text!r}: use a number of days or weeks (30d, 12w) or a date (2026-01-01)") \
+            from None
+    since = datetime(day.year, day.month, day.day, tzinfo=now.tzinfo)
+    if since > now:
+        raise InputError(f"--since {text}: that date is in the future")
+    if (now - since).days > MAX_WEEKS * 7:
+        raise InputError(f"--since {text}: at most {MAX_WEEKS} weeks back")
+    return since
+
+
+def _monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def build_report(data: dict[str, Any], since: datetime, until: datetime) -> Report:
+    """Sum a journal export into weekly bins between ``since`` and ``until`` (aware datetimes)."""
+    tz: tzinfo | None = until.tzinfo
+    first, last = _monday(since.date()), _monday(until.date())
+    report = Report(since, until, [Week(first + timedelta(weeks=i)) for i in range((last - first).days // 7 + 1)])
+    lo, hi = since.timestamp(), until.timestamp()
+
+    def week_of(ts: float | None) -> Week | None:
+        if ts is None or not lo <= ts <= hi:
+            return None
+        index = (_monday(datetime.fromtimestamp(ts, tz).date()) - first).days // 7
+        return report.weeks[index] if 0 <= index < len(report.weeks) else None
+
+    talk_start = {t["id"]: t["started_at"] for t in data.get("talks", [])}
+    raised_from_events: dict[int, float] = {}
+    for e in data.get("events", []):
+        if e.get("type") == "interruption" and (w := week_of(talk_start.get(e["talk_id"], 0) + e["t"])):
+            w.interruptions += 1
+        if e.get("type") == "raised_voice" and e.get("end") is not None:
+            raised_from_events[e["talk_id"]] = raised_from_events.get(e["talk_id"], 0.0) + \
+                max(0.0, e["end"] - e.get("start", e["end"]))
+    for t in data.get("talks", []):
+        if not (w := week_of(t["started_at"])):
+            continue
+        w.talks += 1
+        if t.get("ended_at"):
+            w.talk_min += max(0.0, t["ended_at"] - t["started_at"]) / 60
+        w.speak_a_s += t.get("speak_a_s") or 0.0
+        w.speak_b_s += t.get("speak_b_s") or 0.0
+        stored = [t.get("raised_a_s"), t.get("raised_b_s")]
+        raised_s = sum(v or 0.0 for v in stored) if any(v is not None for v in stored) \
+            else raised_from_events.get(t["id"], 0.0)
+        w.raised_min += raised_s / 60
+    _add_pauses_and_checkins(data, week_of)
+    return report
+
+
+def _add_pauses_and_checkins(data: dict[str, Any], week_of: Any) -> None:
+    for s in data.get("suggestions", []):
+        if (w := week_of(s["at"])) and s.get("answer") != "manual":
+            w.pauses_suggested += 1
+            w.pauses_declined += s.get("answer") == "not_now"
+    for p in data.get("pauses", []):
+        if w := week_of(p["started_at"]):
+            w.pauses_taken += 1
+    for c in data.get("checkins", []):
+        if c.get("completed") and (w := week_of(c["started_at"])):
+            w.checkins += 1
+
+
+# --- words -------------------------------------------------------------------------------------------------------
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _minutes(m: float) -> str:
+    if m >= 90:
+        return f"{int(m // 60)} h {int(round(m % 60))} min"
+    return f"{m:.0f} min" if m >= 1 or m == 0 else "under a minute"
+
+
+def _period(report: Report) -> str:
+    return f"{report.since:%a %d %b %Y} to {report.until:%a %d %b %Y}"
+
+
+def encouragement(report: Report) -> list[str]:
+    """A few kind, factual observations about how things moved (never blame, never a score)."""
+    lines = []
+    active = [w for w in report.weeks if w.talks]
+    if len(active) >= 2:
+        earlier = sum(w.raised_min for w in active[:-1]) / (len(active) - 1)
+        latest = active[-1].raised_min
+        if latest < earlier * 0.8:
+            lines.append("Raised voices took up less time in your latest talks than before. That is progress.")
+        elif latest > earlier * 1.25 and latest >= 1:
+            lines.append("Your latest talks had harder moments. That happens; the pause is there when you need it.")
+    total = report.total
+    if total.pauses_taken:
+        lines.append(f"You stepped away to cool down {_plural(total.pauses_taken, 'time')}: "
+                     "that takes trust and care.")
+    if total.checkins:
+        lines.append(f"You made time for {_plural(total.checkins, 'check-in')} together.")
+    return lines
+
+
+def summary_text(report: Report, a_name: str = "Partner A", b_name: str = "Partner B") -> str:
+    """The short terminal summary, followed by one line per week."""
+    if report.empty:
+        return (f"Nothing in the journal from {_period(report)} yet.\n"
+                "When you use voicecoach (listen, the kiosk or a check-in), your talks, pauses and check-ins "
+                "will show up here.\n")
+    t = report.total
+    out = [f"Your weeks from {_period(report)}", ""]
+    out.append(f"  Talks: {t.talks}" + (f", {_minutes(t.talk_min)} together." if t.talk_min else "."))
+    out.append(f"  Raised voices: {_minutes(t.raised_min)} in all; interruptions: {t.interruptions}.")
+    if t.share_a is not None:
+        out.append(f"  Talking time: {a_name} {t.share_a:.0%}, {b_name} {1 - t.share_a:.0%}.")
+    out.append(f"  Pauses: suggested {_plural(t.pauses_suggested, 'time')}, taken {t.pauses_taken}, "
+               f"\"not now\" {t.pauses_declined}.")
+    out.append(f"  Check-ins done: {t.checkins}.")
+    extra = encouragement(report)
+    if extra:
+        out += [""] + [f"  {line}" for line in extra]
+    out += ["", f"  {'week of':11} {'talks':>5} {'raised':>7} {'interr.':>7} {'talking A/B':>11} "
+                f"{'pauses s/t/n':>12} {'check-ins':>9}"]
+    for w in report.weeks:
+        share = f"{w.share_a:.0%}/{1 - w.share_a:.0%}" if w.share_a is not None else "-"
+        pauses = f"{w.pauses_suggested}/{w.pauses_taken}/{w.pauses_declined}"
+        out.append(f"  {w.start:%d %b %Y} {w.talks:>5} {w.raised_min:>5.0f} m {w.interruptions:>7} {share:>11} "
+                   f"{pauses:>12} {w.checkins:>9}")
+    out.append(f"  (talking A/B: {a_name} / {b_name}; pauses: suggested / taken / \"not now\")")
+    return "\n".join(out) + "\n"
+
+
+# --- pictures ----------------------------------------------------------------------------------------------------
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise VoicecoachError(INSTALL_HINT) from None
+    return plt
+
+
+def chart_png(report: Report, a_name: str = "Partner A", b_name: str = "Partner B") -> tuple[bytes, int]:
+    """The weekly-trends chart as PNG bytes, and the number of weekly bins it drew."""
+    plt = _pyplot()
+    weeks = report.weeks
+    x = list(range(len(weeks)))
+    labels = [f"{w.start:%d %b}" for w in weeks]
+    fig, axes = plt.subplots(4, 1, figsize=(9, 10), dpi=100, sharex=True)
+    try:
+        _draw_counts(axes[0], x, weeks, (("talks", "talks", "#7aa6c2"), ("checkins", "check-ins done", "#9cc59a")),
+                     "Talks and check-ins")
+        _draw_raised(axes[1], x, weeks)
+        _draw_share(axes[2], x, weeks, a_name, b_name)
+        _draw_counts(axes[3], x, weeks, (("pauses_suggested", "suggested", "#c7c7c7"),
+                                         ("pauses_taken", "taken", "#9cc59a"),
+                                         ("pauses_declined", "\"not now\"", "#e3b57a")), "Pauses")
+        step = max(1, -(-len(x) // 16))  # at most 16 date labels
+        axes[3].set_xticks(x[::step], labels[::step], rotation=45, ha="right")
+        fig.suptitle(f"voicecoach: your weeks from {report.since:%d %b %Y} to {report.until:%d %b %Y}")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", metadata={"Title": "voicecoach weekly trends",
+                                                  "Description": f"weeks={len(x)}; first={weeks[0].start}"})
+    finally:
+        plt.close(fig)
+    return buf.getvalue(), len(x)
+
+
+def _legend(ax: Any, handles: list | None = None) -> None:
+    ax.legend(handles=handles, loc="upper left", ncol=3, fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _headroom(ax: Any, values: list[float], integer: bool = True) -> None:
+    """Leave space above the bars for the legend; whole-number ticks for counts."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_ylim(0, max(max(values, default=0.0), 1.0) * 1.35)
+    if integer:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _draw_counts(ax: Any, x: list[int], weeks: list[Week], series: tuple, title: str) -> None:
+    width = 0.8 / len(series)
+    for k, (key, label, color) in enumerate(series):
+        offset = (k - (len(series) - 1) / 2) * width
+        ax.bar([i + offset for i in x], [getattr(w, key) for w in weeks], width, label=label, color=color)
+    _headroom(ax, [getattr(w, key) for w in weeks for key, _, _ in series])
+    ax.set_title(title)
+    _legend(ax)
+
+
+def _draw_raised(ax: Any, x: list[int], weeks: list[Week]) -> None:
+    raised = [w.raised_min for w in weeks]
+    bars = ax.bar(x, raised, 0.6, label="raised voice, minutes", color="#e3b57a")
+    _headroom(ax, raised, integer=False)
+    ax2 = ax.twinx()
+    counts = [w.interruptions for w in weeks]
+    (line,) = ax2.plot(x, counts, "o-", color="#8a7fb5", label="interruptions")
+    _headroom(ax2, counts)
+    ax.set_title("Minutes of raised voice and interruptions")
+    _legend(ax, [bars, line])
+    ax2.spines[["top"]].set_visible(False)
+
+
+def _draw_share(ax: Any, x: list[int], weeks: list[Week], a_name: str, b_name: str) -> None:
+    a = [w.share_a * 100 if w.share_a is not None else 0.0 for w in weeks]
+    b = [100 - v if w.share_a is not None else 0.0 for v, w in zip(a, weeks)]
+    ax.bar(x, a, 0.6, label=a_name, color="#7aa6c2")
+    ax.bar(x, b, 0.6, bottom=a, label=b_name, color="#c9a0c0")
+    ax.set_ylim(0, 130)
+    ax.set_yticks([0, 25, 50, 75, 100])
+    ax.set_title("Share of talking time, %")
+    _legend(ax)
+
+
+def write_png(report: Report, path: Path | str, a_name: str = "Partner A", b_name: str = "Partner B") -> int:
+    """Write the chart to ``path``; returns the number of weekly bins drawn."""
+    png, bins = chart_png(report, a_name, b_name)
+    _write(Path(path), png)
+    return bins
+
+
+def html_page(report: Report, a_name: str = "Partner A", b_name: str = "Partner B") -> str:
+    """A single self-contained HTML page: summary, the chart as an embedded image, inline CSS, no links."""
+    png, _ = chart_png(report, a_name, b_name)
+    text = summary_text(report, a_name, b_name)
+    body_lines, table = text.split("\n\n  week of", 1) if "\n\n  week of" in text else (text, "")
+    paragraphs = "".join(f"<p>{html.escape(line.strip())}</p>" for line in body_lines.splitlines()[1:]
+                         if line.strip())
+    table_html = f"<pre>{html.escape('  week of' + table)}</pre>" if table else ""
+    image = base64.b64encode(png).decode("ascii")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>voicecoach: your weeks</title>
+<style>
+body {{ font-family: sans-serif; max-width: 52em; margin: 2em auto; color: #333; line-height: 1.5; }}
+h1 {{ font-weight: normal; font-size: 1.5em; }}
+p {{ margin: 0.3em 0; }}
+img {{ max-width: 100%; margin: 1em 0; }}
+pre {{ background: #f6f6f4; padding: 1em; overflow-x: auto; }}
+.note {{ color: #777; font-size: 0.9em; }}
+</style></head><body>
+<h1>{html.escape(text.splitlines()[0])}</h1>
+{paragraphs}
+<img alt="weekly trends: talks, raised voices, interruptions, talking time and pauses"
+ src="data:image/png;base64,{image}">
+{table_html}
+<p class="note">Made by voicecoach on this computer from your private journal. Nothing was sent anywhere.</p>
+</body></html>
+"""
+
+
+def write_html(report: Report, path: Path | str, a_name: str = "Partner A", b_name: str = "Partner B") -> None:
+    """Write the self-contained HTML report to ``path``."""
+    _write(Path(path), html_page(report, a_name, b_name).encode("utf-8"))
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write a private file (mode 0600 when created: a report tells a couple's story)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise VoicecoachError(f"cannot write {path} ({exc.strerror}); choose another file") from None
