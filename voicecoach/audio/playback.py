@@ -1,0 +1,224 @@
+"""Audio output: where the Speaker's samples go, and when they have actually been heard.
+
+An :class:`AudioSink` takes int16 mono blocks (``write`` may block to pace the writer), says how much handed-over
+audio is still to be heard (``pending_s``, including the device's output latency), and can drop what is not yet
+played (``discard``). Three sinks: the sound device (a sounddevice ``OutputStream`` fed from a callback), a WAV
+file (for headless checks; optionally paced in real time), and a null sink for machines with no output device.
+sounddevice is reached only through :func:`voicecoach.audio.device.sounddevice`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import wave
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..clock import Clock, MonotonicClock
+from ..errors import DeviceError, InputError
+from .device import choose_rate, find_device, sounddevice
+
+log = logging.getLogger(__name__)
+
+
+class AudioSink(Protocol):
+    """Where spoken audio goes."""
+
+    sample_rate: int
+    audible: bool  # False for a sink nobody hears (the Speaker then reports the text instead)
+
+    def write(self, block: NDArray[np.int16]) -> None:
+        """Hand samples to the output; may block so the writer stays about one buffer ahead."""
+        ...
+
+    def pending_s(self) -> float:
+        """Seconds until everything handed over so far has been heard."""
+        ...
+
+    def discard(self) -> None:
+        """Drop what has not been played yet (stop mid-prompt)."""
+        ...
+
+    def close(self) -> None:
+        """Let handed-over audio finish, then release the output."""
+        ...
+
+
+class NullSink:
+    """No output device: audio is dropped at once and the Speaker reports the text instead."""
+
+    audible = False
+
+    def __init__(self, sample_rate: int = 16000) -> None:
+        self.sample_rate = sample_rate
+
+    def write(self, block: NDArray[np.int16]) -> None:
+        """Drop the block."""
+
+    def pending_s(self) -> float:
+        """Nothing is ever pending."""
+        return 0.0
+
+    def discard(self) -> None:
+        """Nothing to drop."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class WavFileSink:
+    """Append every block to a WAV file; with ``realtime`` the writer is paced as if a device were playing it."""
+
+    audible = True
+
+    def __init__(self, path: Path | str, sample_rate: int = 16000, realtime: bool = True, lead_s: float = 0.1,
+                 clock: Clock | None = None) -> None:
+        self.path = Path(path)
+        self.sample_rate = sample_rate
+        self.realtime = realtime
+        self.lead_s = lead_s
+        self.clock = clock or MonotonicClock()
+        self.samples_written = 0
+        self._play_end = 0.0
+        self._wake = threading.Event()
+        try:
+            self._wav = wave.open(str(self.path), "wb")
+        except OSError as exc:
+            raise InputError(f"cannot write {self.path}: {exc.strerror or exc} (choose a writable path)") from None
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(sample_rate)
+        self._lock = threading.Lock()
+
+    def write(self, block: NDArray[np.int16]) -> None:
+        """Append the block; in real-time mode, return when at most ``lead_s`` of audio is still 'playing'."""
+        with self._lock:
+            self._wav.writeframes(np.asarray(block, dtype="<i2").tobytes())
+            self.samples_written += len(block)
+            now = self.clock.now()
+            self._play_end = max(self._play_end, now) + len(block) / self.sample_rate
+        if self.realtime:
+            self._wake.clear()
+            ahead = self._play_end - self.clock.now() - self.lead_s
+            if ahead > 0:
+                self._wake.wait(ahead)  # discard() wakes it early
+
+    def pending_s(self) -> float:
+        """Seconds of written audio that a device would still be playing (0 when not real-time)."""
+        return max(0.0, self._play_end - self.clock.now()) if self.realtime else 0.0
+
+    def discard(self) -> None:
+        """Stop 'playing' now (what was written stays in the file)."""
+        self._play_end = self.clock.now()
+        self._wake.set()
+
+    def close(self) -> None:
+        """Finish the WAV header."""
+        with self._lock:
+            self._wav.close()
+
+
+class DeviceSink:
+    """A sound device output stream, fed from a callback that pulls from a small buffer.
+
+    The stream runs continuously (silence when idle), so starting a prompt costs no device open. ``pending_s``
+    counts buffered samples plus the stream's output latency after the last real sample left the buffer, so the
+    Speaker reports speaking until the device has played it.
+    """
+
+    audible = True
+
+    def __init__(self, device: str | int | None = None, buffer_ms: int = 120, block_ms: int = 20,
+                 stall_s: float = 2.0, clock: Clock | None = None) -> None:
+        sd = sounddevice()
+        self.clock = clock or MonotonicClock()
+        self.device = device if isinstance(device, int) else find_device(device, "output")
+        self.sample_rate = choose_rate(self.device, "output")
+        self.capacity = self.sample_rate * buffer_ms // 1000
+        self.stall_s = stall_s
+        self.underflows = 0
+        self.callbacks = 0
+        self._blocks: collections.deque[NDArray[np.int16]] = collections.deque()
+        self._buffered = 0
+        self._drained_at = float("-inf")  # clock time the last real sample left the buffer
+        self._lock = threading.Lock()
+        self._room = threading.Event()
+        try:
+            self._stream = sd.OutputStream(device=self.device, samplerate=self.sample_rate, channels=1,
+                                           dtype="int16", blocksize=self.sample_rate * block_ms // 1000,
+                                           latency="low", callback=self._callback)
+            self._stream.start()
+        except Exception as exc:  # noqa: BLE001 - PortAudioError and friends
+            raise DeviceError(f"cannot open the speaker: {exc} (check it with: voicecoach devices)") from None
+        self.latency_s = float(self._stream.latency)
+        log.info("speaker open: device %s at %d Hz, latency %.0f ms",
+                 "default" if self.device is None else self.device, self.sample_rate, 1000 * self.latency_s)
+
+    def _callback(self, outdata: NDArray[np.int16], frames: int, time_info: Any, status: Any) -> None:
+        self.callbacks += 1
+        if status.output_underflow:
+            self.underflows += 1
+        out = outdata[:, 0]
+        filled = 0
+        with self._lock:
+            had_audio = self._buffered > 0
+            while filled < frames and self._blocks:
+                head = self._blocks[0]
+                n = min(len(head), frames - filled)
+                out[filled:filled + n] = head[:n]
+                filled += n
+                if n == len(head):
+                    self._blocks.popleft()
+                else:
+                    self._blocks[0] = head[n:]
+            self._buffered -= filled
+            if had_audio and self._buffered == 0:
+                self._drained_at = self.clock.now() + filled / self.sample_rate
+        out[filled:] = 0
+        self._room.set()
+
+    def write(self, block: NDArray[np.int16]) -> None:
+        """Queue the block for the callback, waiting while the buffer is full; DeviceError if the stream stalls."""
+        block = np.asarray(block, dtype=np.int16).copy()
+        while True:
+            with self._lock:
+                if self._buffered < self.capacity:
+                    self._blocks.append(block)
+                    self._buffered += len(block)
+                    return
+                self._room.clear()
+            seen = self.callbacks
+            if not self._room.wait(self.stall_s) and self.callbacks == seen:
+                raise DeviceError(f"the speaker stopped taking audio for {self.stall_s:.0f} s (unplugged?)")
+
+    def pending_s(self) -> float:
+        """Buffered audio plus output latency, or the latency still left after the buffer drained."""
+        with self._lock:
+            if self._buffered:
+                return self._buffered / self.sample_rate + self.latency_s
+            return max(0.0, self._drained_at + self.latency_s - self.clock.now())
+
+    def discard(self) -> None:
+        """Drop buffered audio (what the device already holds, about the latency, still plays)."""
+        with self._lock:
+            if self._buffered:
+                self._drained_at = self.clock.now()
+            self._blocks.clear()
+            self._buffered = 0
+        self._room.set()
+
+    def close(self) -> None:
+        """Wait until the buffer and the device latency have played out (closing drops it), then close."""
+        deadline = self.clock.now() + 2.0
+        while self.pending_s() > 0 and self.clock.now() < deadline:
+            threading.Event().wait(min(0.02, self.pending_s()))
+        try:
+            self._stream.stop()
+            self._stream.close()
+        except Exception as exc:  # noqa: BLE001
+            log.debug("closing the output stream: %s", exc)

@@ -1,0 +1,282 @@
+"""Synthesis engines: pyttsx3 on its own worker thread, the ``espeak-ng`` command, and a short tone.
+
+pyttsx3 (2.99 with espeak-ng here) has measured bugs: ``runAndWait()`` returns before the audio exists, the first
+``save_to_file`` returns before the file is written, the rate races unless set right before each utterance, and
+two threads on one engine crash. So one thread owns the engine; every utterance sets voice, rate and volume, is
+saved to its own temp WAV, and counts as done only when the ``finished-utterance`` callback fired AND the file is
+complete. A caller waits with a timeout; on a hang the worker is abandoned (it is a daemon thread) and the next
+request starts a fresh engine on a fresh thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import shutil
+import struct
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[], Any]
+_POLL_S = 0.005
+
+
+class SynthError(Exception):
+    """A synthesis engine failed (could not start, errored, or produced no audio)."""
+
+
+class SynthTimeout(SynthError):
+    """A synthesis engine did not finish in time (it is abandoned)."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """What to say it with: voice spec ("" = default), words per minute, volume 0..1."""
+
+    voice: str
+    rate_wpm: int
+    volume: float
+
+
+def read_pcm16(path: Path) -> tuple[NDArray[np.int16], int] | None:
+    """A complete mono 16-bit WAV as (samples, rate); None while it is missing or still being written."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos, rate, channels = 12, 0, 1
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        body = pos + 8
+        if cid == b"fmt ":
+            _tag, channels, rate = struct.unpack("<HHI", data[body:body + 8])
+        elif cid == b"data":
+            if size in (0, 0xFFFFFFFF, 0x7FFFFFFF) or body + size > len(data) or rate == 0:
+                return None  # header not patched yet, or data still arriving
+            pcm = np.frombuffer(data[body:body + size - size % (2 * channels)], dtype="<i2")
+            if channels > 1:
+                pcm = pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
+            return pcm.astype(np.int16), int(rate)
+        pos = body + size + (size % 2)
+    return None
+
+
+def _quiet_driver_prints() -> None:
+    """pyttsx3's espeak driver print()s "Audio saved to ..." on stdout; send it to the debug log instead."""
+    try:
+        from pyttsx3.drivers import espeak as driver
+    except Exception:  # noqa: BLE001 - another platform's driver, or pyttsx3 missing
+        return
+    driver.print = lambda *args, **kw: log.debug("pyttsx3: %s", " ".join(map(str, args)))  # type: ignore[attr-defined]
+
+
+def default_engine_factory() -> Any:
+    """A fresh pyttsx3 engine (not ``pyttsx3.init()``, which would hand back a hung engine still referenced)."""
+    import pyttsx3
+
+    engine = pyttsx3.Engine()
+    _quiet_driver_prints()
+    return engine
+
+
+@dataclass
+class _Request:
+    text: str
+    voice: Voice
+    path: Path
+    done: threading.Event = field(default_factory=threading.Event)
+    result: tuple[NDArray[np.int16], int] | None = None
+    error: str = ""
+
+
+class Pyttsx3Worker:
+    """One thread that owns one pyttsx3 engine and renders requests in order."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, factory: EngineFactory, workdir: Path) -> None:
+        self.factory = factory
+        self.workdir = workdir
+        self.alive = True
+        self._requests: queue.Queue[_Request | None] = queue.Queue()
+        self._voices: list[tuple[str, str]] = []
+        self._default_voice = ""
+        self._current_voice: str | None = None
+        self._warned: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name=f"voicecoach-tts-{next(self._ids)}", daemon=True)
+        self._thread.start()
+
+    def render(self, text: str, voice: Voice, timeout_s: float) -> tuple[NDArray[np.int16], int]:
+        """Synthesise on the worker thread; raise SynthTimeout (and retire this worker) when it takes too long."""
+        if not self.alive:
+            raise SynthError("pyttsx3 worker was retired")
+        fd, name = tempfile.mkstemp(suffix=".wav", dir=self.workdir)
+        os.close(fd)
+        os.unlink(name)  # the engine creates it; its absence tells "not written yet"
+        req = _Request(text, voice, Path(name))
+        self._requests.put(req)
+        try:
+            if not req.done.wait(timeout_s):
+                self.retire()
+                raise SynthTimeout(f"pyttsx3 did not finish within {timeout_s:.1f} s")
+            if req.result is None:
+                raise SynthError(req.error or "pyttsx3 produced no audio")
+            return req.result
+        finally:
+            if req.done.is_set():
+                req.path.unlink(missing_ok=True)
+
+    def retire(self) -> None:
+        """Stop using this worker; a hung thread is left behind (daemon) and ignored."""
+        self.alive = False
+        self._requests.put(None)
+
+    def _run(self) -> None:
+        try:
+            engine = self.factory()
+            finished = threading.Event()
+            engine.connect("finished-utterance", lambda **kw: finished.set())
+            self._default_voice = str(engine.getProperty("voice") or "")
+            self._voices = [(str(v.id), str(v.name)) for v in engine.getProperty("voices") or []]
+        except Exception as exc:  # noqa: BLE001 - any init failure ends in the next fallback
+            self._fail_all(f"pyttsx3 could not start: {type(exc).__name__}: {exc}")
+            return
+        while True:
+            req = self._requests.get()
+            if req is None or not self.alive:
+                if req is not None:
+                    req.error = "pyttsx3 worker was retired"
+                    req.done.set()
+                return
+            try:
+                req.result = self._render_one(engine, finished, req)
+            except Exception as exc:  # noqa: BLE001
+                req.error = f"pyttsx3 failed: {type(exc).__name__}: {exc}"
+            req.done.set()
+
+    def _fail_all(self, message: str) -> None:
+        self.alive = False
+        while True:
+            req = self._requests.get()
+            if req is None:
+                return
+            req.error = message
+            req.done.set()
+
+    def _render_one(self, engine: Any, finished: threading.Event, req: _Request) -> tuple[NDArray[np.int16], int]:
+        finished.clear()
+        voice_id = self._resolve(req.voice.voice)
+        if voice_id != self._current_voice:  # set only on change: a voice change races the rate setting
+            engine.setProperty("voice", voice_id)
+            self._current_voice = voice_id
+        rate, amplitude = int(req.voice.rate_wpm), int(round(req.voice.volume * 100))
+        engine.setProperty("rate", rate)
+        engine.setProperty("volume", float(req.voice.volume))
+        # espeak applies setProperty asynchronously and loses the rate after a voice change (measured); its
+        # embedded commands (\x01 <value> S = speed, A = amplitude) take effect inside the utterance itself.
+        prefix = f"\x01{rate}S\x01{amplitude}A " if engine_is_espeak(engine) else ""
+        engine.save_to_file(prefix + req.text, str(req.path))
+        engine.runAndWait()
+        while not finished.wait(0.05):  # runAndWait may return before the utterance ends
+            if not self.alive:
+                raise SynthError("retired while waiting for the utterance")
+        while self.alive:
+            audio = read_pcm16(req.path)
+            if audio is not None:
+                return audio
+            threading.Event().wait(_POLL_S)  # the first save can return before the file exists
+        raise SynthError("retired while waiting for the file")
+
+    def _resolve(self, spec: str) -> str:
+        """A voice spec (id, id without family, name, or part of a name; '+variant' kept) to an engine voice id."""
+        if not spec:
+            return self._default_voice
+        base, plus, variant = spec.partition("+")
+        found = resolve_voice(base, self._voices)
+        if found is None:
+            if spec not in self._warned:
+                self._warned.add(spec)
+                log.warning("no TTS voice matches %r; using the default voice (list them with: voicecoach say "
+                            "--voices)", spec)
+            return self._default_voice
+        return found + plus + variant
+
+
+def engine_is_espeak(engine: Any) -> bool:
+    """True for a pyttsx3 engine driving espeak (the Linux driver), which understands embedded commands."""
+    return str(getattr(engine, "driver_name", "")) == "espeak"
+
+
+def clean_text(text: str) -> str:
+    """Text with control characters (which espeak would read as embedded commands) turned into spaces."""
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
+def resolve_voice(spec: str, voices: list[tuple[str, str]]) -> str | None:
+    """The id of the voice matching ``spec`` exactly (id, id after '/', name), else by part of its name."""
+    s = spec.strip().lower()
+    if not s:
+        return None
+    for vid, name in voices:
+        if s in (vid.lower(), vid.lower().rsplit("/", 1)[-1], name.lower()):
+            return vid
+    for vid, name in voices:
+        if s in name.lower() or s in vid.lower():
+            return vid
+    return None
+
+
+def espeak_ng_available() -> bool:
+    """True when the ``espeak-ng`` command is on PATH."""
+    return shutil.which("espeak-ng") is not None
+
+
+def espeak_ng_render(text: str, voice: Voice, timeout_s: float, workdir: Path) -> tuple[NDArray[np.int16], int]:
+    """Synthesise with the ``espeak-ng`` command (``-w file.wav``); raise SynthError on any failure."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise SynthError("the espeak-ng command is not installed (sudo apt-get install espeak-ng)")
+    fd, name = tempfile.mkstemp(suffix=".wav", dir=workdir)
+    os.close(fd)
+    path = Path(name)
+    base = [exe, "-w", name, "-s", str(int(voice.rate_wpm)), "-a", str(int(round(voice.volume * 100))), "--stdin"]
+    try:
+        attempts = [base + ["-v", voice.voice], base] if voice.voice else [base]
+        for args in attempts:
+            try:
+                proc = subprocess.run(args, input=text.encode("utf-8"), capture_output=True, timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                raise SynthTimeout(f"espeak-ng did not finish within {timeout_s:.1f} s") from None
+            except OSError as exc:
+                raise SynthError(f"cannot run espeak-ng: {exc}") from None
+            if proc.returncode == 0:
+                audio = read_pcm16(path)
+                if audio is None:
+                    raise SynthError("espeak-ng wrote no readable WAV")
+                return audio
+            log.warning("espeak-ng failed with voice %r: %s", voice.voice,
+                        proc.stderr.decode("utf-8", "replace").strip() or f"exit code {proc.returncode}")
+        raise SynthError("espeak-ng failed")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def tone(sample_rate: int, freq_hz: float = 660.0, duration_s: float = 0.25, level: float = 0.3
+         ) -> NDArray[np.int16]:
+    """A short soft beep with 20 ms fades: what is played when no speech could be synthesised."""
+    t = np.arange(int(duration_s * sample_rate)) / sample_rate
+    ramp = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.02)
+    return np.round(level * 32767 * ramp * np.sin(2 * np.pi * freq_hz * t)).astype(np.int16)

@@ -1,0 +1,231 @@
+"""The Speaker: non-blocking text to speech that knows exactly when it is talking.
+
+``say()`` only queues. One playback thread takes prompts in order, renders each (through the
+:class:`~voicecoach.speech.synth.Synthesizer`: pyttsx3 on its own thread, espeak-ng, then a tone), and writes the
+audio in small blocks to an :class:`~voicecoach.audio.playback.AudioSink`. ``is_speaking()`` is true from the
+first block handed to the sink until the sink reports it has been heard, which is what the runtime uses so the
+detectors never hear the product's own voice. ``stop()`` drops the queue and the rest of the current prompt.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from typing import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..audio.playback import AudioSink, NullSink
+from ..clock import Clock, MonotonicClock
+from .engines import EngineFactory, Voice, clean_text
+from .settings import SpeechSettings
+from .synth import Rendered, Synthesizer
+
+log = logging.getLogger(__name__)
+
+
+class Speaker:
+    """Queue prompts, synthesise them off the caller's thread, and play them on the product's own output."""
+
+    def __init__(self, settings: SpeechSettings, output: str | None = None, sink: AudioSink | None = None,
+                 on_text: Callable[[str], None] | None = None, *, engine_factory: EngineFactory | None = None,
+                 clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.on_text = on_text
+        self.clock = clock or MonotonicClock()
+        self.synth = Synthesizer(settings, engine_factory, self.clock)
+        self.sink: AudioSink = sink if sink is not None else _open_device(output, self.clock)
+        self._queue: collections.deque[tuple[int, str, Voice]] = collections.deque()
+        self._cond = threading.Condition()
+        self._generation = 0  # bumped by stop(): anything from an older generation is dropped
+        self._working = False  # a prompt is being rendered or played
+        self._speaking = False
+        self._last_end = float("-inf")
+        self._closed = False
+        self._stop_playing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="voicecoach-speaker", daemon=True)
+        self._thread.start()
+
+    # --- public API --------------------------------------------------------------------------------------------
+
+    def say(self, text: str, *, voice: str | None = None, rate_wpm: int | None = None) -> None:
+        """Queue ``text`` to be spoken after what is already queued; returns at once."""
+        text = normalise(text)
+        if not text:
+            return
+        with self._cond:
+            if self._closed:
+                log.warning("speaker is closed; not saying: %s", text)
+                return
+            self._queue.append((self._generation, text, self._voice(voice, rate_wpm)))
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """Stop speaking now and drop everything queued."""
+        with self._cond:
+            self._generation += 1
+            self._queue.clear()
+            self._stop_playing.set()
+            self._cond.notify_all()
+        self.sink.discard()
+
+    def is_speaking(self) -> bool:
+        """True from the first sample handed to the output until the last one has been played."""
+        return self._speaking
+
+    def busy(self) -> bool:
+        """True while speaking, rendering, or anything is queued."""
+        with self._cond:
+            return self._working or bool(self._queue)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until idle (nothing queued, rendered or playing); False if ``timeout_s`` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not (self._working or self._queue), timeout_s)
+
+    def last_end(self) -> float:
+        """Clock time (monotonic seconds) when speech last ended; -inf before the first prompt."""
+        return self._last_end
+
+    def render(self, text: str, *, voice: str | None = None, rate_wpm: int | None = None,
+               sample_rate: int | None = None) -> tuple[NDArray[np.int16], int]:
+        """Synthesise only: (int16 mono audio, sample rate); the engine's own rate unless ``sample_rate`` is given."""
+        result = self.synthesize(text, voice=voice, rate_wpm=rate_wpm, sample_rate=sample_rate)
+        return result.audio, result.sample_rate
+
+    def synthesize(self, text: str, *, voice: str | None = None, rate_wpm: int | None = None,
+                   sample_rate: int | None = None) -> Rendered:
+        """Like :meth:`render`, with the engine used, time taken and whether it came from the cache."""
+        result = self.synth.render(normalise(text), self._voice(voice, rate_wpm), sample_rate)
+        if not result.is_speech:
+            self._report(text)
+        return result
+
+    def cache_info(self) -> dict[str, int]:
+        """Rendered-prompt cache hits, misses and size."""
+        return self.synth.cache_info()
+
+    def close(self) -> None:
+        """Finish the queued prompts (call :meth:`stop` first to cut them), then release the output and engine."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join()
+        self.sink.close()
+        self.synth.close()
+
+    def __enter__(self) -> "Speaker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the playback thread -----------------------------------------------------------------------------------
+
+    def _voice(self, voice: str | None, rate_wpm: int | None) -> Voice:
+        s = self.settings
+        return Voice(s.voice if voice is None else voice, s.rate_wpm if rate_wpm is None else int(rate_wpm), s.volume)
+
+    def _report(self, text: str) -> None:
+        """Tell the user what could not be said out loud."""
+        if self.on_text is not None:
+            try:
+                self.on_text(text)
+            except Exception:  # noqa: BLE001 - a broken callback must not stop the speaker
+                log.exception("on_text callback failed")
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._closed)
+                if not self._queue:
+                    return
+                generation, text, voice = self._queue.popleft()
+                self._working = True
+                self._stop_playing.clear()
+            try:
+                self._speak(generation, text, voice)
+            except Exception:  # noqa: BLE001 - the speaker thread must survive anything
+                log.exception("speaking failed: %s", text)
+            finally:
+                with self._cond:
+                    self._working = False
+                    self._cond.notify_all()
+
+    def _speak(self, generation: int, text: str, voice: Voice) -> None:
+        result = self.synth.render(text, voice, self.sink.sample_rate)
+        if generation != self._generation:
+            return  # stopped while rendering
+        if not result.is_speech or not getattr(self.sink, "audible", True):
+            self._report(text)
+        if not getattr(self.sink, "audible", True):
+            log.info("(no speaker) %s", text)
+            return
+        log.debug("speaking (%s, %.2f s, %s): %s", result.engine, result.duration_s,
+                  "cached" if result.cached else f"rendered in {result.elapsed_s * 1000:.0f} ms", text)
+        if not self._play(result.audio):
+            self._report(text)
+
+    def _play(self, audio: NDArray[np.int16]) -> bool:
+        """Write the audio in blocks and wait until it has been heard; False if the output failed."""
+        block = max(1, self.sink.sample_rate * self.settings.block_ms // 1000)
+        self._speaking = True
+        try:
+            for i in range(0, len(audio), block):
+                if self._stop_playing.is_set():
+                    break
+                if not self._write(audio[i:i + block]):
+                    return False
+            while not self._stop_playing.is_set():
+                pending = self.sink.pending_s()
+                if pending <= 0:
+                    break
+                self._stop_playing.wait(min(pending, 0.01))
+            if self._stop_playing.is_set():
+                self._drain_after_stop()
+        finally:
+            self._last_end = self.clock.now()
+            self._speaking = False
+        return True
+
+    def _drain_after_stop(self) -> None:
+        """After stop(): what the device already holds still plays; stay 'speaking' until it has."""
+        deadline = self.clock.now() + 1.0
+        while self.clock.now() < deadline:
+            pending = self.sink.pending_s()
+            if pending <= 0:
+                return
+            threading.Event().wait(min(pending, 0.01))
+
+    def _write(self, block: NDArray[np.int16]) -> bool:
+        try:
+            self.sink.write(block)
+            return True
+        except Exception as exc:  # noqa: BLE001 - a lost device degrades to text
+            log.warning("the speaker failed (%s); prompts will be shown as text from now on", exc)
+            broken, self.sink = self.sink, NullSink(self.sink.sample_rate)
+            try:
+                broken.close()
+            except Exception:  # noqa: BLE001
+                pass
+            return False
+
+
+def normalise(text: str) -> str:
+    """Text as it is synthesised: control characters removed, whitespace collapsed."""
+    return " ".join(clean_text(str(text)).split())
+
+
+def _open_device(output: str | None, clock: Clock) -> AudioSink:
+    """The sound device, or a NullSink (prompts reported as text) when it cannot be opened."""
+    try:
+        from ..audio.playback import DeviceSink
+
+        return DeviceSink(output, clock=clock)
+    except Exception as exc:  # noqa: BLE001 - VoicecoachError, PortAudioError, missing library
+        log.warning("no usable speaker (%s); prompts will be shown as text", exc)
+        return NullSink()

@@ -1,0 +1,155 @@
+"""Text to audio with a fallback chain (pyttsx3 -> espeak-ng command -> tone) and an LRU cache of rendered prompts.
+
+Every failure (an engine that cannot start, errors, hangs, or is not installed) ends in the next fallback; nothing
+is raised to the caller. A hung pyttsx3 engine is abandoned and a fresh one started for the next request, at most
+``engine_restarts`` times, after which pyttsx3 is skipped for the rest of the session.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..audio.frames import resample
+from ..clock import Clock, MonotonicClock
+from .engines import (EngineFactory, Pyttsx3Worker, SynthError, Voice, default_engine_factory, espeak_ng_render,
+                      tone)
+from .settings import SpeechSettings
+
+log = logging.getLogger(__name__)
+TONE = "tone"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Synthesised audio and how it was made."""
+
+    audio: NDArray[np.int16]
+    sample_rate: int
+    engine: str  # "pyttsx3", "espeak-ng" or "tone" (no speech could be made)
+    elapsed_s: float  # time spent synthesising (0 for a cache hit)
+    cached: bool = False
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the audio in seconds."""
+        return len(self.audio) / self.sample_rate
+
+    @property
+    def is_speech(self) -> bool:
+        """False when only the fallback tone could be made."""
+        return self.engine != TONE
+
+
+def to_rate(audio: NDArray[np.int16], in_rate: int, out_rate: int) -> NDArray[np.int16]:
+    """Resample int16 audio to ``out_rate`` (unchanged when the rates match)."""
+    if in_rate == out_rate or len(audio) == 0:
+        return audio
+    y = resample(audio, in_rate, out_rate)
+    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+
+
+class Synthesizer:
+    """Render text with the configured engines in order, caching results; never raises for a synthesis failure."""
+
+    def __init__(self, settings: SpeechSettings, engine_factory: EngineFactory | None = None,
+                 clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.engine_factory = engine_factory or default_engine_factory
+        self.clock = clock or MonotonicClock()
+        self.workdir = Path(tempfile.mkdtemp(prefix="voicecoach-tts-"))
+        self.restarts = 0  # pyttsx3 workers abandoned after a hang or failure
+        self.hits = 0
+        self.misses = 0
+        self._worker: Pyttsx3Worker | None = None
+        self._pyttsx3_disabled = False
+        self._started_once = False
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple, Rendered] = OrderedDict()
+
+    def render(self, text: str, voice: Voice, sample_rate: int | None = None) -> Rendered:
+        """Audio for ``text`` at ``sample_rate`` (None = the engine's own rate), from the cache when possible."""
+        key = (text, voice, sample_rate)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.hits += 1
+                return Rendered(hit.audio, hit.sample_rate, hit.engine, 0.0, cached=True)
+            self.misses += 1
+            result = self._synthesise(text, voice, sample_rate)
+            if result.is_speech and self.settings.cache_prompts > 0:
+                self._cache[key] = result
+                while len(self._cache) > self.settings.cache_prompts:
+                    self._cache.popitem(last=False)
+            return result
+
+    def _synthesise(self, text: str, voice: Voice, sample_rate: int | None) -> Rendered:
+        start = self.clock.now()
+        timeout = self.settings.timeout_for(text)
+        problems = []
+        for engine in self.settings.engines:
+            try:
+                audio, rate = self._run_engine(engine, text, voice, timeout)
+            except SynthError as exc:
+                problems.append(f"{engine}: {exc}")
+                log.warning("speech engine %s failed (%s); trying the next one", engine, exc)
+                continue
+            if len(audio) == 0 or not np.any(audio):
+                problems.append(f"{engine}: produced silence")
+                continue
+            if sample_rate:
+                audio, rate = to_rate(audio, rate, sample_rate), sample_rate
+            return Rendered(audio, rate, engine, self.clock.now() - start)
+        rate = sample_rate or 16000
+        log.warning("could not synthesise speech (%s); the prompt is: %s", "; ".join(problems) or "no engines", text)
+        return Rendered(tone(rate), rate, TONE, self.clock.now() - start)
+
+    def _run_engine(self, engine: str, text: str, voice: Voice, timeout: float) -> tuple[NDArray[np.int16], int]:
+        if engine == "espeak-ng":
+            return espeak_ng_render(text, voice, timeout, self.workdir)
+        if engine != "pyttsx3":
+            raise SynthError(f"unknown engine {engine!r}")
+        worker = self._pyttsx3()
+        try:
+            return worker.render(text, voice, timeout)
+        except SynthError:
+            if not worker.alive:  # hung or failed to start: a fresh worker next time
+                self._worker = None
+            raise
+
+    def _pyttsx3(self) -> Pyttsx3Worker:
+        if self._worker is not None and self._worker.alive:
+            return self._worker
+        if self._pyttsx3_disabled:
+            raise SynthError("disabled after repeated failures")
+        if self._started_once:
+            self.restarts += 1
+            if self.restarts > self.settings.engine_restarts:
+                self._pyttsx3_disabled = True
+                log.warning("pyttsx3 failed %d times; using the next engine from now on", self.restarts)
+                raise SynthError("disabled after repeated failures")
+            log.info("starting a fresh pyttsx3 engine (restart %d)", self.restarts)
+        self._started_once = True
+        self._worker = Pyttsx3Worker(self.engine_factory, self.workdir)
+        return self._worker
+
+    def cache_info(self) -> dict[str, int]:
+        """Cache hits, misses and size."""
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "size": len(self._cache)}
+
+    def close(self) -> None:
+        """Retire the engine worker and remove temporary files."""
+        if self._worker is not None:
+            self._worker.retire()
+            self._worker = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
