@@ -1,0 +1,157 @@
+"""Shared fixtures: the virtual sound server, the evaluation corpus, a private home for CLI runs, CLI runners.
+
+- ``pulse`` (session): a running :class:`audio_server.VirtualAudio` (16 kHz mono virtual mic ``vmic`` and speaker
+  ``speaker``). Subprocesses: pass ``env=pulse.full_env()``. Tests using it are marked ``audio``.
+- ``pulse_in_process``: ``pulse`` with ``os.environ`` pointed at it and PortAudio re-scanned, for code that opens
+  devices in the test process (restored afterwards).
+- ``no_sound_env``: an environment (dict) for subprocesses in which no sound server can be found.
+- ``corpus``: Path of ../shared/data (or $VOICECOACH_CORPUS); skips when absent. Tests using it are marked ``corpus``.
+- ``tmp_home``: VOICECOACH_CONFIG_DIR / VOICECOACH_DATA_DIR set to fresh temp folders (in os.environ too).
+- ``run_cli``: run ``.venv/bin/voicecoach ARGS`` as a subprocess; returns CompletedProcess (text).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # so tests can `from audio_server import VirtualAudio`
+
+from audio_server import VirtualAudio, missing_tools  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+_PULSE_VARS = ("XDG_RUNTIME_DIR", "PULSE_SERVER", "XDG_CONFIG_HOME")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by the resources their fixtures need, so ``-m 'not audio'`` works."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if any(n.startswith("pulse") for n in names):
+            item.add_marker(pytest.mark.audio)
+        if "corpus" in names:
+            item.add_marker(pytest.mark.corpus)
+
+
+# --- sound server ------------------------------------------------------------------------------------------------
+
+def skip_without_pulse() -> None:
+    """Skip the calling test when PulseAudio's tools are not installed."""
+    missing = missing_tools()
+    if missing:
+        pytest.skip(f"virtual audio needs {', '.join(missing)} (apt-get install pulseaudio pulseaudio-utils)")
+
+
+@pytest.fixture(scope="session")
+def pulse() -> Iterator[VirtualAudio]:
+    """A private PulseAudio daemon with the virtual mic and speaker, for the whole session."""
+    skip_without_pulse()
+    server = VirtualAudio().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def in_process(server: VirtualAudio | None, extra: dict[str, str] | None = None) -> Iterator[None]:
+    """Point this process's PortAudio at ``server`` (None: at no server at all), restoring afterwards."""
+    from voicecoach.audio import device
+
+    saved = {k: os.environ.get(k) for k in (*_PULSE_VARS, *(extra or {}))}
+    os.environ.update(server.env if server is not None else _no_server_vars())
+    os.environ.update(extra or {})
+    device.reinitialize()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        device.reinitialize()
+
+
+@pytest.fixture
+def pulse_in_process(pulse: VirtualAudio) -> Iterator[VirtualAudio]:
+    """``pulse``, with this process's environment and PortAudio pointed at it for the test."""
+    with in_process(pulse):
+        yield pulse
+
+
+def _no_server_vars() -> dict[str, str]:
+    empty = Path("/tmp/vc-no-sound")
+    empty.mkdir(exist_ok=True)
+    return {"XDG_RUNTIME_DIR": str(empty), "PULSE_SERVER": "unix:/nonexistent/pulse/native",
+            "XDG_CONFIG_HOME": str(empty)}
+
+
+@pytest.fixture
+def no_sound_env() -> dict[str, str]:
+    """An environment for subprocesses in which no sound server (and no sound card) can be found."""
+    return {**os.environ, **_no_server_vars()}
+
+
+# --- data and homes ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The evaluation corpus (../shared/data or $VOICECOACH_CORPUS); skips when absent."""
+    path = Path(os.environ.get("VOICECOACH_CORPUS") or REPO.parent / "shared" / "data")
+    if not path.is_dir():
+        pytest.skip(f"evaluation corpus not found at {path} (set VOICECOACH_CORPUS)")
+    return path
+
+
+@dataclass
+class Home:
+    """Private config and data folders for one test."""
+
+    config_dir: Path
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config_file(self) -> Path:
+        """The default config file inside ``config_dir``."""
+        return self.config_dir / "config.toml"
+
+
+@pytest.fixture
+def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    """VOICECOACH_CONFIG_DIR and VOICECOACH_DATA_DIR set to fresh temp folders (``.env`` for subprocesses)."""
+    home = Home(tmp_path / "config", tmp_path / "data")
+    home.config_dir.mkdir()
+    home.data_dir.mkdir()
+    monkeypatch.setenv("VOICECOACH_CONFIG_DIR", str(home.config_dir))
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(home.data_dir))
+    home.env = dict(os.environ)
+    return home
+
+
+# --- running the CLI ---------------------------------------------------------------------------------------------
+
+def cli_command() -> list[str]:
+    """The installed ``voicecoach`` script next to this Python, or ``python -m voicecoach``."""
+    script = Path(sys.executable).parent / "voicecoach"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "voicecoach"]
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., subprocess.CompletedProcess]:
+    """Run ``voicecoach ARGS`` as a subprocess: ``run_cli(*args, env=None, input=None, timeout=60)``."""
+
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([*cli_command(), *map(str, args)], env=env, input=input, capture_output=True,
+                              text=True, timeout=timeout, cwd=REPO)
+
+    return run
