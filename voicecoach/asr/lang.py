@@ -1,0 +1,210 @@
+"""Language packs: which phrases say which command, read from TOML, and matching a transcript to a command.
+
+A pack is a TOML file::
+
+    code = "en"
+    name = "English"
+    model = "vosk-model-small-en-us-0.15"   # optional: the Vosk model this language uses by default
+    [commands]
+    yes = ["yes", "okay", "let's do it"]
+    not_now = ["not now", "no"]
+    ...
+
+English (and a Korean starter pack) are built in (``voicecoach/asr/lang/<code>.toml``); a pack in the user config
+dir (``<config dir>/lang/<code>.toml``) overrides a built-in one of the same code; a path to a ``.toml`` file
+works too. Phrases are matched as whole words after lower-casing and dropping punctuation, so "not now" never
+matches "now", and "no" never matches "know" or "nothing".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import paths
+from ..errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+
+#: The command names the coach and the check-in runner understand (fixed; packs may omit some).
+COMMAND_NAMES = ("yes", "not_now", "pause", "next", "repeat", "more_time", "skip", "stop", "help")
+
+BUILTIN_DIR = Path(__file__).with_name("lang")
+_WORD = re.compile(r"[\w']+")
+
+
+def normalize(text: str) -> tuple[str, ...]:
+    """Lower-cased words of ``text``: punctuation dropped, apostrophes inside words kept ("let's")."""
+    text = text.casefold().replace("\u2019", "'").replace("`", "'")
+    words = (w.strip("'") for w in _WORD.findall(text))
+    return tuple(w for w in words if w)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One phrase found in a transcript: the command, the phrase, and its word span [start, end)."""
+
+    command: str
+    phrase: str
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        """Length of the phrase in words."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class LanguagePack:
+    """The command phrases of one language."""
+
+    code: str
+    name: str
+    commands: dict[str, tuple[str, ...]]
+    model: str = ""
+    source: str = "<memory>"
+    _index: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for command, phrases in self.commands.items():
+            for phrase in phrases:
+                self._index[normalize(phrase)] = command
+
+    def phrases(self) -> list[str]:
+        """Every phrase of the pack, normalised (words joined by one space), in pack order."""
+        return [" ".join(words) for words in self._index]
+
+    def words(self) -> set[str]:
+        """Every word used by a phrase."""
+        return {w for words in self._index for w in words}
+
+    def find(self, text: str) -> list[Match]:
+        """All phrases found in ``text`` at word boundaries (overlaps included), in order of position."""
+        words = normalize(text)
+        found = []
+        for phrase, command in self._index.items():
+            n = len(phrase)
+            for i in range(len(words) - n + 1):
+                if words[i:i + n] == phrase:
+                    found.append(Match(command, " ".join(phrase), i, i + n))
+        return sorted(found, key=lambda m: (m.start, -m.length))
+
+    def match_command(self, text: str) -> str | None:
+        """The command said in a transcript: the longest phrase wins; None if none, or a tie between commands."""
+        found = self.find(text)
+        if not found:
+            return None
+        longest = max(m.length for m in found)
+        winners = {m.command for m in found if m.length == longest}
+        if len(winners) > 1:
+            log.debug("ambiguous transcript %r: %s", text, sorted(winners))
+            return None
+        return winners.pop()
+
+    def could_grow_into_other(self, text: str, command: str) -> bool:
+        """True if the end of ``text`` is the start of a longer phrase of a different command (wait for more)."""
+        words = normalize(text)
+        for phrase, other in self._index.items():
+            if other == command:
+                continue
+            for k in range(1, len(phrase)):
+                if k <= len(words) and words[-k:] == phrase[:k]:
+                    return True
+        return False
+
+
+def pack_from_dict(data: dict, source: str) -> LanguagePack:
+    """Validate a parsed TOML pack; errors name the file, the key and the fix."""
+    known = {"code", "name", "model", "commands"}
+    for key in data:
+        if key not in known:
+            raise InputError(f"{source}: unknown key '{key}' (known keys: {', '.join(sorted(known))})")
+    table = data.get("commands")
+    if not isinstance(table, dict) or not table:
+        raise InputError(f"{source}: needs a [commands] table mapping command names to lists of phrases")
+    commands: dict[str, tuple[str, ...]] = {}
+    owner: dict[tuple[str, ...], str] = {}
+    for name, phrases in table.items():
+        if name not in COMMAND_NAMES:
+            raise InputError(f"{source}: unknown command 'commands.{name}' (known: {', '.join(COMMAND_NAMES)})")
+        if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
+            raise InputError(f"{source}: commands.{name} must be a non-empty list of phrases (strings)")
+        for phrase in phrases:
+            words = normalize(phrase)
+            if not words:
+                raise InputError(f"{source}: commands.{name} has a phrase with no words: {phrase!r}")
+            if words in owner and owner[words] != name:
+                raise InputError(f"{source}: the phrase {phrase!r} is given to both commands.{owner[words]} "
+                                 f"and commands.{name} (keep it in one)")
+            owner[words] = name
+        commands[name] = tuple(" ".join(normalize(p)) for p in phrases)
+    for key in ("code", "name", "model"):
+        if key in data and not isinstance(data[key], str):
+            raise InputError(f"{source}: {key} must be a string")
+    code = data.get("code") or Path(source).stem
+    return LanguagePack(code=code, name=data.get("name", code), commands=commands, model=data.get("model", ""),
+                        source=source)
+
+
+def read_pack(path: Path) -> LanguagePack:
+    """Read one pack file."""
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"language pack {path} does not exist (give a .toml file, or a language code such as 'en')") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text file (save the language pack as UTF-8)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: invalid TOML: {exc} (fix the line)") from None
+    except OSError as exc:
+        raise InputError(f"cannot read language pack {path}: {exc.strerror}") from None
+    return pack_from_dict(data, str(path))
+
+
+def pack_candidates(code: str) -> list[Path]:
+    """Where a pack for ``code`` is looked for, in order: the user config dir, then the built-in packs."""
+    return [paths.config_dir() / "lang" / f"{code}.toml", BUILTIN_DIR / f"{code}.toml"]
+
+
+def available_languages() -> list[str]:
+    """Language codes with a pack (built in or in the user config dir)."""
+    codes = {p.stem for p in BUILTIN_DIR.glob("*.toml")}
+    user = paths.config_dir() / "lang"
+    if user.is_dir():
+        codes |= {p.stem for p in user.glob("*.toml")}
+    return sorted(codes)
+
+
+def load_language(spec: str) -> LanguagePack:
+    """The pack named by a language code ("en") or a path to a ``.toml`` file."""
+    spec = spec.strip() or "en"
+    if spec.endswith(".toml") or "/" in spec or "\\" in spec:
+        return read_pack(Path(spec).expanduser())
+    for path in pack_candidates(spec):
+        if path.is_file():
+            return read_pack(path)
+    raise InputError(f"no language pack for '{spec}' (available: {', '.join(available_languages())}; "
+                     f"or create {pack_candidates(spec)[0]} by copying {BUILTIN_DIR / 'en.toml'})")
+
+
+def match_command(text: str, pack: LanguagePack | None = None) -> str | None:
+    """The command said in ``text`` with ``pack`` (default: the English pack); see LanguagePack.match_command."""
+    return (pack or _english()).match_command(text)
+
+
+_ENGLISH: list[LanguagePack] = []
+
+
+def _english() -> LanguagePack:
+    if not _ENGLISH:
+        _ENGLISH.append(read_pack(BUILTIN_DIR / "en.toml"))
+    return _ENGLISH[0]
