@@ -91,6 +91,15 @@ def _probe(path: Path) -> int:
     side = [Path(f"{path}{s}") for s in ("-wal", "-shm")]
     existed = [p.exists() for p in side]
     try:
+        return _probe_sqlite(path)
+    finally:  # the read-only connection may leave empty side files: tidy only the ones it made
+        for p, was in zip(side, existed):
+            if not was:
+                p.unlink(missing_ok=True)
+
+
+def _probe_sqlite(path: Path) -> int:
+    try:
         conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -99,7 +108,7 @@ def _probe(path: Path) -> int:
                                      f"{CURRENT_VERSION}); upgrade voicecoach to use it")
             check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
             if check != "ok":
-                raise _refused(path, f"the database is damaged ({check})")
+                raise _refused(path, f"the database is damaged ({' '.join(str(check).split())[:120]})")
             if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 raise _refused(path, "an SQLite database that is not a voicecoach journal")
         finally:
@@ -108,9 +117,6 @@ def _probe(path: Path) -> int:
         raise JournalUnavailable(f"journal {path}: cannot read ({exc}); check its permissions") from None
     except sqlite3.DatabaseError as exc:
         raise _refused(path, f"the database is damaged ({exc})") from None
-    for p, was in zip(side, existed):  # the read-only probe may leave empty side files; tidy only its own
-        if not was:
-            p.unlink(missing_ok=True)
     return version
 
 

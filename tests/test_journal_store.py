@@ -1,0 +1,247 @@
+"""The journal store: privacy (0600, no words), schema migration, refusing bad files untouched, failures."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from voicecoach.errors import VoicecoachError
+from voicecoach.events import Command, Interruption, PauseSuggested, RaisedVoice
+from voicecoach.journal.schema import CURRENT_VERSION, MIGRATIONS
+from voicecoach.journal.store import (Journal, JournalRefused, JournalUnavailable, JournalValueError,
+                                      default_path)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fill(journal: Journal) -> int:
+    """A small talk with every kind of row; returns the talk id."""
+    talk = journal.start_talk("listen", 1_790_000_000.0)
+    journal.add_event(talk, RaisedVoice(t=12.5, start=11.9, end=15.2, speaker="A", level_db=7.5))
+    journal.add_event(talk, Interruption(t=40.1, start=39.7, speaker="B", over="A"))
+    journal.add_event(talk, PauseSuggested(t=41.0, reason="3 interruptions in 60 s"))
+    s = journal.add_suggestion(talk, 1_790_000_041.0, "3 interruptions in 60 s")
+    journal.answer_suggestion(s, "yes", 1_790_000_044.0)
+    p = journal.add_pause(talk, 1_790_000_045.0, 20.0)
+    journal.end_pause(p, 1_790_001_245.0, "finished")
+    journal.end_talk(talk, 1_790_003_000.0, {"speak_a_s": 600.0, "speak_b_s": 500.0, "raised_a_s": 3.3,
+                                             "raised_b_s": 0.0})
+    journal.add_checkin("after-pause", 1_790_001_300.0, True, 11.5, "listen")
+    return talk
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "journal.sqlite3"
+
+
+def test_new_journal_and_its_side_files_are_private_0600_in_wal_mode(path: Path) -> None:
+    with Journal.open(path) as journal:
+        fill(journal)
+        assert journal.schema_version == CURRENT_VERSION
+        assert journal._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert journal._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        for f in files:
+            assert f.exists(), f
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_an_existing_journal_with_loose_permissions_is_tightened_to_0600(path: Path) -> None:
+    Journal.open(path).close()
+    os.chmod(path, 0o644)
+    Journal.open(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_default_location_is_the_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path / "vc"))
+    with Journal.open() as journal:
+        assert journal.path == tmp_path / "vc" / "journal.sqlite3" == default_path()
+
+
+def test_export_has_every_row_as_json_contract_dicts(path: Path) -> None:
+    import json
+
+    with Journal.open(path) as journal:
+        fill(journal)
+        data = journal.export()
+    json.dumps(data)  # JSON-able
+    assert data["schema"] == CURRENT_VERSION
+    assert [e["type"] for e in data["events"]] == ["raised_voice", "interruption", "pause_suggested"]
+    assert data["events"][0] == {"id": 1, "talk_id": 1, "type": "raised_voice", "t": 12.5, "start": 11.9,
+                                 "end": 15.2, "speaker": "A", "level_db": 7.5}
+    assert data["events"][1]["over"] == "A"
+    assert data["suggestions"][0]["answer"] == "yes"
+    assert data["pauses"][0]["actual_min"] == pytest.approx(20.0)
+    assert data["pauses"][0]["ended_how"] == "finished"
+    assert data["talks"][0]["speak_a_s"] == 600.0 and data["talks"][0]["ended_at"] == 1_790_003_000.0
+    assert data["checkins"][0]["completed"] is True
+    assert data["notes"] == []
+
+
+def test_the_words_of_a_command_are_never_stored(path: Path) -> None:
+    with Journal.open(path) as journal:
+        talk = journal.start_talk("kiosk", 1.0)
+        journal.add_event(talk, Command(t=3.0, name="not_now", text="not now, we are fine really"))
+        journal.add_event(talk, {"type": "future_kind", "t": 4.0, "note": "some words", "score": 2})
+        events = journal.export()["events"]
+        raw = path.read_bytes() + Path(f"{path}-wal").read_bytes()
+    raw += path.read_bytes()  # after the final checkpoint
+    assert events[0] == {"id": 1, "talk_id": 1, "type": "command", "t": 3.0, "name": "not_now", "source": "voice"}
+    assert events[1] == {"id": 2, "talk_id": 1, "type": "future_kind", "t": 4.0, "score": 2}
+    assert b"we are fine" not in raw and b"some words" not in raw
+
+
+def test_erase_deletes_every_row_and_leaves_no_trace_in_the_files(path: Path) -> None:
+    with Journal.open(path) as journal:
+        fill(journal)
+        journal.erase()
+        data = journal.export()
+        assert all(data[t] == [] for t in ("talks", "events", "suggestions", "pauses", "checkins", "notes"))
+        journal.start_talk("demo", 5.0)  # still usable afterwards
+    raw = path.read_bytes() + (Path(f"{path}-wal").read_bytes() if Path(f"{path}-wal").exists() else b"")
+    assert b"3 interruptions in 60 s" not in raw and b"after-pause" not in raw
+
+
+def test_bad_values_are_a_catchable_journal_error(path: Path) -> None:
+    with Journal.open(path) as journal:
+        talk = journal.start_talk("listen", 0.0)
+        for call in (lambda: journal.start_talk("radio", 0.0),
+                     lambda: journal.answer_suggestion(99, "yes", 0.0),
+                     lambda: journal.add_event(999, Interruption(t=1.0)),
+                     lambda: journal.end_pause(7, 1.0, "finished")):
+            with pytest.raises(JournalValueError):
+                call()
+        s = journal.add_suggestion(talk, 1.0, "r")
+        with pytest.raises(VoicecoachError):  # the runtime catches VoicecoachError and carries on
+            journal.answer_suggestion(s, "maybe", 2.0)
+        journal.answer_suggestion(s, "none", 2.0)  # the coach's word for no answer
+        journal.end_talk(talk, 3.0, {"speak_a_s": 1.0, "frames": 100})  # extra figures are ignored
+        assert journal.export()["suggestions"][0]["answer"] == "no_answer"
+
+
+# --- schema versions -----------------------------------------------------------------------------------------
+
+def make_v1(path: Path) -> None:
+    """A journal as the first released schema wrote it, with one talk and one event."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version=1")
+    conn.execute("INSERT INTO talks (source, started_at, ended_at, speak_a_s) VALUES ('listen', 100.0, 700.0, 42.0)")
+    conn.execute("INSERT INTO events (talk_id, type, t, start, speaker, data) VALUES "
+                 "(1, 'interruption', 5.0, 4.5, 'B', '{\"type\": \"interruption\", \"t\": 5.0, \"start\": 4.5, "
+                 "\"speaker\": \"B\"}')")
+    conn.close()
+
+
+def test_a_v1_journal_is_migrated_to_the_current_schema_keeping_its_data(path: Path) -> None:
+    path.parent.mkdir()
+    make_v1(path)
+    with Journal.open(path) as journal:
+        assert journal.schema_version == CURRENT_VERSION == 2
+        data = journal.export()
+        assert data["talks"][0]["speak_a_s"] == 42.0
+        assert data["events"] == [{"id": 1, "talk_id": 1, "type": "interruption", "t": 5.0, "start": 4.5,
+                                   "speaker": "B"}]
+        journal.index_note(1.0, "A", "B", "x.wav", 2.0)  # the v2 table exists
+        names = {r[0] for r in journal._conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert {"events_by_talk", "talks_by_start"} <= names
+
+
+def test_a_journal_from_a_newer_version_is_refused_and_left_byte_identical(path: Path) -> None:
+    with Journal.open(path) as journal:
+        fill(journal)
+        journal._conn.execute(f"PRAGMA user_version={CURRENT_VERSION + 5}")
+    before = digest(path)
+    with pytest.raises(JournalRefused) as info:
+        Journal.open(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message and "newer" in message and "move it aside" in message
+    assert digest(path) == before
+    assert not Path(f"{path}-wal").exists()
+
+
+@pytest.mark.parametrize("damage", ["not_sqlite", "damaged_page", "truncated"])
+def test_a_corrupt_journal_is_refused_and_left_byte_identical(path: Path, damage: str) -> None:
+    with Journal.open(path) as journal:
+        for _ in range(30):
+            fill(journal)
+    data = bytearray(path.read_bytes())
+    if damage == "not_sqlite":
+        data[:16] = b"this is no table"
+    elif damage == "damaged_page":
+        page = 4096
+        data[page: page * 3] = bytes(range(256)) * (page * 2 // 256)  # garbage over pages 2 and 3
+    else:
+        data = data[: len(data) // 2 - 100]
+    path.write_bytes(bytes(data))
+    before = digest(path)
+    with pytest.raises(JournalRefused) as info:
+        Journal.open(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message and "move it aside" in message
+    assert digest(path) == before
+
+
+def test_an_unrelated_sqlite_database_is_refused(path: Path) -> None:
+    path.parent.mkdir()
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with pytest.raises(JournalRefused, match="not a voicecoach journal"):
+        Journal.open(path)
+    assert digest(path) == before
+
+
+# --- unwritable storage ----------------------------------------------------------------------------------------
+
+def test_a_full_disk_raises_journal_unavailable_and_writing_resumes_when_space_returns(path: Path) -> None:
+    with Journal.open(path) as journal:
+        talk = journal.start_talk("listen", 0.0)
+        pages = journal._conn.execute("PRAGMA page_count").fetchone()[0]
+        # A cap on the file's pages gives SQLite's own "database or disk is full" (a real disk cannot fill here).
+        journal._conn.execute(f"PRAGMA max_page_count={pages + 1}")
+        with pytest.raises(JournalUnavailable) as info:
+            for i in range(5000):
+                journal.add_event(talk, RaisedVoice(t=float(i), start=float(i), speaker="A"))
+        assert "full" in str(info.value) and str(path) in str(info.value)
+        stored = len(journal.export()["events"])
+        journal._conn.execute("PRAGMA max_page_count=1073741823")
+        journal.add_event(talk, Interruption(t=1.0))
+        assert len(journal.export()["events"]) == stored + 1
+
+
+def test_a_read_only_journal_raises_journal_unavailable(path: Path) -> None:
+    with Journal.open(path) as journal:
+        # query_only gives SQLite's own read-only error (file modes do not stop root, who runs CI here).
+        journal._conn.execute("PRAGMA query_only=1")
+        with pytest.raises(JournalUnavailable, match="readonly"):
+            journal.start_talk("listen", 0.0)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file modes")
+def test_a_read_only_data_dir_raises_journal_unavailable_on_open(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(JournalUnavailable):
+        Journal.open(locked / "journal.sqlite3")
+
+
+def test_an_impossible_location_raises_journal_unavailable_on_open(tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(JournalUnavailable) as info:
+        Journal.open(tmp_path / "a_file" / "journal.sqlite3")
+    assert "\n" not in str(info.value)
