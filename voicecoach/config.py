@@ -73,8 +73,30 @@ class KioskSettings:
     weekly_day: str = setting("sun", choices=("", "mon", "tue", "wed", "thu", "fri", "sat", "sun"),
                               doc="day of the weekly meeting offer; empty = off")
     weekly_time: str = setting("18:00", doc="time of the weekly meeting offer, HH:MM")
-    quiet_start: str = setting("23:00", doc="quiet hours start (no spoken offers), HH:MM")
+    quiet_start: str = setting("23:00", doc="quiet hours start (no spoken offers), HH:MM; empty = no quiet hours")
     quiet_end: str = setting("07:30", doc="quiet hours end, HH:MM")
+    nightly_script: str = setting("nightly", doc="check-in script offered at nightly_time")
+    weekly_script: str = setting("weekly", doc="check-in script offered on weekly_day at weekly_time")
+    grace_min: float = setting(30.0, lo=1.0, hi=720.0,
+                               doc="a ritual missed by more than this many minutes (off, busy) is not offered late")
+    later_min: float = setting(60.0, lo=5.0, hi=720.0, doc="'ask again later' offers the ritual again after this")
+    quiet_suggestions: bool = setting(False, doc="also offer the agreed pause during quiet hours "
+                                                 "(asking for it yourself always works)")
+
+    def validate(self) -> str | None:
+        """A badly written time, or None."""
+        import re
+
+        for name in ("nightly_time", "weekly_time", "quiet_start", "quiet_end"):
+            value = getattr(self, name)
+            optional = name in ("nightly_time", "quiet_start", "quiet_end")
+            if value == "" and optional:
+                continue
+            if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value):
+                return f"{name} = {value!r} is not a time (write it as HH:MM, e.g. \"21:30\")"
+        if (self.quiet_start == "") != (self.quiet_end == ""):
+            return "set both quiet_start and quiet_end, or leave both empty for no quiet hours"
+        return None
 
 
 @dataclass(frozen=True)

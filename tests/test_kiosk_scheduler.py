@@ -1,0 +1,116 @@
+"""The ritual scheduler under a fake clock: a week of times runs in well under a second."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from voicecoach.config import KioskSettings, config_from_dict
+from voicecoach.errors import InputError
+from voicecoach.kiosk import RitualScheduler
+
+MONDAY = datetime(2026, 11, 23, 0, 0, 0)  # a Monday
+
+
+def run_week(scheduler: RitualScheduler, start: datetime = MONDAY, step_s: int = 10,
+             days: int = 7) -> list[tuple[datetime, str]]:
+    """Ask the scheduler every ``step_s`` seconds for ``days`` days; return (when, name) of every firing."""
+    fired = []
+    now = start
+    end = start + timedelta(days=days)
+    step = timedelta(seconds=step_s)
+    while now < end:
+        fired += [(now, name) for name in scheduler.due(now)]
+        now += step
+    return fired
+
+
+def test_nightly_fires_once_a_day_exactly_at_its_time():
+    fired = run_week(RitualScheduler(KioskSettings(nightly_time="21:30", weekly_day="")), step_s=10)
+    assert [when for when, _ in fired] == [MONDAY + timedelta(days=d, hours=21, minutes=30) for d in range(7)]
+    assert {name for _, name in fired} == {"nightly"}
+
+
+def test_weekly_meeting_fires_only_on_its_day():
+    fired = run_week(RitualScheduler(KioskSettings(nightly_time="", weekly_day="wed", weekly_time="18:00")), days=14)
+    assert fired == [(datetime(2026, 11, 25, 18, 0), "weekly"), (datetime(2026, 12, 2, 18, 0), "weekly")]
+
+
+def test_both_rituals_in_one_week_with_the_default_settings():
+    fired = run_week(RitualScheduler(KioskSettings()))
+    assert sum(name == "nightly" for _, name in fired) == 7
+    assert [(w, n) for w, n in fired if n == "weekly"] == [(datetime(2026, 11, 29, 18, 0), "weekly")]
+
+
+def test_nothing_fires_in_quiet_hours_spanning_midnight():
+    scheduler = RitualScheduler(KioskSettings(nightly_time="23:30", weekly_day="", quiet_start="23:00",
+                                              quiet_end="07:30"))
+    assert run_week(scheduler) == []
+    assert scheduler.in_quiet_hours(datetime(2026, 11, 23, 23, 0))
+    assert scheduler.in_quiet_hours(datetime(2026, 11, 24, 3, 0))
+    assert not scheduler.in_quiet_hours(datetime(2026, 11, 24, 7, 30))
+    assert not scheduler.in_quiet_hours(datetime(2026, 11, 24, 22, 59))
+
+
+def test_quiet_hours_within_one_day():
+    scheduler = RitualScheduler(KioskSettings(quiet_start="13:00", quiet_end="15:00"))
+    assert scheduler.in_quiet_hours(datetime(2026, 11, 23, 14, 0))
+    assert not scheduler.in_quiet_hours(datetime(2026, 11, 23, 23, 0))
+    assert not RitualScheduler(KioskSettings(quiet_start="", quiet_end="")).in_quiet_hours(MONDAY)
+
+
+def test_a_time_inside_quiet_hours_is_offered_when_they_end_if_still_within_grace():
+    scheduler = RitualScheduler(KioskSettings(nightly_time="07:15", weekly_day="", quiet_end="07:30",
+                                              grace_min=30))
+    fired = run_week(scheduler, days=1)
+    assert fired == [(datetime(2026, 11, 23, 7, 30), "nightly")]
+
+
+def test_missed_time_is_not_replayed_hours_later():
+    scheduler = RitualScheduler(KioskSettings(nightly_time="21:30", weekly_day="", grace_min=30))
+    # the box was off at 21:30 and comes on at 23:45 (outside the grace window): nothing today
+    assert scheduler.due(datetime(2026, 11, 23, 22, 45)) == []
+    # ... but switched on 10 minutes late, it still offers
+    assert RitualScheduler(scheduler.settings).due(datetime(2026, 11, 23, 21, 40)) == ["nightly"]
+
+
+def test_called_every_second_in_the_grace_window_fires_once():
+    scheduler = RitualScheduler(KioskSettings(nightly_time="21:30", weekly_day=""))
+    start = datetime(2026, 11, 23, 21, 29)
+    fired = [name for s in range(3600) for name in scheduler.due(start + timedelta(seconds=s))]
+    assert fired == ["nightly"]
+
+
+def test_snooze_offers_again_at_the_chosen_time_once():
+    scheduler = RitualScheduler(KioskSettings(nightly_time="21:00", weekly_day=""))
+    assert scheduler.due(datetime(2026, 11, 23, 21, 0)) == ["nightly"]
+    scheduler.snooze("nightly", datetime(2026, 11, 23, 22, 0))
+    assert scheduler.next_due(datetime(2026, 11, 23, 21, 1)) == ("nightly", datetime(2026, 11, 23, 22, 0))
+    fired = run_week(scheduler, start=datetime(2026, 11, 23, 21, 1), step_s=1, days=1)
+    assert fired == [(datetime(2026, 11, 23, 22, 0), "nightly"), (datetime(2026, 11, 24, 21, 0), "nightly")]
+
+
+def test_snooze_into_quiet_hours_is_dropped():
+    scheduler = RitualScheduler(KioskSettings(nightly_time="22:30", weekly_day="", quiet_start="23:00"))
+    assert scheduler.due(datetime(2026, 11, 23, 22, 30)) == ["nightly"]
+    scheduler.snooze("nightly", datetime(2026, 11, 23, 23, 30))
+    fired = run_week(scheduler, start=datetime(2026, 11, 23, 22, 31), days=1)
+    assert fired == [(datetime(2026, 11, 24, 22, 30), "nightly")]
+
+
+def test_describe_and_next_due_for_the_start_line():
+    scheduler = RitualScheduler(KioskSettings())
+    assert scheduler.describe() == "nightly daily 21:30, weekly sun 18:00, quiet 23:00-07:30"
+    assert scheduler.next_due(datetime(2026, 11, 29, 12, 0)) == ("weekly", datetime(2026, 11, 29, 18, 0))
+
+
+@pytest.mark.parametrize("kiosk, fragment", [
+    ({"nightly_time": "9pm"}, "nightly_time = '9pm' is not a time"),
+    ({"quiet_end": "24:00"}, "quiet_end = '24:00' is not a time"),
+    ({"weekly_day": "sunday"}, "weekly_day = 'sunday' is not allowed"),
+    ({"quiet_start": ""}, "set both quiet_start and quiet_end"),
+])
+def test_bad_times_in_the_config_are_one_line_errors(kiosk, fragment):
+    with pytest.raises(InputError, match=fragment):
+        config_from_dict({"kiosk": kiosk})
