@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Build the voicecoach dev set: mixed two-person talks with exact ground truth, plus the real AMI excerpts.
+
+Deterministic (a fixed seed per item) and cached in out/devset/v<BUILDER_VERSION>/ (git-ignored): an item is built
+only when its WAV or JSON is missing, and a new builder version starts a fresh folder.
+
+    .venv/bin/python scripts/devset.py [--quick] [--out DIR] [--list]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evalkit import ami, corpus, scenarios
+from evalkit.corpus import RATE
+
+BUILDER_VERSION = 1
+BASE_SEED = 20261123
+DEFAULT_OUT = corpus.REPO / "out" / "devset"
+LEVEL_GAINS_DB = (-12.0, -9.0, -6.0, -3.0, 0.0, 2.0, 4.0, 6.0)
+ESCALATION_KINDS = ("raised", "interruptions", "both")
+
+# scenario -> (recipe, items in the full set, items in --quick, whether it is calm talk for false-alarm rates)
+CATALOGUE: dict[str, tuple[Any, int, int, bool]] = {
+    "calm": (scenarios.calm, 10, 1, True),
+    "interrupt": (scenarios.interrupt, 16, 2, False),
+    "raised": (scenarios.raised, 14, 2, False),
+    "emodb": (scenarios.emodb, 10, 1, False),
+    "loud_partner": (scenarios.loud_partner, 8, 1, True),
+    "levels": (scenarios.levels, 8, 1, False),
+    "noise": (scenarios.noise, 12, 1, False),
+    "escalation": (scenarios.escalation, 12, 2, False),
+    "calm_long": (scenarios.calm_long, 12, 1, True),
+}
+AMI_QUICK = ("ami-sample", "ami-trn09", "ami-dev00")
+
+
+def item_names(quick: bool) -> list[str]:
+    """Names of the mixed items in the (quick) dev set, in a stable order."""
+    return [f"{sc}-{i:02d}" for sc, (_, full, q, _) in CATALOGUE.items() for i in range(q if quick else full)]
+
+
+def _recipe_args(scenario: str, index: int) -> dict[str, Any]:
+    if scenario == "levels":
+        return {"gain_db": LEVEL_GAINS_DB[index % len(LEVEL_GAINS_DB)]}
+    if scenario == "escalation":
+        return {"kind": ESCALATION_KINDS[index % len(ESCALATION_KINDS)]}
+    return {}
+
+
+def build_item(root: Path, name: str, folder: Path) -> dict[str, Any]:
+    """Build one mixed item (WAV + JSON) into ``folder``; returns its JSON."""
+    scenario, index = name.rsplit("-", 1)
+    recipe, _, _, is_calm = CATALOGUE[scenario]
+    seed = BASE_SEED ^ zlib.crc32(name.encode())
+    rng = np.random.default_rng(seed)
+    talk, extra = recipe(rng, root, **_recipe_args(scenario, int(index)))
+    mix, info = scenarios.finish(rng, root, talk, dict(extra))
+    from voicecoach.audio.wav import write_wav
+
+    wav = folder / f"{name}.wav"
+    write_wav(wav, mix)
+    meta = {"name": name, "scenario": scenario, "builder": BUILDER_VERSION, "seed": seed, "wav": wav.name,
+            "duration_s": round(len(mix) / RATE, 3), "calm": is_calm,
+            "partners": {k: {"voice": p.calm.name, "sex": p.calm.sex, "level_db": round(p.level_db, 2)}
+                         for k, p in talk.partners.items()},
+            "mix": info, "truth": talk.truth()}
+    tmp = folder / f"{name}.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    tmp.replace(folder / f"{name}.json")  # the JSON is written last: its presence means the item is complete
+    return meta
+
+
+def ensure_devset(quick: bool = False, out: Path = DEFAULT_OUT, log=print) -> list[dict[str, Any]]:
+    """All items (mixed ones built when missing, then the AMI excerpts), each with an absolute ``wav`` path."""
+    root = corpus.find_corpus()
+    folder = out / f"v{BUILDER_VERSION}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("v*"):
+        if old != folder and old.is_dir():
+            shutil.rmtree(old)
+    items, built, t0 = [], 0, time.perf_counter()
+    for name in item_names(quick):
+        path = folder / f"{name}.json"
+        meta = json.loads(path.read_text()) if path.exists() and (folder / f"{name}.wav").exists() else None
+        if meta is None or meta.get("builder") != BUILDER_VERSION:
+            meta = build_item(root, name, folder)
+            built += 1
+        meta["wav"] = str(folder / meta["wav"])
+        items.append(meta)
+    if built:
+        log(f"devset: built {built} items in {time.perf_counter() - t0:.1f} s into {folder}")
+    ami_items = ami.ami_items(root)
+    if quick:
+        ami_items = [it for it in ami_items if it["name"] in AMI_QUICK]
+    for it in ami_items:
+        it["duration_s"] = corpus.read_wav(it["wav"]).shape[0] / RATE
+        it["calm"] = False
+    return items + ami_items
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build (or refresh) the dev set and print a summary."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="only the small subset used by evaluate --quick")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"cache folder (default {DEFAULT_OUT})")
+    ap.add_argument("--list", action="store_true", help="print one line per item")
+    args = ap.parse_args(argv)
+    items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr))
+    by: dict[str, list[dict[str, Any]]] = {}
+    for it in items:
+        by.setdefault(it["scenario"], []).append(it)
+    print("| scenario | items | minutes | interruptions | backchannels | raised segments | escalations |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for sc, its in by.items():
+        n = lambda k: sum(len(i["truth"][k]) for i in its)  # noqa: E731
+        mins = sum(i["duration_s"] for i in its) / 60
+        print(f"| {sc} | {len(its)} | {mins:.1f} | {n('interruptions')} | {n('backchannels')} | {n('raised')} "
+              f"| {n('escalations')} |")
+    if args.list:
+        for it in items:
+            print(it["name"], it["wav"], f"{it['duration_s']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except corpus.CorpusMissing as exc:
+        print(f"devset: error: {exc}", file=sys.stderr)
+        sys.exit(2)
