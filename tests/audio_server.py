@@ -247,7 +247,7 @@ class VirtualAudio:
 
     def play_into_mic(self, audio: str | Path | NDArray[np.int16], block: bool = False,
                       rate: int = RATE) -> subprocess.Popen:
-        """Play a WAV file or an int16 array (at ``rate``, mono) into the virtual microphone.
+        """Play a WAV file or an int16 array (at ``rate``; shape (n,) or (n, channels)) into the virtual microphone.
 
         Returns the ``paplay`` process; with ``block=True`` waits for it to finish first.
         """
@@ -257,7 +257,8 @@ class VirtualAudio:
             fd, name = tempfile.mkstemp(suffix=".wav", dir=self.base)
             os.close(fd)
             path = Path(name)
-            _write_wav(path, np.asarray(audio, dtype=np.int16), rate)
+            audio = np.asarray(audio, dtype=np.int16)
+            _write_wav(path, audio, rate, 1 if audio.ndim == 1 else audio.shape[1])
         proc = subprocess.Popen(["paplay", "--device=mic_feed", str(path)], env=self.full_env(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._children.append(proc)

@@ -130,7 +130,12 @@ class MicSource:
         self.overflows = 0  # blocks dropped because the consumer fell behind
         self.device_overflows = 0  # overflows reported by PortAudio
         self.stall_s = stall_s
-        self._queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=queue_blocks)
+        # (device frames dropped just before this block, block): drops are counted by the callback and turned
+        # into a gap in the frame stamps by the consumer, so time stays audio time after an overflow.
+        self._queue: queue.Queue[tuple[int, np.ndarray]] = queue.Queue(maxsize=queue_blocks)
+        self._dropped = 0  # device frames dropped since the last queued block (written by the callback only)
+        self._dropped_total = 0  # device frames dropped, as accounted by the consumer
+        self._skipped = 0  # 16 kHz samples skipped in the frame stamps for them
         self._framer = Framer(frame_ms, start_sample)
         self._resampler = Resampler(self.rate, SAMPLE_RATE)
         self._closed = False
@@ -141,9 +146,11 @@ class MicSource:
         if status.input_overflow:
             self.device_overflows += 1
         try:
-            self._queue.put_nowait(indata.copy())
+            self._queue.put_nowait((self._dropped, indata.copy()))
+            self._dropped = 0
         except queue.Full:
             self.overflows += 1
+            self._dropped += frames
 
     def open(self) -> "MicSource":
         """Open and start the input stream."""
@@ -173,15 +180,25 @@ class MicSource:
             self.open()
         while not self._closed:
             try:
-                block = self._queue.get(timeout=self.stall_s)
+                dropped, block = self._queue.get(timeout=self.stall_s)
             except queue.Empty:
                 if self._closed:
                     return
-                raise DeviceError(f"the microphone delivered no audio for {self.stall_s:.0f} s (unplugged?)") from None
+                raise DeviceError(f"the microphone delivered no audio for {self.stall_s:g} s (unplugged?)") from None
+            if dropped:
+                self._skip_dropped(dropped)
             mono = block[:, 0] if block.ndim == 2 else block
             if self.rate != SAMPLE_RATE:
                 mono = float_to_int16(self._resampler.process(mono.astype(np.float64) / 32768.0))
             yield from self._framer.push(mono)
+
+    def _skip_dropped(self, device_frames: int) -> None:
+        """Advance the frame stamps over audio the callback had to drop (converted to 16 kHz samples)."""
+        self._dropped_total += device_frames
+        target = self._dropped_total * SAMPLE_RATE // self.rate
+        log.debug("input queue overflow: %d device frames dropped", device_frames)
+        self._framer.skip(target - self._skipped)
+        self._skipped = target
 
     def close(self) -> None:
         """Stop and close the stream (safe to call twice)."""

@@ -104,8 +104,12 @@ class Framer:
         return frames
 
     def skip(self, n_samples: int) -> None:
-        """Account for samples lost upstream (e.g. an input overflow) so stamps stay on the audio clock."""
-        self._next_start += int(n_samples)
+        """Account for samples lost upstream (e.g. an input overflow) so stamps stay on the audio clock.
+
+        A pending partial frame is dropped: the audio after the gap does not continue it.
+        """
+        self._next_start += len(self._pending) + int(n_samples)
+        self._pending = np.zeros(0, dtype=np.int16)
 
 
 def frames_from_array(audio: NDArray[np.int16], frame_ms: int = 30, start_sample: int = 0) -> Iterator[Frame]:

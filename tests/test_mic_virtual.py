@@ -1,0 +1,191 @@
+"""MicSource on a real sound path: the virtual PulseAudio microphone (see tests/audio_server.py)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+from audio_server import VirtualAudio
+from conftest import in_process, skip_without_pulse
+from voicecoach.audio.frames import SAMPLE_RATE, Frame
+from voicecoach.errors import DeviceError
+
+FRAME = 480  # samples in a 30 ms frame at 16 kHz
+
+
+def _noise(seconds: float, seed: int = 1, level: float = 4000.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.standard_normal(int(seconds * SAMPLE_RATE)) * level, -32768, 32767).astype(np.int16)
+
+
+def _collect(mic, seconds: float) -> list[Frame]:
+    """Read frames until ``seconds`` of audio (by the stamps) have been seen."""
+    frames = []
+    for frame in mic.frames():
+        frames.append(frame)
+        if frame.end_sample - frames[0].start_sample >= seconds * SAMPLE_RATE:
+            break
+    return frames
+
+
+def _by_stamp(frames: list[Frame]) -> np.ndarray:
+    """Lay the frames out at their stamped positions (gaps stay zero)."""
+    out = np.zeros(frames[-1].end_sample, np.int16)
+    for f in frames:
+        out[f.start_sample:f.end_sample] = f.samples
+    return out
+
+
+def _lag(captured: np.ndarray, source: np.ndarray) -> tuple[int, float]:
+    """Offset of ``source`` in ``captured`` and the normalised correlation there."""
+    x, s = captured.astype(np.float64), source.astype(np.float64)
+    spec = np.fft.rfft(x, 2 * len(x)) * np.conj(np.fft.rfft(s, 2 * len(x)))
+    c = np.fft.irfft(spec)[: len(x) - len(s) + 1]
+    i = int(np.argmax(c))
+    seg = x[i:i + len(s)]
+    return i, float(c[i] / np.sqrt((seg ** 2).sum() * (s ** 2).sum() + 1e-9))
+
+
+@pytest.fixture
+def mic_factory(pulse_in_process) -> Iterator:
+    """Open MicSources on the virtual mic; closes them after the test."""
+    from voicecoach.audio.device import MicSource
+
+    opened = []
+
+    def make(**kw) -> MicSource:
+        mic = MicSource(kw.pop("device", None), **kw).open()
+        opened.append(mic)
+        return mic
+
+    yield make
+    for mic in opened:
+        mic.close()
+
+
+def test_mic_reads_bit_exactly_what_is_played_into_it_with_continuous_stamps(pulse_in_process, mic_factory):
+    sig = _noise(1.5)
+    mic = mic_factory(frame_ms=30)
+    pulse_in_process.play_into_mic(sig)
+    frames = _collect(mic, 3.0)
+    assert all(len(f.samples) == FRAME for f in frames)
+    assert [f.start_sample for f in frames] == [i * FRAME for i in range(len(frames))]
+    _, corr = _lag(_by_stamp(frames), sig)
+    assert corr > 0.999
+    assert mic.overflows == 0 and mic.device_overflows == 0
+
+
+def test_mic_opens_by_name_with_10_ms_frames(pulse_in_process, mic_factory):
+    mic = mic_factory(device="vmic", frame_ms=10)
+    frames = _collect(mic, 0.3)
+    assert mic.rate == SAMPLE_RATE
+    assert all(len(f.samples) == 160 for f in frames)
+    assert [f.start_sample for f in frames] == [i * 160 for i in range(len(frames))]
+
+
+def test_mic_overflow_is_counted_and_stamps_skip_the_lost_audio(pulse_in_process, mic_factory):
+    sig = _noise(4.0, seed=7)
+    mic = mic_factory(frame_ms=30, queue_blocks=20)  # 600 ms of queue
+    pulse_in_process.play_into_mic(sig)
+    threading.Event().wait(1.6)  # the consumer stalls: about a second of blocks is dropped
+    frames = _collect(mic, 3.5)
+    assert mic.overflows > 0
+    gaps = [b.start_sample - a.end_sample for a, b in zip(frames, frames[1:]) if b.start_sample != a.end_sample]
+    assert len(gaps) == 1 and gaps[0] == mic.overflows * FRAME
+    # Audio before and after the gap sits where the source says it should: one lag for both parts.
+    captured = _by_stamp(frames)
+    gap_at = next(b.start_sample for a, b in zip(frames, frames[1:]) if b.start_sample != a.end_sample)
+    lag, _ = _lag(captured, sig)
+    after = captured[gap_at:gap_at + SAMPLE_RATE]
+    expected = sig[gap_at - lag:gap_at - lag + SAMPLE_RATE]
+    assert np.array_equal(after, expected)
+
+
+def test_unplugged_mic_raises_device_error_and_reopens_after_replug(pulse_in_process):
+    from voicecoach.audio.device import MicSource
+
+    mic = MicSource(None, frame_ms=30, stall_s=1.0).open()
+    try:
+        with pytest.raises(DeviceError, match="no audio"):
+            for i, _frame in enumerate(mic.frames()):
+                if i == 10:
+                    pulse_in_process.unplug_mic()
+                assert i < 10 + 5 * SAMPLE_RATE // FRAME, "no error 5 s after unplugging"
+    finally:
+        mic.close()
+        pulse_in_process.replug_mic()
+    sig = _noise(1.0, seed=3)
+    again = MicSource(None, frame_ms=30).open()
+    try:
+        pulse_in_process.play_into_mic(sig)
+        _, corr = _lag(_by_stamp(_collect(again, 2.0)), sig)
+        assert corr > 0.999
+    finally:
+        again.close()
+
+
+# --- a 48 kHz stereo microphone -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pulse48() -> Iterator[VirtualAudio]:
+    """A second daemon whose microphone side runs at 48 kHz stereo, like many USB microphones."""
+    skip_without_pulse()
+    with VirtualAudio(mic_rate=48000, mic_channels=2) as server:
+        yield server
+
+
+def _tone(freq_hz: float, seconds: float, rate: int, amp: float) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return amp * np.sin(2 * np.pi * freq_hz * t)
+
+
+def test_48k_stereo_mic_through_device_rate_and_resampler(pulse48, monkeypatch):
+    from voicecoach.audio import device
+
+    left = _tone(1000.0, 2.0, 48000, 10000.0)
+    stereo = np.stack([left, left], axis=1).astype(np.int16)
+    with in_process(pulse48):
+        assert device.choose_rate(device.find_device("vmic", "input")) == SAMPLE_RATE  # pulse accepts 16 kHz
+        # The ALSA pulse plugin accepts every rate, so a device that refuses 16 kHz cannot be made here: make
+        # choose_rate answer as such a device would, and let the real stream run at 48 kHz stereo.
+        monkeypatch.setattr(device, "choose_rate", lambda dev, kind="input": 48000)
+        mic = device.MicSource("vmic", frame_ms=20).open()
+        try:
+            assert mic.rate == 48000
+            pulse48.play_into_mic(stereo, rate=48000)
+            frames = _collect(mic, 3.0)
+        finally:
+            mic.close()
+    assert all(len(f.samples) == 320 for f in frames)
+    assert [f.start_sample for f in frames] == [i * 320 for i in range(len(frames))]
+    audio = _by_stamp(frames).astype(np.float64)
+    loud = audio[np.abs(audio) > 0]
+    start = int(np.argmax(np.abs(audio) > 1000)) + 1600
+    seg = audio[start:start + 16000]
+    assert len(seg) == 16000 and len(loud) > 16000
+    spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / len(seg) - 1000.0) <= 2.0
+    rms_db = 20 * np.log10(np.sqrt(np.mean(seg ** 2)) / (10000.0 / np.sqrt(2)))
+    assert abs(rms_db) < 0.5
+
+
+def test_choose_rate_falls_back_to_the_devices_own_rate():
+    from voicecoach.audio import device
+
+    class RefusesSixteenKilohertz:
+        """Stands in for sounddevice: a device that only opens at 44.1 kHz cannot be made with PulseAudio."""
+
+        def check_input_settings(self, device, samplerate, channels, dtype):
+            raise ValueError("Invalid sample rate")
+
+        def query_devices(self, device, kind):
+            return {"default_samplerate": 44100.0}
+
+    saved, device._sd = device._sd, RefusesSixteenKilohertz()
+    try:
+        assert device.choose_rate(3, "input") == 44100
+    finally:
+        device._sd = saved
