@@ -23,7 +23,7 @@ import numpy as np
 from evalkit import ami, corpus, scenarios
 from evalkit.corpus import RATE
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 BASE_SEED = 20261123
 DEFAULT_OUT = corpus.REPO / "out" / "devset"
 LEVEL_GAINS_DB = (-12.0, -9.0, -6.0, -3.0, 0.0, 2.0, 4.0, 6.0)
@@ -38,7 +38,7 @@ CATALOGUE: dict[str, tuple[Any, int, int, bool]] = {
     "loud_partner": (scenarios.loud_partner, 8, 1, True),
     "levels": (scenarios.levels, 8, 1, False),
     "noise": (scenarios.noise, 12, 1, False),
-    "escalation": (scenarios.escalation, 12, 2, False),
+    "escalation": (scenarios.escalation, 15, 2, False),
     "calm_long": (scenarios.calm_long, 12, 1, True),
 }
 AMI_QUICK = ("ami-sample", "ami-trn09", "ami-dev00")

@@ -57,7 +57,9 @@ def activity(x: NDArray[np.float32]) -> NDArray[np.bool_]:
         return np.zeros(0, bool)
     recorded = db[db > -100.0]  # digital silence (padding, gaps we inserted) says nothing about the floor
     floor = np.percentile(recorded, 10) if recorded.size else -120.0
-    return db > max(np.percentile(db, 95) - ACTIVE_BELOW_PEAK_DB, floor + ABOVE_FLOOR_DB)
+    loud = np.percentile(db, 95)
+    # A "floor" within 10 dB of the loud frames is speech, not noise (clips with digital silence between words).
+    return db > max(loud - ACTIVE_BELOW_PEAK_DB, min(floor + ABOVE_FLOOR_DB, loud - 10.0))
 
 
 def active_rms(x: NDArray[np.float32], mask: NDArray[np.bool_] | None = None) -> float:

@@ -1,0 +1,201 @@
+"""The evaluation kit: scoring rules of issue 3 on hand-made events, AMI reference onsets, the talk mixer's truth."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from evalkit import ami  # noqa: E402
+from evalkit.corpus import RATE, Voice  # noqa: E402
+from evalkit.mixing import Partner, Talk, TurnSpec  # noqa: E402
+from evalkit.scoring import Tally, score_interruptions, score_pauses, score_raised  # noqa: E402
+
+
+def intr(t: float, start: float | None = None) -> dict:
+    return {"type": "interruption", "t": t, "start": t - 0.3 if start is None else start, "speaker": "B", "over": "A"}
+
+
+def ev(t: float) -> dict:
+    return {"t": t}
+
+
+# --- interruptions ---------------------------------------------------------------------------------------------
+
+def test_interruption_matches_by_start_within_half_a_second_before_to_one_after():
+    assert score_interruptions([intr(t=9.0, start=9.5)], [10.0]).found == 1
+    assert score_interruptions([intr(t=9.0, start=11.0)], [10.0]).found == 1
+    assert score_interruptions([intr(t=9.0, start=9.4)], [10.0]).found == 0
+    assert score_interruptions([intr(t=9.0, start=11.1)], [10.0]).found == 0
+
+
+def test_interruption_matches_by_emission_time_up_to_two_seconds_after_onset():
+    assert score_interruptions([intr(t=12.0, start=20.0)], [10.0]).found == 1
+    assert score_interruptions([intr(t=12.1, start=20.0)], [10.0]).found == 0
+    assert score_interruptions([intr(t=9.9, start=20.0)], [10.0]).found == 0
+
+
+def test_interruption_matching_is_one_to_one():
+    m = score_interruptions([intr(10.2), intr(10.6)], [10.0])
+    assert (m.found, m.correct, m.n_det, m.n_truth) == (1, 1, 2, 1)
+    assert m.latencies == [pytest.approx(0.2)]
+
+
+def test_interruption_matching_finds_the_maximum_pairing():
+    # The first detection fits both onsets, the second only the first: both onsets must be matched.
+    dets = [intr(t=11.0, start=10.6), intr(t=10.3, start=10.0)]
+    m = score_interruptions(dets, [10.0, 10.5])
+    assert m.found == 2
+
+
+def test_detection_at_a_backchannel_is_a_false_positive_and_counted():
+    m = score_interruptions([intr(20.4)], [], backchannels=[{"start": 20.0, "end": 20.4, "speaker": "B"}])
+    assert (m.found, m.correct, m.n_det, m.at_backchannel) == (0, 0, 1, 1)
+
+
+def test_ignored_onsets_neither_count_as_misses_nor_make_false_positives():
+    m = score_interruptions([intr(5.2)], [5.0, 9.0], ignore=[0])
+    assert (m.n_truth, m.found, m.n_det) == (1, 0, 0)
+
+
+# --- raised voice and pauses -------------------------------------------------------------------------------------
+
+SEG = [{"start": 10.0, "end": 20.0}]
+
+
+def test_raised_segment_found_until_half_a_second_after_its_end():
+    assert score_raised([ev(20.5)], SEG).found == 1
+    assert score_raised([ev(20.6)], SEG).found == 0
+    assert score_raised([ev(9.9)], SEG).found == 0
+
+
+def test_raised_detection_correct_until_one_second_after_the_end():
+    m = score_raised([ev(12.0), ev(20.9), ev(21.1), ev(5.0)], SEG)
+    assert (m.n_det, m.correct, m.found) == (4, 2, 1)
+    assert m.latencies == [pytest.approx(2.0)]
+
+
+def test_pause_recall_over_windows_and_false_suggestions_outside():
+    windows = [{"start": 60.0, "end": 120.0}, {"start": 300.0, "end": 360.0}]
+    m = score_pauses([ev(90.0), ev(200.0), ev(124.0)], windows)
+    assert (m.n_truth, m.found, m.n_det, m.correct) == (2, 1, 3, 2)
+
+
+def test_tally_reports_zeros_without_detections():
+    t = Tally()
+    t.add(score_interruptions([], [1.0, 5.0]), 3600.0)
+    d = t.to_dict()
+    assert (d["precision"], d["recall"], d["f1"], d["false_per_hour"]) == (0.0, 0.0, 0.0, 0.0)
+    assert d["latency_median_s"] is None
+
+
+def test_tally_figures():
+    t = Tally()
+    t.add(score_interruptions([intr(10.5), intr(30.0)], [10.0, 50.0]), 1800.0)
+    assert (t.precision, t.recall, t.f1) == (0.5, 0.5, 0.5)
+    assert t.false_per_hour == pytest.approx(2.0)
+    assert t.latency(50) == pytest.approx(0.5)
+
+
+# --- AMI reference onsets ----------------------------------------------------------------------------------------
+
+def test_ami_onset_counts_only_when_the_other_held_the_floor_a_second():
+    segs = [(0.0, 5.0, "X"), (2.0, 4.0, "Y"), (4.5, 4.8, "Z"), (5.2, 6.0, "X"), (6.5, 8.0, "Y"), (6.9, 7.0, "X")]
+    refs = ami.reference_interruptions(segs)
+    assert [(r["t"], r["speaker"], r["over"], r["short"]) for r in refs] == [
+        (2.0, "Y", "X", False), (4.5, "Z", "X", True)]
+
+
+def test_ami_own_segments_a_moment_apart_are_one_stretch():
+    assert ami.merge_turns([(0.0, 1.0, "X"), (1.1, 2.0, "X"), (3.0, 4.0, "X")]) == [
+        (0.0, 2.0, "X"), (3.0, 4.0, "X")]
+
+
+# --- the talk mixer's ground truth -------------------------------------------------------------------------------
+
+def synthetic_voice(f0: float, seed: int) -> Voice:
+    """Harmonic 'syllables' of 150-400 ms separated by 100-300 ms gaps (a stand-in for speech)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _ in range(40):
+        n = int(rng.uniform(0.15, 0.4) * RATE)
+        t = np.arange(n) / RATE
+        parts.append(0.1 * np.sin(2 * np.pi * f0 * t) * np.hanning(n) ** 0.2)
+        parts.append(np.zeros(int(rng.uniform(0.1, 0.3) * RATE)))
+    x = np.concatenate(parts) + rng.normal(0.0, 1e-4, sum(len(p) for p in parts))  # a faint noise floor
+    return Voice(f"tone{f0:.0f}", "F" if f0 > 165 else "M", "synthetic", [x.astype(np.float32)])
+
+
+def make_talk(seed: int = 1) -> Talk:
+    rng = np.random.default_rng(seed)
+    word = (0.1 * np.sin(2 * np.pi * 220 * np.arange(int(0.3 * RATE)) / RATE)).astype(np.float32)
+    parts = {"A": Partner(synthetic_voice(210.0, 1), -30.0), "B": Partner(synthetic_voice(110.0, 2), -30.0)}
+    return Talk(rng, parts, [word])
+
+
+def test_interruption_truth_is_30_to_80_percent_into_a_turn_and_overlaps_half_to_two_seconds():
+    talk = make_talk()
+    specs = [TurnSpec("A" if i % 2 == 0 else "B", 6.0, interrupts=i % 2 == 1) for i in range(8)]
+    talk.play(specs)
+    truth = talk.truth()
+    assert len(truth["interruptions"]) == 4
+    for it in truth["interruptions"]:
+        held = next(t for t in truth["turns"] if t["speaker"] == it["over"] and t["start"] < it["t"] < t["end"])
+        assert 0.5 - 1e-3 <= held["end"] - it["t"] <= 2.0 + 1e-3
+        new = next(t for t in truth["turns"] if t["speaker"] == it["speaker"] and abs(t["start"] - it["t"]) < 1e-3)
+        assert new["end"] > held["end"]
+
+
+def test_backchannels_are_short_words_inside_the_other_partners_turn():
+    talk = make_talk(2)
+    talk.play([TurnSpec("A" if i % 2 == 0 else "B", 5.0, backchannel=True) for i in range(6)])
+    truth = talk.truth()
+    assert truth["backchannels"] and not truth["interruptions"]
+    for bc in truth["backchannels"]:
+        assert bc["end"] - bc["start"] < 0.6
+        assert any(t["speaker"] != bc["speaker"] and t["start"] < bc["start"] < t["end"] for t in truth["turns"])
+
+
+def test_raised_stretch_becomes_one_segment_over_its_turns_and_is_louder():
+    talk = make_talk(3)
+    specs = [TurnSpec("A" if i % 2 == 0 else "B", 4.0, gain_db=10.0 if i in (2, 4) else 0.0,
+                      stretch=0 if i in (2, 4) else None) for i in range(7)]
+    talk.play(specs)
+    seg, = talk.truth()["raised"]
+    turns = talk.truth()["turns"]
+    assert (seg["start"], seg["end"]) == (turns[2]["start"], turns[4]["end"])
+    mix = talk.render()
+    rms = lambda t: float(np.sqrt(np.mean(mix[int(t["start"] * RATE): int(t["end"] * RATE)] ** 2)))  # noqa: E731
+    assert 20 * np.log10(rms(turns[2]) / rms(turns[0])) == pytest.approx(10.0, abs=2.0)
+
+
+# --- the real corpus ---------------------------------------------------------------------------------------------
+
+@pytest.mark.corpus
+def test_quick_dev_set_has_consistent_truth_and_scores(tmp_path, capsys):
+    import os
+
+    corpus_dir = Path(os.environ.get("VOICECOACH_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    if not (corpus_dir / "voices").is_dir():
+        pytest.skip("evaluation corpus absent (../shared/data or $VOICECOACH_CORPUS)")
+    import devset
+    import evaluate
+
+    items = devset.ensure_devset(quick=True, out=tmp_path, log=lambda m: None)
+    mixed = [it for it in items if it["scenario"] != "ami"]
+    assert len(mixed) == len(devset.item_names(quick=True)) and any(it["scenario"] == "ami" for it in items)
+    for it in mixed:
+        truth = it["truth"]
+        for r in truth["interruptions"]:
+            assert any(t["speaker"] == r["over"] and t["start"] < r["t"] < t["end"] for t in truth["turns"])
+        assert all(b["end"] - b["start"] < 0.6 for b in truth["backchannels"])
+        assert all(8.0 <= s["gain_db"] <= 14.0 for s in truth["raised"] if s["voice"] == "calm")
+        for v in it["mix"].get("angry_restore_db", {}).values():
+            assert 8.0 <= v <= 12.0
+    assert evaluate.main(["--quick", "--out", str(tmp_path), "--scenario", "calm", "--scenario", "ami"]) == 0
+    out = capsys.readouterr().out
+    assert "### Targets" in out and "| ami |" in out
