@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from ..audio.frames import SAMPLE_RATE
 from ..audio.wav import read_wav, write_wav
 from ..errors import VoicecoachError
-from .store import Journal, JournalUnavailable
+from .store import Journal, JournalUnavailable, JournalValueError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class VoiceNotes:
                                 "section of the config")
         for label in (from_partner, to_partner):
             if label not in PARTNERS:
-                raise ValueError(f"partner must be one of {PARTNERS}, not {label!r}")
+                raise JournalValueError(f"partner must be one of {PARTNERS}, not {label!r}")
         audio = np.asarray(audio)[: int(self.max_s * SAMPLE_RATE)]
         name = f"note-{secrets.token_hex(8)}.wav"
         final = self.dir / name
@@ -104,7 +104,7 @@ class VoiceNotes:
         for note in self.list_notes():
             if note.id == note_id:
                 return read_wav(note.path)
-        raise ValueError(f"no voice note with id {note_id}")
+        raise JournalValueError(f"no voice note with id {note_id}")
 
     def delete_note(self, note_id: int) -> None:
         """Delete a note: its index entry, then its file."""

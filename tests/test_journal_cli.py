@@ -1,0 +1,139 @@
+"""``voicecoach journal export|erase|path``: exit codes, confirmation, and the data the couple gets back."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from voicecoach.cli import main
+from voicecoach.events import Interruption
+from voicecoach.journal.store import Journal
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VOICECOACH_CONFIG_DIR", str(tmp_path / "config"))
+    return tmp_path
+
+
+def filled(dirs: Path) -> Path:
+    path = dirs / "data" / "journal.sqlite3"
+    with Journal.open(path) as journal:
+        talk = journal.start_talk("kiosk", 1_790_000_000.0)
+        journal.add_event(talk, Interruption(t=3.0, start=2.5, speaker="A", over="B"))
+        journal.add_checkin("weekly", 1_790_000_100.0, True, 30.0, "kiosk")
+    return path
+
+
+def run_cli(dirs: Path, *args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VOICECOACH_DATA_DIR": str(dirs / "data"), "VOICECOACH_CONFIG_DIR": str(dirs / "config"),
+           "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "voicecoach", *args], stdin=stdin, capture_output=True,
+                          text=True, env=env, timeout=30)
+
+
+def test_path_prints_the_journal_location(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["journal", "path"]) == 0
+    assert capsys.readouterr().out.strip() == str(dirs / "data" / "journal.sqlite3")
+
+
+def test_path_follows_the_journal_file_setting(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    config = dirs / "c.toml"
+    config.write_text(f'[journal]\nfile = "{dirs / "elsewhere.db"}"\n')
+    assert main(["--config", str(config), "journal", "path"]) == 0
+    assert capsys.readouterr().out.strip() == str(dirs / "elsewhere.db")
+
+
+def test_export_prints_json_to_stdout(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    filled(dirs)
+    assert main(["journal", "export", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["format"] == "voicecoach-journal"
+    assert data["events"][0]["type"] == "interruption" and data["checkins"][0]["name"] == "weekly"
+
+
+def test_export_to_a_file_is_private(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    filled(dirs)
+    out = dirs / "export.json"
+    assert main(["journal", "export", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["talks"][0]["source"] == "kiosk"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert "exported" in capsys.readouterr().err
+
+
+def test_export_without_a_journal_is_empty_and_creates_nothing(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["journal", "export"]) == 0
+    assert json.loads(capsys.readouterr().out)["talks"] == []
+    assert not (dirs / "data" / "journal.sqlite3").exists()
+
+
+def test_export_of_a_corrupt_journal_is_one_line_and_exit_1(dirs: Path) -> None:
+    path = dirs / "data" / "journal.sqlite3"
+    path.parent.mkdir()
+    path.write_bytes(b"garbage" * 500)
+    result = run_cli(dirs, "journal", "export")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "move it aside" in result.stderr and "Traceback" not in result.stderr
+    assert path.read_bytes() == b"garbage" * 500
+
+
+def test_erase_without_a_terminal_or_yes_refuses_with_exit_2(dirs: Path) -> None:
+    path = filled(dirs)
+    result = run_cli(dirs, "journal", "erase")
+    assert result.returncode == 2
+    assert "--yes" in result.stderr and result.stderr.count("\n") == 1
+    with Journal.open(path) as journal:
+        assert len(journal.rows("talks")) == 1
+
+
+def test_erase_with_yes_empties_the_journal(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    path = filled(dirs)
+    assert main(["journal", "erase", "--yes"]) == 0
+    assert "Erased 1 talks, 1 events, 1 check-ins" in capsys.readouterr().out
+    with Journal.open(path) as journal:
+        assert journal.rows("talks") == [] and journal.rows("events") == []
+
+
+def _erase_on_a_terminal(dirs: Path, typed: bytes) -> tuple[int, str]:
+    """Run ``journal erase`` with a real pseudo-terminal as stdin and type an answer."""
+    master, slave = pty.openpty()
+    try:
+        os.write(master, typed)
+        result = run_cli(dirs, "journal", "erase", stdin=slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return result.returncode, result.stdout
+
+
+def test_erase_on_a_terminal_asks_and_erases_only_when_confirmed(dirs: Path) -> None:
+    path = filled(dirs)
+    code, out = _erase_on_a_terminal(dirs, b"no\n")
+    assert code == 1 and "Nothing was erased." in out
+    with Journal.open(path) as journal:
+        assert len(journal.rows("talks")) == 1
+    code, out = _erase_on_a_terminal(dirs, b"erase\n")
+    assert code == 0 and "Erased" in out
+    with Journal.open(path) as journal:
+        assert journal.rows("talks") == []
+
+
+def test_erase_without_a_journal_has_nothing_to_do(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["journal", "erase"]) == 0
+    assert "nothing to erase" in capsys.readouterr().out
+
+
+def test_journal_needs_an_action(dirs: Path) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["journal"])
+    assert info.value.code == 2

@@ -1,0 +1,197 @@
+"""Weekly reports: the numbers behind them, gentle words, a real PNG with one bin per week, a self-contained page."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+import sys
+import zlib
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from voicecoach.errors import InputError, VoicecoachError
+from voicecoach.events import Interruption, RaisedVoice
+from voicecoach.journal import report as rep
+from voicecoach.journal.store import Journal
+
+UTC = timezone.utc
+NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)  # a Sunday evening
+SINCE = NOW - timedelta(weeks=12)  # Sunday 30 Aug: its week starts Monday 24 Aug -> 13 weekly bins
+
+
+def seed(journal: Journal, now: datetime, weeks: int = 6) -> None:
+    """One talk a week for ``weeks`` weeks, calmer each week; pauses, a "not now" and check-ins along the way."""
+    for k in range(weeks):
+        start = (now - timedelta(weeks=weeks - 1 - k, hours=3)).timestamp()
+        talk = journal.start_talk("listen", start)
+        raised = weeks - k  # seconds of raised voice: 6, 5, ... 1 (x 30 s)
+        for i in range(raised):
+            journal.add_event(talk, RaisedVoice(t=100.0 * i + 5, start=100.0 * i, end=100.0 * i + 30, speaker="A"))
+        for i in range(raised // 2):
+            journal.add_event(talk, Interruption(t=50.0 * i + 2, start=50.0 * i, speaker="B", over="A"))
+        s = journal.add_suggestion(talk, start + 600, "3 interruptions in 60 s")
+        journal.answer_suggestion(s, "not_now" if k == 0 else "yes", start + 605)
+        if k:
+            p = journal.add_pause(talk, start + 606, 20.0)
+            journal.end_pause(p, start + 606 + 1200, "finished")
+        journal.end_talk(talk, start + 1800, {"speak_a_s": 600.0, "speak_b_s": 400.0})
+        journal.add_checkin("nightly", start + 3600, True, 12.0, "kiosk")
+        journal.add_checkin("nightly", start + 7200, False, 2.0, "kiosk")  # stopped early: not counted as done
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> dict:
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        seed(journal, NOW)
+        return journal.export()
+
+
+# --- the numbers ---------------------------------------------------------------------------------------------
+
+def test_weeks_run_monday_to_sunday_from_the_week_of_since_to_this_week(data: dict) -> None:
+    report = rep.build_report(data, SINCE, NOW)
+    assert len(report.weeks) == 13
+    assert report.weeks[0].start.isoformat() == "2026-08-24" and report.weeks[-1].start.isoformat() == "2026-11-16"
+    assert all(w.start.weekday() == 0 for w in report.weeks)
+
+
+def test_weekly_figures_come_from_talks_events_pauses_and_checkins(data: dict) -> None:
+    weeks = rep.build_report(data, SINCE, NOW).weeks[-6:]
+    assert [w.talks for w in weeks] == [1] * 6
+    # no raised_*_s figures were stored, so the minutes come from the raised-voice events (30 s each)
+    assert [round(w.raised_min, 2) for w in weeks] == [3.0, 2.5, 2.0, 1.5, 1.0, 0.5]
+    assert [w.interruptions for w in weeks] == [3, 2, 2, 1, 1, 0]
+    assert all(w.share_a == pytest.approx(0.6) for w in weeks)
+    assert [(w.pauses_suggested, w.pauses_taken, w.pauses_declined) for w in weeks] == \
+        [(1, 0, 1)] + [(1, 1, 0)] * 5
+    assert [w.checkins for w in weeks] == [1] * 6
+    assert weeks[0].talk_min == pytest.approx(30.0)
+
+
+def test_stored_raised_seconds_win_over_the_events_and_only_the_period_counts(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        inside = journal.start_talk("kiosk", (NOW - timedelta(days=2)).timestamp())
+        journal.add_event(inside, RaisedVoice(t=1.0, start=0.0, end=600.0))
+        journal.end_talk(inside, (NOW - timedelta(days=2)).timestamp() + 60, {"raised_a_s": 60.0, "raised_b_s": 30.0})
+        journal.start_talk("kiosk", (SINCE - timedelta(days=1)).timestamp())  # before the period
+        s = journal.add_suggestion(None, (NOW - timedelta(days=1)).timestamp(), "asked for by the couple")
+        journal.answer_suggestion(s, "manual", (NOW - timedelta(days=1)).timestamp())
+        data = journal.export()
+    report = rep.build_report(data, SINCE, NOW)
+    assert report.total.talks == 1
+    assert report.total.raised_min == pytest.approx(1.5)
+    assert report.total.pauses_suggested == 0  # a pause the couple called is not a suggestion
+
+
+@pytest.mark.parametrize("text, days", [("30d", 30), ("12w", 84), ("1d", 1), (" 2W ", 14)])
+def test_since_accepts_days_and_weeks(text: str, days: int) -> None:
+    assert rep.parse_since(text, NOW) == NOW - timedelta(days=days)
+
+
+def test_since_accepts_a_date_at_local_midnight() -> None:
+    assert rep.parse_since("2026-01-01", NOW) == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "0d", "-3w", "2027-01-01", "2026-13-01", "9999w", "1990-01-01"])
+def test_bad_since_is_an_input_error_naming_the_forms_allowed(text: str) -> None:
+    with pytest.raises(InputError):
+        rep.parse_since(text, NOW)
+
+
+# --- the words -------------------------------------------------------------------------------------------------
+
+def test_the_summary_is_gentle_and_names_partners_only_for_their_share_of_talking(data: dict) -> None:
+    text = rep.summary_text(rep.build_report(data, SINCE, NOW), "Sam", "Alex")
+    assert "Talks: 6, 3 h 0 min together." in text
+    assert "Talking time: Sam 60%, Alex 40%." in text
+    assert "less time in your latest talks than before. That is progress." in text
+    assert "You made time for 6 check-ins together." in text
+    for line in text.splitlines():
+        if "Sam" in line or "Alex" in line:
+            assert line.strip().startswith(("Talking time:", "(talking A/B:")), line
+    lowered = text.lower()
+    for word in ("score", "fault", "blame", "worse", "bad", "fail"):
+        assert word not in lowered
+    assert len([line for line in text.splitlines() if re.match(r"  \d\d \w{3} \d{4}", line)]) == 13
+
+
+def test_a_harder_week_is_met_with_kindness(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        for k, raised in enumerate((1, 1, 8)):
+            start = (NOW - timedelta(weeks=2 - k, hours=3)).timestamp()
+            talk = journal.start_talk("listen", start)
+            journal.end_talk(talk, start + 900, {"raised_a_s": 30.0 * raised})
+        data = journal.export()
+    text = rep.summary_text(rep.build_report(data, SINCE, NOW))
+    assert "harder moments. That happens; the pause is there when you need it." in text
+
+
+def test_an_empty_journal_gets_a_kind_message() -> None:
+    report = rep.build_report({}, SINCE, NOW)
+    assert report.empty
+    text = rep.summary_text(report)
+    assert text.startswith("Nothing in the journal from")
+    assert "will show up here" in text
+
+
+# --- the pictures ----------------------------------------------------------------------------------------------
+
+def png_chunks(png: bytes) -> dict[bytes, list[bytes]]:
+    """The chunks of a PNG, checking the signature and every CRC on the way."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks: dict[bytes, list[bytes]] = {}
+    pos = 8
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos:pos + 4])
+        kind, body = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", png[pos + 8 + length:pos + 12 + length])
+        assert zlib.crc32(kind + body) == crc, kind
+        chunks.setdefault(kind, []).append(body)
+        pos += 12 + length
+    assert b"IEND" in chunks
+    return chunks
+
+
+def test_the_png_is_a_real_image_with_one_bin_per_week(data: dict, tmp_path: Path) -> None:
+    out = tmp_path / "weeks.png"
+    bins = rep.write_png(rep.build_report(data, SINCE, NOW), out, "Sam", "Alex")
+    assert bins == 13
+    chunks = png_chunks(out.read_bytes())
+    width, height = struct.unpack(">II", chunks[b"IHDR"][0][:8])
+    assert (width, height) == (900, 1000)
+    texts = dict(c.split(b"\x00", 1) for c in chunks.get(b"tEXt", []))
+    assert texts[b"Description"].startswith(b"weeks=13; first=2026-08-24")
+    assert len(chunks[b"IDAT"][0]) > 10_000  # drawn, not blank
+    assert out.stat().st_mode & 0o077 == 0
+
+
+def test_a_longer_period_draws_more_weekly_bins(data: dict) -> None:
+    _, bins = rep.chart_png(rep.build_report(data, NOW - timedelta(weeks=52), NOW))
+    assert bins == 53
+
+
+def test_the_html_page_is_one_self_contained_file(data: dict, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    rep.write_html(rep.build_report(data, SINCE, NOW), out, "Sam", "Alex")
+    page = out.read_text(encoding="utf-8")
+    [image] = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    text = page.replace(image, "")
+    assert "//" not in text and "http" not in text  # no links of any kind, not even protocol-relative ones
+    assert "<link" not in text and "<script" not in text and "@import" not in text and "url(" not in text
+    assert "<style>" in text
+    png_chunks(base64.b64decode(image))
+    assert "Talking time: Sam 60%, Alex 40%." in page
+
+
+def test_without_matplotlib_the_chart_says_how_to_install_it(data: dict, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    report = rep.build_report(data, SINCE, NOW)
+    for write in (rep.write_png, rep.write_html):
+        with pytest.raises(VoicecoachError, match=r"pip install 'voicecoach\[report\]'"):
+            write(report, tmp_path / "x")
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,68 @@
+"""``voicecoach report``: exit codes, the kind empty message, files written on request."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from voicecoach.cli import main
+from voicecoach.journal.store import Journal
+
+from test_report import seed
+
+
+@pytest.fixture
+def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VOICECOACH_CONFIG_DIR", str(tmp_path / "config"))
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text('[partners]\na_name = "Sam"\nb_name = "Alex"\n')
+    return tmp_path
+
+
+def seeded(dirs: Path) -> None:
+    with Journal.open(dirs / "data" / "journal.sqlite3") as journal:
+        seed(journal, datetime.now().astimezone())
+
+
+def test_an_empty_journal_is_a_kind_message_and_exit_0(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    png = dirs / "chart.png"
+    assert main(["report", "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "Nothing in the journal" in out and "No chart was written" in out
+    assert not png.exists()
+
+
+def test_report_prints_the_summary_and_writes_png_and_html(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    seeded(dirs)
+    png, page = dirs / "chart.png", dirs / "report.html"
+    assert main(["report", "--since", "8w", "--png", str(png), "--html", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "Talks: 6" in out and "Talking time: Sam 60%, Alex 40%." in out
+    assert "Chart of 9 weeks written" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "data:image/png;base64," in page.read_text()
+
+
+@pytest.mark.parametrize("since", ["soon", "0w", "2999-01-01"])
+def test_a_bad_since_is_exit_2_with_one_line(since: str, dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["report", "--since", since]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("voicecoach: error: --since") and err.count("\n") == 1
+
+
+def test_a_missing_matplotlib_is_exit_1_saying_how_to_install(dirs: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    seeded(dirs)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    assert main(["report", "--html", str(dirs / "r.html")]) == 1
+    assert "pip install" in capsys.readouterr().err
+
+
+def test_an_unwritable_output_file_is_exit_1(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    seeded(dirs)
+    assert main(["report", "--png", str(dirs / "no" / "such" / "dir.png")]) == 1
+    assert "cannot write" in capsys.readouterr().err
