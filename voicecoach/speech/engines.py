@@ -92,6 +92,25 @@ def default_engine_factory() -> Any:
     return engine
 
 
+# pyttsx3's espeak driver clears the process-wide espeak callback when an engine is garbage collected, which
+# silently hangs whichever engine is live (measured: a closed Speaker's engine hung the next one). So engines are
+# never destroyed, and all Speakers in a process share one worker per engine factory.
+_EVERY_ENGINE: list[Any] = []
+_WORKERS: dict[Any, "Pyttsx3Worker"] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def shared_worker(factory: EngineFactory, fresh: bool = False) -> "Pyttsx3Worker":
+    """The process's live worker for ``factory``; a new one if there is none, it died, or ``fresh``."""
+    with _WORKERS_LOCK:
+        worker = _WORKERS.get(factory)
+        if worker is None or not worker.alive or fresh:
+            if worker is not None:
+                worker.retire()
+            worker = _WORKERS[factory] = Pyttsx3Worker(factory)
+        return worker
+
+
 @dataclass
 class _Request:
     text: str
@@ -107,9 +126,8 @@ class Pyttsx3Worker:
 
     _ids = itertools.count(1)
 
-    def __init__(self, factory: EngineFactory, workdir: Path) -> None:
+    def __init__(self, factory: EngineFactory) -> None:
         self.factory = factory
-        self.workdir = workdir
         self.alive = True
         self._requests: queue.Queue[_Request | None] = queue.Queue()
         self._voices: list[tuple[str, str]] = []
@@ -119,11 +137,11 @@ class Pyttsx3Worker:
         self._thread = threading.Thread(target=self._run, name=f"voicecoach-tts-{next(self._ids)}", daemon=True)
         self._thread.start()
 
-    def render(self, text: str, voice: Voice, timeout_s: float) -> tuple[NDArray[np.int16], int]:
+    def render(self, text: str, voice: Voice, timeout_s: float, workdir: Path) -> tuple[NDArray[np.int16], int]:
         """Synthesise on the worker thread; raise SynthTimeout (and retire this worker) when it takes too long."""
         if not self.alive:
             raise SynthError("pyttsx3 worker was retired")
-        fd, name = tempfile.mkstemp(suffix=".wav", dir=self.workdir)
+        fd, name = tempfile.mkstemp(suffix=".wav", dir=workdir)
         os.close(fd)
         os.unlink(name)  # the engine creates it; its absence tells "not written yet"
         req = _Request(text, voice, Path(name))
@@ -147,6 +165,7 @@ class Pyttsx3Worker:
     def _run(self) -> None:
         try:
             engine = self.factory()
+            _EVERY_ENGINE.append(engine)
             finished = threading.Event()
             engine.connect("finished-utterance", lambda **kw: finished.set())
             self._default_voice = str(engine.getProperty("voice") or "")
@@ -213,6 +232,27 @@ class Pyttsx3Worker:
                             "--voices)", spec)
             return self._default_voice
         return found + plus + variant
+
+
+def list_voices(timeout_s: float = 5.0) -> list[tuple[str, str]]:
+    """(id, name) of every voice pyttsx3 offers, else those of the espeak-ng command; [] when neither works."""
+    found: list[tuple[str, str]] = []
+
+    def ask() -> None:
+        engine = default_engine_factory()
+        found.extend((str(v.id), str(v.name)) for v in engine.getProperty("voices") or [])
+
+    thread = threading.Thread(target=ask, name="voicecoach-tts-voices", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if found or not espeak_ng_available():
+        return list(found)
+    try:
+        out = subprocess.run(["espeak-ng", "--voices"], capture_output=True, text=True, timeout=timeout_s).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    rows = [line.split() for line in out.splitlines()[1:]]
+    return [(r[4], r[3]) for r in rows if len(r) >= 5]
 
 
 def engine_is_espeak(engine: Any) -> bool:

@@ -163,7 +163,7 @@ class Speaker:
         if not result.is_speech or not getattr(self.sink, "audible", True):
             self._report(text)
         if not getattr(self.sink, "audible", True):
-            log.info("(no speaker) %s", text)
+            (log.debug if self.on_text else log.info)("(no speaker) %s", text)
             return
         log.debug("speaking (%s, %.2f s, %s): %s", result.engine, result.duration_s,
                   "cached" if result.cached else f"rendered in {result.elapsed_s * 1000:.0f} ms", text)

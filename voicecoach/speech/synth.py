@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from ..audio.frames import resample
 from ..clock import Clock, MonotonicClock
 from .engines import (EngineFactory, Pyttsx3Worker, SynthError, Voice, default_engine_factory, espeak_ng_render,
-                      tone)
+                      shared_worker, tone)
 from .settings import SpeechSettings
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,12 @@ class Synthesizer:
         self.engine_factory = engine_factory or default_engine_factory
         self.clock = clock or MonotonicClock()
         self.workdir = Path(tempfile.mkdtemp(prefix="voicecoach-tts-"))
-        self.restarts = 0  # pyttsx3 workers abandoned after a hang or failure
+        self.restarts = 0  # fresh pyttsx3 workers started after a failure
         self.hits = 0
         self.misses = 0
         self._worker: Pyttsx3Worker | None = None
+        self.failures = 0  # pyttsx3 workers that hung or failed to start
         self._pyttsx3_disabled = False
-        self._started_once = False
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, Rendered] = OrderedDict()
 
@@ -120,27 +120,24 @@ class Synthesizer:
             raise SynthError(f"unknown engine {engine!r}")
         worker = self._pyttsx3()
         try:
-            return worker.render(text, voice, timeout)
+            return worker.render(text, voice, timeout, self.workdir)
         except SynthError:
             if not worker.alive:  # hung or failed to start: a fresh worker next time
-                self._worker = None
+                self.failures += 1
             raise
 
     def _pyttsx3(self) -> Pyttsx3Worker:
-        if self._worker is not None and self._worker.alive:
-            return self._worker
+        if not self._pyttsx3_disabled and self.failures > self.settings.engine_restarts:
+            self._pyttsx3_disabled = True
+            log.warning("pyttsx3 failed %d times; using the next engine from now on", self.failures)
         if self._pyttsx3_disabled:
             raise SynthError("disabled after repeated failures")
-        if self._started_once:
+        worker = shared_worker(self.engine_factory)
+        if worker is not self._worker and self.failures:
             self.restarts += 1
-            if self.restarts > self.settings.engine_restarts:
-                self._pyttsx3_disabled = True
-                log.warning("pyttsx3 failed %d times; using the next engine from now on", self.restarts)
-                raise SynthError("disabled after repeated failures")
-            log.info("starting a fresh pyttsx3 engine (restart %d)", self.restarts)
-        self._started_once = True
-        self._worker = Pyttsx3Worker(self.engine_factory, self.workdir)
-        return self._worker
+            log.info("started a fresh pyttsx3 engine (restart %d)", self.restarts)
+        self._worker = worker
+        return worker
 
     def cache_info(self) -> dict[str, int]:
         """Cache hits, misses and size."""
@@ -148,8 +145,6 @@ class Synthesizer:
             return {"hits": self.hits, "misses": self.misses, "size": len(self._cache)}
 
     def close(self) -> None:
-        """Retire the engine worker and remove temporary files."""
-        if self._worker is not None:
-            self._worker.retire()
-            self._worker = None
+        """Remove temporary files (the engine worker is shared by the process and stays)."""
+        self._worker = None
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,0 +1,109 @@
+"""``voicecoach say``: speak a sentence with the configured voice, or render it to a WAV file."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+from ..errors import InputError, VoicecoachError
+
+ORDER = 45
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``say`` subcommand."""
+    p = sub.add_parser("say", parents=[common], help="speak a sentence (or render it to a WAV file)",
+                       description="Speak TEXT with the configured voice ([speech] in the config), or render it.")
+    p.add_argument("text", nargs="?", default=None, help="what to say")
+    p.add_argument("--to", metavar="FILE.wav", help="write the speech to this WAV file instead of playing it")
+    p.add_argument("--voice", help="voice id or part of its name (see --voices), e.g. en-us or en+f3")
+    p.add_argument("--rate", type=int, metavar="WPM", help="speaking rate in words per minute (80-300)")
+    p.add_argument("--output", metavar="DEVICE", help="output device: index or part of its name (voicecoach devices)")
+    p.add_argument("--voices", action="store_true", help="list the available voices and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Speak or render the text; one-line errors for bad input."""
+    from . import config_of
+
+    config = config_of(args)
+    settings = config.speech
+    if args.voices:
+        return _list_voices()
+    if not args.text or not args.text.strip():
+        raise InputError('nothing to say: give the text, e.g. voicecoach say "Shall we take a pause?"')
+    if args.rate is not None:
+        if not 80 <= args.rate <= 300:
+            raise InputError(f"--rate {args.rate} is out of range (allowed 80 to 300 words per minute)")
+        settings = dataclasses.replace(settings, rate_wpm=args.rate)
+    if args.voice is not None:
+        settings = dataclasses.replace(settings, voice=args.voice)
+    if args.to:
+        return _render_to(settings, args.text, Path(args.to))
+    return _speak(settings, args.text, args.output if args.output is not None else config.audio.output)
+
+
+def _check_writable(path: Path) -> None:
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a directory (give a file name ending in .wav)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {path}: folder {parent} does not exist (create it or choose another path)")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"cannot write {path}: permission denied (choose a writable path)")
+
+
+def _render_to(settings, text: str, path: Path) -> int:
+    from ..audio.playback import NullSink
+    from ..audio.wav import write_wav
+    from ..speech.speaker import Speaker
+
+    _check_writable(path)
+    with Speaker(settings, sink=NullSink()) as speaker:
+        result = speaker.synthesize(text)
+    if not result.is_speech:
+        raise VoicecoachError("could not synthesise speech with any engine (see the warnings above; install "
+                              "espeak-ng: sudo apt-get install espeak-ng)")
+    try:
+        write_wav(path, result.audio, result.sample_rate)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc} (choose a writable path)") from None
+    print(f"wrote {path}: {result.duration_s:.2f} s of speech at {result.sample_rate} Hz ({result.engine}, "
+          f"{1000 * result.elapsed_s:.0f} ms to synthesise)")
+    return 0
+
+
+def _speak(settings, text: str, output: str) -> int:
+    from ..audio.device import find_device
+    from ..speech.speaker import Speaker
+
+    device = None
+    if output:
+        device = find_device(output, "output")  # a wrong name is the user's input error (exit 2)
+
+    def show(line: str) -> None:
+        print(f"(not spoken) {line}")
+        sys.stdout.flush()
+
+    speaker = Speaker(settings, output=None if device is None else str(device), on_text=show)
+    with speaker:
+        speaker.say(text)
+        speaker.wait()
+    return 0
+
+
+def _list_voices() -> int:
+    from ..speech.engines import list_voices
+
+    voices = list_voices()
+    if not voices:
+        print("No voices found (is espeak-ng installed? sudo apt-get install espeak-ng)")
+        return 1
+    for vid, name in voices:
+        print(f"{vid:28} {name}")
+    print("Choose one with --voice ID (or [speech] voice = \"ID\" in the config); add +f3, +m2, ... for variants.")
+    return 0
