@@ -248,8 +248,11 @@ class Kiosk:
             return pipeline
         return QuietGate(pipeline, lambda: self.quiet)
 
-    def wrap_factory(self, factory: Callable[[str], Any]) -> Callable[[str], Any]:
-        """A runner factory whose runners report how each ritual ended."""
+    def wrap_factory(self, factory: Callable[[str], Any] | None) -> Callable[[str], Any] | None:
+        """A runner factory whose runners report how each ritual ended (None: no check-ins, no rituals)."""
+        if factory is None:
+            self.scheduler.rituals = []
+            return None
 
         def make(name: str) -> Any:
             try:

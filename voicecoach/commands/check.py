@@ -1,0 +1,304 @@
+"""``voicecoach check``: is this box ready to go live? One line per check, with the exact fix.
+
+Checks: config, kiosk schedule, check-in scripts, speech model, speech output (TTS), input device, output device,
+journal, free space. Each check is isolated: one that fails (or crashes) never stops the others. Exit 0 when
+nothing FAILs (WARNs are fine: the product degrades gracefully), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import config_of
+
+ORDER = 40
+log = logging.getLogger(__name__)
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+MIC_WAIT_S = 2.0  # a working microphone delivers its first frame well within this
+NAMES = {"check_model": "speech model", "check_tts": "speech output", "check_input": "input device",
+         "check_output": "output device", "check_space": "free space"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one check: OK / WARN / FAIL, what was checked, what was found, and the fix."""
+
+    status: str
+    what: str
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        """``STATUS what: detail (fix: ...)`` on one line."""
+        text = f"{self.status:<4} {self.what}: {self.detail}"
+        return text + (f" -- fix: {self.fix}" if self.fix else "")
+
+
+@dataclass
+class Context:
+    """What the checks share: the arguments and the config (the defaults when the config is broken)."""
+
+    args: argparse.Namespace
+    config: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``check`` subcommand."""
+    p = sub.add_parser("check", parents=[common],
+                       help="check config, scripts, speech model, voice, devices and journal before going live")
+    p.add_argument("--input", metavar="DEV", help="input device to check (default: config)")
+    p.add_argument("--output", metavar="DEV", help="output device to check (default: config)")
+    p.add_argument("--no-devices", action="store_true", help="skip the sound device checks")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check, print one line each, exit 1 when any FAILs."""
+    ctx = Context(args)
+    checks: list[Callable[[Context], list[Finding]]] = [
+        check_config, check_schedule, check_scripts, check_model, check_tts, check_input, check_output,
+        check_journal, check_space]
+    failed = 0
+    for check in checks:
+        for finding in run_isolated(check, ctx):
+            print(finding.line(), flush=True)
+            failed += finding.status == FAIL
+    print(f"not ready: {failed} problem{'s' * (failed != 1)} to fix" if failed else "ready: nothing to fix",
+          flush=True)
+    return 1 if failed else 0
+
+
+def run_isolated(check: Callable[[Context], list[Finding]], ctx: Context) -> list[Finding]:
+    """Run one check; any exception becomes a FAIL line for that check alone."""
+    name = NAMES.get(check.__name__, check.__name__)
+    try:
+        return check(ctx)
+    except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
+        log.debug("check %s crashed", name, exc_info=True)
+        return [Finding(FAIL, name, f"the check itself failed: {type(exc).__name__}: {exc}",
+                        "rerun with: voicecoach --debug check, and report it")]
+
+
+# --- the checks ----------------------------------------------------------------------------------------------
+
+def check_config(ctx: Context) -> list[Finding]:
+    """The config file parses and every value is allowed."""
+    from .. import paths
+    from ..config import Config
+    from ..errors import VoicecoachError
+
+    explicit = getattr(ctx.args, "config", None)
+    path = Path(explicit) if explicit else paths.config_file()
+    try:
+        ctx.config = config_of(ctx.args)
+    except VoicecoachError as exc:
+        ctx.config = Config()
+        return [Finding(FAIL, "config", f"{exc} (the other checks use the defaults)",
+                        f"edit {path}, then run: voicecoach check")]
+    if not path.exists():
+        return [Finding(OK, "config", f"no file at {path}: using the defaults")]
+    return [Finding(OK, "config", f"{path}")]
+
+
+def check_schedule(ctx: Context) -> list[Finding]:
+    """The kiosk's rituals and quiet hours, as the kiosk will read them."""
+    from ..kiosk import RitualScheduler
+
+    scheduler = RitualScheduler(ctx.config.kiosk)
+    return [Finding(OK, "schedule", scheduler.describe())]
+
+
+def _script_files() -> list[tuple[str, Path]]:
+    """(name, file) of every built-in and user check-in script (user files override built-ins of that name)."""
+    from .. import paths
+
+    builtin = Path(__file__).resolve().parent.parent / "checkin" / "builtin"
+    found: dict[str, Path] = {p.stem: p for p in sorted(builtin.glob("*.toml"))}
+    for folder in (paths.config_dir() / "scripts",):
+        found.update({p.stem: p for p in sorted(folder.glob("*.toml"))})
+    return sorted(found.items())
+
+
+def check_scripts(ctx: Context) -> list[Finding]:
+    """Every check-in script loads, and the scripts the kiosk schedules exist."""
+    from ..checkin.script import load_script_file
+    from ..errors import VoicecoachError
+
+    findings: list[Finding] = []
+    good: set[str] = set()
+    for name, path in _script_files():
+        try:
+            load_script_file(path)
+            good.add(name)
+        except VoicecoachError as exc:
+            findings.append(Finding(FAIL, f"script {name}", str(exc),
+                                    f"fix the step named above in {path}, then run: voicecoach scripts check {path}"))
+    kiosk = ctx.config.kiosk
+    wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []
+    wanted += [(kiosk.weekly_script, "weekly_script")] if kiosk.weekly_day else []
+    for name, key in wanted:
+        if name not in good and not any(f.what == f"script {name}" for f in findings):
+            findings.append(Finding(FAIL, f"script {name}", f"kiosk.{key} names a script that does not exist",
+                                    "see the names with: voicecoach scripts list, and set kiosk."
+                                    f"{key} in the config"))
+    if good:
+        findings.insert(0, Finding(OK, "scripts", f"{len(good)} check-in script{'s' * (len(good) != 1)} load "
+                                                  f"({', '.join(sorted(good))})"))
+    elif not findings:
+        findings.append(Finding(WARN, "scripts", "no check-in scripts found: no rituals can be offered",
+                                "reinstall voicecoach with: scripts/setup"))
+    return findings
+
+
+def check_model(ctx: Context) -> list[Finding]:
+    """The speech model for spoken commands is there and loads (without it: double clap only)."""
+    from .. import app
+    from ..errors import VoicecoachError
+
+    fix = "voicecoach models list, then: voicecoach models download NAME (or set commands.model in the config)"
+    try:
+        listener = app.make_listener(ctx.config, load=False)
+    except ImportError as exc:
+        return [Finding(WARN, "speech model", f"spoken commands are not part of this build ({exc}); "
+                                              "the double clap still works", "scripts/setup")]
+    try:
+        listener.load()
+    except VoicecoachError as exc:
+        return [Finding(WARN, "speech model", f"{exc}; spoken answers are off, the double clap still works", fix)]
+    if not getattr(listener, "has_model", True):
+        return [Finding(WARN, "speech model", "none found; spoken answers are off, the double clap still works",
+                        fix)]
+    name = getattr(getattr(listener, "model", None), "name", "") or "loaded"
+    return [Finding(OK, "speech model", f"{name}")]
+
+
+def check_tts(ctx: Context) -> list[Finding]:
+    """A test word can be synthesised, and by which engine."""
+    from ..speech.engines import Voice
+    from ..speech.synth import Synthesizer
+
+    settings = ctx.config.speech
+    synth = Synthesizer(settings)
+    try:
+        result = synth.render("Hello.", Voice(settings.voice, settings.rate_wpm, settings.volume))
+    finally:
+        synth.close()
+    if not result.is_speech:
+        return [Finding(FAIL, "speech output", "no engine could speak a word: only a tone would be played",
+                        "sudo apt-get install espeak-ng (and check speech.engines in the config)")]
+    first = settings.engines[0] if settings.engines else result.engine
+    if result.engine != first:
+        return [Finding(WARN, "speech output", f"{first} failed; {result.engine} speaks instead "
+                                               f"({result.elapsed_s * 1000:.0f} ms for a word)",
+                        "pip show pyttsx3 in .venv, or set speech.engines = [\"espeak-ng\"]")]
+    return [Finding(OK, "speech output", f"{result.engine} renders a word in {result.elapsed_s * 1000:.0f} ms")]
+
+
+def _device_spec(ctx: Context, kind: str) -> str | None:
+    arg = getattr(ctx.args, kind, None)
+    return arg if arg is not None else (getattr(ctx.config.audio, kind) or None)
+
+
+def _list_hint() -> str:
+    return "plug the USB microphone in, list devices with: voicecoach devices (and arecord -l), then set audio.input"
+
+
+def check_input(ctx: Context) -> list[Finding]:
+    """An input device is there and delivers audio at a usable rate."""
+    if ctx.args.no_devices:
+        return [Finding(WARN, "input device", "not checked (--no-devices)")]
+    from ..audio.device import MicSource, list_devices
+    from ..errors import VoicecoachError
+
+    spec = _device_spec(ctx, "input")
+    try:
+        inputs = [d for d in list_devices() if d.max_input_channels > 0]
+    except VoicecoachError as exc:
+        return [Finding(FAIL, "input device", str(exc), "sudo apt-get install libportaudio2")]
+    if not inputs:
+        return [Finding(FAIL, "input device", "no input device found (no sound server or card?)", _list_hint())]
+    try:
+        source = MicSource(spec, frame_ms=ctx.config.audio.frame_ms, stall_s=MIC_WAIT_S).open()
+    except VoicecoachError as exc:
+        return [Finding(FAIL, "input device", str(exc), _list_hint())]
+    try:
+        next(iter(source.frames()))
+    except VoicecoachError as exc:
+        return [Finding(FAIL, "input device", str(exc), _list_hint())]
+    finally:
+        source.close()
+    name = next((d.name for d in inputs if d.index == source.device or (source.device is None and
+                                                                         d.is_default_input)), "default")
+    note = "" if source.rate == 16000 else f" (resampled from {source.rate} Hz)"
+    return [Finding(OK, "input device", f"{name} delivers audio at {source.rate} Hz{note}")]
+
+
+def check_output(ctx: Context) -> list[Finding]:
+    """An output device is there and opens at a usable rate (without one, prompts are only printed)."""
+    if ctx.args.no_devices:
+        return [Finding(WARN, "output device", "not checked (--no-devices)")]
+    from ..audio.device import list_devices
+    from ..audio.playback import DeviceSink
+    from ..errors import VoicecoachError
+
+    fix = "plug in the speaker, list devices with: voicecoach devices (and aplay -l), then set audio.output"
+    try:
+        outputs = [d for d in list_devices() if d.max_output_channels > 0]
+    except VoicecoachError as exc:
+        return [Finding(FAIL, "output device", str(exc), "sudo apt-get install libportaudio2")]
+    if not outputs:
+        return [Finding(FAIL, "output device", "no output device found: prompts could only be printed", fix)]
+    try:
+        sink = DeviceSink(_device_spec(ctx, "output"))
+    except VoicecoachError as exc:
+        return [Finding(FAIL, "output device", str(exc), fix)]
+    rate = sink.sample_rate
+    sink.close()
+    name = next((d.name for d in outputs if d.index == sink.device or (sink.device is None and
+                                                                        d.is_default_output)), "default")
+    return [Finding(OK, "output device", f"{name} opens at {rate} Hz")]
+
+
+def check_journal(ctx: Context) -> list[Finding]:
+    """The journal opens (schema current) and its file and folder are writable and private."""
+    if not ctx.config.journal.enabled:
+        return [Finding(WARN, "journal", "switched off: nothing is kept (journal.enabled = false)")]
+    from ..errors import VoicecoachError
+    from ..journal.store import Journal, path_for
+
+    path = path_for(ctx.config.journal.file)
+    try:
+        journal = Journal.open(path)
+    except VoicecoachError as exc:
+        return [Finding(FAIL, "journal", str(exc), f"move {path} aside (keep it!) and run: voicecoach check")]
+    try:
+        version = journal.schema_version
+    finally:
+        journal.close()
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        return [Finding(FAIL, "journal", f"{path} is not writable by this user",
+                        f"sudo chown -R $(id -un) {path.parent}")]
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        return [Finding(WARN, "journal", f"{path} is readable by others (mode {mode:o})", f"chmod 600 {path}")]
+    return [Finding(OK, "journal", f"{path} (schema {version}, writable, private)")]
+
+
+def check_space(ctx: Context) -> list[Finding]:
+    """Enough free space in the data folder for the journal and voice notes."""
+    from .. import paths
+
+    folder = paths.data_dir()
+    probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("/"))
+    free_mb = shutil.disk_usage(probe).free / 1e6
+    if free_mb < 50:
+        return [Finding(WARN, "free space", f"only {free_mb:.0f} MB free in {probe}",
+                        "free some space (sudo apt-get clean; sudo journalctl --vacuum-size=50M)")]
+    return [Finding(OK, "free space", f"{free_mb:.0f} MB free in {probe}")]
