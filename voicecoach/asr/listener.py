@@ -1,0 +1,145 @@
+"""Hearing commands: the Vosk recognizer and the double-clap detector behind one ``process(frame)``.
+
+:class:`CommandDecoder` (pure) turns the recognizer's transcripts into commands: a partial result is acted on
+once it has held unchanged for ``partial_stable_ms`` and names exactly one command that no longer phrase of another
+command could still grow into ("no" is acted on at once because "no thanks" means the same; a lone "time" waits);
+the final result of that utterance is then not reported again. :class:`CommandListener` adds the model (found
+cheaply at construction, loaded in :meth:`CommandListener.load`, which may take seconds) and the double clap,
+which works with no model at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Collection, Iterable
+
+from ..audio.frames import Frame
+from ..events import Command
+from .clap import DoubleClapDetector
+from .lang import LanguagePack, load_language
+from .models import find_model, language_code, missing_model_message
+from .recognizer import Transcript, VoskRecognizer
+from .settings import CommandSettings
+
+log = logging.getLogger(__name__)
+
+
+class CommandDecoder:
+    """Pure: transcripts (partial and final) in, at most one voice :class:`Command` per utterance out."""
+
+    def __init__(self, pack: LanguagePack, partial_stable_ms: int = 250) -> None:
+        self.pack = pack
+        self.stable_s = partial_stable_ms / 1000.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the utterance in progress."""
+        self._partial = ""
+        self._since = 0.0
+        self._accepted: str | None = None
+
+    def _sure_command(self, text: str) -> str | None:
+        """The one command a partial names, or None if none, several, or it might still grow into another."""
+        commands = {m.command for m in self.pack.find(text)}
+        if len(commands) != 1:
+            return None
+        command = commands.pop()
+        return None if self.pack.could_grow_into_other(text, command) else command
+
+    def update(self, transcripts: Iterable[Transcript], now: float,
+               allowed: Collection[str] | None = None) -> list[Command]:
+        """Take this frame's transcripts at audio time ``now``; returns commands (only ``allowed`` ones, if given)."""
+        out: list[Command] = []
+
+        def emit(name: str, text: str) -> None:
+            if allowed is None or name in allowed:
+                out.append(Command(t=now, name=name, text=text, source="voice"))
+
+        for tr in transcripts:
+            if tr.final:
+                command = self.pack.match_command(tr.text) if tr.text else None
+                if self._accepted is None and command is not None:
+                    emit(command, tr.text)
+                elif command is not None and command != self._accepted:
+                    log.debug("final %r revises the partial command %s; keeping the first", tr.text, self._accepted)
+                self.reset()
+            elif tr.text != self._partial:
+                self._partial, self._since = tr.text, tr.t
+        if self._accepted is None and self._partial and now - self._since >= self.stable_s - 1e-9:
+            command = self._sure_command(self._partial)
+            if command is not None:
+                self._accepted = command
+                emit(command, self._partial)
+        return out
+
+
+class CommandListener:
+    """Voice commands (when a model is installed) and the double clap: ``process(frame) -> [Command]``."""
+
+    def __init__(self, settings: CommandSettings | None = None, language: str | LanguagePack | None = None) -> None:
+        self.settings = settings or CommandSettings()
+        spec = language if language is not None else self.settings.language
+        self.pack = spec if isinstance(spec, LanguagePack) else load_language(spec)
+        self.clap = DoubleClapDetector(self.settings.clap)
+        self.decoder = CommandDecoder(self.pack, self.settings.partial_stable_ms)
+        self.model_path: Path | None = find_model(self.settings, self.pack.model)
+        self.recognizer: VoskRecognizer | None = None
+        self._load_lock = threading.Lock()
+        self._warned = False
+        self._idle = False
+
+    @property
+    def has_model(self) -> bool:
+        """True once a model is loaded and spoken commands are heard."""
+        return self.recognizer is not None
+
+    def load(self) -> bool:
+        """Load the model (seconds; safe to call from a background thread). False, with one warning, if it is missing.
+
+        A model that exists but cannot be loaded raises :class:`~voicecoach.errors.VoicecoachError`.
+        """
+        with self._load_lock:
+            if self.recognizer is not None:
+                return True
+            if self.model_path is None:
+                if not self._warned:
+                    self._warned = True
+                    log.warning("%s", missing_model_message(self.settings.model, language_code(self.pack.code),
+                                                             self.pack.model))
+                return False
+            log.debug("loading the Vosk model %s", self.model_path)
+            self.recognizer = VoskRecognizer(self.model_path, self.pack.phrases(),
+                                             pack_name=f"the language pack '{self.pack.code}' ({self.pack.source})")
+            return True
+
+    def process(self, frame: Frame, listening: bool = True) -> list[Command]:
+        """Feed one frame. ``listening`` is False when no answer is awaited: then only ``commands.anytime`` count."""
+        commands = self.clap.process(frame)
+        recognizer = self.recognizer
+        if recognizer is None:
+            return commands
+        allowed = None if listening else set(self.settings.anytime)
+        if allowed is not None and not allowed:
+            self._idle = True  # nothing could be heard: let the recognizer rest
+            return commands
+        if self._idle:
+            recognizer.reset()
+            self.decoder.reset()
+            self._idle = False
+        commands += self.decoder.update(recognizer.process(frame), frame.end_s, allowed)
+        return commands
+
+    def finish(self, t: float) -> list[Command]:
+        """End of the stream (e.g. a WAV file): the last utterance's command, if any."""
+        if self.recognizer is None:
+            return []
+        return self.decoder.update(self.recognizer.flush(t), t)
+
+    def reset(self) -> None:
+        """Start afresh (e.g. when an answer window opens after a prompt)."""
+        self.clap.reset()
+        self.decoder.reset()
+        if self.recognizer is not None:
+            self.recognizer.reset()
