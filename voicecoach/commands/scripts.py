@@ -1,0 +1,112 @@
+"""``voicecoach scripts list|show NAME|check FILE``: the check-in scripts, built-in and your own."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+ORDER = 14
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``scripts`` subcommand."""
+    p = sub.add_parser("scripts", parents=[common], help="list, show or check check-in scripts")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", parents=[common], help="the scripts you can run (built-in and your own)")
+    show = actions.add_parser("show", parents=[common], help="a script's steps, readably")
+    show.add_argument("name", help="script name (see: voicecoach scripts list)")
+    check = actions.add_parser("check", parents=[common], help="validate script files")
+    check.add_argument("files", nargs="+", metavar="FILE", help="a script .toml file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one scripts action."""
+    if args.action == "check":
+        return _check(args.files)
+    from ..checkin.library import Library, user_dir
+
+    library = Library.load()
+    if args.action == "list":
+        return _list(library, user_dir())
+    entry = library.active(args.name)
+    print(describe(entry.script, f"{entry.source}: {entry.path}"), end="")
+    return 0
+
+
+def _check(files: list[str]) -> int:
+    from ..checkin.script import load_script_file
+    from ..errors import InputError
+
+    status = 0
+    for file in files:
+        try:
+            script = load_script_file(file)
+        except InputError as exc:
+            print(f"voicecoach: error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        print(f"OK: {file}: {script.name} \"{script.title}\", {len(script.steps)} steps, "
+              f"about {script.minutes:g} min")
+    return status
+
+
+def _list(library, folder) -> int:
+    rows = []
+    for entry in library.entries:
+        if entry.broken:
+            rows.append((entry.name, "BROKEN", "", entry.source, entry.error))
+            continue
+        script = entry.script
+        used = library.active(entry.name) is entry
+        note = ("overrides the built-in" if entry.overrides else "") if used else "overridden by a user script"
+        rows.append((entry.name, script.title, f"{script.minutes:g}", entry.source, note))
+    width = max(len(r[0]) for r in rows) if rows else 4
+    print(f"{'name':{width}}  {'min':>3}  {'source':7}  title")
+    for name, title, minutes, source, note in rows:
+        line = f"{name:{width}}  {minutes:>3}  {source:7}  {title}"
+        print(line + (f"  ({note})" if note and title != "BROKEN" else ""))
+        if title == "BROKEN":
+            print(f"{'':{width}}  {'':>3}  {'':7}  {note}")
+    print(f"Your own scripts go in {folder} (see: voicecoach scripts show NAME, voicecoach scripts check FILE).")
+    return 0
+
+
+def describe(script, where: str = "") -> str:
+    """A script as readable text: metadata, then one numbered line (or a few) per step."""
+    from ..checkin.words import spoken_duration
+
+    head = f"{script.name}: {script.title} (about {script.minutes:g} min" + \
+        (", offered on a schedule" if script.offer_on_schedule else "") + ")"
+    lines = [head] + ([f"  {where}"] if where else [])
+    if script.description:
+        lines += textwrap.wrap(script.description, 100, initial_indent="  ", subsequent_indent="  ")
+    lines.append(f"   0. consent: {script.consent}")
+    for step in script.steps:
+        lines.extend(_describe_step(step, spoken_duration))
+    return "\n".join(lines) + "\n"
+
+
+def _describe_step(step, spoken) -> list[str]:
+    who = {"": "", "a": "partner a", "b": "partner b", "first": "who starts", "second": "the other",
+           "each": "each partner in turn", "other": "the other partner"}[step.who]
+    parts = [step.type] + ([f"[{step.id}]"] if step.id else []) + ([who] if who else [])
+    if step.type in ("turn", "reflect"):
+        parts.append(spoken(step.minutes * 60.0))
+    if step.type == "pause":
+        parts.append(spoken(step.seconds))
+    label = f"{step.number:>4}. " + ", ".join(parts) + (f" ({step.title})" if step.title else "")
+    lines = [f"{label}: {step.text}"]
+    if step.type in ("turn", "reflect") and step.warn_at_min:
+        lines.append("        warnings at " + ", ".join(spoken(w * 60.0) for w in step.warn_at_min) + " left")
+    if step.type == "reflect":
+        lines.append(f"        then: {step.confirm}")
+        lines.append(f"        if not: {step.correct_text} ({spoken(step.correct_minutes * 60.0)})")
+    if step.type == "ask":
+        lines.append(f"        yes -> {step.on_yes}; not now -> {step.on_not_now}; silence -> {step.on_silence}")
+    if step.type == "choose":
+        goto = dict(step.goto)
+        options = ", ".join(o + (f" -> {goto[o]}" if o in goto else "") for o in step.options)
+        lines.append(f"        choices: {options}" + (f"; sets {{{step.sets}}}" if step.sets else ""))
+    return lines
