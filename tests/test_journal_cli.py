@@ -99,7 +99,7 @@ def test_erase_without_a_terminal_or_yes_refuses_with_exit_2(dirs: Path) -> None
 def test_erase_with_yes_empties_the_journal(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     path = filled(dirs)
     assert main(["journal", "erase", "--yes"]) == 0
-    assert "Erased 1 talks, 1 events, 1 check-ins" in capsys.readouterr().out
+    assert "Erased 1 talk, 1 event, 1 check-in and 0 voice notes" in capsys.readouterr().out
     with Journal.open(path) as journal:
         assert journal.rows("talks") == [] and journal.rows("events") == []
 

@@ -73,3 +73,19 @@ def test_sigkill_at_random_moments_never_loses_a_committed_row(tmp_path: Path) -
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+def test_a_journal_killed_before_its_first_checkpoint_reopens_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    child = ("import os, signal, sys\n"
+             "from voicecoach.journal.store import Journal\n"
+             "j = Journal.open(sys.argv[1])\n"
+             "print(j.start_talk('listen', 1.0), flush=True)\n"
+             "os.kill(os.getpid(), signal.SIGKILL)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, env=env, timeout=30)
+    assert result.returncode == -signal.SIGKILL and result.stdout.strip() == b"1"
+    assert Path(f"{path}-wal").stat().st_size > 0  # the schema and the talk live only in the WAL so far
+    with Journal.open(path) as journal:
+        assert [t["id"] for t in journal.rows("talks")] == [1]
+        journal.start_talk("listen", 2.0)

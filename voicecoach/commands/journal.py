@@ -80,8 +80,8 @@ def _erase(path: Path, yes: bool) -> int:
         return 0
     with _open(path) as journal:
         counts = {t: len(journal.rows(t)) for t in ("talks", "events", "checkins", "notes")}
-        what = (f"{counts['talks']} talks, {counts['events']} events, {counts['checkins']} check-ins and "
-                f"{counts['notes']} voice notes")
+        what = (f"{_n(counts['talks'], 'talk')}, {_n(counts['events'], 'event')}, "
+                f"{_n(counts['checkins'], 'check-in')} and {_n(counts['notes'], 'voice note')}")
         if not yes:
             if not sys.stdin.isatty():
                 raise InputError(f"refusing to erase {what} without confirmation: run it in a terminal, "
@@ -93,3 +93,7 @@ def _erase(path: Path, yes: bool) -> int:
         journal.erase()
     print(f"Erased {what}. The journal at {path} is empty now.")
     return 0
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

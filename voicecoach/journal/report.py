@@ -159,6 +159,10 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
 def _minutes(m: float) -> str:
     if m >= 90:
         return f"{int(m // 60)} h {int(round(m % 60))} min"
@@ -182,7 +186,7 @@ def encouragement(report: Report) -> list[str]:
             lines.append("Your latest talks had harder moments. That happens; the pause is there when you need it.")
     total = report.total
     if total.pauses_taken:
-        lines.append(f"You stepped away to cool down {_plural(total.pauses_taken, 'time')}: "
+        lines.append(f"You stepped away to cool down {_times(total.pauses_taken)}: "
                      "that takes trust and care.")
     if total.checkins:
         lines.append(f"You made time for {_plural(total.checkins, 'check-in')} together.")
@@ -201,7 +205,7 @@ def summary_text(report: Report, a_name: str = "Partner A", b_name: str = "Partn
     out.append(f"  Raised voices: {_minutes(t.raised_min)} in all; interruptions: {t.interruptions}.")
     if t.share_a is not None:
         out.append(f"  Talking time: {a_name} {t.share_a:.0%}, {b_name} {1 - t.share_a:.0%}.")
-    out.append(f"  Pauses: suggested {_plural(t.pauses_suggested, 'time')}, taken {t.pauses_taken}, "
+    out.append(f"  Pauses: suggested {_times(t.pauses_suggested)}, taken {t.pauses_taken}, "
                f"\"not now\" {t.pauses_declined}.")
     out.append(f"  Check-ins done: {t.checkins}.")
     extra = encouragement(report)

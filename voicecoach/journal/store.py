@@ -68,8 +68,8 @@ def _refused(path: Path, problem: str) -> JournalRefused:
 
 def _unavailable(path: Path, exc: BaseException) -> JournalUnavailable:
     why = getattr(exc, "strerror", None) or str(exc)
-    return JournalUnavailable(f"journal {path}: cannot write ({why}); free some disk space or make "
-                              f"{path.parent} writable - talks are not recorded until then")
+    return JournalUnavailable(f"journal {path}: cannot use it ({why}); check that {path.parent} is writable by "
+                              f"this user and the disk is not full - talks are not recorded until then")
 
 
 def _private_file(path: Path) -> None:
