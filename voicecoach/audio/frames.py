@@ -8,6 +8,7 @@ never wall-clock time: a WAV file replays exactly what happens live.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import gcd
 from typing import Iterator, Protocol
 
 import numpy as np
@@ -119,59 +120,101 @@ def frames_from_array(audio: NDArray[np.int16], frame_ms: int = 30, start_sample
         yield Frame(audio[i * n:(i + 1) * n], start_sample + i * n)
 
 
-def _lowpass_taps(cutoff_hz: float, rate: int, ntaps: int = 127) -> NDArray[np.float64]:
-    """A Kaiser-windowed sinc low-pass filter with unit DC gain."""
-    m = np.arange(ntaps) - (ntaps - 1) / 2.0
-    h = np.sinc(2.0 * cutoff_hz / rate * m) * np.kaiser(ntaps, 8.0)
-    return h / h.sum()
+_KAISER_BETA = 8.0  # about -80 dB stop band
+_MAX_PHASES = 4096  # fractional positions tabulated exactly; beyond this they are rounded down to 1/4096 sample
+
+
+def _kernel_table(up: int, down: int, cutoff: float, half: int) -> NDArray[np.float64]:
+    """Windowed-sinc interpolation taps, one row per output phase, each row with unit DC gain.
+
+    ``cutoff`` is the low-pass corner as a fraction of the input rate's Nyquist frequency; row ``p`` holds the taps
+    for input samples ``base - half + 1 .. base + half`` of an output that lies ``p / phases`` samples after ``base``.
+    """
+    phases = min(up, _MAX_PHASES)
+    frac = np.arange(phases)[:, None] / phases
+    tau = np.arange(-half + 1, half + 1)[None, :] - frac  # input samples from the output instant
+    window = np.i0(_KAISER_BETA * np.sqrt(np.clip(1.0 - (tau / half) ** 2, 0.0, None))) / np.i0(_KAISER_BETA)
+    h = np.sinc(cutoff * tau) * window
+    return h / h.sum(axis=1, keepdims=True)
 
 
 class Resampler:
-    """Streaming resampler to 16 kHz: a FIR low-pass (when downsampling), then linear interpolation.
+    """Streaming band-limited resampler (polyphase windowed sinc, exact rational ratio), to 16 kHz by default.
 
-    Exact decimation for 32/48/96 kHz (the interpolation lands on whole samples); good enough for 44.1 kHz
-    speech (aliasing below -60 dB in the speech band) at a few hundred operations per output sample.
+    Each output sample is a weighted sum of the ``2 * half`` input samples around its instant, with the low-pass
+    corner at 0.9 x the lower Nyquist frequency, so up- and down-sampling keep a tone's frequency and amplitude and
+    reject aliases/images by about 80 dB, at about 50-110 multiply-adds per output sample. Output is aligned with
+    the input (no delay); the last ``half`` input samples' worth of output is held back until more input arrives
+    or :meth:`flush` is called at the end of the stream.
     """
 
-    def __init__(self, in_rate: int, out_rate: int = SAMPLE_RATE) -> None:
-        if in_rate <= 0:
+    def __init__(self, in_rate: int, out_rate: int = SAMPLE_RATE, zero_crossings: int = 16) -> None:
+        if in_rate <= 0 or out_rate <= 0:
             raise ValueError("sample rate must be positive")
-        self.in_rate = in_rate
-        self.out_rate = out_rate
+        self.in_rate = int(in_rate)
+        self.out_rate = int(out_rate)
         self.step = in_rate / out_rate
-        self._taps = _lowpass_taps(0.45 * out_rate, in_rate) if in_rate > out_rate else None
-        self._tail = np.zeros(0 if self._taps is None else len(self._taps) - 1)
-        self._last = 0.0
-        self._pos = 1.0  # read position in [last] + filtered block
+        g = gcd(self.in_rate, self.out_rate)
+        self.up, self.down = self.out_rate // g, self.in_rate // g
+        cutoff = 0.9 * min(1.0, self.out_rate / self.in_rate)
+        self.half = int(np.ceil(zero_crossings / cutoff))
+        self._table = _kernel_table(self.up, self.down, cutoff, self.half) if self.up != self.down else None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream so far (the next block starts a new stream)."""
+        self._buf = np.zeros(self.half, dtype=np.float64)  # past context: silence before the stream
+        self._buf_start = -self.half  # stream index of _buf[0]
+        self._n_in = 0  # input samples received
+        self._n_out = 0  # output samples emitted
 
     def process(self, block: NDArray) -> NDArray[np.float64]:
         """Resample one block of float or int audio; returns float64 samples at the output rate."""
-        x = np.asarray(block, dtype=np.float64)
-        if self.in_rate == self.out_rate:
+        x = np.asarray(block, dtype=np.float64).reshape(-1)
+        if self._table is None:
             return x
-        if self._taps is not None:
-            buf = np.concatenate((self._tail, x))
-            self._tail = buf[len(buf) - (len(self._taps) - 1):] if len(self._taps) > 1 else self._tail
-            y = np.convolve(buf, self._taps, mode="valid") if len(buf) >= len(self._taps) else np.zeros(0)
-        else:
-            y = x
-        ybuf = np.concatenate(([self._last], y))
-        last_index = len(ybuf) - 1
-        if last_index < 1 or self._pos > last_index:
-            self._pos -= len(y)
-            if len(y):
-                self._last = float(ybuf[-1])
+        self._buf = np.concatenate((self._buf, x))
+        self._n_in += len(x)
+        last = self._n_in - 1  # highest stream index available
+        n_end = ((last - self.half) * self.up + self.up - 1) // self.down + 1 if last >= self.half else 0
+        return self._emit(n_end)
+
+    def flush(self) -> NDArray[np.float64]:
+        """Emit the held-back output at the end of a stream (as if silence followed); then start afresh."""
+        if self._table is None:
             return np.zeros(0)
-        n_out = int(np.floor((last_index - self._pos) / self.step)) + 1
-        pos = self._pos + self.step * np.arange(n_out)
-        i = np.minimum(np.floor(pos).astype(np.int64), last_index - 1)
-        frac = pos - i
-        out = ybuf[i] * (1.0 - frac) + ybuf[i + 1] * frac
-        self._pos = pos[-1] + self.step - len(y)
-        self._last = float(ybuf[-1])
+        total = -(-self._n_in * self.up // self.down)  # ceil: outputs whose instant lies within the input
+        self._buf = np.concatenate((self._buf, np.zeros(self.half)))
+        out = self._emit(total)
+        self.reset()
+        return out
+
+    def _emit(self, n_end: int) -> NDArray[np.float64]:
+        """Outputs number _n_out .. n_end-1 (all of whose taps are in the buffer)."""
+        assert self._table is not None
+        if n_end <= self._n_out:
+            return np.zeros(0)
+        n = np.arange(self._n_out, n_end, dtype=np.int64)
+        pos = n * self.down
+        base, rem = pos // self.up, pos % self.up
+        phase = rem if self.up <= _MAX_PHASES else rem * _MAX_PHASES // self.up
+        first = base - self.half + 1 - self._buf_start
+        out = np.empty(len(n))
+        taps = np.arange(2 * self.half)
+        for i in range(0, len(n), 4096):  # bounded temporaries for long blocks
+            sl = slice(i, i + 4096)
+            out[sl] = np.einsum("ij,ij->i", self._buf[first[sl, None] + taps], self._table[phase[sl]])
+        self._n_out = n_end
+        keep_from = (n_end * self.down) // self.up - self.half + 1  # first input the next output needs
+        drop = max(0, min(keep_from - self._buf_start, len(self._buf)))
+        self._buf = self._buf[drop:]
+        self._buf_start += drop
         return out
 
 
 def resample(audio: NDArray, in_rate: int, out_rate: int = SAMPLE_RATE) -> NDArray[np.float64]:
-    """Resample a whole array (the same code path as the live stream)."""
-    return Resampler(in_rate, out_rate).process(audio)
+    """Resample a whole array (the same code as the live stream); the result has ceil(n * out / in) samples."""
+    r = Resampler(in_rate, out_rate)
+    if r.in_rate == r.out_rate:
+        return np.asarray(audio, dtype=np.float64)
+    return np.concatenate((r.process(audio), r.flush()))

@@ -172,6 +172,9 @@ class WavSource:
                 remaining -= len(raw)
                 raw = raw[: len(raw) - len(raw) % info.frame_bytes]
                 yield float_to_int16(resampler.process(_decode(raw, info)))
+        tail = resampler.flush()
+        if len(tail):
+            yield float_to_int16(tail)
 
     def frames(self) -> Iterator[Frame]:
         """Yield fixed frames stamped with their sample position (a final partial frame is dropped)."""
