@@ -1,58 +1,110 @@
-"""The detection pipeline: frames -> features -> detectors -> events.
+"""The detection pipeline: frames -> features -> who speaks -> raised voice, interruption -> escalation -> events.
 
 The same object runs in ``voicecoach analyze`` (as fast as the file can be read) and in the live loop (one frame
-every 30 ms), so a WAV replays exactly what happens live. Pure: no threads, no devices, no wall clock.
+every 30 ms), so a WAV replays exactly what happens live. Pure: no threads, no devices, no wall clock; time is
+the audio clock of the frames.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import dataclass, field
 
 from ..audio.frames import Frame
-from ..events import Event
+from ..events import Event, Interruption, RaisedVoice
+from .escalation import EscalationPolicy
+from .features import FeatureExtractor, FrameFeatures
+from .interruption import InterruptionDetector
+from .raised import RaisedVoiceDetector
 from .settings import DetectionSettings
+from .speakers import SpeakerTracker, VoiceProfile
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Pipeline", "FrameFeatures", "TalkStats", "VoiceProfile"]
 
-@dataclass(frozen=True, slots=True)
-class FrameFeatures:
-    """Per-frame measurements."""
 
-    start_sample: int
-    is_speech: bool
-    energy_db: float
+@dataclass
+class TalkStats:
+    """What a talk looked like, for the journal: seconds and counts per partner ("A", "B")."""
+
+    speaking_s: dict[str, float] = field(default_factory=lambda: {"A": 0.0, "B": 0.0})
+    raised_s: dict[str, float] = field(default_factory=lambda: {"A": 0.0, "B": 0.0})
+    raised_events: dict[str, int] = field(default_factory=lambda: {"A": 0, "B": 0})
+    interruptions_by: dict[str, int] = field(default_factory=lambda: {"A": 0, "B": 0})
+    pause_suggestions: int = 0
+    audio_s: float = 0.0
 
 
 class Pipeline:
     """Runs every detector over a stream of frames and returns their events."""
 
-    def __init__(self, settings: DetectionSettings | None = None, frame_ms: int = 30) -> None:
-        import webrtcvad  # the only importer of webrtcvad
-
+    def __init__(self, settings: DetectionSettings | None = None, frame_ms: int = 30,
+                 profile: VoiceProfile | None = None) -> None:
         self.settings = settings or DetectionSettings()
         self.frame_ms = frame_ms
-        self._vad = webrtcvad.Vad(self.settings.vad_aggressiveness)
+        self.profile = profile
+        s = self.settings
+        self.features = FeatureExtractor(s, frame_ms)
+        self.speakers = SpeakerTracker(s.speakers, frame_ms, profile)
+        self.raised = RaisedVoiceDetector(s.raised, frame_ms)
+        self.interruptions = InterruptionDetector(s.interruption, frame_ms, s.speakers.gap_ms)
+        self.escalation = EscalationPolicy(s.escalation, frame_ms)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything learned (a new talk); a profile seeds the partners again."""
+        for stage in (self.features, self.speakers, self.raised, self.interruptions, self.escalation):
+            stage.reset()
+        if self.profile is not None:
+            for label, p in self.profile.partners.items():
+                self.raised.seed(label, p.calm_db, p.calm_f0_hz, p.calm_bright_db)
         self.last: FrameFeatures | None = None
         self.frames_seen = 0
+        self._stats = TalkStats()
 
     def process(self, frame: Frame, muted: bool = False) -> list[Event]:
         """Take one frame; return the events it completes. ``muted``: the product is speaking (no detection)."""
-        x = frame.samples.astype(np.float32)
-        energy_db = float(10.0 * np.log10(np.mean(x * x) / (32768.0 ** 2) + 1e-10))
-        is_speech = self._vad.is_speech(frame.samples.tobytes(), frame.sample_rate)
-        self.last = FrameFeatures(frame.start_sample, is_speech, energy_db)
+        feats = self.features.process(frame, muted)
+        label = self.speakers.process(feats, muted)
+        feats.speaker = label if feats.is_speech else None
+        self.last = feats
         self.frames_seen += 1
-        return []
+        events: list[Event] = list(self.raised.process(feats, label, muted))
+        distances = self.speakers.window_distances() if feats.is_speech and not muted else {}
+        events.extend(self.interruptions.process(feats, label, distances, muted))
+        raised_now = self.raised.active is not None
+        events.extend(self.escalation.process(feats.end_s, events, raised_now, muted))
+        if not muted:
+            self._count(feats, events, raised_now)
+        return events
 
     def flush(self) -> list[Event]:
-        """End of stream: events still pending."""
+        """End of stream: events still pending (none: every event is emitted as soon as it is decided)."""
         return []
 
-    def reset(self) -> None:
-        """Forget everything learned (a new talk)."""
-        self.last = None
-        self.frames_seen = 0
+    def snooze(self, minutes: float, now_s: float) -> None:
+        """'Not now': no pause suggestion for ``minutes`` after ``now_s`` (seconds of audio time)."""
+        self.escalation.snooze(minutes, now_s)
+
+    def stats(self) -> TalkStats:
+        """Speaking and raised seconds per partner, raised-voice and interruption counts so far."""
+        st = self._stats
+        return TalkStats(dict(st.speaking_s), dict(st.raised_s), dict(st.raised_events),
+                         dict(st.interruptions_by), st.pause_suggestions, st.audio_s)
+
+    def _count(self, feats: FrameFeatures, events: list[Event], raised_now: bool) -> None:
+        st = self._stats
+        dt = self.frame_ms / 1000.0
+        st.audio_s += dt
+        if feats.is_speech and feats.speaker in st.speaking_s:
+            st.speaking_s[feats.speaker] += dt
+            if raised_now and self.raised.active == feats.speaker:
+                st.raised_s[feats.speaker] += dt
+        for e in events:
+            if isinstance(e, RaisedVoice) and e.speaker in st.raised_events:
+                st.raised_events[e.speaker] += 1
+            elif isinstance(e, Interruption) and e.speaker in st.interruptions_by:
+                st.interruptions_by[e.speaker] += 1
+            elif e.type == "pause_suggested":
+                st.pause_suggestions += 1

@@ -1,14 +1,88 @@
-"""Detection settings (all thresholds of the detectors live here)."""
+"""Detection settings: every threshold of the detectors, with its unit in its name and its allowed range.
+
+Sections nest: ``[detection]`` holds the feature settings, ``[detection.speakers]``, ``[detection.raised]``,
+``[detection.interruption]`` and ``[detection.escalation]`` hold each detector's own.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..settings import setting
+from ..settings import section, setting
+
+
+@dataclass(frozen=True)
+class SpeakerSettings:
+    """The two-partner voice model (who is speaking)."""
+
+    new_partner_distance: float = setting(
+        1.2, lo=0.0, hi=10.0,
+        doc="two voices are told apart once their clusters stand this far apart (in units of their spread)")
+    decide_ms: int = setting(450, lo=90, hi=3000, doc="speech needed before a stretch is given a partner label, ms")
+    window_ms: int = setting(600, lo=150, hi=3000, doc="voice features are averaged over this much recent speech, ms")
+    gap_ms: int = setting(240, lo=60, hi=2000, doc="silence that ends a stretch of speech (a turn boundary), ms")
+    adapt_rate: float = setting(0.02, lo=0.0, hi=0.5, doc="how fast a partner's voice model follows their speech, per update")
+
+
+@dataclass(frozen=True)
+class RaisedSettings:
+    """Raised voice: loudness above the partner's own calm baseline, with pitch and brightness as support."""
+
+    level_window_ms: int = setting(900, lo=150, hi=5000, doc="speech averaged for the current loudness, ms")
+    enter_db: float = setting(7.0, lo=1.0, hi=30.0,
+                              doc="evidence (dB above own calm baseline, plus pitch/brightness bonus) to enter")
+    min_level_db: float = setting(4.5, lo=0.0, hi=30.0, doc="loudness above own baseline needed whatever the support, dB")
+    exit_db: float = setting(3.5, lo=0.0, hi=30.0, doc="leave when loudness falls below baseline + this, dB")
+    over_other_db: float = setting(
+        1.0, lo=-20.0, hi=20.0,
+        doc="also needed: loudness above the OTHER partner's calm baseline by this, dB (guards a loud partner)")
+    pitch_weight_db_per_st: float = setting(0.5, lo=0.0, hi=5.0, doc="evidence bonus per semitone of raised pitch, dB")
+    bright_weight: float = setting(0.25, lo=0.0, hi=5.0, doc="evidence bonus per dB of extra energy above 1 kHz")
+    max_bonus_db: float = setting(4.0, lo=0.0, hi=20.0, doc="cap on the pitch + brightness bonus, dB")
+    hold_ms: int = setting(700, lo=0, hi=10000, doc="evidence must last this much speech before the event, ms")
+    release_ms: int = setting(1500, lo=0, hi=20000, doc="below the exit level this long ends a raised stretch, ms")
+    refractory_s: float = setting(6.0, lo=0.0, hi=600.0, doc="after a raised stretch ends, no new event for the same partner, s")
+    baseline_speech_s: float = setting(4.0, lo=0.5, hi=120.0, doc="calm speech needed before a partner's baseline is trusted, s")
+    baseline_rate_db_per_s: float = setting(0.6, lo=0.0, hi=10.0, doc="how fast the calm baseline may move, dB per s of speech")
+    adapt_after_s: float = setting(20.0, lo=2.0, hi=600.0,
+                                   doc="loud for this long with no pitch/brightness support = new normal (moved nearer), s")
+
+
+@dataclass(frozen=True)
+class InterruptionSettings:
+    """Interruption: the other partner starts while one holds the floor, and keeps going."""
+
+    floor_ms: int = setting(1000, lo=0, hi=10000, doc="a partner holds the floor after this much speech, ms")
+    jump_db: float = setting(2.5, lo=0.0, hi=20.0, doc="overlap raises the level above the floor holder's by this, dB")
+    change_distance: float = setting(0.9, lo=0.0, hi=5.0, doc="voice-feature shift away from the holder that counts, normalised")
+    sustain_ms: int = setting(600, lo=100, hi=5000, doc="overlap evidence must last this long (shorter = backchannel), ms")
+    evidence_fraction: float = setting(0.6, lo=0.1, hi=1.0, doc="share of frames in the sustain window that must show evidence")
+    refractory_s: float = setting(3.0, lo=0.0, hi=60.0, doc="after an interruption, no new one for this long, s")
+
+
+@dataclass(frozen=True)
+class EscalationSettings:
+    """When to suggest the agreed pause (rules over a sliding window)."""
+
+    window_s: float = setting(60.0, lo=10.0, hi=900.0, doc="sliding window for counting events, s")
+    interruptions: int = setting(3, lo=1, hi=50, doc="this many interruptions within the window suggest a pause")
+    raised_events: int = setting(3, lo=1, hi=50, doc="this many raised-voice events within the window suggest a pause")
+    raised_s: float = setting(15.0, lo=1.0, hi=600.0, doc="this many seconds of raised voice within the window suggest a pause")
+    combined_events: int = setting(3, lo=2, hi=50,
+                                   doc="this many events (raised + interruptions, at least one of each) in the window")
+    cooldown_min: float = setting(5.0, lo=0.0, hi=240.0, doc="after a suggestion, none for this long, minutes")
+    max_per_hour: int = setting(3, lo=1, hi=60, doc="at most this many suggestions in any hour")
 
 
 @dataclass(frozen=True)
 class DetectionSettings:
-    """Detector thresholds."""
+    """Detector thresholds: per-frame features here, each detector in its own sub-section."""
 
     vad_aggressiveness: int = setting(2, lo=0, hi=3, doc="webrtcvad aggressiveness (0 = least, 3 = most)")
+    speech_margin_db: float = setting(4.0, lo=0.0, hi=40.0, doc="speech must be this far above the noise floor, dB")
+    min_speech_dbfs: float = setting(-65.0, lo=-100.0, hi=0.0, doc="quieter frames are never speech, dBFS")
+    noise_rise_db_per_s: float = setting(1.0, lo=0.01, hi=20.0, doc="how fast the noise floor may rise, dB per s")
+    speakers: SpeakerSettings = section(SpeakerSettings)
+    raised: RaisedSettings = section(RaisedSettings)
+    interruption: InterruptionSettings = section(InterruptionSettings)
+    escalation: EscalationSettings = section(EscalationSettings)

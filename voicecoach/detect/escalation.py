@@ -1,0 +1,90 @@
+"""Escalation policy: when the talk has escalated enough to offer the agreed pause.
+
+Rules over a sliding window of audio time: repeated interruptions, repeated raised voices, sustained raised
+voice, or both together. After a suggestion there is a cooldown; "not now" snoozes; at most a few per hour.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ..events import Event, Interruption, PauseSuggested, RaisedVoice
+from .settings import EscalationSettings
+
+
+class EscalationPolicy:
+    """Watches detector events and raised-voice time; emits :class:`PauseSuggested` with a reason."""
+
+    def __init__(self, settings: EscalationSettings, frame_ms: int = 30) -> None:
+        self.settings = settings
+        self.frame_s = frame_ms / 1000.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the window, cooldown, snooze and hourly count."""
+        self._raised: deque[float] = deque()
+        self._interruptions: deque[float] = deque()
+        self._raised_frames: deque[float] = deque()   # end times of frames with a raised voice
+        self._suggested: deque[float] = deque()
+        self._snooze_until = -1e18
+        self._last_suggestion = -1e18
+
+    def snooze(self, minutes: float, now_s: float) -> None:
+        """'Not now': no suggestion until ``minutes`` after ``now_s`` (audio time)."""
+        self._snooze_until = max(self._snooze_until, now_s + 60.0 * minutes)
+
+    def process(self, now_s: float, events: list[Event], raised_now: bool, muted: bool = False) -> list[PauseSuggested]:
+        """Take the frame's time, the detectors' events and whether a voice is raised now."""
+        for e in events:
+            if isinstance(e, RaisedVoice):
+                self._raised.append(e.t)
+            elif isinstance(e, Interruption):
+                self._interruptions.append(e.t)
+        if raised_now and not muted:
+            self._raised_frames.append(now_s)
+        self._expire(now_s)
+        if muted or not (events or raised_now):
+            return []
+        reason = self._reason()
+        if reason is None or not self._allowed(now_s):
+            return []
+        self._suggested.append(now_s)
+        self._last_suggestion = now_s
+        # a fresh start: the same events must not trigger again after the cooldown
+        self._raised.clear()
+        self._interruptions.clear()
+        self._raised_frames.clear()
+        return [PauseSuggested(t=now_s, reason=reason)]
+
+    def _expire(self, now_s: float) -> None:
+        start = now_s - self.settings.window_s
+        for q in (self._raised, self._interruptions, self._raised_frames):
+            while q and q[0] < start:
+                q.popleft()
+        while self._suggested and self._suggested[0] < now_s - 3600.0:
+            self._suggested.popleft()
+
+    def _reason(self) -> str | None:
+        """The first rule that fires, as words a person understands."""
+        s = self.settings
+        window = f"{s.window_s:g} s"
+        n_int, n_raised = len(self._interruptions), len(self._raised)
+        raised_s = len(self._raised_frames) * self.frame_s
+        if raised_s >= s.raised_s:
+            return f"raised voices for {raised_s:.0f} s in {window}"
+        if n_int >= s.interruptions:
+            return f"{n_int} interruptions in {window}"
+        if n_raised >= s.raised_events:
+            return f"{n_raised} raised voices in {window}"
+        if n_int and n_raised and n_int + n_raised >= s.combined_events:
+            return f"{n_raised} raised voices and {n_int} interruptions in {window}"
+        return None
+
+    def _allowed(self, now_s: float) -> bool:
+        """Cooldown, snooze and the hourly cap."""
+        s = self.settings
+        if now_s < self._snooze_until:
+            return False
+        if now_s - self._last_suggestion < 60.0 * s.cooldown_min:
+            return False
+        return len(self._suggested) < s.max_per_hour

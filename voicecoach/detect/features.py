@@ -1,0 +1,142 @@
+"""Per-frame features: speech decision (webrtcvad), energy, noise floor, pitch, spectral balance, voice timbre.
+
+This is the only module that imports webrtcvad. Pitch, brightness and the cepstrum are computed only on speech
+frames (they are what the speaker model and the raised-voice detector need, and they cost most).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..audio.frames import SAMPLE_RATE, Frame
+from .settings import DetectionSettings
+
+N_MFCC = 12
+N_MEL = 24
+WINDOW = 960               # 60 ms analysis window: more than three periods of a 60 Hz voice
+N_FFT = 2048               # >= WINDOW + longest lag, so the autocorrelation does not wrap
+F0_MIN_HZ, F0_MAX_HZ = 60.0, 400.0
+VOICED_MIN = 0.5           # normalised autocorrelation peak above which a frame is voiced
+
+
+@dataclass(slots=True)
+class FrameFeatures:
+    """What one frame measured. ``f0_hz`` is 0 when unvoiced or not speech; ``mfcc`` is None off speech."""
+
+    start_sample: int
+    end_s: float
+    energy_db: float
+    is_speech: bool
+    noise_db: float
+    f0_hz: float = 0.0
+    voicing: float = 0.0
+    bright_db: float = 0.0          # energy above 1 kHz relative to below, dB
+    mfcc: NDArray[np.float64] | None = None
+    speaker: str | None = None      # filled in by the speaker model
+
+
+def _mel_matrix(n_fft: int, rate: int, n_mel: int, lo_hz: float = 80.0, hi_hz: float = 7600.0) -> NDArray:
+    """Triangular mel filters as a (n_mel, n_fft//2+1) matrix."""
+    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
+    inv = lambda m: 700.0 * (10.0 ** (m / 2595.0) - 1.0)  # noqa: E731
+    edges = inv(np.linspace(mel(lo_hz), mel(hi_hz), n_mel + 2))
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (freqs[None, :] - lower) / (centre - lower)
+    down = (upper - freqs[None, :]) / (upper - centre)
+    return np.maximum(0.0, np.minimum(up, down))
+
+
+def _dct_matrix(n_in: int, n_out: int) -> NDArray:
+    """DCT-II rows 1..n_out (c0, the loudness, is left out: the speaker model must not hear loudness)."""
+    k = np.arange(1, n_out + 1)[:, None]
+    n = np.arange(n_in)[None, :]
+    return np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) * math.sqrt(2.0 / n_in)
+
+
+class FeatureExtractor:
+    """Turns frames into :class:`FrameFeatures`; keeps the noise floor and a short history for pitch."""
+
+    def __init__(self, settings: DetectionSettings, frame_ms: int = 30) -> None:
+        import webrtcvad  # the only importer of webrtcvad
+
+        self.settings = settings
+        self.frame_ms = frame_ms
+        self._vad = webrtcvad.Vad(settings.vad_aggressiveness)
+        self._frame_len = SAMPLE_RATE * frame_ms // 1000
+        self._window = np.hanning(WINDOW)
+        self._mel = _mel_matrix(N_FFT, SAMPLE_RATE, N_MEL)
+        self._dct = _dct_matrix(N_MEL, N_MFCC)
+        freqs = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
+        self._low_bins = (freqs >= 80) & (freqs < 1000)
+        self._high_bins = (freqs >= 1000) & (freqs < 7000)
+        lag_lo = int(SAMPLE_RATE / F0_MAX_HZ) - 1
+        self._lag_hi = int(SAMPLE_RATE / F0_MIN_HZ) + 1
+        self._lags = np.arange(lag_lo, self._lag_hi + 1)
+        wac = np.fft.irfft(np.abs(np.fft.rfft(self._window, N_FFT)) ** 2, N_FFT)
+        self._window_ac = wac[self._lags] / wac[0]
+        self._rise_per_frame = settings.noise_rise_db_per_s * frame_ms / 1000.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the noise floor and pitch history."""
+        self._buf = np.zeros(WINDOW, dtype=np.float64)
+        self.noise_db: float | None = None
+
+    def process(self, frame: Frame, muted: bool = False) -> FrameFeatures:
+        """Measure one frame; ``muted`` frames are measured but do not move the noise floor."""
+        x = frame.samples.astype(np.float64)
+        power = float(np.dot(x, x)) / (len(x) * 32768.0 ** 2)
+        energy_db = 10.0 * math.log10(power + 1e-10)
+        buf = self._buf
+        buf[:-len(x)] = buf[len(x):]
+        buf[-len(x):] = x
+        if not muted:
+            self._track_noise(energy_db)
+        noise = self.noise_db if self.noise_db is not None else energy_db
+        vad = self._vad.is_speech(frame.samples.tobytes(), frame.sample_rate)
+        s = self.settings
+        is_speech = bool(vad and energy_db > s.min_speech_dbfs and energy_db > noise + s.speech_margin_db)
+        feats = FrameFeatures(frame.start_sample, frame.end_s, energy_db, is_speech, noise)
+        if is_speech:
+            self._analyse(feats)
+        return feats
+
+    def _track_noise(self, energy_db: float) -> None:
+        """Fast-falling, slow-rising floor: follows the quietest frames, ignores speech."""
+        if self.noise_db is None or energy_db < self.noise_db:
+            self.noise_db = energy_db if self.noise_db is None else 0.7 * self.noise_db + 0.3 * energy_db
+        else:
+            self.noise_db += min(self._rise_per_frame, energy_db - self.noise_db)
+
+    def _analyse(self, feats: FrameFeatures) -> None:
+        """One FFT of the last 60 ms gives brightness, 12 mel cepstra (no c0) and, via its inverse, pitch."""
+        w = self._buf * self._window
+        spec = np.fft.rfft(w, N_FFT)
+        p = spec.real ** 2 + spec.imag ** 2
+        low = float(p[self._low_bins].sum()) + 1e-3
+        high = float(p[self._high_bins].sum()) + 1e-3
+        feats.bright_db = 10.0 * math.log10(high / low)
+        feats.mfcc = self._dct @ np.log(self._mel @ p + 1e-3)
+        r = np.fft.irfft(p, N_FFT)[:self._lag_hi + 2]
+        if r[0] <= 0.0:
+            return
+        # Boersma's correction: divide by the window's own autocorrelation to undo its taper.
+        nac = r[self._lags] / r[0] / self._window_ac
+        inner = nac[1:-1]
+        peaks = np.nonzero((inner > nac[:-2]) & (inner >= nac[2:]))[0] + 1
+        if not len(peaks):
+            return
+        best = float(nac[peaks].max())
+        # The shortest period nearly as strong as the best: avoids picking a multiple of the period.
+        i = int(peaks[np.argmax(nac[peaks] >= 0.88 * best)])
+        feats.voicing = float(nac[i])
+        if feats.voicing >= VOICED_MIN:
+            a, b, c = nac[i - 1], nac[i], nac[i + 1]
+            denom = a - 2.0 * b + c
+            lag = float(self._lags[i]) + (0.5 * (a - c) / denom if denom < 0 else 0.0)
+            feats.f0_hz = SAMPLE_RATE / lag

@@ -1,0 +1,177 @@
+"""Raised voice: a partner's loudness above their OWN calm baseline, with pitch and brightness as support.
+
+Per partner a calm baseline (level, pitch, brightness) is tracked by a robust running median over their calm
+speech (a sign-step tracker, so a shout cannot drag it), and is frozen while they are loud. Entering needs enough
+evidence for ``hold_ms`` of speech; leaving needs the level to drop below the exit level for ``release_ms``;
+then a refractory time. A naturally loud partner is compared with their own baseline (and a raise must also be
+louder than the other partner's calm speech); a couple moving nearer the microphone is loud with no change of
+pitch or brightness, so after ``adapt_after_s`` the baseline follows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..events import RaisedVoice
+from .features import FrameFeatures
+from .settings import RaisedSettings
+
+MIN_VOICED_SHARE = 0.3     # coughs, door bangs and most noise are unvoiced
+
+
+@dataclass
+class Baseline:
+    """One partner's calm-speech reference and raised-voice state."""
+
+    level_db: float | None = None
+    f0_st: float | None = None
+    bright_db: float | None = None
+    calm_s: float = 0.0
+    loud_unsupported_s: float = 0.0
+    raised: bool = False
+    onset_s: float = 0.0
+    evidence_frames: int = 0
+    last_loud_s: float = -1e9
+    ended_s: float = -1e9
+    raised_s: float = 0.0
+
+
+class RaisedVoiceDetector:
+    """Emits :class:`RaisedVoice` when a partner is clearly louder than their own calm speech."""
+
+    def __init__(self, settings: RaisedSettings, frame_ms: int = 30) -> None:
+        self.settings = settings
+        self.frame_s = frame_ms / 1000.0
+        self._win_n = max(2, settings.level_window_ms // frame_ms)
+        self._hold_n = max(1, settings.hold_ms // frame_ms)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget baselines and state."""
+        self.partners: dict[str, Baseline] = {}
+        self._power = np.zeros(self._win_n)
+        self._f0 = np.full(self._win_n, np.nan)
+        self._bright = np.zeros(self._win_n)
+        self._n = 0
+        self._pos = 0
+        self._label: str | None = None
+        self.active: str | None = None   # partner currently raised and speaking
+        self.excess_db = 0.0
+
+    def seed(self, label: str, level_db: float | None, f0_hz: float | None, bright_db: float | None) -> None:
+        """Start a partner's baseline from a calibration profile."""
+        b = self.partners.setdefault(label, Baseline())
+        b.level_db, b.bright_db = level_db, bright_db
+        b.f0_st = 12.0 * math.log2(f0_hz / 100.0) if f0_hz else None
+        b.calm_s = self.settings.baseline_speech_s if level_db is not None else 0.0
+
+    def process(self, feats: FrameFeatures, label: str | None, muted: bool = False) -> list[RaisedVoice]:
+        """Take one frame and its partner label; returns a RaisedVoice when one is confirmed."""
+        self.active = None
+        if muted or not feats.is_speech:
+            return self._release(feats.end_s)
+        if label != self._label:
+            self._n = 0   # a new partner or a new turn: their own level only
+            self._label = label
+        self._push(feats)
+        if label is None or self._n < self._win_n // 2:
+            return self._release(feats.end_s)
+        b = self.partners.setdefault(label, Baseline())
+        level = 10.0 * math.log10(self._window(self._power).mean() + 1e-12)
+        f0s = self._window(self._f0)
+        voiced = ~np.isnan(f0s)
+        f0_st = float(f0s[voiced].mean()) if voiced.any() else None
+        bright = float(self._window(self._bright).mean())
+        events = self._judge(b, label, level, f0_st, bright, float(voiced.mean()), feats.end_s)
+        if b.raised:
+            self.active = label
+            b.raised_s += self.frame_s
+        return events + self._release(feats.end_s)
+
+    def _push(self, feats: FrameFeatures) -> None:
+        self._power[self._pos] = 10.0 ** (feats.energy_db / 10.0)
+        self._f0[self._pos] = 12.0 * math.log2(feats.f0_hz / 100.0) if feats.f0_hz > 0 else np.nan
+        self._bright[self._pos] = feats.bright_db
+        self._pos = (self._pos + 1) % self._win_n
+        self._n = min(self._n + 1, self._win_n)
+
+    def _window(self, ring: np.ndarray) -> np.ndarray:
+        if self._n >= self._win_n:
+            return ring
+        idx = (self._pos - 1 - np.arange(self._n)) % self._win_n
+        return ring[idx]
+
+    def _judge(self, b: Baseline, label: str, level: float, f0_st: float | None, bright: float,
+               voiced_share: float, now_s: float) -> list[RaisedVoice]:
+        """Compare with the baseline; learn the baseline from calm speech."""
+        s = self.settings
+        if b.level_db is None or b.calm_s < s.baseline_speech_s:
+            self._learn(b, level, f0_st, bright, warm=True)
+            return []
+        excess = level - b.level_db
+        bonus = 0.0
+        if f0_st is not None and b.f0_st is not None:
+            bonus += s.pitch_weight_db_per_st * max(0.0, f0_st - b.f0_st)
+        if b.bright_db is not None:
+            bonus += s.bright_weight * max(0.0, bright - b.bright_db)
+        bonus = min(bonus, s.max_bonus_db)
+        self.excess_db = excess
+        others = [o.level_db for k, o in self.partners.items() if k != label and o.level_db is not None
+                  and o.calm_s >= s.baseline_speech_s]
+        above_other = not others or level - max(others) >= s.over_other_db
+        evidence = (excess + bonus >= s.enter_db and excess >= s.min_level_db and above_other
+                    and voiced_share >= MIN_VOICED_SHARE)
+        if b.raised:
+            if excess >= s.exit_db:
+                b.last_loud_s = now_s
+            return []
+        if evidence:
+            if b.evidence_frames == 0:
+                b.onset_s = now_s - self._n * self.frame_s
+            b.evidence_frames += 1
+            if bonus < 1.0:
+                b.loud_unsupported_s += self.frame_s
+            if b.loud_unsupported_s >= s.adapt_after_s:
+                self._learn(b, level, f0_st, bright, warm=False, speed=5.0)  # moved nearer: the new normal
+                return []
+            if b.evidence_frames >= self._hold_n and now_s - b.ended_s >= s.refractory_s:
+                b.raised = True
+                b.last_loud_s = now_s
+                b.evidence_frames = 0
+                return [RaisedVoice(t=now_s, start=b.onset_s, end=None, speaker=label, level_db=round(excess, 1))]
+            return []
+        b.evidence_frames = max(0, b.evidence_frames - 2)
+        if excess < s.min_level_db:
+            b.loud_unsupported_s = max(0.0, b.loud_unsupported_s - self.frame_s)
+            self._learn(b, level, f0_st, bright, warm=False)
+        return []
+
+    def _learn(self, b: Baseline, level: float, f0_st: float | None, bright: float, warm: bool,
+               speed: float = 1.0) -> None:
+        """Running mean while warming up, then a sign-step (running median) tracker."""
+        b.calm_s += self.frame_s
+        if warm or b.level_db is None:
+            k = min(1.0, self.frame_s / max(b.calm_s, self.frame_s))
+            b.level_db = level if b.level_db is None else b.level_db + k * (level - b.level_db)
+            b.bright_db = bright if b.bright_db is None else b.bright_db + k * (bright - b.bright_db)
+            if f0_st is not None:
+                b.f0_st = f0_st if b.f0_st is None else b.f0_st + k * (f0_st - b.f0_st)
+            return
+        step = self.settings.baseline_rate_db_per_s * self.frame_s * speed
+        b.level_db += step if level > b.level_db else -step
+        b.bright_db += step if bright > b.bright_db else -step
+        if f0_st is not None and b.f0_st is not None:
+            b.f0_st += step if f0_st > b.f0_st else -step
+
+    def _release(self, now_s: float) -> list[RaisedVoice]:
+        """End raised stretches that have been quiet for release_ms."""
+        limit = self.settings.release_ms / 1000.0
+        for b in self.partners.values():
+            if b.raised and now_s - b.last_loud_s >= limit:
+                b.raised = False
+                b.ended_s = now_s
+                b.loud_unsupported_s = 0.0
+        return []

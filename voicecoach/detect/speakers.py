@@ -1,0 +1,285 @@
+"""Who is speaking: an online two-partner voice model, learned without help or seeded from a calibration profile.
+
+Each speech frame gives a voice vector: 12 mel cepstra (no c0, so loudness does not matter) scaled by their
+typical spread, plus pitch in units of 6 semitones. A window of recent speech is averaged and compared with the
+partners' mean vectors (root-mean-square distance). The first stretch of speech founds partner "A"; speech far
+enough from A for long enough founds "B"; after that each window goes to the nearer partner, with hysteresis.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .features import N_MFCC, FrameFeatures
+from .settings import SpeakerSettings
+
+# Typical spread of each cepstrum across speech frames (measured on LibriSpeech): makes dimensions comparable.
+# Then divided by their within-speaker spread over ~0.6 s, so that every dimension counts alike.
+MFCC_SCALE = np.array([7.9, 3.9, 3.6, 2.6, 2.0, 1.8, 1.5, 1.2, 1.2, 1.2, 1.0, 1.0]) * np.array(
+    [0.35, 0.38, 0.39, 0.39, 0.38, 0.39, 0.39, 0.43, 0.40, 0.37, 0.44, 0.39])
+PITCH_UNIT_ST = 6.0 * 0.43
+DIM = N_MFCC + 1
+PARTNERS = ("A", "B")
+UNIT_FRAMES = 40           # clustering unit: up to this many speech frames of one stretch
+MAX_UNITS = 200            # ~4 minutes of speech: the model keeps following the voices
+RECLUSTER_UNITS = 2        # re-cluster after this many new units
+MIN_UNITS_FOR_TWO = 8
+MIN_SHARE = 0.12           # the smaller partner must have at least this share of the units
+KMEANS_ITERATIONS = 6
+
+
+def voice_vector(feats: FrameFeatures) -> NDArray[np.float64]:
+    """The scaled voice vector of a speech frame (pitch is NaN when unvoiced)."""
+    v = np.empty(DIM)
+    v[:N_MFCC] = feats.mfcc / MFCC_SCALE
+    v[N_MFCC] = 12.0 * math.log2(feats.f0_hz / 100.0) / PITCH_UNIT_ST if feats.f0_hz > 0 else math.nan
+    return v
+
+
+def distance(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+    """Root-mean-square difference over the dimensions both vectors have."""
+    d = a - b
+    d = d[~np.isnan(d)]
+    return float(math.sqrt(float(np.dot(d, d)) / len(d))) if len(d) else 0.0
+
+
+@dataclass
+class PartnerVoice:
+    """One partner's voice features and calm-speech baselines (what calibration records)."""
+
+    voice: list[float] = field(default_factory=list)   # scaled voice vector (see voice_vector)
+    calm_db: float | None = None                        # calm speech level, dBFS
+    calm_f0_hz: float | None = None
+    calm_bright_db: float | None = None
+
+
+@dataclass
+class VoiceProfile:
+    """Both partners' voices and calm baselines; seeds the speaker model and the raised-voice baselines."""
+
+    partners: dict[str, PartnerVoice] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialise as a JSON object."""
+        return json.dumps({"version": 1, "partners": {k: asdict(v) for k, v in self.partners.items()}})
+
+    @classmethod
+    def from_json(cls, text: str) -> "VoiceProfile":
+        """Parse what :meth:`to_json` wrote (raises ValueError on anything else)."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or not isinstance(data.get("partners"), dict):
+            raise ValueError("not a voicecoach voice profile")
+        partners = {}
+        for label, p in data["partners"].items():
+            if label not in PARTNERS:
+                raise ValueError(f"unknown partner label {label!r} in voice profile")
+            voice = [float(x) for x in p.get("voice", [])]
+            if voice and len(voice) != DIM:
+                raise ValueError(f"voice vector of partner {label} has {len(voice)} values, expected {DIM}")
+            partners[label] = PartnerVoice(voice, p.get("calm_db"), p.get("calm_f0_hz"), p.get("calm_bright_db"))
+        return cls(partners)
+
+    def save(self, path: Path | str) -> None:
+        """Write the profile to a file."""
+        Path(path).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path | str) -> "VoiceProfile":
+        """Read a profile file."""
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+class SpeakerTracker:
+    """Labels speech frames "A"/"B"; the partners are found by re-clustering recent stretches of speech."""
+
+    def __init__(self, settings: SpeakerSettings, frame_ms: int = 30, profile: VoiceProfile | None = None) -> None:
+        self.settings = settings
+        self.frame_ms = frame_ms
+        self._profile = profile
+        self._win_n = max(3, settings.window_ms // frame_ms)
+        self._decide_n = max(1, settings.decide_ms // frame_ms)
+        self._gap_n = max(1, settings.gap_ms // frame_ms)
+        self._switch_n = max(1, 300 // frame_ms)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the partners (unless a profile seeds them) and the current stretch."""
+        self.models: dict[str, NDArray[np.float64]] = {}
+        if self._profile is not None:
+            for label, p in self._profile.partners.items():
+                if len(p.voice) == DIM:
+                    self.models[label] = np.array(p.voice, dtype=np.float64)
+        self._seeded = len(self.models) == 2
+        self._ring = np.full((self._win_n, DIM), np.nan)
+        self._pos = 0
+        self._filled = 0
+        self._stretch_sum = np.zeros(DIM)
+        self._stretch_cnt = np.zeros(DIM)
+        self._unit_sum = np.zeros(DIM)
+        self._unit_cnt = np.zeros(DIM)
+        self._unit_frames = 0
+        self.separation = 0.0
+        self._units = np.zeros((MAX_UNITS, DIM))
+        self._n_units = 0
+        self._unit_next = 0
+        self._new_units = 0
+        self.label: str | None = None
+        self.stretch_frames = 0        # speech frames in the current stretch (turn)
+        self.silence_frames = 10 ** 6
+        self.distances: dict[str, float] = {}
+        self._switch = 0
+
+    def window_vector(self) -> NDArray[np.float64] | None:
+        """Mean voice vector over the recent speech of this stretch (None before any)."""
+        if self._filled == 0:
+            return None
+        rows = self._ring if self._filled >= self._win_n else self._ring[: self._filled]
+        mask = ~np.isnan(rows)
+        total = np.where(mask, rows, 0.0).sum(axis=0)
+        count = mask.sum(axis=0)
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+    def process(self, feats: FrameFeatures, muted: bool = False) -> str | None:
+        """Take one frame's features; returns the current partner label (or None)."""
+        if not feats.is_speech or feats.mfcc is None:
+            self.silence_frames += 1
+            if self.silence_frames == self._gap_n:
+                self._end_stretch()
+            return self.label if self.stretch_frames else None
+        if muted:
+            return self.label
+        self.silence_frames = 0
+        self.stretch_frames += 1
+        v = voice_vector(feats)
+        self._ring[self._pos] = v
+        self._pos = (self._pos + 1) % self._win_n
+        self._filled = min(self._filled + 1, self._win_n)
+        ok = ~np.isnan(v)
+        vz = np.where(ok, v, 0.0)
+        self._stretch_sum += vz
+        self._stretch_cnt += ok
+        self._unit_sum += vz
+        self._unit_cnt += ok
+        self._unit_frames += 1
+        if self._unit_frames >= UNIT_FRAMES:
+            self._close_unit()
+        if self.stretch_frames < self._decide_n or not self.models:
+            return None
+        self.distances = {k: distance(self.stretch_vector(), m) for k, m in self.models.items()}
+        self._choose()
+        return self.label
+
+    def stretch_vector(self) -> NDArray[np.float64]:
+        """Mean voice vector of the current stretch (turn) so far."""
+        return np.where(self._stretch_cnt > 0, self._stretch_sum / np.maximum(self._stretch_cnt, 1), np.nan)
+
+    def window_distances(self) -> dict[str, float]:
+        """Distance of the recent speech window to each partner (for change detection)."""
+        win = self.window_vector()
+        return {} if win is None else {k: distance(win, m) for k, m in self.models.items()}
+
+    def _close_unit(self) -> None:
+        """Store the voice of the last stretch of speech as one clustering unit."""
+        if self._unit_frames >= self._decide_n:
+            self._add_unit(np.where(self._unit_cnt > 0, self._unit_sum / np.maximum(self._unit_cnt, 1), np.nan))
+        self._unit_sum[:] = 0.0
+        self._unit_cnt[:] = 0.0
+        self._unit_frames = 0
+
+    def _end_stretch(self) -> None:
+        """A gap: the stretch ends; its unfinished unit is kept if long enough."""
+        self._close_unit()
+        self._stretch_sum[:] = 0.0
+        self._stretch_cnt[:] = 0.0
+        self.stretch_frames = 0
+        self._switch = 0
+        self._filled = 0   # the next stretch may be the other partner: do not mix the two
+        self._pos = 0
+        self.label = None
+
+    def _choose(self) -> None:
+        """Nearest partner for this window, with hysteresis inside a stretch."""
+        nearest = min(self.distances, key=self.distances.__getitem__)
+        if self.label is None or self.label not in self.models:
+            self.label = nearest
+            self._switch = 0
+        elif nearest != self.label:
+            self._switch += 1
+            if self._switch >= self._switch_n:
+                self.label = nearest
+                self._switch = 0
+        else:
+            self._switch = 0
+
+    def _add_unit(self, vec: NDArray[np.float64] | None) -> None:
+        """Store one ~0.6 s unit of a partner's voice; re-cluster every few units."""
+        if vec is None:
+            return
+        if np.isnan(vec[-1]):
+            vec = vec.copy()
+            vec[-1] = self._units[: self._n_units, -1].mean() if self._n_units else 0.0
+        self._units[self._unit_next] = vec
+        self._unit_next = (self._unit_next + 1) % MAX_UNITS
+        self._n_units = min(self._n_units + 1, MAX_UNITS)
+        self._new_units += 1
+        if self._new_units >= RECLUSTER_UNITS or not self.models:
+            self._new_units = 0
+            self._recluster()
+
+    def _recluster(self) -> None:
+        """Two-means over the stored units; two partners when the clusters stand apart and both are sizeable."""
+        units = self._units[: self._n_units]
+        if self._n_units < MIN_UNITS_FOR_TWO:
+            if not self._seeded:
+                self.models = {"A": units.mean(axis=0)}
+            return
+        starts = [_principal_split(units)]
+        if "A" in self.models and "B" in self.models:
+            prev = np.stack([self.models["A"], self.models["B"]])
+            starts.append(np.where(np.isnan(prev), units.mean(axis=0), prev))
+        best = min((_two_means(units, c) for c in starts), key=lambda r: r[0])
+        sse, cents, assign = best
+        if "A" in self.models and "B" in self.models:
+            # keep the labels stable: A stays the centroid nearer the old A
+            old_a = self.models["A"]
+            if distance(cents[1], old_a) < distance(cents[0], old_a):
+                cents = cents[::-1].copy()
+                assign = 1 - assign
+        share = min(np.mean(assign == 0), np.mean(assign == 1))
+        spread = math.sqrt(sse / len(units) / DIM)
+        self.separation = distance(cents[0], cents[1]) / max(spread, 1e-6)
+        if self._seeded or (share >= MIN_SHARE and self.separation >= self.settings.new_partner_distance):
+            self.models = {"A": cents[0], "B": cents[1]}
+        elif "B" not in self.models:
+            self.models = {"A": units.mean(axis=0)}
+
+
+def _principal_split(units: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Two starting centroids: the means of the units either side of the main axis of variation."""
+    centred = units - units.mean(axis=0)
+    _, vecs = np.linalg.eigh(centred.T @ centred)
+    side = centred @ vecs[:, -1] > 0
+    if side.all() or not side.any():
+        return units[[0, -1]].copy()
+    return np.stack([units[side].mean(axis=0), units[~side].mean(axis=0)])
+
+
+def _two_means(units: NDArray[np.float64], cents: NDArray[np.float64]) -> tuple[float, NDArray, NDArray]:
+    """A few Lloyd iterations; returns (within-cluster sum of squares, centroids, assignment)."""
+    cents = cents.copy()
+    for _ in range(KMEANS_ITERATIONS):
+        d = ((units[:, None, :] - cents[None, :, :]) ** 2).sum(axis=2)
+        assign = np.argmin(d, axis=1)
+        for k in (0, 1):
+            members = units[assign == k]
+            if len(members):
+                cents[k] = members.mean(axis=0)
+    d = ((units[:, None, :] - cents[None, :, :]) ** 2).sum(axis=2)
+    assign = np.argmin(d, axis=1)
+    return float(d.min(axis=1).sum()), cents, assign
