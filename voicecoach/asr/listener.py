@@ -42,10 +42,14 @@ class CommandDecoder:
 
     def _sure_command(self, text: str) -> str | None:
         """The one command a partial names, or None if none, several, or it might still grow into another."""
-        commands = {m.command for m in self.pack.find(text)}
-        if len(commands) != 1:
+        command = self.pack.match_command(text)
+        if command is None:
             return None
-        command = commands.pop()
+        found = self.pack.find(text)
+        spans = [(m.start, m.end) for m in found if m.command == command]
+        for m in found:  # another command's phrase outside the winner ("yes ... let's pause"): wait for the final
+            if m.command != command and not any(a <= m.start and m.end <= b for a, b in spans):
+                return None
         return None if self.pack.could_grow_into_other(text, command) else command
 
     def update(self, transcripts: Iterable[Transcript], now: float,

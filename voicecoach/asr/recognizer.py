@@ -89,8 +89,9 @@ class VoskModel:
         try:
             self.model = vosk.Model(str(self.path))
         except Exception as exc:  # noqa: BLE001 - vosk raises a bare Exception
+            name = self.path.name if self.path.name.startswith("vosk-model") else "NAME"
             raise VoicecoachError(f"cannot load the Vosk model at {self.path} ({exc}); it may be incomplete: "
-                                  f"delete it and download it again with: voicecoach models download NAME") from None
+                                  f"download it again with: voicecoach models download {name} --force") from None
         token = unknown_token_in_files(self.path)
         if token is None or not self.knows(token):
             token = next((tok for tok in UNKNOWN_TOKENS if self.knows(tok)), None)
@@ -119,12 +120,23 @@ class VoskModel:
         return missing
 
 
+_LOADED: dict[Path, VoskModel] = {}
+
+
+def load_model(path: Path | str) -> VoskModel:
+    """The model at ``path``, loaded once per process and shared (a model is read-only once loaded)."""
+    key = Path(path).resolve()
+    if key not in _LOADED:
+        _LOADED[key] = VoskModel(key)
+    return _LOADED[key]
+
+
 class VoskRecognizer:
     """Streaming grammar recognizer: ``process(frame) -> [Transcript]``, ``reset()``."""
 
     def __init__(self, model: VoskModel | Path | str, phrases: Sequence[str], sample_rate: int = SAMPLE_RATE,
                  pack_name: str = "the language pack") -> None:
-        self.model = model if isinstance(model, VoskModel) else VoskModel(model)
+        self.model = model if isinstance(model, VoskModel) else load_model(model)
         self.sample_rate = sample_rate
         missing = self.model.missing_words(phrases)
         if missing:

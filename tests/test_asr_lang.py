@@ -1,0 +1,166 @@
+"""Language packs and turning transcripts into commands (English at the transcript level; no model needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voicecoach.asr.lang import COMMAND_NAMES, load_language, match_command, normalize, pack_from_dict
+from voicecoach.asr.listener import CommandDecoder
+from voicecoach.asr.recognizer import Transcript
+from voicecoach.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def en():
+    return load_language("en")
+
+
+@pytest.mark.parametrize("text, command", [
+    ("yes", "yes"), ("Okay.", "yes"), ("ok", "yes"), ("sure", "yes"), ("let's do it", "yes"), ("Let’s do it!", "yes"),
+    ("not now", "not_now"), ("no", "not_now"), ("later", "not_now"), ("no thanks", "not_now"),
+    ("pause", "pause"), ("time out", "pause"), ("timeout", "pause"), ("let's pause", "pause"),
+    ("next", "next"), ("repeat", "repeat"), ("say again", "repeat"), ("again", "repeat"),
+    ("more time", "more_time"), ("one more minute", "more_time"), ("skip", "skip"),
+    ("stop", "stop"), ("quit", "stop"), ("end", "stop"), ("help", "help"),
+    ("um yes", "yes"), ("could we have one more minute please", "more_time"),
+])
+def test_english_phrases_map_to_their_commands(en, text, command):
+    assert en.match_command(text) == command
+
+
+@pytest.mark.parametrize("text", ["now", "not", "I know", "nothing", "yesterday", "nobody", "noon", "okayish",
+                                  "timer", "the weekend", "pauses", "helpful", "", "   ", "[unk]"])
+def test_words_that_merely_contain_a_phrase_match_nothing(en, text):
+    assert en.match_command(text) is None
+
+
+def test_not_now_is_never_heard_as_yes_or_now(en):
+    assert en.match_command("not now") == "not_now"
+    assert en.match_command("well not now") == "not_now"
+    assert all(m.command == "not_now" for m in en.find("not now"))
+
+
+def test_the_longest_phrase_wins_and_a_tie_between_commands_is_no_command(en):
+    assert en.match_command("say again") == "repeat"
+    assert en.match_command("okay let's pause") == "pause"  # "let's pause" (2 words) beats "okay" (1)
+    assert en.match_command("yes no") is None
+    assert en.match_command("stop next") is None
+
+
+def test_module_level_match_command_uses_english():
+    assert match_command("not now") == "not_now"
+
+
+def test_normalize_keeps_inner_apostrophes_and_drops_punctuation():
+    assert normalize("Let's  PAUSE, ok?") == ("let's", "pause", "ok")
+    assert normalize("'quoted'") == ("quoted",)
+
+
+def test_builtin_packs_use_only_known_command_names():
+    for code in ("en", "ko"):
+        pack = load_language(code)
+        assert set(pack.commands) <= set(COMMAND_NAMES)
+        assert pack.model
+    assert set(load_language("en").commands) == set(COMMAND_NAMES)
+
+
+def test_a_user_pack_in_the_config_dir_overrides_the_builtin(tmp_home):
+    (tmp_home.config_dir / "lang").mkdir()
+    (tmp_home.config_dir / "lang" / "en.toml").write_text('[commands]\nyes = ["aye"]\n', "utf-8")
+    pack = load_language("en")
+    assert pack.match_command("aye") == "yes"
+    assert pack.match_command("yes") is None
+
+
+def test_a_pack_can_be_given_by_path(tmp_path):
+    path = tmp_path / "xx.toml"
+    path.write_text('code = "xx"\n[commands]\nyes = ["ja"]\nnot_now = ["nein", "nicht jetzt"]\n', "utf-8")
+    pack = load_language(str(path))
+    assert pack.code == "xx"
+    assert pack.match_command("nicht jetzt") == "not_now"
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"commands": {"maybe": ["maybe"]}}, "unknown command 'commands.maybe'"),
+    ({"commands": {"yes": "yes"}}, "commands.yes must be a non-empty list"),
+    ({"commands": {"yes": []}}, "commands.yes must be a non-empty list"),
+    ({"commands": {"yes": ["!!"]}}, "no words"),
+    ({"commands": {"yes": ["go"], "next": ["Go"]}}, "given to both commands.yes and commands.next"),
+    ({"commands": {}}, "needs a [commands] table"),
+    ({"commandz": {}}, "unknown key 'commandz'"),
+])
+def test_bad_packs_are_one_line_errors_naming_the_key(data, words):
+    with pytest.raises(InputError) as err:
+        pack_from_dict(data, "pack.toml")
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_or_broken_pack_files_are_one_line_errors(tmp_path, tmp_home):
+    with pytest.raises(InputError, match="no language pack for 'zz'.*available: en, ko"):
+        load_language("zz")
+    with pytest.raises(InputError, match="does not exist"):
+        load_language(str(tmp_path / "none.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[commands\n", "utf-8")
+    with pytest.raises(InputError, match="invalid TOML"):
+        load_language(str(bad))
+
+
+# --- from a transcript stream to commands (pure; the Vosk part is tested with the Korean model) -------------------
+
+def feed(decoder: CommandDecoder, events: list[tuple[float, str, bool]], until: float, step: float = 0.02,
+         allowed=None) -> list[tuple[float, str]]:
+    """Replay (t, text, final) transcripts frame by frame up to ``until``; returns (t, command) pairs."""
+    out, pending, t = [], sorted(events), 0.0
+    while t <= until + 1e-9:
+        now = [Transcript(text, when, final) for when, text, final in pending if when <= t + 1e-9]
+        pending = [e for e in pending if e[0] > t + 1e-9]
+        out += [(round(c.t, 2), c.name) for c in decoder.update(now, t, allowed)]
+        t = round(t + step, 6)
+    return out
+
+
+def test_a_stable_partial_is_acted_on_before_the_final_and_not_reported_twice(en):
+    decoder = CommandDecoder(en, partial_stable_ms=240)
+    heard = feed(decoder, [(1.02, "yes", False), (1.8, "yes", True)], until=2.5)
+    assert heard == [(1.26, "yes")]
+
+
+def test_a_partial_that_changes_before_it_is_stable_waits(en):
+    decoder = CommandDecoder(en, partial_stable_ms=240)
+    heard = feed(decoder, [(1.02, "no", False), (1.14, "yes", False), (1.8, "yes", True)], until=2.5)
+    assert heard == [(1.38, "yes")]
+
+
+def test_a_partial_naming_two_commands_waits_for_the_final(en):
+    decoder = CommandDecoder(en, partial_stable_ms=0)
+    heard = feed(decoder, [(1.0, "yes stop", False), (1.8, "stop", True)], until=2.0)
+    assert heard == [(1.8, "stop")]
+
+
+def test_a_partial_that_could_still_grow_into_another_command_waits():
+    pack = pack_from_dict({"commands": {"yes": ["okay"], "skip": ["okay skip it"]}}, "test.toml")
+    decoder = CommandDecoder(pack, partial_stable_ms=0)
+    assert feed(decoder, [(1.0, "okay", False), (1.5, "okay", True)], until=2.0) == [(1.5, "yes")]
+    decoder.reset()
+    assert feed(decoder, [(1.0, "okay", False), (1.2, "okay skip it", False), (1.5, "okay skip it", True)],
+                until=2.0) == [(1.2, "skip")]
+
+
+def test_each_utterance_gives_its_own_command(en):
+    decoder = CommandDecoder(en, partial_stable_ms=0)
+    heard = feed(decoder, [(1.0, "next", False), (1.5, "next", True), (2.0, "repeat", True)], until=2.5)
+    assert heard == [(1.0, "next"), (2.0, "repeat")]
+
+
+def test_empty_and_unknown_speech_give_no_command(en):
+    decoder = CommandDecoder(en, partial_stable_ms=0)
+    assert feed(decoder, [(1.0, "", True), (2.0, "", False), (2.5, "", True)], until=3.0) == []
+
+
+def test_only_allowed_commands_are_reported_outside_an_answer_window(en):
+    decoder = CommandDecoder(en, partial_stable_ms=0)
+    events = [(1.0, "yes", True), (2.0, "pause", True)]
+    assert feed(decoder, events, until=2.5, allowed={"pause"}) == [(2.0, "pause")]
