@@ -69,8 +69,11 @@ def samples_per_frame(frame_ms: int, sample_rate: int = SAMPLE_RATE) -> int:
 
 
 def float_to_int16(audio: NDArray[np.floating]) -> NDArray[np.int16]:
-    """Convert float audio in [-1, 1] to int16, clipping what lies outside."""
-    return np.clip(np.round(audio * 32767.0), -32768, 32767).astype(np.int16)
+    """Convert float audio in [-1, 1] to int16, clipping what lies outside.
+
+    The scale (32768) is the inverse of :func:`int16_to_float`, so int16 -> float -> int16 is exact.
+    """
+    return np.clip(np.round(np.asarray(audio) * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def int16_to_float(audio: NDArray[np.int16]) -> NDArray[np.float32]:
