@@ -88,14 +88,9 @@ def _probe(path: Path) -> int:
         head = f.read(16)
     if head != _SQLITE_MAGIC:
         raise _refused(path, "not an SQLite database (corrupt or not a journal)")
-    side = [Path(f"{path}{s}") for s in ("-wal", "-shm")]
-    existed = [p.exists() for p in side]
-    try:
-        return _probe_sqlite(path)
-    finally:  # the read-only connection may leave empty side files: tidy only the ones it made
-        for p, was in zip(side, existed):
-            if not was:
-                p.unlink(missing_ok=True)
+    # The read-only connection may leave empty -wal/-shm files beside a refused file. They are left alone:
+    # deleting side files another connection might be using could lose that connection's data.
+    return _probe_sqlite(path)
 
 
 def _probe_sqlite(path: Path) -> int:
@@ -137,8 +132,8 @@ class Journal:
         path = Path(path) if path is not None else default_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fresh = not path.exists() or path.stat().st_size == 0
-            version = 0 if fresh else _probe(path)
+            if path.exists() and path.stat().st_size > 0:
+                _probe(path)  # refuses a corrupt or newer file before anything can write to it
             _private_file(path)
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10.0)
         except OSError as exc:
@@ -148,7 +143,7 @@ class Journal:
         journal = cls(conn, path)
         try:
             journal._configure()
-            journal._migrate(version)
+            journal._migrate()
         except sqlite3.OperationalError as exc:
             conn.close()
             raise _unavailable(path, exc) from None
@@ -169,9 +164,16 @@ class Journal:
             if p.exists() and p.stat().st_mode & 0o077:
                 os.chmod(p, 0o600)
 
-    def _migrate(self, found: int) -> None:
-        for version in range(found, CURRENT_VERSION):
+    def _migrate(self) -> None:
+        """Apply the missing migrations, one transaction each; the version is re-read under the write lock,
+        so two processes opening an old journal at once migrate it once."""
+        while True:
             with self._tx() as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > CURRENT_VERSION:
+                    raise _refused(self.path, f"written by a newer voicecoach (schema {version})")
+                if version == CURRENT_VERSION:
+                    return
                 for statement in MIGRATIONS[version]:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={version + 1}")
