@@ -36,6 +36,10 @@ class SynthError(Exception):
     """A synthesis engine failed (could not start, errored, or produced no audio)."""
 
 
+class EmptyUtterance(SynthError):
+    """The engine finished but wrote no audio."""
+
+
 class SynthTimeout(SynthError):
     """A synthesis engine did not finish in time (it is abandoned)."""
 
@@ -180,10 +184,15 @@ class Pyttsx3Worker:
                     req.error = "pyttsx3 worker was retired"
                     req.done.set()
                 return
-            try:
-                req.result = self._render_one(engine, finished, req)
-            except Exception as exc:  # noqa: BLE001
-                req.error = f"pyttsx3 failed: {type(exc).__name__}: {exc}"
+            for _attempt in range(2):  # an empty file is worth one more try on the same engine
+                try:
+                    req.result = self._render_one(engine, finished, req)
+                    break
+                except EmptyUtterance as exc:
+                    req.error = str(exc)
+                except Exception as exc:  # noqa: BLE001
+                    req.error = f"pyttsx3 failed: {type(exc).__name__}: {exc}"
+                    break
             req.done.set()
 
     def _fail_all(self, message: str) -> None:
@@ -207,17 +216,35 @@ class Pyttsx3Worker:
         # espeak applies setProperty asynchronously and loses the rate after a voice change (measured); its
         # embedded commands (\x01 <value> S = speed, A = amplitude) take effect inside the utterance itself.
         prefix = f"\x01{rate}S\x01{amplitude}A " if engine_is_espeak(engine) else ""
+        if prefix:
+            self._wait_espeak_idle()
         engine.save_to_file(prefix + req.text, str(req.path))
         engine.runAndWait()
         while not finished.wait(0.05):  # runAndWait may return before the utterance ends
             if not self.alive:
                 raise SynthError("retired while waiting for the utterance")
+        if prefix:
+            self._wait_espeak_idle()
         while self.alive:
             audio = read_pcm16(req.path)
             if audio is not None:
                 return audio
+            if req.path.exists() and req.path.stat().st_size <= 44 and finished.is_set():
+                raise EmptyUtterance("pyttsx3 wrote an empty file")
             threading.Event().wait(_POLL_S)  # the first save can return before the file exists
         raise SynthError("retired while waiting for the file")
+
+    def _wait_espeak_idle(self) -> None:
+        """Wait until espeak has no message in flight.
+
+        pyttsx3's runAndWait calls ``espeak_Cancel`` whenever espeak reports it is still busy; the cancelled
+        message's end event then arrives after the next utterance started, and pyttsx3 writes that utterance as an
+        empty file (measured: about 1 in 60 prompts hung this way).
+        """
+        from pyttsx3.drivers import _espeak
+
+        while self.alive and _espeak.IsPlaying():
+            threading.Event().wait(0.001)
 
     def _resolve(self, spec: str) -> str:
         """A voice spec (id, id without family, name, or part of a name; '+variant' kept) to an engine voice id."""
