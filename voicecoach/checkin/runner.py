@@ -304,7 +304,7 @@ class ScriptRunner:
         timer, step = self._timer, self._step()
         assert timer is not None
         self._timer = None
-        times_up = "" if early else "Time's up."
+        times_up = "" if early or timer.kind == "pause" else "Time's up."
         if timer.kind == "reflect":
             self._phase, self._silences = "confirm", 0
             self._say(_join(times_up, self._render(step.confirm)))
