@@ -1,0 +1,154 @@
+"""The Speaker: queued in order, never blocking the caller, stop mid-prompt, and exact 'is speaking' timing.
+
+These run real synthesis into a WAV-file sink paced in real time (as a device would be).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from voicecoach.audio.playback import NullSink, WavFileSink
+from voicecoach.audio.wav import read_wav
+from voicecoach.speech.settings import SpeechSettings
+from voicecoach.speech.speaker import Speaker
+
+LONG = ("When you are ready, let us both take a slow breath in, and a slow breath out, and then we can come back "
+        "to the talk in twenty minutes, calmer and kinder to each other.")
+
+
+def wait_until(predicate, timeout_s: float = 5.0, step_s: float = 0.002) -> float:
+    """Poll until predicate() is true; return the time.monotonic() when it was seen true."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.monotonic()
+        time.sleep(step_s)
+    raise AssertionError("condition not reached in time")
+
+
+def test_say_returns_at_once_and_prompts_play_in_order(tmp_path: Path):
+    path = tmp_path / "out.wav"
+    texts = ["First.", "Second prompt.", "And the third one."]
+    sink = WavFileSink(path, 16000, realtime=False)
+    with Speaker(SpeechSettings(), sink=sink) as speaker:
+        expected = [speaker.render(t, sample_rate=16000)[0] for t in texts]  # cached: say() reuses them
+        start = time.monotonic()
+        for t in texts:
+            speaker.say(t)
+        assert time.monotonic() - start < 0.05
+        assert speaker.busy()
+        assert speaker.wait(10)
+        assert not speaker.busy() and not speaker.is_speaking()
+        assert speaker.cache_info()["hits"] == 3
+    assert np.array_equal(read_wav(path), np.concatenate(expected))
+
+
+def test_is_speaking_covers_exactly_the_prompt(tmp_path: Path):
+    sink = WavFileSink(tmp_path / "out.wav", 16000, realtime=True)
+    with Speaker(SpeechSettings(), sink=sink) as speaker:
+        audio, rate = speaker.render("Let us take the pause we agreed on.", sample_rate=16000)
+        duration = len(audio) / rate
+        said = time.monotonic()
+        speaker.say("Let us take the pause we agreed on.")
+        on = wait_until(speaker.is_speaking)
+        off = wait_until(lambda: not speaker.is_speaking(), timeout_s=duration + 2)
+        last_end = speaker.last_end()
+        speaker.wait(2)
+    assert on - said < 0.1  # a cached prompt starts at once
+    assert abs((off - on) - duration) < 0.1
+    assert abs(last_end - off) < 0.02
+
+
+def test_stop_cuts_the_prompt_and_drops_the_queue(tmp_path: Path):
+    path = tmp_path / "out.wav"
+    sink = WavFileSink(path, 16000, realtime=True)
+    with Speaker(SpeechSettings(), sink=sink) as speaker:
+        full = len(speaker.render(LONG, sample_rate=16000)[0])
+        speaker.say(LONG)
+        speaker.say("This must never be heard.")
+        wait_until(speaker.is_speaking)
+        time.sleep(0.5)
+        stopped = time.monotonic()
+        speaker.stop()
+        quiet = wait_until(lambda: not speaker.busy(), timeout_s=2)
+        assert not speaker.is_speaking()
+    assert quiet - stopped < 0.2
+    written = len(read_wav(path))
+    assert 0.4 * 16000 < written < 0.5 * full  # about 0.5 s plus the sink's lead, far from the whole prompt
+
+
+def test_speaking_after_stop_works(tmp_path: Path):
+    sink = WavFileSink(tmp_path / "out.wav", 16000, realtime=False)
+    with Speaker(SpeechSettings(), sink=sink) as speaker:
+        speaker.say(LONG)
+        speaker.stop()
+        speaker.say("Welcome back.")
+        assert speaker.wait(5)
+        n = len(speaker.render("Welcome back.", sample_rate=16000)[0])
+    assert sink.samples_written >= n
+
+
+def test_without_an_audible_output_the_text_is_reported():
+    shown: list[str] = []
+    with Speaker(SpeechSettings(), sink=NullSink(), on_text=shown.append) as speaker:
+        speaker.say("Shall we take a pause?")
+        speaker.say("   ")  # nothing to say: ignored
+        assert speaker.wait(5)
+        assert not speaker.is_speaking()
+    assert shown == ["Shall we take a pause?"]
+
+
+def test_a_failing_output_degrades_to_text():
+    class BrokenSink(NullSink):
+        """An output that fails on the first write, like a device unplugged mid-prompt."""
+
+        audible = True
+
+        def write(self, block):
+            raise OSError("device unplugged")
+
+    shown: list[str] = []
+    with Speaker(SpeechSettings(), sink=BrokenSink(), on_text=shown.append) as speaker:
+        speaker.say("First.")
+        speaker.say("Second.")
+        assert speaker.wait(5)
+        assert isinstance(speaker.sink, NullSink) and not speaker.sink.audible
+    assert shown == ["First.", "Second."]
+
+
+def test_hung_synthesis_never_blocks_the_caller(tmp_path: Path):
+    release = threading.Event()
+
+    class Hanging:
+        """Fake engine whose runAndWait never returns (a real hang cannot be produced on demand)."""
+
+        driver_name = "fake"
+
+        def connect(self, *a): pass
+        def getProperty(self, name): return [] if name == "voices" else ""
+        def setProperty(self, *a): pass
+        def save_to_file(self, *a): pass
+        def runAndWait(self): release.wait()
+
+    sink = WavFileSink(tmp_path / "out.wav", 16000, realtime=False)
+    try:
+        with Speaker(SpeechSettings(synth_timeout_s=0.3), sink=sink, engine_factory=Hanging) as speaker:
+            start = time.monotonic()
+            speaker.say("Are you both okay to go on?")
+            assert time.monotonic() - start < 0.05
+            assert speaker.wait(5)
+    finally:
+        release.set()
+    assert sink.samples_written > 16000 * 0.8  # spoken by the espeak-ng fallback
+
+
+def test_close_finishes_queued_prompts(tmp_path: Path):
+    sink = WavFileSink(tmp_path / "out.wav", 16000, realtime=False)
+    with Speaker(SpeechSettings(), sink=sink) as speaker:
+        speaker.say("Goodbye for now.")
+    assert sink.samples_written > 16000 * 0.5
+    assert speaker.last_end() > 0
