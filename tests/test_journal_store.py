@@ -257,6 +257,56 @@ def test_a_read_only_journal_raises_journal_unavailable(path: Path) -> None:
             journal.start_talk("listen", 0.0)
 
 
+RO_CHILD = """
+import sys
+from voicecoach.journal.store import Journal, JournalUnavailable
+for path in sys.argv[1:]:
+    try:
+        Journal.open(path)
+        print("opened")
+    except JournalUnavailable as exc:
+        print("unavailable:", exc)
+"""
+
+
+def _can_remount_read_only() -> bool:
+    import shutil
+    import subprocess
+
+    if not shutil.which("unshare"):
+        return False
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind {d} {d} && mount -o remount,ro,bind {d} {d}"],
+                               capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_remount_read_only(), reason="needs unshare and mount (a private mount namespace)")
+def test_a_truly_read_only_data_dir_gives_journal_unavailable_not_a_crash(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    existing = tmp_path / "ro" / "old" / "journal.sqlite3"
+    with Journal.open(existing) as journal:
+        fill(journal)
+    (tmp_path / "ro" / "new").mkdir()
+    ro = tmp_path / "ro"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    # A real read-only file system: the data dir is bind-mounted read-only in a private mount namespace.
+    script = f"mount --bind {ro} {ro} && mount -o remount,ro,bind {ro} && exec \"$0\" -c \"$1\" \"$2\" \"$3\""
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script, sys.executable, RO_CHILD,
+                             str(ro / "new" / "journal.sqlite3"), str(existing)],
+                            capture_output=True, text=True, env=env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and all(line.startswith("unavailable: journal ") for line in lines), lines
+    assert "Read-only file system" in lines[0]
+    with Journal.open(existing) as journal:  # untouched and fine once writable again
+        assert len(journal.rows("talks")) == 1
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file modes")
 def test_a_read_only_data_dir_raises_journal_unavailable_on_open(tmp_path: Path) -> None:
     locked = tmp_path / "locked"

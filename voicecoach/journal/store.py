@@ -109,7 +109,7 @@ def _probe_sqlite(path: Path) -> int:
         finally:
             conn.close()
     except sqlite3.OperationalError as exc:
-        raise JournalUnavailable(f"journal {path}: cannot read ({exc}); check its permissions") from None
+        raise _unavailable(path, exc) from None
     except sqlite3.DatabaseError as exc:
         raise _refused(path, f"the database is damaged ({exc})") from None
     return version
