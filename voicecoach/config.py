@@ -79,7 +79,6 @@ class KioskSettings:
     weekly_script: str = setting("weekly", doc="check-in script offered on weekly_day at weekly_time")
     grace_min: float = setting(30.0, lo=1.0, hi=720.0,
                                doc="a ritual missed by more than this many minutes (off, busy) is not offered late")
-    later_min: float = setting(60.0, lo=5.0, hi=720.0, doc="'ask again later' offers the ritual again after this")
     quiet_suggestions: bool = setting(False, doc="also offer the agreed pause during quiet hours "
                                                  "(asking for it yourself always works)")
 

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 POLL_S = 1.0  # how often the kiosk asks the scheduler
+DECLINED = ("declined", "no_answer", "not_now")  # check-in endings at the consent question
 
 
 def parse_hhmm(text: str) -> dtime | None:
@@ -169,8 +170,8 @@ class WatchedRunner:
     def _watch(self, actions: Any) -> list[Any]:
         actions = list(actions)
         for action in actions:
-            if isinstance(action, Record) and action.kind == "checkin":
-                self.record = dict(action.data)
+            if isinstance(action, Record) and action.kind in ("checkin", "checkin_later"):
+                self.record.update(action.data)
             elif isinstance(action, Finished):
                 self.on_end(self.name, action.reason, self.record)
         return actions
@@ -214,12 +215,6 @@ class WatchedSource:
     def close(self) -> None:
         """Close the wrapped source."""
         self.source.close()
-
-
-def _declined(reason: str, record: dict[str, Any]) -> bool:
-    if record.get("completed"):
-        return False
-    return any(word in reason.lower() for word in ("declin", "not now", "not_now", "consent", "later", "no "))
 
 
 class Kiosk:
@@ -284,6 +279,16 @@ class Kiosk:
             return WatchedSource(source, self._lost)
 
         return open_watched
+
+    def make_session(self, config: Any, pipeline: Any, speaker: Any, listener: Any, journal: Any,
+                     runner_factory: Callable[[str], Any] | None, on_line: Callable[[str], None]) -> Any:
+        """Build the Session the kiosk runs (quiet-hours gate and watched check-ins wired in) and attach to it."""
+        from .runtime import Session
+
+        session = Session(config, self.wrap_pipeline(pipeline), speaker, listener, journal, clock=self.clock,
+                          source_name="kiosk", runner_factory=self.wrap_factory(runner_factory), on_line=on_line)
+        self.attach(session)
+        return session
 
     def attach(self, session: Any) -> None:
         """Use ``session`` from now on; announces the start and the schedule."""
@@ -350,14 +355,17 @@ class Kiosk:
             return
         self.active = None
         reason = reason or ("completed" if record.get("completed") else "ended")
-        if "later" in reason.lower():
-            until = self.now() + timedelta(minutes=self.settings.later_min)
+        if reason == "later" or record.get("accepted"):
+            until = self.now() + timedelta(minutes=float(record.get("after_min", 60.0)))
             self.scheduler.snooze(name, until)
-            self.emit(f"ritual declined {name} ({reason}; asking again at {until:%H:%M})")
-        elif _declined(reason, record):
+            self.emit(f"ritual declined {name} (later: asking again at {until:%H:%M})")
+        elif reason in DECLINED:
             self.emit(f"ritual declined {name} ({reason})")
+        elif record.get("completed") or reason == "completed":
+            self.emit(f"ritual done {name} (completed)")
         else:
-            self.emit(f"ritual done {name} ({reason})")
+            self.emit(f"ritual done {name} ({reason}, {record.get('steps_done', '?')} of "
+                      f"{record.get('steps_total', '?')} steps)")
 
     def _lost(self, exc: Exception) -> None:
         self.emit(f"microphone lost ({exc})")

@@ -115,45 +115,25 @@ def check_schedule(ctx: Context) -> list[Finding]:
     return [Finding(OK, "schedule", scheduler.describe())]
 
 
-def _script_files() -> list[tuple[str, Path]]:
-    """(name, file) of every built-in and user check-in script (user files override built-ins of that name)."""
-    from .. import paths
-
-    builtin = Path(__file__).resolve().parent.parent / "checkin" / "builtin"
-    found: dict[str, Path] = {p.stem: p for p in sorted(builtin.glob("*.toml"))}
-    for folder in (paths.config_dir() / "scripts",):
-        found.update({p.stem: p for p in sorted(folder.glob("*.toml"))})
-    return sorted(found.items())
-
-
 def check_scripts(ctx: Context) -> list[Finding]:
-    """Every check-in script loads, and the scripts the kiosk schedules exist."""
-    from ..checkin.script import load_script_file
-    from ..errors import VoicecoachError
+    """Every check-in script (built-in and the user's own) loads, and the scripts the kiosk schedules exist."""
+    from ..checkin.library import Library
 
-    findings: list[Finding] = []
-    good: set[str] = set()
-    for name, path in _script_files():
-        try:
-            load_script_file(path)
-            good.add(name)
-        except VoicecoachError as exc:
-            findings.append(Finding(FAIL, f"script {name}", str(exc),
-                                    f"fix the step named above in {path}, then run: voicecoach scripts check {path}"))
+    library = Library.load()
+    findings = [Finding(FAIL, f"script {e.name}", e.error,
+                        f"fix what is named above in {e.path}, then run: voicecoach scripts check {e.path}")
+                for e in library.entries if e.broken]
+    good = set(library.names())
     kiosk = ctx.config.kiosk
     wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []
     wanted += [(kiosk.weekly_script, "weekly_script")] if kiosk.weekly_day else []
     for name, key in wanted:
         if name not in good and not any(f.what == f"script {name}" for f in findings):
-            findings.append(Finding(FAIL, f"script {name}", f"kiosk.{key} names a script that does not exist",
-                                    "see the names with: voicecoach scripts list, and set kiosk."
-                                    f"{key} in the config"))
+            findings.append(Finding(FAIL, f"script {name}", f"kiosk.{key} = {name!r} names no check-in script",
+                                    f"see the names with: voicecoach scripts list, then set kiosk.{key}"))
     if good:
         findings.insert(0, Finding(OK, "scripts", f"{len(good)} check-in script{'s' * (len(good) != 1)} load "
                                                   f"({', '.join(sorted(good))})"))
-    elif not findings:
-        findings.append(Finding(WARN, "scripts", "no check-in scripts found: no rituals can be offered",
-                                "reinstall voicecoach with: scripts/setup"))
     return findings
 
 
@@ -162,21 +142,20 @@ def check_model(ctx: Context) -> list[Finding]:
     from .. import app
     from ..errors import VoicecoachError
 
-    fix = "voicecoach models list, then: voicecoach models download NAME (or set commands.model in the config)"
+    listener = app.make_listener(ctx.config, load=False)
     try:
-        listener = app.make_listener(ctx.config, load=False)
-    except ImportError as exc:
-        return [Finding(WARN, "speech model", f"spoken commands are not part of this build ({exc}); "
-                                              "the double clap still works", "scripts/setup")]
-    try:
-        listener.load()
+        loaded = listener.load()
     except VoicecoachError as exc:
-        return [Finding(WARN, "speech model", f"{exc}; spoken answers are off, the double clap still works", fix)]
-    if not getattr(listener, "has_model", True):
-        return [Finding(WARN, "speech model", "none found; spoken answers are off, the double clap still works",
-                        fix)]
-    name = getattr(getattr(listener, "model", None), "name", "") or "loaded"
-    return [Finding(OK, "speech model", f"{name}")]
+        return [Finding(FAIL, "speech model", f"{exc}", "voicecoach models list, then download it again: "
+                                                       "voicecoach models download NAME")]
+    if not loaded:
+        from ..asr.models import language_code, missing_model_message
+
+        message = missing_model_message(ctx.config.commands.model, language_code(ctx.config.commands.language),
+                                        getattr(listener.pack, "model", ""))
+        detail, _, fix = message.partition("; fix: ")
+        return [Finding(WARN, "speech model", detail, fix or "voicecoach models list")]
+    return [Finding(OK, "speech model", f"{listener.model_path} loads")]
 
 
 def check_tts(ctx: Context) -> list[Finding]:

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import app
     from ..clock import MonotonicClock
     from ..kiosk import Kiosk
-    from ..runtime import Session, run_loop
+    from ..runtime import run_loop
     from .listen import open_source_factory
 
     config = config_of(args)
@@ -74,11 +74,8 @@ def run(args: argparse.Namespace) -> int:
                                on_text=lambda t: log.warning("could not speak out loud: %s", t))
     listener = _listener(app, config)
     journal = app.open_journal(config)
-    session = Session(config, kiosk.wrap_pipeline(app.make_pipeline(config)), speaker, listener, journal,
-                      clock=clock, source_name="kiosk",
-                      runner_factory=kiosk.wrap_factory(_runner_factory(app, config)),
-                      on_line=lambda line: _session_line(line))
-    kiosk.attach(session)
+    session = kiosk.make_session(config, app.make_pipeline(config), speaker, listener, journal,
+                                 _runner_factory(app, config), on_line=_session_line)
     try:
         run_loop(session, kiosk.wrap_opener(open_source_factory(config, args)), stop,
                  reopen_s=config.audio.reopen_s, on_frame=kiosk.on_frame)

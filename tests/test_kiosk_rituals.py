@@ -1,0 +1,157 @@
+"""The kiosk assembly under a fake clock: a real Session, detection pipeline, check-in runner and Speaker.
+
+Only the wall clock is pretended (a datetime that advances with the audio) and the loudspeaker is a NullSink
+(no sound card here); frames of silence are fed as fast as the code runs, so an evening passes in seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from voicecoach import app
+from voicecoach.audio.frames import Frame
+from voicecoach.audio.playback import NullSink
+from voicecoach.clock import FakeClock
+from voicecoach.config import Config, KioskSettings, with_overrides
+from voicecoach.events import PauseSuggested
+from voicecoach.kiosk import Kiosk, QuietGate
+from voicecoach.speech.speaker import Speaker
+
+FRAME_S = 0.03
+
+
+class Rig:
+    """A kiosk with its session, driven frame by frame; ``lines`` collects lifecycle and spoken lines."""
+
+    def __init__(self, start: datetime, kiosk_settings: KioskSettings) -> None:
+        self.config = with_overrides(Config(), kiosk=kiosk_settings)
+        self.clock = FakeClock()
+        self.start = start
+        self.lines: list[str] = []
+        self.kiosk = Kiosk(self.config.kiosk, self.now, self.clock, lambda text: self.lines.append(text))
+        self.speaker = Speaker(self.config.speech, sink=NullSink())
+        self.session = self.kiosk.make_session(
+            self.config, app.make_pipeline(self.config, use_profile=False), self.speaker, None, None,
+            app.runner_factory(self.config, offer_later=True),
+            on_line=lambda line: self.lines.append(line) if line.startswith("voicecoach: ") else None)
+        self.position = 0
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.clock.now())
+
+    def run(self, seconds: float, until=None) -> None:
+        """Feed ``seconds`` of silence (stopping early when ``until()`` is true)."""
+        silence = np.zeros(int(FRAME_S * 16000), np.int16)
+        for _ in range(int(seconds / FRAME_S)):
+            frame = Frame(silence, self.position)
+            self.position += len(silence)
+            self.clock.advance(FRAME_S)
+            self.session.step(frame)
+            self.kiosk.on_frame(frame)
+            self.speaker.wait(timeout_s=10.0)  # the prompt is "played" (NullSink) before the next frame
+            if until is not None and until():
+                return
+
+    def said(self, fragment: str) -> bool:
+        return any(fragment in line for line in self.lines)
+
+    def close(self) -> None:
+        self.session.finish()
+        self.speaker.close()
+
+
+@pytest.fixture
+def rig_at():
+    rigs = []
+
+    def make(start: datetime, **kiosk) -> Rig:
+        rig = Rig(start, KioskSettings(**{"weekly_day": "", **kiosk}))
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        rig.close()
+
+
+def test_nightly_ritual_is_offered_at_its_time_with_the_consent_question(rig_at):
+    rig = rig_at(datetime(2026, 11, 23, 21, 29, 55), nightly_time="21:30")
+    rig.run(4.0)
+    assert not rig.said("ritual offered")
+    rig.run(3.0, until=lambda: rig.said("Is now a good time"))
+    assert "ritual offered nightly" in rig.lines
+    offered_at = rig.lines.index("ritual offered nightly")
+    assert "Is now a good time" in " ".join(rig.lines[offered_at:])
+    assert rig.session.runner is not None
+
+
+def test_not_now_then_ask_again_later_offers_it_again_after_the_hour(rig_at):
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), nightly_time="21:30")
+    rig.run(2.0, until=lambda: rig.session.runner is not None)
+    rig.session.submit_command("not_now")
+    rig.run(2.0, until=lambda: rig.said("ask again"))
+    rig.session.submit_command("yes")
+    rig.run(2.0, until=lambda: rig.session.runner is None)
+    assert any(line.startswith("ritual declined nightly (later: asking again at 22:30)") for line in rig.lines)
+    rig.clock.advance(59 * 60)
+    rig.run(2.0)
+    assert rig.lines.count("ritual offered nightly") == 1
+    rig.clock.advance(60)
+    rig.run(2.0, until=lambda: rig.lines.count("ritual offered nightly") == 2)
+    assert rig.lines.count("ritual offered nightly") == 2
+
+
+def test_silence_at_the_consent_question_is_a_decline_and_not_offered_again(rig_at):
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), nightly_time="21:30")
+    rig.run(60.0, until=lambda: rig.said("ritual declined"))
+    assert "ritual declined nightly (no_answer)" in rig.lines
+    rig.run(30.0)
+    assert rig.lines.count("ritual offered nightly") == 1
+
+
+def test_no_ritual_while_a_pause_is_running_and_skipped_after_the_grace_window(rig_at):
+    rig = rig_at(datetime(2026, 11, 23, 21, 29, 0), nightly_time="21:30", grace_min=1)
+    rig.session.submit_command("pause")  # the couple takes their agreed pause (20 min)
+    rig.run(2.0, until=lambda: rig.session.coach.busy)
+    assert rig.session.coach.busy
+    rig.clock.advance(60)
+    rig.run(2.0)  # 21:30 passes during the pause: due, but not offered
+    assert rig.kiosk.pending and not rig.said("ritual offered")
+    rig.clock.advance(2 * 60)
+    rig.run(2.0)
+    assert not rig.said("ritual offered")
+    assert "ritual skipped nightly (busy for more than 1 min)" in rig.lines
+
+
+def test_quiet_hours_hold_back_pause_suggestions_and_rituals(rig_at):
+    rig = rig_at(datetime(2026, 11, 23, 23, 30, 0), nightly_time="23:45", quiet_start="23:00", quiet_end="07:30")
+    assert rig.kiosk.quiet
+    gate = rig.session.pipeline
+    assert isinstance(gate, QuietGate)
+    suggestion = PauseSuggested(t=1.0, reason="raised voices")
+
+    real = gate.pipeline
+
+    class Suggesting:  # the real pipeline, plus a pause suggestion on every frame (only the gate is under test)
+        def process(self, frame, muted=False):
+            return real.process(frame, muted=muted) + [suggestion]
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    gate.pipeline = Suggesting()
+    rig.run(1.0)
+    assert gate.dropped > 0 and not rig.session.coach.busy
+    rig.clock.advance(20 * 60)
+    rig.run(2.0)
+    assert not rig.said("ritual offered")
+
+
+def test_quiet_hours_end_is_reported_and_suggestions_pass_again(rig_at):
+    rig = rig_at(datetime(2026, 11, 24, 7, 29, 58), nightly_time="", quiet_start="23:00", quiet_end="07:30")
+    assert rig.kiosk.quiet and rig.lines[0].endswith("quiet hours now")
+    rig.run(4.0)
+    assert "quiet hours end" in rig.lines and not rig.kiosk.quiet
