@@ -146,7 +146,7 @@ def _convert(tp: Any, value: Any, key: str, meta: typing.Mapping[str, Any], wher
     lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
     if choices is not None and value not in choices:
         raise InputError(f"{where}: {key} = {value!r} is not allowed (choose one of: {', '.join(map(repr, choices))})")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
+    if value != value or (lo is not None and value < lo) or (hi is not None and value > hi):  # nan is never in range
         raise InputError(f"{where}: {key} = {value!r} is out of range (allowed {lo} to {hi})")
     return value
 
@@ -207,8 +207,23 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    s = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{s}"'
+    return _toml_string(str(value))
+
+
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
+
+
+def _toml_string(s: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    out = []
+    for ch in s:
+        if ch in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def dump_toml(obj: Any, with_docs: bool = True, prefix: str = "") -> str:

@@ -1,0 +1,237 @@
+"""Config validation: every error names the dotted key (and the allowed range); `config init|show|check`."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from voicecoach import cli
+from voicecoach.config import Config, config_from_dict, default_config_text, dump_toml, load_config
+from voicecoach.errors import InputError
+
+if __import__("sys").version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def _load_text(tmp_path: Path, text: str) -> Config:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(InputError) as err:
+        _load_text(tmp_path, text)
+    message = str(err.value)
+    assert "\n" not in message, message
+    assert str(tmp_path / "c.toml") in message, message  # names the file
+    return message
+
+
+# --- loading and defaults ------------------------------------------------------------------------------------------
+
+def test_no_config_file_means_defaults(tmp_home):
+    assert load_config() == Config()
+
+
+def test_the_default_file_is_used_when_present(tmp_home):
+    tmp_home.config_file.write_text("[pause]\nlength_min = 30\n")
+    assert load_config().pause.length_min == 30.0
+
+
+def test_an_empty_file_is_all_defaults(tmp_path):
+    assert _load_text(tmp_path, "") == Config()
+
+
+def test_the_commented_default_file_loads_as_the_defaults(tmp_path):
+    assert _load_text(tmp_path, default_config_text()) == Config()
+
+
+def test_every_default_lies_within_its_own_declared_range():
+    def walk(obj, prefix=""):
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                yield from walk(value, f"{prefix}{f.name}.")
+            else:
+                yield f"{prefix}{f.name}", value, f.metadata
+
+    for key, value, meta in walk(Config()):
+        lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
+        assert lo is None or value >= lo, key
+        assert hi is None or value <= hi, key
+        assert choices is None or value in choices, key
+        assert meta.get("doc"), f"{key} has no description"
+
+
+def test_integers_are_accepted_for_float_settings(tmp_path):
+    assert _load_text(tmp_path, "[pause]\nlength_min = 25\n").pause.length_min == 25.0
+
+
+def test_nested_sections_are_read(tmp_path):
+    config = _load_text(tmp_path, "[detection.escalation]\ninterruptions = 4\n")
+    assert config.detection.escalation.interruptions == 4
+
+
+def test_show_output_round_trips_exactly_for_tricky_strings(tmp_path):
+    tricky = 'He said "stop" \\ then\tleft.\nNew line, ünïcode, {length} min'
+    config = dataclasses.replace(Config(), partners=dataclasses.replace(Config().partners, a_name=tricky))
+    text = dump_toml(config, with_docs=False)
+    assert _load_text(tmp_path, text) == config
+
+
+def test_show_output_round_trips_for_defaults(tmp_path):
+    assert _load_text(tmp_path, dump_toml(Config(), with_docs=False)) == Config()
+
+
+# --- errors name the dotted key -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, key", [
+    ("colour = 1\n", "'colour'"),
+    ("[audio]\nfrmae_ms = 20\n", "'audio.frmae_ms'"),
+    ("[audoi]\nframe_ms = 20\n", "'audoi'"),
+    ("[detection.raised]\nholdms = 3\n", "'detection.raised.holdms'"),
+    ("[detection.raised.deeper]\nx = 1\n", "'detection.raised.deeper'"),
+])
+def test_unknown_keys_name_the_dotted_key_and_the_known_ones(tmp_path, text, key):
+    message = _error(tmp_path, text)
+    assert "unknown key" in message and key in message and "known keys" in message
+
+
+@pytest.mark.parametrize("text, key, kind", [
+    ('[audio]\nframe_ms = "30"\n', "audio.frame_ms", "an integer"),
+    ("[audio]\nframe_ms = 30.0\n", "audio.frame_ms", "an integer"),
+    ("[audio]\nframe_ms = true\n", "audio.frame_ms", "an integer"),
+    ('[pause]\nlength_min = "long"\n', "pause.length_min", "a number"),
+    ("[pause]\noffer_checkin = 1\n", "pause.offer_checkin", "true or false"),
+    ("[partners]\na_name = 7\n", "partners.a_name", "a string"),
+    ('[commands]\nanytime = "pause"\n', "commands.anytime", "a list of strings"),
+    ("[commands]\nanytime = [1, 2]\n", "commands.anytime", "a list of strings"),
+    ("audio = 3\n", "audio", "a table"),
+    ("[detection]\nraised = 5\n", "detection.raised", "a table"),
+])
+def test_wrong_types_name_the_dotted_key_and_the_expected_type(tmp_path, text, key, kind):
+    message = _error(tmp_path, text)
+    assert key in message and kind in message
+
+
+@pytest.mark.parametrize("text, key, allowed", [
+    ("[pause]\nlength_min = 500\n", "pause.length_min", "1.0 to 120.0"),
+    ("[pause]\nlength_min = 0.5\n", "pause.length_min", "1.0 to 120.0"),
+    ("[audio]\nqueue_frames = 1\n", "audio.queue_frames", "10 to 5000"),
+    ("[detection.escalation]\ninterruptions = 0\n", "detection.escalation.interruptions", "1 to 50"),
+    ("[pause]\nlength_min = nan\n", "pause.length_min", "1.0 to 120.0"),
+    ("[pause]\nlength_min = inf\n", "pause.length_min", "1.0 to 120.0"),
+])
+def test_out_of_range_values_name_the_key_and_the_allowed_range(tmp_path, text, key, allowed):
+    message = _error(tmp_path, text)
+    assert key in message and allowed in message
+
+
+def test_frame_ms_accepts_only_webrtcvad_sizes(tmp_path):
+    message = _error(tmp_path, "[audio]\nframe_ms = 25\n")
+    assert "audio.frame_ms" in message and "10, 20 or 30" in message
+    assert _load_text(tmp_path, "[audio]\nframe_ms = 10\n").audio.frame_ms == 10
+
+
+def test_choices_are_listed(tmp_path):
+    message = _error(tmp_path, '[kiosk]\nweekly_day = "someday"\n')
+    assert "kiosk.weekly_day" in message and "'sun'" in message
+
+
+def test_cross_field_checks_name_the_section(tmp_path):
+    message = _error(tmp_path, "[commands.clap]\nmin_gap_s = 1.0\nmax_gap_s = 0.5\n")
+    assert "commands.clap" in message and "min_gap_s" in message
+
+
+@pytest.mark.parametrize("text, line", [
+    ("[audio]\nframe_ms = 30\nthis is not toml\n", "line 3"),
+    ("[audio\nframe_ms = 30\n", "line 1"),
+    ("[pause]\nlength_min = 20\nlength_min = 21\n", "line 3"),
+])
+def test_bad_toml_gives_the_line(tmp_path, text, line):
+    message = _error(tmp_path, text)
+    assert "invalid TOML" in message and line in message
+
+
+def test_a_binary_file_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(InputError, match="UTF-8"):
+        load_config(path)
+
+
+def test_a_missing_explicit_config_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="does not exist.*config init"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_a_directory_given_as_config_is_an_input_error(tmp_path):
+    with pytest.raises(InputError) as err:
+        load_config(tmp_path)
+    assert str(tmp_path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_config_from_dict_names_where_the_values_came_from():
+    with pytest.raises(InputError, match="^settings: unknown key 'x'"):
+        config_from_dict({"x": 1}, where="settings")
+
+
+# --- voicecoach config init | show | check (in process) ------------------------------------------------------------
+
+def test_config_init_writes_the_default_file_and_check_accepts_it(tmp_home, capsys):
+    assert cli.main(["config", "init"]) == 0
+    assert tmp_home.config_file.exists()
+    assert tomllib.loads(tmp_home.config_file.read_text())  # valid TOML
+    assert cli.main(["config", "check"]) == 0
+    assert f"config OK: {tmp_home.config_file}" in capsys.readouterr().out
+
+
+def test_config_init_refuses_to_overwrite_without_force(tmp_home, capsys):
+    tmp_home.config_file.write_text("[pause]\nlength_min = 30\n")
+    assert cli.main(["config", "init"]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err
+    assert "length_min = 30" in tmp_home.config_file.read_text()
+
+
+def test_config_init_force_replaces_and_keeps_a_backup(tmp_home):
+    tmp_home.config_file.write_text("[pause]\nlength_min = 30\n")
+    assert cli.main(["config", "init", "--force"]) == 0
+    backup = tmp_home.config_dir / "config.toml.bak"
+    assert backup.read_text() == "[pause]\nlength_min = 30\n"
+    assert load_config() == Config()
+    assert [p.name for p in tmp_home.config_dir.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_config_init_to_an_explicit_path_creates_its_folder(tmp_home, tmp_path):
+    target = tmp_path / "deep" / "er" / "my.toml"
+    assert cli.main(["config", "init", str(target)]) == 0
+    assert load_config(target) == Config()
+
+
+def test_config_show_round_trips_through_config_check(tmp_home, tmp_path, capsys):
+    tmp_home.config_file.write_text('[partners]\na_name = "Sam \\"the\\" one"\n[detection.raised]\nhold_ms = 900\n')
+    assert cli.main(["config", "show"]) == 0
+    shown = capsys.readouterr().out
+    copy = tmp_path / "shown.toml"
+    copy.write_text(shown)
+    assert cli.main(["config", "check", "--config", str(copy)]) == 0
+    assert load_config(copy) == load_config()
+    assert load_config(copy).detection.raised.hold_ms == 900
+
+
+def test_config_check_reports_the_bad_key_with_exit_2(tmp_home, capsys):
+    tmp_home.config_file.write_text("[audio]\nframe_ms = 31\n")
+    assert cli.main(["config", "check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("voicecoach: error: ") and "audio.frame_ms" in err and "\n" not in err
+
+
+def test_config_check_without_a_file_says_defaults_are_in_use(tmp_home, capsys):
+    assert cli.main(["config", "check"]) == 0
+    assert "defaults in use" in capsys.readouterr().out
