@@ -156,7 +156,8 @@ class DoubleClapDetector:
             return
         gap = t - previous.t
         before_first = [x for x in self.transients[:-2] if previous.t - x.t < s.quiet_before_s]
-        if s.min_gap_s <= gap <= s.max_gap_s and not before_first:
+        slack = self.block / self.rate  # onsets are known to one block
+        if s.min_gap_s - slack <= gap <= s.max_gap_s + slack and not before_first:
             self._pending = (previous.t, t)
 
     def _maybe_emit(self, now: float) -> list[Command]:

@@ -25,15 +25,15 @@ class ClapSettings:
     over_context_db: float = setting(
         10.0, lo=0.0, hi=60.0,
         doc="a clap peaks this far above the surrounding audio's sustained level (80th percentile), dB")
-    decay_db: float = setting(14.0, lo=3.0, hi=60.0, doc="a clap then falls this far below its peak, dB")
-    decay_ms: int = setting(70, lo=10, hi=300, doc="... within this long after the peak (short, unlike speech), ms")
+    decay_db: float = setting(12.0, lo=3.0, hi=60.0, doc="a clap then falls this far below its peak, dB")
+    decay_ms: int = setting(100, lo=10, hi=300, doc="... within this long after the peak (short, unlike speech), ms")
     min_high_ratio: float = setting(0.35, lo=0.0, hi=1.0,
                                     doc="share of the transient's energy above 1.5 kHz (broadband, unlike a door thud)")
     min_gap_s: float = setting(0.2, lo=0.05, hi=2.0, doc="the second clap comes at least this long after the first, s")
     max_gap_s: float = setting(0.8, lo=0.1, hi=3.0, doc="... and at most this long after it, s")
     quiet_before_s: float = setting(0.6, lo=0.0, hi=3.0,
                                     doc="no other transient this long before the first clap (not applause or knocking), s")
-    quiet_after_s: float = setting(0.35, lo=0.0, hi=3.0,
+    quiet_after_s: float = setting(0.5, lo=0.0, hi=3.0,
                                    doc="no third transient this long after the second clap (delays the signal), s")
     refractory_s: float = setting(1.5, lo=0.0, hi=30.0, doc="after a double clap, ignore claps this long, s")
 
