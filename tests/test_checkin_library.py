@@ -127,3 +127,12 @@ def test_scripts_show_prints_the_steps_readably(user_scripts: Path, capsys) -> N
 def test_scripts_show_of_an_unknown_name_is_an_input_error(user_scripts: Path, capsys) -> None:
     assert main(["scripts", "show", "nope"]) == 2
     assert "no check-in script called 'nope'" in capsys.readouterr().err
+
+
+def test_the_example_in_writing_scripts_passes_check(tmp_path: Path, capsys) -> None:
+    guide = (builtin_dir().parent / "WRITING_SCRIPTS.md").read_text(encoding="utf-8")
+    example = guide.split("```toml\n", 1)[1].split("```", 1)[0]
+    file = tmp_path / "morning.toml"
+    file.write_text(example, encoding="utf-8")
+    assert main(["scripts", "check", str(file)]) == 0
+    assert capsys.readouterr().out.startswith(f"OK: {file}: morning \"Morning hello\", 7 steps")
