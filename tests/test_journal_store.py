@@ -278,8 +278,8 @@ def _can_remount_read_only() -> bool:
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
-        probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind {d} {d} && mount -o remount,ro,bind {d} {d}"],
-                               capture_output=True)
+        script = f"mount --bind {d} {d} && mount -o remount,ro,bind {d} && ! touch {d}/x 2>/dev/null"
+        probe = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True)
     return probe.returncode == 0
 
 

@@ -216,7 +216,7 @@ def summary_text(report: Report, a_name: str = "Partner A", b_name: str = "Partn
     for w in report.weeks:
         share = f"{w.share_a:.0%}/{1 - w.share_a:.0%}" if w.share_a is not None else "-"
         pauses = f"{w.pauses_suggested}/{w.pauses_taken}/{w.pauses_declined}"
-        out.append(f"  {w.start:%d %b %Y} {w.talks:>5} {w.raised_min:>5.0f} m {w.interruptions:>7} {share:>11} "
+        out.append(f"  {w.start:%d %b %Y} {w.talks:>5} {w.raised_min:>5.1f} m {w.interruptions:>7} {share:>11} "
                    f"{pauses:>12} {w.checkins:>9}")
     out.append(f"  (talking A/B: {a_name} / {b_name}; pauses: suggested / taken / \"not now\")")
     return "\n".join(out) + "\n"
