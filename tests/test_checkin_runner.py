@@ -533,6 +533,15 @@ def test_each_plays_a_round_once_per_partner_and_rounds_alternate_who_starts() -
                           "Sam two.", "That's the end. Thank you both."]
 
 
+def test_alternate_false_keeps_the_same_order_every_round() -> None:
+    body = ('[[steps]]\ntype = "say"\nfor = "each"\ntext = "{speaker}."\n'
+            '[[steps]]\ntype = "say"\ntext = "Again."\n'
+            '[[steps]]\ntype = "say"\nfor = "each"\ntext = "{speaker}."\n')
+    runner = make(body, head=HEAD + "alternate = false\n")
+    runner.start(0.0)
+    assert says(runner.heard("yes", 1.0))[:5] == ["Sam.", "Alex.", "Again.", "Sam.", "Alex."]
+
+
 def test_who_starts_sets_the_first_round_and_first_second_steps() -> None:
     body = WHO_STARTS + '[[steps]]\ntype = "say"\nfor = "second"\ntext = "{speaker} is second."\n'
     actions = Drive(make(body), ["yes", "alex"]).run()
@@ -589,6 +598,14 @@ def test_no_reminder_for_the_speaker_themselves_nor_near_the_end_nor_outside_tur
     runner.start(0.0)
     runner.heard("yes", 1.0)
     assert interrupt(runner, 2.0) == []
+
+
+def test_while_the_listener_sums_up_the_speaker_is_reminded_whose_turn_it_is() -> None:
+    runner = make(TURN + '[[steps]]\ntype = "reflect"\nfor = "a"\nminutes = 3\n')
+    runner.start(0.0)
+    runner.heard("yes", 0.0)
+    runner.heard("next", 10.0)
+    assert says(interrupt(runner, 20.0, by="A", over="B")) == ["It's Alex's turn for another three minutes."]
 
 
 def test_reminders_can_be_switched_off() -> None:

@@ -99,6 +99,7 @@ class ScriptRunner:
         self._speech_until = 0.0
         self._offered_pause = False
         self._acts: list[Action] = []
+        self._vars: dict[str, str] = {}  # values picked in choose steps (their defaults until then)
         self._vars = {s.sets: self._render_plain(s.default) for s in script.steps if s.sets and s.sets != "first"}
 
     # --- inputs -----------------------------------------------------------------------------------------------
@@ -200,7 +201,7 @@ class ScriptRunner:
         out = {"a": self.names[0], "b": self.names[1], "title": self.script.title,
                "approx": spoken_duration(self.script.minutes * 60.0)}
         out.update({name: spoken_duration(m * 60.0) for name, m in self.script.durations})
-        out.update(getattr(self, "_vars", {}))
+        out.update(self._vars)
         if step is not None:
             who = self._who(step, self._item())
             if who is not None:
