@@ -96,10 +96,10 @@ def open_journal(config: Config) -> Any:
     """The journal, or None when it is switched off or cannot be opened (then detection runs without it)."""
     if not config.journal.enabled:
         return None
-    from .journal.store import Journal
+    from .journal.store import Journal, path_for
 
     try:
-        return Journal.open()
+        return Journal.open(path_for(config.journal.file))
     except VoicecoachError as exc:
         log.warning("journal not available, nothing will be stored: %s", exc)
         return None
