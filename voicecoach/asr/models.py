@@ -18,6 +18,7 @@ to a temporary folder beside the target and renames it into place, so a model fo
 from __future__ import annotations
 
 import hashlib
+import http.client
 import importlib.util
 import logging
 import os
@@ -229,8 +230,8 @@ def _fetch(url: str, part: Path, expected: int, progress: Progress | None) -> No
                     have += len(chunk)
                     if progress is not None:
                         progress(have, total)
-            except OSError as exc:
-                raise VoicecoachError(f"the download of {url} broke off after {have} bytes ({exc}); "
+            except (OSError, http.client.HTTPException) as exc:
+                raise VoicecoachError(f"the download of {url} broke off after {have} bytes ({exc!r}); "
                                       f"run the same command again to resume") from None
 
 
