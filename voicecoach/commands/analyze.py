@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             events, duration = analyze_file(path, config)
         except VoicecoachError as exc:
+            if len(args.files) == 1:
+                raise  # one file: its own error is the one line
             print(f"voicecoach: error: {exc}", file=sys.stderr)
             failed += 1
             continue

@@ -1,0 +1,218 @@
+"""CLI exit codes, one-line errors without tracebacks, and the JSON Lines contract of `voicecoach analyze --json`.
+
+Exit codes and stdout purity are checked on the installed script as a subprocess; the rest in process.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicecoach import cli
+from voicecoach.audio.wav import write_wav
+from voicecoach.errors import DeviceError
+
+REQUIRED_KEYS = {
+    "raised_voice": {"start", "end", "speaker"},
+    "interruption": {"start", "speaker", "over"},
+    "pause_suggested": {"reason"},
+}
+
+
+def talk_like(seconds: float = 4.0, seed: int = 0) -> np.ndarray:
+    """Noise bursts shaped like syllables, louder in the second half: audio the whole pipeline can chew on."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 16000)
+    t = np.arange(n) / 16000
+    envelope = np.clip(np.sin(2 * np.pi * 3.0 * t), 0, None) * np.where(t > seconds / 2, 0.5, 0.1)
+    voiced = np.sin(2 * np.pi * 180 * t) + 0.5 * np.sin(2 * np.pi * 360 * t) + 0.3 * rng.standard_normal(n)
+    return (envelope * voiced * 0.8).astype(np.float64)
+
+
+@pytest.fixture
+def good_wav(tmp_path: Path) -> Path:
+    path = tmp_path / "talk.wav"
+    write_wav(path, talk_like())
+    return path
+
+
+@pytest.fixture
+def bad_inputs(tmp_path: Path, tmp_home) -> dict[str, Path]:
+    """Files that must each end the command with one line and exit code 2."""
+    (tmp_path / "notes.wav").write_text("not audio\n")
+    (tmp_path / "bad.toml").write_text("[audio]\nframe_ms = = 30\n")
+    (tmp_path / "range.toml").write_text("[audio]\nframe_ms = 45\n")
+    (tmp_path / "unknown.toml").write_text("[audio]\nframe = 30\n")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    return {name: tmp_path / name for name in ("notes.wav", "bad.toml", "range.toml", "unknown.toml", "empty.wav")}
+
+
+def assert_one_line_error(stderr: str) -> None:
+    """The whole of stderr is `voicecoach...: error: ...` on one line, with no traceback."""
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("voicecoach") and ": error: " in lines[0], stderr
+
+
+# --- exit codes and one-line errors, as a subprocess ----------------------------------------------------------------
+
+ERROR_CASES = [
+    ("unknown_command", ["dance"], 2),
+    ("no_files", ["analyze"], 2),
+    ("unknown_option", ["analyze", "{good}", "--fast"], 2),
+    ("missing_option_value", ["analyze", "{good}", "--config"], 2),
+    ("missing_file", ["analyze", "{tmp}/missing.wav"], 2),
+    ("directory", ["analyze", "{tmp}"], 2),
+    ("not_wav", ["analyze", "{tmp}/notes.wav", "--json"], 2),
+    ("empty_wav", ["analyze", "{tmp}/empty.wav"], 2),
+    ("missing_config", ["analyze", "{good}", "--config", "{tmp}/nope.toml"], 2),
+    ("bad_toml", ["--config", "{tmp}/bad.toml", "analyze", "{good}"], 2),
+    ("out_of_range", ["config", "check", "--config", "{tmp}/range.toml"], 2),
+    ("unknown_key", ["config", "show", "--config", "{tmp}/unknown.toml"], 2),
+    ("config_without_action", ["config"], 2),
+]
+
+
+@pytest.mark.parametrize("name, argv, code", ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+def test_every_error_is_one_line_with_its_exit_code_and_no_traceback(run_cli, tmp_home, tmp_path, good_wav,
+                                                                     bad_inputs, name, argv, code):
+    args = [a.format(good=good_wav, tmp=tmp_path) for a in argv]
+    res = run_cli(*args, env=tmp_home.env)
+    assert res.returncode == code, (res.returncode, res.stderr)
+    assert_one_line_error(res.stderr)
+    assert res.stdout == ""
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(run_cli, tmp_home, tmp_path, good_wav):
+    res = run_cli("--debug", "analyze", good_wav, "--config", tmp_path / "nope.toml", env=tmp_home.env)
+    assert res.returncode == 2
+    assert "Traceback" in res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("voicecoach: error: ")
+
+
+def test_the_config_option_works_before_and_after_the_subcommand(run_cli, tmp_home, bad_inputs, good_wav):
+    for args in (["--config", bad_inputs["range.toml"], "analyze", good_wav],
+                 ["analyze", good_wav, "--config", bad_inputs["range.toml"]]):
+        res = run_cli(*args, env=tmp_home.env)
+        assert res.returncode == 2 and "audio.frame_ms" in res.stderr
+
+
+def test_version_and_help_exit_0(run_cli):
+    assert run_cli("--version").returncode == 0
+    res = run_cli("analyze", "--help")
+    assert res.returncode == 0 and "--json" in res.stdout
+
+
+# --- the JSON contract ---------------------------------------------------------------------------------------------
+
+def parse_json_lines(stdout: str) -> list[dict]:
+    """Every stdout line is one JSON object with "type" and a numeric "t"; nothing else is on stdout."""
+    events = []
+    for line in stdout.splitlines():
+        event = json.loads(line)
+        assert isinstance(event, dict) and isinstance(event["type"], str), line
+        assert isinstance(event["t"], (int, float)), line
+        for key in REQUIRED_KEYS.get(event["type"], ()):
+            assert key in event, line
+        events.append(event)
+    return events
+
+
+def assert_event_times_make_sense(events: list[dict]) -> None:
+    times = [e["t"] for e in events]
+    assert times == sorted(times), "events are emitted in audio-time order"
+    for e in events:
+        if e.get("start") is not None:
+            assert e["start"] <= e["t"] + 1e-6, e
+        if e.get("end") is not None:
+            assert e["end"] >= e["start"], e
+
+
+def test_analyze_json_on_generated_audio_prints_only_json_lines(run_cli, tmp_home, good_wav):
+    res = run_cli("analyze", good_wav, "--json", env=tmp_home.env)
+    assert res.returncode == 0, res.stderr
+    assert_event_times_make_sense(parse_json_lines(res.stdout))
+
+
+def test_analyze_json_with_a_bad_file_among_good_ones(run_cli, tmp_home, tmp_path, good_wav, bad_inputs):
+    other = tmp_path / "other.wav"
+    write_wav(other, talk_like(seed=1), 44100)
+    res = run_cli("analyze", good_wav, bad_inputs["notes.wav"], other, "--json", env=tmp_home.env)
+    assert res.returncode != 0
+    events = parse_json_lines(res.stdout)
+    assert {e["file"] for e in events} <= {str(good_wav), str(other)}
+    assert "Traceback" not in res.stderr
+    err = res.stderr.strip().splitlines()
+    assert any(str(bad_inputs["notes.wav"]) in line and "not a WAV" in line for line in err), res.stderr
+    assert err[-1] == "voicecoach: error: 1 of 3 files could not be analysed"
+
+
+def test_analyze_table_reports_every_good_file_despite_a_bad_one(tmp_home, tmp_path, good_wav, capsys):
+    other = tmp_path / "other.wav"
+    write_wav(other, talk_like(seed=1)[::2], 8000)  # 4 s at 8 kHz
+    assert cli.main(["analyze", str(good_wav), str(tmp_path / "gone.wav"), str(other)]) == 2
+    out, err = capsys.readouterr()
+    assert f"{good_wav}: 4.0 s" in out and f"{other}: 4.0 s" in out
+    assert "gone.wav: no such file" in err
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20, 30])
+def test_analyze_runs_with_every_frame_size(tmp_home, good_wav, frame_ms, capsys):
+    tmp_home.config_file.write_text(f"[audio]\nframe_ms = {frame_ms}\n")
+    assert cli.main(["analyze", str(good_wav), "--json"]) == 0
+    parse_json_lines(capsys.readouterr().out)
+
+
+def test_analyze_json_on_a_real_conversation(run_cli, tmp_home, corpus):
+    ami = corpus / "conversations" / "ami"
+    files = [ami / "trn09.wav", ami / "missing.wav", ami / "trn08.wav"]
+    res = run_cli("analyze", *files, "--json", env=tmp_home.env)
+    assert res.returncode == 2
+    events = parse_json_lines(res.stdout)
+    assert events, "a meeting with 13 s of overlap gives some events"
+    for name in ("trn09.wav", "trn08.wav"):
+        assert_event_times_make_sense([e for e in events if e["file"].endswith(name)])
+    assert "missing.wav: no such file" in res.stderr and "Traceback" not in res.stderr
+
+
+# --- run-time failures and the last line of defence (in process) -------------------------------------------------
+
+def test_a_device_error_exits_1_with_one_line(monkeypatch, capsys):
+    from voicecoach.commands import devices
+
+    def lost(args):
+        raise DeviceError("the microphone went away (check it with: voicecoach devices)")
+
+    monkeypatch.setattr(devices, "run", lost)  # stands in for a device failing mid-run, which needs a real card
+    assert cli.main(["devices"]) == 1
+    assert_one_line_error(capsys.readouterr().err)
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_1_unless_debug(monkeypatch, capsys):
+    from voicecoach.commands import devices
+
+    def broken(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(devices, "run", broken)  # a bug that must not show users a traceback
+    assert cli.main(["devices"]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(err)
+    assert "internal error" in err and "--debug" in err
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["devices", "--debug"])
+
+
+def test_ctrl_c_exits_130_quietly(monkeypatch, capsys):
+    from voicecoach.commands import devices
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(devices, "run", interrupted)
+    assert cli.main(["devices"]) == 130
+    assert "Traceback" not in capsys.readouterr().err
