@@ -66,15 +66,16 @@ def make_pipeline(config: Config, use_profile: bool = True) -> Any:
 
 
 def make_speaker(config: Config, output: str | None = None, to_wav: Path | None = None,
-                 on_text: Callable[[str], None] | None = None) -> Any:
+                 on_text: Callable[[str], None] | None = None, render_only: bool = False) -> Any:
     """The Speaker: the output device (or a WAV file); prints the text when no device can be used."""
+    from .audio.playback import NullSink, WavFileSink
     from .speech.speaker import Speaker
 
     sink = None
     if to_wav is not None:
-        from .speech.speaker import WavSink
-
-        sink = WavSink(to_wav)
+        sink = WavFileSink(to_wav)
+    elif render_only:
+        sink = NullSink()
     return Speaker(config.speech, output=output if output is not None else (config.audio.output or None),
                    sink=sink, on_text=on_text)
 

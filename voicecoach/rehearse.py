@@ -25,6 +25,7 @@ from .events import Interruption, RaisedVoice
 log = logging.getLogger(__name__)
 
 ANSWER_DELAY_S = 1.5  # how long a person takes to answer
+TALK_S = 20.0  # during a timed turn, a scripted command ("next", "more_time", ...) comes after this much talk
 GAP_AFTER_SPEECH_S = 0.3
 
 
@@ -61,11 +62,20 @@ def rehearse(runner: Any, answers: list[str], render: Callable[[str], tuple[NDAr
         emit(out.lines[-1])
 
     pending = list(runner.start(clock.now()))
-    while not getattr(runner, "done", False) and clock.now() < max_s:
+    phase, since = None, 0.0
+    while (pending or not getattr(runner, "done", False)) and clock.now() < max_s:
         if not pending:
             clock.advance(1.0)
+            state = getattr(runner, "state", None)
+            if getattr(state, "phase", None) != phase:
+                phase, since = getattr(state, "phase", None), clock.now()
             if queue and queue[0].startswith("!"):  # an event during a turn
                 pending.extend(_inject(runner, queue.pop(0), clock, line))
+            elif queue and phase == "timer" and clock.now() - since >= TALK_S:
+                answer = queue.pop(0)
+                line(f"couple: {answer.replace('_', ' ')}")
+                pending.extend(runner.heard(answer if answer != "-" else None, clock.now()))
+                phase = None
             pending.extend(runner.tick(clock.now()))
             continue
         action = pending.pop(0)

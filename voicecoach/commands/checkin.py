@@ -64,7 +64,7 @@ def app_speaker_for_render(config):
     """A Speaker used only to render prompts (no device needed)."""
     from .. import app
 
-    return app.make_speaker(config, output="", on_text=lambda t: None)
+    return app.make_speaker(config, render_only=True)
 
 
 def _live(config, make_runner, args) -> int:
