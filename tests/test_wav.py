@@ -142,10 +142,22 @@ def test_odd_sized_fmt_chunk_is_skipped_with_its_pad_byte(tmp_path):
     assert_close(read_wav(path), reference(), 1)
 
 
-@pytest.mark.parametrize("size", [0, 0xFFFFFFFF])
+@pytest.mark.parametrize("size", [0, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF])  # sox / arecord writing to a pipe
 def test_streaming_headers_with_unknown_sizes_read_to_the_end_of_the_file(tmp_path, size):
     path = make_wav(tmp_path / "a.wav", tone(16000), data_size=size, riff_size=size)
     assert_close(read_wav(path), reference(), 1)
+
+
+def test_sox_writing_to_a_pipe_is_readable(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("sox") is None:
+        pytest.skip("sox is not installed")
+    wav = subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", "-t", "wav", "-", "synth", "1", "sine",
+                          "440"], capture_output=True, check=True).stdout
+    (tmp_path / "piped.wav").write_bytes(wav)
+    assert len(read_wav(tmp_path / "piped.wav")) == 16000
 
 
 def test_a_trailing_partial_sample_is_ignored(tmp_path):

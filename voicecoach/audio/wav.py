@@ -20,6 +20,7 @@ from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
 FIX_HINT = "convert it with: sox IN -r 16000 -c 1 -b 16 OUT.wav"
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # written by recorders that never went back to fix the header
+_STREAMING_MIN = 0x7FFF0000  # sox to a pipe writes 0x7FFFF000, arecord to stdout 0x7FFFFFFF: "as long as it goes"
 
 
 class WavError(InputError):
@@ -97,7 +98,7 @@ def read_header(path: Path | str) -> WavInfo:
                     raise _fail(path, "malformed WAV: 'data' chunk before 'fmt '")
                 offset = f.tell()
                 available = size - offset
-                if csize in _STREAMING_SIZES:
+                if csize in _STREAMING_SIZES or (csize >= _STREAMING_MIN and csize > available):
                     csize = available
                 elif csize > available:
                     rate, ch, bits, _ = fmt
