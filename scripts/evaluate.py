@@ -20,7 +20,7 @@ from typing import Any
 
 from devset import CATALOGUE, DEFAULT_OUT, ensure_devset
 from evalkit import corpus, report
-from evalkit.scoring import Tally, score_interruptions, score_pauses, score_raised
+from evalkit.scoring import Tally, attribute_speakers, score_interruptions, score_pauses, score_raised
 
 _CONFIG = None
 
@@ -63,7 +63,24 @@ def score_item(item: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, 
     if item["scenario"] == "ami":
         short = [i for i, r in enumerate(truth["interruptions"]) if r.get("short")]
         out["interruption_lenient"] = score_interruptions(by["interruption"], onsets, (), ignore=short)
+    else:
+        _attribute(out, by, truth)
     return out
+
+
+def _attribute(out: dict[str, Any], by: dict[str, list], truth: dict[str, Any]) -> None:
+    """Who interrupted, who raised their voice: right under the file's better A/B label mapping."""
+    pairs = {"interruption": [(by["interruption"][d].get("speaker"), truth["interruptions"][r]["speaker"])
+                              for d, r in out["interruption"].matched],
+             "raised_voice": [(by["raised_voice"][d].get("speaker"), truth["raised"][r]["speaker"])
+                              for d, r in out["raised_voice"].matched]}
+    everything = pairs["interruption"] + pairs["raised_voice"]
+    swap = attribute_speakers(everything)[0] > sum(d == t for d, t in everything)
+    for task, ps in pairs.items():
+        if swap:
+            ps = [({"A": "B", "B": "A"}.get(d or "", d), t) for d, t in ps]
+        out[task].attributed = sum(d == t for d, t in ps if t in ("A", "B"))
+        out[task].attributable = sum(t in ("A", "B") for _, t in ps)
 
 
 def tally(items: list[dict[str, Any]], results: dict[str, tuple[list, float]]) -> dict[str, dict[str, Tally]]:

@@ -199,3 +199,10 @@ def test_quick_dev_set_has_consistent_truth_and_scores(tmp_path, capsys):
     assert evaluate.main(["--quick", "--out", str(tmp_path), "--scenario", "calm", "--scenario", "ami"]) == 0
     out = capsys.readouterr().out
     assert "### Targets" in out and "| ami |" in out
+
+
+def test_speaker_attribution_forgives_a_swap_of_labels_for_the_whole_talk():
+    from evalkit.scoring import attribute_speakers
+
+    assert attribute_speakers([("B", "A"), ("A", "B"), ("B", "A")]) == (3, 3)
+    assert attribute_speakers([("A", "A"), ("A", "B"), (None, "A")]) == (1, 3)

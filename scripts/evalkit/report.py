@@ -53,15 +53,15 @@ def _order(rows: dict[str, Tally]) -> list[str]:
 def detection_table(rows: dict[str, Tally], backchannels: bool) -> list[str]:
     """Precision/recall/F1/latency/false-alarm table, one row per scenario."""
     head = ("| scenario | files | hours | true | detected | correct | precision | recall | F1 | median latency s "
-            "| p90 latency s | false/h |")
+            "| p90 latency s | false/h | right partner |")
     lines = [head + (" false at backchannels |" if backchannels else ""),
-             "|---" + "|---:" * (11 + backchannels) + "|"]
+             "|---" + "|---:" * (12 + backchannels) + "|"]
     for sc in _order(rows):
         t = rows[sc]
         name = f"**{sc}**" if sc in (MIXED, CALM) else sc
         line = (f"| {name} | {t.files} | {t.hours:.2f} | {t.n_truth} | {t.n_det} | {t.correct} | {t.precision:.2f} "
                 f"| {t.recall:.2f} | {t.f1:.2f} | {_f(t.latency(50))} | {_f(t.latency(90))} "
-                f"| {t.false_per_hour:.1f} |")
+                f"| {t.false_per_hour:.1f} | {_f(t.speaker_accuracy)} |")
         lines.append(line + (f" {t.at_backchannel} |" if backchannels else ""))
     return lines
 
@@ -95,6 +95,8 @@ def markdown(t: dict[str, dict[str, Tally]], checks: list[dict[str, Any]], meta:
         vs = "-" if v is None else (str(v) if isinstance(v, int) else f"{v:.2f}")
         note = f" ({c['note']})" if c["note"] else ""
         out.append(f"| {c['target']}{note} | {vs} | {c['goal']} | {'PASS' if c['pass'] else '**FAIL**'} |")
+    out += ["", "`right partner`: share of matched detections naming the right partner (interrupter / raised voice), "
+            "under each talk's better A/B label mapping (labels are arbitrary)."]
     if "interruption" in t:
         out += ["", "### Interruptions", "", "A detection matches a true onset r if `start` is in [r-0.5, r+1.0] s "
                 "or `t` in [r, r+2.0] s (one-to-one); a detection at a backchannel is a false positive.", ""]

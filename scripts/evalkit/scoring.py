@@ -61,6 +61,9 @@ class Match:
     latencies: list[float] = field(default_factory=list)
     at_backchannel: int = 0  # false detections at a backchannel (interruptions only)
     ignored_det: int = 0  # detections matched to "don't care" truth
+    matched: list[tuple[int, int]] = field(default_factory=list)  # (detection index, truth index)
+    attributed: int = 0  # matched detections whose partner label is right (set by attribute_speakers)
+    attributable: int = 0
 
 
 def score_interruptions(dets: list[dict[str, Any]], onsets: list[float],
@@ -79,6 +82,7 @@ def score_interruptions(dets: list[dict[str, Any]], onsets: list[float],
         else:
             m.found += 1
             m.latencies.append(dets[d]["t"] - onsets[r])
+            m.matched.append((d, r))
     m.n_det -= m.ignored_det
     m.correct = m.found
     bcs = list(backchannels)
@@ -96,8 +100,24 @@ def score_raised(dets: list[dict[str, Any]], segments: list[dict[str, Any]]) -> 
         if hits:
             m.found += 1
             m.latencies.append(min(hits) - s["start"])
-    m.correct = sum(any(s["start"] <= d["t"] <= s["end"] + RAISED_CORRECT_AFTER_S for s in segments) for d in dets)
+    for i, d in enumerate(dets):
+        hit = [k for k, s in enumerate(segments) if s["start"] <= d["t"] <= s["end"] + RAISED_CORRECT_AFTER_S]
+        if hit:
+            m.correct += 1
+            m.matched.append((i, hit[0]))
     return m
+
+
+def attribute_speakers(pairs: list[tuple[str | None, str]]) -> tuple[int, int]:
+    """(right, total) for (detected label, true label) pairs, under the better of the two A/B label mappings.
+
+    The detector names partners "A"/"B" in the order it meets them, so its labels may be swapped for a whole talk.
+    """
+    usable = [(d, t) for d, t in pairs if t in ("A", "B")]
+    same = sum(d == t for d, t in usable)
+    swap = {"A": "B", "B": "A"}
+    swapped = sum(swap.get(d or "") == t for d, t in usable)
+    return max(same, swapped), len(usable)
 
 
 def score_pauses(dets: list[dict[str, Any]], windows: list[dict[str, Any]]) -> Match:
@@ -123,6 +143,8 @@ class Tally:
     found: int = 0
     correct: int = 0
     at_backchannel: int = 0
+    attributed: int = 0
+    attributable: int = 0
     latencies: list[float] = field(default_factory=list)
 
     def add(self, m: Match, duration_s: float) -> None:
@@ -134,11 +156,14 @@ class Tally:
         self.found += m.found
         self.correct += m.correct
         self.at_backchannel += m.at_backchannel
+        self.attributed += m.attributed
+        self.attributable += m.attributable
         self.latencies += m.latencies
 
     def merge(self, other: "Tally") -> None:
         """Add another tally."""
-        for k in ("files", "hours", "n_truth", "n_det", "found", "correct", "at_backchannel"):
+        for k in ("files", "hours", "n_truth", "n_det", "found", "correct", "at_backchannel", "attributed",
+                  "attributable"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.latencies += other.latencies
 
@@ -168,6 +193,11 @@ class Tally:
         """False detections per hour of audio."""
         return self.false / self.hours if self.hours else 0.0
 
+    @property
+    def speaker_accuracy(self) -> float | None:
+        """Share of matched detections naming the right partner (None when nothing could be checked)."""
+        return self.attributed / self.attributable if self.attributable else None
+
     def latency(self, q: float) -> float | None:
         """Latency percentile (50 = median) in seconds, None without matches."""
         return float(np.percentile(self.latencies, q)) if self.latencies else None
@@ -178,7 +208,8 @@ class Tally:
                 "found": self.found, "correct": self.correct, "false": self.false,
                 "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
                 "latency_median_s": _r(self.latency(50)), "latency_p90_s": _r(self.latency(90)),
-                "false_per_hour": round(self.false_per_hour, 3), "false_at_backchannels": self.at_backchannel}
+                "false_per_hour": round(self.false_per_hour, 3), "false_at_backchannels": self.at_backchannel,
+                "speaker_accuracy": _r(self.speaker_accuracy)}
 
 
 def _r(x: float | None) -> float | None:
