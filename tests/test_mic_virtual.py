@@ -142,19 +142,19 @@ def _tone(freq_hz: float, seconds: float, rate: int, amp: float) -> np.ndarray:
     return amp * np.sin(2 * np.pi * freq_hz * t)
 
 
-def test_48k_stereo_mic_through_device_rate_and_resampler(pulse48, monkeypatch):
+def test_48k_stereo_mic_through_device_rate_and_resampler(pulse48):
     from voicecoach.audio import device
 
-    left = _tone(1000.0, 2.0, 48000, 10000.0)
-    stereo = np.stack([left, left], axis=1).astype(np.int16)
+    left, right = _tone(1000.0, 2.0, 48000, 10000.0), _tone(2500.0, 2.0, 48000, 10000.0)
+    stereo = np.stack([left, right], axis=1).astype(np.int16)
     with in_process(pulse48):
-        assert device.choose_rate(device.find_device("vmic", "input")) == SAMPLE_RATE  # pulse accepts 16 kHz
-        # The ALSA pulse plugin accepts every rate, so a device that refuses 16 kHz cannot be made here: make
-        # choose_rate answer as such a device would, and let the real stream run at 48 kHz stereo.
-        monkeypatch.setattr(device, "choose_rate", lambda dev, kind="input": 48000)
-        mic = device.MicSource("vmic", frame_ms=20).open()
+        vmic = device.find_device("vmic", "input")
+        assert device.choose_rate(vmic) == SAMPLE_RATE  # pulse converts anything, so 16 kHz is accepted
+        assert device.choose_channels(vmic, SAMPLE_RATE) == 1
+        # A device that refuses 16 kHz mono cannot be made with PulseAudio (its ALSA plugin accepts every format):
+        # force the format such a device would get, and let a real stream run at 48 kHz stereo.
+        mic = device.MicSource("vmic", frame_ms=20, rate=48000, channels=2).open()
         try:
-            assert mic.rate == 48000
             pulse48.play_into_mic(stereo, rate=48000)
             frames = _collect(mic, 3.0)
         finally:
@@ -162,30 +162,53 @@ def test_48k_stereo_mic_through_device_rate_and_resampler(pulse48, monkeypatch):
     assert all(len(f.samples) == 320 for f in frames)
     assert [f.start_sample for f in frames] == [i * 320 for i in range(len(frames))]
     audio = _by_stamp(frames).astype(np.float64)
-    loud = audio[np.abs(audio) > 0]
     start = int(np.argmax(np.abs(audio) > 1000)) + 1600
     seg = audio[start:start + 16000]
-    assert len(seg) == 16000 and len(loud) > 16000
+    assert len(seg) == 16000
     spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
-    assert abs(np.argmax(spectrum) * SAMPLE_RATE / len(seg) - 1000.0) <= 2.0
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / len(seg) - 1000.0) <= 2.0  # the first channel, frequency kept
+    assert 20 * np.log10(spectrum[2500] / spectrum[1000]) < -40.0  # the other channel is not mixed in
     rms_db = 20 * np.log10(np.sqrt(np.mean(seg ** 2)) / (10000.0 / np.sqrt(2)))
     assert abs(rms_db) < 0.5
 
 
-def test_choose_rate_falls_back_to_the_devices_own_rate():
+class _FakeDevice:
+    """Stands in for sounddevice: devices that refuse 16 kHz or mono cannot be made with PulseAudio here."""
+
+    def __init__(self, rates: tuple[int, ...], channels: tuple[int, ...], default_rate: float, max_channels: int):
+        self.rates, self.channels = rates, channels
+        self.info = {"default_samplerate": default_rate, "max_input_channels": max_channels}
+
+    def check_input_settings(self, device, samplerate, channels, dtype):
+        if samplerate not in self.rates or channels not in self.channels:
+            raise ValueError("Invalid sample rate or number of channels")
+
+    def query_devices(self, device, kind):
+        return self.info
+
+
+@pytest.fixture
+def fake_sd():
     from voicecoach.audio import device
 
-    class RefusesSixteenKilohertz:
-        """Stands in for sounddevice: a device that only opens at 44.1 kHz cannot be made with PulseAudio."""
+    saved = device._sd
+    yield lambda fake: setattr(device, "_sd", fake)
+    device._sd = saved
 
-        def check_input_settings(self, device, samplerate, channels, dtype):
-            raise ValueError("Invalid sample rate")
 
-        def query_devices(self, device, kind):
-            return {"default_samplerate": 44100.0}
+def test_choose_channels_falls_back_to_what_a_stereo_only_mic_accepts(fake_sd):
+    from voicecoach.audio import device
 
-    saved, device._sd = device._sd, RefusesSixteenKilohertz()
-    try:
-        assert device.choose_rate(3, "input") == 44100
-    finally:
-        device._sd = saved
+    fake_sd(_FakeDevice(rates=(48000,), channels=(2,), default_rate=48000.0, max_channels=2))
+    assert device.choose_rate(1) == 48000 and device.choose_channels(1, 48000) == 2
+    fake_sd(_FakeDevice(rates=(16000, 48000), channels=(4,), default_rate=48000.0, max_channels=4))
+    assert device.choose_channels(1, 16000) == 4
+    fake_sd(_FakeDevice(rates=(16000,), channels=(1, 2), default_rate=44100.0, max_channels=2))
+    assert device.choose_rate(1) == 16000 and device.choose_channels(1, 16000) == 1
+
+
+def test_choose_rate_falls_back_to_the_devices_own_rate(fake_sd):
+    from voicecoach.audio import device
+
+    fake_sd(_FakeDevice(rates=(44100,), channels=(1,), default_rate=44100.0, max_channels=1))
+    assert device.choose_rate(3, "input") == 44100

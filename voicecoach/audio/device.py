@@ -119,14 +119,38 @@ def choose_rate(device: int | None, kind: str = "input") -> int:
     return int(info["default_samplerate"])
 
 
+def choose_channels(device: int | None, rate: int, kind: str = "input") -> int:
+    """1 when the device accepts mono at ``rate``, else the fewest channels it accepts (some USB and HAT mics are
+    stereo- or 4-channel-only on raw ALSA); 1 when nothing can be checked (opening then says what is wrong)."""
+    sd = sounddevice()
+    check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+    try:
+        most = int(sd.query_devices(device, kind)[f"max_{kind}_channels"])
+    except Exception:  # noqa: BLE001 - no such device: let open() report it
+        return 1
+    for channels in sorted({1, min(2, most), most} - {0}):
+        try:
+            check(device=device, samplerate=rate, channels=channels, dtype="int16")
+            return channels
+        except Exception:  # noqa: BLE001 - PortAudioError or ValueError
+            continue
+    return 1
+
+
 class MicSource:
-    """The microphone as a frame source. ``frames()`` raises :class:`DeviceError` when the device is lost."""
+    """The microphone as a frame source. ``frames()`` raises :class:`DeviceError` when the device is lost.
+
+    It opens at 16 kHz mono when the device allows, else at the device's own rate and/or with the fewest channels
+    it accepts; the first channel is used and resampled to 16 kHz. ``rate``/``channels`` force a format.
+    """
 
     def __init__(self, device: str | int | None = None, frame_ms: int = 30, queue_blocks: int = 200,
-                 start_sample: int = 0, stall_s: float = 2.0) -> None:
+                 start_sample: int = 0, stall_s: float = 2.0, rate: int | None = None,
+                 channels: int | None = None) -> None:
         self.frame_ms = frame_ms
         self.device = find_device(device, "input")
-        self.rate = choose_rate(self.device, "input")
+        self.rate = int(rate) if rate else choose_rate(self.device, "input")
+        self.channels = int(channels) if channels else choose_channels(self.device, self.rate, "input")
         self.overflows = 0  # blocks dropped because the consumer fell behind
         self.device_overflows = 0  # overflows reported by PortAudio
         self.stall_s = stall_s
@@ -156,12 +180,16 @@ class MicSource:
         """Open and start the input stream."""
         sd = sounddevice()
         try:
-            self._stream = sd.InputStream(device=self.device, samplerate=self.rate, channels=1, dtype="int16",
-                                          blocksize=self._block, callback=self._callback)
+            self._stream = sd.InputStream(device=self.device, samplerate=self.rate, channels=self.channels,
+                                          dtype="int16", blocksize=self._block, callback=self._callback)
             self._stream.start()
         except Exception as exc:  # noqa: BLE001 - PortAudioError
+            stream, self._stream = self._stream, None
+            if stream is not None:
+                stream.close(ignore_errors=True)
             raise DeviceError(f"cannot open the microphone: {exc} (check it with: voicecoach devices)") from None
-        log.info("microphone open: device %s at %d Hz", "default" if self.device is None else self.device, self.rate)
+        log.info("microphone open: device %s at %d Hz, %d channel(s)",
+                 "default" if self.device is None else self.device, self.rate, self.channels)
         return self
 
     @property
