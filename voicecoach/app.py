@@ -114,6 +114,7 @@ def runner_factory(config: Config, offer_later: bool = False) -> Callable[[str],
     names = (config.partners.a_name, config.partners.b_name)
 
     def make(name: str) -> Any:
-        return ScriptRunner(load_script(name), names, config.checkin, offer_later=offer_later)
+        return ScriptRunner(load_script(name), names, config.checkin, offer_later=offer_later,
+                            speech_wpm=config.speech.rate_wpm)
 
     return make

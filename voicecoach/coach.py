@@ -75,7 +75,7 @@ class Coach:
             self.mode = Mode.OFFERING
             self._repeated = False
             self.suggestions += 1
-            log.info("suggesting the pause: %s", event.reason)
+            log.debug("suggesting the pause: %s", event.reason)
             return [Record("suggestion", {"reason": event.reason, "t": event.t}),
                     Say(self.settings.phrase.replace("{length}", _minutes(self.settings.length_min))),
                     Listen(self.settings.answer_s, ANSWERS)]
@@ -101,10 +101,12 @@ class Coach:
             return []
         left = self._pause_end - now
         warn_s = self.settings.warn_before_end_min * 60.0
-        if not self._warned and warn_s > 0 and left <= warn_s and left > 0:
+        if not self._warned and warn_s > 0 and left <= warn_s:
             self._warned = True
-            return [Say(f"{_minutes(round(left / 60.0))} minutes left in the pause. "
-                        "Notice how you feel, and take your time coming back.")]
+            if left >= 30.0:  # a cue with less than half a minute left would only startle
+                mins = max(1, round(left / 60.0))
+                return [Say(f"{mins} minute{'s' * (mins != 1)} left in the pause. "
+                            "Notice how you feel, and take your time coming back.")]
         if left <= 0:
             return self._end_pause(now, "completed")
         return []

@@ -69,6 +69,7 @@ class Session:
         self.journal = journal
         self.clock = clock or MonotonicClock()
         self.runner_factory = runner_factory
+        self.source_name = source_name
         self.on_line = on_line or (lambda line: None)
         self.coach = Coach(config.pause, has_checkin=runner_factory is not None)
         self.runner: Any = None
@@ -163,7 +164,7 @@ class Session:
 
     def _on_command(self, command: Command) -> None:
         now = self.clock.now()
-        log.info("heard %s (%s)", command.name, command.source)
+        log.debug("heard %s (%s)", command.name, command.source)
         self._remember(command)
         if self._listen_deadline is not None or (self._listen is not None and command.source != "voice"):
             owner = self._listen_owner
@@ -239,8 +240,9 @@ class Session:
         elif action.kind == "pause_end" and self._pause_id is not None:
             self._journal_call("end_pause", self._pause_id, now, data.get("how", ""))
         elif action.kind == "checkin":
-            self._journal_call("add_checkin", data.get("name", ""), data.get("started_at", now),
-                               bool(data.get("completed")), float(data.get("minutes", 0.0)), "voice")
+            minutes = float(data.get("minutes", 0.0))
+            self._journal_call("add_checkin", data.get("name", ""), now - minutes * 60.0,
+                               bool(data.get("completed")), minutes, self.source_name)
 
     def _journal_call(self, method: str, *args: Any) -> Any:
         if self.journal is None:
