@@ -1,0 +1,161 @@
+"""``voicecoach kiosk`` as a subprocess on the virtual sound device: lifecycle lines, SIGTERM, reconnect, rituals."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, cli_command
+
+RATE = 16000
+
+
+def double_clap() -> np.ndarray:
+    """int16: a faint room, then two hand claps 0.4 s apart (broadband bursts with a 6 ms decay)."""
+    rng = np.random.default_rng(3)
+    audio = rng.standard_normal(3 * RATE) * 0.0005
+    t = np.arange(int(0.25 * RATE)) / RATE
+    for at in (1.0, 1.4):
+        noise = rng.standard_normal(len(t))
+        burst = (0.7 * np.diff(noise, prepend=0.0) + 0.3 * noise) * (np.exp(-t / 0.006) + 0.05 * np.exp(-t / 0.05))
+        burst[:16] *= np.linspace(0, 1, 16)
+        audio[int(at * RATE):int(at * RATE) + len(t)] += 0.5 * burst / np.abs(burst).max()
+    return (audio * 32767).astype(np.int16)
+
+
+class Kiosk:
+    """A running ``voicecoach kiosk``; stdout lines are collected by a reader thread."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.proc = subprocess.Popen([*cli_command(), "kiosk", *args], env=env, cwd=REPO, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.stderr = ""
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, fragment: str, timeout_s: float, after: int = 0) -> int:
+        """Index of the first line (from ``after``) containing ``fragment``; fails after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            hit = next((i for i in range(after, len(self.lines)) if fragment in self.lines[i]), None)
+            if hit is not None:
+                return hit
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.stop()
+                pytest.fail(f"no line with {fragment!r} within {timeout_s} s; stdout: {self.lines}; "
+                            f"stderr: {self.stderr[-2000:]}")
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                self._queue.put(None)
+                self.stderr = self.proc.stderr.read()
+                pytest.fail(f"kiosk exited ({self.proc.wait()}) before {fragment!r}; stdout: {self.lines}; "
+                            f"stderr: {self.stderr[-2000:]}")
+            self.lines.append(line)
+
+    def terminate(self, timeout_s: float = 5.0) -> tuple[int, float]:
+        """SIGTERM; (exit code, seconds it took to exit)."""
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout_s)
+        took = time.monotonic() - start
+        self.stderr = self.proc.stderr.read()
+        while (line := self._queue.get(timeout=5)) is not None:
+            self.lines.append(line)
+        return code, took
+
+    def stop(self) -> None:
+        """Kill it if still running (test clean-up)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def kiosk_env(tmp_home):
+    """A private home with a quick config (short answer window), for kiosks to run in."""
+    tmp_home.config_file.write_text("[checkin]\nanswer_s = 2.0\n[audio]\nreopen_s = 0.5\n")
+    return tmp_home
+
+
+@pytest.fixture
+def start_kiosk():
+    running: list[Kiosk] = []
+
+    def start(env: dict[str, str], *args: str) -> Kiosk:
+        kiosk = Kiosk(env, *args)
+        running.append(kiosk)
+        return kiosk
+
+    yield start
+    for kiosk in running:
+        kiosk.stop()
+
+
+def test_kiosk_logs_lifecycle_lines_and_stops_cleanly_on_sigterm(pulse, kiosk_env, start_kiosk):
+    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T12:00:00")
+    kiosk.wait_for("voicecoach: started", 30)
+    kiosk.wait_for("voicecoach: microphone open", 15)
+    code, took = kiosk.terminate()
+    assert code == 0, kiosk.stderr
+    assert took < 5.0
+    assert kiosk.lines[-2:] == ["voicecoach: stopping (SIGTERM)", "voicecoach: stopped"]
+    assert all(line.startswith("voicecoach: ") for line in kiosk.lines), kiosk.lines
+    assert "Traceback" not in kiosk.stderr
+    assert (Path(kiosk_env.data_dir) / "journal.sqlite3").exists()  # the talk was stored, the journal closed
+
+
+def test_kiosk_reopens_the_microphone_after_it_is_unplugged(pulse, kiosk_env, start_kiosk):
+    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T12:00:00")
+    first = kiosk.wait_for("voicecoach: microphone open", 30)
+    try:
+        pulse.unplug_mic()
+        lost = kiosk.wait_for("voicecoach: microphone lost", 10, after=first + 1)
+    finally:
+        pulse.replug_mic()
+    replugged = time.monotonic()
+    reopened = kiosk.wait_for("voicecoach: microphone open", 5, after=lost + 1)
+    assert time.monotonic() - replugged < 5.0
+    # the replugged microphone really is heard: with no speech model, the double clap starts the agreed pause
+    time.sleep(1.0)
+    pulse.play_into_mic(double_clap(), block=True)
+    kiosk.wait_for("said: Okay, taking the pause", 8, after=reopened)
+    code, _ = kiosk.terminate()
+    assert code == 0
+
+
+def test_kiosk_waits_for_a_microphone_when_there_is_none(no_sound_env, kiosk_env, start_kiosk):
+    kiosk = start_kiosk({**no_sound_env, **{k: v for k, v in kiosk_env.env.items() if k.startswith("VOICECOACH")}},
+                        "--pretend-time", "2026-11-23T12:00:00")
+    kiosk.wait_for("voicecoach: waiting for microphone", 30)
+    time.sleep(1.5)  # several reopen attempts: still one line
+    code, _ = kiosk.terminate()
+    assert code == 0
+    assert sum("waiting for microphone" in line for line in kiosk.lines) == 1
+    assert kiosk.lines[-1] == "voicecoach: stopped"
+
+
+def test_scheduled_ritual_is_offered_with_consent_under_a_pretend_clock(pulse, kiosk_env, start_kiosk):
+    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T21:29:57")
+    kiosk.wait_for("voicecoach: microphone open", 30)
+    offered = kiosk.wait_for("voicecoach: ritual offered nightly", 15)
+    kiosk.wait_for("Is now a good time", 10, after=offered)
+    kiosk.wait_for("voicecoach: ritual declined nightly (no_answer)", 40, after=offered)  # nobody answered
+    code, _ = kiosk.terminate()
+    assert code == 0
