@@ -93,6 +93,7 @@ class CommandListener:
         self._load_lock = threading.Lock()
         self._warned = False
         self._idle = False
+        self._next_sample = 0
 
     @property
     def has_model(self) -> bool:
@@ -128,10 +129,11 @@ class CommandListener:
         if allowed is not None and not allowed:
             self._idle = True  # nothing could be heard: let the recognizer rest
             return commands
-        if self._idle:
+        if self._idle or frame.start_sample != self._next_sample:  # resumed, or audio went missing (muted)
             recognizer.reset()
             self.decoder.reset()
             self._idle = False
+        self._next_sample = frame.end_sample
         commands += self.decoder.update(recognizer.process(frame), frame.end_s, allowed)
         return commands
 
