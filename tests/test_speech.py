@@ -201,3 +201,22 @@ def test_speech_config_section_is_validated():
         config_from_dict({"speech": {"engines": ["festival"]}})
     with pytest.raises(InputError, match="speech.rate_wpm"):
         config_from_dict({"speech": {"rate_wpm": 20}})
+
+
+@pytest.mark.parametrize("out_rate", [8000, 16000, 44100, 48000])
+def test_to_rate_keeps_pitch_length_and_level(out_rate):
+    from voicecoach.speech.synth import to_rate
+
+    t = np.arange(22050 * 2) / 22050
+    tone = np.round(10000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    out = to_rate(tone, 22050, out_rate)
+    assert len(out) == 2 * out_rate
+    ref = 10000 * np.sin(2 * np.pi * 440 * np.arange(len(out)) / out_rate)
+    assert np.sqrt(np.mean((out[200:-200] - ref[200:-200]) ** 2)) < 2.0  # ~0.6 LSB: rounding only
+
+
+def test_trailing_pause_is_trimmed_to_keep_prompts_snappy():
+    with Speaker(SpeechSettings(), sink=NullSink()) as speaker:
+        audio, rate = speaker.render("Hello there.")
+    last_loud = np.flatnonzero(np.abs(audio) > 100)[-1]
+    assert (len(audio) - last_loud) / rate < 0.1  # espeak adds ~0.35 s of silence

@@ -8,6 +8,7 @@ is raised to the caller. A hung pyttsx3 engine is abandoned and a fresh one star
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import tempfile
 import threading
@@ -18,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ..audio.frames import resample
 from ..clock import Clock, MonotonicClock
 from .engines import (EngineFactory, Pyttsx3Worker, SynthError, Voice, default_engine_factory, espeak_ng_render,
                       shared_worker, tone)
@@ -50,11 +50,43 @@ class Rendered:
 
 
 def to_rate(audio: NDArray[np.int16], in_rate: int, out_rate: int) -> NDArray[np.int16]:
-    """Resample int16 audio to ``out_rate`` (unchanged when the rates match)."""
+    """Resample a whole utterance to ``out_rate`` by FFT (band-limited; a few ms for several seconds of speech)."""
     if in_rate == out_rate or len(audio) == 0:
         return audio
-    y = resample(audio, in_rate, out_rate)
-    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+    g = math.gcd(in_rate, out_rate)
+    step_in, step_out = in_rate // g, out_rate // g
+    blocks = _fast_size(-(-(len(audio) + 64) // step_in))  # zero-pad (silence) to whole rate-ratio blocks
+    n_in, n_out = blocks * step_in, blocks * step_out
+    spectrum = np.fft.rfft(audio.astype(np.float64), n_in)
+    keep = min(len(spectrum), n_out // 2 + 1)
+    y = np.fft.irfft(spectrum[:keep], n_out) * (n_out / n_in)
+    n = int(round(len(audio) * out_rate / in_rate))
+    return np.clip(np.round(y[:n]), -32768, 32767).astype(np.int16)
+
+
+def _fast_size(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n (sizes the FFT handles fastest)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p2 = p35
+            while p2 < n:
+                p2 *= 2
+            best = min(best, p2)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def trim_trailing_silence(audio: NDArray[np.int16], rate: int, keep_ms: int = 60,
+                          threshold: int = 100) -> NDArray[np.int16]:
+    """Cut the end pause espeak adds (~0.35 s) down to ``keep_ms``, so listening for an answer starts sooner."""
+    loud = np.flatnonzero(np.abs(audio) > threshold)
+    if len(loud) == 0:
+        return audio
+    return audio[: min(len(audio), int(loud[-1]) + 1 + rate * keep_ms // 1000)]
 
 
 class Synthesizer:
@@ -106,6 +138,7 @@ class Synthesizer:
             if len(audio) == 0 or not np.any(audio):
                 problems.append(f"{engine}: produced silence")
                 continue
+            audio = trim_trailing_silence(audio, rate)
             if sample_rate:
                 audio, rate = to_rate(audio, rate, sample_rate), sample_rate
             return Rendered(audio, rate, engine, self.clock.now() - start)

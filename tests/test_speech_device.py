@@ -1,0 +1,80 @@
+"""The Speaker on a real (virtual PulseAudio) sound device: what it plays is what the speaker monitor records."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from voicecoach.audio.playback import DeviceSink, NullSink
+from voicecoach.speech.settings import SpeechSettings
+from voicecoach.speech.speaker import Speaker
+
+PROMPT = "Shall we take the twenty minute pause we agreed on? Say okay, or not now."
+
+
+def align(recording: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
+    """Offset of ``reference`` inside ``recording`` and the normalised correlation there."""
+    r, x = recording.astype(np.float64), reference.astype(np.float64)
+    n = 1 << int(np.ceil(np.log2(len(r) + len(x))))
+    corr = np.fft.irfft(np.fft.rfft(r, n) * np.conj(np.fft.rfft(x, n)), n)[: len(r) - len(x) + 1]
+    offset = int(np.argmax(corr))
+    segment = r[offset:offset + len(x)]
+    score = float(np.dot(segment, x) / (np.linalg.norm(segment) * np.linalg.norm(x) + 1e-9))
+    return offset, score
+
+
+def test_prompt_reaches_the_speaker_whole_and_is_speaking_covers_it(pulse_in_process):
+    recording = pulse_in_process.record_speaker()
+    time.sleep(0.3)  # let parecord connect
+    with Speaker(SpeechSettings(), output=None) as speaker:
+        assert isinstance(speaker.sink, DeviceSink)
+        audio, rate = speaker.render(PROMPT, sample_rate=speaker.sink.sample_rate)
+        duration = len(audio) / rate
+        speaker.say(PROMPT)
+        while not speaker.is_speaking():
+            time.sleep(0.001)
+        on = time.monotonic()
+        while speaker.is_speaking():
+            time.sleep(0.001)
+        off = time.monotonic()
+    time.sleep(0.3)
+    recorded = recording.stop()
+    assert rate == 16000
+    offset, score = align(recorded, audio)
+    assert score > 0.99, score  # the virtual path is bit-exact
+    end = int(np.flatnonzero(np.abs(audio) > 300)[-1]) + 1  # the last 100 ms of sound: closing must not drop it
+    assert np.corrcoef(recorded[offset + end - 1600:offset + end], audio[end - 1600:end])[0, 1] > 0.99
+    # speaking from the first sample handed over until the device has played the last one
+    assert duration <= off - on < duration + 0.3, (off - on, duration)
+
+
+def test_stop_on_the_device_silences_it_quickly(pulse_in_process):
+    recording = pulse_in_process.record_speaker()
+    time.sleep(0.3)
+    with Speaker(SpeechSettings(), output=None) as speaker:
+        audio, _ = speaker.render(PROMPT, sample_rate=speaker.sink.sample_rate)
+        speaker.say(PROMPT)
+        while not speaker.is_speaking():
+            time.sleep(0.001)
+        time.sleep(1.0)
+        speaker.stop()
+        stopped = time.monotonic()
+        while speaker.is_speaking():
+            time.sleep(0.001)
+        silent_after = time.monotonic() - stopped
+    time.sleep(0.3)
+    recorded = recording.stop()
+    loud = np.flatnonzero(np.abs(recorded) > 300)
+    heard_s = (loud[-1] - loud[0]) / 16000 if len(loud) else 0.0
+    assert silent_after < 0.3
+    assert 0.8 < heard_s < 1.5 < len(audio) / 16000  # about the second that played, not the whole prompt
+
+
+def test_unknown_output_device_degrades_to_text(pulse_in_process):
+    shown: list[str] = []
+    with Speaker(SpeechSettings(), output="no-such-device", on_text=shown.append) as speaker:
+        assert isinstance(speaker.sink, NullSink)
+        speaker.say("Shall we take a pause?")
+        assert speaker.wait(5)
+    assert shown == ["Shall we take a pause?"]
