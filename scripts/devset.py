@@ -23,7 +23,7 @@ import numpy as np
 from evalkit import ami, corpus, scenarios
 from evalkit.corpus import RATE
 
-BUILDER_VERSION = 2
+BUILDER_VERSION = 4
 BASE_SEED = 20261123
 DEFAULT_OUT = corpus.REPO / "out" / "devset"
 LEVEL_GAINS_DB = (-12.0, -9.0, -6.0, -3.0, 0.0, 2.0, 4.0, 6.0)

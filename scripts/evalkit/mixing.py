@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .corpus import RATE, Voice, active_rms, fade
+from .corpus import RATE, Voice, active_rms, fade, trim
 
 OVERLAP_S = (0.5, 2.0)  # the interrupted speaker goes on this long after the onset
 INTERRUPT_AT = (0.3, 0.8)  # the onset falls this far into the interrupted turn
+OWN_VOICE_BACKCHANNELS = 0.5  # chance a backchannel is cut from the partner's own speech (if long enough; else a word clip)
 
 
 @dataclass(frozen=True)
@@ -115,12 +116,23 @@ class Talk:
 
     def _backchannel(self, turn: dict[str, Any]) -> None:
         who = "B" if turn["speaker"] == "A" else "A"
-        word = self.words[self.rng.integers(len(self.words))]
+        own = self._fragment(who) if self.rng.random() < OWN_VOICE_BACKCHANNELS else None
+        if own is not None:
+            source, word = "own voice", own
+        else:
+            source, word = "word clip", self.words[self.rng.integers(len(self.words))]
         level = self.partners[who].level_db - self.rng.uniform(0.0, 6.0)
         at = turn["start"] + self.rng.uniform(0.3, 0.7) * (turn["end"] - turn["start"])
         at = round(at * RATE) / RATE
         self.placements.append([round(at * RATE), (word * 10 ** (level / 20)).astype(np.float32)])
-        self.backchannels.append({"start": at, "end": round(at + len(word) / RATE, 3), "speaker": who})
+        self.backchannels.append({"start": at, "end": round(at + len(word) / RATE, 3), "speaker": who,
+                                  "source": source})
+
+    def _fragment(self, who: str) -> NDArray[np.float32] | None:
+        """A 0.2-0.5 s word-like piece of the partner's own speech starting at a word onset (None if too short)."""
+        x = self.partners[who].calm.excerpt(self.rng, 0.3)
+        x = trim(x[: int(self.rng.uniform(0.25, 0.5) * RATE)])
+        return fade(x, 30.0) if len(x) >= 0.2 * RATE else None
 
     def raised_segments(self) -> list[dict[str, Any]]:
         """One segment per raised stretch: from its first turn's start to its last turn's end."""
