@@ -251,6 +251,9 @@ class VirtualAudio:
 
         Returns the ``paplay`` process; with ``block=True`` waits for it to finish first.
         """
+        return self._play(audio, "mic_feed", block, rate)
+
+    def _play(self, audio: str | Path | NDArray[np.int16], sink: str, block: bool, rate: int) -> subprocess.Popen:
         if isinstance(audio, (str, Path)):
             path = Path(audio)
         else:
@@ -259,7 +262,7 @@ class VirtualAudio:
             path = Path(name)
             audio = np.asarray(audio, dtype=np.int16)
             _write_wav(path, audio, rate, 1 if audio.ndim == 1 else audio.shape[1])
-        proc = subprocess.Popen(["paplay", "--device=mic_feed", str(path)], env=self.full_env(),
+        proc = subprocess.Popen(["paplay", f"--device={sink}", str(path)], env=self.full_env(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._children.append(proc)
         if block:
@@ -318,11 +321,13 @@ class VirtualAudio:
     def loopback_speaker_to_mic(self, gain_db: float = 0.0, latency_ms: int = 20) -> str:
         """Feed what the speaker plays back into the microphone at ``gain_db`` (as on a laptop); returns the module id.
 
-        Remove it with ``pactl("unload-module", id)``.
+        Remove it with ``unload(id)``.
         """
         before = self._sink_inputs()
+        # adjust_time=0: no adaptive resampling (both null sinks run on one clock); with it the copy decorrelates.
         module = self.pactl("load-module", "module-loopback", "source=speaker.monitor", "sink=mic_feed",
-                            f"latency_msec={latency_ms}", "source_dont_move=true", "sink_dont_move=true").strip()
+                            f"latency_msec={latency_ms}", "adjust_time=0", "source_dont_move=true",
+                            "sink_dont_move=true").strip()
         stop = threading.Event()
         for _ in range(100):
             new = self._sink_inputs() - before
@@ -332,6 +337,15 @@ class VirtualAudio:
                 return module
             stop.wait(0.02)
         raise RuntimeError("module-loopback created no sink input")
+
+    def unload(self, module_id: str) -> None:
+        """Unload a module this class loaded (e.g. the loopback)."""
+        self.pactl("unload-module", module_id)
+
+    def play_into_speaker(self, audio: str | Path | NDArray[np.int16], block: bool = False,
+                          rate: int = RATE) -> subprocess.Popen:
+        """Play into the ``speaker`` sink from outside the product (e.g. to exercise the loopback)."""
+        return self._play(audio, "speaker", block, rate)
 
     def _sink_inputs(self) -> set[str]:
         out = self.pactl("list", "short", "sink-inputs")

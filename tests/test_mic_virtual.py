@@ -212,3 +212,35 @@ def test_choose_rate_falls_back_to_the_devices_own_rate(fake_sd):
 
     fake_sd(_FakeDevice(rates=(44100,), channels=(1,), default_rate=44100.0, max_channels=1))
     assert device.choose_rate(3, "input") == 44100
+
+
+# --- the speaker side and the laptop-like loopback ----------------------------------------------------------------
+
+def test_what_the_product_plays_is_recorded_from_the_speaker(pulse_in_process):
+    from voicecoach.audio.device import find_device, sounddevice
+
+    sd = sounddevice()
+    sig = _noise(1.0, seed=11)
+    rec = pulse_in_process.record_speaker()
+    threading.Event().wait(0.3)  # parecord connects
+    # Pad with silence: closing an OutputStream drops what is still buffered (about 90 ms).
+    sd.play(np.concatenate([sig, np.zeros(4000, np.int16)]), SAMPLE_RATE, device=find_device("speaker", "output"))
+    sd.wait()
+    threading.Event().wait(0.2)
+    _, corr = _lag(rec.stop(), sig)
+    assert corr > 0.999
+
+
+def test_loopback_feeds_the_speaker_into_the_mic_at_the_set_gain(pulse_in_process, mic_factory):
+    sig = _noise(1.5, seed=5, level=6000.0)
+    module = pulse_in_process.loopback_speaker_to_mic(gain_db=-6.0)
+    try:
+        mic = mic_factory(frame_ms=30)
+        pulse_in_process.play_into_speaker(sig)
+        captured = _by_stamp(_collect(mic, 3.0))
+    finally:
+        pulse_in_process.unload(module)
+    lag, corr = _lag(captured, sig)
+    assert corr > 0.95
+    gain_db = 20 * np.log10(np.std(captured[lag + 1600:lag + len(sig) - 1600]) / np.std(sig[1600:-1600]))
+    assert abs(gain_db + 6.0) < 1.0
