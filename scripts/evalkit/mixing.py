@@ -17,7 +17,7 @@ from .corpus import RATE, Voice, active_rms, fade, trim
 
 OVERLAP_S = (0.5, 2.0)  # the interrupted speaker goes on this long after the onset
 INTERRUPT_AT = (0.3, 0.8)  # the onset falls this far into the interrupted turn
-OWN_VOICE_BACKCHANNELS = 0.5  # chance a backchannel is cut from the partner's own speech (if long enough; else a word clip)
+OWN_VOICE_BACKCHANNELS = 0.5  # chance a backchannel is cut from the partner's own speech (else a word clip)
 
 
 @dataclass(frozen=True)
