@@ -26,6 +26,7 @@ from evalkit.corpus import RATE
 BUILDER_VERSION = 4
 BASE_SEED = 20261123
 DEFAULT_OUT = corpus.REPO / "out" / "devset"
+MARKER = ".voicecoach-devset"
 LEVEL_GAINS_DB = (-12.0, -9.0, -6.0, -3.0, 0.0, 2.0, 4.0, 6.0)
 ESCALATION_KINDS = ("raised", "interruptions", "both")
 
@@ -85,8 +86,9 @@ def ensure_devset(quick: bool = False, out: Path = DEFAULT_OUT, log=print) -> li
     root = corpus.find_corpus()
     folder = out / f"v{BUILDER_VERSION}"
     folder.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("v*"):
-        if old != folder and old.is_dir():
+    (folder / MARKER).touch()
+    for old in out.glob("v*"):  # only folders this builder made (never whatever else --out points at)
+        if old != folder and (old / MARKER).is_file():
             shutil.rmtree(old)
     items, built, t0 = [], 0, time.perf_counter()
     for name in item_names(quick):
