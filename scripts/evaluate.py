@@ -37,7 +37,10 @@ def analyze_item(item: dict[str, Any]) -> tuple[str, list[dict[str, Any]], float
     from voicecoach.commands.analyze import analyze_file
 
     t0 = time.perf_counter()
-    events, _ = analyze_file(item["wav"], _CONFIG)
+    try:
+        events, _ = analyze_file(item["wav"], _CONFIG)
+    except Exception as exc:  # name the recording: a crash deep in a detector says nothing about which file
+        raise RuntimeError(f"analyze failed on {item['name']} ({item['wav']}): {type(exc).__name__}: {exc}") from exc
     return item["name"], [e.to_dict() for e in events], time.perf_counter() - t0
 
 
