@@ -269,6 +269,11 @@ def _commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(corpus.REPO), "log", "-1", "--format=%h"], capture_output=True,
                              text=True, timeout=5).stdout.strip()
+        import voicecoach
+
+        pkg = Path(voicecoach.__file__).resolve().parent
+        if pkg != corpus.REPO / "voicecoach":  # e.g. PYTHONPATH pointing at an export of the committed tree
+            return f"{out.stdout.strip()[:70]} (voicecoach imported from {pkg})"
         dirty = subprocess.run(["git", "-C", str(corpus.REPO), "status", "--porcelain", "--", "voicecoach"],
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return out + (" (+ uncommitted changes in voicecoach/)" if dirty else "")
