@@ -109,11 +109,15 @@ def test_version_and_help_exit_0(run_cli):
 
 # --- the JSON contract ---------------------------------------------------------------------------------------------
 
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def parse_json_lines(stdout: str) -> list[dict]:
     """Every stdout line is one JSON object with "type" and a numeric "t"; nothing else is on stdout."""
     events = []
     for line in stdout.splitlines():
-        event = json.loads(line)
+        event = json.loads(line, parse_constant=_not_json)  # strict: NaN/Infinity are not JSON
         assert isinstance(event, dict) and isinstance(event["type"], str), line
         assert isinstance(event["t"], (int, float)), line
         for key in REQUIRED_KEYS.get(event["type"], ()):
@@ -177,6 +181,21 @@ def test_analyze_json_on_a_real_conversation(run_cli, tmp_home, corpus):
     for name in ("trn09.wav", "trn08.wav"):
         assert_event_times_make_sense([e for e in events if e["file"].endswith(name)])
     assert "missing.wav: no such file" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_analyze_json_turns_non_finite_numbers_into_null(tmp_home, good_wav, monkeypatch, capsys):
+    from voicecoach.commands import analyze
+    from voicecoach.events import RaisedVoice
+
+    def one_odd_event(path, config):
+        fields = {"t": 1.0, "start": 0.5, "end": None, "speaker": "A"}
+        extra = {"level_db": float("nan")} if "level_db" in RaisedVoice.__dataclass_fields__ else {}
+        return [RaisedVoice(**fields, **extra)], 4.0
+
+    monkeypatch.setattr(analyze, "analyze_file", one_odd_event)  # a detector bug that yields NaN, on demand
+    assert cli.main(["analyze", str(good_wav), "--json"]) == 0
+    events = parse_json_lines(capsys.readouterr().out)
+    assert events[0]["type"] == "raised_voice" and events[0].get("level_db", None) is None
 
 
 # --- run-time failures and the last line of defence (in process) -------------------------------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import sys
 
 from ..errors import InputError, VoicecoachError
@@ -53,13 +55,18 @@ def run(args: argparse.Namespace) -> int:
                 d = event.to_dict()
                 if len(args.files) > 1:
                     d["file"] = path
-                print(__import__("json").dumps(d, ensure_ascii=False))
+                print(json.dumps(_finite(d), ensure_ascii=False, allow_nan=False))
         else:
             _print_table(path, events, duration)
         sys.stdout.flush()
     if failed:
         raise _Quiet(f"{failed} of {len(args.files)} files could not be analysed")
     return 0
+
+
+def _finite(d: dict) -> dict:
+    """NaN and infinity are not JSON: they become null, so every line parses with any JSON reader."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}
 
 
 class _Quiet(InputError):
