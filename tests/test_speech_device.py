@@ -78,3 +78,26 @@ def test_unknown_output_device_degrades_to_text(pulse_in_process):
         speaker.say("Shall we take a pause?")
         assert speaker.wait(5)
     assert shown == ["Shall we take a pause?"]
+
+
+def test_a_lost_speaker_is_reopened_for_later_prompts(pulse_in_process):
+    class Unplugged(NullSink):
+        """Fake for a speaker pulled out mid-prompt (the virtual speaker cannot be unplugged): writes fail."""
+
+        audible = True
+
+        def write(self, block):
+            raise OSError("device unplugged")
+
+    shown: list[str] = []
+    with Speaker(SpeechSettings(), output=None, on_text=shown.append, reopen_s=0.0) as speaker:
+        assert isinstance(speaker.sink, DeviceSink)
+        speaker.sink.close()
+        speaker.sink = Unplugged()
+        speaker.say("This one is lost.")
+        assert speaker.wait(5)
+        assert shown == ["This one is lost."]
+        speaker.say("This one is heard again.")
+        assert speaker.wait(10)
+        assert isinstance(speaker.sink, DeviceSink)
+    assert shown == ["This one is lost."]

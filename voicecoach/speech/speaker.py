@@ -31,12 +31,17 @@ class Speaker:
 
     def __init__(self, settings: SpeechSettings, output: str | None = None, sink: AudioSink | None = None,
                  on_text: Callable[[str], None] | None = None, *, engine_factory: EngineFactory | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, reopen_s: float = 10.0) -> None:
         self.settings = settings
         self.on_text = on_text
         self.clock = clock or MonotonicClock()
         self.synth = Synthesizer(settings, engine_factory, self.clock)
+        self.output = output
+        self.reopen_s = reopen_s
+        self._owns_device = sink is None  # only a device we opened is reopened after it was lost
+        self._lost_at = self.clock.now()
         self.sink: AudioSink = sink if sink is not None else _open_device(output, self.clock)
+        self._degraded = self._owns_device and isinstance(self.sink, NullSink)
         self._queue: collections.deque[tuple[int, str, Voice]] = collections.deque()
         self._cond = threading.Condition()
         self._generation = 0  # bumped by stop(): anything from an older generation is dropped
@@ -157,6 +162,7 @@ class Speaker:
                     self._cond.notify_all()
 
     def _speak(self, generation: int, text: str, voice: Voice) -> None:
+        self._maybe_reopen()
         result = self.synth.render(text, voice, self.sink.sample_rate)
         if generation != self._generation:
             return  # stopped while rendering
@@ -208,11 +214,30 @@ class Speaker:
         except Exception as exc:  # noqa: BLE001 - a lost device degrades to text
             log.warning("the speaker failed (%s); prompts will be shown as text from now on", exc)
             broken, self.sink = self.sink, NullSink(self.sink.sample_rate)
+            self._lost_at = self.clock.now()
+            self._degraded = self._owns_device
             try:
                 broken.close()
             except Exception:  # noqa: BLE001
                 pass
             return False
+
+
+    def _maybe_reopen(self) -> None:
+        """Try the device again (at most every ``reopen_s``) when it could not be opened or was lost."""
+        if not self._degraded:
+            return
+        if self.clock.now() - self._lost_at < self.reopen_s:
+            return
+        self._lost_at = self.clock.now()
+        try:
+            from ..audio.playback import DeviceSink
+
+            self.sink = DeviceSink(self.output, clock=self.clock)
+            self._degraded = False
+            log.info("the speaker is back")
+        except Exception as exc:  # noqa: BLE001
+            log.debug("speaker still unavailable: %s", exc)
 
 
 def normalise(text: str) -> str:
