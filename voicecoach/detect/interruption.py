@@ -1,9 +1,10 @@
 """Interruption: one partner starts while the other holds the floor, and keeps going.
 
-On one microphone an overlap shows as the level jumping above the floor holder's own level (two voices add up:
-overlapped frames are 3-14 dB louder) and the voice features moving away from the holder towards the other
-partner, with no gap. A candidate starts at the first such frame; it becomes an interruption when the evidence
-covers ``evidence_fraction`` of the next ``sustain_ms`` of speech; shorter bursts are backchannels ("mm-hm").
+On one microphone an overlap shows as the voice features moving from the floor holder towards the other partner
+with no gap, and the level rising above the holder's own (two voices add up: overlapped frames are 3-14 dB
+louder). Each speech frame scores (voice contrast + weight x level above the holder); a CUSUM accumulates the
+scores above a drift, so the holder's own speech keeps it at zero. An interruption is emitted when the sum
+passes a threshold and has been growing for at least ``sustain_ms``; shorter bursts are backchannels.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from ..events import Interruption
 from .features import FrameFeatures
 from .settings import InterruptionSettings
 
-SHORT_FRAMES_MS = 240      # the "now" level is averaged over this much speech
 HOLDER_LEVEL_RATE = 0.03   # per speech frame: how fast the holder's own level is followed
-CHANGE_MARGIN = 0.1        # the window must be this much nearer the other partner than the holder
+LEVEL_CLIP_DB = 10.0       # one very loud or quiet frame must not decide alone
+GROWING_MS = 210           # at emission the evidence must have grown over this last stretch (not a fading "mm-hm")
 
 
 class InterruptionDetector:
@@ -29,8 +30,8 @@ class InterruptionDetector:
         self.frame_s = frame_ms / 1000.0
         self._floor_n = max(1, settings.floor_ms // frame_ms)
         self._sustain_n = max(1, settings.sustain_ms // frame_ms)
-        self._short_n = max(1, SHORT_FRAMES_MS // frame_ms)
         self._gap_n = max(1, gap_ms // frame_ms)
+        self._grow_n = max(1, GROWING_MS // frame_ms)
         self.reset()
 
     def reset(self) -> None:
@@ -40,17 +41,16 @@ class InterruptionDetector:
         self._silence = 0
         self._holder_db: float | None = None
         self._holder_power: float | None = None
-        self._short = np.zeros(self._short_n)
-        self._short_pos = 0
-        self._cand_frames = 0       # frames since the candidate began (0 = none)
-        self._cand_hits = 0
-        self._cand_onset = 0.0
+        self._cusum = 0.0           # accumulated evidence that someone else is speaking too
+        self._recent = np.zeros(self._grow_n)   # the last few CUSUM values (is it still growing?)
+        self._recent_pos = 0
+        self._onset_s = 0.0
         self._last_s = -1e9
         self.evidence = False
 
-    def process(self, feats: FrameFeatures, label: str | None, distances: dict[str, float],
+    def process(self, feats: FrameFeatures, label: str | None, contrast: float | None,
                 muted: bool = False) -> list[Interruption]:
-        """Take one frame, the current partner label and the recent window's distance to each partner."""
+        """Take one frame, the stretch's partner label and the frame's voice contrast (other vs holder)."""
         self.evidence = False
         if muted:
             return []
@@ -59,52 +59,42 @@ class InterruptionDetector:
             if self._silence >= self._gap_n:
                 self._run = 0
                 self.holder = None
-                self._cand_frames = 0
+                self._cusum = 0.0
                 self._holder_power = None   # the next stretch may be the other partner
             return []
         self._silence = 0
         self._run += 1
-        power = 10.0 ** (feats.energy_db / 10.0)
-        self._short[self._short_pos] = power
-        self._short_pos = (self._short_pos + 1) % self._short_n
         if self.holder is None:
             if label is not None and self._run >= self._floor_n:
                 self.holder = label
             self._follow_holder(feats.energy_db)
             return []
-        now_db = 10.0 * math.log10(self._short.mean() + 1e-12)
-        self.evidence = self._is_evidence(now_db, distances)
-        if self._cand_frames == 0:
-            if self.evidence and feats.end_s - self._last_s >= self.settings.refractory_s:
-                self._cand_frames, self._cand_hits = 1, 1
-                self._cand_onset = feats.end_s - self._short_n * self.frame_s / 2
-            else:
-                self._follow_holder(feats.energy_db)
-            return []
-        self._cand_frames += 1
-        self._cand_hits += int(self.evidence)
-        if self._cand_frames < self._sustain_n:
-            return []
-        done = self._cand_hits >= self.settings.evidence_fraction * self._cand_frames
-        self._cand_frames = 0
-        if not done:
-            return []   # a backchannel or a loud word: the holder keeps the floor
-        over = self.holder
-        speaker = self._other(over, distances)
-        self._last_s = feats.end_s
-        self.holder = speaker
-        self._holder_power = 10.0 ** (now_db / 10.0)
-        self._holder_db = now_db
-        return [Interruption(t=feats.end_s, start=round(self._cand_onset, 3), speaker=speaker, over=over)]
-
-    def _is_evidence(self, now_db: float, distances: dict[str, float]) -> bool:
-        """Louder than the holder's own level, or sounding nearer the other partner."""
         s = self.settings
-        jump = self._holder_db is not None and now_db - self._holder_db >= s.jump_db
-        other = [d for k, d in distances.items() if k != self.holder]
-        own = distances.get(self.holder)
-        changed = bool(other) and own is not None and min(other) + CHANGE_MARGIN < own and own >= s.change_distance
-        return jump or changed
+        level = max(-LEVEL_CLIP_DB, min(LEVEL_CLIP_DB, feats.energy_db - (self._holder_db or feats.energy_db)))
+        score = (contrast if contrast is not None else -1.0) + s.level_weight_per_db * level
+        before = self._cusum
+        self._cusum = max(0.0, self._cusum + score - s.drift)
+        self.evidence = self._cusum > 0.0
+        then = self._recent[self._recent_pos]
+        self._recent[self._recent_pos] = self._cusum
+        self._recent_pos = (self._recent_pos + 1) % self._grow_n
+        if before == 0.0 and self._cusum > 0.0:
+            self._onset_s = feats.end_s - self.frame_s
+        if self._cusum == 0.0:
+            self._follow_holder(feats.energy_db)
+            return []
+        age_s = feats.end_s - self._onset_s
+        if (self._cusum < s.threshold or age_s < s.sustain_ms / 1000.0 or self._cusum <= then
+                or feats.end_s - self._last_s < s.refractory_s):
+            return []
+        over = self.holder
+        speaker = None if over is None else ("B" if over == "A" else "A")
+        self._last_s = feats.end_s
+        self._cusum = 0.0
+        self.holder = speaker
+        self._holder_power = 10.0 ** (feats.energy_db / 10.0)
+        self._holder_db = feats.energy_db
+        return [Interruption(t=feats.end_s, start=round(self._onset_s, 3), speaker=speaker, over=over)]
 
     def _follow_holder(self, energy_db: float) -> None:
         """Track the holder's own speaking level (a running mean of power, in dB)."""
@@ -112,11 +102,3 @@ class InterruptionDetector:
         self._holder_power = power if self._holder_power is None else (
             self._holder_power + HOLDER_LEVEL_RATE * (power - self._holder_power))
         self._holder_db = 10.0 * math.log10(self._holder_power + 1e-12)
-
-    @staticmethod
-    def _other(holder: str | None, distances: dict[str, float]) -> str | None:
-        """The partner who is not the holder (None while only one partner is known)."""
-        for label in ("A", "B"):
-            if label != holder and (label in distances or holder is not None):
-                return label
-        return None

@@ -71,8 +71,9 @@ class Pipeline:
         self.last = feats
         self.frames_seen += 1
         events: list[Event] = list(self.raised.process(feats, label, muted))
-        distances = self.speakers.window_distances() if feats.is_speech and not muted else {}
-        events.extend(self.interruptions.process(feats, label, distances, muted))
+        holder = self.interruptions.holder
+        contrast = self.speakers.contrast(holder) if holder and feats.is_speech and not muted else None
+        events.extend(self.interruptions.process(feats, label, contrast, muted))
         raised_now = self.raised.active is not None
         events.extend(self.escalation.process(feats.end_s, events, raised_now, muted))
         if not muted:

@@ -20,6 +20,8 @@ from .features import FrameFeatures
 from .settings import RaisedSettings
 
 MIN_VOICED_SHARE = 0.3     # coughs, door bangs and most noise are unvoiced
+GLOBAL_SPEED = 5.0         # baseline speed-up when everyone got louder (moved nearer the microphone)
+RECENT_OTHER_S = 30.0      # the other partner's loudness counts for this long after they spoke
 
 
 @dataclass
@@ -37,6 +39,10 @@ class Baseline:
     last_loud_s: float = -1e9
     ended_s: float = -1e9
     raised_s: float = 0.0
+    recent_excess_db: float = 0.0
+    recent_s: float = -1e9
+    recent_bonus_db: float = 0.0
+    recent_level_db: float = 0.0
 
 
 class RaisedVoiceDetector:
@@ -122,32 +128,53 @@ class RaisedVoiceDetector:
         others = [o.level_db for k, o in self.partners.items() if k != label and o.level_db is not None
                   and o.calm_s >= s.baseline_speech_s]
         above_other = not others or level - max(others) >= s.over_other_db
+        b.recent_excess_db, b.recent_s, b.recent_bonus_db, b.recent_level_db = excess, now_s, bonus, level
+        louder = self._everyone_louder(label, excess, now_s) if bonus < 1.0 else []
+        if louder:
+            # both partners louder at once: nearer the microphone, or the gain changed; not a raised voice
+            b.evidence_frames = 0
+            self._learn(b, level, f0_st, bright, warm=False, speed=GLOBAL_SPEED)
+            for o in louder:   # the other partner's baseline moves up too, and their stretch ends
+                step = self.settings.baseline_rate_db_per_s * self.frame_s * GLOBAL_SPEED
+                o.level_db = min(o.recent_level_db, (o.level_db or o.recent_level_db) + step)
+                o.recent_excess_db = o.recent_level_db - o.level_db
+            return []
         evidence = (excess + bonus >= s.enter_db and excess >= s.min_level_db and above_other
                     and voiced_share >= MIN_VOICED_SHARE)
         if b.raised:
             if excess >= s.exit_db:
                 b.last_loud_s = now_s
             return []
+        if excess >= s.min_level_db and bonus < 1.0:
+            b.loud_unsupported_s += self.frame_s
+            if b.loud_unsupported_s >= s.adapt_after_s:
+                self._learn(b, level, f0_st, bright, warm=False, speed=GLOBAL_SPEED)  # the new normal
+                b.evidence_frames = 0
+                return []
         if evidence:
             if b.evidence_frames == 0:
                 b.onset_s = now_s - self._n * self.frame_s
             b.evidence_frames += 1
-            if bonus < 1.0:
-                b.loud_unsupported_s += self.frame_s
-            if b.loud_unsupported_s >= s.adapt_after_s:
-                self._learn(b, level, f0_st, bright, warm=False, speed=5.0)  # moved nearer: the new normal
-                return []
             if b.evidence_frames >= self._hold_n and now_s - b.ended_s >= s.refractory_s:
                 b.raised = True
                 b.last_loud_s = now_s
                 b.evidence_frames = 0
-                return [RaisedVoice(t=now_s, start=b.onset_s, end=None, speaker=label, level_db=round(excess, 1))]
+                return [RaisedVoice(t=now_s, start=round(b.onset_s, 3), end=None, speaker=label,
+                                    level_db=round(excess, 1))]
             return []
         b.evidence_frames = max(0, b.evidence_frames - 2)
         if excess < s.min_level_db:
             b.loud_unsupported_s = max(0.0, b.loud_unsupported_s - self.frame_s)
             self._learn(b, level, f0_st, bright, warm=False)
         return []
+
+    def _everyone_louder(self, label: str, excess: float, now_s: float) -> list[Baseline]:
+        """The other partners who, heard recently, were also well above their own baseline with no support."""
+        if excess < self.settings.min_level_db:
+            return []
+        return [o for k, o in self.partners.items()
+                if k != label and now_s - o.recent_s <= RECENT_OTHER_S and o.recent_bonus_db < 1.0
+                and o.recent_excess_db >= 0.6 * excess and o.level_db is not None]
 
     def _learn(self, b: Baseline, level: float, f0_st: float | None, bright: float, warm: bool,
                speed: float = 1.0) -> None:

@@ -53,10 +53,12 @@ class InterruptionSettings:
     """Interruption: the other partner starts while one holds the floor, and keeps going."""
 
     floor_ms: int = setting(1000, lo=0, hi=10000, doc="a partner holds the floor after this much speech, ms")
-    jump_db: float = setting(2.5, lo=0.0, hi=20.0, doc="overlap raises the level above the floor holder's by this, dB")
-    change_distance: float = setting(0.9, lo=0.0, hi=5.0, doc="voice-feature shift away from the holder that counts, normalised")
-    sustain_ms: int = setting(600, lo=100, hi=5000, doc="overlap evidence must last this long (shorter = backchannel), ms")
-    evidence_fraction: float = setting(0.6, lo=0.1, hi=1.0, doc="share of frames in the sustain window that must show evidence")
+    level_weight_per_db: float = setting(0.1, lo=0.0, hi=2.0,
+                                         doc="evidence per dB of level above the holder's own (overlap adds up)")
+    drift: float = setting(-0.35, lo=-3.0, hi=3.0,
+                           doc="evidence per frame below this is the holder's own speech (CUSUM drift)")
+    threshold: float = setting(6.0, lo=0.5, hi=100.0, doc="accumulated evidence that makes an interruption")
+    sustain_ms: int = setting(600, lo=100, hi=5000, doc="evidence must keep growing this long (shorter = backchannel), ms")
     refractory_s: float = setting(3.0, lo=0.0, hi=60.0, doc="after an interruption, no new one for this long, s")
 
 

@@ -134,6 +134,7 @@ class SpeakerTracker:
         self.silence_frames = 10 ** 6
         self.distances: dict[str, float] = {}
         self._switch = 0
+        self.last_vector: NDArray[np.float64] | None = None
 
     def window_vector(self) -> NDArray[np.float64] | None:
         """Mean voice vector over the recent speech of this stretch (None before any)."""
@@ -157,6 +158,7 @@ class SpeakerTracker:
         self.silence_frames = 0
         self.stretch_frames += 1
         v = voice_vector(feats)
+        self.last_vector = v
         self._ring[self._pos] = v
         self._pos = (self._pos + 1) % self._win_n
         self._filled = min(self._filled + 1, self._win_n)
@@ -183,6 +185,22 @@ class SpeakerTracker:
         """Distance of the recent speech window to each partner (for change detection)."""
         win = self.window_vector()
         return {} if win is None else {k: distance(win, m) for k, m in self.models.items()}
+
+    def contrast(self, holder: str) -> float | None:
+        """How much more the last speech frame sounds like the other partner than like ``holder``.
+
+        Scaled so that the holder's own frames average -1 and the other partner's +1 (None until both are known).
+        """
+        other = "B" if holder == "A" else "A"
+        if self.last_vector is None or holder not in self.models or other not in self.models:
+            return None
+        v, mh, mo = self.last_vector, self.models[holder], self.models[other]
+        ok = ~np.isnan(v)
+        dh, do, dm = v[ok] - mh[ok], v[ok] - mo[ok], mo[ok] - mh[ok]
+        sep2 = float(np.dot(dm, dm))
+        if sep2 <= 1e-9:
+            return None
+        return (float(np.dot(dh, dh)) - float(np.dot(do, do))) / sep2
 
     def _close_unit(self) -> None:
         """Store the voice of the last stretch of speech as one clustering unit."""

@@ -1,0 +1,80 @@
+"""Escalation policy: rules over a sliding window, cooldown, snooze and hourly cap, on audio time."""
+
+from __future__ import annotations
+
+from voicecoach.detect.escalation import EscalationPolicy
+from voicecoach.detect.settings import EscalationSettings
+from voicecoach.events import Interruption, PauseSuggested, RaisedVoice
+
+
+def interruption(t: float) -> Interruption:
+    return Interruption(t=t, start=t - 0.7, speaker="B", over="A")
+
+
+def feed(policy: EscalationPolicy, times: list[float], raised: bool = False) -> list[PauseSuggested]:
+    """Interruptions (or raised voices) at the given times; quiet frames in between are not needed."""
+    out = []
+    for t in times:
+        e = RaisedVoice(t=t, start=t - 1, speaker="A") if raised else interruption(t)
+        out += policy.process(t, [e], False)
+    return out
+
+
+def test_three_interruptions_within_a_minute_suggest_a_pause_with_a_reason():
+    policy = EscalationPolicy(EscalationSettings())
+    out = feed(policy, [10.0, 30.0, 55.0])
+    assert len(out) == 1 and out[0].t == 55.0
+    assert out[0].reason == "3 interruptions in 60 s"
+
+
+def test_spread_out_interruptions_do_not():
+    policy = EscalationPolicy(EscalationSettings())
+    assert feed(policy, [10.0, 80.0, 150.0, 220.0]) == []
+
+
+def test_sustained_raised_voice_suggests_a_pause():
+    s = EscalationSettings(raised_s=15.0)
+    policy = EscalationPolicy(s, frame_ms=30)
+    out = []
+    for i in range(int(20 / 0.03)):
+        out += policy.process(i * 0.03, [], True)
+    assert len(out) == 1
+    assert out[0].reason.startswith("raised voices for 15 s")
+    assert 14.9 <= out[0].t <= 15.2
+
+
+def test_raised_voices_and_interruptions_together():
+    policy = EscalationPolicy(EscalationSettings(combined_events=3))
+    out = feed(policy, [5.0], raised=True) + feed(policy, [20.0, 30.0])
+    assert len(out) == 1 and "1 raised voices and 2 interruptions" in out[0].reason
+
+
+def test_cooldown_after_a_suggestion():
+    policy = EscalationPolicy(EscalationSettings(cooldown_min=5.0))
+    assert len(feed(policy, [10, 20, 30])) == 1
+    assert feed(policy, [40, 50, 60, 200, 210, 220]) == []      # within 5 minutes
+    assert len(feed(policy, [340, 350, 360])) == 1
+
+
+def test_snooze_holds_suggestions_until_it_ends():
+    policy = EscalationPolicy(EscalationSettings())
+    policy.snooze(10.0, now_s=0.0)
+    assert feed(policy, [100, 110, 120, 500, 510, 520]) == []
+    assert len(feed(policy, [610, 620, 630])) == 1
+
+
+def test_hourly_cap():
+    policy = EscalationPolicy(EscalationSettings(cooldown_min=0.0, max_per_hour=2))
+    times = [float(t) for t in range(10, 1200, 10)]
+    out = feed(policy, times)
+    assert len(out) == 2
+    later = feed(policy, [3700.0, 3710.0, 3720.0])
+    assert len(later) == 1
+
+
+def test_muted_frames_never_suggest():
+    policy = EscalationPolicy(EscalationSettings())
+    out = []
+    for t in (10.0, 20.0, 30.0):
+        out += policy.process(t, [interruption(t)], False, muted=True)
+    assert out == []

@@ -1,0 +1,91 @@
+"""Interruption detector, driven by synthetic frames: level, partner label and voice contrast per frame."""
+
+from __future__ import annotations
+
+from voicecoach.detect.features import FrameFeatures
+from voicecoach.detect.interruption import InterruptionDetector
+from voicecoach.detect.settings import InterruptionSettings
+from voicecoach.events import Interruption
+
+FRAME_S = 0.03
+HOLDER, OVERLAP, OTHER = -1.0, 0.6, 1.0   # voice contrast: like the holder, a mixture, like the other partner
+
+
+class Feed:
+    """Frames on an audio clock; ``contrast`` says how much each frame sounds like the non-holder."""
+
+    def __init__(self, settings: InterruptionSettings | None = None) -> None:
+        self.det = InterruptionDetector(settings or InterruptionSettings())
+        self.n = 0
+        self.events: list[Interruption] = []
+
+    @property
+    def now(self) -> float:
+        return self.n * FRAME_S
+
+    def speech(self, seconds: float, label: str, contrast: float, level_db: float = -30.0) -> list[Interruption]:
+        out = []
+        for i in range(int(round(seconds / FRAME_S))):
+            e = level_db + (2.0 if i % 4 == 0 else -1.0)
+            f = FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, e, True, -80.0)
+            c = contrast if self.det.holder is not None else None
+            out += self.det.process(f, label, c)
+            self.n += 1
+        self.events += out
+        return out
+
+    def silence(self, seconds: float) -> None:
+        for _ in range(int(round(seconds / FRAME_S))):
+            self.det.process(FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, -80.0, False, -80.0), None, None)
+            self.n += 1
+
+
+def test_an_overlap_that_keeps_going_is_an_interruption_of_the_holder():
+    feed = Feed()
+    feed.speech(2.5, "A", HOLDER)
+    onset = feed.now
+    events = feed.speech(1.0, "A", OVERLAP, level_db=-27.0) + feed.speech(2.0, "B", OTHER)
+    assert len(events) == 1
+    e = events[0]
+    assert (e.speaker, e.over) == ("B", "A")
+    assert abs(e.start - onset) <= 0.3
+    assert InterruptionSettings().sustain_ms / 1000.0 <= e.t - onset <= 1.0
+
+
+def test_a_backchannel_under_the_sustain_time_is_not_an_interruption():
+    feed = Feed()
+    feed.speech(2.5, "A", HOLDER)
+    feed.speech(0.4, "A", OVERLAP, level_db=-27.0)   # "mm-hm" over A
+    feed.speech(3.0, "A", HOLDER)
+    assert feed.events == []
+
+
+def test_turn_taking_after_a_gap_is_not_an_interruption():
+    feed = Feed()
+    feed.speech(3.0, "A", HOLDER)
+    feed.silence(0.4)
+    feed.speech(3.0, "B", HOLDER)      # B now holds the floor: their speech is the holder's own
+    assert feed.events == []
+
+
+def test_the_holders_own_speech_never_accumulates():
+    feed = Feed()
+    feed.speech(30.0, "A", HOLDER)
+    assert feed.events == []
+
+
+def test_refractory_time_allows_one_interruption_per_exchange():
+    feed = Feed(InterruptionSettings(refractory_s=5.0))
+    feed.speech(2.5, "A", HOLDER)
+    feed.speech(1.0, "A", OVERLAP, -27.0)
+    feed.speech(1.0, "B", OVERLAP, -27.0)  # the interruption goes on: still one event
+    assert len(feed.events) == 1
+
+
+def test_muted_frames_are_ignored():
+    feed = Feed()
+    feed.speech(2.5, "A", HOLDER)
+    for _ in range(60):
+        f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, -20.0, True, -80.0)
+        assert feed.det.process(f, "A", OTHER, muted=True) == []
+        feed.n += 1

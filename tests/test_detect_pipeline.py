@@ -1,0 +1,113 @@
+"""Features and the whole pipeline on generated audio: pitch, brightness, muting, stats, profile, contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voicecoach.audio.frames import SAMPLE_RATE, float_to_int16, frames_from_array
+from voicecoach.detect.features import FeatureExtractor
+from voicecoach.detect.pipeline import Pipeline, TalkStats
+from voicecoach.detect.settings import DetectionSettings
+from voicecoach.detect.speakers import DIM, PartnerVoice, VoiceProfile
+
+
+def voice(f0_hz: float, seconds: float, level: float = 0.05, tilt: float = 1.0, seed: int = 0) -> np.ndarray:
+    """A voice-like signal: harmonics with a spectral tilt, slight vibrato, syllable-rate loudness."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    phase = 2 * np.pi * np.cumsum(f0_hz * (1 + 0.02 * np.sin(2 * np.pi * 5 * t))) / SAMPLE_RATE
+    k = np.arange(1, int(3800 / f0_hz) + 1)[:, None]
+    x = (np.sin(k * phase[None, :]) / k ** tilt).sum(axis=0)
+    x *= 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t) ** 2
+    x = x / np.sqrt(np.mean(x ** 2)) * level
+    return x + rng.normal(0, level * 0.01, len(x))
+
+
+def run(pipeline: Pipeline, audio: np.ndarray, muted: bool = False) -> list:
+    events = []
+    for frame in frames_from_array(float_to_int16(audio)):
+        events += pipeline.process(frame, muted=muted)
+    return events + pipeline.flush()
+
+
+@pytest.mark.parametrize("f0", [90.0, 140.0, 230.0, 340.0])
+def test_pitch_of_a_voice_like_signal(f0):
+    fe = FeatureExtractor(DetectionSettings(speech_margin_db=0.0))
+    feats = [fe.process(f) for f in frames_from_array(float_to_int16(voice(f0, 1.0)))]
+    pitched = [f.f0_hz for f in feats[3:] if f.f0_hz > 0]
+    assert len(pitched) > 20
+    assert abs(np.median(pitched) / f0 - 1) < 0.03
+
+
+def test_brightness_rises_with_energy_above_1khz():
+    fe = FeatureExtractor(DetectionSettings(speech_margin_db=0.0))
+    dark = [fe.process(f).bright_db for f in frames_from_array(float_to_int16(voice(150, 0.6, tilt=1.5)))]
+    fe.reset()
+    bright = [fe.process(f).bright_db for f in frames_from_array(float_to_int16(voice(150, 0.6, tilt=0.5)))]
+    assert np.median(bright[3:]) > np.median(dark[3:]) + 5
+
+
+def test_silence_is_not_speech_and_the_noise_floor_follows_it():
+    p = Pipeline()
+    run(p, np.random.default_rng(1).normal(0, 0.001, SAMPLE_RATE))
+    assert p.last is not None and not p.last.is_speech
+    assert -70 < p.features.noise_db < -55
+
+
+def test_muted_frames_emit_nothing_and_learn_nothing():
+    p = Pipeline()
+    quiet = np.random.default_rng(2).normal(0, 0.0005, SAMPLE_RATE)
+    run(p, quiet)
+    floor = p.features.noise_db
+    loud = np.concatenate([voice(200, 3.0, level=0.3), quiet])
+    assert run(p, loud, muted=True) == []
+    assert p.last.energy_db > -100          # still measured, for the level meter
+    assert p.features.noise_db == floor
+    assert p.speakers.models == {} and p.raised.partners == {}
+    assert p.stats().speaking_s == {"A": 0.0, "B": 0.0}
+
+
+def test_two_voices_taking_turns_are_labelled_and_counted():
+    p = Pipeline()
+    gap = np.zeros(int(0.5 * SAMPLE_RATE))
+    turns = []
+    for i in range(8):
+        turns += [voice(110, 3.0, 0.05, 1.4, seed=i), gap, voice(240, 3.0, 0.05, 0.8, seed=100 + i), gap]
+    events = run(p, np.concatenate(turns))
+    stats = p.stats()
+    assert isinstance(stats, TalkStats)
+    assert stats.speaking_s["A"] > 5 and stats.speaking_s["B"] > 5
+    assert not [e for e in events if e.type == "raised_voice"]
+
+
+def test_stage_objects_are_exposed_for_the_benchmark():
+    p = Pipeline(DetectionSettings(), frame_ms=30)
+    for name in ("features", "speakers", "raised", "interruptions", "escalation"):
+        stage = getattr(p, name)
+        assert callable(stage.process) and callable(stage.reset)
+
+
+def test_snooze_is_forwarded_on_audio_time():
+    p = Pipeline()
+    p.snooze(10.0, now_s=5.0)
+    assert p.escalation._snooze_until == pytest.approx(605.0)
+
+
+def test_voice_profile_round_trips_and_seeds_the_model():
+    prof = VoiceProfile({"A": PartnerVoice([0.1] * DIM, -30.0, 120.0, -12.0),
+                         "B": PartnerVoice([0.5] * DIM, -34.0, 220.0, -8.0)})
+    again = VoiceProfile.from_json(prof.to_json())
+    assert again == prof
+    p = Pipeline(profile=again)
+    assert set(p.speakers.models) == {"A", "B"}
+    assert p.raised.partners["B"].level_db == -34.0
+    p.reset()
+    assert set(p.speakers.models) == {"A", "B"}
+
+
+def test_a_malformed_profile_is_refused():
+    with pytest.raises(ValueError):
+        VoiceProfile.from_json('{"partners": {"C": {"voice": []}}}')
+    with pytest.raises(ValueError):
+        VoiceProfile.from_json('{"partners": {"A": {"voice": [1, 2]}}}')

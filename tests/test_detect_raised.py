@@ -1,0 +1,135 @@
+"""Raised-voice detector, driven by synthetic per-frame features (no audio needed)."""
+
+from __future__ import annotations
+
+from voicecoach.detect.features import FrameFeatures
+from voicecoach.detect.raised import RaisedVoiceDetector
+from voicecoach.detect.settings import RaisedSettings
+from voicecoach.events import RaisedVoice
+
+FRAME_S = 0.03
+
+
+class Feed:
+    """Drives a detector with speech frames of a given level, pitch and brightness, on an audio clock."""
+
+    def __init__(self, settings: RaisedSettings | None = None) -> None:
+        self.det = RaisedVoiceDetector(settings or RaisedSettings())
+        self.n = 0
+        self.events: list[RaisedVoice] = []
+
+    def speak(self, label: str, seconds: float, level_db: float, f0_hz: float = 120.0, bright_db: float = -12.0,
+              muted: bool = False, wobble_db: float = 1.5) -> list[RaisedVoice]:
+        """Speech frames whose level wobbles around ``level_db`` like syllables do."""
+        out = []
+        for i in range(int(round(seconds / FRAME_S))):
+            e = level_db + (wobble_db if i % 3 == 0 else -wobble_db / 2)
+            f = FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, e, True, -80.0, f0_hz, 0.9, bright_db)
+            out += self.det.process(f, label, muted)
+            self.n += 1
+        self.events += out
+        return out
+
+    def silence(self, seconds: float) -> list[RaisedVoice]:
+        """Non-speech frames."""
+        out = []
+        for _ in range(int(round(seconds / FRAME_S))):
+            f = FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, -80.0, False, -80.0)
+            out += self.det.process(f, None)
+            self.n += 1
+        self.events += out
+        return out
+
+    def calm_talk(self, a_db: float = -30.0, b_db: float = -30.0, turns: int = 4) -> None:
+        """Alternating calm turns that teach both baselines."""
+        for _ in range(turns):
+            self.speak("A", 3.0, a_db, 120.0)
+            self.silence(0.5)
+            self.speak("B", 3.0, b_db, 220.0)
+            self.silence(0.5)
+
+
+def test_a_clearly_raised_voice_is_reported_once_after_the_hold_time():
+    feed = Feed()
+    feed.calm_talk()
+    onset = feed.n * FRAME_S
+    events = feed.speak("A", 4.0, -20.0, 150.0)
+    assert len(events) == 1
+    e = events[0]
+    assert e.speaker == "A" and e.level_db >= 8.0
+    assert e.t - onset >= RaisedSettings().hold_ms / 1000.0
+    assert e.t - onset <= 2.0
+    assert abs(e.start - onset) < 1.0
+
+
+def test_a_loud_burst_shorter_than_the_hold_is_not_a_raised_voice():
+    feed = Feed()
+    feed.calm_talk()
+    assert feed.speak("A", 0.4, -18.0) == []   # a laugh or a cough: loud but short
+    assert feed.speak("A", 3.0, -30.0) == []
+
+
+def test_hysteresis_keeps_one_stretch_between_exit_and_enter_levels():
+    feed = Feed()
+    feed.calm_talk()
+    assert len(feed.speak("A", 2.0, -20.0)) == 1
+    # drops below the enter level but stays above the exit level: same stretch, no new event
+    assert feed.speak("A", 3.0, -25.0) == []
+    assert feed.speak("A", 2.0, -20.0) == []
+
+
+def test_refractory_time_blocks_a_new_event_right_after_a_stretch_ends():
+    s = RaisedSettings(refractory_s=10.0)
+    feed = Feed(s)
+    feed.calm_talk()
+    assert len(feed.speak("A", 2.0, -20.0)) == 1
+    feed.speak("A", 3.0, -30.0)           # calm again: the stretch ends after release_ms
+    assert feed.speak("A", 2.0, -20.0) == []  # within the refractory time
+    feed.speak("A", 10.0, -30.0)
+    assert len(feed.speak("A", 2.0, -20.0)) == 1
+
+
+def test_a_naturally_loud_partner_speaking_calmly_is_not_raised():
+    feed = Feed()
+    for _ in range(10):                    # A is 10 dB louder than B all the time
+        feed.speak("A", 3.0, -22.0, 120.0)
+        feed.silence(0.4)
+        feed.speak("B", 3.0, -32.0, 220.0)
+        feed.silence(0.4)
+    assert feed.events == []
+    # a frame or two given to the wrong partner is not enough either
+    assert feed.speak("B", 0.3, -22.0, 120.0) == []
+
+
+def test_a_quiet_partner_raising_their_voice_is_reported():
+    feed = Feed()
+    feed.calm_talk(a_db=-22.0, b_db=-32.0)
+    events = feed.speak("B", 3.0, -20.0, 280.0)
+    assert [e.speaker for e in events] == ["B"]
+
+
+def test_moving_nearer_the_microphone_is_not_a_raised_voice():
+    feed = Feed()
+    feed.calm_talk(turns=5)
+    for _ in range(8):                     # both partners 9 dB louder, same pitch and brightness
+        feed.speak("A", 3.0, -21.0, 120.0)
+        feed.silence(0.5)
+        feed.speak("B", 3.0, -21.0, 220.0)
+        feed.silence(0.5)
+    assert len(feed.events) <= 1           # at most the very first turn, before B is heard louder too
+    assert feed.det.partners["A"].level_db > -27.0   # the baseline followed
+
+
+def test_muted_frames_emit_nothing_and_leave_the_baseline_alone():
+    feed = Feed()
+    feed.calm_talk()
+    before = feed.det.partners["A"].level_db
+    assert feed.speak("A", 5.0, -10.0, muted=True) == []
+    assert feed.det.partners["A"].level_db == before
+
+
+def test_reset_forgets_baselines():
+    feed = Feed()
+    feed.calm_talk()
+    feed.det.reset()
+    assert feed.det.partners == {}
