@@ -37,6 +37,16 @@ def missing_tools() -> list[str]:
     return [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the test process dies, even by SIGKILL (no orphan daemons)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
 def _write_wav(path: Path, audio: NDArray[np.int16], rate: int, channels: int = 1) -> None:
     with wave.open(str(path), "wb") as w:
         w.setnchannels(channels)
@@ -121,7 +131,7 @@ class VirtualAudio:
                "--disallow-exit=yes", "--disable-shm=yes", f"--log-target=file:{self.base / 'pa.log'}"]
         env = {**os.environ, **self.env, "HOME": str(self.base)}
         self._proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
+                                      start_new_session=True, preexec_fn=_die_with_parent)
         log.close()
         stop = threading.Event()
         for _ in range(int(timeout_s / 0.05)):
