@@ -220,3 +220,19 @@ def test_trailing_pause_is_trimmed_to_keep_prompts_snappy():
         audio, rate = speaker.render("Hello there.")
     last_loud = np.flatnonzero(np.abs(audio) > 100)[-1]
     assert (len(audio) - last_loud) / rate < 0.1  # espeak adds ~0.35 s of silence
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
+def test_aiff_from_macos_voices_is_read_like_wav(tmp_path: Path):
+    # macOS's NSSpeechSynthesizer saves AIFF whatever the file is called; sox makes a real one here
+    import subprocess
+
+    from voicecoach.audio.wav import write_wav
+    from voicecoach.speech.engines import read_pcm16
+
+    tone = np.round(8000 * np.sin(2 * np.pi * 300 * np.arange(22050) / 22050)).astype(np.int16)
+    write_wav(tmp_path / "a.wav", tone, 22050)
+    subprocess.run(["sox", str(tmp_path / "a.wav"), str(tmp_path / "a.aiff")], check=True)
+    audio, rate = read_pcm16(tmp_path / "a.aiff")
+    assert rate == 22050 and np.array_equal(audio, tone)
+    assert read_pcm16(tmp_path / "a.wav")[1] == 22050

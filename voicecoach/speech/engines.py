@@ -54,11 +54,13 @@ class Voice:
 
 
 def read_pcm16(path: Path) -> tuple[NDArray[np.int16], int] | None:
-    """A complete mono 16-bit WAV as (samples, rate); None while it is missing or still being written."""
+    """A complete mono 16-bit WAV (or AIFF, written by macOS's voice) as (samples, rate); None while incomplete."""
     try:
         data = path.read_bytes()
     except OSError:
         return None
+    if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
+        return _read_aiff16(data)
     if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return None
     pos, rate, channels = 12, 0, 1
@@ -71,9 +73,34 @@ def read_pcm16(path: Path) -> tuple[NDArray[np.int16], int] | None:
             if size in (0, 0xFFFFFFFF, 0x7FFFFFFF) or body + size > len(data) or rate == 0:
                 return None  # header not patched yet, or data still arriving
             pcm = np.frombuffer(data[body:body + size - size % (2 * channels)], dtype="<i2")
-            if channels > 1:
-                pcm = pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
-            return pcm.astype(np.int16), int(rate)
+            return _mono(pcm, channels), int(rate)
+        pos = body + size + (size % 2)
+    return None
+
+
+def _mono(pcm: NDArray, channels: int) -> NDArray[np.int16]:
+    if channels > 1:
+        return pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
+    return pcm.astype(np.int16)
+
+
+def _read_aiff16(data: bytes) -> tuple[NDArray[np.int16], int] | None:
+    """16-bit big-endian PCM AIFF: COMM gives channels and the 80-bit float rate, SSND the samples."""
+    pos, channels, rate, bits = 12, 0, 0, 0
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack(">I", data[pos + 4:pos + 8])[0]
+        body = pos + 8
+        if cid == b"COMM" and size >= 18:
+            channels, _frames, bits = struct.unpack(">hIh", data[body:body + 8])
+            exponent, mantissa = struct.unpack(">HQ", data[body + 8:body + 18])
+            rate = int(round(mantissa * 2.0 ** ((exponent & 0x7FFF) - 16383 - 63)))
+        elif cid == b"SSND":
+            if bits != 16 or rate <= 0 or channels <= 0 or body + size > len(data) or size < 8:
+                return None
+            offset = struct.unpack(">I", data[body:body + 4])[0]
+            raw = data[body + 8 + offset:body + size]
+            pcm = np.frombuffer(raw[: len(raw) - len(raw) % (2 * channels)], dtype=">i2")
+            return _mono(pcm, channels), rate
         pos = body + size + (size % 2)
     return None
 
