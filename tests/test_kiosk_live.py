@@ -159,3 +159,47 @@ def test_scheduled_ritual_is_offered_with_consent_under_a_pretend_clock(pulse, k
     kiosk.wait_for("voicecoach: ritual declined nightly (no_answer)", 40, after=offered)  # nobody answered
     code, _ = kiosk.terminate()
     assert code == 0
+
+
+def test_kiosk_waits_for_a_named_microphone_that_is_not_plugged_in(pulse, kiosk_env, start_kiosk):
+    kiosk_env.config_file.write_text('[audio]\ninput = "USB PnP"\nreopen_s = 0.5\n')
+    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T12:00:00")
+    line = kiosk.lines[kiosk.wait_for("voicecoach: waiting for microphone", 30)]
+    assert "no input device matching 'USB PnP'" in line and "voicecoach devices" in line
+    code, _ = kiosk.terminate()
+    assert code == 0
+
+
+@pytest.fixture
+def hanging_tts_env(tmp_path, kiosk_env, pulse):
+    """The kiosk's environment with an ``espeak-ng`` that never finishes (a hung speech engine) as its only engine."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "espeak-ng"
+    fake.write_text("#!/bin/sh\nexec sleep 600\n")  # fault injection: the real espeak-ng cannot be made to hang
+    fake.chmod(0o755)
+    kiosk_env.config_file.write_text('[speech]\nengines = ["espeak-ng"]\nsynth_timeout_s = 1.0\n'
+                                     '[checkin]\nanswer_s = 2.0\n')
+    env = pulse.full_env(**kiosk_env.env)
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    return env
+
+
+def test_kiosk_keeps_running_through_a_hung_speech_engine(hanging_tts_env, start_kiosk):
+    kiosk = start_kiosk(hanging_tts_env, "--pretend-time", "2026-11-23T21:29:58")
+    offered = kiosk.wait_for("voicecoach: ritual offered nightly", 30)
+    # every prompt hangs until its time-out, then a tone plays; the answer timers still run out as usual
+    kiosk.wait_for("voicecoach: ritual declined nightly (no_answer)", 40, after=offered)
+    code, _ = kiosk.terminate()
+    assert code == 0
+    assert "could not speak out loud" in kiosk.stderr
+
+
+def test_sigterm_while_the_speech_engine_hangs_still_stops_cleanly(hanging_tts_env, start_kiosk):
+    kiosk = start_kiosk(hanging_tts_env, "--pretend-time", "2026-11-23T21:29:58")
+    kiosk.wait_for("voicecoach: ritual offered nightly", 30)
+    time.sleep(0.5)  # the consent prompt is now stuck in synthesis
+    code, took = kiosk.terminate(timeout_s=15)
+    assert code == 0
+    assert took < 8.0
+    assert kiosk.lines[-1] == "voicecoach: stopped"
