@@ -152,3 +152,12 @@ def test_close_finishes_queued_prompts(tmp_path: Path):
         speaker.say("Goodbye for now.")
     assert sink.samples_written > 16000 * 0.5
     assert speaker.last_end() > 0
+
+
+def test_prepared_prompts_start_from_the_cache(tmp_path: Path):
+    sink = WavFileSink(tmp_path / "out.wav", 16000, realtime=False)
+    with Speaker(SpeechSettings(), sink=sink) as speaker:
+        speaker.prepare(["Shall we take a pause?", "Welcome back."])
+        speaker.say("Welcome back.")
+        assert speaker.wait(5)
+        assert speaker.cache_info() == {"hits": 1, "misses": 2, "size": 2}

@@ -18,7 +18,7 @@ class SpeechSettings:
     volume: float = setting(0.9, lo=0.0, hi=1.0, doc="speech volume, 0..1")
     engines: tuple[str, ...] = setting(ENGINES, doc="synthesis engines tried in order "
                                                     "('pyttsx3', 'espeak-ng'); a short tone and the text last")
-    synth_timeout_s: float = setting(5.0, lo=0.2, hi=60.0,
+    synth_timeout_s: float = setting(2.0, lo=0.2, hi=60.0,
                                      doc="give up on one synthesis after this long (plus 20 ms per character)")
     engine_restarts: int = setting(3, lo=0, hi=100,
                                    doc="restart a hung pyttsx3 engine at most this often, then use the next engine")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -107,6 +107,11 @@ class Speaker:
         if not result.is_speech:
             self._report(text)
         return result
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        """Render fixed prompts into the cache at the output's rate (and warm the engine) before they are needed."""
+        for text in texts:
+            self.synth.render(normalise(text), self._voice(None, None), self.sink.sample_rate)
 
     def cache_info(self) -> dict[str, int]:
         """Rendered-prompt cache hits, misses and size."""
