@@ -98,7 +98,7 @@ def test_int16_float_round_trip_and_clipping():
 
 # --- resampling ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rate", [8000, 11025, 22050, 44100, 48000, 96000])
+@pytest.mark.parametrize("rate", [8000, 11025, 22050, 32000, 44100, 44101, 48000, 96000])
 def test_resampling_a_1khz_tone_keeps_frequency_and_amplitude(rate):
     y = resample(_tone(1000.0, rate, 1.0), rate)
     assert len(y) == SAMPLE_RATE
@@ -117,7 +117,7 @@ def test_resampling_keeps_timing_no_delay():
     assert abs(int(np.argmax(y)) - 8000) <= 1
 
 
-@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 44101, 48000, 96000])
 def test_streaming_in_odd_blocks_equals_whole_array_resampling(rate):
     x = np.random.default_rng(rate).standard_normal(rate * 2)
     r = Resampler(rate)
@@ -150,6 +150,15 @@ def test_upsampling_does_not_create_images():
     y = resample(_tone(3000.0, 8000, 1.0), 8000)
     spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
     assert 20 * np.log10(spectrum[5000] / spectrum[3000]) < -50.0
+
+
+def test_resampling_from_16k_to_device_rates_for_playback():
+    """The speaker side resamples 16 kHz (or 22.05 kHz TTS) audio up to the device rate."""
+    for in_rate, out_rate in ((16000, 48000), (16000, 44100), (22050, 48000)):
+        y = resample(_tone(1000.0, in_rate, 1.0), in_rate, out_rate)
+        assert len(y) == out_rate
+        amp, snr_db = _fit_tone(y[1000:-1000], 1000.0, out_rate)
+        assert amp == pytest.approx(0.5, rel=0.01) and snr_db >= 40.0
 
 
 def test_same_rate_is_passed_through_unchanged():

@@ -12,6 +12,7 @@ from math import gcd
 from typing import Iterator, Protocol
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 SAMPLE_RATE = 16000
@@ -125,6 +126,7 @@ def frames_from_array(audio: NDArray[np.int16], frame_ms: int = 30, start_sample
 
 _KAISER_BETA = 8.0  # about -80 dB stop band
 _MAX_PHASES = 4096  # fractional positions tabulated exactly; beyond this they are rounded down to 1/4096 sample
+_CHUNK = 1024  # outputs computed together (bounds the temporaries)
 
 
 def _kernel_table(up: int, down: int, cutoff: float, half: int) -> NDArray[np.float64]:
@@ -146,7 +148,7 @@ class Resampler:
 
     Each output sample is a weighted sum of the ``2 * half`` input samples around its instant, with the low-pass
     corner at 0.9 x the lower Nyquist frequency, so up- and down-sampling keep a tone's frequency and amplitude and
-    reject aliases/images by about 80 dB, at about 50-110 multiply-adds per output sample. Output is aligned with
+    reject aliases/images by about 80 dB, at 36-108 multiply-adds per output sample. Output is aligned with
     the input (no delay); the last ``half`` input samples' worth of output is held back until more input arrives
     or :meth:`flush` is called at the end of the stream.
     """
@@ -162,6 +164,10 @@ class Resampler:
         cutoff = 0.9 * min(1.0, self.out_rate / self.in_rate)
         self.half = int(np.ceil(zero_crossings / cutoff))
         self._table = _kernel_table(self.up, self.down, cutoff, self.half) if self.up != self.down else None
+        self._taps_by_output = None  # row k: the taps of output n with n % up == k, repeated to cover a chunk
+        if self._table is not None and 1 < self.up <= _MAX_PHASES:
+            cycle = self._table[np.arange(self.up) * self.down % self.up]
+            self._taps_by_output = np.tile(cycle, (-(-(_CHUNK + self.up) // self.up), 1))
         self.reset()
 
     def reset(self) -> None:
@@ -197,16 +203,22 @@ class Resampler:
         assert self._table is not None
         if n_end <= self._n_out:
             return np.zeros(0)
-        n = np.arange(self._n_out, n_end, dtype=np.int64)
-        pos = n * self.down
-        base, rem = pos // self.up, pos % self.up
-        phase = rem if self.up <= _MAX_PHASES else rem * _MAX_PHASES // self.up
-        first = base - self.half + 1 - self._buf_start
-        out = np.empty(len(n))
-        taps = np.arange(2 * self.half)
-        for i in range(0, len(n), 4096):  # bounded temporaries for long blocks
-            sl = slice(i, i + 4096)
-            out[sl] = np.einsum("ij,ij->i", self._buf[first[sl, None] + taps], self._table[phase[sl]])
+        windows = sliding_window_view(self._buf, 2 * self.half)  # a view: no copy
+        out = np.empty(n_end - self._n_out)
+        for n0 in range(self._n_out, n_end, _CHUNK):
+            n = np.arange(n0, min(n0 + _CHUNK, n_end), dtype=np.int64)
+            dest = slice(n0 - self._n_out, n[-1] + 1 - self._n_out)
+            first = (n * self.down) // self.up - self.half + 1 - self._buf_start
+            if self.up == 1:  # whole-number decimation: evenly spaced windows, one set of taps
+                out[dest] = windows[first[0]:first[-1] + 1:self.down] @ self._table[0]
+                continue
+            rows = windows[first]
+            if self._taps_by_output is not None:  # the taps repeat every `up` outputs: a slice, not a gather
+                k = n0 % self.up
+                taps = self._taps_by_output[k:k + len(n)]
+            else:
+                taps = self._table[(n * self.down % self.up) * _MAX_PHASES // self.up]
+            out[dest] = np.einsum("ij,ij->i", rows, taps)
         self._n_out = n_end
         keep_from = (n_end * self.down) // self.up - self.half + 1  # first input the next output needs
         drop = max(0, min(keep_from - self._buf_start, len(self._buf)))
