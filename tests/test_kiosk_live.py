@@ -151,6 +151,7 @@ def test_kiosk_waits_for_a_microphone_when_there_is_none(no_sound_env, kiosk_env
     assert kiosk.lines[-1] == "voicecoach: stopped"
 
 
+@pytest.mark.slow
 def test_scheduled_ritual_is_offered_with_consent_under_a_pretend_clock(pulse, kiosk_env, start_kiosk):
     kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T21:29:57")
     kiosk.wait_for("voicecoach: microphone open", 30)
@@ -185,6 +186,7 @@ def hanging_tts_env(tmp_path, kiosk_env, pulse):
     return env
 
 
+@pytest.mark.slow
 def test_kiosk_keeps_running_through_a_hung_speech_engine(hanging_tts_env, start_kiosk):
     kiosk = start_kiosk(hanging_tts_env, "--pretend-time", "2026-11-23T21:29:58")
     offered = kiosk.wait_for("voicecoach: ritual offered nightly", 30)

@@ -155,3 +155,10 @@ def test_quiet_hours_end_is_reported_and_suggestions_pass_again(rig_at):
     assert rig.kiosk.quiet and rig.lines[0].endswith("quiet hours now")
     rig.run(4.0)
     assert "quiet hours end" in rig.lines and not rig.kiosk.quiet
+
+
+def test_quiet_suggestions_setting_lets_the_pause_be_offered_at_night(rig_at):
+    rig = rig_at(datetime(2026, 11, 23, 23, 30, 0), nightly_time="", quiet_suggestions=True)
+    assert rig.kiosk.quiet and not isinstance(rig.session.pipeline, QuietGate)
+    rig.session._on_detection(PauseSuggested(t=1.0, reason="raised voices"))  # as the pipeline would report it
+    assert rig.session.coach.busy

@@ -233,7 +233,6 @@ class Kiosk:
         self.pending: list[tuple[str, datetime]] = []
         self._last_poll: float | None = None
         self._waiting = False
-        self._later: str | None = None
 
     # --- wiring (before and after the Session is built) ---------------------------------------------------------
 
