@@ -164,6 +164,28 @@ class VirtualAudio:
             shutil.rmtree(self.base, ignore_errors=True)
             self.base = None
 
+    def reset(self) -> None:
+        """Back to the initial graph between tests: players/recorders stopped, loopbacks removed, mic plugged in,
+        defaults set; a daemon that died is started again (``env`` then changes)."""
+        if not self.running:
+            self.stop()
+            self.start()
+            return
+        for child in self._children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        self._children.clear()
+        for line in self.pactl("list", "short", "modules").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2 and parts[1] == "module-loopback":
+                self.pactl("unload-module", parts[0], check=False)
+        if "vmic" not in self.sources():
+            self._remap_module = None
+            self.replug_mic()
+        self.pactl("set-default-sink", "speaker")
+        self.pactl("set-default-source", "vmic")
+
     def __enter__(self) -> "VirtualAudio":
         return self.start()
 

@@ -1,7 +1,8 @@
 """Shared fixtures: the virtual sound server, the evaluation corpus, a private home for CLI runs, CLI runners.
 
-- ``pulse`` (session): a running :class:`audio_server.VirtualAudio` (16 kHz mono virtual mic ``vmic`` and speaker
-  ``speaker``). Subprocesses: pass ``env=pulse.full_env()``. Tests using it are marked ``audio``.
+- ``pulse``: a running :class:`audio_server.VirtualAudio` (16 kHz mono virtual mic ``vmic`` and speaker ``speaker``),
+  one daemon per session, reset after each test. Subprocesses: pass ``env=pulse.full_env()`` (call it in the test:
+  a daemon that died is restarted with a new socket). Tests using it are marked ``audio``.
 - ``pulse_in_process``: ``pulse`` with ``os.environ`` pointed at it and PortAudio re-scanned, for code that opens
   devices in the test process (restored afterwards).
 - ``no_sound_env``: an environment (dict) for subprocesses in which no sound server can be found.
@@ -50,14 +51,22 @@ def skip_without_pulse() -> None:
 
 
 @pytest.fixture(scope="session")
-def pulse() -> Iterator[VirtualAudio]:
-    """A private PulseAudio daemon with the virtual mic and speaker, for the whole session."""
+def pulse_server() -> Iterator[VirtualAudio]:
+    """The session's private PulseAudio daemon (prefer ``pulse``, which also resets it after each test)."""
     skip_without_pulse()
     server = VirtualAudio().start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def pulse(pulse_server: VirtualAudio) -> Iterator[VirtualAudio]:
+    """The virtual mic and speaker; after the test the graph is reset (players stopped, loopbacks removed, mic
+    plugged back in), so one test's leftovers never reach the next."""
+    yield pulse_server
+    pulse_server.reset()
 
 
 @contextmanager

@@ -244,3 +244,20 @@ def test_loopback_feeds_the_speaker_into_the_mic_at_the_set_gain(pulse_in_proces
     assert corr > 0.95
     gain_db = 20 * np.log10(np.std(captured[lag + 1600:lag + len(sig) - 1600]) / np.std(sig[1600:-1600]))
     assert abs(gain_db + 6.0) < 1.0
+
+
+# --- the fixture's own promises --------------------------------------------------------------------------------------
+
+def test_reset_restores_the_graph_and_restarts_a_dead_daemon():
+    skip_without_pulse()
+    with VirtualAudio() as server:
+        server.loopback_speaker_to_mic(gain_db=0.0)
+        server.unplug_mic()
+        server.reset()
+        assert "vmic" in server.sources()
+        assert "module-loopback" not in server.pactl("list", "short", "modules")
+        assert "Default Source: vmic" in server.pactl("info")
+        server._proc.kill()  # the daemon crashes
+        server._proc.wait()
+        server.reset()
+        assert server.running and "vmic" in server.sources()
