@@ -260,7 +260,7 @@ class Session:
         who = d.get("speaker") or ""
         line = f"{d['t']:7.1f}s {d['type']}" + (f" {who}" if who else "") + \
             (f" over {d['over']}" if d.get("over") else "") + (f": {d['reason']}" if d.get("reason") else "") + \
-            (f" '{d['name']}'" if d.get("name") else "")
+            (f" '{d['name']}' ({d.get('source')})" if d.get("name") else "")
         self.recent = (self.recent + [line])[-6:]
         self.on_line(line)
 

@@ -1,0 +1,90 @@
+"""End to end on a real (virtual) sound device: ``voicecoach listen`` as a subprocess, audio into its microphone,
+its speaker recorded. Real TTS, real webrtcvad, real PortAudio through a private PulseAudio daemon; nothing faked.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+
+from live_helpers import LiveProcess, first_audible_s, render_conversation
+
+pytestmark = [pytest.mark.slow, pytest.mark.audio]
+
+
+@pytest.fixture(scope="module")
+def conversation():
+    """The escalating conversation, with its raised part said twice (to test the snooze after 'not now')."""
+    return render_conversation(extra_raised_s=1.0)
+
+
+def _env(pulse, tmp_path):
+    return pulse.full_env(VOICECOACH_CONFIG_DIR=str(tmp_path / "cfg"), VOICECOACH_DATA_DIR=str(tmp_path / "data"))
+
+
+def test_listen_speaks_the_suggestion_soon_after_escalation_and_honours_not_now(pulse, tmp_path, conversation):
+    audio, timeline = conversation
+    first_raised = next(t for t, line in timeline if line.raised)
+    first_interruption = next(t for t, line in timeline if line.overlap)
+    live = LiveProcess(["listen", "--no-ui"], _env(pulse, tmp_path))
+    try:
+        assert live.wait_for("microphone open", 30), live.text()
+        recording = pulse.record_speaker()
+        t_rec = time.monotonic()
+        time.sleep(0.5)
+        t_play = time.monotonic()
+        player = pulse.play_into_mic(audio)
+        t_suggest = live.wait_for("voicecoach: Shall we take", 90)
+        assert t_suggest is not None, live.text()
+        live.wait_for("Say okay, or not now", 5)
+        time.sleep(1.0)
+        live.type("n")  # "not now", typed
+        assert live.wait_for("Okay, not now", 15), live.text()
+        player.wait(120)
+        time.sleep(2.0)
+        heard = recording.stop()
+    finally:
+        code = live.stop()
+    out = live.text()
+    assert code == 0, out
+    # No prompt during the calm part: nothing spoken before the talk escalated.
+    prompt_s = first_audible_s(heard, after_s=0.0)
+    assert prompt_s is not None, "nothing was heard from the virtual speaker"
+    prompt_s += t_rec - t_play  # recording time -> conversation time
+    assert prompt_s > first_interruption, f"a prompt at {prompt_s:.1f} s, during the calm part"
+    # The spoken suggestion starts within 2 s of the escalation point (the first raised turn).
+    assert prompt_s - first_raised <= 2.0, f"suggestion audible {prompt_s - first_raised:.2f} s after escalation"
+    # After "not now": no second suggestion while snoozed, although the raised part is said again.
+    assert len(live.matching("voicecoach: Shall we take")) == 1, out
+    assert "Talk of" in out  # the summary on Ctrl-C
+
+
+def test_its_own_prompts_played_back_loudly_cause_no_detection_and_no_command(pulse, tmp_path):
+    loop = pulse.loopback_speaker_to_mic(gain_db=0.0)
+    live = LiveProcess(["listen", "--no-ui"], _env(pulse, tmp_path))
+    try:
+        assert live.wait_for("microphone open", 30), live.text()
+        recording = pulse.record_speaker()
+        time.sleep(1.0)
+        live.type("p")  # start the pause: a long spoken prompt
+        assert live.wait_for("Pausing for", 10), live.text()
+        time.sleep(12.0)
+        live.type("h")  # help during the pause: another prompt
+        time.sleep(8.0)
+        live.type("q")  # end the pause early: "Welcome back ... check-in?" then it listens
+        assert live.wait_for("Welcome back", 10), live.text()
+        time.sleep(16.0)
+        heard = recording.stop()
+    finally:
+        code = live.stop()
+        pulse.unload(loop)
+    out = live.text()
+    assert code == 0, out
+    assert np.abs(heard.astype(np.int32)).max() > 8000, "the prompts were not played loudly"
+    detections = re.findall(r"\d+\.\ds (raised_voice|interruption|pause_suggested)", out)
+    assert not detections, f"its own voice was detected as {detections}:\n{out}"
+    voice_commands = [line for _, line in live.matching("command '") if "(keyboard)" not in line]
+    assert not voice_commands, f"its own voice was heard as a command: {voice_commands}"
