@@ -273,7 +273,7 @@ def _commit() -> str:
 
         pkg = Path(voicecoach.__file__).resolve().parent
         if pkg != corpus.REPO / "voicecoach":  # e.g. PYTHONPATH pointing at an export of the committed tree
-            return f"{out.stdout.strip()[:70]} (voicecoach imported from {pkg})"
+            return f"{out} (voicecoach imported from {pkg})"
         dirty = subprocess.run(["git", "-C", str(corpus.REPO), "status", "--porcelain", "--", "voicecoach"],
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return out + (" (+ uncommitted changes in voicecoach/)" if dirty else "")
