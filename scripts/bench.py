@@ -221,6 +221,7 @@ def markdown(meta: dict[str, Any], r: dict[str, Any], cli: dict[str, Any]) -> st
              f"| >= {TARGET_X_RT:.0f}x | {'PASS' if x >= TARGET_X_RT else '**FAIL**'} |",
              f"| peak memory of `voicecoach analyze` (whole process, ru_maxrss) | {mb:.1f} MB | <= {TARGET_MB:.0f} MB "
              f"| {'PASS' if mb <= TARGET_MB else '**FAIL**'} |",
+             f"| one core's share when running live (100 % / throughput) | {100.0 / x:.1f} % | | |",
              f"| wall time of that fresh process, start-up included | {cli['wall_s']:.2f} s "
              f"({r['duration_s'] / cli['wall_s']:.0f}x real time) | | |", "",
              f"| stage | us per {r['frame_ms']} ms frame | share |", "|---|---:|---:|"]
