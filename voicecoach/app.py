@@ -8,6 +8,7 @@ detection goes on without it.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -86,10 +87,13 @@ def make_listener(config: Config, load: bool = True) -> Any:
 
     listener = CommandListener(config.commands, config.commands.language)
     if load:
-        try:
-            listener.load()
-        except VoicecoachError as exc:
-            log.warning("%s", exc)
+        def load_model() -> None:
+            try:
+                listener.load()  # seconds: the loop runs meanwhile, with the clap signal only
+            except VoicecoachError as exc:
+                log.warning("%s", exc)
+
+        threading.Thread(target=load_model, name="voicecoach-model-load", daemon=True).start()
     return listener
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 from .actions import Finished, Listen, Record, Say, Snooze, StartCheckin, StopSpeaking
 from .audio.frames import Frame, FrameSource
 from .clock import Clock, MonotonicClock
-from .coach import Coach
+from .coach import Coach, Mode
 from .config import Config
 from .errors import DeviceError, VoicecoachError
 from .events import Command, Event, Interruption, PauseSuggested, RaisedVoice
@@ -26,6 +26,9 @@ from .events import Command, Event, Interruption, PauseSuggested, RaisedVoice
 log = logging.getLogger(__name__)
 
 SELF_HEARING_TAIL_S = 0.6  # after the last sample played, the room echo and input latency settle
+# Commands heard outside an answer window only when said on their own (not inside a partner's sentences):
+TURN_COMMANDS = ("next", "more_time", "repeat", "skip", "stop", "help")
+PAUSE_COMMANDS = ("more_time", "stop", "help")
 
 
 @dataclass
@@ -110,7 +113,10 @@ class Session:
         for event in events:
             self._on_detection(event)
         if not muted and self.listener is not None:
-            for command in self.listener.process(frame, listening=self._listen_deadline is not None):
+            listening = self._listen_deadline is not None
+            strict = () if listening else TURN_COMMANDS if self.runner is not None else \
+                PAUSE_COMMANDS if self.coach.mode is Mode.PAUSING else ()
+            for command in self.listener.process(frame, listening=listening, strict=strict):
                 self._on_command(command)
         self._drain_keys(frame.end_s)
         self.tick()

@@ -18,7 +18,7 @@ from typing import Collection, Iterable
 from ..audio.frames import Frame
 from ..events import Command
 from .clap import DoubleClapDetector
-from .lang import LanguagePack, load_language
+from .lang import LanguagePack, load_language, normalize
 from .models import find_model, language_code, missing_model_message
 from .recognizer import Transcript, VoskRecognizer
 from .settings import CommandSettings
@@ -40,6 +40,11 @@ class CommandDecoder:
         self._since = 0.0
         self._accepted: str | None = None
 
+    def _exact(self, text: str) -> bool:
+        """True when the transcript is one command phrase and nothing else."""
+        found = self.pack.find(text)
+        return bool(found) and max(m.length for m in found) == len(normalize(text))
+
     def _sure_command(self, text: str) -> str | None:
         """The one command a partial names, or None if none, several, or it might still grow into another."""
         command = self.pack.match_command(text)
@@ -53,19 +58,26 @@ class CommandDecoder:
         return None if self.pack.could_grow_into_other(text, command) else command
 
     def update(self, transcripts: Iterable[Transcript], now: float,
-               allowed: Collection[str] | None = None) -> list[Command]:
-        """Take this frame's transcripts at audio time ``now``; returns commands (only ``allowed`` ones, if given)."""
+               allowed: Collection[str] | None = None, strict: Collection[str] = ()) -> list[Command]:
+        """Take this frame's transcripts at audio time ``now``; returns commands (only ``allowed`` ones, if given).
+
+        Commands in ``strict`` count only from a final transcript that is the command phrase and nothing else
+        (so "next" said alone ends a turn, but "the next day" inside a partner's story does not).
+        """
         out: list[Command] = []
 
-        def emit(name: str, text: str) -> None:
-            if allowed is None or name in allowed:
+        def emit(name: str, text: str, final: Transcript | None = None) -> None:
+            if name in strict:
+                if final is not None and final.unknown == 0 and self._exact(text):
+                    out.append(Command(t=now, name=name, text=text, source="voice"))
+            elif allowed is None or name in allowed:
                 out.append(Command(t=now, name=name, text=text, source="voice"))
 
         for tr in transcripts:
             if tr.final:
                 command = self.pack.match_command(tr.text) if tr.text else None
                 if self._accepted is None and command is not None:
-                    emit(command, tr.text)
+                    emit(command, tr.text, final=tr)
                 elif command is not None and command != self._accepted:
                     log.debug("final %r revises the partial command %s; keeping the first", tr.text, self._accepted)
                 self.reset()
@@ -73,7 +85,7 @@ class CommandDecoder:
                 self._partial, self._since = tr.text, tr.t
         if self._accepted is None and self._partial and now - self._since >= self.stable_s - 1e-9:
             command = self._sure_command(self._partial)
-            if command is not None:
+            if command is not None and command not in strict:
                 self._accepted = command
                 emit(command, self._partial)
         return out
@@ -119,13 +131,14 @@ class CommandListener:
                                              pack_name=f"the language pack '{self.pack.code}' ({self.pack.source})")
             return True
 
-    def process(self, frame: Frame, listening: bool = True) -> list[Command]:
-        """Feed one frame. ``listening`` is False when no answer is awaited: then only ``commands.anytime`` count."""
+    def process(self, frame: Frame, listening: bool = True, strict: Collection[str] = ()) -> list[Command]:
+        """Feed one frame. ``listening`` is False when no answer is awaited: then only ``commands.anytime`` count,
+        plus ``strict`` commands said on their own (e.g. "next" during a check-in turn)."""
         commands = self.clap.process(frame)
         recognizer = self.recognizer
         if recognizer is None:
             return commands
-        allowed = None if listening else set(self.settings.anytime)
+        allowed = None if listening else set(self.settings.anytime) | set(strict)
         if allowed is not None and not allowed:
             self._idle = True  # nothing could be heard: let the recognizer rest
             return commands
@@ -134,7 +147,8 @@ class CommandListener:
             self.decoder.reset()
             self._idle = False
         self._next_sample = frame.end_sample
-        commands += self.decoder.update(recognizer.process(frame), frame.end_s, allowed)
+        commands += self.decoder.update(recognizer.process(frame), frame.end_s, allowed,
+                                        () if listening else strict)
         return commands
 
     def finish(self, t: float) -> list[Command]:

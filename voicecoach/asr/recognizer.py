@@ -38,6 +38,7 @@ class Transcript:
     text: str
     t: float
     final: bool
+    unknown: int = 0  # words outside the command phrases (unknown-word tokens) that were removed from ``text``
 
 
 def vosk_module() -> Any:
@@ -157,13 +158,17 @@ class VoskRecognizer:
         token = self.model.unknown_token
         return " ".join(w for w in text.split() if w != token)
 
+    def _final(self, result: str, t: float) -> Transcript:
+        raw = json.loads(result).get("text", "")
+        unknown = sum(1 for w in raw.split() if w == self.model.unknown_token)
+        return Transcript(self._clean(raw), t, final=True, unknown=unknown)
+
     def process(self, frame: Frame) -> list[Transcript]:
         """Feed one frame; returns a final transcript at the end of an utterance, or a changed partial one."""
         t = frame.end_s
         if self._rec.AcceptWaveform(frame.samples.tobytes()):
-            text = self._clean(json.loads(self._rec.Result()).get("text", ""))
             self._partial = ""
-            return [Transcript(text, t, final=True)]
+            return [self._final(self._rec.Result(), t)]
         partial = self._clean(json.loads(self._rec.PartialResult()).get("partial", ""))
         if partial != self._partial:
             self._partial = partial
@@ -172,9 +177,8 @@ class VoskRecognizer:
 
     def flush(self, t: float) -> list[Transcript]:
         """End the current utterance now (e.g. at the end of a file): its final transcript."""
-        text = self._clean(json.loads(self._rec.FinalResult()).get("text", ""))
         self._partial = ""
-        return [Transcript(text, t, final=True)]
+        return [self._final(self._rec.FinalResult(), t)]
 
     def reset(self) -> None:
         """Drop the utterance in progress (call when the stream was interrupted or listening starts afresh)."""

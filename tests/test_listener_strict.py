@@ -1,0 +1,40 @@
+"""Commands said on their own during a check-in turn: "next" alone counts, "the next day" inside a story does not."""
+
+from __future__ import annotations
+
+from voicecoach.asr.lang import load_language
+from voicecoach.asr.listener import CommandDecoder
+from voicecoach.asr.recognizer import Transcript
+
+STRICT = ("next", "more_time", "stop")
+
+
+def decode(texts, strict=STRICT, allowed=("pause", *STRICT)):
+    decoder = CommandDecoder(load_language("en"), partial_stable_ms=0)
+    out = []
+    t = 0.0
+    for text, final in texts:
+        t += 0.03
+        words = text.split()
+        unknown = words.count("[unk]")
+        clean = " ".join(w for w in words if w != "[unk]")  # as the recognizer reports it
+        out += decoder.update([Transcript(clean, t, final, unknown if final else 0)], t, allowed, strict)
+    return [c.name for c in out]
+
+
+def test_a_strict_command_said_alone_counts_from_the_final_result():
+    assert decode([("next", False), ("next", True)]) == ["next"]
+    assert decode([("more time", True)]) == ["more_time"]
+
+
+def test_a_strict_command_inside_other_words_does_not_count():
+    assert decode([("[unk] next [unk]", False), ("[unk] next [unk]", True)]) == []
+    assert decode([("stop [unk]", True)]) == []
+
+
+def test_anytime_commands_still_count_from_partials():
+    assert decode([("pause", False)]) == ["pause"]
+
+
+def test_without_strict_commands_the_usual_rules_apply():
+    assert decode([("[unk] next", True)], strict=(), allowed=None) == ["next"]
