@@ -18,7 +18,8 @@ from .settings import DetectionSettings
 N_MFCC = 12
 N_MEL = 24
 WINDOW = 960               # 60 ms analysis window: more than three periods of a 60 Hz voice
-N_FFT = 2048               # >= WINDOW + longest lag, so the autocorrelation does not wrap
+N_FFT = 1024               # the wrapped part of the autocorrelation (lags > N_FFT - 268) falls on the
+                           # window's tapered ends, where the Hann window leaves almost nothing
 F0_MIN_HZ, F0_MAX_HZ = 60.0, 400.0
 VOICED_MIN = 0.5           # normalised autocorrelation peak above which a frame is voiced
 
@@ -69,11 +70,14 @@ class FeatureExtractor:
         self._vad = webrtcvad.Vad(settings.vad_aggressiveness)
         self._frame_len = SAMPLE_RATE * frame_ms // 1000
         self._window = np.hanning(WINDOW)
-        self._mel = _mel_matrix(N_FFT, SAMPLE_RATE, N_MEL)
+        mel = _mel_matrix(N_FFT, SAMPLE_RATE, N_MEL)
+        used = np.nonzero(mel.any(axis=0))[0]
+        self._mel_bins = slice(int(used[0]), int(used[-1]) + 1)
+        self._mel = np.ascontiguousarray(mel[:, self._mel_bins])
         self._dct = _dct_matrix(N_MEL, N_MFCC)
-        freqs = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
-        self._low_bins = (freqs >= 80) & (freqs < 1000)
-        self._high_bins = (freqs >= 1000) & (freqs < 7000)
+        hz_per_bin = SAMPLE_RATE / N_FFT
+        self._low_bins = slice(int(80 / hz_per_bin), int(1000 / hz_per_bin))
+        self._high_bins = slice(int(1000 / hz_per_bin), int(7000 / hz_per_bin))
         lag_lo = int(SAMPLE_RATE / F0_MAX_HZ) - 1
         self._lag_hi = int(SAMPLE_RATE / F0_MIN_HZ) + 1
         self._lags = np.arange(lag_lo, self._lag_hi + 1)
@@ -121,7 +125,7 @@ class FeatureExtractor:
         low = float(p[self._low_bins].sum()) + 1e-3
         high = float(p[self._high_bins].sum()) + 1e-3
         feats.bright_db = 10.0 * math.log10(high / low)
-        feats.mfcc = self._dct @ np.log(self._mel @ p + 1e-3)
+        feats.mfcc = self._dct @ np.log(self._mel @ p[self._mel_bins] + 1e-3)
         r = np.fft.irfft(p, N_FFT)[:self._lag_hi + 2]
         if r[0] <= 0.0:
             return

@@ -11,9 +11,8 @@ pitch or brightness, so after ``adapt_after_s`` the baseline follows.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
-
-import numpy as np
 
 from ..events import RaisedVoice
 from .features import FrameFeatures
@@ -21,6 +20,7 @@ from .settings import RaisedSettings
 
 MIN_VOICED_SHARE = 0.3     # coughs, door bangs and most noise are unvoiced
 GLOBAL_SPEED = 5.0         # baseline speed-up when everyone got louder (moved nearer the microphone)
+RESUM_EVERY = 2000
 RECENT_OTHER_S = 30.0      # the other partner's loudness counts for this long after they spoke
 
 
@@ -58,11 +58,9 @@ class RaisedVoiceDetector:
     def reset(self) -> None:
         """Forget baselines and state."""
         self.partners: dict[str, Baseline] = {}
-        self._power = np.zeros(self._win_n)
-        self._f0 = np.full(self._win_n, np.nan)
-        self._bright = np.zeros(self._win_n)
-        self._n = 0
-        self._pos = 0
+        self._recent: deque[tuple[float, float, float]] = deque()   # (power, f0 semitones or nan, brightness)
+        self._sums = [0.0, 0.0, 0.0, 0]     # power, voiced semitones, brightness, voiced frames
+        self._pushes = 0
         self._label: str | None = None
         self.active: str | None = None   # partner currently raised and speaking
         self.excess_db = 0.0
@@ -80,35 +78,50 @@ class RaisedVoiceDetector:
         if muted or not feats.is_speech:
             return self._release(feats.end_s)
         if label != self._label:
-            self._n = 0   # a new partner or a new turn: their own level only
+            self._clear()   # a new partner or a new turn: their own level only
             self._label = label
         self._push(feats)
-        if label is None or self._n < self._win_n // 2:
+        n = len(self._recent)
+        if label is None or n < self._win_n // 2:
             return self._release(feats.end_s)
         b = self.partners.setdefault(label, Baseline())
-        level = 10.0 * math.log10(self._window(self._power).mean() + 1e-12)
-        f0s = self._window(self._f0)
-        voiced = ~np.isnan(f0s)
-        f0_st = float(f0s[voiced].mean()) if voiced.any() else None
-        bright = float(self._window(self._bright).mean())
-        events = self._judge(b, label, level, f0_st, bright, float(voiced.mean()), feats.end_s)
+        power, f0_sum, bright_sum, voiced = self._sums
+        level = 10.0 * math.log10(max(power, 0.0) / n + 1e-12)
+        f0_st = f0_sum / voiced if voiced else None
+        bright = bright_sum / n
+        events = self._judge(b, label, level, f0_st, bright, voiced / n, feats.end_s)
         if b.raised:
             self.active = label
             b.raised_s += self.frame_s
         return events + self._release(feats.end_s)
 
     def _push(self, feats: FrameFeatures) -> None:
-        self._power[self._pos] = 10.0 ** (feats.energy_db / 10.0)
-        self._f0[self._pos] = 12.0 * math.log2(feats.f0_hz / 100.0) if feats.f0_hz > 0 else np.nan
-        self._bright[self._pos] = feats.bright_db
-        self._pos = (self._pos + 1) % self._win_n
-        self._n = min(self._n + 1, self._win_n)
+        """Add a speech frame to the level window (running sums: no per-frame array work)."""
+        item = (10.0 ** (feats.energy_db / 10.0), 12.0 * math.log2(feats.f0_hz / 100.0) if feats.f0_hz > 0 else math.nan,
+                feats.bright_db)
+        self._recent.append(item)
+        self._add(item, 1)
+        if len(self._recent) > self._win_n:
+            self._add(self._recent.popleft(), -1)
+        self._pushes += 1
+        if self._pushes % RESUM_EVERY == 0:   # running sums drift in floating point: start them afresh
+            items = list(self._recent)
+            self._clear()
+            for it in items:
+                self._recent.append(it)
+                self._add(it, 1)
 
-    def _window(self, ring: np.ndarray) -> np.ndarray:
-        if self._n >= self._win_n:
-            return ring
-        idx = (self._pos - 1 - np.arange(self._n)) % self._win_n
-        return ring[idx]
+    def _add(self, item: tuple[float, float, float], sign: int) -> None:
+        sums = self._sums
+        sums[0] += sign * item[0]
+        sums[2] += sign * item[2]
+        if item[1] == item[1]:   # voiced (not NaN)
+            sums[1] += sign * item[1]
+            sums[3] += sign
+
+    def _clear(self) -> None:
+        self._recent.clear()
+        self._sums = [0.0, 0.0, 0.0, 0]
 
     def _judge(self, b: Baseline, label: str, level: float, f0_st: float | None, bright: float,
                voiced_share: float, now_s: float) -> list[RaisedVoice]:
@@ -153,7 +166,7 @@ class RaisedVoiceDetector:
                 return []
         if evidence:
             if b.evidence_frames == 0:
-                b.onset_s = now_s - self._n * self.frame_s
+                b.onset_s = now_s - len(self._recent) * self.frame_s
             b.evidence_frames += 1
             if b.evidence_frames >= self._hold_n and now_s - b.ended_s >= s.refractory_s:
                 b.raised = True

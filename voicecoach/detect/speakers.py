@@ -32,6 +32,7 @@ RECLUSTER_UNITS = 2        # re-cluster after this many new units
 MIN_UNITS_FOR_TWO = 8
 MIN_SHARE = 0.12           # the smaller partner must have at least this share of the units
 KMEANS_ITERATIONS = 6
+LABEL_EVERY = 3            # speech frames between label decisions
 
 
 def voice_vector(feats: FrameFeatures) -> NDArray[np.float64]:
@@ -105,7 +106,7 @@ class SpeakerTracker:
         self._win_n = max(3, settings.window_ms // frame_ms)
         self._decide_n = max(1, settings.decide_ms // frame_ms)
         self._gap_n = max(1, settings.gap_ms // frame_ms)
-        self._switch_n = max(1, 300 // frame_ms)
+        self._switch_n = max(1, 300 // (frame_ms * LABEL_EVERY))
         self.reset()
 
     def reset(self) -> None:
@@ -173,6 +174,8 @@ class SpeakerTracker:
             self._close_unit()
         if self.stretch_frames < self._decide_n or not self.models:
             return None
+        if self.label is not None and self.stretch_frames % LABEL_EVERY:
+            return self.label   # the label moves slowly: re-deciding every few frames is enough
         self.distances = {k: distance(self.stretch_vector(), m) for k, m in self.models.items()}
         self._choose()
         return self.label
