@@ -20,16 +20,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("analyze", parents=[common], help="detect raised voices, interruptions and escalation in WAV files")
     p.add_argument("files", nargs="+", metavar="FILE.wav")
     p.add_argument("--json", action="store_true", help="JSON Lines on stdout, one event per line, nothing else")
+    p.add_argument("--no-profile", action="store_true",
+                   help="ignore the calibration profile (by default it is used, as in the live loop)")
     p.set_defaults(func=run)
 
 
-def analyze_file(path: str, config) -> tuple[list, float]:
+def analyze_file(path: str, config, profile=None) -> tuple[list, float]:
     """Run the pipeline over one file; returns (events, duration in seconds)."""
     from ..audio.wav import WavSource
     from ..detect.pipeline import Pipeline
 
     source = WavSource(path, frame_ms=config.audio.frame_ms)
-    pipeline = Pipeline(config.detection, frame_ms=config.audio.frame_ms)
+    pipeline = Pipeline(config.detection, frame_ms=config.audio.frame_ms, profile=profile)
     events = []
     for frame in source.frames():
         events.extend(pipeline.process(frame))
@@ -39,11 +41,14 @@ def analyze_file(path: str, config) -> tuple[list, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse each file; a bad file is reported and the others still run."""
+    from ..app import load_profile
+
     config = config_of(args)
+    profile = None if args.no_profile else load_profile()
     failed = 0
     for path in args.files:
         try:
-            events, duration = analyze_file(path, config)
+            events, duration = analyze_file(path, config, profile)
         except VoicecoachError as exc:
             if len(args.files) == 1:
                 raise  # one file: its own error is the one line

@@ -1,0 +1,61 @@
+"""Calibration: a profile from each partner's calm speech (real TTS voices), stored and used by the pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from voicecoach.audio.wav import write_wav
+from voicecoach.calibrate import build_profile
+from voicecoach.cli import main
+from voicecoach.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def voices():
+    from live_helpers import render_conversation
+
+    audio, timeline = render_conversation()
+    calm = [(t, line) for t, line in timeline if not line.raised and not line.overlap]
+    out = {}
+    for who in ("A", "B"):
+        parts = []
+        for t, line in calm:
+            if line.who == who:
+                i = int(t * 16000)
+                parts.append(audio[i:i + 16000 * 3])
+        out[who] = np.concatenate(parts)
+    return out
+
+
+def test_profile_has_each_partners_level_and_pitch(voices):
+    quiet_b = (voices["B"].astype(np.float64) * 10 ** (-10 / 20)).astype(np.int16)
+    profile = build_profile(voices["A"], voices["B"])
+    a, b = profile.partners["A"], profile.partners["B"]
+    quieter = build_profile(voices["A"], quiet_b).partners["B"]
+    assert b.calm_db - quieter.calm_db == pytest.approx(10.0, abs=1.0)
+    assert b.calm_f0_hz > a.calm_f0_hz, "the female voice is higher"
+    assert len(a.voice) == len(b.voice) > 5
+
+
+def test_too_little_speech_is_a_clear_error():
+    with pytest.raises(InputError, match="speech heard from"):
+        build_profile(np.zeros(16000 * 10, np.int16), np.zeros(16000 * 10, np.int16))
+
+
+def test_calibrate_from_wavs_stores_a_private_profile_that_listen_uses(voices, tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VOICECOACH_CONFIG_DIR", str(tmp_path / "cfg"))
+    write_wav(tmp_path / "a.wav", voices["A"])
+    write_wav(tmp_path / "b.wav", voices["B"])
+    assert main(["calibrate", "--from-wav", str(tmp_path / "a.wav"), str(tmp_path / "b.wav")]) == 0
+    path = tmp_path / "data" / "profile.json"
+    assert set(json.loads(path.read_text())["partners"]) == {"A", "B"}
+    assert path.stat().st_mode & 0o777 == 0o600
+    from voicecoach import app
+    from voicecoach.config import Config
+
+    assert app.make_pipeline(Config()).profile is not None
+

@@ -1,0 +1,86 @@
+"""``voicecoach calibrate``: each partner speaks a few sentences at their normal level; a voice profile is stored."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from . import config_of
+
+ORDER = 16
+PROMPT = ("{name}, please talk for about {seconds} seconds at your normal, calm speaking level. "
+          "You could describe your day, or read something aloud. Start after the tone.")
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``calibrate`` subcommand."""
+    p = sub.add_parser("calibrate", parents=[common], help="learn both partners' calm voices (a few sentences each)")
+    p.add_argument("--input", metavar="DEV", help="input device: index or part of its name")
+    p.add_argument("--output", metavar="DEV", help="output device: index or part of its name")
+    p.add_argument("--seconds", type=float, default=15.0, help="seconds of speech to record per partner")
+    p.add_argument("--from-wav", nargs=2, metavar=("A.wav", "B.wav"), type=Path,
+                   help="use two recordings (one per partner) instead of the microphone")
+    p.set_defaults(func=run)
+
+
+def _record(config, device, seconds: float) -> np.ndarray:
+    from ..audio.device import MicSource
+
+    mic = MicSource(device, frame_ms=config.audio.frame_ms).open()
+    chunks = []
+    try:
+        for frame in mic.frames():
+            chunks.append(frame.samples)
+            if len(chunks) * config.audio.frame_ms / 1000.0 >= seconds:
+                break
+    finally:
+        mic.close()
+    return np.concatenate(chunks)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Guide both partners, build the profile, store it next to the journal."""
+    from .. import app
+    from ..audio.wav import read_wav
+    from ..calibrate import build_profile
+
+    config = config_of(args)
+    names = (config.partners.a_name, config.partners.b_name)
+    if args.seconds < 5 or args.seconds > 120:
+        raise InputError(f"--seconds {args.seconds:g} is out of range (5 to 120)")
+    if args.from_wav:
+        audio = [read_wav(path) for path in args.from_wav]
+    else:
+        speaker = app.make_speaker(config, output=args.output, on_text=lambda t: None)
+        audio = []
+        try:
+            for name in names:
+                text = PROMPT.format(name=name, seconds=int(args.seconds))
+                print(text, flush=True)
+                speaker.say(text)
+                speaker.wait(timeout_s=60.0)
+                threading.Event().wait(0.7)  # let the room settle after the prompt
+                print(f"(recording {name} for {args.seconds:g} s ...)", flush=True)
+                audio.append(_record(config, args.input or config.audio.input or None, args.seconds))
+            speaker.say("Thank you both. I have learned your voices.")
+            speaker.wait(timeout_s=30.0)
+        finally:
+            speaker.close()
+    profile = build_profile(audio[0], audio[1], config.detection, config.audio.frame_ms, names)
+    path = app.profile_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(profile.to_json(), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    for label, name in zip(("A", "B"), names):
+        p = profile.partners[label]
+        f0 = f", pitch {p.calm_f0_hz:.0f} Hz" if p.calm_f0_hz else ""
+        print(f"{name}: calm level {p.calm_db:.1f} dBFS{f0}")
+    print(f"profile saved to {path}; listen and kiosk now start from it", file=sys.stderr)
+    return 0
