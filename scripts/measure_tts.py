@@ -98,6 +98,17 @@ class MonitorRecorder:
                 return stamp - (len(block) - loud[0]) / 16000
         return None
 
+    def last_loud_after(self, t0: float, threshold: int = 300) -> float | None:
+        """Monotonic time of the last loud sample recorded after t0 (None if none)."""
+        with self.lock:
+            blocks = list(self.blocks)
+        last = None
+        for stamp, block in blocks:
+            loud = np.flatnonzero(np.abs(block) > threshold)
+            if stamp >= t0 and len(loud):
+                last = stamp - (len(block) - loud[-1]) / 16000
+        return last
+
     def close(self) -> None:
         self.stream.stop()
         self.stream.close()
@@ -120,7 +131,7 @@ def latency_on_device(repeats: int) -> None:
                 print(f"\nOutput: {type(sink).__name__} at {sink.sample_rate} Hz, reported latency "
                       f"{ms(getattr(sink, 'latency_s', 0.0))}")
                 for label, fresh in (("new prompt (synthesised)", True), ("cached prompt", False)):
-                    handed, audible, spoken = [], [], []
+                    handed, audible, margin = [], [], []
                     for i in range(repeats):
                         text = f"{PROMPTS[i % len(PROMPTS)]}" + (f" Round {i}." if fresh else "")
                         if not fresh:
@@ -134,13 +145,15 @@ def latency_on_device(repeats: int) -> None:
                         speaker.wait()
                         end = speaker.last_end()
                         time.sleep(0.2)
-                        first = recorder.first_loud_after(t0)
-                        if first is not None:
+                        first, last = recorder.first_loud_after(t0), recorder.last_loud_after(t0)
+                        if first is not None and last is not None:
                             audible.append(first - t0)
-                            spoken.append(end - t0)
+                            margin.append(end - last)
                     print(f"  {label}: say() -> first sample handed to the output: median "
                           f"{ms(statistics.median(handed))}; say() -> first audible sample: median "
-                          f"{ms(statistics.median(audible))}, max {ms(max(audible))} (n={len(audible)})")
+                          f"{ms(statistics.median(audible))}, max {ms(max(audible))} (n={len(audible)}); is_speaking() "
+                          f"ends after the last audible sample by: median {ms(statistics.median(margin))}, "
+                          f"min {ms(min(margin))}")
         finally:
             recorder.close()
 
