@@ -49,3 +49,18 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         """Advance instead of sleeping."""
         self.advance(max(0.0, seconds))
+
+
+class AudioClock:
+    """Time as the audio tells it: the end of the last frame processed (for replaying files at full speed)."""
+
+    def __init__(self) -> None:
+        self._t = 0.0
+
+    def now(self) -> float:
+        """Seconds of audio processed so far."""
+        return self._t
+
+    def observe(self, end_s: float) -> None:
+        """A frame ending at ``end_s`` (seconds of audio) is being processed."""
+        self._t = max(self._t, end_s)

@@ -107,6 +107,9 @@ class Session:
 
     def step(self, frame: Frame) -> list[Event]:
         """Process one frame: detection, commands, timers. Returns the detector events of this frame."""
+        observe = getattr(self.clock, "observe", None)
+        if observe is not None:
+            observe(frame.end_s)  # an audio clock: timers follow the audio, not the wall
         muted = self.muted()
         events = self.pipeline.process(frame, muted=muted)
         self._last_frame_end = frame.end_s
