@@ -187,7 +187,7 @@ def test_analyze_json_turns_non_finite_numbers_into_null(tmp_home, good_wav, mon
     from voicecoach.commands import analyze
     from voicecoach.events import RaisedVoice
 
-    def one_odd_event(path, config):
+    def one_odd_event(path, config, *rest, **kw):
         fields = {"t": 1.0, "start": 0.5, "end": None, "speaker": "A"}
         extra = {"level_db": float("nan")} if "level_db" in RaisedVoice.__dataclass_fields__ else {}
         return [RaisedVoice(**fields, **extra)], 4.0
