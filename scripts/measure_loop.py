@@ -1,0 +1,124 @@
+"""CPU and memory of the live loop on ONE core: ``voicecoach listen`` and ``kiosk`` on a real (virtual) microphone.
+
+Starts a private PulseAudio with a virtual microphone (tests/audio_server.py), plays a conversation into it in
+real time, runs the real command as a subprocess pinned to core 0 (``taskset``), and samples its CPU time and
+resident memory from /proc (the sound server's own CPU is not counted: a Pi runs one anyway).
+Variants: without a speech model (clap only), and with a real Vosk model loaded and recognising all the time
+(the Korean model from PyPI, the only one installable offline; an English small model is about the same size).
+
+    .venv/bin/python scripts/measure_loop.py [--seconds 60] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User+system CPU seconds of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def proc_rss_mb(pid: int) -> float:
+    """Resident memory of a process, MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def conversation_wav(path: Path, seconds: float) -> None:
+    """The demo conversation (real TTS), looped to ``seconds``."""
+    import numpy as np
+
+    from voicecoach.audio.playback import NullSink
+    from voicecoach.audio.wav import write_wav
+    from voicecoach.config import Config
+    from voicecoach.demo import build_conversation
+    from voicecoach.speech.speaker import Speaker
+
+    speaker = Speaker(Config().speech, sink=NullSink())
+    audio, _ = build_conversation(speaker.render)
+    speaker.close()
+    reps = int(seconds * 16000 / len(audio)) + 1
+    write_wav(path, np.tile(audio, reps)[: int(seconds * 16000)])
+
+
+def measure(command: list[str], env: dict[str, str], seconds: float, warmup_s: float) -> dict[str, float]:
+    """Run ``command`` pinned to core 0; CPU % of one core after warm-up, and memory."""
+    proc = subprocess.Popen(["taskset", "-c", "0", *command], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(warmup_s)
+        cpu0, t0 = proc_cpu_s(proc.pid), time.monotonic()
+        peak = 0.0
+        while time.monotonic() - t0 < seconds and proc.poll() is None:
+            time.sleep(0.5)
+            peak = max(peak, proc_rss_mb(proc.pid))
+        cpu1, t1 = proc_cpu_s(proc.pid), time.monotonic()
+        rss = proc_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    return {"cpu_percent_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 2), "rss_mb": round(rss, 1),
+            "rss_peak_mb": round(peak, 1), "seconds": round(t1 - t0, 1)}
+
+
+def main() -> int:
+    """Measure the variants and print a Markdown table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--warmup", type=float, default=8.0)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="vc-loop-"))
+    wav = work / "talk.wav"
+    conversation_wav(wav, 4 * (args.seconds + args.warmup + 10))
+    from audio_server import VirtualAudio
+
+    server = VirtualAudio().start()
+    player = server.play_into_mic(wav)
+    base_env = server.full_env(VOICECOACH_DATA_DIR=str(work / "data"), VOICECOACH_CONFIG_DIR=str(work / "cfg"))
+    (work / "ko.toml").write_text('[commands]\nlanguage = "ko"\n')
+    (work / "en.toml").write_text('[commands]\nlanguage = "en"\n')
+    exe = str(REPO / ".venv" / "bin" / "voicecoach")
+    variants = {
+        "listen, no speech model (clap only)": [exe, "--config", str(work / "en.toml"), "listen", "--no-ui"],
+        "listen, Vosk model loaded, recognising all the time": [exe, "--config", str(work / "ko.toml"), "listen",
+                                                               "--no-ui"],
+        "kiosk, no speech model": [exe, "--config", str(work / "en.toml"), "kiosk"],
+        "kiosk, Vosk model loaded, recognising all the time": [exe, "--config", str(work / "ko.toml"), "kiosk"],
+    }
+    results = {}
+    try:
+        for name, cmd in variants.items():
+            results[name] = measure(cmd, base_env, args.seconds, args.warmup)
+    finally:
+        player.terminate()
+        server.stop()
+    print(f"Measured with: .venv/bin/python scripts/measure_loop.py --seconds {args.seconds:g} "
+          f"(pinned to core 0, a conversation played into a virtual microphone)\n")
+    print("| loop | CPU, % of one core | memory (RSS), MB | peak RSS, MB |")
+    print("|---|---:|---:|---:|")
+    for name, r in results.items():
+        print(f"| {name} | {r['cpu_percent_one_core']} | {r['rss_mb']} | {r['rss_peak_mb']} |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Faults in the live loop: the microphone unplugged mid-talk, speech synthesis broken or hung, a data directory
+that cannot be written. Real sound server, real TTS; the only fake is a hung ``espeak-ng`` (a real one cannot be
+made to hang on demand).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from audio_server import VirtualAudio
+from live_helpers import VOICECOACH, LiveProcess, render_conversation
+from voicecoach.audio.wav import write_wav
+
+EVENT_LINE = re.compile(r"^\s*(\d+\.\d)s (raised_voice|interruption|pause_suggested)")
+
+
+@pytest.fixture(scope="module")
+def talk_wav(tmp_path_factory) -> Path:
+    audio, _ = render_conversation()
+    path = tmp_path_factory.mktemp("talk") / "talk.wav"
+    write_wav(path, audio)
+    return path
+
+
+def _home(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"VOICECOACH_CONFIG_DIR": str(tmp_path / "cfg"), "VOICECOACH_DATA_DIR": str(tmp_path / "data"), **extra}
+
+
+def _events(text: str) -> list[str]:
+    return [m.group(2) for m in map(EVENT_LINE.match, text.splitlines()) if m]
+
+
+@pytest.mark.slow
+def test_listen_survives_the_microphone_unplugged_mid_talk_and_keeps_detecting(pulse: VirtualAudio, tmp_path,
+                                                                             talk_wav):
+    live = LiveProcess(["listen", "--no-ui"], pulse.full_env(**_home(tmp_path)))
+    try:
+        assert live.wait_for("microphone open", 30), live.text()
+        pulse.play_into_mic(talk_wav)
+        time.sleep(8.0)
+        pulse.unplug_mic()
+        t_lost = live.wait_for("microphone lost", 10)
+        assert t_lost, live.text()
+        time.sleep(2.0)
+        t_back = time.monotonic()
+        pulse.replug_mic()
+        reopened = [t for t, line in live.matching("microphone open") if t > t_back]
+        deadline = time.monotonic() + 5.0
+        while not reopened and time.monotonic() < deadline:
+            time.sleep(0.1)
+            reopened = [t for t, line in live.matching("microphone open") if t > t_back]
+        assert reopened and reopened[0] - t_back <= 5.0, f"not reopened within 5 s:\n{live.text()}"
+        before = len(_events(live.text()))
+        pulse.play_into_mic(talk_wav, block=True)
+        time.sleep(2.0)
+    finally:
+        code = live.stop()
+    out = live.text()
+    assert code == 0, out
+    assert "Traceback" not in out
+    assert len(_events(out)) > before, f"no detection after the microphone came back:\n{out}"
+    # No journal row lost: every detection printed is in the journal.
+    export = subprocess.run([VOICECOACH, "journal", "export", "--json"], env={**os.environ, **_home(tmp_path)},
+                            capture_output=True, text=True, timeout=30)
+    stored = json.loads(export.stdout)
+    events = [e for e in stored["events"] if e["type"] in ("raised_voice", "interruption", "pause_suggested")]
+    assert len(events) == len(_events(out))
+
+
+def _listen_file(tmp_path: Path, wav: Path, env_extra: dict[str, str], config: str = "") -> subprocess.CompletedProcess:
+    cfg = tmp_path / "test.toml"
+    cfg.write_text(config)
+    env = {**os.environ, **_home(tmp_path), **env_extra}
+    return subprocess.run([VOICECOACH, "--config", str(cfg), "listen", "--no-ui", "--file", str(wav), "--fast"],
+                          env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_a_data_dir_that_cannot_be_written_gives_one_clear_message_and_detection_goes_on(tmp_path, talk_wav):
+    # /proc refuses new folders even to root: the journal cannot be created there.
+    result = _listen_file(tmp_path, talk_wav, {"VOICECOACH_DATA_DIR": "/proc/voicecoach-test"})
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    journal_lines = [line for line in result.stderr.splitlines() if "journal" in line.lower()]
+    assert len(journal_lines) == 1 and "nothing will be stored" in journal_lines[0], result.stderr
+    assert _events(result.stdout), result.stdout
+
+
+def test_speech_engines_missing_the_prompt_is_printed_and_the_loop_keeps_running(tmp_path, talk_wav):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sh", "sleep"):
+        os.symlink(f"/bin/{tool}", bin_dir / tool)
+    result = _listen_file(tmp_path, talk_wav, {"PATH": str(bin_dir)},
+                          '[speech]\nengines = ["espeak-ng"]\n')
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "(spoken) Shall we take" in result.stdout or "Shall we take" in result.stderr, result.stdout
+    kinds = _events(result.stdout)
+    assert "pause_suggested" in kinds
+    assert kinds.index("pause_suggested") < len(kinds) - 1, "detection stopped after the unspoken prompt"
+
+
+def test_a_hung_speech_engine_does_not_stop_the_loop(tmp_path, talk_wav):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "espeak-ng"
+    fake.write_text("#!/bin/sh\nexec sleep 600\n")  # fault injection: a synthesis that never finishes
+    fake.chmod(0o755)
+    started = time.monotonic()
+    result = _listen_file(tmp_path, talk_wav, {"PATH": f"{bin_dir}:{os.environ['PATH']}"},
+                          '[speech]\nengines = ["espeak-ng"]\nsynth_timeout_s = 1.0\n')
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 60
+    assert "Traceback" not in result.stderr
+    kinds = _events(result.stdout)
+    assert "pause_suggested" in kinds and kinds.index("pause_suggested") < len(kinds) - 1, result.stdout
