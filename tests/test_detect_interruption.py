@@ -8,7 +8,7 @@ from voicecoach.detect.settings import InterruptionSettings
 from voicecoach.events import Interruption
 
 FRAME_S = 0.03
-HOLDER, OVERLAP, OTHER = -1.0, 0.6, 1.0   # voice contrast: like the holder, a mixture, like the other partner
+HOLDER, OVERLAP, OTHER = (-1.0, -0.8), (0.4, 0.3), (1.0, 0.9)   # (timbre, pitch) contrast
 
 
 class Feed:

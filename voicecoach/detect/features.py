@@ -21,6 +21,10 @@ WINDOW = 960               # 60 ms analysis window: more than three periods of a
 N_FFT = 1024               # the wrapped part of the autocorrelation (lags > N_FFT - 268) falls on the
                            # window's tapered ends, where the Hann window leaves almost nothing
 F0_MIN_HZ, F0_MAX_HZ = 60.0, 400.0
+NOISE_SPECTRUM_MARGIN_DB = 6.0   # frames this close to the noise floor teach the noise spectrum
+NOISE_SPECTRUM_EVERY = 3
+NOISE_SPECTRUM_RATE = 0.05
+SUBTRACTION_FLOOR = 0.05
 VOICED_MIN = 0.5           # normalised autocorrelation peak above which a frame is voiced
 
 
@@ -38,6 +42,7 @@ class FrameFeatures:
     bright_db: float = 0.0          # energy above 1 kHz relative to below, dB
     mfcc: NDArray[np.float64] | None = None
     speaker: str | None = None      # filled in by the speaker model
+    quiet: bool = False             # near the noise floor: a gap between words or turns, even if the VAD says speech
 
 
 def _mel_matrix(n_fft: int, rate: int, n_mel: int, lo_hz: float = 80.0, hi_hz: float = 7600.0) -> NDArray:
@@ -90,6 +95,8 @@ class FeatureExtractor:
         """Forget the noise floor and pitch history."""
         self._buf = np.zeros(WINDOW, dtype=np.float64)
         self.noise_db: float | None = None
+        self._noise_spec: NDArray[np.float64] | None = None
+        self._noise_count = 0
 
     def process(self, frame: Frame, muted: bool = False) -> FrameFeatures:
         """Measure one frame; ``muted`` frames are measured but do not move the noise floor."""
@@ -106,9 +113,24 @@ class FeatureExtractor:
         s = self.settings
         is_speech = bool(vad and energy_db > s.min_speech_dbfs and energy_db > noise + s.speech_margin_db)
         feats = FrameFeatures(frame.start_sample, frame.end_s, energy_db, is_speech, noise)
+        feats.quiet = not is_speech or energy_db < noise + s.gap_margin_db
         if is_speech:
             self._analyse(feats)
+        elif not muted and energy_db < noise + NOISE_SPECTRUM_MARGIN_DB:
+            self._learn_noise_spectrum()
         return feats
+
+    def _learn_noise_spectrum(self) -> None:
+        """Average the spectrum of background frames (every few), to subtract it from speech frames."""
+        self._noise_count += 1
+        if self._noise_count % NOISE_SPECTRUM_EVERY:
+            return
+        spec = np.fft.rfft(self._buf * self._window, N_FFT)
+        p = spec.real ** 2 + spec.imag ** 2
+        if self._noise_spec is None:
+            self._noise_spec = p
+        else:
+            self._noise_spec += NOISE_SPECTRUM_RATE * (p - self._noise_spec)
 
     def _track_noise(self, energy_db: float) -> None:
         """Fast-falling, slow-rising floor: follows the quietest frames, ignores speech."""
@@ -122,6 +144,8 @@ class FeatureExtractor:
         w = self._buf * self._window
         spec = np.fft.rfft(w, N_FFT)
         p = spec.real ** 2 + spec.imag ** 2
+        if self._noise_spec is not None:   # spectral subtraction: the voice, not the dishwasher
+            p = np.maximum(p - self._noise_spec, SUBTRACTION_FLOOR * p)
         low = float(p[self._low_bins].sum()) + 1e-3
         high = float(p[self._high_bins].sum()) + 1e-3
         feats.bright_db = 10.0 * math.log10(high / low)

@@ -19,6 +19,7 @@ from .settings import InterruptionSettings
 
 HOLDER_LEVEL_RATE = 0.03   # per speech frame: how fast the holder's own level is followed
 LEVEL_CLIP_DB = 10.0       # one very loud or quiet frame must not decide alone
+TIMBRE_CLIP = 2.5          # one odd frame must not decide alone
 GROWING_MS = 210           # at emission the evidence must have grown over this last stretch (not a fading "mm-hm")
 
 
@@ -48,13 +49,13 @@ class InterruptionDetector:
         self._last_s = -1e9
         self.evidence = False
 
-    def process(self, feats: FrameFeatures, label: str | None, contrast: float | None,
+    def process(self, feats: FrameFeatures, label: str | None, contrast: tuple[float, float] | None,
                 muted: bool = False) -> list[Interruption]:
         """Take one frame, the stretch's partner label and the frame's voice contrast (other vs holder)."""
         self.evidence = False
         if muted:
             return []
-        if not feats.is_speech:
+        if not feats.is_speech or feats.quiet:
             self._silence += 1
             if self._silence >= self._gap_n:
                 self._run = 0
@@ -71,7 +72,15 @@ class InterruptionDetector:
             return []
         s = self.settings
         level = max(-LEVEL_CLIP_DB, min(LEVEL_CLIP_DB, feats.energy_db - (self._holder_db or feats.energy_db)))
-        score = (contrast if contrast is not None else -1.0) + s.level_weight_per_db * level
+        if contrast is None:
+            score = -1.0
+        else:
+            timbre, pitch = contrast
+            timbre = s.timbre_weight * max(-TIMBRE_CLIP, min(TIMBRE_CLIP, timbre))
+            pitch = s.pitch_weight * pitch
+            # both must point at the other partner: a rising pitch or an odd vowel alone is the holder's own
+            voice = min(timbre, pitch) if pitch != 0.0 else timbre
+            score = voice + s.level_weight_per_db * level
         before = self._cusum
         self._cusum = max(0.0, self._cusum + score - s.drift)
         self.evidence = self._cusum > 0.0

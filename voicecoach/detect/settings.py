@@ -20,7 +20,7 @@ class SpeakerSettings:
         doc="two voices are told apart once their clusters stand this far apart (in units of their spread)")
     decide_ms: int = setting(450, lo=90, hi=3000, doc="speech needed before a stretch is given a partner label, ms")
     window_ms: int = setting(600, lo=150, hi=3000, doc="voice features are averaged over this much recent speech, ms")
-    gap_ms: int = setting(240, lo=60, hi=2000, doc="silence that ends a stretch of speech (a turn boundary), ms")
+    gap_ms: int = setting(120, lo=60, hi=2000, doc="silence that ends a stretch of speech (a turn boundary), ms")
     adapt_rate: float = setting(0.02, lo=0.0, hi=0.5, doc="how fast a partner's voice model follows their speech, per update")
 
 
@@ -53,11 +53,13 @@ class InterruptionSettings:
     """Interruption: the other partner starts while one holds the floor, and keeps going."""
 
     floor_ms: int = setting(1000, lo=0, hi=10000, doc="a partner holds the floor after this much speech, ms")
+    timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of timbre (cepstral) contrast")
+    pitch_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of pitch contrast (the other's pitch = 1)")
     level_weight_per_db: float = setting(0.1, lo=0.0, hi=2.0,
                                          doc="evidence per dB of level above the holder's own (overlap adds up)")
     drift: float = setting(-0.35, lo=-3.0, hi=3.0,
                            doc="evidence per frame below this is the holder's own speech (CUSUM drift)")
-    threshold: float = setting(6.0, lo=0.5, hi=100.0, doc="accumulated evidence that makes an interruption")
+    threshold: float = setting(10.0, lo=0.5, hi=100.0, doc="accumulated evidence that makes an interruption")
     sustain_ms: int = setting(600, lo=100, hi=5000, doc="evidence must keep growing this long (shorter = backchannel), ms")
     refractory_s: float = setting(3.0, lo=0.0, hi=60.0, doc="after an interruption, no new one for this long, s")
 
@@ -83,6 +85,8 @@ class DetectionSettings:
     vad_aggressiveness: int = setting(2, lo=0, hi=3, doc="webrtcvad aggressiveness (0 = least, 3 = most)")
     speech_margin_db: float = setting(4.0, lo=0.0, hi=40.0, doc="speech must be this far above the noise floor, dB")
     min_speech_dbfs: float = setting(-65.0, lo=-100.0, hi=0.0, doc="quieter frames are never speech, dBFS")
+    gap_margin_db: float = setting(9.0, lo=0.0, hi=40.0,
+                                   doc="speech closer than this to the noise floor counts as a gap between turns, dB")
     noise_rise_db_per_s: float = setting(1.0, lo=0.01, hi=20.0, doc="how fast the noise floor may rise, dB per s")
     speakers: SpeakerSettings = section(SpeakerSettings)
     raised: RaisedSettings = section(RaisedSettings)

@@ -32,7 +32,8 @@ RECLUSTER_UNITS = 2        # re-cluster after this many new units
 MIN_UNITS_FOR_TWO = 8
 MIN_SHARE = 0.12           # the smaller partner must have at least this share of the units
 KMEANS_ITERATIONS = 6
-LABEL_EVERY = 3            # speech frames between label decisions
+LABEL_EVERY = 3
+MIN_PITCH_GAP = 0.5        # partners' pitches closer than this (x 2.6 semitones) say nothing about who speaks            # speech frames between label decisions
 
 
 def voice_vector(feats: FrameFeatures) -> NDArray[np.float64]:
@@ -149,7 +150,7 @@ class SpeakerTracker:
 
     def process(self, feats: FrameFeatures, muted: bool = False) -> str | None:
         """Take one frame's features; returns the current partner label (or None)."""
-        if not feats.is_speech or feats.mfcc is None:
+        if not feats.is_speech or feats.quiet or feats.mfcc is None:
             self.silence_frames += 1
             if self.silence_frames == self._gap_n:
                 self._end_stretch()
@@ -189,21 +190,25 @@ class SpeakerTracker:
         win = self.window_vector()
         return {} if win is None else {k: distance(win, m) for k, m in self.models.items()}
 
-    def contrast(self, holder: str) -> float | None:
+    def contrast(self, holder: str) -> tuple[float, float] | None:
         """How much more the last speech frame sounds like the other partner than like ``holder``.
 
-        Scaled so that the holder's own frames average -1 and the other partner's +1 (None until both are known).
+        Returns (timbre, pitch): the cepstral part scaled so the holder's own frames average -1 and the other's
+        +1, and the pitch part in [-1, 1] (0 when unvoiced or when both partners have the same pitch).
+        None until both partners are known.
         """
         other = "B" if holder == "A" else "A"
         if self.last_vector is None or holder not in self.models or other not in self.models:
             return None
         v, mh, mo = self.last_vector, self.models[holder], self.models[other]
-        ok = ~np.isnan(v)
-        dh, do, dm = v[ok] - mh[ok], v[ok] - mo[ok], mo[ok] - mh[ok]
+        dh, do, dm = v[:N_MFCC] - mh[:N_MFCC], v[:N_MFCC] - mo[:N_MFCC], mo[:N_MFCC] - mh[:N_MFCC]
         sep2 = float(np.dot(dm, dm))
-        if sep2 <= 1e-9:
-            return None
-        return (float(np.dot(dh, dh)) - float(np.dot(do, do))) / sep2
+        timbre = (float(np.dot(dh, dh)) - float(np.dot(do, do))) / sep2 if sep2 > 1e-9 else 0.0
+        pitch = 0.0
+        p, ph, po = v[N_MFCC], mh[N_MFCC], mo[N_MFCC]
+        if p == p and abs(po - ph) >= MIN_PITCH_GAP:
+            pitch = max(-1.0, min(1.0, (abs(p - ph) - abs(p - po)) / abs(po - ph)))
+        return timbre, pitch
 
     def _close_unit(self) -> None:
         """Store the voice of the last stretch of speech as one clustering unit."""
