@@ -1,0 +1,194 @@
+"""The bad-input battery: every malformed input gets its one-line error and exit code, never a traceback, and
+nothing the couple stored is lost (the config file and the journal are byte-identical afterwards)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicecoach.events import RaisedVoice
+from voicecoach.journal.store import Journal
+
+RATE = 16000
+
+
+def _pcm_wav(path: Path, audio: np.ndarray, rate: int = RATE, width: int = 2, channels: int = 1) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(audio.tobytes())
+    return path
+
+
+def _float_wav(path: Path, audio: np.ndarray, rate: int = RATE) -> Path:
+    data = audio.astype("<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + 8 + 16 + 8 + len(data)) + b"WAVE" + b"fmt " +
+                     struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(data)) + data)
+    return path
+
+
+def _write(path: Path, data: bytes | str) -> Path:
+    if isinstance(data, str):
+        path.write_text(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def _tone(seconds: float, rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return 0.3 * np.sin(2 * np.pi * 220 * t)
+
+
+@pytest.fixture
+def stored(tmp_home):
+    """A home with a config file and a journal holding one talk; returns a function giving their hashes."""
+    tmp_home.config_file.write_text('[partners]\na_name = "Sam"\nb_name = "Alex"\n')
+    journal = Journal.open(tmp_home.data_dir / "journal.sqlite3")
+    talk = journal.start_talk("listen", 1_700_000_000.0)
+    journal.add_event(talk, RaisedVoice(t=1.0, start=0.5, speaker="A"))
+    journal.close()
+
+    def digest() -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in (tmp_home.config_file, tmp_home.data_dir / "journal.sqlite3")}
+
+    return digest
+
+
+def _one_line_error(result, code: int, needle: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("voicecoach: error:"), result.stderr
+    assert needle.lower() in lines[0].lower(), lines[0]
+
+
+WAV_ERRORS = {
+    "empty": (lambda p: _write(p, b""), "empty"),
+    "header only": (lambda p: _pcm_wav(p, np.zeros(0, np.int16)), "no audio"),
+    "truncated": (lambda p: _write(p, _pcm_wav(p, np.zeros(RATE, np.int16)).read_bytes()[:2000]), "truncated"),
+    "not audio at all": (lambda p: _write(p, "these are my notes, not a recording\n"), "not a WAV"),
+    "compressed (A-law)": (lambda p: _write(p, b"RIFF" + struct.pack("<I", 36 + 8) + b"WAVE" + b"fmt " +
+                                            struct.pack("<IHHIIHH", 16, 6, 1, 8000, 8000, 1, 8) +
+                                            b"data" + struct.pack("<I", 8) + bytes(8)), "unsupported"),
+}
+
+
+@pytest.mark.parametrize("kind", WAV_ERRORS)
+def test_bad_wav_files_get_a_one_line_error_naming_the_file(kind, tmp_path, stored, run_cli, tmp_home):
+    make, needle = WAV_ERRORS[kind]
+    path = make(tmp_path / "talk.wav")
+    before = stored()
+    result = run_cli("analyze", path, "--json", env=tmp_home.env)
+    _one_line_error(result, 2, needle)
+    assert str(path) in result.stderr
+    assert result.stdout == ""
+    assert stored() == before
+
+
+WAV_GOOD = {
+    "8-bit": lambda p: _pcm_wav(p, (128 + 100 * _tone(3)).astype(np.uint8), width=1),
+    "24-bit": lambda p: _pcm_wav(p, np.frombuffer(b"".join(int(v).to_bytes(3, "little", signed=True)
+                                                           for v in (_tone(1) * 2 ** 23).astype(int)), np.uint8),
+                                 width=3),
+    "float": lambda p: _float_wav(p, _tone(3)),
+    "48 kHz stereo": lambda p: _pcm_wav(p, np.repeat((_tone(3, 48000) * 32767).astype(np.int16), 2), 48000,
+                                        channels=2),
+}
+
+
+@pytest.mark.parametrize("kind", WAV_GOOD)
+def test_unusual_but_valid_wavs_are_analysed(kind, tmp_path, run_cli, tmp_home):
+    path = WAV_GOOD[kind](tmp_path / "talk.wav")
+    result = run_cli("analyze", path, "--json", env=tmp_home.env)
+    assert result.returncode == 0, result.stderr
+    assert all(json.loads(line)["type"] for line in result.stdout.splitlines())
+
+
+@pytest.mark.slow
+def test_a_one_hour_wav_is_analysed_in_bounded_memory(tmp_path, run_cli, tmp_home):
+    path = tmp_path / "hour.wav"
+    block = (np.random.default_rng(0).normal(0, 300, RATE * 60)).astype(np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        for _ in range(60):
+            w.writeframes(block.tobytes())
+    result = run_cli("analyze", path, env=tmp_home.env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "3600.0 s" in result.stdout
+
+
+CONFIGS = {
+    "bad TOML": ("[partners\na_name = 1\n", "invalid TOML"),
+    "unknown key": ("[pause]\nlenght_min = 10\n", "pause.lenght_min"),
+    "wrong type": ("[pause]\nlength_min = \"twenty\"\n", "pause.length_min"),
+    "out of range": ("[detection]\nvad_aggressiveness = 7\n", "out of range"),
+}
+
+
+@pytest.mark.parametrize("kind", CONFIGS)
+def test_bad_configs_name_the_key_and_keep_the_file(kind, tmp_path, stored, run_cli, tmp_home):
+    text, needle = CONFIGS[kind]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    before = stored()
+    for args in (("config", "check"), ("analyze", str(tmp_path / "x.wav"))):
+        result = run_cli("--config", bad, *args, env=tmp_home.env)
+        _one_line_error(result, 2, needle)
+    assert bad.read_text() == text
+    assert stored() == before
+
+
+SCRIPTS = {
+    "missing step": ('name = "x"\ntitle = "X"\nminutes = 5\nconsent = "Now?"\n', "step"),
+    "unknown step type": ('name = "x"\ntitle = "X"\nminutes = 5\nconsent = "Now?"\n[[steps]]\ntype = "dance"\n',
+                          "dance"),
+    "bad duration": ('name = "x"\ntitle = "X"\nminutes = 5\nconsent = "Now?"\n[[steps]]\ntype = "turn"\n'
+                     'for = "a"\nminutes = -2\ntext = "Go"\n', "minutes"),
+}
+
+
+@pytest.mark.parametrize("kind", SCRIPTS)
+def test_broken_checkin_scripts_name_the_step_and_key(kind, tmp_path, stored, run_cli, tmp_home):
+    text, needle = SCRIPTS[kind]
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    before = stored()
+    result = run_cli("scripts", "check", path, env=tmp_home.env)
+    _one_line_error(result, 2, needle)
+    assert "mine.toml" in result.stderr
+    assert stored() == before
+
+
+ARGS = {
+    "unknown command": (("dance",), 2, "invalid choice"),
+    "analyze without a file": (("analyze",), 2, "required"),
+    "unknown option": (("listen", "--volume", "11"), 2, "unrecognized"),
+    "missing config file": (("--config", "/nonexistent/voicecoach.toml", "config", "check"), 2, "does not exist"),
+    "unknown check-in": (("checkin", "no-such-ritual", "--answers", "yes", "--to", "/tmp/x.wav"), 2,
+                         "no-such-ritual"),
+    "report since nonsense": (("report", "--since", "yesterday-ish"), 2, "since"),
+    "say to a missing folder": (("say", "hello", "--to", "/nonexistent/dir/x.wav"), 2, "/nonexistent/dir"),
+    "calibrate from missing files": (("calibrate", "--from-wav", "/nonexistent/a.wav", "/nonexistent/b.wav"), 2,
+                                     "no such file"),
+}
+
+
+@pytest.mark.parametrize("kind", ARGS)
+def test_bad_command_lines_get_one_line_and_exit_2(kind, stored, run_cli, tmp_home):
+    args, code, needle = ARGS[kind]
+    before = stored()
+    result = run_cli(*args, env=tmp_home.env)
+    _one_line_error(result, code, needle)
+    assert stored() == before
