@@ -697,3 +697,17 @@ def test_the_nightly_ritual_alternates_who_shares_first() -> None:
     assert prompts[0].startswith("Sam, what was a good moment")
     assert prompts[-2].startswith("Alex, what do you appreciate")
     assert prompts[-1].startswith("Sam, what do you appreciate")
+
+
+def test_a_checkin_the_couple_just_agreed_to_starts_without_asking_again():
+    from voicecoach.actions import Listen, Say
+    from voicecoach.checkin.library import load_script
+    from voicecoach.checkin.runner import ScriptRunner
+
+    runner = ScriptRunner(load_script("after-pause"), ("Sam", "Alex"))
+    actions = runner.start(0.0, consented=True)
+    said = " ".join(a.text for a in actions if isinstance(a, Say))
+    assert "good time" not in said.lower()
+    assert runner.state.phase != "consent"
+    asked = ScriptRunner(load_script("after-pause"), ("Sam", "Alex")).start(0.0)
+    assert any(isinstance(a, Listen) for a in asked)

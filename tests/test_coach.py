@@ -67,7 +67,7 @@ def test_okay_starts_the_pause_with_cues_at_start_near_end_and_end():
     assert "minutes left" in text and "Welcome back" in text
     assert any(isinstance(a, Record) and a.kind == "pause_end" for a in cues)
     assert coach.mode is Mode.WELCOMING
-    assert StartCheckin("after-pause") in coach.heard("yes", clock.now())
+    assert StartCheckin("after-pause", consented=True) in coach.heard("yes", clock.now())
 
 
 def test_welcome_back_declined_ends_kindly():

@@ -55,6 +55,7 @@ class StartCheckin:
     """Hand over to a check-in script (e.g. "after-pause" when a pause ends and the couple agrees)."""
 
     name: str
+    consented: bool = False  # the couple has just said yes: the script need not ask "is now a good time?" again
 
 
 @dataclass(frozen=True)

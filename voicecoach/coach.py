@@ -183,7 +183,7 @@ class Coach:
     def _answer_welcome(self, command: str | None, now: float) -> list[Action]:
         if command == "yes":
             self.mode = Mode.LISTENING
-            return [StartCheckin("after-pause")]
+            return [StartCheckin("after-pause", consented=True)]
         if command is None and not self._repeated:
             self._repeated = True
             return [Listen(self.settings.answer_s, ANSWERS)]

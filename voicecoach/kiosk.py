@@ -176,9 +176,9 @@ class WatchedRunner:
                 self.on_end(self.name, action.reason, self.record)
         return actions
 
-    def start(self, now: float) -> list[Any]:
+    def start(self, now: float, consented: bool = False) -> list[Any]:
         """Start the wrapped runner."""
-        return self._watch(self.runner.start(now))
+        return self._watch(self.runner.start(now, consented=consented))
 
     def tick(self, now: float) -> list[Any]:
         """Time passes."""

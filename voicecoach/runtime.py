@@ -205,7 +205,7 @@ class Session:
             elif isinstance(action, Record):
                 self._record(action)
             elif isinstance(action, StartCheckin):
-                self._start_checkin(action.name)
+                self._start_checkin(action.name, action.consented)
             elif isinstance(action, Finished):
                 self._finished(action, owner)
 
@@ -213,7 +213,7 @@ class Session:
         """Begin a check-in script now (from the command line, the kiosk schedule or the coach)."""
         self._start_checkin(name)
 
-    def _start_checkin(self, name: str) -> None:
+    def _start_checkin(self, name: str, consented: bool = False) -> None:
         if self.runner_factory is None:
             self.speaker.say("Okay. Take your time.")
             return
@@ -224,7 +224,7 @@ class Session:
             self.speaker.say("Sorry, I can't start that check-in right now.")
             return
         self.summary.checkins.append(name)
-        self._execute(self.runner.start(self.clock.now()), self.runner)
+        self._execute(self.runner.start(self.clock.now(), consented=consented), self.runner)
 
     def _finished(self, action: Finished, owner: Any) -> None:
         if owner is self.runner:

@@ -104,9 +104,11 @@ class ScriptRunner:
 
     # --- inputs -----------------------------------------------------------------------------------------------
 
-    def start(self, now: float) -> list[Action]:
-        """Begin: ask for consent."""
+    def start(self, now: float, consented: bool = False) -> list[Action]:
+        """Begin: ask for consent (unless the couple has just said yes to this check-in)."""
         self._started = self._now = self._speech_until = now
+        if consented:
+            return self._flush(self._enter(0))
         self._say(self._render_plain(self.script.consent))
         return self._flush(self._listen())
 
