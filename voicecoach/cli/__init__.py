@@ -1,7 +1,8 @@
 """The ``voicecoach`` command line: argparse subcommands, logging set-up, and one-line errors.
 
-Each subcommand lives in ``voicecoach/commands/<name>.py`` with ``register(subparsers)`` (which sets
-``func``) and an ``ORDER`` number for the help listing; modules there are discovered automatically.
+The CLI layer (the only place that prints). Each subcommand lives in ``voicecoach/cli/<name>.py`` with
+``register(subparsers, common)`` (which sets ``func``) and an ``ORDER`` number for the help listing; modules here
+are discovered automatically.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import logging
 import pkgutil
 import sys
 
-from . import __version__
-from .errors import VoicecoachError
+from .. import __version__
+from ..config import Config, load_config
+from ..errors import VoicecoachError
 
 log = logging.getLogger("voicecoach")
 
@@ -35,13 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
                      description="An offline, private pause-and-check-in assistant for couples.")
     parser.add_argument("--version", action="version", version=f"voicecoach {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    from . import commands
-
-    modules = [importlib.import_module(f"{commands.__name__}.{m.name}")
-               for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    modules = [importlib.import_module(f"{__name__}.{m.name}")
+               for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
     for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
         module.register(sub, common)
     return parser
+
+
+def config_of(args: argparse.Namespace) -> Config:
+    """The config named by ``--config`` (or the user's default file)."""
+    return load_config(getattr(args, "config", None))
 
 
 def setup_logging(debug: bool, quiet: bool) -> None:

@@ -9,6 +9,7 @@ import math
 import sys
 
 from ..errors import InputError, VoicecoachError
+from ..analysis import analyze_file
 from . import config_of
 
 ORDER = 20
@@ -23,20 +24,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--no-profile", action="store_true",
                    help="ignore the calibration profile (by default it is used, as in the live loop)")
     p.set_defaults(func=run)
-
-
-def analyze_file(path: str, config, profile=None) -> tuple[list, float]:
-    """Run the pipeline over one file; returns (events, duration in seconds)."""
-    from ..audio.wav import WavSource
-    from ..detect.pipeline import Pipeline
-
-    source = WavSource(path, frame_ms=config.audio.frame_ms)
-    pipeline = Pipeline(config.detection, frame_ms=config.audio.frame_ms, profile=profile)
-    events = []
-    for frame in source.frames():
-        events.extend(pipeline.process(frame))
-    events.extend(pipeline.flush())
-    return events, source.info.duration_s
 
 
 def run(args: argparse.Namespace) -> int:
