@@ -145,7 +145,7 @@ def instrument(pipeline: Any, sink: dict[str, int]) -> list[str]:
 def measure_in_process(path: Path, repeat: int) -> dict[str, Any]:
     """Best-of-``repeat`` throughput of analyze_file, then one instrumented pass for per-stage costs."""
     from voicecoach.audio.wav import WavSource
-    from voicecoach.commands.analyze import analyze_file
+    from voicecoach.analysis import analyze_file
     from voicecoach.config import Config
     from voicecoach.detect.pipeline import Pipeline
 

@@ -34,7 +34,7 @@ def _worker_init(config_path: str | None) -> None:
 
 def analyze_item(item: dict[str, Any]) -> tuple[str, list[dict[str, Any]], float]:
     """Run the analyze pipeline over one item: (name, event dicts, seconds of processing)."""
-    from voicecoach.commands.analyze import analyze_file
+    from voicecoach.analysis import analyze_file
 
     t0 = time.perf_counter()
     try:

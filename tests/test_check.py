@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from voicecoach.commands.check import FAIL, Context, Finding, run_isolated
+from voicecoach.cli.check import FAIL, Context, Finding, run_isolated
 
 
 def lines_of(res) -> dict[str, str]:

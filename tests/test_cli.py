@@ -184,7 +184,7 @@ def test_analyze_json_on_a_real_conversation(run_cli, tmp_home, corpus):
 
 
 def test_analyze_json_turns_non_finite_numbers_into_null(tmp_home, good_wav, monkeypatch, capsys):
-    from voicecoach.commands import analyze
+    from voicecoach.cli import analyze
     from voicecoach.events import RaisedVoice
 
     def one_odd_event(path, config, *rest, **kw):
@@ -201,7 +201,7 @@ def test_analyze_json_turns_non_finite_numbers_into_null(tmp_home, good_wav, mon
 # --- run-time failures and the last line of defence (in process) -------------------------------------------------
 
 def test_a_device_error_exits_1_with_one_line(monkeypatch, capsys):
-    from voicecoach.commands import devices
+    from voicecoach.cli import devices
 
     def lost(args):
         raise DeviceError("the microphone went away (check it with: voicecoach devices)")
@@ -212,7 +212,7 @@ def test_a_device_error_exits_1_with_one_line(monkeypatch, capsys):
 
 
 def test_an_unexpected_exception_is_one_line_and_exit_1_unless_debug(monkeypatch, capsys):
-    from voicecoach.commands import devices
+    from voicecoach.cli import devices
 
     def broken(args):
         raise ZeroDivisionError("division by zero")
@@ -227,7 +227,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_1_unless_debug(monkeypatch
 
 
 def test_ctrl_c_exits_130_quietly(monkeypatch, capsys):
-    from voicecoach.commands import devices
+    from voicecoach.cli import devices
 
     def interrupted(args):
         raise KeyboardInterrupt

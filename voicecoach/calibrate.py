@@ -1,7 +1,7 @@
 """Calibration: each partner speaks a few sentences at their normal level; their voice features and calm
 baselines become a :class:`~voicecoach.detect.speakers.VoiceProfile` that seeds the detectors.
 
-Pure: audio in, profile out. The guided recording is in ``voicecoach/commands/calibrate.py``.
+Pure: audio in, profile out. The guided recording is in ``voicecoach/cli/calibrate.py``.
 """
 
 from __future__ import annotations
