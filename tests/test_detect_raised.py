@@ -84,8 +84,9 @@ def test_refractory_time_blocks_a_new_event_right_after_a_stretch_ends():
     feed.calm_talk()
     assert len(feed.speak("A", 2.0, -20.0)) == 1
     feed.speak("A", 3.0, -30.0)           # calm again: the stretch ends after release_ms
-    assert feed.speak("A", 2.0, -20.0) == []  # within the refractory time
-    feed.speak("A", 10.0, -30.0)
+    assert feed.speak("A", 2.0, -20.0) == []  # within the refractory time: raised, but not reported again
+    assert feed.det.partners["A"].raised
+    feed.speak("A", 12.0, -30.0)
     assert len(feed.speak("A", 2.0, -20.0)) == 1
 
 
@@ -104,7 +105,7 @@ def test_a_naturally_loud_partner_speaking_calmly_is_not_raised():
 def test_a_quiet_partner_raising_their_voice_is_reported():
     feed = Feed()
     feed.calm_talk(a_db=-22.0, b_db=-32.0)
-    events = feed.speak("B", 3.0, -20.0, 280.0)
+    events = feed.speak("B", 3.0, -18.0, 280.0)   # must also be louder than A's calm speech (over_other_db)
     assert [e.speaker for e in events] == ["B"]
 
 

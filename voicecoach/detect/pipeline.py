@@ -70,7 +70,10 @@ class Pipeline:
         feats.speaker = label if feats.is_speech else None
         self.last = feats
         self.frames_seen += 1
-        events: list[Event] = list(self.raised.process(feats, label, muted))
+        # Baselines are per partner: learn none until both partners are told apart (or a profile seeds them).
+        known = label if len(self.speakers.models) == 2 else None
+        new_stretch = self.speakers.stretch_frames == 1 and feats.is_speech
+        events: list[Event] = list(self.raised.process(feats, known, muted, new_stretch))
         holder = self.interruptions.holder
         contrast = self.speakers.contrast(holder) if holder and feats.is_speech and not muted else None
         events.extend(self.interruptions.process(feats, label, contrast, muted))

@@ -21,6 +21,7 @@ from .settings import RaisedSettings
 MIN_VOICED_SHARE = 0.3     # coughs, door bangs and most noise are unvoiced
 GLOBAL_SPEED = 5.0         # baseline speed-up when everyone got louder (moved nearer the microphone)
 RESUM_EVERY = 2000
+BASELINE_QUANTILE = 0.75   # calm loudness varies a lot within a voice: compare with its loud-but-calm end
 RECENT_OTHER_S = 30.0      # the other partner's loudness counts for this long after they spoke
 
 
@@ -72,13 +73,19 @@ class RaisedVoiceDetector:
         b.f0_st = 12.0 * math.log2(f0_hz / 100.0) if f0_hz else None
         b.calm_s = self.settings.baseline_speech_s if level_db is not None else 0.0
 
-    def process(self, feats: FrameFeatures, label: str | None, muted: bool = False) -> list[RaisedVoice]:
-        """Take one frame and its partner label; returns a RaisedVoice when one is confirmed."""
+    def process(self, feats: FrameFeatures, label: str | None, muted: bool = False,
+                new_stretch: bool = False) -> list[RaisedVoice]:
+        """Take one frame and its partner label (None while undecided); returns a confirmed RaisedVoice.
+
+        ``new_stretch``: this speech follows a gap, so the level window starts afresh (it may be the other
+        partner); frames before the label is decided still count towards the stretch's level.
+        """
         self.active = None
         if muted or not feats.is_speech:
             return self._release(feats.end_s)
-        if label != self._label:
-            self._clear()   # a new partner or a new turn: their own level only
+        if new_stretch or (label is not None and self._label is not None and label != self._label):
+            self._clear()   # a new turn or a new partner: their own level only
+        if label is not None or new_stretch:
             self._label = label
         self._push(feats)
         n = len(self._recent)
@@ -168,12 +175,13 @@ class RaisedVoiceDetector:
             if b.evidence_frames == 0:
                 b.onset_s = now_s - len(self._recent) * self.frame_s
             b.evidence_frames += 1
-            if b.evidence_frames >= self._hold_n and now_s - b.ended_s >= s.refractory_s:
-                b.raised = True
+            if b.evidence_frames >= self._hold_n:
+                b.raised = True   # counted as raised time either way; reported only after the refractory time
                 b.last_loud_s = now_s
                 b.evidence_frames = 0
-                return [RaisedVoice(t=now_s, start=round(b.onset_s, 3), end=None, speaker=label,
-                                    level_db=round(excess, 1))]
+                if now_s - b.ended_s >= s.refractory_s:
+                    return [RaisedVoice(t=now_s, start=round(b.onset_s, 3), end=None, speaker=label,
+                                        level_db=round(excess, 1))]
             return []
         b.evidence_frames = max(0, b.evidence_frames - 2)
         if excess < s.min_level_db:
@@ -201,7 +209,8 @@ class RaisedVoiceDetector:
                 b.f0_st = f0_st if b.f0_st is None else b.f0_st + k * (f0_st - b.f0_st)
             return
         step = self.settings.baseline_rate_db_per_s * self.frame_s * speed
-        b.level_db += step if level > b.level_db else -step
+        # a quantile tracker: the baseline settles where BASELINE_QUANTILE of calm windows lie below it
+        b.level_db += 2.0 * step * (BASELINE_QUANTILE if level > b.level_db else BASELINE_QUANTILE - 1.0)
         b.bright_db += step if bright > b.bright_db else -step
         if f0_st is not None and b.f0_st is not None:
             b.f0_st += step if f0_st > b.f0_st else -step

@@ -34,7 +34,7 @@ class RaisedSettings:
     min_level_db: float = setting(4.5, lo=0.0, hi=30.0, doc="loudness above own baseline needed whatever the support, dB")
     exit_db: float = setting(3.5, lo=0.0, hi=30.0, doc="leave when loudness falls below baseline + this, dB")
     over_other_db: float = setting(
-        1.0, lo=-20.0, hi=20.0,
+        3.0, lo=-20.0, hi=20.0,
         doc="also needed: loudness above the OTHER partner's calm baseline by this, dB (guards a loud partner)")
     pitch_weight_db_per_st: float = setting(0.5, lo=0.0, hi=5.0, doc="evidence bonus per semitone of raised pitch, dB")
     bright_weight: float = setting(0.25, lo=0.0, hi=5.0, doc="evidence bonus per dB of extra energy above 1 kHz")
