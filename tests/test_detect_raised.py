@@ -117,8 +117,11 @@ def test_moving_nearer_the_microphone_is_not_a_raised_voice():
         feed.silence(0.5)
         feed.speak("B", 3.0, -21.0, 220.0)
         feed.silence(0.5)
-    assert len(feed.events) <= 1           # at most the very first turn, before B is heard louder too
-    assert feed.det.partners["A"].level_db > -27.0   # the baseline followed
+    # at most one report per partner before it is clear that everyone got louder (a raised-voice argument
+    # by both sounds the same for a few seconds); then the baselines follow and nothing more is reported
+    assert len(feed.events) <= 2
+    assert all(e.t < 60.0 for e in feed.events)
+    assert feed.det.partners["A"].level_db > -27.0 and feed.det.partners["B"].level_db > -27.0
 
 
 def test_muted_frames_emit_nothing_and_leave_the_baseline_alone():

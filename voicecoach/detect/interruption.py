@@ -79,6 +79,8 @@ class InterruptionDetector:
             timbre = s.timbre_weight * max(-TIMBRE_CLIP, min(TIMBRE_CLIP, timbre))
             pitch = s.pitch_weight * pitch
             # both must point at the other partner: a rising pitch or an odd vowel alone is the holder's own
+            if pitch == 0.0 and s.unvoiced_neutral:
+                return []   # unvoiced or unknown pitch: too little evidence either way, the sum stays as it is
             voice = min(timbre, pitch) if pitch != 0.0 else timbre
             score = voice + s.level_weight_per_db * level
         before = self._cusum

@@ -62,6 +62,7 @@ class RaisedVoiceDetector:
         self._recent: deque[tuple[float, float, float]] = deque()   # (power, f0 semitones or nan, brightness)
         self._sums = [0.0, 0.0, 0.0, 0]     # power, voiced semitones, brightness, voiced frames
         self._pushes = 0
+        self._together_s = 0.0
         self._label: str | None = None
         self.active: str | None = None   # partner currently raised and speaking
         self.excess_db = 0.0
@@ -151,7 +152,11 @@ class RaisedVoiceDetector:
         b.recent_excess_db, b.recent_s, b.recent_bonus_db, b.recent_level_db = excess, now_s, bonus, level
         louder = self._everyone_louder(label, excess, now_s) if bonus < 1.0 else []
         if louder:
-            # both partners louder at once: nearer the microphone, or the gain changed; not a raised voice
+            self._together_s += self.frame_s
+        elif excess < s.min_level_db:
+            self._together_s = max(0.0, self._together_s - self.frame_s)
+        if louder and self._together_s >= s.together_adapt_s:
+            # both partners louder for a while with no change of voice: nearer the microphone, or the gain changed
             b.evidence_frames = 0
             self._learn(b, level, f0_st, bright, warm=False, speed=GLOBAL_SPEED)
             for o in louder:   # the other partner's baseline moves up too, and their stretch ends

@@ -16,7 +16,7 @@ class SpeakerSettings:
     """The two-partner voice model (who is speaking)."""
 
     new_partner_distance: float = setting(
-        1.2, lo=0.0, hi=10.0,
+        0.8, lo=0.0, hi=10.0,
         doc="two voices are told apart once their clusters stand this far apart (in units of their spread)")
     decide_ms: int = setting(450, lo=90, hi=3000, doc="speech needed before a stretch is given a partner label, ms")
     window_ms: int = setting(600, lo=150, hi=3000, doc="voice features are averaged over this much recent speech, ms")
@@ -44,6 +44,9 @@ class RaisedSettings:
     refractory_s: float = setting(6.0, lo=0.0, hi=600.0, doc="after a raised stretch ends, no new event for the same partner, s")
     baseline_speech_s: float = setting(4.0, lo=0.5, hi=120.0, doc="calm speech needed before a partner's baseline is trusted, s")
     baseline_rate_db_per_s: float = setting(0.6, lo=0.0, hi=10.0, doc="how fast the calm baseline may move, dB per s of speech")
+    together_adapt_s: float = setting(
+        8.0, lo=0.0, hi=600.0,
+        doc="both partners louder with no pitch/brightness change for this long = moved nearer: baselines follow, s")
     adapt_after_s: float = setting(20.0, lo=2.0, hi=600.0,
                                    doc="loud for this long with no pitch/brightness support = new normal (moved nearer), s")
 
@@ -55,6 +58,7 @@ class InterruptionSettings:
     floor_ms: int = setting(1000, lo=0, hi=10000, doc="a partner holds the floor after this much speech, ms")
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of pitch contrast (the other's pitch = 1)")
+    unvoiced_neutral: bool = setting(False, doc="unvoiced frames leave the evidence unchanged")
     level_weight_per_db: float = setting(0.1, lo=0.0, hi=2.0,
                                          doc="evidence per dB of level above the holder's own (overlap adds up)")
     drift: float = setting(-0.35, lo=-3.0, hi=3.0,
