@@ -22,8 +22,8 @@ N_FFT = 1024               # the wrapped part of the autocorrelation (lags > N_F
                            # window's tapered ends, where the Hann window leaves almost nothing
 F0_MIN_HZ, F0_MAX_HZ = 60.0, 400.0
 NOISE_SPECTRUM_MARGIN_DB = 6.0   # frames this close to the noise floor teach the noise spectrum
-NOISE_SPECTRUM_EVERY = 3
-NOISE_SPECTRUM_RATE = 0.05
+NOISE_SPECTRUM_EVERY = 6
+NOISE_SPECTRUM_RATE = 0.1
 SUBTRACTION_FLOOR = 0.05
 VOICED_MIN = 0.5           # normalised autocorrelation peak above which a frame is voiced
 
@@ -87,7 +87,7 @@ class FeatureExtractor:
         self._lag_hi = int(SAMPLE_RATE / F0_MIN_HZ) + 1
         self._lags = np.arange(lag_lo, self._lag_hi + 1)
         wac = np.fft.irfft(np.abs(np.fft.rfft(self._window, N_FFT)) ** 2, N_FFT)
-        self._window_ac = wac[self._lags] / wac[0]
+        self._inv_window_ac = wac[0] / wac[self._lags]
         self._rise_per_frame = settings.noise_rise_db_per_s * frame_ms / 1000.0
         self.reset()
 
@@ -154,7 +154,7 @@ class FeatureExtractor:
         if r[0] <= 0.0:
             return
         # Boersma's correction: divide by the window's own autocorrelation to undo its taper.
-        nac = r[self._lags] / r[0] / self._window_ac
+        nac = r[self._lags] * (self._inv_window_ac / r[0])
         inner = nac[1:-1]
         peaks = np.nonzero((inner > nac[:-2]) & (inner >= nac[2:]))[0] + 1
         if not len(peaks):

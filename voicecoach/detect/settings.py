@@ -19,9 +19,7 @@ class SpeakerSettings:
         0.8, lo=0.0, hi=10.0,
         doc="two voices are told apart once their clusters stand this far apart (in units of their spread)")
     decide_ms: int = setting(450, lo=90, hi=3000, doc="speech needed before a stretch is given a partner label, ms")
-    window_ms: int = setting(600, lo=150, hi=3000, doc="voice features are averaged over this much recent speech, ms")
     gap_ms: int = setting(120, lo=60, hi=2000, doc="silence that ends a stretch of speech (a turn boundary), ms")
-    adapt_rate: float = setting(0.02, lo=0.0, hi=0.5, doc="how fast a partner's voice model follows their speech, per update")
 
 
 @dataclass(frozen=True)

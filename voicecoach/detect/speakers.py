@@ -104,7 +104,6 @@ class SpeakerTracker:
         self.settings = settings
         self.frame_ms = frame_ms
         self._profile = profile
-        self._win_n = max(3, settings.window_ms // frame_ms)
         self._decide_n = max(1, settings.decide_ms // frame_ms)
         self._gap_n = max(1, settings.gap_ms // frame_ms)
         self._switch_n = max(1, 300 // (frame_ms * LABEL_EVERY))
@@ -118,13 +117,8 @@ class SpeakerTracker:
                 if len(p.voice) == DIM:
                     self.models[label] = np.array(p.voice, dtype=np.float64)
         self._seeded = len(self.models) == 2
-        self._ring = np.full((self._win_n, DIM), np.nan)
-        self._pos = 0
-        self._filled = 0
-        self._stretch_sum = np.zeros(DIM)
-        self._stretch_cnt = np.zeros(DIM)
-        self._unit_sum = np.zeros(DIM)
-        self._unit_cnt = np.zeros(DIM)
+        self._stretch = _Accumulator()
+        self._unit = _Accumulator()
         self._unit_frames = 0
         self.separation = 0.0
         self._units = np.zeros((MAX_UNITS, DIM))
@@ -136,17 +130,9 @@ class SpeakerTracker:
         self.silence_frames = 10 ** 6
         self.distances: dict[str, float] = {}
         self._switch = 0
-        self.last_vector: NDArray[np.float64] | None = None
-
-    def window_vector(self) -> NDArray[np.float64] | None:
-        """Mean voice vector over the recent speech of this stretch (None before any)."""
-        if self._filled == 0:
-            return None
-        rows = self._ring if self._filled >= self._win_n else self._ring[: self._filled]
-        mask = ~np.isnan(rows)
-        total = np.where(mask, rows, 0.0).sum(axis=0)
-        count = mask.sum(axis=0)
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        self.last_mfcc: NDArray[np.float64] | None = None   # scaled cepstra of the last speech frame
+        self.last_pitch = math.nan                          # its scaled pitch (NaN when unvoiced)
+        self._contrast_cache: dict[str, tuple[NDArray[np.float64], float, float, float]] = {}
 
     def process(self, feats: FrameFeatures, muted: bool = False) -> str | None:
         """Take one frame's features; returns the current partner label (or None)."""
@@ -159,19 +145,12 @@ class SpeakerTracker:
             return self.label
         self.silence_frames = 0
         self.stretch_frames += 1
-        v = voice_vector(feats)
-        self.last_vector = v
-        self._ring[self._pos] = v
-        self._pos = (self._pos + 1) % self._win_n
-        self._filled = min(self._filled + 1, self._win_n)
-        ok = ~np.isnan(v)
-        vz = np.where(ok, v, 0.0)
-        self._stretch_sum += vz
-        self._stretch_cnt += ok
-        self._unit_sum += vz
-        self._unit_cnt += ok
-        self._unit_frames += 1
-        if self._unit_frames >= UNIT_FRAMES:
+        m = feats.mfcc / MFCC_SCALE
+        pitch = 12.0 * math.log2(feats.f0_hz / 100.0) / PITCH_UNIT_ST if feats.f0_hz > 0 else math.nan
+        self.last_mfcc, self.last_pitch = m, pitch
+        self._stretch.add(m, pitch)
+        self._unit.add(m, pitch)
+        if self._unit.frames >= UNIT_FRAMES:
             self._close_unit()
         if self.stretch_frames < self._decide_n or not self.models:
             return None
@@ -183,12 +162,7 @@ class SpeakerTracker:
 
     def stretch_vector(self) -> NDArray[np.float64]:
         """Mean voice vector of the current stretch (turn) so far."""
-        return np.where(self._stretch_cnt > 0, self._stretch_sum / np.maximum(self._stretch_cnt, 1), np.nan)
-
-    def window_distances(self) -> dict[str, float]:
-        """Distance of the recent speech window to each partner (for change detection)."""
-        win = self.window_vector()
-        return {} if win is None else {k: distance(win, m) for k, m in self.models.items()}
+        return self._stretch.mean()
 
     def contrast(self, holder: str) -> tuple[float, float] | None:
         """How much more the last speech frame sounds like the other partner than like ``holder``.
@@ -198,35 +172,37 @@ class SpeakerTracker:
         None until both partners are known.
         """
         other = "B" if holder == "A" else "A"
-        if self.last_vector is None or holder not in self.models or other not in self.models:
+        if self.last_mfcc is None or holder not in self.models or other not in self.models:
             return None
-        v, mh, mo = self.last_vector, self.models[holder], self.models[other]
-        dh, do, dm = v[:N_MFCC] - mh[:N_MFCC], v[:N_MFCC] - mo[:N_MFCC], mo[:N_MFCC] - mh[:N_MFCC]
-        sep2 = float(np.dot(dm, dm))
-        timbre = (float(np.dot(dh, dh)) - float(np.dot(do, do))) / sep2 if sep2 > 1e-9 else 0.0
+        cached = self._contrast_cache.get(holder)
+        if cached is None:
+            # |m-mh|^2 - |m-mo|^2 = 2 m.(mo-mh) + |mh|^2 - |mo|^2: one dot product per frame
+            mh, mo = self.models[holder], self.models[other]
+            dm = mo[:N_MFCC] - mh[:N_MFCC]
+            sep2 = max(float(np.dot(dm, dm)), 1e-9)
+            offset = (float(np.dot(mh[:N_MFCC], mh[:N_MFCC])) - float(np.dot(mo[:N_MFCC], mo[:N_MFCC]))) / sep2
+            cached = (2.0 * dm / sep2, offset, float(mh[N_MFCC]), float(mo[N_MFCC]))
+            self._contrast_cache[holder] = cached
+        weights, offset, ph, po = cached
+        timbre = float(np.dot(self.last_mfcc, weights)) + offset
         pitch = 0.0
-        p, ph, po = v[N_MFCC], mh[N_MFCC], mo[N_MFCC]
+        p = self.last_pitch
         if p == p and abs(po - ph) >= MIN_PITCH_GAP:
             pitch = max(-1.0, min(1.0, (abs(p - ph) - abs(p - po)) / abs(po - ph)))
         return timbre, pitch
 
     def _close_unit(self) -> None:
         """Store the voice of the last stretch of speech as one clustering unit."""
-        if self._unit_frames >= self._decide_n:
-            self._add_unit(np.where(self._unit_cnt > 0, self._unit_sum / np.maximum(self._unit_cnt, 1), np.nan))
-        self._unit_sum[:] = 0.0
-        self._unit_cnt[:] = 0.0
-        self._unit_frames = 0
+        if self._unit.frames >= self._decide_n:
+            self._add_unit(self._unit.mean())
+        self._unit.clear()
 
     def _end_stretch(self) -> None:
         """A gap: the stretch ends; its unfinished unit is kept if long enough."""
         self._close_unit()
-        self._stretch_sum[:] = 0.0
-        self._stretch_cnt[:] = 0.0
+        self._stretch.clear()   # the next stretch may be the other partner: do not mix the two
         self.stretch_frames = 0
         self._switch = 0
-        self._filled = 0   # the next stretch may be the other partner: do not mix the two
-        self._pos = 0
         self.label = None
 
     def _choose(self) -> None:
@@ -284,6 +260,34 @@ class SpeakerTracker:
             self.models = {"A": cents[0], "B": cents[1]}
         elif "B" not in self.models:
             self.models = {"A": units.mean(axis=0)}
+        self._contrast_cache.clear()
+
+
+class _Accumulator:
+    """Running mean of voice vectors: cepstra always, pitch only over voiced frames."""
+
+    def __init__(self) -> None:
+        self.mfcc = np.zeros(N_MFCC)
+        self.clear()
+
+    def clear(self) -> None:
+        self.mfcc[:] = 0.0
+        self.frames = 0
+        self.pitch = 0.0
+        self.voiced = 0
+
+    def add(self, mfcc: NDArray[np.float64], pitch: float) -> None:
+        self.mfcc += mfcc
+        self.frames += 1
+        if pitch == pitch:
+            self.pitch += pitch
+            self.voiced += 1
+
+    def mean(self) -> NDArray[np.float64]:
+        out = np.empty(DIM)
+        out[:N_MFCC] = self.mfcc / max(self.frames, 1)
+        out[N_MFCC] = self.pitch / self.voiced if self.voiced else math.nan
+        return out
 
 
 def _principal_split(units: NDArray[np.float64]) -> NDArray[np.float64]:
