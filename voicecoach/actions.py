@@ -43,6 +43,27 @@ class Snooze:
 
 
 @dataclass(frozen=True)
+class RecordNote:
+    """After the current speech ends, record a voice note (until a few seconds of silence, at most ``max_s``)."""
+
+    max_s: float
+
+
+@dataclass(frozen=True)
+class PlayNote:
+    """Play a stored voice note."""
+
+    note_id: int
+
+
+@dataclass(frozen=True)
+class DeleteNote:
+    """Delete a stored voice note."""
+
+    note_id: int
+
+
+@dataclass(frozen=True)
 class Record:
     """Store a journal row: ``kind`` is e.g. "suggestion", "suggestion_answer", "pause", "checkin"."""
 
@@ -65,4 +86,5 @@ class Finished:
     reason: str = ""
 
 
-Action = Say | Listen | StopSpeaking | Snooze | Record | StartCheckin | Finished
+Action = (Say | Listen | StopSpeaking | Snooze | RecordNote | PlayNote | DeleteNote | Record | StartCheckin
+          | Finished)

@@ -110,6 +110,19 @@ def open_journal(config: Config) -> Any:
         return None
 
 
+def make_notes(config: Config, journal: Any) -> Any:
+    """Voice-note storage beside the journal (saving works only with ``[journal] voice_notes = true``)."""
+    if journal is None:
+        return None
+    from .journal.notes import VoiceNotes
+
+    try:
+        return VoiceNotes(journal, config.journal.voice_notes, config.journal.note_max_s)
+    except VoicecoachError as exc:
+        log.warning("voice notes unavailable: %s", exc)
+        return None
+
+
 def runner_factory(config: Config, offer_later: bool = False) -> Callable[[str], Any]:
     """A function that builds a check-in runner for a script name."""
     from .checkin.library import load_script

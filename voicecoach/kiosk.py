@@ -284,8 +284,11 @@ class Kiosk:
         """Build the Session the kiosk runs (quiet-hours gate and watched check-ins wired in) and attach to it."""
         from .runtime import Session
 
+        from .app import make_notes
+
         session = Session(config, self.wrap_pipeline(pipeline), speaker, listener, journal, clock=self.clock,
-                          source_name="kiosk", runner_factory=self.wrap_factory(runner_factory), on_line=on_line)
+                          source_name="kiosk", runner_factory=self.wrap_factory(runner_factory), on_line=on_line,
+                          notes=make_notes(config, journal))
         self.attach(session)
         return session
 

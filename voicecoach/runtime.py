@@ -15,13 +15,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .actions import Finished, Listen, Record, Say, Snooze, StartCheckin, StopSpeaking
+from .actions import (DeleteNote, Finished, Listen, PlayNote, Record, RecordNote, Say, Snooze, StartCheckin,
+                      StopSpeaking)
 from .audio.frames import Frame, FrameSource
 from .clock import Clock, MonotonicClock
 from .coach import Coach, Mode
 from .config import Config
 from .errors import DeviceError, VoicecoachError
 from .events import Command, Event, Interruption, PauseSuggested, RaisedVoice
+from .notes_flow import NoteRecorder, NotesFlow, NoteSummary
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class Session:
     def __init__(self, config: Config, pipeline: Any, speaker: Any, listener: Any = None, journal: Any = None,
                  clock: Clock | None = None, source_name: str = "listen",
                  runner_factory: Callable[[str], Any] | None = None,
-                 on_line: Callable[[str], None] | None = None) -> None:
+                 on_line: Callable[[str], None] | None = None, notes: Any = None) -> None:
         self.config = config
         self.pipeline = pipeline
         self.speaker = speaker
@@ -76,6 +78,11 @@ class Session:
         self.on_line = on_line or (lambda line: None)
         self.coach = Coach(config.pause, has_checkin=runner_factory is not None)
         self.runner: Any = None
+        self.notes = notes  # voice-note storage (journal.notes.VoiceNotes) or None
+        self.notes_flow = NotesFlow((config.partners.a_name, config.partners.b_name), config.journal.voice_notes,
+                                    config.journal.note_max_s, wall=time.time)
+        self._recording: NoteRecorder | None = None
+        self._record_pending: RecordNote | None = None
         self.summary = TalkSummary()
         self.recent: list[str] = []
         self._keys: queue.Queue[str] = queue.Queue()
@@ -113,6 +120,9 @@ class Session:
         muted = self.muted()
         events = self.pipeline.process(frame, muted=muted)
         self._last_frame_end = frame.end_s
+        if self._record_pending is not None or self._recording is not None:
+            self._record_note(frame, muted)
+            events = []  # one partner speaking a note is not part of the talk
         for event in events:
             self._on_detection(event)
         if not muted and self.listener is not None:
@@ -181,8 +191,48 @@ class Session:
             self._execute(owner.heard(command.name, now), owner)
         elif self.runner is not None:
             self._execute(self.runner.heard(command.name, now), self.runner)
+        elif command.name in ("leave_note", "play_notes"):
+            if not self.coach.busy and not self.notes_flow.active and self._recording is None:
+                self._notes_command(command.name)
         else:
             self._execute(self.coach.on_event(command, now), self.coach)
+
+    def _record_note(self, frame: Frame, muted: bool) -> None:
+        """Collect a voice note once the prompt before it has ended; store it when it is complete."""
+        if self._recording is None:
+            if muted or self.speaker.busy():
+                return
+            self._recording = NoteRecorder(self._record_pending.max_s)
+            self._record_pending = None
+        last = self.pipeline.last
+        if not self._recording.process(frame.samples, frame.duration_ms / 1000.0, bool(getattr(last, "is_speech", 0)),
+                                       getattr(last, "speaker", None)):
+            return
+        recorder, self._recording = self._recording, None
+        sender = recorder.sender() or "A"
+        to = "B" if sender == "A" else "A"
+        saved = False
+        if recorder.has_speech and self.notes is not None:
+            try:
+                self.notes.save_note(recorder.audio(), sender, to, time.time())
+                saved = True
+            except VoicecoachError as exc:
+                log.warning("voice note not saved: %s", exc)
+        self._execute(self.notes_flow.recorded(to, saved), self.notes_flow)
+
+    def _notes_command(self, name: str) -> None:
+        if name == "leave_note":
+            self._execute(self.notes_flow.leave(), self.notes_flow)
+            return
+        listener = getattr(self.pipeline.last, "speaker", None)  # who asked, if the voice model knows
+        notes = []
+        if self.notes is not None:
+            try:
+                notes = [NoteSummary(n.id, n.created_at, n.from_partner)
+                         for n in self.notes.list_notes(to_partner=listener)]
+            except VoicecoachError as exc:
+                log.warning("voice notes unavailable: %s", exc)
+        self._execute(self.notes_flow.play(notes), self.notes_flow)
 
     def _clear_listen(self) -> None:
         self._listen = None
@@ -204,10 +254,30 @@ class Session:
                 self.pipeline.snooze(action.minutes, self._last_frame_end)
             elif isinstance(action, Record):
                 self._record(action)
+            elif isinstance(action, RecordNote):
+                self._record_pending = action
+            elif isinstance(action, PlayNote):
+                self._play_note(action.note_id)
+            elif isinstance(action, DeleteNote):
+                self._journal_guarded(lambda: self.notes.delete_note(action.note_id))
             elif isinstance(action, StartCheckin):
                 self._start_checkin(action.name, action.consented)
             elif isinstance(action, Finished):
                 self._finished(action, owner)
+
+    def _play_note(self, note_id: int) -> None:
+        if self.notes is None:
+            return
+        audio = self._journal_guarded(lambda: self.notes.load_note(note_id))
+        if audio is not None:
+            self.speaker.play(audio, 16000, label="voice note")
+
+    def _journal_guarded(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except VoicecoachError as exc:
+            log.warning("voice notes: %s", exc)
+            return None
 
     def start_checkin(self, name: str) -> None:
         """Begin a check-in script now (from the command line, the kiosk schedule or the coach)."""

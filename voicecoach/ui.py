@@ -16,12 +16,13 @@ log = logging.getLogger(__name__)
 
 KEYS = {
     "y": "yes", "o": "yes", "n": "not_now", "p": "pause", " ": "pause", "x": "next", "r": "repeat",
-    "m": "more_time", "s": "skip", "q": "stop", "h": "help", "?": "help",
+    "m": "more_time", "s": "skip", "q": "stop", "h": "help", "?": "help", "l": "leave_note", "v": "play_notes",
 }
-KEY_HELP = "keys: y okay  n not now  p pause  x next  r repeat  m more time  s skip  q stop  h help  Ctrl-C quit"
+KEY_HELP = ("keys: y okay  n not now  p pause  x next  r repeat  m more time  s skip  q stop  h help  "
+            "l leave a note  v play notes  Ctrl-C quit")
 WORDS = {"yes": "yes", "okay": "yes", "ok": "yes", "no": "not_now", "not now": "not_now", "later": "not_now",
          "pause": "pause", "next": "next", "repeat": "repeat", "more time": "more_time", "skip": "skip",
-         "stop": "stop", "help": "help"}
+         "stop": "stop", "help": "help", "leave a note": "leave_note", "play my notes": "play_notes"}
 
 
 def parse_typed(text: str) -> str | None:

@@ -35,7 +35,8 @@ else:  # pragma: no cover - Python 3.10
 log = logging.getLogger(__name__)
 
 #: The command names the coach and the check-in runner understand (fixed; packs may omit some).
-COMMAND_NAMES = ("yes", "not_now", "pause", "next", "repeat", "more_time", "skip", "stop", "help")
+COMMAND_NAMES = ("yes", "not_now", "pause", "next", "repeat", "more_time", "skip", "stop", "help",
+                 "leave_note", "play_notes")
 
 BUILTIN_DIR = Path(__file__).with_name("lang")
 _WORD = re.compile(r"[\w']+")

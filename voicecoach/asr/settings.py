@@ -54,7 +54,8 @@ class CommandSettings:
         250, lo=0, hi=2000,
         doc="accept a command from a partial result once it has held this long unchanged (0 = at once), ms")
     anytime: tuple[str, ...] = setting(
-        ("pause",), doc="commands heard even when no answer is awaited (empty = the recognizer idles then)")
+        ("pause", "leave_note", "play_notes"),
+        doc="commands heard even when no answer is awaited (empty = the recognizer idles then)")
     clap: ClapSettings = section(ClapSettings)
 
     def validate(self) -> str | None:

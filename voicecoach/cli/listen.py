@@ -70,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
     open_source = open_source_factory(config, args)
     speaker = app.make_speaker(config, output=args.output, on_text=lambda t: say_line(f"(spoken) {t}"))
     listener = app.make_listener(config)
-    session = Session(config, app.make_pipeline(config), speaker, listener, app.open_journal(config),
-                      source_name="listen", runner_factory=_factory_or_none(app, config), on_line=say_line)
+    journal = app.open_journal(config)
+    session = Session(config, app.make_pipeline(config), speaker, listener, journal, source_name="listen",
+                      runner_factory=_factory_or_none(app, config), on_line=say_line,
+                      notes=app.make_notes(config, journal))
     keys = KeyReader(session.submit_command, single_keys=use_ui).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

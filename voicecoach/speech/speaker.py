@@ -21,7 +21,7 @@ from ..audio.playback import AudioSink, NullSink
 from ..clock import Clock, MonotonicClock
 from .engines import EngineFactory, Voice, clean_text
 from .settings import SpeechSettings
-from .synth import Rendered, Synthesizer
+from .synth import Rendered, Synthesizer, to_rate
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,9 @@ class Speaker:
         self._lost_at = self.clock.now()
         self.sink: AudioSink = sink if sink is not None else _open_device(output, self.clock)
         self._degraded = self._owns_device and isinstance(self.sink, NullSink)
-        self._queue: collections.deque[tuple[int, str, Voice]] = collections.deque()
+        # (generation, text, voice, recorded audio to play instead of speech or None)
+        self._queue: collections.deque[tuple[int, str, Voice, tuple[NDArray[np.int16], int] | None]] = \
+            collections.deque()
         self._cond = threading.Condition()
         self._generation = 0  # bumped by stop(): anything from an older generation is dropped
         self._working = False  # a prompt is being rendered or played
@@ -64,7 +66,15 @@ class Speaker:
             if self._closed:
                 log.warning("speaker is closed; not saying: %s", text)
                 return
-            self._queue.append((self._generation, text, self._voice(voice, rate_wpm)))
+            self._queue.append((self._generation, text, self._voice(voice, rate_wpm), None))
+            self._cond.notify_all()
+
+    def play(self, audio: NDArray[np.int16], sample_rate: int, label: str = "recording") -> None:
+        """Queue recorded audio (e.g. a voice note) to play after what is already queued; returns at once."""
+        with self._cond:
+            if self._closed:
+                return
+            self._queue.append((self._generation, label, self._voice(None, None), (audio, sample_rate)))
             self._cond.notify_all()
 
     def stop(self) -> None:
@@ -154,11 +164,14 @@ class Speaker:
                 self._cond.wait_for(lambda: self._queue or self._closed)
                 if not self._queue:
                     return
-                generation, text, voice = self._queue.popleft()
+                generation, text, voice, recorded = self._queue.popleft()
                 self._working = True
                 self._stop_playing.clear()
             try:
-                self._speak(generation, text, voice)
+                if recorded is None:
+                    self._speak(generation, text, voice)
+                elif getattr(self.sink, "audible", True):
+                    self._play(to_rate(recorded[0], recorded[1], self.sink.sample_rate))
             except Exception:  # noqa: BLE001 - the speaker thread must survive anything
                 log.exception("speaking failed: %s", text)
             finally:

@@ -1,0 +1,160 @@
+"""Voice notes by voice: "leave a note" records one for the other partner, "play my notes" plays them and asks
+whether to keep each. A pure policy (commands and ``now`` in, actions out); the runtime records and plays.
+
+Some people open up more easily in their own time: a note is a way to say something without an immediate
+reaction. Opt-in only (``[journal] voice_notes = true``); notes stay on the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Sequence
+
+from .actions import Action, DeleteNote, Finished, Listen, PlayNote, RecordNote, Say
+
+KEEP_ANSWERS = ("yes", "not_now", "stop", "repeat", "help")
+
+
+@dataclass(frozen=True)
+class NoteSummary:
+    """What the flow needs to know about a stored note."""
+
+    id: int
+    created_at: float  # epoch seconds
+    from_partner: str  # "A" | "B"
+
+
+def _when(epoch_s: float, now_epoch_s: float) -> str:
+    day = datetime.fromtimestamp(epoch_s)
+    today = datetime.fromtimestamp(now_epoch_s).date()
+    part = "morning" if day.hour < 12 else "afternoon" if day.hour < 18 else "evening"
+    if day.date() == today:
+        return f"this {part}"
+    if (today - day.date()).days == 1:
+        return f"yesterday {part}"
+    return f"{day.strftime('%A')} {part}"
+
+
+class NotesFlow:
+    """Leaving and playing voice notes, one step at a time."""
+
+    def __init__(self, names: tuple[str, str], enabled: bool, max_s: float = 60.0,
+                 wall: Callable[[], float] = lambda: 0.0) -> None:
+        self.names = {"A": names[0], "B": names[1]}
+        self.wall = wall  # epoch seconds, for "a note from yesterday evening"
+        self.enabled = enabled
+        self.max_s = max_s
+        self._queue: list[NoteSummary] = []
+        self._current: NoteSummary | None = None
+        self.active = False
+
+    def leave(self) -> list[Action]:
+        """Someone said "leave a note"."""
+        if not self.enabled:
+            return [Say("Voice notes are switched off. You can turn them on in the settings, under journal.")]
+        seconds = int(self.max_s)
+        return [Say(f"Okay. Say your note after this, up to {seconds} seconds. "
+                    "When you stop talking for a few seconds, I'll keep it for the other one of you."),
+                RecordNote(self.max_s)]
+
+    def recorded(self, to_partner: str | None, saved: bool) -> list[Action]:
+        """The runtime finished recording (``saved`` False: nothing was said, or it could not be stored)."""
+        if not saved:
+            return [Say("I didn't keep a note this time.")]
+        name = self.names.get(to_partner or "", "your partner")
+        return [Say(f"Thank you. Your note for {name} is saved.")]
+
+    def play(self, notes: Sequence[NoteSummary]) -> list[Action]:
+        """Someone said "play my notes": ``notes`` are those waiting for them (oldest first)."""
+        if not self.enabled and not notes:
+            return [Say("Voice notes are switched off.")]
+        if not notes:
+            return [Say("There are no notes waiting.")]
+        self._queue = list(notes)
+        self.active = True
+        count = len(notes)
+        intro = "There is one note." if count == 1 else f"There are {count} notes."
+        return [Say(intro), *self._next()]
+
+    def heard(self, command: str | None, now: float = 0.0) -> list[Action]:
+        """The answer to "keep this note?" (``None``: silence, which keeps it)."""
+        note = self._current
+        if note is None:
+            return []
+        if command == "repeat":
+            return [PlayNote(note.id), *self._ask()]
+        if command == "help":
+            return [Say("Say yes to keep this note, or not now to delete it."), *self._ask()]
+        if command == "stop":
+            self._queue, self._current, self.active = [], None, False
+            return [Say("Okay. The rest will wait for later."), Finished("notes")]
+        out: list[Action] = []
+        if command == "not_now":
+            out += [DeleteNote(note.id), Say("Deleted.")]
+        else:
+            out += [Say("Kept.")]
+        return out + self._next()
+
+    def _next(self) -> list[Action]:
+        if not self._queue:
+            self._current, self.active = None, False
+            return [Say("That's all the notes."), Finished("notes")]
+        note = self._current = self._queue.pop(0)
+        sender = self.names.get(note.from_partner, "your partner")
+        return [Say(f"A note from {sender}, from {_when(note.created_at, self.wall())}."), PlayNote(note.id),
+                *self._ask()]
+
+    def _ask(self) -> list[Action]:
+        return [Say("Would you like to keep it? Say yes, or not now to delete it."), Listen(8.0, KEEP_ANSWERS)]
+
+
+class NoteRecorder:
+    """Collects a voice note frame by frame: ends after ``silence_end_s`` of silence following speech, at
+    ``max_s``, or (empty) when nobody starts speaking within ``start_timeout_s``. Pure: frames in."""
+
+    def __init__(self, max_s: float, silence_end_s: float = 3.0, start_timeout_s: float = 8.0) -> None:
+        self.max_s = max_s
+        self.silence_end_s = silence_end_s
+        self.start_timeout_s = start_timeout_s
+        self._chunks: list = []
+        self._labels: dict[str, int] = {}
+        self._seconds = 0.0
+        self._speech_s = 0.0
+        self._since_speech = 0.0
+        self.done = False
+
+    def process(self, samples, seconds: float, is_speech: bool, speaker: str | None) -> bool:
+        """Add one frame; True once the note is complete."""
+        if self.done:
+            return True
+        self._chunks.append(samples)
+        self._seconds += seconds
+        if is_speech:
+            self._speech_s += seconds
+            self._since_speech = 0.0
+            if speaker:
+                self._labels[speaker] = self._labels.get(speaker, 0) + 1
+        else:
+            self._since_speech += seconds
+        ended = self._speech_s > 0 and self._since_speech >= self.silence_end_s
+        never_started = self._speech_s == 0 and self._seconds >= self.start_timeout_s
+        self.done = ended or never_started or self._seconds >= self.max_s
+        return self.done
+
+    @property
+    def has_speech(self) -> bool:
+        """At least a second of speech was recorded."""
+        return self._speech_s >= 1.0
+
+    def audio(self):
+        """The note as one int16 array, without the trailing silence."""
+        import numpy as np
+
+        audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        keep = len(audio) - int(max(0.0, self._since_speech - 0.5) * 16000)
+        return audio[:max(0, keep)]
+
+    def sender(self) -> str | None:
+        """The partner heard most in the note, if the speaker model knew."""
+        return max(self._labels, key=self._labels.get) if self._labels else None
