@@ -157,7 +157,7 @@ class DeviceSink:
             raise DeviceError(f"cannot open the speaker: {exc} (check it with: voicecoach devices)") from None
         # what PortAudio reports, plus one callback block the sound server may still hold (measured ~15 ms more)
         self.latency_s = float(self._stream.latency) + block_ms / 1000
-        log.info("speaker open: device %s at %d Hz, latency %.0f ms",
+        log.debug("speaker open: device %s at %d Hz, latency %.0f ms",
                  "default" if self.device is None else self.device, self.sample_rate, 1000 * self.latency_s)
 
     def _callback(self, outdata: NDArray[np.int16], frames: int, time_info: Any, status: Any) -> None:

@@ -177,7 +177,7 @@ class Journal:
                 for statement in MIGRATIONS[version]:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={version + 1}")
-            log.info("journal %s: schema %d -> %d", self.path, version, version + 1)
+            log.debug("journal %s: schema %d -> %d", self.path, version, version + 1)
 
     @property
     def schema_version(self) -> int:
