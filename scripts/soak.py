@@ -75,7 +75,8 @@ def main() -> int:
     from voicecoach.clock import AudioClock
     from voicecoach.config import Config
     from voicecoach.demo import build_conversation
-    from voicecoach.runtime import Session, run_loop
+    from voicecoach.runtime import Session
+    from voicecoach.runtime_loop import run_loop
     from voicecoach.speech.speaker import Speaker
 
     config = Config()

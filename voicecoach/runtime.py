@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from .actions import (DeleteNote, Finished, Listen, PlayNote, Record, RecordNote, Say, Snooze, StartCheckin,
                       StopSpeaking)
-from .audio.frames import Frame, FrameSource
+from .audio.frames import Frame
 from .clock import Clock, MonotonicClock
 from .coach import Coach, Mode
 from .config import Config
-from .errors import DeviceError, VoicecoachError
+from .errors import VoicecoachError
 from .events import Command, Event, Interruption, PauseSuggested, RaisedVoice
 from .notes_flow import NoteRecorder, NotesFlow, NoteSummary
 
@@ -364,81 +363,3 @@ def _stats_dict(stats: Any) -> dict[str, Any]:
 
         return asdict(stats)
     return dict(stats) if isinstance(stats, dict) else {}
-
-
-def run_loop(session: Session, open_source: Callable[[int], FrameSource], stop: threading.Event,
-             reopen_s: float = 2.0, on_frame: Callable[[Frame], None] | None = None,
-             live: bool = True) -> None:
-    """Feed frames from (re)opened sources into the session until ``stop`` is set or a file source ends.
-
-    A lost microphone is logged, and reopened every ``reopen_s`` seconds; the audio clock keeps counting so
-    event times stay monotonic. Timers keep running while there is no audio.
-    """
-    from .audio.device import reinitialize
-
-    position = 0
-    waiting_logged = False
-    while not stop.is_set():
-        try:
-            source = open_source(position)
-        except DeviceError as exc:
-            if not waiting_logged:
-                log.warning("waiting for a microphone: %s", exc)
-                waiting_logged = True
-            _wait(session, stop, reopen_s)
-            reinitialize()
-            continue
-        if waiting_logged:
-            log.info("microphone available again")
-            waiting_logged = False
-        try:
-            for frame in source.frames():
-                session.step(frame)
-                position = frame.end_sample
-                if on_frame is not None:
-                    on_frame(frame)
-                if stop.is_set():
-                    break
-            else:
-                if not live:
-                    return  # a file source ended
-        except DeviceError as exc:
-            log.warning("microphone lost (%s); reopening", exc)
-            waiting_logged = True
-            position += int(reopen_s * 16000)
-        finally:
-            source.close()
-        if not stop.is_set():
-            _wait(session, stop, reopen_s)
-            reinitialize()
-
-
-def _wait(session: Session, stop: threading.Event, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while not stop.is_set() and time.monotonic() < end:
-        session.tick()
-        stop.wait(0.1)
-
-
-class PacedSource:
-    """Wrap a file or generated source so frames arrive in real time, as from a microphone."""
-
-    def __init__(self, source: FrameSource, speed: float = 1.0) -> None:
-        self.source = source
-        self.frame_ms = source.frame_ms
-        self.speed = speed
-
-    def frames(self) -> Iterable[Frame]:
-        """Yield the wrapped frames no faster than real time."""
-        t0 = time.monotonic()
-        first: float | None = None
-        for frame in self.source.frames():
-            first = frame.start_s if first is None else first
-            delay = t0 + (frame.end_s - first) / self.speed - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            yield frame
-
-    def close(self) -> None:
-        """Close the wrapped source."""
-        self.source.close()

@@ -69,7 +69,8 @@ def app_speaker_for_render(config):
 
 def _live(config, make_runner, args) -> int:
     from .. import app
-    from ..runtime import Session, run_loop
+    from ..runtime import Session
+    from ..runtime_loop import run_loop
 
     speaker = app.make_speaker(config, output=args.output, on_text=lambda t: print(f"(spoken) {t}", flush=True))
     listener = app.make_listener(config)

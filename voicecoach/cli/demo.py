@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from ..audio.frames import SAMPLE_RATE
     from ..audio.wav import write_wav
     from ..demo import build_conversation, demo_answers, describe
-    from ..runtime import PacedSource, Session, run_loop
+    from ..runtime import Session
+    from ..runtime_loop import PacedSource, run_loop
     from ..sources import ArraySource
 
     config = config_of(args)

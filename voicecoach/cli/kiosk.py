@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import app
     from ..clock import MonotonicClock
     from ..kiosk import Kiosk
-    from ..runtime import run_loop
+    from ..runtime_loop import run_loop
     from .listen import open_source_factory
 
     config = config_of(args)

@@ -34,7 +34,7 @@ def open_source_factory(config, args):
     """A function(position) -> FrameSource for the microphone or ``--file``."""
     if getattr(args, "file", None):
         from ..audio.wav import WavSource, read_header
-        from ..runtime import PacedSource
+        from ..runtime_loop import PacedSource
 
         read_header(args.file)  # fail early with a one-line error
 
@@ -57,7 +57,8 @@ def open_source_factory(config, args):
 def run(args: argparse.Namespace) -> int:
     """Run the live loop until Ctrl-C (or the end of --file)."""
     from .. import app
-    from ..runtime import Session, run_loop
+    from ..runtime import Session
+    from ..runtime_loop import run_loop
     from ..ui import KEY_HELP, KeyReader, LiveView
 
     config = config_of(args)
