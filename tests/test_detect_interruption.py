@@ -8,7 +8,8 @@ from voicecoach.detect.settings import InterruptionSettings
 from voicecoach.events import Interruption
 
 FRAME_S = 0.03
-HOLDER, OVERLAP, OTHER = (-1.0, -0.8), (0.4, 0.3), (1.0, 0.9)   # (timbre, pitch) contrast
+# (timbre, pitch) contrast and each frame's distance to the holder's and the other partner's voice
+HOLDER, OVERLAP, OTHER = (-1.0, -0.8, 1.0, 2.0), (0.4, 0.3, 1.5, 1.2), (1.0, 0.9, 2.0, 1.0)
 
 
 class Feed:
@@ -80,6 +81,13 @@ def test_refractory_time_allows_one_interruption_per_exchange():
     feed.speech(1.0, "A", OVERLAP, -27.0)
     feed.speech(1.0, "B", OVERLAP, -27.0)  # the interruption goes on: still one event
     assert len(feed.events) == 1
+
+
+def test_a_sound_unlike_either_voice_is_not_an_interruption():
+    feed = Feed()
+    feed.speech(2.5, "A", HOLDER)
+    feed.speech(1.5, "A", (0.5, 0.5, 3.0, 3.0), level_db=-25.0)   # a dog barking over A
+    assert feed.events == []
 
 
 def test_muted_frames_are_ignored():

@@ -20,6 +20,7 @@ from .settings import InterruptionSettings
 HOLDER_LEVEL_RATE = 0.03   # per speech frame: how fast the holder's own level is followed
 LEVEL_CLIP_DB = 10.0       # one very loud or quiet frame must not decide alone
 TIMBRE_CLIP = 2.5          # one odd frame must not decide alone
+FIT_RATE = 0.02
 GROWING_MS = 210           # at emission the evidence must have grown over this last stretch (not a fading "mm-hm")
 
 
@@ -46,10 +47,13 @@ class InterruptionDetector:
         self._recent = np.zeros(self._grow_n)   # the last few CUSUM values (is it still growing?)
         self._recent_pos = 0
         self._onset_s = 0.0
+        self._fit_sum, self._fit_n = 0.0, 0
+        self._holder_fit = 0.0
         self._last_s = -1e9
         self.evidence = False
 
-    def process(self, feats: FrameFeatures, label: str | None, contrast: tuple[float, float] | None,
+    def process(self, feats: FrameFeatures, label: str | None,
+                contrast: tuple[float, float, float, float] | None,
                 muted: bool = False) -> list[Interruption]:
         """Take one frame, the stretch's partner label and the frame's voice contrast (other vs holder)."""
         self.evidence = False
@@ -75,7 +79,7 @@ class InterruptionDetector:
         if contrast is None:
             score = -1.0
         else:
-            timbre, pitch = contrast
+            timbre, pitch, fit_holder, fit_other = contrast
             timbre = s.timbre_weight * max(-TIMBRE_CLIP, min(TIMBRE_CLIP, timbre))
             pitch = s.pitch_weight * pitch
             # both must point at the other partner: a rising pitch or an odd vowel alone is the holder's own
@@ -91,13 +95,21 @@ class InterruptionDetector:
         self._recent_pos = (self._recent_pos + 1) % self._grow_n
         if before == 0.0 and self._cusum > 0.0:
             self._onset_s = feats.end_s - self.frame_s
+            self._fit_sum, self._fit_n = 0.0, 0
         if self._cusum == 0.0:
             self._follow_holder(feats.energy_db)
+            if contrast is not None:   # how well the holder's own frames fit their voice model
+                self._holder_fit += FIT_RATE * (contrast[2] - self._holder_fit) if self._holder_fit else contrast[2]
             return []
+        if contrast is not None:
+            self._fit_sum += contrast[3]
+            self._fit_n += 1
         age_s = feats.end_s - self._onset_s
         if (self._cusum < s.threshold or age_s < s.sustain_ms / 1000.0 or self._cusum <= then
                 or feats.end_s - self._last_s < s.refractory_s):
             return []
+        if self._holder_fit and self._fit_n and self._fit_sum / self._fit_n > s.fit_ratio * self._holder_fit:
+            return []   # not like the other partner's voice either: a laugh, a dog, a door, the TV
         over = self.holder
         speaker = None if over is None else ("B" if over == "A" else "A")
         self._last_s = feats.end_s

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..events import RaisedVoice
 from .features import FrameFeatures
@@ -21,7 +23,8 @@ from .settings import RaisedSettings
 MIN_VOICED_SHARE = 0.3     # coughs, door bangs and most noise are unvoiced
 GLOBAL_SPEED = 5.0         # baseline speed-up when everyone got louder (moved nearer the microphone)
 RESUM_EVERY = 2000
-BASELINE_QUANTILE = 0.75   # calm loudness varies a lot within a voice: compare with its loud-but-calm end
+BASELINE_QUANTILE = 0.75
+WARM_PERCENTILE_EVERY = 10  # frames between percentile updates while warming up   # calm loudness varies a lot within a voice: compare with its loud-but-calm end
 RECENT_OTHER_S = 30.0      # the other partner's loudness counts for this long after they spoke
 
 
@@ -33,6 +36,7 @@ class Baseline:
     f0_st: float | None = None
     bright_db: float | None = None
     calm_s: float = 0.0
+    warm_levels: list[float] = field(default_factory=list)   # calm levels heard while warming up
     loud_unsupported_s: float = 0.0
     raised: bool = False
     onset_s: float = 0.0
@@ -204,11 +208,13 @@ class RaisedVoiceDetector:
 
     def _learn(self, b: Baseline, level: float, f0_st: float | None, bright: float, warm: bool,
                speed: float = 1.0) -> None:
-        """Running mean while warming up, then a sign-step (running median) tracker."""
+        """A percentile of the calm levels while warming up, then a quantile (sign-step) tracker."""
         b.calm_s += self.frame_s
         if warm or b.level_db is None:
             k = min(1.0, self.frame_s / max(b.calm_s, self.frame_s))
-            b.level_db = level if b.level_db is None else b.level_db + k * (level - b.level_db)
+            b.warm_levels.append(level)
+            b.level_db = float(np.percentile(b.warm_levels, 100.0 * BASELINE_QUANTILE)) if (
+                len(b.warm_levels) % WARM_PERCENTILE_EVERY == 0 or b.level_db is None) else b.level_db
             b.bright_db = bright if b.bright_db is None else b.bright_db + k * (bright - b.bright_db)
             if f0_st is not None:
                 b.f0_st = f0_st if b.f0_st is None else b.f0_st + k * (f0_st - b.f0_st)

@@ -40,7 +40,7 @@ class RaisedSettings:
     hold_ms: int = setting(700, lo=0, hi=10000, doc="evidence must last this much speech before the event, ms")
     release_ms: int = setting(1500, lo=0, hi=20000, doc="below the exit level this long ends a raised stretch, ms")
     refractory_s: float = setting(6.0, lo=0.0, hi=600.0, doc="after a raised stretch ends, no new event for the same partner, s")
-    baseline_speech_s: float = setting(4.0, lo=0.5, hi=120.0, doc="calm speech needed before a partner's baseline is trusted, s")
+    baseline_speech_s: float = setting(5.0, lo=0.5, hi=120.0, doc="calm speech needed before a partner's baseline is trusted, s")
     baseline_rate_db_per_s: float = setting(0.6, lo=0.0, hi=10.0, doc="how fast the calm baseline may move, dB per s of speech")
     together_adapt_s: float = setting(
         8.0, lo=0.0, hi=600.0,
@@ -56,6 +56,9 @@ class InterruptionSettings:
     floor_ms: int = setting(1000, lo=0, hi=10000, doc="a partner holds the floor after this much speech, ms")
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of pitch contrast (the other's pitch = 1)")
+    fit_ratio: float = setting(1.3, lo=0.5, hi=10.0,
+                               doc="the interrupter's frames must fit the other partner's voice this well "
+                                   "(mean distance / the holder's usual distance to their own voice)")
     unvoiced_neutral: bool = setting(False, doc="unvoiced frames leave the evidence unchanged")
     level_weight_per_db: float = setting(0.1, lo=0.0, hi=2.0,
                                          doc="evidence per dB of level above the holder's own (overlap adds up)")

@@ -164,11 +164,12 @@ class SpeakerTracker:
         """Mean voice vector of the current stretch (turn) so far."""
         return self._stretch.mean()
 
-    def contrast(self, holder: str) -> tuple[float, float] | None:
+    def contrast(self, holder: str) -> tuple[float, float, float, float] | None:
         """How much more the last speech frame sounds like the other partner than like ``holder``.
 
-        Returns (timbre, pitch): the cepstral part scaled so the holder's own frames average -1 and the other's
-        +1, and the pitch part in [-1, 1] (0 when unvoiced or when both partners have the same pitch).
+        Returns (timbre, pitch, fit_holder, fit_other): the cepstral part scaled so the holder's own frames
+        average -1 and the other's +1; the pitch part in [-1, 1] (0 when unvoiced or when both partners have the
+        same pitch); and the frame's RMS cepstral distance to each partner (how well it fits either voice).
         None until both partners are known.
         """
         other = "B" if holder == "A" else "A"
@@ -181,15 +182,19 @@ class SpeakerTracker:
             dm = mo[:N_MFCC] - mh[:N_MFCC]
             sep2 = max(float(np.dot(dm, dm)), 1e-9)
             offset = (float(np.dot(mh[:N_MFCC], mh[:N_MFCC])) - float(np.dot(mo[:N_MFCC], mo[:N_MFCC]))) / sep2
-            cached = (2.0 * dm / sep2, offset, float(mh[N_MFCC]), float(mo[N_MFCC]))
+            cached = (2.0 * dm / sep2, offset, float(mh[N_MFCC]), float(mo[N_MFCC]), sep2,
+                      mh[:N_MFCC].copy(), float(np.dot(mh[:N_MFCC], mh[:N_MFCC])))
             self._contrast_cache[holder] = cached
-        weights, offset, ph, po = cached
-        timbre = float(np.dot(self.last_mfcc, weights)) + offset
+        weights, offset, ph, po, sep2, mh_vec, mh_norm2 = cached
+        m = self.last_mfcc
+        timbre = float(np.dot(m, weights)) + offset
+        dist2_h = max(0.0, float(np.dot(m, m)) - 2.0 * float(np.dot(m, mh_vec)) + mh_norm2)
+        dist2_o = max(0.0, dist2_h - timbre * sep2)
         pitch = 0.0
         p = self.last_pitch
         if p == p and abs(po - ph) >= MIN_PITCH_GAP:
             pitch = max(-1.0, min(1.0, (abs(p - ph) - abs(p - po)) / abs(po - ph)))
-        return timbre, pitch
+        return timbre, pitch, math.sqrt(dist2_h / N_MFCC), math.sqrt(dist2_o / N_MFCC)
 
     def _close_unit(self) -> None:
         """Store the voice of the last stretch of speech as one clustering unit."""
