@@ -20,11 +20,11 @@ def feed(policy: EscalationPolicy, times: list[float], raised: bool = False) -> 
     return out
 
 
-def test_three_interruptions_within_a_minute_suggest_a_pause_with_a_reason():
+def test_four_interruptions_within_a_minute_suggest_a_pause_with_a_reason():
     policy = EscalationPolicy(EscalationSettings())
-    out = feed(policy, [10.0, 30.0, 55.0])
+    out = feed(policy, [10.0, 30.0, 45.0, 55.0])
     assert len(out) == 1 and out[0].t == 55.0
-    assert out[0].reason == "3 interruptions in 60 s"
+    assert out[0].reason == "4 interruptions in 60 s"
 
 
 def test_spread_out_interruptions_do_not():
@@ -51,20 +51,20 @@ def test_raised_voices_and_interruptions_together():
 
 def test_cooldown_after_a_suggestion():
     policy = EscalationPolicy(EscalationSettings(cooldown_min=5.0))
-    assert len(feed(policy, [10, 20, 30])) == 1
-    assert feed(policy, [40, 50, 60, 200, 210, 220]) == []      # within 5 minutes
-    assert len(feed(policy, [340, 350, 360])) == 1
+    assert len(feed(policy, [10, 20, 30, 35])) == 1
+    assert feed(policy, [40, 50, 60, 200, 210, 220, 230]) == []      # within 5 minutes
+    assert len(feed(policy, [340, 350, 360, 370])) == 1
 
 
 def test_snooze_holds_suggestions_until_it_ends():
-    policy = EscalationPolicy(EscalationSettings())
+    policy = EscalationPolicy(EscalationSettings(interruptions=3))
     policy.snooze(10.0, now_s=0.0)
     assert feed(policy, [100, 110, 120, 500, 510, 520]) == []
     assert len(feed(policy, [610, 620, 630])) == 1
 
 
 def test_hourly_cap():
-    policy = EscalationPolicy(EscalationSettings(cooldown_min=0.0, max_per_hour=2))
+    policy = EscalationPolicy(EscalationSettings(interruptions=3, cooldown_min=0.0, max_per_hour=2))
     times = [float(t) for t in range(10, 1200, 10)]
     out = feed(policy, times)
     assert len(out) == 2

@@ -25,6 +25,7 @@ NOISE_SPECTRUM_MARGIN_DB = 6.0   # frames this close to the noise floor teach th
 NOISE_SPECTRUM_EVERY = 6
 NOISE_SPECTRUM_RATE = 0.1
 SUBTRACTION_FLOOR = 0.05
+SPEECH_LEVEL_RATE = 0.01
 VOICED_MIN = 0.5           # normalised autocorrelation peak above which a frame is voiced
 
 
@@ -42,6 +43,7 @@ class FrameFeatures:
     bright_db: float = 0.0          # energy above 1 kHz relative to below, dB
     mfcc: NDArray[np.float64] | None = None
     speaker: str | None = None      # filled in by the speaker model
+    snr_db: float = 40.0            # typical speech level above the noise floor, dB
     quiet: bool = False             # near the noise floor: a gap between words or turns, even if the VAD says speech
 
 
@@ -97,6 +99,7 @@ class FeatureExtractor:
         self.noise_db: float | None = None
         self._noise_spec: NDArray[np.float64] | None = None
         self._noise_count = 0
+        self._speech_db = 0.0   # running level of speech frames, dBFS (0 = none yet)
 
     def process(self, frame: Frame, muted: bool = False) -> FrameFeatures:
         """Measure one frame; ``muted`` frames are measured but do not move the noise floor."""
@@ -113,7 +116,12 @@ class FeatureExtractor:
         s = self.settings
         is_speech = bool(vad and energy_db > s.min_speech_dbfs and energy_db > noise + s.speech_margin_db)
         feats = FrameFeatures(frame.start_sample, frame.end_s, energy_db, is_speech, noise)
-        feats.quiet = not is_speech or energy_db < noise + s.gap_margin_db
+        if is_speech and not muted:
+            self._speech_db += SPEECH_LEVEL_RATE * (energy_db - self._speech_db) if self._speech_db else energy_db
+        # in loud noise speech is only a few dB above the floor: the gap margin shrinks with the SNR
+        margin = min(s.gap_margin_db, 0.4 * max(0.0, (self._speech_db or energy_db) - noise))
+        feats.quiet = not is_speech or energy_db < noise + margin
+        feats.snr_db = (self._speech_db - noise) if self._speech_db else 0.0
         if is_speech:
             self._analyse(feats)
         elif not muted and energy_db < noise + NOISE_SPECTRUM_MARGIN_DB:

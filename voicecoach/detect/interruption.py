@@ -21,6 +21,8 @@ HOLDER_LEVEL_RATE = 0.03   # per speech frame: how fast the holder's own level i
 LEVEL_CLIP_DB = 10.0       # one very loud or quiet frame must not decide alone
 TIMBRE_CLIP = 2.5          # one odd frame must not decide alone
 FIT_RATE = 0.02
+SNR_SPAN_DB = 10.0         # each 10 dB of SNR below clean_snr_db adds one threshold's worth of evidence
+MAX_NOISE_FACTOR = 3.0
 GROWING_MS = 210           # at emission the evidence must have grown over this last stretch (not a fading "mm-hm")
 
 
@@ -105,7 +107,9 @@ class InterruptionDetector:
             self._fit_sum += contrast[3]
             self._fit_n += 1
         age_s = feats.end_s - self._onset_s
-        if (self._cusum < s.threshold or age_s < s.sustain_ms / 1000.0 or self._cusum <= then
+        # features are less trustworthy in noise: ask for more evidence the lower the signal-to-noise ratio
+        threshold = s.threshold * min(MAX_NOISE_FACTOR, max(1.0, 1.0 + (s.clean_snr_db - feats.snr_db) / SNR_SPAN_DB))
+        if (self._cusum < threshold or age_s < s.sustain_ms / 1000.0 or self._cusum <= then
                 or feats.end_s - self._last_s < s.refractory_s):
             return []
         if self._holder_fit and self._fit_n and self._fit_sum / self._fit_n > s.fit_ratio * self._holder_fit:

@@ -56,6 +56,8 @@ class InterruptionSettings:
     floor_ms: int = setting(1000, lo=0, hi=10000, doc="a partner holds the floor after this much speech, ms")
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of pitch contrast (the other's pitch = 1)")
+    clean_snr_db: float = setting(25.0, lo=0.0, hi=80.0,
+                                  doc="below this speech-to-noise ratio more evidence is needed (noise fools the features), dB")
     fit_ratio: float = setting(1.3, lo=0.5, hi=10.0,
                                doc="the interrupter's frames must fit the other partner's voice this well "
                                    "(mean distance / the holder's usual distance to their own voice)")
@@ -74,7 +76,7 @@ class EscalationSettings:
     """When to suggest the agreed pause (rules over a sliding window)."""
 
     window_s: float = setting(60.0, lo=10.0, hi=900.0, doc="sliding window for counting events, s")
-    interruptions: int = setting(3, lo=1, hi=50, doc="this many interruptions within the window suggest a pause")
+    interruptions: int = setting(4, lo=1, hi=50, doc="this many interruptions within the window suggest a pause")
     raised_events: int = setting(3, lo=1, hi=50, doc="this many raised-voice events within the window suggest a pause")
     raised_s: float = setting(15.0, lo=1.0, hi=600.0, doc="this many seconds of raised voice within the window suggest a pause")
     combined_events: int = setting(3, lo=2, hi=50,
