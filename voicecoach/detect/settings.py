@@ -61,10 +61,10 @@ class InterruptionSettings:
     fit_ratio: float = setting(1.3, lo=0.5, hi=10.0,
                                doc="the interrupter's frames must fit the other partner's voice this well "
                                    "(mean distance / the holder's usual distance to their own voice)")
-    unvoiced_neutral: bool = setting(False, doc="unvoiced frames leave the evidence unchanged")
+    unvoiced_neutral: bool = setting(True, doc="unvoiced frames leave the evidence unchanged")
     level_weight_per_db: float = setting(0.1, lo=0.0, hi=2.0,
                                          doc="evidence per dB of level above the holder's own (overlap adds up)")
-    drift: float = setting(-0.35, lo=-3.0, hi=3.0,
+    drift: float = setting(-0.5, lo=-3.0, hi=3.0,
                            doc="evidence per frame below this is the holder's own speech (CUSUM drift)")
     threshold: float = setting(10.0, lo=0.5, hi=100.0, doc="accumulated evidence that makes an interruption")
     sustain_ms: int = setting(600, lo=100, hi=5000, doc="evidence must keep growing this long (shorter = backchannel), ms")
