@@ -46,7 +46,7 @@ def test_sustained_raised_voice_suggests_a_pause():
 def test_raised_voices_and_interruptions_together():
     policy = EscalationPolicy(EscalationSettings(combined_events=3))
     out = feed(policy, [5.0], raised=True) + feed(policy, [20.0, 30.0])
-    assert len(out) == 1 and "1 raised voices and 2 interruptions" in out[0].reason
+    assert len(out) == 1 and "1 raised voice and 2 interruptions" in out[0].reason
 
 
 def test_cooldown_after_a_suggestion():

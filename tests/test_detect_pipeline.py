@@ -111,3 +111,25 @@ def test_a_malformed_profile_is_refused():
         VoiceProfile.from_json('{"partners": {"C": {"voice": []}}}')
     with pytest.raises(ValueError):
         VoiceProfile.from_json('{"partners": {"A": {"voice": [1, 2]}}}')
+
+
+def test_a_profile_built_from_calm_recordings_seeds_and_labels_the_partners():
+    from voicecoach.detect.calibration import build_profile
+
+    hush = np.random.default_rng(5).normal(0, 0.0005, SAMPLE_RATE // 2)   # a recording starts before the voice
+    low = float_to_int16(np.concatenate([hush, voice(110, 6.0, 0.05, 1.4, seed=1)]))
+    high = float_to_int16(np.concatenate([hush, voice(240, 6.0, 0.05, 0.8, seed=2)]))
+    prof = build_profile({"A": low, "B": high})
+    assert prof.partners["A"].calm_f0_hz == pytest.approx(110, rel=0.05)
+    assert prof.partners["B"].calm_f0_hz == pytest.approx(240, rel=0.05)
+    p = Pipeline(profile=VoiceProfile.from_json(prof.to_json()))
+    gap = np.zeros(int(0.5 * SAMPLE_RATE))
+    run(p, np.concatenate([hush, voice(240, 2.0, 0.05, 0.8, seed=3), gap]))
+    assert p.stats().speaking_s["B"] > 1.0 and p.stats().speaking_s["A"] < 0.5
+
+
+def test_too_little_speech_for_a_profile_is_a_clear_error():
+    from voicecoach.detect.calibration import partner_voice
+
+    with pytest.raises(ValueError, match="speak a little longer"):
+        partner_voice(float_to_int16(np.concatenate([np.zeros(8000), voice(150, 1.0)])))

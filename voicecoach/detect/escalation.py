@@ -73,11 +73,11 @@ class EscalationPolicy:
         if raised_s >= s.raised_s:
             return f"raised voices for {raised_s:.0f} s in {window}"
         if n_int >= s.interruptions:
-            return f"{n_int} interruptions in {window}"
+            return f"{_count(n_int, 'interruption')} in {window}"
         if n_raised >= s.raised_events:
-            return f"{n_raised} raised voices in {window}"
+            return f"{_count(n_raised, 'raised voice')} in {window}"
         if n_int and n_raised and n_int + n_raised >= s.combined_events:
-            return f"{n_raised} raised voices and {n_int} interruptions in {window}"
+            return f"{_count(n_raised, 'raised voice')} and {_count(n_int, 'interruption')} in {window}"
         return None
 
     def _allowed(self, now_s: float) -> bool:
@@ -88,3 +88,8 @@ class EscalationPolicy:
         if now_s - self._last_suggestion < 60.0 * s.cooldown_min:
             return False
         return len(self._suggested) < s.max_per_hour
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 interruption', '3 interruptions'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
