@@ -133,3 +133,17 @@ def test_too_little_speech_for_a_profile_is_a_clear_error():
 
     with pytest.raises(ValueError, match="speak a little longer"):
         partner_voice(float_to_int16(np.concatenate([np.zeros(8000), voice(150, 1.0)])))
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20, 30])
+def test_every_webrtcvad_frame_size_finds_both_partners(frame_ms):
+    p = Pipeline(frame_ms=frame_ms)
+    gap = np.zeros(int(0.5 * SAMPLE_RATE))
+    turns = [np.random.default_rng(9).normal(0, 0.0005, SAMPLE_RATE // 2)]
+    for i in range(6):
+        turns += [voice(110, 3.0, 0.05, 1.4, seed=i), gap, voice(240, 3.0, 0.05, 0.8, seed=50 + i), gap]
+    audio = float_to_int16(np.concatenate(turns))
+    for frame in frames_from_array(audio, frame_ms):
+        p.process(frame)
+    assert len(p.speakers.models) == 2
+    assert min(p.stats().speaking_s.values()) > 3.0

@@ -37,6 +37,7 @@ class InterruptionDetector:
         self._sustain_n = max(1, settings.sustain_ms // frame_ms)
         self._gap_n = max(1, gap_ms // frame_ms)
         self._grow_n = max(1, GROWING_MS // frame_ms)
+        self._frame_scale = frame_ms / 30.0   # evidence is counted per 30 ms, whatever the frame size
         self.reset()
 
     def reset(self) -> None:
@@ -97,7 +98,7 @@ class InterruptionDetector:
             voice = min(timbre, pitch) if pitch != 0.0 else timbre
             score = voice + s.level_weight_per_db * level
         before = self._cusum
-        self._cusum = max(0.0, self._cusum + score - s.drift)
+        self._cusum = max(0.0, self._cusum + (score - s.drift) * self._frame_scale)
         self.evidence = self._cusum > 0.0
         then = self._recent[self._recent_pos]
         self._recent[self._recent_pos] = self._cusum

@@ -66,7 +66,8 @@ class InterruptionSettings:
                                          doc="evidence per dB of level above the holder's own (overlap adds up)")
     drift: float = setting(-0.5, lo=-3.0, hi=3.0,
                            doc="evidence per frame below this is the holder's own speech (CUSUM drift)")
-    threshold: float = setting(10.0, lo=0.5, hi=100.0, doc="accumulated evidence that makes an interruption")
+    threshold: float = setting(10.0, lo=0.5, hi=100.0,
+                               doc="accumulated evidence (counted per 30 ms of speech) that makes an interruption")
     sustain_ms: int = setting(600, lo=100, hi=5000, doc="evidence must keep growing this long (shorter = backchannel), ms")
     refractory_s: float = setting(3.0, lo=0.0, hi=60.0, doc="after an interruption, no new one for this long, s")
 

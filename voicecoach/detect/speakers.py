@@ -26,7 +26,7 @@ MFCC_SCALE = np.array([7.9, 3.9, 3.6, 2.6, 2.0, 1.8, 1.5, 1.2, 1.2, 1.2, 1.0, 1.
 PITCH_UNIT_ST = 6.0 * 0.43
 DIM = N_MFCC + 1
 PARTNERS = ("A", "B")
-UNIT_FRAMES = 40           # clustering unit: up to this many speech frames of one stretch
+UNIT_MS = 1200             # clustering unit: up to this much speech of one stretch
 MAX_UNITS = 200            # ~4 minutes of speech: the model keeps following the voices
 RECLUSTER_UNITS = 2        # re-cluster after this many new units
 MIN_UNITS_FOR_TWO = 8
@@ -105,6 +105,7 @@ class SpeakerTracker:
         self.frame_ms = frame_ms
         self._profile = profile
         self._decide_n = max(1, settings.decide_ms // frame_ms)
+        self._unit_n = max(self._decide_n, UNIT_MS // frame_ms)
         self._gap_n = max(1, settings.gap_ms // frame_ms)
         self._switch_n = max(1, 300 // (frame_ms * LABEL_EVERY))
         self.reset()
@@ -150,7 +151,7 @@ class SpeakerTracker:
         self.last_mfcc, self.last_pitch = m, pitch
         self._stretch.add(m, pitch)
         self._unit.add(m, pitch)
-        if self._unit.frames >= UNIT_FRAMES:
+        if self._unit.frames >= self._unit_n:
             self._close_unit()
         if self.stretch_frames < self._decide_n or not self.models:
             return None
