@@ -21,7 +21,6 @@ HOLDER_LEVEL_RATE = 0.03   # per speech frame: how fast the holder's own level i
 LEVEL_CLIP_DB = 10.0       # one very loud or quiet frame must not decide alone
 TIMBRE_CLIP = 2.5          # one odd frame must not decide alone
 FIT_RATE = 0.02
-PARTNER_LEVEL_RATE = 0.005
 SNR_SPAN_DB = 10.0         # each 10 dB of SNR below clean_snr_db adds one threshold's worth of evidence
 MAX_NOISE_FACTOR = 3.0
 GROWING_MS = 210           # at emission the evidence must have grown over this last stretch (not a fading "mm-hm")
@@ -47,7 +46,6 @@ class InterruptionDetector:
         self._silence = 0
         self._holder_db: float | None = None
         self._holder_power: float | None = None
-        self._partner_power: dict[str, float] = {}   # each partner's usual speaking power, across turns
         self._cusum = 0.0           # accumulated evidence that someone else is speaking too
         self._recent = np.zeros(self._grow_n)   # the last few CUSUM values (is it still growing?)
         self._recent_pos = 0
@@ -77,11 +75,6 @@ class InterruptionDetector:
         if self.holder is None:
             if label is not None and self._run >= self._floor_n:
                 self.holder = label
-                known = self._partner_power.get(label)
-                if known is not None and self._holder_power is not None:
-                    # a turn may start softly: the partner's usual level is the better reference
-                    self._holder_power = max(self._holder_power, known)
-                    self._holder_db = 10.0 * math.log10(self._holder_power + 1e-12)
             self._follow_holder(feats.energy_db)
             return []
         s = self.settings
@@ -132,11 +125,8 @@ class InterruptionDetector:
         return [Interruption(t=feats.end_s, start=round(self._onset_s, 3), speaker=speaker, over=over)]
 
     def _follow_holder(self, energy_db: float) -> None:
-        """Track the holder's own speaking level (a running mean of power, in dB), and the partner's usual one."""
+        """Track the holder's own speaking level (a running mean of power, in dB)."""
         power = 10.0 ** (energy_db / 10.0)
-        if self.holder is not None:
-            usual = self._partner_power.get(self.holder)
-            self._partner_power[self.holder] = power if usual is None else usual + PARTNER_LEVEL_RATE * (power - usual)
         self._holder_power = power if self._holder_power is None else (
             self._holder_power + HOLDER_LEVEL_RATE * (power - self._holder_power))
         self._holder_db = 10.0 * math.log10(self._holder_power + 1e-12)
