@@ -26,6 +26,7 @@ NOISE_SPECTRUM_EVERY = 6
 NOISE_SPECTRUM_RATE = 0.1
 SUBTRACTION_FLOOR = 0.05
 SPEECH_LEVEL_RATE = 0.01
+UNVOICED_BRIGHT_DB = 6.0   # frames this much brighter above 1 kHz than below are fricatives (checked: <2 % voiced)
 VOICED_MIN = 0.5           # normalised autocorrelation peak above which a frame is voiced
 
 
@@ -100,9 +101,11 @@ class FeatureExtractor:
         self._noise_spec: NDArray[np.float64] | None = None
         self._noise_count = 0
         self._speech_db = 0.0   # running level of speech frames, dBFS (0 = none yet)
+        self._speech_run = 0
+        self._last_speech: FrameFeatures | None = None
 
     def process(self, frame: Frame, muted: bool = False) -> FrameFeatures:
-        """Measure one frame; ``muted`` frames are measured but do not move the noise floor."""
+        """Measure one frame; ``muted`` frames are measured but teach nothing (noise floor, speech level)."""
         x = frame.samples.astype(np.float64)
         power = float(np.dot(x, x)) / (len(x) * 32768.0 ** 2)
         energy_db = 10.0 * math.log10(power + 1e-10)
@@ -123,8 +126,19 @@ class FeatureExtractor:
         feats.quiet = not is_speech or energy_db < noise + margin
         feats.snr_db = (self._speech_db - noise) if self._speech_db else 0.0
         if is_speech:
-            self._analyse(feats)
-        elif not muted and energy_db < noise + NOISE_SPECTRUM_MARGIN_DB:
+            self._speech_run += 1
+            last = self._last_speech
+            if last is not None and self._speech_run % s.analysis_every:
+                # the 60 ms analysis window moved by one frame only: reuse the last analysis
+                feats.mfcc, feats.f0_hz = last.mfcc, last.f0_hz
+                feats.voicing, feats.bright_db = last.voicing, last.bright_db
+            else:
+                self._analyse(feats)
+                self._last_speech = feats
+        else:
+            self._speech_run = 0
+            self._last_speech = None
+        if not is_speech and not muted and energy_db < noise + NOISE_SPECTRUM_MARGIN_DB:
             self._learn_noise_spectrum()
         return feats
 
@@ -158,6 +172,8 @@ class FeatureExtractor:
         high = float(p[self._high_bins].sum()) + 1e-3
         feats.bright_db = 10.0 * math.log10(high / low)
         feats.mfcc = self._dct @ np.log(self._mel @ p[self._mel_bins] + 1e-3)
+        if feats.bright_db > UNVOICED_BRIGHT_DB:
+            return   # a hiss (s, f, sh): no pitch to find, skip the inverse FFT
         r = np.fft.irfft(p, N_FFT)[:self._lag_hi + 2]
         if r[0] <= 0.0:
             return

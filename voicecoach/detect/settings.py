@@ -93,6 +93,8 @@ class DetectionSettings:
     vad_aggressiveness: int = setting(2, lo=0, hi=3, doc="webrtcvad aggressiveness (0 = least, 3 = most)")
     speech_margin_db: float = setting(4.0, lo=0.0, hi=40.0, doc="speech must be this far above the noise floor, dB")
     min_speech_dbfs: float = setting(-65.0, lo=-100.0, hi=0.0, doc="quieter frames are never speech, dBFS")
+    analysis_every: int = setting(2, lo=1, hi=4,
+                                  doc="analyse pitch and timbre on every Nth speech frame (2 halves the cost)")
     gap_margin_db: float = setting(9.0, lo=0.0, hi=40.0,
                                    doc="speech closer than this to the noise floor counts as a gap between turns, dB")
     noise_rise_db_per_s: float = setting(1.0, lo=0.01, hi=20.0, doc="how fast the noise floor may rise, dB per s")
