@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from ..audio.frames import frames_from_array
 from .features import FeatureExtractor
-from .raised import BASELINE_QUANTILE
+from .raised import calm_level_db
 from .settings import DetectionSettings
 from .speakers import DIM, PartnerVoice, VoiceProfile, voice_vector
 
@@ -31,11 +31,7 @@ def partner_voice(audio: NDArray[np.int16], settings: DetectionSettings | None =
     vectors = np.array([voice_vector(f) for f in feats])
     voice = np.nanmean(vectors, axis=0) if not np.all(np.isnan(vectors[:, -1])) else np.append(
         vectors[:, :-1].mean(axis=0), math.nan)
-    # calm level as the raised-voice detector measures it: power over ~0.9 s windows of speech
-    n = max(1, settings.raised.level_window_ms // frame_ms)
-    power = np.array([10.0 ** (f.energy_db / 10.0) for f in feats])
-    windows = np.convolve(power, np.ones(n) / n, mode="valid") if len(power) >= n else power[:1] * 0 + power.mean()
-    level = float(np.percentile(10.0 * np.log10(windows + 1e-12), 100.0 * BASELINE_QUANTILE))
+    level = calm_level_db([f.energy_db for f in feats], settings.raised, frame_ms)
     f0 = [f.f0_hz for f in feats if f.f0_hz > 0]
     return PartnerVoice(
         voice=[float(x) if x == x else 0.0 for x in voice[:DIM]],

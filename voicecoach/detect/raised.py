@@ -50,6 +50,19 @@ class Baseline:
     recent_level_db: float = 0.0
 
 
+def calm_level_db(energies_db: list[float], settings: RaisedSettings, frame_ms: int = 30) -> float:
+    """A calm baseline measured the way the detector measures loudness (for calibration profiles).
+
+    ``energies_db``: per-frame levels of a partner's calm speech frames. The detector compares the power over
+    ``level_window_ms`` of speech with the BASELINE_QUANTILE of such windows in calm speech.
+    """
+    n = max(1, settings.level_window_ms // frame_ms)
+    power = 10.0 ** (np.asarray(energies_db, dtype=np.float64) / 10.0)
+    if len(power) >= n:
+        power = np.convolve(power, np.ones(n) / n, mode="valid")
+    return float(np.percentile(10.0 * np.log10(power + 1e-12), 100.0 * BASELINE_QUANTILE))
+
+
 class RaisedVoiceDetector:
     """Emits :class:`RaisedVoice` when a partner is clearly louder than their own calm speech."""
 
