@@ -23,8 +23,8 @@ from .settings import RaisedSettings
 MIN_VOICED_SHARE = 0.3     # coughs, door bangs and most noise are unvoiced
 GLOBAL_SPEED = 5.0         # baseline speed-up when everyone got louder (moved nearer the microphone)
 RESUM_EVERY = 2000
-BASELINE_QUANTILE = 0.75
-WARM_PERCENTILE_EVERY = 10  # frames between percentile updates while warming up   # calm loudness varies a lot within a voice: compare with its loud-but-calm end
+BASELINE_QUANTILE = 0.75   # calm loudness varies a lot within a voice: compare with its loud-but-calm end
+WARM_PERCENTILE_EVERY = 10  # frames between percentile updates while warming up
 RECENT_OTHER_S = 30.0      # the other partner's loudness counts for this long after they spoke
 
 
@@ -122,8 +122,8 @@ class RaisedVoiceDetector:
 
     def _push(self, feats: FrameFeatures) -> None:
         """Add a speech frame to the level window (running sums: no per-frame array work)."""
-        item = (10.0 ** (feats.energy_db / 10.0), 12.0 * math.log2(feats.f0_hz / 100.0) if feats.f0_hz > 0 else math.nan,
-                feats.bright_db)
+        semitones = 12.0 * math.log2(feats.f0_hz / 100.0) if feats.f0_hz > 0 else math.nan
+        item = (10.0 ** (feats.energy_db / 10.0), semitones, feats.bright_db)
         self._recent.append(item)
         self._add(item, 1)
         if len(self._recent) > self._win_n:

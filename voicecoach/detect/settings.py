@@ -29,7 +29,8 @@ class RaisedSettings:
     level_window_ms: int = setting(900, lo=150, hi=5000, doc="speech averaged for the current loudness, ms")
     enter_db: float = setting(7.0, lo=1.0, hi=30.0,
                               doc="evidence (dB above own calm baseline, plus pitch/brightness bonus) to enter")
-    min_level_db: float = setting(4.5, lo=0.0, hi=30.0, doc="loudness above own baseline needed whatever the support, dB")
+    min_level_db: float = setting(4.5, lo=0.0, hi=30.0,
+        doc="loudness above own baseline needed whatever the support, dB")
     exit_db: float = setting(3.5, lo=0.0, hi=30.0, doc="leave when loudness falls below baseline + this, dB")
     over_other_db: float = setting(
         3.0, lo=-20.0, hi=20.0,
@@ -39,14 +40,18 @@ class RaisedSettings:
     max_bonus_db: float = setting(4.0, lo=0.0, hi=20.0, doc="cap on the pitch + brightness bonus, dB")
     hold_ms: int = setting(700, lo=0, hi=10000, doc="evidence must last this much speech before the event, ms")
     release_ms: int = setting(1500, lo=0, hi=20000, doc="below the exit level this long ends a raised stretch, ms")
-    refractory_s: float = setting(6.0, lo=0.0, hi=600.0, doc="after a raised stretch ends, no new event for the same partner, s")
-    baseline_speech_s: float = setting(5.0, lo=0.5, hi=120.0, doc="calm speech needed before a partner's baseline is trusted, s")
-    baseline_rate_db_per_s: float = setting(0.6, lo=0.0, hi=10.0, doc="how fast the calm baseline may move, dB per s of speech")
+    refractory_s: float = setting(6.0, lo=0.0, hi=600.0,
+        doc="after a raised stretch ends, no new event for the same partner, s")
+    baseline_speech_s: float = setting(5.0, lo=0.5, hi=120.0,
+        doc="calm speech needed before a partner's baseline is trusted, s")
+    baseline_rate_db_per_s: float = setting(0.6, lo=0.0, hi=10.0,
+        doc="how fast the calm baseline may move, dB per s of speech")
     together_adapt_s: float = setting(
         8.0, lo=0.0, hi=600.0,
         doc="both partners louder with no pitch/brightness change for this long = moved nearer: baselines follow, s")
     adapt_after_s: float = setting(20.0, lo=2.0, hi=600.0,
-                                   doc="loud for this long with no pitch/brightness support = new normal (moved nearer), s")
+                                   doc="loud for this long with no pitch/brightness support = new normal "
+                                       "(moved nearer), s")
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,11 @@ class InterruptionSettings:
 
     floor_ms: int = setting(1000, lo=0, hi=10000, doc="a partner holds the floor after this much speech, ms")
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of timbre (cepstral) contrast")
-    pitch_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of pitch contrast (the other's pitch = 1)")
+    pitch_weight: float = setting(1.0, lo=0.0, hi=5.0,
+        doc="evidence per unit of pitch contrast (the other's pitch = 1)")
     clean_snr_db: float = setting(25.0, lo=0.0, hi=80.0,
-                                  doc="below this speech-to-noise ratio more evidence is needed (noise fools the features), dB")
+                                  doc="below this speech-to-noise ratio more evidence is needed (noise fools "
+                                      "the features), dB")
     fit_ratio: float = setting(1.3, lo=0.5, hi=10.0,
                                doc="the interrupter's frames must fit the other partner's voice this well "
                                    "(mean distance / the holder's usual distance to their own voice)")
@@ -68,7 +75,8 @@ class InterruptionSettings:
                            doc="evidence per frame below this is the holder's own speech (CUSUM drift)")
     threshold: float = setting(10.0, lo=0.5, hi=100.0,
                                doc="accumulated evidence (counted per 30 ms of speech) that makes an interruption")
-    sustain_ms: int = setting(600, lo=100, hi=5000, doc="evidence must keep growing this long (shorter = backchannel), ms")
+    sustain_ms: int = setting(600, lo=100, hi=5000,
+        doc="evidence must keep growing this long (shorter = backchannel), ms")
     refractory_s: float = setting(3.0, lo=0.0, hi=60.0, doc="after an interruption, no new one for this long, s")
 
 
@@ -79,7 +87,8 @@ class EscalationSettings:
     window_s: float = setting(60.0, lo=10.0, hi=900.0, doc="sliding window for counting events, s")
     interruptions: int = setting(4, lo=1, hi=50, doc="this many interruptions within the window suggest a pause")
     raised_events: int = setting(3, lo=1, hi=50, doc="this many raised-voice events within the window suggest a pause")
-    raised_s: float = setting(15.0, lo=1.0, hi=600.0, doc="this many seconds of raised voice within the window suggest a pause")
+    raised_s: float = setting(15.0, lo=1.0, hi=600.0,
+        doc="this many seconds of raised voice within the window suggest a pause")
     combined_events: int = setting(3, lo=2, hi=50,
                                    doc="this many events (raised + interruptions, at least one of each) in the window")
     cooldown_min: float = setting(5.0, lo=0.0, hi=240.0, doc="after a suggestion, none for this long, minutes")

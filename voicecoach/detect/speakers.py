@@ -32,8 +32,8 @@ RECLUSTER_UNITS = 2        # re-cluster after this many new units
 MIN_UNITS_FOR_TWO = 8
 MIN_SHARE = 0.12           # the smaller partner must have at least this share of the units
 KMEANS_ITERATIONS = 6
-LABEL_EVERY = 3
-MIN_PITCH_GAP = 0.5        # partners' pitches closer than this (x 2.6 semitones) say nothing about who speaks            # speech frames between label decisions
+LABEL_EVERY = 3            # speech frames between label decisions
+MIN_PITCH_GAP = 0.5        # partners' pitches closer than this (x 2.6 semitones) say nothing about who speaks
 
 
 def voice_vector(feats: FrameFeatures) -> NDArray[np.float64]:
@@ -277,12 +277,14 @@ class _Accumulator:
         self.clear()
 
     def clear(self) -> None:
+        """Start afresh."""
         self.mfcc[:] = 0.0
         self.frames = 0
         self.pitch = 0.0
         self.voiced = 0
 
     def add(self, mfcc: NDArray[np.float64], pitch: float) -> None:
+        """Add one frame (pitch NaN when unvoiced)."""
         self.mfcc += mfcc
         self.frames += 1
         if pitch == pitch:
@@ -290,6 +292,7 @@ class _Accumulator:
             self.voiced += 1
 
     def mean(self) -> NDArray[np.float64]:
+        """The mean voice vector so far."""
         out = np.empty(DIM)
         out[:N_MFCC] = self.mfcc / max(self.frames, 1)
         out[N_MFCC] = self.pitch / self.voiced if self.voiced else math.nan
