@@ -18,7 +18,8 @@ from .features import FrameFeatures
 from .settings import InterruptionSettings
 
 HOLDER_LEVEL_RATE = 0.03   # per speech frame: how fast the holder's own level is followed
-LEVEL_CLIP_DB = 10.0       # one very loud or quiet frame must not decide alone
+LEVEL_CLIP_DB = 10.0       # one very loud frame must not decide alone...
+LEVEL_FLOOR_DB = 3.0        # ...but a softer interrupter, once the holder stops, costs little evidence
 TIMBRE_CLIP = 2.5          # one odd frame must not decide alone
 FIT_RATE = 0.02
 SNR_SPAN_DB = 10.0         # each 10 dB of SNR below clean_snr_db adds one threshold's worth of evidence
@@ -78,7 +79,7 @@ class InterruptionDetector:
             self._follow_holder(feats.energy_db)
             return []
         s = self.settings
-        level = max(-LEVEL_CLIP_DB, min(LEVEL_CLIP_DB, feats.energy_db - (self._holder_db or feats.energy_db)))
+        level = max(-LEVEL_FLOOR_DB, min(LEVEL_CLIP_DB, feats.energy_db - (self._holder_db or feats.energy_db)))
         if contrast is None:
             score = -1.0
         else:
