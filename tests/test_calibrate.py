@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 
 from voicecoach.audio.wav import write_wav
-from voicecoach.calibrate import build_profile
 from voicecoach.cli import main
-from voicecoach.errors import InputError
+from voicecoach.detect.calibration import build_profile as _build
+
+
+def build_profile(a, b):
+    return _build({"A": a, "B": b})
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +43,12 @@ def test_profile_has_each_partners_level_and_pitch(voices):
     assert len(a.voice) == len(b.voice) > 5
 
 
-def test_too_little_speech_is_a_clear_error():
-    with pytest.raises(InputError, match="speech heard from"):
-        build_profile(np.zeros(16000 * 10, np.int16), np.zeros(16000 * 10, np.int16))
+def test_too_little_speech_is_a_clear_one_line_error(tmp_path, run_cli, tmp_home):
+    write_wav(tmp_path / "quiet.wav", np.zeros(16000 * 10, np.int16))
+    result = run_cli("calibrate", "--from-wav", tmp_path / "quiet.wav", tmp_path / "quiet.wav", env=tmp_home.env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("voicecoach: error: Partner A: only 0.0 s of speech heard")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_calibrate_from_wavs_stores_a_private_profile_that_listen_uses(voices, tmp_path, monkeypatch):

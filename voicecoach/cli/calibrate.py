@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     """Guide both partners, build the profile, store it next to the journal."""
     from .. import app
     from ..audio.wav import read_wav
-    from ..calibrate import build_profile
+    from ..detect.calibration import partner_voice
+    from ..detect.speakers import VoiceProfile
 
     config = config_of(args)
     names = (config.partners.a_name, config.partners.b_name)
@@ -71,7 +72,13 @@ def run(args: argparse.Namespace) -> int:
             speaker.wait(timeout_s=30.0)
         finally:
             speaker.close()
-    profile = build_profile(audio[0], audio[1], config.detection, config.audio.frame_ms, names)
+    voices = {}
+    for label, name, recording in zip(("A", "B"), names, audio):
+        try:
+            voices[label] = partner_voice(recording, config.detection, config.audio.frame_ms)
+        except ValueError as exc:
+            raise InputError(f"{name}: {exc}") from None
+    profile = VoiceProfile(voices)
     path = app.profile_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
