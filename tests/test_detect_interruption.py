@@ -24,11 +24,13 @@ class Feed:
     def now(self) -> float:
         return self.n * FRAME_S
 
-    def speech(self, seconds: float, label: str, contrast: float, level_db: float = -30.0) -> list[Interruption]:
+    def speech(self, seconds: float, label: str, contrast: tuple[float, float, float, float],
+               level_db: float = -30.0, f0_hz: float = 150.0) -> list[Interruption]:
+        """Voiced speech frames (``f0_hz`` 0: a sound with no pitch, such as a hiss or a door)."""
         out = []
         for i in range(int(round(seconds / FRAME_S))):
             e = level_db + (2.0 if i % 4 == 0 else -1.0)
-            f = FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, e, True, -80.0)
+            f = FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, e, True, -80.0, f0_hz=f0_hz)
             c = contrast if self.det.holder is not None else None
             out += self.det.process(f, label, c)
             self.n += 1
@@ -67,6 +69,26 @@ def test_turn_taking_after_a_gap_is_not_an_interruption():
     feed.silence(0.4)
     feed.speech(3.0, "B", HOLDER)      # B now holds the floor: their speech is the holder's own
     assert feed.events == []
+
+
+def test_a_pitchless_noise_that_fills_the_gap_between_turns_ends_the_floor():
+    feed = Feed()
+    feed.speech(3.0, "A", HOLDER)
+    feed.speech(0.5, "A", (0.0, 0.0, 2.0, 2.0), f0_hz=0.0)   # a tap running over the pause between turns
+    feed.speech(0.9, "B", OTHER)       # B takes the turn with no silence in between (unlike A's voice)...
+    feed.speech(2.0, "B", HOLDER)      # ...and holds the floor
+    assert feed.events == []
+
+
+def test_the_start_is_where_the_first_evidence_of_the_overlap_began():
+    feed = Feed()
+    feed.speech(2.5, "A", HOLDER)
+    onset = feed.now
+    feed.speech(0.3, "A", OVERLAP)     # the interrupter joins, the holder's voice still dominates...
+    feed.speech(0.3, "A", HOLDER)
+    events = feed.speech(2.0, "B", OTHER)   # ...then the holder gives way
+    assert len(events) == 1
+    assert abs(events[0].start - onset) <= 0.1
 
 
 def test_the_holders_own_speech_never_accumulates():

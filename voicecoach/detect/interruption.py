@@ -25,6 +25,8 @@ FIT_RATE = 0.02
 SNR_SPAN_DB = 10.0         # each 10 dB of SNR below clean_snr_db adds one threshold's worth of evidence
 MAX_NOISE_FACTOR = 3.0
 GROWING_MS = 210           # at emission the evidence must have grown over this last stretch (not a fading "mm-hm")
+UNVOICED_GAP_MS = 300      # this long with no pitch is no one's voice (a hiss, a door, a tap): it ends the floor
+LOOKBACK_S = 2.0           # an overlap lasts up to ~2 s: earlier evidence within this is the same interrupter
 
 
 class InterruptionDetector:
@@ -37,6 +39,7 @@ class InterruptionDetector:
         self._sustain_n = max(1, settings.sustain_ms // frame_ms)
         self._gap_n = max(1, gap_ms // frame_ms)
         self._grow_n = max(1, GROWING_MS // frame_ms)
+        self._unvoiced_gap_n = max(1, UNVOICED_GAP_MS // frame_ms)
         self._frame_scale = frame_ms / 30.0   # evidence is counted per 30 ms, whatever the frame size
         self.reset()
 
@@ -51,6 +54,8 @@ class InterruptionDetector:
         self._recent = np.zeros(self._grow_n)   # the last few CUSUM values (is it still growing?)
         self._recent_pos = 0
         self._onset_s = 0.0
+        self._first_onset_s = -1e9  # where the earliest recent burst of evidence began (the overlap's start)
+        self._unvoiced = 0
         self._fit_sum, self._fit_n = 0.0, 0
         self._holder_fit = 0.0
         self._last_s = -1e9
@@ -66,12 +71,13 @@ class InterruptionDetector:
         if not feats.is_speech or feats.quiet:
             self._silence += 1
             if self._silence >= self._gap_n:
-                self._run = 0
-                self.holder = None
-                self._cusum = 0.0
-                self._holder_power = None   # the next stretch may be the other partner
+                self._end_floor()
             return []
         self._silence = 0
+        self._unvoiced = self._unvoiced + 1 if feats.f0_hz <= 0.0 else 0
+        if self._unvoiced >= self._unvoiced_gap_n:
+            self._end_floor()   # a voice is not unvoiced this long: the floor is free (a noise filled the gap)
+            return []
         self._run += 1
         if self.holder is None:
             if label is not None and self._run >= self._floor_n:
@@ -99,6 +105,8 @@ class InterruptionDetector:
         self._recent_pos = (self._recent_pos + 1) % self._grow_n
         if before == 0.0 and self._cusum > 0.0:
             self._onset_s = feats.end_s - self.frame_s
+            if self._onset_s - self._first_onset_s > LOOKBACK_S:
+                self._first_onset_s = self._onset_s
             self._fit_sum, self._fit_n = 0.0, 0
         if self._cusum == 0.0:
             self._follow_holder(feats.energy_db)
@@ -123,7 +131,17 @@ class InterruptionDetector:
         self.holder = speaker
         self._holder_power = 10.0 ** (feats.energy_db / 10.0)
         self._holder_db = feats.energy_db
-        return [Interruption(t=feats.end_s, start=round(self._onset_s, 3), speaker=speaker, over=over)]
+        start = self._first_onset_s if self._onset_s - self._first_onset_s <= LOOKBACK_S else self._onset_s
+        self._first_onset_s = -1e9
+        return [Interruption(t=feats.end_s, start=round(start, 3), speaker=speaker, over=over)]
+
+    def _end_floor(self) -> None:
+        """A gap: no one holds the floor; the next stretch may be the other partner."""
+        self._run = 0
+        self.holder = None
+        self._cusum = 0.0
+        self._holder_power = None
+        self._first_onset_s = -1e9
 
     def _follow_holder(self, energy_db: float) -> None:
         """Track the holder's own speaking level (a running mean of power, in dB)."""
