@@ -1,0 +1,85 @@
+"""Private by design: no network socket is opened at run time (traced at the system-call level, so the C
+libraries — PortAudio, espeak-ng, vosk — are covered too), and nothing but counts and times is stored."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from live_helpers import VOICECOACH, render_conversation
+from voicecoach.audio.wav import write_wav
+
+pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+NETWORK = re.compile(r"socket\((AF_INET6?|AF_PACKET|AF_NETLINK)\b|connect\(\d+, \{sa_family=AF_INET6?")
+
+
+@pytest.fixture(scope="module")
+def talk_wav(tmp_path_factory) -> Path:
+    audio, _ = render_conversation()
+    path = tmp_path_factory.mktemp("privacy") / "talk.wav"
+    write_wav(path, audio)
+    return path
+
+
+def _traced(args: list[str], env: dict[str, str], log: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["strace", "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log), VOICECOACH, *args],
+                          env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("args", [["demo", "--fast"], ["listen", "--no-ui", "--fast", "--file"],
+                                  ["analyze", "--json"], ["report"], ["checkin", "weather", "--answers", "yes"]])
+def test_no_network_socket_is_opened(args, tmp_home, tmp_path, talk_wav):
+    if args[0] in ("listen", "analyze"):
+        args = [*args, str(talk_wav)]
+    if args[0] == "checkin":
+        args = [*args, "--to", str(tmp_path / "out.wav")]
+    log = tmp_path / "strace.log"
+    result = _traced(args, tmp_home.env, log)
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text()
+    assert "socket(" in calls or args[0] in ("analyze", "report", "checkin"), "strace saw nothing"
+    assert not NETWORK.findall(calls), NETWORK.findall(calls)
+
+
+@pytest.mark.slow
+def test_the_kiosk_opens_no_network_socket_on_a_real_device(pulse, tmp_home, tmp_path, talk_wav):
+    log = tmp_path / "strace.log"
+    env = pulse.full_env(**{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})
+    proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log), VOICECOACH,
+                             "kiosk"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(4.0)
+        pulse.play_into_mic(talk_wav)
+        time.sleep(12.0)
+    finally:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        for pid in children:  # SIGTERM to the kiosk itself (under strace): it stops cleanly, then strace ends
+            subprocess.run(["kill", "-TERM", pid], check=False)
+        out, _ = proc.communicate(timeout=30)
+    assert "microphone open" in out, out
+    calls = log.read_text()
+    assert "AF_UNIX" in calls  # it did talk to the sound server, locally
+    assert not NETWORK.findall(calls), NETWORK.findall(calls)
+
+
+def test_the_journal_holds_no_audio_and_no_words(tmp_home, talk_wav):
+    env = tmp_home.env
+    subprocess.run([VOICECOACH, "listen", "--no-ui", "--fast", "--file", str(talk_wav)], env=env, check=True,
+                   capture_output=True, timeout=180, stdin=subprocess.DEVNULL)
+    db = tmp_home.data_dir / "journal.sqlite3"
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
+        for table in tables:
+            for row in conn.execute(f"select * from {table}"):  # noqa: S608 - table names from the schema
+                for value in row:
+                    assert not isinstance(value, bytes), f"binary data in {table}"
+                    if isinstance(value, str):
+                        assert len(value) < 200, f"long text in {table}: {value[:80]}"
+    files = [p for p in tmp_home.data_dir.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.suffix == ".wav"], files
