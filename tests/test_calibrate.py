@@ -65,3 +65,24 @@ def test_calibrate_from_wavs_stores_a_private_profile_that_listen_uses(voices, t
 
     assert app.make_pipeline(Config()).profile is not None
 
+
+
+@pytest.mark.slow
+def test_calibrate_on_the_virtual_microphone_guides_both_partners(pulse, voices, tmp_path):
+    from live_helpers import LiveProcess
+
+    env = pulse.full_env(VOICECOACH_DATA_DIR=str(tmp_path / "data"), VOICECOACH_CONFIG_DIR=str(tmp_path / "cfg"))
+    recording = pulse.record_speaker()
+    live = LiveProcess(["calibrate", "--seconds", "6"], env)
+    try:
+        for label, name in (("A", "Partner A"), ("B", "Partner B")):
+            assert live.wait_for(f"(recording {name}", 60), live.text()
+            pulse.play_into_mic(voices[label][: 16000 * 7])
+        assert live.proc.wait(60) == 0, live.text()
+    finally:
+        live.stop()
+    heard = recording.stop()
+    out = live.text()
+    assert "Partner A: calm level" in out and "Partner B: calm level" in out, out
+    assert np.abs(heard.astype(np.int32)).max() > 3000, "the guidance was not spoken"
+    assert (tmp_path / "data" / "profile.json").exists()
