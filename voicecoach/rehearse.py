@@ -136,3 +136,42 @@ def _mix(pieces: list[tuple[float, NDArray[np.int16]]], duration_s: float) -> ND
         i = int(start * SAMPLE_RATE)
         out[i:i + len(audio)] = audio
     return out
+
+
+class ScriptedAnswers:
+    """Answers a live Session from a list, as a couple would: each answer window gets the next answer after
+    ``delay_s``; during a timed turn, the next answer comes after ``talk_s`` of "talk" (e.g. "next")."""
+
+    def __init__(self, answers: list[str], delay_s: float = 1.0, talk_s: float = 3.0,
+                 on_answer: Callable[[str], None] | None = None) -> None:
+        self.answers = [a for a in answers if not a.startswith("!")]  # detector events cannot be scripted live
+        self.delay_s = delay_s
+        self.talk_s = talk_s
+        self.on_answer = on_answer or (lambda answer: None)
+        self._window = 0
+        self._phase: tuple[Any, Any] | None = None
+        self._phase_since = 0.0
+
+    def feed(self, session: Any) -> None:
+        """Call once per frame: submits the next answer when one is due."""
+        if not self.answers:
+            return
+        now = session.clock.now()
+        window = session.listen_window()
+        if window is not None:
+            if window[0] != self._window and now - window[1] >= self.delay_s:
+                self._window = window[0]
+                self._submit(session, self.answers.pop(0))
+            return
+        state = getattr(session.runner, "state", None)
+        phase = (getattr(state, "phase", None), getattr(state, "step_index", None))
+        if phase != self._phase:
+            self._phase, self._phase_since = phase, now
+        elif phase[0] == "timer" and not session.speaker.busy() and now - self._phase_since >= self.talk_s:
+            self._phase = None
+            self._submit(session, self.answers.pop(0))
+
+    def _submit(self, session: Any, answer: str) -> None:
+        self.on_answer(answer)
+        if answer != "-":  # "-": stay silent and let the answer time run out
+            session.submit_command(answer, source="script")

@@ -70,6 +70,7 @@ def app_speaker_for_render(config):
 def _live(config, make_runner, args) -> int:
     from .. import app
     from ..runtime import Session
+    from ..rehearse import ScriptedAnswers
     from ..runtime_loop import run_loop
 
     speaker = app.make_speaker(config, output=args.output, on_text=lambda t: print(f"(spoken) {t}", flush=True))
@@ -78,20 +79,14 @@ def _live(config, make_runner, args) -> int:
                       source_name="checkin", runner_factory=make_runner,
                       on_line=lambda line: print(line, flush=True))
     answers = [a.strip() for a in (args.answers or "").split(",") if a.strip()]
+    scripted = ScriptedAnswers(answers, on_answer=lambda a: print(f"(answer: {a.replace('_', ' ')})", flush=True))
     stop = threading.Event()
     started = threading.Event()
 
-    answered = [0]
-
     def on_frame(frame) -> None:
-        if session.runner is None and started.is_set():
+        if session.runner is None and started.is_set() and not speaker.busy():
             stop.set()  # the check-in ended
-        window = session.listen_window()
-        if answers and window and window[0] != answered[0] and session.clock.now() - window[1] >= 1.0:
-            answered[0] = window[0]
-            answer = answers.pop(0)
-            if answer != "-":  # "-": stay silent and let the answer time run out
-                session.submit_command(answer, source="script")
+        scripted.feed(session)
 
     if not answers:
         from ..ui import KeyReader

@@ -1,0 +1,53 @@
+"""``voicecoach checkin`` end to end: rehearsed offline into a WAV (real TTS), and live on the virtual sound
+device driven by a scripted sequence of answers, its spoken prompts recorded from the virtual speaker."""
+
+from __future__ import annotations
+
+import wave
+
+import numpy as np
+import pytest
+
+from live_helpers import LiveProcess
+
+
+def test_nightly_rehearsed_offline_renders_every_prompt_into_one_wav(run_cli, tmp_home, tmp_path):
+    out = tmp_path / "nightly.wav"
+    result = run_cli("checkin", "nightly", "--answers", "yes,next,!interrupt,next,more_time,next,next,next,next",
+                     "--to", out, env=tmp_home.env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "Is now a good time for your nightly check-in" in text
+    assert "It's Partner A's turn" in text  # the interruption reminder
+    assert "one minute more" in text.lower()  # more time
+    assert "Sleep well" in text
+    with wave.open(str(out)) as w:
+        audio = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+        seconds = w.getnframes() / w.getframerate()
+    assert 120 < seconds < 600
+    blocks = np.abs(audio[: len(audio) // 160 * 160].reshape(-1, 160).astype(np.int32)).max(axis=1)
+    voiced = np.mean(blocks > 1000) * seconds
+    assert voiced > 40, "the prompts were not rendered as speech"
+
+
+def test_not_now_at_the_consent_question_ends_kindly(run_cli, tmp_home, tmp_path):
+    result = run_cli("checkin", "weekly", "--answers", "not_now", "--to", tmp_path / "w.wav", env=tmp_home.env)
+    assert result.returncode == 0, result.stderr
+    assert "That's okay. Another time." in result.stdout
+    assert "appreciat" not in result.stdout.split("couple: not now", 1)[1].lower()
+
+
+@pytest.mark.slow
+def test_weather_runs_live_on_the_virtual_device_with_scripted_answers(pulse, tmp_home):
+    env = pulse.full_env(**{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})
+    recording = pulse.record_speaker()
+    live = LiveProcess(["checkin", "weather", "--answers", "yes,next,next,next,next,next,next"], env)
+    try:
+        assert live.proc.wait(240) == 0, live.text()
+    finally:
+        live.stop()
+    heard = recording.stop()
+    out = live.text()
+    assert "check-ins: weather" in out, out
+    assert out.count("(answer: next)") >= 3
+    assert np.abs(heard.astype(np.int32)).max() > 3000, "nothing was spoken on the virtual speaker"
