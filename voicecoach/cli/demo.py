@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ..audio.frames import SAMPLE_RATE
     from ..audio.wav import write_wav
     from ..demo import build_conversation, demo_answers, describe
+    from ..rehearse import ScriptedAnswers
     from ..runtime import Session
     from ..runtime_loop import PacedSource, run_loop
     from ..sources import ArraySource
@@ -61,21 +62,15 @@ def run(args: argparse.Namespace) -> int:
 
     session = Session(config, app.make_pipeline(config, use_profile=False), speaker, None, None, clock=clock,
                       source_name="demo", runner_factory=app.runner_factory(config), on_line=show)
-    answers = demo_answers()
-    answer_delay_s = 0.0 if args.fast else 1.5
-    answered = [0]
+    answers = ScriptedAnswers(demo_answers(), delay_s=0.0 if args.fast else 1.5, on_answer=lambda answer: print(
+        f"(the couple says: {answer.replace('_', ' ').replace('yes', 'okay')})", flush=True))
     position = [0.0]
 
     def on_frame(frame) -> None:
         position[0] = frame.end_s
         while lines and lines[0][0] <= frame.end_s:
             print(f"{lines.pop(0)[1]}", flush=True)
-        window = session.listen_window()
-        if answers and window and window[0] != answered[0] and clock.now() - window[1] >= answer_delay_s:
-            answered[0] = window[0]
-            answer = answers.pop(0)
-            print(f"(the couple says: {answer.replace('_', ' ').replace('yes', 'okay')})", flush=True)
-            session.submit_command(answer, source="demo")
+        answers.feed(session)
 
     stop = threading.Event()
     wrap = (lambda src: src) if args.fast else PacedSource
