@@ -1,0 +1,16 @@
+"""``voicecoach demo``: the whole loop on a generated, escalating two-voice conversation (real TTS, real detectors)."""
+
+from __future__ import annotations
+
+
+def test_demo_runs_end_to_end_and_offers_the_pause_only_after_the_talk_escalates(run_cli, tmp_home):
+    result = run_cli("demo", "--fast", env=tmp_home.env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    suggestion = next(i for i, line in enumerate(out) if "Shall we take the 20 minute pause" in line)
+    first_raised = next(i for i, line in enumerate(out) if "(raised)" in line)
+    assert suggestion > first_raised - 3, "suggested during the calm part"
+    text = result.stdout
+    assert "(the couple says: okay)" in text and "Pausing for 20 minutes" in text
+    assert "Welcome back" in text and "Talk of" in text
+    assert "Traceback" not in result.stderr
