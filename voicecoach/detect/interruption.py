@@ -26,6 +26,9 @@ SNR_SPAN_DB = 10.0         # each 10 dB of SNR below clean_snr_db adds one thres
 MAX_NOISE_FACTOR = 3.0
 GROWING_MS = 210           # at emission the evidence must have grown over this last stretch (not a fading "mm-hm")
 UNVOICED_GAP_MS = 300      # this long with no pitch is no one's voice (a hiss, a door, a tap): it ends the floor
+BED_QUANTILE = 0.2         # the background bed: the level 20 % of frames fall below (music and TV included,
+BED_DOWN_DB = 0.1          # which the noise floor, following the quietest moments between notes, does not see);
+                           # a running quantile: down this much per frame below it, up q/(1-q) as much above it
 LOOKBACK_S = 2.0           # an overlap lasts up to ~2 s: earlier evidence within this is the same interrupter
 
 
@@ -56,6 +59,7 @@ class InterruptionDetector:
         self._onset_s = 0.0
         self._first_onset_s = -1e9  # where the earliest recent burst of evidence began (the overlap's start)
         self._unvoiced = 0
+        self._bed_db: float | None = None
         self._fit_sum, self._fit_n = 0.0, 0
         self._holder_fit = 0.0
         self._last_s = -1e9
@@ -68,6 +72,7 @@ class InterruptionDetector:
         self.evidence = False
         if muted:
             return []
+        self._track_bed(feats.energy_db)
         if not feats.is_speech or feats.quiet:
             self._silence += 1
             if self._silence >= self._gap_n:
@@ -118,7 +123,8 @@ class InterruptionDetector:
             self._fit_n += 1
         age_s = feats.end_s - self._onset_s
         # features are less trustworthy in noise: ask for more evidence the lower the signal-to-noise ratio
-        threshold = s.threshold * min(MAX_NOISE_FACTOR, max(1.0, 1.0 + (s.clean_snr_db - feats.snr_db) / SNR_SPAN_DB))
+        snr_db = min(feats.snr_db, (self._holder_db or 0.0) - (self._bed_db or -100.0))
+        threshold = s.threshold * min(MAX_NOISE_FACTOR, max(1.0, 1.0 + (s.clean_snr_db - snr_db) / SNR_SPAN_DB))
         if (self._cusum < threshold or age_s < s.sustain_ms / 1000.0 or self._cusum <= then
                 or feats.end_s - self._last_s < s.refractory_s):
             return []
@@ -142,6 +148,15 @@ class InterruptionDetector:
         self._cusum = 0.0
         self._holder_power = None
         self._first_onset_s = -1e9
+
+    def _track_bed(self, energy_db: float) -> None:
+        """Follow a low quantile of all frame levels: the bed of noise or music the talk sits on."""
+        if self._bed_db is None:
+            self._bed_db = energy_db
+        elif energy_db < self._bed_db:
+            self._bed_db -= min(BED_DOWN_DB, self._bed_db - energy_db)
+        else:
+            self._bed_db += BED_DOWN_DB * BED_QUANTILE / (1.0 - BED_QUANTILE)
 
     def _follow_holder(self, energy_db: float) -> None:
         """Track the holder's own speaking level (a running mean of power, in dB)."""
