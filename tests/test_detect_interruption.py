@@ -37,6 +37,13 @@ class Feed:
         self.events += out
         return out
 
+    def fill(self, seconds: float, level_db: float) -> None:
+        """Pitchless frames between words: a music or noise bed the VAD calls speech (-80 dB: silence)."""
+        for _ in range(int(round(seconds / FRAME_S))):
+            f = FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, level_db, level_db > -70.0, -80.0)
+            self.det.process(f, "A" if level_db > -70.0 else None, (0.0, 0.0, 2.0, 2.0))
+            self.n += 1
+
     def silence(self, seconds: float) -> None:
         for _ in range(int(round(seconds / FRAME_S))):
             self.det.process(FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, -80.0, False, -80.0), None, None)
@@ -89,6 +96,22 @@ def test_the_start_is_where_the_first_evidence_of_the_overlap_began():
     events = feed.speech(2.0, "B", OTHER)   # ...then the holder gives way
     assert len(events) == 1
     assert abs(events[0].start - onset) <= 0.1
+
+
+def _weak_overlap_after_talk(bed_db: float) -> list[Interruption]:
+    """A holds the floor for 15 s with short pauses (silent, or filled by a bed); then a faint, short overlap."""
+    feed = Feed()
+    for _ in range(22):
+        feed.speech(0.6, "A", HOLDER)
+        feed.fill(0.09, bed_db)
+    feed.speech(0.75, "A", (0.2, 0.2, 1.5, 1.2), level_db=-28.0)
+    feed.speech(2.0, "A", HOLDER)
+    return feed.events
+
+
+def test_a_noise_or_music_bed_asks_for_more_evidence_than_a_quiet_room():
+    assert len(_weak_overlap_after_talk(-80.0)) == 1   # in a quiet room the faint overlap counts
+    assert _weak_overlap_after_talk(-36.0) == []        # over a loud bed the same evidence is not enough
 
 
 def test_the_holders_own_speech_never_accumulates():
