@@ -164,3 +164,18 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
                               text=True, timeout=timeout, cwd=REPO)
 
     return run
+
+
+# --- generated conversations ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def talk_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's escalating two-voice conversation (real TTS) as a 16 kHz WAV file, rendered once per session."""
+    from live_helpers import render_conversation
+
+    from voicecoach.audio.wav import write_wav
+
+    audio, _ = render_conversation()
+    path = tmp_path_factory.mktemp("talk") / "talk.wav"
+    write_wav(path, audio)
+    return path

@@ -15,18 +15,10 @@ from pathlib import Path
 import pytest
 
 from audio_server import VirtualAudio
-from live_helpers import VOICECOACH, LiveProcess, render_conversation
-from voicecoach.audio.wav import write_wav
+from live_helpers import VOICECOACH, LiveProcess
 
 EVENT_LINE = re.compile(r"^\s*(\d+\.\d)s (raised_voice|interruption|pause_suggested)")
 
-
-@pytest.fixture(scope="module")
-def talk_wav(tmp_path_factory) -> Path:
-    audio, _ = render_conversation()
-    path = tmp_path_factory.mktemp("talk") / "talk.wav"
-    write_wav(path, audio)
-    return path
 
 
 def _home(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -12,19 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from live_helpers import VOICECOACH, render_conversation
-from voicecoach.audio.wav import write_wav
+from live_helpers import VOICECOACH
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 NETWORK = re.compile(r"socket\((AF_INET6?|AF_PACKET|AF_NETLINK)\b|connect\(\d+, \{sa_family=AF_INET6?")
 
-
-@pytest.fixture(scope="module")
-def talk_wav(tmp_path_factory) -> Path:
-    audio, _ = render_conversation()
-    path = tmp_path_factory.mktemp("privacy") / "talk.wav"
-    write_wav(path, audio)
-    return path
 
 
 def _traced(args: list[str], env: dict[str, str], log: Path) -> subprocess.CompletedProcess:
