@@ -89,7 +89,7 @@ class EscalationSettings:
     raised_events: int = setting(3, lo=1, hi=50, doc="this many raised-voice events within the window suggest a pause")
     raised_s: float = setting(15.0, lo=1.0, hi=600.0,
         doc="this many seconds of raised voice within the window suggest a pause")
-    combined_events: int = setting(3, lo=2, hi=50,
+    combined_events: int = setting(2, lo=2, hi=50,
                                    doc="this many events (raised + interruptions, at least one of each) in the window")
     cooldown_min: float = setting(5.0, lo=0.0, hi=240.0, doc="after a suggestion, none for this long, minutes")
     max_per_hour: int = setting(3, lo=1, hi=60, doc="at most this many suggestions in any hour")
