@@ -7,7 +7,6 @@ Sections are declared by the modules that use them; this module composes them in
 from __future__ import annotations
 
 import logging
-import sys
 import types
 import typing
 from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
@@ -16,12 +15,7 @@ from typing import Any
 
 from . import paths
 from .errors import InputError
-from .settings import section, setting
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from .settings import read_toml_file, section, setting
 
 from .detect.settings import DetectionSettings
 from .speech.settings import SpeechSettings
@@ -186,15 +180,8 @@ def load_config(path: Path | str | None = None) -> Config:
         if explicit:
             raise InputError(f"config file {file} does not exist (create one with: voicecoach config init)")
         return Config()
-    try:
-        text = file.read_bytes().decode("utf-8")
-        data = tomllib.loads(text)
-    except UnicodeDecodeError:
-        raise InputError(f"{file}: not a UTF-8 text file (is this the right file?)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{file}: invalid TOML: {exc} (fix the line, or recreate with: voicecoach config init --force)") from None
-    except OSError as exc:
-        raise InputError(f"cannot read config {file}: {exc.strerror}") from None
+    data = read_toml_file(file, "config", "is this the right file?",
+                          "fix the line, or recreate with: voicecoach config init --force")
     return config_from_dict(data, str(file))
 
 

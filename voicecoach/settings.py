@@ -7,8 +7,17 @@ Field names carry their unit (``hold_ms``, ``margin_db``, ``length_min``).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import field
+from pathlib import Path
 from typing import Any
+
+from .errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 def setting(default: Any, *, lo: float | None = None, hi: float | None = None,
@@ -23,3 +32,23 @@ def setting(default: Any, *, lo: float | None = None, hi: float | None = None,
 def section(cls: type) -> Any:
     """A nested settings section field whose default is the section's defaults."""
     return field(default_factory=cls)
+
+
+def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missing: str | None = None) -> dict[str, Any]:
+    """Read a TOML file; every failure is an :class:`InputError` of one line naming the file and the fix.
+
+    ``label`` names the kind of file ("config", "language pack"); ``missing`` is the message for a file that does
+    not exist (default: the OS error).
+    """
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        if missing is None:
+            raise InputError(f"cannot read {label} {path}: no such file") from None
+        raise InputError(missing) from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text file ({utf8_hint})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: invalid TOML: {exc} ({toml_fix})") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {label} {path}: {exc.strerror}") from None

@@ -20,17 +20,12 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths
 from ..errors import InputError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from ..settings import read_toml_file
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +153,9 @@ def pack_from_dict(data: dict, source: str) -> LanguagePack:
 
 def read_pack(path: Path) -> LanguagePack:
     """Read one pack file."""
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"language pack {path} does not exist (give a .toml file, or a language code such as 'en')") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file (save the language pack as UTF-8)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: invalid TOML: {exc} (fix the line)") from None
-    except OSError as exc:
-        raise InputError(f"cannot read language pack {path}: {exc.strerror}") from None
+    data = read_toml_file(path, "language pack", "save the language pack as UTF-8", "fix the line",
+                          missing=f"language pack {path} does not exist (give a .toml file, or a language code "
+                                  "such as 'en')")
     return pack_from_dict(data, str(path))
 
 

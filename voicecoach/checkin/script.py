@@ -15,17 +15,12 @@ from __future__ import annotations
 
 import re
 import string
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from ..settings import tomllib  # tomllib, or tomli on Python 3.10
 
 STEP_TYPES = ("say", "ask", "turn", "reflect", "choose", "pause", "end")
 WHO = ("a", "b", "first", "second", "each", "other")
