@@ -92,14 +92,19 @@ def score_interruptions(dets: list[dict[str, Any]], onsets: list[float],
     return m
 
 
+def _count_found(m: Match, dets: list[dict[str, Any]], spans: list[dict[str, Any]], after_s: float) -> None:
+    """Spans with a detection ``t`` in [start, end + after_s]: count them, and the first detection's latency."""
+    for span in spans:
+        hits = [d["t"] for d in dets if span["start"] <= d["t"] <= span["end"] + after_s]
+        if hits:
+            m.found += 1
+            m.latencies.append(min(hits) - span["start"])
+
+
 def score_raised(dets: list[dict[str, Any]], segments: list[dict[str, Any]]) -> Match:
     """Segments found (a detection t in [start, end+0.5]) and detections correct (t in [start, end+1.0])."""
     m = Match(n_truth=len(segments), n_det=len(dets))
-    for s in segments:
-        hits = [d["t"] for d in dets if s["start"] <= d["t"] <= s["end"] + RAISED_FOUND_AFTER_S]
-        if hits:
-            m.found += 1
-            m.latencies.append(min(hits) - s["start"])
+    _count_found(m, dets, segments, RAISED_FOUND_AFTER_S)
     for i, d in enumerate(dets):
         hit = [k for k, s in enumerate(segments) if s["start"] <= d["t"] <= s["end"] + RAISED_CORRECT_AFTER_S]
         if hit:
@@ -123,11 +128,7 @@ def attribute_speakers(pairs: list[tuple[str | None, str]]) -> tuple[int, int]:
 def score_pauses(dets: list[dict[str, Any]], windows: list[dict[str, Any]]) -> Match:
     """Escalation windows caught by a suggestion in [start, end+slack]; other suggestions are false."""
     m = Match(n_truth=len(windows), n_det=len(dets))
-    for w in windows:
-        hits = [d["t"] for d in dets if w["start"] <= d["t"] <= w["end"] + PAUSE_SLACK_S]
-        if hits:
-            m.found += 1
-            m.latencies.append(min(hits) - w["start"])
+    _count_found(m, dets, windows, PAUSE_SLACK_S)
     m.correct = sum(any(w["start"] <= d["t"] <= w["end"] + PAUSE_SLACK_S for w in windows) for d in dets)
     return m
 
