@@ -25,6 +25,7 @@ from evalkit.corpus import RATE
 
 BUILDER_VERSION = 4
 BASE_SEED = 20261123
+DRAW_STEP = 1_000_003
 DEFAULT_OUT = corpus.REPO / "out" / "devset"
 MARKER = ".voicecoach-devset"
 LEVEL_GAINS_DB = (-12.0, -9.0, -6.0, -3.0, 0.0, 2.0, 4.0, 6.0)
@@ -58,11 +59,16 @@ def _recipe_args(scenario: str, index: int) -> dict[str, Any]:
     return {}
 
 
-def build_item(root: Path, name: str, folder: Path) -> dict[str, Any]:
+def item_seed(name: str, draw: int = 0) -> int:
+    """The seed of one item; ``draw`` > 0 gives a fresh draw of the same recipes (other voices, turns, noises)."""
+    return (BASE_SEED + DRAW_STEP * draw) ^ zlib.crc32(name.encode())
+
+
+def build_item(root: Path, name: str, folder: Path, draw: int = 0) -> dict[str, Any]:
     """Build one mixed item (WAV + JSON) into ``folder``; returns its JSON."""
     scenario, index = name.rsplit("-", 1)
     recipe, _, _, is_calm = CATALOGUE[scenario]
-    seed = BASE_SEED ^ zlib.crc32(name.encode())
+    seed = item_seed(name, draw)
     rng = np.random.default_rng(seed)
     talk, extra = recipe(rng, root, **_recipe_args(scenario, int(index)))
     mix, info = scenarios.finish(rng, root, talk, dict(extra))
@@ -70,7 +76,8 @@ def build_item(root: Path, name: str, folder: Path) -> dict[str, Any]:
 
     wav = folder / f"{name}.wav"
     write_wav(wav, mix)
-    meta = {"name": name, "scenario": scenario, "builder": BUILDER_VERSION, "seed": seed, "wav": wav.name,
+    meta = {"name": name, "scenario": scenario, "builder": BUILDER_VERSION, "draw": draw, "seed": seed,
+            "wav": wav.name,
             "duration_s": round(len(mix) / RATE, 3), "calm": is_calm,
             "partners": {k: {"voice": p.calm.name, "sex": p.calm.sex, "level_db": round(p.level_db, 2)}
                          for k, p in talk.partners.items()},
@@ -81,21 +88,26 @@ def build_item(root: Path, name: str, folder: Path) -> dict[str, Any]:
     return meta
 
 
-def ensure_devset(quick: bool = False, out: Path = DEFAULT_OUT, log=print) -> list[dict[str, Any]]:
-    """All items (mixed ones built when missing, then the AMI excerpts), each with an absolute ``wav`` path."""
+def ensure_devset(quick: bool = False, out: Path = DEFAULT_OUT, log=print, draw: int = 0) -> list[dict[str, Any]]:
+    """All items (mixed ones built when missing, then the AMI excerpts), each with an absolute ``wav`` path.
+
+    ``draw`` 0 is the dev set the thresholds were tuned on; other draws are fresh talks from the same recipes,
+    for checking the figures on recordings the tuning never saw.
+    """
     root = corpus.find_corpus()
-    folder = out / f"v{BUILDER_VERSION}"
+    version = f"v{BUILDER_VERSION}"
+    folder = out / (version if draw == 0 else f"{version}-draw{draw}")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).touch()
-    for old in out.glob("v*"):  # only folders this builder made (never whatever else --out points at)
-        if old != folder and (old / MARKER).is_file():
+    for old in out.glob("v*"):  # only folders an older builder made (never whatever else --out points at)
+        if old.name.split("-")[0] != version and (old / MARKER).is_file():
             shutil.rmtree(old)
     items, built, t0 = [], 0, time.perf_counter()
     for name in item_names(quick):
         path = folder / f"{name}.json"
         meta = json.loads(path.read_text()) if path.exists() and (folder / f"{name}.wav").exists() else None
         if meta is None or meta.get("builder") != BUILDER_VERSION:
-            meta = build_item(root, name, folder)
+            meta = build_item(root, name, folder, draw)
             built += 1
         meta["wav"] = str(folder / meta["wav"])
         items.append(meta)
@@ -116,8 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="only the small subset used by evaluate --quick")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"cache folder (default {DEFAULT_OUT})")
     ap.add_argument("--list", action="store_true", help="print one line per item")
+    ap.add_argument("--draw", type=int, default=0,
+                    help="0: the dev set; N > 0: a fresh draw of the same recipes (a test set nothing was tuned on)")
     args = ap.parse_args(argv)
-    items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr))
+    items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr), draw=args.draw)
     by: dict[str, list[dict[str, Any]]] = {}
     for it in items:
         by.setdefault(it["scenario"], []).append(it)

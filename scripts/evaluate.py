@@ -120,10 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", action="append", help="only these scenarios (repeatable), e.g. interrupt, ami")
     ap.add_argument("--events", type=Path, metavar="DIR", help="write each item's detected events as JSON here")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="dev-set cache folder")
+    ap.add_argument("--draw", type=int, default=0,
+                    help="0: the dev set the defaults were tuned on; N > 0: a fresh draw of the same recipes")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr))
+    items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr), draw=args.draw)
     if args.scenario:
         unknown = set(args.scenario) - set(CATALOGUE) - {"ami"}
         if unknown:
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             "commit": _git_commit(), "items": len(items), "audio_hours": round(audio_h, 3),
             "build_s": round(t_build, 1), "analyze_s": round(t_run, 1),
             "x_real_time": round(audio_h * 3600 / max(sum(s for _, s in results.values()), 1e-9), 1),
-            "config": args.config or "defaults", "quick": args.quick}
+            "config": args.config or "defaults", "quick": args.quick, "draw": args.draw}
     checks = report.targets(tallies)
     print(report.markdown(tallies, checks, meta))
     if args.json:

@@ -206,3 +206,25 @@ def test_speaker_attribution_forgives_a_swap_of_labels_for_the_whole_talk():
 
     assert attribute_speakers([("B", "A"), ("A", "B"), ("B", "A")]) == (3, 3)
     assert attribute_speakers([("A", "A"), ("A", "B"), (None, "A")]) == (1, 3)
+
+
+def test_a_fresh_draw_is_other_talks_in_its_own_folder_beside_the_dev_set(tmp_path):
+    import devset
+
+    names = devset.item_names(quick=True)
+    assert all(devset.item_seed(n, 1) != devset.item_seed(n, 0) for n in names)
+    assert devset.item_seed(names[0], 0) == devset.BASE_SEED ^ __import__("zlib").crc32(names[0].encode())
+    (tmp_path / "v1").mkdir()   # an older builder's folder goes; the other draw of this builder stays
+    (tmp_path / "v1" / devset.MARKER).touch()
+    keep = tmp_path / f"v{devset.BUILDER_VERSION}"
+    keep.mkdir()
+    (keep / devset.MARKER).touch()
+    import os
+
+    corpus_dir = Path(os.environ.get("VOICECOACH_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    if not (corpus_dir / "voices").is_dir():
+        pytest.skip("evaluation corpus absent (../shared/data or $VOICECOACH_CORPUS)")
+    items = devset.ensure_devset(quick=True, out=tmp_path, log=lambda m: None, draw=2)
+    mixed = [it for it in items if it["scenario"] != "ami"]
+    assert all(f"v{devset.BUILDER_VERSION}-draw2" in it["wav"] and it["draw"] == 2 for it in mixed)
+    assert keep.is_dir() and not (tmp_path / "v1").exists()

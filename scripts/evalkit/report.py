@@ -81,7 +81,9 @@ def pause_table(rows: dict[str, Tally]) -> list[str]:
 
 def markdown(t: dict[str, dict[str, Tally]], checks: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     """The whole report."""
-    out = ["## voicecoach detection: evaluation on the dev set", "",
+    draw = meta.get("draw", 0)
+    title = "the dev set" if not draw else f"fresh draw {draw} of the dev-set recipes (nothing was tuned on it)"
+    out = [f"## voicecoach detection: evaluation on {title}", "",
            f"`{meta['command'].strip()}` at commit {meta['commit']}; config: {meta['config']}. "
            f"{meta['items']} recordings, {meta['audio_hours']:.2f} h of audio; dev set ready in {meta['build_s']} s, "
            f"analysis {meta['analyze_s']} s ({meta['x_real_time']}x real time per process).", "",
