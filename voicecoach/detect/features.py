@@ -27,6 +27,10 @@ NOISE_SPECTRUM_RATE = 0.1
 SUBTRACTION_FLOOR = 0.05
 SPEECH_LEVEL_RATE = 0.01
 UNVOICED_BRIGHT_DB = 6.0   # frames this much brighter above 1 kHz than below are fricatives (checked: <2 % voiced)
+BED_QUANTILE = 0.1         # the background bed: the level 10 % of the last BED_WINDOW_S fall below (music and TV
+BED_WINDOW_S = 10.0        # included, which the noise floor, following the quietest moments between notes, misses)
+BED_EVERY = 10             # frames between updates of the bed level (a partial sort of the window)
+BED_GAP_MARGIN_DB = 6.0    # frames this close to the bed are a gap, even when music keeps the VAD saying speech
 VOICED_MIN = 0.5           # normalised autocorrelation peak above which a frame is voiced
 
 
@@ -46,6 +50,7 @@ class FrameFeatures:
     speaker: str | None = None      # filled in by the speaker model
     snr_db: float = 40.0            # typical speech level above the noise floor, dB
     quiet: bool = False             # near the noise floor: a gap between words or turns, even if the VAD says speech
+    bed_db: float | None = None     # level of the background bed (noise, music, TV) the talk sits on, dBFS
 
 
 def _mel_matrix(n_fft: int, rate: int, n_mel: int, lo_hz: float = 80.0, hi_hz: float = 7600.0) -> NDArray:
@@ -92,6 +97,8 @@ class FeatureExtractor:
         wac = np.fft.irfft(np.abs(np.fft.rfft(self._window, N_FFT)) ** 2, N_FFT)
         self._inv_window_ac = wac[0] / wac[self._lags]
         self._rise_per_frame = settings.noise_rise_db_per_s * frame_ms / 1000.0
+        self._bed_n = int(round(BED_WINDOW_S * 1000 / frame_ms))
+        self._bed_every = max(1, BED_EVERY * 30 // frame_ms)
         self.reset()
 
     def reset(self) -> None:
@@ -103,6 +110,9 @@ class FeatureExtractor:
         self._speech_db = 0.0   # running level of speech frames, dBFS (0 = none yet)
         self._speech_run = 0
         self._last_speech: FrameFeatures | None = None
+        self.bed_db: float | None = None
+        self._bed_levels = np.empty(self._bed_n)   # every frame's level over the last BED_WINDOW_S, dBFS
+        self._bed_count = 0
 
     def process(self, frame: Frame, muted: bool = False) -> FrameFeatures:
         """Measure one frame; ``muted`` frames are measured but teach nothing (noise floor, speech level)."""
@@ -114,16 +124,20 @@ class FeatureExtractor:
         buf[-len(x):] = x
         if not muted:
             self._track_noise(energy_db)
+            self._track_bed(energy_db)
         noise = self.noise_db if self.noise_db is not None else energy_db
         vad = self._vad.is_speech(frame.samples.tobytes(), frame.sample_rate)
         s = self.settings
         is_speech = bool(vad and energy_db > s.min_speech_dbfs and energy_db > noise + s.speech_margin_db)
-        feats = FrameFeatures(frame.start_sample, frame.end_s, energy_db, is_speech, noise)
+        feats = FrameFeatures(frame.start_sample, frame.end_s, energy_db, is_speech, noise, bed_db=self.bed_db)
         if is_speech and not muted:
             self._speech_db += SPEECH_LEVEL_RATE * (energy_db - self._speech_db) if self._speech_db else energy_db
         # in loud noise speech is only a few dB above the floor: the gap margin shrinks with the SNR
         margin = min(s.gap_margin_db, 0.4 * max(0.0, (self._speech_db or energy_db) - noise))
         feats.quiet = not is_speech or energy_db < noise + margin
+        if self.bed_db is not None and self._speech_db:   # a tonal bed (music) keeps the VAD on between turns
+            bed_margin = min(BED_GAP_MARGIN_DB, 0.4 * max(0.0, self._speech_db - self.bed_db))
+            feats.quiet = feats.quiet or energy_db < self.bed_db + bed_margin
         feats.snr_db = (self._speech_db - noise) if self._speech_db else 0.0
         if is_speech:
             self._speech_run += 1
@@ -153,6 +167,15 @@ class FeatureExtractor:
             self._noise_spec = p
         else:
             self._noise_spec += NOISE_SPECTRUM_RATE * (p - self._noise_spec)
+
+    def _track_bed(self, energy_db: float) -> None:
+        """The bed of noise or music the talk sits on: a low percentile of the last few seconds of levels."""
+        self._bed_levels[self._bed_count % self._bed_n] = energy_db
+        self._bed_count += 1
+        n = min(self._bed_count, self._bed_n)
+        if self._bed_count % self._bed_every == 0 and n >= self._bed_n // 10:
+            k = int(BED_QUANTILE * n)
+            self.bed_db = float(np.partition(self._bed_levels[:n], k)[k])
 
     def _track_noise(self, energy_db: float) -> None:
         """Fast-falling, slow-rising floor: follows the quietest frames, ignores speech."""

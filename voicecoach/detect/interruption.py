@@ -26,9 +26,6 @@ SNR_SPAN_DB = 10.0         # each 10 dB of SNR below clean_snr_db adds one thres
 MAX_NOISE_FACTOR = 3.0
 GROWING_MS = 210           # at emission the evidence must have grown over this last stretch (not a fading "mm-hm")
 UNVOICED_GAP_MS = 300      # this long with no pitch is no one's voice (a hiss, a door, a tap): it ends the floor
-BED_QUANTILE = 0.1         # the background bed: the level 10 % of the last BED_WINDOW_S fall below (music and TV
-BED_WINDOW_S = 10.0        # included, which the noise floor, following the quietest moments between notes, misses)
-BED_EVERY = 10             # frames between updates of the bed level (a partial sort of the window)
 LOOKBACK_S = 2.0           # an overlap lasts up to ~2 s: earlier evidence within this is the same interrupter
 
 
@@ -43,8 +40,6 @@ class InterruptionDetector:
         self._gap_n = max(1, gap_ms // frame_ms)
         self._grow_n = max(1, GROWING_MS // frame_ms)
         self._unvoiced_gap_n = max(1, UNVOICED_GAP_MS // frame_ms)
-        self._bed_n = int(round(BED_WINDOW_S * 1000 / frame_ms))
-        self._bed_every = max(1, BED_EVERY * 30 // frame_ms)
         self._frame_scale = frame_ms / 30.0   # evidence is counted per 30 ms, whatever the frame size
         self.reset()
 
@@ -61,9 +56,6 @@ class InterruptionDetector:
         self._onset_s = 0.0
         self._first_onset_s = -1e9  # where the earliest recent burst of evidence began (the overlap's start)
         self._unvoiced = 0
-        self._bed_db: float | None = None
-        self._bed_levels = np.empty(self._bed_n)   # every frame's level over the last BED_WINDOW_S, dBFS
-        self._bed_count = 0
         self._fit_sum, self._fit_n = 0.0, 0
         self._holder_fit = 0.0
         self._last_s = -1e9
@@ -76,7 +68,6 @@ class InterruptionDetector:
         self.evidence = False
         if muted:
             return []
-        self._track_bed(feats.energy_db)
         if not feats.is_speech or feats.quiet:
             self._silence += 1
             if self._silence >= self._gap_n:
@@ -127,7 +118,7 @@ class InterruptionDetector:
             self._fit_n += 1
         age_s = feats.end_s - self._onset_s
         # features are less trustworthy in noise: ask for more evidence the lower the signal-to-noise ratio
-        snr_db = min(feats.snr_db, (self._holder_db or 0.0) - (self._bed_db or -100.0))
+        snr_db = min(feats.snr_db, (self._holder_db or 0.0) - (feats.bed_db or -100.0))
         threshold = s.threshold * min(MAX_NOISE_FACTOR, max(1.0, 1.0 + (s.clean_snr_db - snr_db) / SNR_SPAN_DB))
         if (self._cusum < threshold or age_s < s.sustain_ms / 1000.0 or self._cusum <= then
                 or feats.end_s - self._last_s < s.refractory_s):
@@ -152,15 +143,6 @@ class InterruptionDetector:
         self._cusum = 0.0
         self._holder_power = None
         self._first_onset_s = -1e9
-
-    def _track_bed(self, energy_db: float) -> None:
-        """The bed of noise or music the talk sits on: a low percentile of the last few seconds of levels."""
-        self._bed_levels[self._bed_count % self._bed_n] = energy_db
-        self._bed_count += 1
-        n = min(self._bed_count, self._bed_n)
-        if self._bed_count % self._bed_every == 0 and n >= self._bed_n // 10:
-            k = int(BED_QUANTILE * n)
-            self._bed_db = float(np.partition(self._bed_levels[:n], k)[k])
 
     def _follow_holder(self, energy_db: float) -> None:
         """Track the holder's own speaking level (a running mean of power, in dB)."""
