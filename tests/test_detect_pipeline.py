@@ -147,3 +147,41 @@ def test_every_webrtcvad_frame_size_finds_both_partners(frame_ms):
         p.process(frame)
     assert len(p.speakers.models) == 2
     assert min(p.stats().speaking_s.values()) > 3.0
+
+
+def _plucked(seconds: float, level: float) -> np.ndarray:
+    """A guitar-like bed: harmonic notes plucked every 0.3 s, with a short rest every 2.9 s.
+
+    The rests pull the noise floor far under the music (it falls fast and rises slowly), as real music does.
+    """
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    note = sum(np.sin(2 * np.pi * 196.0 * k * t) / k for k in range(1, 8)) * np.exp(-((t % 0.3) / 0.4))
+    note *= (t % 2.9) > 0.15
+    return note / np.sqrt(np.mean(note ** 2)) * level
+
+
+def test_the_pause_between_turns_over_music_is_quiet_though_the_vad_calls_it_speech():
+    talk = []
+    for i in range(12):   # 2 s turns at about -30 dBFS, 0.6 s pauses in which only the music plays
+        talk += [voice(130 if i % 2 else 220, 2.0, level=0.03, seed=i), np.zeros(int(0.6 * SAMPLE_RATE))]
+    speech = np.concatenate(talk)
+    bed = _plucked(len(speech) / SAMPLE_RATE, 0.0045)   # about 17 dB under the speech
+    fe = FeatureExtractor(DetectionSettings())
+    feats = [fe.process(f) for f in frames_from_array(float_to_int16(speech + bed))]
+    late = [f for f in feats if f.end_s > 13.0]   # once the bed level is known
+    pauses = [[f for f in late if k * 2.6 + 2.0 < f.end_s <= k * 2.6 + 2.6] for k in range(5, 12)]
+    talking = [f for f in late if (f.end_s % 2.6) < 1.9]
+    assert np.mean([f.is_speech for p in pauses for f in p]) > 0.3   # the trap: the VAD hears the guitar as speech
+
+    def longest_quiet_run(frames: list) -> int:
+        best = run = 0
+        for f in frames:
+            run = run + 1 if f.quiet else 0
+            best = max(best, run)
+        return best
+
+    # the pauses are quiet (the VAD alone leaves a third of them "speech"), each a gap the detectors see
+    assert np.mean([f.quiet for p in pauses for f in p]) > 0.9
+    assert all(longest_quiet_run(p) >= 4 for p in pauses), [longest_quiet_run(p) for p in pauses]
+    assert np.mean([f.quiet for f in talking]) < 0.2
+    assert feats[-1].bed_db is not None and -60 < feats[-1].bed_db < -45

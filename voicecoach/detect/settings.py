@@ -62,7 +62,7 @@ class InterruptionSettings:
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0,
         doc="evidence per unit of pitch contrast (the other's pitch = 1)")
-    clean_snr_db: float = setting(25.0, lo=0.0, hi=80.0,
+    clean_snr_db: float = setting(15.0, lo=0.0, hi=80.0,
                                   doc="below this speech-to-noise ratio more evidence is needed (noise fools "
                                       "the features), dB")
     fit_ratio: float = setting(1.3, lo=0.5, hi=10.0,
