@@ -1,6 +1,8 @@
 """Per-frame features: speech decision (webrtcvad), energy, noise floor, pitch, spectral balance, voice timbre.
 
-This is the only module that imports webrtcvad. Pitch, brightness and the cepstrum are computed only on speech
+Two background levels are kept: the noise floor (the quietest frames) and the bed (a low percentile of the last
+10 s, which is what music or a TV leaves between turns; webrtcvad often calls such a bed speech, so frames near it
+are marked quiet). This is the only module that imports webrtcvad. Pitch, brightness and the cepstrum are computed only on speech
 frames (they are what the speaker model and the raised-voice detector need, and they cost most).
 """
 
