@@ -174,6 +174,8 @@ def test_analyze_runs_with_every_frame_size(tmp_home, good_wav, frame_ms, capsys
 def test_analyze_json_on_a_real_conversation(run_cli, tmp_home, corpus):
     ami = corpus / "conversations" / "ami"
     files = [ami / "trn09.wav", ami / "missing.wav", ami / "trn08.wav"]
+    # 30 s excerpts: without this, interruptions would only count 20 s after both voices are told apart
+    tmp_home.config_file.write_text("[detection.interruption]\nsettle_s = 0\n")
     res = run_cli("analyze", *files, "--json", env=tmp_home.env)
     assert res.returncode == 2
     events = parse_json_lines(res.stdout)

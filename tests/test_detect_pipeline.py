@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -185,3 +187,49 @@ def test_the_pause_between_turns_over_music_is_quiet_though_the_vad_calls_it_spe
     assert all(longest_quiet_run(p) >= 4 for p in pauses), [longest_quiet_run(p) for p in pauses]
     assert np.mean([f.quiet for f in talking]) < 0.2
     assert feats[-1].bed_db is not None and -60 < feats[-1].bed_db < -45
+
+
+def _contrast_times(pipeline: Pipeline, audio: np.ndarray) -> list[float]:
+    """When the interruption detector was given voice evidence (a contrast), in seconds of audio."""
+    seen = []
+    real = pipeline.interruptions.process
+
+    def spy(feats, label, contrast, muted=False):
+        if contrast is not None:
+            seen.append(feats.end_s)
+        return real(feats, label, contrast, muted)
+
+    pipeline.interruptions.process = spy
+    run(pipeline, audio)
+    return seen
+
+
+def _two_voices(seconds: float) -> np.ndarray:
+    turns = [voice(220 if i % 2 == 0 else 120, 2.5, level=0.05, seed=i) for i in range(int(seconds / 2.8))]
+    gap = np.zeros(int(0.3 * SAMPLE_RATE))
+    return np.concatenate([x for t in turns for x in (t, gap)])
+
+
+def test_interruption_evidence_waits_until_the_two_voices_have_settled():
+    audio = _two_voices(60.0)
+    p = Pipeline()
+    first_two = None
+    for frame in frames_from_array(float_to_int16(audio)):   # when are both voices first told apart?
+        p.process(frame)
+        if first_two is None and len(p.speakers.models) == 2:
+            first_two = p.last.end_s
+    assert first_two is not None and first_two < 35.0
+    settled = _contrast_times(Pipeline(), audio)
+    assert settled and settled[0] >= first_two + 20.0
+    base = DetectionSettings()
+    eager = _contrast_times(Pipeline(replace(base, interruption=replace(base.interruption, settle_s=0.0))), audio)
+    assert eager and eager[0] < first_two + 5.0
+
+
+def test_a_calibration_profile_needs_no_settling():
+    p = Pipeline()
+    run(p, _two_voices(50.0))
+    assert len(p.speakers.models) == 2
+    prof = VoiceProfile({k: PartnerVoice(voice=list(map(float, m))) for k, m in p.speakers.models.items()})
+    seen = _contrast_times(Pipeline(profile=prof), _two_voices(20.0))
+    assert seen and seen[0] < 10.0

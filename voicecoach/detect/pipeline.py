@@ -8,6 +8,7 @@ the audio clock of the frames.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 from ..audio.frames import Frame
@@ -60,6 +61,7 @@ class Pipeline:
             for label, p in self.profile.partners.items():
                 self.raised.seed(label, p.calm_db, p.calm_f0_hz, p.calm_bright_db)
         self.last: FrameFeatures | None = None
+        self._two_voices_s = -math.inf if len(self.speakers.models) == 2 else None   # seeded: known from the start
         self.frames_seen = 0
         self._stats = TalkStats()
 
@@ -75,13 +77,21 @@ class Pipeline:
         new_stretch = self.speakers.stretch_frames == 1 and feats.is_speech
         events: list[Event] = list(self.raised.process(feats, known, muted, new_stretch))
         holder = self.interruptions.holder
-        contrast = self.speakers.contrast(holder) if holder and feats.is_speech and not muted else None
+        contrast = None
+        if holder and feats.is_speech and not muted and self._voices_settled(feats.end_s, known):
+            contrast = self.speakers.contrast(holder)
         events.extend(self.interruptions.process(feats, label, contrast, muted))
         raised_now = self.raised.active is not None
         events.extend(self.escalation.process(feats.end_s, events, raised_now, muted))
         if not muted:
             self._count(feats, events, raised_now)
         return events
+
+    def _voices_settled(self, now_s: float, known: str | None) -> bool:
+        """Both voices have been told apart for ``settle_s``: only then is interruption evidence trusted."""
+        if self._two_voices_s is None and known is not None:
+            self._two_voices_s = now_s
+        return self._two_voices_s is not None and now_s - self._two_voices_s >= self.settings.interruption.settle_s
 
     def flush(self) -> list[Event]:
         """End of stream: events still pending (none: every event is emitted as soon as it is decided)."""

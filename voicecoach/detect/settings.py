@@ -78,6 +78,9 @@ class InterruptionSettings:
     sustain_ms: int = setting(600, lo=100, hi=5000,
         doc="evidence must keep growing this long (shorter = backchannel), ms")
     refractory_s: float = setting(3.0, lo=0.0, hi=60.0, doc="after an interruption, no new one for this long, s")
+    settle_s: float = setting(20.0, lo=0.0, hi=600.0,
+        doc="none in the first this-many seconds after both voices are first told apart (the voice model is "
+            "unreliable at first; a calibration profile skips this), s")
 
 
 @dataclass(frozen=True)
