@@ -145,3 +145,15 @@ def test_muted_frames_are_ignored():
         f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, -20.0, True, -80.0)
         assert feed.det.process(f, "A", OTHER, muted=True) == []
         feed.n += 1
+
+
+def test_partners_of_one_pitch_are_told_apart_by_timbre_alone():
+    # the voice model gives no pitch contrast (0) on voiced frames when both partners speak at the same pitch
+    feed = Feed()
+    feed.speech(2.5, "A", (-1.0, 0.0, 1.0, 2.0))
+    onset = feed.now
+    events = feed.speech(1.0, "A", (0.6, 0.0, 1.5, 1.2), level_db=-27.0) + feed.speech(2.0, "B", (1.0, 0.0, 2.0, 1.0))
+    assert len(events) == 1
+    assert abs(events[0].start - onset) <= 0.3
+    feed.speech(10.0, "B", (-1.0, 0.0, 1.0, 2.0))   # and the new holder's own speech adds nothing
+    assert len(feed.events) == 1

@@ -233,3 +233,29 @@ def test_a_calibration_profile_needs_no_settling():
     prof = VoiceProfile({k: PartnerVoice(voice=list(map(float, m))) for k, m in p.speakers.models.items()})
     seen = _contrast_times(Pipeline(profile=prof), _two_voices(20.0))
     assert seen and seen[0] < 10.0
+
+
+def _contrast_with(a_voice: list[float], b_voice: list[float], frame_voice: list[float]):
+    """The voice contrast (other vs holder "A") of one speech frame, with the two voices seeded by a profile."""
+    from voicecoach.detect.features import FrameFeatures
+    from voicecoach.detect.speakers import MFCC_SCALE, PITCH_UNIT_ST, SpeakerTracker
+
+    tracker = SpeakerTracker(DetectionSettings().speakers, 30, VoiceProfile(
+        {"A": PartnerVoice(a_voice), "B": PartnerVoice(b_voice)}))
+    mfcc = np.array(frame_voice[:-1]) * MFCC_SCALE
+    f0_hz = 100.0 * 2 ** (frame_voice[-1] * PITCH_UNIT_ST / 12.0)
+    tracker.process(FrameFeatures(0, 0.03, -30.0, True, -80.0, f0_hz=f0_hz, mfcc=mfcc))
+    return tracker.contrast("A")
+
+
+def test_voices_of_one_pitch_give_timbre_evidence_only_when_their_timbres_differ_clearly():
+    low, high = [0.0] * (DIM - 1), [2.0] * (DIM - 1)
+    # different pitches: timbre and pitch both point at B
+    timbre, pitch, _, _ = _contrast_with(low + [1.0], high + [3.0], high + [3.0])
+    assert timbre > 0.9 and pitch > 0.9
+    # one pitch, clearly different timbres: timbre evidence, no pitch evidence
+    timbre, pitch, _, _ = _contrast_with(low + [2.0], high + [2.0], high + [2.0])
+    assert timbre > 0.9 and pitch == 0.0
+    # one pitch, timbres too close to tell apart frame by frame: no evidence at all
+    near = [0.5] * (DIM - 1)
+    assert _contrast_with(low + [2.0], near + [2.0], near + [2.0]) is None

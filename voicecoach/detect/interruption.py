@@ -92,9 +92,10 @@ class InterruptionDetector:
             timbre, pitch, fit_holder, fit_other = contrast
             timbre = s.timbre_weight * max(-TIMBRE_CLIP, min(TIMBRE_CLIP, timbre))
             pitch = s.pitch_weight * pitch
-            # both must point at the other partner: a rising pitch or an odd vowel alone is the holder's own
-            if pitch == 0.0 and s.unvoiced_neutral:
-                return []   # unvoiced or unknown pitch: too little evidence either way, the sum stays as it is
+            if feats.f0_hz <= 0.0 and s.unvoiced_neutral:
+                return []   # unvoiced: too little evidence either way, the sum stays as it is
+            # both must point at the other partner: a rising pitch or an odd vowel alone is the holder's own;
+            # partners of the same pitch (contrast 0) are told apart by timbre alone
             voice = min(timbre, pitch) if pitch != 0.0 else timbre
             score = voice + s.level_weight_per_db * level
         before = self._cusum

@@ -34,6 +34,8 @@ MIN_SHARE = 0.12           # the smaller partner must have at least this share o
 KMEANS_ITERATIONS = 6
 LABEL_EVERY = 3            # speech frames between label decisions
 MIN_PITCH_GAP = 0.5        # partners' pitches closer than this (x 2.6 semitones) say nothing about who speaks
+MIN_TIMBRE_GAP = 1.2       # partners of one pitch must be this far apart in timbre (RMS of the scaled cepstra;
+                           # partners of different pitch are typically 0.7-1.0) to be told apart by timbre alone
 
 
 def voice_vector(feats: FrameFeatures) -> NDArray[np.float64]:
@@ -171,7 +173,7 @@ class SpeakerTracker:
         Returns (timbre, pitch, fit_holder, fit_other): the cepstral part scaled so the holder's own frames
         average -1 and the other's +1; the pitch part in [-1, 1] (0 when unvoiced or when both partners have the
         same pitch); and the frame's RMS cepstral distance to each partner (how well it fits either voice).
-        None until both partners are known.
+        None until both partners are known, and when their voices differ too little to tell apart per frame.
         """
         other = "B" if holder == "A" else "A"
         if self.last_mfcc is None or holder not in self.models or other not in self.models:
@@ -193,8 +195,11 @@ class SpeakerTracker:
         dist2_o = max(0.0, dist2_h - timbre * sep2)
         pitch = 0.0
         p = self.last_pitch
-        if p == p and abs(po - ph) >= MIN_PITCH_GAP:
-            pitch = max(-1.0, min(1.0, (abs(p - ph) - abs(p - po)) / abs(po - ph)))
+        if abs(po - ph) >= MIN_PITCH_GAP:
+            if p == p:
+                pitch = max(-1.0, min(1.0, (abs(p - ph) - abs(p - po)) / abs(po - ph)))
+        elif sep2 < MIN_TIMBRE_GAP ** 2 * N_MFCC:
+            return None   # one pitch and close timbres: the model cannot tell these two voices apart frame by frame
         return timbre, pitch, math.sqrt(dist2_h / N_MFCC), math.sqrt(dist2_o / N_MFCC)
 
     def _close_unit(self) -> None:
