@@ -189,6 +189,22 @@ def test_the_pause_between_turns_over_music_is_quiet_though_the_vad_calls_it_spe
     assert feats[-1].bed_db is not None and -60 < feats[-1].bed_db < -45
 
 
+def test_the_soft_end_of_continuous_talk_in_a_quiet_room_is_not_a_gap():
+    # partners talking over each other for 16 s leave no pause: the low levels are soft syllables, not a bed
+    rng = np.random.default_rng(1)
+    parts = [rng.normal(0, 3e-5, SAMPLE_RATE)]   # a second of a quiet room first
+    for i in range(8):
+        x = voice(130 if i % 2 else 220, 2.0, level=0.05, seed=i)
+        t = np.arange(len(x)) / SAMPLE_RATE
+        parts.append(x * (0.1 + np.sin(2 * np.pi * 1.7 * t) ** 2))   # syllables fading 20 dB
+    audio = np.concatenate(parts) + rng.normal(0, 3e-5, 17 * SAMPLE_RATE)
+    fe = FeatureExtractor(DetectionSettings())
+    feats = [fe.process(f) for f in frames_from_array(float_to_int16(audio))]
+    late = [f for f in feats if f.end_s > 8.0]
+    assert all(f.is_speech for f in late)
+    assert np.mean([f.quiet for f in late]) < 0.05   # the 10th percentile of levels alone made 15 % "quiet"
+
+
 def _contrast_times(pipeline: Pipeline, audio: np.ndarray) -> list[float]:
     """When the interruption detector was given voice evidence (a contrast), in seconds of audio."""
     seen = []

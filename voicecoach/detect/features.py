@@ -2,8 +2,10 @@
 
 Two background levels are kept: the noise floor (the quietest frames) and the bed (a low percentile of the last
 10 s, which is what music or a TV leaves between turns; webrtcvad often calls such a bed speech, so frames near it
-are marked quiet). This is the only module that imports webrtcvad. Pitch, brightness and the cepstrum are computed only on speech
-frames (they are what the speaker model and the raised-voice detector need, and they cost most).
+are marked quiet). A real bed also fills the frames webrtcvad rejects, so the bed is capped by their level: in
+continuous talk in a quiet room the low percentile is only the soft end of speech. This is the only module that
+imports webrtcvad. Pitch, brightness and the cepstrum are computed only on speech frames (they are what the
+speaker model and the raised-voice detector need, and they cost most).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ UNVOICED_BRIGHT_DB = 6.0   # frames this much brighter above 1 kHz than below ar
 BED_QUANTILE = 0.1         # the background bed: the level 10 % of the last BED_WINDOW_S fall below (music and TV
 BED_WINDOW_S = 10.0        # included, which the noise floor, following the quietest moments between notes, misses)
 BED_EVERY = 10             # frames between updates of the bed level (a partial sort of the window)
+REJECTED_QUANTILE = 0.9    # the bed is at most this percentile of the levels of the frames the VAD rejected
+REJECTED_MARGIN_DB = 6.0   # (the last BED_WINDOW_S worth of them) plus this margin,
+REJECTED_MIN = 10          # and is not known before the VAD has rejected this many
 BED_GAP_MARGIN_DB = 6.0    # frames this close to the bed are a gap, even when music keeps the VAD saying speech
 VOICED_MIN = 0.5           # normalised autocorrelation peak above which a frame is voiced
 
@@ -115,6 +120,8 @@ class FeatureExtractor:
         self.bed_db: float | None = None
         self._bed_levels = np.empty(self._bed_n)   # every frame's level over the last BED_WINDOW_S, dBFS
         self._bed_count = 0
+        self._rejected = np.empty(self._bed_n)     # the levels of the last frames the VAD rejected, dBFS
+        self._rejected_count = 0
 
     def process(self, frame: Frame, muted: bool = False) -> FrameFeatures:
         """Measure one frame; ``muted`` frames are measured but teach nothing (noise floor, speech level)."""
@@ -124,11 +131,11 @@ class FeatureExtractor:
         buf = self._buf
         buf[:-len(x)] = buf[len(x):]
         buf[-len(x):] = x
+        vad = self._vad.is_speech(frame.samples.tobytes(), frame.sample_rate)
         if not muted:
             self._track_noise(energy_db)
-            self._track_bed(energy_db)
+            self._track_bed(energy_db, vad)
         noise = self.noise_db if self.noise_db is not None else energy_db
-        vad = self._vad.is_speech(frame.samples.tobytes(), frame.sample_rate)
         s = self.settings
         is_speech = bool(vad and energy_db > s.min_speech_dbfs and energy_db > noise + s.speech_margin_db)
         feats = FrameFeatures(frame.start_sample, frame.end_s, energy_db, is_speech, noise, bed_db=self.bed_db)
@@ -170,14 +177,23 @@ class FeatureExtractor:
         else:
             self._noise_spec += NOISE_SPECTRUM_RATE * (p - self._noise_spec)
 
-    def _track_bed(self, energy_db: float) -> None:
-        """The bed of noise or music the talk sits on: a low percentile of the last few seconds of levels."""
+    def _track_bed(self, energy_db: float, vad: bool) -> None:
+        """The bed of noise or music the talk sits on: a low percentile of the last few seconds of levels.
+
+        Capped by the frames the VAD rejects: a real bed (music, a TV) also fills those, while in continuous
+        talk in a quiet room the low percentile is only the soft end of speech.
+        """
         self._bed_levels[self._bed_count % self._bed_n] = energy_db
         self._bed_count += 1
-        n = min(self._bed_count, self._bed_n)
-        if self._bed_count % self._bed_every == 0 and n >= self._bed_n // 10:
+        if not vad:
+            self._rejected[self._rejected_count % self._bed_n] = energy_db
+            self._rejected_count += 1
+        n, r = min(self._bed_count, self._bed_n), min(self._rejected_count, self._bed_n)
+        if self._bed_count % self._bed_every == 0 and n >= self._bed_n // 10 and r >= REJECTED_MIN:
             k = int(BED_QUANTILE * n)
-            self.bed_db = float(np.partition(self._bed_levels[:n], k)[k])
+            bed = float(np.partition(self._bed_levels[:n], k)[k])
+            k = int(REJECTED_QUANTILE * r)
+            self.bed_db = min(bed, float(np.partition(self._rejected[:r], k)[k]) + REJECTED_MARGIN_DB)
 
     def _track_noise(self, energy_db: float) -> None:
         """Fast-falling, slow-rising floor: follows the quietest frames, ignores speech."""
