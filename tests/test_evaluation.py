@@ -198,7 +198,7 @@ def test_quick_dev_set_has_consistent_truth_and_scores(tmp_path, capsys):
             assert 8.0 <= v <= 12.0
     assert evaluate.main(["--quick", "--out", str(tmp_path), "--scenario", "calm", "--scenario", "ami"]) == 0
     out = capsys.readouterr().out
-    assert "### Targets" in out and "| ami |" in out
+    assert "### Targets" in out and "| ami |" in out and "| ami, settle_s = 0 |" in out
 
 
 def test_speaker_attribution_forgives_a_swap_of_labels_for_the_whole_talk():

@@ -90,7 +90,9 @@ def markdown(t: dict[str, dict[str, Tally]], checks: list[dict[str, Any]], meta:
            "Mixed talks are built from real single-speaker recordings with exact ground truth; EmoDB angry takes are "
            "scaled so their speech RMS sits 8-12 dB above the same actor's neutral takes (the corpus copy is "
            "peak-normalised). AMI: a reference interruption is an overlap onset while another speaker has talked "
-           ">= 1 s; the `ami (onsets >= 0.6 s)` row ignores onsets whose segment is shorter (backchannel-like).", "",
+           ">= 1 s; the `ami (onsets >= 0.6 s)` row ignores onsets whose segment is shorter (backchannel-like); "
+           "the `ami, settle_s = 0` row scores the same excerpts without waiting `detection.interruption.settle_s` "
+           "after the second voice is found (the 30 s excerpts end about when that wait does).", "",
            "### Targets", "", "| target | value | goal | result |", "|---|---:|---:|---|"]
     for c in checks:
         v = c["value"]
