@@ -70,11 +70,11 @@ def score_item(item: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, 
     out = {"interruption": score_interruptions(by["interruption"], onsets, truth["backchannels"]),
            "raised_voice": score_raised(by["raised_voice"], truth["raised"]),
            "pause_suggested": score_pauses(by["pause_suggested"], truth["escalations"])}
-    if item["scenario"] == "ami" and "row" not in item:
+    if item["scenario"] != "ami":
+        _attribute(out, by, truth)
+    elif "row" not in item:   # the lenient score once, on the default run
         short = [i for i, r in enumerate(truth["interruptions"]) if r.get("short")]
         out["interruption_lenient"] = score_interruptions(by["interruption"], onsets, (), ignore=short)
-    elif item["scenario"] != "ami":
-        _attribute(out, by, truth)
     return out
 
 
