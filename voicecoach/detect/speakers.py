@@ -135,7 +135,7 @@ class SpeakerTracker:
         self._switch = 0
         self.last_mfcc: NDArray[np.float64] | None = None   # scaled cepstra of the last speech frame
         self.last_pitch = math.nan                          # its scaled pitch (NaN when unvoiced)
-        self._contrast_cache: dict[str, tuple[NDArray[np.float64], float, float, float]] = {}
+        self._contrast_cache: dict[str, tuple] = {}
 
     def process(self, feats: FrameFeatures, muted: bool = False) -> str | None:
         """Take one frame's features; returns the current partner label (or None)."""
@@ -185,21 +185,23 @@ class SpeakerTracker:
             dm = mo[:N_MFCC] - mh[:N_MFCC]
             sep2 = max(float(np.dot(dm, dm)), 1e-9)
             offset = (float(np.dot(mh[:N_MFCC], mh[:N_MFCC])) - float(np.dot(mo[:N_MFCC], mo[:N_MFCC]))) / sep2
-            cached = (2.0 * dm / sep2, offset, float(mh[N_MFCC]), float(mo[N_MFCC]), sep2,
-                      mh[:N_MFCC].copy(), float(np.dot(mh[:N_MFCC], mh[:N_MFCC])))
+            ph, po = float(mh[N_MFCC]), float(mo[N_MFCC])
+            # one pitch and close timbres: the model cannot tell these two voices apart frame by frame
+            apart = abs(po - ph) >= MIN_PITCH_GAP or sep2 >= MIN_TIMBRE_GAP ** 2 * N_MFCC
+            cached = (2.0 * dm / sep2, offset, ph, po, sep2,
+                      mh[:N_MFCC].copy(), float(np.dot(mh[:N_MFCC], mh[:N_MFCC])), apart)
             self._contrast_cache[holder] = cached
-        weights, offset, ph, po, sep2, mh_vec, mh_norm2 = cached
+        weights, offset, ph, po, sep2, mh_vec, mh_norm2, apart = cached
+        if not apart:
+            return None
         m = self.last_mfcc
         timbre = float(np.dot(m, weights)) + offset
         dist2_h = max(0.0, float(np.dot(m, m)) - 2.0 * float(np.dot(m, mh_vec)) + mh_norm2)
         dist2_o = max(0.0, dist2_h - timbre * sep2)
         pitch = 0.0
         p = self.last_pitch
-        if abs(po - ph) >= MIN_PITCH_GAP:
-            if p == p:
-                pitch = max(-1.0, min(1.0, (abs(p - ph) - abs(p - po)) / abs(po - ph)))
-        elif sep2 < MIN_TIMBRE_GAP ** 2 * N_MFCC:
-            return None   # one pitch and close timbres: the model cannot tell these two voices apart frame by frame
+        if p == p and abs(po - ph) >= MIN_PITCH_GAP:
+            pitch = max(-1.0, min(1.0, (abs(p - ph) - abs(p - po)) / abs(po - ph)))
         return timbre, pitch, math.sqrt(dist2_h / N_MFCC), math.sqrt(dist2_o / N_MFCC)
 
     def _close_unit(self) -> None:
