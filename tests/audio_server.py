@@ -21,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -344,10 +345,18 @@ class VirtualAudio:
             os.close(fd)
             path = name
         path = Path(path)
+        before = set(self._source_outputs_of("speaker.monitor"))
         proc = subprocess.Popen(["parecord", "--device=speaker.monitor", "--raw", "--format=s16le", f"--rate={RATE}",
                                  "--channels=1", "--latency-msec=20", str(path)],
                                 env=self.full_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._children.append(proc)
+        # Return once parecord is connected: on a loaded machine it can take a second or more, and what is played
+        # before then would be missing from the recording.
+        deadline = time.monotonic() + 15.0
+        while not set(self._source_outputs_of("speaker.monitor")) - before:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("parecord did not connect to speaker.monitor")
+            threading.Event().wait(0.02)
         return Recording(proc, path)
 
     def loopback_speaker_to_mic(self, gain_db: float = 0.0, latency_ms: int = 20) -> str:

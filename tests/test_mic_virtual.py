@@ -31,6 +31,25 @@ def _collect(mic, seconds: float) -> list[Frame]:
     return frames
 
 
+def _collect_sound(mic, seconds: float, timeout_s: float = 15.0) -> list[Frame]:
+    """Read frames until a sound has arrived and ``seconds`` of audio after its start have been seen.
+
+    Waits by the stamps, not a fixed span from opening: on a loaded machine ``paplay`` (and a loopback) can take
+    well over a second to start, and a fixed span then ends before the sound is in.
+    """
+    frames: list[Frame] = []
+    onset = None
+    for frame in mic.frames():
+        frames.append(frame)
+        if onset is None and np.abs(frame.samples).max() > 0:
+            onset = frame.start_sample
+        if onset is not None and frame.end_sample - onset >= seconds * SAMPLE_RATE:
+            break
+        if frame.end_sample - frames[0].start_sample >= timeout_s * SAMPLE_RATE:
+            break  # the asserts say what went wrong
+    return frames
+
+
 def _by_stamp(frames: list[Frame]) -> np.ndarray:
     """Lay the frames out at their stamped positions (gaps stay zero)."""
     out = np.zeros(frames[-1].end_sample, np.int16)
@@ -70,7 +89,7 @@ def test_mic_reads_bit_exactly_what_is_played_into_it_with_continuous_stamps(pul
     sig = _noise(1.5)
     mic = mic_factory(frame_ms=30)
     pulse_in_process.play_into_mic(sig)
-    frames = _collect(mic, 3.0)
+    frames = _collect_sound(mic, 2.0)
     assert all(len(f.samples) == FRAME for f in frames)
     assert [f.start_sample for f in frames] == [i * FRAME for i in range(len(frames))]
     _, corr = _lag(_by_stamp(frames), sig)
@@ -126,7 +145,7 @@ def test_unplugged_mic_raises_device_error_and_reopens_after_replug(pulse_in_pro
     again = MicSource(None, frame_ms=30).open()
     try:
         pulse_in_process.play_into_mic(sig)
-        _, corr = _lag(_by_stamp(_collect(again, 2.0)), sig)
+        _, corr = _lag(_by_stamp(_collect_sound(again, 1.5)), sig)
         assert corr > 0.999
     finally:
         again.close()
@@ -161,7 +180,7 @@ def test_48k_stereo_mic_through_device_rate_and_resampler(pulse48):
         mic = device.MicSource("vmic", frame_ms=20, rate=48000, channels=2).open()
         try:
             pulse48.play_into_mic(stereo, rate=48000)
-            frames = _collect(mic, 3.0)
+            frames = _collect_sound(mic, 2.5)
         finally:
             mic.close()
     assert all(len(f.samples) == 320 for f in frames)
@@ -226,8 +245,7 @@ def test_what_the_product_plays_is_recorded_from_the_speaker(pulse_in_process):
 
     sd = sounddevice()
     sig = _noise(1.0, seed=11)
-    rec = pulse_in_process.record_speaker()
-    threading.Event().wait(0.3)  # parecord connects
+    rec = pulse_in_process.record_speaker()  # returns once parecord is connected
     # Pad with silence: closing an OutputStream drops what is still buffered (about 90 ms).
     sd.play(np.concatenate([sig, np.zeros(4000, np.int16)]), SAMPLE_RATE, device=find_device("speaker", "output"))
     sd.wait()
@@ -242,7 +260,7 @@ def test_loopback_feeds_the_speaker_into_the_mic_at_the_set_gain(pulse_in_proces
     try:
         mic = mic_factory(frame_ms=30)
         pulse_in_process.play_into_speaker(sig)
-        captured = _by_stamp(_collect(mic, 3.0))
+        captured = _by_stamp(_collect_sound(mic, 2.0))
     finally:
         pulse_in_process.unload(module)
     lag, corr = _lag(captured, sig)
