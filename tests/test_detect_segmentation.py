@@ -1,0 +1,87 @@
+"""The segmentation model in numpy: the same numbers as a plain LSTM, the shipped weights, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicecoach.detect.segmentation import SAMPLE_RATE, SegmentationModel, weights_path
+from voicecoach.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def model() -> SegmentationModel:
+    return SegmentationModel.load()
+
+
+def _plain_bilstm(arrays: dict, x: np.ndarray) -> np.ndarray:
+    """PyTorch's LSTM equations, written out as in its documentation (gates i, f, g, o; float64)."""
+    sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
+    for layer in range(4):
+        outs = []
+        for suffix, seq in (("", x), ("_reverse", x[::-1])):
+            w_ih, w_hh = arrays[f"lstm.weight_ih_l{layer}{suffix}"], arrays[f"lstm.weight_hh_l{layer}{suffix}"]
+            b = arrays[f"lstm.bias_ih_l{layer}{suffix}"] + arrays[f"lstm.bias_hh_l{layer}{suffix}"]
+            h, c, out = np.zeros(128), np.zeros(128), []
+            for v in seq:
+                z = w_ih @ v + w_hh @ h + b
+                i, f, g, o = sig(z[:128]), sig(z[128:256]), np.tanh(z[256:384]), sig(z[384:])
+                c = f * c + i * g
+                h = o * np.tanh(c)
+                out.append(h)
+            outs.append(np.array(out) if suffix == "" else np.array(out)[::-1])
+        x = np.concatenate(outs, axis=1)
+    return x
+
+
+def test_the_fast_lstm_computes_what_the_plain_equations_do(model):
+    with np.load(weights_path()) as z:
+        arrays = {k: z[k].astype(np.float64) for k in z.files}
+    x = np.random.default_rng(3).standard_normal((40, 60)).astype(np.float32)
+    fast = model._bilstm(x)
+    plain = _plain_bilstm(arrays, x.astype(np.float64))
+    assert fast.shape == (40, 256)
+    assert np.abs(fast - plain).max() < 1e-4
+
+
+def test_a_window_gives_one_distribution_per_17_ms_step(model):
+    rng = np.random.default_rng(1)
+    wav = 0.05 * rng.standard_normal(4 * SAMPLE_RATE)
+    probs = model.probabilities(wav)
+    assert probs.shape == (234, 7)   # (64000 - 251) // 10 + 1 -> three max-pools and two 5-tap convolutions
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    centers = SegmentationModel.step_centers_s(len(probs))
+    assert 0.02 < centers[0] < 0.04 and abs(centers[1] - centers[0] - 270 / SAMPLE_RATE) < 1e-9
+    assert SegmentationModel.activity(probs).shape == (234, 3)
+    # the input's scale does not matter (the model normalises it): int16-scaled audio gives the same answer
+    assert np.abs(model.probabilities(wav * 32768) - probs).max() < 1e-4
+
+
+def test_steady_noise_is_mostly_no_one_and_never_two_voices(model):
+    rng = np.random.default_rng(2)
+    probs = model.probabilities(0.001 * rng.standard_normal(4 * SAMPLE_RATE))
+    assert probs[:, 0].mean() > 0.6            # class 0: no speaker (the window is normalised: noise is loud to it)
+    assert probs[:, 4:].sum(1).max() < 0.2     # classes 4-6: two at once
+
+
+def test_a_missing_weights_file_is_one_clear_error(tmp_path: Path):
+    with pytest.raises(InputError, match=r"segmentation model .* is missing: reinstall voicecoach"):
+        SegmentationModel.load(tmp_path / "nope.npz")
+
+
+@pytest.mark.parametrize("content", [b"not a numpy file", b""])
+def test_a_broken_weights_file_is_one_clear_error(tmp_path: Path, content: bytes):
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(content)
+    with pytest.raises(InputError, match=r"unreadable .*method = \"features\""):
+        SegmentationModel.load(bad)
+
+
+def test_weights_missing_an_array_are_one_clear_error(tmp_path: Path):
+    bad = tmp_path / "partial.npz"
+    with np.load(weights_path()) as z:
+        np.savez(bad, **{k: z[k] for k in z.files if not k.startswith("classifier")})
+    with pytest.raises(InputError, match="unreadable"):
+        SegmentationModel.load(bad)

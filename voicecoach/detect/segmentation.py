@@ -1,0 +1,163 @@
+"""Speaker segmentation on a short window: who speaks in each 17 ms step, and when two speak at once.
+
+This is pyannote's segmentation-3.0 model (PyanNet: a SincNet front end, a 4-layer bidirectional LSTM and a
+powerset classifier over up to three local speakers, two at once), run in plain numpy from weights shipped with
+the package (``data/segmentation-3.0.npz``, MIT licence beside it). It was trained on real meetings and
+conversations, so it hears "two voices now" far better than per-frame pitch and timbre contrasts can: on one
+microphone the holder's voice dominates an overlap, and only a learned model separates the two reliably.
+
+The speakers are local to one window: speaker 0 in one window need not be speaker 0 in the next. The
+interruption detector (``overlap.py``) only asks questions that are answered within one window.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+STEP_SAMPLES = 270          # one output step: 10 (SincNet stride) x 3 x 3 x 3 (three max-pools)
+FIELD_SAMPLES = 991         # receptive field of one step
+N_SPEAKERS = 3
+# powerset classes -> which local speakers are active: {}, {0}, {1}, {2}, {0,1}, {0,2}, {1,2}
+MEMBERSHIP = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], np.float32)
+MIN_LOW_HZ, MIN_BAND_HZ = 50.0, 50.0
+HIDDEN = 128
+
+
+def weights_path() -> Path:
+    """Where the shipped weights are."""
+    return Path(str(resources.files("voicecoach.detect") / "data" / "segmentation-3.0.npz"))
+
+
+def _leaky(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    return np.maximum(x, np.float32(0.01) * x)
+
+
+def _instance_norm(x: NDArray[np.float32], w: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Normalise each channel (column) over the window's steps, then scale and shift."""
+    return (x - x.mean(0)) * (w / np.sqrt(x.var(0) + 1e-5)) + b
+
+
+def _pool3(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    n = x.shape[0] // 3
+    return x[: n * 3].reshape(n, 3, x.shape[1]).max(1)
+
+
+def sinc_filters(low_hz: NDArray, band_hz: NDArray, n: NDArray, window: NDArray) -> NDArray[np.float32]:
+    """SincNet's 80 band-pass filters (40 cosine, 40 sine) of 251 taps, as (251, 80) for a matrix product."""
+    low = MIN_LOW_HZ + np.abs(low_hz.astype(np.float64))
+    high = np.clip(low + MIN_BAND_HZ + np.abs(band_hz.astype(np.float64)), MIN_LOW_HZ, SAMPLE_RATE / 2)
+    n, window = n.astype(np.float64), window.astype(np.float64)
+    band = (high - low)[:, 0]
+    ft_low, ft_high = low @ n, high @ n
+    cos_left = (np.sin(ft_high) - np.sin(ft_low)) / (n / 2) * window
+    sin_left = (np.cos(ft_low) - np.cos(ft_high)) / (n / 2) * window
+    cos = np.concatenate([cos_left, 2 * band[:, None], cos_left[:, ::-1]], axis=1)
+    sin = np.concatenate([sin_left, np.zeros((len(band), 1)), -sin_left[:, ::-1]], axis=1)
+    filters = np.concatenate([cos, sin]) / (2 * np.concatenate([band, band])[:, None])
+    return np.ascontiguousarray(filters.T, dtype=np.float32)
+
+
+class SegmentationModel:
+    """The segmentation model; :meth:`probabilities` runs it on one window of 16 kHz audio."""
+
+    def __init__(self, arrays: dict[str, NDArray]) -> None:
+        p = {k: np.asarray(v, np.float32) for k, v in arrays.items()}
+        self._in_w, self._in_b = float(p["sincnet.wav_norm1d.weight"][0]), float(p["sincnet.wav_norm1d.bias"][0])
+        fb = "sincnet.conv1d.0.filterbank."
+        self._filters = sinc_filters(p[fb + "low_hz_"], p[fb + "band_hz_"], p[fb + "n_"], p[fb + "window_"])
+        self._norms = [(p[f"sincnet.norm1d.{i}.weight"], p[f"sincnet.norm1d.{i}.bias"]) for i in range(3)]
+        self._convs = [(np.ascontiguousarray(p[f"sincnet.conv1d.{i}.weight"].reshape(60, -1).T),
+                        p[f"sincnet.conv1d.{i}.bias"]) for i in (1, 2)]
+        # gates reordered from PyTorch's (i, f, g, o) to (i, f, o, g), and i, f, o halved: sigmoid(x) is
+        # 0.5 + 0.5 tanh(x / 2), so one tanh over all four gates does the whole step
+        perm = np.r_[0:256, 384:512, 256:384]
+        half = np.r_[np.full(384, 0.5), np.ones(128)].astype(np.float32)
+        self._lstm = []
+        for layer in range(4):
+            names = [f"l{layer}", f"l{layer}_reverse"]
+            w_in = np.ascontiguousarray(np.stack([p[f"lstm.weight_ih_{n}"].T[:, perm] * half for n in names]))
+            w_h = np.ascontiguousarray(np.stack([p[f"lstm.weight_hh_{n}"].T[:, perm] * half for n in names]))
+            b = np.stack([(p[f"lstm.bias_ih_{n}"] + p[f"lstm.bias_hh_{n}"])[perm] * half for n in names])
+            self._lstm.append((w_in, w_h, b))
+        self._linear = [(np.ascontiguousarray(p[f"linear.{i}.weight"].T), p[f"linear.{i}.bias"]) for i in (0, 1)]
+        self._out = (np.ascontiguousarray(p["classifier.weight"].T), p["classifier.bias"])
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> SegmentationModel:
+        """Load the weights (the shipped ones by default); a missing or broken file is an :class:`InputError`."""
+        path = path or weights_path()
+        try:
+            with np.load(path) as z:
+                model = cls({k: z[k] for k in z.files})
+        except FileNotFoundError:
+            raise InputError(f"segmentation model {path} is missing: reinstall voicecoach (scripts/setup), or set "
+                             "detection.interruption.method = \"features\"") from None
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            raise InputError(f"segmentation model {path} is unreadable ({type(e).__name__}): reinstall voicecoach "
+                             "(scripts/setup), or set detection.interruption.method = \"features\"") from None
+        log.debug("segmentation model loaded from %s", path)
+        return model
+
+    def _sincnet(self, wav: NDArray[np.float32]) -> NDArray[np.float32]:
+        x = (wav - wav.mean()) / np.sqrt(wav.var() + 1e-5) * self._in_w + self._in_b
+        n = (len(x) - 251) // 10 + 1
+        taps = np.lib.stride_tricks.as_strided(x, (n, 251), (x.strides[0] * 10, x.strides[0]))
+        y = _leaky(_instance_norm(_pool3(np.abs(taps @ self._filters)), *self._norms[0]))
+        for (w, b), norm in zip(self._convs, self._norms[1:]):
+            t = y.shape[0] - 4
+            cols = np.lib.stride_tricks.as_strided(y, (t, y.shape[1], 5), (y.strides[0], y.strides[1], y.strides[0]))
+            y = _leaky(_instance_norm(_pool3(cols.reshape(t, -1) @ w + b), *norm))
+        return np.ascontiguousarray(y, dtype=np.float32)
+
+    def _bilstm(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
+        steps = x.shape[0]
+        for w_in, w_h, b in self._lstm:
+            gates = np.empty((steps, 2, 1, 4 * HIDDEN), np.float32)   # both directions' input terms per step
+            gates[:, 0, 0] = x @ w_in[0] + b[0]
+            gates[::-1, 1, 0] = x @ w_in[1] + b[1]                  # the backward direction runs from the end
+            h = np.zeros((2, 1, HIDDEN), np.float32)
+            c = np.zeros((2, 1, HIDDEN), np.float32)
+            out = np.empty((steps, 2, HIDDEN), np.float32)
+            for t in range(steps):   # the loop is the model's cost: as few array operations as possible
+                g = np.matmul(h, w_h)
+                g += gates[t]
+                np.tanh(g, out=g)
+                s = g[:, :, :3 * HIDDEN] * 0.5
+                s += 0.5
+                c = s[:, :, HIDDEN:2 * HIDDEN] * c + s[:, :, :HIDDEN] * g[:, :, 3 * HIDDEN:]
+                h = s[:, :, 2 * HIDDEN:] * np.tanh(c)
+                out[t] = h[:, 0]
+            x = np.concatenate([out[:, 0], out[::-1, 1]], axis=1)
+        return x
+
+    def probabilities(self, wav: NDArray[np.floating]) -> NDArray[np.float32]:
+        """Powerset class probabilities (steps, 7) for one window of 16 kHz mono audio (any scale)."""
+        wav = np.ascontiguousarray(wav, dtype=np.float32)
+        if len(wav) < FIELD_SAMPLES * 3:
+            raise ValueError("window too short for the segmentation model")
+        x = self._bilstm(self._sincnet(wav))
+        for w, b in self._linear:
+            x = _leaky(x @ w + b)
+        z = x @ self._out[0] + self._out[1]
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    @staticmethod
+    def activity(probs: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Probability that each local speaker is active, (steps, 3)."""
+        return probs @ MEMBERSHIP
+
+    @staticmethod
+    def step_centers_s(n_steps: int) -> NDArray[np.float64]:
+        """Centre of each output step from the window's start, seconds."""
+        return (FIELD_SAMPLES / 2 + STEP_SAMPLES * np.arange(n_steps)) / SAMPLE_RATE
