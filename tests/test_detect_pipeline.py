@@ -205,6 +205,10 @@ def test_the_soft_end_of_continuous_talk_in_a_quiet_room_is_not_a_gap():
     assert np.mean([f.quiet for f in late]) < 0.05   # the 10th percentile of levels alone made 15 % "quiet"
 
 
+# the voice-contrast evidence belongs to the 'features' interruption method (the default is the model)
+FEATURES = replace(DetectionSettings(), interruption=replace(DetectionSettings().interruption, method="features"))
+
+
 def _contrast_times(pipeline: Pipeline, audio: np.ndarray) -> list[float]:
     """When the interruption detector was given voice evidence (a contrast), in seconds of audio."""
     seen = []
@@ -235,10 +239,10 @@ def test_interruption_evidence_waits_until_the_two_voices_have_settled():
         if first_two is None and len(p.speakers.models) == 2:
             first_two = p.last.end_s
     assert first_two is not None and first_two < 35.0
-    settled = _contrast_times(Pipeline(), audio)
+    settled = _contrast_times(Pipeline(FEATURES), audio)
     assert settled and settled[0] >= first_two + 20.0
-    base = DetectionSettings()
-    eager = _contrast_times(Pipeline(replace(base, interruption=replace(base.interruption, settle_s=0.0))), audio)
+    eager = _contrast_times(Pipeline(replace(FEATURES, interruption=replace(FEATURES.interruption, settle_s=0.0))),
+                            audio)
     assert eager and eager[0] < first_two + 5.0
 
 
@@ -247,7 +251,7 @@ def test_a_calibration_profile_needs_no_settling():
     run(p, _two_voices(50.0))
     assert len(p.speakers.models) == 2
     prof = VoiceProfile({k: PartnerVoice(voice=list(map(float, m))) for k, m in p.speakers.models.items()})
-    seen = _contrast_times(Pipeline(profile=prof), _two_voices(20.0))
+    seen = _contrast_times(Pipeline(FEATURES, profile=prof), _two_voices(20.0))
     assert seen and seen[0] < 10.0
 
 

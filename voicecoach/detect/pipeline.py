@@ -16,6 +16,7 @@ from ..events import Event, Interruption, RaisedVoice
 from .escalation import EscalationPolicy
 from .features import FeatureExtractor, FrameFeatures
 from .interruption import InterruptionDetector
+from .overlap import OverlapInterruptionDetector
 from .raised import RaisedVoiceDetector
 from .settings import DetectionSettings
 from .speakers import SpeakerTracker, VoiceProfile
@@ -50,13 +51,16 @@ class Pipeline:
         self.speakers = SpeakerTracker(s.speakers, frame_ms, profile)
         self.raised = RaisedVoiceDetector(s.raised, frame_ms)
         self.interruptions = InterruptionDetector(s.interruption, frame_ms, s.speakers.gap_ms)
+        self.overlap = (OverlapInterruptionDetector(s.interruption, frame_ms)
+                        if s.interruption.method == "model" else None)
         self.escalation = EscalationPolicy(s.escalation, frame_ms)
         self.reset()
 
     def reset(self) -> None:
         """Forget everything learned (a new talk); a profile seeds the partners again."""
-        for stage in (self.features, self.speakers, self.raised, self.interruptions, self.escalation):
-            stage.reset()
+        for stage in (self.features, self.speakers, self.raised, self.interruptions, self.overlap, self.escalation):
+            if stage is not None:
+                stage.reset()
         if self.profile is not None:
             for label, p in self.profile.partners.items():
                 self.raised.seed(label, p.calm_db, p.calm_f0_hz, p.calm_bright_db)
@@ -76,11 +80,14 @@ class Pipeline:
         known = label if len(self.speakers.models) == 2 else None
         new_stretch = self.speakers.stretch_frames == 1 and feats.is_speech
         events: list[Event] = list(self.raised.process(feats, known, muted, new_stretch))
-        holder = self.interruptions.holder
-        contrast = None
-        if holder and feats.is_speech and not muted and self._voices_settled(feats.end_s, known):
-            contrast = self.speakers.contrast(holder)
-        events.extend(self.interruptions.process(feats, label, contrast, muted))
+        if self.overlap is not None:
+            events.extend(self.overlap.process(frame.samples, feats, label, muted))
+        else:
+            holder = self.interruptions.holder
+            contrast = None
+            if holder and feats.is_speech and not muted and self._voices_settled(feats.end_s, known):
+                contrast = self.speakers.contrast(holder)
+            events.extend(self.interruptions.process(feats, label, contrast, muted))
         raised_now = self.raised.active is not None
         events.extend(self.escalation.process(feats.end_s, events, raised_now, muted))
         if not muted:

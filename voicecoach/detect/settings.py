@@ -58,28 +58,38 @@ class RaisedSettings:
 class InterruptionSettings:
     """Interruption: the other partner starts while one holds the floor, and keeps going."""
 
+    method: str = setting("model", choices=("model", "features"),
+                          doc="'model': the segmentation model hears two voices at once; 'features': pitch and "
+                              "timbre contrasts (lighter, far less accurate; the settings below marked so)")
     floor_ms: int = setting(1000, lo=0, hi=10000, doc="a partner holds the floor after this much speech, ms")
-    timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="evidence per unit of timbre (cepstral) contrast")
+    min_run_ms: int = setting(600, lo=100, hi=5000,
+                              doc="model: the interrupter goes on this long (a backchannel is shorter), ms")
+    model_window_ms: int = setting(4000, lo=2500, hi=10000, doc="model: audio the model looks at each time, ms")
+    check_every_ms: int = setting(210, lo=30, hi=2000, doc="model: how often the model looks during talk, ms")
+    delay_ms: int = setting(100, lo=0, hi=1000,
+                            doc="model: the window is judged up to this long before its end (little future there), ms")
+    activity_threshold: float = setting(0.5, lo=0.05, hi=0.95, doc="model: a voice is active above this probability")
+    timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="features: evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0,
-        doc="evidence per unit of pitch contrast (the other's pitch = 1)")
+        doc="features: evidence per unit of pitch contrast (the other's pitch = 1)")
     clean_snr_db: float = setting(15.0, lo=0.0, hi=80.0,
-                                  doc="below this speech-to-noise ratio more evidence is needed (noise fools "
+                                  doc="features: below this speech-to-noise ratio more evidence is needed (noise fools "
                                       "the features), dB")
     fit_ratio: float = setting(1.3, lo=0.5, hi=10.0,
-                               doc="the interrupter's frames must fit the other partner's voice this well "
+                               doc="features: the interrupter's frames must fit the other partner's voice this well "
                                    "(mean distance / the holder's usual distance to their own voice)")
-    unvoiced_neutral: bool = setting(True, doc="unvoiced frames leave the evidence unchanged")
+    unvoiced_neutral: bool = setting(True, doc="features: unvoiced frames leave the evidence unchanged")
     level_weight_per_db: float = setting(0.1, lo=0.0, hi=2.0,
-                                         doc="evidence per dB of level above the holder's own (overlap adds up)")
+                                         doc="features: evidence per dB of level above the holder's own (overlap adds up)")
     drift: float = setting(-0.5, lo=-3.0, hi=3.0,
-                           doc="evidence per frame below this is the holder's own speech (CUSUM drift)")
+                           doc="features: evidence per frame below this is the holder's own speech (CUSUM drift)")
     threshold: float = setting(10.0, lo=0.5, hi=100.0,
-                               doc="accumulated evidence (counted per 30 ms of speech) that makes an interruption")
+                               doc="features: accumulated evidence (counted per 30 ms of speech) that makes an interruption")
     sustain_ms: int = setting(600, lo=100, hi=5000,
-        doc="evidence must keep growing this long (shorter = backchannel), ms")
-    refractory_s: float = setting(3.0, lo=0.0, hi=60.0, doc="after an interruption, no new one for this long, s")
+        doc="features: evidence must keep growing this long (shorter = backchannel), ms")
+    refractory_s: float = setting(3.0, lo=0.0, hi=60.0, doc="features: after an interruption, no new one for this long, s")
     settle_s: float = setting(20.0, lo=0.0, hi=600.0,
-        doc="none in the first this-many seconds after both voices are first told apart (the voice model is "
+        doc="features: none in the first this-many seconds after both voices are first told apart (the voice model is "
             "unreliable at first; a calibration profile skips this), s")
 
 

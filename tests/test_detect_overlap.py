@@ -1,0 +1,111 @@
+"""Interruptions heard by the segmentation model, on speech synthesised with espeak-ng (two different voices)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from voicecoach.audio.frames import SAMPLE_RATE as R, frames_from_array
+from voicecoach.detect.pipeline import Pipeline
+from voicecoach.detect.settings import DetectionSettings
+from voicecoach.events import Interruption
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                                reason="needs espeak-ng and sox to synthesise speech")
+
+HOLDER = ("I told you last week that I would be home late on Thursday, and you said that it was completely fine "
+          "with you, so I really do not understand why we are arguing about it again tonight")
+INTERRUPTER = "No, that is not what I said at all, listen to me"
+A_START_S = 0.5
+
+
+@lru_cache(maxsize=None)
+def say(text: str, who: str) -> np.ndarray:
+    """Speech from espeak-ng at 16 kHz, float, silence trimmed. ``who``: "A" (low male), "B" (high female)."""
+    voice, pitch, speed = ("en-us+m3", 35, 160) if who == "A" else ("en-gb+f3", 70, 170)
+    wav = subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "--stdout", text],
+                         capture_output=True, check=True).stdout
+    raw = subprocess.run(["sox", "-t", "wav", "-", "-r", str(R), "-c", "1", "-b", "16", "-t", "raw", "-"],
+                         input=wav, capture_output=True, check=True).stdout
+    x = np.frombuffer(raw, np.int16).astype(np.float32)
+    loud = np.flatnonzero(np.abs(x) > 500)
+    return x[loud[0]:loud[-1] + 1]
+
+
+def talk(*parts: tuple[float, str, str], seconds: float = 16.0) -> np.ndarray:
+    """Mix (start_s, text, who) parts at half scale into int16 audio."""
+    out = np.zeros(int(seconds * R), np.float32)
+    for start_s, text, who in parts:
+        x = say(text, who)
+        i = int(start_s * R)
+        out[i:i + len(x)] += 0.5 * x[:len(out) - i]
+    return np.clip(out, -32767, 32767).astype(np.int16)
+
+
+def interruptions(audio: np.ndarray, pipeline: Pipeline | None = None,
+                  muted: tuple[float, float] | None = None) -> list[Interruption]:
+    p = pipeline or Pipeline()
+    found = []
+    for f in frames_from_array(audio, 30):
+        mute = muted is not None and muted[0] <= f.start_sample / R < muted[1]
+        found += [e for e in p.process(f, muted=mute) if isinstance(e, Interruption)]
+    return found
+
+
+def test_a_partner_talking_over_the_other_is_an_interruption_heard_within_a_second():
+    onset_s = 6.0
+    found = interruptions(talk((A_START_S, HOLDER, "A"), (onset_s, INTERRUPTER, "B")))
+    assert len(found) == 1
+    e = found[0]
+    assert abs(e.start - onset_s) < 0.3
+    assert 0.6 <= e.t - onset_s <= 1.1    # min_run_ms (the interrupter keeps going) + a check or two
+    assert (e.speaker, e.over) == ("B", "A")
+
+
+@pytest.mark.parametrize("word", ["mm", "yeah", "right"])
+def test_a_backchannel_under_the_speaker_is_not_an_interruption(word: str):
+    assert say(word, "B").size < 0.45 * R
+    assert interruptions(talk((A_START_S, HOLDER, "A"), (5.0, word, "B"))) == []
+
+
+def test_taking_turns_with_a_gap_is_not_an_interruption():
+    b_start = A_START_S + say(HOLDER, "A").size / R + 0.3
+    assert interruptions(talk((A_START_S, HOLDER, "A"), (b_start, INTERRUPTER, "B"), seconds=b_start + 4)) == []
+
+
+def test_a_partner_talking_over_the_product_is_not_an_interruption():
+    # the product speaks (frames muted) while a partner talks over it: the window holds the product's voice
+    audio = talk((A_START_S, HOLDER, "A"), (6.0, INTERRUPTER, "B"))
+    assert interruptions(audio, muted=(A_START_S, 8.0)) == []
+
+
+def test_the_model_looks_only_during_talk_and_rarely_when_nothing_starts():
+    p = Pipeline()
+    interruptions(np.zeros(20 * R, np.int16), p)
+    assert p.overlap.checks == 0            # silence: never
+    p = Pipeline()
+    seconds = A_START_S + say(HOLDER, "A").size / R + 1.0
+    interruptions(talk((A_START_S, HOLDER, "A"), seconds=seconds), p)
+    # one voice going on: once per min_run_ms at most, after the 4 s window has filled
+    assert 0 < p.overlap.checks <= (seconds - 4.0) / 0.6 + 1
+
+
+def test_reset_forgets_the_window_and_the_reported_onsets():
+    p = Pipeline()
+    audio = talk((A_START_S, HOLDER, "A"), (6.0, INTERRUPTER, "B"))
+    assert len(interruptions(audio, p)) == 1
+    p.reset()
+    assert p.overlap._filled == 0
+    assert len(interruptions(audio, p)) == 1   # the same talk again: heard again
+
+
+def test_the_features_method_needs_no_model():
+    s = DetectionSettings()
+    p = Pipeline(replace(s, interruption=replace(s.interruption, method="features")))
+    assert p.overlap is None
+    interruptions(talk((A_START_S, HOLDER, "A"), (6.0, INTERRUPTER, "B")), p)   # runs; too short to settle

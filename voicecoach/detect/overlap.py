@@ -1,0 +1,130 @@
+"""Interruption from the segmentation model: a second voice starts while the first holds the floor, and goes on.
+
+Every ``check_every_ms`` of talk the model is run on the last ``model_window_ms`` of audio. Within that window
+an interruption is a local speaker X whose current run of speech began (at the onset) while another speaker Y
+was speaking, Y having spoken for ``floor_ms`` before it, and X has now gone on for ``min_run_ms``. A backchannel
+("mm-hm", "right") is shorter than ``min_run_ms`` and never counts. The model's last steps see little of the
+future, so the window is judged up to ``delay_ms`` before its end.
+
+The model costs about 40 ms a look, so it looks only when something can be found: not while the product speaks,
+not when the recent audio is not nearly all speech (an interruption needs ``floor_ms`` + ``min_run_ms`` of speech
+with no gap), and, when the last look saw no second voice starting, not before ``min_run_ms`` has passed (no
+interruption can be complete sooner). Once a second voice is seen starting it looks every ``check_every_ms`` for
+``min_run_ms``. Who
+interrupted whom comes from the speaker tracker's labels before the onset.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..events import Interruption
+from .features import FrameFeatures
+from .segmentation import SAMPLE_RATE, SegmentationModel
+from .settings import InterruptionSettings
+
+SPEECH_FRACTION = 0.7      # of the frames the rule looks at: less speech than this cannot hold an interruption
+HOLDER_ACTIVE = 0.8        # the holder is active in this share of the steps of floor_ms before the onset...
+OVERLAP_S = 0.2            # ...and still speaking, on average, over this long after it
+SAME_ONSET_S = 1.0         # onsets closer than this are one interruption seen by several checks
+
+
+class OverlapInterruptionDetector:
+    """Emits :class:`Interruption` from audio frames, using :class:`SegmentationModel` on a sliding window."""
+
+    def __init__(self, settings: InterruptionSettings, frame_ms: int = 30,
+                 model: SegmentationModel | None = None) -> None:
+        self.settings = settings
+        self.frame_ms = frame_ms
+        self.model = model or SegmentationModel.load()
+        self._window = np.zeros(settings.model_window_ms * SAMPLE_RATE // 1000, np.float32)
+        self._every_n = max(1, settings.check_every_ms // frame_ms)
+        self._idle_n = max(self._every_n, settings.min_run_ms // frame_ms)
+        need_ms = settings.floor_ms + settings.min_run_ms + settings.delay_ms
+        self._need_n = max(1, need_ms // frame_ms)
+        self.checks = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the audio, the labels and the onsets already reported."""
+        self._window[:] = 0.0
+        self._pos = 0               # the ring buffer's next write position
+        self._filled = 0
+        self._end_s = 0.0
+        self._speech: deque[bool] = deque(maxlen=self._need_n)
+        self._labels: deque[tuple[float, str | None]] = deque(maxlen=len(self._window) // (SAMPLE_RATE // 1000)
+                                                              // self.frame_ms + 1)
+        self._since_check = 0
+        self._wait_n = self._every_n
+        self._often_until_s = -1.0
+        self._onsets: deque[float] = deque(maxlen=8)
+
+    def process(self, samples: NDArray[np.int16], feats: FrameFeatures, label: str | None,
+                muted: bool = False) -> list[Interruption]:
+        """Take one frame's samples, its features and the tracker's label; return an interruption when one is seen."""
+        n, size = len(samples), len(self._window)
+        first = min(n, size - self._pos)
+        self._window[self._pos:self._pos + first] = samples[:first]
+        self._window[:n - first] = samples[first:]
+        self._pos = (self._pos + n) % size
+        self._filled = min(len(self._window), self._filled + n)
+        self._end_s = feats.end_s
+        self._labels.append((feats.end_s, label if feats.is_speech else None))
+        self._speech.append(feats.is_speech and not feats.quiet and not muted)
+        self._since_check += 1
+        if muted:
+            self._speech.clear()   # the product's own voice is in the window: wait until it has passed
+            return []
+        if (self._since_check < self._wait_n or self._filled < len(self._window)
+                or len(self._speech) < self._need_n or sum(self._speech) < SPEECH_FRACTION * self._need_n):
+            return []
+        self._since_check = 0
+        self.checks += 1
+        events, starting = self._check()
+        if starting:   # keep looking often until that voice has had time to go on (one look may miss it)
+            self._often_until_s = self._end_s + self.settings.min_run_ms / 1000.0
+        self._wait_n = self._every_n if self._end_s < self._often_until_s else self._idle_n
+        return events
+
+    def _check(self) -> tuple[list[Interruption], bool]:
+        """Run the model once; returns the interruption seen (if any) and whether a second voice is starting."""
+        s = self.settings
+        audio = np.concatenate([self._window[self._pos:], self._window[:self._pos]])
+        active = SegmentationModel.activity(self.model.probabilities(audio))   # it normalises its input
+        start_s = self._end_s - len(self._window) / SAMPLE_RATE
+        centers = start_s + SegmentationModel.step_centers_s(len(active))
+        step_s = centers[1] - centers[0]
+        end = int(np.searchsorted(centers, self._end_s - s.delay_ms / 1000.0))
+        on = active[:end] > s.activity_threshold
+        floor_n, overlap_n = int(s.floor_ms / 1000.0 / step_s), max(1, int(OVERLAP_S / step_s))
+        starting = False
+        for x in range(active.shape[1]):
+            if not on[end - 1, x]:
+                continue
+            off = np.flatnonzero(~on[:, x])
+            onset = int(off[-1]) + 1 if len(off) else 0
+            if onset < floor_n:
+                continue
+            held = [y for y in range(active.shape[1]) if y != x
+                    and on[onset - floor_n:onset, y].mean() >= HOLDER_ACTIVE
+                    and active[onset:onset + overlap_n, y].mean() > s.activity_threshold]
+            onset_s = float(centers[onset])
+            if not held or any(abs(onset_s - t) < SAME_ONSET_S for t in self._onsets):
+                continue
+            if (end - onset) * step_s < s.min_run_ms / 1000.0:
+                starting = True   # a second voice has begun over the first: look again soon
+                continue
+            self._onsets.append(onset_s)
+            over = self._label_before(onset_s)
+            speaker = None if over is None else ("B" if over == "A" else "A")
+            return [Interruption(t=round(self._end_s, 3), start=round(onset_s, 3), speaker=speaker, over=over)], False
+        return [], starting
+
+    def _label_before(self, onset_s: float) -> str | None:
+        """The partner label the tracker gave most of the speech in ``floor_ms`` before the onset."""
+        since = onset_s - self.settings.floor_ms / 1000.0
+        votes = Counter(lab for t, lab in self._labels if since <= t <= onset_s and lab is not None)
+        return votes.most_common(1)[0][0] if votes else None
