@@ -84,6 +84,43 @@ def test_a_partner_talking_over_the_product_is_not_an_interruption():
     assert interruptions(audio, muted=(A_START_S, 8.0)) == []
 
 
+class _Scripted:
+    """Stands in for the model to give one exact picture: voice 0 all along, voice 1 too from ``onset_s`` on (the
+    logic around the model is tested here; the model itself on real speech above). ``now_s``: the window's end."""
+
+    def __init__(self, onset_s: float) -> None:
+        self.onset_s = onset_s
+        self.now_s = 0.0
+
+    def probabilities(self, audio: np.ndarray) -> np.ndarray:
+        from voicecoach.detect.segmentation import SegmentationModel
+        steps = ((((len(audio) - 251) // 10 + 1) // 3 - 4) // 3 - 4) // 3
+        times = self.now_s - len(audio) / R + SegmentationModel.step_centers_s(steps)
+        probs = np.zeros((steps, 7), np.float32)
+        probs[times < self.onset_s, 1] = 1.0    # {0}
+        probs[times >= self.onset_s, 4] = 1.0   # {0, 1}
+        return probs
+
+
+def test_no_one_holds_the_floor_while_the_product_speaks():
+    from voicecoach.detect.features import FrameFeatures
+    from voicecoach.detect.overlap import OverlapInterruptionDetector
+
+    samples = np.zeros(480, np.int16)
+    for muted_until_s, expected in ((0.0, 1), (6.5, 0)):
+        model = _Scripted(onset_s=6.0)
+        det = OverlapInterruptionDetector(DetectionSettings().interruption, 30, model=model)
+        found = []
+        for i in range(300):   # 9 s of speech frames
+            feats = FrameFeatures(i * 480, (i + 1) * 0.03, -30.0, True, -80.0, f0_hz=150.0)
+            model.now_s = feats.end_s
+            found += det.process(samples, feats, "A", muted=feats.end_s <= muted_until_s)
+        # voice 1 starts over voice 0 at 6 s and goes on: an interruption, unless voice 0 was the product speaking
+        assert len(found) == expected, (muted_until_s, found)
+        if expected:
+            assert abs(found[0].start - 6.0) < 0.03 and (found[0].speaker, found[0].over) == ("B", "A")
+
+
 def test_the_model_looks_only_during_talk_and_rarely_when_nothing_starts():
     p = Pipeline()
     interruptions(np.zeros(20 * R, np.int16), p)

@@ -60,6 +60,7 @@ class OverlapInterruptionDetector:
         self._since_check = 0
         self._wait_n = self._every_n
         self._often_until_s = -1.0
+        self._muted_until_s = -1e9   # the end of the product's last words: no one "held the floor" before this
         self._onsets: deque[float] = deque(maxlen=8)
 
     def process(self, samples: NDArray[np.int16], feats: FrameFeatures, label: str | None,
@@ -77,6 +78,7 @@ class OverlapInterruptionDetector:
         self._since_check += 1
         if muted:
             self._speech.clear()   # the product's own voice is in the window: wait until it has passed
+            self._muted_until_s = feats.end_s
             return []
         if (self._since_check < self._wait_n or self._filled < len(self._window)
                 or len(self._speech) < self._need_n or sum(self._speech) < SPEECH_FRACTION * self._need_n):
@@ -106,8 +108,8 @@ class OverlapInterruptionDetector:
                 continue
             off = np.flatnonzero(~on[:, x])
             onset = int(off[-1]) + 1 if len(off) else 0
-            if onset < floor_n:
-                continue
+            if onset < floor_n or centers[onset - floor_n] < self._muted_until_s:
+                continue   # too early in the window, or the "holder" may be the product's own voice
             held = [y for y in range(active.shape[1]) if y != x
                     and on[onset - floor_n:onset, y].mean() >= HOLDER_ACTIVE
                     and active[onset:onset + overlap_n, y].mean() > s.activity_threshold]
