@@ -30,7 +30,7 @@ from evalkit.corpus import RATE
 BENCH_VERSION = 2
 OUT = corpus.REPO / "out" / "bench"
 STAGES = {"features": ("process",), "speakers": ("process", "window_distances"), "raised": ("process",),
-          "interruptions": ("process",), "escalation": ("process",)}
+          "interruptions": ("process",), "overlap": ("process",), "escalation": ("process",)}
 TARGET_X_RT = 200.0
 TARGET_MB = 80.0
 
@@ -142,14 +142,26 @@ def instrument(pipeline: Any, sink: dict[str, int]) -> list[str]:
     return sorted(set(found), key=list(STAGES).index)
 
 
-def measure_in_process(path: Path, repeat: int) -> dict[str, Any]:
+def _config(method: str | None):
+    """Default settings, with the interruption method overridden when asked."""
+    from dataclasses import replace
+
+    from voicecoach.config import Config
+
+    config = Config()
+    if method:
+        d = config.detection
+        config = replace(config, detection=replace(d, interruption=replace(d.interruption, method=method)))
+    return config
+
+
+def measure_in_process(path: Path, repeat: int, method: str | None = None) -> dict[str, Any]:
     """Best-of-``repeat`` throughput of analyze_file, then one instrumented pass for per-stage costs."""
     from voicecoach.audio.wav import WavSource
     from voicecoach.analysis import analyze_file
-    from voicecoach.config import Config
     from voicecoach.detect.pipeline import Pipeline
 
-    config = Config()
+    config = _config(method)
     frame_ms = config.audio.frame_ms
     runs, events, duration = [], [], 0.0
     for _ in range(repeat):
@@ -171,7 +183,9 @@ def measure_in_process(path: Path, repeat: int) -> dict[str, Any]:
     per_frame = {"WAV reading + framing": read_s * 1e6 / n}
     per_frame.update({s: sink[s] / 1e3 / n for s in stages})
     per_frame["pipeline glue (the rest of Pipeline.process)"] = (total_ns - sum(sink.values())) / 1e3 / n
+    checks = pipeline.overlap.checks if pipeline.overlap is not None else 0
     return {"duration_s": duration, "frames": n, "frame_ms": frame_ms, "runs_s": runs,
+            "method": config.detection.interruption.method, "model_checks_per_min": checks / (duration / 60.0),
             "x_real_time": duration / min(runs), "per_frame_us": per_frame,
             "instrumented_total_us": total_ns / 1e3 / n + read_s * 1e6 / n,
             "events": {k: sum(e.type == k for e in events) for k in ("raised_voice", "interruption", "pause_suggested")}}
@@ -190,11 +204,15 @@ print(json.dumps({"status": os.waitstatus_to_exitcode(status), "maxrss_kb": ru.r
 """
 
 
-def measure_cli(path: Path) -> dict[str, Any]:
+def measure_cli(path: Path, method: str | None = None) -> dict[str, Any]:
     """Peak RSS (whole process, ru_maxrss) and wall time of a fresh ``voicecoach analyze --json FILE``."""
     exe = Path(sys.executable).with_name("voicecoach")
     cmd = [str(exe), "analyze", "--json", str(path)] if exe.exists() else \
         [sys.executable, "-m", "voicecoach", "analyze", "--json", str(path)]
+    if method:
+        conf = OUT / f"bench-{method}.toml"
+        conf.write_text(f'[detection.interruption]\nmethod = "{method}"\n')
+        cmd[-2:-2] = ["--config", str(conf)]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", ",".join(map(str, sorted(os.sched_getaffinity(0)))), *cmd]
     out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *cmd], capture_output=True, text=True)
@@ -214,7 +232,8 @@ def markdown(meta: dict[str, Any], r: dict[str, Any], cli: dict[str, Any]) -> st
     x, mb = r["x_real_time"], cli["peak_rss_mb"]
     lines = ["## voicecoach analyze: benchmark", "",
              f"`{meta['command']}` at commit {meta['commit']}; {meta['cpu']}, {meta['pin']}; recording: "
-             f"{r['duration_s'] / 60:.1f} min, {meta['recording']} ({meta['wav']}); events found: "
+             f"{r['duration_s'] / 60:.1f} min, {meta['recording']} ({meta['wav']}); interruption method "
+             f"'{r['method']}' ({r['model_checks_per_min']:.0f} model looks per minute); events found: "
              + ", ".join(f"{k} {v}" for k, v in r["events"].items()) + ".", "",
              "| measure | value | target | result |", "|---|---:|---:|---|",
              f"| throughput of analyze (in-process, best of {len(r['runs_s'])}) | {x:.0f}x real time "
@@ -241,11 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, metavar="FILE", help="also write machine-readable results here")
     ap.add_argument("--core", type=int, default=0, help="the core to pin to (default 0)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core")
+    ap.add_argument("--method", choices=("model", "features"),
+                    help="detection.interruption.method to measure (default: the configured default)")
     args = ap.parse_args(argv)
     pin = "not pinned (--no-pin)" if args.no_pin else pin_to_one_core(args.core)
     path, desc = recording(args.seconds)
-    r = measure_in_process(path, max(1, args.repeat))
-    cli = measure_cli(path)
+    r = measure_in_process(path, max(1, args.repeat), args.method)
+    cli = measure_cli(path, args.method)
     meta = {"command": "scripts/bench " + " ".join(argv if argv is not None else sys.argv[1:]),
             "commit": _commit(), "cpu": _cpu(), "pin": pin, "recording": desc,
             "wav": os.path.relpath(path, corpus.REPO), "python": platform.python_version(),

@@ -4,13 +4,14 @@ Checks what only a long run shows: memory growth after warm-up, drift of event t
 growth of queues. The audio is the demo's escalating two-voice conversation (real TTS) looped with changing
 levels, so detectors, the coach, the speaker and the journal all keep working.
 
-    .venv/bin/python scripts/soak.py --hours 8 [--json FILE]
+    .venv/bin/python scripts/soak.py --hours 8 [--method features] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import os
 import resource
 import sys
@@ -64,6 +65,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--warmup-min", type=float, default=30.0, help="audio minutes before the memory baseline")
+    ap.add_argument("--sample-min", type=float, default=10.0, help="audio minutes between memory samples")
+    ap.add_argument("--method", choices=("model", "features"), help="detection.interruption.method (default: config's)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -80,6 +83,9 @@ def main() -> int:
     from voicecoach.speech.speaker import Speaker
 
     config = Config()
+    if args.method:
+        d = config.detection
+        config = replace(config, detection=replace(d, interruption=replace(d.interruption, method=args.method)))
     speaker = Speaker(config.speech, sink=NullSink())
     audio, _ = build_conversation(speaker.render)
     journal = app.open_journal(config)
@@ -88,7 +94,7 @@ def main() -> int:
     frame_s = config.audio.frame_ms / 1000.0
     stats = {"frames": 0, "events": 0, "drift_max_s": 0.0, "max_speaker_queue": 0, "rss": []}
     warmup_frames = int(args.warmup_min * 60 / frame_s)
-    sample_every = int(600 / frame_s)  # every 10 minutes of audio
+    sample_every = int(args.sample_min * 60 / frame_s)
     last_end = [0.0]
 
     original_step = session.step
