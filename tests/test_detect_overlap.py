@@ -88,8 +88,9 @@ class _Scripted:
     """Stands in for the model to give one exact picture: voice 0 all along, voice 1 too from ``onset_s`` on (the
     logic around the model is tested here; the model itself on real speech above). ``now_s``: the window's end."""
 
-    def __init__(self, onset_s: float) -> None:
+    def __init__(self, onset_s: float, unsure_until_s: float = 0.0) -> None:
         self.onset_s = onset_s
+        self.unsure_until_s = unsure_until_s   # until then, voice 1's last 0.3 s is only 0.6 likely
         self.now_s = 0.0
 
     def probabilities(self, audio: np.ndarray) -> np.ndarray:
@@ -99,26 +100,41 @@ class _Scripted:
         probs = np.zeros((steps, 7), np.float32)
         probs[times < self.onset_s, 1] = 1.0    # {0}
         probs[times >= self.onset_s, 4] = 1.0   # {0, 1}
+        if self.now_s < self.unsure_until_s:
+            probs[times >= self.now_s - 0.3] = [0, 0.4, 0, 0, 0.6, 0, 0]
         return probs
 
 
-def test_no_one_holds_the_floor_while_the_product_speaks():
+def _scripted_run(model: _Scripted, muted_until_s: float = 0.0, seconds: float = 9.0) -> list[Interruption]:
+    """Feed ``seconds`` of speech frames to an overlap detector around ``model``."""
     from voicecoach.detect.features import FrameFeatures
     from voicecoach.detect.overlap import OverlapInterruptionDetector
 
     samples = np.zeros(480, np.int16)
+    det = OverlapInterruptionDetector(DetectionSettings().interruption, 30, model=model)
+    found = []
+    for i in range(int(seconds / 0.03)):
+        feats = FrameFeatures(i * 480, (i + 1) * 0.03, -30.0, True, -80.0, f0_hz=150.0)
+        model.now_s = feats.end_s
+        found += det.process(samples, feats, "A", muted=feats.end_s <= muted_until_s)
+    return found
+
+
+def test_no_one_holds_the_floor_while_the_product_speaks():
     for muted_until_s, expected in ((0.0, 1), (6.5, 0)):
-        model = _Scripted(onset_s=6.0)
-        det = OverlapInterruptionDetector(DetectionSettings().interruption, 30, model=model)
-        found = []
-        for i in range(300):   # 9 s of speech frames
-            feats = FrameFeatures(i * 480, (i + 1) * 0.03, -30.0, True, -80.0, f0_hz=150.0)
-            model.now_s = feats.end_s
-            found += det.process(samples, feats, "A", muted=feats.end_s <= muted_until_s)
+        found = _scripted_run(_Scripted(onset_s=6.0), muted_until_s)
         # voice 1 starts over voice 0 at 6 s and goes on: an interruption, unless voice 0 was the product speaking
         assert len(found) == expected, (muted_until_s, found)
         if expected:
             assert abs(found[0].start - 6.0) < 0.03 and (found[0].speaker, found[0].over) == ("B", "A")
+
+
+def test_a_run_the_model_is_unsure_of_at_its_end_waits_for_a_surer_look():
+    sure = _scripted_run(_Scripted(onset_s=6.0))
+    assert len(sure) == 1 and sure[0].t < 6.9
+    later = _scripted_run(_Scripted(onset_s=6.0, unsure_until_s=7.5))
+    assert len(later) == 1 and 7.5 <= later[0].t < 7.8 and abs(later[0].start - 6.0) < 0.03
+    assert _scripted_run(_Scripted(onset_s=6.0, unsure_until_s=99.0)) == []
 
 
 def test_the_model_looks_only_during_talk_and_rarely_when_nothing_starts():

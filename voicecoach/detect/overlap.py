@@ -3,7 +3,9 @@
 Every ``check_every_ms`` of talk the model is run on the last ``model_window_ms`` of audio. Within that window
 an interruption is a local speaker X whose current run of speech began (at the onset) while another speaker Y
 was speaking, Y having spoken for ``floor_ms`` before it, and X has now gone on for ``min_run_ms``. A backchannel
-("mm-hm", "right") is shorter than ``min_run_ms`` and never counts. The model's last steps see little of the
+("mm-hm", "right") is shorter than ``min_run_ms`` and never counts; nor does a run whose last 100 ms the model
+is unsure of (mean probability under ``end_confidence``): near a window's end the model sometimes carries a
+backchannel's label on into the holder's voice. The model's last steps see little of the
 future, so the window is judged up to ``delay_ms`` before its end.
 
 The model costs about 40 ms a look, so it looks only when something can be found: not while the product speaks,
@@ -30,6 +32,7 @@ SPEECH_FRACTION = 0.7      # of the frames the rule looks at: less speech than t
 HOLDER_ACTIVE = 0.8        # the holder is active in this share of the steps of floor_ms before the onset...
 OVERLAP_S = 0.2            # ...and still speaking, on average, over this long after it
 SAME_ONSET_S = 1.0         # onsets closer than this are one interruption seen by several checks
+END_S = 0.1                # end_confidence is the interrupter's mean probability over this last stretch
 
 
 class OverlapInterruptionDetector:
@@ -102,6 +105,7 @@ class OverlapInterruptionDetector:
         end = int(np.searchsorted(centers, self._end_s - s.delay_ms / 1000.0))
         on = active[:end] > s.activity_threshold
         floor_n, overlap_n = int(s.floor_ms / 1000.0 / step_s), max(1, int(OVERLAP_S / step_s))
+        tail_n = max(1, int(END_S / step_s))
         starting = False
         for x in range(active.shape[1]):
             if not on[end - 1, x]:
@@ -116,8 +120,8 @@ class OverlapInterruptionDetector:
             onset_s = float(centers[onset])
             if not held or any(abs(onset_s - t) < SAME_ONSET_S for t in self._onsets):
                 continue
-            if (end - onset) * step_s < s.min_run_ms / 1000.0:
-                starting = True   # a second voice has begun over the first: look again soon
+            if (end - onset) * step_s < s.min_run_ms / 1000.0 or active[end - tail_n:end, x].mean() < s.end_confidence:
+                starting = True   # a second voice has begun over the first (or the model is unsure it goes on)
                 continue
             self._onsets.append(onset_s)
             over = self._label_before(onset_s)

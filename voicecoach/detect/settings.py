@@ -69,6 +69,9 @@ class InterruptionSettings:
     delay_ms: int = setting(100, lo=0, hi=1000,
                             doc="model: the window is judged up to this long before its end (little future there), ms")
     activity_threshold: float = setting(0.5, lo=0.05, hi=0.95, doc="model: a voice is active above this probability")
+    end_confidence: float = setting(0.8, lo=0.0, hi=1.0,
+        doc="model: the interrupter's mean probability over the last 100 ms judged must reach this (a backchannel "
+            "the model runs on into the holder's voice scores lower)")
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="features: evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0,
         doc="features: evidence per unit of pitch contrast (the other's pitch = 1)")
