@@ -20,11 +20,19 @@ def feed(policy: EscalationPolicy, times: list[float], raised: bool = False) -> 
     return out
 
 
-def test_four_interruptions_within_a_minute_suggest_a_pause_with_a_reason():
+def test_three_interruptions_within_a_minute_suggest_a_pause_with_a_reason():
     policy = EscalationPolicy(EscalationSettings())
-    out = feed(policy, [10.0, 30.0, 45.0, 55.0])
+    assert feed(policy, [10.0, 30.0]) == []
+    out = feed(policy, [55.0, 60.0])
     assert len(out) == 1 and out[0].t == 55.0
-    assert out[0].reason == "4 interruptions in 60 s"
+    assert out[0].reason == "3 interruptions in 60 s"
+
+
+def test_two_raised_voices_within_a_minute_suggest_a_pause():
+    policy = EscalationPolicy(EscalationSettings())
+    assert feed(policy, [10.0], raised=True) == []
+    out = feed(policy, [50.0], raised=True)
+    assert len(out) == 1 and out[0].reason == "2 raised voices in 60 s"
 
 
 def test_spread_out_interruptions_do_not():

@@ -101,8 +101,8 @@ class EscalationSettings:
     """When to suggest the agreed pause (rules over a sliding window)."""
 
     window_s: float = setting(60.0, lo=10.0, hi=900.0, doc="sliding window for counting events, s")
-    interruptions: int = setting(4, lo=1, hi=50, doc="this many interruptions within the window suggest a pause")
-    raised_events: int = setting(3, lo=1, hi=50, doc="this many raised-voice events within the window suggest a pause")
+    interruptions: int = setting(3, lo=1, hi=50, doc="this many interruptions within the window suggest a pause")
+    raised_events: int = setting(2, lo=1, hi=50, doc="this many raised-voice events within the window suggest a pause")
     raised_s: float = setting(15.0, lo=1.0, hi=600.0,
         doc="this many seconds of raised voice within the window suggest a pause")
     combined_events: int = setting(2, lo=2, hi=50,
