@@ -120,30 +120,24 @@ class SegmentationModel:
         return np.ascontiguousarray(y, dtype=np.float32)
 
     def _bilstm(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
-        steps, h = x.shape[0], HIDDEN
+        steps = x.shape[0]
         for w_in, w_h, b in self._lstm:
-            gates = np.empty((steps, 2, 1, 4 * h), np.float32)   # both directions' input terms per step
+            gates = np.empty((steps, 2, 1, 4 * HIDDEN), np.float32)   # both directions' input terms per step
             gates[:, 0, 0] = x @ w_in[0] + b[0]
-            gates[::-1, 1, 0] = x @ w_in[1] + b[1]                # the backward direction runs from the end
-            out = np.zeros((steps + 1, 2, 1, h), np.float32)      # out[t + 1] is the state after step t
-            c = np.zeros((2, 1, h), np.float32)
-            g = np.empty((2, 1, 4 * h), np.float32)
-            tmp = np.empty((2, 1, h), np.float32)
-            sig, cand = g[:, :, :3 * h], g[:, :, 3 * h:]
-            s_in, s_forget, s_out = g[:, :, :h], g[:, :, h:2 * h], g[:, :, 2 * h:3 * h]
-            for t in range(steps):   # the loop is the model's cost: few array operations, all in place
-                np.matmul(out[t], w_h, out=g)
+            gates[::-1, 1, 0] = x @ w_in[1] + b[1]                  # the backward direction runs from the end
+            h = np.zeros((2, 1, HIDDEN), np.float32)
+            c = np.zeros((2, 1, HIDDEN), np.float32)
+            out = np.empty((steps, 2, HIDDEN), np.float32)
+            for t in range(steps):   # the loop is the model's cost: as few array operations as possible
+                g = np.matmul(h, w_h)
                 g += gates[t]
                 np.tanh(g, out=g)
-                sig *= 0.5
-                sig += 0.5
-                c *= s_forget
-                np.multiply(s_in, cand, out=tmp)
-                c += tmp
-                np.tanh(c, out=tmp)
-                np.multiply(s_out, tmp, out=out[t + 1])
-            o = out[1:, :, 0]
-            x = np.concatenate([o[:, 0], o[::-1, 1]], axis=1)
+                s = g[:, :, :3 * HIDDEN] * 0.5
+                s += 0.5
+                c = s[:, :, HIDDEN:2 * HIDDEN] * c + s[:, :, :HIDDEN] * g[:, :, 3 * HIDDEN:]
+                h = s[:, :, 2 * HIDDEN:] * np.tanh(c)
+                out[t] = h[:, 0]
+            x = np.concatenate([out[:, 0], out[::-1, 1]], axis=1)
         return x
 
     def probabilities(self, wav: NDArray[np.floating]) -> NDArray[np.float32]:
