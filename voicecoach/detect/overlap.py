@@ -5,10 +5,10 @@ an interruption is a local speaker X whose current run of speech began (at the o
 was speaking, Y having spoken for ``floor_ms`` before it, and X has now gone on for ``min_run_ms``. A backchannel
 ("mm-hm", "right") is shorter than ``min_run_ms`` and never counts; nor does a run whose last 100 ms the model
 is unsure of (mean probability under ``end_confidence``): near a window's end the model sometimes carries a
-backchannel's label on into the holder's voice. The model's last steps see little of the
-future, so the window is judged up to ``delay_ms`` before its end.
+backchannel's label on into the holder's voice. The model's last steps see little of the future, so the window
+is judged up to ``delay_ms`` before its end.
 
-The model costs about 40 ms a look, so it looks only when something can be found: not while the product speaks,
+The model costs about 45 ms a look, so it looks only when something can be found: not while the product speaks,
 not when the recent audio is not nearly all speech (an interruption needs ``floor_ms`` + ``min_run_ms`` of speech
 with no gap), and, when the last look saw no second voice starting, not before ``min_run_ms`` has passed (no
 interruption can be complete sooner). Once a second voice is seen starting it looks every ``check_every_ms`` for
@@ -120,7 +120,8 @@ class OverlapInterruptionDetector:
             onset_s = float(centers[onset])
             if not held or any(abs(onset_s - t) < SAME_ONSET_S for t in self._onsets):
                 continue
-            if (end - onset) * step_s < s.min_run_ms / 1000.0 or active[end - tail_n:end, x].mean() < s.end_confidence:
+            long_enough = (end - onset) * step_s >= s.min_run_ms / 1000.0
+            if not long_enough or active[end - tail_n:end, x].mean() < s.end_confidence:
                 starting = True   # a second voice has begun over the first (or the model is unsure it goes on)
                 continue
             self._onsets.append(onset_s)
