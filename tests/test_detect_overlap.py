@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from voicecoach.audio.frames import SAMPLE_RATE as R, frames_from_array
+from voicecoach.detect.features import FrameFeatures
+from voicecoach.detect.overlap import LookHint, OverlapInterruptionDetector
 from voicecoach.detect.pipeline import Pipeline
 from voicecoach.detect.settings import DetectionSettings
 from voicecoach.events import Interruption
@@ -88,9 +90,10 @@ class _Scripted:
     """Stands in for the model to give one exact picture: voice 0 all along, voice 1 too from ``onset_s`` on (the
     logic around the model is tested here; the model itself on real speech above). ``now_s``: the window's end."""
 
-    def __init__(self, onset_s: float, unsure_until_s: float = 0.0) -> None:
+    def __init__(self, onset_s: float, unsure_until_s: float = 0.0, pauses: bool = False) -> None:
         self.onset_s = onset_s
         self.unsure_until_s = unsure_until_s   # until then, voice 1's last 0.3 s is only 0.6 likely
+        self.pauses = pauses                   # voice 0 pauses from 0.5 to 0.8 s of every second
         self.now_s = 0.0
 
     def probabilities(self, audio: np.ndarray) -> np.ndarray:
@@ -100,23 +103,25 @@ class _Scripted:
         probs = np.zeros((steps, 7), np.float32)
         probs[times < self.onset_s, 1] = 1.0    # {0}
         probs[times >= self.onset_s, 4] = 1.0   # {0, 1}
+        if self.pauses:
+            gap = (times % 1.0 >= 0.5) & (times % 1.0 < 0.8)
+            probs[gap & (times < self.onset_s)] = [1, 0, 0, 0, 0, 0, 0]   # no one
+            probs[gap & (times >= self.onset_s)] = [0, 0, 1, 0, 0, 0, 0]  # {1}
         if self.now_s < self.unsure_until_s:
             probs[times >= self.now_s - 0.3] = [0, 0.4, 0, 0, 0.6, 0, 0]
         return probs
 
 
-def _scripted_run(model: _Scripted, muted_until_s: float = 0.0, seconds: float = 9.0) -> list[Interruption]:
-    """Feed ``seconds`` of speech frames to an overlap detector around ``model``."""
-    from voicecoach.detect.features import FrameFeatures
-    from voicecoach.detect.overlap import OverlapInterruptionDetector
-
+def _scripted_run(model: _Scripted, muted_until_s: float = 0.0, seconds: float = 9.0,
+                  hint=lambda t: True, det: OverlapInterruptionDetector | None = None) -> list[Interruption]:
+    """Feed ``seconds`` of speech frames to an overlap detector around ``model``; ``hint(t)``: the features' hint."""
     samples = np.zeros(480, np.int16)
-    det = OverlapInterruptionDetector(DetectionSettings().interruption, 30, model=model)
+    det = det or OverlapInterruptionDetector(DetectionSettings().interruption, 30, model=model)
     found = []
     for i in range(int(seconds / 0.03)):
         feats = FrameFeatures(i * 480, (i + 1) * 0.03, -30.0, True, -80.0, f0_hz=150.0)
         model.now_s = feats.end_s
-        found += det.process(samples, feats, "A", muted=feats.end_s <= muted_until_s)
+        found += det.process(samples, feats, "A", muted=feats.end_s <= muted_until_s, hint=hint(feats.end_s))
     return found
 
 
@@ -135,6 +140,49 @@ def test_a_run_the_model_is_unsure_of_at_its_end_waits_for_a_surer_look():
     later = _scripted_run(_Scripted(onset_s=6.0, unsure_until_s=7.5))
     assert len(later) == 1 and 7.5 <= later[0].t < 7.8 and abs(later[0].start - 6.0) < 0.03
     assert _scripted_run(_Scripted(onset_s=6.0, unsure_until_s=99.0)) == []
+
+
+def test_a_holder_who_pauses_between_words_still_holds_the_floor():
+    # voice 0 is silent for 0.3 s of every second (70 % of the floor): the floor is still theirs
+    found = _scripted_run(_Scripted(onset_s=6.0, pauses=True))
+    assert len(found) == 1 and abs(found[0].start - 6.0) < 0.03
+
+
+def test_without_a_hint_from_the_features_the_model_does_not_look_for_a_new_voice():
+    model = _Scripted(onset_s=6.0)
+    det = OverlapInterruptionDetector(DetectionSettings().interruption, 30, model=model)
+    assert _scripted_run(model, hint=lambda t: False, det=det) == [] and det.checks == 0
+    # a hint lasting from 6.1 to 6.4 s: the model looks, sees voice 1 starting, and follows it without more hints
+    det = OverlapInterruptionDetector(DetectionSettings().interruption, 30, model=model)
+    found = _scripted_run(model, hint=lambda t: 6.1 <= t < 6.4, det=det)
+    assert len(found) == 1 and abs(found[0].start - 6.0) < 0.03 and found[0].t < 6.9
+    assert det.checks <= 5   # one on the hint, then one every check_every_ms until the run is long enough
+
+
+def _hints(hint: LookHint, frames: list[tuple]) -> list[bool]:
+    return [hint.process(*f) for f in frames]
+
+
+def test_a_hint_is_a_frame_towards_the_other_voice_or_evidence_and_lasts_hint_ms():
+    holder_like = (True, False, True, "A", (-1.0, -1.0, 0.5, 1.5))
+    other_like = (True, False, True, "A", (0.9, 0.0, 1.5, 0.5))
+    evidence = (True, True, True, "A", (-1.0, -1.0, 0.5, 1.5))
+    hint = LookHint(600, 30)
+    assert _hints(hint, [holder_like] * 50) == [False] * 50
+    assert _hints(hint, [other_like] + [holder_like] * 25) == [True] * 20 + [False] * 6
+    assert _hints(hint, [evidence] + [holder_like] * 25) == [True] * 20 + [False] * 6
+    hint.reset()
+    assert _hints(hint, [holder_like]) == [False]
+
+
+def test_when_the_features_cannot_tell_they_always_hint():
+    hint = LookHint(600, 30)
+    one_voice_known = (True, False, False, None, None)
+    too_alike = (True, False, True, "A", None)
+    assert _hints(hint, [one_voice_known] * 30) == [True] * 30
+    assert _hints(LookHint(600, 30), [too_alike] * 30) == [True] * 30
+    assert _hints(LookHint(600, 30), [(False, False, False, None, None)] * 3) == [False] * 3   # silence
+    assert _hints(LookHint(0, 30), [(True, False, True, "A", (-1.0, -1.0, 0.5, 1.5))] * 3) == [True] * 3
 
 
 def test_the_model_looks_only_during_talk_and_rarely_when_nothing_starts():

@@ -11,8 +11,8 @@ is judged up to ``delay_ms`` before its end.
 The model costs about 45 ms a look, so it looks only when something can be found: not while the product speaks,
 not when the recent audio is not nearly all speech (an interruption needs ``floor_ms`` + ``min_run_ms`` of speech
 with no gap), and, when the last look saw no second voice starting, not before ``min_run_ms`` has passed (no
-interruption can be complete sooner). Once a second voice is seen starting it looks every ``check_every_ms`` for
-``min_run_ms``. Who
+interruption can be complete sooner) nor without a hint from the light voice features (:class:`LookHint`) in the
+last ``hint_ms``. Once a second voice is seen starting it looks every ``check_every_ms`` for ``min_run_ms``. Who
 interrupted whom comes from the speaker tracker's labels before the onset.
 """
 
@@ -29,10 +29,42 @@ from .segmentation import SAMPLE_RATE, SegmentationModel
 from .settings import InterruptionSettings
 
 SPEECH_FRACTION = 0.7      # of the frames the rule looks at: less speech than this cannot hold an interruption
-HOLDER_ACTIVE = 0.8        # the holder is active in this share of the steps of floor_ms before the onset...
+HOLDER_ACTIVE = 0.6        # the holder is active in this share of the steps of floor_ms before the onset...
 OVERLAP_S = 0.2            # ...and still speaking, on average, over this long after it
 SAME_ONSET_S = 1.0         # onsets closer than this are one interruption seen by several checks
 END_S = 0.1                # end_confidence is the interrupter's mean probability over this last stretch
+HINT_TIMBRE = 0.5          # a frame this far towards the other partner's timbre (holder -1, other +1) is a hint
+
+
+class LookHint:
+    """Whether the light voice features hint that a second voice may have begun; the model's idle looks wait for one.
+
+    A frame hints when the features' own interruption evidence is above zero (their running sum of voice contrast
+    and level over the holder's), when it sounds more like the other partner than the floor holder (timbre
+    contrast above ``HINT_TIMBRE``), or when the features cannot tell: before both partners are known, or when
+    the partners are too alike to compare frame by frame. A hint lasts ``hint_ms``; ``hint_ms = 0`` always hints.
+    """
+
+    def __init__(self, hint_ms: int, frame_ms: int = 30) -> None:
+        self._last_n = hint_ms // frame_ms
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the last hint."""
+        self._left = 0
+
+    def process(self, is_speech: bool, evidence: bool, two_voices: bool, holder: str | None,
+                contrast: tuple[float, float, float, float] | None) -> bool:
+        """Take one frame's evidence, whether both partners are known, the floor holder and the voice contrast."""
+        if self._last_n <= 0:
+            return True
+        unsure = not two_voices or (holder is not None and contrast is None)
+        towards_other = holder is not None and contrast is not None and contrast[0] > HINT_TIMBRE
+        if evidence or (is_speech and (unsure or towards_other)):
+            self._left = self._last_n
+        else:
+            self._left = max(0, self._left - 1)
+        return self._left > 0
 
 
 class OverlapInterruptionDetector:
@@ -67,8 +99,11 @@ class OverlapInterruptionDetector:
         self._onsets: deque[float] = deque(maxlen=8)
 
     def process(self, samples: NDArray[np.int16], feats: FrameFeatures, label: str | None,
-                muted: bool = False) -> list[Interruption]:
-        """Take one frame's samples, its features and the tracker's label; return an interruption when one is seen."""
+                muted: bool = False, hint: bool = True) -> list[Interruption]:
+        """Take one frame's samples, its features and the tracker's label; return an interruption when one is seen.
+
+        ``hint``: the voice features hint at a second voice (:class:`LookHint`); without one the model looks only
+        while following a voice it has seen starting."""
         n, size = len(samples), len(self._window)
         first = min(n, size - self._pos)
         self._window[self._pos:self._pos + first] = samples[:first]
@@ -84,6 +119,7 @@ class OverlapInterruptionDetector:
             self._muted_until_s = feats.end_s
             return []
         if (self._since_check < self._wait_n or self._filled < len(self._window)
+                or (not hint and self._end_s >= self._often_until_s)
                 or len(self._speech) < self._need_n or sum(self._speech) < SPEECH_FRACTION * self._need_n):
             return []
         self._since_check = 0

@@ -16,7 +16,7 @@ from ..events import Event, Interruption, RaisedVoice
 from .escalation import EscalationPolicy
 from .features import FeatureExtractor, FrameFeatures
 from .interruption import InterruptionDetector
-from .overlap import OverlapInterruptionDetector
+from .overlap import LookHint, OverlapInterruptionDetector
 from .raised import RaisedVoiceDetector
 from .settings import DetectionSettings
 from .speakers import SpeakerTracker, VoiceProfile
@@ -53,12 +53,14 @@ class Pipeline:
         self.interruptions = InterruptionDetector(s.interruption, frame_ms, s.speakers.gap_ms)
         self.overlap = (OverlapInterruptionDetector(s.interruption, frame_ms)
                         if s.interruption.method == "model" else None)
+        self.hint = LookHint(s.interruption.hint_ms, frame_ms)
         self.escalation = EscalationPolicy(s.escalation, frame_ms)
         self.reset()
 
     def reset(self) -> None:
         """Forget everything learned (a new talk); a profile seeds the partners again."""
-        for stage in (self.features, self.speakers, self.raised, self.interruptions, self.overlap, self.escalation):
+        for stage in (self.features, self.speakers, self.raised, self.interruptions, self.overlap, self.hint,
+                      self.escalation):
             if stage is not None:
                 stage.reset()
         if self.profile is not None:
@@ -81,7 +83,7 @@ class Pipeline:
         new_stretch = self.speakers.stretch_frames == 1 and feats.is_speech
         events: list[Event] = list(self.raised.process(feats, known, muted, new_stretch))
         if self.overlap is not None:
-            events.extend(self.overlap.process(frame.samples, feats, label, muted))
+            events.extend(self.overlap.process(frame.samples, feats, label, muted, self._hint(feats, label, muted)))
         else:
             holder = self.interruptions.holder
             contrast = None
@@ -93,6 +95,14 @@ class Pipeline:
         if not muted:
             self._count(feats, events, raised_now)
         return events
+
+    def _hint(self, feats: FrameFeatures, label: str | None, muted: bool) -> bool:
+        """Run the light features detector (its own events unused) to hint to the model when to look."""
+        holder = self.interruptions.holder
+        contrast = self.speakers.contrast(holder) if holder and feats.is_speech and not muted else None
+        self.interruptions.process(feats, label, contrast, muted)
+        return self.hint.process(feats.is_speech and not muted, self.interruptions.evidence,
+                                 len(self.speakers.models) == 2, self.interruptions.holder, contrast)
 
     def _voices_settled(self, now_s: float, known: str | None) -> bool:
         """Both voices have been told apart for ``settle_s``: only then is interruption evidence trusted."""
