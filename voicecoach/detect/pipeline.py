@@ -82,27 +82,21 @@ class Pipeline:
         known = label if len(self.speakers.models) == 2 else None
         new_stretch = self.speakers.stretch_frames == 1 and feats.is_speech
         events: list[Event] = list(self.raised.process(feats, known, muted, new_stretch))
-        if self.overlap is not None:
-            events.extend(self.overlap.process(frame.samples, feats, label, muted, self._hint(feats, label, muted)))
+        holder = self.interruptions.holder
+        contrast = self.speakers.contrast(holder) if holder and feats.is_speech and not muted else None
+        if self.overlap is not None:   # the light detector's evidence only hints to the model when to look
+            self.interruptions.process(feats, label, contrast, muted)
+            hint = self.hint.process(feats.is_speech and not muted, self.interruptions.evidence,
+                                     len(self.speakers.models) == 2, self.interruptions.holder, contrast)
+            events.extend(self.overlap.process(frame.samples, feats, label, muted, hint))
         else:
-            holder = self.interruptions.holder
-            contrast = None
-            if holder and feats.is_speech and not muted and self._voices_settled(feats.end_s, known):
-                contrast = self.speakers.contrast(holder)
-            events.extend(self.interruptions.process(feats, label, contrast, muted))
+            settled = holder and feats.is_speech and not muted and self._voices_settled(feats.end_s, known)
+            events.extend(self.interruptions.process(feats, label, contrast if settled else None, muted))
         raised_now = self.raised.active is not None
         events.extend(self.escalation.process(feats.end_s, events, raised_now, muted))
         if not muted:
             self._count(feats, events, raised_now)
         return events
-
-    def _hint(self, feats: FrameFeatures, label: str | None, muted: bool) -> bool:
-        """Run the light features detector (its own events unused) to hint to the model when to look."""
-        holder = self.interruptions.holder
-        contrast = self.speakers.contrast(holder) if holder and feats.is_speech and not muted else None
-        self.interruptions.process(feats, label, contrast, muted)
-        return self.hint.process(feats.is_speech and not muted, self.interruptions.evidence,
-                                 len(self.speakers.models) == 2, self.interruptions.holder, contrast)
 
     def _voices_settled(self, now_s: float, known: str | None) -> bool:
         """Both voices have been told apart for ``settle_s``: only then is interruption evidence trusted."""
