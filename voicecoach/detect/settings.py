@@ -71,7 +71,7 @@ class InterruptionSettings:
     activity_threshold: float = setting(0.5, lo=0.05, hi=0.95, doc="model: a voice is active above this probability")
     hint_ms: int = setting(600, lo=0, hi=10000,
         doc="model: when no second voice is being followed, the model looks only if the voice features hinted at one "
-            "within this long (halves its looks; 0: look whenever there is talk), ms")
+            "within this long (a third to half fewer looks; 0: look whenever there is talk), ms")
     end_confidence: float = setting(0.8, lo=0.0, hi=1.0,
         doc="model: the interrupter's mean probability over the last 100 ms judged must reach this (a backchannel "
             "the model runs on into the holder's voice scores lower)")
