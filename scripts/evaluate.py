@@ -68,7 +68,7 @@ def score_item(item: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, 
     by = {k: [e for e in events if e["type"] == k] for k in ("interruption", "raised_voice", "pause_suggested")}
     onsets = [r["t"] for r in truth["interruptions"]]
     out = {"interruption": score_interruptions(by["interruption"], onsets, truth["backchannels"]),
-           "raised_voice": score_raised(by["raised_voice"], truth["raised"]),
+           "raised_voice": score_raised(by["raised_voice"], truth["raised"], truth.get("turns", ())),
            "pause_suggested": score_pauses(by["pause_suggested"], truth["escalations"])}
     if item["scenario"] != "ami":
         _attribute(out, by, truth)

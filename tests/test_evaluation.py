@@ -79,6 +79,18 @@ def test_raised_detection_correct_until_one_second_after_the_end():
     assert m.latencies == [pytest.approx(2.0)]
 
 
+def test_raised_detection_in_both_partners_stretches_is_matched_to_the_voice_it_heard():
+    segs = [{"start": 10.0, "end": 40.0, "speaker": "A"}, {"start": 12.0, "end": 38.0, "speaker": "B"}]
+    turns = [{"speaker": "A", "start": 10.0, "end": 14.0, "stretch": 0},
+             {"speaker": "B", "start": 14.5, "end": 20.0, "stretch": 0},
+             {"speaker": "A", "start": 20.5, "end": 25.0, "stretch": 0},
+             {"speaker": "A", "start": 25.5, "end": 27.0, "stretch": None}]
+    dets = [dict(ev(16.0), start=15.0), dict(ev(22.0), start=21.0), dict(ev(13.0), start=12.5)]
+    m = score_raised(dets, segs, turns)
+    assert [segs[k]["speaker"] for _, k in m.matched] == ["B", "A", "A"]
+    assert [k for _, k in score_raised(dets, segs).matched] == [0, 0, 0]   # without turns: the first segment
+
+
 def test_pause_recall_over_windows_and_false_suggestions_outside():
     windows = [{"start": 60.0, "end": 120.0}, {"start": 300.0, "end": 360.0}]
     m = score_pauses([ev(90.0), ev(200.0), ev(124.0)], windows)

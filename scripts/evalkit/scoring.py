@@ -101,16 +101,32 @@ def _count_found(m: Match, dets: list[dict[str, Any]], spans: list[dict[str, Any
             m.latencies.append(min(hits) - span["start"])
 
 
-def score_raised(dets: list[dict[str, Any]], segments: list[dict[str, Any]]) -> Match:
-    """Segments found (a detection t in [start, end+0.5]) and detections correct (t in [start, end+1.0])."""
+def score_raised(dets: list[dict[str, Any]], segments: list[dict[str, Any]],
+                 turns: Iterable[dict[str, Any]] = ()) -> Match:
+    """Segments found (a detection t in [start, end+0.5]) and detections correct (t in [start, end+1.0]).
+
+    A correct detection is matched to the segment it lies in. When both partners' raised stretches overlap in
+    time, it goes to the segment whose partner has a raised ``turn`` nearest the detection's ``start``: that is
+    the voice it heard, and the one its partner label is checked against.
+    """
     m = Match(n_truth=len(segments), n_det=len(dets))
     _count_found(m, dets, segments, RAISED_FOUND_AFTER_S)
+    raised_turns = [t for t in turns if t.get("stretch") is not None]
     for i, d in enumerate(dets):
         hit = [k for k, s in enumerate(segments) if s["start"] <= d["t"] <= s["end"] + RAISED_CORRECT_AFTER_S]
         if hit:
             m.correct += 1
-            m.matched.append((i, hit[0]))
+            m.matched.append((i, min(hit, key=lambda k: _turn_gap(d, segments[k], raised_turns))))
     return m
+
+
+def _turn_gap(det: dict[str, Any], seg: dict[str, Any], turns: list[dict[str, Any]]) -> float:
+    """Seconds from the detection's start to the nearest raised turn of the segment's partner inside it."""
+    at = det.get("start", det["t"])
+    at = det["t"] if at is None else at
+    gaps = [max(t["start"] - at, at - t["end"], 0.0) for t in turns
+            if t["speaker"] == seg["speaker"] and seg["start"] <= t["start"] and t["end"] <= seg["end"]]
+    return min(gaps, default=float("inf"))
 
 
 def attribute_speakers(pairs: list[tuple[str | None, str]]) -> tuple[int, int]:
