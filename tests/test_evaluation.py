@@ -162,6 +162,23 @@ def test_interruption_truth_is_30_to_80_percent_into_a_turn_and_overlaps_half_to
         assert new["end"] > held["end"]
 
 
+def test_a_turn_starts_on_speech_not_on_a_click_in_the_pause_before_it():
+    rng = np.random.default_rng(3)
+    t = np.arange(int(0.5 * RATE)) / RATE
+    syllable = 0.1 * np.sin(2 * np.pi * 150 * t)
+    pause = rng.normal(0.0, 1e-3, int(1.5 * RATE))   # a noisy pause, 30 dB under the speech...
+    pause[int(0.5 * RATE):int(0.5 * RATE) + 80] += 0.05   # ...with a 5 ms click a second before the speech
+    clip = np.concatenate([syllable, pause, syllable, pause, syllable]).astype(np.float32)
+    from evalkit.corpus import trim
+    assert abs(len(trim(clip)) - len(clip)) < 0.03 * RATE       # speech at both ends: nothing to cut
+    lead = np.concatenate([pause, syllable]).astype(np.float32)
+    assert abs(len(trim(lead)) - 0.5 * RATE) < 0.03 * RATE      # the click is not where the turn starts
+    voice = Voice("clicky", "M", "synthetic", [clip] * 4)
+    for seed in range(10):
+        x = voice.excerpt(np.random.default_rng(seed), 2.0)
+        assert np.sqrt(np.mean(np.square(x[: int(0.1 * RATE)]))) > 0.03   # its first 100 ms are speech
+
+
 def test_backchannels_are_short_words_inside_the_other_partners_turn():
     talk = make_talk(2)
     talk.play([TurnSpec("A" if i % 2 == 0 else "B", 5.0, backchannel=True) for i in range(6)])

@@ -21,6 +21,7 @@ RATE = 16000
 HOP = 160  # 10 ms activity frames
 ACTIVE_BELOW_PEAK_DB = 30.0  # a 10 ms frame is speech if within this of the clip's 95th-percentile frame level
 ABOVE_FLOOR_DB = 8.0
+MIN_RUN_FRAMES = 5  # a turn starts and ends on a run of this many active 10 ms frames, not on a lone click
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -70,15 +71,31 @@ def active_rms(x: NDArray[np.float32], mask: NDArray[np.bool_] | None = None) ->
     return float(np.sqrt(np.mean(np.square(frames, dtype=np.float64)))) if frames.size else 0.0
 
 
-def trim(x: NDArray[np.float32], margin_frames: int = 0) -> NDArray[np.float32]:
-    """Cut leading and trailing inactivity (keeping ``margin_frames`` of 10 ms)."""
-    mask = activity(x)
-    idx = np.flatnonzero(mask)
+def trim(x: NDArray[np.float32], margin_frames: int = 0, mask: NDArray[np.bool_] | None = None) -> NDArray[np.float32]:
+    """Cut leading and trailing inactivity (keeping ``margin_frames`` of 10 ms).
+
+    Speech starts at the first run of ``MIN_RUN_FRAMES`` active frames and ends at the last: a lone frame of a
+    click or a noise burst in a pause is not the start of a turn. ``mask``: activity already known (e.g. from the
+    whole recording, whose noise floor is better estimated than a short excerpt's).
+    """
+    mask = activity(x) if mask is None else mask[: len(x) // HOP]
+    idx = _runs(mask, MIN_RUN_FRAMES)
     if idx.size == 0:
         return x[:0]
     a = max(0, idx[0] - margin_frames) * HOP
     b = min(len(mask), idx[-1] + 1 + margin_frames) * HOP
     return x[a:b]
+
+
+def _runs(mask: NDArray[np.bool_], n: int) -> NDArray[np.int64]:
+    """Indices of the active frames that lie in runs of at least ``n``."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    d = np.diff(padded)
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    keep = ends - starts >= n
+    if not keep.any():
+        return np.zeros(0, np.int64)
+    return np.concatenate([np.arange(a, b) for a, b in zip(starts[keep], ends[keep])])
 
 
 def median_f0(x: NDArray[np.float32]) -> float:
@@ -131,7 +148,8 @@ class Voice:
         e = int(later[0]) if later.size else s + int(dur_s * RATE)
         if e - s > 1.6 * dur_s * RATE + RATE:  # no pause near the wanted length: cut at the wanted length
             e = s + int(dur_s * RATE)
-        return fade(trim(tape2[s:e]))
+        mask2 = np.concatenate([self.mask, self.mask, self.mask])
+        return fade(trim(tape2[s:e], mask=mask2[s // HOP:]))
 
 
 def _pause_midpoints(mask: NDArray[np.bool_], min_frames: int = 8) -> NDArray[np.int64]:
