@@ -162,6 +162,33 @@ def test_interruption_truth_is_30_to_80_percent_into_a_turn_and_overlaps_half_to
         assert new["end"] > held["end"]
 
 
+def _speaking_share(talk: Talk, turn: dict, a_s: float, b_s: float) -> float:
+    """Share of 10 ms frames of a placed turn's own audio in [a_s, b_s) (timeline seconds) within 20 dB of its peak."""
+    start, x = talk.placements[turn["_placement"]]
+    n = len(x) // 160
+    db = 10 * np.log10(np.mean(np.square(x[: n * 160].reshape(n, 160), dtype=np.float64), axis=1) + 1e-12)
+    a, b = int((a_s - start / RATE) * 100), int((b_s - start / RATE) * 100)
+    return float(np.mean(db[max(a, 0):b] > db.max() - 20.0))
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_the_interrupted_partner_really_speaks_before_and_during_the_overlap(check):
+    shares = []
+    for seed in range(4):
+        talk = make_talk(seed)
+        if not check:   # what the mixer did before it knew where each voice speaks
+            talk.masks = type("NoMasks", (dict,), {"__setitem__": lambda *a: None})()
+        talk.play([TurnSpec("A" if i % 2 == 0 else "B", 6.0, interrupts=i % 2 == 1) for i in range(16)])
+        for it in talk.interruptions:
+            held = next(t for t in talk.turns if t["speaker"] == it["over"] and t["start"] < it["t"] < t["end"])
+            shares.append((_speaking_share(talk, held, it["t"] - 1.0, it["t"]),
+                           _speaking_share(talk, held, it["t"], it["t"] + it["overlap_s"])))
+    shares = np.array(shares)
+    assert len(shares) >= 20
+    ok = (shares[:, 0] >= 0.45) & (shares[:, 1] >= 0.45)
+    assert ok.all() if check else not ok.all()
+
+
 def test_a_turn_starts_on_speech_not_on_a_click_in_the_pause_before_it():
     rng = np.random.default_rng(3)
     t = np.arange(int(0.5 * RATE)) / RATE

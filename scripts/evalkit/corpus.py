@@ -79,12 +79,16 @@ def trim(x: NDArray[np.float32], margin_frames: int = 0, mask: NDArray[np.bool_]
     whole recording, whose noise floor is better estimated than a short excerpt's).
     """
     mask = activity(x) if mask is None else mask[: len(x) // HOP]
+    a, b = _speech_span(mask, margin_frames)
+    return x[a * HOP:b * HOP]
+
+
+def _speech_span(mask: NDArray[np.bool_], margin_frames: int = 0) -> tuple[int, int]:
+    """First and past-the-last frame of speech (runs of ``MIN_RUN_FRAMES``), widened by a margin; (0, 0) if none."""
     idx = _runs(mask, MIN_RUN_FRAMES)
     if idx.size == 0:
-        return x[:0]
-    a = max(0, idx[0] - margin_frames) * HOP
-    b = min(len(mask), idx[-1] + 1 + margin_frames) * HOP
-    return x[a:b]
+        return 0, 0
+    return max(0, idx[0] - margin_frames), min(len(mask), idx[-1] + 1 + margin_frames)
 
 
 def _runs(mask: NDArray[np.bool_], n: int) -> NDArray[np.int64]:
@@ -140,6 +144,10 @@ class Voice:
 
     def excerpt(self, rng: np.random.Generator, dur_s: float) -> NDArray[np.float32]:
         """About ``dur_s`` of speech starting and ending at pauses, trimmed to start and end on speech."""
+        return self.cut(rng, dur_s)[0]
+
+    def cut(self, rng: np.random.Generator, dur_s: float) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        """An :meth:`excerpt` and its speech-activity mask (10 ms frames): where this voice is really speaking."""
         n = len(self.tape)
         tape2 = np.concatenate([self.tape, self.tape, self.tape])
         cuts2 = np.concatenate([self.cuts, self.cuts + n, self.cuts + 2 * n])
@@ -148,8 +156,9 @@ class Voice:
         e = int(later[0]) if later.size else s + int(dur_s * RATE)
         if e - s > 1.6 * dur_s * RATE + RATE:  # no pause near the wanted length: cut at the wanted length
             e = s + int(dur_s * RATE)
-        mask2 = np.concatenate([self.mask, self.mask, self.mask])
-        return fade(trim(tape2[s:e], mask=mask2[s // HOP:]))
+        mask = np.concatenate([self.mask, self.mask, self.mask])[s // HOP:e // HOP]
+        a, b = _speech_span(mask)
+        return fade(tape2[s + a * HOP:s + b * HOP]), mask[a:b]
 
 
 def _pause_midpoints(mask: NDArray[np.bool_], min_frames: int = 8) -> NDArray[np.int64]:

@@ -18,6 +18,9 @@ from .corpus import RATE, Voice, active_rms, fade, trim
 OVERLAP_S = (0.5, 2.0)  # the interrupted speaker goes on this long after the onset
 INTERRUPT_AT = (0.3, 0.8)  # the onset falls this far into the interrupted turn
 OWN_VOICE_BACKCHANNELS = 0.5  # chance a backchannel is cut from the partner's own speech (else a word clip)
+HOLDER_BEFORE = 0.5  # the interrupted speaker really speaks in this share of the second before the onset...
+HOLDER_DURING = 0.5  # ...and of the overlap after it: a pause is neither holding the floor nor an overlap
+ONSET_TRIES = 20
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Talk:
     interruptions: list[dict[str, Any]] = field(default_factory=list)
     backchannels: list[dict[str, Any]] = field(default_factory=list)
     cursor_s: float = 0.5
+    masks: dict[int, NDArray[np.bool_]] = field(default_factory=dict)  # placement -> speech mask (10 ms frames)
 
     def gap_s(self) -> float:
         """A natural gap between turns: mostly 0.2-1 s, sometimes a longer pause."""
@@ -69,16 +73,17 @@ class Talk:
             nxt = specs[i + 1] if i + 1 < len(specs) else None
             self._turn(spec, will_be_interrupted=bool(nxt and nxt.interrupts and nxt.who != spec.who))
 
-    def _audio(self, spec: TurnSpec) -> NDArray[np.float32]:
+    def _audio(self, spec: TurnSpec) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
         p = self.partners[spec.who]
         if spec.voice == "angry" and p.angry is not None:
-            x = p.angry.excerpt(self.rng, spec.dur_s) * 10 ** (p.angry_db / 20)
+            x, mask = p.angry.cut(self.rng, spec.dur_s)
+            x = x * 10 ** (p.angry_db / 20)
         else:
-            x = p.calm.excerpt(self.rng, spec.dur_s)
-        return (x * 10 ** ((p.level_db + spec.gain_db) / 20)).astype(np.float32)
+            x, mask = p.calm.cut(self.rng, spec.dur_s)
+        return (x * 10 ** ((p.level_db + spec.gain_db) / 20)).astype(np.float32), mask
 
     def _turn(self, spec: TurnSpec, will_be_interrupted: bool) -> None:
-        x = self._audio(spec)
+        x, mask = self._audio(spec)
         prev = self.turns[-1] if self.turns else None
         start = None
         if spec.interrupts and prev is not None and prev["speaker"] != spec.who:
@@ -88,6 +93,7 @@ class Talk:
             start = self.cursor_s + self.gap_s()
         start = round(start * RATE) / RATE
         self.placements.append([round(start * RATE), x])
+        self.masks[len(self.placements) - 1] = mask
         turn = {"speaker": spec.who, "start": start, "end": start + len(x) / RATE, "gain_db": spec.gain_db,
                 "stretch": spec.stretch, "escalation": spec.escalation, "voice": spec.voice,
                 "_placement": len(self.placements) - 1}
@@ -99,11 +105,19 @@ class Talk:
     def _interrupt(self, prev: dict[str, Any], who: str) -> float | None:
         """Cut the previous turn so it goes on 0.5-2 s past an onset 30-80 % into it; return the onset."""
         dur = prev["end"] - prev["start"]
-        onset = prev["start"] + self.rng.uniform(*INTERRUPT_AT) * dur
-        overlap = self.rng.uniform(*OVERLAP_S)
-        if onset + overlap > prev["end"] - 0.05:
-            overlap = prev["end"] - 0.05 - onset
-        if overlap < OVERLAP_S[0] or onset - prev["start"] < 1.0:
+        mask = self.masks.get(prev["_placement"])
+        for _ in range(ONSET_TRIES):
+            onset = prev["start"] + self.rng.uniform(*INTERRUPT_AT) * dur
+            overlap = self.rng.uniform(*OVERLAP_S)
+            if onset + overlap > prev["end"] - 0.05:
+                overlap = prev["end"] - 0.05 - onset
+            if overlap < OVERLAP_S[0] or onset - prev["start"] < 1.0:
+                continue
+            at = onset - prev["start"]
+            if mask is None or (_share(mask, at - 1.0, at) >= HOLDER_BEFORE
+                                and _share(mask, at, at + overlap) >= HOLDER_DURING):
+                break
+        else:
             return None
         place = self.placements[prev["_placement"]]
         keep = round((onset + overlap - prev["start"]) * RATE)
@@ -170,6 +184,12 @@ class Talk:
                  for t in self.turns]
         return {"turns": turns, "interruptions": self.interruptions, "backchannels": self.backchannels,
                 "raised": self.raised_segments(), "escalations": self.escalation_windows()}
+
+
+def _share(mask: NDArray[np.bool_], a_s: float, b_s: float) -> float:
+    """Share of the 10 ms frames in [a_s, b_s) (seconds into the clip) that are speech."""
+    part = mask[max(0, int(a_s * 100)):max(0, int(b_s * 100))]
+    return float(part.mean()) if part.size else 0.0
 
 
 def add_bed(mix: NDArray[np.float32], bed: NDArray[np.float32], snr_db: float, speech_db: float,
