@@ -279,3 +279,29 @@ def test_voices_of_one_pitch_give_timbre_evidence_only_when_their_timbres_differ
     # one pitch, timbres too close to tell apart frame by frame: no evidence at all
     near = [0.5] * (DIM - 1)
     assert _contrast_with(low + [2.0], near + [2.0], near + [2.0]) is None
+
+
+def _stretch_lengths(snr_db: float, dip_frames: int) -> list[int]:
+    """Speech frames per stretch the tracker counts: 1 s of speech, a dip of ``dip_frames``, repeated."""
+    from voicecoach.detect.features import FrameFeatures, N_MFCC
+    from voicecoach.detect.speakers import SpeakerTracker
+
+    tracker = SpeakerTracker(DetectionSettings().speakers)
+    lengths, last, i = [], 0, 0
+    for _ in range(6):
+        for speech in [True] * 33 + [False] * dip_frames:
+            f = FrameFeatures(i * 480, (i + 1) * 0.03, -30.0 if speech else -44.0, speech, -45.0,
+                              f0_hz=120.0 if speech else 0.0, mfcc=np.ones(N_MFCC) if speech else None,
+                              snr_db=snr_db, quiet=not speech)
+            tracker.process(f)
+            if tracker.stretch_frames < last:
+                lengths.append(last)
+            last = tracker.stretch_frames
+            i += 1
+    return lengths + ([last] if last else [])
+
+
+def test_in_noise_a_short_dip_under_the_floor_does_not_end_the_stretch():
+    assert _stretch_lengths(snr_db=30.0, dip_frames=6) == [33] * 6          # quiet room: a 180 ms gap ends it
+    assert _stretch_lengths(snr_db=10.0, dip_frames=6) == [6 * 33]          # noise: soft sounds fell under it
+    assert _stretch_lengths(snr_db=10.0, dip_frames=14) == [33] * 6         # a 420 ms gap is a gap even there

@@ -20,6 +20,11 @@ class SpeakerSettings:
         doc="two voices are told apart once their clusters stand this far apart (in units of their spread)")
     decide_ms: int = setting(450, lo=90, hi=3000, doc="speech needed before a stretch is given a partner label, ms")
     gap_ms: int = setting(120, lo=60, hi=2000, doc="silence that ends a stretch of speech (a turn boundary), ms")
+    noisy_gap_ms: int = setting(
+        360, lo=60, hi=2000,
+        doc="the same in noise (speech under noisy_snr_db above the floor): soft sounds fall under the floor there")
+    noisy_snr_db: float = setting(15.0, lo=0.0, hi=60.0,
+                                  doc="typical speech level above the noise floor under which noisy_gap_ms applies, dB")
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,7 @@ class SpeakerTracker:
         self._decide_n = max(1, settings.decide_ms // frame_ms)
         self._unit_n = max(self._decide_n, UNIT_MS // frame_ms)
         self._gap_n = max(1, settings.gap_ms // frame_ms)
+        self._noisy_gap_n = max(self._gap_n, settings.noisy_gap_ms // frame_ms)
         self._switch_n = max(1, 300 // (frame_ms * LABEL_EVERY))
         self.reset()
 
@@ -141,7 +142,9 @@ class SpeakerTracker:
         """Take one frame's features; returns the current partner label (or None)."""
         if not feats.is_speech or feats.quiet or feats.mfcc is None:
             self.silence_frames += 1
-            if self.silence_frames == self._gap_n:
+            # in noise, soft speech sounds fall under the floor: a short dip there is not a turn boundary
+            noisy = 0.0 < feats.snr_db < self.settings.noisy_snr_db
+            if self.silence_frames >= (self._noisy_gap_n if noisy else self._gap_n) and self.stretch_frames:
                 self._end_stretch()
             return self.label if self.stretch_frames else None
         if muted:
