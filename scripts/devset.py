@@ -23,7 +23,7 @@ import numpy as np
 from evalkit import ami, corpus, scenarios
 from evalkit.corpus import RATE
 
-BUILDER_VERSION = 5
+BUILDER_VERSION = 6
 BASE_SEED = 20261123
 DRAW_STEP = 1_000_003
 DEFAULT_OUT = corpus.REPO / "out" / "devset"

@@ -189,6 +189,18 @@ def test_the_interrupted_partner_really_speaks_before_and_during_the_overlap(che
     assert ok.all() if check else not ok.all()
 
 
+def test_in_a_chain_of_interruptions_no_one_interrupts_while_still_finishing_their_own_turn():
+    onsets = 0
+    for seed in range(4):
+        talk = make_talk(seed)
+        talk.play([TurnSpec("A" if i % 2 == 0 else "B", 3.5, interrupts=i > 0) for i in range(20)])
+        for it in talk.interruptions:
+            own = [t["end"] for t in talk.turns if t["speaker"] == it["speaker"] and t["start"] < it["t"] - 1e-3]
+            assert not own or it["t"] >= max(own) + 0.3 - 1e-3
+            onsets += 1
+    assert onsets >= 10
+
+
 def test_a_turn_starts_on_speech_not_on_a_click_in_the_pause_before_it():
     rng = np.random.default_rng(3)
     t = np.arange(int(0.5 * RATE)) / RATE

@@ -21,6 +21,7 @@ OWN_VOICE_BACKCHANNELS = 0.5  # chance a backchannel is cut from the partner's o
 HOLDER_BEFORE = 0.5  # the interrupted speaker really speaks in this share of the second before the onset...
 HOLDER_DURING = 0.5  # ...and of the overlap after it: a pause is neither holding the floor nor an overlap
 ONSET_TRIES = 20
+LISTENED_S = 0.3     # an interrupter has been quiet at least this long (not still finishing their own last turn)
 
 
 @dataclass(frozen=True)
@@ -106,12 +107,13 @@ class Talk:
         """Cut the previous turn so it goes on 0.5-2 s past an onset 30-80 % into it; return the onset."""
         dur = prev["end"] - prev["start"]
         mask = self.masks.get(prev["_placement"])
+        own_end = max((t["end"] for t in self.turns if t["speaker"] == who), default=-1e9)
         for _ in range(ONSET_TRIES):
             onset = prev["start"] + self.rng.uniform(*INTERRUPT_AT) * dur
             overlap = self.rng.uniform(*OVERLAP_S)
             if onset + overlap > prev["end"] - 0.05:
                 overlap = prev["end"] - 0.05 - onset
-            if overlap < OVERLAP_S[0] or onset - prev["start"] < 1.0:
+            if overlap < OVERLAP_S[0] or onset - prev["start"] < 1.0 or onset < own_end + LISTENED_S:
                 continue
             at = onset - prev["start"]
             if mask is None or (_share(mask, at - 1.0, at) >= HOLDER_BEFORE
