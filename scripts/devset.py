@@ -101,7 +101,7 @@ def ensure_devset(quick: bool = False, out: Path = DEFAULT_OUT, log=print, draw:
     (folder / MARKER).touch()
     for old in out.glob("v*"):  # only folders an older builder made (never whatever else --out points at)
         if old.name.split("-")[0] != version and (old / MARKER).is_file():
-            shutil.rmtree(old)
+            shutil.rmtree(old, ignore_errors=True)   # another evaluate (another draw) may be removing it too
     items, built, t0 = [], 0, time.perf_counter()
     for name in item_names(quick):
         path = folder / f"{name}.json"
