@@ -71,35 +71,24 @@ def active_rms(x: NDArray[np.float32], mask: NDArray[np.bool_] | None = None) ->
     return float(np.sqrt(np.mean(np.square(frames, dtype=np.float64)))) if frames.size else 0.0
 
 
-def trim(x: NDArray[np.float32], margin_frames: int = 0, mask: NDArray[np.bool_] | None = None) -> NDArray[np.float32]:
-    """Cut leading and trailing inactivity (keeping ``margin_frames`` of 10 ms).
-
-    Speech starts at the first run of ``MIN_RUN_FRAMES`` active frames and ends at the last: a lone frame of a
-    click or a noise burst in a pause is not the start of a turn. ``mask``: activity already known (e.g. from the
-    whole recording, whose noise floor is better estimated than a short excerpt's).
-    """
-    mask = activity(x) if mask is None else mask[: len(x) // HOP]
-    a, b = _speech_span(mask, margin_frames)
+def trim(x: NDArray[np.float32], margin_frames: int = 0) -> NDArray[np.float32]:
+    """Cut leading and trailing inactivity (keeping ``margin_frames`` of 10 ms)."""
+    a, b = _speech_span(activity(x), margin_frames)
     return x[a * HOP:b * HOP]
 
 
 def _speech_span(mask: NDArray[np.bool_], margin_frames: int = 0) -> tuple[int, int]:
-    """First and past-the-last frame of speech (runs of ``MIN_RUN_FRAMES``), widened by a margin; (0, 0) if none."""
-    idx = _runs(mask, MIN_RUN_FRAMES)
-    if idx.size == 0:
-        return 0, 0
-    return max(0, idx[0] - margin_frames), min(len(mask), idx[-1] + 1 + margin_frames)
+    """First and past-the-last frame of speech, widened by a margin; (0, 0) if none.
 
-
-def _runs(mask: NDArray[np.bool_], n: int) -> NDArray[np.int64]:
-    """Indices of the active frames that lie in runs of at least ``n``."""
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    d = np.diff(padded)
+    Speech starts at the first run of ``MIN_RUN_FRAMES`` active frames and ends at the last: a lone frame of a
+    click or a noise burst in a pause is not the start of a turn.
+    """
+    d = np.diff(np.concatenate([[False], mask, [False]]).astype(np.int8))
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    keep = ends - starts >= n
+    keep = ends - starts >= MIN_RUN_FRAMES
     if not keep.any():
-        return np.zeros(0, np.int64)
-    return np.concatenate([np.arange(a, b) for a, b in zip(starts[keep], ends[keep])])
+        return 0, 0
+    return max(0, int(starts[keep][0]) - margin_frames), min(len(mask), int(ends[keep][-1]) + margin_frames)
 
 
 def median_f0(x: NDArray[np.float32]) -> float:

@@ -122,8 +122,7 @@ def score_raised(dets: list[dict[str, Any]], segments: list[dict[str, Any]],
 
 def _turn_gap(det: dict[str, Any], seg: dict[str, Any], turns: list[dict[str, Any]]) -> float:
     """Seconds from the detection's start to the nearest raised turn of the segment's partner inside it."""
-    at = det.get("start", det["t"])
-    at = det["t"] if at is None else at
+    at = det["t"] if det.get("start") is None else det["start"]
     gaps = [max(t["start"] - at, at - t["end"], 0.0) for t in turns
             if t["speaker"] == seg["speaker"] and seg["start"] <= t["start"] and t["end"] <= seg["end"]]
     return min(gaps, default=float("inf"))
