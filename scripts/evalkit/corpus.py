@@ -83,12 +83,18 @@ def _speech_span(mask: NDArray[np.bool_], margin_frames: int = 0) -> tuple[int, 
     Speech starts at the first run of ``MIN_RUN_FRAMES`` active frames and ends at the last: a lone frame of a
     click or a noise burst in a pause is not the start of a turn.
     """
+    starts, ends = _runs(mask, MIN_RUN_FRAMES)
+    if not starts.size:
+        return 0, 0
+    return max(0, int(starts[0]) - margin_frames), min(len(mask), int(ends[-1]) + margin_frames)
+
+
+def _runs(mask: NDArray[np.bool_], min_frames: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Starts and past-the-ends of the runs of True at least ``min_frames`` long."""
     d = np.diff(np.concatenate([[False], mask, [False]]).astype(np.int8))
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    keep = ends - starts >= MIN_RUN_FRAMES
-    if not keep.any():
-        return 0, 0
-    return max(0, int(starts[keep][0]) - margin_frames), min(len(mask), int(ends[keep][-1]) + margin_frames)
+    keep = ends - starts >= min_frames
+    return starts[keep], ends[keep]
 
 
 def median_f0(x: NDArray[np.float32]) -> float:
@@ -152,11 +158,8 @@ class Voice:
 
 def _pause_midpoints(mask: NDArray[np.bool_], min_frames: int = 8) -> NDArray[np.int64]:
     """Frame indices in the middle of inactive runs of at least ``min_frames``."""
-    padded = np.concatenate([[True], mask, [True]]).astype(np.int8)
-    d = np.diff(padded)
-    starts, ends = np.flatnonzero(d == -1), np.flatnonzero(d == 1)
-    keep = ends - starts >= min_frames
-    mids = (starts[keep] + ends[keep]) // 2
+    starts, ends = _runs(~mask, min_frames)
+    mids = (starts + ends) // 2
     return mids if mids.size else np.array([0], np.int64)
 
 
