@@ -24,8 +24,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from evalkit import corpus
-from evalkit.corpus import RATE
+from voicecoach_dev.evalkit import corpus
+from voicecoach_dev.evalkit.corpus import RATE
 
 BENCH_VERSION = 2
 OUT = corpus.REPO / "out" / "bench"
@@ -37,8 +37,8 @@ TARGET_MB = 80.0
 
 def corpus_recording(seconds: float) -> tuple[np.ndarray, str]:
     """A long calm talk with interruptions and raised stretches over household noise, from the corpus."""
-    from evalkit import scenarios
-    from evalkit.mixing import Talk
+    from voicecoach_dev.evalkit import scenarios
+    from voicecoach_dev.evalkit.mixing import Talk
 
     root = corpus.find_corpus()
     rng = np.random.default_rng(600)

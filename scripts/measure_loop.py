@@ -1,6 +1,6 @@
 """CPU and memory of the live loop on ONE core: ``voicecoach listen`` and ``kiosk`` on a real (virtual) microphone.
 
-Starts a private PulseAudio with a virtual microphone (tests/audio_server.py), plays a conversation into it in
+Starts a private PulseAudio with a virtual microphone (voicecoach_dev/audio_server.py), plays a conversation into it in
 real time, runs the real command as a subprocess pinned to core 0 (``taskset``), and samples its CPU time and
 resident memory from /proc (the sound server's own CPU is not counted: a Pi runs one anyway).
 Variants: without a speech model (clap only), and with a real Vosk model loaded and recognising all the time
@@ -15,14 +15,11 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -87,7 +84,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="vc-loop-"))
     wav = work / "talk.wav"
     conversation_wav(wav, 4 * (args.seconds + args.warmup + 10))
-    from audio_server import VirtualAudio
+    from voicecoach_dev.audio_server import VirtualAudio
 
     server = VirtualAudio().start()
     player = server.play_into_mic(wav)

@@ -1,6 +1,6 @@
 """Time from escalation to the first audible word of the spoken suggestion, through the whole live loop.
 
-A private PulseAudio (tests/audio_server.py) gives a virtual microphone and speaker. The demo's escalating
+A private PulseAudio (voicecoach_dev/audio_server.py) gives a virtual microphone and speaker. The demo's escalating
 two-voice conversation (real TTS) is played into the microphone while ``voicecoach listen --no-ui`` runs; the
 speaker is recorded. Reported per run: first raised turn -> first audible sample of the prompt, and the detector's
 decision -> first audible sample (the speaking path alone).
@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
-from audio_server import VirtualAudio  # noqa: E402
-from live_helpers import LiveProcess, first_audible_s, render_conversation  # noqa: E402
+from voicecoach_dev.audio_server import VirtualAudio
+from voicecoach_dev.live import LiveProcess, first_audible_s, render_conversation
 
 
 def one_run(server: VirtualAudio, audio, first_raised: float) -> tuple[float, float] | None:

@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 PROMPTS = [
     "Shall we take the twenty minute pause we agreed on? Say okay, or not now.",
@@ -117,7 +115,7 @@ class MonitorRecorder:
 def latency_on_device(repeats: int) -> None:
     import os
 
-    from audio_server import VirtualAudio
+    from voicecoach_dev.audio_server import VirtualAudio
 
     with VirtualAudio() as server:
         os.environ.update(server.env)  # before PortAudio initialises

@@ -14,7 +14,6 @@ import json
 from dataclasses import replace
 import os
 import resource
-import sys
 import tempfile
 import threading
 import time
@@ -22,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from voicecoach.audio.frames import SAMPLE_RATE, Frame, frames_from_array  # noqa: E402
+from voicecoach.audio.frames import SAMPLE_RATE, Frame, frames_from_array
 
 
 def rss_mb() -> float:

@@ -1,6 +1,6 @@
 """Shared fixtures: the virtual sound server, the evaluation corpus, a private home for CLI runs, CLI runners.
 
-- ``pulse``: a running :class:`audio_server.VirtualAudio` (16 kHz mono virtual mic ``vmic`` and speaker ``speaker``),
+- ``pulse``: a running :class:`voicecoach_dev.audio_server.VirtualAudio` (16 kHz mono virtual mic ``vmic`` and speaker ``speaker``),
   one daemon per session, reset after each test. Subprocesses: pass ``env=pulse.full_env()`` (call it in the test:
   a daemon that died is restarted with a new socket). Tests using it are marked ``audio``.
 - ``pulse_in_process``: ``pulse`` with ``os.environ`` pointed at it and PortAudio re-scanned, for code that opens
@@ -23,9 +23,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # so tests can `from audio_server import VirtualAudio`
 
-from audio_server import VirtualAudio, missing_tools  # noqa: E402
+from voicecoach_dev.audio_server import VirtualAudio, missing_tools
 
 REPO = Path(__file__).resolve().parent.parent
 _PULSE_VARS = ("XDG_RUNTIME_DIR", "PULSE_SERVER", "XDG_CONFIG_HOME")
@@ -171,7 +170,7 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
 @pytest.fixture(scope="session")
 def talk_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's escalating two-voice conversation (real TTS) as a 16 kHz WAV file, rendered once per session."""
-    from live_helpers import render_conversation
+    from voicecoach_dev.live import render_conversation
 
     from voicecoach.audio.wav import write_wav
 

@@ -18,7 +18,7 @@ def build_profile(a, b):
 
 @pytest.fixture(scope="module")
 def voices():
-    from live_helpers import render_conversation
+    from voicecoach_dev.live import render_conversation
 
     audio, timeline = render_conversation()
     calm = [(t, line) for t, line in timeline if not line.raised and not line.overlap]
@@ -69,7 +69,7 @@ def test_calibrate_from_wavs_stores_a_private_profile_that_listen_uses(voices, t
 
 @pytest.mark.slow
 def test_calibrate_on_the_virtual_microphone_guides_both_partners(pulse, voices, tmp_path):
-    from live_helpers import LiveProcess
+    from voicecoach_dev.live import LiveProcess
 
     env = pulse.full_env(VOICECOACH_DATA_DIR=str(tmp_path / "data"), VOICECOACH_CONFIG_DIR=str(tmp_path / "cfg"))
     recording = pulse.record_speaker()

@@ -8,7 +8,7 @@ import wave
 import numpy as np
 import pytest
 
-from live_helpers import LiveProcess
+from voicecoach_dev.live import LiveProcess
 
 
 def test_nightly_rehearsed_offline_renders_every_prompt_into_one_wav(run_cli, tmp_home, tmp_path):

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from evalkit import ami  # noqa: E402
-from evalkit.corpus import RATE, Voice  # noqa: E402
-from evalkit.mixing import Partner, Talk, TurnSpec  # noqa: E402
-from evalkit.scoring import Tally, score_interruptions, score_pauses, score_raised  # noqa: E402
+from voicecoach_dev.evalkit import ami
+from voicecoach_dev.evalkit.corpus import RATE, Voice
+from voicecoach_dev.evalkit.mixing import Partner, Talk, TurnSpec
+from voicecoach_dev.evalkit.scoring import Tally, score_interruptions, score_pauses, score_raised
 
 
 def intr(t: float, start: float | None = None) -> dict:
@@ -208,7 +206,7 @@ def test_a_turn_starts_on_speech_not_on_a_click_in_the_pause_before_it():
     pause = rng.normal(0.0, 1e-3, int(1.5 * RATE))   # a noisy pause, 30 dB under the speech...
     pause[int(0.5 * RATE):int(0.5 * RATE) + 80] += 0.05   # ...with a 5 ms click a second before the speech
     clip = np.concatenate([syllable, pause, syllable, pause, syllable]).astype(np.float32)
-    from evalkit.corpus import trim
+    from voicecoach_dev.evalkit.corpus import trim
     assert abs(len(trim(clip)) - len(clip)) < 0.03 * RATE       # speech at both ends: nothing to cut
     lead = np.concatenate([pause, syllable]).astype(np.float32)
     assert abs(len(trim(lead)) - 0.5 * RATE) < 0.03 * RATE      # the click is not where the turn starts
@@ -250,8 +248,8 @@ def test_quick_dev_set_has_consistent_truth_and_scores(tmp_path, capsys):
     corpus_dir = Path(os.environ.get("VOICECOACH_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "data"))
     if not (corpus_dir / "voices").is_dir():
         pytest.skip("evaluation corpus absent (../shared/data or $VOICECOACH_CORPUS)")
-    import devset
-    import evaluate
+    from voicecoach_dev.evalkit import devset
+    from voicecoach_dev.evalkit import evaluate
 
     items = devset.ensure_devset(quick=True, out=tmp_path, log=lambda m: None)
     mixed = [it for it in items if it["scenario"] != "ami"]
@@ -270,14 +268,14 @@ def test_quick_dev_set_has_consistent_truth_and_scores(tmp_path, capsys):
 
 
 def test_speaker_attribution_forgives_a_swap_of_labels_for_the_whole_talk():
-    from evalkit.scoring import attribute_speakers
+    from voicecoach_dev.evalkit.scoring import attribute_speakers
 
     assert attribute_speakers([("B", "A"), ("A", "B"), ("B", "A")]) == (3, 3)
     assert attribute_speakers([("A", "A"), ("A", "B"), (None, "A")]) == (1, 3)
 
 
 def test_a_fresh_draw_is_other_talks_in_its_own_folder_beside_the_dev_set(tmp_path):
-    import devset
+    from voicecoach_dev.evalkit import devset
 
     names = devset.item_names(quick=True)
     assert all(devset.item_seed(n, 1) != devset.item_seed(n, 0) for n in names)

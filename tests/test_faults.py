@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from audio_server import VirtualAudio
-from live_helpers import VOICECOACH, LiveProcess
+from voicecoach_dev.audio_server import VirtualAudio
+from voicecoach_dev.live import VOICECOACH, LiveProcess
 
 EVENT_LINE = re.compile(r"^\s*(\d+\.\d)s (raised_voice|interruption|pause_suggested)")
 

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from live_helpers import LiveProcess, first_audible_s, render_conversation
+from voicecoach_dev.live import LiveProcess, first_audible_s, render_conversation
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
 

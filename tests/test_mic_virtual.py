@@ -1,4 +1,4 @@
-"""MicSource on a real sound path: the virtual PulseAudio microphone (see tests/audio_server.py)."""
+"""MicSource on a real sound path: the virtual PulseAudio microphone (see voicecoach_dev/audio_server.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from audio_server import VirtualAudio
+from voicecoach_dev.audio_server import VirtualAudio
 from conftest import in_process, skip_without_pulse
 from voicecoach.audio.frames import SAMPLE_RATE, Frame
 from voicecoach.errors import DeviceError

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from live_helpers import VOICECOACH
+from voicecoach_dev.live import VOICECOACH
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 NETWORK = re.compile(r"socket\((AF_INET6?|AF_PACKET|AF_NETLINK)\b|connect\(\d+, \{sa_family=AF_INET6?")

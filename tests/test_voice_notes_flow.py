@@ -57,7 +57,7 @@ def test_recorder_gives_up_when_nobody_speaks():
 
 def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch):
     monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path))
-    from live_helpers import render_conversation
+    from voicecoach_dev.live import render_conversation
     from voicecoach import app
     from voicecoach.audio.playback import NullSink
     from voicecoach.config import Config

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Evaluate voicecoach's detectors on the dev set (issue 3): interruptions, raised voice, pause suggestions.
 
 Runs the same pipeline as ``voicecoach analyze`` over every dev-set recording, scores the events against the
@@ -19,9 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from devset import CATALOGUE, DEFAULT_OUT, ensure_devset
-from evalkit import corpus, report
-from evalkit.scoring import Tally, attribute_speakers, score_interruptions, score_pauses, score_raised
+from voicecoach_dev.evalkit.devset import CATALOGUE, DEFAULT_OUT, ensure_devset
+from voicecoach_dev.evalkit import corpus, report
+from voicecoach_dev.evalkit.scoring import Tally, attribute_speakers, score_interruptions, score_pauses, score_raised
 
 _CONFIG = None
 # the AMI excerpts (30 s) end before detection.interruption.settle_s has passed: also scored without that wait

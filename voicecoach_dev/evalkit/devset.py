@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """Build the voicecoach dev set: mixed two-person talks with exact ground truth, plus the real AMI excerpts.
 
 Deterministic (a fixed seed per item) and cached in out/devset/v<BUILDER_VERSION>/ (git-ignored): an item is built
 only when its WAV or JSON is missing, and a new builder version starts a fresh folder.
 
-    .venv/bin/python scripts/devset.py [--quick] [--out DIR] [--list]
+    .venv/bin/python -m voicecoach_dev.evalkit.devset [--quick] [--out DIR] [--list]
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from evalkit import ami, corpus, scenarios
-from evalkit.corpus import RATE
+from voicecoach_dev.evalkit import ami, corpus, scenarios
+from voicecoach_dev.evalkit.corpus import RATE
 
 BUILDER_VERSION = 6
 BASE_SEED = 20261123
