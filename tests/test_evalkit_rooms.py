@@ -60,3 +60,22 @@ def test_a_room_mix_convolves_each_source_with_its_own_response():
     a = float(np.sqrt(np.mean(y[1000:2600] ** 2)))
     b = float(np.sqrt(np.mean(y[9000:10600] ** 2)))
     assert 20 * np.log10(a / b) > 3.0   # the near talker is louder at the microphone
+
+
+def test_a_tv_bed_is_band_limited_speech_over_music_at_unit_level():
+    from voicecoach_dev.evalkit import beds
+
+    rng = np.random.default_rng(1)
+    t = np.arange(3 * rooms.RATE) / rooms.RATE
+    voice = (np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)   # syllables
+    music = (0.5 * np.sin(2 * np.pi * 60 * t) + 0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    bed = beds.tv_bed(rng, 20.0, [voice], music)
+    assert len(bed) == 20 * rooms.RATE and bed.dtype == np.float32
+    assert np.sqrt(np.mean(bed.astype(np.float64) ** 2)) == pytest.approx(1.0, rel=1e-3)
+    spec = np.abs(np.fft.rfft(bed)) ** 2
+    f = np.fft.rfftfreq(len(bed), 1 / rooms.RATE)
+    band = lambda lo, hi: spec[(f >= lo) & (f < hi)].sum()  # noqa: E731
+    assert band(55, 65) < 0.1 * band(175, 185)   # the 60 Hz hum of the music is mostly gone (a small speaker)
+    assert band(435, 445) > 0.01 * band(175, 185)  # the music is there, under the voice
+    with pytest.raises(ValueError):
+        beds.tv_bed(rng, 1.0, [])
