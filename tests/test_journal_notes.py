@@ -1,4 +1,5 @@
-"""Opt-in voice notes: private files beside the journal, an index, and nothing left behind."""
+"""Opt-in voice notes: private files in voicecoach's own notes folder, an index, nothing left behind, and nothing
+else ever deleted (every deletion case here runs in temporary folders)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicecoach.journal.notes import VoiceNotes, VoiceNotesOff
+from voicecoach import paths
+from voicecoach.journal.notes import MARKER, VoiceNotes, VoiceNotesOff
 from voicecoach.journal.store import Journal, JournalValueError
 
 
@@ -18,8 +20,15 @@ def tone(seconds: float, hz: float = 220.0) -> np.ndarray:
 
 
 @pytest.fixture
-def journal(tmp_path: Path):
-    with Journal.open(tmp_path / "journal.sqlite3") as j:
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "data"
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def journal(data: Path):
+    with Journal.open(data / "journal.sqlite3") as j:
         yield j
 
 
@@ -69,7 +78,7 @@ def test_a_note_is_cut_at_the_longest_allowed_length(journal: Journal) -> None:
 def test_audio_files_without_an_index_entry_are_removed_on_open(journal: Journal) -> None:
     notes = VoiceNotes(journal, enabled=True)
     kept = notes.save_note(tone(0.2), "A", "B", at=1.0)
-    orphan = journal.notes_dir / ".note-0123.wav.part"  # as left by a crash mid-save
+    orphan = journal.notes_dir / ".note-0123456789abcdef.wav.part"  # as left by a crash mid-save
     orphan.write_bytes(b"RIFF....")
     VoiceNotes(journal, enabled=False)
     assert not orphan.exists()
@@ -82,9 +91,91 @@ def test_erase_removes_every_voice_note_file(journal: Journal) -> None:
         notes.save_note(tone(0.2), "A", "B", at=float(k))
     journal.erase()
     assert notes.list_notes() == []
-    assert list(journal.notes_dir.iterdir()) == []
+    assert [p.name for p in journal.notes_dir.iterdir()] == [MARKER]
 
 
 def test_partners_are_labelled_a_or_b(journal: Journal) -> None:
     with pytest.raises(JournalValueError):
         VoiceNotes(journal, enabled=True).save_note(tone(0.2), "Sam", "B", at=1.0)
+
+
+# --- deleting only what voicecoach made, where it made it (issue 19 item 1) -----------------------------------------
+
+def test_a_journal_in_a_users_folder_never_touches_the_files_beside_it(data: Path, tmp_path: Path) -> None:
+    documents = tmp_path / "Documents"
+    (documents / "notes").mkdir(parents=True)
+    thesis = documents / "notes" / "thesis.txt"
+    thesis.write_text("four years of work")
+    lookalike = documents / "notes" / "note-0123456789abcdef.wav"  # even one named like a note
+    lookalike.write_bytes(b"RIFF mine")
+    with Journal.open(documents / "vc.sqlite3") as journal:
+        notes = VoiceNotes(journal, enabled=True)  # opening sweeps orphans
+        notes.save_note(tone(0.2), "A", "B", at=1.0)
+        assert paths.is_inside(notes.dir, data / "notes")
+        journal.erase()
+        VoiceNotes(journal, enabled=False)
+    assert thesis.read_text() == "four years of work"
+    assert lookalike.read_bytes() == b"RIFF mine"
+
+
+def test_two_journals_keep_their_notes_apart(data: Path, tmp_path: Path) -> None:
+    with Journal.open(data / "journal.sqlite3") as first, Journal.open(tmp_path / "other.sqlite3") as second:
+        kept = VoiceNotes(first, enabled=True).save_note(tone(0.2), "A", "B", at=1.0)
+        VoiceNotes(second, enabled=True)  # its sweep must not take the first journal's notes for orphans
+        second.erase()
+        assert [n.id for n in VoiceNotes(first, enabled=False).list_notes()] == [kept]
+        assert VoiceNotes(first, enabled=False).list_notes()[0].path.is_file()
+
+
+def test_only_voicecoachs_own_files_are_swept_from_its_folder(journal: Journal) -> None:
+    notes = VoiceNotes(journal, enabled=True)
+    notes.save_note(tone(0.2), "A", "B", at=1.0)
+    foreign = [journal.notes_dir / name for name in ("thesis.txt", "note-backup.wav", "x.wav.part")]
+    for path in foreign:
+        path.write_text("mine")
+    (journal.notes_dir / "sub").mkdir()
+    VoiceNotes(journal, enabled=False)
+    journal.erase()
+    assert all(p.read_text() == "mine" for p in foreign)
+    assert (journal.notes_dir / "sub").is_dir()
+
+
+def test_a_folder_without_the_marker_is_never_cleaned(data: Path) -> None:
+    folder = data / "notes"
+    folder.mkdir(parents=True)
+    stray = folder / "note-0123456789abcdef.wav"
+    stray.write_bytes(b"RIFF")
+    with Journal.open(data / "journal.sqlite3") as journal:
+        VoiceNotes(journal, enabled=False)
+        journal.erase()
+    assert stray.exists()
+
+
+def test_a_tampered_index_cannot_delete_outside_the_notes_folder(journal: Journal, tmp_path: Path) -> None:
+    notes = VoiceNotes(journal, enabled=True)
+    notes.save_note(tone(0.2), "A", "B", at=1.0)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    for name in ("../../victim.txt", str(victim)):
+        note_id = journal.index_note(2.0, "A", "B", name, 1.0)
+        assert note_id not in [n.id for n in notes.list_notes()]
+        notes.delete_note(note_id)
+    assert victim.read_text() == "keep"
+
+
+def test_a_symlink_in_the_notes_folder_is_not_followed(journal: Journal, tmp_path: Path) -> None:
+    notes = VoiceNotes(journal, enabled=True)
+    notes.save_note(tone(0.2), "A", "B", at=1.0)
+    victim = tmp_path / "victim.wav"
+    victim.write_bytes(b"keep")
+    link = journal.notes_dir / "note-00000000deadbeef.wav"
+    link.symlink_to(victim)
+    VoiceNotes(journal, enabled=False)
+    journal.erase()
+    assert victim.read_bytes() == b"keep"
+
+
+def test_the_notes_folder_is_private_and_marked(journal: Journal) -> None:
+    VoiceNotes(journal, enabled=True).save_note(tone(0.2), "A", "B", at=1.0)
+    assert stat.S_IMODE(journal.notes_dir.stat().st_mode) == 0o700
+    assert (journal.notes_dir / MARKER).is_file()

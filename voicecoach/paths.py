@@ -1,11 +1,21 @@
-"""Where voicecoach keeps its config and private data (overridable for tests and the kiosk)."""
+"""Where voicecoach keeps its config and private data (overridable for tests and the kiosk), and how it writes there.
+
+Everything private is created owner-only whatever the umask: folders 0700 (:func:`private_dir`), files 0600
+(:func:`write_private`, also when it replaces an existing file). Removals go through :func:`remove_inside`, which
+refuses anything that is not a plain file directly inside the folder it is meant to be in.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 APP_NAME = "voicecoach"
+JOURNAL_FILE = "journal.sqlite3"  # the default journal's name in data_dir()
+NOTES_FOLDER = "notes"  # voice notes live only under data_dir()/notes
 
 
 def config_dir() -> Path:
@@ -31,3 +41,104 @@ def data_dir() -> Path:
 def config_file() -> Path:
     """The default config file path."""
     return config_dir() / "config.toml"
+
+
+def notes_dir(journal_file: Path | str) -> Path:
+    """The voice-notes folder of the journal at ``journal_file``: always inside ``data_dir()/notes``.
+
+    Never derived from where the journal file is (a user may point ``[journal] file`` into any folder of theirs):
+    the default journal's notes are in ``data_dir()/notes`` itself, any other journal's in a subfolder of it named
+    by a hash of that journal's full path, so two journals never sweep each other's notes."""
+    root = data_dir() / NOTES_FOLDER
+    journal = Path(journal_file).expanduser().resolve()
+    if journal == (data_dir() / JOURNAL_FILE).expanduser().resolve():
+        return root
+    key = hashlib.sha256(str(journal).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return root / f"journal-{key}"
+
+
+# --- private files and folders ----------------------------------------------------------------------------------
+
+def private_dir(path: Path | str, tighten: bool = False) -> Path:
+    """Create ``path`` and any missing parents with mode 0700, whatever the umask; returns it.
+
+    An existing folder keeps its mode unless ``tighten`` is set (for voicecoach's own data and config folders): then
+    group and other permissions are removed from it when this user owns it."""
+    path = Path(path)
+    missing = []
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            continue  # made by someone else meanwhile: not ours to chmod
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask (umask 0277 would leave it unwritable)
+    if not missing and tighten:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
+    if not path.is_dir():
+        raise NotADirectoryError(20, "not a directory", str(path))
+    return path
+
+
+def write_private(path: Path | str, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` as an owner-only (0600) file, replacing an existing file atomically.
+
+    The data goes to a new 0600 file beside it, is flushed to disk and renamed over ``path``, so a file that was
+    0644 before is 0600 afterwards and a crash leaves either the old or the new content. Something that is not a
+    regular file (``/dev/stdout``, a pipe) is written in place, and so is a file in a folder this user may not
+    write (its mode is then set to 0600). Raises OSError."""
+    path = Path(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if os.path.lexists(path) and not path.is_file():
+        with path.open("wb") as f:
+            f.write(raw)
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
+    except PermissionError:
+        if not path.is_file():
+            raise
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def is_inside(path: Path | str, folder: Path | str) -> bool:
+    """True when ``path`` (symlinks and ``..`` resolved) lies strictly inside ``folder``."""
+    resolved = Path(path).resolve()
+    root = Path(folder).resolve()
+    return resolved != root and resolved.is_relative_to(root)
+
+
+def remove_inside(path: Path | str, folder: Path | str) -> bool:
+    """Delete ``path`` if it is a regular file (not a symlink) directly inside ``folder``; True if removed.
+
+    Anything else (a folder, a link, a path that leaves ``folder`` through ``..`` or a symlinked parent) is left
+    alone and raises ValueError: callers only ever remove what they created, where they created it."""
+    path = Path(path)
+    if path.parent.resolve() != Path(folder).resolve() or path.name in ("", ".", ".."):
+        raise ValueError(f"refusing to remove {path}: not directly inside {folder}")
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"refusing to remove {path}: not a regular file")
+    path.unlink(missing_ok=True)
+    return True

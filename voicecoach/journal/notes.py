@@ -1,15 +1,21 @@
-"""Opt-in voice notes: 16 kHz mono WAV files (mode 0600) beside the journal, indexed in its ``notes`` table.
+"""Opt-in voice notes: 16 kHz mono WAV files (mode 0600) in voicecoach's own notes folder, indexed in the journal.
 
 The only audio voicecoach ever keeps, and only when ``[journal] voice_notes = true``. Recording and playing are
 the runtime's job; this module stores, lists, loads and deletes. A file is written under a temporary name,
-flushed, renamed, and only then indexed; files left without an index entry (a crash mid-save, or mid-delete)
-are removed when the store is opened, so no audio outlives its index.
+flushed, renamed, and only then indexed; note files left without an index entry (a crash mid-save, or
+mid-delete) are removed when the store is opened, so no audio outlives its index.
+
+The folder is ``paths.notes_dir()`` (under the data folder, never beside a user-chosen journal file), created
+0700 with a marker file. Only a folder holding the marker is ever cleaned, and only files named as this module
+names them (``note-<hex>.wav`` and their ``.part`` files), one by one, each checked to be a regular file directly
+inside it: whatever else is there is never touched.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import paths
 from ..audio.frames import SAMPLE_RATE
 from ..audio.wav import read_wav, write_wav
 from ..errors import VoicecoachError
@@ -25,6 +32,10 @@ from .store import Journal, JournalUnavailable, JournalValueError
 log = logging.getLogger(__name__)
 
 PARTNERS = ("A", "B")
+MARKER = ".voicecoach-notes"  # present only in a folder voicecoach made for its notes
+MARKER_TEXT = "This folder holds voicecoach's voice notes. voicecoach deletes only its own note-*.wav files here.\n"
+_NOTE_FILE = re.compile(r"note-[0-9a-f]{4,32}\.wav")
+_PART_FILE = re.compile(r"\.note-[0-9a-f]{4,32}\.wav\.part")
 
 
 class VoiceNotesOff(VoicecoachError):
@@ -54,13 +65,11 @@ class VoiceNotes:
         self._sweep_orphans()
 
     def _sweep_orphans(self) -> None:
-        if not self.dir.is_dir():
-            return
         indexed = {row["file"] for row in self.journal.rows("notes")}
-        for file in self.dir.iterdir():
-            if file.is_file() and file.name not in indexed:
+        for file in own_files(self.dir):
+            if file.name not in indexed:
                 log.info("voice notes: removing %s (not in the index; left by an interrupted save)", file.name)
-                file.unlink(missing_ok=True)
+                _remove(file, self.dir)
 
     def save_note(self, audio: NDArray, from_partner: str, to_partner: str, at: float) -> int:
         """Store a note (16 kHz mono audio, int16 or float) from one partner to the other; returns its id."""
@@ -74,7 +83,7 @@ class VoiceNotes:
         name = f"note-{secrets.token_hex(8)}.wav"
         final = self.dir / name
         try:
-            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_notes_dir(self.dir)
             tmp = self.dir / f".{name}.part"
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             write_wav(tmp, audio, SAMPLE_RATE)
@@ -94,6 +103,9 @@ class VoiceNotes:
         """Stored notes, oldest first, optionally only those for one partner."""
         out = []
         for row in self.journal.rows("notes"):
+            if not is_note_name(row["file"]):
+                log.warning("voice notes: ignoring index entry %s with a bad file name", row["id"])
+                continue
             if to_partner is None or row["to_partner"] == to_partner:
                 out.append(NoteInfo(row["id"], row["created_at"], row["from_partner"], row["to_partner"],
                                     row["duration_s"], self.dir / row["file"]))
@@ -109,4 +121,43 @@ class VoiceNotes:
     def delete_note(self, note_id: int) -> None:
         """Delete a note: its index entry, then its file."""
         name = self.journal.unindex_note(note_id)
-        (self.dir / name).unlink(missing_ok=True)
+        if is_note_name(name) and owns(self.dir):
+            _remove(self.dir / name, self.dir)
+
+
+def is_note_name(name: str) -> bool:
+    """True for a file name this module gives a note or its temporary file (nothing else is ever deleted)."""
+    return bool(_NOTE_FILE.fullmatch(name) or _PART_FILE.fullmatch(name))
+
+
+def make_notes_dir(folder: Path) -> None:
+    """Create the notes folder (0700) with its marker; an existing folder gets the marker if it has none."""
+    paths.private_dir(folder)
+    marker = folder / MARKER
+    if not marker.is_file():
+        paths.write_private(marker, MARKER_TEXT)
+
+
+def owns(folder: Path) -> bool:
+    """True when ``folder`` is a real folder (not a symlink) that voicecoach made for notes (it has the marker)."""
+    return folder.is_dir() and not folder.is_symlink() and (folder / MARKER).is_file()
+
+
+def own_files(folder: Path) -> list[Path]:
+    """The note files (and unfinished ``.part`` files) directly in ``folder``; [] unless voicecoach owns it."""
+    if not owns(folder):
+        return []
+    return sorted(p for p in folder.iterdir() if is_note_name(p.name) and p.is_file() and not p.is_symlink())
+
+
+def remove_all(folder: Path) -> int:
+    """Delete every note file voicecoach made in ``folder`` (for erase); returns how many were removed."""
+    return sum(_remove(p, folder) for p in own_files(folder))
+
+
+def _remove(path: Path, folder: Path) -> bool:
+    try:
+        return paths.remove_inside(path, folder)
+    except ValueError as exc:
+        log.warning("voice notes: %s", exc)
+        return False

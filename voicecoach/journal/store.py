@@ -29,7 +29,6 @@ from .schema import CURRENT_VERSION, MIGRATIONS, TABLES
 log = logging.getLogger(__name__)
 
 FILE_NAME = "journal.sqlite3"
-NOTES_DIR = "notes"
 SOURCES = ("listen", "kiosk", "demo", "checkin")
 ANSWERS = ("yes", "not_now", "no_answer", "manual")
 _ANSWER_ALIASES = {"none": "no_answer"}  # the coach's word for "no answer in time"
@@ -45,6 +44,10 @@ class JournalRefused(VoicecoachError):
 
 class JournalUnavailable(VoicecoachError):
     """The journal cannot be read or written right now (read-only directory, full disk, I/O error)."""
+
+
+class JournalBusy(JournalUnavailable):
+    """Erased, but another connection still holds the old pages, so they are not yet wiped from the disk."""
 
 
 class JournalValueError(VoicecoachError, ValueError):
@@ -121,7 +124,7 @@ class Journal:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
-        self.notes_dir = path.parent / NOTES_DIR
+        self.notes_dir = paths.notes_dir(path)  # never beside a user-chosen journal file: see paths.notes_dir
         self._lock = threading.Lock()
 
     # --- opening ---------------------------------------------------------------------------------------------
@@ -322,21 +325,31 @@ class Journal:
             out[table] = rows
         return out
 
-    def erase(self) -> None:
-        """Delete every row and every voice note, then VACUUM so nothing lingers in the file or its WAL."""
+    def erase(self, wait_s: float = 10.0) -> None:
+        """Delete every row and every voice note, then VACUUM and checkpoint so nothing lingers in the file or its WAL.
+
+        Another connection reading the journal (an old snapshot: the kiosk, a report) keeps the deleted rows' pages
+        in the file until it lets go; the checkpoint waits up to ``wait_s`` for it, then raises
+        :class:`JournalBusy` (the rows are gone from the journal, their bytes not yet from the disk)."""
         with self._tx() as conn:
             for table in reversed(TABLES):
                 conn.execute(f"DELETE FROM {table}")
-        if self.notes_dir.is_dir():
-            for note in self.notes_dir.iterdir():
-                if note.is_file():
-                    note.unlink()
+        from .notes import remove_all
+
+        remove_all(self.notes_dir)  # only voicecoach's own note files, in its own marked folder
         with self._lock:
             try:
                 self._conn.execute("VACUUM")
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._conn.execute(f"PRAGMA busy_timeout = {max(0, int(wait_s * 1000))}")
+                busy, wal_frames, copied = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.OperationalError as exc:
                 raise _unavailable(self.path, exc) from None
+            finally:
+                self._conn.execute("PRAGMA busy_timeout = 10000")
+        if busy or (wal_frames > 0 and copied < wal_frames):
+            raise JournalBusy(f"journal {self.path}: everything was deleted, but another program is still reading "
+                              f"the journal, so the old data stays in the file until it stops; stop it (e.g. the "
+                              f"kiosk: sudo systemctl stop voicecoach) and run the erase again")
 
     def close(self) -> None:
         """Close the database (safe to call twice)."""
