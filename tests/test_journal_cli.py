@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import os
 import pty
+import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from voicecoach.cli import main
 from voicecoach.events import Interruption
-from voicecoach.journal.store import Journal
+from voicecoach.journal.store import Journal, JournalBusy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,6 +71,21 @@ def test_export_to_a_file_is_private(dirs: Path, capsys: pytest.CaptureFixture) 
     assert json.loads(out.read_text())["talks"][0]["source"] == "kiosk"
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert "exported" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_export_over_an_existing_readable_file_makes_it_private(dirs: Path, umask: int) -> None:
+    filled(dirs)
+    out = dirs / "export.json"
+    out.write_text("old")
+    out.chmod(0o644)
+    old = os.umask(umask)
+    try:
+        assert main(["journal", "export", "--out", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert json.loads(out.read_text())["talks"][0]["source"] == "kiosk"
 
 
 def test_export_without_a_journal_is_empty_and_creates_nothing(dirs: Path, capsys: pytest.CaptureFixture) -> None:
@@ -137,3 +154,49 @@ def test_journal_needs_an_action(dirs: Path) -> None:
     with pytest.raises(SystemExit) as info:
         main(["journal"])
     assert info.value.code == 2
+
+
+def _hold_a_read_transaction(path: Path) -> sqlite3.Connection:
+    """Another program reading the journal: an open transaction on an old snapshot."""
+    reader = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM events").fetchone()
+    return reader
+
+
+def _secret_filled(dirs: Path) -> Path:
+    path = filled(dirs)
+    with Journal.open(path) as journal:
+        for k in range(50):
+            journal.add_suggestion(None, 1_790_000_000.0 + k, f"SECRET-REASON-{k}")
+    return path
+
+
+def test_erase_while_another_reader_holds_the_journal_does_not_claim_it_is_wiped(dirs: Path) -> None:
+    path = _secret_filled(dirs)
+    reader = _hold_a_read_transaction(path)
+    try:
+        with Journal.open(path) as journal:
+            with pytest.raises(JournalBusy, match="another program is still reading"):
+                journal.erase(wait_s=0.2)
+            assert journal.rows("suggestions") == []  # the rows are gone from the journal ...
+    finally:
+        reader.close()
+    with Journal.open(path) as journal:  # ... and once the reader let go, erasing again wipes the file
+        journal.erase(wait_s=0.2)
+    assert b"SECRET-REASON" not in path.read_bytes()
+
+
+def test_erase_waits_for_a_short_reader_and_then_wipes_the_file(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    path = _secret_filled(dirs)
+    reader = _hold_a_read_transaction(path)
+    timer = threading.Timer(0.5, reader.close)
+    timer.start()
+    try:
+        assert main(["journal", "erase", "--yes"]) == 0
+    finally:
+        timer.join()
+    assert "is empty now" in capsys.readouterr().out
+    assert b"SECRET-REASON" not in path.read_bytes()
+    wal = Path(f"{path}-wal")
+    assert not wal.exists() or b"SECRET-REASON" not in wal.read_bytes()

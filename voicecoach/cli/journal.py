@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+from .. import paths
 from ..errors import InputError, VoicecoachError
 from . import config_of
 
@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     export = actions.add_parser("export", parents=[common], help="print everything in the journal as JSON")
     export.add_argument("--json", action="store_true", help="JSON output (the default and only format)")
-    export.add_argument("--out", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")
+    export.add_argument("--out", metavar="FILE", help="write to FILE (mode 0600, also when it replaces a file) "
+                                                       "instead of stdout")
     erase = actions.add_parser("erase", parents=[common], help="delete every talk, event and voice note")
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     actions.add_parser("path", parents=[common], help="print where the journal is kept")
@@ -64,9 +65,7 @@ def _export(path: Path, out: str | None) -> int:
         sys.stdout.write(text)
         return 0
     try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        paths.write_private(out, text)  # 0600 even over an existing 0644 file
     except OSError as exc:
         raise VoicecoachError(f"cannot write {out} ({exc.strerror}); choose another file") from None
     counts = ", ".join(f"{len(data[t])} {t}" for t in ("talks", "events", "pauses", "checkins", "notes"))
