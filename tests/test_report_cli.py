@@ -1,4 +1,4 @@
-"""``voicecoach report``: exit codes, the kind empty message, files written on request."""
+"""``voicecoach report``: exit codes, the kind empty message, files written on request, PNG only with the extra."""
 
 from __future__ import annotations
 
@@ -36,15 +36,15 @@ def test_an_empty_journal_is_a_kind_message_and_exit_0(dirs: Path, capsys: pytes
     assert not png.exists()
 
 
-def test_report_prints_the_summary_and_writes_png_and_html(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+def test_report_prints_the_summary_and_writes_svg_and_html(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     seeded(dirs)
-    png, page = dirs / "chart.png", dirs / "report.html"
-    assert main(["report", "--since", "8w", "--png", str(png), "--html", str(page)]) == 0
+    svg, page = dirs / "chart.svg", dirs / "report.html"
+    assert main(["report", "--since", "8w", "--svg", str(svg), "--html", str(page)]) == 0
     out = capsys.readouterr().out
     assert "Talks: 6" in out and "Talking time: Sam 60%, Alex 40%." in out
     assert "Chart of 9 weeks written" in out
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "data:image/png;base64," in page.read_text()
+    assert svg.read_text().startswith("<?xml") and "</svg>" in svg.read_text()
+    assert page.read_text().count('<svg class="chart"') == 4
 
 
 @pytest.mark.parametrize("since", ["soon", "0w", "2999-01-01"])
@@ -54,15 +54,17 @@ def test_a_bad_since_is_exit_2_with_one_line(since: str, dirs: Path, capsys: pyt
     assert err.startswith("voicecoach: error: --since") and err.count("\n") == 1
 
 
-def test_a_missing_matplotlib_is_exit_1_saying_how_to_install(dirs: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture) -> None:
+def test_a_png_without_the_extra_is_one_line_naming_it_after_the_other_files(
+        dirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     seeded(dirs)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
-    assert main(["report", "--html", str(dirs / "r.html")]) == 1
-    assert "pip install" in capsys.readouterr().err
+    assert main(["report", "--png", str(dirs / "r.png"), "--html", str(dirs / "r.html")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'report' extra" in err and "pip install 'voicecoach[report]'" in err
+    assert (dirs / "r.html").exists() and not (dirs / "r.png").exists()
 
 
 def test_an_unwritable_output_file_is_exit_1(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     seeded(dirs)
-    assert main(["report", "--png", str(dirs / "no" / "such" / "dir.png")]) == 1
+    assert main(["report", "--svg", str(dirs / "no" / "such" / "dir.svg")]) == 1
     assert "cannot write" in capsys.readouterr().err

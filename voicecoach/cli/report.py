@@ -1,4 +1,4 @@
-"""``voicecoach report``: weekly trends from the private journal (terminal, PNG, HTML)."""
+"""``voicecoach report``: weekly trends from the private journal (terminal, SVG, HTML; PNG with the extra)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("report", parents=[common], help="weekly trends from the journal: summary, chart, page")
     p.add_argument("--since", default="12w", metavar="WHEN",
                    help="start of the period: 30d, 12w or a date like 2026-01-01 (default: 12w)")
-    p.add_argument("--png", metavar="FILE", help="also draw the weekly chart into FILE (needs matplotlib)")
-    p.add_argument("--html", metavar="FILE", help="also write a single self-contained HTML page (needs matplotlib)")
+    p.add_argument("--html", metavar="FILE", help="also write a single self-contained HTML page with the charts")
+    p.add_argument("--svg", metavar="FILE", help="also draw the weekly charts into FILE as SVG")
+    p.add_argument("--png", metavar="FILE",
+                   help="also draw the weekly charts into FILE as PNG (needs the 'report' extra: matplotlib)")
     p.set_defaults(func=run)
 
 
@@ -37,13 +39,16 @@ def run(args: argparse.Namespace) -> int:
     names = (config.partners.a_name, config.partners.b_name)
     print(rep.summary_text(report, *names), end="")
     if report.empty:
-        if args.png or args.html:
+        if args.png or args.html or args.svg:
             print("(No chart was written: there is nothing to draw yet.)")
         return 0
-    if args.png:
-        bins = rep.write_png(report, args.png, *names)
-        print(f"Chart of {bins} weeks written to {args.png}")
+    if args.svg:
+        bins = rep.write_svg(report, args.svg, *names)
+        print(f"Chart of {bins} weeks written to {args.svg}")
     if args.html:
         rep.write_html(report, args.html, *names)
         print(f"Report page written to {args.html} (one file; open it in any browser, it works offline)")
+    if args.png:  # last: without the extra it fails with one line, after the files that need nothing are written
+        bins = rep.write_png(report, args.png, *names)
+        print(f"Chart of {bins} weeks written to {args.png}")
     return 0

@@ -1,15 +1,14 @@
-"""Weekly trends from the journal: a gentle terminal summary, a PNG chart and a self-contained HTML page.
+"""Weekly trends from the journal: a gentle terminal summary, charts (SVG, or PNG with the extra), an HTML page.
 
 Progress, not scores: the words describe what the couple did (talks, pauses, check-ins) and how things moved,
 never who was "worse". Per-partner figures are limited to each partner's share of talking time.
-Pure functions of an export dict and the times passed in; matplotlib is imported only to draw.
+Pure functions of an export dict and the times passed in. The charts are SVG drawn by
+:mod:`voicecoach.journal.charts`; only a PNG asked for by name needs matplotlib (:mod:`.chart_png`).
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, VoicecoachError
-
-INSTALL_HINT = ("the chart needs matplotlib, which is not installed; install it with: "
-                ".venv/bin/pip install 'voicecoach[report]' (or pip install matplotlib)")
+from .charts import panel_svg, report_panels, report_svg
 MAX_WEEKS = 520
 
 
@@ -224,122 +221,55 @@ def summary_text(report: Report, a_name: str = "Partner A", b_name: str = "Partn
 
 # --- pictures ----------------------------------------------------------------------------------------------------
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise VoicecoachError(INSTALL_HINT) from None
-    return plt
+def _title(report: Report) -> str:
+    return f"voicecoach: your weeks from {report.since:%d %b %Y} to {report.until:%d %b %Y}"
 
 
 def chart_png(report: Report, a_name: str = "Partner A", b_name: str = "Partner B") -> tuple[bytes, int]:
-    """The weekly-trends chart as PNG bytes, and the number of weekly bins it drew."""
-    plt = _pyplot()
-    weeks = report.weeks
-    x = list(range(len(weeks)))
-    labels = [f"{w.start:%d %b}" for w in weeks]
-    fig, axes = plt.subplots(4, 1, figsize=(9, 10), dpi=100, sharex=True)
-    try:
-        _draw_counts(axes[0], x, weeks, (("talks", "talks", "#7aa6c2"), ("checkins", "check-ins done", "#9cc59a")),
-                     "Talks and check-ins")
-        _draw_raised(axes[1], x, weeks)
-        _draw_share(axes[2], x, weeks, a_name, b_name)
-        _draw_counts(axes[3], x, weeks, (("pauses_suggested", "suggested", "#c7c7c7"),
-                                         ("pauses_taken", "taken", "#9cc59a"),
-                                         ("pauses_declined", "\"not now\"", "#e3b57a")), "Pauses")
-        step = max(1, -(-len(x) // 16))  # at most 16 date labels
-        axes[3].set_xticks(x[::step], labels[::step], rotation=45, ha="right")
-        fig.suptitle(f"voicecoach: your weeks from {report.since:%d %b %Y} to {report.until:%d %b %Y}")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", metadata={"Title": "voicecoach weekly trends",
-                                                  "Description": f"weeks={len(x)}; first={weeks[0].start}"})
-    finally:
-        plt.close(fig)
-    return buf.getvalue(), len(x)
+    """The weekly-trends chart as PNG bytes (needs the ``report`` extra), and the number of weekly bins drawn."""
+    from .chart_png import panels_png
 
-
-def _legend(ax: Any, handles: list | None = None) -> None:
-    ax.legend(handles=handles, loc="upper left", ncol=3, fontsize=8, frameon=False)
-    ax.spines[["top", "right"]].set_visible(False)
-
-
-def _headroom(ax: Any, values: list[float], integer: bool = True) -> None:
-    """Leave space above the bars for the legend; whole-number ticks for counts."""
-    from matplotlib.ticker import MaxNLocator
-
-    ax.set_ylim(0, max(max(values, default=0.0), 1.0) * 1.35)
-    if integer:
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _draw_counts(ax: Any, x: list[int], weeks: list[Week], series: tuple, title: str) -> None:
-    width = 0.8 / len(series)
-    for k, (key, label, color) in enumerate(series):
-        offset = (k - (len(series) - 1) / 2) * width
-        ax.bar([i + offset for i in x], [getattr(w, key) for w in weeks], width, label=label, color=color)
-    _headroom(ax, [getattr(w, key) for w in weeks for key, _, _ in series])
-    ax.set_title(title)
-    _legend(ax)
-
-
-def _draw_raised(ax: Any, x: list[int], weeks: list[Week]) -> None:
-    raised = [w.raised_min for w in weeks]
-    bars = ax.bar(x, raised, 0.6, label="raised voice, minutes", color="#e3b57a")
-    _headroom(ax, raised, integer=False)
-    ax2 = ax.twinx()
-    counts = [w.interruptions for w in weeks]
-    (line,) = ax2.plot(x, counts, "o-", color="#8a7fb5", label="interruptions")
-    _headroom(ax2, counts)
-    ax.set_title("Minutes of raised voice and interruptions")
-    _legend(ax, [bars, line])
-    ax2.spines[["top"]].set_visible(False)
-
-
-def _draw_share(ax: Any, x: list[int], weeks: list[Week], a_name: str, b_name: str) -> None:
-    a = [w.share_a * 100 if w.share_a is not None else 0.0 for w in weeks]
-    b = [100 - v if w.share_a is not None else 0.0 for v, w in zip(a, weeks)]
-    ax.bar(x, a, 0.6, label=a_name, color="#7aa6c2")
-    ax.bar(x, b, 0.6, bottom=a, label=b_name, color="#c9a0c0")
-    ax.set_ylim(0, 130)
-    ax.set_yticks([0, 25, 50, 75, 100])
-    ax.set_title("Share of talking time, %")
-    _legend(ax)
+    return panels_png(report_panels(report, a_name, b_name), _title(report)), len(report.weeks)
 
 
 def write_png(report: Report, path: Path | str, a_name: str = "Partner A", b_name: str = "Partner B") -> int:
-    """Write the chart to ``path``; returns the number of weekly bins drawn."""
+    """Write the PNG chart to ``path`` (needs the ``report`` extra); returns the number of weekly bins drawn."""
     png, bins = chart_png(report, a_name, b_name)
     _write(Path(path), png)
     return bins
 
 
+def write_svg(report: Report, path: Path | str, a_name: str = "Partner A", b_name: str = "Partner B") -> int:
+    """Write the chart as one SVG file (drawn by voicecoach itself); returns the number of weekly bins drawn."""
+    _write(Path(path), report_svg(report, a_name, b_name).encode("utf-8"))
+    return len(report.weeks)
+
+
+PAGE_CSS = """
+body { font-family: sans-serif; max-width: 52em; margin: 2em auto; padding: 0 1em; color: #333; line-height: 1.5; }
+h1 { font-weight: normal; font-size: 1.5em; }
+p { margin: 0.3em 0; }
+svg.chart { display: block; width: 100%; height: auto; margin: 1em 0; }
+pre { background: #f6f6f4; padding: 1em; overflow-x: auto; }
+.note { color: #777; font-size: 0.9em; }
+"""
+
+
 def html_page(report: Report, a_name: str = "Partner A", b_name: str = "Partner B") -> str:
-    """A single self-contained HTML page: summary, the chart as an embedded image, inline CSS, no links."""
-    png, _ = chart_png(report, a_name, b_name)
+    """A single self-contained HTML page: summary, the charts as inline SVG, inline CSS, no links, no scripts."""
     text = summary_text(report, a_name, b_name)
     body_lines, table = text.split("\n\n  week of", 1) if "\n\n  week of" in text else (text, "")
     paragraphs = "".join(f"<p>{html.escape(line.strip())}</p>" for line in body_lines.splitlines()[1:]
                          if line.strip())
     table_html = f"<pre>{html.escape('  week of' + table)}</pre>" if table else ""
-    image = base64.b64encode(png).decode("ascii")
+    charts = "\n".join(panel_svg(p) for p in report_panels(report, a_name, b_name))
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>voicecoach: your weeks</title>
-<style>
-body {{ font-family: sans-serif; max-width: 52em; margin: 2em auto; color: #333; line-height: 1.5; }}
-h1 {{ font-weight: normal; font-size: 1.5em; }}
-p {{ margin: 0.3em 0; }}
-img {{ max-width: 100%; margin: 1em 0; }}
-pre {{ background: #f6f6f4; padding: 1em; overflow-x: auto; }}
-.note {{ color: #777; font-size: 0.9em; }}
-</style></head><body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>voicecoach: your weeks</title>
+<style>{PAGE_CSS}</style></head><body>
 <h1>{html.escape(text.splitlines()[0])}</h1>
 {paragraphs}
-<img alt="weekly trends: talks, raised voices, interruptions, talking time and pauses"
- src="data:image/png;base64,{image}">
+{charts}
 {table_html}
 <p class="note">Made by voicecoach on this computer from your private journal. Nothing was sent anywhere.</p>
 </body></html>
