@@ -22,6 +22,8 @@ from .speech.settings import SpeechSettings
 from .asr.settings import CommandSettings
 from .checkin.settings import CheckinSettings
 from .journal.settings import JournalSettings
+from .web.settings import WebSettings
+from .hooks.settings import HookSettings
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,8 @@ class Config:
     checkin: CheckinSettings = section(CheckinSettings)
     kiosk: KioskSettings = section(KioskSettings)
     journal: JournalSettings = section(JournalSettings)
+    web: WebSettings = section(WebSettings)
+    hooks: HookSettings = section(HookSettings)
 
 
 # --- validation --------------------------------------------------------------------------------------------------
