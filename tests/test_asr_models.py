@@ -335,3 +335,81 @@ def test_cli_path_says_where_models_live_and_what_is_missing(models_dir, run_cli
     assert result.returncode == 0, result.stderr
     assert str(models_dir) in result.stdout and "downloads go here" in result.stdout
     assert "voicecoach models download vosk-model-small-en-us-0.15" in result.stdout
+
+
+# --- hostile input (issue 19 items 2 and 7) -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["..", ".", "./../victim", "../victim", "a/b", ".hidden", "x\\y", ""])
+def test_a_model_name_that_is_not_one_plain_segment_is_refused_before_any_download(server, models_dir, tmp_path,
+                                                                                    name, capsys):
+    from voicecoach.cli import main
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    other = fake_model(models_dir / "vosk-model-other")
+    server.files["/m.zip"] = model_zip()
+    assert main(["models", "download", name, "--url", server.url("/m.zip")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a model name" in err
+    assert server.requests == []  # nothing fetched
+    assert (victim / "keep.txt").read_text() == "mine" and is_model_dir(other)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models", "victim"]
+    with pytest.raises(InputError):
+        download(ModelInfo(name, "", 0, url=server.url("/m.zip")))
+
+
+def test_force_never_replaces_a_link_that_leads_out_of_the_models_folder(server, models_dir, tmp_path):
+    outside = fake_model(tmp_path / "elsewhere")
+    models_dir.mkdir(exist_ok=True)
+    (models_dir / NAME).symlink_to(outside)
+    with pytest.raises(VoicecoachError, match="not replaced"):
+        download(info_for(server, model_zip()), force=True)
+    assert is_model_dir(outside)
+
+
+def bomb_zip(megabytes: int) -> bytes:
+    """A model-shaped zip whose one extra file unpacks to ``megabytes`` of zeros from a few kB."""
+    buf = io.BytesIO(model_zip())
+    with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(f"{NAME}/graph/bomb.bin", "w", force_zip64=True) as f:
+            block = bytes(1 << 20)
+            for _ in range(megabytes):
+                f.write(block)
+    return buf.getvalue()
+
+
+def test_a_zip_bomb_is_refused_before_unpacking_and_its_part_is_deleted(server, models_dir):
+    data = bomb_zip(200)  # 200 MiB from about 0.6 MB: more than 20x
+    with pytest.raises(VoicecoachError, match="zip bomb") as err:
+        download(info_for(server, data))
+    assert "\n" not in str(err.value)
+    assert not (models_dir / NAME).exists() and leftovers(models_dir) == []  # no .part, no half-unpacked folder
+
+
+def test_an_archive_over_the_size_cap_is_refused(server, models_dir, monkeypatch):
+    monkeypatch.setattr(models, "MAX_UNPACKED_BYTES", 100_000)
+    with pytest.raises(VoicecoachError, match="would unpack to"):
+        download(info_for(server, model_zip()))
+    assert leftovers(models_dir) == [] and not (models_dir / NAME).exists()
+
+
+def test_a_server_that_never_stops_sending_is_cut_off(server, models_dir, monkeypatch):
+    monkeypatch.setattr(models, "MAX_DOWNLOAD_BYTES", 100_000)
+    server.files["/endless.zip"] = model_zip()
+    with pytest.raises(VoicecoachError, match="sent more than"):
+        download(ModelInfo(NAME, "", 0, url=server.url("/endless.zip")))
+    assert leftovers(models_dir) == []
+
+
+def test_a_full_disk_is_one_line_naming_the_fix(server, small_disk, monkeypatch, capsys):
+    from voicecoach.cli import main
+
+    disk = small_disk(400)  # the zip (about 230 kB) fits, unpacking it beside the zip does not
+    monkeypatch.setenv("VOICECOACH_MODELS_DIR", str(disk))
+    info = info_for(server, model_zip())
+    assert main(["models", "download", NAME, "--url", info.zip_url]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("voicecoach: error: no space left in") and "VOICECOACH_MODELS_DIR" in err
+    assert "internal error" not in err
+    assert not (disk / NAME).exists()

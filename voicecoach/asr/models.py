@@ -13,15 +13,20 @@ configured or installed.
 
 A download resumes a partial file with an HTTP Range request, checks the size and the published checksum, unpacks
 to a temporary folder beside the target and renames it into place, so a model folder is either complete or absent.
+Hostile input is bounded: a model name is one plain path segment (checked before anything is fetched), an archive
+may unpack to at most ``MAX_UNPACKED_BYTES`` and ``MAX_RATIO`` times its own size, and only folders directly inside
+the models folder are ever replaced. A rejected archive's ``.part`` file is deleted; a full disk is one line.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -40,6 +45,12 @@ log = logging.getLogger(__name__)
 
 BASE_URL = "https://alphacephei.com/vosk/models/"
 CHUNK_BYTES = 1 << 16
+# The biggest official Vosk models are about 2.7 GB unpacked from 1.8 GB zips; their files compress 1-4x.
+MAX_UNPACKED_BYTES = 8 << 30
+MAX_DOWNLOAD_BYTES = 4 << 30  # for a --url without a known size
+MAX_RATIO = 20  # unpacked size over zip size, for the whole archive and for each member
+MAX_MEMBERS = 10_000
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 Progress = Callable[[int, int], None]  # (bytes done, bytes expected or 0)
 
 
@@ -223,14 +234,20 @@ def _fetch(url: str, part: Path, expected: int, progress: Progress | None) -> No
             have = 0
         length = int(response.headers.get("Content-Length") or 0)
         total = expected or (have + length if length else 0)
+        limit = expected + (1 << 20) if expected else MAX_DOWNLOAD_BYTES  # a server that never stops
         with part.open(mode) as out:
             try:
                 while chunk := response.read(CHUNK_BYTES):
                     out.write(chunk)
                     have += len(chunk)
+                    if have > limit:
+                        raise RejectedArchive(f"{url} sent more than {limit} bytes (a model zip is at most "
+                                              f"{MAX_DOWNLOAD_BYTES >> 30} GiB); the download was deleted")
                     if progress is not None:
                         progress(have, total)
             except (OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise  # the disk, not the network: download() says so
                 raise VoicecoachError(f"the download of {url} broke off after {have} bytes ({exc!r}); "
                                       f"run the same command again to resume") from None
 
@@ -263,30 +280,72 @@ def _unpack(archive: Path, target: Path) -> Path:
     try:
         try:
             with zipfile.ZipFile(archive) as zf:
-                for member in zf.namelist():
-                    dest = (temp / member).resolve()
-                    if not dest.is_relative_to(temp.resolve()):
-                        raise VoicecoachError(f"{archive.name} holds an unsafe path ({member}); not unpacked")
+                _check_members(zf, archive, temp, target.name)
                 zf.extractall(temp)
         except (zipfile.BadZipFile, EOFError) as exc:
-            archive.unlink(missing_ok=True)
-            raise VoicecoachError(f"the download of {target.name} is not a valid zip ({exc}) and was deleted; "
+            raise RejectedArchive(f"the download of {target.name} is not a valid zip ({exc}) and was deleted; "
                                   f"run the same command again: voicecoach models download {target.name}") from None
         entries = [p for p in temp.iterdir() if not p.name.startswith("__MACOSX")]
         root = entries[0] if len(entries) == 1 and entries[0].is_dir() else temp
         if not is_model_dir(root):
-            raise VoicecoachError(f"{archive.name} does not contain a Vosk model (no am/ and graph/ folders)")
-        if target.exists():
-            shutil.rmtree(target)
+            raise RejectedArchive(f"{archive.name} does not contain a Vosk model (no am/ and graph/ folders); "
+                                  f"it was deleted")
+        _remove_model_dir(target)
         os.rename(root, target)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return target
 
 
+class RejectedArchive(VoicecoachError):
+    """A downloaded archive that will never become a model (bad zip, unsafe, too big, no model inside)."""
+
+
+def _check_members(zf: zipfile.ZipFile, archive: Path, temp: Path, name: str) -> None:
+    """Refuse unsafe paths, and archives that unpack to too much or too many (a zip bomb), before extracting."""
+    members = zf.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise RejectedArchive(f"{archive.name} holds {len(members)} files (a model has a few dozen; at most "
+                              f"{MAX_MEMBERS}); not unpacked, and deleted")
+    total = 0
+    for member in members:
+        dest = (temp / member.filename).resolve()
+        if not dest.is_relative_to(temp.resolve()):
+            raise RejectedArchive(f"{archive.name} holds an unsafe path ({member.filename}); not unpacked, "
+                                  f"and deleted")
+        if member.file_size > MAX_RATIO * max(member.compress_size, 1 << 16):
+            raise RejectedArchive(f"{archive.name}: {member.filename} would unpack to {member.file_size} bytes "
+                                  f"from {member.compress_size} (more than {MAX_RATIO}x: a zip bomb?); not "
+                                  f"unpacked, and deleted")
+        total += member.file_size
+    size = archive.stat().st_size
+    if total > MAX_UNPACKED_BYTES or total > MAX_RATIO * max(size, 1 << 20):
+        raise RejectedArchive(f"{archive.name} would unpack to {total / 2**20:.0f} MiB from {size / 2**20:.1f} MiB "
+                              f"(at most {MAX_UNPACKED_BYTES >> 30} GiB and {MAX_RATIO}x); not unpacked, and deleted")
+    free = shutil.disk_usage(temp).free
+    if total > free:
+        raise OSError(errno.ENOSPC, f"{name} needs {total / 2**20:.0f} MiB unpacked, {free / 2**20:.0f} MiB free")
+
+
+def _remove_model_dir(target: Path) -> None:
+    """Delete an installed model folder before replacing it: only a real folder directly in its models folder."""
+    if not os.path.lexists(target):
+        return
+    if target.is_symlink() or not target.is_dir() or not paths.is_inside(target, target.parent):
+        raise VoicecoachError(f"{target} is not a model folder voicecoach installed (a link or a file); "
+                              f"not replaced - move it aside and run the same command again")
+    shutil.rmtree(target)
+
+
+def _no_space(folder: Path, exc: OSError) -> VoicecoachError:
+    return VoicecoachError(f"no space left in {folder} ({exc.strerror or exc}); free some disk space, or download "
+                           f"elsewhere with VOICECOACH_MODELS_DIR=/path/with/space, and run the same command again")
+
+
 def download(info: ModelInfo, dest_dir: Path | None = None, progress: Progress | None = None,
              force: bool = False) -> Path:
     """Download, check and unpack ``info`` into ``dest_dir`` (default :func:`download_dir`); returns the folder."""
+    check_model_name(info.name)
     folder = dest_dir or download_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -298,15 +357,33 @@ def download(info: ModelInfo, dest_dir: Path | None = None, progress: Progress |
         log.info("%s is already installed in %s", info.name, folder)
         return target
     part = folder / f".{info.name}.zip.part"
-    _fetch(info.zip_url, part, info.size_bytes, progress)
-    _check(part, info)
-    result = _unpack(part, target)
+    try:
+        _fetch(info.zip_url, part, info.size_bytes, progress)
+        _check(part, info)
+        result = _unpack(part, target)
+    except RejectedArchive:
+        part.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _no_space(folder, exc) from None
+        raise VoicecoachError(f"cannot install {info.name} in {folder}: {exc.strerror or exc}") from None
     part.unlink(missing_ok=True)
     return result
 
 
+def check_model_name(name: str) -> str:
+    """``name`` (without ``.zip``) if it is one plain path segment usable as a folder name, else InputError."""
+    bare = name.removesuffix(".zip")
+    if not _MODEL_NAME.fullmatch(bare) or bare.strip(".") == "":
+        raise InputError(f"'{name}' is not a model name: use one plain name of letters, digits and . _ + - "
+                         f"(not starting with a dot, no / or ..), e.g. vosk-model-small-en-us-0.15")
+    return bare
+
+
 def resolve_download(name: str, url: str = "") -> ModelInfo:
     """The model to download: a catalogue entry (its URL overridable), or any name with an explicit ``url``."""
+    check_model_name(name)
     info = catalogue_entry(name)
     if info is None:
         if not url:
