@@ -9,13 +9,13 @@ Pure functions of an export dict and the times passed in. The charts are SVG dra
 from __future__ import annotations
 
 import html
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from .. import paths
 from ..errors import InputError, VoicecoachError
 from .charts import panel_svg, report_panels, report_svg
 MAX_WEEKS = 520
@@ -282,10 +282,8 @@ def write_html(report: Report, path: Path | str, a_name: str = "Partner A", b_na
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write a private file (mode 0600 when created: a report tells a couple's story)."""
+    """Write a private file (mode 0600, also over an existing file: a report tells a couple's story)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        paths.write_private(path, data)
     except OSError as exc:
         raise VoicecoachError(f"cannot write {path} ({exc.strerror}); choose another file") from None
