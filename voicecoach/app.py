@@ -32,8 +32,8 @@ def first_run_notice() -> str | None:
     if marker.exists():
         return None
     try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        paths.private_dir(marker.parent, tighten=True)  # the data folder: 0700 whatever the umask
+        paths.write_private(marker, "")
     except OSError as exc:
         log.debug("cannot write %s: %s", marker, exc)
     return NOTICE

@@ -32,12 +32,10 @@ def run(args: argparse.Namespace) -> int:
         target = Path(args.path or getattr(args, "config", None) or paths.config_file())
         if target.exists() and not args.force:
             raise InputError(f"{target} already exists (use --force to replace it; a .bak copy is kept)")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_dir(target.parent)  # a missing folder is made 0700 (an existing one is left as it is)
         if target.exists():
             target.replace(target.with_suffix(target.suffix + ".bak"))
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(cfg.default_config_text(), encoding="utf-8")
-        tmp.replace(target)
+        paths.write_private(target, cfg.default_config_text())  # 0600 whatever the umask
         print(f"wrote {target}")
         return 0
     config = config_of(args)
