@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -64,6 +65,22 @@ def test_calibrate_from_wavs_stores_a_private_profile_that_listen_uses(voices, t
     from voicecoach.config import Config
 
     assert app.make_pipeline(Config()).profile is not None
+
+
+def test_calibrate_under_umask_000_keeps_the_data_folder_and_profile_private(voices, tmp_path, monkeypatch):
+    data = tmp_path / "share" / "voicecoach"
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(data))
+    monkeypatch.setenv("VOICECOACH_CONFIG_DIR", str(tmp_path / "cfg"))
+    write_wav(tmp_path / "a.wav", voices["A"])
+    write_wav(tmp_path / "b.wav", voices["B"])
+    old = os.umask(0)
+    try:
+        assert main(["calibrate", "--from-wav", str(tmp_path / "a.wav"), str(tmp_path / "b.wav")]) == 0
+    finally:
+        os.umask(old)
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "profile.json").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in data.iterdir()) == ["profile.json"]
 
 
 

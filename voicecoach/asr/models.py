@@ -348,7 +348,7 @@ def download(info: ModelInfo, dest_dir: Path | None = None, progress: Progress |
     check_model_name(info.name)
     folder = dest_dir or download_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        paths.private_dir(folder)  # under the data folder, which must not become world-readable on the way
     except OSError as exc:
         raise VoicecoachError(f"cannot create the models folder {folder}: {exc.strerror} "
                               f"(set VOICECOACH_MODELS_DIR to a writable folder)") from None

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from .. import paths
+from ..errors import InputError, VoicecoachError
 from . import config_of
 
 ORDER = 16
@@ -80,11 +81,12 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{name}: {exc}") from None
     profile = VoiceProfile(voices)
     path = app.profile_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(profile.to_json(), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    try:
+        paths.private_dir(path.parent, tighten=True)
+        paths.write_private(path, profile.to_json())
+    except OSError as exc:
+        raise VoicecoachError(f"cannot save the voice profile to {path} ({exc.strerror or exc}); make the data "
+                              f"folder writable (or set VOICECOACH_DATA_DIR) and calibrate again") from None
     for label, name in zip(("A", "B"), names):
         p = profile.partners[label]
         f0 = f", pitch {p.calm_f0_hz:.0f} Hz" if p.calm_f0_hz else ""

@@ -1,0 +1,99 @@
+"""Private files and folders are owner-only whatever the umask, also when an existing file is written over
+(issue 19 item 5). Each case runs under umask 022 and 000, in temporary folders."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from voicecoach import paths
+from voicecoach.cli import main
+from voicecoach.journal.store import Journal
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture(params=[0o022, 0o000], ids=["umask022", "umask000"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path / "home" / "share" / "voicecoach"))
+    monkeypatch.setenv("VOICECOACH_CONFIG_DIR", str(tmp_path / "home" / "config" / "voicecoach"))
+    return tmp_path
+
+
+def test_the_first_run_makes_the_data_folder_private(dirs: Path, umask: int) -> None:
+    from voicecoach.app import first_run_notice
+
+    assert first_run_notice() is not None
+    assert mode(paths.data_dir()) == 0o700
+    assert mode(paths.data_dir().parent) == 0o700  # folders it had to create on the way too
+    assert mode(paths.data_dir() / ".notice-shown") == 0o600
+
+
+def test_a_data_folder_left_readable_by_an_older_version_is_tightened(dirs: Path, umask: int) -> None:
+    from voicecoach.app import first_run_notice
+
+    paths.data_dir().mkdir(parents=True)
+    paths.data_dir().chmod(0o755)
+    first_run_notice()
+    assert mode(paths.data_dir()) == 0o700
+
+
+def test_config_init_writes_a_private_file(dirs: Path, umask: int, capsys: pytest.CaptureFixture) -> None:
+    assert main(["config", "init"]) == 0
+    assert mode(paths.config_file()) == 0o600
+    assert mode(paths.config_dir()) == 0o700
+    assert main(["config", "init", "--force"]) == 0  # replacing it keeps it private
+    assert mode(paths.config_file()) == 0o600
+
+
+def test_a_report_written_over_a_readable_file_becomes_private(dirs: Path, umask: int,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    from test_report import seed
+
+    with Journal.open(paths.data_dir() / "journal.sqlite3") as journal:
+        seed(journal, datetime.now().astimezone())
+    page = dirs / "report.html"
+    page.write_text("old")
+    page.chmod(0o644)
+    assert main(["report", "--html", str(page)]) == 0
+    assert mode(page) == 0o600 and "<svg" in page.read_text()
+
+
+def test_write_private_replaces_atomically_and_leaves_devices_alone(tmp_path: Path, umask: int) -> None:
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    target.chmod(0o666)
+    paths.write_private(target, "new")
+    assert target.read_text() == "new" and mode(target) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no temporary file left
+    paths.write_private(Path("/dev/null"), "discarded")  # a device is written in place, never replaced
+    assert Path("/dev/null").is_char_device()
+
+
+def test_remove_inside_refuses_what_is_not_a_plain_file_in_its_folder(tmp_path: Path) -> None:
+    folder, outside = tmp_path / "mine", tmp_path / "theirs.txt"
+    folder.mkdir()
+    outside.write_text("keep")
+    (folder / "link").symlink_to(outside)
+    for path in (folder / ".." / "theirs.txt", folder / "link", outside, folder):
+        with pytest.raises(ValueError):
+            paths.remove_inside(path, folder)
+    assert outside.read_text() == "keep"
+    (folder / "ours").write_text("x")
+    assert paths.remove_inside(folder / "ours", folder) and not (folder / "ours").exists()
