@@ -1,0 +1,211 @@
+"""Local hooks: counts-only events to a real Mosquitto broker (with Home Assistant discovery) and to a local
+program (no shell); a broker that is down costs one log line and never holds the kiosk up."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from voicecoach.config import config_from_dict
+from voicecoach.errors import InputError
+from voicecoach.hooks.events import DayCounts, Health, HomeState, HookEvent, HookKind
+from voicecoach.hooks.mqtt import remaining_length
+from voicecoach.hooks.runtime import Hooks
+from voicecoach.hooks.settings import HookSettings, parse_mqtt_url
+from voicecoach_dev.broker import Broker, free_port, missing_tools
+
+needs_broker = pytest.mark.skipif(bool(missing_tools()), reason="needs Debian's mosquitto and mosquitto-clients")
+# Everything an event or the state may say: labels and numbers the product made, never words.
+EVENT_KEYS = {"event_type", "at", "checkin", "how", "minutes", "health", "microphone", "speech_model"}
+STATE_KEYS = {"activity", "health", "microphone", "pauses_suggested_today", "pauses_taken_today",
+              "pauses_not_now_today", "checkins_done_today"}
+
+
+@pytest.fixture(scope="module")
+def broker():
+    if missing_tools():
+        pytest.skip("needs Debian's mosquitto and mosquitto-clients (scripts/setup --test)")
+    with Broker() as b:
+        yield b
+
+
+def wait_until(condition, timeout_s: float = 10.0) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# --- the pure parts ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n, encoded", [(0, "00"), (127, "7f"), (128, "8001"), (16383, "ff7f"), (16384, "808001"),
+                                        (2097151, "ffff7f"), (2097152, "80808001"), (268435455, "ffffff7f")])
+def test_remaining_length_is_encoded_as_the_mqtt_standard_says(n: int, encoded: str) -> None:
+    assert remaining_length(n).hex() == encoded
+
+
+@pytest.mark.parametrize("url, problem", [("http://pi:1883", "mqtt://"), ("mqtt://", "no host"),
+                                          ("mqtt://pi:0x", "port"), ("mqtt://pi/topic", "no path")])
+def test_a_broker_address_that_cannot_work_is_refused_with_the_key_named(url: str, problem: str) -> None:
+    with pytest.raises(InputError, match=rf"hooks: mqtt = .*{problem}"):
+        config_from_dict({"hooks": {"mqtt": url}})
+    assert parse_mqtt_url("mqtt://ha:secret@10.0.0.2").port == 1883
+
+
+def test_words_and_details_stay_home_unless_the_couple_turns_details_on() -> None:
+    suggested = HookEvent(HookKind.PAUSE_SUGGESTED, 1.8e9, reason="3 interruptions in 60 s")
+    assert "reason" not in suggested.to_dict() and suggested.to_dict(details=True)["reason"]
+    hooks = Hooks(HookSettings())  # nothing configured: nothing runs, and nothing is queued
+    hooks.send(HookKind.RAISED_VOICE)
+    assert hooks.mqtt is None and hooks.command is None
+
+
+def test_todays_counts_start_from_zero_on_a_new_day() -> None:
+    state = HomeState()
+    monday = time.mktime((2026, 11, 23, 21, 0, 0, 0, 0, -1))
+    for kind in (HookKind.PAUSE_SUGGESTED, HookKind.PAUSE_NOT_NOW, HookKind.PAUSE_SUGGESTED, HookKind.PAUSE_TAKEN):
+        state.apply(HookEvent(kind, monday))
+    assert state.counts == DayCounts(date(2026, 11, 23), pauses_suggested=2, pauses_taken=1, pauses_not_now=1)
+    assert state.activity.value == "pause"
+    state.apply(HookEvent(HookKind.CHECKIN_DONE, monday + 86400))
+    assert state.counts == DayCounts(date(2026, 11, 24), checkins_done=1)
+    assert state.roll_over(date(2026, 11, 25)) and state.counts == DayCounts(date(2026, 11, 25))
+
+
+# --- a real broker -----------------------------------------------------------------------------------------------
+
+LIFECYCLE = [(HookKind.HEALTH, {"health": Health(True, True, True)}),
+             (HookKind.PAUSE_SUGGESTED, {"reason": "2 raised voices in 60 s"}),
+             (HookKind.PAUSE_NOT_NOW, {}),
+             (HookKind.PAUSE_SUGGESTED, {"reason": "15 s of raised voice"}),
+             (HookKind.PAUSE_TAKEN, {"minutes": 20.0}),
+             (HookKind.PAUSE_ENDED, {"how": "finished", "minutes": 20.0}),
+             (HookKind.CHECKIN_DUE, {"checkin": "nightly"}),
+             (HookKind.CHECKIN_STARTED, {"checkin": "nightly"}),
+             (HookKind.CHECKIN_DONE, {"checkin": "nightly", "how": "completed", "minutes": 9.5}),
+             (HookKind.RAISED_VOICE, {}),  # details are off: this one must not arrive
+             (HookKind.HEALTH, {"health": Health(False, False, True)})]
+
+
+@needs_broker
+def test_home_assistant_discovers_the_kiosk_and_each_event_arrives_counts_only(broker: Broker) -> None:
+    settings = HookSettings(mqtt=broker.url)
+    with broker.subscribe("#") as sub:
+        hooks = Hooks(settings, hostname="Living-Room Pi").start()
+        for kind, fields in LIFECYCLE:
+            hooks.send(kind, **fields)
+        hooks.close()
+        sub.wait_for("voicecoach/voicecoach_living_room_pi/availability", lambda m: m.payload == "offline")
+    configs = {m.topic: m for m in sub.on("homeassistant/#") if m.payload}
+    sensors = [t for t in configs if t.startswith("homeassistant/sensor/voicecoach_living_room_pi/")]
+    assert len(sensors) == 6 and "homeassistant/event/voicecoach_living_room_pi/lifecycle/config" in configs
+    for m in configs.values():
+        config = m.json()
+        assert config["device"]["identifiers"] == ["voicecoach_living_room_pi"]
+        assert config["unique_id"].startswith("voicecoach_living_room_pi_")
+        assert config["availability_topic"] == "voicecoach/voicecoach_living_room_pi/availability"
+    event_types = configs["homeassistant/event/voicecoach_living_room_pi/lifecycle/config"].json()["event_types"]
+    assert "pause_taken" in event_types and "raised_voice" not in event_types
+
+    events = [m.json() for m in sub.on("voicecoach/+/event")]
+    assert [e["event_type"] for e in events] == [k.value for k, _ in LIFECYCLE if k is not HookKind.RAISED_VOICE]
+    for e in events:
+        assert set(e) <= EVENT_KEYS, e  # no reason, no words, no raised-voice details
+    assert events[-2] == {**events[-2], "checkin": "nightly", "how": "completed", "minutes": 9.5}
+    states = [m.json() for m in sub.on("voicecoach/+/state")]
+    assert all(set(s) == STATE_KEYS for s in states)
+    assert states[-1] == {"activity": "stopped", "health": "stopped", "microphone": "off",
+                          "pauses_suggested_today": 2, "pauses_taken_today": 1, "pauses_not_now_today": 1,
+                          "checkins_done_today": 1}
+    assert hooks.mqtt.dropped == 0
+
+
+@needs_broker
+def test_with_details_on_raised_voices_are_counted_but_still_carry_no_words(broker: Broker) -> None:
+    with broker.subscribe("voicecoach/#") as sub:
+        hooks = Hooks(HookSettings(mqtt=broker.url, topic="vc-details", details=True), hostname="pi").start()
+        hooks.send(HookKind.RAISED_VOICE)
+        hooks.send(HookKind.PAUSE_SUGGESTED, reason="2 raised voices in 60 s")
+        hooks.close()
+    with broker.subscribe("vc-details/#") as sub:  # the state is retained: a newcomer sees it at once
+        state = sub.wait_for("vc-details/+/state").json()
+    assert state["raised_voices_today"] == 1 and state["pauses_suggested_today"] == 1
+
+
+@needs_broker
+def test_the_broker_is_told_the_kiosk_vanished_when_its_connection_dies(broker: Broker) -> None:
+    with broker.subscribe("vc-will/#") as sub:
+        hooks = Hooks(HookSettings(mqtt=broker.url, topic="vc-will"), hostname="pi").start()
+        sub.wait_for("vc-will/+/availability", lambda m: m.payload == "online")
+        assert wait_until(lambda: hooks.mqtt._conn is not None)
+        hooks.mqtt._conn._sock.close()  # as if the kiosk lost power: no goodbye
+        sub.wait_for("vc-will/+/availability", lambda m: m.payload == "offline")
+
+
+def test_a_broker_that_is_down_costs_one_log_line_and_never_waits(caplog: pytest.LogCaptureFixture) -> None:
+    port = free_port()  # nothing listens there
+    hooks = Hooks(HookSettings(mqtt=f"mqtt://127.0.0.1:{port}"), hostname="pi").start()
+    with caplog.at_level(logging.INFO, logger="voicecoach.hooks"):
+        t0 = time.monotonic()
+        for _ in range(50):
+            hooks.send(HookKind.PAUSE_SUGGESTED)
+        assert time.monotonic() - t0 < 0.2  # the caller never waits for the network
+        assert wait_until(lambda: hooks.mqtt.dropped == 50)
+        if missing_tools():
+            hooks.close()
+            return
+        with Broker(port) as b, b.subscribe("voicecoach/#") as sub:  # the broker comes back on the same port
+            hooks.mqtt._next_attempt = 0.0  # skip the back-off wait (up to a minute) in the test
+            hooks.send(HookKind.PAUSE_TAKEN, minutes=20.0)
+            sub.wait_for("voicecoach/+/event", lambda m: m.json()["event_type"] == "pause_taken")
+            hooks.close()
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("voicecoach.hooks")]
+    assert len([x for x in lines if "events are dropped" in x]) == 1, lines
+    assert any("is back (50 events were dropped meanwhile)" in x for x in lines), lines
+
+
+# --- a local program ---------------------------------------------------------------------------------------------
+
+def program(tmp_path: Path, body: str, name: str = "hook") -> list[str]:
+    script = tmp_path / f"{name}.py"
+    script.write_text("import json, sys, time\n" + body)
+    return [sys.executable, str(script)]
+
+
+def test_the_program_gets_each_event_as_json_on_stdin_without_a_shell(tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    argv = program(tmp_path, "event = json.load(sys.stdin)\n"
+                             "open(sys.argv[1], 'a').write(json.dumps([event, sys.argv[2:]]) + '\\n')\n")
+    hooks = Hooks(HookSettings(command=(*argv, str(out), "$(touch pwned); echo", "a b")), hostname="pi").start()
+    hooks.send(HookKind.CHECKIN_DUE, checkin="weekly")
+    hooks.send(HookKind.PAUSE_SUGGESTED, reason="3 interruptions in 60 s")
+    hooks.close()
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [event["event_type"] for event, _ in lines] == ["checkin_due", "pause_suggested"]
+    assert lines[0][0]["checkin"] == "weekly" and "reason" not in lines[1][0]
+    assert lines[0][1] == ["$(touch pwned); echo", "a b"]  # arguments arrive as given: no shell ever saw them
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+
+
+def test_a_failing_hung_or_missing_program_is_one_log_line_each(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    cases = {"exits 3": (program(tmp_path, "sys.stderr.write('no lights\\n'); sys.exit(3)\n", "fails"),
+                         "exited with 3 for a checkin_done event: no lights"),
+             "hangs": (program(tmp_path, "time.sleep(30)\n", "hangs"), "was stopped"),
+             "missing": ([str(tmp_path / "nope")], "does not exist")}
+    for name, (argv, expected) in cases.items():
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="voicecoach.hooks"):
+            hooks = Hooks(HookSettings(command=tuple(argv), command_timeout_s=1.0), hostname="pi").start()
+            hooks.send(HookKind.CHECKIN_DONE, checkin="nightly")
+            hooks.close(timeout_s=10)
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 1 and expected in lines[0], (name, lines)
