@@ -80,7 +80,20 @@ WAV_ERRORS = {
     "compressed (A-law)": (lambda p: _write(p, b"RIFF" + struct.pack("<I", 36 + 8) + b"WAVE" + b"fmt " +
                                             struct.pack("<IHHIIHH", 16, 6, 1, 8000, 8000, 1, 8) +
                                             b"data" + struct.pack("<I", 8) + bytes(8)), "unsupported"),
+    # hostile headers (issue 19 item 8): MemoryError, and 16,000x the work of the file's size
+    "4294967295 Hz": (lambda p: _rate_wav(p, 0xFFFFFFFF), "sample rate, 4294967295 Hz, is outside"),
+    "1 Hz": (lambda p: _rate_wav(p, 1), "sample rate, 1 Hz, is outside"),
+    "a directory": (lambda p: (p.mkdir(), p)[1], "is a directory"),
 }
+
+
+def _rate_wav(path: Path, rate: int) -> Path:
+    """A 16-bit mono WAV whose header claims ``rate`` (its 32,000 samples are real)."""
+    _pcm_wav(path, (_tone(2) * 32767).astype(np.int16))
+    data = bytearray(path.read_bytes())
+    data[24:28] = struct.pack("<I", rate)
+    data[28:32] = struct.pack("<I", (rate * 2) & 0xFFFFFFFF)
+    return _write(path, bytes(data))
 
 
 @pytest.mark.parametrize("kind", WAV_ERRORS)
@@ -129,8 +142,18 @@ def test_a_one_hour_wav_is_analysed_in_bounded_memory(tmp_path, run_cli, tmp_hom
     assert "3600.0 s" in result.stdout
 
 
+def test_a_named_pipe_with_no_writer_is_refused_not_waited_on(tmp_path, run_cli, tmp_home):
+    import os
+
+    fifo = tmp_path / "talk.wav"
+    os.mkfifo(fifo)
+    result = run_cli("analyze", fifo, "--json", env=tmp_home.env, timeout=30)  # hung forever before
+    _one_line_error(result, 2, "not a regular file")
+
+
 CONFIGS = {
     "bad TOML": ("[partners\na_name = 1\n", "invalid TOML"),
+    "nested 50,000 deep": ("a = " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deeply"),
     "unknown key": ("[pause]\nlenght_min = 10\n", "pause.lenght_min"),
     "wrong type": ("[pause]\nlength_min = \"twenty\"\n", "pause.length_min"),
     "out of range": ("[detection]\nvad_aggressiveness = 7\n", "out of range"),

@@ -1,11 +1,15 @@
 """WAV files as a frame source: PCM 8/16/24/32-bit or 32/64-bit float, any rate, any channels -> 16 kHz mono.
 
 The header is checked when the file is opened, so a bad file is reported (one line naming the file and the
-problem) before any work starts. Audio is then read in blocks, so a one-hour recording needs little memory.
+problem) before any work starts. Audio is then read in blocks of at most ``MAX_BLOCK_BYTES``, so a one-hour
+recording needs little memory. Only regular files are read (a named pipe with no writer would block forever), and
+only sample rates a microphone records at (``MIN_RATE_HZ`` to ``MAX_RATE_HZ``): a header claiming 4,294,967,295 Hz
+would need terabytes for its resampling filter, one claiming 1 Hz 16,000 times the work its size suggests.
 """
 
 from __future__ import annotations
 
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,9 @@ FIX_HINT = "convert it with: sox IN -r 16000 -c 1 -b 16 OUT.wav"
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # written by recorders that never went back to fix the header
 _STREAMING_MIN = 0x7FFF0000  # sox to a pipe writes 0x7FFFF000, arecord to stdout 0x7FFFFFFF: "as long as it goes"
+MIN_RATE_HZ = 8_000  # telephone audio; below it speech is not intelligible, let alone measurable
+MAX_RATE_HZ = 384_000  # the highest rate studio recorders offer
+MAX_BLOCK_BYTES = 4 << 20  # raw bytes read at a time, whatever the rate and channel count
 
 
 class WavError(InputError):
@@ -63,7 +70,13 @@ def read_header(path: Path | str) -> WavInfo:
     """Parse and check a WAV header; raises :class:`WavError` with a one-line reason."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(st.st_mode):
+            raise _fail(path, "not a regular file (a pipe or a device); save the recording to a file and "
+                              "give that file")
+        size = st.st_size
         f = path.open("rb")
     except FileNotFoundError:
         raise _fail(path, "no such file") from None
@@ -121,6 +134,9 @@ def _parse_fmt(path: Path, body: bytes) -> tuple[int, int, int, bool]:
         tag = struct.unpack("<H", body[24:26])[0]
     if channels == 0 or rate == 0:
         raise _fail(path, f"malformed WAV header ({channels} channels at {rate} Hz)")
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise _fail(path, f"the header's sample rate, {rate} Hz, is outside {MIN_RATE_HZ}-{MAX_RATE_HZ} Hz "
+                          f"(a damaged header, or not a recording of speech); {FIX_HINT}")
     if tag == _PCM and bits in (8, 16, 24, 32):
         return rate, channels, bits, False
     if tag == _FLOAT and bits in (32, 64):
@@ -157,7 +173,8 @@ class WavSource:
         self.info = read_header(path)
         self.path = self.info.path
         self.frame_ms = frame_ms
-        self._block_frames = max(1, int(block_s * self.info.sample_rate))
+        self._block_frames = max(1, min(int(block_s * self.info.sample_rate),
+                                        MAX_BLOCK_BYTES // self.info.frame_bytes))
 
     def blocks(self) -> Iterator[NDArray[np.int16]]:
         """Yield the audio as 16 kHz mono int16 blocks of about ``block_s`` seconds."""
