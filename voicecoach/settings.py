@@ -50,5 +50,7 @@ def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missin
         raise InputError(f"{path}: not a UTF-8 text file ({utf8_hint})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc} ({toml_fix})") from None
+    except RecursionError:  # tomllib recurses per nesting level: [[[[...]]]] thousands deep
+        raise InputError(f"{path}: invalid TOML: arrays or tables nested too deeply ({toml_fix})") from None
     except OSError as exc:
         raise InputError(f"cannot read {label} {path}: {exc.strerror}") from None
