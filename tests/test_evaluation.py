@@ -162,7 +162,7 @@ def test_interruption_truth_is_30_to_80_percent_into_a_turn_and_overlaps_half_to
 
 def _speaking_share(talk: Talk, turn: dict, a_s: float, b_s: float) -> float:
     """Share of 10 ms frames of a placed turn's own audio in [a_s, b_s) (timeline seconds) within 20 dB of its peak."""
-    start, x = talk.placements[turn["_placement"]]
+    start, x, _ = talk.placements[turn["_placement"]]
     n = len(x) // 160
     db = 10 * np.log10(np.mean(np.square(x[: n * 160].reshape(n, 160), dtype=np.float64), axis=1) + 1e-12)
     a, b = int((a_s - start / RATE) * 100), int((b_s - start / RATE) * 100)
@@ -251,20 +251,30 @@ def test_quick_dev_set_has_consistent_truth_and_scores(tmp_path, capsys):
     from voicecoach_dev.evalkit import devset
     from voicecoach_dev.evalkit import evaluate
 
-    items = devset.ensure_devset(quick=True, out=tmp_path, log=lambda m: None)
+    wanted = ["interrupt", "raised", "lean_in@room", "quiet_raise@room", "ami"]
+    items = devset.ensure_devset(quick=True, out=tmp_path, log=lambda m: None, split="tune", scenarios_wanted=wanted)
     mixed = [it for it in items if it["scenario"] != "ami"]
-    assert len(mixed) == len(devset.item_names(quick=True)) and any(it["scenario"] == "ami" for it in items)
+    assert sorted({it["scenario"] for it in mixed}) == sorted(wanted[:-1]) and any(it["scenario"] == "ami" for it in items)
     for it in mixed:
         truth = it["truth"]
         for r in truth["interruptions"]:
             assert any(t["speaker"] == r["over"] and t["start"] < r["t"] < t["end"] for t in truth["turns"])
         assert all(b["end"] - b["start"] < 0.6 for b in truth["backchannels"])
-        assert all(8.0 <= s["gain_db"] <= 14.0 for s in truth["raised"] if s["voice"] == "calm")
+        # a raised voice is a voice that changes: never an ordinary voice made louder
+        assert all(s["voice"] == "angry" and s["gain_db"] == 0.0 for s in truth["raised"])
         for v in it["mix"].get("angry_restore_db", {}).values():
             assert 8.0 <= v <= 12.0
-    assert evaluate.main(["--quick", "--out", str(tmp_path), "--scenario", "calm", "--scenario", "ami"]) == 0
+        assert it["room"] == it["scenario"].endswith("@room") == ("room" in it["mix"])
+    lean = next(it for it in mixed if it["scenario"] == "lean_in@room")
+    assert len(lean["truth"]["lean"]) == 2 and not lean["truth"]["raised"] and lean["calm"]
+    assert all(5.0 <= v <= 11.0 for v in lean["mix"]["lean_db"].values())   # measured through the room
+    room = lean["mix"]["room"]
+    assert 0.15 <= room["rt60_s"] <= 0.9 and all(0.3 <= s["distance_m"] <= 3.6 for s in room["sources"].values())
+    assert evaluate.main(["--quick", "--split", "tune", "--out", str(tmp_path), "--scenario", "lean_in@room",
+                          "--scenario", "ami"]) == 0
     out = capsys.readouterr().out
     assert "### Targets" in out and "| ami |" in out and "| ami, settle_s = 0 |" in out
+    assert "### Dry and in rooms" in out and "rooms: raised-voice events when a partner leans in" in out
 
 
 def test_speaker_attribution_forgives_a_swap_of_labels_for_the_whole_talk():
@@ -279,10 +289,11 @@ def test_a_fresh_draw_is_other_talks_in_its_own_folder_beside_the_dev_set(tmp_pa
 
     names = devset.item_names(quick=True)
     assert all(devset.item_seed(n, 1) != devset.item_seed(n, 0) for n in names)
+    assert all(devset.item_seed(n, 1, "tune") != devset.item_seed(n, 1, "eval") for n in names)
     assert devset.item_seed(names[0], 0) == devset.BASE_SEED ^ __import__("zlib").crc32(names[0].encode())
     (tmp_path / "v1").mkdir()   # an older builder's folder goes; the other draw of this builder stays
     (tmp_path / "v1" / devset.MARKER).touch()
-    keep = tmp_path / f"v{devset.BUILDER_VERSION}"
+    keep = tmp_path / devset.folder_name("tune", 0)
     keep.mkdir()
     (keep / devset.MARKER).touch()
     import os
@@ -290,7 +301,11 @@ def test_a_fresh_draw_is_other_talks_in_its_own_folder_beside_the_dev_set(tmp_pa
     corpus_dir = Path(os.environ.get("VOICECOACH_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "data"))
     if not (corpus_dir / "voices").is_dir():
         pytest.skip("evaluation corpus absent (../shared/data or $VOICECOACH_CORPUS)")
-    items = devset.ensure_devset(quick=True, out=tmp_path, log=lambda m: None, draw=2)
+    items = devset.ensure_devset(quick=True, out=tmp_path, log=lambda m: None, draw=2, scenarios_wanted=["calm"])
     mixed = [it for it in items if it["scenario"] != "ami"]
-    assert all(f"v{devset.BUILDER_VERSION}-draw2" in it["wav"] and it["draw"] == 2 for it in mixed)
+    assert mixed and all(devset.folder_name("eval", 2) in it["wav"] and it["draw"] == 2 for it in mixed)
+    assert all(it["split"] == "eval" for it in mixed)
+    from voicecoach_dev.evalkit.splits import Split, split_of
+
+    assert all(split_of(p["voice"]) is Split.EVAL for it in mixed for p in it["partners"].values())
     assert keep.is_dir() and not (tmp_path / "v1").exists()

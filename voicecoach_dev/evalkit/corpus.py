@@ -17,6 +17,8 @@ from numpy.typing import NDArray
 
 from voicecoach.audio.wav import read_wav  # noqa: F401 (re-exported)
 
+from .splits import Split, split_of
+
 RATE = 16000
 HOP = 160  # 10 ms activity frames
 ACTIVE_BELOW_PEAK_DB = 30.0  # a 10 ms frame is speech if within this of the clip's 95th-percentile frame level
@@ -181,7 +183,7 @@ def _sex(value: str) -> str:
 
 @functools.lru_cache(maxsize=2)
 def voices(root: Path) -> dict[str, list[Voice]]:
-    """Speakers for mixed conversations, by corpus group: librispeech, sisec, arctic, two_speakers."""
+    """Speakers for mixed conversations, by corpus group: librispeech, sisec, arctic, two_speakers, vctk, libri_extra."""
     v = root / "voices"
     out: dict[str, list[Voice]] = {"librispeech": [], "sisec": [], "arctic": [], "two_speakers": []}
     with open(v / "librispeech" / "labels.csv", newline="") as f:
@@ -197,7 +199,21 @@ def voices(root: Path) -> dict[str, list[Voice]]:
         clips = [load_audio(p) for p in sorted((v / "two_speakers").glob(f"{spk}_*.wav"))]
         f0 = median_f0(np.concatenate(clips))
         out["two_speakers"].append(Voice(f"two-{spk}", "F" if f0 > 165 else "M", "two_speakers", clips))
+    for group, folder, prefix in (("vctk", "vctk", "vctk"), ("libri_extra", "librispeech_extra", "libx")):
+        out[group] = []
+        labels = v / folder / "labels.csv"
+        if not labels.is_file():   # an older corpus without these voices
+            continue
+        with open(labels, newline="") as f:
+            for row in csv.DictReader(f):
+                clip = load_audio(v / folder / row["file"])
+                out[group].append(Voice(f"{prefix}-{row['speaker']}", _sex(row["sex"]), group, [clip]))
     return out
+
+
+def voices_in(root: Path, split: Split) -> dict[str, list[Voice]]:
+    """:func:`voices` limited to the speakers of one split (train / tune / eval), by corpus group."""
+    return {g: [x for x in vs if split_of(x.name) is split] for g, vs in voices(root).items()}
 
 
 @dataclass
@@ -206,6 +222,11 @@ class EmoActor:
 
     neutral: Voice
     angry: Voice
+
+
+def emodb_in(root: Path, split: Split) -> dict[str, EmoActor]:
+    """:func:`emodb` limited to the actors of one split."""
+    return {k: a for k, a in emodb(root).items() if split_of(a.neutral.name) is split}
 
 
 @functools.lru_cache(maxsize=2)
@@ -230,25 +251,42 @@ def emodb(root: Path) -> dict[str, EmoActor]:
     return actors
 
 
-@functools.lru_cache(maxsize=2)
-def backchannel_words(root: Path) -> list[NDArray[np.float32]]:
-    """Short words (speech under 0.6 s once trimmed) from Speech Commands and FSDD, unit speech RMS."""
+def word_speaker(path: Path) -> str:
+    """The speaker of a Speech Commands or FSDD word clip (``sc-<id>``, ``fsdd-<name>``), for splitting."""
+    if path.parent.name == "recordings":
+        return "fsdd-" + path.stem.split("_")[1]
+    return "sc-" + path.stem.split("_")[0]
+
+
+@functools.lru_cache(maxsize=8)
+def backchannel_words(root: Path, split: Split | None = None) -> list[NDArray[np.float32]]:
+    """Short words (speech under 0.6 s once trimmed) from Speech Commands and FSDD, unit speech RMS.
+
+    ``split``: only the words of speakers in that split (None: all of them).
+    """
     v = root / "voices"
     paths = sorted((v / "speech_commands").glob("*/*.wav"))
     paths += sorted((v / "fsdd" / "recordings").glob("*_[0-4].wav"))[::3]
     words = []
     for p in paths:
+        if split is not None and split_of(word_speaker(p)) is not split:
+            continue
         x = trim(load_audio(p))
         if 0.15 * RATE <= len(x) < 0.58 * RATE:
             words.append(fade((x / max(active_rms(x), 1e-6)).astype(np.float32)))
     return words
 
 
-@functools.lru_cache(maxsize=2)
-def noises(root: Path) -> dict[str, list[tuple[str, NDArray[np.float32]]]]:
-    """Background beds (household, music, misc) and transient events (ESC-50), as (name, audio)."""
+@functools.lru_cache(maxsize=8)
+def noises(root: Path, split: Split | None = None) -> dict[str, list[tuple[str, NDArray[np.float32]]]]:
+    """Background beds (household, music, misc) and transient events (ESC-50), as (name, audio).
+
+    ``split``: only the beds and events in that split (None: all of them).
+    """
     n = root / "noise"
     beds = [(f"{p.parent.name}/{p.stem}", load_audio(p))
             for sub in ("household", "music", "misc") for p in sorted((n / sub).glob("*.wav"))]
     events = [(p.stem, load_audio(p)) for p in sorted((n / "esc50").glob("*.wav"))]
-    return {"beds": [(k, x) for k, x in beds if np.any(x)], "events": [(k, x) for k, x in events if np.any(x)]}
+    keep = lambda k: split is None or split_of(k) is split  # noqa: E731
+    return {"beds": [(k, x) for k, x in beds if np.any(x) and keep(k)],
+            "events": [(k, x) for k, x in events if np.any(x) and keep(k)]}

@@ -1,9 +1,13 @@
 """Build the voicecoach dev set: mixed two-person talks with exact ground truth, plus the real AMI excerpts.
 
-Deterministic (a fixed seed per item) and cached in out/devset/v<BUILDER_VERSION>/ (git-ignored): an item is built
-only when its WAV or JSON is missing, and a new builder version starts a fresh folder.
+Every scenario family comes twice: dry (a sum of close-microphone recordings) and ``<family>@room`` (each partner
+heard through a simulated living room at their own distance, ``rooms``). A draw is built from one split of the
+corpus (``splits``): ``--split tune`` draws are for choosing settings, ``--split eval`` draws (the default) are held
+out and are what the README reports. Deterministic (a fixed seed per item, split and draw) and cached in
+out/devset/v<BUILDER_VERSION>-<split>-d<draw>/ (git-ignored): an item is built only when its WAV or JSON is missing,
+and a new builder version starts fresh folders.
 
-    .venv/bin/python -m voicecoach_dev.evalkit.devset [--quick] [--out DIR] [--list]
+    .venv/bin/python -m voicecoach_dev.evalkit.devset [--quick] [--split tune|eval] [--draw N] [--out DIR] [--list]
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import numpy as np
 
 from voicecoach_dev.evalkit import ami, corpus, scenarios
 from voicecoach_dev.evalkit.corpus import RATE
+from voicecoach_dev.evalkit.splits import Split
 
-BUILDER_VERSION = 6
+BUILDER_VERSION = 7
 BASE_SEED = 20261123
 DRAW_STEP = 1_000_003
 DEFAULT_OUT = corpus.REPO / "out" / "devset"
@@ -30,18 +35,25 @@ MARKER = ".voicecoach-devset"
 LEVEL_GAINS_DB = (-12.0, -9.0, -6.0, -3.0, 0.0, 2.0, 4.0, 6.0)
 ESCALATION_KINDS = ("raised", "interruptions", "both")
 
-# scenario -> (recipe, items in the full set, items in --quick, whether it is calm talk for false-alarm rates)
-CATALOGUE: dict[str, tuple[Any, int, int, bool]] = {
-    "calm": (scenarios.calm, 10, 1, True),
-    "interrupt": (scenarios.interrupt, 16, 2, False),
-    "raised": (scenarios.raised, 14, 2, False),
-    "emodb": (scenarios.emodb, 10, 1, False),
-    "loud_partner": (scenarios.loud_partner, 8, 1, True),
-    "levels": (scenarios.levels, 8, 1, False),
-    "noise": (scenarios.noise, 12, 1, False),
-    "escalation": (scenarios.escalation, 15, 2, False),
-    "calm_long": (scenarios.calm_long, 12, 1, True),
+ROOM = "@room"
+SPLITS = {"tune": Split.TUNE, "eval": Split.EVAL}
+# family -> (recipe, items in the full set, items in --quick, whether it is calm talk for false-alarm rates);
+# each family also has a room variant "<family>@room" with as many items
+FAMILIES: dict[str, tuple[Any, int, int, bool]] = {
+    "calm": (scenarios.calm, 6, 1, True),
+    "interrupt": (scenarios.interrupt, 10, 1, False),
+    "raised": (scenarios.raised, 8, 1, False),
+    "emodb": (scenarios.emodb, 5, 1, False),
+    "loud_partner": (scenarios.loud_partner, 5, 1, True),
+    "quiet_raise": (scenarios.quiet_raise, 5, 1, False),
+    "levels": (scenarios.levels, 4, 0, False),
+    "noise": (scenarios.noise, 6, 1, False),
+    "escalation": (scenarios.escalation, 9, 1, False),
+    "calm_long": (scenarios.calm_long, 6, 1, True),
+    "lean_in": (scenarios.lean_in, 10, 1, True),
 }
+CATALOGUE: dict[str, tuple[Any, int, int, bool]] = {
+    **FAMILIES, **{f + ROOM: v for f, v in FAMILIES.items()}}
 AMI_QUICK = ("ami-sample", "ami-trn09", "ami-dev00")
 
 
@@ -50,7 +62,13 @@ def item_names(quick: bool) -> list[str]:
     return [f"{sc}-{i:02d}" for sc, (_, full, q, _) in CATALOGUE.items() for i in range(q if quick else full)]
 
 
+def family(scenario: str) -> str:
+    """The family of a scenario name: ``noise@room`` -> ``noise``."""
+    return scenario.removesuffix(ROOM)
+
+
 def _recipe_args(scenario: str, index: int) -> dict[str, Any]:
+    scenario = family(scenario)
     if scenario == "levels":
         return {"gain_db": LEVEL_GAINS_DB[index % len(LEVEL_GAINS_DB)]}
     if scenario == "escalation":
@@ -58,25 +76,32 @@ def _recipe_args(scenario: str, index: int) -> dict[str, Any]:
     return {}
 
 
-def item_seed(name: str, draw: int = 0) -> int:
-    """The seed of one item; ``draw`` > 0 gives a fresh draw of the same recipes (other voices, turns, noises)."""
-    return (BASE_SEED + DRAW_STEP * draw) ^ zlib.crc32(name.encode())
+def item_seed(name: str, draw: int = 0, split: str = "eval") -> int:
+    """The seed of one item; another ``draw`` or ``split`` gives fresh talks from the same recipes."""
+    salt = 0 if split == "eval" else zlib.crc32(split.encode())
+    return ((BASE_SEED + DRAW_STEP * draw) ^ zlib.crc32(name.encode())) + salt
 
 
-def build_item(root: Path, name: str, folder: Path, draw: int = 0) -> dict[str, Any]:
+def folder_name(split: str, draw: int) -> str:
+    """The cache folder of one draw: ``v7-eval-d1``."""
+    return f"v{BUILDER_VERSION}-{split}-d{draw}"
+
+
+def build_item(root: Path, name: str, folder: Path, draw: int = 0, split: str = "eval") -> dict[str, Any]:
     """Build one mixed item (WAV + JSON) into ``folder``; returns its JSON."""
     scenario, index = name.rsplit("-", 1)
     recipe, _, _, is_calm = CATALOGUE[scenario]
-    seed = item_seed(name, draw)
+    seed = item_seed(name, draw, split)
     rng = np.random.default_rng(seed)
-    talk, extra = recipe(rng, root, **_recipe_args(scenario, int(index)))
-    mix, info = scenarios.finish(rng, root, talk, dict(extra))
+    ctx = scenarios.Ctx(root, SPLITS[split], scenario.endswith(ROOM))
+    talk, extra = recipe(rng, ctx, **_recipe_args(scenario, int(index)))
+    mix, info = scenarios.finish(rng, ctx, talk, dict(extra))
     from voicecoach.audio.wav import write_wav
 
     wav = folder / f"{name}.wav"
     write_wav(wav, mix)
-    meta = {"name": name, "scenario": scenario, "builder": BUILDER_VERSION, "draw": draw, "seed": seed,
-            "wav": wav.name,
+    meta = {"name": name, "scenario": scenario, "family": family(scenario), "room": ctx.in_room,
+            "builder": BUILDER_VERSION, "draw": draw, "split": split, "seed": seed, "wav": wav.name,
             "duration_s": round(len(mix) / RATE, 3), "calm": is_calm,
             "partners": {k: {"voice": p.calm.name, "sex": p.calm.sex, "level_db": round(p.level_db, 2)}
                          for k, p in talk.partners.items()},
@@ -87,15 +112,18 @@ def build_item(root: Path, name: str, folder: Path, draw: int = 0) -> dict[str, 
     return meta
 
 
-def ensure_devset(quick: bool = False, out: Path = DEFAULT_OUT, log=print, draw: int = 0) -> list[dict[str, Any]]:
+def ensure_devset(quick: bool = False, out: Path = DEFAULT_OUT, log=print, draw: int = 0,
+                  split: str = "eval", scenarios_wanted: list[str] | None = None) -> list[dict[str, Any]]:
     """All items (mixed ones built when missing, then the AMI excerpts), each with an absolute ``wav`` path.
 
-    ``draw`` 0 is the dev set the thresholds were tuned on; other draws are fresh talks from the same recipes,
-    for checking the figures on recordings the tuning never saw.
+    ``split`` "tune" builds talks from the voices and noises settings may be chosen on; "eval" from held-out ones
+    (what is reported). ``draw`` picks fresh talks from the same recipes. ``scenarios_wanted``: build only these.
     """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} (choose from: {', '.join(SPLITS)})")
     root = corpus.find_corpus()
     version = f"v{BUILDER_VERSION}"
-    folder = out / (version if draw == 0 else f"{version}-draw{draw}")
+    folder = out / folder_name(split, draw)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).touch()
     for old in out.glob("v*"):  # only folders an older builder made (never whatever else --out points at)
@@ -103,10 +131,12 @@ def ensure_devset(quick: bool = False, out: Path = DEFAULT_OUT, log=print, draw:
             shutil.rmtree(old, ignore_errors=True)   # another evaluate (another draw) may be removing it too
     items, built, t0 = [], 0, time.perf_counter()
     for name in item_names(quick):
+        if scenarios_wanted and name.rsplit("-", 1)[0] not in scenarios_wanted:
+            continue
         path = folder / f"{name}.json"
         meta = json.loads(path.read_text()) if path.exists() and (folder / f"{name}.wav").exists() else None
         if meta is None or meta.get("builder") != BUILDER_VERSION:
-            meta = build_item(root, name, folder, draw)
+            meta = build_item(root, name, folder, draw, split)
             built += 1
         meta["wav"] = str(folder / meta["wav"])
         items.append(meta)
@@ -115,6 +145,8 @@ def ensure_devset(quick: bool = False, out: Path = DEFAULT_OUT, log=print, draw:
     ami_items = ami.ami_items(root)
     if quick:
         ami_items = [it for it in ami_items if it["name"] in AMI_QUICK]
+    if scenarios_wanted and "ami" not in scenarios_wanted:
+        ami_items = []
     for it in ami_items:
         it["duration_s"] = corpus.read_wav(it["wav"]).shape[0] / RATE
         it["calm"] = False
@@ -127,10 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="only the small subset used by evaluate --quick")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"cache folder (default {DEFAULT_OUT})")
     ap.add_argument("--list", action="store_true", help="print one line per item")
-    ap.add_argument("--draw", type=int, default=0,
-                    help="0: the dev set; N > 0: a fresh draw of the same recipes (a test set nothing was tuned on)")
+    ap.add_argument("--draw", type=int, default=0, help="which draw of the recipes (fresh talks for each N)")
+    ap.add_argument("--split", choices=sorted(SPLITS), default="eval",
+                    help="eval: held-out voices and noises (reported); tune: the ones settings are chosen on")
     args = ap.parse_args(argv)
-    items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr), draw=args.draw)
+    items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr), draw=args.draw,
+                          split=args.split)
     by: dict[str, list[dict[str, Any]]] = {}
     for it in items:
         by.setdefault(it["scenario"], []).append(it)

@@ -3,7 +3,11 @@
 Runs the same pipeline as ``voicecoach analyze`` over every dev-set recording, scores the events against the
 exact ground truth, and prints Markdown tables (per scenario and overall) with the issue's targets and PASS/FAIL.
 
-    scripts/evaluate [--quick] [--json FILE] [--jobs N] [--config FILE] [--scenario NAME ...] [--events DIR]
+    scripts/evaluate [--quick] [--split eval|tune] [--draw N] [--json FILE] [--jobs N] [--config FILE]
+                     [--scenario NAME ...] [--events DIR]
+
+Every family is scored dry and through simulated rooms (``<family>@room``), side by side, and the room talks also
+by RT60 band and by the distance of the partner who raised their voice or interrupted.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from voicecoach_dev.evalkit.devset import CATALOGUE, DEFAULT_OUT, ensure_devset
+from voicecoach_dev.evalkit.devset import CATALOGUE, DEFAULT_OUT, SPLITS, ensure_devset
 from voicecoach_dev.evalkit import corpus, report
-from voicecoach_dev.evalkit.scoring import Tally, attribute_speakers, score_interruptions, score_pauses, score_raised
+from voicecoach_dev.evalkit.scoring import (Tally, attribute_speakers, score_interruptions, score_pauses,
+                                            score_raised, spans_found)
 
 _CONFIG = None
 # the AMI excerpts (30 s) end before detection.interruption.settle_s has passed: also scored without that wait
@@ -93,7 +98,7 @@ def _attribute(out: dict[str, Any], by: dict[str, list], truth: dict[str, Any]) 
 
 
 def tally(items: list[dict[str, Any]], results: dict[str, tuple[list, float]]) -> dict[str, dict[str, Tally]]:
-    """{task: {scenario: Tally}} plus the aggregate rows used by the targets."""
+    """{task: {scenario: Tally}} plus the aggregate rows used by the targets (dry and in rooms apart)."""
     tallies: dict[str, dict[str, Tally]] = {}
     for item in items:
         events, _ = results[item["name"]]
@@ -104,16 +109,60 @@ def tally(items: list[dict[str, Any]], results: dict[str, tuple[list, float]]) -
                 continue
             tallies.setdefault(task, {}).setdefault(sc, Tally()).add(m, item["duration_s"])
     for task, rows in tallies.items():
-        mixed, calm = Tally(), Tally()
+        agg = {k: Tally() for k in (report.MIXED, report.CALM, report.ROOM, report.ROOM_CALM, report.ROOM_CALM_NOISE)}
         for sc, t in list(rows.items()):
             if sc.startswith("ami"):
                 continue
-            mixed.merge(t)
-            if CATALOGUE[sc][3]:
-                calm.merge(t)
-        rows["mixed (all)"] = mixed
-        rows["calm talk (all)"] = calm
+            room, calm = sc.endswith("@room"), CATALOGUE[sc][3]
+            agg[report.ROOM if room else report.MIXED].merge(t)
+            if calm:
+                agg[report.ROOM_CALM if room else report.CALM].merge(t)
+            if room and sc.split("@")[0] == "calm_long":
+                agg[report.ROOM_CALM_NOISE].merge(t)
+        rows.update({k: t for k, t in agg.items() if t.files})
     return tallies
+
+
+RT60_BANDS = ((0.0, 0.4, "RT60 < 0.4 s"), (0.4, 0.6, "RT60 0.4-0.6 s"), (0.6, 9.9, "RT60 >= 0.6 s"))
+DISTANCE_BANDS = ((0.0, 1.5, "< 1.5 m"), (1.5, 2.5, "1.5-2.5 m"), (2.5, 9.9, ">= 2.5 m"))
+
+
+def _band(value: float, bands: tuple[tuple[float, float, str], ...]) -> str:
+    return next(name for lo, hi, name in bands if lo <= value < hi)
+
+
+def room_breakdown(items: list[dict[str, Any]], results: dict[str, tuple[list, float]]
+                   ) -> dict[str, dict[str, Tally]]:
+    """Room talks by RT60 band ({task: {band: Tally}}) and true events by the distance of the partner behind them
+    (``raised_voice by distance`` and ``interruption by distance``: recall and latency only)."""
+    out: dict[str, dict[str, Tally]] = {}
+    for item in items:
+        room = item.get("mix", {}).get("room")
+        if not room:
+            continue
+        events, _ = results[item["name"]]
+        band = _band(room["rt60_s"], RT60_BANDS)
+        for task, m in score_item(item, events).items():
+            out.setdefault(task, {}).setdefault(band, Tally()).add(m, item["duration_s"])
+        dist = {k: v["distance_m"] for k, v in room["sources"].items()}
+        truth = item["truth"]
+        raised = [e for e in events if e["type"] == "raised_voice"]
+        for seg, latency in zip(truth["raised"], spans_found(raised, truth["raised"])):
+            _add_event(out, "raised_voice by distance", _band(dist[seg["speaker"]], DISTANCE_BANDS), latency)
+        m = score_interruptions([e for e in events if e["type"] == "interruption"],
+                                [r["t"] for r in truth["interruptions"]], truth["backchannels"])
+        found = {r: m.latencies[k] for k, (_, r) in enumerate(m.matched)}
+        for r, onset in enumerate(truth["interruptions"]):
+            _add_event(out, "interruption by distance", _band(dist[onset["speaker"]], DISTANCE_BANDS), found.get(r))
+    return out
+
+
+def _add_event(out: dict[str, dict[str, Tally]], task: str, band: str, latency: float | None) -> None:
+    t = out.setdefault(task, {}).setdefault(band, Tally())
+    t.n_truth += 1
+    if latency is not None:
+        t.found += 1
+        t.latencies.append(latency)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,18 +175,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", action="append", help="only these scenarios (repeatable), e.g. interrupt, ami")
     ap.add_argument("--events", type=Path, metavar="DIR", help="write each item's detected events as JSON here")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="dev-set cache folder")
-    ap.add_argument("--draw", type=int, default=0,
-                    help="0: the dev set the defaults were tuned on; N > 0: a fresh draw of the same recipes")
+    ap.add_argument("--draw", type=int, default=0, help="which draw of the recipes (fresh talks for each N)")
+    ap.add_argument("--split", choices=sorted(SPLITS), default="eval",
+                    help="eval (default): talks of held-out voices and noises, the figures to report; tune: talks "
+                         "of the voices and noises settings are chosen on")
+    ap.add_argument("--no-room", action="store_true", help="dry talks only (no simulated rooms)")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr), draw=args.draw)
     if args.scenario:
         unknown = set(args.scenario) - set(CATALOGUE) - {"ami"}
         if unknown:
             raise SystemExit(f"evaluate: unknown scenario {', '.join(sorted(unknown))} "
                              f"(choose from: {', '.join([*CATALOGUE, 'ami'])})")
-        items = [it for it in items if it["scenario"] in args.scenario]
+    wanted = list(args.scenario or [])
+    if args.no_room:
+        wanted = [sc for sc in (wanted or [*CATALOGUE, "ami"]) if not sc.endswith("@room")]
+    items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr), draw=args.draw,
+                          split=args.split, scenarios_wanted=wanted or None)
     items += [dict(it, name=f"{it['name']}~settle0", settle_s=0.0, row=AMI_UNSETTLED)
               for it in items if it["scenario"] == "ami"]
     t_build = time.perf_counter() - t0
@@ -148,18 +203,20 @@ def main(argv: list[str] | None = None) -> int:
         for name, (events, _) in results.items():
             (args.events / f"{name}.json").write_text(json.dumps(events, indent=1))
     tallies = tally(items, results)
+    breakdown = room_breakdown(items, results)
     analysed_s = sum(it["duration_s"] for it in items)
     audio_h = sum(it["duration_s"] for it in items if "row" not in it) / 3600
     meta = {"command": "scripts/evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
             "commit": _git_commit(), "items": sum("row" not in it for it in items), "audio_hours": round(audio_h, 3),
             "build_s": round(t_build, 1), "analyze_s": round(t_run, 1),
             "x_real_time": round(analysed_s / max(sum(s for _, s in results.values()), 1e-9), 1),
-            "config": args.config or "defaults", "quick": args.quick, "draw": args.draw}
-    checks = report.targets(tallies)
-    print(report.markdown(tallies, checks, meta))
+            "config": args.config or "defaults", "quick": args.quick, "draw": args.draw, "split": args.split}
+    checks = report.targets(tallies, breakdown)
+    print(report.markdown(tallies, checks, meta, breakdown))
     if args.json:
         doc = {"meta": meta, "targets": checks,
                "results": {task: {sc: t.to_dict() for sc, t in rows.items()} for task, rows in tallies.items()},
+               "rooms": {task: {b: t.to_dict() for b, t in rows.items()} for task, rows in breakdown.items()},
                "files": {name: ev for name, (ev, _) in sorted(results.items())}}
         args.json.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
     return 0

@@ -36,6 +36,8 @@ class TurnSpec:
     stretch: int | None = None  # raised stretch id (turns with the same id form one raised segment)
     escalation: int | None = None  # escalation window id
     voice: str = "calm"  # "calm" or "angry" (EmoDB)
+    position: str = ""  # in a room: "" = the partner's seat, else another named position (e.g. "near": leaning in)
+    lean: int | None = None  # lean-in stretch id (turns with the same id form one stretch spoken from nearer)
 
 
 @dataclass
@@ -55,7 +57,7 @@ class Talk:
     rng: np.random.Generator
     partners: dict[str, Partner]
     words: list[NDArray[np.float32]]
-    placements: list[list[Any]] = field(default_factory=list)  # [start_sample, audio]
+    placements: list[list[Any]] = field(default_factory=list)  # [start_sample, audio, source name]
     turns: list[dict[str, Any]] = field(default_factory=list)
     interruptions: list[dict[str, Any]] = field(default_factory=list)
     backchannels: list[dict[str, Any]] = field(default_factory=list)
@@ -93,11 +95,11 @@ class Talk:
         if start is None:
             start = self.cursor_s + self.gap_s()
         start = round(start * RATE) / RATE
-        self.placements.append([round(start * RATE), x])
+        self.placements.append([round(start * RATE), x, source_name(spec.who, spec.position)])
         self.masks[len(self.placements) - 1] = mask
         turn = {"speaker": spec.who, "start": start, "end": start + len(x) / RATE, "gain_db": spec.gain_db,
                 "stretch": spec.stretch, "escalation": spec.escalation, "voice": spec.voice,
-                "_placement": len(self.placements) - 1}
+                "position": spec.position, "lean": spec.lean, "_placement": len(self.placements) - 1}
         self.turns.append(turn)
         self.cursor_s = max(self.cursor_s, turn["end"])
         if spec.backchannel and not will_be_interrupted and turn["end"] - start >= 3.0:
@@ -140,7 +142,7 @@ class Talk:
         level = self.partners[who].level_db - self.rng.uniform(0.0, 6.0)
         at = turn["start"] + self.rng.uniform(0.3, 0.7) * (turn["end"] - turn["start"])
         at = round(at * RATE) / RATE
-        self.placements.append([round(at * RATE), (word * 10 ** (level / 20)).astype(np.float32)])
+        self.placements.append([round(at * RATE), (word * 10 ** (level / 20)).astype(np.float32), who])
         self.backchannels.append({"start": at, "end": round(at + len(word) / RATE, 3), "speaker": who,
                                   "source": source})
 
@@ -168,15 +170,31 @@ class Talk:
             out.append({"start": round(min(t["start"] for t in ts), 3), "end": round(max(t["end"] for t in ts), 3)})
         return out
 
+    def lean_segments(self) -> list[dict[str, Any]]:
+        """One segment per lean-in stretch (a partner speaking from nearer the microphone, same voice)."""
+        out = []
+        for lid in sorted({t["lean"] for t in self.turns if t["lean"] is not None}):
+            ts = [t for t in self.turns if t["lean"] == lid]
+            out.append({"start": round(min(t["start"] for t in ts), 3), "end": round(max(t["end"] for t in ts), 3),
+                        "speaker": ts[0]["speaker"], "position": ts[0]["position"], "turns": len(ts)})
+        return out
+
     def speech_level_db(self) -> float:
         """Mean natural speech level of the two partners, dBFS (the reference for SNR)."""
         return float(np.mean([p.level_db for p in self.partners.values()]))
 
-    def render(self, tail_s: float = 1.0) -> NDArray[np.float32]:
-        """The mixed speech, float32."""
+    def render(self, tail_s: float = 1.0, room: Any = None) -> NDArray[np.float32]:
+        """The mixed speech, float32; through ``room`` (a :class:`rooms.Room`), each source with its own response."""
         n = round((self.cursor_s + tail_s) * RATE)
+        if room is not None:
+            from .rooms import RoomMix
+
+            mix = RoomMix(room, n)
+            for start, x, source in self.placements:
+                mix.add(source, start, x)
+            return mix.render()
         out = np.zeros(n, np.float32)
-        for start, x in self.placements:
+        for start, x, _ in self.placements:
             out[start: start + len(x)] += x[: n - start]
         return out
 
@@ -185,7 +203,13 @@ class Talk:
         turns = [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in t.items() if not k.startswith("_")}
                  for t in self.turns]
         return {"turns": turns, "interruptions": self.interruptions, "backchannels": self.backchannels,
-                "raised": self.raised_segments(), "escalations": self.escalation_windows()}
+                "raised": self.raised_segments(), "escalations": self.escalation_windows(),
+                "lean": self.lean_segments()}
+
+
+def source_name(who: str, position: str = "") -> str:
+    """The room source a partner speaks from: ``A`` at their seat, ``A-near`` when leaning in."""
+    return f"{who}-{position}" if position else who
 
 
 def _share(mask: NDArray[np.bool_], a_s: float, b_s: float) -> float:

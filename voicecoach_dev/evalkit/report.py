@@ -1,4 +1,4 @@
-"""Targets from issue 3 and the Markdown tables printed by scripts/evaluate."""
+"""Targets from issues 3 and 15 and the Markdown tables printed by scripts/evaluate (dry and rooms side by side)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from typing import Any
 
 from .scoring import PAUSE_SLACK_S, Tally
 
-MIXED, CALM = "mixed (all)", "calm talk (all)"
+MIXED, CALM = "dry (all)", "calm talk, dry (all)"
+ROOM, ROOM_CALM, ROOM_CALM_NOISE = "rooms (all)", "calm talk in rooms (all)", "calm talk with noise in rooms"
+AGGREGATES = (MIXED, CALM, ROOM, ROOM_CALM, ROOM_CALM_NOISE)
+FAR = ">= 2.5 m"
 
 
 def _check(name: str, value: float | None, op: str, goal: float, note: str = "") -> dict[str, Any]:
@@ -17,10 +20,12 @@ def _check(name: str, value: float | None, op: str, goal: float, note: str = "")
     return {"target": name, "value": value, "goal": f"{op} {goal:g}", "pass": ok, "note": note}
 
 
-def targets(t: dict[str, dict[str, Tally]]) -> list[dict[str, Any]]:
-    """The issue's targets that the dev set can check, with PASS/FAIL (missing scenarios are left out)."""
+def targets(t: dict[str, dict[str, Tally]], rooms: dict[str, dict[str, Tally]] | None = None
+            ) -> list[dict[str, Any]]:
+    """The issues' targets that the dev set can check, with PASS/FAIL (missing scenarios are left out)."""
     out = []
     i, r, p = t.get("interruption", {}), t.get("raised_voice", {}), t.get("pause_suggested", {})
+    out += _room_targets(i, r, p, rooms or {})
     if i.get(MIXED) and i[MIXED].files:
         out.append(_check("interruptions: F1 on mixed talks", i[MIXED].f1, ">=", 0.85))
         out.append(_check("interruptions: median latency on mixed talks, s", i[MIXED].latency(50), "<=", 1.0))
@@ -32,6 +37,12 @@ def targets(t: dict[str, dict[str, Tally]]) -> list[dict[str, Any]]:
         out.append(_check("raised voice: median latency, s", r[MIXED].latency(50), "<=", 1.5))
     if "loud_partner" in r:
         out.append(_check("raised voice: events on a loud partner's calm talk", r["loud_partner"].n_det, "<=", 0))
+    if "lean_in" in r:
+        out.append(_check("raised voice: events when a partner leans in, dry (+6-10 dB, same voice)",
+                          r["lean_in"].n_det, "<=", 0, f"{r['lean_in'].hours:.2f} h"))
+    if "quiet_raise" in r:
+        out.append(_check("raised voice: recall, a quiet partner really raising their voice, dry (aim)",
+                          r["quiet_raise"].recall, ">=", 0.9))
     if p.get(MIXED) and p[MIXED].n_truth:
         out.append(_check("pause suggested: recall over escalations", p[MIXED].recall, ">=", 0.9))
     if "calm_long" in p:
@@ -40,12 +51,107 @@ def targets(t: dict[str, dict[str, Tally]]) -> list[dict[str, Any]]:
     return out
 
 
+def _room_targets(i: dict[str, Tally], r: dict[str, Tally], p: dict[str, Tally],
+                  rooms: dict[str, dict[str, Tally]]) -> list[dict[str, Any]]:
+    """Issue 15: talks heard through simulated living rooms."""
+    out = []
+    if r.get(ROOM) and r[ROOM].files:
+        out.append(_check("rooms: raised voice F1", r[ROOM].f1, ">=", 0.95))
+        far = rooms.get("raised_voice by distance", {}).get(FAR)
+        if far and far.latencies:
+            out.append(_check("rooms: raised voice median latency, partner >= 2.5 m away, s", far.latency(50),
+                              "<=", 1.5, f"{far.found} of {far.n_truth} found"))
+    if "lean_in@room" in r:
+        out.append(_check("rooms: raised-voice events when a partner leans in", r["lean_in@room"].n_det, "<=", 0,
+                          f"{r['lean_in@room'].hours:.2f} h"))
+    if "lean_in@room" in p:
+        out.append(_check("rooms: pause suggestions when a partner leans in", p["lean_in@room"].n_det, "<=", 0))
+    if "loud_partner@room" in r:
+        out.append(_check("rooms: raised-voice events, partners 10-15 dB apart at the mic, calm",
+                          r["loud_partner@room"].n_det, "<=", 0))
+    if "quiet_raise@room" in r:
+        out.append(_check("rooms: raised voice recall, a quiet partner really raising their voice (aim)",
+                          r["quiet_raise@room"].recall, ">=", 0.9))
+    if p.get(ROOM) and p[ROOM].n_truth:
+        out.append(_check("rooms: pause suggested, recall over escalations", p[ROOM].recall, ">=", 0.95))
+        out.append(_check("rooms: pause suggested, median latency after the escalation starts, s",
+                          p[ROOM].latency(50), "<=", 3.0))
+    if p.get(ROOM_CALM_NOISE):
+        out.append(_check("rooms: false pause suggestions per hour, calm talk with noise",
+                          p[ROOM_CALM_NOISE].false_per_hour, "<=", 0.5, f"{p[ROOM_CALM_NOISE].hours:.2f} h"))
+    if i.get(ROOM_CALM):
+        out.append(_check("rooms: false interruptions per hour of calm talk", i[ROOM_CALM].false_per_hour, "<=", 3.0,
+                          f"{i[ROOM_CALM].hours:.2f} h"))
+    return out
+
+
+def side_by_side(t: dict[str, dict[str, Tally]]) -> list[str]:
+    """The headline figures, dry and in rooms, one column each."""
+    i, r, p = t.get("interruption", {}), t.get("raised_voice", {}), t.get("pause_suggested", {})
+    empty = Tally()
+
+    def row(name: str, dry: str, room: str) -> str:
+        return f"| {name} | {dry} | {room} |"
+
+    def prf(x: Tally) -> str:
+        return f"{x.f1:.2f} ({x.precision:.2f} / {x.recall:.2f})" if x.files else "-"
+
+    lines = ["| measure | dry | rooms |", "|---|---:|---:|"]
+    lines.append(row("interruptions F1 (P / R)", prf(i.get(MIXED, empty)), prf(i.get(ROOM, empty))))
+    lines.append(row("interruptions median latency, s", _f(i.get(MIXED, empty).latency(50)),
+                     _f(i.get(ROOM, empty).latency(50))))
+    lines.append(row("false interruptions per hour of calm talk", _f(i.get(CALM, empty).false_per_hour, 1),
+                     _f(i.get(ROOM_CALM, empty).false_per_hour, 1)))
+    lines.append(row("raised voice F1 (P / R)", prf(r.get(MIXED, empty)), prf(r.get(ROOM, empty))))
+    lines.append(row("raised voice median latency, s", _f(r.get(MIXED, empty).latency(50)),
+                     _f(r.get(ROOM, empty).latency(50))))
+    for fam, label in (("lean_in", "raised-voice events, leaning in (calm)"),
+                       ("loud_partner", "raised-voice events, a loud partner (calm)")):
+        lines.append(row(label, str(r[fam].n_det) if fam in r else "-",
+                         str(r[fam + "@room"].n_det) if fam + "@room" in r else "-"))
+    lines.append(row("raised voice recall, quiet partner rising", _f(r["quiet_raise"].recall) if "quiet_raise" in r
+                     else "-", _f(r["quiet_raise@room"].recall) if "quiet_raise@room" in r else "-"))
+    pr = lambda x: f"{x.found} of {x.n_truth}" if x.n_truth else "-"  # noqa: E731
+    lines.append(row("pause suggestions: escalations caught", pr(p.get(MIXED, empty)), pr(p.get(ROOM, empty))))
+    lines.append(row("pause suggestions: median latency, s", _f(p.get(MIXED, empty).latency(50)),
+                     _f(p.get(ROOM, empty).latency(50))))
+    lines.append(row("false pause suggestions per hour of calm talk", _f(p.get(CALM, empty).false_per_hour, 1),
+                     _f(p.get(ROOM_CALM, empty).false_per_hour, 1)))
+    lines.append(row("pause suggestions when leaning in", str(p["lean_in"].n_det) if "lean_in" in p else "-",
+                     str(p["lean_in@room"].n_det) if "lean_in@room" in p else "-"))
+    return lines
+
+
+def breakdown_tables(rooms: dict[str, dict[str, Tally]]) -> list[str]:
+    """Room talks per RT60 band (every task) and true events per distance of the partner behind them."""
+    out: list[str] = []
+    by_band = [k for k in ("interruption", "raised_voice", "pause_suggested") if k in rooms]
+    if by_band:
+        out += ["| RT60 band | files | hours | interruptions F1 (P / R) | false interruptions/h | raised F1 (P / R) "
+                "| raised latency s | escalations caught | false pauses/h |", "|---" + "|---:" * 8 + "|"]
+        bands = sorted({b for k in by_band for b in rooms[k]})
+        for band in bands:
+            i, r, p = (rooms.get(k, {}).get(band, Tally()) for k in ("interruption", "raised_voice", "pause_suggested"))
+            out.append(f"| {band} | {i.files} | {i.hours:.2f} | {i.f1:.2f} ({i.precision:.2f} / {i.recall:.2f}) "
+                       f"| {i.false_per_hour:.1f} | {r.f1:.2f} ({r.precision:.2f} / {r.recall:.2f}) "
+                       f"| {_f(r.latency(50))} | {p.found} of {p.n_truth} | {p.false_per_hour:.1f} |")
+    for task, label in (("raised_voice by distance", "raised voices"), ("interruption by distance", "interruptions")):
+        if task not in rooms:
+            continue
+        out += ["", f"| distance of the partner ({label}) | true | found | recall | median latency s "
+                "| p90 latency s |", "|---|---:|---:|---:|---:|---:|"]
+        for band, t in sorted(rooms[task].items()):
+            out.append(f"| {band} | {t.n_truth} | {t.found} | {t.recall:.2f} | {_f(t.latency(50))} "
+                       f"| {_f(t.latency(90))} |")
+    return out
+
+
 def _f(x: float | None, digits: int = 2) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
 def _order(rows: dict[str, Tally]) -> list[str]:
-    tail = [k for k in (MIXED, CALM) if k in rows]
+    tail = [k for k in AGGREGATES if k in rows]
     ami = [k for k in rows if k.startswith("ami")]
     return [k for k in rows if k not in tail and k not in ami] + tail + ami
 
@@ -58,7 +164,7 @@ def detection_table(rows: dict[str, Tally], backchannels: bool) -> list[str]:
              "|---" + "|---:" * (12 + backchannels) + "|"]
     for sc in _order(rows):
         t = rows[sc]
-        name = f"**{sc}**" if sc in (MIXED, CALM) else sc
+        name = f"**{sc}**" if sc in AGGREGATES else sc
         line = (f"| {name} | {t.files} | {t.hours:.2f} | {t.n_truth} | {t.n_det} | {t.correct} | {t.precision:.2f} "
                 f"| {t.recall:.2f} | {t.f1:.2f} | {_f(t.latency(50))} | {_f(t.latency(90))} "
                 f"| {t.false_per_hour:.1f} | {_f(t.speaker_accuracy)} |")
@@ -72,17 +178,19 @@ def pause_table(rows: dict[str, Tally]) -> list[str]:
              "| false | false/h |", "|---" + "|---:" * 9 + "|"]
     for sc in _order(rows):
         t = rows[sc]
-        name = f"**{sc}**" if sc in (MIXED, CALM) else sc
+        name = f"**{sc}**" if sc in AGGREGATES else sc
         rec = f"{t.recall:.2f}" if t.n_truth else "-"
         lines.append(f"| {name} | {t.files} | {t.hours:.2f} | {t.n_truth} | {t.found} | {rec} "
                      f"| {_f(t.latency(50))} | {t.n_det} | {t.false} | {t.false_per_hour:.1f} |")
     return lines
 
 
-def markdown(t: dict[str, dict[str, Tally]], checks: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+def markdown(t: dict[str, dict[str, Tally]], checks: list[dict[str, Any]], meta: dict[str, Any],
+             rooms: dict[str, dict[str, Tally]] | None = None) -> str:
     """The whole report."""
-    draw = meta.get("draw", 0)
-    title = "the dev set" if not draw else f"fresh draw {draw} of the dev-set recipes (nothing was tuned on it)"
+    draw, split = meta.get("draw", 0), meta.get("split", "eval")
+    title = (f"draw {draw} of the held-out (eval) voices and noises: nothing was tuned on it" if split == "eval"
+             else f"draw {draw} of the tuning voices and noises (settings may be chosen on these)")
     out = [f"## voicecoach detection: evaluation on {title}", "",
            f"`{meta['command'].strip()}` at commit {meta['commit']}; config: {meta['config']}. "
            f"{meta['items']} recordings, {meta['audio_hours']:.2f} h of audio; dev set ready in {meta['build_s']} s, "
@@ -92,8 +200,12 @@ def markdown(t: dict[str, dict[str, Tally]], checks: list[dict[str, Any]], meta:
            "peak-normalised). AMI: a reference interruption is an overlap onset while another speaker has talked "
            ">= 1 s; the `ami (onsets >= 0.6 s)` row ignores onsets whose segment is shorter (backchannel-like); "
            "the `ami, settle_s = 0` row scores the same excerpts without waiting `detection.interruption.settle_s` "
-           "after the second voice is found (the 30 s excerpts end about when that wait does).", "",
-           "### Targets", "", "| target | value | goal | result |", "|---|---:|---:|---|"]
+           "after the second voice is found (the 30 s excerpts end about when that wait does). Scenarios named "
+           "`<family>@room` are the same recipes heard through a simulated living room (RT60 0.2-0.8 s, each partner "
+           "0.5-3.5 m from a microphone on a table); `lean_in` is calm talk where a partner moves nearer "
+           "(+6-10 dB, same voice); raised stretches are real raised voices (EmoDB angry takes), never a louder "
+           "ordinary voice.", "", "### Dry and in rooms", ""] + side_by_side(t) + [
+           "", "### Targets", "", "| target | value | goal | result |", "|---|---:|---:|---|"]
     for c in checks:
         v = c["value"]
         vs = "-" if v is None else (str(v) if isinstance(v, int) else f"{v:.2f}")
@@ -113,4 +225,8 @@ def markdown(t: dict[str, dict[str, Tally]], checks: list[dict[str, Any]], meta:
         out += ["", "### Pause suggestions", "", f"A window is caught by a suggestion with `t` in [start, end+"
                 f"{PAUSE_SLACK_S:g}] s; other suggestions are false.", ""]
         out += pause_table(t["pause_suggested"])
+    if rooms:
+        out += ["", "### In rooms, by reverberation and distance", "",
+                "RT60 as measured on the simulated impulse responses; distance of the partner who raised their "
+                "voice (or interrupted) from the microphone.", ""] + breakdown_tables(rooms)
     return "\n".join(out)

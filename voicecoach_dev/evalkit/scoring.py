@@ -94,11 +94,20 @@ def score_interruptions(dets: list[dict[str, Any]], onsets: list[float],
 
 def _count_found(m: Match, dets: list[dict[str, Any]], spans: list[dict[str, Any]], after_s: float) -> None:
     """Spans with a detection ``t`` in [start, end + after_s]: count them, and the first detection's latency."""
+    for latency in spans_found(dets, spans, after_s):
+        if latency is not None:
+            m.found += 1
+            m.latencies.append(latency)
+
+
+def spans_found(dets: list[dict[str, Any]], spans: list[dict[str, Any]],
+                after_s: float = RAISED_FOUND_AFTER_S) -> list[float | None]:
+    """Per span: the latency of its first detection with ``t`` in [start, end + after_s], or None if missed."""
+    out: list[float | None] = []
     for span in spans:
         hits = [d["t"] for d in dets if span["start"] <= d["t"] <= span["end"] + after_s]
-        if hits:
-            m.found += 1
-            m.latencies.append(min(hits) - span["start"])
+        out.append(min(hits) - span["start"] if hits else None)
+    return out
 
 
 def score_raised(dets: list[dict[str, Any]], segments: list[dict[str, Any]],
