@@ -73,7 +73,7 @@ def _live(config, make_runner, args) -> int:
     from ..rehearse import ScriptedAnswers
     from ..runtime_loop import run_loop
 
-    speaker = app.make_speaker(config, output=args.output, on_text=lambda t: print(f"(spoken) {t}", flush=True))
+    speaker = app.make_speaker(config, output=args.output, on_text=lambda t: print(f"(not spoken) {t}", flush=True))
     listener = app.make_listener(config)
     session = Session(config, app.make_pipeline(config), speaker, listener, app.open_journal(config),
                       source_name="checkin", runner_factory=make_runner,

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     view = LiveView(names=(config.partners.a_name, config.partners.b_name)) if use_ui else None
     say_line = view.line if view else (lambda text: print(text, flush=True))
     open_source = open_source_factory(config, args)
-    speaker = app.make_speaker(config, output=args.output, on_text=lambda t: say_line(f"(spoken) {t}"))
+    speaker = app.make_speaker(config, output=args.output, on_text=lambda t: say_line(f"(not spoken) {t}"))
     listener = app.make_listener(config)
     journal = app.open_journal(config)
     session = Session(config, app.make_pipeline(config), speaker, listener, journal, source_name="listen",
