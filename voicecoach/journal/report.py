@@ -62,8 +62,7 @@ class Report:
         """All weeks added up."""
         out = Week(self.weeks[0].start if self.weeks else self.since.date())
         for w in self.weeks:
-            for name in ("talks", "talk_min", "raised_min", "interruptions", "speak_a_s", "speak_b_s",
-                         "pauses_suggested", "pauses_taken", "pauses_declined", "checkins"):
+            for name in WEEK_FIELDS:
                 setattr(out, name, getattr(out, name) + getattr(w, name))
         return out
 
@@ -98,6 +97,14 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 def _monday(d: date) -> date:
     return d - timedelta(days=d.weekday())
+
+
+def last_weeks(weeks: int, now: datetime) -> datetime:
+    """The start of a period of ``weeks`` whole weeks ending with this one: Monday 00:00, ``weeks - 1`` weeks ago."""
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise InputError(f"weeks={weeks}: choose between 1 and {MAX_WEEKS}")
+    monday = _monday(now.date()) - timedelta(weeks=weeks - 1)
+    return datetime(monday.year, monday.month, monday.day, tzinfo=now.tzinfo)
 
 
 def build_report(data: dict[str, Any], since: datetime, until: datetime) -> Report:
@@ -148,6 +155,25 @@ def _add_pauses_and_checkins(data: dict[str, Any], week_of: Any) -> None:
     for c in data.get("checkins", []):
         if c.get("completed") and (w := week_of(c["started_at"])):
             w.checkins += 1
+
+
+WEEK_FIELDS = ("talks", "talk_min", "raised_min", "interruptions", "speak_a_s", "speak_b_s", "pauses_suggested",
+               "pauses_taken", "pauses_declined", "checkins")
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    """The report as JSON-able data (``GET /api/report``): the period, every week and the totals."""
+    def week(w: Week) -> dict[str, Any]:
+        out: dict[str, Any] = {"week": w.start.isoformat()}
+        out.update({k: round(getattr(w, k), 2) if isinstance(getattr(w, k), float) else getattr(w, k)
+                    for k in WEEK_FIELDS})
+        out["share_a"] = None if w.share_a is None else round(w.share_a, 3)
+        return out
+
+    total = week(report.total)
+    del total["week"]
+    return {"since": report.since.isoformat(timespec="seconds"), "until": report.until.isoformat(timespec="seconds"),
+            "weeks": [week(w) for w in report.weeks], "total": total}
 
 
 # --- words -------------------------------------------------------------------------------------------------------
