@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from voicecoach.audio.wav import read_header, read_wav
+from voicecoach.speech.text import MAX_PROMPT_CHARS
 
 
 def test_say_to_renders_a_wav_of_speech(run_cli, tmp_home, tmp_path: Path):
@@ -53,27 +57,73 @@ def test_say_errors_are_one_line_with_exit_code_2(run_cli, tmp_home, tmp_path: P
         assert len(lines) == 1 and lines[0].startswith("voicecoach: error:") and words in lines[0], lines
 
 
-def test_say_to_a_read_only_folder_is_an_input_error(run_cli, tmp_home, tmp_path: Path):
-    import os
-
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        r = run_cli("say", "hello", "--to", folder / "x.wav", env=tmp_home.env)
-    finally:
-        folder.chmod(0o700)
-    if os.geteuid() == 0:  # root may write anywhere: then it simply works
-        assert r.returncode == 0
-    else:
-        assert r.returncode == 2 and "permission denied" in r.stderr
+def _read_only_folder(tmp_path: Path, small_disk) -> Path:
+    """A folder nobody may write to, root included: a read-only mount (for other users a 0500 folder will do)."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    folder = small_disk(64)
+    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True, capture_output=True)
+    return folder
 
 
-def test_say_without_a_sound_device_prints_the_text(run_cli, no_sound_env, tmp_home):
+def test_say_to_a_read_only_folder_is_an_input_error(run_cli, tmp_home, tmp_path: Path, small_disk):
+    folder = _read_only_folder(tmp_path, small_disk)
+    r = run_cli("say", "hello", "--to", folder / "x.wav", env=tmp_home.env)
+    assert r.returncode == 2, r.stderr  # refused before anything is synthesised (a late write failure is exit 1)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("voicecoach: error: cannot write"), lines
+    assert "read-only" in lines[0].lower() or "permission denied" in lines[0].lower(), lines
+    assert r.stdout == "" and not (folder / "x.wav").exists()
+
+
+def test_say_onto_a_full_disk_is_one_line_and_exit_1(run_cli, tmp_home, small_disk):
+    disk = small_disk(16)  # far too small for two seconds of speech
+    r = run_cli("say", "Shall we take the pause we agreed on? Say okay, or not now.", "--to", disk / "x.wav",
+                env=tmp_home.env)
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left" in lines[0] and "internal error" not in lines[0], lines
+
+
+def test_say_without_a_sound_device_fails_with_one_line(run_cli, no_sound_env, tmp_home):
     env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH_")}}
     r = run_cli("say", "Shall we take a pause?", env=env)
+    assert r.returncode == 1, (r.stdout, r.stderr)  # it was not spoken: never exit 0 (issue 17 item 3)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("voicecoach: error: could not speak"), lines
+    assert "--to FILE.wav" in lines[0] and "(spoken)" not in r.stdout
+
+
+def test_say_without_any_speech_engine_fails_with_one_line(run_cli, tmp_home, tmp_path: Path, pulse):
+    env = pulse.full_env(**{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH_")},
+                         PATH=str(tmp_path))  # no espeak-ng on PATH
+    tmp_home.config_file.write_text('[speech]\nengines = ["espeak-ng"]\n')
+    r = run_cli("say", "Shall we take a pause?", "--output", "speaker", env=env)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert r.stderr.strip().splitlines()[-1].startswith("voicecoach: error: could not speak: no speech engine")
+
+
+@pytest.mark.parametrize("to_file", [False, True])
+def test_say_refuses_more_than_one_prompt_can_hold(run_cli, tmp_home, tmp_path: Path, to_file: bool):
+    words = "word " * 5000  # 25,000 characters: espeak crashed with SIGSEGV (exit 139) on this
+    args = ["say", words] + (["--to", str(tmp_path / "x.wav")] if to_file else [])
+    r = run_cli(*args, env=tmp_home.env, timeout=30)
+    assert r.returncode == 2, (r.returncode, r.stderr[-300:])
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"at most {MAX_PROMPT_CHARS}" in lines[0], lines
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_say_speaks_a_long_prompt_within_the_limit_in_pieces(run_cli, tmp_home, tmp_path: Path):
+    text = " ".join(f"This is sentence number {k} of a long prompt, read in one go." for k in range(30))
+    assert len(text) < MAX_PROMPT_CHARS
+    out = tmp_path / "long.wav"
+    r = run_cli("say", text, "--to", out, env=tmp_home.env, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "(not spoken) Shall we take a pause?" in r.stdout
+    assert read_header(out).duration_s > 60  # all thirty sentences
 
 
 def test_say_plays_on_the_named_output_device(run_cli, pulse, tmp_home):

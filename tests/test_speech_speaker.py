@@ -161,3 +161,53 @@ def test_prepared_prompts_start_from_the_cache(tmp_path: Path):
         speaker.say("Welcome back.")
         assert speaker.wait(5)
         assert speaker.cache_info() == {"hits": 1, "misses": 2, "size": 2}
+
+
+# --- what really happened (issue 17 item 3) and long prompts (issue 19 item 4) -------------------------------------
+
+def test_each_prompt_reports_what_really_happened(tmp_path: Path):
+    from voicecoach.speech.results import Delivery
+
+    with Speaker(SpeechSettings(), sink=WavFileSink(tmp_path / "out.wav", 16000, realtime=False)) as speaker:
+        assert speaker.say("Shall we take a pause?").wait(10).delivery is Delivery.SPOKEN
+    with Speaker(SpeechSettings(), sink=NullSink()) as speaker:
+        result = speaker.say("Nobody hears this.").wait(10)
+        assert result.delivery is Delivery.NOT_HEARD and not result.spoken
+    with Speaker(SpeechSettings(engines=()), sink=WavFileSink(tmp_path / "t.wav", 16000, realtime=False)) as speaker:
+        result = speaker.say("Only a tone.").wait(10)
+        assert result.delivery is Delivery.TONE and "speech engine" in result.reason
+    with Speaker(SpeechSettings(), sink=WavFileSink(tmp_path / "s.wav", 16000, realtime=True)) as speaker:
+        first, second = speaker.say(LONG), speaker.say("Dropped.")
+        wait_until(speaker.is_speaking)
+        speaker.stop()
+        assert first.wait(5).delivery is Delivery.STOPPED and second.wait(5).delivery is Delivery.STOPPED
+
+
+def test_a_huge_prompt_is_cut_and_spoken_in_pieces_never_crashing_or_running_for_minutes(tmp_path: Path, caplog):
+    from voicecoach.speech.text import MAX_PROMPT_CHARS
+
+    consent = "Is now a good time for the nightly check-in? Say yes, or not now. " * 500  # 33 kB
+    path = tmp_path / "out.wav"
+    started = time.monotonic()
+    with Speaker(SpeechSettings(), sink=WavFileSink(path, 16000, realtime=False)) as speaker:
+        result = speaker.say(consent).wait(120)
+    elapsed = time.monotonic() - started
+    assert result is not None and result.spoken
+    assert "was cut" in caplog.text
+    seconds = len(read_wav(path)) / 16000
+    assert 60 < seconds < MAX_PROMPT_CHARS / 10  # about two minutes of speech, not forty
+    assert elapsed < 60, elapsed  # 32 kB took 40 s of CPU and never finished
+
+
+def test_long_text_is_split_at_sentence_ends_into_short_pieces():
+    from voicecoach.speech.text import MAX_CHUNK_CHARS, limit_prompt, split_for_speech
+
+    text = " ".join(f"Sentence {k} is here." for k in range(100))
+    chunks = split_for_speech(text)
+    assert all(len(c) <= MAX_CHUNK_CHARS for c in chunks) and all(c.endswith(".") for c in chunks)
+    assert " ".join(chunks) == text
+    run_on = "word " * 2000
+    assert all(len(c) <= MAX_CHUNK_CHARS for c in split_for_speech(run_on.strip()))
+    cut, was_cut = limit_prompt(text * 3)
+    assert was_cut and cut.endswith(".") and len(cut) <= 2000
+    assert limit_prompt("Short.") == ("Short.", False)

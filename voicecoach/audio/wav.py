@@ -212,11 +212,14 @@ def read_wav(path: Path | str) -> NDArray[np.int16]:
 
 def write_wav(path: Path | str, audio: NDArray, sample_rate: int = SAMPLE_RATE) -> None:
     """Write mono audio (int16, or float in [-1, 1]) as a 16-bit PCM WAV."""
+    import io
     import wave
 
     data = audio if audio.dtype == np.int16 else float_to_int16(np.asarray(audio, dtype=np.float64))
-    with wave.open(str(path), "wb") as w:
+    buf = io.BytesIO()  # built in memory: a disk that fills up mid-write then fails once, cleanly (OSError)
+    with wave.open(buf, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
         w.writeframes(data.astype("<i2").tobytes())
+    Path(path).write_bytes(buf.getvalue())

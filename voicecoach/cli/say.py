@@ -1,14 +1,17 @@
-"""``voicecoach say``: speak a sentence with the configured voice, or render it to a WAV file."""
+"""``voicecoach say``: speak a sentence with the configured voice, or render it to a WAV file.
+
+Exit 0 only when the words were really spoken (or written); 1 with one line when they could not be (no output
+device, no speech engine); 2 for bad input (too long, an unwritable --to path, a bad option).
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import os
-import sys
 from pathlib import Path
 
-from ..errors import InputError, VoicecoachError
+from ..errors import DeviceError, InputError, VoicecoachError
 
 ORDER = 45
 
@@ -36,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
         return _list_voices()
     if not args.text or not args.text.strip():
         raise InputError('nothing to say: give the text, e.g. voicecoach say "Shall we take a pause?"')
+    from ..speech.text import prompt_problem
+
+    too_long = prompt_problem(args.text)
+    if too_long:
+        raise InputError(too_long)
     if args.rate is not None:
         if not 80 <= args.rate <= 300:
             raise InputError(f"--rate {args.rate} is out of range (allowed 80 to 300 words per minute)")
@@ -48,13 +56,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_writable(path: Path) -> None:
+    """Refuse an output path that cannot be written, before any synthesis: by opening it for writing (access()
+    says yes to root even on a read-only disk)."""
     if path.is_dir():
         raise InputError(f"cannot write {path}: it is a directory (give a file name ending in .wav)")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"cannot write {path}: folder {parent} does not exist (create it or choose another path)")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InputError(f"cannot write {path}: permission denied (choose a writable path)")
+    existed = os.path.lexists(path)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc} (choose a writable path)") from None
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 def _render_to(settings, text: str, path: Path) -> int:
@@ -70,8 +85,9 @@ def _render_to(settings, text: str, path: Path) -> int:
                               "espeak-ng: sudo apt-get install espeak-ng)")
     try:
         write_wav(path, result.audio, result.sample_rate)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc} (choose a writable path)") from None
+    except OSError as exc:  # the disk filled up meanwhile: not the user's input
+        raise VoicecoachError(f"could not write {path}: {exc.strerror or exc} (free some space, or choose "
+                              f"another path)") from None
     print(f"wrote {path}: {result.duration_s:.2f} s of speech at {result.sample_rate} Hz ({result.engine}, "
           f"{1000 * result.elapsed_s:.0f} ms to synthesise)")
     return 0
@@ -79,20 +95,22 @@ def _render_to(settings, text: str, path: Path) -> int:
 
 def _speak(settings, text: str, output: str) -> int:
     from ..audio.device import find_device
+    from ..audio.playback import DeviceSink
     from ..speech.speaker import Speaker
 
     device = None
     if output:
         device = find_device(output, "output")  # a wrong name is the user's input error (exit 2)
-
-    def show(line: str) -> None:
-        print(f"(not spoken) {line}")
-        sys.stdout.flush()
-
-    speaker = Speaker(settings, output=None if device is None else str(device), on_text=show)
-    with speaker:
-        speaker.say(text)
-        speaker.wait()
+    try:
+        sink = DeviceSink(device)
+    except VoicecoachError as exc:
+        raise DeviceError(f"could not speak: {exc}; or write the speech to a file: voicecoach say TEXT "
+                          f"--to FILE.wav") from None
+    with Speaker(settings, sink=sink) as speaker:
+        result = speaker.say(text).wait()
+    if result is None or not result.spoken:
+        why = result.reason if result is not None else "it did not finish"
+        raise DeviceError(f"could not speak: {why}")
     return 0
 
 

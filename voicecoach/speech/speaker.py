@@ -1,10 +1,13 @@
 """The Speaker: non-blocking text to speech that knows exactly when it is talking.
 
-``say()`` only queues. One playback thread takes prompts in order, renders each (through the
-:class:`~voicecoach.speech.synth.Synthesizer`: pyttsx3 on its own thread, espeak-ng, then a tone), and writes the
-audio in small blocks to an :class:`~voicecoach.audio.playback.AudioSink`. ``is_speaking()`` is true from the
-first block handed to the sink until the sink reports it has been heard, which is what the runtime uses so the
-detectors never hear the product's own voice. ``stop()`` drops the queue and the rest of the current prompt.
+``say()`` only queues, and returns a :class:`~voicecoach.speech.results.PendingSpeech` whose ``wait()`` tells
+what really happened (spoken, only a tone, not heard, stopped). One playback thread takes prompts in order,
+renders each a few sentences at a time (through the :class:`~voicecoach.speech.synth.Synthesizer`: pyttsx3 on its
+own thread, espeak-ng, then a tone), and writes the audio in small blocks to an
+:class:`~voicecoach.audio.playback.AudioSink`. ``is_speaking()`` is true from the first block handed to the sink
+until the sink reports it has been heard, which is what the runtime uses so the detectors never hear the
+product's own voice. ``stop()`` drops the queue and the rest of the current prompt. A prompt longer than
+:data:`~voicecoach.speech.text.MAX_PROMPT_CHARS` is cut at a sentence end, with a warning.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from numpy.typing import NDArray
 from ..audio.playback import AudioSink, NullSink
 from ..clock import Clock, MonotonicClock
 from .engines import EngineFactory, Voice, clean_text
+from .results import Delivery, PendingSpeech
 from .settings import SpeechSettings
 from .synth import Rendered, Synthesizer, to_rate
+from .text import limit_prompt, split_for_speech
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +45,12 @@ class Speaker:
         self.reopen_s = reopen_s
         self._owns_device = sink is None  # only a device we opened is reopened after it was lost
         self._lost_at = self.clock.now()
-        self.sink: AudioSink = sink if sink is not None else _open_device(output, self.clock)
+        self.problem = ""  # why nothing can be heard right now ("" while the output works)
+        self.sink: AudioSink = sink if sink is not None else self._open_device()
         self._degraded = self._owns_device and isinstance(self.sink, NullSink)
-        # (generation, text, voice, recorded audio to play instead of speech or None)
-        self._queue: collections.deque[tuple[int, str, Voice, tuple[NDArray[np.int16], int] | None]] = \
-            collections.deque()
+        # (generation, text, voice, recorded audio to play instead of speech or None, its pending result)
+        self._queue: collections.deque[tuple[int, str, Voice, tuple[NDArray[np.int16], int] | None,
+                                             PendingSpeech]] = collections.deque()
         self._cond = threading.Condition()
         self._generation = 0  # bumped by stop(): anything from an older generation is dropped
         self._working = False  # a prompt is being rendered or played
@@ -57,30 +63,38 @@ class Speaker:
 
     # --- public API --------------------------------------------------------------------------------------------
 
-    def say(self, text: str, *, voice: str | None = None, rate_wpm: int | None = None) -> None:
-        """Queue ``text`` to be spoken after what is already queued; returns at once."""
-        text = normalise(text)
-        if not text:
-            return
+    def say(self, text: str, *, voice: str | None = None, rate_wpm: int | None = None) -> PendingSpeech:
+        """Queue ``text`` to be spoken after what is already queued; returns at once with its pending result."""
+        text, cut = limit_prompt(normalise(text))
+        if cut:
+            log.warning("a prompt was cut to its first %d characters (one prompt holds at most that much): %s ...",
+                        len(text), text[:60])
+        return self._enqueue(text, self._voice(voice, rate_wpm), None)
+
+    def play(self, audio: NDArray[np.int16], sample_rate: int, label: str = "recording") -> PendingSpeech:
+        """Queue recorded audio (e.g. a voice note) to play after what is already queued; returns at once."""
+        return self._enqueue(label, self._voice(None, None), (audio, sample_rate))
+
+    def _enqueue(self, text: str, voice: Voice, recorded: tuple[NDArray[np.int16], int] | None) -> PendingSpeech:
+        pending = PendingSpeech(text)
+        if not text and recorded is None:
+            pending.resolve(Delivery.SPOKEN)  # nothing to say
+            return pending
         with self._cond:
             if self._closed:
                 log.warning("speaker is closed; not saying: %s", text)
-                return
-            self._queue.append((self._generation, text, self._voice(voice, rate_wpm), None))
+                pending.resolve(Delivery.STOPPED, "the speaker is closed")
+                return pending
+            self._queue.append((self._generation, text, voice, recorded, pending))
             self._cond.notify_all()
-
-    def play(self, audio: NDArray[np.int16], sample_rate: int, label: str = "recording") -> None:
-        """Queue recorded audio (e.g. a voice note) to play after what is already queued; returns at once."""
-        with self._cond:
-            if self._closed:
-                return
-            self._queue.append((self._generation, label, self._voice(None, None), (audio, sample_rate)))
-            self._cond.notify_all()
+        return pending
 
     def stop(self) -> None:
         """Stop speaking now and drop everything queued."""
         with self._cond:
             self._generation += 1
+            for *_, pending in self._queue:
+                pending.resolve(Delivery.STOPPED, "stopped before it was spoken")
             self._queue.clear()
             self._stop_playing.set()
             self._cond.notify_all()
@@ -113,7 +127,7 @@ class Speaker:
     def synthesize(self, text: str, *, voice: str | None = None, rate_wpm: int | None = None,
                    sample_rate: int | None = None) -> Rendered:
         """Like :meth:`render`, with the engine used, time taken and whether it came from the cache."""
-        result = self.synth.render(normalise(text), self._voice(voice, rate_wpm), sample_rate)
+        result = self.synth.render_text(normalise(text), self._voice(voice, rate_wpm), sample_rate)
         if not result.is_speech:
             self._report(text)
         return result
@@ -121,7 +135,8 @@ class Speaker:
     def prepare(self, texts: Iterable[str]) -> None:
         """Render fixed prompts into the cache at the output's rate (and warm the engine) before they are needed."""
         for text in texts:
-            self.synth.render(normalise(text), self._voice(None, None), self.sink.sample_rate)
+            for chunk in split_for_speech(limit_prompt(normalise(text))[0]):
+                self.synth.render(chunk, self._voice(None, None), self.sink.sample_rate)
 
     def cache_info(self) -> dict[str, int]:
         """Rendered-prompt cache hits, misses and size."""
@@ -164,35 +179,54 @@ class Speaker:
                 self._cond.wait_for(lambda: self._queue or self._closed)
                 if not self._queue:
                     return
-                generation, text, voice, recorded = self._queue.popleft()
+                generation, text, voice, recorded, pending = self._queue.popleft()
                 self._working = True
                 self._stop_playing.clear()
+            outcome: tuple[Delivery, str] = (Delivery.STOPPED, "the speaker failed")
             try:
                 if recorded is None:
-                    self._speak(generation, text, voice)
-                elif getattr(self.sink, "audible", True):
-                    self._play(to_rate(recorded[0], recorded[1], self.sink.sample_rate))
+                    outcome = self._speak(generation, text, voice)
+                else:
+                    outcome = self._play_recording(recorded)
             except Exception:  # noqa: BLE001 - the speaker thread must survive anything
                 log.exception("speaking failed: %s", text)
             finally:
+                pending.resolve(*outcome)
                 with self._cond:
                     self._working = False
                     self._cond.notify_all()
 
-    def _speak(self, generation: int, text: str, voice: Voice) -> None:
+    def _speak(self, generation: int, text: str, voice: Voice) -> tuple[Delivery, str]:
+        """Render and play ``text`` a few sentences at a time; what really happened."""
         self._maybe_reopen()
-        result = self.synth.render(text, voice, self.sink.sample_rate)
-        if generation != self._generation:
-            return  # stopped while rendering
-        if not result.is_speech or not getattr(self.sink, "audible", True):
+        delivery, reason = Delivery.SPOKEN, ""
+        for chunk in split_for_speech(text):
+            result = self.synth.render(chunk, voice, self.sink.sample_rate)
+            if generation != self._generation:
+                return Delivery.STOPPED, "stopped while rendering"
+            if not result.is_speech:
+                delivery, reason = Delivery.TONE, "no speech engine worked (install espeak-ng)"
+            if not getattr(self.sink, "audible", True):
+                (log.debug if self.on_text else log.info)("(no speaker) %s", text)
+                self._report(text)
+                return Delivery.NOT_HEARD, self.problem or "the output is not a sound device"
+            log.debug("speaking (%s, %.2f s, %s): %s", result.engine, result.duration_s,
+                      "cached" if result.cached else f"rendered in {result.elapsed_s * 1000:.0f} ms", chunk)
+            if not self._play(result.audio):
+                self._report(text)
+                return Delivery.NOT_HEARD, self.problem
+            if self._stop_playing.is_set():
+                return Delivery.STOPPED, "stopped while speaking"
+        if delivery is not Delivery.SPOKEN:
             self._report(text)
+        return delivery, reason
+
+    def _play_recording(self, recorded: tuple[NDArray[np.int16], int]) -> tuple[Delivery, str]:
         if not getattr(self.sink, "audible", True):
-            (log.debug if self.on_text else log.info)("(no speaker) %s", text)
-            return
-        log.debug("speaking (%s, %.2f s, %s): %s", result.engine, result.duration_s,
-                  "cached" if result.cached else f"rendered in {result.elapsed_s * 1000:.0f} ms", text)
-        if not self._play(result.audio):
-            self._report(text)
+            return Delivery.NOT_HEARD, self.problem or "the output is not a sound device"
+        if not self._play(to_rate(recorded[0], recorded[1], self.sink.sample_rate)):
+            return Delivery.NOT_HEARD, self.problem
+        return (Delivery.STOPPED, "stopped while playing") if self._stop_playing.is_set() else (Delivery.SPOKEN, "")
 
     def _play(self, audio: NDArray[np.int16]) -> bool:
         """Write the audio in blocks and wait until it has been heard; False if the output failed."""
@@ -231,6 +265,7 @@ class Speaker:
             return True
         except Exception as exc:  # noqa: BLE001 - a lost device degrades to text
             log.warning("the speaker failed (%s); prompts will be shown as text from now on", exc)
+            self.problem = f"the output device failed ({exc})"
             broken, self.sink = self.sink, NullSink(self.sink.sample_rate)
             self._lost_at = self.clock.now()
             self._degraded = self._owns_device
@@ -240,6 +275,16 @@ class Speaker:
                 pass
             return False
 
+    def _open_device(self) -> AudioSink:
+        """The sound device, or a NullSink (prompts reported as text) when it cannot be opened."""
+        try:
+            from ..audio.playback import DeviceSink
+
+            return DeviceSink(self.output, clock=self.clock)
+        except Exception as exc:  # noqa: BLE001 - VoicecoachError, PortAudioError, missing library
+            log.warning("no usable speaker (%s); prompts will be shown as text", exc)
+            self.problem = f"no usable output device ({exc})"
+            return NullSink()
 
     def _maybe_reopen(self) -> None:
         """Try the device again (at most every ``reopen_s``) when it could not be opened or was lost."""
@@ -253,6 +298,7 @@ class Speaker:
 
             self.sink = DeviceSink(self.output, clock=self.clock)
             self._degraded = False
+            self.problem = ""
             log.info("the speaker is back")
         except Exception as exc:  # noqa: BLE001
             log.debug("speaker still unavailable: %s", exc)
@@ -263,12 +309,3 @@ def normalise(text: str) -> str:
     return " ".join(clean_text(str(text)).split())
 
 
-def _open_device(output: str | None, clock: Clock) -> AudioSink:
-    """The sound device, or a NullSink (prompts reported as text) when it cannot be opened."""
-    try:
-        from ..audio.playback import DeviceSink
-
-        return DeviceSink(output, clock=clock)
-    except Exception as exc:  # noqa: BLE001 - VoicecoachError, PortAudioError, missing library
-        log.warning("no usable speaker (%s); prompts will be shown as text", exc)
-        return NullSink()

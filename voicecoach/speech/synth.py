@@ -23,6 +23,7 @@ from ..clock import Clock, MonotonicClock
 from .engines import (EngineFactory, Pyttsx3Worker, SynthError, Voice, default_engine_factory, espeak_ng_render,
                       shared_worker, tone)
 from .settings import SpeechSettings
+from .text import split_for_speech
 
 log = logging.getLogger(__name__)
 TONE = "tone"
@@ -123,6 +124,18 @@ class Synthesizer:
                 while len(self._cache) > self.settings.cache_prompts:
                     self._cache.popitem(last=False)
             return result
+
+    def render_text(self, text: str, voice: Voice, sample_rate: int | None = None) -> Rendered:
+        """Like :meth:`render` for text of any length: rendered a few sentences at a time and joined (one long
+        utterance can crash espeak); the engine named is "tone" if any piece could not be spoken."""
+        chunks = split_for_speech(text)
+        if len(chunks) <= 1:
+            return self.render(text, voice, sample_rate)
+        parts = [self.render(chunk, voice, sample_rate) for chunk in chunks]
+        rate = parts[0].sample_rate
+        audio = np.concatenate([to_rate(p.audio, p.sample_rate, rate) for p in parts])
+        engine = next((p.engine for p in parts if not p.is_speech), parts[0].engine)
+        return Rendered(audio, rate, engine, sum(p.elapsed_s for p in parts), all(p.cached for p in parts))
 
     def _synthesise(self, text: str, voice: Voice, sample_rate: int | None) -> Rendered:
         start = self.clock.now()
