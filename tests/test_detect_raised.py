@@ -1,4 +1,8 @@
-"""Raised-voice detector, driven by synthetic per-frame features (no audio needed)."""
+"""Raised-voice detector, driven by synthetic per-frame features (no audio needed).
+
+A raised voice changes (pitch up, more energy above 1 kHz) as well as getting louder; the same voice louder is a
+partner nearer the microphone. ``RAISE`` is a typical angry change of A's calm voice (120 Hz, tilt -12 dB).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from voicecoach.detect.settings import RaisedSettings
 from voicecoach.events import RaisedVoice
 
 FRAME_S = 0.03
+RAISE = {"f0_hz": 190.0, "bright_db": -4.0}   # +8 semitones, +8 dB above 1 kHz: vocal effort
 
 
 class Feed:
@@ -53,7 +58,7 @@ def test_a_clearly_raised_voice_is_reported_once_after_the_hold_time():
     feed = Feed()
     feed.calm_talk()
     onset = feed.n * FRAME_S
-    events = feed.speak("A", 4.0, -20.0, 150.0)
+    events = feed.speak("A", 4.0, -20.0, **RAISE)
     assert len(events) == 1
     e = events[0]
     assert e.speaker == "A" and e.level_db >= 8.0
@@ -65,29 +70,29 @@ def test_a_clearly_raised_voice_is_reported_once_after_the_hold_time():
 def test_a_loud_burst_shorter_than_the_hold_is_not_a_raised_voice():
     feed = Feed()
     feed.calm_talk()
-    assert feed.speak("A", 0.4, -18.0) == []   # a laugh or a cough: loud but short
+    assert feed.speak("A", 0.4, -18.0, **RAISE) == []   # a laugh or a cough: loud but short
     assert feed.speak("A", 3.0, -30.0) == []
 
 
 def test_hysteresis_keeps_one_stretch_between_exit_and_enter_levels():
     feed = Feed()
     feed.calm_talk()
-    assert len(feed.speak("A", 2.0, -20.0)) == 1
+    assert len(feed.speak("A", 2.0, -20.0, **RAISE)) == 1
     # drops below the enter level but stays above the exit level: same stretch, no new event
-    assert feed.speak("A", 3.0, -25.0) == []
-    assert feed.speak("A", 2.0, -20.0) == []
+    assert feed.speak("A", 3.0, -25.0, **RAISE) == []
+    assert feed.speak("A", 2.0, -20.0, **RAISE) == []
 
 
 def test_refractory_time_blocks_a_new_event_right_after_a_stretch_ends():
     s = RaisedSettings(refractory_s=10.0)
     feed = Feed(s)
     feed.calm_talk()
-    assert len(feed.speak("A", 2.0, -20.0)) == 1
+    assert len(feed.speak("A", 2.0, -20.0, **RAISE)) == 1
     feed.speak("A", 3.0, -30.0)           # calm again: the stretch ends after release_ms
-    assert feed.speak("A", 2.0, -20.0) == []  # within the refractory time: raised, but not reported again
+    assert feed.speak("A", 2.0, -20.0, **RAISE) == []  # within the refractory time: raised, not reported again
     assert feed.det.partners["A"].raised
     feed.speak("A", 12.0, -30.0)
-    assert len(feed.speak("A", 2.0, -20.0)) == 1
+    assert len(feed.speak("A", 2.0, -20.0, **RAISE)) == 1
 
 
 def test_a_naturally_loud_partner_speaking_calmly_is_not_raised():
@@ -105,8 +110,36 @@ def test_a_naturally_loud_partner_speaking_calmly_is_not_raised():
 def test_a_quiet_partner_raising_their_voice_is_reported():
     feed = Feed()
     feed.calm_talk(a_db=-22.0, b_db=-32.0)
-    events = feed.speak("B", 3.0, -18.0, 280.0)   # must also be louder than A's calm speech (over_other_db)
+    events = feed.speak("B", 3.0, -18.0, 330.0, bright_db=-4.0)
     assert [e.speaker for e in events] == ["B"]
+
+
+def test_a_quiet_partner_raising_their_voice_only_up_to_the_loud_ones_calm_level_is_reported():
+    feed = Feed()
+    feed.calm_talk(a_db=-22.0, b_db=-31.0)
+    # B's angry voice, 9 dB over B's own calm: about A's calm level, not above it
+    events = feed.speak("B", 3.0, -22.0, 340.0, bright_db=-4.0)
+    assert [e.speaker for e in events] == ["B"]
+
+
+def test_the_same_voice_louder_is_a_partner_leaning_in_not_a_raised_voice():
+    feed = Feed()
+    feed.calm_talk()
+    for _ in range(6):   # A leans in: +9 dB for half a minute, same pitch and tilt; B stays where they are
+        assert feed.speak("A", 4.0, -21.0, 120.0) == []
+        feed.silence(0.5)
+        feed.speak("B", 3.0, -30.0, 220.0)
+        feed.silence(0.5)
+    assert feed.events == []
+    assert feed.det.partners["A"].level_db > -25.0   # the baseline moved: that is A's level from there now
+    # ...and a real raise from there is still heard, against the new baseline
+    assert [e.speaker for e in feed.speak("A", 3.0, -12.0, **RAISE)] == ["A"]
+
+
+def test_a_raised_voice_is_reported_though_its_level_rises_only_a_little_more_than_leaning_in_would():
+    feed = Feed()
+    feed.calm_talk()
+    assert [e.speaker for e in feed.speak("A", 3.0, -22.0, **RAISE)] == ["A"]
 
 
 def test_moving_nearer_the_microphone_is_not_a_raised_voice():

@@ -32,12 +32,13 @@ def partner_voice(audio: NDArray[np.int16], settings: DetectionSettings | None =
     voice = np.nanmean(vectors, axis=0) if not np.all(np.isnan(vectors[:, -1])) else np.append(
         vectors[:, :-1].mean(axis=0), math.nan)
     level = calm_level_db([f.energy_db for f in feats], settings.raised, frame_ms)
-    f0 = [f.f0_hz for f in feats if f.f0_hz > 0]
+    voiced = [f for f in feats if f.f0_hz > 0]   # the raised-voice detector compares the tilt of voiced frames
+    f0 = [f.f0_hz for f in voiced]
     return PartnerVoice(
         voice=[float(x) if x == x else 0.0 for x in voice[:DIM]],
         calm_db=round(level, 2),
         calm_f0_hz=round(float(np.median(f0)), 1) if f0 else None,
-        calm_bright_db=round(float(np.mean([f.bright_db for f in feats])), 2),
+        calm_bright_db=round(float(np.mean([f.bright_db for f in voiced])), 2) if voiced else None,
     )
 
 

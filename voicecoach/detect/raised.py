@@ -1,11 +1,17 @@
-"""Raised voice: a partner's loudness above their OWN calm baseline, with pitch and brightness as support.
+"""Raised voice: a partner's VOICE changes (pitch up, more energy above 1 kHz) and gets louder than their own calm.
 
-Per partner a calm baseline (level, pitch, brightness) is tracked by a robust running median over their calm
-speech (a sign-step tracker, so a shout cannot drag it), and is frozen while they are loud. Entering needs enough
-evidence for ``hold_ms`` of speech; leaving needs the level to drop below the exit level for ``release_ms``;
-then a refractory time. A naturally loud partner is compared with their own baseline (and a raise must also be
-louder than the other partner's calm speech); a couple moving nearer the microphone is loud with no change of
-pitch or brightness, so after ``adapt_after_s`` the baseline follows.
+A raised voice is vocal effort: the pitch rises (anger: typically 4-12 semitones), the spectrum tilts up (more
+energy above 1 kHz in voiced speech: typically 6-11 dB), and the level rises. A partner who leans towards the
+microphone, or a couple who move nearer it, only gets louder: the same pitch, the same tilt. So the voice change
+is required, not just a bonus: a level rise with an unchanged voice is a change of distance, and after
+``adapt_after_s`` of it that partner's baseline moves to the new level instead of firing.
+
+Per partner a calm baseline (level, pitch, tilt of voiced frames) is tracked by a robust running quantile over their
+calm speech (a sign-step tracker, so a shout cannot drag it), and is frozen while they are raised. Entering needs
+enough evidence for ``hold_ms`` of speech; leaving needs the level to drop below the exit level for ``release_ms``;
+then a refractory time. A naturally loud partner is compared with their own baseline; a quiet partner who raises
+their voice to about the loud one's calm level is heard, as long as their raised level is within
+``over_other_db`` of the other partner's calm level (a guard against frames given to the wrong partner).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ RESUM_EVERY = 2000
 BASELINE_QUANTILE = 0.75   # calm loudness varies a lot within a voice: compare with its loud-but-calm end
 WARM_PERCENTILE_EVERY = 10  # frames between percentile updates while warming up
 RECENT_OTHER_S = 30.0      # the other partner's loudness counts for this long after they spoke
+UNCHANGED_VOICE = 0.35     # a voice-change score under this is the same voice (louder only: nearer the mic)
 
 
 @dataclass
@@ -46,7 +53,7 @@ class Baseline:
     raised_s: float = 0.0
     recent_excess_db: float = 0.0
     recent_s: float = -1e9
-    recent_bonus_db: float = 0.0
+    recent_change: float = 0.0
     recent_level_db: float = 0.0
 
 
@@ -113,7 +120,7 @@ class RaisedVoiceDetector:
         power, f0_sum, bright_sum, voiced = self._sums
         level = 10.0 * math.log10(max(power, 0.0) / n + 1e-12)
         f0_st = f0_sum / voiced if voiced else None
-        bright = bright_sum / n
+        bright = bright_sum / voiced if voiced else None
         events = self._judge(b, label, level, f0_st, bright, voiced / n, feats.end_s)
         if b.raised:
             self.active = label
@@ -121,9 +128,13 @@ class RaisedVoiceDetector:
         return events + self._release(feats.end_s)
 
     def _push(self, feats: FrameFeatures) -> None:
-        """Add a speech frame to the level window (running sums: no per-frame array work)."""
-        semitones = 12.0 * math.log2(feats.f0_hz / 100.0) if feats.f0_hz > 0 else math.nan
-        item = (10.0 ** (feats.energy_db / 10.0), semitones, feats.bright_db)
+        """Add a speech frame to the level window (running sums: no per-frame array work).
+
+        Pitch and tilt come from voiced frames only: the tilt of a hiss (s, sh) says nothing about vocal effort.
+        """
+        voiced = feats.f0_hz > 0
+        semitones = 12.0 * math.log2(feats.f0_hz / 100.0) if voiced else math.nan
+        item = (10.0 ** (feats.energy_db / 10.0), semitones, feats.bright_db if voiced else 0.0)
         self._recent.append(item)
         self._add(item, 1)
         if len(self._recent) > self._win_n:
@@ -148,7 +159,19 @@ class RaisedVoiceDetector:
         self._recent.clear()
         self._sums = [0.0, 0.0, 0.0, 0]
 
-    def _judge(self, b: Baseline, label: str, level: float, f0_st: float | None, bright: float,
+    def _voice_change(self, b: Baseline, f0_st: float | None, bright: float | None) -> tuple[float, float]:
+        """(evidence bonus dB, voice-change score) of the window against the partner's calm voice.
+
+        The score adds the pitch rise in units of ``pitch_rise_st`` and the rise of the voiced tilt in units of
+        ``tilt_rise_db``: 1 is a clearly changed voice; leaning in scores about 0.
+        """
+        s = self.settings
+        pitch = f0_st - b.f0_st if f0_st is not None and b.f0_st is not None else 0.0
+        tilt = bright - b.bright_db if bright is not None and b.bright_db is not None else 0.0
+        bonus = min(s.pitch_weight_db_per_st * max(0.0, pitch) + s.bright_weight * max(0.0, tilt), s.max_bonus_db)
+        return bonus, max(0.0, pitch) / s.pitch_rise_st + max(0.0, tilt) / s.tilt_rise_db
+
+    def _judge(self, b: Baseline, label: str, level: float, f0_st: float | None, bright: float | None,
                voiced_share: float, now_s: float) -> list[RaisedVoice]:
         """Compare with the baseline; learn the baseline from calm speech."""
         s = self.settings
@@ -156,18 +179,13 @@ class RaisedVoiceDetector:
             self._learn(b, level, f0_st, bright, warm=True)
             return []
         excess = level - b.level_db
-        bonus = 0.0
-        if f0_st is not None and b.f0_st is not None:
-            bonus += s.pitch_weight_db_per_st * max(0.0, f0_st - b.f0_st)
-        if b.bright_db is not None:
-            bonus += s.bright_weight * max(0.0, bright - b.bright_db)
-        bonus = min(bonus, s.max_bonus_db)
+        bonus, change = self._voice_change(b, f0_st, bright)
         self.excess_db = excess
         others = [o.level_db for k, o in self.partners.items() if k != label and o.level_db is not None
                   and o.calm_s >= s.baseline_speech_s]
         above_other = not others or level - max(others) >= s.over_other_db
-        b.recent_excess_db, b.recent_s, b.recent_bonus_db, b.recent_level_db = excess, now_s, bonus, level
-        louder = self._everyone_louder(label, excess, now_s) if bonus < 1.0 else []
+        b.recent_excess_db, b.recent_s, b.recent_change, b.recent_level_db = excess, now_s, change, level
+        louder = self._everyone_louder(label, excess, now_s) if change < UNCHANGED_VOICE else []
         if louder:
             self._together_s += self.frame_s
         elif excess < s.min_level_db:
@@ -181,16 +199,18 @@ class RaisedVoiceDetector:
                 o.level_db = min(o.recent_level_db, (o.level_db or o.recent_level_db) + step)
                 o.recent_excess_db = o.recent_level_db - o.level_db
             return []
-        evidence = (excess + bonus >= s.enter_db and excess >= s.min_level_db and above_other
-                    and voiced_share >= MIN_VOICED_SHARE)
+        evidence = (excess + bonus >= s.enter_db and excess >= s.min_level_db and change >= s.min_change
+                    and above_other and voiced_share >= MIN_VOICED_SHARE)
         if b.raised:
             if excess >= s.exit_db:
                 b.last_loud_s = now_s
             return []
-        if excess >= s.min_level_db and bonus < 1.0:
+        if excess >= s.min_level_db and change < UNCHANGED_VOICE:
+            # louder, same voice: nearer the microphone. Once that has lasted, the baseline moves to the new level.
             b.loud_unsupported_s += self.frame_s
             if b.loud_unsupported_s >= s.adapt_after_s:
-                self._learn(b, level, f0_st, bright, warm=False, speed=GLOBAL_SPEED)  # the new normal
+                self._learn(b, level, f0_st, bright, warm=False, speed=s.distance_rate_db_per_s
+                            / max(s.baseline_rate_db_per_s, 1e-6))
                 b.evidence_frames = 0
                 return []
         if evidence:
@@ -216,10 +236,10 @@ class RaisedVoiceDetector:
         if excess < self.settings.min_level_db:
             return []
         return [o for k, o in self.partners.items()
-                if k != label and now_s - o.recent_s <= RECENT_OTHER_S and o.recent_bonus_db < 1.0
+                if k != label and now_s - o.recent_s <= RECENT_OTHER_S and o.recent_change < UNCHANGED_VOICE
                 and o.recent_excess_db >= 0.6 * excess and o.level_db is not None]
 
-    def _learn(self, b: Baseline, level: float, f0_st: float | None, bright: float, warm: bool,
+    def _learn(self, b: Baseline, level: float, f0_st: float | None, bright: float | None, warm: bool,
                speed: float = 1.0) -> None:
         """A percentile of the calm levels while warming up, then a quantile (sign-step) tracker."""
         b.calm_s += self.frame_s
@@ -228,14 +248,16 @@ class RaisedVoiceDetector:
             b.warm_levels.append(level)
             b.level_db = float(np.percentile(b.warm_levels, 100.0 * BASELINE_QUANTILE)) if (
                 len(b.warm_levels) % WARM_PERCENTILE_EVERY == 0 or b.level_db is None) else b.level_db
-            b.bright_db = bright if b.bright_db is None else b.bright_db + k * (bright - b.bright_db)
+            if bright is not None:
+                b.bright_db = bright if b.bright_db is None else b.bright_db + k * (bright - b.bright_db)
             if f0_st is not None:
                 b.f0_st = f0_st if b.f0_st is None else b.f0_st + k * (f0_st - b.f0_st)
             return
         step = self.settings.baseline_rate_db_per_s * self.frame_s * speed
         # a quantile tracker: the baseline settles where BASELINE_QUANTILE of calm windows lie below it
         b.level_db += 2.0 * step * (BASELINE_QUANTILE if level > b.level_db else BASELINE_QUANTILE - 1.0)
-        b.bright_db += step if bright > b.bright_db else -step
+        if bright is not None:
+            b.bright_db = bright if b.bright_db is None else b.bright_db + (step if bright > b.bright_db else -step)
         if f0_st is not None and b.f0_st is not None:
             b.f0_st += step if f0_st > b.f0_st else -step
 

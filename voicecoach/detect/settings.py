@@ -29,7 +29,7 @@ class SpeakerSettings:
 
 @dataclass(frozen=True)
 class RaisedSettings:
-    """Raised voice: loudness above the partner's own calm baseline, with pitch and brightness as support."""
+    """Raised voice: a changed voice (pitch, energy above 1 kHz) louder than the partner's own calm baseline."""
 
     level_window_ms: int = setting(900, lo=150, hi=5000, doc="speech averaged for the current loudness, ms")
     enter_db: float = setting(7.0, lo=1.0, hi=30.0,
@@ -38,8 +38,18 @@ class RaisedSettings:
         doc="loudness above own baseline needed whatever the support, dB")
     exit_db: float = setting(3.5, lo=0.0, hi=30.0, doc="leave when loudness falls below baseline + this, dB")
     over_other_db: float = setting(
-        3.0, lo=-20.0, hi=20.0,
-        doc="also needed: loudness above the OTHER partner's calm baseline by this, dB (guards a loud partner)")
+        -4.0, lo=-20.0, hi=20.0,
+        doc="also needed: loudness at least this far above the OTHER partner's calm baseline, dB (negative: a "
+            "quiet partner is heard rising to about the loud one's calm level; guards frames given to the wrong "
+            "partner)")
+    min_change: float = setting(
+        1.0, lo=0.0, hi=10.0,
+        doc="voice change needed, whatever the loudness: pitch rise / pitch_rise_st + rise of the voiced "
+            "frames' energy above 1 kHz / tilt_rise_db (leaning in or moving nearer scores about 0)")
+    pitch_rise_st: float = setting(4.0, lo=0.5, hi=24.0, doc="pitch rise that alone makes a changed voice, semitones")
+    tilt_rise_db: float = setting(5.0, lo=0.5, hi=30.0,
+                                  doc="rise of voiced energy above 1 kHz (relative to below) that alone makes a "
+                                      "changed voice, dB")
     pitch_weight_db_per_st: float = setting(0.5, lo=0.0, hi=5.0, doc="evidence bonus per semitone of raised pitch, dB")
     bright_weight: float = setting(0.25, lo=0.0, hi=5.0, doc="evidence bonus per dB of extra energy above 1 kHz")
     max_bonus_db: float = setting(4.0, lo=0.0, hi=20.0, doc="cap on the pitch + brightness bonus, dB")
@@ -54,18 +64,22 @@ class RaisedSettings:
     together_adapt_s: float = setting(
         8.0, lo=0.0, hi=600.0,
         doc="both partners louder with no pitch/brightness change for this long = moved nearer: baselines follow, s")
-    adapt_after_s: float = setting(20.0, lo=2.0, hi=600.0,
-                                   doc="loud for this long with no pitch/brightness support = new normal "
-                                       "(moved nearer), s")
+    adapt_after_s: float = setting(3.0, lo=0.3, hi=600.0,
+                                   doc="louder with an unchanged voice for this long (speech) = moved nearer the "
+                                       "microphone: the baseline follows, s")
+    distance_rate_db_per_s: float = setting(
+        3.0, lo=0.1, hi=30.0, doc="how fast the baseline follows a change of distance, dB per s of speech")
 
 
 @dataclass(frozen=True)
 class InterruptionSettings:
     """Interruption: the other partner starts while one holds the floor, and keeps going."""
 
-    method: str = setting("model", choices=("model", "features"),
-                          doc="'model': the segmentation model hears two voices at once; 'features': pitch and "
-                              "timbre contrasts (lighter, far less accurate; the settings below marked so)")
+    method: str = setting("model", choices=("stream", "gated", "model", "features"),
+                          doc="'stream': our small streaming two-voice model; 'gated': the segmentation model, "
+                              "looking only when the streaming model hears a second voice; 'model': the "
+                              "segmentation model, looking when the voice features hint; 'features': pitch and "
+                              "timbre contrasts (lightest, far less accurate; the settings below marked so)")
     floor_ms: int = setting(1000, lo=0, hi=10000, doc="a partner holds the floor after this much speech, ms")
     min_run_ms: int = setting(600, lo=100, hi=5000,
                               doc="model: the interrupter goes on this long (a backchannel is shorter), ms")
@@ -80,6 +94,17 @@ class InterruptionSettings:
     end_confidence: float = setting(0.8, lo=0.0, hi=1.0,
         doc="model: the interrupter's mean probability over the last 100 ms judged must reach this (a backchannel "
             "the model runs on into the holder's voice scores lower)")
+    stream_threshold: float = setting(0.5, lo=0.05, hi=0.99,
+        doc="stream: an interruption when the streaming model's cut-in probability stays at or above this")
+    stream_confirm_ms: int = setting(60, lo=30, hi=1000,
+        doc="stream: ...for this long (in 30 ms steps), ms")
+    stream_block_ms: int = setting(90, lo=30, hi=1000,
+        doc="stream, gated: the streaming model runs on this much audio at a time (longer: less CPU, later "
+            "decisions), ms")
+    gate_threshold: float = setting(0.2, lo=0.0, hi=1.0,
+        doc="gated: the segmentation model may look when the cut-in probability reached this within hint_ms")
+    gate_voices: float = setting(0.5, lo=0.0, hi=1.0,
+        doc="gated: ...or when the probability of two voices at once reached this")
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="features: evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0,
         doc="features: evidence per unit of pitch contrast (the other's pitch = 1)")

@@ -1,0 +1,96 @@
+"""The whole detection pipeline on audio: a voice that is only louder (leaning in) is not raised; a changed one is.
+
+Generated talks (harmonic 'syllables' whose pitch and spectral tilt are set per turn) and, when the corpus is
+there, EmoDB: the same actor's neutral takes made 9 dB louder against their angry takes restored 9 dB above.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voicecoach.audio.frames import frames_from_array
+from voicecoach.detect.pipeline import Pipeline
+from voicecoach.detect.settings import DetectionSettings, InterruptionSettings
+
+RATE = 16000
+
+
+def _pipeline() -> Pipeline:
+    # the light interruption method: raised voices do not depend on it, and the test stays fast
+    return Pipeline(DetectionSettings(interruption=InterruptionSettings(method="features")))
+
+
+def _raised(audio: np.ndarray) -> list:
+    p = _pipeline()
+    pcm = np.clip(audio * 32768.0, -32768, 32767).astype(np.int16)
+    return [e for fr in frames_from_array(pcm, 30) for e in p.process(fr) if e.type == "raised_voice"]
+
+
+def _syllables(rng: np.random.Generator, seconds: float, f0_hz: float, tilt: float, level_db: float) -> np.ndarray:
+    """A turn of harmonic syllables: harmonic k has amplitude k**-tilt (less tilt = more energy above 1 kHz)."""
+    out = []
+    while sum(len(x) for x in out) < seconds * RATE:
+        n = int(rng.uniform(0.15, 0.35) * RATE)
+        t = np.arange(n) / RATE
+        f0 = f0_hz * (1.0 + 0.04 * np.sin(2 * np.pi * rng.uniform(2, 5) * t)) * rng.uniform(0.93, 1.07)
+        phase = 2 * np.pi * np.cumsum(f0) / RATE
+        ks = np.arange(1, int(7000 / f0_hz))
+        x = sum(k ** -tilt * np.sin(k * phase) for k in ks)
+        out += [x * np.hanning(n) ** 0.3, np.zeros(int(rng.uniform(0.04, 0.12) * RATE))]
+    x = np.concatenate(out)
+    x = x / np.sqrt(np.mean(x[np.abs(x) > 1e-4] ** 2))
+    return x * 10 ** (level_db / 20)
+
+
+def _talk(a_turns: list[tuple[float, float, float]], seed: int = 0) -> tuple[np.ndarray, float]:
+    """A (115 Hz) and B (210 Hz) alternating; ``a_turns`` gives A's (f0, tilt, level) per turn after a calm minute.
+
+    Returns the audio and when A's first turn after the calm minute starts (s).
+    """
+    rng = np.random.default_rng(seed)
+    calm_a, calm_b = (115.0, 1.6, -32.0), (210.0, 1.8, -32.0)
+    parts, start = [], 0.0
+    for k, turn in enumerate([calm_a] * 10 + list(a_turns)):
+        if k == 10:
+            start = sum(len(p) for p in parts) / RATE
+        parts += [_syllables(rng, 3.0, *turn), np.zeros(int(0.5 * RATE)),
+                  _syllables(rng, 3.0, *calm_b), np.zeros(int(0.5 * RATE))]
+    x = np.concatenate(parts)
+    return x + rng.normal(0.0, 10 ** (-70 / 20), len(x)), start
+
+
+def test_the_same_voice_9_db_louder_raises_nothing_but_a_changed_voice_does():
+    lean, _ = _talk([(115.0, 1.6, -23.0)] * 6)      # A leans in: 9 dB louder, same pitch and tilt
+    assert _raised(lean) == []
+    angry, start = _talk([(185.0, 1.0, -23.0)] * 3)     # A raises their voice: +8 semitones, brighter, 9 dB louder
+    events = _raised(angry)
+    assert len(events) >= 1
+    assert start + 0.7 <= events[0].t <= start + 2.5
+
+
+@pytest.mark.corpus
+def test_emodb_angry_takes_are_raised_and_louder_neutral_takes_are_not(corpus):
+    from voicecoach_dev.evalkit import corpus as kit
+    from voicecoach_dev.evalkit.corpus import active_rms
+
+    actors = kit.emodb(corpus)
+    man, woman = actors["03"], actors["08"]      # tuning actors (splits.EMODB)
+
+    def take(voice, k: int, db: float) -> np.ndarray:
+        x = voice.clips[k % len(voice.clips)]
+        return x / max(active_rms(x), 1e-6) * 10 ** (db / 20)
+
+    def talk(raise_with) -> np.ndarray:
+        gap = np.zeros(int(0.4 * RATE), np.float32)
+        parts = []
+        for k in range(8):   # calm: his and her neutral takes, two at a time
+            parts += [take(man.neutral, 2 * k, -32), take(man.neutral, 2 * k + 1, -32), gap,
+                      take(woman.neutral, 2 * k, -31), take(woman.neutral, 2 * k + 1, -31), gap]
+        for k in range(3):
+            parts += [raise_with(2 * k), raise_with(2 * k + 1), gap, take(woman.neutral, k, -31), gap]
+        return np.concatenate(parts)
+
+    assert _raised(talk(lambda k: take(man.neutral, k, -23))) == []    # his calm voice, 9 dB nearer
+    events = _raised(talk(lambda k: take(man.angry, k, -23)))          # his angry voice, level restored +9 dB
+    assert len(events) >= 1
