@@ -186,8 +186,10 @@ def test_a_longer_period_draws_more_weekly_bins(data: dict) -> None:
     panels = charts.report_panels(rep.build_report(data, NOW - timedelta(weeks=52), NOW))
     assert all(len(p.weeks) == 53 for p in panels)
     root = ET.fromstring(charts.panel_svg(panels[0]))
-    labels = [t.text for t in root.iter("text") if t.get("font-size") == "11"]
-    assert 2 <= len(labels) <= charts.MAX_LABELS  # a year of weeks does not write 53 dates on top of each other
+    labels = [t for t in root.iter("text") if t.get("font-size") == "12"]
+    assert 2 <= len(labels) <= 12 and labels[-1].text == "16 Nov"  # not 53 dates on top of each other
+    xs = [float(t.get("x")) for t in labels]
+    assert min(b - a for a, b in zip(xs, xs[1:])) >= charts.LABEL_W
 
 
 def test_the_svg_file_is_one_standalone_image(data: dict, tmp_path: Path) -> None:

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .report import Report
 
-WIDTH, HEIGHT = 640, 230  # the SVG's own units; it scales to the page (viewBox)
-LEFT, RIGHT, TOP, BOTTOM = 44, 44, 52, 40  # room for the axes, the legend and the week labels
-MAX_LABELS = 12  # at most this many week labels under a chart
+WIDTH, HEIGHT = 480, 230  # the SVG's own units; it scales to the page (viewBox), legible on a phone
+LEFT, RIGHT, TOP, BOTTOM = 36, 30, 52, 36  # room for the axes, the legend and the week labels
+LABEL_W = 46  # a week label's width: fewer labels than weeks when the bars are narrower
 
 
 class Kind(Enum):
@@ -131,7 +131,7 @@ def panel_svg(panel: Panel) -> str:
         return TOP + plot_h - plot_h * min(value, axis_top) / axis_top
 
     out = [f'<svg class="chart" data-panel="{panel.key}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'aria-label="{html.escape(panel.title)}" font-family="sans-serif" font-size="12">',
+           f'aria-label="{html.escape(panel.title)}" font-family="sans-serif" font-size="13">',
            f"<title>{html.escape(panel.title)}</title>",
            f'<text x="{LEFT}" y="16" font-size="14" fill="#333">{html.escape(panel.title)}</text>']
     out += _legend(panel.series)
@@ -150,7 +150,7 @@ def _legend(series: tuple[Series, ...]) -> list[str]:
         mark = (f'<rect x="{x}" y="26" width="11" height="11" fill="{s.color}"/>' if s.kind is Kind.BAR else
                 f'<circle cx="{x + 5.5}" cy="31.5" r="4" fill="{s.color}"/>')
         out.append(mark + f'<text x="{x + 16}" y="36" fill="#555">{html.escape(s.label)}</text>')
-        x += 28 + 7 * len(s.label)
+        x += 28 + 7.5 * len(s.label)
     return out
 
 
@@ -199,13 +199,14 @@ def _line(panel: Panel, s: Series, slot: float, y) -> list[str]:
 
 
 def _week_labels(panel: Panel, slot: float, plot_h: float) -> list[str]:
-    every = max(1, math.ceil(len(panel.labels) / MAX_LABELS))
+    every = max(1, math.ceil(LABEL_W / slot))
     base = TOP + plot_h
     out = [f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{base}" y2="{base}" stroke="#999"/>']
+    last = len(panel.labels) - 1
     for i, label in enumerate(panel.labels):
-        if i % every == 0 or i == len(panel.labels) - 1 and len(panel.labels) <= MAX_LABELS:
+        if (last - i) % every == 0:  # this week always has its label
             out.append(f'<text x="{LEFT + slot * (i + 0.5):.1f}" y="{base + 16}" text-anchor="middle" '
-                       f'fill="#777" font-size="11">{html.escape(label)}</text>')
+                       f'fill="#777" font-size="12">{html.escape(label)}</text>')
     return out
 
 

@@ -1,0 +1,121 @@
+"""The page's Flask application: the guards every request passes, and the error pages.
+
+Every request: the Host must name this computer when the page listens on loopback (no DNS rebinding); a request
+body over ``[web] max_body_kb`` is refused (413); where pairing is needed (``WebSettings.needs_pairing``) nothing
+but the pairing form is served to a browser without the paired session cookie (pages redirect to it, the API
+answers 401); every POST must carry the session's CSRF token and, when the browser says where it comes from, come
+from this page's own origin. Session cookies are signed (Flask), HttpOnly and SameSite=Strict.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from flask import Flask, abort, g, jsonify, redirect, render_template, request, session, url_for
+
+from ..config import Config, load_config
+from .rehearsal import Rehearsals
+from .security import PairingCodes, RateLimit, host_allowed, new_token, origin_allowed, same_token
+from .settings import WebSettings
+from .status import Controls, StatusSource
+
+log = logging.getLogger(__name__)
+
+OPEN_ENDPOINTS = ("pages.pair", "pages.pair_post")  # served to a browser that has not paired
+
+
+@dataclass
+class WebContext:
+    """What the page works with (built by :mod:`voicecoach.web.runtime` or a test)."""
+
+    config_path: Path
+    journal_path: Path
+    settings: WebSettings
+    status: StatusSource
+    controls: Controls | None  # None: the kiosk is not running in this process
+    codes: PairingCodes
+    secret: bytes
+    wall: Callable[[], float]  # wall clock, epoch seconds
+    local_now: Callable[[], datetime]  # local time (the kiosk's own clock)
+    rehearsals: Rehearsals
+    pair_limit: RateLimit
+    on_schedule_saved: Callable[[Config], None] | None = None
+
+    def config(self) -> Config:
+        """The config as it is on disk now (the Rituals form may have just changed it)."""
+        return load_config(self.config_path) if self.config_path.exists() else Config()
+
+
+def create_app(ctx: WebContext) -> Flask:
+    """The Flask app for ``ctx``."""
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=ctx.secret, SESSION_COOKIE_NAME="voicecoach", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=timedelta(days=ctx.settings.session_days),
+                      MAX_CONTENT_LENGTH=ctx.settings.max_body_kb * 1024,
+                      MAX_FORM_MEMORY_SIZE=ctx.settings.max_body_kb * 1024, TEMPLATES_AUTO_RELOAD=False)
+    app.extensions["voicecoach"] = ctx
+    from .pages import pages
+
+    app.register_blueprint(pages)
+    app.before_request(_guard)
+    app.after_request(_headers)
+    for code, text in ((400, "That request was not understood."), (404, "There is no such page."),
+                       (405, "That is not allowed here."),
+                       (413, f"That was too big: at most {ctx.settings.max_body_kb} KB are accepted."),
+                       (429, "Too many tries. Wait a minute, then try again."),
+                       (500, "Something went wrong on the box; it has been logged (journalctl -u voicecoach).")):
+        app.register_error_handler(code, _error_page(code, text))
+    return app
+
+
+def context() -> WebContext:
+    """The current request's :class:`WebContext`."""
+    from flask import current_app
+
+    return current_app.extensions["voicecoach"]
+
+
+def _guard() -> Any:
+    ctx = context()
+    if not host_allowed(request.host, ctx.settings.address, ctx.settings.port):
+        log.warning("web: refused a request for host %r (only this computer's own names are served)", request.host)
+        abort(400)
+    if request.content_length is not None and request.content_length > ctx.settings.max_body_kb * 1024:
+        abort(413)
+    if "csrf" not in session:
+        session["csrf"] = new_token()
+    g.paired = bool(session.get("paired")) or not ctx.settings.needs_pairing
+    if not g.paired and request.endpoint not in OPEN_ENDPOINTS:
+        if request.path.startswith("/api/"):
+            return jsonify(error="not paired: open the page and enter the pairing code first"), 401
+        return redirect(url_for("pages.pair"))
+    if request.method == "POST":
+        if not origin_allowed(request.headers.get("Origin"), request.host) or \
+                not same_token(request.form.get("csrf"), session.get("csrf")):
+            log.warning("web: refused a form without this page's token (from %s)", request.remote_addr)
+            abort(400)
+    return None
+
+
+def _headers(response: Any) -> Any:
+    """Nothing from elsewhere, no framing, no caching of private pages, no referrer."""
+    response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                                                   "media-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+                                                   "base-uri 'none'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _error_page(code: int, text: str) -> Callable[[Exception], Any]:
+    def handler(_exc: Exception) -> Any:
+        if request.path.startswith("/api/"):
+            return jsonify(error=text), code
+        return render_template("message.html", title="Sorry", text=text, back=True), code
+
+    return handler

@@ -1,0 +1,138 @@
+"""The page's server thread (waitress, pure Python) and its live link to the kiosk: threads and the wall clock.
+
+:class:`WebServer` serves the Flask app on ``[web] address:port`` from one thread (waitress's own loop, run in
+short slices so :meth:`WebServer.close` ends it within half a second) with two worker threads for requests, a
+body-size limit, and idle connections closed after 30 s.
+
+:class:`LiveControls` carries the Now page's buttons into the kiosk: the page's thread only queues; the kiosk's
+loop runs the queued work between frames (:meth:`LiveControls.run_pending`), so no request ever touches the
+session from another thread. "Pause now" is the spoken "pause" (the same command, the same flow); "start a
+check-in" asks for consent first, like a scheduled ritual.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import Config
+from .app import WebContext, create_app
+from .rehearsal import Rehearsals
+from .security import PairingCodes, RateLimit, session_secret
+from .settings import WebSettings
+from .status import Controls, StatusSource
+
+log = logging.getLogger(__name__)
+
+SLICE_S = 0.5
+WORKER_THREADS = 2
+IDLE_CONNECTION_S = 30
+
+
+def build_context(config: Config, config_path: Path, journal_path: Path, status: StatusSource,
+                  controls: Controls | None, local_now: Callable[[], datetime] = datetime.now,
+                  on_schedule_saved: Callable[[Config], None] | None = None,
+                  settings: WebSettings | None = None) -> WebContext:
+    """Everything the page needs, with the real clocks and the secrets from the data folder."""
+    settings = settings or config.web
+    return WebContext(config_path=config_path, journal_path=journal_path, settings=settings, status=status,
+                      controls=controls, codes=PairingCodes(), secret=session_secret(), wall=time.time,
+                      local_now=local_now, rehearsals=Rehearsals(config), pair_limit=RateLimit(),
+                      on_schedule_saved=on_schedule_saved)
+
+
+class WebServer:
+    """The page, served by waitress on its own thread."""
+
+    def __init__(self, ctx: WebContext) -> None:
+        from waitress import create_server
+
+        self.ctx = ctx
+        s = ctx.settings
+        self.app = create_app(ctx)
+        self.server = create_server(self.app, host=s.address, port=s.port, threads=WORKER_THREADS,
+                                    max_request_body_size=s.max_body_kb * 1024, channel_timeout=IDLE_CONNECTION_S,
+                                    connection_limit=32, ident="voicecoach", clear_untrusted_proxy_headers=True,
+                                    expose_tracebacks=False)
+        self.port = int(self.server.effective_port)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="voicecoach-web", daemon=True)
+
+    def _serve(self) -> None:
+        from waitress import wasyncore
+
+        try:
+            while not self._stop.is_set():
+                wasyncore.loop(timeout=SLICE_S, map=self.server._map, count=1)
+        finally:
+            self.server.task_dispatcher.shutdown(timeout=2)
+            wasyncore.close_all(self.server._map)
+
+    def start(self) -> "WebServer":
+        """Serve from a background thread."""
+        self._thread.start()
+        log.info("web: the page is at %s", where(self.ctx.settings.address, self.port))
+        return self
+
+    def serve_forever(self, stop: threading.Event) -> None:
+        """Serve until ``stop`` is set (the ``voicecoach web`` command's main thread waits here)."""
+        self.start()
+        while not stop.wait(SLICE_S):
+            pass
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving (within about half a second) and close the socket."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        self.ctx.rehearsals.close()
+
+
+def where(address: str, port: int) -> str:
+    """Where to open the page: a URL, and for an address on every network the box's own name."""
+    if address in ("0.0.0.0", "::"):
+        return (f"http://{socket.gethostname()}.local:{port}/ from a phone on the same network "
+                f"(or http://<this box's address>:{port}/)")
+    host = f"[{address}]" if ":" in address else address
+    return f"http://{host}:{port}/"
+
+
+class LiveControls:
+    """The Now page's buttons for the kiosk running in this process (queued; run on the kiosk's loop thread)."""
+
+    def __init__(self, submit_command: Callable[[str, str], None], start_checkin: Callable[[str], None],
+                 free: Callable[[], bool], microphone_open: Callable[[], bool]) -> None:
+        self._submit_command = submit_command
+        self._start_checkin = start_checkin
+        self._free = free
+        self._microphone_open = microphone_open
+        self._pending: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+
+    def pause_now(self) -> str:
+        """The spoken "pause", from the page."""
+        self._submit_command("pause", "web")
+        return "The box is starting the pause you agreed on." if self._microphone_open() else \
+            "The box starts the pause as soon as its microphone is back."
+
+    def start_checkin(self, name: str) -> str:
+        """Offer check-in ``name`` now, if nothing else is under way (consent is asked first)."""
+        if not self._free():
+            return "The box is busy (a pause, a check-in or a question is under way); try again afterwards."
+        self._pending.put(lambda: self._start_checkin(name))
+        return f"The box is offering the {name} check-in: it asks you both first whether now is a good time."
+
+    def run_pending(self, *_: Any) -> None:
+        """Run what the page asked for (call from the kiosk's loop thread, e.g. once per frame)."""
+        while True:
+            try:
+                work = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            work()
