@@ -138,13 +138,27 @@ def test_a_sound_unlike_either_voice_is_not_an_interruption():
     assert feed.events == []
 
 
+def _overlap_then_other(feed: Feed, muted: bool) -> list[Interruption]:
+    """The frames of an interruption (a louder voice like the other partner's over the holder, then the other
+    partner alone), as test_an_overlap_that_keeps_going_is_an_interruption_of_the_holder feeds them."""
+    found = []
+    for seconds, label, contrast, level in ((1.0, "A", OVERLAP, -27.0), (2.0, "B", OTHER, -30.0)):
+        for i in range(int(round(seconds / FRAME_S))):
+            e = level + (2.0 if i % 4 == 0 else -1.0)
+            f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, e, True, -80.0, f0_hz=150.0)
+            found += feed.det.process(f, label, contrast, muted=muted)
+            feed.n += 1
+    return found
+
+
 def test_muted_frames_are_ignored():
+    # the same frames that make an interruption when heard (the control) make none while the product speaks
+    heard = Feed()
+    heard.speech(2.5, "A", HOLDER)
+    assert len(_overlap_then_other(heard, muted=False)) == 1
     feed = Feed()
     feed.speech(2.5, "A", HOLDER)
-    for _ in range(60):
-        f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, -20.0, True, -80.0)
-        assert feed.det.process(f, "A", OTHER, muted=True) == []
-        feed.n += 1
+    assert _overlap_then_other(feed, muted=True) == []
 
 
 def test_partners_of_one_pitch_are_told_apart_by_timbre_alone():
