@@ -67,6 +67,31 @@ class LookHint:
         return self._left > 0
 
 
+class RecentLabels:
+    """The speaker tracker's partner labels of the last few seconds: who held the floor before an onset."""
+
+    def __init__(self, seconds: float, frame_ms: int) -> None:
+        self._labels: deque[tuple[float, str | None]] = deque(maxlen=int(seconds * 1000) // frame_ms + 1)
+
+    def reset(self) -> None:
+        """Forget every label."""
+        self._labels.clear()
+
+    def add(self, end_s: float, label: str | None) -> None:
+        """One frame's label (None off speech), stamped with the frame's end."""
+        self._labels.append((end_s, label))
+
+    def before(self, onset_s: float, floor_s: float) -> str | None:
+        """The label the tracker gave most of the speech in the ``floor_s`` before ``onset_s``."""
+        votes = Counter(lab for t, lab in self._labels if onset_s - floor_s <= t <= onset_s and lab is not None)
+        return votes.most_common(1)[0][0] if votes else None
+
+
+def partner_over(over: str | None) -> str | None:
+    """The partner who interrupted the one labelled ``over`` (None when unknown)."""
+    return None if over is None else ("B" if over == "A" else "A")
+
+
 class OverlapInterruptionDetector:
     """Emits :class:`Interruption` from audio frames, using :class:`SegmentationModel` on a sliding window."""
 
@@ -90,8 +115,7 @@ class OverlapInterruptionDetector:
         self._filled = 0
         self._end_s = 0.0
         self._speech: deque[bool] = deque(maxlen=self._need_n)
-        self._labels: deque[tuple[float, str | None]] = deque(maxlen=len(self._window) // (SAMPLE_RATE // 1000)
-                                                              // self.frame_ms + 1)
+        self._labels = RecentLabels(len(self._window) / SAMPLE_RATE, self.frame_ms)
         self._since_check = 0
         self._wait_n = self._every_n
         self._often_until_s = -1.0
@@ -111,7 +135,7 @@ class OverlapInterruptionDetector:
         self._pos = (self._pos + n) % size
         self._filled = min(len(self._window), self._filled + n)
         self._end_s = feats.end_s
-        self._labels.append((feats.end_s, label if feats.is_speech else None))
+        self._labels.add(feats.end_s, label if feats.is_speech else None)
         self._speech.append(feats.is_speech and not feats.quiet and not muted)
         self._since_check += 1
         if muted:
@@ -161,13 +185,7 @@ class OverlapInterruptionDetector:
                 starting = True   # a second voice has begun over the first (or the model is unsure it goes on)
                 continue
             self._onsets.append(onset_s)
-            over = self._label_before(onset_s)
-            speaker = None if over is None else ("B" if over == "A" else "A")
-            return [Interruption(t=round(self._end_s, 3), start=round(onset_s, 3), speaker=speaker, over=over)], False
+            over = self._labels.before(onset_s, s.floor_ms / 1000.0)
+            return [Interruption(t=round(self._end_s, 3), start=round(onset_s, 3), speaker=partner_over(over),
+                                 over=over)], False
         return [], starting
-
-    def _label_before(self, onset_s: float) -> str | None:
-        """The partner label the tracker gave most of the speech in ``floor_ms`` before the onset."""
-        since = onset_s - self.settings.floor_ms / 1000.0
-        votes = Counter(lab for t, lab in self._labels if since <= t <= onset_s and lab is not None)
-        return votes.most_common(1)[0][0] if votes else None
