@@ -115,7 +115,10 @@ def choose_rate(device: int | None, kind: str = "input") -> int:
     try:
         info = sd.query_devices(device, kind)
     except Exception as exc:  # noqa: BLE001
-        raise DeviceError(f"no usable {kind} device ({exc}); check it with: voicecoach devices") from None
+        log.debug("PortAudio cannot query the %s device %s: %s", kind, device, exc)
+        what = f"no {kind} device found (none is plugged in, or no sound server is running)" if device is None \
+            else f"the {kind} device {device} cannot be used right now"
+        raise DeviceError(f"{what}; check with: voicecoach devices") from None
     return int(info["default_samplerate"])
 
 
