@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from voicecoach_dev.audio_server import VirtualAudio
-from voicecoach_dev.live import VOICECOACH, LiveProcess
+from voicecoach_dev.live import VOICECOACH, LiveProcess, first_audible_s
 
 EVENT_LINE = re.compile(r"^\s*(\d+\.\d)s (raised_voice|interruption|pause_suggested)")
 
@@ -114,3 +114,52 @@ def test_a_hung_speech_engine_does_not_stop_the_loop(tmp_path, talk_wav):
     assert "Traceback" not in result.stderr
     kinds = _events(result.stdout)
     assert "pause_suggested" in kinds and kinds.index("pause_suggested") < len(kinds) - 1, result.stdout
+
+
+@pytest.fixture
+def own_pulse():
+    """A sound server of this test's own, since the test kills it (the session's is shared)."""
+    from conftest import skip_without_pulse
+
+    skip_without_pulse()
+    server = VirtualAudio().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_after_the_sound_server_restarts_the_next_prompt_is_heard_and_the_mic_stays(own_pulse: VirtualAudio,
+                                                                                    tmp_path):
+    live = LiveProcess(["listen", "--no-ui"], own_pulse.full_env(**_home(tmp_path)))
+    try:
+        assert live.wait_for("microphone open", 30), live.text()
+        own_pulse.kill_daemon()  # the sound server crashes ...
+        assert live.wait_for("microphone lost", 10), live.text()
+        time.sleep(1.0)
+        restarted = time.monotonic()
+        own_pulse.restart_daemon()  # ... and its session manager starts it again on the same socket
+        deadline = time.monotonic() + 15
+        while not [t for t, _ in live.matching("microphone open") if t > restarted]:
+            assert time.monotonic() < deadline, f"microphone not reopened:\n{live.text()}"
+            time.sleep(0.1)
+        time.sleep(1.0)
+        recording = own_pulse.record_speaker()
+        time.sleep(0.3)
+        asked = time.monotonic()
+        live.type("p")  # start the pause: it is announced out loud
+        assert live.wait_for("voicecoach: ", 10), live.text()
+        time.sleep(6.0)
+        audio = recording.stop()
+        settled = time.monotonic()
+        time.sleep(4.0)
+    finally:
+        code = live.stop()
+    out = live.text()
+    assert code == 0 and "Traceback" not in out, out
+    assert "(not spoken)" not in out, out
+    heard = first_audible_s(audio)
+    assert heard is not None, f"the prompt after the restart was not heard:\n{out}"
+    lost_again = [t for t, _ in live.matching("microphone lost") if t > restarted]
+    assert not lost_again, f"the microphone was dropped again after the restart ({asked=}, {settled=}):\n{out}"

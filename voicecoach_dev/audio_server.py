@@ -125,9 +125,14 @@ class VirtualAudio:
         (self.runtime_dir / "pulse").mkdir(parents=True)
         self.runtime_dir.chmod(0o700)
         self._write_alsa_config()
+        return self._launch(timeout_s)
+
+    def _launch(self, timeout_s: float) -> "VirtualAudio":
+        """Run the daemon in ``base`` and wait until ``pactl info`` answers."""
+        assert self.base is not None
         script = self.base / "d.pa"
         script.write_text(self._daemon_script())
-        log = open(self.base / "pa.log", "wb")  # noqa: SIM115 - closed when the daemon stops
+        log = open(self.base / "pa.log", "ab")  # noqa: SIM115 - closed when the daemon stops
         cmd = ["pulseaudio", "-n", "-F", str(script), "--daemonize=no", "--use-pid-file=no", "--exit-idle-time=-1",
                "--disallow-exit=yes", "--disable-shm=yes", f"--log-target=file:{self.base / 'pa.log'}"]
         env = {**os.environ, **self.env, "HOME": str(self.base)}
@@ -148,11 +153,7 @@ class VirtualAudio:
 
     def stop(self) -> None:
         """Stop child players/recorders and the daemon (SIGTERM, then SIGKILL after 5 s); remove the folder."""
-        for child in self._children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-        self._children.clear()
+        self._stop_children()
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -165,6 +166,31 @@ class VirtualAudio:
             shutil.rmtree(self.base, ignore_errors=True)
             self.base = None
 
+    def _stop_children(self) -> None:
+        """Kill the players and recorders this class started."""
+        for child in self._children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        self._children.clear()
+
+    def kill_daemon(self) -> None:
+        """Kill the daemon outright (SIGKILL: a crashed sound server); ``restart_daemon`` brings it back."""
+        self._stop_children()
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        self._remap_module = None
+
+    def restart_daemon(self, timeout_s: float = 10.0) -> "VirtualAudio":
+        """Start the daemon again on the same socket, as a session manager restarts a crashed sound server
+        (clients keep their environment; ``env`` is unchanged)."""
+        assert self.base is not None and not self.running, "kill_daemon() first"
+        for name in ("native", "cli"):
+            (self.runtime_dir / "pulse" / name).unlink(missing_ok=True)
+        return self._launch(timeout_s)
+
     def reset(self) -> None:
         """Back to the initial graph between tests: players/recorders stopped, loopbacks removed, mic plugged in,
         defaults set; a daemon that died is started again (``env`` then changes)."""
@@ -172,11 +198,7 @@ class VirtualAudio:
             self.stop()
             self.start()
             return
-        for child in self._children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-        self._children.clear()
+        self._stop_children()
         for line in self.pactl("list", "short", "modules").splitlines():
             parts = line.split("\t")
             if len(parts) >= 2 and parts[1] == "module-loopback":

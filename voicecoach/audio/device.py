@@ -2,12 +2,19 @@
 
 The microphone callback only copies the block into a bounded queue and counts overflows; the consumer resamples
 to 16 kHz when the device cannot open at 16 kHz, and cuts fixed frames stamped with their sample position.
+
+PortAudio is one per process. :func:`reinitialize` (after a lost device or a restarted sound server) ends every
+stream it had, the speaker's too, so each stream remembers the :func:`generation` it was opened in: a stream from
+an older one is never stopped or closed again (its memory is PortAudio's to reuse, possibly for the new
+microphone stream, which a late close would then end), and the speaker reopens at once instead of stalling.
+Opening, closing and reinitialising hold :func:`portaudio_lock`, so one thread never re-scans under another's open.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -18,6 +25,18 @@ from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
 
 log = logging.getLogger(__name__)
 _sd: Any = None
+_generation = 0  # bumped by every reinitialize(): streams opened before belong to a PortAudio that is gone
+_lock = threading.RLock()
+
+
+def generation() -> int:
+    """How many times PortAudio was reinitialised in this process (a stream records it when it opens)."""
+    return _generation
+
+
+def portaudio_lock() -> threading.RLock:
+    """Held while a stream is opened or closed, and while PortAudio is reinitialised."""
+    return _lock
 
 
 def sounddevice() -> Any:
@@ -34,12 +53,15 @@ def sounddevice() -> Any:
 
 def reinitialize() -> None:
     """Make PortAudio rescan devices (after a device was unplugged or the sound server restarted)."""
+    global _generation
     sd = sounddevice()
-    try:
-        sd._terminate()
-        sd._initialize()
-    except Exception as exc:  # noqa: BLE001 - PortAudio raises various errors here
-        log.debug("PortAudio reinitialise failed: %s", exc)
+    with _lock:
+        _generation += 1  # every stream open until now is ended by the terminate below
+        try:
+            sd._terminate()
+            sd._initialize()
+        except Exception as exc:  # noqa: BLE001 - PortAudio raises various errors here
+            log.debug("PortAudio reinitialise failed: %s", exc)
 
 
 @dataclass(frozen=True)
@@ -167,6 +189,7 @@ class MicSource:
         self._resampler = Resampler(self.rate, SAMPLE_RATE)
         self._closed = False
         self._stream: Any = None
+        self._generation = -1  # the PortAudio generation the stream was opened in
         self._block = self.rate * frame_ms // 1000
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
@@ -183,13 +206,15 @@ class MicSource:
         """Open and start the input stream."""
         sd = sounddevice()
         try:
-            self._stream = sd.InputStream(device=self.device, samplerate=self.rate, channels=self.channels,
-                                          dtype="int16", blocksize=self._block, callback=self._callback)
-            self._stream.start()
+            with _lock:
+                self._generation = _generation
+                self._stream = sd.InputStream(device=self.device, samplerate=self.rate, channels=self.channels,
+                                              dtype="int16", blocksize=self._block, callback=self._callback)
+                self._stream.start()
         except Exception as exc:  # noqa: BLE001 - PortAudioError
             stream, self._stream = self._stream, None
             if stream is not None:
-                stream.close(ignore_errors=True)
+                close_stream(stream, self._generation)
             raise DeviceError(f"cannot open the microphone: {exc} (check it with: voicecoach devices)") from None
         log.info("microphone open: device %s at %d Hz, %d channel(s)",
                  "default" if self.device is None else self.device, self.rate, self.channels)
@@ -236,8 +261,17 @@ class MicSource:
         self._closed = True
         stream, self._stream = self._stream, None
         if stream is not None:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception as exc:  # noqa: BLE001
-                log.debug("closing the input stream: %s", exc)
+            close_stream(stream, self._generation)
+
+
+def close_stream(stream: Any, opened_in: int) -> None:
+    """Stop and close a PortAudio stream, unless PortAudio was reinitialised since it opened (then it is gone)."""
+    with _lock:
+        if opened_in != _generation:
+            log.debug("not closing a stream of an earlier PortAudio (it ended when PortAudio was reinitialised)")
+            return
+        try:
+            stream.stop()
+            stream.close()
+        except Exception as exc:  # noqa: BLE001
+            log.debug("closing a stream: %s", exc)

@@ -21,7 +21,8 @@ from numpy.typing import NDArray
 
 from ..clock import Clock, MonotonicClock
 from ..errors import DeviceError, InputError
-from .device import choose_rate, find_device, sounddevice
+from . import device as _device
+from .device import choose_rate, close_stream, find_device, sounddevice
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +150,24 @@ class DeviceSink:
         self._lock = threading.Lock()
         self._room = threading.Event()
         try:
-            self._stream = sd.OutputStream(device=self.device, samplerate=self.sample_rate, channels=1,
-                                           dtype="int16", blocksize=self.sample_rate * block_ms // 1000,
-                                           latency="low", callback=self._callback)
-            self._stream.start()
+            with _device.portaudio_lock():
+                self._generation = _device.generation()
+                self._stream = sd.OutputStream(device=self.device, samplerate=self.sample_rate, channels=1,
+                                               dtype="int16", blocksize=self.sample_rate * block_ms // 1000,
+                                               latency="low", callback=self._callback)
+                self._stream.start()
         except Exception as exc:  # noqa: BLE001 - PortAudioError and friends
             raise DeviceError(f"cannot open the speaker: {exc} (check it with: voicecoach devices)") from None
         # what PortAudio reports, plus one callback block the sound server may still hold (measured ~15 ms more)
         self.latency_s = float(self._stream.latency) + block_ms / 1000
         log.debug("speaker open: device %s at %d Hz, latency %.0f ms",
                  "default" if self.device is None else self.device, self.sample_rate, 1000 * self.latency_s)
+
+    @property
+    def stale(self) -> bool:
+        """True once PortAudio was reinitialised (a lost microphone, a restarted sound server): the stream is gone
+        and a new DeviceSink is needed."""
+        return self._generation != _device.generation()
 
     def _callback(self, outdata: NDArray[np.int16], frames: int, time_info: Any, status: Any) -> None:
         self.callbacks += 1
@@ -186,6 +195,8 @@ class DeviceSink:
     def write(self, block: NDArray[np.int16]) -> None:
         """Queue the block for the callback, waiting while the buffer is full; DeviceError if the stream stalls."""
         block = np.asarray(block, dtype=np.int16).copy()
+        if self.stale:
+            raise DeviceError("the sound system was restarted; the speaker must be opened again")
         while True:
             with self._lock:
                 if self._buffered < self.capacity:
@@ -216,10 +227,6 @@ class DeviceSink:
     def close(self) -> None:
         """Wait until the buffer and the device latency have played out (closing drops it), then close."""
         deadline = self.clock.now() + 2.0
-        while self.pending_s() > 0 and self.clock.now() < deadline:
+        while self.pending_s() > 0 and self.clock.now() < deadline and not self.stale:
             threading.Event().wait(min(0.02, self.pending_s()))
-        try:
-            self._stream.stop()
-            self._stream.close()
-        except Exception as exc:  # noqa: BLE001
-            log.debug("closing the output stream: %s", exc)
+        close_stream(self._stream, self._generation)  # never a stream of an earlier PortAudio

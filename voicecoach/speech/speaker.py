@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 import numpy as np
 from numpy.typing import NDArray
 
+from ..audio import device
 from ..audio.playback import AudioSink, NullSink
 from ..clock import Clock, MonotonicClock
 from .engines import EngineFactory, Voice, clean_text
@@ -45,6 +46,7 @@ class Speaker:
         self.reopen_s = reopen_s
         self._owns_device = sink is None  # only a device we opened is reopened after it was lost
         self._lost_at = self.clock.now()
+        self._lost_generation = device.generation()  # PortAudio's, when the device was last tried
         self.problem = ""  # why nothing can be heard right now ("" while the output works)
         self.sink: AudioSink = sink if sink is not None else self._open_device()
         self._degraded = self._owns_device and isinstance(self.sink, NullSink)
@@ -267,7 +269,8 @@ class Speaker:
             log.warning("the speaker failed (%s); prompts will be shown as text from now on", exc)
             self.problem = f"the output device failed ({exc})"
             broken, self.sink = self.sink, NullSink(self.sink.sample_rate)
-            self._lost_at = self.clock.now()
+            self._lost_at = self.clock.now() if not getattr(broken, "stale", False) else float("-inf")
+            self._lost_generation = device.generation()
             self._degraded = self._owns_device
             try:
                 broken.close()
@@ -287,12 +290,21 @@ class Speaker:
             return NullSink()
 
     def _maybe_reopen(self) -> None:
-        """Try the device again (at most every ``reopen_s``) when it could not be opened or was lost."""
+        """Try the device again (at most every ``reopen_s``) when it could not be opened or was lost; at once when
+        PortAudio was reinitialised meanwhile (the microphone's recovery after a sound-server restart ends the
+        speaker's stream too, and finds the restarted server)."""
+        if self._owns_device and getattr(self.sink, "stale", False):
+            log.info("the sound system was restarted; opening the speaker again")
+            self._degraded, self._lost_at = True, float("-inf")
+            self.sink.close()  # a stale stream is not touched: only the object is dropped
+            self.sink = NullSink(self.sink.sample_rate)
         if not self._degraded:
             return
-        if self.clock.now() - self._lost_at < self.reopen_s:
+        rescanned = device.generation() != self._lost_generation
+        if self.clock.now() - self._lost_at < self.reopen_s and not rescanned:
             return
         self._lost_at = self.clock.now()
+        self._lost_generation = device.generation()
         try:
             from ..audio.playback import DeviceSink
 
