@@ -122,11 +122,8 @@ def own_pulse():
     from conftest import skip_without_pulse
 
     skip_without_pulse()
-    server = VirtualAudio().start()
-    try:
+    with VirtualAudio() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.slow
