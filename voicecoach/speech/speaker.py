@@ -224,6 +224,7 @@ class Speaker:
         return delivery, reason
 
     def _play_recording(self, recorded: tuple[NDArray[np.int16], int]) -> tuple[Delivery, str]:
+        self._maybe_reopen()
         if not getattr(self.sink, "audible", True):
             return Delivery.NOT_HEARD, self.problem or "the output is not a sound device"
         if not self._play(to_rate(recorded[0], recorded[1], self.sink.sample_rate)):
