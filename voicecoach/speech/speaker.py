@@ -67,11 +67,7 @@ class Speaker:
 
     def say(self, text: str, *, voice: str | None = None, rate_wpm: int | None = None) -> PendingSpeech:
         """Queue ``text`` to be spoken after what is already queued; returns at once with its pending result."""
-        text, cut = limit_prompt(normalise(text))
-        if cut:
-            log.warning("a prompt was cut to its first %d characters (one prompt holds at most that much): %s ...",
-                        len(text), text[:60])
-        return self._enqueue(text, self._voice(voice, rate_wpm), None)
+        return self._enqueue(_limited(text), self._voice(voice, rate_wpm), None)
 
     def play(self, audio: NDArray[np.int16], sample_rate: int, label: str = "recording") -> PendingSpeech:
         """Queue recorded audio (e.g. a voice note) to play after what is already queued; returns at once."""
@@ -129,7 +125,7 @@ class Speaker:
     def synthesize(self, text: str, *, voice: str | None = None, rate_wpm: int | None = None,
                    sample_rate: int | None = None) -> Rendered:
         """Like :meth:`render`, with the engine used, time taken and whether it came from the cache."""
-        result = self.synth.render_text(normalise(text), self._voice(voice, rate_wpm), sample_rate)
+        result = self.synth.render_text(_limited(text), self._voice(voice, rate_wpm), sample_rate)
         if not result.is_speech:
             self._report(text)
         return result
@@ -315,6 +311,15 @@ class Speaker:
             log.info("the speaker is back")
         except Exception as exc:  # noqa: BLE001
             log.debug("speaker still unavailable: %s", exc)
+
+
+def _limited(text: str) -> str:
+    """``text`` normalised and cut to what one prompt may hold, with a warning when it was cut."""
+    text, cut = limit_prompt(normalise(text))
+    if cut:
+        log.warning("a prompt was cut to its first %d characters (one prompt holds at most that much): %s ...",
+                    len(text), text[:60])
+    return text
 
 
 def normalise(text: str) -> str:
