@@ -11,7 +11,6 @@ import argparse
 import logging
 import signal
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,7 +42,8 @@ def config_path(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Show a pairing code, forget the browsers, or serve the page until Ctrl-C / SIGTERM."""
-    from ..web.security import PairingCodes, session_secret
+    from ..web.runtime import new_pairing_code
+    from ..web.security import session_secret
 
     config = config_of(args)
     settings = config.web
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             raise VoicecoachError(f"--port {args.port}: choose a port from 1024 to 65535")
         settings = replace(settings, port=args.port)
     if args.pair:
-        code = PairingCodes().new_code(time.time(), settings.code_valid_min)
+        code = new_pairing_code(settings)
         print(f"Pairing code: {code[:3]} {code[3:]}  (works once, for {settings.code_valid_min:g} minutes)")
         if not settings.needs_pairing:
             print(f"(The page listens on {settings.address} only, so this computer's browser needs no code; set "

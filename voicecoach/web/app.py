@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from flask import Flask, abort, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Flask, abort, jsonify, redirect, render_template, request, session, url_for
 
 from ..config import Config, load_config
 from .rehearsal import Rehearsals
@@ -88,8 +88,8 @@ def _guard() -> Any:
         abort(413)
     if "csrf" not in session:
         session["csrf"] = new_token()
-    g.paired = bool(session.get("paired")) or not ctx.settings.needs_pairing
-    if not g.paired and request.endpoint not in OPEN_ENDPOINTS:
+    paired = bool(session.get("paired")) or not ctx.settings.needs_pairing
+    if not paired and request.endpoint not in OPEN_ENDPOINTS:
         if request.path.startswith("/api/"):
             return jsonify(error="not paired: open the page and enter the pairing code first"), 401
         return redirect(url_for("pages.pair"))
@@ -97,7 +97,9 @@ def _guard() -> Any:
         if not origin_allowed(request.headers.get("Origin"), request.host) or \
                 not same_token(request.form.get("csrf"), session.get("csrf")):
             log.warning("web: refused a form without this page's token (from %s)", request.remote_addr)
-            abort(400)
+            return render_template("message.html", title="Not sent", back=True,
+                                   text="That form was not sent from this page (or the page was too old): "
+                                        "open the page again and send it from there."), 400
     return None
 
 

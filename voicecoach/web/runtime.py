@@ -4,22 +4,20 @@
 short slices so :meth:`WebServer.close` ends it within half a second) with two worker threads for requests, a
 body-size limit, and idle connections closed after 30 s.
 
-:class:`LiveControls` carries the Now page's buttons into the kiosk: the page's thread only queues; the kiosk's
-loop runs the queued work between frames (:meth:`LiveControls.run_pending`), so no request ever touches the
-session from another thread. "Pause now" is the spoken "pause" (the same command, the same flow); "start a
-check-in" asks for consent first, like a scheduled ritual.
+:class:`LiveControls` carries the Now page's buttons into the kiosk through the live assembly's thread-safe entry
+points (the work itself runs on the loop's thread): "pause now" is the spoken "pause" (the same command, the same
+flow); "start a check-in" asks for consent first, like a scheduled ritual.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import socket
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from ..config import Config
 from .app import WebContext, create_app
@@ -95,6 +93,11 @@ class WebServer:
         self.ctx.rehearsals.close()
 
 
+def new_pairing_code(settings: WebSettings) -> str:
+    """A new one-time pairing code, valid from now for ``settings.code_valid_min`` minutes (only its hash is kept)."""
+    return PairingCodes().new_code(time.time(), settings.code_valid_min)
+
+
 def where(address: str, port: int) -> str:
     """Where to open the page: a URL, and for an address on every network the box's own name."""
     if address in ("0.0.0.0", "::"):
@@ -105,19 +108,18 @@ def where(address: str, port: int) -> str:
 
 
 class LiveControls:
-    """The Now page's buttons for the kiosk running in this process (queued; run on the kiosk's loop thread)."""
+    """The Now page's buttons for the kiosk running in this process (each call is thread-safe)."""
 
-    def __init__(self, submit_command: Callable[[str, str], None], start_checkin: Callable[[str], None],
-                 free: Callable[[], bool], microphone_open: Callable[[], bool]) -> None:
-        self._submit_command = submit_command
+    def __init__(self, pause: Callable[[], None], start_checkin: Callable[[str], None], free: Callable[[], bool],
+                 microphone_open: Callable[[], bool]) -> None:
+        self._pause = pause
         self._start_checkin = start_checkin
         self._free = free
         self._microphone_open = microphone_open
-        self._pending: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
 
     def pause_now(self) -> str:
-        """The spoken "pause", from the page."""
-        self._submit_command("pause", "web")
+        """The spoken "pause", from the page (the same command, the same flow)."""
+        self._pause()
         return "The box is starting the pause you agreed on." if self._microphone_open() else \
             "The box starts the pause as soon as its microphone is back."
 
@@ -125,14 +127,5 @@ class LiveControls:
         """Offer check-in ``name`` now, if nothing else is under way (consent is asked first)."""
         if not self._free():
             return "The box is busy (a pause, a check-in or a question is under way); try again afterwards."
-        self._pending.put(lambda: self._start_checkin(name))
+        self._start_checkin(name)
         return f"The box is offering the {name} check-in: it asks you both first whether now is a good time."
-
-    def run_pending(self, *_: Any) -> None:
-        """Run what the page asked for (call from the kiosk's loop thread, e.g. once per frame)."""
-        while True:
-            try:
-                work = self._pending.get_nowait()
-            except queue.Empty:
-                return
-            work()
