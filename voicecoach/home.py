@@ -1,0 +1,111 @@
+"""The kiosk in its home: the page (``[web]``) and the hooks (``[hooks]``) plugged into the one live assembly.
+
+:func:`attach` registers, on a built :class:`~voicecoach.runtime_live.Live`, what the config turns on: the hooks'
+observer (counts-only events to the broker or a program), the page's live status and buttons, and a watch on the
+config file so a schedule saved from the page (or by hand) reaches the kiosk without a restart. With both off it
+registers nothing and opens nothing: the kiosk stays without a network socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import Config, KioskSettings, load_config
+from .errors import VoicecoachError
+
+log = logging.getLogger(__name__)
+
+WATCH_EVERY_S = 1.0  # how often the config file's time stamp is looked at
+
+
+@dataclass
+class Home:
+    """What :func:`attach` started; :meth:`close` stops it (after the loop ends)."""
+
+    server: Any = None  # web.runtime.WebServer
+    hooks: Any = None  # hooks.runtime.Hooks
+
+    def close(self) -> None:
+        """Stop the page and send the hooks' last events (each waits a few seconds at most)."""
+        if self.server is not None:
+            self.server.close()
+        if self.hooks is not None:
+            self.hooks.close()
+
+
+class ScheduleWatch:
+    """Notices a changed config file and hands the new ``[kiosk]`` schedule to the kiosk (on the loop thread)."""
+
+    def __init__(self, path: Path, current: KioskSettings, reschedule: Callable[[KioskSettings], None],
+                 clock: Callable[[], float]) -> None:
+        from .web.schedule import file_stamp
+
+        self.path = path
+        self.current = current
+        self.reschedule = reschedule
+        self.clock = clock
+        self._stamp = file_stamp(path)
+        self._last_look = clock()
+
+    def tick(self) -> None:
+        """Look at the file at most once a second; reschedule when its ``[kiosk]`` table changed."""
+        from .web.schedule import file_stamp
+
+        now = self.clock()
+        if now - self._last_look < WATCH_EVERY_S:
+            return
+        self._last_look = now
+        stamp = file_stamp(self.path)
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        try:
+            kiosk = load_config(self.path).kiosk if self.path.exists() else KioskSettings()
+        except VoicecoachError as exc:  # a half-edited file: keep the schedule running, say why once
+            log.warning("config changed but cannot be used, keeping the schedule as it was: %s", exc)
+            return
+        if kiosk != self.current:
+            self.current = kiosk
+            self.reschedule(kiosk)
+
+
+def attach(live: Any, config: Config, config_path: Path, journal_path: Path, local_now: Callable[[], datetime],
+           reschedule: Callable[[KioskSettings], None] | None = None) -> Home:
+    """Plug the page and the hooks the config turns on into ``live``; returns them for :meth:`Home.close`."""
+    home = Home()
+    if config.hooks.enabled:
+        from .hooks.observer import HookObserver
+        from .hooks.runtime import Hooks
+
+        home.hooks = Hooks(config.hooks).start()
+        live.observe(HookObserver(home.hooks))
+    if reschedule is not None:
+        watch = ScheduleWatch(config_path, config.kiosk, reschedule, live.session.clock.now)
+        live.on_tick(watch.tick)
+    if config.web.enabled:
+        home.server = _start_page(live, config, config_path, journal_path, local_now)
+    return home
+
+
+def _start_page(live: Any, config: Config, config_path: Path, journal_path: Path,
+                local_now: Callable[[], datetime]) -> Any:
+    from .commands import Command, Source
+    from .web.runtime import LiveControls, WebServer, build_context
+    from .web.status import LiveStatus
+
+    status = LiveStatus(config, journal_path, local_now)
+    live.observe(status)
+    microphone_open = lambda: status.status().parts[0].level.value == "ok"  # noqa: E731
+    controls = LiveControls(lambda: live.submit(Command.PAUSE, Source.WEB), live.start_checkin,
+                            lambda: live.idle, microphone_open)
+    try:
+        server = WebServer(build_context(config, config_path, journal_path, status, controls, local_now))
+    except OSError as exc:
+        log.warning("web: cannot listen on %s:%d (%s); the kiosk goes on without its page", config.web.address,
+                    config.web.port, exc.strerror or exc)
+        return None
+    return server.start()
