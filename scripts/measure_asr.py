@@ -85,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     for phrase, expected, fast, slow, end in rows:
         fast_ms = f"{(fast.t - end) * 1000:6.0f}ms" if fast else "-"
         slow_ms = f"{(slow.t - end) * 1000:6.0f}ms" if slow else "-"
-        name = fast.name if fast else "-"
-        if fast and fast.name == expected:
+        name = fast.to_dict()["name"] if fast else "-"
+        if fast and fast.reply == expected:
             lat.append(fast.t - end)
-        print(f"{phrase:10} {expected or '-':9} {name:9} {fast_ms:>8} {slow_ms:>10}")
-    correct = sum(1 for r in rows if r[2] and r[2].name == r[1])
+        wanted = getattr(expected, "value", None) or "-"
+        print(f"{phrase:10} {wanted:9} {name:9} {fast_ms:>8} {slow_ms:>10}")
+    correct = sum(1 for r in rows if r[2] and r[2].reply == r[1])
     print(f"correct {correct}/{len(rows)}; latency end of phrase -> command (correct ones): "
           f"median {statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms" if lat else "none correct")
     print(f"CPU {100 * cpu_s / audio_s:.1f} % of one core while recognizing (grammar mode, 30 ms frames)")

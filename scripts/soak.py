@@ -15,7 +15,6 @@ from dataclasses import replace
 import os
 import resource
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -76,8 +75,8 @@ def main() -> int:
     from voicecoach.clock import AudioClock
     from voicecoach.config import Config
     from voicecoach.demo import build_conversation
-    from voicecoach.runtime import Session
-    from voicecoach.runtime_loop import run_loop
+    from voicecoach.journal.schema import TalkSource
+    from voicecoach.runtime_live import Live, LiveSpec
     from voicecoach.speech.speaker import Speaker
 
     config = Config()
@@ -87,8 +86,9 @@ def main() -> int:
     speaker = Speaker(config.speech, sink=NullSink())
     audio, _ = build_conversation(speaker.render)
     journal = app.open_journal(config)
-    session = Session(config, app.make_pipeline(config, use_profile=False), speaker, None, journal,
-                      clock=AudioClock(), source_name="listen")
+    live = Live.build(config, LiveSpec(TalkSource.LISTEN, commands=False, finish_speech_s=0.0), clock=AudioClock(),
+                      pipeline=app.make_pipeline(config, use_profile=False), speaker=speaker, journal=journal)
+    session = live.session
     frame_s = config.audio.frame_ms / 1000.0
     stats = {"frames": 0, "events": 0, "drift_max_s": 0.0, "max_speaker_queue": 0, "rss": []}
     warmup_frames = int(args.warmup_min * 60 / frame_s)
@@ -118,13 +118,11 @@ def main() -> int:
 
     t0 = time.perf_counter()
     cpu0 = time.process_time()
-    run_loop(session, lambda pos: LoopedSource(audio, args.hours * 3600, config.audio.frame_ms), threading.Event(),
-             on_frame=on_frame, live=False)
+    live.on_frame(on_frame)
+    live.run(lambda pos: LoopedSource(audio, args.hours * 3600, config.audio.frame_ms), live=False)
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
-    summary = session.finish()
-    speaker.stop()
-    speaker.close()
+    summary = live.close()  # also stops and closes the speaker and the journal
     rss = stats.pop("rss")
     growth = (max(r for _, r in rss) - rss[0][1]) if rss else float("nan")
     result = {

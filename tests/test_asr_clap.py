@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voicecoach.commands import Command, Source
 from voicecoach.asr.clap import DoubleClapDetector, high_band_ratio
 from voicecoach.asr.settings import ClapSettings
 from voicecoach.audio.frames import SAMPLE_RATE as R, float_to_int16, frames_from_array
@@ -68,7 +69,7 @@ def detect(audio: np.ndarray, settings: ClapSettings | None = None, frame_ms: in
     times = []
     for frame in frames_from_array(audio, frame_ms):
         for command in detector.process(frame):
-            assert (command.name, command.source) == ("pause", "clap")
+            assert (command.reply, command.source) == (Command.PAUSE, Source.CLAP)
             times.append(round(command.t, 2))
     return times
 

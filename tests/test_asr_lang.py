@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from voicecoach.commands import Command, Option
 from voicecoach.asr.lang import COMMAND_NAMES, load_language, match_command, normalize, pack_from_dict
 from voicecoach.asr.listener import CommandDecoder
 from voicecoach.asr.recognizer import Transcript
@@ -27,7 +28,7 @@ def en():
     ("um yes", "yes"), ("could we have one more minute please", "more_time"),
 ])
 def test_english_phrases_map_to_their_commands(en, text, command):
-    assert en.match_command(text) == command
+    assert en.match_command(text) is Command(command)
 
 
 @pytest.mark.parametrize("text", ["now", "not", "I know", "nothing", "yesterday", "nobody", "noon", "okayish",
@@ -37,20 +38,20 @@ def test_words_that_merely_contain_a_phrase_match_nothing(en, text):
 
 
 def test_not_now_is_never_heard_as_yes_or_now(en):
-    assert en.match_command("not now") == "not_now"
-    assert en.match_command("well not now") == "not_now"
-    assert all(m.command == "not_now" for m in en.find("not now"))
+    assert en.match_command("not now") is Command.NOT_NOW
+    assert en.match_command("well not now") is Command.NOT_NOW
+    assert all(m.command is Command.NOT_NOW for m in en.find("not now"))
 
 
 def test_the_longest_phrase_wins_and_a_tie_between_commands_is_no_command(en):
-    assert en.match_command("say again") == "repeat"
-    assert en.match_command("okay let's pause") == "pause"  # "let's pause" (2 words) beats "okay" (1)
+    assert en.match_command("say again") is Command.REPEAT
+    assert en.match_command("okay let's pause") is Command.PAUSE  # "let's pause" (2 words) beats "okay" (1)
     assert en.match_command("yes no") is None
     assert en.match_command("stop next") is None
 
 
 def test_module_level_match_command_uses_english():
-    assert match_command("not now") == "not_now"
+    assert match_command("not now") is Command.NOT_NOW
 
 
 def test_normalize_keeps_inner_apostrophes_and_drops_punctuation():
@@ -61,16 +62,16 @@ def test_normalize_keeps_inner_apostrophes_and_drops_punctuation():
 def test_builtin_packs_use_only_known_command_names():
     for code in ("en", "ko"):
         pack = load_language(code)
-        assert set(pack.commands) <= set(COMMAND_NAMES)
+        assert {c.value for c in pack.commands} <= set(COMMAND_NAMES)
         assert pack.model
-    assert set(load_language("en").commands) == set(COMMAND_NAMES)
+    assert {c.value for c in load_language("en").commands} == set(COMMAND_NAMES)
 
 
 def test_a_user_pack_in_the_config_dir_overrides_the_builtin(tmp_home):
     (tmp_home.config_dir / "lang").mkdir()
     (tmp_home.config_dir / "lang" / "en.toml").write_text('[commands]\nyes = ["aye"]\n', "utf-8")
     pack = load_language("en")
-    assert pack.match_command("aye") == "yes"
+    assert pack.match_command("aye") is Command.YES
     assert pack.match_command("yes") is None
 
 
@@ -79,7 +80,7 @@ def test_a_pack_can_be_given_by_path(tmp_path):
     path.write_text('code = "xx"\n[commands]\nyes = ["ja"]\nnot_now = ["nein", "nicht jetzt"]\n', "utf-8")
     pack = load_language(str(path))
     assert pack.code == "xx"
-    assert pack.match_command("nicht jetzt") == "not_now"
+    assert pack.match_command("nicht jetzt") is Command.NOT_NOW
 
 
 @pytest.mark.parametrize("data, words", [
@@ -112,12 +113,14 @@ def test_missing_or_broken_pack_files_are_one_line_errors(tmp_path, tmp_home):
 
 def feed(decoder: CommandDecoder, events: list[tuple[float, str, bool]], until: float, step: float = 0.02,
          allowed=None) -> list[tuple[float, str]]:
+    if allowed is not None:  # what the listener does when it expects only these commands
+        decoder.pack = decoder.pack.restricted(frozenset(Command(a) for a in allowed))
     """Replay (t, text, final) transcripts frame by frame up to ``until``; returns (t, command) pairs."""
     out, pending, t = [], sorted(events), 0.0
     while t <= until + 1e-9:
         now = [Transcript(text, when, final) for when, text, final in pending if when <= t + 1e-9]
         pending = [e for e in pending if e[0] > t + 1e-9]
-        out += [(round(c.t, 2), c.name) for c in decoder.update(now, t, allowed)]
+        out += [(round(c.t, 2), c.to_dict()["name"]) for c in decoder.update(now, t)]
         t = round(t + step, 6)
     return out
 
@@ -164,3 +167,16 @@ def test_only_allowed_commands_are_reported_outside_an_answer_window(en):
     decoder = CommandDecoder(en, partial_stable_ms=0)
     events = [(1.0, "yes", True), (2.0, "pause", True)]
     assert feed(decoder, events, until=2.5, allowed={"pause"}) == [(2.0, "pause")]
+
+
+def test_a_questions_own_choices_are_heard_as_themselves_and_win_over_a_command(en):
+    asked = en.restricted(frozenset({Command.YES, Command.NEXT}), ("now", "later"))
+    assert asked.match_command("now") == Option("now")
+    assert asked.match_command("later") == Option("later")  # "later" is also a "not now" phrase in English
+    assert asked.match_command("yes") is Command.YES and asked.match_command("stop") is None
+    assert "now" in asked.phrases() and "stop" not in asked.phrases()
+
+
+def test_a_pack_names_the_commands_it_cannot_say():
+    pack = pack_from_dict({"commands": {"yes": ["ja"]}}, "xx.toml")
+    assert pack.missing(frozenset({Command.YES, Command.NOT_NOW, Command.NEXT})) == [Command.NOT_NOW, Command.NEXT]

@@ -283,8 +283,8 @@ def test_without_a_model_the_listener_warns_once_and_still_hears_the_double_clap
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1
     assert "voicecoach models download vosk-model-small-en-us-0.15" in warnings[0] and "\n" not in warnings[0]
-    heard = [c for f in frames_from_array(clap_pair(), 30) for c in listener.process(f, listening=True)]
-    assert [(c.name, c.source) for c in heard] == [("pause", "clap")]
+    heard = [c for f in frames_from_array(clap_pair(), 30) for c in listener.process(f)]
+    assert [(c.reply.value, c.source.value) for c in heard] == [("pause", "clap")]
 
 
 def test_building_a_listener_does_not_import_vosk(models_dir):

@@ -18,6 +18,7 @@ from voicecoach.asr.models import package_model_dir
 from voicecoach.asr.recognizer import VoskRecognizer, load_model, unknown_token_in_files
 from voicecoach.asr.settings import CommandSettings
 from voicecoach.audio.frames import SAMPLE_RATE as R, frames_from_array
+from voicecoach.commands import Command, Hearing, Option, Source
 from voicecoach.errors import VoicecoachError
 
 pytest.importorskip("vosk")
@@ -96,7 +97,7 @@ def test_spoken_korean_commands_are_heard_once_and_quickly(ko_model, phrase, com
     assert listener.load() and listener.has_model
     audio, end = utterance(phrase)
     heard = [c for f in frames_from_array(audio, 30) for c in listener.process(f)] + listener.finish(len(audio) / R)
-    assert [(c.name, c.source) for c in heard] == [(command, "voice")]
+    assert [(c.reply, c.source) for c in heard] == [(Command(command), Source.VOICE)]
     assert heard[0].text == phrase
     assert 0.0 < heard[0].t - end < 1.2
 
@@ -108,7 +109,7 @@ def test_a_stable_partial_is_acted_on_before_vosk_ends_the_utterance(ko_model):
         listener = CommandListener(CommandSettings(language="ko", partial_stable_ms=stable_ms))
         listener.load()
         heard = [c for f in frames_from_array(audio, 30) for c in listener.process(f)]
-        assert [c.name for c in heard] == ["yes"]
+        assert [c.reply for c in heard] == [Command.YES]
         times[stable_ms] = heard[0].t
     assert times[250] < times[2000] - 0.2
 
@@ -125,8 +126,40 @@ def test_outside_an_answer_window_only_anytime_commands_count(ko_model):
     audio, _ = utterance("네")
     listener = CommandListener(CommandSettings(language="ko"))
     listener.load()
-    assert [c for f in frames_from_array(audio, 30) for c in listener.process(f, listening=False)] == []
-    idle = CommandListener(CommandSettings(language="ko", anytime=()))
-    idle.load()
-    assert [c for f in frames_from_array(audio, 30) for c in idle.process(f, listening=False)] == []
-    assert [c.name for f in frames_from_array(audio, 30) for c in idle.process(f, listening=True)] == ["yes"]
+    listener.expect(Hearing(0, frozenset({Command.PAUSE})))
+    assert [c for f in frames_from_array(audio, 30) for c in listener.process(f)] == []
+    listener.expect(Hearing(0, frozenset()))  # nothing to hear: the recognizer rests
+    assert [c for f in frames_from_array(audio, 30) for c in listener.process(f)] == []
+    listener.expect(Hearing(1, frozenset({Command.YES, Command.NOT_NOW})))
+    assert [c.reply for f in frames_from_array(audio, 30) for c in listener.process(f)] == [Command.YES]
+
+
+def test_the_grammar_follows_the_question_a_choose_steps_word_is_heard(ko_model):
+    """A check-in asks "now, or tomorrow?" (지금 / 내일, both in the model's vocabulary): the router's hearing puts
+    the choices into the recognizer's grammar, and saying one picks it. Before, the grammar was the pack's
+    commands only, and 지금 was heard as 조금 더 (more time)."""
+    from voicecoach.checkin.runner import ScriptRunner
+    from voicecoach.checkin.script import parse_script
+    from voicecoach.coach import Coach
+    from voicecoach.notes_flow import NotesFlow
+    from voicecoach.router import Router
+
+    script = parse_script('title = "T"\nminutes = 5\n[[steps]]\ntype = "choose"\ntext = "When?"\n'
+                          'options = ["지금", "내일"]\nsets = "when"\n[[steps]]\ntype = "say"\n'
+                          'text = "Then {when}."\n', "when.toml")
+    runner = ScriptRunner(script, ("A", "B"), speech_wpm=float("inf"))
+    router = Router(Coach(), NotesFlow(("A", "B"), False), checkins=lambda name: runner)
+    router.start_checkin("when", 0.0, consented=True)
+    router.tick(0.1, prompt_done=True)  # the question has been spoken: the answer window opens
+    listener = CommandListener(CommandSettings(language="ko"))
+    listener.load()
+    listener.expect(router.hearing)
+    audio, _ = utterance("지금")
+    heard = []
+    for frame in frames_from_array(audio, 30):
+        for h in listener.process(frame):
+            heard.append(h.reply)
+            said = router.on_heard(h, frame.end_s)
+    assert "지금" in json.loads(listener.recognizer.grammar_json)
+    assert heard == [Option("지금")]
+    assert runner.variables["when"] == "지금" and "Then 지금." in [getattr(a, "text", "") for a in said]

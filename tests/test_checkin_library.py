@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from pathlib import Path
 
 import pytest
@@ -56,9 +58,20 @@ def test_a_broken_user_script_is_listed_and_the_others_still_load(user_scripts: 
     broken = {e.name: e.error for e in library.entries if e.broken}
     assert broken["bad"] == "bad.toml: step 1 (turn): minutes = -1 is out of range (0.5 to 30)"
     assert broken["nightly"].startswith("nightly.toml: invalid TOML")
-    assert "bad.toml: step 1 (turn)" in caplog.text
     with pytest.raises(InputError, match="script 'bad' is broken: bad.toml: step 1"):
         library.get("bad")
+
+
+def test_a_broken_user_script_is_reported_once_however_often_check_ins_start(user_scripts: Path, caplog) -> None:
+    from voicecoach.app import runner_factory
+    from voicecoach.config import Config
+
+    (user_scripts / "bad.toml").write_text(BROKEN, encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        make = runner_factory(Config())
+        for name in ("nightly", "weather", "nightly"):
+            assert make(name).script.name == name
+    assert caplog.text.count("bad.toml: step 1 (turn)") == 1
 
 
 def test_two_user_scripts_with_one_name_keep_the_first(user_scripts: Path) -> None:

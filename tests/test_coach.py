@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from voicecoach.actions import Finished, Listen, Record, Say, Snooze, StartCheckin, StopSpeaking
+from voicecoach.actions import Listen, Say, Snooze, StartCheckin, StopSpeaking
 from voicecoach.clock import FakeClock
 from voicecoach.coach import Coach, Mode
 from voicecoach.config import PauseSettings
-from voicecoach.events import Command, PauseSuggested, RaisedVoice
+from voicecoach.commands import Command
+from voicecoach.events import PauseSuggested, RaisedVoice
+from voicecoach.records import Answer, PauseEnd, PauseEnded, PauseStarted, SuggestionAnswered, SuggestionMade
 
 SHAMING = ("calm down", "you always", "you never", "fault", "wrong", "stop yelling", "should be ashamed")
 
@@ -25,7 +27,7 @@ def test_suggestion_asks_with_the_agreed_phrase_and_listens():
     actions = suggest(coach, clock)
     assert "20 minute pause" in says(actions)
     assert any(isinstance(a, Listen) for a in actions)
-    assert any(isinstance(a, Record) and a.kind == "suggestion" for a in actions)
+    assert any(isinstance(a, SuggestionMade) and a.reason == "3 interruptions in 60 s" for a in actions)
     assert coach.mode is Mode.OFFERING
 
 
@@ -33,7 +35,7 @@ def test_not_now_is_honoured_with_a_snooze_and_a_brief_word():
     clock = FakeClock()
     coach = Coach(PauseSettings(snooze_min=15))
     suggest(coach, clock)
-    actions = coach.heard("not_now", clock.now())
+    actions = coach.heard(Command.NOT_NOW, clock.now())
     assert Snooze(15.0) in actions
     assert "not now" in says(actions).lower() and "15 minutes" in says(actions)
     assert coach.mode is Mode.LISTENING and coach.declined == 1
@@ -55,7 +57,7 @@ def test_okay_starts_the_pause_with_cues_at_start_near_end_and_end():
     clock = FakeClock()
     coach = Coach(PauseSettings(length_min=20, warn_before_end_min=2))
     suggest(coach, clock)
-    start = coach.heard("yes", clock.now())
+    start = coach.heard(Command.YES, clock.now())
     assert any(isinstance(a, StopSpeaking) for a in start)
     assert "breath" in says(start)
     assert coach.mode is Mode.PAUSING
@@ -65,44 +67,60 @@ def test_okay_starts_the_pause_with_cues_at_start_near_end_and_end():
         cues.extend(coach.tick(clock.now()))
     text = says(cues)
     assert "minutes left" in text and "Welcome back" in text
-    assert any(isinstance(a, Record) and a.kind == "pause_end" for a in cues)
+    assert any(isinstance(a, PauseEnded) and a.how is PauseEnd.COMPLETED for a in cues)
     assert coach.mode is Mode.WELCOMING
-    assert StartCheckin("after-pause", consented=True) in coach.heard("yes", clock.now())
+    assert StartCheckin("after-pause", consented=True) in coach.heard(Command.YES, clock.now())
 
 
 def test_welcome_back_declined_ends_kindly():
     clock = FakeClock()
     coach = Coach(PauseSettings(length_min=1, warn_before_end_min=0))
-    coach.heard("pause", clock.now())
+    coach.heard(Command.PAUSE, clock.now())
     clock.advance(61)
     coach.tick(clock.now())
-    actions = coach.heard("not_now", clock.now())
-    assert any(isinstance(a, Finished) for a in actions)
-    assert coach.mode is Mode.LISTENING
+    actions = coach.heard(Command.NOT_NOW, clock.now())
+    assert "I'm here if you need me" in says(actions)
+    assert coach.mode is Mode.LISTENING and not coach.busy
 
 
 def test_either_partner_can_start_the_pause_any_time_with_the_signal():
     clock = FakeClock()
     coach = Coach()
-    actions = coach.on_event(Command(t=1.0, name="pause", source="clap"), clock.now())
+    actions = coach.heard(Command.PAUSE, clock.now(), unprompted=True)
     assert coach.mode is Mode.PAUSING
-    assert any(isinstance(a, Record) and a.kind == "pause" and a.data["manual"] for a in actions)
+    assert any(isinstance(a, PauseStarted) and a.manual for a in actions)
+
+
+def test_closing_during_the_pause_records_it_as_cut_short():
+    clock = FakeClock()
+    coach = Coach(PauseSettings(length_min=20))
+    coach.heard(Command.PAUSE, clock.now(), unprompted=True)
+    clock.advance(90)
+    assert coach.close(clock.now()) == [PauseEnded(PauseEnd.CUT_SHORT, 1.5)]
+    assert not coach.busy
+
+
+def test_not_now_is_recorded_as_the_answer():
+    clock = FakeClock()
+    coach = Coach()
+    suggest(coach, clock)
+    assert SuggestionAnswered(Answer.NOT_NOW) in coach.heard(Command.NOT_NOW, clock.now())
 
 
 def test_more_time_and_stop_during_the_pause():
     clock = FakeClock()
     coach = Coach(PauseSettings(length_min=10))
-    coach.heard("pause", clock.now())
-    assert "five more minutes" in says(coach.heard("more_time", clock.now()))
+    coach.heard(Command.PAUSE, clock.now())
+    assert "five more minutes" in says(coach.heard(Command.MORE_TIME, clock.now()))
     assert coach.state(clock.now()).pause_left_s == 15 * 60
-    end = coach.heard("stop", clock.now())
+    end = coach.heard(Command.STOP, clock.now())
     assert "Welcome back" in says(end)
 
 
 def test_no_suggestion_while_a_pause_is_running():
     clock = FakeClock()
     coach = Coach()
-    coach.heard("pause", clock.now())
+    coach.heard(Command.PAUSE, clock.now())
     assert suggest(coach, clock) == []
     assert coach.on_event(RaisedVoice(t=1.0, start=0.5, speaker="A"), clock.now()) == []
 
@@ -113,11 +131,11 @@ def test_no_shaming_words_in_anything_the_coach_says():
     texts = []
     texts.append(says(suggest(coach, clock)))
     texts.append(says(coach.heard(None, clock.now())))
-    texts.append(says(coach.heard("not_now", clock.now())))
+    texts.append(says(coach.heard(Command.NOT_NOW, clock.now())))
     clock.advance(3600)
     texts.append(says(suggest(coach, clock)))
-    texts.append(says(coach.heard("help", clock.now())))
-    texts.append(says(coach.heard("yes", clock.now())))
+    texts.append(says(coach.heard(Command.HELP, clock.now())))
+    texts.append(says(coach.heard(Command.YES, clock.now())))
     for _ in range(200):
         clock.advance(1)
         texts.append(says(coach.tick(clock.now())))

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from voicecoach.errors import VoicecoachError
-from voicecoach.events import Command, Interruption, PauseSuggested, RaisedVoice
-from voicecoach.journal.schema import CURRENT_VERSION, MIGRATIONS
+from voicecoach.commands import Command, Source
+from voicecoach.events import Heard, Interruption, PauseSuggested, RaisedVoice
+from voicecoach.journal.schema import CURRENT_VERSION, MIGRATIONS, TalkFigures, TalkSource
+from voicecoach.records import Answer, PauseEnd
 from voicecoach.journal.store import (Journal, JournalRefused, JournalUnavailable, JournalValueError,
                                       default_path)
 
@@ -28,11 +30,11 @@ def fill(journal: Journal) -> int:
     journal.add_event(talk, Interruption(t=40.1, start=39.7, speaker="B", over="A"))
     journal.add_event(talk, PauseSuggested(t=41.0, reason="3 interruptions in 60 s"))
     s = journal.add_suggestion(talk, 1_790_000_041.0, "3 interruptions in 60 s")
-    journal.answer_suggestion(s, "yes", 1_790_000_044.0)
+    journal.answer_suggestion(s, Answer.YES, 1_790_000_044.0)
     p = journal.add_pause(talk, 1_790_000_045.0, 20.0)
-    journal.end_pause(p, 1_790_001_245.0, "finished")
-    journal.end_talk(talk, 1_790_003_000.0, {"speak_a_s": 600.0, "speak_b_s": 500.0, "raised_a_s": 3.3,
-                                             "raised_b_s": 0.0})
+    journal.end_pause(p, 1_790_001_245.0, PauseEnd.COMPLETED)
+    journal.end_talk(talk, 1_790_003_000.0, TalkFigures(speak_a_s=600.0, speak_b_s=500.0, raised_a_s=3.3,
+                                                        raised_b_s=0.0))
     journal.add_checkin("after-pause", 1_790_001_300.0, True, 11.5, "listen")
     return talk
 
@@ -82,7 +84,7 @@ def test_export_has_every_row_as_json_contract_dicts(path: Path) -> None:
     assert data["events"][1]["over"] == "A"
     assert data["suggestions"][0]["answer"] == "yes"
     assert data["pauses"][0]["actual_min"] == pytest.approx(20.0)
-    assert data["pauses"][0]["ended_how"] == "finished"
+    assert data["pauses"][0]["ended_how"] == "completed"
     assert data["talks"][0]["speak_a_s"] == 600.0 and data["talks"][0]["ended_at"] == 1_790_003_000.0
     assert data["checkins"][0]["completed"] is True
     assert data["notes"] == []
@@ -91,7 +93,8 @@ def test_export_has_every_row_as_json_contract_dicts(path: Path) -> None:
 def test_the_words_of_a_command_are_never_stored(path: Path) -> None:
     with Journal.open(path) as journal:
         talk = journal.start_talk("kiosk", 1.0)
-        journal.add_event(talk, Command(t=3.0, name="not_now", text="not now, we are fine really"))
+        journal.add_event(talk, Heard(t=3.0, reply=Command.NOT_NOW, text="not now, we are fine really",
+                                      source=Source.VOICE))
         journal.add_event(talk, {"type": "future_kind", "t": 4.0, "note": "some words", "score": 2})
         events = journal.export()["events"]
         raw = path.read_bytes() + Path(f"{path}-wal").read_bytes()
@@ -116,17 +119,57 @@ def test_bad_values_are_a_catchable_journal_error(path: Path) -> None:
     with Journal.open(path) as journal:
         talk = journal.start_talk("listen", 0.0)
         for call in (lambda: journal.start_talk("radio", 0.0),
-                     lambda: journal.answer_suggestion(99, "yes", 0.0),
+                     lambda: journal.answer_suggestion(99, Answer.YES, 0.0),
                      lambda: journal.add_event(999, Interruption(t=1.0)),
-                     lambda: journal.end_pause(7, 1.0, "finished")):
+                     lambda: journal.end_pause(7, 1.0, PauseEnd.COMPLETED),
+                     lambda: journal.end_event(99, 1.0)):
             with pytest.raises(JournalValueError):
                 call()
         s = journal.add_suggestion(talk, 1.0, "r")
         with pytest.raises(VoicecoachError):  # the runtime catches VoicecoachError and carries on
-            journal.answer_suggestion(s, "maybe", 2.0)
-        journal.answer_suggestion(s, "none", 2.0)  # the coach's word for no answer
-        journal.end_talk(talk, 3.0, {"speak_a_s": 1.0, "frames": 100})  # extra figures are ignored
+            journal.answer_suggestion(s, "maybe", 2.0)  # type: ignore[arg-type] - a string is not an Answer
+        journal.answer_suggestion(s, Answer.NO_ANSWER, 2.0)
+        journal.end_talk(talk, 3.0)  # no figures: the columns stay empty
         assert journal.export()["suggestions"][0]["answer"] == "no_answer"
+        assert journal.export()["talks"][0]["speak_a_s"] is None
+
+
+def test_the_talk_figures_are_the_pipelines_statistics_in_the_talks_own_columns(path: Path) -> None:
+    from voicecoach.detect.pipeline import Pipeline
+
+    stats = Pipeline().stats()
+    stats.speaking_s["A"], stats.raised_s["B"] = 12.5, 2.5
+    figures = TalkFigures.of(stats)  # a field renamed in TalkStats fails here
+    assert (figures.speak_a_s, figures.raised_b_s) == (12.5, 2.5)
+    with Journal.open(path) as journal:
+        columns = {row[1] for row in journal._conn.execute("PRAGMA table_info(talks)")}
+        assert set(TalkFigures.columns()) <= columns  # ... and one renamed here fails here
+        talk = journal.start_talk(TalkSource.LISTEN, 100.0)
+        journal.end_talk(talk, 200.0, figures)
+        row = journal.export()["talks"][0]
+    assert {k: row[k] for k in TalkFigures.columns()} == {"speak_a_s": 12.5, "speak_b_s": 0.0, "raised_a_s": 0.0,
+                                                          "raised_b_s": 2.5}
+
+
+def test_a_raised_voice_stored_while_it_goes_on_gets_its_end(path: Path) -> None:
+    with Journal.open(path) as journal:
+        talk = journal.start_talk(TalkSource.LISTEN, 100.0)
+        event = journal.add_event(talk, RaisedVoice(t=12.5, start=11.9, speaker="A"))
+        journal.end_event(event, 19.25)
+        row = journal.rows("events")[0]
+        exported = journal.export()["events"][0]
+    assert row["end"] == 19.25 and exported["end"] == 19.25
+
+
+def test_a_talk_replayed_faster_than_real_time_is_dated_to_span_its_audio(path: Path) -> None:
+    with Journal.open(path) as journal:
+        fast = journal.start_talk(TalkSource.LISTEN, 1000.0)
+        journal.end_talk(fast, 1003.0, audio_s=600.0)  # ten minutes of audio read in three seconds
+        live = journal.start_talk(TalkSource.LISTEN, 2000.0)
+        journal.end_talk(live, 2600.0, audio_s=598.0)  # live: the wall clock already spans the audio
+        talks = journal.export()["talks"]
+    assert (talks[0]["started_at"], talks[0]["ended_at"]) == (403.0, 1003.0)
+    assert (talks[1]["started_at"], talks[1]["ended_at"]) == (2000.0, 2600.0)
 
 
 # --- schema versions -----------------------------------------------------------------------------------------

@@ -205,3 +205,37 @@ def test_sigterm_while_the_speech_engine_hangs_still_stops_cleanly(hanging_tts_e
     assert code == 0
     assert took < 8.0
     assert kiosk.lines[-1] == "voicecoach: stopped"
+
+
+def _after_prompt(kiosk: Kiosk, index: int) -> None:
+    """Sleep until the prompt said on line ``index`` has been played (160 words a minute, plus the tail)."""
+    words = len(kiosk.lines[index].split())
+    time.sleep(words * 60.0 / 160.0 + 1.5)
+
+
+def test_a_double_clap_at_a_rituals_consent_answers_yes(pulse, kiosk_env, start_kiosk):
+    kiosk_env.config_file.write_text("[checkin]\nanswer_s = 12.0\n[audio]\nreopen_s = 0.5\n")
+    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T21:29:57")
+    kiosk.wait_for("voicecoach: microphone open", 30)
+    offered = kiosk.wait_for("voicecoach: ritual offered nightly", 15)
+    asked = kiosk.wait_for("Is now a good time", 10, after=offered)
+    _after_prompt(kiosk, asked)
+    pulse.play_into_mic(double_clap(), block=True)
+    kiosk.wait_for("said: Lovely. Each of you will share", 10, after=asked)  # the check-in's first step
+    assert not any("taking the pause" in line for line in kiosk.lines), kiosk.lines
+    code, _ = kiosk.terminate()
+    assert code == 0
+
+
+def test_a_broken_user_script_is_skipped_and_the_built_in_ritual_goes_on(pulse, kiosk_env, start_kiosk):
+    folder = kiosk_env.config_dir / "scripts"
+    folder.mkdir()
+    (folder / "zz.toml").write_text("title = \"Deep\"\nminutes = 5\nx = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T21:29:57")
+    kiosk.wait_for("voicecoach: microphone open", 30)
+    offered = kiosk.wait_for("voicecoach: ritual offered nightly", 15)
+    kiosk.wait_for("Is now a good time", 10, after=offered)
+    code, _ = kiosk.terminate()
+    assert code == 0
+    assert not any("ritual failed" in line for line in kiosk.lines), kiosk.lines
+    assert kiosk.stderr.count("zz.toml") == 1, kiosk.stderr  # reported once

@@ -15,16 +15,19 @@ from voicecoach import app
 from voicecoach.audio.frames import Frame
 from voicecoach.audio.playback import NullSink
 from voicecoach.clock import FakeClock
+from voicecoach.commands import Command
 from voicecoach.config import Config, KioskSettings, with_overrides
 from voicecoach.events import PauseSuggested
-from voicecoach.kiosk import Kiosk, QuietGate
+from voicecoach.journal.schema import TalkSource
+from voicecoach.kiosk import Kiosk
+from voicecoach.runtime_live import Live, LiveSpec
 from voicecoach.speech.speaker import Speaker
 
 FRAME_S = 0.03
 
 
 class Rig:
-    """A kiosk with its session, driven frame by frame; ``lines`` collects lifecycle and spoken lines."""
+    """A kiosk on the live assembly, driven frame by frame; ``lines`` collects its lifecycle and spoken lines."""
 
     def __init__(self, start: datetime, kiosk_settings: KioskSettings) -> None:
         self.config = with_overrides(Config(), kiosk=kiosk_settings)
@@ -33,10 +36,13 @@ class Rig:
         self.lines: list[str] = []
         self.kiosk = Kiosk(self.config.kiosk, self.now, self.clock, lambda text: self.lines.append(text))
         self.speaker = Speaker(self.config.speech, sink=NullSink())
-        self.session = self.kiosk.make_session(
-            self.config, app.make_pipeline(self.config, use_profile=False), self.speaker, None, None,
-            app.runner_factory(self.config, offer_later=True),
-            on_line=lambda line: self.lines.append(line) if line.startswith("voicecoach: ") else None)
+        self.pipeline = app.make_pipeline(self.config, use_profile=False)
+        self.live = Live.build(self.config, LiveSpec(TalkSource.KIOSK, offer_later=True, commands=False),
+                               clock=self.clock, pipeline=self.pipeline, speaker=self.speaker, journal=None,
+                               notes=None)
+        self.kiosk.attach(self.live)
+        self.session = self.live.session
+        self.router = self.live.router
         self.position = 0
 
     def now(self) -> datetime:
@@ -59,8 +65,7 @@ class Rig:
         return any(fragment in line for line in self.lines)
 
     def close(self) -> None:
-        self.session.finish()
-        self.speaker.close()
+        self.live.close()
 
 
 @pytest.fixture
@@ -85,16 +90,16 @@ def test_nightly_ritual_is_offered_at_its_time_with_the_consent_question(rig_at)
     assert "ritual offered nightly" in rig.lines
     offered_at = rig.lines.index("ritual offered nightly")
     assert "Is now a good time" in " ".join(rig.lines[offered_at:])
-    assert rig.session.runner is not None
+    assert rig.router.runner is not None
 
 
 def test_not_now_then_ask_again_later_offers_it_again_after_the_hour(rig_at):
     rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), nightly_time="21:30")
-    rig.run(2.0, until=lambda: rig.session.runner is not None)
-    rig.session.submit_command("not_now")
+    rig.run(2.0, until=lambda: rig.router.runner is not None)
+    rig.live.submit(Command.NOT_NOW)
     rig.run(2.0, until=lambda: rig.said("ask again"))
-    rig.session.submit_command("yes")
-    rig.run(2.0, until=lambda: rig.session.runner is None)
+    rig.live.submit(Command.YES)
+    rig.run(2.0, until=lambda: rig.router.runner is None)
     assert any(line.startswith("ritual declined nightly (later: asking again at 22:30)") for line in rig.lines)
     rig.clock.advance(59 * 60)
     rig.run(2.0)
@@ -114,9 +119,9 @@ def test_silence_at_the_consent_question_is_a_decline_and_not_offered_again(rig_
 
 def test_no_ritual_while_a_pause_is_running_and_skipped_after_the_grace_window(rig_at):
     rig = rig_at(datetime(2026, 11, 23, 21, 29, 0), nightly_time="21:30", grace_min=1)
-    rig.session.submit_command("pause")  # the couple takes their agreed pause (20 min)
-    rig.run(2.0, until=lambda: rig.session.coach.busy)
-    assert rig.session.coach.busy
+    rig.live.submit(Command.PAUSE)  # the couple takes their agreed pause (20 min)
+    rig.run(2.0, until=lambda: rig.router.coach.busy)
+    assert rig.router.coach.busy
     rig.clock.advance(60)
     rig.run(2.0)  # 21:30 passes during the pause: due, but not offered
     assert rig.kiosk.pending and not rig.said("ritual offered")
@@ -128,23 +133,13 @@ def test_no_ritual_while_a_pause_is_running_and_skipped_after_the_grace_window(r
 
 def test_quiet_hours_hold_back_pause_suggestions_and_rituals(rig_at):
     rig = rig_at(datetime(2026, 11, 23, 23, 30, 0), nightly_time="23:45", quiet_start="23:00", quiet_end="07:30")
-    assert rig.kiosk.quiet
-    gate = rig.session.pipeline
-    assert isinstance(gate, QuietGate)
+    assert rig.kiosk.quiet and rig.router.hold_suggestions
     suggestion = PauseSuggested(t=1.0, reason="raised voices")
-
-    real = gate.pipeline
-
-    class Suggesting:  # the real pipeline, plus a pause suggestion on every frame (only the gate is under test)
-        def process(self, frame, muted=False):
-            return real.process(frame, muted=muted) + [suggestion]
-
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-    gate.pipeline = Suggesting()
+    real = rig.pipeline.process
+    # the real pipeline, plus a pause suggestion on every frame (only the holding back is under test)
+    rig.pipeline.process = lambda frame, muted=False: real(frame, muted=muted) + [suggestion]
     rig.run(1.0)
-    assert gate.dropped > 0 and not rig.session.coach.busy
+    assert rig.router.held > 0 and not rig.router.coach.busy
     rig.clock.advance(20 * 60)
     rig.run(2.0)
     assert not rig.said("ritual offered")
@@ -159,6 +154,6 @@ def test_quiet_hours_end_is_reported_and_suggestions_pass_again(rig_at):
 
 def test_quiet_suggestions_setting_lets_the_pause_be_offered_at_night(rig_at):
     rig = rig_at(datetime(2026, 11, 23, 23, 30, 0), nightly_time="", quiet_suggestions=True)
-    assert rig.kiosk.quiet and not isinstance(rig.session.pipeline, QuietGate)
-    rig.session._on_detection(PauseSuggested(t=1.0, reason="raised voices"))  # as the pipeline would report it
-    assert rig.session.coach.busy
+    assert rig.kiosk.quiet and not rig.router.hold_suggestions
+    rig.session._detected(PauseSuggested(t=1.0, reason="raised voices"))  # as the pipeline would report it
+    assert rig.router.coach.busy

@@ -5,12 +5,16 @@ from __future__ import annotations
 from voicecoach.asr.lang import load_language
 from voicecoach.asr.listener import CommandDecoder
 from voicecoach.asr.recognizer import Transcript
+from voicecoach.commands import Command
 
 STRICT = ("next", "more_time", "stop")
 
 
 def decode(texts, strict=STRICT, allowed=("pause", *STRICT)):
-    decoder = CommandDecoder(load_language("en"), partial_stable_ms=0)
+    pack = load_language("en")
+    if allowed is not None:  # the listener listens for these only (the router's Hearing)
+        pack = pack.restricted(frozenset(Command(a) for a in allowed))
+    decoder = CommandDecoder(pack, partial_stable_ms=0)
     out = []
     t = 0.0
     for text, final in texts:
@@ -18,8 +22,9 @@ def decode(texts, strict=STRICT, allowed=("pause", *STRICT)):
         words = text.split()
         unknown = words.count("[unk]")
         clean = " ".join(w for w in words if w != "[unk]")  # as the recognizer reports it
-        out += decoder.update([Transcript(clean, t, final, unknown if final else 0)], t, allowed, strict)
-    return [c.name for c in out]
+        out += decoder.update([Transcript(clean, t, final, unknown if final else 0)], t,
+                              frozenset(Command(s) for s in strict))
+    return [c.reply.value for c in out]
 
 
 def test_a_strict_command_said_alone_counts_from_the_final_result():

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from voicecoach.actions import DeleteNote, Listen, PlayNote, RecordNote, Say
+from voicecoach.commands import Command
 from voicecoach.notes_flow import NoteRecorder, NotesFlow, NoteSummary
 
 
@@ -27,9 +28,9 @@ def test_playing_notes_asks_to_keep_each_and_deletes_on_not_now():
     first = flow.play(notes)
     assert "2 notes" in says(first) and "from Sam" in says(first)
     assert PlayNote(1) in first and any(isinstance(a, Listen) for a in first)
-    second = flow.heard("yes")
+    second = flow.heard(Command.YES)
     assert "Kept" in says(second) and PlayNote(2) in second and "from Alex" in says(second)
-    end = flow.heard("not_now")
+    end = flow.heard(Command.NOT_NOW)
     assert DeleteNote(2) in end and "all the notes" in says(end)
     assert not flow.active
 
@@ -63,7 +64,8 @@ def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch
     from voicecoach.config import Config
     from voicecoach.journal.notes import VoiceNotes
     from voicecoach.journal.store import Journal
-    from voicecoach.runtime import Session
+    from voicecoach.journal.schema import TalkSource
+    from voicecoach.runtime_live import Live, LiveSpec
     from voicecoach.sources import ArraySource
     from voicecoach.speech.speaker import Speaker
 
@@ -74,8 +76,10 @@ def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch
     notes = VoiceNotes(journal, True, 60.0)
     speaker = Speaker(config.speech, sink=NullSink())
     said: list[str] = []
-    session = Session(config, app.make_pipeline(config, use_profile=False), speaker, None, journal,
-                      on_line=said.append, notes=notes)
+    live = Live.build(config, LiveSpec(TalkSource.LISTEN, commands=False), on_line=said.append,
+                      pipeline=app.make_pipeline(config, use_profile=False), speaker=speaker, journal=journal,
+                      notes=notes)
+    session = live.session
     position = 0
 
     def feed(samples):
@@ -85,7 +89,7 @@ def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch
         position += len(samples) - len(samples) % 480
 
     feed(audio[: 16000 * 5])  # a little talk first
-    session.submit_command("leave_note")
+    session.submit(Command.LEAVE_NOTE)
     feed(np.zeros(480, np.int16))
     assert speaker.wait(10)
     feed(np.zeros(16000, np.int16))
@@ -95,10 +99,10 @@ def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch
     stored = notes.list_notes()
     assert len(stored) == 1 and 5.0 < stored[0].duration_s < 11.0, (stored, said)
     assert "is saved" in " ".join(said)
-    session.submit_command("play_notes")
+    session.submit(Command.PLAY_NOTES)
     feed(np.zeros(480, np.int16))
     assert "There is one note" in " ".join(said)
-    session.submit_command("not_now")  # "would you like to keep it?" -> delete
+    session.submit(Command.NOT_NOW)  # "would you like to keep it?" -> delete
     feed(np.zeros(480, np.int16))
     assert notes.list_notes() == []
     assert "Deleted" in " ".join(said)

@@ -1,13 +1,19 @@
-"""Actions: what the pure policy objects (the coach, the check-in runner) ask the runtime to do.
+"""Actions: what the pure policy objects (the coach, the check-in runner, the voice-notes flow) ask for.
 
-Policies never touch devices or the wall clock: they take events, commands and ``now`` (seconds from an injected
-clock) and return a list of actions. Only the runtime carries them out (speak, listen, store).
+Policies never touch devices or the wall clock: they take events, answers and ``now`` (seconds from an injected
+clock) and return a list of actions. The router (:mod:`voicecoach.router`) keeps the routing ones to itself
+(``Listen``, ``StartCheckin``) and hands the rest to the runtime, which carries them out (speak, store, record).
+Journal records (:mod:`voicecoach.records`) are actions too: one type per kind.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from .commands import Command
+from .records import Record
+
+ALL_COMMANDS: frozenset[Command] = frozenset(Command)
 
 
 @dataclass(frozen=True)
@@ -20,14 +26,16 @@ class Say:
 
 @dataclass(frozen=True)
 class Listen:
-    """After the current speech ends (plus the self-hearing tail), listen for a command for ``timeout_s``.
+    """After the current speech ends (plus the self-hearing tail), wait ``timeout_s`` for an answer.
 
-    The runtime answers with ``heard(name, now)``: a command name from ``commands`` (or any command when
-    empty), or ``None`` when the time ran out in silence.
+    The asker then gets ``heard(reply, now)``: one of ``commands``, one of ``options`` (the question's own
+    choices, as :class:`~voicecoach.commands.Option`), or ``None`` when the time ran out in silence. The
+    recognizer listens for exactly these (plus the commands heard at any time).
     """
 
     timeout_s: float
-    commands: tuple[str, ...] = ()
+    commands: frozenset[Command] = ALL_COMMANDS
+    options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,14 +72,6 @@ class DeleteNote:
 
 
 @dataclass(frozen=True)
-class Record:
-    """Store a journal row: ``kind`` is e.g. "suggestion", "suggestion_answer", "pause", "checkin"."""
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class StartCheckin:
     """Hand over to a check-in script (e.g. "after-pause" when a pause ends and the couple agrees)."""
 
@@ -79,12 +79,4 @@ class StartCheckin:
     consented: bool = False  # the couple has just said yes: the script need not ask "is now a good time?" again
 
 
-@dataclass(frozen=True)
-class Finished:
-    """The policy's activity ended (a pause or a check-in); ``reason`` is for logs and the journal."""
-
-    reason: str = ""
-
-
-Action = (Say | Listen | StopSpeaking | Snooze | RecordNote | PlayNote | DeleteNote | Record | StartCheckin
-          | Finished)
+Action = Say | Listen | StopSpeaking | Snooze | RecordNote | PlayNote | DeleteNote | StartCheckin | Record

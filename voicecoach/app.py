@@ -1,8 +1,9 @@
-"""Assembling the product from its parts (shared by listen, checkin, demo, calibrate and kiosk).
+"""The product's parts, each built on its own (the live assembly, :mod:`voicecoach.runtime_live`, puts them
+together; ``calibrate``, ``check`` and the home page use some of them alone).
 
 Each builder degrades instead of failing where the product can still help: no speech model -> commands come
 from the keyboard and the double-clap signal; no output device -> prompts are printed; journal unavailable ->
-detection goes on without it.
+detection goes on without it; a broken user script -> reported once, the other scripts go on.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import paths
+from .commands import Command
 from .config import Config
 from .errors import VoicecoachError
+
+if TYPE_CHECKING:
+    from .checkin.runner import ScriptRunner
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +86,33 @@ def make_speaker(config: Config, output: str | None = None, to_wav: Path | None 
                    sink=sink, on_text=on_text)
 
 
-def make_listener(config: Config, load: bool = True) -> Any:
-    """The command listener (vosk + double clap). Without a model it warns once and uses the clap only."""
+def make_listener(config: Config, load: bool = True,
+                  on_loaded: Callable[[bool, str], None] | None = None) -> Any:
+    """The command listener (vosk + double clap). Without a model it warns once and uses the clap only.
+
+    With ``load`` the model loads on a background thread (seconds; the loop runs meanwhile with the clap only),
+    then ``on_loaded(ok, detail)`` is called from that thread."""
     from .asr.listener import CommandListener
 
     listener = CommandListener(config.commands, config.commands.language)
     if load:
         def load_model() -> None:
             try:
-                listener.load()  # seconds: the loop runs meanwhile, with the clap signal only
+                ok = listener.load()
+                detail = str(listener.model_path) if ok else "no speech model: the double clap and keys only"
             except VoicecoachError as exc:
                 log.warning("%s", exc)
+                ok, detail = False, str(exc)
+            if on_loaded is not None:
+                on_loaded(ok, detail)
 
         threading.Thread(target=load_model, name="voicecoach-model-load", daemon=True).start()
     return listener
+
+
+def anytime_commands(config: Config) -> frozenset[Command]:
+    """The commands heard even when no answer is awaited (``commands.anytime``, validated with the config)."""
+    return frozenset(c for c in (Command.named(name) for name in config.commands.anytime) if c is not None)
 
 
 def open_journal(config: Config) -> Any:
@@ -123,15 +141,51 @@ def make_notes(config: Config, journal: Any) -> Any:
         return None
 
 
-def runner_factory(config: Config, offer_later: bool = False) -> Callable[[str], Any]:
-    """A function that builds a check-in runner for a script name."""
-    from .checkin.library import load_script
+def runner_factory(config: Config, offer_later: bool = False) -> Callable[[str], ScriptRunner]:
+    """A function that builds a check-in runner for a script name (the scripts are read afresh each time).
+
+    Broken user scripts are reported once, here; they never stop the other scripts (a broken override leaves the
+    built-in in use)."""
+    from .checkin.library import Library
     from .checkin.runner import ScriptRunner
 
+    for entry in Library.load().entries:
+        if entry.broken:
+            log.warning("check-in script not loaded (the others go on): %s", entry.error)
     names = (config.partners.a_name, config.partners.b_name)
 
-    def make(name: str) -> Any:
-        return ScriptRunner(load_script(name), names, config.checkin, offer_later=offer_later,
+    def make(name: str) -> ScriptRunner:
+        return ScriptRunner(Library.load().get(name), names, config.checkin, offer_later=offer_later,
                             speech_wpm=config.speech.rate_wpm)
 
     return make
+
+
+def config_problems(config: Config) -> list[str]:
+    """What a valid config can still get wrong, one line each: a language with no pack, a kiosk ritual naming no
+    script, a script the language cannot answer. ``config check`` refuses these; ``check`` reports them."""
+    from .asr.lang import load_language
+    from .checkin.library import Library
+    from .checkin.script import unsayable
+    from .errors import InputError
+
+    problems = []
+    pack = None
+    try:
+        pack = load_language(config.commands.language)
+    except InputError as exc:
+        problems.append(f"commands.language = {config.commands.language!r}: {exc}")
+    library = Library.load()
+    kiosk = config.kiosk
+    wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []
+    wanted += [(kiosk.weekly_script, "weekly_script")] if kiosk.weekly_day else []
+    for name, key in wanted:
+        if name not in library.names():
+            problems.append(f"kiosk.{key} = {name!r} names no check-in script (see them with: voicecoach scripts "
+                            f"list)")
+    if pack is not None:
+        for name in library.names():
+            problem = unsayable(library.get(name), pack)
+            if problem:
+                problems.append(problem)
+    return problems

@@ -14,13 +14,17 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 
-from .actions import Action, Finished, Listen, Record, Say, Snooze, StartCheckin, StopSpeaking
+from .actions import Action, Listen, Say, Snooze, StartCheckin, StopSpeaking
+from .commands import Command, Reply
 from .config import PauseSettings
-from .events import Command, Event, PauseSuggested
+from .events import Event, PauseSuggested
+from .records import Answer, PauseEnd, PauseEnded, PauseStarted, SuggestionAnswered, SuggestionMade
 
 log = logging.getLogger(__name__)
 
-ANSWERS = ("yes", "not_now", "pause", "stop", "help", "repeat")
+ANSWERS = frozenset({Command.YES, Command.NOT_NOW, Command.PAUSE, Command.STOP, Command.HELP, Command.REPEAT})
+# While the pause runs, these are heard when said on their own (no question is open then):
+DURING_PAUSE = frozenset({Command.MORE_TIME, Command.STOP, Command.HELP})
 
 
 class Mode(Enum):
@@ -68,30 +72,29 @@ class Coach:
     # --- inputs -----------------------------------------------------------------------------------------------
 
     def on_event(self, event: Event, now: float) -> list[Action]:
-        """A detector event or a command heard outside a question (e.g. the double clap)."""
-        if isinstance(event, Command):
-            return self.heard(event.name, now, unprompted=True)
+        """A detector event: a pause suggestion is offered when the coach is free."""
         if isinstance(event, PauseSuggested) and self.mode is Mode.LISTENING:
             self.mode = Mode.OFFERING
             self._repeated = False
             self.suggestions += 1
             log.debug("suggesting the pause: %s", event.reason)
-            return [Record("suggestion", {"reason": event.reason, "t": event.t}),
+            return [SuggestionMade(event.reason, event.t),
                     Say(self.settings.phrase.replace("{length}", _minutes(self.settings.length_min))),
                     Listen(self.settings.answer_s, ANSWERS)]
         return []
 
-    def heard(self, command: str | None, now: float, unprompted: bool = False) -> list[Action]:
-        """A command answered a question (or ``None``: the answer time ran out in silence)."""
+    def heard(self, command: Reply | None, now: float, unprompted: bool = False) -> list[Action]:
+        """An answer to the coach's question (``None``: the time ran out in silence), or, with ``unprompted``,
+        a command said when no question was open (the pause phrase, the double clap)."""
         if self.mode is Mode.OFFERING:
             return self._answer_offer(command, now)
         if self.mode is Mode.WELCOMING:
             return self._answer_welcome(command, now)
         if self.mode is Mode.PAUSING:
             return self._during_pause(command, now)
-        if command == "pause":
+        if command is Command.PAUSE:
             return self._start_pause(now, manual=True)
-        if command == "help" and not unprompted:
+        if command is Command.HELP and not unprompted:
             return [Say(self._help_text())]
         return []
 
@@ -108,7 +111,7 @@ class Coach:
                 return [Say(f"{mins} minute{'s' * (mins != 1)} left in the pause. "
                             "Notice how you feel, and take your time coming back.")]
         if left <= 0:
-            return self._end_pause(now, "completed")
+            return self._end_pause(now, PauseEnd.COMPLETED)
         return []
 
     # --- state for views ------------------------------------------------------------------------------------
@@ -125,25 +128,37 @@ class Coach:
 
     # --- the flow ---------------------------------------------------------------------------------------------
 
-    def _answer_offer(self, command: str | None, now: float) -> list[Action]:
-        if command in ("yes", "pause"):
-            return [Record("suggestion_answer", {"answer": "yes"}), *self._start_pause(now, manual=False)]
-        if command in ("not_now", "stop"):
+    def close(self, now: float) -> list[Action]:
+        """The program is stopping: a running pause ends (cut short), an open offer goes unanswered."""
+        if self.mode is Mode.PAUSING:
+            out = self._end_pause(now, PauseEnd.CUT_SHORT)
+            self.mode = Mode.LISTENING
+            return [a for a in out if isinstance(a, PauseEnded)]
+        if self.mode is Mode.OFFERING:
+            self.mode = Mode.LISTENING
+            return [SuggestionAnswered(Answer.NO_ANSWER)]
+        self.mode = Mode.LISTENING
+        return []
+
+    def _answer_offer(self, command: Reply | None, now: float) -> list[Action]:
+        if command in (Command.YES, Command.PAUSE):
+            return [SuggestionAnswered(Answer.YES), *self._start_pause(now, manual=False)]
+        if command in (Command.NOT_NOW, Command.STOP):
             self.mode = Mode.LISTENING
             self.declined += 1
             snooze = self.settings.snooze_min
-            return [Record("suggestion_answer", {"answer": "not_now"}), Snooze(snooze),
+            return [SuggestionAnswered(Answer.NOT_NOW), Snooze(snooze),
                     Say(f"Okay, not now. I'll stay quiet for {_minutes(snooze)} minutes.")]
-        if command == "help":
+        if command is Command.HELP:
             return [Say(self._help_text()), Listen(self.settings.answer_s, ANSWERS)]
-        if command == "repeat" or (command is None and not self._repeated):
+        if command is Command.REPEAT or (command is None and not self._repeated):
             self._repeated = True
             return [Say(f"Just checking: would the {_minutes(self.settings.length_min)} minute pause help "
                         "right now? Say okay, or not now."),
                     Listen(self.settings.answer_s, ANSWERS)]
         # Silence after one repeat: say nothing more, and do not ask again for a while.
         self.mode = Mode.LISTENING
-        return [Record("suggestion_answer", {"answer": "none"}), Snooze(self.settings.snooze_min)]
+        return [SuggestionAnswered(Answer.NO_ANSWER), Snooze(self.settings.snooze_min)]
 
     def _start_pause(self, now: float, manual: bool) -> list[Action]:
         self.mode = Mode.PAUSING
@@ -154,43 +169,43 @@ class Coach:
         length = _minutes(self.settings.length_min)
         opening = "Okay, taking the pause you agreed on." if manual else "Okay."
         return [StopSpeaking(),
-                Record("pause", {"planned_min": self.settings.length_min, "manual": manual}),
+                PauseStarted(self.settings.length_min, manual),
                 Say(f"{opening} Pausing for {length} minutes. Maybe take a few slow breaths: in for four, "
                     "out for six. I'll let you both know when the time is up.")]
 
-    def _during_pause(self, command: str | None, now: float) -> list[Action]:
-        if command == "stop":
-            return self._end_pause(now, "ended early")
-        if command == "more_time":
+    def _during_pause(self, command: Reply | None, now: float) -> list[Action]:
+        if command is Command.STOP:
+            return self._end_pause(now, PauseEnd.ENDED_EARLY)
+        if command is Command.MORE_TIME:
             self._pause_end += 5 * 60.0
             self._warned = False
             return [Say("Okay, five more minutes.")]
-        if command == "help":
+        if command is Command.HELP:
             return [Say("The pause is running. Say more time for five more minutes, or stop to end it.")]
         return []
 
-    def _end_pause(self, now: float, how: str) -> list[Action]:
+    def _end_pause(self, now: float, how: PauseEnd) -> list[Action]:
         actual_min = (now - self._pause_started) / 60.0
-        record = Record("pause_end", {"how": how, "actual_min": round(actual_min, 2)})
+        record = PauseEnded(how, round(actual_min, 2))
         if self.settings.offer_checkin and self.has_checkin:
             self.mode = Mode.WELCOMING
             self._repeated = False
             return [record, Say("Welcome back. Would you like a short check-in together? Say okay, or not now."),
                     Listen(self.settings.answer_s, ANSWERS)]
         self.mode = Mode.LISTENING
-        return [record, Say("Welcome back."), Finished("pause " + how)]
+        return [record, Say("Welcome back.")]
 
-    def _answer_welcome(self, command: str | None, now: float) -> list[Action]:
-        if command == "yes":
+    def _answer_welcome(self, command: Reply | None, now: float) -> list[Action]:
+        if command is Command.YES:
             self.mode = Mode.LISTENING
             return [StartCheckin("after-pause", consented=True)]
         if command is None and not self._repeated:
             self._repeated = True
             return [Listen(self.settings.answer_s, ANSWERS)]
         self.mode = Mode.LISTENING
-        if command in ("not_now", "stop"):
-            return [Say("Okay. I'm here if you need me."), Finished("pause completed")]
-        return [Finished("pause completed")]
+        if command in (Command.NOT_NOW, Command.STOP):
+            return [Say("Okay. I'm here if you need me.")]
+        return []
 
     def _help_text(self) -> str:
         return ("You can say: pause, to take the agreed pause; okay or not now, to answer me; "

@@ -19,6 +19,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
+from .commands import Command, Option, Reply, Source
+
 
 @dataclass(frozen=True)
 class Event:
@@ -69,22 +71,42 @@ class PauseSuggested(Event):
 
 
 @dataclass(frozen=True)
-class Command(Event):
-    """A spoken (or signalled, or typed) command was heard: yes, not_now, pause, next, repeat, ..."""
+class Heard(Event):
+    """A command (or one of a question's own choices) was heard: spoken, clapped, typed or sent from the page.
+
+    Its contract dictionary keeps the names of the first version: ``{"type": "command", "name": "not_now",
+    "text": "not now", "source": "voice"}`` (``name`` is the command, or the choice as said).
+    """
 
     type: ClassVar[str] = "command"
-    name: str = ""
+    reply: Reply
     text: str = ""
-    source: str = "voice"  # voice | clap | keyboard
+    source: Source = Source.VOICE
+
+    @property
+    def command(self) -> Command | None:
+        """The command heard, or None when a question's own choice was heard."""
+        return self.reply if isinstance(self.reply, Command) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-contract dictionary (``name`` for the command or choice, ``source`` as a word)."""
+        name = self.reply.value if isinstance(self.reply, Command) else self.reply.text
+        return {"type": self.type, "t": round(self.t, 3), "name": name, "text": self.text,
+                "source": self.source.value}
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (RaisedVoice, Interruption, PauseSuggested, Command)
+    cls.type: cls for cls in (RaisedVoice, Interruption, PauseSuggested, Heard)
 }
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:
     """Rebuild an event from its contract dictionary (unknown keys are ignored)."""
     cls = EVENT_TYPES[data["type"]]
+    if cls is Heard:
+        name = str(data.get("name", ""))
+        reply: Reply = Command.named(name) or Option(name)
+        return Heard(t=float(data["t"]), reply=reply, text=str(data.get("text", "")),
+                     source=Source(data.get("source", "voice")))
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})

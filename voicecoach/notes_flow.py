@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Sequence
 
-from .actions import Action, DeleteNote, Finished, Listen, PlayNote, RecordNote, Say
+from .actions import Action, DeleteNote, Listen, PlayNote, RecordNote, Say
+from .commands import Command, Reply
 
-KEEP_ANSWERS = ("yes", "not_now", "stop", "repeat", "help")
+KEEP_ANSWERS = frozenset({Command.YES, Command.NOT_NOW, Command.STOP, Command.REPEAT, Command.HELP})
 
 
 @dataclass(frozen=True)
@@ -77,20 +78,20 @@ class NotesFlow:
         intro = "There is one note." if count == 1 else f"There are {count} notes."
         return [Say(intro), *self._next()]
 
-    def heard(self, command: str | None, now: float = 0.0) -> list[Action]:
+    def heard(self, command: Reply | None, now: float = 0.0) -> list[Action]:
         """The answer to "keep this note?" (``None``: silence, which keeps it)."""
         note = self._current
         if note is None:
             return []
-        if command == "repeat":
+        if command is Command.REPEAT:
             return [PlayNote(note.id), *self._ask()]
-        if command == "help":
+        if command is Command.HELP:
             return [Say("Say yes to keep this note, or not now to delete it."), *self._ask()]
-        if command == "stop":
+        if command is Command.STOP:
             self._queue, self._current, self.active = [], None, False
-            return [Say("Okay. The rest will wait for later."), Finished("notes")]
+            return [Say("Okay. The rest will wait for later.")]
         out: list[Action] = []
-        if command == "not_now":
+        if command is Command.NOT_NOW:
             out += [DeleteNote(note.id), Say("Deleted.")]
         else:
             out += [Say("Kept.")]
@@ -99,7 +100,7 @@ class NotesFlow:
     def _next(self) -> list[Action]:
         if not self._queue:
             self._current, self.active = None, False
-            return [Say("That's all the notes."), Finished("notes")]
+            return [Say("That's all the notes.")]
         note = self._current = self._queue.pop(0)
         sender = self.names.get(note.from_partner, "your partner")
         return [Say(f"A note from {sender}, from {_when(note.created_at, self.wall())}."), PlayNote(note.id),

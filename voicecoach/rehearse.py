@@ -17,10 +17,13 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from .actions import Finished, Listen, Record, Say
+from .actions import Listen, Say
 from .audio.frames import SAMPLE_RATE, resample
+from .checkin.runner import Phase, ScriptRunner
 from .clock import FakeClock
+from .commands import Source, parse_reply
 from .events import Interruption, RaisedVoice
+from .records import RECORD_TYPES, CheckinEnded, Record
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ def _render_16k(render: Callable[[str], tuple[NDArray[np.int16], int]], text: st
     return audio
 
 
-def rehearse(runner: Any, answers: list[str], render: Callable[[str], tuple[NDArray[np.int16], int]] | None = None,
+def rehearse(runner: ScriptRunner, answers: list[str], render: Callable[[str], tuple[NDArray[np.int16], int]] | None = None,
              clock: FakeClock | None = None, max_s: float = 4 * 3600.0,
              on_line: Callable[[str], None] | None = None) -> Rehearsal:
     """Drive ``runner`` to its end; returns the transcript, the records and (with ``render``) the audio."""
@@ -71,10 +74,10 @@ def rehearse(runner: Any, answers: list[str], render: Callable[[str], tuple[NDAr
                 phase, since = getattr(state, "phase", None), clock.now()
             if queue and queue[0].startswith("!"):  # an event during a turn
                 pending.extend(_inject(runner, queue.pop(0), clock, line))
-            elif queue and phase == "timer" and clock.now() - since >= TALK_S:
+            elif queue and phase is Phase.TIMER and clock.now() - since >= TALK_S:
                 answer = queue.pop(0)
                 line(f"couple: {answer.replace('_', ' ')}")
-                pending.extend(runner.heard(answer if answer != "-" else None, clock.now()))
+                pending.extend(runner.heard(parse_reply(answer), clock.now()))
                 phase = None
             pending.extend(runner.tick(clock.now()))
             continue
@@ -89,11 +92,11 @@ def rehearse(runner: Any, answers: list[str], render: Callable[[str], tuple[NDAr
             clock.advance(seconds + GAP_AFTER_SPEECH_S)
         elif isinstance(action, Listen):
             pending.extend(_answer(runner, queue, action, clock, line))
-        elif isinstance(action, Record):
+        elif isinstance(action, RECORD_TYPES):
             out.records.append(action)
-        elif isinstance(action, Finished):
-            out.finished = action.reason
-            line(f"(finished: {action.reason})")
+            if isinstance(action, CheckinEnded):
+                out.finished = action.outcome.value
+                line(f"(finished: {action.outcome.value})")
         pending.extend(runner.tick(clock.now()))
     out.duration_s = clock.now()
     if render is not None:
@@ -101,7 +104,8 @@ def rehearse(runner: Any, answers: list[str], render: Callable[[str], tuple[NDAr
     return out
 
 
-def _answer(runner: Any, queue: list[str], action: Listen, clock: FakeClock, line: Callable[[str], None]) -> list:
+def _answer(runner: ScriptRunner, queue: list[str], action: Listen, clock: FakeClock,
+            line: Callable[[str], None]) -> list:
     actions: list = []
     while queue and queue[0].startswith("!"):
         actions.extend(_inject(runner, queue.pop(0), clock, line))
@@ -112,10 +116,10 @@ def _answer(runner: Any, queue: list[str], action: Listen, clock: FakeClock, lin
         return actions + list(runner.heard(None, clock.now()))
     clock.advance(ANSWER_DELAY_S)
     line(f"couple: {answer.replace('_', ' ')}")
-    return actions + list(runner.heard(answer, clock.now()))
+    return actions + list(runner.heard(parse_reply(answer), clock.now()))
 
 
-def _inject(runner: Any, token: str, clock: FakeClock, line: Callable[[str], None]) -> list:
+def _inject(runner: ScriptRunner, token: str, clock: FakeClock, line: Callable[[str], None]) -> list:
     """Feed the runner a detector event: the current listener interrupts, or raises their voice."""
     state = getattr(runner, "state", None)
     speaker = getattr(state, "speaker", None) or "A"
@@ -139,7 +143,7 @@ def _mix(pieces: list[tuple[float, NDArray[np.int16]]], duration_s: float) -> ND
 
 
 class ScriptedAnswers:
-    """Answers a live Session from a list, as a couple would: each answer window gets the next answer after
+    """Answers a live loop from a list, as a couple would: each answer window gets the next answer after
     ``delay_s``; during a timed turn, the next answer comes after ``talk_s`` of "talk" (e.g. "next")."""
 
     def __init__(self, answers: list[str], delay_s: float = 1.0, talk_s: float = 3.0,
@@ -152,26 +156,28 @@ class ScriptedAnswers:
         self._phase: tuple[Any, Any] | None = None
         self._phase_since = 0.0
 
-    def feed(self, session: Any) -> None:
-        """Call once per frame: submits the next answer when one is due."""
+    def feed(self, live: Any) -> None:
+        """Call on every tick of a :class:`~voicecoach.runtime_live.Live`: submits the next answer when due."""
         if not self.answers:
             return
-        now = session.clock.now()
-        window = session.listen_window()
+        now = live.session.clock.now()
+        window = live.router.window
         if window is not None:
             if window[0] != self._window and now - window[1] >= self.delay_s:
                 self._window = window[0]
-                self._submit(session, self.answers.pop(0))
+                self._submit(live, self.answers.pop(0))
             return
-        state = getattr(session.runner, "state", None)
-        phase = (getattr(state, "phase", None), getattr(state, "step_index", None))
+        runner = live.router.runner
+        state = runner.state if runner is not None else None
+        phase = (state.phase if state else None, state.step_index if state else None)
         if phase != self._phase:
             self._phase, self._phase_since = phase, now
-        elif phase[0] == "timer" and not session.speaker.busy() and now - self._phase_since >= self.talk_s:
+        elif phase[0] is Phase.TIMER and not live.speaker.busy() and now - self._phase_since >= self.talk_s:
             self._phase = None
-            self._submit(session, self.answers.pop(0))
+            self._submit(live, self.answers.pop(0))
 
-    def _submit(self, session: Any, answer: str) -> None:
+    def _submit(self, live: Any, answer: str) -> None:
         self.on_answer(answer)
-        if answer != "-":  # "-": stay silent and let the answer time run out
-            session.submit_command(answer, source="script")
+        reply = parse_reply(answer)
+        if reply is not None:  # "-": stay silent and let the answer time run out
+            live.submit(reply, Source.SCRIPT)

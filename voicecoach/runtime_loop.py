@@ -1,7 +1,8 @@
 """The live loop around a :class:`~voicecoach.runtime.Session`: (re)opening the frame source and pacing files.
 
-A lost microphone is logged and reopened; the audio clock keeps counting; timers keep running while there is no
-audio. Files can be paced to real time so they exercise exactly the microphone's path.
+A lost microphone is logged and reopened (PortAudio re-scanned first, so a restarted sound server is found); the
+audio clock keeps counting; timers and typed commands keep running while there is no audio. Files can be paced to
+real time so they exercise exactly the microphone's path.
 """
 
 from __future__ import annotations
@@ -12,37 +13,46 @@ import time
 from typing import Callable, Iterable
 
 from .audio.frames import Frame, FrameSource
-from .errors import DeviceError
+from .errors import DeviceError, InputError
+from .notices import MicLost, MicOpened, MicWaiting, Notice
 from .runtime import Session
 
 log = logging.getLogger(__name__)
 
+WAIT_STEP_S = 0.05  # while waiting for a device: how often timers and typed commands are served
+
 
 def run_loop(session: Session, open_source: Callable[[int], FrameSource], stop: threading.Event,
              reopen_s: float = 2.0, on_frame: Callable[[Frame], None] | None = None,
-             live: bool = True) -> None:
+             live: bool = True, notify: Callable[[Notice], None] | None = None,
+             wait_for_device: bool = False, position: int = 0) -> None:
     """Feed frames from (re)opened sources into the session until ``stop`` is set or a file source ends.
 
-    A lost microphone is logged, and reopened every ``reopen_s`` seconds; the audio clock keeps counting so
-    event times stay monotonic. Timers keep running while there is no audio.
+    A lost microphone is reported (``notify``: :class:`MicWaiting`, :class:`MicOpened`, :class:`MicLost`) and
+    reopened every ``reopen_s`` seconds; the audio clock keeps counting so event times stay monotonic. Timers keep
+    running while there is no audio. ``wait_for_device``: a named device that is not plugged in (an input error)
+    is waited for like a missing one, instead of ending the loop. ``position``: the sample the audio clock starts
+    at (to go on after an earlier loop over the same session).
     """
     from .audio.device import reinitialize
 
-    position = 0
-    waiting_logged = False
+    tell = notify or (lambda notice: None)
+    waiting = False
     while not stop.is_set():
         try:
             source = open_source(position)
-        except DeviceError as exc:
-            if not waiting_logged:
-                log.warning("waiting for a microphone: %s", exc)
-                waiting_logged = True
+        except (DeviceError, InputError) as exc:
+            if isinstance(exc, InputError) and not wait_for_device:
+                raise
+            if not waiting:
+                tell(MicWaiting(str(exc)))
+                waiting = True
             _wait(session, stop, reopen_s)
             reinitialize()
             continue
-        if waiting_logged:
-            log.info("microphone available again")
-            waiting_logged = False
+        waiting = False
+        device = getattr(source, "device", None)
+        tell(MicOpened("default" if device is None else str(device), getattr(source, "rate", None)))
         try:
             for frame in source.frames():
                 session.step(frame)
@@ -55,8 +65,8 @@ def run_loop(session: Session, open_source: Callable[[int], FrameSource], stop: 
                 if not live:
                     return  # a file source ended
         except DeviceError as exc:
-            log.warning("microphone lost (%s); reopening", exc)
-            waiting_logged = True
+            tell(MicLost(str(exc)))
+            waiting = True
             position += int(reopen_s * 16000)
         finally:
             source.close()
@@ -69,7 +79,7 @@ def _wait(session: Session, stop: threading.Event, seconds: float) -> None:
     end = time.monotonic() + seconds
     while not stop.is_set() and time.monotonic() < end:
         session.tick()
-        stop.wait(0.1)
+        stop.wait(WAIT_STEP_S)
 
 
 class PacedSource:

@@ -12,29 +12,31 @@ import sys
 import threading
 from typing import Any, Callable, TextIO
 
+from .commands import Command
+
 log = logging.getLogger(__name__)
 
+C = Command
 KEYS = {
-    "y": "yes", "o": "yes", "n": "not_now", "p": "pause", " ": "pause", "x": "next", "r": "repeat",
-    "m": "more_time", "s": "skip", "q": "stop", "h": "help", "?": "help", "l": "leave_note", "v": "play_notes",
+    "y": C.YES, "o": C.YES, "n": C.NOT_NOW, "p": C.PAUSE, " ": C.PAUSE, "x": C.NEXT, "r": C.REPEAT,
+    "m": C.MORE_TIME, "s": C.SKIP, "q": C.STOP, "h": C.HELP, "?": C.HELP, "l": C.LEAVE_NOTE, "v": C.PLAY_NOTES,
 }
 KEY_HELP = ("keys: y okay  n not now  p pause  x next  r repeat  m more time  s skip  q stop  h help  "
             "l leave a note  v play notes  Ctrl-C quit")
-WORDS = {"yes": "yes", "okay": "yes", "ok": "yes", "no": "not_now", "not now": "not_now", "later": "not_now",
-         "pause": "pause", "next": "next", "repeat": "repeat", "more time": "more_time", "skip": "skip",
-         "stop": "stop", "help": "help", "leave a note": "leave_note", "play my notes": "play_notes"}
+WORDS = {"okay": C.YES, "ok": C.YES, "no": C.NOT_NOW, "later": C.NOT_NOW, "leave a note": C.LEAVE_NOTE,
+         "play my notes": C.PLAY_NOTES}
 
 
-def parse_typed(text: str) -> str | None:
-    """A typed line or key -> a command name (``None`` when it is not a command)."""
-    t = text.strip().lower()
+def parse_typed(text: str) -> Command | None:
+    """A typed line or key -> a command (``None`` when it is not a command)."""
+    t = " ".join(text.strip().lower().split())
     if not t:
         return None
     if t in WORDS:
         return WORDS[t]
     if len(t) == 1:
         return KEYS.get(t)
-    return WORDS.get(t.replace("_", " "))
+    return Command.named(t)
 
 
 def _meter(db: float | None, width: int = 12) -> str:
@@ -100,7 +102,7 @@ class LiveView:
 class KeyReader:
     """Reads answers from stdin on a daemon thread: single keys on a terminal, whole lines otherwise."""
 
-    def __init__(self, on_command: Callable[[str], None], single_keys: bool | None = None) -> None:
+    def __init__(self, on_command: Callable[[Command], None], single_keys: bool | None = None) -> None:
         self.on_command = on_command
         self.single_keys = sys.stdin.isatty() if single_keys is None else single_keys
         self._old: Any = None

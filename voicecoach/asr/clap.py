@@ -4,7 +4,7 @@ A clap is a sharp transient: its energy rises fast (``rise_db`` within ``rise_ms
 back fast (``decay_db`` within ``decay_ms``; speech syllables and door rings last longer), stands out from the
 surrounding audio, and is broadband (much of its energy above 1.5 kHz; a door thud or a knock is dull). Two claps
 ``min_gap_s``..``max_gap_s`` apart, with no other sharp transient just before or just after (applause, knocking,
-rhythmic tapping), are the signal: a :class:`~voicecoach.events.Command` named "pause" from source "clap".
+rhythmic tapping), are the signal: :class:`~voicecoach.events.Heard` "pause" from :attr:`Source.CLAP`.
 
 Everything is timed by sample positions; the energy envelope is computed per ``block_ms`` block with numpy and the
 small state machine steps once per block (200 steps a second), never per sample.
@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..audio.frames import SAMPLE_RATE, Frame
-from ..events import Command
+from ..commands import Command, Source
+from ..events import Heard
 from .settings import ClapSettings
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def high_band_ratio(samples: NDArray[np.int16], sample_rate: int = SAMPLE_RATE) 
 
 
 class DoubleClapDetector:
-    """Pure streaming detector: ``process(frame) -> [Command]`` (name "pause", source "clap"), and ``reset()``."""
+    """Pure streaming detector: ``process(frame) -> [Heard]`` ("pause", from the clap), and ``reset()``."""
 
     def __init__(self, settings: ClapSettings | None = None, sample_rate: int = SAMPLE_RATE) -> None:
         self.settings = s = settings or ClapSettings()
@@ -95,7 +96,7 @@ class DoubleClapDetector:
 
     # --- streaming ------------------------------------------------------------------------------------------------
 
-    def process(self, frame: Frame) -> list[Command]:
+    def process(self, frame: Frame) -> list[Heard]:
         """Feed one frame; returns the double-clap command when the signal completes in this frame."""
         if not self.settings.enabled:
             return []
@@ -160,7 +161,7 @@ class DoubleClapDetector:
         if s.min_gap_s - slack <= gap <= s.max_gap_s + slack and not before_first:
             self._pending = (previous.t, t)
 
-    def _maybe_emit(self, now: float) -> list[Command]:
+    def _maybe_emit(self, now: float) -> list[Heard]:
         if self._pending is None:
             return []
         first, second = self._pending
@@ -169,4 +170,4 @@ class DoubleClapDetector:
         self._pending = None
         self._quiet_until = second + self.settings.refractory_s
         log.debug("clap detector: double clap at %.2f and %.2f s", first, second)
-        return [Command(t=now, name="pause", text="double clap", source="clap")]
+        return [Heard(t=now, reply=Command.PAUSE, text="double clap", source=Source.CLAP)]

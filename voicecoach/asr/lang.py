@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths
+from ..commands import COMMAND_NAMES, Command, Option, Reply
 from ..errors import InputError
 from ..settings import read_toml_file
 
 log = logging.getLogger(__name__)
 
-#: The command names the coach and the check-in runner understand (fixed; packs may omit some).
-COMMAND_NAMES = ("yes", "not_now", "pause", "next", "repeat", "more_time", "skip", "stop", "help",
-                 "leave_note", "play_notes")
+__all__ = ["COMMAND_NAMES", "LanguagePack", "Match", "normalize", "load_language", "match_command",
+           "available_languages", "pack_from_dict", "read_pack"]
 
 BUILTIN_DIR = Path(__file__).with_name("lang")
 _WORD = re.compile(r"[\w']+")
@@ -46,9 +46,9 @@ def normalize(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Match:
-    """One phrase found in a transcript: the command, the phrase, and its word span [start, end)."""
+    """One phrase found in a transcript: the command (or a question's own choice), the phrase, its word span."""
 
-    command: str
+    command: Reply
     phrase: str
     start: int
     end: int
@@ -61,19 +61,33 @@ class Match:
 
 @dataclass(frozen=True)
 class LanguagePack:
-    """The command phrases of one language."""
+    """The command phrases of one language (plus, in a :meth:`restricted` copy, a question's own choices)."""
 
     code: str
     name: str
-    commands: dict[str, tuple[str, ...]]
+    commands: dict[Command, tuple[str, ...]]
     model: str = ""
     source: str = "<memory>"
-    _index: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
+    options: tuple[str, ...] = ()  # a question's own choices, heard as themselves (they win over a command)
+    _index: dict[tuple[str, ...], Reply] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for command, phrases in self.commands.items():
             for phrase in phrases:
                 self._index[normalize(phrase)] = command
+        for option in self.options:
+            words = normalize(option)
+            if words:
+                self._index[words] = Option(" ".join(words))
+
+    def restricted(self, commands: frozenset[Command], options: tuple[str, ...] = ()) -> "LanguagePack":
+        """The phrases of ``commands`` only, plus ``options``: what one question listens for."""
+        return LanguagePack(self.code, self.name, {c: p for c, p in self.commands.items() if c in commands},
+                            self.model, self.source, tuple(options))
+
+    def missing(self, commands: frozenset[Command]) -> list[Command]:
+        """Those of ``commands`` this pack has no phrase for, in registry order."""
+        return [c for c in Command if c in commands and not self.commands.get(c)]
 
     def phrases(self) -> list[str]:
         """Every phrase of the pack, normalised (words joined by one space), in pack order."""
@@ -94,7 +108,7 @@ class LanguagePack:
                     found.append(Match(command, " ".join(phrase), i, i + n))
         return sorted(found, key=lambda m: (m.start, -m.length))
 
-    def match_command(self, text: str) -> str | None:
+    def match_command(self, text: str) -> Reply | None:
         """The command said in a transcript: the longest phrase wins; None if none, or a tie between commands."""
         found = self.find(text)
         if not found:
@@ -102,11 +116,11 @@ class LanguagePack:
         longest = max(m.length for m in found)
         winners = {m.command for m in found if m.length == longest}
         if len(winners) > 1:
-            log.debug("ambiguous transcript %r: %s", text, sorted(winners))
+            log.debug("ambiguous transcript %r: %s", text, sorted(map(str, winners)))
             return None
         return winners.pop()
 
-    def could_grow_into_other(self, text: str, command: str) -> bool:
+    def could_grow_into_other(self, text: str, command: Reply) -> bool:
         """True if the end of ``text`` is the start of a longer phrase of a different command (wait for more)."""
         words = normalize(text)
         for phrase, other in self._index.items():
@@ -127,10 +141,11 @@ def pack_from_dict(data: dict, source: str) -> LanguagePack:
     table = data.get("commands")
     if not isinstance(table, dict) or not table:
         raise InputError(f"{source}: needs a [commands] table mapping command names to lists of phrases")
-    commands: dict[str, tuple[str, ...]] = {}
+    commands: dict[Command, tuple[str, ...]] = {}
     owner: dict[tuple[str, ...], str] = {}
     for name, phrases in table.items():
-        if name not in COMMAND_NAMES:
+        command = Command.named(name) if name in COMMAND_NAMES else None
+        if command is None:
             raise InputError(f"{source}: unknown command 'commands.{name}' (known: {', '.join(COMMAND_NAMES)})")
         if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
             raise InputError(f"{source}: commands.{name} must be a non-empty list of phrases (strings)")
@@ -142,7 +157,7 @@ def pack_from_dict(data: dict, source: str) -> LanguagePack:
                 raise InputError(f"{source}: the phrase {phrase!r} is given to both commands.{owner[words]} "
                                  f"and commands.{name} (keep it in one)")
             owner[words] = name
-        commands[name] = tuple(" ".join(normalize(p)) for p in phrases)
+        commands[command] = tuple(" ".join(normalize(p)) for p in phrases)
     for key in ("code", "name", "model"):
         if key in data and not isinstance(data[key], str):
             raise InputError(f"{source}: {key} must be a string")
@@ -185,7 +200,7 @@ def load_language(spec: str) -> LanguagePack:
                      f"or create {pack_candidates(spec)[0]} by copying {BUILTIN_DIR / 'en.toml'})")
 
 
-def match_command(text: str, pack: LanguagePack | None = None) -> str | None:
+def match_command(text: str, pack: LanguagePack | None = None) -> Reply | None:
     """The command said in ``text`` with ``pack`` (default: the English pack); see LanguagePack.match_command."""
     return (pack or _english()).match_command(text)
 

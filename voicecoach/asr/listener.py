@@ -1,11 +1,15 @@
 """Hearing commands: the Vosk recognizer and the double-clap detector behind one ``process(frame)``.
 
-:class:`CommandDecoder` (pure) turns the recognizer's transcripts into commands: a partial result is acted on
-once it has held unchanged for ``partial_stable_ms`` and names exactly one command that no longer phrase of another
-command could still grow into ("no" is acted on at once because "no thanks" means the same; a lone "time" waits);
-the final result of that utterance is then not reported again. :class:`CommandListener` adds the model (found
-cheaply at construction, loaded in :meth:`CommandListener.load`, which may take seconds) and the double clap,
-which works with no model at all.
+:class:`CommandDecoder` (pure) turns the recognizer's transcripts into :class:`~voicecoach.events.Heard` answers: a
+partial result is acted on once it has held unchanged for ``partial_stable_ms`` and names exactly one command (or
+one of the question's own choices) that no longer phrase of another could still grow into ("no" is acted on at
+once because "no thanks" means the same; a lone "time" waits); the final result of that utterance is then not
+reported again. :class:`CommandListener` adds the model (found cheaply at construction, loaded in
+:meth:`CommandListener.load`, which may take seconds) and the double clap, which works with no model at all.
+
+The grammar follows what is asked: :meth:`CommandListener.expect` takes the router's
+:class:`~voicecoach.commands.Hearing` (the open question's commands and choices, or the commands heard at any
+time) and the recognizer listens for exactly those phrases, so a check-in's "now, or later?" is heard as "now".
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from pathlib import Path
 from typing import Collection, Iterable
 
 from ..audio.frames import Frame
-from ..events import Command
+from ..commands import EVERYTHING, Command, Hearing, Source
+from ..events import Heard
 from .clap import DoubleClapDetector
 from .lang import LanguagePack, load_language, normalize
 from .models import find_model, language_code, missing_model_message
@@ -27,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 class CommandDecoder:
-    """Pure: transcripts (partial and final) in, at most one voice :class:`Command` per utterance out."""
+    """Pure: transcripts (partial and final) in, at most one voice :class:`Heard` per utterance out."""
 
     def __init__(self, pack: LanguagePack, partial_stable_ms: int = 250) -> None:
         self.pack = pack
@@ -38,14 +43,14 @@ class CommandDecoder:
         """Forget the utterance in progress."""
         self._partial = ""
         self._since = 0.0
-        self._accepted: str | None = None
+        self._accepted: object | None = None
 
     def _exact(self, text: str) -> bool:
         """True when the transcript is one command phrase and nothing else."""
         found = self.pack.find(text)
         return bool(found) and max(m.length for m in found) == len(normalize(text))
 
-    def _sure_command(self, text: str) -> str | None:
+    def _sure_command(self, text: str) -> object | None:
         """The one command a partial names, or None if none, several, or it might still grow into another."""
         command = self.pack.match_command(text)
         if command is None:
@@ -58,20 +63,20 @@ class CommandDecoder:
         return None if self.pack.could_grow_into_other(text, command) else command
 
     def update(self, transcripts: Iterable[Transcript], now: float,
-               allowed: Collection[str] | None = None, strict: Collection[str] = ()) -> list[Command]:
-        """Take this frame's transcripts at audio time ``now``; returns commands (only ``allowed`` ones, if given).
+               strict: Collection[Command] = ()) -> list[Heard]:
+        """Take this frame's transcripts at audio time ``now``; returns what was heard (of the pack's phrases).
 
         Commands in ``strict`` count only from a final transcript that is the command phrase and nothing else
         (so "next" said alone ends a turn, but "the next day" inside a partner's story does not).
         """
-        out: list[Command] = []
+        out: list[Heard] = []
 
-        def emit(name: str, text: str, final: Transcript | None = None) -> None:
-            if name in strict:
+        def emit(reply: object, text: str, final: Transcript | None = None) -> None:
+            if reply in strict:
                 if final is not None and final.unknown == 0 and self._exact(text):
-                    out.append(Command(t=now, name=name, text=text, source="voice"))
-            elif allowed is None or name in allowed:
-                out.append(Command(t=now, name=name, text=text, source="voice"))
+                    out.append(Heard(t=now, reply=reply, text=text, source=Source.VOICE))  # type: ignore[arg-type]
+            else:
+                out.append(Heard(t=now, reply=reply, text=text, source=Source.VOICE))  # type: ignore[arg-type]
 
         for tr in transcripts:
             if tr.final:
@@ -92,7 +97,7 @@ class CommandDecoder:
 
 
 class CommandListener:
-    """Voice commands (when a model is installed) and the double clap: ``process(frame) -> [Command]``."""
+    """Voice commands (when a model is installed) and the double clap: ``process(frame) -> [Heard]``."""
 
     def __init__(self, settings: CommandSettings | None = None, language: str | LanguagePack | None = None) -> None:
         self.settings = settings or CommandSettings()
@@ -102,9 +107,11 @@ class CommandListener:
         self.decoder = CommandDecoder(self.pack, self.settings.partial_stable_ms)
         self.model_path: Path | None = find_model(self.settings, self.pack.model)
         self.recognizer: VoskRecognizer | None = None
+        self.hearing: Hearing = EVERYTHING
         self._load_lock = threading.Lock()
         self._warned = False
         self._idle = False
+        self._grammar_applied: tuple[str, ...] | None = None
         self._next_sample = 0
 
     @property
@@ -131,29 +138,37 @@ class CommandListener:
                                              pack_name=f"the language pack '{self.pack.code}' ({self.pack.source})")
             return True
 
-    def process(self, frame: Frame, listening: bool = True, strict: Collection[str] = ()) -> list[Command]:
-        """Feed one frame. ``listening`` is False when no answer is awaited: then only ``commands.anytime`` count,
-        plus ``strict`` commands said on their own (e.g. "next" during a check-in turn)."""
-        commands = self.clap.process(frame)
+    def expect(self, hearing: Hearing) -> None:
+        """Listen for what is asked now (the router's :class:`Hearing`); a change starts afresh."""
+        if hearing == self.hearing:
+            return
+        self.hearing = hearing
+        self.decoder.pack = self.pack.restricted(hearing.commands | hearing.strict, hearing.options)
+        self.reset()
+
+    def process(self, frame: Frame) -> list[Heard]:
+        """Feed one frame: the double clap, and what the recognizer hears of what is expected."""
+        heard = self.clap.process(frame)
         recognizer = self.recognizer
         if recognizer is None:
-            return commands
-        allowed = None if listening else set(self.settings.anytime) | set(strict)
-        if allowed is not None and not allowed:
-            self._idle = True  # nothing could be heard: let the recognizer rest
-            return commands
-        if self._idle or frame.start_sample != self._next_sample:  # resumed, or audio went missing (muted)
+            return heard
+        phrases = tuple(self.decoder.pack.phrases())
+        if phrases != self._grammar_applied:
+            self._idle = not recognizer.set_phrases(phrases) if phrases else True
+            self._grammar_applied = phrases
+            self.decoder.reset()
+        if self._idle:
+            return heard  # nothing could be heard: the recognizer rests
+        if frame.start_sample != self._next_sample:  # resumed, or audio went missing (muted)
             recognizer.reset()
             self.decoder.reset()
-            self._idle = False
         self._next_sample = frame.end_sample
-        commands += self.decoder.update(recognizer.process(frame), frame.end_s, allowed,
-                                        () if listening else strict)
-        return commands
+        strict = () if self.hearing.listening else self.hearing.strict
+        return heard + self.decoder.update(recognizer.process(frame), frame.end_s, strict)
 
-    def finish(self, t: float) -> list[Command]:
+    def finish(self, t: float) -> list[Heard]:
         """End of the stream (e.g. a WAV file): the last utterance's command, if any."""
-        if self.recognizer is None:
+        if self.recognizer is None or self._idle:
             return []
         return self.decoder.update(self.recognizer.flush(t), t)
 

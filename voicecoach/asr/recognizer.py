@@ -139,20 +139,44 @@ class VoskRecognizer:
                  pack_name: str = "the language pack") -> None:
         self.model = model if isinstance(model, VoskModel) else load_model(model)
         self.sample_rate = sample_rate
-        missing = self.model.missing_words(phrases)
-        if missing:
-            listed = "; ".join(f"'{p}' ({', '.join(w)})" for p, w in missing.items())
-            log.warning("%s has phrases the model %s cannot hear (words not in its vocabulary), left out: %s — "
-                        "replace them with words the model knows", pack_name, self.model.name, listed)
-        self.phrases = [p for p in phrases if p not in missing]
+        self.pack_name = pack_name
+        self._warned: set[str] = set()
+        self.phrases = self._hearable(phrases)
         if not self.phrases:
             raise VoicecoachError(f"none of the phrases of {pack_name} are in the vocabulary of the model "
                                   f"{self.model.path} (is it the model for this language? see: voicecoach models list)")
-        grammar = self.phrases + ([self.model.unknown_token] if self.model.unknown_token else [])
-        self.grammar_json = json.dumps(grammar, ensure_ascii=False)
+        self.grammar_json = self._grammar(self.phrases)
         vosk = vosk_module()
         self._rec = vosk.KaldiRecognizer(self.model.model, float(sample_rate), self.grammar_json)
         self._partial = ""
+
+    def _hearable(self, phrases: Sequence[str]) -> list[str]:
+        """The phrases whose words are all in the model's vocabulary; the others are named once in a warning."""
+        missing = {p: w for p, w in self.model.missing_words(phrases).items() if p not in self._warned}
+        if missing:
+            self._warned |= set(missing)
+            listed = "; ".join(f"'{p}' ({', '.join(w)})" for p, w in missing.items())
+            log.warning("%s has phrases the model %s cannot hear (words not in its vocabulary), left out: %s — "
+                        "replace them with words the model knows", self.pack_name, self.model.name, listed)
+        return [p for p in phrases if not self.model.missing_words([p])]
+
+    def _grammar(self, phrases: Sequence[str]) -> str:
+        return json.dumps(list(phrases) + ([self.model.unknown_token] if self.model.unknown_token else []),
+                          ensure_ascii=False)
+
+    def set_phrases(self, phrases: Sequence[str]) -> bool:
+        """Listen for these phrases from now on (the utterance in progress is dropped). False when the model can
+        hear none of them: then the recognizer should rest until the phrases change."""
+        hearable = self._hearable(phrases)
+        if hearable == self.phrases:
+            return bool(hearable)
+        self.phrases = hearable
+        if not hearable:
+            return False
+        self.grammar_json = self._grammar(hearable)
+        self._rec.SetGrammar(self.grammar_json)
+        self.reset()
+        return True
 
     def _clean(self, text: str) -> str:
         token = self.model.unknown_token

@@ -55,7 +55,7 @@ def _load_folder(folder: Path, source: str) -> list[Entry]:
         try:
             script = load_script_file(file)
         except InputError as exc:
-            log.warning("check-in script not loaded: %s", exc)
+            log.debug("check-in script not loaded: %s", exc)  # reported by whoever lists or uses the library
             entries.append(Entry(file.stem, file, source, error=str(exc)))
             continue
         entries.append(Entry(script.name, file, source, script))
@@ -75,7 +75,7 @@ class Library:
                     entry = Entry(entry.name, entry.path, entry.source,
                                   error=f"{entry.path.name}: name {entry.name!r} is already used by "
                                         f"{previous.path.name} (rename one of them)")
-                    log.warning("check-in script not loaded: %s", entry.error)
+                    log.debug("check-in script not loaded: %s", entry.error)
                 else:
                     entry = Entry(entry.name, entry.path, entry.source, entry.script, overrides=True)
             if entry.script is not None:

@@ -15,14 +15,22 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..commands import Command
 from ..errors import InputError
 from ..settings import tomllib  # tomllib, or tomli on Python 3.10
+from .model import PlanItem, Script, Step, Where
+from .steps import KINDS, REFLECT_MINUTES, TURN_MINUTES
 
-STEP_TYPES = ("say", "ask", "turn", "reflect", "choose", "pause", "end")
+if TYPE_CHECKING:
+    from ..asr.lang import LanguagePack
+
+__all__ = ["Script", "Step", "PlanItem", "STEP_TYPES", "parse_script", "load_script_file", "needed_commands",
+           "unsayable", "MAX_STEPS", "MAX_TEXT_CHARS", "MAX_FILE_BYTES"]
+
+STEP_TYPES = tuple(KINDS)
 WHO = ("a", "b", "first", "second", "each", "other")
 ROUND_WHO = ("each", "other")
 TARGETS = ("next", "skip", "end")  # besides the id of a step
@@ -32,131 +40,62 @@ LENGTH_VARS = ("minutes", "duration")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 VAR_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
-TURN_MINUTES = (0.5, 30.0)
-REFLECT_MINUTES = (0.25, 10.0)
 PAUSE_SECONDS = (1.0, 600.0)
 WAIT_SECONDS = (2.0, 60.0)
 SCRIPT_MINUTES = (1.0, 180.0)
+# Limits on what a (user's) file may hold, so a broken or hostile script is one clear error, never a crash:
+MAX_STEPS = 200  # steps in a file (the longest built-in has 15)
+MAX_TEXT_CHARS = 2000  # characters in one text (about two minutes of speech)
+MAX_FILE_BYTES = 256 * 1024
+MAX_DURATIONS = 50
 
 META_KEYS = ("name", "title", "description", "minutes", "offer_on_schedule", "consent", "alternate", "durations",
              "steps")
 COMMON_KEYS = ("type", "id", "title")
-STEP_KEYS: dict[str, tuple[str, ...]] = {
-    "say": ("text", "for"),
-    "ask": ("text", "for", "wait_s", "on_yes", "on_not_now", "on_silence", "yes_text", "not_now_text"),
-    "turn": ("text", "for", "minutes", "warn_at", "end_text"),
-    "reflect": ("text", "for", "minutes", "warn_at", "confirm", "correct_text", "correct_minutes", "end_text"),
-    "choose": ("text", "options", "sets", "default", "goto"),
-    "pause": ("text", "seconds", "end_text"),
-    "end": ("text",),
-}
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "say": ("text",), "ask": ("text",), "turn": ("minutes",), "reflect": ("for",), "choose": ("text",),
-    "pause": (), "end": (),
-}
 QUIET_KEYS = ("end_text", "yes_text", "not_now_text")  # may be "" to say nothing
+TEXT_KEYS = ("text", "title", "end_text", "yes_text", "not_now_text", "confirm", "correct_text")
 DEFAULT_CONSENT = "Hello {a} and {b}. Is now a good time for {title}? It takes about {approx}. Say yes, or not now."
+CONSENT_NEEDS = frozenset({Command.YES, Command.NOT_NOW})  # every script opens with "Say yes, or not now"
 
 
-@dataclass(frozen=True)
-class Step:
-    """One validated step; texts are templates with ``{variables}``; unused fields keep their defaults."""
-
-    number: int  # 1-based position in the file, for messages
-    type: str
-    id: str = ""
-    title: str = ""
-    who: str = ""  # "" (both) | a | b | first | second | each | other
-    text: str = ""
-    minutes: float = 0.0  # turn / reflect length
-    seconds: float = 0.0  # pause length
-    warn_at_min: tuple[float, ...] = ()  # spoken warnings at these minutes left
-    end_text: str = ""
-    wait_s: float | None = None  # ask: answer time (None = the settings' answer_s)
-    on_yes: str = "next"
-    on_not_now: str = "next"
-    on_silence: str = "next"
-    yes_text: str = ""
-    not_now_text: str = ""
-    confirm: str = ""
-    correct_text: str = ""
-    correct_minutes: float = 1.0
-    options: tuple[str, ...] = ()
-    sets: str = ""
-    default: str = ""
-    goto: tuple[tuple[str, str], ...] = ()  # (option, target)
+def _shown(value: Any) -> str:
+    """A value for an error message: its repr, cut short (a hostile file may hold huge or deeply nested values)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "a deeply nested value"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
-@dataclass(frozen=True)
-class PlanItem:
-    """One position in the played order: a step, its round (-1 when none) and the pass (0 or 1) through it."""
-
-    step: int  # index into Script.steps
-    round: int = -1
-    pass_no: int = 0
-
-
-@dataclass(frozen=True)
-class Script:
-    """A validated check-in script."""
-
-    name: str
-    title: str
-    description: str
-    minutes: float
-    offer_on_schedule: bool
-    consent: str
-    alternate: bool
-    durations: tuple[tuple[str, float], ...]  # named lengths in minutes, usable as {name} and minutes = "name"
-    steps: tuple[Step, ...]
-    plan: tuple[PlanItem, ...]
-    source: str = ""  # the file it came from ("" when parsed from text)
-
-    def step_at(self, item: PlanItem) -> Step:
-        """The step a plan item plays."""
-        return self.steps[item.step]
-
-
-class _Where:
-    """Builds the one-line error messages: file, step number and type, key."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.step = ""
-
-    def at(self, number: int, type_: str = "") -> None:
-        self.step = f"step {number}" + (f" ({type_})" if type_ else "")
-
-    def error(self, message: str) -> InputError:
-        return InputError(f"{self.file}: {self.step + ': ' if self.step else ''}{message}")
-
-
-def _text(where: _Where, key: str, value: Any) -> str:
+def _text(where: Where, key: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise where.error(f"{key} must be a string in quotes, not {value!r}")
+        raise where.error(f"{key} must be a string in quotes, not {_shown(value)}")
     if not value.strip() and key not in QUIET_KEYS:
         raise where.error(f"{key} is empty (write what should be said)")
+    if len(value) > MAX_TEXT_CHARS:
+        raise where.error(f"{key} is {len(value)} characters long (at most {MAX_TEXT_CHARS}: split it into "
+                          f"several steps)")
     return value.strip()
 
 
-def _number(where: _Where, key: str, value: Any, lo: float, hi: float, unit: str = "") -> float:
+def _number(where: Where, key: str, value: Any, lo: float, hi: float, unit: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise where.error(f"{key} must be a number{unit}, not {value!r}")
+        raise where.error(f"{key} must be a number{unit}, not {_shown(value)}")
     if not lo <= value <= hi:
         raise where.error(f"{key} = {value!r} is out of range ({lo:g} to {hi:g})")
     return float(value)
 
 
-def _minutes(where: _Where, key: str, value: Any, durations: dict[str, float], lo: float, hi: float) -> float:
+def _minutes(where: Where, key: str, value: Any, durations: dict[str, float], lo: float, hi: float) -> float:
     if isinstance(value, str):
         if value not in durations:
             known = ", ".join(durations) or "none defined"
-            raise where.error(f"{key} = {value!r} is not a duration name (in [durations]: {known})")
+            raise where.error(f"{key} = {_shown(value)} is not a duration name (in [durations]: {known})")
         value = durations[value]
     return _number(where, key, value, lo, hi, " of minutes (or a name from [durations])")
 
 
-def _variables(where: _Where, key: str, text: str, known: set[str]) -> None:
+def _variables(where: Where, key: str, text: str, known: set[str]) -> None:
     try:
         fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
     except ValueError as exc:
@@ -168,52 +107,54 @@ def _variables(where: _Where, key: str, text: str, known: set[str]) -> None:
                               f"{':' + spec if spec else ''}}} (known here: {hint})")
 
 
-def _target(where: _Where, key: str, value: Any) -> str:
+def _target(where: Where, key: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise where.error(f"{key} must be a string: next, skip, end, or the id of a step")
     return value
 
 
-def _parse_step(where: _Where, number: int, raw: Any, durations: dict[str, float]) -> Step:
+def _parse_step(where: Where, number: int, raw: Any, durations: dict[str, float]) -> Step:
     where.at(number)
     if not isinstance(raw, dict):
         raise where.error("must be a table ([[steps]])")
     type_ = raw.get("type")
     if type_ is None:
         raise where.error(f"type is missing (add type = \"...\": one of {', '.join(STEP_TYPES)})")
-    if type_ not in STEP_TYPES:
-        raise where.error(f"type = {type_!r} is not a step type (use one of: {', '.join(STEP_TYPES)})")
+    if type_ not in KINDS:
+        raise where.error(f"type = {_shown(type_)} is not a step type (use one of: {', '.join(STEP_TYPES)})")
+    kind = KINDS[type_]
     where.at(number, type_)
-    allowed = COMMON_KEYS + STEP_KEYS[type_]
+    allowed = COMMON_KEYS + kind.keys
     for key in raw:
         if key not in allowed:
-            raise where.error(f"unknown key '{key}' (a {type_} step takes: {', '.join(allowed[1:])})")
-    for key in REQUIRED[type_]:
+            raise where.error(f"unknown key '{_shown(key)[1:-1]}' (a {type_} step takes: {', '.join(allowed[1:])})")
+    for key in kind.required:
         if key not in raw:
             raise where.error(f"{key} is missing")
     values: dict[str, Any] = {"number": number, "type": type_}
     for key, value in raw.items():
         if key == "type":
             continue
-        values.update(_parse_key(where, type_, key, value, durations))
-    return Step(**_with_defaults(type_, values))
+        values.update(_parse_key(where, kind.minutes_range, key, value, durations))
+    return Step(**kind.defaults(values))
 
 
-def _parse_key(where: _Where, type_: str, key: str, value: Any, durations: dict[str, float]) -> dict[str, Any]:
+def _parse_key(where: Where, minutes_range: tuple[float, float], key: str, value: Any,
+               durations: dict[str, float]) -> dict[str, Any]:
     if key == "id":
         if not isinstance(value, str) or not NAME_RE.match(value) or value in TARGETS:
-            raise where.error(f"id = {value!r} must be a short lowercase name (letters, digits, - or _), "
+            raise where.error(f"id = {_shown(value)} must be a short lowercase name (letters, digits, - or _), "
                               f"not next, skip or end")
         return {"id": value}
     if key == "for":
         if value not in WHO:
-            raise where.error(f"for = {value!r} is not allowed (use one of: {', '.join(WHO)}; leave out for both)")
+            raise where.error(f"for = {_shown(value)} is not allowed (use one of: {', '.join(WHO)}; leave out for "
+                              f"both)")
         return {"who": value}
-    if key in ("text", "title", "end_text", "yes_text", "not_now_text", "confirm", "correct_text"):
+    if key in TEXT_KEYS:
         return {key: _text(where, key, value)}
     if key == "minutes":
-        bounds = TURN_MINUTES if type_ == "turn" else REFLECT_MINUTES
-        return {"minutes": _minutes(where, key, value, durations, *bounds)}
+        return {"minutes": _minutes(where, key, value, durations, *minutes_range)}
     if key == "correct_minutes":
         return {key: _minutes(where, key, value, durations, *REFLECT_MINUTES)}
     if key == "seconds":
@@ -221,92 +162,44 @@ def _parse_key(where: _Where, type_: str, key: str, value: Any, durations: dict[
     if key == "wait_s":
         return {key: _number(where, key, value, *WAIT_SECONDS, unit=" of seconds")}
     if key == "warn_at":
-        if not isinstance(value, list) or not value:
-            raise where.error(f"warn_at must be a list of minutes left, e.g. [1] or [5, 1], not {value!r}")
+        if not isinstance(value, list) or not 1 <= len(value) <= 10:
+            raise where.error(f"warn_at must be a list of minutes left, e.g. [1] or [5, 1], not {_shown(value)}")
         return {"warn_at_min": tuple(sorted((_number(where, key, v, 0.1, 60.0, " of minutes") for v in value),
                                             reverse=True))}
     if key in ("on_yes", "on_not_now", "on_silence"):
         return {key: _target(where, key, value)}
     if key == "options":
         if not isinstance(value, list) or not 2 <= len(value) <= 6:
-            raise where.error(f"options must be a list of 2 to 6 choices, not {value!r}")
+            raise where.error(f"options must be a list of 2 to 6 choices, not {_shown(value)}")
         opts = tuple(_text(where, key, v) for v in value)
         if len({o.lower() for o in opts}) != len(opts):
             raise where.error("options has the same choice twice")
         return {"options": opts}
     if key == "sets":
         if not isinstance(value, str) or not VAR_RE.match(value) or value in BASE_VARS + PERSON_VARS + LENGTH_VARS:
-            raise where.error(f"sets = {value!r} must be a new variable name (lowercase letters, digits, _), "
+            raise where.error(f"sets = {_shown(value)} must be a new variable name (lowercase letters, digits, _), "
                               f"or \"first\" to choose who starts")
         return {"sets": value}
     if key == "default":
         return {"default": _text(where, key, value)}
     if key == "goto":
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or len(value) > 6:
             raise where.error("goto must be a table of choice = target, e.g. goto = { later = \"wrap-up\" }")
         return {"goto": tuple((str(k), _target(where, f"goto.{k}", v)) for k, v in value.items())}
     raise where.error(f"unknown key '{key}'")  # pragma: no cover - filtered by the allowed keys
 
 
-def _default_warnings(minutes: float) -> tuple[float, ...]:
-    if minutes >= 10:
-        return (5.0, 1.0)
-    if minutes >= 2:
-        return (1.0,)
-    return ()
-
-
-def _with_defaults(type_: str, v: dict[str, Any]) -> dict[str, Any]:
-    """Fill in the default prompts, so ``scripts show`` and the runner see the same effective texts."""
-    who = v.get("who", "")
-    if type_ == "turn":
-        if who:
-            v.setdefault("text", "{speaker}, you have {duration}. {listener}, just listen for now.")
-            v.setdefault("end_text", "Thank you, {speaker}.")
-        else:
-            v.setdefault("text", "You have {duration} to talk it through together.")
-        v.setdefault("warn_at_min", _default_warnings(v["minutes"]))
-    elif type_ == "reflect":
-        v.setdefault("minutes", 1.0)
-        v.setdefault("text", "{listener}, in your own words, what did you hear {speaker} say?")
-        v.setdefault("confirm", "{speaker}, did {listener} get it? Say yes, or not now if something was missed.")
-        v.setdefault("correct_text", "{speaker}, what would you add? Take {duration}.")
-        v.setdefault("end_text", "Thank you both.")
-    elif type_ == "choose":
-        if v.get("sets") == "first":
-            v.setdefault("options", ("{a}", "{b}"))
-        v.setdefault("default", v.get("options", ("",))[0])
-    elif type_ == "pause":
-        v.setdefault("seconds", 30.0)
-        v.setdefault("text", "Let's take a quiet moment. Just breathe.")
-    elif type_ == "end":
-        v.setdefault("text", "That's the end. Thank you both.")
-    return v
-
-
-def _check_step(where: _Where, step: Step, known: set[str], durations: dict[str, float]) -> None:
-    """Checks that need the whole step: ranges relative to each other, variables in every text."""
+def _check_step(where: Where, step: Step, known: set[str], durations: dict[str, float]) -> None:
+    """Checks that need the whole step: its type's own checks, and the variables in every text."""
     where.at(step.number, step.type)
-    if step.type == "choose":
-        if step.sets == "first" and step.options != ("{a}", "{b}") and step.options != ("{b}", "{a}"):
-            raise where.error("options must be [\"{a}\", \"{b}\"] (or be left out) with sets = \"first\"")
-        if not step.options:
-            raise where.error("options is missing (or use sets = \"first\" to choose who starts)")
-        if step.default not in step.options:
-            raise where.error(f"default = {step.default!r} is not one of the options")
-        for option, _ in step.goto:
-            if option not in step.options:
-                raise where.error(f"goto.{option} is not one of the options ({', '.join(step.options)})")
-    if step.type in ("turn", "reflect"):
-        for left in step.warn_at_min:
-            if left >= step.minutes:
-                raise where.error(f"warn_at = {left:g} must be less than minutes ({step.minutes:g})")
+    kind = KINDS[step.type]
+    kind.check(where, step)
     here = set(known) | set(durations)
     if step.who:
         here |= set(PERSON_VARS)
-    if step.type in ("turn", "reflect", "pause"):
+    if kind.has_length:
         here |= set(LENGTH_VARS)
-    for key in ("text", "title", "end_text", "yes_text", "not_now_text", "confirm", "correct_text", "default"):
+    for key in TEXT_KEYS + ("default",):
         _variables(where, key, getattr(step, key), here)
     for i, option in enumerate(step.options):
         _variables(where, f"options[{i + 1}]", option, set(known) | set(durations))
@@ -331,13 +224,13 @@ def _make_plan(steps: tuple[Step, ...]) -> tuple[PlanItem, ...]:
     return tuple(plan)
 
 
-def _parse_meta(where: _Where, data: dict[str, Any], default_name: str) -> dict[str, Any]:
+def _parse_meta(where: Where, data: dict[str, Any], default_name: str) -> dict[str, Any]:
     for key in data:
         if key not in META_KEYS:
-            raise where.error(f"unknown key '{key}' (a script takes: {', '.join(META_KEYS)})")
+            raise where.error(f"unknown key '{_shown(key)[1:-1]}' (a script takes: {', '.join(META_KEYS)})")
     name = data.get("name", default_name)
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise where.error(f"name = {name!r} must be a short lowercase name (letters, digits, - or _)")
+        raise where.error(f"name = {_shown(name)} must be a short lowercase name (letters, digits, - or _)")
     if "title" not in data:
         raise where.error("title is missing (add: title = \"Our check-in\")")
     if "minutes" not in data:
@@ -349,22 +242,22 @@ def _parse_meta(where: _Where, data: dict[str, Any], default_name: str) -> dict[
     for key, default in (("offer_on_schedule", False), ("alternate", True)):
         value = data.get(key, default)
         if not isinstance(value, bool):
-            raise where.error(f"{key} must be true or false, not {value!r}")
+            raise where.error(f"{key} must be true or false, not {_shown(value)}")
         meta[key] = value
     durations = data.get("durations", {})
-    if not isinstance(durations, dict):
-        raise where.error("durations must be a table ([durations]) of name = minutes")
+    if not isinstance(durations, dict) or len(durations) > MAX_DURATIONS:
+        raise where.error(f"durations must be a table ([durations]) of at most {MAX_DURATIONS} name = minutes")
     for key, value in durations.items():
         if not VAR_RE.match(key) or key in BASE_VARS + PERSON_VARS + LENGTH_VARS:
-            raise where.error(f"durations.{key}: not a usable name (lowercase letters, digits, _; not a built-in "
-                              f"variable)")
+            raise where.error(f"durations.{_shown(key)[1:-1]}: not a usable name (lowercase letters, digits, _; not "
+                              f"a built-in variable)")
         _number(where, f"durations.{key}", value, TURN_MINUTES[0] / 2, TURN_MINUTES[1], " of minutes")
     meta["durations"] = tuple((k, float(v)) for k, v in durations.items())
     _variables(where, "consent", meta["consent"], set(BASE_VARS) | set(durations))
     return meta
 
 
-def _check_flow(where: _Where, steps: tuple[Step, ...]) -> None:
+def _check_flow(where: Where, steps: tuple[Step, ...]) -> None:
     """Targets exist, ids are unique, variables are set before use, and every step can be reached."""
     ids: dict[str, int] = {}
     for step in steps:
@@ -380,7 +273,7 @@ def _check_flow(where: _Where, steps: tuple[Step, ...]) -> None:
         for key, target in targets:
             if target not in TARGETS and target not in ids:
                 known = ", ".join(list(TARGETS) + list(ids))
-                raise where.error(f"{key} = {target!r} is not a step id (use one of: {known})")
+                raise where.error(f"{key} = {_shown(target)} is not a step id (use one of: {known})")
     for prev, step in zip(steps, steps[1:]):
         if prev.type == "end" and not step.id:
             where.at(step.number, step.type)
@@ -388,17 +281,29 @@ def _check_flow(where: _Where, steps: tuple[Step, ...]) -> None:
                               "or remove it)")
 
 
-def parse_script(text: str, file: str = "script.toml", source: str = "") -> Script:
-    """Parse and validate a script's TOML text; ``file`` names it in error messages."""
-    where = _Where(file)
+def _load_toml(where: Where, text: str) -> dict[str, Any]:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise where.error(f"the file is larger than {MAX_FILE_BYTES // 1024} KB (a check-in script is a few KB)")
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise where.error(f"invalid TOML: {exc}") from None
+    except RecursionError:  # the TOML reader recurses once per level of nesting
+        raise where.error("values are nested too deeply to be a check-in script (lists or tables inside "
+                          "each other hundreds of levels deep)") from None
+
+
+def parse_script(text: str, file: str = "script.toml", source: str = "") -> Script:
+    """Parse and validate a script's TOML text; ``file`` names it in error messages."""
+    where = Where(file)
+    data = _load_toml(where, text)
     meta = _parse_meta(where, data, Path(file).stem)
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise where.error("no steps (add at least one [[steps]] table with a type)")
+    if len(raw_steps) > MAX_STEPS:
+        raise where.error(f"{len(raw_steps)} steps is too many (at most {MAX_STEPS}: split it into several "
+                          f"scripts)")
     durations = dict(meta["durations"])
     steps: list[Step] = [_parse_step(where, n, raw, durations) for n, raw in enumerate(raw_steps, start=1)]
     set_vars: set[str] = set()
@@ -413,13 +318,38 @@ def parse_script(text: str, file: str = "script.toml", source: str = "") -> Scri
 
 
 def _with_end(number: int) -> Step:
-    return Step(**_with_defaults("end", {"number": number, "type": "end"}))
+    return Step(**KINDS["end"].defaults({"number": number, "type": "end"}))
+
+
+def needed_commands(script: Script) -> dict[Command, list[str]]:
+    """Each command the script's prompts ask the couple to say, with where it is asked ("consent", "step 3")."""
+    needs: dict[Command, list[str]] = {command: ["consent"] for command in CONSENT_NEEDS}
+    for step in script.steps:
+        for command in KINDS[step.type].needs(step):
+            needs.setdefault(command, []).append(f"step {step.number} ({step.type})")
+    return needs
+
+
+def unsayable(script: Script, pack: LanguagePack) -> str | None:
+    """The commands the script asks for that the language pack has no phrase for (one line), or None."""
+    needs = needed_commands(script)
+    missing = pack.missing(frozenset(needs))
+    if not missing:
+        return None
+    where = Path(script.source).name if script.source else script.name
+    listed = "; ".join(f"'{c.spoken}' (asked at {', '.join(needs[c][:3])}{', ...' if len(needs[c]) > 3 else ''})"
+                       for c in missing)
+    return (f"{where}: the language pack '{pack.code}' has no phrase for {listed}: add one to "
+            f"[commands] {', '.join(c.value for c in missing)} in {pack.source}, or use another language pack")
 
 
 def load_script_file(path: Path | str) -> Script:
     """Read and validate a script file; errors name the file by its name."""
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"{path.name}: the file is larger than {MAX_FILE_BYTES // 1024} KB "
+                             f"(a check-in script is a few KB)")
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file (list scripts with: voicecoach scripts list)") from None

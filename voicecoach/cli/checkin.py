@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from pathlib import Path
 
 from ..errors import InputError
 from . import config_of
-from .listen import add_device_args, open_source_factory
+from .listen import add_device_args
 
 ORDER = 12
 
@@ -24,7 +23,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--to", metavar="FILE.wav", type=Path,
                    help="with --answers: rehearse offline, rendering every prompt into this WAV (in seconds)")
     p.add_argument("--no-ui", action="store_true", help="plain lines instead of the live view")
-    p.set_defaults(func=run, file=None, fast=False)
+    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,21 +31,21 @@ def run(args: argparse.Namespace) -> int:
     from .. import app
 
     config = config_of(args)
-    make_runner = app.runner_factory(config)
-    runner = make_runner(args.name)  # unknown or broken script: one-line InputError before anything starts
+    runner = app.runner_factory(config)(args.name)  # unknown or broken script: one-line InputError first
+    answers = [a.strip() for a in (args.answers or "").split(",") if a.strip()]
     if args.to is not None:
         if args.answers is None:
             raise InputError("--to needs --answers (the scripted answers for an offline rehearsal)")
-        return _rehearse(config, runner, args)
-    return _live(config, make_runner, args)
+        return _rehearse(config, runner, answers, args)
+    return _live(config, answers, args)
 
 
-def _rehearse(config, runner, args) -> int:
+def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> int:
+    from .. import app
     from ..audio.wav import write_wav
     from ..rehearse import rehearse
 
-    answers = [a.strip() for a in args.answers.split(",") if a.strip()]
-    speaker = app_speaker_for_render(config)
+    speaker = app.make_speaker(config, render_only=True)
     try:
         result = rehearse(runner, answers, render=speaker.render, on_line=lambda line: print(line, flush=True))
     finally:
@@ -60,48 +59,22 @@ def _rehearse(config, runner, args) -> int:
     return 0
 
 
-def app_speaker_for_render(config):
-    """A Speaker used only to render prompts (no device needed)."""
-    from .. import app
-
-    return app.make_speaker(config, render_only=True)
-
-
-def _live(config, make_runner, args) -> int:
-    from .. import app
-    from ..runtime import Session
+def _live(config, answers: list[str], args: argparse.Namespace) -> int:
+    """The check-in on the live loop; it ends with the script (or a signal), and prints the talk's summary."""
+    from ..journal.schema import TalkSource
     from ..rehearse import ScriptedAnswers
-    from ..runtime_loop import run_loop
+    from ..runtime_live import Live, LiveSpec
 
-    speaker = app.make_speaker(config, output=args.output, on_text=lambda t: print(f"(not spoken) {t}", flush=True))
-    listener = app.make_listener(config)
-    session = Session(config, app.make_pipeline(config), speaker, listener, app.open_journal(config),
-                      source_name="checkin", runner_factory=make_runner,
-                      on_line=lambda line: print(line, flush=True))
-    answers = [a.strip() for a in (args.answers or "").split(",") if a.strip()]
-    scripted = ScriptedAnswers(answers, on_answer=lambda a: print(f"(answer: {a.replace('_', ' ')})", flush=True))
-    stop = threading.Event()
-    started = threading.Event()
+    def line(text: str) -> None:
+        print(text, flush=True)
 
-    def on_frame(frame) -> None:
-        if session.runner is None and started.is_set() and not speaker.busy():
-            stop.set()  # the check-in ended
-        scripted.feed(session)
-
-    if not answers:
-        from ..ui import KeyReader
-
-        KeyReader(session.submit_command, single_keys=sys.stdin.isatty()).start()
-    session.start_checkin(args.name)
-    started.set()
-    try:
-        run_loop(session, open_source_factory(config, args), stop, reopen_s=config.audio.reopen_s,
-                 on_frame=on_frame)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        summary = session.finish()
-        speaker.wait(timeout_s=10.0)
-        speaker.close()
+    spec = LiveSpec(TalkSource.CHECKIN, input=args.input, output=args.output, keys=not answers,
+                    single_keys=not answers and sys.stdin.isatty() and not args.no_ui, wait_for_device=False)
+    live = Live.build(config, spec, on_line=line, on_unspoken=lambda t: line(f"(not spoken) {t}"))
+    if answers:
+        scripted = ScriptedAnswers(answers, on_answer=lambda a: line(f"(answer: {a.replace('_', ' ')})"))
+        live.on_tick(lambda: scripted.feed(live))
+    live.session.start_checkin(args.name)
+    summary = live.serve(until=lambda: live.router.runner is None and not live.speaker.busy())
     print(summary.text())
     return 0

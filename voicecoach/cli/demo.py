@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import threading
 
 import numpy as np
 
@@ -11,6 +10,7 @@ from ..clock import MonotonicClock
 from . import config_of
 
 ORDER = 14
+PAUSE_SILENCE_S = 30  # silence fed after the talk, while the pause ends and the welcome-back question is answered
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -36,61 +36,63 @@ class DemoClock:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the conversation, feed it through the loop, answer the coach like a couple would."""
-    from .. import app
     from ..audio.frames import SAMPLE_RATE
     from ..audio.wav import write_wav
     from ..demo import build_conversation, demo_answers, describe
+    from ..journal.schema import TalkSource
     from ..rehearse import ScriptedAnswers
-    from ..runtime import Session
-    from ..runtime_loop import PacedSource, run_loop
+    from ..runtime_live import Live, LiveSpec, StopOnSignals
+    from ..runtime_loop import PacedSource
     from ..sources import ArraySource
 
     config = config_of(args)
     names = (config.partners.a_name, config.partners.b_name)
     print("voicecoach demo: two generated voices talk, start interrupting each other, then raise their voices.")
-    speaker = app.make_speaker(config, output="" if args.fast else args.output,
-                               render_only=args.fast, on_text=lambda t: None)
-    print("(rendering the conversation...)", flush=True)
-    audio, timeline = build_conversation(speaker.render)
-    if args.save:
-        write_wav(args.save, audio)
-    lines = describe(timeline, names)
     clock = DemoClock()
 
     def show(text: str) -> None:
         print(f"  >> {text}" if text.startswith("voicecoach:") else f"  .. {text}", flush=True)
 
-    session = Session(config, app.make_pipeline(config, use_profile=False), speaker, None, None, clock=clock,
-                      source_name="demo", runner_factory=app.runner_factory(config), on_line=show)
+    spec = LiveSpec(TalkSource.DEMO, output="" if args.fast else args.output, render_only=args.fast,
+                    use_profile=False, commands=False, finish_speech_s=30.0)
+    live = Live.build(config, spec, clock=clock, on_line=show)
+    print("(rendering the conversation...)", flush=True)
+    audio, timeline = build_conversation(live.speaker.render)
+    if args.save:
+        write_wav(args.save, audio)
+    lines = describe(timeline, names)
     answers = ScriptedAnswers(demo_answers(), delay_s=0.0 if args.fast else 1.5, on_answer=lambda answer: print(
         f"(the couple says: {answer.replace('_', ' ').replace('yes', 'okay')})", flush=True))
-    position = [0.0]
 
-    def on_frame(frame) -> None:
-        position[0] = frame.end_s
+    def narrate(frame) -> None:
         while lines and lines[0][0] <= frame.end_s:
             print(f"{lines.pop(0)[1]}", flush=True)
-        answers.feed(session)
 
-    stop = threading.Event()
+    live.on_frame(narrate)
+    live.on_tick(lambda: answers.feed(live))
     wrap = (lambda src: src) if args.fast else PacedSource
-    run_loop(session, lambda pos: wrap(ArraySource(audio, config.audio.frame_ms)), stop, on_frame=on_frame,
-             live=False)
-    if session.coach.state(clock.now()).pause_left_s is not None:
-        speaker.wait(timeout_s=30.0)
-        left = session.coach.state(clock.now()).pause_left_s or 0.0
-        print(f"(fast-forward: the couple takes their {config.pause.length_min:g} minute pause)", flush=True)
-        clock.offset += left + 0.1
-    silence = np.zeros(int(SAMPLE_RATE * 30), dtype=np.int16)
-    start = int(position[0] * SAMPLE_RATE)
-    for _ in range(4):  # let the pause end, the welcome-back question be asked and answered
-        if not session.coach.busy and not speaker.busy():
-            break
-        run_loop(session, lambda pos: wrap(ArraySource(silence, config.audio.frame_ms, start)), stop,
-                 on_frame=on_frame, live=False)
-        start += len(silence)
-    summary = session.finish()
-    speaker.wait(timeout_s=30.0)
-    speaker.close()
+    coach = live.router.coach
+
+    def more(source_audio):
+        return lambda pos: wrap(ArraySource(source_audio, config.audio.frame_ms, pos))
+
+    def after_the_talk() -> None:
+        """Skip the pause's 20 minutes, then let the pause end and the welcome-back question be answered."""
+        if coach.state(clock.now()).pause_left_s is not None:
+            live.speaker.wait(timeout_s=30.0)
+            left = coach.state(clock.now()).pause_left_s or 0.0
+            print(f"(fast-forward: the couple takes their {config.pause.length_min:g} minute pause)", flush=True)
+            clock.offset += left + 0.1
+        silence = np.zeros(int(SAMPLE_RATE * PAUSE_SILENCE_S), dtype=np.int16)
+        for _ in range(4):
+            if live.stop.is_set() or (not coach.busy and not live.speaker.busy()):
+                break
+            live.run(more(silence), live=False)
+
+    with StopOnSignals(live.stop) as signals:
+        live.run(more(audio), live=False)
+        after_the_talk()
+        live.stopped_by = signals.received
+    summary = live.close()
     print(summary.text())
     return 0

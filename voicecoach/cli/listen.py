@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
+from pathlib import Path
+from typing import Callable
 
 from . import config_of
 
@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("listen", parents=[common], help="listen to a talk and offer the agreed pause (default)")
     add_device_args(p)
     p.add_argument("--no-ui", action="store_true", help="plain log lines instead of the live view")
-    p.add_argument("--file", metavar="WAV", help="listen to a recording instead of the microphone (in real time)")
+    p.add_argument("--file", metavar="WAV", type=Path,
+                   help="listen to a recording instead of the microphone (in real time)")
     p.add_argument("--fast", action="store_true", help="with --file: as fast as possible (no real-time pacing)")
     p.set_defaults(func=run)
 
@@ -30,36 +31,32 @@ def add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", metavar="DEV", help="output device: index or part of its name")
 
 
-def open_source_factory(config, args):
-    """A function(position) -> FrameSource for the microphone or ``--file``."""
-    if getattr(args, "file", None):
-        from ..audio.wav import WavSource, read_header
-        from ..runtime_loop import PacedSource
+class ListenLines:
+    """The lifecycle lines of ``listen``: listening once the microphone (or file) is open, waiting without one."""
 
-        read_header(args.file)  # fail early with a one-line error
+    def __init__(self, say_line: Callable[[str], None], keys_help: str) -> None:
+        self.say_line = say_line
+        self.keys_help = keys_help
 
-        def open_file(position: int):
-            src = WavSource(args.file, frame_ms=config.audio.frame_ms)
-            return src if args.fast else PacedSource(src)
+    def notify(self, notice: object) -> None:
+        """Print what the couple needs to know about the microphone."""
+        from ..notices import MicLost, MicOpened, MicWaiting
 
-        return open_file
-    from ..audio.device import MicSource
-
-    device = args.input if args.input is not None else (config.audio.input or None)
-
-    def open_mic(position: int):
-        return MicSource(device, frame_ms=config.audio.frame_ms, queue_blocks=config.audio.queue_frames,
-                         start_sample=position).open()
-
-    return open_mic
+        if isinstance(notice, MicOpened):
+            self.say_line("voicecoach is listening. " + self.keys_help)
+        elif isinstance(notice, MicWaiting):
+            log.warning("waiting for a microphone: %s. Until one is there, the keys work (%s)", notice.reason,
+                        self.keys_help)
+        elif isinstance(notice, MicLost):
+            log.warning("microphone lost (%s); reopening", notice.reason)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the live loop until Ctrl-C (or the end of --file)."""
+    """Run the live loop until Ctrl-C, SIGTERM or SIGHUP (or the end of --file); print the summary."""
     from .. import app
-    from ..runtime import Session
-    from ..runtime_loop import run_loop
-    from ..ui import KEY_HELP, KeyReader, LiveView
+    from ..journal.schema import TalkSource
+    from ..runtime_live import Live, LiveSpec
+    from ..ui import KEY_HELP, LiveView
 
     config = config_of(args)
     notice = app.first_run_notice()
@@ -68,39 +65,19 @@ def run(args: argparse.Namespace) -> int:
     use_ui = not args.no_ui and sys.stdout.isatty()
     view = LiveView(names=(config.partners.a_name, config.partners.b_name)) if use_ui else None
     say_line = view.line if view else (lambda text: print(text, flush=True))
-    open_source = open_source_factory(config, args)
-    speaker = app.make_speaker(config, output=args.output, on_text=lambda t: say_line(f"(not spoken) {t}"))
-    listener = app.make_listener(config)
-    journal = app.open_journal(config)
-    session = Session(config, app.make_pipeline(config), speaker, listener, journal, source_name="listen",
-                      runner_factory=_factory_or_none(app, config), on_line=say_line,
-                      notes=app.make_notes(config, journal))
-    keys = KeyReader(session.submit_command, single_keys=use_ui).start()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    say_line("voicecoach is listening. " + KEY_HELP)
-    on_frame = None
+    spec = LiveSpec(TalkSource.LISTEN, input=args.input, output=args.output, file=args.file, fast=args.fast,
+                    keys=True, single_keys=use_ui)
+    live = Live.build(config, spec, on_line=say_line, on_unspoken=lambda t: say_line(f"(not spoken) {t}"))
+    live.observe(ListenLines(say_line, KEY_HELP))
     if view is not None:
-        on_frame = lambda frame: view.draw(frame.end_s, session.pipeline, session.coach.state(session.clock.now()),
-                                           session.runner)
+        session = live.session
+        live.on_frame(lambda frame: view.draw(frame.end_s, session.pipeline,
+                                              session.router.coach.state(session.clock.now()),
+                                              session.router.runner))
     try:
-        run_loop(session, open_source, stop, reopen_s=config.audio.reopen_s, on_frame=on_frame,
-                 live=not args.file)
-    except KeyboardInterrupt:
-        pass
+        summary = live.serve()
     finally:
-        keys.stop()
-        if view:
+        if view is not None:
             view.close()
-        summary = session.finish()
-        speaker.wait(timeout_s=10.0)
-        speaker.close()
     print(summary.text(), flush=True)
     return 0
-
-
-def _factory_or_none(app, config):
-    try:
-        return app.runner_factory(config)
-    except ImportError:  # check-ins not installed in this build
-        return None

@@ -7,6 +7,13 @@ Nothing here stores audio or words: only times, counts, partner labels and short
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..detect.pipeline import TalkStats
+
 V1 = (
     """CREATE TABLE talks (
         id INTEGER PRIMARY KEY,
@@ -72,3 +79,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2)
 CURRENT_VERSION = len(MIGRATIONS)
 
 TABLES = ("talks", "events", "suggestions", "pauses", "checkins", "notes")
+
+
+class TalkSource(Enum):
+    """Where a talk was heard (the ``talks.source`` column)."""
+
+    LISTEN = "listen"
+    KIOSK = "kiosk"
+    DEMO = "demo"
+    CHECKIN = "checkin"
+
+
+@dataclass(frozen=True)
+class TalkFigures:
+    """A talk's figures, stored in its ``talks`` row: each field is the column of the same name.
+
+    Built from the detection pipeline's :class:`~voicecoach.detect.pipeline.TalkStats` by :meth:`of`, never by
+    renaming keys of a dict: a field renamed on either side fails a test (and a type check).
+    """
+
+    speak_a_s: float  # seconds partner A spoke
+    speak_b_s: float
+    raised_a_s: float  # seconds partner A's voice was raised
+    raised_b_s: float
+
+    @classmethod
+    def of(cls, stats: TalkStats) -> "TalkFigures":
+        """The figures of a talk's statistics."""
+        return cls(speak_a_s=stats.speaking_s["A"], speak_b_s=stats.speaking_s["B"],
+                   raised_a_s=stats.raised_s["A"], raised_b_s=stats.raised_s["B"])
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        """The ``talks`` columns these figures fill."""
+        return tuple(f.name for f in fields(cls))

@@ -18,21 +18,20 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from dataclasses import asdict
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
 from .. import paths
 from ..errors import VoicecoachError
 from ..events import Event
-from .schema import CURRENT_VERSION, MIGRATIONS, TABLES
+from ..records import Answer, PauseEnd
+from .schema import CURRENT_VERSION, MIGRATIONS, TABLES, TalkFigures, TalkSource
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "journal.sqlite3"
-SOURCES = ("listen", "kiosk", "demo", "checkin")
-ANSWERS = ("yes", "not_now", "no_answer", "manual")
-_ANSWER_ALIASES = {"none": "no_answer"}  # the coach's word for "no answer in time"
-STATS_KEYS = ("speak_a_s", "speak_b_s", "raised_a_s", "raised_b_s")
+SOURCES = tuple(s.value for s in TalkSource)
 # String-valued event keys that are labels, not words anyone said; every other string is dropped on the way in.
 _LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -228,20 +227,24 @@ class Journal:
             if cur.rowcount != 1:
                 raise JournalValueError(f"journal: no {table} row with id {row_id}")
 
-    def start_talk(self, source: str, started_at: float) -> int:
+    def start_talk(self, source: TalkSource | str, started_at: float) -> int:
         """Record the start of a talk (``source``: listen, kiosk, demo or checkin); returns its id."""
-        if source not in SOURCES:
-            raise JournalValueError(f"talk source must be one of {SOURCES}, not {source!r}")
-        return self._insert("talks", {"source": source, "started_at": float(started_at)})
+        return self._insert("talks", {"source": _source(source).value, "started_at": float(started_at)})
 
-    def end_talk(self, talk_id: int, ended_at: float, stats: Mapping[str, float | None]) -> None:
-        """Record the end of a talk with per-partner seconds: speak_a_s, speak_b_s, raised_a_s, raised_b_s.
+    def end_talk(self, talk_id: int, ended_at: float, figures: TalkFigures | None = None,
+                 audio_s: float = 0.0) -> None:
+        """Record the end of a talk, with its figures (None: not known, the columns stay empty).
 
-        Other keys in ``stats`` are ignored (the journal keeps only these figures)."""
-        unknown = set(stats) - set(STATS_KEYS)
-        if unknown:
-            log.debug("journal: talk stats not stored: %s", ", ".join(sorted(unknown)))
-        row = {"ended_at": float(ended_at), **{k: _seconds(stats.get(k)) for k in STATS_KEYS}}
+        ``audio_s`` is the length of audio heard: a talk replayed from a file faster than real time is dated back
+        so that it spans its audio and ends at ``ended_at``, and its events (stamped in seconds of audio from the
+        talk's start) fall inside it."""
+        row: dict[str, Any] = {"ended_at": float(ended_at)}
+        if figures is not None:
+            row.update({k: float(v) for k, v in asdict(figures).items()})
+        with self._lock:
+            found = self._conn.execute("SELECT started_at FROM talks WHERE id = ?", (talk_id,)).fetchone()
+        if found is not None and audio_s > 0 and float(ended_at) - float(found[0]) < audio_s:
+            row["started_at"] = float(ended_at) - float(audio_s)
         self._update("talks", talk_id, row)
 
     def add_event(self, talk_id: int, event: Event | Mapping[str, Any]) -> int:
@@ -252,35 +255,50 @@ class Journal:
                "data": json.dumps(data, ensure_ascii=False)}
         return self._insert("events", row)
 
+    def end_event(self, event_id: int, end: float) -> None:
+        """Set the end (seconds of audio) of a stored event that was stored while it went on (a raised voice)."""
+        with self._tx() as conn:
+            found = conn.execute("SELECT data FROM events WHERE id = ?", (event_id,)).fetchone()
+            if found is None:
+                raise JournalValueError(f"journal: no events row with id {event_id}")
+            data = json.loads(found[0])
+            data["end"] = round(float(end), 3)
+            conn.execute('UPDATE events SET "end" = ?, data = ? WHERE id = ?',
+                         (float(end), json.dumps(data, ensure_ascii=False), event_id))
+
     def add_suggestion(self, talk_id: int | None, at: float, reason: str) -> int:
         """Record that a pause was suggested (wall time ``at``, the detector's reason); returns its id."""
         return self._insert("suggestions", {"talk_id": talk_id, "at": float(at), "reason": str(reason)})
 
-    def answer_suggestion(self, suggestion_id: int, answer: str, at: float) -> None:
-        """Record the answer to a suggestion: yes, not_now, no_answer (or "none") or manual."""
-        answer = _ANSWER_ALIASES.get(answer, answer)
-        if answer not in ANSWERS:
-            raise JournalValueError(f"answer must be one of {ANSWERS}, not {answer!r}")
-        self._update("suggestions", suggestion_id, {"answer": answer, "answered_at": float(at)})
+    def answer_suggestion(self, suggestion_id: int, answer: Answer, at: float) -> None:
+        """Record the answer to a suggestion."""
+        if not isinstance(answer, Answer):
+            raise JournalValueError(f"answer must be an Answer ({', '.join(a.value for a in Answer)}), "
+                                    f"not {answer!r}")
+        self._update("suggestions", suggestion_id, {"answer": answer.value, "answered_at": float(at)})
 
     def add_pause(self, talk_id: int | None, started_at: float, planned_min: float) -> int:
         """Record the start of a pause of ``planned_min`` minutes; returns its id."""
         row = {"talk_id": talk_id, "started_at": float(started_at), "planned_min": float(planned_min)}
         return self._insert("pauses", row)
 
-    def end_pause(self, pause_id: int, ended_at: float, how: str) -> None:
-        """Record the end of a pause and how it ended (e.g. finished, stopped, more_time)."""
+    def end_pause(self, pause_id: int, ended_at: float, how: PauseEnd) -> None:
+        """Record the end of a pause and how it ended."""
+        if not isinstance(how, PauseEnd):
+            raise JournalValueError(f"how must be a PauseEnd, not {how!r}")
         with self._lock:
             found = self._conn.execute("SELECT started_at FROM pauses WHERE id = ?", (pause_id,)).fetchone()
         if found is None:
             raise JournalValueError(f"journal: no pauses row with id {pause_id}")
         actual = max(0.0, (float(ended_at) - found[0]) / 60.0)
-        self._update("pauses", pause_id, {"ended_at": float(ended_at), "actual_min": actual, "ended_how": how})
+        self._update("pauses", pause_id, {"ended_at": float(ended_at), "actual_min": actual,
+                                          "ended_how": how.value})
 
-    def add_checkin(self, name: str, started_at: float, completed: bool, minutes: float, source: str) -> int:
+    def add_checkin(self, name: str, started_at: float, completed: bool, minutes: float,
+                    source: TalkSource | str) -> int:
         """Record a check-in (script name, start, whether it was completed, its length, where it ran)."""
         row = {"name": name, "started_at": float(started_at), "completed": int(bool(completed)),
-               "minutes": float(minutes), "source": source}
+               "minutes": float(minutes), "source": _source(source).value}
         return self._insert("checkins", row)
 
     def index_note(self, created_at: float, from_partner: str, to_partner: str, file: str,
@@ -363,8 +381,11 @@ class Journal:
         self.close()
 
 
-def _seconds(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _source(source: TalkSource | str) -> TalkSource:
+    try:
+        return source if isinstance(source, TalkSource) else TalkSource(source)
+    except ValueError:
+        raise JournalValueError(f"talk source must be one of {SOURCES}, not {source!r}") from None
 
 
 def clean_event(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,240 @@
+"""The router: who hears each command, event and time-out. Pure, driven by a fake clock in milliseconds."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from voicecoach.actions import Say, Snooze
+from voicecoach.checkin.runner import TURN_COMMANDS, ScriptRunner
+from voicecoach.checkin.script import parse_script
+from voicecoach.clock import FakeClock
+from voicecoach.coach import DURING_PAUSE, Coach, Mode
+from voicecoach.commands import Command, Option, Source
+from voicecoach.config import PauseSettings
+from voicecoach.events import Heard, Interruption, PauseSuggested
+from voicecoach.notes_flow import NotesFlow, NoteSummary
+from voicecoach.records import (Answer, CheckinEnded, CheckinOutcome, CheckinStarted, PauseEnd, PauseEnded,
+                                PauseStarted, SuggestionAnswered)
+from voicecoach.router import FindNotes, Router
+
+SCRIPT = textwrap.dedent('''
+    title = "Test"
+    minutes = 5
+    consent = "Ready?"
+    [[steps]]
+    type = "turn"
+    for = "a"
+    minutes = 2
+    text = "Sam, go."
+    [[steps]]
+    type = "choose"
+    text = "Now or later?"
+    options = ["now", "later"]
+    sets = "when"
+    [[steps]]
+    type = "say"
+    text = "Then {when}."
+    ''')
+
+
+class Rig:
+    """A router with a real coach, notes flow and check-in runner; ``now`` from a fake clock."""
+
+    def __init__(self, script: str = SCRIPT) -> None:
+        self.clock = FakeClock()
+        self.runners: list[ScriptRunner] = []
+
+        def checkins(name: str) -> ScriptRunner:
+            runner = ScriptRunner(parse_script(script, f"{name}.toml"), ("Sam", "Alex"), speech_wpm=float("inf"))
+            self.runners.append(runner)
+            return runner
+
+        self.router = Router(Coach(PauseSettings(length_min=20)), NotesFlow(("Sam", "Alex"), True, wall=lambda: 0.0),
+                             checkins, anytime=frozenset({Command.PAUSE}))
+        self.effects: list = []
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def say(self, reply, source: Source = Source.VOICE) -> list:
+        out = self.router.on_heard(Heard(t=self.now(), reply=reply, text="", source=source), self.now())
+        self.effects += out
+        return out
+
+    def spoken(self, seconds: float = 0.5) -> list:
+        """The prompt has been spoken: time passes with nothing being said."""
+        self.clock.advance(seconds)
+        out = self.router.tick(self.now(), prompt_done=True)
+        self.effects += out
+        return out
+
+    def detect(self, event) -> list:
+        out = self.router.on_detection(event, self.now())
+        self.effects += out
+        return out
+
+
+def says(effects) -> str:
+    return " ".join(e.text for e in effects if isinstance(e, Say))
+
+
+def suggestion(t: float = 1.0) -> PauseSuggested:
+    return PauseSuggested(t=t, reason="3 interruptions in 60 s")
+
+
+def test_a_question_hears_its_answer_only_once_it_has_been_spoken():
+    rig = Rig()
+    rig.detect(suggestion())
+    assert rig.router.window is None and not rig.router.hearing.listening  # still being said
+    rig.spoken()
+    assert rig.router.window == (1, 0.5)
+    assert rig.router.hearing.commands >= {Command.YES, Command.NOT_NOW, Command.PAUSE}
+    effects = rig.say(Command.NOT_NOW)
+    assert SuggestionAnswered(Answer.NOT_NOW) in effects and Snooze(15.0) in effects
+    assert rig.router.window is None and rig.router.idle
+
+
+def test_a_typed_answer_counts_even_while_the_question_is_still_being_said():
+    rig = Rig()
+    rig.detect(suggestion())
+    effects = rig.say(Command.YES, Source.KEYBOARD)
+    assert SuggestionAnswered(Answer.YES) in effects and rig.router.coach.mode is Mode.PAUSING
+
+
+def test_silence_runs_the_window_out_on_the_fake_clock():
+    rig = Rig()
+    rig.detect(suggestion())
+    rig.spoken(0.1)
+    answer_s = PauseSettings().answer_s
+    rig.clock.advance(answer_s - 0.5)
+    assert rig.router.tick(rig.now(), prompt_done=True) == []  # not yet
+    rig.clock.advance(0.5)
+    again = rig.router.tick(rig.now(), prompt_done=True)
+    assert "Just checking" in says(again)  # one gentle repeat, and a new window
+    assert rig.router.window is None
+    rig.spoken(0.1)
+    assert rig.router.window is not None and rig.router.window[0] == 2
+
+
+def test_the_double_clap_answers_yes_to_an_open_question_and_means_pause_otherwise():
+    rig = Rig()
+    rig.router.start_checkin("nightly", rig.now())  # "Ready?" (the kiosk's ritual consent)
+    rig.spoken()
+    rig.say(Command.PAUSE, Source.CLAP)
+    assert rig.runners[0].state.step_type == "turn"  # the check-in began: the clap was "yes"
+    assert rig.router.coach.mode is Mode.LISTENING
+    rig.say(Command.PAUSE, Source.CLAP)  # no question open: the agreed signal for the pause
+    assert rig.router.runner is None and rig.router.coach.mode is Mode.PAUSING
+    ended = [e for e in rig.effects if isinstance(e, CheckinEnded)]
+    assert [e.outcome for e in ended] == [CheckinOutcome.PAUSE]
+
+
+def test_a_spoken_pause_at_an_open_question_is_still_the_pause():
+    rig = Rig()
+    rig.router.start_checkin("nightly", rig.now())
+    rig.spoken()
+    rig.say(Command.PAUSE)
+    assert rig.router.runner is None and rig.router.coach.mode is Mode.PAUSING
+
+
+def test_during_a_check_in_the_runner_hears_commands_and_detector_events():
+    rig = Rig()
+    assert CheckinStarted("nightly") in rig.router.start_checkin("nightly", rig.now())
+    rig.spoken()
+    rig.say(Command.YES)  # consent
+    assert rig.router.hearing.strict == TURN_COMMANDS - {Command.PAUSE}  # a turn: "next" alone counts
+    rig.clock.advance(40)
+    reminder = rig.detect(Interruption(t=40.0, start=39.5, speaker="B", over="A"))
+    assert "It's Sam's turn" in says(reminder)
+    assert rig.detect(suggestion()) != [] and rig.router.coach.mode is Mode.LISTENING  # the runner's reminder
+    rig.say(Command.NEXT)
+    assert "Now or later?" in says(rig.effects)
+
+
+def test_a_questions_own_choices_are_listened_for_and_picked():
+    rig = Rig()
+    rig.router.start_checkin("nightly", rig.now(), consented=True)
+    rig.say(Command.NEXT)
+    rig.spoken()
+    hearing = rig.router.hearing
+    assert hearing.listening and hearing.options == ("now", "later")
+    effects = rig.say(Option("later"))
+    assert "Okay, later." in says(effects) and "Then later." in says(effects)
+    assert rig.router.runner is None and CheckinEnded in {type(e) for e in effects}
+
+
+def test_while_the_pause_runs_more_time_and_stop_are_heard_said_alone():
+    rig = Rig()
+    rig.say(Command.PAUSE)
+    assert rig.router.hearing.strict == DURING_PAUSE - {Command.PAUSE}
+    assert "five more minutes" in says(rig.say(Command.MORE_TIME))
+
+
+def test_voice_notes_only_when_nothing_else_is_under_way():
+    rig = Rig()
+    assert rig.say(Command.PLAY_NOTES) == [FindNotes()]
+    effects = rig.router.notes_found([NoteSummary(1, 0.0, "A")], rig.now())
+    assert "There is one note" in says(effects)
+    rig.spoken()
+    assert "Kept" in says(rig.say(Command.YES))
+    rig.say(Command.PAUSE)
+    assert rig.say(Command.PLAY_NOTES) == [] and rig.say(Command.LEAVE_NOTE) == []
+
+
+def test_suggestions_are_held_back_while_asked_and_not_offered_twice():
+    rig = Rig()
+    rig.router.hold_suggestions = True
+    assert rig.detect(suggestion()) == [] and rig.router.held == 1
+    rig.router.hold_suggestions = False
+    assert "Shall we take" in says(rig.detect(suggestion()))
+    assert rig.detect(suggestion(2.0)) == []  # already asking
+
+
+def test_a_failing_check_in_is_ended_as_failed_and_the_loop_goes_on(caplog):
+    rig = Rig()
+    rig.router.start_checkin("nightly", rig.now(), consented=True)
+    runner = rig.runners[0]
+
+    def broken(reply, now):
+        raise ZeroDivisionError("a bug in a step type")
+
+    runner.heard = broken
+    effects = rig.say(Command.NEXT)
+    assert [e.outcome for e in effects if isinstance(e, CheckinEnded)] == [CheckinOutcome.FAILED]
+    assert "something went wrong" in says(effects) and rig.router.runner is None
+    assert "ZeroDivisionError" in caplog.text
+    assert "Shall we take" in says(rig.detect(suggestion()))  # the coach goes on
+
+
+def test_a_check_in_that_cannot_start_is_said_and_named():
+    rig = Rig()
+    rig.router.checkins = lambda name: (_ for _ in ()).throw(__import__("voicecoach.errors").errors.InputError(
+        f"no check-in script called {name!r}"))
+    assert "can't start that check-in" in says(rig.router.start_checkin("evening", rig.now()))
+    assert "evening" in rig.router.problem and rig.router.idle
+
+
+def test_closing_records_a_running_pause_and_check_in_as_cut_short():
+    rig = Rig()
+    rig.say(Command.PAUSE)
+    rig.clock.advance(60)
+    assert rig.router.close(rig.now()) == [PauseEnded(PauseEnd.CUT_SHORT, 1.0)]
+    rig = Rig()
+    rig.router.start_checkin("nightly", rig.now(), consented=True)
+    rig.clock.advance(30)
+    (ended,) = rig.router.close(rig.now())
+    assert ended.outcome is CheckinOutcome.CUT_SHORT and ended.minutes == 0.5
+
+
+@pytest.mark.parametrize("manual", [True, False])
+def test_the_pause_taken_is_recorded_once_with_how_it_began(manual):
+    rig = Rig()
+    if manual:
+        rig.say(Command.PAUSE)
+    else:
+        rig.detect(suggestion())
+        rig.spoken()
+        rig.say(Command.YES)
+    assert [e for e in rig.effects if isinstance(e, PauseStarted)] == [PauseStarted(20.0, manual)]

@@ -1,0 +1,364 @@
+"""Check-in step types: one class each, registered in :data:`KINDS`.
+
+A step type says how its ``[[steps]]`` table is read (``keys``, ``required``, :meth:`StepKind.defaults`), what is
+checked once the whole step is known (:meth:`StepKind.check`), which commands its questions need the language to
+say (:meth:`StepKind.needs`, checked by ``voicecoach scripts check``), and how it runs: :meth:`StepKind.enter` when
+the runner reaches it, :meth:`StepKind.handle` for an answer to its question, :meth:`StepKind.after_timer` when its
+timer runs out, and :meth:`StepKind.help` for "help". A new step type is one class here plus one line in
+:data:`KINDS`; the parser and the runner need no change.
+
+Steps talk to the runner through its small step API (``say``, ``render``, ``listen``, ``go``, ``finish``,
+``start_timer``, ``who``, ``common``, ``phase``, ``silences``, ``cursor``); see
+:class:`~voicecoach.checkin.runner.ScriptRunner`.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from ..actions import Action
+from ..commands import Command, Option, Reply
+from ..records import CheckinOutcome
+from .model import Step, Where
+from .words import spoken_duration
+
+if TYPE_CHECKING:  # the runner imports this module
+    from .runner import ScriptRunner
+
+MOVE_ON = "Okay, moving on."
+REST_HELP = "You can also say repeat, more time, skip, pause, or stop."
+TURN_MINUTES = (0.5, 30.0)
+REFLECT_MINUTES = (0.25, 10.0)
+
+
+class Timer(Enum):
+    """What a running timer is for."""
+
+    TURN = "turn"  # one partner (or both) talks
+    REFLECT = "reflect"  # the listener sums up
+    CORRECT = "correct"  # the speaker adds what was missed
+    PAUSE = "pause"  # a quiet moment
+
+
+class StepKind:
+    """Base class of the step types: the defaults suit a step that is said and then done."""
+
+    name = ""
+    keys: tuple[str, ...] = ()  # keys a step of this type takes, besides type, id and title
+    required: tuple[str, ...] = ()
+    minutes_range: tuple[float, float] = TURN_MINUTES  # bounds of ``minutes`` when the type takes it
+    has_length = False  # its texts may use {minutes} and {duration}
+
+    def defaults(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Fill in the default prompts, so ``scripts show`` and the runner see the same effective texts."""
+        return values
+
+    def check(self, where: Where, step: Step) -> None:
+        """Checks that need the whole step (raise ``where.error(...)``)."""
+
+    def needs(self, step: Step) -> frozenset[Command]:
+        """The commands its prompts ask the couple to say (the language pack must have a phrase for each)."""
+        return frozenset()
+
+    def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:
+        """The runner reached the step: its actions, or None when the step is done at once (the runner goes on)."""
+        run.say(run.render(step.text))
+        return None
+
+    def handle(self, run: ScriptRunner, step: Step, reply: Reply | None) -> list[Action]:
+        """An answer (None: silence) to this step's question."""
+        return []
+
+    def after_timer(self, run: ScriptRunner, step: Step, timer: Timer, times_up: str) -> list[Action]:
+        """The step's timer ran out (or "next" ended it early): thank the speaker and go on."""
+        run.say(_join(times_up, run.render(step.end_text)))
+        return run.go("next")
+
+    def help(self, run: ScriptRunner, step: Step) -> str:
+        """What to say to "help" while this step's question is open."""
+        return "Say next when you're done, or more time, repeat, skip, pause, or stop."
+
+
+class Say(StepKind):
+    """Say something, then go straight on."""
+
+    name = "say"
+    keys = ("text", "for")
+    required = ("text",)
+
+
+class End(StepKind):
+    """The closing words; the check-in is complete."""
+
+    name = "end"
+    keys = ("text",)
+
+    def defaults(self, values: dict[str, Any]) -> dict[str, Any]:
+        values.setdefault("text", "That's the end. Thank you both.")
+        return values
+
+    def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:
+        run.say(run.render(step.text))
+        run.steps_done += 1
+        return run.finish(CheckinOutcome.COMPLETED)
+
+
+class Ask(StepKind):
+    """A yes / not now question, each answer (and silence) leading on to a step."""
+
+    name = "ask"
+    keys = ("text", "for", "wait_s", "on_yes", "on_not_now", "on_silence", "yes_text", "not_now_text")
+    required = ("text",)
+
+    def needs(self, step: Step) -> frozenset[Command]:
+        return frozenset({Command.YES, Command.NOT_NOW})
+
+    def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:
+        from .runner import Phase
+
+        run.phase, run.cursor = Phase.ASK, 0
+        run.say(run.render(step.text))
+        return run.listen()
+
+    def handle(self, run: ScriptRunner, step: Step, reply: Reply | None) -> list[Action]:
+        if reply is Command.YES:
+            run.say(run.render(step.yes_text))
+            return run.go(step.on_yes)
+        if reply is Command.NOT_NOW:
+            run.say(run.render(step.not_now_text))
+            return run.go(step.on_not_now)
+        if reply is Command.NEXT:
+            return run.go("next")
+        if reply is Command.SKIP:
+            run.say(MOVE_ON)
+            return run.go("next", counted=False)
+        if reply is None:
+            if run.silences:
+                return run.go(step.on_silence)
+            run.silences += 1
+            run.say("Just checking: " + run.render(step.text))
+            return run.listen()
+        return run.common(reply, run.render(step.text)) or run.listen()
+
+    def help(self, run: ScriptRunner, step: Step) -> str:
+        return f"Say yes, or not now. {REST_HELP}"
+
+
+class Choose(StepKind):
+    """A choice between 2 to 6 options, said directly (one-word options) or picked one by one with yes / next."""
+
+    name = "choose"
+    keys = ("text", "options", "sets", "default", "goto")
+    required = ("text",)
+
+    def defaults(self, values: dict[str, Any]) -> dict[str, Any]:
+        if values.get("sets") == "first":
+            values.setdefault("options", ("{a}", "{b}"))
+        values.setdefault("default", values.get("options", ("",))[0])
+        return values
+
+    def check(self, where: Where, step: Step) -> None:
+        if step.sets == "first" and step.options != ("{a}", "{b}") and step.options != ("{b}", "{a}"):
+            raise where.error("options must be [\"{a}\", \"{b}\"] (or be left out) with sets = \"first\"")
+        if not step.options:
+            raise where.error("options is missing (or use sets = \"first\" to choose who starts)")
+        if step.default not in step.options:
+            raise where.error(f"default = {step.default!r} is not one of the options")
+        for option, _ in step.goto:
+            if option not in step.options:
+                raise where.error(f"goto.{option} is not one of the options ({', '.join(step.options)})")
+
+    def needs(self, step: Step) -> frozenset[Command]:
+        return frozenset({Command.YES, Command.NEXT})
+
+    def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:
+        from .runner import Phase
+
+        run.phase, run.cursor = Phase.CHOOSE, 0
+        run.say(self._intro(run, step))
+        return run.listen()
+
+    @staticmethod
+    def _intro(run: ScriptRunner, step: Step) -> str:
+        options = run.options(step)
+        if all(len(o.split()) == 1 for o in options):
+            listing = ", ".join(options[:-1]) + " or " + options[-1]
+            return f"{run.render(step.text)} Say {listing}."
+        return f"{run.render(step.text)} Say yes when you hear the one you want, or next. {options[0]}?"
+
+    def handle(self, run: ScriptRunner, step: Step, reply: Reply | None) -> list[Action]:
+        options = run.options(step)
+        lowered = [o.lower() for o in options]
+        if isinstance(reply, Option) and reply.text.strip().lower() in lowered:
+            return self._pick(run, step, lowered.index(reply.text.strip().lower()))
+        if reply is Command.YES:
+            return self._pick(run, step, run.cursor)
+        if reply in (Command.NEXT, Command.NOT_NOW):
+            run.cursor = (run.cursor + 1) % len(options)
+            run.say(f"{options[run.cursor]}?")
+            return run.listen()
+        if reply is Command.SKIP:
+            run.say(MOVE_ON)
+            return self._pick(run, step, step.options.index(step.default), quiet=True, counted=False)
+        if reply is None:
+            if run.silences:
+                default = step.options.index(step.default)
+                run.say(f"Let's go with {options[default]}.")
+                return self._pick(run, step, default, quiet=True)
+            run.silences += 1
+            run.say(f"Just checking: {options[run.cursor]}? Say yes, or next.")
+            return run.listen()
+        if reply is Command.REPEAT:
+            run.cursor = 0
+        return run.common(reply, self._intro(run, step)) or run.listen()
+
+    @staticmethod
+    def _pick(run: ScriptRunner, step: Step, index: int, quiet: bool = False, counted: bool = True) -> list[Action]:
+        chosen = run.options(step)[index]
+        if step.sets == "first":
+            run.set_first(0 if step.options[index] == "{a}" else 1)
+        elif step.sets:
+            run.variables[step.sets] = chosen
+        if not quiet:
+            run.say(f"Okay, {chosen}.")
+        return run.go(dict(step.goto).get(step.options[index], "next"), counted=counted)
+
+    def help(self, run: ScriptRunner, step: Step) -> str:
+        options = run.options(step)
+        return (f"Say one of: {', '.join(options)}. Or say next to hear them one by one, and yes to pick one. "
+                f"{REST_HELP}")
+
+
+class Turn(StepKind):
+    """One partner talks (or both), timed, with spoken warnings; the other listens."""
+
+    name = "turn"
+    keys = ("text", "for", "minutes", "warn_at", "end_text")
+    required = ("minutes",)
+    minutes_range = TURN_MINUTES
+    has_length = True
+
+    def defaults(self, values: dict[str, Any]) -> dict[str, Any]:
+        if values.get("who", ""):
+            values.setdefault("text", "{speaker}, you have {duration}. {listener}, just listen for now.")
+            values.setdefault("end_text", "Thank you, {speaker}.")
+        else:
+            values.setdefault("text", "You have {duration} to talk it through together.")
+        values.setdefault("warn_at_min", default_warnings(values["minutes"]))
+        return values
+
+    def check(self, where: Where, step: Step) -> None:
+        _check_warnings(where, step)
+
+    def needs(self, step: Step) -> frozenset[Command]:
+        return frozenset({Command.NEXT})
+
+    def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:
+        return run.start_timer(Timer.TURN, run.who(step), step.minutes * 60.0, step.warn_at_min, step.text)
+
+
+class Reflect(StepKind):
+    """The listener sums up what they heard (timed); then the speaker confirms, or adds what was missed."""
+
+    name = "reflect"
+    keys = ("text", "for", "minutes", "warn_at", "confirm", "correct_text", "correct_minutes", "end_text")
+    required = ("for",)
+    minutes_range = REFLECT_MINUTES
+    has_length = True
+
+    def defaults(self, values: dict[str, Any]) -> dict[str, Any]:
+        values.setdefault("minutes", 1.0)
+        values.setdefault("text", "{listener}, in your own words, what did you hear {speaker} say?")
+        values.setdefault("confirm", "{speaker}, did {listener} get it? Say yes, or not now if something was missed.")
+        values.setdefault("correct_text", "{speaker}, what would you add? Take {duration}.")
+        values.setdefault("end_text", "Thank you both.")
+        return values
+
+    def check(self, where: Where, step: Step) -> None:
+        _check_warnings(where, step)
+
+    def needs(self, step: Step) -> frozenset[Command]:
+        return frozenset({Command.YES, Command.NOT_NOW})
+
+    def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:
+        who = run.who(step)
+        return run.start_timer(Timer.REFLECT, 1 - who if who is not None else None, step.minutes * 60.0,
+                               step.warn_at_min, step.text)
+
+    def after_timer(self, run: ScriptRunner, step: Step, timer: Timer, times_up: str) -> list[Action]:
+        if timer is not Timer.REFLECT:
+            return super().after_timer(run, step, timer, times_up)
+        from .runner import Phase
+
+        run.phase, run.silences = Phase.CONFIRM, 0
+        run.say(_join(times_up, run.render(step.confirm)))
+        return run.listen()
+
+    def handle(self, run: ScriptRunner, step: Step, reply: Reply | None) -> list[Action]:
+        who = run.who(step)
+        if reply is Command.YES:
+            run.say(run.render(step.end_text))
+            return run.go("next")
+        if reply is Command.NOT_NOW:  # something was missed: the speaker adds it
+            return run.start_timer(Timer.CORRECT, who, step.correct_minutes * 60.0, (), step.correct_text)
+        if reply is Command.MORE_TIME:  # the listener wants to go on summing up
+            listener = 1 - who if who is not None else None
+            more = run.settings.more_time_s
+            text = f"Okay, {spoken_duration(more)} more" + (f", {run.names[listener]}." if listener is not None
+                                                           else ".")
+            return run.start_timer(Timer.REFLECT, listener, more, (), text.replace("{", "{{").replace("}", "}}"))
+        if reply is Command.NEXT:
+            return run.go("next")
+        if reply is Command.SKIP:
+            run.say(MOVE_ON)
+            return run.go("next", counted=False)
+        if reply is None:
+            if run.silences:
+                return run.go("next")
+            run.silences += 1
+            run.say("Just checking: " + run.render(step.confirm))
+            return run.listen()
+        return run.common(reply, run.render(step.confirm)) or run.listen()
+
+    def help(self, run: ScriptRunner, step: Step) -> str:
+        return f"Say yes if that was right, or not now to add something. {REST_HELP}"
+
+
+class Pause(StepKind):
+    """A quiet moment of a few seconds."""
+
+    name = "pause"
+    keys = ("text", "seconds", "end_text")
+    has_length = True
+
+    def defaults(self, values: dict[str, Any]) -> dict[str, Any]:
+        values.setdefault("seconds", 30.0)
+        values.setdefault("text", "Let's take a quiet moment. Just breathe.")
+        return values
+
+    def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:
+        return run.start_timer(Timer.PAUSE, None, step.seconds, (), step.text)
+
+
+KINDS: dict[str, StepKind] = {kind.name: kind for kind in (Say(), Ask(), Turn(), Reflect(), Choose(), Pause(), End())}
+"""Every step type by its ``type`` name, in the order the docs list them."""
+
+
+def default_warnings(minutes: float) -> tuple[float, ...]:
+    """Spoken time warnings for a turn of ``minutes``: at 5 and 1 minutes left for long turns, 1 for short."""
+    if minutes >= 10:
+        return (5.0, 1.0)
+    if minutes >= 2:
+        return (1.0,)
+    return ()
+
+
+def _check_warnings(where: Where, step: Step) -> None:
+    for left in step.warn_at_min:
+        if left >= step.minutes:
+            raise where.error(f"warn_at = {left:g} must be less than minutes ({step.minutes:g})")
+
+
+def _join(*parts: str) -> str:
+    return " ".join(p for p in parts if p)

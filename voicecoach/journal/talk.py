@@ -1,0 +1,135 @@
+"""One talk's rows in the journal, and its summary: typed events and records in, journal calls out.
+
+:class:`TalkLog` stores each detector event and each :mod:`record <voicecoach.records>` with the journal method for
+its type, closes a raised-voice event when its stretch ends, and keeps the counts for the summary printed at the
+end. A journal that cannot be written is logged once and detection goes on without it; no journal at all
+(switched off) just counts. Wall-clock times come from the injected ``wall`` function: the log never reads a clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, TypeVar
+
+from ..errors import VoicecoachError
+from ..events import Event, Interruption, RaisedVoice
+from ..records import (Answer, CheckinEnded, CheckinLater, CheckinStarted, PauseEnded, PauseStarted, Record,
+                       SuggestionAnswered, SuggestionMade)
+from .schema import TalkFigures, TalkSource
+from .store import Journal
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class TalkSummary:
+    """What happened during one talk (printed at the end)."""
+
+    seconds: float = 0.0
+    raised: int = 0
+    interruptions: int = 0
+    suggestions: int = 0
+    pauses: int = 0
+    declined: int = 0
+    checkins: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """A gentle one-paragraph summary."""
+        mins = self.seconds / 60.0
+        parts = [f"Talk of {mins:.0f} min" if mins >= 1 else f"Talk of {self.seconds:.0f} s"]
+        parts.append(f"{self.raised} raised-voice moment{'s' * (self.raised != 1)}")
+        parts.append(f"{self.interruptions} interruption{'s' * (self.interruptions != 1)}")
+        if self.suggestions:
+            parts.append(f"pause offered {self.suggestions}x, taken {self.pauses}x")
+        elif self.pauses:
+            parts.append(f"{self.pauses} pause{'s' * (self.pauses != 1)} taken")
+        if self.checkins:
+            parts.append("check-ins: " + ", ".join(self.checkins))
+        return "; ".join(parts) + ". Thank you for talking with care."
+
+
+class TalkLog:
+    """Stores one talk as it happens; ``summary`` counts it."""
+
+    def __init__(self, journal: Journal | None, source: TalkSource, wall: Callable[[], float],
+                 on_trouble: Callable[[str], None] | None = None) -> None:
+        self.journal = journal
+        self.on_trouble = on_trouble or (lambda why: None)
+        self.source = source
+        self.wall = wall  # epoch seconds
+        self.summary = TalkSummary()
+        self._ok = True
+        self._talk_id = self._write(lambda j: j.start_talk(source, wall()))
+        self._suggestion_id: int | None = None
+        self._pause_id: int | None = None
+        self._checkin_started: dict[str, float] = {}
+        self.open_raised: dict[str, int | None] = {}  # speaker -> stored raised-voice event whose stretch goes on
+
+    def _write(self, call: Callable[[Journal], T]) -> T | None:
+        """Run one journal call; a failure is logged (once) and detection goes on."""
+        if self.journal is None:
+            return None
+        try:
+            return call(self.journal)
+        except VoicecoachError as exc:
+            if self._ok:
+                log.warning("journal unavailable, detection goes on without it: %s", exc)
+                self._ok = False
+                self.on_trouble(str(exc))
+            return None
+
+    def event(self, event: Event) -> None:
+        """A detector event: stored (a raised voice stays open until :meth:`raised_ended`) and counted."""
+        talk = self._talk_id
+        stored = self._write(lambda j: j.add_event(talk, event)) if talk is not None else None
+        if isinstance(event, RaisedVoice):
+            self.summary.raised += 1
+            if event.speaker is not None and event.end is None:
+                self.open_raised[event.speaker] = stored
+        elif isinstance(event, Interruption):
+            self.summary.interruptions += 1
+
+    def raised_ended(self, speaker: str, end_s: float) -> None:
+        """``speaker``'s raised stretch ended at ``end_s`` (seconds of audio): close its stored event."""
+        event_id = self.open_raised.pop(speaker, None)
+        if event_id is not None:
+            self._write(lambda j: j.end_event(event_id, end_s))
+
+    def record(self, record: Record) -> None:
+        """A policy's record: stored in its table and counted."""
+        now = self.wall()
+        talk = self._talk_id
+        if isinstance(record, SuggestionMade):
+            self.summary.suggestions += 1
+            self._suggestion_id = self._write(lambda j: j.add_suggestion(talk, now, record.reason))
+        elif isinstance(record, SuggestionAnswered):
+            self.summary.declined += record.answer is Answer.NOT_NOW
+            suggestion = self._suggestion_id
+            if suggestion is not None:
+                self._write(lambda j: j.answer_suggestion(suggestion, record.answer, now))
+        elif isinstance(record, PauseStarted):
+            self.summary.pauses += 1
+            self._pause_id = self._write(lambda j: j.add_pause(talk, now, record.planned_min))
+        elif isinstance(record, PauseEnded):
+            pause, self._pause_id = self._pause_id, None
+            if pause is not None:
+                self._write(lambda j: j.end_pause(pause, now, record.how))
+        elif isinstance(record, CheckinStarted):
+            self.summary.checkins.append(record.name)
+        elif isinstance(record, CheckinEnded):
+            self._write(lambda j: j.add_checkin(record.name, now - record.minutes * 60.0, record.completed,
+                                                record.minutes, self.source))
+        elif isinstance(record, CheckinLater):
+            log.debug("check-in %s: ask again later: %s", record.name, record.accepted)
+
+    def end(self, figures: TalkFigures | None, audio_s: float, end_s: float) -> TalkSummary:
+        """The talk is over: raised stretches still open end at ``end_s``; the talk row gets its figures."""
+        for speaker in list(self.open_raised):
+            self.raised_ended(speaker, end_s)
+        self.summary.seconds = audio_s
+        talk = self._talk_id
+        if talk is not None:
+            self._write(lambda j: j.end_talk(talk, self.wall(), figures, audio_s))
+        return self.summary

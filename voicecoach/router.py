@@ -1,0 +1,246 @@
+"""The router: a pure policy deciding who gets each command, detector event and time-out.
+
+Four parties can be talking with the couple: an open answer window (whoever asked the question), the check-in
+runner, the voice-notes flow and the coach. The router decides which one hears what, keeps the answer window
+(opened when the question has been spoken, closed by an answer or its time-out), starts and ends check-ins, and
+says what the recognizer should listen for right now (:attr:`Router.hearing`). It takes ``now`` from its caller
+and never reads a clock, touches a device or sleeps: tests drive it with a fake clock. The runtime carries out
+the effects it returns (speak, store, record a note).
+
+Routing rules, in order:
+
+* an answer window is open (or a question is pending and the answer was typed, clapped or sent from the page):
+  its asker gets the answer. The double clap is the agreed "yes" to any open question (the kiosk says so);
+  outside a question it means "pause";
+* a check-in is running: the runner gets every command and every detector event;
+* "leave a note" / "play my notes": the voice-notes flow, when nothing else is under way;
+* otherwise the coach: commands ("pause" at any time) and detector events (a suggestion is offered only when the
+  coach is free and suggestions are not held back, e.g. in the kiosk's quiet hours).
+
+A policy that fails (a bug, a broken script) is logged with its traceback; a check-in is then ended and recorded
+as failed, the coach starts afresh, and the loop goes on: nothing a policy does can stop the product.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+from .actions import Action, DeleteNote, Listen, PlayNote, RecordNote, Say, Snooze, StartCheckin, StopSpeaking
+from .checkin.runner import TURN_COMMANDS, ScriptRunner
+from .coach import DURING_PAUSE, Coach, Mode
+from .commands import Command, Hearing, Reply, Source
+from .errors import VoicecoachError
+from .events import Event, Heard, PauseSuggested
+from .notes_flow import NotesFlow, NoteSummary
+from .records import RECORD_TYPES, CheckinEnded, CheckinOutcome, Record
+
+log = logging.getLogger(__name__)
+
+NOTE_COMMANDS = frozenset({Command.LEAVE_NOTE, Command.PLAY_NOTES})
+
+
+@dataclass(frozen=True)
+class FindNotes:
+    """Effect: look up the voice notes waiting for whoever asked, and pass them to :meth:`Router.notes_found`."""
+
+
+Effect = Say | StopSpeaking | Snooze | RecordNote | PlayNote | DeleteNote | FindNotes | Record
+"""What the router asks the runtime to carry out."""
+
+
+class Asker(Protocol):
+    """A policy that asks questions: it gets the answer (or None: silence) with ``heard``."""
+
+    def heard(self, reply: Reply | None, now: float) -> Sequence[Action]:
+        """The answer to its question."""
+        ...
+
+
+@dataclass
+class _Window:
+    asker: Asker
+    listen: Listen
+    opened_at: float | None = None  # None while the question is still being spoken
+    serial: int = 0
+
+
+class Router:
+    """Routes commands, events and time-outs to the coach, the check-in runner, the notes flow or a question."""
+
+    def __init__(self, coach: Coach, notes: NotesFlow, checkins: Callable[[str], ScriptRunner] | None = None,
+                 anytime: frozenset[Command] = frozenset({Command.PAUSE})) -> None:
+        self.coach = coach
+        self.notes = notes
+        self.checkins = checkins  # builds a runner for a script name; None: no check-ins in this build
+        self.anytime = anytime
+        self.runner: ScriptRunner | None = None
+        self.hold_suggestions = False  # the kiosk's quiet hours: detector suggestions are not offered
+        self.held = 0  # suggestions held back so far
+        self.problem = ""  # why the latest check-in could not start
+        self._window: _Window | None = None
+        self._serial = 0
+        self._note_pending = False
+
+    # --- inputs ---------------------------------------------------------------------------------------------
+
+    def on_detection(self, event: Event, now: float) -> list[Effect]:
+        """A detector event (raised voice, interruption, pause suggestion)."""
+        if self.runner is not None:
+            runner = self.runner
+            return self._ask(runner, lambda: runner.on_event(event, now), now)
+        if isinstance(event, PauseSuggested):
+            if self.hold_suggestions:
+                self.held += 1
+                return []
+            if self.coach.busy or self.notes.active or self._note_pending:
+                return []
+        return self._ask(self.coach, lambda: self.coach.on_event(event, now), now)
+
+    def on_heard(self, heard: Heard, now: float) -> list[Effect]:
+        """A command (or a question's own choice) heard from the couple."""
+        reply: Reply = heard.reply
+        window = self._window
+        if window is not None and (window.opened_at is not None or heard.source is not Source.VOICE):
+            if heard.source is Source.CLAP and reply is Command.PAUSE:
+                reply = Command.YES  # the agreed signal answers "yes" to the question
+            self._window = None
+            return self._ask(window.asker, lambda: window.asker.heard(reply, now), now)
+        if self.runner is not None:
+            runner = self.runner
+            return self._ask(runner, lambda: runner.heard(reply, now), now)
+        if reply in NOTE_COMMANDS:
+            if self.coach.busy or self.notes.active or self._note_pending:
+                return []
+            if reply is Command.PLAY_NOTES:
+                return [FindNotes()]
+            return self._ask(self.notes, self.notes.leave, now)
+        if isinstance(reply, Command):
+            return self._ask(self.coach, lambda: self.coach.heard(reply, now, unprompted=True), now)
+        return []
+
+    def tick(self, now: float, prompt_done: bool) -> list[Effect]:
+        """Time passes. ``prompt_done``: nothing is being said (a pending question's window opens now)."""
+        out: list[Effect] = []
+        window = self._window
+        if window is not None and window.opened_at is None and prompt_done:
+            self._serial += 1
+            window.opened_at, window.serial = now, self._serial
+        if window is not None and window.opened_at is not None and now >= window.opened_at + window.listen.timeout_s:
+            self._window = None
+            out += self._ask(window.asker, lambda: window.asker.heard(None, now), now)
+        out += self._ask(self.coach, lambda: self.coach.tick(now), now)
+        if self.runner is not None:
+            runner = self.runner
+            out += self._ask(runner, lambda: runner.tick(now), now)
+        return out
+
+    def start_checkin(self, name: str, now: float, consented: bool = False) -> list[Effect]:
+        """Begin a check-in script now (from the command line, the kiosk schedule or the coach)."""
+        if self.checkins is None:
+            return [Say("Okay. Take your time.")]
+        if self.runner is not None:
+            log.info("a check-in is already running; not starting %s", name)
+            return []
+        try:
+            runner = self.checkins(name)
+        except VoicecoachError as exc:
+            log.warning("cannot start the %s check-in: %s", name, exc)
+            self.problem = str(exc)
+            return [Say("Sorry, I can't start that check-in right now.")]
+        self.runner = runner
+        return self._ask(runner, lambda: runner.start(now, consented=consented), now)
+
+    def notes_found(self, notes: Sequence[NoteSummary], now: float) -> list[Effect]:
+        """The notes waiting for whoever said "play my notes" (after :class:`FindNotes`)."""
+        return self._ask(self.notes, lambda: self.notes.play(notes), now)
+
+    def note_recorded(self, to_partner: str | None, saved: bool, now: float) -> list[Effect]:
+        """The runtime finished recording a voice note (``saved`` False: nothing said, or not stored)."""
+        self._note_pending = False
+        return self._ask(self.notes, lambda: self.notes.recorded(to_partner, saved), now)
+
+    def close(self, now: float) -> list[Effect]:
+        """The program is stopping: a running check-in and pause end, recorded as cut short. Records only."""
+        out: list[Effect] = []
+        if self.runner is not None:
+            out += [a for a in self.runner.close(now) if isinstance(a, RECORD_TYPES)]
+            self.runner = None
+        out += [a for a in self.coach.close(now) if isinstance(a, RECORD_TYPES)]
+        self._window = None
+        return out
+
+    # --- state ----------------------------------------------------------------------------------------------
+
+    @property
+    def hearing(self) -> Hearing:
+        """What the recognizer should listen for now."""
+        window = self._window
+        if window is not None and window.opened_at is not None:
+            return Hearing(window.serial, window.listen.commands | self.anytime, window.listen.options)
+        if self.runner is not None:
+            strict = TURN_COMMANDS
+        elif self.coach.mode is Mode.PAUSING:
+            strict = DURING_PAUSE
+        else:
+            strict = frozenset()
+        return Hearing(0, self.anytime, (), strict - self.anytime)
+
+    @property
+    def window(self) -> tuple[int, float] | None:
+        """(number, opening time) of the open answer window, or None when no answer is awaited."""
+        window = self._window
+        if window is None or window.opened_at is None:
+            return None
+        return window.serial, window.opened_at
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is under way: no question, check-in, pause or voice note."""
+        return (self._window is None and self.runner is None and not self.coach.busy and not self.notes.active
+                and not self._note_pending)
+
+    # --- routing the policies' actions -----------------------------------------------------------------------
+
+    def _ask(self, asker: Asker, call: Callable[[], Sequence[Action]], now: float) -> list[Effect]:
+        """Call a policy (guarded), keep the routing actions, pass on the effects; notice a check-in's end."""
+        try:
+            actions = list(call())
+        except Exception:  # noqa: BLE001 - a policy's bug must not stop the loop: log it, end that activity
+            log.exception("%s failed; it is stopped and the rest goes on", type(asker).__name__)
+            actions = self._failed(asker, now)
+        out: list[Effect] = []
+        for action in actions:
+            if isinstance(action, Listen):
+                self._window = _Window(asker, action)  # a new question replaces an older one
+            elif isinstance(action, StartCheckin):
+                out += self.start_checkin(action.name, now, action.consented)
+            else:
+                if isinstance(action, RecordNote):
+                    self._note_pending = True
+                out.append(action)
+        runner = self.runner
+        if asker is runner and runner is not None and runner.done:
+            self.runner = None
+            if self._window is not None and self._window.asker is runner:
+                self._window = None
+            ended = next((a for a in actions if isinstance(a, CheckinEnded)), None)
+            if ended is not None and ended.outcome is CheckinOutcome.PAUSE:  # the runner handed over to the pause
+                out += self._ask(self.coach, lambda: self.coach.heard(Command.PAUSE, now, unprompted=True), now)
+        return out
+
+    def _failed(self, asker: Asker, now: float) -> list[Action]:
+        if self._window is not None and self._window.asker is asker:
+            self._window = None
+        if asker is self.runner and self.runner is not None:
+            try:
+                return list(self.runner.fail(now))
+            except Exception:  # noqa: BLE001 - the runner is beyond repair: record the failure ourselves
+                runner, self.runner = self.runner, None
+                runner.done = True
+                return [CheckinEnded(runner.script.name, CheckinOutcome.FAILED, runner.steps_done,
+                                     len(runner.script.plan), 0.0)]
+        if asker is self.coach:
+            self.coach.reset()
+        return [Say("Sorry, something went wrong. I'm listening again.")]

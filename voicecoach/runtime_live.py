@@ -1,0 +1,331 @@
+"""The one live assembly: build, run, close. ``listen``, ``checkin``, ``kiosk`` and ``demo`` all run through it.
+
+:meth:`Live.build` puts the parts together (detection pipeline, speaker, command listener, journal, voice notes,
+coach, check-ins, router, session, keyboard); :meth:`Live.serve` runs the loop until a signal (SIGINT, SIGTERM or
+SIGHUP: all end the same clean way), the end of the input, or the caller's ``until``; :meth:`Live.close` then
+ends whatever is under way (a pause or a check-in is recorded as cut short), stores the talk with its figures,
+stops the keyboard reader, lets the speaker finish (or cuts it on a signal, never hanging on a stuck engine),
+closes the journal and returns the summary. Every command therefore ends, stores and cleans up the same way.
+
+Extension point (the home page and hooks, issue 18) -- one registration each, all safe to call from any thread
+unless noted:
+
+* ``live.observe(observer)``: ``observer.notify(notice)`` receives every :data:`~voicecoach.notices.Notice` on the
+  loop's thread: lifecycle (:class:`~voicecoach.notices.TalkStarted`, ``MicOpened``, ``MicLost``, ``MicWaiting``,
+  ``Said``, ``CheckinDue``, ``Health``, ``TalkEnded``), detector events (raised voice, interruption, pause
+  suggested) and typed records (suggestion made / answered incl. "not now", pause started / ended, check-in
+  started / ended / later). Register before :meth:`serve`; ``notify`` must return quickly.
+* ``live.submit(Command.PAUSE, Source.WEB)``: inject a command; it takes exactly the path of the spoken one
+  (a web "pause now" button starts the same consent-first pause flow as saying "pause").
+* ``live.start_checkin(name)``: offer a check-in now (its consent question comes first), run on the loop thread.
+* ``live.idle``: nothing is under way (no question, pause, check-in or prompt) -- read it on the loop thread or
+  accept a slightly stale answer.
+* ``live.on_frame(callback)`` / ``live.on_tick(callback)``: called on the loop thread after each frame / each
+  timer tick (ticks also run while no microphone is open).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+from .audio.frames import Frame, FrameSource
+from .clock import Clock, MonotonicClock
+from .coach import Coach
+from .commands import Reply, Source
+from .config import Config
+from .journal.schema import TalkSource
+from .journal.talk import TalkLog, TalkSummary
+from .notes_flow import NotesFlow
+from .notices import Health, Notice, Observer, Part, TalkEnded, TalkStarted
+from .router import Router
+from .runtime import NoteStore, Session, Voice
+from .runtime_loop import PacedSource, run_loop
+
+if TYPE_CHECKING:
+    from .asr.listener import CommandListener
+    from .journal.store import Journal
+    from .runtime import Detector
+    from .ui import KeyReader
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 5.0  # give up waiting for a hung speech engine on the way out
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@dataclass(frozen=True)
+class LiveSpec:
+    """What a command asks of the live assembly."""
+
+    source: TalkSource
+    input: str | None = None  # microphone: number or part of its name (None: the config's)
+    output: str | None = None  # speaker: number or part of its name (None: the config's; "": none)
+    file: Path | None = None  # listen to a recording instead of the microphone
+    fast: bool = False  # with ``file``: as fast as it can be read
+    keys: bool = False  # read answers from the keyboard (stdin)
+    single_keys: bool = False  # ... one key at a time (a terminal in cbreak mode)
+    offer_later: bool = False  # "not now" to a check-in offers to ask again later (the kiosk)
+    use_profile: bool = True  # seed the detectors with the calibration profile
+    commands: bool = True  # load the speech model for spoken commands
+    render_only: bool = False  # render prompts without an output device (the fast demo)
+    finish_speech_s: float = 10.0  # at the end (not on a signal), let the last prompt finish for this long
+    wait_for_device: bool = False  # a named microphone that is not plugged in is waited for (the kiosk)
+    resilient: bool = False  # an unexpected error in the loop is logged and the loop goes on (the kiosk)
+
+
+class StopOnSignals:
+    """While active, SIGINT, SIGTERM and SIGHUP set ``stop`` (remembering which came first) instead of killing."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.received = ""
+        self._saved: dict[int, Any] = {}
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if not self.received:
+            self.received = signal.Signals(signum).name
+        self.stop.set()
+
+    def __enter__(self) -> "StopOnSignals":
+        if threading.current_thread() is threading.main_thread():
+            for name in STOP_SIGNALS:
+                signum = getattr(signal, name, None)
+                if signum is not None:
+                    self._saved[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+        self._saved.clear()
+
+
+class Live:
+    """A built live loop: its session and devices, observers and hooks (see the module docstring)."""
+
+    def __init__(self, config: Config, spec: LiveSpec, session: Session, speaker: Voice,
+                 listener: CommandListener | None, journal: Journal | None) -> None:
+        self.config = config
+        self.spec = spec
+        self.session = session
+        self.router = session.router
+        self.speaker = speaker
+        self.listener = listener
+        self.journal = journal
+        self.stop = threading.Event()
+        self.stopped_by = ""
+        self.summary: TalkSummary | None = None
+        self._observers: list[Observer] = []
+        self._frame_hooks: list[Callable[[Frame], None]] = []
+        self._keys: KeyReader | None = None
+        self._broken_observers: set[int] = set()
+
+    # --- building ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, config: Config, spec: LiveSpec, clock: Clock | None = None,
+              on_line: Callable[[str], None] | None = None, on_unspoken: Callable[[str], None] | None = None,
+              pipeline: Detector | None = None, speaker: Voice | None = None,
+              journal: Journal | None | Literal["open"] = "open",
+              notes: NoteStore | None | Literal["open"] = "open") -> "Live":
+        """Assemble the live loop; every part degrades instead of failing where the product can still help.
+
+        ``on_line`` gets every line worth showing (prompts, events); ``on_unspoken`` each prompt that could not be
+        said out loud. ``pipeline``, ``speaker``, ``journal`` and ``notes`` may be given (tests, the soak);
+        ``journal=None`` runs without one."""
+        from . import app
+
+        if spec.file is not None:
+            from .audio.wav import read_header
+
+            read_header(spec.file)  # a bad file is one line before anything starts
+        clock = clock or MonotonicClock()
+        if pipeline is None:
+            pipeline = app.make_pipeline(config, use_profile=spec.use_profile)
+        if speaker is None:
+            speaker = app.make_speaker(config, output=spec.output, render_only=spec.render_only,
+                                       on_text=on_unspoken)
+        if journal == "open":
+            journal = app.open_journal(config)
+        if notes == "open":
+            notes = app.make_notes(config, journal)
+        names = (config.partners.a_name, config.partners.b_name)
+        flow = NotesFlow(names, config.journal.voice_notes, config.journal.note_max_s, wall=time.time)
+        checkins = app.runner_factory(config, offer_later=spec.offer_later)
+        router = Router(Coach(config.pause, has_checkin=checkins is not None), flow, checkins,
+                        anytime=app.anytime_commands(config))
+        live: Live | None = None
+
+        def notify(notice: Notice) -> None:
+            if live is not None:
+                live.notify(notice)
+
+        talk = TalkLog(journal, spec.source, wall=time.time,
+                       on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)))
+        session = Session(pipeline, speaker, router, talk, notes=notes, clock=clock, on_line=on_line,
+                          notify=notify)
+        listener = None
+        if spec.commands:
+            listener = app.make_listener(config, on_loaded=lambda ok, why: session.call_soon(
+                lambda: notify(Health(Part.SPEECH_MODEL, ok, why))))
+            session.listener = listener
+        live = cls(config, spec, session, speaker, listener, journal)
+        return live
+
+    # --- the extension point ------------------------------------------------------------------------------------
+
+    def observe(self, observer: Observer) -> None:
+        """Register an observer of every notice (see the module docstring)."""
+        self._observers.append(observer)
+
+    def notify(self, notice: Notice) -> None:
+        """Pass a notice to every observer; one that raises is logged (once) and the others go on."""
+        for observer in self._observers:
+            try:
+                observer.notify(notice)
+            except Exception:  # noqa: BLE001 - an observer's bug must not stop the loop
+                if id(observer) not in self._broken_observers:
+                    self._broken_observers.add(id(observer))
+                    log.exception("observer %s failed (further failures are not logged)", type(observer).__name__)
+
+    def submit(self, reply: Reply, source: Source = Source.KEYBOARD) -> None:
+        """Inject a command (thread-safe): it takes the same path as the spoken one."""
+        self.session.submit(reply, source)
+
+    def start_checkin(self, name: str) -> None:
+        """Offer check-in ``name`` now (thread-safe: it starts on the loop thread, consent first)."""
+        self.session.call_soon(lambda: self.session.start_checkin(name))
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is under way: no question, pause, check-in, voice note or prompt."""
+        return self.router.idle and not self.speaker.busy()
+
+    def on_frame(self, callback: Callable[[Frame], None]) -> None:
+        """Call ``callback(frame)`` on the loop thread after each frame."""
+        self._frame_hooks.append(callback)
+
+    def on_tick(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` on the loop thread after each timer tick (also while no microphone is open)."""
+        self.session.tick_hooks.append(callback)
+
+    # --- running ----------------------------------------------------------------------------------------------
+
+    def open_source(self) -> Callable[[int], FrameSource]:
+        """A function(position) -> FrameSource for the spec's file or microphone."""
+        config, spec = self.config, self.spec
+        if spec.file is not None:
+            from .audio.wav import WavSource
+
+            def open_file(position: int) -> FrameSource:
+                src = WavSource(spec.file, frame_ms=config.audio.frame_ms)
+                return src if spec.fast else PacedSource(src)
+
+            return open_file
+        from .audio.device import MicSource
+
+        device = spec.input if spec.input is not None else (config.audio.input or None)
+
+        def open_mic(position: int) -> FrameSource:
+            return MicSource(device, frame_ms=config.audio.frame_ms, queue_blocks=config.audio.queue_frames,
+                             start_sample=position).open()
+
+        return open_mic
+
+    def start_keys(self) -> None:
+        """Read answers from the keyboard (when the spec asks for it)."""
+        if self.spec.keys and self._keys is None:
+            from .ui import KeyReader
+
+            self._keys = KeyReader(lambda command: self.submit(command, Source.KEYBOARD),
+                                   single_keys=self.spec.single_keys).start()
+
+    def run(self, open_source: Callable[[int], FrameSource] | None = None,
+            until: Callable[[], bool] | None = None, live: bool | None = None) -> None:
+        """Run the loop until stopped, the end of a file (``live`` False) or ``until()`` is true. Blocking."""
+        if until is not None:
+            self.on_tick(lambda: self.stop.set() if until() else None)
+
+        def frame_hooks(frame: Frame) -> None:
+            for hook in self._frame_hooks:
+                hook(frame)
+
+        self.start_keys()
+        failures = 0
+        while True:
+            try:
+                run_loop(self.session, open_source or self.open_source(), self.stop,
+                         reopen_s=self.config.audio.reopen_s, on_frame=frame_hooks,
+                         live=self.spec.file is None if live is None else live, notify=self.notify,
+                         wait_for_device=self.spec.wait_for_device, position=self.session.position)
+                return
+            except Exception:  # noqa: BLE001 - resilient: whatever broke, the box keeps listening
+                if not self.spec.resilient:
+                    raise
+                failures += 1
+                if failures == 1 or failures % 100 == 0:
+                    log.exception("the live loop failed (%d time%s); it goes on", failures, "s" * (failures != 1))
+                self.session.pipeline_reset()
+                if self.stop.wait(self.config.audio.reopen_s):
+                    return
+
+    def serve(self, open_source: Callable[[int], FrameSource] | None = None,
+              until: Callable[[], bool] | None = None,
+              on_stopping: Callable[[str], None] | None = None) -> TalkSummary:
+        """Run until a signal (SIGINT, SIGTERM, SIGHUP), the end of the input or ``until()``, then close.
+
+        ``on_stopping(reason)`` is called once the loop has stopped, before closing (reason: the signal's name,
+        or "end of input")."""
+        self.notify(TalkStarted(self.spec.source))
+        with StopOnSignals(self.stop) as signals:
+            try:
+                self.run(open_source, until)
+            except KeyboardInterrupt:  # before the handlers were installed
+                signals.received = signals.received or "SIGINT"
+            finally:
+                self.stopped_by = signals.received
+                if on_stopping is not None:
+                    on_stopping(self.stopped_by or "end of input")
+            return self.close()  # still guarded: a second signal while closing does not kill it
+
+    def close(self) -> TalkSummary:
+        """End what is under way, store the talk, stop the keys and the speaker, close the journal (idempotent)."""
+        if self.summary is not None:
+            return self.summary
+        if self._keys is not None:
+            self._keys.stop()
+        try:
+            summary = self.session.finish()
+        except Exception as exc:  # noqa: BLE001 - shutting down: report and go on closing
+            log.warning("could not finish the talk cleanly: %s", exc)
+            summary = TalkSummary()
+        self.summary = summary
+        self._close_speaker(cut=bool(self.stopped_by))
+        if self.journal is not None:
+            try:
+                self.journal.close()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("closing the journal: %s", exc)
+        self.notify(TalkEnded(summary, self.stopped_by or "end of input"))
+        return summary
+
+    def _close_speaker(self, cut: bool) -> None:
+        """Let the last prompt finish (not on a signal), then close; never hang on a stuck speech engine."""
+        speaker = self.speaker
+        if cut or self.spec.finish_speech_s <= 0:
+            speaker.stop()
+        else:
+            speaker.wait(timeout_s=self.spec.finish_speech_s)
+        closer = threading.Thread(target=speaker.close, name="voicecoach-speaker-close", daemon=True)
+        closer.start()
+        closer.join(CLOSE_TIMEOUT_S)
+        if closer.is_alive():
+            log.warning("the speech engine did not stop within %.0f s; leaving it", CLOSE_TIMEOUT_S)
+
