@@ -1,7 +1,8 @@
 """``voicecoach check``: is this box ready to go live? One line per check, with the exact fix.
 
-Checks: config, kiosk schedule, check-in scripts, speech model, speech output (TTS), input device, output device,
-journal, free space. Each check is isolated: one that fails (or crashes) never stops the others. Exit 0 when
+Checks: config, kiosk schedule, language pack, check-in scripts (they load, and the language can answer them), speech
+model (and whether it can hear the scripts' choices), speech output (TTS), input device, output device, journal,
+free space. Each check is isolated: one that fails (or crashes) never stops the others. Exit 0 when
 nothing FAILs (WARNs are fine: the product degrades gracefully), 1 otherwise.
 """
 
@@ -63,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     """Run every check, print one line each, exit 1 when any FAILs."""
     ctx = Context(args)
     checks: list[Callable[[Context], list[Finding]]] = [
-        check_config, check_schedule, check_scripts, check_model, check_tts, check_input, check_output,
+        check_config, check_schedule, check_language, check_scripts, check_model, check_tts, check_input,
+        check_output,
         check_journal, check_space]
     failed = 0
     for check in checks:
@@ -115,14 +117,36 @@ def check_schedule(ctx: Context) -> list[Finding]:
     return [Finding(OK, "schedule", scheduler.describe())]
 
 
+def check_language(ctx: Context) -> list[Finding]:
+    """The language pack for spoken commands exists and loads."""
+    from ..asr.lang import available_languages, load_language
+    from ..errors import InputError
+
+    language = ctx.config.commands.language
+    try:
+        pack = load_language(language)
+    except InputError as exc:
+        return [Finding(FAIL, "language", f"commands.language = {language!r}: {exc}",
+                        f"set commands.language to one of {', '.join(available_languages())}, or add the pack")]
+    ctx.extra["pack"] = pack
+    return [Finding(OK, "language", f"{pack.name} ({pack.code}): {pack.source}")]
+
+
 def check_scripts(ctx: Context) -> list[Finding]:
-    """Every check-in script (built-in and the user's own) loads, and the scripts the kiosk schedules exist."""
+    """Every check-in script (built-in and the user's own) loads and can be answered in the language; the scripts
+    the kiosk schedules exist."""
     from ..checkin.library import Library
+    from ..checkin.script import unsayable
 
     library = Library.load()
     findings = [Finding(FAIL, f"script {e.name}", e.error,
                         f"fix what is named above in {e.path}, then run: voicecoach scripts check {e.path}")
                 for e in library.entries if e.broken]
+    pack = ctx.extra.get("pack")
+    for name in library.names() if pack is not None else []:
+        problem = unsayable(library.get(name), pack)
+        if problem:
+            findings.append(Finding(FAIL, f"script {name}", problem, "add the phrases to the language pack"))
     good = set(library.names())
     kiosk = ctx.config.kiosk
     wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []
@@ -142,6 +166,8 @@ def check_model(ctx: Context) -> list[Finding]:
     from .. import app
     from ..errors import VoicecoachError
 
+    if "pack" not in ctx.extra:
+        return [Finding(WARN, "speech model", "not checked: the language pack is missing (see above)")]
     listener = app.make_listener(ctx.config, load=False)
     try:
         loaded = listener.load()
@@ -155,7 +181,24 @@ def check_model(ctx: Context) -> list[Finding]:
                                         getattr(listener.pack, "model", ""))
         detail, _, fix = message.partition("; fix: ")
         return [Finding(WARN, "speech model", detail, fix or "voicecoach models list")]
-    return [Finding(OK, "speech model", f"{listener.model_path} loads")]
+    return [Finding(OK, "speech model", f"{listener.model_path} loads"), *_unheard_choices(listener.recognizer)]
+
+
+def _unheard_choices(recognizer: Any) -> list[Finding]:
+    """A script's choices the model cannot hear (words outside its vocabulary): picked with yes / next instead."""
+    from ..checkin.library import Library
+
+    library = Library.load()
+    findings = []
+    for name in library.names():
+        for step in library.get(name).steps:
+            unheard = recognizer.model.missing_words([o.lower() for o in step.options if "{" not in o])
+            if unheard:
+                words = ", ".join(sorted({w for ws in unheard.values() for w in ws}))
+                findings.append(Finding(WARN, f"script {name}", f"step {step.number} ({step.type}): the speech "
+                                        f"model cannot hear {words}; that choice can only be picked with yes or next",
+                                        "use words the model knows, or another model"))
+    return findings
 
 
 def check_tts(ctx: Context) -> list[Finding]:

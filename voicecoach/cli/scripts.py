@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> int:
     """Run one scripts action."""
     if args.action == "check":
-        return _check(args.files)
+        return _check(args.files, _language_pack(args))
     from ..checkin.library import Library, user_dir
 
     library = Library.load()
@@ -35,14 +35,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(files: list[str]) -> int:
-    from ..checkin.script import load_script_file
+def _language_pack(args: argparse.Namespace):
+    """The configured language pack, to check that the scripts' questions can be answered (None: not known)."""
+    from ..asr.lang import load_language
+    from ..errors import VoicecoachError
+    from . import config_of
+
+    try:
+        return load_language(config_of(args).commands.language)
+    except VoicecoachError:  # a broken config or language: ``voicecoach config check`` says what to fix
+        return None
+
+
+def _check(files: list[str], pack) -> int:
+    from ..checkin.script import load_script_file, unsayable
     from ..errors import InputError
 
     status = 0
     for file in files:
         try:
             script = load_script_file(file)
+            problem = unsayable(script, pack) if pack is not None else None
+            if problem:
+                raise InputError(problem)
         except InputError as exc:
             print(f"voicecoach: error: {exc}", file=sys.stderr)
             status = 2
