@@ -9,6 +9,11 @@ Who a step is for (``for``): ``a`` or ``b``; ``first`` / ``second`` (the order c
 ``sets = "first"``, else a then b); ``each`` (the step is played once per partner) and ``other`` (the partner who is
 not the current one). Consecutive ``each``/``other`` steps form a *round*, played for one partner, then again for
 the other; successive rounds alternate who starts. Steps without ``for`` are for both.
+
+What each step type takes and checks lives in its class in :mod:`voicecoach.checkin.steps`; this module reads the
+keys every type shares, the script's metadata and its flow (targets, ids, variables), within limits that keep a
+hostile file a one-line error: :data:`MAX_STEPS` steps, :data:`MAX_TEXT_CHARS` characters a text,
+:data:`MAX_FILE_BYTES` in all, and no nesting deeper than the TOML reader can follow.
 """
 
 from __future__ import annotations

@@ -79,6 +79,23 @@ class StepKind:
         """What to say to "help" while this step's question is open."""
         return "Say next when you're done, or more time, repeat, skip, pause, or stop."
 
+    @staticmethod
+    def otherwise(run: ScriptRunner, reply: Reply | None, prompt: str, on_silence: str) -> list[Action]:
+        """The answers every yes / not now question takes alike: next, skip, silence (one gentle re-prompt, then
+        ``on_silence``), repeat and more time."""
+        if reply is Command.NEXT:
+            return run.go("next")
+        if reply is Command.SKIP:
+            run.say(MOVE_ON)
+            return run.go("next", counted=False)
+        if reply is None:
+            if run.silences:
+                return run.go(on_silence)
+            run.silences += 1
+            run.say("Just checking: " + prompt)
+            return run.listen()
+        return run.common(reply, prompt) or run.listen()
+
 
 class Say(StepKind):
     """Say something, then go straight on."""
@@ -128,18 +145,7 @@ class Ask(StepKind):
         if reply is Command.NOT_NOW:
             run.say(run.render(step.not_now_text))
             return run.go(step.on_not_now)
-        if reply is Command.NEXT:
-            return run.go("next")
-        if reply is Command.SKIP:
-            run.say(MOVE_ON)
-            return run.go("next", counted=False)
-        if reply is None:
-            if run.silences:
-                return run.go(step.on_silence)
-            run.silences += 1
-            run.say("Just checking: " + run.render(step.text))
-            return run.listen()
-        return run.common(reply, run.render(step.text)) or run.listen()
+        return self.otherwise(run, reply, run.render(step.text), step.on_silence)
 
     def help(self, run: ScriptRunner, step: Step) -> str:
         return f"Say yes, or not now. {REST_HELP}"
@@ -308,18 +314,7 @@ class Reflect(StepKind):
             text = f"Okay, {spoken_duration(more)} more" + (f", {run.names[listener]}." if listener is not None
                                                            else ".")
             return run.start_timer(Timer.REFLECT, listener, more, (), text.replace("{", "{{").replace("}", "}}"))
-        if reply is Command.NEXT:
-            return run.go("next")
-        if reply is Command.SKIP:
-            run.say(MOVE_ON)
-            return run.go("next", counted=False)
-        if reply is None:
-            if run.silences:
-                return run.go("next")
-            run.silences += 1
-            run.say("Just checking: " + run.render(step.confirm))
-            return run.listen()
-        return run.common(reply, run.render(step.confirm)) or run.listen()
+        return self.otherwise(run, reply, run.render(step.confirm), "next")
 
     def help(self, run: ScriptRunner, step: Step) -> str:
         return f"Say yes if that was right, or not now to add something. {REST_HELP}"

@@ -64,7 +64,6 @@ class TalkLog:
         self._talk_id = self._write(lambda j: j.start_talk(source, wall()))
         self._suggestion_id: int | None = None
         self._pause_id: int | None = None
-        self._checkin_started: dict[str, float] = {}
         self.open_raised: dict[str, int | None] = {}  # speaker -> stored raised-voice event whose stretch goes on
 
     def _write(self, call: Callable[[Journal], T]) -> T | None:
