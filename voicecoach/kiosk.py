@@ -112,6 +112,13 @@ class RitualScheduler:
                 names.append(ritual.name)
         return names
 
+    def carry_over(self, old: "RitualScheduler", now: datetime) -> None:
+        """Take over from ``old`` (the schedule was changed): its snoozes are kept, and every ritual's latest moment
+        counts as passed, so changing a time never makes a ritual be offered at once."""
+        self._snoozed = dict(old._snoozed)
+        for ritual in self.rituals:
+            self._fired[ritual.name] = ritual.last_occurrence(now)
+
     def snooze(self, name: str, until: datetime) -> None:
         """Offer ``name`` again at ``until`` ("Shall I ask again in an hour?" - yes)."""
         self._snoozed[name] = until
@@ -170,6 +177,17 @@ class Kiosk:
         self.emit(f"started ({self.scheduler.describe()}"
                   + (f"; next: {nxt[0]} {nxt[1]:%a %H:%M}" if nxt else "") + ")"
                   + (" - quiet hours now" if self.quiet else ""))
+
+    def reschedule(self, settings: KioskSettings) -> None:
+        """Use a changed schedule from now on (the config file was edited, e.g. from the home page): no restart."""
+        now = self.now()
+        scheduler = RitualScheduler(settings)
+        scheduler.carry_over(self.scheduler, now)
+        if self.live is not None and self.live.router.checkins is None:
+            scheduler.rituals = []
+        self.settings, self.scheduler = settings, scheduler
+        self._set_quiet(scheduler.in_quiet_hours(now))
+        self.emit(f"schedule changed: {scheduler.describe()}")
 
     # --- notices ------------------------------------------------------------------------------------------------
 

@@ -64,7 +64,21 @@ def run(args: argparse.Namespace) -> int:
     if live.listener is not None and not live.listener.has_model and live.listener.model_path is None:
         log.warning("no speech model: answer with a double clap (yes), or stay silent (not now)")
     kiosk.attach(live)
-    summary = live.serve(on_stopping=lambda why: emit(f"stopping ({why})"))
+    home = _home(args, config, live, kiosk)
+    try:
+        summary = live.serve(on_stopping=lambda why: emit(f"stopping ({why})"))
+    finally:
+        home.close()
     log.info("%s", summary.text())
     emit("stopped")
     return 0
+
+
+def _home(args: argparse.Namespace, config, live, kiosk):  # noqa: ANN001, ANN202 - Config, Live, Kiosk, Home
+    """The page and hooks the config turns on ([web], [hooks]); a watch on the config file for the schedule."""
+    from ..home import attach
+    from ..journal.store import path_for
+    from .web import config_path
+
+    return attach(live, config, config_path(args), path_for(config.journal.file), kiosk.now,
+                  reschedule=kiosk.reschedule)
