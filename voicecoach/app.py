@@ -90,24 +90,30 @@ def make_listener(config: Config, load: bool = True,
                   on_loaded: Callable[[bool, str], None] | None = None) -> Any:
     """The command listener (vosk + double clap). Without a model it warns once and uses the clap only.
 
-    With ``load`` the model loads on a background thread (seconds; the loop runs meanwhile with the clap only),
-    then ``on_loaded(ok, detail)`` is called from that thread."""
+    With ``load`` the model loads on a background thread (:func:`load_in_background`). A language with no pack is
+    an :class:`~voicecoach.errors.InputError` here, before anything else is opened."""
     from .asr.listener import CommandListener
 
     listener = CommandListener(config.commands, config.commands.language)
     if load:
-        def load_model() -> None:
-            try:
-                ok = listener.load()
-                detail = str(listener.model_path) if ok else "no speech model: the double clap and keys only"
-            except VoicecoachError as exc:
-                log.warning("%s", exc)
-                ok, detail = False, str(exc)
-            if on_loaded is not None:
-                on_loaded(ok, detail)
-
-        threading.Thread(target=load_model, name="voicecoach-model-load", daemon=True).start()
+        load_in_background(listener, on_loaded)
     return listener
+
+
+def load_in_background(listener: Any, on_loaded: Callable[[bool, str], None] | None = None) -> None:
+    """Load the listener's model on a thread (seconds: the loop runs meanwhile, with the clap only), then call
+    ``on_loaded(ok, detail)`` from that thread."""
+    def load_model() -> None:
+        try:
+            ok = listener.load()
+            detail = str(listener.model_path) if ok else "no speech model: the double clap and keys only"
+        except VoicecoachError as exc:
+            log.warning("%s", exc)
+            ok, detail = False, str(exc)
+        if on_loaded is not None:
+            on_loaded(ok, detail)
+
+    threading.Thread(target=load_model, name="voicecoach-model-load", daemon=True).start()
 
 
 def anytime_commands(config: Config) -> frozenset[Command]:

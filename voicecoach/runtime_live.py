@@ -147,6 +147,7 @@ class Live:
 
             read_header(spec.file)  # a bad file is one line before anything starts
         clock = clock or MonotonicClock()
+        listener = app.make_listener(config, load=False) if spec.commands else None  # a bad language: fails here
         if pipeline is None:
             pipeline = app.make_pipeline(config, use_profile=spec.use_profile)
         if speaker is None:
@@ -171,11 +172,10 @@ class Live:
                        on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)))
         session = Session(pipeline, speaker, router, talk, notes=notes, clock=clock, on_line=on_line,
                           notify=notify)
-        listener = None
-        if spec.commands:
-            listener = app.make_listener(config, on_loaded=lambda ok, why: session.call_soon(
-                lambda: notify(Health(Part.SPEECH_MODEL, ok, why))))
+        if listener is not None:
             session.listener = listener
+            app.load_in_background(listener, lambda ok, why: session.call_soon(
+                lambda: notify(Health(Part.SPEECH_MODEL, ok, why))))
         live = cls(config, spec, session, speaker, listener, journal)
         return live
 
