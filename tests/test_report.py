@@ -17,7 +17,9 @@ from voicecoach.errors import InputError, VoicecoachError
 from voicecoach.events import Interruption, RaisedVoice
 from voicecoach.journal import charts
 from voicecoach.journal import report as rep
+from voicecoach.journal.schema import TalkFigures
 from voicecoach.journal.store import Journal
+from voicecoach.records import Answer, PauseEnd
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)  # a Sunday evening
@@ -29,17 +31,17 @@ def seed(journal: Journal, now: datetime, weeks: int = 6) -> None:
     for k in range(weeks):
         start = (now - timedelta(weeks=weeks - 1 - k, hours=3)).timestamp()
         talk = journal.start_talk("listen", start)
-        raised = weeks - k  # seconds of raised voice: 6, 5, ... 1 (x 30 s)
+        raised = weeks - k  # moments of raised voice: 6, 5, ... 1 (30 s each)
         for i in range(raised):
             journal.add_event(talk, RaisedVoice(t=100.0 * i + 5, start=100.0 * i, end=100.0 * i + 30, speaker="A"))
         for i in range(raised // 2):
             journal.add_event(talk, Interruption(t=50.0 * i + 2, start=50.0 * i, speaker="B", over="A"))
         s = journal.add_suggestion(talk, start + 600, "3 interruptions in 60 s")
-        journal.answer_suggestion(s, "not_now" if k == 0 else "yes", start + 605)
+        journal.answer_suggestion(s, Answer.NOT_NOW if k == 0 else Answer.YES, start + 605)
         if k:
             p = journal.add_pause(talk, start + 606, 20.0)
-            journal.end_pause(p, start + 606 + 1200, "finished")
-        journal.end_talk(talk, start + 1800, {"speak_a_s": 600.0, "speak_b_s": 400.0})
+            journal.end_pause(p, start + 606 + 1200, PauseEnd.COMPLETED)
+        journal.end_talk(talk, start + 1800, TalkFigures(600.0, 400.0, 30.0 * raised, 0.0))
         journal.add_checkin("nightly", start + 3600, True, 12.0, "kiosk")
         journal.add_checkin("nightly", start + 7200, False, 2.0, "kiosk")  # stopped early: not counted as done
 
@@ -63,7 +65,6 @@ def test_weeks_run_monday_to_sunday_from_the_week_of_since_to_this_week(data: di
 def test_weekly_figures_come_from_talks_events_pauses_and_checkins(data: dict) -> None:
     weeks = rep.build_report(data, SINCE, NOW).weeks[-6:]
     assert [w.talks for w in weeks] == [1] * 6
-    # no raised_*_s figures were stored, so the minutes come from the raised-voice events (30 s each)
     assert [round(w.raised_min, 2) for w in weeks] == [3.0, 2.5, 2.0, 1.5, 1.0, 0.5]
     assert [w.interruptions for w in weeks] == [3, 2, 2, 1, 1, 0]
     assert all(w.share_a == pytest.approx(0.6) for w in weeks)
@@ -77,15 +78,25 @@ def test_stored_raised_seconds_win_over_the_events_and_only_the_period_counts(tm
     with Journal.open(tmp_path / "j.sqlite3") as journal:
         inside = journal.start_talk("kiosk", (NOW - timedelta(days=2)).timestamp())
         journal.add_event(inside, RaisedVoice(t=1.0, start=0.0, end=600.0))
-        journal.end_talk(inside, (NOW - timedelta(days=2)).timestamp() + 60, {"raised_a_s": 60.0, "raised_b_s": 30.0})
+        journal.end_talk(inside, (NOW - timedelta(days=2)).timestamp() + 60, TalkFigures(0.0, 0.0, 60.0, 30.0))
         journal.start_talk("kiosk", (SINCE - timedelta(days=1)).timestamp())  # before the period
         s = journal.add_suggestion(None, (NOW - timedelta(days=1)).timestamp(), "asked for by the couple")
-        journal.answer_suggestion(s, "manual", (NOW - timedelta(days=1)).timestamp())
+        journal.answer_suggestion(s, Answer.MANUAL, (NOW - timedelta(days=1)).timestamp())
         data = journal.export()
     report = rep.build_report(data, SINCE, NOW)
     assert report.total.talks == 1
     assert report.total.raised_min == pytest.approx(1.5)
     assert report.total.pauses_suggested == 0  # a pause the couple called is not a suggestion
+
+
+def test_without_stored_figures_the_raised_minutes_come_from_the_events(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        talk = journal.start_talk("listen", (NOW - timedelta(days=1)).timestamp())
+        for i in range(3):
+            journal.add_event(talk, RaisedVoice(t=100.0 * i + 5, start=100.0 * i, end=100.0 * i + 40))
+        journal.end_talk(talk, (NOW - timedelta(days=1)).timestamp() + 600)  # figures not known
+        data = journal.export()
+    assert rep.build_report(data, SINCE, NOW).total.raised_min == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("text, days", [("30d", 30), ("12w", 84), ("1d", 1), (" 2W ", 14)])
@@ -125,7 +136,7 @@ def test_a_harder_week_is_met_with_kindness(tmp_path: Path) -> None:
         for k, raised in enumerate((1, 1, 8)):
             start = (NOW - timedelta(weeks=2 - k, hours=3)).timestamp()
             talk = journal.start_talk("listen", start)
-            journal.end_talk(talk, start + 900, {"raised_a_s": 30.0 * raised})
+            journal.end_talk(talk, start + 900, TalkFigures(0.0, 0.0, 30.0 * raised, 0.0))
         data = journal.export()
     text = rep.summary_text(rep.build_report(data, SINCE, NOW))
     assert "harder moments. That happens; the pause is there when you need it." in text

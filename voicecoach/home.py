@@ -83,17 +83,24 @@ def attach(live: Any, config: Config, config_path: Path, journal_path: Path, loc
 
         home.hooks = Hooks(config.hooks).start()
         live.observe(HookObserver(home.hooks))
-    if reschedule is not None:
-        watch = ScheduleWatch(config_path, config.kiosk, reschedule, live.session.clock.now)
-        live.on_tick(watch.tick)
+    status = None
     if config.web.enabled:
-        home.server = _start_page(live, config, config_path, journal_path, local_now)
+        home.server, status = _start_page(live, config, config_path, journal_path, local_now)
+    if reschedule is not None:
+        def rescheduled(kiosk: KioskSettings) -> None:
+            reschedule(kiosk)
+            if status is not None:
+                status.kiosk = kiosk  # the Now page shows the schedule the kiosk now runs
+
+        watch = ScheduleWatch(config_path, config.kiosk, rescheduled, live.session.clock.now)
+        live.on_tick(watch.tick)
     return home
 
 
 def _start_page(live: Any, config: Config, config_path: Path, journal_path: Path,
-                local_now: Callable[[], datetime]) -> Any:
+                local_now: Callable[[], datetime]) -> tuple[Any, Any]:
     from .commands import Command, Source
+    from .web.app import JournalAccess
     from .web.runtime import LiveControls, WebServer, build_context
     from .web.status import LiveStatus
 
@@ -103,9 +110,10 @@ def _start_page(live: Any, config: Config, config_path: Path, journal_path: Path
     controls = LiveControls(lambda: live.submit(Command.PAUSE, Source.WEB), live.start_checkin,
                             lambda: live.idle, microphone_open)
     try:
-        server = WebServer(build_context(config, config_path, journal_path, status, controls, local_now))
+        server = WebServer(build_context(config, config_path, JournalAccess(journal_path, live.journal), status,
+                                         controls, local_now))
     except OSError as exc:
         log.warning("web: cannot listen on %s:%d (%s); the kiosk goes on without its page", config.web.address,
                     config.web.port, exc.strerror or exc)
-        return None
-    return server.start()
+        return None, status
+    return server.start(), status

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, config, settings) -> int:  # noqa: ANN001 - Config, WebSettings
     from ..journal.store import path_for
+    from ..web.app import JournalAccess
     from ..web.runtime import WebServer, build_context
     from ..web.status import offline_status
 
@@ -80,7 +81,7 @@ def _serve(args: argparse.Namespace, config, settings) -> int:  # noqa: ANN001 -
             return offline_status(config_of(args), journal, datetime.now())
 
     try:
-        server = WebServer(build_context(config, path, journal, Offline(), None, settings=settings))
+        server = WebServer(build_context(config, path, JournalAccess(journal), Offline(), None, settings=settings))
     except OSError as exc:
         raise VoicecoachError(f"cannot listen on {settings.address}:{settings.port} ({exc.strerror or exc}); "
                               f"choose another port with --port or [web] port") from None

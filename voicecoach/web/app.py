@@ -10,6 +10,7 @@ from this page's own origin. Session cookies are signed (Flask), HttpOnly and Sa
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,12 +29,42 @@ log = logging.getLogger(__name__)
 OPEN_ENDPOINTS = ("pages.pair", "pages.pair_post")  # served to a browser that has not paired
 
 
+class JournalAccess:
+    """The journal the page reads and erases: the kiosk's own open journal (one connection, thread-safe), or for
+    ``voicecoach web`` alone one opened the first time it is needed and kept open. A page that only reads never
+    creates a journal."""
+
+    def __init__(self, path: Path, shared: Any = None) -> None:
+        self.path = path
+        self._shared = shared
+        self._own: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        """The open journal, or None when there is none yet."""
+        if self._shared is not None:
+            return self._shared
+        with self._lock:
+            if self._own is None and self.path.exists():
+                from ..journal.store import Journal
+
+                self._own = Journal.open(self.path)
+            return self._own
+
+    def close(self) -> None:
+        """Close the journal this object opened (never the kiosk's)."""
+        with self._lock:
+            if self._own is not None:
+                self._own.close()
+                self._own = None
+
+
 @dataclass
 class WebContext:
     """What the page works with (built by :mod:`voicecoach.web.runtime` or a test)."""
 
     config_path: Path
-    journal_path: Path
+    journal: JournalAccess
     settings: WebSettings
     status: StatusSource
     controls: Controls | None  # None: the kiosk is not running in this process
@@ -104,12 +135,13 @@ def _guard() -> Any:
 
 
 def _headers(response: Any) -> Any:
-    """Nothing from elsewhere, no framing, no caching of private pages, no referrer."""
+    """Nothing from elsewhere, no framing, no caching of private pages, no referrer to other sites."""
     response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                                                    "media-src 'self'; form-action 'self'; frame-ancestors 'none'; "
                                                    "base-uri 'none'")
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with the page's own forms
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -2,8 +2,8 @@
 
 Handlers stay short: they read through the journal's own API (:mod:`voicecoach.journal.store`), the report's
 aggregation (:mod:`voicecoach.journal.report`), the schedule form (:mod:`.schedule`) and the status source, and
-hand typed values to the templates. The journal is opened per request, read-only in effect, and never created
-by a page that only reads.
+hand typed values to the templates. The journal is the kiosk's own open one (or, for ``voicecoach web`` alone,
+one opened once), never created by a page that only reads.
 """
 
 from __future__ import annotations
@@ -30,13 +30,8 @@ DEFAULT_WEEKS = 12
 # --- the journal, as the pages read it -------------------------------------------------------------------------
 
 def _export() -> dict[str, Any]:
-    from ..journal.store import Journal
-
-    path = context().journal_path
-    if not path.exists():
-        return {}
-    with Journal.open(path) as journal:
-        return journal.export()
+    journal = context().journal.get()
+    return journal.export() if journal is not None else {}
 
 
 def _weeks_arg() -> int:
@@ -219,14 +214,14 @@ def rehearsal(name: str) -> Any:
 
 # --- Journal -------------------------------------------------------------------------------------------------------
 
-def _notes(config: Any) -> list[Any] | None:
-    if not config.journal.voice_notes or not context().journal_path.exists():
+def _voice_notes(config: Any) -> Any:
+    """The voice-note store, or None when the couple has not opted in (or there is no journal yet)."""
+    journal = context().journal.get()
+    if not config.journal.voice_notes or journal is None:
         return None
     from ..journal.notes import VoiceNotes
-    from ..journal.store import Journal
 
-    with Journal.open(context().journal_path) as journal:
-        return VoiceNotes(journal, True, config.journal.note_max_s).list_notes()
+    return VoiceNotes(journal, True, config.journal.note_max_s)
 
 
 @pages.get("/journal")
@@ -235,7 +230,8 @@ def journal() -> Any:
     config = context().config()
     data = _export()
     counts = {t: len(data.get(t, [])) for t in ("talks", "events", "suggestions", "pauses", "checkins", "notes")}
-    return _render("journal.html", config=config, counts=counts, notes=_notes(config), confirm=False)
+    notes = _voice_notes(config)
+    return _render("journal.html", config=config, counts=counts, notes=notes.list_notes() if notes else None)
 
 
 @pages.get("/journal/export.json")
@@ -249,16 +245,13 @@ def journal_export() -> Any:
 @pages.post("/journal/erase")
 def journal_erase() -> Any:
     """Erase everything, once the word "erase" was typed to confirm."""
-    from ..journal.store import Journal
-
-    ctx = context()
     if request.form.get("confirm", "").strip().lower() != "erase":
         flash("Nothing was erased: type the word erase in the box to confirm.", "warn")
         return redirect(url_for("pages.journal"))
-    if ctx.journal_path.exists():
+    journal = context().journal.get()
+    if journal is not None:
         try:
-            with Journal.open(ctx.journal_path) as j:
-                j.erase()
+            journal.erase()
         except VoicecoachError as exc:
             flash(f"Could not erase: {exc}", "warn")
             return redirect(url_for("pages.journal"))
@@ -270,17 +263,15 @@ def journal_erase() -> Any:
 @pages.post("/journal/notes/<int:note_id>/delete")
 def note_delete(note_id: int) -> Any:
     """Delete one voice note (its index entry, then its file)."""
-    from ..journal.notes import VoiceNotes
-    from ..journal.store import Journal, JournalValueError
+    from ..journal.store import JournalValueError
 
-    config = context().config()
-    if not config.journal.voice_notes or not context().journal_path.exists():
+    notes = _voice_notes(context().config())
+    if notes is None:
         abort(404)
-    with Journal.open(context().journal_path) as j:
-        try:
-            VoiceNotes(j, True, config.journal.note_max_s).delete_note(note_id)
-        except JournalValueError:
-            abort(404)
+    try:
+        notes.delete_note(note_id)
+    except JournalValueError:
+        abort(404)
     flash("The voice note was deleted.", "ok")
     return redirect(url_for("pages.journal"))
 

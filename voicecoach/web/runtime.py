@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Config
-from .app import WebContext, create_app
+from .app import JournalAccess, WebContext, create_app
 from .rehearsal import Rehearsals
 from .security import PairingCodes, RateLimit, session_secret
 from .settings import WebSettings
@@ -33,13 +33,13 @@ WORKER_THREADS = 2
 IDLE_CONNECTION_S = 30
 
 
-def build_context(config: Config, config_path: Path, journal_path: Path, status: StatusSource,
+def build_context(config: Config, config_path: Path, journal: JournalAccess, status: StatusSource,
                   controls: Controls | None, local_now: Callable[[], datetime] = datetime.now,
                   on_schedule_saved: Callable[[Config], None] | None = None,
                   settings: WebSettings | None = None) -> WebContext:
     """Everything the page needs, with the real clocks and the secrets from the data folder."""
     settings = settings or config.web
-    return WebContext(config_path=config_path, journal_path=journal_path, settings=settings, status=status,
+    return WebContext(config_path=config_path, journal=journal, settings=settings, status=status,
                       controls=controls, codes=PairingCodes(), secret=session_secret(), wall=time.time,
                       local_now=local_now, rehearsals=Rehearsals(config), pair_limit=RateLimit(),
                       on_schedule_saved=on_schedule_saved)
@@ -91,6 +91,7 @@ class WebServer:
         if self._thread.is_alive():
             self._thread.join(5)
         self.ctx.rehearsals.close()
+        self.ctx.journal.close()
 
 
 def new_pairing_code(settings: WebSettings) -> str:

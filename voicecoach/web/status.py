@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..config import Config
+from ..config import Config, KioskSettings
 
 
 class Level(Enum):
@@ -72,10 +72,10 @@ class Controls(Protocol):
         ...
 
 
-def _schedule(config: Config, now: datetime) -> tuple[str, bool]:
+def _schedule(kiosk: KioskSettings, now: datetime) -> tuple[str, bool]:
     from ..kiosk import RitualScheduler
 
-    scheduler = RitualScheduler(config.kiosk)
+    scheduler = RitualScheduler(kiosk)
     nxt = scheduler.next_due(now)
     return (f"{nxt[0]} {nxt[1]:%a %H:%M}" if nxt else ""), scheduler.in_quiet_hours(now)
 
@@ -102,7 +102,7 @@ def journal_part(config: Config, journal_path: Path) -> Part:
 
 def offline_status(config: Config, journal_path: Path, now: datetime) -> Status:
     """What ``voicecoach web`` on its own can tell without the kiosk."""
-    ritual, quiet = _schedule(config, now)
+    ritual, quiet = _schedule(config.kiosk, now)
     away = "the kiosk is not running in this process (start it with voicecoach kiosk and [web] enabled = true)"
     parts = (Part("microphone", Level.UNKNOWN, away), Part("speaker", Level.UNKNOWN, away),
              model_part(config), journal_part(config, journal_path))
@@ -127,6 +127,7 @@ class LiveStatus:
     journal_path: Path
     now: Any  # () -> datetime, the kiosk's own wall clock (it may be a rehearsal's pretend time)
     parts: LiveParts = field(default_factory=LiveParts)
+    kiosk: KioskSettings | None = None  # the schedule the kiosk runs now (None: the config's)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def update(self, **changes: Any) -> None:
@@ -144,7 +145,7 @@ class LiveStatus:
         """The status now."""
         with self._lock:
             live = self.parts
-        ritual, quiet = _schedule(self.config, self.now())
+        ritual, quiet = _schedule(self.kiosk or self.config.kiosk, self.now())
         model = live.speech_model or model_part(self.config)
         return Status(True, live.activity, (live.microphone, live.speaker, model,
                                             journal_part(self.config, self.journal_path)), ritual, quiet)

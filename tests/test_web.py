@@ -1,0 +1,355 @@
+"""The home page's rules, through Flask's test client (fast; the real browser and server are in test_web_browser):
+pairing, sessions, CSRF, the Host check, body limits, the Rituals form's validation and atomic write, the
+journal's export and erase, the JSON API."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import wave
+import io
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from voicecoach.config import Config, load_config
+from voicecoach.journal.store import Journal
+from voicecoach.web.app import JournalAccess, WebContext, create_app
+from voicecoach.web.rehearsal import Rehearsals, shorten_silences
+from voicecoach.web.security import MAX_FAILURES, PairingCodes, RateLimit
+from voicecoach.web.settings import WebSettings
+from voicecoach.web.status import offline_status
+
+from test_report import seed
+
+
+NOW = datetime(2026, 11, 22, 20, 0, tzinfo=timezone.utc)
+CONFIG = """# our own notes about the box
+[partners]
+a_name = "Sam"   # that's me
+b_name = "Alex"
+
+[kiosk]
+nightly_time = "21:30"   # after the dishes
+quiet_start = "23:00"
+quiet_end = "07:30"
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = NOW.timestamp()
+
+    def wall(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def home(tmp_home) -> Path:
+    tmp_home.config_file.write_text(CONFIG)
+    with Journal.open(tmp_home.data_dir / "journal.sqlite3") as journal:
+        seed(journal, NOW)
+    return tmp_home
+
+
+def make_app(home, pairing: str = "auto", address: str = "127.0.0.1", max_body_kb: int = 16, controls=None):
+    config = load_config(home.config_file) if home.config_file.exists() else Config()
+    settings = replace(WebSettings(), address=address, pairing=pairing, max_body_kb=max_body_kb)
+    journal = home.data_dir / "journal.sqlite3"
+    clock = Clock()
+
+    class Status:
+        def status(self):
+            return offline_status(config, journal, NOW.replace(tzinfo=None))
+
+    ctx = WebContext(config_path=home.config_file, journal=JournalAccess(journal), settings=settings, status=Status(),
+                     controls=controls, codes=PairingCodes(home.data_dir), secret=b"k" * 32, wall=clock.wall,
+                     local_now=lambda: NOW, rehearsals=Rehearsals(config), pair_limit=RateLimit(),
+                     on_schedule_saved=None)
+    app = create_app(ctx)
+    app.testing = False
+    return app, ctx, clock
+
+
+def csrf_of(client, path: str = "/journal") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+# --- pages and the API on this computer ------------------------------------------------------------------------
+
+def test_on_this_computer_every_page_opens_without_pairing(home) -> None:
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    for path in ("/now", "/report", "/rituals", "/journal", "/api/status", "/api/report"):
+        resp = client.get(path)
+        assert resp.status_code == 200, path
+        assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert client.get("/").status_code == 302
+    cookie = client.get_cookie("voicecoach")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
+
+
+def test_the_report_page_and_api_show_the_journals_figures(home) -> None:
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    page = client.get("/report?weeks=6").get_data(as_text=True)
+    assert page.count('<svg class="chart"') == 4 and "<script" not in page and "http" not in page.split("</nav>")[1]
+    drawn = dict(((m[0], m[1]), float(m[2])) for m in
+                 re.findall(r'data-series="(\w+)" data-week="([\d-]+)" data-value="([\d.]+)"', page))
+    api = client.get("/api/report?weeks=6").get_json()
+    assert [w["week"] for w in api["weeks"]] == sorted({week for _, week in drawn})
+    for week in api["weeks"]:
+        for key in ("talks", "checkins", "interruptions", "pauses_suggested", "pauses_taken", "pauses_declined"):
+            assert drawn[(key, week["week"])] == week[key]
+        assert drawn[("raised_min", week["week"])] == pytest.approx(week["raised_min"], abs=0.05)
+    assert api["total"]["talks"] == 6 and api["total"]["pauses_declined"] == 1
+    assert [w["raised_min"] for w in api["weeks"]] == [3.0, 2.5, 2.0, 1.5, 1.0, 0.5]
+    assert 'data-figure="talks"><b>1</b>' in page  # this week: one talk
+    assert client.get("/api/report?weeks=0").status_code == 400
+    assert client.get("/api/report?weeks=abc").status_code == 400
+
+
+def test_status_says_what_it_can_without_the_kiosk(home) -> None:
+    app, _, _ = make_app(home)
+    status = app.test_client().get("/api/status").get_json()
+    assert status["live"] is False and status["parts"]["microphone"]["level"] == "unknown"
+    assert status["parts"]["journal"]["level"] == "ok" and status["next_ritual"].startswith("nightly")
+    page = app.test_client().get("/now").get_data(as_text=True)
+    assert 'id="pause-now" disabled' in page
+
+
+# --- pairing ------------------------------------------------------------------------------------------------------
+
+def test_without_the_pairing_cookie_nothing_private_is_served(home) -> None:
+    app, _, _ = make_app(home, pairing="always")
+    client = app.test_client()
+    for path in ("/now", "/report", "/rituals", "/journal", "/journal/export.json", "/rituals/rehearsal/weather.wav"):
+        resp = client.get(path)
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/pair"), path
+        assert b"talk" not in resp.data.lower()
+    for path in ("/api/status", "/api/report"):
+        assert client.get(path).status_code == 401
+    assert client.post("/journal/erase", data={"confirm": "erase"}).status_code in (302, 400)
+    with Journal.open(home.data_dir / "journal.sqlite3") as j:
+        assert len(j.rows("talks")) == 6  # nothing was erased
+
+
+def test_any_address_but_loopback_needs_pairing() -> None:
+    for address, needed in (("127.0.0.1", False), ("::1", False), ("localhost", False), ("0.0.0.0", True),
+                            ("192.168.1.20", True), ("::", True)):
+        assert WebSettings(address=address).needs_pairing is needed, address
+    assert WebSettings(pairing="always").needs_pairing
+
+
+def test_a_right_code_pairs_once_and_the_session_lasts(home) -> None:
+    app, ctx, clock = make_app(home, pairing="always")
+    code = ctx.codes.new_code(clock.t, 10)
+    assert code not in (home.data_dir / "web-pairing.json").read_text()  # only the hash is kept
+    assert stat.S_IMODE((home.data_dir / "web-pairing.json").stat().st_mode) == 0o600
+    client = app.test_client()
+    token = csrf_of(client, "/pair")
+    resp = client.post("/pair", data={"csrf": token, "code": f"{code[:3]} {code[3:]}"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/now")
+    assert client.get("/journal/export.json").get_json()["talks"]
+    other = app.test_client()
+    resp = other.post("/pair", data={"csrf": csrf_of(other, "/pair"), "code": code})
+    assert resp.status_code == 403 and b"no pairing code waiting" in resp.data  # used up
+
+
+def test_wrong_codes_are_refused_and_the_code_is_thrown_away_after_ten(home) -> None:
+    app, ctx, clock = make_app(home, pairing="always")
+    code = ctx.codes.new_code(clock.t, 10)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    client = app.test_client()
+    token = csrf_of(client, "/pair")
+    for attempt in range(MAX_FAILURES):
+        clock.t += 30  # slowly enough for the rate limit
+        resp = client.post("/pair", data={"csrf": token, "code": wrong})
+        assert resp.status_code == 403
+    assert b"no longer works" in resp.data
+    clock.t += 30
+    assert client.post("/pair", data={"csrf": token, "code": code}).status_code == 403  # too late: thrown away
+    assert client.get("/journal").status_code == 302
+
+
+def test_pairing_attempts_are_rate_limited(home) -> None:
+    app, ctx, clock = make_app(home, pairing="always")
+    code = ctx.codes.new_code(clock.t, 10)
+    client = app.test_client()
+    token = csrf_of(client, "/pair")
+    codes = [f"{(int(code) + k) % 1_000_000:06d}" for k in range(1, 5)] + ["x", code]
+    statuses = [client.post("/pair", data={"csrf": token, "code": c}).status_code for c in codes]
+    assert statuses == [403, 403, 403, 403, 403, 429]  # the sixth try within a minute is not even checked
+    other = app.test_client()  # another address would have its own five; the test client has one address
+    assert other.post("/pair", data={"csrf": csrf_of(other, "/pair"), "code": code}).status_code == 429
+    resp = client.post("/pair", data={"csrf": token, "code": code})
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    clock.t += 61
+    assert client.post("/pair", data={"csrf": token, "code": code}).status_code == 302  # the code still works
+
+
+def test_an_expired_code_does_not_pair(home) -> None:
+    app, ctx, clock = make_app(home, pairing="always")
+    code = ctx.codes.new_code(clock.t, 10)
+    clock.t += 601
+    client = app.test_client()
+    resp = client.post("/pair", data={"csrf": csrf_of(client, "/pair"), "code": code})
+    assert resp.status_code == 403 and b"expired" in resp.data
+
+
+# --- forms: CSRF, origin, host, size ----------------------------------------------------------------------------
+
+def test_forms_need_the_sessions_token_and_this_pages_origin(home) -> None:
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    before = home.config_file.read_bytes()
+    form = {"nightly_time": "20:00", "grace_min": "30"}
+    assert client.post("/rituals", data=form).status_code == 400  # no token
+    assert client.post("/rituals", data={**form, "csrf": "guess"}).status_code == 400
+    token = csrf_of(client)
+    assert client.post("/rituals", data={**form, "csrf": token},
+                       headers={"Origin": "http://evil.example"}).status_code == 400
+    assert home.config_file.read_bytes() == before
+    assert client.post("/rituals", data={**form, "csrf": token},
+                       headers={"Origin": "http://localhost"}).status_code == 302
+
+
+def test_a_page_on_this_computer_refuses_other_host_names(home) -> None:
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    assert client.get("/api/status", headers={"Host": "evil.example:8470"}).status_code == 400
+    assert client.get("/api/status", headers={"Host": "127.0.0.1:8470"}).status_code == 200
+    lan, _, _ = make_app(home, address="0.0.0.0")
+    paired_only = lan.test_client().get("/api/status", headers={"Host": "voicecoach.local:8470"})
+    assert paired_only.status_code == 401  # any name on the network, but pairing first
+
+
+def test_an_oversize_body_is_refused(home) -> None:
+    app, _, _ = make_app(home, max_body_kb=1)
+    client = app.test_client()
+    token = csrf_of(client)
+    before = home.config_file.read_bytes()
+    resp = client.post("/rituals", data={"csrf": token, "nightly_time": "x" * 5000})
+    assert resp.status_code == 413 and b"at most 1 KB" in resp.data
+    assert home.config_file.read_bytes() == before
+
+
+# --- the Rituals form ---------------------------------------------------------------------------------------------
+
+FORM = {"nightly_time": "20:45", "nightly_script": "nightly", "weekly_day": "sat", "weekly_time": "10:00",
+        "weekly_script": "weekly", "quiet_start": "22:30", "quiet_end": "07:00", "grace_min": "45"}
+
+
+def test_a_good_schedule_is_written_atomically_keeping_the_rest_of_the_file(home) -> None:
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    resp = client.post("/rituals", data={**FORM, "csrf": csrf_of(client)})
+    assert resp.status_code == 302
+    text = home.config_file.read_text()
+    assert "# our own notes about the box" in text and 'a_name = "Sam"   # that\'s me' in text
+    assert 'nightly_time = "20:45"   # after the dishes' in text
+    kiosk = load_config(home.config_file).kiosk
+    assert (kiosk.nightly_time, kiosk.weekly_day, kiosk.quiet_start, kiosk.grace_min, kiosk.quiet_suggestions) == \
+        ("20:45", "sat", "22:30", 45.0, False)
+    assert load_config(home.config_file).partners.a_name == "Sam"
+    assert not list(home.config_dir.glob(".config.toml.*"))  # no temporary file left behind
+    assert b"Saved." in client.get("/rituals").data
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("grace_min", "0", "kiosk.grace_min = 0.0 is out of range (allowed 1.0 to 720.0)"),
+    ("grace_min", "lots", "kiosk.grace_min must be a number, not 'lots'"),
+    ("nightly_time", "25:00", "kiosk: nightly_time = '25:00' is not a time (write it as HH:MM"),
+    ("weekly_day", "someday", "kiosk.weekly_day = 'someday' is not allowed"),
+    ("quiet_end", "", "set both quiet_start and quiet_end"),
+])
+def test_a_bad_value_is_refused_with_the_config_files_own_message(home, field: str, value: str,
+                                                                  message: str) -> None:
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    before = home.config_file.read_bytes()
+    resp = client.post("/rituals", data={**FORM, field: value, "csrf": csrf_of(client)})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert message in page.replace("&#39;", "'").replace("&#34;", '"'), page[page.find("Not saved"):][:300]
+    assert home.config_file.read_bytes() == before
+    assert f'value="{value}"' in page or field == "weekly_day"  # what they typed is shown again to fix
+
+
+def test_a_schedule_can_be_saved_with_no_config_file_yet(tmp_home) -> None:
+    app, _, _ = make_app(tmp_home)
+    client = app.test_client()
+    assert client.post("/rituals", data={**FORM, "csrf": csrf_of(client)}).status_code == 302
+    assert load_config(tmp_home.config_file).kiosk.weekly_day == "sat"
+    assert stat.S_IMODE(tmp_home.config_file.stat().st_mode) & 0o077 == 0
+
+
+# --- the Journal page -----------------------------------------------------------------------------------------
+
+def test_export_is_the_whole_journal_and_erase_needs_the_word(home) -> None:
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    export = client.get("/journal/export.json")
+    assert export.headers["Content-Disposition"].startswith("attachment")
+    assert len(export.get_json()["talks"]) == 6
+    token = csrf_of(client, "/journal")
+    client.post("/journal/erase", data={"csrf": token, "confirm": "yes"})
+    assert len(client.get("/journal/export.json").get_json()["talks"]) == 6
+    resp = client.post("/journal/erase", data={"csrf": token, "confirm": " Erase "})
+    assert resp.status_code == 302
+    assert client.get("/journal/export.json").get_json()["talks"] == []
+    assert b"The journal was erased" in client.get("/journal").data
+
+
+def test_voice_notes_are_listed_and_deleted_only_when_the_couple_opted_in(home) -> None:
+    import numpy as np
+
+    from voicecoach.journal.notes import VoiceNotes
+
+    with Journal.open(home.data_dir / "journal.sqlite3") as j:
+        notes = VoiceNotes(j, True)
+        first = notes.save_note(np.zeros(8000, np.int16), "A", "B", NOW.timestamp())
+        notes.save_note(np.zeros(4000, np.int16), "B", "A", NOW.timestamp())
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    assert b'id="notes"' not in client.get("/journal").data  # not opted in: not shown
+    home.config_file.write_text(CONFIG + "\n[journal]\nvoice_notes = true\n")
+    page = client.get("/journal").get_data(as_text=True)
+    assert page.count("data-note=") == 2 and "From Sam, 0 s" in page
+    resp = client.post(f"/journal/notes/{first}/delete", data={"csrf": csrf_of(client, "/journal")})
+    assert resp.status_code == 302
+    assert client.get("/journal").get_data(as_text=True).count("data-note=") == 1
+    assert client.post("/journal/notes/9999/delete", data={"csrf": csrf_of(client, "/journal")}).status_code == 404
+
+
+# --- rehearsals ------------------------------------------------------------------------------------------------
+
+def test_long_silences_are_shortened_and_speech_is_kept() -> None:
+    import numpy as np
+
+    audio = np.concatenate([np.ones(100, np.int16), np.zeros(16000 * 10, np.int16), np.ones(50, np.int16),
+                            np.zeros(100, np.int16)])
+    out = shorten_silences(audio)
+    assert len(out) == 100 + 24000 + 50 + 100 and int(out.sum()) == 150
+
+
+def test_a_rehearsal_is_a_wav_of_the_scripts_prompts(home) -> None:
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    resp = client.get("/rituals/rehearsal/weather.wav")
+    assert resp.status_code == 200 and resp.mimetype == "audio/wav"
+    with wave.open(io.BytesIO(resp.data)) as w:
+        seconds = w.getnframes() / w.getframerate()
+    assert 10 < seconds < 300  # a 5-minute ritual, its talking time shortened
+    assert client.get("/rituals/rehearsal/no-such-script.wav").status_code == 404
+    page = client.get("/rituals").get_data(as_text=True)
+    assert 'href="/rituals/rehearsal/nightly.wav"' in page
+
+
+def test_unused_config_keys_keep_their_defaults(home) -> None:
+    assert Config().web.enabled is False and Config().web.address == "127.0.0.1"
+    assert json.loads(json.dumps(Config().hooks.command)) == []
