@@ -6,7 +6,11 @@ resident memory from /proc (the sound server's own CPU is not counted: a Pi runs
 Variants: without a speech model (clap only), and with a real Vosk model loaded and recognising all the time
 (the Korean model from PyPI, the only one installable offline; an English small model is about the same size).
 
-    .venv/bin/python scripts/measure_loop.py [--seconds 60] [--json FILE]
+    .venv/bin/python scripts/measure_loop.py [--seconds 60] [--json FILE] [--home]
+
+``--home`` adds the kiosk with its page and hooks on ([web] enabled, [hooks] mqtt to a real Mosquitto broker on
+loopback) while a "phone" reloads the Now page every 15 s and the Report page every minute (the page's own
+auto-refresh), next to the same kiosk with both off.
 """
 
 from __future__ import annotations
@@ -74,12 +78,53 @@ def measure(command: list[str], env: dict[str, str], seconds: float, warmup_s: f
             "rss_peak_mb": round(peak, 1), "seconds": round(t1 - t0, 1)}
 
 
+class Phone:
+    """Reloads the page's Now tab every 15 s and its Report tab every minute, from a thread, until stopped."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self.port = port
+        self.stop = threading.Event()
+        self.loads = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import urllib.request
+
+        n = 0
+        while not self.stop.wait(15.0):
+            for path in ("/now",) + (("/report",) if n % 4 == 0 else ()):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10).read()
+                    self.loads += 1
+                except OSError:
+                    pass  # the kiosk is not up yet, or between variants
+            n += 1
+
+
+def home_variants(work: Path, exe: str) -> tuple[dict[str, list[str]], object, Phone]:
+    """The kiosk with page and hooks off / on (a real broker on loopback, a phone reloading the page)."""
+    from voicecoach_dev.broker import Broker, free_port
+
+    broker = Broker().start()
+    port = free_port()
+    (work / "home.toml").write_text(f'[commands]\nlanguage = "en"\n\n[web]\nenabled = true\nport = {port}\n\n'
+                                    f'[hooks]\nmqtt = "{broker.url}"\n')
+    variants = {"kiosk, no speech model, page and hooks off": [exe, "--config", str(work / "en.toml"), "kiosk"],
+                "kiosk, no speech model, page and hooks on, a phone reloading the page":
+                    [exe, "--config", str(work / "home.toml"), "kiosk"]}
+    return variants, broker, Phone(port)
+
+
 def main() -> int:
     """Measure the variants and print a Markdown table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--warmup", type=float, default=8.0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--home", action="store_true", help="also the kiosk with its page and hooks on (issue 18)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vc-loop-"))
     wav = work / "talk.wav"
@@ -99,6 +144,10 @@ def main() -> int:
         "kiosk, no speech model": [exe, "--config", str(work / "en.toml"), "kiosk"],
         "kiosk, Vosk model loaded, recognising all the time": [exe, "--config", str(work / "ko.toml"), "kiosk"],
     }
+    broker = phone = None
+    if args.home:
+        extra, broker, phone = home_variants(work, exe)
+        variants.update(extra)
     results = {}
     try:
         for name, cmd in variants.items():
@@ -106,6 +155,10 @@ def main() -> int:
     finally:
         player.terminate()
         server.stop()
+        if phone is not None:
+            phone.stop.set()
+            broker.stop()
+            print(f"(the phone loaded {phone.loads} pages)")
     print(f"Measured with: .venv/bin/python scripts/measure_loop.py --seconds {args.seconds:g} "
           f"(pinned to core 0, a conversation played into a virtual microphone)\n")
     print("| loop | CPU, % of one core | memory (RSS), MB | peak RSS, MB |")
