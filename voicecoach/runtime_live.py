@@ -20,6 +20,8 @@ unless noted:
 * ``live.start_checkin(name)``: offer a check-in now (its consent question comes first), run on the loop thread.
 * ``live.idle``: nothing is under way (no question, pause, check-in or prompt) -- read it on the loop thread or
   accept a slightly stale answer.
+* ``live.on_command(command, answer)``: a command heard at any time and answered by ``answer()`` (spoken), only
+  while nothing else is under way (the home page's "pairing code").
 * ``live.on_frame(callback)`` / ``live.on_tick(callback)``: called on the loop thread after each frame / each
   timer tick (ticks also run while no microphone is open).
 """
@@ -38,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 from .audio.frames import Frame, FrameSource
 from .clock import Clock, MonotonicClock
 from .coach import Coach
-from .commands import Reply, Source
+from .commands import Command, Reply, Source
 from .config import Config
 from .journal.schema import TalkSource
 from .journal.talk import TalkLog, TalkSummary
@@ -208,6 +210,12 @@ class Live:
         """True when nothing is under way: no question, pause, check-in, voice note or prompt."""
         return self.router.idle and not self.speaker.busy()
 
+    def on_command(self, command: Command, answer: Callable[[], str]) -> None:
+        """Listen for ``command`` at any time; when nothing is under way, say what ``answer()`` returns (the home
+        page's "pairing code"). Register before :meth:`serve`; ``answer`` runs on the loop thread."""
+        self.session.command_hooks[command] = answer
+        self.router.anytime = self.router.anytime | {command}
+
     def on_frame(self, callback: Callable[[Frame], None]) -> None:
         """Call ``callback(frame)`` on the loop thread after each frame."""
         self._frame_hooks.append(callback)
@@ -278,15 +286,15 @@ class Live:
 
     def serve(self, open_source: Callable[[int], FrameSource] | None = None,
               until: Callable[[], bool] | None = None,
-              on_stopping: Callable[[str], None] | None = None) -> TalkSummary:
+              on_stopping: Callable[[str], None] | None = None, live: bool | None = None) -> TalkSummary:
         """Run until a signal (SIGINT, SIGTERM, SIGHUP), the end of the input or ``until()``, then close.
 
         ``on_stopping(reason)`` is called once the loop has stopped, before closing (reason: the signal's name,
-        or "end of input")."""
+        or "end of input"). ``live``: as for :meth:`run`."""
         self.notify(TalkStarted(self.spec.source))
         with StopOnSignals(self.stop) as signals:
             try:
-                self.run(open_source, until)
+                self.run(open_source, until, live)
             except KeyboardInterrupt:  # before the handlers were installed
                 signals.received = signals.received or "SIGINT"
             finally:

@@ -1,0 +1,133 @@
+"""The one live assembly (runtime_live.Live): its extension point (observers, injected commands, hooks), the journal
+rows it closes, and the kiosk's resilience. Real pipeline, real TTS into a null sink, real journal."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from voicecoach.audio.playback import NullSink
+from voicecoach.audio.wav import read_wav
+from voicecoach.commands import Command, Source
+from voicecoach.config import Config
+from voicecoach.events import Interruption, PauseSuggested, RaisedVoice
+from voicecoach.journal.schema import TalkSource
+from voicecoach.journal.store import Journal
+from voicecoach.notices import MicOpened, Said, TalkEnded, TalkStarted
+from voicecoach.records import PauseEnd, PauseEnded, PauseStarted, SuggestionMade
+from voicecoach.runtime_live import Live, LiveSpec
+from voicecoach.sources import ArraySource
+from voicecoach.speech.speaker import Speaker
+
+
+class Seen:
+    """An observer that keeps every notice."""
+
+    def __init__(self) -> None:
+        self.notices: list = []
+
+    def notify(self, notice) -> None:
+        self.notices.append(notice)
+
+    def of(self, kind) -> list:
+        return [n for n in self.notices if isinstance(n, kind)]
+
+
+@pytest.fixture
+def build(tmp_path):
+    made: list[Live] = []
+
+    def make(spec: LiveSpec | None = None, **kwargs) -> Live:
+        config = Config()
+        journal = Journal.open(tmp_path / "journal.sqlite3")
+        live = Live.build(config, spec or LiveSpec(TalkSource.LISTEN, commands=False, finish_speech_s=5.0),
+                          speaker=Speaker(config.speech, sink=NullSink()), journal=journal, notes=None, **kwargs)
+        made.append(live)
+        return live
+
+    yield make
+    for live in made:
+        live.close()
+
+
+def source(audio):
+    return lambda position: ArraySource(audio, 30, position)
+
+
+def test_an_observer_sees_the_talk_its_events_and_records_in_order(build, talk_wav):
+    live = build()
+    seen = Seen()
+    live.observe(seen)
+    summary = live.serve(source(read_wav(talk_wav)), live=False)
+    kinds = [type(n) for n in seen.notices]
+    assert kinds[0] is TalkStarted and kinds[1] is MicOpened and kinds[-1] is TalkEnded
+    assert seen.of(TalkEnded)[0].summary is summary
+    assert len(seen.of(RaisedVoice)) == summary.raised  # (raised voices during its own prompt are not heard)
+    assert len(seen.of(Interruption)) == summary.interruptions >= 1
+    suggested = seen.of(PauseSuggested)
+    assert suggested and seen.of(SuggestionMade)[0].reason == suggested[0].reason
+    assert any("Shall we take" in n.text for n in seen.of(Said))
+
+
+def test_a_command_injected_from_another_thread_takes_the_spoken_path(build):
+    live = build()
+    seen = Seen()
+    live.observe(seen)
+    web = threading.Thread(target=live.submit, args=(Command.PAUSE, Source.WEB))
+    web.start()
+    web.join()
+    live.run(source(np.zeros(16000, np.int16)), live=False)
+    assert seen.of(PauseStarted) == [PauseStarted(20.0, manual=True)]
+    assert not live.idle
+    live.close()
+    assert seen.of(PauseEnded)[0].how is PauseEnd.CUT_SHORT  # closed while it ran: recorded, not left open
+    rows = Journal.open(live.journal.path).rows("pauses")
+    assert rows[0]["ended_at"] is not None and rows[0]["ended_how"] == "cut short"
+
+
+def test_a_check_in_started_from_another_thread_asks_for_consent_first(build):
+    live = build()
+    seen = Seen()
+    live.observe(seen)
+    threading.Thread(target=live.start_checkin, args=("weather",)).start()
+    live.run(source(np.zeros(16000, np.int16)), live=False)
+    assert live.router.runner is not None and "Say yes, or not now" in seen.of(Said)[0].text
+
+
+def test_an_observer_that_fails_is_logged_once_and_the_loop_goes_on(build, caplog, talk_wav):
+    live = build()
+
+    class Broken:
+        def notify(self, notice) -> None:
+            raise ValueError("a bug in a page")
+
+    seen = Seen()
+    live.observe(Broken())
+    live.observe(seen)
+    live.serve(source(read_wav(talk_wav)[: 16000 * 20]), live=False)
+    assert len([r for r in caplog.records if "Broken failed" in r.getMessage()]) == 1
+    assert seen.of(TalkEnded)
+
+
+def test_the_kiosk_goes_on_after_an_unexpected_error_in_the_loop(build, caplog):
+    live = build(LiveSpec(TalkSource.KIOSK, commands=False, resilient=True, finish_speech_s=0.0))
+    pipeline = live.session.pipeline
+    real = pipeline.process
+    calls = {"n": 0}
+
+    def flaky(frame, muted=False):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise ZeroDivisionError("a detector bug")
+        return real(frame, muted=muted)
+
+    pipeline.process = flaky
+    live.config = Config()  # reopen at once
+    frames = []
+    live.on_frame(lambda frame: frames.append(frame.start_sample))
+    live.on_frame(lambda frame: live.stop.set() if len(frames) >= 50 else None)
+    live.run(source(np.zeros(16000 * 10, np.int16)))
+    assert "a detector bug" in caplog.text and len(frames) >= 50
+    assert frames == sorted(frames)  # the audio clock went on, never back
