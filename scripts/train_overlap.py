@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Train the streaming two-voice model: build TRAIN and TUNE material, train, export the weights and reference.
+
+    scripts/train-overlap                 # the real run (1.5-2 h on 2 shared cores): ships the weights
+    scripts/train-overlap --smoke         # a tiny run (about a minute) into out/h2-overlap/smoke, nothing shipped
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from voicecoach.detect.stream_model import weights_path
+from voicecoach_dev import overlapdata
+from voicecoach_dev.evalkit import corpus
+from voicecoach_dev.evalkit.splits import Split
+
+OUT = corpus.REPO / "out" / "h2-overlap"
+REFERENCE = corpus.REPO / "tests" / "data" / "stream_reference.npz"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    from voicecoach_dev.overlaptrain import TrainConfig
+
+    d = TrainConfig()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true", help="a tiny run that ships nothing (checks the whole path)")
+    ap.add_argument("--talks", type=int, default=1000, help="TRAIN talks to build and train on (default 1000)")
+    ap.add_argument("--tune-talks", type=int, default=100, help="TUNE talks for validation (default 100)")
+    ap.add_argument("--updates", type=int, default=d.updates, help=f"optimiser updates (default {d.updates})")
+    ap.add_argument("--seed", type=int, default=d.seed, help=f"seed of the crops and the weights (default {d.seed})")
+    ap.add_argument("--threads", type=int, default=d.threads, help=f"PyTorch threads (default {d.threads})")
+    ap.add_argument("--out", type=Path, default=OUT, help=f"material and run folder (default {OUT})")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build, train, export; print one line per validation and a summary."""
+    args = parse(argv)
+    from voicecoach_dev import overlaptrain as ot
+
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    config = replace(ot.TrainConfig(), updates=args.updates, seed=args.seed, threads=args.threads)
+    talks, tune_talks, out = args.talks, args.tune_talks, args.out
+    if args.smoke:
+        config = replace(config, updates=6, batch=4, crop_steps=100, validate_every=3)
+        talks, tune_talks, out = 4, 2, args.out / "smoke"
+    root = corpus.find_corpus()
+    t0 = time.perf_counter()
+    train_dir = overlapdata.build(root, Split.TRAIN, talks, out / "material", log=say)
+    tune_dir = overlapdata.build(root, Split.TUNE, tune_talks, out / "material", log=say)
+    build_s = time.perf_counter() - t0
+    net, info = ot.train(overlapdata.load(train_dir), overlapdata.load(tune_dir), config, report=say)
+    weights = out / "stream-overlap.npz" if args.smoke else weights_path()
+    reference = out / "stream_reference.npz" if args.smoke else REFERENCE
+    arrays = ot.export(net, weights)
+    worst = ot.reference(net, arrays, reference)
+    info.update({"command": "scripts/train-overlap " + " ".join(argv if argv is not None else sys.argv[1:]),
+                 "build_minutes": round(build_s / 60, 2), "weights": str(weights),
+                 "weights_bytes": weights.stat().st_size, "reference": str(reference),
+                 "numpy_vs_pytorch_max_abs": worst})
+    (out / "run.json").write_text(json.dumps(info, indent=1))
+    say(f"train-overlap: {info['parameters']} parameters, {info['train_hours']:.1f} h of TRAIN talks, "
+        f"{info['minutes']:.1f} min training (+{info['build_minutes']:.1f} min building); weights {weights} "
+        f"({info['weights_bytes'] / 1024:.0f} KiB); numpy vs PyTorch on the reference: {worst:.2e}; log {out / 'run.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except corpus.CorpusMissing as exc:
+        print(f"train-overlap: error: {exc}", file=sys.stderr)
+        sys.exit(2)
