@@ -33,6 +33,7 @@ BASELINE_QUANTILE = 0.75   # calm loudness varies a lot within a voice: compare 
 WARM_PERCENTILE_EVERY = 10  # frames between percentile updates while warming up
 RECENT_OTHER_S = 30.0      # the other partner's loudness counts for this long after they spoke
 UNCHANGED_VOICE = 0.35     # a voice-change score under this is the same voice (louder only: nearer the mic)
+VOICE_MIN_SHARE = 40       # % of the voice window (in voiced frames) needed before the voice is judged at all
 
 
 @dataclass
@@ -77,6 +78,8 @@ class RaisedVoiceDetector:
         self.settings = settings
         self.frame_s = frame_ms / 1000.0
         self._win_n = max(2, settings.level_window_ms // frame_ms)
+        self._voice_n = max(2, settings.voice_window_ms // frame_ms)
+        self._voice_min = max(1, self._voice_n * VOICE_MIN_SHARE // 100)
         self._hold_n = max(1, settings.hold_ms // frame_ms)
         self.reset()
 
@@ -85,9 +88,12 @@ class RaisedVoiceDetector:
         self.partners: dict[str, Baseline] = {}
         self._recent: deque[tuple[float, float, float]] = deque()   # (power, f0 semitones or nan, brightness)
         self._sums = [0.0, 0.0, 0.0, 0]     # power, voiced semitones, brightness, voiced frames
+        self._voice: deque[tuple[float, float]] = deque()   # (semitones, tilt) of the stretch's last voiced frames
+        self._voice_sums = [0.0, 0.0]
         self._pushes = 0
         self._together_s = 0.0
         self._label: str | None = None
+        self._last_speech_s = -1e9
         self.active: str | None = None   # partner currently raised and speaking
         self.excess_db = 0.0
 
@@ -108,19 +114,27 @@ class RaisedVoiceDetector:
         self.active = None
         if muted or not feats.is_speech:
             return self._release(feats.end_s)
-        if new_stretch or (label is not None and self._label is not None and label != self._label):
+        # a pause of a few hundred ms inside a turn (between sentences) keeps the windows: the turn goes on,
+        # unless the label, once decided, says it is the other partner
+        resumed = new_stretch and feats.end_s - self._last_speech_s <= self.settings.resume_gap_ms / 1000.0
+        if (new_stretch and not resumed) or (label is not None and self._label is not None and label != self._label):
             self._clear()   # a new turn or a new partner: their own level only
-        if label is not None or new_stretch:
+            for b in self.partners.values():
+                b.evidence_frames = 0
+        if label is not None or (new_stretch and not resumed):
             self._label = label
+        self._last_speech_s = feats.end_s
         self._push(feats)
         n = len(self._recent)
         if label is None or n < self._win_n // 2:
             return self._release(feats.end_s)
         b = self.partners.setdefault(label, Baseline())
-        power, f0_sum, bright_sum, voiced = self._sums
+        power, _, _, voiced = self._sums
         level = 10.0 * math.log10(max(power, 0.0) / n + 1e-12)
-        f0_st = f0_sum / voiced if voiced else None
-        bright = bright_sum / voiced if voiced else None
+        nv = len(self._voice)
+        # the voice is judged over a longer stretch of voiced speech than the level: pitch and tilt wander more
+        f0_st = self._voice_sums[0] / nv if nv >= self._voice_min else None
+        bright = self._voice_sums[1] / nv if nv >= self._voice_min else None
         events = self._judge(b, label, level, f0_st, bright, voiced / n, feats.end_s)
         if b.raised:
             self.active = label
@@ -139,13 +153,23 @@ class RaisedVoiceDetector:
         self._add(item, 1)
         if len(self._recent) > self._win_n:
             self._add(self._recent.popleft(), -1)
+        if voiced:
+            self._voice.append((semitones, feats.bright_db))
+            self._voice_sums[0] += semitones
+            self._voice_sums[1] += feats.bright_db
+            if len(self._voice) > self._voice_n:
+                old = self._voice.popleft()
+                self._voice_sums[0] -= old[0]
+                self._voice_sums[1] -= old[1]
         self._pushes += 1
         if self._pushes % RESUM_EVERY == 0:   # running sums drift in floating point: start them afresh
-            items = list(self._recent)
+            items, voice = list(self._recent), list(self._voice)
             self._clear()
             for it in items:
                 self._recent.append(it)
                 self._add(it, 1)
+            self._voice.extend(voice)
+            self._voice_sums = [sum(v[0] for v in voice), sum(v[1] for v in voice)]
 
     def _add(self, item: tuple[float, float, float], sign: int) -> None:
         sums = self._sums
@@ -158,6 +182,8 @@ class RaisedVoiceDetector:
     def _clear(self) -> None:
         self._recent.clear()
         self._sums = [0.0, 0.0, 0.0, 0]
+        self._voice.clear()
+        self._voice_sums = [0.0, 0.0]
 
     def _voice_change(self, b: Baseline, f0_st: float | None, bright: float | None) -> tuple[float, float]:
         """(evidence bonus dB, voice-change score) of the window against the partner's calm voice.
@@ -169,6 +195,9 @@ class RaisedVoiceDetector:
         pitch = f0_st - b.f0_st if f0_st is not None and b.f0_st is not None else 0.0
         tilt = bright - b.bright_db if bright is not None and b.bright_db is not None else 0.0
         bonus = min(s.pitch_weight_db_per_st * max(0.0, pitch) + s.bright_weight * max(0.0, tilt), s.max_bonus_db)
+        if bright is not None and b.bright_db is not None and tilt < s.min_tilt_rise_db:
+            # pitch alone is ambiguous: the other partner's higher voice given to this one looks the same
+            return bonus, min(max(0.0, pitch) / s.pitch_rise_st, s.min_change * 0.99)
         return bonus, max(0.0, pitch) / s.pitch_rise_st + max(0.0, tilt) / s.tilt_rise_db
 
     def _judge(self, b: Baseline, label: str, level: float, f0_st: float | None, bright: float | None,
@@ -185,7 +214,8 @@ class RaisedVoiceDetector:
                   and o.calm_s >= s.baseline_speech_s]
         above_other = not others or level - max(others) >= s.over_other_db
         b.recent_excess_db, b.recent_s, b.recent_change, b.recent_level_db = excess, now_s, change, level
-        louder = self._everyone_louder(label, excess, now_s) if change < UNCHANGED_VOICE else []
+        louder = self._everyone_louder(label, excess, now_s) if change < UNCHANGED_VOICE and (
+            f0_st is not None or bright is not None) else []
         if louder:
             self._together_s += self.frame_s
         elif excess < s.min_level_db:
@@ -205,7 +235,8 @@ class RaisedVoiceDetector:
             if excess >= s.exit_db:
                 b.last_loud_s = now_s
             return []
-        if excess >= s.min_level_db and change < UNCHANGED_VOICE:
+        judged = f0_st is not None or bright is not None   # enough voiced speech in this turn to judge the voice
+        if excess >= s.min_level_db and judged and change < UNCHANGED_VOICE:
             # louder, same voice: nearer the microphone. Once that has lasted, the baseline moves to the new level.
             b.loud_unsupported_s += self.frame_s
             if b.loud_unsupported_s >= s.adapt_after_s:
@@ -213,6 +244,8 @@ class RaisedVoiceDetector:
                             / max(s.baseline_rate_db_per_s, 1e-6))
                 b.evidence_frames = 0
                 return []
+        elif judged and change >= s.min_change:   # a changed voice: whatever it is, not a change of distance
+            b.loud_unsupported_s = max(0.0, b.loud_unsupported_s - self.frame_s)
         if evidence:
             if b.evidence_frames == 0:
                 b.onset_s = now_s - len(self._recent) * self.frame_s
@@ -228,7 +261,9 @@ class RaisedVoiceDetector:
         b.evidence_frames = max(0, b.evidence_frames - 2)
         if excess < s.min_level_db:
             b.loud_unsupported_s = max(0.0, b.loud_unsupported_s - self.frame_s)
-            self._learn(b, level, f0_st, bright, warm=False)
+            # a voice that has changed teaches nothing about the calm one (the start of a raised turn is often
+            # not yet loud enough)
+            self._learn(b, level, f0_st, bright, warm=False, voice=change < s.min_change / 2)
         return []
 
     def _everyone_louder(self, label: str, excess: float, now_s: float) -> list[Baseline]:
@@ -240,7 +275,7 @@ class RaisedVoiceDetector:
                 and o.recent_excess_db >= 0.6 * excess and o.level_db is not None]
 
     def _learn(self, b: Baseline, level: float, f0_st: float | None, bright: float | None, warm: bool,
-               speed: float = 1.0) -> None:
+               speed: float = 1.0, voice: bool = True) -> None:
         """A percentile of the calm levels while warming up, then a quantile (sign-step) tracker."""
         b.calm_s += self.frame_s
         if warm or b.level_db is None:
@@ -256,6 +291,8 @@ class RaisedVoiceDetector:
         step = self.settings.baseline_rate_db_per_s * self.frame_s * speed
         # a quantile tracker: the baseline settles where BASELINE_QUANTILE of calm windows lie below it
         b.level_db += 2.0 * step * (BASELINE_QUANTILE if level > b.level_db else BASELINE_QUANTILE - 1.0)
+        if not voice:
+            return
         if bright is not None:
             b.bright_db = bright if b.bright_db is None else b.bright_db + (step if bright > b.bright_db else -step)
         if f0_st is not None and b.f0_st is not None:

@@ -32,6 +32,8 @@ class RaisedSettings:
     """Raised voice: a changed voice (pitch, energy above 1 kHz) louder than the partner's own calm baseline."""
 
     level_window_ms: int = setting(900, lo=150, hi=5000, doc="speech averaged for the current loudness, ms")
+    voice_window_ms: int = setting(1350, lo=150, hi=10000,
+                                   doc="voiced speech of the current turn averaged for its pitch and tilt, ms")
     enter_db: float = setting(7.0, lo=1.0, hi=30.0,
                               doc="evidence (dB above own calm baseline, plus pitch/brightness bonus) to enter")
     min_level_db: float = setting(4.5, lo=0.0, hi=30.0,
@@ -43,17 +45,23 @@ class RaisedSettings:
             "quiet partner is heard rising to about the loud one's calm level; guards frames given to the wrong "
             "partner)")
     min_change: float = setting(
-        1.0, lo=0.0, hi=10.0,
+        1.6, lo=0.0, hi=10.0,
         doc="voice change needed, whatever the loudness: pitch rise / pitch_rise_st + rise of the voiced "
             "frames' energy above 1 kHz / tilt_rise_db (leaning in or moving nearer scores about 0)")
     pitch_rise_st: float = setting(4.0, lo=0.5, hi=24.0, doc="pitch rise that alone makes a changed voice, semitones")
     tilt_rise_db: float = setting(5.0, lo=0.5, hi=30.0,
                                   doc="rise of voiced energy above 1 kHz (relative to below) that alone makes a "
                                       "changed voice, dB")
+    min_tilt_rise_db: float = setting(3.0, lo=0.0, hi=30.0,
+                                      doc="a changed voice also has at least this much more voiced energy above "
+                                          "1 kHz (pitch alone may be the other partner's voice given to this one), dB")
     pitch_weight_db_per_st: float = setting(0.5, lo=0.0, hi=5.0, doc="evidence bonus per semitone of raised pitch, dB")
     bright_weight: float = setting(0.25, lo=0.0, hi=5.0, doc="evidence bonus per dB of extra energy above 1 kHz")
     max_bonus_db: float = setting(4.0, lo=0.0, hi=20.0, doc="cap on the pitch + brightness bonus, dB")
-    hold_ms: int = setting(700, lo=0, hi=10000, doc="evidence must last this much speech before the event, ms")
+    resume_gap_ms: int = setting(600, lo=0, hi=5000,
+                                 doc="speech after a pause up to this long continues the same turn (its level and "
+                                     "voice windows go on) unless it turns out to be the other partner, ms")
+    hold_ms: int = setting(550, lo=0, hi=10000, doc="evidence must last this much speech before the event, ms")
     release_ms: int = setting(1500, lo=0, hi=20000, doc="below the exit level this long ends a raised stretch, ms")
     refractory_s: float = setting(6.0, lo=0.0, hi=600.0,
         doc="after a raised stretch ends, no new event for the same partner, s")
@@ -136,7 +144,7 @@ class EscalationSettings:
     window_s: float = setting(60.0, lo=10.0, hi=900.0, doc="sliding window for counting events, s")
     interruptions: int = setting(3, lo=1, hi=50, doc="this many interruptions within the window suggest a pause")
     raised_events: int = setting(2, lo=1, hi=50, doc="this many raised-voice events within the window suggest a pause")
-    raised_s: float = setting(15.0, lo=1.0, hi=600.0,
+    raised_s: float = setting(3.0, lo=1.0, hi=600.0,
         doc="this many seconds of raised voice within the window suggest a pause")
     combined_events: int = setting(2, lo=2, hi=50,
                                    doc="this many events (raised + interruptions, at least one of each) in the window")

@@ -34,6 +34,7 @@ MIN_SHARE = 0.12           # the smaller partner must have at least this share o
 KMEANS_ITERATIONS = 6
 LABEL_EVERY = 3            # speech frames between label decisions
 MIN_PITCH_GAP = 0.5        # partners' pitches closer than this (x 2.6 semitones) say nothing about who speaks
+RAISED_PITCH_WEIGHT = 0.4  # pitch above a partner's model counts this much when labelling (a raised voice rises)
 MIN_TIMBRE_GAP = 1.2       # partners of one pitch must be this far apart in timbre (RMS of the scaled cepstra;
                            # partners of different pitch are typically 0.7-1.0) to be told apart by timbre alone
 
@@ -49,6 +50,21 @@ def voice_vector(feats: FrameFeatures) -> NDArray[np.float64]:
 def distance(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
     """Root-mean-square difference over the dimensions both vectors have."""
     d = a - b
+    d = d[~np.isnan(d)]
+    return float(math.sqrt(float(np.dot(d, d)) / len(d))) if len(d) else 0.0
+
+
+def label_distance(v: NDArray[np.float64], model: NDArray[np.float64]) -> float:
+    """:func:`distance` for choosing whose voice this is: pitch ABOVE a partner's model counts only in part.
+
+    A raised voice goes up in pitch (anger: 4-12 semitones) while keeping its timbre; at full weight that rise
+    made a man's angry voice 'sound like' his higher-pitched partner, whose baseline it was then compared with.
+    """
+    d = v - model
+    rise = d[N_MFCC]
+    if rise == rise and rise > 0.0:
+        d = d.copy()
+        d[N_MFCC] = rise * RAISED_PITCH_WEIGHT
     d = d[~np.isnan(d)]
     return float(math.sqrt(float(np.dot(d, d)) / len(d))) if len(d) else 0.0
 
@@ -162,7 +178,7 @@ class SpeakerTracker:
             return None
         if self.label is not None and self.stretch_frames % LABEL_EVERY:
             return self.label   # the label moves slowly: re-deciding every few frames is enough
-        self.distances = {k: distance(self.stretch_vector(), m) for k, m in self.models.items()}
+        self.distances = {k: label_distance(self.stretch_vector(), m) for k, m in self.models.items()}
         self._choose()
         return self.label
 
