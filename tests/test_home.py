@@ -137,3 +137,34 @@ def test_a_changed_schedule_is_never_offered_at_once_and_keeps_its_snoozes() -> 
     later = RitualScheduler(KioskSettings(nightly_time="21:50", weekly_day="", quiet_start="", quiet_end=""))
     later.carry_over(old, now)
     assert later.due(now + timedelta(minutes=15)) == ["nightly"]  # a time still ahead today comes today
+
+
+def test_asked_for_a_pairing_code_the_kiosk_says_one_that_pairs(tmp_home) -> None:
+    import re
+    import time
+
+    from voicecoach.audio.playback import NullSink
+    from voicecoach.commands import Command, Source
+    from voicecoach.config import Config
+    from voicecoach.home import attach
+    from voicecoach.runtime_live import Live, LiveSpec
+    from voicecoach.speech.speaker import Speaker
+    from voicecoach.web.security import PairingCodes
+
+    config = Config()
+    config = type(config)(**{**config.__dict__, "web": type(config.web)(enabled=True, port=0, pairing="always")})
+    said: list[str] = []
+    live = Live.build(config, LiveSpec(TalkSource.KIOSK, commands=False), journal=None, notes=None,
+                      speaker=Speaker(config.speech, sink=NullSink()), on_line=said.append)
+    home = attach(live, config, tmp_home.config_file, tmp_home.data_dir / "journal.sqlite3", lambda: None)
+    try:
+        assert Command.PAIRING_CODE in live.router.hearing.commands  # listened for at any time
+        live.submit(Command.PAIRING_CODE, Source.VOICE)
+        live.session.tick()
+        spoken = [line for line in said if "pairing code" in line]
+        assert spoken, said
+        digits = re.search(r"is: (\d) (\d) (\d), (\d) (\d) (\d)\.", spoken[0]).groups()
+        assert PairingCodes(tmp_home.data_dir).check("".join(digits), time.time()).ok
+    finally:
+        home.close()
+        live.close()

@@ -29,6 +29,7 @@ class Command(Enum):
     HELP = "help"
     LEAVE_NOTE = "leave_note"
     PLAY_NOTES = "play_notes"
+    PAIRING_CODE = "pairing_code"  # say a one-time code to pair a phone with the home page (issue 18)
 
     @classmethod
     def named(cls, name: str) -> "Command | None":

@@ -106,6 +106,8 @@ def _start_page(live: Any, config: Config, config_path: Path, journal_path: Path
 
     status = LiveStatus(config, journal_path, local_now)
     live.observe(status)
+    if config.web.needs_pairing:
+        live.on_command(Command.PAIRING_CODE, lambda: spoken_pairing_code(config))
     microphone_open = lambda: status.status().parts[0].level.value == "ok"  # noqa: E731
     controls = LiveControls(lambda: live.submit(Command.PAUSE, Source.WEB), live.start_checkin,
                             lambda: live.idle, microphone_open)
@@ -117,3 +119,14 @@ def _start_page(live: Any, config: Config, config_path: Path, journal_path: Path
                     config.web.port, exc.strerror or exc)
         return None, status
     return server.start(), status
+
+
+def spoken_pairing_code(config: Config) -> str:
+    """A new pairing code, as the kiosk says it when asked ("pairing code"): digit by digit, twice."""
+    from .web.runtime import new_pairing_code
+
+    code = new_pairing_code(config.web)
+    digits = ", ".join(" ".join(part) for part in (code[:3], code[3:]))
+    minutes = f"{config.web.code_valid_min:g}"
+    return (f"Your pairing code for the home page is: {digits}. Again: {digits}. "
+            f"It works once, for {minutes} minutes.")

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from .actions import DeleteNote, PlayNote, RecordNote, Say, Snooze, StopSpeaking
 from .audio.frames import SAMPLE_RATE, Frame
 from .clock import AudioClock, Clock, MonotonicClock
-from .commands import Reply, Source
+from .commands import Command, Reply, Source
 from .detect.features import FrameFeatures
 from .detect.pipeline import TalkStats
 from .errors import VoicecoachError
@@ -168,6 +168,8 @@ class Session:
         self.notify = notify or (lambda notice: None)
         self.recent: list[str] = []
         self.tick_hooks: list[Callable[[], None]] = []  # called at the end of every tick, on the loop thread
+        # a command answered by an extension (the home page's "pairing code") while nothing else is under way
+        self.command_hooks: dict[Command, Callable[[], str]] = {}
         self._inbox: queue.Queue[tuple[Reply, Source] | Callable[[], None]] = queue.Queue()
         self._recording: NoteRecorder | None = None
         self._record_pending: RecordNote | None = None
@@ -253,6 +255,11 @@ class Session:
     def _heard(self, heard: Heard) -> None:
         log.debug("heard %s (%s)", heard.reply, heard.source.value)
         self._remember(heard)
+        hook = self.command_hooks.get(heard.reply) if isinstance(heard.reply, Command) else None
+        if hook is not None:
+            if self.router.idle:  # never in the middle of a pause, a question or a check-in
+                self._carry_out([Say(hook())])
+            return
         self._carry_out(self.router.on_heard(heard, self.clock.now()))
 
     def _follow_raised(self) -> None:
