@@ -246,6 +246,22 @@ def test_a_rehearsal_plays_the_scripts_prompts(browser, box: Box) -> None:
     assert wav[:4] == b"RIFF" and len(wav) > 16000 * 2 * 5  # more than five seconds of the product's voice
 
 
+def test_start_a_checkin_asks_first_as_the_voice_would(browser, box: Box) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(f"{box.url}/now")
+    said_before = len(box.proc.matching("said:"))
+    Select(browser.find_element(By.ID, "checkin-script")).select_by_value("weather")
+    click_and_load(browser, browser.find_element(By.ID, "start-checkin"))
+    assert "asks you both first" in browser.page_source
+    deadline = time.monotonic() + 15
+    while len(box.proc.matching("said:")) <= said_before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    said = [line for _, line in box.proc.matching("said:")][said_before:]
+    assert said and "say yes, or not now" in said[0].lower(), box.proc.text()[-2000:]  # consent first
+
+
 def test_pause_now_is_heard_on_the_virtual_speaker(browser, box: Box, pulse_server) -> None:
     from selenium.webdriver.common.by import By
 
