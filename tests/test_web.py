@@ -353,3 +353,22 @@ def test_a_rehearsal_is_a_wav_of_the_scripts_prompts(home) -> None:
 def test_unused_config_keys_keep_their_defaults(home) -> None:
     assert Config().web.enabled is False and Config().web.address == "127.0.0.1"
     assert json.loads(json.dumps(Config().hooks.command)) == []
+
+
+def test_web_pair_prints_a_code_once_and_keeps_only_its_hash(tmp_home, capsys) -> None:
+    from voicecoach.cli import main
+
+    assert main(["web", "--pair"]) == 0
+    out = capsys.readouterr().out
+    code = re.search(r"Pairing code: (\d{3}) (\d{3})", out)
+    assert code and "works once, for 10 minutes" in out
+    assert "".join(code.groups()) not in (tmp_home.data_dir / "web-pairing.json").read_text()
+    assert PairingCodes(tmp_home.data_dir).check(" ".join(code.groups()), datetime.now().timestamp()).ok
+
+
+def test_a_bad_port_is_one_line_and_exit_2(tmp_home, capsys) -> None:
+    from voicecoach.cli import main
+
+    assert main(["web", "--port", "80"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("voicecoach: error: --port 80") and err.count("\n") == 1

@@ -14,7 +14,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import VoicecoachError
+from ..errors import InputError, VoicecoachError
 from . import config_of
 
 ORDER = 62
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     settings = config.web
     if args.port is not None:
         if not 1024 <= args.port <= 65535:
-            raise VoicecoachError(f"--port {args.port}: choose a port from 1024 to 65535")
+            raise InputError(f"--port {args.port}: choose a port from 1024 to 65535")
         settings = replace(settings, port=args.port)
     if args.pair:
         code = new_pairing_code(settings)
@@ -69,19 +69,14 @@ def _serve(args: argparse.Namespace, config, settings) -> int:  # noqa: ANN001 -
     from ..journal.store import path_for
     from ..web.app import JournalAccess
     from ..web.runtime import WebServer, build_context
-    from ..web.status import offline_status
+    from ..web.status import OfflineStatus
 
     journal = path_for(config.journal.file)
     path = config_path(args)
 
-    class Offline:
-        def status(self):  # noqa: ANN202
-            from datetime import datetime
-
-            return offline_status(config_of(args), journal, datetime.now())
-
     try:
-        server = WebServer(build_context(config, path, JournalAccess(journal), Offline(), None, settings=settings))
+        server = WebServer(build_context(config, path, JournalAccess(journal), OfflineStatus(path, journal), None,
+                                         settings=settings))
     except OSError as exc:
         raise VoicecoachError(f"cannot listen on {settings.address}:{settings.port} ({exc.strerror or exc}); "
                               f"choose another port with --port or [web] port") from None

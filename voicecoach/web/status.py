@@ -109,6 +109,22 @@ def offline_status(config: Config, journal_path: Path, now: datetime) -> Status:
     return Status(False, "not running here", parts, ritual, quiet)
 
 
+@dataclass(frozen=True)
+class OfflineStatus:
+    """The status source of ``voicecoach web`` alone: the config read again each time (the Rituals page may have
+    changed the schedule)."""
+
+    config_path: Path
+    journal_path: Path
+
+    def status(self) -> Status:
+        """The status now."""
+        from ..config import load_config
+
+        config = load_config(self.config_path) if self.config_path.exists() else Config()
+        return offline_status(config, self.journal_path, datetime.now())
+
+
 @dataclass
 class LiveParts:
     """The running kiosk's parts as its lifecycle reports them (updated from the loop's thread)."""
