@@ -163,6 +163,8 @@ def test_the_now_page_shows_the_kiosks_live_status(browser, box: Box) -> None:
     browser.get(f"{box.url}/now")
     mic = browser.find_element(By.CSS_SELECTOR, '[data-part="microphone"]')
     assert mic.get_attribute("data-level") == "ok" and "open" in mic.text
+    assert browser.find_element(By.CSS_SELECTOR, '[data-part="speaker"]').get_attribute("data-level") == "ok"
+    assert browser.find_element(By.CSS_SELECTOR, '[data-part="journal"]').get_attribute("data-level") == "ok"
     assert browser.find_element(By.CSS_SELECTOR, '[data-part="next ritual"]').text.startswith("Next ritual nightly")
     assert browser.find_element(By.ID, "pause-now").is_enabled()
 

@@ -104,7 +104,10 @@ def _start_page(live: Any, config: Config, config_path: Path, journal_path: Path
     from .web.runtime import LiveControls, WebServer, build_context
     from .web.status import LiveStatus
 
-    status = LiveStatus(config, journal_path, local_now)
+    from .audio.playback import NullSink
+
+    status = LiveStatus(config, journal_path, local_now,
+                        speaker_ok=lambda: not isinstance(getattr(live.speaker, "sink", None), NullSink))
     live.observe(status)
     if config.web.needs_pairing:
         live.on_command(Command.PAIRING_CODE, lambda: spoken_pairing_code(config))

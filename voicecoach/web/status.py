@@ -144,6 +144,7 @@ class LiveStatus:
     now: Any  # () -> datetime, the kiosk's own wall clock (it may be a rehearsal's pretend time)
     parts: LiveParts = field(default_factory=LiveParts)
     kiosk: KioskSettings | None = None  # the schedule the kiosk runs now (None: the config's)
+    speaker_ok: Any = None  # () -> bool: the speaker plays on a device (None: not known)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def update(self, **changes: Any) -> None:
@@ -163,7 +164,10 @@ class LiveStatus:
             live = self.parts
         ritual, quiet = _schedule(self.kiosk or self.config.kiosk, self.now())
         model = live.speech_model or model_part(self.config)
-        return Status(True, live.activity, (live.microphone, live.speaker, model,
+        speaker = live.speaker
+        if self.speaker_ok is not None and not self.speaker_ok():
+            speaker = Part("speaker", Level.FAIL, "no output device: prompts are only written to the log")
+        return Status(True, live.activity, (live.microphone, speaker, model,
                                             journal_part(self.config, self.journal_path)), ritual, quiet)
 
 
