@@ -372,3 +372,15 @@ def test_a_bad_port_is_one_line_and_exit_2(tmp_home, capsys) -> None:
     assert main(["web", "--port", "80"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("voicecoach: error: --port 80") and err.count("\n") == 1
+
+
+def test_a_schedule_that_cannot_be_written_says_so_and_changes_nothing(tmp_home) -> None:
+    blocked = tmp_home.config_dir / "not-a-folder"
+    blocked.write_text("")
+    home = type(tmp_home)(blocked / "cfg", tmp_home.data_dir)  # the config "folder" is a file: nothing can be written
+    app, ctx, _ = make_app(home)
+    client = app.test_client()
+    resp = client.post("/rituals", data={**FORM, "csrf": csrf_of(client)})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 500 and "Not saved: cannot write" in page and "see docs/kiosk.md" in page
+    assert blocked.read_text() == ""
