@@ -384,3 +384,26 @@ def test_a_schedule_that_cannot_be_written_says_so_and_changes_nothing(tmp_home)
     page = resp.get_data(as_text=True)
     assert resp.status_code == 500 and "Not saved: cannot write" in page and "see docs/kiosk.md" in page
     assert blocked.read_text() == ""
+
+
+# --- editing the config file in place --------------------------------------------------------------------------
+
+def test_the_kiosk_table_is_edited_in_place_or_added() -> None:
+    from voicecoach.web.schedule import edit_table
+
+    text = '# mine\n[kiosk]\nnightly_time="21:30"  # after dinner\n\n[journal]\nenabled = true\n'
+    out = edit_table(text, "kiosk", {"nightly_time": "20:00", "grace_min": 45.0})
+    assert out == '# mine\n[kiosk]\nnightly_time="20:00"  # after dinner\ngrace_min = 45.0\n\n[journal]\nenabled = true\n'
+    assert edit_table("", "kiosk", {"weekly_day": "sun"}) == '[kiosk]\nweekly_day = "sun"\n'
+    assert edit_table('[partners]\na_name = "Sam"\n', "kiosk", {"quiet_start": ""}).endswith(
+        '\n\n[kiosk]\nquiet_start = ""\n')
+
+
+def test_a_layout_the_line_editor_cannot_follow_is_rewritten_with_a_backup(tmp_home) -> None:
+    from voicecoach.web import schedule
+
+    odd = 'kiosk.nightly_time = "21:30"\n'  # a dotted key at the top: no [kiosk] table to edit
+    tmp_home.config_file.write_text(odd)
+    kiosk = schedule.save(tmp_home.config_file, FORM)
+    assert kiosk.nightly_time == "20:45" and load_config(tmp_home.config_file).kiosk.nightly_time == "20:45"
+    assert (tmp_home.config_dir / "config.toml.bak").read_text() == odd
