@@ -270,8 +270,10 @@ def test_quick_dev_set_has_consistent_truth_and_scores(tmp_path, capsys):
     assert all(5.0 <= v <= 11.0 for v in lean["mix"]["lean_db"].values())   # measured through the room
     room = lean["mix"]["room"]
     assert 0.15 <= room["rt60_s"] <= 0.9 and all(0.3 <= s["distance_m"] <= 3.6 for s in room["sources"].values())
+    light = tmp_path / "features.toml"   # the light interruption method: the scoring is what is tested here
+    light.write_text('[detection.interruption]\nmethod = "features"\n')
     assert evaluate.main(["--quick", "--split", "tune", "--out", str(tmp_path), "--scenario", "lean_in@room",
-                          "--scenario", "ami"]) == 0
+                          "--scenario", "ami", "--config", str(light)]) == 0
     out = capsys.readouterr().out
     assert "### Targets" in out and "| ami |" in out and "| ami, settle_s = 0 |" in out
     assert "### Dry and in rooms" in out and "rooms: raised-voice events when a partner leans in" in out
