@@ -1,8 +1,10 @@
 """A built-in two-voice conversation that escalates, generated on the fly with the product's own TTS.
 
-Two synthetic partners talk calmly, start to interrupt each other, then raise their voices (+12 dB). The demo
-feeds this audio through the real loop (pipeline, coach, speaker) so anyone can see what voicecoach does without a
-microphone or a real argument.
+Two synthetic partners talk calmly, start to interrupt each other, then raise their voices. A raised voice is not
+only louder (+12 dB): it is higher (+4 semitones) and brighter (+8 dB above 1 kHz), as angry speech is (EmoDB's
+angry takes: +2 to +12 semitones, +6 to +11 dB of tilt), so the detectors hear a changed voice, not a partner who
+leaned in. The demo feeds this audio through the real loop (pipeline, coach, speaker) so anyone can see what
+voicecoach does without a microphone or a real argument.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ log = logging.getLogger(__name__)
 VOICES = {"A": ("en-us", 165), "B": ("en-us+f3", 170)}
 CALM_DBFS = -30.0
 RAISED_DB = 12.0
+RAISED_PITCH_ST = 4.0  # a raised voice is higher ...
+RAISED_TILT_DB = 8.0  # ... and brighter: this much more energy above TILT_CORNER_HZ
+TILT_CORNER_HZ = 1000.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,17 @@ def _level(audio: NDArray[np.float64], dbfs: float) -> NDArray[np.float64]:
     return audio * (10 ** (dbfs / 20.0) / max(rms, 1e-9))
 
 
+def raise_voice(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A raised version of 16 kHz speech: pitched up RAISED_PITCH_ST (resampled, so also a little faster, as raised
+    speech is) and tilted RAISED_TILT_DB brighter above TILT_CORNER_HZ (a first-order high shelf)."""
+    higher = resample(x, int(round(SAMPLE_RATE * 2.0 ** (RAISED_PITCH_ST / 12.0))))
+    spectrum = np.fft.rfft(higher)
+    freqs = np.fft.rfftfreq(len(higher), 1.0 / SAMPLE_RATE)
+    gain = 10.0 ** (RAISED_TILT_DB / 20.0)
+    shelf = 1.0 + (gain - 1.0) / (1.0 + (TILT_CORNER_HZ / np.maximum(freqs, 1.0)) ** 2)
+    return np.fft.irfft(spectrum * shelf, n=len(higher))
+
+
 def build_conversation(render: Callable[..., tuple[NDArray[np.int16], int]],
                        lines: tuple[Line, ...] = CONVERSATION, gap_s: float = 0.6,
                        lead_s: float = 1.0) -> tuple[NDArray[np.int16], list[tuple[float, Line]]]:
@@ -69,10 +85,12 @@ def build_conversation(render: Callable[..., tuple[NDArray[np.int16], int]],
     prev_len = 0
     for line in lines:
         voice, rate = VOICES[line.who]
-        audio, sr = render(line.text, voice=voice, rate_wpm=rate + (25 if line.raised else 0))
+        audio, sr = render(line.text, voice=voice, rate_wpm=rate)
         x = np.asarray(audio, dtype=np.float64) / 32768.0
         if sr != SAMPLE_RATE:
             x = resample(x, sr)
+        if line.raised:
+            x = raise_voice(x)
         x = _level(x, CALM_DBFS + (RAISED_DB if line.raised else 0.0))
         if line.overlap and pieces:
             start = cursor - int(line.overlap * prev_len)
