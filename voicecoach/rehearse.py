@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +24,9 @@ from .clock import FakeClock
 from .commands import Source, parse_reply
 from .events import Interruption, RaisedVoice
 from .records import RECORD_TYPES, CheckinEnded, Record
+
+if TYPE_CHECKING:
+    from .runtime_live import Live
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +159,7 @@ class ScriptedAnswers:
         self._phase: tuple[Any, Any] | None = None
         self._phase_since = 0.0
 
-    def feed(self, live: Any) -> None:
+    def feed(self, live: Live) -> None:
         """Call on every tick of a :class:`~voicecoach.runtime_live.Live`: submits the next answer when due."""
         if not self.answers:
             return
@@ -176,7 +179,7 @@ class ScriptedAnswers:
             self._phase = None
             self._submit(live, self.answers.pop(0))
 
-    def _submit(self, live: Any, answer: str) -> None:
+    def _submit(self, live: Live, answer: str) -> None:
         self.on_answer(answer)
         reply = parse_reply(answer)
         if reply is not None:  # "-": stay silent and let the answer time run out

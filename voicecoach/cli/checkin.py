@@ -69,7 +69,7 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
         print(text, flush=True)
 
     spec = LiveSpec(TalkSource.CHECKIN, input=args.input, output=args.output, keys=not answers,
-                    single_keys=not answers and sys.stdin.isatty() and not args.no_ui, wait_for_device=False)
+                    single_keys=not answers and sys.stdin.isatty())
     live = Live.build(config, spec, on_line=line, on_unspoken=lambda t: line(f"(not spoken) {t}"))
     if answers:
         scripted = ScriptedAnswers(answers, on_answer=lambda a: line(f"(answer: {a.replace('_', ' ')})"))

@@ -6,9 +6,12 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from . import config_of
+
+if TYPE_CHECKING:
+    from ..notices import Notice
 
 ORDER = 10
 log = logging.getLogger(__name__)
@@ -38,7 +41,7 @@ class ListenLines:
         self.say_line = say_line
         self.keys_help = keys_help
 
-    def notify(self, notice: object) -> None:
+    def notify(self, notice: Notice) -> None:
         """Print what the couple needs to know about the microphone."""
         from ..notices import MicLost, MicOpened, MicWaiting
 
