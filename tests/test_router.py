@@ -17,7 +17,7 @@ from voicecoach.events import Heard, Interruption, PauseSuggested
 from voicecoach.notes_flow import NotesFlow, NoteSummary
 from voicecoach.records import (Answer, CheckinEnded, CheckinOutcome, CheckinStarted, PauseEnd, PauseEnded,
                                 PauseStarted, SuggestionAnswered)
-from voicecoach.router import FindNotes, Router
+from voicecoach.router import AnswerElsewhere, FindNotes, Router
 
 SCRIPT = textwrap.dedent('''
     title = "Test"
@@ -238,3 +238,11 @@ def test_the_pause_taken_is_recorded_once_with_how_it_began(manual):
         rig.spoken()
         rig.say(Command.YES)
     assert [e for e in rig.effects if isinstance(e, PauseStarted)] == [PauseStarted(20.0, manual)]
+
+
+def test_a_command_an_extension_answers_goes_to_it_only_when_nothing_is_under_way():
+    rig = Rig()
+    rig.router.answered_elsewhere = frozenset({Command.PAIRING_CODE})
+    assert rig.say(Command.PAIRING_CODE) == [AnswerElsewhere(Command.PAIRING_CODE)]
+    rig.say(Command.PAUSE)
+    assert rig.say(Command.PAIRING_CODE) == []  # not during the pause

@@ -14,6 +14,8 @@ Routing rules, in order:
   outside a question it means "pause";
 * a check-in is running: the runner gets every command and every detector event;
 * "leave a note" / "play my notes": the voice-notes flow, when nothing else is under way;
+* a command an extension answers (:meth:`voicecoach.runtime_live.Live.on_command`): that extension, and only when
+  nothing else is under way;
 * otherwise the coach: commands ("pause" at any time) and detector events (a suggestion is offered only when the
   coach is free and suggestions are not held back, e.g. in the kiosk's quiet hours).
 
@@ -46,7 +48,14 @@ class FindNotes:
     """Effect: look up the voice notes waiting for whoever asked, and pass them to :meth:`Router.notes_found`."""
 
 
-Effect = Say | StopSpeaking | Snooze | RecordNote | PlayNote | DeleteNote | FindNotes | Record
+@dataclass(frozen=True)
+class AnswerElsewhere:
+    """Effect: a command an extension answers (the home page's "pairing code"); the runtime asks it and speaks."""
+
+    command: Command
+
+
+Effect = Say | StopSpeaking | Snooze | RecordNote | PlayNote | DeleteNote | FindNotes | AnswerElsewhere | Record
 """What the router asks the runtime to carry out."""
 
 
@@ -79,6 +88,7 @@ class Router:
         self.hold_suggestions = False  # the kiosk's quiet hours: detector suggestions are not offered
         self.held = 0  # suggestions held back so far
         self.problem = ""  # why the latest check-in could not start
+        self.answered_elsewhere: frozenset[Command] = frozenset()  # commands an extension answers, when idle
         self._window: _Window | None = None
         self._serial = 0
         self._note_pending = False
@@ -101,6 +111,8 @@ class Router:
     def on_heard(self, heard: Heard, now: float) -> list[Effect]:
         """A command (or a question's own choice) heard from the couple."""
         reply: Reply = heard.reply
+        if reply in self.answered_elsewhere:  # never in the middle of a pause, a question or a check-in
+            return [AnswerElsewhere(reply)] if self.idle and isinstance(reply, Command) else []
         window = self._window
         if window is not None and (window.opened_at is not None or heard.source is not Source.VOICE):
             if heard.source is Source.CLAP and reply is Command.PAUSE:

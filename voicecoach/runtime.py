@@ -32,7 +32,7 @@ from .journal.talk import TalkLog, TalkSummary
 from .notes_flow import NoteRecorder, NoteSummary
 from .notices import Notice, Said
 from .records import RECORD_TYPES
-from .router import Effect, FindNotes, Hearing, Router
+from .router import AnswerElsewhere, Effect, FindNotes, Hearing, Router
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class Session:
         self.notify = notify or (lambda notice: None)
         self.recent: list[str] = []
         self.tick_hooks: list[Callable[[], None]] = []  # called at the end of every tick, on the loop thread
-        # a command answered by an extension (the home page's "pairing code") while nothing else is under way
+        # commands an extension answers (the home page's "pairing code"); the router says when
         self.command_hooks: dict[Command, Callable[[], str]] = {}
         self._inbox: queue.Queue[tuple[Reply, Source] | Callable[[], None]] = queue.Queue()
         self._recording: NoteRecorder | None = None
@@ -255,11 +255,6 @@ class Session:
     def _heard(self, heard: Heard) -> None:
         log.debug("heard %s (%s)", heard.reply, heard.source.value)
         self._remember(heard)
-        hook = self.command_hooks.get(heard.reply) if isinstance(heard.reply, Command) else None
-        if hook is not None:
-            if self.router.idle:  # never in the middle of a pause, a question or a check-in
-                self._carry_out([Say(hook())])
-            return
         self._carry_out(self.router.on_heard(heard, self.clock.now()))
 
     def _follow_raised(self) -> None:
@@ -288,6 +283,10 @@ class Session:
                 self.notify(effect)
             elif isinstance(effect, RecordNote):
                 self._record_pending = effect
+            elif isinstance(effect, AnswerElsewhere):
+                hook = self.command_hooks.get(effect.command)
+                if hook is not None:
+                    self._carry_out([Say(hook())])
             elif isinstance(effect, FindNotes):
                 self._carry_out(self.router.notes_found(self._waiting_notes(), self.clock.now()))
             elif isinstance(effect, PlayNote):

@@ -214,6 +214,7 @@ class Live:
         """Listen for ``command`` at any time; when nothing is under way, say what ``answer()`` returns (the home
         page's "pairing code"). Register before :meth:`serve`; ``answer`` runs on the loop thread."""
         self.session.command_hooks[command] = answer
+        self.router.answered_elsewhere = self.router.answered_elsewhere | {command}
         self.router.anytime = self.router.anytime | {command}
 
     def on_frame(self, callback: Callable[[Frame], None]) -> None:
