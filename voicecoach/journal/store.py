@@ -34,7 +34,7 @@ FILE_NAME = "journal.sqlite3"
 SOURCES = tuple(s.value for s in TalkSource)
 # String-valued event keys that are labels, not words anyone said; every other string is dropped on the way in.
 _LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
-_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SQLITE_NOTADB = 26  # "file is not a database"
 
 
 class JournalRefused(VoicecoachError):
@@ -85,17 +85,14 @@ def _private_file(path: Path) -> None:
 
 
 def _probe(path: Path) -> int:
-    """Check an existing journal read-only: its schema version, or :class:`JournalRefused`. Never writes it."""
-    with path.open("rb") as f:
-        head = f.read(16)
-    if head != _SQLITE_MAGIC:
-        raise _refused(path, "not an SQLite database (corrupt or not a journal)")
-    # The read-only connection may leave empty -wal/-shm files beside a refused file. They are left alone:
-    # deleting side files another connection might be using could lose that connection's data.
-    return _probe_sqlite(path)
+    """Check an existing journal read-only: its schema version, or :class:`JournalRefused`. Never writes it.
 
-
-def _probe_sqlite(path: Path) -> int:
+    Only SQLite touches the file. POSIX locks belong to the process, so closing any other descriptor of the file
+    (a plain ``open()`` to read its header) drops every lock this process's connections hold on it: another
+    program then takes its own close for the last one and deletes the WAL under them, and the next read here
+    fails with "unable to get the page" (SQLITE_IOERR_SHORT_READ) on an intact journal. SQLite keeps its own
+    descriptors open while a lock on the file is held. The read-only connection may leave empty -wal/-shm files
+    beside a refused file; they are left alone (another connection might be using them)."""
     try:
         conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
         try:
@@ -113,6 +110,8 @@ def _probe_sqlite(path: Path) -> int:
     except sqlite3.OperationalError as exc:
         raise _unavailable(path, exc) from None
     except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_NOTADB:
+            raise _refused(path, "not an SQLite database (corrupt or not a journal)") from None
         raise _refused(path, f"the database is damaged ({exc})") from None
     return version
 
@@ -168,7 +167,10 @@ class Journal:
 
     def _migrate(self) -> None:
         """Apply the missing migrations, one transaction each; the version is re-read under the write lock,
-        so two processes opening an old journal at once migrate it once."""
+        so two processes opening an old journal at once migrate it once. An up-to-date journal is only read:
+        a reader (report, export) never waits for the writer's lock."""
+        if self.schema_version == CURRENT_VERSION:
+            return
         while True:
             with self._tx() as conn:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
