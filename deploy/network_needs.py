@@ -1,13 +1,17 @@
-"""Which network the kiosk's config needs, for scripts/install-kiosk: prints "none", "lan" or "any", then why.
+"""What the kiosk's config needs from its sandbox, for scripts/install-kiosk.
 
-"lan": the home page ([web] enabled), or an MQTT broker on this computer or the home network. "any": a broker
-elsewhere, or a hook program ([hooks] command), which may reach whatever its owner made it reach. Reads the config
-named by VOICECOACH_CONFIG_DIR (a config that cannot be read is an error: install-kiosk then keeps the network off).
+With no argument it prints the network it needs: "none", "lan" or "any", then why. "lan": the home page ([web]
+enabled), or an MQTT broker on this computer or the home network. "any": a broker elsewhere, or a hook program
+([hooks] command), which may reach whatever its owner made it reach. With ``--config-writes`` it prints "yes" when
+the service writes its own config file (the home page's Rituals form saves the schedule there), else "no".
+Reads the config named by VOICECOACH_CONFIG_DIR (a config that cannot be read is an error: install-kiosk then keeps
+the network off and the config read-only).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import sys
 from urllib.parse import urlsplit
 
 from voicecoach.config import load_config
@@ -40,5 +44,10 @@ def needs() -> str:
     return "none"
 
 
+def config_writes() -> str:
+    """"yes" when the service writes its config file (the page's Rituals form), else "no"."""
+    return "yes" if load_config().web.enabled else "no"
+
+
 if __name__ == "__main__":
-    print(needs())
+    print(config_writes() if sys.argv[1:] == ["--config-writes"] else needs())

@@ -159,12 +159,51 @@ def test_the_page_or_hooks_add_a_network_drop_in_and_turning_them_off_removes_it
     conf = settings_of(drop_in.read_text())
     assert conf["RestrictAddressFamilies"] == ["AF_INET AF_INET6"] and conf["PrivateNetwork"] == ["no"]
     assert allowed in conf["IPAddressAllow"][0].split()
+    writable = drop_in.parent / "config-writable.conf"
+    assert writable.exists() == config.startswith("[web]")  # only the page writes the config (the schedule)
     if ANALYZE:
         value, verdict = exposure(tmp_path)
         assert verdict in ("PERFECT", "SAFE", "OK"), (value, verdict)
     settings.write_text("[web]\nenabled = false\n")
     res = install(tmp_path, "--audio", "alsa")
     assert res.returncode == 0 and "no network again" in res.stdout
-    assert not drop_in.exists()
+    assert not drop_in.exists() and not writable.exists()
     assert install(tmp_path, "--uninstall").returncode == 0
     assert not drop_in.parent.exists()
+
+
+def service_config_dir(root: Path) -> str:
+    """The config folder the installed unit gives the service (its VOICECOACH_CONFIG_DIR)."""
+    found = [v.split("=", 1)[1] for v in settings_of(unit_of(root).read_text())["Environment"]
+             if v.startswith("VOICECOACH_CONFIG_DIR=")]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_with_the_page_on_the_service_may_write_the_config_folder_it_really_reads(tmp_path):
+    assert install(tmp_path, "--audio", "alsa").returncode == 0
+    folder = service_config_dir(tmp_path)
+    assert folder == "/etc/voicecoach"
+    settings = tmp_path / folder.lstrip("/") / "config.toml"
+    assert settings.is_file()  # install-kiosk wrote the default settings where the service reads them
+    unit = settings_of(unit_of(tmp_path).read_text())
+    assert "ReadWritePaths" not in unit and unit["ProtectSystem"] == ["strict"]  # read-only without the page
+    settings.write_text('[web]\nenabled = true\naddress = "0.0.0.0"\n')
+    res = install(tmp_path, "--audio", "alsa")
+    assert res.returncode == 0, res.stderr
+    conf = settings_of((unit_of(tmp_path).parent / "voicecoach.service.d" / "config-writable.conf").read_text())
+    assert conf["ReadWritePaths"] == [folder]
+    if ANALYZE:  # the score is the page's network drop-in's: 1.5 OK with or without the writable folder
+        value, verdict = exposure(tmp_path)
+        assert value <= 2.0 and verdict in ("PERFECT", "SAFE", "OK"), (value, verdict)
+    again = install(tmp_path, "--audio", "alsa")
+    assert again.returncode == 0 and "config-writable" not in again.stdout  # nothing rewritten the second time
+
+
+def test_the_kiosk_guide_names_the_config_folder_the_unit_uses(tmp_path):
+    assert install(tmp_path, "--audio", "alsa").returncode == 0
+    folder = service_config_dir(tmp_path)
+    guide = (REPO / "docs" / "kiosk.md").read_text()
+    assert set(re.findall(r"VOICECOACH_CONFIG_DIR=([^\s`;]+)", guide)) == {folder}
+    assert set(re.findall(r"(/etc/\S*?)/config\.toml", guide)) == {folder}
+    assert f"ReadWritePaths={folder}" in guide
