@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import socket
+import time
+
+import pytest
 
 from voicecoach.cli.check import FAIL, Context, Finding, run_isolated
+from voicecoach_dev.broker import missing_tools
 
 
 def lines_of(res) -> dict[str, str]:
@@ -96,3 +101,77 @@ def test_a_check_that_crashes_becomes_one_fail_line_and_the_rest_go_on():
     findings = run_isolated(check_model, Context(argparse.Namespace()))
     assert findings == [Finding(FAIL, "speech model", "the check itself failed: RuntimeError: boom",
                                 "rerun with: voicecoach --debug check, and report it")]
+
+
+# --- the home page and hooks (checked only when they are on) ------------------------------------------------------
+
+def _findings(check, config: dict) -> dict[str, Finding]:
+    from voicecoach.config import config_from_dict
+
+    ctx = Context(argparse.Namespace(), config=config_from_dict(config))
+    return {f.what: f for f in check(ctx)}
+
+
+def test_page_and_hooks_off_are_one_line_each_and_touch_no_network():
+    from voicecoach.cli.check import check_hooks, check_page
+
+    assert _findings(check_page, {})["home page"].detail.startswith("off")
+    assert _findings(check_hooks, {})["hooks"].detail.startswith("off")  # socket-free: tests/test_privacy.py
+
+
+def test_the_page_line_says_whether_its_address_and_port_can_be_bound(tmp_home):
+    from voicecoach.cli.check import check_page
+    from voicecoach_dev.broker import free_port
+
+    port = free_port()
+    found = _findings(check_page, {"web": {"enabled": True, "port": port}})
+    assert found["home page"].status == "OK" and f"127.0.0.1:{port} can be bound" in found["home page"].detail
+    assert found["pairing"].detail.startswith("not needed")
+    with socket.socket() as held:  # another program (or the running kiosk's page) on that port
+        held.bind(("0.0.0.0", port))
+        held.listen()
+        found = _findings(check_page, {"web": {"enabled": True, "address": "0.0.0.0", "port": port}})
+    assert found["home page"].status == "WARN" and "in use" in found["home page"].detail
+    assert "systemctl status voicecoach" in found["home page"].fix
+    found = _findings(check_page, {"web": {"enabled": True, "address": "192.0.2.7", "port": port}})
+    assert found["home page"].status == "FAIL" and "cannot listen on 192.0.2.7" in found["home page"].detail
+
+
+def test_the_pairing_line_says_whether_a_code_is_waiting(tmp_home):
+    from voicecoach.cli.check import check_page
+    from voicecoach.web.security import PairingCodes
+    from voicecoach_dev.broker import free_port
+
+    config = {"web": {"enabled": True, "address": "0.0.0.0", "port": free_port()}}
+    assert "none waiting now" in _findings(check_page, config)["pairing"].detail
+    PairingCodes().new_code(time.time(), 10.0)  # what voicecoach web --pair does
+    assert "one is waiting (10 min left)" in _findings(check_page, config)["pairing"].detail
+
+
+@pytest.mark.skipif(bool(missing_tools()), reason="needs Debian's mosquitto (scripts/setup --test)")
+def test_the_broker_line_says_whether_the_broker_answers_or_refuses():
+    from voicecoach.cli.check import check_hooks
+    from voicecoach_dev.broker import Broker, free_port
+
+    with Broker() as broker:
+        found = _findings(check_hooks, {"hooks": {"mqtt": broker.url}})["MQTT broker"]
+    assert found.status == "OK" and "answers" in found.detail
+    with Broker(anonymous=False) as broker:
+        found = _findings(check_hooks, {"hooks": {"mqtt": broker.url}})["MQTT broker"]
+    assert found.status == "FAIL" and "not authorised" in found.detail
+    down = _findings(check_hooks, {"hooks": {"mqtt": f"mqtt://127.0.0.1:{free_port()}"}})["MQTT broker"]
+    assert down.status == "WARN" and "cannot reach" in down.detail and "drops events" in down.detail
+
+
+def test_the_hook_program_line_says_whether_it_can_be_run(tmp_path):
+    from voicecoach.cli.check import check_hooks
+
+    program = tmp_path / "on-voicecoach"
+    program.write_text("#!/bin/sh\ncat >/dev/null\n")
+    cases = {"no-such-program-vc": "not on the PATH", str(tmp_path / "gone"): "does not exist",
+             str(tmp_path): "is a folder", str(program): "not executable"}
+    for name, problem in cases.items():
+        found = _findings(check_hooks, {"hooks": {"command": [name]}})["hook program"]
+        assert found.status == "FAIL" and problem in found.detail, (name, found)
+    program.chmod(0o755)
+    assert _findings(check_hooks, {"hooks": {"command": [str(program)]}})["hook program"].status == "OK"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from voicecoach_dev.broker import Broker, free_port, missing_tools
 from voicecoach_dev.live import VOICECOACH
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
@@ -25,7 +26,8 @@ def _traced(args: list[str], env: dict[str, str], log: Path) -> subprocess.Compl
 
 
 @pytest.mark.parametrize("args", [["demo", "--fast"], ["listen", "--no-ui", "--fast", "--file"],
-                                  ["analyze", "--json"], ["report"], ["checkin", "weather", "--answers", "yes"]])
+                                  ["analyze", "--json"], ["report"], ["checkin", "weather", "--answers", "yes"],
+                                  ["check", "--no-devices"]])
 def test_no_network_socket_is_opened(args, tmp_home, tmp_path, talk_wav):
     if args[0] in ("listen", "analyze"):
         args = [*args, str(talk_wav)]
@@ -35,8 +37,24 @@ def test_no_network_socket_is_opened(args, tmp_home, tmp_path, talk_wav):
     result = _traced(args, tmp_home.env, log)
     assert result.returncode == 0, result.stderr
     calls = log.read_text()
-    assert "socket(" in calls or args[0] in ("analyze", "report", "checkin"), "strace saw nothing"
+    assert "socket(" in calls or args[0] in ("analyze", "report", "checkin", "check"), "strace saw nothing"
     assert not NETWORK.findall(calls), NETWORK.findall(calls)
+
+
+@pytest.mark.skipif(bool(missing_tools()), reason="needs Debian's mosquitto (scripts/setup --test)")
+def test_check_with_the_page_and_a_broker_on_touches_only_their_addresses(tmp_home, tmp_path):
+    port = free_port()
+    with Broker() as broker:
+        tmp_home.config_file.write_text(f'[web]\nenabled = true\nport = {port}\n[hooks]\nmqtt = "{broker.url}"\n')
+        log = tmp_path / "strace.log"
+        result = subprocess.run(["strace", "-f", "-qq", "-e", "trace=socket,connect,bind", "-o", str(log), VOICECOACH,
+                                 "check", "--no-devices"], env=tmp_home.env, capture_output=True, text=True,
+                                timeout=180, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = [line for line in log.read_text().splitlines() if "AF_INET" in line]
+    reached = sorted(re.findall(r"(bind|connect)\(\d+, \{sa_family=AF_INET, sin_port=htons\((\d+)\)", "\n".join(calls)))
+    assert reached == sorted([("bind", str(port)), ("connect", str(broker.port))]), calls
+    assert sum("socket(AF_INET" in line for line in calls) == 2, calls  # one to try the page's port, one to the broker
 
 
 @pytest.mark.slow

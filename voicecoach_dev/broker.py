@@ -97,10 +97,12 @@ class Subscriber:
 
 
 class Broker:
-    """Mosquitto listening on 127.0.0.1 only, anonymous, nothing kept on disk."""
+    """Mosquitto listening on 127.0.0.1 only, anonymous (or, with ``anonymous=False``, refusing everyone: it has no
+    users), nothing kept on disk."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, anonymous: bool = True) -> None:
         self.port = port or free_port()
+        self.anonymous = anonymous
         self.proc: subprocess.Popen | None = None
         self._dir = Path(tempfile.mkdtemp(prefix="vc-broker-"))
 
@@ -112,7 +114,8 @@ class Broker:
     def start(self) -> "Broker":
         """Start the broker and wait until it accepts connections."""
         conf = self._dir / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous {str(self.anonymous).lower()}\n"
+                        f"persistence false\n")
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=(self._dir / "log").open("w"))

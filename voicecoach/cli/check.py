@@ -2,13 +2,15 @@
 
 Checks: config, kiosk schedule, language pack, check-in scripts (they load, and the language can answer them), speech
 model (and whether it can hear the scripts' choices), speech output (TTS), input device, output device, journal,
-free space. Each check is isolated: one that fails (or crashes) never stops the others. Exit 0 when
+free space, and the home page and hooks when they are on (with both off, check opens no network socket at all).
+Each check is isolated: one that fails (or crashes) never stops the others. Exit 0 when
 nothing FAILs (WARNs are fine: the product degrades gracefully), 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import shutil
@@ -23,7 +25,8 @@ log = logging.getLogger(__name__)
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 MIC_WAIT_S = 2.0  # a working microphone delivers its first frame well within this
 NAMES = {"check_model": "speech model", "check_tts": "speech output", "check_input": "input device",
-         "check_output": "output device", "check_space": "free space"}
+         "check_output": "output device", "check_space": "free space", "check_page": "home page",
+         "check_hooks": "hooks"}
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     checks: list[Callable[[Context], list[Finding]]] = [
         check_config, check_schedule, check_language, check_scripts, check_model, check_tts, check_input,
         check_output,
-        check_journal, check_space]
+        check_journal, check_space, check_page, check_hooks]
     failed = 0
     for check in checks:
         for finding in run_isolated(check, ctx):
@@ -324,3 +327,64 @@ def check_space(ctx: Context) -> list[Finding]:
         return [Finding(WARN, "free space", f"only {free_mb:.0f} MB free in {probe}",
                         "free some space (sudo apt-get clean; sudo journalctl --vacuum-size=50M)")]
     return [Finding(OK, "free space", f"{free_mb:.0f} MB free in {probe}")]
+
+
+def check_page(ctx: Context) -> list[Finding]:
+    """With ``[web] enabled``: the page's address and port can be bound now, and how phones pair."""
+    web = ctx.config.web
+    if not web.enabled:
+        return [Finding(OK, "home page", "off ([web] enabled = false): no network for it")]
+    from ..web.runtime import try_listen, waiting_code_minutes
+
+    at = f"{web.address}:{web.port}"
+    try:
+        try_listen(web.address, web.port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return [Finding(WARN, "home page", f"{at} is in use: by the kiosk's own page if it is running now, "
+                                               f"otherwise by another program",
+                            "sudo systemctl status voicecoach; if it is not that, set another [web] port")]
+        return [Finding(FAIL, "home page", f"cannot listen on {at} ({exc.strerror or exc})",
+                        "set [web] address to 127.0.0.1, 0.0.0.0 or one of this computer's addresses")]
+    findings = [Finding(OK, "home page", f"{at} can be bound")]
+    if web.needs_pairing:
+        left = waiting_code_minutes()
+        detail = f"phones pair with a one-time code: one is waiting ({left:.0f} min left)" if left is not None \
+            else "phones pair with a one-time code: none waiting now (make one when a phone needs it: voicecoach " \
+                 "web --pair, or say \"pairing code\")"
+        findings.append(Finding(OK, "pairing", detail))
+    else:
+        findings.append(Finding(OK, "pairing", f"not needed: only this computer can open {at}"))
+    return findings
+
+
+def check_hooks(ctx: Context) -> list[Finding]:
+    """With ``[hooks] mqtt``: the broker answers one short connect; with ``[hooks] command``: the program runs."""
+    hooks = ctx.config.hooks
+    if not hooks.enabled:
+        return [Finding(OK, "hooks", "off ([hooks] mqtt and command unset): nothing is sent anywhere")]
+    findings = []
+    if hooks.mqtt:
+        from ..hooks.mqtt import MqttError, MqttRefused, probe_broker
+        from ..hooks.settings import parse_mqtt_url
+
+        address = parse_mqtt_url(hooks.mqtt)
+        where = f"{address.host}:{address.port}"
+        try:
+            probe_broker(address, f"voicecoach-check-{os.getpid()}")
+        except MqttRefused as exc:
+            findings.append(Finding(FAIL, "MQTT broker", str(exc),
+                                    "correct the user, password or address in [hooks] mqtt"))
+        except MqttError as exc:
+            findings.append(Finding(WARN, "MQTT broker", f"{exc}; the kiosk drops events until it answers",
+                                    f"start the broker at {where}, or fix [hooks] mqtt"))
+        else:
+            findings.append(Finding(OK, "MQTT broker", f"{where} answers and accepts voicecoach"))
+    if hooks.command:
+        from ..hooks.command import program_problem
+
+        problem = program_problem(hooks.command[0])
+        findings.append(Finding(FAIL, "hook program", problem, "name a program that runs in [hooks] command")
+                        if problem else
+                        Finding(OK, "hook program", f"{hooks.command[0]} can be run"))
+    return findings

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import subprocess
 from typing import Any
 
@@ -46,3 +48,17 @@ class CommandHook:
                         event.get("event_type"), f": {lines[-1][:200]}" if lines else "")
             return False
         return True
+
+
+def program_problem(program: str) -> str | None:
+    """Why ``program`` (``[hooks] command``'s first item) could not be run, or None when it can."""
+    found = shutil.which(program) if os.sep not in program else program
+    if found is None:
+        return f"{program} is not on the PATH (give the full path)"
+    if not os.path.exists(found):
+        return f"{found} does not exist"
+    if os.path.isdir(found):
+        return f"{found} is a folder, not a program"
+    if not os.access(found, os.X_OK):
+        return f"{found} is not executable (chmod +x {found})"
+    return None

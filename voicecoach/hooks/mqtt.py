@@ -26,6 +26,10 @@ class MqttError(Exception):
     """The broker cannot be reached, refused us, or the connection broke."""
 
 
+class MqttRefused(MqttError):
+    """The broker answered but refused the connection (credentials, client id, protocol): retrying will not help."""
+
+
 def remaining_length(n: int) -> bytes:
     """The variable-length encoding of a packet's remaining length (1-4 bytes, 7 bits each)."""
     if not 0 <= n <= 268_435_455:
@@ -76,7 +80,7 @@ DISCONNECT_PACKET = _packet(DISCONNECT, 0, b"")
 class Connection:
     """One TCP connection to the broker. Blocking calls with a timeout; the caller owns the thread."""
 
-    def __init__(self, address: BrokerAddress, client_id: str, keepalive_s: int, will: tuple[str, bytes],
+    def __init__(self, address: BrokerAddress, client_id: str, keepalive_s: int, will: tuple[str, bytes] | None,
                  timeout_s: float = 5.0) -> None:
         self.address = address
         self._sock: socket.socket | None = None
@@ -91,8 +95,8 @@ class Connection:
         if kind != CONNACK or len(body) != 2 or body[1] != 0:
             self.close()
             code = body[1] if kind == CONNACK and len(body) == 2 else -1
-            raise MqttError(f"MQTT broker {address.host}:{address.port}: "
-                            f"{CONNACK_ERRORS.get(code, 'an unexpected answer to CONNECT')}")
+            raise MqttRefused(f"MQTT broker {address.host}:{address.port}: "
+                              f"{CONNACK_ERRORS.get(code, 'an unexpected answer to CONNECT')}")
 
     def _recv_exact(self, n: int) -> bytes:
         assert self._sock is not None
@@ -163,3 +167,8 @@ class Connection:
     def connected(self) -> bool:
         """True until the connection is closed or found broken."""
         return self._sock is not None
+
+
+def probe_broker(address: BrokerAddress, client_id: str, timeout_s: float = 3.0) -> None:
+    """Connect once (no last will, nothing published) and say goodbye; MqttError (MqttRefused) when it cannot."""
+    Connection(address, client_id, keepalive_s=10, will=None, timeout_s=timeout_s).disconnect()

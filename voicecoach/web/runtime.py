@@ -99,6 +99,20 @@ def new_pairing_code(settings: WebSettings) -> str:
     return PairingCodes().new_code(time.time(), settings.code_valid_min)
 
 
+def waiting_code_minutes() -> float | None:
+    """Minutes the waiting pairing code still works (None: no code waiting), read now."""
+    return PairingCodes().minutes_left(time.time())
+
+
+def try_listen(address: str, port: int) -> None:
+    """Bind ``address:port`` as the page would and let go at once; OSError (e.g. EADDRINUSE) when it cannot."""
+    flags = socket.AI_PASSIVE | (0 if address == "localhost" else socket.AI_NUMERICHOST)
+    family, kind, proto, _, where_to = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=flags)[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does: a closed page's port is free
+        sock.bind(where_to)
+
+
 def where(address: str, port: int) -> str:
     """Where to open the page: a URL, and for an address on every network the box's own name."""
     if address in ("0.0.0.0", "::"):

@@ -69,6 +69,13 @@ class PairingCodes:
             log.warning("web: pairing code file %s unreadable (%s); make a new code", self.path, exc)
             return None
 
+    def minutes_left(self, now: float) -> float | None:
+        """How long the waiting code still works, in minutes; None when no code is waiting (or it expired)."""
+        record = self._load()
+        if record is None or now > float(record.get("expires", 0)):
+            return None
+        return (float(record["expires"]) - now) / 60.0
+
     def _discard(self) -> None:
         try:
             self.path.unlink()
