@@ -91,7 +91,9 @@ def test_streaming_gives_partial_then_final_transcripts(ko_model):
 
 
 @pytest.mark.parametrize("phrase, command", [("네", "yes"), ("아니요", "not_now"), ("좋아요", "yes"), ("멈춰", "stop"),
-                                             ("도움말", "help"), ("다시", "repeat")])
+                                             ("도움말", "help"), ("다시", "repeat"), ("페어링 코드", "pairing_code"),
+                                             ("인증번호", "pairing_code"), ("메모 남기기", "leave_note"),
+                                             ("메모 듣기", "play_notes")])
 def test_spoken_korean_commands_are_heard_once_and_quickly(ko_model, phrase, command):
     listener = CommandListener(CommandSettings(language="ko"))
     assert listener.load() and listener.has_model

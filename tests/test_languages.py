@@ -58,3 +58,15 @@ def test_a_pack_that_cannot_answer_a_scripts_question_is_an_error_at_scripts_che
     assert run_cli("config", "check", env=tmp_home.env).returncode == 2
     checked = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
     assert re.search(r"^FAIL script nightly: .*no phrase for 'next'", checked.stdout, flags=re.M), checked.stdout
+
+
+def test_check_warns_when_the_language_pack_cannot_say_some_commands(run_cli, tmp_home):
+    (tmp_home.config_dir / "lang").mkdir()
+    (tmp_home.config_dir / "lang" / "ko.toml").write_text(  # an older Korean pack, from before pairing_code
+        'code = "ko"\nname = "Korean"\n[commands]\nyes = ["네"]\nnot_now = ["아니요"]\nnext = ["다음"]\n'
+        'pause = ["잠깐"]\nrepeat = ["다시"]\nmore_time = ["조금 더"]\nskip = ["패스"]\nstop = ["그만"]\n'
+        'help = ["도움말"]\n', encoding="utf-8")
+    tmp_home.config_file.write_text('[commands]\nlanguage = "ko"\n')
+    checked = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
+    line = next(l for l in checked.stdout.splitlines() if l.startswith(("OK", "WARN", "FAIL")) and " language:" in l)
+    assert line.startswith("WARN") and "leave_note, play_notes, pairing_code" in line and "en.toml" in line, line

@@ -122,7 +122,7 @@ def check_schedule(ctx: Context) -> list[Finding]:
 
 def check_language(ctx: Context) -> list[Finding]:
     """The language pack for spoken commands exists and loads."""
-    from ..asr.lang import available_languages, load_language
+    from ..asr.lang import BUILTIN_DIR, available_languages, load_language
     from ..errors import InputError
 
     language = ctx.config.commands.language
@@ -132,6 +132,13 @@ def check_language(ctx: Context) -> list[Finding]:
         return [Finding(FAIL, "language", f"commands.language = {language!r}: {exc}",
                         f"set commands.language to one of {', '.join(available_languages())}, or add the pack")]
     ctx.extra["pack"] = pack
+    from ..commands import Command
+
+    unsaid = [c.value for c in pack.missing(frozenset(Command))]
+    if unsaid:
+        return [Finding(WARN, "language", f"{pack.name} ({pack.code}): {pack.source} has no phrase for "
+                                          f"{', '.join(unsaid)}: those commands cannot be said",
+                        f"add them to its [commands] (the English pack {BUILTIN_DIR / 'en.toml'} has them all)")]
     return [Finding(OK, "language", f"{pack.name} ({pack.code}): {pack.source}")]
 
 
