@@ -266,3 +266,24 @@ def test_with_the_extra_the_png_is_a_real_image_with_one_bin_per_week(data: dict
     assert texts[b"Description"].startswith(b"weeks=13; first=2026-08-24")
     assert len(chunks[b"IDAT"][0]) > 10_000  # drawn, not blank
     assert out.stat().st_mode & 0o077 == 0
+
+
+def test_the_report_takes_a_talks_figures_through_talk_figures_not_by_column_name(monkeypatch):
+    """issue 17: a field renamed on the store's side or the report's fails here, not silently as zeros."""
+    from dataclasses import asdict
+
+    seen = []
+    real = TalkFigures.from_row
+
+    def spy(row):
+        seen.append(row["id"])
+        return real(row)
+
+    monkeypatch.setattr(TalkFigures, "from_row", staticmethod(spy))
+    start = (NOW - timedelta(hours=2)).timestamp()
+    row = {"id": 7, "source": "listen", "started_at": start, "ended_at": start + 600,
+           **asdict(TalkFigures(speak_a_s=120.0, speak_b_s=80.0, raised_a_s=30.0, raised_b_s=6.0))}
+    total = rep.build_report({"talks": [row]}, NOW - timedelta(days=7), NOW).total
+    assert seen == [7]
+    assert (total.speak_a_s, total.speak_b_s, round(total.raised_min, 3)) == (120.0, 80.0, 0.6)
+    assert TalkFigures.from_row({**row, **dict.fromkeys(TalkFigures.columns())}) is None  # a talk with no figures

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from typing import Any
 from .. import paths
 from ..errors import InputError, VoicecoachError
 from .charts import panel_svg, report_panels, report_svg
+from .schema import TalkFigures
+
 MAX_WEEKS = 520
 
 
@@ -134,12 +136,13 @@ def build_report(data: dict[str, Any], since: datetime, until: datetime) -> Repo
         w.talks += 1
         if t.get("ended_at"):
             w.talk_min += max(0.0, t["ended_at"] - t["started_at"]) / 60
-        w.speak_a_s += t.get("speak_a_s") or 0.0
-        w.speak_b_s += t.get("speak_b_s") or 0.0
-        stored = [t.get("raised_a_s"), t.get("raised_b_s")]
-        raised_s = sum(v or 0.0 for v in stored) if any(v is not None for v in stored) \
-            else raised_from_events.get(t["id"], 0.0)
-        w.raised_min += raised_s / 60
+        figures = TalkFigures.from_row(t)
+        if figures is None:  # no figures stored (an old or cut-off talk): its raised events' lengths instead
+            w.raised_min += raised_from_events.get(t["id"], 0.0) / 60
+            continue
+        w.speak_a_s += figures.speak_a_s
+        w.speak_b_s += figures.speak_b_s
+        w.raised_min += figures.raised_s / 60
     _add_pauses_and_checkins(data, week_of)
     return report
 
@@ -157,8 +160,7 @@ def _add_pauses_and_checkins(data: dict[str, Any], week_of: Any) -> None:
             w.checkins += 1
 
 
-WEEK_FIELDS = ("talks", "talk_min", "raised_min", "interruptions", "speak_a_s", "speak_b_s", "pauses_suggested",
-               "pauses_taken", "pauses_declined", "checkins")
+WEEK_FIELDS = tuple(f.name for f in fields(Week) if f.name != "start")  # the counts and times added up
 
 
 def report_dict(report: Report) -> dict[str, Any]:

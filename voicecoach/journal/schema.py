@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
     from ..detect.pipeline import TalkStats
@@ -108,6 +108,20 @@ class TalkFigures:
         """The figures of a talk's statistics."""
         return cls(speak_a_s=stats.speaking_s["A"], speak_b_s=stats.speaking_s["B"],
                    raised_a_s=stats.raised_s["A"], raised_b_s=stats.raised_s["B"])
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "TalkFigures | None":
+        """The figures stored in a ``talks`` row (or its export), or None when the talk has none (every column
+        empty: it never ended, or ended before figures were stored). The report reads them only through here."""
+        values = {name: row[name] for name in cls.columns()}
+        if all(v is None for v in values.values()):
+            return None
+        return cls(**{name: float(v or 0.0) for name, v in values.items()})
+
+    @property
+    def raised_s(self) -> float:
+        """Seconds either partner's voice was raised."""
+        return self.raised_a_s + self.raised_b_s
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:
