@@ -10,9 +10,14 @@ import logging
 import os
 import sys
 import threading
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
+from .coach import CoachState, Mode
 from .commands import Command
+
+if TYPE_CHECKING:
+    from .checkin.runner import RunnerState
+    from .detect.features import FrameFeatures
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,22 @@ def _meter(db: float | None, width: int = 12) -> str:
     return "#" * filled + "." * (width - filled)
 
 
+def status_line(names: tuple[str, str], frame: FrameFeatures | None, coach: CoachState,
+                checkin: RunnerState | None = None) -> str:
+    """The live view's status: a level meter for whoever is speaking, then the pause time left, the check-in
+    under way, or what the coach is doing."""
+    level = frame.energy_db if frame is not None and frame.is_speech else None
+    who = frame.speaker if frame is not None else None
+    status = " | ".join(f"{name[:10]:>10} {_meter(level if who == label else None)}"
+                        for label, name in zip(("A", "B"), names))
+    left = coach.pause_left_s
+    if left is not None:
+        return status + f" | pause {int(left // 60):02d}:{int(left % 60):02d} left"
+    if checkin is not None:
+        return status + f" | check-in {checkin.title}"
+    return status + ("" if coach.mode is Mode.LISTENING else f" | {coach.mode.value}")
+
+
 class LiveView:
     """Draws a status line in place and prints event lines above it."""
 
@@ -63,30 +84,13 @@ class LiveView:
             self.stream.write("\r\x1b[2K" + text + "\n" + self._status)
             self.stream.flush()
 
-    def draw(self, now: float, pipeline: Any, coach_state: Any, runner: Any = None) -> None:
-        """Redraw the status line (rate-limited)."""
+    def draw(self, now: float, frame: FrameFeatures | None, coach: CoachState,
+             checkin: RunnerState | None = None) -> None:
+        """Redraw the status line (rate-limited) from the last frame's features, the coach and a running check-in."""
         if now - self._last_draw < self.min_interval:
             return
         self._last_draw = now
-        last = getattr(pipeline, "last", None)
-        who = getattr(last, "speaker", None)
-        level = getattr(last, "energy_db", None)
-        speaking = getattr(last, "is_speech", False)
-        meters = []
-        for label, name in zip(("A", "B"), self.names):
-            db = level if (speaking and who == label) else None
-            meters.append(f"{name[:10]:>10} {_meter(db)}")
-        status = " | ".join(meters)
-        mode = getattr(getattr(coach_state, "mode", None), "value", "")
-        left = getattr(coach_state, "pause_left_s", None)
-        if left is not None:
-            status += f" | pause {int(left // 60):02d}:{int(left % 60):02d} left"
-        elif runner is not None:
-            state = getattr(runner, "state", None)
-            title = getattr(state, "title", "") if state is not None else ""
-            status += f" | check-in {title}"
-        elif mode and mode != "listening":
-            status += f" | {mode}"
+        status = status_line(self.names, frame, coach, checkin)
         with self._lock:
             self._status = status
             self.stream.write("\r\x1b[2K" + status)

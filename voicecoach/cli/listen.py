@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable
 from . import config_of
 
 if TYPE_CHECKING:
+    from ..audio.frames import Frame
     from ..notices import Notice
 
 ORDER = 10
@@ -74,9 +75,12 @@ def run(args: argparse.Namespace) -> int:
     live.observe(ListenLines(say_line, KEY_HELP))
     if view is not None:
         session = live.session
-        live.on_frame(lambda frame: view.draw(frame.end_s, session.pipeline,
-                                              session.router.coach.state(session.clock.now()),
-                                              session.router.runner))
+        def redraw(frame: Frame) -> None:
+            runner = session.router.runner
+            view.draw(frame.end_s, session.pipeline.last, session.router.coach.state(session.clock.now()),
+                      runner.state if runner is not None else None)
+
+        live.on_frame(redraw)
     try:
         summary = live.serve()
     finally:

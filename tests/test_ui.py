@@ -1,0 +1,44 @@
+"""The live view's status line, drawn from typed state: the last frame's features, the coach, a running check-in.
+A field renamed on any side fails here (the view used to read them with getattr and a default, so a rename left
+the meters blank or the check-in title empty without a word)."""
+
+from __future__ import annotations
+
+import io
+
+from voicecoach.checkin.runner import Phase, RunnerState
+from voicecoach.coach import CoachState, Mode
+from voicecoach.detect.features import FrameFeatures
+from voicecoach.ui import LiveView, status_line
+
+NAMES = ("Sam", "Alex")
+LISTENING = CoachState(Mode.LISTENING, None, 0, 0)
+
+
+def speech(speaker: str | None, db: float = -12.0) -> FrameFeatures:
+    return FrameFeatures(0, 0.03, db, True, -60.0, speaker=speaker)
+
+
+def test_the_meter_shows_the_level_of_whoever_is_speaking():
+    line = status_line(NAMES, speech("B"), LISTENING)
+    sam, alex = line.split(" | ")
+    assert sam.strip() == "Sam"  # a blank meter for the partner who is not speaking
+    assert alex.strip() == "Alex #########..."  # -12 dBFS fills 48 of the meter's 60 dB: 9 of 12 marks
+    assert "#" not in status_line(NAMES, FrameFeatures(0, 0.03, -12.0, False, -60.0, speaker="A"), LISTENING)
+    assert "#" not in status_line(NAMES, None, LISTENING)
+
+
+def test_the_pause_the_check_in_and_the_coach_are_named():
+    assert status_line(NAMES, None, CoachState(Mode.PAUSING, 754.0, 1, 1)).endswith(" | pause 12:34 left")
+    state = RunnerState(1, 5, 2, "turn", Phase.TIMER, "A high and a low", "A", "Sam", "Alex", 55.0)
+    assert status_line(NAMES, None, LISTENING, state).endswith(" | check-in A high and a low")
+    assert status_line(NAMES, None, CoachState(Mode.OFFERING, None, 1, 0)).endswith(" | offering")
+    assert status_line(NAMES, None, LISTENING).count("|") == 1
+
+
+def test_the_view_redraws_at_most_a_few_times_a_second():
+    out = io.StringIO()
+    view = LiveView(out, NAMES, max_hz=4.0)
+    for i in range(10):  # 10 frames over 0.3 s of audio
+        view.draw(i * 0.03, speech("A"), LISTENING)
+    assert out.getvalue().count("\r\x1b[2K") == 2  # at 0 s and at 0.27 s (0.25 s apart at least)
