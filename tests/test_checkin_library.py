@@ -137,6 +137,31 @@ def test_scripts_show_prints_the_steps_readably(user_scripts: Path, capsys) -> N
     assert "   9. reflect, who starts, two minutes (Summing up):" in out
 
 
+def test_a_new_step_type_is_shown_from_its_own_class_with_no_change_to_scripts_show(monkeypatch) -> None:
+    """issue 17: a new step type is one class in checkin/steps.py plus its line in KINDS, scripts show included."""
+    from voicecoach.checkin.script import parse_script
+    from voicecoach.checkin.steps import KINDS, StepKind
+    from voicecoach.cli.scripts import describe
+
+    class Breathe(StepKind):
+        name = "breathe"
+        keys = ("text", "seconds")
+        has_length = True
+
+        def length(self, step) -> str:
+            return f"{step.seconds:g} s of breathing"
+
+        def details(self, step) -> list[str]:
+            return ["in for four, out for six"]
+
+    monkeypatch.setitem(KINDS, "breathe", Breathe())
+    script = parse_script('title = "Breathe"\nminutes = 2\n[[steps]]\ntype = "breathe"\nseconds = 40\n'
+                          'text = "Breathe with me."\n')
+    lines = describe(script).splitlines()
+    step = lines.index("   1. breathe, 40 s of breathing: Breathe with me.")  # its length, from the class
+    assert lines[step + 1] == "        in for four, out for six"  # and its details
+
+
 def test_scripts_show_of_an_unknown_name_is_an_input_error(user_scripts: Path, capsys) -> None:
     assert main(["scripts", "show", "nope"]) == 2
     assert "no check-in script called 'nope'" in capsys.readouterr().err

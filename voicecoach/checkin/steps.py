@@ -4,8 +4,9 @@ A step type says how its ``[[steps]]`` table is read (``keys``, ``required``, :m
 checked once the whole step is known (:meth:`StepKind.check`), which commands its questions need the language to
 say (:meth:`StepKind.needs`, checked by ``voicecoach scripts check``), and how it runs: :meth:`StepKind.enter` when
 the runner reaches it, :meth:`StepKind.handle` for an answer to its question, :meth:`StepKind.after_timer` when its
-timer runs out, and :meth:`StepKind.help` for "help". A new step type is one class here plus one line in
-:data:`KINDS`; the parser and the runner need no change.
+timer runs out, and :meth:`StepKind.help` for "help"; ``voicecoach scripts show`` prints its :meth:`StepKind.length`
+and :meth:`StepKind.details`. A new step type is one class here plus one line in :data:`KINDS`; the parser, the
+runner and ``scripts show`` need no change.
 
 Steps talk to the runner through its small step API (``say``, ``render``, ``listen``, ``go``, ``finish``,
 ``start_timer``, ``who``, ``common``, ``phase``, ``silences``, ``cursor``); see
@@ -60,6 +61,14 @@ class StepKind:
     def needs(self, step: Step) -> frozenset[Command]:
         """The commands its prompts ask the couple to say (the language pack must have a phrase for each)."""
         return frozenset()
+
+    def length(self, step: Step) -> str:
+        """How long the step lasts, in words, for ``scripts show`` ("" when it has no timer)."""
+        return ""
+
+    def details(self, step: Step) -> list[str]:
+        """The lines ``scripts show`` prints under the step's text: its warnings, answers or choices."""
+        return []
 
     def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:
         """The runner reached the step: its actions, or None when the step is done at once (the runner goes on)."""
@@ -150,6 +159,9 @@ class Ask(StepKind):
     def help(self, run: ScriptRunner, step: Step) -> str:
         return f"Say yes, or not now. {REST_HELP}"
 
+    def details(self, step: Step) -> list[str]:
+        return [f"yes -> {step.on_yes}; not now -> {step.on_not_now}; silence -> {step.on_silence}"]
+
 
 class Choose(StepKind):
     """A choice between 2 to 6 options, said directly (one-word options) or picked one by one with yes / next."""
@@ -235,6 +247,11 @@ class Choose(StepKind):
         return (f"Say one of: {', '.join(options)}. Or say next to hear them one by one, and yes to pick one. "
                 f"{REST_HELP}")
 
+    def details(self, step: Step) -> list[str]:
+        goto = dict(step.goto)
+        options = ", ".join(o + (f" -> {goto[o]}" if o in goto else "") for o in step.options)
+        return [f"choices: {options}" + (f"; sets {{{step.sets}}}" if step.sets else "")]
+
 
 class Turn(StepKind):
     """One partner talks (or both), timed, with spoken warnings; the other listens."""
@@ -262,6 +279,12 @@ class Turn(StepKind):
 
     def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:
         return run.start_timer(Timer.TURN, run.who(step), step.minutes * 60.0, step.warn_at_min, step.text)
+
+    def length(self, step: Step) -> str:
+        return spoken_duration(step.minutes * 60.0)
+
+    def details(self, step: Step) -> list[str]:
+        return _warning_lines(step)
 
 
 class Reflect(StepKind):
@@ -319,6 +342,13 @@ class Reflect(StepKind):
     def help(self, run: ScriptRunner, step: Step) -> str:
         return f"Say yes if that was right, or not now to add something. {REST_HELP}"
 
+    def length(self, step: Step) -> str:
+        return spoken_duration(step.minutes * 60.0)
+
+    def details(self, step: Step) -> list[str]:
+        return [*_warning_lines(step), f"then: {step.confirm}",
+                f"if not: {step.correct_text} ({spoken_duration(step.correct_minutes * 60.0)})"]
+
 
 class Pause(StepKind):
     """A quiet moment of a few seconds."""
@@ -335,6 +365,9 @@ class Pause(StepKind):
     def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:
         return run.start_timer(Timer.PAUSE, None, step.seconds, (), step.text)
 
+    def length(self, step: Step) -> str:
+        return spoken_duration(step.seconds)
+
 
 KINDS: dict[str, StepKind] = {kind.name: kind for kind in (Say(), Ask(), Turn(), Reflect(), Choose(), Pause(), End())}
 """Every step type by its ``type`` name, in the order the docs list them."""
@@ -347,6 +380,13 @@ def default_warnings(minutes: float) -> tuple[float, ...]:
     if minutes >= 2:
         return (1.0,)
     return ()
+
+
+def _warning_lines(step: Step) -> list[str]:
+    """``scripts show``'s line for a timed step's spoken warnings (none when it has none)."""
+    if not step.warn_at_min:
+        return []
+    return ["warnings at " + ", ".join(spoken_duration(w * 60.0) for w in step.warn_at_min) + " left"]
 
 
 def _check_warnings(where: Where, step: Step) -> None:

@@ -90,8 +90,6 @@ def _list(library, folder) -> int:
 
 def describe(script, where: str = "") -> str:
     """A script as readable text: metadata, then one numbered line (or a few) per step."""
-    from ..checkin.words import spoken_duration
-
     head = f"{script.name}: {script.title} (about {script.minutes:g} min" + \
         (", offered on a schedule" if script.offer_on_schedule else "") + ")"
     lines = [head] + ([f"  {where}"] if where else [])
@@ -99,29 +97,20 @@ def describe(script, where: str = "") -> str:
         lines += textwrap.wrap(script.description, 100, initial_indent="  ", subsequent_indent="  ")
     lines.append(f"   0. consent: {script.consent}")
     for step in script.steps:
-        lines.extend(_describe_step(step, spoken_duration))
+        lines.extend(_describe_step(step))
     return "\n".join(lines) + "\n"
 
 
-def _describe_step(step, spoken) -> list[str]:
-    who = {"": "", "a": "partner a", "b": "partner b", "first": "who starts", "second": "the other",
-           "each": "each partner in turn", "other": "the other partner"}[step.who]
-    parts = [step.type] + ([f"[{step.id}]"] if step.id else []) + ([who] if who else [])
-    if step.type in ("turn", "reflect"):
-        parts.append(spoken(step.minutes * 60.0))
-    if step.type == "pause":
-        parts.append(spoken(step.seconds))
+WHO_SHOWN = {"": "", "a": "partner a", "b": "partner b", "first": "who starts", "second": "the other",
+             "each": "each partner in turn", "other": "the other partner"}
+
+
+def _describe_step(step) -> list[str]:
+    """One step: its number, type, id, who, length and title, its text, then what its type adds (steps.KINDS)."""
+    from ..checkin.steps import KINDS
+
+    kind = KINDS[step.type]
+    who, length = WHO_SHOWN[step.who], kind.length(step)
+    parts = [step.type] + ([f"[{step.id}]"] if step.id else []) + ([who] if who else []) + ([length] if length else [])
     label = f"{step.number:>4}. " + ", ".join(parts) + (f" ({step.title})" if step.title else "")
-    lines = [f"{label}: {step.text}"]
-    if step.type in ("turn", "reflect") and step.warn_at_min:
-        lines.append("        warnings at " + ", ".join(spoken(w * 60.0) for w in step.warn_at_min) + " left")
-    if step.type == "reflect":
-        lines.append(f"        then: {step.confirm}")
-        lines.append(f"        if not: {step.correct_text} ({spoken(step.correct_minutes * 60.0)})")
-    if step.type == "ask":
-        lines.append(f"        yes -> {step.on_yes}; not now -> {step.on_not_now}; silence -> {step.on_silence}")
-    if step.type == "choose":
-        goto = dict(step.goto)
-        options = ", ".join(o + (f" -> {goto[o]}" if o in goto else "") for o in step.options)
-        lines.append(f"        choices: {options}" + (f"; sets {{{step.sets}}}" if step.sets else ""))
-    return lines
+    return [f"{label}: {step.text}", *(f"        {line}" for line in kind.details(step))]
