@@ -97,3 +97,17 @@ def test_remove_inside_refuses_what_is_not_a_plain_file_in_its_folder(tmp_path: 
     assert outside.read_text() == "keep"
     (folder / "ours").write_text("x")
     assert paths.remove_inside(folder / "ours", folder) and not (folder / "ours").exists()
+
+
+def test_a_journal_at_a_path_of_the_users_choosing_gets_private_folders_and_file(dirs: Path, umask: int) -> None:
+    chosen = dirs / "Documents" / "us" / "vc.sqlite3"  # [journal] file = "~/Documents/us/vc.sqlite3"
+    with Journal.open(chosen) as journal:
+        journal.start_talk("listen", 1_790_000_000.0)
+    assert mode(chosen) == 0o600
+    assert mode(chosen.parent) == 0o700 and mode(chosen.parent.parent) == 0o700  # both folders it had to make
+    assert all(mode(side) == 0o600 for side in chosen.parent.glob("vc.sqlite3-*"))
+    existing = dirs / "shared"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)
+    Journal.open(existing / "vc.sqlite3").close()
+    assert mode(existing) == 0o755  # a folder that was already there is the user's: left as it is

@@ -132,7 +132,7 @@ class Journal:
         """Open (creating and migrating as needed) the journal at ``path`` or the default location."""
         path = Path(path) if path is not None else default_path()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            paths.private_dir(path.parent)  # folders it makes are 0700 whatever the umask; existing ones kept
             if path.exists() and path.stat().st_size > 0:
                 _probe(path)  # refuses a corrupt or newer file before anything can write to it
             _private_file(path)
