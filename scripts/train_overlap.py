@@ -34,7 +34,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tune-talks", type=int, default=100, help="TUNE talks for validation (default 100)")
     ap.add_argument("--updates", type=int, default=d.updates, help=f"optimiser updates (default {d.updates})")
     ap.add_argument("--seed", type=int, default=d.seed, help=f"seed of the crops and the weights (default {d.seed})")
-    ap.add_argument("--threads", type=int, default=d.threads, help=f"PyTorch threads (default {d.threads})")
+    ap.add_argument("--threads", type=int, default=d.threads,
+                    help=f"PyTorch threads (default {d.threads}: on a shared machine a second thread mostly waits)")
     ap.add_argument("--out", type=Path, default=OUT, help=f"material and run folder (default {OUT})")
     return ap.parse_args(argv)
 
