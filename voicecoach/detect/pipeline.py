@@ -20,6 +20,7 @@ from .overlap import LookHint, OverlapInterruptionDetector
 from .raised import RaisedVoiceDetector
 from .settings import DetectionSettings
 from .speakers import SpeakerTracker, VoiceProfile
+from .stream_detector import StreamGate, StreamInterruptionDetector
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +51,20 @@ class Pipeline:
         self.features = FeatureExtractor(s, frame_ms)
         self.speakers = SpeakerTracker(s.speakers, frame_ms, profile)
         self.raised = RaisedVoiceDetector(s.raised, frame_ms)
+        method = s.interruption.method
         self.interruptions = InterruptionDetector(s.interruption, frame_ms, s.speakers.gap_ms)
         self.overlap = (OverlapInterruptionDetector(s.interruption, frame_ms)
-                        if s.interruption.method == "model" else None)
+                        if method in ("model", "gated") else None)
         self.hint = LookHint(s.interruption.hint_ms, frame_ms)
+        self.stream = StreamInterruptionDetector(s.interruption, frame_ms) if method == "stream" else None
+        self.gate = StreamGate(s.interruption) if method == "gated" else None
         self.escalation = EscalationPolicy(s.escalation, frame_ms)
         self.reset()
 
     def reset(self) -> None:
         """Forget everything learned (a new talk); a profile seeds the partners again."""
         for stage in (self.features, self.speakers, self.raised, self.interruptions, self.overlap, self.hint,
-                      self.escalation):
+                      self.stream, self.gate, self.escalation):
             if stage is not None:
                 stage.reset()
         if self.profile is not None:
@@ -82,21 +86,30 @@ class Pipeline:
         known = label if len(self.speakers.models) == 2 else None
         new_stretch = self.speakers.stretch_frames == 1 and feats.is_speech
         events: list[Event] = list(self.raised.process(feats, known, muted, new_stretch))
+        events.extend(self._interruptions(frame, feats, label, known, muted))
+        raised_now = self.raised.active is not None
+        events.extend(self.escalation.process(feats.end_s, events, raised_now, muted))
+        if not muted:
+            self._count(feats, events, raised_now)
+        return events
+
+    def _interruptions(self, frame: Frame, feats: FrameFeatures, label: str | None, known: str | None,
+                       muted: bool) -> list[Event]:
+        """The configured interruption method's events for this frame."""
+        if self.stream is not None:
+            return list(self.stream.process(frame.samples, feats, label, muted))
+        if self.gate is not None and self.overlap is not None:   # the streaming model says when to look
+            hint = self.gate.process(frame.samples, feats.end_s)
+            return list(self.overlap.process(frame.samples, feats, label, muted, hint))
         holder = self.interruptions.holder
         contrast = self.speakers.contrast(holder) if holder and feats.is_speech and not muted else None
         if self.overlap is not None:   # the light detector's evidence only hints to the model when to look
             self.interruptions.process(feats, label, contrast, muted)
             hint = self.hint.process(feats.is_speech and not muted, self.interruptions.evidence,
                                      len(self.speakers.models) == 2, self.interruptions.holder, contrast)
-            events.extend(self.overlap.process(frame.samples, feats, label, muted, hint))
-        else:
-            settled = holder and feats.is_speech and not muted and self._voices_settled(feats.end_s, known)
-            events.extend(self.interruptions.process(feats, label, contrast if settled else None, muted))
-        raised_now = self.raised.active is not None
-        events.extend(self.escalation.process(feats.end_s, events, raised_now, muted))
-        if not muted:
-            self._count(feats, events, raised_now)
-        return events
+            return list(self.overlap.process(frame.samples, feats, label, muted, hint))
+        settled = holder and feats.is_speech and not muted and self._voices_settled(feats.end_s, known)
+        return list(self.interruptions.process(feats, label, contrast if settled else None, muted))
 
     def _voices_settled(self, now_s: float, known: str | None) -> bool:
         """Both voices have been told apart for ``settle_s``: only then is interruption evidence trusted."""
