@@ -5,7 +5,9 @@ and peak memory of a fresh ``voicecoach analyze`` process, on a 10-minute record
 The recording is mixed from the evaluation corpus (../shared/data or $VOICECOACH_CORPUS) when present, else
 generated (harmonic syllables over noise). It is cached in out/bench/.
 
-    scripts/bench [--seconds 600] [--repeat 3] [--json FILE] [--core N | --no-pin]
+    scripts/bench [--seconds 600] [--repeat 3] [--method NAME ...] [--json FILE] [--core N | --no-pin]
+
+Every interruption method is measured side by side unless ``--method`` names some (stream, gated, model, features).
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from voicecoach_dev.evalkit.corpus import RATE
 BENCH_VERSION = 2
 OUT = corpus.REPO / "out" / "bench"
 STAGES = {"features": ("process",), "speakers": ("process", "window_distances"), "raised": ("process",),
-          "interruptions": ("process",), "overlap": ("process",), "escalation": ("process",)}
-TARGET_X_RT = 200.0
+          "interruptions": ("process",), "overlap": ("process",), "stream": ("process",), "gate": ("process",),
+          "escalation": ("process",)}
+METHODS = ("stream", "gated", "model", "features")
+TARGET_X_RT = 250.0
 TARGET_MB = 80.0
 
 
@@ -183,7 +187,7 @@ def measure_in_process(path: Path, repeat: int, method: str | None = None) -> di
     per_frame = {"WAV reading + framing": read_s * 1e6 / n}
     per_frame.update({s: sink[s] / 1e3 / n for s in stages})
     per_frame["pipeline glue (the rest of Pipeline.process)"] = (total_ns - sum(sink.values())) / 1e3 / n
-    checks = pipeline.overlap.checks if pipeline.overlap is not None else 0
+    checks = pipeline.overlap.checks if getattr(pipeline, "overlap", None) is not None else 0
     return {"duration_s": duration, "frames": n, "frame_ms": frame_ms, "runs_s": runs,
             "method": config.detection.interruption.method, "model_checks_per_min": checks / (duration / 60.0),
             "x_real_time": duration / min(runs), "per_frame_us": per_frame,
@@ -226,14 +230,31 @@ def measure_cli(path: Path, method: str | None = None) -> dict[str, Any]:
             "cpu_s": res["cpu_s"]}
 
 
+def summary(meta: dict[str, Any], runs: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
+    """One row per interruption method, side by side."""
+    r0 = runs[0][0]
+    lines = ["## voicecoach analyze: every interruption method", "",
+             f"`{meta['command']}` at commit {meta['commit']}; {meta['cpu']}, {meta['pin']}; load average before: "
+             f"{meta['load_before']}; recording: {r0['duration_s'] / 60:.1f} min, {meta['recording']} "
+             f"({meta['wav']}).", "",
+             f"| method | analyze, x real time (target >= {TARGET_X_RT:.0f}x) | peak memory, MB (<= {TARGET_MB:.0f}) "
+             "| interruption stage, us per frame | segmentation-model looks per minute | interruptions found |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r, cli in runs:
+        stage = sum(v for k, v in r["per_frame_us"].items() if k in ("interruptions", "overlap", "stream", "gate"))
+        lines.append(f"| {r['method']} | {r['x_real_time']:.0f}x | {cli['peak_rss_mb']:.1f} | {stage:.1f} "
+                     f"| {r['model_checks_per_min']:.1f} | {r['events']['interruption']} |")
+    return "\n".join(lines)
+
+
 def markdown(meta: dict[str, Any], r: dict[str, Any], cli: dict[str, Any]) -> str:
-    """The tables."""
+    """The tables of one method."""
     budget = r["frame_ms"] * 1000.0 / TARGET_X_RT
     x, mb = r["x_real_time"], cli["peak_rss_mb"]
-    lines = ["## voicecoach analyze: benchmark", "",
+    lines = [f"## voicecoach analyze: benchmark of method '{r['method']}'", "",
              f"`{meta['command']}` at commit {meta['commit']}; {meta['cpu']}, {meta['pin']}; recording: "
              f"{r['duration_s'] / 60:.1f} min, {meta['recording']} ({meta['wav']}); interruption method "
-             f"'{r['method']}' ({r['model_checks_per_min']:.0f} model looks per minute); events found: "
+             f"'{r['method']}' ({r['model_checks_per_min']:.1f} segmentation-model looks per minute); events found: "
              + ", ".join(f"{k} {v}" for k, v in r["events"].items()) + ".", "",
              "| measure | value | target | result |", "|---|---:|---:|---|",
              f"| throughput of analyze (in-process, best of {len(r['runs_s'])}) | {x:.0f}x real time "
@@ -260,20 +281,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, metavar="FILE", help="also write machine-readable results here")
     ap.add_argument("--core", type=int, default=0, help="the core to pin to (default 0)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core")
-    ap.add_argument("--method", choices=("model", "features"),
-                    help="detection.interruption.method to measure (default: the configured default)")
+    ap.add_argument("--method", choices=METHODS, action="append",
+                    help="detection.interruption.method to measure (repeatable; default: all of them)")
     args = ap.parse_args(argv)
     pin = "not pinned (--no-pin)" if args.no_pin else pin_to_one_core(args.core)
     path, desc = recording(args.seconds)
-    r = measure_in_process(path, max(1, args.repeat), args.method)
-    cli = measure_cli(path, args.method)
     meta = {"command": "scripts/bench " + " ".join(argv if argv is not None else sys.argv[1:]),
             "commit": _commit(), "cpu": _cpu(), "pin": pin, "recording": desc,
             "wav": os.path.relpath(path, corpus.REPO), "python": platform.python_version(),
-            "numpy": np.__version__, "self_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    print(markdown(meta, r, cli))
+            "numpy": np.__version__, "load_before": " ".join(f"{v:.2f}" for v in os.getloadavg())}
+    runs = [(measure_in_process(path, max(1, args.repeat), m), measure_cli(path, m)) for m in args.method or METHODS]
+    meta["self_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(summary(meta, runs))
+    for r, cli in runs:
+        print()
+        print(markdown(meta, r, cli))
     if args.json:
-        args.json.write_text(json.dumps({"meta": meta, "in_process": r, "cli": cli}, indent=1))
+        args.json.write_text(json.dumps({"meta": meta, "runs": [{"in_process": r, "cli": cli} for r, cli in runs]},
+                                        indent=1))
     return 0
 
 

@@ -6,7 +6,7 @@ resident memory from /proc (the sound server's own CPU is not counted: a Pi runs
 Variants: without a speech model (clap only), and with a real Vosk model loaded and recognising all the time
 (the Korean model from PyPI, the only one installable offline; an English small model is about the same size).
 
-    .venv/bin/python scripts/measure_loop.py [--seconds 60] [--json FILE] [--home]
+    .venv/bin/python scripts/measure_loop.py [--seconds 60] [--method stream|gated|model|features] [--json FILE]
 
 ``--home`` adds the kiosk with its page and hooks on ([web] enabled, [hooks] mqtt to a real Mosquitto broker on
 loopback) while a "phone" reloads the Now page every 15 s and the Report page every minute (the page's own
@@ -125,6 +125,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=8.0)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--home", action="store_true", help="also the kiosk with its page and hooks on (issue 18)")
+    ap.add_argument("--method", choices=("stream", "gated", "model", "features"),
+                    help="detection.interruption.method (default: the configured default)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vc-loop-"))
     wav = work / "talk.wav"
@@ -134,8 +136,9 @@ def main() -> int:
     server = VirtualAudio().start()
     player = server.play_into_mic(wav)
     base_env = server.full_env(VOICECOACH_DATA_DIR=str(work / "data"), VOICECOACH_CONFIG_DIR=str(work / "cfg"))
-    (work / "ko.toml").write_text('[commands]\nlanguage = "ko"\n')
-    (work / "en.toml").write_text('[commands]\nlanguage = "en"\n')
+    method = f'\n[detection.interruption]\nmethod = "{args.method}"\n' if args.method else ""
+    (work / "ko.toml").write_text('[commands]\nlanguage = "ko"\n' + method)
+    (work / "en.toml").write_text('[commands]\nlanguage = "en"\n' + method)
     exe = str(REPO / ".venv" / "bin" / "voicecoach")
     variants = {
         "listen, no speech model (clap only)": [exe, "--config", str(work / "en.toml"), "listen", "--no-ui"],
@@ -159,7 +162,8 @@ def main() -> int:
             phone.stop.set()
             broker.stop()
             print(f"(the phone loaded {phone.loads} pages)")
-    print(f"Measured with: .venv/bin/python scripts/measure_loop.py --seconds {args.seconds:g} "
+    print(f"Measured with: .venv/bin/python scripts/measure_loop.py --seconds {args.seconds:g}"
+          f"{f' --method {args.method}' if args.method else ''} "
           f"(pinned to core 0, a conversation played into a virtual microphone)\n")
     print("| loop | CPU, % of one core | memory (RSS), MB | peak RSS, MB |")
     print("|---|---:|---:|---:|")

@@ -1,0 +1,144 @@
+"""Choosing the "stream" method's settings on TUNE draws: the detector replayed over the model's cached outputs.
+
+The streaming model runs once over each dev-set item (its outputs are cached per weights file); then the real
+:class:`StreamInterruptionDetector` is replayed over those outputs for every setting in a grid, and scored as
+``scripts/evaluate`` scores interruptions (AMI excerpts are left out: they are reported, never tuned on).
+
+    .venv/bin/python -m voicecoach_dev.overlaptune --split tune --draw 1 --draw 2 [--out out/h2-devset]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicecoach.config import Config
+from voicecoach.detect.features import FrameFeatures
+from voicecoach.detect.stream_detector import StreamInterruptionDetector
+from voicecoach.detect.stream_model import SAMPLE_RATE, STEP_SAMPLES, StreamModel, StreamOutputs, weights_path
+from voicecoach_dev.evalkit import corpus
+from voicecoach_dev.evalkit.devset import ensure_devset
+from voicecoach_dev.evalkit.scoring import score_interruptions
+
+CACHE = corpus.REPO / "out" / "h2-overlap" / "outputs"
+FRAME = 480
+
+
+def _weights_id() -> str:
+    return hashlib.sha256(weights_path().read_bytes()).hexdigest()[:12]
+
+
+def model_outputs(item: dict[str, Any]) -> StreamOutputs:
+    """The streaming model's outputs over a whole item (cached by weights, folder and name)."""
+    wav = Path(item["wav"])
+    path = CACHE / _weights_id() / wav.parent.name / f"{wav.stem}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return StreamOutputs(z["voices"], z["cut_in"], z["end_s"])
+    audio = corpus.read_wav(wav)
+    out = StreamModel.load().process(audio.astype(np.float32) / 32768.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, voices=out.voices, cut_in=out.cut_in, end_s=out.end_s)
+    return out
+
+
+class Replay:
+    """Stands in for StreamModel: hands out cached outputs step by step as the samples arrive."""
+
+    def __init__(self, outputs: StreamOutputs) -> None:
+        self.outputs = outputs
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the first step."""
+        self.samples = 0
+
+    def process(self, samples: np.ndarray) -> StreamOutputs:
+        """The outputs of the steps these samples complete."""
+        a = self.samples // STEP_SAMPLES
+        self.samples += len(samples)
+        b = min(self.samples // STEP_SAMPLES, len(self.outputs.cut_in))
+        o = self.outputs
+        return StreamOutputs(o.voices[a:b], o.cut_in[a:b], o.end_s[a:b])
+
+
+def replay(outputs: StreamOutputs, duration_s: float, settings) -> list[dict[str, Any]]:
+    """The detector's interruptions (as event dicts) over one item, from cached outputs."""
+    det = StreamInterruptionDetector(settings, 30, model=Replay(outputs))
+    silent = np.zeros(FRAME, np.int16)
+    found = []
+    for i in range(int(duration_s * SAMPLE_RATE) // FRAME):
+        feats = FrameFeatures(i * FRAME, (i + 1) * FRAME / SAMPLE_RATE, -90.0, False, -90.0)
+        found += [e.to_dict() for e in det.process(silent, feats, None)]
+    return found
+
+
+def score(items: list[dict[str, Any]], events: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """Interruption precision, recall, F1, median latency and false per hour of calm talk: dry, room and both."""
+    rows: dict[str, dict[str, float]] = {}
+    for group in ("dry", "room", "all"):
+        tp = n_true = n_det = 0
+        lat: list[float] = []
+        calm_false, calm_h = 0, 0.0
+        for it in items:
+            if group != "all" and it.get("room", False) != (group == "room"):
+                continue
+            truth = it["truth"]
+            m = score_interruptions(events[it["name"]], [r["t"] for r in truth["interruptions"]],
+                                    truth["backchannels"])
+            tp, n_true, n_det = tp + m.found, n_true + m.n_truth, n_det + m.n_det
+            lat += m.latencies
+            if it.get("calm"):
+                calm_false += m.n_det - m.correct
+                calm_h += it["duration_s"] / 3600
+        p, r = tp / max(n_det, 1), tp / max(n_true, 1)
+        rows[group] = {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-9), "true": n_true,
+                       "latency_s": float(np.median(lat)) if lat else float("nan"),
+                       "calm_false_per_h": calm_false / max(calm_h, 1e-9)}
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Cache the outputs of the draws asked for, replay the grid, print the best settings."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", choices=("tune", "eval"), default="tune")
+    ap.add_argument("--draw", type=int, action="append", required=True)
+    ap.add_argument("--out", type=Path, default=corpus.REPO / "out" / "h2-devset")
+    ap.add_argument("--thresholds", default="0.3,0.4,0.5,0.6,0.7,0.8,0.9")
+    ap.add_argument("--confirm-ms", default="30,60,90,150")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    if args.split == "eval":
+        print("overlaptune: scoring EVAL draws: report these, never choose settings on them", file=sys.stderr)
+    items = [it for d in args.draw for it in ensure_devset(False, args.out, lambda m: print(m, file=sys.stderr),
+                                                            draw=d, split=args.split) if it["scenario"] != "ami"]
+    outputs = {it["name"] + f"/{it['draw']}": model_outputs(it) for it in items}
+    for it in items:
+        it["name"] = it["name"] + f"/{it['draw']}"
+    base = Config().detection.interruption
+    results = []
+    for th, conf in itertools.product(map(float, args.thresholds.split(",")), map(int, args.confirm_ms.split(","))):
+        settings = replace(base, stream_threshold=th, stream_confirm_ms=conf)
+        events = {it["name"]: replay(outputs[it["name"]], it["duration_s"], settings) for it in items}
+        rows = score(items, events)
+        results.append({"threshold": th, "confirm_ms": conf, **{f"{g}_{k}": v for g, r in rows.items()
+                                                                for k, v in r.items()}})
+        a = rows["all"]
+        print(f"threshold {th:.2f} confirm {conf:3d} ms: F1 {a['f1']:.3f} (P {a['precision']:.3f} R {a['recall']:.3f})"
+              f" dry {rows['dry']['f1']:.3f} room {rows['room']['f1']:.3f} latency {a['latency_s']:.2f} s"
+              f" calm false/h {a['calm_false_per_h']:.2f}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
