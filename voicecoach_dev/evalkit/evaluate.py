@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="eval (default): talks of held-out voices and noises, the figures to report; tune: talks "
                          "of the voices and noises settings are chosen on")
     ap.add_argument("--no-room", action="store_true", help="dry talks only (no simulated rooms)")
+    ap.add_argument("--methods", metavar="LIST",
+                    help="also every interruption method side by side: 'all' or e.g. 'stream,model'")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -213,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
             "config": args.config or "defaults", "quick": args.quick, "draw": args.draw, "split": args.split}
     checks = report.targets(tallies, breakdown)
     print(report.markdown(tallies, checks, meta, breakdown))
+    if args.methods:
+        from voicecoach_dev import methods
+
+        wanted = list(methods.METHODS) if args.methods == "all" else args.methods.split(",")
+        print("\n" + methods.compare(items, args.config, wanted, run_all, tally, args.jobs,
+                                     log=lambda m: print(m, file=sys.stderr)))
     if args.json:
         doc = {"meta": meta, "targets": checks,
                "results": {task: {sc: t.to_dict() for sc, t in rows.items()} for task, rows in tallies.items()},
