@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from ..paths import write_private
 from .features import N_MFCC, FrameFeatures
 from .settings import SpeakerSettings
 
@@ -106,8 +107,8 @@ class VoiceProfile:
         return cls(partners)
 
     def save(self, path: Path | str) -> None:
-        """Write the profile to a file."""
-        Path(path).write_text(self.to_json(), encoding="utf-8")
+        """Write the profile to an owner-only (0600) file: a voice print is personal data."""
+        write_private(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path | str) -> "VoiceProfile":
