@@ -210,3 +210,31 @@ def test_the_features_method_needs_no_model():
     p = Pipeline(replace(s, interruption=replace(s.interruption, method="features")))
     assert p.overlap is None
     interruptions(talk((A_START_S, HOLDER, "A"), (6.0, INTERRUPTER, "B")), p)   # runs; too short to settle
+
+
+def _method(name: str) -> Pipeline:
+    s = DetectionSettings()
+    return Pipeline(replace(s, interruption=replace(s.interruption, method=name)))
+
+
+def test_the_gated_method_hears_the_interruption_and_looks_less_on_one_voice():
+    p = _method("gated")
+    assert p.gate is not None and p.overlap is not None and p.stream is None
+    found = interruptions(talk((A_START_S, HOLDER, "A"), (6.0, INTERRUPTER, "B")), p)
+    assert len(found) == 1 and abs(found[0].start - 6.0) < 0.5
+    seconds = A_START_S + say(HOLDER, "A").size / R + 1.0
+    alone = talk((A_START_S, HOLDER, "A"), seconds=seconds)
+    model, gated = Pipeline(), _method("gated")
+    interruptions(alone, model)
+    interruptions(alone, gated)
+    assert gated.overlap.checks < model.overlap.checks
+
+
+def test_the_stream_method_needs_no_segmentation_model_hears_the_interruption_and_is_quiet_on_one_voice():
+    p = _method("stream")
+    assert p.overlap is None and p.gate is None and p.stream is not None
+    found = interruptions(talk((A_START_S, HOLDER, "A"), (6.0, INTERRUPTER, "B")), p)
+    assert len(found) == 1 and (found[0].speaker, found[0].over) == ("B", "A") and found[0].t < 6.0 + 1.5
+    p.reset()
+    seconds = A_START_S + say(HOLDER, "A").size / R + 1.0
+    assert interruptions(talk((A_START_S, HOLDER, "A"), seconds=seconds), p) == []
