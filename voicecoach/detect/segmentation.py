@@ -12,16 +12,13 @@ interruption detector (``overlap.py``) only asks questions that are answered wit
 
 from __future__ import annotations
 
-import logging
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InputError
-
-log = logging.getLogger(__name__)
+from .weights import load_model
 
 SAMPLE_RATE = 16000
 STEP_SAMPLES = 270          # one output step: 10 (SincNet stride) x 3 x 3 x 3 (three max-pools)
@@ -95,18 +92,7 @@ class SegmentationModel:
     @classmethod
     def load(cls, path: Path | None = None) -> SegmentationModel:
         """Load the weights (the shipped ones by default); a missing or broken file is an :class:`InputError`."""
-        path = path or weights_path()
-        try:
-            with np.load(path) as z:
-                model = cls({k: z[k] for k in z.files})
-        except FileNotFoundError:
-            raise InputError(f"segmentation model {path} is missing: reinstall voicecoach (scripts/setup), or set "
-                             "detection.interruption.method = \"features\"") from None
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            raise InputError(f"segmentation model {path} is unreadable ({type(e).__name__}): reinstall voicecoach "
-                             "(scripts/setup), or set detection.interruption.method = \"features\"") from None
-        log.debug("segmentation model loaded from %s", path)
-        return model
+        return load_model(cls, path or weights_path(), "segmentation model")
 
     def _sincnet(self, wav: NDArray[np.float32]) -> NDArray[np.float32]:
         x = (wav - wav.mean()) / np.sqrt(wav.var() + 1e-5) * self._in_w + self._in_b

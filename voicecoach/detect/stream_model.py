@@ -13,7 +13,6 @@ size gives the same outputs as the whole file at once.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,9 +20,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InputError
-
-log = logging.getLogger(__name__)
+from .weights import load_model
 
 SAMPLE_RATE = 16000
 HOP = 160                   # 10 ms feature hops
@@ -132,18 +129,7 @@ class StreamModel:
     @classmethod
     def load(cls, path: Path | None = None) -> StreamModel:
         """Load the weights (the shipped ones by default); a missing or broken file is an :class:`InputError`."""
-        path = path or weights_path()
-        try:
-            with np.load(path) as z:
-                model = cls({k: z[k] for k in z.files})
-        except FileNotFoundError:
-            raise InputError(f"stream model {path} is missing: reinstall voicecoach (scripts/setup), or set "
-                             "detection.interruption.method = \"features\"") from None
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            raise InputError(f"stream model {path} is unreadable ({type(e).__name__}): reinstall voicecoach "
-                             "(scripts/setup), or set detection.interruption.method = \"features\"") from None
-        log.debug("stream model loaded from %s", path)
-        return model
+        return load_model(cls, path or weights_path(), "stream model")
 
     def reset(self) -> None:
         """Back to the start of a stream (silence before it)."""
