@@ -6,12 +6,18 @@ microphone, or a couple who move nearer it, only gets louder: the same pitch, th
 is required, not just a bonus: a level rise with an unchanged voice is a change of distance, and after
 ``adapt_after_s`` of it that partner's baseline moves to the new level instead of firing.
 
-Per partner a calm baseline (level, pitch, tilt of voiced frames) is tracked by a robust running quantile over their
-calm speech (a sign-step tracker, so a shout cannot drag it), and is frozen while they are raised. Entering needs
-enough evidence for ``hold_ms`` of speech; leaving needs the level to drop below the exit level for ``release_ms``;
-then a refractory time. A naturally loud partner is compared with their own baseline; a quiet partner who raises
-their voice to about the loud one's calm level is heard, as long as their raised level is within
-``over_other_db`` of the other partner's calm level (a guard against frames given to the wrong partner).
+Per partner a calm baseline (level, pitch, tilt of voiced frames, and how much pitch and tilt spread from frame to
+frame) is tracked by a robust running quantile over their calm speech (a sign-step tracker, so a shout cannot drag
+it), and is frozen while they are raised. The voice of the current turn is judged from its first voiced frames on
+(those heard before the speaker tracker named the partner included), with a confidence bound: the change must
+exceed ``min_change`` by ``confidence_z`` standard errors of the turn's means, so a large change is sure after a
+few syllables and a small one needs the whole window; the voice frames are weighted by amplitude (what is heard
+of a turn is its loud syllables, not a TV or an echo under them). Entering then needs that evidence for ``hold_ms``
+of speech that is loud now (its last 150 ms), so a laugh or a cough still filling the level window counts no more;
+leaving needs the level to drop below the exit level for ``release_ms``; then a refractory time. A naturally loud
+partner is compared with their own baseline; a quiet partner who raises their voice to about the loud one's calm
+level is heard, as long as their raised level is within ``over_other_db`` of the other partner's calm level (a
+guard against frames given to the wrong partner).
 """
 
 from __future__ import annotations
@@ -33,7 +39,15 @@ BASELINE_QUANTILE = 0.75   # calm loudness varies a lot within a voice: compare 
 WARM_PERCENTILE_EVERY = 10  # frames between percentile updates while warming up
 RECENT_OTHER_S = 30.0      # the other partner's loudness counts for this long after they spoke
 UNCHANGED_VOICE = 0.35     # a voice-change score under this is the same voice (louder only: nearer the mic)
-VOICE_MIN_SHARE = 40       # % of the voice window (in voiced frames) needed before the voice is judged at all
+VOICE_MIN_SHARE = 40       # % of the voice window (in voiced frames) needed to learn from it or call it unchanged
+NOW_FRAMES = 5             # speech frames (150 ms) that say whether the voice is loud now
+VOICED_PER_MEASURE = 3     # voiced frames per independent pitch/tilt measurement (analysed every 2nd frame, and a
+                           # syllable's pitch and tilt move slowly): the standard error of a mean over n voiced
+                           # frames is the spread per frame times sqrt(VOICED_PER_MEASURE / n)
+PITCH_SD_ST = 4.0          # a partner's calm spread per voiced frame until their own is learned (calm speech on
+TILT_SD_DB = 6.5           # the tuning voices: 4.2 semitones and 6.6 dB)
+SPREAD_RATE = 0.005        # per voiced calm frame: how fast the learned spread follows (after the first ones)
+MAD_TO_SD = 1.25           # mean absolute deviation -> standard deviation (normal distribution)
 
 
 @dataclass
@@ -43,6 +57,9 @@ class Baseline:
     level_db: float | None = None
     f0_st: float | None = None
     bright_db: float | None = None
+    f0_mad_st: float | None = None       # calm spread of pitch per voiced frame (mean absolute deviation)
+    bright_mad_db: float | None = None   # ...and of the tilt
+    spread_frames: int = 0
     calm_s: float = 0.0
     warm_levels: list[float] = field(default_factory=list)   # calm levels heard while warming up
     loud_unsupported_s: float = 0.0
@@ -56,6 +73,22 @@ class Baseline:
     recent_s: float = -1e9
     recent_change: float = 0.0
     recent_level_db: float = 0.0
+
+    def spreads(self) -> tuple[float, float]:
+        """Calm spread per voiced frame: (pitch semitones, tilt dB), typical values until learned."""
+        if self.f0_mad_st is None or self.bright_mad_db is None:
+            return PITCH_SD_ST, TILT_SD_DB
+        return MAD_TO_SD * self.f0_mad_st, MAD_TO_SD * self.bright_mad_db
+
+
+@dataclass(frozen=True)
+class TurnVoice:
+    """The current turn's voiced speech so far: mean pitch (semitones re 100 Hz), mean tilt (dB), voiced frames."""
+
+    f0_st: float
+    bright_db: float
+    voiced: int
+    effective: float   # the voiced frames' effective number under their weights
 
 
 def calm_level_db(energies_db: list[float], settings: RaisedSettings, frame_ms: int = 30) -> float:
@@ -72,7 +105,7 @@ def calm_level_db(energies_db: list[float], settings: RaisedSettings, frame_ms: 
 
 
 class RaisedVoiceDetector:
-    """Emits :class:`RaisedVoice` when a partner is clearly louder than their own calm speech."""
+    """Emits :class:`RaisedVoice` when a partner's voice changes and is clearly louder than their own calm."""
 
     def __init__(self, settings: RaisedSettings, frame_ms: int = 30) -> None:
         self.settings = settings
@@ -80,6 +113,8 @@ class RaisedVoiceDetector:
         self._win_n = max(2, settings.level_window_ms // frame_ms)
         self._voice_n = max(2, settings.voice_window_ms // frame_ms)
         self._voice_min = max(1, self._voice_n * VOICE_MIN_SHARE // 100)
+        self._voiced_min = max(1, settings.min_voiced_ms // frame_ms)
+        self._level_min = max(1, settings.min_speech_ms // frame_ms)
         self._hold_n = max(1, settings.hold_ms // frame_ms)
         self.reset()
 
@@ -88,12 +123,16 @@ class RaisedVoiceDetector:
         self.partners: dict[str, Baseline] = {}
         self._recent: deque[tuple[float, float, float]] = deque()   # (power, f0 semitones or nan, brightness)
         self._sums = [0.0, 0.0, 0.0, 0]     # power, voiced semitones, brightness, voiced frames
-        self._voice: deque[tuple[float, float]] = deque()   # (semitones, tilt) of the stretch's last voiced frames
-        self._voice_sums = [0.0, 0.0]
+        self._voice: deque[tuple[float, float, float]] = deque()   # (semitones, tilt, weight) of the last voiced frames
+        self._voice_sums = [0.0, 0.0, 0.0, 0.0]   # weighted semitones, weighted tilt, weights, squared weights
+        self._frame_voice: tuple[float, float] | None = None   # this frame's (semitones, tilt) when voiced
         self._pushes = 0
         self._together_s = 0.0
         self._label: str | None = None
         self._last_speech_s = -1e9
+        self._stretch_n = 0        # speech frames since the speaker tracker's current stretch began
+        self._stretch_voiced = 0   # ...of them voiced
+        self._stretch_labelled = False   # the tracker has named the partner of the current stretch
         self.active: str | None = None   # partner currently raised and speaking
         self.excess_db = 0.0
 
@@ -108,8 +147,8 @@ class RaisedVoiceDetector:
                 new_stretch: bool = False) -> list[RaisedVoice]:
         """Take one frame and its partner label (None while undecided); returns a confirmed RaisedVoice.
 
-        ``new_stretch``: this speech follows a gap, so the level window starts afresh (it may be the other
-        partner); frames before the label is decided still count towards the stretch's level.
+        ``new_stretch``: this speech follows a gap, so the windows start afresh (it may be the other partner);
+        frames before the label is decided still count towards the stretch's level and voice.
         """
         self.active = None
         if muted or not feats.is_speech:
@@ -117,32 +156,40 @@ class RaisedVoiceDetector:
         # a pause of a few hundred ms inside a turn (between sentences) keeps the windows: the turn goes on,
         # unless the label, once decided, says it is the other partner
         resumed = new_stretch and feats.end_s - self._last_speech_s <= self.settings.resume_gap_ms / 1000.0
+        if new_stretch:
+            self._stretch_n = self._stretch_voiced = 0
+            self._stretch_labelled = False
         if (new_stretch and not resumed) or (label is not None and self._label is not None and label != self._label):
-            self._clear()   # a new turn or a new partner: their own level only
+            # a new turn: their own level only. Another partner: when the tracker first names this stretch of
+            # speech, the frames heard before were theirs too; a change of mind within it leaves nothing sure.
+            self._keep_stretch(self._stretch_n if label is not None and not self._stretch_labelled else 0)
             for b in self.partners.values():
                 b.evidence_frames = 0
         if label is not None or (new_stretch and not resumed):
             self._label = label
+        self._stretch_labelled = self._stretch_labelled or label is not None
         self._last_speech_s = feats.end_s
         self._push(feats)
         n = len(self._recent)
-        if label is None or n < self._win_n // 2:
+        if label is None or n < self._level_min:
             return self._release(feats.end_s)
         b = self.partners.setdefault(label, Baseline())
         power, _, _, voiced = self._sums
         level = 10.0 * math.log10(max(power, 0.0) / n + 1e-12)
+        k = min(n, NOW_FRAMES)
+        now_level = 10.0 * math.log10(sum(self._recent[-i][0] for i in range(1, k + 1)) / k + 1e-12)
         nv = len(self._voice)
-        # the voice is judged over a longer stretch of voiced speech than the level: pitch and tilt wander more
-        f0_st = self._voice_sums[0] / nv if nv >= self._voice_min else None
-        bright = self._voice_sums[1] / nv if nv >= self._voice_min else None
-        events = self._judge(b, label, level, f0_st, bright, voiced / n, feats.end_s)
+        vs = self._voice_sums
+        voice = (TurnVoice(vs[0] / vs[2], vs[1] / vs[2], nv, vs[2] * vs[2] / vs[3])
+                 if nv >= self._voiced_min and vs[2] > 0.0 and vs[3] > 0.0 else None)
+        events = self._judge(b, label, level, now_level, voice, voiced / n, feats.end_s)
         if b.raised:
             self.active = label
             b.raised_s += self.frame_s
         return events + self._release(feats.end_s)
 
     def _push(self, feats: FrameFeatures) -> None:
-        """Add a speech frame to the level window (running sums: no per-frame array work).
+        """Add a speech frame to the windows (running sums: no per-frame array work).
 
         Pitch and tilt come from voiced frames only: the tilt of a hiss (s, sh) says nothing about vocal effort.
         """
@@ -153,23 +200,19 @@ class RaisedVoiceDetector:
         self._add(item, 1)
         if len(self._recent) > self._win_n:
             self._add(self._recent.popleft(), -1)
+        self._frame_voice = (semitones, feats.bright_db) if voiced else None
         if voiced:
-            self._voice.append((semitones, feats.bright_db))
-            self._voice_sums[0] += semitones
-            self._voice_sums[1] += feats.bright_db
+            # weighted by amplitude: what is heard of a turn is its loud frames, not a TV or an echo under it
+            v = (semitones, feats.bright_db, 10.0 ** (feats.energy_db / 20.0))
+            self._voice.append(v)
+            self._add_voice(v, 1.0)
             if len(self._voice) > self._voice_n:
-                old = self._voice.popleft()
-                self._voice_sums[0] -= old[0]
-                self._voice_sums[1] -= old[1]
+                self._add_voice(self._voice.popleft(), -1.0)
+        self._stretch_n += 1
+        self._stretch_voiced += voiced
         self._pushes += 1
         if self._pushes % RESUM_EVERY == 0:   # running sums drift in floating point: start them afresh
-            items, voice = list(self._recent), list(self._voice)
-            self._clear()
-            for it in items:
-                self._recent.append(it)
-                self._add(it, 1)
-            self._voice.extend(voice)
-            self._voice_sums = [sum(v[0] for v in voice), sum(v[1] for v in voice)]
+            self._keep_stretch(len(self._recent), len(self._voice))
 
     def _add(self, item: tuple[float, float, float], sign: int) -> None:
         sums = self._sums
@@ -179,43 +222,77 @@ class RaisedVoiceDetector:
             sums[1] += sign * item[1]
             sums[3] += sign
 
-    def _clear(self) -> None:
+    def _keep_stretch(self, frames: int, voiced: int | None = None) -> None:
+        """Keep only the last ``frames`` speech frames (and the voiced ones among them) in the windows."""
+        voiced = self._stretch_voiced if voiced is None else voiced
+        items = list(self._recent)[-frames:] if frames else []
+        voice = list(self._voice)[-voiced:] if frames and voiced else []
         self._recent.clear()
         self._sums = [0.0, 0.0, 0.0, 0]
-        self._voice.clear()
-        self._voice_sums = [0.0, 0.0]
+        for it in items:
+            self._recent.append(it)
+            self._add(it, 1)
+        self._voice = deque()
+        self._voice_sums = [0.0, 0.0, 0.0, 0.0]
+        for v in voice:
+            self._voice.append(v)
+            self._add_voice(v, 1.0)
 
-    def _voice_change(self, b: Baseline, f0_st: float | None, bright: float | None) -> tuple[float, float]:
-        """(evidence bonus dB, voice-change score) of the window against the partner's calm voice.
+    def _add_voice(self, v: tuple[float, float, float], sign: float) -> None:
+        sums, w = self._voice_sums, sign * v[2]
+        sums[0] += w * v[0]
+        sums[1] += w * v[1]
+        sums[2] += w
+        sums[3] += sign * v[2] * v[2]
+
+    def _voice_change(self, b: Baseline, voice: TurnVoice | None) -> tuple[float, float, float]:
+        """(evidence bonus dB, voice-change score, its lower confidence bound) against the partner's calm voice.
 
         The score adds the pitch rise in units of ``pitch_rise_st`` and the rise of the voiced tilt in units of
-        ``tilt_rise_db``: 1 is a clearly changed voice; leaning in scores about 0.
+        ``tilt_rise_db``: 1 is a clearly changed voice; leaning in scores about 0. The bound first takes
+        ``confidence_z`` standard errors off each rise (the partner's own calm spread per frame, over the voiced
+        frames heard so far).
         """
         s = self.settings
-        pitch = f0_st - b.f0_st if f0_st is not None and b.f0_st is not None else 0.0
-        tilt = bright - b.bright_db if bright is not None and b.bright_db is not None else 0.0
+        if voice is None or b.f0_st is None or b.bright_db is None:
+            return 0.0, 0.0, 0.0
+        pitch, tilt = voice.f0_st - b.f0_st, voice.bright_db - b.bright_db
         bonus = min(s.pitch_weight_db_per_st * max(0.0, pitch) + s.bright_weight * max(0.0, tilt), s.max_bonus_db)
-        if bright is not None and b.bright_db is not None and tilt < s.min_tilt_rise_db:
+        pitch_sd, tilt_sd = b.spreads()
+        margin = s.confidence_z * math.sqrt(VOICED_PER_MEASURE / voice.effective)
+        pitch_low, tilt_low = pitch - margin * pitch_sd, tilt - margin * tilt_sd
+        if tilt < s.min_tilt_rise_db:
             # pitch alone is ambiguous: the other partner's higher voice given to this one looks the same
-            return bonus, min(max(0.0, pitch) / s.pitch_rise_st, s.min_change * 0.99)
-        return bonus, max(0.0, pitch) / s.pitch_rise_st + max(0.0, tilt) / s.tilt_rise_db
+            cap = s.min_change * 0.99
+            return bonus, min(max(0.0, pitch) / s.pitch_rise_st, cap), min(max(0.0, pitch_low) / s.pitch_rise_st, cap)
+        change = max(0.0, pitch) / s.pitch_rise_st + max(0.0, tilt) / s.tilt_rise_db
+        sure = max(0.0, pitch_low) / s.pitch_rise_st + max(0.0, tilt_low) / s.tilt_rise_db
+        return bonus, change, sure
 
-    def _judge(self, b: Baseline, label: str, level: float, f0_st: float | None, bright: float | None,
+    def _judge(self, b: Baseline, label: str, level: float, now_level: float, voice: TurnVoice | None,
                voiced_share: float, now_s: float) -> list[RaisedVoice]:
-        """Compare with the baseline; learn the baseline from calm speech."""
+        """Compare with the baseline; learn the baseline from calm speech.
+
+        ``level`` is the turn's loudness over the level window, ``now_level`` over its last few frames: a frame
+        counts towards the hold only while the voice is loud now, not while the window still holds a burst.
+        """
         s = self.settings
+        # the calm voice is learned from, and a voice called unchanged on, a well-filled voice window only
+        full = voice if voice is not None and voice.voiced >= self._voice_min else None
+        f0_st, bright = (full.f0_st, full.bright_db) if full else (None, None)
         if b.level_db is None or b.calm_s < s.baseline_speech_s:
             self._learn(b, level, f0_st, bright, warm=True)
             return []
         excess = level - b.level_db
-        bonus, change = self._voice_change(b, f0_st, bright)
+        bonus, change, sure = self._voice_change(b, voice)
         self.excess_db = excess
         others = [o.level_db for k, o in self.partners.items() if k != label and o.level_db is not None
                   and o.calm_s >= s.baseline_speech_s]
         above_other = not others or level - max(others) >= s.over_other_db
-        b.recent_excess_db, b.recent_s, b.recent_change, b.recent_level_db = excess, now_s, change, level
-        louder = self._everyone_louder(label, excess, now_s) if change < UNCHANGED_VOICE and (
-            f0_st is not None or bright is not None) else []
+        b.recent_excess_db, b.recent_s, b.recent_level_db = excess, now_s, level
+        b.recent_change = change if full else 0.0
+        unchanged = full is not None and change < UNCHANGED_VOICE
+        louder = self._everyone_louder(label, excess, now_s) if unchanged else []
         if louder:
             self._together_s += self.frame_s
         elif excess < s.min_level_db:
@@ -229,14 +306,13 @@ class RaisedVoiceDetector:
                 o.level_db = min(o.recent_level_db, (o.level_db or o.recent_level_db) + step)
                 o.recent_excess_db = o.recent_level_db - o.level_db
             return []
-        evidence = (excess + bonus >= s.enter_db and excess >= s.min_level_db and change >= s.min_change
+        evidence = (excess + bonus >= s.enter_db and excess >= s.min_level_db and sure >= s.min_change
                     and above_other and voiced_share >= MIN_VOICED_SHARE)
         if b.raised:
             if excess >= s.exit_db:
                 b.last_loud_s = now_s
             return []
-        judged = f0_st is not None or bright is not None   # enough voiced speech in this turn to judge the voice
-        if excess >= s.min_level_db and judged and change < UNCHANGED_VOICE:
+        if excess >= s.min_level_db and unchanged:
             # louder, same voice: nearer the microphone. Once that has lasted, the baseline moves to the new level.
             b.loud_unsupported_s += self.frame_s
             if b.loud_unsupported_s >= s.adapt_after_s:
@@ -244,27 +320,33 @@ class RaisedVoiceDetector:
                             / max(s.baseline_rate_db_per_s, 1e-6))
                 b.evidence_frames = 0
                 return []
-        elif judged and change >= s.min_change:   # a changed voice: whatever it is, not a change of distance
+        elif full and change >= s.min_change:   # a changed voice: whatever it is, not a change of distance
             b.loud_unsupported_s = max(0.0, b.loud_unsupported_s - self.frame_s)
         if evidence:
-            if b.evidence_frames == 0:
-                b.onset_s = now_s - len(self._recent) * self.frame_s
-            b.evidence_frames += 1
-            if b.evidence_frames >= self._hold_n:
-                b.raised = True   # counted as raised time either way; reported only after the refractory time
-                b.last_loud_s = now_s
-                b.evidence_frames = 0
-                if now_s - b.ended_s >= s.refractory_s:
-                    return [RaisedVoice(t=now_s, start=round(b.onset_s, 3), end=None, speaker=label,
-                                        level_db=round(excess, 1))]
-            return []
+            if now_level - b.level_db < s.exit_db:
+                return []   # loud a moment ago (a laugh, a cough), not now: the hold waits
+            return self._evidence(b, label, excess, now_s)
         b.evidence_frames = max(0, b.evidence_frames - 2)
         if excess < s.min_level_db:
             b.loud_unsupported_s = max(0.0, b.loud_unsupported_s - self.frame_s)
             # a voice that has changed teaches nothing about the calm one (the start of a raised turn is often
             # not yet loud enough)
-            self._learn(b, level, f0_st, bright, warm=False, voice=change < s.min_change / 2)
+            self._learn(b, level, f0_st, bright, warm=False, voice=full is not None and change < s.min_change / 2)
         return []
+
+    def _evidence(self, b: Baseline, label: str, excess: float, now_s: float) -> list[RaisedVoice]:
+        """One more frame of evidence: raised once it has lasted ``hold_ms``, reported unless refractory."""
+        if b.evidence_frames == 0:
+            b.onset_s = now_s - len(self._recent) * self.frame_s
+        b.evidence_frames += 1
+        if b.evidence_frames < self._hold_n:
+            return []
+        b.raised = True   # counted as raised time either way; reported only after the refractory time
+        b.last_loud_s = now_s
+        b.evidence_frames = 0
+        if now_s - b.ended_s < self.settings.refractory_s:
+            return []
+        return [RaisedVoice(t=now_s, start=round(b.onset_s, 3), end=None, speaker=label, level_db=round(excess, 1))]
 
     def _everyone_louder(self, label: str, excess: float, now_s: float) -> list[Baseline]:
         """The other partners who, heard recently, were also well above their own baseline with no support."""
@@ -278,6 +360,8 @@ class RaisedVoiceDetector:
                speed: float = 1.0, voice: bool = True) -> None:
         """A percentile of the calm levels while warming up, then a quantile (sign-step) tracker."""
         b.calm_s += self.frame_s
+        if voice:
+            self._learn_spread(b)
         if warm or b.level_db is None:
             k = min(1.0, self.frame_s / max(b.calm_s, self.frame_s))
             b.warm_levels.append(level)
@@ -297,6 +381,18 @@ class RaisedVoiceDetector:
             b.bright_db = bright if b.bright_db is None else b.bright_db + (step if bright > b.bright_db else -step)
         if f0_st is not None and b.f0_st is not None:
             b.f0_st += step if f0_st > b.f0_st else -step
+
+    def _learn_spread(self, b: Baseline) -> None:
+        """How far this calm voiced frame's pitch and tilt lie from the calm means (a running mean absolute
+        deviation: the first frames averaged, then an exponential average)."""
+        if self._frame_voice is None or b.f0_st is None or b.bright_db is None:
+            return
+        st, tilt = self._frame_voice
+        b.spread_frames += 1
+        rate = max(SPREAD_RATE, 1.0 / b.spread_frames)
+        dev_f0, dev_tilt = abs(st - b.f0_st), abs(tilt - b.bright_db)
+        b.f0_mad_st = dev_f0 if b.f0_mad_st is None else b.f0_mad_st + rate * (dev_f0 - b.f0_mad_st)
+        b.bright_mad_db = dev_tilt if b.bright_mad_db is None else b.bright_mad_db + rate * (dev_tilt - b.bright_mad_db)
 
     def _release(self, now_s: float) -> list[RaisedVoice]:
         """End raised stretches that have been quiet for release_ms."""

@@ -45,7 +45,7 @@ class RaisedSettings:
             "quiet partner is heard rising to about the loud one's calm level; guards frames given to the wrong "
             "partner)")
     min_change: float = setting(
-        1.6, lo=0.0, hi=10.0,
+        1.0, lo=0.0, hi=10.0,
         doc="voice change needed, whatever the loudness: pitch rise / pitch_rise_st + rise of the voiced "
             "frames' energy above 1 kHz / tilt_rise_db (leaning in or moving nearer scores about 0)")
     pitch_rise_st: float = setting(4.0, lo=0.5, hi=24.0, doc="pitch rise that alone makes a changed voice, semitones")
@@ -61,7 +61,15 @@ class RaisedSettings:
     resume_gap_ms: int = setting(600, lo=0, hi=5000,
                                  doc="speech after a pause up to this long continues the same turn (its level and "
                                      "voice windows go on) unless it turns out to be the other partner, ms")
-    hold_ms: int = setting(550, lo=0, hi=10000, doc="evidence must last this much speech before the event, ms")
+    min_speech_ms: int = setting(300, lo=30, hi=5000, doc="speech of the turn heard before its level is judged, ms")
+    min_voiced_ms: int = setting(150, lo=30, hi=5000,
+                                 doc="voiced speech of the turn heard before its voice is judged at all, ms")
+    confidence_z: float = setting(
+        2.0, lo=0.0, hi=5.0,
+        doc="the voice change must still reach min_change with this many standard errors taken off the turn's "
+            "mean pitch and tilt rises (each partner's own calm spread per frame): a large change is sure after a "
+            "few syllables, a small one needs the whole voice window")
+    hold_ms: int = setting(300, lo=0, hi=10000, doc="evidence must last this much speech before the event, ms")
     release_ms: int = setting(1500, lo=0, hi=20000, doc="below the exit level this long ends a raised stretch, ms")
     refractory_s: float = setting(6.0, lo=0.0, hi=600.0,
         doc="after a raised stretch ends, no new event for the same partner, s")
