@@ -86,3 +86,27 @@ def test_muted_frames_never_suggest():
     for t in (10.0, 20.0, 30.0):
         out += policy.process(t, [interruption(t)], False, muted=True)
     assert out == []
+
+
+def test_the_light_interruption_method_needs_more_interruptions_alone():
+    # the features method hears tens of false interruptions per hour of calm talk in a room: three in a minute is
+    # what a reverberant calm talk gives it, so it takes interruptions_features of them
+    policy = EscalationPolicy(EscalationSettings(), interruption_method="features")
+    assert feed(policy, [10.0, 20.0, 30.0, 40.0]) == []
+    out = feed(policy, [50.0])
+    assert len(out) == 1 and out[0].reason == "5 interruptions in 60 s"
+    assert len(feed(EscalationPolicy(EscalationSettings(), interruption_method="model"), [10.0, 20.0, 30.0])) == 1
+
+
+def test_a_raised_voice_counts_from_the_onset_its_detector_reports():
+    # raised from 10.0 s, confirmed at 11.2 s: 3 s of raised voice are reached at 13.0 s, not 14.2 s
+    policy = EscalationPolicy(EscalationSettings(raised_s=3.0), frame_ms=30)
+    out = policy.process(11.2, [RaisedVoice(t=11.2, start=10.0, speaker="A")], True)
+    t = 11.2
+    while not out and t < 20.0:
+        t += 0.03
+        out = policy.process(t, [], True)
+    assert out and 12.9 <= out[0].t <= 13.1
+    # a claimed onset far back counts only onset_credit_s
+    policy = EscalationPolicy(EscalationSettings(raised_s=3.0, onset_credit_s=1.0), frame_ms=30)
+    assert policy.process(11.2, [RaisedVoice(t=11.2, start=0.0, speaker="A")], True) == []

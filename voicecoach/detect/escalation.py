@@ -2,6 +2,10 @@
 
 Rules over a sliding window of audio time: repeated interruptions, repeated raised voices, sustained raised
 voice, or both together. After a suggestion there is a cooldown; "not now" snoozes; at most a few per hour.
+
+A raised voice counts as raised from the onset its detector reports (the speech it judged before confirming), not
+only from the event on. How many interruptions alone make an escalation depends on the interruption method: the
+light ``features`` method hears tens of false ones per hour of calm talk in a room, so it needs more of them.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from .settings import EscalationSettings
 class EscalationPolicy:
     """Watches detector events and raised-voice time; emits :class:`PauseSuggested` with a reason."""
 
-    def __init__(self, settings: EscalationSettings, frame_ms: int = 30) -> None:
+    def __init__(self, settings: EscalationSettings, frame_ms: int = 30, interruption_method: str = "model") -> None:
         self.settings = settings
         self.frame_s = frame_ms / 1000.0
+        self.interruptions_needed = (settings.interruptions_features if interruption_method == "features"
+                                     else settings.interruptions)
         self.reset()
 
     def reset(self) -> None:
@@ -25,6 +31,7 @@ class EscalationPolicy:
         self._raised: deque[float] = deque()
         self._interruptions: deque[float] = deque()
         self._raised_frames: deque[float] = deque()   # end times of frames with a raised voice
+        self._raised_onsets: deque[tuple[float, float]] = deque()   # (event time, raised speech before it, s)
         self._suggested: deque[float] = deque()
         self._snooze_until = -1e18
         self._last_suggestion = -1e18
@@ -38,6 +45,7 @@ class EscalationPolicy:
         for e in events:
             if isinstance(e, RaisedVoice):
                 self._raised.append(e.t)
+                self._raised_onsets.append((e.t, min(max(0.0, e.t - e.start), self.settings.onset_credit_s)))
             elif isinstance(e, Interruption):
                 self._interruptions.append(e.t)
         if raised_now and not muted:
@@ -54,6 +62,7 @@ class EscalationPolicy:
         self._raised.clear()
         self._interruptions.clear()
         self._raised_frames.clear()
+        self._raised_onsets.clear()
         return [PauseSuggested(t=now_s, reason=reason)]
 
     def _expire(self, now_s: float) -> None:
@@ -61,6 +70,8 @@ class EscalationPolicy:
         for q in (self._raised, self._interruptions, self._raised_frames):
             while q and q[0] < start:
                 q.popleft()
+        while self._raised_onsets and self._raised_onsets[0][0] < start:
+            self._raised_onsets.popleft()
         while self._suggested and self._suggested[0] < now_s - 3600.0:
             self._suggested.popleft()
 
@@ -69,10 +80,10 @@ class EscalationPolicy:
         s = self.settings
         window = f"{s.window_s:g} s"
         n_int, n_raised = len(self._interruptions), len(self._raised)
-        raised_s = len(self._raised_frames) * self.frame_s
+        raised_s = len(self._raised_frames) * self.frame_s + sum(c for _, c in self._raised_onsets)
         if raised_s >= s.raised_s:
             return f"raised voices for {raised_s:.0f} s in {window}"
-        if n_int >= s.interruptions:
+        if n_int >= self.interruptions_needed:
             return f"{_count(n_int, 'interruption')} in {window}"
         if n_raised >= s.raised_events:
             return f"{_count(n_raised, 'raised voice')} in {window}"

@@ -58,7 +58,7 @@ class Pipeline:
         self.hint = LookHint(s.interruption.hint_ms, frame_ms)
         self.stream = StreamInterruptionDetector(s.interruption, frame_ms) if method == "stream" else None
         self.gate = StreamGate(s.interruption) if method == "gated" else None
-        self.escalation = EscalationPolicy(s.escalation, frame_ms)
+        self.escalation = EscalationPolicy(s.escalation, frame_ms, s.interruption.method)
         self.reset()
 
     def reset(self) -> None:

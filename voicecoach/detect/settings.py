@@ -153,9 +153,16 @@ class EscalationSettings:
 
     window_s: float = setting(60.0, lo=10.0, hi=900.0, doc="sliding window for counting events, s")
     interruptions: int = setting(3, lo=1, hi=50, doc="this many interruptions within the window suggest a pause")
+    interruptions_features: int = setting(
+        5, lo=1, hi=50,
+        doc="the same with the light 'features' interruption method, which hears tens of false interruptions per hour "
+            "of calm talk in a room")
     raised_events: int = setting(2, lo=1, hi=50, doc="this many raised-voice events within the window suggest a pause")
     raised_s: float = setting(3.0, lo=1.0, hi=600.0,
         doc="this many seconds of raised voice within the window suggest a pause")
+    onset_credit_s: float = setting(
+        1.5, lo=0.0, hi=10.0,
+        doc="a raised voice counts from the onset its detector reports, at most this long before the event, s")
     combined_events: int = setting(2, lo=2, hi=50,
                                    doc="this many events (raised + interruptions, at least one of each) in the window")
     cooldown_min: float = setting(5.0, lo=0.0, hi=240.0, doc="after a suggestion, none for this long, minutes")
