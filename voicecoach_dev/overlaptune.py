@@ -5,6 +5,13 @@ The streaming model runs once over each dev-set item (its outputs are cached per
 ``scripts/evaluate`` scores interruptions (AMI excerpts are left out: they are reported, never tuned on).
 
     .venv/bin/python -m voicecoach_dev.overlaptune --split tune --draw 1 --draw 2 [--out out/h2-devset]
+
+The "gated" method's gate is chosen the same way, without running the segmentation model again: the
+interruptions the "model" method found (``scripts/evaluate --config <method = "model"> --events DIR``) are kept
+only where the gate, replayed over the cached outputs, was open within a look before each decision; how long the
+gate is open stands in for the segmentation model's looks (one draw only: the events are per draw).
+
+    .venv/bin/python -m voicecoach_dev.overlaptune --split tune --draw 1 --gate-events DIR
 """
 
 from __future__ import annotations
@@ -106,6 +113,44 @@ def score(items: list[dict[str, Any]], events: dict[str, list[dict[str, Any]]]) 
     return rows
 
 
+GATE_FOLLOW_S = 0.81   # a look that saw a voice start keeps looking for min_run_ms (0.6 s) + one look (0.21 s)
+
+
+def gate_grid(items: list[dict[str, Any]], outputs: dict[str, StreamOutputs], events_dir: Path,
+              cuts: list[float], twos: list[float]) -> list[dict[str, Any]]:
+    """The model method's interruptions kept by each gate setting, scored as evaluate scores them."""
+    from voicecoach_dev.evalkit import report
+    from voicecoach_dev.evalkit.evaluate import tally
+
+    hold = Config().detection.interruption.hint_ms / 1000.0
+    events = {it["name"]: json.loads((events_dir / f"{it['name'].split('/')[0]}.json").read_text()) for it in items}
+    rows = []
+    for cut, two in [(None, None), *itertools.product(cuts, twos)]:
+        kept, open_s = {}, 0.0
+        for it in items:
+            o = outputs[it["name"]]
+            hot = o.end_s if cut is None else o.end_s[(o.cut_in >= cut) | (o.voices[:, 2] >= two)]
+            kept[it["name"]] = ([e for e in events[it["name"]] if e["type"] != "interruption"
+                                 or _opened(hot, e["t"] - GATE_FOLLOW_S - hold, e["t"])], 0.0)
+            open_s += hold + float(np.minimum(np.diff(hot), hold).sum()) if len(hot) else 0.0
+        t = tally(items, kept)["interruption"]
+        row = {"gate_threshold": cut, "gate_voices": two, "open_share": open_s / sum(i["duration_s"] for i in items),
+               **{f"{k}_{m}": getattr(t[g], m) for k, g in (("dry", report.MIXED), ("room", report.ROOM))
+                  for m in ("f1", "precision", "recall")},
+               "calm_false_per_h": t[report.CALM].false_per_hour, "room_calm_false_per_h": t[report.ROOM_CALM].false_per_hour}
+        rows.append(row)
+        print(("model method (no gate)" if cut is None else f"gate cut-in {cut:.2f} two voices {two:.2f}")
+              + f": open {row['open_share']:.3f}; F1 dry {row['dry_f1']:.3f} rooms {row['room_f1']:.3f}; calm false/h "
+              f"{row['calm_false_per_h']:.1f} / {row['room_calm_false_per_h']:.1f}", flush=True)
+    return rows
+
+
+def _opened(hot: np.ndarray, lo: float, hi: float) -> bool:
+    """Whether a hot step ends within [lo, hi] (``hot`` sorted)."""
+    i = int(np.searchsorted(hot, lo))
+    return i < len(hot) and hot[i] <= hi
+
+
 def main(argv: list[str] | None = None) -> int:
     """Cache the outputs of the draws asked for, replay the grid, print the best settings."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -114,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=corpus.REPO / "out" / "h2-devset")
     ap.add_argument("--thresholds", default="0.3,0.4,0.5,0.6,0.7,0.8,0.9")
     ap.add_argument("--confirm-ms", default="30,60,90,150")
+    ap.add_argument("--gate-events", type=Path, metavar="DIR",
+                    help="choose the gate instead: the model method's events of the (one) draw")
+    ap.add_argument("--gate-cuts", default="0.05,0.1,0.2,0.3,0.5")
+    ap.add_argument("--gate-twos", default="0.2,0.3,0.5,0.7,1.01")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     if args.split == "eval":
@@ -123,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     outputs = {it["name"] + f"/{it['draw']}": model_outputs(it) for it in items}
     for it in items:
         it["name"] = it["name"] + f"/{it['draw']}"
+    if args.gate_events:
+        rows = gate_grid(items, outputs, args.gate_events, [float(v) for v in args.gate_cuts.split(",")],
+                         [float(v) for v in args.gate_twos.split(",")])
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+        return 0
     base = Config().detection.interruption
     results = []
     for th, conf in itertools.product(map(float, args.thresholds.split(",")), map(int, args.confirm_ms.split(","))):
