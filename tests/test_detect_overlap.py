@@ -49,9 +49,15 @@ def talk(*parts: tuple[float, str, str], seconds: float = 16.0) -> np.ndarray:
     return np.clip(out, -32767, 32767).astype(np.int16)
 
 
+def _method(name: str) -> Pipeline:
+    """A pipeline with this interruption method (the tests below name the method they test, whatever the default)."""
+    s = DetectionSettings()
+    return Pipeline(replace(s, interruption=replace(s.interruption, method=name)))
+
+
 def interruptions(audio: np.ndarray, pipeline: Pipeline | None = None,
                   muted: tuple[float, float] | None = None) -> list[Interruption]:
-    p = pipeline or Pipeline()
+    p = pipeline or _method("model")
     found = []
     for f in frames_from_array(audio, 30):
         mute = muted is not None and muted[0] <= f.start_sample / R < muted[1]
@@ -186,10 +192,10 @@ def test_when_the_features_cannot_tell_they_always_hint():
 
 
 def test_the_model_looks_only_during_talk_and_rarely_when_nothing_starts():
-    p = Pipeline()
+    p = _method("model")
     interruptions(np.zeros(20 * R, np.int16), p)
     assert p.overlap.checks == 0            # silence: never
-    p = Pipeline()
+    p = _method("model")
     seconds = A_START_S + say(HOLDER, "A").size / R + 1.0
     interruptions(talk((A_START_S, HOLDER, "A"), seconds=seconds), p)
     # one voice going on: once per min_run_ms at most, after the 4 s window has filled
@@ -197,7 +203,7 @@ def test_the_model_looks_only_during_talk_and_rarely_when_nothing_starts():
 
 
 def test_reset_forgets_the_window_and_the_reported_onsets():
-    p = Pipeline()
+    p = _method("model")
     audio = talk((A_START_S, HOLDER, "A"), (6.0, INTERRUPTER, "B"))
     assert len(interruptions(audio, p)) == 1
     p.reset()
@@ -212,10 +218,6 @@ def test_the_features_method_needs_no_model():
     interruptions(talk((A_START_S, HOLDER, "A"), (6.0, INTERRUPTER, "B")), p)   # runs; too short to settle
 
 
-def _method(name: str) -> Pipeline:
-    s = DetectionSettings()
-    return Pipeline(replace(s, interruption=replace(s.interruption, method=name)))
-
 
 def test_the_gated_method_hears_the_interruption_and_looks_less_on_one_voice():
     p = _method("gated")
@@ -224,7 +226,7 @@ def test_the_gated_method_hears_the_interruption_and_looks_less_on_one_voice():
     assert len(found) == 1 and abs(found[0].start - 6.0) < 0.5
     seconds = A_START_S + say(HOLDER, "A").size / R + 1.0
     alone = talk((A_START_S, HOLDER, "A"), seconds=seconds)
-    model, gated = Pipeline(), _method("gated")
+    model, gated = _method("model"), _method("gated")
     interruptions(alone, model)
     interruptions(alone, gated)
     assert gated.overlap.checks < model.overlap.checks
