@@ -97,8 +97,8 @@ class InterruptionSettings:
                               "'model': dry F1 0.86 both, rooms 0.54 -> 0.65, false per hour of calm talk 4.6 -> "
                               "3.7 dry and 30 -> 19 in rooms, 2.5x fewer looks, AMI recall 0.20 -> 0.14); "
                               "'model': the segmentation model, looking when the voice features hint; 'stream': "
-                              "the streaming model alone (fastest with a model, far less accurate); 'features': pitch and timbre contrasts "
-                              "(lightest, far less accurate; the settings below marked so)")
+                              "the streaming model alone (fastest with a model, far less accurate); 'features': "
+                              "pitch and timbre contrasts (lightest, far less accurate; the settings below marked so)")
     floor_ms: int = setting(1000, lo=0, hi=10000, doc="a partner holds the floor after this much speech, ms")
     min_run_ms: int = setting(600, lo=100, hi=5000,
                               doc="model: the interrupter goes on this long (a backchannel is shorter), ms")
