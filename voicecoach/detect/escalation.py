@@ -13,13 +13,17 @@ from __future__ import annotations
 from collections import deque
 
 from ..events import Event, Interruption, PauseSuggested, RaisedVoice
-from .settings import EscalationSettings
+from .settings import EscalationSettings, InterruptionSettings
 
 
 class EscalationPolicy:
     """Watches detector events and raised-voice time; emits :class:`PauseSuggested` with a reason."""
 
-    def __init__(self, settings: EscalationSettings, frame_ms: int = 30, interruption_method: str = "model") -> None:
+    def __init__(self, settings: EscalationSettings, frame_ms: int = 30,
+                 interruption_method: str | None = None) -> None:
+        """``interruption_method``: the configured ``detection.interruption.method`` (None: its default)."""
+        if interruption_method is None:
+            interruption_method = InterruptionSettings().method
         self.settings = settings
         self.frame_s = frame_ms / 1000.0
         self.interruptions_needed = (settings.interruptions_features if interruption_method == "features"
