@@ -74,10 +74,10 @@ def make_pipeline(config: Config, use_profile: bool = True) -> Any:
 def make_speaker(config: Config, output: str | None = None, to_wav: Path | None = None,
                  on_text: Callable[[str], None] | None = None, render_only: bool = False) -> Any:
     """The Speaker: the output device (or a WAV file); prints the text when no device can be used."""
-    from .audio.playback import NullSink, WavFileSink
+    from .audio.playback import AudioSink, NullSink, WavFileSink
     from .speech.speaker import Speaker
 
-    sink = None
+    sink: AudioSink | None = None
     if to_wav is not None:
         sink = WavFileSink(to_wav)
     elif render_only:

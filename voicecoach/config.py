@@ -122,7 +122,7 @@ def _convert(tp: Any, value: Any, key: str, meta: typing.Mapping[str, Any], wher
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
         return _convert(inner[0], value, key, meta, where)
-    if is_dataclass(tp):
+    if isinstance(tp, type) and is_dataclass(tp):
         if not isinstance(value, dict):
             raise InputError(f"{where}: {key} must be a table ([{key}])")
         return _build(tp, value, key + ".", where)
@@ -179,7 +179,7 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
 def load_config(path: Path | str | None = None) -> Config:
     """Load the config file (the user's default file, or ``path``); defaults when the default file is absent."""
     explicit = path is not None
-    file = Path(path) if explicit else paths.config_file()
+    file = Path(path) if path is not None else paths.config_file()
     if not file.exists():
         if explicit:
             raise InputError(f"config file {file} does not exist (create one with: voicecoach config init)")

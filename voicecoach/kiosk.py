@@ -75,8 +75,9 @@ class RitualScheduler:
         nightly = parse_hhmm(s.nightly_time)
         if nightly is not None:
             self.rituals.append(Ritual(s.nightly_script, nightly))
-        if s.weekly_day and s.weekly_time:
-            self.rituals.append(Ritual(s.weekly_script, parse_hhmm(s.weekly_time), DAYS.index(s.weekly_day)))
+        weekly = parse_hhmm(s.weekly_time)
+        if s.weekly_day and weekly is not None:
+            self.rituals.append(Ritual(s.weekly_script, weekly, DAYS.index(s.weekly_day)))
         self._quiet = (parse_hhmm(s.quiet_start), parse_hhmm(s.quiet_end))
         self.reset()
 

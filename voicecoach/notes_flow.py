@@ -158,4 +158,4 @@ class NoteRecorder:
 
     def sender(self) -> str | None:
         """The partner heard most in the note, if the speaker model knew."""
-        return max(self._labels, key=self._labels.get) if self._labels else None
+        return max(self._labels, key=lambda label: self._labels[label]) if self._labels else None

@@ -106,5 +106,6 @@ class CheckinLater:
 
 Record = (SuggestionMade | SuggestionAnswered | PauseStarted | PauseEnded | CheckinStarted | CheckinEnded
           | CheckinLater)
-RECORD_TYPES: tuple[type, ...] = (SuggestionMade, SuggestionAnswered, PauseStarted, PauseEnded, CheckinStarted,
-                                  CheckinEnded, CheckinLater)
+RECORD_TYPES = (SuggestionMade, SuggestionAnswered, PauseStarted, PauseEnded, CheckinStarted, CheckinEnded,
+                CheckinLater)
+"""The record classes, for ``isinstance`` (a type checker narrows to :data:`Record` with it)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Collection, Iterable
 
 from ..audio.frames import Frame
-from ..commands import EVERYTHING, Command, Hearing, Source
+from ..commands import EVERYTHING, Command, Hearing, Reply, Source
 from ..events import Heard
 from .clap import DoubleClapDetector
 from .lang import LanguagePack, load_language, normalize
@@ -43,14 +43,14 @@ class CommandDecoder:
         """Forget the utterance in progress."""
         self._partial = ""
         self._since = 0.0
-        self._accepted: object | None = None
+        self._accepted: Reply | None = None
 
     def _exact(self, text: str) -> bool:
         """True when the transcript is one command phrase and nothing else."""
         found = self.pack.find(text)
         return bool(found) and max(m.length for m in found) == len(normalize(text))
 
-    def _sure_command(self, text: str) -> object | None:
+    def _sure_command(self, text: str) -> Reply | None:
         """The one command a partial names, or None if none, several, or it might still grow into another."""
         command = self.pack.match_command(text)
         if command is None:
@@ -71,12 +71,12 @@ class CommandDecoder:
         """
         out: list[Heard] = []
 
-        def emit(reply: object, text: str, final: Transcript | None = None) -> None:
+        def emit(reply: Reply, text: str, final: Transcript | None = None) -> None:
             if reply in strict:
                 if final is not None and final.unknown == 0 and self._exact(text):
-                    out.append(Heard(t=now, reply=reply, text=text, source=Source.VOICE))  # type: ignore[arg-type]
+                    out.append(Heard(t=now, reply=reply, text=text, source=Source.VOICE))
             else:
-                out.append(Heard(t=now, reply=reply, text=text, source=Source.VOICE))  # type: ignore[arg-type]
+                out.append(Heard(t=now, reply=reply, text=text, source=Source.VOICE))
 
         for tr in transcripts:
             if tr.final:

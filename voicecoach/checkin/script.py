@@ -240,10 +240,11 @@ def _parse_meta(where: Where, data: dict[str, Any], default_name: str) -> dict[s
         raise where.error("title is missing (add: title = \"Our check-in\")")
     if "minutes" not in data:
         raise where.error("minutes is missing (add the approximate length: minutes = 10)")
+    consent = _text(where, "consent", data.get("consent", DEFAULT_CONSENT))
     meta = {"name": name, "title": _text(where, "title", data["title"]),
             "description": _text(where, "description", data["description"]) if "description" in data else "",
             "minutes": _number(where, "minutes", data["minutes"], *SCRIPT_MINUTES),
-            "consent": _text(where, "consent", data.get("consent", DEFAULT_CONSENT))}
+            "consent": consent}
     for key, default in (("offer_on_schedule", False), ("alternate", True)):
         value = data.get(key, default)
         if not isinstance(value, bool):
@@ -258,7 +259,7 @@ def _parse_meta(where: Where, data: dict[str, Any], default_name: str) -> dict[s
                               f"a built-in variable)")
         _number(where, f"durations.{key}", value, TURN_MINUTES[0] / 2, TURN_MINUTES[1], " of minutes")
     meta["durations"] = tuple((k, float(v)) for k, v in durations.items())
-    _variables(where, "consent", meta["consent"], set(BASE_VARS) | set(durations))
+    _variables(where, "consent", consent, set(BASE_VARS) | set(durations))
     return meta
 
 

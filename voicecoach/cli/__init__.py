@@ -12,6 +12,7 @@ import importlib
 import logging
 import pkgutil
 import sys
+import typing
 
 from .. import __version__
 from ..config import Config, load_config
@@ -21,7 +22,7 @@ log = logging.getLogger("voicecoach")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as for any input error
+    def error(self, message: str) -> typing.NoReturn:  # one line, exit 2, as for any input error
         self.exit(2, f"voicecoach: error: {message} (see: {self.prog} --help)\n")
 
 

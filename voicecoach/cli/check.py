@@ -153,10 +153,9 @@ def check_scripts(ctx: Context) -> list[Finding]:
                         f"fix what is named above in {e.path}, then run: voicecoach scripts check {e.path}")
                 for e in library.entries if e.broken]
     pack = ctx.extra.get("pack")
-    for name in library.names() if pack is not None else []:
-        problem = unsayable(library.get(name), pack)
-        if problem:
-            findings.append(Finding(FAIL, f"script {name}", problem, "add the phrases to the language pack"))
+    problems = [(name, unsayable(library.get(name), pack)) for name in library.names()] if pack is not None else []
+    findings += [Finding(FAIL, f"script {name}", problem, "add the phrases to the language pack")
+                 for name, problem in problems if problem]
     good = set(library.names())
     kiosk = ctx.config.kiosk
     wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []

@@ -50,6 +50,8 @@ def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> i
         result = rehearse(runner, answers, render=speaker.render, on_line=lambda line: print(line, flush=True))
     finally:
         speaker.close()
+    if result.audio is None:
+        raise InputError(f"nothing to write to {args.to}: the rehearsal produced no audio")
     try:
         write_wav(args.to, result.audio)
     except OSError as exc:

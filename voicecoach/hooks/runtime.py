@@ -103,17 +103,18 @@ class MqttPublisher:
 
     # --- the worker thread --------------------------------------------------------------------------------------
 
-    def _connect(self) -> bool:
+    def _connect(self) -> Connection | None:
+        """The open connection, opening it (and announcing) when due; None while the broker is down."""
         now = time.monotonic()
         if self._conn is not None:
-            return True
+            return self._conn
         if self._closed or now < self._next_attempt:
-            return False
+            return None
         try:
-            self._conn = Connection(self.address, self.topics.node, KEEPALIVE_S,
-                                    (self.topics.availability, b"offline"))
+            conn = self._conn = Connection(self.address, self.topics.node, KEEPALIVE_S,
+                                           (self.topics.availability, b"offline"))
             for message in self._announcement():
-                self._conn.publish(message.topic, message.payload, message.retain)
+                conn.publish(message.topic, message.payload, message.retain)
         except MqttError as exc:
             self._conn = None
             self._next_attempt = now + self._retry_s
@@ -121,7 +122,7 @@ class MqttPublisher:
             if not self._down_since_logged:
                 log.warning("hooks: %s; events are dropped until it is back", exc)
                 self._down_since_logged = True
-            return False
+            return None
         self._retry_s = RETRY_MIN_S
         self._last_ping = now
         if self._down_since_logged:
@@ -131,7 +132,7 @@ class MqttPublisher:
         else:
             log.info("hooks: publishing to the MQTT broker at %s:%d (topic %s)", self.address.host,
                      self.address.port, self.topics.base)
-        return True
+        return conn
 
     def _announcement(self) -> list[Message]:
         return [*discovery(self.settings, self.topics, self.hostname),
@@ -146,13 +147,14 @@ class MqttPublisher:
             self.goodbye()
             return
         self.state.apply(event)
-        if not self._connect():
+        conn = self._connect()
+        if conn is None:
             self.dropped += 1
             return
         payload = json.dumps(event.to_dict(self.settings.details), sort_keys=True).encode("utf-8")
         try:
-            self._conn.publish(self.topics.event, payload)
-            self._conn.publish(*_fields(self._state_message()))
+            conn.publish(self.topics.event, payload)
+            conn.publish(*_fields(self._state_message()))
             self.sent += 1
         except MqttError as exc:
             self._lost(exc)
@@ -162,11 +164,12 @@ class MqttPublisher:
         """Reconnect, keep the connection alive, start a new day's counts; returns how long to wait."""
         if self.state.roll_over(_today()) and self._conn is not None:
             self._publish_quietly(self._state_message())
-        if not self._connect():
+        conn = self._connect()
+        if conn is None:
             return 3600.0 if self._closed else max(self._next_attempt - time.monotonic(), 0.5)
         if time.monotonic() - self._last_ping >= KEEPALIVE_S / 2:
             try:
-                self._conn.ping()
+                conn.ping()
                 self._last_ping = time.monotonic()
             except MqttError as exc:
                 self._lost(exc)
@@ -174,6 +177,8 @@ class MqttPublisher:
         return KEEPALIVE_S / 2
 
     def _publish_quietly(self, message: Message) -> None:
+        if self._conn is None:
+            return
         try:
             self._conn.publish(*_fields(message))
         except MqttError as exc:

@@ -145,7 +145,8 @@ def panel_svg(panel: Panel) -> str:
 
 
 def _legend(series: tuple[Series, ...]) -> list[str]:
-    out, x = [], LEFT
+    out: list[str] = []
+    x = float(LEFT)
     for s in series:
         mark = (f'<rect x="{x}" y="26" width="11" height="11" fill="{s.color}"/>' if s.kind is Kind.BAR else
                 f'<circle cx="{x + 5.5}" cy="31.5" r="4" fill="{s.color}"/>')

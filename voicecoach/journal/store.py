@@ -220,7 +220,8 @@ class Journal:
         marks = ", ".join("?" for _ in row)
         with self._tx() as conn:
             cur = conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values()))
-            return int(cur.lastrowid)
+            assert cur.lastrowid is not None   # always set after an INSERT
+            return cur.lastrowid
 
     def _update(self, table: str, row_id: int, row: Mapping[str, Any]) -> None:
         sets = ", ".join(f'"{k}" = ?' for k in row)
