@@ -20,6 +20,8 @@ from .errors import VoicecoachError
 
 if TYPE_CHECKING:
     from .checkin.runner import ScriptRunner
+    from .journal.notes import VoiceNotes
+    from .journal.store import Journal
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +123,7 @@ def anytime_commands(config: Config) -> frozenset[Command]:
     return frozenset(c for c in (Command.named(name) for name in config.commands.anytime) if c is not None)
 
 
-def open_journal(config: Config) -> Any:
+def open_journal(config: Config) -> Journal | None:
     """The journal, or None when it is switched off or cannot be opened (then detection runs without it)."""
     if not config.journal.enabled:
         return None
@@ -134,7 +136,7 @@ def open_journal(config: Config) -> Any:
         return None
 
 
-def make_notes(config: Config, journal: Any) -> Any:
+def make_notes(config: Config, journal: Journal | None) -> VoiceNotes | None:
     """Voice-note storage beside the journal (saving works only with ``[journal] voice_notes = true``)."""
     if journal is None:
         return None

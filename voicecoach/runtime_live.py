@@ -155,9 +155,9 @@ class Live:
         if speaker is None:
             speaker = app.make_speaker(config, output=spec.output, render_only=spec.render_only,
                                        on_text=on_unspoken)
-        if journal == "open":
+        if isinstance(journal, str):   # "open"
             journal = app.open_journal(config)
-        if notes == "open":
+        if isinstance(notes, str):   # "open"
             notes = app.make_notes(config, journal)
         names = (config.partners.a_name, config.partners.b_name)
         flow = NotesFlow(names, config.journal.voice_notes, config.journal.note_max_s, wall=time.time)
@@ -233,8 +233,10 @@ class Live:
         if spec.file is not None:
             from .audio.wav import WavSource
 
+            file = spec.file
+
             def open_file(position: int) -> FrameSource:
-                src = WavSource(spec.file, frame_ms=config.audio.frame_ms)
+                src = WavSource(file, frame_ms=config.audio.frame_ms)
                 return src if spec.fast else PacedSource(src)
 
             return open_file

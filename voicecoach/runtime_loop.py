@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterator
 
 from .audio.frames import Frame, FrameSource
 from .errors import DeviceError, InputError
@@ -90,7 +90,7 @@ class PacedSource:
         self.frame_ms = source.frame_ms
         self.speed = speed
 
-    def frames(self) -> Iterable[Frame]:
+    def frames(self) -> Iterator[Frame]:
         """Yield the wrapped frames no faster than real time."""
         t0 = time.monotonic()
         first: float | None = None

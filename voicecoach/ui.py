@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from .coach import CoachState, Mode
 from .commands import Command

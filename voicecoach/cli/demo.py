@@ -37,6 +37,7 @@ class DemoClock:
 def run(args: argparse.Namespace) -> int:
     """Generate the conversation, feed it through the loop, answer the coach like a couple would."""
     from ..audio.frames import SAMPLE_RATE
+    from .. import app
     from ..audio.wav import write_wav
     from ..demo import build_conversation, demo_answers, describe
     from ..journal.schema import TalkSource
@@ -55,9 +56,10 @@ def run(args: argparse.Namespace) -> int:
 
     spec = LiveSpec(TalkSource.DEMO, output="" if args.fast else args.output, render_only=args.fast,
                     use_profile=False, commands=False, finish_speech_s=30.0)
-    live = Live.build(config, spec, clock=clock, on_line=show)
+    speaker = app.make_speaker(config, output=spec.output, render_only=spec.render_only)
+    live = Live.build(config, spec, clock=clock, on_line=show, speaker=speaker)
     print("(rendering the conversation...)", flush=True)
-    audio, timeline = build_conversation(live.speaker.render)
+    audio, timeline = build_conversation(speaker.render)
     if args.save:
         write_wav(args.save, audio)
     lines = describe(timeline, names)
