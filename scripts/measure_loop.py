@@ -7,6 +7,11 @@ Variants: without a speech model (clap only), and with a real Vosk model loaded 
 (the Korean model from PyPI, the only one installable offline; an English small model is about the same size).
 
     .venv/bin/python scripts/measure_loop.py [--seconds 60] [--method stream|gated|model|features] [--json FILE]
+                                             [--only listen] [--repeat N]
+
+``--only listen`` measures only ``listen`` without a speech model (the detection loop itself); ``--repeat N`` runs
+each variant N times and reports the median and the range (CPU time is what is sampled, but other work on the
+machine still adds cache and scheduler noise: repeat).
 
 ``--home`` adds the kiosk with its page and hooks on ([web] enabled, [hooks] mqtt to a real Mosquitto broker on
 loopback) while a "phone" reloads the Now page every 15 s and the Report page every minute (the page's own
@@ -31,6 +36,20 @@ def proc_cpu_s(pid: int) -> float:
     """User+system CPU seconds of a process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds per thread of a process, keyed "name/tid" (threads that ended are not listed)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue   # the thread ended
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        out[f"{name}/{task.name}"] = (int(fields[11]) + int(fields[12])) / TICK
+    return out
 
 
 def proc_rss_mb(pid: int) -> float:
@@ -65,17 +84,29 @@ def measure(command: list[str], env: dict[str, str], seconds: float, warmup_s: f
     try:
         time.sleep(warmup_s)
         cpu0, t0 = proc_cpu_s(proc.pid), time.monotonic()
+        threads0 = thread_cpu_s(proc.pid)
         peak = 0.0
         while time.monotonic() - t0 < seconds and proc.poll() is None:
             time.sleep(0.5)
             peak = max(peak, proc_rss_mb(proc.pid))
         cpu1, t1 = proc_cpu_s(proc.pid), time.monotonic()
+        threads1 = thread_cpu_s(proc.pid)
         rss = proc_rss_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(20)
+    threads = {name: round(100 * (c - threads0.get(name, 0.0)) / (t1 - t0), 2) for name, c in threads1.items()}
     return {"cpu_percent_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 2), "rss_mb": round(rss, 1),
-            "rss_peak_mb": round(peak, 1), "seconds": round(t1 - t0, 1)}
+            "rss_peak_mb": round(peak, 1), "seconds": round(t1 - t0, 1),
+            "threads_percent": {k: v for k, v in sorted(threads.items(), key=lambda kv: -kv[1]) if v > 0}}
+
+
+def summarise(runs: list[dict[str, float]]) -> dict:
+    """The median run's figures (by CPU), with every run's CPU % as ``cpu_runs``."""
+    cpus = sorted(r["cpu_percent_one_core"] for r in runs)
+    mid = sorted(runs, key=lambda r: r["cpu_percent_one_core"])[len(runs) // 2]
+    median = cpus[len(cpus) // 2] if len(cpus) % 2 else round((cpus[len(cpus) // 2 - 1] + cpus[len(cpus) // 2]) / 2, 2)
+    return {**mid, "cpu_percent_one_core": median, "cpu_runs": [r["cpu_percent_one_core"] for r in runs]}
 
 
 class Phone:
@@ -127,6 +158,9 @@ def main() -> int:
     ap.add_argument("--home", action="store_true", help="also the kiosk with its page and hooks on (issue 18)")
     ap.add_argument("--method", choices=("stream", "gated", "model", "features"),
                     help="detection.interruption.method (default: the configured default)")
+    ap.add_argument("--only", choices=("listen",), help="only listen without a speech model")
+    ap.add_argument("--threads", action="store_true", help="also print the CPU of each thread")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each variant (median and range reported)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vc-loop-"))
     wav = work / "talk.wav"
@@ -147,6 +181,8 @@ def main() -> int:
         "kiosk, no speech model": [exe, "--config", str(work / "en.toml"), "kiosk"],
         "kiosk, Vosk model loaded, recognising all the time": [exe, "--config", str(work / "ko.toml"), "kiosk"],
     }
+    if args.only == "listen":
+        variants = dict(list(variants.items())[:1])
     broker = phone = None
     if args.home:
         extra, broker, phone = home_variants(work, exe)
@@ -154,7 +190,8 @@ def main() -> int:
     results = {}
     try:
         for name, cmd in variants.items():
-            results[name] = measure(cmd, base_env, args.seconds, args.warmup)
+            runs = [measure(cmd, base_env, args.seconds, args.warmup) for _ in range(max(1, args.repeat))]
+            results[name] = summarise(runs)
     finally:
         player.terminate()
         server.stop()
@@ -163,12 +200,20 @@ def main() -> int:
             broker.stop()
             print(f"(the phone loaded {phone.loads} pages)")
     print(f"Measured with: .venv/bin/python scripts/measure_loop.py --seconds {args.seconds:g}"
-          f"{f' --method {args.method}' if args.method else ''} "
+          f"{f' --method {args.method}' if args.method else ''}{f' --only {args.only}' if args.only else ''}"
+          f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''} "
           f"(pinned to core 0, a conversation played into a virtual microphone)\n")
-    print("| loop | CPU, % of one core | memory (RSS), MB | peak RSS, MB |")
+    print("| loop | CPU, % of one core (median, range) | memory (RSS), MB | peak RSS, MB |")
     print("|---|---:|---:|---:|")
     for name, r in results.items():
-        print(f"| {name} | {r['cpu_percent_one_core']} | {r['rss_mb']} | {r['rss_peak_mb']} |")
+        cpu = f"{r['cpu_percent_one_core']}"
+        if len(r["cpu_runs"]) > 1:
+            cpu += f" ({min(r['cpu_runs'])}-{max(r['cpu_runs'])})"
+        print(f"| {name} | {cpu} | {r['rss_mb']} | {r['rss_peak_mb']} |")
+    if args.threads:
+        for name, r in results.items():
+            print(f"\n{name}, CPU % of one core per thread (median run): "
+                  + ", ".join(f"{t} {v}" for t, v in r["threads_percent"].items()))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0
