@@ -107,7 +107,7 @@ def test_mic_opens_by_name_with_10_ms_frames(pulse_in_process, mic_factory):
 
 def test_mic_overflow_is_counted_and_stamps_skip_the_lost_audio(pulse_in_process, mic_factory):
     sig = _noise(4.0, seed=7)
-    mic = mic_factory(frame_ms=30, queue_blocks=20)  # 600 ms of queue
+    mic = mic_factory(frame_ms=30, queue_blocks=20, block_ms=30)  # 600 ms of queue, a frame per block
     pulse_in_process.play_into_mic(sig)
     frames = []
     for frame in mic.frames():  # read until the sound arrives, so some of it is in frames before the gap

@@ -1,7 +1,10 @@
 """Sound devices: the only module that imports sounddevice (lazily).
 
 The microphone callback only copies the block into a bounded queue and counts overflows; the consumer resamples
-to 16 kHz when the device cannot open at 16 kHz, and cuts fixed frames stamped with their sample position.
+to 16 kHz when the device cannot open at 16 kHz, and cuts fixed frames stamped with their sample position. The
+device block is ``BLOCK_MS`` (three 30 ms frames): each block wakes the sound server's thread, PortAudio's and
+ours, so a block per frame cost about three times the wake-ups for the same frames (a block adds at most
+60 ms to when a frame is decided).
 
 PortAudio is one per process. :func:`reinitialize` (after a lost device or a restarted sound server) ends every
 stream it had, the speaker's too, so each stream remembers the :func:`generation` it was opened in: a stream from
@@ -24,6 +27,7 @@ from ..errors import DeviceError, InputError
 from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
 
 log = logging.getLogger(__name__)
+BLOCK_MS = 90      # microphone block: a whole number of frames (rounded down to one, at least)
 _sd: Any = None
 _generation = 0  # bumped by every reinitialize(): streams opened before belong to a PortAudio that is gone
 _lock = threading.RLock()
@@ -171,8 +175,9 @@ class MicSource:
 
     def __init__(self, device: str | int | None = None, frame_ms: int = 30, queue_blocks: int = 200,
                  start_sample: int = 0, stall_s: float = 2.0, rate: int | None = None,
-                 channels: int | None = None) -> None:
+                 channels: int | None = None, block_ms: int = BLOCK_MS) -> None:
         self.frame_ms = frame_ms
+        self.block_ms = max(frame_ms, block_ms // frame_ms * frame_ms)
         self.device = find_device(device, "input")
         self.rate = int(rate) if rate else choose_rate(self.device, "input")
         self.channels = int(channels) if channels else choose_channels(self.device, self.rate, "input")
@@ -190,7 +195,7 @@ class MicSource:
         self._closed = False
         self._stream: Any = None
         self._generation = -1  # the PortAudio generation the stream was opened in
-        self._block = self.rate * frame_ms // 1000
+        self.block = self.rate * self.block_ms // 1000   # device frames per callback
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         if status.input_overflow:
@@ -209,7 +214,7 @@ class MicSource:
             with _lock:
                 self._generation = _generation
                 self._stream = sd.InputStream(device=self.device, samplerate=self.rate, channels=self.channels,
-                                              dtype="int16", blocksize=self._block, callback=self._callback)
+                                              dtype="int16", blocksize=self.block, callback=self._callback)
                 self._stream.start()
         except Exception as exc:  # noqa: BLE001 - PortAudioError
             stream, self._stream = self._stream, None
