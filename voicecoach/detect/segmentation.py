@@ -83,7 +83,8 @@ class SegmentationModel:
         for layer in range(4):
             names = [f"l{layer}", f"l{layer}_reverse"]
             w_in = np.ascontiguousarray(np.stack([p[f"lstm.weight_ih_{n}"].T[:, perm] * half for n in names]))
-            w_h = np.ascontiguousarray(np.stack([p[f"lstm.weight_hh_{n}"].T[:, perm] * half for n in names]))
+            # halved once more: the loop carries 2h (see _bilstm)
+            w_h = np.ascontiguousarray(np.stack([p[f"lstm.weight_hh_{n}"].T[:, perm] * half * 0.5 for n in names]))
             b = np.stack([(p[f"lstm.bias_ih_{n}"] + p[f"lstm.bias_hh_{n}"])[perm] * half for n in names])
             self._lstm.append((w_in, w_h, b))
         self._linear = [(np.ascontiguousarray(p[f"linear.{i}.weight"].T), p[f"linear.{i}.bias"]) for i in (0, 1)]
@@ -106,24 +107,38 @@ class SegmentationModel:
         return np.ascontiguousarray(y, dtype=np.float32)
 
     def _bilstm(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
-        steps = x.shape[0]
+        """The 4-layer bidirectional LSTM, both directions in one loop over the steps.
+
+        The loop is the model's cost, so each step is a few in-place operations on preallocated arrays. It carries
+        twice the hidden state (``2h``, with the recurrent weights halved) and twice the sigmoids (``1 + tanh``):
+        scaling by two is exact in floating point, so this computes bit for bit what the plain form does.
+        """
+        steps, hid = x.shape[0], HIDDEN
+        g = np.empty((2, 1, 4 * hid), np.float32)
+        tmp = np.empty((2, 1, hid), np.float32)
+        sig, i, f = g[:, :, :3 * hid], g[:, :, :hid], g[:, :, hid:2 * hid]
+        o, cand = g[:, :, 2 * hid:3 * hid], g[:, :, 3 * hid:]
         for w_in, w_h, b in self._lstm:
-            gates = np.empty((steps, 2, 1, 4 * HIDDEN), np.float32)   # both directions' input terms per step
+            gates = np.empty((steps, 2, 1, 4 * hid), np.float32)   # both directions' input terms per step
             gates[:, 0, 0] = x @ w_in[0] + b[0]
             gates[::-1, 1, 0] = x @ w_in[1] + b[1]                  # the backward direction runs from the end
-            h = np.zeros((2, 1, HIDDEN), np.float32)
-            c = np.zeros((2, 1, HIDDEN), np.float32)
-            out = np.empty((steps, 2, HIDDEN), np.float32)
-            for t in range(steps):   # the loop is the model's cost: as few array operations as possible
-                g = np.matmul(h, w_h)
+            out = np.empty((steps, 2, 1, hid), np.float32)          # 2h of every step
+            h2 = np.zeros((2, 1, hid), np.float32)
+            c = np.zeros((2, 1, hid), np.float32)
+            for t in range(steps):
+                np.matmul(h2, w_h, out=g)
                 g += gates[t]
                 np.tanh(g, out=g)
-                s = g[:, :, :3 * HIDDEN] * 0.5
-                s += 0.5
-                c = s[:, :, HIDDEN:2 * HIDDEN] * c + s[:, :, :HIDDEN] * g[:, :, 3 * HIDDEN:]
-                h = s[:, :, 2 * HIDDEN:] * np.tanh(c)
-                out[t] = h[:, 0]
-            x = np.concatenate([out[:, 0], out[::-1, 1]], axis=1)
+                sig += 1.0                       # 2 sigmoid(x) = 1 + tanh(x / 2) for i, f and o
+                c *= f
+                np.multiply(i, cand, out=tmp)
+                c += tmp
+                c *= 0.5                         # c = sigmoid(f) c + sigmoid(i) g
+                h2 = out[t]
+                np.tanh(c, out=h2)
+                h2 *= o                          # 2h = 2 sigmoid(o) tanh(c)
+            x = np.concatenate([out[:, 0, 0], out[::-1, 1, 0]], axis=1)
+            x *= 0.5
         return x
 
     def probabilities(self, wav: NDArray[np.floating]) -> NDArray[np.float32]:
