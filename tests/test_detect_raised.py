@@ -170,3 +170,43 @@ def test_reset_forgets_baselines():
     feed.calm_talk()
     feed.det.reset()
     assert feed.det.partners == {}
+
+
+def speak_frames(feed: Feed, label: str, seconds: float, level_db: float, pitches: list[float],
+                 bright_db: float) -> list[RaisedVoice]:
+    """Speech frames at one steady level whose pitch cycles through ``pitches`` (Hz)."""
+    out = []
+    for i in range(int(round(seconds / FRAME_S))):
+        f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, level_db, True, -80.0, pitches[i % len(pitches)],
+                          0.9, bright_db)
+        out += feed.det.process(f, label)
+        feed.n += 1
+    feed.events += out
+    return out
+
+
+def test_an_octave_error_on_loud_syllables_does_not_make_a_louder_calm_turn_raised():
+    # A leans in (+8 dB, 3.5 dB brighter as nearer speech is in a room); every 4th voiced frame the pitch
+    # tracker reads two octaves up. Before: the turn's mean pitch rose 6 semitones and it was reported.
+    feed = Feed()
+    feed.calm_talk()
+    assert speak_frames(feed, "A", 3.0, -22.0, [120.0, 120.0, 120.0, 480.0], bright_db=-8.5) == []
+    # a real raise with the same octave errors is still heard
+    assert [e.speaker for e in speak_frames(feed, "A", 3.0, -18.0, [190.0, 190.0, 190.0, 760.0], -4.0)] == ["A"]
+
+
+def test_a_voice_lower_than_the_partners_calm_pitch_is_not_them_raised():
+    # B's label on A's louder, brighter voice (a turn begun in B's reverberation): pitch 10 semitones below B's
+    # calm. Before: reported as B raised on the tilt alone.
+    feed = Feed()
+    feed.calm_talk()
+    assert feed.speak("B", 3.0, -21.0, 120.0, bright_db=-4.0) == []
+    assert [e.speaker for e in feed.speak("B", 3.0, -21.0, 340.0, bright_db=-4.0)] == ["B"]
+
+
+def test_a_small_change_of_a_monotone_voice_is_not_sure_at_once():
+    # A calm voice with no spread at all (learned spread 0) must not make a 3-semitone, 3.5 dB change sure in
+    # a few syllables; before, a lean-in turn's start was reported this way
+    feed = Feed()
+    feed.calm_talk()
+    assert feed.speak("A", 1.2, -22.0, 143.0, bright_db=-8.5, wobble_db=0.0) == []

@@ -48,6 +48,13 @@ PITCH_SD_ST = 4.0          # a partner's calm spread per voiced frame until thei
 TILT_SD_DB = 6.5           # the tuning voices: 4.2 semitones and 6.6 dB)
 SPREAD_RATE = 0.005        # per voiced calm frame: how fast the learned spread follows (after the first ones)
 MAD_TO_SD = 1.25           # mean absolute deviation -> standard deviation (normal distribution)
+SPREAD_FLOOR = 0.6         # the learned calm spread never below this share of the typical one: the first frames
+                           # learned under-state it (TUNE draws 1-3 of builder 7: a dry lean-in event gone)
+PITCH_CLIP_ST = 12.0       # a voiced frame counts as at most an octave from the calm pitch (a pitch tracker's
+                           # octave error on one loud syllable made a calm turn's start look 7 semitones higher)
+PITCH_FALL_ST = 3.0        # vocal effort raises the pitch: a voice this far BELOW a partner's calm pitch is not
+                           # them raised but the other partner's voice under their label (a turn begun in the
+                           # last one's reverberation); TUNE draws 1-3: 3 false events gone, no raise lost
 
 
 @dataclass
@@ -78,7 +85,8 @@ class Baseline:
         """Calm spread per voiced frame: (pitch semitones, tilt dB), typical values until learned."""
         if self.f0_mad_st is None or self.bright_mad_db is None:
             return PITCH_SD_ST, TILT_SD_DB
-        return MAD_TO_SD * self.f0_mad_st, MAD_TO_SD * self.bright_mad_db
+        return (max(MAD_TO_SD * self.f0_mad_st, SPREAD_FLOOR * PITCH_SD_ST),
+                max(MAD_TO_SD * self.bright_mad_db, SPREAD_FLOOR * TILT_SD_DB))
 
 
 @dataclass(frozen=True)
@@ -308,6 +316,8 @@ class RaisedVoiceDetector:
             return []
         evidence = (excess + bonus >= s.enter_db and excess >= s.min_level_db and sure >= s.min_change
                     and above_other and voiced_share >= MIN_VOICED_SHARE)
+        if evidence and voice is not None:
+            evidence = self._robust_change(b, voice)
         if b.raised:
             if excess >= s.exit_db:
                 b.last_loud_s = now_s
@@ -333,6 +343,18 @@ class RaisedVoiceDetector:
             # not yet loud enough)
             self._learn(b, level, f0_st, bright, warm=False, voice=full is not None and change < s.min_change / 2)
         return []
+
+    def _robust_change(self, b: Baseline, voice: TurnVoice) -> bool:
+        """The voice change still holds with each frame's pitch within an octave of the calm pitch, and the
+        pitch has not fallen well below the partner's calm (checked only once all else says raised: cheap)."""
+        if b.f0_st is None:
+            return True
+        if voice.f0_st - b.f0_st <= -PITCH_FALL_ST:
+            return False
+        lo, hi = b.f0_st - PITCH_CLIP_ST, b.f0_st + PITCH_CLIP_ST
+        clipped = sum(w * min(max(st, lo), hi) for st, _, w in self._voice) / self._voice_sums[2]
+        held = TurnVoice(clipped, voice.bright_db, voice.voiced, voice.effective)
+        return self._voice_change(b, held)[2] >= self.settings.min_change
 
     def _evidence(self, b: Baseline, label: str, excess: float, now_s: float) -> list[RaisedVoice]:
         """One more frame of evidence: raised once it has lasted ``hold_ms``, reported unless refractory."""
