@@ -165,6 +165,43 @@ def test_without_a_hint_from_the_features_the_model_does_not_look_for_a_new_voic
     assert det.checks <= 5   # one on the hint, then one every check_every_ms until the run is long enough
 
 
+def test_the_gated_method_looks_every_gate_idle_ms_while_the_gate_is_open_and_nothing_starts():
+    model = _Scripted(onset_s=99.0)   # one voice all along
+    s = DetectionSettings().interruption
+    gated = OverlapInterruptionDetector(s, 30, model=model, gated=True)
+    assert _scripted_run(model, seconds=30.0, det=gated) == []
+    # the gate open all the time (hint): one look per gate_idle_ms once the window is full, not one per min_run_ms
+    assert gated.checks <= (30.0 - 4.0) / (s.gate_idle_ms / 1000.0) + 1
+    plain = OverlapInterruptionDetector(s, 30, model=model)
+    _scripted_run(model, seconds=30.0, det=plain)
+    assert plain.checks >= 1.8 * gated.checks
+
+
+class _TurnChange(_Scripted):
+    """Voice 0 goes on only ``tail_s`` after voice 1 starts at ``onset_s`` (a turn change heard through a room)."""
+
+    def __init__(self, onset_s: float, tail_s: float) -> None:
+        super().__init__(onset_s)
+        self.tail_s = tail_s
+
+    def probabilities(self, audio: np.ndarray) -> np.ndarray:
+        from voicecoach.detect.segmentation import SegmentationModel
+        probs = super().probabilities(audio)
+        times = self.now_s - len(audio) / R + SegmentationModel.step_centers_s(len(probs))
+        probs[times >= self.onset_s + self.tail_s] = [0, 0, 1, 0, 0, 0, 0]   # {1} alone
+        return probs
+
+
+def test_the_gated_method_does_not_call_a_turn_change_whose_holder_stops_soon_an_interruption():
+    s = replace(DetectionSettings().interruption, gate_holder_share=0.4)
+    for tail_s, expected in ((0.25, 0), (0.5, 1), (9.0, 1)):   # the holder's voice (or its echo) goes on this long
+        model = _TurnChange(onset_s=6.0, tail_s=tail_s)
+        det = OverlapInterruptionDetector(s, 30, model=model, gated=True)
+        assert len(_scripted_run(model, det=det)) == expected, tail_s
+    model = _TurnChange(onset_s=6.0, tail_s=0.25)   # the 'model' method keeps its rule (holder on 0.2 s after)
+    assert len(_scripted_run(model, det=OverlapInterruptionDetector(s, 30, model=model))) == 1
+
+
 def _hints(hint: LookHint, frames: list[tuple]) -> list[bool]:
     return [hint.process(*f) for f in frames]
 

@@ -101,14 +101,22 @@ def test_reset_forgets_the_reported_onsets():
         assert len(found) == 1
 
 
-def test_the_gate_opens_on_a_second_voice_or_a_cut_in_and_stays_open_hint_ms():
-    s = replace(InterruptionSettings(), hint_ms=600, stream_block_ms=30)
+def test_the_gate_opens_on_a_second_voice_or_a_cut_in_and_stays_open_gate_hold_ms():
+    s = replace(InterruptionSettings(), gate_delay_ms=0, gate_hold_ms=600, stream_block_ms=30)
     gate = StreamGate(s, Scripted(two=lambda t: 0.9 if 3.0 < t <= 3.3 else 0.0,
                                   cut=lambda t: 0.9 if 8.0 < t <= 8.1 else 0.0))
     open_at = [round((i + 1) * 0.03, 2) for i in range(400)
                if gate.process(np.zeros(FRAME, np.int16), (i + 1) * 0.03)]
     assert open_at[0] == 3.03 and 3.87 <= max(t for t in open_at if t < 5) <= 3.93
     assert min(t for t in open_at if t > 5) == 8.01 and 8.67 <= max(open_at) <= 8.73
+
+
+def test_a_delayed_gate_opens_gate_delay_ms_after_the_evidence_for_gate_hold_ms():
+    s = replace(InterruptionSettings(), gate_delay_ms=300, gate_hold_ms=300, stream_block_ms=90)
+    gate = StreamGate(s, Scripted(cut=lambda t: 0.9 if 8.0 < t <= 8.1 else 0.0))
+    open_at = [round((i + 1) * 0.03, 2) for i in range(400)
+               if gate.process(np.zeros(FRAME, np.int16), (i + 1) * 0.03)]
+    assert 8.3 <= min(open_at) <= 8.34 and 8.67 <= max(open_at) <= 8.73
 
 
 def test_a_short_dip_in_the_overlap_does_not_move_the_onset():

@@ -96,13 +96,15 @@ class OverlapInterruptionDetector:
     """Emits :class:`Interruption` from audio frames, using :class:`SegmentationModel` on a sliding window."""
 
     def __init__(self, settings: InterruptionSettings, frame_ms: int = 30,
-                 model: SegmentationModel | None = None) -> None:
+                 model: SegmentationModel | None = None, gated: bool = False) -> None:
         self.settings = settings
         self.frame_ms = frame_ms
         self.model = model or SegmentationModel.load()
         self._window = np.zeros(settings.model_window_ms * SAMPLE_RATE // 1000, np.float32)
         self._every_n = max(1, settings.check_every_ms // frame_ms)
-        self._idle_n = max(self._every_n, settings.min_run_ms // frame_ms)
+        idle_ms = settings.gate_idle_ms if gated else settings.min_run_ms
+        self._idle_n = max(self._every_n, idle_ms // frame_ms)
+        self._holder_share = settings.gate_holder_share if gated else 0.0
         need_ms = settings.floor_ms + settings.min_run_ms + settings.delay_ms
         self._need_n = max(1, need_ms // frame_ms)
         self.checks = 0
@@ -185,6 +187,8 @@ class OverlapInterruptionDetector:
                 starting = True   # a second voice has begun over the first (or the model is unsure it goes on)
                 continue
             self._onsets.append(onset_s)
+            if max(on[onset:end, y].mean() for y in held) < self._holder_share:
+                continue   # the "holder" fell silent soon after: a turn change heard through a room or over a TV
             over = self._labels.before(onset_s, s.floor_ms / 1000.0)
             return [Interruption(t=round(self._end_s, 3), start=round(onset_s, 3), speaker=partner_over(over),
                                  over=over)], False

@@ -53,7 +53,7 @@ class Pipeline:
         self.raised = RaisedVoiceDetector(s.raised, frame_ms)
         method = s.interruption.method
         self.interruptions = InterruptionDetector(s.interruption, frame_ms, s.speakers.gap_ms)
-        self.overlap = (OverlapInterruptionDetector(s.interruption, frame_ms)
+        self.overlap = (OverlapInterruptionDetector(s.interruption, frame_ms, gated=method == "gated")
                         if method in ("model", "gated") else None)
         self.hint = LookHint(s.interruption.hint_ms, frame_ms)
         self.stream = StreamInterruptionDetector(s.interruption, frame_ms) if method == "stream" else None

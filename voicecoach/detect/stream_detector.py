@@ -141,25 +141,33 @@ class StreamInterruptionDetector:
 
 
 class StreamGate:
-    """Whether the streaming model heard a second voice lately (method "gated": the segmentation model's hint)."""
+    """Whether the streaming model heard a second voice lately (method "gated": the segmentation model's hint).
+
+    A step is hot when its cut-in probability reaches ``gate_threshold`` or its probability of two voices reaches
+    ``gate_voices``; the gate is open from ``gate_delay_ms`` to ``gate_delay_ms + gate_hold_ms`` after a hot step
+    (a delay lets the second voice go on long enough for one look to confirm it)."""
 
     def __init__(self, settings: InterruptionSettings, model: StreamModel | None = None) -> None:
         self.settings = settings
         self.runner = StreamRunner(settings.stream_block_ms, model)
-        self._hold_s = settings.hint_ms / 1000.0
+        self._delay_s = settings.gate_delay_ms / 1000.0
+        self._hold_s = settings.gate_hold_ms / 1000.0
+        self._hot: deque[float] = deque()
         self.reset()
 
     def reset(self) -> None:
-        """Forget the audio and the last opening."""
+        """Forget the audio and the hot steps."""
         self.runner.reset()
-        self._open_until_s = -1e9
+        self._hot.clear()
 
     def process(self, samples: NDArray[np.int16], now_s: float) -> bool:
-        """Take one frame; True while the gate is open (a second voice or a cut-in heard within ``hint_ms``)."""
+        """Take one frame; True while the gate is open (a hot step between ``gate_delay_ms + gate_hold_ms`` and
+        ``gate_delay_ms`` ago)."""
         out = self.runner.feed(samples, now_s)
         if out is not None and len(out.cut_in):
             s = self.settings
             hot = (out.cut_in >= s.gate_threshold) | (out.voices[:, 2] >= s.gate_voices)
-            if hot.any():
-                self._open_until_s = max(self._open_until_s, float(out.end_s[np.flatnonzero(hot)[-1]]) + self._hold_s)
-        return now_s < self._open_until_s
+            self._hot.extend(out.end_s[hot].tolist())
+        while self._hot and self._hot[0] < now_s - self._delay_s - self._hold_s:
+            self._hot.popleft()
+        return bool(self._hot) and self._hot[0] <= now_s - self._delay_s
