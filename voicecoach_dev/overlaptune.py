@@ -12,6 +12,13 @@ only where the gate, replayed over the cached outputs, was open within a look be
 gate is open stands in for the segmentation model's looks (one draw only: the events are per draw).
 
     .venv/bin/python -m voicecoach_dev.overlaptune --split tune --draw 1 --gate-events DIR
+
+The gated method's ``gate_holder_share`` is chosen on a run's own events (``scripts/evaluate --config <gated with
+gate_holder_share = 0> --events DIR``): the segmentation model looks once more at each interruption's decision, and
+the interruption is kept for each share tried only if the floor holder was heard in that share of the second
+voice's run (the detector records a vetoed onset as seen, so dropping the event is exactly what it does).
+
+    .venv/bin/python -m voicecoach_dev.overlaptune --split tune --draw 1 --holder-events DIR
 """
 
 from __future__ import annotations
@@ -122,7 +129,8 @@ def gate_grid(items: list[dict[str, Any]], outputs: dict[str, StreamOutputs], ev
     from voicecoach_dev.evalkit import report
     from voicecoach_dev.evalkit.evaluate import tally
 
-    hold = Config().detection.interruption.hint_ms / 1000.0
+    ir = Config().detection.interruption
+    hold, delay = ir.gate_hold_ms / 1000.0, ir.gate_delay_ms / 1000.0
     events = {it["name"]: json.loads((events_dir / f"{it['name'].split('/')[0]}.json").read_text()) for it in items}
     rows = []
     for cut, two in [(None, None), *itertools.product(cuts, twos)]:
@@ -131,7 +139,7 @@ def gate_grid(items: list[dict[str, Any]], outputs: dict[str, StreamOutputs], ev
             o = outputs[it["name"]]
             hot = o.end_s if cut is None else o.end_s[(o.cut_in >= cut) | (o.voices[:, 2] >= two)]
             kept[it["name"]] = ([e for e in events[it["name"]] if e["type"] != "interruption"
-                                 or _opened(hot, e["t"] - GATE_FOLLOW_S - hold, e["t"])], 0.0)
+                                 or _opened(hot, e["t"] - GATE_FOLLOW_S - hold - delay, e["t"] - delay)], 0.0)
             open_s += hold + float(np.minimum(np.diff(hot), hold).sum()) if len(hot) else 0.0
         t = tally(items, kept)["interruption"]
         row = {"gate_threshold": cut, "gate_voices": two, "open_share": open_s / sum(i["duration_s"] for i in items),
@@ -141,6 +149,52 @@ def gate_grid(items: list[dict[str, Any]], outputs: dict[str, StreamOutputs], ev
         rows.append(row)
         print(("model method (no gate)" if cut is None else f"gate cut-in {cut:.2f} two voices {two:.2f}")
               + f": open {row['open_share']:.3f}; F1 dry {row['dry_f1']:.3f} rooms {row['room_f1']:.3f}; calm false/h "
+              f"{row['calm_false_per_h']:.1f} / {row['room_calm_false_per_h']:.1f}", flush=True)
+    return rows
+
+
+def holder_shares(item: dict[str, Any], events: list[dict[str, Any]]) -> dict[tuple[float, float], float]:
+    """Per interruption (start, t): the share of the second voice's run, up to the look that found it, in which
+    the floor holder was heard (the segmentation model run once more on the window that look saw)."""
+    from voicecoach.detect.segmentation import SegmentationModel
+
+    settings = Config().detection.interruption
+    model = SegmentationModel.load()
+    audio = corpus.read_wav(Path(item["wav"])).astype(np.float32)
+    size = settings.model_window_ms * SAMPLE_RATE // 1000
+    shares = {}
+    for e in events:
+        end = int(round(e["t"] * SAMPLE_RATE))
+        if e["type"] != "interruption" or end < size:
+            continue
+        active = SegmentationModel.activity(model.probabilities(audio[end - size:end]))
+        centers = e["t"] - size / SAMPLE_RATE + SegmentationModel.step_centers_s(len(active))
+        on = active[:int(np.searchsorted(centers, e["t"] - settings.delay_ms / 1000.0))] > settings.activity_threshold
+        onset = int(np.argmin(np.abs(centers - e["start"])))
+        x = int(np.argmax(on[onset:, :].mean(0) - on[max(0, onset - 6):onset, :].mean(0)))
+        before = max(0, onset - int(settings.floor_ms / 1000.0 / (centers[1] - centers[0])))
+        holder = max((y for y in range(on.shape[1]) if y != x), key=lambda y: on[before:onset, y].mean())
+        shares[(e["start"], e["t"])] = float(on[onset:, holder].mean()) if onset < len(on) else 0.0
+    return shares
+
+
+def holder_grid(items: list[dict[str, Any]], events_dir: Path, shares: list[float]) -> list[dict[str, Any]]:
+    """A gated run's interruptions kept by each ``gate_holder_share``, scored as evaluate scores them."""
+    from voicecoach_dev.evalkit import report
+    from voicecoach_dev.evalkit.evaluate import tally
+
+    events = {it["name"]: json.loads((events_dir / f"{it['name'].split('/')[0]}.json").read_text()) for it in items}
+    seen = {it["name"]: holder_shares(it, events[it["name"]]) for it in items}
+    rows = []
+    for share in shares:
+        kept = {n: ([e for e in ev if e["type"] != "interruption" or seen[n].get((e["start"], e["t"]), 1.0) >= share],
+                    0.0) for n, ev in events.items()}
+        t = tally(items, kept)["interruption"]
+        row = {"gate_holder_share": share, **{f"{k}_{m}": getattr(t[g], m) for k, g in (("dry", report.MIXED),
+               ("room", report.ROOM)) for m in ("f1", "precision", "recall")},
+               "calm_false_per_h": t[report.CALM].false_per_hour, "room_calm_false_per_h": t[report.ROOM_CALM].false_per_hour}
+        rows.append(row)
+        print(f"holder share {share:.2f}: F1 dry {row['dry_f1']:.3f} rooms {row['room_f1']:.3f}; calm false/h "
               f"{row['calm_false_per_h']:.1f} / {row['room_calm_false_per_h']:.1f}", flush=True)
     return rows
 
@@ -163,12 +217,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the gate instead: the model method's events of the (one) draw")
     ap.add_argument("--gate-cuts", default="0.05,0.1,0.2,0.3,0.5")
     ap.add_argument("--gate-twos", default="0.2,0.3,0.5,0.7,1.01")
+    ap.add_argument("--holder-events", type=Path, metavar="DIR",
+                    help="choose gate_holder_share instead: a gated run's events (with gate_holder_share = 0)")
+    ap.add_argument("--holder-shares", default="0,0.2,0.3,0.4,0.5,0.6")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     if args.split == "eval":
         print("overlaptune: scoring EVAL draws: report these, never choose settings on them", file=sys.stderr)
     items = [it for d in args.draw for it in ensure_devset(False, args.out, lambda m: print(m, file=sys.stderr),
                                                             draw=d, split=args.split) if it["scenario"] != "ami"]
+    if args.holder_events:
+        rows = holder_grid(items, args.holder_events, [float(v) for v in args.holder_shares.split(",")])
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+        return 0
     outputs = {it["name"] + f"/{it['draw']}": model_outputs(it) for it in items}
     for it in items:
         it["name"] = it["name"] + f"/{it['draw']}"
