@@ -20,12 +20,13 @@ def feed(policy: EscalationPolicy, times: list[float], raised: bool = False) -> 
     return out
 
 
-def test_three_interruptions_within_a_minute_suggest_a_pause_with_a_reason():
+def test_four_interruptions_within_a_minute_suggest_a_pause_with_a_reason():
+    # three in a minute is what the default (gated) method hears now and then in calm talk in a room
     policy = EscalationPolicy(EscalationSettings())
-    assert feed(policy, [10.0, 30.0]) == []
+    assert feed(policy, [10.0, 30.0, 40.0]) == []
     out = feed(policy, [55.0, 60.0])
     assert len(out) == 1 and out[0].t == 55.0
-    assert out[0].reason == "3 interruptions in 60 s"
+    assert out[0].reason == "4 interruptions in 60 s"
 
 
 def test_two_raised_voices_within_a_minute_suggest_a_pause():
@@ -95,7 +96,7 @@ def test_the_light_interruption_method_needs_more_interruptions_alone():
     assert feed(policy, [10.0, 20.0, 30.0, 40.0]) == []
     out = feed(policy, [50.0])
     assert len(out) == 1 and out[0].reason == "5 interruptions in 60 s"
-    assert len(feed(EscalationPolicy(EscalationSettings(), interruption_method="model"), [10.0, 20.0, 30.0])) == 1
+    assert len(feed(EscalationPolicy(EscalationSettings(), interruption_method="model"), [10.0, 20.0, 30.0, 40.0])) == 1
 
 
 def test_a_raised_voice_counts_from_the_onset_its_detector_reports():
