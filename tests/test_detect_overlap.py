@@ -167,7 +167,7 @@ def test_without_a_hint_from_the_features_the_model_does_not_look_for_a_new_voic
 
 def test_the_gated_method_looks_every_gate_idle_ms_while_the_gate_is_open_and_nothing_starts():
     model = _Scripted(onset_s=99.0)   # one voice all along
-    s = DetectionSettings().interruption
+    s = replace(DetectionSettings().interruption, gate_idle_ms=1200)
     gated = OverlapInterruptionDetector(s, 30, model=model, gated=True)
     assert _scripted_run(model, seconds=30.0, det=gated) == []
     # the gate open all the time (hint): one look per gate_idle_ms once the window is full, not one per min_run_ms
@@ -193,7 +193,8 @@ class _TurnChange(_Scripted):
 
 
 def test_the_gated_method_does_not_call_a_turn_change_whose_holder_stops_soon_an_interruption():
-    s = replace(DetectionSettings().interruption, gate_holder_share=0.4)
+    s = DetectionSettings().interruption   # the default gate_holder_share (0.4)
+    assert s.gate_holder_share >= 0.4
     for tail_s, expected in ((0.25, 0), (0.5, 1), (9.0, 1)):   # the holder's voice (or its echo) goes on this long
         model = _TurnChange(onset_s=6.0, tail_s=tail_s)
         det = OverlapInterruptionDetector(s, 30, model=model, gated=True)
