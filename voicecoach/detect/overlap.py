@@ -14,6 +14,11 @@ with no gap), and, when the last look saw no second voice starting, not before `
 interruption can be complete sooner) nor without a hint from the light voice features (:class:`LookHint`) in the
 last ``hint_ms``. Once a second voice is seen starting it looks every ``check_every_ms`` for ``min_run_ms``. Who
 interrupted whom comes from the speaker tracker's labels before the onset.
+
+With the "gated" method the hint is the streaming model's gate (``stream_detector.StreamGate``), idle looks come
+every ``gate_idle_ms``, and an interruption also needs the floor holder to be heard in ``gate_holder_share`` of the
+second voice's run so far: a holder that fell silent soon after the onset was a turn change heard through a room's
+reverberation or over a TV, not a partner being talked over.
 """
 
 from __future__ import annotations
