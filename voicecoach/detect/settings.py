@@ -93,9 +93,9 @@ class InterruptionSettings:
 
     method: str = setting("gated", choices=("stream", "gated", "model", "features"),
                           doc="'gated' (default): the segmentation model, looking only when our small streaming "
-                              "two-voice model hears a second voice (EVAL draws 1 and 2 of dev-set builder 7, against "
-                              "'model': dry F1 0.86 both, rooms 0.54 -> 0.65, false per hour of calm talk 4.6 -> "
-                              "3.7 dry and 30 -> 19 in rooms, 2.5x fewer looks, AMI recall 0.20 -> 0.14); "
+                              "two-voice model hears a second voice (EVAL draws 1-3 of dev-set builder 7, against "
+                              "'model': dry F1 0.85 / 0.86, rooms 0.68 / 0.53, false per hour of calm talk 2.2 / 4.7 "
+                              "dry and 14 / 35 in rooms, 2.5x fewer looks, AMI recall 0.09 / 0.20); "
                               "'model': the segmentation model, looking when the voice features hint; 'stream': "
                               "the streaming model alone (fastest with a model, far less accurate); 'features': "
                               "pitch and timbre contrasts (lightest, far less accurate; the settings below marked so)")
