@@ -13,7 +13,9 @@ it), and is frozen while they are raised. The voice of the current turn is judge
 exceed ``min_change`` by ``confidence_z`` standard errors of the turn's means, so a large change is sure after a
 few syllables and a small one needs the whole window; the voice frames are weighted by amplitude (what is heard
 of a turn is its loud syllables, not a TV or an echo under them). Entering then needs that evidence for ``hold_ms``
-of speech that is loud now (its last 150 ms), so a laugh or a cough still filling the level window counts no more;
+of speech that is loud now (its last 150 ms), so a laugh or a cough still filling the level window counts no more
+(and the change must still hold with each frame's pitch within an octave of the calm pitch, and the pitch must not
+lie well below the partner's calm: a pitch tracker's octave error, or the other partner's voice under this label);
 leaving needs the level to drop below the exit level for ``release_ms``; then a refractory time. A naturally loud
 partner is compared with their own baseline; a quiet partner who raises their voice to about the loud one's calm
 level is heard, as long as their raised level is within ``over_other_db`` of the other partner's calm level (a
