@@ -24,7 +24,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
+# One core means one BLAS thread too: sched_setaffinity below pins only the calling thread, and a BLAS pool
+# started by importing numpy would keep running on every core (and be starved when the other core is busy).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402 - after the thread limits above
 
 from voicecoach_dev.evalkit import corpus
 from voicecoach_dev.evalkit.corpus import RATE
