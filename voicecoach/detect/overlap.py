@@ -16,9 +16,11 @@ last ``hint_ms``. Once a second voice is seen starting it looks every ``check_ev
 interrupted whom comes from the speaker tracker's labels before the onset.
 
 With the "gated" method the hint is the streaming model's gate (``stream_detector.StreamGate``), idle looks come
-every ``gate_idle_ms``, and an interruption also needs the floor holder to be heard in ``gate_holder_share`` of the
-second voice's run so far: a holder that fell silent soon after the onset was a turn change heard through a room's
-reverberation or over a TV, not a partner being talked over.
+every ``gate_idle_ms`` (each fruitless one may lengthen the next wait ``gate_backoff`` times, until the gate
+closes; a fresh rise of the cut-in probability lets the model look again after ``check_every_ms``), and an
+interruption also needs the floor holder to be heard in ``gate_holder_share`` of the second voice's run so far: a
+holder that fell silent soon after the onset was a turn change heard through a room's reverberation or over a TV,
+not a partner being talked over.
 """
 
 from __future__ import annotations
@@ -109,9 +111,13 @@ class OverlapInterruptionDetector:
         self._every_n = max(1, settings.check_every_ms // frame_ms)
         idle_ms = settings.gate_idle_ms if gated else settings.min_run_ms
         self._idle_n = max(self._every_n, idle_ms // frame_ms)
+        self._backoff = settings.gate_backoff if gated else 1.0
         self._holder_share = settings.gate_holder_share if gated else 0.0
         need_ms = settings.floor_ms + settings.min_run_ms + settings.delay_ms
         self._need_n = max(1, need_ms // frame_ms)
+        # gate_backoff lengthens the idle wait up to the span in which a window still shows a whole interruption
+        # (its floor before the onset and min_run_ms after it): a longer wait could miss one altogether
+        self._max_idle_n = max(self._idle_n, (settings.model_window_ms - need_ms) // frame_ms)
         self.checks = 0
         self.reset()
 
@@ -126,15 +132,17 @@ class OverlapInterruptionDetector:
         self._since_check = 0
         self._wait_n = self._every_n
         self._often_until_s = -1.0
+        self._idle_wait_n = self._idle_n   # the current idle wait (gate_backoff lengthens it)
         self._muted_until_s = -1e9   # the end of the product's last words: no one "held the floor" before this
         self._onsets: deque[float] = deque(maxlen=8)
 
     def process(self, samples: NDArray[np.int16], feats: FrameFeatures, label: str | None,
-                muted: bool = False, hint: bool = True) -> list[Interruption]:
+                muted: bool = False, hint: bool = True, rising: bool = False) -> list[Interruption]:
         """Take one frame's samples, its features and the tracker's label; return an interruption when one is seen.
 
         ``hint``: the voice features hint at a second voice (:class:`LookHint`); without one the model looks only
-        while following a voice it has seen starting."""
+        while following a voice it has seen starting. ``rising``: fresh evidence (the gate's cut-in probability
+        rising): the model may look after ``check_every_ms`` instead of the idle wait."""
         n, size = len(samples), len(self._window)
         first = min(n, size - self._pos)
         self._window[self._pos:self._pos + first] = samples[:first]
@@ -149,16 +157,24 @@ class OverlapInterruptionDetector:
             self._speech.clear()   # the product's own voice is in the window: wait until it has passed
             self._muted_until_s = feats.end_s
             return []
-        if (self._since_check < self._wait_n or self._filled < len(self._window)
+        if not hint:   # the gate closed: the next opening starts the idle waits afresh
+            self._idle_wait_n = self._idle_n
+            self._wait_n = min(self._wait_n, self._idle_n)
+        wait_n = self._every_n if rising and hint else self._wait_n
+        if (self._since_check < wait_n or self._filled < len(self._window)
                 or (not hint and self._end_s >= self._often_until_s)
                 or len(self._speech) < self._need_n or sum(self._speech) < SPEECH_FRACTION * self._need_n):
             return []
         self._since_check = 0
         self.checks += 1
         events, starting = self._check()
+        following = self._end_s < self._often_until_s
         if starting:   # keep looking often until that voice has had time to go on (one look may miss it)
             self._often_until_s = self._end_s + self.settings.min_run_ms / 1000.0
-        self._wait_n = self._every_n if self._end_s < self._often_until_s else self._idle_n
+            self._idle_wait_n = self._idle_n
+        elif not following and not events:   # an idle look that found nothing: wait longer for the next one
+            self._idle_wait_n = min(self._max_idle_n, round(self._idle_wait_n * self._backoff))
+        self._wait_n = self._every_n if self._end_s < self._often_until_s else self._idle_wait_n
         return events
 
     def _check(self) -> tuple[list[Interruption], bool]:

@@ -137,6 +137,13 @@ class InterruptionSettings:
             "/ 600 kept: on TUNE draw 1 of dev-set builder 7, delay 300, hold 300 and idle 1200 look 11.3 times a "
             "minute instead of 18.9 (model 48.4: the 4x issue 16 asks) but lose 0.014 of dry F1 (0.826 -> 0.812), "
             "and on EVAL draw 1 0.034; idle 1200 alone: 12.1 a minute at -0.024), ms")
+    gate_backoff: float = setting(1.0, lo=1.0, hi=8.0,
+        doc="gated: each idle look that sees no second voice starting multiplies the wait before the next idle look "
+            "by this (up to 8x gate_idle_ms), until the gate closes or the cut-in probability rises (a TV's speech "
+            "bed or a long overlap keeps the gate open: fewer looks there); 1: a look every gate_idle_ms")
+    gate_rise: float = setting(0.0, lo=0.0, hi=1.0,
+        doc="gated: when the cut-in probability rises this much above its highest of the gate_hold_ms before, the "
+            "model may look again after check_every_ms instead of the idle wait (0: off)")
     gate_holder_share: float = setting(0.4, lo=0.0, hi=1.0,
         doc="gated: the floor holder must still be heard in this share of the second voice's run up to the look that "
             "finds it complete, or it is no interruption (a turn change heard through a room or over a TV; chosen on "
