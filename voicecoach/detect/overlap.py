@@ -17,7 +17,8 @@ interrupted whom comes from the speaker tracker's labels before the onset.
 
 With the "gated" method the hint is the streaming model's gate (``stream_detector.StreamGate``), idle looks come
 every ``gate_idle_ms`` (each fruitless one may lengthen the next wait ``gate_backoff`` times, until the gate
-closes; a fresh rise of the cut-in probability lets the model look again after ``check_every_ms``), and an
+closes; a fresh rise of the cut-in probability lets the model look again after ``check_every_ms``; with
+``gate_recheck_ms`` a voice seen starting but not found complete by the follow-ups gets one more look), and an
 interruption also needs the floor holder to be heard in ``gate_holder_share`` of the second voice's run so far: a
 holder that fell silent soon after the onset was a turn change heard through a room's reverberation or over a TV,
 not a partner being talked over.
@@ -40,6 +41,7 @@ HOLDER_ACTIVE = 0.6        # the holder is active in this share of the steps of 
 OVERLAP_S = 0.2            # ...and still speaking, on average, over this long after it
 SAME_ONSET_S = 1.0         # onsets closer than this are one interruption seen by several checks
 END_S = 0.1                # end_confidence is the interrupter's mean probability over this last stretch
+RECHECK_EXPIRY_S = 1.0     # a gate_recheck_ms look not taken this long after its time is dropped
 HINT_TIMBRE = 0.5          # a frame this far towards the other partner's timbre (holder -1, other +1) is a hint
 
 
@@ -112,6 +114,7 @@ class OverlapInterruptionDetector:
         idle_ms = settings.gate_idle_ms if gated else settings.min_run_ms
         self._idle_n = max(self._every_n, idle_ms // frame_ms)
         self._backoff = settings.gate_backoff if gated else 1.0
+        self._recheck_s = settings.gate_recheck_ms / 1000.0 if gated else 0.0
         self._holder_share = settings.gate_holder_share if gated else 0.0
         need_ms = settings.floor_ms + settings.min_run_ms + settings.delay_ms
         self._need_n = max(1, need_ms // frame_ms)
@@ -133,6 +136,7 @@ class OverlapInterruptionDetector:
         self._wait_n = self._every_n
         self._often_until_s = -1.0
         self._idle_wait_n = self._idle_n   # the current idle wait (gate_backoff lengthens it)
+        self._recheck_at_s = float("inf")   # one more look then, gate open or not (gate_recheck_ms)
         self._muted_until_s = -1e9   # the end of the product's last words: no one "held the floor" before this
         self._onsets: deque[float] = deque(maxlen=8)
 
@@ -160,18 +164,27 @@ class OverlapInterruptionDetector:
         if not hint:   # the gate closed: the next opening starts the idle waits afresh
             self._idle_wait_n = self._idle_n
             self._wait_n = min(self._wait_n, self._idle_n)
-        wait_n = self._every_n if rising and hint else self._wait_n
+        if self._end_s > self._recheck_at_s + RECHECK_EXPIRY_S:
+            self._recheck_at_s = float("inf")   # no speech to look at then: the voice is long gone
+        recheck = self._end_s >= self._recheck_at_s
+        wait_n = self._every_n if (rising and hint) or recheck else self._wait_n
         if (self._since_check < wait_n or self._filled < len(self._window)
-                or (not hint and self._end_s >= self._often_until_s)
+                or (not hint and not recheck and self._end_s >= self._often_until_s)
                 or len(self._speech) < self._need_n or sum(self._speech) < SPEECH_FRACTION * self._need_n):
             return []
         self._since_check = 0
         self.checks += 1
         events, starting = self._check()
         following = self._end_s < self._often_until_s
+        if recheck or events:
+            self._recheck_at_s = float("inf")
+        if events and self._recheck_s:   # found: following that voice further finds nothing new
+            self._often_until_s = self._end_s
         if starting:   # keep looking often until that voice has had time to go on (one look may miss it)
             self._often_until_s = self._end_s + self.settings.min_run_ms / 1000.0
             self._idle_wait_n = self._idle_n
+            if self._recheck_s:
+                self._recheck_at_s = self._often_until_s + self._recheck_s
         elif not following and not events:   # an idle look that found nothing: wait longer for the next one
             self._idle_wait_n = min(self._max_idle_n, round(self._idle_wait_n * self._backoff))
         self._wait_n = self._every_n if self._end_s < self._often_until_s else self._idle_wait_n

@@ -144,6 +144,10 @@ class InterruptionSettings:
     gate_rise: float = setting(0.0, lo=0.0, hi=1.0,
         doc="gated: when the cut-in probability rises this much above its highest of the gate_hold_ms before, the "
             "model may look again after check_every_ms instead of the idle wait (0: off)")
+    gate_recheck_ms: int = setting(0, lo=0, hi=2000,
+        doc="gated: after a look sees a second voice starting and the follow-up looks (every check_every_ms for "
+            "min_run_ms) do not find it complete, look once more this long after them, gate open or not; and stop "
+            "following a voice once it is found (0: off; the follow-ups alone), ms")
     gate_holder_share: float = setting(0.4, lo=0.0, hi=1.0,
         doc="gated: the floor holder must still be heard in this share of the second voice's run up to the look that "
             "finds it complete, or it is no interruption (a turn change heard through a room or over a TV; chosen on "

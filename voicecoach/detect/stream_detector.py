@@ -146,8 +146,8 @@ class StreamGate:
     A step is hot when its cut-in probability reaches ``gate_threshold`` or its probability of two voices reaches
     ``gate_voices``; the gate is open from ``gate_delay_ms`` to ``gate_delay_ms + gate_hold_ms`` after a hot step
     (a delay lets the second voice go on long enough for one look to confirm it). ``rising`` is True while a step
-    whose cut-in probability rose ``gate_rise`` above its highest of the ``gate_hold_ms`` before it lies within a
-    block of ``gate_delay_ms`` ago: fresh evidence, worth a look sooner than the idle wait."""
+    whose cut-in probability rose ``gate_rise`` above its highest of the ``gate_hold_ms`` before it lies within two
+    blocks of ``gate_delay_ms`` ago (a block's outputs come at its end): fresh evidence, worth a look sooner than the idle wait."""
 
     def __init__(self, settings: InterruptionSettings, model: StreamModel | None = None) -> None:
         self.settings = settings
@@ -180,7 +180,7 @@ class StreamGate:
                 self._rises.extend(self._rise_times(out))
         while self._hot and self._hot[0] < now_s - self._delay_s - self._hold_s:
             self._hot.popleft()
-        while self._rises and self._rises[0] <= now_s - self._delay_s - self._block_s:
+        while self._rises and self._rises[0] < now_s - self._delay_s - 2 * self._block_s:
             self._rises.popleft()
         self.rising = bool(self._rises) and self._rises[0] <= now_s - self._delay_s
         return bool(self._hot) and self._hot[0] <= now_s - self._delay_s
