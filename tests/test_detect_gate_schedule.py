@@ -9,6 +9,7 @@ import numpy as np
 
 from test_detect_overlap import _Scripted, _scripted_run
 from test_detect_stream_detector import FRAME, Scripted
+from voicecoach.detect.features import FrameFeatures
 from voicecoach.detect.overlap import OverlapInterruptionDetector
 from voicecoach.detect.settings import DetectionSettings
 from voicecoach.detect.stream_detector import StreamGate
@@ -55,7 +56,6 @@ def test_a_rise_brings_the_look_forward_and_a_backed_off_gate_still_finds_the_in
     for i in range(int(30.0 / 0.03)):   # the cut-in probability rises at 20.2 s (for one 90 ms block)
         t = (i + 1) * 0.03
         model.now_s = t
-        from voicecoach.detect.features import FrameFeatures
         feats = FrameFeatures(i * 480, t, -30.0, True, -80.0, f0_hz=150.0)
         found += fast.process(np.zeros(480, np.int16), feats, "A", hint=True, rising=20.2 < t <= 20.29)
     assert len(found) == 1 and abs(found[0].start - 20.0) < 0.03
@@ -96,3 +96,32 @@ def test_a_recheck_finds_a_voice_the_follow_up_looks_lost_and_no_look_follows_a_
         if recheck_ms:
             assert looks <= plain - 1, (looks, plain)
         plain = looks
+
+
+def test_the_look_budget_thins_idle_looks_where_the_gate_is_open_often_not_where_it_opens_rarely():
+    s = replace(DetectionSettings().interruption, gate_looks_per_min=6.0)
+    model = _Scripted(onset_s=99.0)
+    always = OverlapInterruptionDetector(s, 30, model=model, gated=True)
+    _scripted_run(model, seconds=64.0, det=always)
+    # 60 s of open gate after the window fills: the 4 looks the budget holds, then 6 a minute
+    assert 8 <= always.checks <= 11, always.checks
+    free = OverlapInterruptionDetector(replace(s, gate_looks_per_min=0.0), 30, model=model, gated=True)
+    _scripted_run(model, seconds=64.0, det=free)
+    assert free.checks >= 80
+    rare = lambda t: t % 30.0 < 1.3   # the gate open 1.3 s in 30: every opening gets its idle looks
+    for looks_per_min in (6.0, 0.0):
+        det = OverlapInterruptionDetector(replace(s, gate_looks_per_min=looks_per_min), 30, model=model, gated=True)
+        _scripted_run(model, seconds=124.0, det=det, hint=rare)
+        assert det.checks == 12, (looks_per_min, det.checks)   # 4 openings after the window fills, 3 looks each
+    # with the budget spent, a rise of the cut-in probability still gets a look, and its follow-ups do not wait
+    # for the budget either; without one, the next idle look may come after the onset has left the window
+    for rise, expected in ((True, 1), (False, 0)):
+        model = _Scripted(onset_s=30.0)
+        det = OverlapInterruptionDetector(s, 30, model=model, gated=True)
+        found = []
+        for i in range(int(40.0 / 0.03)):
+            t = (i + 1) * 0.03
+            model.now_s = t
+            feats = FrameFeatures(i * 480, t, -30.0, True, -80.0, f0_hz=150.0)
+            found += det.process(np.zeros(480, np.int16), feats, "A", hint=True, rising=rise and 30.2 < t <= 30.29)
+        assert len(found) == expected and all(abs(f.start - 30.0) < 0.03 for f in found), (rise, found)

@@ -18,7 +18,8 @@ interrupted whom comes from the speaker tracker's labels before the onset.
 With the "gated" method the hint is the streaming model's gate (``stream_detector.StreamGate``), idle looks come
 every ``gate_idle_ms`` (each fruitless one may lengthen the next wait ``gate_backoff`` times, until the gate
 closes; a fresh rise of the cut-in probability lets the model look again after ``check_every_ms``; with
-``gate_recheck_ms`` a voice seen starting but not found complete by the follow-ups gets one more look), and an
+``gate_recheck_ms`` a voice seen starting but not found complete by the follow-ups gets one more look; with
+``gate_looks_per_min`` idle looks also wait for the look budget, unless the cut-in probability is rising), and an
 interruption also needs the floor holder to be heard in ``gate_holder_share`` of the second voice's run so far: a
 holder that fell silent soon after the onset was a turn change heard through a room's reverberation or over a TV,
 not a partner being talked over.
@@ -41,6 +42,7 @@ HOLDER_ACTIVE = 0.6        # the holder is active in this share of the steps of 
 OVERLAP_S = 0.2            # ...and still speaking, on average, over this long after it
 SAME_ONSET_S = 1.0         # onsets closer than this are one interruption seen by several checks
 END_S = 0.1                # end_confidence is the interrupter's mean probability over this last stretch
+BUDGET_LOOKS = 4           # gate_looks_per_min: the budget holds this many looks (a burst at a gate's opening)
 RECHECK_EXPIRY_S = 1.0     # a gate_recheck_ms look not taken this long after its time is dropped
 HINT_TIMBRE = 0.5          # a frame this far towards the other partner's timbre (holder -1, other +1) is a hint
 
@@ -115,6 +117,8 @@ class OverlapInterruptionDetector:
         self._idle_n = max(self._every_n, idle_ms // frame_ms)
         self._backoff = settings.gate_backoff if gated else 1.0
         self._recheck_s = settings.gate_recheck_ms / 1000.0 if gated else 0.0
+        # the look budget: tokens earned per frame (0: no budget)
+        self._earn = settings.gate_looks_per_min * frame_ms / 60000.0 if gated else 0.0
         self._holder_share = settings.gate_holder_share if gated else 0.0
         need_ms = settings.floor_ms + settings.min_run_ms + settings.delay_ms
         self._need_n = max(1, need_ms // frame_ms)
@@ -137,6 +141,7 @@ class OverlapInterruptionDetector:
         self._often_until_s = -1.0
         self._idle_wait_n = self._idle_n   # the current idle wait (gate_backoff lengthens it)
         self._recheck_at_s = float("inf")   # one more look then, gate open or not (gate_recheck_ms)
+        self._tokens = float(BUDGET_LOOKS)   # looks the budget allows now (gate_looks_per_min)
         self._muted_until_s = -1e9   # the end of the product's last words: no one "held the floor" before this
         self._onsets: deque[float] = deque(maxlen=8)
 
@@ -157,6 +162,8 @@ class OverlapInterruptionDetector:
         self._labels.add(feats.end_s, label if feats.is_speech else None)
         self._speech.append(feats.is_speech and not feats.quiet and not muted)
         self._since_check += 1
+        if self._earn:
+            self._tokens = min(float(BUDGET_LOOKS), self._tokens + self._earn)
         if muted:
             self._speech.clear()   # the product's own voice is in the window: wait until it has passed
             self._muted_until_s = feats.end_s
@@ -170,10 +177,14 @@ class OverlapInterruptionDetector:
         wait_n = self._every_n if (rising and hint) or recheck else self._wait_n
         if (self._since_check < wait_n or self._filled < len(self._window)
                 or (not hint and not recheck and self._end_s >= self._often_until_s)
+                or (self._earn and self._tokens < 1.0 and not recheck and not rising
+                    and self._end_s >= self._often_until_s)
                 or len(self._speech) < self._need_n or sum(self._speech) < SPEECH_FRACTION * self._need_n):
             return []
         self._since_check = 0
         self.checks += 1
+        if self._earn:
+            self._tokens = max(-float(BUDGET_LOOKS), self._tokens - 1.0)
         events, starting = self._check()
         following = self._end_s < self._often_until_s
         if recheck or events:

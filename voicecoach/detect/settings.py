@@ -148,6 +148,12 @@ class InterruptionSettings:
         doc="gated: after a look sees a second voice starting and the follow-up looks (every check_every_ms for "
             "min_run_ms) do not find it complete, look once more this long after them, gate open or not; and stop "
             "following a voice once it is found (0: off; the follow-ups alone), ms")
+    gate_looks_per_min: float = setting(0.0, lo=0.0, hi=600.0,
+        doc="gated: a budget for the model's looks (a token bucket refilled at this rate, holding up to "
+            "4 looks): every look spends one, and an idle look waits for one unless the cut-in probability is rising "
+            "(gate_rise), so a talk where the gate is open "
+            "often (a reverberant room, a TV) gets fewer idle looks per open second than one where it opens "
+            "rarely (0: no budget), looks a minute")
     gate_holder_share: float = setting(0.4, lo=0.0, hi=1.0,
         doc="gated: the floor holder must still be heard in this share of the second voice's run up to the look that "
             "finds it complete, or it is no interruption (a turn change heard through a room or over a TV; chosen on "
