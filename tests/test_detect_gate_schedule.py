@@ -125,3 +125,19 @@ def test_the_look_budget_thins_idle_looks_where_the_gate_is_open_often_not_where
             feats = FrameFeatures(i * 480, t, -30.0, True, -80.0, f0_hz=150.0)
             found += det.process(np.zeros(480, np.int16), feats, "A", hint=True, rising=rise and 30.2 < t <= 30.29)
         assert len(found) == expected and all(abs(f.start - 30.0) < 0.03 for f in found), (rise, found)
+
+
+def test_a_holder_span_lets_a_late_look_decide_as_an_early_one_would():
+    from test_detect_overlap import _TurnChange
+    s = DetectionSettings().interruption   # gate_holder_share 0.4
+    late_gate = lambda t: 8.0 <= t < 8.3   # the first look comes 2 s after the onset at 6 s
+    for span_ms, expected in ((0, 0), (600, 1)):
+        # the holder goes on 0.5 s after the onset: 0.5 of 2 s by the late look, 0.5 of its first 0.6 s
+        model = _TurnChange(onset_s=6.0, tail_s=0.5)
+        det = OverlapInterruptionDetector(replace(s, gate_holder_span_ms=span_ms), 30, model=model, gated=True)
+        found = _scripted_run(model, seconds=10.0, hint=late_gate, det=det)
+        assert len(found) == expected, (span_ms, found)
+    # a turn change (the holder stops 0.2 s after the onset: 0.33 of the span) is still no interruption
+    model = _TurnChange(onset_s=6.0, tail_s=0.2)
+    det = OverlapInterruptionDetector(replace(s, gate_holder_span_ms=600), 30, model=model, gated=True)
+    assert _scripted_run(model, seconds=10.0, hint=late_gate, det=det) == []

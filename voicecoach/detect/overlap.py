@@ -20,9 +20,9 @@ every ``gate_idle_ms`` (each fruitless one may lengthen the next wait ``gate_bac
 closes; a fresh rise of the cut-in probability lets the model look again after ``check_every_ms``; with
 ``gate_recheck_ms`` a voice seen starting but not found complete by the follow-ups gets one more look; with
 ``gate_looks_per_min`` idle looks also wait for the look budget, unless the cut-in probability is rising), and an
-interruption also needs the floor holder to be heard in ``gate_holder_share`` of the second voice's run so far: a
-holder that fell silent soon after the onset was a turn change heard through a room's reverberation or over a TV,
-not a partner being talked over.
+interruption also needs the floor holder to be heard in ``gate_holder_share`` of the second voice's run so far
+(or of its first ``gate_holder_span_ms``): a holder that fell silent soon after the onset was a turn change heard
+through a room's reverberation or over a TV, not a partner being talked over.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ class OverlapInterruptionDetector:
         # the look budget: tokens earned per frame (0: no budget)
         self._earn = settings.gate_looks_per_min * frame_ms / 60000.0 if gated else 0.0
         self._holder_share = settings.gate_holder_share if gated else 0.0
+        self._holder_span_s = settings.gate_holder_span_ms / 1000.0
         need_ms = settings.floor_ms + settings.min_run_ms + settings.delay_ms
         self._need_n = max(1, need_ms // frame_ms)
         # gate_backoff lengthens the idle wait up to the span in which a window still shows a whole interruption
@@ -232,7 +233,8 @@ class OverlapInterruptionDetector:
                 starting = True   # a second voice has begun over the first (or the model is unsure it goes on)
                 continue
             self._onsets.append(onset_s)
-            if max(on[onset:end, y].mean() for y in held) < self._holder_share:
+            span = end if not self._holder_span_s else min(end, onset + max(1, int(self._holder_span_s / step_s)))
+            if max(on[onset:span, y].mean() for y in held) < self._holder_share:
                 continue   # the "holder" fell silent soon after: a turn change heard through a room or over a TV
             over = self._labels.before(onset_s, s.floor_ms / 1000.0)
             return [Interruption(t=round(self._end_s, 3), start=round(onset_s, 3), speaker=partner_over(over),

@@ -159,6 +159,10 @@ class InterruptionSettings:
             "finds it complete, or it is no interruption (a turn change heard through a room or over a TV; chosen on "
             "TUNE draw 1 of builder 7 replaying the runs' events: false per hour of calm talk in rooms 24.6 -> 13.9, "
             "rooms F1 0.595 -> 0.626, dry F1 0.812 unchanged; 0.5 costs 0.03 of dry F1; 0: off)")
+    gate_holder_span_ms: int = setting(0, lo=0, hi=5000,
+        doc="gated: gate_holder_share is judged over this long after the onset (clipped to what the look sees), "
+            "not over the whole run up to the look, so a later look decides as an earlier one would (a holder who "
+            "stops 1 s into a long overlap was still talked over; 0: up to the look), ms")
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="features: evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0,
         doc="features: evidence per unit of pitch contrast (the other's pitch = 1)")
