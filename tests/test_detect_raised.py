@@ -24,13 +24,13 @@ class Feed:
         self.events: list[RaisedVoice] = []
 
     def speak(self, label: str, seconds: float, level_db: float, f0_hz: float = 120.0, bright_db: float = -12.0,
-              muted: bool = False, wobble_db: float = 1.5) -> list[RaisedVoice]:
+              muted: bool = False, wobble_db: float = 1.5, doubt: bool = False) -> list[RaisedVoice]:
         """Speech frames whose level wobbles around ``level_db`` like syllables do."""
         out = []
         for i in range(int(round(seconds / FRAME_S))):
             e = level_db + (wobble_db if i % 3 == 0 else -wobble_db / 2)
             f = FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, e, True, -80.0, f0_hz, 0.9, bright_db)
-            out += self.det.process(f, label, muted)
+            out += self.det.process(f, label, muted, doubt=doubt)
             self.n += 1
         self.events += out
         return out
@@ -210,3 +210,27 @@ def test_a_small_change_of_a_monotone_voice_is_not_sure_at_once():
     feed = Feed()
     feed.calm_talk()
     assert feed.speak("A", 1.2, -22.0, 143.0, bright_db=-8.5, wobble_db=0.0) == []
+
+
+def test_in_doubt_the_other_partners_calm_voice_under_this_label_is_neither_judged_nor_learned():
+    # B's calm voice (220 Hz, 6 dB brighter than A's), nearer, still labelled A: against A's calm voice it is higher, brighter and
+    # louder. While the tracker hears B in the recent voice (doubt) nothing fires and A's baseline stays put.
+    feed = Feed()
+    b_voice = {"f0_hz": 220.0, "bright_db": -6.0}
+    for _ in range(4):
+        feed.speak("A", 3.0, -30.0)
+        feed.silence(0.5)
+        feed.speak("B", 3.0, -30.0, **b_voice)
+        feed.silence(0.5)
+    a = feed.det.partners["A"]
+    before = (a.level_db, a.f0_st, a.bright_db)
+    assert feed.speak("A", 4.0, -22.0, doubt=True, **b_voice) == []
+    assert (a.level_db, a.f0_st, a.bright_db) == before
+    assert len(feed.speak("A", 4.0, -22.0, **b_voice)) == 1   # without the doubt it would have been A raised
+
+
+def test_in_doubt_a_voice_raised_for_both_partners_is_still_reported():
+    # far above either partner's calm pitch and brighter than both: raised whoever it is
+    feed = Feed()
+    feed.calm_talk()
+    assert len(feed.speak("A", 4.0, -18.0, doubt=True, f0_hz=330.0, bright_db=2.0)) == 1

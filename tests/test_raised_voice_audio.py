@@ -69,6 +69,41 @@ def test_the_same_voice_9_db_louder_raises_nothing_but_a_changed_voice_does():
     assert start + 0.7 <= events[0].t <= start + 2.5
 
 
+def _quick_turns(second: tuple[float, float, float], b_calm: tuple[float, float, float],
+                 seed: int = 0) -> tuple[np.ndarray, list[float]]:
+    """A calm minute of A (115 Hz) and B (``b_calm``), then three times: A calm for 3 s and, with no pause at all,
+    ``second`` (f0, tilt, level) for 4 s. Returns the audio and when each ``second`` starts (s)."""
+    rng = np.random.default_rng(seed)
+    calm_a = (115.0, 1.6, -32.0)
+    parts, starts = [], []
+    for _ in range(10):
+        parts += [_syllables(rng, 3.0, *calm_a), np.zeros(int(0.5 * RATE)),
+                  _syllables(rng, 3.0, *b_calm), np.zeros(int(0.5 * RATE))]
+    for _ in range(3):
+        parts.append(_syllables(rng, 3.0, *calm_a))
+        starts.append(sum(len(p) for p in parts) / RATE)
+        parts += [_syllables(rng, 4.0, *second), np.zeros(int(0.5 * RATE)),
+                  _syllables(rng, 3.0, *calm_a), np.zeros(int(0.5 * RATE))]
+    x = np.concatenate(parts)
+    return x + rng.normal(0.0, 10 ** (-70 / 20), len(x)), starts
+
+
+def test_the_other_partner_nearer_and_calm_right_after_a_turn_is_not_raised():
+    # B (higher, brighter than A) takes over with no pause, 9 dB nearer: the stretch is still labelled A, and
+    # against A's calm voice B's sounds higher, brighter and louder; the recent voice says it is B's
+    b_calm = (210.0, 1.2, -32.0)
+    for seed in (0, 1):
+        audio, _ = _quick_turns((210.0, 1.2, -23.0), b_calm, seed)
+        assert _raised(audio) == []
+
+
+def test_a_raise_inside_a_turn_is_still_reported():
+    audio, starts = _quick_turns((150.0, 1.0, -23.0), (220.0, 1.5, -32.0))   # A: +5 semitones, brighter, +9 dB
+    events = _raised(audio)
+    assert len(events) >= 2
+    assert starts[0] + 0.3 <= events[0].t <= starts[0] + 2.5
+
+
 @pytest.mark.corpus
 def test_emodb_angry_takes_are_raised_and_louder_neutral_takes_are_not(corpus):
     from voicecoach_dev.evalkit import corpus as kit

@@ -19,7 +19,10 @@ lie well below the partner's calm: a pitch tracker's octave error, or the other 
 leaving needs the level to drop below the exit level for ``release_ms``; then a refractory time. A naturally loud
 partner is compared with their own baseline; a quiet partner who raises their voice to about the loud one's calm
 level is heard, as long as their raised level is within ``over_other_db`` of the other partner's calm level (a
-guard against frames given to the wrong partner).
+guard against frames given to the wrong partner). While the speaker tracker hears the other partner's voice in
+the last moments of a stretch still labelled with this one (``doubt``: a quick turn change it has not followed
+yet), nothing is learned, and a raise needs a voice clearly changed for the other partner's calm voice too: the
+newly speaking partner's louder (nearer) calm voice is not this one's raised voice.
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ PITCH_CLIP_ST = 12.0       # a voiced frame counts as at most an octave from the
 PITCH_FALL_ST = 3.0        # vocal effort raises the pitch: a voice this far BELOW a partner's calm pitch is not
                            # them raised but the other partner's voice under their label (a turn begun in the
                            # last one's reverberation); TUNE draws 1-3: 3 false events gone, no raise lost
+DOUBT_CHANGE = 1.5         # in doubt (the recent voice sounds like the other partner) a raise also needs this many
+                           # times min_change against the OTHER partner's calm voice. TUNE draws 1-6 of builder 7:
+                           # 1.0 and 1.5 the same (raises 0.1-0.35 s sooner than without it), 0.5 let 5 of the 8
+                           # lean-in / loud-partner events the doubt removes back in
 
 
 @dataclass
@@ -143,6 +150,7 @@ class RaisedVoiceDetector:
         self._stretch_n = 0        # speech frames since the speaker tracker's current stretch began
         self._stretch_voiced = 0   # ...of them voiced
         self._stretch_labelled = False   # the tracker has named the partner of the current stretch
+        self._doubt = False   # the recent voice sounds like the other partner: learn nothing, judge warily
         self.active: str | None = None   # partner currently raised and speaking
         self.excess_db = 0.0
 
@@ -154,13 +162,16 @@ class RaisedVoiceDetector:
         b.calm_s = self.settings.baseline_speech_s if level_db is not None else 0.0
 
     def process(self, feats: FrameFeatures, label: str | None, muted: bool = False,
-                new_stretch: bool = False) -> list[RaisedVoice]:
+                new_stretch: bool = False, doubt: bool = False) -> list[RaisedVoice]:
         """Take one frame and its partner label (None while undecided); returns a confirmed RaisedVoice.
 
         ``new_stretch``: this speech follows a gap, so the windows start afresh (it may be the other partner);
-        frames before the label is decided still count towards the stretch's level and voice.
+        frames before the label is decided still count towards the stretch's level and voice. ``doubt``: the
+        recent voice sounds like the other partner (``SpeakerTracker.recent_other``): no baseline learns, and
+        evidence gathers only for a voice clearly changed for the other partner's calm voice too.
         """
         self.active = None
+        self._doubt = doubt
         if muted or not feats.is_speech:
             return self._release(feats.end_s)
         # a pause of a few hundred ms inside a turn (between sentences) keeps the windows: the turn goes on,
@@ -320,6 +331,8 @@ class RaisedVoiceDetector:
                     and above_other and voiced_share >= MIN_VOICED_SHARE)
         if evidence and voice is not None:
             evidence = self._robust_change(b, voice)
+        if evidence and self._doubt:
+            evidence = self._raised_for_other(label, voice)
         if b.raised:
             if excess >= s.exit_db:
                 b.last_loud_s = now_s
@@ -358,6 +371,14 @@ class RaisedVoiceDetector:
         held = TurnVoice(clipped, voice.bright_db, voice.voiced, voice.effective)
         return self._voice_change(b, held)[2] >= self.settings.min_change
 
+    def _raised_for_other(self, label: str, voice: TurnVoice | None) -> bool:
+        """In doubt (the recent voice sounds like the other partner): whether the voice is clearly changed for the
+        other partner's calm voice too. If it is not, it is most likely their calm voice under this one's label."""
+        other = [o for k, o in self.partners.items() if k != label and o.f0_st is not None]
+        if not other or voice is None:
+            return False
+        return self._voice_change(other[0], voice)[1] >= DOUBT_CHANGE * self.settings.min_change
+
     def _evidence(self, b: Baseline, label: str, excess: float, now_s: float) -> list[RaisedVoice]:
         """One more frame of evidence: raised once it has lasted ``hold_ms``, reported unless refractory."""
         if b.evidence_frames == 0:
@@ -383,6 +404,8 @@ class RaisedVoiceDetector:
     def _learn(self, b: Baseline, level: float, f0_st: float | None, bright: float | None, warm: bool,
                speed: float = 1.0, voice: bool = True) -> None:
         """A percentile of the calm levels while warming up, then a quantile (sign-step) tracker."""
+        if self._doubt:   # perhaps the other partner's voice: it teaches nothing about this one's
+            return
         b.calm_s += self.frame_s
         if voice:
             self._learn_spread(b)
