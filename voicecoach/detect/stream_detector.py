@@ -147,7 +147,8 @@ class StreamGate:
     ``gate_voices``; the gate is open from ``gate_delay_ms`` to ``gate_delay_ms + gate_hold_ms`` after a hot step
     (a delay lets the second voice go on long enough for one look to confirm it). ``rising`` is True while a step
     whose cut-in probability rose ``gate_rise`` above its highest of the ``gate_hold_ms`` before it lies within two
-    blocks of ``gate_delay_ms`` ago (a block's outputs come at its end): fresh evidence, worth a look sooner than the idle wait."""
+    blocks of ``gate_delay_ms`` ago (a block's outputs come at its end): fresh evidence, worth a look sooner than
+    the idle wait."""
 
     def __init__(self, settings: InterruptionSettings, model: StreamModel | None = None) -> None:
         self.settings = settings
