@@ -16,13 +16,9 @@ last ``hint_ms``. Once a second voice is seen starting it looks every ``check_ev
 interrupted whom comes from the speaker tracker's labels before the onset.
 
 With the "gated" method the hint is the streaming model's gate (``stream_detector.StreamGate``), idle looks come
-every ``gate_idle_ms`` (each fruitless one may lengthen the next wait ``gate_backoff`` times, until the gate
-closes; a fresh rise of the cut-in probability lets the model look again after ``check_every_ms``; with
-``gate_recheck_ms`` a voice seen starting but not found complete by the follow-ups gets one more look; with
-``gate_looks_per_min`` idle looks also wait for the look budget, unless the cut-in probability is rising), and an
-interruption also needs the floor holder to be heard in ``gate_holder_share`` of the second voice's run so far
-(or of its first ``gate_holder_span_ms``): a holder that fell silent soon after the onset was a turn change heard
-through a room's reverberation or over a TV, not a partner being talked over.
+every ``gate_idle_ms``, and an interruption also needs the floor holder to be heard in ``gate_holder_share`` of the
+second voice's run so far: a holder that fell silent soon after the onset was a turn change heard through a room's
+reverberation or over a TV, not a partner being talked over.
 """
 
 from __future__ import annotations
@@ -42,8 +38,6 @@ HOLDER_ACTIVE = 0.6        # the holder is active in this share of the steps of 
 OVERLAP_S = 0.2            # ...and still speaking, on average, over this long after it
 SAME_ONSET_S = 1.0         # onsets closer than this are one interruption seen by several checks
 END_S = 0.1                # end_confidence is the interrupter's mean probability over this last stretch
-BUDGET_LOOKS = 4           # gate_looks_per_min: the budget holds this many looks (a burst at a gate's opening)
-RECHECK_EXPIRY_S = 1.0     # a gate_recheck_ms look not taken this long after its time is dropped
 HINT_TIMBRE = 0.5          # a frame this far towards the other partner's timbre (holder -1, other +1) is a hint
 
 
@@ -115,17 +109,9 @@ class OverlapInterruptionDetector:
         self._every_n = max(1, settings.check_every_ms // frame_ms)
         idle_ms = settings.gate_idle_ms if gated else settings.min_run_ms
         self._idle_n = max(self._every_n, idle_ms // frame_ms)
-        self._backoff = settings.gate_backoff if gated else 1.0
-        self._recheck_s = settings.gate_recheck_ms / 1000.0 if gated else 0.0
-        # the look budget: tokens earned per frame (0: no budget)
-        self._earn = settings.gate_looks_per_min * frame_ms / 60000.0 if gated else 0.0
         self._holder_share = settings.gate_holder_share if gated else 0.0
-        self._holder_span_s = settings.gate_holder_span_ms / 1000.0
         need_ms = settings.floor_ms + settings.min_run_ms + settings.delay_ms
         self._need_n = max(1, need_ms // frame_ms)
-        # gate_backoff lengthens the idle wait up to the span in which a window still shows a whole interruption
-        # (its floor before the onset and min_run_ms after it): a longer wait could miss one altogether
-        self._max_idle_n = max(self._idle_n, (settings.model_window_ms - need_ms) // frame_ms)
         self.checks = 0
         self.reset()
 
@@ -140,19 +126,15 @@ class OverlapInterruptionDetector:
         self._since_check = 0
         self._wait_n = self._every_n
         self._often_until_s = -1.0
-        self._idle_wait_n = self._idle_n   # the current idle wait (gate_backoff lengthens it)
-        self._recheck_at_s = float("inf")   # one more look then, gate open or not (gate_recheck_ms)
-        self._tokens = float(BUDGET_LOOKS)   # looks the budget allows now (gate_looks_per_min)
         self._muted_until_s = -1e9   # the end of the product's last words: no one "held the floor" before this
         self._onsets: deque[float] = deque(maxlen=8)
 
     def process(self, samples: NDArray[np.int16], feats: FrameFeatures, label: str | None,
-                muted: bool = False, hint: bool = True, rising: bool = False) -> list[Interruption]:
+                muted: bool = False, hint: bool = True) -> list[Interruption]:
         """Take one frame's samples, its features and the tracker's label; return an interruption when one is seen.
 
         ``hint``: the voice features hint at a second voice (:class:`LookHint`); without one the model looks only
-        while following a voice it has seen starting. ``rising``: fresh evidence (the gate's cut-in probability
-        rising): the model may look after ``check_every_ms`` instead of the idle wait."""
+        while following a voice it has seen starting."""
         n, size = len(samples), len(self._window)
         first = min(n, size - self._pos)
         self._window[self._pos:self._pos + first] = samples[:first]
@@ -163,43 +145,20 @@ class OverlapInterruptionDetector:
         self._labels.add(feats.end_s, label if feats.is_speech else None)
         self._speech.append(feats.is_speech and not feats.quiet and not muted)
         self._since_check += 1
-        if self._earn:
-            self._tokens = min(float(BUDGET_LOOKS), self._tokens + self._earn)
         if muted:
             self._speech.clear()   # the product's own voice is in the window: wait until it has passed
             self._muted_until_s = feats.end_s
             return []
-        if not hint:   # the gate closed: the next opening starts the idle waits afresh
-            self._idle_wait_n = self._idle_n
-            self._wait_n = min(self._wait_n, self._idle_n)
-        if self._end_s > self._recheck_at_s + RECHECK_EXPIRY_S:
-            self._recheck_at_s = float("inf")   # no speech to look at then: the voice is long gone
-        recheck = self._end_s >= self._recheck_at_s
-        wait_n = self._every_n if (rising and hint) or recheck else self._wait_n
-        if (self._since_check < wait_n or self._filled < len(self._window)
-                or (not hint and not recheck and self._end_s >= self._often_until_s)
-                or (self._earn and self._tokens < 1.0 and not recheck and not rising
-                    and self._end_s >= self._often_until_s)
+        if (self._since_check < self._wait_n or self._filled < len(self._window)
+                or (not hint and self._end_s >= self._often_until_s)
                 or len(self._speech) < self._need_n or sum(self._speech) < SPEECH_FRACTION * self._need_n):
             return []
         self._since_check = 0
         self.checks += 1
-        if self._earn:
-            self._tokens = max(-float(BUDGET_LOOKS), self._tokens - 1.0)
         events, starting = self._check()
-        following = self._end_s < self._often_until_s
-        if recheck or events:
-            self._recheck_at_s = float("inf")
-        if events and self._recheck_s:   # found: following that voice further finds nothing new
-            self._often_until_s = self._end_s
         if starting:   # keep looking often until that voice has had time to go on (one look may miss it)
             self._often_until_s = self._end_s + self.settings.min_run_ms / 1000.0
-            self._idle_wait_n = self._idle_n
-            if self._recheck_s:
-                self._recheck_at_s = self._often_until_s + self._recheck_s
-        elif not following and not events:   # an idle look that found nothing: wait longer for the next one
-            self._idle_wait_n = min(self._max_idle_n, round(self._idle_wait_n * self._backoff))
-        self._wait_n = self._every_n if self._end_s < self._often_until_s else self._idle_wait_n
+        self._wait_n = self._every_n if self._end_s < self._often_until_s else self._idle_n
         return events
 
     def _check(self) -> tuple[list[Interruption], bool]:
@@ -233,8 +192,7 @@ class OverlapInterruptionDetector:
                 starting = True   # a second voice has begun over the first (or the model is unsure it goes on)
                 continue
             self._onsets.append(onset_s)
-            span = end if not self._holder_span_s else min(end, onset + max(1, int(self._holder_span_s / step_s)))
-            if max(on[onset:span, y].mean() for y in held) < self._holder_share:
+            if max(on[onset:end, y].mean() for y in held) < self._holder_share:
                 continue   # the "holder" fell silent soon after: a turn change heard through a room or over a TV
             over = self._labels.before(onset_s, s.floor_ms / 1000.0)
             return [Interruption(t=round(self._end_s, 3), start=round(onset_s, 3), speaker=partner_over(over),

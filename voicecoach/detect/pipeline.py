@@ -101,7 +101,7 @@ class Pipeline:
             return list(self.stream.process(frame.samples, feats, label, muted))
         if self.gate is not None and self.overlap is not None:   # the streaming model says when to look
             hint = self.gate.process(frame.samples, feats.end_s)
-            return list(self.overlap.process(frame.samples, feats, label, muted, hint, self.gate.rising))
+            return list(self.overlap.process(frame.samples, feats, label, muted, hint))
         holder = self.interruptions.holder
         contrast = self.speakers.contrast(holder) if holder and feats.is_speech and not muted else None
         if self.overlap is not None:   # the light detector's evidence only hints to the model when to look

@@ -137,39 +137,11 @@ class InterruptionSettings:
             "/ 600 kept: on TUNE draw 1 of dev-set builder 7, delay 300, hold 300 and idle 1200 look 11.3 times a "
             "minute instead of 18.9 (model 48.4: the 4x issue 16 asks) but lose 0.014 of dry F1 (0.826 -> 0.812), "
             "and on EVAL draw 1 0.034; idle 1200 alone: 12.1 a minute at -0.024), ms")
-    gate_backoff: float = setting(1.0, lo=1.0, hi=8.0,
-        doc="gated: each idle look that sees no second voice starting multiplies the wait before the next idle look "
-            "by this (up to the 2.3 s in which a window still shows a whole interruption), until the gate closes or a "
-            "look sees a second voice starting (a TV's speech "
-            "bed or a long overlap keeps the gate open: fewer looks there); 1: a look every gate_idle_ms "
-            "(2 on TUNE draw 1 of builder 7: 11.1 looks a minute, dry F1 0.821 -> 0.779: the repeated looks "
-            "find the quiet cut-ins)")
-    gate_rise: float = setting(0.0, lo=0.0, hi=1.0,
-        doc="gated: when the cut-in probability rises this much above its highest of the gate_hold_ms before, the "
-            "model may look again after check_every_ms instead of the idle wait (0: off)")
-    gate_recheck_ms: int = setting(0, lo=0, hi=2000,
-        doc="gated: after a look sees a second voice starting and the follow-up looks (every check_every_ms for "
-            "min_run_ms) do not find it complete, look once more this long after them, gate open or not; and stop "
-            "following a voice once it is found (0: off; the follow-ups alone; 600 with the 4x schedule: "
-            "TUNE draws 1-2 dry F1 +0.002 / +0.000 at the same looks, EVAL draws 1-3 0.846 at 11.6 looks a minute, "
-            "model 0.859), ms")
-    gate_looks_per_min: float = setting(0.0, lo=0.0, hi=600.0,
-        doc="gated: a budget for the model's looks (a token bucket refilled at this rate, holding up to "
-            "4 looks): every look spends one, and an idle look waits for one unless the cut-in probability is rising "
-            "(gate_rise), so a talk where the gate is open "
-            "often (a reverberant room, a TV) gets fewer idle looks per open second than one where it opens "
-            "rarely (0: no budget; simulated on TUNE draw 1 at 9 a minute it left about 40 % of the true onsets with "
-            "no look soon after them, against 5 % for the 4x schedule), looks a minute")
     gate_holder_share: float = setting(0.4, lo=0.0, hi=1.0,
         doc="gated: the floor holder must still be heard in this share of the second voice's run up to the look that "
             "finds it complete, or it is no interruption (a turn change heard through a room or over a TV; chosen on "
             "TUNE draw 1 of builder 7 replaying the runs' events: false per hour of calm talk in rooms 24.6 -> 13.9, "
             "rooms F1 0.595 -> 0.626, dry F1 0.812 unchanged; 0.5 costs 0.03 of dry F1; 0: off)")
-    gate_holder_span_ms: int = setting(0, lo=0, hi=5000,
-        doc="gated: gate_holder_share is judged over this long after the onset (clipped to what the look sees), "
-            "not over the whole run up to the look, so a later look decides as an earlier one would (a holder who "
-            "stops 1 s into a long overlap was still talked over; 0: up to the look; 600 on TUNE draw 1: "
-            "dry F1 the same, false per hour of calm talk in rooms 13.9 -> 20.8), ms")
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="features: evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0,
         doc="features: evidence per unit of pitch contrast (the other's pitch = 1)")

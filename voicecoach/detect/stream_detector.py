@@ -145,10 +145,7 @@ class StreamGate:
 
     A step is hot when its cut-in probability reaches ``gate_threshold`` or its probability of two voices reaches
     ``gate_voices``; the gate is open from ``gate_delay_ms`` to ``gate_delay_ms + gate_hold_ms`` after a hot step
-    (a delay lets the second voice go on long enough for one look to confirm it). ``rising`` is True while a step
-    whose cut-in probability rose ``gate_rise`` above its highest of the ``gate_hold_ms`` before it lies within two
-    blocks of ``gate_delay_ms`` ago (a block's outputs come at its end): fresh evidence, worth a look sooner than
-    the idle wait."""
+    (a delay lets the second voice go on long enough for one look to confirm it)."""
 
     def __init__(self, settings: InterruptionSettings, model: StreamModel | None = None) -> None:
         self.settings = settings
@@ -156,18 +153,12 @@ class StreamGate:
         self._delay_s = settings.gate_delay_ms / 1000.0
         self._hold_s = settings.gate_hold_ms / 1000.0
         self._hot: deque[float] = deque()
-        self._rises: deque[float] = deque()
-        self._block_s = max(STEP_SAMPLES, settings.stream_block_ms * SAMPLE_RATE // 1000) / SAMPLE_RATE
-        self._hold_n = max(1, settings.gate_hold_ms * SAMPLE_RATE // 1000 // STEP_SAMPLES)
-        self.rising = False
         self.reset()
 
     def reset(self) -> None:
         """Forget the audio and the hot steps."""
         self.runner.reset()
         self._hot.clear()
-        self._rises.clear()
-        self.rising = False
 
     def process(self, samples: NDArray[np.int16], now_s: float) -> bool:
         """Take one frame; True while the gate is open (a hot step between ``gate_delay_ms + gate_hold_ms`` and
@@ -177,23 +168,6 @@ class StreamGate:
             s = self.settings
             hot = (out.cut_in >= s.gate_threshold) | (out.voices[:, 2] >= s.gate_voices)
             self._hot.extend(out.end_s[hot].tolist())
-            if s.gate_rise > 0.0:
-                self._rises.extend(self._rise_times(out))
         while self._hot and self._hot[0] < now_s - self._delay_s - self._hold_s:
             self._hot.popleft()
-        while self._rises and self._rises[0] < now_s - self._delay_s - 2 * self._block_s:
-            self._rises.popleft()
-        self.rising = bool(self._rises) and self._rises[0] <= now_s - self._delay_s
         return bool(self._hot) and self._hot[0] <= now_s - self._delay_s
-
-    def _rise_times(self, out: StreamOutputs) -> list[float]:
-        """The times of this block's steps whose cut-in probability rose ``gate_rise`` above the highest of the
-        ``gate_hold_ms`` before them."""
-        cut = np.asarray(self.runner.cut_in)[-(len(out.cut_in) + self._hold_n):]
-        first = len(cut) - len(out.cut_in)
-        times = []
-        for i in range(first, len(cut)):
-            before = cut[max(0, i - self._hold_n):i]
-            if cut[i] >= (before.max() if len(before) else 0.0) + self.settings.gate_rise:
-                times.append(float(out.end_s[i - first]))
-        return times
