@@ -161,8 +161,9 @@ def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(train_data: dict[str, Any], tune_data: dict[str, Any], config: TrainConfig,
-          report=lambda m: None) -> tuple[TwoVoiceNet, dict[str, Any]]:
-    """Train from the seed; returns the model with the best validation loss and the run's log."""
+          report=lambda m: None, on_best=None) -> tuple[TwoVoiceNet, dict[str, Any]]:
+    """Train from the seed; returns the model with the best validation loss and the run's log. ``on_best(net,
+    update)``, if given, is called at each new best validation loss (e.g. to keep a checkpoint on disk)."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(True)
@@ -196,6 +197,8 @@ def train(train_data: dict[str, Any], tune_data: dict[str, Any], config: TrainCo
             run = [0.0, 0.0, 0]
             if val["loss"] < best:
                 best, best_state = val["loss"], {k: v.clone() for k, v in net.state_dict().items()}
+                if on_best is not None:
+                    on_best(net, update)
     assert best_state is not None
     net.load_state_dict(best_state)
     info = {"config": asdict(config), "parameters": net.parameter_count(), "history": history,

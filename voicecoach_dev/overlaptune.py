@@ -19,6 +19,9 @@ the interruption is kept for each share tried only if the floor holder was heard
 voice's run (the detector records a vetoed onset as seen, so dropping the event is exactly what it does).
 
     .venv/bin/python -m voicecoach_dev.overlaptune --split tune --draw 1 --holder-events DIR
+
+``--weights FILE`` replays a candidate weights file instead of the shipped one (its outputs are cached under its
+own hash); ``voicecoach_dev.overlapeval`` runs ``scripts/evaluate`` with a candidate the same way.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ import numpy as np
 from voicecoach.config import Config
 from voicecoach.detect.features import FrameFeatures
 from voicecoach.detect.stream_detector import StreamInterruptionDetector
-from voicecoach.detect.stream_model import SAMPLE_RATE, STEP_SAMPLES, StreamModel, StreamOutputs, weights_path
+from voicecoach.detect import stream_model
+from voicecoach.detect.stream_model import SAMPLE_RATE, STEP_SAMPLES, StreamModel, StreamOutputs
 from voicecoach_dev.evalkit import corpus
 from voicecoach_dev.evalkit.devset import ensure_devset
 from voicecoach_dev.evalkit.scoring import score_interruptions
@@ -47,7 +51,15 @@ FRAME = 480
 
 
 def _weights_id() -> str:
-    return hashlib.sha256(weights_path().read_bytes()).hexdigest()[:12]
+    return hashlib.sha256(stream_model.weights_path().read_bytes()).hexdigest()[:12]
+
+
+def use_weights(path: Path) -> None:
+    """Dev only: every ``StreamModel.load()`` in this process (and the workers it forks) reads ``path`` instead of
+    the shipped weights, to score a candidate model; the product never calls this. A bad file fails here."""
+    path = Path(path).resolve()
+    StreamModel.load(path)
+    stream_model.weights_path = lambda: path
 
 
 def model_outputs(item: dict[str, Any]) -> StreamOutputs:
@@ -221,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose gate_holder_share instead: a gated run's events (with gate_holder_share = 0)")
     ap.add_argument("--holder-shares", default="0,0.2,0.3,0.4,0.5,0.6")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--weights", type=Path, help="a candidate weights file instead of the shipped one")
     args = ap.parse_args(argv)
+    if args.weights:
+        use_weights(args.weights)
     if args.split == "eval":
         print("overlaptune: scoring EVAL draws: report these, never choose settings on them", file=sys.stderr)
     items = [it for d in args.draw for it in ensure_devset(False, args.out, lambda m: print(m, file=sys.stderr),
