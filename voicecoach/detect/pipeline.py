@@ -15,6 +15,7 @@ from ..audio.frames import Frame
 from ..events import Event, Interruption, RaisedVoice
 from .escalation import EscalationPolicy
 from .features import FeatureExtractor, FrameFeatures
+from .holder_floor import HolderFloor
 from .interruption import InterruptionDetector
 from .overlap import LookHint, OverlapInterruptionDetector
 from .raised import RaisedVoiceDetector
@@ -58,13 +59,16 @@ class Pipeline:
         self.hint = LookHint(s.interruption.hint_ms, frame_ms)
         self.stream = StreamInterruptionDetector(s.interruption, frame_ms) if method == "stream" else None
         self.gate = StreamGate(s.interruption) if method == "gated" else None
+        ir = s.interruption
+        self.holder_floor = (HolderFloor(ir.floor_ms, ir.model_window_ms, ir.holder_above_bed_db, frame_ms)
+                             if self.overlap is not None else None)
         self.escalation = EscalationPolicy(s.escalation, frame_ms, s.interruption.method)
         self.reset()
 
     def reset(self) -> None:
         """Forget everything learned (a new talk); a profile seeds the partners again."""
         for stage in (self.features, self.speakers, self.raised, self.interruptions, self.overlap, self.hint,
-                      self.stream, self.gate, self.escalation):
+                      self.stream, self.gate, self.holder_floor, self.escalation):
             if stage is not None:
                 stage.reset()
         if self.profile is not None:
@@ -99,18 +103,25 @@ class Pipeline:
         """The configured interruption method's events for this frame."""
         if self.stream is not None:
             return list(self.stream.process(frame.samples, feats, label, muted))
+        if self.holder_floor is not None:
+            self.holder_floor.add(feats)
         if self.gate is not None and self.overlap is not None:   # the streaming model says when to look
             hint = self.gate.process(frame.samples, feats.end_s)
-            return list(self.overlap.process(frame.samples, feats, label, muted, hint))
+            return self._heard(self.overlap.process(frame.samples, feats, label, muted, hint))
         holder = self.interruptions.holder
         contrast = self.speakers.contrast(holder) if holder and feats.is_speech and not muted else None
         if self.overlap is not None:   # the light detector's evidence only hints to the model when to look
             self.interruptions.process(feats, label, contrast, muted)
             hint = self.hint.process(feats.is_speech and not muted, self.interruptions.evidence,
                                      len(self.speakers.models) == 2, self.interruptions.holder, contrast)
-            return list(self.overlap.process(frame.samples, feats, label, muted, hint))
+            return self._heard(self.overlap.process(frame.samples, feats, label, muted, hint))
         settled = holder and feats.is_speech and not muted and self._voices_settled(feats.end_s, known)
         return list(self.interruptions.process(feats, label, contrast if settled else None, muted))
+
+    def _heard(self, found: list[Interruption]) -> list[Event]:
+        """The segmentation model's interruptions whose floor holder was heard above the background bed."""
+        floor = self.holder_floor
+        return [e for e in found if floor is None or floor.heard(e)]
 
     def _voices_settled(self, now_s: float, known: str | None) -> bool:
         """Both voices have been told apart for ``settle_s``: only then is interruption evidence trusted."""

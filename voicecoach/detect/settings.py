@@ -142,6 +142,11 @@ class InterruptionSettings:
             "finds it complete, or it is no interruption (a turn change heard through a room or over a TV; chosen on "
             "TUNE draw 1 of builder 7 replaying the runs' events: false per hour of calm talk in rooms 24.6 -> 13.9, "
             "rooms F1 0.595 -> 0.626, dry F1 0.812 unchanged; 0.5 costs 0.03 of dry F1; 0: off)")
+    holder_above_bed_db: float = setting(
+        7.0, lo=0.0, hi=40.0,
+        doc="gated, model: the floor holder's last floor_ms before the second voice must average this far over the "
+            "background bed (or 0.6 of the partners' speech level over it, whichever is lower), or it was a TV or "
+            "radio voice, not a partner (see holder_floor.py; 0: off)")
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="features: evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0,
         doc="features: evidence per unit of pitch contrast (the other's pitch = 1)")
