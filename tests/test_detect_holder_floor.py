@@ -109,5 +109,9 @@ def test_the_floor_is_judged_over_the_bed_before_the_onset():
     assert _heard([-33.0]) is True       # a partner 17 dB over the bed
     assert _heard([-46.0]) is False      # the TV: 4 dB over its own bed level
     assert _heard([-46.0], bed_db=None) is True   # no bed known yet: nothing judged
-    # a quiet talk: the "bed" the features find is 5 dB under the speech, the floor 4 dB over it (0.6 x 5 = 3)
-    assert _heard([-31.0], bed_db=-35.0) is True
+    # a quiet dry talk: the "bed" the features find is the quieter partner, 8 dB under the louder one; a floor
+    # 5.5 dB over it is 0.6 of that
+    assert _heard([-32.5], bed_db=-38.0) is True
+    assert _heard([-36.0], bed_db=-38.0) is False
+    # busy talk in a reverberant room: the "bed" is the talk itself, 4 dB under it: nothing judged
+    assert _heard([-36.0], bed_db=-34.0) is True

@@ -9,6 +9,8 @@ above the background bed (the TV, music, a dishwasher: ``FrameFeatures.bed_db``)
 ``floor_ms`` before the second voice's onset) averaged less than ``holder_above_bed_db`` over the bed is no
 interruption; nor one under ``SHARE_OF_SPEECH`` of the partners' own speech level over the bed (in a quiet
 dry talk the "bed" the features find may be the quieter partner's own voice, a few dB under the louder one's).
+A "bed" under ``MIN_BED_GAP_DB`` below the partners' speech is no bed to judge by: in busy talk through a
+reverberant room the features' low percentile of levels is the talk itself.
 Both are taken as they stood at the onset: a bed level still settling after the decision has moved (early in a
 talk a loud partner lifts it within a second) says nothing about the floor before. Nothing is judged before the
 features know a bed and a speech level.
@@ -27,6 +29,7 @@ from .features import FrameFeatures
 log = logging.getLogger(__name__)
 
 SHARE_OF_SPEECH = 0.6   # ...or under this share of the partners' speech level over the bed (whichever is lower)
+MIN_BED_GAP_DB = 6.0    # a bed closer than this under the partners' speech level judges nothing
 
 
 class HolderFloor:
@@ -79,6 +82,8 @@ class HolderFloor:
         if levels is None:
             return True
         floor, speech = levels
+        if speech < MIN_BED_GAP_DB:
+            return True
         need = min(self.above_bed_db, SHARE_OF_SPEECH * speech)
         if floor >= need:
             return True
