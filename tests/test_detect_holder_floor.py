@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from test_detect_overlap import _Scripted
 from voicecoach.audio.frames import SAMPLE_RATE as R, float_to_int16, frames_from_array
 from voicecoach.detect.features import FrameFeatures
 from voicecoach.detect.holder_floor import HolderFloor
 from voicecoach.detect.overlap import OverlapInterruptionDetector
 from voicecoach.detect.pipeline import Pipeline
-from voicecoach.detect.segmentation import SegmentationModel
 from voicecoach.detect.settings import DetectionSettings
 from voicecoach.events import Interruption
 
@@ -39,30 +39,15 @@ def _room(turns: list[tuple[float, float, float]], seconds: float = 18.0) -> np.
     return out + tv
 
 
-class _SecondVoiceAt:
-    """Stands in for the segmentation model: one voice all along, a second one too from ``onset_s`` on. That is
-    what it reports both when a partner cuts in and when a partner starts talking while the TV talks."""
-
-    def __init__(self, onset_s: float) -> None:
-        self.onset_s = onset_s
-        self.now_s = 0.0
-
-    def probabilities(self, audio: np.ndarray) -> np.ndarray:
-        steps = ((((len(audio) - 251) // 10 + 1) // 3 - 4) // 3 - 4) // 3
-        times = self.now_s - len(audio) / R + SegmentationModel.step_centers_s(steps)
-        probs = np.zeros((steps, 7), np.float32)
-        probs[times < self.onset_s, 1] = 1.0    # {0}
-        probs[times >= self.onset_s, 4] = 1.0   # {0, 1}
-        return probs
-
-
 def _interruptions(audio: np.ndarray, above_bed_db: float | None = None) -> list[Interruption]:
     s = DetectionSettings()
     ir = replace(s.interruption, method="model", hint_ms=0)
     if above_bed_db is not None:
         ir = replace(ir, holder_above_bed_db=above_bed_db)
     p = Pipeline(replace(s, interruption=ir))
-    model = _SecondVoiceAt(ONSET_S)
+    # one voice all along, a second one too from ONSET_S on: what the segmentation model reports both when a
+    # partner cuts in and when a partner starts talking while the TV talks
+    model = _Scripted(ONSET_S)
     assert p.overlap is not None
     p.overlap.model = model   # type: ignore[assignment]
     found = []
