@@ -61,7 +61,7 @@ class Pipeline:
         self.gate = StreamGate(s.interruption) if method == "gated" else None
         ir = s.interruption
         self.holder_floor = (HolderFloor(ir.floor_ms, ir.model_window_ms, ir.holder_above_bed_db, frame_ms)
-                             if self.overlap is not None else None)
+                             if self.overlap is not None and ir.holder_above_bed_db > 0.0 else None)   # 0: off
         self.escalation = EscalationPolicy(s.escalation, frame_ms, s.interruption.method)
         self.reset()
 
