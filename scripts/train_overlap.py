@@ -21,7 +21,7 @@ from voicecoach_dev.evalkit import corpus
 from voicecoach_dev.evalkit.splits import Split
 
 OUT = corpus.REPO / "out" / "h2-overlap"
-REFERENCE = corpus.REPO / "tests" / "data" / "stream_reference.npz"
+REFERENCE = corpus.REPO / "tests" / "data" / f"{weights_path().stem}-reference.npz"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     net, info = ot.train(overlapdata.load(train_dir), overlapdata.load(tune_dir), config, report=say)
     aside = args.smoke or args.candidate   # a candidate is judged first (voicecoach_dev.overlapeval), shipped after
     weights = out / "stream-overlap.npz" if aside else weights_path()
-    reference = out / "stream_reference.npz" if aside else REFERENCE
+    reference = out / REFERENCE.name if aside else REFERENCE
     arrays = ot.export(net, weights)
     worst = ot.reference(net, arrays, reference)
     info.update({"command": "scripts/train-overlap " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -1,17 +1,23 @@
-"""The streaming two-voice model in numpy: PyTorch's numbers within float32's rounding, any split of the stream."""
+"""The streaming two-voice model in numpy: PyTorch's numbers within float32's rounding, any split of the stream.
+
+Every shipped weights file (one per method that runs the model: ``stream_model.WEIGHTS``) has its own stored
+reference, ``tests/data/<weights file>-reference.npz``, written by ``scripts/train-overlap`` with the weights."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from voicecoach.detect.stream_model import (CONTEXT_HOPS, LOG_FLOOR, N_MEL, STEP_HOPS, LogMel, StreamModel,
-                                            mel_filters, weights_path)
+from voicecoach.detect.stream_model import (CONTEXT_HOPS, LOG_FLOOR, N_MEL, STEP_HOPS, WEIGHTS, LogMel,
+                                            StreamModel, mel_filters, weights_path)
+from voicecoach.detect.pipeline import Pipeline
+from voicecoach.detect.settings import DetectionSettings, InterruptionSettings
 from voicecoach.errors import InputError
 
-REFERENCE = Path(__file__).parent / "data" / "stream_reference.npz"
+DATA = Path(__file__).parent / "data"
 U32 = 2.0 ** -24   # float32's unit roundoff
 
 
@@ -20,15 +26,25 @@ def gamma(k: int) -> float:
     return k * U32 / (1 - k * U32)
 
 
+def reference_path(method: str) -> Path:
+    """The stored PyTorch reference of the weights shipped for ``method``."""
+    return DATA / f"{Path(WEIGHTS[method]).stem}-reference.npz"
+
+
+@pytest.fixture(scope="module", params=sorted(WEIGHTS))
+def method(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def arrays() -> dict[str, np.ndarray]:
-    with np.load(weights_path()) as z:
+def arrays(method) -> dict[str, np.ndarray]:
+    with np.load(weights_path(method)) as z:
         return {k: z[k].astype(np.float64) for k in z.files}
 
 
 @pytest.fixture(scope="module")
-def reference() -> dict[str, np.ndarray]:
-    with np.load(REFERENCE) as z:
+def reference(method) -> dict[str, np.ndarray]:
+    with np.load(reference_path(method)) as z:
         return {k: z[k] for k in z.files}
 
 
@@ -104,8 +120,8 @@ def test_the_plain_equations_give_pytorchs_float64_outputs(arrays, reference, fl
     assert np.abs(cut - reference["cut_in"]).max() < bound64
 
 
-def test_the_numpy_model_gives_pytorchs_outputs_within_float32_rounding(reference, float32_bound):
-    model = StreamModel.load()
+def test_the_numpy_model_gives_pytorchs_outputs_within_float32_rounding(method, reference, float32_bound):
+    model = StreamModel.load(method=method)
     out = model.process(reference["audio"].astype(np.float32) / 32768.0)
     n = len(reference["voices"])
     assert float32_bound < 0.01   # the check means something: a wrong gate or a lost bias moves outputs by 0.1+
@@ -114,9 +130,9 @@ def test_the_numpy_model_gives_pytorchs_outputs_within_float32_rounding(referenc
     assert np.allclose(out.end_s[:3], [0.03, 0.06, 0.09])
 
 
-def test_a_stream_in_blocks_of_any_size_gives_the_whole_files_outputs(reference, float32_bound):
+def test_a_stream_in_blocks_of_any_size_gives_the_whole_files_outputs(method, reference, float32_bound):
     audio = reference["audio"].astype(np.float32) / 32768.0
-    model = StreamModel.load()
+    model = StreamModel.load(method=method)
     whole = model.process(audio)
     for sizes in ([160], [480], [320, 7, 1000, 481], [5000]):
         model.reset()
@@ -143,9 +159,23 @@ def test_features_are_one_row_per_10_ms_and_a_tone_lands_in_its_band():
     assert np.allclose(LogMel().process(np.zeros(800, np.float32)), np.log(LOG_FLOOR), atol=1e-5)
 
 
-def test_the_shipped_weights_are_small():
-    assert weights_path().stat().st_size < 500_000
-    assert (weights_path().parent / "LICENSE-stream-overlap.txt").is_file()
+@pytest.mark.parametrize("name", sorted(WEIGHTS))
+def test_the_shipped_weights_are_small_and_licensed(name):
+    path = weights_path(name)
+    assert path.stat().st_size < 500_000
+    assert (path.parent / f"LICENSE-{path.stem}.txt").is_file()
+    assert reference_path(name).is_file()
+
+
+def test_each_method_runs_its_own_weights():
+    assert weights_path("gated").name == "stream-overlap.npz"
+    assert weights_path("stream").name == "stream-alone.npz"
+    gate, alone = StreamModel.load(method="gated"), StreamModel.load(method="stream")
+    assert not np.array_equal(gate._w1, alone._w1)
+    for name, want in (("stream", alone), ("gated", gate)):
+        p = Pipeline(replace(DetectionSettings(), interruption=replace(InterruptionSettings(), method=name)))
+        stage = p.stream if name == "stream" else p.gate
+        assert stage is not None and np.array_equal(stage.runner.model._w1, want._w1), name
 
 
 def test_a_missing_weights_file_is_one_clear_error(tmp_path: Path):

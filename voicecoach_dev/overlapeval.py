@@ -2,7 +2,8 @@
 
     .venv/bin/python -m voicecoach_dev.overlapeval WEIGHTS [--looks FILE] <scripts/evaluate arguments>
 
-The whole pipeline runs as ``scripts/evaluate`` runs it; only ``StreamModel.load()`` reads ``WEIGHTS``. ``--looks
+The whole pipeline runs as ``scripts/evaluate`` runs it; only ``StreamModel.load()`` reads ``WEIGHTS`` (for whichever
+method the config picks: "stream" or "gated"). ``--looks
 FILE`` also counts the segmentation model's looks (JSON ``{"n": looks}``, as ``out/h14/pool.py`` reads them; divide
 by the run's ``audio_hours``; in-process runs only, so with ``--jobs 1``).
 """

@@ -20,8 +20,9 @@ voice's run (the detector records a vetoed onset as seen, so dropping the event 
 
     .venv/bin/python -m voicecoach_dev.overlaptune --split tune --draw 1 --holder-events DIR
 
-``--weights FILE`` replays a candidate weights file instead of the shipped one (its outputs are cached under its
-own hash); ``voicecoach_dev.overlapeval`` runs ``scripts/evaluate`` with a candidate the same way.
+The stream method's grid replays the weights shipped for "stream", the gate's grid those shipped for "gated"
+(``stream_model.WEIGHTS``). ``--weights FILE`` replays a candidate weights file instead (its outputs are cached
+under its own hash); ``voicecoach_dev.overlapeval`` runs ``scripts/evaluate`` with a candidate the same way.
 """
 
 from __future__ import annotations
@@ -50,27 +51,29 @@ CACHE = corpus.REPO / "out" / "h2-overlap" / "outputs"
 FRAME = 480
 
 
-def _weights_id() -> str:
-    return hashlib.sha256(stream_model.weights_path().read_bytes()).hexdigest()[:12]
+def _weights_id(method: str) -> str:
+    return hashlib.sha256(stream_model.weights_path(method).read_bytes()).hexdigest()[:12]
 
 
 def use_weights(path: Path) -> None:
     """Dev only: every ``StreamModel.load()`` in this process (and the workers it forks) reads ``path`` instead of
-    the shipped weights, to score a candidate model; the product never calls this. A bad file fails here."""
+    the shipped weights, for either method, to score a candidate model; the product never calls this. A bad file
+    fails here."""
     path = Path(path).resolve()
     StreamModel.load(path)
-    stream_model.weights_path = lambda: path
+    stream_model.weights_path = lambda method="gated": path
 
 
-def model_outputs(item: dict[str, Any]) -> StreamOutputs:
-    """The streaming model's outputs over a whole item (cached by weights, folder and name)."""
+def model_outputs(item: dict[str, Any], method: str = "stream") -> StreamOutputs:
+    """The streaming model's outputs over a whole item with the weights of ``method`` (cached by weights, folder
+    and name)."""
     wav = Path(item["wav"])
-    path = CACHE / _weights_id() / wav.parent.name / f"{wav.stem}.npz"
+    path = CACHE / _weights_id(method) / wav.parent.name / f"{wav.stem}.npz"
     if path.exists():
         with np.load(path) as z:
             return StreamOutputs(z["voices"], z["cut_in"], z["end_s"])
     audio = corpus.read_wav(wav)
-    out = StreamModel.load().process(audio.astype(np.float32) / 32768.0)
+    out = StreamModel.load(method=method).process(audio.astype(np.float32) / 32768.0)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, voices=out.voices, cut_in=out.cut_in, end_s=out.end_s)
     return out
@@ -246,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps(rows, indent=1))
         return 0
-    outputs = {it["name"] + f"/{it['draw']}": model_outputs(it) for it in items}
+    method = "gated" if args.gate_events else "stream"
+    outputs = {it["name"] + f"/{it['draw']}": model_outputs(it, method) for it in items}
     for it in items:
         it["name"] = it["name"] + f"/{it['draw']}"
     if args.gate_events:
