@@ -4,8 +4,10 @@ Each talk is planned with the dev-set builder's own pieces (``evalkit.scenarios.
 turns, backchannels, interruptions whose holder really speaks around the onset) on two voices of ONE split
 (``evalkit.splits``: TRAIN for training, TUNE for validation; EVAL is never read here), then heard dry or through
 a simulated living room (``evalkit.rooms``: each partner at their own distance, 0.5-3.5 m, RT60 0.2-0.8 s), over
-nothing, household noise, a TV or radio with speech in it (``evalkit.beds``), generated music or coloured noise,
-at 0-25 dB SNR, with the partners 0-15 dB apart and the whole talk at -45 to -18 dBFS.
+nothing, household noise, a TV or radio with speech in it (``evalkit.beds``), generated music or coloured noise
+(builder version 1), or also babble, plucked music, hum, a dishwasher, traffic and two beds at once (version 2,
+``synthsounds``), at 0-25 dB SNR, with the partners 0-15 dB apart and the whole talk at -45 to -18 dBFS. Both
+versions are built by this code (``--builder``); the version is part of each talk's seed and of the folder name.
 
 Training material is also licence-clean: the weights are shipped, so TRAIN voices and noises come only from sets
 whose licence allows it (LibriSpeech, VCTK samples from MIT/CC BY repositories, Speech Commands, CMU ARCTIC,
@@ -19,7 +21,7 @@ Truth per 10 ms hop ``k`` (the audio from ``k * 160`` to ``(k + 1) * 160`` sampl
   floor and goes on), -1 (not scored) in the first 0.5 s after it, 0 elsewhere (backchannels, turn-taking and
   turn changes where the next partner starts 0.05-0.3 s before the last one ends included).
 
-    .venv/bin/python -m voicecoach_dev.overlapdata --split train --talks 1000 --out out/h2-overlap/material
+    .venv/bin/python -m voicecoach_dev.overlapdata --split train --talks 1000 --builder 2 --out out/h2-overlap/material
 """
 
 from __future__ import annotations
@@ -39,11 +41,12 @@ from numpy.typing import NDArray
 
 from voicecoach.audio.frames import float_to_int16
 from voicecoach.detect.stream_model import LogMel
+from voicecoach_dev import synthsounds as synth
 from voicecoach_dev.evalkit import beds, corpus, rooms, scenarios
 from voicecoach_dev.evalkit.mixing import Partner, Talk
 from voicecoach_dev.evalkit.splits import Split, split_of
 
-BUILDER = 1
+BUILDER = 2                        # the newest version; version 1 (fewer background kinds) is still built
 RATE, HOP = corpus.RATE, corpus.HOP
 BASE_SEED = 16_2026
 FILL_GAP_HOPS = 20                 # a partner's pauses under 0.2 s are still their turn
@@ -197,67 +200,10 @@ def truth(talk: Talk, hops: int) -> Truth:
     return Truth(active, active.sum(0).astype(np.int8), cut)
 
 
-def synthetic_music(rng: np.random.Generator, seconds: float) -> NDArray[np.float32]:
-    """Generated music (no recording, no licence): chords of harmonic notes on a beat, a bass line, a hi-hat."""
-    n = int(seconds * RATE)
-    out = np.zeros(n, np.float32)
-    beat = int(RATE * 60.0 / rng.uniform(70, 150))
-    root_hz = float(rng.uniform(90, 220))
-    scale = np.array([0, 2, 4, 5, 7, 9, 11, 12, 14, 16])
-    # one period of a note: six harmonics, brighter or duller; notes index it with their own phase (a wavetable)
-    size = 2048
-    period = np.arange(size) / size
-    tilt = rng.uniform(1.0, 2.0)
-    table = sum(np.sin(2 * np.pi * h * period + rng.uniform(0, 6.3)) / h ** tilt for h in range(1, 7))
-    t = np.arange(2 * beat) / RATE
-    env = np.exp(-rng.uniform(2.0, 8.0) * t)
-    for start in range(0, n, beat):
-        notes = root_hz * 2.0 ** (rng.choice(scale, size=int(rng.integers(1, 4)), replace=False) / 12.0)
-        if (start // beat) % 2 == 0:
-            notes = np.append(notes, root_hz / 2)
-        idx = (np.outer(notes, t) * size).astype(np.int64) % size
-        seg = (table[idx].sum(0) * env)[: n - start]
-        out[start:start + len(seg)] += seg.astype(np.float32)
-        if rng.random() < 0.7:   # a hi-hat: a short burst of high noise
-            k = min(int(0.04 * RATE), n - start)
-            out[start:start + k] += (np.diff(rng.standard_normal(k + 1)) * np.exp(-np.arange(k) / 120.0) * 0.5
-                                     ).astype(np.float32)
-    return out / max(float(np.sqrt(np.mean(out.astype(np.float64) ** 2))), 1e-9)
-
-
-def coloured_noise(rng: np.random.Generator, seconds: float) -> NDArray[np.float32]:
-    """Stationary noise with a random spectral tilt and hum, sometimes swelling like a machine."""
-    n = int(seconds * RATE)
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.maximum(np.fft.rfftfreq(n, 1 / RATE), 20.0)
-    spec *= (f / 1000.0) ** (rng.uniform(-1.5, 0.5) / 2)
-    x = np.fft.irfft(spec, n)
-    if rng.random() < 0.4:
-        hum = float(rng.choice([50.0, 60.0, 100.0, 120.0]))
-        x += 0.5 * np.std(x) * np.sin(2 * np.pi * hum * np.arange(n) / RATE)
-    if rng.random() < 0.4:
-        x *= 1.0 + 0.6 * np.sin(2 * np.pi * rng.uniform(0.1, 1.5) * np.arange(n) / RATE)
-    return (x / np.std(x)).astype(np.float32)
-
-
-def knocks(rng: np.random.Generator, n: int, every_s: float) -> list[tuple[int, NDArray[np.float32]]]:
-    """Transient sounds (a knock, a clap, a cup set down): decaying resonant noise bursts at random times."""
-    out = []
-    t = rng.uniform(0.2, 1.0) * every_s
-    while t * RATE < n - RATE:
-        k = int(rng.uniform(0.03, 0.25) * RATE)
-        burst = rng.standard_normal(k) * np.exp(-np.arange(k) / (k / rng.uniform(3, 8)))
-        f0 = rng.uniform(150, 3000)
-        burst = burst + 3 * np.sin(2 * np.pi * f0 * np.arange(k) / RATE) * np.exp(-np.arange(k) / (k / 4))
-        out.append((int(t * RATE), (burst / np.std(burst)).astype(np.float32)))
-        t += rng.uniform(0.5, 1.5) * every_s
-    return out
-
-
 @functools.lru_cache(maxsize=ROOM_BANK)
 def _room(seed: int) -> tuple[dict[str, Any], dict[str, NDArray[np.float32]]]:
     """One room of the bank: seats at SEATS_M and a TV, their impulse responses (slow: built once, kept on disk)."""
-    cached = ROOM_CACHE / f"room-{BUILDER}-{seed}.npz"
+    cached = ROOM_CACHE / f"room-1-{seed}.npz"   # the bank does not change with the builder version
     if cached.exists():
         with np.load(cached) as z:
             return json.loads(str(z["describe"])), {k: z[k] for k in z.files if k != "describe"}
@@ -279,24 +225,63 @@ def _looped(rng: np.random.Generator, x: NDArray[np.float32], n: int) -> NDArray
     return np.tile(x, reps)[off:off + n]
 
 
-def _bed(rng: np.random.Generator, mat: Material, others: list[corpus.Voice], seconds: float,
-         split: Split) -> tuple[str, NDArray[np.float32] | None]:
-    """A background: nothing, household noise, a TV with speech in it, music or coloured noise (unit RMS)."""
+BEDS = {"none": 0.17, "household": 0.05, "tv": 0.2, "music": 0.1, "plucked": 0.1, "noise": 0.1, "hum": 0.08,
+        "dishes": 0.08, "babble": 0.06, "traffic": 0.06}
+SECOND_BED = 0.2                   # a bed this often has a second one under it (a TV and the dishwasher)
+
+
+def _bed_v1(rng: np.random.Generator, mat: Material, others: list[corpus.Voice],
+            seconds: float) -> tuple[str, NDArray[np.float32] | None]:
+    """Builder version 1's background: nothing, household noise, a TV with speech in it, music or coloured noise."""
     kind = rng.choice(["none", "household", "tv", "music", "noise"], p=[0.25, 0.15, 0.3, 0.15, 0.15])
     if kind == "household" and mat.beds:
         name, x = mat.beds[int(rng.integers(len(mat.beds)))]
         x = _looped(rng, x, int(seconds * RATE))
         return name, x / max(float(np.std(x)), 1e-9)
     if kind == "tv" and others:
-        music = synthetic_music(rng, 20.0) if rng.random() < 0.5 else None
+        music = synth.synthetic_music(rng, 20.0) if rng.random() < 0.5 else None
         picks = [others[int(i)].tape for i in rng.choice(len(others), size=min(4, len(others)), replace=False)]
         programme = beds.tv_bed(rng, TV_S, picks, music)   # its level compressor is slow: a short programme, looped
         return "tv", _looped(rng, programme, int(seconds * RATE))
     if kind == "music":
-        return "music (generated)", synthetic_music(rng, seconds)
+        return "music (generated)", synth.synthetic_music(rng, seconds)
     if kind == "noise":
-        return "noise (generated)", coloured_noise(rng, seconds)
+        return "noise (generated)", synth.coloured_noise(rng, seconds)
     return "none", None
+
+
+def _bed(rng: np.random.Generator, mat: Material, others: list[corpus.Voice], seconds: float,
+         depth: int = 0) -> tuple[str, NDArray[np.float32] | None]:
+    """A background (unit RMS): nothing, household noise, a TV with speech in it, or a generated sound."""
+    kind = str(rng.choice(list(BEDS), p=list(BEDS.values())))
+    n = int(seconds * RATE)
+    x: NDArray[np.float32] | None = None
+    if kind == "household" and mat.beds:
+        kind, x = mat.beds[int(rng.integers(len(mat.beds)))]
+        x = _looped(rng, x, n)
+        x = x / max(float(np.std(x)), 1e-9)
+    elif kind in ("tv", "babble") and others:
+        tapes = [v.tape for v in others]
+        if kind == "babble":
+            x = _looped(rng, synth.babble(rng, TV_S, tapes), n)
+        else:
+            music = synth.synthetic_music(rng, 20.0) if rng.random() < 0.5 else None
+            picks = [tapes[int(i)] for i in rng.choice(len(tapes), size=min(4, len(tapes)), replace=False)]
+            x = _looped(rng, beds.tv_bed(rng, TV_S, picks, music), n)   # its compressor is slow: a short one, looped
+    elif kind == "plucked":
+        x = _looped(rng, synth.plucked(rng, TV_S), n)   # slow to make: a short piece, looped
+    elif kind in ("music", "noise", "hum", "dishes", "traffic"):
+        make = {"music": synth.synthetic_music, "noise": synth.coloured_noise, "hum": synth.hum,
+                "dishes": synth.dishes, "traffic": synth.traffic}[kind]
+        x = make(rng, seconds)
+    if x is None:
+        return "none", None
+    if depth == 0 and rng.random() < SECOND_BED:
+        other, y = _bed(rng, mat, others, seconds, depth=1)
+        if y is not None:
+            x = x + y[:len(x)] * np.float32(10 ** (rng.uniform(-10, 0) / 20))
+            kind = f"{kind} + {other}"
+    return kind, x
 
 
 def _speech_db(x: NDArray[np.float32], active: NDArray[np.bool_]) -> float:
@@ -306,14 +291,16 @@ def _speech_db(x: NDArray[np.float32], active: NDArray[np.bool_]) -> float:
     return 10.0 * np.log10(float(np.mean(np.square(frames, dtype=np.float64))) + 1e-12) if frames.size else -100.0
 
 
-def talk_seed(split: Split, index: int) -> int:
+def talk_seed(split: Split, index: int, builder: int = BUILDER) -> int:
     """The seed of talk ``index`` of a split's material (the builder version is part of it)."""
-    return (BASE_SEED + 1_000_003 * BUILDER + index) ^ zlib.crc32(split.value.encode())
+    return (BASE_SEED + 1_000_003 * builder + index) ^ zlib.crc32(split.value.encode())
 
 
-def make_talk(root: Path, split: Split, index: int) -> tuple[NDArray[np.int16], Truth, dict[str, Any]]:
-    """One talk of ``split``'s material: int16 audio at 16 kHz, its truth and what it is made of."""
-    rng = np.random.default_rng(talk_seed(split, index))
+def make_talk(root: Path, split: Split, index: int,
+              builder: int = BUILDER) -> tuple[NDArray[np.int16], Truth, dict[str, Any]]:
+    """One talk of ``split``'s material (builder version ``builder``): int16 audio at 16 kHz, its truth and what
+    it is made of."""
+    rng = np.random.default_rng(talk_seed(split, index, builder))
     mat = material(root, split)
     a, b = _pair(rng, mat, augment=split is Split.TRAIN)
     apart = float(rng.uniform(0, 6) if rng.random() < 0.5 else rng.uniform(6, APART_DB)) * rng.choice([-1.0, 1.0])
@@ -335,7 +322,7 @@ def make_talk(root: Path, split: Split, index: int) -> tuple[NDArray[np.int16], 
     for (start, x, *_), who in zip(talk.placements, _owners(talk)):
         seg = x[: max(0, n - start)]
         tracks[who][start:start + len(seg)] += seg
-    info: dict[str, Any] = {"index": index, "split": split.value, "seed": talk_seed(split, index),
+    info: dict[str, Any] = {"index": index, "split": split.value, "seed": talk_seed(split, index, builder),
                             "voices": {"A": a.name, "B": b.name}, "apart_db": round(apart, 2),
                             "interruptions": len(talk.interruptions), "backchannels": len(talk.backchannels),
                             "grab_share": round(talk.grab_share, 3)}
@@ -346,18 +333,18 @@ def make_talk(root: Path, split: Split, index: int) -> tuple[NDArray[np.int16], 
         info["room"] = {"seed": described["seed"], "rt60_s": described["rt60_s"], "distance_m": dist}
     speech = tracks["A"] + tracks["B"]
     speech_db = _speech_db(speech, tr.count > 0)
-    bed_name, bed = _bed(rng, mat, [v for v in mat.voices if v.name not in (a.name.split("@")[0],
-                                                                            b.name.split("@")[0])], n / RATE + 0.1, split)
+    others = [v for v in mat.voices if v.name not in (a.name.split("@")[0], b.name.split("@")[0])]
+    bed_name, bed = (_bed_v1 if builder == 1 else _bed)(rng, mat, others, n / RATE + 0.1)
     mix = speech
     if bed is not None:
-        if room is not None and bed_name == "tv":
+        if room is not None and bed_name.startswith("tv"):
             bed = rooms.render(bed, room[1][beds.TV_SOURCE])
             bed = bed / max(float(np.std(bed)), 1e-9)
         snr = float(rng.uniform(*SNR_DB))
         mix = mix + bed[:n] * np.float32(10 ** ((speech_db - snr) / 20))
         info["bed"] = {"kind": bed_name, "snr_db": round(snr, 2)}
     if rng.random() < 0.3:
-        for at, x in knocks(rng, n, float(rng.uniform(8, 30))):
+        for at, x in synth.knocks(rng, n, float(rng.uniform(8, 30))):
             seg = x[: n - at] * np.float32(10 ** ((speech_db + rng.uniform(-10, 5)) / 20))
             mix[at:at + len(seg)] += seg
     gain = float(rng.uniform(*TALK_LEVEL_DB)) - speech_db
@@ -373,9 +360,11 @@ def features(audio: NDArray[np.int16]) -> NDArray[np.float32]:
     return LogMel().process(audio.astype(np.float32) / 32768.0)
 
 
-def build(root: Path, split: Split, talks: int, out: Path, shard: int = 50, log=print) -> Path:
-    """Write ``talks`` talks of ``split`` as shards of features and truth into ``out/<split>-v<BUILDER>/``."""
-    folder = out / f"{split.value}-v{BUILDER}"
+def build(root: Path, split: Split, talks: int, out: Path, shard: int = 50, log=print,
+          builder: int = BUILDER) -> Path:
+    """Write ``talks`` talks of ``split`` (builder version ``builder``) as shards of features and truth into
+    ``out/<split>-v<builder>/``."""
+    folder = out / f"{split.value}-v{builder}"
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     for first in range(0, talks, shard):
@@ -384,7 +373,7 @@ def build(root: Path, split: Split, talks: int, out: Path, shard: int = 50, log=
             continue
         feats, counts, cuts, actives, infos = [], [], [], [], []
         for i in range(first, min(first + shard, talks)):
-            audio, tr, info = make_talk(root, split, i)
+            audio, tr, info = make_talk(root, split, i, builder)
             f = features(audio)
             hops = min(len(f), len(tr.count))
             feats.append(f[:hops].astype(np.float16))
@@ -403,12 +392,15 @@ def build(root: Path, split: Split, talks: int, out: Path, shard: int = 50, log=
     return folder
 
 
-def load(folder: Path) -> dict[str, Any]:
-    """Every shard of a built split: features (hops, N_MEL) float16, count, cut_in, talk lengths, infos."""
-    parts = [np.load(p) for p in sorted(folder.glob("shard-*.npz")) if ".tmp" not in p.name]
+def load(*folders: Path) -> dict[str, Any]:
+    """Every shard of one or more built splits, in order: features (hops, N_MEL) float16, count, cut_in, talk
+    lengths, infos."""
+    shards = [p for f in folders for p in sorted(f.glob("shard-*.npz")) if ".tmp" not in p.name]
+    parts = [np.load(p) for p in shards]
     if not parts:
-        raise FileNotFoundError(f"no shards in {folder}: build them with python -m voicecoach_dev.overlapdata")
-    infos = [i for p in sorted(folder.glob("shard-*.json")) for i in json.loads(p.read_text())]
+        raise FileNotFoundError(f"no shards in {', '.join(map(str, folders))}: build them with "
+                                "python -m voicecoach_dev.overlapdata")
+    infos = [i for p in shards for i in json.loads(p.with_suffix(".json").read_text())]
     return {"features": np.concatenate([p["features"] for p in parts]),
             "count": np.concatenate([p["count"] for p in parts]),
             "cut_in": np.concatenate([p["cut_in"] for p in parts]),
@@ -420,10 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=("train", "tune"), default="train")
     ap.add_argument("--talks", type=int, default=1000)
+    ap.add_argument("--builder", type=int, choices=(1, 2), default=BUILDER, help=f"builder version (default {BUILDER})")
     ap.add_argument("--out", type=Path, default=corpus.REPO / "out" / "h2-overlap" / "material")
     args = ap.parse_args(argv)
     build(corpus.find_corpus(), Split(args.split), args.talks, args.out,
-          log=lambda m: print(m, file=sys.stderr))
+          log=lambda m: print(m, file=sys.stderr), builder=args.builder)
     return 0
 
 
