@@ -95,7 +95,7 @@ def session(rng: np.random.Generator, talkers: list[list[corpus.Voice]], beds: l
     rirs: dict[str, NDArray[np.float32]] = {}
     if not dry:
         places = {f"{k}-{p}": None for k in range(len(talkers)) for p in (0, 1)}   # None: draw_room draws it
-        room = rooms.draw_room(rng, places)  # type: ignore[arg-type]
+        room = rooms.draw_room(rng, places)
         _, rirs = rooms.impulse_responses(room)
     bed = beds[int(rng.integers(len(beds)))] if beds and rng.random() < BED_SHARE else None
     out = {}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -85,11 +86,12 @@ class Room:
                                      "position_m": [round(d, 2) for d in s.position_m]} for s in self.sources}}
 
 
-def draw_room(rng: np.random.Generator, distances_m: dict[str, float] | None = None,
+def draw_room(rng: np.random.Generator, distances_m: Mapping[str, float | None] | None = None,
               rt60_s: float | None = None) -> Room:
     """A seeded living room with the microphone on a table and a source per entry of ``distances_m``.
 
-    Distances left out are drawn from DISTANCE_RANGE_M; ``rt60_s`` from RT60_RANGE_S. A distance that does not fit
+    Distances left out (no ``distances_m``: partners "A" and "B") or given as None are drawn from
+    DISTANCE_RANGE_M; ``rt60_s`` from RT60_RANGE_S. A distance that does not fit
     in the room is shortened to the longest that does (``Source.distance_m`` is what was placed).
     """
     seed = int(rng.integers(2**31))
