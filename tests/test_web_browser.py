@@ -98,14 +98,31 @@ def box(pulse_server, tmp_path_factory):
 
 
 def click_and_load(browser, element) -> None:
-    """Click a button or link and wait until the page it leads to has replaced this one."""
+    """Click a button or link and wait until the page it leads to has replaced this one.
+
+    While the new page replaces the old one, Chromium may answer a question about the old page's element with
+    "Node with given id does not belong to the document" instead of "stale element": that also means replaced
+    (selenium's ``staleness_of`` lets it through as an error; it failed a fresh-clone run once).
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element(By.TAG_NAME, "html")
+
+    def replaced(_driver) -> bool:
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+        return False
+
     element.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 20).until(replaced)
 
 
 def cookie_opener(browser) -> urllib.request.OpenerDirector:
