@@ -234,3 +234,22 @@ def test_in_doubt_a_voice_raised_for_both_partners_is_still_reported():
     feed = Feed()
     feed.calm_talk()
     assert len(feed.speak("A", 4.0, -18.0, doubt=True, f0_hz=330.0, bright_db=2.0)) == 1
+
+
+def test_a_raised_turn_whose_label_flips_after_each_short_pause_is_still_reported():
+    # A's angry turn broken by 0.3 s pauses; after each pause the speaker tracker first says B for a few frames,
+    # then A again (as in TUNE draw 2's escalation-03). Before: every flip reset A's hold and no event came in 4 s.
+    feed = Feed()
+    feed.calm_talk()
+    onset = feed.n * FRAME_S
+    events: list[RaisedVoice] = []
+    for _ in range(8):
+        events += feed.silence(0.3)
+        for i in range(20):
+            e = -20.0 + (1.5 if i % 3 == 0 else -0.75)
+            f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, e, True, -80.0, RAISE["f0_hz"], 0.9,
+                              RAISE["bright_db"])
+            events += feed.det.process(f, "B" if i < 5 else "A", new_stretch=i == 0)
+            feed.n += 1
+    assert [e.speaker for e in events] == ["A"]
+    assert events[0].t - onset <= 2.5   # 1.6 s: the hold gathers across the flips

@@ -150,6 +150,7 @@ class RaisedVoiceDetector:
         self._stretch_n = 0        # speech frames since the speaker tracker's current stretch began
         self._stretch_voiced = 0   # ...of them voiced
         self._stretch_labelled = False   # the tracker has named the partner of the current stretch
+        self._stretch_resumed = False    # ...and it resumed a turn after a pause under resume_gap_ms
         self._doubt = False   # the recent voice sounds like the other partner: learn nothing, judge warily
         self.active: str | None = None   # partner currently raised and speaking
         self.excess_db = 0.0
@@ -180,7 +181,18 @@ class RaisedVoiceDetector:
         if new_stretch:
             self._stretch_n = self._stretch_voiced = 0
             self._stretch_labelled = False
-        if (new_stretch and not resumed) or (label is not None and self._label is not None and label != self._label):
+            self._stretch_resumed = resumed
+        flip = label is not None and self._label is not None and label != self._label
+        if flip and self._stretch_resumed and label is not None:
+            # the label flipping after a short pause within a turn (A/B/A/B in an angry turn's pauses: 25 % of the
+            # frames before its first event) is the tracker hesitating, not a new turn: no partner's hold is reset,
+            # and a flip back to the partner who was gathering evidence keeps the windows too. TUNE 1-6: median
+            # pause latency dry 11.8 -> 8.6 s, rooms 9.4 -> 8.8 s, no false raised event or pause more (keeping the
+            # windows on every flip: 7.0 / 7.6 s but 8 false raised events more)
+            gathering = self.partners.get(label)
+            if gathering is None or gathering.evidence_frames == 0:
+                self._keep_stretch(self._stretch_n if not self._stretch_labelled else 0)
+        elif (new_stretch and not resumed) or flip:
             # a new turn: their own level only. Another partner: when the tracker first names this stretch of
             # speech, the frames heard before were theirs too; a change of mind within it leaves nothing sure.
             self._keep_stretch(self._stretch_n if label is not None and not self._stretch_labelled else 0)
