@@ -19,6 +19,8 @@ class LiveProcess:
     """A running ``voicecoach`` subprocess whose stdout/stderr lines are collected with their arrival times."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        # faulthandler in the child: on a hang, SIGABRT makes it print every thread's stack (see stop())
+        env = {**env, "PYTHONFAULTHANDLER": "1"}
         self.proc = subprocess.Popen([VOICECOACH, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.lines: list[tuple[float, str]] = []
@@ -65,15 +67,25 @@ class LiveProcess:
         self.proc.stdin.flush()
 
     def stop(self, timeout_s: float = 20.0) -> int:
-        """Ctrl-C, then wait; returns the exit code (kills it if it does not stop)."""
+        """Ctrl-C, then wait; returns the exit code.
+
+        If it does not stop, it is sent SIGABRT (its faulthandler prints where every thread is), then killed, and
+        the error carries the end of its output, so a rare hang on the way out can be read from the test log.
+        """
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise AssertionError("voicecoach did not stop within %.0f s on Ctrl-C" % timeout_s) from None
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self._reader.join(5)
+            raise AssertionError("voicecoach did not stop within %.0f s on Ctrl-C; the end of its output:\n%s"
+                                 % (timeout_s, self.text()[-6000:])) from None
         self._reader.join(5)
         return self.proc.returncode
 
