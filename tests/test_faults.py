@@ -160,3 +160,34 @@ def test_after_the_sound_server_restarts_the_next_prompt_is_heard_and_the_mic_st
     assert heard is not None, f"the prompt after the restart was not heard:\n{out}"
     lost_again = [t for t, _ in live.matching("microphone lost") if t > restarted]
     assert not lost_again, f"the microphone was dropped again after the restart ({asked=}, {settled=}):\n{out}"
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_listen_while_the_sound_server_is_frozen(own_pulse: VirtualAudio, tmp_path):
+    # A frozen (SIGSTOPped) sound server keeps its socket open and never answers: PortAudio's stop of the
+    # microphone stream then never returned and Ctrl-C never ended listen (2 of 2 runs before the bounded close).
+    import sqlite3
+
+    live = LiveProcess(["listen", "--no-ui"], own_pulse.full_env(**_home(tmp_path)))
+    try:
+        assert live.wait_for("microphone open", 30), live.text()
+        time.sleep(1.0)
+        own_pulse.freeze_daemon()
+        time.sleep(0.5)
+        asked = time.monotonic()
+        code = live.stop(timeout_s=20)
+        took = time.monotonic() - asked
+    finally:
+        live.stop()
+        own_pulse.thaw_daemon()
+    out = live.text()
+    assert code == 0 and "Traceback" not in out and "Fatal Python error" not in out, out
+    assert took < 12, f"{took:.1f} s to stop:\n{out}"
+    assert "did not close the microphone within" in out, out   # one warning says what was left behind
+    assert "Thank you for talking with care" in out, out
+    db = sqlite3.connect(tmp_path / "data" / "journal.sqlite3")
+    try:
+        ended = db.execute("SELECT ended_at FROM talks").fetchall()
+    finally:
+        db.close()
+    assert len(ended) == 1 and ended[0][0] is not None, ended   # the talk was stored as ended

@@ -156,6 +156,7 @@ class VirtualAudio:
         self._stop_children()
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a frozen daemon (freeze_daemon) would not see SIGTERM
             proc.terminate()
             try:
                 proc.wait(timeout=5)
@@ -182,6 +183,17 @@ class VirtualAudio:
             proc.kill()
             proc.wait()
         self._remap_module = None
+
+    def freeze_daemon(self) -> None:
+        """Stop the daemon without killing it (SIGSTOP: a hung sound server; its socket stays open and silent);
+        ``thaw_daemon`` lets it go on."""
+        assert self._proc is not None, "VirtualAudio not started"
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def thaw_daemon(self) -> None:
+        """Let a frozen daemon go on (SIGCONT)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)
 
     def restart_daemon(self, timeout_s: float = 10.0) -> "VirtualAudio":
         """Start the daemon again on the same socket, as a session manager restarts a crashed sound server

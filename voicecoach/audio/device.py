@@ -11,15 +11,25 @@ stream it had, the speaker's too, so each stream remembers the :func:`generation
 an older one is never stopped or closed again (its memory is PortAudio's to reuse, possibly for the new
 microphone stream, which a late close would then end), and the speaker reopens at once instead of stalling.
 Opening, closing and reinitialising hold :func:`portaudio_lock`, so one thread never re-scans under another's open.
+
+A PortAudio call can block for ever: with the sound server frozen (stopped, not crashed) ``Pa_StopStream`` on a
+PulseAudio-backed stream never returned (3 of 3 tries), so Ctrl-C never ended ``listen``. So every call that
+opens, closes, queries for an open or reinitialises runs on a daemon thread holding the lock, and the caller waits
+at most ``OPEN_TIMEOUT_S`` / ``CLOSE_TIMEOUT_S`` / ``REINIT_TIMEOUT_S``: a call still running then is left behind
+(logged once, named by :func:`hung`; a stream it opens late is closed again) and the caller goes on (an open or
+reinitialise raises :class:`PortAudioHung`, a :class:`DeviceError`). PortAudio's own clean-up at exit (sounddevice's
+atexit ``Pa_Terminate``, which closes every open stream again) is skipped while a call is left behind, and is
+itself bounded by ``EXIT_TIMEOUT_S``.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
@@ -31,6 +41,97 @@ BLOCK_MS = 90      # microphone block: a whole number of frames (rounded down to
 _sd: Any = None
 _generation = 0  # bumped by every reinitialize(): streams opened before belong to a PortAudio that is gone
 _lock = threading.RLock()
+T = TypeVar("T")
+
+OPEN_TIMEOUT_S = 5.0     # finding and opening a device (a slow open is closed again when it finishes late)
+CLOSE_TIMEOUT_S = 3.0    # stopping and closing a stream
+REINIT_TIMEOUT_S = 5.0   # PortAudio's terminate + initialise (a re-scan of the devices)
+EXIT_TIMEOUT_S = 3.0     # PortAudio's terminate at interpreter exit
+_hung: list[str] = []    # PortAudio calls running past their time-out (removed if they return after all)
+_state = threading.Lock()  # guards _hung and each call's abandoned/outcome
+
+
+class PortAudioHung(DeviceError):
+    """A PortAudio call did not return in time (a hung sound server); it was left running on a daemon thread."""
+
+
+def hung() -> tuple[str, ...]:
+    """What PortAudio is still busy with past its time-out ("close the microphone", ...); empty normally."""
+    return tuple(_hung)
+
+
+def call_bounded(work: Callable[[], T], what: str, timeout_s: float,
+                 undo: Callable[[T], object] | None = None) -> T:
+    """Run ``work()`` holding :func:`portaudio_lock` on a daemon thread; its result, or its exception re-raised.
+
+    If it has not returned within ``timeout_s`` (or the lock is still held by a call left behind), it is left
+    running, the first such call is logged as a warning naming ``what`` and :class:`PortAudioHung` is raised;
+    should it return after all, it is forgotten and ``undo(result)`` is called (close a stream nobody wants now)."""
+    call = _Call(what)
+    threading.Thread(target=call.run, args=(work, max(0.0, timeout_s - 0.25), undo),
+                     name=f"voicecoach-portaudio ({what})", daemon=True).start()
+    finished = call.done.wait(timeout_s)
+    first = False
+    with _state:
+        if not finished and not call.done.is_set():
+            call.abandoned = True
+            first = not _hung
+            _hung.append(what)
+    if call.abandoned:
+        (log.warning if first else log.debug)("the sound system did not %s within %.0f s; going on without it",
+                                              what, timeout_s)
+        raise PortAudioHung(f"the sound system did not {what} within {timeout_s:.0f} s (is it hung?)")
+    ok, value = call.outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+class _Call:
+    """One bounded PortAudio call: its outcome, and whether the caller gave up on it."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.done = threading.Event()
+        self.abandoned = False  # set by the caller under _state when it stops waiting
+        self.outcome: list[tuple[bool, Any]] = []
+
+    def run(self, work: Callable[[], Any], lock_timeout_s: float, undo: Callable[[Any], object] | None) -> None:
+        """The thread: take the lock (or give up: a call left behind holds it), work, and undo if too late."""
+        try:
+            # a call left behind holds the lock (it took it before its work hung): do not wait for it again
+            if not _lock.acquire(timeout=0.0 if _hung else lock_timeout_s):
+                busy = ", ".join(_hung) or "another call"
+                self._finish(False, PortAudioHung(f"the sound system is still busy ({busy}); cannot {self.what}"),
+                             ran=False)
+                return
+            try:
+                try:
+                    result: tuple[bool, Any] = (True, work())
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    result = (False, exc)
+                if self._finish(*result) and result[0] and undo is not None:
+                    try:
+                        undo(result[1])  # still under the lock
+                    except Exception as exc:  # noqa: BLE001
+                        log.debug("undoing a late '%s': %s", self.what, exc)
+            finally:
+                _lock.release()
+        finally:
+            self.done.set()
+
+    def _finish(self, ok: bool, value: Any, ran: bool = True) -> bool:
+        """Record the outcome; True if the caller had already given up (then the call is no longer 'hung')."""
+        with _state:
+            self.outcome.append((ok, value))
+            if not self.abandoned:
+                self.done.set()
+                return False
+            if self.what in _hung:
+                _hung.remove(self.what)
+        if ran:
+            log.info("the sound system did %s after all", self.what)
+        return True
 
 
 def generation() -> int:
@@ -52,20 +153,58 @@ def sounddevice() -> Any:
         except OSError as exc:  # PortAudio library not found
             raise DeviceError(f"cannot use sound devices: {exc} (install it: sudo apt-get install libportaudio2)") from None
         _sd = sd
+        handler = getattr(sd, "_exit_handler", None)
+        if handler is not None:  # PortAudio's terminate at exit: bounded, and skipped while a call is hung
+            atexit.unregister(handler)
+            atexit.register(terminate_at_exit, handler)
     return _sd
+
+
+def terminate_at_exit(terminate: Callable[[], object]) -> bool:
+    """Run sounddevice's exit handler (``Pa_Terminate``, closing every stream still open) unless a PortAudio call
+    is still hung (it would close that stream again and hang too), for at most ``EXIT_TIMEOUT_S``; True if it ran
+    to the end."""
+    if _hung:
+        log.debug("not terminating PortAudio at exit: still busy (%s)", ", ".join(_hung))
+        _keep_loaded()
+        return False
+    try:
+        call_bounded(terminate, "terminate at exit", EXIT_TIMEOUT_S)
+    except PortAudioHung:
+        _keep_loaded()
+        return False
+    except Exception as exc:  # noqa: BLE001 - PortAudio errors at exit change nothing
+        log.debug("PortAudio terminate at exit: %s", exc)
+    return True
+
+
+def _keep_loaded() -> None:
+    """Keep the PortAudio library mapped until the process ends. Its threads of a stream left behind still run;
+    when the interpreter's clean-up freed sounddevice, cffi unloaded the library under them and the process died
+    of SIGSEGV on the way out (6 of 6 frozen-server runs; core dump: the callback thread in unmapped code).
+    ctypes never unloads a library it opened."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(getattr(_sd, "_libname", None) or "libportaudio.so.2")
+    except (OSError, TypeError) as exc:
+        log.debug("cannot pin the PortAudio library: %s", exc)
 
 
 def reinitialize() -> None:
     """Make PortAudio rescan devices (after a device was unplugged or the sound server restarted)."""
-    global _generation
     sd = sounddevice()
-    with _lock:
+
+    def rescan() -> None:
+        global _generation
         _generation += 1  # every stream open until now is ended by the terminate below
-        try:
-            sd._terminate()
-            sd._initialize()
-        except Exception as exc:  # noqa: BLE001 - PortAudio raises various errors here
-            log.debug("PortAudio reinitialise failed: %s", exc)
+        sd._terminate()
+        sd._initialize()
+
+    try:
+        call_bounded(rescan, "re-scan the sound devices", REINIT_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - PortAudio raises various errors here; PortAudioHung is logged
+        log.debug("PortAudio reinitialise failed: %s", exc)
 
 
 @dataclass(frozen=True)
@@ -178,9 +317,16 @@ class MicSource:
                  channels: int | None = None, block_ms: int = BLOCK_MS) -> None:
         self.frame_ms = frame_ms
         self.block_ms = max(frame_ms, block_ms // frame_ms * frame_ms)
-        self.device = find_device(device, "input")
-        self.rate = int(rate) if rate else choose_rate(self.device, "input")
-        self.channels = int(channels) if channels else choose_channels(self.device, self.rate, "input")
+
+        def choose() -> tuple[int | None, int, int]:
+            found = find_device(device, "input")
+            chosen = int(rate) if rate else choose_rate(found, "input")
+            return found, chosen, int(channels) if channels else choose_channels(found, chosen, "input")
+
+        if device in (None, "") and rate and channels:  # nothing to ask PortAudio
+            self.device, self.rate, self.channels = None, int(rate), int(channels)
+        else:
+            self.device, self.rate, self.channels = call_bounded(choose, "find the microphone", OPEN_TIMEOUT_S)
         self.overflows = 0  # blocks dropped because the consumer fell behind
         self.device_overflows = 0  # overflows reported by PortAudio
         self.stall_s = stall_s
@@ -210,16 +356,24 @@ class MicSource:
     def open(self) -> "MicSource":
         """Open and start the input stream."""
         sd = sounddevice()
+        opened: list[Any] = []
+
+        def start() -> Any:
+            self._generation = _generation
+            stream = sd.InputStream(device=self.device, samplerate=self.rate, channels=self.channels,
+                                    dtype="int16", blocksize=self.block, callback=self._callback)
+            opened.append(stream)
+            stream.start()
+            return stream
+
         try:
-            with _lock:
-                self._generation = _generation
-                self._stream = sd.InputStream(device=self.device, samplerate=self.rate, channels=self.channels,
-                                              dtype="int16", blocksize=self.block, callback=self._callback)
-                self._stream.start()
+            self._stream = call_bounded(start, "open the microphone", OPEN_TIMEOUT_S,
+                                        undo=lambda late: stop_and_close(late, "microphone"))
+        except PortAudioHung:
+            raise
         except Exception as exc:  # noqa: BLE001 - PortAudioError
-            stream, self._stream = self._stream, None
-            if stream is not None:
-                close_stream(stream, self._generation)
+            if opened:
+                close_stream(opened[0], self._generation, "microphone")
             raise DeviceError(f"cannot open the microphone: {exc} (check it with: voicecoach devices)") from None
         log.info("microphone open: device %s at %d Hz, %d channel(s)",
                  "default" if self.device is None else self.device, self.rate, self.channels)
@@ -266,17 +420,33 @@ class MicSource:
         self._closed = True
         stream, self._stream = self._stream, None
         if stream is not None:
-            close_stream(stream, self._generation)
+            close_stream(stream, self._generation, "microphone")
 
 
-def close_stream(stream: Any, opened_in: int) -> None:
-    """Stop and close a PortAudio stream, unless PortAudio was reinitialised since it opened (then it is gone)."""
-    with _lock:
+def close_stream(stream: Any, opened_in: int, name: str = "stream", timeout_s: float | None = None) -> bool:
+    """Stop and close a PortAudio stream, unless PortAudio was reinitialised since it opened (then it is gone).
+
+    Never blocks for more than ``timeout_s`` (default ``CLOSE_TIMEOUT_S``): a stop or close that has not returned
+    by then is left on its daemon thread with one warning naming the ``name`` ("microphone", "speaker"); False
+    then, True otherwise (errors while closing are only logged)."""
+    def close_current() -> None:
         if opened_in != _generation:
-            log.debug("not closing a stream of an earlier PortAudio (it ended when PortAudio was reinitialised)")
+            log.debug("not closing a %s of an earlier PortAudio (it ended when PortAudio was reinitialised)", name)
             return
-        try:
-            stream.stop()
-            stream.close()
-        except Exception as exc:  # noqa: BLE001
-            log.debug("closing a stream: %s", exc)
+        stop_and_close(stream, name)
+
+    try:
+        call_bounded(close_current, f"close the {name}", CLOSE_TIMEOUT_S if timeout_s is None else timeout_s)
+    except PortAudioHung:
+        return False
+    return True
+
+
+def stop_and_close(stream: Any, name: str) -> None:
+    """Stop and close ``stream`` now, unbounded: only for a thread holding :func:`portaudio_lock` (the work or
+    ``undo`` of :func:`call_bounded`); errors are only logged."""
+    try:
+        stream.stop()
+        stream.close()
+    except Exception as exc:  # noqa: BLE001
+        log.debug("closing the %s: %s", name, exc)

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from ..clock import Clock, MonotonicClock
 from ..errors import DeviceError, InputError
 from . import device as _device
-from .device import choose_rate, close_stream, find_device, sounddevice
+from .device import PortAudioHung, choose_rate, close_stream, find_device, sounddevice
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,12 @@ class DeviceSink:
                  stall_s: float = 2.0, clock: Clock | None = None, idle_stop_s: float = 1.0) -> None:
         sd = sounddevice()
         self.clock = clock or MonotonicClock()
-        self.device = device if isinstance(device, int) else find_device(device, "output")
-        self.sample_rate = choose_rate(self.device, "output")
+
+        def choose() -> tuple[int | None, int]:
+            found = device if isinstance(device, int) else find_device(device, "output")
+            return found, choose_rate(found, "output")
+
+        self.device, self.sample_rate = _device.call_bounded(choose, "find the speaker", _device.OPEN_TIMEOUT_S)
         self.capacity = self.sample_rate * buffer_ms // 1000
         self.stall_s = stall_s
         self.underflows = 0
@@ -155,13 +159,24 @@ class DeviceSink:
         self._silent = 0
         self._stopped = False   # the callback stopped the idle stream; the next write starts it
         self.restarts = 0
-        try:
-            with _device.portaudio_lock():
-                self._generation = _device.generation()
-                self._stream = sd.OutputStream(device=self.device, samplerate=self.sample_rate, channels=1,
-                                               dtype="int16", blocksize=self.sample_rate * block_ms // 1000,
-                                               latency="low", callback=self._callback)
-                self._stream.start()
+
+        def start() -> Any:
+            self._generation = _device.generation()
+            stream = sd.OutputStream(device=self.device, samplerate=self.sample_rate, channels=1, dtype="int16",
+                                     blocksize=self.sample_rate * block_ms // 1000, latency="low",
+                                     callback=self._callback)
+            try:
+                stream.start()
+            except Exception:
+                stream.close()
+                raise
+            return stream
+
+        try:   # bounded: a hung sound server must not hold the speaker's thread (or Ctrl-C) for ever
+            self._stream = _device.call_bounded(start, "open the speaker", _device.OPEN_TIMEOUT_S,
+                                                undo=lambda late: _device.stop_and_close(late, "speaker"))
+        except PortAudioHung:
+            raise
         except Exception as exc:  # noqa: BLE001 - PortAudioError and friends
             raise DeviceError(f"cannot open the speaker: {exc} (check it with: voicecoach devices)") from None
         # what PortAudio reports, plus one callback block the sound server may still hold (measured ~15 ms more)
@@ -225,7 +240,7 @@ class DeviceSink:
 
     def _restart(self) -> None:
         """Start the stream the callback stopped when it went idle (abort first: it only holds silence)."""
-        with _device.portaudio_lock():
+        def restart() -> None:
             if self.stale:
                 raise DeviceError("the sound system was restarted; the speaker must be opened again")
             try:
@@ -233,6 +248,8 @@ class DeviceSink:
                 self._stream.start()
             except Exception as exc:  # noqa: BLE001 - PortAudioError and friends
                 raise DeviceError(f"cannot start the speaker again: {exc}") from None
+
+        _device.call_bounded(restart, "start the speaker again", _device.OPEN_TIMEOUT_S)
         self.restarts += 1
 
     def pending_s(self) -> float:
@@ -256,4 +273,4 @@ class DeviceSink:
         deadline = self.clock.now() + 2.0
         while self.pending_s() > 0 and self.clock.now() < deadline and not self.stale:
             threading.Event().wait(min(0.02, self.pending_s()))
-        close_stream(self._stream, self._generation)  # never a stream of an earlier PortAudio
+        close_stream(self._stream, self._generation, "speaker")  # never one of an earlier PortAudio; bounded
