@@ -26,7 +26,21 @@ def test_four_interruptions_within_a_minute_suggest_a_pause_with_a_reason():
     assert feed(policy, [10.0, 30.0, 40.0]) == []
     out = feed(policy, [55.0, 60.0])
     assert len(out) == 1 and out[0].t == 55.0
-    assert out[0].reason == "4 interruptions in 60 s"
+    assert out[0].reason == "4 interruptions in 50 s"
+
+
+def test_four_interruptions_spread_over_most_of_a_minute_do_not():
+    # a calm talk's occasional cut-ins (a loud partner's four real ones over 56 s, TUNE draw 1): not an argument's
+    policy = EscalationPolicy(EscalationSettings())
+    assert feed(policy, [20.1, 54.6, 64.8, 76.0]) == []
+    out = feed(policy, [80.0])   # 54.6 ... 80.0: four within 50 s
+    assert len(out) == 1 and out[0].reason == "4 interruptions in 50 s"
+
+
+def test_the_span_is_at_most_the_window():
+    policy = EscalationPolicy(EscalationSettings(window_s=30.0, interruptions_span_s=50.0))
+    assert feed(policy, [10.0, 20.0, 30.0, 45.0]) == []
+    assert len(feed(policy, [50.0])) == 1
 
 
 def test_two_raised_voices_within_a_minute_suggest_a_pause():
@@ -97,6 +111,9 @@ def test_the_light_interruption_method_needs_more_interruptions_alone():
     out = feed(policy, [50.0])
     assert len(out) == 1 and out[0].reason == "5 interruptions in 60 s"
     assert len(feed(EscalationPolicy(EscalationSettings(), interruption_method="model"), [10.0, 20.0, 30.0, 40.0])) == 1
+    # ...and still counts them over the whole window, not interruptions_span_s
+    assert len(feed(EscalationPolicy(EscalationSettings(), interruption_method="features"),
+                    [0.0, 15.0, 30.0, 45.0, 59.0])) == 1
 
 
 def test_a_raised_voice_counts_from_the_onset_its_detector_reports():

@@ -6,6 +6,10 @@ voice, or both together. After a suggestion there is a cooldown; "not now" snooz
 A raised voice counts as raised from the onset its detector reports (the speech it judged before confirming), not
 only from the event on. How many interruptions alone make an escalation depends on the interruption method: the
 light ``features`` method hears tens of false ones per hour of calm talk in a room, so it needs more of them.
+
+Interruptions alone must come close together: ``interruptions`` of them within ``interruptions_span_s``, a little
+less than the window. An argument's cut-ins come every few seconds; a calm talk's occasional real or false ones fall
+at random, and how often four of them fall within a span grows with about the cube of the span.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ class EscalationPolicy:
             interruption_method = InterruptionSettings().method
         self.settings = settings
         self.frame_s = frame_ms / 1000.0
-        self.interruptions_needed = (settings.interruptions_features if interruption_method == "features"
-                                     else settings.interruptions)
+        features = interruption_method == "features"
+        self.interruptions_needed = settings.interruptions_features if features else settings.interruptions
+        # the light method keeps its count over the whole window (its rate of false ones was measured that way)
+        self.interruptions_span_s = settings.window_s if features else min(settings.interruptions_span_s,
+                                                                              settings.window_s)
         self.reset()
 
     def reset(self) -> None:
@@ -57,7 +64,7 @@ class EscalationPolicy:
         self._expire(now_s)
         if muted or not (events or raised_now):
             return []
-        reason = self._reason()
+        reason = self._reason(now_s)
         if reason is None or not self._allowed(now_s):
             return []
         self._suggested.append(now_s)
@@ -79,7 +86,7 @@ class EscalationPolicy:
         while self._suggested and self._suggested[0] < now_s - 3600.0:
             self._suggested.popleft()
 
-    def _reason(self) -> str | None:
+    def _reason(self, now_s: float) -> str | None:
         """The first rule that fires, as words a person understands."""
         s = self.settings
         window = f"{s.window_s:g} s"
@@ -87,8 +94,10 @@ class EscalationPolicy:
         raised_s = len(self._raised_frames) * self.frame_s + sum(c for _, c in self._raised_onsets)
         if raised_s >= s.raised_s:
             return f"raised voices for {raised_s:.0f} s in {window}"
-        if n_int >= self.interruptions_needed:
-            return f"{_count(n_int, 'interruption')} in {window}"
+        span = self.interruptions_span_s
+        n_close = sum(t >= now_s - span for t in self._interruptions)
+        if n_close >= self.interruptions_needed:
+            return f"{_count(n_close, 'interruption')} in {span:g} s"
         if n_raised >= s.raised_events:
             return f"{_count(n_raised, 'raised voice')} in {window}"
         if n_int and n_raised and n_int + n_raised >= s.combined_events:
