@@ -368,12 +368,12 @@ class MicSource:
 
         try:
             self._stream = call_bounded(start, "open the microphone", OPEN_TIMEOUT_S,
-                                        undo=lambda late: stop_and_close(late, "microphone", abort=True))
+                                        undo=lambda late: stop_and_close(late, "microphone"))
         except PortAudioHung:
             raise
         except Exception as exc:  # noqa: BLE001 - PortAudioError
             if opened:
-                close_stream(opened[0], self._generation, "microphone", abort=True)
+                close_stream(opened[0], self._generation, "microphone")
             raise DeviceError(f"cannot open the microphone: {exc} (check it with: voicecoach devices)") from None
         log.info("microphone open: device %s at %d Hz, %d channel(s)",
                  "default" if self.device is None else self.device, self.rate, self.channels)
@@ -420,18 +420,15 @@ class MicSource:
         self._closed = True
         stream, self._stream = self._stream, None
         if stream is not None:
-            # abort, not stop: an input has nothing to drain. When the sound server died under it, PortAudio's ALSA
-            # callback thread spun in its error path ('self->capture.ready || self->playback.ready' failed, over
-            # and over; 1 of 18 server kills here) and Pa_StopStream, which waits for that thread to see the
-            # request, did not return; Pa_AbortStream cancels the thread instead (pthread_cancel)
-            close_stream(stream, self._generation, "microphone", abort=True)
+            # bounded: when the sound server died under it, PortAudio 19.6's ALSA callback thread can spin in its
+            # error path ('self->capture.ready || self->playback.ready' failed, millions of times; 2 of 40 server
+            # kills here) and then neither Pa_StopStream nor Pa_AbortStream returned (1 each)
+            close_stream(stream, self._generation, "microphone")
 
 
-def close_stream(stream: Any, opened_in: int, name: str = "stream", timeout_s: float | None = None,
-                 abort: bool = False) -> bool:
+def close_stream(stream: Any, opened_in: int, name: str = "stream", timeout_s: float | None = None) -> bool:
     """Stop and close a PortAudio stream, unless PortAudio was reinitialised since it opened (then it is gone).
 
-    ``abort``: drop what is buffered instead of letting it play (``Pa_AbortStream``; the microphone's close).
     Never blocks for more than ``timeout_s`` (default ``CLOSE_TIMEOUT_S``): a stop or close that has not returned
     by then is left on its daemon thread with one warning naming the ``name`` ("microphone", "speaker"); False
     then, True otherwise (errors while closing are only logged)."""
@@ -439,7 +436,7 @@ def close_stream(stream: Any, opened_in: int, name: str = "stream", timeout_s: f
         if opened_in != _generation:
             log.debug("not closing a %s of an earlier PortAudio (it ended when PortAudio was reinitialised)", name)
             return
-        stop_and_close(stream, name, abort)
+        stop_and_close(stream, name)
 
     try:
         call_bounded(close_current, f"close the {name}", CLOSE_TIMEOUT_S if timeout_s is None else timeout_s)
@@ -448,14 +445,11 @@ def close_stream(stream: Any, opened_in: int, name: str = "stream", timeout_s: f
     return True
 
 
-def stop_and_close(stream: Any, name: str, abort: bool = False) -> None:
-    """Stop (or ``abort``) and close ``stream`` now, unbounded: only for a thread holding :func:`portaudio_lock`
-    (the work or ``undo`` of :func:`call_bounded`); errors are only logged."""
+def stop_and_close(stream: Any, name: str) -> None:
+    """Stop and close ``stream`` now, unbounded: only for a thread holding :func:`portaudio_lock` (the work or
+    ``undo`` of :func:`call_bounded`); errors are only logged."""
     try:
-        if abort:
-            stream.abort()
-        else:
-            stream.stop()
+        stream.stop()
         stream.close()
     except Exception as exc:  # noqa: BLE001
         log.debug("closing the %s: %s", name, exc)
