@@ -42,9 +42,16 @@ def short_timeouts(monkeypatch):
     monkeypatch.setattr(device, "REINIT_TIMEOUT_S", 0.5, raising=False)
     monkeypatch.setattr(device, "EXIT_TIMEOUT_S", 0.5, raising=False)
     yield
-    deadline = time.monotonic() + 5.0   # a released fake's call returns: PortAudio is free for the next test
+    _until_free()
+
+
+def _until_free() -> None:
+    """Wait until a released fake's call has returned and its thread has let go of the PortAudio lock."""
+    deadline = time.monotonic() + 5.0
     while getattr(device, "hung", tuple)() and time.monotonic() < deadline:
         time.sleep(0.02)
+    if device.portaudio_lock().acquire(timeout=5.0):
+        device.portaudio_lock().release()
 
 
 def _ends_within(call, seconds: float) -> float | None:
@@ -94,15 +101,19 @@ def test_the_speaker_stream_close_is_bounded_too(short_timeouts):
         stream.release.set()
 
 
-def test_portaudio_terminate_at_exit_is_skipped_while_a_call_hangs_and_bounded_otherwise(short_timeouts):
+def test_portaudio_terminate_at_exit_is_skipped_while_a_call_hangs_and_bounded_otherwise(short_timeouts,
+                                                                                        monkeypatch):
     ran: list[str] = []
-    assert device.terminate_at_exit(lambda: ran.append("terminate"))
+    with monkeypatch.context() as m:
+        m.setattr(device, "EXIT_TIMEOUT_S", 5.0)   # a quick terminate is not cut short, even on a busy machine
+        assert device.terminate_at_exit(lambda: ran.append("terminate"))
     assert ran == ["terminate"]
 
     release = threading.Event()
     took = _ends_within(lambda: ran.append(str(device.terminate_at_exit(release.wait))), 5.0)  # FAKE: hangs
     release.set()
     assert took is not None and took < 2.0 and ran[-1] == "False", (took, ran)
+    _until_free()
 
     stream = HungStream()
     try:

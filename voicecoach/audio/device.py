@@ -78,9 +78,9 @@ def call_bounded(work: Callable[[], T], what: str, timeout_s: float,
             first = not _hung
             _hung.append(what)
     if call.abandoned:
-        (log.warning if first else log.debug)("the sound system did not %s within %.0f s; going on without it",
+        (log.warning if first else log.debug)("the sound system did not %s within %g s; going on without it",
                                               what, timeout_s)
-        raise PortAudioHung(f"the sound system did not {what} within {timeout_s:.0f} s (is it hung?)")
+        raise PortAudioHung(f"the sound system did not {what} within {timeout_s:g} s (is it hung?)")
     ok, value = call.outcome[0]
     if not ok:
         raise value
