@@ -29,10 +29,23 @@ class LiveProcess:
         self._reader.start()
 
     def _read(self) -> None:
+        """Collect lines; a line repeated at once is kept once with a count (PortAudio's ALSA error path once
+        printed one line 4.7 million times, and the whole output went into the test's failure message)."""
         assert self.proc.stdout is not None
+        last, repeats = None, 0
         for line in self.proc.stdout:
+            line = line.rstrip("\n")
             with self._lock:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
+                if line == last:
+                    repeats += 1
+                    continue
+                if repeats:
+                    self.lines.append((time.monotonic(), f"(the line above {repeats} more times)"))
+                last, repeats = line, 0
+                self.lines.append((time.monotonic(), line))
+        if repeats:
+            with self._lock:
+                self.lines.append((time.monotonic(), f"(the line above {repeats} more times)"))
 
     def text(self) -> str:
         """Everything printed so far."""
