@@ -140,8 +140,11 @@ def test_after_the_sound_server_restarts_the_next_prompt_is_heard_and_the_mic_st
         time.sleep(1.0)
         restarted = time.monotonic()
         own_pulse.restart_daemon()  # ... and its session manager starts it again on the same socket
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 25
         while not [t for t, _ in live.matching("microphone open") if t > restarted]:
+            if live.proc.poll() is not None and live.matching("stopped answering"):
+                _ended_for_a_restart(live, tmp_path)  # PortAudio stuck (about 1 run in 20): see there
+                return
             assert time.monotonic() < deadline, f"microphone not reopened:\n{live.text()}"
             time.sleep(0.1)
         time.sleep(1.0)
@@ -163,6 +166,25 @@ def test_after_the_sound_server_restarts_the_next_prompt_is_heard_and_the_mic_st
     assert heard is not None, f"the prompt after the restart was not heard:\n{out}"
     lost_again = [t for t, _ in live.matching("microphone lost") if t > restarted]
     assert not lost_again, f"the microphone was dropped again after the restart ({asked=}, {settled=}):\n{out}"
+
+
+def _ended_for_a_restart(live: LiveProcess, tmp_path: Path) -> None:
+    """The other way a sound-server restart can end. After the kill, PortAudio 19.6's ALSA thread sometimes loops
+    in its error path for ever (upstream issue 1037; 2 of 40 runs here), the microphone's close never returns and
+    nothing can be reopened in the process: listen must then end by itself, in one line, with the talk stored, so
+    that starting it again (the kiosk's service does) gets a working sound system."""
+    import sqlite3
+
+    code = live.stop()
+    out = live.text()
+    assert code == 1 and "Traceback" not in out, out
+    assert "voicecoach: error: the sound system stopped answering" in out, out
+    db = sqlite3.connect(tmp_path / "data" / "journal.sqlite3")
+    try:
+        ended = db.execute("SELECT ended_at FROM talks").fetchall()
+    finally:
+        db.close()
+    assert len(ended) == 1 and ended[0][0] is not None, ended
 
 
 @pytest.mark.slow
@@ -194,3 +216,25 @@ def test_ctrl_c_ends_listen_while_the_sound_server_is_frozen(own_pulse: VirtualA
     finally:
         db.close()
     assert len(ended) == 1 and ended[0][0] is not None, ended   # the talk was stored as ended
+
+
+@pytest.mark.slow
+def test_listen_ends_by_itself_when_the_sound_server_stays_frozen(own_pulse: VirtualAudio, tmp_path):
+    # The real stuck call, made on demand: with the server frozen, the microphone's close never returns, and every
+    # later open would fail at once. Before, listen waited for a microphone for ever (deaf, and with PortAudio's
+    # error loop a core busy); now it ends with one line and the talk stored, and a restart gets a sound system.
+    live = LiveProcess(["listen", "--no-ui"], own_pulse.full_env(**_home(tmp_path)))
+    try:
+        assert live.wait_for("microphone open", 30), live.text()
+        time.sleep(1.0)
+        own_pulse.freeze_daemon()
+        frozen = time.monotonic()
+        while live.proc.poll() is None and time.monotonic() - frozen < 40:
+            time.sleep(0.2)
+        took = time.monotonic() - frozen
+        assert live.proc.poll() is not None, f"still running {took:.0f} s after the freeze:\n{live.text()}"
+        _ended_for_a_restart(live, tmp_path)
+    finally:
+        live.stop()
+        own_pulse.thaw_daemon()
+    assert took < 30, f"{took:.1f} s to end:\n{live.text()}"

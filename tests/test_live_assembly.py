@@ -131,3 +131,39 @@ def test_the_kiosk_goes_on_after_an_unexpected_error_in_the_loop(build, caplog):
     live.run(source(np.zeros(16000 * 10, np.int16)))
     assert "a detector bug" in caplog.text and len(frames) >= 50
     assert frames == sorted(frames)  # the audio clock went on, never back
+
+
+def test_a_stuck_sound_system_ends_even_the_kiosk_with_the_talk_stored(build, monkeypatch, tmp_path):
+    """After the sound server is killed, PortAudio 19.6's ALSA thread can loop for ever holding the microphone's
+    stream, and every later open fails at once (``device.hung()``). Reopening for ever would leave the box deaf
+    with a core busy: the loop gives up, even in the kiosk, so the talk is stored and its service restarts it.
+    The hung call is faked (``hung()`` patched): a real one cannot be made on demand."""
+    import dataclasses
+
+    from voicecoach import runtime_loop
+    from voicecoach.audio import device
+    from voicecoach.errors import SoundSystemStuck
+
+    monkeypatch.setattr(device, "hung", lambda: ("close the microphone",))
+    monkeypatch.setattr(device, "reinitialize", lambda: None)
+    monkeypatch.setattr(runtime_loop, "STUCK_EXIT_S", 0.5, raising=False)
+    live = build(LiveSpec(TalkSource.KIOSK, commands=False, resilient=True, wait_for_device=True,
+                          finish_speech_s=0.0))
+    live.config = dataclasses.replace(live.config, audio=dataclasses.replace(live.config.audio, reopen_s=0.2))
+    seen = Seen()
+    live.observe(seen)
+
+    def stuck(position):
+        raise device.PortAudioHung("the sound system is still busy (close the microphone); cannot open")
+
+    guard = threading.Timer(10.0, live.stop.set)  # the old code reopens for ever: end it and fail below
+    guard.start()
+    try:
+        with pytest.raises(SoundSystemStuck, match="stopped answering"):
+            live.serve(stuck)
+    finally:
+        guard.cancel()
+    assert seen.of(TalkEnded) and live.summary is not None  # closed like any other end
+    with Journal.open(tmp_path / "journal.sqlite3") as journal:
+        (talk,) = journal.rows("talks")
+    assert talk["ended_at"] is not None

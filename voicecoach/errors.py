@@ -19,3 +19,9 @@ class DeviceError(VoicecoachError):
     """A sound device is missing, busy or failed. Exit code 1."""
 
     exit_code = 1
+
+
+class SoundSystemStuck(DeviceError):
+    """A sound-system call never returned and the microphone cannot be reopened in this process: the live loop
+    ends (the talk is stored) so that a restart, by the user or the kiosk's service, gets a working sound system.
+    Exit code 1."""

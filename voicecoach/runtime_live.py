@@ -42,6 +42,7 @@ from .clock import Clock, MonotonicClock
 from .coach import Coach
 from .commands import Command, Reply, Source
 from .config import Config
+from .errors import SoundSystemStuck
 from .journal.schema import TalkSource
 from .journal.talk import TalkLog, TalkSummary
 from .notes_flow import NotesFlow
@@ -277,6 +278,8 @@ class Live:
                          live=self.spec.file is None if live is None else live, notify=self.notify,
                          wait_for_device=self.spec.wait_for_device, position=self.session.position)
                 return
+            except SoundSystemStuck:
+                raise  # a restart is the only cure, for the kiosk too
             except Exception:  # noqa: BLE001 - resilient: whatever broke, the box keeps listening
                 if not self.spec.resilient:
                     raise
@@ -295,16 +298,22 @@ class Live:
         ``on_stopping(reason)`` is called once the loop has stopped, before closing (reason: the signal's name,
         or "end of input"). ``live``: as for :meth:`run`."""
         self.notify(TalkStarted(self.spec.source))
+        stuck: SoundSystemStuck | None = None
         with StopOnSignals(self.stop) as signals:
             try:
                 self.run(open_source, until, live)
             except KeyboardInterrupt:  # before the handlers were installed
                 signals.received = signals.received or "SIGINT"
+            except SoundSystemStuck as exc:
+                stuck = exc
             finally:
                 self.stopped_by = signals.received
                 if on_stopping is not None:
-                    on_stopping(self.stopped_by or "end of input")
-            return self.close()  # still guarded: a second signal while closing does not kill it
+                    on_stopping(self.stopped_by or ("the sound system stopped answering" if stuck else "end of input"))
+            summary = self.close()  # still guarded: a second signal while closing does not kill it
+        if stuck is not None:
+            raise stuck  # the talk is stored; the command ends with its one-line message
+        return summary
 
     def close(self) -> TalkSummary:
         """End what is under way, store the talk, stop the keys and the speaker, close the journal (idempotent)."""

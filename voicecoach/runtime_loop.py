@@ -3,6 +3,11 @@
 A lost microphone is logged and reopened (PortAudio re-scanned first, so a restarted sound server is found); the
 audio clock keeps counting; timers and typed commands keep running while there is no audio. Files can be paced to
 real time so they exercise exactly the microphone's path.
+
+If a PortAudio call has been left behind (``audio.device.hung()``: after the sound server was killed, PortAudio
+19.6's ALSA thread can loop in its error path for ever, holding the stream, using a whole core), nothing can be
+reopened in this process: after ``STUCK_EXIT_S`` of that the loop raises :class:`SoundSystemStuck`, so the talk is
+stored and a restart (the kiosk's service restarts by itself) gets a working sound system.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ import time
 from typing import Callable, Iterator
 
 from .audio.frames import Frame, FrameSource
-from .errors import DeviceError, InputError
+from .errors import DeviceError, InputError, SoundSystemStuck
 from .notices import MicLost, MicOpened, MicWaiting, Notice
 from .runtime import Session
 
 log = logging.getLogger(__name__)
 
 WAIT_STEP_S = 0.05  # while waiting for a device: how often timers and typed commands are served
+STUCK_EXIT_S = 10.0  # a PortAudio call left behind this long while the microphone cannot reopen: give up
 
 
 def run_loop(session: Session, open_source: Callable[[int], FrameSource], stop: threading.Event,
@@ -34,23 +40,25 @@ def run_loop(session: Session, open_source: Callable[[int], FrameSource], stop: 
     is waited for like a missing one, instead of ending the loop. ``position``: the sample the audio clock starts
     at (to go on after an earlier loop over the same session).
     """
-    from .audio.device import reinitialize
+    from .audio.device import hung, reinitialize
 
     tell = notify or (lambda notice: None)
     waiting = False
+    stuck_since: float | None = None
     while not stop.is_set():
         try:
             source = open_source(position)
         except (DeviceError, InputError) as exc:
             if isinstance(exc, InputError) and not wait_for_device:
                 raise
+            stuck_since = _check_stuck(stuck_since, hung())
             if not waiting:
                 tell(MicWaiting(str(exc)))
                 waiting = True
             _wait(session, stop, reopen_s)
             reinitialize()
             continue
-        waiting = False
+        waiting, stuck_since = False, None
         device = getattr(source, "device", None)
         tell(MicOpened("default" if device is None else str(device), getattr(source, "rate", None)))
         try:
@@ -73,6 +81,21 @@ def run_loop(session: Session, open_source: Callable[[int], FrameSource], stop: 
         if not stop.is_set():
             _wait(session, stop, reopen_s)
             reinitialize()
+
+
+def _check_stuck(since: float | None, busy: tuple[str, ...]) -> float | None:
+    """When the sound system first seemed stuck (None: it is not); raise :class:`SoundSystemStuck` after
+    ``STUCK_EXIT_S`` of it."""
+    if not busy:
+        return None
+    now = time.monotonic()
+    if since is None:
+        return now
+    if now - since >= STUCK_EXIT_S:
+        raise SoundSystemStuck(f"the sound system stopped answering ({busy[0]} never returned), so the microphone "
+                               "cannot be reopened; the talk is saved: start voicecoach again (the kiosk's service "
+                               "restarts by itself)")
+    return since
 
 
 def _wait(session: Session, stop: threading.Event, seconds: float) -> None:
