@@ -173,12 +173,17 @@ def _ended_for_a_restart(live: LiveProcess, tmp_path: Path) -> None:
     in its error path for ever (upstream issue 1037; 2 of 40 runs here), the microphone's close never returns and
     nothing can be reopened in the process: listen must then end by itself, in one line, with the talk stored, so
     that starting it again (the kiosk's service does) gets a working sound system."""
-    import sqlite3
-
     code = live.stop()
     out = live.text()
     assert code == 1 and "Traceback" not in out, out
     assert "voicecoach: error: the sound system stopped answering" in out, out
+    _assert_one_talk_ended(tmp_path)
+
+
+def _assert_one_talk_ended(tmp_path: Path) -> None:
+    """The journal holds one talk, stored as ended."""
+    import sqlite3
+
     db = sqlite3.connect(tmp_path / "data" / "journal.sqlite3")
     try:
         ended = db.execute("SELECT ended_at FROM talks").fetchall()
@@ -187,17 +192,23 @@ def _ended_for_a_restart(live: LiveProcess, tmp_path: Path) -> None:
     assert len(ended) == 1 and ended[0][0] is not None, ended
 
 
+def _start_then_freeze(own_pulse: VirtualAudio, tmp_path: Path) -> LiveProcess:
+    """listen with its microphone open, then the sound server frozen (SIGSTOP: its socket open, never answering)."""
+    live = LiveProcess(["listen", "--no-ui"], own_pulse.full_env(**_home(tmp_path)))
+    if not live.wait_for("microphone open", 30):
+        live.stop()
+        raise AssertionError(f"the microphone did not open:\n{live.text()}")
+    time.sleep(1.0)
+    own_pulse.freeze_daemon()
+    return live
+
+
 @pytest.mark.slow
 def test_ctrl_c_ends_listen_while_the_sound_server_is_frozen(own_pulse: VirtualAudio, tmp_path):
     # A frozen (SIGSTOPped) sound server keeps its socket open and never answers: PortAudio's stop of the
     # microphone stream then never returned and Ctrl-C never ended listen (2 of 2 runs before the bounded close).
-    import sqlite3
-
-    live = LiveProcess(["listen", "--no-ui"], own_pulse.full_env(**_home(tmp_path)))
+    live = _start_then_freeze(own_pulse, tmp_path)
     try:
-        assert live.wait_for("microphone open", 30), live.text()
-        time.sleep(1.0)
-        own_pulse.freeze_daemon()
         time.sleep(0.5)
         asked = time.monotonic()
         code = live.stop(timeout_s=20)
@@ -210,12 +221,7 @@ def test_ctrl_c_ends_listen_while_the_sound_server_is_frozen(own_pulse: VirtualA
     assert took < 12, f"{took:.1f} s to stop:\n{out}"
     assert "did not close the microphone within" in out, out   # one warning says what was left behind
     assert "Thank you for talking with care" in out, out
-    db = sqlite3.connect(tmp_path / "data" / "journal.sqlite3")
-    try:
-        ended = db.execute("SELECT ended_at FROM talks").fetchall()
-    finally:
-        db.close()
-    assert len(ended) == 1 and ended[0][0] is not None, ended   # the talk was stored as ended
+    _assert_one_talk_ended(tmp_path)
 
 
 @pytest.mark.slow
@@ -223,11 +229,8 @@ def test_listen_ends_by_itself_when_the_sound_server_stays_frozen(own_pulse: Vir
     # The real stuck call, made on demand: with the server frozen, the microphone's close never returns, and every
     # later open would fail at once. Before, listen waited for a microphone for ever (deaf, and with PortAudio's
     # error loop a core busy); now it ends with one line and the talk stored, and a restart gets a sound system.
-    live = LiveProcess(["listen", "--no-ui"], own_pulse.full_env(**_home(tmp_path)))
+    live = _start_then_freeze(own_pulse, tmp_path)
     try:
-        assert live.wait_for("microphone open", 30), live.text()
-        time.sleep(1.0)
-        own_pulse.freeze_daemon()
         frozen = time.monotonic()
         while live.proc.poll() is None and time.monotonic() - frozen < 40:
             time.sleep(0.2)
