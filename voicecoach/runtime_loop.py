@@ -92,7 +92,7 @@ def _check_stuck(since: float | None, busy: tuple[str, ...]) -> float | None:
     if since is None:
         return now
     if now - since >= STUCK_EXIT_S:
-        raise SoundSystemStuck(f"the sound system stopped answering ({busy[0]} never returned), so the microphone "
+        raise SoundSystemStuck(f"the sound system stopped answering (it did not {busy[0]}), so the microphone "
                                "cannot be reopened; the talk is saved: start voicecoach again (the kiosk's service "
                                "restarts by itself)")
     return since
