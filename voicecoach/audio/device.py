@@ -356,15 +356,12 @@ class MicSource:
     def open(self) -> "MicSource":
         """Open and start the input stream."""
         sd = sounddevice()
-        opened: list[Any] = []
 
         def start() -> Any:
             self._generation = _generation
-            stream = sd.InputStream(device=self.device, samplerate=self.rate, channels=self.channels,
-                                    dtype="int16", blocksize=self.block, callback=self._callback)
-            opened.append(stream)
-            stream.start()
-            return stream
+            return start_or_close(sd.InputStream(device=self.device, samplerate=self.rate, channels=self.channels,
+                                                 dtype="int16", blocksize=self.block, callback=self._callback),
+                                  "microphone")
 
         try:
             self._stream = call_bounded(start, "open the microphone", OPEN_TIMEOUT_S,
@@ -372,8 +369,6 @@ class MicSource:
         except PortAudioHung:
             raise
         except Exception as exc:  # noqa: BLE001 - PortAudioError
-            if opened:
-                close_stream(opened[0], self._generation, "microphone")
             raise DeviceError(f"cannot open the microphone: {exc} (check it with: voicecoach devices)") from None
         log.info("microphone open: device %s at %d Hz, %d channel(s)",
                  "default" if self.device is None else self.device, self.rate, self.channels)
@@ -443,6 +438,16 @@ def close_stream(stream: Any, opened_in: int, name: str = "stream", timeout_s: f
     except PortAudioHung:
         return False
     return True
+
+
+def start_or_close(stream: Any, name: str) -> Any:
+    """Start a stream just opened, or close it again and re-raise (only for the work of :func:`call_bounded`)."""
+    try:
+        stream.start()
+    except Exception:
+        stop_and_close(stream, name)
+        raise
+    return stream
 
 
 def stop_and_close(stream: Any, name: str) -> None:

@@ -162,15 +162,10 @@ class DeviceSink:
 
         def start() -> Any:
             self._generation = _device.generation()
-            stream = sd.OutputStream(device=self.device, samplerate=self.sample_rate, channels=1, dtype="int16",
-                                     blocksize=self.sample_rate * block_ms // 1000, latency="low",
-                                     callback=self._callback)
-            try:
-                stream.start()
-            except Exception:
-                stream.close()
-                raise
-            return stream
+            return _device.start_or_close(
+                sd.OutputStream(device=self.device, samplerate=self.sample_rate, channels=1, dtype="int16",
+                                blocksize=self.sample_rate * block_ms // 1000, latency="low", callback=self._callback),
+                "speaker")
 
         try:   # bounded: a hung sound server must not hold the speaker's thread (or Ctrl-C) for ever
             self._stream = _device.call_bounded(start, "open the speaker", _device.OPEN_TIMEOUT_S,
