@@ -19,7 +19,7 @@ from voicecoach.audio import device
 
 
 class HungStream:
-    """FAKE PortAudio stream: ``stop()`` and ``abort()`` block until ``release`` is set, as ``Pa_StopStream`` did on
+    """FAKE PortAudio stream: ``stop()`` blocks until ``release`` is set, as ``Pa_StopStream`` did on
     a stream of a frozen PulseAudio (it never returned)."""
 
     def __init__(self) -> None:
@@ -27,9 +27,6 @@ class HungStream:
         self.closed = False
 
     def stop(self) -> None:
-        self.release.wait()
-
-    def abort(self) -> None:
         self.release.wait()
 
     def close(self) -> None:
@@ -135,7 +132,6 @@ device.sounddevice()   # the real sounddevice and PortAudio: its exit handler is
 class HungStream:   # FAKE: stop() never returns, as Pa_StopStream on a frozen PulseAudio's stream
     def stop(self):
         threading.Event().wait()
-    abort = stop
     def close(self):
         pass
 
