@@ -212,16 +212,22 @@ def test_a_small_change_of_a_monotone_voice_is_not_sure_at_once():
     assert feed.speak("A", 1.2, -22.0, 143.0, bright_db=-8.5, wobble_db=0.0) == []
 
 
-def test_in_doubt_the_other_partners_calm_voice_under_this_label_is_neither_judged_nor_learned():
-    # B's calm voice (220 Hz, 6 dB brighter than A's), nearer, still labelled A: against A's calm voice it is higher, brighter and
-    # louder. While the tracker hears B in the recent voice (doubt) nothing fires and A's baseline stays put.
-    feed = Feed()
+def calm_talk_b_brighter(feed: Feed) -> dict[str, float]:
+    """Calm turns of A (120 Hz) and of B, whose calm voice is higher and 6 dB brighter; returns B's voice."""
     b_voice = {"f0_hz": 220.0, "bright_db": -6.0}
     for _ in range(4):
         feed.speak("A", 3.0, -30.0)
         feed.silence(0.5)
         feed.speak("B", 3.0, -30.0, **b_voice)
         feed.silence(0.5)
+    return b_voice
+
+
+def test_in_doubt_the_other_partners_calm_voice_under_this_label_is_neither_judged_nor_learned():
+    # B's calm voice (220 Hz, 6 dB brighter than A's), nearer, still labelled A: against A's calm voice it is higher, brighter and
+    # louder. While the tracker hears B in the recent voice (doubt) nothing fires and A's baseline stays put.
+    feed = Feed()
+    b_voice = calm_talk_b_brighter(feed)
     a = feed.det.partners["A"]
     before = (a.level_db, a.f0_st, a.bright_db)
     assert feed.speak("A", 4.0, -22.0, doubt=True, **b_voice) == []
@@ -253,3 +259,36 @@ def test_a_raised_turn_whose_label_flips_after_each_short_pause_is_still_reporte
             feed.n += 1
     assert [e.speaker for e in events] == ["A"]
     assert events[0].t - onset <= 2.5   # 1.6 s: the hold gathers across the flips
+
+
+def test_a_raised_turn_gathers_its_hold_while_the_tracker_has_not_named_it_yet():
+    # A's angry turn after a second of silence: the speaker tracker names it only after 0.6 s (its decide time,
+    # longer in a room). The evidence heard before counts towards the hold, so the event comes as soon as the turn
+    # is named and the voice has been raised for hold_ms, not hold_ms after the naming.
+    feed = Feed()
+    feed.calm_talk()
+    feed.silence(1.0)
+    onset = feed.n * FRAME_S
+    events: list[RaisedVoice] = []
+    for i in range(100):
+        e = -20.0 + (1.5 if i % 3 == 0 else -0.75)
+        f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, e, True, -80.0, RAISE["f0_hz"], 0.9, RAISE["bright_db"])
+        events += feed.det.process(f, None if i < 20 else "A", new_stretch=i == 0)
+        feed.n += 1
+    assert [e.speaker for e in events] == ["A"]
+    assert events[0].t - onset <= 0.7   # before: 0.6 s unnamed + the 0.3 s hold after it = 0.9 s
+    assert abs(events[0].start - onset) < 0.1
+
+
+def test_a_loud_start_of_a_turn_that_is_not_raised_for_the_partner_it_is_named_carries_nothing():
+    # the unnamed frames are judged against each partner's own calm voice: B's calm voice, nearer and louder,
+    # looks raised for A (higher, brighter) but not for B, and is named B: no event
+    feed = Feed()
+    calm_talk_b_brighter(feed)
+    events: list[RaisedVoice] = []
+    for i in range(60):
+        e = -24.0 + (1.5 if i % 3 == 0 else -0.75)
+        f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, e, True, -80.0, 220.0, 0.9, -6.0)
+        events += feed.det.process(f, None if i < 20 else "B", new_stretch=i == 0)
+        feed.n += 1
+    assert events == []
