@@ -278,3 +278,21 @@ def test_the_stream_method_needs_no_segmentation_model_hears_the_interruption_an
     p.reset()
     seconds = A_START_S + say(HOLDER, "A").size / R + 1.0
     assert interruptions(talk((A_START_S, HOLDER, "A"), seconds=seconds), p) == []
+
+
+def test_each_look_reuses_the_last_looks_filtering_and_sees_what_a_fresh_look_sees():
+    p = _method("model")
+    model = p.overlap.model
+    looks: list[tuple[np.ndarray, np.ndarray | None]] = []
+    filtered: list[int] = []
+    probabilities, filter_outputs = model.probabilities, model.filter_outputs
+    model.probabilities = lambda audio, rows=None: looks.append((audio, rows)) or probabilities(audio, rows)
+    model.filter_outputs = lambda wav: filtered.append(len(wav)) or filter_outputs(wav)
+    try:
+        assert len(interruptions(talk((A_START_S, HOLDER, "A"), (6.0, INTERRUPTER, "B")), p)) == 1
+    finally:
+        del model.probabilities, model.filter_outputs
+    # only the first look filtered its whole window; each later one only the audio that came since the last
+    assert len(looks) > 3 and filtered[0] == len(looks[0][0]) and max(filtered[1:]) < R
+    for audio, rows in looks:
+        assert rows is not None and np.abs(probabilities(audio, rows) - probabilities(audio)).max() < 1e-4

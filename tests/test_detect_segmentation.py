@@ -112,3 +112,53 @@ def test_weights_missing_an_array_are_one_clear_error(tmp_path: Path):
         np.savez(bad, **{k: z[k] for k in z.files if not k.startswith("classifier")})
     with pytest.raises(InputError, match="unreadable"):
         SegmentationModel.load(bad)
+
+
+def test_filtering_then_normalising_is_normalising_then_filtering(model):
+    # the window is normalised after SincNet's first (linear) filters, so a sliding window can reuse their rows; the
+    # bound is float32's for both sides' dot products of 251 taps, plus the scale, the shift and the mean's rounding
+    rng = np.random.default_rng(5)
+    wav = (3000 * rng.standard_normal(SAMPLE_RATE) + 200).astype(np.float32)   # int16-scaled, with a DC offset
+    w64 = wav.astype(np.float64)
+    x = (w64 - w64.mean()) / np.sqrt(w64.var() + 1e-5) * model._in_w + model._in_b
+    n = (len(x) - 251) // 10 + 1
+    taps = np.lib.stride_tricks.as_strided(x, (n, 251), (x.strides[0] * 10, x.strides[0]))
+    filters = model._filters.astype(np.float64)
+    want = taps @ filters
+    scale = model._in_w / np.sqrt(w64.var())
+    got = model.filter_outputs(wav).astype(np.float64) * scale + (model._in_b - w64.mean() * scale) * filters.sum(0)
+    raw = np.abs(np.lib.stride_tricks.as_strided(w64, (n, 251), (w64.strides[0] * 10, w64.strides[0]))) @ np.abs(filters)
+    bound = 4 * gamma(260) * (raw * scale + (abs(model._in_b) + abs(w64.mean()) * scale) * np.abs(filters).sum(0))
+    assert np.all(np.abs(got - want) <= bound)
+
+
+def test_a_sliding_window_reuses_the_filters_rows_and_gets_the_same_answer(model):
+    from voicecoach.detect.segmentation import SlidingFilters
+
+    rng = np.random.default_rng(6)
+    stream = (3000 * rng.standard_normal(7 * SAMPLE_RATE)).astype(np.float32)
+    size = 4 * SAMPLE_RATE
+    sliding = SlidingFilters()
+    computed: list[int] = []
+    filtered: list[int] = []
+    model_filter = model.filter_outputs
+    try:   # count the samples filtered afresh
+        model.filter_outputs = lambda wav: computed.append(len(wav)) or model_filter(wav)  # type: ignore[method-assign]
+        for start in (0, 480, 480, 9600, 9605, 3 * SAMPLE_RATE):   # steps of 30 ms, none, 600 ms, odd, whole
+            wav = stream[start:start + size]
+            before = len(computed)
+            rows = sliding.rows(model, wav, start)
+            filtered.append(sum(computed[before:]))
+            fresh = model_filter(wav)
+            assert rows.shape == fresh.shape
+            # each row is one float32 dot product of 251 taps either way
+            taps = np.lib.stride_tricks.as_strided(wav, (len(fresh), 251), (wav.strides[0] * 10, wav.strides[0]))
+            bound = 2 * gamma(251) * (np.abs(taps.astype(np.float64)) @ np.abs(model._filters.astype(np.float64)))
+            assert np.all(np.abs(rows - fresh) <= bound)
+            probs = model.probabilities(wav, rows)
+            assert np.abs(probs - model.probabilities(wav)).max() < 1e-4
+    finally:
+        del model.filter_outputs
+    # the first window is filtered whole, a 30 ms step filters 30 ms, the same window nothing, 600 ms filters 600 ms
+    # (each with the filters' 250-sample tail), an odd step and a step past the last window the whole window again
+    assert filtered == [size, 480 + 250, 0, 9120 + 250, size, size]

@@ -23,6 +23,7 @@ from .weights import load_model
 SAMPLE_RATE = 16000
 STEP_SAMPLES = 270          # one output step: 10 (SincNet stride) x 3 x 3 x 3 (three max-pools)
 FIELD_SAMPLES = 991         # receptive field of one step
+TAPS, STRIDE = 251, 10      # SincNet's first filters: taps, and samples between two of their outputs
 N_SPEAKERS = 3
 # powerset classes -> which local speakers are active: {}, {0}, {1}, {2}, {0,1}, {0,2}, {1,2}
 MEMBERSHIP = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], np.float32)
@@ -72,19 +73,23 @@ class SegmentationModel:
         self._in_w, self._in_b = float(p["sincnet.wav_norm1d.weight"][0]), float(p["sincnet.wav_norm1d.bias"][0])
         fb = "sincnet.conv1d.0.filterbank."
         self._filters = sinc_filters(p[fb + "low_hz_"], p[fb + "band_hz_"], p[fb + "n_"], p[fb + "window_"])
+        self._filter_sums = self._filters.sum(0)   # each filter's response to a constant
         self._norms = [(p[f"sincnet.norm1d.{i}.weight"], p[f"sincnet.norm1d.{i}.bias"]) for i in range(3)]
         self._convs = [(np.ascontiguousarray(p[f"sincnet.conv1d.{i}.weight"].reshape(60, -1).T),
                         p[f"sincnet.conv1d.{i}.bias"]) for i in (1, 2)]
-        # gates reordered from PyTorch's (i, f, g, o) to (i, f, o, g), and i, f, o halved: sigmoid(x) is
+        # gates reordered from PyTorch's (i, f, g, o) to blocks (g, f, i, o), and i, f, o halved: sigmoid(x) is
         # 0.5 + 0.5 tanh(x / 2), so one tanh over all four gates does the whole step
-        perm = np.r_[0:256, 384:512, 256:384]
-        half = np.r_[np.full(384, 0.5), np.ones(128)].astype(np.float32)
+        blocks = [np.arange(k * HIDDEN, (k + 1) * HIDDEN) for k in (2, 1, 0, 3)]
+        perm = np.concatenate(blocks)
+        half = np.r_[np.ones(HIDDEN), np.full(3 * HIDDEN, 0.5)].astype(np.float32)
         self._lstm = []
         for layer in range(4):
             names = [f"l{layer}", f"l{layer}_reverse"]
             w_in = np.ascontiguousarray(np.stack([p[f"lstm.weight_ih_{n}"].T[:, perm] * half for n in names]))
-            # halved once more: the loop carries 2h (see _bilstm)
-            w_h = np.ascontiguousarray(np.stack([p[f"lstm.weight_hh_{n}"].T[:, perm] * half * 0.5 for n in names]))
+            # halved once more: the loop carries 2h (see _bilstm); one (hidden x hidden) matrix per gate block and
+            # direction, so that the step's product lands gate-block-major (see _bilstm)
+            w_h = np.stack([p[f"lstm.weight_hh_{n}"].T[:, perm] * half * 0.5 for n in names])
+            w_h = np.ascontiguousarray(w_h.reshape(2, HIDDEN, 4, HIDDEN).transpose(2, 0, 1, 3))
             b = np.stack([(p[f"lstm.bias_ih_{n}"] + p[f"lstm.bias_hh_{n}"])[perm] * half for n in names])
             self._lstm.append((w_in, w_h, b))
         self._linear = [(np.ascontiguousarray(p[f"linear.{i}.weight"].T), p[f"linear.{i}.bias"]) for i in (0, 1)]
@@ -95,11 +100,24 @@ class SegmentationModel:
         """Load the weights (the shipped ones by default); a missing or broken file is an :class:`InputError`."""
         return load_model(cls, path or weights_path(), "segmentation model")
 
-    def _sincnet(self, wav: NDArray[np.float32]) -> NDArray[np.float32]:
-        x = (wav - wav.mean()) / np.sqrt(wav.var() + 1e-5) * self._in_w + self._in_b
-        n = (len(x) - 251) // 10 + 1
-        taps = np.lib.stride_tricks.as_strided(x, (n, 251), (x.strides[0] * 10, x.strides[0]))
-        y = _leaky(_instance_norm(_pool3(np.abs(taps @ self._filters)), *self._norms[0]))
+    def filter_outputs(self, wav: NDArray[np.float32]) -> NDArray[np.float32]:
+        """SincNet's first filters over the raw audio, before the window is normalised: (steps of STRIDE, 80).
+
+        Each row depends on TAPS samples only, so a window sliding over a stream can reuse the rows it shares with
+        the last one (:class:`SlidingFilters`); the window's normalisation is applied to the rows afterwards."""
+        n = (len(wav) - TAPS) // STRIDE + 1
+        taps = np.lib.stride_tricks.as_strided(wav, (n, TAPS), (wav.strides[0] * STRIDE, wav.strides[0]))
+        return taps @ self._filters
+
+    def _sincnet(self, wav: NDArray[np.float32], filtered: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
+        # the filters are linear: filtering (wav - mean) / std * w + b is filtering wav, then scaling and shifting
+        scale = np.float32(self._in_w) / np.sqrt(wav.var() + np.float32(1e-5))
+        shift = np.float32(self._in_b) - wav.mean() * scale
+        if filtered is None:
+            filtered = self.filter_outputs(wav)
+        y = filtered * scale
+        y += shift * self._filter_sums
+        y = _leaky(_instance_norm(_pool3(np.abs(y, out=y)), *self._norms[0]))
         for (w, b), norm in zip(self._convs, self._norms[1:]):
             t = y.shape[0] - 4
             cols = np.lib.stride_tricks.as_strided(y, (t, y.shape[1], 5), (y.strides[0], y.strides[1], y.strides[0]))
@@ -109,44 +127,51 @@ class SegmentationModel:
     def _bilstm(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
         """The 4-layer bidirectional LSTM, both directions in one loop over the steps.
 
-        The loop is the model's cost, so each step is a few in-place operations on preallocated arrays. It carries
-        twice the hidden state (``2h``, with the recurrent weights halved) and twice the sigmoids (``1 + tanh``):
-        scaling by two is exact in floating point, so this computes bit for bit what the plain form does.
+        The loop is the model's cost, so each step is a few in-place operations on preallocated arrays, each on one
+        contiguous stretch of memory (numpy is several times slower on strided views of so few numbers): the state
+        is laid out gate block by gate block, both directions side by side in each: ``c``, ``g``, ``f``, ``i``, ``o``.
+        It carries twice the hidden state (``2h``, with the recurrent weights halved) and twice the sigmoids
+        (``1 + tanh``): scaling by two is exact in floating point, so this computes bit for bit what the plain form
+        does.
         """
         steps, hid = x.shape[0], HIDDEN
-        g = np.empty((2, 1, 4 * hid), np.float32)
-        tmp = np.empty((2, 1, hid), np.float32)
-        sig, i, f = g[:, :, :3 * hid], g[:, :, :hid], g[:, :, hid:2 * hid]
-        o, cand = g[:, :, 2 * hid:3 * hid], g[:, :, 3 * hid:]
+        state = np.zeros((5, 2, 1, hid), np.float32)     # blocks c, g, f, i, o; each (direction, 1, hidden)
+        c, gates, sig, o = state[0], state[1:], state[2:], state[4]
+        f_i, c_g = state[2:4], state[:2]
+        prod = np.empty((2, 2, 1, hid), np.float32)
+        one, half = np.ones((3, 2, 1, hid), np.float32), np.full((2, 1, hid), 0.5, np.float32)
         for w_in, w_h, b in self._lstm:
-            gates = np.empty((steps, 2, 1, 4 * hid), np.float32)   # both directions' input terms per step
-            gates[:, 0, 0] = x @ w_in[0] + b[0]
-            gates[::-1, 1, 0] = x @ w_in[1] + b[1]                  # the backward direction runs from the end
+            inputs = np.empty((steps, 4, 2, 1, hid), np.float32)   # both directions' input terms per step
+            inputs[:, :, 0, 0] = (x @ w_in[0] + b[0]).reshape(steps, 4, hid)
+            inputs[::-1, :, 1, 0] = (x @ w_in[1] + b[1]).reshape(steps, 4, hid)   # backward runs from the end
             out = np.empty((steps, 2, 1, hid), np.float32)          # 2h of every step
             h2 = np.zeros((2, 1, hid), np.float32)
-            c = np.zeros((2, 1, hid), np.float32)
-            for t in range(steps):
-                np.matmul(h2, w_h, out=g)
-                g += gates[t]
-                np.tanh(g, out=g)
-                sig += 1.0                       # 2 sigmoid(x) = 1 + tanh(x / 2) for i, f and o
-                c *= f
-                np.multiply(i, cand, out=tmp)
-                c += tmp
-                c *= 0.5                         # c = sigmoid(f) c + sigmoid(i) g
-                h2 = out[t]
-                np.tanh(c, out=h2)
-                h2 *= o                          # 2h = 2 sigmoid(o) tanh(c)
+            c[:] = 0.0
+            for step_in, h_out in zip(inputs, out):
+                np.matmul(h2, w_h, out=gates)        # (2, 1, h) @ (4, 2, h, h): every block of both directions
+                np.add(gates, step_in, out=gates)
+                np.tanh(gates, out=gates)
+                np.add(sig, one, out=sig)            # 2 sigmoid(x) = 1 + tanh(x / 2) for f, i and o
+                np.multiply(f_i, c_g, out=prod)      # (2 sigmoid(f) c, 2 sigmoid(i) g)
+                np.add(prod[0], prod[1], out=c)
+                np.multiply(c, half, out=c)          # c = sigmoid(f) c + sigmoid(i) g
+                np.tanh(c, out=h_out)
+                np.multiply(h_out, o, out=h_out)     # 2h = 2 sigmoid(o) tanh(c)
+                h2 = h_out
             x = np.concatenate([out[:, 0, 0], out[::-1, 1, 0]], axis=1)
             x *= 0.5
         return x
 
-    def probabilities(self, wav: NDArray[np.floating]) -> NDArray[np.float32]:
-        """Powerset class probabilities (steps, 7) for one window of 16 kHz mono audio (any scale)."""
+    def probabilities(self, wav: NDArray[np.floating],
+                      filtered: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
+        """Powerset class probabilities (steps, 7) for one window of 16 kHz mono audio (any scale).
+
+        ``filtered``: :meth:`filter_outputs` of this very window, when the caller has them already
+        (:class:`SlidingFilters`)."""
         wav = np.ascontiguousarray(wav, dtype=np.float32)
         if len(wav) < FIELD_SAMPLES * 3:
             raise ValueError("window too short for the segmentation model")
-        x = self._bilstm(self._sincnet(wav))
+        x = self._bilstm(self._sincnet(wav, filtered))
         for w, b in self._linear:
             x = _leaky(x @ w + b)
         z = x @ self._out[0] + self._out[1]
@@ -162,3 +187,34 @@ class SegmentationModel:
     def step_centers_s(n_steps: int) -> NDArray[np.float64]:
         """Centre of each output step from the window's start, seconds."""
         return (FIELD_SAMPLES / 2 + STEP_SAMPLES * np.arange(n_steps)) / SAMPLE_RATE
+
+
+class SlidingFilters:
+    """:meth:`SegmentationModel.filter_outputs` of a window that slides over one stream, reusing the rows the last
+    window shared: a third of a look's arithmetic is these filters, and consecutive looks share most of their audio.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the last window (call it when the stream starts again)."""
+        self._start = 0
+        self._rows: NDArray[np.float32] | None = None
+        self._model: SegmentationModel | None = None
+
+    def rows(self, model: SegmentationModel, wav: NDArray[np.float32], start: int) -> NDArray[np.float32]:
+        """``model``'s filter outputs for ``wav``, the stream's samples from ``start`` (counted since the reset) on."""
+        n = (len(wav) - TAPS) // STRIDE + 1
+        shift = start - self._start
+        last = self._rows
+        if (last is None or model is not self._model or len(last) != n or shift < 0 or shift % STRIDE
+                or shift // STRIDE >= n):
+            rows = model.filter_outputs(wav)
+        elif shift == 0:
+            rows = last
+        else:
+            kept = n - shift // STRIDE
+            rows = np.concatenate([last[n - kept:], model.filter_outputs(wav[kept * STRIDE:])])
+        self._start, self._rows, self._model = start, rows, model
+        return rows
