@@ -74,6 +74,7 @@ class SegmentationModel:
         fb = "sincnet.conv1d.0.filterbank."
         self._filters = sinc_filters(p[fb + "low_hz_"], p[fb + "band_hz_"], p[fb + "n_"], p[fb + "window_"])
         self._filter_sums = self._filters.sum(0)   # each filter's response to a constant
+        self.filter_width = self._filters.shape[1]   # outputs of the first filters per row (80)
         self._norms = [(p[f"sincnet.norm1d.{i}.weight"], p[f"sincnet.norm1d.{i}.bias"]) for i in range(3)]
         self._convs = [(np.ascontiguousarray(p[f"sincnet.conv1d.{i}.weight"].reshape(60, -1).T),
                         p[f"sincnet.conv1d.{i}.bias"]) for i in (1, 2)]
@@ -192,6 +193,10 @@ class SegmentationModel:
 class SlidingFilters:
     """:meth:`SegmentationModel.filter_outputs` of a window that slides over one stream, reusing the rows the last
     window shared: a third of a look's arithmetic is these filters, and consecutive looks share most of their audio.
+
+    The rows live in two buffers allocated once and used in turn, so a long session does not keep allocating a
+    window's rows (2 MB) next to the last ones: that let the process's memory creep up by megabytes in the soak test.
+    The rows returned stay valid until the next call but one.
     """
 
     def __init__(self) -> None:
@@ -202,19 +207,26 @@ class SlidingFilters:
         self._start = 0
         self._rows: NDArray[np.float32] | None = None
         self._model: SegmentationModel | None = None
+        self._buffers: NDArray[np.float32] | None = None
+        self._turn = 0
 
     def rows(self, model: SegmentationModel, wav: NDArray[np.float32], start: int) -> NDArray[np.float32]:
         """``model``'s filter outputs for ``wav``, the stream's samples from ``start`` (counted since the reset) on."""
         n = (len(wav) - TAPS) // STRIDE + 1
         shift = start - self._start
         last = self._rows
-        if (last is None or model is not self._model or len(last) != n or shift < 0 or shift % STRIDE
-                or shift // STRIDE >= n):
-            rows = model.filter_outputs(wav)
-        elif shift == 0:
-            rows = last
+        if shift == 0 and last is not None and model is self._model and len(last) == n:
+            return last
+        width = model.filter_width
+        if self._buffers is None or self._buffers.shape[1:] != (n, width):
+            self._buffers, last = np.empty((2, n, width), np.float32), None
+        rows = self._buffers[self._turn]
+        self._turn ^= 1
+        if last is None or model is not self._model or shift < 0 or shift % STRIDE or shift // STRIDE >= n:
+            rows[:] = model.filter_outputs(wav)
         else:
             kept = n - shift // STRIDE
-            rows = np.concatenate([last[n - kept:], model.filter_outputs(wav[kept * STRIDE:])])
+            rows[:kept] = last[n - kept:]
+            rows[kept:] = model.filter_outputs(wav[kept * STRIDE:])
         self._start, self._rows, self._model = start, rows, model
         return rows
