@@ -124,12 +124,17 @@ def main() -> int:
     cpu = time.process_time() - cpu0
     summary = live.close()  # also stops and closes the speaker and the journal
     rss = stats.pop("rss")
-    growth = (max(r for _, r in rss) - rss[0][1]) if rss else float("nan")
+    # growth is the floor rising: the lowest sample of the later half against the lowest of the earlier half. A
+    # look's transient arrays (megabytes) can be in or out of the resident set at any one sample; a leak lifts the
+    # floor. The swing (highest sample against the first) is reported beside it.
+    half = len(rss) // 2
+    growth = (min(r for _, r in rss[half:]) - min(r for _, r in rss[:half])) if len(rss) >= 2 else float("nan")
+    swing = (max(r for _, r in rss) - rss[0][1]) if rss else float("nan")
     result = {
         "audio_hours": round(last_end[0] / 3600, 3), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
         "x_realtime": round(last_end[0] / wall, 1), **stats,
         "rss_after_warmup_mb": rss[0][1] if rss else None, "rss_max_mb": max(r for _, r in rss) if rss else None,
-        "rss_growth_mb": round(growth, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rss_growth_mb": round(growth, 2), "rss_swing_mb": round(swing, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "raised": summary.raised, "interruptions": summary.interruptions, "suggestions": summary.suggestions,
         "rss_series": rss,
     }
