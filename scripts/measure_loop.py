@@ -1,7 +1,7 @@
 """CPU and memory of the live loop on ONE core: ``voicecoach listen`` and ``kiosk`` on a real (virtual) microphone.
 
 Starts a private PulseAudio with a virtual microphone (voicecoach_dev/audio_server.py), plays a conversation into it in
-real time, runs the real command as a subprocess pinned to core 0 (``taskset``), and samples its CPU time and
+real time, runs the real command as a subprocess pinned to core 0 (``taskset``; ``--cores``), and samples its CPU time and
 resident memory from /proc (the sound server's own CPU is not counted: a Pi runs one anyway).
 Variants: without a speech model (clap only), and with a real Vosk model loaded and recognising all the time
 (the Korean model from PyPI, the only one installable offline; an English small model is about the same size).
@@ -77,9 +77,10 @@ def conversation_wav(path: Path, seconds: float) -> None:
     write_wav(path, np.tile(audio, reps)[: int(seconds * 16000)])
 
 
-def measure(command: list[str], env: dict[str, str], seconds: float, warmup_s: float) -> dict[str, float]:
-    """Run ``command`` pinned to core 0; CPU % of one core after warm-up, and memory."""
-    proc = subprocess.Popen(["taskset", "-c", "0", *command], env=env, stdin=subprocess.DEVNULL,
+def measure(command: list[str], env: dict[str, str], seconds: float, warmup_s: float,
+            cores: str = "0") -> dict[str, float]:
+    """Run ``command`` pinned to ``cores`` (core 0 by default); CPU % of one core after warm-up, and memory."""
+    proc = subprocess.Popen(["taskset", "-c", cores, *command], env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(warmup_s)
@@ -161,6 +162,9 @@ def main() -> int:
     ap.add_argument("--only", choices=("listen",), help="only listen without a speech model")
     ap.add_argument("--threads", action="store_true", help="also print the CPU of each thread")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each variant (median and range reported)")
+    ap.add_argument("--cores", default="0",
+                    help="cores the command may run on, as taskset takes them (default 0; '0,1' is a user's machine, "
+                         "where libraries that start a thread per core, like numpy's BLAS, can use them all)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vc-loop-"))
     wav = work / "talk.wav"
@@ -190,7 +194,7 @@ def main() -> int:
     results = {}
     try:
         for name, cmd in variants.items():
-            runs = [measure(cmd, base_env, args.seconds, args.warmup) for _ in range(max(1, args.repeat))]
+            runs = [measure(cmd, base_env, args.seconds, args.warmup, args.cores) for _ in range(max(1, args.repeat))]
             results[name] = summarise(runs)
     finally:
         player.terminate()
@@ -201,8 +205,8 @@ def main() -> int:
             print(f"(the phone loaded {phone.loads} pages)")
     print(f"Measured with: .venv/bin/python scripts/measure_loop.py --seconds {args.seconds:g}"
           f"{f' --method {args.method}' if args.method else ''}{f' --only {args.only}' if args.only else ''}"
-          f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''} "
-          f"(pinned to core 0, a conversation played into a virtual microphone)\n")
+          f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''}{f' --cores {args.cores}' if args.cores != '0' else ''} "
+          f"(pinned to cores {args.cores}, a conversation played into a virtual microphone)\n")
     print("| loop | CPU, % of one core (median, range) | memory (RSS), MB | peak RSS, MB |")
     print("|---|---:|---:|---:|")
     for name, r in results.items():
