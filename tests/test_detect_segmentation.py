@@ -132,6 +132,22 @@ def test_filtering_then_normalising_is_normalising_then_filtering(model):
     assert np.all(np.abs(got - want) <= bound)
 
 
+def test_pooling_the_raw_rows_then_normalising_is_bit_for_bit_normalising_then_pooling(model):
+    # the scale and shift are monotonic in floating point, so the pool of |scaled row| is the larger |scaled extreme|
+    rng = np.random.default_rng(7)
+    for wav in ((3000 * rng.standard_normal(SAMPLE_RATE) + 200).astype(np.float32),
+                np.full(SAMPLE_RATE, 7.0, np.float32), np.zeros(SAMPLE_RATE, np.float32)):
+        rows = model.filter_outputs(wav)
+        for scale, shift in ((np.float32(0.013), np.float32(-0.2)), (np.float32(-0.013), np.float32(0.5))):
+            y = rows * scale
+            y += shift * model._filter_sums
+            n = len(y) // 3
+            want = np.abs(y)[: n * 3].reshape(n, 3, -1).max(1)
+            ext = model.pooled_extremes(rows) * scale
+            ext += shift * model._filter_sums
+            assert np.array_equal(np.abs(ext).max(0), want)
+
+
 def test_a_sliding_window_reuses_the_filters_rows_and_gets_the_same_answer(model):
     from voicecoach.detect.segmentation import SlidingFilters
 
@@ -150,11 +166,13 @@ def test_a_sliding_window_reuses_the_filters_rows_and_gets_the_same_answer(model
             rows = sliding.rows(model, wav, start)
             filtered.append(sum(computed[before:]))
             fresh = model_filter(wav)
-            assert rows.shape == fresh.shape
-            # each row is one float32 dot product of 251 taps either way
+            pooled = model.pooled_extremes(fresh)
+            assert rows.shape == pooled.shape == (2, len(fresh) // 3, fresh.shape[1])
+            # each row is one float32 dot product of 251 taps either way; a pool's extreme moves no more than its rows
             taps = np.lib.stride_tricks.as_strided(wav, (len(fresh), 251), (wav.strides[0] * 10, wav.strides[0]))
             bound = 2 * gamma(251) * (np.abs(taps.astype(np.float64)) @ np.abs(model._filters.astype(np.float64)))
-            assert np.all(np.abs(rows - fresh) <= bound)
+            bound = bound[: len(bound) // 3 * 3].reshape(-1, 3, bound.shape[1]).max(1)
+            assert np.all(np.abs(rows - pooled) <= bound)
             probs = model.probabilities(wav, rows)
             assert np.abs(probs - model.probabilities(wav)).max() < 1e-4
     finally:

@@ -110,15 +110,30 @@ class SegmentationModel:
         taps = np.lib.stride_tricks.as_strided(wav, (n, TAPS), (wav.strides[0] * STRIDE, wav.strides[0]))
         return taps @ self._filters
 
-    def _sincnet(self, wav: NDArray[np.float32], filtered: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
+    @staticmethod
+    def pooled_extremes(rows: NDArray[np.float32]) -> NDArray[np.float32]:
+        """The largest and smallest of each three filter rows (SincNet's first max-pool), as (2, rows // 3, 80).
+
+        The window's normalisation is a scale and a shift of every row, and both are monotonic in floating point
+        too, so the pool of ``|scaled row|`` is the larger ``|scaled extreme|``: bit for bit what pooling the
+        normalised rows gives, on a third of the rows (and a sliding window reuses these as it reuses the rows)."""
+        n = rows.shape[0] // 3
+        groups = rows[: n * 3].reshape(n, 3, rows.shape[1])
+        out = np.empty((2, n, rows.shape[1]), np.float32)
+        np.max(groups, axis=1, out=out[0])
+        np.min(groups, axis=1, out=out[1])
+        return out
+
+    def _sincnet(self, wav: NDArray[np.float32], pooled: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
         # the filters are linear: filtering (wav - mean) / std * w + b is filtering wav, then scaling and shifting
         scale = np.float32(self._in_w) / np.sqrt(wav.var() + np.float32(1e-5))
         shift = np.float32(self._in_b) - wav.mean() * scale
-        if filtered is None:
-            filtered = self.filter_outputs(wav)
-        y = filtered * scale
+        if pooled is None:
+            pooled = self.pooled_extremes(self.filter_outputs(wav))
+        y = pooled * scale
         y += shift * self._filter_sums
-        y = _leaky(_instance_norm(_pool3(np.abs(y, out=y)), *self._norms[0]))
+        y = np.abs(y, out=y).max(0)
+        y = _leaky(_instance_norm(y, *self._norms[0]))
         for (w, b), norm in zip(self._convs, self._norms[1:]):
             t = y.shape[0] - 4
             cols = np.lib.stride_tricks.as_strided(y, (t, y.shape[1], 5), (y.strides[0], y.strides[1], y.strides[0]))
@@ -164,15 +179,15 @@ class SegmentationModel:
         return x
 
     def probabilities(self, wav: NDArray[np.floating],
-                      filtered: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
+                      pooled: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
         """Powerset class probabilities (steps, 7) for one window of 16 kHz mono audio (any scale).
 
-        ``filtered``: :meth:`filter_outputs` of this very window, when the caller has them already
-        (:class:`SlidingFilters`)."""
+        ``pooled``: :meth:`pooled_extremes` of this very window's :meth:`filter_outputs`, when the caller has them
+        already (:class:`SlidingFilters`)."""
         wav = np.ascontiguousarray(wav, dtype=np.float32)
         if len(wav) < FIELD_SAMPLES * 3:
             raise ValueError("window too short for the segmentation model")
-        x = self._bilstm(self._sincnet(wav, filtered))
+        x = self._bilstm(self._sincnet(wav, pooled))
         for w, b in self._linear:
             x = _leaky(x @ w + b)
         z = x @ self._out[0] + self._out[1]
@@ -191,13 +206,16 @@ class SegmentationModel:
 
 
 class SlidingFilters:
-    """:meth:`SegmentationModel.filter_outputs` of a window that slides over one stream, reusing the rows the last
-    window shared: a third of a look's arithmetic is these filters, and consecutive looks share most of their audio.
+    """:meth:`SegmentationModel.pooled_extremes` of the filter rows of a window that slides over one stream, reusing
+    what the last window shared: a third of a look's arithmetic is these filters, and consecutive looks share most
+    of their audio. A step of a multiple of 30 ms (three rows) keeps the pool's groups; any other step starts afresh.
 
-    The rows live in two buffers allocated once and used in turn, so a long session does not keep allocating a
-    window's rows (2 MB) next to the last ones: that let the process's memory creep up by megabytes in the soak test.
+    The pooled rows live in two buffers allocated once and used in turn, so a long session does not keep allocating
+    a window's rows next to the last ones: that let the process's memory creep up by megabytes in the soak test.
     The rows returned stay valid until the next call but one.
     """
+
+    GROUP = 3 * STRIDE   # samples per pooled row
 
     def __init__(self) -> None:
         self.reset()
@@ -211,22 +229,23 @@ class SlidingFilters:
         self._turn = 0
 
     def rows(self, model: SegmentationModel, wav: NDArray[np.float32], start: int) -> NDArray[np.float32]:
-        """``model``'s filter outputs for ``wav``, the stream's samples from ``start`` (counted since the reset) on."""
-        n = (len(wav) - TAPS) // STRIDE + 1
+        """``model``'s pooled filter rows for ``wav``, the stream's samples from ``start`` (counted since the reset)
+        on: what :meth:`SegmentationModel.probabilities` takes as ``pooled``."""
+        n = ((len(wav) - TAPS) // STRIDE + 1) // 3
         shift = start - self._start
         last = self._rows
-        if shift == 0 and last is not None and model is self._model and len(last) == n:
+        if shift == 0 and last is not None and model is self._model and last.shape[1] == n:
             return last
         width = model.filter_width
-        if self._buffers is None or self._buffers.shape[1:] != (n, width):
-            self._buffers, last = np.empty((2, n, width), np.float32), None
+        if self._buffers is None or self._buffers.shape[1:] != (2, n, width):
+            self._buffers, last = np.empty((2, 2, n, width), np.float32), None
         rows = self._buffers[self._turn]
         self._turn ^= 1
-        if last is None or model is not self._model or shift < 0 or shift % STRIDE or shift // STRIDE >= n:
-            rows[:] = model.filter_outputs(wav)
+        if last is None or model is not self._model or shift < 0 or shift % self.GROUP or shift // self.GROUP >= n:
+            rows[:] = model.pooled_extremes(model.filter_outputs(wav))
         else:
-            kept = n - shift // STRIDE
-            rows[:kept] = last[n - kept:]
-            rows[kept:] = model.filter_outputs(wav[kept * STRIDE:])
+            kept = n - shift // self.GROUP
+            rows[:, :kept] = last[:, n - kept:]
+            rows[:, kept:] = model.pooled_extremes(model.filter_outputs(wav[kept * self.GROUP:]))[:, :n - kept]
         self._start, self._rows, self._model = start, rows, model
         return rows
