@@ -162,6 +162,46 @@ def test_unplugged_mic_raises_device_error_and_reopens_after_replug(pulse_in_pro
         again.close()
 
 
+
+def test_a_mic_moved_to_a_speakers_monitor_is_lost_and_not_reopened_there_until_replugged(pulse_in_process):
+    # PulseAudio moves the stream of a pulled-out microphone to a monitor instead of ending it: exact zeros for ever
+    from voicecoach.audio.device import MicSource
+
+    mic = MicSource(None, frame_ms=30, stall_s=5.0).open()
+    try:
+        with pytest.raises(DeviceError, match="the microphone is gone: .*'speaker.monitor'"):
+            for i, frame in enumerate(mic.frames()):
+                if i == 10:
+                    pulse_in_process.unplug_mic(kill_streams=False)
+                if i > 10:
+                    last = frame.end_sample
+                assert i < 10 + 6 * SAMPLE_RATE // FRAME, "still listening to the monitor 6 s after unplugging"
+        assert last - 10 * FRAME < 4 * SAMPLE_RATE   # 2 s of zeros, and the server's move, make it suspect
+        with pytest.raises(DeviceError, match="no microphone: .*'speaker.monitor'"):
+            MicSource(None, frame_ms=30).open().close()
+    finally:
+        mic.close()
+        pulse_in_process.replug_mic()
+    sig = _noise(1.0, seed=4)
+    again = MicSource(None, frame_ms=30).open()
+    try:
+        pulse_in_process.play_into_mic(sig)
+        assert _blocks_found(_by_stamp(_collect_sound(again, 1.5)), sig) >= 8  # of 10
+    finally:
+        again.close()
+
+
+def test_a_quiet_mic_is_not_suspect_and_zeros_are_asked_about_after_two_seconds_then_every_ten():
+    from voicecoach.audio.server import DigitalSilence
+
+    watch = DigitalSilence(16000)
+    quiet = np.zeros(1440, np.int16)
+    quiet[::97] = 1                                          # the faintest noise floor a real microphone has
+    assert not any(watch.process(quiet) for _ in range(1000))   # 90 s
+    asked = [i for i in range(300) if watch.process(np.zeros(1440, np.int16))]   # 27 s of zeros, 90 ms blocks
+    assert [round((i + 1) * 0.09, 2) for i in asked] == [2.07, 12.15, 22.23]   # from the first ask on
+    assert not watch.process(quiet) and not watch.process(np.zeros(1440, np.int16))   # a sound starts it afresh
+
 # --- a 48 kHz stereo microphone -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

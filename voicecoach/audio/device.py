@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import DeviceError, InputError
 from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
+from .server import DigitalSilence, monitor_as_default
 
 log = logging.getLogger(__name__)
 BLOCK_MS = 90      # microphone block: a whole number of frames (rounded down to one, at least)
@@ -341,6 +342,7 @@ class MicSource:
         self._closed = False
         self._stream: Any = None
         self._generation = -1  # the PortAudio generation the stream was opened in
+        self._silence = DigitalSilence(self.rate)   # a default input moved to a monitor hears exact zeros
         self.block = self.rate * self.block_ms // 1000   # device frames per callback
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
@@ -354,8 +356,10 @@ class MicSource:
             self._dropped += frames
 
     def open(self) -> "MicSource":
-        """Open and start the input stream."""
+        """Open and start the input stream; the default input must be a microphone, not a speaker's monitor."""
         sd = sounddevice()
+        if self.device is None:
+            self._refuse_monitor("no microphone")
 
         def start() -> Any:
             self._generation = _generation
@@ -398,9 +402,18 @@ class MicSource:
             if dropped:
                 self._skip_dropped(dropped)
             mono = block[:, 0] if block.ndim == 2 else block
+            if self.device is None and self._silence.process(mono):
+                self._refuse_monitor("the microphone is gone")
             if self.rate != SAMPLE_RATE:
                 mono = float_to_int16(self._resampler.process(mono.astype(np.float64) / 32768.0))
             yield from self._framer.push(mono)
+
+    def _refuse_monitor(self, what: str) -> None:
+        """Raise :class:`DeviceError` when the sound server's default input is a monitor (see ``server.py``)."""
+        monitor = monitor_as_default()
+        if monitor is not None:
+            raise DeviceError(f"{what}: the sound server's default input is '{monitor}', the sound of a speaker, "
+                              "not a microphone (plug the microphone in, or choose one: voicecoach devices)")
 
     def _skip_dropped(self, device_frames: int) -> None:
         """Advance the frame stamps over audio the callback had to drop (converted to 16 kHz samples)."""
