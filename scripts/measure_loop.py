@@ -1,8 +1,8 @@
 """CPU and memory of the live loop on ONE core: ``voicecoach listen`` and ``kiosk`` on a real (virtual) microphone.
 
 Starts a private PulseAudio with a virtual microphone (voicecoach_dev/audio_server.py), plays a conversation into it in
-real time, runs the real command as a subprocess pinned to core 0 (``taskset``; ``--cores``), and samples its CPU time and
-resident memory from /proc (the sound server's own CPU is not counted: a Pi runs one anyway).
+real time, runs the real command as a subprocess pinned to core 0 (``taskset``; ``--cores``), and samples its CPU
+time and resident memory from /proc (the sound server's own CPU is not counted: a Pi runs one anyway).
 Variants: without a speech model (clap only), and with a real Vosk model loaded and recognising all the time
 (the Korean model from PyPI, the only one installable offline; an English small model is about the same size).
 
@@ -205,7 +205,8 @@ def main() -> int:
             print(f"(the phone loaded {phone.loads} pages)")
     print(f"Measured with: .venv/bin/python scripts/measure_loop.py --seconds {args.seconds:g}"
           f"{f' --method {args.method}' if args.method else ''}{f' --only {args.only}' if args.only else ''}"
-          f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''}{f' --cores {args.cores}' if args.cores != '0' else ''} "
+          f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''}"
+          f"{f' --cores {args.cores}' if args.cores != '0' else ''} "
           f"(pinned to cores {args.cores}, a conversation played into a virtual microphone)\n")
     print("| loop | CPU, % of one core (median, range) | memory (RSS), MB | peak RSS, MB |")
     print("|---|---:|---:|---:|")
