@@ -140,6 +140,19 @@ def test_mic_overflow_is_counted_and_stamps_skip_the_lost_audio(pulse_in_process
         assert np.array_equal(f.samples, sig[f.start_sample - lag:f.end_sample - lag]), f.start_sample
 
 
+def _heard_after_replug(pulse: VirtualAudio, seed: int) -> None:
+    """A microphone opened on the default input after the replug hears what is played into it."""
+    from voicecoach.audio.device import MicSource
+
+    sig = _noise(1.0, seed=seed)
+    again = MicSource(None, frame_ms=30).open()
+    try:
+        pulse.play_into_mic(sig)
+        assert _blocks_found(_by_stamp(_collect_sound(again, 1.5)), sig) >= 8  # of 10
+    finally:
+        again.close()
+
+
 def test_unplugged_mic_raises_device_error_and_reopens_after_replug(pulse_in_process):
     from voicecoach.audio.device import MicSource
 
@@ -153,14 +166,7 @@ def test_unplugged_mic_raises_device_error_and_reopens_after_replug(pulse_in_pro
     finally:
         mic.close()
         pulse_in_process.replug_mic()
-    sig = _noise(1.0, seed=3)
-    again = MicSource(None, frame_ms=30).open()
-    try:
-        pulse_in_process.play_into_mic(sig)
-        assert _blocks_found(_by_stamp(_collect_sound(again, 1.5)), sig) >= 8  # of 10
-    finally:
-        again.close()
-
+    _heard_after_replug(pulse_in_process, seed=3)
 
 
 def test_a_mic_moved_to_a_speakers_monitor_is_lost_and_not_reopened_there_until_replugged(pulse_in_process):
@@ -182,13 +188,7 @@ def test_a_mic_moved_to_a_speakers_monitor_is_lost_and_not_reopened_there_until_
     finally:
         mic.close()
         pulse_in_process.replug_mic()
-    sig = _noise(1.0, seed=4)
-    again = MicSource(None, frame_ms=30).open()
-    try:
-        pulse_in_process.play_into_mic(sig)
-        assert _blocks_found(_by_stamp(_collect_sound(again, 1.5)), sig) >= 8  # of 10
-    finally:
-        again.close()
+    _heard_after_replug(pulse_in_process, seed=4)
 
 
 def test_a_quiet_mic_is_not_suspect_and_zeros_are_asked_about_after_two_seconds_then_every_ten():
