@@ -26,16 +26,17 @@ def _threads(code: str, **env: str) -> int:
                               check=True).stdout)
 
 
-def test_importing_voicecoach_first_leaves_numpy_one_thread():
-    alone = _threads("import numpy; " + COUNT)
-    if alone < 2:
+@pytest.fixture(scope="module", autouse=True)
+def _numpy_starts_threads() -> None:
+    """Skip where numpy alone starts no BLAS thread (nothing to limit, so nothing to see)."""
+    if _threads("import numpy; " + COUNT) < 2:
         pytest.skip("numpy's BLAS starts no threads of its own here")
+
+
+def test_importing_voicecoach_first_leaves_numpy_one_thread():
     assert _threads("import voicecoach, numpy; " + COUNT) == 1
     assert _threads("from voicecoach.detect import segmentation; " + COUNT) == 1   # as the detectors load it
 
 
 def test_a_setting_in_the_environment_still_wins():
-    alone = _threads("import numpy; " + COUNT)
-    if alone < 2:
-        pytest.skip("numpy's BLAS starts no threads of its own here")
     assert _threads("import voicecoach, numpy; " + COUNT, OPENBLAS_NUM_THREADS="2") == 2
