@@ -13,6 +13,7 @@ import numpy as np
 
 from voicecoach.audio.playback import NullSink, WavFileSink
 from voicecoach.audio.wav import read_wav
+from voicecoach.speech import engines
 from voicecoach.speech.settings import SpeechSettings
 from voicecoach.speech.speaker import Speaker
 
@@ -136,13 +137,16 @@ def test_hung_synthesis_never_blocks_the_caller(tmp_path: Path):
 
     sink = WavFileSink(tmp_path / "out.wav", 16000, realtime=False)
     try:
-        with Speaker(SpeechSettings(synth_timeout_s=0.3), sink=sink, engine_factory=Hanging) as speaker:
+        settings = SpeechSettings(engines=("pyttsx3", "espeak-ng"), synth_timeout_s=0.3)
+        with Speaker(settings, sink=sink, engine_factory=Hanging) as speaker:
             start = time.monotonic()
             speaker.say("Are you both okay to go on?")
             assert time.monotonic() - start < 0.05
             assert speaker.wait(5)
     finally:
         release.set()
+        for worker in list(engines._RETIRED):  # the next test's pyttsx3 would wait for it
+            worker.join(10.0)
     assert sink.samples_written > 16000 * 0.8  # spoken by the espeak-ng fallback
 
 

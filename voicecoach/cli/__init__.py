@@ -8,6 +8,7 @@ are discovered automatically.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import logging
 import pkgutil
@@ -57,8 +58,18 @@ def setup_logging(debug: bool, quiet: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s" if debug else "%(message)s")
 
 
+def _stacks_on_crash() -> None:
+    """A crash inside a C library (SIGSEGV, SIGABRT) prints every thread's Python stack to stderr (the journal, on
+    the kiosk) instead of dying silently, so the report says where."""
+    try:
+        faulthandler.enable(file=sys.stderr)
+    except (AttributeError, ValueError, OSError):  # stderr without a file descriptor (captured, closed)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
+    _stacks_on_crash()
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)

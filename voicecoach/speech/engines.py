@@ -4,8 +4,13 @@ pyttsx3 (2.99 with espeak-ng here) has measured bugs: ``runAndWait()`` returns b
 ``save_to_file`` returns before the file is written, the rate races unless set right before each utterance, and
 two threads on one engine crash. So one thread owns the engine; every utterance sets voice, rate and volume, is
 saved to its own temp WAV, and counts as done only when the ``finished-utterance`` callback fired AND the file is
-complete. A caller waits with a timeout; on a hang the worker is abandoned (it is a daemon thread) and the next
-request starts a fresh engine on a fresh thread.
+complete. A caller waits with a timeout; on a hang the worker is abandoned (it is a daemon thread), and a fresh
+engine is started only once the abandoned thread has left espeak: a second engine beside one still inside espeak
+crashes the process (SIGSEGV, measured 3 of 3). Until then the next engine in the chain speaks.
+
+The ``espeak-ng`` command runs each utterance in its own process, so a crash or a hang there is a failed request (a
+hung one is killed), never the product's. It is as fast (22 ms median for a prompt, pyttsx3 19 ms), and it is the
+first engine on Linux (see ``settings.DEFAULT_ENGINES``).
 """
 
 from __future__ import annotations
@@ -128,17 +133,36 @@ def default_engine_factory() -> Any:
 # never destroyed, and all Speakers in a process share one worker per engine factory.
 _EVERY_ENGINE: list[Any] = []
 _WORKERS: dict[Any, "Pyttsx3Worker"] = {}
+_RETIRED: list["Pyttsx3Worker"] = []  # abandoned workers whose thread may still be inside the engine
 _WORKERS_LOCK = threading.Lock()
+_REAP_S = 0.1  # how long to wait for a just-retired worker's thread to end
 
 
-def shared_worker(factory: EngineFactory, fresh: bool = False) -> "Pyttsx3Worker":
-    """The process's live worker for ``factory``; a new one if there is none, it died, or ``fresh``."""
+class EngineStuck(SynthError):
+    """An abandoned pyttsx3 engine is still synthesising; no second engine may start beside it."""
+
+
+def shared_worker(factory: EngineFactory) -> "Pyttsx3Worker":
+    """The process's live worker for ``factory``; a new one if there is none or it died.
+
+    Raises :class:`EngineStuck` while a retired worker's thread is still running (espeak is one library state per
+    process: two engines at once crash it), so the caller uses its next engine until that thread has ended."""
     with _WORKERS_LOCK:
         worker = _WORKERS.get(factory)
-        if worker is None or not worker.alive or fresh:
-            if worker is not None:
-                worker.retire()
-            worker = _WORKERS[factory] = Pyttsx3Worker(factory)
+        if worker is not None and worker.alive:
+            return worker
+        if worker is not None:
+            worker.retire()
+            _RETIRED.append(worker)
+            del _WORKERS[factory]
+        for old in list(_RETIRED):
+            old.join(_REAP_S)
+            if not old.running:
+                _RETIRED.remove(old)
+        if _RETIRED:
+            raise EngineStuck(f"{len(_RETIRED)} abandoned pyttsx3 engine(s) still synthesising; a new one would "
+                              "crash espeak, so it starts once they have finished")
+        worker = _WORKERS[factory] = Pyttsx3Worker(factory)
         return worker
 
 
@@ -164,7 +188,6 @@ class Pyttsx3Worker:
         self._voices: list[tuple[str, str]] = []
         self._default_voice = ""
         self._current_voice: str | None = None
-        self._warned: set[str] = set()
         self._thread = threading.Thread(target=self._run, name=f"voicecoach-tts-{next(self._ids)}", daemon=True)
         self._thread.start()
 
@@ -189,9 +212,18 @@ class Pyttsx3Worker:
                 req.path.unlink(missing_ok=True)
 
     def retire(self) -> None:
-        """Stop using this worker; a hung thread is left behind (daemon) and ignored."""
+        """Stop using this worker; a hung thread is left behind (daemon) until it returns."""
         self.alive = False
         self._requests.put(None)
+
+    @property
+    def running(self) -> bool:
+        """True while the worker's thread exists (after :meth:`retire`: it is still inside the engine)."""
+        return self._thread.is_alive()
+
+    def join(self, timeout_s: float) -> None:
+        """Wait at most ``timeout_s`` for the worker's thread to end (call :meth:`retire` first)."""
+        self._thread.join(timeout_s)
 
     def _run(self) -> None:
         try:
@@ -204,6 +236,14 @@ class Pyttsx3Worker:
         except Exception as exc:  # noqa: BLE001 - any init failure ends in the next fallback
             self._fail_all(f"pyttsx3 could not start: {type(exc).__name__}: {exc}")
             return
+        try:
+            self._serve(engine, finished)
+        finally:
+            if engine_is_espeak(engine):  # espeak may synthesise on after runAndWait returned: leave only when idle
+                self._wait_espeak_idle(always=True)
+
+    def _serve(self, engine: Any, finished: threading.Event) -> None:
+        """Render requests in order until retired."""
         while True:
             req = self._requests.get()
             if req is None or not self.alive:
@@ -261,35 +301,30 @@ class Pyttsx3Worker:
             threading.Event().wait(_POLL_S)  # the first save can return before the file exists
         raise SynthError("retired while waiting for the file")
 
-    def _wait_espeak_idle(self) -> None:
-        """Wait until espeak has no message in flight.
+    def _wait_espeak_idle(self, always: bool = False) -> None:
+        """Wait until espeak has no message in flight (while this worker is in use, or ``always``).
 
         pyttsx3's runAndWait calls ``espeak_Cancel`` whenever espeak reports it is still busy; the cancelled
         message's end event then arrives after the next utterance started, and pyttsx3 writes that utterance as an
-        empty file (measured: about 1 in 60 prompts hung this way).
+        empty file (measured: about 1 in 60 prompts hung this way). And an abandoned worker's thread leaves only
+        when espeak is idle: espeak's own thread calling back while a new engine sets its callback crashed the
+        process (SIGSEGV, measured).
         """
         from pyttsx3.drivers import _espeak
 
-        while self.alive and _espeak.IsPlaying():
+        while (self.alive or always) and _espeak.IsPlaying():
             threading.Event().wait(0.001)
 
     def _resolve(self, spec: str) -> str:
         """A voice spec (id, id without family, name, or part of a name; '+variant' kept) to an engine voice id."""
-        if not spec:
-            return self._default_voice
-        base, plus, variant = spec.partition("+")
-        found = resolve_voice(base, self._voices)
-        if found is None:
-            if spec not in self._warned:
-                self._warned.add(spec)
-                log.warning("no TTS voice matches %r; using the default voice (list them with: voicecoach say "
-                            "--voices)", spec)
-            return self._default_voice
-        return found + plus + variant
+        return voice_id(spec, self._voices) or self._default_voice
 
 
 def list_voices(timeout_s: float = 5.0) -> list[tuple[str, str]]:
-    """(id, name) of every voice pyttsx3 offers, else those of the espeak-ng command; [] when neither works."""
+    """(id, name) of every voice: the espeak-ng command's, else pyttsx3's; [] when neither works."""
+    listed = command_voices(timeout_s)
+    if listed:
+        return list(listed)
     found: list[tuple[str, str]] = []
 
     def ask() -> None:
@@ -299,14 +334,26 @@ def list_voices(timeout_s: float = 5.0) -> list[tuple[str, str]]:
     thread = threading.Thread(target=ask, name="voicecoach-tts-voices", daemon=True)
     thread.start()
     thread.join(timeout_s)
-    if found or not espeak_ng_available():
-        return list(found)
-    try:
-        out = subprocess.run(["espeak-ng", "--voices"], capture_output=True, text=True, timeout=timeout_s).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    rows = [line.split() for line in out.splitlines()[1:]]
-    return [(r[4], r[3]) for r in rows if len(r) >= 5]
+    return list(found)
+
+
+_LISTED: dict[str, tuple[tuple[str, str], ...]] = {}  # the espeak-ng command's voices, by its path
+
+
+def command_voices(timeout_s: float = 5.0) -> tuple[tuple[str, str], ...]:
+    """(id, name) of the espeak-ng command's voices, as pyttsx3 names them ("gmw/en-us", "English (America)");
+    () when the command is missing or fails. Asked once per process (a failure too)."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        return ()
+    if exe not in _LISTED:
+        try:
+            out = subprocess.run([exe, "--voices"], capture_output=True, text=True, timeout=timeout_s).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            out = ""
+        rows = [line.split() for line in out.splitlines()[1:]]
+        _LISTED[exe] = tuple((r[4].lower(), r[3].replace("_", " ")) for r in rows if len(r) >= 5)
+    return _LISTED[exe]
 
 
 def engine_is_espeak(engine: Any) -> bool:
@@ -333,11 +380,6 @@ def resolve_voice(spec: str, voices: list[tuple[str, str]]) -> str | None:
     return None
 
 
-def espeak_ng_available() -> bool:
-    """True when the ``espeak-ng`` command is on PATH."""
-    return shutil.which("espeak-ng") is not None
-
-
 def espeak_ng_render(text: str, voice: Voice, timeout_s: float, workdir: Path) -> tuple[NDArray[np.int16], int]:
     """Synthesise with the ``espeak-ng`` command (``-w file.wav``); raise SynthError on any failure."""
     exe = shutil.which("espeak-ng")
@@ -347,8 +389,9 @@ def espeak_ng_render(text: str, voice: Voice, timeout_s: float, workdir: Path) -
     os.close(fd)
     path = Path(name)
     base = [exe, "-w", name, "-s", str(int(voice.rate_wpm)), "-a", str(int(round(voice.volume * 100))), "--stdin"]
+    spec = command_voice(voice.voice, timeout_s)
     try:
-        attempts = [base + ["-v", voice.voice], base] if voice.voice else [base]
+        attempts = [base + ["-v", spec], base] if spec else [base]
         for args in attempts:
             try:
                 proc = subprocess.run(args, input=text.encode("utf-8"), capture_output=True, timeout=timeout_s)
@@ -361,11 +404,39 @@ def espeak_ng_render(text: str, voice: Voice, timeout_s: float, workdir: Path) -
                 if audio is None:
                     raise SynthError("espeak-ng wrote no readable WAV")
                 return audio
-            log.warning("espeak-ng failed with voice %r: %s", voice.voice,
+            log.warning("espeak-ng failed with voice %r: %s", spec,
                         proc.stderr.decode("utf-8", "replace").strip() or f"exit code {proc.returncode}")
         raise SynthError("espeak-ng failed")
     finally:
         path.unlink(missing_ok=True)
+
+
+_UNKNOWN_VOICES: set[str] = set()
+
+
+def voice_id(spec: str, voices: list[tuple[str, str]]) -> str:
+    """The id of the voice a spec names (id, id without family, name, or part of a name; '+variant' kept); ""
+    (the default voice, with one warning per spec) when nothing matches."""
+    if not spec:
+        return ""
+    base, plus, variant = spec.partition("+")
+    found = resolve_voice(base, voices)
+    if found is None:
+        if spec not in _UNKNOWN_VOICES:
+            _UNKNOWN_VOICES.add(spec)
+            log.warning("no TTS voice matches %r; using the default voice (list them with: voicecoach say "
+                        "--voices)", spec)
+        return ""
+    return found + plus + variant
+
+
+def command_voice(spec: str, timeout_s: float = 5.0) -> str:
+    """The espeak-ng command's voice for a spec (:func:`voice_id`); the spec itself when the voices cannot be
+    listed (the command then retries with its default voice)."""
+    if not spec:
+        return ""
+    voices = command_voices(timeout_s)
+    return voice_id(spec, list(voices)) if voices else spec
 
 
 def tone(sample_rate: int, freq_hz: float = 660.0, duration_s: float = 0.25, level: float = 0.3
