@@ -1,8 +1,9 @@
 """Synthesis engines: pyttsx3 on its own worker thread, the ``espeak-ng`` command, and a short tone.
 
 pyttsx3 (2.99 with espeak-ng here) has measured bugs: ``runAndWait()`` returns before the audio exists, the first
-``save_to_file`` returns before the file is written, the rate races unless set right before each utterance, and
-two threads on one engine crash. So one thread owns the engine; every utterance sets voice, rate and volume, is
+``save_to_file`` returns before the file is written, the rate races unless set right before each utterance, two
+threads on one engine crash, and it tells espeak the text is ten times its size (fixed here, see
+:func:`_fix_synth_size`). So one thread owns the engine; every utterance sets voice, rate and volume, is
 saved to its own temp WAV, and counts as done only when the ``finished-utterance`` callback fired AND the file is
 complete. A caller waits with a timeout; on a hang the worker is abandoned (it is a daemon thread), and a fresh
 engine is started only once the abandoned thread has left espeak: a second engine beside one still inside espeak
@@ -119,10 +120,32 @@ def _quiet_driver_prints() -> None:
     driver.print = lambda *args, **kw: log.debug("pyttsx3: %s", " ".join(map(str, args)))  # type: ignore[attr-defined]
 
 
+def _fix_synth_size() -> None:
+    """pyttsx3 2.99 tells ``espeak_Synth`` the text is ten times its length, and asynchronous espeak-ng copies that
+    many bytes: it reads past the end of the text, and crashed the process (SIGSEGV) when the text lay within
+    that distance of unreadable memory (``demo`` in CI, 2 of 2 runs; reproduced with the text placed there, and
+    under valgrind as "invalid read" in every render). Pass the real size, the text and its NUL."""
+    try:
+        from pyttsx3.drivers import _espeak
+    except Exception:  # noqa: BLE001 - another platform's driver, or no libespeak-ng
+        return
+    if getattr(_espeak.Synth, "voicecoach_fixed", False):
+        return
+
+    def synth(text: str | bytes, position: int = 0, position_type: int = _espeak.POS_CHARACTER,
+              end_position: int = 0, flags: int = 0, user_data: Any = None) -> Any:
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        return _espeak.cSynth(data, len(data) + 1, position, position_type, end_position, flags, None, user_data)
+
+    synth.voicecoach_fixed = True  # type: ignore[attr-defined]
+    _espeak.Synth = synth
+
+
 def default_engine_factory() -> Any:
     """A fresh pyttsx3 engine (not ``pyttsx3.init()``, which would hand back a hung engine still referenced)."""
     import pyttsx3
 
+    _fix_synth_size()
     engine = pyttsx3.Engine()
     _quiet_driver_prints()
     return engine

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from ..settings import setting
 
 ENGINES = ("pyttsx3", "espeak-ng")
-# Linux: the espeak-ng command first. It is as fast as pyttsx3 over libespeak-ng (22 vs 19 ms a prompt), and each
-# utterance is its own process, so espeak's crashes and hangs cannot take the product down (in-process libespeak-ng
-# crashed ``demo`` with SIGSEGV in CI). Elsewhere pyttsx3 drives the system's voice and there is no espeak-ng.
+# Linux: the espeak-ng command first. It is nearly as fast as pyttsx3 over libespeak-ng (22 vs 19 ms a prompt), and
+# each utterance is its own process, so a crash or hang in espeak cannot take the product down (pyttsx3's read past
+# the text, see engines._fix_synth_size, crashed ``demo`` in CI). Elsewhere pyttsx3 drives the system's voice.
 DEFAULT_ENGINES = ("espeak-ng", "pyttsx3") if sys.platform.startswith("linux") else ENGINES
 
 
