@@ -42,6 +42,26 @@ def test_missing_speech_model_is_a_warning_with_the_download_command(tmp_home, r
     assert res.returncode == 0, res.stdout
 
 
+def test_speech_output_names_the_engine_and_without_the_espeak_ng_command_says_how_to_install_it(
+        tmp_home, run_cli, tmp_path):
+    import os
+    import shutil
+    import sys
+
+    if shutil.which("espeak-ng") is None or not sys.platform.startswith("linux"):
+        pytest.skip("needs the espeak-ng command, the first engine on Linux")
+    res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
+    line = lines_of(res)["speech output"]
+    assert line.startswith("OK") and "espeak-ng renders a word" in line, res.stdout
+    bare = tmp_path / "bin"  # a PATH with python but no espeak-ng: pyttsx3 (libespeak-ng) speaks instead
+    bare.mkdir()
+    env = {**tmp_home.env, "PATH": f"{bare}{os.pathsep}{os.path.dirname(sys.executable)}"}
+    res = run_cli("check", "--no-devices", env=env, timeout=120)
+    line = lines_of(res)["speech output"]
+    assert line.startswith("WARN") and "espeak-ng failed; pyttsx3 speaks instead" in line, res.stdout
+    assert "fix: sudo apt-get install espeak-ng" in line
+
+
 def test_broken_config_fails_but_every_other_check_still_runs(tmp_home, run_cli):
     tmp_home.config_file.write_text("[kiosk]\nnightly_time = \"9pm\"\n")
     res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)

@@ -226,9 +226,10 @@ def check_tts(ctx: Context) -> list[Finding]:
                         "sudo apt-get install espeak-ng (and check speech.engines in the config)")]
     first = settings.engines[0] if settings.engines else result.engine
     if result.engine != first:
+        fix = ("sudo apt-get install espeak-ng" if first == "espeak-ng" else
+               "pip show pyttsx3 in .venv, or set speech.engines = [\"espeak-ng\"]")
         return [Finding(WARN, "speech output", f"{first} failed; {result.engine} speaks instead "
-                                               f"({result.elapsed_s * 1000:.0f} ms for a word)",
-                        "pip show pyttsx3 in .venv, or set speech.engines = [\"espeak-ng\"]")]
+                                               f"({result.elapsed_s * 1000:.0f} ms for a word)", fix)]
     return [Finding(OK, "speech output", f"{result.engine} renders a word in {result.elapsed_s * 1000:.0f} ms")]
 
 
