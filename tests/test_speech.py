@@ -162,9 +162,34 @@ def test_hung_pyttsx3_falls_back_and_starts_a_fresh_engine_only_once_the_hung_on
         restarts = speaker.synth.restarts
     assert [first.engine, second.engine, third.engine, fourth.engine] == ["espeak-ng"] * 4
     assert first.elapsed_s < 0.3 + 0.02 * 12 + 1.0  # the timeout, then a quick espeak-ng run
-    assert len(calls) == 2  # the hung engine, one fresh restart; then pyttsx3 is skipped
+    assert fourth.elapsed_s < 1.0  # two hangs in a row: pyttsx3 rests, no third wait for it
+    assert len(calls) == 2  # the hung engine, one fresh restart; then pyttsx3 rests
     assert restarts == 1
     assert_plausible_speech(first.audio, first.sample_rate, "First prompt", 160)
+
+
+@needs_espeak
+def test_an_engine_failing_again_and_again_rests_then_is_tried_again():
+    from voicecoach.clock import FakeClock
+
+    calls: list = []
+
+    def broken():
+        calls.append(1)
+        raise RuntimeError("could not initialize espeak")
+
+    clock = FakeClock(1000.0)
+    settings = SpeechSettings(engines=PYTTSX3_FIRST, engine_restarts=1, engine_rest_s=600.0, cache_prompts=0)
+    with Speaker(settings, sink=NullSink(), engine_factory=broken, clock=clock) as speaker:
+        engines = [speaker.synthesize(f"Prompt {i}").engine for i in range(4)]
+        assert len(calls) == 2  # two failures in a row, then it rests: no third start
+        clock.advance(599.0)
+        speaker.synthesize("Still resting")
+        assert len(calls) == 2
+        clock.advance(2.0)
+        assert speaker.synthesize("Tried again").engine == "espeak-ng"
+    assert engines == ["espeak-ng"] * 4
+    assert len(calls) == 3
 
 
 ABANDON_MID_UTTERANCE = """

@@ -26,7 +26,9 @@ class SpeechSettings:
     synth_timeout_s: float = setting(2.0, lo=0.2, hi=60.0,
                                      doc="give up on one synthesis after this long (plus 20 ms per character)")
     engine_restarts: int = setting(3, lo=0, hi=100,
-                                   doc="restart a hung pyttsx3 engine at most this often, then use the next engine")
+                                   doc="failures in a row (a hang, no audio) an engine may have before it rests")
+    engine_rest_s: float = setting(600.0, lo=0.0, hi=86400.0,
+                                   doc="how long a failing engine is skipped before it is tried again")
     cache_prompts: int = setting(64, lo=0, hi=10000, doc="rendered prompts kept in memory (LRU); 0 = no cache")
     block_ms: int = setting(40, lo=5, hi=200, doc="audio handed to the output per block; bounds stop() delay")
 

@@ -1,8 +1,10 @@
-"""Text to audio with a fallback chain (pyttsx3 -> espeak-ng command -> tone) and an LRU cache of rendered prompts.
+"""Text to audio with a fallback chain (the configured engines, then a tone) and an LRU cache of rendered prompts.
 
 Every failure (an engine that cannot start, errors, hangs, or is not installed) ends in the next fallback; nothing
-is raised to the caller. A hung pyttsx3 engine is abandoned and a fresh one started for the next request, at most
-``engine_restarts`` times, after which pyttsx3 is skipped for the rest of the session.
+is raised to the caller. A hung pyttsx3 engine is abandoned and a fresh one started for the next request. An engine
+that failed more than ``engine_restarts`` times in a row rests for ``engine_rest_s`` (the next one speaks at once,
+instead of each prompt first waiting out a hang), then is tried again: a kiosk runs for weeks, and one bad minute
+must not silence an engine for good.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..clock import Clock, MonotonicClock
-from .engines import (EngineFactory, Pyttsx3Worker, SynthError, Voice, default_engine_factory, espeak_ng_render,
-                      shared_worker, tone)
+from .engines import (EngineFactory, EngineStuck, Pyttsx3Worker, SynthError, Voice, default_engine_factory,
+                      espeak_ng_render, shared_worker, tone)
 from .settings import SpeechSettings
 from .text import split_for_speech
 
@@ -103,8 +105,8 @@ class Synthesizer:
         self.hits = 0
         self.misses = 0
         self._worker: Pyttsx3Worker | None = None
-        self.failures = 0  # pyttsx3 workers that hung or failed to start
-        self._pyttsx3_disabled = False
+        self._streak: dict[str, int] = {}  # failures in a row, per engine
+        self._rest_until: dict[str, float] = {}  # clock time an engine is skipped until
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, Rendered] = OrderedDict()
 
@@ -142,15 +144,24 @@ class Synthesizer:
         timeout = self.settings.timeout_for(text)
         problems = []
         for engine in self.settings.engines:
+            if start < self._rest_until.get(engine, float("-inf")):
+                problems.append(f"{engine}: resting after repeated failures")
+                continue
             try:
                 audio, rate = self._run_engine(engine, text, voice, timeout)
+            except EngineStuck as exc:  # the hang already counted; the next engine speaks meanwhile
+                problems.append(f"{engine}: {exc}")
+                continue
             except SynthError as exc:
                 problems.append(f"{engine}: {exc}")
                 log.warning("speech engine %s failed (%s); trying the next one", engine, exc)
+                self._failed(engine)
                 continue
             if len(audio) == 0 or not np.any(audio):
                 problems.append(f"{engine}: produced silence")
+                self._failed(engine)
                 continue
+            self._streak[engine] = 0
             audio = trim_trailing_silence(audio, rate)
             if sample_rate:
                 audio, rate = to_rate(audio, rate, sample_rate), sample_rate
@@ -164,22 +175,21 @@ class Synthesizer:
             return espeak_ng_render(text, voice, timeout, self.workdir)
         if engine != "pyttsx3":
             raise SynthError(f"unknown engine {engine!r}")
-        worker = self._pyttsx3()
-        try:
-            return worker.render(text, voice, timeout, self.workdir)
-        except SynthError:
-            if not worker.alive:  # hung or failed to start: a fresh worker next time
-                self.failures += 1
-            raise
+        return self._pyttsx3().render(text, voice, timeout, self.workdir)
+
+    def _failed(self, engine: str) -> None:
+        """Count a failure; after more than ``engine_restarts`` in a row the engine rests for ``engine_rest_s``."""
+        streak = self._streak.get(engine, 0) + 1
+        self._streak[engine] = streak
+        if streak > self.settings.engine_restarts:
+            self._streak[engine] = 0
+            self._rest_until[engine] = self.clock.now() + self.settings.engine_rest_s
+            log.warning("speech engine %s failed %d times in a row; using the next engine for %.0f s, then trying "
+                        "it again", engine, streak, self.settings.engine_rest_s)
 
     def _pyttsx3(self) -> Pyttsx3Worker:
-        if not self._pyttsx3_disabled and self.failures > self.settings.engine_restarts:
-            self._pyttsx3_disabled = True
-            log.warning("pyttsx3 failed %d times; using the next engine from now on", self.failures)
-        if self._pyttsx3_disabled:
-            raise SynthError("disabled after repeated failures")
-        worker = shared_worker(self.engine_factory)
-        if worker is not self._worker and self.failures:
+        worker = shared_worker(self.engine_factory)  # a fresh one when the last died (hung, or failed to start)
+        if self._worker is not None and worker is not self._worker:
             self.restarts += 1
             log.info("started a fresh pyttsx3 engine (restart %d)", self.restarts)
         self._worker = worker
