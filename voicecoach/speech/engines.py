@@ -124,7 +124,8 @@ def _fix_synth_size() -> None:
     """pyttsx3 2.99 tells ``espeak_Synth`` the text is ten times its length, and asynchronous espeak-ng copies that
     many bytes: it reads past the end of the text, and crashed the process (SIGSEGV) when the text lay within
     that distance of unreadable memory (``demo`` in CI, 2 of 2 runs; reproduced with the text placed there, and
-    under valgrind as "invalid read" in every render). Pass the real size, the text and its NUL."""
+    under valgrind as "invalid read" in every render). Pass the real size, the text and its NUL, as pyttsx3's own
+    ``Synth_Mark`` does (upstream: nateshmbhat/pyttsx3 issue 448, pull request 450, not released in 2.99)."""
     try:
         from pyttsx3.drivers import _espeak
     except Exception:  # noqa: BLE001 - another platform's driver, or no libespeak-ng
