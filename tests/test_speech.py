@@ -13,7 +13,8 @@ import pytest
 from voicecoach.audio.playback import NullSink
 from voicecoach.config import config_from_dict
 from voicecoach.errors import InputError
-from voicecoach.speech.engines import Voice, espeak_ng_render, resolve_voice
+from voicecoach.speech.engines import Voice, resolve_voice
+from voicecoach.speech.espeak_command import espeak_ng_render
 from voicecoach.speech.settings import SpeechSettings
 from voicecoach.speech.speaker import Speaker
 

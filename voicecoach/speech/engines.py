@@ -1,4 +1,4 @@
-"""Synthesis engines: pyttsx3 on its own worker thread, the ``espeak-ng`` command, and a short tone.
+"""Synthesis engines: pyttsx3 on its own worker thread, and a short tone; what both engines share.
 
 pyttsx3 (2.99 with espeak-ng here) has measured bugs: ``runAndWait()`` returns before the audio exists, the first
 ``save_to_file`` returns before the file is written, the rate races unless set right before each utterance, two
@@ -9,9 +9,7 @@ complete. A caller waits with a timeout; on a hang the worker is abandoned (it i
 engine is started only once the abandoned thread has left espeak: a second engine beside one still inside espeak
 crashes the process (SIGSEGV, measured 3 of 3). Until then the next engine in the chain speaks.
 
-The ``espeak-ng`` command runs each utterance in its own process, so a crash or a hang there is a failed request (a
-hung one is killed), never the product's. It is as fast (22 ms median for a prompt, pyttsx3 19 ms), and it is the
-first engine on Linux (see ``settings.DEFAULT_ENGINES``).
+The ``espeak-ng`` command is the other engine (``espeak_command.py``), first on Linux.
 """
 
 from __future__ import annotations
@@ -20,9 +18,7 @@ import itertools
 import logging
 import os
 import queue
-import shutil
 import struct
-import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -346,6 +342,8 @@ class Pyttsx3Worker:
 
 def list_voices(timeout_s: float = 5.0) -> list[tuple[str, str]]:
     """(id, name) of every voice: the espeak-ng command's, else pyttsx3's; [] when neither works."""
+    from .espeak_command import command_voices
+
     listed = command_voices(timeout_s)
     if listed:
         return list(listed)
@@ -359,25 +357,6 @@ def list_voices(timeout_s: float = 5.0) -> list[tuple[str, str]]:
     thread.start()
     thread.join(timeout_s)
     return list(found)
-
-
-_LISTED: dict[str, tuple[tuple[str, str], ...]] = {}  # the espeak-ng command's voices, by its path
-
-
-def command_voices(timeout_s: float = 5.0) -> tuple[tuple[str, str], ...]:
-    """(id, name) of the espeak-ng command's voices, as pyttsx3 names them ("gmw/en-us", "English (America)");
-    () when the command is missing or fails. Asked once per process (a failure too)."""
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        return ()
-    if exe not in _LISTED:
-        try:
-            out = subprocess.run([exe, "--voices"], capture_output=True, text=True, timeout=timeout_s).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            out = ""
-        rows = [line.split() for line in out.splitlines()[1:]]
-        _LISTED[exe] = tuple((r[4].lower(), r[3].replace("_", " ")) for r in rows if len(r) >= 5)
-    return _LISTED[exe]
 
 
 def engine_is_espeak(engine: Any) -> bool:
@@ -404,37 +383,6 @@ def resolve_voice(spec: str, voices: list[tuple[str, str]]) -> str | None:
     return None
 
 
-def espeak_ng_render(text: str, voice: Voice, timeout_s: float, workdir: Path) -> tuple[NDArray[np.int16], int]:
-    """Synthesise with the ``espeak-ng`` command (``-w file.wav``); raise SynthError on any failure."""
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise SynthError("the espeak-ng command is not installed (sudo apt-get install espeak-ng)")
-    fd, name = tempfile.mkstemp(suffix=".wav", dir=workdir)
-    os.close(fd)
-    path = Path(name)
-    base = [exe, "-w", name, "-s", str(int(voice.rate_wpm)), "-a", str(int(round(voice.volume * 100))), "--stdin"]
-    spec = command_voice(voice.voice, timeout_s)
-    try:
-        attempts = [base + ["-v", spec], base] if spec else [base]
-        for args in attempts:
-            try:
-                proc = subprocess.run(args, input=text.encode("utf-8"), capture_output=True, timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                raise SynthTimeout(f"espeak-ng did not finish within {timeout_s:.1f} s") from None
-            except OSError as exc:
-                raise SynthError(f"cannot run espeak-ng: {exc}") from None
-            if proc.returncode == 0:
-                audio = read_pcm16(path)
-                if audio is None:
-                    raise SynthError("espeak-ng wrote no readable WAV")
-                return audio
-            log.warning("espeak-ng failed with voice %r: %s", spec,
-                        proc.stderr.decode("utf-8", "replace").strip() or f"exit code {proc.returncode}")
-        raise SynthError("espeak-ng failed")
-    finally:
-        path.unlink(missing_ok=True)
-
-
 _UNKNOWN_VOICES: set[str] = set()
 
 
@@ -452,15 +400,6 @@ def voice_id(spec: str, voices: list[tuple[str, str]]) -> str:
                         "--voices)", spec)
         return ""
     return found + plus + variant
-
-
-def command_voice(spec: str, timeout_s: float = 5.0) -> str:
-    """The espeak-ng command's voice for a spec (:func:`voice_id`); the spec itself when the voices cannot be
-    listed (the command then retries with its default voice)."""
-    if not spec:
-        return ""
-    voices = command_voices(timeout_s)
-    return voice_id(spec, list(voices)) if voices else spec
 
 
 def tone(sample_rate: int, freq_hz: float = 660.0, duration_s: float = 0.25, level: float = 0.3

@@ -23,7 +23,8 @@ from numpy.typing import NDArray
 
 from ..clock import Clock, MonotonicClock
 from .engines import (EngineFactory, EngineStuck, Pyttsx3Worker, SynthError, Voice, default_engine_factory,
-                      espeak_ng_render, shared_worker, tone)
+                      shared_worker, tone)
+from .espeak_command import espeak_ng_render
 from .settings import SpeechSettings
 from .text import split_for_speech
 
