@@ -333,7 +333,7 @@ class Pyttsx3Worker:
         from pyttsx3.drivers import _espeak
 
         while (self.alive or always) and _espeak.IsPlaying():
-            threading.Event().wait(0.001)
+            threading.Event().wait(0.001 if self.alive else 0.01)  # an abandoned worker needs no hurry
 
     def _resolve(self, spec: str) -> str:
         """A voice spec (id, id without family, name, or part of a name; '+variant' kept) to an engine voice id."""
