@@ -249,7 +249,7 @@ def test_pyttsx3_tells_espeak_the_real_size_of_the_text(monkeypatch):
 
 
 TEXT_BESIDE_UNREADABLE_MEMORY = """
-import sys, tempfile
+import sys, tempfile, time
 from pathlib import Path
 from voicecoach.speech.engines import Voice, default_engine_factory, shared_worker
 
@@ -279,8 +279,10 @@ text = "Shall we take the 20 minute pause we agreed on? Say okay, or not now."
 size = len(("\x01160S\x0190A " + text).encode())  # what the worker hands espeak: the same allocation size
 workdir, worker = Path(tempfile.mkdtemp()), shared_worker(default_engine_factory)
 worker.render(text, Voice("en-us+f3", 170, 0.9), 10.0, workdir)
-keep, renders, spans = [], 0, memory_map()
+keep, renders, spans, deadline = [], 0, memory_map(), time.monotonic() + 60.0
 for i in range(3_000_000):
+    if time.monotonic() > deadline:
+        break
     filler = bytes(size)  # fills the allocator's blocks of this size until the next lies near unreadable memory
     keep.append(filler)
     if i % 64 == 0:
