@@ -167,3 +167,21 @@ def test_a_stuck_sound_system_ends_even_the_kiosk_with_the_talk_stored(build, mo
     with Journal.open(tmp_path / "journal.sqlite3") as journal:
         (talk,) = journal.rows("talks")
     assert talk["ended_at"] is not None
+
+
+def test_the_suggestion_is_rendered_ahead_so_the_first_one_starts_from_the_cache(build):
+    import time
+
+    from voicecoach.speech.text import split_for_speech
+
+    live = build()
+    speaker = live.speaker
+    text = live.router.coach.suggestion_text()
+    assert "20 minute pause" in text
+    deadline = time.monotonic() + 10.0
+    while speaker.cache_info()["size"] < len(split_for_speech(text)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    misses = speaker.cache_info()["misses"]
+    speaker.say(text).wait(10.0)
+    info = speaker.cache_info()
+    assert info["misses"] == misses and info["hits"] >= 1, info

@@ -78,10 +78,13 @@ class Coach:
             self._repeated = False
             self.suggestions += 1
             log.debug("suggesting the pause: %s", event.reason)
-            return [SuggestionMade(event.reason, event.t),
-                    Say(self.settings.phrase.replace("{length}", _minutes(self.settings.length_min))),
+            return [SuggestionMade(event.reason, event.t), Say(self.suggestion_text()),
                     Listen(self.settings.answer_s, ANSWERS)]
         return []
+
+    def suggestion_text(self) -> str:
+        """What is said to suggest the agreed pause (rendered ahead at start: it is the prompt that must be quick)."""
+        return self.settings.phrase.replace("{length}", _minutes(self.settings.length_min))
 
     def heard(self, command: Reply | None, now: float, unprompted: bool = False) -> list[Action]:
         """An answer to the coach's question (``None``: the time ran out in silence), or, with ``unprompted``,
