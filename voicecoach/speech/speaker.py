@@ -134,6 +134,8 @@ class Speaker:
         """Render fixed prompts into the cache at the output's rate (and warm the engine) before they are needed."""
         for text in texts:
             for chunk in split_for_speech(limit_prompt(normalise(text))[0]):
+                if self._closed:
+                    return
                 self.synth.render(chunk, self._voice(None, None), self.sink.sample_rate)
 
     def cache_info(self) -> dict[str, int]:

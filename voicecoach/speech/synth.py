@@ -109,12 +109,16 @@ class Synthesizer:
         self._streak: dict[str, int] = {}  # failures in a row, per engine
         self._rest_until: dict[str, float] = {}  # clock time an engine is skipped until
         self._lock = threading.Lock()
+        self._closed = False
         self._cache: OrderedDict[tuple, Rendered] = OrderedDict()
 
     def render(self, text: str, voice: Voice, sample_rate: int | None = None) -> Rendered:
         """Audio for ``text`` at ``sample_rate`` (None = the engine's own rate), from the cache when possible."""
         key = (text, voice, sample_rate)
         with self._lock:
+            if self._closed:  # a render ahead still running at exit: nothing to say, nothing to warn about
+                rate = sample_rate or 16000
+                return Rendered(tone(rate), rate, TONE, 0.0)
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
@@ -202,6 +206,9 @@ class Synthesizer:
             return {"hits": self.hits, "misses": self.misses, "size": len(self._cache)}
 
     def close(self) -> None:
-        """Remove temporary files (the engine worker is shared by the process and stays)."""
-        self._worker = None
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        """Remove temporary files once a render in progress has finished (the engine worker is shared by the
+        process and stays); later renders return a tone at once."""
+        with self._lock:
+            self._closed = True
+            self._worker = None
+            shutil.rmtree(self.workdir, ignore_errors=True)
