@@ -74,10 +74,9 @@ def _release_hung_engines():
 
 def wait_for_abandoned_engines() -> None:
     """Until no abandoned pyttsx3 thread is left (the next test would otherwise fall back to espeak-ng)."""
-    from voicecoach.speech import engines
+    from voicecoach.speech.engines import wait_for_abandoned
 
-    for worker in list(engines._RETIRED):
-        worker.join(10.0)
+    wait_for_abandoned(10.0)
 
 
 def counting(factory, calls: list):
@@ -207,8 +206,7 @@ for i in range(12):
         outcomes.append("ok")
     except SynthError as exc:
         outcomes.append(type(exc).__name__)
-for worker in list(engines._RETIRED):
-    worker.join(30.0)
+engines.wait_for_abandoned(30.0)
 audio, rate = shared_worker(default_engine_factory).render("Hello.", voice, 10.0, workdir)
 outcomes.append("ok" if len(audio) > rate // 10 else "silent")
 print(" ".join(outcomes))

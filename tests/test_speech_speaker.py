@@ -145,8 +145,7 @@ def test_hung_synthesis_never_blocks_the_caller(tmp_path: Path):
             assert speaker.wait(5)
     finally:
         release.set()
-        for worker in list(engines._RETIRED):  # the next test's pyttsx3 would wait for it
-            worker.join(10.0)
+        engines.wait_for_abandoned(10.0)  # the next test's pyttsx3 would wait for it
     assert sink.samples_written > 16000 * 0.8  # spoken by the espeak-ng fallback
 
 

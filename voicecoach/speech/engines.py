@@ -186,6 +186,15 @@ def shared_worker(factory: EngineFactory) -> "Pyttsx3Worker":
         return worker
 
 
+def wait_for_abandoned(timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for each abandoned pyttsx3 worker's thread to end; True when none is left."""
+    with _WORKERS_LOCK:
+        retired = list(_RETIRED)
+    for worker in retired:
+        worker.join(timeout_s)
+    return not any(w.running for w in retired)
+
+
 @dataclass
 class _Request:
     text: str
