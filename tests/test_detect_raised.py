@@ -292,3 +292,29 @@ def test_a_loud_start_of_a_turn_that_is_not_raised_for_the_partner_it_is_named_c
         events += feed.det.process(f, None if i < 20 else "B", new_stretch=i == 0)
         feed.n += 1
     assert events == []
+
+
+def test_a_far_partners_raise_first_named_as_the_near_partner_keeps_its_hold_when_renamed():
+    # A far from the microphone (calm -34 dB), B near (calm -26 dB, a higher and brighter voice). A shouts at B's
+    # calm level; the speaker tracker names the stretch B at first (it sounds like B: high and bright) and renames it
+    # A 0.6 s later. Not raised for B (no louder than B's calm), but raised for A, and changed for B's calm voice too:
+    # that evidence is kept through the rename, so the event comes at the rename, not a hold after it.
+    feed = Feed()
+    for _ in range(4):
+        feed.speak("A", 3.0, -34.0)
+        feed.silence(0.5)
+        feed.speak("B", 3.0, -26.0, f0_hz=220.0, bright_db=-6.0)
+        feed.silence(0.5)
+    feed.silence(1.0)
+    events: list[RaisedVoice] = []
+    renamed_s = 0.0
+    for i in range(100):
+        label = None if i < 15 else "B" if i < 35 else "A"
+        if i == 35:
+            renamed_s = feed.n * FRAME_S
+        e = -26.0 + (1.5 if i % 3 == 0 else -0.75)
+        f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, e, True, -80.0, 330.0, 0.9, 2.0)
+        events += feed.det.process(f, label, new_stretch=i == 0)
+        feed.n += 1
+    assert [e.speaker for e in events] == ["A"]
+    assert events[0].t - renamed_s <= 0.1   # before: the windows and the hold restarted at the rename (0.57 s)
