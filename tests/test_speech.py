@@ -168,6 +168,20 @@ def test_hung_pyttsx3_falls_back_and_starts_a_fresh_engine_only_once_the_hung_on
     assert_plausible_speech(first.audio, first.sample_rate, "First prompt", 160)
 
 
+def test_waiting_for_abandoned_engines_includes_one_that_just_timed_out(tmp_path):
+    # a worker abandoned by a timeout stayed among the live ones until the next shared_worker call, so waiting
+    # for abandoned engines returned at once while its thread was still inside the engine (a fresh clone's CI
+    # then started no new engine: EngineStuck)
+    from voicecoach.speech.engines import SynthTimeout, Voice, shared_worker, wait_for_abandoned
+
+    worker = shared_worker(HangingEngine)
+    with pytest.raises(SynthTimeout):
+        worker.render("Hello.", Voice("", 160, 0.9), 0.05, tmp_path)
+    assert wait_for_abandoned(0.05) is False  # its thread is still inside runAndWait
+    HangingEngine.release.set()
+    assert wait_for_abandoned(10.0) is True
+
+
 @needs_espeak
 def test_an_engine_failing_again_and_again_rests_then_is_tried_again():
     from voicecoach.clock import FakeClock

@@ -171,10 +171,7 @@ def shared_worker(factory: EngineFactory) -> "Pyttsx3Worker":
         worker = _WORKERS.get(factory)
         if worker is not None and worker.alive:
             return worker
-        if worker is not None:
-            worker.retire()
-            _RETIRED.append(worker)
-            del _WORKERS[factory]
+        _retire_dead_locked()
         for old in list(_RETIRED):
             old.join(_REAP_S)
             if not old.running:
@@ -186,9 +183,21 @@ def shared_worker(factory: EngineFactory) -> "Pyttsx3Worker":
         return worker
 
 
+def _retire_dead_locked() -> None:
+    """Move every worker that timed out or died from the live ones to the retired ones (hold the lock)."""
+    for factory, worker in list(_WORKERS.items()):
+        if not worker.alive:
+            worker.retire()
+            _RETIRED.append(worker)
+            del _WORKERS[factory]
+
+
 def wait_for_abandoned(timeout_s: float) -> bool:
-    """Wait up to ``timeout_s`` for each abandoned pyttsx3 worker's thread to end; True when none is left."""
+    """Wait up to ``timeout_s`` for each abandoned pyttsx3 worker's thread to end; True when none is left.
+
+    A worker abandoned by a timeout counts at once, not only after the next :func:`shared_worker` call retires it."""
     with _WORKERS_LOCK:
+        _retire_dead_locked()
         retired = list(_RETIRED)
     for worker in retired:
         worker.join(timeout_s)
