@@ -415,6 +415,17 @@ class RaisedVoiceDetector:
             evidence = self._raised_for_other(label, voice)
         return evidence
 
+    def _judge_frame(self, b: Baseline, label: str, level: float, now_level: float, voice: TurnVoice | None,
+                     voiced_share: float) -> bool | None:
+        """One frame judged as raise evidence for partner ``label`` by their own rules, against their calm: True
+        (evidence, and loud now), None (evidence, but the last 150 ms are under ``exit_db``), False (none)."""
+        if b.level_db is None:
+            return False
+        bonus, _, sure = self._voice_change(b, voice)
+        if not self._gathers(b, label, level, level - b.level_db, bonus, sure, voice, voiced_share):
+            return False
+        return True if now_level - b.level_db >= self.settings.exit_db else None
+
     def _provisional(self, level: float, now_level: float, voice: TurnVoice | None, voiced_share: float) -> None:
         """Before the tracker names a stretch, count its evidence frames for each partner it could be: once named,
         the named partner's count is its hold so far (the naming delay does not add to the hold)."""
@@ -423,13 +434,11 @@ class RaisedVoiceDetector:
             if b.raised or b.level_db is None or b.calm_s < s.baseline_speech_s:
                 self._unnamed_ev[label] = 0
                 continue
-            excess = level - b.level_db
-            bonus, _, sure = self._voice_change(b, voice)
             n = self._unnamed_ev.get(label, 0)
-            if self._gathers(b, label, level, excess, bonus, sure, voice, voiced_share):
-                if now_level - b.level_db >= s.exit_db:
-                    self._unnamed_ev[label] = n + 1
-            else:
+            ev = self._judge_frame(b, label, level, now_level, voice, voiced_share)
+            if ev:
+                self._unnamed_ev[label] = n + 1
+            elif ev is False:
                 self._unnamed_ev[label] = max(0, n - 2)
 
     def _count_other(self, b: Baseline, label: str, level: float, now_level: float, voice: TurnVoice | None,
@@ -441,11 +450,8 @@ class RaisedVoiceDetector:
         for other, o in self.partners.items():
             if other == label or o.raised or o.level_db is None or o.calm_s < s.baseline_speech_s:
                 continue
-            excess = level - o.level_db
-            bonus, _, sure = self._voice_change(o, voice)
             n = self._other_ev.get(other, 0)
-            if (self._gathers(o, other, level, excess, bonus, sure, voice, voiced_share)
-                    and now_level - o.level_db >= s.exit_db and voice is not None
+            if (self._judge_frame(o, other, level, now_level, voice, voiced_share) and voice is not None
                     and self._voice_change(b, voice)[1] >= RENAME_CHANGE * s.min_change):
                 self._other_ev[other] = n + 1
             else:
