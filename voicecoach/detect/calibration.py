@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from ..audio.frames import frames_from_array
 from .features import FeatureExtractor
-from .raised import calm_level_db
+from .calm_voice import calm_level_db
 from .settings import DetectionSettings
 from .speakers import DIM, PartnerVoice, VoiceProfile, voice_vector
 

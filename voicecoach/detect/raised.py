@@ -26,38 +26,26 @@ guard against frames given to the wrong partner). While the speaker tracker hear
 the last moments of a stretch still labelled with this one (``doubt``: a quick turn change it has not followed
 yet), nothing is learned, and a raise needs a voice clearly changed for the other partner's calm voice too: the
 newly speaking partner's louder (nearer) calm voice is not this one's raised voice.
+
+The per-partner calm baseline and the voice-change score are in ``calm_voice.py``.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
-
-import numpy as np
-
 from ..events import RaisedVoice
+from .calm_voice import Baseline, TurnVoice, voice_change
 from .features import FrameFeatures
 from .settings import RaisedSettings
 
 MIN_VOICED_SHARE = 0.3     # coughs, door bangs and most noise are unvoiced
 GLOBAL_SPEED = 5.0         # baseline speed-up when everyone got louder (moved nearer the microphone)
 RESUM_EVERY = 2000
-BASELINE_QUANTILE = 0.75   # calm loudness varies a lot within a voice: compare with its loud-but-calm end
-WARM_PERCENTILE_EVERY = 10  # frames between percentile updates while warming up
 RECENT_OTHER_S = 30.0      # the other partner's loudness counts for this long after they spoke
 UNCHANGED_VOICE = 0.35     # a voice-change score under this is the same voice (louder only: nearer the mic)
 VOICE_MIN_SHARE = 40       # % of the voice window (in voiced frames) needed to learn from it or call it unchanged
 NOW_FRAMES = 5             # speech frames (150 ms) that say whether the voice is loud now
-VOICED_PER_MEASURE = 3     # voiced frames per independent pitch/tilt measurement (analysed every 2nd frame, and a
-                           # syllable's pitch and tilt move slowly): the standard error of a mean over n voiced
-                           # frames is the spread per frame times sqrt(VOICED_PER_MEASURE / n)
-PITCH_SD_ST = 4.0          # a partner's calm spread per voiced frame until their own is learned (calm speech on
-TILT_SD_DB = 6.5           # the tuning voices: 4.2 semitones and 6.6 dB)
-SPREAD_RATE = 0.005        # per voiced calm frame: how fast the learned spread follows (after the first ones)
-MAD_TO_SD = 1.25           # mean absolute deviation -> standard deviation (normal distribution)
-SPREAD_FLOOR = 0.6         # the learned calm spread never below this share of the typical one: the first frames
-                           # learned under-state it (TUNE draws 1-3 of builder 7: a dry lean-in event gone)
 PITCH_CLIP_ST = 12.0       # a voiced frame counts as at most an octave from the calm pitch (a pitch tracker's
                            # octave error on one loud syllable made a calm turn's start look 7 semitones higher)
 PITCH_FALL_ST = 3.0        # vocal effort raises the pitch: a voice this far BELOW a partner's calm pitch is not
@@ -71,61 +59,6 @@ RENAME_CHANGE = 1.5        # while a stretch is named as one partner, a frame co
                            # (kept for when the tracker renames the stretch) only with a voice changed this many
                            # times min_change against the named partner's calm voice too (TUNE 1-6: 1.0 adds a
                            # dry lean-in event; 2.0 the same as 1.5)
-
-
-@dataclass
-class Baseline:
-    """One partner's calm-speech reference and raised-voice state."""
-
-    level_db: float | None = None
-    f0_st: float | None = None
-    bright_db: float | None = None
-    f0_mad_st: float | None = None       # calm spread of pitch per voiced frame (mean absolute deviation)
-    bright_mad_db: float | None = None   # ...and of the tilt
-    spread_frames: int = 0
-    calm_s: float = 0.0
-    warm_levels: list[float] = field(default_factory=list)   # calm levels heard while warming up
-    loud_unsupported_s: float = 0.0
-    raised: bool = False
-    onset_s: float = 0.0
-    evidence_frames: int = 0
-    last_loud_s: float = -1e9
-    ended_s: float = -1e9
-    raised_s: float = 0.0
-    recent_excess_db: float = 0.0
-    recent_s: float = -1e9
-    recent_change: float = 0.0
-    recent_level_db: float = 0.0
-
-    def spreads(self) -> tuple[float, float]:
-        """Calm spread per voiced frame: (pitch semitones, tilt dB), typical values until learned."""
-        if self.f0_mad_st is None or self.bright_mad_db is None:
-            return PITCH_SD_ST, TILT_SD_DB
-        return (max(MAD_TO_SD * self.f0_mad_st, SPREAD_FLOOR * PITCH_SD_ST),
-                max(MAD_TO_SD * self.bright_mad_db, SPREAD_FLOOR * TILT_SD_DB))
-
-
-@dataclass(frozen=True)
-class TurnVoice:
-    """The current turn's voiced speech so far: mean pitch (semitones re 100 Hz), mean tilt (dB), voiced frames."""
-
-    f0_st: float
-    bright_db: float
-    voiced: int
-    effective: float   # the voiced frames' effective number under their weights
-
-
-def calm_level_db(energies_db: list[float], settings: RaisedSettings, frame_ms: int = 30) -> float:
-    """A calm baseline measured the way the detector measures loudness (for calibration profiles).
-
-    ``energies_db``: per-frame levels of a partner's calm speech frames. The detector compares the power over
-    ``level_window_ms`` of speech with the BASELINE_QUANTILE of such windows in calm speech.
-    """
-    n = max(1, settings.level_window_ms // frame_ms)
-    power = 10.0 ** (np.asarray(energies_db, dtype=np.float64) / 10.0)
-    if len(power) >= n:
-        power = np.convolve(power, np.ones(n) / n, mode="valid")
-    return float(np.percentile(10.0 * np.log10(power + 1e-12), 100.0 * BASELINE_QUANTILE))
 
 
 class RaisedVoiceDetector:
@@ -315,30 +248,6 @@ class RaisedVoiceDetector:
         sums[2] += w
         sums[3] += sign * v[2] * v[2]
 
-    def _voice_change(self, b: Baseline, voice: TurnVoice | None) -> tuple[float, float, float]:
-        """(evidence bonus dB, voice-change score, its lower confidence bound) against the partner's calm voice.
-
-        The score adds the pitch rise in units of ``pitch_rise_st`` and the rise of the voiced tilt in units of
-        ``tilt_rise_db``: 1 is a clearly changed voice; leaning in scores about 0. The bound first takes
-        ``confidence_z`` standard errors off each rise (the partner's own calm spread per frame, over the voiced
-        frames heard so far).
-        """
-        s = self.settings
-        if voice is None or b.f0_st is None or b.bright_db is None:
-            return 0.0, 0.0, 0.0
-        pitch, tilt = voice.f0_st - b.f0_st, voice.bright_db - b.bright_db
-        bonus = min(s.pitch_weight_db_per_st * max(0.0, pitch) + s.bright_weight * max(0.0, tilt), s.max_bonus_db)
-        pitch_sd, tilt_sd = b.spreads()
-        margin = s.confidence_z * math.sqrt(VOICED_PER_MEASURE / voice.effective)
-        pitch_low, tilt_low = pitch - margin * pitch_sd, tilt - margin * tilt_sd
-        if tilt < s.min_tilt_rise_db:
-            # pitch alone is ambiguous: the other partner's higher voice given to this one looks the same
-            cap = s.min_change * 0.99
-            return bonus, min(max(0.0, pitch) / s.pitch_rise_st, cap), min(max(0.0, pitch_low) / s.pitch_rise_st, cap)
-        change = max(0.0, pitch) / s.pitch_rise_st + max(0.0, tilt) / s.tilt_rise_db
-        sure = max(0.0, pitch_low) / s.pitch_rise_st + max(0.0, tilt_low) / s.tilt_rise_db
-        return bonus, change, sure
-
     def _judge(self, b: Baseline, label: str, level: float, now_level: float, voice: TurnVoice | None,
                voiced_share: float, now_s: float) -> list[RaisedVoice]:
         """Compare with the baseline; learn the baseline from calm speech.
@@ -354,7 +263,7 @@ class RaisedVoiceDetector:
             self._learn(b, level, f0_st, bright, warm=True)
             return []
         excess = level - b.level_db
-        bonus, change, sure = self._voice_change(b, voice)
+        bonus, change, sure = voice_change(self.settings, b, voice)
         self.excess_db = excess
         b.recent_excess_db, b.recent_s, b.recent_level_db = excess, now_s, level
         b.recent_change = change if full else 0.0
@@ -421,7 +330,7 @@ class RaisedVoiceDetector:
         (evidence, and loud now), None (evidence, but the last 150 ms are under ``exit_db``), False (none)."""
         if b.level_db is None:
             return False
-        bonus, _, sure = self._voice_change(b, voice)
+        bonus, _, sure = voice_change(self.settings, b, voice)
         if not self._gathers(b, label, level, level - b.level_db, bonus, sure, voice, voiced_share):
             return False
         return True if now_level - b.level_db >= self.settings.exit_db else None
@@ -452,7 +361,7 @@ class RaisedVoiceDetector:
                 continue
             n = self._other_ev.get(other, 0)
             if (self._judge_frame(o, other, level, now_level, voice, voiced_share) and voice is not None
-                    and self._voice_change(b, voice)[1] >= RENAME_CHANGE * s.min_change):
+                    and voice_change(self.settings, b, voice)[1] >= RENAME_CHANGE * s.min_change):
                 self._other_ev[other] = n + 1
             else:
                 self._other_ev[other] = max(0, n - 2)
@@ -467,7 +376,7 @@ class RaisedVoiceDetector:
         lo, hi = b.f0_st - PITCH_CLIP_ST, b.f0_st + PITCH_CLIP_ST
         clipped = sum(w * min(max(st, lo), hi) for st, _, w in self._voice) / self._voice_sums[2]
         held = TurnVoice(clipped, voice.bright_db, voice.voiced, voice.effective)
-        return self._voice_change(b, held)[2] >= self.settings.min_change
+        return voice_change(self.settings, b, held)[2] >= self.settings.min_change
 
     def _raised_for_other(self, label: str, voice: TurnVoice | None) -> bool:
         """In doubt (the recent voice sounds like the other partner): whether the voice is clearly changed for the
@@ -475,7 +384,7 @@ class RaisedVoiceDetector:
         other = [o for k, o in self.partners.items() if k != label and o.f0_st is not None]
         if not other or voice is None:
             return False
-        return self._voice_change(other[0], voice)[1] >= DOUBT_CHANGE * self.settings.min_change
+        return voice_change(self.settings, other[0], voice)[1] >= DOUBT_CHANGE * self.settings.min_change
 
     def _evidence(self, b: Baseline, label: str, excess: float, now_s: float) -> list[RaisedVoice]:
         """One more frame of evidence: raised once it has lasted ``hold_ms``, reported unless refractory."""
@@ -501,43 +410,11 @@ class RaisedVoiceDetector:
 
     def _learn(self, b: Baseline, level: float, f0_st: float | None, bright: float | None, warm: bool,
                speed: float = 1.0, voice: bool = True) -> None:
-        """A percentile of the calm levels while warming up, then a quantile (sign-step) tracker."""
+        """Learn partner ``b``'s calm voice from this frame (:meth:`Baseline.learn`), unless in doubt."""
         if self._doubt:   # perhaps the other partner's voice: it teaches nothing about this one's
             return
-        b.calm_s += self.frame_s
-        if voice:
-            self._learn_spread(b)
-        if warm or b.level_db is None:
-            k = min(1.0, self.frame_s / max(b.calm_s, self.frame_s))
-            b.warm_levels.append(level)
-            b.level_db = float(np.percentile(b.warm_levels, 100.0 * BASELINE_QUANTILE)) if (
-                len(b.warm_levels) % WARM_PERCENTILE_EVERY == 0 or b.level_db is None) else b.level_db
-            if bright is not None:
-                b.bright_db = bright if b.bright_db is None else b.bright_db + k * (bright - b.bright_db)
-            if f0_st is not None:
-                b.f0_st = f0_st if b.f0_st is None else b.f0_st + k * (f0_st - b.f0_st)
-            return
         step = self.settings.baseline_rate_db_per_s * self.frame_s * speed
-        # a quantile tracker: the baseline settles where BASELINE_QUANTILE of calm windows lie below it
-        b.level_db += 2.0 * step * (BASELINE_QUANTILE if level > b.level_db else BASELINE_QUANTILE - 1.0)
-        if not voice:
-            return
-        if bright is not None:
-            b.bright_db = bright if b.bright_db is None else b.bright_db + (step if bright > b.bright_db else -step)
-        if f0_st is not None and b.f0_st is not None:
-            b.f0_st += step if f0_st > b.f0_st else -step
-
-    def _learn_spread(self, b: Baseline) -> None:
-        """How far this calm voiced frame's pitch and tilt lie from the calm means (a running mean absolute
-        deviation: the first frames averaged, then an exponential average)."""
-        if self._frame_voice is None or b.f0_st is None or b.bright_db is None:
-            return
-        st, tilt = self._frame_voice
-        b.spread_frames += 1
-        rate = max(SPREAD_RATE, 1.0 / b.spread_frames)
-        dev_f0, dev_tilt = abs(st - b.f0_st), abs(tilt - b.bright_db)
-        b.f0_mad_st = dev_f0 if b.f0_mad_st is None else b.f0_mad_st + rate * (dev_f0 - b.f0_mad_st)
-        b.bright_mad_db = dev_tilt if b.bright_mad_db is None else b.bright_mad_db + rate * (dev_tilt - b.bright_mad_db)
+        b.learn(level, f0_st, bright, self._frame_voice, self.frame_s, step, warm, voice)
 
     def _release(self, now_s: float) -> list[RaisedVoice]:
         """End raised stretches that have been quiet for release_ms."""
