@@ -14,3 +14,13 @@ def test_demo_runs_end_to_end_and_offers_the_pause_only_after_the_talk_escalates
     assert "(the couple says: okay)" in text and "Pausing for 20 minutes" in text
     assert "Welcome back" in text and "Talk of" in text
     assert "Traceback" not in result.stderr
+
+
+def test_the_demo_talk_is_not_stored_in_the_couples_journal(run_cli, tmp_home):
+    """The demo's talk is generated: it must not show up in the journal, the report or the page as theirs."""
+    result = run_cli("demo", "--fast", env=tmp_home.env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    report = run_cli("report", env=tmp_home.env)
+    assert report.returncode == 0, report.stderr
+    assert "Nothing in the journal" in report.stdout, report.stdout
+    assert not (tmp_home.data_dir / "journal.sqlite3").exists()

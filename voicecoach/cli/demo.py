@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     spec = LiveSpec(TalkSource.DEMO, output="" if args.fast else args.output, render_only=args.fast,
                     use_profile=False, commands=False, finish_speech_s=30.0)
     speaker = app.make_speaker(config, output=spec.output, render_only=spec.render_only)
-    live = Live.build(config, spec, clock=clock, on_line=show, speaker=speaker)
+    # The talk is generated, not the couple's: nothing of it goes into their journal (nor their report).
+    live = Live.build(config, spec, clock=clock, on_line=show, speaker=speaker, journal=None, notes=None)
     print("(rendering the conversation...)", flush=True)
     audio, timeline = build_conversation(speaker.render)
     if args.save:
