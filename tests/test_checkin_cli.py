@@ -51,3 +51,12 @@ def test_weather_runs_live_on_the_virtual_device_with_scripted_answers(pulse, tm
     assert "check-ins: weather" in out, out
     assert out.count("(answer: next)") >= 3
     assert np.abs(heard.astype(np.int32)).max() > 3000, "nothing was spoken on the virtual speaker"
+
+
+def test_a_check_in_answered_from_a_script_on_the_live_loop_is_not_stored(run_cli, tmp_home):
+    """``--answers`` without ``--to`` is a rehearsal through the speaker: no couple took part, so the journal (and
+    the report's "check-ins done") must not gain a check-in from it."""
+    result = run_cli("checkin", "weather", "--answers", "not_now", env=tmp_home.env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "(answer: not now)" in result.stdout
+    assert not (tmp_home.data_dir / "journal.sqlite3").exists()

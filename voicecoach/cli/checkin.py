@@ -72,7 +72,9 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
 
     spec = LiveSpec(TalkSource.CHECKIN, input=args.input, output=args.output, keys=not answers,
                     single_keys=not answers and sys.stdin.isatty())
-    live = Live.build(config, spec, on_line=line, on_unspoken=lambda t: line(f"(not spoken) {t}"))
+    # Scripted answers are a rehearsal on the live loop, not the couple's check-in: nothing goes into the journal.
+    live = Live.build(config, spec, on_line=line, on_unspoken=lambda t: line(f"(not spoken) {t}"),
+                      journal=None if answers else "open", notes=None if answers else "open")
     if answers:
         scripted = ScriptedAnswers(answers, on_answer=lambda a: line(f"(answer: {a.replace('_', ' ')})"))
         live.on_tick(lambda: scripted.feed(live))
