@@ -52,6 +52,16 @@ def test_too_little_speech_is_a_clear_one_line_error(tmp_path, run_cli, tmp_home
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-3", "121"])
+def test_seconds_out_of_range_is_a_one_line_error_before_anything_is_recorded(seconds, tmp_path, run_cli, tmp_home):
+    write_wav(tmp_path / "quiet.wav", np.zeros(16000, np.int16))
+    result = run_cli("calibrate", "--seconds", seconds, "--from-wav", tmp_path / "quiet.wav", tmp_path / "quiet.wav",
+                     env=tmp_home.env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"voicecoach: error: --seconds {seconds} is out of range (5 to 120)\n"
+    assert not (tmp_home.data_dir / "profile.json").exists()
+
+
 def test_calibrate_from_wavs_stores_a_private_profile_that_listen_uses(voices, tmp_path, monkeypatch):
     monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("VOICECOACH_CONFIG_DIR", str(tmp_path / "cfg"))

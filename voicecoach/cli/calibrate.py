@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     names = (config.partners.a_name, config.partners.b_name)
-    if args.seconds < 5 or args.seconds > 120:
+    if not 5 <= args.seconds <= 120:  # written so that nan is out of range too
         raise InputError(f"--seconds {args.seconds:g} is out of range (5 to 120)")
     if args.from_wav:
         audio = [read_wav(path) for path in args.from_wav]
