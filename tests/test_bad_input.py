@@ -201,6 +201,7 @@ ARGS = {
     "missing config file": (("--config", "/nonexistent/voicecoach.toml", "config", "check"), 2, "does not exist"),
     "unknown check-in": (("checkin", "no-such-ritual", "--answers", "yes", "--to", "/tmp/x.wav"), 2,
                          "no-such-ritual"),
+    "listen --fast without --file": (("listen", "--fast", "--no-ui"), 2, "--fast needs --file"),
     "report since nonsense": (("report", "--since", "yesterday-ish"), 2, "since"),
     "say to a missing folder": (("say", "hello", "--to", "/nonexistent/dir/x.wav"), 2, "/nonexistent/dir"),
     "calibrate from missing files": (("calibrate", "--from-wav", "/nonexistent/a.wav", "/nonexistent/b.wav"), 2,

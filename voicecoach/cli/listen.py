@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from ..errors import InputError
 from . import config_of
 
 if TYPE_CHECKING:
@@ -62,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime_live import Live, LiveSpec
     from ..ui import KEY_HELP, LiveView
 
+    if args.fast and args.file is None:
+        raise InputError("--fast needs --file (it reads a recording as fast as it can; a microphone is always "
+                         "heard in real time)")
     config = config_of(args)
     notice = app.first_run_notice()
     if notice:
