@@ -148,6 +148,13 @@ def test_cross_field_checks_name_the_section(tmp_path):
     assert "commands.clap" in message and "min_gap_s" in message
 
 
+@pytest.mark.parametrize("text, key", [('[partners]\na_name = ""\n', "a_name"),
+                                       ('[partners]\nb_name = "  "\n', "b_name")])
+def test_an_empty_partner_name_is_refused(tmp_path, text, key):
+    message = _error(tmp_path, text)
+    assert "partners" in message and f"{key} is empty" in message and "\n" not in message
+
+
 @pytest.mark.parametrize("text, line", [
     ("[audio]\nframe_ms = 30\nthis is not toml\n", "line 3"),
     ("[audio\nframe_ms = 30\n", "line 1"),

@@ -46,6 +46,13 @@ class PartnerSettings:
     a_name: str = setting("Partner A", doc="name of partner A (spoken in prompts)")
     b_name: str = setting("Partner B", doc="name of partner B (spoken in prompts)")
 
+    def validate(self) -> str | None:
+        """An empty name (the prompts would say "Hi  and ."), or None."""
+        for key, default in (("a_name", "Partner A"), ("b_name", "Partner B")):
+            if not getattr(self, key).strip():
+                return f"{key} is empty (write a name, e.g. {key} = \"Sam\", or remove the line for {default!r})"
+        return None
+
 
 @dataclass(frozen=True)
 class PauseSettings:
