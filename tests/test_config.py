@@ -215,6 +215,24 @@ def test_config_init_force_replaces_and_keeps_a_backup(tmp_home):
     assert [p.name for p in tmp_home.config_dir.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_config_init_force_twice_keeps_the_users_file_in_the_backup(tmp_home, capsys):
+    tmp_home.config_file.write_text("[pause]\nlength_min = 30\n")
+    assert cli.main(["config", "init", "--force"]) == 0
+    assert "config.toml.bak" in capsys.readouterr().out
+    assert cli.main(["config", "init", "--force"]) == 0  # the file holds the defaults now: nothing to back up
+    assert (tmp_home.config_dir / "config.toml.bak").read_text() == "[pause]\nlength_min = 30\n"
+
+
+def test_config_init_onto_a_folder_is_one_line_and_moves_nothing(tmp_home, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    assert cli.main(["--config", str(folder), "config", "init", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and len(err.strip().splitlines()) == 1
+    assert (folder / "notes.txt").read_text() == "keep me" and not (tmp_path / "mine.bak").exists()
+
+
 def test_config_init_to_an_explicit_path_creates_its_folder(tmp_home, tmp_path):
     target = tmp_path / "deep" / "er" / "my.toml"
     assert cli.main(["config", "init", str(target)]) == 0

@@ -30,13 +30,24 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action == "init":
         target = Path(args.path or getattr(args, "config", None) or paths.config_file())
+        if target.is_dir():
+            raise InputError(f"{target} is a folder, not a config file (give the file's path, e.g. "
+                             f"{target / 'config.toml'})")
         if target.exists() and not args.force:
             raise InputError(f"{target} already exists (use --force to replace it; a .bak copy is kept)")
-        paths.private_dir(target.parent)  # a missing folder is made 0700 (an existing one is left as it is)
-        if target.exists():
-            target.replace(target.with_suffix(target.suffix + ".bak"))
-        paths.write_private(target, cfg.default_config_text())  # 0600 whatever the umask
-        print(f"wrote {target}")
+        text = cfg.default_config_text()
+        backup = target.with_suffix(target.suffix + ".bak")
+        try:
+            paths.private_dir(target.parent)  # a missing folder is made 0700 (an existing one is left as it is)
+            # The defaults need no copy: a second --force must not replace the .bak holding the user's own file.
+            kept = target.exists() and target.read_bytes() != text.encode("utf-8")
+            if kept:
+                target.replace(backup)
+            paths.write_private(target, text)  # 0600 whatever the umask
+        except OSError as exc:
+            raise InputError(f"cannot write {target}: {exc.strerror} (check the folder, or give another path "
+                             f"with --config FILE)") from None
+        print(f"wrote {target}" + (f" (your old file is {backup})" if kept else ""))
         return 0
     config = config_of(args)
     if args.action == "show":
