@@ -77,6 +77,24 @@ def test_calibrate_from_wavs_stores_a_private_profile_that_listen_uses(voices, t
     assert app.make_pipeline(Config()).profile is not None
 
 
+@pytest.mark.parametrize("damage", [{"calm_db": "loud"}, {"calm_f0_hz": [200]}, {"calm_bright_db": True}])
+def test_a_profile_with_a_baseline_that_is_not_a_number_is_ignored_with_one_warning(damage, voices, tmp_path,
+                                                                                    run_cli, tmp_home):
+    write_wav(tmp_path / "a.wav", voices["A"])
+    write_wav(tmp_path / "b.wav", voices["B"])
+    assert run_cli("calibrate", "--from-wav", tmp_path / "a.wav", tmp_path / "b.wav", env=tmp_home.env).returncode == 0
+    path = tmp_home.data_dir / "profile.json"
+    data = json.loads(path.read_text())
+    data["partners"]["A"].update(damage)
+    path.write_text(json.dumps(data))
+    before = path.read_bytes()
+    result = run_cli("analyze", tmp_path / "a.wav", env=tmp_home.env)
+    assert result.returncode == 0, result.stderr
+    assert "ignoring the voice profile" in result.stderr and "not a number" in result.stderr
+    assert "internal error" not in result.stderr
+    assert path.read_bytes() == before  # left for the user to look at, or for calibrate to replace
+
+
 def test_calibrate_under_umask_000_keeps_the_data_folder_and_profile_private(voices, tmp_path, monkeypatch):
     data = tmp_path / "share" / "voicecoach"
     monkeypatch.setenv("VOICECOACH_DATA_DIR", str(data))

@@ -59,7 +59,13 @@ def load_profile() -> Any:
     from .detect.speakers import VoiceProfile
 
     try:
-        return VoiceProfile.from_json(path.read_text(encoding="utf-8"))
+        profile = VoiceProfile.from_json(path.read_text(encoding="utf-8"))
+        for label, voice in profile.partners.items():  # from_json keeps the baselines as found in the file
+            for name in ("calm_db", "calm_f0_hz", "calm_bright_db"):
+                value = getattr(voice, name)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    raise ValueError(f"{name} of partner {label} is {value!r}, not a number")
+        return profile
     except Exception as exc:  # noqa: BLE001 - any damage: ignore the profile, keep running
         log.warning("ignoring the voice profile %s (%s); run voicecoach calibrate again", path, exc)
         return None
