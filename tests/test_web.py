@@ -374,6 +374,16 @@ def test_a_bad_port_is_one_line_and_exit_2(tmp_home, capsys) -> None:
     assert err.startswith("voicecoach: error: --port 80") and err.count("\n") == 1
 
 
+def test_an_unreadable_session_key_is_named_and_not_blamed_on_the_port(tmp_home, capsys) -> None:
+    from voicecoach.cli import main
+
+    (tmp_home.data_dir / "web-secret").mkdir()  # e.g. a restore gone wrong: a folder where the key file was
+    assert main(["web", "--port", "18479"]) == 1
+    err = capsys.readouterr().err
+    assert "web-secret" in err and "move it aside" in err and err.count("\n") == 1
+    assert "port" not in err
+
+
 def test_a_schedule_that_cannot_be_written_says_so_and_changes_nothing(tmp_home) -> None:
     blocked = tmp_home.config_dir / "not-a-folder"
     blocked.write_text("")

@@ -78,6 +78,9 @@ def _serve(args: argparse.Namespace, config, settings) -> int:  # noqa: ANN001 -
         server = WebServer(build_context(config, path, JournalAccess(journal), OfflineStatus(path, journal), None,
                                          settings=settings))
     except OSError as exc:
+        if exc.filename:  # one of the page's own files (its session key), not the address
+            raise VoicecoachError(f"cannot use {exc.filename} ({exc.strerror or exc}); move it aside (a new one is "
+                                  f"made, and browsers pair again) and start the page again") from None
         raise VoicecoachError(f"cannot listen on {settings.address}:{settings.port} ({exc.strerror or exc}); "
                               f"choose another port with --port or [web] port") from None
     stop = threading.Event()
