@@ -108,6 +108,16 @@ def start_kiosk():
         kiosk.stop()
 
 
+def test_a_ritual_naming_no_script_is_reported_when_the_kiosk_starts(tmp_home, start_kiosk):
+    """Not first at 21:30, when the box says "Sorry, I can't start that check-in" (no sound device needed)."""
+    tmp_home.config_file.write_text('[kiosk]\nnightly_script = "nighty"\n')
+    kiosk = start_kiosk(tmp_home.env, "--pretend-time", "2026-11-23T12:00:00")
+    kiosk.wait_for("microphone", 30)  # "waiting for microphone" here, "microphone open" with a sound server
+    code, _ = kiosk.terminate()
+    assert code == 0, kiosk.stderr
+    assert "kiosk.nightly_script = 'nighty' names no check-in script" in kiosk.stderr, kiosk.stderr
+
+
 def test_kiosk_logs_lifecycle_lines_and_stops_cleanly_on_sigterm(pulse, kiosk_env, start_kiosk):
     kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T12:00:00")
     kiosk.wait_for("voicecoach: started", 30)
