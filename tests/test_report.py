@@ -89,6 +89,22 @@ def test_stored_raised_seconds_win_over_the_events_and_only_the_period_counts(tm
     assert report.total.pauses_suggested == 0  # a pause the couple called is not a suggestion
 
 
+def test_a_demo_talk_left_in_the_journal_by_an_older_version_is_not_counted(data: dict, tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "demo.sqlite3") as journal:
+        seed(journal, NOW)
+        start = (NOW - timedelta(days=1)).timestamp()
+        talk = journal.start_talk("demo", start)  # what "voicecoach demo" stored before it stopped storing
+        journal.add_event(talk, Interruption(t=34.0, start=33.0, speaker="A", over="B"))
+        s = journal.add_suggestion(talk, start + 40, "1 raised voice and 3 interruptions in 60 s")
+        journal.answer_suggestion(s, Answer.YES, start + 41)
+        p = journal.add_pause(talk, start + 41, 20.0)
+        journal.end_pause(p, start + 45, PauseEnd.COMPLETED)
+        journal.end_talk(talk, start + 60, TalkFigures(25.0, 10.0, 7.0, 2.0))
+        with_demo = journal.export()
+    assert rep.report_dict(rep.build_report(with_demo, SINCE, NOW)) == rep.report_dict(rep.build_report(data, SINCE,
+                                                                                                         NOW))
+
+
 def test_without_stored_figures_the_raised_minutes_come_from_the_events(tmp_path: Path) -> None:
     with Journal.open(tmp_path / "j.sqlite3") as journal:
         talk = journal.start_talk("listen", (NOW - timedelta(days=1)).timestamp())

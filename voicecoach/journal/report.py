@@ -18,7 +18,7 @@ from typing import Any
 from .. import paths
 from ..errors import InputError, VoicecoachError
 from .charts import panel_svg, report_panels, report_svg
-from .schema import TalkFigures
+from .schema import TalkFigures, TalkSource
 
 MAX_WEEKS = 520
 
@@ -110,7 +110,11 @@ def last_weeks(weeks: int, now: datetime) -> datetime:
 
 
 def build_report(data: dict[str, Any], since: datetime, until: datetime) -> Report:
-    """Sum a journal export into weekly bins between ``since`` and ``until`` (aware datetimes)."""
+    """Sum a journal export into weekly bins between ``since`` and ``until`` (aware datetimes).
+
+    Talks from ``voicecoach demo`` (a generated conversation, stored by older versions) and what belongs to them
+    are left out: they are not the couple's."""
+    data = _without_demo(data)
     tz: tzinfo | None = until.tzinfo
     first, last = _monday(since.date()), _monday(until.date())
     report = Report(since, until, [Week(first + timedelta(weeks=i)) for i in range((last - first).days // 7 + 1)])
@@ -145,6 +149,19 @@ def build_report(data: dict[str, Any], since: datetime, until: datetime) -> Repo
         w.raised_min += figures.raised_s / 60
     _add_pauses_and_checkins(data, week_of)
     return report
+
+
+def _without_demo(data: dict[str, Any]) -> dict[str, Any]:
+    demo = TalkSource.DEMO.value
+    talks = {t["id"] for t in data.get("talks", []) if t.get("source") == demo}
+    if not talks and not any(c.get("source") == demo for c in data.get("checkins", [])):
+        return data
+    out = dict(data)
+    out["talks"] = [t for t in data.get("talks", []) if t["id"] not in talks]
+    for table in ("events", "suggestions", "pauses"):
+        out[table] = [row for row in data.get(table, []) if row.get("talk_id") not in talks]
+    out["checkins"] = [c for c in data.get("checkins", []) if c.get("source") != demo]
+    return out
 
 
 def _add_pauses_and_checkins(data: dict[str, Any], week_of: Any) -> None:
