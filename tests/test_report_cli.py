@@ -36,6 +36,14 @@ def test_an_empty_journal_is_a_kind_message_and_exit_0(dirs: Path, capsys: pytes
     assert not png.exists()
 
 
+def test_with_the_journal_off_the_empty_report_says_why_instead_of_promising_figures(
+        dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    (dirs / "config" / "config.toml").write_text("[journal]\nenabled = false\n")
+    assert main(["report"]) == 0
+    out = capsys.readouterr().out
+    assert "The journal is off ([journal] enabled = false)" in out
+
+
 def test_report_prints_the_summary_and_writes_svg_and_html(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     seeded(dirs)
     svg, page = dirs / "chart.svg", dirs / "report.html"

@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     report = rep.build_report(data, since, now)
     names = (config.partners.a_name, config.partners.b_name)
     print(rep.summary_text(report, *names), end="")
+    if report.empty and not config.journal.enabled:  # the summary's "will show up here" would not come true
+        print("The journal is off ([journal] enabled = false), so nothing is stored: set it to true to see your "
+              "weeks here.")
     if report.empty:
         if args.png or args.html or args.svg:
             print("(No chart was written: there is nothing to draw yet.)")
