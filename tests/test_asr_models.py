@@ -253,6 +253,15 @@ def test_missing_model_messages_name_the_fix():
     assert "commands.model" in missing_model_message("/no/such/model", "en")
 
 
+@pytest.mark.parametrize("url", ["notaurl", "/home/sam/Downloads/model.zip", "C:/model.zip", "mailto:x@y"])
+def test_a_url_that_is_not_one_is_one_line_before_anything_is_fetched(url, run_cli, tmp_home, tmp_path):
+    env = {**tmp_home.env, "VOICECOACH_MODELS_DIR": str(tmp_path / "models")}
+    result = run_cli("models", "download", "mine", "--url", url, env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("voicecoach: error: --url ") and "file:///" in result.stderr
+    assert result.stderr.count("\n") == 1 and "internal error" not in result.stderr
+
+
 def test_a_model_name_voicecoach_does_not_know_is_not_told_to_download_by_name():
     """``models download NAME`` refuses a name outside the catalogue, so the fix must not be that command alone."""
     message = missing_model_message("vosk-model-typo", "en")

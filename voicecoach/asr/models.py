@@ -30,6 +30,7 @@ import re
 import shutil
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -388,6 +389,9 @@ def check_model_name(name: str) -> str:
 def resolve_download(name: str, url: str = "") -> ModelInfo:
     """The model to download: a catalogue entry (its URL overridable), or any name with an explicit ``url``."""
     check_model_name(name)
+    if url and urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https", "ftp", "file"):
+        raise InputError(f"--url {url!r} is not a web address or a file URL: give https://.../model.zip or "
+                         f"file:///path/to/model.zip")
     info = catalogue_entry(name)
     if info is None:
         if not url:
