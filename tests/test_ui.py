@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from voicecoach.checkin.runner import Phase, RunnerState
 from voicecoach.coach import CoachState, Mode
 from voicecoach.detect.features import FrameFeatures
@@ -42,3 +44,15 @@ def test_the_view_redraws_at_most_a_few_times_a_second():
     for i in range(10):  # 10 frames over 0.3 s of audio
         view.draw(i * 0.03, speech("A"), LISTENING)
     assert out.getvalue().count("\r\x1b[2K") == 2  # at 0 s and at 0.27 s (0.25 s apart at least)
+
+
+@pytest.mark.parametrize("columns", [40, 80])
+def test_the_status_line_fits_the_terminal_so_redraws_stay_on_one_row(columns, monkeypatch):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = io.StringIO()
+    view = LiveView(out, NAMES)
+    state = RunnerState(1, 5, 2, "turn", Phase.TIMER, "Our long Sunday evening state of the union", "A", "Sam",
+                        "Alex", 55.0)
+    view.draw(0.0, speech("A"), LISTENING, state)
+    drawn = out.getvalue().split("\r\x1b[2K")[-1]
+    assert 0 < len(drawn) < columns

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, Callable, TextIO
@@ -91,6 +92,8 @@ class LiveView:
             return
         self._last_draw = now
         status = status_line(self.names, frame, coach, checkin)
+        # One row at most: a wrapped line is not redrawn in place but pushed up, a new copy each redraw.
+        status = status[:max(1, shutil.get_terminal_size().columns - 1)]
         with self._lock:
             self._status = status
             self.stream.write("\r\x1b[2K" + status)
