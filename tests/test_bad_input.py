@@ -216,3 +216,14 @@ def test_bad_command_lines_get_one_line_and_exit_2(kind, stored, run_cli, tmp_ho
     result = run_cli(*args, env=tmp_home.env)
     _one_line_error(result, code, needle)
     assert stored() == before
+
+
+@pytest.mark.parametrize("command", [("listen", "--no-ui"), ("checkin", "weather")])
+def test_an_output_device_named_on_the_command_line_that_matches_nothing_is_exit_2(command, stored, run_cli,
+                                                                                   tmp_home):
+    """Not a session whose prompts are only printed (``--input`` with a wrong name was already refused)."""
+    (tmp_home.data_dir / ".notice-shown").write_text("")  # the once-only first-run notice is not the point here
+    before = stored()
+    result = run_cli(*command, "--output", "no-such-speaker", env=tmp_home.env, timeout=30)
+    _one_line_error(result, 2, "no output device matching 'no-such-speaker'")
+    assert stored() == before

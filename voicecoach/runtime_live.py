@@ -157,6 +157,12 @@ class Live:
             from .audio.wav import read_header
 
             read_header(spec.file)  # a bad file is one line before anything starts
+        if spec.output and speaker is None and not spec.wait_for_device:
+            from .audio.device import find_device
+
+            # A speaker named on the command line that matches nothing is a typo to report (exit 2, like --input),
+            # not a session whose prompts nobody hears.
+            find_device(spec.output, "output")
         clock = clock or MonotonicClock()
         listener = app.make_listener(config, load=False) if spec.commands else None  # a bad language: fails here
         if pipeline is None:
