@@ -117,6 +117,25 @@ def test_more_time_and_stop_during_the_pause():
     assert "Welcome back" in says(end)
 
 
+def test_coming_back_from_the_pause_is_not_asked_about_again_at_once():
+    for how, advance_s in ((Command.STOP, 40.0), (None, 10 * 60.0 + 1)):
+        clock = FakeClock()
+        coach = Coach(PauseSettings(length_min=10, quiet_after_min=5))
+        suggest(coach, clock)
+        coach.heard(Command.YES, clock.now())
+        clock.advance(advance_s)
+        end = coach.heard(how, clock.now()) if how else coach.tick(clock.now())
+        assert any(isinstance(a, PauseEnded) for a in end)
+        assert Snooze(5) in end
+
+
+def test_no_quiet_time_after_the_pause_when_set_to_zero():
+    clock = FakeClock()
+    coach = Coach(PauseSettings(length_min=10, quiet_after_min=0))
+    coach.heard(Command.PAUSE, clock.now())
+    assert not any(isinstance(a, Snooze) for a in coach.heard(Command.STOP, clock.now()))
+
+
 def test_no_suggestion_while_a_pause_is_running():
     clock = FakeClock()
     coach = Coach()

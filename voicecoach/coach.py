@@ -190,13 +190,17 @@ class Coach:
     def _end_pause(self, now: float, how: PauseEnd) -> list[Action]:
         actual_min = (now - self._pause_started) / 60.0
         record = PauseEnded(how, round(actual_min, 2))
+        # Back from the pause (or stopping it early, their choice): no suggestion while they find their way back in.
+        # The detectors' cooldown counts from the suggestion, which a pause of a few minutes or more outlasts.
+        quiet: list[Action] = [Snooze(self.settings.quiet_after_min)] if self.settings.quiet_after_min > 0 else []
         if self.settings.offer_checkin and self.has_checkin:
             self.mode = Mode.WELCOMING
             self._repeated = False
-            return [record, Say("Welcome back. Would you like a short check-in together? Say okay, or not now."),
+            return [record, *quiet,
+                    Say("Welcome back. Would you like a short check-in together? Say okay, or not now."),
                     Listen(self.settings.answer_s, ANSWERS)]
         self.mode = Mode.LISTENING
-        return [record, Say("Welcome back.")]
+        return [record, *quiet, Say("Welcome back.")]
 
     def _answer_welcome(self, command: Reply | None, now: float) -> list[Action]:
         if command is Command.YES:

@@ -66,6 +66,9 @@ class PauseSettings:
     snooze_min: float = setting(15.0, lo=1.0, hi=240.0, doc="after 'not now', no suggestion for this many minutes")
     warn_before_end_min: float = setting(2.0, lo=0.0, hi=30.0, doc="spoken cue this many minutes before the end")
     offer_checkin: bool = setting(True, doc="offer the after-pause check-in when the pause ends")
+    quiet_after_min: float = setting(5.0, lo=0.0, hi=240.0,
+                                     doc="after the pause ends (on time or stopped early), no suggestion for this "
+                                         "many minutes: coming back is not asked about again at once")
 
 
 @dataclass(frozen=True)
