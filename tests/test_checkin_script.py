@@ -160,6 +160,13 @@ def test_unknown_variables_in_text_are_errors() -> None:
     assert "{speaker}" in message
 
 
+def test_a_text_of_punctuation_only_is_an_error_not_a_silent_prompt() -> None:
+    message = error_of('[[steps]]\ntype = "say"\ntext = "..."\n')
+    assert message.startswith("test.toml: step 1 (say): text is '...', only punctuation")
+    assert error_of('[[steps]]\ntype = "choose"\ntext = "?"\noptions = ["now", "later"]\n').endswith(
+        "text is '?', only punctuation (write the words to be said)")
+
+
 def test_speaker_is_unknown_in_a_step_for_both() -> None:
     message = error_of('[[steps]]\ntype = "say"\ntext = "{speaker}, hi."\n')
     assert "text uses unknown variable {speaker}" in message
@@ -205,11 +212,11 @@ def test_duplicate_ids_and_unreachable_steps_are_errors() -> None:
 
 def test_choose_checks_its_default_and_goto_against_the_options() -> None:
     assert "default = 'maybe' is not one of the options" in error_of(
-        '[[steps]]\ntype = "choose"\ntext = "?"\noptions = ["now", "later"]\ndefault = "maybe"\n')
+        '[[steps]]\ntype = "choose"\ntext = "When?"\noptions = ["now", "later"]\ndefault = "maybe"\n')
     assert "goto.soon is not one of the options" in error_of(
-        '[[steps]]\ntype = "choose"\ntext = "?"\noptions = ["now", "later"]\ngoto = { soon = "next" }\n')
+        '[[steps]]\ntype = "choose"\ntext = "When?"\noptions = ["now", "later"]\ngoto = { soon = "next" }\n')
     assert "options must be" in error_of(
-        '[[steps]]\ntype = "choose"\ntext = "?"\noptions = ["x", "y"]\nsets = "first"\n')
+        '[[steps]]\ntype = "choose"\ntext = "Which?"\noptions = ["x", "y"]\nsets = "first"\n')
 
 
 def test_a_bad_for_value_lists_the_choices() -> None:

@@ -77,6 +77,9 @@ def _text(where: Where, key: str, value: Any) -> str:
         raise where.error(f"{key} must be a string in quotes, not {_shown(value)}")
     if not value.strip() and key not in QUIET_KEYS:
         raise where.error(f"{key} is empty (write what should be said)")
+    if value.strip() and not any(ch.isalnum() for ch in value):
+        # "..." or "?" is rendered as silence: the speech engines take a silent prompt for a failed one
+        raise where.error(f"{key} is {_shown(value)}, only punctuation (write the words to be said)")
     if len(value) > MAX_TEXT_CHARS:
         raise where.error(f"{key} is {len(value)} characters long (at most {MAX_TEXT_CHARS}: split it into "
                           f"several steps)")
