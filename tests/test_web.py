@@ -384,6 +384,18 @@ def test_an_unreadable_session_key_is_named_and_not_blamed_on_the_port(tmp_home,
     assert "port" not in err
 
 
+def test_the_kiosks_page_names_its_unreadable_session_key_too() -> None:
+    import errno
+
+    from voicecoach.web.runtime import cannot_serve
+
+    key = OSError(errno.EISDIR, "Is a directory", "/data/web-secret")
+    assert cannot_serve(key, "0.0.0.0", 8080, "[web] port").startswith("cannot use /data/web-secret (Is a directory)")
+    busy = OSError(errno.EADDRINUSE, "Address already in use")
+    assert cannot_serve(busy, "0.0.0.0", 8080, "[web] port") == (
+        "cannot listen on 0.0.0.0:8080 (Address already in use); choose another port with [web] port")
+
+
 def test_a_schedule_that_cannot_be_written_says_so_and_changes_nothing(tmp_home) -> None:
     blocked = tmp_home.config_dir / "not-a-folder"
     blocked.write_text("")

@@ -101,7 +101,7 @@ def _start_page(live: Any, config: Config, config_path: Path, journal_path: Path
                 local_now: Callable[[], datetime]) -> tuple[Any, Any]:
     from .commands import Command, Source
     from .web.app import JournalAccess
-    from .web.runtime import LiveControls, WebServer, build_context
+    from .web.runtime import LiveControls, WebServer, build_context, cannot_serve
     from .web.status import LiveStatus
 
     from .audio.playback import NullSink
@@ -118,8 +118,8 @@ def _start_page(live: Any, config: Config, config_path: Path, journal_path: Path
         server = WebServer(build_context(config, config_path, JournalAccess(journal_path, live.journal), status,
                                          controls, local_now))
     except OSError as exc:
-        log.warning("web: cannot listen on %s:%d (%s); the kiosk goes on without its page", config.web.address,
-                    config.web.port, exc.strerror or exc)
+        log.warning("web: %s; the kiosk goes on without its page",
+                    cannot_serve(exc, config.web.address, config.web.port, "[web] port"))
         return None, status
     return server.start(), status
 

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, config, settings) -> int:  # noqa: ANN001 - Config, WebSettings
     from ..journal.store import path_for
     from ..web.app import JournalAccess
-    from ..web.runtime import WebServer, build_context
+    from ..web.runtime import WebServer, build_context, cannot_serve
     from ..web.status import OfflineStatus
 
     journal = path_for(config.journal.file)
@@ -78,11 +78,7 @@ def _serve(args: argparse.Namespace, config, settings) -> int:  # noqa: ANN001 -
         server = WebServer(build_context(config, path, JournalAccess(journal), OfflineStatus(path, journal), None,
                                          settings=settings))
     except OSError as exc:
-        if exc.filename:  # one of the page's own files (its session key), not the address
-            raise VoicecoachError(f"cannot use {exc.filename} ({exc.strerror or exc}); move it aside (a new one is "
-                                  f"made, and browsers pair again) and start the page again") from None
-        raise VoicecoachError(f"cannot listen on {settings.address}:{settings.port} ({exc.strerror or exc}); "
-                              f"choose another port with --port or [web] port") from None
+        raise VoicecoachError(cannot_serve(exc, settings.address, settings.port, "--port or [web] port")) from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

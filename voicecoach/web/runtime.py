@@ -113,6 +113,15 @@ def try_listen(address: str, port: int) -> None:
         sock.bind(where_to)
 
 
+def cannot_serve(exc: OSError, address: str, port: int, port_fix: str) -> str:
+    """Why the page could not start, as one line with its fix: one of its own files (the session key) could not be
+    used, or the address could not be bound (``port_fix``: where to choose another port)."""
+    if exc.filename:  # one of the page's own files (its session key), not the address
+        return (f"cannot use {exc.filename} ({exc.strerror or exc}); move it aside (a new one is made, and browsers "
+                f"pair again) and start the page again")
+    return f"cannot listen on {address}:{port} ({exc.strerror or exc}); choose another port with {port_fix}"
+
+
 def where(address: str, port: int) -> str:
     """Where to open the page: a URL, and for an address on every network the box's own name."""
     if address in ("0.0.0.0", "::"):
