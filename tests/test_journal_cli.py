@@ -70,7 +70,7 @@ def test_export_to_a_file_is_private(dirs: Path, capsys: pytest.CaptureFixture) 
     assert main(["journal", "export", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["talks"][0]["source"] == "kiosk"
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    assert "exported" in capsys.readouterr().err
+    assert "(talks: 1, events: 1, pauses: 0, checkins: 1, notes: 0)" in capsys.readouterr().err  # not "1 talks"
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o000])

@@ -68,7 +68,7 @@ def _export(path: Path, out: str | None) -> int:
         paths.write_private(out, text)  # 0600 even over an existing 0644 file
     except OSError as exc:
         raise VoicecoachError(f"cannot write {out} ({exc.strerror}); choose another file") from None
-    counts = ", ".join(f"{len(data[t])} {t}" for t in ("talks", "events", "pauses", "checkins", "notes"))
+    counts = ", ".join(f"{t}: {len(data[t])}" for t in ("talks", "events", "pauses", "checkins", "notes"))
     print(f"exported the journal to {out} ({counts}); it is private: keep it safe", file=sys.stderr)
     return 0
 
