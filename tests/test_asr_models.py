@@ -177,6 +177,14 @@ def test_a_checksum_mismatch_deletes_the_download_and_names_the_fix(server, mode
     assert not (models_dir / NAME).exists() and leftovers(models_dir) == []
 
 
+def test_the_fix_after_a_bad_download_is_a_command_that_works_for_that_name():
+    from voicecoach.asr.models import CATALOGUE, download_again
+
+    known = CATALOGUE[0].name
+    assert download_again(known).endswith(f"voicecoach models download {known}")
+    assert f"voicecoach models download {NAME} --url URL" in download_again(NAME)  # NAME alone would be refused
+
+
 def test_a_corrupt_zip_is_deleted_with_a_one_line_error(server, models_dir):
     data = b"PK\x03\x04 this is not really a zip" * 100
     with pytest.raises(VoicecoachError, match="not a valid zip.*voicecoach models download") as err:

@@ -257,6 +257,14 @@ def _fetch(url: str, part: Path, expected: int, progress: Progress | None) -> No
                                       f"run the same command again to resume") from None
 
 
+def download_again(name: str) -> str:
+    """The fix after a bad download: the catalogue's own command for a model it knows; for any other name the
+    command that fetched it, which needed its --url (``models download NAME`` alone refuses that name)."""
+    if catalogue_entry(name) is not None:
+        return f"run the same command again: voicecoach models download {name}"
+    return f"run the same command again (voicecoach models download {name} --url URL; check the URL)"
+
+
 def _check(part: Path, info: ModelInfo) -> None:
     """Size and checksum check; a corrupt file is deleted (a short one is kept for resuming)."""
     size = part.stat().st_size
@@ -276,7 +284,7 @@ def _check(part: Path, info: ModelInfo) -> None:
             if digest.hexdigest() != expected.lower():
                 part.unlink()
                 raise VoicecoachError(f"the download of {info.name} is corrupt ({algo} mismatch) and was deleted; "
-                                      f"run the same command again: voicecoach models download {info.name}")
+                                      f"{download_again(info.name)}")
 
 
 def _unpack(archive: Path, target: Path) -> Path:
@@ -289,7 +297,7 @@ def _unpack(archive: Path, target: Path) -> Path:
                 zf.extractall(temp)
         except (zipfile.BadZipFile, EOFError) as exc:
             raise RejectedArchive(f"the download of {target.name} is not a valid zip ({exc}) and was deleted; "
-                                  f"run the same command again: voicecoach models download {target.name}") from None
+                                  f"{download_again(target.name)}") from None
         entries = [p for p in temp.iterdir() if not p.name.startswith("__MACOSX")]
         root = entries[0] if len(entries) == 1 and entries[0].is_dir() else temp
         if not is_model_dir(root):
