@@ -292,6 +292,16 @@ def test_a_full_disk_raises_journal_unavailable_and_writing_resumes_when_space_r
         assert len(journal.export()["events"]) == stored + 1
 
 
+def test_a_journal_path_that_is_a_folder_is_named_as_one(tmp_path: Path) -> None:
+    folder = tmp_path / "journal.sqlite3"
+    folder.mkdir()
+    with pytest.raises(JournalUnavailable) as info:
+        Journal.open(folder)
+    message = str(info.value)
+    assert "it is a folder, not a file" in message and "[journal] file" in message and "\n" not in message
+    assert folder.is_dir() and not any(folder.iterdir())
+
+
 def test_a_read_only_journal_raises_journal_unavailable(path: Path) -> None:
     with Journal.open(path) as journal:
         # query_only gives SQLite's own read-only error (file modes do not stop root, who runs CI here).

@@ -69,6 +69,10 @@ def _refused(path: Path, problem: str) -> JournalRefused:
 
 
 def _unavailable(path: Path, exc: BaseException) -> JournalUnavailable:
+    if path.is_dir():  # sqlite says only "disk I/O error"
+        return JournalUnavailable(f"journal {path}: it is a folder, not a file; set [journal] file to a file's path "
+                                  f"(e.g. {path / 'journal.sqlite3'}) or move the folder aside - talks are not "
+                                  f"recorded until then")
     why = getattr(exc, "strerror", None) or str(exc)
     return JournalUnavailable(f"journal {path}: cannot use it ({why}); check that {path.parent} is writable by "
                               f"this user and the disk is not full - talks are not recorded until then")
