@@ -396,6 +396,17 @@ def test_the_kiosks_page_names_its_unreadable_session_key_too() -> None:
         "cannot listen on 0.0.0.0:8080 (Address already in use); choose another port with [web] port")
 
 
+def test_a_second_whole_rewrite_of_the_config_keeps_the_couples_own_file_in_the_backup(tmp_path) -> None:
+    from voicecoach.config import Config, dump_toml
+    from voicecoach.web.schedule import old_document_rewritten
+
+    path = tmp_path / "config.toml"
+    path.write_text("# ours\n[partners]\na_name = \"Sam\"\n")
+    path.write_text(old_document_rewritten(path, Config(), dump_toml))
+    path.write_text(old_document_rewritten(path, Config(), dump_toml))
+    assert (tmp_path / "config.toml.bak").read_text().startswith("# ours")
+
+
 def test_a_schedule_that_cannot_be_written_says_so_and_changes_nothing(tmp_home) -> None:
     blocked = tmp_home.config_dir / "not-a-folder"
     blocked.write_text("")

@@ -101,10 +101,14 @@ def _loads(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+REWRITTEN_MARK = "# voicecoach configuration (rewritten by the home page"
+
+
 def old_document_rewritten(path: Path, config: Config, dump_toml: Any) -> str:
     """The whole config written out again (only when the [kiosk] table could not be edited in place)."""
-    head = f"# voicecoach configuration (rewritten by the home page; the old file is {path.name}.bak)\n"
-    if path.exists():
+    head = f"{REWRITTEN_MARK}; the old file is {path.name}.bak)\n"
+    # the .bak keeps the couple's own file: a file this page wrote itself is not worth keeping over it
+    if path.exists() and not path.read_text(encoding="utf-8", errors="replace").startswith(REWRITTEN_MARK):
         paths.write_private(path.with_name(path.name + ".bak"), path.read_bytes())
     return head + dump_toml(config)
 
