@@ -37,6 +37,14 @@ def test_not_now_at_the_consent_question_ends_kindly(run_cli, tmp_home, tmp_path
     assert "appreciat" not in result.stdout.split("couple: not now", 1)[1].lower()
 
 
+def test_a_rehearsal_into_a_missing_folder_fails_before_anything_is_rendered(run_cli, tmp_home, tmp_path):
+    result = run_cli("checkin", "weekly", "--answers", "not_now", "--to", tmp_path / "nowhere" / "w.wav",
+                     env=tmp_home.env)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "there is no folder" in result.stderr
+    assert result.stdout == ""  # no prompt was rendered or shown first
+
+
 @pytest.mark.slow
 def test_weather_runs_live_on_the_virtual_device_with_scripted_answers(pulse, tmp_home):
     env = pulse.full_env(**{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})

@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     if args.to is not None:
         if args.answers is None:
             raise InputError("--to needs --answers (the scripted answers for an offline rehearsal)")
+        folder = Path(args.to).parent
+        if Path(args.to).is_dir() or not folder.is_dir():  # found before the rehearsal renders every prompt
+            raise InputError(f"cannot write {args.to}: " + ("it is a folder" if Path(args.to).is_dir() else
+                             f"there is no folder {folder}") + " (give a .wav file's path in an existing folder)")
         return _rehearse(config, runner, answers, args)
     return _live(config, answers, args)
 
