@@ -227,3 +227,9 @@ def test_an_output_device_named_on_the_command_line_that_matches_nothing_is_exit
     result = run_cli(*command, "--output", "no-such-speaker", env=tmp_home.env, timeout=30)
     _one_line_error(result, 2, "no output device matching 'no-such-speaker'")
     assert stored() == before
+
+
+def test_a_refused_listen_does_not_use_up_the_first_run_notice(run_cli, tmp_home):
+    result = run_cli("listen", "--no-ui", "--output", "no-such-speaker", env=tmp_home.env, timeout=30)
+    assert result.returncode == 2
+    assert not (tmp_home.data_dir / ".notice-shown").exists()  # the next, working, run still shows it

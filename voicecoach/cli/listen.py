@@ -67,15 +67,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--fast needs --file (it reads a recording as fast as it can; a microphone is always "
                          "heard in real time)")
     config = config_of(args)
-    notice = app.first_run_notice()
-    if notice:
-        print(notice + "\n", file=sys.stderr)
     use_ui = not args.no_ui and sys.stdout.isatty()
     view = LiveView(names=(config.partners.a_name, config.partners.b_name)) if use_ui else None
     say_line = view.line if view else (lambda text: print(text, flush=True))
     spec = LiveSpec(TalkSource.LISTEN, input=args.input, output=args.output, file=args.file, fast=args.fast,
                     keys=True, single_keys=use_ui)
     live = Live.build(config, spec, on_line=say_line, on_unspoken=lambda t: say_line(f"(not spoken) {t}"))
+    notice = app.first_run_notice()  # once the talk can start: a command line refused above has not shown it
+    if notice:
+        print(notice + "\n", file=sys.stderr)
     live.observe(ListenLines(say_line, KEY_HELP))
     if view is not None:
         session = live.session
