@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..commands import Command
 from ..errors import InputError
 from ..settings import tomllib  # tomllib, or tomli on Python 3.10
+from ..speech.text import is_silent
 from .model import PlanItem, Script, Step, Where
 from .steps import KINDS, REFLECT_MINUTES, TURN_MINUTES
 
@@ -77,7 +78,7 @@ def _text(where: Where, key: str, value: Any) -> str:
         raise where.error(f"{key} must be a string in quotes, not {_shown(value)}")
     if not value.strip() and key not in QUIET_KEYS:
         raise where.error(f"{key} is empty (write what should be said)")
-    if value.strip() and not any(ch.isalnum() for ch in value):
+    if value.strip() and is_silent(value):
         # "..." or "?" is rendered as silence: the speech engines take a silent prompt for a failed one
         raise where.error(f"{key} is {_shown(value)}, only punctuation (write the words to be said)")
     if len(value) > MAX_TEXT_CHARS:

@@ -14,8 +14,6 @@ from pathlib import Path
 from ..errors import DeviceError, InputError, VoicecoachError
 
 ORDER = 45
-# Marks espeak-ng renders as silence on their own ("!", ":", "*" or "%" it does pronounce).
-SILENT_MARKS = ".,;?\u2026-\u2013\u2014'\"()[]\u00bf\u00a1_"
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -41,11 +39,11 @@ def run(args: argparse.Namespace) -> int:
         return _list_voices()
     if not args.text or not args.text.strip():
         raise InputError('nothing to say: give the text, e.g. voicecoach say "Shall we take a pause?"')
-    if not args.text.strip(SILENT_MARKS + " \t\r\n"):  # "...", "?": espeak-ng says nothing for these
+    from ..speech.text import is_silent, prompt_problem
+
+    if is_silent(args.text):  # "...", "?": espeak-ng says nothing for these
         raise InputError(f'nothing to say in {args.text!r}: only punctuation; give words, e.g. voicecoach say '
                          f'"Shall we take a pause?"')
-    from ..speech.text import prompt_problem
-
     too_long = prompt_problem(args.text)
     if too_long:
         raise InputError(too_long)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+
 from ..events import RaisedVoice
 from .calm_voice import Baseline, TurnVoice, voice_change
 from .features import FrameFeatures

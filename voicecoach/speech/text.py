@@ -15,6 +15,8 @@ import re
 MAX_PROMPT_CHARS = 2000  # one prompt: about 350 words, two minutes at 160 words per minute
 MAX_CHUNK_CHARS = 250  # one synthesis call: about a sentence or two
 
+# Marks espeak-ng renders as silence on their own ("!", ":", "*" or "%" it does pronounce).
+SILENT_MARKS = ".,;?\u2026-\u2013\u2014'\"()[]\u00bf\u00a1_"
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 _CLAUSE_END = re.compile(r"(?<=[,)])\s+")
 
@@ -26,6 +28,12 @@ def prompt_problem(text: str, what: str = "the text") -> str | None:
         return None
     return (f"{what} is {n} characters long; one spoken prompt holds at most {MAX_PROMPT_CHARS} (about two "
             f"minutes of speech): shorten it or split it into several steps")
+
+
+def is_silent(text: str) -> bool:
+    """Whether ``text`` is only marks espeak-ng renders as silence ("...", "?"): the speech engines would take the
+    silent render for a failed one, so such a prompt is refused where a user writes it."""
+    return not text.strip(SILENT_MARKS + " \t\r\n")
 
 
 def limit_prompt(text: str) -> tuple[str, bool]:
