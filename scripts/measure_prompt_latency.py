@@ -6,6 +6,7 @@ speaker is recorded. Reported per run: first raised turn -> first audible sample
 decision -> first audible sample (the speaking path alone).
 
     .venv/bin/python scripts/measure_prompt_latency.py [--runs 3]
+Run ``scripts/setup --test`` first: the private PulseAudio is a test package.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Usage: .venv/bin/python scripts/measure_tts.py [--repeats N]
 
 The latency is measured by recording the speaker's monitor in this process: each input block is stamped with the
 monotonic clock when its callback runs, so the first loud sample's time is known to about one input block (20 ms).
-Needs pulseaudio + pulseaudio-utils (the test suite's private daemon is started and stopped here).
+Needs pulseaudio + pulseaudio-utils (the test suite's private daemon is started and stopped here): run
+``scripts/setup --test`` first.
 """
 
 from __future__ import annotations
