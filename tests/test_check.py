@@ -62,6 +62,19 @@ def test_speech_output_names_the_engine_and_without_the_espeak_ng_command_says_h
     assert "fix: sudo apt-get install espeak-ng" in line
 
 
+def test_a_voice_nothing_matches_is_one_warning_with_the_fix(tmp_home, run_cli):
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs the espeak-ng command to list the voices")
+    tmp_home.config_file.write_text('[speech]\nvoice = "nosuch"\n')
+    res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
+    line = lines_of(res)["speech output"]  # was: OK, and a log line about the voice
+    assert line == ("WARN speech output: no TTS voice matches speech.voice = 'nosuch': prompts use the default voice "
+                    "-- fix: list the voices with: voicecoach say --voices, then set speech.voice")
+    assert "nosuch" not in res.stderr
+
+
 def test_broken_config_fails_but_every_other_check_still_runs(tmp_home, run_cli):
     tmp_home.config_file.write_text("[kiosk]\nnightly_time = \"9pm\"\n")
     res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)

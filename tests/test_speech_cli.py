@@ -43,6 +43,22 @@ def test_say_uses_the_speech_section_of_the_config(run_cli, tmp_home, tmp_path: 
     assert read_header(out).duration_s < 1.8
 
 
+def test_say_refuses_a_voice_nothing_matches_from_the_option_or_the_config(run_cli, tmp_home, tmp_path: Path):
+    out = tmp_path / "x.wav"
+    r = run_cli("say", "hello", "--voice", "nosuch", "--to", out, env=tmp_home.env)  # was: exit 0, the default voice
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == ("voicecoach: error: no TTS voice matches 'nosuch' (--voice); list the voices with: "
+                                "voicecoach say --voices")
+    assert not out.exists()
+    tmp_home.config_file.write_text('[speech]\nvoice = "nosuch"\n')
+    r = run_cli("say", "hello", "--to", out, env=tmp_home.env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (f"voicecoach: error: no TTS voice matches 'nosuch' ([speech] voice in "
+                                f"{tmp_home.config_file}); list the voices with: voicecoach say --voices")
+    r = run_cli("say", "hello", "--voice", "en-us+f3", "--to", out, env=tmp_home.env)  # the option overrides it
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
 def test_say_errors_are_one_line_with_exit_code_2(run_cli, tmp_home, tmp_path: Path):
     cases = [
         (["say", "hello", "--to", tmp_path / "missing" / "x.wav"], "does not exist"),

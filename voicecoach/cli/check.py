@@ -212,18 +212,22 @@ def _unheard_choices(recognizer: Any) -> list[Finding]:
 
 def check_tts(ctx: Context) -> list[Finding]:
     """A test word can be synthesised, and by which engine."""
-    from ..speech.engines import Voice
+    from ..speech.engines import Voice, list_voices, missing_voice
     from ..speech.synth import Synthesizer
 
     settings = ctx.config.speech
+    unknown = missing_voice(settings.voice, list_voices()) if settings.voice else False
     synth = Synthesizer(settings)
     try:
-        result = synth.render("Hello.", Voice(settings.voice, settings.rate_wpm, settings.volume))
+        result = synth.render("Hello.", Voice("" if unknown else settings.voice, settings.rate_wpm, settings.volume))
     finally:
         synth.close()
     if not result.is_speech:
         return [Finding(FAIL, "speech output", "no engine could speak a word: only a tone would be played",
                         "sudo apt-get install espeak-ng (and check speech.engines in the config)")]
+    if unknown:
+        return [Finding(WARN, "speech output", f"no TTS voice matches speech.voice = {settings.voice!r}: prompts use "
+                        "the default voice", "list the voices with: voicecoach say --voices, then set speech.voice")]
     first = settings.engines[0] if settings.engines else result.engine
     if result.engine != first:
         fix = ("sudo apt-get install espeak-ng" if first == "espeak-ng" else

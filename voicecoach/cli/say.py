@@ -11,6 +11,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from .. import paths
 from ..errors import DeviceError, InputError, VoicecoachError
 
 ORDER = 45
@@ -53,9 +54,20 @@ def run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, rate_wpm=args.rate)
     if args.voice is not None:
         settings = dataclasses.replace(settings, voice=args.voice)
+    _require_voice(settings.voice, "--voice" if args.voice is not None else
+                   f"[speech] voice in {getattr(args, 'config', None) or paths.config_file()}")
     if args.to:
         return _render_to(settings, args.text, Path(args.to))
     return _speak(settings, args.text, args.output if args.output is not None else config.audio.output)
+
+
+def _require_voice(spec: str, named_by: str) -> None:
+    """Refuse a voice that no installed voice matches: ``say`` is where a voice is tried, so a typo is an error
+    (the live commands warn once and use the default voice; ``voicecoach check`` warns too)."""
+    from ..speech.engines import list_voices, missing_voice
+
+    if spec and missing_voice(spec, list_voices()):
+        raise InputError(f"no TTS voice matches {spec!r} ({named_by}); list the voices with: voicecoach say --voices")
 
 
 def _check_writable(path: Path) -> None:

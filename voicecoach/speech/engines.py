@@ -401,6 +401,12 @@ def resolve_voice(spec: str, voices: list[tuple[str, str]]) -> str | None:
     return None
 
 
+def missing_voice(spec: str, voices: list[tuple[str, str]]) -> bool:
+    """True when ``spec`` names a voice (see :func:`voice_id`) that none of ``voices`` matches; False when
+    ``voices`` is empty (nothing is known then: the engines report that themselves)."""
+    return bool(spec) and bool(voices) and resolve_voice(spec.partition("+")[0], voices) is None
+
+
 _UNKNOWN_VOICES: set[str] = set()
 
 
