@@ -68,3 +68,23 @@ def test_a_check_in_answered_from_a_script_on_the_live_loop_is_not_stored(run_cl
     assert result.returncode == 0, result.stderr
     assert "(answer: not now)" in result.stdout
     assert not (tmp_home.data_dir / "journal.sqlite3").exists()
+
+
+BROKEN = "check-in script not loaded (the others go on): weather.toml: invalid TOML"
+
+
+def test_a_broken_override_of_a_built_in_is_reported_once_and_the_built_in_runs(run_cli, tmp_home, tmp_path):
+    (tmp_home.config_dir / "scripts").mkdir()
+    (tmp_home.config_dir / "scripts" / "weather.toml").write_text('title = "x\n')
+    live = run_cli("checkin", "weather", "--answers", "not_now", env=tmp_home.env, timeout=120)
+    assert live.returncode == 0, live.stderr
+    assert live.stderr.count(BROKEN) == 1, live.stderr  # was: twice (the name check, then the live loop)
+    assert "(answer: not now)" in live.stdout
+    rehearsed = run_cli("checkin", "weather", "--answers", "not_now", "--to", tmp_path / "w.wav", env=tmp_home.env,
+                        timeout=120)
+    assert rehearsed.returncode == 0, rehearsed.stderr
+    assert rehearsed.stderr.count(BROKEN) == 1, rehearsed.stderr
+    unknown = run_cli("checkin", "nosuch", "--answers", "yes", "--to", tmp_path / "n.wav", env=tmp_home.env)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines() == [unknown.stderr.strip()]  # the error alone, one line
+    assert "no check-in script called 'nosuch'" in unknown.stderr

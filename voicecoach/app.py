@@ -155,17 +155,18 @@ def make_notes(config: Config, journal: Journal | None) -> VoiceNotes | None:
         return None
 
 
-def runner_factory(config: Config, offer_later: bool = False) -> Callable[[str], ScriptRunner]:
+def runner_factory(config: Config, offer_later: bool = False, report_broken: bool = True
+                   ) -> Callable[[str], ScriptRunner]:
     """A function that builds a check-in runner for a script name (the scripts are read afresh each time).
 
-    Broken user scripts are reported once, here; they never stop the other scripts (a broken override leaves the
+    Broken user scripts are reported once, here (unless ``report_broken`` is False: a caller that only checks a
+    name before the live loop reports them); they never stop the other scripts (a broken override leaves the
     built-in in use)."""
     from .checkin.library import Library
     from .checkin.runner import ScriptRunner
 
-    for entry in Library.load().entries:
-        if entry.broken:
-            log.warning("check-in script not loaded (the others go on): %s", entry.error)
+    if report_broken:
+        report_broken_scripts()
     names = (config.partners.a_name, config.partners.b_name)
 
     def make(name: str) -> ScriptRunner:
@@ -173,6 +174,15 @@ def runner_factory(config: Config, offer_later: bool = False) -> Callable[[str],
                             speech_wpm=config.speech.rate_wpm)
 
     return make
+
+
+def report_broken_scripts() -> None:
+    """One warning for each user script that does not load (the others, and the built-in it overrides, go on)."""
+    from .checkin.library import Library
+
+    for entry in Library.load().entries:
+        if entry.broken:
+            log.warning("check-in script not loaded (the others go on): %s", entry.error)
 
 
 def config_problems(config: Config) -> list[str]:

@@ -31,17 +31,26 @@ def run(args: argparse.Namespace) -> int:
     from .. import app
 
     config = config_of(args)
-    runner = app.runner_factory(config)(args.name)  # unknown or broken script: one-line InputError first
+    if args.to is not None:
+        _check_rehearsal(args)
+    # An unknown or broken script: one-line InputError first. Broken user scripts are then reported once: here
+    # for a rehearsal, by the live loop's own runner factory otherwise.
+    runner = app.runner_factory(config, report_broken=False)(args.name)
     answers = [a.strip() for a in (args.answers or "").split(",") if a.strip()]
     if args.to is not None:
-        if args.answers is None:
-            raise InputError("--to needs --answers (the scripted answers for an offline rehearsal)")
-        folder = Path(args.to).parent
-        if Path(args.to).is_dir() or not folder.is_dir():  # found before the rehearsal renders every prompt
-            raise InputError(f"cannot write {args.to}: " + ("it is a folder" if Path(args.to).is_dir() else
-                             f"there is no folder {folder}") + " (give a .wav file's path in an existing folder)")
+        app.report_broken_scripts()
         return _rehearse(config, runner, answers, args)
     return _live(config, answers, args)
+
+
+def _check_rehearsal(args: argparse.Namespace) -> None:
+    """Refuse a rehearsal without answers or with a --to that cannot be written, before any script is read."""
+    if args.answers is None:
+        raise InputError("--to needs --answers (the scripted answers for an offline rehearsal)")
+    folder = Path(args.to).parent
+    if Path(args.to).is_dir() or not folder.is_dir():  # found before the rehearsal renders every prompt
+        raise InputError(f"cannot write {args.to}: " + ("it is a folder" if Path(args.to).is_dir() else
+                         f"there is no folder {folder}") + " (give a .wav file's path in an existing folder)")
 
 
 def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> int:
