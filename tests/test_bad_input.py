@@ -218,6 +218,21 @@ def test_bad_command_lines_get_one_line_and_exit_2(kind, stored, run_cli, tmp_ho
     assert stored() == before
 
 
+@pytest.mark.parametrize("args", [("--config", "{dir}", "listen", "--no-ui"), ("--config", "{dir}", "config", "check")])
+def test_a_folder_given_as_the_config_names_the_file_it_wants(args, tmp_path, stored, run_cli, tmp_home):
+    before = stored()
+    result = run_cli(*(a.format(dir=tmp_path) for a in args), env=tmp_home.env, timeout=30)
+    _one_line_error(result, 2, f"{tmp_path} is a folder, not a config file (give the file's path, e.g. "
+                               f"{tmp_path / 'config.toml'})")  # was: "cannot read config ...: Is a directory"
+    assert stored() == before
+
+
+def test_a_folder_given_to_scripts_check_names_the_file_it_wants(tmp_path, stored, run_cli, tmp_home):
+    result = run_cli("scripts", "check", tmp_path, env=tmp_home.env)
+    _one_line_error(result, 2, f"{tmp_path} is a folder, not a check-in script (give a script file's path, e.g. "
+                               f"{tmp_path / 'NAME.toml'})")  # was: "cannot read ...: Is a directory"
+
+
 @pytest.mark.parametrize("command", [("listen", "--no-ui"), ("checkin", "weather")])
 def test_an_output_device_named_on_the_command_line_that_matches_nothing_is_exit_2(command, stored, run_cli,
                                                                                    tmp_home):

@@ -34,11 +34,12 @@ def section(cls: type) -> Any:
     return field(default_factory=cls)
 
 
-def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missing: str | None = None) -> dict[str, Any]:
+def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missing: str | None = None,
+                   example: str = "NAME.toml") -> dict[str, Any]:
     """Read a TOML file; every failure is an :class:`InputError` of one line naming the file and the fix.
 
     ``label`` names the kind of file ("config", "language pack"); ``missing`` is the message for a file that does
-    not exist (default: the OS error).
+    not exist (default: the OS error); ``example`` is a file name to suggest inside a folder given instead.
     """
     try:
         return tomllib.loads(path.read_bytes().decode("utf-8"))
@@ -46,6 +47,9 @@ def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missin
         if missing is None:
             raise InputError(f"cannot read {label} {path}: no such file") from None
         raise InputError(missing) from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder, not a {label} file (give the file's path, e.g. "
+                         f"{path / example})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 text file ({utf8_hint})") from None
     except tomllib.TOMLDecodeError as exc:

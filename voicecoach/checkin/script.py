@@ -365,6 +365,9 @@ def load_script_file(path: Path | str) -> Script:
         raise InputError(f"{path}: no such file (list scripts with: voicecoach scripts list)") from None
     except UnicodeDecodeError:
         raise InputError(f"{path.name}: not a UTF-8 text file (is this a check-in script?)") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder, not a check-in script (give a script file's path, e.g. "
+                         f"{path / 'NAME.toml'})") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     return parse_script(text, path.name, str(path))
