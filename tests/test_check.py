@@ -42,6 +42,12 @@ def test_missing_speech_model_is_a_warning_with_the_download_command(tmp_home, r
     assert res.returncode == 0, res.stdout
 
 
+def test_a_missing_speech_model_is_said_once_not_also_logged(tmp_home, run_cli):
+    res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
+    said = (res.stdout + res.stderr).count("is not installed, so spoken commands are off")
+    assert said == 1, res.stdout + res.stderr  # was: the WARN line, and the same words logged on stderr
+
+
 def test_speech_output_names_the_engine_and_without_the_espeak_ng_command_says_how_to_install_it(
         tmp_home, run_cli, tmp_path):
     import os

@@ -178,19 +178,26 @@ def check_model(ctx: Context) -> list[Finding]:
     if "pack" not in ctx.extra:
         return [Finding(WARN, "speech model", "not checked: the language pack is missing (see above)")]
     listener = app.make_listener(ctx.config, load=False)
+    if listener.model_path is None:  # not load(): it would log the words of this WARN line a second time
+        return [_missing_model(ctx, listener)]
     try:
         loaded = listener.load()
     except VoicecoachError as exc:
         return [Finding(FAIL, "speech model", f"{exc}", "voicecoach models list, then download it again: "
                                                        "voicecoach models download NAME")]
     if not loaded:
-        from ..asr.models import language_code, missing_model_message
-
-        message = missing_model_message(ctx.config.commands.model, language_code(ctx.config.commands.language),
-                                        getattr(listener.pack, "model", ""))
-        detail, _, fix = message.partition("; fix: ")
-        return [Finding(WARN, "speech model", detail, fix or "voicecoach models list")]
+        return [_missing_model(ctx, listener)]
     return [Finding(OK, "speech model", f"{listener.model_path} loads"), *_unheard_choices(listener.recognizer)]
+
+
+def _missing_model(ctx: Context, listener: Any) -> Finding:
+    """The WARN for a speech model that is not installed, with the command that downloads it."""
+    from ..asr.models import language_code, missing_model_message
+
+    message = missing_model_message(ctx.config.commands.model, language_code(ctx.config.commands.language),
+                                    getattr(listener.pack, "model", ""))
+    detail, _, fix = message.partition("; fix: ")
+    return Finding(WARN, "speech model", detail, fix or "voicecoach models list")
 
 
 def _unheard_choices(recognizer: Any) -> list[Finding]:
