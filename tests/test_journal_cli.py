@@ -88,6 +88,16 @@ def test_export_over_an_existing_readable_file_makes_it_private(dirs: Path, umas
     assert json.loads(out.read_text())["talks"][0]["source"] == "kiosk"
 
 
+def test_export_to_a_folder_is_one_line_and_exit_2(dirs: Path) -> None:
+    journal = filled(dirs)
+    before = journal.read_bytes()
+    result = run_cli(dirs, "journal", "export", "--out", str(dirs))  # was: "(Is a directory)", exit 1
+    assert result.returncode == 2
+    assert result.stderr == (f"voicecoach: error: cannot write {dirs}: it is a directory (give a file name ending "
+                             f"in .json)\n")
+    assert journal.read_bytes() == before
+
+
 def test_export_without_a_journal_is_empty_and_creates_nothing(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["journal", "export"]) == 0
     assert json.loads(capsys.readouterr().out)["talks"] == []

@@ -72,7 +72,15 @@ def test_a_png_without_the_extra_is_one_line_naming_it_after_the_other_files(
     assert (dirs / "r.html").exists() and not (dirs / "r.png").exists()
 
 
-def test_an_unwritable_output_file_is_exit_1(dirs: Path, capsys: pytest.CaptureFixture) -> None:
-    seeded(dirs)
-    assert main(["report", "--svg", str(dirs / "no" / "such" / "dir.svg")]) == 1
-    assert "cannot write" in capsys.readouterr().err
+@pytest.mark.parametrize("option", ["--svg", "--html", "--png"])
+def test_an_output_path_that_cannot_be_written_is_one_line_and_exit_2_before_the_report(
+        option: str, dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    seeded(dirs)  # was: the whole report printed, then "cannot write ... (Is a directory)", exit 1
+    assert main(["report", option, str(dirs)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"voicecoach: error: cannot write {dirs}: it is a directory (give a file name ending in " \
+                           f"{option.replace('--', '.')})\n"
+    missing = dirs / "no" / "such" / "chart"
+    assert main(["report", option, str(missing)]) == 2
+    assert f"folder {missing.parent} does not exist" in capsys.readouterr().err

@@ -11,13 +11,15 @@ import argparse
 import faulthandler
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 import typing
+from pathlib import Path
 
 from .. import __version__
 from ..config import Config, load_config
-from ..errors import VoicecoachError
+from ..errors import InputError, VoicecoachError
 
 log = logging.getLogger("voicecoach")
 
@@ -49,6 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
 def config_of(args: argparse.Namespace) -> Config:
     """The config named by ``--config`` (or the user's default file)."""
     return load_config(getattr(args, "config", None))
+
+
+def check_writable(path: Path, suffix: str) -> None:
+    """Refuse an output path that cannot be written, before any work, with one line naming the fix: by opening it
+    for writing (access() says yes to root even on a read-only disk). ``suffix`` is the file type asked for."""
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a directory (give a file name ending in {suffix})")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {path}: folder {parent} does not exist (create it or choose another path)")
+    existed = os.path.lexists(path)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc} (choose a writable path)") from None
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 def setup_logging(debug: bool, quiet: bool) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import InputError, VoicecoachError
-from . import config_of
+from . import check_writable, config_of
 
 ORDER = 60
 
@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         print(path)
         return 0
     if args.action == "export":
+        if args.out is not None:
+            check_writable(Path(args.out), ".json")
         return _export(path, args.out)
     return _erase(path, args.yes)
 

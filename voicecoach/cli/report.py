@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
+from pathlib import Path
 
-from . import config_of
+from . import check_writable, config_of
 
 ORDER = 65
 
@@ -30,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     config = config_of(args)
     now = datetime.now().astimezone()  # the CLI edge: the report library itself is given the time
     since = rep.parse_since(args.since, now)
+    for out, suffix in ((args.svg, ".svg"), (args.html, ".html"), (args.png, ".png")):
+        if out:  # before the summary is printed: a bad path is the one line, exit 2
+            check_writable(Path(out), suffix)
     path = path_for(config.journal.file)
     data: dict = {}
     if path.exists():

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 from pathlib import Path
 
 from .. import paths
 from ..errors import DeviceError, InputError, VoicecoachError
+from . import check_writable
 
 ORDER = 45
 
@@ -70,29 +70,12 @@ def _require_voice(spec: str, named_by: str) -> None:
         raise InputError(f"no TTS voice matches {spec!r} ({named_by}); list the voices with: voicecoach say --voices")
 
 
-def _check_writable(path: Path) -> None:
-    """Refuse an output path that cannot be written, before any synthesis: by opening it for writing (access()
-    says yes to root even on a read-only disk)."""
-    if path.is_dir():
-        raise InputError(f"cannot write {path}: it is a directory (give a file name ending in .wav)")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"cannot write {path}: folder {parent} does not exist (create it or choose another path)")
-    existed = os.path.lexists(path)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc} (choose a writable path)") from None
-    if not existed:
-        path.unlink(missing_ok=True)
-
-
 def _render_to(settings, text: str, path: Path) -> int:
     from ..audio.playback import NullSink
     from ..audio.wav import write_wav
     from ..speech.speaker import Speaker
 
-    _check_writable(path)
+    check_writable(path, ".wav")
     with Speaker(settings, sink=NullSink()) as speaker:
         result = speaker.synthesize(text)
     if not result.is_speech:
