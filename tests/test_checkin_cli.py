@@ -88,3 +88,31 @@ def test_a_broken_override_of_a_built_in_is_reported_once_and_the_built_in_runs(
     assert unknown.returncode == 2
     assert unknown.stderr.strip().splitlines() == [unknown.stderr.strip()]  # the error alone, one line
     assert "no check-in script called 'nosuch'" in unknown.stderr
+
+
+MORNING = """title = "Morning hello"
+minutes = 5
+consent = "Good morning, {a} and {b}. Time for a quick hello? Say yes, or not now."
+
+[[steps]]
+type = "say"
+text = "Hello, both of you."
+
+[[steps]]
+type = "end"
+text = "Have a good day, both of you."
+"""
+
+
+def test_scripts_check_finds_your_own_script_by_its_file_name_as_the_readme_says(run_cli, tmp_home):
+    (tmp_home.config_dir / "scripts").mkdir()
+    mine = tmp_home.config_dir / "scripts" / "morning.toml"
+    mine.write_text(MORNING)
+    for given in ("morning.toml", "morning"):  # was: "morning.toml: no such file", exit 2
+        result = run_cli("scripts", "check", given, env=tmp_home.env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f'OK: {mine}: morning "Morning hello", 2 steps, about 5 min\n'
+    missing = run_cli("scripts", "check", "evening.toml", env=tmp_home.env)
+    assert missing.returncode == 2
+    assert missing.stderr == (f"voicecoach: error: evening.toml: no such file, here or in {mine.parent} (list "
+                              f"scripts with: voicecoach scripts list)\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from pathlib import Path
 
 ORDER = 14
 
@@ -17,7 +18,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show = actions.add_parser("show", parents=[common], help="a script's steps, readably")
     show.add_argument("name", help="script name (see: voicecoach scripts list)")
     check = actions.add_parser("check", parents=[common], help="validate script files")
-    check.add_argument("files", nargs="+", metavar="FILE", help="a script .toml file")
+    check.add_argument("files", nargs="+", metavar="FILE",
+                       help="a script .toml file (a bare name is looked for in your scripts folder too)")
     p.set_defaults(func=run)
 
 
@@ -52,8 +54,10 @@ def _check(files: list[str], pack) -> int:
     from ..errors import InputError
 
     status = 0
-    for file in files:
+    for name in files:
+        file = name
         try:
+            file = str(_script_path(name))
             script = load_script_file(file)
             problem = unsayable(script, pack) if pack is not None else None
             if problem:
@@ -65,6 +69,21 @@ def _check(files: list[str], pack) -> int:
         print(f"OK: {file}: {script.name} \"{script.title}\", {len(script.steps)} steps, "
               f"about {script.minutes:g} min")
     return status
+
+
+def _script_path(file: str) -> Path:
+    """The file as given; a bare file name that is not here is your own script of that name (the config folder's
+    ``scripts/``), as in ``scripts check morning.toml``; ``.toml`` may be left out there."""
+    from ..checkin.library import user_dir
+    from ..errors import InputError
+
+    path = Path(file)
+    if path.exists() or path.parent != Path("."):
+        return path
+    for candidate in (user_dir() / file, user_dir() / f"{file}.toml"):
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"{file}: no such file, here or in {user_dir()} (list scripts with: voicecoach scripts list)")
 
 
 def _list(library, folder) -> int:
