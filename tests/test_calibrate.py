@@ -131,3 +131,13 @@ def test_calibrate_on_the_virtual_microphone_guides_both_partners(pulse, voices,
     assert "Partner A: calm level" in out and "Partner B: calm level" in out, out
     assert np.abs(heard.astype(np.int32)).max() > 3000, "the guidance was not spoken"
     assert (tmp_path / "data" / "profile.json").exists()
+
+
+def test_without_a_microphone_calibrate_says_so_before_asking_anyone_to_speak(run_cli, tmp_home, no_sound_env):
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH_")}}
+    result = run_cli("calibrate", env=env, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""  # was: "Partner A, please talk for about 15 seconds ...", "(recording ...)"
+    assert result.stderr == ("voicecoach: error: no input device found (none is plugged in, or no sound server is "
+                             "running); check with: voicecoach devices\n")
+    assert not (tmp_home.data_dir / "voice_profile.json").exists()

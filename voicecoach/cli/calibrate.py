@@ -44,6 +44,13 @@ def _record(config, device, seconds: float) -> np.ndarray:
     return np.concatenate(chunks)
 
 
+def _find_microphone(config, device) -> None:
+    """Raise the one-line device error now when there is no such microphone, before anyone is asked to speak."""
+    from ..audio.device import MicSource
+
+    MicSource(device, frame_ms=config.audio.frame_ms)  # finds the device and its format; opens nothing
+
+
 def run(args: argparse.Namespace) -> int:
     """Guide both partners, build the profile, store it next to the journal."""
     from .. import app
@@ -58,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.from_wav:
         audio = [read_wav(path) for path in args.from_wav]
     else:
+        _find_microphone(config, args.input or config.audio.input or None)
         speaker = app.make_speaker(config, output=args.output, on_text=lambda t: None)
         audio = []
         try:
