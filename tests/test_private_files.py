@@ -86,6 +86,28 @@ def test_write_private_replaces_atomically_and_leaves_devices_alone(tmp_path: Pa
     assert Path("/dev/null").is_char_device()
 
 
+def test_write_private_writes_through_a_symlink_and_keeps_it(tmp_path: Path, umask: int) -> None:
+    real, link = tmp_path / "real.html", tmp_path / "link.html"
+    real.write_text("old")
+    real.chmod(0o644)
+    link.symlink_to(real)
+    paths.write_private(link, "new")  # was: the link replaced by a new file, real.html left as it was
+    assert link.is_symlink() and real.read_text() == "new" and mode(real) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.html", "real.html"]
+
+
+def test_write_private_to_a_link_like_dev_stdout_writes_to_what_it_names(tmp_path: Path) -> None:
+    """/dev/stdout is a link to /proc/self/fd/1: as root, ``--out /dev/stdout > file`` replaced /dev/stdout itself
+    with a plain file (the folder is writable) and the redirected file stayed empty. The same, in a temporary folder."""
+    redirected = tmp_path / "redirected.json"
+    with redirected.open("wb") as held:
+        stdout_like = tmp_path / "stdout"
+        stdout_like.symlink_to(f"/proc/self/fd/{held.fileno()}")
+        paths.write_private(stdout_like, "exported")
+        assert stdout_like.is_symlink()
+    assert redirected.read_text() == "exported"
+
+
 def test_remove_inside_refuses_what_is_not_a_plain_file_in_its_folder(tmp_path: Path) -> None:
     folder, outside = tmp_path / "mine", tmp_path / "theirs.txt"
     folder.mkdir()

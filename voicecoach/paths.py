@@ -90,23 +90,20 @@ def write_private(path: Path | str, data: bytes | str) -> None:
 
     The data goes to a new 0600 file beside it, is flushed to disk and renamed over ``path``, so a file that was
     0644 before is 0600 afterwards and a crash leaves either the old or the new content. Something that is not a
-    regular file (``/dev/stdout``, a pipe) is written in place, and so is a file in a folder this user may not
-    write (its mode is then set to 0600). Raises OSError."""
+    regular file (a pipe, a device) and a symlink (``/dev/stdout``, a link of the user's) are written in place,
+    through the link, which stays; so is a file in a folder this user may not write. A regular file written in
+    place is made 0600 too. Raises OSError."""
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if os.path.lexists(path) and not path.is_file():
-        with path.open("wb") as f:
-            f.write(raw)
+    if path.is_symlink() or (os.path.lexists(path) and not path.is_file()):
+        _write_in_place(path, raw)
         return
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
     except PermissionError:
         if not path.is_file():
             raise
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
+        _write_in_place(path, raw)
         return
     try:
         with os.fdopen(fd, "wb") as f:
@@ -117,6 +114,16 @@ def write_private(path: Path | str, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_in_place(path: Path, raw: bytes) -> None:
+    """Write through ``path`` (a symlink is followed, never replaced: /dev/stdout as root once became a plain file
+    in /dev); a regular file written this way is made 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, 0o600)
+        f.write(raw)
 
 
 def is_inside(path: Path | str, folder: Path | str) -> bool:
