@@ -173,6 +173,21 @@ def test_bad_configs_name_the_key_and_keep_the_file(kind, tmp_path, stored, run_
     assert stored() == before
 
 
+def test_a_config_and_a_script_saved_with_a_byte_order_mark_are_read(tmp_path, run_cli, tmp_home):
+    """Some Windows editors start a UTF-8 file with a BOM: it was "invalid TOML: Invalid statement (at line 1,
+    column 1)" on a line that looks right."""
+    config = tmp_path / "config.toml"
+    config.write_bytes(b"\xef\xbb\xbf" + '[partners]\na_name = "Sam"\n'.encode())
+    result = run_cli("--config", config, "config", "show", env=tmp_home.env)
+    assert result.returncode == 0, result.stderr
+    assert 'a_name = "Sam"' in result.stdout
+    script = tmp_path / "mine.toml"
+    script.write_bytes(b"\xef\xbb\xbf" + b'title = "Mine"\nminutes = 5\nconsent = "Now? Say yes, or not now."\n'
+                       b'[[steps]]\ntype = "end"\ntext = "Bye."\n')
+    result = run_cli("scripts", "check", script, env=tmp_home.env)
+    assert result.returncode == 0, result.stderr
+
+
 SCRIPTS = {
     "missing step": ('name = "x"\ntitle = "X"\nminutes = 5\nconsent = "Now?"\n', "step"),
     "unknown step type": ('name = "x"\ntitle = "X"\nminutes = 5\nconsent = "Now?"\n[[steps]]\ntype = "dance"\n',

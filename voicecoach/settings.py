@@ -42,7 +42,7 @@ def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missin
     not exist (default: the OS error); ``example`` is a file name to suggest inside a folder given instead.
     """
     try:
-        return tomllib.loads(path.read_bytes().decode("utf-8"))
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))  # -sig: Windows editors may start with a BOM
     except FileNotFoundError:
         if missing is None:
             raise InputError(f"cannot read {label} {path}: no such file") from None

@@ -360,7 +360,7 @@ def load_script_file(path: Path | str) -> Script:
         if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
             raise InputError(f"{path.name}: the file is larger than {MAX_FILE_BYTES // 1024} KB "
                              f"(a check-in script is a few KB)")
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # -sig: Windows editors may start the file with a BOM
     except FileNotFoundError:
         raise InputError(f"{path}: no such file (list scripts with: voicecoach scripts list)") from None
     except UnicodeDecodeError:

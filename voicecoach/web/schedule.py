@@ -76,7 +76,7 @@ def validate(path: Path, form: Mapping[str, str]) -> tuple[dict[str, Any], Confi
 def save(path: Path, form: Mapping[str, str]) -> KioskSettings:
     """Validate the form and, if it is good, write it into the config file atomically; returns the new schedule."""
     values, config = validate(path, form)
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    old = path.read_text(encoding="utf-8-sig") if path.exists() else ""  # as read_document reads it
     text = edit_table(old, "kiosk", values)
     try:
         check = config_from_dict(_loads(text), str(path))
