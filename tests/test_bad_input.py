@@ -173,6 +173,16 @@ def test_bad_configs_name_the_key_and_keep_the_file(kind, tmp_path, stored, run_
     assert stored() == before
 
 
+@pytest.mark.parametrize("value, shown", [("true", "true"), ("[" + ", ".join(["1"] * 100_000) + "]", "[1, 1, 1"),
+                                          ("[" * 300 + "]" * 300, "[[[[")])
+def test_a_value_of_the_wrong_type_is_shown_as_toml_writes_it_and_cut_short(value, shown, tmp_path, run_cli, tmp_home):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f"[partners]\na_name = {value}\n")
+    result = run_cli("--config", bad, "config", "check", env=tmp_home.env)
+    _one_line_error(result, 2, f"partners.a_name must be a string, not {shown}")  # was: True; a 300 kB line
+    assert f"not {shown}" in result.stderr and len(result.stderr) < 200, result.stderr[:300]
+
+
 def test_a_config_and_a_script_saved_with_a_byte_order_mark_are_read(tmp_path, run_cli, tmp_home):
     """Some Windows editors start a UTF-8 file with a BOM: it was "invalid TOML: Invalid statement (at line 1,
     column 1)" on a line that looks right."""

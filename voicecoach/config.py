@@ -15,7 +15,7 @@ from typing import Any
 
 from . import paths
 from .errors import InputError
-from .settings import read_toml_file, section, setting
+from .settings import read_toml_file, section, setting, shown_value
 
 from .detect.settings import DetectionSettings
 from .speech.settings import SpeechSettings
@@ -150,12 +150,13 @@ def _convert(tp: Any, value: Any, key: str, meta: typing.Mapping[str, Any], wher
     else:
         ok = isinstance(value, tp)
     if not ok:
-        raise InputError(f"{where}: {key} must be {_type_name(tp)}, not {value!r}")
+        raise InputError(f"{where}: {key} must be {_type_name(tp)}, not {shown_value(value)}")
     lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
     if choices is not None and value not in choices:
-        raise InputError(f"{where}: {key} = {value!r} is not allowed (choose one of: {', '.join(map(repr, choices))})")
+        raise InputError(f"{where}: {key} = {shown_value(value)} is not allowed (choose one of: "
+                         f"{', '.join(map(repr, choices))})")
     if value != value or (lo is not None and value < lo) or (hi is not None and value > hi):  # nan is never in range
-        raise InputError(f"{where}: {key} = {value!r} is out of range (allowed {lo} to {hi})")
+        raise InputError(f"{where}: {key} = {shown_value(value)} is out of range (allowed {lo} to {hi})")
     return value
 
 

@@ -34,6 +34,18 @@ def section(cls: type) -> Any:
     return field(default_factory=cls)
 
 
+def shown_value(value: Any, limit: int = 60) -> str:
+    """A value for a one-line error, as TOML spells it (``true``, ``'text'``, ``[1, 2]``), cut to ``limit``
+    characters (a careless or hostile file may hold a huge or deeply nested value)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "a deeply nested value"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missing: str | None = None,
                    example: str = "NAME.toml") -> dict[str, Any]:
     """Read a TOML file; every failure is an :class:`InputError` of one line naming the file and the fix.
