@@ -79,11 +79,17 @@ def test_a_broken_override_of_a_built_in_is_reported_once_and_the_built_in_runs(
     live = run_cli("checkin", "weather", "--answers", "not_now", env=tmp_home.env, timeout=120)
     assert live.returncode == 0, live.stderr
     assert live.stderr.count(BROKEN) == 1, live.stderr  # was: twice (the name check, then the live loop)
+    assert "; the built-in weather is used instead" in live.stderr
     assert "(answer: not now)" in live.stdout
     rehearsed = run_cli("checkin", "weather", "--answers", "not_now", "--to", tmp_path / "w.wav", env=tmp_home.env,
                         timeout=120)
     assert rehearsed.returncode == 0, rehearsed.stderr
     assert rehearsed.stderr.count(BROKEN) == 1, rehearsed.stderr
+    shown = run_cli("scripts", "show", "weather", env=tmp_home.env)  # was: the built-in, without a word
+    assert shown.returncode == 0 and "builtin:" in shown.stdout
+    assert shown.stderr.startswith(f"your {tmp_home.config_dir / 'scripts' / 'weather.toml'} does not load ("), \
+        shown.stderr
+    assert shown.stderr.rstrip().endswith("this is the built-in weather, which is used instead")
     unknown = run_cli("checkin", "nosuch", "--answers", "yes", "--to", tmp_path / "n.wav", env=tmp_home.env)
     assert unknown.returncode == 2
     assert unknown.stderr.strip().splitlines() == [unknown.stderr.strip()]  # the error alone, one line

@@ -180,9 +180,11 @@ def report_broken_scripts() -> None:
     """One warning for each user script that does not load (the others, and the built-in it overrides, go on)."""
     from .checkin.library import Library
 
-    for entry in Library.load().entries:
+    library = Library.load()
+    for entry in library.entries:
         if entry.broken:
-            log.warning("check-in script not loaded (the others go on): %s", entry.error)
+            instead = f"; the built-in {entry.name} is used instead" if entry.name in library.names() else ""
+            log.warning("check-in script not loaded (the others go on): %s%s", entry.error, instead)
 
 
 def config_problems(config: Config) -> list[str]:

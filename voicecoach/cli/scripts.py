@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         return _list(library, user_dir())
     entry = library.active(args.name)
+    for broken in (e for e in library.entries if e.broken and e.name == args.name):  # an override that fails
+        print(f"your {broken.path} does not load ({broken.error}); this is the built-in {args.name}, which is "
+              f"used instead", file=sys.stderr)
     print(describe(entry.script, f"{entry.source}: {entry.path}"), end="")
     return 0
 
