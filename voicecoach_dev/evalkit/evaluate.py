@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draw", type=int, default=0, help="which draw of the recipes (fresh talks for each N)")
     ap.add_argument("--split", choices=sorted(SPLITS), default="eval",
                     help="eval (default): talks of held-out voices and noises, the figures to report; tune: talks "
-                         "of the voices and noises settings are chosen on")
+                         "of the voices and noises settings are chosen on; train: the overlap model's training "
+                         "voices, more voices to tune a rule on (not for interruption figures; no emodb family)")
     ap.add_argument("--no-room", action="store_true", help="dry talks only (no simulated rooms)")
     ap.add_argument("--methods", metavar="LIST",
                     help="also every interruption method side by side: 'all' or e.g. 'stream,model'")

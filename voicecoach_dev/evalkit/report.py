@@ -189,8 +189,10 @@ def markdown(t: dict[str, dict[str, Tally]], checks: list[dict[str, Any]], meta:
              rooms: dict[str, dict[str, Tally]] | None = None) -> str:
     """The whole report."""
     draw, split = meta.get("draw", 0), meta.get("split", "eval")
-    title = (f"draw {draw} of the held-out (eval) voices and noises: nothing was tuned on it" if split == "eval"
-             else f"draw {draw} of the tuning voices and noises (settings may be chosen on these)")
+    title = {"eval": f"draw {draw} of the held-out (eval) voices and noises: nothing was tuned on it",
+             "train": f"draw {draw} of the training voices (the overlap model was trained on them; settings may be "
+                      "chosen on these)"}.get(split, f"draw {draw} of the tuning voices and noises (settings may be "
+                                                 "chosen on these)")
     out = [f"## voicecoach detection: evaluation on {title}", "",
            f"`{meta['command'].strip()}` at commit {meta['commit']}; config: {meta['config']}. "
            f"{meta['items']} recordings, {meta['audio_hours']:.2f} h of audio; dev set ready in {meta['build_s']} s, "
