@@ -185,3 +185,24 @@ def test_the_suggestion_is_rendered_ahead_so_the_first_one_starts_from_the_cache
     speaker.say(text).wait(10.0)
     info = speaker.cache_info()
     assert info["misses"] == misses and info["hits"] >= 1, info
+
+
+def test_a_suggestion_nobody_heard_is_not_stored_shown_or_counted_as_made(build):
+    """A pause suggestion while the pause runs is dropped: the journal, the live lines, the observers and the
+    summary must not say a pause was offered."""
+    lines: list[str] = []
+    live = build(on_line=lines.append)
+    seen = Seen()
+    live.observe(seen)
+    pipeline = live.session.pipeline
+    real = pipeline.process
+    offered = PauseSuggested(t=5.0, reason="raised voices for 3 s in 60 s")
+    # the real pipeline, plus a pause suggestion 5 s in (while the pause asked for from the page runs)
+    pipeline.process = lambda frame, muted=False: real(frame, muted=muted) + (
+        [offered] if frame.start_sample <= 16000 * 5 < frame.start_sample + len(frame.samples) else [])
+    live.submit(Command.PAUSE, Source.WEB)
+    summary = live.serve(source(np.zeros(16000 * 8, np.int16)), live=False)
+    assert seen.of(PauseStarted) and not seen.of(SuggestionMade) and not seen.of(PauseSuggested)
+    assert summary.suggestions == 0 and not any("pause_suggested" in line for line in lines)
+    journal = Journal.open(live.journal.path)
+    assert journal.rows("suggestions") == [] and journal.rows("events") == []

@@ -17,7 +17,7 @@ from voicecoach.events import Heard, Interruption, PauseSuggested
 from voicecoach.notes_flow import NotesFlow, NoteSummary
 from voicecoach.records import (Answer, CheckinEnded, CheckinOutcome, CheckinStarted, PauseEnd, PauseEnded,
                                 PauseStarted, SuggestionAnswered)
-from voicecoach.router import AnswerElsewhere, FindNotes, Router
+from voicecoach.router import AnswerElsewhere, FindNotes, Router, Withheld
 
 SCRIPT = textwrap.dedent('''
     title = "Test"
@@ -186,10 +186,10 @@ def test_voice_notes_only_when_nothing_else_is_under_way():
 def test_suggestions_are_held_back_while_asked_and_not_offered_twice():
     rig = Rig()
     rig.router.hold_suggestions = True
-    assert rig.detect(suggestion()) == [] and rig.router.held == 1
+    assert rig.detect(suggestion()) == [Withheld(suggestion(), "quiet hours")] and rig.router.held == 1
     rig.router.hold_suggestions = False
     assert "Shall we take" in says(rig.detect(suggestion()))
-    assert rig.detect(suggestion(2.0)) == []  # already asking
+    assert rig.detect(suggestion(2.0)) == [Withheld(suggestion(2.0), "a question is open")]  # already asking
 
 
 def test_a_failing_check_in_is_ended_as_failed_and_the_loop_goes_on(caplog):

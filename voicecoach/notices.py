@@ -5,7 +5,8 @@ An observer (the kiosk's log lines, the home page, hooks) implements :class:`Obs
 
 * lifecycle: :class:`TalkStarted`, :class:`TalkEnded`, :class:`MicWaiting`, :class:`MicOpened`, :class:`MicLost`,
   :class:`Said` (a prompt), :class:`CheckinDue` (the kiosk's schedule), :class:`Health` (speech model, journal);
-* detector events (:mod:`voicecoach.events`): raised voice, interruption, pause suggested;
+* detector events (:mod:`voicecoach.events`): raised voice, interruption, pause suggested (only one that is
+  offered: a suggestion withheld in quiet hours or while the coach is busy is not passed on);
 * records (:mod:`voicecoach.records`): suggestion made and answered ("not now" included), pause started and
   ended, check-in started, ended, or to be asked again later.
 

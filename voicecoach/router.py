@@ -49,13 +49,24 @@ class FindNotes:
 
 
 @dataclass(frozen=True)
+class Withheld:
+    """Effect: a pause suggestion was not offered (``why``: the kiosk's quiet hours, a pause under way, ...).
+
+    Nobody heard it, so it is not stored, shown or counted as a suggestion made."""
+
+    event: PauseSuggested
+    why: str
+
+
+@dataclass(frozen=True)
 class AnswerElsewhere:
     """Effect: a command an extension answers (the home page's "pairing code"); the runtime asks it and speaks."""
 
     command: Command
 
 
-Effect = Say | StopSpeaking | Snooze | RecordNote | PlayNote | DeleteNote | FindNotes | AnswerElsewhere | Record
+Effect = (Say | StopSpeaking | Snooze | RecordNote | PlayNote | DeleteNote | FindNotes | AnswerElsewhere | Withheld
+          | Record)
 """What the router asks the runtime to carry out."""
 
 
@@ -101,12 +112,23 @@ class Router:
             runner = self.runner
             return self._ask(runner, lambda: runner.on_event(event, now), now)
         if isinstance(event, PauseSuggested):
-            if self.hold_suggestions:
-                self.held += 1
-                return []
-            if self.coach.busy or self.notes.active or self._note_pending:
-                return []
+            why = self._why_withheld()
+            if why:
+                if self.hold_suggestions:
+                    self.held += 1
+                return [Withheld(event, why)]
         return self._ask(self.coach, lambda: self.coach.on_event(event, now), now)
+
+    def _why_withheld(self) -> str:
+        """Why a pause suggestion cannot be offered now ("" when it can)."""
+        if self.hold_suggestions:
+            return "quiet hours"
+        if self.coach.busy:
+            return {Mode.OFFERING: "a question is open", Mode.PAUSING: "the pause is running",
+                    Mode.WELCOMING: "a question is open"}.get(self.coach.mode, "busy")
+        if self.notes.active or self._note_pending:
+            return "a voice note is under way"
+        return ""
 
     def on_heard(self, heard: Heard, now: float) -> list[Effect]:
         """A command (or a question's own choice) heard from the couple."""

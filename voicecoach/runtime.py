@@ -32,7 +32,7 @@ from .journal.talk import TalkLog, TalkSummary
 from .notes_flow import NoteRecorder, NoteSummary
 from .notices import Notice, Said
 from .records import RECORD_TYPES
-from .router import AnswerElsewhere, Effect, FindNotes, Hearing, Router
+from .router import AnswerElsewhere, Effect, FindNotes, Hearing, Router, Withheld
 
 log = logging.getLogger(__name__)
 
@@ -247,10 +247,16 @@ class Session:
         self._carry_out(self.router.start_checkin(name, self.clock.now()))
 
     def _detected(self, event: Event) -> None:
+        effects = self.router.on_detection(event, self.clock.now())
+        withheld = next((e for e in effects if isinstance(e, Withheld)), None)
+        if withheld is not None:
+            # nobody heard it: not stored, shown or counted as made (the summary, journal and report agree)
+            log.debug("pause suggestion not offered (%s): %s", withheld.why, withheld.event.reason)
+            return
         self.talk.event(event)
         self._remember(event)
         self.notify(event)
-        self._carry_out(self.router.on_detection(event, self.clock.now()))
+        self._carry_out(effects)
 
     def _heard(self, heard: Heard) -> None:
         log.debug("heard %s (%s)", heard.reply, heard.source.value)
