@@ -19,6 +19,7 @@ from voicecoach.commands import Command
 from voicecoach.config import Config, KioskSettings, with_overrides
 from voicecoach.events import PauseSuggested
 from voicecoach.journal.schema import TalkSource
+from voicecoach.journal.store import Journal
 from voicecoach.kiosk import Kiosk
 from voicecoach.runtime_live import Live, LiveSpec
 from voicecoach.speech.speaker import Speaker
@@ -29,7 +30,7 @@ FRAME_S = 0.03
 class Rig:
     """A kiosk on the live assembly, driven frame by frame; ``lines`` collects its lifecycle and spoken lines."""
 
-    def __init__(self, start: datetime, kiosk_settings: KioskSettings) -> None:
+    def __init__(self, start: datetime, kiosk_settings: KioskSettings, journal: Journal | None = None) -> None:
         self.config = with_overrides(Config(), kiosk=kiosk_settings)
         self.clock = FakeClock()
         self.start = start
@@ -38,7 +39,7 @@ class Rig:
         self.speaker = Speaker(self.config.speech, sink=NullSink())
         self.pipeline = app.make_pipeline(self.config, use_profile=False)
         self.live = Live.build(self.config, LiveSpec(TalkSource.KIOSK, offer_later=True, commands=False),
-                               clock=self.clock, pipeline=self.pipeline, speaker=self.speaker, journal=None,
+                               clock=self.clock, pipeline=self.pipeline, speaker=self.speaker, journal=journal,
                                notes=None)
         self.kiosk.attach(self.live)
         self.session = self.live.session
@@ -72,8 +73,8 @@ class Rig:
 def rig_at():
     rigs = []
 
-    def make(start: datetime, **kiosk) -> Rig:
-        rig = Rig(start, KioskSettings(**{"weekly_day": "", **kiosk}))
+    def make(start: datetime, journal: Journal | None = None, **kiosk) -> Rig:
+        rig = Rig(start, KioskSettings(**{"weekly_day": "", **kiosk}), journal)
         rigs.append(rig)
         return rig
 
@@ -115,6 +116,25 @@ def test_silence_at_the_consent_question_is_a_decline_and_not_offered_again(rig_
     assert "ritual declined nightly (no_answer)" in rig.lines
     rig.run(30.0)
     assert rig.lines.count("ritual offered nightly") == 1
+
+
+def test_a_kiosk_restarted_after_the_ritual_was_declined_does_not_ask_again(rig_at, tmp_path):
+    """``systemctl restart voicecoach`` (after editing the config, as install-kiosk says) a few minutes after the
+    nightly was declined: the journal has it, so the new kiosk does not ask "Is now a good time?" again."""
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    journal.add_checkin("nightly", datetime(2026, 11, 23, 21, 30, 5).timestamp(), False, 0.1, TalkSource.KIOSK)
+    journal.add_checkin("nightly", datetime(2026, 11, 22, 21, 30, 5).timestamp(), True, 10.0, TalkSource.KIOSK)
+    rig = rig_at(datetime(2026, 11, 23, 21, 36, 0), journal, nightly_time="21:30")
+    rig.run(3.0)
+    assert not rig.said("ritual offered") and "next: nightly Tue 21:30" in rig.lines[0]
+
+
+def test_a_kiosk_started_within_the_grace_time_offers_a_ritual_not_yet_offered(rig_at, tmp_path):
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    journal.add_checkin("nightly", datetime(2026, 11, 22, 21, 30, 5).timestamp(), True, 10.0, TalkSource.KIOSK)
+    rig = rig_at(datetime(2026, 11, 23, 21, 36, 0), journal, nightly_time="21:30")
+    rig.run(3.0, until=lambda: rig.said("ritual offered"))
+    assert "ritual offered nightly" in rig.lines
 
 
 def test_no_ritual_while_a_pause_is_running_and_skipped_after_the_grace_window(rig_at):

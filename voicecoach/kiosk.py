@@ -21,11 +21,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time as dtime, timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .audio.frames import Frame
 from .clock import Clock
 from .config import KioskSettings
+from .errors import VoicecoachError
+from .journal.schema import TalkSource
 from .notices import CheckinDue, MicLost, MicOpened, MicWaiting, Notice, Said
 from .records import CheckinEnded, CheckinLater, CheckinOutcome
 
@@ -120,6 +122,14 @@ class RitualScheduler:
         for ritual in self.rituals:
             self._fired[ritual.name] = ritual.last_occurrence(now)
 
+    def already_offered(self, started: Iterable[tuple[str, datetime]], now: datetime) -> None:
+        """Check-ins that began (``(name, start)``, e.g. from the journal) count as this occurrence's offer: a
+        kiosk restarted after the couple did or declined the ritual does not ask again within the grace time."""
+        for ritual in self.rituals:
+            moment = ritual.last_occurrence(now)
+            if any(name == ritual.name and moment <= at <= now for name, at in started):
+                self._fired[ritual.name] = moment
+
     def snooze(self, name: str, until: datetime) -> None:
         """Offer ``name`` again at ``until`` ("Shall I ask again in an hour?" - yes)."""
         self._snoozed[name] = until
@@ -173,6 +183,7 @@ class Kiosk:
         if live.router.checkins is None:
             self.scheduler.rituals = []  # no check-ins in this build: no rituals
         now = self.now()
+        self.scheduler.already_offered(_checkins_started(live), now)
         self._set_quiet(self.scheduler.in_quiet_hours(now))
         nxt = self.scheduler.next_due(now)
         self.emit(f"started ({self.scheduler.describe()}"
@@ -275,6 +286,19 @@ class Kiosk:
             self.emit(f"ritual done {name} (completed)")
         else:
             self.emit(f"ritual done {name} ({ended.outcome.value}, {ended.steps_done} of {ended.steps_total} steps)")
+
+
+def _checkins_started(live: Live) -> list[tuple[str, datetime]]:
+    """(name, local start) of the check-ins in the journal, demos aside; none when there is no journal to read."""
+    if live.journal is None:
+        return []
+    try:
+        rows = live.journal.rows("checkins")
+    except VoicecoachError as exc:
+        log.warning("cannot read the check-ins already done from the journal: %s", exc)
+        return []
+    return [(row["name"], datetime.fromtimestamp(row["started_at"])) for row in rows
+            if row.get("source") != TalkSource.DEMO.value]
 
 
 def wall_clock_from(start: datetime, clock: Clock) -> Callable[[], datetime]:
