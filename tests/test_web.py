@@ -350,6 +350,27 @@ def test_a_rehearsal_is_a_wav_of_the_scripts_prompts(home) -> None:
     assert 'href="/rituals/rehearsal/nightly.wav"' in page
 
 
+def test_a_broken_script_is_warned_about_once_per_version_not_on_every_rehearsal(tmp_home, caplog) -> None:
+    import os
+
+    import numpy as np
+
+    broken = tmp_home.config_dir / "scripts" / "morning.toml"
+    broken.parent.mkdir()
+    broken.write_text('title = "x\n')
+    rehearsals = Rehearsals(Config(), render=lambda text: (np.ones(1600, np.int16), 16000))
+    caplog.set_level("WARNING")
+    for name in ("weather", "nightly", "stress", "repair", "weather"):  # more than it keeps: renders again
+        rehearsals.wav(name)
+    warned = [r for r in caplog.records if "check-in script not loaded" in r.getMessage()]
+    assert len(warned) == 1 and "morning.toml" in warned[0].getMessage()
+    broken.write_text('title = "y\n')  # saved again, still broken: said again, once
+    os.utime(broken, ns=(broken.stat().st_atime_ns, broken.stat().st_mtime_ns + 10**9))
+    rehearsals.wav("nightly")
+    rehearsals.wav("weather")
+    assert len([r for r in caplog.records if "check-in script not loaded" in r.getMessage()]) == 2
+
+
 def test_unused_config_keys_keep_their_defaults(home) -> None:
     assert Config().web.enabled is False and Config().web.address == "127.0.0.1"
     assert json.loads(json.dumps(Config().hooks.command)) == []

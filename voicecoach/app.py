@@ -176,15 +176,33 @@ def runner_factory(config: Config, offer_later: bool = False, report_broken: boo
     return make
 
 
+_reported_broken: set[tuple[str, int, str]] = set()  # (file, its mtime_ns, error) warned about in this process
+_reported_lock = threading.Lock()
+
+
 def report_broken_scripts() -> None:
-    """One warning for each user script that does not load (the others, and the built-in it overrides, go on)."""
+    """One warning for each user script that does not load (the others, and the built-in it overrides, go on).
+
+    Once per file version in a process: the kiosk's page renders a rehearsal with a fresh runner factory each time,
+    and its log repeated the same warning on every rehearsal; a file saved again (and still broken) is reported
+    again."""
     from .checkin.library import Library
 
     library = Library.load()
     for entry in library.entries:
-        if entry.broken:
-            instead = f"; the built-in {entry.name} is used instead" if entry.name in library.names() else ""
-            log.warning("check-in script not loaded (the others go on): %s%s", entry.error, instead)
+        if not entry.broken:
+            continue
+        try:
+            version = entry.path.stat().st_mtime_ns
+        except OSError:
+            version = 0
+        key = (str(entry.path), version, entry.error)
+        with _reported_lock:
+            if key in _reported_broken:
+                continue
+            _reported_broken.add(key)
+        instead = f"; the built-in {entry.name} is used instead" if entry.name in library.names() else ""
+        log.warning("check-in script not loaded (the others go on): %s%s", entry.error, instead)
 
 
 def config_problems(config: Config) -> list[str]:
