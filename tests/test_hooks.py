@@ -209,3 +209,33 @@ def test_a_failing_hung_or_missing_program_is_one_log_line_each(tmp_path: Path,
             hooks.close(timeout_s=10)
         lines = [r.getMessage() for r in caplog.records]
         assert len(lines) == 1 and expected in lines[0], (name, lines)
+
+
+def test_a_program_that_keeps_failing_is_one_log_line_until_it_works_again(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A hook that hangs (a curl to a web address that is down) or is missing was one warning per event, all
+    evening; now one line for the problem, and one when it works again."""
+    flag = tmp_path / "lights-off"
+    flag.touch()
+    argv = program(tmp_path, f"import os\nif os.path.exists({str(flag)!r}): time.sleep(30)\n", "flaky")
+    with caplog.at_level(logging.INFO, logger="voicecoach.hooks"):
+        hooks = Hooks(HookSettings(command=tuple(argv), command_timeout_s=1.0), hostname="pi").start()
+        t0 = time.monotonic()
+        for _ in range(3):
+            hooks.send(HookKind.PAUSE_TAKEN, minutes=20.0)
+        assert time.monotonic() - t0 < 0.2  # the live loop never waits for the program
+        assert wait_until(lambda: hooks.command.failed == 3, timeout_s=15)
+        flag.unlink()
+        hooks.send(HookKind.PAUSE_ENDED, how="finished", minutes=20.0)
+        hooks.close(timeout_s=10)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("voicecoach.hooks")]
+    assert len([x for x in lines if "was stopped" in x]) == 1, lines
+    assert any("works again (3 events before were not delivered)" in x for x in lines), lines
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="voicecoach.hooks"):
+        hooks = Hooks(HookSettings(command=(str(tmp_path / "nope"),)), hostname="pi").start()
+        for _ in range(5):
+            hooks.send(HookKind.CHECKIN_DUE, checkin="nightly")
+        hooks.close(timeout_s=10)
+    assert len([r for r in caplog.records if "does not exist" in r.getMessage()]) == 1

@@ -17,37 +17,53 @@ log = logging.getLogger(__name__)
 
 
 class CommandHook:
-    """Runs ``argv`` with an event on stdin; failures are logged (one line each), never raised."""
+    """Runs ``argv`` with an event on stdin; failures are logged, never raised.
+
+    A failure is logged once, not for every event: a missing program or one that hangs on a dead web address would
+    otherwise fill the kiosk's log with the same line all evening. A different failure is logged again, and so is
+    the program working again (with how many events it missed)."""
 
     def __init__(self, argv: tuple[str, ...], timeout_s: float) -> None:
         self.argv = list(argv)
         self.timeout_s = timeout_s
+        self.failed = 0  # events not delivered since the program last worked
+        self._problem = ""  # the kind of the failure logged last ("" while it works)
 
     def send(self, event: dict[str, Any]) -> bool:
         """Run the program once for ``event``; True when it exited 0."""
+        problem, message = self._run(event)
+        if not problem:
+            if self._problem:
+                log.info("hooks: %s works again (%d event%s before were not delivered)", self.argv[0],
+                            self.failed, "s" * (self.failed != 1))
+            self._problem, self.failed = "", 0
+            return True
+        self.failed += 1
+        if problem != self._problem:
+            log.warning("hooks: %s (said once until it changes or works again)", message)
+            self._problem = problem
+        return False
+
+    def _run(self, event: dict[str, Any]) -> tuple[str, str]:
+        """(kind of failure, what to log), or ("", "") when the program exited 0."""
         data = (json.dumps(event, sort_keys=True) + "\n").encode("utf-8")
+        program, kind = self.argv[0], event.get("event_type")
         try:
             result = subprocess.run(self.argv, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                     timeout=self.timeout_s, shell=False, check=False, close_fds=True)
         except FileNotFoundError:
-            log.warning("hooks: the program %s does not exist (fix [hooks] command)", self.argv[0])
-            return False
+            return "missing", f"the program {program} does not exist (fix [hooks] command)"
         except PermissionError:
-            log.warning("hooks: the program %s cannot be run (is it executable? chmod +x it)", self.argv[0])
-            return False
+            return "denied", f"the program {program} cannot be run (is it executable? chmod +x it)"
         except subprocess.TimeoutExpired:
-            log.warning("hooks: %s took longer than %.0f s for a %s event and was stopped", self.argv[0],
-                        self.timeout_s, event.get("event_type"))
-            return False
+            return "timeout", f"{program} took longer than {self.timeout_s:.0f} s for a {kind} event and was stopped"
         except OSError as exc:
-            log.warning("hooks: cannot run %s (%s)", self.argv[0], exc.strerror or exc)
-            return False
+            return "oserror", f"cannot run {program} ({exc.strerror or exc})"
         if result.returncode != 0:
             lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-            log.warning("hooks: %s exited with %d for a %s event%s", self.argv[0], result.returncode,
-                        event.get("event_type"), f": {lines[-1][:200]}" if lines else "")
-            return False
-        return True
+            return (f"exit {result.returncode}", f"{program} exited with {result.returncode} for a {kind} event"
+                    + (f": {lines[-1][:200]}" if lines else ""))
+        return "", ""
 
 
 def program_problem(program: str) -> str | None:
