@@ -280,6 +280,24 @@ def test_a_bad_value_is_refused_with_the_config_files_own_message(home, field: s
     assert f'value="{value}"' in page or field == "weekly_day"  # what they typed is shown again to fix
 
 
+def test_a_config_file_broken_by_hand_is_named_on_the_pages_not_a_bare_500(home, caplog) -> None:
+    """A typo made while editing config.toml by hand: every page was 'Something went wrong' and a traceback in
+    the log on every load; now the file's own one-line error, logged once, and the file is left as it is."""
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    token = csrf_of(client)
+    home.config_file.write_text("[kiosk\nnightly_time = \"21:30\"\n")
+    for path in ("/now", "/rituals", "/report", "/journal"):
+        resp = client.get(path)
+        page = resp.get_data(as_text=True).replace("&#39;", "'")
+        assert resp.status_code == 503 and "invalid TOML: Expected ']'" in page and "(at line 1" in page, path
+    assert client.get("/api/status").status_code == 200  # what needs no settings still works
+    resp = client.post("/rituals", data={**FORM, "csrf": token})
+    assert resp.status_code == 503 and home.config_file.read_text() == "[kiosk\nnightly_time = \"21:30\"\n"
+    logged = [r for r in caplog.records if r.name.startswith("voicecoach.web")]
+    assert len(logged) == 1 and "settings cannot be used" in logged[0].getMessage() and not logged[0].exc_info
+
+
 def test_a_schedule_can_be_saved_with_no_config_file_yet(tmp_home) -> None:
     app, _, _ = make_app(tmp_home)
     client = app.test_client()

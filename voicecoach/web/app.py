@@ -19,6 +19,7 @@ from typing import Any, Callable
 from flask import Flask, abort, jsonify, redirect, render_template, request, session, url_for
 
 from ..config import Config, load_config
+from ..errors import InputError, VoicecoachError
 from .rehearsal import Rehearsals
 from .security import PairingCodes, RateLimit, host_allowed, new_token, origin_allowed, same_token
 from .settings import WebSettings
@@ -77,8 +78,16 @@ class WebContext:
     on_schedule_saved: Callable[[Config], None] | None = None
 
     def config(self) -> Config:
-        """The config as it is on disk now (the Rituals form may have just changed it)."""
-        return load_config(self.config_path) if self.config_path.exists() else Config()
+        """The config as it is on disk now (the Rituals form may have just changed it); ConfigUnusable when the
+        file cannot be used (e.g. a typo made while editing it by hand)."""
+        try:
+            return load_config(self.config_path) if self.config_path.exists() else Config()
+        except InputError as exc:
+            raise ConfigUnusable(str(exc)) from None
+
+
+class ConfigUnusable(VoicecoachError):
+    """The config file on disk cannot be read or does not validate; the message names the key or line."""
 
 
 def create_app(ctx: WebContext) -> Flask:
@@ -100,6 +109,7 @@ def create_app(ctx: WebContext) -> Flask:
                        (429, "Too many tries. Wait a minute, then try again."),
                        (500, "Something went wrong on the box; it has been logged (journalctl -u voicecoach).")):
         app.register_error_handler(code, _error_page(code, text))
+    app.register_error_handler(ConfigUnusable, _config_unusable_page())
     return app
 
 
@@ -144,6 +154,25 @@ def _headers(response: Any) -> Any:
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _config_unusable_page() -> Callable[[ConfigUnusable], Any]:
+    """The settings file's own one-line error on the page (503), logged once per problem instead of a traceback
+    on every page load."""
+    logged: set[str] = set()
+
+    def handler(exc: ConfigUnusable) -> Any:
+        why = str(exc)
+        if why not in logged:
+            logged.add(why)
+            log.warning("web: the settings cannot be used, the pages say so until they are fixed: %s", why)
+        text = f"The settings file cannot be used: {why}. Nothing was changed; reload this page once it is fixed " \
+               "(voicecoach config check says when it is)."
+        if request.path.startswith("/api/"):
+            return jsonify(error=text), 503
+        return render_template("message.html", title="Settings need fixing", text=text, back=False), 503
+
+    return handler
 
 
 def _error_page(code: int, text: str) -> Callable[[Exception], Any]:
