@@ -218,6 +218,17 @@ def test_forms_need_the_sessions_token_and_this_pages_origin(home) -> None:
                        headers={"Origin": "http://localhost"}).status_code == 302
 
 
+def test_a_form_that_is_not_utf8_is_named_not_blamed_on_the_token(home) -> None:
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    before = home.config_file.read_bytes()
+    body = b"csrf=" + csrf_of(client).encode() + b"&nightly_time=21:30&nightly_script=n\xe4chtlich"  # Latin-1
+    resp = client.post("/rituals", data=body, content_type="application/x-www-form-urlencoded")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "not sent as UTF-8 text" in page and "not sent from this page" not in page
+    assert home.config_file.read_bytes() == before
+
+
 def test_a_page_on_this_computer_refuses_other_host_names(home) -> None:
     app, _, _ = make_app(home)
     client = app.test_client()

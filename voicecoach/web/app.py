@@ -135,6 +135,11 @@ def _guard() -> Any:
             return jsonify(error="not paired: open the page and enter the pairing code first"), 401
         return redirect(url_for("pages.pair"))
     if request.method == "POST":
+        if _unreadable_form():
+            log.warning("web: refused a form that is not UTF-8 text (from %s)", request.remote_addr)
+            return render_template("message.html", title="Not read", back=True,
+                                   text="That form could not be read: it was not sent as UTF-8 text. Open the "
+                                        "page again in a browser and send it from there."), 400
         if not origin_allowed(request.headers.get("Origin"), request.host) or \
                 not same_token(request.form.get("csrf"), session.get("csrf")):
             log.warning("web: refused a form without this page's token (from %s)", request.remote_addr)
@@ -142,6 +147,12 @@ def _guard() -> Any:
                                    text="That form was not sent from this page (or the page was too old): "
                                         "open the page again and send it from there."), 400
     return None
+
+
+def _unreadable_form() -> bool:
+    """True when a form body came but nothing could be read from it (werkzeug drops a form that is not UTF-8)."""
+    return (request.mimetype == "application/x-www-form-urlencoded" and bool(request.content_length)
+            and not request.form)
 
 
 def _headers(response: Any) -> Any:
