@@ -277,6 +277,8 @@ def test_a_good_schedule_is_written_atomically_keeping_the_rest_of_the_file(home
     ("nightly_time", "25:00", "kiosk: nightly_time = '25:00' is not a time (write it as HH:MM"),
     ("weekly_day", "someday", "kiosk.weekly_day = 'someday' is not allowed"),
     ("quiet_end", "", "set both quiet_start and quiet_end"),
+    # a page opened before the script was renamed: config check refuses this, so the form must too
+    ("nightly_script", "morning", "kiosk.nightly_script = 'morning' names no check-in script"),
 ])
 def test_a_bad_value_is_refused_with_the_config_files_own_message(home, field: str, value: str,
                                                                   message: str) -> None:
@@ -288,7 +290,7 @@ def test_a_bad_value_is_refused_with_the_config_files_own_message(home, field: s
     assert resp.status_code == 400
     assert message in page.replace("&#39;", "'").replace("&#34;", '"'), page[page.find("Not saved"):][:300]
     assert home.config_file.read_bytes() == before
-    assert f'value="{value}"' in page or field == "weekly_day"  # what they typed is shown again to fix
+    assert f'value="{value}"' in page or field in ("weekly_day", "nightly_script")  # shown again to fix
 
 
 def test_a_config_file_broken_by_hand_is_named_on_the_pages_not_a_bare_500(home, caplog) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import paths
 from .commands import Command
-from .config import Config
+from .config import Config, KioskSettings
 from .errors import VoicecoachError
 
 if TYPE_CHECKING:
@@ -205,6 +205,14 @@ def report_broken_scripts() -> None:
         log.warning("check-in script not loaded (the others go on): %s%s", entry.error, instead)
 
 
+def kiosk_script_problems(kiosk: KioskSettings, names: list[str]) -> list[str]:
+    """A scheduled ritual naming no check-in script among ``names``, one line each."""
+    wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []
+    wanted += [(kiosk.weekly_script, "weekly_script")] if kiosk.weekly_day else []
+    return [f"kiosk.{key} = {name!r} names no check-in script (see them with: voicecoach scripts list)"
+            for name, key in wanted if name not in names]
+
+
 def config_problems(config: Config) -> list[str]:
     """What a valid config can still get wrong, one line each: a language with no pack, a kiosk ritual naming no
     script, a script the language cannot answer. ``config check`` refuses these; ``check`` reports them."""
@@ -220,13 +228,7 @@ def config_problems(config: Config) -> list[str]:
     except InputError as exc:
         problems.append(f"commands.language = {config.commands.language!r}: {exc}")
     library = Library.load()
-    kiosk = config.kiosk
-    wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []
-    wanted += [(kiosk.weekly_script, "weekly_script")] if kiosk.weekly_day else []
-    for name, key in wanted:
-        if name not in library.names():
-            problems.append(f"kiosk.{key} = {name!r} names no check-in script (see them with: voicecoach scripts "
-                            f"list)")
+    problems += kiosk_script_problems(config.kiosk, library.names())
     if pack is not None:
         for name in library.names():
             problem = unsayable(library.get(name), pack)

@@ -70,7 +70,19 @@ def validate(path: Path, form: Mapping[str, str]) -> tuple[dict[str, Any], Confi
     values = form_values(form)
     kiosk.update(values)
     config = config_from_dict({**document, "kiosk": kiosk}, str(path))
+    _check_scripts(path, config.kiosk)
     return values, config
+
+
+def _check_scripts(path: Path, kiosk: KioskSettings) -> None:
+    """A ritual naming no check-in script is refused as ``config check`` refuses it (a page opened before the
+    script was renamed or deleted still offers its old name)."""
+    from ..app import kiosk_script_problems
+    from ..checkin.library import Library
+
+    problems = kiosk_script_problems(kiosk, Library.load().names())
+    if problems:
+        raise InputError(f"{path}: {problems[0]}")
 
 
 def save(path: Path, form: Mapping[str, str]) -> KioskSettings:
