@@ -84,10 +84,12 @@ def test_uninstall_removes_the_unit_keeps_the_data_and_is_safe_twice(tmp_path):
     (("--audio", "oss"), "--audio must be auto, alsa or pulse"),
     (("--user", "Bad Name"), "is not a valid user name"),
     (("--audio", "pulse", "--user", "no-such-user-vc"), "needs the user 'no-such-user-vc' to exist"),
+    (("--user",), "--user needs a value"),
+    (("--audio",), "--audio needs a value"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, args, fragment):
     res = install(tmp_path, *args)
-    assert res.returncode == 1
+    assert res.returncode == 2  # was 1; bad input is exit 2 everywhere in voicecoach
     assert fragment in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
