@@ -95,6 +95,25 @@ def test_hourly_cap():
     assert len(later) == 1
 
 
+def test_a_suggestion_nobody_heard_counts_toward_no_cooldown_or_cap_but_its_events_are_spent():
+    policy = EscalationPolicy(EscalationSettings(cooldown_min=5.0, max_per_hour=1))
+    first = feed(policy, [10, 20, 30, 35])
+    assert len(first) == 1
+    policy.withdraw(first[0].t)                          # the product was busy (a pause under way): not offered
+    assert feed(policy, [40, 50]) == []                  # the same events do not make it again at once...
+    assert len(feed(policy, [60, 70, 80, 85])) == 1      # ...but new ones do: no cooldown, no hourly cap used
+
+
+def test_withdrawing_a_later_suggestion_keeps_the_cooldown_of_one_that_was_heard():
+    policy = EscalationPolicy(EscalationSettings(cooldown_min=5.0, max_per_hour=3))
+    assert len(feed(policy, [10, 20, 30, 35])) == 1      # heard
+    late = feed(policy, [400, 410, 420, 425])
+    assert len(late) == 1
+    policy.withdraw(late[0].t)
+    policy.withdraw(999.0)                               # a time it never suggested at: nothing changes
+    assert len(feed(policy, [440, 450, 460, 465])) == 1  # the heard one's cooldown ended long ago
+
+
 def test_muted_frames_never_suggest():
     policy = EscalationPolicy(EscalationSettings())
     out = []

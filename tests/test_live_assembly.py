@@ -200,8 +200,11 @@ def test_a_suggestion_nobody_heard_is_not_stored_shown_or_counted_as_made(build)
     # the real pipeline, plus a pause suggestion 5 s in (while the pause asked for from the page runs)
     pipeline.process = lambda frame, muted=False: real(frame, muted=muted) + (
         [offered] if frame.start_sample <= 16000 * 5 < frame.start_sample + len(frame.samples) else [])
+    withdrawn: list[float] = []
+    pipeline.withdraw = withdrawn.append   # the policy is told: no cooldown or hourly cap for it
     live.submit(Command.PAUSE, Source.WEB)
     summary = live.serve(source(np.zeros(16000 * 8, np.int16)), live=False)
+    assert withdrawn == [5.0]
     assert seen.of(PauseStarted) and not seen.of(SuggestionMade) and not seen.of(PauseSuggested)
     assert summary.suggestions == 0 and not any("pause_suggested" in line for line in lines)
     journal = Journal.open(live.journal.path)

@@ -73,6 +73,10 @@ class Detector(Protocol):
         """Hold back pause suggestions."""
         ...
 
+    def withdraw(self, t: float) -> None:
+        """The pause suggestion made at ``t`` was not offered (no cooldown, no hourly cap)."""
+        ...
+
     def stats(self) -> TalkStats:
         """The talk's figures so far."""
         ...
@@ -252,6 +256,7 @@ class Session:
         if withheld is not None:
             # nobody heard it: not stored, shown or counted as made (the summary, journal and report agree)
             log.debug("pause suggestion not offered (%s): %s", withheld.why, withheld.event.reason)
+            self.pipeline.withdraw(withheld.event.t)
             return
         self.talk.event(event)
         self._remember(event)

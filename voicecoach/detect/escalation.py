@@ -51,6 +51,14 @@ class EscalationPolicy:
         """'Not now': no suggestion until ``minutes`` after ``now_s`` (audio time)."""
         self._snooze_until = max(self._snooze_until, now_s + 60.0 * minutes)
 
+    def withdraw(self, t: float) -> None:
+        """The suggestion made at ``t`` was not offered (the product was busy: a pause under way, quiet hours):
+        nobody heard it, so it counts toward neither the cooldown nor the hourly cap. Its window stays cleared, so
+        the same events do not make it again."""
+        if t in self._suggested:
+            self._suggested.remove(t)
+            self._last_suggestion = max(self._suggested, default=-1e18)
+
     def process(self, now_s: float, events: list[Event], raised_now: bool, muted: bool = False) -> list[PauseSuggested]:
         """Take the frame's time, the detectors' events and whether a voice is raised now."""
         for e in events:

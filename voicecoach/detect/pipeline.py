@@ -137,6 +137,10 @@ class Pipeline:
         """'Not now': no pause suggestion for ``minutes`` after ``now_s`` (seconds of audio time)."""
         self.escalation.snooze(minutes, now_s)
 
+    def withdraw(self, t: float) -> None:
+        """The pause suggestion made at ``t`` was not offered: it counts toward no cooldown or hourly cap."""
+        self.escalation.withdraw(t)
+
     def stats(self) -> TalkStats:
         """Speaking and raised seconds per partner, raised-voice and interruption counts so far."""
         st = self._stats
