@@ -23,9 +23,10 @@ leaving needs the level to drop below the exit level for ``release_ms``; then a 
 partner is compared with their own baseline; a quiet partner who raises their voice to about the loud one's calm
 level is heard, as long as their raised level is within ``over_other_db`` of the other partner's calm level (a
 guard against frames given to the wrong partner). While the speaker tracker hears the other partner's voice in
-the last moments of a stretch still labelled with this one (``doubt``: a quick turn change it has not followed
-yet), nothing is learned, and a raise needs a voice clearly changed for the other partner's calm voice too: the
-newly speaking partner's louder (nearer) calm voice is not this one's raised voice.
+the last moments of a stretch still labelled with this one (a quick turn change it has not followed yet), or the
+stretch sounds about as much like either partner (a near tie: a turn's first words are often named wrong), that is
+``doubt``: nothing is learned, and a raise needs a voice clearly changed for the other partner's calm voice too:
+the other partner's louder (nearer) calm voice is not this one's raised voice.
 
 The per-partner calm baseline and the voice-change score are in ``calm_voice.py``.
 """
@@ -92,7 +93,7 @@ class RaisedVoiceDetector:
         self._stretch_voiced = 0   # ...of them voiced
         self._stretch_labelled = False   # the tracker has named the partner of the current stretch
         self._stretch_resumed = False    # ...and it resumed a turn after a pause under resume_gap_ms
-        self._doubt = False   # the recent voice sounds like the other partner: learn nothing, judge warily
+        self._doubt = False   # the label may well be the other partner: learn nothing, judge warily
         self._unnamed_ev: dict[str, int] = {}   # evidence frames per partner before the stretch was named
         self._other_ev: dict[str, int] = {}   # evidence frames for the partner the named stretch is NOT named as
         self.active: str | None = None   # partner currently raised and speaking
@@ -111,7 +112,7 @@ class RaisedVoiceDetector:
 
         ``new_stretch``: this speech follows a gap, so the windows start afresh (it may be the other partner);
         frames before the label is decided still count towards the stretch's level and voice. ``doubt``: the
-        recent voice sounds like the other partner (``SpeakerTracker.recent_other``): no baseline learns, and
+        label may well be the other partner (``SpeakerTracker.wary``): no baseline learns, and
         evidence gathers only for a voice clearly changed for the other partner's calm voice too.
         """
         self.active = None
@@ -380,7 +381,7 @@ class RaisedVoiceDetector:
         return voice_change(self.settings, b, held)[2] >= self.settings.min_change
 
     def _raised_for_other(self, label: str, voice: TurnVoice | None) -> bool:
-        """In doubt (the recent voice sounds like the other partner): whether the voice is clearly changed for the
+        """In doubt (the label may well be the other partner): whether the voice is clearly changed for the
         other partner's calm voice too. If it is not, it is most likely their calm voice under this one's label."""
         other = [o for k, o in self.partners.items() if k != label and o.f0_st is not None]
         if not other or voice is None:

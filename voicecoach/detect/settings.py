@@ -25,6 +25,10 @@ class SpeakerSettings:
         doc="the same in noise (speech under noisy_snr_db above the floor): soft sounds fall under the floor there")
     noisy_snr_db: float = setting(15.0, lo=0.0, hi=60.0,
                                   doc="typical speech level above the noise floor under which noisy_gap_ms applies, dB")
+    unsure_ratio: float = setting(
+        0.8, lo=0.0, hi=10.0,
+        doc="a stretch's label is unsure while its voice is at least this share of its distance to the labelled "
+            "partner from the other one (a near tie); the raised-voice detector is wary then (above 1: never)")
 
 
 @dataclass(frozen=True)
