@@ -53,7 +53,7 @@ PITCH_CLIP_ST = 12.0       # a voiced frame counts as at most an octave from the
 PITCH_FALL_ST = 3.0        # vocal effort raises the pitch: a voice this far BELOW a partner's calm pitch is not
                            # them raised but the other partner's voice under their label (a turn begun in the
                            # last one's reverberation); TUNE draws 1-3: 3 false events gone, no raise lost
-DOUBT_CHANGE = 1.5         # in doubt (the recent voice sounds like the other partner) a raise also needs this many
+DOUBT_CHANGE = 1.5         # in doubt (the label may well be the other partner) a raise also needs this many
                            # times min_change against the OTHER partner's calm voice. TUNE draws 1-6 of builder 7:
                            # 1.0 and 1.5 the same (raises 0.1-0.35 s sooner than without it), 0.5 let 5 of the 8
                            # lean-in / loud-partner events the doubt removes back in
