@@ -173,6 +173,20 @@ def test_bad_configs_name_the_key_and_keep_the_file(kind, tmp_path, stored, run_
     assert stored() == before
 
 
+def test_quiet_hours_that_start_when_they_end_are_refused_naming_the_keys_and_the_fix(tmp_path, stored, run_cli,
+                                                                                      tmp_home):
+    """quiet_start = quiet_end was taken silently as "no quiet hours", though a couple may well have meant all day
+    (or mistyped one of the two): now the config is refused with the way to say each."""
+    bad = tmp_path / "quiet.toml"
+    bad.write_text('[kiosk]\nquiet_start = "22:00"\nquiet_end = "22:00"\n')
+    before = stored()
+    for args in (("config", "check"), ("kiosk",)):
+        result = run_cli("--config", bad, *args, env=tmp_home.env, timeout=60)
+        _one_line_error(result, 2, "kiosk: quiet_end = '22:00' is the same time as quiet_start")
+        assert 'set quiet_start = "" and quiet_end = ""' in result.stderr
+    assert stored() == before
+
+
 @pytest.mark.parametrize("value, shown", [("true", "true"), ("[" + ", ".join(["1"] * 100_000) + "]", "[1, 1, 1"),
                                           ("[" * 300 + "]" * 300, "[[[[")])
 def test_a_value_of_the_wrong_type_is_shown_as_toml_writes_it_and_cut_short(value, shown, tmp_path, run_cli, tmp_home):

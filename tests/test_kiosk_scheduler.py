@@ -110,6 +110,8 @@ def test_describe_and_next_due_for_the_start_line():
     ({"quiet_end": "24:00"}, "quiet_end = '24:00' is not a time"),
     ({"weekly_day": "sunday"}, "weekly_day = 'sunday' is not allowed"),
     ({"quiet_start": ""}, "set both quiet_start and quiet_end"),
+    ({"quiet_start": "22:00", "quiet_end": "22:00"}, "quiet_end = '22:00' is the same time as quiet_start"),
+    ({"quiet_start": "7:30", "quiet_end": "07:30"}, "quiet_end = '07:30' is the same time as quiet_start"),
 ])
 def test_bad_times_in_the_config_are_one_line_errors(kiosk, fragment):
     with pytest.raises(InputError, match=fragment):

@@ -277,6 +277,7 @@ def test_a_good_schedule_is_written_atomically_keeping_the_rest_of_the_file(home
     ("nightly_time", "25:00", "kiosk: nightly_time = '25:00' is not a time (write it as HH:MM"),
     ("weekly_day", "someday", "kiosk.weekly_day = 'someday' is not allowed"),
     ("quiet_end", "", "set both quiet_start and quiet_end"),
+    ("quiet_end", "22:30", "quiet_end = '22:30' is the same time as quiet_start"),
     # a page opened before the script was renamed: config check refuses this, so the form must too
     ("nightly_script", "morning", "kiosk.nightly_script = 'morning' names no check-in script"),
 ])

@@ -101,7 +101,18 @@ class KioskSettings:
                 return f"{name} = {value!r} is not a time (write it as HH:MM, e.g. \"21:30\")"
         if (self.quiet_start == "") != (self.quiet_end == ""):
             return "set both quiet_start and quiet_end, or leave both empty for no quiet hours"
+        if self.quiet_start and _minute_of_day(self.quiet_start) == _minute_of_day(self.quiet_end):
+            # no span at all, or all day? Neither reading is safe to guess: the couple says which
+            return (f"quiet_end = {self.quiet_end!r} is the same time as quiet_start, so it is unclear whether "
+                    f"the quiet hours last all day or not at all (for no quiet hours set quiet_start = \"\" and "
+                    f"quiet_end = \"\"; otherwise write the time they end, e.g. quiet_end = \"07:30\")")
         return None
+
+
+def _minute_of_day(hhmm: str) -> int:
+    """Minutes since midnight of a checked ``HH:MM`` time ("7:30" and "07:30" are the same moment)."""
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
 
 
 @dataclass(frozen=True)
