@@ -266,6 +266,32 @@ def test_a_folder_given_as_the_config_names_the_file_it_wants(args, tmp_path, st
     assert stored() == before
 
 
+@pytest.mark.parametrize("kind", ["named pipe", "/dev/zero"])
+@pytest.mark.parametrize("args", [("config", "check"), ("listen", "--no-ui"), ("config", "init", "--force")])
+def test_a_pipe_or_a_device_given_as_the_config_is_refused_at_once(kind, args, tmp_path, stored, run_cli, tmp_home):
+    """A named pipe with no writer was waited on for ever; /dev/zero was read until memory ran out ("internal
+    error: MemoryError"); config init --force read the pipe, or would move the device aside."""
+    import os
+
+    given = tmp_path / "config.toml" if kind == "named pipe" else Path("/dev/zero")
+    if kind == "named pipe":
+        os.mkfifo(given)
+    before = stored()
+    result = run_cli("--config", given, *args, env=tmp_home.env, timeout=30)
+    wanted = "not a regular file" if "init" in args else \
+        f"cannot read config {given}: it is {'a named pipe' if kind == 'named pipe' else 'a device'}, not a file"
+    _one_line_error(result, 2, wanted)
+    assert str(given) in result.stderr
+    assert stored() == before
+    assert not given.is_file()
+
+
+def test_the_null_device_as_the_config_still_means_the_defaults(run_cli, tmp_home):
+    result = run_cli("--config", "/dev/null", "config", "show", env=tmp_home.env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert 'a_name = "Partner A"' in result.stdout
+
+
 def test_a_folder_given_to_scripts_check_names_the_file_it_wants(tmp_path, stored, run_cli, tmp_home):
     result = run_cli("scripts", "check", tmp_path, env=tmp_home.env)
     _one_line_error(result, 2, f"{tmp_path} is a folder, not a check-in script (give a script file's path, e.g. "

@@ -7,6 +7,8 @@ Field names carry their unit (``hold_ms``, ``margin_db``, ``length_min``).
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from dataclasses import field
 from pathlib import Path
@@ -54,7 +56,8 @@ def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missin
     not exist (default: the OS error); ``example`` is a file name to suggest inside a folder given instead.
     """
     try:
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))  # -sig: Windows editors may start with a BOM
+        raw = read_regular_file(path, label)
+        return tomllib.loads(raw.decode("utf-8-sig"))  # -sig: Windows editors may start with a BOM
     except FileNotFoundError:
         if missing is None:
             raise InputError(f"cannot read {label} {path}: no such file") from None
@@ -70,3 +73,43 @@ def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missin
         raise InputError(f"{path}: invalid TOML: arrays or tables nested too deeply ({toml_fix})") from None
     except OSError as exc:
         raise InputError(f"cannot read {label} {path}: {exc.strerror}") from None
+
+
+MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024  # far above any config or language pack; a bigger "file" is a mistake
+_NOT_FILES = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+              (stat.S_ISSOCK, "a socket"))
+
+
+def read_regular_file(path: Path, label: str, limit: int = MAX_TEXT_FILE_BYTES) -> bytes:
+    """The bytes of the regular file at ``path``; anything else is refused at once with one line naming it.
+
+    A named pipe with no writer would be waited on for ever and a device such as /dev/zero read until memory runs
+    out, so the file is opened without blocking and looked at before a byte is read. A folder raises
+    :class:`IsADirectoryError` and a missing file :class:`FileNotFoundError`, for the caller's own words. The null
+    device reads as empty."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if _is_null_device(fd):
+            return b""  # --config /dev/null: nothing set, the defaults (as it always read)
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
+            raise InputError(f"cannot read {label} {path}: it is {kind}, not a file (save the {label} as a file "
+                             f"and give that file's path)")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"cannot read {label} {path}: it is over {limit // (1024 * 1024)} MB, far too big for a "
+                         f"{label} file (is this the right file?)")
+    return data
+
+
+def _is_null_device(fd: int) -> bool:
+    """True when ``fd`` is the null device (/dev/null), which reads as empty."""
+    mine = os.fstat(fd)
+    try:
+        null = os.stat(os.devnull)
+    except OSError:
+        return False
+    return stat.S_ISCHR(mine.st_mode) and stat.S_ISCHR(null.st_mode) and mine.st_rdev == null.st_rdev
