@@ -37,12 +37,22 @@ def test_not_now_at_the_consent_question_ends_kindly(run_cli, tmp_home, tmp_path
     assert "appreciat" not in result.stdout.split("couple: not now", 1)[1].lower()
 
 
-def test_a_rehearsal_into_a_missing_folder_fails_before_anything_is_rendered(run_cli, tmp_home, tmp_path):
-    result = run_cli("checkin", "weekly", "--answers", "not_now", "--to", tmp_path / "nowhere" / "w.wav",
-                     env=tmp_home.env)
+@pytest.mark.parametrize("where, wording", [
+    ("nowhere/w.wav", "cannot write {to}: folder {folder} does not exist (create it or choose another path)"),
+    ("a-folder", "cannot write {to}: it is a directory (give a file name ending in .wav)"),
+    ("a-file/w.wav", "cannot write {to}: folder {folder} does not exist (create it or choose another path)"),
+])
+def test_a_rehearsal_that_cannot_be_written_fails_before_anything_is_rendered(run_cli, tmp_home, tmp_path, where,
+                                                                             wording):
+    """The same words as every other --to (say, report, journal export): cli.check_writable, not a copy of it."""
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("not a folder")
+    to = tmp_path / where
+    result = run_cli("checkin", "weekly", "--answers", "not_now", "--to", to, env=tmp_home.env)
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "there is no folder" in result.stderr
+    assert result.stderr == f"voicecoach: error: {wording.format(to=to, folder=to.parent)}\n"
     assert result.stdout == ""  # no prompt was rendered or shown first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder", "config", "data"]
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from . import config_of
+from . import check_writable, config_of
 from .listen import add_device_args
 
 ORDER = 12
@@ -47,10 +47,7 @@ def _check_rehearsal(args: argparse.Namespace) -> None:
     """Refuse a rehearsal without answers or with a --to that cannot be written, before any script is read."""
     if args.answers is None:
         raise InputError("--to needs --answers (the scripted answers for an offline rehearsal)")
-    folder = Path(args.to).parent
-    if Path(args.to).is_dir() or not folder.is_dir():  # found before the rehearsal renders every prompt
-        raise InputError(f"cannot write {args.to}: " + ("it is a folder" if Path(args.to).is_dir() else
-                         f"there is no folder {folder}") + " (give a .wav file's path in an existing folder)")
+    check_writable(Path(args.to), ".wav")  # found before the rehearsal renders every prompt
 
 
 def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> int:
