@@ -55,6 +55,37 @@ def test_a_rehearsal_that_cannot_be_written_fails_before_anything_is_rendered(ru
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder", "config", "data"]
 
 
+@pytest.mark.parametrize("name, answers, bad", [
+    ("weekly", "yse,next", "'yse'"),  # a typo was taken as a choice nobody offered: a silence, no word said
+    ("weekly", "yes,leave_note", "'leave_note'"),  # a command, but not one a check-in listens for
+    ("weekly", "yes,!interupt", "'!interupt'"),  # was injected as a raised voice
+    ("after-pause", "yes,never", "'never'"),
+])
+@pytest.mark.parametrize("rehearsal", [True, False])
+def test_an_answer_a_check_in_cannot_take_is_refused_listing_the_allowed_ones(run_cli, tmp_home, tmp_path, name,
+                                                                             answers, bad, rehearsal):
+    to = tmp_path / "w.wav"
+    result = run_cli("checkin", name, "--answers", answers, *(("--to", to) if rehearsal else ()),
+                     env=tmp_home.env, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"voicecoach: error: --answers: {bad} is not an answer a check-in takes (use "
+                                    f"yes, not_now, next, repeat, more_time, skip, pause, stop, help, - for silence, "
+                                    f"or !interrupt / !raised for an event"), result.stderr
+    if name == "after-pause":
+        assert "this script's choices: later, now;" in result.stderr
+    assert result.stdout == "" and not to.exists()  # refused before anything was said or rendered
+
+
+def test_a_scripts_own_choices_and_the_partners_names_are_answers(run_cli, tmp_home, tmp_path):
+    tmp_home.config_file.write_text('[partners]\na_name = "Sam"\nb_name = "Alex"\n')
+    for name, answers in (("after-pause", "okay,Now,-,not_now"), ("repair", "yes,alex,next,!raised,stop")):
+        result = run_cli("checkin", name, "--answers", answers, "--to", tmp_path / "w.wav", env=tmp_home.env,
+                         timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "rehearsed" in result.stdout
+
+
 @pytest.mark.slow
 def test_weather_runs_live_on_the_virtual_device_with_scripted_answers(pulse, tmp_home):
     env = pulse.full_env(**{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})

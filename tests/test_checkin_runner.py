@@ -719,3 +719,34 @@ def test_a_checkin_the_couple_just_agreed_to_starts_without_asking_again():
     assert runner.state.phase is not Phase.CONSENT
     asked = ScriptRunner(load_script("after-pause"), ("Sam", "Alex")).start(0.0)
     assert any(isinstance(a, Listen) for a in asked)
+
+
+def test_choices_are_every_option_as_said_for_checking_scripted_answers() -> None:
+    """``checkin --answers`` refuses a word no step takes; the choices are the options with names filled in."""
+    assert make('''
+        [[steps]]
+        type = "choose"
+        text = "Which topic?"
+        options = ["The Holidays", "money"]
+        sets = "topic"
+        [[steps]]
+        type = "choose"
+        text = "Who starts?"
+        sets = "first"
+    ''').choices() == {"the holidays", "money", "sam", "alex"}
+    assert make('''
+        [[steps]]
+        type = "say"
+        text = "No choice here."
+    ''').choices() == frozenset()
+    assert make('''
+        [[steps]]
+        type = "choose"
+        text = "Which topic?"
+        options = ["money", "work"]
+        sets = "topic"
+        [[steps]]
+        type = "choose"
+        text = "More on {topic}, or done?"
+        options = ["more {topic}", "done"]
+    ''').choices() is None  # a choice made of an earlier one: any word may be an answer

@@ -21,7 +21,8 @@ from .actions import Listen, Say
 from .audio.frames import SAMPLE_RATE, resample
 from .checkin.runner import Phase, ScriptRunner
 from .clock import FakeClock
-from .commands import Source, parse_reply
+from .commands import Command, Option, Source, parse_reply
+from .errors import InputError
 from .events import Interruption, RaisedVoice
 from .records import RECORD_TYPES, CheckinEnded, Record
 
@@ -33,6 +34,30 @@ log = logging.getLogger(__name__)
 ANSWER_DELAY_S = 1.5  # how long a person takes to answer
 TALK_S = 20.0  # during a timed turn, a scripted command ("next", "more_time", ...) comes after this much talk
 GAP_AFTER_SPEECH_S = 0.3
+
+
+EVENTS = ("!interrupt", "!raised")  # detector events a rehearsal can inject
+ANSWER_COMMANDS = ("yes", "not_now", "next", "repeat", "more_time", "skip", "pause", "stop", "help")
+"""The commands a check-in listens for, as scripted answers are written (``okay``, ``no`` and the like work too)."""
+
+
+def check_answers(answers: list[str], choices: frozenset[str] | None) -> None:
+    """Refuse the first scripted answer a check-in could not take, before anything runs: one line that lists the
+    answers allowed (``choices``: the script's own, as :meth:`ScriptRunner.choices` gives them; None: any word)."""
+    allowed = {Command.named(c) for c in ANSWER_COMMANDS}
+    for answer in answers:
+        if answer.startswith("!"):
+            if answer in EVENTS:
+                continue
+        else:
+            reply = parse_reply(answer)
+            if reply is None or reply in allowed:
+                continue
+            if isinstance(reply, Option) and (choices is None or reply.text in choices):
+                continue
+        own = f"; this script's choices: {', '.join(sorted(choices))}" if choices else ""
+        raise InputError(f"--answers: {answer!r} is not an answer a check-in takes (use {', '.join(ANSWER_COMMANDS)}, "
+                         f"- for silence, or {' / '.join(EVENTS)} for an event{own}; separate them with commas)")
 
 
 @dataclass

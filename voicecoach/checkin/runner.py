@@ -208,6 +208,21 @@ class ScriptRunner:
                            self.names[holder] if holder is not None else None,
                            self.names[1 - holder] if holder is not None else None, left)
 
+    def choices(self) -> frozenset[str] | None:
+        """Every choice this script's ``choose`` steps can offer, as said (lowercase), to check scripted answers
+        against; None when a choice names a value picked at an earlier step (any word may then be one)."""
+        out: set[str] = set()
+        for step in self.script.steps:
+            if step.type != "choose":
+                continue
+            for first in (0, 1):  # {speaker} and {listener} depend on who has the turn: both ways round
+                values = {**self._variables(), "speaker": self.names[first], "listener": self.names[1 - first]}
+                for option in step.options:
+                    if any("{" + name + "}" in option for name in self.variables):
+                        return None
+                    out.add(" ".join(option.format_map(_Missing(values)).lower().split()))
+        return frozenset(out)
+
     # --- the step API (used by the step types) ---------------------------------------------------------------
 
     def say(self, text: str, cue: str = "") -> None:

@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> int:
     """Run the check-in live, or rehearse it offline with scripted answers."""
     from .. import app
+    from ..rehearse import check_answers
 
     config = config_of(args)
     if args.to is not None:
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     # for a rehearsal, by the live loop's own runner factory otherwise.
     runner = app.runner_factory(config, report_broken=False)(args.name)
     answers = [a.strip() for a in (args.answers or "").split(",") if a.strip()]
+    check_answers(answers, runner.choices())  # a typo would be a silence or a wrong turn, with no word said
     if args.to is not None:
         app.report_broken_scripts()
         return _rehearse(config, runner, answers, args)
