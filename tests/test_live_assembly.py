@@ -209,3 +209,23 @@ def test_a_suggestion_nobody_heard_is_not_stored_shown_or_counted_as_made(build)
     assert summary.suggestions == 0 and not any("pause_suggested" in line for line in lines)
     journal = Journal.open(live.journal.path)
     assert journal.rows("suggestions") == [] and journal.rows("events") == []
+
+
+def test_a_suggestion_during_a_check_in_that_says_nothing_of_it_is_not_stored_or_shown(build):
+    """The check-in is asking "Is now a good time?": a pause suggestion then is not offered by anyone, so the
+    journal, the live lines and the observers must not say one was (it read as a pause suggested)."""
+    lines: list[str] = []
+    live = build(on_line=lines.append)
+    seen = Seen()
+    live.observe(seen)
+    pipeline = live.session.pipeline
+    real = pipeline.process
+    offered = PauseSuggested(t=1.0, reason="raised voices for 3 s in 60 s")
+    pipeline.process = lambda frame, muted=False: real(frame, muted=muted) + (
+        [offered] if frame.start_sample <= 16000 < frame.start_sample + len(frame.samples) else [])
+    live.session.start_checkin("nightly")
+    summary = live.serve(source(np.zeros(16000 * 3, np.int16)), live=False)
+    assert not seen.of(PauseSuggested) and not seen.of(SuggestionMade)
+    assert summary.suggestions == 0 and not any("pause_suggested" in line for line in lines), lines
+    journal = Journal.open(live.journal.path)
+    assert journal.rows("suggestions") == [] and journal.rows("events") == []

@@ -246,3 +246,18 @@ def test_a_command_an_extension_answers_goes_to_it_only_when_nothing_is_under_wa
     assert rig.say(Command.PAIRING_CODE) == [AnswerElsewhere(Command.PAIRING_CODE)]
     rig.say(Command.PAUSE)
     assert rig.say(Command.PAIRING_CODE) == []  # not during the pause
+
+
+def test_a_suggestion_a_check_in_says_nothing_about_is_withheld_not_passed_on_as_made():
+    """Before its consent question is answered, and once its one reminder is given, a check-in says nothing of the
+    pause: the suggestion was stored, shown and passed to observers as 'pause_suggested' though nobody heard one."""
+    rig = Rig()
+    rig.router.start_checkin("nightly", rig.now())
+    rig.spoken()
+    assert rig.detect(suggestion()) == [Withheld(suggestion(), "a check-in is running")]  # consent: not yet asked
+    rig.say(Command.YES)
+    rig.clock.advance(40)
+    assert "say pause" in says(rig.detect(suggestion(41.0)))  # the check-in's one reminder: offered
+    rig.clock.advance(20)
+    assert rig.detect(suggestion(61.0)) == [Withheld(suggestion(61.0), "a check-in is running")]
+    assert rig.router.runner is not None and rig.router.held == 0  # held counts quiet hours only

@@ -12,7 +12,8 @@ Routing rules, in order:
 * an answer window is open (or a question is pending and the answer was typed, clapped or sent from the page):
   its asker gets the answer. The double clap is the agreed "yes" to any open question (the kiosk says so);
   outside a question it means "pause";
-* a check-in is running: the runner gets every command and every detector event;
+* a check-in is running: the runner gets every command and every detector event (a pause suggestion it says
+  nothing about, its one reminder given or its consent not yet asked, is withheld);
 * "leave a note" / "play my notes": the voice-notes flow, when nothing else is under way;
 * a command an extension answers (:meth:`voicecoach.runtime_live.Live.on_command`): that extension, and only when
   nothing else is under way;
@@ -50,7 +51,7 @@ class FindNotes:
 
 @dataclass(frozen=True)
 class Withheld:
-    """Effect: a pause suggestion was not offered (``why``: the kiosk's quiet hours, a pause under way, ...).
+    """Effect: a pause suggestion was not offered (``why``: the kiosk's quiet hours, a pause or check-in under way).
 
     Nobody heard it, so it is not stored, shown or counted as a suggestion made."""
 
@@ -110,7 +111,12 @@ class Router:
         """A detector event (raised voice, interruption, pause suggestion)."""
         if self.runner is not None:
             runner = self.runner
-            return self._ask(runner, lambda: runner.on_event(event, now), now)
+            effects = self._ask(runner, lambda: runner.on_event(event, now), now)
+            if isinstance(event, PauseSuggested) and not any(isinstance(e, Say) for e in effects):
+                # the check-in said nothing of a pause (its one reminder given, consent not yet asked, reminders
+                # off): nobody was offered one, so it must not be stored or counted as a pause suggestion
+                return [*effects, Withheld(event, "a check-in is running")]
+            return effects
         if isinstance(event, PauseSuggested):
             why = self._why_withheld()
             if why:

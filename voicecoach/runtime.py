@@ -257,6 +257,7 @@ class Session:
             # nobody heard it: not stored, shown or counted as made (the summary, journal and report agree)
             log.debug("pause suggestion not offered (%s): %s", withheld.why, withheld.event.reason)
             self.pipeline.withdraw(withheld.event.t)
+            self._carry_out([e for e in effects if not isinstance(e, Withheld)])  # e.g. a check-in's own records
             return
         self.talk.event(event)
         self._remember(event)
