@@ -292,6 +292,24 @@ def test_the_null_device_as_the_config_still_means_the_defaults(run_cli, tmp_hom
     assert 'a_name = "Partner A"' in result.stdout
 
 
+def test_a_named_pipe_among_the_scripts_is_reported_broken_not_waited_on(tmp_path, stored, run_cli, tmp_home):
+    """scripts check, scripts list and every check-in (the kiosk's start too) read the scripts folder: a named pipe
+    there was read for ever, so each of them hung."""
+    import os
+
+    folder = tmp_home.config_dir / "scripts"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.toml")
+    wanted = f"cannot read check-in script {folder / 'pipe.toml'}: it is a named pipe, not a file"
+    result = run_cli("scripts", "check", folder / "pipe.toml", env=tmp_home.env, timeout=30)
+    _one_line_error(result, 2, wanted)
+    listed = run_cli("scripts", "list", env=tmp_home.env, timeout=30)
+    assert listed.returncode == 0 and wanted in listed.stdout, listed.stdout + listed.stderr
+    rehearsed = run_cli("checkin", "weather", "--answers", "not_now", "--to", tmp_path / "w.wav", env=tmp_home.env,
+                        timeout=60)
+    assert rehearsed.returncode == 0 and wanted in rehearsed.stderr, rehearsed.stderr
+
+
 def test_a_folder_given_to_scripts_check_names_the_file_it_wants(tmp_path, stored, run_cli, tmp_home):
     result = run_cli("scripts", "check", tmp_path, env=tmp_home.env)
     _one_line_error(result, 2, f"{tmp_path} is a folder, not a check-in script (give a script file's path, e.g. "

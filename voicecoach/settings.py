@@ -100,8 +100,9 @@ def read_regular_file(path: Path, label: str, limit: int = MAX_TEXT_FILE_BYTES) 
                              f"and give that file's path)")
         data = file.read(limit + 1)
     if len(data) > limit:
-        raise InputError(f"cannot read {label} {path}: it is over {limit // (1024 * 1024)} MB, far too big for a "
-                         f"{label} file (is this the right file?)")
+        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+        raise InputError(f"cannot read {label} {path}: it is over {size}, far too big for a {label} file (is this "
+                         f"the right file?)")
     return data
 
 

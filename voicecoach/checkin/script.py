@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..commands import Command
 from ..errors import InputError
-from ..settings import tomllib  # tomllib, or tomli on Python 3.10
+from ..settings import read_regular_file, tomllib  # tomllib, or tomli on Python 3.10
 from ..speech.text import is_silent
 from .model import PlanItem, Script, Step, Where
 from .steps import KINDS, REFLECT_MINUTES, TURN_MINUTES
@@ -357,10 +357,9 @@ def load_script_file(path: Path | str) -> Script:
     """Read and validate a script file; errors name the file by its name."""
     path = Path(path)
     try:
-        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(f"{path.name}: the file is larger than {MAX_FILE_BYTES // 1024} KB "
-                             f"(a check-in script is a few KB)")
-        text = path.read_bytes().decode("utf-8-sig")  # -sig: Windows editors may start the file with a BOM
+        # only a regular file is read: a named pipe would be waited on for ever (scripts list, the kiosk's start)
+        raw = read_regular_file(path, "check-in script", limit=MAX_FILE_BYTES)
+        text = raw.decode("utf-8-sig")  # -sig: Windows editors may start the file with a BOM
     except FileNotFoundError:
         raise InputError(f"{path}: no such file (list scripts with: voicecoach scripts list)") from None
     except UnicodeDecodeError:
