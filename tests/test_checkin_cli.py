@@ -40,7 +40,7 @@ def test_not_now_at_the_consent_question_ends_kindly(run_cli, tmp_home, tmp_path
 @pytest.mark.parametrize("where, wording", [
     ("nowhere/w.wav", "cannot write {to}: folder {folder} does not exist (create it or choose another path)"),
     ("a-folder", "cannot write {to}: it is a directory (give a file name ending in .wav)"),
-    ("a-file/w.wav", "cannot write {to}: folder {folder} does not exist (create it or choose another path)"),
+    ("a-file/w.wav", "cannot write {to}: {folder} is a file, not a folder (choose another path)"),
 ])
 def test_a_rehearsal_that_cannot_be_written_fails_before_anything_is_rendered(run_cli, tmp_home, tmp_path, where,
                                                                              wording):

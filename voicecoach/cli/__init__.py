@@ -60,6 +60,8 @@ def check_writable(path: Path, suffix: str) -> None:
         raise InputError(f"cannot write {path}: it is a directory (give a file name ending in {suffix})")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
+        if parent.exists():
+            raise InputError(f"cannot write {path}: {parent} is a file, not a folder (choose another path)")
         raise InputError(f"cannot write {path}: folder {parent} does not exist (create it or choose another path)")
     existed = os.path.lexists(path)
     try:
