@@ -286,6 +286,21 @@ def test_a_pipe_or_a_device_given_as_the_config_is_refused_at_once(kind, args, t
     assert not given.is_file()
 
 
+@pytest.mark.parametrize("args", [("say", "hello", "--to", "{pipe}"), ("journal", "export", "--out", "{pipe}"),
+                                  ("checkin", "weekly", "--answers", "not_now", "--to", "{pipe}")])
+def test_a_named_pipe_nobody_reads_as_the_output_is_refused_not_waited_on(args, tmp_path, stored, run_cli, tmp_home):
+    """cli.check_writable opened the output to see that it can be written: on a pipe with no reader that open
+    waited for ever."""
+    import os
+
+    pipe = tmp_path / "out.wav"
+    os.mkfifo(pipe)
+    before = stored()
+    result = run_cli(*(a.format(pipe=pipe) for a in args), env=tmp_home.env, timeout=30)
+    _one_line_error(result, 2, f"cannot write {pipe}: it is a named pipe that nobody is reading")
+    assert stored() == before
+
+
 def test_the_null_device_as_the_config_still_means_the_defaults(run_cli, tmp_home):
     result = run_cli("--config", "/dev/null", "config", "show", env=tmp_home.env, timeout=30)
     assert result.returncode == 0, result.stderr

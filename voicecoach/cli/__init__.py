@@ -8,6 +8,7 @@ are discovered automatically.
 from __future__ import annotations
 
 import argparse
+import errno
 import faulthandler
 import importlib
 import logging
@@ -64,9 +65,12 @@ def check_writable(path: Path, suffix: str) -> None:
             raise InputError(f"cannot write {path}: {parent} is a file, not a folder (choose another path)")
         raise InputError(f"cannot write {path}: folder {parent} does not exist (create it or choose another path)")
     existed = os.path.lexists(path)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    try:  # without blocking: a named pipe nobody reads would be waited on for ever (ENXIO at once instead)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, 0o600))
     except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise InputError(f"cannot write {path}: it is a named pipe that nobody is reading (start the program "
+                             f"that reads it first, or give a file's path)") from None
         raise InputError(f"cannot write {path}: {exc.strerror or exc} (choose a writable path)") from None
     if not existed:
         path.unlink(missing_ok=True)
