@@ -301,6 +301,31 @@ def test_a_named_pipe_nobody_reads_as_the_output_is_refused_not_waited_on(args, 
     assert stored() == before
 
 
+@pytest.mark.parametrize("kind", ["a named pipe", "a device"])
+def test_a_journal_file_that_is_a_pipe_or_a_device_is_named_and_never_made_private(kind, tmp_path, run_cli,
+                                                                                  tmp_home):
+    """[journal] file = "/dev/null" (or a pipe): the journal chmod-ed it to 0600, which as root takes /dev/null
+    away from every other user, and then said only "disk I/O error; check that /dev is writable"."""
+    import os
+    import stat
+
+    odd = tmp_path / "journal-here"
+    if kind == "a named pipe":
+        os.mkfifo(odd, 0o644)
+    else:
+        try:  # a null device of our own (never the system's /dev/null)
+            os.mknod(odd, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("making a device node needs root")
+    os.chmod(odd, 0o644 if kind == "a named pipe" else 0o666)
+    mode = odd.stat().st_mode
+    tmp_home.config_file.write_text(f'[journal]\nfile = "{odd}"\n')
+    for args in (("journal", "export"), ("report",)):
+        result = run_cli(*args, env=tmp_home.env, timeout=30)
+        _one_line_error(result, 1, f"journal {odd}: it is {kind}, not a file; set [journal] file to a file's path")
+    assert odd.stat().st_mode == mode  # was chmod-ed to 0600
+
+
 def test_the_null_device_as_the_config_still_means_the_defaults(run_cli, tmp_home):
     result = run_cli("--config", "/dev/null", "config", "show", env=tmp_home.env, timeout=30)
     assert result.returncode == 0, result.stderr

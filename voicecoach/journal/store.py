@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +79,23 @@ def _unavailable(path: Path, exc: BaseException) -> JournalUnavailable:
                               f"this user and the disk is not full - talks are not recorded until then")
 
 
+def _not_a_file(path: Path) -> JournalUnavailable | None:
+    """The error for a journal path that is a pipe, a device or a socket (None for a file or nothing there).
+
+    SQLite would fail on it with a bare "disk I/O error", and making it private would chmod it: as root, a
+    ``[journal] file = "/dev/null"`` took /dev/null away from every other user."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return JournalUnavailable(f"journal {path}: it is {kind}, not a file; set [journal] file to a file's path (e.g. "
+                              f"{default_path()}), or [journal] enabled = false to keep no journal - talks are not "
+                              f"recorded until then")
+
+
 def _private_file(path: Path) -> None:
     """Create ``path`` empty with mode 0600 unless it exists; tighten an existing file's mode to 0600."""
     try:
@@ -137,6 +155,9 @@ class Journal:
         path = Path(path) if path is not None else default_path()
         try:
             paths.private_dir(path.parent)  # folders it makes are 0700 whatever the umask; existing ones kept
+            odd = _not_a_file(path)
+            if odd is not None:
+                raise odd
             if path.exists() and path.stat().st_size > 0:
                 _probe(path)  # refuses a corrupt or newer file before anything can write to it
             _private_file(path)
