@@ -77,6 +77,17 @@ def test_an_answer_a_check_in_cannot_take_is_refused_listing_the_allowed_ones(ru
     assert result.stdout == "" and not to.exists()  # refused before anything was said or rendered
 
 
+@pytest.mark.parametrize("answers", ["", " , ,"])
+def test_empty_answers_are_refused_not_taken_as_answering_by_voice(run_cli, tmp_home, tmp_path, answers):
+    """--answers "" ran the check-in live (a rehearsal that went into the couple's journal as their check-in)."""
+    result = run_cli("checkin", "weekly", "--answers", answers, env=tmp_home.env, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == ("voicecoach: error: --answers is empty: give the scripted answers separated by commas, "
+                             "e.g. --answers yes,next,- (- is a silence), or leave --answers out to answer by "
+                             "voice\n")
+    assert result.stdout == "" and not (tmp_home.data_dir / "journal.sqlite3").exists()
+
+
 def test_a_scripts_own_choices_and_the_partners_names_are_answers(run_cli, tmp_home, tmp_path):
     tmp_home.config_file.write_text('[partners]\na_name = "Sam"\nb_name = "Alex"\n')
     for name, answers in (("after-pause", "okay,Now,-,not_now"), ("repair", "yes,alex,next,!raised,stop")):

@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     # for a rehearsal, by the live loop's own runner factory otherwise.
     runner = app.runner_factory(config, report_broken=False)(args.name)
     answers = [a.strip() for a in (args.answers or "").split(",") if a.strip()]
+    if args.answers is not None and not answers:  # was a live check-in stored in the journal, or all silence
+        raise InputError("--answers is empty: give the scripted answers separated by commas, e.g. --answers "
+                         "yes,next,- (- is a silence), or leave --answers out to answer by voice")
     check_answers(answers, runner.choices())  # a typo would be a silence or a wrong turn, with no word said
     if args.to is not None:
         app.report_broken_scripts()
