@@ -236,7 +236,13 @@ def test_broken_checkin_scripts_name_the_step_and_key(kind, tmp_path, stored, ru
 ARGS = {
     "unknown command": (("dance",), 2, "invalid choice"),
     "analyze without a file": (("analyze",), 2, "required"),
-    "unknown option": (("listen", "--volume", "11"), 2, "unrecognized"),
+    # the subcommand's own --help is named (it was voicecoach --help, which does not list listen's options)
+    "unknown option": (("listen", "--volume", "11"), 2, "unrecognized arguments: --volume 11 (see: voicecoach "
+                                                        "listen --help)"),
+    "unknown option of an action": (("config", "init", "--bogus"), 2, "unrecognized arguments: --bogus (see: "
+                                                                     "voicecoach config init --help)"),
+    "unknown option before the command": (("--bogus", "listen"), 2, "unrecognized arguments: --bogus (see: "
+                                                                    "voicecoach listen --help)"),
     "missing config file": (("--config", "/nonexistent/voicecoach.toml", "config", "check"), 2, "does not exist"),
     "unknown check-in": (("checkin", "no-such-ritual", "--answers", "yes", "--to", "/tmp/x.wav"), 2,
                          "no-such-ritual"),

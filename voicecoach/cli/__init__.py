@@ -76,6 +76,16 @@ def check_writable(path: Path, suffix: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser of the deepest subcommand named in ``args`` (``voicecoach config init``: init's)."""
+    while True:
+        found = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(args, found[0].dest, None) if found else None
+        if not found or chosen not in found[0].choices:
+            return parser
+        parser = found[0].choices[chosen]
+
+
 def setup_logging(debug: bool, quiet: bool) -> None:
     """Log to stderr; INFO by default, DEBUG with --debug, WARNING with --quiet."""
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
@@ -96,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
     _stacks_on_crash()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the subcommand that was given, whose --help lists what it takes
+        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     debug = getattr(args, "debug", False)
     setup_logging(debug, getattr(args, "quiet", False))
     if not getattr(args, "func", None):
