@@ -24,13 +24,14 @@ class Feed:
         self.events: list[RaisedVoice] = []
 
     def speak(self, label: str, seconds: float, level_db: float, f0_hz: float = 120.0, bright_db: float = -12.0,
-              muted: bool = False, wobble_db: float = 1.5, doubt: bool = False) -> list[RaisedVoice]:
+              muted: bool = False, wobble_db: float = 1.5, doubt: bool = False,
+              unsure: bool = False) -> list[RaisedVoice]:
         """Speech frames whose level wobbles around ``level_db`` like syllables do."""
         out = []
         for i in range(int(round(seconds / FRAME_S))):
             e = level_db + (wobble_db if i % 3 == 0 else -wobble_db / 2)
             f = FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, e, True, -80.0, f0_hz, 0.9, bright_db)
-            out += self.det.process(f, label, muted, doubt=doubt)
+            out += self.det.process(f, label, muted, doubt=doubt, unsure=unsure)
             self.n += 1
         self.events += out
         return out
@@ -233,6 +234,21 @@ def test_in_doubt_the_other_partners_calm_voice_under_this_label_is_neither_judg
     assert feed.speak("A", 4.0, -22.0, doubt=True, **b_voice) == []
     assert (a.level_db, a.f0_st, a.bright_db) == before
     assert len(feed.speak("A", 4.0, -22.0, **b_voice)) == 1   # without the doubt it would have been A raised
+
+
+def test_unsure_the_other_partners_calm_voice_is_not_judged_raised_but_the_calm_voice_learns():
+    # A near tie (unsure) gates evidence as doubt does, so B's nearer calm voice under A's label is no raise; but
+    # unlike doubt the calm baseline keeps learning: a near tie is most often the labelled partner (TUNE draws 1-2).
+    feed = Feed()
+    b_voice = calm_talk_b_brighter(feed)
+    assert feed.speak("A", 4.0, -22.0, unsure=True, **b_voice) == []
+    a = feed.det.partners["A"]
+    before = a.level_db
+    feed.speak("A", 20.0, -26.0, unsure=True)   # A's own calm voice, 4 dB nearer, during a near tie
+    assert a.level_db is not None and before is not None and a.level_db > before + 0.5
+    held = a.level_db
+    feed.speak("A", 20.0, -26.0, doubt=True)    # the same while the recent voice sounds like B: nothing learned
+    assert a.level_db == held
 
 
 def test_in_doubt_a_voice_raised_for_both_partners_is_still_reported():

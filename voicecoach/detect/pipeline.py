@@ -89,7 +89,8 @@ class Pipeline:
         # Baselines are per partner: learn none until both partners are told apart (or a profile seeds them).
         known = label if len(self.speakers.models) == 2 else None
         new_stretch = self.speakers.stretch_frames == 1 and feats.is_speech
-        events: list[Event] = list(self.raised.process(feats, known, muted, new_stretch, self.speakers.wary))
+        events: list[Event] = list(self.raised.process(feats, known, muted, new_stretch,
+                                                    self.speakers.recent_other, self.speakers.unsure))
         events.extend(self._interruptions(frame, feats, label, known, muted))
         raised_now = self.raised.active is not None
         events.extend(self.escalation.process(feats.end_s, events, raised_now, muted))

@@ -23,10 +23,11 @@ leaving needs the level to drop below the exit level for ``release_ms``; then a 
 partner is compared with their own baseline; a quiet partner who raises their voice to about the loud one's calm
 level is heard, as long as their raised level is within ``over_other_db`` of the other partner's calm level (a
 guard against frames given to the wrong partner). While the speaker tracker hears the other partner's voice in
-the last moments of a stretch still labelled with this one (a quick turn change it has not followed yet), or the
-stretch sounds about as much like either partner (a near tie: a turn's first words are often named wrong), that is
+the last moments of a stretch still labelled with this one (a quick turn change it has not followed yet), that is
 ``doubt``: nothing is learned, and a raise needs a voice clearly changed for the other partner's calm voice too:
-the other partner's louder (nearer) calm voice is not this one's raised voice.
+the other partner's louder (nearer) calm voice is not this one's raised voice. While the stretch sounds about as
+much like either partner (``unsure``, a near tie: a turn's first words are often named wrong) a raise needs the
+same clear change, but the calm voice still learns (not learning then cost raises found; seventeenth pass).
 
 The per-partner calm baseline and the voice-change score are in ``calm_voice.py``.
 """
@@ -93,7 +94,8 @@ class RaisedVoiceDetector:
         self._stretch_voiced = 0   # ...of them voiced
         self._stretch_labelled = False   # the tracker has named the partner of the current stretch
         self._stretch_resumed = False    # ...and it resumed a turn after a pause under resume_gap_ms
-        self._doubt = False   # the label may well be the other partner: learn nothing, judge warily
+        self._doubt = False   # the recent voice sounds like the other partner: learn nothing, judge warily
+        self._unsure = False  # a near tie between the two partners: judge warily (but learn)
         self._unnamed_ev: dict[str, int] = {}   # evidence frames per partner before the stretch was named
         self._other_ev: dict[str, int] = {}   # evidence frames for the partner the named stretch is NOT named as
         self.active: str | None = None   # partner currently raised and speaking
@@ -107,16 +109,19 @@ class RaisedVoiceDetector:
         b.calm_s = self.settings.baseline_speech_s if level_db is not None else 0.0
 
     def process(self, feats: FrameFeatures, label: str | None, muted: bool = False,
-                new_stretch: bool = False, doubt: bool = False) -> list[RaisedVoice]:
+                new_stretch: bool = False, doubt: bool = False, unsure: bool = False) -> list[RaisedVoice]:
         """Take one frame and its partner label (None while undecided); returns a confirmed RaisedVoice.
 
         ``new_stretch``: this speech follows a gap, so the windows start afresh (it may be the other partner);
         frames before the label is decided still count towards the stretch's level and voice. ``doubt``: the
-        label may well be the other partner (``SpeakerTracker.wary``): no baseline learns, and
-        evidence gathers only for a voice clearly changed for the other partner's calm voice too.
+        recent voice sounds like the other partner (``SpeakerTracker.recent_other``): no baseline learns, and
+        evidence gathers only for a voice clearly changed for the other partner's calm voice too. ``unsure``: the
+        stretch is a near tie between the partners (``SpeakerTracker.unsure``): the same gate on evidence, but the
+        calm voice learns.
         """
         self.active = None
         self._doubt = doubt
+        self._unsure = unsure
         if muted or not feats.is_speech:
             return self._release(feats.end_s)
         # a pause of a few hundred ms inside a turn (between sentences) keeps the windows: the turn goes on,
@@ -322,7 +327,7 @@ class RaisedVoiceDetector:
                     and above_other and voiced_share >= MIN_VOICED_SHARE)
         if evidence and voice is not None:
             evidence = self._robust_change(b, voice)
-        if evidence and self._doubt:
+        if evidence and (self._doubt or self._unsure):
             evidence = self._raised_for_other(label, voice)
         return evidence
 
@@ -381,7 +386,7 @@ class RaisedVoiceDetector:
         return voice_change(self.settings, b, held)[2] >= self.settings.min_change
 
     def _raised_for_other(self, label: str, voice: TurnVoice | None) -> bool:
-        """In doubt (the label may well be the other partner): whether the voice is clearly changed for the
+        """In doubt or unsure (the label may well be the other partner): whether the voice is clearly changed for the
         other partner's calm voice too. If it is not, it is most likely their calm voice under this one's label."""
         other = [o for k, o in self.partners.items() if k != label and o.f0_st is not None]
         if not other or voice is None:
@@ -412,7 +417,8 @@ class RaisedVoiceDetector:
 
     def _learn(self, b: Baseline, level: float, f0_st: float | None, bright: float | None, warm: bool,
                speed: float = 1.0, voice: bool = True) -> None:
-        """Learn partner ``b``'s calm voice from this frame (:meth:`Baseline.learn`), unless in doubt."""
+        """Learn partner ``b``'s calm voice from this frame (:meth:`Baseline.learn`), unless in doubt (not when
+        merely unsure: a near tie is most often this partner, and not learning then cost raises found)."""
         if self._doubt:   # perhaps the other partner's voice: it teaches nothing about this one's
             return
         step = self.settings.baseline_rate_db_per_s * self.frame_s * speed
