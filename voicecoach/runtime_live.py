@@ -89,6 +89,7 @@ class LiveSpec:
     finish_speech_s: float = 10.0  # at the end (not on a signal), let the last prompt finish for this long
     wait_for_device: bool = False  # a named microphone that is not plugged in is waited for (the kiosk)
     resilient: bool = False  # an unexpected error in the loop is logged and the loop goes on (the kiosk)
+    microphone: bool = True  # without ``file``, the audio comes from the microphone (the demo feeds its own)
 
 
 class StopOnSignals:
@@ -163,6 +164,12 @@ class Live:
             # A speaker named on the command line that matches nothing is a typo to report (exit 2, like --input),
             # not a session whose prompts nobody hears.
             find_device(spec.output, "output")
+        if spec.microphone and spec.file is None and not spec.wait_for_device:
+            from .audio.device import find_device
+
+            # Likewise a microphone that matches nothing, before the talk is stored (or a check-in begins): refused
+            # later, when the loop opened it, it left an empty talk in the journal that the report counted.
+            find_device(spec.input if spec.input is not None else config.audio.input, "input")
         clock = clock or MonotonicClock()
         listener = app.make_listener(config, load=False) if spec.commands else None  # a bad language: fails here
         if pipeline is None:

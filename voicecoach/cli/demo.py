@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  >> {text}" if text.startswith("voicecoach:") else f"  .. {text}", flush=True)
 
     spec = LiveSpec(TalkSource.DEMO, output="" if args.fast else args.output, render_only=args.fast,
-                    use_profile=False, commands=False, finish_speech_s=30.0)
+                    use_profile=False, commands=False, finish_speech_s=30.0, microphone=False)
     speaker = app.make_speaker(config, output=spec.output, render_only=spec.render_only)
     # The talk is generated, not the couple's: nothing of it goes into their journal (nor their report).
     live = Live.build(config, spec, clock=clock, on_line=show, speaker=speaker, journal=None, notes=None)
