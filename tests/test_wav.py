@@ -288,3 +288,17 @@ def test_unreadable_file_names_the_reason(tmp_path):
             read_wav(path)
     finally:
         path.chmod(0o644)
+
+
+def test_the_readme_states_the_rates_the_reader_accepts(tmp_path):
+    """README said "any rate"; the reader takes MIN_RATE_HZ to MAX_RATE_HZ and refuses the rest by name."""
+    from voicecoach.audio.wav import MAX_RATE_HZ, MIN_RATE_HZ
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    analyze = " ".join(readme.split("### Recordings: `voicecoach analyze`")[1].split("## How it works")[0].split())
+    assert f"any rate from {MIN_RATE_HZ:,} to {MAX_RATE_HZ:,} Hz" in analyze
+    for rate in (MIN_RATE_HZ, MAX_RATE_HZ):
+        assert len(read_wav(make_wav(tmp_path / f"{rate}.wav", tone(rate, seconds=0.1), rate=rate))) == 1600
+    for rate in (MIN_RATE_HZ - 1, MAX_RATE_HZ + 1):
+        with pytest.raises(WavError, match=f"{rate} Hz"):
+            read_header(make_wav(tmp_path / f"{rate}.wav", tone(rate, seconds=0.1), rate=rate))
