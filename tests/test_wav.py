@@ -302,3 +302,20 @@ def test_the_readme_states_the_rates_the_reader_accepts(tmp_path):
     for rate in (MIN_RATE_HZ - 1, MAX_RATE_HZ + 1):
         with pytest.raises(WavError, match=f"{rate} Hz"):
             read_header(make_wav(tmp_path / f"{rate}.wav", tone(rate, seconds=0.1), rate=rate))
+
+
+def test_a_truncated_file_names_the_command_that_keeps_what_is_there(tmp_path):
+    """The message asked only "was the copy interrupted?": a recording whose recorder died has no other copy."""
+    import shutil
+    import subprocess
+
+    cut = make_wav(tmp_path / "cut.wav", tone(16000), data_size=4 * 16000 * 2)
+    with pytest.raises(WavError) as err:
+        read_header(cut)
+    command = "sox --ignore-length IN OUT.wav"
+    assert command in str(err.value) and "\n" not in str(err.value)
+    if shutil.which("sox") is None:
+        pytest.skip("sox is not installed (scripts/setup --test installs it)")
+    argv = command.replace("IN", str(cut)).replace("OUT.wav", str(tmp_path / "kept.wav")).split()
+    subprocess.run(argv, check=True, capture_output=True, timeout=30)
+    assert_close(read_wav(tmp_path / "kept.wav"), reference(), 2)
