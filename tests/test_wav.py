@@ -209,7 +209,8 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     header = b"WAVE" + chunk(b"fmt ", fmt_body(PCM, 1, 16000, 16))
     files = {
         "missing": (tmp / "missing.wav", "no such file"),
-        "directory": (tmp / "adir.wav", "directory"),
+        "directory": (tmp / "adir.wav", f"is a directory, not a WAV file (give the recordings in it, e.g. "
+                                        f"{tmp / 'adir.wav' / '*.wav'})"),
         "empty": (tmp / "empty.wav", "empty"),
         "not_wav": (tmp / "notes.wav", "not a WAV"),
         "mp3": (tmp / "song.wav", "not a WAV"),

@@ -82,7 +82,8 @@ def read_header(path: Path | str) -> WavInfo:
     except FileNotFoundError:
         raise _fail(path, "no such file") from None
     except IsADirectoryError:
-        raise _fail(path, "is a directory, not a WAV file") from None
+        raise _fail(path, f"is a directory, not a WAV file (give the recordings in it, e.g. "
+                          f"{path / '*.wav'})") from None
     except OSError as exc:
         raise _fail(path, f"cannot open ({exc.strerror})") from None
     with f:
