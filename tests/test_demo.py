@@ -31,3 +31,12 @@ def test_the_demo_needs_no_microphone_even_when_the_config_names_one_that_is_abs
     result = run_cli("demo", "--fast", env=tmp_home.env, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "pause" in result.stdout
+
+
+def test_the_fast_demo_prints_each_prompt_once(run_cli, tmp_home):
+    """--fast ("prints only") showed every prompt twice: its own line, then "(no speaker) ..." on stderr."""
+    result = run_cli("demo", "--fast", env=tmp_home.env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    both = result.stdout + result.stderr
+    assert both.count("Shall we take the 20 minute pause") == 1, both
+    assert "(no speaker)" not in result.stderr, result.stderr
