@@ -373,6 +373,23 @@ def test_an_output_device_named_on_the_command_line_that_matches_nothing_is_exit
     assert stored() == before
 
 
+@pytest.mark.parametrize("command", [("listen", "--no-ui"), ("checkin", "weather")])
+@pytest.mark.parametrize("where", ["command line", "config"])
+def test_a_microphone_that_matches_nothing_is_refused_before_anything_is_stored(command, where, stored, run_cli,
+                                                                                tmp_home):
+    """It was refused only once the loop opened it: the check-in had begun (its consent question printed) and an
+    empty talk was left in the journal, counted by the report."""
+    (tmp_home.data_dir / ".notice-shown").write_text("")
+    if where == "config":
+        tmp_home.config_file.write_text('[audio]\ninput = "no-such-mic"\n')
+    before = stored()
+    args = ("--input", "no-such-mic") if where == "command line" else ()
+    result = run_cli(*command, *args, env=tmp_home.env, input="", timeout=30)
+    _one_line_error(result, 2, "no input device matching 'no-such-mic'")
+    assert result.stdout == ""
+    assert stored() == before
+
+
 def test_a_refused_listen_does_not_use_up_the_first_run_notice(run_cli, tmp_home):
     result = run_cli("listen", "--no-ui", "--output", "no-such-speaker", env=tmp_home.env, timeout=30)
     assert result.returncode == 2

@@ -95,6 +95,44 @@ def test_a_profile_with_a_baseline_that_is_not_a_number_is_ignored_with_one_warn
     assert path.read_bytes() == before  # left for the user to look at, or for calibrate to replace
 
 
+@pytest.mark.parametrize("damage", [{"calm_f0_hz": -3}, {"calm_db": float("nan")},
+                                    {"calm_bright_db": float("inf")}])
+def test_a_profile_with_an_impossible_baseline_is_ignored_as_if_there_were_none(damage, voices, tmp_path,
+                                                                               run_cli, tmp_home):
+    # a negative pitch crashed analyze, listen and the kiosk (math domain error); NaN silently changed the events
+    write_wav(tmp_path / "a.wav", voices["A"])
+    write_wav(tmp_path / "b.wav", voices["B"])
+    assert run_cli("calibrate", "--from-wav", tmp_path / "a.wav", tmp_path / "b.wav", env=tmp_home.env).returncode == 0
+    path = tmp_home.data_dir / "profile.json"
+    data = json.loads(path.read_text())
+    data["partners"]["A"].update(damage)
+    path.write_text(json.dumps(data))
+    result = run_cli("analyze", tmp_path / "a.wav", tmp_path / "b.wav", "--json", env=tmp_home.env)
+    assert result.returncode == 0, result.stderr
+    assert "ignoring the voice profile" in result.stderr and "internal error" not in result.stderr
+    name = next(iter(damage))
+    assert f"{name} of partner A" in result.stderr
+    plain = run_cli("analyze", tmp_path / "a.wav", tmp_path / "b.wav", "--json", "--no-profile", env=tmp_home.env)
+    assert result.stdout == plain.stdout
+
+
+def test_the_same_recording_given_for_both_partners_is_refused_and_the_profile_kept(voices, tmp_path, run_cli,
+                                                                                   tmp_home):
+    """It was learned as both voices (two identical partners) and replaced the couple's profile."""
+    write_wav(tmp_path / "a.wav", voices["A"])
+    write_wav(tmp_path / "b.wav", voices["B"])
+    assert run_cli("calibrate", "--from-wav", tmp_path / "a.wav", tmp_path / "b.wav", env=tmp_home.env).returncode == 0
+    profile = tmp_home.data_dir / "profile.json"
+    before = profile.read_bytes()
+    (tmp_path / "copy.wav").write_bytes((tmp_path / "a.wav").read_bytes())
+    for second in (tmp_path / "a.wav", tmp_path / "copy.wav"):
+        result = run_cli("calibrate", "--from-wav", tmp_path / "a.wav", second, env=tmp_home.env)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("voicecoach: error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert "hold the same recording: give one recording of each partner" in result.stderr
+        assert profile.read_bytes() == before
+
+
 def test_calibrate_under_umask_000_keeps_the_data_folder_and_profile_private(voices, tmp_path, monkeypatch):
     data = tmp_path / "share" / "voicecoach"
     monkeypatch.setenv("VOICECOACH_DATA_DIR", str(data))

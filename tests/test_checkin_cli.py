@@ -174,3 +174,10 @@ def test_scripts_check_finds_your_own_script_by_its_file_name_as_the_readme_says
     assert missing.returncode == 2
     assert missing.stderr == (f"voicecoach: error: evening.toml: no such file, here or in {mine.parent} (list "
                               f"scripts with: voicecoach scripts list)\n")
+
+
+def test_the_help_says_which_check_in_runs_without_a_name(run_cli, tmp_home):
+    """`voicecoach checkin` alone starts the nightly check-in; its help did not say so."""
+    result = run_cli("checkin", "--help", env=tmp_home.env)
+    assert result.returncode == 0
+    assert "default: nightly" in " ".join(result.stdout.split())

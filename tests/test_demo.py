@@ -24,3 +24,19 @@ def test_the_demo_talk_is_not_stored_in_the_couples_journal(run_cli, tmp_home):
     assert report.returncode == 0, report.stderr
     assert "Nothing in the journal" in report.stdout, report.stdout
     assert not (tmp_home.data_dir / "journal.sqlite3").exists()
+
+
+def test_the_demo_needs_no_microphone_even_when_the_config_names_one_that_is_absent(run_cli, tmp_home):
+    tmp_home.config_file.write_text('[audio]\ninput = "no-such-mic"\n')
+    result = run_cli("demo", "--fast", env=tmp_home.env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "pause" in result.stdout
+
+
+def test_the_fast_demo_prints_each_prompt_once(run_cli, tmp_home):
+    """--fast ("prints only") showed every prompt twice: its own line, then "(no speaker) ..." on stderr."""
+    result = run_cli("demo", "--fast", env=tmp_home.env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    both = result.stdout + result.stderr
+    assert both.count("Shall we take the 20 minute pause") == 1, both
+    assert "(no speaker)" not in result.stderr, result.stderr

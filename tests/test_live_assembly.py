@@ -169,6 +169,30 @@ def test_a_stuck_sound_system_ends_even_the_kiosk_with_the_talk_stored(build, mo
     assert talk["ended_at"] is not None
 
 
+def test_a_failure_that_ends_listen_still_stores_the_talk_so_far(build, tmp_path, talk_wav):
+    """Only a stuck sound system closed the talk: any other error (PortAudio missing, a detector bug) left it open
+    in the journal, without its figures or its end, and the journal unclosed."""
+    live = build()
+    seen = Seen()
+    live.observe(seen)
+    real = live.session.pipeline.process
+    calls = {"n": 0}
+
+    def failing(frame, muted=False):
+        calls["n"] += 1
+        if calls["n"] == 200:
+            raise ZeroDivisionError("a detector bug")
+        return real(frame, muted=muted)
+
+    live.session.pipeline.process = failing
+    with pytest.raises(ZeroDivisionError, match="a detector bug"):
+        live.serve(source(read_wav(talk_wav)), live=False)
+    assert seen.of(TalkEnded) and live.summary is not None  # closed like any other end
+    with Journal.open(tmp_path / "journal.sqlite3") as journal:
+        (talk,) = journal.rows("talks")
+    assert talk["ended_at"] is not None and talk["speak_a_s"] is not None
+
+
 def test_the_suggestion_is_rendered_ahead_so_the_first_one_starts_from_the_cache(build):
     import time
 

@@ -82,3 +82,21 @@ def test_setup_refuses_an_unknown_option(checkout):
     assert res.returncode == 2
     assert res.stderr.strip() == "setup: error: unknown option --tests (use --dev or --test)"
     assert pip_installs(checkout) == []
+
+
+def test_the_readme_names_every_system_package_the_tests_install(checkout):
+    """Quick start lists what scripts/test installs with apt-get; it left out the browser, the broker and more."""
+    bin_dir = checkout.parent / "bin"
+    _executable(bin_dir / "dpkg-query", "#!/bin/sh\nexit 1\n")   # nothing is installed
+    _executable(bin_dir / "sudo", '#!/bin/sh\nexec "$@"\n')
+    _executable(bin_dir / "apt-get", f'#!/bin/sh\nprintf \'%s\\n\' "$*" >>"{bin_dir}/apt.log"\n')
+
+    def installed(*argv: str) -> set[str]:
+        (bin_dir / "apt.log").unlink(missing_ok=True)
+        assert run(checkout, "setup", *argv).returncode == 0
+        words = (bin_dir / "apt.log").read_text().split()
+        return {w for w in words if not w.startswith("-") and w != "install"}
+
+    for_tests = installed("--test") - installed()
+    quick_start = (REPO / "README.md").read_text().split("## Quick start")[1].split("## Using it")[0]
+    assert for_tests and {p for p in for_tests if f"`{p}`" not in quick_start} == set()

@@ -209,7 +209,8 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     header = b"WAVE" + chunk(b"fmt ", fmt_body(PCM, 1, 16000, 16))
     files = {
         "missing": (tmp / "missing.wav", "no such file"),
-        "directory": (tmp / "adir.wav", "directory"),
+        "directory": (tmp / "adir.wav", f"is a directory, not a WAV file (give the recordings in it, e.g. "
+                                        f"{tmp / 'adir.wav' / '*.wav'})"),
         "empty": (tmp / "empty.wav", "empty"),
         "not_wav": (tmp / "notes.wav", "not a WAV"),
         "mp3": (tmp / "song.wav", "not a WAV"),
@@ -288,3 +289,34 @@ def test_unreadable_file_names_the_reason(tmp_path):
             read_wav(path)
     finally:
         path.chmod(0o644)
+
+
+def test_the_readme_states_the_rates_the_reader_accepts(tmp_path):
+    """README said "any rate"; the reader takes MIN_RATE_HZ to MAX_RATE_HZ and refuses the rest by name."""
+    from voicecoach.audio.wav import MAX_RATE_HZ, MIN_RATE_HZ
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    analyze = " ".join(readme.split("### Recordings: `voicecoach analyze`")[1].split("## How it works")[0].split())
+    assert f"any rate from {MIN_RATE_HZ:,} to {MAX_RATE_HZ:,} Hz" in analyze
+    for rate in (MIN_RATE_HZ, MAX_RATE_HZ):
+        assert len(read_wav(make_wav(tmp_path / f"{rate}.wav", tone(rate, seconds=0.1), rate=rate))) == 1600
+    for rate in (MIN_RATE_HZ - 1, MAX_RATE_HZ + 1):
+        with pytest.raises(WavError, match=f"{rate} Hz"):
+            read_header(make_wav(tmp_path / f"{rate}.wav", tone(rate, seconds=0.1), rate=rate))
+
+
+def test_a_truncated_file_names_the_command_that_keeps_what_is_there(tmp_path):
+    """The message asked only "was the copy interrupted?": a recording whose recorder died has no other copy."""
+    import shutil
+    import subprocess
+
+    cut = make_wav(tmp_path / "cut.wav", tone(16000), data_size=4 * 16000 * 2)
+    with pytest.raises(WavError) as err:
+        read_header(cut)
+    command = "sox --ignore-length IN OUT.wav"
+    assert command in str(err.value) and "\n" not in str(err.value)
+    if shutil.which("sox") is None:
+        pytest.skip("sox is not installed (scripts/setup --test installs it)")
+    argv = command.replace("IN", str(cut)).replace("OUT.wav", str(tmp_path / "kept.wav")).split()
+    subprocess.run(argv, check=True, capture_output=True, timeout=30)
+    assert_close(read_wav(tmp_path / "kept.wav"), reference(), 2)

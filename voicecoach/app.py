@@ -9,6 +9,7 @@ detection goes on without it; a broken user script -> reported once, the other s
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -61,14 +62,23 @@ def load_profile() -> Any:
     try:
         profile = VoiceProfile.from_json(path.read_text(encoding="utf-8"))
         for label, voice in profile.partners.items():  # from_json keeps the baselines as found in the file
-            for name in ("calm_db", "calm_f0_hz", "calm_bright_db"):
-                value = getattr(voice, name)
-                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                    raise ValueError(f"{name} of partner {label} is {value!r}, not a number")
+            _check_baselines(label, voice)
         return profile
     except Exception as exc:  # noqa: BLE001 - any damage: ignore the profile, keep running
         log.warning("ignoring the voice profile %s (%s); run voicecoach calibrate again", path, exc)
         return None
+
+
+def _check_baselines(label: str, voice: Any) -> None:
+    """Raise ValueError naming the first calm baseline that is not a finite number (a pitch: a positive one)."""
+    for name in ("calm_db", "calm_f0_hz", "calm_bright_db"):
+        value = getattr(voice, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} of partner {label} is {value!r}, not a number")
+        if name == "calm_f0_hz" and value < 0:  # 0 means "no pitch measured"; below it the pitch is nonsense
+            raise ValueError(f"{name} of partner {label} is {value!r}, not a pitch")
 
 
 def make_pipeline(config: Config, use_profile: bool = True) -> Any:

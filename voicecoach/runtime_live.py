@@ -89,6 +89,16 @@ class LiveSpec:
     finish_speech_s: float = 10.0  # at the end (not on a signal), let the last prompt finish for this long
     wait_for_device: bool = False  # a named microphone that is not plugged in is waited for (the kiosk)
     resilient: bool = False  # an unexpected error in the loop is logged and the loop goes on (the kiosk)
+    microphone: bool = True  # without ``file``, the audio comes from the microphone (the demo feeds its own)
+
+
+def _stop_reason(failure: Exception | None) -> str:
+    """Why the loop stopped, when no signal stopped it."""
+    if failure is None:
+        return "end of input"
+    if isinstance(failure, SoundSystemStuck):
+        return "the sound system stopped answering"
+    return f"an error ({failure})"
 
 
 class StopOnSignals:
@@ -163,6 +173,12 @@ class Live:
             # A speaker named on the command line that matches nothing is a typo to report (exit 2, like --input),
             # not a session whose prompts nobody hears.
             find_device(spec.output, "output")
+        if spec.microphone and spec.file is None and not spec.wait_for_device:
+            from .audio.device import find_device
+
+            # Likewise a microphone that matches nothing, before the talk is stored (or a check-in begins): refused
+            # later, when the loop opened it, it left an empty talk in the journal that the report counted.
+            find_device(spec.input if spec.input is not None else config.audio.input, "input")
         clock = clock or MonotonicClock()
         listener = app.make_listener(config, load=False) if spec.commands else None  # a bad language: fails here
         if pipeline is None:
@@ -313,21 +329,21 @@ class Live:
         ``on_stopping(reason)`` is called once the loop has stopped, before closing (reason: the signal's name,
         or "end of input"). ``live``: as for :meth:`run`."""
         self.notify(TalkStarted(self.spec.source))
-        stuck: SoundSystemStuck | None = None
+        failure: Exception | None = None
         with StopOnSignals(self.stop) as signals:
             try:
                 self.run(open_source, until, live)
             except KeyboardInterrupt:  # before the handlers were installed
                 signals.received = signals.received or "SIGINT"
-            except SoundSystemStuck as exc:
-                stuck = exc
+            except Exception as exc:  # noqa: BLE001 - a stuck sound system, or anything the loop did not survive
+                failure = exc
             finally:
                 self.stopped_by = signals.received
                 if on_stopping is not None:
-                    on_stopping(self.stopped_by or ("the sound system stopped answering" if stuck else "end of input"))
+                    on_stopping(self.stopped_by or _stop_reason(failure))
             summary = self.close()  # still guarded: a second signal while closing does not kill it
-        if stuck is not None:
-            raise stuck  # the talk is stored; the command ends with its one-line message
+        if failure is not None:
+            raise failure  # the talk is stored (not left open in the journal); the command ends with one line
         return summary
 
     def close(self) -> TalkSummary:

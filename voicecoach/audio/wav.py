@@ -22,6 +22,7 @@ from ..errors import InputError
 from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
 
 FIX_HINT = "convert it with: sox IN -r 16000 -c 1 -b 16 OUT.wav"
+TRUNCATED_FIX = "sox --ignore-length IN OUT.wav"  # a recorder that died before it ended the file, too
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # written by recorders that never went back to fix the header
 _STREAMING_MIN = 0x7FFF0000  # sox to a pipe writes 0x7FFFF000, arecord to stdout 0x7FFFFFFF: "as long as it goes"
@@ -81,7 +82,8 @@ def read_header(path: Path | str) -> WavInfo:
     except FileNotFoundError:
         raise _fail(path, "no such file") from None
     except IsADirectoryError:
-        raise _fail(path, "is a directory, not a WAV file") from None
+        raise _fail(path, f"is a directory, not a WAV file (give the recordings in it, e.g. "
+                          f"{path / '*.wav'})") from None
     except OSError as exc:
         raise _fail(path, f"cannot open ({exc.strerror})") from None
     with f:
@@ -118,7 +120,8 @@ def read_header(path: Path | str) -> WavInfo:
                     declared = csize / (rate * ch * bits / 8)
                     held = available / (rate * ch * bits / 8)
                     raise _fail(path, f"truncated: the header promises {declared:.2f} s of audio "
-                                      f"but the file holds {held:.2f} s (was the copy interrupted?)")
+                                      f"but the file holds {held:.2f} s (was the copy interrupted?); copy it "
+                                      f"again, or keep what is there with: {TRUNCATED_FIX}")
                 rate, ch, bits, is_float = fmt
                 info = WavInfo(path, rate, ch, bits, is_float, offset, csize - csize % (ch * bits // 8))
                 if info.n_samples == 0:

@@ -87,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
             voices[label] = partner_voice(recording, config.detection, config.audio.frame_ms)
         except ValueError as exc:
             raise InputError(f"{name}: {exc}") from None
+    if args.from_wav and np.array_equal(audio[0], audio[1]):  # the same file twice (or a copy): one voice as both
+        first, second = args.from_wav
+        raise InputError(f"{first} and {second} hold the same recording: give one recording of each partner "
+                         f"({names[0]}'s first, then {names[1]}'s)")
     profile = VoiceProfile(voices)
     path = app.profile_path()
     try:

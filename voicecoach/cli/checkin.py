@@ -16,7 +16,8 @@ ORDER = 12
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``checkin`` subcommand."""
     p = sub.add_parser("checkin", parents=[common], help="run a check-in ritual (nightly, weekly, repair, ...)")
-    p.add_argument("name", nargs="?", default="nightly", help="script name (see: voicecoach scripts list)")
+    p.add_argument("name", nargs="?", default="nightly",
+                   help="script name (default: nightly; see: voicecoach scripts list)")
     add_device_args(p)
     p.add_argument("--answers", metavar="LIST",
                    help="comma-separated scripted answers (yes,next,not_now,-,!interrupt,...) instead of listening")
