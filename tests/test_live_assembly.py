@@ -165,8 +165,47 @@ def test_a_stuck_sound_system_ends_even_the_kiosk_with_the_talk_stored(build, mo
         guard.cancel()
     assert seen.of(TalkEnded) and live.summary is not None  # closed like any other end
     with Journal.open(tmp_path / "journal.sqlite3") as journal:
+        talks = journal.rows("talks")
+    assert talks == []  # no audio ever came: closed, and not left in the journal as a talk
+
+
+def test_a_talk_in_which_no_audio_was_heard_is_not_stored_or_counted(build, tmp_path):
+    """listen left waiting for a microphone that never came (or stopped before any audio arrived) was stored as a
+    talk: the report counted it, and its wall time as minutes together."""
+    from datetime import datetime, timedelta, timezone
+
+    from voicecoach.journal.report import build_report
+
+    summary = build().serve(source(np.zeros(0, np.int16)), live=False)
+    assert not summary.heard and "Talk of" not in summary.text() and "Thank you" not in summary.text()
+    assert summary.text() == "Nothing was heard (no audio arrived), so this is not counted as a talk."
+    with Journal.open(tmp_path / "journal.sqlite3") as journal:
+        assert journal.rows("talks") == []
+        now = datetime.now(timezone.utc)
+        report = build_report(journal.export(), now - timedelta(days=1), now + timedelta(days=1))
+    assert report.total.talks == 0 and report.total.talk_min == 0
+
+
+def test_a_pause_taken_by_key_while_no_audio_came_is_kept_without_its_talk(tmp_path):
+    from voicecoach.journal.talk import TalkLog
+
+    clock = iter(range(1000, 2000, 60))
+    with Journal.open(tmp_path / "journal.sqlite3") as journal:
+        talk = TalkLog(journal, TalkSource.LISTEN, wall=lambda: float(next(clock)))
+        talk.record(PauseStarted(20.0, manual=True))
+        talk.record(PauseEnded(PauseEnd.CUT_SHORT, 1.0))
+        assert not talk.end(None, 0.0, 0.0).heard
+        assert journal.rows("talks") == []
+        (pause,) = journal.rows("pauses")
+    assert pause["talk_id"] is None and pause["ended_at"] is not None
+
+
+def test_a_talk_with_audio_is_stored_and_counted_even_if_silent(build, tmp_path):
+    summary = build().serve(source(np.zeros(1600, np.int16)), live=False)
+    assert summary.heard and summary.text().startswith("Talk of 0 s")
+    with Journal.open(tmp_path / "journal.sqlite3") as journal:
         (talk,) = journal.rows("talks")
-    assert talk["ended_at"] is not None
+    assert talk["ended_at"] is not None and talk["speak_a_s"] == 0.0
 
 
 def test_a_failure_that_ends_listen_still_stores_the_talk_so_far(build, tmp_path, talk_wav):

@@ -275,6 +275,15 @@ class Journal:
             row["started_at"] = float(ended_at) - float(audio_s)
         self._update("talks", talk_id, row)
 
+    def discard_talk(self, talk_id: int) -> None:
+        """Remove a talk in which no audio was heard (the microphone never came, or it stopped first): it is no talk
+        to count. A pause or suggestion made meanwhile (by key) is kept, no longer tied to it."""
+        with self._tx() as conn:
+            for table in ("suggestions", "pauses"):
+                conn.execute(f"UPDATE {table} SET talk_id = NULL WHERE talk_id = ?", (talk_id,))
+            if conn.execute("DELETE FROM talks WHERE id = ?", (talk_id,)).rowcount != 1:
+                raise JournalValueError(f"journal: no talks row with id {talk_id}")
+
     def add_event(self, talk_id: int, event: Event | Mapping[str, Any]) -> int:
         """Store a detector event (an :class:`Event` or its contract dict), without any free text."""
         data = clean_event(event.to_dict() if isinstance(event, Event) else dict(event))

@@ -2,8 +2,9 @@
 
 :class:`TalkLog` stores each detector event and each :mod:`record <voicecoach.records>` with the journal method for
 its type, closes a raised-voice event when its stretch ends, and keeps the counts for the summary printed at the
-end. A journal that cannot be written is logged once and detection goes on without it; no journal at all
-(switched off) just counts. Wall-clock times come from the injected ``wall`` function: the log never reads a clock.
+end. A talk in which no audio was heard is removed again at its end: it is not counted. A journal that cannot be
+written is logged once and detection goes on without it; no journal at all (switched off) just counts. Wall-clock
+times come from the injected ``wall`` function: the log never reads a clock.
 """
 
 from __future__ import annotations
@@ -34,20 +35,24 @@ class TalkSummary:
     pauses: int = 0
     declined: int = 0
     checkins: list[str] = field(default_factory=list)
+    heard: bool = True  # False: no audio arrived (no microphone came, or it stopped first): not stored as a talk
 
     def text(self) -> str:
         """A gentle one-paragraph summary."""
-        mins = self.seconds / 60.0
-        parts = [f"Talk of {mins:.0f} min" if mins >= 1 else f"Talk of {self.seconds:.0f} s"]
-        parts.append(f"{self.raised} raised-voice moment{'s' * (self.raised != 1)}")
-        parts.append(f"{self.interruptions} interruption{'s' * (self.interruptions != 1)}")
+        if not self.heard:
+            parts = ["Nothing was heard (no audio arrived), so this is not counted as a talk"]
+        else:
+            mins = self.seconds / 60.0
+            parts = [f"Talk of {mins:.0f} min" if mins >= 1 else f"Talk of {self.seconds:.0f} s"]
+            parts.append(f"{self.raised} raised-voice moment{'s' * (self.raised != 1)}")
+            parts.append(f"{self.interruptions} interruption{'s' * (self.interruptions != 1)}")
         if self.suggestions:
             parts.append(f"pause offered {self.suggestions}x, taken {self.pauses}x")
         elif self.pauses:
             parts.append(f"{self.pauses} pause{'s' * (self.pauses != 1)} taken")
         if self.checkins:
             parts.append("check-ins: " + ", ".join(self.checkins))
-        return "; ".join(parts) + ". Thank you for talking with care."
+        return "; ".join(parts) + (". Thank you for talking with care." if self.heard else ".")
 
 
 class TalkLog:
@@ -128,7 +133,10 @@ class TalkLog:
         for speaker in list(self.open_raised):
             self.raised_ended(speaker, end_s)
         self.summary.seconds = audio_s
+        self.summary.heard = audio_s > 0
         talk = self._talk_id
-        if talk is not None:
+        if talk is not None and not self.summary.heard:  # its wall time is no time together
+            self._write(lambda j: j.discard_talk(talk))
+        elif talk is not None:
             self._write(lambda j: j.end_talk(talk, self.wall(), figures, audio_s))
         return self.summary
