@@ -116,3 +116,62 @@ def test_describe_and_next_due_for_the_start_line():
 def test_bad_times_in_the_config_are_one_line_errors(kiosk, fragment):
     with pytest.raises(InputError, match=fragment):
         config_from_dict({"kiosk": kiosk})
+
+
+
+@pytest.fixture(params=["naive", "aware"])
+def berlin(request, monkeypatch):
+    """A box in Berlin: the kiosk's ``now()`` (``datetime.now``, naive local time), or an aware one in its zone."""
+    import time
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo("Europe/Berlin")
+    except ZoneInfoNotFoundError:
+        pytest.skip("no time-zone data on this system")
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield zone, request.param == "aware"
+    monkeypatch.undo()
+    time.tzset()
+
+
+def run_night(berlin, scheduler: RitualScheduler, start_utc: datetime, hours: float = 12) -> list[tuple[datetime, str]]:
+    """Ask every second (half a second off the minute, like the kiosk's poll) of real time, with Berlin's wall clock
+    passed in; return (local wall time, name) of every firing."""
+    from datetime import timezone
+
+    zone, aware = berlin
+    fired = []
+    t = start_utc.replace(tzinfo=timezone.utc) + timedelta(seconds=0.5)
+    for _ in range(int(hours * 3600)):
+        local = t.astimezone(zone)
+        fired += [(local.replace(tzinfo=None, microsecond=0), name)
+                  for name in scheduler.due(local if aware else local.replace(tzinfo=None))]
+        t += timedelta(seconds=1)
+    return fired
+
+
+@pytest.mark.parametrize("grace", [10, 30])
+def test_a_ritual_in_the_hour_the_clocks_skip_is_offered_once_when_they_jump(berlin, grace):
+    """On the spring-forward night 02:30 never shows: the ritual is offered at 03:00, when the clock passes it. The
+    wall-clock difference (03:00 - 02:30) counted it 30 minutes late, so it was dropped."""
+    scheduler = RitualScheduler(KioskSettings(nightly_time="02:30", weekly_day="", quiet_start="", quiet_end="",
+                                              grace_min=grace))
+    fired = run_night(berlin, scheduler, datetime(2026, 3, 28, 20, 0))  # 21:00 CET to 09:00 CEST
+    assert fired == [(datetime(2026, 3, 29, 3, 0), "nightly")]
+
+
+def test_a_ritual_in_the_hour_shown_twice_is_offered_once(berlin):
+    scheduler = RitualScheduler(KioskSettings(nightly_time="02:30", weekly_day="", quiet_start="", quiet_end="",
+                                              grace_min=90))
+    fired = run_night(berlin, scheduler, datetime(2026, 10, 24, 20, 0))  # 22:00 CEST to 08:00 CET
+    assert fired == [(datetime(2026, 10, 25, 2, 30), "nightly")]
+
+
+def test_quiet_hours_across_midnight_hold_on_both_clock_change_nights(berlin):
+    for start in (datetime(2026, 3, 28, 20, 0), datetime(2026, 10, 24, 20, 0)):
+        scheduler = RitualScheduler(KioskSettings(nightly_time="02:30", weekly_day="", quiet_start="23:00",
+                                                  quiet_end="07:30", grace_min=720))
+        fired = run_night(berlin, scheduler, start, hours=14)
+        assert fired == [(start.replace(hour=7, minute=30) + timedelta(days=1), "nightly")]

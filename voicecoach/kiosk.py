@@ -58,12 +58,22 @@ class Ritual:
     weekday: int | None = None
 
     def last_occurrence(self, now: datetime) -> datetime:
-        """The latest scheduled moment at or before ``now``."""
-        moment = datetime.combine(now.date(), self.at)
+        """The latest scheduled moment at or before ``now`` (on the wall clock: naive, or in ``now``'s zone)."""
+        moment = datetime.combine(now.date(), self.at, tzinfo=now.tzinfo)
         if self.weekday is None:
             return moment if moment <= now else moment - timedelta(days=1)
         moment -= timedelta(days=(now.weekday() - self.weekday) % 7)
         return moment if moment <= now else moment - timedelta(days=7)
+
+
+def late_s(moment: datetime, now: datetime) -> float:
+    """Real seconds from the last time the wall clock read ``moment`` to ``now`` (negative: not yet).
+
+    Not ``now - moment``, which counts wall-clock hours: on the night the clocks go forward, 02:30 is never shown
+    and 03:00 counted as 30 minutes after it, so a 02:30 ritual with less grace was never offered. Each fold of an
+    hour shown twice is tried, and the later one taken; a time the clock skips is due from the jump on (counted late
+    only from an hour after it)."""
+    return now.timestamp() - max(moment.replace(fold=f).timestamp() for f in (0, 1))
 
 
 class RitualScheduler:
@@ -108,7 +118,7 @@ class RitualScheduler:
                     names.append(name)
         for ritual in self.rituals:
             moment = ritual.last_occurrence(now)
-            if self._fired.get(ritual.name) == moment or now - moment > self.grace:
+            if self._fired.get(ritual.name) == moment or late_s(moment, now) > self.grace.total_seconds():
                 continue
             self._fired[ritual.name] = moment
             if ritual.name not in names and ritual.name not in self._snoozed:
