@@ -177,3 +177,32 @@ def test_quiet_suggestions_setting_lets_the_pause_be_offered_at_night(rig_at):
     assert rig.kiosk.quiet and not rig.router.hold_suggestions
     rig.session._detected(PauseSuggested(t=1.0, reason="raised voices"))  # as the pipeline would report it
     assert rig.router.coach.busy
+
+
+@pytest.mark.parametrize("synced_after_s", [None, 120.0])
+def test_a_box_booted_with_a_stale_clock_does_not_ask_again_for_a_ritual_done_tonight(rig_at, tmp_path,
+                                                                                         synced_after_s):
+    """A Pi has no clock of its own: after a power cut it boots at the time it last saved (fake-hwclock: up to an
+    hour old) until the network sets it. The nightly was done at 21:32 and the box restarted at 21:40 thinking it
+    was 21:00: at its own 21:30 (None: never synced), or once the clock jumps to 21:42, it asked again."""
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    journal.add_checkin("nightly", datetime(2026, 11, 23, 21, 32, 0).timestamp(), True, 6.0, TalkSource.KIOSK)
+    rig = rig_at(datetime(2026, 11, 23, 21, 0, 0), journal, nightly_time="21:30")
+    if synced_after_s is not None:
+        rig.run(synced_after_s)
+        rig.start += timedelta(minutes=42) - timedelta(seconds=synced_after_s)  # the clock jumps to 21:42
+        rig.run(60.0, until=lambda: rig.said("ritual offered"))
+    else:
+        rig.start += timedelta(minutes=29, seconds=50)  # fast-forward the stale clock to 21:29:50
+        rig.run(60.0, until=lambda: rig.said("ritual offered"))
+    assert not rig.said("ritual offered"), rig.lines
+
+
+def test_the_ritual_is_still_offered_after_a_jump_when_tonights_was_not_done(rig_at, tmp_path):
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    journal.add_checkin("nightly", datetime(2026, 11, 22, 21, 32, 0).timestamp(), True, 6.0, TalkSource.KIOSK)
+    rig = rig_at(datetime(2026, 11, 23, 21, 0, 0), journal, nightly_time="21:30")
+    rig.run(120.0)
+    rig.start += timedelta(minutes=40)  # the clock jumps to 21:42
+    rig.run(60.0, until=lambda: rig.said("ritual offered"))
+    assert "ritual offered nightly" in rig.lines

@@ -91,6 +91,7 @@ class RitualScheduler:
         if s.weekly_day and weekly is not None:
             self.rituals.append(Ritual(s.weekly_script, weekly, DAYS.index(s.weekly_day)))
         self._quiet = (parse_hhmm(s.quiet_start), parse_hhmm(s.quiet_end))
+        self._started: list[tuple[str, datetime]] = []  # check-ins already in the journal (already_offered)
         self.reset()
 
     def reset(self) -> None:
@@ -120,6 +121,9 @@ class RitualScheduler:
             moment = ritual.last_occurrence(now)
             if self._fired.get(ritual.name) == moment or late_s(moment, now) > self.grace.total_seconds():
                 continue
+            if self._begun_since(ritual.name, moment):
+                self._fired[ritual.name] = moment
+                continue
             self._fired[ritual.name] = moment
             if ritual.name not in names and ritual.name not in self._snoozed:
                 names.append(ritual.name)
@@ -129,16 +133,28 @@ class RitualScheduler:
         """Take over from ``old`` (the schedule was changed): its snoozes are kept, and every ritual's latest moment
         counts as passed, so changing a time never makes a ritual be offered at once."""
         self._snoozed = dict(old._snoozed)
+        self._started = list(old._started)
         for ritual in self.rituals:
             self._fired[ritual.name] = ritual.last_occurrence(now)
 
     def already_offered(self, started: Iterable[tuple[str, datetime]], now: datetime) -> None:
         """Check-ins that began (``(name, start)``, e.g. from the journal) count as this occurrence's offer: a
-        kiosk restarted after the couple did or declined the ritual does not ask again within the grace time."""
+        kiosk restarted after the couple did or declined the ritual does not ask again within the grace time.
+
+        They are kept and checked whenever a ritual comes due, not only against ``now``: a Pi has no clock of its
+        own and may start hours behind (its last saved time) until the network sets it, so the check-in the couple
+        did tonight lay "in the future" at the start and was asked for again at the box's 21:30, or once the clock
+        jumped forward."""
+        self._started = list(started)
         for ritual in self.rituals:
             moment = ritual.last_occurrence(now)
-            if any(name == ritual.name and moment <= at <= now for name, at in started):
+            if self._begun_since(ritual.name, moment):
                 self._fired[ritual.name] = moment
+
+    def _begun_since(self, name: str, moment: datetime) -> bool:
+        """True when check-in ``name`` began at or after ``moment`` (a later start still counts: the clock was
+        behind)."""
+        return any(began == name and at.timestamp() >= moment.timestamp() for began, at in self._started)
 
     def snooze(self, name: str, until: datetime) -> None:
         """Offer ``name`` again at ``until`` ("Shall I ask again in an hour?" - yes)."""
