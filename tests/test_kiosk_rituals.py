@@ -206,3 +206,19 @@ def test_the_ritual_is_still_offered_after_a_jump_when_tonights_was_not_done(rig
     rig.start += timedelta(minutes=40)  # the clock jumps to 21:42
     rig.run(60.0, until=lambda: rig.said("ritual offered"))
     assert "ritual offered nightly" in rig.lines
+
+
+def test_two_rituals_at_the_same_minute_offer_the_weekly_and_respect_its_not_now(rig_at):
+    """The nightly and the weekly at 18:00 on Sunday: the nightly was asked first, and right after the couple said
+    "not now" (and not to ask again) the box asked about the weekly meeting. Now the weekly (the rarer) is offered,
+    and "not now" to it is not followed by the other."""
+    rig = rig_at(datetime(2026, 11, 29, 18, 0, 0), nightly_time="18:00", weekly_day="sun", weekly_time="18:00")
+    rig.run(2.0, until=lambda: rig.router.runner is not None)
+    assert [line for line in rig.lines if line.startswith("ritual offered")] == ["ritual offered weekly"]
+    rig.live.submit(Command.NOT_NOW)
+    rig.run(3.0, until=lambda: rig.said("ask again"))
+    rig.live.submit(Command.NOT_NOW)
+    rig.run(120.0, until=lambda: rig.said("ritual offered nightly"))
+    assert not rig.said("ritual offered nightly"), rig.lines
+    assert "ritual declined weekly (declined)" in rig.lines
+    assert "ritual skipped nightly (due with weekly, which was declined)" in rig.lines

@@ -7,8 +7,9 @@ or busy) is not replayed late.
 
 :class:`Kiosk` is an observer of the live assembly (:mod:`voicecoach.runtime_live`): it reports one
 ``voicecoach: <event>`` line per lifecycle notice through ``emit``, polls the schedule after each frame and offers
-a ritual when nothing else is under way, and holds back pause suggestions in quiet hours. It never touches devices
-or the wall clock itself: the datetime and monotonic clock are injected.
+a ritual when nothing else is under way, and holds back pause suggestions in quiet hours. Two rituals due at once
+(the nightly and the weekly at the same minute) are offered the weekly first, and "not now" to it skips the other.
+It never touches devices or the wall clock itself: the datetime and monotonic clock are injected.
 
 Quiet hours: no ritual is offered, and the agreed pause is not *suggested* out loud either (the detectors and the
 journal keep running). Asking for the pause yourself ("pause", the double clap) always works, and a pause or
@@ -117,7 +118,7 @@ class RitualScheduler:
                 del self._snoozed[name]
                 if now - until <= self.grace:
                     names.append(name)
-        for ritual in self.rituals:
+        for ritual in sorted(self.rituals, key=lambda r: r.weekday is None):  # the weekly one first
             moment = ritual.last_occurrence(now)
             if self._fired.get(ritual.name) == moment or late_s(moment, now) > self.grace.total_seconds():
                 continue
@@ -197,6 +198,7 @@ class Kiosk:
         self.live: Live | None = None
         self.quiet = False
         self.active: str | None = None  # the ritual the kiosk offered and that is still running
+        self._active_due: datetime | None = None  # when it came due
         self.pending: list[tuple[str, datetime]] = []
         self._last_poll: float | None = None
         self._later: dict[str, CheckinLater] = {}
@@ -286,7 +288,7 @@ class Kiosk:
             self.emit(f"ritual skipped {name} (busy for more than {self.settings.grace_min:g} min)")
         if not self.pending or not self.free() or self.live is None:
             return
-        name, _ = self.pending.pop(0)
+        name, self._active_due = self.pending.pop(0)
         self.active = name
         self.emit(f"ritual offered {name}")
         self.live.notify(CheckinDue(name))
@@ -312,6 +314,15 @@ class Kiosk:
             self.emit(f"ritual done {name} (completed)")
         else:
             self.emit(f"ritual done {name} ({ended.outcome.value}, {ended.steps_done} of {ended.steps_total} steps)")
+        if ended.outcome is CheckinOutcome.LATER or ended.outcome in DECLINED:
+            self._skip_due_with(name)
+
+    def _skip_due_with(self, declined: str) -> None:
+        """A "not now" to a ritual is not followed at once by another that came due with it (the nightly and the
+        weekly at the same minute): that one is skipped for this time, not asked right after."""
+        for name, at in [p for p in self.pending if p[1] == self._active_due]:
+            self.pending.remove((name, at))
+            self.emit(f"ritual skipped {name} (due with {declined}, which was declined)")
 
 
 def _checkins_started(live: Live) -> list[tuple[str, datetime]]:
