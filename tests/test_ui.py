@@ -56,3 +56,17 @@ def test_the_status_line_fits_the_terminal_so_redraws_stay_on_one_row(columns, m
     view.draw(0.0, speech("A"), LISTENING, state)
     drawn = out.getvalue().split("\r\x1b[2K")[-1]
     assert 0 < len(drawn) < columns
+
+
+@pytest.mark.parametrize("columns", [20, 40])
+def test_in_a_narrow_terminal_the_pause_time_left_is_what_shows(columns, monkeypatch):
+    """Cut at the end to fit, a 40-column terminal showed the two meters and never the pause's time left (20
+    columns: only the first partner's name)."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = io.StringIO()
+    view = LiveView(out, NAMES)
+    view.draw(0.0, speech("A"), CoachState(Mode.PAUSING, 754.0, 1, 1))
+    drawn = out.getvalue().split("\r\x1b[2K")[-1]
+    assert drawn.startswith("pause 12:34 left") and len(drawn) < columns
+    wide = status_line(NAMES, speech("A"), CoachState(Mode.PAUSING, 754.0, 1, 1), width=200)
+    assert wide.startswith("       Sam #") and wide.endswith(" | pause 12:34 left")  # unchanged when it fits

@@ -53,19 +53,30 @@ def _meter(db: float | None, width: int = 12) -> str:
 
 
 def status_line(names: tuple[str, str], frame: FrameFeatures | None, coach: CoachState,
-                checkin: RunnerState | None = None) -> str:
+                checkin: RunnerState | None = None, width: int | None = None) -> str:
     """The live view's status: a level meter for whoever is speaking, then the pause time left, the check-in
-    under way, or what the coach is doing."""
+    under way, or what the coach is doing. When that is wider than ``width`` columns, what is under way comes
+    first and the line is cut to fit: cut at the end, a narrow terminal showed only the first meter, never the
+    pause's time left."""
     level = frame.energy_db if frame is not None and frame.is_speech else None
     who = frame.speaker if frame is not None else None
-    status = " | ".join(f"{name[:10]:>10} {_meter(level if who == label else None)}"
+    meters = " | ".join(f"{name[:10]:>10} {_meter(level if who == label else None)}"
                         for label, name in zip(("A", "B"), names))
+    state = _state(coach, checkin)
+    status = meters + (f" | {state}" if state else "")
+    if width is None or len(status) <= width:
+        return status
+    return (f"{state} | {meters.lstrip()}" if state else meters.lstrip())[:max(1, width)]
+
+
+def _state(coach: CoachState, checkin: RunnerState | None) -> str:
+    """The pause time left, the check-in under way, or what the coach is doing ("" while it listens)."""
     left = coach.pause_left_s
     if left is not None:
-        return status + f" | pause {int(left // 60):02d}:{int(left % 60):02d} left"
+        return f"pause {int(left // 60):02d}:{int(left % 60):02d} left"
     if checkin is not None:
-        return status + f" | check-in {checkin.title}"
-    return status + ("" if coach.mode is Mode.LISTENING else f" | {coach.mode.value}")
+        return f"check-in {checkin.title}"
+    return "" if coach.mode is Mode.LISTENING else coach.mode.value
 
 
 class LiveView:
@@ -91,9 +102,8 @@ class LiveView:
         if now - self._last_draw < self.min_interval:
             return
         self._last_draw = now
-        status = status_line(self.names, frame, coach, checkin)
         # One row at most: a wrapped line is not redrawn in place but pushed up, a new copy each redraw.
-        status = status[:max(1, shutil.get_terminal_size().columns - 1)]
+        status = status_line(self.names, frame, coach, checkin, width=shutil.get_terminal_size().columns - 1)
         with self._lock:
             self._status = status
             self.stream.write("\r\x1b[2K" + status)
