@@ -70,3 +70,45 @@ def test_in_a_narrow_terminal_the_pause_time_left_is_what_shows(columns, monkeyp
     assert drawn.startswith("pause 12:34 left") and len(drawn) < columns
     wide = status_line(NAMES, speech("A"), CoachState(Mode.PAUSING, 754.0, 1, 1), width=200)
     assert wide.startswith("       Sam #") and wide.endswith(" | pause 12:34 left")  # unchanged when it fits
+
+
+def test_the_live_view_is_used_only_on_a_terminal_that_can_redraw(monkeypatch):
+    """A TERM=dumb terminal (an editor's shell, a serial console) got the live view and showed each redraw's escape
+    codes as text; a pipe or a file gets plain lines."""
+    from voicecoach.ui import can_redraw
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert can_redraw(Tty()) and not can_redraw(io.StringIO())
+    monkeypatch.setenv("TERM", "dumb")
+    assert not can_redraw(Tty())
+    closed = Tty()
+    closed.close()
+    assert not can_redraw(closed)
+
+
+def test_listen_piped_prints_plain_lines_without_escape_codes(tmp_path):
+    """``listen --file`` with stdout in a pipe (journald, ``| tee``): plain lines and the summary, no escape code."""
+    import os
+    import subprocess
+    import wave
+
+    import numpy as np
+
+    from conftest import REPO, cli_command
+
+    t = np.arange(16000 * 2) / 16000
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes((8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16).tobytes())
+    env = {**os.environ, "VOICECOACH_CONFIG_DIR": str(tmp_path / "config"),
+           "VOICECOACH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "20"}
+    done = subprocess.run([*cli_command(), "listen", "--file", str(wav), "--fast"], env=env, capture_output=True,
+                          text=True, timeout=180, cwd=REPO, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout + done.stderr and "\r" not in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("Talk of 2 s")

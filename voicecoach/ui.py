@@ -79,6 +79,16 @@ def _state(coach: CoachState, checkin: RunnerState | None) -> str:
     return "" if coach.mode is Mode.LISTENING else coach.mode.value
 
 
+def can_redraw(stream: TextIO) -> bool:
+    """True when ``stream`` is a terminal that can redraw a line in place: not a pipe or a file (journald, ``| tee``),
+    and not a ``TERM=dumb`` one (an editor's shell, a serial console), which showed every redraw's escape codes."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):  # closed, or not a real stream
+        return False
+    return tty and os.environ.get("TERM", "") != "dumb"
+
+
 class LiveView:
     """Draws a status line in place and prints event lines above it."""
 

@@ -61,13 +61,13 @@ def run(args: argparse.Namespace) -> int:
     from .. import app
     from ..journal.schema import TalkSource
     from ..runtime_live import Live, LiveSpec
-    from ..ui import KEY_HELP, LiveView
+    from ..ui import KEY_HELP, LiveView, can_redraw
 
     if args.fast and args.file is None:
         raise InputError("--fast needs --file (it reads a recording as fast as it can; a microphone is always "
                          "heard in real time)")
     config = config_of(args)
-    use_ui = not args.no_ui and sys.stdout.isatty()
+    use_ui = not args.no_ui and can_redraw(sys.stdout)
     view = LiveView(names=(config.partners.a_name, config.partners.b_name)) if use_ui else None
     say_line = view.line if view else (lambda text: print(text, flush=True))
     spec = LiveSpec(TalkSource.LISTEN, input=args.input, output=args.output, file=args.file, fast=args.fast,
