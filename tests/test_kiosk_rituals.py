@@ -222,3 +222,39 @@ def test_two_rituals_at_the_same_minute_offer_the_weekly_and_respect_its_not_now
     assert not rig.said("ritual offered nightly"), rig.lines
     assert "ritual declined weekly (declined)" in rig.lines
     assert "ritual skipped nightly (due with weekly, which was declined)" in rig.lines
+
+
+@pytest.fixture
+def berlin_clock(monkeypatch):
+    """The box's local time zone is Berlin (``datetime.now`` is naive local time, as the kiosk's ``now()``)."""
+    import time
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo("Europe/Berlin")
+    except ZoneInfoNotFoundError:
+        pytest.skip("no time-zone data on this system")
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield zone
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_ritual_held_back_by_a_pause_over_the_clock_change_is_offered_when_it_ends(rig_at, berlin_clock):
+    """Due at 01:45 during the agreed pause, which ends 15 minutes later, at 03:00 after the clocks went forward: the
+    wall clock counted 75 minutes and skipped it as "busy for more than 30 min"."""
+    from datetime import timezone
+
+    start_utc = datetime(2026, 3, 29, 0, 40, tzinfo=timezone.utc)  # 01:40 CET
+    rig = rig_at(datetime(2026, 3, 29, 1, 40), nightly_time="01:45", quiet_start="", quiet_end="", grace_min=30)
+    rig.kiosk.now = lambda: (start_utc + timedelta(seconds=rig.clock.now())).astimezone(berlin_clock).replace(
+        tzinfo=None)
+    rig.live.submit(Command.PAUSE)  # the couple takes their agreed pause (20 min)
+    rig.run(2.0, until=lambda: rig.router.coach.busy)
+    rig.clock.advance(6 * 60)
+    rig.run(2.0)  # 01:46: due, held back
+    assert rig.kiosk.pending and not rig.said("ritual offered")
+    rig.clock.advance(14 * 60)  # the pause ends at 03:00 CEST (02:00 CET)
+    rig.run(60.0, until=lambda: rig.said("ritual offered") or rig.said("ritual skipped"))
+    assert "ritual offered nightly" in rig.lines, rig.lines

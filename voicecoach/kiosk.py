@@ -283,7 +283,8 @@ class Kiosk:
                 self.emit(f"ritual skipped {name} (quiet hours)")
             self.pending.clear()
             return
-        for name, at in [p for p in self.pending if now - p[1] > self.scheduler.grace]:
+        grace_s = self.scheduler.grace.total_seconds()
+        for name, at in [p for p in self.pending if now.timestamp() - p[1].timestamp() > grace_s]:  # real time
             self.pending.remove((name, at))
             self.emit(f"ritual skipped {name} (busy for more than {self.settings.grace_min:g} min)")
         if not self.pending or not self.free() or self.live is None:
