@@ -175,3 +175,19 @@ def test_quiet_hours_across_midnight_hold_on_both_clock_change_nights(berlin):
                                                   quiet_end="07:30", grace_min=720))
         fired = run_night(berlin, scheduler, start, hours=14)
         assert fired == [(start.replace(hour=7, minute=30) + timedelta(days=1), "nightly")]
+
+
+def test_a_snooze_ending_in_the_hour_the_clocks_skip_is_offered_when_they_jump(berlin):
+    """Yes to "ask again in an hour" at 01:30 on the spring-forward night: 02:30 never shows, and at 03:00 the clock
+    counted the snooze 30 minutes over, past a 10-minute grace: it was dropped."""
+    from datetime import timezone
+
+    zone, aware = berlin
+    scheduler = RitualScheduler(KioskSettings(nightly_time="01:30", weekly_day="", quiet_start="", quiet_end="",
+                                              grace_min=10))
+    at_0130 = datetime(2026, 3, 29, 0, 30, tzinfo=timezone.utc).astimezone(zone)
+    assert scheduler.due(at_0130 if aware else at_0130.replace(tzinfo=None)) == ["nightly"]
+    until = at_0130 + timedelta(hours=1)  # as the kiosk computes it: wall-clock 02:30, which never shows
+    scheduler.snooze("nightly", until if aware else until.replace(tzinfo=None))
+    fired = run_night(berlin, scheduler, datetime(2026, 3, 29, 0, 31), hours=2)
+    assert fired == [(datetime(2026, 3, 29, 3, 0), "nightly")]

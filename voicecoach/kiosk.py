@@ -116,7 +116,7 @@ class RitualScheduler:
         for name, until in list(self._snoozed.items()):
             if now >= until:
                 del self._snoozed[name]
-                if now - until <= self.grace:
+                if late_s(until, now) <= self.grace.total_seconds():
                     names.append(name)
         for ritual in sorted(self.rituals, key=lambda r: r.weekday is None):  # the weekly one first
             moment = ritual.last_occurrence(now)
