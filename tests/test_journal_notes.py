@@ -179,3 +179,23 @@ def test_the_notes_folder_is_private_and_marked(journal: Journal) -> None:
     VoiceNotes(journal, enabled=True).save_note(tone(0.2), "A", "B", at=1.0)
     assert stat.S_IMODE(journal.notes_dir.stat().st_mode) == 0o700
     assert (journal.notes_dir / MARKER).is_file()
+
+
+def test_a_note_that_cannot_be_written_leaves_no_partial_audio(journal: Journal, monkeypatch) -> None:
+    """A full disk mid-save: one error naming the fix, and the half-written audio is gone at once (not only at the
+    next start), so no part of the note stays on the device."""
+    import errno
+
+    from voicecoach.journal import notes as notes_module
+    from voicecoach.journal.store import JournalUnavailable
+
+    def half_written(path, audio, rate):
+        Path(path).write_bytes(b"RIFF" + bytes(4000))  # some of the note reached the disk, then it filled up
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(notes_module, "write_wav", half_written)
+    notes = VoiceNotes(journal, enabled=True)
+    with pytest.raises(JournalUnavailable, match="free some disk space"):
+        notes.save_note(tone(1.0), "A", "B", at=1_790_000_000.0)
+    assert [p.name for p in journal.notes_dir.iterdir()] == [MARKER]
+    assert notes.list_notes() == []

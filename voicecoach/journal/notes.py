@@ -81,16 +81,16 @@ class VoiceNotes:
                 raise JournalValueError(f"partner must be one of {PARTNERS}, not {label!r}")
         audio = np.asarray(audio)[: int(self.max_s * SAMPLE_RATE)]
         name = f"note-{secrets.token_hex(8)}.wav"
-        final = self.dir / name
+        final, tmp = self.dir / name, self.dir / f".{name}.part"
         try:
             make_notes_dir(self.dir)
-            tmp = self.dir / f".{name}.part"
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             write_wav(tmp, audio, SAMPLE_RATE)
             with tmp.open("rb+") as f:
                 os.fsync(f.fileno())
             tmp.rename(final)
         except OSError as exc:
+            _discard(tmp)  # the half-written audio goes now, not at the next start
             raise JournalUnavailable(f"voice notes {self.dir}: cannot save ({exc.strerror}); free some disk "
                                      f"space or make the directory writable") from None
         try:
@@ -153,6 +153,15 @@ def own_files(folder: Path) -> list[Path]:
 def remove_all(folder: Path) -> int:
     """Delete every note file voicecoach made in ``folder`` (for erase); returns how many were removed."""
     return sum(_remove(p, folder) for p in own_files(folder))
+
+
+def _discard(tmp: Path) -> None:
+    """Remove an unfinished ``.part`` file after a failed save (a leftover is swept when the store opens)."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("voice notes: cannot remove the unfinished %s (%s); it is removed at the next start",
+                    tmp.name, exc.strerror)
 
 
 def _remove(path: Path, folder: Path) -> bool:
