@@ -210,3 +210,30 @@ def test_erase_waits_for_a_short_reader_and_then_wipes_the_file(dirs: Path, caps
     assert b"SECRET-REASON" not in path.read_bytes()
     wal = Path(f"{path}-wal")
     assert not wal.exists() or b"SECRET-REASON" not in wal.read_bytes()
+
+
+def test_erase_that_cannot_delete_a_voice_note_file_says_so_in_one_line(dirs: Path, monkeypatch, capsys) -> None:
+    """A note file the erase cannot delete (a read-only card, an immutable file): the audio is still on the
+    device, so the erase must not claim the journal is empty, nor end in an internal error; the next start still
+    opens the journal and its notes."""
+    import numpy as np
+
+    from voicecoach import paths
+    from voicecoach.journal.notes import VoiceNotes
+
+    path = filled(dirs)
+    with Journal.open(path) as journal:
+        VoiceNotes(journal, enabled=True).save_note(np.zeros(16000, np.int16), "A", "B", at=1_790_000_000.0)
+        notes_dir = journal.notes_dir
+
+    def refuse(target, folder):
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(paths, "remove_inside", refuse)
+    assert main(["journal", "erase", "--yes"]) == 1
+    out, err = capsys.readouterr()
+    assert "empty now" not in out and "internal error" not in err
+    assert len(err.strip().splitlines()) == 1 and str(notes_dir) in err and "delete" in err
+    with Journal.open(path) as journal:
+        assert journal.rows("talks") == [] and journal.rows("notes") == []
+        VoiceNotes(journal, enabled=True)  # the unremovable leftover does not stop the notes from opening

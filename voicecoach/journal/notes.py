@@ -151,8 +151,9 @@ def own_files(folder: Path) -> list[Path]:
 
 
 def remove_all(folder: Path) -> int:
-    """Delete every note file voicecoach made in ``folder`` (for erase); returns how many were removed."""
-    return sum(_remove(p, folder) for p in own_files(folder))
+    """Delete every note file voicecoach made in ``folder`` (for erase); returns how many were removed. A file that
+    cannot be deleted stays (the caller sees it in :func:`own_files` and says so)."""
+    return sum(_remove(p, folder, quiet=True) for p in own_files(folder))
 
 
 def _discard(tmp: Path) -> None:
@@ -164,9 +165,14 @@ def _discard(tmp: Path) -> None:
                     tmp.name, exc.strerror)
 
 
-def _remove(path: Path, folder: Path) -> bool:
+def _remove(path: Path, folder: Path, quiet: bool = False) -> bool:
+    """Delete one note file; a refusal or an OS error (a read-only card) is logged, never raised: a file that
+    cannot go now must not stop the journal or the notes from opening."""
     try:
         return paths.remove_inside(path, folder)
     except ValueError as exc:
         log.warning("voice notes: %s", exc)
-        return False
+    except OSError as exc:
+        log.log(logging.DEBUG if quiet else logging.WARNING, "voice notes: cannot delete %s (%s)", path.name,
+                exc.strerror)
+    return False

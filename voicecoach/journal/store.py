@@ -389,9 +389,10 @@ class Journal:
         with self._tx() as conn:
             for table in reversed(TABLES):
                 conn.execute(f"DELETE FROM {table}")
-        from .notes import remove_all
+        from .notes import own_files, remove_all
 
         remove_all(self.notes_dir)  # only voicecoach's own note files, in its own marked folder
+        left = own_files(self.notes_dir)
         with self._lock:
             try:
                 self._conn.execute("VACUUM")
@@ -401,6 +402,10 @@ class Journal:
                 raise _unavailable(self.path, exc) from None
             finally:
                 self._conn.execute("PRAGMA busy_timeout = 10000")
+        if left:
+            raise JournalUnavailable(f"journal {self.path}: every entry was erased, but {len(left)} voice note "
+                                     f"file(s) in {self.notes_dir} could not be deleted; delete them by hand "
+                                     f"(or make the folder writable) and run the erase again")
         if busy or (wal_frames > 0 and copied < wal_frames):
             raise JournalBusy(f"journal {self.path}: everything was deleted, but another program is still reading "
                               f"the journal, so the old data stays in the file until it stops; stop it (e.g. the "
