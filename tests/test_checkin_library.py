@@ -174,3 +174,19 @@ def test_the_example_in_writing_scripts_passes_check(tmp_path: Path, capsys) -> 
     file.write_text(example, encoding="utf-8")
     assert main(["scripts", "check", str(file)]) == 0
     assert capsys.readouterr().out.startswith(f"OK: {file}: morning \"Morning hello\", 7 steps")
+
+
+def test_scripts_check_fails_a_user_script_whose_name_another_user_file_has(user_scripts: Path, capsys) -> None:
+    """``scripts list`` marks the second file BROKEN (it is never used), so ``scripts check`` must not call it OK;
+    overriding a built-in is allowed, and said."""
+    (user_scripts / "a.toml").write_text('name = "morning"\n' + GOOD.format(title="One"), encoding="utf-8")
+    (user_scripts / "b.toml").write_text('name = "morning"\n' + GOOD.format(title="Two"), encoding="utf-8")
+    (user_scripts / "mine.toml").write_text('name = "nightly"\n' + GOOD.format(title="Ours"), encoding="utf-8")
+    assert main(["scripts", "check", "a.toml"]) == 0
+    capsys.readouterr()
+    assert main(["scripts", "check", "b.toml"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().splitlines() == [
+        "voicecoach: error: b.toml: name 'morning' is already used by a.toml (rename one of them)"]
+    assert main(["scripts", "check", "mine.toml"]) == 0
+    assert "overrides the built-in nightly" in capsys.readouterr().out

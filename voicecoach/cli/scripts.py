@@ -65,13 +65,34 @@ def _check(files: list[str], pack) -> int:
             problem = unsayable(script, pack) if pack is not None else None
             if problem:
                 raise InputError(problem)
+            note = _as_installed(Path(file))
         except InputError as exc:
             print(f"voicecoach: error: {exc}", file=sys.stderr)
             status = 2
             continue
         print(f"OK: {file}: {script.name} \"{script.title}\", {len(script.steps)} steps, "
-              f"about {script.minutes:g} min")
+              f"about {script.minutes:g} min" + (f" ({note})" if note else ""))
     return status
+
+
+def _as_installed(file: Path) -> str:
+    """For a file in your scripts folder, how the library takes it: raises the InputError that keeps it from being
+    used (its name is already another file's there), or a note ("overrides the built-in nightly"); "" elsewhere."""
+    from ..checkin.library import Library, user_dir
+    from ..errors import InputError
+
+    try:
+        installed = file.resolve().parent == user_dir().resolve()
+    except OSError:
+        return ""
+    if not installed:
+        return ""
+    entry = next((e for e in Library.load().entries if e.path.resolve() == file.resolve()), None)
+    if entry is None:
+        return ""
+    if entry.broken:
+        raise InputError(entry.error)
+    return f"overrides the built-in {entry.name}" if entry.overrides else ""
 
 
 def _script_path(file: str) -> Path:
