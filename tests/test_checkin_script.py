@@ -234,3 +234,23 @@ def test_files_are_named_by_their_name_and_missing_files_are_input_errors(tmp_pa
     path.write_bytes(b"\xff\xfe\x00junk")
     with pytest.raises(InputError, match="not a UTF-8 text file"):
         load_script_file(path)
+
+
+@pytest.mark.parametrize("file, expected", [
+    ("my script.toml", "my script.toml: the file name 'my script' is not a usable script name (lowercase letters, "
+                       "digits, - or _): rename the file to my-script.toml, or add name = \"my-script\""),
+    ("Café.toml", "Café.toml: the file name 'Café' is not a usable script name (lowercase letters, digits, - or _): "
+                  "rename the file to cafe.toml, or add name = \"cafe\""),
+])
+def test_a_file_name_that_is_no_script_name_is_blamed_on_the_file_not_on_a_name_key(file: str, expected: str) -> None:
+    """With no ``name =`` in the file, the error said "name = 'my script' must be ..." about a key that is not
+    there; it names the file name and a usable one."""
+    with pytest.raises(InputError) as info:
+        parse_script(HEAD + '[[steps]]\ntype = "say"\ntext = "Hi."\n', file)
+    assert str(info.value) == expected
+
+
+def test_a_name_key_that_is_no_script_name_suggests_one() -> None:
+    message = error_of('[[steps]]\ntype = "say"\ntext = "Hi."\n', head='name = "Our Night"\n' + HEAD)
+    assert message == ("test.toml: name = 'Our Night' must be a short lowercase name (letters, digits, - or _), "
+                       "e.g. name = \"our-night\"")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -238,8 +239,13 @@ def _parse_meta(where: Where, data: dict[str, Any], default_name: str) -> dict[s
         if key not in META_KEYS:
             raise where.error(f"unknown key '{_shown(key)[1:-1]}' (a script takes: {', '.join(META_KEYS)})")
     name = data.get("name", default_name)
+    if "name" not in data and not NAME_RE.match(name):
+        usable = usable_name(name)
+        raise where.error(f"the file name {_shown(name)} is not a usable script name (lowercase letters, digits, - "
+                          f"or _): rename the file to {usable}.toml, or add name = \"{usable}\"")
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise where.error(f"name = {_shown(name)} must be a short lowercase name (letters, digits, - or _)")
+        hint = f", e.g. name = \"{usable_name(name)}\"" if isinstance(name, str) else ""
+        raise where.error(f"name = {_shown(name)} must be a short lowercase name (letters, digits, - or _){hint}")
     if "title" not in data:
         raise where.error("title is missing (add: title = \"Our check-in\")")
     if "minutes" not in data:
@@ -265,6 +271,13 @@ def _parse_meta(where: Where, data: dict[str, Any], default_name: str) -> dict[s
     meta["durations"] = tuple((k, float(v)) for k, v in durations.items())
     _variables(where, "consent", consent, set(BASE_VARS) | set(durations))
     return meta
+
+
+def usable_name(text: str) -> str:
+    """A script name made from ``text``: "My Script" -> "my-script", "Café" -> "cafe" (for error messages)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    name = re.sub(r"[^a-z0-9_-]+", "-", ascii_text).strip("-_")[:40].rstrip("-_")
+    return name or "my-script"
 
 
 def _check_flow(where: Where, steps: tuple[Step, ...]) -> None:
