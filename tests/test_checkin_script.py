@@ -254,3 +254,12 @@ def test_a_name_key_that_is_no_script_name_suggests_one() -> None:
     message = error_of('[[steps]]\ntype = "say"\ntext = "Hi."\n', head='name = "Our Night"\n' + HEAD)
     assert message == ("test.toml: name = 'Our Night' must be a short lowercase name (letters, digits, - or _), "
                        "e.g. name = \"our-night\"")
+
+
+@pytest.mark.parametrize("value, number", [('"5 min"', "5"), ('"1.5 minutes"', "1.5"), ('"5"', "5"),
+                                           ('"0,5 min"', "0.5")])
+def test_minutes_written_with_a_unit_or_in_quotes_says_to_write_the_number(value: str, number: str) -> None:
+    """People write a timer as they say it; the error named [durations] (which they never meant) and no fix."""
+    message = error_of(f'[[steps]]\ntype = "turn"\nfor = "a"\nminutes = {value}\n')
+    assert message == (f"test.toml: step 1 (turn): minutes = {value.replace(chr(34), chr(39))} is not a number: "
+                       f"write minutes = {number} (a plain number of minutes, no quotes or unit)")

@@ -96,8 +96,16 @@ def _number(where: Where, key: str, value: Any, lo: float, hi: float, unit: str 
     return float(value)
 
 
+_WRITTEN_MINUTES = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:m|min|mins|minute|minutes)?\.?\s*$", re.IGNORECASE)
+
+
 def _minutes(where: Where, key: str, value: Any, durations: dict[str, float], lo: float, hi: float) -> float:
     if isinstance(value, str):
+        written = _WRITTEN_MINUTES.match(value)
+        if value not in durations and written:
+            number = written.group(1).replace(",", ".")
+            raise where.error(f"{key} = {_shown(value)} is not a number: write {key} = {number} (a plain number "
+                              f"of minutes, no quotes or unit)")
         if value not in durations:
             known = ", ".join(durations) or "none defined"
             raise where.error(f"{key} = {_shown(value)} is not a duration name (in [durations]: {known})")
