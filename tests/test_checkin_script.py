@@ -263,3 +263,13 @@ def test_minutes_written_with_a_unit_or_in_quotes_says_to_write_the_number(value
     message = error_of(f'[[steps]]\ntype = "turn"\nfor = "a"\nminutes = {value}\n')
     assert message == (f"test.toml: step 1 (turn): minutes = {value.replace(chr(34), chr(39))} is not a number: "
                        f"write minutes = {number} (a plain number of minutes, no quotes or unit)")
+
+
+@pytest.mark.parametrize("body, fix", [
+    ('[[steps]]\ntype = "say"\n', 'add text = "..." with the words to say'),
+    ('[[steps]]\ntype = "turn"\nfor = "a"\n', "add minutes = 2, how long the turn lasts"),
+    ('[[steps]]\ntype = "reflect"\n', 'add for = "each" (or a, b, first, second, other): whose words are summed up'),
+])
+def test_a_missing_key_says_what_to_add(body: str, fix: str) -> None:
+    """A step without its prompt or timer said only "text is missing": the line now gives the fix too."""
+    assert error_of(body).endswith(f"is missing ({fix})")

@@ -61,6 +61,9 @@ META_KEYS = ("name", "title", "description", "minutes", "offer_on_schedule", "co
 COMMON_KEYS = ("type", "id", "title")
 QUIET_KEYS = ("end_text", "yes_text", "not_now_text")  # may be "" to say nothing
 TEXT_KEYS = ("text", "title", "end_text", "yes_text", "not_now_text", "confirm", "correct_text")
+MISSING_FIX = {"text": 'add text = "..." with the words to say',
+               "minutes": "add minutes = 2, how long the turn lasts",
+               "for": 'add for = "each" (or a, b, first, second, other): whose words are summed up'}
 DEFAULT_CONSENT = "Hello {a} and {b}. Is now a good time for {title}? It takes about {approx}. Say yes, or not now."
 CONSENT_NEEDS = frozenset({Command.YES, Command.NOT_NOW})  # every script opens with "Say yes, or not now"
 
@@ -148,7 +151,8 @@ def _parse_step(where: Where, number: int, raw: Any, durations: dict[str, float]
             raise where.error(f"unknown key '{_shown(key)[1:-1]}' (a {type_} step takes: {', '.join(allowed[1:])})")
     for key in kind.required:
         if key not in raw:
-            raise where.error(f"{key} is missing")
+            fix = MISSING_FIX.get(key, "")
+            raise where.error(f"{key} is missing" + (f" ({fix})" if fix else ""))
     values: dict[str, Any] = {"number": number, "type": type_}
     for key, value in raw.items():
         if key == "type":
