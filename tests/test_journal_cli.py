@@ -237,3 +237,20 @@ def test_erase_that_cannot_delete_a_voice_note_file_says_so_in_one_line(dirs: Pa
     with Journal.open(path) as journal:
         assert journal.rows("talks") == [] and journal.rows("notes") == []
         VoiceNotes(journal, enabled=True)  # the unremovable leftover does not stop the notes from opening
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_export_to_stdout_on_a_full_disk_is_one_line_not_an_internal_error(dirs: Path) -> None:
+    """``journal export --json > mine.json`` on a full disk: the file is incomplete, so say so in one line with the
+    fix (exit 1), never 'internal error: OSError'."""
+    filled(dirs)
+    env = {**os.environ, "VOICECOACH_DATA_DIR": str(dirs / "data"), "VOICECOACH_CONFIG_DIR": str(dirs / "config"),
+           "PYTHONPATH": str(ROOT)}
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "voicecoach", "journal", "export", "--json"],
+                                stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE, text=True, env=env,
+                                timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "voicecoach: error: cannot write the export to standard output (No space left on device): what was "
+        "written is incomplete; free some space, or write it elsewhere with --out FILE"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def _export(path: Path, out: str | None) -> int:
         data = {"format": "voicecoach-journal", "schema": CURRENT_VERSION, **{t: [] for t in TABLES}}
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if out is None:
-        sys.stdout.write(text)
+        _to_stdout(text)
         return 0
     try:
         paths.write_private(out, text)  # 0600 even over an existing 0644 file
@@ -73,6 +74,34 @@ def _export(path: Path, out: str | None) -> int:
     counts = ", ".join(f"{t}: {len(data[t])}" for t in ("talks", "events", "pauses", "checkins", "notes"))
     print(f"exported the journal to {out} ({counts}); it is private: keep it safe", file=sys.stderr)
     return 0
+
+
+def _to_stdout(text: str) -> None:
+    """Print the export; a write that fails (``> mine.json`` on a full disk) is one line saying the output is
+    incomplete. A closed pipe (``| head``) is left to :func:`voicecoach.cli.main`."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _drop_stdout()
+        raise VoicecoachError(f"cannot write the export to standard output ({exc.strerror}): what was written is "
+                              f"incomplete; free some space, or write it elsewhere with --out FILE") from None
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the text still buffered is not written again (and fails again) at exit."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured in tests)
+        pass
+    finally:
+        os.close(null)
 
 
 def _erase(path: Path, yes: bool) -> int:
