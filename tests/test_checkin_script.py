@@ -273,3 +273,19 @@ def test_minutes_written_with_a_unit_or_in_quotes_says_to_write_the_number(value
 def test_a_missing_key_says_what_to_add(body: str, fix: str) -> None:
     """A step without its prompt or timer said only "text is missing": the line now gives the fix too."""
     assert error_of(body).endswith(f"is missing ({fix})")
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('[[steps]]\ntype = "trun"\nminutes = 1\n',
+     "test.toml: step 1: type = 'trun' is not a step type (use one of: say, ask, turn, reflect, choose, pause, "
+     "end; did you mean \"turn\"?)"),
+    ('[[steps]]\ntype = "turn"\nfor = "a"\nminuts = 1\n',
+     "test.toml: step 1 (turn): unknown key 'minuts' (a turn step takes: id, title, text, for, minutes, warn_at, "
+     "end_text; did you mean minutes?)"),
+    ('[[steps]]\ntype = "turn"\nfor = "a"\nminutes = 1\ntext = "{speeker}, go on."\n',
+     "test.toml: step 1 (turn): text uses unknown variable {speeker} (known here: {a}, {approx}, {b}, {duration}, "
+     "{listener}, {minutes}, {speaker}, {title}; did you mean {speaker}?)"),
+])
+def test_a_misspelling_names_the_word_that_was_meant(body: str, expected: str) -> None:
+    """A typo in a hand-written file: the line says which word was meant, besides listing the choices."""
+    assert error_of(body) == expected

@@ -18,11 +18,12 @@ hostile file a one-line error: :data:`MAX_STEPS` steps, :data:`MAX_TEXT_CHARS` c
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..commands import Command
 from ..errors import InputError
@@ -124,8 +125,17 @@ def _variables(where: Where, key: str, text: str, known: set[str]) -> None:
     for name, spec, conv in fields:
         if spec or conv or name not in known:
             hint = ", ".join("{" + k + "}" for k in sorted(known))
+            guess = "" if spec or conv else _meant(name, sorted(known), "{{{}}}")
             raise where.error(f"{key} uses unknown variable {{{name}{'!' + conv if conv else ''}"
-                              f"{':' + spec if spec else ''}}} (known here: {hint})")
+                              f"{':' + spec if spec else ''}}} (known here: {hint}{guess})")
+
+
+def _meant(word: Any, choices: Sequence[str], shown: str = "{}") -> str:
+    """ "; did you mean X?" for a near miss of one of ``choices`` (a typo), else ""."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.7)
+    return f"; did you mean {shown.format(close[0])}?" if close else ""
 
 
 def _target(where: Where, key: str, value: Any) -> str:
@@ -142,13 +152,16 @@ def _parse_step(where: Where, number: int, raw: Any, durations: dict[str, float]
     if type_ is None:
         raise where.error(f"type is missing (add type = \"...\": one of {', '.join(STEP_TYPES)})")
     if type_ not in KINDS:
-        raise where.error(f"type = {_shown(type_)} is not a step type (use one of: {', '.join(STEP_TYPES)})")
+        guess = _meant(type_, STEP_TYPES, '"{}"')
+        raise where.error(f"type = {_shown(type_)} is not a step type (use one of: {', '.join(STEP_TYPES)}{guess})")
     kind = KINDS[type_]
     where.at(number, type_)
     allowed = COMMON_KEYS + kind.keys
     for key in raw:
         if key not in allowed:
-            raise where.error(f"unknown key '{_shown(key)[1:-1]}' (a {type_} step takes: {', '.join(allowed[1:])})")
+            guess = _meant(key, allowed[1:])
+            raise where.error(f"unknown key '{_shown(key)[1:-1]}' (a {type_} step takes: {', '.join(allowed[1:])}"
+                              f"{guess})")
     for key in kind.required:
         if key not in raw:
             fix = MISSING_FIX.get(key, "")
