@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from voicecoach.actions import Say, Snooze
+from voicecoach.actions import PlayNote, Say, Snooze
 from voicecoach.checkin.runner import TURN_COMMANDS, ScriptRunner
 from voicecoach.checkin.script import parse_script
 from voicecoach.clock import FakeClock
@@ -176,7 +176,8 @@ def test_voice_notes_only_when_nothing_else_is_under_way():
     rig = Rig()
     assert rig.say(Command.PLAY_NOTES) == [FindNotes()]
     effects = rig.router.notes_found([NoteSummary(1, 0.0, "A")], rig.now())
-    assert "There is one note" in says(effects)
+    assert "There is one note" in says(effects) and PlayNote(1) in effects
+    assert "keep it" in says(rig.router.note_played(1, True, rig.now()))   # asked once it plays
     rig.spoken()
     assert "Kept" in says(rig.say(Command.YES))
     rig.say(Command.PAUSE)

@@ -26,13 +26,27 @@ def test_playing_notes_asks_to_keep_each_and_deletes_on_not_now():
     flow = NotesFlow(("Sam", "Alex"), enabled=True, wall=lambda: 1_700_000_000.0)
     notes = [NoteSummary(1, 1_700_000_000.0 - 3600, "A"), NoteSummary(2, 1_700_000_000.0 - 600, "B")]
     first = flow.play(notes)
-    assert "2 notes" in says(first) and "from Sam" in says(first)
-    assert PlayNote(1) in first and any(isinstance(a, Listen) for a in first)
+    assert "2 notes" in says(first) and "from Sam" in says(first) and PlayNote(1) in first
+    assert not any(isinstance(a, Listen) for a in first)   # asked only once the note plays
+    assert any(isinstance(a, Listen) for a in flow.played(1, True))
     second = flow.heard(Command.YES)
     assert "Kept" in says(second) and PlayNote(2) in second and "from Alex" in says(second)
+    flow.played(2, True)
     end = flow.heard(Command.NOT_NOW)
     assert DeleteNote(2) in end and "all the notes" in says(end)
     assert not flow.active
+
+
+def test_a_note_that_cannot_be_played_is_not_asked_about_and_stays_saved():
+    # "not now" deletes the note asked about: a note nobody heard (its file unreadable) must not be asked about
+    flow = NotesFlow(("Sam", "Alex"), enabled=True, wall=lambda: 1_700_000_000.0)
+    flow.play([NoteSummary(1, 1_699_999_000.0, "A"), NoteSummary(2, 1_699_999_500.0, "B")])
+    skipped = flow.played(1, False)
+    assert "stays saved" in says(skipped) and PlayNote(2) in skipped
+    assert not any(isinstance(a, (Listen, DeleteNote)) for a in skipped)
+    assert flow.played(1, True) == []   # a late word about a note no longer current changes nothing
+    flow.played(2, True)
+    assert DeleteNote(2) in flow.heard(Command.NOT_NOW) and not flow.active
 
 
 def test_no_notes_waiting_is_said_plainly():
@@ -56,38 +70,52 @@ def test_recorder_gives_up_when_nobody_speaks():
     assert finished[-1] and not rec.has_speech
 
 
+class LiveNotes:
+    """A live Session with the real pipeline, real TTS into a null sink, and a real journal with voice notes on."""
+
+    def __init__(self, tmp_path) -> None:
+        from voicecoach_dev.live import render_conversation
+        from voicecoach import app
+        from voicecoach.audio.playback import NullSink
+        from voicecoach.config import Config
+        from voicecoach.journal.notes import VoiceNotes
+        from voicecoach.journal.store import Journal
+        from voicecoach.journal.schema import TalkSource
+        from voicecoach.runtime_live import Live, LiveSpec
+        from voicecoach.speech.speaker import Speaker
+
+        config = Config()
+        config = replace(config, journal=replace(config.journal, voice_notes=True))
+        self.audio, _ = render_conversation()
+        self.journal = journal = Journal.open(tmp_path / "journal.sqlite3")
+        self.notes = notes = VoiceNotes(journal, True, 60.0)
+        self.speaker = speaker = Speaker(config.speech, sink=NullSink())
+        self.said: list[str] = []
+        live = Live.build(config, LiveSpec(TalkSource.LISTEN, commands=False), on_line=self.said.append,
+                          pipeline=app.make_pipeline(config, use_profile=False), speaker=speaker, journal=journal,
+                          notes=notes)
+        self.session = live.session
+        self.position = 0
+
+    def feed(self, samples) -> None:
+        """Feed audio to the session frame by frame, on one audio clock."""
+        from voicecoach.sources import ArraySource
+
+        for frame in ArraySource(samples, 30, self.position).frames():
+            self.session.step(frame)
+        self.position += len(samples) - len(samples) % 480
+
+    def close(self) -> None:
+        """Close the speaker and the journal."""
+        self.speaker.close()
+        self.journal.close()
+
+
 def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch):
     monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path))
-    from voicecoach_dev.live import render_conversation
-    from voicecoach import app
-    from voicecoach.audio.playback import NullSink
-    from voicecoach.config import Config
-    from voicecoach.journal.notes import VoiceNotes
-    from voicecoach.journal.store import Journal
-    from voicecoach.journal.schema import TalkSource
-    from voicecoach.runtime_live import Live, LiveSpec
-    from voicecoach.sources import ArraySource
-    from voicecoach.speech.speaker import Speaker
-
-    config = Config()
-    config = replace(config, journal=replace(config.journal, voice_notes=True))
-    audio, timeline = render_conversation()
-    journal = Journal.open(tmp_path / "journal.sqlite3")
-    notes = VoiceNotes(journal, True, 60.0)
-    speaker = Speaker(config.speech, sink=NullSink())
-    said: list[str] = []
-    live = Live.build(config, LiveSpec(TalkSource.LISTEN, commands=False), on_line=said.append,
-                      pipeline=app.make_pipeline(config, use_profile=False), speaker=speaker, journal=journal,
-                      notes=notes)
-    session = live.session
-    position = 0
-
-    def feed(samples):
-        nonlocal position
-        for frame in ArraySource(samples, 30, position).frames():
-            session.step(frame)
-        position += len(samples) - len(samples) % 480
-
+    live = LiveNotes(tmp_path)
+    audio, feed, said, speaker, notes, session = (live.audio, live.feed, live.said, live.speaker, live.notes,
+                                                  live.session)
     feed(audio[: 16000 * 5])  # a little talk first
     session.submit(Command.LEAVE_NOTE)
     feed(np.zeros(480, np.int16))
@@ -106,5 +134,20 @@ def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch
     feed(np.zeros(480, np.int16))
     assert notes.list_notes() == []
     assert "Deleted" in " ".join(said)
-    speaker.close()
-    journal.close()
+    live.close()
+
+
+def test_a_stored_note_that_cannot_be_read_is_not_asked_about_and_not_now_keeps_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path))
+    live = LiveNotes(tmp_path)
+    note_id = live.notes.save_note(live.audio[: 16000 * 3], "A", "B", 1_700_000_000.0)
+    stored = live.notes.list_notes()
+    stored[0].path.write_bytes(b"not a wav any more")   # e.g. a damaged SD card
+    live.feed(live.audio[: 16000 * 2])
+    live.session.submit(Command.PLAY_NOTES)
+    live.feed(np.zeros(480, np.int16))
+    assert "couldn't play this note" in " ".join(live.said) and "keep it" not in " ".join(live.said)
+    live.session.submit(Command.NOT_NOW)
+    live.feed(np.zeros(480, np.int16))
+    assert [n.id for n in live.notes.list_notes()] == [note_id] and "Deleted" not in " ".join(live.said)
+    live.close()

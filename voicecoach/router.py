@@ -201,6 +201,10 @@ class Router:
         self._note_pending = False
         return self._ask(self.notes, lambda: self.notes.recorded(to_partner, saved), now)
 
+    def note_played(self, note_id: int, ok: bool, now: float) -> list[Effect]:
+        """The runtime started playing a voice note (``ok`` False: it could not be loaded or played)."""
+        return self._ask(self.notes, lambda: self.notes.played(note_id, ok), now)
+
     def close(self, now: float) -> list[Effect]:
         """The program is stopping: a running check-in and pause end, recorded as cut short. Records only."""
         out: list[Effect] = []

@@ -333,9 +333,11 @@ class Session:
         return [NoteSummary(n.id, n.created_at, n.from_partner) for n in found]
 
     def _play_note(self, note_id: int) -> None:
+        """Play a stored note, then tell the notes flow whether it could (it asks to keep only a note heard)."""
         audio = self._notes_call(lambda store: store.load_note(note_id))
         if audio is not None:
             self.speaker.play(audio, SAMPLE_RATE, label="voice note")
+        self._carry_out(self.router.note_played(note_id, audio is not None, self.clock.now()))
 
     def _notes_call(self, call: Callable[[NoteStore], T]) -> T | None:
         if self.notes is None:
