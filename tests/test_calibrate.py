@@ -77,9 +77,9 @@ def test_calibrate_from_wavs_stores_a_private_profile_that_listen_uses(voices, t
     assert app.make_pipeline(Config()).profile is not None
 
 
-@pytest.mark.parametrize("damage", [{"calm_db": "loud"}, {"calm_f0_hz": [200]}, {"calm_bright_db": True}])
-def test_a_profile_with_a_baseline_that_is_not_a_number_is_ignored_with_one_warning(damage, voices, tmp_path,
-                                                                                    run_cli, tmp_home):
+def _damaged_profile(damage: dict, voices, tmp_path, run_cli, tmp_home):
+    """Calibrate from the two voices' WAVs (a.wav, b.wav in tmp_path), then change partner A's saved baseline
+    by ``damage``; returns the profile's path."""
     write_wav(tmp_path / "a.wav", voices["A"])
     write_wav(tmp_path / "b.wav", voices["B"])
     assert run_cli("calibrate", "--from-wav", tmp_path / "a.wav", tmp_path / "b.wav", env=tmp_home.env).returncode == 0
@@ -87,6 +87,13 @@ def test_a_profile_with_a_baseline_that_is_not_a_number_is_ignored_with_one_warn
     data = json.loads(path.read_text())
     data["partners"]["A"].update(damage)
     path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("damage", [{"calm_db": "loud"}, {"calm_f0_hz": [200]}, {"calm_bright_db": True}])
+def test_a_profile_with_a_baseline_that_is_not_a_number_is_ignored_with_one_warning(damage, voices, tmp_path,
+                                                                                    run_cli, tmp_home):
+    path = _damaged_profile(damage, voices, tmp_path, run_cli, tmp_home)
     before = path.read_bytes()
     result = run_cli("analyze", tmp_path / "a.wav", env=tmp_home.env)
     assert result.returncode == 0, result.stderr
@@ -100,13 +107,7 @@ def test_a_profile_with_a_baseline_that_is_not_a_number_is_ignored_with_one_warn
 def test_a_profile_with_an_impossible_baseline_is_ignored_as_if_there_were_none(damage, voices, tmp_path,
                                                                                run_cli, tmp_home):
     # a negative pitch crashed analyze, listen and the kiosk (math domain error); NaN silently changed the events
-    write_wav(tmp_path / "a.wav", voices["A"])
-    write_wav(tmp_path / "b.wav", voices["B"])
-    assert run_cli("calibrate", "--from-wav", tmp_path / "a.wav", tmp_path / "b.wav", env=tmp_home.env).returncode == 0
-    path = tmp_home.data_dir / "profile.json"
-    data = json.loads(path.read_text())
-    data["partners"]["A"].update(damage)
-    path.write_text(json.dumps(data))
+    path = _damaged_profile(damage, voices, tmp_path, run_cli, tmp_home)
     result = run_cli("analyze", tmp_path / "a.wav", tmp_path / "b.wav", "--json", env=tmp_home.env)
     assert result.returncode == 0, result.stderr
     assert "ignoring the voice profile" in result.stderr and "internal error" not in result.stderr

@@ -250,19 +250,28 @@ def test_the_suggestion_is_rendered_ahead_so_the_first_one_starts_from_the_cache
     assert info["misses"] == misses and info["hits"] >= 1, info
 
 
-def test_a_suggestion_nobody_heard_is_not_stored_shown_or_counted_as_made(build):
-    """A pause suggestion while the pause runs is dropped: the journal, the live lines, the observers and the
-    summary must not say a pause was offered."""
+def _suggesting_at(build, t_s: float):
+    """A live assembly whose real pipeline also suggests a pause ``t_s`` seconds in; returns (live, the live lines,
+    what observers saw)."""
     lines: list[str] = []
     live = build(on_line=lines.append)
     seen = Seen()
     live.observe(seen)
     pipeline = live.session.pipeline
     real = pipeline.process
-    offered = PauseSuggested(t=5.0, reason="raised voices for 3 s in 60 s")
-    # the real pipeline, plus a pause suggestion 5 s in (while the pause asked for from the page runs)
+    offered = PauseSuggested(t=t_s, reason="raised voices for 3 s in 60 s")
+    at = int(16000 * t_s)
     pipeline.process = lambda frame, muted=False: real(frame, muted=muted) + (
-        [offered] if frame.start_sample <= 16000 * 5 < frame.start_sample + len(frame.samples) else [])
+        [offered] if frame.start_sample <= at < frame.start_sample + len(frame.samples) else [])
+    return live, lines, seen
+
+
+def test_a_suggestion_nobody_heard_is_not_stored_shown_or_counted_as_made(build):
+    """A pause suggestion while the pause runs is dropped: the journal, the live lines, the observers and the
+    summary must not say a pause was offered."""
+    # the real pipeline, plus a pause suggestion 5 s in (while the pause asked for from the page runs)
+    live, lines, seen = _suggesting_at(build, 5.0)
+    pipeline = live.session.pipeline
     withdrawn: list[float] = []
     pipeline.withdraw = withdrawn.append   # the policy is told: no cooldown or hourly cap for it
     live.submit(Command.PAUSE, Source.WEB)
@@ -277,15 +286,7 @@ def test_a_suggestion_nobody_heard_is_not_stored_shown_or_counted_as_made(build)
 def test_a_suggestion_during_a_check_in_that_says_nothing_of_it_is_not_stored_or_shown(build):
     """The check-in is asking "Is now a good time?": a pause suggestion then is not offered by anyone, so the
     journal, the live lines and the observers must not say one was (it read as a pause suggested)."""
-    lines: list[str] = []
-    live = build(on_line=lines.append)
-    seen = Seen()
-    live.observe(seen)
-    pipeline = live.session.pipeline
-    real = pipeline.process
-    offered = PauseSuggested(t=1.0, reason="raised voices for 3 s in 60 s")
-    pipeline.process = lambda frame, muted=False: real(frame, muted=muted) + (
-        [offered] if frame.start_sample <= 16000 < frame.start_sample + len(frame.samples) else [])
+    live, lines, seen = _suggesting_at(build, 1.0)
     live.session.start_checkin("nightly")
     summary = live.serve(source(np.zeros(16000 * 3, np.int16)), live=False)
     assert not seen.of(PauseSuggested) and not seen.of(SuggestionMade)
