@@ -177,7 +177,7 @@ def test_a_talk_in_which_no_audio_was_heard_is_not_stored_or_counted(build, tmp_
     from voicecoach.journal.report import build_report
 
     summary = build().serve(source(np.zeros(0, np.int16)), live=False)
-    assert not summary.heard and "Talk of" not in summary.text() and "Thank you" not in summary.text()
+    assert not summary.counted and "Talk of" not in summary.text() and "Thank you" not in summary.text()
     assert summary.text() == "Nothing was heard (no audio arrived), so this is not counted as a talk."
     with Journal.open(tmp_path / "journal.sqlite3") as journal:
         assert journal.rows("talks") == []
@@ -186,7 +186,8 @@ def test_a_talk_in_which_no_audio_was_heard_is_not_stored_or_counted(build, tmp_
     assert report.total.talks == 0 and report.total.talk_min == 0
 
 
-def test_a_pause_taken_by_key_while_no_audio_came_is_kept_without_its_talk(tmp_path):
+def test_a_pause_taken_by_key_while_no_audio_came_keeps_its_talk(tmp_path):
+    # the microphone failed, but the couple used the product (a pause by key): that is a talk, and counted
     from voicecoach.journal.talk import TalkLog
 
     clock = iter(range(1000, 2000, 60))
@@ -194,15 +195,16 @@ def test_a_pause_taken_by_key_while_no_audio_came_is_kept_without_its_talk(tmp_p
         talk = TalkLog(journal, TalkSource.LISTEN, wall=lambda: float(next(clock)))
         talk.record(PauseStarted(20.0, manual=True))
         talk.record(PauseEnded(PauseEnd.CUT_SHORT, 1.0))
-        assert not talk.end(None, 0.0, 0.0).heard
-        assert journal.rows("talks") == []
+        summary = talk.end(None, 0.0, 0.0)
+        assert summary.counted and "Thank you for talking with care" in summary.text()
+        (stored,) = journal.rows("talks")
         (pause,) = journal.rows("pauses")
-    assert pause["talk_id"] is None and pause["ended_at"] is not None
+    assert pause["talk_id"] == stored["id"] and pause["ended_at"] is not None and stored["ended_at"] is not None
 
 
 def test_a_talk_with_audio_is_stored_and_counted_even_if_silent(build, tmp_path):
     summary = build().serve(source(np.zeros(1600, np.int16)), live=False)
-    assert summary.heard and summary.text().startswith("Talk of 0 s")
+    assert summary.counted and summary.text().startswith("Talk of 0 s")
     with Journal.open(tmp_path / "journal.sqlite3") as journal:
         (talk,) = journal.rows("talks")
     assert talk["ended_at"] is not None and talk["speak_a_s"] == 0.0

@@ -276,11 +276,9 @@ class Journal:
         self._update("talks", talk_id, row)
 
     def discard_talk(self, talk_id: int) -> None:
-        """Remove a talk in which no audio was heard (the microphone never came, or it stopped first): it is no talk
-        to count. A pause or suggestion made meanwhile (by key) is kept, no longer tied to it."""
+        """Remove a talk in which no audio was heard and nothing was done (the microphone never came, or it stopped
+        first): it is no talk to count. Its events go with it (there are none without audio)."""
         with self._tx() as conn:
-            for table in ("suggestions", "pauses"):
-                conn.execute(f"UPDATE {table} SET talk_id = NULL WHERE talk_id = ?", (talk_id,))
             if conn.execute("DELETE FROM talks WHERE id = ?", (talk_id,)).rowcount != 1:
                 raise JournalValueError(f"journal: no talks row with id {talk_id}")
 

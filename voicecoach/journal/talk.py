@@ -2,7 +2,8 @@
 
 :class:`TalkLog` stores each detector event and each :mod:`record <voicecoach.records>` with the journal method for
 its type, closes a raised-voice event when its stretch ends, and keeps the counts for the summary printed at the
-end. A talk in which no audio was heard is removed again at its end: it is not counted. A journal that cannot be
+end. A talk in which no audio was heard and nothing was done (no pause, suggestion or check-in) is removed again
+at its end: it is not counted. A journal that cannot be
 written is logged once and detection goes on without it; no journal at all (switched off) just counts. Wall-clock
 times come from the injected ``wall`` function: the log never reads a clock.
 """
@@ -35,11 +36,12 @@ class TalkSummary:
     pauses: int = 0
     declined: int = 0
     checkins: list[str] = field(default_factory=list)
-    heard: bool = True  # False: no audio arrived (no microphone came, or it stopped first): not stored as a talk
+    counted: bool = True  # False: no audio arrived (no microphone came, or it stopped first) and nothing was done
+                          # (no pause, suggestion or check-in): not stored as a talk
 
     def text(self) -> str:
         """A gentle one-paragraph summary."""
-        if not self.heard:
+        if not self.counted:
             parts = ["Nothing was heard (no audio arrived), so this is not counted as a talk"]
         else:
             mins = self.seconds / 60.0
@@ -52,7 +54,7 @@ class TalkSummary:
             parts.append(f"{self.pauses} pause{'s' * (self.pauses != 1)} taken")
         if self.checkins:
             parts.append("check-ins: " + ", ".join(self.checkins))
-        return "; ".join(parts) + (". Thank you for talking with care." if self.heard else ".")
+        return "; ".join(parts) + (". Thank you for talking with care." if self.counted else ".")
 
 
 class TalkLog:
@@ -133,9 +135,11 @@ class TalkLog:
         for speaker in list(self.open_raised):
             self.raised_ended(speaker, end_s)
         self.summary.seconds = audio_s
-        self.summary.heard = audio_s > 0
+        done = self.summary
+        # a microphone that never came is no talk, unless the couple used it anyway (a pause by key, a check-in)
+        done.counted = audio_s > 0 or bool(done.suggestions or done.pauses or done.declined or done.checkins)
         talk = self._talk_id
-        if talk is not None and not self.summary.heard:  # its wall time is no time together
+        if talk is not None and not done.counted:  # its wall time is no time together
             self._write(lambda j: j.discard_talk(talk))
         elif talk is not None:
             self._write(lambda j: j.end_talk(talk, self.wall(), figures, audio_s))
