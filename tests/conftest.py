@@ -19,7 +19,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -202,3 +202,23 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
     finally:
         for folder in mounted:
             subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def berlin_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The box's local time zone is Berlin (``datetime.now`` gives naive Berlin time, as the kiosk's ``now()``), for
+    the nights the clocks change; the process's own zone is restored afterwards (``time.tzset`` again)."""
+    import time
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo("Europe/Berlin")
+    except ZoneInfoNotFoundError:
+        pytest.skip("no time-zone data on this system")
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        yield zone
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -225,19 +225,9 @@ def test_two_rituals_at_the_same_minute_offer_the_weekly_and_respect_its_not_now
 
 
 @pytest.fixture
-def berlin_clock(monkeypatch):
+def berlin_clock(berlin_zone):
     """The box's local time zone is Berlin (``datetime.now`` is naive local time, as the kiosk's ``now()``)."""
-    import time
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        zone = ZoneInfo("Europe/Berlin")
-    except ZoneInfoNotFoundError:
-        pytest.skip("no time-zone data on this system")
-    monkeypatch.setenv("TZ", "Europe/Berlin")
-    time.tzset()
-    yield zone
-    monkeypatch.undo()
+    return berlin_zone
     time.tzset()
 
 

@@ -120,19 +120,9 @@ def test_bad_times_in_the_config_are_one_line_errors(kiosk, fragment):
 
 
 @pytest.fixture(params=["naive", "aware"])
-def berlin(request, monkeypatch):
+def berlin(request, berlin_zone):
     """A box in Berlin: the kiosk's ``now()`` (``datetime.now``, naive local time), or an aware one in its zone."""
-    import time
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        zone = ZoneInfo("Europe/Berlin")
-    except ZoneInfoNotFoundError:
-        pytest.skip("no time-zone data on this system")
-    monkeypatch.setenv("TZ", "Europe/Berlin")
-    time.tzset()
-    yield zone, request.param == "aware"
-    monkeypatch.undo()
+    return berlin_zone, request.param == "aware"
     time.tzset()
 
 
