@@ -24,15 +24,21 @@ def _frame(i: int, voice: list[float], rng: np.random.Generator) -> FrameFeature
                          mfcc=v[:-1] * MFCC_SCALE)
 
 
-def _run(voices: list[list[float]]) -> list[tuple[str | None, bool]]:
-    """(label, recent_other) per frame for one stretch of speech, both partners known from a profile."""
-    tracker = SpeakerTracker(SpeakerSettings(), 30, VoiceProfile(
+def _trace(voices: list[list[float]], flag: str, seed: int,
+           settings: SpeakerSettings | None = None) -> list[tuple[str | None, bool]]:
+    """(label, the tracker's ``flag``) per frame for one stretch of speech, both partners known from a profile."""
+    tracker = SpeakerTracker(settings or SpeakerSettings(), 30, VoiceProfile(
         {"A": PartnerVoice(A_VOICE), "B": PartnerVoice(B_VOICE)}))
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     out = []
     for i, voice in enumerate(voices):
-        out.append((tracker.process(_frame(i, voice, rng)), tracker.recent_other))
+        out.append((tracker.process(_frame(i, voice, rng)), getattr(tracker, flag)))
     return out
+
+
+def _run(voices: list[list[float]]) -> list[tuple[str | None, bool]]:
+    """(label, recent_other) per frame for one stretch of speech."""
+    return _trace(voices, "recent_other", 0)
 
 
 def test_the_other_partner_taking_over_without_a_pause_is_heard_before_the_label_moves():
@@ -60,14 +66,8 @@ def test_a_pause_ends_the_doubt_with_the_stretch():
 
 
 def _unsure(voices: list[list[float]], settings: SpeakerSettings | None = None) -> list[tuple[str | None, bool]]:
-    """(label, unsure) per frame for one stretch of speech, both partners known from a profile."""
-    tracker = SpeakerTracker(settings or SpeakerSettings(), 30, VoiceProfile(
-        {"A": PartnerVoice(A_VOICE), "B": PartnerVoice(B_VOICE)}))
-    rng = np.random.default_rng(2)
-    out = []
-    for i, voice in enumerate(voices):
-        out.append((tracker.process(_frame(i, voice, rng)), tracker.unsure))
-    return out
+    """(label, unsure) per frame for one stretch of speech."""
+    return _trace(voices, "unsure", 2, settings)
 
 
 MIDWAY = [(a + b) / 2 for a, b in zip(A_VOICE, B_VOICE)]   # as far from both partners: a near tie

@@ -111,19 +111,23 @@ def test_an_observer_that_fails_is_logged_once_and_the_loop_goes_on(build, caplo
     assert seen.of(TalkEnded)
 
 
-def test_the_kiosk_goes_on_after_an_unexpected_error_in_the_loop(build, caplog):
-    live = build(LiveSpec(TalkSource.KIOSK, commands=False, resilient=True, finish_speech_s=0.0))
-    pipeline = live.session.pipeline
-    real = pipeline.process
+def _fail_on_frame(live, n: int) -> None:
+    """The live assembly's real pipeline, except that frame ``n`` raises (a detector bug)."""
+    real = live.session.pipeline.process
     calls = {"n": 0}
 
-    def flaky(frame, muted=False):
+    def failing(frame, muted=False):
         calls["n"] += 1
-        if calls["n"] == 10:
+        if calls["n"] == n:
             raise ZeroDivisionError("a detector bug")
         return real(frame, muted=muted)
 
-    pipeline.process = flaky
+    live.session.pipeline.process = failing
+
+
+def test_the_kiosk_goes_on_after_an_unexpected_error_in_the_loop(build, caplog):
+    live = build(LiveSpec(TalkSource.KIOSK, commands=False, resilient=True, finish_speech_s=0.0))
+    _fail_on_frame(live, 10)
     live.config = Config()  # reopen at once
     frames = []
     live.on_frame(lambda frame: frames.append(frame.start_sample))
@@ -216,16 +220,7 @@ def test_a_failure_that_ends_listen_still_stores_the_talk_so_far(build, tmp_path
     live = build()
     seen = Seen()
     live.observe(seen)
-    real = live.session.pipeline.process
-    calls = {"n": 0}
-
-    def failing(frame, muted=False):
-        calls["n"] += 1
-        if calls["n"] == 200:
-            raise ZeroDivisionError("a detector bug")
-        return real(frame, muted=muted)
-
-    live.session.pipeline.process = failing
+    _fail_on_frame(live, 200)
     with pytest.raises(ZeroDivisionError, match="a detector bug"):
         live.serve(source(read_wav(talk_wav)), live=False)
     assert seen.of(TalkEnded) and live.summary is not None  # closed like any other end

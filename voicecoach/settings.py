@@ -80,6 +80,14 @@ _NOT_FILES = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a device"), (stat
               (stat.S_ISSOCK, "a socket"))
 
 
+def special_file_kind(mode: int) -> str | None:
+    """What a path of this ``st_mode`` is when it is neither a regular file nor a folder ("a named pipe", "a device",
+    "a socket"), for one-line errors; None for a file or a folder."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
+
+
 def read_regular_file(path: Path, label: str, limit: int = MAX_TEXT_FILE_BYTES) -> bytes:
     """The bytes of the regular file at ``path``; anything else is refused at once with one line naming it.
 
@@ -94,8 +102,8 @@ def read_regular_file(path: Path, label: str, limit: int = MAX_TEXT_FILE_BYTES) 
             raise IsADirectoryError(path)
         if _is_null_device(fd):
             return b""  # --config /dev/null: nothing set, the defaults (as it always read)
-        if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
+        kind = special_file_kind(mode)
+        if kind is not None:
             raise InputError(f"cannot read {label} {path}: it is {kind}, not a file (save the {label} as a file "
                              f"and give that file's path)")
         data = file.read(limit + 1)

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import sqlite3
-import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,7 @@ from urllib.parse import quote
 from .. import paths
 from ..errors import VoicecoachError
 from ..events import Event
+from ..settings import special_file_kind
 from ..records import Answer, PauseEnd
 from .schema import CURRENT_VERSION, MIGRATIONS, TABLES, TalkFigures, TalkSource
 
@@ -88,9 +88,9 @@ def _not_a_file(path: Path) -> JournalUnavailable | None:
         mode = path.stat().st_mode
     except OSError:
         return None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+    kind = special_file_kind(mode)
+    if kind is None:
         return None
-    kind = "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
     return JournalUnavailable(f"journal {path}: it is {kind}, not a file; set [journal] file to a file's path (e.g. "
                               f"{default_path()}), or [journal] enabled = false to keep no journal - talks are not "
                               f"recorded until then")
