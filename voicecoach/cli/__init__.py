@@ -76,6 +76,19 @@ def check_writable(path: Path, suffix: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def check_wav_output(path: Path, option: str) -> None:
+    """Refuse an output option that does not name a ``.wav`` file (WAV bytes under another name open in nothing
+    the user expects), then one that cannot be written (:func:`check_writable`): one line, exit 2, nothing written."""
+    if not path.name:  # "", ".", "/"
+        raise InputError(f"{option} needs a file name ending in .wav, e.g. {option} speech.wav")
+    if path.is_dir():
+        check_writable(path, ".wav")  # says it is a directory
+    if path.suffix.lower() != ".wav":
+        raise InputError(f"{option} must name a .wav file, not {str(path)!r} (the audio is written as WAV), "
+                         f"e.g. {option} {path.with_suffix('.wav').name}")
+    check_writable(path, ".wav")
+
+
 def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
     """The (sub)parser of the deepest subcommand named in ``args`` (``voicecoach config init``: init's)."""
     while True:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from . import check_writable, config_of
+from . import check_wav_output, config_of
 from .listen import add_device_args
 
 ORDER = 12
@@ -53,7 +53,7 @@ def _check_rehearsal(args: argparse.Namespace) -> None:
     """Refuse a rehearsal without answers or with a --to that cannot be written, before any script is read."""
     if args.answers is None:
         raise InputError("--to needs --answers (the scripted answers for an offline rehearsal)")
-    check_writable(Path(args.to), ".wav")  # found before the rehearsal renders every prompt
+    check_wav_output(Path(args.to), "--to")  # found before the rehearsal renders every prompt
 
 
 def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> int:

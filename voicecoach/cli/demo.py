@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
 from ..clock import MonotonicClock
-from . import config_of
+from ..errors import VoicecoachError
+from . import check_wav_output, config_of
 
 ORDER = 14
 PAUSE_SILENCE_S = 30  # silence fed after the talk, while the pause ends and the welcome-back question is answered
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime_loop import PacedSource
     from ..sources import ArraySource
 
+    if args.save is not None:  # before anything is rendered: a bad name is the one line, exit 2
+        check_wav_output(Path(args.save), "--save")
     config = config_of(args)
     names = (config.partners.a_name, config.partners.b_name)
     print("voicecoach demo: two generated voices talk, start interrupting each other, then raise their voices.")
@@ -63,8 +67,12 @@ def run(args: argparse.Namespace) -> int:
     live = Live.build(config, spec, clock=clock, on_line=show, speaker=speaker, journal=None, notes=None)
     print("(rendering the conversation...)", flush=True)
     audio, timeline = build_conversation(speaker.render)
-    if args.save:
-        write_wav(args.save, audio)
+    if args.save is not None:
+        try:
+            write_wav(args.save, audio)
+        except OSError as exc:  # the disk filled up meanwhile: not the user's input
+            raise VoicecoachError(f"could not write {args.save}: {exc.strerror or exc} (free some space, or "
+                                  f"choose another path)") from None
     lines = describe(timeline, names)
     answers = ScriptedAnswers(demo_answers(), delay_s=0.0 if args.fast else 1.5, on_answer=lambda answer: print(
         f"(the couple says: {answer.replace('_', ' ').replace('yes', 'okay')})", flush=True))

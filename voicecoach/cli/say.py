@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import DeviceError, InputError, VoicecoachError
-from . import check_writable
+from . import check_wav_output
 
 ORDER = 45
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, voice=args.voice)
     _require_voice(settings.voice, "--voice" if args.voice is not None else
                    f"[speech] voice in {getattr(args, 'config', None) or paths.config_file()}")
-    if args.to:
+    if args.to is not None:  # --to "" too: refused, not taken as "speak it aloud"
         return _render_to(settings, args.text, Path(args.to))
     return _speak(settings, args.text, args.output if args.output is not None else config.audio.output)
 
@@ -75,7 +75,7 @@ def _render_to(settings, text: str, path: Path) -> int:
     from ..audio.wav import write_wav
     from ..speech.speaker import Speaker
 
-    check_writable(path, ".wav")
+    check_wav_output(path, "--to")
     with Speaker(settings, sink=NullSink()) as speaker:
         result = speaker.synthesize(text)
     if not result.is_speech:
