@@ -16,7 +16,9 @@ import os
 import pkgutil
 import sys
 import typing
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator, Protocol
 
 from .. import __version__
 from ..config import Config, load_config
@@ -104,6 +106,44 @@ def setup_logging(debug: bool, quiet: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s" if debug else "%(message)s")
+
+
+class StatusLine(Protocol):
+    """A view that redraws a status line in place (:class:`voicecoach.ui.LiveView`)."""
+
+    def above(self, write: Callable[[], object]) -> None:
+        """Run ``write`` with the status line cleared first and drawn again after."""
+        ...
+
+
+class _AboveStatusLine(logging.Handler):
+    """Emits each record through the wrapped stderr handler above the live view's status line, so a warning in the
+    middle of ``listen`` gets its own line instead of being written onto the end of the status line."""
+
+    def __init__(self, inner: logging.Handler, view: StatusLine) -> None:
+        super().__init__(inner.level)
+        self.inner = inner
+        self.view = view
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Clear the status line, write the record, draw the status line again."""
+        self.view.above(lambda: self.inner.handle(record))
+
+
+@contextmanager
+def log_above(view: StatusLine) -> Iterator[None]:
+    """While the live view is shown, the log's stderr handlers write above its status line (and as before after)."""
+    root = logging.getLogger()
+    swapped = [(h, _AboveStatusLine(h, view)) for h in list(root.handlers) if type(h) is logging.StreamHandler]
+    for plain, above in swapped:
+        root.removeHandler(plain)
+        root.addHandler(above)
+    try:
+        yield
+    finally:
+        for plain, above in swapped:
+            root.removeHandler(above)
+            root.addHandler(plain)
 
 
 def _stacks_on_crash() -> None:
