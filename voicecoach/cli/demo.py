@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.save is not None:  # before anything is rendered: a bad name is the one line, exit 2
         check_wav_output(Path(args.save), "--save")
+    if args.output and not args.fast:  # a typo, as for listen and say: not a demo nobody hears
+        from ..audio.device import find_device
+
+        find_device(args.output, "output")
     config = config_of(args)
     names = (config.partners.a_name, config.partners.b_name)
     print("voicecoach demo: two generated voices talk, start interrupting each other, then raise their voices.")
