@@ -65,6 +65,7 @@ def test_say_errors_are_one_line_with_exit_code_2(run_cli, tmp_home, tmp_path: P
         (["say", "hello", "--to", tmp_path], "is a directory"),
         (["say", ""], "nothing to say"),
         (["say", "...", "--to", tmp_path / "dots.wav"], "only punctuation"),  # was: "install espeak-ng", exit 1
+        (["say", "\x01\x02", "--to", tmp_path / "ctl.wav"], "only punctuation (or control"),  # was the same
         (["say", "hello", "--rate", "20"], "out of range"),
     ]
     for args, words in cases:

@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError('nothing to say: give the text, e.g. voicecoach say "Shall we take a pause?"')
     from ..speech.text import is_silent, prompt_problem
 
-    if is_silent(args.text):  # "...", "?": espeak-ng says nothing for these
-        raise InputError(f'nothing to say in {args.text!r}: only punctuation; give words, e.g. voicecoach say '
-                         f'"Shall we take a pause?"')
+    if is_silent(args.text):  # "...", "?", control characters: espeak-ng says nothing for these
+        raise InputError(f'nothing to say in {args.text!r}: only punctuation (or control characters); give words, '
+                         f'e.g. voicecoach say "Shall we take a pause?"')
     too_long = prompt_problem(args.text)
     if too_long:
         raise InputError(too_long)
