@@ -91,6 +91,17 @@ def check_wav_output(path: Path, option: str) -> None:
     check_writable(path, ".wav")
 
 
+def write_wav_output(path: Path | str, audio: typing.Any, sample_rate: int = 16000) -> None:
+    """Write an output WAV; a disk that fills up meanwhile (not the user's input) is one line, exit 1."""
+    from ..audio.wav import write_wav
+
+    try:
+        write_wav(path, audio, sample_rate)
+    except OSError as exc:
+        raise VoicecoachError(f"could not write {path}: {exc.strerror or exc} (free some space, or choose another "
+                              f"path)") from None
+
+
 def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
     """The (sub)parser of the deepest subcommand named in ``args`` (``voicecoach config init``: init's)."""
     while True:

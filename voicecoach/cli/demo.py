@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..clock import MonotonicClock
-from ..errors import VoicecoachError
-from . import check_wav_output, config_of
+from . import check_wav_output, config_of, write_wav_output
 
 ORDER = 14
 PAUSE_SILENCE_S = 30  # silence fed after the talk, while the pause ends and the welcome-back question is answered
@@ -40,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
     """Generate the conversation, feed it through the loop, answer the coach like a couple would."""
     from ..audio.frames import SAMPLE_RATE
     from .. import app
-    from ..audio.wav import write_wav
     from ..demo import build_conversation, demo_answers, describe
     from ..journal.schema import TalkSource
     from ..rehearse import ScriptedAnswers
@@ -72,11 +70,7 @@ def run(args: argparse.Namespace) -> int:
     print("(rendering the conversation...)", flush=True)
     audio, timeline = build_conversation(speaker.render)
     if args.save is not None:
-        try:
-            write_wav(args.save, audio)
-        except OSError as exc:  # the disk filled up meanwhile: not the user's input
-            raise VoicecoachError(f"could not write {args.save}: {exc.strerror or exc} (free some space, or "
-                                  f"choose another path)") from None
+        write_wav_output(args.save, audio)
     lines = describe(timeline, names)
     answers = ScriptedAnswers(demo_answers(), delay_s=0.0 if args.fast else 1.5, on_answer=lambda answer: print(
         f"(the couple says: {answer.replace('_', ' ').replace('yes', 'okay')})", flush=True))

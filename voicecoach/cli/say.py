@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import DeviceError, InputError, VoicecoachError
-from . import check_wav_output
+from . import check_wav_output, write_wav_output
 
 ORDER = 45
 
@@ -72,7 +72,6 @@ def _require_voice(spec: str, named_by: str) -> None:
 
 def _render_to(settings, text: str, path: Path) -> int:
     from ..audio.playback import NullSink
-    from ..audio.wav import write_wav
     from ..speech.speaker import Speaker
 
     check_wav_output(path, "--to")
@@ -81,11 +80,7 @@ def _render_to(settings, text: str, path: Path) -> int:
     if not result.is_speech:
         raise VoicecoachError("could not synthesise speech with any engine (see the warnings above; install "
                               "espeak-ng: sudo apt-get install espeak-ng)")
-    try:
-        write_wav(path, result.audio, result.sample_rate)
-    except OSError as exc:  # the disk filled up meanwhile: not the user's input
-        raise VoicecoachError(f"could not write {path}: {exc.strerror or exc} (free some space, or choose "
-                              f"another path)") from None
+    write_wav_output(path, result.audio, result.sample_rate)
     print(f"wrote {path}: {result.duration_s:.2f} s of speech at {result.sample_rate} Hz ({result.engine}, "
           f"{1000 * result.elapsed_s:.0f} ms to synthesise)")
     return 0
