@@ -85,7 +85,7 @@ def check_wav_output(path: Path, option: str) -> None:
         raise InputError(f"{option} needs a file name ending in .wav, e.g. {option} speech.wav")
     if path.is_dir():
         check_writable(path, ".wav")  # says it is a directory
-    if path.suffix.lower() != ".wav":
+    if not path.name.lower().endswith(".wav"):  # ".wav" alone too (Path gives it no suffix)
         raise InputError(f"{option} must name a .wav file, not {str(path)!r} (the audio is written as WAV), "
                          f"e.g. {option} {path.with_suffix('.wav').name}")
     check_writable(path, ".wav")
