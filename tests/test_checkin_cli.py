@@ -55,6 +55,17 @@ def test_a_rehearsal_that_cannot_be_written_fails_before_anything_is_rendered(ru
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder", "config", "data"]
 
 
+def test_a_rehearsal_onto_a_full_disk_is_one_line_and_exit_1_as_for_say(run_cli, tmp_home, small_disk):
+    """A disk that fills up is not the user's input: it was exit 2 and "cannot write ...: No space left on device",
+    with no fix named; say and demo --save said it as exit 1 with the fix (one helper writes all three now)."""
+    disk = small_disk(16)  # far too small for the rehearsal's audio
+    result = run_cli("checkin", "weekly", "--answers", "not_now", "--to", disk / "w.wav", env=tmp_home.env)
+    assert result.returncode == 1, result.stderr
+    error = [line for line in result.stderr.splitlines() if line.startswith("voicecoach: error:")]
+    assert len(error) == 1 and "No space left" in error[0] and "free some space" in error[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("name, answers, bad", [
     ("weekly", "yse,next", "'yse'"),  # a typo was taken as a choice nobody offered: a silence, no word said
     ("weekly", "yes,leave_note", "'leave_note'"),  # a command, but not one a check-in listens for

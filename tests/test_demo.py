@@ -40,3 +40,12 @@ def test_the_fast_demo_prints_each_prompt_once(run_cli, tmp_home):
     both = result.stdout + result.stderr
     assert both.count("Shall we take the 20 minute pause") == 1, both
     assert "(no speaker)" not in result.stderr, result.stderr
+
+
+def test_an_output_device_that_matches_nothing_is_refused_in_one_line(run_cli, tmp_home):
+    """listen and say refused it (exit 2); the demo warned and played its whole minute to nobody, as text."""
+    result = run_cli("demo", "--output", "no-such-speaker", env=tmp_home.env, timeout=180)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == ("voicecoach: error: no output device matching 'no-such-speaker' (list them with: "
+                             "voicecoach devices)\n")
+    assert "rendering" not in result.stdout

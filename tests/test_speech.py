@@ -242,6 +242,47 @@ def test_a_real_pyttsx3_engine_abandoned_mid_utterance_does_not_crash_the_proces
     assert outcomes[-1] == "ok"  # once the abandoned engine is idle, a fresh one speaks
 
 
+TIMED_OUT_PROMPTS = """
+from voicecoach.speech import engines
+from voicecoach.speech.engines import Voice
+from voicecoach.speech.settings import SpeechSettings
+from voicecoach.speech.synth import Synthesizer
+
+class Hurried(SpeechSettings):
+    def timeout_for(self, text):
+        return 0.02  # far too short for this text: the real engine is abandoned mid-utterance
+
+synth = Synthesizer(Hurried(engines=("pyttsx3",), engine_restarts=100))
+text = "Shall we take the twenty minute pause we agreed on? " * 20
+used = [synth.render(text + str(i), Voice("", 160, 0.9)).engine for i in range(3)]
+engines.wait_for_abandoned(30.0)  # the abandoned engine has finished its utterance (and written it) by now
+print(synth.workdir)
+print(" ".join(used))
+print(" ".join(p.name for p in synth.workdir.iterdir()) or "-")
+"""  # never closed, as in a process that exits without closing its speaker
+
+
+def test_a_timed_out_prompt_leaves_no_audio_in_the_temp_folder_during_the_run_or_after_it(tmp_path):
+    # the abandoned pyttsx3 engine finished its utterance later and wrote it into the temp folder, where it stayed
+    # for the whole run (a kiosk's: weeks), and the folder of a speaker never closed stayed after the process
+    import os
+    import subprocess
+    import sys
+
+    stale = tmp_path / "voicecoach-tts-999999999-left"  # a process that died without cleaning up
+    stale.mkdir()
+    (stale / "prompt.wav").write_bytes(b"RIFF")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", TIMED_OUT_PROMPTS], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    workdir, used, left = result.stdout.splitlines()
+    assert used == "tone tone tone"  # each render timed out (or met the abandoned engine still busy)
+    assert left == "-"  # nothing written during the run stays there
+    assert Path(workdir).parent == tmp_path and not Path(workdir).exists()  # nor the folder after the exit
+    assert not stale.exists()
+
+
 def test_pyttsx3_tells_espeak_the_real_size_of_the_text(monkeypatch):
     # pyttsx3 2.99 passed ten times the length, and espeak copied that much: a read past the text's end
     sizes: list[tuple[int, int]] = []

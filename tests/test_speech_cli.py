@@ -65,6 +65,7 @@ def test_say_errors_are_one_line_with_exit_code_2(run_cli, tmp_home, tmp_path: P
         (["say", "hello", "--to", tmp_path], "is a directory"),
         (["say", ""], "nothing to say"),
         (["say", "...", "--to", tmp_path / "dots.wav"], "only punctuation"),  # was: "install espeak-ng", exit 1
+        (["say", "\x01\x02", "--to", tmp_path / "ctl.wav"], "only punctuation (or control"),  # was the same
         (["say", "hello", "--rate", "20"], "out of range"),
     ]
     for args, words in cases:
@@ -72,6 +73,22 @@ def test_say_errors_are_one_line_with_exit_code_2(run_cli, tmp_home, tmp_path: P
         assert r.returncode == 2, (args, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("voicecoach: error:") and words in lines[0], lines
+
+
+@pytest.mark.parametrize("command", [["say", "hello", "--to"], ["checkin", "weekly", "--answers", "not_now", "--to"],
+                                     ["demo", "--fast", "--save"]])
+@pytest.mark.parametrize("name, words", [("notes.txt", "must name a .wav file, not"), ("notes", "e.g. "),
+                                         ("", "needs a file name ending in .wav")])
+def test_every_wav_output_refuses_a_name_that_is_not_a_wav_and_writes_nothing(run_cli, tmp_home, tmp_path: Path,
+                                                                               command, name, words):
+    # say --to notes.txt wrote WAV bytes into notes.txt (exit 0), and --to "" spoke aloud instead of writing
+    out = tmp_path / "out"
+    out.mkdir()
+    r = run_cli(*command, out / name if name else "", env=tmp_home.env)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"voicecoach: error: {command[-1]} ") and words in lines[0], lines
+    assert list(out.iterdir()) == [] and "wrote" not in r.stdout
 
 
 def _read_only_folder(tmp_path: Path, small_disk) -> Path:

@@ -77,10 +77,6 @@ def test_the_live_view_is_used_only_on_a_terminal_that_can_redraw(monkeypatch):
     codes as text; a pipe or a file gets plain lines."""
     from voicecoach.ui import can_redraw
 
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
     monkeypatch.setenv("TERM", "xterm-256color")
     assert can_redraw(Tty()) and not can_redraw(io.StringIO())
     monkeypatch.setenv("TERM", "dumb")
@@ -88,6 +84,48 @@ def test_the_live_view_is_used_only_on_a_terminal_that_can_redraw(monkeypatch):
     closed = Tty()
     closed.close()
     assert not can_redraw(closed)
+
+
+class Tty(io.StringIO):
+    """A terminal: the one fake here (stdout and stderr both write to it, as on a real terminal)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def screen(written: str) -> list[str]:
+    """The rows a terminal shows for ``written``: each row keeps what follows its last clear-the-line."""
+    return [row.split("\r\x1b[2K")[-1] for row in written.split("\n")]
+
+
+def test_a_log_warning_in_the_live_view_gets_its_own_line_and_the_status_line_is_drawn_again(monkeypatch):
+    """A warning written to stderr while ``listen`` showed its status line was appended to it: a torn row with the
+    meters and the warning run together, and no status line under it until the next redraw."""
+    import logging
+
+    from voicecoach.cli import log_above
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    term = Tty()
+    root = logging.getLogger()
+    stderr = logging.StreamHandler(term)  # what setup_logging puts on the root logger
+    root.addHandler(stderr)
+    try:
+        view = LiveView(term, NAMES)
+        view.draw(0.0, speech("A"), LISTENING)
+        status = screen(term.getvalue())[-1]
+        with log_above(view):
+            logging.getLogger("voicecoach.cli.listen").warning("microphone lost (unplugged); reopening")
+            view.line("voicecoach: Shall we take the pause we agreed on?")
+        assert stderr in root.handlers  # put back as it was
+        view.close()
+        logging.getLogger("voicecoach.cli.listen").warning("after the view")
+    finally:
+        root.removeHandler(stderr)
+    assert status.startswith("       Sam #")
+    assert screen(term.getvalue()) == ["microphone lost (unplugged); reopening",
+                                       "voicecoach: Shall we take the pause we agreed on?", "after the view", ""]
+    assert term.getvalue().count(status) == 3  # drawn, and drawn again under each line
 
 
 def test_listen_piped_prints_plain_lines_without_escape_codes(tmp_path):

@@ -1,8 +1,10 @@
 """Voice notes by voice: leave one, play it, keep or delete it — the pure flow, and the whole path through a live
-Session with the real pipeline, real TTS (played into a null sink) and the real journal."""
+Session with the real pipeline, real TTS (played into a WAV file, or the virtual sound device) and the real
+journal."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -10,6 +12,7 @@ import numpy as np
 from voicecoach.actions import DeleteNote, Listen, PlayNote, RecordNote, Say
 from voicecoach.commands import Command
 from voicecoach.notes_flow import NoteRecorder, NotesFlow, NoteSummary
+from voicecoach.runtime import SELF_HEARING_TAIL_S
 
 
 def says(actions):
@@ -49,6 +52,13 @@ def test_a_note_that_cannot_be_played_is_not_asked_about_and_stays_saved():
     assert DeleteNote(2) in flow.heard(Command.NOT_NOW) and not flow.active
 
 
+def test_a_note_stopped_by_a_pause_ends_the_notes_quietly_and_keeps_them():
+    flow = NotesFlow(("Sam", "Alex"), enabled=True, wall=lambda: 1_700_000_000.0)
+    flow.play([NoteSummary(1, 1_699_999_000.0, "A"), NoteSummary(2, 1_699_999_500.0, "B")])
+    assert flow.stopped(1) == []   # nothing said over the pause that stopped it, no next note, nothing deleted
+    assert not flow.active and flow.heard(Command.NOT_NOW) == []
+
+
 def test_no_notes_waiting_is_said_plainly():
     assert "no notes" in says(NotesFlow(("Sam", "Alex"), enabled=True).play([]))
 
@@ -71,12 +81,13 @@ def test_recorder_gives_up_when_nobody_speaks():
 
 
 class LiveNotes:
-    """A live Session with the real pipeline, real TTS into a null sink, and a real journal with voice notes on."""
+    """A live Session with the real pipeline, real TTS, and a real journal with voice notes on. The speaker plays
+    into a WAV file (heard at once, to its end), or with ``device`` into the sound device (the virtual one)."""
 
-    def __init__(self, tmp_path) -> None:
+    def __init__(self, tmp_path, device: bool = False) -> None:
         from voicecoach_dev.live import render_conversation
         from voicecoach import app
-        from voicecoach.audio.playback import NullSink
+        from voicecoach.audio.playback import WavFileSink
         from voicecoach.config import Config
         from voicecoach.journal.notes import VoiceNotes
         from voicecoach.journal.store import Journal
@@ -89,7 +100,8 @@ class LiveNotes:
         self.audio, _ = render_conversation()
         self.journal = journal = Journal.open(tmp_path / "journal.sqlite3")
         self.notes = notes = VoiceNotes(journal, True, 60.0)
-        self.speaker = speaker = Speaker(config.speech, sink=NullSink())
+        sink = None if device else WavFileSink(tmp_path / "heard.wav", realtime=False)
+        self.speaker = speaker = Speaker(config.speech, sink=sink)
         self.said: list[str] = []
         live = Live.build(config, LiveSpec(TalkSource.LISTEN, commands=False), on_line=self.said.append,
                           pipeline=app.make_pipeline(config, use_profile=False), speaker=speaker, journal=journal,
@@ -120,6 +132,7 @@ def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch
     session.submit(Command.LEAVE_NOTE)
     feed(np.zeros(480, np.int16))
     assert speaker.wait(10)
+    time.sleep(SELF_HEARING_TAIL_S)  # it does not hear itself for this long after its prompt
     feed(np.zeros(16000, np.int16))
     feed(audio[16000 * 5: 16000 * 12])  # the note: 7 s of speech
     feed(np.zeros(16000 * 4, np.int16))  # then silence ends it
@@ -130,6 +143,9 @@ def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch
     session.submit(Command.PLAY_NOTES)
     feed(np.zeros(480, np.int16))
     assert "There is one note" in " ".join(said)
+    assert speaker.wait(10)
+    feed(np.zeros(480, np.int16))
+    assert "keep it" in " ".join(said)  # asked once the note has played to its end
     session.submit(Command.NOT_NOW)  # "would you like to keep it?" -> delete
     feed(np.zeros(480, np.int16))
     assert notes.list_notes() == []
@@ -147,6 +163,36 @@ def test_a_stored_note_that_cannot_be_read_is_not_asked_about_and_not_now_keeps_
     live.session.submit(Command.PLAY_NOTES)
     live.feed(np.zeros(480, np.int16))
     assert "couldn't play this note" in " ".join(live.said) and "keep it" not in " ".join(live.said)
+    live.session.submit(Command.NOT_NOW)
+    live.feed(np.zeros(480, np.int16))
+    assert [n.id for n in live.notes.list_notes()] == [note_id] and "Deleted" not in " ".join(live.said)
+    live.close()
+
+
+def test_a_note_whose_playback_fails_part_way_is_not_asked_about_and_stays_saved(tmp_path, monkeypatch,
+                                                                                 pulse_in_process):
+    # the flow asked "keep it? say not now to delete it" as soon as the note was handed to the speaker, so a
+    # playback that failed part-way (the sound system restarted, the speaker unplugged) still offered to delete a
+    # note the couple had not heard whole
+    from voicecoach.audio import device
+    from voicecoach.audio.playback import DeviceSink
+
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path))
+    live = LiveNotes(tmp_path, device=True)
+    assert isinstance(live.speaker.sink, DeviceSink)
+    note_id = live.notes.save_note(live.audio[: 16000 * 6], "A", "B", 1_700_000_000.0)
+    live.feed(live.audio[: 16000 * 2])
+    live.session.submit(Command.PLAY_NOTES)
+    live.feed(np.zeros(480, np.int16))
+    deadline = time.monotonic() + 20
+    while not (live.speaker.is_speaking() and not live.speaker._queue) and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the note itself plays (the prompts before it are spoken first)
+    time.sleep(1.0)
+    device.reinitialize()  # PortAudio starts afresh (as after a sound-server restart): the note's stream is gone
+    while "couldn't play" not in " ".join(live.said) and time.monotonic() < deadline:
+        live.feed(np.zeros(480, np.int16))
+        time.sleep(0.03)
+    assert "couldn't play this note" in " ".join(live.said) and "keep it" not in " ".join(live.said), live.said
     live.session.submit(Command.NOT_NOW)
     live.feed(np.zeros(480, np.int16))
     assert [n.id for n in live.notes.list_notes()] == [note_id] and "Deleted" not in " ".join(live.said)

@@ -84,7 +84,7 @@ class NotesFlow:
         if note is None:
             return []
         if command is Command.REPEAT:
-            return [PlayNote(note.id)]   # asked again once it is playing (:meth:`played`)
+            return [PlayNote(note.id)]   # asked again once it has played (:meth:`played`)
         if command is Command.HELP:
             return [Say("Say yes to keep this note, or not now to delete it."), *self._ask()]
         if command is Command.STOP:
@@ -106,14 +106,24 @@ class NotesFlow:
         return [Say(f"A note from {sender}, from {_when(note.created_at, self.wall())}."), PlayNote(note.id)]
 
     def played(self, note_id: int, ok: bool) -> list[Action]:
-        """The runtime started playing note ``note_id`` (``ok`` False: it could not be loaded or played). Only a note
-        that plays is asked about: "not now" deletes it, and nobody should delete a note they did not hear."""
+        """The runtime played note ``note_id`` to its end (``ok`` False: it could not be loaded, or its playback
+        failed part-way). Only a note heard whole is asked about: "not now" deletes it, and nobody should delete a
+        note they did not hear."""
         note = self._current
         if note is None or note.id != note_id:
             return []
         if ok:
             return self._ask()
         return [Say("Sorry, I couldn't play this note, so it stays saved."), *self._next()]
+
+    def stopped(self, note_id: int) -> list[Action]:
+        """The note's playback was stopped by something else (a pause began): the notes wait, all of them kept,
+        and nothing is said over what stopped it."""
+        note = self._current
+        if note is None or note.id != note_id:
+            return []
+        self._queue, self._current, self.active = [], None, False
+        return []
 
     def _ask(self) -> list[Action]:
         return [Say("Would you like to keep it? Say yes, or not now to delete it."), Listen(8.0, KEEP_ANSWERS)]

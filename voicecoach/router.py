@@ -202,8 +202,13 @@ class Router:
         return self._ask(self.notes, lambda: self.notes.recorded(to_partner, saved), now)
 
     def note_played(self, note_id: int, ok: bool, now: float) -> list[Effect]:
-        """The runtime started playing a voice note (``ok`` False: it could not be loaded or played)."""
+        """The runtime played a voice note to its end (``ok`` False: it could not be loaded, or its playback
+        failed part-way)."""
         return self._ask(self.notes, lambda: self.notes.played(note_id, ok), now)
+
+    def note_stopped(self, note_id: int, now: float) -> list[Effect]:
+        """A voice note's playback was stopped (a pause began, the program is closing)."""
+        return self._ask(self.notes, lambda: self.notes.stopped(note_id), now)
 
     def close(self, now: float) -> list[Effect]:
         """The program is stopping: a running check-in and pause end, recorded as cut short. Records only."""

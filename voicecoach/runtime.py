@@ -33,6 +33,7 @@ from .notes_flow import NoteRecorder, NoteSummary
 from .notices import Notice, Said
 from .records import RECORD_TYPES
 from .router import AnswerElsewhere, Effect, FindNotes, Hearing, Router, Withheld
+from .speech.results import Delivery, PendingSpeech
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,8 @@ class Voice(Protocol):
         """Queue a prompt."""
         ...
 
-    def play(self, audio: NDArray[np.int16], sample_rate: int, label: str = "recording") -> None:
-        """Queue a recording."""
+    def play(self, audio: NDArray[np.int16], sample_rate: int, label: str = "recording") -> PendingSpeech:
+        """Queue a recording; its pending result says whether it was heard to its end."""
         ...
 
     def stop(self) -> None:
@@ -177,6 +178,7 @@ class Session:
         self._inbox: queue.Queue[tuple[Reply, Source] | Callable[[], None]] = queue.Queue()
         self._recording: NoteRecorder | None = None
         self._record_pending: RecordNote | None = None
+        self._note_playing: tuple[int, PendingSpeech] | None = None  # a voice note handed to the speaker
         self._last_frame_end = 0.0
         self.finished: TalkSummary | None = None
 
@@ -241,6 +243,7 @@ class Session:
             else:
                 reply, source = item
                 self._heard(Heard(t=self._last_frame_end, reply=reply, text="", source=source))
+        self._follow_note()
         prompt_done = not self.speaker.busy() and not self.muted()
         self._carry_out(self.router.tick(now, prompt_done))
         for hook in self.tick_hooks:
@@ -333,11 +336,26 @@ class Session:
         return [NoteSummary(n.id, n.created_at, n.from_partner) for n in found]
 
     def _play_note(self, note_id: int) -> None:
-        """Play a stored note, then tell the notes flow whether it could (it asks to keep only a note heard)."""
+        """Play a stored note; once it has ended, :meth:`_follow_note` tells the notes flow whether it was heard."""
         audio = self._notes_call(lambda store: store.load_note(note_id))
-        if audio is not None:
-            self.speaker.play(audio, SAMPLE_RATE, label="voice note")
-        self._carry_out(self.router.note_played(note_id, audio is not None, self.clock.now()))
+        if audio is None:
+            self._carry_out(self.router.note_played(note_id, False, self.clock.now()))
+            return
+        self._note_playing = note_id, self.speaker.play(audio, SAMPLE_RATE, label="voice note")
+
+    def _follow_note(self) -> None:
+        """Tell the notes flow how the note playing ended: heard to its end (it asks to keep it), failed part-way
+        (it says so and keeps the note: nobody may delete a note they did not hear whole), or stopped."""
+        if self._note_playing is None or not self._note_playing[1].done():
+            return
+        (note_id, pending), self._note_playing = self._note_playing, None
+        result = pending.wait(0)
+        if result is not None and result.delivery is Delivery.STOPPED:
+            self._carry_out(self.router.note_stopped(note_id, self.clock.now()))
+            return
+        if result is not None and not result.spoken:
+            log.warning("voice note %d was not played to its end: %s", note_id, result.reason or "unknown reason")
+        self._carry_out(self.router.note_played(note_id, result is not None and result.spoken, self.clock.now()))
 
     def _notes_call(self, call: Callable[[NoteStore], T]) -> T | None:
         if self.notes is None:

@@ -97,14 +97,28 @@ class LiveView:
         self.names = names
         self.min_interval = 1.0 / max_hz
         self._last_draw = -1e9
-        self._status = ""
-        self._lock = threading.Lock()
+        self._status = ""  # the status line on screen now ("" when none is drawn)
+        self._lock = threading.RLock()
 
     def line(self, text: str) -> None:
         """Print a line above the status line."""
         with self._lock:
             self.stream.write("\r\x1b[2K" + text + "\n" + self._status)
             self.stream.flush()
+
+    def above(self, write: Callable[[], object]) -> None:
+        """Run ``write``, which prints to another stream on the same terminal (a log line to stderr), with the
+        status line cleared first and drawn again after: the line gets a row of its own, not the status line's end."""
+        with self._lock:
+            if self._status:
+                self.stream.write("\r\x1b[2K")
+                self.stream.flush()
+            try:
+                write()
+            finally:
+                if self._status:
+                    self.stream.write(self._status)
+                    self.stream.flush()
 
     def draw(self, now: float, frame: FrameFeatures | None, coach: CoachState,
              checkin: RunnerState | None = None) -> None:
@@ -122,6 +136,7 @@ class LiveView:
     def close(self) -> None:
         """Leave the cursor on a fresh line."""
         with self._lock:
+            self._status = ""  # not drawn again by a later line
             self.stream.write("\r\x1b[2K")
             self.stream.flush()
 

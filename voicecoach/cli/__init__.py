@@ -16,7 +16,9 @@ import os
 import pkgutil
 import sys
 import typing
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator, Protocol
 
 from .. import __version__
 from ..config import Config, load_config
@@ -76,6 +78,30 @@ def check_writable(path: Path, suffix: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def check_wav_output(path: Path, option: str) -> None:
+    """Refuse an output option that does not name a ``.wav`` file (WAV bytes under another name open in nothing
+    the user expects), then one that cannot be written (:func:`check_writable`): one line, exit 2, nothing written."""
+    if not path.name:  # "", ".", "/"
+        raise InputError(f"{option} needs a file name ending in .wav, e.g. {option} speech.wav")
+    if path.is_dir():
+        check_writable(path, ".wav")  # says it is a directory
+    if not path.name.lower().endswith(".wav"):  # ".wav" alone too (Path gives it no suffix)
+        raise InputError(f"{option} must name a .wav file, not {str(path)!r} (the audio is written as WAV), "
+                         f"e.g. {option} {path.with_suffix('.wav').name}")
+    check_writable(path, ".wav")
+
+
+def write_wav_output(path: Path | str, audio: typing.Any, sample_rate: int = 16000) -> None:
+    """Write an output WAV; a disk that fills up meanwhile (not the user's input) is one line, exit 1."""
+    from ..audio.wav import write_wav
+
+    try:
+        write_wav(path, audio, sample_rate)
+    except OSError as exc:
+        raise VoicecoachError(f"could not write {path}: {exc.strerror or exc} (free some space, or choose another "
+                              f"path)") from None
+
+
 def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
     """The (sub)parser of the deepest subcommand named in ``args`` (``voicecoach config init``: init's)."""
     while True:
@@ -91,6 +117,44 @@ def setup_logging(debug: bool, quiet: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s" if debug else "%(message)s")
+
+
+class StatusLine(Protocol):
+    """A view that redraws a status line in place (:class:`voicecoach.ui.LiveView`)."""
+
+    def above(self, write: Callable[[], object]) -> None:
+        """Run ``write`` with the status line cleared first and drawn again after."""
+        ...
+
+
+class _AboveStatusLine(logging.Handler):
+    """Emits each record through the wrapped stderr handler above the live view's status line, so a warning in the
+    middle of ``listen`` gets its own line instead of being written onto the end of the status line."""
+
+    def __init__(self, inner: logging.Handler, view: StatusLine) -> None:
+        super().__init__(inner.level)
+        self.inner = inner
+        self.view = view
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Clear the status line, write the record, draw the status line again."""
+        self.view.above(lambda: self.inner.handle(record))
+
+
+@contextmanager
+def log_above(view: StatusLine) -> Iterator[None]:
+    """While the live view is shown, the log's stderr handlers write above its status line (and as before after)."""
+    root = logging.getLogger()
+    swapped = [(h, _AboveStatusLine(h, view)) for h in list(root.handlers) if type(h) is logging.StreamHandler]
+    for plain, above in swapped:
+        root.removeHandler(plain)
+        root.addHandler(above)
+    try:
+        yield
+    finally:
+        for plain, above in swapped:
+            root.removeHandler(above)
+            root.addHandler(plain)
 
 
 def _stacks_on_crash() -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from . import check_writable, config_of
+from . import check_wav_output, config_of, write_wav_output
 from .listen import add_device_args
 
 ORDER = 12
@@ -53,12 +53,11 @@ def _check_rehearsal(args: argparse.Namespace) -> None:
     """Refuse a rehearsal without answers or with a --to that cannot be written, before any script is read."""
     if args.answers is None:
         raise InputError("--to needs --answers (the scripted answers for an offline rehearsal)")
-    check_writable(Path(args.to), ".wav")  # found before the rehearsal renders every prompt
+    check_wav_output(Path(args.to), "--to")  # found before the rehearsal renders every prompt
 
 
 def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> int:
     from .. import app
-    from ..audio.wav import write_wav
     from ..rehearse import rehearse
 
     speaker = app.make_speaker(config, render_only=True)
@@ -68,10 +67,7 @@ def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> i
         speaker.close()
     if result.audio is None:
         raise InputError(f"nothing to write to {args.to}: the rehearsal produced no audio")
-    try:
-        write_wav(args.to, result.audio)
-    except OSError as exc:
-        raise InputError(f"cannot write {args.to}: {exc.strerror}") from None
+    write_wav_output(args.to, result.audio)
     print(f"rehearsed {args.name}: {result.duration_s / 60:.1f} min of session time, "
           f"{len(result.lines)} lines; audio in {args.to}")
     return 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
 from ..clock import MonotonicClock
-from . import config_of
+from . import check_wav_output, config_of, write_wav_output
 
 ORDER = 14
 PAUSE_SILENCE_S = 30  # silence fed after the talk, while the pause ends and the welcome-back question is answered
@@ -38,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
     """Generate the conversation, feed it through the loop, answer the coach like a couple would."""
     from ..audio.frames import SAMPLE_RATE
     from .. import app
-    from ..audio.wav import write_wav
     from ..demo import build_conversation, demo_answers, describe
     from ..journal.schema import TalkSource
     from ..rehearse import ScriptedAnswers
@@ -46,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime_loop import PacedSource
     from ..sources import ArraySource
 
+    if args.save is not None:  # before anything is rendered: a bad name is the one line, exit 2
+        check_wav_output(Path(args.save), "--save")
+    if args.output and not args.fast:  # a typo, as for listen and say: not a demo nobody hears
+        from ..audio.device import find_device
+
+        find_device(args.output, "output")
     config = config_of(args)
     names = (config.partners.a_name, config.partners.b_name)
     print("voicecoach demo: two generated voices talk, start interrupting each other, then raise their voices.")
@@ -63,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     live = Live.build(config, spec, clock=clock, on_line=show, speaker=speaker, journal=None, notes=None)
     print("(rendering the conversation...)", flush=True)
     audio, timeline = build_conversation(speaker.render)
-    if args.save:
-        write_wav(args.save, audio)
+    if args.save is not None:
+        write_wav_output(args.save, audio)
     lines = describe(timeline, names)
     answers = ScriptedAnswers(demo_answers(), delay_s=0.0 if args.fast else 1.5, on_answer=lambda answer: print(
         f"(the couple says: {answer.replace('_', ' ').replace('yes', 'okay')})", flush=True))

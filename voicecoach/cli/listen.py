@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import InputError
-from . import config_of
+from . import config_of, log_above
 
 if TYPE_CHECKING:
     from ..audio.frames import Frame
@@ -86,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
 
         live.on_frame(redraw)
     try:
-        summary = live.serve()
+        if view is None:
+            summary = live.serve()
+        else:
+            with log_above(view):  # a warning gets its own line, the status line drawn again under it
+                summary = live.serve()
     finally:
         if view is not None:
             view.close()

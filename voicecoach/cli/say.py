@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import DeviceError, InputError, VoicecoachError
-from . import check_writable
+from . import check_wav_output, write_wav_output
 
 ORDER = 45
 
@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError('nothing to say: give the text, e.g. voicecoach say "Shall we take a pause?"')
     from ..speech.text import is_silent, prompt_problem
 
-    if is_silent(args.text):  # "...", "?": espeak-ng says nothing for these
-        raise InputError(f'nothing to say in {args.text!r}: only punctuation; give words, e.g. voicecoach say '
-                         f'"Shall we take a pause?"')
+    if is_silent(args.text):  # "...", "?", control characters: espeak-ng says nothing for these
+        raise InputError(f'nothing to say in {args.text!r}: only punctuation (or control characters); give words, '
+                         f'e.g. voicecoach say "Shall we take a pause?"')
     too_long = prompt_problem(args.text)
     if too_long:
         raise InputError(too_long)
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, voice=args.voice)
     _require_voice(settings.voice, "--voice" if args.voice is not None else
                    f"[speech] voice in {getattr(args, 'config', None) or paths.config_file()}")
-    if args.to:
+    if args.to is not None:  # --to "" too: refused, not taken as "speak it aloud"
         return _render_to(settings, args.text, Path(args.to))
     return _speak(settings, args.text, args.output if args.output is not None else config.audio.output)
 
@@ -72,20 +72,15 @@ def _require_voice(spec: str, named_by: str) -> None:
 
 def _render_to(settings, text: str, path: Path) -> int:
     from ..audio.playback import NullSink
-    from ..audio.wav import write_wav
     from ..speech.speaker import Speaker
 
-    check_writable(path, ".wav")
+    check_wav_output(path, "--to")
     with Speaker(settings, sink=NullSink()) as speaker:
         result = speaker.synthesize(text)
     if not result.is_speech:
         raise VoicecoachError("could not synthesise speech with any engine (see the warnings above; install "
                               "espeak-ng: sudo apt-get install espeak-ng)")
-    try:
-        write_wav(path, result.audio, result.sample_rate)
-    except OSError as exc:  # the disk filled up meanwhile: not the user's input
-        raise VoicecoachError(f"could not write {path}: {exc.strerror or exc} (free some space, or choose "
-                              f"another path)") from None
+    write_wav_output(path, result.audio, result.sample_rate)
     print(f"wrote {path}: {result.duration_s:.2f} s of speech at {result.sample_rate} Hz ({result.engine}, "
           f"{1000 * result.elapsed_s:.0f} ms to synthesise)")
     return 0

@@ -4,8 +4,8 @@ pyttsx3 (2.99 with espeak-ng here) has measured bugs: ``runAndWait()`` returns b
 ``save_to_file`` returns before the file is written, the rate races unless set right before each utterance, two
 threads on one engine crash, and it tells espeak the text is ten times its size (fixed here, see
 :func:`_fix_synth_size`). So one thread owns the engine; every utterance sets voice, rate and volume, is
-saved to its own temp WAV, and counts as done only when the ``finished-utterance`` callback fired AND the file is
-complete. A caller waits with a timeout; on a hang the worker is abandoned (it is a daemon thread), and a fresh
+saved to its own temp WAV (removed by the worker once read, or once given up), and counts as done only when the
+``finished-utterance`` callback fired AND the file is complete. A caller waits with a timeout; on a hang the worker is abandoned (it is a daemon thread), and a fresh
 engine is started only once the abandoned thread has left espeak: a second engine beside one still inside espeak
 crashes the process (SIGSEGV, measured 3 of 3). Until then the next engine in the chain speaks.
 
@@ -226,6 +226,7 @@ class Pyttsx3Worker:
         self._voices: list[tuple[str, str]] = []
         self._default_voice = ""
         self._current_voice: str | None = None
+        self._last_path: Path | None = None  # the latest request's temp WAV (removed again when the thread ends)
         self._thread = threading.Thread(target=self._run, name=f"voicecoach-tts-{next(self._ids)}", daemon=True)
         self._thread.start()
 
@@ -238,16 +239,12 @@ class Pyttsx3Worker:
         os.unlink(name)  # the engine creates it; its absence tells "not written yet"
         req = _Request(text, voice, Path(name))
         self._requests.put(req)
-        try:
-            if not req.done.wait(timeout_s):
-                self.retire()
-                raise SynthTimeout(f"pyttsx3 did not finish within {timeout_s:.1f} s")
-            if req.result is None:
-                raise SynthError(req.error or "pyttsx3 produced no audio")
-            return req.result
-        finally:
-            if req.done.is_set():
-                req.path.unlink(missing_ok=True)
+        if not req.done.wait(timeout_s):  # the worker removes the request's file whenever it is done with it
+            self.retire()
+            raise SynthTimeout(f"pyttsx3 did not finish within {timeout_s:.1f} s")
+        if req.result is None:
+            raise SynthError(req.error or "pyttsx3 produced no audio")
+        return req.result
 
     def retire(self) -> None:
         """Stop using this worker; a hung thread is left behind (daemon) until it returns."""
@@ -279,6 +276,8 @@ class Pyttsx3Worker:
         finally:
             if engine_is_espeak(engine):  # espeak may synthesise on after runAndWait returned: leave only when idle
                 self._wait_espeak_idle(always=True)
+            if self._last_path is not None:  # espeak's own thread may have written it after the worker gave up
+                self._last_path.unlink(missing_ok=True)
 
     def _serve(self, engine: Any, finished: threading.Event) -> None:
         """Render requests in order until retired."""
@@ -289,15 +288,19 @@ class Pyttsx3Worker:
                     req.error = "pyttsx3 worker was retired"
                     req.done.set()
                 return
-            for _attempt in range(2):  # an empty file is worth one more try on the same engine
-                try:
-                    req.result = self._render_one(engine, finished, req)
-                    break
-                except EmptyUtterance as exc:
-                    req.error = str(exc)
-                except Exception as exc:  # noqa: BLE001
-                    req.error = f"pyttsx3 failed: {type(exc).__name__}: {exc}"
-                    break
+            self._last_path = req.path
+            try:
+                for _attempt in range(2):  # an empty file is worth one more try on the same engine
+                    try:
+                        req.result = self._render_one(engine, finished, req)
+                        break
+                    except EmptyUtterance as exc:
+                        req.error = str(exc)
+                    except Exception as exc:  # noqa: BLE001
+                        req.error = f"pyttsx3 failed: {type(exc).__name__}: {exc}"
+                        break
+            finally:  # the words are in memory now (or lost): never left in a file, even after a time-out
+                req.path.unlink(missing_ok=True)
             req.done.set()
 
     def _fail_all(self, message: str) -> None:

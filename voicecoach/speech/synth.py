@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
+import stat
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +96,39 @@ def trim_trailing_silence(audio: NDArray[np.int16], rate: int, keep_ms: int = 60
     return audio[: min(len(audio), int(loud[-1]) + 1 + rate * keep_ms // 1000)]
 
 
+WORKDIR_PREFIX = "voicecoach-tts-"
+
+
+def make_workdir() -> Path:
+    """A private temp folder for this process's prompt WAVs (``voicecoach-tts-<pid>-*``), after removing those of
+    processes of this user that died without cleaning up (killed, or crashed inside espeak): spoken words must not
+    be left in the temp folder."""
+    for old in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        if _left_by_a_dead_process(old):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
+
+
+def _left_by_a_dead_process(folder: Path) -> bool:
+    """True for a prompt folder of this user whose process (the pid in its name) no longer runs."""
+    pid_text = folder.name[len(WORKDIR_PREFIX):].partition("-")[0]
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        st = folder.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # alive (another user's), or no such pid at all
+        return False
+    return False
+
+
 class Synthesizer:
     """Render text with the configured engines in order, caching results; never raises for a synthesis failure."""
 
@@ -101,7 +137,9 @@ class Synthesizer:
         self.settings = settings
         self.engine_factory = engine_factory or default_engine_factory
         self.clock = clock or MonotonicClock()
-        self.workdir = Path(tempfile.mkdtemp(prefix="voicecoach-tts-"))
+        self.workdir = make_workdir()
+        # an unclosed Synthesizer's folder goes when it is collected or the interpreter exits
+        self._remove_workdir = weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
         self.restarts = 0  # fresh pyttsx3 workers started after a failure
         self.hits = 0
         self.misses = 0
@@ -211,4 +249,4 @@ class Synthesizer:
         with self._lock:
             self._closed = True
             self._worker = None
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            self._remove_workdir()

@@ -31,9 +31,10 @@ def prompt_problem(text: str, what: str = "the text") -> str | None:
 
 
 def is_silent(text: str) -> bool:
-    """Whether ``text`` is only marks espeak-ng renders as silence ("...", "?"): the speech engines would take the
-    silent render for a failed one, so such a prompt is refused where a user writes it."""
-    return not text.strip(SILENT_MARKS + " \t\r\n")
+    """Whether ``text`` is only marks espeak-ng renders as silence ("...", "?") and control characters (spoken as
+    spaces): the speech engines would take the silent render for a failed one, so such a prompt is refused where a
+    user writes it."""
+    return not "".join(c for c in text if c.isprintable()).strip(SILENT_MARKS + " ")
 
 
 def limit_prompt(text: str) -> tuple[str, bool]:
