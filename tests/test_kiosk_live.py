@@ -140,8 +140,10 @@ def test_kiosk_reopens_the_microphone_after_it_is_unplugged(pulse, kiosk_env, st
     finally:
         pulse.replug_mic()
     replugged = time.monotonic()
-    reopened = kiosk.wait_for("voicecoach: microphone open", 5, after=lost + 1)
-    assert time.monotonic() - replugged < 5.0
+    # attempts come every audio.reopen_s (2 s); 15 s leaves room for a loaded machine (5 s failed 1 run in 4 with
+    # two evaluations running beside the tests), and still fails a kiosk that stopped trying
+    reopened = kiosk.wait_for("voicecoach: microphone open", 15, after=lost + 1)
+    assert time.monotonic() - replugged < 15.0
     # the replugged microphone really is heard: with no speech model, the double clap starts the agreed pause
     time.sleep(1.0)
     pulse.play_into_mic(double_clap(), block=True)
