@@ -155,3 +155,20 @@ def test_a_leaning_partner_whose_turn_is_first_named_as_the_other_is_not_raised(
 
     assert in_lean(raised(SpeakerSettings().unsure_ratio)) == []
     assert len(in_lean(raised(10.0))) >= 2   # without the doubt at a near tie (ratio above 1: never unsure)
+
+
+def test_the_replay_of_cached_frame_inputs_gives_the_pipelines_raised_voices_exactly(tmp_path):
+    # scripts/replay-raised replays the detector over each frame's features and the tracker's label and flags,
+    # cached once; its figures are only worth having if they are the pipeline's own
+    from voicecoach.audio.wav import write_wav
+    from voicecoach_dev.evalkit.replay import frame_inputs, replay
+
+    angry, _ = _talk([(185.0, 1.0, -23.0), (115.0, 1.6, -32.0), (160.0, 1.1, -25.0)] * 2)
+    pcm = np.clip(angry * 32768.0, -32768, 32767).astype(np.int16)
+    write_wav(tmp_path / "talk.wav", pcm)
+    settings = _pipeline().settings
+    live = [(e.t, e.start, e.speaker, e.level_db) for e in _raised(angry)]
+    replayed = [(e.t, e.start, e.speaker, e.level_db) for e in replay(frame_inputs(tmp_path / "talk.wav", settings),
+                                                                      settings.raised)]
+    assert len(live) >= 2
+    assert replayed == live
