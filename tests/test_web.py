@@ -449,6 +449,22 @@ def test_the_kiosks_page_names_its_unreadable_session_key_too() -> None:
         "cannot listen on 0.0.0.0:8080 (Address already in use); choose another port with [web] port")
 
 
+def test_an_address_this_computer_does_not_have_is_named_not_blamed_on_the_port(tmp_home, capsys) -> None:
+    """An address the box no longer has (the router gave it another) was "choose another port", which cannot help."""
+    import errno
+
+    from voicecoach.cli import main
+    from voicecoach.web.runtime import cannot_serve
+
+    tmp_home.config_file.write_text('[web]\naddress = "192.0.2.1"\nport = 18478\n')  # TEST-NET-1: nobody's
+    assert main(["web"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("voicecoach: error: cannot listen on 192.0.2.1:18478") and err.count("\n") == 1, err
+    assert "set [web] address to 127.0.0.1" in err and "port" not in err.split(")", 1)[1], err
+    gone = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+    assert "set [web] address" in cannot_serve(gone, "192.168.1.20", 8470, "[web] port")  # the kiosk's log line
+
+
 def test_a_second_whole_rewrite_of_the_config_keeps_the_couples_own_file_in_the_backup(tmp_path) -> None:
     from voicecoach.config import Config, dump_toml
     from voicecoach.web.schedule import old_document_rewritten
