@@ -60,6 +60,31 @@ def test_a_broker_address_that_cannot_work_is_refused_with_the_key_named(url: st
     assert parse_mqtt_url("mqtt://ha:secret@10.0.0.2").port == 1883
 
 
+@pytest.mark.parametrize("url, problem", [("mqtts://ha:8883", "TLS is not supported"),
+                                          ("mqtt://ha:0", "port must be a number"),
+                                          ("mqtt://home assistant", "a host name has no spaces"),
+                                          ("mqtt://ha:s3cr#t@ha.local", "write # as %23")])
+def test_tls_port_0_and_a_broken_address_are_refused_and_the_password_is_never_shown(url: str, problem: str) -> None:
+    """mqtts:// was 'does not start with mqtt://' (TLS never named); port 0 was taken silently as 1883; a host with a
+    space passed the check; a password that broke the URL was printed in the error."""
+    with pytest.raises(InputError, match=rf"hooks: mqtt = .*{problem}") as refused:
+        config_from_dict({"hooks": {"mqtt": url}})
+    assert "s3cr" not in str(refused.value)
+
+
+def test_a_percent_encoded_user_and_password_reach_the_broker_decoded() -> None:
+    """A password with # / ? in it must be written %23 %2F %3F in a URL; it was sent to the broker still encoded
+    (refused: 'the broker refused the user name or password')."""
+    address = parse_mqtt_url("mqtt://ha%20kiosk:p%40ss%23w%2Fd@10.0.0.2:1884")
+    assert (address.username, address.password, address.port) == ("ha kiosk", "p@ss#w/d", 1884)
+    if missing_tools():
+        return
+    from voicecoach.hooks.mqtt import probe_broker
+
+    with Broker(users={"ha kiosk": "p@ss#w/d"}) as b:
+        probe_broker(parse_mqtt_url(f"mqtt://ha%20kiosk:p%40ss%23w%2Fd@127.0.0.1:{b.port}"), "voicecoach-test")
+
+
 def test_words_and_details_stay_home_unless_the_couple_turns_details_on() -> None:
     suggested = HookEvent(HookKind.PAUSE_SUGGESTED, 1.8e9, reason="3 interruptions in 60 s")
     assert "reason" not in suggested.to_dict() and suggested.to_dict(details=True)["reason"]
