@@ -197,6 +197,25 @@ def test_a_broker_that_is_down_costs_one_log_line_and_never_waits(caplog: pytest
     assert any("is back (50 events were dropped meanwhile)" in x for x in lines), lines
 
 
+@needs_broker
+def test_after_the_broker_restarts_the_next_event_still_arrives(caplog: pytest.LogCaptureFixture) -> None:
+    """Mosquitto restarted (a Home Assistant update) while the kiosk was quiet: the next "pause taken" (the one
+    that dims the lights) went into the closed connection and was lost, and so was every event in the next 2 s."""
+    port = free_port()
+    with Broker(port):
+        hooks = Hooks(HookSettings(mqtt=f"mqtt://127.0.0.1:{port}", topic="vc-restart"), hostname="pi").start()
+        assert wait_until(lambda: hooks.mqtt._conn is not None)
+    with Broker(port) as b, b.subscribe("vc-restart/#") as sub, caplog.at_level(logging.INFO, "voicecoach.hooks"):
+        hooks.send(HookKind.PAUSE_TAKEN, minutes=20.0)
+        sub.wait_for("vc-restart/+/event", lambda m: m.json()["event_type"] == "pause_taken")
+        hooks.send(HookKind.PAUSE_ENDED, how="finished", minutes=20.0)
+        sub.wait_for("vc-restart/+/event", lambda m: m.json()["event_type"] == "pause_ended")
+        sub.wait_for("vc-restart/+/availability", lambda m: m.payload == "online")  # announced again
+        hooks.close()
+    assert (hooks.mqtt.sent, hooks.mqtt.dropped) == (2, 0)
+    assert not [r for r in caplog.records if "dropped" in r.getMessage()]
+
+
 # --- a local program ---------------------------------------------------------------------------------------------
 
 def program(tmp_path: Path, body: str, name: str = "hook") -> list[str]:
