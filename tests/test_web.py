@@ -312,6 +312,25 @@ def test_a_config_file_broken_by_hand_is_named_on_the_pages_not_a_bare_500(home,
     assert len(logged) == 1 and "settings cannot be used" in logged[0].getMessage() and not logged[0].exc_info
 
 
+def test_a_damaged_journal_is_named_on_the_pages_not_a_bare_500(home, caplog) -> None:
+    """voicecoach web on a damaged journal: Report, Journal, export and the API were 'Something went wrong' and a
+    traceback in the log on every load; now the journal's own line with its fix (move it aside), logged once."""
+    db = home.data_dir / "journal.sqlite3"
+    damaged = b"SQLite format 3\x00" + b"\x07" * 5000
+    db.write_bytes(damaged)
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    token = csrf_of(client, "/rituals")
+    for path in ("/report", "/journal", "/journal/export.json", "/api/report"):
+        resp = client.get(path)
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 503 and "not an SQLite database" in page and "move it aside" in page, path
+    assert client.post("/journal/erase", data={"csrf": token, "confirm": "erase"}).status_code == 503
+    assert client.get("/now").status_code == 200 and db.read_bytes() == damaged
+    logged = [r for r in caplog.records if r.name.startswith("voicecoach.web")]
+    assert len(logged) == 1 and "journal cannot be used" in logged[0].getMessage() and not logged[0].exc_info
+
+
 def test_a_schedule_can_be_saved_with_no_config_file_yet(tmp_home) -> None:
     app, _, _ = make_app(tmp_home)
     client = app.test_client()
