@@ -198,6 +198,20 @@ def test_a_broker_that_is_down_costs_one_log_line_and_never_waits(caplog: pytest
 
 
 @needs_broker
+def test_a_broker_that_refuses_the_password_names_the_fix_not_a_wait(caplog: pytest.LogCaptureFixture) -> None:
+    """A wrong password was logged as "...refused the connection (not authorised); events are dropped until it is
+    back", as if the broker were down and waiting would help."""
+    with Broker(users={"ha": "right"}) as b, caplog.at_level(logging.WARNING, logger="voicecoach.hooks"):
+        hooks = Hooks(HookSettings(mqtt=f"mqtt://ha:wrong@127.0.0.1:{b.port}"), hostname="pi").start()
+        hooks.send(HookKind.PAUSE_TAKEN, minutes=20.0)
+        assert wait_until(lambda: hooks.mqtt.dropped == 1)
+        hooks.close()
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("voicecoach.hooks")]
+    assert len(lines) == 1 and "not authorised" in lines[0] and "fix the user name or password in [hooks] mqtt" \
+        in lines[0] and "until it is back" not in lines[0] and "wrong" not in lines[0], lines
+
+
+@needs_broker
 def test_after_the_broker_restarts_the_next_event_still_arrives(caplog: pytest.LogCaptureFixture) -> None:
     """Mosquitto restarted (a Home Assistant update) while the kiosk was quiet: the next "pause taken" (the one
     that dims the lights) went into the closed connection and was lost, and so was every event in the next 2 s."""

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from .command import CommandHook
 from .events import HomeState, HookEvent, HookKind, allowed
 from .ha import Message, discovery, topics_for
-from .mqtt import Connection, MqttError
+from .mqtt import Connection, MqttError, MqttRefused
 from .settings import HookSettings, parse_mqtt_url
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,12 @@ class MqttPublisher:
             self._next_attempt = now + self._retry_s
             self._retry_s = min(self._retry_s * 2, RETRY_MAX_S)
             if not self._down_since_logged:
-                log.warning("hooks: %s; events are dropped until it is back", exc)
+                if isinstance(exc, MqttRefused):  # it is there and said no: waiting alone will not fix it
+                    log.warning("hooks: %s; fix the user name or password in [hooks] mqtt, or the broker's users "
+                                "(voicecoach check says when it accepts voicecoach); events are dropped until then",
+                                exc)
+                else:
+                    log.warning("hooks: %s; events are dropped until it is back", exc)
                 self._down_since_logged = True
             return None
         self._retry_s = RETRY_MIN_S
