@@ -60,6 +60,31 @@ def test_a_broker_address_that_cannot_work_is_refused_with_the_key_named(url: st
     assert parse_mqtt_url("mqtt://ha:secret@10.0.0.2").port == 1883
 
 
+@pytest.mark.parametrize("url, problem", [("mqtts://ha:8883", "TLS is not supported"),
+                                          ("mqtt://ha:0", "port must be a number"),
+                                          ("mqtt://home assistant", "a host name has no spaces"),
+                                          ("mqtt://ha:s3cr#t@ha.local", "write # as %23")])
+def test_tls_port_0_and_a_broken_address_are_refused_and_the_password_is_never_shown(url: str, problem: str) -> None:
+    """mqtts:// was 'does not start with mqtt://' (TLS never named); port 0 was taken silently as 1883; a host with a
+    space passed the check; a password that broke the URL was printed in the error."""
+    with pytest.raises(InputError, match=rf"hooks: mqtt = .*{problem}") as refused:
+        config_from_dict({"hooks": {"mqtt": url}})
+    assert "s3cr" not in str(refused.value)
+
+
+def test_a_percent_encoded_user_and_password_reach_the_broker_decoded() -> None:
+    """A password with # / ? in it must be written %23 %2F %3F in a URL; it was sent to the broker still encoded
+    (refused: 'the broker refused the user name or password')."""
+    address = parse_mqtt_url("mqtt://ha%20kiosk:p%40ss%23w%2Fd@10.0.0.2:1884")
+    assert (address.username, address.password, address.port) == ("ha kiosk", "p@ss#w/d", 1884)
+    if missing_tools():
+        return
+    from voicecoach.hooks.mqtt import probe_broker
+
+    with Broker(users={"ha kiosk": "p@ss#w/d"}) as b:
+        probe_broker(parse_mqtt_url(f"mqtt://ha%20kiosk:p%40ss%23w%2Fd@127.0.0.1:{b.port}"), "voicecoach-test")
+
+
 def test_words_and_details_stay_home_unless_the_couple_turns_details_on() -> None:
     suggested = HookEvent(HookKind.PAUSE_SUGGESTED, 1.8e9, reason="3 interruptions in 60 s")
     assert "reason" not in suggested.to_dict() and suggested.to_dict(details=True)["reason"]
@@ -170,6 +195,39 @@ def test_a_broker_that_is_down_costs_one_log_line_and_never_waits(caplog: pytest
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("voicecoach.hooks")]
     assert len([x for x in lines if "events are dropped" in x]) == 1, lines
     assert any("is back (50 events were dropped meanwhile)" in x for x in lines), lines
+
+
+@needs_broker
+def test_a_broker_that_refuses_the_password_names_the_fix_not_a_wait(caplog: pytest.LogCaptureFixture) -> None:
+    """A wrong password was logged as "...refused the connection (not authorised); events are dropped until it is
+    back", as if the broker were down and waiting would help."""
+    with Broker(users={"ha": "right"}) as b, caplog.at_level(logging.WARNING, logger="voicecoach.hooks"):
+        hooks = Hooks(HookSettings(mqtt=f"mqtt://ha:wrong@127.0.0.1:{b.port}"), hostname="pi").start()
+        hooks.send(HookKind.PAUSE_TAKEN, minutes=20.0)
+        assert wait_until(lambda: hooks.mqtt.dropped == 1)
+        hooks.close()
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("voicecoach.hooks")]
+    assert len(lines) == 1 and "not authorised" in lines[0] and "fix the user name or password in [hooks] mqtt" \
+        in lines[0] and "until it is back" not in lines[0] and "wrong" not in lines[0], lines
+
+
+@needs_broker
+def test_after_the_broker_restarts_the_next_event_still_arrives(caplog: pytest.LogCaptureFixture) -> None:
+    """Mosquitto restarted (a Home Assistant update) while the kiosk was quiet: the next "pause taken" (the one
+    that dims the lights) went into the closed connection and was lost, and so was every event in the next 2 s."""
+    port = free_port()
+    with Broker(port):
+        hooks = Hooks(HookSettings(mqtt=f"mqtt://127.0.0.1:{port}", topic="vc-restart"), hostname="pi").start()
+        assert wait_until(lambda: hooks.mqtt._conn is not None)
+    with Broker(port) as b, b.subscribe("vc-restart/#") as sub, caplog.at_level(logging.INFO, "voicecoach.hooks"):
+        hooks.send(HookKind.PAUSE_TAKEN, minutes=20.0)
+        sub.wait_for("vc-restart/+/event", lambda m: m.json()["event_type"] == "pause_taken")
+        hooks.send(HookKind.PAUSE_ENDED, how="finished", minutes=20.0)
+        sub.wait_for("vc-restart/+/event", lambda m: m.json()["event_type"] == "pause_ended")
+        sub.wait_for("vc-restart/+/availability", lambda m: m.payload == "online")  # announced again
+        hooks.close()
+    assert (hooks.mqtt.sent, hooks.mqtt.dropped) == (2, 0)
+    assert not [r for r in caplog.records if "dropped" in r.getMessage()]
 
 
 # --- a local program ---------------------------------------------------------------------------------------------

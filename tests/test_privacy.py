@@ -78,6 +78,34 @@ def test_the_kiosk_opens_no_network_socket_on_a_real_device(pulse, tmp_home, tmp
     assert not NETWORK.findall(calls), NETWORK.findall(calls)
 
 
+def test_the_kiosk_opens_no_network_socket_with_page_and_hooks_off(tmp_home, tmp_path, no_sound_env):
+    """The kiosk is the only command that plugs in the page and the hooks (home.attach); the test above needs the
+    sound server and is slow, so without it nothing checked that, both off, the kiosk opens no network socket.
+    Here it runs with no sound device at all (it waits for a microphone) long enough to have attached them."""
+    log = tmp_path / "strace.log"
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
+    proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log), VOICECOACH,
+                             "kiosk"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the live loop runs: the page and the hooks were attached before it
+            lines.append(line)
+            if "waiting for microphone" in line:
+                break
+        time.sleep(2.0)  # time for any thread they started to open its socket
+    finally:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        for pid in children:
+            subprocess.run(["kill", "-TERM", pid], check=False)
+        out, _ = proc.communicate(timeout=30)
+    out = "".join(lines) + out
+    assert "waiting for microphone" in out and "voicecoach: stopped" in out, out
+    calls = log.read_text()
+    assert "socket(AF_UNIX" in calls, "strace saw nothing"  # it looked for the sound server, locally
+    assert not NETWORK.findall(calls), NETWORK.findall(calls)
+
+
 def test_the_journal_holds_no_audio_and_no_words(tmp_home, talk_wav):
     env = tmp_home.env
     subprocess.run([VOICECOACH, "listen", "--no-ui", "--fast", "--file", str(talk_wav)], env=env, check=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -98,11 +99,12 @@ class Subscriber:
 
 class Broker:
     """Mosquitto listening on 127.0.0.1 only, anonymous (or, with ``anonymous=False``, refusing everyone: it has no
-    users), nothing kept on disk."""
+    users; or, with ``users``, only those names and passwords), nothing kept on disk."""
 
-    def __init__(self, port: int | None = None, anonymous: bool = True) -> None:
+    def __init__(self, port: int | None = None, anonymous: bool = True, users: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
-        self.anonymous = anonymous
+        self.anonymous = anonymous and not users
+        self.users = users or {}
         self.proc: subprocess.Popen | None = None
         self._dir = Path(tempfile.mkdtemp(prefix="vc-broker-"))
 
@@ -115,7 +117,8 @@ class Broker:
         """Start the broker and wait until it accepts connections."""
         conf = self._dir / "mosquitto.conf"
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous {str(self.anonymous).lower()}\n"
-                        f"persistence false\n")
+                        f"persistence false\n" + (f"password_file {self._password_file()}\n" if self.users else "")
+                        + ("user root\n" if self.users and os.geteuid() == 0 else ""))
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=(self._dir / "log").open("w"))
@@ -129,6 +132,14 @@ class Broker:
                     break
                 time.sleep(0.05)
         raise RuntimeError(f"mosquitto did not start on port {self.port}: {(self._dir / 'log').read_text()}")
+
+    def _password_file(self) -> Path:
+        path = self._dir / "passwords"  # read after mosquitto drops root (see start): keep root for this folder
+        path.touch(mode=0o600)
+        exe = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        for user, password in self.users.items():
+            subprocess.run([exe, "-b", str(path), user, password], check=True, capture_output=True)
+        return path
 
     def stop(self) -> None:
         """Stop the broker."""

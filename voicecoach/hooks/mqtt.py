@@ -163,6 +163,24 @@ class Connection:
             finally:
                 self._sock = None
 
+    def closed_by_broker(self) -> bool:
+        """True when the broker has closed this connection (it stopped or restarted): data sent now would be lost.
+
+        Looks without waiting: the broker sends nothing unasked (no subscriptions), so anything readable is its
+        goodbye (end of stream) or an error."""
+        if self._sock is None:
+            return True
+        timeout = self._sock.gettimeout()
+        self._sock.setblocking(False)  # not select(): it fails on a descriptor above 1023
+        try:
+            return self._sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:  # nothing to read: open
+            return False
+        except OSError:  # reset by the broker
+            return True
+        finally:
+            self._sock.settimeout(timeout)
+
     @property
     def connected(self) -> bool:
         """True until the connection is closed or found broken."""

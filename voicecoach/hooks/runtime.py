@@ -2,7 +2,8 @@
 
 The MQTT worker keeps one connection to the broker: it announces the kiosk (Home Assistant discovery, ``online``),
 publishes each event and the updated state, pings to keep the connection alive, and reconnects with a growing
-wait (2 s up to a minute). While the broker is down, events are dropped: one log line when it goes, one when it
+wait (2 s up to a minute); a connection the broker closed (it restarted) is noticed before the next event is sent,
+and opened again at once. While the broker is down, events are dropped: one log line when it goes, one when it
 is back (saying how many were dropped). The program hook runs the configured program per event. A full queue
 drops the event too (the kiosk never waits for its hooks).
 """
@@ -20,7 +21,7 @@ from typing import Any, Callable
 from .command import CommandHook
 from .events import HomeState, HookEvent, HookKind, allowed
 from .ha import Message, discovery, topics_for
-from .mqtt import Connection, MqttError
+from .mqtt import Connection, MqttError, MqttRefused
 from .settings import HookSettings, parse_mqtt_url
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,12 @@ class MqttPublisher:
             self._next_attempt = now + self._retry_s
             self._retry_s = min(self._retry_s * 2, RETRY_MAX_S)
             if not self._down_since_logged:
-                log.warning("hooks: %s; events are dropped until it is back", exc)
+                if isinstance(exc, MqttRefused):  # it is there and said no: waiting alone will not fix it
+                    log.warning("hooks: %s; fix the user name or password in [hooks] mqtt, or the broker's users "
+                                "(voicecoach check says when it accepts voicecoach); events are dropped until then",
+                                exc)
+                else:
+                    log.warning("hooks: %s; events are dropped until it is back", exc)
                 self._down_since_logged = True
             return None
         self._retry_s = RETRY_MIN_S
@@ -147,6 +153,14 @@ class MqttPublisher:
             self.goodbye()
             return
         self.state.apply(event)
+        if self._conn is not None and self._conn.closed_by_broker():
+            # the broker restarted (a Home Assistant update): this event would vanish into the closed connection,
+            # so connect again at once rather than after the back-off
+            log.info("hooks: the MQTT broker at %s:%d closed the connection; connecting again", self.address.host,
+                     self.address.port)
+            self._conn.close()
+            self._conn = None
+            self._next_attempt = 0.0
         conn = self._connect()
         if conn is None:
             self.dropped += 1

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..settings import setting
 
@@ -20,28 +21,48 @@ class BrokerAddress:
     password: str | None = None
 
 
+TLS_SCHEMES = ("mqtts", "ssl", "tls", "mqtt+ssl", "mqtt+tls")
+EXAMPLE = "write it as \"mqtt://homeassistant.local:1883\""
+
+
+def shown(url: str) -> str:
+    """``url`` as an error message may show it: a password in it replaced by ``***`` (even one that broke it)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 def parse_mqtt_url(url: str) -> BrokerAddress:
-    """``mqtt://host:port`` -> :class:`BrokerAddress`; ValueError naming what is wrong."""
+    """``mqtt://[user:password@]host[:port]`` -> :class:`BrokerAddress` (user and password percent-decoded, as in
+    any URL: ``%40`` for ``@``); ValueError naming what is wrong (never showing the password)."""
     parts = urlsplit(url)
+    if parts.scheme.lower() in TLS_SCHEMES:
+        raise ValueError(f"{shown(url)!r}: TLS is not supported; voicecoach sends counts only, in plain MQTT, to a "
+                         f"broker on the home network: give the broker's plain listener, mqtt://host:1883")
     if parts.scheme != "mqtt":
-        raise ValueError(f"{url!r} does not start with mqtt:// (write it as \"mqtt://homeassistant.local:1883\")")
+        raise ValueError(f"{shown(url)!r} does not start with mqtt:// ({EXAMPLE})")
     if not parts.hostname:
-        raise ValueError(f"{url!r} names no host (write it as \"mqtt://homeassistant.local:1883\")")
+        raise ValueError(f"{shown(url)!r} names no host ({EXAMPLE})")
+    if any(c.isspace() or not c.isprintable() for c in parts.hostname):
+        raise ValueError(f"{shown(url)!r}: a host name has no spaces ({EXAMPLE})")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"{url!r}: only mqtt://host:port is allowed, no path or query")
+        raise ValueError(f"{shown(url)!r}: only mqtt://host:port is allowed, no path or query (in a password, "
+                         f"write # as %23, / as %2F and ? as %3F)")
     try:
-        port = parts.port or MQTT_PORT
+        port = parts.port
     except ValueError:
-        raise ValueError(f"{url!r}: the port must be a number from 1 to 65535") from None
-    return BrokerAddress(parts.hostname, port, parts.username, parts.password)
+        port = 0
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{shown(url)!r}: the port must be a number from 1 to 65535")
+    user = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return BrokerAddress(parts.hostname, port or MQTT_PORT, user, password)
 
 
 @dataclass(frozen=True)
 class HookSettings:
     """Counts-only events for the home the kiosk lives in. Never words, never audio."""
 
-    mqtt: str = setting("", doc="MQTT broker to publish events to, mqtt://host:port (Home Assistant finds the kiosk "
-                                "by MQTT discovery); empty = off")
+    mqtt: str = setting("", doc="MQTT broker to publish events to, mqtt://[user:password@]host:port (Home Assistant "
+                                "finds the kiosk by MQTT discovery; a password's # / ? written %23 %2F %3F); empty = off")
     topic: str = setting("voicecoach", doc="topic prefix for the kiosk's own topics")
     discovery_prefix: str = setting("homeassistant", doc="Home Assistant's MQTT discovery prefix")
     command: tuple[str, ...] = setting((), doc="a local program and its arguments, run with each event as JSON on "

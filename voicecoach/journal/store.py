@@ -366,6 +366,15 @@ class Journal:
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r)) for r in cur.fetchall()]
 
+    def counts(self) -> dict[str, int]:
+        """How many rows each journal table holds (counted by SQLite: no row is read into memory)."""
+        with self._lock:
+            try:
+                return {table: int(self._conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+                        for table in TABLES}
+            except sqlite3.DatabaseError as exc:
+                raise JournalUnavailable(f"journal {self.path}: cannot read ({exc})") from None
+
     def export(self) -> dict[str, Any]:
         """Everything in the journal as one JSON-able dict (voice notes as metadata only)."""
         out: dict[str, Any] = {"format": "voicecoach-journal", "schema": self.schema_version}

@@ -109,7 +109,13 @@ def create_app(ctx: WebContext) -> Flask:
                        (429, "Too many tries. Wait a minute, then try again."),
                        (500, "Something went wrong on the box; it has been logged (journalctl -u voicecoach).")):
         app.register_error_handler(code, _error_page(code, text))
-    app.register_error_handler(ConfigUnusable, _config_unusable_page())
+    app.register_error_handler(ConfigUnusable, _unusable_page("settings", "Settings need fixing",
+                                                              "The settings file", "voicecoach config check"))
+    from ..journal.store import JournalRefused, JournalUnavailable
+
+    journal_page = _unusable_page("journal", "The journal needs fixing", "The journal", "voicecoach check")
+    for kind in (JournalRefused, JournalUnavailable):  # damaged, newer, unreadable: its own line, with the fix
+        app.register_error_handler(kind, journal_page)
     return app
 
 
@@ -167,21 +173,21 @@ def _headers(response: Any) -> Any:
     return response
 
 
-def _config_unusable_page() -> Callable[[ConfigUnusable], Any]:
-    """The settings file's own one-line error on the page (503), logged once per problem instead of a traceback
-    on every page load."""
+def _unusable_page(what: str, title: str, subject: str, checker: str) -> Callable[[VoicecoachError], Any]:
+    """A file the pages need (``subject``: the settings, the journal) cannot be used: its own one-line error, which
+    names the fix, on the page (503), logged once per problem instead of a traceback on every page load."""
     logged: set[str] = set()
 
-    def handler(exc: ConfigUnusable) -> Any:
+    def handler(exc: VoicecoachError) -> Any:
         why = str(exc)
         if why not in logged:
             logged.add(why)
-            log.warning("web: the settings cannot be used, the pages say so until they are fixed: %s", why)
-        text = f"The settings file cannot be used: {why}. Nothing was changed; reload this page once it is fixed " \
-               "(voicecoach config check says when it is)."
+            log.warning("web: the %s cannot be used, the pages say so until it is fixed: %s", what, why)
+        text = f"{subject} cannot be used: {why}. Nothing was changed; reload this page once it is fixed " \
+               f"({checker} says when it is)."
         if request.path.startswith("/api/"):
             return jsonify(error=text), 503
-        return render_template("message.html", title="Settings need fixing", text=text, back=False), 503
+        return render_template("message.html", title=title, text=text, back=False), 503
 
     return handler
 

@@ -227,9 +227,11 @@ def _voice_notes(config: Any) -> Any:
 @pages.get("/journal")
 def journal() -> Any:
     """What the journal holds, export, erase, voice notes."""
+    from ..journal.schema import TABLES
+
     config = context().config()
-    data = _export()
-    counts = {t: len(data.get(t, [])) for t in ("talks", "events", "suggestions", "pauses", "checkins", "notes")}
+    journal = context().journal.get()  # counted, not exported: a year of kiosk events is hundreds of MB as rows
+    counts = journal.counts() if journal is not None else dict.fromkeys(TABLES, 0)
     notes = _voice_notes(config)
     return _render("journal.html", config=config, counts=counts, notes=notes.list_notes() if notes else None)
 

@@ -11,6 +11,7 @@ flow); "start a check-in" asks for consent first, like a scheduled ritual.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import threading
@@ -115,11 +116,17 @@ def try_listen(address: str, port: int) -> None:
 
 def cannot_serve(exc: OSError, address: str, port: int, port_fix: str) -> str:
     """Why the page could not start, as one line with its fix: one of its own files (the session key) could not be
-    used, or the address could not be bound (``port_fix``: where to choose another port)."""
+    used, the port is taken (``port_fix``: where to choose another port), or the address is not this computer's."""
     if exc.filename:  # one of the page's own files (its session key), not the address
         return (f"cannot use {exc.filename} ({exc.strerror or exc}); move it aside (a new one is made, and browsers "
                 f"pair again) and start the page again")
-    return f"cannot listen on {address}:{port} ({exc.strerror or exc}); choose another port with {port_fix}"
+    why = f"cannot listen on {address}:{port} ({exc.strerror or exc})"
+    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        return f"{why}; choose another port with {port_fix}"
+    # EADDRNOTAVAIL (an address this computer does not have, e.g. one the router has since given to another
+    # device), EAFNOSUPPORT (IPv6 turned off): another port would not help
+    return (f"{why}; set [web] address to 127.0.0.1 (this computer only), 0.0.0.0 (every network) or one of this "
+            f"computer's addresses (ip -brief address)")
 
 
 def where(address: str, port: int) -> str:
