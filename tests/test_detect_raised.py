@@ -6,6 +6,7 @@ partner nearer the microphone. ``RAISE`` is a typical angry change of A's calm v
 
 from __future__ import annotations
 
+from voicecoach.detect.calm_voice import FILL_MIN, Baseline, TurnVoice
 from voicecoach.detect.features import FrameFeatures
 from voicecoach.detect.raised import RaisedVoiceDetector
 from voicecoach.detect.settings import RaisedSettings
@@ -134,6 +135,24 @@ def test_the_same_voice_louder_is_a_partner_leaning_in_not_a_raised_voice():
     assert feed.events == []
     assert feed.det.partners["A"].level_db > -25.0   # the baseline moved: that is A's level from there now
     # ...and a real raise from there is still heard, against the new baseline
+    assert [e.speaker for e in feed.speak("A", 3.0, -12.0, **RAISE)] == ["A"]
+
+
+def test_a_partner_whose_calm_voice_wanders_higher_leaning_in_during_a_livelier_passage_is_not_raised():
+    # A reads calmly in two manners in turn: plain (120 Hz) and livelier (150 Hz, 4 dB brighter: +3.9 semitones).
+    # The calm voice is learned from windows close to it, so it stays near the plain one; the livelier calm
+    # windows are A's own bias (about half the rise), learned per fill of the voice window and taken off a turn's
+    # rise. Before: A leaning in (+9 dB) during a livelier passage was reported raised.
+    feed = Feed()
+    for _ in range(8):
+        for f0_hz, bright_db in ((120.0, -12.0), (150.0, -8.0)):
+            feed.speak("A", 3.0, -30.0, f0_hz, bright_db=bright_db)
+            feed.silence(0.5)
+            feed.speak("B", 3.0, -30.0, 220.0)
+            feed.silence(0.5)
+    assert feed.events == []
+    assert feed.speak("A", 3.0, -21.0, 150.0, bright_db=-8.0) == []
+    # a real raise is still heard
     assert [e.speaker for e in feed.speak("A", 3.0, -12.0, **RAISE)] == ["A"]
 
 
@@ -334,3 +353,18 @@ def test_a_far_partners_raise_first_named_as_the_near_partner_keeps_its_hold_whe
         feed.n += 1
     assert [e.speaker for e in events] == ["A"]
     assert events[0].t - renamed_s <= 0.1   # before: the windows and the hold restarted at the rename (0.57 s)
+
+
+def test_a_partners_own_calm_bias_is_learned_per_fill_capped_and_never_negative():
+    b = Baseline(f0_st=0.0, bright_db=-12.0)
+    low = TurnVoice(f0_st=2.0, bright_db=-7.0, voiced=8, effective=8.0)     # a turn's first words: higher, brighter
+    assert b.fill_bias(8.0) == (0.0, 0.0)
+    for _ in range(FILL_MIN - 1):
+        b.learn_fill(low)
+    assert b.fill_bias(8.0) == (0.0, 0.0)     # not enough calm windows yet
+    b.learn_fill(low)
+    assert b.fill_bias(8.0) == (2.0, 3.0)     # +5 dB of tilt, taken off only up to the cap
+    assert b.fill_bias(40.0) == (0.0, 0.0)    # another fill has learned nothing
+    for _ in range(3000):
+        b.learn_fill(TurnVoice(f0_st=-4.0, bright_db=-16.0, voiced=8, effective=8.0))
+    assert b.fill_bias(8.0) == (0.0, 0.0)     # a calm voice that sits low says nothing about a raise

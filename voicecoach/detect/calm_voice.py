@@ -2,14 +2,16 @@
 
 Per partner a :class:`Baseline` holds the calm level (a running quantile of calm windows: the loud-but-calm end,
 so a shout cannot drag it), pitch and tilt (energy above 1 kHz in voiced speech), and how much pitch and tilt
-spread from frame to frame in calm speech; plus the detector's per-partner state. :func:`voice_change` scores a
-turn's voice (:class:`TurnVoice`) against it, with a confidence bound from that calm spread.
+spread from frame to frame in calm speech, and how the partner's calm turns sit against that calm voice as the
+voice window fills (a bias taken off a turn's rise); plus the detector's per-partner state. :func:`voice_change`
+scores a turn's voice (:class:`TurnVoice`) against it, with a confidence bound from that calm spread.
 :func:`calm_level_db` measures a calm level the same way for calibration profiles.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +27,11 @@ PITCH_SD_ST = 4.0          # a partner's calm spread per voiced frame until thei
 TILT_SD_DB = 6.5           # the tuning voices: 4.2 semitones and 6.6 dB)
 SPREAD_RATE = 0.005        # per voiced calm frame: how fast the learned spread follows (after the first ones)
 MAD_TO_SD = 1.25           # mean absolute deviation -> standard deviation (normal distribution)
+FILL_EDGES = (6, 10, 14, 18, 24, 32)   # a turn's voice window filling up (effective voiced frames): the bins in which
+                           # a partner's calm turns are compared with their calm voice
+FILL_RATE = 0.003          # per calm frame: how fast a bin's bias follows (after the first ones)
+FILL_MIN = 150             # calm frames a bin needs before its bias is used
+FILL_CAP = 3.0             # at most this much (semitones, dB) is taken off a turn's rise as the partner's own bias
 SPREAD_FLOOR = 0.6         # the learned calm spread never below this share of the typical one: the first frames
                            # learned under-state it (TUNE draws 1-3 of builder 7: a dry lean-in event gone)
 
@@ -52,6 +59,9 @@ class Baseline:
     recent_s: float = -1e9
     recent_change: float = 0.0
     recent_level_db: float = 0.0
+    fill_n: list[int] = field(default_factory=lambda: [0] * (len(FILL_EDGES) + 1))
+    fill_pitch: list[float] = field(default_factory=lambda: [0.0] * (len(FILL_EDGES) + 1))   # mean rise, st
+    fill_tilt: list[float] = field(default_factory=lambda: [0.0] * (len(FILL_EDGES) + 1))    # mean rise, dB
 
     def spreads(self) -> tuple[float, float]:
         """Calm spread per voiced frame: (pitch semitones, tilt dB), typical values until learned."""
@@ -102,6 +112,30 @@ class Baseline:
         self.bright_mad_db = dev_tilt if self.bright_mad_db is None else self.bright_mad_db + rate * (
             dev_tilt - self.bright_mad_db)
 
+    def learn_fill(self, voice: TurnVoice) -> None:
+        """Learn how this partner's calm turns sound against their calm voice at this fill of the voice window.
+
+        The calm voice is learned only from windows close to it (a changed voice teaches nothing about the calm
+        one), so a partner whose calm speech wanders high (a livelier passage, the first words of a turn) is
+        judged against a voice lower than their calm average. This bias, per fill, is what the calm level's own
+        windows (any voice) show; :func:`voice_change` takes it off a turn's rise.
+        """
+        if self.f0_st is None or self.bright_db is None:
+            return
+        k = bisect_right(FILL_EDGES, voice.effective)
+        self.fill_n[k] += 1
+        rate = max(FILL_RATE, 1.0 / self.fill_n[k])
+        self.fill_pitch[k] += rate * (voice.f0_st - self.f0_st - self.fill_pitch[k])
+        self.fill_tilt[k] += rate * (voice.bright_db - self.bright_db - self.fill_tilt[k])
+
+    def fill_bias(self, effective: float) -> tuple[float, float]:
+        """The partner's own calm rise (semitones, dB) at this fill of the voice window: 0 until learned, at most
+        ``FILL_CAP``, never negative (a calm voice that sits low says nothing about a raise)."""
+        k = bisect_right(FILL_EDGES, effective)
+        if self.fill_n[k] < FILL_MIN:
+            return 0.0, 0.0
+        return min(FILL_CAP, max(0.0, self.fill_pitch[k])), min(FILL_CAP, max(0.0, self.fill_tilt[k]))
+
 
 @dataclass(frozen=True)
 class TurnVoice:
@@ -136,7 +170,8 @@ def voice_change(s: RaisedSettings, b: Baseline, voice: TurnVoice | None) -> tup
     """
     if voice is None or b.f0_st is None or b.bright_db is None:
         return 0.0, 0.0, 0.0
-    pitch, tilt = voice.f0_st - b.f0_st, voice.bright_db - b.bright_db
+    bias_pitch, bias_tilt = b.fill_bias(voice.effective)
+    pitch, tilt = voice.f0_st - b.f0_st - bias_pitch, voice.bright_db - b.bright_db - bias_tilt
     bonus = min(s.pitch_weight_db_per_st * max(0.0, pitch) + s.bright_weight * max(0.0, tilt), s.max_bonus_db)
     pitch_sd, tilt_sd = b.spreads()
     margin = s.confidence_z * math.sqrt(VOICED_PER_MEASURE / voice.effective)

@@ -28,6 +28,10 @@ the last moments of a stretch still labelled with this one (a quick turn change 
 the other partner's louder (nearer) calm voice is not this one's raised voice. While the stretch sounds about as
 much like either partner (``unsure``, a near tie: a turn's first words are often named wrong) a raise needs the
 same clear change, but the calm voice still learns (not learning then cost raises found; seventeenth pass).
+The calm voice learns only from windows close to it, so a partner whose calm speech wanders higher (a livelier
+passage, a turn's first words) would be judged against a voice below their calm average: that bias, learned per
+fill of the voice window from their calm-level windows, is taken off a turn's rise (``Baseline.fill_bias``;
+eighteenth pass).
 
 The per-partner calm baseline and the voice-change score are in ``calm_voice.py``.
 """
@@ -193,6 +197,8 @@ class RaisedVoiceDetector:
             b.evidence_frames = carried
             b.onset_s = feats.end_s - n * self.frame_s
         events = self._judge(b, label, level, now_level, voice, voiced / n, feats.end_s)
+        if voice is not None and not self._doubt and not b.raised and self._calm_level(b, level):
+            b.learn_fill(voice)
         if b.raised:
             self.active = label
             b.raised_s += self.frame_s
@@ -414,6 +420,11 @@ class RaisedVoiceDetector:
         return [o for k, o in self.partners.items()
                 if k != label and now_s - o.recent_s <= RECENT_OTHER_S and o.recent_change < UNCHANGED_VOICE
                 and o.recent_excess_db >= 0.6 * excess and o.level_db is not None]
+
+    def _calm_level(self, b: Baseline, level: float) -> bool:
+        """Partner ``b``'s baseline is trusted and ``level`` is under ``min_level_db`` over it."""
+        s = self.settings
+        return b.level_db is not None and b.calm_s >= s.baseline_speech_s and level - b.level_db < s.min_level_db
 
     def _learn(self, b: Baseline, level: float, f0_st: float | None, bright: float | None, warm: bool,
                speed: float = 1.0, voice: bool = True) -> None:
