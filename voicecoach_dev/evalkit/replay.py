@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from voicecoach.detect.raised import RaisedVoiceDetector
 from voicecoach.detect.settings import DetectionSettings, RaisedSettings
 from voicecoach.detect.speakers import SpeakerTracker
 from voicecoach.events import RaisedVoice
+from voicecoach_dev.evalkit.scoring import Tally, score_raised, spans_found
 
 CACHE = Path(__file__).resolve().parents[2] / "out" / "replay"
 LABELS = (None, "A", "B")
@@ -83,39 +83,24 @@ def key(item: dict[str, Any]) -> str:
     return f"draw {item['draw']} {item['name']}"
 
 
-@dataclass
-class Figures:
-    """Raised-voice figures of one family: stretches found, false events, latencies."""
-
-    found: int = 0
-    stretches: int = 0
-    false: int = 0
-    events: int = 0
-    latencies: list[float] = field(default_factory=list)
-
-    def line(self) -> str:
-        """``found/stretches, false, median latency``."""
-        med = f"{statistics.median(self.latencies):.2f} s" if self.latencies else "-"
-        return f"{self.found}/{self.stretches} found, {self.false} false, median {med}"
+def summary(t: Tally) -> str:
+    """``found/stretches, false events, median latency`` of a tally of raised-voice matches."""
+    med = f"{statistics.median(t.latencies):.2f} s" if t.latencies else "-"
+    return f"{t.found}/{t.n_truth} found, {t.n_det - t.correct} false, median {med}"
 
 
 def score(items: list[dict[str, Any]], events: dict[str, list[RaisedVoice]]
-          ) -> tuple[dict[str, Figures], dict[str, list[float | None]]]:
-    """Per family (dry and ``@room`` apart) figures, and per item each true stretch's latency (None: missed)."""
-    from voicecoach_dev.evalkit.scoring import score_raised, spans_found
-
-    table: dict[str, Figures] = {}
+          ) -> tuple[dict[str, Tally], dict[str, list[float | None]]]:
+    """Per family (dry and ``@room`` apart) and in all (``TOTAL``) tallies, and per item each true stretch's
+    latency (None: missed)."""
+    table: dict[str, Tally] = {"TOTAL": Tally()}
     latency: dict[str, list[float | None]] = {}
     for item in items:
         dets = [e.to_dict() for e in events[key(item)]]
         truth = item["truth"]
         m = score_raised(dets, truth["raised"], truth.get("turns", ()))
-        fig = table.setdefault(item["scenario"], Figures())
-        fig.found += m.found
-        fig.stretches += m.n_truth
-        fig.false += m.n_det - m.correct
-        fig.events += m.n_det
-        fig.latencies += m.latencies
+        for row in (item["scenario"], "TOTAL"):
+            table.setdefault(row, Tally()).add(m, item["duration_s"])
         latency[key(item)] = spans_found(dets, truth["raised"])
     return table, latency
 
@@ -159,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         events = {key(it): replay(inputs[key(it)], cfg.detection.raised, cfg.audio.frame_ms) for it in items}
         results.append(score(items, events))
     for family in sorted(results[0][0]):
-        print(f"{family:22s} " + " | ".join(r[0][family].line() for r in results))
+        print(f"{family:22s} " + " | ".join(summary(r[0][family]) for r in results))
     if args.against:
         for line in changes(results[0][1], results[1][1]):
             print(line)
