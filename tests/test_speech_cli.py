@@ -67,12 +67,15 @@ def test_say_errors_are_one_line_with_exit_code_2(run_cli, tmp_home, tmp_path: P
         (["say", "...", "--to", tmp_path / "dots.wav"], "only punctuation"),  # was: "install espeak-ng", exit 1
         (["say", "\x01\x02", "--to", tmp_path / "ctl.wav"], "only punctuation (or control"),  # was the same
         (["say", "hello", "--rate", "20"], "out of range"),
+        # a file and a device at once: the device was ignored without a word
+        (["say", "hello", "--to", tmp_path / "both.wav", "--output", "pulse"], "give one of them"),
     ]
     for args, words in cases:
         r = run_cli(*args, env=tmp_home.env)
         assert r.returncode == 2, (args, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("voicecoach: error:") and words in lines[0], lines
+    assert not (tmp_path / "both.wav").exists()
 
 
 @pytest.mark.parametrize("command", [["say", "hello", "--to"], ["checkin", "weekly", "--answers", "not_now", "--to"],

@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     _require_voice(settings.voice, "--voice" if args.voice is not None else
                    f"[speech] voice in {getattr(args, 'config', None) or paths.config_file()}")
     if args.to is not None:  # --to "" too: refused, not taken as "speak it aloud"
+        if args.output is not None:   # a file is written, nothing is played: the device would be ignored
+            raise InputError(f"--to writes a WAV file and --output plays on a device: give one of them "
+                             f"(e.g. voicecoach say {args.text!r} --output {args.output!r})")
         return _render_to(settings, args.text, Path(args.to))
     return _speak(settings, args.text, args.output if args.output is not None else config.audio.output)
 
