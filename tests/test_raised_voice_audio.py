@@ -12,7 +12,7 @@ import pytest
 from voicecoach.audio.frames import frames_from_array
 from voicecoach.audio.wav import read_wav
 from voicecoach.detect.pipeline import Pipeline
-from voicecoach.detect.settings import DetectionSettings, InterruptionSettings, SpeakerSettings
+from voicecoach.detect.settings import DetectionSettings, EscalationSettings, InterruptionSettings, SpeakerSettings
 
 RATE = 16000
 
@@ -172,3 +172,28 @@ def test_the_replay_of_cached_frame_inputs_gives_the_pipelines_raised_voices_exa
                                                                       settings.raised)]
     assert len(live) >= 2
     assert replayed == live
+
+
+def test_the_replay_with_the_pause_policy_gives_the_pipelines_pause_suggestions_exactly(tmp_path):
+    # replay-raised --pauses: the raised voices replayed, the full run's interruptions fed back on the frame that
+    # emitted them, through a fresh escalation policy; its pause figures are worth having only if they are the
+    # pipeline's own
+    from voicecoach.audio.wav import write_wav
+    from voicecoach.detect.escalation import EscalationPolicy
+    from voicecoach.events import Interruption, PauseSuggested
+    from voicecoach_dev.evalkit.replay import frame_inputs, replay
+
+    angry, _ = _talk([(185.0, 1.0, -23.0), (115.0, 1.6, -32.0), (160.0, 1.1, -25.0)] * 4, seed=3)
+    pcm = np.clip(angry * 32768.0, -32768, 32767).astype(np.int16)
+    write_wav(tmp_path / "talk.wav", pcm)
+    # only the rule of raised voices and an interruption together can fire: the interruption must arrive in time
+    s = DetectionSettings(interruption=InterruptionSettings(method="features"),
+                          escalation=EscalationSettings(raised_s=600.0, raised_events=50, cooldown_min=0.0))
+    p = Pipeline(s)
+    events = [e for fr in frames_from_array(pcm, 30) for e in p.process(fr)]
+    cuts = [e for e in events if isinstance(e, Interruption)]
+    live = [(e.t, e.reason) for e in events if isinstance(e, PauseSuggested)]
+    replayed = replay(frame_inputs(tmp_path / "talk.wav", s), s.raised, 30,
+                      EscalationPolicy(s.escalation, 30, s.interruption.method), cuts)
+    assert live and "interruption" in live[0][1]
+    assert [(e.t, e.reason) for e in replayed if isinstance(e, PauseSuggested)] == live

@@ -9,26 +9,30 @@ settings, giving exactly the raised-voice events the full pipeline gives. Scored
                           [--against FILE]
 
 ``--against`` replays a second configuration and prints both side by side, with every raised stretch found
-later, sooner, lost or gained. Pause suggestions also need the interruptions: use ``scripts/evaluate`` for those.
+later, sooner, lost or gained. ``--pauses FOLDER`` also replays the pause policy: it needs the interruptions, which
+the raised-voice detector does not change, so they are taken from a full run's saved events (``scripts/evaluate
+--events FOLDER``); the replayed suggestions are the full run's exactly when the settings are the same.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from voicecoach.config import Config, load_config
+from voicecoach.detect.escalation import EscalationPolicy
 from voicecoach.detect.features import FeatureExtractor, FrameFeatures
 from voicecoach.detect.raised import RaisedVoiceDetector
 from voicecoach.detect.settings import DetectionSettings, RaisedSettings
 from voicecoach.detect.speakers import SpeakerTracker
-from voicecoach.events import RaisedVoice
+from voicecoach.events import Event, Interruption, PauseSuggested, RaisedVoice
 from voicecoach_dev.evalkit.scoring import Tally, score_raised, spans_found
 
 CACHE = Path(__file__).resolve().parents[2] / "out" / "replay"
@@ -53,13 +57,25 @@ def frame_inputs(wav: str | Path, settings: DetectionSettings, frame_ms: int = 3
     return np.asarray(rows, dtype=np.float64).reshape(-1, COLUMNS)
 
 
-def replay(inputs: NDArray[np.float64], settings: RaisedSettings, frame_ms: int = 30) -> list[RaisedVoice]:
-    """The raised-voice events a detector with ``settings`` gives over cached ``inputs``."""
+def replay(inputs: NDArray[np.float64], settings: RaisedSettings, frame_ms: int = 30,
+           escalation: EscalationPolicy | None = None, interruptions: Sequence[Interruption] = ()) -> list[Event]:
+    """The raised-voice events a detector with ``settings`` gives over cached ``inputs``; with an ``escalation``
+    policy, also its pause suggestions, given the ``interruptions`` a full run found (each fed to the policy on the
+    frame that ends at its time ``t``, as the pipeline emits it)."""
     detector = RaisedVoiceDetector(settings, frame_ms)
-    events: list[RaisedVoice] = []
+    pending = sorted(interruptions, key=lambda e: e.t)
+    k = 0
+    events: list[Event] = []
     for end_s, speech, f0, energy, bright, label, new_stretch, other, unsure in inputs.tolist():
         f = FrameFeatures(0, end_s, energy, bool(speech), 0.0, f0, 0.0, bright)
-        events += detector.process(f, LABELS[int(label)], False, bool(new_stretch), bool(other), bool(unsure))
+        now: list[Event] = list(detector.process(f, LABELS[int(label)], False, bool(new_stretch), bool(other),
+                                                 bool(unsure)))
+        if escalation is not None:
+            while k < len(pending) and pending[k].t <= end_s + 1e-6:
+                now.append(pending[k])
+                k += 1
+            now += escalation.process(end_s, now, detector.active is not None)
+        events += now
     return events
 
 
@@ -89,14 +105,14 @@ def summary(t: Tally) -> str:
     return f"{t.found}/{t.n_truth} found, {t.n_det - t.correct} false, median {med}"
 
 
-def score(items: list[dict[str, Any]], events: dict[str, list[RaisedVoice]]
+def score(items: list[dict[str, Any]], events: dict[str, list[Event]]
           ) -> tuple[dict[str, Tally], dict[str, list[float | None]]]:
     """Per family (dry and ``@room`` apart) and in all (``TOTAL``) tallies, and per item each true stretch's
     latency (None: missed)."""
     table: dict[str, Tally] = {"TOTAL": Tally()}
     latency: dict[str, list[float | None]] = {}
     for item in items:
-        dets = [e.to_dict() for e in events[key(item)]]
+        dets = [e.to_dict() for e in events[key(item)] if isinstance(e, RaisedVoice)]
         truth = item["truth"]
         m = score_raised(dets, truth["raised"], truth.get("turns", ()))
         for row in (item["scenario"], "TOTAL"):
@@ -119,13 +135,42 @@ def changes(before: dict[str, list[float | None]], after: dict[str, list[float |
     return out
 
 
+def saved_interruptions(folder: Path, item: dict[str, Any]) -> list[Interruption]:
+    """The interruptions a full run (``scripts/evaluate --events folder``) found in ``item``."""
+    path = folder / f"{item['name']}.json"
+    if not path.exists():
+        raise SystemExit(f"replay-raised: {path} is missing: run scripts/evaluate --split {item['split']} "
+                         f"--draw {item['draw']} --events {folder} first")
+    return [Interruption(t=e["t"], start=e["start"], speaker=e.get("speaker"), over=e.get("over"))
+            for e in json.loads(path.read_text()) if e["type"] == "interruption"]
+
+
+def pause_figures(items: list[dict[str, Any]], events: dict[str, list[Event]]) -> dict[str, Tally]:
+    """Pause suggestions scored as ``scripts/evaluate`` scores them, per family and in its aggregate rows."""
+    from voicecoach_dev.evalkit.evaluate import tally
+
+    rows: dict[str, Tally] = {}
+    for draw in sorted({it["draw"] for it in items}):
+        mine = [it for it in items if it["draw"] == draw]
+        results = {it["name"]: ([e.to_dict() for e in events[key(it)]], 0.0) for it in mine}
+        for row, t in tally(mine, results).get("pause_suggested", {}).items():
+            rows.setdefault(row, Tally()).merge(t)
+    return rows
+
+
+def pause_summary(t: Tally, calm: bool) -> str:
+    """``caught/escalations, median latency``, and for calm talk ``false suggestions (per hour)``."""
+    med = f"{statistics.median(t.latencies):.1f} s" if t.latencies else "-"
+    return f"{t.false} false ({t.false_per_hour:.2f}/h)" if calm else f"{t.found}/{t.n_truth} caught, median {med}"
+
+
 def _settings(path: str | None) -> Config:
     return load_config(path) if path else Config()   # defaults, not the user's own file
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: replay the raised-voice detector over draws of the dev set and print its figures."""
-    from voicecoach_dev.evalkit.devset import SPLITS, ensure_devset
+    from voicecoach_dev.evalkit.devset import CATALOGUE, SPLITS, ensure_devset
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", choices=SPLITS, default="tune")
@@ -133,18 +178,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", action="append", help="only these scenarios (repeatable), e.g. lean_in")
     ap.add_argument("--config", help="a voicecoach TOML whose [detection.raised] is replayed (default: defaults)")
     ap.add_argument("--against", help="a second TOML, replayed too and compared with the first")
+    ap.add_argument("--pauses", metavar="FOLDER",
+                    help="also replay the pause policy, with the interruptions a full run saved here "
+                         "(scripts/evaluate --events FOLDER; '{draw}' in it stands for each draw's number)")
     args = ap.parse_args(argv)
     base = _settings(args.config)
     items = [it for d in args.draw for it in ensure_devset(draw=d, split=args.split, scenarios_wanted=args.scenario)
              if it["scenario"] != "ami"]
     inputs = {key(it): cached_inputs(it, base.detection, base.audio.frame_ms) for it in items}
     runs = [base] + ([_settings(args.against)] if args.against else [])
-    results = []
+    cuts = ({key(it): saved_interruptions(Path(args.pauses.format(draw=it["draw"])), it) for it in items}
+            if args.pauses else {})
+    results, pauses = [], []
     for cfg in runs:
-        events = {key(it): replay(inputs[key(it)], cfg.detection.raised, cfg.audio.frame_ms) for it in items}
+        d = cfg.detection
+        events = {key(it): replay(inputs[key(it)], d.raised, cfg.audio.frame_ms,
+                                  EscalationPolicy(d.escalation, cfg.audio.frame_ms, d.interruption.method)
+                                  if args.pauses else None, cuts.get(key(it), ()))
+                  for it in items}
         results.append(score(items, events))
+        if args.pauses:
+            pauses.append(pause_figures(items, events))
     for family in sorted(results[0][0]):
         print(f"{family:22s} " + " | ".join(summary(r[0][family]) for r in results))
+    for row in sorted(pauses[0]) if pauses else ():
+        calm = CATALOGUE[row][3] if row in CATALOGUE else "calm" in row
+        if row in CATALOGUE and not (calm or pauses[0][row].n_truth):
+            continue   # a family with no escalation and not calm: its suggestions are neither caught nor false
+        print(f"pauses {row:32s} " + " | ".join(pause_summary(p.get(row, Tally()), calm) for p in pauses))
     if args.against:
         for line in changes(results[0][1], results[1][1]):
             print(line)
