@@ -127,7 +127,8 @@ RT60_BANDS = ((0.0, 0.4, "RT60 < 0.4 s"), (0.4, 0.6, "RT60 0.4-0.6 s"), (0.6, 9.
 DISTANCE_BANDS = ((0.0, 1.5, "< 1.5 m"), (1.5, 2.5, "1.5-2.5 m"), (2.5, 9.9, ">= 2.5 m"))
 
 
-def _band(value: float, bands: tuple[tuple[float, float, str], ...]) -> str:
+def band(value: float, bands: tuple[tuple[float, float, str], ...]) -> str:
+    """The name of the band ``value`` falls in (``bands``: (low, high, name), low inclusive)."""
     return next(name for lo, hi, name in bands if lo <= value < hi)
 
 
@@ -141,19 +142,19 @@ def room_breakdown(items: list[dict[str, Any]], results: dict[str, tuple[list, f
         if not room:
             continue
         events, _ = results[item["name"]]
-        band = _band(room["rt60_s"], RT60_BANDS)
+        rt60 = band(room["rt60_s"], RT60_BANDS)
         for task, m in score_item(item, events).items():
-            out.setdefault(task, {}).setdefault(band, Tally()).add(m, item["duration_s"])
+            out.setdefault(task, {}).setdefault(rt60, Tally()).add(m, item["duration_s"])
         dist = {k: v["distance_m"] for k, v in room["sources"].items()}
         truth = item["truth"]
         raised = [e for e in events if e["type"] == "raised_voice"]
         for seg, latency in zip(truth["raised"], spans_found(raised, truth["raised"])):
-            _add_event(out, "raised_voice by distance", _band(dist[seg["speaker"]], DISTANCE_BANDS), latency)
+            _add_event(out, "raised_voice by distance", band(dist[seg["speaker"]], DISTANCE_BANDS), latency)
         m = score_interruptions([e for e in events if e["type"] == "interruption"],
                                 [r["t"] for r in truth["interruptions"]], truth["backchannels"])
         found = {r: m.latencies[k] for k, (_, r) in enumerate(m.matched)}
         for r, onset in enumerate(truth["interruptions"]):
-            _add_event(out, "interruption by distance", _band(dist[onset["speaker"]], DISTANCE_BANDS), found.get(r))
+            _add_event(out, "interruption by distance", band(dist[onset["speaker"]], DISTANCE_BANDS), found.get(r))
     return out
 
 

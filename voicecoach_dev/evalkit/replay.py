@@ -33,6 +33,7 @@ from voicecoach.detect.raised import RaisedVoiceDetector
 from voicecoach.detect.settings import DetectionSettings, RaisedSettings
 from voicecoach.detect.speakers import SpeakerTracker
 from voicecoach.events import Event, Interruption, PauseSuggested, RaisedVoice
+from voicecoach_dev.evalkit.evaluate import DISTANCE_BANDS, band as distance_band, tally
 from voicecoach_dev.evalkit.scoring import Tally, score_raised, spans_found
 
 CACHE = Path(__file__).resolve().parents[2] / "out" / "replay"
@@ -118,6 +119,14 @@ def score(items: list[dict[str, Any]], events: dict[str, list[Event]]
         for row in (item["scenario"], "TOTAL"):
             table.setdefault(row, Tally()).add(m, item["duration_s"])
         latency[key(item)] = spans_found(dets, truth["raised"])
+        room = item.get("mix", {}).get("room")
+        for seg, found in zip(truth["raised"], latency[key(item)]) if room else ():
+            band = distance_band(room["sources"][seg["speaker"]]["distance_m"], DISTANCE_BANDS)
+            t = table.setdefault(f"rooms, partner {band}", Tally())
+            t.n_truth += 1
+            if found is not None:
+                t.found += 1
+                t.latencies.append(found)
     return table, latency
 
 
@@ -147,7 +156,6 @@ def saved_interruptions(folder: Path, item: dict[str, Any]) -> list[Interruption
 
 def pause_figures(items: list[dict[str, Any]], events: dict[str, list[Event]]) -> dict[str, Tally]:
     """Pause suggestions scored as ``scripts/evaluate`` scores them, per family and in its aggregate rows."""
-    from voicecoach_dev.evalkit.evaluate import tally
 
     rows: dict[str, Tally] = {}
     for draw in sorted({it["draw"] for it in items}):
