@@ -85,6 +85,53 @@ def test_a_percent_encoded_user_and_password_reach_the_broker_decoded() -> None:
         probe_broker(parse_mqtt_url(f"mqtt://ha%20kiosk:p%40ss%23w%2Fd@127.0.0.1:{b.port}"), "voicecoach-test")
 
 
+BAD_TOPICS = {
+    "a line break": ('topic = "voice\\ncoach"', "topic = 'voice\\ncoach' has a space or control character (U+000A)"),
+    "a NUL": ('topic = "voice\\u0000coach"', "control character (U+0000)"),
+    "a tab": ('discovery_prefix = "home\\tassistant"', "discovery_prefix = 'home\\tassistant' has a space"),
+    "a wildcard": ('topic = "home/+/voicecoach"', "# and + are wildcards"),
+    "70,000 bytes": (f'topic = "{"x" * 70_000}"', "topic is 70000 bytes long"),
+    "33,000 two-byte letters": (f'topic = "{"é" * 33_000}"', "topic is 66000 bytes long"),  # 33,000 characters
+}
+
+
+@pytest.mark.parametrize("kind", BAD_TOPICS)
+def test_a_topic_mqtt_cannot_carry_is_refused_when_the_config_is_read(kind: str, tmp_path: Path, run_cli,
+                                                                     tmp_home) -> None:
+    """A topic of 70,000 bytes passed the check and ended in a traceback in the kiosk's log when it connected
+    (struct.error packing the will's topic); one with a control character passed too, and the broker hung up on
+    it ('cannot reach the MQTT broker'): now both are refused at start, naming the key and the fix."""
+    line, needle = BAD_TOPICS[kind]
+    config = tmp_path / "hooks.toml"
+    config.write_text(f'[hooks]\nmqtt = "mqtt://127.0.0.1:{free_port()}"\n{line}\n', encoding="utf-8")
+    for args in (("config", "check"), ("kiosk",)):
+        result = run_cli("--config", config, *args, env=tmp_home.env, timeout=60)
+        assert result.returncode == 2, (result.returncode, result.stderr[-500:])
+        lines = [x for x in result.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-500:]
+        assert needle in lines[0] and "hooks:" in lines[0] and "(e.g." in lines[0], lines[0]
+        assert len(lines[0]) < 400, lines[0][:400]
+
+
+def test_the_longest_topic_prefix_allowed_still_fits_every_topic_the_kiosk_sends() -> None:
+    from voicecoach.hooks.ha import discovery, topics_for
+    from voicecoach.hooks.mqtt import publish_packet
+    from voicecoach.hooks.settings import MQTT_TOPIC_MAX_BYTES, TOPIC_PREFIX_MAX_BYTES
+
+    prefix = "é" * (TOPIC_PREFIX_MAX_BYTES // 2) + "x" * (TOPIC_PREFIX_MAX_BYTES % 2)  # exactly at the limit
+    assert len(prefix.encode("utf-8")) == TOPIC_PREFIX_MAX_BYTES
+    settings = config_from_dict({"hooks": {"mqtt": "mqtt://ha", "topic": prefix, "discovery_prefix": prefix,
+                                           "details": True}}).hooks
+    topics = topics_for(settings, "h" * 255)
+    sent = [m.topic for m in discovery(settings, topics, "h" * 255)]
+    sent += [topics.availability, topics.state, topics.event]
+    assert max(len(t.encode("utf-8")) for t in sent) <= MQTT_TOPIC_MAX_BYTES
+    for topic in sent:
+        publish_packet(topic, b"")
+    with pytest.raises(InputError, match="at most 65023 bytes"):
+        config_from_dict({"hooks": {"topic": prefix + "x"}})
+
+
 def test_words_and_details_stay_home_unless_the_couple_turns_details_on() -> None:
     suggested = HookEvent(HookKind.PAUSE_SUGGESTED, 1.8e9, reason="3 interruptions in 60 s")
     assert "reason" not in suggested.to_dict() and suggested.to_dict(details=True)["reason"]

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from ..settings import setting
+from ..settings import setting, shown_value
 
 MQTT_PORT = 1883
+MQTT_TOPIC_MAX_BYTES = 65535  # MQTT 3.1.1 section 1.5.3: a UTF-8 string of at most 65535 bytes
+# the kiosk adds its own levels under a prefix: "/sensor/voicecoach_<host>/pauses_suggested_today/config" is the
+# longest, about 300 bytes for a 255-character host name
+KIOSK_LEVELS_MAX_BYTES = 512
+TOPIC_PREFIX_MAX_BYTES = MQTT_TOPIC_MAX_BYTES - KIOSK_LEVELS_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,24 @@ def parse_mqtt_url(url: str) -> BrokerAddress:
     return BrokerAddress(parts.hostname, port or MQTT_PORT, user, password)
 
 
+def topic_prefix_problem(name: str, value: str, default: str) -> str | None:
+    """Why ``value`` cannot be the MQTT topic prefix ``name`` (the fix said, ``default`` as the example), or None."""
+    example = f'(e.g. {name} = "{default}")'
+    for c in value:
+        if c.isspace() or unicodedata.category(c) in ("Cc", "Cs"):
+            return (f"{name} = {shown_value(value)} has a space or control character (U+{ord(c):04X}) in it, which "
+                    f"an MQTT topic cannot carry: use letters, digits, - _ and inner / only {example}")
+    if not value or any(c in value for c in "#+") or value.startswith("/") or value.endswith("/"):
+        return (f"{name} = {shown_value(value)} is not a usable MQTT topic: # and + are wildcards, not allowed when "
+                f"publishing; use letters, digits, - _ and inner / only {example}")
+    size = len(value.encode("utf-8"))
+    if size > TOPIC_PREFIX_MAX_BYTES:
+        return (f"{name} is {size} bytes long (UTF-8); an MQTT topic is at most {MQTT_TOPIC_MAX_BYTES} bytes and the "
+                f"kiosk adds up to {KIOSK_LEVELS_MAX_BYTES} of its own: shorten it to at most "
+                f"{TOPIC_PREFIX_MAX_BYTES} bytes {example}")
+    return None
+
+
 @dataclass(frozen=True)
 class HookSettings:
     """Counts-only events for the home the kiosk lives in. Never words, never audio."""
@@ -84,9 +108,9 @@ class HookSettings:
             except ValueError as exc:
                 return f"mqtt = {exc}"
         for name in ("topic", "discovery_prefix"):
-            value = getattr(self, name)
-            if not value or any(c in value for c in "#+ ") or value.startswith("/") or value.endswith("/"):
-                return f"{name} = {value!r} is not a usable MQTT topic (letters, digits, - _ and inner /)"
+            problem = topic_prefix_problem(name, getattr(self, name), getattr(HookSettings, name))
+            if problem:
+                return problem
         if self.command and not self.command[0]:
             return "command: the first item must be the program to run"
         return None
