@@ -72,6 +72,35 @@ def test_tls_port_0_and_a_broken_address_are_refused_and_the_password_is_never_s
     assert "s3cr" not in str(refused.value)
 
 
+BAD_ADDRESSES = {
+    "an empty part of the host": ("mqtt://ha..local", "a part between dots that is empty or longer than 63"),
+    "a 70-letter part of the host": (f"mqtt://{'h' * 70}.local", "a part between dots that is empty or longer"),
+    "a 70,000-byte password": (f"mqtt://ha:{'p' * 70_000}@ha.local", "the password is longer than MQTT allows"),
+    "a 70,000-byte user name": (f"mqtt://{'u' * 70_000}@ha.local", "the user name is longer than MQTT allows"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_ADDRESSES)
+def test_an_address_the_socket_or_mqtt_cannot_take_is_refused_when_the_config_is_read(kind: str, tmp_path: Path,
+                                                                                     run_cli, tmp_home) -> None:
+    """These passed the config's check: voicecoach check said "the check itself failed: ... report it" (a
+    UnicodeError from the host name's encoding, a struct.error packing the password) and the kiosk logged a traceback
+    at every retry. Now reading the config refuses them in one line, exit 2, the key named and the value cut short
+    (the password never shown); voicecoach check reports it as its config's FAIL line."""
+    url, needle = BAD_ADDRESSES[kind]
+    config = tmp_path / "hooks.toml"
+    config.write_text(f'[hooks]\nmqtt = "{url}"\n')
+    for args in (("config", "check"), ("kiosk",)):
+        result = run_cli("--config", config, *args, env=tmp_home.env, timeout=60)
+        assert result.returncode == 2, (result.returncode, result.stdout[-500:], result.stderr[-500:])
+        lines = [x for x in result.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and "hooks: mqtt = " in lines[0] and needle in lines[0], result.stderr[-500:]
+        assert len(lines[0]) < 400 and "ppp" not in lines[0], lines[0][:400]
+    checked = run_cli("--config", config, "check", "--no-devices", env=tmp_home.env, timeout=120)
+    assert checked.returncode == 1 and "the check itself failed" not in checked.stdout, checked.stdout[-1000:]
+    assert any(line.startswith("FAIL config:") and needle in line for line in checked.stdout.splitlines())
+
+
 def test_a_percent_encoded_user_and_password_reach_the_broker_decoded() -> None:
     """A password with # / ? in it must be written %23 %2F %3F in a URL; it was sent to the broker still encoded
     (refused: 'the broker refused the user name or password')."""

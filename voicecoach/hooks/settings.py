@@ -10,7 +10,8 @@ from urllib.parse import unquote, urlsplit
 from ..settings import setting, shown_value
 
 MQTT_PORT = 1883
-MQTT_TOPIC_MAX_BYTES = 65535  # MQTT 3.1.1 section 1.5.3: a UTF-8 string of at most 65535 bytes
+MQTT_STRING_MAX_BYTES = 65535  # MQTT 3.1.1 section 1.5.3: a UTF-8 string (topic, user name) is at most 65535 bytes
+MQTT_TOPIC_MAX_BYTES = MQTT_STRING_MAX_BYTES
 # the kiosk adds its own levels under a prefix: "/sensor/voicecoach_<host>/pauses_suggested_today/config" is the
 # longest, about 300 bytes for a 255-character host name
 KIOSK_LEVELS_MAX_BYTES = 512
@@ -31,9 +32,11 @@ TLS_SCHEMES = ("mqtts", "ssl", "tls", "mqtt+ssl", "mqtt+tls")
 EXAMPLE = "write it as \"mqtt://homeassistant.local:1883\""
 
 
-def shown(url: str) -> str:
-    """``url`` as an error message may show it: a password in it replaced by ``***`` (even one that broke it)."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+def shown(url: str, limit: int = 80) -> str:
+    """``url`` as an error message may show it: a password in it replaced by ``***`` (even one that broke it), and
+    cut to ``limit`` characters (a huge value would fill the screen)."""
+    text = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def parse_mqtt_url(url: str) -> BrokerAddress:
@@ -49,6 +52,11 @@ def parse_mqtt_url(url: str) -> BrokerAddress:
         raise ValueError(f"{shown(url)!r} names no host ({EXAMPLE})")
     if any(c.isspace() or not c.isprintable() for c in parts.hostname):
         raise ValueError(f"{shown(url)!r}: a host name has no spaces ({EXAMPLE})")
+    try:  # what the socket does with it: an empty or over-long part escaped as a UnicodeError, not a refusal
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"{shown(url)!r}: the host name has a part between dots that is empty or longer than 63 "
+                         f"characters ({EXAMPLE})") from None
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ValueError(f"{shown(url)!r}: only mqtt://host:port is allowed, no path or query (in a password, "
                          f"write # as %23, / as %2F and ? as %3F)")
@@ -60,6 +68,10 @@ def parse_mqtt_url(url: str) -> BrokerAddress:
         raise ValueError(f"{shown(url)!r}: the port must be a number from 1 to 65535")
     user = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
+    for what, value in (("user name", user), ("password", password)):
+        if value is not None and len(value.encode("utf-8")) > MQTT_STRING_MAX_BYTES:
+            raise ValueError(f"{shown(url)!r}: the {what} is longer than MQTT allows ({MQTT_STRING_MAX_BYTES} bytes "
+                             f"UTF-8): give the one the broker has")
     return BrokerAddress(parts.hostname, port or MQTT_PORT, user, password)
 
 
