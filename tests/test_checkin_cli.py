@@ -192,3 +192,72 @@ def test_the_help_says_which_check_in_runs_without_a_name(run_cli, tmp_home):
     result = run_cli("checkin", "--help", env=tmp_home.env)
     assert result.returncode == 0
     assert "default: nightly" in " ".join(result.stdout.split())
+
+
+def _checkin_on_a_terminal(args: list[str], env: dict[str, str]):
+    """``voicecoach checkin ARGS`` with a pseudo-terminal as its keyboard: (process, terminal fd, lines read)."""
+    import pty
+    import subprocess
+    import threading
+
+    from conftest import cli_command
+
+    keyboard, terminal = pty.openpty()
+    proc = subprocess.Popen([*cli_command(), "checkin", *args], env=env, stdin=terminal, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return proc, keyboard, terminal, lines
+
+
+def _wait_for(lines: list[str], needle: str, timeout_s: float) -> bool:
+    import time
+
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if any(needle in line for line in list(lines)):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("no_ui", [False, True], ids=["single keys", "--no-ui"])
+def test_checkin_no_ui_reads_typed_lines_and_leaves_the_terminal_alone(no_sound_env, tmp_home, no_ui):
+    """checkin --no-ui was accepted and did nothing: on a terminal the keys were still read one at a time in cbreak
+    mode, so typing the word "yes" was y (yes), then s (skip). Now, as for listen --no-ui, a line is read: the
+    terminal stays in its usual mode (ICANON, echo) and "yes" then Enter is the answer yes."""
+    import os
+    import signal
+    import termios
+    import time
+
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
+    proc, keyboard, terminal, lines = _checkin_on_a_terminal(["weather", *(["--no-ui"] if no_ui else [])], env)
+    try:
+        def canonical() -> bool:
+            return bool(termios.tcgetattr(terminal)[3] & termios.ICANON)
+
+        assert _wait_for(lines, "weather report?", 30), "".join(lines)
+        if no_ui:
+            os.write(keyboard, b"yes\n")
+            assert _wait_for(lines, "describe your weather inside", 15), "".join(lines)
+            assert canonical(), "the terminal was put in single-key mode"  # the keys are being read by now
+        else:  # the keys may start a moment after the first prompt
+            end = time.monotonic() + 10
+            while canonical() and time.monotonic() < end:
+                time.sleep(0.05)
+            assert not canonical(), "".join(lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0, "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(keyboard)
+        os.close(terminal)
+    assert "Traceback" not in "".join(lines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_demo_runs_end_to_end_and_offers_the_pause_only_after_the_talk_escalates(run_cli, tmp_home):
     result = run_cli("demo", "--fast", env=tmp_home.env, timeout=180)
@@ -40,6 +42,21 @@ def test_the_fast_demo_prints_each_prompt_once(run_cli, tmp_home):
     both = result.stdout + result.stderr
     assert both.count("Shall we take the 20 minute pause") == 1, both
     assert "(no speaker)" not in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_with_no_speaker_prints_each_prompt_once(run_cli, tmp_home):
+    """In real time with no speaker to play on, every prompt came twice: its "  >> voicecoach:" line, then
+    "(no speaker) ..." (the speaker's own line); only --fast had been fixed. The config's speaker matches nothing,
+    so that no sound server the machine may run plays it. About 90 s: the demo is paced in real time."""
+    tmp_home.config_file.write_text('[audio]\noutput = "no-such-speaker"\n')
+    result = run_cli("demo", env=tmp_home.env, timeout=400)
+    assert result.returncode == 0, result.stderr
+    both = result.stdout + result.stderr
+    assert "prompts will be shown as text" in result.stderr, result.stderr  # the speaker was really missing
+    for prompt in ("Shall we take the 20 minute pause", "Pausing for 20 minutes", "Welcome back"):
+        assert both.count(prompt) == 1, (prompt, both)
+    assert "(no speaker)" not in both, result.stderr
 
 
 def test_an_output_device_that_matches_nothing_is_refused_in_one_line(run_cli, tmp_home):

@@ -72,6 +72,35 @@ def test_tls_port_0_and_a_broken_address_are_refused_and_the_password_is_never_s
     assert "s3cr" not in str(refused.value)
 
 
+BAD_ADDRESSES = {
+    "an empty part of the host": ("mqtt://ha..local", "a part between dots that is empty or longer than 63"),
+    "a 70-letter part of the host": (f"mqtt://{'h' * 70}.local", "a part between dots that is empty or longer"),
+    "a 70,000-byte password": (f"mqtt://ha:{'p' * 70_000}@ha.local", "the password is longer than MQTT allows"),
+    "a 70,000-byte user name": (f"mqtt://{'u' * 70_000}@ha.local", "the user name is longer than MQTT allows"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_ADDRESSES)
+def test_an_address_the_socket_or_mqtt_cannot_take_is_refused_when_the_config_is_read(kind: str, tmp_path: Path,
+                                                                                     run_cli, tmp_home) -> None:
+    """These passed the config's check: voicecoach check said "the check itself failed: ... report it" (a
+    UnicodeError from the host name's encoding, a struct.error packing the password) and the kiosk logged a traceback
+    at every retry. Now reading the config refuses them in one line, exit 2, the key named and the value cut short
+    (the password never shown); voicecoach check reports it as its config's FAIL line."""
+    url, needle = BAD_ADDRESSES[kind]
+    config = tmp_path / "hooks.toml"
+    config.write_text(f'[hooks]\nmqtt = "{url}"\n')
+    for args in (("config", "check"), ("kiosk",)):
+        result = run_cli("--config", config, *args, env=tmp_home.env, timeout=60)
+        assert result.returncode == 2, (result.returncode, result.stdout[-500:], result.stderr[-500:])
+        lines = [x for x in result.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and "hooks: mqtt = " in lines[0] and needle in lines[0], result.stderr[-500:]
+        assert len(lines[0]) < 400 and "ppp" not in lines[0], lines[0][:400]
+    checked = run_cli("--config", config, "check", "--no-devices", env=tmp_home.env, timeout=120)
+    assert checked.returncode == 1 and "the check itself failed" not in checked.stdout, checked.stdout[-1000:]
+    assert any(line.startswith("FAIL config:") and needle in line for line in checked.stdout.splitlines())
+
+
 def test_a_percent_encoded_user_and_password_reach_the_broker_decoded() -> None:
     """A password with # / ? in it must be written %23 %2F %3F in a URL; it was sent to the broker still encoded
     (refused: 'the broker refused the user name or password')."""
@@ -83,6 +112,53 @@ def test_a_percent_encoded_user_and_password_reach_the_broker_decoded() -> None:
 
     with Broker(users={"ha kiosk": "p@ss#w/d"}) as b:
         probe_broker(parse_mqtt_url(f"mqtt://ha%20kiosk:p%40ss%23w%2Fd@127.0.0.1:{b.port}"), "voicecoach-test")
+
+
+BAD_TOPICS = {
+    "a line break": ('topic = "voice\\ncoach"', "topic = 'voice\\ncoach' has a space or control character (U+000A)"),
+    "a NUL": ('topic = "voice\\u0000coach"', "control character (U+0000)"),
+    "a tab": ('discovery_prefix = "home\\tassistant"', "discovery_prefix = 'home\\tassistant' has a space"),
+    "a wildcard": ('topic = "home/+/voicecoach"', "# and + are wildcards"),
+    "70,000 bytes": (f'topic = "{"x" * 70_000}"', "topic is 70000 bytes long"),
+    "33,000 two-byte letters": (f'topic = "{"é" * 33_000}"', "topic is 66000 bytes long"),  # 33,000 characters
+}
+
+
+@pytest.mark.parametrize("kind", BAD_TOPICS)
+def test_a_topic_mqtt_cannot_carry_is_refused_when_the_config_is_read(kind: str, tmp_path: Path, run_cli,
+                                                                     tmp_home) -> None:
+    """A topic of 70,000 bytes passed the check and ended in a traceback in the kiosk's log when it connected
+    (struct.error packing the will's topic); one with a control character passed too, and the broker hung up on
+    it ('cannot reach the MQTT broker'): now both are refused at start, naming the key and the fix."""
+    line, needle = BAD_TOPICS[kind]
+    config = tmp_path / "hooks.toml"
+    config.write_text(f'[hooks]\nmqtt = "mqtt://127.0.0.1:{free_port()}"\n{line}\n', encoding="utf-8")
+    for args in (("config", "check"), ("kiosk",)):
+        result = run_cli("--config", config, *args, env=tmp_home.env, timeout=60)
+        assert result.returncode == 2, (result.returncode, result.stderr[-500:])
+        lines = [x for x in result.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-500:]
+        assert needle in lines[0] and "hooks:" in lines[0] and "(e.g." in lines[0], lines[0]
+        assert len(lines[0]) < 400, lines[0][:400]
+
+
+def test_the_longest_topic_prefix_allowed_still_fits_every_topic_the_kiosk_sends() -> None:
+    from voicecoach.hooks.ha import discovery, topics_for
+    from voicecoach.hooks.mqtt import publish_packet
+    from voicecoach.hooks.settings import MQTT_TOPIC_MAX_BYTES, TOPIC_PREFIX_MAX_BYTES
+
+    prefix = "é" * (TOPIC_PREFIX_MAX_BYTES // 2) + "x" * (TOPIC_PREFIX_MAX_BYTES % 2)  # exactly at the limit
+    assert len(prefix.encode("utf-8")) == TOPIC_PREFIX_MAX_BYTES
+    settings = config_from_dict({"hooks": {"mqtt": "mqtt://ha", "topic": prefix, "discovery_prefix": prefix,
+                                           "details": True}}).hooks
+    topics = topics_for(settings, "h" * 255)
+    sent = [m.topic for m in discovery(settings, topics, "h" * 255)]
+    sent += [topics.availability, topics.state, topics.event]
+    assert max(len(t.encode("utf-8")) for t in sent) <= MQTT_TOPIC_MAX_BYTES
+    for topic in sent:
+        publish_packet(topic, b"")
+    with pytest.raises(InputError, match="at most 65023 bytes"):
+        config_from_dict({"hooks": {"topic": prefix + "x"}})
 
 
 def test_words_and_details_stay_home_unless_the_couple_turns_details_on() -> None:

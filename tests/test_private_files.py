@@ -75,6 +75,35 @@ def test_a_report_written_over_a_readable_file_becomes_private(dirs: Path, umask
     assert mode(page) == 0o600 and "<svg" in page.read_text()
 
 
+@pytest.mark.parametrize("command", [["say", "Shall we take a pause?", "--to"],
+                                     ["checkin", "weekly", "--answers", "not_now", "--to"]], ids=["say", "checkin"])
+def test_a_voice_written_to_a_wav_is_private_also_over_a_readable_file(command: list[str], dirs: Path, umask: int,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    """say --to, checkin --to and demo --save wrote their WAVs 0644 (0666 under umask 000): a voice is private, so
+    they are 0600 now, as the journal and the reports are; an older readable file written over becomes 0600 too.
+    (The mode is observed with stat, which works as root too.)"""
+    fresh, old = dirs / "fresh.wav", dirs / "old.wav"
+    old.write_bytes(b"an older file")
+    old.chmod(0o644)
+    for out in (fresh, old):
+        assert main([*command, str(out)]) == 0
+        assert mode(out) == 0o600, (out.name, oct(mode(out)))
+        assert out.read_bytes()[:4] == b"RIFF"
+
+
+def test_the_demo_talk_saved_over_a_readable_file_is_private(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    """demo --save: the same writer as say --to (one run, the worst case: umask 000 and an older 0644 file)."""
+    out = dirs / "demo.wav"
+    out.write_bytes(b"an older file")
+    out.chmod(0o644)
+    old_umask = os.umask(0)
+    try:
+        assert main(["demo", "--fast", "--save", str(out)]) == 0
+    finally:
+        os.umask(old_umask)
+    assert mode(out) == 0o600 and out.read_bytes()[:4] == b"RIFF"
+
+
 def test_write_private_replaces_atomically_and_leaves_devices_alone(tmp_path: Path, umask: int) -> None:
     target = tmp_path / "out.json"
     target.write_text("old")

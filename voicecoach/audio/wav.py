@@ -213,16 +213,23 @@ def read_wav(path: Path | str) -> NDArray[np.int16]:
     return np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
 
 
-def write_wav(path: Path | str, audio: NDArray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Write mono audio (int16, or float in [-1, 1]) as a 16-bit PCM WAV."""
+def wav_bytes(audio: NDArray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """Mono audio (int16, or float in [-1, 1]) as the bytes of a 16-bit PCM WAV file."""
     import io
     import wave
 
     data = audio if audio.dtype == np.int16 else float_to_int16(np.asarray(audio, dtype=np.float64))
-    buf = io.BytesIO()  # built in memory: a disk that fills up mid-write then fails once, cleanly (OSError)
+    buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
         w.writeframes(data.astype("<i2").tobytes())
-    Path(path).write_bytes(buf.getvalue())
+    return buf.getvalue()
+
+
+def write_wav(path: Path | str, audio: NDArray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Write mono audio (int16, or float in [-1, 1]) as a 16-bit PCM WAV (the umask's mode: the product's own
+    outputs go through ``paths.write_private`` instead)."""
+    # built in memory: a disk that fills up mid-write then fails once, cleanly (OSError)
+    Path(path).write_bytes(wav_bytes(audio, sample_rate))

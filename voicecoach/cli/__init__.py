@@ -92,11 +92,13 @@ def check_wav_output(path: Path, option: str) -> None:
 
 
 def write_wav_output(path: Path | str, audio: typing.Any, sample_rate: int = 16000) -> None:
-    """Write an output WAV; a disk that fills up meanwhile (not the user's input) is one line, exit 1."""
-    from ..audio.wav import write_wav
+    """Write an output WAV owner-only (0600: voices are private, whatever the umask, also over an older file); a
+    disk that fills up meanwhile (not the user's input) is one line, exit 1."""
+    from ..audio.wav import wav_bytes
+    from ..paths import write_private
 
     try:
-        write_wav(path, audio, sample_rate)
+        write_private(path, wav_bytes(audio, sample_rate))
     except OSError as exc:
         raise VoicecoachError(f"could not write {path}: {exc.strerror or exc} (free some space, or choose another "
                               f"path)") from None

@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="comma-separated scripted answers (yes,next,not_now,-,!interrupt,...) instead of listening")
     p.add_argument("--to", metavar="FILE.wav", type=Path,
                    help="with --answers: rehearse offline, rendering every prompt into this WAV (in seconds)")
-    p.add_argument("--no-ui", action="store_true", help="plain lines instead of the live view")
+    p.add_argument("--no-ui", action="store_true",
+                   help="as for listen: answers typed as a word or key and Enter, the terminal left in its usual "
+                        "mode (a check-in always prints plain lines)")
     p.set_defaults(func=run)
 
 
@@ -82,8 +84,10 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
     def line(text: str) -> None:
         print(text, flush=True)
 
+    # --no-ui, as for listen: keys read a line at a time (a word like "yes", or a key, then Enter), the terminal
+    # never put in single-key mode (a screen reader, a terminal that mishandles it, typing "yes" as a word)
     spec = LiveSpec(TalkSource.CHECKIN, input=args.input, output=args.output, keys=not answers,
-                    single_keys=not answers and sys.stdin.isatty())
+                    single_keys=not answers and not args.no_ui and sys.stdin.isatty())
     # Scripted answers are a rehearsal on the live loop, not the couple's check-in: nothing goes into the journal.
     live = Live.build(config, spec, on_line=line, on_unspoken=lambda t: line(f"(not spoken) {t}"),
                       journal=None if answers else "open", notes=None if answers else "open")

@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
     spec = LiveSpec(TalkSource.DEMO, output="" if args.fast else args.output, render_only=args.fast,
                     use_profile=False, commands=False, finish_speech_s=30.0, microphone=False)
-    # --fast prints each prompt once, as its "  >> voicecoach:" line: not a second time as "(no speaker) ..."
-    speaker = app.make_speaker(config, output=spec.output, render_only=spec.render_only,
-                               on_text=(lambda text: None) if args.fast else None)
+    # Each prompt is printed once, as its "  >> voicecoach:" line: not a second time as "(no speaker) ..." when
+    # nothing can play it (--fast, or no sound device); the warning that prompts are shown as text still comes.
+    speaker = app.make_speaker(config, output=spec.output, render_only=spec.render_only, on_text=lambda text: None)
     # The talk is generated, not the couple's: nothing of it goes into their journal (nor their report).
     live = Live.build(config, spec, clock=clock, on_line=show, speaker=speaker, journal=None, notes=None)
     print("(rendering the conversation...)", flush=True)

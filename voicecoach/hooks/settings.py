@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from ..settings import setting
+from ..settings import setting, shown_value
 
 MQTT_PORT = 1883
+MQTT_STRING_MAX_BYTES = 65535  # MQTT 3.1.1 section 1.5.3: a UTF-8 string (topic, user name) is at most 65535 bytes
+MQTT_TOPIC_MAX_BYTES = MQTT_STRING_MAX_BYTES
+# the kiosk adds its own levels under a prefix: "/sensor/voicecoach_<host>/pauses_suggested_today/config" is the
+# longest, about 300 bytes for a 255-character host name
+KIOSK_LEVELS_MAX_BYTES = 512
+TOPIC_PREFIX_MAX_BYTES = MQTT_TOPIC_MAX_BYTES - KIOSK_LEVELS_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -25,9 +32,11 @@ TLS_SCHEMES = ("mqtts", "ssl", "tls", "mqtt+ssl", "mqtt+tls")
 EXAMPLE = "write it as \"mqtt://homeassistant.local:1883\""
 
 
-def shown(url: str) -> str:
-    """``url`` as an error message may show it: a password in it replaced by ``***`` (even one that broke it)."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+def shown(url: str, limit: int = 80) -> str:
+    """``url`` as an error message may show it: a password in it replaced by ``***`` (even one that broke it), and
+    cut to ``limit`` characters (a huge value would fill the screen)."""
+    text = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def parse_mqtt_url(url: str) -> BrokerAddress:
@@ -43,6 +52,11 @@ def parse_mqtt_url(url: str) -> BrokerAddress:
         raise ValueError(f"{shown(url)!r} names no host ({EXAMPLE})")
     if any(c.isspace() or not c.isprintable() for c in parts.hostname):
         raise ValueError(f"{shown(url)!r}: a host name has no spaces ({EXAMPLE})")
+    try:  # what the socket does with it: an empty or over-long part escaped as a UnicodeError, not a refusal
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"{shown(url)!r}: the host name has a part between dots that is empty or longer than 63 "
+                         f"characters ({EXAMPLE})") from None
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ValueError(f"{shown(url)!r}: only mqtt://host:port is allowed, no path or query (in a password, "
                          f"write # as %23, / as %2F and ? as %3F)")
@@ -54,7 +68,29 @@ def parse_mqtt_url(url: str) -> BrokerAddress:
         raise ValueError(f"{shown(url)!r}: the port must be a number from 1 to 65535")
     user = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
+    for what, value in (("user name", user), ("password", password)):
+        if value is not None and len(value.encode("utf-8")) > MQTT_STRING_MAX_BYTES:
+            raise ValueError(f"{shown(url)!r}: the {what} is longer than MQTT allows ({MQTT_STRING_MAX_BYTES} bytes "
+                             f"UTF-8): give the one the broker has")
     return BrokerAddress(parts.hostname, port or MQTT_PORT, user, password)
+
+
+def topic_prefix_problem(name: str, value: str, default: str) -> str | None:
+    """Why ``value`` cannot be the MQTT topic prefix ``name`` (the fix said, ``default`` as the example), or None."""
+    example = f'(e.g. {name} = "{default}")'
+    for c in value:
+        if c.isspace() or unicodedata.category(c) in ("Cc", "Cs"):
+            return (f"{name} = {shown_value(value)} has a space or control character (U+{ord(c):04X}) in it, which "
+                    f"an MQTT topic cannot carry: use letters, digits, - _ and inner / only {example}")
+    if not value or any(c in value for c in "#+") or value.startswith("/") or value.endswith("/"):
+        return (f"{name} = {shown_value(value)} is not a usable MQTT topic: # and + are wildcards, not allowed when "
+                f"publishing; use letters, digits, - _ and inner / only {example}")
+    size = len(value.encode("utf-8"))
+    if size > TOPIC_PREFIX_MAX_BYTES:
+        return (f"{name} is {size} bytes long (UTF-8); an MQTT topic is at most {MQTT_TOPIC_MAX_BYTES} bytes and the "
+                f"kiosk adds up to {KIOSK_LEVELS_MAX_BYTES} of its own: shorten it to at most "
+                f"{TOPIC_PREFIX_MAX_BYTES} bytes {example}")
+    return None
 
 
 @dataclass(frozen=True)
@@ -84,9 +120,9 @@ class HookSettings:
             except ValueError as exc:
                 return f"mqtt = {exc}"
         for name in ("topic", "discovery_prefix"):
-            value = getattr(self, name)
-            if not value or any(c in value for c in "#+ ") or value.startswith("/") or value.endswith("/"):
-                return f"{name} = {value!r} is not a usable MQTT topic (letters, digits, - _ and inner /)"
+            problem = topic_prefix_problem(name, getattr(self, name), getattr(HookSettings, name))
+            if problem:
+                return problem
         if self.command and not self.command[0]:
             return "command: the first item must be the program to run"
         return None
