@@ -331,6 +331,35 @@ def test_a_damaged_journal_is_named_on_the_pages_not_a_bare_500(home, caplog) ->
     assert len(logged) == 1 and "journal cannot be used" in logged[0].getMessage() and not logged[0].exc_info
 
 
+@pytest.mark.parametrize("how", ["moved over", "copied over"])
+def test_a_journal_replaced_on_disk_is_read_anew_and_one_gone_is_named(home, how: str) -> None:
+    """voicecoach web kept the journal it opened first: after a backup was restored over it (or another journal
+    moved there) the page went on showing the old file's figures until it was restarted. Now each request looks
+    at the file: a new one is opened, and one gone is the journal's line on the page (503), not old data."""
+    import shutil
+
+    db = home.data_dir / "journal.sqlite3"
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    assert client.get("/api/report?weeks=6").get_json()["total"]["talks"] == 6  # the journal is open now
+    backup = home.data_dir / "backup.sqlite3"
+    with Journal.open(backup) as journal:
+        seed(journal, NOW, weeks=2)
+    if how == "moved over":
+        backup.replace(db)
+    else:  # cp backup.sqlite3 journal.sqlite3: the same file, new bytes
+        shutil.copyfile(backup, db)
+    assert client.get("/api/report?weeks=6").get_json()["total"]["talks"] == 2
+    assert client.get("/journal/export.json").get_json()["talks"][-1]["id"] == 2
+    db.rename(home.data_dir / "aside.sqlite3")
+    for path in ("/report", "/journal", "/api/report"):
+        resp = client.get(path)
+        text = resp.get_data(as_text=True)
+        assert resp.status_code == 503 and "not found" in text and "restore it from your backup" in text, path
+    (home.data_dir / "aside.sqlite3").rename(db)
+    assert client.get("/api/report?weeks=6").get_json()["total"]["talks"] == 2
+
+
 def test_a_schedule_can_be_saved_with_no_config_file_yet(tmp_home) -> None:
     app, _, _ = make_app(tmp_home)
     client = app.test_client()
