@@ -416,6 +416,40 @@ def test_the_journal_page_counts_a_big_journal_without_reading_it_all(home) -> N
     assert big - small < 2_000_000, f"{(big - small) / 1e6:.0f} MB more for 50,000 events"
 
 
+def test_the_report_and_the_export_of_a_big_journal_read_it_a_chunk_at_a_time(home, tmp_path) -> None:
+    """The Report page, its API and the export read every row of the journal into memory, inside the kiosk: years
+    of events grow without bound (50,000: about 60 MB more). Now the report is summed by SQLite's queries and the
+    export sent as it is read, a chunk of rows at a time; the figures and the file are the same."""
+    from test_journal_cli import add_events, peak_bytes
+
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    before = client.get("/api/report?weeks=6").get_json()
+    client.get("/report?weeks=6")  # the journal opened, the template compiled: as in a kiosk that has run a while
+    small = peak_bytes(lambda: client.get("/report?weeks=6"))  # the page's own peak (about 16 MB), before
+    add_events(home.data_dir / "journal.sqlite3", 50_000, talk_id=3)
+    saved = tmp_path / "export.json"
+
+    def download() -> None:
+        resp = client.get("/journal/export.json", buffered=False)
+        with open(saved, "wb") as out:
+            for piece in resp.iter_encoded():
+                out.write(piece)
+        resp.close()
+
+    peak = peak_bytes(download)
+    data = json.loads(saved.read_text())
+    assert len(data["events"]) == 50_030 and len(data["talks"]) == 6 and data["events"][-1]["talk_id"] == 3
+    assert peak < 5_000_000, f"export: {peak / 1e6:.0f} MB at the peak"
+    found: dict = {}
+    peak = peak_bytes(lambda: found.update(client.get("/api/report?weeks=6").get_json()))
+    assert found["total"]["raised_min"] == before["total"]["raised_min"]  # talk 3 has its figures: they count
+    assert found == before and peak < 5_000_000, f"report: {peak / 1e6:.0f} MB at the peak"
+    peak = peak_bytes(lambda: found.update(page=client.get("/report?weeks=6").get_data(as_text=True)))
+    assert 'data-figure="talks"><b>1</b>' in found["page"]
+    assert peak - small < 2_000_000, f"report page: {(peak - small) / 1e6:.0f} MB more for 50,000 events"
+
+
 def test_voice_notes_are_listed_and_deleted_only_when_the_couple_opted_in(home) -> None:
     import numpy as np
 
