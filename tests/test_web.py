@@ -122,6 +122,33 @@ def test_status_says_what_it_can_without_the_kiosk(home) -> None:
     assert 'id="pause-now" disabled' in page
 
 
+def test_status_says_a_journal_damaged_in_the_middle_is_damaged_not_ok(home, tmp_path) -> None:
+    """The Now page (and /api/status) judged the journal by its size: "352 KB ... ok" for a file with a page
+    destroyed in the middle. Now SQLite checks every page, read-only, once each time the file changes: "damaged",
+    the fix, and the file left as it was."""
+    from test_journal_cli import add_events
+
+    db = home.data_dir / "journal.sqlite3"
+    add_events(db, 3000)
+    Journal.open(db).close()  # the last connection: everything in the main file, no WAL
+    sound = tmp_path / "sound.sqlite3"
+    sound.write_bytes(db.read_bytes())
+    raw = bytearray(db.read_bytes())
+    page = 4096 * (len(raw) // 4096 // 2)  # a whole page in the middle: its header too
+    raw[page:page + 4096] = b"\xff" * 4096
+    db.write_bytes(bytes(raw))
+    app, _, _ = make_app(home)
+    part = app.test_client().get("/api/status").get_json()["parts"]["journal"]
+    assert part["level"] == "fail" and "damaged" in part["detail"], part
+    assert "move it aside" in part["detail"] and "backup" in part["detail"]
+    assert db.read_bytes() == bytes(raw)  # nothing was changed
+    page_text = app.test_client().get("/now").get_data(as_text=True)
+    assert "damaged" in page_text
+    sound.replace(db)  # the backup put back: checked again
+    part = app.test_client().get("/api/status").get_json()["parts"]["journal"]
+    assert part["level"] == "ok" and "KB" in part["detail"], part
+
+
 # --- pairing ------------------------------------------------------------------------------------------------------
 
 def test_without_the_pairing_cookie_nothing_private_is_served(home) -> None:

@@ -142,6 +142,17 @@ def _probe(path: Path) -> int:
     return version
 
 
+def verify(path: Path) -> int:
+    """Check the journal file at ``path`` as opening it would, read-only (nothing in it changes): SQLite's
+    ``PRAGMA quick_check`` over every page, and the schema version. Returns the version; raises
+    :class:`JournalRefused` (damaged, newer, not a journal) or :class:`JournalUnavailable` (unreadable, not a
+    file)."""
+    odd = _not_a_file(path)
+    if odd is not None:
+        raise odd
+    return _probe(path)
+
+
 class Journal:
     """An open journal. Thread-safe; every write method commits before it returns."""
 
