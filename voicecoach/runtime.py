@@ -368,12 +368,12 @@ class Session:
         and waiting for it held the end of ``listen --file`` for its whole length. A note being recorded is kept as
         far as it got, like one ended by silence: what a partner said is theirs, and the silence that would have
         ended it will not come (a second of speech is needed, as always; otherwise "I didn't keep a note")."""
-        self._follow_note()  # one that has just played to its end was heard whole
         if self._note_playing is not None:
-            (note_id, _), self._note_playing = self._note_playing, None
-            self.speaker.stop()
-            self.on_line("voicecoach: (the voice note stopped as the talk ended; it stays saved, to be heard whole "
-                         "next time)")
+            (note_id, pending), self._note_playing = self._note_playing, None
+            if not pending.done():  # one that has just played to its end is kept without a question nobody hears
+                self.speaker.stop()
+                self.on_line("voicecoach: (the voice note stopped as the talk ended; it stays saved, to be heard "
+                             "whole next time)")
             self._carry_out(self.router.note_stopped(note_id, self.clock.now()))
         if self._recording is not None:
             recorder, self._recording = self._recording, None
