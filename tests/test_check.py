@@ -133,6 +133,30 @@ def test_a_journal_that_cannot_be_opened_fails(tmp_home, run_cli):
     assert line.startswith("FAIL") and "fix:" in line
 
 
+def test_a_journal_damaged_in_the_middle_fails_with_damaged_and_is_left_as_it_was(tmp_home):
+    """Not its size: SQLite's quick_check over every page (the Now page's line is in test_web.py)."""
+    from datetime import datetime, timezone
+
+    from voicecoach.cli.check import check_journal
+    from voicecoach.journal.store import Journal
+
+    from test_journal_cli import add_events
+    from test_report import seed
+
+    db = tmp_home.data_dir / "journal.sqlite3"
+    with Journal.open(db) as journal:
+        seed(journal, datetime(2026, 11, 22, 20, tzinfo=timezone.utc))
+    add_events(db, 3000)
+    Journal.open(db).close()  # the last connection: everything in the main file, no WAL
+    raw = bytearray(db.read_bytes())
+    page = 4096 * (len(raw) // 4096 // 2)
+    raw[page:page + 4096] = b"\xff" * 4096
+    db.write_bytes(bytes(raw))
+    found = _findings(check_journal, {})["journal"]
+    assert found.status == FAIL and "damaged" in found.detail and "aside" in found.fix, found
+    assert db.read_bytes() == bytes(raw)
+
+
 def test_a_check_that_crashes_becomes_one_fail_line_and_the_rest_go_on():
     def check_model(ctx):
         raise RuntimeError("boom")

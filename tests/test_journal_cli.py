@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -254,3 +255,46 @@ def test_export_to_stdout_on_a_full_disk_is_one_line_not_an_internal_error(dirs:
     assert result.stderr.strip().splitlines() == [
         "voicecoach: error: cannot write the export to standard output (No space left on device): what was "
         "written is incomplete; free some space, or write it elsewhere with --out FILE"]
+
+
+def add_events(path: Path, count: int, talk_id: int = 1) -> None:
+    """``count`` raised voices in talk ``talk_id``, written straight by SQLite (quick, as a year of a kiosk)."""
+    data = json.dumps({"type": "raised_voice", "t": 1.0, "start": 0.5, "end": 2.0, "speaker": "A"})
+    with sqlite3.connect(path) as conn:
+        conn.executemany("INSERT INTO events(talk_id, type, t, start, \"end\", speaker, data) "
+                         "VALUES (?, 'raised_voice', ?, 0.5, 2.0, 'A', ?)",
+                         [(talk_id, float(i), data) for i in range(count)])
+    conn.close()
+
+
+def peak_bytes(call) -> int:  # noqa: ANN001 - a callable
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_export_and_report_of_a_big_journal_read_it_a_chunk_at_a_time(dirs: Path, capsys) -> None:
+    """export and report read the whole journal into memory (rows, then the JSON text): years of a kiosk's events
+    grow without bound on a Pi (50,000 events: about 50 MB more). Now the export is written as it is read and the
+    report summed by SQLite's queries, a chunk of rows at a time; the figures are the same."""
+    path = filled(dirs)
+    add_events(path, 50_000)
+    out = dirs / "export.json"
+    peak = peak_bytes(lambda: main(["journal", "export", "--out", str(out)]))
+    assert "(talks: 1, events: 50001, pauses: 0, checkins: 1, notes: 0)" in capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert len(data["events"]) == 50_001 and data["events"][-1]["end"] == 2.0
+    assert peak < 5_000_000, f"export: {peak / 1e6:.0f} MB at the peak"
+    printed = dirs / "printed.json"
+    with open(printed, "w") as stdout, contextlib.redirect_stdout(stdout):  # a file, not capsys's memory
+        peak = peak_bytes(lambda: main(["journal", "export"]))
+    assert json.loads(printed.read_text()) == data
+    assert peak < 5_000_000, f"export to stdout: {peak / 1e6:.0f} MB at the peak"
+    peak = peak_bytes(lambda: main(["report", "--since", "2026-09-01"]))
+    assert "Raised voices: 20 h 50 min in all" in capsys.readouterr().out  # 50,000 x 1.5 s, from the events
+    assert peak < 5_000_000, f"report: {peak / 1e6:.0f} MB at the peak"

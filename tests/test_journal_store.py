@@ -90,6 +90,29 @@ def test_export_has_every_row_as_json_contract_dicts(path: Path) -> None:
     assert data["notes"] == []
 
 
+@pytest.mark.parametrize("indent", [1, 2])
+def test_the_export_written_as_it_is_read_is_the_same_text_as_the_whole_export(path: Path, monkeypatch,
+                                                                               indent: int) -> None:
+    """export_json (the commands and the page write it a chunk of rows at a time) gives exactly the text that
+    json.dumps gave of the whole export, across chunk boundaries (2 rows a chunk here) and for empty tables."""
+    import json
+
+    import voicecoach.journal.store as store
+
+    monkeypatch.setattr(store, "CHUNK_ROWS", 2)
+    with Journal.open(path) as journal:
+        for _ in range(3):
+            fill(journal)
+        journal.add_event(1, {"type": "raised_voice", "t": 1.0, "speaker": "B", "reason": "zoë's \"x\""})
+        counted: dict = {}
+        text = "".join(journal.export_json(indent=indent, counted=counted))
+        assert text == json.dumps(journal.export(), indent=indent, ensure_ascii=False)
+        assert counted == {**journal.counts()} and counted["events"] == 10 and counted["notes"] == 0
+        journal.erase()
+        assert "".join(journal.export_json(indent)) == json.dumps(journal.export(), indent=indent,
+                                                                  ensure_ascii=False)
+
+
 def test_the_words_of_a_command_are_never_stored(path: Path) -> None:
     with Journal.open(path) as journal:
         talk = journal.start_talk("kiosk", 1.0)

@@ -84,7 +84,7 @@ class LiveNotes:
     """A live Session with the real pipeline, real TTS, and a real journal with voice notes on. The speaker plays
     into a WAV file (heard at once, to its end), or with ``device`` into the sound device (the virtual one)."""
 
-    def __init__(self, tmp_path, device: bool = False) -> None:
+    def __init__(self, tmp_path, device: bool = False, realtime: bool = False, file=None) -> None:
         from voicecoach_dev.live import render_conversation
         from voicecoach import app
         from voicecoach.audio.playback import WavFileSink
@@ -100,12 +100,12 @@ class LiveNotes:
         self.audio, _ = render_conversation()
         self.journal = journal = Journal.open(tmp_path / "journal.sqlite3")
         self.notes = notes = VoiceNotes(journal, True, 60.0)
-        sink = None if device else WavFileSink(tmp_path / "heard.wav", realtime=False)
+        sink = None if device else WavFileSink(tmp_path / "heard.wav", realtime=realtime)
         self.speaker = speaker = Speaker(config.speech, sink=sink)
         self.said: list[str] = []
-        live = Live.build(config, LiveSpec(TalkSource.LISTEN, commands=False), on_line=self.said.append,
-                          pipeline=app.make_pipeline(config, use_profile=False), speaker=speaker, journal=journal,
-                          notes=notes)
+        self.live = live = Live.build(config, LiveSpec(TalkSource.LISTEN, commands=False, file=file),
+                                      on_line=self.said.append, pipeline=app.make_pipeline(config, use_profile=False),
+                                      speaker=speaker, journal=journal, notes=notes)
         self.session = live.session
         self.position = 0
 
@@ -197,3 +197,57 @@ def test_a_note_whose_playback_fails_part_way_is_not_asked_about_and_stays_saved
     live.feed(np.zeros(480, np.int16))
     assert [n.id for n in live.notes.list_notes()] == [note_id] and "Deleted" not in " ".join(live.said)
     live.close()
+
+
+def test_the_end_of_the_file_stops_a_long_note_playing_and_keeps_it(tmp_path, monkeypatch):
+    """listen --file whose recording ended while a 40 s voice note played (or waited behind its prompts) held the
+    exit: the end waited 10 s for the note, then 5 s more for the speaker ("the speech engine did not stop"). The
+    end of the input ends the session now: the note stops, says so, and stays saved, to be heard whole later."""
+    import wave
+
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path))
+    talk = tmp_path / "talk.wav"
+    from voicecoach_dev.live import render_conversation
+
+    audio, _ = render_conversation()
+    with wave.open(str(talk), "wb") as w:  # 4 s of a generated talk, heard in real time as listen --file does
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes(audio[: 16000 * 4].tobytes())
+    live = LiveNotes(tmp_path, realtime=True, file=talk)
+    note_id = live.notes.save_note(np.tile(audio[: 16000 * 10], 4), "A", "B", 1_700_000_000.0)  # 40 s
+    live.session.submit(Command.PLAY_NOTES)
+    started = time.monotonic()
+    live.live.serve()
+    took = time.monotonic() - started
+    said = " ".join(live.said)
+    assert took < 4 + 4, f"the exit took {took:.1f} s after a 4 s file"
+    assert "There is one note" in said and "stays saved" in said, live.said
+    from voicecoach.journal.notes import VoiceNotes
+    from voicecoach.journal.store import Journal
+
+    with Journal.open(tmp_path / "journal.sqlite3") as journal:
+        assert [n.id for n in VoiceNotes(journal, True, 60.0).list_notes()] == [note_id] and "keep it" not in said
+
+
+def test_a_note_being_recorded_when_the_input_ends_is_kept_as_far_as_it_got(tmp_path, monkeypatch):
+    """The input ended (the file's end, or Ctrl-C) while a partner was saying a note: it was dropped without a
+    word. Now it is stored as far as it got (what was said is the partner's; the silence that would have ended it
+    never came), with the usual "your note is saved"."""
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path))
+    live = LiveNotes(tmp_path)
+    live.feed(live.audio[: 16000 * 5])
+    live.session.submit(Command.LEAVE_NOTE)
+    live.feed(np.zeros(480, np.int16))
+    assert live.speaker.wait(10)
+    time.sleep(SELF_HEARING_TAIL_S)
+    live.feed(np.zeros(16000, np.int16))
+    live.feed(live.audio[16000 * 5: 16000 * 12])  # 7 s of the note, then the input ends mid-sentence
+    assert live.notes.list_notes() == []
+    live.live.close()  # what serve does at the end of the input (it closes the journal too)
+    from voicecoach.journal.notes import VoiceNotes
+    from voicecoach.journal.store import Journal
+
+    with Journal.open(tmp_path / "journal.sqlite3") as journal:
+        stored = VoiceNotes(journal, True, 60.0).list_notes()
+    assert len(stored) == 1 and 5.0 < stored[0].duration_s < 9.0, (stored, live.said)
+    assert "is saved" in " ".join(live.said)

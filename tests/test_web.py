@@ -122,6 +122,33 @@ def test_status_says_what_it_can_without_the_kiosk(home) -> None:
     assert 'id="pause-now" disabled' in page
 
 
+def test_status_says_a_journal_damaged_in_the_middle_is_damaged_not_ok(home, tmp_path) -> None:
+    """The Now page (and /api/status) judged the journal by its size: "352 KB ... ok" for a file with a page
+    destroyed in the middle. Now SQLite checks every page, read-only, once each time the file changes: "damaged",
+    the fix, and the file left as it was."""
+    from test_journal_cli import add_events
+
+    db = home.data_dir / "journal.sqlite3"
+    add_events(db, 3000)
+    Journal.open(db).close()  # the last connection: everything in the main file, no WAL
+    sound = tmp_path / "sound.sqlite3"
+    sound.write_bytes(db.read_bytes())
+    raw = bytearray(db.read_bytes())
+    page = 4096 * (len(raw) // 4096 // 2)  # a whole page in the middle: its header too
+    raw[page:page + 4096] = b"\xff" * 4096
+    db.write_bytes(bytes(raw))
+    app, _, _ = make_app(home)
+    part = app.test_client().get("/api/status").get_json()["parts"]["journal"]
+    assert part["level"] == "fail" and "damaged" in part["detail"], part
+    assert "move it aside" in part["detail"] and "backup" in part["detail"]
+    assert db.read_bytes() == bytes(raw)  # nothing was changed
+    page_text = app.test_client().get("/now").get_data(as_text=True)
+    assert "damaged" in page_text
+    sound.replace(db)  # the backup put back: checked again
+    part = app.test_client().get("/api/status").get_json()["parts"]["journal"]
+    assert part["level"] == "ok" and "KB" in part["detail"], part
+
+
 # --- pairing ------------------------------------------------------------------------------------------------------
 
 def test_without_the_pairing_cookie_nothing_private_is_served(home) -> None:
@@ -331,6 +358,35 @@ def test_a_damaged_journal_is_named_on_the_pages_not_a_bare_500(home, caplog) ->
     assert len(logged) == 1 and "journal cannot be used" in logged[0].getMessage() and not logged[0].exc_info
 
 
+@pytest.mark.parametrize("how", ["moved over", "copied over"])
+def test_a_journal_replaced_on_disk_is_read_anew_and_one_gone_is_named(home, how: str) -> None:
+    """voicecoach web kept the journal it opened first: after a backup was restored over it (or another journal
+    moved there) the page went on showing the old file's figures until it was restarted. Now each request looks
+    at the file: a new one is opened, and one gone is the journal's line on the page (503), not old data."""
+    import shutil
+
+    db = home.data_dir / "journal.sqlite3"
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    assert client.get("/api/report?weeks=6").get_json()["total"]["talks"] == 6  # the journal is open now
+    backup = home.data_dir / "backup.sqlite3"
+    with Journal.open(backup) as journal:
+        seed(journal, NOW, weeks=2)
+    if how == "moved over":
+        backup.replace(db)
+    else:  # cp backup.sqlite3 journal.sqlite3: the same file, new bytes
+        shutil.copyfile(backup, db)
+    assert client.get("/api/report?weeks=6").get_json()["total"]["talks"] == 2
+    assert client.get("/journal/export.json").get_json()["talks"][-1]["id"] == 2
+    db.rename(home.data_dir / "aside.sqlite3")
+    for path in ("/report", "/journal", "/api/report"):
+        resp = client.get(path)
+        text = resp.get_data(as_text=True)
+        assert resp.status_code == 503 and "not found" in text and "restore it from your backup" in text, path
+    (home.data_dir / "aside.sqlite3").rename(db)
+    assert client.get("/api/report?weeks=6").get_json()["total"]["talks"] == 2
+
+
 def test_a_schedule_can_be_saved_with_no_config_file_yet(tmp_home) -> None:
     app, _, _ = make_app(tmp_home)
     client = app.test_client()
@@ -385,6 +441,40 @@ def test_the_journal_page_counts_a_big_journal_without_reading_it_all(home) -> N
     assert '<tr data-table="events"><th>Events</th><td>50030</td>' in page  # 30 seeded, 50,000 added
     assert '<tr data-table="talks"><th>Talks</th><td>6</td>' in page
     assert big - small < 2_000_000, f"{(big - small) / 1e6:.0f} MB more for 50,000 events"
+
+
+def test_the_report_and_the_export_of_a_big_journal_read_it_a_chunk_at_a_time(home, tmp_path) -> None:
+    """The Report page, its API and the export read every row of the journal into memory, inside the kiosk: years
+    of events grow without bound (50,000: about 60 MB more). Now the report is summed by SQLite's queries and the
+    export sent as it is read, a chunk of rows at a time; the figures and the file are the same."""
+    from test_journal_cli import add_events, peak_bytes
+
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    before = client.get("/api/report?weeks=6").get_json()
+    client.get("/report?weeks=6")  # the journal opened, the template compiled: as in a kiosk that has run a while
+    small = peak_bytes(lambda: client.get("/report?weeks=6"))  # the page's own peak (about 16 MB), before
+    add_events(home.data_dir / "journal.sqlite3", 50_000, talk_id=3)
+    saved = tmp_path / "export.json"
+
+    def download() -> None:
+        resp = client.get("/journal/export.json", buffered=False)
+        with open(saved, "wb") as out:
+            for piece in resp.iter_encoded():
+                out.write(piece)
+        resp.close()
+
+    peak = peak_bytes(download)
+    data = json.loads(saved.read_text())
+    assert len(data["events"]) == 50_030 and len(data["talks"]) == 6 and data["events"][-1]["talk_id"] == 3
+    assert peak < 5_000_000, f"export: {peak / 1e6:.0f} MB at the peak"
+    found: dict = {}
+    peak = peak_bytes(lambda: found.update(client.get("/api/report?weeks=6").get_json()))
+    assert found["total"]["raised_min"] == before["total"]["raised_min"]  # talk 3 has its figures: they count
+    assert found == before and peak < 5_000_000, f"report: {peak / 1e6:.0f} MB at the peak"
+    peak = peak_bytes(lambda: found.update(page=client.get("/report?weeks=6").get_data(as_text=True)))
+    assert 'data-figure="talks"><b>1</b>' in found["page"]
+    assert peak - small < 2_000_000, f"report page: {(peak - small) / 1e6:.0f} MB more for 50,000 events"
 
 
 def test_voice_notes_are_listed_and_deleted_only_when_the_couple_opted_in(home) -> None:

@@ -12,6 +12,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Iterable, Iterator
 
 APP_NAME = "voicecoach"
 JOURNAL_FILE = "journal.sqlite3"  # the default journal's name in data_dir()
@@ -85,8 +86,9 @@ def private_dir(path: Path | str, tighten: bool = False) -> Path:
     return path
 
 
-def write_private(path: Path | str, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` as an owner-only (0600) file, replacing an existing file atomically.
+def write_private(path: Path | str, data: bytes | str | Iterable[bytes | str]) -> None:
+    """Write ``data`` (or its pieces, written as they come: a big export is never whole in memory) to ``path`` as
+    an owner-only (0600) file, replacing an existing file atomically.
 
     The data goes to a new 0600 file beside it, is flushed to disk and renamed over ``path``, so a file that was
     0644 before is 0600 afterwards and a crash leaves either the old or the new content. Something that is not a
@@ -94,7 +96,7 @@ def write_private(path: Path | str, data: bytes | str) -> None:
     through the link, which stays; so is a file in a folder this user may not write. A regular file written in
     place is made 0600 too. Raises OSError."""
     path = Path(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    raw = _pieces(data)
     if path.is_symlink() or (os.path.lexists(path) and not path.is_file()):
         _write_in_place(path, raw)
         return
@@ -107,7 +109,8 @@ def write_private(path: Path | str, data: bytes | str) -> None:
         return
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(raw)
+            for piece in raw:
+                f.write(piece)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -116,14 +119,22 @@ def write_private(path: Path | str, data: bytes | str) -> None:
         raise
 
 
-def _write_in_place(path: Path, raw: bytes) -> None:
+def _pieces(data: bytes | str | Iterable[bytes | str]) -> Iterator[bytes]:
+    """``data`` as bytes, piece by piece (one piece for bytes or a str)."""
+    pieces: Iterable[bytes | str] = (data,) if isinstance(data, (bytes, str)) else data
+    for piece in pieces:
+        yield piece.encode("utf-8") if isinstance(piece, str) else bytes(piece)
+
+
+def _write_in_place(path: Path, raw: Iterable[bytes]) -> None:
     """Write through ``path`` (a symlink is followed, never replaced: /dev/stdout as root once became a plain file
     in /dev); a regular file written this way is made 0600."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         if stat.S_ISREG(os.fstat(fd).st_mode):
             os.fchmod(fd, 0o600)
-        f.write(raw)
+        for piece in raw:
+            f.write(piece)
 
 
 def is_inside(path: Path | str, folder: Path | str) -> bool:

@@ -321,6 +321,10 @@ class Session:
                                        last is not None and last.is_speech, last.speaker if last else None):
             return
         recorder, self._recording = self._recording, None
+        self._store_note(recorder)
+
+    def _store_note(self, recorder: NoteRecorder) -> None:
+        """Store a recorded note (when a second of it is speech) and tell the notes flow, which says so."""
         sender = recorder.sender() or "A"
         to = "B" if sender == "A" else "A"
         saved = False
@@ -357,6 +361,27 @@ class Session:
             log.warning("voice note %d was not played to its end: %s", note_id, result.reason or "unknown reason")
         self._carry_out(self.router.note_played(note_id, result is not None and result.spoken, self.clock.now()))
 
+    def _end_notes(self) -> None:
+        """The talk is ending (the file's end, a signal): it ends now, not after a voice note.
+
+        A note playing (or queued behind its prompts) stops, with a line, and stays saved: nobody heard it whole,
+        and waiting for it held the end of ``listen --file`` for its whole length. A note being recorded is kept as
+        far as it got, like one ended by silence: what a partner said is theirs, and the silence that would have
+        ended it will not come (a second of speech is needed, as always; otherwise "I didn't keep a note")."""
+        if self._note_playing is not None:
+            (note_id, pending), self._note_playing = self._note_playing, None
+            if not pending.done():  # one that has just played to its end is kept without a question nobody hears
+                self.speaker.stop()
+                self.on_line("voicecoach: (the voice note stopped as the talk ended; it stays saved, to be heard "
+                             "whole next time)")
+            self._carry_out(self.router.note_stopped(note_id, self.clock.now()))
+        if self._recording is not None:
+            recorder, self._recording = self._recording, None
+            self._store_note(recorder)
+        elif self._record_pending is not None:  # the prompt before it was still playing: nothing was recorded
+            self._record_pending = None
+            self._carry_out(self.router.note_recorded(None, False, self.clock.now()))
+
     def _notes_call(self, call: Callable[[NoteStore], T]) -> T | None:
         if self.notes is None:
             return None
@@ -381,6 +406,7 @@ class Session:
         """End the talk: flush the detectors, close a running pause or check-in, store the talk's figures."""
         if self.finished is not None:
             return self.finished
+        self._end_notes()
         for event in self.pipeline.flush():
             self._detected(event)
         self._carry_out(self.router.close(self.clock.now()))

@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from .. import paths
 from ..errors import InputError, VoicecoachError
@@ -56,31 +58,41 @@ def _open(path: Path):  # noqa: ANN202 - a Journal, imported lazily
 
 
 def _export(path: Path, out: str | None) -> int:
+    """Write the export as the journal is read (a chunk of rows at a time: years of a kiosk's events never sit in
+    memory at once)."""
     from ..journal.schema import CURRENT_VERSION, TABLES
 
-    if path.exists():
-        with _open(path) as journal:
-            data = journal.export()
-    else:
-        data = {"format": "voicecoach-journal", "schema": CURRENT_VERSION, **{t: [] for t in TABLES}}
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    if out is None:
-        _to_stdout(text)
-        return 0
-    try:
-        paths.write_private(out, text)  # 0600 even over an existing 0644 file
-    except OSError as exc:
-        raise VoicecoachError(f"cannot write {out} ({exc.strerror}); choose another file") from None
-    counts = ", ".join(f"{t}: {len(data[t])}" for t in ("talks", "events", "pauses", "checkins", "notes"))
+    counted: dict[str, int] = {}
+    with ExitStack() as stack:
+        if path.exists():
+            journal = stack.enter_context(_open(path))
+            text: Iterable[str] = _then_newline(journal.export_json(indent=2, counted=counted))
+        else:
+            empty = {"format": "voicecoach-journal", "schema": CURRENT_VERSION, **{t: [] for t in TABLES}}
+            text = [json.dumps(empty, indent=2, ensure_ascii=False) + "\n"]
+        if out is None:
+            _to_stdout(text)
+            return 0
+        try:
+            paths.write_private(out, text)  # 0600 even over an existing file; replaced only once written whole
+        except OSError as exc:
+            raise VoicecoachError(f"cannot write {out} ({exc.strerror}); choose another file") from None
+    counts = ", ".join(f"{t}: {counted.get(t, 0)}" for t in ("talks", "events", "pauses", "checkins", "notes"))
     print(f"exported the journal to {out} ({counts}); it is private: keep it safe", file=sys.stderr)
     return 0
 
 
-def _to_stdout(text: str) -> None:
-    """Print the export; a write that fails (``> mine.json`` on a full disk) is one line saying the output is
-    incomplete. A closed pipe (``| head``) is left to :func:`voicecoach.cli.main`."""
+def _then_newline(pieces: Iterable[str]) -> Iterator[str]:
+    yield from pieces
+    yield "\n"
+
+
+def _to_stdout(text: Iterable[str]) -> None:
+    """Print the export as it comes; a write that fails (``> mine.json`` on a full disk) is one line saying the
+    output is incomplete. A closed pipe (``| head``) is left to :func:`voicecoach.cli.main`."""
     try:
-        sys.stdout.write(text)
+        for piece in text:
+            sys.stdout.write(piece)
         sys.stdout.flush()
     except BrokenPipeError:
         raise
@@ -109,7 +121,7 @@ def _erase(path: Path, yes: bool) -> int:
         print(f"nothing to erase: there is no journal at {path}")
         return 0
     with _open(path) as journal:
-        counts = {t: len(journal.rows(t)) for t in ("talks", "events", "checkins", "notes")}
+        counts = journal.counts()  # counted by SQLite, not read
         what = (f"{_n(counts['talks'], 'talk')}, {_n(counts['events'], 'event')}, "
                 f"{_n(counts['checkins'], 'check-in')} and {_n(counts['notes'], 'voice note')}")
         if not yes:

@@ -35,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
         if out:  # before the summary is printed: a bad path is the one line, exit 2
             check_writable(Path(out), suffix)
     path = path_for(config.journal.file)
-    data: dict = {}
     if path.exists():
-        with Journal.open(path) as journal:
-            data = journal.export()
-    report = rep.build_report(data, since, now)
+        with Journal.open(path) as journal:  # summed by SQLite's queries, a chunk of rows at a time
+            report = rep.build_report(journal.report_rows(), since, now)
+    else:
+        report = rep.build_report({}, since, now)
     names = (config.partners.a_name, config.partners.b_name)
     print(rep.summary_text(report, *names), end="")
     if report.empty and not config.journal.enabled:  # the summary's "will show up here" would not come true

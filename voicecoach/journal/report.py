@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping, Protocol
 
 from .. import paths
 from ..errors import InputError, VoicecoachError
@@ -109,12 +109,56 @@ def last_weeks(weeks: int, now: datetime) -> datetime:
     return datetime(monday.year, monday.month, monday.day, tzinfo=now.tzinfo)
 
 
-def build_report(data: dict[str, Any], since: datetime, until: datetime) -> Report:
-    """Sum a journal export into weekly bins between ``since`` and ``until`` (aware datetimes).
+@dataclass(frozen=True)
+class TalkRow:
+    """One talk as a report sums it."""
+
+    started_at: float  # wall clock, epoch seconds
+    ended_at: float | None
+    figures: TalkFigures | None  # None: none stored (an old or cut-off talk)
+    raised_events_s: float  # seconds of raised voice in its stored events: stands in for missing figures
+
+
+@dataclass(frozen=True)
+class SuggestionRow:
+    """A suggested pause and its answer (None: not answered)."""
+
+    at: float
+    answer: str | None
+
+
+class ReportRows(Protocol):
+    """What a report sums, read one row at a time, with the demo talks and what belongs to them left out. Each
+    method gives the rows of the period ``lo``..``hi`` (epoch seconds) or more; the report keeps its own bounds."""
+
+    def talks(self, lo: float, hi: float) -> Iterable[TalkRow]:
+        """The talks that began in the period."""
+        ...
+
+    def interruptions(self, lo: float, hi: float) -> Iterable[float]:
+        """The wall-clock time of each interruption."""
+        ...
+
+    def suggestions(self, lo: float, hi: float) -> Iterable[SuggestionRow]:
+        """The pauses suggested (and the manual ones, which the report leaves out)."""
+        ...
+
+    def pauses(self, lo: float, hi: float) -> Iterable[float]:
+        """The start of each pause taken."""
+        ...
+
+    def checkins_done(self, lo: float, hi: float) -> Iterable[float]:
+        """The start of each completed check-in."""
+        ...
+
+
+def build_report(data: Mapping[str, Any] | ReportRows, since: datetime, until: datetime) -> Report:
+    """Sum a journal's rows (read as they come: :meth:`~voicecoach.journal.store.Journal.report_rows`) or an export
+    dict into weekly bins between ``since`` and ``until`` (aware datetimes).
 
     Talks from ``voicecoach demo`` (a generated conversation, stored by older versions) and what belongs to them
     are left out: they are not the couple's."""
-    data = _without_demo(data)
+    rows: ReportRows = ExportRows(data) if isinstance(data, Mapping) else data
     tz: tzinfo | None = until.tzinfo
     first, last = _monday(since.date()), _monday(until.date())
     report = Report(since, until, [Week(first + timedelta(weeks=i)) for i in range((last - first).days // 7 + 1)])
@@ -126,55 +170,72 @@ def build_report(data: dict[str, Any], since: datetime, until: datetime) -> Repo
         index = (_monday(datetime.fromtimestamp(ts, tz).date()) - first).days // 7
         return report.weeks[index] if 0 <= index < len(report.weeks) else None
 
-    talk_start = {t["id"]: t["started_at"] for t in data.get("talks", [])}
-    raised_from_events: dict[int, float] = {}
-    for e in data.get("events", []):
-        if e.get("type") == "interruption" and (w := week_of(talk_start.get(e["talk_id"], 0) + e["t"])):
+    for at in rows.interruptions(lo, hi):
+        if w := week_of(at):
             w.interruptions += 1
-        if e.get("type") == "raised_voice" and e.get("end") is not None:
-            raised_from_events[e["talk_id"]] = raised_from_events.get(e["talk_id"], 0.0) + \
-                max(0.0, e["end"] - e.get("start", e["end"]))
-    for t in data.get("talks", []):
-        if not (w := week_of(t["started_at"])):
+    for t in rows.talks(lo, hi):
+        if not (w := week_of(t.started_at)):
             continue
         w.talks += 1
-        if t.get("ended_at"):
-            w.talk_min += max(0.0, t["ended_at"] - t["started_at"]) / 60
-        figures = TalkFigures.from_row(t)
-        if figures is None:  # no figures stored (an old or cut-off talk): its raised events' lengths instead
-            w.raised_min += raised_from_events.get(t["id"], 0.0) / 60
+        if t.ended_at:
+            w.talk_min += max(0.0, t.ended_at - t.started_at) / 60
+        if t.figures is None:  # no figures stored (an old or cut-off talk): its raised events' lengths instead
+            w.raised_min += t.raised_events_s / 60
             continue
-        w.speak_a_s += figures.speak_a_s
-        w.speak_b_s += figures.speak_b_s
-        w.raised_min += figures.raised_s / 60
-    _add_pauses_and_checkins(data, week_of)
+        w.speak_a_s += t.figures.speak_a_s
+        w.speak_b_s += t.figures.speak_b_s
+        w.raised_min += t.figures.raised_s / 60
+    for s in rows.suggestions(lo, hi):
+        if (w := week_of(s.at)) and s.answer != "manual":
+            w.pauses_suggested += 1
+            w.pauses_declined += s.answer == "not_now"
+    for started in rows.pauses(lo, hi):
+        if w := week_of(started):
+            w.pauses_taken += 1
+    for started in rows.checkins_done(lo, hi):
+        if w := week_of(started):
+            w.checkins += 1
     return report
 
 
-def _without_demo(data: dict[str, Any]) -> dict[str, Any]:
-    demo = TalkSource.DEMO.value
-    talks = {t["id"] for t in data.get("talks", []) if t.get("source") == demo}
-    if not talks and not any(c.get("source") == demo for c in data.get("checkins", [])):
-        return data
-    out = dict(data)
-    out["talks"] = [t for t in data.get("talks", []) if t["id"] not in talks]
-    for table in ("events", "suggestions", "pauses"):
-        out[table] = [row for row in data.get(table, []) if row.get("talk_id") not in talks]
-    out["checkins"] = [c for c in data.get("checkins", []) if c.get("source") != demo]
-    return out
+class ExportRows:
+    """:class:`ReportRows` of a journal export dict (all in memory: tests, and an export read back)."""
 
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        demo = TalkSource.DEMO.value
+        self._demo = {t["id"] for t in data.get("talks", []) if t.get("source") == demo}
+        self._data = data
 
-def _add_pauses_and_checkins(data: dict[str, Any], week_of: Any) -> None:
-    for s in data.get("suggestions", []):
-        if (w := week_of(s["at"])) and s.get("answer") != "manual":
-            w.pauses_suggested += 1
-            w.pauses_declined += s.get("answer") == "not_now"
-    for p in data.get("pauses", []):
-        if w := week_of(p["started_at"]):
-            w.pauses_taken += 1
-    for c in data.get("checkins", []):
-        if c.get("completed") and (w := week_of(c["started_at"])):
-            w.checkins += 1
+    def _rows(self, table: str) -> list[dict[str, Any]]:
+        return [r for r in self._data.get(table, []) if r.get("talk_id") not in self._demo]
+
+    def talks(self, lo: float, hi: float) -> Iterable[TalkRow]:
+        """The talks (all of them)."""
+        raised: dict[int, float] = {}
+        for e in self._rows("events"):
+            if e.get("type") == "raised_voice" and e.get("end") is not None:
+                raised[e["talk_id"]] = raised.get(e["talk_id"], 0.0) + max(0.0, e["end"] - e.get("start", e["end"]))
+        return [TalkRow(t["started_at"], t.get("ended_at"), TalkFigures.from_row(t), raised.get(t["id"], 0.0))
+                for t in self._data.get("talks", []) if t["id"] not in self._demo]
+
+    def interruptions(self, lo: float, hi: float) -> Iterable[float]:
+        """The time of each interruption: its talk's start and its time in the talk."""
+        talk_start = {t["id"]: t["started_at"] for t in self._data.get("talks", [])}
+        return [talk_start.get(e["talk_id"], 0) + e["t"] for e in self._rows("events")
+                if e.get("type") == "interruption"]
+
+    def suggestions(self, lo: float, hi: float) -> Iterable[SuggestionRow]:
+        """Every suggestion."""
+        return [SuggestionRow(s["at"], s.get("answer")) for s in self._rows("suggestions")]
+
+    def pauses(self, lo: float, hi: float) -> Iterable[float]:
+        """Every pause's start."""
+        return [p["started_at"] for p in self._rows("pauses")]
+
+    def checkins_done(self, lo: float, hi: float) -> Iterable[float]:
+        """Every completed check-in's start."""
+        return [c["started_at"] for c in self._data.get("checkins", [])
+                if c.get("completed") and c.get("source") != TalkSource.DEMO.value]
 
 
 WEEK_FIELDS = tuple(f.name for f in fields(Week) if f.name != "start")  # the counts and times added up

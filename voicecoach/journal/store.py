@@ -19,7 +19,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import asdict
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import quote
 
 from .. import paths
@@ -29,6 +29,9 @@ from ..settings import special_file_kind
 from ..records import Answer, PauseEnd
 from .schema import CURRENT_VERSION, MIGRATIONS, TABLES, TalkFigures, TalkSource
 
+if TYPE_CHECKING:
+    from .report import SuggestionRow, TalkRow
+
 log = logging.getLogger(__name__)
 
 FILE_NAME = "journal.sqlite3"
@@ -36,6 +39,7 @@ SOURCES = tuple(s.value for s in TalkSource)
 # String-valued event keys that are labels, not words anyone said; every other string is dropped on the way in.
 _LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
 _SQLITE_NOTADB = 26  # "file is not a database"
+CHUNK_ROWS = 500  # rows read at a time by the readers of a whole table (export, report)
 
 
 class JournalRefused(VoicecoachError):
@@ -136,6 +140,17 @@ def _probe(path: Path) -> int:
             raise _refused(path, "not an SQLite database (corrupt or not a journal)") from None
         raise _refused(path, f"the database is damaged ({exc})") from None
     return version
+
+
+def verify(path: Path) -> int:
+    """Check the journal file at ``path`` as opening it would, read-only (nothing in it changes): SQLite's
+    ``PRAGMA quick_check`` over every page, and the schema version. Returns the version; raises
+    :class:`JournalRefused` (damaged, newer, not a journal) or :class:`JournalUnavailable` (unreadable, not a
+    file)."""
+    odd = _not_a_file(path)
+    if odd is not None:
+        raise odd
+    return _probe(path)
 
 
 class Journal:
@@ -355,16 +370,38 @@ class Journal:
     # --- reading, erasing ------------------------------------------------------------------------------------
 
     def rows(self, table: str) -> list[dict[str, Any]]:
-        """Every row of one journal table, oldest first, as plain dicts."""
+        """Every row of one journal table, oldest first, as plain dicts (all in memory: small tables and tests;
+        :meth:`iter_rows` reads a big one a chunk at a time)."""
+        return list(self.iter_rows(table))
+
+    def iter_rows(self, table: str) -> Iterator[dict[str, Any]]:
+        """The rows of one journal table, oldest first, as plain dicts, read :data:`CHUNK_ROWS` at a time."""
         if table not in TABLES:
             raise JournalValueError(f"unknown journal table {table!r}")
-        with self._lock:
-            try:
-                cur = self._conn.execute(f"SELECT * FROM {table} ORDER BY id")
-            except sqlite3.DatabaseError as exc:
-                raise JournalUnavailable(f"journal {self.path}: cannot read ({exc})") from None
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r)) for r in cur.fetchall()]
+        return self.select(f"SELECT * FROM {table} WHERE id > ? ORDER BY id LIMIT ?")
+
+    def select(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[dict[str, Any]]:
+        """The rows of a read-only query, as dicts, read :data:`CHUNK_ROWS` at a time (memory stays bounded however
+        big the journal grows).
+
+        ``sql`` selects a row id as its first column and ends ``... AND <id> > ? ORDER BY <id> LIMIT ?``: each
+        chunk is its own short statement, run to its end under the lock, so a writer sharing this connection (the
+        kiosk) waits at most one chunk and a slow consumer (a browser downloading the export) holds nothing. A row
+        written meanwhile may or may not be included."""
+        after = -(2 ** 63)
+        while True:
+            with self._lock:
+                try:
+                    cur = self._conn.execute(sql, (*params, after, CHUNK_ROWS))
+                    names = [d[0] for d in cur.description]
+                    chunk = cur.fetchall()
+                except sqlite3.DatabaseError as exc:
+                    raise JournalUnavailable(f"journal {self.path}: cannot read ({exc})") from None
+            for row in chunk:
+                yield dict(zip(names, row))
+            if len(chunk) < CHUNK_ROWS:
+                return
+            after = chunk[-1][0]
 
     def counts(self) -> dict[str, int]:
         """How many rows each journal table holds (counted by SQLite: no row is read into memory)."""
@@ -375,17 +412,50 @@ class Journal:
             except sqlite3.DatabaseError as exc:
                 raise JournalUnavailable(f"journal {self.path}: cannot read ({exc})") from None
 
+    def export_rows(self, table: str) -> Iterator[dict[str, Any]]:
+        """One table's rows as the export has them (an event as its contract dict, a check-in's ``completed`` as
+        true/false), read a chunk at a time."""
+        for row in self.iter_rows(table):
+            if table == "events":
+                row = {"id": row["id"], "talk_id": row["talk_id"], **json.loads(row["data"])}
+            elif table == "checkins":
+                row = {**row, "completed": bool(row["completed"])}
+            yield row
+
+    def report_rows(self) -> "JournalReportRows":
+        """The rows a report sums (:class:`~voicecoach.journal.report.ReportRows`), selected and joined by SQLite
+        and read a chunk at a time: a report of years of events never holds them all in memory."""
+        return JournalReportRows(self)
+
     def export(self) -> dict[str, Any]:
-        """Everything in the journal as one JSON-able dict (voice notes as metadata only)."""
+        """Everything in the journal as one JSON-able dict (voice notes as metadata only), all in memory: the
+        commands and the page write :meth:`export_json` as it is read instead."""
         out: dict[str, Any] = {"format": "voicecoach-journal", "schema": self.schema_version}
         for table in TABLES:
-            rows = self.rows(table)
-            if table == "events":
-                rows = [{"id": r["id"], "talk_id": r["talk_id"], **json.loads(r["data"])} for r in rows]
-            if table == "checkins":
-                rows = [{**r, "completed": bool(r["completed"])} for r in rows]
-            out[table] = rows
+            out[table] = list(self.export_rows(table))
         return out
+
+    def export_json(self, indent: int = 2, counted: dict[str, int] | None = None) -> Iterator[str]:
+        """The export as JSON text, in pieces as the rows are read: the same text as ``json.dumps(self.export(),
+        indent=indent, ensure_ascii=False)``, in memory a chunk of rows at a time whatever the journal's size.
+        ``counted`` (when given) gets each table's number of rows as it is written."""
+        pad = " " * indent
+        head = {"format": "voicecoach-journal", "schema": self.schema_version}
+        yield "{\n" + "".join(f"{pad}{json.dumps(k)}: {json.dumps(v)},\n" for k, v in head.items())
+        for i, table in enumerate(TABLES):
+            piece, n = [f"{pad}{json.dumps(table)}: "], 0
+            for row in self.export_rows(table):
+                text = json.dumps(row, indent=indent, ensure_ascii=False).replace("\n", "\n" + pad * 2)
+                piece.append(("[\n" if n == 0 else ",\n") + pad * 2 + text)
+                n += 1
+                if len(piece) >= CHUNK_ROWS:
+                    yield "".join(piece)
+                    piece = []
+            piece.append((f"\n{pad}]" if n else "[]") + (",\n" if i < len(TABLES) - 1 else "\n"))
+            yield "".join(piece)
+            if counted is not None:
+                counted[table] = n
+        yield "}"
 
     def erase(self, wait_s: float = 10.0) -> None:
         """Delete every row and every voice note, then VACUUM and checkpoint so nothing lingers in the file or its WAL.
@@ -428,6 +498,58 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_NOT_DEMO = "source != 'demo'"  # talks of ``voicecoach demo`` (older versions stored them) are not the couple's
+_OF_THE_COUPLE = "(talk_id IS NULL OR talk_id NOT IN (SELECT id FROM talks WHERE source = 'demo'))"
+
+
+class JournalReportRows:
+    """What a report sums, read from the journal by SQL a chunk at a time (see :meth:`Journal.report_rows`)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    def talks(self, lo: float, hi: float) -> Iterator["TalkRow"]:
+        """The couple's talks that began in the period, with their raised events' seconds."""
+        from .report import TalkRow
+
+        figures = ", ".join(f"t.{c}" for c in TalkFigures.columns())
+        rows = self._journal.select(
+            f'SELECT t.id, t.started_at, t.ended_at, {figures}, (SELECT COALESCE(SUM(MAX(0.0, e."end" - '
+            f'COALESCE(e.start, e."end"))), 0.0) FROM events e WHERE e.talk_id = t.id AND e.type = \'raised_voice\' '
+            f'AND e."end" IS NOT NULL) AS raised_events_s FROM talks t WHERE t.{_NOT_DEMO} AND t.started_at '
+            f'BETWEEN ? AND ? AND t.id > ? ORDER BY t.id LIMIT ?', (lo, hi))
+        for r in rows:
+            yield TalkRow(r["started_at"], r["ended_at"], TalkFigures.from_row(r), float(r["raised_events_s"]))
+
+    def interruptions(self, lo: float, hi: float) -> Iterator[float]:
+        """The wall-clock time of each interruption in the couple's talks, in the period."""
+        rows = self._journal.select(
+            f"SELECT e.id, t.started_at + e.t AS at FROM events e JOIN talks t ON t.id = e.talk_id "
+            f"WHERE e.type = 'interruption' AND t.{_NOT_DEMO} AND t.started_at + e.t BETWEEN ? AND ? "
+            f"AND e.id > ? ORDER BY e.id LIMIT ?", (lo, hi))
+        return (r["at"] for r in rows)
+
+    def suggestions(self, lo: float, hi: float) -> Iterator["SuggestionRow"]:
+        """The pauses suggested in the period."""
+        from .report import SuggestionRow
+
+        rows = self._journal.select(f"SELECT id, at, answer FROM suggestions WHERE {_OF_THE_COUPLE} AND at BETWEEN "
+                                    f"? AND ? AND id > ? ORDER BY id LIMIT ?", (lo, hi))
+        return (SuggestionRow(r["at"], r["answer"]) for r in rows)
+
+    def pauses(self, lo: float, hi: float) -> Iterator[float]:
+        """The start of each pause taken in the period."""
+        rows = self._journal.select(f"SELECT id, started_at FROM pauses WHERE {_OF_THE_COUPLE} AND started_at "
+                                    f"BETWEEN ? AND ? AND id > ? ORDER BY id LIMIT ?", (lo, hi))
+        return (r["started_at"] for r in rows)
+
+    def checkins_done(self, lo: float, hi: float) -> Iterator[float]:
+        """The start of each completed check-in in the period."""
+        rows = self._journal.select(f"SELECT id, started_at FROM checkins WHERE completed = 1 AND {_NOT_DEMO} AND "
+                                    f"started_at BETWEEN ? AND ? AND id > ? ORDER BY id LIMIT ?", (lo, hi))
+        return (r["started_at"] for r in rows)
 
 
 def _source(source: TalkSource | str) -> TalkSource:

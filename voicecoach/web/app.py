@@ -32,24 +32,47 @@ OPEN_ENDPOINTS = ("pages.pair", "pages.pair_post")  # served to a browser that h
 
 class JournalAccess:
     """The journal the page reads and erases: the kiosk's own open journal (one connection, thread-safe), or for
-    ``voicecoach web`` alone one opened the first time it is needed and kept open. A page that only reads never
-    creates a journal."""
+    ``voicecoach web`` alone the file at ``path``, opened the first time it is needed and kept open while it is
+    the same file. A page that only reads never creates a journal.
+
+    Every request looks at the file again: one moved aside, replaced (a backup restored over it, ``mv`` of another
+    journal) or copied over since it was opened is closed and the file now at ``path`` opened, so the page never
+    shows a journal that is no longer the configured one. One that is gone is said on the page (put it back, or a
+    talk starts a new one), not shown as an empty journal."""
 
     def __init__(self, path: Path, shared: Any = None) -> None:
         self.path = path
         self._shared = shared
         self._own: Any = None
+        self._opened: tuple[int, ...] | None = None  # the identity of the file _own has open
+        self._lost = False  # a journal was open and its file has gone from ``path``
         self._lock = threading.Lock()
 
     def get(self) -> Any:
-        """The open journal, or None when there is none yet."""
+        """The open journal, or None when there is none yet; JournalUnavailable once the journal that was open
+        has gone from its path (until a file is there again)."""
         if self._shared is not None:
             return self._shared
-        with self._lock:
-            if self._own is None and self.path.exists():
-                from ..journal.store import Journal
+        from ..journal.store import Journal, JournalUnavailable
 
+        with self._lock:
+            here = _identity(self.path)
+            if self._own is not None and here != self._opened:
+                self._own.close()  # before the new file is opened: nothing of the old one lingers
+                self._own, self._opened = None, None
+                self._lost = here is None
+                log.info("web: the journal at %s was %s since the page opened it", self.path,
+                         "moved or deleted" if here is None else "replaced; the page reads the file there now")
+            if here is None:
+                if self._lost:
+                    raise JournalUnavailable(
+                        f"journal {self.path}: not found - it was moved or deleted while the page was open; put "
+                        f"it back (e.g. restore it from your backup) and reload, or leave it and the next talk "
+                        f"starts a new journal")
+                return None
+            if self._own is None:
                 self._own = Journal.open(self.path)
+                self._opened, self._lost = _identity(self.path), False
             return self._own
 
     def close(self) -> None:
@@ -57,7 +80,18 @@ class JournalAccess:
         with self._lock:
             if self._own is not None:
                 self._own.close()
-                self._own = None
+                self._own, self._opened = None, None
+
+
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """Which file is at ``path`` and whether it was rewritten in place (device, inode, size, time of the last
+    change), or None when there is nothing there. The journal's own writes go to its WAL first; the main file
+    changes only at a checkpoint, so a page that reads beside a writing kiosk reopens it seldom."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from itertools import chain
 from typing import Any
 
 from flask import (Blueprint, Response, abort, flash, get_flashed_messages, jsonify, redirect, render_template,
@@ -29,11 +30,6 @@ DEFAULT_WEEKS = 12
 
 # --- the journal, as the pages read it -------------------------------------------------------------------------
 
-def _export() -> dict[str, Any]:
-    journal = context().journal.get()
-    return journal.export() if journal is not None else {}
-
-
 def _weeks_arg() -> int:
     raw = request.args.get("weeks", str(DEFAULT_WEEKS))
     try:
@@ -46,9 +42,13 @@ def _weeks_arg() -> int:
 
 
 def _report(weeks: int) -> rep.Report:
+    """The report of the last ``weeks`` weeks, summed by the journal's own queries a chunk of rows at a time (years
+    of a kiosk's events are never read into memory at once)."""
     ctx = context()
     now = ctx.local_now().astimezone()
-    return rep.build_report(_export(), rep.last_weeks(weeks, now), now)
+    journal = ctx.journal.get()
+    rows: Any = journal.report_rows() if journal is not None else {}
+    return rep.build_report(rows, rep.last_weeks(weeks, now), now)
 
 
 def _render(template: str, **values: Any) -> str:
@@ -238,8 +238,14 @@ def journal() -> Any:
 
 @pages.get("/journal/export.json")
 def journal_export() -> Any:
-    """Everything in the journal as one JSON file (voice notes as metadata only)."""
-    body = json.dumps(_export() or {"format": "voicecoach-journal"}, indent=1, ensure_ascii=False)
+    """Everything in the journal as one JSON file (voice notes as metadata only), sent as it is read: a chunk of
+    rows at a time, never the whole journal in memory."""
+    journal = context().journal.get()
+    if journal is None:
+        body: Any = json.dumps({"format": "voicecoach-journal"}, indent=1, ensure_ascii=False)
+    else:
+        pieces = journal.export_json(indent=1)
+        body = chain([next(pieces)], pieces)  # the first piece now: a journal that cannot be read is the error page
     return Response(body, mimetype="application/json",
                     headers={"Content-Disposition": "attachment; filename=voicecoach-journal.json"})
 

@@ -92,12 +92,42 @@ def model_part(config: Config) -> Part:
 
 
 def journal_part(config: Config, journal_path: Path) -> Part:
-    """Whether the journal is on and its file is there."""
+    """Whether the journal is on and its file is sound: SQLite checks every page of it, read-only, once each time
+    the file changes (the size of a damaged file says nothing)."""
     if not config.journal.enabled:
         return Part("journal", Level.WARN, "off ([journal] enabled = false): nothing is recorded")
-    if not journal_path.exists():
+    try:
+        st = journal_path.stat()
+    except OSError:
         return Part("journal", Level.OK, "empty so far")
-    return Part("journal", Level.OK, f"{journal_path.stat().st_size // 1024} KB, counts and times only")
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _verdicts_lock:
+        known = _verdicts.get(journal_path)
+        if known is not None and known[0] == key:
+            return known[1]
+        part = _journal_verdict(journal_path, st.st_size)
+        _verdicts[journal_path] = (key, part)
+        return part
+
+
+# The last verdict on each journal file, with the file's identity then: the kiosk's writes go to its WAL, so the
+# main file (and the check, which reads all of it) changes only at a checkpoint.
+_verdicts: dict[Path, tuple[tuple[int, ...], Part]] = {}
+_verdicts_lock = threading.Lock()
+
+
+def _journal_verdict(journal_path: Path, size: int) -> Part:
+    from ..journal.store import JournalRefused, JournalUnavailable, verify
+
+    if size == 0:
+        return Part("journal", Level.OK, "empty so far")
+    try:
+        verify(journal_path)
+    except JournalRefused as exc:
+        return Part("journal", Level.FAIL, f"{exc}; or put your backup of it in its place")
+    except JournalUnavailable as exc:
+        return Part("journal", Level.FAIL, str(exc))
+    return Part("journal", Level.OK, f"{size // 1024} KB, checked: sound; counts and times only")
 
 
 def offline_status(config: Config, journal_path: Path, now: datetime) -> Status:
