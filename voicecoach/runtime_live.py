@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 5.0  # give up waiting for a hung speech engine on the way out
+JOURNAL_LOOK_S = 1.0  # how often the loop looks whether the journal file at its path is still the one open
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
@@ -90,6 +91,19 @@ class LiveSpec:
     wait_for_device: bool = False  # a named microphone that is not plugged in is waited for (the kiosk)
     resilient: bool = False  # an unexpected error in the loop is logged and the loop goes on (the kiosk)
     microphone: bool = True  # without ``file``, the audio comes from the microphone (the demo feeds its own)
+
+
+def _every(period_s: float, clock: Clock, work: Callable[[], None]) -> Callable[[], None]:
+    """A tick hook that runs ``work`` at most once per ``period_s`` of ``clock``."""
+    last: list[float] = []
+
+    def hook() -> None:
+        now = clock.now()
+        if not last or now - last[0] >= period_s:
+            last[:] = [now]
+            work()
+
+    return hook
 
 
 def _stop_reason(failure: Exception | None) -> str:
@@ -206,6 +220,8 @@ class Live:
                        on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)))
         session = Session(pipeline, speaker, router, talk, notes=notes, clock=clock, on_line=on_line,
                           notify=notify)
+        if journal is not None:  # a journal replaced on disk (a backup restored) is followed even when nothing is written
+            session.tick_hooks.append(_every(JOURNAL_LOOK_S, clock, talk.follow))
         if listener is not None:
             session.listener = listener
             app.load_in_background(listener, lambda ok, why: session.call_soon(

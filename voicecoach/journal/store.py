@@ -100,6 +100,16 @@ def _not_a_file(path: Path) -> JournalUnavailable | None:
                               f"recorded until then")
 
 
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """Which file is at ``path`` and as it was last changed (device, inode, size, time of the last change), or None
+    when there is nothing there."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _private_file(path: Path) -> None:
     """Create ``path`` empty with mode 0600 unless it exists; tighten an existing file's mode to 0600."""
     try:
@@ -161,6 +171,12 @@ class Journal:
         self.path = path
         self.notes_dir = paths.notes_dir(path)  # never beside a user-chosen journal file: see paths.notes_dir
         self._lock = threading.Lock()
+        self.generation = 0  # how many times :meth:`follow_path` let go of the file open and took the one at path
+        self._identity = _identity(path)  # the file open, as this connection last left it
+        self._problem: VoicecoachError | None = None  # why no file is open (the one at path could not be opened)
+        self._tried: tuple[int, ...] | None = None  # the file at path that could not be opened (not tried again)
+        self._held = True  # _conn is open (False once it let go of a file no longer at the path)
+        self._what = ""  # what happened to the file at the path, for the line said once a file is open again
 
     # --- opening ---------------------------------------------------------------------------------------------
 
@@ -191,6 +207,7 @@ class Journal:
         except BaseException:
             conn.close()
             raise
+        journal._identity = _identity(path)
         return journal
 
     def _configure(self) -> None:
@@ -226,7 +243,7 @@ class Journal:
     @property
     def schema_version(self) -> int:
         """The schema version of the open file."""
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._db().execute("PRAGMA user_version").fetchone()[0])
 
     # --- writing ---------------------------------------------------------------------------------------------
 
@@ -234,7 +251,7 @@ class Journal:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One committed transaction; failures to write become :class:`JournalUnavailable`."""
         with self._lock:
-            conn = self._conn
+            conn = self._db()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -243,6 +260,7 @@ class Journal:
                     conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
+                self._settle(conn)
             except sqlite3.IntegrityError as exc:
                 raise JournalValueError(f"journal: {exc} (an unknown id?)") from None
             except (sqlite3.OperationalError, OSError) as exc:
@@ -285,7 +303,7 @@ class Journal:
         if figures is not None:
             row.update({k: float(v) for k, v in asdict(figures).items()})
         with self._lock:
-            found = self._conn.execute("SELECT started_at FROM talks WHERE id = ?", (talk_id,)).fetchone()
+            found = self._db().execute("SELECT started_at FROM talks WHERE id = ?", (talk_id,)).fetchone()
         if found is not None and audio_s > 0 and float(ended_at) - float(found[0]) < audio_s:
             row["started_at"] = float(ended_at) - float(audio_s)
         self._update("talks", talk_id, row)
@@ -337,7 +355,7 @@ class Journal:
         if not isinstance(how, PauseEnd):
             raise JournalValueError(f"how must be a PauseEnd, not {how!r}")
         with self._lock:
-            found = self._conn.execute("SELECT started_at FROM pauses WHERE id = ?", (pause_id,)).fetchone()
+            found = self._db().execute("SELECT started_at FROM pauses WHERE id = ?", (pause_id,)).fetchone()
         if found is None:
             raise JournalValueError(f"journal: no pauses row with id {pause_id}")
         actual = max(0.0, (float(ended_at) - found[0]) / 60.0)
@@ -392,7 +410,7 @@ class Journal:
         while True:
             with self._lock:
                 try:
-                    cur = self._conn.execute(sql, (*params, after, CHUNK_ROWS))
+                    cur = self._db().execute(sql, (*params, after, CHUNK_ROWS))
                     names = [d[0] for d in cur.description]
                     chunk = cur.fetchall()
                 except sqlite3.DatabaseError as exc:
@@ -407,7 +425,8 @@ class Journal:
         """How many rows each journal table holds (counted by SQLite: no row is read into memory)."""
         with self._lock:
             try:
-                return {table: int(self._conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+                conn = self._db()
+                return {table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
                         for table in TABLES}
             except sqlite3.DatabaseError as exc:
                 raise JournalUnavailable(f"journal {self.path}: cannot read ({exc})") from None
@@ -471,14 +490,16 @@ class Journal:
         remove_all(self.notes_dir)  # only voicecoach's own note files, in its own marked folder
         left = own_files(self.notes_dir)
         with self._lock:
+            conn = self._db()
             try:
-                self._conn.execute("VACUUM")
-                self._conn.execute(f"PRAGMA busy_timeout = {max(0, int(wait_s * 1000))}")
-                busy, wal_frames, copied = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                conn.execute("VACUUM")
+                conn.execute(f"PRAGMA busy_timeout = {max(0, int(wait_s * 1000))}")
+                busy, wal_frames, copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.OperationalError as exc:
                 raise _unavailable(self.path, exc) from None
             finally:
-                self._conn.execute("PRAGMA busy_timeout = 10000")
+                conn.execute("PRAGMA busy_timeout = 10000")
+                self._identity = _identity(self.path)
         if left:
             raise JournalUnavailable(f"journal {self.path}: every entry was erased, but {len(left)} voice note "
                                      f"file(s) in {self.notes_dir} could not be deleted; delete them by hand "
@@ -492,6 +513,109 @@ class Journal:
         """Close the database (safe to call twice)."""
         with self._lock:
             self._conn.close()
+
+    # --- the file at the path ----------------------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        """The open connection, or the reason there is none (:meth:`follow_path` could not open the new file)."""
+        if self._problem is not None:
+            raise self._problem
+        return self._conn
+
+    def _settle(self, conn: sqlite3.Connection) -> None:
+        """After a commit: copy the WAL into the file as far as no reader holds it back (PASSIVE never waits), so the
+        file alone holds the journal - one moved aside is whole, and one copied over finds no old pages waiting in
+        the WAL to be written into it - then note the file as this connection left it."""
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.OperationalError as exc:
+            log.debug("journal %s: checkpoint skipped: %s", self.path, exc)
+        self._identity = _identity(self.path)
+
+    def follow_path(self) -> str | None:
+        """Make sure the file open is the one at :attr:`path`; a line saying what changed, or None (the same file).
+
+        A journal moved aside or deleted, replaced (``mv`` of a backup over it) or rewritten by another program
+        (``cp`` of a backup over it) since this connection last wrote it is let go (what was written stays in that
+        file: every commit is in the file itself, see :meth:`_settle`) and the file now at the path is opened, or a
+        new journal started there when there is none; :attr:`generation` goes up, so a writer knows its ids (a
+        talk's) are of the old file. A file there that cannot be opened (damaged, newer) leaves the journal with none
+        open: every call raises that file's one line until a usable file is put there. Thread-safe; one ``stat``
+        when nothing changed."""
+        with self._lock:
+            here = _identity(self.path)
+            if self._problem is None and here == self._identity:
+                return None
+            if self._problem is not None and here == self._tried:
+                return None  # the same unusable file: its line was logged when it was found
+            if self._held:
+                old = self._identity
+                if here is None:
+                    self._what = "was moved away or deleted"
+                elif old is None or here[:2] != old[:2]:
+                    self._what = "was replaced by another file"
+                else:
+                    self._what = "was rewritten by another program (a backup copied over it?)"
+                if not self._let_go():
+                    line = (f"journal {self.path} {self._what}, but another program is still reading the file that "
+                            f"was there: nothing is written until it stops (e.g. a voicecoach report or web)")
+                    if self._problem is None:
+                        log.warning("%s", line)
+                    self._problem, self._tried = JournalUnavailable(line), None
+                    return line
+            else:
+                self._what = "was put back" if here is not None else "is still missing"
+            self.generation += 1
+            try:
+                new = Journal.open(self.path)  # creates a journal when nothing is there
+            except VoicecoachError as exc:
+                self._problem, self._tried = exc, _identity(self.path)
+                line = f"journal {self.path} {self._what}; the file there cannot be used: {exc}"
+                log.warning("%s", line)
+                return line
+            self._conn, self._identity, self._problem, self._tried = new._conn, new._identity, None, None
+            self._held = True
+            line = (f"journal {self.path} {self._what} while it was open: writing to the file now at that path "
+                    f"({'a new journal' if here is None else 'the one there'}); what was written before stays in "
+                    f"the file it went to")
+            log.warning("%s", line)
+            return line
+
+    def _let_go(self) -> bool:
+        """Close the connection to a file that is no longer at the path, its WAL emptied into it first: SQLite
+        leaves the WAL of a moved file behind under the path's name, and the next file opened there would read its
+        pages as its own. False (still open) while another connection reads the old file and holds its WAL."""
+        conn = self._conn
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            conn.execute("PRAGMA busy_timeout = 10000")
+        except sqlite3.Error as exc:
+            log.debug("journal %s: checkpoint of the file that was there: %s", self.path, exc)
+            busy = 1
+        if busy:
+            return False
+        try:
+            conn.close()
+        except sqlite3.Error as exc:
+            log.warning("journal %s: closing the file that was there: %s", self.path, exc)
+        self._held = False
+        return True
+
+    @property
+    def usable(self) -> bool:
+        """False while no file can be written (see :meth:`follow_path`)."""
+        return self._problem is None
+
+    def talk_is(self, talk_id: int, source: TalkSource | str, started_at: float) -> bool:
+        """True when the journal holds talk ``talk_id`` begun at ``started_at`` by ``source`` (the same talk, not
+        one of another file that has the same id)."""
+        with self._lock:
+            try:
+                found = self._db().execute("SELECT source, started_at FROM talks WHERE id = ?", (talk_id,)).fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise JournalUnavailable(f"journal {self.path}: cannot read ({exc})") from None
+        return found is not None and found[0] == _source(source).value and float(found[1]) == float(started_at)
 
     def __enter__(self) -> "Journal":
         return self

@@ -68,7 +68,9 @@ class TalkLog:
         self.wall = wall  # epoch seconds
         self.summary = TalkSummary()
         self._ok = True
-        self._talk_id = self._write(lambda j: j.start_talk(source, wall()))
+        self._generation = journal.generation if journal is not None else 0
+        self._started_at = wall()
+        self._talk_id = self._write(lambda j: j.start_talk(source, self._started_at))
         self._suggestion_id: int | None = None
         self._pause_id: int | None = None
         self.open_raised: dict[str, int | None] = {}  # speaker -> stored raised-voice event whose stretch goes on
@@ -86,8 +88,33 @@ class TalkLog:
                 self.on_trouble(str(exc))
             return None
 
+    def follow(self) -> None:
+        """Write to the journal file at the journal's path from now on (see :meth:`Journal.follow_path`): one moved
+        away, replaced or copied over since is let go, never written again. When the file there does not hold this
+        talk (another journal, a backup, a new one), the talk goes on as a new talk row there: the ids of the old
+        file's rows (an open suggestion, pause or raised voice) are not used in it. Called before every write, and by
+        the live loop about once a second so the page never shows a file that is no longer the journal."""
+        journal = self.journal
+        if journal is None:
+            return
+        journal.follow_path()
+        if journal.generation == self._generation or not journal.usable:
+            return  # the same file; or none to write to: this talk is looked for again once there is one
+        self._generation = journal.generation
+        talk = self._talk_id
+        if talk is not None and self._write(lambda j: j.talk_is(talk, self.source, self._started_at)):
+            return  # the same file after all (rewritten in place by another voicecoach): the talk goes on in it
+        self._started_at = self.wall()
+        self._talk_id = self._write(lambda j: j.start_talk(self.source, self._started_at))
+        self._suggestion_id = self._pause_id = None
+        self.open_raised = {speaker: None for speaker in self.open_raised}
+        if self._talk_id is not None:
+            self._ok = True  # a journal that works again: its next failure is logged again
+            log.info("journal %s: this talk goes on there as talk %d", journal.path, self._talk_id)
+
     def event(self, event: Event) -> None:
         """A detector event: stored (a raised voice stays open until :meth:`raised_ended`) and counted."""
+        self.follow()
         talk = self._talk_id
         stored = self._write(lambda j: j.add_event(talk, event)) if talk is not None else None
         if isinstance(event, RaisedVoice):
@@ -99,12 +126,14 @@ class TalkLog:
 
     def raised_ended(self, speaker: str, end_s: float) -> None:
         """``speaker``'s raised stretch ended at ``end_s`` (seconds of audio): close its stored event."""
+        self.follow()
         event_id = self.open_raised.pop(speaker, None)
         if event_id is not None:
             self._write(lambda j: j.end_event(event_id, end_s))
 
     def record(self, record: Record) -> None:
         """A policy's record: stored in its table and counted."""
+        self.follow()
         now = self.wall()
         talk = self._talk_id
         if isinstance(record, SuggestionMade):
@@ -132,6 +161,7 @@ class TalkLog:
 
     def end(self, figures: TalkFigures | None, audio_s: float, end_s: float) -> TalkSummary:
         """The talk is over: raised stretches still open end at ``end_s``; the talk row gets its figures."""
+        self.follow()
         for speaker in list(self.open_raised):
             self.raised_ended(speaker, end_s)
         self.summary.seconds = audio_s

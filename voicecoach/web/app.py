@@ -31,7 +31,8 @@ OPEN_ENDPOINTS = ("pages.pair", "pages.pair_post")  # served to a browser that h
 
 
 class JournalAccess:
-    """The journal the page reads and erases: the kiosk's own open journal (one connection, thread-safe), or for
+    """The journal the page reads and erases: the kiosk's own open journal (one connection, thread-safe; it follows
+    its path too, see :meth:`~voicecoach.journal.store.Journal.follow_path`), or for
     ``voicecoach web`` alone the file at ``path``, opened the first time it is needed and kept open while it is
     the same file. A page that only reads never creates a journal.
 
@@ -52,6 +53,7 @@ class JournalAccess:
         """The open journal, or None when there is none yet; JournalUnavailable once the journal that was open
         has gone from its path (until a file is there again)."""
         if self._shared is not None:
+            self._shared.follow_path()  # the kiosk's: it too takes the file now at its path (and writes there)
             return self._shared
         from ..journal.store import Journal, JournalUnavailable
 

@@ -1,0 +1,138 @@
+"""A journal replaced on disk while a live loop (the kiosk) writes it: real files, moved, copied over, deleted.
+
+The kiosk runs one talk for as long as it runs and shares its open journal with its page. A backup restored over the
+journal (``mv`` or ``cp``), or the journal moved aside, used to leave it writing into the old file (moved away, or a
+deleted one) and the page showing it; now the file at the journal's path is the one written and shown, the rows
+written before stay in the file they went to, and the talk goes on as a talk of the new file."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from voicecoach.events import Interruption
+from voicecoach.journal.schema import TalkSource
+from voicecoach.journal.store import Journal, JournalRefused, verify
+from voicecoach.journal.talk import TalkLog
+from voicecoach.records import PauseStarted
+
+
+def rows(path: Path, table: str) -> list[dict]:
+    """The rows of ``path`` as a fresh connection reads them (after a check of every page)."""
+    verify(path)
+    with Journal.open(path) as journal:
+        return journal.rows(table)
+
+
+def backup_with_talks(path: Path, n: int) -> None:
+    with Journal.open(path) as journal:
+        for i in range(n):
+            talk = journal.start_talk(TalkSource.LISTEN, 100.0 + i)
+            journal.end_talk(talk, 200.0 + i)
+
+
+def wall() -> float:
+    wall.t += 1.0  # type: ignore[attr-defined]
+    return wall.t  # type: ignore[attr-defined]
+
+
+wall.t = 1000.0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("how", ["moved over", "copied over"])
+def test_a_backup_restored_over_the_journal_is_written_from_then_on(tmp_path, how: str, caplog) -> None:
+    """mv or cp of a backup over the kiosk's journal: the next rows go to the restored file (its talks kept, the
+    talk going on as a new talk there, its file whole); nothing more goes to the old one, whose rows stay in it."""
+    db, backup, aside = tmp_path / "journal.sqlite3", tmp_path / "backup.sqlite3", tmp_path / "aside.sqlite3"
+    backup_with_talks(backup, 2)
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    talk.event(Interruption(t=1.0, speaker="a", over="b"))
+    if how == "moved over":
+        shutil.copyfile(db, aside)  # what was there, to compare: the rows written so far are in the file itself
+        backup.replace(db)
+    else:
+        shutil.copyfile(db, aside)
+        shutil.copyfile(backup, db)
+    with caplog.at_level(logging.INFO):
+        talk.event(Interruption(t=2.0, speaker="b", over="a"))
+        talk.record(PauseStarted(planned_min=20.0, manual=True))
+        talk.end(None, audio_s=3.0, end_s=3.0)
+    journal.close()
+    talks = rows(db, "talks")
+    assert [t["source"] for t in talks] == ["listen", "listen", "kiosk"]  # the backup's two, then this talk
+    assert [e["t"] for e in rows(db, "events")] == [2.0] and rows(db, "events")[0]["talk_id"] == talks[-1]["id"]
+    assert rows(db, "pauses")[0]["talk_id"] == talks[-1]["id"] and talks[-1]["ended_at"] is not None
+    old = rows(aside, "events")
+    assert [e["t"] for e in old] == [1.0]  # written before: kept; nothing after
+    lines = [r.getMessage() for r in caplog.records if "journal" in r.getMessage() and r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and str(db) in lines[0], lines
+
+
+def test_a_journal_moved_aside_keeps_its_rows_and_a_new_one_is_started_at_the_path(tmp_path) -> None:
+    db, aside = tmp_path / "journal.sqlite3", tmp_path / "kept.sqlite3"
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    talk.event(Interruption(t=1.0, speaker="a", over="b"))
+    db.rename(aside)  # while the kiosk has it open
+    talk.event(Interruption(t=2.0, speaker="b", over="a"))
+    talk.end(None, audio_s=3.0, end_s=3.0)
+    journal.close()
+    assert [e["t"] for e in rows(aside, "events")] == [1.0]  # the rows it wrote, all in the file moved aside
+    assert [e["t"] for e in rows(db, "events")] == [2.0]
+
+
+def test_the_kiosk_page_shows_the_restored_journal_and_the_loop_follows_it_unasked(tmp_path) -> None:
+    """Nothing written meanwhile: the page's next request and the live loop's next look (about once a second)
+    both take the file now at the path."""
+    from voicecoach.audio.playback import NullSink
+    from voicecoach.config import Config
+    from voicecoach.runtime_live import Live, LiveSpec
+    from voicecoach.speech.speaker import Speaker
+    from voicecoach.web.app import JournalAccess
+
+    db, backup = tmp_path / "journal.sqlite3", tmp_path / "backup.sqlite3"
+    backup_with_talks(backup, 3)
+    config = Config()
+    live = Live.build(config, LiveSpec(TalkSource.KIOSK, commands=False), journal=Journal.open(db), notes=None,
+                      speaker=Speaker(config.speech, sink=NullSink()))
+    try:
+        page = JournalAccess(db, live.journal)
+        assert page.get().counts()["talks"] == 1
+        backup.replace(db)
+        assert page.get().counts()["talks"] == 3  # the page: the restored file, not the one it had open
+        live.session.tick()  # the loop's look: the talk goes on in the restored file
+        assert page.get().counts()["talks"] == 4
+    finally:
+        live.close()
+    # the restored file, whole; the kiosk's talk, in which nothing was heard, is removed at its end as always
+    assert [t["source"] for t in rows(db, "talks")] == ["listen"] * 3
+
+
+def test_an_unusable_file_put_there_is_never_written_and_the_journal_comes_back_when_fixed(tmp_path, caplog) -> None:
+    db, aside = tmp_path / "journal.sqlite3", tmp_path / "aside.sqlite3"
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    db.rename(aside)
+    db.write_bytes(b"not a journal at all" * 100)
+    with caplog.at_level(logging.WARNING):
+        talk.event(Interruption(t=1.0, speaker="a", over="b"))
+        talk.event(Interruption(t=2.0, speaker="a", over="b"))
+    assert db.read_bytes() == b"not a journal at all" * 100  # left untouched
+    with pytest.raises(JournalRefused):
+        journal.counts()
+    assert 1 <= len([r for r in caplog.records if "not an SQLite database" in r.getMessage()]) <= 2
+    assert rows(aside, "events") == []  # and nothing went to the file moved away
+    db.unlink()
+    aside.rename(db)  # put back
+    talk.event(Interruption(t=3.0, speaker="a", over="b"))
+    talk.end(None, audio_s=4.0, end_s=4.0)
+    journal.close()
+    assert [e["t"] for e in rows(db, "events")] == [3.0]
+    assert len(rows(db, "talks")) == 1  # its talk found again, not a second one
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
