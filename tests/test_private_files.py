@@ -104,6 +104,25 @@ def test_the_demo_talk_saved_over_a_readable_file_is_private(dirs: Path, capsys:
     assert mode(out) == 0o600 and out.read_bytes()[:4] == b"RIFF"
 
 
+def test_a_voice_played_into_a_wav_file_sink_is_private_also_over_a_readable_file(tmp_path: Path,
+                                                                                    umask: int) -> None:
+    """audio.playback.WavFileSink (the speaker writing into a file) created its file with the umask's mode (0644,
+    0666 under umask 000) and left an older readable file readable: it is 0600 now, as say --to's WAVs are."""
+    import numpy as np
+
+    from voicecoach.audio.playback import WavFileSink
+
+    fresh, old = tmp_path / "fresh.wav", tmp_path / "old.wav"
+    old.write_bytes(b"an older file")
+    old.chmod(0o644)
+    for out in (fresh, old):
+        sink = WavFileSink(out, 16000, realtime=False)
+        sink.write(np.zeros(1600, dtype=np.int16))
+        sink.close()
+        assert mode(out) == 0o600, (out.name, oct(mode(out)))
+        assert out.read_bytes()[:4] == b"RIFF" and out.stat().st_size == 44 + 3200
+
+
 def test_write_private_replaces_atomically_and_leaves_devices_alone(tmp_path: Path, umask: int) -> None:
     target = tmp_path / "out.json"
     target.write_text("old")

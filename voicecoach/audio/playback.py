@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
+import stat
 import threading
 import wave
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,8 +74,22 @@ class NullSink:
         """Nothing to release."""
 
 
+def _open_private(path: Path) -> BinaryIO:
+    """``path`` opened for writing as an owner-only (0600) file whatever the umask (a voice is private, like the
+    journal and the reports); a regular file there before is made 0600 too, a device or a pipe is left as it is."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class WavFileSink:
-    """Append every block to a WAV file; with ``realtime`` the writer is paced as if a device were playing it."""
+    """Append every block to a WAV file (0600, see :func:`_open_private`); with ``realtime`` the writer is paced as if
+    a device were playing it."""
 
     audible = True
 
@@ -88,9 +104,10 @@ class WavFileSink:
         self._play_end = 0.0
         self._wake = threading.Event()
         try:
-            self._wav = wave.open(str(self.path), "wb")
+            self._file = _open_private(self.path)
         except OSError as exc:
             raise InputError(f"cannot write {self.path}: {exc.strerror or exc} (choose a writable path)") from None
+        self._wav = wave.open(self._file, "wb")
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)
         self._wav.setframerate(sample_rate)
@@ -119,9 +136,12 @@ class WavFileSink:
         self._wake.set()
 
     def close(self) -> None:
-        """Finish the WAV header."""
+        """Finish the WAV header and close the file."""
         with self._lock:
-            self._wav.close()
+            try:
+                self._wav.close()
+            finally:
+                self._file.close()  # wave closes only a file it opened itself
 
 
 class DeviceSink:
