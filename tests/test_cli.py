@@ -251,3 +251,18 @@ def test_analyze_gives_each_raised_voice_the_end_the_live_loop_stores(run_cli, t
     journal = json.loads(run_cli("journal", "export", env=tmp_home.env).stdout)
     stored = [(e["t"], e["end"]) for e in journal["events"] if e["type"] == "raised_voice"]
     assert stored == [(e["t"], e["end"]) for e in raised]
+
+
+def test_listen_and_checkin_no_ui_helps_say_how_answers_are_typed(capsys) -> None:
+    """listen --no-ui's help said only "plain log lines instead of the live view", yet it reads the keyboard a line
+    at a time, as checkin --no-ui does (90fcd64): both helps say so, in the same words."""
+    said = "answers typed as a word or key, then Enter (the terminal is left in its usual mode)"
+    for command in ("listen", "checkin"):
+        with pytest.raises(SystemExit) as ended:
+            cli.main([command, "--help"])
+        assert ended.value.code == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert said in text, (command, text)
+    with pytest.raises(SystemExit):
+        cli.main(["listen", "--help"])
+    assert "plain log lines instead of the live view;" in " ".join(capsys.readouterr().out.split())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from . import check_wav_output, config_of, write_wav_output
-from .listen import add_device_args
+from .listen import NO_UI_KEYS, add_device_args
 
 ORDER = 12
 
@@ -24,8 +24,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--to", metavar="FILE.wav", type=Path,
                    help="with --answers: rehearse offline, rendering every prompt into this WAV (in seconds)")
     p.add_argument("--no-ui", action="store_true",
-                   help="as for listen: answers typed as a word or key and Enter, the terminal left in its usual "
-                        "mode (a check-in always prints plain lines)")
+                   help=f"as for listen: {NO_UI_KEYS}; a check-in always prints plain lines")
     p.set_defaults(func=run)
 
 

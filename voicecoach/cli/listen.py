@@ -19,11 +19,15 @@ ORDER = 10
 log = logging.getLogger(__name__)
 
 
+# What --no-ui does to the keyboard, the same for listen and checkin (ui.KeyReader with single_keys=False).
+NO_UI_KEYS = "answers typed as a word or key, then Enter (the terminal is left in its usual mode)"
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``listen`` subcommand."""
     p = sub.add_parser("listen", parents=[common], help="listen to a talk and offer the agreed pause (default)")
     add_device_args(p)
-    p.add_argument("--no-ui", action="store_true", help="plain log lines instead of the live view")
+    p.add_argument("--no-ui", action="store_true", help=f"plain log lines instead of the live view; {NO_UI_KEYS}")
     p.add_argument("--file", metavar="WAV", type=Path,
                    help="listen to a recording instead of the microphone (in real time)")
     p.add_argument("--fast", action="store_true", help="with --file: as fast as possible (no real-time pacing)")
