@@ -136,3 +136,33 @@ def test_an_unusable_file_put_there_is_never_written_and_the_journal_comes_back_
     assert len(rows(db, "talks")) == 1  # its talk found again, not a second one
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize("how", ["moved over", "moved away"])
+def test_while_another_program_reads_the_old_file_nothing_is_written_until_it_stops(tmp_path, how: str) -> None:
+    """The old file's WAL cannot be emptied while a reader holds it: nothing is written meanwhile (not to the old
+    file, not to the new one, whose WAL would be the old file's), then the file at the path (a new journal when
+    there is none), once it is free."""
+    db, backup = tmp_path / "journal.sqlite3", tmp_path / "backup.sqlite3"
+    backup_with_talks(backup, 2)
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM talks").fetchone()  # a read transaction on the file that was there
+    talk.event(Interruption(t=1.0, speaker="a", over="b"))
+    if how == "moved over":
+        backup.replace(db)
+    else:
+        db.rename(tmp_path / "aside.sqlite3")
+    talk.event(Interruption(t=2.0, speaker="a", over="b"))
+    assert journal.follow_path() is not None and not journal.usable
+    reader.execute("COMMIT")
+    reader.close()
+    talk.event(Interruption(t=3.0, speaker="a", over="b"))
+    talk.end(None, audio_s=4.0, end_s=4.0)
+    journal.close()
+    assert [e["t"] for e in rows(db, "events")] == [3.0]
+    assert len(rows(db, "talks")) == (3 if how == "moved over" else 1)
+    if how == "moved away":
+        assert [e["t"] for e in rows(tmp_path / "aside.sqlite3", "events")] == [1.0]

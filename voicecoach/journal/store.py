@@ -561,7 +561,7 @@ class Journal:
                             f"was there: nothing is written until it stops (e.g. a voicecoach report or web)")
                     if self._problem is None:
                         log.warning("%s", line)
-                    self._problem, self._tried = JournalUnavailable(line), None
+                    self._problem, self._tried = JournalUnavailable(line), ()  # () is no file: tried again
                     return line
             else:
                 self._what = "was put back" if here is not None else "is still missing"
