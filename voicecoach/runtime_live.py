@@ -220,7 +220,7 @@ class Live:
                        on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)))
         session = Session(pipeline, speaker, router, talk, notes=notes, clock=clock, on_line=on_line,
                           notify=notify)
-        if journal is not None:  # a journal replaced on disk (a backup restored) is followed even when nothing is written
+        if journal is not None:  # a journal replaced on disk (a backup restored) is followed, writes or not
             session.tick_hooks.append(_every(JOURNAL_LOOK_S, clock, talk.follow))
         if listener is not None:
             session.listener = listener

@@ -87,8 +87,9 @@ class JournalAccess:
 
 def _identity(path: Path) -> tuple[int, ...] | None:
     """Which file is at ``path`` and whether it was rewritten in place (device, inode, size, time of the last
-    change), or None when there is nothing there. The journal's own writes go to its WAL first; the main file
-    changes only at a checkpoint, so a page that reads beside a writing kiosk reopens it seldom."""
+    change), or None when there is nothing there. A writer copies each commit into the main file as soon as no
+    reader holds it back (:meth:`~voicecoach.journal.store.Journal._settle`), so a page that reads beside a writing
+    kiosk reopens it after each of the kiosk's writes: a few times a minute in a heated talk, never per request."""
     try:
         st = path.stat()
     except OSError:

@@ -110,8 +110,8 @@ def journal_part(config: Config, journal_path: Path) -> Part:
         return part
 
 
-# The last verdict on each journal file, with the file's identity then: the kiosk's writes go to its WAL, so the
-# main file (and the check, which reads all of it) changes only at a checkpoint.
+# The last verdict on each journal file, with the file's identity then: the check, which reads all of it, runs
+# again only when the main file changed (after a write of the kiosk's, which copies each commit into it at once).
 _verdicts: dict[Path, tuple[tuple[int, ...], Part]] = {}
 _verdicts_lock = threading.Lock()
 
