@@ -71,6 +71,7 @@ def test_a_backup_restored_over_the_journal_is_written_from_then_on(tmp_path, ho
     assert [e["t"] for e in old] == [1.0]  # written before: kept; nothing after
     lines = [r.getMessage() for r in caplog.records if "journal" in r.getMessage() and r.levelno >= logging.WARNING]
     assert len(lines) == 1 and str(db) in lines[0], lines
+    assert ("stays in the file it went to" if how == "moved over" else "went with the file written over") in lines[0]
 
 
 def test_a_journal_moved_aside_keeps_its_rows_and_a_new_one_is_started_at_the_path(tmp_path) -> None:

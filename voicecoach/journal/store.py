@@ -575,9 +575,10 @@ class Journal:
                 return line
             self._conn, self._identity, self._problem, self._tried = new._conn, new._identity, None, None
             self._held = True
+            before = ("what was written before went with the file written over" if "rewritten" in self._what
+                      else "what was written before stays in the file it went to")
             line = (f"journal {self.path} {self._what} while it was open: writing to the file now at that path "
-                    f"({'a new journal' if here is None else 'the one there'}); what was written before stays in "
-                    f"the file it went to")
+                    f"({'a new journal' if here is None else 'the one there'}); {before}")
             log.warning("%s", line)
             return line
 
