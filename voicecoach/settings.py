@@ -106,12 +106,29 @@ def read_regular_file(path: Path, label: str, limit: int = MAX_TEXT_FILE_BYTES) 
         if kind is not None:
             raise InputError(f"cannot read {label} {path}: it is {kind}, not a file (save the {label} as a file "
                              f"and give that file's path)")
-        data = file.read(limit + 1)
+        data = _read_at_most(file, limit + 1)
     if len(data) > limit:
         size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
         raise InputError(f"cannot read {label} {path}: it is over {size}, far too big for a {label} file (is this "
                          f"the right file?)")
     return data
+
+
+_READ_CHUNK = 64 * 1024
+
+
+def _read_at_most(file: Any, size: int) -> bytes:
+    """At most ``size`` bytes of ``file``, read a chunk at a time: ``file.read(size)`` sets aside all of ``size``
+    before reading (16 MB for a config file of a few hundred bytes, on every read of the config)."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < size:
+        piece = file.read(min(_READ_CHUNK, size - total))
+        if not piece:
+            break
+        chunks.append(piece)
+        total += len(piece)
+    return b"".join(chunks)
 
 
 def _is_null_device(fd: int) -> bool:
