@@ -194,8 +194,9 @@ def test_the_help_says_which_check_in_runs_without_a_name(run_cli, tmp_home):
     assert "default: nightly" in " ".join(result.stdout.split())
 
 
-def _checkin_on_a_terminal(args: list[str], env: dict[str, str]):
-    """``voicecoach checkin ARGS`` with a pseudo-terminal as its keyboard: (process, terminal fd, lines read)."""
+def _checkin_on_a_terminal(args: list[str], env: dict[str, str], command: str = "checkin"):
+    """``voicecoach checkin ARGS`` (or another ``command``) with a pseudo-terminal as its keyboard and a pipe as its
+    output: (process, keyboard fd, terminal fd, lines read)."""
     import pty
     import subprocess
     import threading
@@ -203,7 +204,7 @@ def _checkin_on_a_terminal(args: list[str], env: dict[str, str]):
     from conftest import cli_command
 
     keyboard, terminal = pty.openpty()
-    proc = subprocess.Popen([*cli_command(), "checkin", *args], env=env, stdin=terminal, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*cli_command(), command, *args], env=env, stdin=terminal, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines: list[str] = []
 
@@ -253,6 +254,37 @@ def test_checkin_no_ui_reads_typed_lines_and_leaves_the_terminal_alone(no_sound_
             while canonical() and time.monotonic() < end:
                 time.sleep(0.05)
             assert not canonical(), "".join(lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0, "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(keyboard)
+        os.close(terminal)
+    assert "Traceback" not in "".join(lines)
+
+
+@pytest.mark.parametrize("command, args, ready", [
+    ("listen", [], "waiting for a microphone"),
+    ("checkin", ["weather"], "weather report?"),
+], ids=["listen", "checkin"])
+def test_single_keys_follow_the_keyboard_not_where_the_output_goes(no_sound_env, tmp_home, command, args, ready):
+    """`voicecoach listen | tee log` read the keys a line at a time (listen asked whether stdout could redraw) while
+    checkin, on the same terminal, read single keys (it asked stdin). Now both ask ui.single_keys_wanted: the
+    keyboard is a terminal (here a pseudo-terminal, the output a pipe), so a key needs no Enter: cbreak mode."""
+    import os
+    import signal
+    import termios
+    import time
+
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
+    proc, keyboard, terminal, lines = _checkin_on_a_terminal(args, env, command=command)
+    try:
+        assert _wait_for(lines, ready, 30), "".join(lines)
+        end = time.monotonic() + 10  # the keys may start a moment after the first line
+        while termios.tcgetattr(terminal)[3] & termios.ICANON and time.monotonic() < end:
+            time.sleep(0.05)
+        assert not termios.tcgetattr(terminal)[3] & termios.ICANON, "keys read a line at a time: " + "".join(lines)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0, "".join(lines)
     finally:

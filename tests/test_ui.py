@@ -150,3 +150,23 @@ def test_listen_piped_prints_plain_lines_without_escape_codes(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "\x1b" not in done.stdout + done.stderr and "\r" not in done.stdout
     assert done.stdout.splitlines()[-1].startswith("Talk of 2 s")
+
+
+def test_single_keys_exactly_when_the_keyboard_is_a_terminal_and_no_ui_was_not_asked():
+    """The one rule for listen and checkin: a terminal on stdin (its mode can be read), and no --no-ui. A pipe, a
+    file, a closed stream or a stream with no file (a test's StringIO) are read a line at a time."""
+    import os
+    import pty
+
+    from voicecoach.ui import single_keys_wanted
+
+    keyboard, terminal = pty.openpty()
+    read_end, write_end = os.pipe()
+    with os.fdopen(terminal, "r", closefd=True) as tty_in, os.fdopen(read_end, "r") as pipe_in:
+        assert single_keys_wanted(False, tty_in)
+        assert not single_keys_wanted(True, tty_in)  # --no-ui: whole lines, the terminal left alone
+        assert not single_keys_wanted(False, pipe_in)  # `echo p | voicecoach listen`
+        assert not single_keys_wanted(False, io.StringIO("p\n"))
+    assert not single_keys_wanted(False, tty_in)  # closed
+    os.close(keyboard)
+    os.close(write_end)

@@ -89,6 +89,28 @@ def can_redraw(stream: TextIO) -> bool:
     return tty and os.environ.get("TERM", "") != "dumb"
 
 
+def single_keys_wanted(no_ui: bool, stdin: TextIO | None = None) -> bool:
+    """Whether ``listen`` and ``checkin`` read the keys one at a time: exactly when ``--no-ui`` was not given and
+    ``stdin`` (default: ``sys.stdin``) is a terminal whose mode can be read (and so set to cbreak). Where the output
+    goes does not matter: ``voicecoach listen | tee log`` still takes single keys from the keyboard, and a piped or
+    redirected input is read a line at a time."""
+    if no_ui:
+        return False
+    stream = sys.stdin if stdin is None else stdin
+    try:
+        import termios
+    except ImportError:  # no terminal modes on this system
+        return False
+    try:
+        fd = stream.fileno()
+        if not os.isatty(fd):
+            return False
+        termios.tcgetattr(fd)
+    except (AttributeError, ValueError, OSError, termios.error):  # closed, not a real stream, not a terminal
+        return False
+    return True
+
+
 class LiveView:
     """Draws a status line in place and prints event lines above it."""
 
@@ -146,7 +168,7 @@ class KeyReader:
 
     def __init__(self, on_command: Callable[[Command], None], single_keys: bool | None = None) -> None:
         self.on_command = on_command
-        self.single_keys = sys.stdin.isatty() if single_keys is None else single_keys
+        self.single_keys = single_keys_wanted(False) if single_keys is None else single_keys
         self._old: Any = None
         self._thread = threading.Thread(target=self._run, name="keys", daemon=True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -79,6 +78,7 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
     from ..journal.schema import TalkSource
     from ..rehearse import ScriptedAnswers
     from ..runtime_live import Live, LiveSpec
+    from ..ui import single_keys_wanted
 
     def line(text: str) -> None:
         print(text, flush=True)
@@ -86,7 +86,7 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
     # --no-ui, as for listen: keys read a line at a time (a word like "yes", or a key, then Enter), the terminal
     # never put in single-key mode (a screen reader, a terminal that mishandles it, typing "yes" as a word)
     spec = LiveSpec(TalkSource.CHECKIN, input=args.input, output=args.output, keys=not answers,
-                    single_keys=not answers and not args.no_ui and sys.stdin.isatty())
+                    single_keys=not answers and single_keys_wanted(args.no_ui))
     # Scripted answers are a rehearsal on the live loop, not the couple's check-in: nothing goes into the journal.
     live = Live.build(config, spec, on_line=line, on_unspoken=lambda t: line(f"(not spoken) {t}"),
                       journal=None if answers else "open", notes=None if answers else "open")

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import app
     from ..journal.schema import TalkSource
     from ..runtime_live import Live, LiveSpec
-    from ..ui import KEY_HELP, LiveView, can_redraw
+    from ..ui import KEY_HELP, LiveView, can_redraw, single_keys_wanted
 
     if args.fast and args.file is None:
         raise InputError("--fast needs --file (it reads a recording as fast as it can; a microphone is always "
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     view = LiveView(names=(config.partners.a_name, config.partners.b_name)) if use_ui else None
     say_line = view.line if view else (lambda text: print(text, flush=True))
     spec = LiveSpec(TalkSource.LISTEN, input=args.input, output=args.output, file=args.file, fast=args.fast,
-                    keys=True, single_keys=use_ui)
+                    keys=True, single_keys=single_keys_wanted(args.no_ui))
     live = Live.build(config, spec, on_line=say_line, on_unspoken=lambda t: say_line(f"(not spoken) {t}"))
     notice = app.first_run_notice()  # once the talk can start: a command line refused above has not shown it
     if notice:
