@@ -236,7 +236,6 @@ def test_checkin_no_ui_reads_typed_lines_and_leaves_the_terminal_alone(no_sound_
     import os
     import signal
     import termios
-    import time
 
     env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
     proc, keyboard, terminal, lines = _checkin_on_a_terminal(["weather", *(["--no-ui"] if no_ui else [])], env)
@@ -250,18 +249,33 @@ def test_checkin_no_ui_reads_typed_lines_and_leaves_the_terminal_alone(no_sound_
             assert _wait_for(lines, "describe your weather inside", 15), "".join(lines)
             assert canonical(), "the terminal was put in single-key mode"  # the keys are being read by now
         else:  # the keys may start a moment after the first prompt
-            end = time.monotonic() + 10
-            while canonical() and time.monotonic() < end:
-                time.sleep(0.05)
-            assert not canonical(), "".join(lines)
+            assert _single_keys_soon(terminal), "".join(lines)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0, "".join(lines)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(keyboard)
-        os.close(terminal)
+        _close_terminal(proc, keyboard, terminal)
     assert "Traceback" not in "".join(lines)
+
+
+def _single_keys_soon(terminal: int, within_s: float = 10.0) -> bool:
+    """True once the pseudo-terminal leaves line mode (cbreak: a key needs no Enter), waiting up to ``within_s``."""
+    import termios
+    import time
+
+    end = time.monotonic() + within_s
+    while termios.tcgetattr(terminal)[3] & termios.ICANON and time.monotonic() < end:
+        time.sleep(0.05)
+    return not termios.tcgetattr(terminal)[3] & termios.ICANON
+
+
+def _close_terminal(proc, keyboard: int, terminal: int) -> None:
+    """Kill the command if it is still running and close both ends of its pseudo-terminal."""
+    import os
+
+    if proc.poll() is None:
+        proc.kill()
+    os.close(keyboard)
+    os.close(terminal)
 
 
 @pytest.mark.parametrize("command, args, ready", [
@@ -272,24 +286,16 @@ def test_single_keys_follow_the_keyboard_not_where_the_output_goes(no_sound_env,
     """`voicecoach listen | tee log` read the keys a line at a time (listen asked whether stdout could redraw) while
     checkin, on the same terminal, read single keys (it asked stdin). Now both ask ui.single_keys_wanted: the
     keyboard is a terminal (here a pseudo-terminal, the output a pipe), so a key needs no Enter: cbreak mode."""
-    import os
     import signal
-    import termios
-    import time
 
     env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
     proc, keyboard, terminal, lines = _checkin_on_a_terminal(args, env, command=command)
     try:
         assert _wait_for(lines, ready, 30), "".join(lines)
-        end = time.monotonic() + 10  # the keys may start a moment after the first line
-        while termios.tcgetattr(terminal)[3] & termios.ICANON and time.monotonic() < end:
-            time.sleep(0.05)
-        assert not termios.tcgetattr(terminal)[3] & termios.ICANON, "keys read a line at a time: " + "".join(lines)
+        # the keys may start a moment after the first line
+        assert _single_keys_soon(terminal), "keys read a line at a time: " + "".join(lines)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0, "".join(lines)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(keyboard)
-        os.close(terminal)
+        _close_terminal(proc, keyboard, terminal)
     assert "Traceback" not in "".join(lines)
