@@ -100,9 +100,9 @@ def _not_a_file(path: Path) -> JournalUnavailable | None:
                               f"recorded until then")
 
 
-def _identity(path: Path) -> tuple[int, ...] | None:
+def file_identity(path: Path) -> tuple[int, ...] | None:
     """Which file is at ``path`` and as it was last changed (device, inode, size, time of the last change), or None
-    when there is nothing there."""
+    when there is nothing there. A journal file replaced, moved or rewritten in place has another identity."""
     try:
         st = path.stat()
     except OSError:
@@ -172,7 +172,7 @@ class Journal:
         self.notes_dir = paths.notes_dir(path)  # never beside a user-chosen journal file: see paths.notes_dir
         self._lock = threading.Lock()
         self.generation = 0  # how many times :meth:`follow_path` let go of the file open and took the one at path
-        self._identity = _identity(path)  # the file open, as this connection last left it
+        self._identity = file_identity(path)  # the file open, as this connection last left it
         self._problem: VoicecoachError | None = None  # why no file is open (the one at path could not be opened)
         self._tried: tuple[int, ...] | None = None  # the file at path that could not be opened (not tried again)
         self._held = True  # _conn is open (False once it let go of a file no longer at the path)
@@ -207,7 +207,7 @@ class Journal:
         except BaseException:
             conn.close()
             raise
-        journal._identity = _identity(path)
+        journal._identity = file_identity(path)
         return journal
 
     def _configure(self) -> None:
@@ -499,7 +499,7 @@ class Journal:
                 raise _unavailable(self.path, exc) from None
             finally:
                 conn.execute("PRAGMA busy_timeout = 10000")
-                self._identity = _identity(self.path)
+                self._identity = file_identity(self.path)
         if left:
             raise JournalUnavailable(f"journal {self.path}: every entry was erased, but {len(left)} voice note "
                                      f"file(s) in {self.notes_dir} could not be deleted; delete them by hand "
@@ -530,7 +530,7 @@ class Journal:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.OperationalError as exc:
             log.debug("journal %s: checkpoint skipped: %s", self.path, exc)
-        self._identity = _identity(self.path)
+        self._identity = file_identity(self.path)
 
     def follow_path(self) -> str | None:
         """Make sure the file open is the one at :attr:`path`; a line saying what changed, or None (the same file).
@@ -543,7 +543,7 @@ class Journal:
         open: every call raises that file's one line until a usable file is put there. Thread-safe; one ``stat``
         when nothing changed."""
         with self._lock:
-            here = _identity(self.path)
+            here = file_identity(self.path)
             if self._problem is None and here == self._identity:
                 return None
             if self._problem is not None and here == self._tried:
@@ -569,7 +569,7 @@ class Journal:
             try:
                 new = Journal.open(self.path)  # creates a journal when nothing is there
             except VoicecoachError as exc:
-                self._problem, self._tried = exc, _identity(self.path)
+                self._problem, self._tried = exc, file_identity(self.path)
                 line = f"journal {self.path} {self._what}; the file there cannot be used: {exc}"
                 log.warning("%s", line)
                 return line

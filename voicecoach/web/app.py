@@ -55,10 +55,12 @@ class JournalAccess:
         if self._shared is not None:
             self._shared.follow_path()  # the kiosk's: it too takes the file now at its path (and writes there)
             return self._shared
-        from ..journal.store import Journal, JournalUnavailable
+        from ..journal.store import Journal, JournalUnavailable, file_identity
 
+        # file_identity changes after each of a writing kiosk's commits (each is copied into the main file at once):
+        # a page beside it reopens the journal a few times a minute in a heated talk, never per request
         with self._lock:
-            here = _identity(self.path)
+            here = file_identity(self.path)
             if self._own is not None and here != self._opened:
                 self._own.close()  # before the new file is opened: nothing of the old one lingers
                 self._own, self._opened = None, None
@@ -74,7 +76,7 @@ class JournalAccess:
                 return None
             if self._own is None:
                 self._own = Journal.open(self.path)
-                self._opened, self._lost = _identity(self.path), False
+                self._opened, self._lost = file_identity(self.path), False
             return self._own
 
     def close(self) -> None:
@@ -83,18 +85,6 @@ class JournalAccess:
             if self._own is not None:
                 self._own.close()
                 self._own, self._opened = None, None
-
-
-def _identity(path: Path) -> tuple[int, ...] | None:
-    """Which file is at ``path`` and whether it was rewritten in place (device, inode, size, time of the last
-    change), or None when there is nothing there. A writer copies each commit into the main file as soon as no
-    reader holds it back (:meth:`~voicecoach.journal.store.Journal._settle`), so a page that reads beside a writing
-    kiosk reopens it after each of the kiosk's writes: a few times a minute in a heated talk, never per request."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 @dataclass

@@ -96,16 +96,16 @@ def journal_part(config: Config, journal_path: Path) -> Part:
     the file changes (the size of a damaged file says nothing)."""
     if not config.journal.enabled:
         return Part("journal", Level.WARN, "off ([journal] enabled = false): nothing is recorded")
-    try:
-        st = journal_path.stat()
-    except OSError:
+    from ..journal.store import file_identity
+
+    key = file_identity(journal_path)
+    if key is None:
         return Part("journal", Level.OK, "empty so far")
-    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     with _verdicts_lock:
         known = _verdicts.get(journal_path)
         if known is not None and known[0] == key:
             return known[1]
-        part = _journal_verdict(journal_path, st.st_size)
+        part = _journal_verdict(journal_path, key[2])
         _verdicts[journal_path] = (key, part)
         return part
 
