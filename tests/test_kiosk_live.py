@@ -140,6 +140,8 @@ def test_kiosk_reopens_the_microphone_after_it_is_unplugged(pulse, kiosk_env, st
     finally:
         pulse.replug_mic()
     replugged = time.monotonic()
+    if _stuck_close(kiosk, after=lost + 1, within_s=15):
+        return
     # attempts come every audio.reopen_s (2 s); 15 s leaves room for a loaded machine (5 s failed 1 run in 4 with
     # two evaluations running beside the tests), and still fails a kiosk that stopped trying
     reopened = kiosk.wait_for("voicecoach: microphone open", 15, after=lost + 1)
@@ -150,6 +152,31 @@ def test_kiosk_reopens_the_microphone_after_it_is_unplugged(pulse, kiosk_env, st
     kiosk.wait_for("said: Okay, taking the pause", 8, after=reopened)
     code, _ = kiosk.terminate()
     assert code == 0
+
+
+def _stuck_close(kiosk, after: int, within_s: float) -> bool:
+    """The rare other end of an unplug (seen once in CI): PortAudio's close of the lost microphone never returns
+    (upstream issue 1037, as in test_faults), the kiosk says "stopping (the sound system stopped answering)" and
+    must then end by itself, with no traceback, for its service to start it again. True when that happened (and
+    was checked); False when the microphone came back or nothing decided yet within ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        new = kiosk.lines[after:]
+        if any("voicecoach: microphone open" in line for line in new):
+            return False
+        if any("the sound system stopped answering" in line for line in new):
+            code = kiosk.proc.wait(timeout=40)
+            assert code is not None and "Traceback" not in kiosk.proc.stderr.read(), kiosk.lines
+            return True
+        try:
+            line = kiosk._queue.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if line is None:
+            kiosk._queue.put(None)
+            return False   # it ended otherwise: wait_for says so
+        kiosk.lines.append(line)
+    return False
 
 
 def test_kiosk_waits_for_a_microphone_when_there_is_none(no_sound_env, kiosk_env, start_kiosk):
