@@ -304,19 +304,37 @@ def test_what_the_product_plays_is_recorded_from_the_speaker(pulse_in_process):
     assert _blocks_found(rec.stop(), sig) >= 8  # of 10: a starved write may break one or two blocks, never more
 
 
+def _block_gains_db(captured: np.ndarray, source: np.ndarray, block: int = SAMPLE_RATE // 10) -> list[float]:
+    """The level of each 100 ms block of ``source`` found in ``captured``, over the source's, in dB.
+
+    Found means a correlation over 0.9: the loopback resamples (the speaker's monitor runs at the server's rate), so
+    its copy is not bit-exact; each block correlates at about 0.97 here.
+    """
+    gains = []
+    for start in range(0, len(source) - block + 1, block):
+        part = source[start:start + block]
+        lag, corr = _lag(captured, part)
+        if corr > 0.9:
+            gains.append(20 * np.log10(np.std(captured[lag:lag + block].astype(np.float64)) / np.std(part)))
+    return gains
+
+
 def test_loopback_feeds_the_speaker_into_the_mic_at_the_set_gain(pulse_in_process, mic_factory):
     sig = _noise(1.5, seed=5, level=6000.0)
     module = pulse_in_process.loopback_speaker_to_mic(gain_db=-6.0)
     try:
         mic = mic_factory(frame_ms=30)
         pulse_in_process.play_into_speaker(sig)
-        captured = _by_stamp(_collect_sound(mic, 2.0))
+        captured = _by_stamp(_collect_sound(mic, 3.0))
+        players = pulse_in_process.pactl("list", "sink-inputs")
     finally:
         pulse_in_process.unload(module)
-    lag, corr = _lag(captured, sig)
-    assert corr > 0.95
-    gain_db = 20 * np.log10(np.std(captured[lag + 1600:lag + len(sig) - 1600]) / np.std(sig[1600:-1600]))
-    assert abs(gain_db + 6.0) < 1.0
+    # Block by block, as the other tests: a loopback starved by a loaded machine shifts what follows a gap, and
+    # one correlation over the whole signal then falls apart (0.03 once in CI).
+    gains = _block_gains_db(captured, sig)
+    assert len(gains) >= 12, (f"{len(gains)} of 15 blocks found; {len(captured)} samples captured, "
+                              f"peak {np.abs(captured).max()}; playing into the server:\n{players}")
+    assert abs(float(np.median(gains)) + 6.0) < 1.0, gains
 
 
 # --- the fixture's own promises --------------------------------------------------------------------------------------
