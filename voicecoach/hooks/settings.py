@@ -85,6 +85,10 @@ def topic_prefix_problem(name: str, value: str, default: str) -> str | None:
     if not value or any(c in value for c in "#+") or value.startswith("/") or value.endswith("/"):
         return (f"{name} = {shown_value(value)} is not a usable MQTT topic: # and + are wildcards, not allowed when "
                 f"publishing; use letters, digits, - _ and inner / only {example}")
+    if value.startswith("$"):  # MQTT 3.1.1, 4.7.2: kept for the broker's own use ($SYS)
+        return (f"{name} = {shown_value(value)} starts with $, which MQTT keeps for the broker's own topics (a "
+                f"subscription to # does not see them, and a broker may refuse them): start it with a letter or "
+                f"digit {example}")
     size = len(value.encode("utf-8"))
     if size > TOPIC_PREFIX_MAX_BYTES:
         return (f"{name} is {size} bytes long (UTF-8); an MQTT topic is at most {MQTT_TOPIC_MAX_BYTES} bytes and the "
