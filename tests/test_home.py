@@ -168,3 +168,51 @@ def test_asked_for_a_pairing_code_the_kiosk_says_one_that_pairs(tmp_home) -> Non
     finally:
         home.close()
         live.close()
+
+
+def test_a_page_that_cannot_listen_at_start_is_tried_again_until_it_serves(tmp_home, caplog) -> None:
+    """At boot the kiosk can start before the network (an address not there yet) or while the port is still held:
+    the page comes up on a later try, without a restart; the failure is said once."""
+    import logging
+    import socket
+    import urllib.request
+    from datetime import datetime
+
+    from voicecoach.audio.playback import NullSink
+    from voicecoach.config import Config
+    from voicecoach.home import PAGE_RETRY_S, attach
+    from voicecoach.runtime_live import Live, LiveSpec
+    from voicecoach.speech.speaker import Speaker
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    config = Config()
+    config = type(config)(**{**config.__dict__, "web": type(config.web)(enabled=True, address="127.0.0.1",
+                                                                          port=port)})
+    clock = FakeClock()
+    live = Live.build(config, LiveSpec(TalkSource.KIOSK, commands=False), clock=clock, journal=None, notes=None,
+                      speaker=Speaker(config.speech, sink=NullSink()))
+    with caplog.at_level(logging.WARNING, logger="voicecoach.home"):
+        home = attach(live, config, tmp_home.config_file, tmp_home.data_dir / "journal.sqlite3", datetime.now)
+    try:
+        assert home.server is None
+        said = [r.getMessage() for r in caplog.records]
+        assert len(said) == 1 and "already in use" in said[0] and "tries again every 30 s" in said[0], said
+        clock.advance(PAGE_RETRY_S)
+        live.session.tick()   # the port is still held: no page, nothing more said
+        assert home.server is None and len(caplog.records) == 1
+        holder.close()
+        clock.advance(PAGE_RETRY_S - 1)
+        live.session.tick()
+        assert home.server is None   # not before its time
+        clock.advance(1)
+        live.session.tick()
+        assert home.server is not None
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as reply:
+            assert reply.status == 200
+    finally:
+        holder.close()
+        home.close()
+        live.close()

@@ -20,6 +20,7 @@ from .errors import VoicecoachError
 log = logging.getLogger(__name__)
 
 WATCH_EVERY_S = 1.0  # how often the config file's time stamp is looked at
+PAGE_RETRY_S = 30.0  # a page that could not listen (network not up at boot, port held) is tried again this often
 
 
 @dataclass
@@ -85,7 +86,11 @@ def attach(live: Any, config: Config, config_path: Path, journal_path: Path, loc
         live.observe(HookObserver(home.hooks))
     status = None
     if config.web.enabled:
-        home.server, status = _start_page(live, config, config_path, journal_path, local_now)
+        status = _page_status(live, config, journal_path, local_now)
+        make_server = _page_maker(live, config, config_path, journal_path, local_now, status)
+        home.server = _try_page(make_server, config, first=True)
+        if home.server is None:  # e.g. the network not up yet at boot, or the port still held: tried again
+            live.on_tick(_page_retry(home, make_server, config, live.session.clock.now))
     if reschedule is not None:
         def rescheduled(kiosk: KioskSettings) -> None:
             reschedule(kiosk)
@@ -97,31 +102,65 @@ def attach(live: Any, config: Config, config_path: Path, journal_path: Path, loc
     return home
 
 
-def _start_page(live: Any, config: Config, config_path: Path, journal_path: Path,
-                local_now: Callable[[], datetime]) -> tuple[Any, Any]:
-    from .commands import Command, Source
-    from .web.app import JournalAccess
-    from .web.runtime import LiveControls, WebServer, build_context, cannot_serve
-    from .web.status import LiveStatus
-
+def _page_status(live: Any, config: Config, journal_path: Path, local_now: Callable[[], datetime]) -> Any:
+    """The page's live status (web.status.LiveStatus), observing ``live`` from now on, page or not."""
     from .audio.playback import NullSink
+    from .web.status import LiveStatus
 
     status = LiveStatus(config, journal_path, local_now,
                         speaker_ok=lambda: not isinstance(getattr(live.speaker, "sink", None), NullSink))
     live.observe(status)
+    return status
+
+
+def _page_maker(live: Any, config: Config, config_path: Path, journal_path: Path,
+                local_now: Callable[[], datetime], status: Any) -> Callable[[], Any]:
+    """A function that builds the page's server (web.runtime.WebServer, not yet serving); OSError when it cannot."""
+    from .commands import Command, Source
+    from .web.app import JournalAccess
+    from .web.runtime import LiveControls, WebServer, build_context
+
     if config.web.needs_pairing:
         live.on_command(Command.PAIRING_CODE, lambda: spoken_pairing_code(config))
     microphone_open = lambda: status.status().parts[0].level.value == "ok"  # noqa: E731
     controls = LiveControls(lambda: live.submit(Command.PAUSE, Source.WEB), live.start_checkin,
                             lambda: live.idle, microphone_open)
+
+    def make() -> Any:
+        return WebServer(build_context(config, config_path, JournalAccess(journal_path, live.journal), status,
+                                       controls, local_now))
+
+    return make
+
+
+def _try_page(make_server: Callable[[], Any], config: Config, first: bool) -> Any:
+    """The page's server, serving; None when it cannot listen yet (said once, on the ``first`` try)."""
+    from .web.runtime import cannot_serve
+
     try:
-        server = WebServer(build_context(config, config_path, JournalAccess(journal_path, live.journal), status,
-                                         controls, local_now))
+        server = make_server()
     except OSError as exc:
-        log.warning("web: %s; the kiosk goes on without its page",
-                    cannot_serve(exc, config.web.address, config.web.port, "[web] port"))
-        return None, status
-    return server.start(), status
+        if first:
+            log.warning("web: %s; the kiosk goes on without its page and tries again every %.0f s",
+                        cannot_serve(exc, config.web.address, config.web.port, "[web] port"), PAGE_RETRY_S)
+        return None
+    if not first:
+        log.warning("web: the page could listen after all; it is up now")
+    return server.start()
+
+
+def _page_retry(home: Home, make_server: Callable[[], Any], config: Config,
+                clock: Callable[[], float]) -> Callable[[], None]:
+    """A tick hook that tries to start the page every ``PAGE_RETRY_S`` until it serves."""
+    last = [clock()]
+
+    def retry() -> None:
+        if home.server is not None or clock() - last[0] < PAGE_RETRY_S:
+            return
+        last[0] = clock()
+        home.server = _try_page(make_server, config, first=False)
+
+    return retry
 
 
 def spoken_pairing_code(config: Config) -> str:
