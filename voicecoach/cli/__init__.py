@@ -159,6 +159,9 @@ def log_above(view: StatusLine) -> Iterator[None]:
             root.addHandler(plain)
 
 
+SOUND_COMMANDS = frozenset({"listen", "kiosk", "checkin", "demo", "calibrate", "say"})  # C libraries' stderr collapsed
+
+
 def _stacks_on_crash() -> None:
     """A crash inside a C library (SIGSEGV, SIGABRT) prints every thread's Python stack to stderr (the journal, on
     the kiosk) instead of dying silently, so the report says where."""
@@ -170,9 +173,13 @@ def _stacks_on_crash() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
-    _stacks_on_crash()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if argv is None and getattr(args, "command", None) in SOUND_COMMANDS:  # a real process, never a test runner's
+        from ._stderr import StderrCollapse
+
+        StderrCollapse().start()
+    _stacks_on_crash()
     if extra:  # named by the subcommand that was given, whose --help lists what it takes
         _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     debug = getattr(args, "debug", False)
