@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from voicecoach_dev.audio_server import VirtualAudio
+from voicecoach_dev.signal_match import blocks_found, lag
 from conftest import in_process, skip_without_pulse
 from voicecoach.audio.frames import SAMPLE_RATE, Frame
 from voicecoach.errors import DeviceError
@@ -58,29 +59,6 @@ def _by_stamp(frames: list[Frame]) -> np.ndarray:
     return out
 
 
-def _lag(captured: np.ndarray, source: np.ndarray) -> tuple[int, float]:
-    """Offset of ``source`` in ``captured`` and the normalised correlation there."""
-    x, s = captured.astype(np.float64), source.astype(np.float64)
-    spec = np.fft.rfft(x, 2 * len(x)) * np.conj(np.fft.rfft(s, 2 * len(x)))
-    c = np.fft.irfft(spec)[: len(x) - len(s) + 1]
-    i = int(np.argmax(c))
-    seg = x[i:i + len(s)]
-    return i, float(c[i] / np.sqrt((seg ** 2).sum() * (s ** 2).sum() + 1e-9))
-
-
-def _blocks_found(captured: np.ndarray, source: np.ndarray, block: int = SAMPLE_RATE // 10) -> int:
-    """How many 100 ms blocks of ``source`` appear unchanged (correlation > 0.999) somewhere in ``captured``.
-
-    A player starved by a loaded machine (pacat, or PortAudio writing to the server) leaves a few milliseconds of
-    silence and shifts what follows; each block is therefore found at its own lag, and the block holding the gap
-    is the only one that fails.
-    """
-    found = 0
-    for start in range(0, len(source) - block + 1, block):
-        found += _lag(captured, source[start:start + block])[1] > 0.999
-    return found
-
-
 @pytest.fixture
 def mic_factory(pulse_in_process) -> Iterator:
     """Open MicSources on the virtual mic; closes them after the test."""
@@ -105,7 +83,7 @@ def test_mic_reads_bit_exactly_what_is_played_into_it_with_continuous_stamps(pul
     frames = _collect_sound(mic, 2.0)
     assert all(len(f.samples) == FRAME for f in frames)
     assert [f.start_sample for f in frames] == [i * FRAME for i in range(len(frames))]
-    assert _blocks_found(_by_stamp(frames), sig) >= 13  # of 15: pacat starved by a loaded machine breaks one or two
+    assert blocks_found(_by_stamp(frames), sig) >= 13  # of 15: pacat starved by a loaded machine breaks one or two
     assert mic.overflows == 0 and mic.device_overflows == 0
 
 
@@ -132,12 +110,12 @@ def test_mic_overflow_is_counted_and_stamps_skip_the_lost_audio(pulse_in_process
     gaps = [b.start_sample - a.end_sample for a, b in zip(frames, frames[1:]) if b.start_sample != a.end_sample]
     assert gaps and sum(gaps) == mic.overflows * FRAME  # every dropped block is a gap in the stamps
     # Every frame, before and after the gap, holds the source audio its stamp says: one lag for all of them.
-    lag, _ = _lag(_by_stamp(frames), sig)
-    inside = [f for f in frames if f.start_sample >= lag and f.end_sample <= lag + len(sig)]
+    offset, _ = lag(_by_stamp(frames), sig, partial=True)
+    inside = [f for f in frames if f.start_sample >= offset and f.end_sample <= offset + len(sig)]
     after_gap = next(b.start_sample for a, b in zip(frames, frames[1:]) if b.start_sample != a.end_sample)
     assert any(f.start_sample < after_gap for f in inside) and any(f.start_sample >= after_gap for f in inside)
     for f in inside:
-        assert np.array_equal(f.samples, sig[f.start_sample - lag:f.end_sample - lag]), f.start_sample
+        assert np.array_equal(f.samples, sig[f.start_sample - offset:f.end_sample - offset]), f.start_sample
 
 
 def _heard_after_replug(pulse: VirtualAudio, seed: int) -> None:
@@ -148,7 +126,7 @@ def _heard_after_replug(pulse: VirtualAudio, seed: int) -> None:
     again = MicSource(None, frame_ms=30).open()
     try:
         pulse.play_into_mic(sig)
-        assert _blocks_found(_by_stamp(_collect_sound(again, 1.5)), sig) >= 8  # of 10
+        assert blocks_found(_by_stamp(_collect_sound(again, 1.5)), sig) >= 8  # of 10
     finally:
         again.close()
 
@@ -301,7 +279,7 @@ def test_what_the_product_plays_is_recorded_from_the_speaker(pulse_in_process):
     sd.play(np.concatenate([sig, np.zeros(4000, np.int16)]), SAMPLE_RATE, device=find_device("speaker", "output"))
     sd.wait()
     threading.Event().wait(0.2)
-    assert _blocks_found(rec.stop(), sig) >= 8  # of 10: a starved write may break one or two blocks, never more
+    assert blocks_found(rec.stop(), sig) >= 8  # of 10: a starved write may break one or two blocks, never more
 
 
 def _block_gains_db(captured: np.ndarray, source: np.ndarray, block: int = SAMPLE_RATE // 10) -> list[float]:
@@ -313,9 +291,9 @@ def _block_gains_db(captured: np.ndarray, source: np.ndarray, block: int = SAMPL
     gains = []
     for start in range(0, len(source) - block + 1, block):
         part = source[start:start + block]
-        lag, corr = _lag(captured, part)
+        at, corr = lag(captured, part)
         if corr > 0.9:
-            gains.append(20 * np.log10(np.std(captured[lag:lag + block].astype(np.float64)) / np.std(part)))
+            gains.append(20 * np.log10(np.std(captured[at:at + block].astype(np.float64)) / np.std(part)))
     return gains
 
 
