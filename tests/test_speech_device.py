@@ -55,11 +55,12 @@ def test_stop_on_the_device_silences_it_quickly(pulse_in_process):
         while speaker.is_speaking():
             time.sleep(0.001)
         silent_after = time.monotonic() - stopped
+        device_latency_s = speaker.sink.latency_s
     time.sleep(0.3)
     recorded = recording.stop()
     loud = np.flatnonzero(np.abs(recorded) > 300)
     heard_s = (loud[-1] - loud[0]) / 16000 if len(loud) else 0.0
-    assert silent_after < 0.3
+    assert silent_after < device_latency_s + 0.2, (silent_after, device_latency_s)  # what the device holds
     assert 0.8 < heard_s < 1.5 < len(audio) / 16000  # about the second that played, not the whole prompt
 
 

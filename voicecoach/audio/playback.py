@@ -28,6 +28,12 @@ from .device import PortAudioHung, choose_rate, close_stream, find_device, sound
 
 log = logging.getLogger(__name__)
 
+# The device's own buffer. PortAudio's "low" (40 ms here) underran under load: a prompt played with two busy loops
+# beside it (and helpers' test runs) gave ALSA's "underrun occurred" 47 times in 56 prompts, 100 ms 7 times in 32,
+# 200 ms 11 in 48 (scripts not kept; see the commit). A prompt need not start within 100 ms, and stop() still
+# silences within about this long.
+OUTPUT_LATENCY_S = 0.1
+
 
 class AudioSink(Protocol):
     """Where spoken audio goes."""
@@ -190,7 +196,8 @@ class DeviceSink:
             self._generation = _device.generation()
             return _device.start_or_close(
                 sd.OutputStream(device=self.device, samplerate=self.sample_rate, channels=1, dtype="int16",
-                                blocksize=self.sample_rate * block_ms // 1000, latency="low", callback=self._callback),
+                                blocksize=self.sample_rate * block_ms // 1000, latency=OUTPUT_LATENCY_S,
+                                callback=self._callback),
                 "speaker")
 
         try:   # bounded: a hung sound server must not hold the speaker's thread (or Ctrl-C) for ever
