@@ -99,6 +99,46 @@ def test_export_to_a_folder_is_one_line_and_exit_2(dirs: Path) -> None:
     assert journal.read_bytes() == before
 
 
+@pytest.mark.parametrize("target", ["journal.sqlite3", "journal.sqlite3-wal", "profile.json"])
+def test_export_over_a_file_voicecoach_keeps_is_refused_and_the_file_kept(target: str, dirs: Path) -> None:
+    """``journal export --out`` naming the journal itself replaced it by its own export (exit 0, every talk gone
+    with the next open); now one line, exit 2, every file as it was."""
+    journal = filled(dirs)
+    kept = dirs / "data" / target
+    if not kept.exists():
+        kept.write_bytes(b"\x37\x7f\x06\x82 pages" if target.endswith("-wal") else b'{"calm": 1}')
+    before = {p.name: p.read_bytes() for p in (journal, kept)}
+    result = run_cli(dirs, "journal", "export", "--out", str(kept))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"voicecoach: error: cannot write {kept}: it is a file voicecoach keeps in its data "
+                             f"folder {dirs / 'data'}, and the output would replace it (choose another file name "
+                             f"ending in .json)\n")
+    assert {p.name: p.read_bytes() for p in (journal, kept)} == before
+
+
+def test_export_over_a_journal_kept_elsewhere_is_refused(dirs: Path) -> None:
+    """A journal moved out of the data folder with ``[journal] file``, or any other SQLite database, is refused
+    as an output too."""
+    elsewhere = dirs / "us.sqlite3"
+    (dirs / "config").mkdir()
+    (dirs / "config" / "config.toml").write_text(f'[journal]\nfile = "{elsewhere}"\n')
+    with Journal.open(elsewhere) as journal:
+        journal.start_talk("listen", 1_790_000_000.0)
+    before = elsewhere.read_bytes()
+    result = run_cli(dirs, "journal", "export", "--out", str(elsewhere))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"voicecoach: error: cannot write {elsewhere}: it is an SQLite database")
+    assert result.stderr.count("\n") == 1 and elsewhere.read_bytes() == before
+
+
+def test_export_can_replace_its_own_earlier_export(dirs: Path) -> None:
+    filled(dirs)
+    out = dirs / "mine.json"
+    for _ in range(2):
+        assert run_cli(dirs, "journal", "export", "--out", str(out)).returncode == 0
+    assert json.loads(out.read_text())["talks"][0]["source"] == "kiosk"
+
+
 def test_export_without_a_journal_is_empty_and_creates_nothing(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["journal", "export"]) == 0
     assert json.loads(capsys.readouterr().out)["talks"] == []

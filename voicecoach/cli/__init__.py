@@ -56,11 +56,49 @@ def config_of(args: argparse.Namespace) -> Config:
     return load_config(getattr(args, "config", None))
 
 
+_SQLITE_MAGICS = (b"SQLite format 3\x00", b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")  # a database, its -wal
+
+
+def stored_file(path: Path) -> str | None:
+    """What the couple keeps at ``path`` that an output written there would replace, or None.
+
+    An existing file inside voicecoach's data or config folder (the journal and its -wal/-shm, voice notes, the
+    calibration profile, config.toml) or any SQLite database or write-ahead log (a journal kept elsewhere with
+    ``[journal] file``): ``journal export --out`` of the journal's own path replaced the journal by its export."""
+    from .. import paths
+
+    try:
+        if not path.is_file():
+            return None
+        real = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: check_writable names it
+        return None
+    for folder, what in ((paths.data_dir(), "data"), (paths.config_dir(), "config")):
+        try:
+            if real.is_relative_to(folder.expanduser().resolve()):
+                return f"a file voicecoach keeps in its {what} folder {folder}"
+        except (OSError, RuntimeError):
+            continue
+    try:
+        with open(real, "rb") as file:
+            head = file.read(16)
+    except OSError:
+        return None
+    if head.startswith(_SQLITE_MAGICS):
+        return "an SQLite database (a voicecoach journal?)"
+    return None
+
+
 def check_writable(path: Path, suffix: str) -> None:
     """Refuse an output path that cannot be written, before any work, with one line naming the fix: by opening it
-    for writing (access() says yes to root even on a read-only disk). ``suffix`` is the file type asked for."""
+    for writing (access() says yes to root even on a read-only disk). ``suffix`` is the file type asked for. A
+    file the couple keeps (:func:`stored_file`) is refused too: the output would replace it."""
     if path.is_dir():
         raise InputError(f"cannot write {path}: it is a directory (give a file name ending in {suffix})")
+    kept = stored_file(path)
+    if kept is not None:
+        raise InputError(f"cannot write {path}: it is {kept}, and the output would replace it (choose another "
+                         f"file name ending in {suffix})")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         if parent.exists():
