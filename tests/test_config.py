@@ -183,6 +183,27 @@ def test_a_directory_given_as_config_is_an_input_error(tmp_path):
     assert str(tmp_path) in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("kind", ["loop", "dangling"])
+def test_a_config_link_that_leads_nowhere_is_an_error_not_the_defaults(kind, tmp_home, capsys):
+    """The default config.toml a symbolic link round in a loop, or to a file that is gone (a dotfiles folder moved):
+    it was "config OK ... (not present: defaults in use)", exit 0, and every command ran on the defaults (other
+    names, no quiet hours); an explicit --config of it said it "does not exist". Now one line naming the link."""
+    link = tmp_home.config_file
+    if kind == "loop":
+        (link.parent / "a").symlink_to(link.parent / "b")
+        (link.parent / "b").symlink_to(link.parent / "a")
+        link.symlink_to(link.parent / "a")
+    else:
+        link.symlink_to(link.parent / "gone" / "config.toml")
+    for argv in (["config", "check"], ["--config", str(link), "config", "show"], ["config", "init"]):
+        assert cli.main(argv) == 2, argv
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.startswith(f"voicecoach: error: config file {link} is a symbolic link to ")
+        assert captured.err.count("\n") == 1 and "remove the link to use the defaults" in captured.err
+    assert link.is_symlink()
+
+
 def test_config_from_dict_names_where_the_values_came_from():
     with pytest.raises(InputError, match="^settings: unknown key 'x'"):
         config_from_dict({"x": 1}, where="settings")

@@ -7,6 +7,7 @@ Sections are declared by the modules that use them; this module composes them in
 from __future__ import annotations
 
 import logging
+import os
 import types
 import typing
 from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
@@ -203,12 +204,32 @@ def load_config(path: Path | str | None = None) -> Config:
     explicit = path is not None
     file = Path(path) if path is not None else paths.config_file()
     if not file.exists():
+        broken = broken_link(file)
+        if broken:
+            raise InputError(broken)
         if explicit:
             raise InputError(f"config file {file} does not exist (create one with: voicecoach config init)")
         return Config()
     data = read_toml_file(file, "config", "is this the right file?",
                           "fix the line, or recreate with: voicecoach config init --force", example="config.toml")
     return config_from_dict(data, str(file))
+
+
+def broken_link(file: Path) -> str | None:
+    """The one-line error for a config path that is a symbolic link leading nowhere (to a missing file, or round
+    in a loop), or None. Such a file is not absent: the couple's settings are somewhere, and running on the
+    defaults instead (other names, no quiet hours) would be silent."""
+    if not file.is_symlink():
+        return None
+    try:
+        target = os.readlink(file)
+        file.stat()
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    else:  # followed meanwhile: read as usual
+        return None
+    return (f"config file {file} is a symbolic link to {target} that cannot be followed ({why}); point it at your "
+            f"config file, or remove the link to use the defaults")
 
 
 # --- writing -----------------------------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
         if target.is_dir():
             raise InputError(f"{target} is a folder, not a config file (give the file's path, e.g. "
                              f"{target / 'config.toml'})")
+        broken = cfg.broken_link(target)  # was: "cannot write ...: No such file or directory (check the folder"
+        if broken:
+            raise InputError(broken)
         if target.exists() and not target.is_file():  # a pipe would be waited on, a device renamed away
             raise InputError(f"{target} is not a regular file (a pipe or a device); give a config file's path, "
                              f"e.g. {paths.config_file()}")
