@@ -207,6 +207,30 @@ def test_journal_needs_an_action(dirs: Path) -> None:
     assert info.value.code == 2
 
 
+def test_erase_while_another_program_writes_names_it_and_keeps_everything(
+        dirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Another program holding the journal's write lock (an SQLite browser with unsaved changes, a stuck second
+    voicecoach): it was "cannot use it (database is locked); check that <folder> is writable by this user and the
+    disk is not full", a fix that fixes nothing. Now the line names the other program; nothing is erased."""
+    path = filled(dirs)
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, **{**k, "timeout": 0.2}))
+    writer = real_connect(str(path), isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        assert main(["journal", "erase", "--yes"]) == 1
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"voicecoach: error: journal {path}: another program is writing to it and kept it locked")
+    assert "writable" not in err and "disk" not in err
+    monkeypatch.undo()
+    with Journal.open(path) as journal:
+        assert len(journal.rows("talks")) == 1 and len(journal.rows("events")) == 1
+
+
 def _hold_a_read_transaction(path: Path) -> sqlite3.Connection:
     """Another program reading the journal: an open transaction on an old snapshot."""
     reader = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
