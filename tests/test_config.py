@@ -102,6 +102,21 @@ def test_unknown_keys_name_the_dotted_key_and_the_known_ones(tmp_path, text, key
     assert "unknown key" in message and key in message and "known keys" in message
 
 
+@pytest.mark.parametrize("text, shown", [
+    ('a_name = "Sam"\n[partners]\nb_name = "Alex"\n', "unknown key 'a_name': a_name belongs in [partners] (move the "
+                                                       "line under that header)"),
+    ("[partners]\nlength_min = 10\n", "unknown key 'partners.length_min': length_min belongs in [pause] (move the "
+                                      "line under that header)"),
+    ("[pause]\nenabled = false\n", "unknown key 'pause.enabled': enabled belongs in [commands.clap], [journal], "
+                                   "[web] (move the line under the one you mean)"),
+])
+def test_a_key_under_the_wrong_header_names_the_section_it_belongs_in(tmp_path, text, shown):
+    """A key written above every header, or under another section's: it was only "unknown key 'a_name' (known
+    keys: audio, checkin, commands, ...)", although a_name is a known key, of [partners]."""
+    message = _error(tmp_path, text)
+    assert message == f"{tmp_path / 'c.toml'}: {shown}"
+
+
 @pytest.mark.parametrize("text, key, kind", [
     ('[audio]\nframe_ms = "30"\n', "audio.frame_ms", "an integer"),
     ("[audio]\nframe_ms = 30.0\n", "audio.frame_ms", "an integer"),

@@ -177,6 +177,12 @@ def _build(cls: type, data: dict[str, Any], prefix: str, where: str) -> Any:
     known = {f.name: f for f in fields(cls) if f.init}
     for key in data:
         if key not in known:
+            homes = [h for h in _sections_with(key) if h != prefix.rstrip(".")]
+            if homes:  # a key of another section: written above its header, or under the wrong one
+                tables = ", ".join(f"[{h}]" for h in homes)
+                which = "that header" if len(homes) == 1 else "the one you mean"
+                raise InputError(f"{where}: unknown key '{prefix}{key}': {key} belongs in {tables} (move the line "
+                                 f"under {which})")
             raise InputError(f"{where}: unknown key '{prefix}{key}' (known keys: {', '.join(sorted(known))})")
     values = {}
     for name, f in known.items():
@@ -189,6 +195,19 @@ def _build(cls: type, data: dict[str, Any], prefix: str, where: str) -> Any:
         if problem:
             raise InputError(f"{where}: {prefix.rstrip('.')}: {problem}")
     return obj
+
+
+def _sections_with(key: str, cls: type | None = None, prefix: str = "") -> list[str]:
+    """The dotted names of the config sections (tables) that declare a setting called ``key``."""
+    found: list[str] = []
+    hints = typing.get_type_hints(cls or Config)
+    for f in fields(cls or Config):
+        tp = hints[f.name]
+        if isinstance(tp, type) and is_dataclass(tp):
+            found += _sections_with(key, tp, prefix + f.name + ".")
+        elif f.name == key and prefix:
+            found.append(prefix.rstrip("."))
+    return found
 
 
 def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
