@@ -57,6 +57,22 @@ def test_path_follows_the_journal_file_setting(dirs: Path, capsys: pytest.Captur
     assert capsys.readouterr().out.strip() == str(dirs / "elsewhere.db")
 
 
+def test_a_relative_journal_file_is_refused_naming_the_full_path_to_write(dirs: Path) -> None:
+    """``[journal] file = "us.sqlite3"``: it was taken from the current folder, so ``listen`` in one folder and
+    ``report`` or ``journal erase`` in another each found a different journal ("nothing to erase" while the talks
+    stayed in the other one). Now one line, exit 2, before any journal is made."""
+    (dirs / "config").mkdir()
+    (dirs / "config" / "config.toml").write_text('[journal]\nfile = "us.sqlite3"\n')
+    for argv in (["path"], ["erase", "--yes"], ["export"]):
+        result = run_cli(dirs, "journal", *argv)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (f"voicecoach: error: {dirs / 'config' / 'config.toml'}: journal: file = 'us.sqlite3' "
+                                 f"is a relative path, so the journal would be wherever voicecoach is started from; "
+                                 f"write the full path, e.g. file = \"~/us.sqlite3\", or leave it empty for the "
+                                 f"data folder\n")
+    assert not (ROOT / "us.sqlite3").exists()
+
+
 def test_export_prints_json_to_stdout(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     filled(dirs)
     assert main(["journal", "export", "--json"]) == 0
