@@ -247,6 +247,12 @@ ARGS = {
     "unknown check-in": (("checkin", "no-such-ritual", "--answers", "yes", "--to", "/tmp/x.wav"), 2,
                          "no-such-ritual"),
     "listen --fast without --file": (("listen", "--fast", "--no-ui"), 2, "--fast needs --file"),
+    # was: the microphone named ignored without a word (exit 0, the file heard)
+    "listen --input with --file": (("listen", "--input", "99", "--file", "/nonexistent/talk.wav", "--no-ui"), 2,
+                                   "--input and --file both name what to listen to: give --file "
+                                   "/nonexistent/talk.wav alone to hear the recording, or --input 99 alone"),
+    "calibrate --input with --from-wav": (("calibrate", "--input", "usb", "--from-wav", "/nonexistent/a.wav",
+                                           "/nonexistent/b.wav"), 2, "--input and --from-wav both name what"),
     "report since nonsense": (("report", "--since", "yesterday-ish"), 2, "since"),
     "say to a missing folder": (("say", "hello", "--to", "/nonexistent/dir/x.wav"), 2, "/nonexistent/dir"),
     "calibrate from missing files": (("calibrate", "--from-wav", "/nonexistent/a.wav", "/nonexistent/b.wav"), 2,
