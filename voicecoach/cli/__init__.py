@@ -206,6 +206,20 @@ def _stacks_on_crash() -> None:
         pass
 
 
+def drop_stdout() -> None:
+    """Point stdout at /dev/null, so the text still buffered is not written again (and fails again) at exit."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured in tests)
+        pass
+    finally:
+        os.close(null)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
     _stacks_on_crash()
@@ -219,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a redirect onto a full disk fails here, while its one line can still be said
+        return code
     except VoicecoachError as exc:
         if debug:
             log.exception("failed")
@@ -233,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback without --debug
         if debug:
             raise
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the world's, not a bug
+            drop_stdout()  # the output redirected onto that disk (``> out.txt``) must not fail again at exit
+            where = f" ({exc.filename})" if exc.filename else ""
+            print(f"voicecoach: error: the disk is full{where} ({exc.strerror}): what was being written (the "
+                  f"output, or a file) is incomplete; free some space and run it again", file=sys.stderr)
+            return 1
         print(f"voicecoach: error: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
               file=sys.stderr)
         return 1

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 from .. import paths
 from ..errors import InputError, VoicecoachError
-from . import check_writable, config_of
+from . import check_writable, config_of, drop_stdout
 
 ORDER = 60
 
@@ -97,23 +97,9 @@ def _to_stdout(text: Iterable[str]) -> None:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        _drop_stdout()
+        drop_stdout()
         raise VoicecoachError(f"cannot write the export to standard output ({exc.strerror}): what was written is "
                               f"incomplete; free some space, or write it elsewhere with --out FILE") from None
-
-
-def _drop_stdout() -> None:
-    """Point stdout at /dev/null, so the text still buffered is not written again (and fails again) at exit."""
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-    except OSError:
-        return
-    try:
-        os.dup2(null, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured in tests)
-        pass
-    finally:
-        os.close(null)
 
 
 def _erase(path: Path, yes: bool) -> int:
