@@ -79,7 +79,7 @@ def test_nested_sections_are_read(tmp_path):
 
 def test_show_output_round_trips_exactly_for_tricky_strings(tmp_path):
     tricky = 'He said "stop" \\ then\tleft.\nNew line, ünïcode, {length} min'
-    config = dataclasses.replace(Config(), partners=dataclasses.replace(Config().partners, a_name=tricky))
+    config = dataclasses.replace(Config(), pause=dataclasses.replace(Config().pause, phrase=tricky))  # any text
     text = dump_toml(config, with_docs=False)
     assert _load_text(tmp_path, text) == config
 
@@ -168,6 +168,20 @@ def test_cross_field_checks_name_the_section(tmp_path):
 def test_an_empty_partner_name_is_refused(tmp_path, text, key):
     message = _error(tmp_path, text)
     assert "partners" in message and f"{key} is empty" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("text, says", [
+    ('[partners]\na_name = "Sam\\nvoicecoach: stopped"\n', "partners: a_name = 'Sam\\nvoicecoach: stopped' holds a "
+                                                          "line break or another control character"),
+    ('[partners]\nb_name = "' + "Alex " * 1000 + '"\n', "partners: b_name is 5000 characters long, more than a name "
+                                                      "(60 at most: it is said in every prompt)"),
+])
+def test_a_partner_name_with_a_line_break_or_a_whole_paragraph_is_refused(tmp_path, text, says):
+    """Both were taken: a line break split the kiosk's one-line log entries ("said: Hi Sam" then a forged
+    "voicecoach: stopped"), and a 5,000-character name had every prompt cut to 2,000 characters at run time."""
+    message = _error(tmp_path, text)
+    assert says in message, message
+    assert len(message) < 300
 
 
 @pytest.mark.parametrize("text, line", [

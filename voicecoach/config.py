@@ -40,6 +40,9 @@ class AudioSettings:
     reopen_s: float = setting(2.0, lo=0.2, hi=60.0, doc="seconds between attempts to reopen a lost device")
 
 
+MAX_NAME_CHARS = 60  # a partner's name, as spoken in prompts
+
+
 @dataclass(frozen=True)
 class PartnerSettings:
     """The couple: names used in spoken prompts."""
@@ -48,10 +51,19 @@ class PartnerSettings:
     b_name: str = setting("Partner B", doc="name of partner B (spoken in prompts)")
 
     def validate(self) -> str | None:
-        """An empty name (the prompts would say "Hi  and ."), or None."""
+        """An empty name (the prompts would say "Hi  and ."), one with a line break or another control character
+        (the kiosk's one-line log entries and the page would be broken up by it), or one longer than
+        :data:`MAX_NAME_CHARS` (said in every prompt, each of which holds at most 2,000 characters); or None."""
         for key, default in (("a_name", "Partner A"), ("b_name", "Partner B")):
-            if not getattr(self, key).strip():
+            name = getattr(self, key)
+            if not name.strip():
                 return f"{key} is empty (write a name, e.g. {key} = \"Sam\", or remove the line for {default!r})"
+            if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+                return (f"{key} = {shown_value(name)} holds a line break or another control character (write the "
+                        f"name alone on its line, e.g. {key} = \"Sam\")")
+            if len(name) > MAX_NAME_CHARS:
+                return (f"{key} is {len(name)} characters long, more than a name ({MAX_NAME_CHARS} at most: it is "
+                        f"said in every prompt); write the name alone, e.g. {key} = \"Sam\"")
         return None
 
 
