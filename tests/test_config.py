@@ -206,6 +206,19 @@ def test_a_missing_explicit_config_file_is_an_input_error(tmp_path):
         load_config(tmp_path / "nope.toml")
 
 
+@pytest.mark.parametrize("argv", [["--config", "", "config", "check"], ["--config", "", "config", "init", "--force"],
+                                  ["config", "init", "", "--force"], ["--config", " ", "journal", "path"]])
+def test_an_empty_config_option_is_refused_not_read_as_a_folder_or_the_default(argv, tmp_home, capsys):
+    """``--config "$VC_CONFIG"`` with the variable unset: check said ". is a folder, not a config file", and
+    ``config init --force`` replaced the default config.toml (its .bak the only copy of the couple's file)."""
+    tmp_home.config_file.write_text('[partners]\na_name = "Sam"\n')
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is empty: give a" in err and "folder" not in err
+    assert tmp_home.config_file.read_text() == '[partners]\na_name = "Sam"\n'
+    assert not tmp_home.config_file.with_suffix(".toml.bak").exists()
+
+
 def test_a_directory_given_as_config_is_an_input_error(tmp_path):
     with pytest.raises(InputError) as err:
         load_config(tmp_path)

@@ -230,9 +230,15 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
     return config
 
 
+EMPTY_CONFIG_OPTION = ("--config is empty: give a config file's path (e.g. --config ~/.config/voicecoach/config.toml), "
+                       "or leave --config out for the default file")
+
+
 def load_config(path: Path | str | None = None) -> Config:
     """Load the config file (the user's default file, or ``path``); defaults when the default file is absent."""
     explicit = path is not None
+    if explicit and not str(path).strip():  # ``--config "$VC_CONFIG"`` with the variable unset: was read as "."
+        raise InputError(EMPTY_CONFIG_OPTION)
     file = Path(path) if path is not None else paths.config_file()
     if not file.exists():
         broken = broken_link(file)

@@ -29,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from .. import paths
 
     if args.action == "init":
+        if getattr(args, "config", None) is not None and not args.config.strip():  # was: the default file written
+            raise InputError(cfg.EMPTY_CONFIG_OPTION)
+        if args.path is not None and not args.path.strip():
+            raise InputError("the path to write is empty: give a file's path (e.g. voicecoach config init "
+                             "~/voicecoach.toml), or leave it out for the default file")
         target = Path(args.path or getattr(args, "config", None) or paths.config_file())
         if target.is_dir():
             raise InputError(f"{target} is a folder, not a config file (give the file's path, e.g. "
