@@ -155,6 +155,17 @@ def test_export_can_replace_its_own_earlier_export(dirs: Path) -> None:
     assert json.loads(out.read_text())["talks"][0]["source"] == "kiosk"
 
 
+def test_export_to_an_empty_out_is_one_line_naming_the_option(dirs: Path) -> None:
+    """``--out "$FILE"`` with the variable unset: it was "cannot write .: it is a directory"."""
+    journal = filled(dirs)
+    before = journal.read_bytes()
+    result = run_cli(dirs, "journal", "export", "--out", "")
+    assert result.returncode == 2
+    assert result.stderr == ("voicecoach: error: --out is empty: give a file name ending in .json, e.g. --out "
+                             "journal.json\n")
+    assert journal.read_bytes() == before
+
+
 def test_export_without_a_journal_is_empty_and_creates_nothing(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["journal", "export"]) == 0
     assert json.loads(capsys.readouterr().out)["talks"] == []

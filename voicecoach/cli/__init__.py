@@ -116,6 +116,17 @@ def check_writable(path: Path, suffix: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def check_output_option(value: str | None, option: str, suffix: str, example: str) -> None:
+    """Refuse an output option given an empty value (``--html "$OUT"`` with the variable unset: it was taken as
+    no option at all, and nothing was written without a word), then one that cannot be written
+    (:func:`check_writable`). ``example`` is a file name to suggest, ending in ``suffix``."""
+    if value is None:
+        return
+    if not value.strip():
+        raise InputError(f"{option} is empty: give a file name ending in {suffix}, e.g. {option} {example}")
+    check_writable(Path(value), suffix)
+
+
 def check_wav_output(path: Path, option: str) -> None:
     """Refuse an output option that does not name a ``.wav`` file (WAV bytes under another name open in nothing
     the user expects), then one that cannot be written (:func:`check_writable`): one line, exit 2, nothing written."""

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 from .. import paths
 from ..errors import InputError, VoicecoachError
-from . import check_writable, config_of, drop_stdout
+from . import check_output_option, config_of, drop_stdout
 
 ORDER = 60
 
@@ -45,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(path)
         return 0
     if args.action == "export":
-        if args.out is not None:
-            check_writable(Path(args.out), ".json")
+        check_output_option(args.out, "--out", ".json", "journal.json")
         return _export(path, args.out)
     return _erase(path, args.yes)
 

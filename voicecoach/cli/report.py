@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from pathlib import Path
 
-from . import check_writable, config_of
+from . import check_output_option, config_of
 
 ORDER = 65
 
@@ -31,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
     config = config_of(args)
     now = datetime.now().astimezone()  # the CLI edge: the report library itself is given the time
     since = rep.parse_since(args.since, now)
-    for out, suffix in ((args.svg, ".svg"), (args.html, ".html"), (args.png, ".png")):
-        if out:  # before the summary is printed: a bad path is the one line, exit 2
-            check_writable(Path(out), suffix)
+    for option, out, suffix in (("--svg", args.svg, ".svg"), ("--html", args.html, ".html"),
+                                ("--png", args.png, ".png")):
+        check_output_option(out, option, suffix, f"trends{suffix}")  # before the summary: one line, exit 2
     path = path_for(config.journal.file)
     if path.exists():
         with Journal.open(path) as journal:  # summed by SQLite's queries, a chunk of rows at a time
