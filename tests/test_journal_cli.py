@@ -166,6 +166,25 @@ def test_export_to_an_empty_out_is_one_line_naming_the_option(dirs: Path) -> Non
     assert journal.read_bytes() == before
 
 
+@pytest.mark.parametrize("argv", [["journal", "export"], ["journal", "erase", "--yes"], ["report"]])
+def test_a_journal_link_that_leads_nowhere_is_named_not_taken_for_an_empty_journal(argv: list[str], dirs: Path) -> None:
+    """The journal a symbolic link to a drive that is not connected: export printed an empty journal and erase said
+    "nothing to erase: there is no journal at ...", exit 0 (report: "Nothing in the journal ... yet"), while
+    listen said it could not use it "(No such file or directory); check that <folder> is writable". Now each says
+    what the link is, exit 1, and leaves it as it was."""
+    link = dirs / "data" / "journal.sqlite3"
+    link.parent.mkdir()
+    target = dirs / "usb" / "journal.sqlite3"
+    link.symlink_to(target)
+    result = run_cli(dirs, *argv)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (f"voicecoach: error: journal {link}: it is a symbolic link to {target} that cannot be "
+                             f"followed (No such file or directory); connect the drive it is on, or point the link at "
+                             f"the journal - talks are not recorded until then\n")
+    assert result.stdout == ""
+    assert link.is_symlink() and not target.parent.exists()
+
+
 def test_export_without_a_journal_is_empty_and_creates_nothing(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["journal", "export"]) == 0
     assert json.loads(capsys.readouterr().out)["talks"] == []

@@ -50,6 +50,13 @@ def run(args: argparse.Namespace) -> int:
     return _erase(path, args.yes)
 
 
+def present(path: Path) -> bool:
+    """Whether a journal file is at ``path`` (:func:`voicecoach.journal.store.present`)."""
+    from ..journal.store import present as journal_present
+
+    return journal_present(path)
+
+
 def _open(path: Path):  # noqa: ANN202 - a Journal, imported lazily
     from ..journal.store import Journal
 
@@ -63,7 +70,7 @@ def _export(path: Path, out: str | None) -> int:
 
     counted: dict[str, int] = {}
     with ExitStack() as stack:
-        if path.exists():
+        if present(path):  # a symbolic link leading nowhere is refused, not exported as empty
             journal = stack.enter_context(_open(path))
             text: Iterable[str] = _then_newline(journal.export_json(indent=2, counted=counted))
         else:
@@ -102,7 +109,7 @@ def _to_stdout(text: Iterable[str]) -> None:
 
 
 def _erase(path: Path, yes: bool) -> int:
-    if not path.exists():
+    if not present(path):  # a link leading nowhere is refused: the journal may be on a drive not connected
         print(f"nothing to erase: there is no journal at {path}")
         return 0
     with _open(path) as journal:

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> int:
     """Print the summary; write the chart and page when asked."""
     from ..journal import report as rep
-    from ..journal.store import Journal, path_for
+    from ..journal.store import Journal, path_for, present
 
     config = config_of(args)
     now = datetime.now().astimezone()  # the CLI edge: the report library itself is given the time
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
                                 ("--png", args.png, ".png")):
         check_output_option(out, option, suffix, f"trends{suffix}")  # before the summary: one line, exit 2
     path = path_for(config.journal.file)
-    if path.exists():
+    if present(path):  # a symbolic link leading nowhere is refused, not reported as an empty journal
         with Journal.open(path) as journal:  # summed by SQLite's queries, a chunk of rows at a time
             report = rep.build_report(journal.report_rows(), since, now)
     else:

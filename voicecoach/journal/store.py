@@ -96,11 +96,43 @@ def _is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
 
 
+def _broken_link(path: Path) -> JournalUnavailable | None:
+    """The error for a journal path that is a symbolic link leading nowhere (its drive not mounted, its target
+    moved, a loop), or None. It is not "no journal yet": export and report showed an empty journal, erase said there
+    was nothing to erase, and opening it blamed the folder's permissions."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as exc:
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return JournalUnavailable(f"journal {path}: it is a symbolic link to {target} that cannot be followed "
+                                  f"({exc.strerror or exc}); connect the drive it is on, or point the link at the "
+                                  f"journal - talks are not recorded until then")
+    return None
+
+
+def present(path: Path) -> bool:
+    """True when there is a journal file at ``path``, False when there is none yet; :class:`JournalUnavailable`
+    when ``path`` is a symbolic link that leads nowhere (:func:`_broken_link`)."""
+    broken = _broken_link(path)
+    if broken is not None:
+        raise broken
+    return path.exists()
+
+
 def _not_a_file(path: Path) -> JournalUnavailable | None:
-    """The error for a journal path that is a pipe, a device or a socket (None for a file or nothing there).
+    """The error for a journal path that is a pipe, a device or a socket, or a symbolic link leading nowhere (None
+    for a file or nothing there).
 
     SQLite would fail on it with a bare "disk I/O error", and making it private would chmod it: as root, a
     ``[journal] file = "/dev/null"`` took /dev/null away from every other user."""
+    broken = _broken_link(path)
+    if broken is not None:
+        return broken
     try:
         mode = path.stat().st_mode
     except OSError:
