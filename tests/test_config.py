@@ -201,6 +201,22 @@ def test_a_binary_file_is_refused_in_one_line(tmp_path):
         load_config(path)
 
 
+@pytest.mark.parametrize("raw, says", [
+    ('[partners]\r\na_name = "Sam"\r\n'.encode("utf-16"),
+     'not a UTF-8 text file: it is saved as UTF-16 ("Unicode" in Windows Notepad); save it again as UTF-8'),
+    ('[partners]\na_name = "Zoé"\n'.encode("latin-1"),
+     "not a UTF-8 text file (is this the right file? If it is, save it as UTF-8)"),
+])
+def test_a_config_saved_in_another_encoding_says_how_to_save_it(tmp_path, raw, says):
+    """A config saved by Notepad as "Unicode" (UTF-16), or by an old editor as Latin-1: both were "not a UTF-8
+    text file (is this the right file?)", which names no fix for the right file saved the wrong way."""
+    path = tmp_path / "c.toml"
+    path.write_bytes(raw)
+    with pytest.raises(InputError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: {says}"
+
+
 def test_a_missing_explicit_config_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="does not exist.*config init"):
         load_config(tmp_path / "nope.toml")

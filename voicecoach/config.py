@@ -247,7 +247,7 @@ def load_config(path: Path | str | None = None) -> Config:
         if explicit:
             raise InputError(f"config file {file} does not exist (create one with: voicecoach config init)")
         return Config()
-    data = read_toml_file(file, "config", "is this the right file?",
+    data = read_toml_file(file, "config", "is this the right file? If it is, save it as UTF-8",
                           "fix the line, or recreate with: voicecoach config init --force", example="config.toml")
     return config_from_dict(data, str(file))
 
