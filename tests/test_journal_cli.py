@@ -242,6 +242,16 @@ def test_erase_on_a_terminal_asks_and_erases_only_when_confirmed(dirs: Path) -> 
         assert journal.rows("talks") == []
 
 
+def test_erase_on_a_terminal_ended_with_ctrl_d_erases_nothing_and_says_so(dirs: Path) -> None:
+    """Ctrl-D (end of input) at the confirmation: it was "voicecoach: error: internal error: EOFError:  (rerun with
+    --debug and report it)". Now it is no answer: "Nothing was erased.", exit 1, every talk still there."""
+    path = filled(dirs)
+    code, out = _erase_on_a_terminal(dirs, b"\x04")
+    assert code == 1 and "Nothing was erased." in out and "internal error" not in out
+    with Journal.open(path) as journal:
+        assert len(journal.rows("talks")) == 1
+
+
 def test_erase_without_a_journal_has_nothing_to_do(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["journal", "erase"]) == 0
     assert "nothing to erase" in capsys.readouterr().out

@@ -120,7 +120,11 @@ def _erase(path: Path, yes: bool) -> int:
             if not sys.stdin.isatty():
                 raise InputError(f"refusing to erase {what} without confirmation: run it in a terminal, "
                                  "or add --yes")
-            answer = input(f"Erase {what} from {path}? This cannot be undone. Type 'erase' to confirm: ")
+            try:
+                answer = input(f"Erase {what} from {path}? This cannot be undone. Type 'erase' to confirm: ")
+            except EOFError:  # Ctrl-D at the question (was: "internal error: EOFError"): no answer, so no erase
+                print()
+                answer = ""
             if answer.strip().lower() != "erase":
                 print("Nothing was erased.")
                 return 1
