@@ -302,6 +302,29 @@ def test_config_init_force_twice_keeps_the_users_file_in_the_backup(tmp_home, ca
     assert (tmp_home.config_dir / "config.toml.bak").read_text() == "[pause]\nlength_min = 30\n"
 
 
+def test_config_init_force_on_a_full_disk_keeps_the_users_file_in_place(small_disk, tmp_home, monkeypatch, capsys):
+    """``config init --force`` with the config folder on a full disk: config.toml was first renamed to
+    config.toml.bak, then the new file could not be written: no config.toml at all (every command then ran on the
+    defaults, ``config check`` said "not present: defaults in use"), and exit 2 with "check the folder". Now the new
+    file is written whole before the old one moves: nothing changes, and the full disk is exit 1."""
+    folder = small_disk(64)
+    monkeypatch.setenv("VOICECOACH_CONFIG_DIR", str(folder))
+    mine = '[partners]\na_name = "Sam"\n'
+    (folder / "config.toml").write_text(mine)
+    with open(folder / "fill", "wb", buffering=0) as fill:  # fill what is left, whatever the rounding
+        try:
+            while True:
+                fill.write(b"\0" * 4096)
+        except OSError:
+            pass
+    assert cli.main(["config", "init", "--force"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"voicecoach: error: cannot write {folder / 'config.toml'}: No space left on device (free some "
+                   f"space and run it again; the file there is unchanged)\n")
+    assert (folder / "config.toml").read_text() == mine
+    assert sorted(p.name for p in folder.iterdir()) == ["config.toml", "fill"]
+
+
 def test_config_init_onto_a_folder_is_one_line_and_moves_nothing(tmp_home, tmp_path, capsys):
     folder = tmp_path / "mine"
     folder.mkdir()

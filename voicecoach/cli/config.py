@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, VoicecoachError
 from . import config_of
 
 ORDER = 80
@@ -21,6 +22,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     actions.add_parser("show", parents=[common], help="print the effective config as TOML")
     actions.add_parser("check", parents=[common], help="validate the config file")
     p.set_defaults(func=run)
+
+
+def _write_keeping_backup(target: Path, backup: Path, text: str) -> bool:
+    """Write ``text`` to ``target`` (0600); an existing file that is not the defaults is kept as ``backup``. True
+    when it was kept. The new file is whole on disk before the old one moves: a full disk raised OSError after the
+    couple's config.toml had become config.toml.bak, leaving no config.toml (every command then ran on the
+    defaults); now it leaves everything as it was."""
+    from .. import paths
+
+    # The defaults need no copy: a second --force must not replace the .bak holding the user's own file.
+    kept = target.exists() and target.read_bytes() != text.encode("utf-8")
+    if not kept:
+        paths.write_private(target, text)  # 0600 whatever the umask
+        return False
+    staging = target.with_name(f".{target.name}.new")
+    staging.unlink(missing_ok=True)
+    try:
+        paths.write_private(staging, text)
+        target.replace(backup)  # a link of the user's moves as it is (its file is left alone), as before
+        staging.replace(target)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,12 +75,11 @@ def run(args: argparse.Namespace) -> int:
         backup = target.with_suffix(target.suffix + ".bak")
         try:
             paths.private_dir(target.parent)  # a missing folder is made 0700 (an existing one is left as it is)
-            # The defaults need no copy: a second --force must not replace the .bak holding the user's own file.
-            kept = target.exists() and target.read_bytes() != text.encode("utf-8")
-            if kept:
-                target.replace(backup)
-            paths.write_private(target, text)  # 0600 whatever the umask
+            kept = _write_keeping_backup(target, backup, text)
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the disk's failure, not the user's input
+                raise VoicecoachError(f"cannot write {target}: {exc.strerror} (free some space and run it again; "
+                                      f"the file there is unchanged)") from None
             raise InputError(f"cannot write {target}: {exc.strerror} (check the folder, or give another path "
                              f"with --config FILE)") from None
         print(f"wrote {target}" + (f" (your old file is {backup})" if kept else ""))
