@@ -270,6 +270,27 @@ def test_a_url_that_is_not_one_is_one_line_before_anything_is_fetched(url, run_c
     assert result.stderr.count("\n") == 1 and "internal error" not in result.stderr
 
 
+@pytest.mark.parametrize("url, says", [
+    ("file://{tmp}", "{tmp} is a folder, not a zip (give the zip file in it, e.g. file://{tmp}/model.zip)"),
+    ("file://{tmp}/gone.zip", "there is no file {tmp}/gone.zip (give the zip's full path"),
+    ("file://model.zip", "a file URL holds the file's full path after three slashes, e.g. "
+                         "file:///home/you/Downloads/model.zip"),
+    ("https:///model.zip", "has no host name: give the whole address"),
+])
+def test_a_url_no_network_could_help_is_the_users_input_not_a_network_failure(url, says, run_cli, tmp_home,
+                                                                               tmp_path):
+    """``--url file:///a/folder``, a file that is not there, ``file://model.zip`` or ``https:///model.zip``: it was
+    "cannot download ...: [Errno 21] Is a directory ... (check the network and run the same command again to
+    resume ...)", exit 1. Now one line naming what to give instead, exit 2, before anything is fetched."""
+    models_dir = tmp_path / "models"
+    env = {**tmp_home.env, "VOICECOACH_MODELS_DIR": str(models_dir)}
+    result = run_cli("models", "download", "mine", "--url", url.format(tmp=tmp_path), env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("voicecoach: error: --url ") and says.format(tmp=tmp_path) in result.stderr
+    assert result.stderr.count("\n") == 1 and "check the network" not in result.stderr
+    assert not models_dir.exists() or not any(models_dir.iterdir())
+
+
 def test_a_model_name_voicecoach_does_not_know_is_not_told_to_download_by_name():
     """``models download NAME`` refuses a name outside the catalogue, so the fix must not be that command alone."""
     message = missing_model_message("vosk-model-typo", "en")

@@ -247,6 +247,19 @@ ARGS = {
     "unknown check-in": (("checkin", "no-such-ritual", "--answers", "yes", "--to", "/tmp/x.wav"), 2,
                          "no-such-ritual"),
     "listen --fast without --file": (("listen", "--fast", "--no-ui"), 2, "--fast needs --file"),
+    # was: the microphone named ignored without a word (exit 0, the file heard)
+    "listen --input with --file": (("listen", "--input", "99", "--file", "/nonexistent/talk.wav", "--no-ui"), 2,
+                                   "--input and --file both name what to listen to: give --file "
+                                   "/nonexistent/talk.wav alone to hear the recording, or --input 99 alone"),
+    "calibrate --input with --from-wav": (("calibrate", "--input", "usb", "--from-wav", "/nonexistent/a.wav",
+                                           "/nonexistent/b.wav"), 2, "--input and --from-wav both name what"),
+    # were: the device ignored without a word (exit 0, a WAV written; the demo printed)
+    "checkin --to with --output": (("checkin", "weather", "--answers", "yes", "--to", "/tmp/x.wav", "--output", "usb"),
+                                   2, "--to rehearses offline into a WAV file, so --output usb would not be used"),
+    "checkin --to with --input": (("checkin", "weather", "--answers", "yes", "--to", "/tmp/x.wav", "--input", "2"), 2,
+                                  "so --input 2 would not be used: leave out --input, or --to"),
+    "demo --fast with --output": (("demo", "--fast", "--output", "usb"), 2, "--fast only prints the demo (nothing is "
+                                                                        "played), so --output usb would not be used"),
     "report since nonsense": (("report", "--since", "yesterday-ish"), 2, "since"),
     "say to a missing folder": (("say", "hello", "--to", "/nonexistent/dir/x.wav"), 2, "/nonexistent/dir"),
     "calibrate from missing files": (("calibrate", "--from-wav", "/nonexistent/a.wav", "/nonexistent/b.wav"), 2,

@@ -167,6 +167,20 @@ def test_scripts_show_of_an_unknown_name_is_an_input_error(user_scripts: Path, c
     assert "no check-in script called 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [["scripts", "show", "{file}"], ["checkin", "{file}", "--answers", "yes"]])
+def test_a_scripts_file_path_given_for_its_name_says_how_to_use_the_file(argv, user_scripts: Path, tmp_path: Path,
+                                                                         capsys, monkeypatch) -> None:
+    """``voicecoach checkin ./morning.toml`` (or scripts show FILE): it was "no check-in script called
+    './morning.toml' (available: ...)", which says nothing of how to use the file the user has."""
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path / "data"))
+    file = tmp_path / "morning.toml"
+    assert main([a.format(file=file) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"voicecoach: error: {str(file)!r} is a file's path, but check-in scripts are named: copy the file "
+                   f"into {user_scripts} and give its name (e.g. morning); check the file first with: voicecoach "
+                   f"scripts check {file}\n")
+
+
 def test_the_example_in_writing_scripts_passes_check(tmp_path: Path, capsys) -> None:
     guide = (builtin_dir().parent / "WRITING_SCRIPTS.md").read_text(encoding="utf-8")
     example = guide.split("```toml\n", 1)[1].split("```", 1)[0]

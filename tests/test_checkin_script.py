@@ -236,6 +236,19 @@ def test_files_are_named_by_their_name_and_missing_files_are_input_errors(tmp_pa
         load_script_file(path)
 
 
+def test_a_script_saved_as_utf16_says_how_to_save_it(tmp_path):
+    """Notepad's "Unicode" (UTF-16): it was "not a UTF-8 text file (is this a check-in script?)"."""
+    path = tmp_path / "mine.toml"
+    path.write_bytes((HEAD + '[[steps]]\ntype = "say"\ntext = "Hi."\n').encode("utf-16"))
+    with pytest.raises(InputError) as err:
+        load_script_file(path)
+    assert str(err.value) == ('mine.toml: not a UTF-8 text file: it is saved as UTF-16 ("Unicode" in Windows '
+                              'Notepad); save it again as UTF-8')
+    path.write_bytes((HEAD + '[[steps]]\ntype = "say"\ntext = "Café?"\n').encode("latin-1"))
+    with pytest.raises(InputError, match=r"\(is this a check-in script\? If it is, save it as UTF-8\)$"):
+        load_script_file(path)
+
+
 @pytest.mark.parametrize("file, expected", [
     ("my script.toml", "my script.toml: the file name 'my script' is not a usable script name (lowercase letters, "
                        "digits, - or _): rename the file to my-script.toml, or add name = \"my-script\""),

@@ -266,3 +266,22 @@ def test_listen_and_checkin_no_ui_helps_say_how_answers_are_typed(capsys) -> Non
     with pytest.raises(SystemExit):
         cli.main(["listen", "--help"])
     assert "plain log lines instead of the live view;" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [("config", "show"), ("scripts", "list"), ("report",), ("journal", "path")])
+def test_output_onto_a_full_disk_is_one_line_not_an_internal_error(args, tmp_home):
+    """``voicecoach report > trends.txt`` (or config show, scripts list ...) on a full disk: it was "internal error:
+    OSError: [Errno 28] No space left on device (rerun with --debug and report it)", a bug report asked for a
+    full disk. Now one line naming the full disk and the fix, exit 1 (a failure of the world)."""
+    import subprocess
+
+    from conftest import cli_command
+
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([*cli_command(), *args], stdin=subprocess.DEVNULL, stdout=full,
+                                stderr=subprocess.PIPE, text=True, env=tmp_home.env, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "voicecoach: error: the disk is full (No space left on device): what was being written (the output, or a "
+        "file) is incomplete; free some space and run it again"]

@@ -79,7 +79,7 @@ def test_nested_sections_are_read(tmp_path):
 
 def test_show_output_round_trips_exactly_for_tricky_strings(tmp_path):
     tricky = 'He said "stop" \\ then\tleft.\nNew line, ünïcode, {length} min'
-    config = dataclasses.replace(Config(), partners=dataclasses.replace(Config().partners, a_name=tricky))
+    config = dataclasses.replace(Config(), pause=dataclasses.replace(Config().pause, phrase=tricky))  # any text
     text = dump_toml(config, with_docs=False)
     assert _load_text(tmp_path, text) == config
 
@@ -100,6 +100,21 @@ def test_show_output_round_trips_for_defaults(tmp_path):
 def test_unknown_keys_name_the_dotted_key_and_the_known_ones(tmp_path, text, key):
     message = _error(tmp_path, text)
     assert "unknown key" in message and key in message and "known keys" in message
+
+
+@pytest.mark.parametrize("text, shown", [
+    ('a_name = "Sam"\n[partners]\nb_name = "Alex"\n', "unknown key 'a_name': a_name belongs in [partners] (move the "
+                                                       "line under that header)"),
+    ("[partners]\nlength_min = 10\n", "unknown key 'partners.length_min': length_min belongs in [pause] (move the "
+                                      "line under that header)"),
+    ("[pause]\nenabled = false\n", "unknown key 'pause.enabled': enabled belongs in [commands.clap], [journal], "
+                                   "[web] (move the line under the one you mean)"),
+])
+def test_a_key_under_the_wrong_header_names_the_section_it_belongs_in(tmp_path, text, shown):
+    """A key written above every header, or under another section's: it was only "unknown key 'a_name' (known
+    keys: audio, checkin, commands, ...)", although a_name is a known key, of [partners]."""
+    message = _error(tmp_path, text)
+    assert message == f"{tmp_path / 'c.toml'}: {shown}"
 
 
 @pytest.mark.parametrize("text, key, kind", [
@@ -155,6 +170,20 @@ def test_an_empty_partner_name_is_refused(tmp_path, text, key):
     assert "partners" in message and f"{key} is empty" in message and "\n" not in message
 
 
+@pytest.mark.parametrize("text, says", [
+    ('[partners]\na_name = "Sam\\nvoicecoach: stopped"\n', "partners: a_name = 'Sam\\nvoicecoach: stopped' holds a "
+                                                          "line break or another control character"),
+    ('[partners]\nb_name = "' + "Alex " * 1000 + '"\n', "partners: b_name is 5000 characters long, more than a name "
+                                                      "(60 at most: it is said in every prompt)"),
+])
+def test_a_partner_name_with_a_line_break_or_a_whole_paragraph_is_refused(tmp_path, text, says):
+    """Both were taken: a line break split the kiosk's one-line log entries ("said: Hi Sam" then a forged
+    "voicecoach: stopped"), and a 5,000-character name had every prompt cut to 2,000 characters at run time."""
+    message = _error(tmp_path, text)
+    assert says in message, message
+    assert len(message) < 300
+
+
 @pytest.mark.parametrize("text, line", [
     ("[audio]\nframe_ms = 30\nthis is not toml\n", "line 3"),
     ("[audio\nframe_ms = 30\n", "line 1"),
@@ -172,15 +201,65 @@ def test_a_binary_file_is_refused_in_one_line(tmp_path):
         load_config(path)
 
 
+@pytest.mark.parametrize("raw, says", [
+    ('[partners]\r\na_name = "Sam"\r\n'.encode("utf-16"),
+     'not a UTF-8 text file: it is saved as UTF-16 ("Unicode" in Windows Notepad); save it again as UTF-8'),
+    ('[partners]\na_name = "Zoé"\n'.encode("latin-1"),
+     "not a UTF-8 text file (is this the right file? If it is, save it as UTF-8)"),
+])
+def test_a_config_saved_in_another_encoding_says_how_to_save_it(tmp_path, raw, says):
+    """A config saved by Notepad as "Unicode" (UTF-16), or by an old editor as Latin-1: both were "not a UTF-8
+    text file (is this the right file?)", which names no fix for the right file saved the wrong way."""
+    path = tmp_path / "c.toml"
+    path.write_bytes(raw)
+    with pytest.raises(InputError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: {says}"
+
+
 def test_a_missing_explicit_config_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="does not exist.*config init"):
         load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("argv", [["--config", "", "config", "check"], ["--config", "", "config", "init", "--force"],
+                                  ["config", "init", "", "--force"], ["--config", " ", "journal", "path"]])
+def test_an_empty_config_option_is_refused_not_read_as_a_folder_or_the_default(argv, tmp_home, capsys):
+    """``--config "$VC_CONFIG"`` with the variable unset: check said ". is a folder, not a config file", and
+    ``config init --force`` replaced the default config.toml (its .bak the only copy of the couple's file)."""
+    tmp_home.config_file.write_text('[partners]\na_name = "Sam"\n')
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is empty: give a" in err and "folder" not in err
+    assert tmp_home.config_file.read_text() == '[partners]\na_name = "Sam"\n'
+    assert not tmp_home.config_file.with_suffix(".toml.bak").exists()
 
 
 def test_a_directory_given_as_config_is_an_input_error(tmp_path):
     with pytest.raises(InputError) as err:
         load_config(tmp_path)
     assert str(tmp_path) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("kind", ["loop", "dangling"])
+def test_a_config_link_that_leads_nowhere_is_an_error_not_the_defaults(kind, tmp_home, capsys):
+    """The default config.toml a symbolic link round in a loop, or to a file that is gone (a dotfiles folder moved):
+    it was "config OK ... (not present: defaults in use)", exit 0, and every command ran on the defaults (other
+    names, no quiet hours); an explicit --config of it said it "does not exist". Now one line naming the link."""
+    link = tmp_home.config_file
+    if kind == "loop":
+        (link.parent / "a").symlink_to(link.parent / "b")
+        (link.parent / "b").symlink_to(link.parent / "a")
+        link.symlink_to(link.parent / "a")
+    else:
+        link.symlink_to(link.parent / "gone" / "config.toml")
+    for argv in (["config", "check"], ["--config", str(link), "config", "show"], ["config", "init"]):
+        assert cli.main(argv) == 2, argv
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.startswith(f"voicecoach: error: config file {link} is a symbolic link to ")
+        assert captured.err.count("\n") == 1 and "remove the link to use the defaults" in captured.err
+    assert link.is_symlink()
 
 
 def test_config_from_dict_names_where_the_values_came_from():
@@ -221,6 +300,29 @@ def test_config_init_force_twice_keeps_the_users_file_in_the_backup(tmp_home, ca
     assert "config.toml.bak" in capsys.readouterr().out
     assert cli.main(["config", "init", "--force"]) == 0  # the file holds the defaults now: nothing to back up
     assert (tmp_home.config_dir / "config.toml.bak").read_text() == "[pause]\nlength_min = 30\n"
+
+
+def test_config_init_force_on_a_full_disk_keeps_the_users_file_in_place(small_disk, tmp_home, monkeypatch, capsys):
+    """``config init --force`` with the config folder on a full disk: config.toml was first renamed to
+    config.toml.bak, then the new file could not be written: no config.toml at all (every command then ran on the
+    defaults, ``config check`` said "not present: defaults in use"), and exit 2 with "check the folder". Now the new
+    file is written whole before the old one moves: nothing changes, and the full disk is exit 1."""
+    folder = small_disk(64)
+    monkeypatch.setenv("VOICECOACH_CONFIG_DIR", str(folder))
+    mine = '[partners]\na_name = "Sam"\n'
+    (folder / "config.toml").write_text(mine)
+    with open(folder / "fill", "wb", buffering=0) as fill:  # fill what is left, whatever the rounding
+        try:
+            while True:
+                fill.write(b"\0" * 4096)
+        except OSError:
+            pass
+    assert cli.main(["config", "init", "--force"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"voicecoach: error: cannot write {folder / 'config.toml'}: No space left on device (free some "
+                   f"space and run it again; the file there is unchanged)\n")
+    assert (folder / "config.toml").read_text() == mine
+    assert sorted(p.name for p in folder.iterdir()) == ["config.toml", "fill"]
 
 
 def test_config_init_onto_a_folder_is_one_line_and_moves_nothing(tmp_home, tmp_path, capsys):

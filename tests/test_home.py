@@ -216,3 +216,37 @@ def test_a_page_that_cannot_listen_at_start_is_tried_again_until_it_serves(tmp_h
         holder.close()
         home.close()
         live.close()
+
+
+def test_a_pairing_code_that_cannot_be_stored_is_said_and_the_kiosk_goes_on(tmp_home, caplog) -> None:
+    """Asked for a pairing code with a data folder where it cannot be written (read-only, full; here a folder
+    where the code's file goes): the OSError escaped the loop's tick (the kiosk logged a traceback, "the live loop
+    failed", and reopened the microphone; the couple heard nothing). Now it says it could not, logs why in one
+    line, and the loop goes on."""
+    from voicecoach.audio.playback import NullSink
+    from voicecoach.commands import Command, Source
+    from voicecoach.config import Config
+    from voicecoach.home import attach
+    from voicecoach.runtime_live import Live, LiveSpec
+    from voicecoach.speech.speaker import Speaker
+    from voicecoach.web.security import CODE_FILE
+
+    (tmp_home.data_dir / CODE_FILE).mkdir()
+    config = Config()
+    config = type(config)(**{**config.__dict__, "web": type(config.web)(enabled=True, port=0, pairing="always")})
+    said: list[str] = []
+    live = Live.build(config, LiveSpec(TalkSource.KIOSK, commands=False), journal=None, notes=None,
+                      speaker=Speaker(config.speech, sink=NullSink()), on_line=said.append)
+    home = attach(live, config, tmp_home.config_file, tmp_home.data_dir / "journal.sqlite3", lambda: None)
+    try:
+        live.submit(Command.PAIRING_CODE, Source.VOICE)
+        live.session.tick()
+        assert any("could not make a pairing code" in line for line in said), said
+        assert f"cannot store the pairing code in {tmp_home.data_dir}" in caplog.text
+        live.submit(Command.PAIRING_CODE, Source.VOICE)  # and again: the loop is still there
+        live.session.tick()
+        assert sum("could not make a pairing code" in line for line in said) == 2, said
+    finally:
+        home.close()
+        live.close()
+

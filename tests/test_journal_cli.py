@@ -57,6 +57,22 @@ def test_path_follows_the_journal_file_setting(dirs: Path, capsys: pytest.Captur
     assert capsys.readouterr().out.strip() == str(dirs / "elsewhere.db")
 
 
+def test_a_relative_journal_file_is_refused_naming_the_full_path_to_write(dirs: Path) -> None:
+    """``[journal] file = "us.sqlite3"``: it was taken from the current folder, so ``listen`` in one folder and
+    ``report`` or ``journal erase`` in another each found a different journal ("nothing to erase" while the talks
+    stayed in the other one). Now one line, exit 2, before any journal is made."""
+    (dirs / "config").mkdir()
+    (dirs / "config" / "config.toml").write_text('[journal]\nfile = "us.sqlite3"\n')
+    for argv in (["path"], ["erase", "--yes"], ["export"]):
+        result = run_cli(dirs, "journal", *argv)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (f"voicecoach: error: {dirs / 'config' / 'config.toml'}: journal: file = 'us.sqlite3' "
+                                 f"is a relative path, so the journal would be wherever voicecoach is started from; "
+                                 f"write the full path, e.g. file = \"~/us.sqlite3\", or leave it empty for the "
+                                 f"data folder\n")
+    assert not (ROOT / "us.sqlite3").exists()
+
+
 def test_export_prints_json_to_stdout(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     filled(dirs)
     assert main(["journal", "export", "--json"]) == 0
@@ -97,6 +113,76 @@ def test_export_to_a_folder_is_one_line_and_exit_2(dirs: Path) -> None:
     assert result.stderr == (f"voicecoach: error: cannot write {dirs}: it is a directory (give a file name ending "
                              f"in .json)\n")
     assert journal.read_bytes() == before
+
+
+@pytest.mark.parametrize("target", ["journal.sqlite3", "journal.sqlite3-wal", "profile.json"])
+def test_export_over_a_file_voicecoach_keeps_is_refused_and_the_file_kept(target: str, dirs: Path) -> None:
+    """``journal export --out`` naming the journal itself replaced it by its own export (exit 0, every talk gone
+    with the next open); now one line, exit 2, every file as it was."""
+    journal = filled(dirs)
+    kept = dirs / "data" / target
+    if not kept.exists():
+        kept.write_bytes(b"\x37\x7f\x06\x82 pages" if target.endswith("-wal") else b'{"calm": 1}')
+    before = {p.name: p.read_bytes() for p in (journal, kept)}
+    result = run_cli(dirs, "journal", "export", "--out", str(kept))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"voicecoach: error: cannot write {kept}: it is a file voicecoach keeps in its data "
+                             f"folder {dirs / 'data'}, and the output would replace it (choose another file name "
+                             f"ending in .json)\n")
+    assert {p.name: p.read_bytes() for p in (journal, kept)} == before
+
+
+def test_export_over_a_journal_kept_elsewhere_is_refused(dirs: Path) -> None:
+    """A journal moved out of the data folder with ``[journal] file``, or any other SQLite database, is refused
+    as an output too."""
+    elsewhere = dirs / "us.sqlite3"
+    (dirs / "config").mkdir()
+    (dirs / "config" / "config.toml").write_text(f'[journal]\nfile = "{elsewhere}"\n')
+    with Journal.open(elsewhere) as journal:
+        journal.start_talk("listen", 1_790_000_000.0)
+    before = elsewhere.read_bytes()
+    result = run_cli(dirs, "journal", "export", "--out", str(elsewhere))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"voicecoach: error: cannot write {elsewhere}: it is an SQLite database")
+    assert result.stderr.count("\n") == 1 and elsewhere.read_bytes() == before
+
+
+def test_export_can_replace_its_own_earlier_export(dirs: Path) -> None:
+    filled(dirs)
+    out = dirs / "mine.json"
+    for _ in range(2):
+        assert run_cli(dirs, "journal", "export", "--out", str(out)).returncode == 0
+    assert json.loads(out.read_text())["talks"][0]["source"] == "kiosk"
+
+
+def test_export_to_an_empty_out_is_one_line_naming_the_option(dirs: Path) -> None:
+    """``--out "$FILE"`` with the variable unset: it was "cannot write .: it is a directory"."""
+    journal = filled(dirs)
+    before = journal.read_bytes()
+    result = run_cli(dirs, "journal", "export", "--out", "")
+    assert result.returncode == 2
+    assert result.stderr == ("voicecoach: error: --out is empty: give a file name ending in .json, e.g. --out "
+                             "journal.json\n")
+    assert journal.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv", [["journal", "export"], ["journal", "erase", "--yes"], ["report"]])
+def test_a_journal_link_that_leads_nowhere_is_named_not_taken_for_an_empty_journal(argv: list[str], dirs: Path) -> None:
+    """The journal a symbolic link to a drive that is not connected: export printed an empty journal and erase said
+    "nothing to erase: there is no journal at ...", exit 0 (report: "Nothing in the journal ... yet"), while
+    listen said it could not use it "(No such file or directory); check that <folder> is writable". Now each says
+    what the link is, exit 1, and leaves it as it was."""
+    link = dirs / "data" / "journal.sqlite3"
+    link.parent.mkdir()
+    target = dirs / "usb" / "journal.sqlite3"
+    link.symlink_to(target)
+    result = run_cli(dirs, *argv)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (f"voicecoach: error: journal {link}: it is a symbolic link to {target} that cannot be "
+                             f"followed (No such file or directory); connect the drive it is on, or point the link at "
+                             f"the journal - talks are not recorded until then\n")
+    assert result.stdout == ""
+    assert link.is_symlink() and not target.parent.exists()
 
 
 def test_export_without_a_journal_is_empty_and_creates_nothing(dirs: Path, capsys: pytest.CaptureFixture) -> None:
@@ -156,6 +242,16 @@ def test_erase_on_a_terminal_asks_and_erases_only_when_confirmed(dirs: Path) -> 
         assert journal.rows("talks") == []
 
 
+def test_erase_on_a_terminal_ended_with_ctrl_d_erases_nothing_and_says_so(dirs: Path) -> None:
+    """Ctrl-D (end of input) at the confirmation: it was "voicecoach: error: internal error: EOFError:  (rerun with
+    --debug and report it)". Now it is no answer: "Nothing was erased.", exit 1, every talk still there."""
+    path = filled(dirs)
+    code, out = _erase_on_a_terminal(dirs, b"\x04")
+    assert code == 1 and "Nothing was erased." in out and "internal error" not in out
+    with Journal.open(path) as journal:
+        assert len(journal.rows("talks")) == 1
+
+
 def test_erase_without_a_journal_has_nothing_to_do(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["journal", "erase"]) == 0
     assert "nothing to erase" in capsys.readouterr().out
@@ -165,6 +261,30 @@ def test_journal_needs_an_action(dirs: Path) -> None:
     with pytest.raises(SystemExit) as info:
         main(["journal"])
     assert info.value.code == 2
+
+
+def test_erase_while_another_program_writes_names_it_and_keeps_everything(
+        dirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Another program holding the journal's write lock (an SQLite browser with unsaved changes, a stuck second
+    voicecoach): it was "cannot use it (database is locked); check that <folder> is writable by this user and the
+    disk is not full", a fix that fixes nothing. Now the line names the other program; nothing is erased."""
+    path = filled(dirs)
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, **{**k, "timeout": 0.2}))
+    writer = real_connect(str(path), isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        assert main(["journal", "erase", "--yes"]) == 1
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"voicecoach: error: journal {path}: another program is writing to it and kept it locked")
+    assert "writable" not in err and "disk" not in err
+    monkeypatch.undo()
+    with Journal.open(path) as journal:
+        assert len(journal.rows("talks")) == 1 and len(journal.rows("events")) == 1
 
 
 def _hold_a_read_transaction(path: Path) -> sqlite3.Connection:

@@ -84,3 +84,33 @@ def test_an_output_path_that_cannot_be_written_is_one_line_and_exit_2_before_the
     missing = dirs / "no" / "such" / "chart"
     assert main(["report", option, str(missing)]) == 2
     assert f"folder {missing.parent} does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--svg", "--html", "--png"])
+def test_a_chart_or_page_is_never_written_over_the_journal(option: str, dirs: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    """``report --html`` (or --svg) given the journal's own path replaced the journal by the page, exit 0; now one
+    line, exit 2, before the report, and the journal is as it was."""
+    seeded(dirs)
+    journal = dirs / "data" / "journal.sqlite3"
+    before = journal.read_bytes()
+    assert main(["report", "--since", "8w", option, str(journal)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"voicecoach: error: cannot write {journal}: it is a file voicecoach keeps")
+    assert captured.err.count("\n") == 1
+    assert journal.read_bytes() == before
+
+
+@pytest.mark.parametrize("option", ["--svg", "--html", "--png"])
+def test_an_empty_output_option_is_refused_not_ignored(option: str, dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    """``report --html "$OUT"`` with the variable unset: exit 0, the summary printed and no page written, without a
+    word (an empty value was taken as no option). Now one line, exit 2, before the report."""
+    seeded(dirs)
+    assert main(["report", "--since", "8w", option, ""]) == 2
+    captured = capsys.readouterr()
+    suffix = option.replace("--", ".")
+    assert captured.out == ""
+    assert captured.err == (f"voicecoach: error: {option} is empty: give a file name ending in {suffix}, e.g. "
+                            f"{option} trends{suffix}\n")
+

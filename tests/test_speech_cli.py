@@ -59,6 +59,15 @@ def test_say_refuses_a_voice_nothing_matches_from_the_option_or_the_config(run_c
     assert r.returncode == 0 and r.stderr == "", r.stderr
 
 
+def test_a_voice_nothing_matches_is_echoed_cut_short(run_cli, tmp_home, tmp_path: Path):
+    """A paragraph pasted as --voice (or a 100,000-character one): the one-line error echoed all of it, a 100 kB
+    line. Now the value is cut as the config's errors cut theirs (60 characters)."""
+    r = run_cli("say", "hello", "--voice", "a" * 100_000, "--to", tmp_path / "x.wav", env=tmp_home.env)
+    assert r.returncode == 2, r.stderr[:300]
+    assert r.stderr == ("voicecoach: error: no TTS voice matches '" + "a" * 56 + "... (--voice); list the voices "
+                        "with: voicecoach say --voices\n")
+
+
 def test_say_errors_are_one_line_with_exit_code_2(run_cli, tmp_home, tmp_path: Path):
     cases = [
         (["say", "hello", "--to", tmp_path / "missing" / "x.wav"], "does not exist"),

@@ -320,3 +320,17 @@ def test_a_truncated_file_names_the_command_that_keeps_what_is_there(tmp_path):
     argv = command.replace("IN", str(cut)).replace("OUT.wav", str(tmp_path / "kept.wav")).split()
     subprocess.run(argv, check=True, capture_output=True, timeout=30)
     assert_close(read_wav(tmp_path / "kept.wav"), reference(), 2)
+
+
+def test_a_file_a_few_bytes_short_says_how_much_is_missing(tmp_path):
+    """A header promising 2 bytes more than the file holds was "the header promises 0.50 s of audio but the file
+    holds 0.50 s": the two lengths read the same, so the reason given made no sense. Now it counts the bytes."""
+    short = make_wav(tmp_path / "short.wav", tone(16000), data_size=16000 + 2)  # 0.5 s of 16-bit: 16,000 bytes
+    with pytest.raises(WavError) as err:
+        read_header(short)
+    message = str(err.value)
+    assert "promises 16,002 bytes of audio but the file holds 16,000 (2 bytes missing at the end)" in message
+    assert "sox --ignore-length IN OUT.wav" in message and "\n" not in message
+    cut = make_wav(tmp_path / "cut.wav", tone(16000), data_size=4 * 16000 * 2)
+    with pytest.raises(WavError, match=r"promises 4\.00 s of audio but the file holds 0\.50 s"):
+        read_header(cut)

@@ -575,6 +575,23 @@ def test_web_pair_prints_a_code_once_and_keeps_only_its_hash(tmp_home, capsys) -
     assert PairingCodes(tmp_home.data_dir).check(" ".join(code.groups()), datetime.now().timestamp()).ok
 
 
+@pytest.mark.parametrize("option, what", [("--pair", "the pairing code"), ("--forget-browsers", "a new session key")])
+def test_web_pair_or_forget_with_a_data_folder_it_cannot_write_is_one_line(option, what, tmp_home, capsys) -> None:
+    """A data folder that is a file (or read-only, or full): it was "internal error: NotADirectoryError: [Errno 20]
+    not a directory: ..." (OSError: Read-only file system, on a read-only one), exit 1. Now the one line names the
+    folder and the fix."""
+    from voicecoach.cli import main
+
+    blocker = tmp_home.data_dir / "not-a-folder"
+    blocker.write_text("")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VOICECOACH_DATA_DIR", str(blocker))
+        assert main(["web", option]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"voicecoach: error: cannot store {what} in {blocker} (")
+    assert "internal error" not in err and "a folder this user can write" in err and err.count("\n") == 1
+
+
 def test_a_bad_port_is_one_line_and_exit_2(tmp_home, capsys) -> None:
     from voicecoach.cli import main
 

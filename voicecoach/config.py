@@ -7,6 +7,7 @@ Sections are declared by the modules that use them; this module composes them in
 from __future__ import annotations
 
 import logging
+import os
 import types
 import typing
 from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
@@ -39,6 +40,9 @@ class AudioSettings:
     reopen_s: float = setting(2.0, lo=0.2, hi=60.0, doc="seconds between attempts to reopen a lost device")
 
 
+MAX_NAME_CHARS = 60  # a partner's name, as spoken in prompts
+
+
 @dataclass(frozen=True)
 class PartnerSettings:
     """The couple: names used in spoken prompts."""
@@ -47,10 +51,19 @@ class PartnerSettings:
     b_name: str = setting("Partner B", doc="name of partner B (spoken in prompts)")
 
     def validate(self) -> str | None:
-        """An empty name (the prompts would say "Hi  and ."), or None."""
+        """An empty name (the prompts would say "Hi  and ."), one with a line break or another control character
+        (the kiosk's one-line log entries and the page would be broken up by it), or one longer than
+        :data:`MAX_NAME_CHARS` (said in every prompt, each of which holds at most 2,000 characters); or None."""
         for key, default in (("a_name", "Partner A"), ("b_name", "Partner B")):
-            if not getattr(self, key).strip():
+            name = getattr(self, key)
+            if not name.strip():
                 return f"{key} is empty (write a name, e.g. {key} = \"Sam\", or remove the line for {default!r})"
+            if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+                return (f"{key} = {shown_value(name)} holds a line break or another control character (write the "
+                        f"name alone on its line, e.g. {key} = \"Sam\")")
+            if len(name) > MAX_NAME_CHARS:
+                return (f"{key} is {len(name)} characters long, more than a name ({MAX_NAME_CHARS} at most: it is "
+                        f"said in every prompt); write the name alone, e.g. {key} = \"Sam\"")
         return None
 
 
@@ -176,6 +189,12 @@ def _build(cls: type, data: dict[str, Any], prefix: str, where: str) -> Any:
     known = {f.name: f for f in fields(cls) if f.init}
     for key in data:
         if key not in known:
+            homes = [h for h in _sections_with(key) if h != prefix.rstrip(".")]
+            if homes:  # a key of another section: written above its header, or under the wrong one
+                tables = ", ".join(f"[{h}]" for h in homes)
+                which = "that header" if len(homes) == 1 else "the one you mean"
+                raise InputError(f"{where}: unknown key '{prefix}{key}': {key} belongs in {tables} (move the line "
+                                 f"under {which})")
             raise InputError(f"{where}: unknown key '{prefix}{key}' (known keys: {', '.join(sorted(known))})")
     values = {}
     for name, f in known.items():
@@ -190,6 +209,19 @@ def _build(cls: type, data: dict[str, Any], prefix: str, where: str) -> Any:
     return obj
 
 
+def _sections_with(key: str, cls: type | None = None, prefix: str = "") -> list[str]:
+    """The dotted names of the config sections (tables) that declare a setting called ``key``."""
+    found: list[str] = []
+    hints = typing.get_type_hints(cls or Config)
+    for f in fields(cls or Config):
+        tp = hints[f.name]
+        if isinstance(tp, type) and is_dataclass(tp):
+            found += _sections_with(key, tp, prefix + f.name + ".")
+        elif f.name == key and prefix:
+            found.append(prefix.rstrip("."))
+    return found
+
+
 def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
     """Validate a parsed TOML document into a :class:`Config`."""
     config = _build(Config, data, "", where)
@@ -198,17 +230,43 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
     return config
 
 
+EMPTY_CONFIG_OPTION = ("--config is empty: give a config file's path (e.g. --config ~/.config/voicecoach/config.toml), "
+                       "or leave --config out for the default file")
+
+
 def load_config(path: Path | str | None = None) -> Config:
     """Load the config file (the user's default file, or ``path``); defaults when the default file is absent."""
     explicit = path is not None
+    if explicit and not str(path).strip():  # ``--config "$VC_CONFIG"`` with the variable unset: was read as "."
+        raise InputError(EMPTY_CONFIG_OPTION)
     file = Path(path) if path is not None else paths.config_file()
     if not file.exists():
+        broken = broken_link(file)
+        if broken:
+            raise InputError(broken)
         if explicit:
             raise InputError(f"config file {file} does not exist (create one with: voicecoach config init)")
         return Config()
-    data = read_toml_file(file, "config", "is this the right file?",
+    data = read_toml_file(file, "config", "is this the right file? If it is, save it as UTF-8",
                           "fix the line, or recreate with: voicecoach config init --force", example="config.toml")
     return config_from_dict(data, str(file))
+
+
+def broken_link(file: Path) -> str | None:
+    """The one-line error for a config path that is a symbolic link leading nowhere (to a missing file, or round
+    in a loop), or None. Such a file is not absent: the couple's settings are somewhere, and running on the
+    defaults instead (other names, no quiet hours) would be silent."""
+    if not file.is_symlink():
+        return None
+    try:
+        target = os.readlink(file)
+        file.stat()
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    else:  # followed meanwhile: read as usual
+        return None
+    return (f"config file {file} is a symbolic link to {target} that cannot be followed ({why}); point it at your "
+            f"config file, or remove the link to use the defaults")
 
 
 # --- writing -----------------------------------------------------------------------------------------------------

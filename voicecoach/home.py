@@ -167,7 +167,11 @@ def spoken_pairing_code(config: Config) -> str:
     """A new pairing code, as the kiosk says it when asked ("pairing code"): digit by digit, twice."""
     from .web.runtime import new_pairing_code
 
-    code = new_pairing_code(config.web)
+    try:
+        code = new_pairing_code(config.web)
+    except VoicecoachError as exc:  # the data folder read-only or full: said, and the kiosk goes on
+        log.warning("web: %s", exc)
+        return "Sorry, I could not make a pairing code: the kiosk cannot write its data folder."
     digits = ", ".join(" ".join(part) for part in (code[:3], code[3:]))
     minutes = f"{config.web.code_valid_min:g}"
     return (f"Your pairing code for the home page is: {digits}. Again: {digits}. "

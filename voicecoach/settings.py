@@ -66,13 +66,25 @@ def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missin
         raise InputError(f"{path} is a folder, not a {label} file (give the file's path, e.g. "
                          f"{path / example})") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file ({utf8_hint})") from None
+        raise InputError(f"{path}: not a UTF-8 text file{utf16_hint(raw, utf8_hint)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc} ({toml_fix})") from None
     except RecursionError:  # tomllib recurses per nesting level: [[[[...]]]] thousands deep
         raise InputError(f"{path}: invalid TOML: arrays or tables nested too deeply ({toml_fix})") from None
     except OSError as exc:
         raise InputError(f"cannot read {label} {path}: {exc.strerror}") from None
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def utf16_hint(raw: bytes, otherwise: str) -> str:
+    """The end of a "not a UTF-8 text file" error for a file's bytes ``raw``: one saved as UTF-16 (Windows
+    Notepad's "Unicode", which starts with its byte order mark) is told how to save it instead; any other gets
+    `` (otherwise)``."""
+    if raw[:2] in _UTF16_BOMS:
+        return ": it is saved as UTF-16 (\"Unicode\" in Windows Notepad); save it again as UTF-8"
+    return f" ({otherwise})"
 
 
 MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024  # far above any config or language pack; a bigger "file" is a mistake

@@ -394,12 +394,35 @@ def check_model_name(name: str) -> str:
     return bare
 
 
+def _check_url_input(url: str) -> None:
+    """Refuse, as the user's input (exit 2), a ``--url`` that no network could help: a web address with no host, or a
+    file URL naming nothing or a folder (these were "cannot download ... (check the network ...)", exit 1)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "file":
+        if not parts.hostname:
+            raise InputError(f"--url {url!r} has no host name: give the whole address, e.g. "
+                             f"https://example.org/models/model.zip")
+        return
+    if parts.netloc not in ("", "localhost"):  # file://model.zip: "model.zip" is read as a host name
+        raise InputError(f"--url {url}: a file URL holds the file's full path after three slashes, e.g. "
+                         f"file:///home/you/Downloads/{parts.netloc}")
+    local = Path(urllib.request.url2pathname(parts.path))
+    if local.is_dir():
+        raise InputError(f"--url {url}: {local} is a folder, not a zip (give the zip file in it, e.g. "
+                         f"file://{local / 'model.zip'})")
+    if not local.exists():
+        raise InputError(f"--url {url}: there is no file {local} (give the zip's full path, e.g. "
+                         f"file:///home/you/Downloads/model.zip)")
+
+
 def resolve_download(name: str, url: str = "") -> ModelInfo:
     """The model to download: a catalogue entry (its URL overridable), or any name with an explicit ``url``."""
     check_model_name(name)
     if url and urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https", "ftp", "file"):
         raise InputError(f"--url {url!r} is not a web address or a file URL: give https://.../model.zip or "
                          f"file:///path/to/model.zip")
+    if url:
+        _check_url_input(url)
     info = catalogue_entry(name)
     if info is None:
         if not url:

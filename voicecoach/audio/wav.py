@@ -116,12 +116,8 @@ def read_header(path: Path | str) -> WavInfo:
                 if csize in _STREAMING_SIZES or (csize >= _STREAMING_MIN and csize > available):
                     csize = available
                 elif csize > available:
-                    rate, ch, bits, _ = fmt
-                    declared = csize / (rate * ch * bits / 8)
-                    held = available / (rate * ch * bits / 8)
-                    raise _fail(path, f"truncated: the header promises {declared:.2f} s of audio "
-                                      f"but the file holds {held:.2f} s (was the copy interrupted?); copy it "
-                                      f"again, or keep what is there with: {TRUNCATED_FIX}")
+                    raise _fail(path, f"truncated: {_shortfall(fmt, csize, available)} (was the copy "
+                                      f"interrupted?); copy it again, or keep what is there with: {TRUNCATED_FIX}")
                 rate, ch, bits, is_float = fmt
                 info = WavInfo(path, rate, ch, bits, is_float, offset, csize - csize % (ch * bits // 8))
                 if info.n_samples == 0:
@@ -129,6 +125,19 @@ def read_header(path: Path | str) -> WavInfo:
                 return info
             else:
                 f.seek(csize + (csize % 2), 1)
+
+
+def _shortfall(fmt: tuple[int, int, int, bool], declared: int, held: int) -> str:
+    """How much audio the header promises and the file holds: in seconds, or in bytes when the two would read the
+    same in seconds (a file a few bytes short was "promises 3.00 s of audio but the file holds 3.00 s")."""
+    rate, channels, bits, _ = fmt
+    per_second = rate * channels * bits / 8
+    promised, there = f"{declared / per_second:.2f}", f"{held / per_second:.2f}"
+    if promised != there:
+        return f"the header promises {promised} s of audio but the file holds {there} s"
+    missing = declared - held
+    return (f"the header promises {declared:,} bytes of audio but the file holds {held:,} ({missing:,} "
+            f"byte{'' if missing == 1 else 's'} missing at the end)")
 
 
 def _parse_fmt(path: Path, body: bytes) -> tuple[int, int, int, bool]:

@@ -100,6 +100,10 @@ class Library:
         broken = [e for e in self.entries if e.broken and e.name == name]
         if broken:
             raise InputError(f"script {name!r} is broken: {broken[-1].error}")
+        if "/" in name or name.endswith(".toml"):  # a file's path: scripts are run by name, from the scripts folder
+            raise InputError(f"{name!r} is a file's path, but check-in scripts are named: copy the file into "
+                             f"{user_dir()} and give its name (e.g. {Path(name).stem}); check the file first with: "
+                             f"voicecoach scripts check {name}")
         raise InputError(f"no check-in script called {name!r} (available: {', '.join(self.names())}; "
                          f"see: voicecoach scripts list)")
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..commands import Command
 from ..errors import InputError
-from ..settings import read_regular_file, tomllib  # tomllib, or tomli on Python 3.10
+from ..settings import read_regular_file, tomllib, utf16_hint  # tomllib, or tomli on Python 3.10
 from ..speech.text import is_silent
 from .model import PlanItem, Script, Step, Where
 from .steps import KINDS, REFLECT_MINUTES, TURN_MINUTES
@@ -401,7 +401,8 @@ def load_script_file(path: Path | str) -> Script:
     except FileNotFoundError:
         raise InputError(f"{path}: no such file (list scripts with: voicecoach scripts list)") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path.name}: not a UTF-8 text file (is this a check-in script?)") from None
+        hint = utf16_hint(raw, "is this a check-in script? If it is, save it as UTF-8")
+        raise InputError(f"{path.name}: not a UTF-8 text file{hint}") from None
     except IsADirectoryError:
         raise InputError(f"{path} is a folder, not a check-in script (give a script file's path, e.g. "
                          f"{path / 'NAME.toml'})") from None

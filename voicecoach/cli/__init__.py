@@ -56,11 +56,49 @@ def config_of(args: argparse.Namespace) -> Config:
     return load_config(getattr(args, "config", None))
 
 
+_SQLITE_MAGICS = (b"SQLite format 3\x00", b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")  # a database, its -wal
+
+
+def stored_file(path: Path) -> str | None:
+    """What the couple keeps at ``path`` that an output written there would replace, or None.
+
+    An existing file inside voicecoach's data or config folder (the journal and its -wal/-shm, voice notes, the
+    calibration profile, config.toml) or any SQLite database or write-ahead log (a journal kept elsewhere with
+    ``[journal] file``): ``journal export --out`` of the journal's own path replaced the journal by its export."""
+    from .. import paths
+
+    try:
+        if not path.is_file():
+            return None
+        real = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: check_writable names it
+        return None
+    for folder, what in ((paths.data_dir(), "data"), (paths.config_dir(), "config")):
+        try:
+            if real.is_relative_to(folder.expanduser().resolve()):
+                return f"a file voicecoach keeps in its {what} folder {folder}"
+        except (OSError, RuntimeError):
+            continue
+    try:
+        with open(real, "rb") as file:
+            head = file.read(16)
+    except OSError:
+        return None
+    if head.startswith(_SQLITE_MAGICS):
+        return "an SQLite database (a voicecoach journal?)"
+    return None
+
+
 def check_writable(path: Path, suffix: str) -> None:
     """Refuse an output path that cannot be written, before any work, with one line naming the fix: by opening it
-    for writing (access() says yes to root even on a read-only disk). ``suffix`` is the file type asked for."""
+    for writing (access() says yes to root even on a read-only disk). ``suffix`` is the file type asked for. A
+    file the couple keeps (:func:`stored_file`) is refused too: the output would replace it."""
     if path.is_dir():
         raise InputError(f"cannot write {path}: it is a directory (give a file name ending in {suffix})")
+    kept = stored_file(path)
+    if kept is not None:
+        raise InputError(f"cannot write {path}: it is {kept}, and the output would replace it (choose another "
+                         f"file name ending in {suffix})")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         if parent.exists():
@@ -76,6 +114,17 @@ def check_writable(path: Path, suffix: str) -> None:
         raise InputError(f"cannot write {path}: {exc.strerror or exc} (choose a writable path)") from None
     if not existed:
         path.unlink(missing_ok=True)
+
+
+def check_output_option(value: str | None, option: str, suffix: str, example: str) -> None:
+    """Refuse an output option given an empty value (``--html "$OUT"`` with the variable unset: it was taken as
+    no option at all, and nothing was written without a word), then one that cannot be written
+    (:func:`check_writable`). ``example`` is a file name to suggest, ending in ``suffix``."""
+    if value is None:
+        return
+    if not value.strip():
+        raise InputError(f"{option} is empty: give a file name ending in {suffix}, e.g. {option} {example}")
+    check_writable(Path(value), suffix)
 
 
 def check_wav_output(path: Path, option: str) -> None:
@@ -171,6 +220,20 @@ def _stacks_on_crash() -> None:
         pass
 
 
+def drop_stdout() -> None:
+    """Point stdout at /dev/null, so the text still buffered is not written again (and fails again) at exit."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured in tests)
+        pass
+    finally:
+        os.close(null)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
     parser = build_parser()
@@ -188,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a redirect onto a full disk fails here, while its one line can still be said
+        return code
     except VoicecoachError as exc:
         if debug:
             log.exception("failed")
@@ -202,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback without --debug
         if debug:
             raise
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the world's, not a bug
+            drop_stdout()  # the output redirected onto that disk (``> out.txt``) must not fail again at exit
+            where = f" ({exc.filename})" if exc.filename else ""
+            print(f"voicecoach: error: the disk is full{where} ({exc.strerror}): what was being written (the "
+                  f"output, or a file) is incomplete; free some space and run it again", file=sys.stderr)
+            return 1
         print(f"voicecoach: error: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
               file=sys.stderr)
         return 1

@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
     names = (config.partners.a_name, config.partners.b_name)
     if not 5 <= args.seconds <= 120:  # written so that nan is out of range too
         raise InputError(f"--seconds {args.seconds:g} is out of range (5 to 120)")
+    if args.from_wav and args.input is not None:  # was: the device ignored without a word
+        raise InputError(f"--input and --from-wav both name what to learn the voices from: give --from-wav alone "
+                         f"to use the two recordings, or --input {args.input} alone to record with that microphone")
     if args.from_wav:
         audio = [read_wav(path) for path in args.from_wav]
     else:

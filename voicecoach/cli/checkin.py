@@ -53,6 +53,10 @@ def _check_rehearsal(args: argparse.Namespace) -> None:
     """Refuse a rehearsal without answers or with a --to that cannot be written, before any script is read."""
     if args.answers is None:
         raise InputError("--to needs --answers (the scripted answers for an offline rehearsal)")
+    for option, device in (("--input", args.input), ("--output", args.output)):  # was: ignored without a word
+        if device is not None:
+            raise InputError(f"--to rehearses offline into a WAV file, so {option} {device} would not be used: "
+                             f"leave out {option}, or --to to run the check-in live on that device")
     check_wav_output(Path(args.to), "--to")  # found before the rehearsal renders every prompt
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, VoicecoachError
 from . import config_of
 
 ORDER = 80
@@ -23,16 +24,48 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=run)
 
 
+def _write_keeping_backup(target: Path, backup: Path, text: str) -> bool:
+    """Write ``text`` to ``target`` (0600); an existing file that is not the defaults is kept as ``backup``. True
+    when it was kept. The new file is whole on disk before the old one moves: a full disk raised OSError after the
+    couple's config.toml had become config.toml.bak, leaving no config.toml (every command then ran on the
+    defaults); now it leaves everything as it was."""
+    from .. import paths
+
+    # The defaults need no copy: a second --force must not replace the .bak holding the user's own file.
+    kept = target.exists() and target.read_bytes() != text.encode("utf-8")
+    if not kept:
+        paths.write_private(target, text)  # 0600 whatever the umask
+        return False
+    staging = target.with_name(f".{target.name}.new")
+    staging.unlink(missing_ok=True)
+    try:
+        paths.write_private(staging, text)
+        target.replace(backup)  # a link of the user's moves as it is (its file is left alone), as before
+        staging.replace(target)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one config action."""
     from .. import config as cfg
     from .. import paths
 
     if args.action == "init":
+        if getattr(args, "config", None) is not None and not args.config.strip():  # was: the default file written
+            raise InputError(cfg.EMPTY_CONFIG_OPTION)
+        if args.path is not None and not args.path.strip():
+            raise InputError("the path to write is empty: give a file's path (e.g. voicecoach config init "
+                             "~/voicecoach.toml), or leave it out for the default file")
         target = Path(args.path or getattr(args, "config", None) or paths.config_file())
         if target.is_dir():
             raise InputError(f"{target} is a folder, not a config file (give the file's path, e.g. "
                              f"{target / 'config.toml'})")
+        broken = cfg.broken_link(target)  # was: "cannot write ...: No such file or directory (check the folder"
+        if broken:
+            raise InputError(broken)
         if target.exists() and not target.is_file():  # a pipe would be waited on, a device renamed away
             raise InputError(f"{target} is not a regular file (a pipe or a device); give a config file's path, "
                              f"e.g. {paths.config_file()}")
@@ -42,12 +75,11 @@ def run(args: argparse.Namespace) -> int:
         backup = target.with_suffix(target.suffix + ".bak")
         try:
             paths.private_dir(target.parent)  # a missing folder is made 0700 (an existing one is left as it is)
-            # The defaults need no copy: a second --force must not replace the .bak holding the user's own file.
-            kept = target.exists() and target.read_bytes() != text.encode("utf-8")
-            if kept:
-                target.replace(backup)
-            paths.write_private(target, text)  # 0600 whatever the umask
+            kept = _write_keeping_backup(target, backup, text)
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the disk's failure, not the user's input
+                raise VoicecoachError(f"cannot write {target}: {exc.strerror} (free some space and run it again; "
+                                      f"the file there is unchanged)") from None
             raise InputError(f"cannot write {target}: {exc.strerror} (check the folder, or give another path "
                              f"with --config FILE)") from None
         print(f"wrote {target}" + (f" (your old file is {backup})" if kept else ""))

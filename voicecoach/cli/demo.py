@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..clock import MonotonicClock
+from ..errors import InputError
 from . import check_wav_output, config_of, write_wav_output
 
 ORDER = 14
@@ -48,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.save is not None:  # before anything is rendered: a bad name is the one line, exit 2
         check_wav_output(Path(args.save), "--save")
+    if args.output is not None and args.fast:  # was: ignored without a word
+        raise InputError(f"--fast only prints the demo (nothing is played), so --output {args.output} would not be "
+                         f"used: leave out --output, or --fast to hear the demo on that device")
     if args.output and not args.fast:  # a typo, as for listen and say: not a demo nobody hears
         from ..audio.device import find_device
 

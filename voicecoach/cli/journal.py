@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 from .. import paths
 from ..errors import InputError, VoicecoachError
-from . import check_writable, config_of
+from . import check_output_option, config_of, drop_stdout
 
 ORDER = 60
 
@@ -45,10 +45,16 @@ def run(args: argparse.Namespace) -> int:
         print(path)
         return 0
     if args.action == "export":
-        if args.out is not None:
-            check_writable(Path(args.out), ".json")
+        check_output_option(args.out, "--out", ".json", "journal.json")
         return _export(path, args.out)
     return _erase(path, args.yes)
+
+
+def present(path: Path) -> bool:
+    """Whether a journal file is at ``path`` (:func:`voicecoach.journal.store.present`)."""
+    from ..journal.store import present as journal_present
+
+    return journal_present(path)
 
 
 def _open(path: Path):  # noqa: ANN202 - a Journal, imported lazily
@@ -64,7 +70,7 @@ def _export(path: Path, out: str | None) -> int:
 
     counted: dict[str, int] = {}
     with ExitStack() as stack:
-        if path.exists():
+        if present(path):  # a symbolic link leading nowhere is refused, not exported as empty
             journal = stack.enter_context(_open(path))
             text: Iterable[str] = _then_newline(journal.export_json(indent=2, counted=counted))
         else:
@@ -97,27 +103,13 @@ def _to_stdout(text: Iterable[str]) -> None:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        _drop_stdout()
+        drop_stdout()
         raise VoicecoachError(f"cannot write the export to standard output ({exc.strerror}): what was written is "
                               f"incomplete; free some space, or write it elsewhere with --out FILE") from None
 
 
-def _drop_stdout() -> None:
-    """Point stdout at /dev/null, so the text still buffered is not written again (and fails again) at exit."""
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-    except OSError:
-        return
-    try:
-        os.dup2(null, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured in tests)
-        pass
-    finally:
-        os.close(null)
-
-
 def _erase(path: Path, yes: bool) -> int:
-    if not path.exists():
+    if not present(path):  # a link leading nowhere is refused: the journal may be on a drive not connected
         print(f"nothing to erase: there is no journal at {path}")
         return 0
     with _open(path) as journal:
@@ -128,7 +120,11 @@ def _erase(path: Path, yes: bool) -> int:
             if not sys.stdin.isatty():
                 raise InputError(f"refusing to erase {what} without confirmation: run it in a terminal, "
                                  "or add --yes")
-            answer = input(f"Erase {what} from {path}? This cannot be undone. Type 'erase' to confirm: ")
+            try:
+                answer = input(f"Erase {what} from {path}? This cannot be undone. Type 'erase' to confirm: ")
+            except EOFError:  # Ctrl-D at the question (was: "internal error: EOFError"): no answer, so no erase
+                print()
+                answer = ""
             if answer.strip().lower() != "erase":
                 print("Nothing was erased.")
                 return 1

@@ -70,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if args.fast and args.file is None:
         raise InputError("--fast needs --file (it reads a recording as fast as it can; a microphone is always "
                          "heard in real time)")
+    if args.file is not None and args.input is not None:  # was: the device ignored without a word
+        raise InputError(f"--input and --file both name what to listen to: give --file {args.file} alone to hear "
+                         f"the recording, or --input {args.input} alone to hear that microphone")
     config = config_of(args)
     use_ui = not args.no_ui and can_redraw(sys.stdout)
     view = LiveView(names=(config.partners.a_name, config.partners.b_name)) if use_ui else None

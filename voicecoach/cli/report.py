@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from pathlib import Path
 
-from . import check_writable, config_of
+from . import check_output_option, config_of
 
 ORDER = 65
 
@@ -26,16 +25,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> int:
     """Print the summary; write the chart and page when asked."""
     from ..journal import report as rep
-    from ..journal.store import Journal, path_for
+    from ..journal.store import Journal, path_for, present
 
     config = config_of(args)
     now = datetime.now().astimezone()  # the CLI edge: the report library itself is given the time
     since = rep.parse_since(args.since, now)
-    for out, suffix in ((args.svg, ".svg"), (args.html, ".html"), (args.png, ".png")):
-        if out:  # before the summary is printed: a bad path is the one line, exit 2
-            check_writable(Path(out), suffix)
+    for option, out, suffix in (("--svg", args.svg, ".svg"), ("--html", args.html, ".html"),
+                                ("--png", args.png, ".png")):
+        check_output_option(out, option, suffix, f"trends{suffix}")  # before the summary: one line, exit 2
     path = path_for(config.journal.file)
-    if path.exists():
+    if present(path):  # a symbolic link leading nowhere is refused, not reported as an empty journal
         with Journal.open(path) as journal:  # summed by SQLite's queries, a chunk of rows at a time
             report = rep.build_report(journal.report_rows(), since, now)
     else:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import DeviceError, InputError, VoicecoachError
+from ..settings import shown_value
 from . import check_wav_output, write_wav_output
 
 ORDER = 45
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.to is not None:  # --to "" too: refused, not taken as "speak it aloud"
         if args.output is not None:   # a file is written, nothing is played: the device would be ignored
             raise InputError(f"--to writes a WAV file and --output plays on a device: give one of them "
-                             f"(e.g. voicecoach say {args.text!r} --output {args.output!r})")
+                             f"(e.g. voicecoach say {shown_value(args.text)} --output {shown_value(args.output)})")
         return _render_to(settings, args.text, Path(args.to))
     return _speak(settings, args.text, args.output if args.output is not None else config.audio.output)
 
@@ -70,7 +71,8 @@ def _require_voice(spec: str, named_by: str) -> None:
     from ..speech.engines import list_voices, missing_voice
 
     if spec and missing_voice(spec, list_voices()):
-        raise InputError(f"no TTS voice matches {spec!r} ({named_by}); list the voices with: voicecoach say --voices")
+        raise InputError(f"no TTS voice matches {shown_value(spec)} ({named_by}); list the voices with: voicecoach "
+                         f"say --voices")  # shown cut short: a pasted paragraph is not echoed whole
 
 
 def _render_to(settings, text: str, path: Path) -> int:

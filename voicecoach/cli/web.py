@@ -59,7 +59,13 @@ def run(args: argparse.Namespace) -> int:
                   f"[web] address to pair a phone.)")
         return 0
     if args.forget_browsers:
-        session_secret(rotate=True)
+        try:
+            session_secret(rotate=True)
+        except OSError as exc:
+            from .. import paths
+            from ..web.runtime import cannot_store
+
+            raise VoicecoachError(cannot_store(paths.data_dir(), "a new session key", exc)) from None
         print("Every browser that paired before must pair again (a running page needs a restart to notice).")
         return 0
     return _serve(args, config, settings)

@@ -39,6 +39,7 @@ SOURCES = tuple(s.value for s in TalkSource)
 # String-valued event keys that are labels, not words anyone said; every other string is dropped on the way in.
 _LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
 _SQLITE_NOTADB = 26  # "file is not a database"
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # "database is locked", "database table is locked"
 CHUNK_ROWS = 500  # rows read at a time by the readers of a whole table (export, report)
 
 
@@ -78,16 +79,60 @@ def _unavailable(path: Path, exc: BaseException) -> JournalUnavailable:
         return JournalUnavailable(f"journal {path}: it is a folder, not a file; set [journal] file to a file's path "
                                   f"(e.g. {path / 'journal.sqlite3'}) or move the folder aside - talks are not "
                                   f"recorded until then")
+    if _is_busy(exc):  # not the folder nor the disk: another program's write transaction did not end in time
+        return JournalUnavailable(f"journal {path}: another program is writing to it and kept it locked "
+                                  f"(a second voicecoach, or an SQLite browser with unsaved changes?); close it or "
+                                  f"wait for it, then try again - talks are not recorded until then")
     why = getattr(exc, "strerror", None) or str(exc)
     return JournalUnavailable(f"journal {path}: cannot use it ({why}); check that {path.parent} is writable by "
                               f"this user and the disk is not full - talks are not recorded until then")
 
 
+def _is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked": another connection held the write lock past the busy timeout."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
+
+
+def _broken_link(path: Path) -> JournalUnavailable | None:
+    """The error for a journal path that is a symbolic link leading nowhere (its drive not mounted, its target
+    moved, a loop), or None. It is not "no journal yet": export and report showed an empty journal, erase said there
+    was nothing to erase, and opening it blamed the folder's permissions."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as exc:
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return JournalUnavailable(f"journal {path}: it is a symbolic link to {target} that cannot be followed "
+                                  f"({exc.strerror or exc}); connect the drive it is on, or point the link at the "
+                                  f"journal - talks are not recorded until then")
+    return None
+
+
+def present(path: Path) -> bool:
+    """True when there is a journal file at ``path``, False when there is none yet; :class:`JournalUnavailable`
+    when ``path`` is a symbolic link that leads nowhere (:func:`_broken_link`)."""
+    broken = _broken_link(path)
+    if broken is not None:
+        raise broken
+    return path.exists()
+
+
 def _not_a_file(path: Path) -> JournalUnavailable | None:
-    """The error for a journal path that is a pipe, a device or a socket (None for a file or nothing there).
+    """The error for a journal path that is a pipe, a device or a socket, or a symbolic link leading nowhere (None
+    for a file or nothing there).
 
     SQLite would fail on it with a bare "disk I/O error", and making it private would chmod it: as root, a
     ``[journal] file = "/dev/null"`` took /dev/null away from every other user."""
+    broken = _broken_link(path)
+    if broken is not None:
+        return broken
     try:
         mode = path.stat().st_mode
     except OSError:

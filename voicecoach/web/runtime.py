@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Config
+from ..errors import VoicecoachError
 from .app import JournalAccess, WebContext, create_app
 from .rehearsal import Rehearsals
 from .security import PairingCodes, RateLimit, session_secret
@@ -96,8 +97,21 @@ class WebServer:
 
 
 def new_pairing_code(settings: WebSettings) -> str:
-    """A new one-time pairing code, valid from now for ``settings.code_valid_min`` minutes (only its hash is kept)."""
-    return PairingCodes().new_code(time.time(), settings.code_valid_min)
+    """A new one-time pairing code, valid from now for ``settings.code_valid_min`` minutes (only its hash is kept).
+
+    A data folder where it cannot be stored (read-only, full, a file) raises :class:`VoicecoachError`, one line."""
+    codes = PairingCodes()
+    try:
+        return codes.new_code(time.time(), settings.code_valid_min)
+    except OSError as exc:
+        raise VoicecoachError(cannot_store(codes.path.parent, "the pairing code", exc)) from None
+
+
+def cannot_store(folder: Path, what: str, exc: OSError) -> str:
+    """One line for a web file (``what``: the pairing code, the session key) that could not be written in
+    ``folder``, the data folder, with its fix."""
+    return (f"cannot store {what} in {folder} ({exc.strerror or exc}); it must be a folder this user can write, "
+            f"on a disk with free space (or set VOICECOACH_DATA_DIR to one)")
 
 
 def waiting_code_minutes() -> float | None:

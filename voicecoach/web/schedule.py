@@ -34,8 +34,8 @@ def read_document(path: Path) -> dict[str, Any]:
     """The config file as a TOML document ({} when there is none yet)."""
     if not path.exists():
         return {}
-    return read_toml_file(path, "config", "is this the right file?", "fix the line, or recreate with: "
-                                                                     "voicecoach config init --force")
+    return read_toml_file(path, "config", "is this the right file? If it is, save it as UTF-8",
+                          "fix the line, or recreate with: voicecoach config init --force")
 
 
 def form_values(form: Mapping[str, str]) -> dict[str, Any]:
