@@ -56,10 +56,22 @@ def test_listen_speaks_the_suggestion_soon_after_escalation_and_honours_not_now(
     prompt_s += t_rec - t_play  # recording time -> conversation time
     assert prompt_s > first_interruption, f"a prompt at {prompt_s:.1f} s, during the calm part"
     # The spoken suggestion starts within 2 s of the escalation point (the first raised turn).
-    assert prompt_s - first_raised <= 2.0, f"suggestion audible {prompt_s - first_raised:.2f} s after escalation"
+    assert prompt_s - first_raised <= 2.0, (
+        f"suggestion audible {prompt_s - first_raised:.2f} s after escalation; "
+        f"{_arrivals(live, t_play, first_raised)}\n{out}")
     # After "not now": no second suggestion while snoozed, although the raised part is said again.
     assert len(live.matching("voicecoach: Shall we take")) == 1, out
     assert "Talk of" in out  # the summary on Ctrl-C
+
+
+def _arrivals(live: LiveProcess, t_play: float, first_raised: float) -> str:
+    """When listen printed the first raised voice, suggestion and spoken prompt, in seconds after the escalation
+    (so a late suggestion shows whether detection or speech was late)."""
+    found = []
+    for needle in ("raised_voice", "pause_suggested", "voicecoach: Shall we take"):
+        hits = live.matching(needle)
+        found.append(f"{needle!r} printed {hits[0][0] - t_play - first_raised:+.2f} s" if hits else f"no {needle!r}")
+    return ", ".join(found)
 
 
 def test_its_own_prompts_played_back_loudly_cause_no_detection_and_no_command(pulse, tmp_path):
