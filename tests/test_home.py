@@ -139,24 +139,31 @@ def test_a_changed_schedule_is_never_offered_at_once_and_keeps_its_snoozes() -> 
     assert later.due(now + timedelta(minutes=15)) == ["nightly"]  # a time still ahead today comes today
 
 
-def test_asked_for_a_pairing_code_the_kiosk_says_one_that_pairs(tmp_home) -> None:
-    import re
-    import time
-
+def _kiosk_with_page(tmp_home, clock=None, on_line=None, local_now=lambda: None, **web):
+    """A kiosk's live loop with its page on (``web``: [web] settings besides enabled), and what attach() made."""
     from voicecoach.audio.playback import NullSink
-    from voicecoach.commands import Command, Source
     from voicecoach.config import Config
     from voicecoach.home import attach
     from voicecoach.runtime_live import Live, LiveSpec
     from voicecoach.speech.speaker import Speaker
-    from voicecoach.web.security import PairingCodes
 
     config = Config()
-    config = type(config)(**{**config.__dict__, "web": type(config.web)(enabled=True, port=0, pairing="always")})
+    config = type(config)(**{**config.__dict__, "web": type(config.web)(enabled=True, **web)})
+    live = Live.build(config, LiveSpec(TalkSource.KIOSK, commands=False), clock=clock, journal=None, notes=None,
+                      speaker=Speaker(config.speech, sink=NullSink()), on_line=on_line)
+    home = attach(live, config, tmp_home.config_file, tmp_home.data_dir / "journal.sqlite3", local_now)
+    return live, home
+
+
+def test_asked_for_a_pairing_code_the_kiosk_says_one_that_pairs(tmp_home) -> None:
+    import re
+    import time
+
+    from voicecoach.commands import Command, Source
+    from voicecoach.web.security import PairingCodes
+
     said: list[str] = []
-    live = Live.build(config, LiveSpec(TalkSource.KIOSK, commands=False), journal=None, notes=None,
-                      speaker=Speaker(config.speech, sink=NullSink()), on_line=said.append)
-    home = attach(live, config, tmp_home.config_file, tmp_home.data_dir / "journal.sqlite3", lambda: None)
+    live, home = _kiosk_with_page(tmp_home, on_line=said.append, port=0, pairing="always")
     try:
         assert Command.PAIRING_CODE in live.router.hearing.commands  # listened for at any time
         live.submit(Command.PAIRING_CODE, Source.VOICE)
@@ -178,24 +185,15 @@ def test_a_page_that_cannot_listen_at_start_is_tried_again_until_it_serves(tmp_h
     import urllib.request
     from datetime import datetime
 
-    from voicecoach.audio.playback import NullSink
-    from voicecoach.config import Config
-    from voicecoach.home import PAGE_RETRY_S, attach
-    from voicecoach.runtime_live import Live, LiveSpec
-    from voicecoach.speech.speaker import Speaker
+    from voicecoach.home import PAGE_RETRY_S
 
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
     holder.listen()
     port = holder.getsockname()[1]
-    config = Config()
-    config = type(config)(**{**config.__dict__, "web": type(config.web)(enabled=True, address="127.0.0.1",
-                                                                          port=port)})
     clock = FakeClock()
-    live = Live.build(config, LiveSpec(TalkSource.KIOSK, commands=False), clock=clock, journal=None, notes=None,
-                      speaker=Speaker(config.speech, sink=NullSink()))
     with caplog.at_level(logging.WARNING, logger="voicecoach.home"):
-        home = attach(live, config, tmp_home.config_file, tmp_home.data_dir / "journal.sqlite3", datetime.now)
+        live, home = _kiosk_with_page(tmp_home, clock=clock, local_now=datetime.now, address="127.0.0.1", port=port)
     try:
         assert home.server is None
         said = [r.getMessage() for r in caplog.records]
@@ -223,21 +221,12 @@ def test_a_pairing_code_that_cannot_be_stored_is_said_and_the_kiosk_goes_on(tmp_
     where the code's file goes): the OSError escaped the loop's tick (the kiosk logged a traceback, "the live loop
     failed", and reopened the microphone; the couple heard nothing). Now it says it could not, logs why in one
     line, and the loop goes on."""
-    from voicecoach.audio.playback import NullSink
     from voicecoach.commands import Command, Source
-    from voicecoach.config import Config
-    from voicecoach.home import attach
-    from voicecoach.runtime_live import Live, LiveSpec
-    from voicecoach.speech.speaker import Speaker
     from voicecoach.web.security import CODE_FILE
 
     (tmp_home.data_dir / CODE_FILE).mkdir()
-    config = Config()
-    config = type(config)(**{**config.__dict__, "web": type(config.web)(enabled=True, port=0, pairing="always")})
     said: list[str] = []
-    live = Live.build(config, LiveSpec(TalkSource.KIOSK, commands=False), journal=None, notes=None,
-                      speaker=Speaker(config.speech, sink=NullSink()), on_line=said.append)
-    home = attach(live, config, tmp_home.config_file, tmp_home.data_dir / "journal.sqlite3", lambda: None)
+    live, home = _kiosk_with_page(tmp_home, on_line=said.append, port=0, pairing="always")
     try:
         live.submit(Command.PAIRING_CODE, Source.VOICE)
         live.session.tick()
