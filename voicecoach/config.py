@@ -7,7 +7,6 @@ Sections are declared by the modules that use them; this module composes them in
 from __future__ import annotations
 
 import logging
-import os
 import types
 import typing
 from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
@@ -256,15 +255,12 @@ def broken_link(file: Path) -> str | None:
     """The one-line error for a config path that is a symbolic link leading nowhere (to a missing file, or round
     in a loop), or None. Such a file is not absent: the couple's settings are somewhere, and running on the
     defaults instead (other names, no quiet hours) would be silent."""
-    if not file.is_symlink():
+    from .paths import dangling_link
+
+    dangling = dangling_link(file)
+    if dangling is None:
         return None
-    try:
-        target = os.readlink(file)
-        file.stat()
-    except OSError as exc:
-        why = exc.strerror or str(exc)
-    else:  # followed meanwhile: read as usual
-        return None
+    target, why = dangling
     return (f"config file {file} is a symbolic link to {target} that cannot be followed ({why}); point it at your "
             f"config file, or remove the link to use the defaults")
 

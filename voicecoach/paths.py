@@ -137,6 +137,22 @@ def _write_in_place(path: Path, raw: Iterable[bytes]) -> None:
             f.write(piece)
 
 
+def dangling_link(path: Path) -> tuple[str, str] | None:
+    """For a symbolic link at ``path`` that cannot be followed (its target missing, a drive not mounted, a loop):
+    (where it points, why it cannot be followed); None for anything else."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as exc:
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return target, exc.strerror or str(exc)
+    return None   # followed meanwhile
+
+
 def is_inside(path: Path | str, folder: Path | str) -> bool:
     """True when ``path`` (symlinks and ``..`` resolved) lies strictly inside ``folder``."""
     resolved = Path(path).resolve()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -50,13 +49,6 @@ def run(args: argparse.Namespace) -> int:
     return _erase(path, args.yes)
 
 
-def present(path: Path) -> bool:
-    """Whether a journal file is at ``path`` (:func:`voicecoach.journal.store.present`)."""
-    from ..journal.store import present as journal_present
-
-    return journal_present(path)
-
-
 def _open(path: Path):  # noqa: ANN202 - a Journal, imported lazily
     from ..journal.store import Journal
 
@@ -67,6 +59,7 @@ def _export(path: Path, out: str | None) -> int:
     """Write the export as the journal is read (a chunk of rows at a time: years of a kiosk's events never sit in
     memory at once)."""
     from ..journal.schema import CURRENT_VERSION, TABLES
+    from ..journal.store import present
 
     counted: dict[str, int] = {}
     with ExitStack() as stack:
@@ -109,6 +102,8 @@ def _to_stdout(text: Iterable[str]) -> None:
 
 
 def _erase(path: Path, yes: bool) -> int:
+    from ..journal.store import present
+
     if not present(path):  # a link leading nowhere is refused: the journal may be on a drive not connected
         print(f"nothing to erase: there is no journal at {path}")
         return 0

@@ -100,19 +100,15 @@ def _broken_link(path: Path) -> JournalUnavailable | None:
     """The error for a journal path that is a symbolic link leading nowhere (its drive not mounted, its target
     moved, a loop), or None. It is not "no journal yet": export and report showed an empty journal, erase said there
     was nothing to erase, and opening it blamed the folder's permissions."""
-    if not path.is_symlink():
+    from ..paths import dangling_link
+
+    dangling = dangling_link(path)
+    if dangling is None:
         return None
-    try:
-        path.stat()
-    except OSError as exc:
-        try:
-            target = os.readlink(path)
-        except OSError:
-            target = "?"
-        return JournalUnavailable(f"journal {path}: it is a symbolic link to {target} that cannot be followed "
-                                  f"({exc.strerror or exc}); connect the drive it is on, or point the link at the "
-                                  f"journal - talks are not recorded until then")
-    return None
+    target, why = dangling
+    return JournalUnavailable(f"journal {path}: it is a symbolic link to {target} that cannot be followed ({why}); "
+                              f"connect the drive it is on, or point the link at the journal - talks are not "
+                              f"recorded until then")
 
 
 def present(path: Path) -> bool:
