@@ -133,6 +133,21 @@ def test_a_check_in_answered_from_a_script_on_the_live_loop_is_not_stored(run_cl
     assert not (tmp_home.data_dir / "journal.sqlite3").exists()
 
 
+def test_a_live_check_in_whose_scripted_answers_run_out_stops_instead_of_waiting_out_every_turn(run_cli, tmp_home):
+    """``checkin weekly --answers yes,next`` went on in real time after the second answer, the keyboard off and
+    nothing stored: 45 minutes of silent turns. Now it says the answers ran out and stops as "stop" would."""
+    result = run_cli("checkin", "weekly", "--answers", "yes,next", env=tmp_home.env, timeout=90)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    ran_out = ("(the scripted answers ran out: the check-in stops here; give more answers to --answers to go "
+               "further, or leave --answers out to answer by voice or keys)")
+    assert out.count(ran_out) == 1, out
+    assert out.index("(answer: next)") < out.index(ran_out) < out.index("Okay, we'll stop here."), out
+    assert "check-in weekly ended: stopped" in result.stderr  # the log line: recorded as stopped, not cut short
+    assert "Traceback" not in result.stderr
+    assert not (tmp_home.data_dir / "journal.sqlite3").exists()
+
+
 BROKEN = "check-in script not loaded (the others go on): weather.toml: invalid TOML"
 
 

@@ -172,28 +172,34 @@ def _mix(pieces: list[tuple[float, NDArray[np.int16]]], duration_s: float) -> ND
 
 class ScriptedAnswers:
     """Answers a live loop from a list, as a couple would: each answer window gets the next answer after
-    ``delay_s``; during a timed turn, the next answer comes after ``talk_s`` of "talk" (e.g. "next")."""
+    ``delay_s``; during a timed turn, the next answer comes after ``talk_s`` of "talk" (e.g. "next").
+
+    ``on_out()`` is called once, on the loop thread, when an answer is due and the list is used up (a live
+    check-in would otherwise wait out every turn in real time with nobody to answer)."""
 
     def __init__(self, answers: list[str], delay_s: float = 1.0, talk_s: float = 3.0,
-                 on_answer: Callable[[str], None] | None = None) -> None:
+                 on_answer: Callable[[str], None] | None = None,
+                 on_out: Callable[[], None] | None = None) -> None:
         self.answers = [a for a in answers if not a.startswith("!")]  # detector events cannot be scripted live
         self.delay_s = delay_s
         self.talk_s = talk_s
         self.on_answer = on_answer or (lambda answer: None)
+        self.on_out = on_out
+        self.ran_out = False
         self._window = 0
         self._phase: tuple[Any, Any] | None = None
         self._phase_since = 0.0
 
     def feed(self, live: Live) -> None:
         """Call on every tick of a :class:`~voicecoach.runtime_live.Live`: submits the next answer when due."""
-        if not self.answers:
+        if self.ran_out:
             return
         now = live.session.clock.now()
         window = live.router.window
         if window is not None:
             if window[0] != self._window and now - window[1] >= self.delay_s:
                 self._window = window[0]
-                self._submit(live, self.answers.pop(0))
+                self._next(live)
             return
         runner = live.router.runner
         state = runner.state if runner is not None else None
@@ -202,7 +208,15 @@ class ScriptedAnswers:
             self._phase, self._phase_since = phase, now
         elif phase[0] is Phase.TIMER and not live.speaker.busy() and now - self._phase_since >= self.talk_s:
             self._phase = None
+            self._next(live)
+
+    def _next(self, live: Live) -> None:
+        if self.answers:
             self._submit(live, self.answers.pop(0))
+        elif not self.ran_out:
+            self.ran_out = True
+            if self.on_out is not None:
+                self.on_out()
 
     def _submit(self, live: Live, answer: str) -> None:
         self.on_answer(answer)

@@ -10,6 +10,8 @@ from . import check_wav_output, config_of, write_wav_output
 from .listen import NO_UI_KEYS, add_device_args
 
 ORDER = 12
+RAN_OUT = ("(the scripted answers ran out: the check-in stops here; give more answers to --answers to go further, "
+           "or leave --answers out to answer by voice or keys)")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -19,7 +21,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="script name (default: nightly; see: voicecoach scripts list)")
     add_device_args(p)
     p.add_argument("--answers", metavar="LIST",
-                   help="comma-separated scripted answers (yes,next,not_now,-,!interrupt,...) instead of listening")
+                   help="comma-separated scripted answers (yes,next,not_now,-,!interrupt,...) instead of listening; live, the check-in stops when they run out")
     p.add_argument("--to", metavar="FILE.wav", type=Path,
                    help="with --answers: rehearse offline, rendering every prompt into this WAV (in seconds)")
     p.add_argument("--no-ui", action="store_true",
@@ -79,6 +81,7 @@ def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> i
 
 def _live(config, answers: list[str], args: argparse.Namespace) -> int:
     """The check-in on the live loop; it ends with the script (or a signal), and prints the talk's summary."""
+    from ..commands import Command, Source
     from ..journal.schema import TalkSource
     from ..rehearse import ScriptedAnswers
     from ..runtime_live import Live, LiveSpec
@@ -95,7 +98,14 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
     live = Live.build(config, spec, on_line=line, on_unspoken=lambda t: line(f"(not spoken) {t}"),
                       journal=None if answers else "open", notes=None if answers else "open")
     if answers:
-        scripted = ScriptedAnswers(answers, on_answer=lambda a: line(f"(answer: {a.replace('_', ' ')})"))
+        def ran_out() -> None:
+            # The keyboard is off and nothing is stored: waiting out every turn in real time (up to 45 min) would
+            # only leave the user watching a silent check-in. It ends the way "stop" ends it, said as such.
+            line(RAN_OUT)
+            live.submit(Command.STOP, Source.SCRIPT)
+
+        scripted = ScriptedAnswers(answers, on_answer=lambda a: line(f"(answer: {a.replace('_', ' ')})"),
+                                   on_out=ran_out)
         live.on_tick(lambda: scripted.feed(live))
     live.session.start_checkin(args.name)
     summary = live.serve(until=lambda: live.router.runner is None and not live.speaker.busy())
