@@ -407,3 +407,23 @@ def test_a_refused_listen_does_not_use_up_the_first_run_notice(run_cli, tmp_home
     result = run_cli("listen", "--no-ui", "--output", "no-such-speaker", env=tmp_home.env, timeout=30)
     assert result.returncode == 2
     assert not (tmp_home.data_dir / ".notice-shown").exists()  # the next, working, run still shows it
+
+
+@pytest.mark.parametrize("args, wording", [
+    (("analyze", ""), "a file name is empty: give a WAV file's path, e.g. voicecoach analyze talk.wav"),
+    (("analyze", " "), "a file name is empty: give a WAV file's path, e.g. voicecoach analyze talk.wav"),
+    (("listen", "--no-ui", "--file", ""), "--file is empty: give a WAV file's path, e.g. --file talk.wav"),
+    (("calibrate", "--from-wav", "", "b.wav"), "--from-wav: a file name is empty: give one WAV file per partner, "
+                                               "e.g. --from-wav a.wav b.wav"),
+    (("scripts", "check", ""), "a file name is empty: give a script file's path, e.g. voicecoach scripts check "
+                               "morning.toml"),
+])
+def test_an_empty_file_name_to_read_is_called_empty_not_a_directory(args, wording, stored, run_cli, tmp_home):
+    """``analyze "$WAV"`` with the variable unset said ". is a directory, not a WAV file": argparse (or Path) had
+    made "" the current folder. The output options' empty values were already refused this way."""
+    profile = tmp_home.data_dir / "profile.json"
+    before = stored()
+    result = run_cli(*args, env=tmp_home.env, timeout=30)
+    _one_line_error(result, 2, wording)
+    assert "directory" not in result.stderr and result.stdout == ""
+    assert stored() == before and not profile.exists()

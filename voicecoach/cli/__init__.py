@@ -127,6 +127,15 @@ def check_output_option(value: str | None, option: str, suffix: str, example: st
     check_writable(Path(value), suffix)
 
 
+def input_path(value: str, what: str, example: str) -> Path:
+    """``value`` as a path to read, refusing an empty one (``analyze "$WAV"`` with the variable unset): Path("")
+    is ".", which was then called a directory. ``what`` names the value (``--file``, "a file name") and
+    ``example`` says what to give instead."""
+    if not value.strip():
+        raise InputError(f"{what} is empty: give {example}")
+    return Path(value)
+
+
 def check_wav_output(path: Path, option: str) -> None:
     """Refuse an output option that does not name a ``.wav`` file (WAV bytes under another name open in nothing
     the user expects), then one that cannot be written (:func:`check_writable`): one line, exit 2, nothing written."""

@@ -10,7 +10,7 @@ import sys
 
 from ..errors import InputError, VoicecoachError
 from ..analysis import analyze_file
-from . import config_of
+from . import config_of, input_path
 
 ORDER = 20
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
+            input_path(path, "a file name", "a WAV file's path, e.g. voicecoach analyze talk.wav")
             events, duration = analyze_file(path, config, profile)
         except VoicecoachError as exc:
             if len(args.files) == 1:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 
 from .. import paths
 from ..errors import InputError, VoicecoachError
-from . import config_of
+from . import config_of, input_path
 
 ORDER = 16
 PROMPT = ("{name}, please talk for about {seconds} seconds at your normal, calm speaking level. "
@@ -24,7 +23,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--input", metavar="DEV", help="input device: index or part of its name")
     p.add_argument("--output", metavar="DEV", help="output device: index or part of its name")
     p.add_argument("--seconds", type=float, default=15.0, help="seconds of speech to record per partner")
-    p.add_argument("--from-wav", nargs=2, metavar=("A.wav", "B.wav"), type=Path,
+    p.add_argument("--from-wav", nargs=2, metavar=("A.wav", "B.wav"),  # str: Path("") would be "."
                    help="use two recordings (one per partner) instead of the microphone")
     p.set_defaults(func=run)
 
@@ -66,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--input and --from-wav both name what to learn the voices from: give --from-wav alone "
                          f"to use the two recordings, or --input {args.input} alone to record with that microphone")
     if args.from_wav:
-        audio = [read_wav(path) for path in args.from_wav]
+        files = [input_path(f, "--from-wav: a file name", "one WAV file per partner, e.g. --from-wav a.wav b.wav")
+                 for f in args.from_wav]
+        audio = [read_wav(path) for path in files]
     else:
         _find_microphone(config, args.input or config.audio.input or None)
         speaker = app.make_speaker(config, output=args.output, on_text=lambda t: None)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import InputError
-from . import config_of, log_above
+from . import config_of, input_path, log_above
 
 if TYPE_CHECKING:
     from ..audio.frames import Frame
@@ -28,7 +27,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("listen", parents=[common], help="listen to a talk and offer the agreed pause (default)")
     add_device_args(p)
     p.add_argument("--no-ui", action="store_true", help=f"plain log lines instead of the live view; {NO_UI_KEYS}")
-    p.add_argument("--file", metavar="WAV", type=Path,
+    p.add_argument("--file", metavar="WAV",  # a str: Path("") would be "." (then called a directory)
                    help="listen to a recording instead of the microphone (in real time)")
     p.add_argument("--fast", action="store_true", help="with --file: as fast as possible (no real-time pacing)")
     p.set_defaults(func=run)
@@ -67,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime_live import Live, LiveSpec
     from ..ui import KEY_HELP, LiveView, can_redraw, single_keys_wanted
 
+    file = None if args.file is None else input_path(args.file, "--file", "a WAV file's path, e.g. --file talk.wav")
     if args.fast and args.file is None:
         raise InputError("--fast needs --file (it reads a recording as fast as it can; a microphone is always "
                          "heard in real time)")
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     use_ui = not args.no_ui and can_redraw(sys.stdout)
     view = LiveView(names=(config.partners.a_name, config.partners.b_name)) if use_ui else None
     say_line = view.line if view else (lambda text: print(text, flush=True))
-    spec = LiveSpec(TalkSource.LISTEN, input=args.input, output=args.output, file=args.file, fast=args.fast,
+    spec = LiveSpec(TalkSource.LISTEN, input=args.input, output=args.output, file=file, fast=args.fast,
                     keys=True, single_keys=single_keys_wanted(args.no_ui))
     live = Live.build(config, spec, on_line=say_line, on_unspoken=lambda t: say_line(f"(not spoken) {t}"))
     notice = app.first_run_notice()  # once the talk can start: a command line refused above has not shown it

@@ -55,11 +55,13 @@ def _language_pack(args: argparse.Namespace):
 def _check(files: list[str], pack) -> int:
     from ..checkin.script import load_script_file, unsayable
     from ..errors import InputError
+    from . import input_path
 
     status = 0
     for name in files:
         file = name
         try:
+            input_path(name, "a file name", "a script file's path, e.g. voicecoach scripts check morning.toml")
             file = str(_script_path(name))
             script = load_script_file(file)
             problem = unsayable(script, pack) if pack is not None else None
