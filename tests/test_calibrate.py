@@ -180,3 +180,39 @@ def test_without_a_microphone_calibrate_says_so_before_asking_anyone_to_speak(ru
     assert result.stderr == ("voicecoach: error: no input device found (none is plugged in, or no sound server is "
                              "running); check with: voicecoach devices\n")
     assert not (tmp_home.data_dir / "voice_profile.json").exists()
+
+
+def test_seconds_with_recordings_uses_the_first_seconds_of_each(voices, tmp_path, monkeypatch):
+    """``--seconds 8 --from-wav A B`` was ignored: the whole files were learned. Now it takes the first 8 s of each,
+    as a microphone would have recorded them: the profile is the one of those 8 s alone, not of the louder rest."""
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VOICECOACH_CONFIG_DIR", str(tmp_path / "cfg"))
+    eight = 8 * 16000
+    first = {who: voices[who][:eight] for who in "AB"}
+    louder = {who: np.clip(voices[who].astype(np.int32) * 4, -32768, 32767).astype(np.int16) for who in "AB"}
+    for who in "AB":
+        write_wav(tmp_path / f"{who}-first.wav", first[who])
+        write_wav(tmp_path / f"{who}-long.wav", np.concatenate([first[who], louder[who]]))
+    path = tmp_path / "data" / "profile.json"
+    assert main(["calibrate", "--from-wav", str(tmp_path / "A-first.wav"), str(tmp_path / "B-first.wav")]) == 0
+    of_the_first_seconds = json.loads(path.read_text())
+    assert main(["calibrate", "--seconds", "8", "--from-wav", str(tmp_path / "A-long.wav"),
+                 str(tmp_path / "B-long.wav")]) == 0
+    assert json.loads(path.read_text()) == of_the_first_seconds
+    assert main(["calibrate", "--from-wav", str(tmp_path / "A-long.wav"), str(tmp_path / "B-long.wav")]) == 0
+    assert json.loads(path.read_text()) != of_the_first_seconds  # without --seconds: all of each file, as before
+
+
+def test_seconds_longer_than_a_recording_is_a_one_line_error_and_the_profile_stays(voices, tmp_path, run_cli,
+                                                                                  tmp_home):
+    write_wav(tmp_path / "a.wav", voices["A"][:10 * 16000])
+    write_wav(tmp_path / "b.wav", voices["B"])
+    profile = tmp_home.data_dir / "profile.json"
+    profile.write_text("the couple's earlier profile")
+    result = run_cli("calibrate", "--seconds", "20", "--from-wav", tmp_path / "a.wav", tmp_path / "b.wav",
+                     env=tmp_home.env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"voicecoach: error: {tmp_path / 'a.wav'} holds 10.0 s of audio, less than --seconds 20: "
+                             f"give a longer recording or a smaller --seconds (or leave --seconds out to use all of "
+                             f"each recording)\n")
+    assert profile.read_text() == "the couple's earlier profile"

@@ -6,6 +6,8 @@ import argparse
 import sys
 import threading
 
+from pathlib import Path
+
 import numpy as np
 
 from .. import paths
@@ -13,6 +15,7 @@ from ..errors import InputError, VoicecoachError
 from . import config_of, input_path
 
 ORDER = 16
+DEFAULT_SECONDS = 15.0
 PROMPT = ("{name}, please talk for about {seconds} seconds at your normal, calm speaking level. "
           "You could describe your day, or read something aloud. Start after the tone.")
 
@@ -22,7 +25,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("calibrate", parents=[common], help="learn both partners' calm voices (a few sentences each)")
     p.add_argument("--input", metavar="DEV", help="input device: index or part of its name")
     p.add_argument("--output", metavar="DEV", help="output device: index or part of its name")
-    p.add_argument("--seconds", type=float, default=15.0, help="seconds of speech to record per partner")
+    p.add_argument("--seconds", type=float, default=None,
+                   help=f"seconds of speech to record per partner (default: {DEFAULT_SECONDS:g}); with --from-wav: "
+                        f"use the first SECONDS of each recording (default: all of it)")
     p.add_argument("--from-wav", nargs=2, metavar=("A.wav", "B.wav"),  # str: Path("") would be "."
                    help="use two recordings (one per partner) instead of the microphone")
     p.set_defaults(func=run)
@@ -50,6 +55,21 @@ def _find_microphone(config, device) -> None:
     MicSource(device, frame_ms=config.audio.frame_ms)  # finds the device and its format; opens nothing
 
 
+def _first_seconds(audio: np.ndarray, path: Path, seconds: float | None) -> np.ndarray:
+    """The first ``seconds`` of a recording (16 kHz), as the microphone would have recorded them; all of it for
+    None. A shorter recording is refused, not used whole: the voice would be learned from less than was asked for."""
+    from ..audio.frames import SAMPLE_RATE
+
+    if seconds is None:
+        return audio
+    wanted = int(round(seconds * SAMPLE_RATE))
+    if len(audio) < wanted:
+        raise InputError(f"{path} holds {len(audio) / SAMPLE_RATE:.1f} s of audio, less than --seconds {seconds:g}: "
+                         f"give a longer recording or a smaller --seconds (or leave --seconds out to use all of each "
+                         f"recording)")
+    return audio[:wanted]
+
+
 def run(args: argparse.Namespace) -> int:
     """Guide both partners, build the profile, store it next to the journal."""
     from .. import app
@@ -59,28 +79,29 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     names = (config.partners.a_name, config.partners.b_name)
-    if not 5 <= args.seconds <= 120:  # written so that nan is out of range too
+    if args.seconds is not None and not 5 <= args.seconds <= 120:  # written so that nan is out of range too
         raise InputError(f"--seconds {args.seconds:g} is out of range (5 to 120)")
+    seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
     if args.from_wav and args.input is not None:  # was: the device ignored without a word
         raise InputError(f"--input and --from-wav both name what to learn the voices from: give --from-wav alone "
                          f"to use the two recordings, or --input {args.input} alone to record with that microphone")
     if args.from_wav:
         files = [input_path(f, "--from-wav: a file name", "one WAV file per partner, e.g. --from-wav a.wav b.wav")
                  for f in args.from_wav]
-        audio = [read_wav(path) for path in files]
+        audio = [_first_seconds(read_wav(path), path, args.seconds) for path in files]
     else:
         _find_microphone(config, args.input or config.audio.input or None)
         speaker = app.make_speaker(config, output=args.output, on_text=lambda t: None)
         audio = []
         try:
             for name in names:
-                text = PROMPT.format(name=name, seconds=int(args.seconds))
+                text = PROMPT.format(name=name, seconds=int(seconds))
                 print(text, flush=True)
                 speaker.say(text)
                 speaker.wait(timeout_s=60.0)
                 threading.Event().wait(0.7)  # let the room settle after the prompt
-                print(f"(recording {name} for {args.seconds:g} s ...)", flush=True)
-                audio.append(_record(config, args.input or config.audio.input or None, args.seconds))
+                print(f"(recording {name} for {seconds:g} s ...)", flush=True)
+                audio.append(_record(config, args.input or config.audio.input or None, seconds))
             speaker.say("Thank you both. I have learned your voices.")
             speaker.wait(timeout_s=30.0)
         finally:
