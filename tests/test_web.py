@@ -339,6 +339,34 @@ def test_a_config_file_broken_by_hand_is_named_on_the_pages_not_a_bare_500(home,
     assert len(logged) == 1 and "settings cannot be used" in logged[0].getMessage() and not logged[0].exc_info
 
 
+def test_a_config_link_that_leads_nowhere_while_the_page_runs_is_named_not_read_as_the_defaults(home) -> None:
+    """config.toml a symbolic link into a dotfiles folder that was then moved: the page read it with exists(), so
+    every page showed the defaults (other names, no rituals) and the Rituals form wrote a new file through the
+    link. Now it is the config's own one-line error (the CLI's), a 503 naming the fix, and nothing is written."""
+    from voicecoach.web.status import OfflineStatus
+
+    dotfiles = home.config_dir.parent / "dotfiles"
+    dotfiles.mkdir()
+    (dotfiles / "voicecoach.toml").write_text(CONFIG)
+    home.config_file.unlink()
+    home.config_file.symlink_to(dotfiles / "voicecoach.toml")
+    app, ctx, _ = make_app(home)
+    ctx.status = OfflineStatus(home.config_file, home.data_dir / "journal.sqlite3")  # as `voicecoach web` reads it
+    client = app.test_client()
+    token = csrf_of(client)
+    assert 'value="21:30"' in client.get("/rituals").get_data(as_text=True)  # the linked file is read
+    (dotfiles / "voicecoach.toml").rename(dotfiles / "moved.toml")  # the link now leads nowhere
+    for path in ("/now", "/rituals", "/report", "/journal", "/api/status"):
+        resp = client.get(path)
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 503, path
+        assert f"is a symbolic link to {dotfiles / 'voicecoach.toml'} that cannot be followed" in page, path
+        assert "point it at your config file, or remove the link to use the defaults" in page, path
+    resp = client.post("/rituals", data={**FORM, "csrf": token})
+    assert resp.status_code == 503
+    assert home.config_file.is_symlink() and sorted(p.name for p in dotfiles.iterdir()) == ["moved.toml"]
+
+
 def test_a_damaged_journal_is_named_on_the_pages_not_a_bare_500(home, caplog) -> None:
     """voicecoach web on a damaged journal: Report, Journal, export and the API were 'Something went wrong' and a
     traceback in the log on every load; now the journal's own line with its fix (move it aside), logged once."""

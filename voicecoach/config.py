@@ -239,12 +239,18 @@ def load_config(path: Path | str | None = None) -> Config:
     if explicit and not str(path).strip():  # ``--config "$VC_CONFIG"`` with the variable unset: was read as "."
         raise InputError(EMPTY_CONFIG_OPTION)
     file = Path(path) if path is not None else paths.config_file()
+    if explicit and not file.exists() and broken_link(file) is None:
+        raise InputError(f"config file {file} does not exist (create one with: voicecoach config init)")
+    return load_config_file(file)
+
+
+def load_config_file(file: Path) -> Config:
+    """The config in ``file``, or the defaults when nothing is there; a symbolic link there that leads nowhere is
+    an InputError (:func:`broken_link`), never the defaults. For a reader that looks again and again (the page)."""
     if not file.exists():
         broken = broken_link(file)
         if broken:
             raise InputError(broken)
-        if explicit:
-            raise InputError(f"config file {file} does not exist (create one with: voicecoach config init)")
         return Config()
     data = read_toml_file(file, "config", "is this the right file? If it is, save it as UTF-8",
                           "fix the line, or recreate with: voicecoach config init --force", example="config.toml")

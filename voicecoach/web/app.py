@@ -18,12 +18,12 @@ from typing import Any, Callable
 
 from flask import Flask, abort, jsonify, redirect, render_template, request, session, url_for
 
-from ..config import Config, load_config
-from ..errors import InputError, VoicecoachError
+from ..config import Config
+from ..errors import VoicecoachError
 from .rehearsal import Rehearsals
 from .security import PairingCodes, RateLimit, host_allowed, new_token, origin_allowed, same_token
 from .settings import WebSettings
-from .status import Controls, StatusSource
+from .status import ConfigUnusable, Controls, StatusSource, current_config
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +106,8 @@ class WebContext:
 
     def config(self) -> Config:
         """The config as it is on disk now (the Rituals form may have just changed it); ConfigUnusable when the
-        file cannot be used (e.g. a typo made while editing it by hand)."""
-        try:
-            return load_config(self.config_path) if self.config_path.exists() else Config()
-        except InputError as exc:
-            raise ConfigUnusable(str(exc)) from None
-
-
-class ConfigUnusable(VoicecoachError):
-    """The config file on disk cannot be read or does not validate; the message names the key or line."""
+        file cannot be used (e.g. a typo made while editing it by hand, a link to a folder no longer there)."""
+        return current_config(self.config_path)
 
 
 def create_app(ctx: WebContext) -> Flask:

@@ -31,8 +31,14 @@ class ScheduleNotSaved(VoicecoachError):
 
 
 def read_document(path: Path) -> dict[str, Any]:
-    """The config file as a TOML document ({} when there is none yet)."""
+    """The config file as a TOML document ({} when there is none yet; a symbolic link leading nowhere is an
+    InputError, not an empty document a save would then write through the link or beside it)."""
     if not path.exists():
+        from ..config import broken_link
+
+        broken = broken_link(path)
+        if broken:
+            raise InputError(broken)
         return {}
     return read_toml_file(path, "config", "is this the right file? If it is, save it as UTF-8",
                           "fix the line, or recreate with: voicecoach config init --force")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import Config, KioskSettings
+from ..errors import InputError, VoicecoachError
 
 
 class Level(Enum):
@@ -139,6 +140,22 @@ def offline_status(config: Config, journal_path: Path, now: datetime) -> Status:
     return Status(False, "not running here", parts, ritual, quiet)
 
 
+class ConfigUnusable(VoicecoachError):
+    """The config file on disk cannot be read or does not validate; the message names the key or line."""
+
+
+def current_config(path: Path) -> Config:
+    """The config at ``path`` as it is on disk now: the defaults when there is no file, ConfigUnusable (the pages'
+    503 naming the fix) when it cannot be used, a symbolic link leading nowhere too (it was read as no file: the
+    pages showed the defaults while the couple's settings were elsewhere)."""
+    from ..config import load_config_file
+
+    try:
+        return load_config_file(path)
+    except InputError as exc:
+        raise ConfigUnusable(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class OfflineStatus:
     """The status source of ``voicecoach web`` alone: the config read again each time (the Rituals page may have
@@ -149,9 +166,7 @@ class OfflineStatus:
 
     def status(self) -> Status:
         """The status now."""
-        from ..config import load_config
-
-        config = load_config(self.config_path) if self.config_path.exists() else Config()
+        config = current_config(self.config_path)
         return offline_status(config, self.journal_path, datetime.now())
 
 
