@@ -3,6 +3,7 @@ lines and a crash's stacks go straight to the real stderr (voicecoach.cli._stder
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -66,3 +67,51 @@ def test_without_a_stderr_nothing_is_guarded_and_nothing_breaks() -> None:
             "print('ok')\n")
     done = _child(code)
     assert done.returncode == 0 and done.stdout.decode().strip() == "ok", done
+
+
+QUIET = """
+import os, sys, time
+from voicecoach.cli._stderr import StderrCollapse
+
+StderrCollapse().start()
+for _ in range(5):
+    os.write(2, b"ALSA lib pcm.c: underrun occurred\\n")
+print("flooded", flush=True)
+cpu = sum(os.times()[:2])
+time.sleep(3.0)   # quiet: nothing more on stderr for a while
+print(f"cpu {sum(os.times()[:2]) - cpu:.3f}", flush=True)
+os.write(2, b"ALSA lib pcm.c: underrun occurred\\n")
+time.sleep(WAIT)
+"""
+
+
+def test_a_repeats_count_comes_after_a_quiet_spell_not_only_with_the_next_line_or_at_exit() -> None:
+    """The count was written only when a different line came or at exit: a flood that stopped left its count
+    untold for as long as the program ran (the kiosk: days). Now it follows a second's quiet, the copier blocked
+    in select meanwhile (no CPU spent waiting), and the same line after the spell is shown again."""
+    import select
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", QUIET.replace("WAIT", "30")], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline() == b"flooded\n"
+        flooded = time.monotonic()
+        err = b""
+        while b"more times)\n" not in err and time.monotonic() - flooded < 4.0:
+            if select.select([proc.stderr], [], [], 0.1)[0]:
+                err += os.read(proc.stderr.fileno(), 4096)
+        told_after = time.monotonic() - flooded
+        assert err.decode().splitlines() == ["ALSA lib pcm.c: underrun occurred", "(the line above 4 more times)"]
+        assert 0.5 <= told_after < 3.0, told_after  # QUIET_S is 1 s; slack for a loaded machine
+        cpu = float(proc.stdout.readline().decode().split()[1])
+        assert cpu < 0.1, f"{cpu:.3f} s of CPU in 3 s of quiet: the copier polls"
+        while err.count(b"underrun") < 2 and time.monotonic() - flooded < 8.0:
+            if select.select([proc.stderr], [], [], 0.1)[0]:
+                err += os.read(proc.stderr.fileno(), 4096)
+        assert err.decode().splitlines()[2:] == ["ALSA lib pcm.c: underrun occurred"]  # shown, not "1 more time"
+        assert proc.poll() is None  # all of it told while the program runs
+    finally:
+        proc.kill()
+        proc.wait()

@@ -5,7 +5,9 @@ prints the same line in a loop until the process ends: 10.8 million lines in the
 (measured in ``tests/test_kiosk_live.py``), about 1 GB into the terminal under ``listen``'s live view, or into the
 Pi's journal. :class:`StderrCollapse` puts a pipe on file descriptor 2 for the commands that open sound devices:
 what C code (PortAudio, ALSA, espeak-ng, Vosk) and child programs write there is copied to the real stderr by a
-thread that keeps a line repeated at once once, followed by ``(the line above N more times)``. Python's own
+thread that keeps a line repeated at once once, followed by ``(the line above N more times)`` when another line
+comes, after ``QUIET_S`` without one (a flood that stopped is told at once, not when the program ends), or at
+exit; a line repeated after such a spell is shown again, then counted anew. Python's own
 ``sys.stderr``, the log and :mod:`faulthandler` write to the real stderr directly, so they never wait behind C's
 lines and a crash's stacks are never lost with the process.
 
@@ -18,6 +20,7 @@ import atexit
 import io
 import logging
 import os
+import select
 import sys
 import threading
 
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 16
 DRAIN_S = 1.0  # at exit, how long the copier may take to pass on what is left in the pipe
+QUIET_S = 1.0  # a repeat's count is written once the pipe has been quiet this long
 
 
 class StderrCollapse:
@@ -34,7 +38,7 @@ class StderrCollapse:
         self._real = -1   # a duplicate of the real stderr
         self._pipe = -1   # the pipe's read end
         self._thread: threading.Thread | None = None
-        self._last = b""
+        self._last: bytes | None = None  # the line last passed on (None: none to count repeats of)
         self._repeats = 0
 
     def start(self) -> "StderrCollapse":
@@ -78,6 +82,10 @@ class StderrCollapse:
         """Pass on the pipe's lines, a line repeated at once once with its count (the copier thread)."""
         pending = b""
         while True:
+            if self._repeats and not self._readable_within(QUIET_S):
+                self._write(self._flush_count())
+                self._last = None  # the same line again later is shown again: "the line above" is the count now
+                continue
             try:
                 chunk = os.read(self._pipe, CHUNK_BYTES)
             except OSError:
@@ -88,6 +96,13 @@ class StderrCollapse:
             pending = lines.pop()
             self._write(self._collapse(lines))
         self._write(self._collapse([pending] if pending else []) + self._flush_count())
+
+    def _readable_within(self, seconds: float) -> bool:
+        """Wait (blocked in select, not polling) until the pipe has something to read or ``seconds`` pass."""
+        try:
+            return bool(select.select([self._pipe], [], [], seconds)[0])
+        except (OSError, ValueError):
+            return True  # the read then says what is wrong
 
     def _collapse(self, lines: list[bytes]) -> bytes:
         """The lines to write now, after the ones repeated at once are counted."""
@@ -107,7 +122,8 @@ class StderrCollapse:
     def _flush_count(self) -> bytes:
         if not self._repeats:
             return b""
-        said, self._repeats = f"(the line above {self._repeats} more times)\n".encode(), 0
+        times = "time" if self._repeats == 1 else "times"
+        said, self._repeats = f"(the line above {self._repeats} more {times})\n".encode(), 0
         return said
 
     def _write(self, data: bytes) -> None:
