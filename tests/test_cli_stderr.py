@@ -115,3 +115,14 @@ def test_a_repeats_count_comes_after_a_quiet_spell_not_only_with_the_next_line_o
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_an_empty_first_line_is_passed_on_not_counted_as_a_repeat() -> None:
+    """The copier compared the first line with an empty "last line": a C library's blank first line was dropped and
+    "(the line above 1 more times)" written above the next one."""
+    code = ("import os\n"
+            "from voicecoach.cli._stderr import StderrCollapse\n"
+            "StderrCollapse().start()\n"
+            "os.write(2, b'\\nespeak: warning\\n')\n")
+    done = _child(code)
+    assert done.returncode == 0 and done.stderr.decode() == "\nespeak: warning\n", done.stderr
