@@ -106,7 +106,7 @@ class StderrCollapse:
 
     def _collapse(self, lines: list[bytes]) -> bytes:
         """The lines to write now, after the ones repeated at once are counted."""
-        if lines.count(self._last) == len(lines):   # the flood's own case, at C speed
+        if self._last is not None and lines.count(self._last) == len(lines):   # the flood's own case, at C speed
             self._repeats += len(lines)
             return b""
         out = []

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="script name (default: nightly; see: voicecoach scripts list)")
     add_device_args(p)
     p.add_argument("--answers", metavar="LIST",
-                   help="comma-separated scripted answers (yes,next,not_now,-,!interrupt,...) instead of listening; live, the check-in stops when they run out")
+                   help="comma-separated scripted answers (yes,next,not_now,-,!interrupt,...) instead of listening; "
+                        "live, the check-in stops when they run out")
     p.add_argument("--to", metavar="FILE.wav", type=Path,
                    help="with --answers: rehearse offline, rendering every prompt into this WAV (in seconds)")
     p.add_argument("--no-ui", action="store_true",
