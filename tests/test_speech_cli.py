@@ -194,3 +194,21 @@ def test_say_lists_voices(run_cli, tmp_home):
     r = run_cli("say", "--voices", env=tmp_home.env)
     assert r.returncode == 0
     assert "gmw/en-us" in r.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["hi", "--voices", "--to", "{tmp}/hi.wav"], "--voices only lists the voices, so the text 'hi' and --to '"),
+    (["--voices", "--rate", "150"], "--voices only lists the voices, so --rate 150 would not be used"),
+    (["hi", "--voice", "", "--to", "{tmp}/hi.wav"], "--voice is empty: give a voice id or part of its name (list "
+                                                    "them with: voicecoach say --voices), or leave --voice out for "
+                                                    "the configured voice"),
+])
+def test_say_refuses_what_it_would_not_use_and_an_empty_voice(run_cli, tmp_home, tmp_path: Path, args, words):
+    """``say hi --voices --to hi.wav`` listed the voices and wrote nothing (exit 0); ``--voice ""`` spoke with the
+    engine's default voice, not even the config's [speech] voice, without a word."""
+    tmp_home.config_file.write_text('[speech]\nvoice = "en+f3"\n')
+    r = run_cli("say", *(a.replace("{tmp}", str(tmp_path)) for a in args), env=tmp_home.env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith(f"voicecoach: error: {words.replace('{tmp}', str(tmp_path))}"), r.stderr
+    assert r.stderr.count("\n") == 1
+    assert r.stdout == "" and not (tmp_path / "hi.wav").exists()

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_of(args)
     settings = config.speech
     if args.voices:
+        _refuse_unused_with_voices(args)
         return _list_voices()
     if not args.text or not args.text.strip():
         raise InputError('nothing to say: give the text, e.g. voicecoach say "Shall we take a pause?"')
@@ -54,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--rate {args.rate} is out of range (allowed 80 to 300 words per minute)")
         settings = dataclasses.replace(settings, rate_wpm=args.rate)
     if args.voice is not None:
+        if not args.voice.strip():  # was: the engine's default voice, not even the config's, without a word
+            raise InputError("--voice is empty: give a voice id or part of its name (list them with: voicecoach say "
+                             "--voices), or leave --voice out for the configured voice")
         settings = dataclasses.replace(settings, voice=args.voice)
     _require_voice(settings.voice, "--voice" if args.voice is not None else
                    f"[speech] voice in {getattr(args, 'config', None) or paths.config_file()}")
@@ -63,6 +67,18 @@ def run(args: argparse.Namespace) -> int:
                              f"(e.g. voicecoach say {shown_value(args.text)} --output {shown_value(args.output)})")
         return _render_to(settings, args.text, Path(args.to))
     return _speak(settings, args.text, args.output if args.output is not None else config.audio.output)
+
+
+def _refuse_unused_with_voices(args: argparse.Namespace) -> None:
+    """``--voices`` lists the voices and exits: text or an option that would then not be used is refused (it was
+    ignored without a word: ``say hi --voices --to hi.wav`` wrote nothing, exit 0)."""
+    options = (("--to", args.to), ("--voice", args.voice), ("--rate", args.rate), ("--output", args.output))
+    unused = [f"{option} {shown_value(value)}" for option, value in options if value is not None]
+    if args.text is not None:
+        unused.insert(0, f"the text {shown_value(args.text)}")
+    if unused:
+        raise InputError(f"--voices only lists the voices, so {' and '.join(unused)} would not be used: give "
+                         f"--voices alone, or leave it out to speak")
 
 
 def _require_voice(spec: str, named_by: str) -> None:
