@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,13 +153,21 @@ def file_identity(path: Path) -> tuple[int, ...] | None:
 
 
 def _private_file(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 unless it exists; tighten an existing file's mode to 0600."""
+    """Create ``path`` empty with mode 0600 unless it exists; an existing file keeps only its owner's permissions."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
     except FileExistsError:
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)
+        _owner_only(path)
+
+
+def _owner_only(path: Path) -> None:
+    """Remove group's and others' permissions from an existing file, keeping the owner's as they are: a journal the
+    couple made read-only (``chmod 444``) becomes 0400, never 0600 (it was made writable by any command, ``report``
+    included)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
 
 
 def _probe(path: Path) -> int:
@@ -260,8 +269,8 @@ class Journal:
         conn.execute("PRAGMA foreign_keys=ON")
         for side in ("-wal", "-shm"):
             p = Path(f"{self.path}{side}")
-            if p.exists() and p.stat().st_mode & 0o077:
-                os.chmod(p, 0o600)
+            if p.exists():
+                _owner_only(p)
 
     def _migrate(self) -> None:
         """Apply the missing migrations, one transaction each; the version is re-read under the write lock,
