@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,73 @@ def test_while_another_program_reads_the_old_file_nothing_is_written_until_it_st
     assert len(rows(db, "talks")) == (3 if how == "moved over" else 1)
     if how == "moved away":
         assert [e["t"] for e in rows(tmp_path / "aside.sqlite3", "events")] == [1.0]
+
+
+def test_a_backup_copied_over_while_a_reader_held_the_wal_gets_none_of_the_old_journals_rows(tmp_path, caplog) -> None:
+    """A reader held back the checkpoint, so the kiosk's last rows were still only in the WAL when ``cp`` wrote a
+    backup over the file. Letting go of the file empties the WAL into it: those pages of the old journal went into
+    the restored backup (its talk 1 then had the kiosk's 30 events). Now the copied bytes are kept aside first and
+    put back: the restored journal holds the backup's rows and the talk going on, nothing else."""
+    db, backup = tmp_path / "journal.sqlite3", tmp_path / "backup.sqlite3"
+    backup_with_talks(backup, 3)
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM talks").fetchone()  # its snapshot holds the checkpoint back
+    for i in range(30):
+        talk.event(Interruption(t=1.0 + i, speaker="a", over="b"))
+    shutil.copyfile(backup, db)
+    talk.event(Interruption(t=100.0, speaker="a", over="b"))  # not written: the reader still holds the old file
+    reader.execute("COMMIT")
+    reader.close()
+    with caplog.at_level(logging.WARNING):
+        talk.event(Interruption(t=101.0, speaker="a", over="b"))
+    talk.end(None, audio_s=102.0, end_s=102.0)
+    journal.close()
+    talks = rows(db, "talks")
+    assert [t["source"] for t in talks] == ["listen", "listen", "listen", "kiosk"]
+    assert [(e["talk_id"], e["t"]) for e in rows(db, "events")] == [(talks[-1]["id"], 101.0)]
+    assert not list(tmp_path.glob(".journal.sqlite3.*"))  # the kept copy is the journal again, nothing left over
+    assert any("copied over it" in r.getMessage() for r in caplog.records)
+
+
+def test_another_voicecoach_writing_the_journal_is_no_replaced_file(tmp_path, caplog) -> None:
+    """A second voicecoach (``listen`` in a terminal, ``voicecoach web``'s page) writing the kiosk's journal changed
+    the file, so the kiosk took it for a backup copied over it: it logged that what it had written "went with the
+    file written over" (it had not), and let go of the file and opened it again, checking every page. Now a commit
+    by another SQLite connection is just that: no line, the same connection, the talk going on."""
+    db = tmp_path / "journal.sqlite3"
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    talk.event(Interruption(t=1.0, speaker="a", over="b"))
+    connection = journal._conn
+    other = ("import sys\nfrom voicecoach.journal.store import Journal\n"
+             "with Journal.open(sys.argv[1]) as j:\n    j.end_talk(j.start_talk('listen', 5.0), 6.0)\n")
+    subprocess.run([sys.executable, "-c", other, str(db)], check=True, timeout=60)
+    with caplog.at_level(logging.INFO):
+        talk.event(Interruption(t=2.0, speaker="a", over="b"))
+        talk.end(None, audio_s=3.0, end_s=3.0)
+    assert journal._conn is connection  # not let go, not opened again
+    journal.close()
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO], caplog.records
+    talks = rows(db, "talks")
+    assert [t["source"] for t in talks] == ["kiosk", "listen"] and talks[0]["ended_at"] is not None
+    assert [(e["talk_id"], e["t"]) for e in rows(db, "events")] == [(talks[0]["id"], 1.0), (talks[0]["id"], 2.0)]
+
+
+def test_the_journal_erased_by_another_voicecoach_gets_the_talk_going_on_as_a_new_talk(tmp_home, run_cli) -> None:
+    """``voicecoach journal erase --yes`` while the kiosk runs: its talk row is gone, so the talk goes on as a new
+    talk (its events would otherwise name a talk that is no longer there, and fail)."""
+    db = tmp_home.data_dir / "journal.sqlite3"
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    talk.event(Interruption(t=1.0, speaker="a", over="b"))
+    res = run_cli("journal", "erase", "--yes", env=tmp_home.env)
+    assert res.returncode == 0, res.stderr
+    talk.event(Interruption(t=2.0, speaker="a", over="b"))
+    talk.end(None, audio_s=3.0, end_s=3.0)
+    journal.close()
+    talks = rows(db, "talks")
+    assert len(talks) == 1 and talks[0]["ended_at"] is not None
+    assert [(e["talk_id"], e["t"]) for e in rows(db, "events")] == [(talks[0]["id"], 2.0)]

@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import stat
+import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -221,8 +223,12 @@ class Journal:
         self.path = path
         self.notes_dir = paths.notes_dir(path)  # never beside a user-chosen journal file: see paths.notes_dir
         self._lock = threading.Lock()
-        self.generation = 0  # how many times :meth:`follow_path` let go of the file open and took the one at path
+        self.generation = 0  # how many times :meth:`follow_path` found the file's rows changed under it: let go of
+                             # the file open and took the one at path, or another connection wrote to it
         self._identity = file_identity(path)  # the file open, as this connection last left it
+        self._version = self._data_version()  # SQLite's count of other connections' commits, as last seen
+        self._pending = False  # the WAL holds frames not yet copied into the file (a reader held them back)
+        self._kept: Path | None = None  # the bytes another program copied over the file, kept from the checkpoint
         self._problem: VoicecoachError | None = None  # why no file is open (the one at path could not be opened)
         self._tried: tuple[int, ...] | None = None  # the file at path that could not be opened (not tried again)
         self._held = True  # _conn is open (False once it let go of a file no longer at the path)
@@ -257,7 +263,7 @@ class Journal:
         except BaseException:
             conn.close()
             raise
-        journal._identity = file_identity(path)
+        journal._identity, journal._version = file_identity(path), journal._data_version()
         return journal
 
     def _configure(self) -> None:
@@ -577,10 +583,52 @@ class Journal:
         file alone holds the journal - one moved aside is whole, and one copied over finds no old pages waiting in
         the WAL to be written into it - then note the file as this connection left it."""
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self._pending = frames > copied
         except sqlite3.OperationalError as exc:
             log.debug("journal %s: checkpoint skipped: %s", self.path, exc)
-        self._identity = file_identity(self.path)
+            self._pending = True
+        self._identity, self._version = file_identity(self.path), self._data_version()
+
+    def _data_version(self) -> int | None:
+        """SQLite's ``data_version``: it changes when another connection commits to the file (a second voicecoach,
+        ``voicecoach web``), never for this connection's own commits nor for a file copied over it (``cp``)."""
+        try:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None
+
+    def _written_by_another_connection(self, here: tuple[int, ...] | None) -> bool:
+        """True when the file open changed only because another SQLite connection committed to it (the same file:
+        SQLite keeps this connection's view right); then it is noted as it is now. A file copied over in place
+        (``cp``) changes without a commit, and is let go."""
+        old = self._identity
+        if here is None or old is None or here[:2] != old[:2]:
+            return False
+        version = self._data_version()
+        if version is None or version == self._version:
+            return False
+        self._identity, self._version = here, version
+        return True
+
+    def _keep_copied_file(self) -> str | None:
+        """Keep the bytes another program copied over the open file (a backup restored with ``cp``) aside, before
+        :meth:`_let_go` empties the WAL into the file: frames a reader held back would be written over the restored
+        journal's pages (the old journal's rows mixed into the backup). None, or the line saying why not."""
+        if not self._pending or self._kept is not None:
+            return None
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".restored", dir=self.path.parent)
+            with os.fdopen(fd, "wb") as out, open(self.path, "rb") as copied:
+                shutil.copyfileobj(copied, out)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            return (f"journal {self.path} was copied over while it was open, and the copy cannot be kept safe from "
+                    f"what this program had not yet written into the file ({exc.strerror or exc}); nothing is "
+                    f"written until there is room beside it (or stop voicecoach and copy the backup again)")
+        self._kept = Path(name)
+        return None
 
     def follow_path(self) -> str | None:
         """Make sure the file open is the one at :attr:`path`; a line saying what changed, or None (the same file).
@@ -596,6 +644,10 @@ class Journal:
             here = file_identity(self.path)
             if self._problem is None and here == self._identity:
                 return None
+            if self._problem is None and self._held and self._written_by_another_connection(here):
+                self.generation += 1  # rows may have gone (another voicecoach erased the journal): writers look
+                log.debug("journal %s: written by another connection", self.path)
+                return None
             if self._problem is not None and here == self._tried:
                 return None  # the same unusable file: its line was logged when it was found
             if self._held:
@@ -606,6 +658,12 @@ class Journal:
                     self._what = "was replaced by another file"
                 else:
                     self._what = "was rewritten by another program (a backup copied over it?)"
+                    unsafe = self._keep_copied_file()
+                    if unsafe is not None:
+                        if self._problem is None:
+                            log.warning("%s", unsafe)
+                        self._problem, self._tried = JournalUnavailable(unsafe), ()
+                        return unsafe
                 if not self._let_go():
                     line = (f"journal {self.path} {self._what}, but another program is still reading the file that "
                             f"was there: nothing is written until it stops (e.g. a voicecoach report or web)")
@@ -615,6 +673,9 @@ class Journal:
                     return line
             else:
                 self._what = "was put back" if here is not None else "is still missing"
+            if self._kept is not None:  # the restored bytes, as the other program left them, at the path again
+                os.replace(self._kept, self.path)
+                self._kept, here = None, file_identity(self.path)
             self.generation += 1
             try:
                 new = Journal.open(self.path)  # creates a journal when nothing is there
