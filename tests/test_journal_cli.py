@@ -418,3 +418,22 @@ def test_export_and_report_of_a_big_journal_read_it_a_chunk_at_a_time(dirs: Path
     peak = peak_bytes(lambda: main(["report", "--since", "2026-09-01"]))
     assert "Raised voices: 20 h 50 min in all" in capsys.readouterr().out  # 50,000 x 1.5 s, from the events
     assert peak < 5_000_000, f"report: {peak / 1e6:.0f} MB at the peak"
+
+
+def test_export_to_a_pipe_closed_part_way_says_it_is_incomplete(dirs: Path) -> None:
+    """``journal export | ssh box 'cat > backup.json'`` with the connection lost part-way: the export ended with exit
+    0 and not a word, and the cut-off backup looked whole. Now one line says so, exit 1, no traceback."""
+    path = filled(dirs)
+    add_events(path, 3000)  # about 400 KB of JSON: more than a pipe holds
+    env = {**os.environ, "VOICECOACH_DATA_DIR": str(dirs / "data"), "VOICECOACH_CONFIG_DIR": str(dirs / "config"),
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "voicecoach", "journal", "export"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    got = proc.stdout.read(1000)  # the reader takes the beginning, then goes away
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 1
+    assert got.startswith(b"{") and err.splitlines() == [
+        "voicecoach: error: the program reading the export stopped before its end (a closed pipe): what it got is "
+        "incomplete; run it again, or write it to a file with --out FILE"], err
