@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     return _erase(path, args.yes)
 
 
-def _open(path: Path):  # noqa: ANN202 - a Journal, imported lazily
+def _open(path: Path, read_only: bool = False):  # noqa: ANN202 - a Journal, imported lazily
     from ..journal.store import Journal
 
-    return Journal.open(path)
+    return Journal.open_for_reading(path) if read_only else Journal.open(path)
 
 
 def _export(path: Path, out: str | None) -> int:
@@ -64,7 +64,7 @@ def _export(path: Path, out: str | None) -> int:
     counted: dict[str, int] = {}
     with ExitStack() as stack:
         if present(path):  # a symbolic link leading nowhere is refused, not exported as empty
-            journal = stack.enter_context(_open(path))
+            journal = stack.enter_context(_open(path, read_only=True))
             text: Iterable[str] = _then_newline(journal.export_json(indent=2, counted=counted))
         else:
             empty = {"format": "voicecoach-journal", "schema": CURRENT_VERSION, **{t: [] for t in TABLES}}

@@ -182,7 +182,7 @@ def _probe(path: Path) -> int:
     descriptors open while a lock on the file is held. The read-only connection may leave empty -wal/-shm files
     beside a refused file; they are left alone (another connection might be using them)."""
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+        conn = _read_only_connection(path)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > CURRENT_VERSION:
@@ -202,6 +202,24 @@ def _probe(path: Path) -> int:
             raise _refused(path, "not an SQLite database (corrupt or not a journal)") from None
         raise _refused(path, f"the database is damaged ({exc})") from None
     return version
+
+
+def _read_only_connection(path: Path) -> sqlite3.Connection:
+    """A connection that never writes the journal or anything beside it (``mode=ro``). On a read-only disk or in a
+    folder this user may not write, SQLite cannot make the -shm it needs for that: when there is no -wal (nothing
+    written there but not yet in the file) the file is read as it is (``immutable=1``); a -wal it cannot read is
+    the OperationalError."""
+    uri = f"file:{quote(str(path))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA user_version").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise
+    return sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
 
 def verify(path: Path) -> int:
@@ -265,6 +283,36 @@ class Journal:
             raise
         journal._identity, journal._version = file_identity(path), journal._data_version()
         return journal
+
+    @classmethod
+    def open_for_reading(cls, path: Path | str) -> "Journal":
+        """The journal at ``path`` for a command that only reads it (``report``, ``journal export``): opened as
+        :meth:`open` does, or, where that cannot write (a read-only disk or folder: it exited 1 there), read-only
+        (:func:`_read_only_connection`). Every writing method of a journal opened read-only fails."""
+        path = Path(path)
+        try:
+            return cls.open(path)
+        except JournalUnavailable as first:
+            try:
+                return cls._read_only(path)
+            except JournalUnavailable:
+                raise first from None
+
+    @classmethod
+    def _read_only(cls, path: Path) -> "Journal":
+        odd = _not_a_file(path)
+        if odd is not None:
+            raise odd
+        version = _probe(path)
+        if version != CURRENT_VERSION:
+            raise JournalUnavailable(f"journal {path}: it is from an older voicecoach (schema {version} of "
+                                     f"{CURRENT_VERSION}) and must be updated once, which cannot be written where it "
+                                     f"is; copy it to a writable folder and point [journal] file at the copy")
+        try:
+            conn = _read_only_connection(path)
+        except sqlite3.OperationalError as exc:
+            raise _unavailable(path, exc) from None
+        return cls(conn, path)
 
     def _configure(self) -> None:
         conn = self._conn
