@@ -44,6 +44,7 @@ _LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
 _SQLITE_NOTADB = 26  # "file is not a database"
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # "database is locked", "database table is locked"
 CHUNK_ROWS = 500  # rows read at a time by the readers of a whole table (export, report)
+RETRY_S = 30.0  # a journal that could not be opened or made (a read-only or full disk) is tried again this often
 
 
 class JournalRefused(VoicecoachError):
@@ -251,6 +252,8 @@ class Journal:
         self._tried: tuple[int, ...] | None = None  # the file at path that could not be opened (not tried again)
         self._held = True  # _conn is open (False once it let go of a file no longer at the path)
         self._what = ""  # what happened to the file at the path, for the line said once a file is open again
+        self._tried_at: float | None = None  # when (the caller's ``now``) the file at path was last tried
+        self._at_start = False  # no file was ever open (:meth:`unopened`)
 
     # --- opening ---------------------------------------------------------------------------------------------
 
@@ -282,6 +285,16 @@ class Journal:
             conn.close()
             raise
         journal._identity, journal._version = file_identity(path), journal._data_version()
+        return journal
+
+    @classmethod
+    def unopened(cls, path: Path | str, problem: VoicecoachError) -> "Journal":
+        """A journal whose file could not be opened (``problem``, e.g. its folder read-only at boot): every call
+        raises that until :meth:`follow_path` opens the file at ``path``, tried again every :data:`RETRY_S`
+        (it ran without a journal until it was started again)."""
+        journal = cls(sqlite3.connect(":memory:", check_same_thread=False), Path(path))
+        journal._held, journal._problem, journal._tried = False, problem, file_identity(journal.path)
+        journal._at_start = True
         return journal
 
     @classmethod
@@ -678,7 +691,7 @@ class Journal:
         self._kept = Path(name)
         return None
 
-    def follow_path(self) -> str | None:
+    def follow_path(self, now: float | None = None, open_talk: tuple[int, str, float] | None = None) -> str | None:
         """Make sure the file open is the one at :attr:`path`; a line saying what changed, or None (the same file).
 
         A journal moved aside or deleted, replaced (``mv`` of a backup over it) or rewritten by another program
@@ -686,8 +699,11 @@ class Journal:
         file: every commit is in the file itself, see :meth:`_settle`) and the file now at the path is opened, or a
         new journal started there when there is none; :attr:`generation` goes up, so a writer knows its ids (a
         talk's) are of the old file. A file there that cannot be opened (damaged, newer) leaves the journal with none
-        open: every call raises that file's one line until a usable file is put there. Thread-safe; one ``stat``
-        when nothing changed."""
+        open: every call raises that file's one line until a usable file is put there; one that could not be used for
+        a reason that may pass (no journal could be made there: a read-only or full disk) is tried again every
+        :data:`RETRY_S` of ``now`` (the caller's clock, seconds). ``open_talk`` (id, source, start) is the talk the
+        caller has under way: a file moved away or replaced gets its end (``now``) before it is let go (it kept no
+        end, and the report counted it as no time). Thread-safe; one ``stat`` when nothing changed."""
         with self._lock:
             here = file_identity(self.path)
             if self._problem is None and here == self._identity:
@@ -696,14 +712,13 @@ class Journal:
                 self.generation += 1  # rows may have gone (another voicecoach erased the journal): writers look
                 log.debug("journal %s: written by another connection", self.path)
                 return None
-            if self._problem is not None and here == self._tried:
+            if self._problem is not None and here == self._tried and not self._retry_due(now):
                 return None  # the same unusable file: its line was logged when it was found
             if self._held:
                 old = self._identity
-                if here is None:
-                    self._what = "was moved away or deleted"
-                elif old is None or here[:2] != old[:2]:
-                    self._what = "was replaced by another file"
+                if here is None or old is None or here[:2] != old[:2]:
+                    self._what = "was moved away or deleted" if here is None else "was replaced by another file"
+                    self._end_talk_there(open_talk, now)
                 else:
                     self._what = "was rewritten by another program (a backup copied over it?)"
                     unsafe = self._keep_copied_file()
@@ -719,6 +734,8 @@ class Journal:
                         log.warning("%s", line)
                     self._problem, self._tried = JournalUnavailable(line), ()  # () is no file: tried again
                     return line
+            elif self._at_start:
+                self._what = "could not be used when voicecoach started"
             else:
                 self._what = "was put back" if here is not None else "is still missing"
             if self._kept is not None:  # the restored bytes, as the other program left them, at the path again
@@ -728,18 +745,52 @@ class Journal:
             try:
                 new = Journal.open(self.path)  # creates a journal when nothing is there
             except VoicecoachError as exc:
-                self._problem, self._tried = exc, file_identity(self.path)
+                again = self._problem is not None and str(self._problem) == str(exc)
+                self._problem, self._tried, self._tried_at = exc, file_identity(self.path), now
                 line = f"journal {self.path} {self._what}; the file there cannot be used: {exc}"
-                log.warning("%s", line)
+                if not again:  # tried again every RETRY_S: said once
+                    log.warning("%s (tried again every %.0f s)", line, RETRY_S)
                 return line
             self._conn, self._identity, self._problem, self._tried = new._conn, new._identity, None, None
-            self._held = True
+            self._version, self._pending, self._held = new._version, False, True
+            if self._at_start:
+                self._at_start = False
+                line = (f"journal {self.path} {self._what}; it can be now: writing to "
+                        f"{'a new journal' if here is None else 'it'}")
+                log.warning("%s", line)
+                return line
             before = ("what was written before went with the file written over" if "rewritten" in self._what
                       else "what was written before stays in the file it went to")
             line = (f"journal {self.path} {self._what} while it was open: writing to the file now at that path "
                     f"({'a new journal' if here is None else 'the one there'}); {before}")
             log.warning("%s", line)
             return line
+
+    def _retry_due(self, now: float | None) -> bool:
+        """True when the file at the path, found unusable for a reason that may pass (:class:`JournalUnavailable`:
+        a folder or disk that cannot be written), was last tried :data:`RETRY_S` ago or more."""
+        if now is None or not isinstance(self._problem, JournalUnavailable):
+            return False
+        if self._tried_at is None:
+            self._tried_at = now
+        return abs(now - self._tried_at) >= RETRY_S
+
+    def _end_talk_there(self, talk: tuple[int, str, float] | None, now: float | None) -> None:
+        """Give the caller's talk under way its end in the file open, about to be let go (moved away, or replaced
+        by another file); the talk goes on as a talk of the file at the path."""
+        if talk is None or now is None:
+            return
+        talk_id, source, started_at = talk
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE talks SET ended_at = ? WHERE id = ? AND source = ? AND started_at = ? AND ended_at "
+                         "IS NULL", (float(now), talk_id, source, float(started_at)))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.debug("journal %s: the talk's end in the file that was there: %s", self.path, exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
 
     def _let_go(self) -> bool:
         """Close the connection to a file that is no longer at the path, its WAL emptied into it first: SQLite
