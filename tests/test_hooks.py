@@ -119,6 +119,8 @@ BAD_TOPICS = {
     "a NUL": ('topic = "voice\\u0000coach"', "control character (U+0000)"),
     "a tab": ('discovery_prefix = "home\\tassistant"', "discovery_prefix = 'home\\tassistant' has a space"),
     "a wildcard": ('topic = "home/+/voicecoach"', "# and + are wildcards"),
+    "an empty level": ('topic = "home//voicecoach"', "topic = 'home//voicecoach' has an empty level"),
+    "a trailing /": ('discovery_prefix = "homeassistant/"', "discovery_prefix = 'homeassistant/' has an empty level"),
     "the broker's own": ('discovery_prefix = "$SYS/homeassistant"', "starts with $, which MQTT keeps for the broker"),
     "70,000 bytes": (f'topic = "{"x" * 70_000}"', "topic is 70000 bytes long"),
     "33,000 two-byte letters": (f'topic = "{"é" * 33_000}"', "topic is 66000 bytes long"),  # 33,000 characters
