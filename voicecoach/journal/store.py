@@ -675,7 +675,13 @@ class Journal:
     def _keep_copied_file(self) -> str | None:
         """Keep the bytes another program copied over the open file (a backup restored with ``cp``) aside, before
         :meth:`_let_go` empties the WAL into the file: frames a reader held back would be written over the restored
-        journal's pages (the old journal's rows mixed into the backup). None, or the line saying why not."""
+        journal's pages (the old journal's rows mixed into the backup). None, or the line saying why not.
+
+        Only when frames are waiting (a reader held the checkpoint back, :meth:`_settle`): otherwise the checkpoint
+        copies nothing. Reading the file with ``open()`` drops this process's POSIX locks on it (see :func:`_probe`):
+        what is kept does not depend on them (the connection is let go and the kept bytes are put back as a new
+        file), but a second voicecoach writing the journal at that very moment is no better protected than when a
+        file is moved over it (its rows of that moment stay in the file replaced)."""
         if not self._pending or self._kept is not None:
             return None
         try:
