@@ -362,3 +362,18 @@ def test_config_check_reports_the_bad_key_with_exit_2(tmp_home, capsys):
 def test_config_check_without_a_file_says_defaults_are_in_use(tmp_home, capsys):
     assert cli.main(["config", "check"]) == 0
     assert "defaults in use" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["config", "init", "~/vc.toml"], ["--config", "~/vc.toml", "config", "init"]],
+                         ids=["path", "--config"])
+def test_config_init_of_a_quoted_home_path_makes_no_tilde_folder(argv, tmp_home, tmp_path, monkeypatch, capsys):
+    """``config init "~/vc.toml"`` (the ~ in quotes, so not expanded) made a folder called ~ in the current folder
+    and said "wrote ~/vc.toml", as if in the home folder. Now refused in one line with the path meant, exit 2."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "this ~ is not your home folder" in err[0] and str(tmp_path / "home" / "vc.toml") in err[0]
+    assert list(work.iterdir()) == []

@@ -119,6 +119,8 @@ BAD_TOPICS = {
     "a NUL": ('topic = "voice\\u0000coach"', "control character (U+0000)"),
     "a tab": ('discovery_prefix = "home\\tassistant"', "discovery_prefix = 'home\\tassistant' has a space"),
     "a wildcard": ('topic = "home/+/voicecoach"', "# and + are wildcards"),
+    "an empty level": ('topic = "home//voicecoach"', "topic = 'home//voicecoach' has an empty level"),
+    "a trailing /": ('discovery_prefix = "homeassistant/"', "discovery_prefix = 'homeassistant/' has an empty level"),
     "the broker's own": ('discovery_prefix = "$SYS/homeassistant"', "starts with $, which MQTT keeps for the broker"),
     "70,000 bytes": (f'topic = "{"x" * 70_000}"', "topic is 70000 bytes long"),
     "33,000 two-byte letters": (f'topic = "{"é" * 33_000}"', "topic is 66000 bytes long"),  # 33,000 characters
@@ -341,7 +343,7 @@ def test_a_failing_hung_or_missing_program_is_one_log_line_each(tmp_path: Path,
         with caplog.at_level(logging.WARNING, logger="voicecoach.hooks"):
             hooks = Hooks(HookSettings(command=tuple(argv), command_timeout_s=1.0), hostname="pi").start()
             hooks.send(HookKind.CHECKIN_DONE, checkin="nightly")
-            hooks.close(timeout_s=10)
+            hooks.close(program_s=10)
         lines = [r.getMessage() for r in caplog.records]
         assert len(lines) == 1 and expected in lines[0], (name, lines)
 
@@ -362,7 +364,7 @@ def test_a_program_that_keeps_failing_is_one_log_line_until_it_works_again(tmp_p
         assert wait_until(lambda: hooks.command.failed == 3, timeout_s=15)
         flag.unlink()
         hooks.send(HookKind.PAUSE_ENDED, how="finished", minutes=20.0)
-        hooks.close(timeout_s=10)
+        hooks.close(program_s=10)
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("voicecoach.hooks")]
     assert len([x for x in lines if "was stopped" in x]) == 1, lines
     assert any("works again (3 events before were not delivered)" in x for x in lines), lines
@@ -372,5 +374,31 @@ def test_a_program_that_keeps_failing_is_one_log_line_until_it_works_again(tmp_p
         hooks = Hooks(HookSettings(command=(str(tmp_path / "nope"),)), hostname="pi").start()
         for _ in range(5):
             hooks.send(HookKind.CHECKIN_DUE, checkin="nightly")
-        hooks.close(timeout_s=10)
+        hooks.close(program_s=10)
     assert len([r for r in caplog.records if "does not exist" in r.getMessage()]) == 1
+
+
+@needs_broker
+def test_a_broker_that_does_not_answer_holds_the_kiosks_stop_2_s_at_most(caplog: pytest.LogCaptureFixture) -> None:
+    """A broker that takes the connection but never answers (frozen: here a real Mosquitto stopped with SIGSTOP):
+    closing the hooks waited for the connect's answer, 5 s more on every stop of the kiosk (systemctl stop, a
+    restart after a config change). Now the goodbye is waited for 2 s at most, with one line; the broker's last
+    will says the kiosk is offline."""
+    import os
+    import signal
+
+    with Broker() as b:
+        assert b.proc is not None
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        try:
+            hooks = Hooks(HookSettings(mqtt=b.url, topic="vc-frozen"), hostname="pi").start()
+            hooks.send(HookKind.PAUSE_TAKEN, minutes=20.0)
+            time.sleep(0.3)  # the worker is waiting for the broker's answer to CONNECT
+            with caplog.at_level(logging.INFO, logger="voicecoach.hooks"):
+                t0 = time.monotonic()
+                hooks.close()
+                took = time.monotonic() - t0
+        finally:
+            os.kill(b.proc.pid, signal.SIGCONT)
+    assert took < 2.8, took
+    assert any("did not answer within 2 s" in r.getMessage() for r in caplog.records)

@@ -418,3 +418,75 @@ def test_export_and_report_of_a_big_journal_read_it_a_chunk_at_a_time(dirs: Path
     peak = peak_bytes(lambda: main(["report", "--since", "2026-09-01"]))
     assert "Raised voices: 20 h 50 min in all" in capsys.readouterr().out  # 50,000 x 1.5 s, from the events
     assert peak < 5_000_000, f"report: {peak / 1e6:.0f} MB at the peak"
+
+
+def test_export_to_a_pipe_closed_part_way_says_it_is_incomplete(dirs: Path) -> None:
+    """``journal export | ssh box 'cat > backup.json'`` with the connection lost part-way: the export ended with exit
+    0 and not a word, and the cut-off backup looked whole. Now one line says so, exit 1, no traceback."""
+    path = filled(dirs)
+    add_events(path, 3000)  # about 400 KB of JSON: more than a pipe holds
+    env = {**os.environ, "VOICECOACH_DATA_DIR": str(dirs / "data"), "VOICECOACH_CONFIG_DIR": str(dirs / "config"),
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "voicecoach", "journal", "export"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    got = proc.stdout.read(1000)  # the reader takes the beginning, then goes away
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 1
+    assert got.startswith(b"{") and err.splitlines() == [
+        "voicecoach: error: the program reading the export stopped before its end (a closed pipe): what it got is "
+        "incomplete; run it again, or write it to a file with --out FILE"], err
+
+
+def _read_only_mount_works() -> bool:
+    try:
+        return subprocess.run(["unshare", "-m", "sh", "-c", "mount --bind -o ro / /"], capture_output=True,
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def run_on_a_read_only_folder(dirs: Path, folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """``voicecoach ARGS`` in its own mount namespace where ``folder`` is a read-only bind mount of itself (a
+    journal on a read-only disk: as root, a folder's permissions would not stop SQLite)."""
+    env = {**os.environ, "VOICECOACH_DATA_DIR": str(dirs / "data"), "VOICECOACH_CONFIG_DIR": str(dirs / "config"),
+           "PYTHONPATH": str(ROOT)}
+    script = 'mount --bind -o ro "$1" "$1" && shift && exec "$@"'
+    return subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", str(folder), sys.executable, "-m",
+                           "voicecoach", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+@pytest.mark.skipif(not _read_only_mount_works(), reason="needs unshare -m and mount (root in a container)")
+@pytest.mark.parametrize("writer", ["none", "kiosk open"], ids=["closed", "kiosk-open"])
+def test_export_and_report_read_a_journal_on_a_read_only_disk(dirs: Path, writer: str) -> None:
+    """They only read, but they opened the journal for writing: on a read-only disk or folder both exited 1
+    ("unable to open database file ... check that the folder is writable"). Now read-only, also while a kiosk
+    beside it has rows in its WAL not yet in the file; nothing is created there."""
+    import time
+
+    path = filled(dirs)
+    folder = path.parent
+    kiosk = None
+    if writer == "kiosk open":
+        kiosk = Journal.open(path)
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM talks").fetchone()  # holds the next rows in the WAL
+        now = time.time()
+        kiosk.end_talk(kiosk.start_talk("kiosk", now - 120.0), now - 60.0)
+    before = sorted(p.name for p in folder.iterdir())
+    try:
+        export = run_on_a_read_only_folder(dirs, folder, "journal", "export")
+        report = run_on_a_read_only_folder(dirs, folder, "report", "--since", "2026-01-01")
+    finally:
+        if kiosk is not None:
+            reader.close()
+            kiosk.close()
+    assert export.returncode == 0 and report.returncode == 0, export.stderr + report.stderr
+    data = json.loads(export.stdout)
+    assert len(data["talks"]) == (2 if kiosk else 1) and data["checkins"][0]["name"] == "weekly"
+    assert "Talks: " in report.stdout and export.stderr == report.stderr == ""
+    if kiosk is None:
+        assert sorted(p.name for p in folder.iterdir()) == before  # no -wal or -shm made (none could be)

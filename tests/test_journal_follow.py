@@ -7,9 +7,13 @@ written before stay in the file they went to, and the talk goes on as a talk of 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +171,186 @@ def test_while_another_program_reads_the_old_file_nothing_is_written_until_it_st
     assert len(rows(db, "talks")) == (3 if how == "moved over" else 1)
     if how == "moved away":
         assert [e["t"] for e in rows(tmp_path / "aside.sqlite3", "events")] == [1.0]
+
+
+def test_a_backup_copied_over_while_a_reader_held_the_wal_gets_none_of_the_old_journals_rows(tmp_path, caplog) -> None:
+    """A reader held back the checkpoint, so the kiosk's last rows were still only in the WAL when ``cp`` wrote a
+    backup over the file. Letting go of the file empties the WAL into it: those pages of the old journal went into
+    the restored backup (its talk 1 then had the kiosk's 30 events). Now the copied bytes are kept aside first and
+    put back: the restored journal holds the backup's rows and the talk going on, nothing else."""
+    db, backup = tmp_path / "journal.sqlite3", tmp_path / "backup.sqlite3"
+    backup_with_talks(backup, 3)
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM talks").fetchone()  # its snapshot holds the checkpoint back
+    for i in range(30):
+        talk.event(Interruption(t=1.0 + i, speaker="a", over="b"))
+    shutil.copyfile(backup, db)
+    talk.event(Interruption(t=100.0, speaker="a", over="b"))  # not written: the reader still holds the old file
+    reader.execute("COMMIT")
+    reader.close()
+    with caplog.at_level(logging.WARNING):
+        talk.event(Interruption(t=101.0, speaker="a", over="b"))
+    talk.end(None, audio_s=102.0, end_s=102.0)
+    journal.close()
+    talks = rows(db, "talks")
+    assert [t["source"] for t in talks] == ["listen", "listen", "listen", "kiosk"]
+    assert [(e["talk_id"], e["t"]) for e in rows(db, "events")] == [(talks[-1]["id"], 101.0)]
+    assert not list(tmp_path.glob(".journal.sqlite3.*"))  # the kept copy is the journal again, nothing left over
+    assert any("copied over it" in r.getMessage() for r in caplog.records)
+
+
+def test_another_voicecoach_writing_the_journal_is_no_replaced_file(tmp_path, caplog) -> None:
+    """A second voicecoach (``listen`` in a terminal, ``voicecoach web``'s page) writing the kiosk's journal changed
+    the file, so the kiosk took it for a backup copied over it: it logged that what it had written "went with the
+    file written over" (it had not), and let go of the file and opened it again, checking every page. Now a commit
+    by another SQLite connection is just that: no line, the same connection, the talk going on."""
+    db = tmp_path / "journal.sqlite3"
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    talk.event(Interruption(t=1.0, speaker="a", over="b"))
+    connection = journal._conn
+    other = ("import sys\nfrom voicecoach.journal.store import Journal\n"
+             "with Journal.open(sys.argv[1]) as j:\n    j.end_talk(j.start_talk('listen', 5.0), 6.0)\n")
+    subprocess.run([sys.executable, "-c", other, str(db)], check=True, timeout=60)
+    with caplog.at_level(logging.INFO):
+        talk.event(Interruption(t=2.0, speaker="a", over="b"))
+        talk.end(None, audio_s=3.0, end_s=3.0)
+    assert journal._conn is connection  # not let go, not opened again
+    journal.close()
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO], caplog.records
+    talks = rows(db, "talks")
+    assert [t["source"] for t in talks] == ["kiosk", "listen"] and talks[0]["ended_at"] is not None
+    assert [(e["talk_id"], e["t"]) for e in rows(db, "events")] == [(talks[0]["id"], 1.0), (talks[0]["id"], 2.0)]
+
+
+def test_the_journal_erased_by_another_voicecoach_gets_the_talk_going_on_as_a_new_talk(tmp_home, run_cli) -> None:
+    """``voicecoach journal erase --yes`` while the kiosk runs: its talk row is gone, so the talk goes on as a new
+    talk (its events would otherwise name a talk that is no longer there, and fail)."""
+    db = tmp_home.data_dir / "journal.sqlite3"
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    talk.event(Interruption(t=1.0, speaker="a", over="b"))
+    res = run_cli("journal", "erase", "--yes", env=tmp_home.env)
+    assert res.returncode == 0, res.stderr
+    talk.event(Interruption(t=2.0, speaker="a", over="b"))
+    talk.end(None, audio_s=3.0, end_s=3.0)
+    journal.close()
+    talks = rows(db, "talks")
+    assert len(talks) == 1 and talks[0]["ended_at"] is not None
+    assert [(e["talk_id"], e["t"]) for e in rows(db, "events")] == [(talks[0]["id"], 2.0)]
+
+
+def test_the_talk_in_a_file_let_go_gets_its_end(tmp_path) -> None:
+    """The journal moved aside (or another file moved over it) during a talk: the talk row left in that file had no
+    end, so a report of it counted the talk as no time together. It ends when the file is let go."""
+    db, aside = tmp_path / "journal.sqlite3", tmp_path / "kept.sqlite3"
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
+    talk.event(Interruption(t=1.0, speaker="a", over="b"))
+    db.rename(aside)
+    talk.event(Interruption(t=2.0, speaker="b", over="a"))
+    talk.end(None, audio_s=3.0, end_s=3.0)
+    journal.close()
+    (old,) = rows(aside, "talks")
+    assert old["ended_at"] is not None and old["ended_at"] > old["started_at"]
+    (new,) = rows(db, "talks")
+    assert new["ended_at"] is not None
+
+
+@pytest.fixture
+def mount_point(tmp_path):
+    """A folder bind-mounted over itself: ``set_read_only(True)`` makes it a read-only disk (root is not stopped by
+    a folder's permissions), ``False`` writable again; skips where mount is not allowed."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    res = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot bind-mount here ({res.stderr.strip() or res.returncode})")
+
+    def set_read_only(read_only: bool) -> None:
+        subprocess.run(["mount", "-o", f"remount,bind,{'ro' if read_only else 'rw'}", str(folder)], check=True,
+                       capture_output=True)
+
+    try:
+        yield folder, set_read_only
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+class FakeWall:
+    """Epoch seconds that move only when told."""
+
+    def __init__(self) -> None:
+        self.t = 1_790_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_new_journal_that_cannot_be_made_is_tried_again_every_30_s(small_disk, caplog) -> None:
+    """The journal moved away while its disk is full: no new journal can be made there. It was never tried again
+    (the same unusable file as when it failed), so nothing was stored until the kiosk was restarted. Now it is
+    tried every 30 s, said once, and the talk goes on in the new journal once there is room. (A read-only folder
+    is the same case; a disk cannot be made read-only while the kiosk holds its journal open for writing.)"""
+    folder = small_disk(512)
+    db, aside, filler = folder / "journal.sqlite3", folder / "moved.sqlite3", folder / "filler"
+    clock = FakeWall()
+    journal = Journal.open(db)
+    talk = TalkLog(journal, TalkSource.KIOSK, wall=clock)
+    talk.event(Interruption(t=1.0, speaker="a", over="b"))
+    db.rename(aside)
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    with contextlib.suppress(OSError):  # the disk full
+        while os.write(fd, b"x" * 4096):
+            pass
+    os.close(fd)
+    with caplog.at_level(logging.WARNING):
+        for step in (1.0, 10.0, 10.0):
+            clock.t += step
+            talk.event(Interruption(t=clock.t - 1_790_000_000.0, speaker="a", over="b"))  # not stored
+    filler.unlink()
+    clock.t += 5.0
+    talk.event(Interruption(t=30.0, speaker="a", over="b"))  # 25 s since it was tried: not yet
+    clock.t += 6.0
+    talk.event(Interruption(t=31.0, speaker="a", over="b"))  # 31 s: tried, made, stored
+    talk.end(None, audio_s=32.0, end_s=32.0)
+    journal.close()
+    assert [e["t"] for e in rows(db, "events")] == [31.0]
+    said = [r.getMessage() for r in caplog.records if "cannot be used" in r.getMessage()]
+    assert len(said) == 1 and "tried again every 30 s" in said[0], said
+    assert [e["t"] for e in rows(aside, "events")] == [1.0]
+
+
+def test_a_journal_that_cannot_be_made_at_start_is_tried_again(mount_point, caplog) -> None:
+    """The kiosk started with its journal's folder read-only (a disk mounted late at boot): it ran without a
+    journal until it was started again. Now the live loop tries it every 30 s."""
+    import dataclasses
+
+    from voicecoach import app
+    from voicecoach.config import Config
+
+    folder, set_read_only = mount_point
+    db = folder / "journal.sqlite3"
+    base = Config()
+    config = dataclasses.replace(base, journal=dataclasses.replace(base.journal, file=str(db)))
+    clock = FakeWall()
+    set_read_only(True)
+    try:
+        journal = app.open_journal(config)
+        assert journal is not None and not journal.usable
+        talk = TalkLog(journal, TalkSource.KIOSK, wall=clock)
+        talk.follow()  # the loop's look, once a second
+        set_read_only(False)
+        clock.t += 31.0
+        talk.follow()
+        assert journal.usable
+        talk.event(Interruption(t=1.0, speaker="a", over="b"))
+        talk.end(None, audio_s=2.0, end_s=2.0)
+    finally:
+        set_read_only(False)
+    journal.close()
+    assert len(rows(db, "talks")) == 1 and [e["t"] for e in rows(db, "events")] == [1.0]
+    assert any("it can be now" in r.getMessage() for r in caplog.records)

@@ -181,3 +181,11 @@ def test_a_snooze_ending_in_the_hour_the_clocks_skip_is_offered_when_they_jump(b
     scheduler.snooze("nightly", until if aware else until.replace(tzinfo=None))
     fired = run_night(berlin, scheduler, datetime(2026, 3, 29, 0, 31), hours=2)
     assert fired == [(datetime(2026, 3, 29, 3, 0), "nightly")]
+
+
+def test_equal_quiet_hours_at_07_30_are_not_told_to_end_at_07_30():
+    """Equal start and end are refused (all day, or never?), as they should be; but with both at 07:30 the fix said
+    'e.g. quiet_end = "07:30"': the very value refused."""
+    with pytest.raises(InputError) as refused:
+        config_from_dict({"kiosk": {"quiet_start": "07:30", "quiet_end": "7:30"}})
+    assert 'e.g. quiet_end = "08:00"' in str(refused.value) and '"07:30")' not in str(refused.value)

@@ -181,3 +181,22 @@ def test_a_journal_at_a_path_of_the_users_choosing_gets_private_folders_and_file
     existing.chmod(0o755)
     Journal.open(existing / "vc.sqlite3").close()
     assert mode(existing) == 0o755  # a folder that was already there is the user's: left as it is
+
+
+@pytest.mark.parametrize("command", [["report"], ["journal", "export"]], ids=["report", "export"])
+@pytest.mark.parametrize("before, after", [(0o444, 0o400), (0o640, 0o600), (0o400, 0o400), (0o604, 0o600)],
+                         ids=["444", "640", "400", "604"])
+def test_a_journal_keeps_its_owners_permissions_and_gains_none(command: list[str], before: int, after: int,
+                                                                tmp_home, run_cli) -> None:
+    """A journal the couple made read-only (chmod 444) became 0600, writable again, by any command (report
+    included); now only group's and others' bits go. As root a permission error cannot show it: the mode is
+    read."""
+    db = tmp_home.data_dir / "journal.sqlite3"
+    with Journal.open(db) as journal:
+        journal.start_talk("listen", 1_790_000_000.0)
+    db.chmod(before)
+    res = run_cli(*command, env=tmp_home.env)
+    assert res.returncode == 0, res.stderr
+    assert mode(db) == after
+    for side in (db.parent / "journal.sqlite3-wal", db.parent / "journal.sqlite3-shm"):
+        assert not side.exists() or mode(side) & ~after == 0  # never more than the journal itself

@@ -262,3 +262,41 @@ def test_a_suggestion_a_check_in_says_nothing_about_is_withheld_not_passed_on_as
     rig.clock.advance(20)
     assert rig.detect(suggestion(61.0)) == [Withheld(suggestion(61.0), "a check-in is running")]
     assert rig.router.runner is not None and rig.router.held == 0  # held counts quiet hours only
+
+
+def _in_a_check_in() -> Rig:
+    rig = Rig()
+    rig.router.start_checkin("nightly", rig.now())
+    rig.spoken()
+    rig.say(Command.YES)
+    rig.clock.advance(40)
+    return rig
+
+
+def test_the_check_ins_reminder_of_the_pause_is_a_suggestion_made_and_taken():
+    """During a check-in a raised talk gets the runner's one reminder ("... say pause") instead of the coach's
+    question. It was no suggestion made: the summary, the report and the home's "pauses suggested" missed it, and
+    the pause taken after it counted as taken unoffered. Now it is one, answered yes when they take the pause."""
+    from voicecoach.records import SuggestionMade
+
+    rig = _in_a_check_in()
+    offered = rig.detect(suggestion(41.0))
+    assert "say pause" in says(offered)
+    assert offered[0] == SuggestionMade("3 interruptions in 60 s", 41.0)
+    taken = rig.say(Command.PAUSE)
+    kinds = [type(e).__name__ for e in taken]
+    assert SuggestionAnswered(Answer.YES) in taken and kinds.index("SuggestionAnswered") < kinds.index("PauseStarted")
+    assert rig.router.coach.mode is Mode.PAUSING
+
+
+def test_a_raised_voice_in_a_check_in_gets_the_reminder_counted_and_unanswered_at_its_end():
+    from voicecoach.events import RaisedVoice
+    from voicecoach.records import SuggestionMade
+
+    rig = _in_a_check_in()
+    offered = rig.detect(RaisedVoice(t=41.0, start=39.0, speaker="A"))
+    assert "say pause" in says(offered) and isinstance(offered[0], SuggestionMade)
+    assert rig.detect(suggestion(50.0)) == [Withheld(suggestion(50.0), "a check-in is running")]  # one reminder
+    ended = rig.router.close(rig.now())
+    assert SuggestionAnswered(Answer.NO_ANSWER) in ended
+    assert sum(isinstance(e, SuggestionMade) for e in rig.effects) == 1

@@ -140,21 +140,25 @@ def anytime_commands(config: Config) -> frozenset[Command]:
 
 
 def open_journal(config: Config) -> Journal | None:
-    """The journal, or None when it is switched off or cannot be opened (then detection runs without it)."""
+    """The journal, or None when it is switched off. One that cannot be opened is a journal with no file open
+    (:meth:`Journal.unopened`): detection runs without it, and the live loop tries the file again every
+    ``RETRY_S`` (a folder read-only at boot, a disk full; it was never tried again)."""
     if not config.journal.enabled:
         return None
-    from .journal.store import Journal, path_for
+    from .journal.store import RETRY_S, Journal, path_for
 
+    path = path_for(config.journal.file)
     try:
-        return Journal.open(path_for(config.journal.file))
+        return Journal.open(path)
     except VoicecoachError as exc:
-        log.warning("journal not available, nothing will be stored: %s", exc)
-        return None
+        log.warning("journal not available, nothing is stored until it is (tried again every %.0f s): %s",
+                    RETRY_S, exc)
+        return Journal.unopened(path, exc)
 
 
 def make_notes(config: Config, journal: Journal | None) -> VoiceNotes | None:
     """Voice-note storage beside the journal (saving works only with ``[journal] voice_notes = true``)."""
-    if journal is None:
+    if journal is None or not journal.usable:  # no file open (yet): as without a journal
         return None
     from .journal.notes import VoiceNotes
 

@@ -115,9 +115,10 @@ class KioskSettings:
             return "set both quiet_start and quiet_end, or leave both empty for no quiet hours"
         if self.quiet_start and _minute_of_day(self.quiet_start) == _minute_of_day(self.quiet_end):
             # no span at all, or all day? Neither reading is safe to guess: the couple says which
+            other = "08:00" if _minute_of_day(self.quiet_start) == 7 * 60 + 30 else "07:30"  # never the same again
             return (f"quiet_end = {self.quiet_end!r} is the same time as quiet_start, so it is unclear whether "
                     f"the quiet hours last all day or not at all (for no quiet hours set quiet_start = \"\" and "
-                    f"quiet_end = \"\"; otherwise write the time they end, e.g. quiet_end = \"07:30\")")
+                    f"quiet_end = \"\"; otherwise write the time they end, e.g. quiet_end = \"{other}\")")
         return None
 
 

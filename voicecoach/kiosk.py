@@ -328,7 +328,7 @@ class Kiosk:
 
 def _checkins_started(live: Live) -> list[tuple[str, datetime]]:
     """(name, local start) of the check-ins in the journal, demos aside; none when there is no journal to read."""
-    if live.journal is None:
+    if live.journal is None or not live.journal.usable:
         return []
     try:
         rows = live.journal.rows("checkins")

@@ -13,7 +13,8 @@ Routing rules, in order:
   its asker gets the answer. The double clap is the agreed "yes" to any open question (the kiosk says so);
   outside a question it means "pause";
 * a check-in is running: the runner gets every command and every detector event (a pause suggestion it says
-  nothing about, its one reminder given or its consent not yet asked, is withheld);
+  nothing about, its one reminder given or its consent not yet asked, is withheld; its one reminder of the pause is
+  an offer of the pause, counted as one: a suggestion made, answered yes when the check-in hands over to the pause);
 * "leave a note" / "play my notes": the voice-notes flow, when nothing else is under way;
 * a command an extension answers (:meth:`voicecoach.runtime_live.Live.on_command`): that extension, and only when
   nothing else is under way;
@@ -35,9 +36,9 @@ from .checkin.runner import TURN_COMMANDS, ScriptRunner
 from .coach import DURING_PAUSE, Coach, Mode
 from .commands import Command, Hearing, Reply, Source
 from .errors import VoicecoachError
-from .events import Event, Heard, PauseSuggested
+from .events import Event, Heard, PauseSuggested, RaisedVoice
 from .notes_flow import NotesFlow, NoteSummary
-from .records import RECORD_TYPES, CheckinEnded, CheckinOutcome, Record
+from .records import RECORD_TYPES, Answer, CheckinEnded, CheckinOutcome, Record, SuggestionAnswered, SuggestionMade
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class Router:
         self._window: _Window | None = None
         self._serial = 0
         self._note_pending = False
+        self._reminded = False  # the running check-in offered the pause (its one reminder): not yet answered
 
     # --- inputs ---------------------------------------------------------------------------------------------
 
@@ -112,10 +114,18 @@ class Router:
         if self.runner is not None:
             runner = self.runner
             effects = self._ask(runner, lambda: runner.on_event(event, now), now)
-            if isinstance(event, PauseSuggested) and not any(isinstance(e, Say) for e in effects):
+            said = any(isinstance(e, Say) for e in effects)
+            if isinstance(event, PauseSuggested) and not said:
                 # the check-in said nothing of a pause (its one reminder given, consent not yet asked, reminders
                 # off): nobody was offered one, so it must not be stored or counted as a pause suggestion
                 return [*effects, Withheld(event, "a check-in is running")]
+            if said and isinstance(event, (PauseSuggested, RaisedVoice)) and self.runner is runner:
+                # its one reminder of the pause: an offer of the pause like the coach's, so counted as one (it was
+                # not: the summary, the report and the home's "pauses suggested" missed it, and the pause taken
+                # after it counted as taken unoffered)
+                self._reminded = True
+                reason = event.reason if isinstance(event, PauseSuggested) else "a raised voice during a check-in"
+                return [SuggestionMade(reason, event.t), *effects]
             return effects
         if isinstance(event, PauseSuggested):
             why = self._why_withheld()
@@ -189,7 +199,7 @@ class Router:
             log.warning("cannot start the %s check-in: %s", name, exc)
             self.problem = str(exc)
             return [Say("Sorry, I can't start that check-in right now.")]
-        self.runner = runner
+        self.runner, self._reminded = runner, False
         return self._ask(runner, lambda: runner.start(now, consented=consented), now)
 
     def notes_found(self, notes: Sequence[NoteSummary], now: float) -> list[Effect]:
@@ -215,6 +225,7 @@ class Router:
         out: list[Effect] = []
         if self.runner is not None:
             out += [a for a in self.runner.close(now) if isinstance(a, RECORD_TYPES)]
+            out += self._reminder_answered(Answer.NO_ANSWER)
             self.runner = None
         out += [a for a in self.coach.close(now) if isinstance(a, RECORD_TYPES)]
         self._window = None
@@ -275,9 +286,18 @@ class Router:
             if self._window is not None and self._window.asker is runner:
                 self._window = None
             ended = next((a for a in actions if isinstance(a, CheckinEnded)), None)
-            if ended is not None and ended.outcome is CheckinOutcome.PAUSE:  # the runner handed over to the pause
+            took = ended is not None and ended.outcome is CheckinOutcome.PAUSE
+            out += self._reminder_answered(Answer.YES if took else Answer.NO_ANSWER)
+            if took:  # the runner handed over to the pause
                 out += self._ask(self.coach, lambda: self.coach.heard(Command.PAUSE, now, unprompted=True), now)
         return out
+
+    def _reminder_answered(self, answer: Answer) -> list[Effect]:
+        """The answer to the check-in's reminder of the pause, once the check-in is over (none if it gave none)."""
+        if not self._reminded:
+            return []
+        self._reminded = False
+        return [SuggestionAnswered(answer)]
 
     def _failed(self, asker: Asker, now: float) -> list[Action]:
         if self._window is not None and self._window.asker is asker:

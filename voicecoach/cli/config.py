@@ -48,6 +48,18 @@ def _write_keeping_backup(target: Path, backup: Path, text: str) -> bool:
     return True
 
 
+def _quoted_home(target: Path) -> str | None:
+    """The one-line error for a path beginning with a ``~`` the shell did not expand (``config init "~/vc.toml"``)
+    when no such folder is here, or None: it wrote ``./~/vc.toml``, making a folder called ``~`` in the current
+    folder (one ``rm -r ~`` away from the couple's home) and said "wrote ~/vc.toml"."""
+    first = target.parts[0] if target.parts else ""
+    if not first.startswith("~") or Path(first).exists():
+        return None
+    meant = Path(first).expanduser().joinpath(*target.parts[1:])
+    return (f"{target}: this ~ is not your home folder (in quotes the shell leaves it as it is, and a folder called "
+            f"{first} would be made here); write the path without quotes or in full, e.g. {meant}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one config action."""
     from .. import config as cfg
@@ -60,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("the path to write is empty: give a file's path (e.g. voicecoach config init "
                              "~/voicecoach.toml), or leave it out for the default file")
         target = Path(args.path or getattr(args, "config", None) or paths.config_file())
+        quoted_home = _quoted_home(target)
+        if quoted_home:
+            raise InputError(quoted_home)
         if target.is_dir():
             raise InputError(f"{target} is a folder, not a config file (give the file's path, e.g. "
                              f"{target / 'config.toml'})")

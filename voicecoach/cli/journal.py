@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     return _erase(path, args.yes)
 
 
-def _open(path: Path):  # noqa: ANN202 - a Journal, imported lazily
+def _open(path: Path, read_only: bool = False):  # noqa: ANN202 - a Journal, imported lazily
     from ..journal.store import Journal
 
-    return Journal.open(path)
+    return Journal.open_for_reading(path) if read_only else Journal.open(path)
 
 
 def _export(path: Path, out: str | None) -> int:
@@ -64,7 +64,7 @@ def _export(path: Path, out: str | None) -> int:
     counted: dict[str, int] = {}
     with ExitStack() as stack:
         if present(path):  # a symbolic link leading nowhere is refused, not exported as empty
-            journal = stack.enter_context(_open(path))
+            journal = stack.enter_context(_open(path, read_only=True))
             text: Iterable[str] = _then_newline(journal.export_json(indent=2, counted=counted))
         else:
             empty = {"format": "voicecoach-journal", "schema": CURRENT_VERSION, **{t: [] for t in TABLES}}
@@ -87,14 +87,17 @@ def _then_newline(pieces: Iterable[str]) -> Iterator[str]:
 
 
 def _to_stdout(text: Iterable[str]) -> None:
-    """Print the export as it comes; a write that fails (``> mine.json`` on a full disk) is one line saying the
-    output is incomplete. A closed pipe (``| head``) is left to :func:`voicecoach.cli.main`."""
+    """Print the export as it comes; a write that fails (``> mine.json`` on a full disk, or a pipe whose reader
+    stopped: ``| ssh box 'cat > backup.json'`` with the connection lost) is one line saying the output is
+    incomplete, exit 1 (a closed pipe ended it with exit 0 and nothing said, a cut-off backup taken for whole)."""
     try:
         for piece in text:
             sys.stdout.write(piece)
         sys.stdout.flush()
     except BrokenPipeError:
-        raise
+        drop_stdout()
+        raise VoicecoachError("the program reading the export stopped before its end (a closed pipe): what it got "
+                              "is incomplete; run it again, or write it to a file with --out FILE") from None
     except OSError as exc:
         drop_stdout()
         raise VoicecoachError(f"cannot write the export to standard output ({exc.strerror}): what was written is "

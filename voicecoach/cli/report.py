@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_option(out, option, suffix, f"trends{suffix}")  # before the summary: one line, exit 2
     path = path_for(config.journal.file)
     if present(path):  # a symbolic link leading nowhere is refused, not reported as an empty journal
-        with Journal.open(path) as journal:  # summed by SQLite's queries, a chunk of rows at a time
+        with Journal.open_for_reading(path) as journal:  # summed by SQLite's queries, a chunk of rows at a time
             report = rep.build_report(journal.report_rows(), since, now)
     else:
         report = rep.build_report({}, since, now)

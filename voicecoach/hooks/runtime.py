@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 QUEUE_EVENTS = 200
 KEEPALIVE_S = 60
 RETRY_MIN_S, RETRY_MAX_S = 2.0, 60.0
+CLOSE_S = 2.0  # at the end, the hooks' last events and goodbye are waited for this long in all, never longer
 _STOP = object()
 GOODBYE = object()  # queued last: say offline and disconnect
 
@@ -74,13 +75,16 @@ class _Worker:
                 log.exception("hooks: %s failed", self._thread.name)
                 wait_s = RETRY_MAX_S
 
-    def stop(self, timeout_s: float) -> None:
-        """Ask the thread to finish what is queued and stop; waits up to ``timeout_s``."""
+    def stop(self, deadline: float) -> bool:
+        """Ask the thread to finish what is queued and stop; waits until ``deadline`` (``time.monotonic()``) at
+        most. True when it stopped; a thread still waiting for the network (a broker that does not answer) is left
+        behind (a daemon: it never holds the process)."""
         try:
-            self._queue.put(_STOP, timeout=timeout_s)
+            self._queue.put(_STOP, timeout=max(0.0, deadline - time.monotonic()))
         except queue.Full:
-            return
-        self._thread.join(timeout_s)
+            return False
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
 
 
 class MqttPublisher:
@@ -258,10 +262,14 @@ class Hooks:
         assert self.command is not None
         self.command.send(event.to_dict(self.settings.details))
 
-    def close(self, timeout_s: float = 5.0) -> None:
-        """Send what is queued, say goodbye to the broker, stop the threads (waits up to ``timeout_s`` each)."""
+    def close(self, timeout_s: float = CLOSE_S, program_s: float = 5.0) -> None:
+        """Send what is queued, say goodbye to the broker, stop the threads. The broker is waited for ``timeout_s``
+        at most (one that does not answer, e.g. frozen, added 5 s to the kiosk's stop; its last will says
+        ``offline`` for a kiosk that left without its goodbye); a hook program still running, ``program_s``."""
         if self.mqtt is not None:
             self.mqtt.worker.put(GOODBYE)
-            self.mqtt.worker.stop(timeout_s)
+            if not self.mqtt.worker.stop(time.monotonic() + timeout_s):
+                log.info("hooks: the MQTT broker at %s:%d did not answer within %.0f s; stopping without waiting "
+                         "for it", self.mqtt.address.host, self.mqtt.address.port, timeout_s)
         if self._command_worker is not None:
-            self._command_worker.stop(timeout_s)
+            self._command_worker.stop(time.monotonic() + program_s)

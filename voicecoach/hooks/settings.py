@@ -82,9 +82,13 @@ def topic_prefix_problem(name: str, value: str, default: str) -> str | None:
         if c.isspace() or unicodedata.category(c) in ("Cc", "Cs"):
             return (f"{name} = {shown_value(value)} has a space or control character (U+{ord(c):04X}) in it, which "
                     f"an MQTT topic cannot carry: use letters, digits, - _ and inner / only {example}")
-    if not value or any(c in value for c in "#+") or value.startswith("/") or value.endswith("/"):
+    if not value or any(c in value for c in "#+"):
         return (f"{name} = {shown_value(value)} is not a usable MQTT topic: # and + are wildcards, not allowed when "
                 f"publishing; use letters, digits, - _ and inner / only {example}")
+    if "" in value.split("/"):  # "a//b", "/a", "a/": a level with no name, a typo that makes another topic
+        return (f"{name} = {shown_value(value)} has an empty level (// or a / at its start or end), which makes a "
+                f"different topic from the one meant: use letters, digits, - _ and a single / between levels "
+                f"{example}")
     if value.startswith("$"):  # MQTT 3.1.1, 4.7.2: kept for the broker's own use ($SYS)
         return (f"{name} = {shown_value(value)} starts with $, which MQTT keeps for the broker's own topics (a "
                 f"subscription to # does not see them, and a broker may refuse them): start it with a letter or "

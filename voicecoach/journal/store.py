@@ -14,7 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sqlite3
+import stat
+import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +44,7 @@ _LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
 _SQLITE_NOTADB = 26  # "file is not a database"
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # "database is locked", "database table is locked"
 CHUNK_ROWS = 500  # rows read at a time by the readers of a whole table (export, report)
+RETRY_S = 30.0  # a journal that could not be opened or made (a read-only or full disk) is tried again this often
 
 
 class JournalRefused(VoicecoachError):
@@ -152,13 +156,21 @@ def file_identity(path: Path) -> tuple[int, ...] | None:
 
 
 def _private_file(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 unless it exists; tighten an existing file's mode to 0600."""
+    """Create ``path`` empty with mode 0600 unless it exists; an existing file keeps only its owner's permissions."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
     except FileExistsError:
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)
+        _owner_only(path)
+
+
+def _owner_only(path: Path) -> None:
+    """Remove group's and others' permissions from an existing file, keeping the owner's as they are: a journal the
+    couple made read-only (``chmod 444``) becomes 0400, never 0600 (it was made writable by any command, ``report``
+    included)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
 
 
 def _probe(path: Path) -> int:
@@ -171,7 +183,7 @@ def _probe(path: Path) -> int:
     descriptors open while a lock on the file is held. The read-only connection may leave empty -wal/-shm files
     beside a refused file; they are left alone (another connection might be using them)."""
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+        conn = _read_only_connection(path)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > CURRENT_VERSION:
@@ -193,6 +205,24 @@ def _probe(path: Path) -> int:
     return version
 
 
+def _read_only_connection(path: Path) -> sqlite3.Connection:
+    """A connection that never writes the journal or anything beside it (``mode=ro``). On a read-only disk or in a
+    folder this user may not write, SQLite cannot make the -shm it needs for that: when there is no -wal (nothing
+    written there but not yet in the file) the file is read as it is (``immutable=1``); a -wal it cannot read is
+    the OperationalError."""
+    uri = f"file:{quote(str(path))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA user_version").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise
+    return sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+
+
 def verify(path: Path) -> int:
     """Check the journal file at ``path`` as opening it would, read-only (nothing in it changes): SQLite's
     ``PRAGMA quick_check`` over every page, and the schema version. Returns the version; raises
@@ -212,12 +242,18 @@ class Journal:
         self.path = path
         self.notes_dir = paths.notes_dir(path)  # never beside a user-chosen journal file: see paths.notes_dir
         self._lock = threading.Lock()
-        self.generation = 0  # how many times :meth:`follow_path` let go of the file open and took the one at path
+        self.generation = 0  # how many times :meth:`follow_path` found the file's rows changed under it: let go of
+                             # the file open and took the one at path, or another connection wrote to it
         self._identity = file_identity(path)  # the file open, as this connection last left it
+        self._version = self._data_version()  # SQLite's count of other connections' commits, as last seen
+        self._pending = False  # the WAL holds frames not yet copied into the file (a reader held them back)
+        self._kept: Path | None = None  # the bytes another program copied over the file, kept from the checkpoint
         self._problem: VoicecoachError | None = None  # why no file is open (the one at path could not be opened)
         self._tried: tuple[int, ...] | None = None  # the file at path that could not be opened (not tried again)
         self._held = True  # _conn is open (False once it let go of a file no longer at the path)
         self._what = ""  # what happened to the file at the path, for the line said once a file is open again
+        self._tried_at: float | None = None  # when (the caller's ``now``) the file at path was last tried
+        self._at_start = False  # no file was ever open (:meth:`unopened`)
 
     # --- opening ---------------------------------------------------------------------------------------------
 
@@ -248,8 +284,48 @@ class Journal:
         except BaseException:
             conn.close()
             raise
-        journal._identity = file_identity(path)
+        journal._identity, journal._version = file_identity(path), journal._data_version()
         return journal
+
+    @classmethod
+    def unopened(cls, path: Path | str, problem: VoicecoachError) -> "Journal":
+        """A journal whose file could not be opened (``problem``, e.g. its folder read-only at boot): every call
+        raises that until :meth:`follow_path` opens the file at ``path``, tried again every :data:`RETRY_S`
+        (it ran without a journal until it was started again)."""
+        journal = cls(sqlite3.connect(":memory:", check_same_thread=False), Path(path))
+        journal._held, journal._problem, journal._tried = False, problem, file_identity(journal.path)
+        journal._at_start = True
+        return journal
+
+    @classmethod
+    def open_for_reading(cls, path: Path | str) -> "Journal":
+        """The journal at ``path`` for a command that only reads it (``report``, ``journal export``): opened as
+        :meth:`open` does, or, where that cannot write (a read-only disk or folder: it exited 1 there), read-only
+        (:func:`_read_only_connection`). Every writing method of a journal opened read-only fails."""
+        path = Path(path)
+        try:
+            return cls.open(path)
+        except JournalUnavailable as first:
+            try:
+                return cls._read_only(path)
+            except JournalUnavailable:
+                raise first from None
+
+    @classmethod
+    def _read_only(cls, path: Path) -> "Journal":
+        odd = _not_a_file(path)
+        if odd is not None:
+            raise odd
+        version = _probe(path)
+        if version != CURRENT_VERSION:
+            raise JournalUnavailable(f"journal {path}: it is from an older voicecoach (schema {version} of "
+                                     f"{CURRENT_VERSION}) and must be updated once, which cannot be written where it "
+                                     f"is; copy it to a writable folder and point [journal] file at the copy")
+        try:
+            conn = _read_only_connection(path)
+        except sqlite3.OperationalError as exc:
+            raise _unavailable(path, exc) from None
+        return cls(conn, path)
 
     def _configure(self) -> None:
         conn = self._conn
@@ -260,8 +336,8 @@ class Journal:
         conn.execute("PRAGMA foreign_keys=ON")
         for side in ("-wal", "-shm"):
             p = Path(f"{self.path}{side}")
-            if p.exists() and p.stat().st_mode & 0o077:
-                os.chmod(p, 0o600)
+            if p.exists():
+                _owner_only(p)
 
     def _migrate(self) -> None:
         """Apply the missing migrations, one transaction each; the version is re-read under the write lock,
@@ -568,12 +644,60 @@ class Journal:
         file alone holds the journal - one moved aside is whole, and one copied over finds no old pages waiting in
         the WAL to be written into it - then note the file as this connection left it."""
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self._pending = frames > copied
         except sqlite3.OperationalError as exc:
             log.debug("journal %s: checkpoint skipped: %s", self.path, exc)
-        self._identity = file_identity(self.path)
+            self._pending = True
+        self._identity, self._version = file_identity(self.path), self._data_version()
 
-    def follow_path(self) -> str | None:
+    def _data_version(self) -> int | None:
+        """SQLite's ``data_version``: it changes when another connection commits to the file (a second voicecoach,
+        ``voicecoach web``), never for this connection's own commits nor for a file copied over it (``cp``)."""
+        try:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None
+
+    def _written_by_another_connection(self, here: tuple[int, ...] | None) -> bool:
+        """True when the file open changed only because another SQLite connection committed to it (the same file:
+        SQLite keeps this connection's view right); then it is noted as it is now. A file copied over in place
+        (``cp``) changes without a commit, and is let go."""
+        old = self._identity
+        if here is None or old is None or here[:2] != old[:2]:
+            return False
+        version = self._data_version()
+        if version is None or version == self._version:
+            return False
+        self._identity, self._version = here, version
+        return True
+
+    def _keep_copied_file(self) -> str | None:
+        """Keep the bytes another program copied over the open file (a backup restored with ``cp``) aside, before
+        :meth:`_let_go` empties the WAL into the file: frames a reader held back would be written over the restored
+        journal's pages (the old journal's rows mixed into the backup). None, or the line saying why not.
+
+        Only when frames are waiting (a reader held the checkpoint back, :meth:`_settle`): otherwise the checkpoint
+        copies nothing. Reading the file with ``open()`` drops this process's POSIX locks on it (see :func:`_probe`):
+        what is kept does not depend on them (the connection is let go and the kept bytes are put back as a new
+        file), but a second voicecoach writing the journal at that very moment is no better protected than when a
+        file is moved over it (its rows of that moment stay in the file replaced)."""
+        if not self._pending or self._kept is not None:
+            return None
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".restored", dir=self.path.parent)
+            with os.fdopen(fd, "wb") as out, open(self.path, "rb") as copied:
+                shutil.copyfileobj(copied, out)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            return (f"journal {self.path} was copied over while it was open, and the copy cannot be kept safe from "
+                    f"what this program had not yet written into the file ({exc.strerror or exc}); nothing is "
+                    f"written until there is room beside it (or stop voicecoach and copy the backup again)")
+        self._kept = Path(name)
+        return None
+
+    def follow_path(self, now: float | None = None, open_talk: tuple[int, str, float] | None = None) -> str | None:
         """Make sure the file open is the one at :attr:`path`; a line saying what changed, or None (the same file).
 
         A journal moved aside or deleted, replaced (``mv`` of a backup over it) or rewritten by another program
@@ -581,22 +705,34 @@ class Journal:
         file: every commit is in the file itself, see :meth:`_settle`) and the file now at the path is opened, or a
         new journal started there when there is none; :attr:`generation` goes up, so a writer knows its ids (a
         talk's) are of the old file. A file there that cannot be opened (damaged, newer) leaves the journal with none
-        open: every call raises that file's one line until a usable file is put there. Thread-safe; one ``stat``
-        when nothing changed."""
+        open: every call raises that file's one line until a usable file is put there; one that could not be used for
+        a reason that may pass (no journal could be made there: a read-only or full disk) is tried again every
+        :data:`RETRY_S` of ``now`` (the caller's clock, seconds). ``open_talk`` (id, source, start) is the talk the
+        caller has under way: a file moved away or replaced gets its end (``now``) before it is let go (it kept no
+        end, and the report counted it as no time). Thread-safe; one ``stat`` when nothing changed."""
         with self._lock:
             here = file_identity(self.path)
             if self._problem is None and here == self._identity:
                 return None
-            if self._problem is not None and here == self._tried:
+            if self._problem is None and self._held and self._written_by_another_connection(here):
+                self.generation += 1  # rows may have gone (another voicecoach erased the journal): writers look
+                log.debug("journal %s: written by another connection", self.path)
+                return None
+            if self._problem is not None and here == self._tried and not self._retry_due(now):
                 return None  # the same unusable file: its line was logged when it was found
             if self._held:
                 old = self._identity
-                if here is None:
-                    self._what = "was moved away or deleted"
-                elif old is None or here[:2] != old[:2]:
-                    self._what = "was replaced by another file"
+                if here is None or old is None or here[:2] != old[:2]:
+                    self._what = "was moved away or deleted" if here is None else "was replaced by another file"
+                    self._end_talk_there(open_talk, now)
                 else:
                     self._what = "was rewritten by another program (a backup copied over it?)"
+                    unsafe = self._keep_copied_file()
+                    if unsafe is not None:
+                        if self._problem is None:
+                            log.warning("%s", unsafe)
+                        self._problem, self._tried = JournalUnavailable(unsafe), ()
+                        return unsafe
                 if not self._let_go():
                     line = (f"journal {self.path} {self._what}, but another program is still reading the file that "
                             f"was there: nothing is written until it stops (e.g. a voicecoach report or web)")
@@ -604,24 +740,63 @@ class Journal:
                         log.warning("%s", line)
                     self._problem, self._tried = JournalUnavailable(line), ()  # () is no file: tried again
                     return line
+            elif self._at_start:
+                self._what = "could not be used when voicecoach started"
             else:
                 self._what = "was put back" if here is not None else "is still missing"
+            if self._kept is not None:  # the restored bytes, as the other program left them, at the path again
+                os.replace(self._kept, self.path)
+                self._kept, here = None, file_identity(self.path)
             self.generation += 1
             try:
                 new = Journal.open(self.path)  # creates a journal when nothing is there
             except VoicecoachError as exc:
-                self._problem, self._tried = exc, file_identity(self.path)
+                again = self._problem is not None and str(self._problem) == str(exc)
+                self._problem, self._tried, self._tried_at = exc, file_identity(self.path), now
                 line = f"journal {self.path} {self._what}; the file there cannot be used: {exc}"
-                log.warning("%s", line)
+                if not again:  # tried again every RETRY_S: said once
+                    log.warning("%s (tried again every %.0f s)", line, RETRY_S)
                 return line
             self._conn, self._identity, self._problem, self._tried = new._conn, new._identity, None, None
-            self._held = True
+            self._version, self._pending, self._held = new._version, False, True
+            if self._at_start:
+                self._at_start = False
+                line = (f"journal {self.path} {self._what}; it can be now: writing to "
+                        f"{'a new journal' if here is None else 'it'}")
+                log.warning("%s", line)
+                return line
             before = ("what was written before went with the file written over" if "rewritten" in self._what
                       else "what was written before stays in the file it went to")
             line = (f"journal {self.path} {self._what} while it was open: writing to the file now at that path "
                     f"({'a new journal' if here is None else 'the one there'}); {before}")
             log.warning("%s", line)
             return line
+
+    def _retry_due(self, now: float | None) -> bool:
+        """True when the file at the path, found unusable for a reason that may pass (:class:`JournalUnavailable`:
+        a folder or disk that cannot be written), was last tried :data:`RETRY_S` ago or more."""
+        if now is None or not isinstance(self._problem, JournalUnavailable):
+            return False
+        if self._tried_at is None:
+            self._tried_at = now
+        return abs(now - self._tried_at) >= RETRY_S
+
+    def _end_talk_there(self, talk: tuple[int, str, float] | None, now: float | None) -> None:
+        """Give the caller's talk under way its end in the file open, about to be let go (moved away, or replaced
+        by another file); the talk goes on as a talk of the file at the path."""
+        if talk is None or now is None:
+            return
+        talk_id, source, started_at = talk
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE talks SET ended_at = ? WHERE id = ? AND source = ? AND started_at = ? AND ended_at "
+                         "IS NULL", (float(now), talk_id, source, float(started_at)))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.debug("journal %s: the talk's end in the file that was there: %s", self.path, exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
 
     def _let_go(self) -> bool:
         """Close the connection to a file that is no longer at the path, its WAL emptied into it first: SQLite

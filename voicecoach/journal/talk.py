@@ -97,11 +97,12 @@ class TalkLog:
         journal = self.journal
         if journal is None:
             return
-        journal.follow_path()
+        talk = self._talk_id
+        journal.follow_path(now=self.wall(), open_talk=None if talk is None else (talk, self.source.value,
+                                                                                 self._started_at))
         if journal.generation == self._generation or not journal.usable:
             return  # the same file; or none to write to: this talk is looked for again once there is one
         self._generation = journal.generation
-        talk = self._talk_id
         if talk is not None and self._write(lambda j: j.talk_is(talk, self.source, self._started_at)):
             return  # the same file after all (rewritten in place by another voicecoach): the talk goes on in it
         self._started_at = self.wall()
