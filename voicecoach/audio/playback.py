@@ -33,9 +33,11 @@ log = logging.getLogger(__name__)
 # 200 ms 11 in 48 (scripts not kept; see the commit). A prompt need not start within 100 ms, and stop() still
 # silences within about this long.
 OUTPUT_LATENCY_S = 0.1
-# A running output stream calls back every block (20 ms; at most 77 ms apart with both cores busy here). One that has
-# not called back for this long while audio waits has stalled (PortAudio 19.6's ALSA stream over PulseAudio, after
-# an underrun, now and then never calls back again) and is opened again.
+# A running output stream calls back every block (20 ms; PortAudio's microphone callbacks came at most 77 ms apart
+# with both cores at 100 % here). One that has not called back for this long while audio waits has stalled
+# (PortAudio 19.6's ALSA stream over PulseAudio, after an underrun, now and then never calls back again: once in 29
+# loaded runs of test_faults' sound-server restart) and is opened again. Callbacks held back up to 0.35 s to force
+# underruns (268 of them, after server restarts) never made a stream look stalled.
 REOPEN_AFTER_S = 0.5
 
 
