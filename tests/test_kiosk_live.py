@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, cli_command
+from voicecoach_dev.live import PipeReader
 
 RATE = 16000
 
@@ -41,39 +42,25 @@ class Kiosk:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self._err: list[str] = []
-        self.err_lines = 0   # as written, before repeats are collapsed here
         threading.Thread(target=self._read, daemon=True).start()
-        self._err_reader = threading.Thread(target=self._read_err, daemon=True)
-        self._err_reader.start()
+        self._err = PipeReader(self.proc.stderr)
 
     def _read(self) -> None:
         for line in self.proc.stdout:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
-    def _read_err(self) -> None:
-        """Collect stderr; a line repeated at once is kept once with a count (PortAudio's ALSA error path, stuck
-        after an unplug, prints one line in a loop until the kiosk ends)."""
-        last, repeats = None, 0
-        for line in self.proc.stderr:
-            self.err_lines += 1
-            if line == last:
-                repeats += 1
-                continue
-            if repeats:
-                self._err.append(f"(the line above {repeats} more times)\n")
-            self._err.append(line)
-            last, repeats = line, 0
-        if repeats:
-            self._err.append(f"(the line above {repeats} more times)\n")
+    @property
+    def err_lines(self) -> int:
+        """Lines written to stderr so far, before repeats were collapsed."""
+        return self._err.written
 
     @property
     def stderr(self) -> str:
         """What the kiosk wrote to stderr so far (all of it once it has exited)."""
         if self.proc.poll() is not None:
-            self._err_reader.join(timeout=5)
-        return "".join(self._err)
+            self._err.join()
+        return self._err.text()
 
     def wait_for(self, fragment: str, timeout_s: float, after: int = 0) -> int:
         """Index of the first line (from ``after``) containing ``fragment``; fails after ``timeout_s``."""

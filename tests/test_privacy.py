@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from voicecoach_dev.broker import Broker, free_port, missing_tools
-from voicecoach_dev.live import VOICECOACH
+from voicecoach_dev.live import VOICECOACH, PipeReader
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 NETWORK = re.compile(r"socket\((AF_INET6?|AF_PACKET|AF_NETLINK)\b|connect\(\d+, \{sa_family=AF_INET6?")
@@ -63,15 +63,14 @@ def test_the_kiosk_opens_no_network_socket_on_a_real_device(pulse, tmp_home, tmp
     env = pulse.full_env(**{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})
     proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log), VOICECOACH,
                              "kiosk"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = PipeReader(proc.stdout)  # read as it comes: a full pipe blocks the kiosk (a stuck PortAudio floods it)
     try:
         time.sleep(4.0)
         pulse.play_into_mic(talk_wav)
         time.sleep(12.0)
     finally:
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        for pid in children:  # SIGTERM to the kiosk itself (under strace): it stops cleanly, then strace ends
-            subprocess.run(["kill", "-TERM", pid], check=False)
-        out, _ = proc.communicate(timeout=30)
+        _end_kiosk(proc, output)
+    out = output.text()
     assert "microphone open" in out, out
     calls = log.read_text()
     assert "AF_UNIX" in calls  # it did talk to the sound server, locally
@@ -86,24 +85,27 @@ def test_the_kiosk_opens_no_network_socket_with_page_and_hooks_off(tmp_home, tmp
     env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
     proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log), VOICECOACH,
                              "kiosk"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
+    output = PipeReader(proc.stdout)
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # the live loop runs: the page and the hooks were attached before it
-            lines.append(line)
-            if "waiting for microphone" in line:
-                break
-        time.sleep(2.0)  # time for any thread they started to open its socket
+        # the live loop runs: the page and the hooks were attached before it
+        if output.wait_for("waiting for microphone", 60) is not None:
+            time.sleep(2.0)  # time for any thread they started to open its socket
     finally:
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        for pid in children:
-            subprocess.run(["kill", "-TERM", pid], check=False)
-        out, _ = proc.communicate(timeout=30)
-    out = "".join(lines) + out
+        _end_kiosk(proc, output)
+    out = output.text()
     assert "waiting for microphone" in out and "voicecoach: stopped" in out, out
     calls = log.read_text()
     assert "socket(AF_UNIX" in calls, "strace saw nothing"  # it looked for the sound server, locally
     assert not NETWORK.findall(calls), NETWORK.findall(calls)
+
+
+def _end_kiosk(proc: subprocess.Popen, output: PipeReader) -> None:
+    """SIGTERM to the kiosk itself (under strace): it stops cleanly, then strace ends; its output read to the end."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    for pid in children:
+        subprocess.run(["kill", "-TERM", pid], check=False)
+    proc.wait(timeout=30)
+    output.join()
 
 
 def test_the_journal_holds_no_audio_and_no_words(tmp_home, talk_wav):

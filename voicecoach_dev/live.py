@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,27 +16,27 @@ REPO = Path(__file__).resolve().parent.parent
 VOICECOACH = str(REPO / ".venv" / "bin" / "voicecoach")
 
 
-class LiveProcess:
-    """A running ``voicecoach`` subprocess whose stdout/stderr lines are collected with their arrival times."""
+class PipeReader:
+    """A child's text pipe, read on a daemon thread as it comes; each line kept with its arrival time (monotonic).
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        # faulthandler in the child: on a hang, SIGABRT makes it print every thread's stack (see stop())
-        env = {**env, "PYTHONFAULTHANDLER": "1"}
-        self.proc = subprocess.Popen([VOICECOACH, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+    Every pipe of a child that runs for a while needs one: a pipe nobody reads fills up (64 kB) and the child's next
+    write blocks (a kiosk's last line once waited for ever behind PortAudio's flood, a78d2b0). A line repeated at
+    once is kept once with a count (PortAudio's ALSA error path once printed one line 4.7 million times, and the
+    whole output went into the test's failure message)."""
+
+    def __init__(self, stream: IO[str]) -> None:
         self.lines: list[tuple[float, str]] = []
+        self.written = 0  # lines as the child wrote them, before repeats were collapsed
         self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
 
-    def _read(self) -> None:
-        """Collect lines; a line repeated at once is kept once with a count (PortAudio's ALSA error path once
-        printed one line 4.7 million times, and the whole output went into the test's failure message)."""
-        assert self.proc.stdout is not None
+    def _read(self, stream: IO[str]) -> None:
         last, repeats = None, 0
-        for line in self.proc.stdout:
+        for line in stream:
             line = line.rstrip("\n")
             with self._lock:
+                self.written += 1
                 if line == last:
                     repeats += 1
                     continue
@@ -47,31 +48,61 @@ class LiveProcess:
             with self._lock:
                 self.lines.append((time.monotonic(), f"(the line above {repeats} more times)"))
 
+    @property
+    def ended(self) -> bool:
+        """The child closed the pipe (it exited) and every line has been read."""
+        return not self._thread.is_alive()
+
+    def join(self, timeout_s: float = 5.0) -> None:
+        """Wait until the pipe has been read to its end (after the child exited)."""
+        self._thread.join(timeout_s)
+
     def text(self) -> str:
-        """Everything printed so far."""
+        """Everything read so far, one line per line."""
         with self._lock:
             return "\n".join(line for _, line in self.lines)
-
-    def wait_for(self, needle: str, timeout_s: float) -> float | None:
-        """Wait until a line containing ``needle`` appears; returns its arrival time (monotonic) or None."""
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            with self._lock:
-                for t, line in self.lines:
-                    if needle in line:
-                        return t
-            if self.proc.poll() is not None:
-                time.sleep(0.2)
-                with self._lock:
-                    hits = [t for t, line in self.lines if needle in line]
-                return hits[0] if hits else None
-            time.sleep(0.05)
-        return None
 
     def matching(self, needle: str) -> list[tuple[float, str]]:
         """Lines containing ``needle``, with their arrival times."""
         with self._lock:
             return [(t, line) for t, line in self.lines if needle in line]
+
+    def wait_for(self, needle: str, timeout_s: float) -> float | None:
+        """Wait until a line containing ``needle`` arrives; its arrival time, or None after ``timeout_s`` or once
+        the pipe has ended without one."""
+        end = time.monotonic() + timeout_s
+        while True:
+            ended = self.ended   # read before looking: a line read just before the end is still seen
+            hits = self.matching(needle)
+            if hits:
+                return hits[0][0]
+            if ended or time.monotonic() >= end:
+                return None
+            time.sleep(0.05)
+
+
+class LiveProcess:
+    """A running ``voicecoach`` subprocess whose stdout/stderr lines are collected with their arrival times."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        # faulthandler in the child: on a hang, SIGABRT makes it print every thread's stack (see stop())
+        env = {**env, "PYTHONFAULTHANDLER": "1"}
+        self.proc = subprocess.Popen([VOICECOACH, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        assert self.proc.stdout is not None
+        self.output = PipeReader(self.proc.stdout)
+
+    def text(self) -> str:
+        """Everything printed so far."""
+        return self.output.text()
+
+    def wait_for(self, needle: str, timeout_s: float) -> float | None:
+        """Wait until a line containing ``needle`` appears; returns its arrival time (monotonic) or None."""
+        return self.output.wait_for(needle, timeout_s)
+
+    def matching(self, needle: str) -> list[tuple[float, str]]:
+        """Lines containing ``needle``, with their arrival times."""
+        return self.output.matching(needle)
 
     def type(self, text: str) -> None:
         """Type a line on the process's stdin (keyboard answers)."""
@@ -96,10 +127,10 @@ class LiveProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-            self._reader.join(5)
+            self.output.join()
             raise AssertionError("voicecoach did not stop within %.0f s on Ctrl-C; the end of its output:\n%s"
                                  % (timeout_s, self.text()[-6000:])) from None
-        self._reader.join(5)
+        self.output.join()
         return self.proc.returncode
 
 

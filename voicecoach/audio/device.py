@@ -434,8 +434,10 @@ class MicSource:
             close_stream(stream, self._generation, "microphone")
 
 
-def close_stream(stream: Any, opened_in: int, name: str = "stream", timeout_s: float | None = None) -> bool:
-    """Stop and close a PortAudio stream, unless PortAudio was reinitialised since it opened (then it is gone).
+def close_stream(stream: Any, opened_in: int, name: str = "stream", timeout_s: float | None = None,
+                 abort: bool = False) -> bool:
+    """Stop (``abort``: drop what it holds) and close a PortAudio stream, unless PortAudio was reinitialised since it
+    opened (then it is gone).
 
     Never blocks for more than ``timeout_s`` (default ``CLOSE_TIMEOUT_S``): a stop or close that has not returned
     by then is left on its daemon thread with one warning naming the ``name`` ("microphone", "speaker"); False
@@ -444,7 +446,7 @@ def close_stream(stream: Any, opened_in: int, name: str = "stream", timeout_s: f
         if opened_in != _generation:
             log.debug("not closing a %s of an earlier PortAudio (it ended when PortAudio was reinitialised)", name)
             return
-        stop_and_close(stream, name)
+        stop_and_close(stream, name, abort)
 
     try:
         call_bounded(close_current, f"close the {name}", CLOSE_TIMEOUT_S if timeout_s is None else timeout_s)
@@ -463,11 +465,12 @@ def start_or_close(stream: Any, name: str) -> Any:
     return stream
 
 
-def stop_and_close(stream: Any, name: str) -> None:
+def stop_and_close(stream: Any, name: str, abort: bool = False) -> None:
     """Stop and close ``stream`` now, unbounded: only for a thread holding :func:`portaudio_lock` (the work or
-    ``undo`` of :func:`call_bounded`); errors are only logged."""
+    ``undo`` of :func:`call_bounded`); errors are only logged. ``abort``: drop what it holds instead of playing it
+    out (a stalled output never would: ALSA's drain would wait for ever)."""
     try:
-        stream.stop()
+        stream.abort() if abort else stream.stop()
         stream.close()
     except Exception as exc:  # noqa: BLE001
         log.debug("closing the %s: %s", name, exc)

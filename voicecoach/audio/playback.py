@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 # 200 ms 11 in 48 (scripts not kept; see the commit). A prompt need not start within 100 ms, and stop() still
 # silences within about this long.
 OUTPUT_LATENCY_S = 0.1
+# A running output stream calls back every block (20 ms; PortAudio's microphone callbacks came at most 77 ms apart
+# with both cores at 100 % here). One that has not called back for this long while audio waits has stalled
+# (PortAudio 19.6's ALSA stream over PulseAudio, after an underrun, now and then never calls back again: once in 29
+# loaded runs of test_faults' sound-server restart) and is opened again. Callbacks held back up to 0.35 s to force
+# underruns (268 of them, after server restarts) never made a stream look stalled.
+REOPEN_AFTER_S = 0.5
 
 
 class AudioSink(Protocol):
@@ -163,13 +169,18 @@ class DeviceSink:
     handed all of it over (its first ``pending_s``): let go with one 20 ms block in hand, the device's first pulls
     after a start found the writer not back yet and played silence inside the sound (20 ms of tone, a 40 ms gap,
     the rest: 1 run in 7 of test_playback_idle with the machine loaded).
+
+    A stream that stops calling back while audio waits (``REOPEN_AFTER_S``; see there) is closed and opened again,
+    and the audio still buffered plays from the new one; a new stream that also stays silent for ``stall_s`` is a
+    lost speaker (:class:`DeviceError`). ``write`` and ``pending_s`` both look, so a sound whose writer has handed
+    everything over is not waited for for ever.
     """
 
     audible = True
 
     def __init__(self, device: str | int | None = None, buffer_ms: int = 120, block_ms: int = 20,
-                 stall_s: float = 2.0, clock: Clock | None = None, idle_stop_s: float = 1.0) -> None:
-        sd = sounddevice()
+                 stall_s: float = 2.0, clock: Clock | None = None, idle_stop_s: float = 1.0,
+                 reopen_after_s: float = REOPEN_AFTER_S) -> None:
         self.clock = clock or MonotonicClock()
 
         def choose() -> tuple[int | None, int]:
@@ -179,6 +190,8 @@ class DeviceSink:
         self.device, self.sample_rate = _device.call_bounded(choose, "find the speaker", _device.OPEN_TIMEOUT_S)
         self.capacity = self.sample_rate * buffer_ms // 1000
         self.stall_s = stall_s
+        self.reopen_after_s = reopen_after_s
+        self.block_ms = block_ms
         self.underflows = 0
         self.callbacks = 0
         self._blocks: collections.deque[NDArray[np.int16]] = collections.deque()
@@ -191,26 +204,38 @@ class DeviceSink:
         self._stopped = False   # the callback stopped the idle stream; the next write starts it
         self._held = True       # the buffer's audio waits for the writer to be a buffer ahead (see the class)
         self.restarts = 0
+        self.reopens = 0        # stalled streams replaced by a new one
+        self._called_at = self.clock.now()   # the last callback, or the stream's (re)start
+        self._reopened = False  # the stream is a reopened one that has not called back yet
+        self._stream = self._open()
+        log.debug("speaker open: device %s at %d Hz, latency %.0f ms",
+                 "default" if self.device is None else self.device, self.sample_rate, 1000 * self.latency_s)
+
+    def _open(self) -> Any:
+        """Open and start an output stream (bounded: a hung sound server must not hold the speaker's thread, or
+        Ctrl-C, for ever); DeviceError when it cannot be opened."""
+        sd = sounddevice()
 
         def start() -> Any:
             self._generation = _device.generation()
             return _device.start_or_close(
                 sd.OutputStream(device=self.device, samplerate=self.sample_rate, channels=1, dtype="int16",
-                                blocksize=self.sample_rate * block_ms // 1000, latency=OUTPUT_LATENCY_S,
+                                blocksize=self.sample_rate * self.block_ms // 1000, latency=OUTPUT_LATENCY_S,
                                 callback=self._callback),
                 "speaker")
 
-        try:   # bounded: a hung sound server must not hold the speaker's thread (or Ctrl-C) for ever
-            self._stream = _device.call_bounded(start, "open the speaker", _device.OPEN_TIMEOUT_S,
-                                                undo=lambda late: _device.stop_and_close(late, "speaker"))
+        try:
+            stream = _device.call_bounded(start, "open the speaker", _device.OPEN_TIMEOUT_S,
+                                          undo=lambda late: _device.stop_and_close(late, "speaker"))
         except PortAudioHung:
             raise
         except Exception as exc:  # noqa: BLE001 - PortAudioError and friends
             raise DeviceError(f"cannot open the speaker: {exc} (check it with: voicecoach devices)") from None
         # what PortAudio reports, plus one callback block the sound server may still hold (measured ~15 ms more)
-        self.latency_s = float(self._stream.latency) + block_ms / 1000
-        log.debug("speaker open: device %s at %d Hz, latency %.0f ms",
-                 "default" if self.device is None else self.device, self.sample_rate, 1000 * self.latency_s)
+        self.latency_s = float(stream.latency) + self.block_ms / 1000
+        with self._lock:
+            self._called_at = self.clock.now()
+        return stream
 
     @property
     def stale(self) -> bool:
@@ -220,6 +245,8 @@ class DeviceSink:
 
     def _callback(self, outdata: NDArray[np.int16], frames: int, time_info: Any, status: Any) -> None:
         self.callbacks += 1
+        self._called_at = self.clock.now()
+        self._reopened = False
         if status.output_underflow:
             self.underflows += 1
         out = outdata[:, 0]
@@ -262,11 +289,31 @@ class DeviceSink:
                     restart, self._stopped = self._stopped, False
                     break
                 self._room.clear()
-            seen = self.callbacks
-            if not self._room.wait(self.stall_s) and self.callbacks == seen:
-                raise DeviceError(f"the speaker stopped taking audio for {self.stall_s:.0f} s (unplugged?)")
+            if not self._room.wait(self.reopen_after_s):
+                self._look_for_a_stall()
         if restart:
             self._restart()
+
+    def _look_for_a_stall(self) -> None:
+        """Open the stream again when it stopped calling back while audio waits; DeviceError when PortAudio was
+        reinitialised meanwhile, or when a reopened stream stays silent for ``stall_s`` too."""
+        with self._lock:
+            waiting = self._buffered > 0 and not self._stopped
+            silent_s = self.clock.now() - self._called_at
+            reopened = self._reopened
+        if not waiting:
+            return
+        if self.stale:
+            raise DeviceError("the sound system was restarted; the speaker must be opened again")
+        if silent_s < (self.stall_s if reopened else self.reopen_after_s):
+            return
+        if reopened:
+            raise DeviceError(f"the speaker stopped taking audio for {self.stall_s:.0f} s (unplugged?)")
+        log.warning("the speaker's stream stopped playing (no callback for %.1f s); opening it again", silent_s)
+        close_stream(self._stream, self._generation, "speaker", abort=True)   # bounded: one that hangs is left
+        self._reopened = True   # until the new stream calls back
+        self._stream = self._open()
+        self.reopens += 1
 
     def _restart(self) -> None:
         """Start the stream the callback stopped when it went idle (abort first: it only holds silence)."""
@@ -280,12 +327,16 @@ class DeviceSink:
                 raise DeviceError(f"cannot start the speaker again: {exc}") from None
 
         _device.call_bounded(restart, "start the speaker again", _device.OPEN_TIMEOUT_S)
+        with self._lock:
+            self._called_at = self.clock.now()
         self.restarts += 1
 
     def pending_s(self) -> float:
         """Buffered audio plus output latency, or the latency still left after the buffer drained.
 
-        The writer asks once it has handed a sound over: a held sound shorter than the buffer is let go here."""
+        The writer asks once it has handed a sound over: a held sound shorter than the buffer is let go here. A
+        stream that stopped calling back is opened again here too (DeviceError as for :meth:`write`)."""
+        self._look_for_a_stall()
         with self._lock:
             self._held = self._held and not self._buffered
             if self._buffered:
@@ -305,6 +356,9 @@ class DeviceSink:
     def close(self) -> None:
         """Wait until the buffer and the device latency have played out (closing drops it), then close."""
         deadline = self.clock.now() + 2.0
-        while self.pending_s() > 0 and self.clock.now() < deadline and not self.stale:
-            threading.Event().wait(min(0.02, self.pending_s()))
+        try:
+            while (pending := self.pending_s()) > 0 and self.clock.now() < deadline and not self.stale:
+                threading.Event().wait(min(0.02, pending))
+        except DeviceError as exc:   # nothing more will be heard
+            log.debug("closing the speaker: %s", exc)
         close_stream(self._stream, self._generation, "speaker")  # never one of an earlier PortAudio; bounded

@@ -240,7 +240,9 @@ class Speaker:
                 if not self._write(audio[i:i + block]):
                     return False
             while not self._stop_playing.is_set():
-                pending = self.sink.pending_s()
+                pending = self._pending()
+                if pending is None:
+                    return False
                 if pending <= 0:
                     break
                 self._stop_playing.wait(min(pending, 0.01))
@@ -255,8 +257,8 @@ class Speaker:
         """After stop(): what the device already holds still plays; stay 'speaking' until it has."""
         deadline = self.clock.now() + 1.0
         while self.clock.now() < deadline:
-            pending = self.sink.pending_s()
-            if pending <= 0:
+            pending = self._pending()
+            if pending is None or pending <= 0:
                 return
             threading.Event().wait(min(pending, 0.01))
 
@@ -265,17 +267,30 @@ class Speaker:
             self.sink.write(block)
             return True
         except Exception as exc:  # noqa: BLE001 - a lost device degrades to text
-            log.warning("the speaker failed (%s); prompts will be shown as text from now on", exc)
-            self.problem = f"the output device failed ({exc})"
-            broken, self.sink = self.sink, NullSink(self.sink.sample_rate)
-            self._lost_at = self.clock.now() if not getattr(broken, "stale", False) else float("-inf")
-            self._lost_generation = device.generation()
-            self._degraded = self._owns_device
-            try:
-                broken.close()
-            except Exception:  # noqa: BLE001
-                pass
+            self._lost(exc)
             return False
+
+    def _pending(self) -> float | None:
+        """Seconds until what was handed over has been heard; None if the output failed meanwhile (the sink looks
+        for a stalled stream here too, so a sound whose stream stopped is not waited for for ever)."""
+        try:
+            return self.sink.pending_s()
+        except Exception as exc:  # noqa: BLE001 - a lost device degrades to text
+            self._lost(exc)
+            return None
+
+    def _lost(self, exc: Exception) -> None:
+        """The output failed: prompts go to text until it is opened again."""
+        log.warning("the speaker failed (%s); prompts will be shown as text from now on", exc)
+        self.problem = f"the output device failed ({exc})"
+        broken, self.sink = self.sink, NullSink(self.sink.sample_rate)
+        self._lost_at = self.clock.now() if not getattr(broken, "stale", False) else float("-inf")
+        self._lost_generation = device.generation()
+        self._degraded = self._owns_device
+        try:
+            broken.close()
+        except Exception:  # noqa: BLE001
+            pass
 
     def _open_device(self) -> AudioSink:
         """The sound device, or a NullSink (prompts reported as text) when it cannot be opened."""
