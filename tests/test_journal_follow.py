@@ -39,6 +39,15 @@ def backup_with_talks(path: Path, n: int) -> None:
             journal.end_talk(talk, 200.0 + i)
 
 
+def reading(db: Path) -> sqlite3.Connection:
+    """Another program in a read transaction on ``db`` (an SQLite browser left open): it holds the checkpoint back
+    until it commits."""
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM talks").fetchone()
+    return reader
+
+
 def wall() -> float:
     wall.t += 1.0  # type: ignore[attr-defined]
     return wall.t  # type: ignore[attr-defined]
@@ -152,9 +161,7 @@ def test_while_another_program_reads_the_old_file_nothing_is_written_until_it_st
     backup_with_talks(backup, 2)
     journal = Journal.open(db)
     talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
-    reader = sqlite3.connect(db, isolation_level=None)
-    reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM talks").fetchone()  # a read transaction on the file that was there
+    reader = reading(db)  # a read transaction on the file that was there
     talk.event(Interruption(t=1.0, speaker="a", over="b"))
     if how == "moved over":
         backup.replace(db)
@@ -182,9 +189,7 @@ def test_a_backup_copied_over_while_a_reader_held_the_wal_gets_none_of_the_old_j
     backup_with_talks(backup, 3)
     journal = Journal.open(db)
     talk = TalkLog(journal, TalkSource.KIOSK, wall=wall)
-    reader = sqlite3.connect(db, isolation_level=None)
-    reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM talks").fetchone()  # its snapshot holds the checkpoint back
+    reader = reading(db)  # its snapshot holds the checkpoint back
     for i in range(30):
         talk.event(Interruption(t=1.0 + i, speaker="a", over="b"))
     shutil.copyfile(backup, db)
