@@ -427,3 +427,26 @@ def test_an_empty_file_name_to_read_is_called_empty_not_a_directory(args, wordin
     _one_line_error(result, 2, wording)
     assert "directory" not in result.stderr and result.stdout == ""
     assert stored() == before and not profile.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ("listen", "--no-ui", "--input", ""),
+    ("listen", "--no-ui", "--input", "", "--file", "/nonexistent/talk.wav"),
+    ("listen", "--no-ui", "--output=  "),
+    ("checkin", "weather", "--input", ""),
+    ("kiosk", "--output", ""),
+    ("calibrate", "--input="),
+    ("check", "--input", ""),
+    ("demo", "--output", ""),
+    ("say", "hello", "--output", ""),
+], ids=lambda args: " ".join(a or "''" for a in args))
+def test_an_empty_device_name_is_refused_like_the_other_empty_options(args, stored, run_cli, tmp_home):
+    """``listen --input "$MIC"`` with the variable unset was taken as the system's default microphone (not the
+    config's) without a word, and beside --file the refusal read "give ... or --input  alone" (two spaces)."""
+    option = next(a for a in args if a.startswith("--input") or a.startswith("--output")).split("=")[0]
+    before = stored()
+    result = run_cli(*args, env=tmp_home.env, input="", timeout=30)
+    _one_line_error(result, 2, f"{option} is empty: give a device's number or part of its name (list them with: "
+                               f"voicecoach devices), or leave {option} out for the configured device")
+    assert "  alone" not in result.stderr and result.stdout == ""
+    assert stored() == before

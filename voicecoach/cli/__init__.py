@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class DeviceOption(argparse.Action):
+    """An ``--input``/``--output`` device option that refuses an empty value (``--input "$MIC"`` with the variable
+    unset): "" was taken as the system's default device, not the config's, without a word."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: typing.Any,
+                 option_string: str | None = None) -> None:
+        if not str(values).strip():
+            parser.error(f"{option_string} is empty: give a device's number or part of its name (list them with: "
+                         f"voicecoach devices), or leave {option_string} out for the configured device")
+        setattr(namespace, self.dest, values)
+
+
 def config_of(args: argparse.Namespace) -> Config:
     """The config named by ``--config`` (or the user's default file)."""
     return load_config(getattr(args, "config", None))

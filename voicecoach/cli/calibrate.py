@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import paths
 from ..errors import InputError, VoicecoachError
-from . import config_of, input_path
+from . import DeviceOption, config_of, input_path
 
 ORDER = 16
 DEFAULT_SECONDS = 15.0
@@ -23,8 +23,8 @@ PROMPT = ("{name}, please talk for about {seconds} seconds at your normal, calm 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``calibrate`` subcommand."""
     p = sub.add_parser("calibrate", parents=[common], help="learn both partners' calm voices (a few sentences each)")
-    p.add_argument("--input", metavar="DEV", help="input device: index or part of its name")
-    p.add_argument("--output", metavar="DEV", help="output device: index or part of its name")
+    p.add_argument("--input", metavar="DEV", action=DeviceOption, help="input device: index or part of its name")
+    p.add_argument("--output", metavar="DEV", action=DeviceOption, help="output device: index or part of its name")
     p.add_argument("--seconds", type=float, default=None,
                    help=f"seconds of speech to record per partner (default: {DEFAULT_SECONDS:g}); with --from-wav: "
                         f"use the first SECONDS of each recording (default: all of it)")

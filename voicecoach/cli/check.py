@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import config_of
+from . import DeviceOption, config_of
 
 ORDER = 40
 log = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     """Add the ``check`` subcommand."""
     p = sub.add_parser("check", parents=[common],
                        help="check config, scripts, speech model, voice, devices and journal before going live")
-    p.add_argument("--input", metavar="DEV", help="input device to check (default: config)")
-    p.add_argument("--output", metavar="DEV", help="output device to check (default: config)")
+    p.add_argument("--input", metavar="DEV", action=DeviceOption, help="input device to check (default: config)")
+    p.add_argument("--output", metavar="DEV", action=DeviceOption, help="output device to check (default: config)")
     p.add_argument("--no-devices", action="store_true", help="skip the sound device checks")
     p.set_defaults(func=run)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..clock import MonotonicClock
 from ..errors import InputError
-from . import check_wav_output, config_of, write_wav_output
+from . import DeviceOption, check_wav_output, config_of, write_wav_output
 
 ORDER = 14
 PAUSE_SILENCE_S = 30  # silence fed after the talk, while the pause ends and the welcome-back question is answered
@@ -18,7 +18,7 @@ PAUSE_SILENCE_S = 30  # silence fed after the talk, while the pause ends and the
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``demo`` subcommand."""
     p = sub.add_parser("demo", parents=[common], help="hear what voicecoach does, on a generated conversation")
-    p.add_argument("--output", metavar="DEV", help="output device: index or part of its name")
+    p.add_argument("--output", metavar="DEV", action=DeviceOption, help="output device: index or part of its name")
     p.add_argument("--fast", action="store_true", help="run the conversation as fast as possible (prints only)")
     p.add_argument("--save", metavar="FILE.wav", help="also save the generated conversation as a WAV")
     p.set_defaults(func=run)

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 
 from ..errors import InputError
-from . import config_of
+from . import DeviceOption, config_of
 
 ORDER = 30
 log = logging.getLogger(__name__)
@@ -23,8 +23,10 @@ log = logging.getLogger(__name__)
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``kiosk`` subcommand."""
     p = sub.add_parser("kiosk", parents=[common], help="headless, voice-only: listen always, offer scheduled rituals")
-    p.add_argument("--input", metavar="DEV", help="input device: index or part of its name (default: config)")
-    p.add_argument("--output", metavar="DEV", help="output device: index or part of its name (default: config)")
+    p.add_argument("--input", metavar="DEV", action=DeviceOption,
+                   help="input device: index or part of its name (default: config)")
+    p.add_argument("--output", metavar="DEV", action=DeviceOption,
+                   help="output device: index or part of its name (default: config)")
     # Rehearse the schedule: the kiosk's wall clock starts at this local time (tests, and trying a config out).
     p.add_argument("--pretend-time", metavar="YYYY-MM-DDTHH:MM[:SS]", help=argparse.SUPPRESS)
     p.set_defaults(func=run)

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import InputError
-from . import config_of, input_path, log_above
+from . import DeviceOption, config_of, input_path, log_above
 
 if TYPE_CHECKING:
     from ..audio.frames import Frame
@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def add_device_args(p: argparse.ArgumentParser) -> None:
     """--input/--output device options."""
-    p.add_argument("--input", metavar="DEV", help="input device: index or part of its name")
-    p.add_argument("--output", metavar="DEV", help="output device: index or part of its name")
+    p.add_argument("--input", metavar="DEV", action=DeviceOption, help="input device: index or part of its name")
+    p.add_argument("--output", metavar="DEV", action=DeviceOption, help="output device: index or part of its name")
 
 
 class ListenLines:

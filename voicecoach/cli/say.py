@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import DeviceError, InputError, VoicecoachError
 from ..settings import shown_value
-from . import check_wav_output, write_wav_output
+from . import DeviceOption, check_wav_output, write_wav_output
 
 ORDER = 45
 
@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--to", metavar="FILE.wav", help="write the speech to this WAV file instead of playing it")
     p.add_argument("--voice", help="voice id or part of its name (see --voices), e.g. en-us or en+f3")
     p.add_argument("--rate", type=int, metavar="WPM", help="speaking rate in words per minute (80-300)")
-    p.add_argument("--output", metavar="DEVICE", help="output device: index or part of its name (voicecoach devices)")
+    p.add_argument("--output", metavar="DEVICE", action=DeviceOption,
+                   help="output device: index or part of its name (voicecoach devices)")
     p.add_argument("--voices", action="store_true", help="list the available voices and exit")
     p.set_defaults(func=run)
 
