@@ -99,6 +99,21 @@ def test_empty_answers_are_refused_not_taken_as_answering_by_voice(run_cli, tmp_
     assert result.stdout == "" and not (tmp_home.data_dir / "journal.sqlite3").exists()
 
 
+@pytest.mark.parametrize("answers, position, rehearsal", [
+    ("yes,,,next", 2, False), ("yes,next,", 3, True), (" ,yes", 1, False), ("yes, ,next", 2, True)])
+def test_an_empty_answer_in_the_list_is_refused_naming_its_position(run_cli, tmp_home, tmp_path, answers, position,
+                                                                     rehearsal):
+    """``--answers yes,,,next`` dropped the empty entries without a word: "next" answered the second turn, not the
+    fourth the user counted (a silence is -)."""
+    to = tmp_path / "w.wav"
+    result = run_cli("checkin", "weekly", "--answers", answers, *(("--to", to) if rehearsal else ()),
+                     env=tmp_home.env, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == (f"voicecoach: error: --answers: answer {position} of {answers.count(',') + 1} is empty "
+                             f"(in {answers!r}): give - for a silence there, or remove the extra comma\n")
+    assert result.stdout == "" and not to.exists() and not (tmp_home.data_dir / "journal.sqlite3").exists()
+
+
 def test_a_scripts_own_choices_and_the_partners_names_are_answers(run_cli, tmp_home, tmp_path):
     tmp_home.config_file.write_text('[partners]\na_name = "Sam"\nb_name = "Alex"\n')
     for name, answers in (("after-pause", "okay,Now,-,not_now"), ("repair", "yes,alex,next,!raised,stop")):

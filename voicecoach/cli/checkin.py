@@ -41,15 +41,26 @@ def run(args: argparse.Namespace) -> int:
     # An unknown or broken script: one-line InputError first. Broken user scripts are then reported once: here
     # for a rehearsal, by the live loop's own runner factory otherwise.
     runner = app.runner_factory(config, report_broken=False)(args.name)
-    answers = [a.strip() for a in (args.answers or "").split(",") if a.strip()]
-    if args.answers is not None and not answers:  # was a live check-in stored in the journal, or all silence
-        raise InputError("--answers is empty: give the scripted answers separated by commas, e.g. --answers "
-                         "yes,next,- (- is a silence), or leave --answers out to answer by voice")
+    answers = _scripted_answers(args.answers)
     check_answers(answers, runner.choices())  # a typo would be a silence or a wrong turn, with no word said
     if args.to is not None:
         app.report_broken_scripts()
         return _rehearse(config, runner, answers, args)
     return _live(config, answers, args)
+
+
+def _scripted_answers(text: str | None) -> list[str]:
+    """The comma-separated ``--answers`` as a list; an empty one, or an empty answer in it, is refused."""
+    if text is None:
+        return []
+    answers = [a.strip() for a in text.split(",")]
+    if not any(answers):  # was a live check-in stored in the journal, or all silence
+        raise InputError("--answers is empty: give the scripted answers separated by commas, e.g. --answers "
+                         "yes,next,- (- is a silence), or leave --answers out to answer by voice")
+    if "" in answers:  # was dropped without a word: the answers after it went to earlier turns than counted
+        raise InputError(f"--answers: answer {answers.index('') + 1} of {len(answers)} is empty (in {text!r}): "
+                         f"give - for a silence there, or remove the extra comma")
+    return answers
 
 
 def _check_rehearsal(args: argparse.Namespace) -> None:
