@@ -375,6 +375,16 @@ def test_a_folder_given_to_scripts_check_names_the_file_it_wants(tmp_path, store
                                f"{tmp_path / 'NAME.toml'})")  # was: "cannot read ...: Is a directory"
 
 
+def test_the_null_device_given_to_scripts_check_is_named_a_device_not_read_as_an_empty_script(stored, run_cli,
+                                                                                              tmp_home):
+    """It read as an empty script: "null: title is missing" (the null device means "no settings" only as the
+    config); a named pipe and a folder were already named."""
+    result = run_cli("scripts", "check", "/dev/null", env=tmp_home.env, timeout=30)
+    _one_line_error(result, 2, "cannot read check-in script /dev/null: it is a device, not a file (save the check-in "
+                               "script as a file and give that file's path)")
+    assert "title" not in result.stderr and result.stdout == ""
+
+
 @pytest.mark.parametrize("command", [("listen", "--no-ui"), ("checkin", "weather")])
 def test_an_output_device_named_on_the_command_line_that_matches_nothing_is_exit_2(command, stored, run_cli,
                                                                                    tmp_home):

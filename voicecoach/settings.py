@@ -100,19 +100,20 @@ def special_file_kind(mode: int) -> str | None:
     return next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
 
 
-def read_regular_file(path: Path, label: str, limit: int = MAX_TEXT_FILE_BYTES) -> bytes:
+def read_regular_file(path: Path, label: str, limit: int = MAX_TEXT_FILE_BYTES, null_as_empty: bool = True) -> bytes:
     """The bytes of the regular file at ``path``; anything else is refused at once with one line naming it.
 
     A named pipe with no writer would be waited on for ever and a device such as /dev/zero read until memory runs
     out, so the file is opened without blocking and looked at before a byte is read. A folder raises
     :class:`IsADirectoryError` and a missing file :class:`FileNotFoundError`, for the caller's own words. The null
-    device reads as empty."""
+    device reads as empty (``--config /dev/null``: no settings) unless ``null_as_empty`` is False (a check-in
+    script read from it was an empty script: "title is missing"), when it is refused as any device is."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(fd, "rb") as file:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(path)
-        if _is_null_device(fd):
+        if null_as_empty and _is_null_device(fd):
             return b""  # --config /dev/null: nothing set, the defaults (as it always read)
         kind = special_file_kind(mode)
         if kind is not None:

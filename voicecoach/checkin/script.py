@@ -395,8 +395,9 @@ def load_script_file(path: Path | str) -> Script:
     """Read and validate a script file; errors name the file by its name."""
     path = Path(path)
     try:
-        # only a regular file is read: a named pipe would be waited on for ever (scripts list, the kiosk's start)
-        raw = read_regular_file(path, "check-in script", limit=MAX_FILE_BYTES)
+        # only a regular file is read: a named pipe would be waited on for ever (scripts list, the kiosk's start),
+        # and the null device is no script (it read as one without a title)
+        raw = read_regular_file(path, "check-in script", limit=MAX_FILE_BYTES, null_as_empty=False)
         text = raw.decode("utf-8-sig")  # -sig: Windows editors may start the file with a BOM
     except FileNotFoundError:
         raise InputError(f"{path}: no such file (list scripts with: voicecoach scripts list)") from None
