@@ -149,7 +149,12 @@ def test_since_accepts_a_date_at_local_midnight() -> None:
     assert rep.parse_since("2026-01-01", NOW) == datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("text", ["yesterday", "0d", "-3w", "2027-01-01", "2026-13-01", "9999w", "1990-01-01"])
+def test_since_with_a_minus_is_the_same_period_back() -> None:
+    assert rep.parse_since("-3w", NOW) == rep.parse_since("3w", NOW) == NOW - timedelta(weeks=3)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "0d", "-0w", "--3w", "2027-01-01", "2026-13-01", "9999w",
+                                  "1990-01-01"])
 def test_bad_since_is_an_input_error_naming_the_forms_allowed(text: str) -> None:
     with pytest.raises(InputError):
         rep.parse_since(text, NOW)

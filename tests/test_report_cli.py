@@ -114,3 +114,17 @@ def test_an_empty_output_option_is_refused_not_ignored(option: str, dirs: Path, 
     assert captured.err == (f"voicecoach: error: {option} is empty: give a file name ending in {suffix}, e.g. "
                             f"{option} trends{suffix}\n")
 
+
+
+@pytest.mark.parametrize("given", [("--since", "-3w"), ("--since=-3w",), ("--since", " -3W")])
+def test_a_since_with_a_minus_is_the_same_period_back(given: tuple[str, ...], dirs: Path, run_cli) -> None:
+    """``report --since -3w`` (three weeks back, as ``date -d -3weeks`` reads) was "argument --since: expected one
+    argument": argparse took -3w for an option; ``--since=-3w`` reached the report and was refused."""
+    import os
+
+    seeded(dirs)
+    plain = run_cli("report", "--since", "3w", env=dict(os.environ), timeout=60)
+    assert plain.returncode == 0, plain.stderr
+    result = run_cli("report", *given, env=dict(os.environ), timeout=60)
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert result.stdout == plain.stdout

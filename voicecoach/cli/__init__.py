@@ -14,6 +14,7 @@ import importlib
 import logging
 import os
 import pkgutil
+import re
 import sys
 import typing
 from contextlib import contextmanager
@@ -255,10 +256,33 @@ def drop_stdout() -> None:
         os.close(null)
 
 
+# Options whose value may start with a minus and a digit (``report --since -3w``: three weeks back). argparse takes
+# such a value for an unknown option ("expected one argument") unless it is joined to its option with "=".
+MINUS_VALUE_OPTIONS = frozenset({"--since"})
+
+
+def join_minus_values(argv: list[str]) -> list[str]:
+    """``argv`` with each ``OPTION -3w`` of :data:`MINUS_VALUE_OPTIONS` written ``OPTION=-3w`` (up to ``--``)."""
+    joined: list[str] = []
+    rest = iter(argv)
+    for arg in rest:
+        if arg == "--":
+            return [*joined, arg, *rest]
+        if arg in MINUS_VALUE_OPTIONS:
+            value = next(rest, None)
+            if value is not None and re.match(r"-\d", value):
+                joined.append(f"{arg}={value}")
+                continue
+            joined.extend([arg] if value is None else [arg, value])
+            continue
+        joined.append(arg)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(join_minus_values(sys.argv[1:] if argv is None else argv))
     if argv is None and getattr(args, "command", None) in SOUND_COMMANDS:  # a real process, never a test runner's
         from ._stderr import StderrCollapse
 

@@ -77,8 +77,9 @@ class Report:
 # --- building ----------------------------------------------------------------------------------------------------
 
 def parse_since(text: str, now: datetime) -> datetime:
-    """``30d``, ``12w`` or an ISO date (``2026-01-01``) -> the start of the period, in ``now``'s time zone."""
-    m = re.fullmatch(r"\s*(\d+)\s*([dw])\s*", text.lower())
+    """``30d``, ``12w`` or an ISO date (``2026-01-01``) -> the start of the period, in ``now``'s time zone. A
+    duration may start with a minus (``-3w``, as ``date -d -3weeks`` reads): the same period back."""
+    m = re.fullmatch(r"\s*-?\s*(\d+)\s*([dw])\s*", text.lower())
     if m:
         days = int(m.group(1)) * (7 if m.group(2) == "w" else 1)
         if not 1 <= days <= MAX_WEEKS * 7:
