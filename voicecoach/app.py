@@ -146,7 +146,8 @@ def open_journal(config: Config) -> Journal | None:
     if not config.journal.enabled:
         return None
     from .journal.files import path_for
-    from .journal.store import RETRY_S, Journal
+    from .journal.follow import RETRY_S
+    from .journal.store import Journal
 
     path = path_for(config.journal.file)
     try:
