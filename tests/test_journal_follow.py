@@ -20,7 +20,8 @@ import pytest
 
 from voicecoach.events import Interruption
 from voicecoach.journal.schema import TalkSource
-from voicecoach.journal.store import Journal, JournalRefused, verify
+from voicecoach.journal.files import JournalRefused, verify
+from voicecoach.journal.store import Journal
 from voicecoach.journal.talk import TalkLog
 from voicecoach.records import PauseStarted
 

@@ -187,7 +187,7 @@ def test_a_note_that_cannot_be_written_leaves_no_partial_audio(journal: Journal,
     import errno
 
     from voicecoach.journal import notes as notes_module
-    from voicecoach.journal.store import JournalUnavailable
+    from voicecoach.journal.files import JournalUnavailable
 
     def half_written(path, audio, rate):
         Path(path).write_bytes(b"RIFF" + bytes(4000))  # some of the note reached the disk, then it filled up

@@ -17,14 +17,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from voicecoach.journal.store import Journal, JournalRefused, JournalUnavailable
+from voicecoach.journal.files import JournalRefused, JournalUnavailable
+from voicecoach.journal.store import Journal
 
 # The writer: the kiosk's connection writing events, and a thread of the same process opening and reading the
 # journal over and over (as the page once did per request). It prints what it wrote and what its reader met.
 WRITER = r"""
 import json, sys, threading
 from voicecoach.events import Interruption
-from voicecoach.journal.store import Journal, JournalRefused, JournalUnavailable
+from voicecoach.journal.files import JournalRefused, JournalUnavailable
+from voicecoach.journal.store import Journal
 
 path, count = sys.argv[1], int(sys.argv[2])
 journal = Journal.open(path)

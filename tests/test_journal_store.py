@@ -15,8 +15,8 @@ from voicecoach.commands import Command, Source
 from voicecoach.events import Heard, Interruption, PauseSuggested, RaisedVoice
 from voicecoach.journal.schema import CURRENT_VERSION, MIGRATIONS, TalkFigures, TalkSource
 from voicecoach.records import Answer, PauseEnd
-from voicecoach.journal.store import (Journal, JournalRefused, JournalUnavailable, JournalValueError,
-                                      default_path)
+from voicecoach.journal.files import JournalRefused, JournalUnavailable, default_path
+from voicecoach.journal.store import Journal, JournalValueError
 
 
 def digest(path: Path) -> str:
@@ -335,7 +335,8 @@ def test_a_read_only_journal_raises_journal_unavailable(path: Path) -> None:
 
 RO_CHILD = """
 import sys
-from voicecoach.journal.store import Journal, JournalUnavailable
+from voicecoach.journal.files import JournalUnavailable
+from voicecoach.journal.store import Journal
 for path in sys.argv[1:]:
     try:
         Journal.open(path)

@@ -145,7 +145,9 @@ def open_journal(config: Config) -> Journal | None:
     ``RETRY_S`` (a folder read-only at boot, a disk full; it was never tried again)."""
     if not config.journal.enabled:
         return None
-    from .journal.store import RETRY_S, Journal, path_for
+    from .journal.files import path_for
+    from .journal.follow import RETRY_S
+    from .journal.store import Journal
 
     path = path_for(config.journal.file)
     try:

@@ -314,7 +314,8 @@ def check_journal(ctx: Context) -> list[Finding]:
     if not ctx.config.journal.enabled:
         return [Finding(WARN, "journal", "switched off: nothing is kept (journal.enabled = false)")]
     from ..errors import VoicecoachError
-    from ..journal.store import Journal, path_for
+    from ..journal.files import path_for
+    from ..journal.store import Journal
 
     path = path_for(ctx.config.journal.file)
     try:

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def journal_path(args: argparse.Namespace) -> Path:
     """The journal file named by the config (``[journal] file``) or the default location."""
-    from ..journal.store import path_for
+    from ..journal.files import path_for
 
     return path_for(config_of(args).journal.file)
 
@@ -59,7 +59,7 @@ def _export(path: Path, out: str | None) -> int:
     """Write the export as the journal is read (a chunk of rows at a time: years of a kiosk's events never sit in
     memory at once)."""
     from ..journal.schema import CURRENT_VERSION, TABLES
-    from ..journal.store import present
+    from ..journal.files import present
 
     counted: dict[str, int] = {}
     with ExitStack() as stack:
@@ -105,7 +105,7 @@ def _to_stdout(text: Iterable[str]) -> None:
 
 
 def _erase(path: Path, yes: bool) -> int:
-    from ..journal.store import present
+    from ..journal.files import present
 
     if not present(path):  # a link leading nowhere is refused: the journal may be on a drive not connected
         print(f"nothing to erase: there is no journal at {path}")

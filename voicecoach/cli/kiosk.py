@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 def _home(args: argparse.Namespace, config, live, kiosk):  # noqa: ANN001, ANN202 - Config, Live, Kiosk, Home
     """The page and hooks the config turns on ([web], [hooks]); a watch on the config file for the schedule."""
     from ..home import attach
-    from ..journal.store import path_for
+    from ..journal.files import path_for
     from .web import config_path
 
     return attach(live, config, config_path(args), path_for(config.journal.file), kiosk.now,

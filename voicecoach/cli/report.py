@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> int:
     """Print the summary; write the chart and page when asked."""
     from ..journal import report as rep
-    from ..journal.store import Journal, path_for, present
+    from ..journal.files import path_for, present
+    from ..journal.store import Journal
 
     config = config_of(args)
     now = datetime.now().astimezone()  # the CLI edge: the report library itself is given the time

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, config, settings) -> int:  # noqa: ANN001 - Config, WebSettings
-    from ..journal.store import path_for
+    from ..journal.files import path_for
     from ..web.app import JournalAccess
     from ..web.runtime import WebServer, build_context, cannot_serve
     from ..web.status import OfflineStatus

@@ -27,7 +27,8 @@ from .. import paths
 from ..audio.frames import SAMPLE_RATE
 from ..audio.wav import read_wav, write_wav
 from ..errors import VoicecoachError
-from .store import Journal, JournalUnavailable, JournalValueError
+from .files import JournalUnavailable
+from .store import Journal, JournalValueError
 
 log = logging.getLogger(__name__)
 

@@ -13,46 +13,29 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import sqlite3
-import stat
-import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
-from urllib.parse import quote
+from typing import Any, Iterator, Mapping
 
 from .. import paths
 from ..errors import VoicecoachError
 from ..events import Event
-from ..settings import special_file_kind
 from ..records import Answer, PauseEnd
+from .files import (JournalUnavailable, _not_a_file, _owner_only, _private_file, _probe, _read_only_connection,
+                    _refused, _unavailable, default_path, file_identity)
+from .follow import FollowsPath
+from .report_rows import JournalReportRows
 from .schema import CURRENT_VERSION, MIGRATIONS, TABLES, TalkFigures, TalkSource
-
-if TYPE_CHECKING:
-    from .report import SuggestionRow, TalkRow
 
 log = logging.getLogger(__name__)
 
-FILE_NAME = "journal.sqlite3"
 SOURCES = tuple(s.value for s in TalkSource)
 # String-valued event keys that are labels, not words anyone said; every other string is dropped on the way in.
 _LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
-_SQLITE_NOTADB = 26  # "file is not a database"
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # "database is locked", "database table is locked"
 CHUNK_ROWS = 500  # rows read at a time by the readers of a whole table (export, report)
-RETRY_S = 30.0  # a journal that could not be opened or made (a read-only or full disk) is tried again this often
-
-
-class JournalRefused(VoicecoachError):
-    """The journal file is corrupt or from a newer voicecoach; it was left untouched."""
-
-
-class JournalUnavailable(VoicecoachError):
-    """The journal cannot be read or written right now (read-only directory, full disk, I/O error)."""
 
 
 class JournalBusy(JournalUnavailable):
@@ -63,178 +46,7 @@ class JournalValueError(VoicecoachError, ValueError):
     """A write with a bad value (unknown id, source or answer): a bug in the caller, logged, never fatal."""
 
 
-def default_path() -> Path:
-    """Where the journal lives: ``data_dir()/journal.sqlite3``."""
-    return paths.data_dir() / FILE_NAME
-
-
-def path_for(file_setting: str = "") -> Path:
-    """The journal path for the ``[journal] file`` setting (empty: the default location)."""
-    return Path(file_setting).expanduser() if file_setting else default_path()
-
-
-def _refused(path: Path, problem: str) -> JournalRefused:
-    return JournalRefused(f"journal {path}: {problem}; it was left untouched - move it aside "
-                          f"(e.g. mv {path} {path}.old) and voicecoach starts a new journal")
-
-
-def _unavailable(path: Path, exc: BaseException) -> JournalUnavailable:
-    if path.is_dir():  # sqlite says only "disk I/O error"
-        return JournalUnavailable(f"journal {path}: it is a folder, not a file; set [journal] file to a file's path "
-                                  f"(e.g. {path / 'journal.sqlite3'}) or move the folder aside - talks are not "
-                                  f"recorded until then")
-    if _is_busy(exc):  # not the folder nor the disk: another program's write transaction did not end in time
-        return JournalUnavailable(f"journal {path}: another program is writing to it and kept it locked "
-                                  f"(a second voicecoach, or an SQLite browser with unsaved changes?); close it or "
-                                  f"wait for it, then try again - talks are not recorded until then")
-    why = getattr(exc, "strerror", None) or str(exc)
-    return JournalUnavailable(f"journal {path}: cannot use it ({why}); check that {path.parent} is writable by "
-                              f"this user and the disk is not full - talks are not recorded until then")
-
-
-def _is_busy(exc: BaseException) -> bool:
-    """True for SQLite's "database is locked": another connection held the write lock past the busy timeout."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
-
-
-def _broken_link(path: Path) -> JournalUnavailable | None:
-    """The error for a journal path that is a symbolic link leading nowhere (its drive not mounted, its target
-    moved, a loop), or None. It is not "no journal yet": export and report showed an empty journal, erase said there
-    was nothing to erase, and opening it blamed the folder's permissions."""
-    from ..paths import dangling_link
-
-    dangling = dangling_link(path)
-    if dangling is None:
-        return None
-    target, why = dangling
-    return JournalUnavailable(f"journal {path}: it is a symbolic link to {target} that cannot be followed ({why}); "
-                              f"connect the drive it is on, or point the link at the journal - talks are not "
-                              f"recorded until then")
-
-
-def present(path: Path) -> bool:
-    """True when there is a journal file at ``path``, False when there is none yet; :class:`JournalUnavailable`
-    when ``path`` is a symbolic link that leads nowhere (:func:`_broken_link`)."""
-    broken = _broken_link(path)
-    if broken is not None:
-        raise broken
-    return path.exists()
-
-
-def _not_a_file(path: Path) -> JournalUnavailable | None:
-    """The error for a journal path that is a pipe, a device or a socket, or a symbolic link leading nowhere (None
-    for a file or nothing there).
-
-    SQLite would fail on it with a bare "disk I/O error", and making it private would chmod it: as root, a
-    ``[journal] file = "/dev/null"`` took /dev/null away from every other user."""
-    broken = _broken_link(path)
-    if broken is not None:
-        return broken
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return None
-    kind = special_file_kind(mode)
-    if kind is None:
-        return None
-    return JournalUnavailable(f"journal {path}: it is {kind}, not a file; set [journal] file to a file's path (e.g. "
-                              f"{default_path()}), or [journal] enabled = false to keep no journal - talks are not "
-                              f"recorded until then")
-
-
-def file_identity(path: Path) -> tuple[int, ...] | None:
-    """Which file is at ``path`` and as it was last changed (device, inode, size, time of the last change), or None
-    when there is nothing there. A journal file replaced, moved or rewritten in place has another identity."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-
-
-def _private_file(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 unless it exists; an existing file keeps only its owner's permissions."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-    except FileExistsError:
-        _owner_only(path)
-
-
-def _owner_only(path: Path) -> None:
-    """Remove group's and others' permissions from an existing file, keeping the owner's as they are: a journal the
-    couple made read-only (``chmod 444``) becomes 0400, never 0600 (it was made writable by any command, ``report``
-    included)."""
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        os.chmod(path, mode & 0o700)
-
-
-def _probe(path: Path) -> int:
-    """Check an existing journal read-only: its schema version, or :class:`JournalRefused`. Never writes it.
-
-    Only SQLite touches the file. POSIX locks belong to the process, so closing any other descriptor of the file
-    (a plain ``open()`` to read its header) drops every lock this process's connections hold on it: another
-    program then takes its own close for the last one and deletes the WAL under them, and the next read here
-    fails with "unable to get the page" (SQLITE_IOERR_SHORT_READ) on an intact journal. SQLite keeps its own
-    descriptors open while a lock on the file is held. The read-only connection may leave empty -wal/-shm files
-    beside a refused file; they are left alone (another connection might be using them)."""
-    try:
-        conn = _read_only_connection(path)
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > CURRENT_VERSION:
-                raise _refused(path, f"written by a newer voicecoach (schema {version}, this one knows up to "
-                                     f"{CURRENT_VERSION}); upgrade voicecoach to use it")
-            check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-            if check != "ok":
-                raise _refused(path, f"the database is damaged ({' '.join(str(check).split())[:120]})")
-            if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise _refused(path, "an SQLite database that is not a voicecoach journal")
-        finally:
-            conn.close()
-    except sqlite3.OperationalError as exc:
-        raise _unavailable(path, exc) from None
-    except sqlite3.DatabaseError as exc:
-        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_NOTADB:
-            raise _refused(path, "not an SQLite database (corrupt or not a journal)") from None
-        raise _refused(path, f"the database is damaged ({exc})") from None
-    return version
-
-
-def _read_only_connection(path: Path) -> sqlite3.Connection:
-    """A connection that never writes the journal or anything beside it (``mode=ro``). On a read-only disk or in a
-    folder this user may not write, SQLite cannot make the -shm it needs for that: when there is no -wal (nothing
-    written there but not yet in the file) the file is read as it is (``immutable=1``); a -wal it cannot read is
-    the OperationalError."""
-    uri = f"file:{quote(str(path))}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    try:
-        conn.execute("PRAGMA user_version").fetchone()
-        return conn
-    except sqlite3.OperationalError:
-        conn.close()
-        wal = Path(f"{path}-wal")
-        if wal.exists() and wal.stat().st_size > 0:
-            raise
-    return sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
-
-
-def verify(path: Path) -> int:
-    """Check the journal file at ``path`` as opening it would, read-only (nothing in it changes): SQLite's
-    ``PRAGMA quick_check`` over every page, and the schema version. Returns the version; raises
-    :class:`JournalRefused` (damaged, newer, not a journal) or :class:`JournalUnavailable` (unreadable, not a
-    file)."""
-    odd = _not_a_file(path)
-    if odd is not None:
-        raise odd
-    return _probe(path)
-
-
-class Journal:
+class Journal(FollowsPath):
     """An open journal. Thread-safe; every write method commits before it returns."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
@@ -290,8 +102,8 @@ class Journal:
     @classmethod
     def unopened(cls, path: Path | str, problem: VoicecoachError) -> "Journal":
         """A journal whose file could not be opened (``problem``, e.g. its folder read-only at boot): every call
-        raises that until :meth:`follow_path` opens the file at ``path``, tried again every :data:`RETRY_S`
-        (it ran without a journal until it was started again)."""
+        raises that until :meth:`follow_path` opens the file at ``path``, tried again every
+        :data:`~voicecoach.journal.follow.RETRY_S` (it ran without a journal until it was started again)."""
         journal = cls(sqlite3.connect(":memory:", check_same_thread=False), Path(path))
         journal._held, journal._problem, journal._tried = False, problem, file_identity(journal.path)
         journal._at_start = True
@@ -301,7 +113,7 @@ class Journal:
     def open_for_reading(cls, path: Path | str) -> "Journal":
         """The journal at ``path`` for a command that only reads it (``report``, ``journal export``): opened as
         :meth:`open` does, or, where that cannot write (a read-only disk or folder: it exited 1 there), read-only
-        (:func:`_read_only_connection`). Every writing method of a journal opened read-only fails."""
+        (:func:`.files._read_only_connection`). Every writing method of a journal opened read-only fails."""
         path = Path(path)
         try:
             return cls.open(path)
@@ -558,7 +370,7 @@ class Journal:
                 row = {**row, "completed": bool(row["completed"])}
             yield row
 
-    def report_rows(self) -> "JournalReportRows":
+    def report_rows(self) -> JournalReportRows:
         """The rows a report sums (:class:`~voicecoach.journal.report.ReportRows`), selected and joined by SQLite
         and read a chunk at a time: a report of years of events never holds them all in memory."""
         return JournalReportRows(self)
@@ -632,192 +444,13 @@ class Journal:
             self._conn.close()
 
     # --- the file at the path ----------------------------------------------------------------------------------
+    # follow_path and the checkpoint after each commit are FollowsPath's, in follow.py
 
     def _db(self) -> sqlite3.Connection:
         """The open connection, or the reason there is none (:meth:`follow_path` could not open the new file)."""
         if self._problem is not None:
             raise self._problem
         return self._conn
-
-    def _settle(self, conn: sqlite3.Connection) -> None:
-        """After a commit: copy the WAL into the file as far as no reader holds it back (PASSIVE never waits), so the
-        file alone holds the journal - one moved aside is whole, and one copied over finds no old pages waiting in
-        the WAL to be written into it - then note the file as this connection left it."""
-        try:
-            _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            self._pending = frames > copied
-        except sqlite3.OperationalError as exc:
-            log.debug("journal %s: checkpoint skipped: %s", self.path, exc)
-            self._pending = True
-        self._identity, self._version = file_identity(self.path), self._data_version()
-
-    def _data_version(self) -> int | None:
-        """SQLite's ``data_version``: it changes when another connection commits to the file (a second voicecoach,
-        ``voicecoach web``), never for this connection's own commits nor for a file copied over it (``cp``)."""
-        try:
-            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-        except sqlite3.Error:
-            return None
-
-    def _written_by_another_connection(self, here: tuple[int, ...] | None) -> bool:
-        """True when the file open changed only because another SQLite connection committed to it (the same file:
-        SQLite keeps this connection's view right); then it is noted as it is now. A file copied over in place
-        (``cp``) changes without a commit, and is let go."""
-        old = self._identity
-        if here is None or old is None or here[:2] != old[:2]:
-            return False
-        version = self._data_version()
-        if version is None or version == self._version:
-            return False
-        self._identity, self._version = here, version
-        return True
-
-    def _keep_copied_file(self) -> str | None:
-        """Keep the bytes another program copied over the open file (a backup restored with ``cp``) aside, before
-        :meth:`_let_go` empties the WAL into the file: frames a reader held back would be written over the restored
-        journal's pages (the old journal's rows mixed into the backup). None, or the line saying why not.
-
-        Only when frames are waiting (a reader held the checkpoint back, :meth:`_settle`): otherwise the checkpoint
-        copies nothing. Reading the file with ``open()`` drops this process's POSIX locks on it (see :func:`_probe`):
-        what is kept does not depend on them (the connection is let go and the kept bytes are put back as a new
-        file), but a second voicecoach writing the journal at that very moment is no better protected than when a
-        file is moved over it (its rows of that moment stay in the file replaced)."""
-        if not self._pending or self._kept is not None:
-            return None
-        try:
-            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".restored", dir=self.path.parent)
-            with os.fdopen(fd, "wb") as out, open(self.path, "rb") as copied:
-                shutil.copyfileobj(copied, out)
-                out.flush()
-                os.fsync(out.fileno())
-        except OSError as exc:
-            return (f"journal {self.path} was copied over while it was open, and the copy cannot be kept safe from "
-                    f"what this program had not yet written into the file ({exc.strerror or exc}); nothing is "
-                    f"written until there is room beside it (or stop voicecoach and copy the backup again)")
-        self._kept = Path(name)
-        return None
-
-    def follow_path(self, now: float | None = None, open_talk: tuple[int, str, float] | None = None) -> str | None:
-        """Make sure the file open is the one at :attr:`path`; a line saying what changed, or None (the same file).
-
-        A journal moved aside or deleted, replaced (``mv`` of a backup over it) or rewritten by another program
-        (``cp`` of a backup over it) since this connection last wrote it is let go (what was written stays in that
-        file: every commit is in the file itself, see :meth:`_settle`) and the file now at the path is opened, or a
-        new journal started there when there is none; :attr:`generation` goes up, so a writer knows its ids (a
-        talk's) are of the old file. A file there that cannot be opened (damaged, newer) leaves the journal with none
-        open: every call raises that file's one line until a usable file is put there; one that could not be used for
-        a reason that may pass (no journal could be made there: a read-only or full disk) is tried again every
-        :data:`RETRY_S` of ``now`` (the caller's clock, seconds). ``open_talk`` (id, source, start) is the talk the
-        caller has under way: a file moved away or replaced gets its end (``now``) before it is let go (it kept no
-        end, and the report counted it as no time). Thread-safe; one ``stat`` when nothing changed."""
-        with self._lock:
-            here = file_identity(self.path)
-            if self._problem is None and here == self._identity:
-                return None
-            if self._problem is None and self._held and self._written_by_another_connection(here):
-                self.generation += 1  # rows may have gone (another voicecoach erased the journal): writers look
-                log.debug("journal %s: written by another connection", self.path)
-                return None
-            if self._problem is not None and here == self._tried and not self._retry_due(now):
-                return None  # the same unusable file: its line was logged when it was found
-            if self._held:
-                old = self._identity
-                if here is None or old is None or here[:2] != old[:2]:
-                    self._what = "was moved away or deleted" if here is None else "was replaced by another file"
-                    self._end_talk_there(open_talk, now)
-                else:
-                    self._what = "was rewritten by another program (a backup copied over it?)"
-                    unsafe = self._keep_copied_file()
-                    if unsafe is not None:
-                        if self._problem is None:
-                            log.warning("%s", unsafe)
-                        self._problem, self._tried = JournalUnavailable(unsafe), ()
-                        return unsafe
-                if not self._let_go():
-                    line = (f"journal {self.path} {self._what}, but another program is still reading the file that "
-                            f"was there: nothing is written until it stops (e.g. a voicecoach report or web)")
-                    if self._problem is None:
-                        log.warning("%s", line)
-                    self._problem, self._tried = JournalUnavailable(line), ()  # () is no file: tried again
-                    return line
-            elif self._at_start:
-                self._what = "could not be used when voicecoach started"
-            else:
-                self._what = "was put back" if here is not None else "is still missing"
-            if self._kept is not None:  # the restored bytes, as the other program left them, at the path again
-                os.replace(self._kept, self.path)
-                self._kept, here = None, file_identity(self.path)
-            self.generation += 1
-            try:
-                new = Journal.open(self.path)  # creates a journal when nothing is there
-            except VoicecoachError as exc:
-                again = self._problem is not None and str(self._problem) == str(exc)
-                self._problem, self._tried, self._tried_at = exc, file_identity(self.path), now
-                line = f"journal {self.path} {self._what}; the file there cannot be used: {exc}"
-                if not again:  # tried again every RETRY_S: said once
-                    log.warning("%s (tried again every %.0f s)", line, RETRY_S)
-                return line
-            self._conn, self._identity, self._problem, self._tried = new._conn, new._identity, None, None
-            self._version, self._pending, self._held = new._version, False, True
-            if self._at_start:
-                self._at_start = False
-                line = (f"journal {self.path} {self._what}; it can be now: writing to "
-                        f"{'a new journal' if here is None else 'it'}")
-                log.warning("%s", line)
-                return line
-            before = ("what was written before went with the file written over" if "rewritten" in self._what
-                      else "what was written before stays in the file it went to")
-            line = (f"journal {self.path} {self._what} while it was open: writing to the file now at that path "
-                    f"({'a new journal' if here is None else 'the one there'}); {before}")
-            log.warning("%s", line)
-            return line
-
-    def _retry_due(self, now: float | None) -> bool:
-        """True when the file at the path, found unusable for a reason that may pass (:class:`JournalUnavailable`:
-        a folder or disk that cannot be written), was last tried :data:`RETRY_S` ago or more."""
-        if now is None or not isinstance(self._problem, JournalUnavailable):
-            return False
-        if self._tried_at is None:
-            self._tried_at = now
-        return abs(now - self._tried_at) >= RETRY_S
-
-    def _end_talk_there(self, talk: tuple[int, str, float] | None, now: float | None) -> None:
-        """Give the caller's talk under way its end in the file open, about to be let go (moved away, or replaced
-        by another file); the talk goes on as a talk of the file at the path."""
-        if talk is None or now is None:
-            return
-        talk_id, source, started_at = talk
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("UPDATE talks SET ended_at = ? WHERE id = ? AND source = ? AND started_at = ? AND ended_at "
-                         "IS NULL", (float(now), talk_id, source, float(started_at)))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            log.debug("journal %s: the talk's end in the file that was there: %s", self.path, exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-
-    def _let_go(self) -> bool:
-        """Close the connection to a file that is no longer at the path, its WAL emptied into it first: SQLite
-        leaves the WAL of a moved file behind under the path's name, and the next file opened there would read its
-        pages as its own. False (still open) while another connection reads the old file and holds its WAL."""
-        conn = self._conn
-        try:
-            conn.execute("PRAGMA busy_timeout = 0")
-            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            conn.execute("PRAGMA busy_timeout = 10000")
-        except sqlite3.Error as exc:
-            log.debug("journal %s: checkpoint of the file that was there: %s", self.path, exc)
-            busy = 1
-        if busy:
-            return False
-        try:
-            conn.close()
-        except sqlite3.Error as exc:
-            log.warning("journal %s: closing the file that was there: %s", self.path, exc)
-        self._held = False
-        return True
 
     @property
     def usable(self) -> bool:
@@ -839,58 +472,6 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_NOT_DEMO = "source != 'demo'"  # talks of ``voicecoach demo`` (older versions stored them) are not the couple's
-_OF_THE_COUPLE = "(talk_id IS NULL OR talk_id NOT IN (SELECT id FROM talks WHERE source = 'demo'))"
-
-
-class JournalReportRows:
-    """What a report sums, read from the journal by SQL a chunk at a time (see :meth:`Journal.report_rows`)."""
-
-    def __init__(self, journal: Journal) -> None:
-        self._journal = journal
-
-    def talks(self, lo: float, hi: float) -> Iterator["TalkRow"]:
-        """The couple's talks that began in the period, with their raised events' seconds."""
-        from .report import TalkRow
-
-        figures = ", ".join(f"t.{c}" for c in TalkFigures.columns())
-        rows = self._journal.select(
-            f'SELECT t.id, t.started_at, t.ended_at, {figures}, (SELECT COALESCE(SUM(MAX(0.0, e."end" - '
-            f'COALESCE(e.start, e."end"))), 0.0) FROM events e WHERE e.talk_id = t.id AND e.type = \'raised_voice\' '
-            f'AND e."end" IS NOT NULL) AS raised_events_s FROM talks t WHERE t.{_NOT_DEMO} AND t.started_at '
-            f'BETWEEN ? AND ? AND t.id > ? ORDER BY t.id LIMIT ?', (lo, hi))
-        for r in rows:
-            yield TalkRow(r["started_at"], r["ended_at"], TalkFigures.from_row(r), float(r["raised_events_s"]))
-
-    def interruptions(self, lo: float, hi: float) -> Iterator[float]:
-        """The wall-clock time of each interruption in the couple's talks, in the period."""
-        rows = self._journal.select(
-            f"SELECT e.id, t.started_at + e.t AS at FROM events e JOIN talks t ON t.id = e.talk_id "
-            f"WHERE e.type = 'interruption' AND t.{_NOT_DEMO} AND t.started_at + e.t BETWEEN ? AND ? "
-            f"AND e.id > ? ORDER BY e.id LIMIT ?", (lo, hi))
-        return (r["at"] for r in rows)
-
-    def suggestions(self, lo: float, hi: float) -> Iterator["SuggestionRow"]:
-        """The pauses suggested in the period."""
-        from .report import SuggestionRow
-
-        rows = self._journal.select(f"SELECT id, at, answer FROM suggestions WHERE {_OF_THE_COUPLE} AND at BETWEEN "
-                                    f"? AND ? AND id > ? ORDER BY id LIMIT ?", (lo, hi))
-        return (SuggestionRow(r["at"], r["answer"]) for r in rows)
-
-    def pauses(self, lo: float, hi: float) -> Iterator[float]:
-        """The start of each pause taken in the period."""
-        rows = self._journal.select(f"SELECT id, started_at FROM pauses WHERE {_OF_THE_COUPLE} AND started_at "
-                                    f"BETWEEN ? AND ? AND id > ? ORDER BY id LIMIT ?", (lo, hi))
-        return (r["started_at"] for r in rows)
-
-    def checkins_done(self, lo: float, hi: float) -> Iterator[float]:
-        """The start of each completed check-in in the period."""
-        rows = self._journal.select(f"SELECT id, started_at FROM checkins WHERE completed = 1 AND {_NOT_DEMO} AND "
-                                    f"started_at BETWEEN ? AND ? AND id > ? ORDER BY id LIMIT ?", (lo, hi))
-        return (r["started_at"] for r in rows)
 
 
 def _source(source: TalkSource | str) -> TalkSource:

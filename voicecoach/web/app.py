@@ -55,7 +55,8 @@ class JournalAccess:
         if self._shared is not None:
             self._shared.follow_path()  # the kiosk's: it too takes the file now at its path (and writes there)
             return self._shared
-        from ..journal.store import Journal, JournalUnavailable, file_identity
+        from ..journal.files import JournalUnavailable, file_identity
+        from ..journal.store import Journal
 
         # file_identity changes after each of a writing kiosk's commits (each is copied into the main file at once):
         # a page beside it reopens the journal a few times a minute in a heated talk, never per request
@@ -131,7 +132,7 @@ def create_app(ctx: WebContext) -> Flask:
         app.register_error_handler(code, _error_page(code, text))
     app.register_error_handler(ConfigUnusable, _unusable_page("settings", "Settings need fixing",
                                                               "The settings file", "voicecoach config check"))
-    from ..journal.store import JournalRefused, JournalUnavailable
+    from ..journal.files import JournalRefused, JournalUnavailable
 
     journal_page = _unusable_page("journal", "The journal needs fixing", "The journal", "voicecoach check")
     for kind in (JournalRefused, JournalUnavailable):  # damaged, newer, unreadable: its own line, with the fix

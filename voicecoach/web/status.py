@@ -97,7 +97,7 @@ def journal_part(config: Config, journal_path: Path) -> Part:
     the file changes (the size of a damaged file says nothing)."""
     if not config.journal.enabled:
         return Part("journal", Level.WARN, "off ([journal] enabled = false): nothing is recorded")
-    from ..journal.store import file_identity
+    from ..journal.files import file_identity
 
     key = file_identity(journal_path)
     if key is None:
@@ -118,7 +118,7 @@ _verdicts_lock = threading.Lock()
 
 
 def _journal_verdict(journal_path: Path, size: int) -> Part:
-    from ..journal.store import JournalRefused, JournalUnavailable, verify
+    from ..journal.files import JournalRefused, JournalUnavailable, verify
 
     if size == 0:
         return Part("journal", Level.OK, "empty so far")
