@@ -153,7 +153,7 @@ def open_journal(config: Config) -> Journal | None:
     try:
         return Journal.open(path)
     except VoicecoachError as exc:
-        log.warning("journal not available, nothing is stored until it is (tried again every %.0f s): %s",
+        log.warning("journal not available, nothing will be stored until it is (tried again every %.0f s): %s",
                     RETRY_S, exc)
         return Journal.unopened(path, exc)
 

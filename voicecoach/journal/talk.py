@@ -67,7 +67,8 @@ class TalkLog:
         self.source = source
         self.wall = wall  # epoch seconds
         self.summary = TalkSummary()
-        self._ok = True
+        # a journal that could not be opened was said at its opening (app.open_journal): not said again here
+        self._ok = journal is None or journal.usable
         self._generation = journal.generation if journal is not None else 0
         self._started_at = wall()
         self._talk_id = self._write(lambda j: j.start_talk(source, self._started_at))
