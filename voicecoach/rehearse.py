@@ -78,7 +78,8 @@ def _render_16k(render: Callable[[str], tuple[NDArray[np.int16], int]], text: st
     return audio
 
 
-def rehearse(runner: ScriptRunner, answers: list[str], render: Callable[[str], tuple[NDArray[np.int16], int]] | None = None,
+def rehearse(runner: ScriptRunner, answers: list[str],
+             render: Callable[[str], tuple[NDArray[np.int16], int]] | None = None,
              clock: FakeClock | None = None, max_s: float = 4 * 3600.0,
              on_line: Callable[[str], None] | None = None) -> Rehearsal:
     """Drive ``runner`` to its end; returns the transcript, the records and (with ``render``) the audio."""

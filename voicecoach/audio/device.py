@@ -152,7 +152,8 @@ def sounddevice() -> Any:
         try:
             import sounddevice as sd
         except OSError as exc:  # PortAudio library not found
-            raise DeviceError(f"cannot use sound devices: {exc} (install it: sudo apt-get install libportaudio2)") from None
+            raise DeviceError(f"cannot use sound devices: {exc} "
+                              "(install it: sudo apt-get install libportaudio2)") from None
         _sd = sd
         handler = getattr(sd, "_exit_handler", None)
         if handler is not None:  # PortAudio's terminate at exit: bounded, and skipped while a call is hung

@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``analyze`` subcommand."""
-    p = sub.add_parser("analyze", parents=[common], help="detect raised voices, interruptions and escalation in WAV files")
+    p = sub.add_parser("analyze", parents=[common],
+                       help="detect raised voices, interruptions and escalation in WAV files")
     p.add_argument("files", nargs="+", metavar="FILE.wav")
     p.add_argument("--json", action="store_true", help="JSON Lines on stdout, one event per line, nothing else")
     p.add_argument("--no-profile", action="store_true",

@@ -76,7 +76,8 @@ class _Bar:
         if total:
             width = 30
             fill = int(width * done / total)
-            line = f"{self.name} [{'#' * fill}{'.' * (width - fill)}] {done / MIB:6.1f}/{total / MIB:.1f} MiB {percent:3d}%"
+            bar = '#' * fill + '.' * (width - fill)
+            line = f"{self.name} [{bar}] {done / MIB:6.1f}/{total / MIB:.1f} MiB {percent:3d}%"
         else:
             line = f"{self.name} {done / MIB:6.1f} MiB"
         sys.stderr.write(("\r" if self.tty else "") + line + ("" if self.tty else "\n"))
@@ -125,5 +126,6 @@ def _path(args: argparse.Namespace) -> int:
     if used is not None:
         print(f"In use for language '{pack.code}': {used}")
     else:
-        print(f"In use for language '{pack.code}': none — {models.missing_model_message(settings.model, lang, pack.model)}")
+        missing = models.missing_model_message(settings.model, lang, pack.model)
+        print(f"In use for language '{pack.code}': none — {missing}")
     return 0

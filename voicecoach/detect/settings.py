@@ -163,15 +163,17 @@ class InterruptionSettings:
                                doc="features: the interrupter's frames must fit the other partner's voice this well "
                                    "(mean distance / the holder's usual distance to their own voice)")
     unvoiced_neutral: bool = setting(True, doc="features: unvoiced frames leave the evidence unchanged")
-    level_weight_per_db: float = setting(0.1, lo=0.0, hi=2.0,
-                                         doc="features: evidence per dB of level above the holder's own (overlap adds up)")
+    level_weight_per_db: float = setting(
+        0.1, lo=0.0, hi=2.0, doc="features: evidence per dB of level above the holder's own (overlap adds up)")
     drift: float = setting(-0.5, lo=-3.0, hi=3.0,
                            doc="features: evidence per frame below this is the holder's own speech (CUSUM drift)")
-    threshold: float = setting(10.0, lo=0.5, hi=100.0,
-                               doc="features: accumulated evidence (counted per 30 ms of speech) that makes an interruption")
+    threshold: float = setting(
+        10.0, lo=0.5, hi=100.0,
+        doc="features: accumulated evidence (counted per 30 ms of speech) that makes an interruption")
     sustain_ms: int = setting(600, lo=100, hi=5000,
         doc="features: evidence must keep growing this long (shorter = backchannel), ms")
-    refractory_s: float = setting(3.0, lo=0.0, hi=60.0, doc="features: after an interruption, no new one for this long, s")
+    refractory_s: float = setting(3.0, lo=0.0, hi=60.0,
+                                  doc="features: after an interruption, no new one for this long, s")
     settle_s: float = setting(20.0, lo=0.0, hi=600.0,
         doc="features: none in the first this-many seconds after both voices are first told apart (the voice model is "
             "unreliable at first; a calibration profile skips this), s")

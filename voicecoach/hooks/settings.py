@@ -105,8 +105,9 @@ def topic_prefix_problem(name: str, value: str, default: str) -> str | None:
 class HookSettings:
     """Counts-only events for the home the kiosk lives in. Never words, never audio."""
 
-    mqtt: str = setting("", doc="MQTT broker to publish events to, mqtt://[user:password@]host:port (Home Assistant "
-                                "finds the kiosk by MQTT discovery; a password's # / ? written %23 %2F %3F); empty = off")
+    mqtt: str = setting("", doc="MQTT broker to publish events to, mqtt://[user:password@]host:port (Home "
+                                "Assistant finds the kiosk by MQTT discovery; a password's # / ? written %23 %2F "
+                                "%3F); empty = off")
     topic: str = setting("voicecoach", doc="topic prefix for the kiosk's own topics")
     discovery_prefix: str = setting("homeassistant", doc="Home Assistant's MQTT discovery prefix")
     command: tuple[str, ...] = setting((), doc="a local program and its arguments, run with each event as JSON on "

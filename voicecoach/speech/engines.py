@@ -5,9 +5,10 @@ pyttsx3 (2.99 with espeak-ng here) has measured bugs: ``runAndWait()`` returns b
 threads on one engine crash, and it tells espeak the text is ten times its size (fixed here, see
 :func:`_fix_synth_size`). So one thread owns the engine; every utterance sets voice, rate and volume, is
 saved to its own temp WAV (removed by the worker once read, or once given up), and counts as done only when the
-``finished-utterance`` callback fired AND the file is complete. A caller waits with a timeout; on a hang the worker is abandoned (it is a daemon thread), and a fresh
-engine is started only once the abandoned thread has left espeak: a second engine beside one still inside espeak
-crashes the process (SIGSEGV, measured 3 of 3). Until then the next engine in the chain speaks.
+``finished-utterance`` callback fired AND the file is complete. A caller waits with a timeout; on a hang the
+worker is abandoned (it is a daemon thread), and a fresh engine is started only once the abandoned thread has left
+espeak: a second engine beside one still inside espeak crashes the process (SIGSEGV, measured 3 of 3). Until then
+the next engine in the chain speaks.
 
 The ``espeak-ng`` command is the other engine (``espeak_command.py``), first on Linux.
 """

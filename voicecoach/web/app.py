@@ -115,7 +115,8 @@ def create_app(ctx: WebContext) -> Flask:
     """The Flask app for ``ctx``."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY=ctx.secret, SESSION_COOKIE_NAME="voicecoach", SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=timedelta(days=ctx.settings.session_days),
+                      SESSION_COOKIE_SAMESITE="Strict",
+                      PERMANENT_SESSION_LIFETIME=timedelta(days=ctx.settings.session_days),
                       MAX_CONTENT_LENGTH=ctx.settings.max_body_kb * 1024,
                       MAX_FORM_MEMORY_SIZE=ctx.settings.max_body_kb * 1024, TEMPLATES_AUTO_RELOAD=False)
     app.extensions["voicecoach"] = ctx
