@@ -77,10 +77,14 @@ class Pipeline:
         self.last: FrameFeatures | None = None
         self._two_voices_s = -math.inf if len(self.speakers.models) == 2 else None   # seeded: known from the start
         self.frames_seen = 0
+        self._next_sample: int | None = None   # where the next frame starts when no audio went missing
         self._stats = TalkStats()
 
     def process(self, frame: Frame, muted: bool = False) -> list[Event]:
         """Take one frame; return the events it completes. ``muted``: the product is speaking (no detection)."""
+        if self._next_sample is not None and frame.start_sample != self._next_sample:
+            self._resume_after_gap(frame)
+        self._next_sample = frame.end_sample
         feats = self.features.process(frame, muted)
         label = self.speakers.process(feats, muted)
         feats.speaker = label if feats.is_speech else None
@@ -97,6 +101,21 @@ class Pipeline:
         if not muted:
             self._count(feats, events, raised_now)
         return events
+
+    def _resume_after_gap(self, frame: Frame) -> None:
+        """Audio went missing before ``frame`` (a microphone reopened, blocks dropped when the loop fell behind).
+
+        The interruption stages keep the last seconds of audio in order, so they start afresh: a look never joins
+        audio from both sides of the gap, and the streaming model's clock (its outputs stamped by the samples it
+        was fed) is not left seconds behind, where every output looked too old to open the gate and interruptions
+        stopped for good after the first unplugged microphone. The partners' voices, baselines and the
+        escalation's memory are kept."""
+        missing = frame.start_sample - (self._next_sample or 0)
+        log.debug("audio resumes %+.2f s later than it stopped: the interruption stages start afresh",
+                  missing / frame.sample_rate)
+        for stage in (self.interruptions, self.overlap, self.hint, self.stream, self.gate, self.holder_floor):
+            if stage is not None:
+                stage.reset()
 
     def _interruptions(self, frame: Frame, feats: FrameFeatures, label: str | None, known: str | None,
                        muted: bool) -> list[Event]:
