@@ -7,6 +7,10 @@ ends whatever is under way (a pause or a check-in is recorded as cut short), sto
 stops the keyboard reader, lets the speaker finish (or cuts it on a signal, never hanging on a stuck engine),
 closes the journal and returns the summary. Every command therefore ends, stores and cleans up the same way.
 
+The journal's writes are made on their own thread (:class:`~voicecoach.journal.writer.TalkWriter`): the loop never
+waits for the disk; closing waits until everything is written (a hung disk is given up, with a line, and the
+journal then left open rather than waited for).
+
 Extension point (the home page and hooks, issue 18) -- one registration each, all safe to call from any thread
 unless noted:
 
