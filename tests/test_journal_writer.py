@@ -87,7 +87,8 @@ def test_a_slow_disk_does_not_hold_back_the_suggestion_and_every_row_arrives_aft
         slowest = max(slowest, time.monotonic() - started)
     said = [line for line in lines if line.startswith("voicecoach: ")]
     assert said and "pause" in said[0]
-    assert slowest < COMMIT_S / 3, f"a frame's step took {slowest:.3f} s: it waited for the disk"
+    # less than one commit (before: 3 of them in the suggestion's step, 1.26 s); generous for a loaded machine
+    assert slowest < COMMIT_S, f"a frame's step took {slowest:.3f} s: it waited for the disk"
     assert session.talk.summary.suggestions == 1 and session.talk.summary.raised == 1  # counted at once
     summary = live.close()
     assert summary.suggestions == 1 and summary.raised == 1
