@@ -23,6 +23,7 @@ from voicecoach.journal.schema import TalkSource
 from voicecoach.journal.files import JournalRefused, verify
 from voicecoach.journal.store import Journal
 from voicecoach.journal.talk import TalkLog
+from voicecoach.journal.writer import TalkWriter
 from voicecoach.records import PauseStarted
 
 
@@ -115,13 +116,15 @@ def test_the_kiosk_page_shows_the_restored_journal_and_the_loop_follows_it_unask
     config = Config()
     live = Live.build(config, LiveSpec(TalkSource.KIOSK, commands=False), journal=Journal.open(db), notes=None,
                       speaker=Speaker(config.speech, sink=NullSink()))
+    writer = live.session.talk
+    assert isinstance(writer, TalkWriter)  # the talk's writes are on their own thread: waited for here
     try:
         page = JournalAccess(db, live.journal)
-        assert page.get().counts()["talks"] == 1
+        assert writer.flush(10.0) and page.get().counts()["talks"] == 1
         backup.replace(db)
         assert page.get().counts()["talks"] == 3  # the page: the restored file, not the one it had open
         live.session.tick()  # the loop's look: the talk goes on in the restored file
-        assert page.get().counts()["talks"] == 4
+        assert writer.flush(10.0) and page.get().counts()["talks"] == 4
     finally:
         live.close()
     # the restored file, whole; the kiosk's talk, in which nothing was heard, is removed at its end as always

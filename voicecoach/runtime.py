@@ -28,10 +28,10 @@ from .errors import VoicecoachError
 from .events import Event, Heard
 from .journal.schema import TalkFigures
 from .journal.notes import NoteInfo
-from .journal.talk import TalkLog, TalkSummary
+from .journal.talk import TalkSummary
 from .notes_flow import NoteRecorder, NoteSummary
 from .notices import Notice, Said
-from .records import RECORD_TYPES
+from .records import RECORD_TYPES, Record
 from .router import AnswerElsewhere, Effect, FindNotes, Hearing, Router, Withheld
 from .speech.results import Delivery, PendingSpeech
 
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 SELF_HEARING_TAIL_S = 0.6  # after the last sample played, the room echo and input latency settle
 T = TypeVar("T")
 
-__all__ = ["Session", "TalkSummary", "SELF_HEARING_TAIL_S"]
+__all__ = ["Session", "TalkStore", "TalkSummary", "SELF_HEARING_TAIL_S"]
 
 
 class Stretch(Protocol):
@@ -155,10 +155,45 @@ class NoteStore(Protocol):
         ...
 
 
+class TalkStore(Protocol):
+    """Where the talk is counted and stored: :class:`voicecoach.journal.writer.TalkWriter` (the live loop's: the
+    writes on their own thread), or :class:`voicecoach.journal.talk.TalkLog` (no journal, or written as called)."""
+
+    @property
+    def summary(self) -> TalkSummary:
+        """The counts so far (right at once, whatever the disk)."""
+        ...
+
+    @property
+    def open_raised(self) -> Mapping[str, object]:
+        """The speakers whose stored raised voice goes on (closed by :meth:`raised_ended`)."""
+        ...
+
+    def event(self, event: Event) -> None:
+        """Count and store a detector event."""
+        ...
+
+    def raised_ended(self, speaker: str, end_s: float) -> None:
+        """Close ``speaker``'s raised voice at ``end_s`` (seconds of audio)."""
+        ...
+
+    def record(self, record: Record) -> None:
+        """Count and store a policy's record."""
+        ...
+
+    def end(self, figures: TalkFigures | None, audio_s: float, end_s: float) -> TalkSummary:
+        """The talk is over: store its end (everything written before it returns, as far as the disk allows)."""
+        ...
+
+    def close(self) -> bool:
+        """Nothing more is written; False when writes were given up (the journal must then not be closed)."""
+        ...
+
+
 class Session:
     """One talk: steps frames through the pipeline and the router, and carries out the effects."""
 
-    def __init__(self, pipeline: Detector, speaker: Voice, router: Router, talk: TalkLog,
+    def __init__(self, pipeline: Detector, speaker: Voice, router: Router, talk: TalkStore,
                  listener: Ears | None = None, notes: NoteStore | None = None, clock: Clock | None = None,
                  on_line: Callable[[str], None] | None = None,
                  notify: Callable[[Notice], None] | None = None) -> None:

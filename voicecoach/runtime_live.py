@@ -7,6 +7,10 @@ ends whatever is under way (a pause or a check-in is recorded as cut short), sto
 stops the keyboard reader, lets the speaker finish (or cuts it on a signal, never hanging on a stuck engine),
 closes the journal and returns the summary. Every command therefore ends, stores and cleans up the same way.
 
+The journal's writes are made on their own thread (:class:`~voicecoach.journal.writer.TalkWriter`): the loop never
+waits for the disk; closing waits until everything is written (a hung disk is given up, with a line, and the
+journal then left open rather than waited for).
+
 Extension point (the home page and hooks, issue 18) -- one registration each, all safe to call from any thread
 unless noted:
 
@@ -45,6 +49,7 @@ from .config import Config
 from .errors import SoundSystemStuck
 from .journal.schema import TalkSource
 from .journal.talk import TalkLog, TalkSummary
+from .journal.writer import TalkWriter
 from .notes_flow import NotesFlow
 from .notices import Health, Notice, Observer, Part, TalkEnded, TalkStarted
 from .router import Router
@@ -216,8 +221,10 @@ class Live:
             if live is not None:
                 live.notify(notice)
 
-        talk = TalkLog(journal, spec.source, wall=time.time,
-                       on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)))
+        talk: TalkLog | TalkWriter = TalkLog(None, spec.source, wall=time.time)  # no journal: only counted
+        if journal is not None:  # the writes on their own thread: the loop never waits for the disk
+            talk = TalkWriter(journal, spec.source, wall=time.time,
+                              on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)))
         session = Session(pipeline, speaker, router, talk, notes=notes, clock=clock, on_line=on_line,
                           notify=notify)
         if journal is not None:  # a journal replaced on disk (a backup restored) is followed, writes or not
@@ -374,8 +381,11 @@ class Live:
             log.warning("could not finish the talk cleanly: %s", exc)
             summary = TalkSummary()
         self.summary = summary
+        written = self.session.talk.close()  # after a failed finish too: the writer ends before the journal does
         self._close_speaker(cut=bool(self.stopped_by))
-        if self.journal is not None:
+        if self.journal is not None and not written:
+            log.warning("journal %s: left open: its writer is still waiting for the disk", self.journal.path)
+        elif self.journal is not None:
             try:
                 self.journal.close()
             except Exception as exc:  # noqa: BLE001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -82,13 +83,17 @@ class PipeReader:
 
 
 class LiveProcess:
-    """A running ``voicecoach`` subprocess whose stdout/stderr lines are collected with their arrival times."""
+    """A running ``voicecoach`` subprocess whose stdout/stderr lines are collected with their arrival times.
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    ``wrapper`` runs it under another command (``strace ... --``): signals then go to voicecoach itself, the
+    wrapper's child (strace with ``-o FILE`` ignores Ctrl-C)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], wrapper: list[str] | None = None) -> None:
         # faulthandler in the child: on a hang, SIGABRT makes it print every thread's stack (see stop())
         env = {**env, "PYTHONFAULTHANDLER": "1"}
-        self.proc = subprocess.Popen([VOICECOACH, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.wrapped = bool(wrapper)
+        self.proc = subprocess.Popen([*(wrapper or []), VOICECOACH, *args], env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         assert self.proc.stdout is not None
         self.output = PipeReader(self.proc.stdout)
 
@@ -104,6 +109,22 @@ class LiveProcess:
         """Lines containing ``needle``, with their arrival times."""
         return self.output.matching(needle)
 
+    def send_signal(self, signum: int) -> None:
+        """Signal voicecoach (not the wrapper it runs under, if any)."""
+        pid = self.proc.pid
+        if self.wrapped:
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                children = []
+            if not children:
+                return
+            pid = int(children[0])
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
     def type(self, text: str) -> None:
         """Type a line on the process's stdin (keyboard answers)."""
         assert self.proc.stdin is not None
@@ -117,11 +138,11 @@ class LiveProcess:
         the error carries the end of its output, so a rare hang on the way out can be read from the test log.
         """
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            self.proc.send_signal(signal.SIGABRT)
+            self.send_signal(signal.SIGABRT)
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:

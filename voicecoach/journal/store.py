@@ -172,7 +172,8 @@ class Journal(FollowsPath):
     @property
     def schema_version(self) -> int:
         """The schema version of the open file."""
-        return int(self._db().execute("PRAGMA user_version").fetchone()[0])
+        with self._lock:  # the connection is shared: the page reads this while the talk's writer commits
+            return int(self._db().execute("PRAGMA user_version").fetchone()[0])
 
     # --- writing ---------------------------------------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 :class:`TalkLog` stores each detector event and each :mod:`record <voicecoach.records>` with the journal method for
 its type, closes a raised-voice event when its stretch ends, and keeps the counts for the summary printed at the
 end. A talk in which no audio was heard and nothing was done (no pause, suggestion or check-in) is removed again
-at its end: it is not counted. A journal that cannot be
-written is logged once and detection goes on without it; no journal at all (switched off) just counts. Wall-clock
-times come from the injected ``wall`` function: the log never reads a clock.
+at its end: it is not counted. A journal that cannot be written is logged once per failure spell (again once it has
+worked again and fails anew) and detection goes on without it; no journal at all (switched off) just counts.
+Wall-clock times come from the injected ``wall`` function: the log never reads a clock.
+
+Its calls wait for the disk: the live loop runs it on a writer thread (:class:`~voicecoach.journal.writer.TalkWriter`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,30 @@ class TalkSummary:
     counted: bool = True  # False: no audio arrived (no microphone came, or it stopped first) and nothing was done
                           # (no pause, suggestion or check-in): not stored as a talk
 
+    def count_event(self, event: Event) -> None:
+        """Count a detector event (a raised voice, an interruption)."""
+        if isinstance(event, RaisedVoice):
+            self.raised += 1
+        elif isinstance(event, Interruption):
+            self.interruptions += 1
+
+    def count_record(self, record: Record) -> None:
+        """Count a policy's record (a suggestion, a "not now", a pause, a check-in)."""
+        if isinstance(record, SuggestionMade):
+            self.suggestions += 1
+        elif isinstance(record, SuggestionAnswered):
+            self.declined += record.answer is Answer.NOT_NOW
+        elif isinstance(record, PauseStarted):
+            self.pauses += 1
+        elif isinstance(record, CheckinStarted):
+            self.checkins.append(record.name)
+
+    def close(self, audio_s: float) -> None:
+        """The talk is over after ``audio_s`` seconds of audio: whether it counts as a talk."""
+        self.seconds = audio_s
+        # a microphone that never came is no talk, unless the couple used it anyway (a pause by key, a check-in)
+        self.counted = audio_s > 0 or bool(self.suggestions or self.pauses or self.declined or self.checkins)
+
     def text(self) -> str:
         """A gentle one-paragraph summary."""
         if not self.counted:
@@ -69,6 +95,7 @@ class TalkLog:
         self.summary = TalkSummary()
         # a journal that could not be opened was said at its opening (app.open_journal): not said again here
         self._ok = journal is None or journal.usable
+        self._said = False  # the failure under way was logged here (its end is logged too)
         self._generation = journal.generation if journal is not None else 0
         self._started_at = wall()
         self._talk_id = self._write(lambda j: j.start_talk(source, self._started_at))
@@ -77,17 +104,24 @@ class TalkLog:
         self.open_raised: dict[str, int | None] = {}  # speaker -> stored raised-voice event whose stretch goes on
 
     def _write(self, call: Callable[[Journal], T]) -> T | None:
-        """Run one journal call; a failure is logged (once) and detection goes on."""
+        """Run one journal call; a failure is logged (once per spell: until a call works again) and detection goes
+        on."""
         if self.journal is None:
             return None
         try:
-            return call(self.journal)
+            result = call(self.journal)
         except VoicecoachError as exc:
             if self._ok:
                 log.warning("journal unavailable, detection goes on without it: %s", exc)
-                self._ok = False
+                self._ok, self._said = False, True
                 self.on_trouble(str(exc))
             return None
+        if not self._ok:
+            self._ok = True  # a journal that works again: its next failure is logged again
+            if self._said:
+                log.info("journal %s: writing again", self.journal.path)
+            self._said = False
+        return result
 
     def follow(self) -> None:
         """Write to the journal file at the journal's path from now on (see :meth:`Journal.follow_path`): one moved
@@ -119,12 +153,9 @@ class TalkLog:
         self.follow()
         talk = self._talk_id
         stored = self._write(lambda j: j.add_event(talk, event)) if talk is not None else None
-        if isinstance(event, RaisedVoice):
-            self.summary.raised += 1
-            if event.speaker is not None and event.end is None:
-                self.open_raised[event.speaker] = stored
-        elif isinstance(event, Interruption):
-            self.summary.interruptions += 1
+        self.summary.count_event(event)
+        if isinstance(event, RaisedVoice) and event.speaker is not None and event.end is None:
+            self.open_raised[event.speaker] = stored
 
     def raised_ended(self, speaker: str, end_s: float) -> None:
         """``speaker``'s raised stretch ended at ``end_s`` (seconds of audio): close its stored event."""
@@ -138,23 +169,19 @@ class TalkLog:
         self.follow()
         now = self.wall()
         talk = self._talk_id
+        self.summary.count_record(record)
         if isinstance(record, SuggestionMade):
-            self.summary.suggestions += 1
             self._suggestion_id = self._write(lambda j: j.add_suggestion(talk, now, record.reason))
         elif isinstance(record, SuggestionAnswered):
-            self.summary.declined += record.answer is Answer.NOT_NOW
             suggestion = self._suggestion_id
             if suggestion is not None:
                 self._write(lambda j: j.answer_suggestion(suggestion, record.answer, now))
         elif isinstance(record, PauseStarted):
-            self.summary.pauses += 1
             self._pause_id = self._write(lambda j: j.add_pause(talk, now, record.planned_min))
         elif isinstance(record, PauseEnded):
             pause, self._pause_id = self._pause_id, None
             if pause is not None:
                 self._write(lambda j: j.end_pause(pause, now, record.how))
-        elif isinstance(record, CheckinStarted):
-            self.summary.checkins.append(record.name)
         elif isinstance(record, CheckinEnded):
             self._write(lambda j: j.add_checkin(record.name, now - record.minutes * 60.0, record.completed,
                                                 record.minutes, self.source))
@@ -166,13 +193,15 @@ class TalkLog:
         self.follow()
         for speaker in list(self.open_raised):
             self.raised_ended(speaker, end_s)
-        self.summary.seconds = audio_s
         done = self.summary
-        # a microphone that never came is no talk, unless the couple used it anyway (a pause by key, a check-in)
-        done.counted = audio_s > 0 or bool(done.suggestions or done.pauses or done.declined or done.checkins)
+        done.close(audio_s)
         talk = self._talk_id
         if talk is not None and not done.counted:  # its wall time is no time together
             self._write(lambda j: j.discard_talk(talk))
         elif talk is not None:
             self._write(lambda j: j.end_talk(talk, self.wall(), figures, audio_s))
         return self.summary
+
+    def close(self) -> bool:
+        """Nothing is left to write (every call wrote before it returned): True."""
+        return True
