@@ -53,6 +53,7 @@ from .runtime_loop import PacedSource, run_loop
 
 if TYPE_CHECKING:
     from .asr.listener import CommandListener
+    from .asr.worker import ListenerThread
     from .journal.store import Journal
     from .runtime import Detector
     from .ui import KeyReader
@@ -161,6 +162,7 @@ class Live:
         self._frame_hooks: list[Callable[[Frame], None]] = []
         self._keys: KeyReader | None = None
         self._broken_observers: set[int] = set()
+        self.recognizer_thread: ListenerThread | None = None  # the live microphone's recognizer, on its own thread
 
     # --- building ---------------------------------------------------------------------------------------------
 
@@ -222,11 +224,18 @@ class Live:
                           notify=notify)
         if journal is not None:  # a journal replaced on disk (a backup restored) is followed, writes or not
             session.tick_hooks.append(_every(JOURNAL_LOOK_S, clock, talk.follow))
+        recognizer_thread = None
         if listener is not None:
-            session.listener = listener
+            if spec.microphone and spec.file is None:  # live: the loop never waits for the recognizer
+                from .asr.worker import ListenerThread
+
+                session.listener = recognizer_thread = ListenerThread(listener, session.recognised)
+            else:  # a recording: recognised on the loop's thread, so a replay hears the same commands every time
+                session.listener = listener
             app.load_in_background(listener, lambda ok, why: session.call_soon(
                 lambda: notify(Health(Part.SPEECH_MODEL, ok, why))))
         live = cls(config, spec, session, speaker, listener, journal)
+        live.recognizer_thread = recognizer_thread
         return live
 
     # --- the extension point ------------------------------------------------------------------------------------
@@ -368,6 +377,8 @@ class Live:
             return self.summary
         if self._keys is not None:
             self._keys.stop()
+        if self.recognizer_thread is not None:
+            self.recognizer_thread.close()  # the loop has ended: so does listening for commands
         try:
             summary = self.session.finish()
         except Exception as exc:  # noqa: BLE001 - shutting down: report and go on closing
