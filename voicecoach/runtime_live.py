@@ -107,6 +107,19 @@ def _every(period_s: float, clock: Clock, work: Callable[[], None]) -> Callable[
     return hook
 
 
+def _attach_listener(session: Session, listener: CommandListener, spec: LiveSpec) -> ListenerThread | None:
+    """Give the session its command listener: on the live microphone on a thread of its own (returned), so the
+    loop never waits for the recognizer; for a recording on the loop's thread, so a replay hears the same commands
+    every time."""
+    if spec.microphone and spec.file is None:
+        from .asr.worker import ListenerThread
+
+        session.listener = thread = ListenerThread(listener, session.recognised)
+        return thread
+    session.listener = listener
+    return None
+
+
 def _stop_reason(failure: Exception | None) -> str:
     """Why the loop stopped, when no signal stopped it."""
     if failure is None:
@@ -226,12 +239,7 @@ class Live:
             session.tick_hooks.append(_every(JOURNAL_LOOK_S, clock, talk.follow))
         recognizer_thread = None
         if listener is not None:
-            if spec.microphone and spec.file is None:  # live: the loop never waits for the recognizer
-                from .asr.worker import ListenerThread
-
-                session.listener = recognizer_thread = ListenerThread(listener, session.recognised)
-            else:  # a recording: recognised on the loop's thread, so a replay hears the same commands every time
-                session.listener = listener
+            recognizer_thread = _attach_listener(session, listener, spec)
             app.load_in_background(listener, lambda ok, why: session.call_soon(
                 lambda: notify(Health(Part.SPEECH_MODEL, ok, why))))
         live = cls(config, spec, session, speaker, listener, journal)

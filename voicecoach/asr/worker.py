@@ -1,7 +1,7 @@
 """The command listener on its own thread, so the live loop never waits for the speech recognizer.
 
-Vosk decodes a chunk of audio every eight 30 ms frames: 5-35 ms a chunk on the development machine, several times
-that on a Raspberry Pi 4 (``scripts/measure_asr_loop.py``). On the loop's thread each chunk held back the detectors
+Vosk decodes a chunk of audio every eight 30 ms frames: 7-15 ms a chunk on the development machine (up to 68 ms
+while it was busy), several times that on a Raspberry Pi 4 (``scripts/measure_asr_loop.py``). On the loop's thread each chunk held back the detectors
 and the pause suggestion behind it. :class:`ListenerThread` takes the frames the loop hears (never those heard while
 the product speaks: the loop does not hand them over) with what the router listens for at that frame, runs the
 :class:`~voicecoach.asr.listener.CommandListener` on them in order on one thread, and hands each command heard,
@@ -9,8 +9,8 @@ with that frame's :class:`~voicecoach.commands.Hearing`, to ``deliver`` (the ses
 if the router still listens for exactly that: audio from before a question was asked is no answer to it).
 
 Until the model has loaded (or when there is none) the double clap alone listens, on the loop's thread. Only the
-live microphone uses this module: a recording replayed (``analyze``, ``listen --file``) runs the listener on the
-loop's thread, so a replay gives the same commands at the same frames every time.
+live microphone uses this module: a recording replayed (``listen --file``) runs the listener on the loop's
+thread, so a replay gives the same commands at the same frames every time.
 """
 
 from __future__ import annotations
