@@ -1,8 +1,8 @@
 """The command listener on its own thread, so the live loop never waits for the speech recognizer.
 
 Vosk decodes a chunk of audio every eight 30 ms frames: 6-13 ms a chunk on the development machine (up to 68 ms
-while it was busy), several times that on a Raspberry Pi 4 (``scripts/measure_asr_loop.py``). On the loop's thread each chunk held back the detectors
-and the pause suggestion behind it. :class:`ListenerThread` takes the frames the loop hears (never those heard while
+while it was busy), several times that on a Raspberry Pi 4 (``scripts/measure_asr_loop.py``). On the loop's thread
+each chunk held back the detectors and the pause suggestion behind it. :class:`ListenerThread` takes the frames the loop hears (never those heard while
 the product speaks: the loop does not hand them over) with what the router listens for at that frame, runs the
 :class:`~voicecoach.asr.listener.CommandListener` on them in order on one thread, and hands each command heard,
 with that frame's :class:`~voicecoach.commands.Hearing`, to ``deliver`` (the session's inbox, which takes it only
