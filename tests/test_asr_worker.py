@@ -65,9 +65,10 @@ def wait_until(live: Live, done, timeout_s: float = 30.0) -> None:
 
 
 def test_the_live_loop_does_not_wait_for_the_recognizer_and_the_command_still_comes():
-    """On the loop's thread each decoding chunk held back the detectors and the pause suggestion behind it
-    (6-13 ms here, up to 68 ms when busy; an estimated 30-120 ms on a Pi 4: scripts/measure_asr_loop.py). Now the loop hands the frame
-    over and goes on; "쉬자" (pause) said into it still starts the pause, through the session's inbox."""
+    """On the loop's thread each decoding chunk held back the detectors and the pause suggestion behind it (6-13
+    ms here, up to 68 ms when busy; an estimated 30-120 ms on a Pi 4: scripts/measure_asr_loop.py). Now the loop
+    hands the frame over and goes on; "쉬자" (pause) said into it still starts the pause, through the session's
+    inbox."""
     live = korean_live()
     fed = slowed(live.listener)
     audio, _ = utterance("쉬자")

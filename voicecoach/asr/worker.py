@@ -2,15 +2,16 @@
 
 Vosk decodes a chunk of audio every eight 30 ms frames: 6-13 ms a chunk on the development machine (up to 68 ms
 while it was busy), several times that on a Raspberry Pi 4 (``scripts/measure_asr_loop.py``). On the loop's thread
-each chunk held back the detectors and the pause suggestion behind it. :class:`ListenerThread` takes the frames the loop hears (never those heard while
-the product speaks: the loop does not hand them over) with what the router listens for at that frame, runs the
-:class:`~voicecoach.asr.listener.CommandListener` on them in order on one thread, and hands each command heard,
-with that frame's :class:`~voicecoach.commands.Hearing`, to ``deliver`` (the session's inbox, which takes it only
-if the router still listens for exactly that: audio from before a question was asked is no answer to it).
+each chunk held back the detectors and the pause suggestion behind it. :class:`ListenerThread` takes the frames the
+loop hears (never those heard while the product speaks: the loop does not hand them over) with what the router
+listens for at that frame, runs the :class:`~voicecoach.asr.listener.CommandListener` on them in order on one
+thread, and hands each command heard, with that frame's :class:`~voicecoach.commands.Hearing`, to ``deliver`` (the
+session's inbox, which takes it only if the router still listens for exactly that: audio from before a question was
+asked is no answer to it).
 
 The thread runs at a lower priority than the loop's (nice +10 on Linux): where both want the same core, the
 detectors go first and a command waits a moment; one core pinned, a step of the loop took up to 0.29 s with
-decoding beside it at the same priority, 0.06 s with this, as with no model at all.
+decoding beside it at the same priority, 0.06-0.07 s with this, no more than with no model at all.
 
 Until the model has loaded (or when there is none) the double clap alone listens, on the loop's thread. Only the
 live microphone uses this module: a recording replayed (``listen --file``) runs the listener on the loop's
