@@ -222,7 +222,10 @@ def run_child(language: str, seconds: float, warmup_s: float, out: Path, method:
     live.on_frame(probe.on_frame)
 
     class Counter:
+        """Counts the suggestions and prompts of the measured stretch."""
+
         def notify(self, notice: Any) -> None:
+            """One notice of the live loop."""
             if not probe.measuring():
                 return
             if isinstance(notice, Said):
