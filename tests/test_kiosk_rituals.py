@@ -248,3 +248,22 @@ def test_a_ritual_held_back_by_a_pause_over_the_clock_change_is_offered_when_it_
     rig.clock.advance(14 * 60)  # the pause ends at 03:00 CEST (02:00 CET)
     rig.run(60.0, until=lambda: rig.said("ritual offered") or rig.said("ritual skipped"))
     assert "ritual offered nightly" in rig.lines, rig.lines
+
+
+def test_a_check_in_running_into_quiet_hours_goes_on_without_reminding_of_the_pause(rig_at):
+    """The nightly check-in, begun at 22:59, runs on past 23:00 when quiet hours begin (it is never cut off). A
+    heated moment then got the check-in's reminder of the pause out loud at night ("... say pause"), though quiet
+    hours hold back every suggestion of the pause that the couple did not ask for."""
+    rig = rig_at(datetime(2026, 11, 23, 22, 59, 0), nightly_time="22:59", quiet_start="23:00", quiet_end="07:30")
+    rig.run(3.0, until=lambda: rig.router.runner is not None)
+    rig.live.submit(Command.YES)
+    rig.run(2.0)
+    rig.clock.advance(60)
+    rig.run(2.0, until=lambda: rig.kiosk.quiet)
+    assert rig.kiosk.quiet and rig.router.runner is not None
+    suggestion = PauseSuggested(t=rig.clock.now(), reason="raised voices")
+    real = rig.pipeline.process
+    rig.pipeline.process = lambda frame, muted=False: real(frame, muted=muted) + [suggestion]
+    rig.run(1.0)
+    assert not rig.said("say pause") and rig.router.held > 0
+    assert rig.router.runner is not None and not rig.router.coach.busy  # the check-in goes on

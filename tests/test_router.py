@@ -300,3 +300,21 @@ def test_a_raised_voice_in_a_check_in_gets_the_reminder_counted_and_unanswered_a
     ended = rig.router.close(rig.now())
     assert SuggestionAnswered(Answer.NO_ANSWER) in ended
     assert sum(isinstance(e, SuggestionMade) for e in rig.effects) == 1
+
+
+def test_in_quiet_hours_a_running_check_in_gives_no_reminder_of_the_pause_and_goes_on():
+    """A check-in begun before the kiosk's quiet hours ran on into them and, at a raised voice, said "Just a
+    reminder: if either of you would like the pause you agreed on, say pause" at night: a suggestion of the pause,
+    which quiet hours hold back. Now it is withheld like the coach's; the check-in goes on, "pause" still works, and
+    once quiet hours end the one reminder is still there to give."""
+    from voicecoach.events import RaisedVoice
+
+    rig = _in_a_check_in()
+    rig.router.hold_suggestions = True
+    assert rig.detect(RaisedVoice(t=41.0, start=39.0, speaker="A")) == []
+    assert rig.detect(suggestion(42.0)) == [Withheld(suggestion(42.0), "quiet hours")] and rig.router.held == 1
+    assert "It's Sam's turn" in says(rig.detect(Interruption(t=43.0, start=42.5, speaker="B", over="A")))
+    assert rig.router.runner is not None and not rig.router.coach.busy
+    rig.router.hold_suggestions = False
+    assert "say pause" in says(rig.detect(suggestion(50.0)))
+    assert rig.say(Command.PAUSE) and rig.router.coach.mode is Mode.PAUSING

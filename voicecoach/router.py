@@ -14,7 +14,8 @@ Routing rules, in order:
   outside a question it means "pause";
 * a check-in is running: the runner gets every command and every detector event (a pause suggestion it says
   nothing about, its one reminder given or its consent not yet asked, is withheld; its one reminder of the pause is
-  an offer of the pause, counted as one: a suggestion made, answered yes when the check-in hands over to the pause);
+  an offer of the pause, counted as one: a suggestion made, answered yes when the check-in hands over to the pause;
+  in the kiosk's quiet hours it gets no raised voice or suggestion, so that reminder is held back like the coach's);
 * "leave a note" / "play my notes": the voice-notes flow, when nothing else is under way;
 * a command an extension answers (:meth:`voicecoach.runtime_live.Live.on_command`): that extension, and only when
   nothing else is under way;
@@ -112,6 +113,13 @@ class Router:
     def on_detection(self, event: Event, now: float) -> list[Effect]:
         """A detector event (raised voice, interruption, pause suggestion)."""
         if self.runner is not None:
+            if self.hold_suggestions and isinstance(event, (PauseSuggested, RaisedVoice)):
+                # quiet hours: the check-in's reminder of the pause is a suggestion of it, held back as the coach's
+                # is (it was spoken at night when the check-in began before them); the check-in itself goes on
+                if isinstance(event, RaisedVoice):
+                    return []
+                self.held += 1
+                return [Withheld(event, "quiet hours")]
             runner = self.runner
             effects = self._ask(runner, lambda: runner.on_event(event, now), now)
             said = any(isinstance(e, Say) for e in effects)

@@ -124,7 +124,8 @@ class Voice(Protocol):
 
 
 class Ears(Protocol):
-    """The command listener (:class:`voicecoach.asr.listener.CommandListener`)."""
+    """The command listener (:class:`voicecoach.asr.listener.CommandListener`, or on the live microphone
+    :class:`voicecoach.asr.worker.ListenerThread`, whose commands come back through :meth:`Session.recognised`)."""
 
     def expect(self, hearing: Hearing) -> None:
         """Listen for what the router says is asked now."""
@@ -226,6 +227,18 @@ class Session:
     def call_soon(self, work: Callable[[], None]) -> None:
         """Run ``work`` on the loop thread at the next tick; thread-safe."""
         self._inbox.put(work)
+
+    def recognised(self, heard: Heard, hearing: Hearing) -> None:
+        """A command the recognizer's thread heard in audio listened to for ``hearing``; thread-safe. It is taken at
+        the next tick, in the order heard, if the router still listens for exactly that; otherwise it is dropped:
+        audio from before a question was asked is no answer to it (the window's number is part of ``hearing``)."""
+        def take() -> None:
+            if self.router.hearing == hearing:
+                self._heard(heard)
+            else:
+                log.debug("heard %s for what is no longer asked; dropped", heard.reply)
+
+        self._inbox.put(take)
 
     # --- the loop body ----------------------------------------------------------------------------------------
 

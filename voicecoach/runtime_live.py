@@ -58,6 +58,7 @@ from .runtime_loop import PacedSource, run_loop
 
 if TYPE_CHECKING:
     from .asr.listener import CommandListener
+    from .asr.worker import ListenerThread
     from .journal.store import Journal
     from .runtime import Detector
     from .ui import KeyReader
@@ -109,6 +110,19 @@ def _every(period_s: float, clock: Clock, work: Callable[[], None]) -> Callable[
             work()
 
     return hook
+
+
+def _attach_listener(session: Session, listener: CommandListener, spec: LiveSpec) -> ListenerThread | None:
+    """Give the session its command listener: on the live microphone on a thread of its own (returned), so the
+    loop never waits for the recognizer; for a recording on the loop's thread, so a replay hears the same commands
+    every time."""
+    if spec.microphone and spec.file is None:
+        from .asr.worker import ListenerThread
+
+        session.listener = thread = ListenerThread(listener, session.recognised)
+        return thread
+    session.listener = listener
+    return None
 
 
 def _stop_reason(failure: Exception | None) -> str:
@@ -166,6 +180,7 @@ class Live:
         self._frame_hooks: list[Callable[[Frame], None]] = []
         self._keys: KeyReader | None = None
         self._broken_observers: set[int] = set()
+        self.recognizer_thread: ListenerThread | None = None  # the live microphone's recognizer, on its own thread
 
     # --- building ---------------------------------------------------------------------------------------------
 
@@ -229,11 +244,13 @@ class Live:
                           notify=notify)
         if journal is not None:  # a journal replaced on disk (a backup restored) is followed, writes or not
             session.tick_hooks.append(_every(JOURNAL_LOOK_S, clock, talk.follow))
+        recognizer_thread = None
         if listener is not None:
-            session.listener = listener
+            recognizer_thread = _attach_listener(session, listener, spec)
             app.load_in_background(listener, lambda ok, why: session.call_soon(
                 lambda: notify(Health(Part.SPEECH_MODEL, ok, why))))
         live = cls(config, spec, session, speaker, listener, journal)
+        live.recognizer_thread = recognizer_thread
         return live
 
     # --- the extension point ------------------------------------------------------------------------------------
@@ -375,6 +392,8 @@ class Live:
             return self.summary
         if self._keys is not None:
             self._keys.stop()
+        if self.recognizer_thread is not None:
+            self.recognizer_thread.close()  # the loop has ended: so does listening for commands
         try:
             summary = self.session.finish()
         except Exception as exc:  # noqa: BLE001 - shutting down: report and go on closing
