@@ -120,27 +120,36 @@ class LiveView:
         self.min_interval = 1.0 / max_hz
         self._last_draw = -1e9
         self._status = ""  # the status line on screen now ("" when none is drawn)
+        self._gone = False  # the terminal was closed under the view
         self._lock = threading.RLock()
+
+    def _write(self, text: str) -> None:
+        """Write and flush; a terminal that is gone (its window closed: every write fails with EIO) is written to no
+        more, so the loop goes on to store the talk instead of failing on its next redraw."""
+        if self._gone:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self._gone = True
 
     def line(self, text: str) -> None:
         """Print a line above the status line."""
         with self._lock:
-            self.stream.write("\r\x1b[2K" + text + "\n" + self._status)
-            self.stream.flush()
+            self._write("\r\x1b[2K" + text + "\n" + self._status)
 
     def above(self, write: Callable[[], object]) -> None:
         """Run ``write``, which prints to another stream on the same terminal (a log line to stderr), with the
         status line cleared first and drawn again after: the line gets a row of its own, not the status line's end."""
         with self._lock:
             if self._status:
-                self.stream.write("\r\x1b[2K")
-                self.stream.flush()
+                self._write("\r\x1b[2K")
             try:
                 write()
             finally:
                 if self._status:
-                    self.stream.write(self._status)
-                    self.stream.flush()
+                    self._write(self._status)
 
     def draw(self, now: float, frame: FrameFeatures | None, coach: CoachState,
              checkin: RunnerState | None = None) -> None:
@@ -152,24 +161,27 @@ class LiveView:
         status = status_line(self.names, frame, coach, checkin, width=shutil.get_terminal_size().columns - 1)
         with self._lock:
             self._status = status
-            self.stream.write("\r\x1b[2K" + status)
-            self.stream.flush()
+            self._write("\r\x1b[2K" + status)
 
     def close(self) -> None:
         """Leave the cursor on a fresh line."""
         with self._lock:
             self._status = ""  # not drawn again by a later line
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
+            self._write("\r\x1b[2K")
 
 
 class KeyReader:
-    """Reads answers from stdin on a daemon thread: single keys on a terminal, whole lines otherwise."""
+    """Reads answers from stdin on a daemon thread: single keys on a terminal, whole lines otherwise.
+
+    Single keys put the terminal in cbreak mode, and put it back in it each time the program is continued in the
+    foreground after a stop (Ctrl-Z, then ``fg``): the shell gives the terminal back in its usual mode then, and
+    every key waited for an Enter (and was echoed) for the rest of the talk."""
 
     def __init__(self, on_command: Callable[[Command], None], single_keys: bool | None = None) -> None:
         self.on_command = on_command
         self.single_keys = single_keys_wanted(False) if single_keys is None else single_keys
         self._old: Any = None
+        self._saved_sigcont: Any = None
         self._thread = threading.Thread(target=self._run, name="keys", daemon=True)
 
     def start(self) -> "KeyReader":
@@ -185,8 +197,32 @@ class KeyReader:
                 tty.setcbreak(sys.stdin.fileno())
             except Exception:  # noqa: BLE001 - not a real terminal after all
                 self.single_keys = False
+            else:
+                self._on_continue()
         self._thread.start()
         return self
+
+    def _on_continue(self) -> None:
+        """Set cbreak mode again on SIGCONT (only the main thread may set a handler; elsewhere it is not reset)."""
+        import signal
+
+        if not hasattr(signal, "SIGCONT") or threading.current_thread() is not threading.main_thread():
+            return
+        self._saved_sigcont = signal.signal(signal.SIGCONT, lambda _signum, _frame: self._cbreak_again())
+
+    def _cbreak_again(self) -> None:
+        """Cbreak mode again, when the terminal is still there and this program is in its foreground (a program
+        continued in the background, ``bg``, that set the mode would be stopped again by SIGTTOU)."""
+        if self._old is None:
+            return
+        try:
+            import tty
+
+            fd = sys.stdin.fileno()
+            if os.tcgetpgrp(fd) == os.getpgrp():
+                tty.setcbreak(fd)
+        except Exception:  # noqa: BLE001 - the terminal is gone or not ours: the keys just wait for Enter
+            log.debug("could not set the terminal's single-key mode again", exc_info=True)
 
     def _run(self) -> None:
         try:
@@ -207,9 +243,22 @@ class KeyReader:
             return
 
     def stop(self) -> None:
-        """Restore the terminal."""
-        if self._old is not None:
-            import termios
+        """Restore the terminal's mode; a terminal that is gone (its window closed) needs none and gets none: the
+        error that restoring it raised there ended the program before the talk was stored."""
+        if self._saved_sigcont is not None:
+            import signal
 
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._old)
-            self._old = None
+            try:
+                signal.signal(signal.SIGCONT, self._saved_sigcont)
+            except ValueError:  # not the main thread: the handler stays, and finds no mode to set
+                pass
+            self._saved_sigcont = None
+        old, self._old = self._old, None
+        if old is None:
+            return
+        import termios
+
+        try:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, old)
+        except (termios.error, OSError, ValueError) as exc:
+            log.debug("the terminal's mode was not restored: %s", exc)
