@@ -133,6 +133,18 @@ def test_an_output_that_is_not_utf8_gets_plain_text_not_a_unicode_error(env, tmp
         assert "Maori" in out
 
 
+@pytest.mark.parametrize("locale_env", [{"PYTHONUTF8": "0", "LC_ALL": "C"}, {"PYTHONIOENCODING": "latin-1"}],
+                         ids=["ascii locale", "latin-1"])
+def test_the_voices_are_read_as_espeak_writes_them_whatever_the_locale(env, locale_env):
+    """espeak-ng names its voices in UTF-8 ("Māori", "Norwegian Bokmål"); they were decoded in the locale's
+    encoding: "internal error: UnicodeDecodeError" in an ASCII locale (``PYTHONUTF8=0 LC_ALL=C``), mojibake in
+    Latin-1 (a configured ``[speech] voice = "Māori"`` then matched no voice)."""
+    done = _run(["say", "--voices"], {**env, **locale_env})
+    text = done.stdout.decode("latin-1")
+    assert done.returncode == 0, done.stderr.decode("latin-1")
+    assert "Maori" in text and ("Bokmal" in text if "LC_ALL" in locale_env else "Bokmål" in text), text
+
+
 @pytest.mark.parametrize("redirect, args, code", [(">&-", ["report"], 0), ("2>&-", ["report"], 0),
                                                   (">&-", ["config", "show"], 0), ("<&-", ["journal", "erase"], 2),
                                                   (">&-", ["listen", "--file", "{wav}", "--fast"], 0)],
