@@ -204,3 +204,16 @@ def test_restoring_the_keyboard_of_a_closed_terminal_does_not_raise(monkeypatch)
         reader.stop()  # was: termios.error (5, 'Input/output error')
     finally:
         stdin.close()
+
+
+def test_ctrl_c_while_the_subcommands_load_is_one_line(monkeypatch, capsys):
+    """Ctrl-C pressed at once (within about 0.25 s of the start, while every subcommand's module loads) printed a
+    traceback of whatever import it landed in."""
+    from voicecoach import cli
+
+    def loading(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", loading)
+    assert cli.main(["report"]) == 130
+    assert capsys.readouterr().err == "voicecoach: interrupted\n"
