@@ -1,5 +1,6 @@
 """A process stopped and continued (Ctrl-Z then ``fg``, or SIGSTOP and SIGCONT) on the virtual sound device: the
-microphone and the speaker go on as they were, neither taken for stalled by the time the process did not run."""
+microphone and the speaker go on as they were, neither taken for stalled by the time the process did not run. And
+Ctrl-C during a spoken prompt ends the program at once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import signal
 import subprocess
 import time
+
+import pytest
 
 from voicecoach_dev.live import VOICECOACH, LiveProcess
 
@@ -60,3 +63,38 @@ def test_a_prompt_stopped_and_continued_plays_on_without_reopening_the_speaker(p
             proc.wait()
     assert proc.returncode == 0, err
     assert "stopped playing" not in err and "failed" not in err, err
+
+
+def _start_speaking(pulse, tmp_home, args: list[str]) -> subprocess.Popen:
+    """``voicecoach ARGS`` on the virtual speaker, returned once its first prompt is playing."""
+    env = pulse.full_env(**{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})
+    proc = subprocess.Popen([VOICECOACH, *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + 60
+    while not pulse._sink_inputs() and time.monotonic() < end and proc.poll() is None:
+        time.sleep(0.02)
+    return proc
+
+
+@pytest.mark.parametrize("args", [["say", "Shall we take the twenty minute pause we agreed on? " * 4],
+                                  ["calibrate"]], ids=["say", "calibrate"])
+def test_ctrl_c_during_a_prompt_cuts_it_and_ends_at_once(pulse, tmp_home, args):
+    """Ctrl-C while ``say`` or ``calibrate`` spoke: the speaker was closed by finishing its prompt, which went on
+    playing (8.3 s for calibrate's first instruction, 8.7 s for this text) before "voicecoach: interrupted"."""
+    proc = _start_speaking(pulse, tmp_home, args)
+    try:
+        assert pulse._sink_inputs(), "the prompt never started playing"
+        time.sleep(0.5)
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - interrupted
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.endswith("voicecoach: interrupted\n"), err
+    assert took < 2.0, took
+    if args[0] == "calibrate":
+        assert not (tmp_home.data_dir / "profile.json").exists()  # nothing learned, nothing stored
