@@ -106,6 +106,33 @@ def test_after_ctrl_z_and_fg_a_key_needs_no_enter_again(env, tmp_home):
     assert checkin["name"] == "weather" and checkin["completed"] == 0, checkin
 
 
+def test_a_talk_stopped_with_ctrl_z_is_stored_when_the_window_closes(env, tmp_home):
+    """Ctrl-Z, then the window closed: bash sends the stopped job SIGHUP and SIGCONT, and the talk and the pause
+    are closed as on any SIGHUP (restoring the keyboard's mode on the hung-up terminal raised here too)."""
+    shell = Terminal.shell(env, cwd=str(REPO))
+    try:
+        assert shell.wait_for("$ ", 10), shell.text()
+        shell.type(" ".join(cli_command()) + " listen\n")
+        assert shell.wait_for("waiting for a microphone", 30), shell.text()
+        assert single_keys_soon(shell), shell.text()
+        shell.type("p")
+        assert shell.wait_for("taking the pause you agreed on", 10), shell.text()
+        shell.type("\x1a")
+        assert shell.wait_for("Stopped", 10), shell.text()
+        job = [pid for pid in shell.session() if pid != shell.proc.pid]  # voicecoach (and a child it runs)
+        shell.close_window()
+        end = time.monotonic() + 20
+        while any(os.path.exists(f"/proc/{pid}") for pid in job) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not any(os.path.exists(f"/proc/{pid}") for pid in job), "the stopped job was left behind"
+    finally:
+        shell.kill()
+    (talk,) = rows(tmp_home, "talks")
+    assert talk["ended_at"] is not None, talk
+    (pause,) = rows(tmp_home, "pauses")
+    assert pause["ended_how"] == "cut short", pause
+
+
 def _run(args: list[str], env: dict[str, str], shell_redirect: str = "", **kwargs) -> subprocess.CompletedProcess:
     """``voicecoach ARGS`` with its output as bytes; ``shell_redirect`` (``>&-``) applied by a shell."""
     command = " ".join(cli_command() + [f"'{a}'" for a in args])

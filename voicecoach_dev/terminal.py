@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -38,6 +39,7 @@ class Terminal:
             os.close(slave)
         self._out = bytearray()
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self._reader = threading.Thread(target=self._read, name="terminal-reader", daemon=True)
         self._reader.start()
 
@@ -47,15 +49,23 @@ class Terminal:
         return cls(["bash", "--norc", "--noprofile", "-i"], {**env, "PS1": "$ "}, rows, cols, cwd)
 
     def _read(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.master, 4096)
-            except OSError:  # EIO: every holder of the terminal's other side is gone, or the window was closed
-                return
-            if not chunk:
-                return
-            with self._lock:
-                self._out += chunk
+        """Read the output until the program's side is gone, or until the window is closed: then close it here,
+        not in ``close_window``, since a read in progress holds the terminal open (no hang-up) until it returns."""
+        try:
+            while not self._closing.is_set():
+                if not select.select([self.master], [], [], 0.05)[0]:
+                    continue
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:  # EIO: every holder of the terminal's other side is gone
+                    return
+                if not chunk:
+                    return
+                with self._lock:
+                    self._out += chunk
+        finally:
+            if self._closing.is_set():
+                os.close(self.master)
 
     def text(self) -> str:
         """Everything written so far (UTF-8, what cannot be decoded replaced)."""
@@ -87,9 +97,13 @@ class Terminal:
 
     def close_window(self) -> None:
         """Close the window: the terminal hangs up (its session leader gets SIGHUP, and writes to it fail)."""
-        if self.master >= 0:
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        if self._reader.is_alive():
+            self._reader.join(5)
+        else:
             os.close(self.master)
-            self.master = -1
 
     def wait(self, timeout_s: float) -> int:
         """The exit code once the process has ended (killed, and an AssertionError, after ``timeout_s``)."""
@@ -121,4 +135,3 @@ class Terminal:
         if self.proc.poll() is None:
             self.proc.wait(10)
         self.close_window()
-        self._reader.join(2)
