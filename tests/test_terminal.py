@@ -180,14 +180,7 @@ def test_a_closed_standard_stream_is_taken_as_the_null_device(env, tmp_home, tmp
     """Started with stdout, stderr or stdin closed (``>&-`` in a script, a cron job), every command ended in
     "internal error: AttributeError: 'NoneType' object has no attribute ..." (``report 2>&-`` printed not even
     the report). Now a closed stream is the null device: ``journal erase <&-`` asks for --yes as with no terminal."""
-    wav = tmp_path / "tone.wav"
-    if "{wav}" in args:
-        import numpy as np
-
-        from voicecoach.audio.wav import wav_bytes
-
-        t = np.arange(16000 * 2) / 16000
-        wav.write_bytes(wav_bytes((8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16), 16000))
+    wav = _tone_wav(tmp_path / "tone.wav")
     if args[0] == "journal":
         from voicecoach.journal.store import Journal
 
@@ -213,6 +206,32 @@ def test_the_demo_piped_into_head_ends_without_a_traceback(env):
                               capture_output=True, text=True, cwd=REPO, timeout=180, stdin=subprocess.DEVNULL)
         assert done.stdout.startswith("voicecoach demo:"), done.stdout
         assert "Traceback" not in done.stderr and "Exception" not in done.stderr, done.stderr
+
+
+def _tone_wav(path):
+    import numpy as np
+
+    from voicecoach.audio.wav import wav_bytes
+
+    t = np.arange(16000 * 2) / 16000
+    path.write_bytes(wav_bytes((8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16), 16000))
+    return path
+
+
+def test_the_files_asked_for_are_written_when_the_output_is_read_only_in_part(env, tmp_home, tmp_path):
+    """``report --html trends.html | head -1`` (or ``| less``, quit after the first screen): the summary's second
+    line met the closed pipe, and the page and the chart were never written, exit 0 without a word; the same for
+    ``checkin --to rehearsal.wav``. The output's reader going away no longer cancels the files."""
+    assert _run(["listen", "--file", str(_tone_wav(tmp_path / "tone.wav")), "--fast"], env).returncode == 0
+    page, chart, wav = tmp_path / "trends.html", tmp_path / "trends.svg", tmp_path / "rehearsal.wav"
+    commands = {"report": ["report", "--html", str(page), "--svg", str(chart)],
+                "checkin": ["checkin", "weather", "--answers", "yes,next,next,next,next", "--to", str(wav)]}
+    for name, args in commands.items():
+        command = " ".join(cli_command() + [f"'{a}'" for a in args])
+        done = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -1"], env=env, capture_output=True,
+                              text=True, cwd=REPO, timeout=180, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0 and len(done.stdout.splitlines()) == 1, (name, done.stdout, done.stderr)
+    assert page.stat().st_size > 0 and chart.stat().st_size > 0 and wav.stat().st_size > 0
 
 
 def test_restoring_the_keyboard_of_a_closed_terminal_does_not_raise(monkeypatch):

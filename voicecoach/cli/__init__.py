@@ -332,6 +332,16 @@ def terminal_closed(exc: BaseException) -> bool:
     return False
 
 
+def print_out(text: str = "", end: str = "\n") -> None:
+    """Print a line of a command that also writes files: a reader of the output that went away (``| head -1``, a
+    pager quit early) is let go (stdout to the null device) and the command goes on, so the files it was asked for
+    are still written. ``report --html trends.html | head -1`` wrote no page, and exited 0 without a word."""
+    try:
+        print(text, end=end, flush=True)
+    except BrokenPipeError:
+        drop_stdout()
+
+
 # Options whose value may start with a minus and a digit (``report --since -3w``: three weeks back). argparse takes
 # such a value for an unknown option ("expected one argument") unless it is joined to its option with "=".
 MINUS_VALUE_OPTIONS = frozenset({"--since"})
