@@ -133,6 +133,37 @@ def test_a_talk_stopped_with_ctrl_z_is_stored_when_the_window_closes(env, tmp_ho
     assert pause["ended_how"] == "cut short", pause
 
 
+def test_a_talk_sent_to_the_background_goes_on_and_ends_on_kill(env, tmp_home):
+    """Ctrl-Z, ``bg``, then ``kill %1``: reading the keyboard from the background stopped the whole program
+    (SIGTTIN, "Stopped" again at once), so the talk went unheard, and the SIGTERM's clean end waited for an ``fg``
+    that never came: the talk and the pause stayed open in the journal. Now the keys are read only in the
+    foreground, and ``kill %1`` ends it as SIGTERM does."""
+    shell = Terminal.shell(env, cwd=str(REPO))
+    try:
+        assert shell.wait_for("$ ", 10), shell.text()
+        shell.type(" ".join(cli_command()) + " listen\n")
+        assert shell.wait_for("waiting for a microphone", 30), shell.text()
+        assert single_keys_soon(shell), shell.text()
+        shell.type("p")
+        assert shell.wait_for("taking the pause you agreed on", 10), shell.text()
+        shell.type("\x1a")
+        assert shell.wait_for("Stopped", 10), shell.text()
+        mark = len(shell.text())
+        shell.type("bg\n")
+        time.sleep(1.5)
+        job = [pid for pid in shell.session() if pid != shell.proc.pid]
+        states = [open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] for pid in job]
+        assert "T" not in states, (states, shell.text()[mark:])  # running in the background, not stopped
+        shell.type("kill %1\n")
+        assert shell.wait_for("Thank you for talking with care", 20, after=mark), shell.text()[mark:]
+    finally:
+        shell.kill()
+    (talk,) = rows(tmp_home, "talks")
+    assert talk["ended_at"] is not None, talk
+    (pause,) = rows(tmp_home, "pauses")
+    assert pause["ended_how"] == "cut short", pause
+
+
 def _run(args: list[str], env: dict[str, str], shell_redirect: str = "", **kwargs) -> subprocess.CompletedProcess:
     """``voicecoach ARGS`` with its output as bytes; ``shell_redirect`` (``>&-``) applied by a shell."""
     command = " ".join(cli_command() + [f"'{a}'" for a in args])

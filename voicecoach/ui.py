@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from .coach import CoachState, Mode
@@ -219,26 +220,32 @@ class KeyReader:
             import tty
 
             fd = sys.stdin.fileno()
-            if os.tcgetpgrp(fd) == os.getpgrp():
+            if not _in_background(fd):
                 tty.setcbreak(fd)
         except Exception:  # noqa: BLE001 - the terminal is gone or not ours: the keys just wait for Enter
             log.debug("could not set the terminal's single-key mode again", exc_info=True)
 
     def _run(self) -> None:
         try:
-            if self.single_keys:
-                while True:
-                    ch = os.read(sys.stdin.fileno(), 1).decode(errors="ignore")
-                    if not ch:
-                        return
-                    name = KEYS.get(ch.lower())
-                    if name:
-                        self.on_command(name)
-            else:
-                for text in sys.stdin:
+            number = sys.stdin.fileno()
+            fd: int | None = number
+            terminal = os.isatty(number)
+        except (AttributeError, OSError, ValueError):  # a stream with no file (a test's StringIO)
+            fd, terminal = None, False
+        try:
+            while True:
+                if terminal and fd is not None:  # a pipe's or a file's lines may wait in the stream's buffer
+                    _wait_in_foreground(fd)
+                if self.single_keys and fd is not None:
+                    text = os.read(fd, 1).decode(errors="ignore")
+                    name = KEYS.get(text.lower())
+                else:
+                    text = sys.stdin.readline()
                     name = parse_typed(text)
-                    if name:
-                        self.on_command(name)
+                if not text:
+                    return
+                if name:
+                    self.on_command(name)
         except (OSError, ValueError):
             return
 
@@ -259,6 +266,32 @@ class KeyReader:
         import termios
 
         try:
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, old)
+            fd = sys.stdin.fileno()
+            if _in_background(fd):  # the shell's mode is in force; setting one would stop this program (SIGTTOU)
+                return
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
         except (termios.error, OSError, ValueError) as exc:
             log.debug("the terminal's mode was not restored: %s", exc)
+
+
+def _wait_in_foreground(fd: int, step_s: float = 0.25) -> None:
+    """Wait until there is something to read on ``fd`` while this program is in the terminal's foreground. A read
+    in the background (Ctrl-Z, then ``bg``) stops the whole program (SIGTTIN): the talk went unheard until ``fg``,
+    and ``kill %1`` (SIGTERM) stopped it again before it could store the talk."""
+    import select
+
+    while True:
+        if _in_background(fd):
+            time.sleep(step_s)
+            continue
+        if select.select([fd], [], [], step_s)[0]:
+            return
+
+
+def _in_background(fd: int) -> bool:
+    """True when ``fd`` is this program's controlling terminal and another process group has its foreground (Ctrl-Z
+    then ``bg``): stopped there by SIGTTOU, a SIGTERM's clean end waited for an ``fg`` that never came."""
+    try:
+        return os.tcgetpgrp(fd) != os.getpgrp()
+    except OSError:  # not the controlling terminal
+        return False

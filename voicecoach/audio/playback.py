@@ -40,9 +40,10 @@ OUTPUT_LATENCY_S = 0.1
 # underruns (268 of them, after server restarts) never made a stream look stalled.
 REOPEN_AFTER_S = 0.5
 # A look for a stall this long after the last look or wait for room (looks come every 10 ms once a sound is handed
-# over, or REOPEN_AFTER_S into a writer's wait for room): the process was not running in between (stopped with Ctrl-Z or SIGSTOP, then
-# continued), its callback thread neither, so the stream's silence is counted from the later look. Counted from its
-# last callback, a stop during a prompt reopened the stream with "stopped playing (no callback for 10.0 s)".
+# over, or REOPEN_AFTER_S into a writer's wait for room): the process was not running in between (stopped with
+# Ctrl-Z or SIGSTOP, then continued), its callback thread neither, so the stream's silence is counted from the later
+# look. Counted from its last callback, a stop during a prompt reopened the stream with "stopped playing (no
+# callback for 10.0 s)".
 RESUMED_AFTER_S = 1.5
 
 
