@@ -164,6 +164,31 @@ def test_a_talk_sent_to_the_background_goes_on_and_ends_on_kill(env, tmp_home):
     assert pause["ended_how"] == "cut short", pause
 
 
+def test_brought_back_from_the_background_a_key_needs_no_enter(env, tmp_home):
+    """Ctrl-Z, ``bg``, then ``fg``: bash sends no SIGCONT to a job that is running, so the single-key mode was not
+    set again and each key waited for an Enter."""
+    shell = Terminal.shell(env, cwd=str(REPO))
+    try:
+        assert shell.wait_for("$ ", 10), shell.text()
+        shell.type(" ".join(cli_command()) + " listen\n")
+        assert shell.wait_for("waiting for a microphone", 30), shell.text()
+        assert single_keys_soon(shell), shell.text()
+        shell.type("\x1a")
+        assert shell.wait_for("Stopped", 10), shell.text()
+        shell.type("bg\n")
+        time.sleep(1.0)
+        mark = len(shell.text())
+        shell.type("fg\n")
+        assert shell.wait_for("voicecoach listen", 10, after=mark), shell.text()[mark:]
+        assert single_keys_soon(shell, 5), shell.text()[mark:]
+        shell.type("p")  # no Enter
+        assert shell.wait_for("taking the pause you agreed on", 10, after=mark), shell.text()[mark:]
+        shell.type("\x03")
+        assert shell.wait_for("Thank you for talking with care", 20, after=mark), shell.text()[mark:]
+    finally:
+        shell.kill()
+
+
 def _run(args: list[str], env: dict[str, str], shell_redirect: str = "", **kwargs) -> subprocess.CompletedProcess:
     """``voicecoach ARGS`` with its output as bytes; ``shell_redirect`` (``>&-``) applied by a shell."""
     command = " ".join(cli_command() + [f"'{a}'" for a in args])

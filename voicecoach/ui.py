@@ -234,8 +234,9 @@ class KeyReader:
             fd, terminal = None, False
         try:
             while True:
-                if terminal and fd is not None:  # a pipe's or a file's lines may wait in the stream's buffer
-                    _wait_in_foreground(fd)
+                # a pipe's or a file's lines may wait in the stream's buffer, so only a terminal is waited on
+                if terminal and fd is not None and _wait_in_foreground(fd):
+                    self._cbreak_again()  # brought back by fg after bg: no SIGCONT then (the job was running)
                 if self.single_keys and fd is not None:
                     text = os.read(fd, 1).decode(errors="ignore")
                     name = KEYS.get(text.lower())
@@ -274,18 +275,21 @@ class KeyReader:
             log.debug("the terminal's mode was not restored: %s", exc)
 
 
-def _wait_in_foreground(fd: int, step_s: float = 0.25) -> None:
-    """Wait until there is something to read on ``fd`` while this program is in the terminal's foreground. A read
-    in the background (Ctrl-Z, then ``bg``) stops the whole program (SIGTTIN): the talk went unheard until ``fg``,
-    and ``kill %1`` (SIGTERM) stopped it again before it could store the talk."""
+def _wait_in_foreground(fd: int, step_s: float = 0.25) -> bool:
+    """Wait until there is something to read on ``fd`` while this program is in the terminal's foreground; True
+    when it was in the background meanwhile. A read in the background (Ctrl-Z, then ``bg``) stops the whole program
+    (SIGTTIN): the talk went unheard until ``fg``, and ``kill %1`` (SIGTERM) stopped it again before it could store
+    the talk."""
     import select
 
+    was_background = False
     while True:
         if _in_background(fd):
+            was_background = True
             time.sleep(step_s)
             continue
-        if select.select([fd], [], [], step_s)[0]:
-            return
+        if was_background or select.select([fd], [], [], step_s)[0]:
+            return was_background
 
 
 def _in_background(fd: int) -> bool:
