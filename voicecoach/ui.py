@@ -12,6 +12,7 @@ import shutil
 import sys
 import threading
 import time
+import unicodedata
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from .coach import CoachState, Mode
@@ -61,13 +62,43 @@ def status_line(names: tuple[str, str], frame: FrameFeatures | None, coach: Coac
     pause's time left."""
     level = frame.energy_db if frame is not None and frame.is_speech else None
     who = frame.speaker if frame is not None else None
-    meters = " | ".join(f"{name[:10]:>10} {_meter(level if who == label else None)}"
+    meters = " | ".join(f"{_right(name, 10)} {_meter(level if who == label else None)}"
                         for label, name in zip(("A", "B"), names))
     state = _state(coach, checkin)
     status = meters + (f" | {state}" if state else "")
-    if width is None or len(status) <= width:
+    if width is None or columns(status) <= width:
         return status
-    return (f"{state} | {meters.lstrip()}" if state else meters.lstrip())[:max(1, width)]
+    return _cut(f"{state} | {meters.lstrip()}" if state else meters.lstrip(), max(1, width))
+
+
+def _char_columns(ch: str) -> int:
+    """The columns a character takes on a terminal: two for a wide one (Hangul, kana, CJK), none for a combining
+    mark, else one."""
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def columns(text: str) -> int:
+    """The columns ``text`` takes on a terminal, not its length: partners called 민준 and 서연 take 8 columns, not
+    4, and a status line cut to the terminal's width by length wrapped there, a new copy each redraw."""
+    return sum(_char_columns(ch) for ch in text)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` columns."""
+    used, end = 0, 0
+    for end, ch in enumerate(text):
+        used += _char_columns(ch)
+        if used > width:
+            return text[:end]
+    return text
+
+
+def _right(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns and right-aligned in them."""
+    cut = _cut(text, width)
+    return " " * (width - columns(cut)) + cut
 
 
 def _state(coach: CoachState, checkin: RunnerState | None) -> str:
