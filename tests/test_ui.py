@@ -58,6 +58,29 @@ def test_the_status_line_fits_the_terminal_so_redraws_stay_on_one_row(columns, m
     assert 0 < len(drawn) < columns
 
 
+@pytest.mark.parametrize("width", [20, 40, 50])
+@pytest.mark.parametrize("names", [("민준", "서연"), ("美咲", "さくら"), ("Zoe\u0308", "Jürgen")],
+                         ids=["hangul", "kana", "combining"])
+def test_names_in_wide_letters_are_measured_in_columns_so_the_status_line_still_fits(names, width, monkeypatch):
+    """Partners named in their own letters (Korean, Japanese): a wide letter takes two columns, so a status line
+    cut to the terminal's width by its length wrapped there, and each redraw pushed a new copy up (a screen of
+    "pause 19:57 left | 민준" lines in a 40-column terminal, four a second)."""
+    import unicodedata
+
+    def columns(text: str) -> int:  # measured here, as a terminal does
+        return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+                   for c in text)
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = io.StringIO()
+    view = LiveView(out, names)
+    view.draw(0.0, speech("A"), CoachState(Mode.PAUSING, 754.0, 1, 1))
+    drawn = out.getvalue().split("\r\x1b[2K")[-1]
+    assert drawn.startswith("pause 12:34 left") and 0 < columns(drawn) < width, drawn
+    wide = status_line(names, None, LISTENING)
+    assert columns(wide.split(" | ")[0]) == columns(wide.split(" | ")[1]) == 10 + 1 + 12  # the meters line up
+
+
 @pytest.mark.parametrize("columns", [20, 40])
 def test_in_a_narrow_terminal_the_pause_time_left_is_what_shows(columns, monkeypatch):
     """Cut at the end to fit, a 40-column terminal showed the two meters and never the pause's time left (20

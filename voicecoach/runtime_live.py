@@ -74,8 +74,18 @@ def _prepare_in_background(speaker: Voice, texts: list[str]) -> None:
     """Render ``texts`` into the speaker's cache on a thread, so the first suggestion of a talk starts without
     synthesis (a new prompt took 89 ms from say() to sound here, a cached one 53 ms; more on a Pi)."""
     prepare = getattr(speaker, "prepare", None)  # a test's or the soak's speaker may have none
-    if callable(prepare):
-        threading.Thread(target=prepare, args=(texts,), name="voicecoach-prepare", daemon=True).start()
+    if not callable(prepare):
+        return
+
+    def render_ahead() -> None:
+        try:
+            prepare(texts)
+        except Exception as exc:  # noqa: BLE001 - only a head start: the prompt is rendered when it is said
+            # e.g. at exit, when the interpreter removed the engine's work folder under it (``demo --fast | head -1``
+            # printed this thread's traceback)
+            log.debug("rendering prompts ahead stopped: %s", exc)
+
+    threading.Thread(target=render_ahead, name="voicecoach-prepare", daemon=True).start()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import os
 import shutil
 import sys
 import threading
+import time
+import unicodedata
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from .coach import CoachState, Mode
@@ -60,13 +62,43 @@ def status_line(names: tuple[str, str], frame: FrameFeatures | None, coach: Coac
     pause's time left."""
     level = frame.energy_db if frame is not None and frame.is_speech else None
     who = frame.speaker if frame is not None else None
-    meters = " | ".join(f"{name[:10]:>10} {_meter(level if who == label else None)}"
+    meters = " | ".join(f"{_right(name, 10)} {_meter(level if who == label else None)}"
                         for label, name in zip(("A", "B"), names))
     state = _state(coach, checkin)
     status = meters + (f" | {state}" if state else "")
-    if width is None or len(status) <= width:
+    if width is None or columns(status) <= width:
         return status
-    return (f"{state} | {meters.lstrip()}" if state else meters.lstrip())[:max(1, width)]
+    return _cut(f"{state} | {meters.lstrip()}" if state else meters.lstrip(), max(1, width))
+
+
+def _char_columns(ch: str) -> int:
+    """The columns a character takes on a terminal: two for a wide one (Hangul, kana, CJK), none for a combining
+    mark, else one."""
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def columns(text: str) -> int:
+    """The columns ``text`` takes on a terminal, not its length: partners called 민준 and 서연 take 8 columns, not
+    4, and a status line cut to the terminal's width by length wrapped there, a new copy each redraw."""
+    return sum(_char_columns(ch) for ch in text)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` columns."""
+    used, end = 0, 0
+    for end, ch in enumerate(text):
+        used += _char_columns(ch)
+        if used > width:
+            return text[:end]
+    return text
+
+
+def _right(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns and right-aligned in them."""
+    cut = _cut(text, width)
+    return " " * (width - columns(cut)) + cut
 
 
 def _state(coach: CoachState, checkin: RunnerState | None) -> str:
@@ -120,27 +152,36 @@ class LiveView:
         self.min_interval = 1.0 / max_hz
         self._last_draw = -1e9
         self._status = ""  # the status line on screen now ("" when none is drawn)
+        self._gone = False  # the terminal was closed under the view
         self._lock = threading.RLock()
+
+    def _write(self, text: str) -> None:
+        """Write and flush; a terminal that is gone (its window closed: every write fails with EIO) is written to no
+        more, so the loop goes on to store the talk instead of failing on its next redraw."""
+        if self._gone:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self._gone = True
 
     def line(self, text: str) -> None:
         """Print a line above the status line."""
         with self._lock:
-            self.stream.write("\r\x1b[2K" + text + "\n" + self._status)
-            self.stream.flush()
+            self._write("\r\x1b[2K" + text + "\n" + self._status)
 
     def above(self, write: Callable[[], object]) -> None:
         """Run ``write``, which prints to another stream on the same terminal (a log line to stderr), with the
         status line cleared first and drawn again after: the line gets a row of its own, not the status line's end."""
         with self._lock:
             if self._status:
-                self.stream.write("\r\x1b[2K")
-                self.stream.flush()
+                self._write("\r\x1b[2K")
             try:
                 write()
             finally:
                 if self._status:
-                    self.stream.write(self._status)
-                    self.stream.flush()
+                    self._write(self._status)
 
     def draw(self, now: float, frame: FrameFeatures | None, coach: CoachState,
              checkin: RunnerState | None = None) -> None:
@@ -152,24 +193,27 @@ class LiveView:
         status = status_line(self.names, frame, coach, checkin, width=shutil.get_terminal_size().columns - 1)
         with self._lock:
             self._status = status
-            self.stream.write("\r\x1b[2K" + status)
-            self.stream.flush()
+            self._write("\r\x1b[2K" + status)
 
     def close(self) -> None:
         """Leave the cursor on a fresh line."""
         with self._lock:
             self._status = ""  # not drawn again by a later line
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
+            self._write("\r\x1b[2K")
 
 
 class KeyReader:
-    """Reads answers from stdin on a daemon thread: single keys on a terminal, whole lines otherwise."""
+    """Reads answers from stdin on a daemon thread: single keys on a terminal, whole lines otherwise.
+
+    Single keys put the terminal in cbreak mode, and put it back in it each time the program is continued in the
+    foreground after a stop (Ctrl-Z, then ``fg``): the shell gives the terminal back in its usual mode then, and
+    every key waited for an Enter (and was echoed) for the rest of the talk."""
 
     def __init__(self, on_command: Callable[[Command], None], single_keys: bool | None = None) -> None:
         self.on_command = on_command
         self.single_keys = single_keys_wanted(False) if single_keys is None else single_keys
         self._old: Any = None
+        self._saved_sigcont: Any = None
         self._thread = threading.Thread(target=self._run, name="keys", daemon=True)
 
     def start(self) -> "KeyReader":
@@ -185,31 +229,104 @@ class KeyReader:
                 tty.setcbreak(sys.stdin.fileno())
             except Exception:  # noqa: BLE001 - not a real terminal after all
                 self.single_keys = False
+            else:
+                self._on_continue()
         self._thread.start()
         return self
 
+    def _on_continue(self) -> None:
+        """Set cbreak mode again on SIGCONT (only the main thread may set a handler; elsewhere it is not reset)."""
+        import signal
+
+        if not hasattr(signal, "SIGCONT") or threading.current_thread() is not threading.main_thread():
+            return
+        self._saved_sigcont = signal.signal(signal.SIGCONT, lambda _signum, _frame: self._cbreak_again())
+
+    def _cbreak_again(self) -> None:
+        """Cbreak mode again, when the terminal is still there and this program is in its foreground (a program
+        continued in the background, ``bg``, that set the mode would be stopped again by SIGTTOU)."""
+        if self._old is None:
+            return
+        try:
+            import tty
+
+            fd = sys.stdin.fileno()
+            if not _in_background(fd):
+                tty.setcbreak(fd)
+        except Exception:  # noqa: BLE001 - the terminal is gone or not ours: the keys just wait for Enter
+            log.debug("could not set the terminal's single-key mode again", exc_info=True)
+
     def _run(self) -> None:
         try:
-            if self.single_keys:
-                while True:
-                    ch = os.read(sys.stdin.fileno(), 1).decode(errors="ignore")
-                    if not ch:
-                        return
-                    name = KEYS.get(ch.lower())
-                    if name:
-                        self.on_command(name)
-            else:
-                for text in sys.stdin:
+            number = sys.stdin.fileno()
+            fd: int | None = number
+            terminal = os.isatty(number)
+        except (AttributeError, OSError, ValueError):  # a stream with no file (a test's StringIO)
+            fd, terminal = None, False
+        try:
+            while True:
+                # a pipe's or a file's lines may wait in the stream's buffer, so only a terminal is waited on
+                if terminal and fd is not None and _wait_in_foreground(fd):
+                    self._cbreak_again()  # brought back by fg after bg: no SIGCONT then (the job was running)
+                if self.single_keys and fd is not None:
+                    text = os.read(fd, 1).decode(errors="ignore")
+                    name = KEYS.get(text.lower())
+                else:
+                    text = sys.stdin.readline()
                     name = parse_typed(text)
-                    if name:
-                        self.on_command(name)
+                if not text:
+                    return
+                if name:
+                    self.on_command(name)
         except (OSError, ValueError):
             return
 
     def stop(self) -> None:
-        """Restore the terminal."""
-        if self._old is not None:
-            import termios
+        """Restore the terminal's mode; a terminal that is gone (its window closed) needs none and gets none: the
+        error that restoring it raised there ended the program before the talk was stored."""
+        if self._saved_sigcont is not None:
+            import signal
 
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._old)
-            self._old = None
+            try:
+                signal.signal(signal.SIGCONT, self._saved_sigcont)
+            except ValueError:  # not the main thread: the handler stays, and finds no mode to set
+                pass
+            self._saved_sigcont = None
+        old, self._old = self._old, None
+        if old is None:
+            return
+        import termios
+
+        try:
+            fd = sys.stdin.fileno()
+            if _in_background(fd):  # the shell's mode is in force; setting one would stop this program (SIGTTOU)
+                return
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
+        except (termios.error, OSError, ValueError) as exc:
+            log.debug("the terminal's mode was not restored: %s", exc)
+
+
+def _wait_in_foreground(fd: int, step_s: float = 0.25) -> bool:
+    """Wait until there is something to read on ``fd`` while this program is in the terminal's foreground; True
+    when it was in the background meanwhile. A read in the background (Ctrl-Z, then ``bg``) stops the whole program
+    (SIGTTIN): the talk went unheard until ``fg``, and ``kill %1`` (SIGTERM) stopped it again before it could store
+    the talk."""
+    import select
+
+    was_background = False
+    while True:
+        if _in_background(fd):
+            was_background = True
+            time.sleep(step_s)
+            continue
+        if was_background or select.select([fd], [], [], step_s)[0]:
+            return was_background
+
+
+def _in_background(fd: int) -> bool:
+    """True when ``fd`` is this program's controlling terminal and another process group has its foreground (Ctrl-Z
+    then ``bg``): stopped there by SIGTTOU, a SIGTERM's clean end waited for an ``fg`` that never came."""
+    try:
+        return os.tcgetpgrp(fd) != os.getpgrp()
+    except OSError:  # not the controlling terminal
+        return False

@@ -28,6 +28,7 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -307,6 +308,9 @@ def choose_channels(device: int | None, rate: int, kind: str = "input") -> int:
     return 1
 
 
+STALL_STEP_S = 0.25  # the microphone's stall is counted in waits this long (see MicSource._next_block)
+
+
 class MicSource:
     """The microphone as a frame source. ``frames()`` raises :class:`DeviceError` when the device is lost.
 
@@ -395,7 +399,7 @@ class MicSource:
             self.open()
         while not self._closed:
             try:
-                dropped, block = self._queue.get(timeout=self.stall_s)
+                dropped, block = self._next_block()
             except queue.Empty:
                 if self._closed:
                     return
@@ -408,6 +412,24 @@ class MicSource:
             if self.rate != SAMPLE_RATE:
                 mono = float_to_int16(self._resampler.process(mono.astype(np.float64) / 32768.0))
             yield from self._framer.push(mono)
+
+    def _next_block(self) -> tuple[int, np.ndarray]:
+        """The next queued block; queue.Empty once none came for ``stall_s`` of the time this process ran.
+
+        Waited for in steps, each counted for no more than it asked: a process stopped meanwhile (Ctrl-Z, then
+        ``fg`` minutes later) woke to a wait long past its end before the callback, stopped too, could queue a
+        block, and took the microphone for lost: it was reopened and PortAudio started anew, which cut the
+        speaker's prompt of that moment (shown as text instead)."""
+        step = min(self.stall_s, STALL_STEP_S)
+        waited = 0.0
+        while True:
+            began = time.monotonic()
+            try:
+                return self._queue.get(timeout=step)
+            except queue.Empty:
+                waited += min(time.monotonic() - began, step)
+                if self._closed or waited >= self.stall_s - 1e-6:
+                    raise
 
     def _refuse_monitor(self, what: str) -> None:
         """Raise :class:`DeviceError` when the sound server's default input is a monitor (see ``server.py``)."""

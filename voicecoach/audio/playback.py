@@ -39,6 +39,12 @@ OUTPUT_LATENCY_S = 0.1
 # loaded runs of test_faults' sound-server restart) and is opened again. Callbacks held back up to 0.35 s to force
 # underruns (268 of them, after server restarts) never made a stream look stalled.
 REOPEN_AFTER_S = 0.5
+# A look for a stall this long after the last look or wait for room (looks come every 10 ms once a sound is handed
+# over, or REOPEN_AFTER_S into a writer's wait for room): the process was not running in between (stopped with
+# Ctrl-Z or SIGSTOP, then continued), its callback thread neither, so the stream's silence is counted from the later
+# look. Counted from its last callback, a stop during a prompt reopened the stream with "stopped playing (no
+# callback for 10.0 s)".
+RESUMED_AFTER_S = 1.5
 
 
 class AudioSink(Protocol):
@@ -207,6 +213,7 @@ class DeviceSink:
         self.reopens = 0        # stalled streams replaced by a new one
         self._called_at = self.clock.now()   # the last callback, or the stream's (re)start
         self._reopened = False  # the stream is a reopened one that has not called back yet
+        self._ran_at: float | None = None  # the last look for a stall, or wait for room (RESUMED_AFTER_S)
         self._stream = self._open()
         log.debug("speaker open: device %s at %d Hz, latency %.0f ms",
                  "default" if self.device is None else self.device, self.sample_rate, 1000 * self.latency_s)
@@ -289,6 +296,7 @@ class DeviceSink:
                     restart, self._stopped = self._stopped, False
                     break
                 self._room.clear()
+                self._ran_at = self.clock.now()
             if not self._room.wait(self.reopen_after_s):
                 self._look_for_a_stall()
         if restart:
@@ -298,8 +306,12 @@ class DeviceSink:
         """Open the stream again when it stopped calling back while audio waits; DeviceError when PortAudio was
         reinitialised meanwhile, or when a reopened stream stays silent for ``stall_s`` too."""
         with self._lock:
+            now = self.clock.now()
+            if self._ran_at is not None and now - self._ran_at > RESUMED_AFTER_S:
+                self._called_at = max(self._called_at, now)   # continued after a stop: silence counted from now
+            self._ran_at = now
             waiting = self._buffered > 0 and not self._stopped
-            silent_s = self.clock.now() - self._called_at
+            silent_s = now - self._called_at
             reopened = self._reopened
         if not waiting:
             return

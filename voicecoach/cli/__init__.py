@@ -8,6 +8,7 @@ are discovered automatically.
 from __future__ import annotations
 
 import argparse
+import codecs
 import errno
 import faulthandler
 import importlib
@@ -17,6 +18,7 @@ import pkgutil
 import re
 import sys
 import typing
+import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
@@ -256,6 +258,90 @@ def drop_stdout() -> None:
         os.close(null)
 
 
+def standard_streams() -> None:
+    """Give the process the stdin, stdout and stderr it was started without (``>&-``, ``2>&-``, ``<&-``): the
+    null device on each closed descriptor, and a Python stream for it. Python left ``sys.stdout`` None there, so
+    every command ended in "internal error: AttributeError" (``report 2>&-`` printed nothing at all), and the
+    first file opened (the journal) took the closed descriptor's number, for C code's writes to land in."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            except OSError:
+                continue
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False, errors="backslashreplace"))
+
+
+# What a character that the output's encoding cannot write becomes, beyond its letters without their accents.
+_PLAIN = {"\u2014": "-", "\u2013": "-", "\u2026": "...", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+          "\u00d7": "x", "\u2192": "->", "\u2264": "<=", "\u2265": ">=", "\u00a0": " ", "\u00df": "ss", "\u00e6": "ae",
+          "\u00c6": "AE", "\u00f8": "o", "\u00d8": "O", "\u0153": "oe", "\u0152": "OE", "\u0142": "l", "\u0141": "L"}
+
+
+def _plain(exc: UnicodeError) -> tuple[str, int]:
+    """The encoding error handler ``voicecoach-plain``: each character the output cannot hold as its nearest plain
+    ASCII ("Zoë" as "Zoe", "—" as "-"), "?" when it has none."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    plain = (_PLAIN.get(ch) or unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii") or "?"
+             for ch in exc.object[exc.start:exc.end])
+    return "".join(plain), exc.end
+
+
+def plain_where_needed() -> None:
+    """stdout and stderr in an encoding that cannot hold every character (``LANG=en_US.ISO-8859-1``,
+    ``PYTHONIOENCODING=ascii``) write what they cannot hold as plain ASCII: a partner called Zoë in the config,
+    or the "—" of a line, ended ``config show``, ``demo``, ``checkin --to`` and ``say --voices`` with "internal
+    error: UnicodeEncodeError". UTF-8 streams are left as they are."""
+    codecs.register_error("voicecoach-plain", _plain)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if not encoding or reconfigure is None:
+            continue
+        try:
+            if codecs.lookup(encoding).name not in ("utf-8", "utf-16", "utf-32"):
+                reconfigure(errors="voicecoach-plain")
+        except (LookupError, ValueError, OSError):
+            continue
+
+
+def terminal_closed(exc: BaseException) -> bool:
+    """Whether ``exc`` is the input/output error of writing to a terminal that was closed (its window shut, an
+    ssh connection lost): stdout or stderr is a terminal that has hung up."""
+    if not isinstance(exc, OSError) or exc.errno != errno.EIO:
+        return False
+    try:
+        import termios
+    except ImportError:
+        return False
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            termios.tcgetattr(stream.fileno())
+        except termios.error as error:
+            if error.args and error.args[0] == errno.EIO:
+                return True
+        except (AttributeError, ValueError, OSError):
+            continue
+    return False
+
+
+def print_out(text: str = "", end: str = "\n") -> None:
+    """Print a line of a command that also writes files: a reader of the output that went away (``| head -1``, a
+    pager quit early) is let go (stdout to the null device) and the command goes on, so the files it was asked for
+    are still written. ``report --html trends.html | head -1`` wrote no page, and exited 0 without a word."""
+    try:
+        print(text, end=end, flush=True)
+    except BrokenPipeError:
+        drop_stdout()
+
+
 # Options whose value may start with a minus and a digit (``report --since -3w``: three weeks back). argparse takes
 # such a value for an unknown option ("expected one argument") unless it is joined to its option with "=".
 MINUS_VALUE_OPTIONS = frozenset({"--since"})
@@ -281,9 +367,16 @@ def join_minus_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
-    parser = build_parser()
+    if argv is None:  # a real process, never a test runner's
+        standard_streams()
+        plain_where_needed()
+    try:
+        parser = build_parser()  # loads every subcommand's module: the slowest part of a start (0.15 s here)
+    except KeyboardInterrupt:  # Ctrl-C at once: the one line, not a traceback of an import
+        print("voicecoach: interrupted", file=sys.stderr)
+        return 130
     args, extra = parser.parse_known_args(join_minus_values(sys.argv[1:] if argv is None else argv))
-    if argv is None and getattr(args, "command", None) in SOUND_COMMANDS:  # a real process, never a test runner's
+    if argv is None and getattr(args, "command", None) in SOUND_COMMANDS:
         from ._stderr import StderrCollapse
 
         StderrCollapse().start()
@@ -310,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback without --debug
+        if terminal_closed(exc):  # nobody is there to read a line (the live commands stored the talk first)
+            drop_stdout()
+            return 0
         if debug:
             raise
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the world's, not a bug

@@ -53,7 +53,8 @@ class StderrCollapse:
         os.close(write_end)
         self._real, self._pipe = real, read_end
         stream = io.TextIOWrapper(io.FileIO(real, "w", closefd=False), encoding=sys.stderr.encoding or "utf-8",
-                                  errors="backslashreplace", line_buffering=True)
+                                  errors=getattr(sys.stderr, "errors", None) or "backslashreplace",
+                                  line_buffering=True)
         old, sys.stderr = sys.stderr, stream
         for handler in logging.getLogger().handlers:
             if isinstance(handler, logging.StreamHandler) and handler.stream is old:

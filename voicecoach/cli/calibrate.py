@@ -90,9 +90,8 @@ def run(args: argparse.Namespace) -> int:
         audio = [_first_seconds(read_wav(path), path, args.seconds) for path in files]
     else:
         _find_microphone(config, args.input or config.audio.input or None)
-        speaker = app.make_speaker(config, output=args.output, on_text=lambda t: None)
         audio = []
-        try:
+        with app.make_speaker(config, output=args.output, on_text=lambda t: None) as speaker:
             for name in names:
                 text = PROMPT.format(name=name, seconds=int(seconds))
                 print(text, flush=True)
@@ -103,8 +102,6 @@ def run(args: argparse.Namespace) -> int:
                 audio.append(_record(config, args.input or config.audio.input or None, seconds))
             speaker.say("Thank you both. I have learned your voices.")
             speaker.wait(timeout_s=30.0)
-        finally:
-            speaker.close()
     voices = {}
     for label, name, recording in zip(("A", "B"), names, audio):
         try:

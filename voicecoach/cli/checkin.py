@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from . import check_wav_output, config_of, write_wav_output
+from . import check_wav_output, config_of, print_out, write_wav_output
 from .listen import NO_UI_KEYS, add_device_args
 
 ORDER = 12
@@ -80,14 +80,14 @@ def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> i
 
     speaker = app.make_speaker(config, render_only=True)
     try:
-        result = rehearse(runner, answers, render=speaker.render, on_line=lambda line: print(line, flush=True))
+        result = rehearse(runner, answers, render=speaker.render, on_line=print_out)
     finally:
         speaker.close()
     if result.audio is None:
         raise InputError(f"nothing to write to {args.to}: the rehearsal produced no audio")
     write_wav_output(args.to, result.audio)
-    print(f"rehearsed {args.name}: {result.duration_s / 60:.1f} min of session time, "
-          f"{len(result.lines)} lines; audio in {args.to}")
+    print_out(f"rehearsed {args.name}: {result.duration_s / 60:.1f} min of session time, "
+              f"{len(result.lines)} lines; audio in {args.to}")
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from . import check_output_option, config_of
+from . import check_output_option, config_of, print_out
 
 ORDER = 65
 
@@ -41,21 +41,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         report = rep.build_report({}, since, now)
     names = (config.partners.a_name, config.partners.b_name)
-    print(rep.summary_text(report, *names), end="")
+    print_out(rep.summary_text(report, *names), end="")
     if report.empty and not config.journal.enabled:  # the summary's "will show up here" would not come true
-        print("The journal is off ([journal] enabled = false), so nothing is stored: set it to true to see your "
+        print_out("The journal is off ([journal] enabled = false), so nothing is stored: set it to true to see your "
               "weeks here.")
     if report.empty:
         if args.png or args.html or args.svg:
-            print("(No chart was written: there is nothing to draw yet.)")
+            print_out("(No chart was written: there is nothing to draw yet.)")
         return 0
     if args.svg:
         bins = rep.write_svg(report, args.svg, *names)
-        print(f"Chart of {bins} weeks written to {args.svg}")
+        print_out(f"Chart of {bins} weeks written to {args.svg}")
     if args.html:
         rep.write_html(report, args.html, *names)
-        print(f"Report page written to {args.html} (one file; open it in any browser, it works offline)")
+        print_out(f"Report page written to {args.html} (one file; open it in any browser, it works offline)")
     if args.png:  # last: without the extra it fails with one line, after the files that need nothing are written
         bins = rep.write_png(report, args.png, *names)
-        print(f"Chart of {bins} weeks written to {args.png}")
+        print_out(f"Chart of {bins} weeks written to {args.png}")
     return 0

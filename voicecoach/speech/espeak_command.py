@@ -32,7 +32,10 @@ def command_voices(timeout_s: float = 5.0) -> tuple[tuple[str, str], ...]:
         return ()
     if exe not in _LISTED:
         try:
-            out = subprocess.run([exe, "--voices"], capture_output=True, text=True, timeout=timeout_s).stdout
+            # UTF-8 whatever the locale: espeak-ng writes its voices' names so ("Māori"); decoded in the locale's
+            # encoding they were mojibake in Latin-1, and a UnicodeDecodeError (an internal error) in ASCII
+            out = subprocess.run([exe, "--voices"], capture_output=True, encoding="utf-8", errors="replace",
+                                 timeout=timeout_s).stdout
         except (OSError, subprocess.TimeoutExpired):
             out = ""
         rows = [line.split() for line in out.splitlines()[1:]]

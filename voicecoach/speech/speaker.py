@@ -156,7 +156,11 @@ class Speaker:
     def __enter__(self) -> "Speaker":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        """Close; left by an exception (Ctrl-C during ``say``), the prompt is cut first, not finished: the whole
+        sentence went on playing, 8 s after the Ctrl-C here."""
+        if exc_type is not None:
+            self.stop()
         self.close()
 
     # --- the playback thread -----------------------------------------------------------------------------------
