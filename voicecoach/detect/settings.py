@@ -123,6 +123,9 @@ class InterruptionSettings:
             "F1 0.52 at 28 false per hour of calm talk; 0.85: 0.50 at 39; 0.95: 0.44 at 14)")
     stream_confirm_ms: int = setting(60, lo=30, hi=1000,
         doc="stream: ...for this long (in 30 ms steps; 30 ms: F1 0.51 at 30 false per hour on the same draws), ms")
+    stream_equalise: bool = setting(
+        False, doc="stream, gated: equalise the streaming model's input to the long-term speech spectrum it was "
+                   "trained on (a laptop microphone's response; detect/equaliser.py)")
     stream_block_ms: int = setting(90, lo=30, hi=1000,
         doc="stream, gated: the streaming model runs on this much audio at a time (longer: less CPU, later "
             "decisions), ms")
