@@ -218,6 +218,7 @@ class DetectionSettings:
     """Detector thresholds: per-frame features here, each detector in its own sub-section."""
 
     vad_aggressiveness: int = setting(2, lo=0, hi=3, doc="webrtcvad aggressiveness (0 = least, 3 = most)")
+    dc_block: bool = setting(False, doc="take the microphone's DC offset off every frame first (detect/dc.py)")
     speech_margin_db: float = setting(4.0, lo=0.0, hi=40.0, doc="speech must be this far above the noise floor, dB")
     min_speech_dbfs: float = setting(-65.0, lo=-100.0, hi=0.0, doc="quieter frames are never speech, dBFS")
     analysis_every: int = setting(2, lo=1, hi=4,
