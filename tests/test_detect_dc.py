@@ -43,3 +43,10 @@ def test_with_the_blocker_the_noise_floor_is_the_rooms_not_the_offsets():
         floors[block] = pipe.features.noise_db
     assert floors[False] > -47.0            # the offset's own level: quiet speech would be barely over it
     assert floors[True] < -75.0             # the room's
+
+
+def test_the_pipeline_takes_the_offset_off_by_default():
+    pipe = Pipeline()
+    for frame in frames_from_array(_quiet_room(5.0), 30):
+        pipe.process(frame)
+    assert pipe.features.noise_db is not None and pipe.features.noise_db < -75.0

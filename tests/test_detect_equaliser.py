@@ -52,3 +52,11 @@ def test_the_correction_waits_for_speech_and_follows_the_talk_causally():
     assert 0.0 < early < eq.correction[0]   # it grows as the speech it heard makes it sure
     eq.reset()
     assert eq.ltas is None and not eq.correction.any()
+
+
+def test_the_gate_equalises_its_input_by_default():
+    from voicecoach.detect.settings import InterruptionSettings
+    from voicecoach.detect.stream_detector import StreamGate
+
+    gate = StreamGate(InterruptionSettings())
+    assert isinstance(gate.runner.model.equaliser, SpectrumEqualiser)
