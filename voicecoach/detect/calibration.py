@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..audio.frames import frames_from_array
+from .dc import DcBlocker
 from .features import FeatureExtractor
 from .calm_voice import calm_level_db
 from .settings import DetectionSettings
@@ -24,7 +25,11 @@ def partner_voice(audio: NDArray[np.int16], settings: DetectionSettings | None =
     """
     settings = settings or DetectionSettings()
     fe = FeatureExtractor(settings, frame_ms)
-    feats = [f for f in (fe.process(fr) for fr in frames_from_array(audio, frame_ms)) if f.is_speech]
+    frames = frames_from_array(audio, frame_ms)
+    if settings.dc_block:   # as the pipeline hears the talk
+        dc = DcBlocker(frame_ms)
+        frames = (dc.process(fr) for fr in frames)
+    feats = [f for f in (fe.process(fr) for fr in frames) if f.is_speech]
     if len(feats) * frame_ms / 1000.0 < MIN_SPEECH_S:
         raise ValueError(f"only {len(feats) * frame_ms / 1000.0:.1f} s of speech heard; "
                          f"at least {MIN_SPEECH_S:g} s is needed (speak a little longer, nearer the microphone)")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..audio.frames import Frame
 from ..events import Event, Interruption, RaisedVoice
+from .dc import DcBlocker
 from .escalation import EscalationPolicy
 from .features import FeatureExtractor, FrameFeatures
 from .holder_floor import HolderFloor
@@ -49,6 +50,7 @@ class Pipeline:
         self.frame_ms = frame_ms
         self.profile = profile
         s = self.settings
+        self.dc = DcBlocker(frame_ms) if s.dc_block else None
         self.features = FeatureExtractor(s, frame_ms)
         self.speakers = SpeakerTracker(s.speakers, frame_ms, profile)
         self.raised = RaisedVoiceDetector(s.raised, frame_ms)
@@ -67,7 +69,7 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget everything learned (a new talk); a profile seeds the partners again."""
-        for stage in (self.features, self.speakers, self.raised, self.interruptions, self.overlap, self.hint,
+        for stage in (self.dc, self.features, self.speakers, self.raised, self.interruptions, self.overlap, self.hint,
                       self.stream, self.gate, self.holder_floor, self.escalation):
             if stage is not None:
                 stage.reset()
@@ -85,6 +87,8 @@ class Pipeline:
         if self._next_sample is not None and frame.start_sample != self._next_sample:
             self._resume_after_gap(frame)
         self._next_sample = frame.end_sample
+        if self.dc is not None:
+            frame = self.dc.process(frame)
         feats = self.features.process(frame, muted)
         label = self.speakers.process(feats, muted)
         feats.speaker = label if feats.is_speech else None

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..events import Interruption
+from .equaliser import SpectrumEqualiser
 from .features import FrameFeatures
 from .overlap import RecentLabels, partner_over
 from .settings import InterruptionSettings
@@ -35,8 +36,11 @@ class StreamRunner:
     """Feeds frames to the model in blocks of ``block_ms`` and keeps the outputs of the last few seconds. Without
     a ``model``, the weights shipped for interruption method ``method`` are loaded."""
 
-    def __init__(self, block_ms: int, model: StreamModel | None = None, method: str = "gated") -> None:
+    def __init__(self, block_ms: int, model: StreamModel | None = None, method: str = "gated",
+                 equalise: bool = False) -> None:
         self.model = model or StreamModel.load(method=method)
+        if equalise:
+            self.model.equaliser = SpectrumEqualiser()
         self._block = max(STEP_SAMPLES, block_ms * SAMPLE_RATE // 1000)
         n = int(HISTORY_S * SAMPLE_RATE / STEP_SAMPLES)
         self.voices2: deque[float] = deque(maxlen=n)
@@ -77,7 +81,7 @@ class StreamInterruptionDetector:
 
     def __init__(self, settings: InterruptionSettings, frame_ms: int = 30, model: StreamModel | None = None) -> None:
         self.settings = settings
-        self.runner = StreamRunner(settings.stream_block_ms, model, "stream")
+        self.runner = StreamRunner(settings.stream_block_ms, model, "stream", settings.stream_equalise)
         self._confirm_n = max(1, settings.stream_confirm_ms * SAMPLE_RATE // 1000 // STEP_SAMPLES)
         self._labels = RecentLabels(HISTORY_S, frame_ms)
         self.reset()
@@ -150,7 +154,7 @@ class StreamGate:
 
     def __init__(self, settings: InterruptionSettings, model: StreamModel | None = None) -> None:
         self.settings = settings
-        self.runner = StreamRunner(settings.stream_block_ms, model, "gated")
+        self.runner = StreamRunner(settings.stream_block_ms, model, "gated", settings.stream_equalise)
         self._delay_s = settings.gate_delay_ms / 1000.0
         self._hold_s = settings.gate_hold_ms / 1000.0
         self._hot: deque[float] = deque()

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from .equaliser import SpectrumEqualiser
 from .weights import load_model
 
 SAMPLE_RATE = 16000
@@ -132,6 +133,7 @@ class StreamModel:
         self._wo, self._bo = np.ascontiguousarray(p["head.2.weight"].T), p["head.2.bias"]
         self._silence = np.full((1, N_MEL), np.log(np.float32(LOG_FLOOR)), dtype)
         self.features = LogMel()
+        self.equaliser: SpectrumEqualiser | None = None   # set to equalise the input (``equaliser.py``)
         self.reset()
 
     @classmethod
@@ -143,6 +145,8 @@ class StreamModel:
     def reset(self) -> None:
         """Back to the start of a stream (silence before it)."""
         self.features.reset()
+        if self.equaliser is not None:
+            self.equaliser.reset()
         self._context = np.repeat(self._silence, CONTEXT_HOPS, axis=0)   # the last hops the first conv sees
         self._pending = np.empty((0, self._w1.shape[1]), self.dtype)    # conv1 outputs of an unfinished step
         self._h = np.zeros(self.hidden, self.dtype)
@@ -153,6 +157,8 @@ class StreamModel:
         """Audio in [-1, 1] -> the outputs of every 30 ms step it completes (possibly none)."""
         self.samples_seen += len(samples)
         mel = self.features.process(samples).astype(self.dtype, copy=False)
+        if self.equaliser is not None and len(mel):
+            mel = self.equaliser.process(mel).astype(self.dtype, copy=False)
         if len(mel):
             x = np.concatenate([self._context, mel])
             self._context = x[-CONTEXT_HOPS:]

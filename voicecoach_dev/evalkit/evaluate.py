@@ -4,10 +4,12 @@ Runs the same pipeline as ``voicecoach analyze`` over every dev-set recording, s
 exact ground truth, and prints Markdown tables (per scenario and overall) with the issue's targets and PASS/FAIL.
 
     scripts/evaluate [--quick] [--split eval|tune] [--draw N] [--json FILE] [--jobs N] [--config FILE]
-                     [--scenario NAME ...] [--events DIR]
+                     [--scenario NAME ...] [--events DIR] [--mic agc|laptop|quiet|hot|dc|all]
 
 Every family is scored dry and through simulated rooms (``<family>@room``), side by side, and the room talks also
-by RT60 band and by the distance of the partner who raised their voice or interrupted.
+by RT60 band and by the distance of the partner who raised their voice or interrupted. ``--mic NAME`` hears every
+talk through a laptop's microphone chain first (``micchain``: automatic gain control, a small microphone's response,
+a low or a too high input gain, DC and hum); the truth is unchanged.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from voicecoach_dev.evalkit.devset import CATALOGUE, DEFAULT_OUT, SPLITS, ensure_devset
-from voicecoach_dev.evalkit import corpus, report
+from voicecoach_dev.evalkit import corpus, micchain, report
 from voicecoach_dev.evalkit.scoring import (Tally, attribute_speakers, score_interruptions, score_pauses,
                                             score_raised, spans_found)
 
@@ -49,10 +53,32 @@ def analyze_item(item: dict[str, Any]) -> tuple[str, list[dict[str, Any]], float
         ir = replace(config.detection.interruption, settle_s=item["settle_s"])
         config = replace(config, detection=replace(config.detection, interruption=ir))
     try:
-        events, _ = analyze_file(item["wav"], config)
+        if item.get("mic"):
+            events = _analyze_through_mic(item, config)
+        else:
+            events, _ = analyze_file(item["wav"], config)
     except Exception as exc:  # name the recording: a crash deep in a detector says nothing about which file
         raise RuntimeError(f"analyze failed on {item['name']} ({item['wav']}): {type(exc).__name__}: {exc}") from exc
     return item["name"], [e.to_dict() for e in events], time.perf_counter() - t0
+
+
+def _analyze_through_mic(item: dict[str, Any], config: Any) -> list:
+    """The item's mix through the microphone chain ``item["mic"]``, written as the 16-bit WAV a microphone gives,
+    then analysed (seeded by the item's name and the chain's)."""
+    import tempfile
+    import zlib
+
+    from voicecoach.analysis import analyze_file
+    from voicecoach.audio.wav import write_wav
+    from voicecoach_dev.evalkit import micchain
+
+    x = corpus.read_wav(item["wav"]).astype(np.float32) / 32768.0
+    seed = zlib.crc32(f"{item['name']}/{item['mic']}".encode())
+    y = micchain.apply(item["mic"], x, micchain.item_speech_dbfs(item), seed)
+    with tempfile.TemporaryDirectory(prefix="voicecoach-mic-") as tmp:
+        wav = Path(tmp) / "mic.wav"
+        write_wav(wav, y)
+        return analyze_file(str(wav), config)[0]
 
 
 def run_all(items: list[dict[str, Any]], config_path: str | None, jobs: int) -> dict[str, tuple[list, float]]:
@@ -181,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="eval (default): talks of held-out voices and noises, the figures to report; tune: talks "
                          "of the voices and noises settings are chosen on; train: the overlap model's training "
                          "voices, more voices to tune a rule on (not for interruption figures; no emodb family)")
+    ap.add_argument("--mic", choices=sorted(micchain.CHAINS),
+                    help="hear every talk through this laptop microphone chain first (micchain.py), truth unchanged")
     ap.add_argument("--no-room", action="store_true", help="dry talks only (no simulated rooms)")
     ap.add_argument("--methods", metavar="LIST",
                     help="also every interruption method side by side: 'all' or e.g. 'stream,model'")
@@ -199,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                           split=args.split, scenarios_wanted=wanted or None)
     items += [dict(it, name=f"{it['name']}~settle0", settle_s=0.0, row=AMI_UNSETTLED)
               for it in items if it["scenario"] == "ami"]
+    if args.mic:
+        items = [dict(it, mic=args.mic) for it in items]
     t_build = time.perf_counter() - t0
     results = run_all(items, args.config, args.jobs)
     t_run = time.perf_counter() - t0 - t_build
@@ -214,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             "commit": _git_commit(), "items": sum("row" not in it for it in items), "audio_hours": round(audio_h, 3),
             "build_s": round(t_build, 1), "analyze_s": round(t_run, 1),
             "x_real_time": round(analysed_s / max(sum(s for _, s in results.values()), 1e-9), 1),
-            "config": args.config or "defaults", "quick": args.quick, "draw": args.draw, "split": args.split}
+            "config": args.config or "defaults", "quick": args.quick, "draw": args.draw, "split": args.split,
+            "mic": args.mic or "none"}
     checks = report.targets(tallies, breakdown)
     print(report.markdown(tallies, checks, meta, breakdown))
     if args.methods:
