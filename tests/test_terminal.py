@@ -42,6 +42,20 @@ def single_keys_soon(term: Terminal, within_s: float = 10.0) -> bool:
     return not term.modes()[3] & termios.ICANON
 
 
+def listen_in_bash(shell: Terminal, pause: bool = True) -> None:
+    """``voicecoach listen`` typed at the interactive bash, its keys read; with ``pause``, a pause started by key;
+    then Ctrl-Z, and the job stopped."""
+    assert shell.wait_for("$ ", 10), shell.text()
+    shell.type(" ".join(cli_command()) + " listen\n")
+    assert shell.wait_for("waiting for a microphone", 30), shell.text()
+    assert single_keys_soon(shell), shell.text()
+    if pause:
+        shell.type("p")
+        assert shell.wait_for("taking the pause you agreed on", 10), shell.text()
+    shell.type("\x1a")
+    assert shell.wait_for("Stopped", 10), shell.text()
+
+
 @pytest.mark.parametrize("command", [["listen"], ["checkin", "weather"]], ids=["listen", "checkin"])
 def test_closing_the_terminal_window_stores_the_talk_and_ends_quietly(env, tmp_home, command):
     """The window closed during ``listen`` (live view, single keys) or ``checkin``: the terminal hangs up (SIGHUP,
@@ -111,14 +125,7 @@ def test_a_talk_stopped_with_ctrl_z_is_stored_when_the_window_closes(env, tmp_ho
     are closed as on any SIGHUP (restoring the keyboard's mode on the hung-up terminal raised here too)."""
     shell = Terminal.shell(env, cwd=str(REPO))
     try:
-        assert shell.wait_for("$ ", 10), shell.text()
-        shell.type(" ".join(cli_command()) + " listen\n")
-        assert shell.wait_for("waiting for a microphone", 30), shell.text()
-        assert single_keys_soon(shell), shell.text()
-        shell.type("p")
-        assert shell.wait_for("taking the pause you agreed on", 10), shell.text()
-        shell.type("\x1a")
-        assert shell.wait_for("Stopped", 10), shell.text()
+        listen_in_bash(shell)
         job = [pid for pid in shell.session() if pid != shell.proc.pid]  # voicecoach (and a child it runs)
         shell.close_window()
         end = time.monotonic() + 20
@@ -140,14 +147,7 @@ def test_a_talk_sent_to_the_background_goes_on_and_ends_on_kill(env, tmp_home):
     foreground, and ``kill %1`` ends it as SIGTERM does."""
     shell = Terminal.shell(env, cwd=str(REPO))
     try:
-        assert shell.wait_for("$ ", 10), shell.text()
-        shell.type(" ".join(cli_command()) + " listen\n")
-        assert shell.wait_for("waiting for a microphone", 30), shell.text()
-        assert single_keys_soon(shell), shell.text()
-        shell.type("p")
-        assert shell.wait_for("taking the pause you agreed on", 10), shell.text()
-        shell.type("\x1a")
-        assert shell.wait_for("Stopped", 10), shell.text()
+        listen_in_bash(shell)
         mark = len(shell.text())
         shell.type("bg\n")
         time.sleep(1.5)
@@ -169,12 +169,7 @@ def test_brought_back_from_the_background_a_key_needs_no_enter(env, tmp_home):
     set again and each key waited for an Enter."""
     shell = Terminal.shell(env, cwd=str(REPO))
     try:
-        assert shell.wait_for("$ ", 10), shell.text()
-        shell.type(" ".join(cli_command()) + " listen\n")
-        assert shell.wait_for("waiting for a microphone", 30), shell.text()
-        assert single_keys_soon(shell), shell.text()
-        shell.type("\x1a")
-        assert shell.wait_for("Stopped", 10), shell.text()
+        listen_in_bash(shell, pause=False)
         shell.type("bg\n")
         time.sleep(1.0)
         mark = len(shell.text())
