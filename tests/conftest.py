@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -163,6 +164,16 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
                               text=True, timeout=timeout, cwd=REPO)
 
     return run
+
+
+def journal_rows(home: Home, table: str) -> list[dict]:
+    """Every row of ``table`` in ``home``'s journal, as dicts (read after the program has ended)."""
+    db = sqlite3.connect(home.data_dir / "journal.sqlite3")
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute(f"SELECT * FROM {table}")]
+    finally:
+        db.close()
 
 
 # --- generated conversations ------------------------------------------------------------------------------------

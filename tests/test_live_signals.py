@@ -5,11 +5,11 @@ microphone meanwhile, and keys still work), so these need no virtual audio."""
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
 
 import pytest
 
+from conftest import journal_rows
 from voicecoach_dev.live import LiveProcess
 
 
@@ -17,15 +17,6 @@ from voicecoach_dev.live import LiveProcess
 def env(no_sound_env, tmp_home):
     tmp_home.config_file.write_text("[audio]\nreopen_s = 0.5\n")
     return {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
-
-
-def rows(tmp_home, table: str) -> list[dict]:
-    db = sqlite3.connect(tmp_home.data_dir / "journal.sqlite3")
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute(f"SELECT * FROM {table}")]
-    finally:
-        db.close()
 
 
 def ended(proc: LiveProcess, signum: int) -> int:
@@ -58,9 +49,9 @@ def test_listen_stopped_by_a_signal_closes_the_talk_and_the_pause_and_prints_the
     assert proc.wait_for("taking the pause you agreed on", 10), proc.text()
     assert ended(proc, signum) == 0, proc.text()
     assert "Thank you for talking with care" in proc.text()
-    (talk,) = rows(tmp_home, "talks")
+    (talk,) = journal_rows(tmp_home, "talks")
     assert talk["ended_at"] is not None
-    (pause,) = rows(tmp_home, "pauses")
+    (pause,) = journal_rows(tmp_home, "pauses")
     assert pause["ended_at"] is not None and pause["ended_how"] == "cut short", pause
 
 
@@ -73,9 +64,9 @@ def test_a_checkin_stopped_by_a_signal_is_recorded(env, tmp_home, signum):
     time.sleep(1.0)
     assert ended(proc, signum) == 0, proc.text()
     assert "Thank you for talking with care" in proc.text()
-    (checkin,) = rows(tmp_home, "checkins")
+    (checkin,) = journal_rows(tmp_home, "checkins")
     assert checkin["name"] == "weather" and checkin["completed"] == 0
-    (talk,) = rows(tmp_home, "talks")
+    (talk,) = journal_rows(tmp_home, "talks")
     assert talk["ended_at"] is not None
 
 
@@ -86,4 +77,4 @@ def test_the_kiosk_stops_cleanly_on_sighup(env, tmp_home):
     lines = [line for line in proc.text().splitlines() if line.startswith("voicecoach: ")]
     assert lines[-2:] == ["voicecoach: stopping (SIGHUP)", "voicecoach: stopped"], lines
     # no microphone ever came and nothing was done: closed, and not stored as a talk (none is left open)
-    assert rows(tmp_home, "talks") == []
+    assert journal_rows(tmp_home, "talks") == []

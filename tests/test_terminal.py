@@ -5,14 +5,13 @@ sound server (the live commands wait for a microphone meanwhile, and the keys wo
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import termios
 import time
 
 import pytest
 
-from conftest import REPO, cli_command
+from conftest import REPO, cli_command, journal_rows
 from voicecoach_dev.terminal import Terminal
 
 NAMES = '[partners]\na_name = "Zoë"\nb_name = "Jürgen"\n'
@@ -25,21 +24,20 @@ def env(no_sound_env, tmp_home):
             "TERM": "xterm-256color"}
 
 
-def rows(tmp_home, table: str) -> list[dict]:
-    db = sqlite3.connect(tmp_home.data_dir / "journal.sqlite3")
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute(f"SELECT * FROM {table}")]
-    finally:
-        db.close()
-
-
 def single_keys_soon(term: Terminal, within_s: float = 10.0) -> bool:
     """True once the terminal is in single-key mode (the keys are read a moment after the first prompt)."""
     end = time.monotonic() + within_s
     while term.modes()[3] & termios.ICANON and time.monotonic() < end:
         time.sleep(0.05)
     return not term.modes()[3] & termios.ICANON
+
+
+def assert_talk_ended_and_pause_cut_short(tmp_home) -> None:
+    """The journal holds one talk, ended, and one pause, cut short by the talk's end."""
+    (talk,) = journal_rows(tmp_home, "talks")
+    assert talk["ended_at"] is not None, talk
+    (pause,) = journal_rows(tmp_home, "pauses")
+    assert pause["ended_how"] == "cut short", pause
 
 
 def listen_in_bash(shell: Terminal, pause: bool = True) -> None:
@@ -78,13 +76,13 @@ def test_closing_the_terminal_window_stores_the_talk_and_ends_quietly(env, tmp_h
         assert term.wait(20) == 0
     finally:
         term.kill()
-    (talk,) = rows(tmp_home, "talks")
+    (talk,) = journal_rows(tmp_home, "talks")
     assert talk["ended_at"] is not None, talk
     if command == ["listen"]:
-        (pause,) = rows(tmp_home, "pauses")
+        (pause,) = journal_rows(tmp_home, "pauses")
         assert pause["ended_how"] == "cut short", pause
     else:
-        (checkin,) = rows(tmp_home, "checkins")
+        (checkin,) = journal_rows(tmp_home, "checkins")
         assert checkin["name"] == "weather" and checkin["completed"] == 0, checkin
 
 
@@ -116,7 +114,7 @@ def test_after_ctrl_z_and_fg_a_key_needs_no_enter_again(env, tmp_home):
     finally:
         shell.kill()
     assert "Traceback" not in shell.text()
-    (checkin,) = rows(tmp_home, "checkins")
+    (checkin,) = journal_rows(tmp_home, "checkins")
     assert checkin["name"] == "weather" and checkin["completed"] == 0, checkin
 
 
@@ -134,10 +132,7 @@ def test_a_talk_stopped_with_ctrl_z_is_stored_when_the_window_closes(env, tmp_ho
         assert not any(os.path.exists(f"/proc/{pid}") for pid in job), "the stopped job was left behind"
     finally:
         shell.kill()
-    (talk,) = rows(tmp_home, "talks")
-    assert talk["ended_at"] is not None, talk
-    (pause,) = rows(tmp_home, "pauses")
-    assert pause["ended_how"] == "cut short", pause
+    assert_talk_ended_and_pause_cut_short(tmp_home)
 
 
 def test_a_talk_sent_to_the_background_goes_on_and_ends_on_kill(env, tmp_home):
@@ -158,10 +153,7 @@ def test_a_talk_sent_to_the_background_goes_on_and_ends_on_kill(env, tmp_home):
         assert shell.wait_for("Thank you for talking with care", 20, after=mark), shell.text()[mark:]
     finally:
         shell.kill()
-    (talk,) = rows(tmp_home, "talks")
-    assert talk["ended_at"] is not None, talk
-    (pause,) = rows(tmp_home, "pauses")
-    assert pause["ended_how"] == "cut short", pause
+    assert_talk_ended_and_pause_cut_short(tmp_home)
 
 
 def test_brought_back_from_the_background_a_key_needs_no_enter(env, tmp_home):
@@ -245,7 +237,7 @@ def test_a_closed_standard_stream_is_taken_as_the_null_device(env, tmp_home, tmp
     if args[0] == "journal":
         assert "add --yes" in done.stderr.decode()
     if args[0] == "listen":
-        (talk,) = rows(tmp_home, "talks")
+        (talk,) = journal_rows(tmp_home, "talks")
         assert talk["ended_at"] is not None
 
 

@@ -47,11 +47,13 @@ class TalkWriter:
     page, voice notes) through its own lock."""
 
     def __init__(self, journal: Journal, source: TalkSource, wall: Callable[[], float],
-                 on_trouble: Callable[[str], None] | None = None, stall_s: float | None = None) -> None:
+                 on_trouble: Callable[[str], None] | None = None, stall_s: float | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.summary = TalkSummary()
         self.open_raised: dict[str, None] = {}  # speakers whose raised stretch goes on (their stored ids: writer's)
         self.journal = journal
         self.stall_s = END_STALL_S if stall_s is None else stall_s
+        self._monotonic = monotonic  # measures the end's wait for a stalled disk (injected: no clock read here)
         self._wall = wall
         self._on_trouble = on_trouble or (lambda why: None)
         self._troubles: queue.SimpleQueue[str] = queue.SimpleQueue()  # said by the writer, passed on by the caller
@@ -116,12 +118,12 @@ class TalkWriter:
         if self._closed is not None:
             return self._closed
         self._queue.put(_STOP)
-        seen, since = self._written, time.monotonic()
+        seen, since = self._written, self._monotonic()
         while self._thread.is_alive():
             self._thread.join(0.05)
             if self._written != seen:
-                seen, since = self._written, time.monotonic()
-            elif time.monotonic() - since >= self.stall_s:
+                seen, since = self._written, self._monotonic()
+            elif self._monotonic() - since >= self.stall_s:
                 left = self._queue.qsize()  # the stop among them
                 log.warning("journal %s: the disk finished no write for %.0f s; stopping without it: the write under "
                             "way and %d more of this talk are not stored (the talk's end among them)",
