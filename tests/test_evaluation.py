@@ -311,3 +311,17 @@ def test_a_fresh_draw_is_other_talks_in_its_own_folder_beside_the_dev_set(tmp_pa
 
     assert all(split_of(p["voice"]) is Split.EVAL for it in mixed for p in it["partners"].values())
     assert keep.is_dir() and not (tmp_path / "v1").exists()
+
+
+def test_a_source_recording_loses_its_recorders_dc_offset(tmp_path):
+    """A reader whose recording sits 0.1 of full scale off zero mixes as a voice, not as a DC pulse per utterance."""
+    from voicecoach.audio.wav import write_wav
+    from voicecoach_dev.evalkit.corpus import load_audio
+
+    t = np.arange(RATE) / RATE
+    speech = 0.05 * np.sin(2 * np.pi * 150 * t)
+    path = tmp_path / "offset.wav"
+    write_wav(path, np.round((speech - 0.1) * 32768).astype(np.int16))
+    x = load_audio(path)
+    assert abs(float(x.mean())) < 1e-4                       # the offset is gone (int16 rounding: < 3e-5)
+    assert float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) == pytest.approx(0.05 / np.sqrt(2), rel=1e-3)

@@ -154,7 +154,9 @@ def test_a_leaning_partner_whose_turn_is_first_named_as_the_other_is_not_raised(
         return [e for e in events if any(a <= e.t <= b for a, b in leans)]
 
     assert in_lean(raised(SpeakerSettings().unsure_ratio)) == []
-    assert len(in_lean(raised(10.0))) >= 2   # without the doubt at a near tie (ratio above 1: never unsure)
+    # without the doubt at a near tie (ratio above 1: never unsure): 2 in the lean when the test was written, 1 since
+    # dev-set builder 8 takes the recordings' DC offsets off (libx-1320 carries one at -45 dB re its speech)
+    assert len(in_lean(raised(10.0))) >= 1
 
 
 def test_the_replay_of_cached_frame_inputs_gives_the_pipelines_raised_voices_exactly(tmp_path):

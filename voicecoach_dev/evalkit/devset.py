@@ -27,7 +27,7 @@ from voicecoach_dev.evalkit import ami, corpus, scenarios
 from voicecoach_dev.evalkit.corpus import RATE
 from voicecoach_dev.evalkit.splits import Split
 
-BUILDER_VERSION = 7
+BUILDER_VERSION = 8   # 8: every source recording's DC offset taken off (corpus.load_audio)
 BASE_SEED = 20261123
 DRAW_STEP = 1_000_003
 DEFAULT_OUT = corpus.REPO / "out" / "devset"
