@@ -44,11 +44,11 @@ def find_corpus() -> Path:
 def load_audio(path: Path) -> NDArray[np.float32]:
     """A WAV file as 16 kHz mono float32 in [-1, 1], its constant DC offset taken off.
 
-    Some corpus recordings carry their own recorder's offset (some LibriSpeech readers as large as their speech itself;
-    ten of 80 over -30 dB). A voice has none: mixed as it was, every utterance of such a reader became a DC pulse
-    in the talk, counted as speech by the level normalisation and the activity masks, and a simulated room's
-    impulse response (whose DC gain is not zero) made it louder still. A real microphone hears one offset of its
-    own at most, which ``micchain``'s ``dc`` chain adds.
+    Some corpus recordings carry their own recorder's offset (some LibriSpeech readers as large as their speech
+    itself; ten of 80 over -30 dB). A voice has none: mixed as it was, every utterance of such a reader became a DC
+    pulse in the talk, counted as speech by the level normalisation and the activity masks, and a simulated room passed
+    it on (its impulse response's DC gain is about its speech gain). A real microphone hears one offset of its own
+    at most, which ``micchain``'s ``dc`` chain adds.
     """
     x = read_wav(path).astype(np.float64) / 32768.0
     return (x - x.mean()).astype(np.float32) if x.size else x.astype(np.float32)
