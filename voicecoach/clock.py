@@ -6,8 +6,9 @@ drive them with :class:`FakeClock` and a WAV replays exactly like live audio.
 
 from __future__ import annotations
 
+import sys
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 class Clock(Protocol):
@@ -64,3 +65,16 @@ class AudioClock:
     def observe(self, end_s: float) -> None:
         """A frame ending at ``end_s`` (seconds of audio) is being processed."""
         self._t = max(self._t, end_s)
+
+
+def suspend_counting_clock() -> Callable[[], float] | None:
+    """A clock that runs on while the machine is suspended but is never set (seconds, arbitrary origin), or None.
+
+    Linux's ``CLOCK_BOOTTIME`` (macOS's ``CLOCK_MONOTONIC`` counts sleep too). The wall clock minus this one changes
+    only when the system clock is *set* (a Raspberry Pi's first network time after booting on its last saved time,
+    a ``date -s``), never across a suspend, when ``time.monotonic()`` stops on Linux and would look like a step."""
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return lambda: time.clock_gettime(time.CLOCK_BOOTTIME)
+    if sys.platform == "darwin":
+        return lambda: time.clock_gettime(time.CLOCK_MONOTONIC)
+    return None

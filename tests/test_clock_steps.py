@@ -1,0 +1,128 @@
+"""Wall-clock time misbehaving, as it does on the product's two machines.
+
+A Raspberry Pi has no clock of its own: it boots on its last saved time (fake-hwclock), hours or days behind, and the
+network time then sets it forward with a jump. A laptop is suspended: ``time.monotonic()`` stops (Linux) while the
+wall clock runs on. Both are driven here by injected clocks (``Box``: a wall clock that can be set, and a steady one
+that counts suspend and is never set), with a real journal (SQLite); nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from voicecoach.clock import suspend_counting_clock
+from voicecoach.events import Interruption
+from voicecoach.journal import report as rep
+from voicecoach.journal.schema import TalkFigures, TalkSource
+from voicecoach.journal.store import Journal
+from voicecoach.journal.writer import TalkWriter
+from voicecoach.records import Answer, PauseEnd, PauseEnded, PauseStarted, SuggestionAnswered, SuggestionMade
+
+def near(expected):
+    """Equal to within 10 ms (``pytest.approx`` alone allows 1e-6 of an epoch time: half an hour)."""
+    return pytest.approx(expected, abs=0.01)
+
+
+REAL = datetime(2026, 11, 23, 19, 0, tzinfo=timezone.utc).timestamp()  # when the box really starts its talk
+
+
+@dataclass
+class Box:
+    """FAKE clocks of one machine: ``wall`` (epoch seconds, can be set) and ``steady`` (counts suspend, never set)."""
+
+    wall_s: float
+    steady_s: float = 100.0
+
+    def wall(self) -> float:
+        return self.wall_s
+
+    def steady(self) -> float:
+        return self.steady_s
+
+    def runs(self, seconds: float) -> None:
+        """Time passes (awake or suspended: both clocks move)."""
+        self.wall_s += seconds
+        self.steady_s += seconds
+
+
+def _an_hour_long_talk(tmp_path, box: Box, set_by_s: float) -> dict[str, list[dict]]:
+    """The kiosk's talk as the live loop writes it: an interruption 10 s in, a suggestion taken, the clock set by
+    ``set_by_s`` 30 s in, a pause, a second interruption, its end an hour in. Returns the journal's rows."""
+    path = tmp_path / "journal.sqlite3"
+    writer = TalkWriter(Journal.open(path), TalkSource.KIOSK, wall=box.wall, steady=box.steady)
+    box.runs(10)
+    writer.event(Interruption(t=10.0, start=10.0, speaker="B", over="A"))
+    box.runs(5)
+    writer.record(SuggestionMade("interruptions", 15.0))
+    writer.record(SuggestionAnswered(Answer.YES))
+    writer.record(PauseStarted(20.0, manual=False))
+    box.runs(15)
+    box.wall_s += set_by_s  # the network time sets the clock (systemd-timesyncd steps it)
+    writer.follow()  # the live loop looks about once a second
+    box.runs(20 * 60)
+    writer.record(PauseEnded(PauseEnd.COMPLETED, 20.0))
+    writer.event(Interruption(t=1800.0, start=1800.0, speaker="A", over="B"))
+    box.runs(3600 - 30 - 20 * 60)
+    writer.end(TalkFigures(600.0, 500.0, 20.0, 10.0), 3600.0, 3600.0)
+    with Journal.open(path) as journal:
+        return {table: journal.rows(table) for table in ("talks", "events", "suggestions", "pauses")}
+
+
+@pytest.mark.parametrize("behind_s", [2 * 86400.0, 3 * 3600.0, -3600.0])
+def test_a_talk_begun_on_a_stale_clock_is_dated_as_the_set_clock_says(tmp_path, behind_s):
+    """The Pi booted ``behind_s`` behind (off for two days; an hour ahead: a clock set back). Before: the talk began
+    two days ago and lasted two days and an hour, its interruptions two days early (another week of the report), its
+    pause 20 min + two days long; now all is moved by the step."""
+    rows = _an_hour_long_talk(tmp_path, Box(REAL - behind_s), set_by_s=behind_s)
+    (talk,) = rows["talks"]
+    assert talk["started_at"] == near(REAL)
+    assert talk["ended_at"] - talk["started_at"] == near(3600.0)
+    assert [talk["started_at"] + e["t"] for e in rows["events"]] == near([REAL + 10, REAL + 1800])
+    (suggestion,) = rows["suggestions"]
+    assert suggestion["at"] == near(REAL + 15) and suggestion["answered_at"] == near(REAL + 15)
+    (pause,) = rows["pauses"]
+    assert pause["started_at"] == near(REAL + 15) and pause["actual_min"] == near(20.25)
+    week = rep.build_report(rows, datetime(2026, 11, 23, tzinfo=timezone.utc),
+                            datetime(2026, 11, 29, tzinfo=timezone.utc)).weeks[0]
+    assert (week.talks, week.interruptions, week.pauses_taken, round(week.talk_min)) == (1, 2, 1, 60)
+
+
+def test_a_laptop_suspended_during_the_talk_keeps_its_times(tmp_path):
+    """Suspended for two hours mid-talk (both clocks of Box run on: the steady one counts suspend): the wall clock
+    was not set, so nothing is moved; the talk spans its real three hours."""
+    box = Box(REAL)
+    path = tmp_path / "journal.sqlite3"
+    writer = TalkWriter(Journal.open(path), TalkSource.LISTEN, wall=box.wall, steady=box.steady)
+    box.runs(60)
+    writer.record(SuggestionMade("raised voices", 60.0))
+    box.runs(2 * 3600)  # the lid closed
+    writer.follow()
+    writer.event(Interruption(t=90.0, start=90.0, speaker="B", over="A"))  # the microphone's audio has a gap
+    box.runs(60)
+    writer.end(TalkFigures(60.0, 60.0, 5.0, 0.0), 120.0, 120.0)
+    with Journal.open(path) as journal:
+        (talk,), (suggestion,) = journal.rows("talks"), journal.rows("suggestions")
+    assert talk["started_at"] == REAL and talk["ended_at"] == REAL + 2 * 3600 + 120
+    assert suggestion["at"] == REAL + 60
+
+
+def test_the_live_loop_gives_its_journal_a_clock_that_counts_suspend(tmp_path):
+    """The wiring: without a steady clock the talk cannot tell a set clock from time passing."""
+    from voicecoach.audio.playback import NullSink
+    from voicecoach.config import Config
+    from voicecoach.runtime_live import Live, LiveSpec
+    from voicecoach.speech.speaker import Speaker
+
+    if suspend_counting_clock() is None:
+        pytest.skip("no clock that counts suspend on this system")
+    config = Config()
+    live = Live.build(config, LiveSpec(TalkSource.KIOSK, commands=False, finish_speech_s=0.0),
+                      speaker=Speaker(config.speech, sink=NullSink()), journal=Journal.open(tmp_path / "j.sqlite3"),
+                      notes=None)
+    try:
+        assert isinstance(live.session.talk, TalkWriter) and live.session.talk._steady is not None
+    finally:
+        live.close()
