@@ -3,7 +3,8 @@
 A Raspberry Pi has no clock of its own: it boots on its last saved time (fake-hwclock), hours or days behind, and the
 network time then sets it forward with a jump. A laptop is suspended: ``time.monotonic()`` stops (Linux) while the
 wall clock runs on. Both are driven here by injected clocks (``Box``: a wall clock that can be set, and a steady one
-that counts suspend and is never set), with a real journal (SQLite); nothing sleeps.
+that counts suspend and is never set), with a real journal (SQLite); nothing sleeps. The time zone is set after the
+first boot: a zone file (a symbolic link into the system's zone data, as ``/etc/localtime``) replaced while it runs.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from voicecoach.clock import suspend_counting_clock
+from voicecoach.clock import LocalTime, suspend_counting_clock
+from voicecoach.config import KioskSettings
 from voicecoach.events import Interruption
 from voicecoach.journal import report as rep
 from voicecoach.journal.schema import TalkFigures, TalkSource
 from voicecoach.journal.store import Journal
 from voicecoach.journal.writer import TalkWriter
+from voicecoach.kiosk import RitualScheduler
 from voicecoach.records import Answer, PauseEnd, PauseEnded, PauseStarted, SuggestionAnswered, SuggestionMade
 
 def near(expected):
@@ -126,3 +129,71 @@ def test_the_live_loop_gives_its_journal_a_clock_that_counts_suspend(tmp_path):
         assert isinstance(live.session.talk, TalkWriter) and live.session.talk._steady is not None
     finally:
         live.close()
+
+
+@pytest.fixture
+def zone_link(tmp_path):
+    """A zone file like ``/etc/localtime`` (a link to UTC, a fresh Pi's zone), and ``set_zone(name)``: replace it as ``timedatectl
+    set-timezone`` does (a new link renamed over it)."""
+    import os
+    import zoneinfo
+    from pathlib import Path
+
+    data = next((Path(d) for d in zoneinfo.TZPATH if (Path(d) / "Etc" / "UTC").is_file()), None)
+    if data is None:
+        pytest.skip("no system time-zone data")
+    link = tmp_path / "localtime"
+    link.symlink_to(data / "Etc" / "UTC")
+
+    def set_zone(name: str) -> None:
+        new = tmp_path / "localtime.new"
+        new.symlink_to(data / name)
+        os.replace(new, link)
+
+    return link, set_zone
+
+
+def test_a_time_zone_set_while_the_kiosk_runs_moves_its_rituals(zone_link):
+    """A box started in UTC, its zone set to Berlin at 20:10 UTC: the nightly 21:30 comes at Berlin's 21:30 (20:30
+    UTC), once; not at 21:30 UTC as well."""
+    link, set_zone = zone_link
+    t = datetime(2026, 11, 23, 20, 0, 30, tzinfo=timezone.utc).timestamp()
+    local = LocalTime(str(link), wall=lambda: t)
+    scheduler = RitualScheduler(KioskSettings(nightly_time="21:30", weekly_day="", quiet_start="", quiet_end="",
+                                              grace_min=30))
+    fired = []
+    for minute in range(4 * 60):
+        if minute == 10:
+            set_zone("Europe/Berlin")
+        fired += [(datetime.fromtimestamp(t, timezone.utc).strftime("%H:%M"), name)
+                  for name in scheduler.due(local.now())]
+        t += 60
+    assert fired == [("20:30", "nightly")]
+
+
+def test_the_kiosks_local_time_follows_a_zone_set_after_it_started(zone_link):
+    """The kiosk's own ``now`` (what ``voicecoach kiosk`` runs, in a process of its own). Before: ``datetime.now``,
+    and glibc never reads a changed zone file again, not even on ``time.tzset()``: UTC for good."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    link, set_zone = zone_link
+    script = ("import argparse, sys, time\n"
+              "from voicecoach.cli.kiosk import _now_function\n"
+              "now = _now_function(argparse.Namespace(pretend_time=None), None)\n"
+              "before = now().replace(tzinfo=None)\n"
+              "print('ready', flush=True)\n"
+              "sys.stdin.readline()\n"  # the zone is set meanwhile
+              "time.tzset()\n"
+              "print((now().replace(tzinfo=None) - before).total_seconds())\n")
+    env = {**os.environ, "TZ": f":{link}", "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                             text=True, cwd=REPO)
+    assert child.stdin is not None and child.stdout is not None
+    assert child.stdout.readline() == "ready\n"
+    set_zone("Asia/Tokyo")
+    out, _ = child.communicate("go\n", timeout=60)
+    assert round(float(out) / 3600) == 9  # Tokyo is 9 hours ahead of UTC (neither has summer time)

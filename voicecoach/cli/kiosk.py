@@ -39,7 +39,9 @@ def emit(text: str) -> None:
 
 def _now_function(args: argparse.Namespace, clock):
     if not args.pretend_time:
-        return datetime.now
+        from ..clock import LocalTime
+
+        return LocalTime().now  # follows a time zone set while the kiosk runs (datetime.now keeps the first)
     from ..kiosk import wall_clock_from
 
     try:
