@@ -9,6 +9,7 @@ first boot: a zone file (a symbolic link into the system's zone data, as ``/etc/
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -197,3 +198,44 @@ def test_the_kiosks_local_time_follows_a_zone_set_after_it_started(zone_link):
     set_zone("Asia/Tokyo")
     out, _ = child.communicate("go\n", timeout=60)
     assert round(float(out) / 3600) == 9  # Tokyo is 9 hours ahead of UTC (neither has summer time)
+
+
+def test_a_laptop_suspended_mid_talk_is_a_gap_in_the_audio_clock(caplog):
+    """The lid closed for an hour between two raised voices: the microphone's stream goes on after the resume as if
+    nothing had happened. Before: the audio clock went on from where it stopped, so the two looked 3 s apart and
+    made "2 raised voices in 60 s" (a pause suggested from stale state); now the hour is a gap in the stamps (as for
+    blocks dropped), which the escalation's window, the events' dates and the interruption stages all see."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from voicecoach.audio.device import MicSource
+    from voicecoach.detect.escalation import EscalationPolicy
+    from voicecoach.detect.settings import EscalationSettings
+    from voicecoach.events import RaisedVoice
+
+    suspended = [0.0]
+    mic = MicSource(None, frame_ms=30, rate=16000, channels=1, suspended=lambda: suspended[0])
+    mic._stream = object()  # FAKE: no PortAudio stream here; blocks are handed to the callback as PortAudio does
+    noise = np.random.default_rng(1).normal(0, 300, (mic.block, 1)).astype(np.int16)
+    per_block = mic.block_ms // mic.frame_ms
+
+    def blocks(n: int) -> list:
+        for _ in range(n):
+            mic._callback(noise, mic.block, None, SimpleNamespace(input_overflow=False))
+        return [next(frames) for _ in range(n * per_block)]
+
+    frames = mic.frames()
+    before = blocks(20)
+    suspended[0] = 3600.0  # the lid closed, opened an hour later
+    with caplog.at_level(logging.INFO, logger="voicecoach.audio.device"):
+        after = blocks(20)
+    assert after[0].start_s - before[-1].end_s == near(3600.0)
+    assert caplog.text.count("suspended for 3600 s") == 1
+    policy = EscalationPolicy(EscalationSettings())
+    suggested = []
+    for frame, raised in ((before[-3], True), (after[50], True)):
+        event = RaisedVoice(t=frame.end_s, start=frame.end_s - 1.0, speaker="A")
+        suggested += policy.process(frame.end_s, [event] if raised else [], raised_now=False)
+    assert suggested == []
+    mic._stream = None

@@ -89,6 +89,15 @@ def suspend_counting_clock() -> Callable[[], float] | None:
     return None
 
 
+def suspended_clock() -> Callable[[], float] | None:
+    """Seconds the machine has spent suspended since it booted (Linux: ``CLOCK_BOOTTIME - CLOCK_MONOTONIC``), or
+    None where that cannot be told. It grows by the length of each suspend (a laptop's lid closed), and not while a
+    process is merely stopped (Ctrl-Z) or busy."""
+    if not hasattr(time, "CLOCK_BOOTTIME"):
+        return None
+    return lambda: time.clock_gettime(time.CLOCK_BOOTTIME) - time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
 class LocalTime:
     """Local wall time (an aware datetime) in the zone the system is set to now, followed when it is changed.
 
