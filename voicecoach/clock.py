@@ -77,7 +77,7 @@ class AudioClock:
 
 
 def suspend_counting_clock() -> Callable[[], float] | None:
-    """A clock that runs on while the machine is suspended but is never set (seconds, arbitrary origin), or None.
+    """A clock that runs on while the machine is suspended but is never set (seconds since it booted), or None.
 
     Linux's ``CLOCK_BOOTTIME`` (macOS's ``CLOCK_MONOTONIC`` counts sleep too). The wall clock minus this one changes
     only when the system clock is *set* (a Raspberry Pi's first network time after booting on its last saved time,
