@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
@@ -134,8 +134,8 @@ def test_the_live_loop_gives_its_journal_a_clock_that_counts_suspend(tmp_path):
 
 @pytest.fixture
 def zone_link(tmp_path):
-    """A zone file like ``/etc/localtime`` (a link to UTC, a fresh Pi's zone), and ``set_zone(name)``: replace it as ``timedatectl
-    set-timezone`` does (a new link renamed over it)."""
+    """A zone file like ``/etc/localtime`` (a link to UTC, a fresh Pi's zone), and ``set_zone(name)``: replace it as
+    ``timedatectl set-timezone`` does (a new link renamed over it)."""
     import os
     import zoneinfo
     from pathlib import Path

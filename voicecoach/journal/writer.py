@@ -153,7 +153,8 @@ class TalkWriter:
         return self._queue.qsize()
 
     def _put(self, job: Job, always: bool = False) -> bool:
-        """Queue ``job`` stamped with the wall (and steady) time now; False when it was not (closed, or too many waiting)."""
+        """Queue ``job`` stamped with the wall (and steady) time now; False when it was not (closed, or too many
+        waiting)."""
         if self._closed is not None:
             return False
         if not always and self._queue.qsize() >= MAX_QUEUED:
