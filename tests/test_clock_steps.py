@@ -239,3 +239,25 @@ def test_a_laptop_suspended_mid_talk_is_a_gap_in_the_audio_clock(caplog):
         suggested += policy.process(frame.end_s, [event] if raised else [], raised_now=False)
     assert suggested == []
     mic._stream = None
+
+
+@pytest.mark.parametrize("night_utc, expected_local", [
+    (datetime(2026, 3, 28, 20, 0, tzinfo=timezone.utc), datetime(2026, 3, 29, 3, 0)),  # 02:30 is never shown
+    (datetime(2026, 10, 24, 20, 0, tzinfo=timezone.utc), datetime(2026, 10, 25, 2, 30)),  # 02:30 is shown twice
+])
+def test_the_kiosks_local_time_keeps_a_ritual_once_on_the_nights_the_clocks_change(zone_link, night_utc,
+                                                                                   expected_local):
+    """The kiosk's own clock (aware, read from the zone file) on Berlin's two clock-change nights: a 02:30 ritual
+    comes once, at the jump or at the first 02:30 (the scheduler's own tests drive it with datetimes they make)."""
+    link, set_zone = zone_link
+    set_zone("Europe/Berlin")
+    t = night_utc.timestamp() + 0.5
+    local = LocalTime(str(link), wall=lambda: t)
+    scheduler = RitualScheduler(KioskSettings(nightly_time="02:30", weekly_day="", quiet_start="", quiet_end="",
+                                              grace_min=10))
+    fired = []
+    for _ in range(10 * 360):  # every 10 s for 10 hours
+        now = local.now()
+        fired += [(now.replace(tzinfo=None, microsecond=0), name) for name in scheduler.due(now)]
+        t += 10.0
+    assert fired == [(expected_local, "nightly")]
