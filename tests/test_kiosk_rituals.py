@@ -208,6 +208,26 @@ def test_the_ritual_is_still_offered_after_a_jump_when_tonights_was_not_done(rig
     assert "ritual offered nightly" in rig.lines
 
 
+def test_a_box_switched_on_with_a_stale_clock_just_past_a_ritual_waits_for_the_network_time(rig_at):
+    """Switched off at 21:40 with the nightly not yet offered (a pause ran over its time), switched on at 08:00 the
+    next morning: its clock says 21:40 (fake-hwclock's last saved time) for the 20 s until the network sets it, and
+    the nightly, 10 minutes late by that clock, was asked at once, at 8 in the morning."""
+    rig = rig_at(datetime(2026, 11, 23, 21, 40, 0), nightly_time="21:30")
+    rig.kiosk.booted_s = lambda: 15.0 + rig.clock.now()  # the kiosk starts 15 s after the machine booted
+    rig.run(20.0)
+    rig.start += timedelta(hours=10, minutes=20)  # the network time: 08:00:35 (after the quiet hours)
+    rig.run(150.0, until=lambda: rig.said("ritual offered"))
+    assert not rig.said("ritual offered"), rig.lines
+
+
+def test_a_box_switched_on_just_before_a_ritual_offers_it_two_minutes_after_the_boot(rig_at):
+    rig = rig_at(datetime(2026, 11, 23, 21, 29, 30), nightly_time="21:30")
+    rig.kiosk.booted_s = lambda: 15.0 + rig.clock.now()
+    rig.run(150.0, until=lambda: rig.said("ritual offered"))
+    assert "ritual offered nightly" in rig.lines
+    assert 104.0 <= rig.clock.now() <= 107.0  # at 120 s after the boot (15 s before the kiosk started)
+
+
 def test_two_rituals_at_the_same_minute_offer_the_weekly_and_respect_its_not_now(rig_at):
     """The nightly and the weekly at 18:00 on Sunday: the nightly was asked first, and right after the couple said
     "not now" (and not to ask again) the box asked about the weekly meeting. Now the weekly (the rarer) is offered,

@@ -9,7 +9,10 @@ or busy) is not replayed late.
 ``voicecoach: <event>`` line per lifecycle notice through ``emit``, polls the schedule after each frame and offers
 a ritual when nothing else is under way, and holds back pause suggestions in quiet hours. Two rituals due at once
 (the nightly and the weekly at the same minute) are offered the weekly first, and "not now" to it skips the other.
-It never touches devices or the wall clock itself: the datetime and monotonic clock are injected.
+It never touches devices or the wall clock itself: the datetime and monotonic clock are injected. In the first
+:data:`BOOT_SETTLE_S` after the machine booted no ritual is offered: a Raspberry Pi has no clock of its own and starts
+on the time it last saved (fake-hwclock) until the network sets it, seconds later; a box switched off at 21:40 with
+the 21:30 ritual not yet offered and switched on the next morning asked for it at once, at 8 in the morning.
 
 Quiet hours: no ritual is offered, and the agreed pause is not *suggested* out loud either (the detectors and the
 journal keep running). Asking for the pause yourself ("pause", the double clap) always works, and a pause or
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 POLL_S = 1.0  # how often the kiosk asks the scheduler
+BOOT_SETTLE_S = 120.0  # no ritual this soon after the machine booted: a Pi's clock may still be its last saved time
 DECLINED = (CheckinOutcome.DECLINED, CheckinOutcome.NO_ANSWER)  # check-in endings at the consent question
 
 
@@ -189,8 +193,10 @@ class Kiosk:
     """Runs scheduled rituals on a live loop, with consent first, and reports lifecycle lines."""
 
     def __init__(self, settings: KioskSettings, now: Callable[[], datetime], clock: Clock,
-                 emit: Callable[[str], None]) -> None:
+                 emit: Callable[[str], None], booted_s: Callable[[], float] | None = None) -> None:
+        """``booted_s``: seconds since the machine booted (None: not known, no wait after a boot)."""
         self.settings = settings
+        self.booted_s = booted_s
         self.scheduler = RitualScheduler(settings)
         self.now = now
         self.clock = clock
@@ -261,6 +267,8 @@ class Kiosk:
         if quiet != self.quiet:
             self._set_quiet(quiet)
             self.emit("quiet hours begin" if quiet else "quiet hours end")
+        if self.booted_s is not None and self.booted_s() < BOOT_SETTLE_S:
+            return  # the schedule is not asked yet (it would count a ritual as fired by a clock about to be set)
         for name in self.scheduler.due(now):
             if name not in [p[0] for p in self.pending] and name != self.active:
                 self.pending.append((name, now))

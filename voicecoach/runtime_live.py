@@ -42,7 +42,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from .audio.frames import Frame, FrameSource
-from .clock import Clock, MonotonicClock
+from .clock import Clock, MonotonicClock, suspend_counting_clock
 from .coach import Coach
 from .commands import Command, Reply, Source
 from .config import Config
@@ -248,7 +248,7 @@ class Live:
 
         talk: TalkLog | TalkWriter = TalkLog(None, spec.source, wall=time.time)  # no journal: only counted
         if journal is not None:  # the writes on their own thread: the loop never waits for the disk
-            talk = TalkWriter(journal, spec.source, wall=time.time,
+            talk = TalkWriter(journal, spec.source, wall=time.time, steady=suspend_counting_clock(),
                               on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)))
         session = Session(pipeline, speaker, router, talk, notes=notes, clock=clock, on_line=on_line,
                           notify=notify)

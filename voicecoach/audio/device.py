@@ -34,11 +34,13 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
+from ..clock import suspended_clock
 from ..errors import DeviceError, InputError
 from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
 from .server import DigitalSilence, monitor_as_default
 
 log = logging.getLogger(__name__)
+SUSPEND_MIN_S = 1.0  # the machine was suspended at least this long: the audio clock skips it
 BLOCK_MS = 90      # microphone block: a whole number of frames (rounded down to one, at least)
 _sd: Any = None
 _generation = 0  # bumped by every reinitialize(): streams opened before belong to a PortAudio that is gone
@@ -320,8 +322,12 @@ class MicSource:
 
     def __init__(self, device: str | int | None = None, frame_ms: int = 30, queue_blocks: int = 200,
                  start_sample: int = 0, stall_s: float = 2.0, rate: int | None = None,
-                 channels: int | None = None, block_ms: int = BLOCK_MS) -> None:
+                 channels: int | None = None, block_ms: int = BLOCK_MS,
+                 suspended: Callable[[], float] | None = suspended_clock()) -> None:
+        """``suspended``: seconds the machine has spent suspended (:func:`voicecoach.clock.suspended_clock`)."""
         self.frame_ms = frame_ms
+        self._suspended = suspended
+        self._suspended_seen = suspended() if suspended is not None else 0.0
         self.block_ms = max(frame_ms, block_ms // frame_ms * frame_ms)
 
         def choose() -> tuple[int | None, int, int]:
@@ -406,6 +412,7 @@ class MicSource:
                 raise DeviceError(f"the microphone delivered no audio for {self.stall_s:g} s (unplugged?)") from None
             if dropped:
                 self._skip_dropped(dropped)
+            self._skip_suspended()
             mono = block[:, 0] if block.ndim == 2 else block
             if self.device is None and self._silence.process(mono):
                 self._refuse_monitor("the microphone is gone")
@@ -445,6 +452,19 @@ class MicSource:
         log.debug("input queue overflow: %d device frames dropped", device_frames)
         self._framer.skip(target - self._skipped)
         self._skipped = target
+
+    def _skip_suspended(self) -> None:
+        """Advance the frame stamps over a suspend of the machine (a laptop's lid closed mid-talk): its audio was
+        never heard, and the stream goes on after it as if nothing had happened. Without the skip the talk after the
+        lid was opened joined the talk before it: a raised voice an hour later counted with one from just before as
+        two in a minute (a pause suggested from stale state), and its events were dated an hour early."""
+        if self._suspended is None:
+            return
+        now = self._suspended()
+        gap_s, self._suspended_seen = now - self._suspended_seen, now
+        if gap_s >= SUSPEND_MIN_S:
+            log.info("the machine was suspended for %.0f s: the audio clock skips it", gap_s)
+            self._framer.skip(int(round(gap_s * SAMPLE_RATE)))
 
     def close(self) -> None:
         """Stop and close the stream (safe to call twice)."""

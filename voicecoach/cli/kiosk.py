@@ -39,7 +39,9 @@ def emit(text: str) -> None:
 
 def _now_function(args: argparse.Namespace, clock):
     if not args.pretend_time:
-        return datetime.now
+        from ..clock import LocalTime
+
+        return LocalTime().now  # follows a time zone set while the kiosk runs (datetime.now keeps the first)
     from ..kiosk import wall_clock_from
 
     try:
@@ -51,7 +53,7 @@ def _now_function(args: argparse.Namespace, clock):
 
 def run(args: argparse.Namespace) -> int:
     """Run the kiosk until SIGTERM, SIGINT or SIGHUP."""
-    from ..clock import MonotonicClock
+    from ..clock import MonotonicClock, suspend_counting_clock
     from ..journal.schema import TalkSource
     from ..kiosk import Kiosk
     from ..runtime_live import Live, LiveSpec
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     for problem in config_problems(config):  # config check refuses these; the kiosk still pauses, so it goes on
         log.warning("%s (the kiosk goes on without it; fix it, then see: voicecoach check)", problem)
     clock = MonotonicClock()
-    kiosk = Kiosk(config.kiosk, _now_function(args, clock), clock, emit)
+    kiosk = Kiosk(config.kiosk, _now_function(args, clock), clock, emit,
+                  booted_s=None if args.pretend_time else suspend_counting_clock())  # CLOCK_BOOTTIME: since boot
     spec = LiveSpec(TalkSource.KIOSK, input=args.input, output=args.output, offer_later=True, finish_speech_s=0.0,
                     wait_for_device=True, resilient=True)
     live = Live.build(config, spec, clock=clock, on_line=lambda line: log.debug("%s", line.strip()),

@@ -245,6 +245,20 @@ class Journal(FollowsPath):
             if conn.execute("DELETE FROM talks WHERE id = ?", (talk_id,)).rowcount != 1:
                 raise JournalValueError(f"journal: no talks row with id {talk_id}")
 
+    def clock_was_set(self, talk_id: int, step_s: float) -> bool:
+        """The system clock was set forward (or back) by ``step_s`` during talk ``talk_id``: its start and the wall
+        times stored with it so far (suggestions and answers, pauses) are moved by as much, in one transaction, so
+        they read as the corrected clock would have stamped them (its events are seconds after the start)."""
+        with self._tx() as conn:
+            if conn.execute("UPDATE talks SET started_at = started_at + ? WHERE id = ?",
+                            (step_s, talk_id)).rowcount != 1:
+                raise JournalValueError(f"journal: no talks row with id {talk_id}")
+            conn.execute("UPDATE suggestions SET at = at + ?1, answered_at = answered_at + ?1 WHERE talk_id = ?2",
+                         (step_s, talk_id))
+            conn.execute("UPDATE pauses SET started_at = started_at + ?1, ended_at = ended_at + ?1 WHERE talk_id = ?2",
+                         (step_s, talk_id))
+        return True
+
     def add_event(self, talk_id: int, event: Event | Mapping[str, Any]) -> int:
         """Store a detector event (an :class:`Event` or its contract dict), without any free text."""
         data = clean_event(event.to_dict() if isinstance(event, Event) else dict(event))

@@ -5,7 +5,12 @@ its type, closes a raised-voice event when its stretch ends, and keeps the count
 end. A talk in which no audio was heard and nothing was done (no pause, suggestion or check-in) is removed again
 at its end: it is not counted. A journal that cannot be written is logged once per failure spell (again once it has
 worked again and fails anew) and detection goes on without it; no journal at all (switched off) just counts.
-Wall-clock times come from the injected ``wall`` function: the log never reads a clock.
+Wall-clock times come from the injected ``wall`` function: the log never reads a clock. With ``steady`` (a clock
+that counts suspend but is never set: :func:`voicecoach.clock.suspend_counting_clock`) a *setting* of the system
+clock during the talk is seen (a Raspberry Pi has no clock of its own: it boots on its last saved time, hours or
+days behind, and the network time then jumps it forward), and what the talk stored before it is moved by the step:
+otherwise the talk was dated at the old time, its events (seconds of audio after that start) with it, and its
+length counted the step.
 
 Its calls wait for the disk: the live loop runs it on a writer thread (:class:`~voicecoach.journal.writer.TalkWriter`).
 """
@@ -25,6 +30,8 @@ from .store import Journal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+CLOCK_STEP_S = 2.0  # the wall clock moved this much more (or less) than the steady one: it was set
 
 
 @dataclass
@@ -87,7 +94,8 @@ class TalkLog:
     """Stores one talk as it happens; ``summary`` counts it."""
 
     def __init__(self, journal: Journal | None, source: TalkSource, wall: Callable[[], float],
-                 on_trouble: Callable[[str], None] | None = None) -> None:
+                 on_trouble: Callable[[str], None] | None = None,
+                 steady: Callable[[], float] | None = None) -> None:
         self.journal = journal
         self.on_trouble = on_trouble or (lambda why: None)
         self.source = source
@@ -97,7 +105,9 @@ class TalkLog:
         self._ok = journal is None or journal.usable
         self._said = False  # the failure under way was logged here (its end is logged too)
         self._generation = journal.generation if journal is not None else 0
+        self._steady = steady
         self._started_at = wall()
+        self._steady_at_start = steady() if steady is not None else 0.0
         self._talk_id = self._write(lambda j: j.start_talk(source, self._started_at))
         self._suggestion_id: int | None = None
         self._pause_id: int | None = None
@@ -136,17 +146,34 @@ class TalkLog:
         journal.follow_path(now=self.wall(), open_talk=None if talk is None else (talk, self.source.value,
                                                                                  self._started_at))
         if journal.generation == self._generation or not journal.usable:
+            self._follow_clock()
             return  # the same file; or none to write to: this talk is looked for again once there is one
         self._generation = journal.generation
         if talk is not None and self._write(lambda j: j.talk_is(talk, self.source, self._started_at)):
+            self._follow_clock()
             return  # the same file after all (rewritten in place by another voicecoach): the talk goes on in it
         self._started_at = self.wall()
+        self._steady_at_start = self._steady() if self._steady is not None else 0.0
         self._talk_id = self._write(lambda j: j.start_talk(self.source, self._started_at))
         self._suggestion_id = self._pause_id = None
         self.open_raised = {speaker: None for speaker in self.open_raised}
         if self._talk_id is not None:
             self._ok = True  # a journal that works again: its next failure is logged again
             log.info("journal %s: this talk goes on there as talk %d", journal.path, self._talk_id)
+
+    def _follow_clock(self) -> None:
+        """The system clock was set since the talk began (the wall clock moved :data:`CLOCK_STEP_S` more or less
+        than the steady one): the talk's start and the times stored with it are moved by the step, once."""
+        talk = self._talk_id
+        if self._steady is None or talk is None:
+            return
+        step = self.wall() - (self._started_at + self._steady() - self._steady_at_start)
+        if abs(step) < CLOCK_STEP_S:
+            return
+        if self._write(lambda j: j.clock_was_set(talk, step)) is None:
+            return  # not stored: the same step is tried again at the next write
+        self._started_at += step
+        log.info("the system clock was set by %+.0f s during this talk: its start and times moved with it", step)
 
     def event(self, event: Event) -> None:
         """A detector event: stored (a raised voice stays open until :meth:`raised_ended`) and counted."""

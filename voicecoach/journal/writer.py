@@ -48,17 +48,20 @@ class TalkWriter:
 
     def __init__(self, journal: Journal, source: TalkSource, wall: Callable[[], float],
                  on_trouble: Callable[[str], None] | None = None, stall_s: float | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 steady: Callable[[], float] | None = None) -> None:
         self.summary = TalkSummary()
         self.open_raised: dict[str, None] = {}  # speakers whose raised stretch goes on (their stored ids: writer's)
         self.journal = journal
         self.stall_s = END_STALL_S if stall_s is None else stall_s
         self._monotonic = monotonic  # measures the end's wait for a stalled disk (injected: no clock read here)
         self._wall = wall
+        self._steady = steady  # a clock that counts suspend and is never set: the talk sees the wall clock set
         self._on_trouble = on_trouble or (lambda why: None)
         self._troubles: queue.SimpleQueue[str] = queue.SimpleQueue()  # said by the writer, passed on by the caller
-        self._queue: queue.Queue[tuple[float, Job] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[float, float, Job] | None] = queue.Queue()
         self._now = 0.0  # the wall time of the write under way (when it was enqueued)
+        self._steady_now = 0.0  # and the steady clock's then
         self._talk: TalkLog | None = None
         self._written = 0  # writes finished (the progress :meth:`close` watches)
         self._failed = False  # a write raised something unexpected (logged once per spell)
@@ -150,7 +153,8 @@ class TalkWriter:
         return self._queue.qsize()
 
     def _put(self, job: Job, always: bool = False) -> bool:
-        """Queue ``job`` stamped with the wall time now; False when it was not (closed, or too many waiting)."""
+        """Queue ``job`` stamped with the wall (and steady) time now; False when it was not (closed, or too many
+        waiting)."""
         if self._closed is not None:
             return False
         if not always and self._queue.qsize() >= MAX_QUEUED:
@@ -162,7 +166,7 @@ class TalkWriter:
         if self._dropped and self._queue.qsize() < MAX_QUEUED // 2:
             log.warning("journal %s: the disk caught up; %d writes were not stored", self.journal.path, self._dropped)
             self._dropped = 0
-        self._queue.put((self._wall(), job))
+        self._queue.put((self._wall(), self._steady() if self._steady is not None else 0.0, job))
         return True
 
     def _pass_troubles(self) -> None:
@@ -181,11 +185,11 @@ class TalkWriter:
             item = self._queue.get()
             if item is _STOP:
                 return
-            self._now, job = item
+            self._now, self._steady_now, job = item
             try:
                 if self._talk is None:
-                    self._talk = TalkLog(self.journal, source, wall=lambda: self._now,
-                                         on_trouble=self._troubles.put)
+                    self._talk = TalkLog(self.journal, source, wall=lambda: self._now, on_trouble=self._troubles.put,
+                                         steady=None if self._steady is None else lambda: self._steady_now)
                 job(self._talk)
                 self._failed = False
             except Exception:  # noqa: BLE001 - a bug in one write must not stop the others

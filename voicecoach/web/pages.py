@@ -45,7 +45,8 @@ def _report(weeks: int) -> rep.Report:
     """The report of the last ``weeks`` weeks, summed by the journal's own queries a chunk of rows at a time (years
     of a kiosk's events are never read into memory at once)."""
     ctx = context()
-    now = ctx.local_now().astimezone()
+    now = ctx.local_now()
+    now = now if now.tzinfo is not None else now.astimezone()  # an aware one keeps its zone (the kiosk's LocalTime)
     journal = ctx.journal.get()
     rows: Any = journal.report_rows() if journal is not None else {}
     return rep.build_report(rows, rep.last_weeks(weeks, now), now)
