@@ -249,7 +249,8 @@ class Live:
         talk: TalkLog | TalkWriter = TalkLog(None, spec.source, wall=time.time)  # no journal: only counted
         if journal is not None:  # the writes on their own thread: the loop never waits for the disk
             talk = TalkWriter(journal, spec.source, wall=time.time,
-                              on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)))
+                              on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)),
+                              on_recovered=lambda line: notify(Health(Part.JOURNAL, True, line)))
         session = Session(pipeline, speaker, router, talk, notes=notes, clock=clock, on_line=on_line,
                           notify=notify)
         if journal is not None:  # a journal replaced on disk (a backup restored) is followed, writes or not
