@@ -1,7 +1,8 @@
-"""How long a voice note's save and load hold the live loop's thread (they run on it: ``Session._store_note``,
-``_play_note``): a 60 s note saved, listed, loaded and deleted through :class:`voicecoach.journal.notes.VoiceNotes`
-on a real journal, timed in this process. Run it plainly, and under strace with every fsync made slower (as on a
-Raspberry Pi's SD card; see scripts/measure_slow_disk.py) to see what a slow disk does:
+"""How long a voice note's save, list, load and delete take (what they held the live loop's thread for, until they
+moved to :mod:`voicecoach.journal.note_worker`'s thread): a 60 s note through
+:class:`voicecoach.journal.notes.VoiceNotes` on a real journal, timed in this process. Run it plainly, and under
+strace with every fsync made slower (as on a Raspberry Pi's SD card; see scripts/measure_slow_disk.py) to see what
+a slow disk does:
 
     PYTHONPATH=. .venv/bin/python scripts/measure_note_save.py
     strace -f --seccomp-bpf -qq -e signal=none -e trace=fsync,fdatasync \\

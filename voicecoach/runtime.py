@@ -27,6 +27,7 @@ from .detect.pipeline import TalkStats
 from .errors import VoicecoachError
 from .events import Event, Heard
 from .journal.schema import TalkFigures
+from .journal.note_worker import NoteWorker
 from .journal.notes import NoteInfo
 from .journal.talk import TalkSummary
 from .notes_flow import NoteRecorder, NoteSummary
@@ -228,6 +229,9 @@ class Session:
         self._recording: NoteRecorder | None = None
         self._record_pending: RecordNote | None = None
         self._note_playing: tuple[int, PendingSpeech] | None = None  # a voice note handed to the speaker
+        # the live microphone's: the notes' disk work on a thread of its own (None: on the loop's, as a replay)
+        self.note_worker: NoteWorker[NoteStore] | None = None
+        self._ending = False
         self._last_frame_end = 0.0
         self._voice_at = float("-inf")  # when the detectors last heard a voice the recognizer heard too
         self.finished: TalkSummary | None = None
@@ -309,6 +313,8 @@ class Session:
             else:
                 reply, source = item
                 self._heard(Heard(t=self._last_frame_end, reply=reply, text="", source=source))
+        if self.note_worker is not None:
+            self.note_worker.pass_results()
         self._follow_note()
         prompt_done = not self.speaker.busy() and not self.muted()
         self._carry_out(self.router.tick(now, prompt_done, forming))
@@ -376,11 +382,12 @@ class Session:
                 if hook is not None:
                     self._carry_out([Say(hook())])
             elif isinstance(effect, FindNotes):
-                self._carry_out(self.router.notes_found(self._waiting_notes(), self.clock.now()))
+                self._find_notes()
             elif isinstance(effect, PlayNote):
                 self._play_note(effect.note_id)
             elif isinstance(effect, DeleteNote):
-                self._notes_call(lambda store: store.delete_note(effect.note_id))
+                note_id = effect.note_id
+                self._on_notes(lambda store: store.delete_note(note_id))
 
     def _record_note(self, frame: Frame, muted: bool) -> None:
         """Collect a voice note once the prompt before it has ended; store it when it is complete."""
@@ -400,25 +407,37 @@ class Session:
         """Store a recorded note (when a second of it is speech) and tell the notes flow, which says so."""
         sender = recorder.sender() or "A"
         to = "B" if sender == "A" else "A"
-        saved = False
-        if recorder.has_speech and self.notes is not None:
-            saved = self._notes_call(lambda store: store.save_note(recorder.audio(), sender, to, time.time())) \
-                is not None
-        self._carry_out(self.router.note_recorded(to, saved, self.clock.now()))
+        if not recorder.has_speech or self.notes is None:
+            self._carry_out(self.router.note_recorded(to, False, self.clock.now()))
+            return
+        audio, at = recorder.audio(), time.time()
+        self._on_notes(lambda store: store.save_note(audio, sender, to, at),
+                       lambda note_id: self._carry_out(self.router.note_recorded(to, note_id is not None,
+                                                                                 self.clock.now())))
 
-    def _waiting_notes(self) -> list[NoteSummary]:
+    def _find_notes(self) -> None:
+        """Look up the notes waiting for whoever asked; the notes flow gets them (and says so) once found."""
         last = self.pipeline.last
         listener = last.speaker if last is not None else None  # who asked, if the voice model knows
-        found = self._notes_call(lambda store: store.list_notes(to_partner=listener)) or []
-        return [NoteSummary(n.id, n.created_at, n.from_partner) for n in found]
+
+        def found(notes: list[NoteInfo] | None) -> None:
+            summaries = [NoteSummary(n.id, n.created_at, n.from_partner) for n in notes or []]
+            self._carry_out(self.router.notes_found(summaries, self.clock.now()))
+
+        self._on_notes(lambda store: store.list_notes(to_partner=listener), found)
 
     def _play_note(self, note_id: int) -> None:
-        """Play a stored note; once it has ended, :meth:`_follow_note` tells the notes flow whether it was heard."""
-        audio = self._notes_call(lambda store: store.load_note(note_id))
-        if audio is None:
-            self._carry_out(self.router.note_played(note_id, False, self.clock.now()))
-            return
-        self._note_playing = note_id, self.speaker.play(audio, SAMPLE_RATE, label="voice note")
+        """Play a stored note once loaded; once it has ended, :meth:`_follow_note` tells the notes flow whether it
+        was heard."""
+        def loaded(audio: NDArray[np.int16] | None) -> None:
+            if self._ending:  # the talk ended while it was being loaded: it stays saved, unheard
+                self._carry_out(self.router.note_stopped(note_id, self.clock.now()))
+            elif audio is None:
+                self._carry_out(self.router.note_played(note_id, False, self.clock.now()))
+            else:
+                self._note_playing = note_id, self.speaker.play(audio, SAMPLE_RATE, label="voice note")
+
+        self._on_notes(lambda store: store.load_note(note_id), loaded)
 
     def _follow_note(self) -> None:
         """Tell the notes flow how the note playing ended: heard to its end (it asks to keep it), failed part-way
@@ -455,14 +474,20 @@ class Session:
             self._record_pending = None
             self._carry_out(self.router.note_recorded(None, False, self.clock.now()))
 
-    def _notes_call(self, call: Callable[[NoteStore], T]) -> T | None:
-        if self.notes is None:
-            return None
-        try:
-            return call(self.notes)
-        except VoicecoachError as exc:
-            log.warning("voice notes: %s", exc)
-            return None
+    def _on_notes(self, call: Callable[[NoteStore], T], then: Callable[[T | None], None] | None = None) -> None:
+        """``call(store)`` on the notes' own thread when there is one (the live microphone), else here; ``then``
+        gets its result (None: no store, or it failed) on the loop's thread."""
+        if self.note_worker is not None:
+            self.note_worker.run(call, then)
+            return
+        result: T | None = None
+        if self.notes is not None:
+            try:
+                result = call(self.notes)
+            except VoicecoachError as exc:
+                log.warning("voice notes: %s", exc)
+        if then is not None:
+            then(result)
 
     def _remember(self, event: Event) -> None:
         d = event.to_dict()
@@ -479,7 +504,10 @@ class Session:
         """End the talk: flush the detectors, close a running pause or check-in, store the talk's figures."""
         if self.finished is not None:
             return self.finished
+        self._ending = True
         self._end_notes()
+        if self.note_worker is not None:  # a note said as the talk ended is stored (and said so) before the end
+            self.note_worker.close()  # (False, a hung disk given up, is read again by whoever closes the journal)
         for event in self.pipeline.flush():
             self._detected(event)
         self._carry_out(self.router.close(self.clock.now()))
