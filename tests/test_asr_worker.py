@@ -20,6 +20,7 @@ from voicecoach.asr.settings import CommandSettings
 from voicecoach.asr.worker import ListenerThread
 from voicecoach.audio.frames import SAMPLE_RATE as R, Frame, frames_from_array
 from voicecoach.audio.playback import NullSink
+from voicecoach.clock import AudioClock
 from voicecoach.coach import Mode
 from voicecoach.commands import Command, Hearing
 from voicecoach.config import Config, config_from_dict
@@ -200,3 +201,95 @@ def test_the_recognizers_thread_yields_the_core_to_the_loops():
     assert worker._thread.native_id is not None
     assert os.getpriority(os.PRIO_PROCESS, worker._thread.native_id) == mine + NICER_BY
     worker.close()
+
+
+def _offered(clock, live: Live) -> float:
+    """The pause offered and its question spoken: the answer window's opening time (audio clock)."""
+    session, router = live.session, live.router
+    silence = np.zeros(480, np.int16)
+    session._detected(PauseSuggested(t=0.0, reason="raised voices"))  # as the pipeline would report it
+    live.speaker.wait(timeout_s=10.0)
+    position = 0
+    while router.window is None:  # the self-hearing tail after the prompt (wall time) runs out
+        session.step(Frame(silence, position))
+        position += len(silence)
+        time.sleep(0.01)
+    return router.window[1]
+
+
+def _answer_at_the_end(opened: float, margin_s: float) -> list[Frame]:
+    """"네" (yes) whose sound ends ``margin_s`` before the 6 s window ends, then 3 s of silence, as frames."""
+    audio, sound_end = utterance("네")
+    start = opened + 6.0 - margin_s - sound_end
+    return list(frames_from_array(np.concatenate([audio, np.zeros(3 * R, np.int16)]), 30,
+                                  start_sample=int(round(start * R))))
+
+
+def _audio_clocked(**spec) -> tuple[Live, AudioClock]:
+    """:func:`korean_live` whose timers follow the audio fed (the test feeds it faster than real time)."""
+    clock = AudioClock()
+    config = config_from_dict({"commands": {"language": "ko"}})
+    live = Live.build(config, LiveSpec(TalkSource.LISTEN, wait_for_device=True, finish_speech_s=0.0, **spec),
+                      clock=clock, speaker=Speaker(Config().speech, sink=NullSink()), journal=None, notes=None)
+    assert live.listener is not None and live.listener.load()
+    return live, clock
+
+
+def test_an_answer_said_as_the_window_ends_is_heard_though_the_recognizer_is_behind():
+    """The recognizer's thread is held up (fake: its frames wait, as on a busy Pi) while "네" (yes), said in the
+    window's last 0.3 s, is heard by the loop: the window waits for it (at most 2 s) instead of closing, and the
+    answer, recognised late, starts the pause. Before, the window closed at 6 s, the answer came back for a
+    question no longer asked and was dropped, and a second offer followed."""
+    live, clock = _audio_clocked()
+    router = live.router
+    opened = _offered(clock, live)
+    recognizer = live.listener.recognizer
+    real, held = recognizer.process, threading.Event()
+
+    def held_up(frame: Frame):
+        if frame.end_s > opened + 5.0:
+            held.wait(30.0)
+        return real(frame)
+
+    recognizer.process = held_up  # type: ignore[method-assign]
+    for frame in _answer_at_the_end(opened, 0.3):
+        if frame.end_s > opened + 6.0 + 1.5:
+            break
+        live.session.step(frame)
+    assert router.coach.mode is Mode.OFFERING and router.window is not None  # still waiting for the recognizer
+    held.set()
+    wait_until(live, lambda: router.coach.mode is not Mode.OFFERING, timeout_s=20.0)
+    assert router.coach.mode is Mode.PAUSING
+    live.close()
+
+
+@pytest.mark.parametrize("margin_s", [0.3, 0.1])
+def test_an_answer_ending_in_the_windows_last_moments_is_heard_when_replayed(margin_s):
+    """On the loop's thread (a replay): the recognizer decides a short "네" about 0.8 s after its sound ends, so
+    one said in the window's last half-second was cut off by the time-out even with no delay at all. The window
+    waits while a voice was heard in it moments ago; a replay still hears the same every time."""
+    live, clock = _audio_clocked()
+    live.session.listener = live.listener  # as a replay runs it: on the loop's thread
+    opened = _offered(clock, live)
+    for frame in _answer_at_the_end(opened, margin_s):
+        live.session.step(frame)
+        if live.router.coach.mode is not Mode.OFFERING:
+            break
+    assert live.router.coach.mode is Mode.PAUSING
+    assert clock.now() < opened + 6.0 + 2.0
+    live.close()
+
+
+def test_silence_at_the_end_of_the_window_closes_it_on_time():
+    """Nothing said: the window closes at its 6 s as before (the gentle repeat is not delayed)."""
+    live, clock = _audio_clocked()
+    live.session.listener = live.listener
+    opened = _offered(clock, live)
+    serial = live.router.window[0]
+    silence = np.zeros(480, np.int16)
+    position = int(round(clock.now() * R))
+    while live.router.window is not None and live.router.window[0] == serial:
+        live.session.step(Frame(silence, position))
+        position += len(silence)
+    assert opened + 6.0 <= clock.now() < opened + 6.0 + 0.05
+    live.close()

@@ -255,3 +255,37 @@ def test_a_disk_that_stopped_for_hours_bounds_the_queue_and_says_what_was_not_st
     dropped = next(line for line in said if "the disk caught up" in line)
     stored = len(journal.rows("events"))
     assert f"; {13 - stored} writes were not stored" in dropped and 5 <= stored < 13
+
+
+def test_a_journal_that_works_again_is_said_once_to_the_live_view_and_the_page(tmp_path, caplog):
+    """The disk full, then freed: the failure reached the observers (the page, the hooks) as a Health notice, but
+    its end never did: the page showed the journal failing for the rest of the talk. Now one Health(ok) notice
+    follows, on the loop's thread, and one "writing again" line."""
+    from voicecoach.notices import Health, Part
+
+    journal = Journal.open(tmp_path / "j.sqlite3")
+    lines: list[str] = []
+    live = _live(journal, lines)
+    seen: list[tuple[str, Health]] = []
+    live.notify = lambda notice: seen.append((threading.current_thread().name, notice)) \
+        if isinstance(notice, Health) else None  # type: ignore[method-assign]
+    insert = journal._insert
+
+    def refuse(*args, **kwargs):
+        raise JournalUnavailable("journal: disk full")
+
+    with caplog.at_level(logging.INFO):
+        journal._insert = refuse  # type: ignore[method-assign]
+        for t in (1.0, 2.0):
+            live.session.talk.event(Interruption(t=t, start=t, speaker="B", over="A"))
+        assert live.session.talk.flush(10.0)
+        journal._insert = insert  # type: ignore[method-assign]
+        for t in (3.0, 4.0):
+            live.session.talk.event(Interruption(t=t, start=t, speaker="B", over="A"))
+        assert live.session.talk.flush(10.0)
+        live.session.talk.follow()  # the loop's look, once a second: what the writer said is passed on
+    live.close()
+    here = threading.current_thread().name
+    assert [(name, h.ok) for name, h in seen] == [(here, False), (here, True)], seen
+    assert "writing again" in seen[1][1].detail
+    assert sum("writing again" in r.getMessage() for r in caplog.records) == 1

@@ -330,3 +330,23 @@ def test_reset_restores_the_graph_and_restarts_a_dead_daemon():
         server._proc.wait()
         server.reset()
         assert server.running and "vmic" in server.sources()
+
+
+def test_the_servers_answer_is_read_whatever_the_locale(tmp_path):
+    """``pactl info`` names the host and the user, which may be anything (UTF-8, or Latin-1 bytes). Read in this
+    process's locale, an ASCII one (``LC_ALL=C``, no UTF-8 mode) raised UnicodeDecodeError from the monitor check
+    of a silent microphone. FAKE: a ``pactl`` printing such an answer (a user named jürgen cannot be made here)."""
+    import os
+    import subprocess
+    import sys
+
+    fake = tmp_path / "pactl"
+    fake.write_bytes(b"#!/bin/sh\nprintf 'Server String: /run/user/1000/pulse/native\\nUser Name: j\\303\\274rgen\\n"
+                     b"Host Name: caf\\351\\nDefault Source: vmic_speaker.monitor\\n'\n")
+    fake.chmod(0o755)
+    probe = "from voicecoach.audio.server import monitor_as_default; print(monitor_as_default())"
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0",
+           "PYTHONCOERCECLOCALE": "0"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "vmic_speaker.monitor\n"

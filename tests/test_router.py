@@ -118,6 +118,25 @@ def test_silence_runs_the_window_out_on_the_fake_clock():
     assert rig.router.window is not None and rig.router.window[0] == 2
 
 
+def test_a_window_waits_for_an_answer_still_forming_but_not_for_ever():
+    """Audio heard in the window may still give its answer (the recognizer is behind, or half-way through "yes"):
+    the time-out waits for it, ANSWER_LATE_S at most; the answer that comes meanwhile answers this question."""
+    from voicecoach.router import ANSWER_LATE_S
+
+    rig = Rig()
+    rig.detect(suggestion())
+    rig.spoken(0.1)
+    rig.clock.advance(PauseSettings().answer_s + 0.5)
+    assert rig.router.tick(rig.now(), prompt_done=True, answer_forming=True) == []
+    assert rig.router.window is not None
+    assert SuggestionAnswered(Answer.YES) in rig.say(Command.YES)
+    rig = Rig()
+    rig.detect(suggestion())
+    rig.spoken(0.1)
+    rig.clock.advance(PauseSettings().answer_s + ANSWER_LATE_S)
+    assert "Just checking" in says(rig.router.tick(rig.now(), prompt_done=True, answer_forming=True))
+
+
 def test_the_double_clap_answers_yes_to_an_open_question_and_means_pause_otherwise():
     rig = Rig()
     rig.router.start_checkin("nightly", rig.now())  # "Ready?" (the kiosk's ritual consent)

@@ -98,3 +98,32 @@ def test_ctrl_c_during_a_prompt_cuts_it_and_ends_at_once(pulse, tmp_home, args):
     assert took < 2.0, took
     if args[0] == "calibrate":
         assert not (tmp_home.data_dir / "profile.json").exists()  # nothing learned, nothing stored
+
+
+@pytest.mark.parametrize("args", [["say", "Shall we take the twenty minute pause we agreed on? " * 4],
+                                  ["calibrate"]], ids=["say", "calibrate"])
+def test_sigterm_during_a_prompt_leaves_no_prompt_folder(pulse, tmp_home, tmp_path, args):
+    """SIGTERM (``kill``, a closed session's service manager) killed ``say`` and ``calibrate`` at once: their
+    prompt folder, ``/tmp/voicecoach-tts-<pid>-*``, stayed until the next voicecoach start swept it. Now the
+    signal ends them as Ctrl-C does, the folder removed, exit 143."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = pulse.full_env(TMPDIR=str(tmp), **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})
+    proc = subprocess.Popen([VOICECOACH, *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 60
+        while not pulse._sink_inputs() and time.monotonic() < end and proc.poll() is None:
+            time.sleep(0.02)
+        assert pulse._sink_inputs(), "the prompt never started playing"
+        assert list(tmp.glob("voicecoach-tts-*")), "no prompt folder to leave behind"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, err
+    assert err.endswith("voicecoach: stopped (SIGTERM)\n"), err
+    assert list(tmp.glob("voicecoach-tts-*")) == []

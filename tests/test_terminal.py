@@ -277,6 +277,21 @@ def test_the_files_asked_for_are_written_when_the_output_is_read_only_in_part(en
     assert page.stat().st_size > 0 and chart.stat().st_size > 0 and wav.stat().st_size > 0
 
 
+def test_check_piped_into_head_still_exits_with_its_verdict(env):
+    """``voicecoach check | head -1`` (a script keeping the first line, ``set -o pipefail``): the closed pipe ended
+    the checks there with exit 0, "ready" though nothing past the first line was checked (with no sound device
+    here the box is not ready: exit 1). As for ``report --html``, the reader is let go and every check runs: the
+    exit status is the verdict, the same as without the pipe."""
+    command = " ".join(cli_command() + ["check"])
+    alone = subprocess.run(["sh", "-c", f"{command} > /dev/null"], env=env, capture_output=True, text=True, cwd=REPO,
+                           timeout=180, stdin=subprocess.DEVNULL)
+    piped = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -1"], env=env, capture_output=True,
+                           text=True, cwd=REPO, timeout=180, stdin=subprocess.DEVNULL)
+    assert alone.returncode == 1, alone.stderr
+    assert piped.returncode == 1 and len(piped.stdout.splitlines()) == 1, (piped.stdout, piped.stderr)
+    assert "Traceback" not in piped.stderr
+
+
 def test_restoring_the_keyboard_of_a_closed_terminal_does_not_raise(monkeypatch):
     """The unit under the first test: ``KeyReader.stop`` on a terminal that has hung up."""
     import sys

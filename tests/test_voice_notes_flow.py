@@ -84,7 +84,7 @@ class LiveNotes:
     """A live Session with the real pipeline, real TTS, and a real journal with voice notes on. The speaker plays
     into a WAV file (heard at once, to its end), or with ``device`` into the sound device (the virtual one)."""
 
-    def __init__(self, tmp_path, device: bool = False, realtime: bool = False, file=None) -> None:
+    def __init__(self, tmp_path, device: bool = False, realtime: bool = False, file=None, journal_type=None) -> None:
         from voicecoach_dev.live import render_conversation
         from voicecoach import app
         from voicecoach.audio.playback import WavFileSink
@@ -98,7 +98,7 @@ class LiveNotes:
         config = Config()
         config = replace(config, journal=replace(config.journal, voice_notes=True))
         self.audio, _ = render_conversation()
-        self.journal = journal = Journal.open(tmp_path / "journal.sqlite3")
+        self.journal = journal = (journal_type or Journal).open(tmp_path / "journal.sqlite3")
         self.notes = notes = VoiceNotes(journal, True, 60.0)
         sink = None if device else WavFileSink(tmp_path / "heard.wav", realtime=realtime)
         self.speaker = speaker = Speaker(config.speech, sink=sink)
@@ -109,13 +109,27 @@ class LiveNotes:
         self.session = live.session
         self.position = 0
 
-    def feed(self, samples) -> None:
-        """Feed audio to the session frame by frame, on one audio clock."""
+    def feed(self, samples) -> float:
+        """Feed audio to the session frame by frame, on one audio clock; the longest step, in seconds."""
         from voicecoach.sources import ArraySource
 
+        longest = 0.0
         for frame in ArraySource(samples, 30, self.position).frames():
+            start = time.perf_counter()
             self.session.step(frame)
+            longest = max(longest, time.perf_counter() - start)
         self.position += len(samples) - len(samples) % 480
+        return longest
+
+    def until(self, done, timeout_s: float = 10.0) -> None:
+        """Tick (as the loop does between frames) until ``done()`` and the notes' thread has nothing left: on the
+        live microphone a note is saved, found, loaded and deleted there, and what follows comes at a later tick."""
+        worker = getattr(self.session, "note_worker", None)  # (none: the notes on the loop thread)
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and not (done() and (worker is None or not worker.busy)):
+            self.session.tick()
+            time.sleep(0.01)
+        assert done(), self.said
 
     def close(self) -> None:
         """Close the speaker and the journal."""
@@ -136,21 +150,57 @@ def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch
     feed(np.zeros(16000, np.int16))
     feed(audio[16000 * 5: 16000 * 12])  # the note: 7 s of speech
     feed(np.zeros(16000 * 4, np.int16))  # then silence ends it
+    live.until(lambda: "is saved" in " ".join(said))
     assert speaker.wait(10)
     stored = notes.list_notes()
     assert len(stored) == 1 and 5.0 < stored[0].duration_s < 11.0, (stored, said)
-    assert "is saved" in " ".join(said)
     session.submit(Command.PLAY_NOTES)
     feed(np.zeros(480, np.int16))
-    assert "There is one note" in " ".join(said)
+    live.until(lambda: "There is one note" in " ".join(said))
     assert speaker.wait(10)
-    feed(np.zeros(480, np.int16))
-    assert "keep it" in " ".join(said)  # asked once the note has played to its end
+    live.until(lambda: "Would you like to keep it" in " ".join(said))  # asked once the note has played to its end
     session.submit(Command.NOT_NOW)  # "would you like to keep it?" -> delete
     feed(np.zeros(480, np.int16))
+    live.until(lambda: "Deleted" in " ".join(said))
     assert notes.list_notes() == []
     assert "Deleted" in " ".join(said)
     live.close()
+
+
+def test_a_note_saved_and_deleted_on_a_slow_disk_does_not_hold_the_live_loop(tmp_path, monkeypatch):
+    """FAKE: every journal commit 0.5 s slower, holding its lock (a slow SD card: SlowJournal). A note's save (its
+    audio fsynced, then indexed) and its delete ran on the loop's thread: the step that ended the note, and the one
+    that said "Deleted", each waited for the disk (1.5 s and 1.2 s with every fsync 300 ms slower:
+    scripts/measure_note_save.py). Now they run on the notes' own thread and the steps go on at once."""
+    from test_journal_writer import SlowJournal
+
+    class SlowerJournal(SlowJournal):
+        delay_s = 0.5
+
+    monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path))
+    live = LiveNotes(tmp_path, journal_type=SlowerJournal)
+    live.feed(live.audio[: 16000 * 2])
+    live.session.submit(Command.LEAVE_NOTE)
+    live.feed(np.zeros(480, np.int16))
+    assert live.speaker.wait(10)
+    time.sleep(SELF_HEARING_TAIL_S)
+    live.feed(np.zeros(16000, np.int16))
+    live.feed(live.audio[16000 * 5: 16000 * 9])
+    live.session.talk.flush(30.0)  # the talk's own writes are not what is timed
+    saving = live.feed(np.zeros(16000 * 4, np.int16))  # the silence that ends the note: it is saved
+    live.until(lambda: "is saved" in " ".join(live.said), timeout_s=30.0)
+    live.session.submit(Command.PLAY_NOTES)
+    live.feed(np.zeros(480, np.int16))
+    live.until(lambda: "There is one note" in " ".join(live.said), timeout_s=30.0)
+    assert live.speaker.wait(30)
+    live.until(lambda: "Would you like to keep it" in " ".join(live.said), timeout_s=30.0)
+    live.session.talk.flush(30.0)
+    live.session.submit(Command.NOT_NOW)
+    deleting = live.feed(np.zeros(480, np.int16))
+    live.until(lambda: "Deleted" in " ".join(live.said), timeout_s=30.0)
+    assert live.notes.list_notes() == []
+    live.live.close()
+    assert saving < 0.25 and deleting < 0.25, (saving, deleting)
 
 
 def test_a_stored_note_that_cannot_be_read_is_not_asked_about_and_not_now_keeps_it(tmp_path, monkeypatch):
@@ -162,9 +212,11 @@ def test_a_stored_note_that_cannot_be_read_is_not_asked_about_and_not_now_keeps_
     live.feed(live.audio[: 16000 * 2])
     live.session.submit(Command.PLAY_NOTES)
     live.feed(np.zeros(480, np.int16))
-    assert "couldn't play this note" in " ".join(live.said) and "keep it" not in " ".join(live.said)
+    live.until(lambda: "couldn't play this note" in " ".join(live.said))
+    assert "keep it" not in " ".join(live.said)
     live.session.submit(Command.NOT_NOW)
     live.feed(np.zeros(480, np.int16))
+    live.until(lambda: True)
     assert [n.id for n in live.notes.list_notes()] == [note_id] and "Deleted" not in " ".join(live.said)
     live.close()
 
@@ -184,6 +236,7 @@ def test_a_note_whose_playback_fails_part_way_is_not_asked_about_and_stays_saved
     live.feed(live.audio[: 16000 * 2])
     live.session.submit(Command.PLAY_NOTES)
     live.feed(np.zeros(480, np.int16))
+    live.until(lambda: "There is one note" in " ".join(live.said))  # found and loaded on the notes' thread
     deadline = time.monotonic() + 20
     while not (live.speaker.is_speaking() and not live.speaker._queue) and time.monotonic() < deadline:
         time.sleep(0.02)  # until the note itself plays (the prompts before it are spoken first)
@@ -195,6 +248,7 @@ def test_a_note_whose_playback_fails_part_way_is_not_asked_about_and_stays_saved
     assert "couldn't play this note" in " ".join(live.said) and "keep it" not in " ".join(live.said), live.said
     live.session.submit(Command.NOT_NOW)
     live.feed(np.zeros(480, np.int16))
+    live.until(lambda: True)
     assert [n.id for n in live.notes.list_notes()] == [note_id] and "Deleted" not in " ".join(live.said)
     live.close()
 

@@ -44,6 +44,9 @@ from .records import RECORD_TYPES, Answer, CheckinEnded, CheckinOutcome, Record,
 log = logging.getLogger(__name__)
 
 NOTE_COMMANDS = frozenset({Command.LEAVE_NOTE, Command.PLAY_NOTES})
+# An answer said in the last moments of its window is decided by the recognizer up to about 0.8 s after its sound
+# ends (more when the recognizer's thread is behind): the time-out waits for it this long at most.
+ANSWER_LATE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -178,14 +181,18 @@ class Router:
             return self._ask(self.coach, lambda: self.coach.heard(reply, now, unprompted=True), now)
         return []
 
-    def tick(self, now: float, prompt_done: bool) -> list[Effect]:
-        """Time passes. ``prompt_done``: nothing is being said (a pending question's window opens now)."""
+    def tick(self, now: float, prompt_done: bool, answer_forming: bool = False) -> list[Effect]:
+        """Time passes. ``prompt_done``: nothing is being said (a pending question's window opens now).
+
+        ``answer_forming``: audio heard inside the open window may still give its answer (the recognizer has not
+        yet caught up with it, or is half-way through a phrase): the window's time-out waits for it, at most
+        ``ANSWER_LATE_S`` more, so an answer said in time is heard even if the recognizer decides it late."""
         out: list[Effect] = []
         window = self._window
         if window is not None and window.opened_at is None and prompt_done:
             self._serial += 1
             window.opened_at, window.serial = now, self._serial
-        if window is not None and window.opened_at is not None and now >= window.opened_at + window.listen.timeout_s:
+        if window is not None and window.opened_at is not None and self._timed_out(window, now, answer_forming):
             self._window = None
             out += self._ask(window.asker, lambda: window.asker.heard(None, now), now)
         out += self._ask(self.coach, lambda: self.coach.tick(now), now)
@@ -193,6 +200,13 @@ class Router:
             runner = self.runner
             out += self._ask(runner, lambda: runner.tick(now), now)
         return out
+
+    @staticmethod
+    def _timed_out(window: _Window, now: float, answer_forming: bool) -> bool:
+        """The window's time is up (and, if an answer is forming, the longest wait for it is over too)."""
+        assert window.opened_at is not None
+        ends = window.opened_at + window.listen.timeout_s
+        return now >= ends + ANSWER_LATE_S if answer_forming else now >= ends
 
     def start_checkin(self, name: str, now: float, consented: bool = False) -> list[Effect]:
         """Begin a check-in script now (from the command line, the kiosk schedule or the coach)."""

