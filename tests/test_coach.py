@@ -160,3 +160,32 @@ def test_no_shaming_words_in_anything_the_coach_says():
         texts.append(says(coach.tick(clock.now())))
     all_text = " ".join(texts).lower()
     assert all(word not in all_text for word in SHAMING)
+
+
+def test_a_pause_counts_the_time_the_machine_was_suspended():
+    # the lid closed at the start of a 20-minute pause and opened two hours later: the monotonic clock (the loop's
+    # now) stood still meanwhile; the pause is real minutes apart, so "Welcome back" comes at the first tick
+    clock = FakeClock(100.0)
+    coach = Coach(PauseSettings(length_min=20, warn_before_end_min=2), suspended=clock.suspended)
+    coach.heard(Command.PAUSE, clock.now(), unprompted=True)
+    clock.advance(30)
+    clock.suspend(2 * 3600)
+    clock.advance(1)
+    assert coach.state(clock.now()).pause_left_s == 0.0
+    end = coach.tick(clock.now())
+    assert "Welcome back" in says(end) and "minutes left" not in says(end)
+    assert PauseEnded(PauseEnd.COMPLETED, round((31 + 2 * 3600) / 60.0, 2)) in end
+
+
+def test_a_short_suspend_inside_a_pause_shortens_what_is_left_by_its_length():
+    clock = FakeClock()
+    coach = Coach(PauseSettings(length_min=20, warn_before_end_min=0), suspended=clock.suspended)
+    clock.suspend(500)  # a suspend before the pause does not count towards it
+    coach.heard(Command.PAUSE, clock.now(), unprompted=True)
+    clock.advance(60)
+    clock.suspend(5 * 60)
+    assert coach.state(clock.now()).pause_left_s == 14 * 60
+    clock.advance(14 * 60 - 1)
+    assert coach.tick(clock.now()) == []
+    clock.advance(1)
+    assert "Welcome back" in says(coach.tick(clock.now()))

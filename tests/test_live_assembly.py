@@ -290,3 +290,17 @@ def test_a_suggestion_during_a_check_in_that_says_nothing_of_it_is_not_stored_or
     assert summary.suggestions == 0 and not any("pause_suggested" in line for line in lines), lines
     journal = Journal.open(live.journal.path)
     assert journal.rows("suggestions") == [] and journal.rows("events") == []
+
+
+def test_the_pause_counts_a_suspend_only_on_the_real_clock_and_microphone():
+    from pathlib import Path
+
+    from voicecoach.clock import FakeClock, MonotonicClock, suspended_clock
+    from voicecoach.runtime_live import pause_suspended
+
+    mic = LiveSpec(TalkSource.LISTEN)
+    told = pause_suspended(MonotonicClock(), mic)
+    assert (told is None) == (suspended_clock() is None)  # Linux: CLOCK_BOOTTIME - CLOCK_MONOTONIC
+    assert pause_suspended(FakeClock(), mic) is None
+    assert pause_suspended(MonotonicClock(), LiveSpec(TalkSource.LISTEN, file=Path("talk.wav"))) is None
+    assert pause_suspended(MonotonicClock(), LiveSpec(TalkSource.LISTEN, microphone=False)) is None

@@ -45,6 +45,7 @@ class FakeClock:
 
     def __init__(self, start: float = 0.0) -> None:
         self._t = float(start)
+        self._asleep = 0.0
 
     def now(self) -> float:
         """The fake time."""
@@ -59,6 +60,16 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         """Advance instead of sleeping."""
         self.advance(max(0.0, seconds))
+
+    def suspend(self, seconds: float) -> None:
+        """Model a suspend of the machine: the monotonic ``now`` stands still, :meth:`suspended` grows."""
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        self._asleep += seconds
+
+    def suspended(self) -> float:
+        """Seconds spent in modelled suspends (what :func:`suspended_clock` tells of the real machine)."""
+        return self._asleep
 
 
 class AudioClock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import Enum
+from typing import Callable
 
 from .actions import Action, Listen, Say, Snooze, StartCheckin, StopSpeaking
 from .commands import Command, Reply
@@ -53,9 +54,14 @@ def _minutes(value: float) -> str:
 class Coach:
     """Offers the agreed pause when the talk escalates, and runs it."""
 
-    def __init__(self, settings: PauseSettings | None = None, has_checkin: bool = True) -> None:
+    def __init__(self, settings: PauseSettings | None = None, has_checkin: bool = True,
+                 suspended: Callable[[], float] | None = None) -> None:
+        """``suspended``: seconds the machine has spent suspended so far (:func:`voicecoach.clock.suspended_clock`
+        on the live microphone; a fake in tests). The agreed pause is real minutes apart: time the lid was closed
+        counts towards it, though ``now`` (the loop's monotonic clock, which stops in a suspend) does not show it."""
         self.settings = settings or PauseSettings()
         self.has_checkin = has_checkin
+        self._suspended = suspended or (lambda: 0.0)
         self.reset()
 
     def reset(self) -> None:
@@ -65,6 +71,7 @@ class Coach:
         self._pause_end = 0.0
         self._warned = False
         self._pause_started = 0.0
+        self._slept_at_start = 0.0
         self.suggestions = 0
         self.pauses = 0
         self.declined = 0
@@ -105,7 +112,7 @@ class Coach:
         """Time passes: pause cues and the pause's end."""
         if self.mode is not Mode.PAUSING:
             return []
-        left = self._pause_end - now
+        left = self._pause_left(now)
         warn_s = self.settings.warn_before_end_min * 60.0
         if not self._warned and warn_s > 0 and left <= warn_s:
             self._warned = True
@@ -121,8 +128,15 @@ class Coach:
 
     def state(self, now: float) -> CoachState:
         """What the coach is doing, for the live view."""
-        left = max(0.0, self._pause_end - now) if self.mode is Mode.PAUSING else None
+        left = max(0.0, self._pause_left(now)) if self.mode is Mode.PAUSING else None
         return CoachState(self.mode, left, self.suggestions, self.pauses)
+
+    def _slept(self) -> float:
+        """Seconds the machine has been suspended since the pause began."""
+        return max(0.0, self._suspended() - self._slept_at_start)
+
+    def _pause_left(self, now: float) -> float:
+        return self._pause_end - now - self._slept()
 
     @property
     def busy(self) -> bool:
@@ -167,6 +181,7 @@ class Coach:
         self.mode = Mode.PAUSING
         self.pauses += 1
         self._pause_started = now
+        self._slept_at_start = self._suspended()
         self._pause_end = now + self.settings.length_min * 60.0
         self._warned = False
         length = _minutes(self.settings.length_min)
@@ -188,7 +203,7 @@ class Coach:
         return []
 
     def _end_pause(self, now: float, how: PauseEnd) -> list[Action]:
-        actual_min = (now - self._pause_started) / 60.0
+        actual_min = (now - self._pause_started + self._slept()) / 60.0
         record = PauseEnded(how, round(actual_min, 2))
         # Back from the pause (or stopping it early, their choice): no suggestion while they find their way back in.
         # The detectors' cooldown counts from the suggestion, which a pause of a few minutes or more outlasts.

@@ -43,7 +43,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from .audio.frames import Frame, FrameSource
-from .clock import Clock, MonotonicClock, suspend_counting_clock
+from .clock import Clock, MonotonicClock, suspend_counting_clock, suspended_clock
 from .coach import Coach
 from .commands import Command, Reply, Source
 from .config import Config
@@ -109,6 +109,14 @@ class LiveSpec:
     wait_for_device: bool = False  # a named microphone that is not plugged in is waited for (the kiosk)
     resilient: bool = False  # an unexpected error in the loop is logged and the loop goes on (the kiosk)
     microphone: bool = True  # without ``file``, the audio comes from the microphone (the demo feeds its own)
+
+
+def pause_suspended(clock: Clock, spec: "LiveSpec") -> Callable[[], float] | None:
+    """What tells the coach how long the machine was suspended: on the real clock and microphone the agreed pause
+    is real minutes apart (a lid closed through a 20-minute pause counts), while turn timers in a check-in pause
+    with the machine; a file replayed or a fake clock has no suspend (None)."""
+    real_time = isinstance(clock, MonotonicClock) and spec.microphone and spec.file is None
+    return suspended_clock() if real_time else None
 
 
 def _every(period_s: float, clock: Clock, work: Callable[[], None]) -> Callable[[], None]:
@@ -239,7 +247,7 @@ class Live:
         names = (config.partners.a_name, config.partners.b_name)
         flow = NotesFlow(names, config.journal.voice_notes, config.journal.note_max_s, wall=time.time)
         checkins = app.runner_factory(config, offer_later=spec.offer_later)
-        coach = Coach(config.pause, has_checkin=checkins is not None)
+        coach = Coach(config.pause, has_checkin=checkins is not None, suspended=pause_suspended(clock, spec))
         router = Router(coach, flow, checkins, anytime=app.anytime_commands(config))
         _prepare_in_background(speaker, [coach.suggestion_text()])
         live: Live | None = None
