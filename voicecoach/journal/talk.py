@@ -137,8 +137,8 @@ class TalkLog:
         line logged if the failure was logged here (the journal logs its own comeback: "it can be now"), and the
         journal's next failure is said again."""
         self._ok = True
-        if self._said:
-            log.info("%s", line)
+        if self._said:  # as visible as the failure's warning: one who saw "cannot write" (even --quiet) sees this
+            log.warning("%s", line)
         self._said = False
         self.on_recovered(line)
 
