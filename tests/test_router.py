@@ -337,3 +337,21 @@ def test_in_quiet_hours_a_running_check_in_gives_no_reminder_of_the_pause_and_go
     rig.router.hold_suggestions = False
     assert "say pause" in says(rig.detect(suggestion(50.0)))
     assert rig.say(Command.PAUSE) and rig.router.coach.mode is Mode.PAUSING
+
+
+def test_play_my_notes_said_again_while_they_are_looked_up_starts_no_second_lookup():
+    # the lookup runs on the notes' thread (journal/note_worker.py): its answer comes ticks later. Before, a second
+    # "play my notes" meanwhile started a second lookup, and the notes were played through twice
+    rig = Rig()
+    assert rig.say(Command.PLAY_NOTES) == [FindNotes()]
+    again = rig.say(Command.PLAY_NOTES)
+    assert FindNotes() not in again and "still looking" in says(again)
+    assert rig.say(Command.LEAVE_NOTE) == []  # not recorded over the notes about to play
+    assert not rig.router.idle
+    assert rig.detect(suggestion()) == [Withheld(suggestion(), "a voice note is under way")]
+    effects = rig.router.notes_found([NoteSummary(1, 0.0, "A")], rig.now())
+    assert "There is one note" in says(effects)
+    rig.router.note_played(1, True, rig.now())
+    rig.spoken()
+    rig.say(Command.YES)
+    assert rig.say(Command.PLAY_NOTES) == [FindNotes()]  # once answered, a new lookup is made

@@ -44,6 +44,7 @@ from .records import RECORD_TYPES, Answer, CheckinEnded, CheckinOutcome, Record,
 log = logging.getLogger(__name__)
 
 NOTE_COMMANDS = frozenset({Command.LEAVE_NOTE, Command.PLAY_NOTES})
+STILL_FINDING = "One moment, I'm still looking for your notes."  # "play my notes" again while they are looked up
 # An answer said in the last moments of its window is decided by the recognizer up to about 0.8 s after its sound
 # ends (more when the recognizer's thread is behind): the time-out waits for it this long at most.
 ANSWER_LATE_S = 2.0
@@ -109,6 +110,7 @@ class Router:
         self._window: _Window | None = None
         self._serial = 0
         self._note_pending = False
+        self._finding = False  # "play my notes" asked, the lookup (on the notes' thread) not yet answered
         self._reminded = False  # the running check-in offered the pause (its one reminder): not yet answered
 
     # --- inputs ---------------------------------------------------------------------------------------------
@@ -153,7 +155,7 @@ class Router:
         if self.coach.busy:
             return {Mode.OFFERING: "a question is open", Mode.PAUSING: "the pause is running",
                     Mode.WELCOMING: "a question is open"}.get(self.coach.mode, "busy")
-        if self.notes.active or self._note_pending:
+        if self.notes.active or self._note_pending or self._finding:
             return "a voice note is under way"
         return ""
 
@@ -174,7 +176,10 @@ class Router:
         if reply in NOTE_COMMANDS:
             if self.coach.busy or self.notes.active or self._note_pending:
                 return []
+            if self._finding:  # one lookup at a time: a second one would play every note twice
+                return [Say(STILL_FINDING)] if reply is Command.PLAY_NOTES else []
             if reply is Command.PLAY_NOTES:
+                self._finding = True
                 return [FindNotes()]
             return self._ask(self.notes, self.notes.leave, now)
         if isinstance(reply, Command):
@@ -226,6 +231,7 @@ class Router:
 
     def notes_found(self, notes: Sequence[NoteSummary], now: float) -> list[Effect]:
         """The notes waiting for whoever said "play my notes" (after :class:`FindNotes`)."""
+        self._finding = False
         return self._ask(self.notes, lambda: self.notes.play(notes), now)
 
     def note_recorded(self, to_partner: str | None, saved: bool, now: float) -> list[Effect]:
@@ -281,7 +287,7 @@ class Router:
     def idle(self) -> bool:
         """True when nothing is under way: no question, check-in, pause or voice note."""
         return (self._window is None and self.runner is None and not self.coach.busy and not self.notes.active
-                and not self._note_pending)
+                and not self._note_pending and not self._finding)
 
     # --- routing the policies' actions -----------------------------------------------------------------------
 
