@@ -261,3 +261,58 @@ def test_the_kiosks_local_time_keeps_a_ritual_once_on_the_nights_the_clocks_chan
         fired += [(now.replace(tzinfo=None, microsecond=0), name) for name in scheduler.due(now)]
         t += 10.0
     assert fired == [(expected_local, "nightly")]
+
+
+# --- local days outside the kiosk's scheduler: the hooks, the page on its own, the voice notes' wording ----------
+
+LATE_UTC = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc).timestamp()  # Tue 10:00 in Kiritimati (UTC+14)
+
+
+def test_the_hooks_date_and_count_events_in_a_zone_set_while_they_run(zone_link, tmp_path):
+    """The hooks' "at" and "today" followed the zone the process started in (UTC here) for good."""
+    import json
+    import sys
+
+    from voicecoach.hooks.events import HookKind
+    from voicecoach.hooks.runtime import Hooks, MqttPublisher
+    from voicecoach.hooks.settings import HookSettings
+
+    link, set_zone = zone_link
+    local = LocalTime(str(link), wall=lambda: LATE_UTC)
+    set_zone("Pacific/Kiritimati")
+    out, script = tmp_path / "events.jsonl", tmp_path / "hook.py"
+    script.write_text("import sys\nopen(sys.argv[1], 'a').write(sys.stdin.read() + '\\n')\n")
+    hooks = Hooks(HookSettings(command=(sys.executable, str(script), str(out))), hostname="pi", local=local).start()
+    hooks.send(HookKind.PAUSE_TAKEN, minutes=20.0)
+    hooks.close()
+    event = json.loads(out.read_text().splitlines()[0])
+    assert event["at"].endswith("+14:00"), event
+
+    publisher = MqttPublisher(HookSettings(mqtt="mqtt://127.0.0.1:1"), "pi", local)  # nobody there: dropped
+    from voicecoach.hooks.events import HookEvent
+
+    publisher._handle(HookEvent(HookKind.PAUSE_TAKEN, LATE_UTC))
+    assert str(publisher.state.counts.day) == "2026-11-24"  # Kiritimati's Tuesday, not UTC's Monday
+    assert publisher._idle() > 0 and str(publisher.state.counts.day) == "2026-11-24"  # no roll-over back
+
+
+def test_a_voice_note_is_from_this_morning_in_a_zone_set_while_the_loop_runs(zone_link):
+    from voicecoach.notes_flow import NotesFlow, NoteSummary
+
+    link, set_zone = zone_link
+    local = LocalTime(str(link))
+    flow = NotesFlow(("Sam", "Alex"), True, wall=lambda: LATE_UTC + 1800, local=local.at)
+    set_zone("Pacific/Kiritimati")
+    said = " ".join(getattr(a, "text", "") for a in flow.play([NoteSummary(1, LATE_UTC, "A")]))
+    assert "from this morning" in said, said  # 10:00 there; "this evening" in UTC
+
+
+def test_the_page_on_its_own_follows_the_zone_set_now():
+    """``voicecoach web`` alone: its "Now" (next ritual, quiet hours) took datetime.now, the zone it started in."""
+    from pathlib import Path
+
+    from voicecoach.web.status import OfflineStatus
+
+    status = OfflineStatus(Path("config.toml"), Path("journal.sqlite3"))
+    assert isinstance(getattr(status.local_now, "__self__", None), LocalTime)
+    assert status.local_now().tzinfo is not None

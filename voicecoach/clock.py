@@ -131,6 +131,12 @@ class LocalTime:
         zone = self._zone_now()
         return datetime.fromtimestamp(t, zone) if zone is not None else datetime.fromtimestamp(t).astimezone()
 
+    def at(self, epoch_s: float) -> datetime:
+        """The local time (aware) of the instant ``epoch_s``, in the zone the system is set to now."""
+        zone = self._zone_now()
+        return datetime.fromtimestamp(epoch_s, zone) if zone is not None else \
+            datetime.fromtimestamp(epoch_s).astimezone()
+
     def _zone_now(self) -> tzinfo | None:
         if self._file is None:
             return self._zone

@@ -26,9 +26,13 @@ class NoteSummary:
     from_partner: str  # "A" | "B"
 
 
-def _when(epoch_s: float, now_epoch_s: float) -> str:
-    day = datetime.fromtimestamp(epoch_s)
-    today = datetime.fromtimestamp(now_epoch_s).date()
+def _process_local(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s)
+
+
+def _when(epoch_s: float, now_epoch_s: float, local: Callable[[float], datetime] = _process_local) -> str:
+    day = local(epoch_s)
+    today = local(now_epoch_s).date()
     part = "morning" if day.hour < 12 else "afternoon" if day.hour < 18 else "evening"
     if day.date() == today:
         return f"this {part}"
@@ -41,9 +45,13 @@ class NotesFlow:
     """Leaving and playing voice notes, one step at a time."""
 
     def __init__(self, names: tuple[str, str], enabled: bool, max_s: float = 60.0,
-                 wall: Callable[[], float] = lambda: 0.0) -> None:
+                 wall: Callable[[], float] = lambda: 0.0,
+                 local: Callable[[float], datetime] = _process_local) -> None:
+        """``wall``: epoch seconds now; ``local``: an epoch time as local time (:meth:`voicecoach.clock.LocalTime.at`
+        in a long-running process, so "this evening" follows a time zone set while it runs)."""
         self.names = {"A": names[0], "B": names[1]}
         self.wall = wall  # epoch seconds, for "a note from yesterday evening"
+        self.local = local
         self.enabled = enabled
         self.max_s = max_s
         self._queue: list[NoteSummary] = []
@@ -103,7 +111,7 @@ class NotesFlow:
             return [Say("That's all the notes.")]
         note = self._current = self._queue.pop(0)
         sender = self.names.get(note.from_partner, "your partner")
-        return [Say(f"A note from {sender}, from {_when(note.created_at, self.wall())}."), PlayNote(note.id)]
+        return [Say(f"A note from {sender}, from {_when(note.created_at, self.wall(), self.local)}."), PlayNote(note.id)]
 
     def played(self, note_id: int, ok: bool) -> list[Action]:
         """The runtime played note ``note_id`` to its end (``ok`` False: it could not be loaded, or its playback

@@ -43,7 +43,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from .audio.frames import Frame, FrameSource
-from .clock import Clock, MonotonicClock, suspend_counting_clock, suspended_clock
+from .clock import Clock, LocalTime, MonotonicClock, suspend_counting_clock, suspended_clock
 from .coach import Coach
 from .commands import Command, Reply, Source
 from .config import Config
@@ -245,7 +245,8 @@ class Live:
         if isinstance(notes, str):   # "open"
             notes = app.make_notes(config, journal)
         names = (config.partners.a_name, config.partners.b_name)
-        flow = NotesFlow(names, config.journal.voice_notes, config.journal.note_max_s, wall=time.time)
+        flow = NotesFlow(names, config.journal.voice_notes, config.journal.note_max_s, wall=time.time,
+                         local=LocalTime().at)  # "this evening" in the zone set now, not at the start
         checkins = app.runner_factory(config, offer_later=spec.offer_later)
         coach = Coach(config.pause, has_checkin=checkins is not None, suspended=pause_suspended(clock, spec))
         router = Router(coach, flow, checkins, anytime=app.anytime_commands(config))

@@ -77,12 +77,14 @@ def _serve(args: argparse.Namespace, config, settings) -> int:  # noqa: ANN001 -
     from ..web.runtime import WebServer, build_context, cannot_serve
     from ..web.status import OfflineStatus
 
+    from ..clock import LocalTime
+
     journal = path_for(config.journal.file)
     path = config_path(args)
-
+    local_now = LocalTime().now  # the page and its status follow a time zone set while it runs
     try:
-        server = WebServer(build_context(config, path, JournalAccess(journal), OfflineStatus(path, journal), None,
-                                         settings=settings))
+        server = WebServer(build_context(config, path, JournalAccess(journal), OfflineStatus(path, journal, local_now),
+                                         None, local_now=local_now, settings=settings))
     except OSError as exc:
         raise VoicecoachError(cannot_serve(exc, settings.address, settings.port, "--port or [web] port")) from None
     stop = threading.Event()

@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Callable
+
+Local = Callable[[float], datetime]  # epoch seconds -> local time (aware)
+
+
+def _process_local(epoch_s: float) -> datetime:
+    """Local time in the zone the process started in (a long-running one passes :meth:`LocalTime.at` instead)."""
+    return datetime.fromtimestamp(epoch_s).astimezone()
 
 
 class HookKind(Enum):
@@ -94,10 +101,11 @@ class HookEvent:
     reason: str | None = None  # why a pause was suggested: sent only with details
     health: Health | None = None  # for HEALTH events
 
-    def to_dict(self, details: bool = False) -> dict[str, Any]:
-        """The JSON form sent to the broker and to the program (``event_type`` as Home Assistant expects)."""
+    def to_dict(self, details: bool = False, local: Local | None = None) -> dict[str, Any]:
+        """The JSON form sent to the broker and to the program (``event_type`` as Home Assistant expects).
+        ``local``: an epoch time as local time (:meth:`voicecoach.clock.LocalTime.at`; the process's zone if None)."""
         out: dict[str, Any] = {"event_type": self.kind.value,
-                               "at": datetime.fromtimestamp(self.at).astimezone().isoformat(timespec="seconds")}
+                               "at": (local or _process_local)(self.at).isoformat(timespec="seconds")}
         for key in ("checkin", "how", "minutes"):
             value = getattr(self, key)
             if value is not None:
@@ -119,9 +127,9 @@ class HomeState:
     health: Health = field(default_factory=Health)
     counts: DayCounts = field(default_factory=DayCounts)
 
-    def apply(self, event: HookEvent) -> None:
-        """Update the state with an event."""
-        self.counts = self.counts.after(event.kind, datetime.fromtimestamp(event.at).date())
+    def apply(self, event: HookEvent, local: Local | None = None) -> None:
+        """Update the state with an event (counted on its local day: ``local`` as for :meth:`HookEvent.to_dict`)."""
+        self.counts = self.counts.after(event.kind, (local or _process_local)(event.at).date())
         if event.kind is HookKind.PAUSE_TAKEN:
             self.activity = Activity.PAUSE
         elif event.kind is HookKind.CHECKIN_STARTED:

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from ..clock import LocalTime
 from .command import CommandHook
 from .events import HomeState, HookEvent, HookKind, allowed
 from .ha import Message, discovery, topics_for
@@ -90,8 +91,9 @@ class _Worker:
 class MqttPublisher:
     """Publishes events and the kiosk's state to the broker, with Home Assistant discovery."""
 
-    def __init__(self, settings: HookSettings, hostname: str) -> None:
+    def __init__(self, settings: HookSettings, hostname: str, local: LocalTime | None = None) -> None:
         self.settings = settings
+        self.local = local or LocalTime()  # "today" and event dates in the zone set now, not at the start
         self.address = parse_mqtt_url(settings.mqtt)
         self.topics = topics_for(settings, hostname)
         self.hostname = hostname
@@ -156,7 +158,7 @@ class MqttPublisher:
         if event is GOODBYE:
             self.goodbye()
             return
-        self.state.apply(event)
+        self.state.apply(event, self.local.at)
         if self._conn is not None and self._conn.closed_by_broker():
             # the broker restarted (a Home Assistant update): this event would vanish into the closed connection,
             # so connect again at once rather than after the back-off
@@ -169,7 +171,7 @@ class MqttPublisher:
         if conn is None:
             self.dropped += 1
             return
-        payload = json.dumps(event.to_dict(self.settings.details), sort_keys=True).encode("utf-8")
+        payload = json.dumps(event.to_dict(self.settings.details, self.local.at), sort_keys=True).encode("utf-8")
         try:
             conn.publish(self.topics.event, payload)
             conn.publish(*_fields(self._state_message()))
@@ -180,7 +182,7 @@ class MqttPublisher:
 
     def _idle(self) -> float:
         """Reconnect, keep the connection alive, start a new day's counts; returns how long to wait."""
-        if self.state.roll_over(_today()) and self._conn is not None:
+        if self.state.roll_over(self.local.now().date()) and self._conn is not None:
             self._publish_quietly(self._state_message())
         conn = self._connect()
         if conn is None:
@@ -223,18 +225,15 @@ def _fields(message: Message) -> tuple[str, bytes, bool]:
     return message.topic, message.payload, message.retain
 
 
-def _today():
-    from datetime import date
-
-    return date.fromtimestamp(time.time())
-
-
 class Hooks:
     """The hooks the couple configured: ``send()`` from any thread, ``close()`` at the end."""
 
-    def __init__(self, settings: HookSettings, hostname: str | None = None) -> None:
+    def __init__(self, settings: HookSettings, hostname: str | None = None, local: LocalTime | None = None) -> None:
+        """``local``: the local time that dates events and starts "today" (:class:`LocalTime`, which follows a time
+        zone set while the kiosk runs)."""
         self.settings = settings
-        self.mqtt = MqttPublisher(settings, hostname or socket.gethostname()) if settings.mqtt else None
+        self.local = local or LocalTime()
+        self.mqtt = MqttPublisher(settings, hostname or socket.gethostname(), self.local) if settings.mqtt else None
         self.command = CommandHook(settings.command, settings.command_timeout_s) if settings.command else None
         self._command_worker = _Worker("voicecoach-hooks-command", self._run_command, lambda: 3600.0) \
             if self.command else None
@@ -260,7 +259,7 @@ class Hooks:
 
     def _run_command(self, event: HookEvent) -> None:
         assert self.command is not None
-        self.command.send(event.to_dict(self.settings.details))
+        self.command.send(event.to_dict(self.settings.details, self.local.at))
 
     def close(self, timeout_s: float = CLOSE_S, program_s: float = 5.0) -> None:
         """Send what is queued, say goodbye to the broker, stop the threads. The broker is waited for ``timeout_s``

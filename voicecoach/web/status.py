@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
+from ..clock import LocalTime
 from ..config import Config, KioskSettings
 from ..errors import InputError, VoicecoachError
 
@@ -163,11 +164,13 @@ class OfflineStatus:
 
     config_path: Path
     journal_path: Path
+    # the page runs for days: its "Now" follows a time zone set meanwhile (datetime.now keeps the first one)
+    local_now: Callable[[], datetime] = field(default_factory=lambda: LocalTime().now)
 
     def status(self) -> Status:
         """The status now."""
         config = current_config(self.config_path)
-        return offline_status(config, self.journal_path, datetime.now())
+        return offline_status(config, self.journal_path, self.local_now())
 
 
 @dataclass
