@@ -66,7 +66,8 @@ def make_app(home, pairing: str = "auto", address: str = "127.0.0.1", max_body_k
             return offline_status(config, journal, NOW.replace(tzinfo=None))
 
     ctx = WebContext(config_path=home.config_file, journal=JournalAccess(journal), settings=settings, status=Status(),
-                     controls=controls, codes=PairingCodes(home.data_dir), secret=b"k" * 32, wall=clock.wall,
+                     controls=controls, codes=PairingCodes(home.data_dir, steady=clock.wall),  # a fake never-set clock
+                     secret=b"k" * 32, wall=clock.wall,
                      local_now=lambda: NOW, rehearsals=Rehearsals(config), pair_limit=RateLimit(),
                      on_schedule_saved=None)
     app = create_app(ctx)
@@ -226,6 +227,31 @@ def test_an_expired_code_does_not_pair(home) -> None:
     client = app.test_client()
     resp = client.post("/pair", data={"csrf": csrf_of(client, "/pair"), "code": code})
     assert resp.status_code == 403 and b"expired" in resp.data
+
+
+def test_a_pairing_code_expires_by_a_clock_that_is_never_set(tmp_path) -> None:
+    """Its expiry was a wall time: the clock set back an hour (by hand, a Pi's network time) kept a 10-minute code
+    working for 70 minutes. Now it expires by CLOCK_BOOTTIME (here a fake), in the boot it was made in."""
+    from voicecoach.clock import FakeClock
+
+    steady, boot = FakeClock(1000.0), ["boot-1"]
+    codes = PairingCodes(tmp_path, steady=steady.now, boot=lambda: boot[0])
+    wall = NOW.timestamp()
+    code = codes.new_code(wall, 10)
+    steady.advance(300)
+    assert codes.minutes_left(wall + 7200) == 5.0  # the wall clock set forward two hours: still 5 minutes
+    steady.advance(301)
+    wall -= 3600  # ten minutes later by the steady clock, but the wall clock was set back an hour
+    assert codes.minutes_left(wall) is None
+    result = codes.check(code, wall)
+    assert not result.ok and "expired" in result.message
+    code = codes.new_code(wall, 10)
+    boot[0] = "boot-2"  # the machine started again: CLOCK_BOOTTIME began at zero
+    assert codes.minutes_left(wall) is None and not codes.check(code, wall).ok
+    wall_only = PairingCodes(tmp_path, steady=None)  # no such clock (not Linux or macOS): the wall time
+    code = wall_only.new_code(wall, 10)
+    assert wall_only.minutes_left(wall + 599) is not None and wall_only.minutes_left(wall + 601) is None
+    assert wall_only.check(code, wall + 60).ok
 
 
 # --- forms: CSRF, origin, host, size ----------------------------------------------------------------------------

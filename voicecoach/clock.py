@@ -109,6 +109,16 @@ def suspended_clock() -> Callable[[], float] | None:
     return lambda: time.clock_gettime(time.CLOCK_BOOTTIME) - time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
+def boot_id() -> str | None:
+    """This boot of the machine's id (Linux: ``/proc/sys/kernel/random/boot_id``), or None where it cannot be told:
+    a reading of :func:`suspend_counting_clock` means something only within the boot it was taken in."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
 class LocalTime:
     """Local wall time (an aware datetime) in the zone the system is set to now, followed when it is changed.
 

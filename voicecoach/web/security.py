@@ -16,12 +16,15 @@ import secrets
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .. import paths
+from ..clock import boot_id, suspend_counting_clock
 
 log = logging.getLogger(__name__)
 
 CODE_FILE = "web-pairing.json"
+_STEADY = suspend_counting_clock()  # CLOCK_BOOTTIME: never set, counts suspend, shared by every process
 SECRET_FILE = "web-secret"
 MAX_FAILURES = 10  # wrong codes before the code is thrown away (the rate limit lets 5 a minute through)
 PBKDF2_ROUNDS = 200_000  # about 0.1 s on a Pi 4: slow to guess offline, quick to check once
@@ -45,17 +48,27 @@ class PairResult:
 
 
 class PairingCodes:
-    """The one pairing code waiting to be used, kept hashed in ``<data dir>/web-pairing.json``."""
+    """The one pairing code waiting to be used, kept hashed in ``<data dir>/web-pairing.json``.
 
-    def __init__(self, folder: Path | None = None) -> None:
+    It expires by ``steady``, a clock that is never set and counts suspend (:func:`suspend_counting_clock`, since
+    boot: the same in the process that makes the code and the one that checks it), not by the wall clock: a clock
+    set back (by hand, or a Pi's network time after a stale start) made a 10-minute code work for hours. A code made
+    in another boot has expired. Without such a clock (``steady`` None), the wall time ``now``."""
+
+    def __init__(self, folder: Path | None = None, steady: Callable[[], float] | None = _STEADY,
+                 boot: Callable[[], str | None] = boot_id) -> None:
         self.path = (folder or paths.data_dir()) / CODE_FILE
+        self.steady = steady
+        self.boot = boot
 
     def new_code(self, now: float, valid_min: float) -> str:
         """Make a new code (replacing any earlier one); returns it. Only its hash is stored."""
         code = f"{secrets.randbelow(1_000_000):06d}"
         salt = secrets.token_bytes(16)
-        record = {"salt": salt.hex(), "hash": _hash(code, salt).hex(), "expires": now + valid_min * 60,
-                  "failures": 0}
+        valid_s = valid_min * 60
+        record = {"salt": salt.hex(), "hash": _hash(code, salt).hex(), "expires": now + valid_s, "failures": 0}
+        if self.steady is not None:
+            record.update(steady_expires=self.steady() + valid_s, valid_s=valid_s, boot=self.boot())
         paths.private_dir(self.path.parent)
         paths.write_private(self.path, json.dumps(record))
         return code
@@ -72,9 +85,19 @@ class PairingCodes:
     def minutes_left(self, now: float) -> float | None:
         """How long the waiting code still works, in minutes; None when no code is waiting (or it expired)."""
         record = self._load()
-        if record is None or now > float(record.get("expires", 0)):
+        if record is None or self._left_s(record, now) < 0:
             return None
-        return (float(record["expires"]) - now) / 60.0
+        return self._left_s(record, now) / 60.0
+
+    def _left_s(self, record: dict, now: float) -> float:
+        """Seconds the code in ``record`` still works (negative: it has expired)."""
+        steady_end = record.get("steady_expires")
+        if self.steady is None or steady_end is None:
+            return float(record.get("expires", 0)) - now
+        if record.get("boot") != self.boot():
+            return -1.0  # made before the machine last started: its clock's readings meant another boot
+        left = float(steady_end) - self.steady()
+        return left if left <= float(record.get("valid_s", 0)) else -1.0  # more than it was given: another boot
 
     def _discard(self) -> None:
         try:
@@ -88,7 +111,7 @@ class PairingCodes:
         if record is None:
             return PairResult(False, "There is no pairing code waiting. Make one: run voicecoach web --pair on "
                                      "the kiosk, or ask it \"pairing code\".")
-        if now > float(record.get("expires", 0)):
+        if self._left_s(record, now) < 0:
             self._discard()
             return PairResult(False, "That pairing code has expired. Make a new one.")
         code = normalise_code(typed)
