@@ -111,7 +111,8 @@ class NotesFlow:
             return [Say("That's all the notes.")]
         note = self._current = self._queue.pop(0)
         sender = self.names.get(note.from_partner, "your partner")
-        return [Say(f"A note from {sender}, from {_when(note.created_at, self.wall(), self.local)}."), PlayNote(note.id)]
+        when = _when(note.created_at, self.wall(), self.local)
+        return [Say(f"A note from {sender}, from {when}."), PlayNote(note.id)]
 
     def played(self, note_id: int, ok: bool) -> list[Action]:
         """The runtime played note ``note_id`` to its end (``ok`` False: it could not be loaded, or its playback
