@@ -223,7 +223,12 @@ def _sections_with(key: str, cls: type | None = None, prefix: str = "") -> list[
 
 
 def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
-    """Validate a parsed TOML document into a :class:`Config`."""
+    """Validate a parsed TOML document into a :class:`Config`. A key an earlier version had (removed or renamed
+    in an update) is taken out first, with one warning naming the file and the fix (:mod:`.config_retired`)."""
+    from .config_retired import upgrade, warn_once
+
+    data, notices = upgrade(data, where)
+    warn_once(notices)
     config = _build(Config, data, "", where)
     if config.audio.frame_ms not in (10, 20, 30):
         raise InputError(f"{where}: audio.frame_ms = {config.audio.frame_ms} is not allowed (choose 10, 20 or 30)")

@@ -109,7 +109,10 @@ def check_config(ctx: Context) -> list[Finding]:
                         f"edit {path}, then run: voicecoach check")]
     if not path.exists():
         return [Finding(OK, "config", f"no file at {path}: using the defaults")]
-    return [Finding(OK, "config", f"{path}")]
+    from ..config_retired import notices_in
+
+    retired = notices_in(path)  # keys an update removed or renamed: the kiosk starts, but the file should change
+    return [Finding(WARN, "config", notice) for notice in retired] or [Finding(OK, "config", f"{path}")]
 
 
 def check_schedule(ctx: Context) -> list[Finding]:

@@ -1,0 +1,136 @@
+"""An older config.toml after an update: keys an earlier version wrote that this one removed or renamed.
+
+The texts below are what ``voicecoach config init`` wrote at the named commits (only the parts that matter), so no
+test depends on an old checkout."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import pytest
+
+from voicecoach import cli
+from voicecoach.config import Config, load_config
+from voicecoach.config_retired import RETIRED, upgrade
+from voicecoach.errors import InputError
+
+# ``config init`` at 4f2195c^ (2026-12-03, 03:41-06:16): the gated method's look schedules, since removed
+CONFIG_2026_12_03 = """\
+[partners]
+a_name = "Zoë"
+b_name = "Jürgen"
+
+[detection.interruption]
+method = "gated"
+gate_threshold = 0.1
+gate_idle_ms = 600
+gate_backoff = 1.0
+gate_rise = 0.0
+gate_recheck_ms = 0
+gate_looks_per_min = 0.0
+gate_holder_share = 0.4
+gate_holder_span_ms = 0
+
+[pause]
+length_min = 25.0
+"""
+
+# ``config init`` at 335873b (2026-11-23): the kiosk's "ask again later" delay, since checkin.offer_later_min
+CONFIG_2026_11_23 = """\
+[kiosk]
+nightly_time = "21:00"
+later_min = 45.0
+"""
+
+
+def _write(home, text: str) -> Path:
+    home.config_file.write_text(text, encoding="utf-8")
+    return home.config_file
+
+
+def test_a_config_with_removed_keys_loads_keeping_everything_else_and_says_so_once(tmp_home, caplog):
+    path = _write(tmp_home, CONFIG_2026_12_03)
+    with caplog.at_level(logging.WARNING):
+        config = load_config()
+        load_config()  # the page reads it again and again: said once
+    assert config.partners.a_name == "Zoë" and config.pause.length_min == 25.0
+    assert config.detection.interruption.gate_holder_share == 0.4
+    lines = [r.getMessage() for r in caplog.records if "removed in an update" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert str(path) in lines[0] and "detection.interruption.gate_backoff" in lines[0]
+    assert "gate_holder_span_ms" in lines[0] and "delete their lines" in lines[0] and "\n" not in lines[0]
+    assert path.read_text(encoding="utf-8") == CONFIG_2026_12_03  # the couple's file is theirs to change
+
+
+@pytest.mark.parametrize("command", [["config", "check"], ["report"], ["journal", "export", "--json"]])
+def test_commands_run_with_an_older_config_instead_of_refusing_it(tmp_home, capsys, command):
+    _write(tmp_home, CONFIG_2026_12_03)
+    assert cli.main(command) == 0
+    assert "unknown key" not in capsys.readouterr().err
+
+
+def test_voicecoach_check_warns_with_the_keys_to_delete(tmp_home):
+    from voicecoach.cli.check import WARN, Context, check_config
+
+    path = _write(tmp_home, CONFIG_2026_12_03)
+    ctx = Context(argparse.Namespace(config=None))
+    findings = check_config(ctx)
+    assert [f.status for f in findings] == [WARN]
+    assert str(path) in findings[0].detail and "gate_rise" in findings[0].detail
+    assert ctx.config.partners.b_name == "Jürgen"
+
+
+def test_a_renamed_key_keeps_its_value_under_the_new_name(tmp_home, caplog):
+    path = _write(tmp_home, CONFIG_2026_11_23)
+    with caplog.at_level(logging.WARNING):
+        config = load_config()
+    assert config.checkin.offer_later_min == 45.0 and config.kiosk.nightly_time == "21:00"
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert str(path) in said and "kiosk.later_min is now checkin.offer_later_min" in said
+    assert "under [checkin] as offer_later_min" in said
+
+
+def test_the_new_name_wins_when_both_are_set(tmp_home):
+    _write(tmp_home, CONFIG_2026_11_23 + "\n[checkin]\noffer_later_min = 90.0\n")
+    assert load_config().checkin.offer_later_min == 90.0
+
+
+def test_a_renamed_value_out_of_range_is_still_refused(tmp_home):
+    _write(tmp_home, "[kiosk]\nlater_min = 1.0\n")
+    with pytest.raises(InputError, match="offer_later_min"):
+        load_config()
+
+
+def test_a_typo_is_still_an_unknown_key(tmp_home):
+    _write(tmp_home, "[detection.interruption]\ngate_backof = 1.0\n")
+    with pytest.raises(InputError, match="unknown key 'detection.interruption.gate_backof'"):
+        load_config()
+
+
+def test_upgrade_leaves_the_parsed_document_as_it_was():
+    data = {"detection": {"interruption": {"gate_rise": 0.0, "method": "gated"}}, "kiosk": {"later_min": 50.0}}
+    out, notices = upgrade(data, "c.toml")
+    assert data == {"detection": {"interruption": {"gate_rise": 0.0, "method": "gated"}},
+                    "kiosk": {"later_min": 50.0}}
+    assert out == {"detection": {"interruption": {"method": "gated"}}, "kiosk": {},
+                   "checkin": {"offer_later_min": 50.0}}
+    assert len(notices) == 2
+
+
+def test_no_retired_key_is_a_setting_again_and_every_new_name_is_one():
+    """A retired key that came back would be dropped from the couple's file without a word."""
+    known = set(_dotted(Config()))
+    assert not known & set(RETIRED)
+    assert {r.now for r in RETIRED.values() if r.now} <= known
+
+
+def _dotted(obj: object, prefix: str = "") -> list[str]:
+    from dataclasses import fields, is_dataclass
+
+    out: list[str] = []
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        out += _dotted(value, f"{prefix}{f.name}.") if is_dataclass(value) else [prefix + f.name]
+    return out
