@@ -134,3 +134,73 @@ def _dotted(obj: object, prefix: str = "") -> list[str]:
         value = getattr(obj, f.name)
         out += _dotted(value, f"{prefix}{f.name}.") if is_dataclass(value) else [prefix + f.name]
     return out
+
+
+# --- an earlier version's defaults, written into the file by its config init ---------------------------------------
+
+# ``config init`` at d383a4f (2026-12-02 17:09): the defaults of that day, every one written into the file
+CONFIG_2026_12_02 = """\
+[detection.raised]
+hold_ms = 550
+min_change = 1.6
+
+[detection.interruption]
+method = "model"
+gate_threshold = 0.2
+
+[detection.escalation]
+interruptions = 3
+cooldown_min = 5.0
+
+[speech]
+engines = ["pyttsx3", "espeak-ng"]
+"""
+
+
+def test_check_names_the_settings_an_earlier_version_pinned_and_changes_none(tmp_home):
+    from voicecoach.cli.check import WARN, Context, check_config
+
+    path = _write(tmp_home, CONFIG_2026_12_02)
+    ctx = Context(argparse.Namespace(config=None))
+    (finding,) = check_config(ctx)
+    assert finding.status == WARN and str(path) in finding.detail and "\n" not in finding.detail
+    for pinned in ('detection.interruption.method = "model" (now "gated")', "detection.escalation.interruptions = 3",
+                   "detection.raised.hold_ms = 550", "detection.raised.min_change = 1.6",
+                   "detection.interruption.gate_threshold = 0.2", 'speech.engines = ["pyttsx3", "espeak-ng"]'):
+        assert pinned in finding.detail, pinned
+    assert "6 settings" in finding.detail and "delete those lines" in finding.detail
+    assert "cooldown_min" not in finding.detail  # today's default too
+    assert ctx.config.detection.interruption.method == "model"  # the couple may have chosen it: kept
+
+
+def test_config_check_prints_the_pinned_settings_as_a_note(tmp_home, capsys):
+    _write(tmp_home, CONFIG_2026_12_02)
+    assert cli.main(["config", "check"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("note: ") and "hold_ms = 550" in out and "config OK" in out
+
+
+def test_a_value_the_couple_chose_is_not_called_an_old_default(tmp_home):
+    from voicecoach.cli.check import OK, Context, check_config
+
+    _write(tmp_home, "[detection.raised]\nhold_ms = 400\n[detection.interruption]\nmethod = \"features\"\n")
+    assert [f.status for f in check_config(Context(argparse.Namespace(config=None)))] == [OK]
+
+
+def test_every_past_default_is_of_a_setting_and_not_todays_default():
+    from voicecoach.config_retired import PAST_DEFAULTS, _attr
+
+    known = set(_dotted(Config()))
+    for key, olds in PAST_DEFAULTS.items():
+        assert key in known, key
+        assert _attr(Config(), key) not in olds, key
+
+
+def test_the_page_saves_the_rituals_into_an_older_config(tmp_home):
+    from voicecoach.web.schedule import save
+
+    path = _write(tmp_home, CONFIG_2026_12_03)
+    kiosk = save(path, {"nightly_time": "21:15"})
+    assert kiosk.nightly_time == "21:15"
+    text = path.read_text(encoding="utf-8")
+    assert "gate_backoff = 1.0" in text and 'a_name = "Zoë"' in text and "21:15" in text

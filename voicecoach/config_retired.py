@@ -13,7 +13,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Config
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,44 @@ RETIRED: dict[str, Retired] = {
     "detection.interruption.gate_recheck_ms": Retired(None, _GATE_SCHEDULE),
     "detection.interruption.gate_looks_per_min": Retired(None, _GATE_SCHEDULE),
     "detection.interruption.gate_holder_span_ms": Retired(None, _GATE_SCHEDULE),
+}
+
+# Defaults an earlier version had, for the settings whose default changed since: ``config init`` wrote each one
+# into the couple's file, where it stays after an update, so the file keeps the old behaviour (a value the couple
+# chose is indistinguishable, so nothing is changed: ``voicecoach check`` and ``config check`` say which lines to
+# delete). Gathered with ast over every commit's settings modules; the commit is the last one with that default.
+PAST_DEFAULTS: dict[str, tuple[Any, ...]] = {
+    "commands.anytime": (("pause",),),  # 6945836
+    "commands.clap.decay_db": (14.0,),  # 832621a
+    "commands.clap.decay_ms": (70,),  # 832621a
+    "commands.clap.quiet_after_s": (0.35,),  # 832621a
+    "detection.dc_block": (False,),  # b7160f9
+    "detection.escalation.combined_events": (3,),  # cfc27f6
+    "detection.escalation.interruptions": (3,),  # 32c8539
+    "detection.escalation.raised_events": (3,),  # 57389a7
+    "detection.escalation.raised_s": (15.0,),  # bae0cc4
+    "detection.interruption.clean_snr_db": (25.0,),  # 57138f1
+    "detection.interruption.drift": (-0.35,),  # 4b75f5f
+    "detection.interruption.gate_delay_ms": (300,),  # 395f7dd
+    "detection.interruption.gate_hold_ms": (300,),  # 395f7dd
+    "detection.interruption.gate_idle_ms": (1200,),  # 395f7dd
+    "detection.interruption.gate_threshold": (0.2,),  # 8c8948b
+    "detection.interruption.gate_voices": (0.5,),  # 8c8948b
+    "detection.interruption.method": ("model",),  # 7fe970e: "gated" since
+    "detection.interruption.stream_confirm_ms": (30,),  # 0995cf1
+    "detection.interruption.stream_equalise": (False,),  # b7160f9
+    "detection.interruption.stream_threshold": (0.5,),  # f07dcaa
+    "detection.interruption.threshold": (6.0,),  # 3351159
+    "detection.interruption.unvoiced_neutral": (False,),  # 4b75f5f
+    "detection.raised.adapt_after_s": (20.0,),  # 9b84611
+    "detection.raised.baseline_speech_s": (4.0,),  # 1800e7c
+    "detection.raised.hold_ms": (550, 700),  # 41e8957, bae0cc4
+    "detection.raised.min_change": (1.6,),  # 41e8957
+    "detection.raised.over_other_db": (3.0, 1.0),  # 9b84611, 306678a
+    "detection.speakers.gap_ms": (240,),  # 3351159
+    "detection.speakers.new_partner_distance": (1.2,),  # d971975
+    "speech.engines": (("pyttsx3", "espeak-ng"),),  # before 255a397 (Linux: the espeak-ng command first since)
+    "speech.synth_timeout_s": (5.0,),  # 81f39fa
 }
 
 _warned: set[str] = set()
@@ -131,3 +172,43 @@ def notices_in(file: Path) -> list[str]:
     except InputError:
         return []
     return upgrade(data, str(file))[1]
+
+
+def pinned_defaults(data: dict[str, Any], config: "Config") -> list[str]:
+    """The settings the parsed file ``data`` sets to an earlier version's default (:data:`PAST_DEFAULTS`) that
+    today's default differs from, as ``key = value (now: default)``."""
+    from .config import Config, _toml_value
+
+    fresh = Config()
+    found: list[str] = []
+    for key, olds in PAST_DEFAULTS.items():
+        if not _lookup(data, key)[0]:
+            continue
+        value, now = _attr(config, key), _attr(fresh, key)
+        if value != now and value in olds:
+            found.append(f"{key} = {_toml_value(value)} (now {_toml_value(now)})")
+    return found
+
+
+def pinned_notice(file: Path, config: "Config") -> str | None:
+    """One line naming ``file``'s settings held at an earlier version's default, and the fix; or None."""
+    from .errors import InputError
+    from .settings import read_toml_file
+
+    try:
+        data = read_toml_file(file, "config", "", "")
+    except InputError:
+        return None
+    pinned = pinned_defaults(upgrade(data, str(file))[0], config)
+    if not pinned:
+        return None
+    return (f"{file} keeps {len(pinned)} setting{'s' if len(pinned) != 1 else ''} at an earlier version's default, "
+            f"so updates do not change them: {'; '.join(pinned)} (delete those lines to follow today's defaults; "
+            f"keep any you chose yourself)")
+
+
+def _attr(obj: Any, dotted: str) -> Any:
+    """The value at a dotted settings name."""
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj

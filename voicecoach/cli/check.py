@@ -109,10 +109,12 @@ def check_config(ctx: Context) -> list[Finding]:
                         f"edit {path}, then run: voicecoach check")]
     if not path.exists():
         return [Finding(OK, "config", f"no file at {path}: using the defaults")]
-    from ..config_retired import notices_in
+    from ..config_retired import notices_in, pinned_notice
 
-    retired = notices_in(path)  # keys an update removed or renamed: the kiosk starts, but the file should change
-    return [Finding(WARN, "config", notice) for notice in retired] or [Finding(OK, "config", f"{path}")]
+    notices = notices_in(path)  # keys an update removed or renamed: the kiosk starts, but the file should change
+    pinned = pinned_notice(path, ctx.config)  # an earlier version's defaults, written by its config init
+    notices += [pinned] if pinned else []
+    return [Finding(WARN, "config", notice) for notice in notices] or [Finding(OK, "config", f"{path}")]
 
 
 def check_schedule(ctx: Context) -> list[Finding]:
