@@ -122,7 +122,7 @@ class VoiceNotes:
     def delete_note(self, note_id: int) -> None:
         """Delete a note: its index entry, then its file."""
         name = self.journal.unindex_note(note_id)
-        if is_note_name(name) and owns(self.dir):
+        if is_note_name(name) and (owns(self.dir) or made_earlier(self.dir)):
             _remove(self.dir / name, self.dir)
 
 
@@ -142,6 +142,20 @@ def make_notes_dir(folder: Path) -> None:
 def owns(folder: Path) -> bool:
     """True when ``folder`` is a real folder (not a symlink) that voicecoach made for notes (it has the marker)."""
     return folder.is_dir() and not folder.is_symlink() and (folder / MARKER).is_file()
+
+
+def made_earlier(folder: Path) -> bool:
+    """True for the default journal's notes folder, ``data_dir()/notes``, as a version before the marker left it
+    (until 2 December: the same folder, unmarked). Only the notes its journal indexes are deleted from it (erase,
+    deleting a note): before, they were never deleted, while both said they were gone. An unindexed file there
+    stays, as in any folder without the marker."""
+    return (folder == paths.data_dir() / paths.NOTES_FOLDER and folder.is_dir() and not folder.is_symlink()
+            and not (folder / MARKER).is_file())
+
+
+def indexed_files(folder: Path, names: list[str]) -> list[Path]:
+    """The note files among ``names`` (the journal's index) that are regular files directly in ``folder``."""
+    return [folder / n for n in names if is_note_name(n) and (folder / n).is_file() and not (folder / n).is_symlink()]
 
 
 def own_files(folder: Path) -> list[Path]:
