@@ -358,6 +358,12 @@ def check_page(ctx: Context) -> list[Finding]:
     web = ctx.config.web
     if not web.enabled:
         return [Finding(OK, "home page", "off ([web] enabled = false): no network for it")]
+    from ..web import missing_libraries
+
+    missing = missing_libraries()
+    if missing:
+        detail, _, fix = missing.partition(": run ")
+        return [Finding(FAIL, "home page", detail, "run " + fix)]
     from ..web.runtime import try_listen, waiting_code_minutes
 
     at = f"{web.address}:{web.port}"
