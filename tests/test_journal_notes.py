@@ -232,3 +232,38 @@ def test_deleting_a_note_an_earlier_version_kept_deletes_its_audio(data: Path) -
         notes.delete_note(1)
         assert notes.list_notes() == []
     assert not note.exists()
+
+
+def _notes_beside_a_journal_elsewhere(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
+    """A journal in ~/Documents whose note a version before 2 December kept beside it, in ~/Documents/notes, with
+    the couple's own files there: (journal, the note, their files)."""
+    from voicecoach.audio.wav import write_wav
+
+    documents = tmp_path / "Documents"
+    (documents / "notes").mkdir(parents=True)
+    note = documents / "notes" / "note-cd5f444fba380410.wav"
+    write_wav(note, tone(1.0), 16000)
+    theirs = [documents / "notes" / "thesis.txt", documents / "notes" / "note-0123456789abcdef.wav"]
+    for file in theirs:
+        file.write_bytes(b"mine")
+    with Journal.open(documents / "vc.sqlite3") as journal:
+        journal.index_note(1_796_468_036.0, "A", "B", note.name, 1.0)
+    return documents / "vc.sqlite3", note, theirs
+
+
+def test_a_note_an_earlier_version_kept_beside_a_journal_elsewhere_is_moved_in_and_plays(data: Path,
+                                                                                      tmp_path: Path) -> None:
+    db, note, theirs = _notes_beside_a_journal_elsewhere(tmp_path)
+    with Journal.open(db) as journal:
+        notes = VoiceNotes(journal, enabled=False)
+        assert notes.load_note(1).shape == (16000,)  # before: "no such file", naming the new folder
+        [info] = notes.list_notes()
+        assert paths.is_inside(info.path, data / "notes") and stat.S_IMODE(info.path.stat().st_mode) == 0o600
+    assert not note.exists() and all(f.read_bytes() == b"mine" for f in theirs)
+
+
+def test_erase_deletes_a_note_an_earlier_version_kept_beside_a_journal_elsewhere(data: Path, tmp_path: Path) -> None:
+    db, note, theirs = _notes_beside_a_journal_elsewhere(tmp_path)
+    with Journal.open(db) as journal:
+        journal.erase()  # `journal erase` never opens the notes store
+    assert not note.exists() and all(f.read_bytes() == b"mine" for f in theirs)
