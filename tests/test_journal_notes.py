@@ -199,3 +199,71 @@ def test_a_note_that_cannot_be_written_leaves_no_partial_audio(journal: Journal,
         notes.save_note(tone(1.0), "A", "B", at=1_790_000_000.0)
     assert [p.name for p in journal.notes_dir.iterdir()] == [MARKER]
     assert notes.list_notes() == []
+
+
+def _note_of_an_earlier_version(data: Path) -> tuple[Journal, Path]:
+    """A note as versions before 2 December kept it: in ``data_dir()/notes``, indexed, and no marker there."""
+    from voicecoach.audio.wav import write_wav
+
+    folder = data / "notes"
+    folder.mkdir(parents=True, mode=0o700)
+    note = folder / "note-a07e81cbf13823c1.wav"
+    write_wav(note, tone(1.0), 16000)
+    journal = Journal.open(data / "journal.sqlite3")
+    journal.index_note(1_796_467_730.0, "A", "B", note.name, 1.0)
+    return journal, note
+
+
+def test_erase_deletes_the_notes_an_earlier_version_kept_in_its_unmarked_folder(data: Path) -> None:
+    journal, note = _note_of_an_earlier_version(data)
+    stray = note.with_name("note-0123456789abcdef.wav")  # not in the index: left, as in any unmarked folder
+    stray.write_bytes(b"RIFF")
+    with journal:
+        assert [n.path for n in VoiceNotes(journal, enabled=False).list_notes()] == [note]
+        journal.erase()
+    assert not note.exists() and stray.exists()
+
+
+def test_deleting_a_note_an_earlier_version_kept_deletes_its_audio(data: Path) -> None:
+    journal, note = _note_of_an_earlier_version(data)
+    with journal:
+        notes = VoiceNotes(journal, enabled=False)
+        assert notes.load_note(1).shape == (16000,)
+        notes.delete_note(1)
+        assert notes.list_notes() == []
+    assert not note.exists()
+
+
+def _notes_beside_a_journal_elsewhere(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
+    """A journal in ~/Documents whose note a version before 2 December kept beside it, in ~/Documents/notes, with
+    the couple's own files there: (journal, the note, their files)."""
+    from voicecoach.audio.wav import write_wav
+
+    documents = tmp_path / "Documents"
+    (documents / "notes").mkdir(parents=True)
+    note = documents / "notes" / "note-cd5f444fba380410.wav"
+    write_wav(note, tone(1.0), 16000)
+    theirs = [documents / "notes" / "thesis.txt", documents / "notes" / "note-0123456789abcdef.wav"]
+    for file in theirs:
+        file.write_bytes(b"mine")
+    with Journal.open(documents / "vc.sqlite3") as journal:
+        journal.index_note(1_796_468_036.0, "A", "B", note.name, 1.0)
+    return documents / "vc.sqlite3", note, theirs
+
+
+def test_a_note_an_earlier_version_kept_beside_a_journal_elsewhere_is_moved_in_and_plays(data: Path,
+                                                                                      tmp_path: Path) -> None:
+    db, note, theirs = _notes_beside_a_journal_elsewhere(tmp_path)
+    with Journal.open(db) as journal:
+        notes = VoiceNotes(journal, enabled=False)
+        assert notes.load_note(1).shape == (16000,)  # before: "no such file", naming the new folder
+        [info] = notes.list_notes()
+        assert paths.is_inside(info.path, data / "notes") and stat.S_IMODE(info.path.stat().st_mode) == 0o600
+    assert not note.exists() and all(f.read_bytes() == b"mine" for f in theirs)
+
+
+def test_erase_deletes_a_note_an_earlier_version_kept_beside_a_journal_elsewhere(data: Path, tmp_path: Path) -> None:
+    db, note, theirs = _notes_beside_a_journal_elsewhere(tmp_path)
+    with Journal.open(db) as journal:
+        journal.erase()  # `journal erase` never opens the notes store
+    assert not note.exists() and all(f.read_bytes() == b"mine" for f in theirs)

@@ -223,7 +223,12 @@ def _sections_with(key: str, cls: type | None = None, prefix: str = "") -> list[
 
 
 def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
-    """Validate a parsed TOML document into a :class:`Config`."""
+    """Validate a parsed TOML document into a :class:`Config`. A key an earlier version had (removed or renamed
+    in an update) is taken out first, with one warning naming the file and the fix (:mod:`.config_retired`)."""
+    from .config_retired import upgrade, warn_once
+
+    data, notices = upgrade(data, where)
+    warn_once(notices)
     config = _build(Config, data, "", where)
     if config.audio.frame_ms not in (10, 20, 30):
         raise InputError(f"{where}: audio.frame_ms = {config.audio.frame_ms} is not allowed (choose 10, 20 or 30)")
@@ -300,8 +305,9 @@ def _toml_string(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def dump_toml(obj: Any, with_docs: bool = True, prefix: str = "") -> str:
-    """Render a settings dataclass as TOML (with each setting's description and range as comments)."""
+def dump_toml(obj: Any, with_docs: bool = True, prefix: str = "", values_commented: bool = False) -> str:
+    """Render a settings dataclass as TOML (with each setting's description and range as comments); with
+    ``values_commented`` each setting is a comment too (``# key = value``), so the text sets nothing."""
     lines: list[str] = []
     tables: list[tuple[str, Any]] = []
     for f in fields(obj):
@@ -317,19 +323,23 @@ def dump_toml(obj: Any, with_docs: bool = True, prefix: str = "") -> str:
             if choices:
                 doc += f" [{' | '.join(repr(c) for c in choices)}]"
             lines.append(f"# {doc}")
-        lines.append(f"{f.name} = {_toml_value(value)}")
+        lines.append(f"{'# ' if values_commented else ''}{f.name} = {_toml_value(value)}")
     out = "\n".join(lines)
     for name, value in tables:
-        body = dump_toml(value, with_docs, name + ".")
+        body = dump_toml(value, with_docs, name + ".", values_commented)
         out += ("\n\n" if out else "") + f"[{name}]\n" + body.rstrip("\n")
     return out.strip("\n") + "\n"
 
 
 def default_config_text() -> str:
-    """The commented default config written by ``voicecoach config init``."""
-    head = ("# voicecoach configuration. Every key is optional; delete what you do not change.\n"
-            "# Check it with: voicecoach config check\n")
-    return head + "\n" + dump_toml(Config())
+    """The default config written by ``voicecoach config init``: every setting with its default, as a comment.
+
+    Written as values, each default stayed in the couple's file for good: an update that improved a default (the
+    interruption method, the escalation rules) never reached them (:data:`.config_retired.PAST_DEFAULTS`)."""
+    head = ("# voicecoach configuration. Every setting is shown with its default, as a comment: to change one, remove\n"
+            "# the '# ' in front of it and edit the value. Settings left as comments follow the defaults of the\n"
+            "# version you run, so an update can improve them. Check it with: voicecoach config check\n")
+    return head + "\n" + dump_toml(Config(), values_commented=True)
 
 
 def with_overrides(config: Config, **sections: Any) -> Config:

@@ -85,7 +85,12 @@ def attach(live: Any, config: Config, config_path: Path, journal_path: Path, loc
         home.hooks = Hooks(config.hooks).start()
         live.observe(HookObserver(home.hooks))
     status = None
-    if config.web.enabled:
+    from .web import missing_libraries
+
+    missing = missing_libraries() if config.web.enabled else None
+    if missing:  # an update added them and the set-up was not run again: the kiosk itself goes on
+        log.warning("web: %s; the kiosk goes on without its page", missing)
+    elif config.web.enabled:
         status = _page_status(live, config, journal_path, local_now)
         make_server = _page_maker(live, config, config_path, journal_path, local_now, status)
         home.server = _try_page(make_server, config, first=True)

@@ -108,7 +108,12 @@ def check_config(ctx: Context) -> list[Finding]:
                         f"edit {path}, then run: voicecoach check")]
     if not path.exists():
         return [Finding(OK, "config", f"no file at {path}: using the defaults")]
-    return [Finding(OK, "config", f"{path}")]
+    from ..config_retired import notices_in, pinned_notice
+
+    notices = notices_in(path)  # keys an update removed or renamed: the kiosk starts, but the file should change
+    pinned = pinned_notice(path, ctx.config)  # an earlier version's defaults, written by its config init
+    notices += [pinned] if pinned else []
+    return [Finding(WARN, "config", notice) for notice in notices] or [Finding(OK, "config", f"{path}")]
 
 
 def check_schedule(ctx: Context) -> list[Finding]:
@@ -352,6 +357,12 @@ def check_page(ctx: Context) -> list[Finding]:
     web = ctx.config.web
     if not web.enabled:
         return [Finding(OK, "home page", "off ([web] enabled = false): no network for it")]
+    from ..web import missing_libraries
+
+    missing = missing_libraries()
+    if missing:
+        detail, _, fix = missing.partition(": run ")
+        return [Finding(FAIL, "home page", detail, "run " + fix)]
     from ..web.runtime import try_listen, waiting_code_minutes
 
     at = f"{web.address}:{web.port}"

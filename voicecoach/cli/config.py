@@ -109,5 +109,11 @@ def run(args: argparse.Namespace) -> int:
     problems = config_problems(config)  # what ``voicecoach check`` would fail on besides devices
     if problems:
         raise InputError(f"{where}: " + " | ".join(problems))
+    if Path(where).is_file():
+        from ..config_retired import pinned_notice
+
+        pinned = pinned_notice(Path(where), config)
+        if pinned:
+            print(f"note: {pinned}")
     print(f"config OK: {where}" + ("" if Path(where).exists() else " (not present: defaults in use)"))
     return 0

@@ -42,6 +42,11 @@ def config_path(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Show a pairing code, forget the browsers, or serve the page until Ctrl-C / SIGTERM."""
+    from ..web import missing_libraries
+
+    missing = missing_libraries()
+    if missing:
+        raise VoicecoachError(missing)
     from ..web.runtime import new_pairing_code
     from ..web.security import session_secret
 

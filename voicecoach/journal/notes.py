@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +64,31 @@ class VoiceNotes:
         self.enabled = enabled
         self.max_s = max_s
         self.dir = journal.notes_dir
+        self._bring_earlier()
         self._sweep_orphans()
+
+    def _bring_earlier(self) -> None:
+        """Move into :attr:`dir` the notes of this journal that a version before 2 December kept in a ``notes``
+        folder beside a journal kept elsewhere (``[journal] file``): only files the index names, so nothing else
+        there is touched. Before, such a note could not be played ("no such file", naming the new folder) and
+        ``journal erase`` left its audio there."""
+        beside = earlier_folder(self.journal.path)
+        if beside == self.dir or not beside.is_dir() or beside.is_symlink():
+            return
+        names = [row["file"] for row in self.journal.rows("notes")]
+        found = [p for p in indexed_files(beside, names) if not (self.dir / p.name).exists()]
+        if not found:
+            return
+        try:
+            make_notes_dir(self.dir)
+            for note in found:
+                shutil.move(note, self.dir / note.name)
+                os.chmod(self.dir / note.name, 0o600)
+        except OSError as exc:
+            log.warning("voice notes: cannot move the notes an earlier version kept in %s to %s (%s); move the "
+                        "note-*.wav files the journal lists by hand", beside, self.dir, exc.strerror or exc)
+            return
+        log.info("voice notes: moved %d note(s) an earlier version kept in %s to %s", len(found), beside, self.dir)
 
     def _sweep_orphans(self) -> None:
         indexed = {row["file"] for row in self.journal.rows("notes")}
@@ -122,7 +147,7 @@ class VoiceNotes:
     def delete_note(self, note_id: int) -> None:
         """Delete a note: its index entry, then its file."""
         name = self.journal.unindex_note(note_id)
-        if is_note_name(name) and owns(self.dir):
+        if is_note_name(name) and (owns(self.dir) or made_earlier(self.dir)):
             _remove(self.dir / name, self.dir)
 
 
@@ -142,6 +167,25 @@ def make_notes_dir(folder: Path) -> None:
 def owns(folder: Path) -> bool:
     """True when ``folder`` is a real folder (not a symlink) that voicecoach made for notes (it has the marker)."""
     return folder.is_dir() and not folder.is_symlink() and (folder / MARKER).is_file()
+
+
+def made_earlier(folder: Path) -> bool:
+    """True for the default journal's notes folder, ``data_dir()/notes``, as a version before the marker left it
+    (until 2 December: the same folder, unmarked). Only the notes its journal indexes are deleted from it (erase,
+    deleting a note): before, they were never deleted, while both said they were gone. An unindexed file there
+    stays, as in any folder without the marker."""
+    return (folder == paths.data_dir() / paths.NOTES_FOLDER and folder.is_dir() and not folder.is_symlink()
+            and not (folder / MARKER).is_file())
+
+
+def earlier_folder(journal_path: Path) -> Path:
+    """Where a version before 2 December kept the notes of the journal at ``journal_path``: beside it."""
+    return Path(journal_path).parent / paths.NOTES_FOLDER
+
+
+def indexed_files(folder: Path, names: list[str]) -> list[Path]:
+    """The note files among ``names`` (the journal's index) that are regular files directly in ``folder``."""
+    return [folder / n for n in names if is_note_name(n) and (folder / n).is_file() and not (folder / n).is_symlink()]
 
 
 def own_files(folder: Path) -> list[Path]:

@@ -426,13 +426,22 @@ class Journal(FollowsPath):
         Another connection reading the journal (an old snapshot: the kiosk, a report) keeps the deleted rows' pages
         in the file until it lets go; the checkpoint waits up to ``wait_s`` for it, then raises
         :class:`JournalBusy` (the rows are gone from the journal, their bytes not yet from the disk)."""
+        from .notes import earlier_folder, indexed_files, made_earlier, own_files, remove_all
+
+        earlier: list[Path] = []
         with self._tx() as conn:
+            names = [r[0] for r in conn.execute("SELECT file FROM notes")]
+            if made_earlier(self.notes_dir):  # an earlier version's unmarked folder: the notes the index names
+                earlier = indexed_files(self.notes_dir, names)
+            beside = earlier_folder(self.path)  # before 2 December a journal elsewhere kept its notes beside it
+            if beside != self.notes_dir and beside.is_dir() and not beside.is_symlink():
+                earlier += indexed_files(beside, names)
             for table in reversed(TABLES):
                 conn.execute(f"DELETE FROM {table}")
-        from .notes import own_files, remove_all
-
         remove_all(self.notes_dir)  # only voicecoach's own note files, in its own marked folder
-        left = own_files(self.notes_dir)
+        for note in earlier:
+            self._remove_note(note)
+        left = own_files(self.notes_dir) + [note for note in earlier if note.exists()]
         with self._lock:
             conn = self._db()
             try:
@@ -452,6 +461,13 @@ class Journal(FollowsPath):
             raise JournalBusy(f"journal {self.path}: everything was deleted, but another program is still reading "
                               f"the journal, so the old data stays in the file until it stops; stop it (e.g. the "
                               f"kiosk: sudo systemctl stop voicecoach) and run the erase again")
+
+    def _remove_note(self, note: Path) -> None:
+        """Delete one note file an earlier version left (a failure is counted by the caller, not raised)."""
+        try:
+            paths.remove_inside(note, note.parent)
+        except (OSError, ValueError) as exc:
+            log.warning("voice notes: cannot delete %s (%s)", note, exc)
 
     def close(self) -> None:
         """Close the database (safe to call twice)."""
