@@ -28,6 +28,8 @@ def test_install_writes_a_unit_that_restarts_and_runs_the_repo_venv(tmp_path):
     assert res.returncode == 0, res.stderr
     text = unit_of(tmp_path).read_text()
     assert "Restart=always" in text and "RestartSec=5" in text
+    # a settings file the kiosk refuses (exit 2, said out loud once) is not restarted every 5 s for ever
+    assert re.search(r"^RestartPreventExitStatus=2$", text, re.M)
     assert "After=sound.target" in text
     assert "User=voicecoach" in text and "SupplementaryGroups=audio" in text
     assert f"WorkingDirectory={REPO}" in text

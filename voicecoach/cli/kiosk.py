@@ -2,9 +2,15 @@
 
 It prints one ``voicecoach: <event>`` line per lifecycle event on stdout (for journalctl) and nothing per frame:
 started, waiting for microphone, microphone open, microphone lost, ritual offered, ritual done / declined /
-skipped / failed, quiet hours begin / end, said: <prompt>, stopping, stopped. SIGTERM, SIGINT or SIGHUP end it
+skipped / failed, quiet hours begin / end, said: <prompt>, stopping, stopped (and cannot start, then said: or
+could not say it out loud:, before exit 2 on a refused settings file). SIGTERM, SIGINT or SIGHUP end it
 cleanly with exit code 0. It never exits on an error it can survive: a broken user script is reported once and
 skipped, a failing check-in is ended, a lost microphone is waited for.
+
+A settings file it cannot use is the one error it cannot survive (exit 2, one line): nobody reads that line on a
+box without a screen, so the kiosk first says out loud, once, that its settings need fixing
+(:data:`SETTINGS_PROBLEM`, with the default voice, bounded in time), and the service does not start it again
+(``RestartPreventExitStatus=2``).
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ import argparse
 import logging
 from datetime import datetime
 
+from ..config import Config
 from ..errors import InputError
 from . import DeviceOption, config_of
 
 ORDER = 30
 log = logging.getLogger(__name__)
+SETTINGS_PROBLEM = ("voicecoach can't start: there is a problem in its settings file. Run voicecoach check on the "
+                    "computer to see it.")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -58,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from ..kiosk import Kiosk
     from ..runtime_live import Live, LiveSpec
 
-    config = config_of(args)
+    config = _config_or_say_why(args)
     from ..app import config_problems
 
     for problem in config_problems(config):  # config check refuses these; the kiosk still pauses, so it goes on
@@ -81,6 +90,19 @@ def run(args: argparse.Namespace) -> int:
     log.info("%s", summary.text())
     emit("stopped")
     return 0
+
+
+def _config_or_say_why(args: argparse.Namespace) -> Config:
+    """The config; one refused (an :class:`InputError`) is first said out loud, then raised as before (exit 2)."""
+    try:
+        return config_of(args)
+    except InputError:
+        from ..speech.announce import say_bounded
+
+        emit("cannot start: the settings file has a problem (voicecoach check shows it)")
+        said = say_bounded(SETTINGS_PROBLEM, output=args.output)
+        emit(f"said: {SETTINGS_PROBLEM}" if said.spoken else f"could not say it out loud: {said.reason}")
+        raise
 
 
 def _home(args: argparse.Namespace, config, live, kiosk):  # noqa: ANN001, ANN202 - Config, Live, Kiosk, Home
