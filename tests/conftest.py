@@ -69,6 +69,14 @@ def pulse(pulse_server: VirtualAudio) -> Iterator[VirtualAudio]:
     pulse_server.reset()
 
 
+@pytest.fixture
+def own_pulse() -> Iterator[VirtualAudio]:
+    """A sound server of the test's own, for a test that kills or freezes it (the session's is shared)."""
+    skip_without_pulse()
+    with VirtualAudio() as server:
+        yield server
+
+
 @contextmanager
 def in_process(server: VirtualAudio | None, extra: dict[str, str] | None = None) -> Iterator[None]:
     """Point this process's PortAudio at ``server`` (None: at no server at all), restoring afterwards."""

@@ -129,16 +129,6 @@ def test_a_hung_speech_engine_does_not_stop_the_loop(tmp_path, talk_wav):
     assert "pause_suggested" in kinds and kinds.index("pause_suggested") < len(kinds) - 1, result.stdout
 
 
-@pytest.fixture
-def own_pulse():
-    """A sound server of this test's own, since the test kills it (the session's is shared)."""
-    from conftest import skip_without_pulse
-
-    skip_without_pulse()
-    with VirtualAudio() as server:
-        yield server
-
-
 @pytest.mark.slow
 def test_after_the_sound_server_restarts_the_next_prompt_is_heard_and_the_mic_stays(own_pulse: VirtualAudio,
                                                                                     tmp_path):

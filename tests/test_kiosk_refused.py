@@ -101,17 +101,6 @@ def test_only_input_errors_use_the_exit_code_the_service_does_not_restart():
     assert DeviceError.exit_code not in prevented and SoundSystemStuck.exit_code not in prevented
 
 
-@pytest.fixture
-def own_pulse():
-    """A sound server of this test's own, since the test freezes it (the session's is shared)."""
-    from conftest import skip_without_pulse
-    from voicecoach_dev.audio_server import VirtualAudio
-
-    skip_without_pulse()
-    with VirtualAudio() as server:
-        yield server
-
-
 @pytest.mark.slow
 def test_a_frozen_sound_server_does_not_hold_the_refusal_up(own_pulse, tmp_home):
     """A real hang, made on demand: a SIGSTOPped sound server keeps its socket open and never answers (finding the

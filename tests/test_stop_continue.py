@@ -40,17 +40,22 @@ def test_listen_stopped_and_continued_keeps_its_microphone(pulse, tmp_home):
     assert len(proc.matching("microphone open")) == 1, text
 
 
+def _start_speaking(pulse, tmp_home, args: list[str], **extra_env: str) -> subprocess.Popen:
+    """``voicecoach ARGS`` on the virtual speaker, returned once its first prompt is playing (or after 60 s)."""
+    env = pulse.full_env(**extra_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})
+    proc = subprocess.Popen([VOICECOACH, *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + 60
+    while not pulse._sink_inputs() and time.monotonic() < end and proc.poll() is None:
+        time.sleep(0.02)
+    return proc
+
+
 def test_a_prompt_stopped_and_continued_plays_on_without_reopening_the_speaker(pulse, tmp_home):
     """Stopped while a prompt played, the speaker counted its stream's silence from the last callback, through
     the stop: "the speaker's stream stopped playing (no callback for 4.0 s); opening it again"."""
-    env = pulse.full_env(**{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})
-    text = "Shall we take the twenty minute pause we agreed on? " * 4
-    proc = subprocess.Popen([VOICECOACH, "say", text], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = _start_speaking(pulse, tmp_home, ["say", "Shall we take the twenty minute pause we agreed on? " * 4])
     try:
-        end = time.monotonic() + 60
-        while not pulse._sink_inputs() and time.monotonic() < end and proc.poll() is None:
-            time.sleep(0.02)
         assert pulse._sink_inputs(), "the prompt never started playing"
         time.sleep(0.5)
         os.kill(proc.pid, signal.SIGSTOP)
@@ -63,17 +68,6 @@ def test_a_prompt_stopped_and_continued_plays_on_without_reopening_the_speaker(p
             proc.wait()
     assert proc.returncode == 0, err
     assert "stopped playing" not in err and "failed" not in err, err
-
-
-def _start_speaking(pulse, tmp_home, args: list[str]) -> subprocess.Popen:
-    """``voicecoach ARGS`` on the virtual speaker, returned once its first prompt is playing."""
-    env = pulse.full_env(**{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})
-    proc = subprocess.Popen([VOICECOACH, *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    end = time.monotonic() + 60
-    while not pulse._sink_inputs() and time.monotonic() < end and proc.poll() is None:
-        time.sleep(0.02)
-    return proc
 
 
 @pytest.mark.parametrize("args", [["say", "Shall we take the twenty minute pause we agreed on? " * 4],
@@ -108,13 +102,8 @@ def test_sigterm_during_a_prompt_leaves_no_prompt_folder(pulse, tmp_home, tmp_pa
     signal ends them as Ctrl-C does, the folder removed, exit 143."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = pulse.full_env(TMPDIR=str(tmp), **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")})
-    proc = subprocess.Popen([VOICECOACH, *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = _start_speaking(pulse, tmp_home, args, TMPDIR=str(tmp))
     try:
-        end = time.monotonic() + 60
-        while not pulse._sink_inputs() and time.monotonic() < end and proc.poll() is None:
-            time.sleep(0.02)
         assert pulse._sink_inputs(), "the prompt never started playing"
         assert list(tmp.glob("voicecoach-tts-*")), "no prompt folder to leave behind"
         time.sleep(0.5)

@@ -121,6 +121,14 @@ class LiveNotes:
         self.position += len(samples) - len(samples) % 480
         return longest
 
+    def ask_for_note(self) -> None:
+        """"Leave a note", its prompt spoken, and a second of silence once it can hear again: the note starts next."""
+        self.session.submit(Command.LEAVE_NOTE)
+        self.feed(np.zeros(480, np.int16))
+        assert self.speaker.wait(10)
+        time.sleep(SELF_HEARING_TAIL_S)  # it does not hear itself for this long after its prompt
+        self.feed(np.zeros(16000, np.int16))
+
     def until(self, done, timeout_s: float = 10.0) -> None:
         """Tick (as the loop does between frames) until ``done()`` and the notes' thread has nothing left: on the
         live microphone a note is saved, found, loaded and deleted there, and what follows comes at a later tick."""
@@ -143,11 +151,7 @@ def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch
     audio, feed, said, speaker, notes, session = (live.audio, live.feed, live.said, live.speaker, live.notes,
                                                   live.session)
     feed(audio[: 16000 * 5])  # a little talk first
-    session.submit(Command.LEAVE_NOTE)
-    feed(np.zeros(480, np.int16))
-    assert speaker.wait(10)
-    time.sleep(SELF_HEARING_TAIL_S)  # it does not hear itself for this long after its prompt
-    feed(np.zeros(16000, np.int16))
+    live.ask_for_note()
     feed(audio[16000 * 5: 16000 * 12])  # the note: 7 s of speech
     feed(np.zeros(16000 * 4, np.int16))  # then silence ends it
     live.until(lambda: "is saved" in " ".join(said))
@@ -180,11 +184,7 @@ def test_a_note_saved_and_deleted_on_a_slow_disk_does_not_hold_the_live_loop(tmp
     monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path))
     live = LiveNotes(tmp_path, journal_type=SlowerJournal)
     live.feed(live.audio[: 16000 * 2])
-    live.session.submit(Command.LEAVE_NOTE)
-    live.feed(np.zeros(480, np.int16))
-    assert live.speaker.wait(10)
-    time.sleep(SELF_HEARING_TAIL_S)
-    live.feed(np.zeros(16000, np.int16))
+    live.ask_for_note()
     live.feed(live.audio[16000 * 5: 16000 * 9])
     live.session.talk.flush(30.0)  # the talk's own writes are not what is timed
     saving = live.feed(np.zeros(16000 * 4, np.int16))  # the silence that ends the note: it is saved
@@ -290,11 +290,7 @@ def test_a_note_being_recorded_when_the_input_ends_is_kept_as_far_as_it_got(tmp_
     monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path))
     live = LiveNotes(tmp_path)
     live.feed(live.audio[: 16000 * 5])
-    live.session.submit(Command.LEAVE_NOTE)
-    live.feed(np.zeros(480, np.int16))
-    assert live.speaker.wait(10)
-    time.sleep(SELF_HEARING_TAIL_S)
-    live.feed(np.zeros(16000, np.int16))
+    live.ask_for_note()
     live.feed(live.audio[16000 * 5: 16000 * 12])  # 7 s of the note, then the input ends mid-sentence
     assert live.notes.list_notes() == []
     live.live.close()  # what serve does at the end of the input (it closes the journal too)
