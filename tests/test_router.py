@@ -355,3 +355,13 @@ def test_play_my_notes_said_again_while_they_are_looked_up_starts_no_second_look
     rig.spoken()
     rig.say(Command.YES)
     assert rig.say(Command.PLAY_NOTES) == [FindNotes()]  # once answered, a new lookup is made
+
+
+def test_notes_found_after_the_couple_asked_for_the_pause_are_not_played():
+    # "pause" said while the notes were looked up (on the notes' thread): the pause began, then the notes' answer
+    # came and started playing them in the middle of the pause the couple had asked for
+    rig = Rig()
+    assert rig.say(Command.PLAY_NOTES) == [FindNotes()]
+    assert rig.say(Command.PAUSE) and rig.router.coach.mode is Mode.PAUSING
+    assert rig.router.notes_found([NoteSummary(1, 0.0, "A")], rig.now()) == []
+    assert rig.router.coach.mode is Mode.PAUSING and not rig.router.notes.active

@@ -230,8 +230,12 @@ class Router:
         return self._ask(runner, lambda: runner.start(now, consented=consented), now)
 
     def notes_found(self, notes: Sequence[NoteSummary], now: float) -> list[Effect]:
-        """The notes waiting for whoever said "play my notes" (after :class:`FindNotes`)."""
+        """The notes waiting for whoever said "play my notes" (after :class:`FindNotes`); not played if the couple
+        asked for the pause (or a check-in began) while they were looked up: they ask again when they want them."""
         self._finding = False
+        if self.coach.busy or self.runner is not None:
+            log.info("the notes were found while the pause or a check-in was under way: not played now")
+            return []
         return self._ask(self.notes, lambda: self.notes.play(notes), now)
 
     def note_recorded(self, to_partner: str | None, saved: bool, now: float) -> list[Effect]:
