@@ -138,3 +138,25 @@ def test_say_bounded_returns_when_the_speaking_hangs(monkeypatch):
     release.set()
     assert time.monotonic() - started < 2.0
     assert not said.spoken and "did not finish within" in said.reason
+
+
+def test_the_refusal_is_said_on_the_speaker_the_refused_file_names(tmp_path):
+    """A speaker reachable only by its name (``[audio] output``) is where the couple listens: the sentence went to
+    the default device because the file was refused as a whole. The one key is read from the raw file."""
+    import argparse
+
+    from voicecoach.cli.kiosk import _raw_output
+
+    def output_of(text: str | bytes) -> str | None:
+        file = tmp_path / "config.toml"
+        file.write_bytes(text if isinstance(text, bytes) else text.encode())
+        return _raw_output(argparse.Namespace(config=str(file)))
+
+    refused = '[kiosk]\nquiet_start = "22:00"\nquiet_end = "22:00"\n'
+    assert output_of(refused + '[audio]\noutput = "USB speaker"\n') == "USB speaker"
+    assert output_of(refused + "[audio]\noutput = 3\n") == "3"
+    assert output_of(refused) is None
+    assert output_of('[audio]\noutput = "USB speaker"\n[kiosk\n') is None        # not TOML at all: the default
+    assert output_of(b"\xff\xfe[audio]") is None
+    assert output_of('audio = "not a table"\n') is None
+    assert _raw_output(argparse.Namespace(config=str(tmp_path / "missing.toml"))) is None

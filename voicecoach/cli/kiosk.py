@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 from datetime import datetime
+from pathlib import Path
 
 from ..config import Config
 from ..errors import InputError
@@ -100,9 +101,24 @@ def _config_or_say_why(args: argparse.Namespace) -> Config:
         from ..speech.announce import say_bounded
 
         emit("cannot start: the settings file has a problem (voicecoach check shows it)")
-        said = say_bounded(SETTINGS_PROBLEM, output=args.output)
+        said = say_bounded(SETTINGS_PROBLEM, output=args.output if args.output is not None else _raw_output(args))
         emit(f"said: {SETTINGS_PROBLEM}" if said.spoken else f"could not say it out loud: {said.reason}")
         raise
+
+
+def _raw_output(args: argparse.Namespace) -> str | None:
+    """``[audio] output`` as the refused settings file writes it, if it can be read at all (a speaker reachable
+    only by its name is where the couple listens); None: the default device."""
+    from .. import paths
+    from ..settings import tomllib
+
+    try:
+        file = Path(args.config) if getattr(args, "config", None) else paths.config_file()
+        audio = tomllib.loads(file.read_bytes().decode("utf-8-sig")).get("audio", {})
+    except (OSError, ValueError, RecursionError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    output = audio.get("output") if isinstance(audio, dict) else None
+    return str(output) if isinstance(output, (str, int)) and not isinstance(output, bool) and str(output) else None
 
 
 def _home(args: argparse.Namespace, config, live, kiosk):  # noqa: ANN001, ANN202 - Config, Live, Kiosk, Home
