@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 from voicecoach_dev.audio_server import VirtualAudio
-from voicecoach_dev.live import LiveProcess, first_audible_s, render_conversation
+from voicecoach_dev.live import LiveProcess, play_and_hear, render_conversation
 
 
 def one_run(server: VirtualAudio, audio, first_raised: float) -> tuple[float, float] | None:
@@ -31,22 +31,13 @@ def one_run(server: VirtualAudio, audio, first_raised: float) -> tuple[float, fl
     try:
         if not live.wait_for("microphone open", 30):
             return None
-        recording = server.record_speaker()
-        t_rec = time.monotonic()
-        time.sleep(0.5)
-        t_play = time.monotonic()
-        player = server.play_into_mic(audio)
-        t_decided = live.wait_for("pause_suggested", 90)
-        time.sleep(6.0)
-        heard = recording.stop()
-        player.terminate()
+        talk = play_and_hear(server, live, audio, until=lambda t_play: time.monotonic() + 6.0)  # 6 s after it
     finally:
         live.stop()
-    onset = first_audible_s(heard)
-    if onset is None or t_decided is None:
+    audible, decided = talk.audible_s(), talk.decided_s()
+    if audible is None or decided is None:
         return None
-    audible = onset + t_rec - t_play
-    return audible - first_raised, audible - (t_decided - t_play)
+    return audible - first_raised, audible - decided
 
 
 def main() -> int:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicecoach_dev.audio_server import VirtualAudio
-from voicecoach_dev.live import LiveProcess, first_audible_s, render_conversation
+from voicecoach_dev.live import LiveProcess, play_and_hear, render_conversation
 
 EVENT_LINE = re.compile(r"^\s*(\d+\.\d)s (raised_voice|interruption|pause_suggested)\b")
 
@@ -82,28 +82,19 @@ def one_run(server: VirtualAudio, audio, first_raised: float, delay_ms: float) -
         t_open = live.wait_for("microphone open", 60)
         if t_open is None:
             return None
-        recording = server.record_speaker()
-        t_rec = time.monotonic()
-        time.sleep(0.5)
-        t_play = time.monotonic()
-        player = server.play_into_mic(audio)
-        t_decided = live.wait_for("pause_suggested", 90)
-        time.sleep(max(0.0, t_play + len(audio) / 16000 + 2.0 - time.monotonic()))  # the whole talk, and 2 s
-        heard = recording.stop()
-        player.terminate()
+        talk = play_and_hear(server, live, audio, until=lambda t_play: t_play + len(audio) / 16000 + 2.0)
     finally:
         t_stop = time.monotonic()
         live.stop(timeout_s=60)
         stop_s = time.monotonic() - t_stop
     lags = [arrival - t_open - float(m.group(1)) for arrival, line in live.output.lines
             if (m := EVENT_LINE.match(line))]
-    onset = first_audible_s(heard)
-    audible = None if onset is None else onset + t_rec - t_play
+    audible, decided = talk.audible_s(), talk.decided_s()
     stored, ended = journal_rows(home / "d")
     fsyncs = sum(1 for line in trace.read_text().splitlines() if "fsync(" in line or "fdatasync(" in line)
     shutil.rmtree(home, ignore_errors=True)
     return Run(escalation_s=None if audible is None else audible - first_raised,
-               decision_s=None if audible is None or t_decided is None else audible - (t_decided - t_play),
+               decision_s=None if audible is None or decided is None else audible - decided,
                lag_median_s=statistics.median(lags) if lags else 0.0, lag_max_s=max(lags, default=0.0),
                fsyncs=fsyncs, stop_s=stop_s, printed=len(lags), stored=stored, talk_ended=ended)
 

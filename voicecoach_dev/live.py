@@ -7,8 +7,9 @@ import signal
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -160,6 +161,41 @@ def first_audible_s(audio: NDArray[np.int16], threshold: int = 1000, after_s: fl
     start = int(after_s * 16000)
     loud = np.flatnonzero(np.abs(audio[start:].astype(np.int32)) > threshold)
     return (start + loud[0]) / 16000 if len(loud) else None
+
+
+@dataclass
+class HeardTalk:
+    """A talk played into the virtual microphone while the speaker was recorded (:func:`play_and_hear`)."""
+
+    heard: NDArray[np.int16]  # the speaker, from ``t_rec`` on
+    t_rec: float              # time.monotonic() when the speaker's recording began
+    t_play: float             # ... and when the talk began playing
+    t_decided: float | None   # ... and when the first pause suggestion was printed (None: never)
+
+    def audible_s(self) -> float | None:
+        """Seconds into the talk when the first prompt was heard from the speaker, or None."""
+        onset = first_audible_s(self.heard)
+        return None if onset is None else onset + self.t_rec - self.t_play
+
+    def decided_s(self) -> float | None:
+        """Seconds into the talk when the pause suggestion was printed, or None."""
+        return None if self.t_decided is None else self.t_decided - self.t_play
+
+
+def play_and_hear(server: Any, live: LiveProcess, audio: NDArray[np.int16],
+                  until: Callable[[float], float]) -> HeardTalk:
+    """Record ``server``'s speaker, play ``audio`` into its microphone 0.5 s later, wait (90 s at most) for
+    ``live`` to print a pause suggestion, then keep recording until the monotonic time ``until(t_play)``."""
+    recording = server.record_speaker()
+    t_rec = time.monotonic()
+    time.sleep(0.5)
+    t_play = time.monotonic()
+    player = server.play_into_mic(audio)
+    t_decided = live.wait_for("pause_suggested", 90)
+    time.sleep(max(0.0, until(t_play) - time.monotonic()))
+    heard = recording.stop()
+    player.terminate()
+    return HeardTalk(heard, t_rec, t_play, t_decided)
 
 
 def render_conversation(extra_raised_s: float = 0.0):
