@@ -37,8 +37,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="input device: index or part of its name (default: config)")
     p.add_argument("--output", metavar="DEV", action=DeviceOption,
                    help="output device: index or part of its name (default: config)")
-    # Rehearse the schedule: the kiosk's wall clock starts at this local time (tests, and trying a config out).
-    p.add_argument("--pretend-time", metavar="YYYY-MM-DDTHH:MM[:SS]", help=argparse.SUPPRESS)
+    p.add_argument("--pretend-time", metavar="YYYY-MM-DDTHH:MM[:SS]",
+                   help="rehearse the schedule: the kiosk's clock starts at this local time and runs at normal speed "
+                        "(e.g. 2026-11-23T21:29:50)")
     p.set_defaults(func=run)
 
 

@@ -24,7 +24,8 @@ NO_UI_KEYS = "answers typed as a word or key, then Enter (the terminal is left i
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``listen`` subcommand."""
-    p = sub.add_parser("listen", parents=[common], help="listen to a talk and offer the agreed pause (default)")
+    p = sub.add_parser("listen", parents=[common],
+                       help="listen to a talk and offer the agreed pause (scripts/run's default)")
     add_device_args(p)
     p.add_argument("--no-ui", action="store_true", help=f"plain log lines instead of the live view; {NO_UI_KEYS}")
     p.add_argument("--file", metavar="WAV",  # a str: Path("") would be "." (then called a directory)
