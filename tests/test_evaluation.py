@@ -325,3 +325,24 @@ def test_a_source_recording_loses_its_recorders_dc_offset(tmp_path):
     x = load_audio(path)
     assert abs(float(x.mean())) < 1e-4                       # the offset is gone (int16 rounding: < 3e-5)
     assert float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) == pytest.approx(0.05 / np.sqrt(2), rel=1e-3)
+
+
+def test_evaluate_reports_the_recall_of_a_voice_cutting_in_under_a_louder_one_dry_and_in_rooms():
+    """Issue 16's louder-holder target is a row of every default run (it was printed only with --methods)."""
+    from voicecoach_dev.evalkit import evaluate
+
+    def item(name: str, room: bool, over_db: float) -> dict:
+        turns = [{"speaker": "A", "start": 0.0, "end": 10.0}, {"speaker": "B", "start": 5.0, "end": 9.0}]
+        return {"name": name, "scenario": "interrupt@room" if room else "interrupt", "room": room,
+                "partners": {"A": {"level_db": over_db}, "B": {"level_db": 0.0}},
+                "truth": {"turns": turns, "backchannels": [],
+                          "interruptions": [{"t": 5.0, "speaker": "B", "over": "A"}]}}
+
+    items = [item("dry-found", False, 10.0), item("dry-missed", False, 12.0), item("dry-equal", False, 0.0),
+             item("room-found", True, 9.0)]
+    hit = [{"type": "interruption", "t": 5.6, "start": 5.1, "speaker": "B", "over": "A"}]
+    results = {"dry-found": (hit, 1.0), "dry-missed": ([], 1.0), "dry-equal": (hit, 1.0), "room-found": (hit, 1.0)}
+    rows = {c["target"].rsplit(", ", 1)[-1]: c for c in evaluate._louder_checks(items, results)}
+    assert rows["dry"]["note"] == "1 of 2" and rows["dry"]["value"] == 0.5 and not rows["dry"]["pass"]
+    assert rows["rooms"]["note"] == "1 of 1" and rows["rooms"]["pass"]
+    assert evaluate._louder_checks(items[2:3], results) == []   # no louder holder: no row

@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             "x_real_time": round(analysed_s / max(sum(s for _, s in results.values()), 1e-9), 1),
             "config": args.config or "defaults", "quick": args.quick, "draw": args.draw, "split": args.split,
             "mic": args.mic or "none"}
-    checks = report.targets(tallies, breakdown)
+    checks = report.targets(tallies, breakdown) + _louder_checks(items, results)
     print(report.markdown(tallies, checks, meta, breakdown))
     if args.methods:
         from voicecoach_dev import methods
@@ -261,6 +261,15 @@ def main(argv: list[str] | None = None) -> int:
                "files": {name: ev for name, (ev, _) in sorted(results.items())}}
         args.json.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
     return 0
+
+
+def _louder_checks(items: list[dict[str, Any]], results: dict[str, tuple[list, float]]) -> list[dict[str, Any]]:
+    """The louder-holder recall targets (issue 16), dry and in rooms, for the default run's items."""
+    from voicecoach_dev.methods import louder_holder
+
+    scored = [it for it in items if "row" not in it]
+    return report.louder_targets(louder_holder([it for it in scored if not it.get("room")], results),
+                                 louder_holder([it for it in scored if it.get("room")], results))
 
 
 def _git_commit() -> str:

@@ -51,6 +51,14 @@ def targets(t: dict[str, dict[str, Tally]], rooms: dict[str, dict[str, Tally]] |
     return out
 
 
+def louder_targets(dry: Tally, rooms: Tally) -> list[dict[str, Any]]:
+    """Issue 16: recall over true interruptions whose interrupted partner is 8-14 dB louder at the microphone
+    (``voicecoach_dev.methods.louder_holder``), dry and in rooms; a side with no such interruption is left out."""
+    return [_check(f"interruptions: recall, a voice cutting in on a partner 8-14 dB louder at the mic, {side}",
+                   t.recall, ">=", 0.8, f"{t.found} of {t.n_truth}")
+            for side, t in (("dry", dry), ("rooms", rooms)) if t.n_truth]
+
+
 def _room_targets(i: dict[str, Tally], r: dict[str, Tally], p: dict[str, Tally],
                   rooms: dict[str, dict[str, Tally]]) -> list[dict[str, Any]]:
     """Issue 15: talks heard through simulated living rooms."""
