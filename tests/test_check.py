@@ -32,6 +32,7 @@ def test_ready_box_on_the_virtual_sound_device_exits_0(pulse, tmp_home, run_cli)
     assert found["output device"].startswith("OK")
     assert found["journal"].startswith("OK") and "private" in found["journal"]
     assert res.stdout.splitlines()[-1] == "ready: nothing to fix"
+    assert "microphone open" not in res.stderr, res.stderr  # was logged beside the input device's own OK line
 
 
 def test_missing_speech_model_is_a_warning_with_the_download_command(tmp_home, run_cli):
@@ -46,6 +47,24 @@ def test_a_missing_speech_model_is_said_once_not_also_logged(tmp_home, run_cli):
     res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
     said = (res.stdout + res.stderr).count("is not installed, so spoken commands are off")
     assert said == 1, res.stdout + res.stderr  # was: the WARN line, and the same words logged on stderr
+
+
+def test_a_retired_key_is_one_warn_line_not_also_logged(tmp_home, run_cli):
+    tmp_home.config_file.write_text("[detection.interruption]\ngate_backoff = 2.0\n[kiosk]\nlater_min = 20.0\n")
+    res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
+    both = res.stdout + res.stderr
+    for said in ("gate_backoff is no longer a setting", "kiosk.later_min is now checkin.offer_later_min"):
+        assert both.count(said) == 1, both  # was: the WARN line, and the same words logged on stderr
+    assert [line.split(":", 1)[0] for line in res.stdout.splitlines()[:2]] == ["WARN config"] * 2
+    assert "gate_backoff" not in res.stderr and res.returncode == 0, both
+
+
+def test_a_retired_key_in_a_config_that_fails_is_still_said_once(tmp_home, run_cli):
+    tmp_home.config_file.write_text("[kiosk]\nlater_min = 20.0\nnightly_time = \"9pm\"\n")
+    res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
+    both = res.stdout + res.stderr
+    assert both.count("kiosk.later_min is now checkin.offer_later_min") == 1, both
+    assert res.stdout.startswith("FAIL config:") and "\nWARN config:" in res.stdout
 
 
 def test_speech_output_names_the_engine_and_without_the_espeak_ng_command_says_how_to_install_it(

@@ -39,6 +39,7 @@ class Box:
 
     wall_s: float
     steady_s: float = 100.0
+    asleep_s: float = 5.0  # seconds spent suspended since it booted (``clock.suspended_clock``)
 
     def wall(self) -> float:
         return self.wall_s
@@ -46,10 +47,18 @@ class Box:
     def steady(self) -> float:
         return self.steady_s
 
+    def suspended(self) -> float:
+        return self.asleep_s
+
     def runs(self, seconds: float) -> None:
         """Time passes (awake or suspended: both clocks move)."""
         self.wall_s += seconds
         self.steady_s += seconds
+
+    def sleeps(self, seconds: float) -> None:
+        """The machine is suspended (a laptop's lid closed): both clocks move, and so does the time suspended."""
+        self.runs(seconds)
+        self.asleep_s += seconds
 
 
 def _an_hour_long_talk(tmp_path, box: Box, set_by_s: float) -> dict[str, list[dict]]:
@@ -94,23 +103,45 @@ def test_a_talk_begun_on_a_stale_clock_is_dated_as_the_set_clock_says(tmp_path, 
     assert (week.talks, week.interruptions, week.pauses_taken, round(week.talk_min)) == (1, 2, 1, 60)
 
 
-def test_a_laptop_suspended_during_the_talk_keeps_its_times(tmp_path):
+def test_a_laptop_suspended_during_the_talk_keeps_its_times_and_counts_only_the_time_awake(tmp_path):
     """Suspended for two hours mid-talk (both clocks of Box run on: the steady one counts suspend): the wall clock
-    was not set, so nothing is moved; the talk spans its real three hours."""
+    was not set, so nothing is moved; the talk spans its real two hours and two minutes, but the couple talked for
+    two minutes. Before: "Talk of 122 min" at the end of ``listen``, and 2 h 2 min together in the report."""
     box = Box(REAL)
     path = tmp_path / "journal.sqlite3"
-    writer = TalkWriter(Journal.open(path), TalkSource.LISTEN, wall=box.wall, steady=box.steady)
+    writer = TalkWriter(Journal.open(path), TalkSource.LISTEN, wall=box.wall, steady=box.steady,
+                        suspended=box.suspended)
     box.runs(60)
     writer.record(SuggestionMade("raised voices", 60.0))
-    box.runs(2 * 3600)  # the lid closed
+    box.sleeps(2 * 3600)  # the lid closed
     writer.follow()
-    writer.event(Interruption(t=90.0, start=90.0, speaker="B", over="A"))  # the microphone's audio has a gap
+    writer.event(Interruption(t=7290.0, start=7290.0, speaker="B", over="A"))  # the microphone's stamps skip it
     box.runs(60)
-    writer.end(TalkFigures(60.0, 60.0, 5.0, 0.0), 120.0, 120.0)
+    summary = writer.end(TalkFigures(60.0, 60.0, 5.0, 0.0), 7320.0, 7320.0)
+    assert summary.seconds == 120.0 and summary.text().startswith("Talk of 2 min;")
     with Journal.open(path) as journal:
         (talk,), (suggestion,) = journal.rows("talks"), journal.rows("suggestions")
+        week = rep.build_report(journal.report_rows(), datetime(2026, 11, 23, tzinfo=timezone.utc),
+                                datetime(2026, 11, 29, tzinfo=timezone.utc)).weeks[0]
     assert talk["started_at"] == REAL and talk["ended_at"] == REAL + 2 * 3600 + 120
+    assert talk["suspended_s"] == 2 * 3600.0
     assert suggestion["at"] == REAL + 60
+    assert (week.talks, week.talk_min, week.interruptions) == (1, 2.0, 1)
+    exported = rep.build_report({"talks": [talk]}, datetime(2026, 11, 23, tzinfo=timezone.utc),
+                                datetime(2026, 11, 29, tzinfo=timezone.utc)).weeks[0]
+    assert exported.talk_min == 2.0  # a report of the export reads the same
+
+
+def test_a_talk_without_a_suspend_is_its_wall_clock_span(tmp_path):
+    box = Box(REAL)
+    path = tmp_path / "journal.sqlite3"
+    writer = TalkWriter(Journal.open(path), TalkSource.LISTEN, wall=box.wall, steady=box.steady,
+                        suspended=box.suspended)
+    box.runs(600)
+    assert writer.end(TalkFigures(60.0, 60.0, 0.0, 0.0), 600.0, 600.0).seconds == 600.0
+    with Journal.open(path) as journal:
+        (talk,) = journal.rows("talks")
+    assert talk["suspended_s"] == 0.0 and talk["ended_at"] - talk["started_at"] == 600.0
 
 
 def test_the_live_loop_gives_its_journal_a_clock_that_counts_suspend(tmp_path):
@@ -128,6 +159,7 @@ def test_the_live_loop_gives_its_journal_a_clock_that_counts_suspend(tmp_path):
                       notes=None)
     try:
         assert isinstance(live.session.talk, TalkWriter) and live.session.talk._steady is not None
+        assert live.session.talk._suspended is not None  # the talk's length leaves a suspend out
     finally:
         live.close()
 
@@ -316,3 +348,14 @@ def test_the_page_on_its_own_follows_the_zone_set_now():
     status = OfflineStatus(Path("config.toml"), Path("journal.sqlite3"))
     assert isinstance(getattr(status.local_now, "__self__", None), LocalTime)
     assert status.local_now().tzinfo is not None
+
+
+def test_with_the_journal_off_the_summary_leaves_a_suspend_out_too():
+    from voicecoach.journal.talk import TalkLog
+
+    box = Box(REAL)
+    talk = TalkLog(None, TalkSource.LISTEN, wall=box.wall, suspended=box.suspended)
+    box.runs(600)
+    box.sleeps(3600)
+    box.runs(600)
+    assert talk.end(None, 4800.0, 4800.0).text().startswith("Talk of 20 min;")

@@ -294,6 +294,22 @@ def test_config_init_force_replaces_and_keeps_a_backup(tmp_home):
     assert [p.name for p in tmp_home.config_dir.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_config_init_force_says_no_copy_is_kept_of_the_defaults(tmp_home, capsys):
+    """The help and the refusal said "a .bak copy is kept" outright, but none is kept of a file holding just the
+    defaults (a second --force must not replace the .bak holding the couple's own file): both say so now, and so
+    does the line written when it happens."""
+    parser = cli.build_parser()
+    init = parser._subparsers._group_actions[0].choices["config"]._subparsers._group_actions[0].choices["init"]
+    assert "not just the defaults" in " ".join(init.format_help().split())
+    assert cli.main(["config", "init"]) == 0
+    capsys.readouterr()
+    assert cli.main(["config", "init"]) == 2
+    assert "a .bak copy is kept of a file that is not just the defaults" in capsys.readouterr().err
+    assert cli.main(["config", "init", "--force"]) == 0
+    assert "no .bak copy needed" in capsys.readouterr().out
+    assert not (tmp_home.config_dir / "config.toml.bak").exists()
+
+
 def test_config_init_force_twice_keeps_the_users_file_in_the_backup(tmp_home, capsys):
     tmp_home.config_file.write_text("[pause]\nlength_min = 30\n")
     assert cli.main(["config", "init", "--force"]) == 0

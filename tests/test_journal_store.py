@@ -13,7 +13,7 @@ import pytest
 from voicecoach.errors import VoicecoachError
 from voicecoach.commands import Command, Source
 from voicecoach.events import Heard, Interruption, PauseSuggested, RaisedVoice
-from voicecoach.journal.schema import CURRENT_VERSION, MIGRATIONS, TalkFigures, TalkSource
+from voicecoach.journal.schema import CURRENT_VERSION, MIGRATIONS, TABLES, TalkFigures, TalkSource
 from voicecoach.records import Answer, PauseEnd
 from voicecoach.journal.files import JournalRefused, JournalUnavailable, default_path
 from voicecoach.journal.store import Journal, JournalValueError
@@ -215,7 +215,7 @@ def test_a_v1_journal_is_migrated_to_the_current_schema_keeping_its_data(path: P
     path.parent.mkdir()
     make_v1(path)
     with Journal.open(path) as journal:
-        assert journal.schema_version == CURRENT_VERSION == 2
+        assert journal.schema_version == CURRENT_VERSION == 3
         data = journal.export()
         assert data["talks"][0]["speak_a_s"] == 42.0
         assert data["events"] == [{"id": 1, "talk_id": 1, "type": "interruption", "t": 5.0, "start": 4.5,
@@ -223,6 +223,36 @@ def test_a_v1_journal_is_migrated_to_the_current_schema_keeping_its_data(path: P
         journal.index_note(1.0, "A", "B", "x.wav", 2.0)  # the v2 table exists
         names = {r[0] for r in journal._conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert {"events_by_talk", "talks_by_start"} <= names
+
+
+def test_a_v2_journal_gains_the_talks_suspended_seconds_and_loses_nothing(path: Path) -> None:
+    """Schema 3 stores the seconds a laptop was suspended during a talk (its length leaves them out). A journal of
+    schema 2 opens and is upgraded once: every row and value as it was, each old talk suspended 0 s (not known: its
+    length is its wall-clock span, as the report counted it before)."""
+    from datetime import datetime, timezone
+
+    from voicecoach.journal import report as rep
+
+    path.parent.mkdir()
+    make_v1(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[1]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version=2")
+    conn.execute("INSERT INTO notes (created_at, from_partner, to_partner, file, duration_s) VALUES "
+                 "(150.0, 'A', 'B', 'note-ab.wav', 12.0)")
+    before = {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY id")] for t in TABLES}
+    conn.close()
+    with Journal.open(path) as journal:
+        assert journal.schema_version == CURRENT_VERSION == 3
+        rows = {t: journal.rows(t) for t in TABLES}
+        week = rep.build_report(journal.report_rows(), datetime(1970, 1, 1, tzinfo=timezone.utc),
+                                datetime(1970, 1, 2, tzinfo=timezone.utc)).weeks[-1]
+    assert {t: [tuple(r.values()) for r in rows[t]] for t in TABLES} == {
+        t: [(*r, 0.0) if t == "talks" else r for r in before[t]] for t in TABLES}
+    assert [r["suspended_s"] for r in rows["talks"]] == [0.0] and week.talk_min == 10.0
+    with Journal.open(path) as journal:  # upgraded once: a second opening changes nothing
+        assert journal.rows("talks") == rows["talks"]
 
 
 def test_two_programs_opening_an_old_journal_at_once_migrate_it_once(path: Path) -> None:

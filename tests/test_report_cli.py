@@ -29,11 +29,11 @@ def seeded(dirs: Path) -> None:
 
 
 def test_an_empty_journal_is_a_kind_message_and_exit_0(dirs: Path, capsys: pytest.CaptureFixture) -> None:
-    png = dirs / "chart.png"
-    assert main(["report", "--png", str(png)]) == 0
+    svg = dirs / "chart.svg"
+    assert main(["report", "--svg", str(svg)]) == 0
     out = capsys.readouterr().out
     assert "Nothing in the journal" in out and "No chart was written" in out
-    assert not png.exists()
+    assert not svg.exists()
 
 
 def test_with_the_journal_off_the_empty_report_says_why_instead_of_promising_figures(
@@ -62,14 +62,19 @@ def test_a_bad_since_is_exit_2_with_one_line(since: str, dirs: Path, capsys: pyt
     assert err.startswith("voicecoach: error: --since") and err.count("\n") == 1
 
 
-def test_a_png_without_the_extra_is_one_line_naming_it_after_the_other_files(
-        dirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    seeded(dirs)
+@pytest.mark.parametrize("seed_it", [True, False])
+def test_a_png_without_the_extra_is_refused_first_with_one_line_naming_it(
+        seed_it: bool, dirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Before: the whole report was printed, the page written, and only then the one line (exit 1); with an empty
+    journal, exit 0 and "no chart was written" though none could have been."""
+    if seed_it:
+        seeded(dirs)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
     assert main(["report", "--png", str(dirs / "r.png"), "--html", str(dirs / "r.html")]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "'report' extra" in err and "pip install 'voicecoach[report]'" in err
-    assert (dirs / "r.html").exists() and not (dirs / "r.png").exists()
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "'report' extra" in err and "pip install 'voicecoach[report]'" in err
+    assert not (dirs / "r.html").exists() and not (dirs / "r.png").exists()
 
 
 @pytest.mark.parametrize("option", ["--svg", "--html", "--png"])

@@ -747,3 +747,24 @@ def test_a_layout_the_line_editor_cannot_follow_is_rewritten_with_a_backup(tmp_h
     kiosk = schedule.save(tmp_home.config_file, FORM)
     assert kiosk.nightly_time == "20:45" and load_config(tmp_home.config_file).kiosk.nightly_time == "20:45"
     assert (tmp_home.config_dir / "config.toml.bak").read_text() == odd
+
+
+def test_the_page_on_its_own_says_where_it_is_once(tmp_home) -> None:
+    """``voicecoach web``: "the page is at ..." was printed on stdout and logged on stderr as well."""
+    import signal
+    import subprocess
+
+    from conftest import cli_command
+    from voicecoach_dev.broker import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([*cli_command(), "web", "--port", str(port)], env=tmp_home.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert first == f"voicecoach: the page is at http://127.0.0.1:{port}/\n"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and out == "voicecoach: page stopped\n"
+    assert "the page is at" not in err, err

@@ -127,6 +127,12 @@ def warn_once(notices: list[str]) -> None:
             log.warning("%s", notice)
 
 
+def said_elsewhere(notices: list[str]) -> None:
+    """The caller shows ``notices`` itself (``voicecoach check``'s WARN lines): loading the file does not log them
+    too (each was said twice, once as a log line on stderr and once as the WARN line)."""
+    _warned.update(notices)
+
+
 def _lookup(data: dict[str, Any], dotted: str) -> tuple[bool, Any]:
     """(True, value) when the dotted key is in ``data``, else (False, None)."""
     node: Any = data

@@ -112,9 +112,11 @@ class LiveSpec:
 
 
 def pause_suspended(clock: Clock, spec: "LiveSpec") -> Callable[[], float] | None:
-    """What tells the coach how long the machine was suspended: on the real clock and microphone the agreed pause
-    is real minutes apart (a lid closed through a 20-minute pause counts), while turn timers in a check-in pause
-    with the machine; a file replayed or a fake clock has no suspend (None)."""
+    """What tells the coach and the talk's record how long the machine was suspended: on the real clock and
+    microphone the agreed pause is real minutes apart (a lid closed through a 20-minute pause counts), while turn
+    timers in a check-in pause with the machine, and the talk's length leaves the suspend out (a gap in the
+    microphone's frame stamps: "we talked 20 minutes", not 2 h 20 min); a file replayed or a fake clock has no
+    suspend (None)."""
     real_time = isinstance(clock, MonotonicClock) and spec.microphone and spec.file is None
     return suspended_clock() if real_time else None
 
@@ -248,7 +250,8 @@ class Live:
         flow = NotesFlow(names, config.journal.voice_notes, config.journal.note_max_s, wall=time.time,
                          local=LocalTime().at)  # "this evening" in the zone set now, not at the start
         checkins = app.runner_factory(config, offer_later=spec.offer_later)
-        coach = Coach(config.pause, has_checkin=checkins is not None, suspended=pause_suspended(clock, spec))
+        suspended = pause_suspended(clock, spec)
+        coach = Coach(config.pause, has_checkin=checkins is not None, suspended=suspended)
         router = Router(coach, flow, checkins, anytime=app.anytime_commands(config))
         _prepare_in_background(speaker, [coach.suggestion_text()])
         live: Live | None = None
@@ -257,9 +260,11 @@ class Live:
             if live is not None:
                 live.notify(notice)
 
-        talk: TalkLog | TalkWriter = TalkLog(None, spec.source, wall=time.time)  # no journal: only counted
+        talk: TalkLog | TalkWriter = TalkLog(None, spec.source, wall=time.time,  # no journal: only counted
+                                             suspended=suspended)
         if journal is not None:  # the writes on their own thread: the loop never waits for the disk
             talk = TalkWriter(journal, spec.source, wall=time.time, steady=suspend_counting_clock(),
+                              suspended=suspended,
                               on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)),
                               on_recovered=lambda line: notify(Health(Part.JOURNAL, True, line)))
         session = Session(pipeline, speaker, router, talk, notes=notes, clock=clock, on_line=on_line,

@@ -366,8 +366,9 @@ class MicSource:
             self.overflows += 1
             self._dropped += frames
 
-    def open(self) -> "MicSource":
-        """Open and start the input stream; the default input must be a microphone, not a speaker's monitor."""
+    def open(self, announce: bool = True) -> "MicSource":
+        """Open and start the input stream; the default input must be a microphone, not a speaker's monitor.
+        ``announce``: log the opening at INFO (``voicecoach check`` says it in its own line: at DEBUG there)."""
         sd = sounddevice()
         if self.device is None:
             self._refuse_monitor("no microphone")
@@ -385,8 +386,8 @@ class MicSource:
             raise
         except Exception as exc:  # noqa: BLE001 - PortAudioError
             raise DeviceError(f"cannot open the microphone: {exc} (check it with: voicecoach devices)") from None
-        log.info("microphone open: device %s at %d Hz, %d channel(s)",
-                 "default" if self.device is None else self.device, self.rate, self.channels)
+        log.log(logging.INFO if announce else logging.DEBUG, "microphone open: device %s at %d Hz, %d channel(s)",
+                "default" if self.device is None else self.device, self.rate, self.channels)
         return self
 
     @property

@@ -98,19 +98,22 @@ def check_config(ctx: Context) -> list[Finding]:
     from ..config import Config
     from ..errors import VoicecoachError
 
+    from ..config_retired import notices_in, pinned_notice, said_elsewhere
+
     explicit = getattr(ctx.args, "config", None)
     path = Path(explicit) if explicit else paths.config_file()
+    # keys an update removed or renamed: the kiosk starts, but the file should change (said here as WARN lines,
+    # so loading the file does not log them as well)
+    notices = notices_in(path) if path.is_file() else []
+    said_elsewhere(notices)
     try:
         ctx.config = config_of(ctx.args)
     except VoicecoachError as exc:
         ctx.config = Config()
         return [Finding(FAIL, "config", f"{exc} (the other checks use the defaults)",
-                        f"edit {path}, then run: voicecoach check")]
+                        f"edit {path}, then run: voicecoach check"), *(Finding(WARN, "config", n) for n in notices)]
     if not path.exists():
         return [Finding(OK, "config", f"no file at {path}: using the defaults")]
-    from ..config_retired import notices_in, pinned_notice
-
-    notices = notices_in(path)  # keys an update removed or renamed: the kiosk starts, but the file should change
     pinned = pinned_notice(path, ctx.config)  # an earlier version's defaults, written by its config init
     notices += [pinned] if pinned else []
     return [Finding(WARN, "config", notice) for notice in notices] or [Finding(OK, "config", f"{path}")]
@@ -272,7 +275,7 @@ def check_input(ctx: Context) -> list[Finding]:
     if not inputs:
         return [Finding(FAIL, "input device", "no input device found (no sound server or card?)", _list_hint())]
     try:
-        source = MicSource(spec, frame_ms=ctx.config.audio.frame_ms, stall_s=MIC_WAIT_S).open()
+        source = MicSource(spec, frame_ms=ctx.config.audio.frame_ms, stall_s=MIC_WAIT_S).open(announce=False)
     except VoicecoachError as exc:
         return [Finding(FAIL, "input device", str(exc), _list_hint())]
     try:

@@ -10,6 +10,7 @@ from ..errors import InputError, VoicecoachError
 from . import config_of
 
 ORDER = 80
+BAK_NOTE = "a .bak copy is kept of a file that is not just the defaults"  # the defaults need no copy
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("config", parents=[common], help="create, show or check the config file")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     init = actions.add_parser("init", parents=[common], help="write a commented default config file")
-    init.add_argument("--force", action="store_true", help="overwrite an existing file (a .bak copy is kept)")
+    init.add_argument("--force", action="store_true", help=f"overwrite an existing file ({BAK_NOTE})")
     init.add_argument("path", nargs="?", help="where to write (default: the user config file)")
     actions.add_parser("show", parents=[common], help="print the effective config as TOML")
     actions.add_parser("check", parents=[common], help="validate the config file")
@@ -85,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{target} is not a regular file (a pipe or a device); give a config file's path, "
                              f"e.g. {paths.config_file()}")
         if target.exists() and not args.force:
-            raise InputError(f"{target} already exists (use --force to replace it; a .bak copy is kept)")
+            raise InputError(f"{target} already exists (use --force to replace it; {BAK_NOTE})")
+        existed = target.exists()
         text = cfg.default_config_text()
         backup = target.with_suffix(target.suffix + ".bak")
         try:
@@ -97,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
                                       f"the file there is unchanged)") from None
             raise InputError(f"cannot write {target}: {exc.strerror} (check the folder, or give another path "
                              f"with --config FILE)") from None
-        print(f"wrote {target}" + (f" (your old file is {backup})" if kept else ""))
+        print(f"wrote {target}" + (f" (your old file is {backup})" if kept else
+                                    " (the old file held just these defaults: no .bak copy needed)" if existed
+                                    else ""))
         return 0
     config = config_of(args)
     if args.action == "show":

@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
     for option, out, suffix in (("--svg", args.svg, ".svg"), ("--html", args.html, ".html"),
                                 ("--png", args.png, ".png")):
         check_output_option(out, option, suffix, f"trends{suffix}")  # before the summary: one line, exit 2
+    if args.png:  # without the 'report' extra: one line naming it, exit 1, before the summary or any file
+        from ..journal.chart_png import require
+
+        require()
     path = path_for(config.journal.file)
     if present(path):  # a symbolic link leading nowhere is refused, not reported as an empty journal
         with Journal.open_for_reading(path) as journal:  # summed by SQLite's queries, a chunk of rows at a time
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         rep.write_html(report, args.html, *names)
         print_out(f"Report page written to {args.html} (one file; open it in any browser, it works offline)")
-    if args.png:  # last: without the extra it fails with one line, after the files that need nothing are written
+    if args.png:
         bins = rep.write_png(report, args.png, *names)
         print_out(f"Chart of {bins} weeks written to {args.png}")
     return 0

@@ -16,6 +16,19 @@ INSTALL_HINT = ("a PNG chart needs the 'report' extra (matplotlib, about 90 MB),
                 "install it with .venv/bin/pip install 'voicecoach[report]', or use --svg / --html, which need nothing")
 
 
+def require() -> None:
+    """Refuse a PNG before any work when matplotlib is not installed (found, not imported: that takes a second);
+    :class:`VoicecoachError` with :data:`INSTALL_HINT`. An install found but broken is refused when drawing."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise VoicecoachError(INSTALL_HINT)
+
+
 def _pyplot() -> Any:
     try:
         import matplotlib

@@ -118,6 +118,12 @@ class TalkRow:
     ended_at: float | None
     figures: TalkFigures | None  # None: none stored (an old or cut-off talk)
     raised_events_s: float  # seconds of raised voice in its stored events: stands in for missing figures
+    suspended_s: float = 0.0  # seconds the machine was suspended during it (a laptop's lid closed)
+
+    @property
+    def length_s(self) -> float:
+        """Seconds the talk lasted, the time the machine was suspended not counted; 0 when it has no end."""
+        return max(0.0, self.ended_at - self.started_at - self.suspended_s) if self.ended_at else 0.0
 
 
 @dataclass(frozen=True)
@@ -178,8 +184,7 @@ def build_report(data: Mapping[str, Any] | ReportRows, since: datetime, until: d
         if not (w := week_of(t.started_at)):
             continue
         w.talks += 1
-        if t.ended_at:
-            w.talk_min += max(0.0, t.ended_at - t.started_at) / 60
+        w.talk_min += t.length_s / 60
         if t.figures is None:  # no figures stored (an old or cut-off talk): its raised events' lengths instead
             w.raised_min += t.raised_events_s / 60
             continue
@@ -216,7 +221,8 @@ class ExportRows:
         for e in self._rows("events"):
             if e.get("type") == "raised_voice" and e.get("end") is not None:
                 raised[e["talk_id"]] = raised.get(e["talk_id"], 0.0) + max(0.0, e["end"] - e.get("start", e["end"]))
-        return [TalkRow(t["started_at"], t.get("ended_at"), TalkFigures.from_row(t), raised.get(t["id"], 0.0))
+        return [TalkRow(t["started_at"], t.get("ended_at"), TalkFigures.from_row(t), raised.get(t["id"], 0.0),
+                        float(t.get("suspended_s") or 0.0))  # an export from before schema 3 has none
                 for t in self._data.get("talks", []) if t["id"] not in self._demo]
 
     def interruptions(self, lo: float, hi: float) -> Iterable[float]:

@@ -29,12 +29,13 @@ class JournalReportRows:
 
         figures = ", ".join(f"t.{c}" for c in TalkFigures.columns())
         rows = self._journal.select(
-            f'SELECT t.id, t.started_at, t.ended_at, {figures}, (SELECT COALESCE(SUM(MAX(0.0, e."end" - '
+            f'SELECT t.id, t.started_at, t.ended_at, t.suspended_s, {figures}, (SELECT COALESCE(SUM(MAX(0.0, e."end" - '
             f'COALESCE(e.start, e."end"))), 0.0) FROM events e WHERE e.talk_id = t.id AND e.type = \'raised_voice\' '
             f'AND e."end" IS NOT NULL) AS raised_events_s FROM talks t WHERE t.{_NOT_DEMO} AND t.started_at '
             f'BETWEEN ? AND ? AND t.id > ? ORDER BY t.id LIMIT ?', (lo, hi))
         for r in rows:
-            yield TalkRow(r["started_at"], r["ended_at"], TalkFigures.from_row(r), float(r["raised_events_s"]))
+            yield TalkRow(r["started_at"], r["ended_at"], TalkFigures.from_row(r), float(r["raised_events_s"]),
+                          float(r["suspended_s"]))
 
     def interruptions(self, lo: float, hi: float) -> Iterator[float]:
         """The wall-clock time of each interruption in the couple's talks, in the period."""

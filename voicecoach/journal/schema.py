@@ -73,7 +73,14 @@ V2 = (
     "CREATE INDEX talks_by_start ON talks(started_at)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2)
+V3 = (
+    # Seconds the machine was suspended during the talk (a laptop's lid closed): in its wall-clock span, but no time
+    # together. The talk's length is ended_at - started_at - suspended_s. Talks stored before it were stored without
+    # knowing: 0, their length the wall-clock span, as it was.
+    "ALTER TABLE talks ADD COLUMN suspended_s REAL NOT NULL DEFAULT 0",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3)
 """MIGRATIONS[i] takes the schema from version i to version i + 1."""
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -223,13 +223,14 @@ class Journal(FollowsPath):
         return self._insert("talks", {"source": _source(source).value, "started_at": float(started_at)})
 
     def end_talk(self, talk_id: int, ended_at: float, figures: TalkFigures | None = None,
-                 audio_s: float = 0.0) -> None:
+                 audio_s: float = 0.0, suspended_s: float = 0.0) -> None:
         """Record the end of a talk, with its figures (None: not known, the columns stay empty).
 
         ``audio_s`` is the length of audio heard: a talk replayed from a file faster than real time is dated back
         so that it spans its audio and ends at ``ended_at``, and its events (stamped in seconds of audio from the
-        talk's start) fall inside it."""
-        row: dict[str, Any] = {"ended_at": float(ended_at)}
+        talk's start) fall inside it. ``suspended_s``: seconds the machine was suspended during the talk (a
+        laptop's lid closed), not counted in its length."""
+        row: dict[str, Any] = {"ended_at": float(ended_at), "suspended_s": max(0.0, float(suspended_s))}
         if figures is not None:
             row.update({k: float(v) for k, v in asdict(figures).items()})
         with self._lock:

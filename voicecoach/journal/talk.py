@@ -66,9 +66,10 @@ class TalkSummary:
         elif isinstance(record, CheckinStarted):
             self.checkins.append(record.name)
 
-    def close(self, audio_s: float) -> None:
-        """The talk is over after ``audio_s`` seconds of audio: whether it counts as a talk."""
-        self.seconds = audio_s
+    def close(self, audio_s: float, suspended_s: float = 0.0) -> None:
+        """The talk is over after ``audio_s`` seconds of audio, ``suspended_s`` of them the machine suspended (a
+        laptop's lid closed: a gap in the microphone's frame stamps, no time together): whether it counts."""
+        self.seconds = max(0.0, audio_s - suspended_s)
         # a microphone that never came is no talk, unless the couple used it anyway (a pause by key, a check-in)
         self.counted = audio_s > 0 or bool(self.suggestions or self.pauses or self.declined or self.checkins)
 
@@ -96,7 +97,8 @@ class TalkLog:
     def __init__(self, journal: Journal | None, source: TalkSource, wall: Callable[[], float],
                  on_trouble: Callable[[str], None] | None = None,
                  on_recovered: Callable[[str], None] | None = None,
-                 steady: Callable[[], float] | None = None) -> None:
+                 steady: Callable[[], float] | None = None,
+                 suspended: Callable[[], float] | None = None) -> None:
         self.journal = journal
         self.on_trouble = on_trouble or (lambda why: None)
         self.on_recovered = on_recovered or (lambda line: None)  # writes work again after a failure spell
@@ -110,6 +112,8 @@ class TalkLog:
         self._steady = steady
         self._started_at = wall()
         self._steady_at_start = steady() if steady is not None else 0.0
+        self._suspended = suspended  # seconds the machine has spent suspended (None: a replay, a fake clock)
+        self._suspended_at_start = suspended() if suspended is not None else 0.0
         self._talk_id = self._write(lambda j: j.start_talk(source, self._started_at))
         self._suggestion_id: int | None = None
         self._pause_id: int | None = None
@@ -163,6 +167,7 @@ class TalkLog:
             return  # the same file after all (rewritten in place by another voicecoach): the talk goes on in it
         self._started_at = self.wall()
         self._steady_at_start = self._steady() if self._steady is not None else 0.0
+        self._suspended_at_start = self._suspended() if self._suspended is not None else 0.0
         self._talk_id = self._write(lambda j: j.start_talk(self.source, self._started_at))
         self._suggestion_id = self._pause_id = None
         self.open_raised = {speaker: None for speaker in self.open_raised}
@@ -229,13 +234,18 @@ class TalkLog:
         for speaker in list(self.open_raised):
             self.raised_ended(speaker, end_s)
         done = self.summary
-        done.close(audio_s)
+        asleep = self.suspended_s()
+        done.close(audio_s, asleep)
         talk = self._talk_id
         if talk is not None and not done.counted:  # its wall time is no time together
             self._write(lambda j: j.discard_talk(talk))
         elif talk is not None:
-            self._write(lambda j: j.end_talk(talk, self.wall(), figures, audio_s))
+            self._write(lambda j: j.end_talk(talk, self.wall(), figures, audio_s, asleep))
         return self.summary
+
+    def suspended_s(self) -> float:
+        """Seconds the machine has spent suspended since the talk began (its row began: see :meth:`follow`)."""
+        return self._suspended() - self._suspended_at_start if self._suspended is not None else 0.0
 
     def close(self) -> bool:
         """Nothing is left to write (every call wrote before it returned): True."""

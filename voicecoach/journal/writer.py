@@ -51,7 +51,8 @@ class TalkWriter:
                  on_trouble: Callable[[str], None] | None = None,
                  on_recovered: Callable[[str], None] | None = None, stall_s: float | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
-                 steady: Callable[[], float] | None = None) -> None:
+                 steady: Callable[[], float] | None = None,
+                 suspended: Callable[[], float] | None = None) -> None:
         self.summary = TalkSummary()
         self.open_raised: dict[str, None] = {}  # speakers whose raised stretch goes on (their stored ids: writer's)
         self.journal = journal
@@ -59,13 +60,16 @@ class TalkWriter:
         self._monotonic = monotonic  # measures the end's wait for a stalled disk (injected: no clock read here)
         self._wall = wall
         self._steady = steady  # a clock that counts suspend and is never set: the talk sees the wall clock set
+        self._suspended = suspended  # seconds the machine has spent suspended: not counted in the talk's length
+        self._suspended_at_start = suspended() if suspended is not None else 0.0
         self._on_trouble = on_trouble or (lambda why: None)
         self._on_recovered = on_recovered or (lambda line: None)
         # said by the writer, passed on by the caller: (False, why) a failure, (True, line) writing again
         self._troubles: queue.SimpleQueue[tuple[bool, str]] = queue.SimpleQueue()
-        self._queue: queue.Queue[tuple[float, float, Job] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[float, float, float, Job] | None] = queue.Queue()
         self._now = 0.0  # the wall time of the write under way (when it was enqueued)
         self._steady_now = 0.0  # and the steady clock's then
+        self._suspended_now = 0.0  # and the seconds suspended then
         self._talk: TalkLog | None = None
         self._written = 0  # writes finished (the progress :meth:`close` watches)
         self._failed = False  # a write raised something unexpected (logged once per spell)
@@ -113,7 +117,8 @@ class TalkWriter:
         """The talk is over: its end is queued, and everything queued is written before this returns (or given up
         after :data:`END_STALL_S` without progress, with one line)."""
         self.open_raised.clear()
-        self.summary.close(audio_s)
+        asleep = self._suspended() - self._suspended_at_start if self._suspended is not None else 0.0
+        self.summary.close(audio_s, asleep)
         self._put(lambda talk: talk.end(figures, audio_s, end_s), always=True)
         self.close()
         return self.summary
@@ -170,7 +175,8 @@ class TalkWriter:
         if self._dropped and self._queue.qsize() < MAX_QUEUED // 2:
             log.warning("journal %s: the disk caught up; %d writes were not stored", self.journal.path, self._dropped)
             self._dropped = 0
-        self._queue.put((self._wall(), self._steady() if self._steady is not None else 0.0, job))
+        self._queue.put((self._wall(), self._steady() if self._steady is not None else 0.0,
+                         self._suspended() if self._suspended is not None else 0.0, job))
         return True
 
     def _pass_troubles(self) -> None:
@@ -189,13 +195,14 @@ class TalkWriter:
             item = self._queue.get()
             if item is _STOP:
                 return
-            self._now, self._steady_now, job = item
+            self._now, self._steady_now, self._suspended_now, job = item
             try:
                 if self._talk is None:
                     self._talk = TalkLog(self.journal, source, wall=lambda: self._now,
                                          on_trouble=lambda why: self._troubles.put((False, why)),
                                          on_recovered=lambda line: self._troubles.put((True, line)),
-                                         steady=None if self._steady is None else lambda: self._steady_now)
+                                         steady=None if self._steady is None else lambda: self._steady_now,
+                                         suspended=None if self._suspended is None else lambda: self._suspended_now)
                 job(self._talk)
                 self._failed = False
             except Exception:  # noqa: BLE001 - a bug in one write must not stop the others

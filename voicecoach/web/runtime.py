@@ -74,15 +74,18 @@ class WebServer:
             self.server.task_dispatcher.shutdown(timeout=2)
             wasyncore.close_all(self.server._map)
 
-    def start(self) -> "WebServer":
-        """Serve from a background thread."""
+    def start(self, announce: bool = True) -> "WebServer":
+        """Serve from a background thread; ``announce``: log where the page is at INFO (the kiosk), else at DEBUG
+        (``voicecoach web`` prints it itself: it was on stdout and stderr both)."""
         self._thread.start()
-        log.info("web: the page is at %s", where(self.ctx.settings.address, self.port))
+        log.log(logging.INFO if announce else logging.DEBUG, "web: the page is at %s",
+                where(self.ctx.settings.address, self.port))
         return self
 
     def serve_forever(self, stop: threading.Event) -> None:
-        """Serve until ``stop`` is set (the ``voicecoach web`` command's main thread waits here)."""
-        self.start()
+        """Serve until ``stop`` is set (the ``voicecoach web`` command's main thread waits here; it says where the
+        page is itself)."""
+        self.start(announce=False)
         while not stop.wait(SLICE_S):
             pass
         self.close()
