@@ -440,8 +440,8 @@ class Session:
         self._on_notes(lambda store: store.load_note(note_id), loaded)
 
     def _follow_note(self) -> None:
-        """Tell the notes flow how the note playing ended: heard to its end (it asks to keep it), failed part-way
-        (it says so and keeps the note: nobody may delete a note they did not hear whole), or stopped."""
+        """Tell the notes flow how the note playing ended: heard to its end (it asks whether to delete it), failed
+        part-way (it says so and keeps the note: nobody may delete a note they did not hear whole), or stopped."""
         if self._note_playing is None or not self._note_playing[1].done():
             return
         (note_id, pending), self._note_playing = self._note_playing, None
