@@ -4,8 +4,9 @@ judges one, or takes a side ("It suggests, never commands").
 The catalogue is read from the product itself, so a sentence added later is scanned too: the literal text of
 every ``Say(...)`` / ``.say(...)`` call in the package (f-strings with their fields as ``{}``), the step types'
 default prompts, the named prompt constants, the built-in check-in scripts' every text, and the agreed pause's
-default phrase. Before the consent audit the scan found 13 sentences, e.g. "{listener}, just listen for now.",
-"{listener}, listen, take {speaker}'s side, ...", "Try not to explain it away.", "Just breathe.", "Pick one when you can.".
+default phrase. Before the consent audit the scan found 19 sentences (26 findings), e.g. "{listener}, just listen
+for now.", "{listener}, listen, take {speaker}'s side, ...", "Try not to explain it away.", "Pick one when you can.",
+"Just breathe.", and calibrate's "Start after the tone." (no tone is played).
 """
 
 from __future__ import annotations
@@ -94,9 +95,10 @@ def test_the_catalogue_reaches_every_kind_of_prompt():
     """The scan below is only as good as what it reads: each kind of prompt is in it."""
     texts = " | ".join(t for _, t in catalogue())
     for expected in ("Shall we take the {length} minute pause", "Okay, not now.", "Is now a good time?",
-                     "Welcome back.", "Shall I delete it?", "Sorry, something went wrong.", "Okay, moving on.", "That's okay. Another time.",
-                     "your nightly check-in", "Who would like to begin?", "please talk for about",
-                     "voicecoach can't start", "Just checking", "{listener}, this is your time to listen"):
+                     "Welcome back.", "Shall I delete it?", "Sorry, something went wrong.", "Okay, moving on.",
+                     "That's okay. Another time.", "your nightly check-in", "Who would like to begin?",
+                     "please talk for about", "voicecoach can't start", "Just checking",
+                     "{listener}, this is your time to listen"):
         assert expected in texts, expected
     assert len(catalogue()) > 100
 
@@ -110,7 +112,8 @@ def test_no_prompt_orders_a_partner_about_judges_one_or_takes_a_side():
 def test_the_scan_catches_the_phrasings_it_is_for():
     for bad in ("Calm down, both of you.", "Sam, you are shouting.", "{listener}, just listen.",
                 "Stop interrupting.", "{listener}, say back what you heard.", "You need to breathe.",
-                "Try not to explain it away.", "Just breathe.", "{listener}, listen, take {speaker}'s side."):
+                "Try not to explain it away.", "Just breathe.", "Start after the tone.",
+                "{listener}, listen, take {speaker}'s side."):
         assert any(re.search(p, bad, re.IGNORECASE) for p, _ in JUDGING), bad
     for fine in ("Shall we take the 20 minute pause we agreed on? Say okay, or not now.",
                  "If either of you would like the pause you agreed on, say pause.",

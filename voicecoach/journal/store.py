@@ -366,6 +366,22 @@ class Journal(FollowsPath):
                 return
             after = chunk[-1][0]
 
+    def suggestions_since(self, since: float) -> list[dict[str, Any]]:
+        """Pause suggestions made or answered at or after wall time ``since`` (demos aside): ``at``, ``answer``,
+        ``answered_at``."""
+        return list(self.select(
+            "SELECT s.id, s.at, s.answer, s.answered_at FROM suggestions s LEFT JOIN talks t ON t.id = s.talk_id "
+            "WHERE (s.at >= ? OR s.answered_at >= ?) AND COALESCE(t.source, '') != 'demo' AND s.id > ? "
+            "ORDER BY s.id LIMIT ?", (since, since)))
+
+    def pauses_ended_since(self, since: float) -> list[float]:
+        """Wall times at which pauses ended at or after ``since`` (demos aside)."""
+        rows = self.select(
+            "SELECT p.id, p.ended_at FROM pauses p LEFT JOIN talks t ON t.id = p.talk_id "
+            "WHERE p.ended_at >= ? AND COALESCE(t.source, '') != 'demo' AND p.id > ? ORDER BY p.id LIMIT ?",
+            (since,))
+        return [float(row["ended_at"]) for row in rows]
+
     def counts(self) -> dict[str, int]:
         """How many rows each journal table holds (counted by SQLite: no row is read into memory)."""
         with self._lock:
