@@ -467,6 +467,16 @@ def test_choose_by_next_and_yes() -> None:
     assert says(runner.heard(reply("yes"), 5.0)) == ["Okay, Alex.", "Alex, go."]
 
 
+def test_no_to_every_option_of_a_choice_goes_on_with_the_default_instead_of_offering_them_round_again() -> None:
+    """"Sam?" "no" "Alex?" "no" went on "Sam?" "no" "Alex?" ... for as long as they refused."""
+    runner = make(WHO_STARTS)
+    runner.start(0.0)
+    runner.heard(reply("yes"), 1.0)
+    assert says(runner.heard(reply("not_now"), 2.0)) == ["Alex?"]
+    actions = runner.heard(reply("not_now"), 3.0)
+    assert says(actions) == ["Okay. Let's go with Sam for now.", "Sam, go."] and not listens(actions)
+
+
 def test_choose_with_long_options_offers_them_one_at_a_time() -> None:
     runner = make('''
         [[steps]]

@@ -214,6 +214,12 @@ class Choose(StepKind):
             return self._pick(run, step, run.cursor)
         if reply in (Command.NEXT, Command.NOT_NOW):
             run.cursor = (run.cursor + 1) % len(options)
+            if reply is Command.NOT_NOW and run.cursor == 0:
+                # "no" to the last option too: every one refused, so it is not offered round again (it was, for as
+                # long as they said no); the script goes on with its default, as after silence
+                default = step.options.index(step.default)
+                run.say(f"Okay. Let's go with {options[default]} for now.")
+                return self._pick(run, step, default, quiet=True)
             run.say(f"{options[run.cursor]}?")
             return run.listen()
         if reply is Command.SKIP:
