@@ -283,6 +283,18 @@ def test_a_refused_suggestion_is_still_honoured_after_a_restart(rig_at, tmp_path
     quiet_for(again, 13)
 
 
+def test_a_restart_in_the_middle_of_the_agreed_pause_suggests_nothing_until_it_would_have_ended(rig_at, tmp_path):
+    """The kiosk died 3 minutes into the couple's 20-minute pause (its end never stored) and its service started it
+    again: the couple is still in their pause, and is not asked to take one."""
+    import time
+
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    journal.add_pause(None, time.time() - 180.0, 20.0)
+    again = rig_at(journal=journal)
+    again.pipeline.arguing = True
+    quiet_for(again, 21)
+
+
 def test_a_restart_with_no_refusal_in_the_journal_suggests_as_before(rig_at, tmp_path):
     journal = Journal.open(tmp_path / "journal.sqlite3")
     rig = rig_at(journal=journal)

@@ -6,7 +6,7 @@ import pytest
 
 from voicecoach.config import PauseSettings
 from voicecoach.detect.settings import EscalationSettings
-from voicecoach.held_back import PastSuggestion, quiet_minutes
+from voicecoach.held_back import PastPause, PastSuggestion, quiet_minutes
 
 NOW = 1_800_000_000.0
 PAUSE, ESCALATION = PauseSettings(), EscalationSettings()
@@ -27,7 +27,11 @@ def test_a_refusal_holds_back_what_is_left_of_its_snooze(answer):
 
 def test_a_yes_holds_back_only_the_cooldown_and_a_pause_the_quiet_after_it():
     assert minutes([PastSuggestion(NOW - 60, "yes", NOW - 55)]) == pytest.approx(4.0)
-    assert minutes(pauses=[NOW - 120]) == pytest.approx(3.0)
+    assert minutes(pauses=[PastPause(NOW - 1320, 20.0, NOW - 120)]) == pytest.approx(3.0)
+
+
+def test_a_pause_the_program_died_in_holds_back_the_rest_of_it_and_the_quiet_after_it():
+    assert minutes(pauses=[PastPause(NOW - 180, 20.0, None)]) == pytest.approx(17.0 + 5.0)
 
 
 def test_the_hourly_cap_counts_the_suggestions_before_the_start():

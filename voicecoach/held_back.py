@@ -21,6 +21,15 @@ HOUR_S = 3600.0
 
 
 @dataclass(frozen=True)
+class PastPause:
+    """A pause from the journal: its start, planned length and end (None: the program died during it)."""
+
+    started_at: float
+    planned_min: float
+    ended_at: float | None
+
+
+@dataclass(frozen=True)
 class PastSuggestion:
     """A suggestion from the journal: when it was made, its answer and when (wall clock, epoch seconds)."""
 
@@ -29,12 +38,13 @@ class PastSuggestion:
     answered_at: float | None
 
 
-def quiet_minutes(suggestions: Iterable[PastSuggestion], pauses_ended_at: Iterable[float], pause: PauseSettings,
+def quiet_minutes(suggestions: Iterable[PastSuggestion], pauses: Iterable[PastPause], pause: PauseSettings,
                   escalation: EscalationSettings, now: float) -> float:
     """Minutes from ``now`` during which no pause may be suggested, as if the program had never stopped (0: none).
 
     A wall time after ``now`` (the clock was set back since) counts as ``now``: the wait is never longer than the
-    longest of the snooze, the cooldown, the quiet after a pause and the hour of the cap."""
+    longest of the snooze, the cooldown, the quiet after a pause and the hour of the cap, or what is left of a pause
+    the program died in (the couple is still in it) and the quiet after it."""
     until = now
     recent: list[float] = []
     for s in suggestions:
@@ -44,8 +54,9 @@ def quiet_minutes(suggestions: Iterable[PastSuggestion], pauses_ended_at: Iterab
         until = max(until, at + 60.0 * escalation.cooldown_min)
         if s.answer in REFUSED and s.answered_at is not None:
             until = max(until, min(s.answered_at, now) + 60.0 * pause.snooze_min)
-    for ended in pauses_ended_at:
-        until = max(until, min(ended, now) + 60.0 * pause.quiet_after_min)
+    for p in pauses:
+        ended = min(p.ended_at, now) if p.ended_at is not None else min(p.started_at, now) + 60.0 * p.planned_min
+        until = max(until, ended + 60.0 * pause.quiet_after_min)
     if len(recent) >= escalation.max_per_hour:
         until = max(until, sorted(recent)[-escalation.max_per_hour] + HOUR_S)
     return max(0.0, until - now) / 60.0

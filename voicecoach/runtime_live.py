@@ -125,19 +125,19 @@ def _hold_back_after_restart(session: Session, journal: Journal, config: Config)
     """A "not now" said before a restart is still honoured: the snooze, cooldown, hourly cap and quiet after a
     pause that the journal shows are still running hold suggestions (and the kiosk's rituals) back from the start."""
     from .errors import VoicecoachError
-    from .held_back import HOUR_S, PastSuggestion, quiet_minutes
+    from .held_back import HOUR_S, PastPause, PastSuggestion, quiet_minutes
 
     pause, escalation = config.pause, config.detection.escalation
     now = time.time()
     since = now - max(HOUR_S, 60.0 * max(pause.snooze_min, pause.quiet_after_min, escalation.cooldown_min))
     try:
         suggestions = [PastSuggestion(r["at"], r["answer"], r["answered_at"]) for r in journal.suggestions_since(since)]
-        ended = journal.pauses_ended_since(since)
+        pauses = [PastPause(r["started_at"], r["planned_min"], r["ended_at"]) for r in journal.pauses_since(since)]
     except VoicecoachError as exc:
         log.warning("cannot read the latest suggestions from the journal (a 'not now' before a restart may not be "
                     "held): %s", exc)
         return
-    minutes = quiet_minutes(suggestions, ended, pause, escalation, now)
+    minutes = quiet_minutes(suggestions, pauses, pause, escalation, now)
     if minutes > 0:
         log.info("no pause suggestion for %.1f min: as the journal shows (a 'not now', a pause or the hourly cap "
                  "before this start)", minutes)
