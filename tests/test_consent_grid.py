@@ -24,7 +24,7 @@ from voicecoach.audio.playback import NullSink
 from voicecoach.clock import FakeClock
 from voicecoach.commands import Command, Source
 from voicecoach.config import Config, KioskSettings, PauseSettings, with_overrides
-from voicecoach.events import Interruption
+from voicecoach.events import Interruption, RaisedVoice
 from voicecoach.journal.schema import TalkSource
 from voicecoach.journal.store import Journal
 from voicecoach.kiosk import Kiosk
@@ -50,15 +50,17 @@ class Arguing:
     def __init__(self, real) -> None:
         self.real = real
         self.arguing = False
+        self.shouting = False  # ... and a raised voice (A's, 1 s long) every 3 s
         self._next_s = 0.0
 
     def process(self, frame: Frame, muted: bool = False) -> list:
         events = self.real.process(frame, muted=muted)
         t = frame.end_s
-        if self.arguing and not muted and t >= self._next_s:
+        if (self.arguing or self.shouting) and not muted and t >= self._next_s:
             self._next_s = t + 3.0
-            cut_in = Interruption(t=t, start=t - 0.5, speaker="B", over="A")
-            events = [*events, cut_in, *self.real.escalation.process(t, [cut_in], False, muted)]
+            extra: list = [Interruption(t=t, start=t - 0.5, speaker="B", over="A")] if self.arguing else []
+            extra += [RaisedVoice(t=t, start=t - 1.0, end=t, speaker="A")] if self.shouting else []
+            events = [*events, *extra, *self.real.escalation.process(t, extra, False, muted)]
         return events
 
     def __getattr__(self, name: str):
@@ -369,3 +371,24 @@ def test_a_snooze_outlasts_a_suspend_as_real_minutes(rig_at):
     rig.skip(60.0)
     rig.run(30.0, until=lambda: rig.count(SUGGESTION) == 2)
     assert rig.count(SUGGESTION) == 2
+
+
+@pytest.mark.parametrize("snoozed", (True, False))
+def test_a_check_in_begun_during_the_snooze_does_not_remind_of_the_pause_until_it_ends(rig_at, snoozed):
+    """"Not now" to the pause, then a check-in started from the page or the command line five minutes later: a
+    raised voice in it got "Just a reminder: if either of you would like the pause you agreed on, say pause.", a
+    suggestion of the pause inside the 15 minutes the couple asked for."""
+    rig = rig_at()
+    if snoozed:
+        suggest(rig)
+        rig.answer(Command.NOT_NOW)
+        rig.pipeline.arguing = False
+        rig.run(5.0)
+        rig.skip(5 * 60.0)
+    rig.live.start_checkin("nightly")
+    rig.run(3.0, until=lambda: rig.asking())
+    rig.answer(Command.YES)
+    rig.run(20.0, until=lambda: rig.router.runner is not None and rig.router.runner.phase.value == "timer")
+    rig.pipeline.shouting = True
+    rig.run(30.0, until=lambda: rig.count("Just a reminder") > 0)
+    assert rig.count("Just a reminder") == (0 if snoozed else 1), rig.said()

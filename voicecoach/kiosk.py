@@ -280,8 +280,7 @@ class Kiosk:
         the snooze to end (it is offered then, if still within its grace time), and likewise after the pause."""
         if self.live is None or not self.live.idle:
             return False
-        session = self.live.session
-        return session.clock.now() >= session.quiet_until
+        return self.live.session.clock.now() >= self.live.router.quiet_until
 
     def _set_quiet(self, quiet: bool) -> None:
         self.quiet = quiet

@@ -234,9 +234,6 @@ class Session:
         self._ending = False
         self._last_frame_end = 0.0
         self._voice_at = float("-inf")  # when the detectors last heard a voice the recognizer heard too
-        # the couple's "not now" (or silence twice, or the way back from a pause) asked for quiet until then, on
-        # ``clock``: the kiosk offers no ritual before it ("I'll stay quiet for 15 minutes")
-        self.quiet_until = float("-inf")
         self.finished: TalkSummary | None = None
 
     # --- inputs from other threads ---------------------------------------------------------------------------
@@ -246,9 +243,10 @@ class Session:
         self._inbox.put((reply, source))
 
     def hold_back(self, minutes: float) -> None:
-        """No pause suggestion, and no ritual offered, for ``minutes`` from now (loop thread)."""
+        """No pause suggestion (nor a check-in's reminder of it), and no ritual offered, for ``minutes`` from now
+        (loop thread)."""
         self.pipeline.snooze(minutes, self._last_frame_end)
-        self.quiet_until = max(self.quiet_until, self.clock.now() + 60.0 * minutes)
+        self.router.quiet_until = max(self.router.quiet_until, self.clock.now() + 60.0 * minutes)
 
     def call_soon(self, work: Callable[[], None]) -> None:
         """Run ``work`` on the loop thread at the next tick; thread-safe."""
