@@ -1,5 +1,6 @@
 """Voice notes by voice: "leave a note" records one for the other partner, "play my notes" plays them and asks
-whether to delete each: only "yes" deletes; "not now" (and "no", "later"), "stop" and silence keep the note. A pure policy (commands and ``now`` in, actions out); the runtime records and plays.
+whether to delete each: only "yes" deletes; "not now" (and "no", "later"), "stop" and silence keep the note. A
+pure policy (commands and ``now`` in, actions out); the runtime records and plays.
 
 Some people open up more easily in their own time: a note is a way to say something without an immediate
 reaction. Opt-in only (``[journal] voice_notes = true``); notes stay on the device.
@@ -88,7 +89,8 @@ class NotesFlow:
 
     def heard(self, command: Reply | None, now: float = 0.0) -> list[Action]:
         """The answer to "shall I delete this note?" (``None``: silence, which keeps it). Deleting takes a "yes":
-        "not now", "no" and "later" are refusals, and a refusal never destroys anything (it deleted the note)."""
+        "not now", "no" and "later" are refusals, and a refusal never destroys anything (before, "not now" deleted
+        it)."""
         note = self._current
         if note is None:
             return []
