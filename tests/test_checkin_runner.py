@@ -359,7 +359,7 @@ def test_next_and_skip_on_a_question_move_on() -> None:
 def test_a_pause_step_is_a_quiet_timed_moment() -> None:
     runner = make('[[steps]]\ntype = "pause"\nseconds = 20\nend_text = "Welcome back."\n')
     runner.start(0.0)
-    assert says(runner.heard(reply("yes"), 0.0)) == ["Let's take a quiet moment. Just breathe."]
+    assert says(runner.heard(reply("yes"), 0.0)) == ["Let's take a quiet moment, just to breathe."]
     assert runner.tick(19.0) == []
     assert says(runner.tick(20.0)) == ["Welcome back.", "That's the end. Thank you both."]
 
@@ -414,7 +414,7 @@ def test_reflect_is_the_listener_summing_up_then_the_speaker_confirming() -> Non
 
 def test_not_quite_gives_the_speaker_time_to_add_what_was_missed() -> None:
     runner = run_to_confirm()
-    assert says(runner.heard(reply("not_now"), 71.0)) == ["Sam, what would you add? Take one minute."]
+    assert says(runner.heard(reply("not_now"), 71.0)) == ["Sam, what would you add? You have one minute."]
     assert runner.state.speaker == "A"
     assert says(runner.tick(131.0)) == ["Time's up. Thank you both.", "That's the end. Thank you both."]
 
@@ -465,6 +465,16 @@ def test_choose_by_next_and_yes() -> None:
     assert says(runner.heard(reply("next"), 3.0)) == ["Sam?"]
     assert says(runner.heard(reply("not_now"), 4.0)) == ["Alex?"]
     assert says(runner.heard(reply("yes"), 5.0)) == ["Okay, Alex.", "Alex, go."]
+
+
+def test_no_to_every_option_of_a_choice_goes_on_with_the_default_instead_of_offering_them_round_again() -> None:
+    """"Sam?" "no" "Alex?" "no" went on "Sam?" "no" "Alex?" ... for as long as they refused."""
+    runner = make(WHO_STARTS)
+    runner.start(0.0)
+    runner.heard(reply("yes"), 1.0)
+    assert says(runner.heard(reply("not_now"), 2.0)) == ["Alex?"]
+    actions = runner.heard(reply("not_now"), 3.0)
+    assert says(actions) == ["Okay. Let's go with Sam for now.", "Sam, go."] and not listens(actions)
 
 
 def test_choose_with_long_options_offers_them_one_at_a_time() -> None:

@@ -266,6 +266,9 @@ def test_a_ritual_held_back_by_a_pause_over_the_clock_change_is_offered_when_it_
     rig.run(2.0)  # 01:46: due, held back
     assert rig.kiosk.pending and not rig.said("ritual offered")
     rig.clock.advance(14 * 60)  # the pause ends at 03:00 CEST (02:00 CET)
+    rig.run(30.0)
+    assert not rig.said("ritual offered")  # nor in the quiet after the pause ([pause] quiet_after_min, 5)
+    rig.clock.advance(5 * 60)
     rig.run(60.0, until=lambda: rig.said("ritual offered") or rig.said("ritual skipped"))
     assert "ritual offered nightly" in rig.lines, rig.lines
 

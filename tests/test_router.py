@@ -196,9 +196,9 @@ def test_voice_notes_only_when_nothing_else_is_under_way():
     assert rig.say(Command.PLAY_NOTES) == [FindNotes()]
     effects = rig.router.notes_found([NoteSummary(1, 0.0, "A")], rig.now())
     assert "There is one note" in says(effects) and PlayNote(1) in effects
-    assert "keep it" in says(rig.router.note_played(1, True, rig.now()))   # asked once it plays
+    assert "delete it" in says(rig.router.note_played(1, True, rig.now()))   # asked once it plays
     rig.spoken()
-    assert "Kept" in says(rig.say(Command.YES))
+    assert "Kept" in says(rig.say(Command.NOT_NOW))
     rig.say(Command.PAUSE)
     assert rig.say(Command.PLAY_NOTES) == [] and rig.say(Command.LEAVE_NOTE) == []
 

@@ -25,23 +25,24 @@ def test_leaving_a_note_needs_the_opt_in():
     assert RecordNote(60.0) in NotesFlow(("Sam", "Alex"), enabled=True).leave()
 
 
-def test_playing_notes_asks_to_keep_each_and_deletes_on_not_now():
+def test_playing_notes_asks_whether_to_delete_each_and_deletes_only_on_yes():
     flow = NotesFlow(("Sam", "Alex"), enabled=True, wall=lambda: 1_700_000_000.0)
     notes = [NoteSummary(1, 1_700_000_000.0 - 3600, "A"), NoteSummary(2, 1_700_000_000.0 - 600, "B")]
     first = flow.play(notes)
     assert "2 notes" in says(first) and "from Sam" in says(first) and PlayNote(1) in first
     assert not any(isinstance(a, Listen) for a in first)   # asked only once the note plays
     assert any(isinstance(a, Listen) for a in flow.played(1, True))
-    second = flow.heard(Command.YES)
+    second = flow.heard(Command.NOT_NOW)
     assert "Kept" in says(second) and PlayNote(2) in second and "from Alex" in says(second)
+    assert not any(isinstance(a, DeleteNote) for a in second)
     flow.played(2, True)
-    end = flow.heard(Command.NOT_NOW)
+    end = flow.heard(Command.YES)
     assert DeleteNote(2) in end and "all the notes" in says(end)
     assert not flow.active
 
 
 def test_a_note_that_cannot_be_played_is_not_asked_about_and_stays_saved():
-    # "not now" deletes the note asked about: a note nobody heard (its file unreadable) must not be asked about
+    # "yes" deletes the note asked about: a note nobody heard (its file unreadable) must not be asked about
     flow = NotesFlow(("Sam", "Alex"), enabled=True, wall=lambda: 1_700_000_000.0)
     flow.play([NoteSummary(1, 1_699_999_000.0, "A"), NoteSummary(2, 1_699_999_500.0, "B")])
     skipped = flow.played(1, False)
@@ -49,14 +50,14 @@ def test_a_note_that_cannot_be_played_is_not_asked_about_and_stays_saved():
     assert not any(isinstance(a, (Listen, DeleteNote)) for a in skipped)
     assert flow.played(1, True) == []   # a late word about a note no longer current changes nothing
     flow.played(2, True)
-    assert DeleteNote(2) in flow.heard(Command.NOT_NOW) and not flow.active
+    assert DeleteNote(2) in flow.heard(Command.YES) and not flow.active
 
 
 def test_a_note_stopped_by_a_pause_ends_the_notes_quietly_and_keeps_them():
     flow = NotesFlow(("Sam", "Alex"), enabled=True, wall=lambda: 1_700_000_000.0)
     flow.play([NoteSummary(1, 1_699_999_000.0, "A"), NoteSummary(2, 1_699_999_500.0, "B")])
     assert flow.stopped(1) == []   # nothing said over the pause that stopped it, no next note, nothing deleted
-    assert not flow.active and flow.heard(Command.NOT_NOW) == []
+    assert not flow.active and flow.heard(Command.YES) == []
 
 
 def test_no_notes_waiting_is_said_plainly():
@@ -162,8 +163,8 @@ def test_a_note_left_by_voice_is_stored_played_and_deleted(tmp_path, monkeypatch
     feed(np.zeros(480, np.int16))
     live.until(lambda: "There is one note" in " ".join(said))
     assert speaker.wait(10)
-    live.until(lambda: "Would you like to keep it" in " ".join(said))  # asked once the note has played to its end
-    session.submit(Command.NOT_NOW)  # "would you like to keep it?" -> delete
+    live.until(lambda: "Shall I delete it" in " ".join(said))  # asked once the note has played to its end
+    session.submit(Command.YES)  # "shall I delete it?" -> delete
     feed(np.zeros(480, np.int16))
     live.until(lambda: "Deleted" in " ".join(said))
     assert notes.list_notes() == []
@@ -193,9 +194,9 @@ def test_a_note_saved_and_deleted_on_a_slow_disk_does_not_hold_the_live_loop(tmp
     live.feed(np.zeros(480, np.int16))
     live.until(lambda: "There is one note" in " ".join(live.said), timeout_s=30.0)
     assert live.speaker.wait(30)
-    live.until(lambda: "Would you like to keep it" in " ".join(live.said), timeout_s=30.0)
+    live.until(lambda: "Shall I delete it" in " ".join(live.said), timeout_s=30.0)
     live.session.talk.flush(30.0)
-    live.session.submit(Command.NOT_NOW)
+    live.session.submit(Command.YES)
     deleting = live.feed(np.zeros(480, np.int16))
     live.until(lambda: "Deleted" in " ".join(live.said), timeout_s=30.0)
     assert live.notes.list_notes() == []
@@ -203,7 +204,7 @@ def test_a_note_saved_and_deleted_on_a_slow_disk_does_not_hold_the_live_loop(tmp
     assert saving < 0.25 and deleting < 0.25, (saving, deleting)
 
 
-def test_a_stored_note_that_cannot_be_read_is_not_asked_about_and_not_now_keeps_it(tmp_path, monkeypatch):
+def test_a_stored_note_that_cannot_be_read_is_not_asked_about_and_yes_keeps_it(tmp_path, monkeypatch):
     monkeypatch.setenv("VOICECOACH_DATA_DIR", str(tmp_path))
     live = LiveNotes(tmp_path)
     note_id = live.notes.save_note(live.audio[: 16000 * 3], "A", "B", 1_700_000_000.0)
@@ -213,8 +214,8 @@ def test_a_stored_note_that_cannot_be_read_is_not_asked_about_and_not_now_keeps_
     live.session.submit(Command.PLAY_NOTES)
     live.feed(np.zeros(480, np.int16))
     live.until(lambda: "couldn't play this note" in " ".join(live.said))
-    assert "keep it" not in " ".join(live.said)
-    live.session.submit(Command.NOT_NOW)
+    assert "delete it" not in " ".join(live.said)
+    live.session.submit(Command.YES)
     live.feed(np.zeros(480, np.int16))
     live.until(lambda: True)
     assert [n.id for n in live.notes.list_notes()] == [note_id] and "Deleted" not in " ".join(live.said)
@@ -245,8 +246,8 @@ def test_a_note_whose_playback_fails_part_way_is_not_asked_about_and_stays_saved
     while "couldn't play" not in " ".join(live.said) and time.monotonic() < deadline:
         live.feed(np.zeros(480, np.int16))
         time.sleep(0.03)
-    assert "couldn't play this note" in " ".join(live.said) and "keep it" not in " ".join(live.said), live.said
-    live.session.submit(Command.NOT_NOW)
+    assert "couldn't play this note" in " ".join(live.said) and "delete it" not in " ".join(live.said), live.said
+    live.session.submit(Command.YES)
     live.feed(np.zeros(480, np.int16))
     live.until(lambda: True)
     assert [n.id for n in live.notes.list_notes()] == [note_id] and "Deleted" not in " ".join(live.said)
@@ -280,7 +281,7 @@ def test_the_end_of_the_file_stops_a_long_note_playing_and_keeps_it(tmp_path, mo
     from voicecoach.journal.store import Journal
 
     with Journal.open(tmp_path / "journal.sqlite3") as journal:
-        assert [n.id for n in VoiceNotes(journal, True, 60.0).list_notes()] == [note_id] and "keep it" not in said
+        assert [n.id for n in VoiceNotes(journal, True, 60.0).list_notes()] == [note_id] and "delete it" not in said
 
 
 def test_a_note_being_recorded_when_the_input_ends_is_kept_as_far_as_it_got(tmp_path, monkeypatch):

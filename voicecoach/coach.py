@@ -170,9 +170,8 @@ class Coach:
             return [Say(self._help_text()), Listen(self.settings.answer_s, ANSWERS)]
         if command is Command.REPEAT or (command is None and not self._repeated):
             self._repeated = True
-            return [Say(f"Just checking: would the {_minutes(self.settings.length_min)} minute pause help "
-                        "right now? Say okay, or not now."),
-                    Listen(self.settings.answer_s, ANSWERS)]
+            # the couple's own words again (their ``phrase``), not a pause named otherwise than they agreed it
+            return [Say(f"Just checking: {self.suggestion_text()}"), Listen(self.settings.answer_s, ANSWERS)]
         # Silence after one repeat: say nothing more, and do not ask again for a while.
         self.mode = Mode.LISTENING
         return [SuggestionAnswered(Answer.NO_ANSWER), Snooze(self.settings.snooze_min)]

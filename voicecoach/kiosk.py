@@ -275,8 +275,12 @@ class Kiosk:
         self._offer_pending(now)
 
     def free(self) -> bool:
-        """True when nothing is under way: no check-in, no pause or question, nothing being said."""
-        return self.live is not None and self.live.idle
+        """True when nothing is under way (no check-in, no pause or question, nothing being said) and the couple
+        has not asked for quiet: after "not now" to the pause ("I'll stay quiet for 15 minutes") a ritual waits for
+        the snooze to end (it is offered then, if still within its grace time), and likewise after the pause."""
+        if self.live is None or not self.live.idle:
+            return False
+        return self.live.session.clock.now() >= self.live.router.quiet_until
 
     def _set_quiet(self, quiet: bool) -> None:
         self.quiet = quiet

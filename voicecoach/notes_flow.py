@@ -1,5 +1,6 @@
 """Voice notes by voice: "leave a note" records one for the other partner, "play my notes" plays them and asks
-whether to keep each. A pure policy (commands and ``now`` in, actions out); the runtime records and plays.
+whether to delete each: only "yes" deletes; "not now" (and "no", "later"), "stop" and silence keep the note. A
+pure policy (commands and ``now`` in, actions out); the runtime records and plays.
 
 Some people open up more easily in their own time: a note is a way to say something without an immediate
 reaction. Opt-in only (``[journal] voice_notes = true``); notes stay on the device.
@@ -87,19 +88,21 @@ class NotesFlow:
         return [Say(intro), *self._next()]
 
     def heard(self, command: Reply | None, now: float = 0.0) -> list[Action]:
-        """The answer to "keep this note?" (``None``: silence, which keeps it)."""
+        """The answer to "shall I delete this note?" (``None``: silence, which keeps it). Deleting takes a "yes":
+        "not now", "no" and "later" are refusals, and a refusal never destroys anything (before, "not now" deleted
+        it)."""
         note = self._current
         if note is None:
             return []
         if command is Command.REPEAT:
             return [PlayNote(note.id)]   # asked again once it has played (:meth:`played`)
         if command is Command.HELP:
-            return [Say("Say yes to keep this note, or not now to delete it."), *self._ask()]
+            return [Say("Say yes to delete this note, or not now to keep it."), *self._ask()]
         if command is Command.STOP:
             self._queue, self._current, self.active = [], None, False
             return [Say("Okay. The rest will wait for later.")]
         out: list[Action] = []
-        if command is Command.NOT_NOW:
+        if command is Command.YES:
             out += [DeleteNote(note.id), Say("Deleted.")]
         else:
             out += [Say("Kept.")]
@@ -135,7 +138,7 @@ class NotesFlow:
         return []
 
     def _ask(self) -> list[Action]:
-        return [Say("Would you like to keep it? Say yes, or not now to delete it."), Listen(8.0, KEEP_ANSWERS)]
+        return [Say("Shall I delete it? Say yes to delete it, or not now to keep it."), Listen(8.0, KEEP_ANSWERS)]
 
 
 class NoteRecorder:

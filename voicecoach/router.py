@@ -104,6 +104,10 @@ class Router:
         self.anytime = anytime
         self.runner: ScriptRunner | None = None
         self.hold_suggestions = False  # the kiosk's quiet hours: detector suggestions are not offered
+        # the couple's "not now" (or silence twice, or the way back from a pause) asked for quiet until then (the
+        # caller's clock): the detectors hold their suggestions, a check-in its reminder of the pause, the kiosk
+        # its rituals ("I'll stay quiet for 15 minutes")
+        self.quiet_until = float("-inf")
         self.held = 0  # suggestions held back so far
         self.problem = ""  # why the latest check-in could not start
         self.answered_elsewhere: frozenset[Command] = frozenset()  # commands an extension answers, when idle
@@ -118,6 +122,8 @@ class Router:
     def on_detection(self, event: Event, now: float) -> list[Effect]:
         """A detector event (raised voice, interruption, pause suggestion)."""
         if self.runner is not None:
+            if now < self.quiet_until and isinstance(event, RaisedVoice):
+                return []  # no reminder of the pause while the couple's "not now" to it holds
             if self.hold_suggestions and isinstance(event, (PauseSuggested, RaisedVoice)):
                 # quiet hours: the check-in's reminder of the pause is a suggestion of it, held back as the coach's
                 # is (it was spoken at night when the check-in began before them); the check-in itself goes on

@@ -242,6 +242,12 @@ class Session:
         """Queue a command from another thread (keyboard, scripted answers, the home page); thread-safe."""
         self._inbox.put((reply, source))
 
+    def hold_back(self, minutes: float) -> None:
+        """No pause suggestion (nor a check-in's reminder of it), and no ritual offered, for ``minutes`` from now
+        (loop thread)."""
+        self.pipeline.snooze(minutes, self._last_frame_end)
+        self.router.quiet_until = max(self.router.quiet_until, self.clock.now() + 60.0 * minutes)
+
     def call_soon(self, work: Callable[[], None]) -> None:
         """Run ``work`` on the loop thread at the next tick; thread-safe."""
         self._inbox.put(work)
@@ -371,7 +377,7 @@ class Session:
             elif isinstance(effect, StopSpeaking):
                 self.speaker.stop()
             elif isinstance(effect, Snooze):
-                self.pipeline.snooze(effect.minutes, self._last_frame_end)
+                self.hold_back(effect.minutes)
             elif isinstance(effect, RECORD_TYPES):
                 self.talk.record(effect)
                 self.notify(effect)
@@ -440,8 +446,8 @@ class Session:
         self._on_notes(lambda store: store.load_note(note_id), loaded)
 
     def _follow_note(self) -> None:
-        """Tell the notes flow how the note playing ended: heard to its end (it asks to keep it), failed part-way
-        (it says so and keeps the note: nobody may delete a note they did not hear whole), or stopped."""
+        """Tell the notes flow how the note playing ended: heard to its end (it asks whether to delete it), failed
+        part-way (it says so and keeps the note: nobody may delete a note they did not hear whole), or stopped."""
         if self._note_playing is None or not self._note_playing[1].done():
             return
         (note_id, pending), self._note_playing = self._note_playing, None

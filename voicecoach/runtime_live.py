@@ -121,6 +121,29 @@ def pause_suspended(clock: Clock, spec: "LiveSpec") -> Callable[[], float] | Non
     return suspended_clock() if real_time else None
 
 
+def _hold_back_after_restart(session: Session, journal: Journal, config: Config) -> None:
+    """A "not now" said before a restart is still honoured: the snooze, cooldown, hourly cap and quiet after a
+    pause that the journal shows are still running hold suggestions (and the kiosk's rituals) back from the start."""
+    from .errors import VoicecoachError
+    from .held_back import HOUR_S, PastPause, PastSuggestion, quiet_minutes
+
+    pause, escalation = config.pause, config.detection.escalation
+    now = time.time()
+    since = now - max(HOUR_S, 60.0 * max(pause.snooze_min, pause.quiet_after_min, escalation.cooldown_min))
+    try:
+        suggestions = [PastSuggestion(r["at"], r["answer"], r["answered_at"]) for r in journal.suggestions_since(since)]
+        pauses = [PastPause(r["started_at"], r["planned_min"], r["ended_at"]) for r in journal.pauses_since(since)]
+    except VoicecoachError as exc:
+        log.warning("cannot read the latest suggestions from the journal (a 'not now' before a restart may not be "
+                    "held): %s", exc)
+        return
+    minutes = quiet_minutes(suggestions, pauses, pause, escalation, now)
+    if minutes > 0:
+        log.info("no pause suggestion for %.1f min: as the journal shows (a 'not now', a pause or the hourly cap "
+                 "before this start)", minutes)
+        session.hold_back(minutes)
+
+
 def _every(period_s: float, clock: Clock, work: Callable[[], None]) -> Callable[[], None]:
     """A tick hook that runs ``work`` at most once per ``period_s`` of ``clock``."""
     last: list[float] = []
@@ -275,6 +298,8 @@ class Live:
             session.note_worker = NoteWorker(notes)
         if journal is not None:  # a journal replaced on disk (a backup restored) is followed, writes or not
             session.tick_hooks.append(_every(JOURNAL_LOOK_S, clock, talk.follow))
+        if journal is not None and spec.file is None and spec.source is not TalkSource.DEMO:
+            _hold_back_after_restart(session, journal, config)
         recognizer_thread = None
         if listener is not None:
             recognizer_thread = _attach_listener(session, listener, spec)

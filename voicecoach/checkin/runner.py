@@ -134,6 +134,10 @@ class ScriptRunner:
         if self.done:
             return []
         self._now = self._speech_until = now  # an answer comes after the prompt has been spoken
+        if reply is Command.STOP and self.phase in (Phase.CONSENT, Phase.LATER):
+            # "stop" to "is now a good time?" (or to "shall I ask again?") is a refusal, the firmest one: declined,
+            # with no "shall I ask again?" (the kiosk skips a ritual due with it, as for "not now")
+            return self._flush(self.finish(CheckinOutcome.DECLINED, "That's okay. Another time."))
         if reply is Command.STOP:
             return self._flush(self.finish(CheckinOutcome.STOPPED,
                                            "Okay, we'll stop here. Thank you both for the time."))

@@ -214,6 +214,12 @@ class Choose(StepKind):
             return self._pick(run, step, run.cursor)
         if reply in (Command.NEXT, Command.NOT_NOW):
             run.cursor = (run.cursor + 1) % len(options)
+            if reply is Command.NOT_NOW and run.cursor == 0:
+                # "no" to the last option too: every one refused, so it is not offered round again (it was, for as
+                # long as they said no); the script goes on with its default, as after silence
+                default = step.options.index(step.default)
+                run.say(f"Okay. Let's go with {options[default]} for now.")
+                return self._pick(run, step, default, quiet=True)
             run.say(f"{options[run.cursor]}?")
             return run.listen()
         if reply is Command.SKIP:
@@ -264,7 +270,7 @@ class Turn(StepKind):
 
     def defaults(self, values: dict[str, Any]) -> dict[str, Any]:
         if values.get("who", ""):
-            values.setdefault("text", "{speaker}, you have {duration}. {listener}, just listen for now.")
+            values.setdefault("text", "{speaker}, you have {duration}. {listener}, this is your time to listen.")
             values.setdefault("end_text", "Thank you, {speaker}.")
         else:
             values.setdefault("text", "You have {duration} to talk it through together.")
@@ -300,7 +306,7 @@ class Reflect(StepKind):
         values.setdefault("minutes", 1.0)
         values.setdefault("text", "{listener}, in your own words, what did you hear {speaker} say?")
         values.setdefault("confirm", "{speaker}, did {listener} get it? Say yes, or not now if something was missed.")
-        values.setdefault("correct_text", "{speaker}, what would you add? Take {duration}.")
+        values.setdefault("correct_text", "{speaker}, what would you add? You have {duration}.")
         values.setdefault("end_text", "Thank you both.")
         return values
 
@@ -359,7 +365,7 @@ class Pause(StepKind):
 
     def defaults(self, values: dict[str, Any]) -> dict[str, Any]:
         values.setdefault("seconds", 30.0)
-        values.setdefault("text", "Let's take a quiet moment. Just breathe.")
+        values.setdefault("text", "Let's take a quiet moment, just to breathe.")
         return values
 
     def enter(self, run: ScriptRunner, step: Step) -> list[Action] | None:

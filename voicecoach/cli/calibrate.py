@@ -16,7 +16,7 @@ from . import DeviceOption, config_of, input_path
 ORDER = 16
 DEFAULT_SECONDS = 15.0
 PROMPT = ("{name}, please talk for about {seconds} seconds at your normal, calm speaking level. "
-          "You could describe your day, or read something aloud. Start after the tone.")
+          "You could describe your day, or read something aloud. Start when I finish speaking.")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -366,6 +366,23 @@ class Journal(FollowsPath):
                 return
             after = chunk[-1][0]
 
+    def suggestions_since(self, since: float) -> list[dict[str, Any]]:
+        """Pause suggestions made or answered at or after wall time ``since`` (demos aside): ``at``, ``answer``,
+        ``answered_at``."""
+        return list(self.select(
+            "SELECT s.id, s.at, s.answer, s.answered_at FROM suggestions s LEFT JOIN talks t ON t.id = s.talk_id "
+            "WHERE (s.at >= ? OR s.answered_at >= ?) AND COALESCE(t.source, '') != 'demo' AND s.id > ? "
+            "ORDER BY s.id LIMIT ?", (since, since)))
+
+    def pauses_since(self, since: float) -> list[dict[str, Any]]:
+        """Pauses that ended at or after wall time ``since``, or have no end and were planned to end by then (the
+        program died during them), demos aside: ``started_at``, ``planned_min``, ``ended_at`` (None: no end)."""
+        rows = self.select(
+            "SELECT p.id, p.started_at, p.planned_min, p.ended_at FROM pauses p LEFT JOIN talks t ON t.id = p.talk_id "
+            "WHERE COALESCE(p.ended_at, p.started_at + 60.0 * p.planned_min) >= ? AND COALESCE(t.source, '') != 'demo' "
+            "AND p.id > ? ORDER BY p.id LIMIT ?", (since,))
+        return list(rows)
+
     def counts(self) -> dict[str, int]:
         """How many rows each journal table holds (counted by SQLite: no row is read into memory)."""
         with self._lock:

@@ -1,0 +1,121 @@
+"""Every sentence voicecoach can say aloud or print as a prompt suggests or invites: none orders a partner about,
+judges one, or takes a side ("It suggests, never commands").
+
+The catalogue is read from the product itself, so a sentence added later is scanned too: the literal text of
+every ``Say(...)`` / ``.say(...)`` call in the package (f-strings with their fields as ``{}``), the step types'
+default prompts, the named prompt constants, the built-in check-in scripts' every text, and the agreed pause's
+default phrase. Before the consent audit the scan found 19 sentences (26 findings), e.g. "{listener}, just listen
+for now.", "{listener}, listen, take {speaker}'s side, ...", "Try not to explain it away.", "Pick one when you can.",
+"Just breathe.", and calibrate's "Start after the tone." (no tone is played).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import voicecoach
+from voicecoach.config import PauseSettings
+
+PACKAGE = Path(voicecoach.__file__).parent
+PROMPT_CONSTANTS = {"MOVE_ON", "REST_HELP", "TAKE_YOUR_TIME", "STILL_FINDING", "PROMPT", "SETTINGS_PROBLEM",
+                    "DEFAULT_CONSENT"}
+PROMPT_KEYS = {"text", "end_text", "confirm", "correct_text", "yes_text", "not_now_text", "consent"}
+
+# An order to a partner, a judgement of one, or a side taken. Each pattern is one the audit found (or its obvious
+# kin); "say yes, or not now" and "say pause" tell how to answer the product and are not orders to a partner.
+JUDGING = [
+    (r"\bcalm down\b", "an order to calm down"),
+    (r"\bstop (shouting|yelling|interrupting|arguing)\b", "an order to stop"),
+    (r"\b(you are|you're) (shouting|yelling|interrupting|being|too)\b", "a judgement of a partner"),
+    (r"\b(too loud|raised? your voice|lower your voice|be quiet|shut up)\b", "a judgement of the voice"),
+    (r"\byou (must|have to|need to|should)\b", "an obligation"),
+    (r"\b(don't|do not|try not to)\b", "a prohibition"),
+    (r"\bjust listen\b|\blisten without interrupting\b", "an order to the listener (that implies a fault)"),
+    (r"\bexplain it away\b", "a judgement of what a partner will say"),
+    (r"\btake \S+ side\b|\bon the speaker's side\b|\bwho (is|was) (to blame|wrong)\b", "a side taken"),
+    (r"\{(speaker|listener)\}, (listen|stop|say|pick|keep|try|speak|name|share|be|take|tell)\b",
+     "a bare imperative to a named partner"),
+    (r"(^|[.?!] )(pick|keep|try|speak|name|listen|stop) |(^|[.?!] )take \{|\bjust breathe\b", "a bare imperative"),
+    (r"after the tone", "a tone that is never played (calibrate speaks, then records)"),
+]
+
+
+def _literal(node: ast.expr) -> str | None:
+    """The text of a string constant or f-string (its fields as ``{}``); None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _literal(node.left), _literal(node.right)
+        return (left or "{}") + (right or "{}") if left is not None or right is not None else None
+    return None
+
+
+def _from_source(path: Path) -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            text = _literal(node.args[0])
+            if name in ("Say", "say") and text is not None:
+                out.append(text)
+            elif name == "finish" and len(node.args) == 2:  # the runner's last words
+                out.append(_literal(node.args[1]) or "")
+            elif name == "setdefault" and len(node.args) == 2 and _literal(node.args[0]) in PROMPT_KEYS:
+                out.append(_literal(node.args[1]) or "")
+        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in PROMPT_CONSTANTS
+                                                  for t in node.targets):
+            out.append(_literal(node.value) or "")
+    return [t for t in out if t.strip()]
+
+
+def _from_script(path: Path) -> list[str]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    texts = [data.get("consent", "")]
+    for step in data.get("steps", []):
+        texts += [v for k, v in step.items() if k in PROMPT_KEYS and isinstance(v, str)]
+    return [t for t in texts if t]
+
+
+def catalogue() -> list[tuple[str, str]]:
+    """(where, sentence) for every prompt the product can say or print."""
+    out = [(str(p.relative_to(PACKAGE)), t) for p in sorted(PACKAGE.rglob("*.py")) for t in _from_source(p)]
+    out += [(f"checkin/builtin/{p.name}", t) for p in sorted((PACKAGE / "checkin" / "builtin").glob("*.toml"))
+            for t in _from_script(p)]
+    out.append(("config.py PauseSettings.phrase", PauseSettings().phrase))
+    return out
+
+
+def test_the_catalogue_reaches_every_kind_of_prompt():
+    """The scan below is only as good as what it reads: each kind of prompt is in it."""
+    texts = " | ".join(t for _, t in catalogue())
+    for expected in ("Shall we take the {length} minute pause", "Okay, not now.", "Is now a good time?",
+                     "Welcome back.", "Shall I delete it?", "Sorry, something went wrong.", "Okay, moving on.",
+                     "That's okay. Another time.", "your nightly check-in", "Who would like to begin?",
+                     "please talk for about", "voicecoach can't start", "Just checking",
+                     "{listener}, this is your time to listen"):
+        assert expected in texts, expected
+    assert len(catalogue()) > 100
+
+
+def test_no_prompt_orders_a_partner_about_judges_one_or_takes_a_side():
+    found = [f"{where}: {text!r} ({why})" for where, text in catalogue() for pattern, why in JUDGING
+             if re.search(pattern, text, re.IGNORECASE)]
+    assert found == [], "\n".join(found)
+
+
+def test_the_scan_catches_the_phrasings_it_is_for():
+    for bad in ("Calm down, both of you.", "Sam, you are shouting.", "{listener}, just listen.",
+                "Stop interrupting.", "{listener}, say back what you heard.", "You need to breathe.",
+                "Try not to explain it away.", "Just breathe.", "Start after the tone.",
+                "{listener}, listen, take {speaker}'s side."):
+        assert any(re.search(p, bad, re.IGNORECASE) for p, _ in JUDGING), bad
+    for fine in ("Shall we take the 20 minute pause we agreed on? Say okay, or not now.",
+                 "If either of you would like the pause you agreed on, say pause.",
+                 "Say next when you're done, or more time, repeat, skip, pause, or stop."):
+        assert not any(re.search(p, fine, re.IGNORECASE) for p, _ in JUDGING), fine
