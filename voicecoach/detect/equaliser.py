@@ -57,6 +57,7 @@ class SpectrumEqualiser:
         # a band's deviation is left alone within the talks' own spread there (voices, rooms), at least DEAD_DB
         self._dead = np.maximum(DEAD_DB, np.zeros_like(ref) if spread_db is None else np.asarray(spread_db)) * DB
         self._kernel = np.ones(SMOOTH_BANDS) / SMOOTH_BANDS
+        self._padded = np.empty(len(ref) + 2 * (SMOOTH_BANDS // 2))   # the deviation, its edges repeated
         self.reset()
 
     def reset(self) -> None:
@@ -65,20 +66,28 @@ class SpectrumEqualiser:
         self.speech_hops = 0
         self._floor: float | None = None
         self.correction = np.zeros_like(self.reference)
+        self._correction32 = self.correction.astype(np.float32)
 
     def process(self, mel: NDArray[np.floating]) -> NDArray[np.float32]:
-        """Correct and learn from consecutive hops (rows of ``mel``)."""
+        """Correct and learn from consecutive hops (rows of ``mel``).
+
+        Every hop's level is taken at once (the same elementwise functions and row sums as hop by hop); the rest
+        is sequential, a hop corrected by what was learned before it."""
         out = np.asarray(mel, dtype=np.float32).copy()
-        for i, row in enumerate(np.asarray(mel, dtype=np.float64)):
+        rows = np.asarray(mel, dtype=np.float64)
+        if not len(rows):
+            return out
+        levels = np.log(np.exp(rows).sum(axis=1) + 1e-30).tolist()
+        for i, level in enumerate(levels):
             if self.speech_hops:
-                out[i] += self.correction.astype(np.float32)
-            if self._learn(row):
+                out[i] += self._correction32
+            if self._learn(rows[i], level):
                 self._update_correction()
         return out
 
-    def _learn(self, row: NDArray[np.float64]) -> bool:
-        """Follow the noise floor; a speech hop teaches the long-term spectrum (True when it did)."""
-        level = float(np.log(np.exp(row).sum() + 1e-30))
+    def _learn(self, row: NDArray[np.float64], level: float) -> bool:
+        """Follow the noise floor by the hop's ``level`` (natural-log mel power summed over the bands); a speech
+        hop teaches the long-term spectrum (True when it did)."""
         floor = self._floor
         self._floor = level if floor is None or level < floor else floor + min(FLOOR_RISE_DB_PER_HOP * DB,
                                                                                 level - floor)
@@ -86,14 +95,35 @@ class SpectrumEqualiser:
             return False
         self.speech_hops += 1   # the mean of all speech hops at first, then a running mean over the last 1 / RATE
         rate = max(RATE, 1.0 / self.speech_hops)
-        self.ltas = row.copy() if self.ltas is None else self.ltas + rate * (row - self.ltas)
+        if self.ltas is None:
+            self.ltas = row.copy()
+        else:   # in place: ltas + rate * (row - ltas), the same operations
+            step = row - self.ltas
+            step *= rate
+            self.ltas += step
         return True
 
     def _update_correction(self) -> None:
+        """The correction from the long-term spectrum learned so far. Called on every speech hop, so written with
+        the fewest numpy calls; each is the one the plain form makes (``np.median``: the mean of the two middle
+        values; ``np.pad`` at the edges; ``np.clip`` as a maximum then a minimum: its operand is never NaN or -0)."""
         assert self.ltas is not None
         dev = self.reference - self.ltas
-        dev -= np.median(dev)   # the level is not corrected; the median is blind to the few bands a filter cut
+        n = len(dev)
+        mid = np.partition(dev, (n // 2 - 1, n // 2))
+        dev -= (mid[n // 2 - 1] + mid[n // 2]) / 2 if n % 2 == 0 else mid[n // 2]   # the level is not corrected;
+        # the median is blind to the few bands a filter cut
         half = SMOOTH_BANDS // 2
-        dev = np.convolve(np.pad(dev, half, mode="edge"), self._kernel, mode="valid")
-        corr = np.sign(dev) * np.clip(np.abs(dev) - self._dead, 0.0, MAX_DB * DB)
-        self.correction = corr * min(1.0, self.speech_hops / WARM_HOPS)
+        padded = self._padded
+        padded[half:half + n] = dev
+        padded[:half] = dev[0]
+        padded[half + n:] = dev[-1]
+        dev = np.convolve(padded, self._kernel, mode="valid")
+        corr = np.abs(dev)
+        corr -= self._dead
+        np.maximum(corr, 0.0, out=corr)
+        np.minimum(corr, MAX_DB * DB, out=corr)
+        corr *= np.sign(dev)
+        corr *= min(1.0, self.speech_hops / WARM_HOPS)
+        self.correction = corr
+        self._correction32 = corr.astype(np.float32)
