@@ -57,7 +57,6 @@ class SpectrumEqualiser:
         # a band's deviation is left alone within the talks' own spread there (voices, rooms), at least DEAD_DB
         self._dead = np.maximum(DEAD_DB, np.zeros_like(ref) if spread_db is None else np.asarray(spread_db)) * DB
         self._kernel = np.ones(SMOOTH_BANDS) / SMOOTH_BANDS
-        self._padded = np.empty(len(ref) + 2 * (SMOOTH_BANDS // 2))   # the deviation, its edges repeated
         self.reset()
 
     def reset(self) -> None:
@@ -71,18 +70,30 @@ class SpectrumEqualiser:
     def process(self, mel: NDArray[np.floating]) -> NDArray[np.float32]:
         """Correct and learn from consecutive hops (rows of ``mel``).
 
-        Every hop's level is taken at once (the same elementwise functions and row sums as hop by hop); the rest
-        is sequential, a hop corrected by what was learned before it."""
+        Sequential in what it means (a hop is corrected by what was learned before it), batched in how: every hop's
+        level at once, then the spectrum each speech hop leaves, then the corrections of all of them at once, each
+        row by the same elementwise operations, in the same order, as hop by hop (bit for bit the same)."""
         out = np.asarray(mel, dtype=np.float32).copy()
         rows = np.asarray(mel, dtype=np.float64)
         if not len(rows):
             return out
         levels = np.log(np.exp(rows).sum(axis=1) + 1e-30).tolist()
-        for i, level in enumerate(levels):
-            if self.speech_hops:
-                out[i] += self._correction32
+        spectra = np.empty_like(rows)   # the long-term spectrum after each speech hop of this block
+        weights: list[float] = []       # and the correction's strength then
+        uses: list[int | None] = []     # per hop: the speech hop of this block whose correction it gets (-1: the
+        for i, level in enumerate(levels):   # one from before this block; None: no correction yet)
+            n = len(weights)
+            uses.append(n - 1 if n else (-1 if self.speech_hops else None))
             if self._learn(rows[i], level):
-                self._update_correction()
+                spectra[n] = self.ltas
+                weights.append(min(1.0, self.speech_hops / WARM_HOPS))
+        if weights:
+            corrections = self._corrections(spectra[:len(weights)], np.array(weights))
+        for i, use in enumerate(uses):
+            if use is not None:
+                out[i] += self._correction32 if use < 0 else corrections[use]
+        if weights:
+            self._correction32 = corrections[-1]
         return out
 
     def _learn(self, row: NDArray[np.float64], level: float) -> bool:
@@ -103,27 +114,28 @@ class SpectrumEqualiser:
             self.ltas += step
         return True
 
-    def _update_correction(self) -> None:
-        """The correction from the long-term spectrum learned so far. Called on every speech hop, so written with
-        the fewest numpy calls; each is the one the plain form makes (``np.median``: the mean of the two middle
-        values; ``np.pad`` at the edges; ``np.clip`` as a maximum then a minimum: its operand is never NaN or -0)."""
-        assert self.ltas is not None
-        dev = self.reference - self.ltas
-        n = len(dev)
-        mid = np.partition(dev, (n // 2 - 1, n // 2))
-        dev -= (mid[n // 2 - 1] + mid[n // 2]) / 2 if n % 2 == 0 else mid[n // 2]   # the level is not corrected;
-        # the median is blind to the few bands a filter cut
+    def _corrections(self, spectra: NDArray[np.float64], weights: NDArray[np.float64]) -> NDArray[np.float32]:
+        """The correction each long-term spectrum (a row) calls for at its strength (``weights``), as float32 rows;
+        the last one becomes :attr:`correction`. Per row, the operations of the plain form: ``np.median``
+        is the mean of the two middle values, ``np.pad`` repeats the edges, ``np.clip`` is a maximum then a minimum
+        (its operand is never NaN or -0), and the smoothing is ``np.convolve`` itself, row by row."""
+        dev = self.reference - spectra
+        k, n = dev.shape
+        mid = np.partition(dev, (n // 2 - 1, n // 2), axis=1)
+        median = (mid[:, n // 2 - 1] + mid[:, n // 2]) / 2 if n % 2 == 0 else mid[:, n // 2]
+        dev -= median[:, None]   # the level is not corrected; the median is blind to the few bands a filter cut
         half = SMOOTH_BANDS // 2
-        padded = self._padded
-        padded[half:half + n] = dev
-        padded[:half] = dev[0]
-        padded[half + n:] = dev[-1]
-        dev = np.convolve(padded, self._kernel, mode="valid")
+        padded = np.empty((k, n + 2 * half))
+        padded[:, half:half + n] = dev
+        padded[:, :half] = dev[:, :1]
+        padded[:, half + n:] = dev[:, -1:]
+        for j in range(k):
+            dev[j] = np.convolve(padded[j], self._kernel, mode="valid")
         corr = np.abs(dev)
         corr -= self._dead
         np.maximum(corr, 0.0, out=corr)
         np.minimum(corr, MAX_DB * DB, out=corr)
         corr *= np.sign(dev)
-        corr *= min(1.0, self.speech_hops / WARM_HOPS)
-        self.correction = corr
-        self._correction32 = corr.astype(np.float32)
+        corr *= weights[:, None]
+        self.correction = corr[-1].copy()
+        return corr.astype(np.float32)
