@@ -65,20 +65,40 @@ class SpectrumEqualiser:
         self.speech_hops = 0
         self._floor: float | None = None
         self.correction = np.zeros_like(self.reference)
+        self._correction32 = self.correction.astype(np.float32)
 
     def process(self, mel: NDArray[np.floating]) -> NDArray[np.float32]:
-        """Correct and learn from consecutive hops (rows of ``mel``)."""
+        """Correct and learn from consecutive hops (rows of ``mel``).
+
+        Sequential in what it means (a hop is corrected by what was learned before it), batched in how: every hop's
+        level at once, then the spectrum each speech hop leaves, then the corrections of all of them at once, each
+        row by the same elementwise operations, in the same order, as hop by hop (bit for bit the same)."""
         out = np.asarray(mel, dtype=np.float32).copy()
-        for i, row in enumerate(np.asarray(mel, dtype=np.float64)):
-            if self.speech_hops:
-                out[i] += self.correction.astype(np.float32)
-            if self._learn(row):
-                self._update_correction()
+        rows = np.asarray(mel, dtype=np.float64)
+        if not len(rows):
+            return out
+        levels = np.log(np.exp(rows).sum(axis=1) + 1e-30).tolist()
+        spectra = np.empty_like(rows)   # the long-term spectrum after each speech hop of this block
+        weights: list[float] = []       # and the correction's strength then
+        uses: list[int | None] = []     # per hop: the speech hop of this block whose correction it gets (-1: the
+        for i, level in enumerate(levels):   # one from before this block; None: no correction yet)
+            n = len(weights)
+            uses.append(n - 1 if n else (-1 if self.speech_hops else None))
+            if self._learn(rows[i], level):
+                spectra[n] = self.ltas
+                weights.append(min(1.0, self.speech_hops / WARM_HOPS))
+        if weights:
+            corrections = self._corrections(spectra[:len(weights)], np.array(weights))
+        for i, use in enumerate(uses):
+            if use is not None:
+                out[i] += self._correction32 if use < 0 else corrections[use]
+        if weights:
+            self._correction32 = corrections[-1]
         return out
 
-    def _learn(self, row: NDArray[np.float64]) -> bool:
-        """Follow the noise floor; a speech hop teaches the long-term spectrum (True when it did)."""
-        level = float(np.log(np.exp(row).sum() + 1e-30))
+    def _learn(self, row: NDArray[np.float64], level: float) -> bool:
+        """Follow the noise floor by the hop's ``level`` (natural-log mel power summed over the bands); a speech
+        hop teaches the long-term spectrum (True when it did)."""
         floor = self._floor
         self._floor = level if floor is None or level < floor else floor + min(FLOOR_RISE_DB_PER_HOP * DB,
                                                                                 level - floor)
@@ -86,14 +106,36 @@ class SpectrumEqualiser:
             return False
         self.speech_hops += 1   # the mean of all speech hops at first, then a running mean over the last 1 / RATE
         rate = max(RATE, 1.0 / self.speech_hops)
-        self.ltas = row.copy() if self.ltas is None else self.ltas + rate * (row - self.ltas)
+        if self.ltas is None:
+            self.ltas = row.copy()
+        else:   # in place: ltas + rate * (row - ltas), the same operations
+            step = row - self.ltas
+            step *= rate
+            self.ltas += step
         return True
 
-    def _update_correction(self) -> None:
-        assert self.ltas is not None
-        dev = self.reference - self.ltas
-        dev -= np.median(dev)   # the level is not corrected; the median is blind to the few bands a filter cut
+    def _corrections(self, spectra: NDArray[np.float64], weights: NDArray[np.float64]) -> NDArray[np.float32]:
+        """The correction each long-term spectrum (a row) calls for at its strength (``weights``), as float32 rows;
+        the last one becomes :attr:`correction`. Per row, the operations of the plain form: ``np.median``
+        is the mean of the two middle values, ``np.pad`` repeats the edges, ``np.clip`` is a maximum then a minimum
+        (its operand is never NaN or -0), and the smoothing is ``np.convolve`` itself, row by row."""
+        dev = self.reference - spectra
+        k, n = dev.shape
+        mid = np.partition(dev, (n // 2 - 1, n // 2), axis=1)
+        median = (mid[:, n // 2 - 1] + mid[:, n // 2]) / 2 if n % 2 == 0 else mid[:, n // 2]
+        dev -= median[:, None]   # the level is not corrected; the median is blind to the few bands a filter cut
         half = SMOOTH_BANDS // 2
-        dev = np.convolve(np.pad(dev, half, mode="edge"), self._kernel, mode="valid")
-        corr = np.sign(dev) * np.clip(np.abs(dev) - self._dead, 0.0, MAX_DB * DB)
-        self.correction = corr * min(1.0, self.speech_hops / WARM_HOPS)
+        padded = np.empty((k, n + 2 * half))
+        padded[:, half:half + n] = dev
+        padded[:, :half] = dev[:, :1]
+        padded[:, half + n:] = dev[:, -1:]
+        for j in range(k):
+            dev[j] = np.convolve(padded[j], self._kernel, mode="valid")
+        corr = np.abs(dev)
+        corr -= self._dead
+        np.maximum(corr, 0.0, out=corr)
+        np.minimum(corr, MAX_DB * DB, out=corr)
+        corr *= np.sign(dev)
+        corr *= weights[:, None]
+        self.correction = corr[-1].copy()
+        return corr.astype(np.float32)

@@ -50,6 +50,18 @@ def _pool3(x: NDArray[np.float32]) -> NDArray[np.float32]:
     return x[: n * 3].reshape(n, 3, x.shape[1]).max(1)
 
 
+def _taps(y: NDArray[np.float32], k: int) -> NDArray[np.float32]:
+    """The inputs of a ``k``-tap convolution over the rows of ``y`` (steps, channels), as one contiguous matrix
+    (steps - k + 1, channels * k) whose columns run channel by channel, tap by tap: ``y[i + tap, channel]`` at
+    ``[i, channel * k + tap]``. Filled by ``k`` slice copies, a third of the time numpy takes to copy the same
+    strided view (the values and their order are the same, so is the product)."""
+    t, channels = y.shape[0] - k + 1, y.shape[1]
+    out = np.empty((t, channels, k), y.dtype)
+    for tap in range(k):
+        out[:, :, tap] = y[tap:tap + t]
+    return out.reshape(t, channels * k)
+
+
 def sinc_filters(low_hz: NDArray, band_hz: NDArray, n: NDArray, window: NDArray) -> NDArray[np.float32]:
     """SincNet's 80 band-pass filters (40 cosine, 40 sine) of 251 taps, as (251, 80) for a matrix product."""
     low = MIN_LOW_HZ + np.abs(low_hz.astype(np.float64))
@@ -135,9 +147,7 @@ class SegmentationModel:
         y = np.abs(y, out=y).max(0)
         y = _leaky(_instance_norm(y, *self._norms[0]))
         for (w, b), norm in zip(self._convs, self._norms[1:]):
-            t = y.shape[0] - 4
-            cols = np.lib.stride_tricks.as_strided(y, (t, y.shape[1], 5), (y.strides[0], y.strides[1], y.strides[0]))
-            y = _leaky(_instance_norm(_pool3(cols.reshape(t, -1) @ w + b), *norm))
+            y = _leaky(_instance_norm(_pool3(_taps(y, 5) @ w + b), *norm))
         return np.ascontiguousarray(y, dtype=np.float32)
 
     def _bilstm(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
