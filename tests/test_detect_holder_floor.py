@@ -100,37 +100,3 @@ def test_the_floor_is_judged_over_the_bed_before_the_onset():
     assert _heard([-36.0], bed_db=-38.0) is False
     # busy talk in a reverberant room: the "bed" is the talk itself, 4 dB under it: nothing judged
     assert _heard([-36.0], bed_db=-34.0) is True
-
-
-def _heard_with_fit(floor_fit: float, speech_db: float = -41.0, fit_ratio: float = 1.3) -> bool:
-    """20 s of talk whose speech frames fit the nearer partner's voice at distance 1.0, then 2 s of floor at
-    ``floor_fit`` (a loud TV voice between the partners' turns: 9 dB over the bed, as loud as their speech) and an
-    interruption whose voice started there; the partners' speech ``speech_db`` over a bed at -50 dBFS."""
-    hf = HolderFloor(floor_ms=1000, window_ms=4000, above_bed_db=7.0, fit_ratio=fit_ratio, fit_below_db=12.0)
-    n_talk, n_floor = int(20.0 / 0.03), int(2.0 / 0.03)
-    for i in range(n_talk + n_floor):
-        fit = 1.0 + 0.1 * ((i % 7) - 3) / 3 if i < n_talk else floor_fit
-        hf.add(_frame((i + 1) * 0.03, speech_db, -50.0, speech_db), fit)
-    return hf.heard(Interruption(t=(n_talk + n_floor) * 0.03 + 0.6, start=(n_talk + n_floor) * 0.03,
-                                 speaker="B", over="A"))
-
-
-def test_over_a_loud_bed_a_holder_that_sounds_like_neither_partner_is_the_tv():
-    assert _heard_with_fit(1.0) is True          # the holder sounds as the partners usually do: a cut-in
-    assert _heard_with_fit(1.6) is False         # 1.6 times farther from either partner's voice: the TV's voice
-    assert _heard_with_fit(1.6, speech_db=-30.0) is True    # the partners 20 dB over the bed: not judged
-    assert _heard_with_fit(1.6, fit_ratio=0.0) is True      # off
-
-
-def test_the_voice_fit_reaches_the_floor_check_from_the_speaker_tracker():
-    s = DetectionSettings()
-    on = Pipeline(replace(s, interruption=replace(s.interruption, method="model", holder_fit_ratio=1.3)))
-    off = Pipeline(replace(s, interruption=replace(s.interruption, method="model", holder_fit_ratio=0.0)))
-    audio = _room(CUT_IN)
-    for frame in frames_from_array(float_to_int16(audio)):
-        on.process(frame)
-        off.process(frame)
-    assert on.holder_floor is not None and off.holder_floor is not None
-    fits = on.holder_floor._log_fit
-    assert np.isfinite(fits).sum() > 20 and np.isfinite(on.holder_floor._ref_now)   # fits came, a usual fit known
-    assert not np.isfinite(off.holder_floor._log_fit).any()                         # off: none computed

@@ -14,13 +14,6 @@ reverberant room the features' low percentile of levels is the talk itself.
 Both are taken as they stood at the onset: a bed level still settling after the decision has moved (early in a
 talk a loud partner lifts it within a second) says nothing about the floor before. Nothing is judged before the
 features know a bed and a speech level.
-
-A loud TV voice passes that test: its sentences stand 5-15 dB over its own pauses, which are the "bed". Its voice is
-still not a partner's. Over a loud bed (the partners' speech less than ``fit_below_db`` over it) the holder's floor
-must also sound like a partner: the frames of the last ``FIT_WINDOW_S`` before the onset, fitted to the nearer of
-the two partners' voice models (the speaker tracker's RMS cepstral distance), must not fit more than ``fit_ratio``
-times worse than the talk's speech frames usually do (a running mean of the log distance, ``FIT_REF_RATE`` a
-speech frame, as it stood at the onset).
 """
 
 from __future__ import annotations
@@ -37,9 +30,6 @@ log = logging.getLogger(__name__)
 
 SHARE_OF_SPEECH = 0.6   # ...or under this share of the partners' speech level over the bed (whichever is lower)
 MIN_BED_GAP_DB = 6.0    # a bed closer than this under the partners' speech level judges nothing
-FIT_WINDOW_S = 0.5      # the voice fit is judged over this much of the floor, just before the onset
-FIT_MIN_FRAMES = 4      # ...when it holds at least this many frames with a fit
-FIT_REF_RATE = 0.0015   # the usual fit follows the talk's speech frames at this rate (about 20 s of speech)
 
 
 class HolderFloor:
@@ -49,12 +39,9 @@ class HolderFloor:
     the decision (the segmentation model's window).
     """
 
-    def __init__(self, floor_ms: int, window_ms: int, above_bed_db: float, frame_ms: int = 30,
-                 fit_ratio: float = 0.0, fit_below_db: float = 0.0) -> None:
+    def __init__(self, floor_ms: int, window_ms: int, above_bed_db: float, frame_ms: int = 30) -> None:
         self.floor_s = floor_ms / 1000.0
         self.above_bed_db = above_bed_db
-        self.fit_ratio = fit_ratio            # 0: the voice is not judged
-        self.fit_below_db = fit_below_db
         self._n = max(2, window_ms // frame_ms + 2)
         self.reset()
 
@@ -64,23 +51,11 @@ class HolderFloor:
         self._power = np.zeros(self._n)
         self._bed_db = np.full(self._n, np.nan)      # the features' bed level after each frame (NaN: none yet)
         self._speech_db = np.full(self._n, np.nan)   # ...and their speech level
-        self._log_fit = np.full(self._n, np.nan)     # log distance to the nearer partner's voice (NaN: none)
-        self._ref = np.full(self._n, np.nan)         # the usual log distance after each frame
-        self._ref_now = math.nan
         self._pos = 0
 
-    def add(self, feats: FrameFeatures, fit: float | None = None) -> None:
-        """One frame's level, the features' current bed and speech levels, and how far the frame's voice is from
-        the nearer partner's voice model (None: not a speech frame, or the partners not known apart)."""
+    def add(self, feats: FrameFeatures) -> None:
+        """One frame's level, and the features' current bed and speech levels."""
         i = self._pos
-        if fit is not None and fit > 0.0:
-            log_fit = math.log(fit)
-            self._ref_now = log_fit if math.isnan(self._ref_now) else (
-                self._ref_now + FIT_REF_RATE * (log_fit - self._ref_now))
-            self._log_fit[i] = log_fit
-        else:
-            self._log_fit[i] = math.nan
-        self._ref[i] = self._ref_now
         self._end_s[i] = feats.end_s
         self._power[i] = 10.0 ** (feats.energy_db / 10.0)
         self._bed_db[i] = math.nan if feats.bed_db is None else feats.bed_db
@@ -100,33 +75,18 @@ class HolderFloor:
         return 10.0 * math.log10(float(self._power[inside].mean()) + 1e-12) - bed, speech - bed
 
     def heard(self, event: Interruption) -> bool:
-        """Whether ``event``'s floor holder was heard above the bed, and over a loud bed sounded like a partner
-        (True when it cannot be judged)."""
+        """Whether ``event``'s floor holder was heard above the bed (True when it cannot be judged)."""
+        if self.above_bed_db <= 0.0:
+            return True
         levels = self.floor_above_bed_db(event.start)
         if levels is None:
             return True
         floor, speech = levels
+        if speech < MIN_BED_GAP_DB:
+            return True
         need = min(self.above_bed_db, SHARE_OF_SPEECH * speech)
-        if self.above_bed_db > 0.0 and speech >= MIN_BED_GAP_DB and floor < need:
-            log.debug("interruption at %.2f s dropped: its holder's floor was %.1f dB over the bed (needs %.1f)",
-                      event.t, floor, need)
-            return False
-        if self.fit_ratio <= 0.0 or speech >= self.fit_below_db:
+        if floor >= need:
             return True
-        ratio = self.floor_fit_ratio(event.start)
-        if ratio is None or ratio <= self.fit_ratio:
-            return True
-        log.debug("interruption at %.2f s dropped: its holder's floor fitted the partners' voices %.2f times worse "
-                  "than their speech does (the bed %.1f dB under it)", event.t, ratio, speech)
+        log.debug("interruption at %.2f s dropped: its holder's floor was %.1f dB over the bed (needs %.1f)",
+                  event.t, floor, need)
         return False
-
-    def floor_fit_ratio(self, onset_s: float) -> float | None:
-        """How many times farther from the nearer partner's voice the last ``FIT_WINDOW_S`` before ``onset_s``
-        was than the talk's speech usually is (median over its frames; None: too few frames with a fit)."""
-        inside = (self._end_s > onset_s - FIT_WINDOW_S) & (self._end_s <= onset_s)
-        fits = self._log_fit[inside & ~np.isnan(self._log_fit)]
-        if len(fits) < FIT_MIN_FRAMES or not inside.any():
-            return None
-        last = int(np.flatnonzero(inside)[np.argmax(self._end_s[inside])])
-        ref = float(self._ref[last])
-        return None if math.isnan(ref) else math.exp(float(np.median(fits)) - ref)

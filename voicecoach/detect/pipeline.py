@@ -62,10 +62,8 @@ class Pipeline:
         self.stream = StreamInterruptionDetector(s.interruption, frame_ms) if method == "stream" else None
         self.gate = StreamGate(s.interruption) if method == "gated" else None
         ir = s.interruption
-        self.holder_floor = (HolderFloor(ir.floor_ms, ir.model_window_ms, ir.holder_above_bed_db, frame_ms,
-                                         ir.holder_fit_ratio, ir.holder_fit_below_db)
-                             if self.overlap is not None and (ir.holder_above_bed_db > 0.0 or ir.holder_fit_ratio > 0.0)
-                             else None)   # both 0: off
+        self.holder_floor = (HolderFloor(ir.floor_ms, ir.model_window_ms, ir.holder_above_bed_db, frame_ms)
+                             if self.overlap is not None and ir.holder_above_bed_db > 0.0 else None)   # 0: off
         self.escalation = EscalationPolicy(s.escalation, frame_ms, s.interruption.method)
         self.reset()
 
@@ -129,7 +127,7 @@ class Pipeline:
         if self.stream is not None:
             return list(self.stream.process(frame.samples, feats, label, muted))
         if self.holder_floor is not None:
-            self.holder_floor.add(feats, self._nearer_fit(feats, muted))
+            self.holder_floor.add(feats)
         if self.gate is not None and self.overlap is not None:   # the streaming model says when to look
             hint = self.gate.process(frame.samples, feats.end_s)
             return self._heard(self.overlap.process(frame.samples, feats, label, muted, hint))
@@ -142,13 +140,6 @@ class Pipeline:
             return self._heard(self.overlap.process(frame.samples, feats, label, muted, hint))
         settled = holder and feats.is_speech and not muted and self._voices_settled(feats.end_s, known)
         return list(self.interruptions.process(feats, label, contrast if settled else None, muted))
-
-    def _nearer_fit(self, feats: FrameFeatures, muted: bool) -> float | None:
-        """How far a speech frame's voice is from the nearer partner's model (None: not judged)."""
-        if self.holder_floor is None or self.holder_floor.fit_ratio <= 0.0 or not feats.is_speech or muted:
-            return None
-        contrast = self.speakers.contrast("A")
-        return None if contrast is None else min(contrast[2], contrast[3])
 
     def _heard(self, found: list[Interruption]) -> list[Event]:
         """The segmentation model's interruptions whose floor holder was heard above the background bed."""

@@ -158,14 +158,6 @@ class InterruptionSettings:
             "radio voice, not a partner (see holder_floor.py; chosen on TUNE draws 1-3 of builder 7: 10 of 629 "
             "interruptions dropped, all false; EVAL draws 1-3: false per hour of calm talk in rooms 13.7 -> 12.6, "
             "rooms F1 0.679 -> 0.683, dry unchanged; 0: off)")
-    holder_fit_ratio: float = setting(
-        0.0, lo=0.0, hi=10.0,
-        doc="gated, model: over a loud bed (see holder_fit_below_db) the floor holder's last 0.5 s before the second "
-            "voice must fit the nearer partner's voice no more than this many times worse than the talk's speech "
-            "usually does, or it was a TV voice, not a partner (see holder_floor.py; 0: off)")
-    holder_fit_below_db: float = setting(
-        12.0, lo=0.0, hi=60.0,
-        doc="gated, model: ...judged only when the partners' speech is less than this far over the background bed, dB")
     timbre_weight: float = setting(1.0, lo=0.0, hi=5.0, doc="features: evidence per unit of timbre (cepstral) contrast")
     pitch_weight: float = setting(1.0, lo=0.0, hi=5.0,
         doc="features: evidence per unit of pitch contrast (the other's pitch = 1)")
