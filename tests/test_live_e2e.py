@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from voicecoach_dev.live import LiveProcess, first_audible_s, render_conversation
+from voicecoach_dev.live import LiveProcess, first_audible_s, render_conversation, start_playing
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
 
@@ -32,11 +32,8 @@ def test_listen_speaks_the_suggestion_soon_after_escalation_and_honours_not_now(
     live = LiveProcess(["listen", "--no-ui"], _env(pulse, tmp_path))
     try:
         assert live.wait_for("microphone open", 30), live.text()
-        recording = pulse.record_speaker()
-        t_rec = time.monotonic()
-        time.sleep(0.5)
-        t_play = time.monotonic()
-        player = pulse.play_into_mic(audio)
+        playing = start_playing(pulse, audio)
+        recording, player, t_rec, t_play = playing.recording, playing.player, playing.t_rec, playing.t_play
         t_suggest = live.wait_for("voicecoach: Shall we take", 90)
         assert t_suggest is not None, live.text()
         live.wait_for("Say okay, or not now", 5)

@@ -182,20 +182,35 @@ class HeardTalk:
         return None if self.t_decided is None else self.t_decided - self.t_play
 
 
-def play_and_hear(server: Any, live: LiveProcess, audio: NDArray[np.int16],
-                  until: Callable[[float], float]) -> HeardTalk:
-    """Record ``server``'s speaker, play ``audio`` into its microphone 0.5 s later, wait (90 s at most) for
-    ``live`` to print a pause suggestion, then keep recording until the monotonic time ``until(t_play)``."""
+@dataclass
+class Playing:
+    """A talk being played into the virtual microphone while the speaker is recorded (:func:`start_playing`)."""
+
+    recording: Any   # the speaker's recording: ``.stop()`` returns what it heard
+    player: Any      # the process playing the talk
+    t_rec: float     # monotonic time the recording began
+    t_play: float    # ...and the talk
+
+
+def start_playing(server: Any, audio: NDArray[np.int16]) -> Playing:
+    """Record ``server``'s speaker, and play ``audio`` into its microphone 0.5 s later."""
     recording = server.record_speaker()
     t_rec = time.monotonic()
     time.sleep(0.5)
     t_play = time.monotonic()
-    player = server.play_into_mic(audio)
+    return Playing(recording, server.play_into_mic(audio), t_rec, t_play)
+
+
+def play_and_hear(server: Any, live: LiveProcess, audio: NDArray[np.int16],
+                  until: Callable[[float], float]) -> HeardTalk:
+    """:func:`start_playing`, wait (90 s at most) for ``live`` to print a pause suggestion, then keep recording
+    until the monotonic time ``until(t_play)``."""
+    playing = start_playing(server, audio)
     t_decided = live.wait_for("pause_suggested", 90)
-    time.sleep(max(0.0, until(t_play) - time.monotonic()))
-    heard = recording.stop()
-    player.terminate()
-    return HeardTalk(heard, t_rec, t_play, t_decided)
+    time.sleep(max(0.0, until(playing.t_play) - time.monotonic()))
+    heard = playing.recording.stop()
+    playing.player.terminate()
+    return HeardTalk(heard, playing.t_rec, playing.t_play, t_decided)
 
 
 def render_conversation(extra_raised_s: float = 0.0):
