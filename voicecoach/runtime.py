@@ -95,8 +95,8 @@ class Detector(Protocol):
 class Voice(Protocol):
     """The speaker (:class:`voicecoach.speech.speaker.Speaker`)."""
 
-    def say(self, text: str) -> None:
-        """Queue a prompt."""
+    def say(self, text: str) -> PendingSpeech:
+        """Queue a prompt; its pending result says whether it was heard to its end."""
         ...
 
     def play(self, audio: NDArray[np.int16], sample_rate: int, label: str = "recording") -> PendingSpeech:

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from voicecoach.config import Config
+from voicecoach.detect.equaliser import SpectrumEqualiser
 from voicecoach.detect.features import FrameFeatures
 from voicecoach.detect.stream_detector import StreamInterruptionDetector
 from voicecoach.detect import stream_model
@@ -84,6 +85,8 @@ class Replay:
 
     def __init__(self, outputs: StreamOutputs) -> None:
         self.outputs = outputs
+        # set by the runner when stream_equalise is on, and ignored: the cached outputs were computed without one
+        self.equaliser: SpectrumEqualiser | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -264,12 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     for th, conf in itertools.product(map(float, args.thresholds.split(",")), map(int, args.confirm_ms.split(","))):
         settings = replace(base, stream_threshold=th, stream_confirm_ms=conf)
         events = {it["name"]: replay(outputs[it["name"]], it["duration_s"], settings) for it in items}
-        rows = score(items, events)
-        results.append({"threshold": th, "confirm_ms": conf, **{f"{g}_{k}": v for g, r in rows.items()
+        by_group = score(items, events)
+        results.append({"threshold": th, "confirm_ms": conf, **{f"{g}_{k}": v for g, r in by_group.items()
                                                                 for k, v in r.items()}})
-        a = rows["all"]
+        a = by_group["all"]
         print(f"threshold {th:.2f} confirm {conf:3d} ms: F1 {a['f1']:.3f} (P {a['precision']:.3f} R {a['recall']:.3f})"
-              f" dry {rows['dry']['f1']:.3f} room {rows['room']['f1']:.3f} latency {a['latency_s']:.2f} s"
+              f" dry {by_group['dry']['f1']:.3f} room {by_group['room']['f1']:.3f} latency {a['latency_s']:.2f} s"
               f" calm false/h {a['calm_false_per_h']:.2f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

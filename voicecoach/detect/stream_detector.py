@@ -13,6 +13,7 @@ whether either probability was high lately, for the segmentation model to look t
 from __future__ import annotations
 
 from collections import deque
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,13 +33,27 @@ DEFAULT_LEAD_S = 0.6       # no run of two voices found: the onset is taken this
 SAME_ONSET_S = 1.0         # onsets closer than this are one interruption
 
 
+class StepModel(Protocol):
+    """What the runner needs of the model: :class:`StreamModel`, or a stand-in replaying cached outputs."""
+
+    equaliser: SpectrumEqualiser | None
+
+    def reset(self) -> None:
+        """Back to the start of a stream."""
+        ...
+
+    def process(self, samples: NDArray[np.floating]) -> StreamOutputs:
+        """The outputs of the steps these samples complete."""
+        ...
+
+
 class StreamRunner:
     """Feeds frames to the model in blocks of ``block_ms`` and keeps the outputs of the last few seconds. Without
     a ``model``, the weights shipped for interruption method ``method`` are loaded."""
 
-    def __init__(self, block_ms: int, model: StreamModel | None = None, method: str = "gated",
+    def __init__(self, block_ms: int, model: StepModel | None = None, method: str = "gated",
                  equalise: bool = False) -> None:
-        self.model = model or StreamModel.load(method=method)
+        self.model: StepModel = model or StreamModel.load(method=method)
         if equalise:
             self.model.equaliser = SpectrumEqualiser()
         self._block = max(STEP_SAMPLES, block_ms * SAMPLE_RATE // 1000)
@@ -79,7 +94,7 @@ class StreamRunner:
 class StreamInterruptionDetector:
     """Emits :class:`Interruption` from the streaming model's cut-in probability (method "stream")."""
 
-    def __init__(self, settings: InterruptionSettings, frame_ms: int = 30, model: StreamModel | None = None) -> None:
+    def __init__(self, settings: InterruptionSettings, frame_ms: int = 30, model: StepModel | None = None) -> None:
         self.settings = settings
         self.runner = StreamRunner(settings.stream_block_ms, model, "stream", settings.stream_equalise)
         self._confirm_n = max(1, settings.stream_confirm_ms * SAMPLE_RATE // 1000 // STEP_SAMPLES)
@@ -152,7 +167,7 @@ class StreamGate:
     ``gate_voices``; the gate is open from ``gate_delay_ms`` to ``gate_delay_ms + gate_hold_ms`` after a hot step
     (a delay lets the second voice go on long enough for one look to confirm it)."""
 
-    def __init__(self, settings: InterruptionSettings, model: StreamModel | None = None) -> None:
+    def __init__(self, settings: InterruptionSettings, model: StepModel | None = None) -> None:
         self.settings = settings
         self.runner = StreamRunner(settings.stream_block_ms, model, "gated", settings.stream_equalise)
         self._delay_s = settings.gate_delay_ms / 1000.0
