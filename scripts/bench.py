@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 # One core means one BLAS thread too: sched_setaffinity below pins only the calling thread, and a BLAS pool
 # started by importing numpy would keep running on every core (and be starved when the other core is busy).
@@ -33,6 +33,9 @@ import numpy as np  # noqa: E402 - after the thread limits above
 
 from voicecoach_dev.evalkit import corpus
 from voicecoach_dev.evalkit.corpus import RATE
+
+if TYPE_CHECKING:
+    from voicecoach.events import Event
 
 BENCH_VERSION = 2
 OUT = corpus.REPO / "out" / "bench"
@@ -172,7 +175,9 @@ def measure_in_process(path: Path, repeat: int, method: str | None = None) -> di
 
     config = _config(method)
     frame_ms = config.audio.frame_ms
-    runs, events, duration = [], [], 0.0
+    runs: list[float] = []
+    events: list[Event] = []
+    duration = 0.0
     for _ in range(repeat):
         t0 = time.perf_counter()
         events, duration = analyze_file(str(path), config)
@@ -192,7 +197,7 @@ def measure_in_process(path: Path, repeat: int, method: str | None = None) -> di
     per_frame = {"WAV reading + framing": read_s * 1e6 / n}
     per_frame.update({s: sink[s] / 1e3 / n for s in stages})
     per_frame["pipeline glue (the rest of Pipeline.process)"] = (total_ns - sum(sink.values())) / 1e3 / n
-    checks = pipeline.overlap.checks if getattr(pipeline, "overlap", None) is not None else 0
+    checks = pipeline.overlap.checks if pipeline.overlap is not None else 0
     return {"duration_s": duration, "frames": n, "frame_ms": frame_ms, "runs_s": runs,
             "method": config.detection.interruption.method, "model_checks_per_min": checks / (duration / 60.0),
             "x_real_time": duration / min(runs), "per_frame_us": per_frame,

@@ -255,7 +255,8 @@ def grammar_and_reset_ms(listener: Any, times: int = 40) -> dict[str, list[float
     for hearing in (question, anytime):
         listener.expect(hearing)
         grammars.append(tuple(listener.decoder.pack.phrases()))
-    recognizer, out = listener.recognizer, {"grammar": [], "reset": []}
+    recognizer = listener.recognizer
+    out: dict[str, list[float]] = {"grammar": [], "reset": []}
     for i in range(times):
         start = time.perf_counter()
         recognizer.set_phrases(grammars[i % 2])

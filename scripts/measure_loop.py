@@ -29,6 +29,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from voicecoach_dev.broker import Broker
 
 REPO = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
@@ -80,7 +84,7 @@ def conversation_wav(path: Path, seconds: float) -> None:
 
 
 def measure(command: list[str], env: dict[str, str], seconds: float, warmup_s: float,
-            cores: str = "0") -> dict[str, float]:
+            cores: str = "0") -> dict[str, Any]:
     """Run ``command`` pinned to ``cores`` (core 0 by default); CPU % of one core after warm-up, and memory."""
     proc = subprocess.Popen(["taskset", "-c", cores, *command], env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -104,7 +108,7 @@ def measure(command: list[str], env: dict[str, str], seconds: float, warmup_s: f
             "threads_percent": {k: v for k, v in sorted(threads.items(), key=lambda kv: -kv[1]) if v > 0}}
 
 
-def summarise(runs: list[dict[str, float]]) -> dict:
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The median run's figures (by CPU), with every run's CPU % as ``cpu_runs``."""
     cpus = sorted(r["cpu_percent_one_core"] for r in runs)
     mid = sorted(runs, key=lambda r: r["cpu_percent_one_core"])[len(runs) // 2]
@@ -138,7 +142,7 @@ class Phone:
             n += 1
 
 
-def home_variants(work: Path, exe: str) -> tuple[dict[str, list[str]], object, Phone]:
+def home_variants(work: Path, exe: str) -> tuple[dict[str, list[str]], Broker, Phone]:
     """The kiosk with page and hooks off / on (a real broker on loopback, a phone reloading the page)."""
     from voicecoach_dev.broker import Broker, free_port
 
@@ -189,7 +193,8 @@ def main() -> int:
     }
     if args.only == "listen":
         variants = dict(list(variants.items())[:1])
-    broker = phone = None
+    broker: Broker | None = None
+    phone: Phone | None = None
     if args.home:
         extra, broker, phone = home_variants(work, exe)
         variants.update(extra)
@@ -201,7 +206,7 @@ def main() -> int:
     finally:
         player.terminate()
         server.stop()
-        if phone is not None:
+        if phone is not None and broker is not None:   # home_variants() starts both or neither
             phone.stop.set()
             broker.stop()
             print(f"(the phone loaded {phone.loads} pages)")

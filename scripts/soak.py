@@ -90,7 +90,8 @@ def main() -> int:
                       pipeline=app.make_pipeline(config, use_profile=False), speaker=speaker, journal=journal)
     session = live.session
     frame_s = config.audio.frame_ms / 1000.0
-    stats = {"frames": 0, "events": 0, "drift_max_s": 0.0, "max_speaker_queue": 0, "rss": []}
+    stats: dict[str, float] = {"frames": 0, "events": 0, "drift_max_s": 0.0, "max_speaker_queue": 0}
+    rss: list[tuple[float, float]] = []   # (audio hours, MB) after the warm-up
     warmup_frames = int(args.warmup_min * 60 / frame_s)
     sample_every = int(args.sample_min * 60 / frame_s)
     last_end = [0.0]
@@ -114,7 +115,7 @@ def main() -> int:
         if n % 1000 == 0:
             stats["max_speaker_queue"] = max(stats["max_speaker_queue"], len(speaker._queue))
         if n == warmup_frames or (n > warmup_frames and n % sample_every == 0):
-            stats["rss"].append((round(frame.end_s / 3600, 3), round(rss_mb(), 2)))
+            rss.append((round(frame.end_s / 3600, 3), round(rss_mb(), 2)))
 
     t0 = time.perf_counter()
     cpu0 = time.process_time()
@@ -123,7 +124,6 @@ def main() -> int:
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     summary = live.close()  # also stops and closes the speaker and the journal
-    rss = stats.pop("rss")
     # growth is the floor rising: the lowest sample of the later half against the lowest of the earlier half. A
     # look's transient arrays (megabytes) can be in or out of the resident set at any one sample; a leak lifts the
     # floor. The swing (highest sample against the first) is reported beside it.

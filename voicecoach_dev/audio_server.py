@@ -121,10 +121,10 @@ class VirtualAudio:
         missing = missing_tools()
         if missing:
             raise RuntimeError(f"not installed: {', '.join(missing)} (apt-get install pulseaudio pulseaudio-utils)")
-        self.base = Path(tempfile.mkdtemp(prefix="vca", dir="/tmp"))  # short: the socket path must be < 108 bytes
+        self.base = base = Path(tempfile.mkdtemp(prefix="vca", dir="/tmp"))  # short: a socket path is < 108 bytes
         (self.runtime_dir / "pulse").mkdir(parents=True)
         self.runtime_dir.chmod(0o700)
-        self._write_alsa_config()
+        self._write_alsa_config(base)
         return self._launch(timeout_s)
 
     def _launch(self, timeout_s: float) -> "VirtualAudio":
@@ -259,8 +259,8 @@ class VirtualAudio:
         return (f"{prefix}module-remap-source source_name=vmic master=mic_feed.monitor "
                 f"channels={self.mic_channels}")
 
-    def _write_alsa_config(self) -> None:
-        folder = self.base / "c" / "alsa"
+    def _write_alsa_config(self, base: Path) -> None:
+        folder = base / "c" / "alsa"
         folder.mkdir(parents=True)
         entries = [f'pcm.{name} {{\n    type pulse\n    device "{dev}"\n    hint {{ show on description "{dev}" }}\n}}'
                    for name, dev in (("mic_feed", "mic_feed"), ("vmic", "vmic"), ("speaker", "speaker"),

@@ -222,10 +222,7 @@ def render_conversation(extra_raised_s: float = 0.0):
 
     speaker = Speaker(SpeechSettings(), sink=NullSink())
     try:
-        lines = CONVERSATION
-        if extra_raised_s:
-            raised = tuple(line for line in CONVERSATION if line.raised)
-            lines = CONVERSATION + raised
-        return build_conversation(speaker.render, lines)
+        raised = tuple(line for line in CONVERSATION if line.raised) if extra_raised_s else ()
+        return build_conversation(speaker.render, CONVERSATION + raised)
     finally:
         speaker.close()

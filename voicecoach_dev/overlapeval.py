@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         looks["n"] += 1
         return check(self)
 
-    overlap.OverlapInterruptionDetector._check = counted
+    overlap.OverlapInterruptionDetector._check = counted  # type: ignore[method-assign]
     try:
         return evaluate.main(args)
     finally:

@@ -96,7 +96,11 @@ class Crops:
             m = np.ones(len(s), np.float32)
             if first > 0:
                 m[:WARM_STEPS] = 0.0
-            xs.append(x), ctx.append(context), soft.append(s), cut.append(k), mask.append(m)
+            xs.append(x)
+            ctx.append(context)
+            soft.append(s)
+            cut.append(k)
+            mask.append(m)
         return tuple(torch.from_numpy(np.stack(v)) for v in (xs, ctx, soft, cut, mask))
 
 

@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,7 +31,10 @@ from voicecoach_dev.evalkit import corpus, micchain, report
 from voicecoach_dev.evalkit.scoring import (Tally, attribute_speakers, score_interruptions, score_pauses,
                                             score_raised, spans_found)
 
-_CONFIG = None
+if TYPE_CHECKING:
+    from voicecoach.config import Config
+
+_CONFIG: Config | None = None   # set in each worker (and in-process) by _worker_init
 # the AMI excerpts (30 s) end before detection.interruption.settle_s has passed: also scored without that wait
 AMI_UNSETTLED = "ami, settle_s = 0"
 
@@ -49,6 +52,8 @@ def analyze_item(item: dict[str, Any]) -> tuple[str, list[dict[str, Any]], float
 
     t0 = time.perf_counter()
     config = _CONFIG
+    if config is None:
+        raise RuntimeError("analyze_item needs _worker_init(config_path) first (the pool's initializer does it)")
     if item.get("settle_s") is not None:
         ir = replace(config.detection.interruption, settle_s=item["settle_s"])
         config = replace(config, detection=replace(config.detection, interruption=ir))

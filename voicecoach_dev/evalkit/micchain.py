@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -154,7 +154,7 @@ def laptop_sos(highpass_hz: float = 200.0, presence_hz: float = 4000.0, presence
     return np.vstack([hp, peaking_sos(presence_hz, presence_db, 1.2, rate), lp])
 
 
-def laptop_response(x: NDArray[np.floating], **kw: float) -> NDArray[np.float32]:
+def laptop_response(x: NDArray[np.floating], **kw: Any) -> NDArray[np.float32]:
     """``x`` through a small laptop microphone's response (:func:`laptop_sos`; causal, as the real one)."""
     return _sos_filter(x, laptop_sos(**kw))
 

@@ -97,9 +97,10 @@ class Talk:
         start = round(start * RATE) / RATE
         self.placements.append([round(start * RATE), x, source_name(spec.who, spec.position)])
         self.masks[len(self.placements) - 1] = mask
-        turn = {"speaker": spec.who, "start": start, "end": start + len(x) / RATE, "gain_db": spec.gain_db,
-                "stretch": spec.stretch, "escalation": spec.escalation, "voice": spec.voice,
-                "position": spec.position, "lean": spec.lean, "_placement": len(self.placements) - 1}
+        turn: dict[str, Any] = {
+            "speaker": spec.who, "start": start, "end": start + len(x) / RATE, "gain_db": spec.gain_db,
+            "stretch": spec.stretch, "escalation": spec.escalation, "voice": spec.voice,
+            "position": spec.position, "lean": spec.lean, "_placement": len(self.placements) - 1}
         self.turns.append(turn)
         self.cursor_s = max(self.cursor_s, turn["end"])
         if spec.backchannel and not will_be_interrupted and turn["end"] - start >= 3.0:

@@ -130,14 +130,16 @@ def calibrate(room: Room) -> Room:
 
     ask = room.rt60_target_s
     best: Room | None = None
+    best_error_s = math.inf   # best's measured RT60 against the target
     for _ in range(RT60_TRIES):
         absorption, order = pra.inverse_sabine(ask, room.dims_m)
         trial = replace(room, absorption=float(absorption), max_order=int(min(order, MAX_ORDER)))
         rirs = _simulate(trial)
         measured = float(np.mean([measure_rt60(h) for h in rirs.values()]))
         trial = replace(trial, rt60_s=measured)
-        if best is None or abs(measured - room.rt60_target_s) < abs(best.rt60_s - room.rt60_target_s):
-            best = trial
+        error_s = abs(measured - room.rt60_target_s)
+        if best is None or error_s < best_error_s:
+            best, best_error_s = trial, error_s
         if abs(measured / room.rt60_target_s - 1.0) <= RT60_TOLERANCE:
             break
         ask = min(max(ask * room.rt60_target_s / measured, 0.05), 3.0)

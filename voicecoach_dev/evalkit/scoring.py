@@ -86,8 +86,8 @@ def score_interruptions(dets: list[dict[str, Any]], onsets: list[float],
     m.n_det -= m.ignored_det
     m.correct = m.found
     bcs = list(backchannels)
-    for i, d in enumerate(dets):
-        if i not in owner and any(interruption_matches(d, b["start"]) for b in bcs):
+    for i, det in enumerate(dets):
+        if i not in owner and any(interruption_matches(det, b["start"]) for b in bcs):
             m.at_backchannel += 1
     return m
 
