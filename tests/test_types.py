@@ -1,7 +1,9 @@
 """The product type-checks: what crosses a module boundary is typed, so a renamed field fails here, not silently.
 
-mypy runs with the repository's own settings (``[tool.mypy]`` in pyproject.toml: the ``voicecoach`` package, numpy
-taken as untyped so the check does not move with numpy's stubs).
+mypy runs with the repository's own settings (``[tool.mypy]`` in pyproject.toml: the ``voicecoach`` package, the
+development code in ``voicecoach_dev`` and ``scripts/*.py``; numpy and the dev/training extras (torch, scipy,
+pyroomacoustics, matplotlib) taken as untyped, so the check does not move with their stubs or with whether an extra
+is installed).
 """
 
 from __future__ import annotations
