@@ -282,3 +282,18 @@ def test_every_check_kiosk_md_runs_checks_what_the_service_will_use() -> None:
     steps = _code_lines(install)
     at = {kind: next(i for i, line in enumerate(steps) if kind in line) for kind in ("install-kiosk", " check")}
     assert at["install-kiosk"] < at[" check"], steps
+
+
+def test_the_analyze_example_lines_have_exactly_the_keys_the_events_write() -> None:
+    """Each JSON line README shows for ``analyze`` has the keys its event type writes, no more and no fewer: a key
+    renamed or added in ``events.py`` (``level_db`` once) must show in the documented contract."""
+    import json
+
+    from voicecoach.events import PauseSuggested, RaisedVoice
+
+    kinds = {cls.type: cls for cls in (RaisedVoice, Interruption, PauseSuggested)}
+    shown = [json.loads(line) for line in _code_lines(README) if line.startswith('{"type": ')]
+    assert {doc["type"] for doc in shown} == set(kinds)
+    for doc in shown:
+        written = kinds[doc["type"]](t=1.0).to_dict()
+        assert list(doc) == list(written), doc["type"]
