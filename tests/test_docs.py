@@ -269,7 +269,9 @@ def test_install_kiosk_help_the_docs_table_and_the_script_agree() -> None:
 def test_every_check_kiosk_md_runs_checks_what_the_service_will_use() -> None:
     """The install steps ran ``.venv/bin/voicecoach check`` before ``/etc/voicecoach`` existed: it checked the
     user's own config and journal (and the devices as that user), not the service's. Each check docs/kiosk.md runs
-    now reads the service's settings and data folders, and the install steps check after ``install-kiosk``."""
+    now reads the service's settings and data folders, with the service stopped (the Update and "Is it running?"
+    steps ran it beside the service, whose microphone it then could not open), and the install steps check after
+    ``install-kiosk``."""
     code = _code_lines(KIOSK)
     checks = [line for line in code if (parsed := _program_args(line)) is not None
               and parsed[0].endswith("voicecoach") and parsed[1][:1] == ["check"]]
@@ -278,6 +280,12 @@ def test_every_check_kiosk_md_runs_checks_what_the_service_will_use() -> None:
         words = shlex.split(line, comments=True)
         service = {"VOICECOACH_CONFIG_DIR=/etc/voicecoach", "VOICECOACH_DATA_DIR=/var/lib/voicecoach"} <= set(words)
         assert service and words[:3] == ["sudo", "-u", "voicecoach"], f"docs/kiosk.md: {line}"
+    for i, line in enumerate(code):  # with the service stopped: on a Pi's ALSA device it holds the microphone
+        if line in checks:
+            before = [x for x in code[:i] if "systemctl" in x or "install-kiosk" in x]
+            after = [x for x in code[i + 1:] if "systemctl" in x]
+            assert before and before[-1].startswith("sudo systemctl stop voicecoach"), f"docs/kiosk.md: {line}"
+            assert after and after[0].startswith("sudo systemctl start voicecoach"), f"docs/kiosk.md: {line}"
     install = KIOSK.split("## Install", 1)[1].split("\n## ", 1)[0]
     steps = _code_lines(install)
     at = {kind: next(i for i, line in enumerate(steps) if kind in line) for kind in ("install-kiosk", " check")}
