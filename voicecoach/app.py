@@ -20,9 +20,11 @@ from .config import Config, KioskSettings
 from .errors import VoicecoachError
 
 if TYPE_CHECKING:
+    from .asr.listener import CommandListener
     from .checkin.runner import ScriptRunner
     from .journal.notes import VoiceNotes
     from .journal.store import Journal
+    from .speech.speaker import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ def make_pipeline(config: Config, use_profile: bool = True) -> Any:
 
 
 def make_speaker(config: Config, output: str | None = None, to_wav: Path | None = None,
-                 on_text: Callable[[str], None] | None = None, render_only: bool = False) -> Any:
+                 on_text: Callable[[str], None] | None = None, render_only: bool = False) -> Speaker:
     """The Speaker: the output device (or a WAV file); prints the text when no device can be used."""
     from .audio.playback import AudioSink, NullSink, WavFileSink
     from .speech.speaker import Speaker
@@ -105,7 +107,7 @@ def make_speaker(config: Config, output: str | None = None, to_wav: Path | None 
 
 
 def make_listener(config: Config, load: bool = True,
-                  on_loaded: Callable[[bool, str], None] | None = None) -> Any:
+                  on_loaded: Callable[[bool, str], None] | None = None) -> CommandListener:
     """The command listener (vosk + double clap). Without a model it warns once and uses the clap only.
 
     With ``load`` the model loads on a background thread (:func:`load_in_background`). A language with no pack is
