@@ -215,7 +215,7 @@ def test_a_v1_journal_is_migrated_to_the_current_schema_keeping_its_data(path: P
     path.parent.mkdir()
     make_v1(path)
     with Journal.open(path) as journal:
-        assert journal.schema_version == CURRENT_VERSION == 3
+        assert journal.schema_version == CURRENT_VERSION == 4
         data = journal.export()
         assert data["talks"][0]["speak_a_s"] == 42.0
         assert data["events"] == [{"id": 1, "talk_id": 1, "type": "interruption", "t": 5.0, "start": 4.5,
@@ -244,7 +244,7 @@ def test_a_v2_journal_gains_the_talks_suspended_seconds_and_loses_nothing(path: 
     before = {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY id")] for t in TABLES}
     conn.close()
     with Journal.open(path) as journal:
-        assert journal.schema_version == CURRENT_VERSION == 3
+        assert journal.schema_version == CURRENT_VERSION
         rows = {t: journal.rows(t) for t in TABLES}
         week = rep.build_report(journal.report_rows(), datetime(1970, 1, 1, tzinfo=timezone.utc),
                                 datetime(1970, 1, 2, tzinfo=timezone.utc)).weeks[-1]
@@ -253,6 +253,44 @@ def test_a_v2_journal_gains_the_talks_suspended_seconds_and_loses_nothing(path: 
     assert [r["suspended_s"] for r in rows["talks"]] == [0.0] and week.talk_min == 10.0
     with Journal.open(path) as journal:  # upgraded once: a second opening changes nothing
         assert journal.rows("talks") == rows["talks"]
+
+
+def make_v3(path: Path) -> dict[str, list[tuple]]:
+    """A journal as schema 3 wrote it, a row in every table (a check-in declined, one done); its rows as tuples."""
+    path.parent.mkdir()
+    make_v1(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in (*MIGRATIONS[1], *MIGRATIONS[2]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version=3")
+    conn.execute("UPDATE talks SET suspended_s = 30.0 WHERE id = 1")
+    conn.execute("INSERT INTO suggestions (talk_id, at, reason, answer, answered_at) VALUES "
+                 "(1, 110.0, 'raised voices', 'yes', 112.0)")
+    conn.execute("INSERT INTO pauses (talk_id, started_at, planned_min, ended_at, actual_min, ended_how) VALUES "
+                 "(1, 113.0, 20.0, 1313.0, 20.0, 'completed')")
+    conn.execute("INSERT INTO checkins (name, started_at, completed, minutes, source) VALUES "
+                 "('nightly', 2000.0, 0, 0.2, 'kiosk'), ('weekly', 5000.0, 1, 44.5, 'kiosk')")
+    conn.execute("INSERT INTO notes (created_at, from_partner, to_partner, file, duration_s) VALUES "
+                 "(150.0, 'A', 'B', 'note-ab.wav', 12.0)")
+    before = {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY id")] for t in TABLES}
+    conn.close()
+    return before
+
+
+def test_a_v3_journal_gains_the_check_ins_ask_again_time_and_loses_nothing(path: Path) -> None:
+    """Schema 4 stores the kiosk's "I'll ask again in an hour" on the declined check-in's row, so a restart keeps
+    it. A schema 3 journal is upgraded once: every row and value as it was, no old check-in with a promise."""
+    before = make_v3(path)
+    with Journal.open(path) as journal:
+        assert journal.schema_version == CURRENT_VERSION == 4
+        rows = {t: journal.rows(t) for t in TABLES}
+        journal.add_checkin("nightly", 9000.0, False, 0.2, "kiosk", ask_again_at=12600.0)  # the new column works
+    assert {t: [tuple(r.values()) for r in rows[t]] for t in TABLES} == {
+        t: [(*r, None) if t == "checkins" else r for r in before[t]] for t in TABLES}
+    assert all(len(before[t]) for t in TABLES)  # a row in every table, each kept
+    with Journal.open(path) as journal:  # upgraded once: a second opening changes nothing
+        assert journal.rows("checkins")[:2] == rows["checkins"]
+        assert journal.rows("checkins")[2]["ask_again_at"] == 12600.0 and journal.rows("talks") == rows["talks"]
 
 
 def test_two_programs_opening_an_old_journal_at_once_migrate_it_once(path: Path) -> None:

@@ -1,7 +1,8 @@
 """The kiosk assembly under a fake clock: a real Session, detection pipeline, check-in runner and Speaker.
 
-Only the wall clock is pretended (a datetime that advances with the audio) and the loudspeaker is a NullSink
-(no sound card here); frames of silence are fed as fast as the code runs, so an evening passes in seconds.
+Only the wall clock is pretended (a datetime that advances with the audio; the journal's times are stamped by it
+too) and the loudspeaker is a NullSink (no sound card here); frames of silence are fed as fast as the code runs, so
+an evening passes in seconds.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Rig:
         self.pipeline = app.make_pipeline(self.config, use_profile=False)
         self.live = Live.build(self.config, LiveSpec(TalkSource.KIOSK, offer_later=True, commands=False),
                                clock=self.clock, pipeline=self.pipeline, speaker=self.speaker, journal=journal,
-                               notes=None)
+                               notes=None, wall=lambda: self.now().timestamp())
         self.kiosk.attach(self.live)
         self.session = self.live.session
         self.router = self.live.router
@@ -290,3 +291,98 @@ def test_a_check_in_running_into_quiet_hours_goes_on_without_reminding_of_the_pa
     rig.run(1.0)
     assert not rig.said("say pause") and rig.router.held > 0
     assert rig.router.runner is not None and not rig.router.coach.busy  # the check-in goes on
+
+
+def _declined_until_later(rig: Rig, ask_again: Command = Command.YES) -> None:
+    """The couple says "not now" to the offered ritual, then ``ask_again`` to "Shall I ask again in an hour?"."""
+    rig.run(2.0, until=lambda: rig.router.runner is not None)
+    rig.live.submit(Command.NOT_NOW)
+    rig.run(2.0, until=lambda: rig.said("ask again"))
+    rig.live.submit(ask_again)
+    rig.run(2.0, until=lambda: rig.router.runner is None)
+
+
+def _restarted(rig_at, rig: Rig, path, after_min: float, **kiosk) -> Rig:
+    """The kiosk's service restarted ``after_min`` minutes later (an update, a power blip, systemd after a fault):
+    a new kiosk on the same journal file, at the time the old one had reached plus that."""
+    rig.close()  # ends the talk and closes its journal, as SIGTERM does
+    return rig_at(rig.now() + timedelta(minutes=after_min), Journal.open(path), **kiosk)
+
+
+def test_ask_again_in_an_hour_is_kept_across_a_restart(rig_at, tmp_path):
+    """"Okay. I'll ask again in an hour.", then the service restarted ten minutes later: the promise lived only in
+    the scheduler's memory, and the journal's declined check-in counted as tonight's offer, so it was never asked."""
+    path = tmp_path / "journal.sqlite3"
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), Journal.open(path), nightly_time="21:30")
+    _declined_until_later(rig)
+    assert "said: Okay. I'll ask again in an hour." in rig.lines
+    assert any(line.startswith("ritual declined nightly (later: asking again at 22:30)") for line in rig.lines)
+    again = _restarted(rig_at, rig, path, 10, nightly_time="21:30")
+    assert again.lines[0].startswith("started (nightly daily 21:30") and "next: nightly Mon 22:30" in again.lines[0]
+    assert "ritual later nightly (asking again at 22:30, as said before the restart)" in again.lines
+    again.clock.advance(49 * 60)
+    again.run(2.0)  # 22:29
+    assert not again.said("ritual offered")
+    again.clock.advance(60)
+    again.run(3.0, until=lambda: again.said("Is now a good time"))
+    assert "ritual offered nightly" in again.lines and again.router.runner is not None
+
+
+def test_a_no_to_ask_again_stores_no_promise_and_a_restart_asks_nothing(rig_at, tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), Journal.open(path), nightly_time="21:30")
+    _declined_until_later(rig, ask_again=Command.NOT_NOW)
+    assert "ritual declined nightly (declined)" in rig.lines
+    again = _restarted(rig_at, rig, path, 10, nightly_time="21:30")
+    again.clock.advance(55 * 60)
+    again.run(120.0, until=lambda: again.said("ritual offered"))
+    assert not again.said("ritual offered") and not again.said("ritual later"), again.lines
+    with Journal.open(path) as journal:
+        assert [row["ask_again_at"] for row in journal.rows("checkins")] == [None]
+
+
+@pytest.mark.parametrize("down_min, grace_min, offered", [(70, 30, True), (70, 5, False)])
+def test_a_promise_that_came_due_while_the_kiosk_was_down_is_asked_within_the_grace_time(rig_at, tmp_path, down_min,
+                                                                                      grace_min, offered):
+    """Down from 21:30 until 22:40, ten minutes past the promised 22:30: asked at start-up like any ritual that came
+    due while the box was off, within ``grace_min``; later than that it is left, as a missed ritual is."""
+    path = tmp_path / "journal.sqlite3"
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), Journal.open(path), nightly_time="21:30", grace_min=grace_min)
+    _declined_until_later(rig)
+    again = _restarted(rig_at, rig, path, down_min, nightly_time="21:30", grace_min=grace_min)
+    again.run(3.0, until=lambda: again.said("ritual offered"))
+    assert again.said("ritual offered nightly") is offered, again.lines
+
+
+def test_a_check_in_begun_after_the_decline_replaces_the_promise(rig_at, tmp_path):
+    """The couple did the nightly from the page at 21:50, after "ask again in an hour" at 21:30: a restart does not
+    bring the 22:30 question back."""
+    path = tmp_path / "journal.sqlite3"
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), Journal.open(path), nightly_time="21:30")
+    _declined_until_later(rig)
+    rig.live.journal.add_checkin("nightly", datetime(2026, 11, 23, 21, 50).timestamp(), True, 10.0,
+                                 TalkSource.KIOSK)
+    again = _restarted(rig_at, rig, path, 35, nightly_time="21:30")
+    again.clock.advance(30 * 60)
+    again.run(120.0, until=lambda: again.said("ritual offered"))
+    assert not again.said("ritual offered") and not again.said("ritual later"), again.lines
+
+
+def test_a_kept_promise_waits_for_the_couples_not_now_to_the_pause_as_a_live_one_does(rig_at, tmp_path):
+    """"Not now" to the pause at 22:25 ("I'll stay quiet for 15 minutes"), then a restart: the promised 22:30
+    question waits for that snooze to end (22:40) and is asked then, within the grace time."""
+    path = tmp_path / "journal.sqlite3"
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), Journal.open(path), nightly_time="21:30")
+    _declined_until_later(rig)
+    rig.clock.advance(55 * 60)
+    rig.session._detected(PauseSuggested(t=rig.clock.now(), reason="raised voices"))  # as the pipeline reports it
+    rig.run(2.0, until=lambda: rig.said("Say okay, or not now"))
+    rig.live.submit(Command.NOT_NOW)
+    rig.run(3.0, until=lambda: rig.said("stay quiet"))
+    again = _restarted(rig_at, rig, path, 1, nightly_time="21:30")
+    again.clock.advance(5 * 60)
+    again.run(3.0)  # 22:31: the promised time passed, the snooze holds it back
+    assert not again.said("ritual offered") and again.kiosk.pending
+    again.clock.advance(10 * 60)
+    again.run(3.0, until=lambda: again.said("ritual offered"))
+    assert "ritual offered nightly" in again.lines, again.lines

@@ -9,6 +9,8 @@ or busy) is not replayed late.
 ``voicecoach: <event>`` line per lifecycle notice through ``emit``, polls the schedule after each frame and offers
 a ritual when nothing else is under way, and holds back pause suggestions in quiet hours. Two rituals due at once
 (the nightly and the weekly at the same minute) are offered the weekly first, and "not now" to it skips the other.
+"Shall I ask again in an hour?" - "yes" is a promise kept across a restart: the journal holds its time on the declined
+check-in's row, and :meth:`Kiosk.attach` snoozes the ritual until then again (:func:`promised_asks`).
 It never touches devices or the wall clock itself: the datetime and monotonic clock are injected. In the first
 :data:`BOOT_SETTLE_S` after the machine booted no ritual is offered: a Raspberry Pi has no clock of its own and starts
 on the time it last saved (fake-hwclock) until the network sets it, seconds later; a box switched off at 21:40 with
@@ -25,7 +27,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time as dtime, timedelta
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .audio.frames import Frame
 from .clock import Clock
@@ -217,12 +219,18 @@ class Kiosk:
         if live.router.checkins is None:
             self.scheduler.rituals = []  # no check-ins in this build: no rituals
         now = self.now()
-        self.scheduler.already_offered(_checkins_started(live), now)
+        rows = _checkins(live)
+        self.scheduler.already_offered(checkins_started(rows), now)
+        promised = promised_asks(rows, now, self.scheduler.grace) if live.router.checkins is not None else []
+        for name, until in promised:  # "I'll ask again in an hour", said before a restart: a promise kept
+            self.scheduler.snooze(name, until)
         self._set_quiet(self.scheduler.in_quiet_hours(now))
         nxt = self.scheduler.next_due(now)
         self.emit(f"started ({self.scheduler.describe()}"
                   + (f"; next: {nxt[0]} {nxt[1]:%a %H:%M}" if nxt else "") + ")"
                   + (" - quiet hours now" if self.quiet else ""))
+        for name, until in promised:
+            self.emit(f"ritual later {name} (asking again at {until:%H:%M}, as said before the restart)")
 
     def reschedule(self, settings: KioskSettings) -> None:
         """Use a changed schedule from now on (the config file was edited, e.g. from the home page): no restart."""
@@ -338,8 +346,8 @@ class Kiosk:
             self.emit(f"ritual skipped {name} (due with {declined}, which was declined)")
 
 
-def _checkins_started(live: Live) -> list[tuple[str, datetime]]:
-    """(name, local start) of the check-ins in the journal, demos aside; none when there is no journal to read."""
+def _checkins(live: Live) -> list[dict[str, Any]]:
+    """The check-ins in the journal, demos aside; none when there is no journal to read."""
     if live.journal is None or not live.journal.usable:
         return []
     try:
@@ -347,8 +355,30 @@ def _checkins_started(live: Live) -> list[tuple[str, datetime]]:
     except VoicecoachError as exc:
         log.warning("cannot read the check-ins already done from the journal: %s", exc)
         return []
-    return [(row["name"], datetime.fromtimestamp(row["started_at"])) for row in rows
-            if row.get("source") != TalkSource.DEMO.value]
+    return [row for row in rows if row.get("source") != TalkSource.DEMO.value]
+
+
+def checkins_started(rows: Iterable[Mapping[str, Any]]) -> list[tuple[str, datetime]]:
+    """(name, local start) of each check-in row (for :meth:`RitualScheduler.already_offered`)."""
+    return [(row["name"], datetime.fromtimestamp(row["started_at"])) for row in rows]
+
+
+def promised_asks(rows: Iterable[Mapping[str, Any]], now: datetime, grace: timedelta) -> list[tuple[str, datetime]]:
+    """The "ask again at" promises among the check-in rows that a new start keeps, as (name, local time).
+
+    A promise is kept when the latest check-in of its name (by start) is the one declined with it: a check-in of that
+    name begun after the decline (done from the page, declined again) replaces it. One whose time passed more than
+    ``grace`` ago is left, as a ritual missed while the box was off; one that came due within it is asked at once."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        if row["name"] not in latest or row["started_at"] >= latest[row["name"]]["started_at"]:
+            latest[row["name"]] = row
+    promised = []
+    for name, row in latest.items():
+        at = row.get("ask_again_at")
+        if at is not None and now.timestamp() - at <= grace.total_seconds():
+            promised.append((name, datetime.fromtimestamp(at, now.tzinfo)))  # naive ``now``: naive local time
+    return promised
 
 
 def wall_clock_from(start: datetime, clock: Clock) -> Callable[[], datetime]:

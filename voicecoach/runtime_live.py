@@ -121,14 +121,13 @@ def pause_suspended(clock: Clock, spec: "LiveSpec") -> Callable[[], float] | Non
     return suspended_clock() if real_time else None
 
 
-def _hold_back_after_restart(session: Session, journal: Journal, config: Config) -> None:
+def _hold_back_after_restart(session: Session, journal: Journal, config: Config, now: float) -> None:
     """A "not now" said before a restart is still honoured: the snooze, cooldown, hourly cap and quiet after a
     pause that the journal shows are still running hold suggestions (and the kiosk's rituals) back from the start."""
     from .errors import VoicecoachError
     from .held_back import HOUR_S, PastPause, PastSuggestion, quiet_minutes
 
     pause, escalation = config.pause, config.detection.escalation
-    now = time.time()
     since = now - max(HOUR_S, 60.0 * max(pause.snooze_min, pause.quiet_after_min, escalation.cooldown_min))
     try:
         suggestions = [PastSuggestion(r["at"], r["answer"], r["answered_at"]) for r in journal.suggestions_since(since)]
@@ -234,12 +233,14 @@ class Live:
               on_line: Callable[[str], None] | None = None, on_unspoken: Callable[[str], None] | None = None,
               pipeline: Detector | None = None, speaker: Voice | None = None,
               journal: Journal | None | Literal["open"] = "open",
-              notes: NoteStore | None | Literal["open"] = "open") -> "Live":
+              notes: NoteStore | None | Literal["open"] = "open",
+              wall: Callable[[], float] | None = None) -> "Live":
         """Assemble the live loop; every part degrades instead of failing where the product can still help.
 
         ``on_line`` gets every line worth showing (prompts, events); ``on_unspoken`` each prompt that could not be
         said out loud. ``pipeline``, ``speaker``, ``journal`` and ``notes`` may be given (tests, the soak);
-        ``journal=None`` runs without one."""
+        ``journal=None`` runs without one. ``wall``: the wall clock, epoch seconds, that the journal's times are
+        stamped by (None: the real one, which the talk's record watches for being set; a test's pretended one)."""
         from . import app
 
         if spec.file is not None:
@@ -270,7 +271,9 @@ class Live:
         if isinstance(notes, str):   # "open"
             notes = app.make_notes(config, journal)
         names = (config.partners.a_name, config.partners.b_name)
-        flow = NotesFlow(names, config.journal.voice_notes, config.journal.note_max_s, wall=time.time,
+        steady = suspend_counting_clock() if wall is None else None  # a pretended wall clock is never set
+        wall = wall or time.time
+        flow = NotesFlow(names, config.journal.voice_notes, config.journal.note_max_s, wall=wall,
                          local=LocalTime().at)  # "this evening" in the zone set now, not at the start
         checkins = app.runner_factory(config, offer_later=spec.offer_later)
         suspended = pause_suspended(clock, spec)
@@ -283,10 +286,10 @@ class Live:
             if live is not None:
                 live.notify(notice)
 
-        talk: TalkLog | TalkWriter = TalkLog(None, spec.source, wall=time.time,  # no journal: only counted
+        talk: TalkLog | TalkWriter = TalkLog(None, spec.source, wall=wall,  # no journal: only counted
                                              suspended=suspended)
         if journal is not None:  # the writes on their own thread: the loop never waits for the disk
-            talk = TalkWriter(journal, spec.source, wall=time.time, steady=suspend_counting_clock(),
+            talk = TalkWriter(journal, spec.source, wall=wall, steady=steady,
                               suspended=suspended,
                               on_trouble=lambda why: notify(Health(Part.JOURNAL, False, why)),
                               on_recovered=lambda line: notify(Health(Part.JOURNAL, True, line)))
@@ -299,7 +302,7 @@ class Live:
         if journal is not None:  # a journal replaced on disk (a backup restored) is followed, writes or not
             session.tick_hooks.append(_every(JOURNAL_LOOK_S, clock, talk.follow))
         if journal is not None and spec.file is None and spec.source is not TalkSource.DEMO:
-            _hold_back_after_restart(session, journal, config)
+            _hold_back_after_restart(session, journal, config, wall())
         recognizer_thread = None
         if listener is not None:
             recognizer_thread = _attach_listener(session, listener, spec)

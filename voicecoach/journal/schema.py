@@ -80,7 +80,14 @@ V3 = (
     "ALTER TABLE talks ADD COLUMN suspended_s REAL NOT NULL DEFAULT 0",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3)
+V4 = (
+    # The kiosk's promise after "not now" to a ritual and "yes" to "Shall I ask again in an hour?": the wall time
+    # (epoch seconds) it said it would ask again, on that declined check-in's row, so a restart keeps it. NULL: no
+    # promise (every other check-in, and all those stored before it).
+    "ALTER TABLE checkins ADD COLUMN ask_again_at REAL",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4)
 """MIGRATIONS[i] takes the schema from version i to version i + 1."""
 
 CURRENT_VERSION = len(MIGRATIONS)

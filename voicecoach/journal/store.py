@@ -308,10 +308,14 @@ class Journal(FollowsPath):
                                           "ended_how": how.value})
 
     def add_checkin(self, name: str, started_at: float, completed: bool, minutes: float,
-                    source: TalkSource | str) -> int:
-        """Record a check-in (script name, start, whether it was completed, its length, where it ran)."""
+                    source: TalkSource | str, ask_again_at: float | None = None) -> int:
+        """Record a check-in (script name, start, whether it was completed, its length, where it ran).
+
+        ``ask_again_at``: it was declined with "ask again later" accepted, to be asked again at this wall time (the
+        kiosk's promise, kept across a restart); None for every other check-in."""
         row = {"name": name, "started_at": float(started_at), "completed": int(bool(completed)),
-               "minutes": float(minutes), "source": _source(source).value}
+               "minutes": float(minutes), "source": _source(source).value,
+               "ask_again_at": float(ask_again_at) if ask_again_at is not None else None}
         return self._insert("checkins", row)
 
     def index_note(self, created_at: float, from_partner: str, to_partner: str, file: str,

@@ -23,8 +23,8 @@ from typing import Callable, TypeVar
 
 from ..errors import VoicecoachError
 from ..events import Event, Interruption, RaisedVoice
-from ..records import (Answer, CheckinEnded, CheckinLater, CheckinStarted, PauseEnded, PauseStarted, Record,
-                       SuggestionAnswered, SuggestionMade)
+from ..records import (Answer, CheckinEnded, CheckinLater, CheckinOutcome, CheckinStarted, PauseEnded, PauseStarted,
+                       Record, SuggestionAnswered, SuggestionMade)
 from .schema import TalkFigures, TalkSource
 from .store import Journal
 
@@ -117,6 +117,7 @@ class TalkLog:
         self._talk_id = self._write(lambda j: j.start_talk(source, self._started_at))
         self._suggestion_id: int | None = None
         self._pause_id: int | None = None
+        self._ask_again: dict[str, CheckinLater] = {}  # "ask again later" accepted, before the check-in's end
         self.open_raised: dict[str, int | None] = {}  # speaker -> stored raised-voice event whose stretch goes on
 
     def _write(self, call: Callable[[Journal], T]) -> T | None:
@@ -223,10 +224,23 @@ class TalkLog:
             if pause is not None:
                 self._write(lambda j: j.end_pause(pause, now, record.how))
         elif isinstance(record, CheckinEnded):
+            ask_again_at = self._ask_again_at(record, now)
             self._write(lambda j: j.add_checkin(record.name, now - record.minutes * 60.0, record.completed,
-                                                record.minutes, self.source))
+                                                record.minutes, self.source, ask_again_at))
         elif isinstance(record, CheckinLater):
             log.debug("check-in %s: ask again later: %s", record.name, record.accepted)
+            if record.accepted:
+                self._ask_again[record.name] = record
+            else:
+                self._ask_again.pop(record.name, None)
+
+    def _ask_again_at(self, ended: CheckinEnded, now: float) -> float | None:
+        """When the kiosk promised to ask again for a check-in that ended declined "until later" (the
+        :class:`CheckinLater` accepted just before its end), as wall time; None for any other end."""
+        later = self._ask_again.pop(ended.name, None)
+        if later is None or ended.outcome is not CheckinOutcome.LATER:
+            return None
+        return now + later.after_min * 60.0
 
     def end(self, figures: TalkFigures | None, audio_s: float, end_s: float) -> TalkSummary:
         """The talk is over: raised stretches still open end at ``end_s``; the talk row gets its figures."""
