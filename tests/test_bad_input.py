@@ -197,6 +197,24 @@ def test_a_value_of_the_wrong_type_is_shown_as_toml_writes_it_and_cut_short(valu
     assert f"not {shown}" in result.stderr and len(result.stderr) < 200, result.stderr[:300]
 
 
+def test_a_table_pasted_twice_names_both_lines_and_how_to_merge_them(tmp_path, stored, run_cli, tmp_home):
+    """docs/kiosk.md shows a ``[web]`` block to turn the page on; pasted at the end of the file ``install-kiosk``
+    wrote (which holds ``[web]`` already, each setting a comment), the kiosk refused it with tomllib's "Cannot
+    declare ('web',) twice (at line 344, column 5)" and suggested ``config init --force``, which throws every
+    setting away. Now the error names the table, both lines and the fix, and suggests nothing that erases."""
+    config = tmp_path / "config.toml"
+    assert run_cli("config", "init", config, env=tmp_home.env).returncode == 0
+    lines = config.read_text().splitlines()
+    first = lines.index("[web]") + 1
+    config.write_text("\n".join(lines) + '\n[web]\nenabled = true\naddress = "0.0.0.0"\n')
+    before = stored()
+    for args in (("config", "check"), ("journal", "export", "--json")):
+        result = run_cli("--config", config, *args, env=tmp_home.env)
+        _one_line_error(result, 2, f"[web] appears twice (lines {first} and {len(lines) + 1})")
+        assert "put these settings under the first [web]" in result.stderr and "--force" not in result.stderr
+    assert stored() == before
+
+
 def test_a_config_and_a_script_saved_with_a_byte_order_mark_are_read(tmp_path, run_cli, tmp_home):
     """Some Windows editors start a UTF-8 file with a BOM: it was "invalid TOML: Invalid statement (at line 1,
     column 1)" on a line that looks right."""

@@ -8,6 +8,7 @@ Field names carry their unit (``hold_ms``, ``margin_db``, ``length_min``).
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from dataclasses import field
@@ -68,11 +69,32 @@ def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missin
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 text file{utf16_hint(raw, utf8_hint)}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: invalid TOML: {exc} ({toml_fix})") from None
+        twice = table_twice(raw.decode("utf-8-sig", "replace"), str(exc))
+        raise InputError(f"{path}: invalid TOML: {twice}" if twice else f"{path}: invalid TOML: {exc} ({toml_fix})") \
+            from None
     except RecursionError:  # tomllib recurses per nesting level: [[[[...]]]] thousands deep
         raise InputError(f"{path}: invalid TOML: arrays or tables nested too deeply ({toml_fix})") from None
     except OSError as exc:
         raise InputError(f"cannot read {label} {path}: {exc.strerror}") from None
+
+
+_TWICE = re.compile(r"Cannot declare \(((?:'[^']*',? ?)+)\) twice \(at line (\d+)")
+
+
+def table_twice(text: str, message: str) -> str | None:
+    """tomllib's "Cannot declare ('web',) twice (at line 344, ...)" in the words of the file, or None for another
+    error: the table, both its lines and the fix. The usual cause is a ``[web]`` block pasted from a guide at the end
+    of a file that ``config init`` wrote, which already holds ``[web]`` with each setting as a comment."""
+    found = _TWICE.match(message)
+    if found is None:
+        return None
+    name = ".".join(re.findall(r"'([^']*)'", found.group(1)))
+    header = re.compile(r"\s*\[\s*" + r"\s*\.\s*".join(map(re.escape, name.split("."))) + r"\s*\]\s*(#.*)?$")
+    second = int(found.group(2))
+    first = next((n for n, line in enumerate(text.splitlines()[:second - 1], 1) if header.match(line)), None)
+    where = f"lines {first} and {second}" if first is not None else f"line {second}, after it was already set"
+    return (f"[{name}] appears twice ({where}): a table may appear once, so put these settings under the first "
+            f"[{name}] (where a line is a comment, take the '# ' off it) and delete the second [{name}] line")
 
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
