@@ -39,6 +39,17 @@ def test_install_writes_a_unit_that_restarts_and_runs_the_repo_venv(tmp_path):
     assert "systemctl status voicecoach" in res.stdout and "journalctl -u voicecoach -f" in res.stdout
 
 
+def test_the_check_it_suggests_at_the_end_stops_the_service_first_and_starts_it_after(tmp_path):
+    """Its last lines are what the person installing reads next: they said to run ``check`` beside the running
+    service, whose microphone a Pi's ALSA device gives to one program only, so the input device FAILed."""
+    res = install(tmp_path, "--audio", "alsa")
+    assert res.returncode == 0, res.stderr
+    lines = [line.strip() for line in res.stdout.splitlines()]
+    check = next(i for i, line in enumerate(lines) if line.endswith("voicecoach check"))
+    assert lines[check - 1] == "sudo systemctl stop voicecoach", lines
+    assert lines[check + 1] == "sudo systemctl start voicecoach", lines
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_installed_unit_passes_systemd_analyze_verify(tmp_path):
     assert install(tmp_path, "--audio", "alsa").returncode == 0
