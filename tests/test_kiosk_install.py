@@ -50,6 +50,43 @@ def test_the_check_it_suggests_at_the_end_stops_the_service_first_and_starts_it_
     assert lines[check + 1] == "sudo systemctl start voicecoach", lines
 
 
+def _staged_user() -> str:
+    """An account that exists here, to stage an install for (the settings' group comes from it); skips when the
+    test cannot give a file to another group (not root)."""
+    import os
+    import pwd
+
+    if os.geteuid() != 0:
+        pytest.skip("giving the settings to the service's group needs root")
+    try:
+        return pwd.getpwnam("nobody").pw_name
+    except KeyError:
+        pytest.skip("no 'nobody' account here")
+
+
+def test_the_settings_are_readable_by_the_service_user_and_root_only(tmp_path):
+    """/etc/voicecoach/config.toml names the partners and may hold the MQTT broker's password
+    (mqtt://USER:PASSWORD@host); it was written 0644, readable by every account on the box."""
+    import os
+    import pwd
+    import stat
+
+    user = _staged_user()
+    assert install(tmp_path, "--audio", "alsa", "--user", user).returncode == 0
+    settings = tmp_path / "etc" / "voicecoach" / "config.toml"
+    info = settings.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o640
+    assert info.st_gid == pwd.getpwnam(user).pw_gid  # the service user reads it through its group
+    # an install from before: 0644 root:root is tightened once, with one line; the next run says nothing
+    os.chown(settings, 0, 0)
+    settings.chmod(0o644)
+    res = install(tmp_path, "--audio", "alsa", "--user", user)
+    assert res.returncode == 0, res.stderr
+    assert stat.S_IMODE(settings.stat().st_mode) == 0o640 and settings.stat().st_gid == pwd.getpwnam(user).pw_gid
+    assert "readable by root and 'nobody' only now" in res.stdout
+    assert "readable by" not in install(tmp_path, "--audio", "alsa", "--user", user).stdout
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_installed_unit_passes_systemd_analyze_verify(tmp_path):
     assert install(tmp_path, "--audio", "alsa").returncode == 0
