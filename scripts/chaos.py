@@ -53,6 +53,12 @@ reopen_s = 0.5
 
 [checkin]
 answer_s = 2.0
+
+[kiosk]
+nightly_time = ""
+weekly_day = ""
+quiet_start = ""
+quiet_end = ""
 """
 
 
@@ -106,7 +112,8 @@ class Bench:
         cfg.write_text(CONFIG)
         env = self.server.full_env(VOICECOACH_DATA_DIR=str(work / "data"), VOICECOACH_CONFIG_DIR=str(work / "cfg"))
         self.journal = work / "data" / "journal.sqlite3"
-        self.kiosk = LiveProcess(["--config", str(cfg), "kiosk", "--pretend-time", "2026-11-23T12:00:00"], env)
+        # no rituals nor quiet hours, whatever the time of the run; the real clock (a rehearsal, --pretend-time, stores nothing)
+        self.kiosk = LiveProcess(["--config", str(cfg), "kiosk"], env)
 
     def said_since(self, what: str, t: float) -> float | None:
         """Arrival time of the first kiosk line containing ``what`` after monotonic time ``t``."""

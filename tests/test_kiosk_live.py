@@ -134,7 +134,7 @@ def test_a_ritual_naming_no_script_is_reported_when_the_kiosk_starts(tmp_home, s
 
 
 def test_kiosk_logs_lifecycle_lines_and_stops_cleanly_on_sigterm(pulse, kiosk_env, start_kiosk):
-    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T12:00:00")
+    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env))  # the real clock: a rehearsal stores nothing
     kiosk.wait_for("voicecoach: started", 30)
     kiosk.wait_for("voicecoach: microphone open", 15)
     # C libraries' stderr goes through the kiosk's own pipe (collapsed there), not straight to ours
@@ -146,6 +146,34 @@ def test_kiosk_logs_lifecycle_lines_and_stops_cleanly_on_sigterm(pulse, kiosk_en
     assert all(line.startswith("voicecoach: ") for line in kiosk.lines), kiosk.lines
     assert "Traceback" not in kiosk.stderr
     assert (Path(kiosk_env.data_dir) / "journal.sqlite3").exists()  # the talk was stored, the journal closed
+
+
+@pytest.mark.slow
+def test_a_rehearsal_neither_reads_nor_writes_the_couples_journal(pulse, kiosk_env, start_kiosk):
+    """docs/kiosk.md's rehearsal, ``--pretend-time 2026-11-23T21:29:50``, on a box in use: the nightly the couple
+    did this evening (started after the pretended 21:30) counted as that night's offer, so nothing was offered and
+    nothing said why; and the rehearsal's own check-ins went into the couple's journal and report."""
+    from datetime import datetime
+
+    from voicecoach.journal.schema import TalkSource
+    from voicecoach.journal.store import Journal
+
+    path = Path(kiosk_env.data_dir) / "journal.sqlite3"
+    with Journal.open(path) as journal:
+        journal.add_checkin("nightly", datetime.now().timestamp() - 600, True, 10.0, TalkSource.KIOSK)
+        journal.add_checkin("weekly", datetime.now().timestamp() - 60, False, 0.1, TalkSource.KIOSK,
+                            ask_again_at=datetime.now().timestamp() + 5)  # "I'll ask again" before the rehearsal
+    before = path.read_bytes()
+    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T21:29:57")
+    line = kiosk.lines[kiosk.wait_for("voicecoach: rehearsal from Mon 23 Nov 21:29:57", 30)]
+    assert "the journal is neither read nor written" in line
+    kiosk.wait_for("voicecoach: microphone open", 30)
+    offered = kiosk.wait_for("voicecoach: ritual offered nightly", 15)
+    kiosk.wait_for("voicecoach: ritual declined nightly (no_answer)", 40, after=offered)
+    code, _ = kiosk.terminate()
+    assert code == 0, kiosk.stderr
+    assert not any("weekly" in line and "later" in line for line in kiosk.lines), kiosk.lines
+    assert path.read_bytes() == before  # no talk, no check-in of the rehearsal's in the couple's journal
 
 
 def test_kiosk_reopens_the_microphone_after_it_is_unplugged(pulse, kiosk_env, start_kiosk):

@@ -71,7 +71,7 @@ def test_a_checkin_stopped_by_a_signal_is_recorded(env, tmp_home, signum):
 
 
 def test_the_kiosk_stops_cleanly_on_sighup(env, tmp_home):
-    proc = LiveProcess(["kiosk", "--pretend-time", "2026-11-23T12:00:00"], env)
+    proc = LiveProcess(["kiosk"], env)  # the real clock (a rehearsal opens no journal); no microphone, no ritual
     assert proc.wait_for("voicecoach: waiting for microphone", 30), proc.text()
     assert ended(proc, signal.SIGHUP) == 0, proc.text()
     lines = [line for line in proc.text().splitlines() if line.startswith("voicecoach: ")]

@@ -79,8 +79,15 @@ def run(args: argparse.Namespace) -> int:
                   booted_s=None if args.pretend_time else suspend_counting_clock())  # CLOCK_BOOTTIME: since boot
     spec = LiveSpec(TalkSource.KIOSK, input=args.input, output=args.output, offer_later=True, finish_speech_s=0.0,
                     wait_for_device=True, resilient=True)
+    # A rehearsal (--pretend-time) is not the couple's evening, as the demo is not their talk: its journal is neither
+    # read (check-ins the couple did after the pretended day held every ritual back: nothing was offered) nor written
+    # (its check-ins were counted in their report, and its "ask again at" was kept by the service after a restart).
+    rehearsal = bool(args.pretend_time)
     live = Live.build(config, spec, clock=clock, on_line=lambda line: log.debug("%s", line.strip()),
-                      on_unspoken=lambda t: log.warning("could not speak out loud: %s", t))
+                      on_unspoken=lambda t: log.warning("could not speak out loud: %s", t),
+                      journal=None if rehearsal else "open", notes=None if rehearsal else "open")
+    if rehearsal:
+        emit(f"rehearsal from {kiosk.now():%a %d %b %H:%M:%S}: the journal is neither read nor written")
     if live.listener is not None and not live.listener.has_model and live.listener.model_path is None:
         log.warning("no speech model: answer with a double clap (yes), or stay silent (not now)")
     kiosk.attach(live)
