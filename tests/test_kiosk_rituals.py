@@ -386,3 +386,32 @@ def test_a_kept_promise_waits_for_the_couples_not_now_to_the_pause_as_a_live_one
     again.clock.advance(10 * 60)
     again.run(3.0, until=lambda: again.said("ritual offered"))
     assert "ritual offered nightly" in again.lines, again.lines
+
+
+def test_no_promise_to_ask_again_when_that_time_falls_in_quiet_hours(rig_at):
+    """The default evening: "not now" at 21:30, "yes" to "Shall I ask again in an hour?", "not now" again at 22:30.
+    The box then asked "Shall I ask again in an hour?" once more and, to "yes", said "Okay. I'll ask again in an
+    hour.": 23:30, in the quiet hours, so it never asked, and no line said so. Now, when the hour would fall in quiet
+    hours (and they do not end within the grace time after it), the second "not now" is simply a decline."""
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), nightly_time="21:30", quiet_start="23:00", quiet_end="07:30")
+    _declined_until_later(rig)
+    assert "said: Okay. I'll ask again in an hour." in rig.lines
+    rig.clock.advance(60 * 60)
+    rig.run(3.0, until=lambda: rig.router.runner is not None)
+    asked = len(rig.lines)
+    rig.live.submit(Command.NOT_NOW)
+    rig.run(3.0, until=lambda: rig.router.runner is None)
+    later = rig.lines[asked:]
+    assert not any("ask again" in line for line in later), later
+    assert "said: That's okay. Another time." in later and "ritual declined nightly (declined)" in later, later
+
+
+def test_the_promise_is_still_made_when_quiet_hours_end_within_the_grace_time_after_it(rig_at):
+    """Quiet 22:00-22:45 and "not now" at 21:30: the hour (22:30) is in quiet hours, but they end 15 minutes later,
+    within ``grace_min`` (30), when the ritual is asked as promised (a little late)."""
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), nightly_time="21:30", quiet_start="22:00", quiet_end="22:45")
+    _declined_until_later(rig)
+    assert "said: Okay. I'll ask again in an hour." in rig.lines
+    rig.clock.advance(75 * 60)
+    rig.run(3.0, until=lambda: rig.said("ritual offered nightly") and rig.lines.count("ritual offered nightly") == 2)
+    assert rig.lines.count("ritual offered nightly") == 2

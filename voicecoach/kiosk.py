@@ -163,6 +163,17 @@ class RitualScheduler:
         behind)."""
         return any(began == name and at.timestamp() >= moment.timestamp() for began, at in self._started)
 
+    def can_ask_at(self, until: datetime) -> bool:
+        """Whether a ritual snoozed until ``until`` would be asked then: outside quiet hours, or in quiet hours that
+        end within the grace time after it (it is asked when they end). Else "I'll ask again" would be a promise
+        the kiosk never keeps."""
+        if not self.in_quiet_hours(until):
+            return True
+        end = datetime.combine(until.date(), self._quiet[1] or dtime(0), tzinfo=until.tzinfo)
+        if end < until:
+            end += timedelta(days=1)
+        return late_s(until, end) <= self.grace.total_seconds()
+
     def snooze(self, name: str, until: datetime) -> None:
         """Offer ``name`` again at ``until`` ("Shall I ask again in an hour?" - yes)."""
         self._snoozed[name] = until
@@ -313,7 +324,9 @@ class Kiosk:
         self.active = name
         self.emit(f"ritual offered {name}")
         self.live.notify(CheckinDue(name))
-        self.live.session.start_checkin(name)  # the script itself begins with "Is now a good time?"
+        later = now + timedelta(minutes=self.live.config.checkin.offer_later_min)
+        # the script itself begins with "Is now a good time?"; "Shall I ask again?" only when it could be kept
+        self.live.session.start_checkin(name, offer_later=self.scheduler.can_ask_at(later))
         if self.live.router.runner is None and self.active == name:  # it could not start (the loop said sorry)
             self.active = None
             self.emit(f"ritual failed {name} ({self.live.router.problem or 'it could not start'})")

@@ -219,8 +219,10 @@ class Router:
         ends = window.opened_at + window.listen.timeout_s
         return now >= ends + ANSWER_LATE_S if answer_forming else now >= ends
 
-    def start_checkin(self, name: str, now: float, consented: bool = False) -> list[Effect]:
-        """Begin a check-in script now (from the command line, the kiosk schedule or the coach)."""
+    def start_checkin(self, name: str, now: float, consented: bool = False, offer_later: bool = True
+                      ) -> list[Effect]:
+        """Begin a check-in script now (from the command line, the kiosk schedule or the coach); ``offer_later``
+        False: no "Shall I ask again?" after "not now" this time (the kiosk could not keep that promise)."""
         if self.checkins is None:
             return [Say("Okay. Take your time.")]
         if self.runner is not None:
@@ -232,6 +234,7 @@ class Router:
             log.warning("cannot start the %s check-in: %s", name, exc)
             self.problem = str(exc)
             return [Say("Sorry, I can't start that check-in right now.")]
+        runner.offer_later = runner.offer_later and offer_later
         self.runner, self._reminded = runner, False
         return self._ask(runner, lambda: runner.start(now, consented=consented), now)
 
