@@ -415,3 +415,27 @@ def test_the_promise_is_still_made_when_quiet_hours_end_within_the_grace_time_af
     rig.clock.advance(75 * 60)
     rig.run(3.0, until=lambda: rig.said("ritual offered nightly") and rig.lines.count("ritual offered nightly") == 2)
     assert rig.lines.count("ritual offered nightly") == 2
+
+
+def test_ask_again_to_a_check_in_begun_from_the_page_is_kept(rig_at):
+    """*Start a check-in* on the page at 21:00, "not now", "yes" to "Shall I ask again in an hour?": the kiosk said
+    "Okay. I'll ask again in an hour." and never did (only the rituals it had offered itself were snoozed)."""
+    rig = rig_at(datetime(2026, 11, 23, 21, 0, 0), nightly_time="", quiet_start="23:00", quiet_end="07:30")
+    rig.run(1.0)
+    rig.live.start_checkin("weather")
+    _declined_until_later(rig)
+    assert "said: Okay. I'll ask again in an hour." in rig.lines
+    assert any(line.startswith("ritual declined weather (later: asking again at 22:00)") for line in rig.lines)
+    rig.clock.advance(60 * 60)
+    rig.run(3.0, until=lambda: rig.said("ritual offered weather"))
+    assert "ritual offered weather" in rig.lines and rig.router.runner is not None
+
+
+def test_a_check_in_begun_from_the_page_before_quiet_hours_makes_no_promise_for_them(rig_at):
+    rig = rig_at(datetime(2026, 11, 23, 22, 30, 0), nightly_time="", quiet_start="23:00", quiet_end="07:30")
+    rig.run(1.0)
+    rig.live.start_checkin("weather")
+    rig.run(2.0, until=lambda: rig.router.runner is not None)
+    rig.live.submit(Command.NOT_NOW)
+    rig.run(3.0, until=lambda: rig.router.runner is None)
+    assert not rig.said("ask again") and "said: That's okay. Another time." in rig.lines, rig.lines

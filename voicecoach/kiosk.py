@@ -286,6 +286,9 @@ class Kiosk:
         if quiet != self.quiet:
             self._set_quiet(quiet)
             self.emit("quiet hours begin" if quiet else "quiet hours end")
+        if self.live is not None:  # "Shall I ask again in an hour?" only when the kiosk would ask then
+            later = now + timedelta(minutes=self.live.config.checkin.offer_later_min)
+            self.live.router.offer_later = self.scheduler.can_ask_at(later)
         if self.booted_s is not None and self.booted_s() < BOOT_SETTLE_S:
             return  # the schedule is not asked yet (it would count a ritual as fired by a clock about to be set)
         for name in self.scheduler.due(now):
@@ -324,24 +327,21 @@ class Kiosk:
         self.active = name
         self.emit(f"ritual offered {name}")
         self.live.notify(CheckinDue(name))
-        later = now + timedelta(minutes=self.live.config.checkin.offer_later_min)
-        # the script itself begins with "Is now a good time?"; "Shall I ask again?" only when it could be kept
-        self.live.session.start_checkin(name, offer_later=self.scheduler.can_ask_at(later))
+        self.live.session.start_checkin(name)  # the script itself begins with "Is now a good time?"
         if self.live.router.runner is None and self.active == name:  # it could not start (the loop said sorry)
             self.active = None
             self.emit(f"ritual failed {name} ({self.live.router.problem or 'it could not start'})")
 
     def _ritual_ended(self, ended: CheckinEnded) -> None:
         name = ended.name
+        later = self._later.pop(name, None)
         if name != self.active:
+            if ended.outcome is CheckinOutcome.LATER:  # begun from the page: "I'll ask again" is a promise too
+                self._ask_later(name, later)
             return
         self.active = None
-        later = self._later.pop(name, None)
         if ended.outcome is CheckinOutcome.LATER:
-            after = later.after_min if later is not None else 60.0
-            until = self.now() + timedelta(minutes=after)
-            self.scheduler.snooze(name, until)
-            self.emit(f"ritual declined {name} (later: asking again at {until:%H:%M})")
+            self._ask_later(name, later)
         elif ended.outcome in DECLINED:
             self.emit(f"ritual declined {name} ({ended.outcome.value})")
         elif ended.completed:
@@ -350,6 +350,12 @@ class Kiosk:
             self.emit(f"ritual done {name} ({ended.outcome.value}, {ended.steps_done} of {ended.steps_total} steps)")
         if ended.outcome is CheckinOutcome.LATER or ended.outcome in DECLINED:
             self._skip_due_with(name)
+
+    def _ask_later(self, name: str, later: CheckinLater | None) -> None:
+        """Keep "Okay. I'll ask again in an hour.": offer ``name`` again then."""
+        until = self.now() + timedelta(minutes=later.after_min if later is not None else 60.0)
+        self.scheduler.snooze(name, until)
+        self.emit(f"ritual declined {name} (later: asking again at {until:%H:%M})")
 
     def _skip_due_with(self, declined: str) -> None:
         """A "not now" to a ritual is not followed at once by another that came due with it (the nightly and the

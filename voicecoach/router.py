@@ -104,6 +104,9 @@ class Router:
         self.anytime = anytime
         self.runner: ScriptRunner | None = None
         self.hold_suggestions = False  # the kiosk's quiet hours: detector suggestions are not offered
+        # False: a check-in begun now does not ask "Shall I ask again?" after "not now" (the kiosk could not keep
+        # that promise: the time would fall in its quiet hours)
+        self.offer_later = True
         # the couple's "not now" (or silence twice, or the way back from a pause) asked for quiet until then (the
         # caller's clock): the detectors hold their suggestions, a check-in its reminder of the pause, the kiosk
         # its rituals ("I'll stay quiet for 15 minutes")
@@ -219,10 +222,8 @@ class Router:
         ends = window.opened_at + window.listen.timeout_s
         return now >= ends + ANSWER_LATE_S if answer_forming else now >= ends
 
-    def start_checkin(self, name: str, now: float, consented: bool = False, offer_later: bool = True
-                      ) -> list[Effect]:
-        """Begin a check-in script now (from the command line, the kiosk schedule or the coach); ``offer_later``
-        False: no "Shall I ask again?" after "not now" this time (the kiosk could not keep that promise)."""
+    def start_checkin(self, name: str, now: float, consented: bool = False) -> list[Effect]:
+        """Begin a check-in script now (from the command line, the kiosk schedule or the coach)."""
         if self.checkins is None:
             return [Say("Okay. Take your time.")]
         if self.runner is not None:
@@ -234,7 +235,7 @@ class Router:
             log.warning("cannot start the %s check-in: %s", name, exc)
             self.problem = str(exc)
             return [Say("Sorry, I can't start that check-in right now.")]
-        runner.offer_later = runner.offer_later and offer_later
+        runner.offer_later = runner.offer_later and self.offer_later
         self.runner, self._reminded = runner, False
         return self._ask(runner, lambda: runner.start(now, consented=consented), now)
 

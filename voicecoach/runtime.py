@@ -334,10 +334,9 @@ class Session:
             return False
         return now - self._voice_at < ANSWER_SETTLE_S or self.listener.behind(self.router.hearing)
 
-    def start_checkin(self, name: str, offer_later: bool = True) -> None:
-        """Begin a check-in script now (from the command line or the kiosk's schedule); ``offer_later`` False: no
-        "Shall I ask again?" after "not now" this time."""
-        self._carry_out(self.router.start_checkin(name, self.clock.now(), offer_later=offer_later))
+    def start_checkin(self, name: str) -> None:
+        """Begin a check-in script now (from the command line or the kiosk's schedule)."""
+        self._carry_out(self.router.start_checkin(name, self.clock.now()))
 
     def _detected(self, event: Event) -> None:
         effects = self.router.on_detection(event, self.clock.now())
