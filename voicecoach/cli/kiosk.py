@@ -2,7 +2,8 @@
 
 It prints one ``voicecoach: <event>`` line per lifecycle event on stdout (for journalctl) and nothing per frame:
 started, waiting for microphone, microphone open, microphone lost, ritual offered, ritual done / declined /
-skipped / failed, quiet hours begin / end, said: <prompt>, stopping, stopped (and cannot start, then said: or
+skipped / failed, quiet hours begin / end, said: <prompt>, stopping, stopped; rehearsal from ... with
+``--pretend-time`` (and cannot start, then said: or
 could not say it out loud:, before exit 2 on a refused settings file). SIGTERM, SIGINT or SIGHUP end it
 cleanly with exit code 0. It never exits on an error it can survive: a broken user script is reported once and
 skipped, a failing check-in is ended, a lost microphone is waited for.
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="output device: index or part of its name (default: config)")
     p.add_argument("--pretend-time", metavar="YYYY-MM-DDTHH:MM[:SS]",
                    help="rehearse the schedule: the kiosk's clock starts at this local time and runs at normal speed "
-                        "(e.g. 2026-11-23T21:29:50)")
+                        "(e.g. 2026-11-23T21:29:50); the journal is neither read nor written")
     p.set_defaults(func=run)
 
 
