@@ -24,9 +24,11 @@ REFUSED = [
 ]
 
 
-def run_kiosk(env: dict[str, str], timeout_s: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([*cli_command(), "kiosk"], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout_s)
+def run_kiosk(env: dict[str, str], timeout_s: float = 60, at: str = "2026-11-23T12:00:00"
+              ) -> subprocess.CompletedProcess:
+    """The kiosk at local time ``at`` (by day: in quiet hours a refusal waits for their end to be said)."""
+    return subprocess.run([*cli_command(), "kiosk", "--pretend-time", at], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout_s)
 
 
 @pytest.mark.parametrize("config", REFUSED[:1])
@@ -62,6 +64,32 @@ def test_without_a_sound_system_the_refusal_still_ends_at_once_with_exit_2(confi
     errors = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("voicecoach: error: "), r.stderr  # no "no usable speaker"
     assert "voicecoach: could not say it out loud: no usable output device" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("config, at, quiet", [
+    (REFUSED[2], "2026-11-24T07:29:57", "quiet 23:00-07:30"),  # the default quiet hours
+    ('[kiosk]\nquiet_start = "01:00"\nquiet_end = "03:00"\n[partners]\na_name = ""\n', "2026-11-24T02:59:57",
+     "quiet 01:00-03:00"),  # the file's own
+])
+def test_in_quiet_hours_the_refusal_is_said_when_they_end(config, at, quiet, tmp_home, no_sound_env):
+    """A box restarted at night (a power cut, a reboot) with a settings file it refuses said so out loud at once,
+    at 3 in the morning; now it waits for the end of the quiet hours (the file's, or the default ones)."""
+    tmp_home.config_file.write_text(config)
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH_")}}
+    started = time.monotonic()
+    r = run_kiosk(env, at=at)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr[-2000:])
+    assert time.monotonic() - started >= 2.5
+    lines = r.stdout.splitlines()
+    assert lines[1] == f"voicecoach: quiet hours now ({quiet}): it says so out loud when they end", lines
+    assert lines[2].startswith("voicecoach: could not say it out loud: no usable output device"), lines
+
+
+def test_by_day_the_refusal_is_said_at_once(tmp_home, no_sound_env):
+    tmp_home.config_file.write_text(REFUSED[2])
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH_")}}
+    r = run_kiosk(env, at="2026-11-24T07:30:00")
+    assert r.returncode == 2 and not any("quiet hours" in line for line in r.stdout.splitlines()), r.stdout
 
 
 def test_a_refused_settings_file_is_not_spoken_by_other_commands(run_cli, tmp_home, no_sound_env):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -110,23 +111,57 @@ def _config_or_say_why(args: argparse.Namespace) -> Config:
         from ..speech.announce import say_bounded
 
         emit("cannot start: the settings file has a problem (voicecoach check shows it)")
+        _wait_out_quiet_hours(args)
         said = say_bounded(SETTINGS_PROBLEM, output=args.output if args.output is not None else _raw_output(args))
         emit(f"said: {SETTINGS_PROBLEM}" if said.spoken else f"could not say it out loud: {said.reason}")
         raise
 
 
-def _raw_output(args: argparse.Namespace) -> str | None:
-    """``[audio] output`` as the refused settings file writes it, if it can be read at all (a speaker reachable
-    only by its name is where the couple listens); None: the default device."""
+def _wait_out_quiet_hours(args: argparse.Namespace) -> None:
+    """In the quiet hours the refused file names (or the default ones), wait for their end before saying so out
+    loud: a box restarted at night (a power cut, a reboot) said it at 3 in the morning. The clock is asked every
+    second, so a Pi whose clock is set at boot goes by the right time; SIGTERM ends the wait (systemctl stop)."""
+    from ..clock import MonotonicClock
+    from ..config import KioskSettings
+    from ..kiosk import RitualScheduler
+
+    kiosk, default = _raw_table(args, "kiosk"), KioskSettings()
+    start, end = (kiosk.get(key, getattr(default, key)) for key in ("quiet_start", "quiet_end"))
+    try:
+        if not isinstance(start, str) or not isinstance(end, str):
+            raise ValueError("not a time")
+        scheduler = RitualScheduler(KioskSettings(nightly_time="", weekly_day="", quiet_start=start, quiet_end=end))
+    except ValueError:  # a quiet time the file writes wrongly: the default quiet hours
+        scheduler = RitualScheduler(KioskSettings(nightly_time="", weekly_day=""))
+    try:
+        now = _now_function(args, MonotonicClock())
+    except InputError:  # a bad --pretend-time: the settings file's error is the one to report
+        return
+    if not scheduler.in_quiet_hours(now()):
+        return
+    emit(f"quiet hours now ({scheduler.describe().removeprefix('no rituals scheduled, ')}): it says so out loud "
+         "when they end")
+    while scheduler.in_quiet_hours(now()):
+        time.sleep(1.0)
+
+
+def _raw_table(args: argparse.Namespace, name: str) -> dict:
+    """Table ``name`` of the settings file as written, if it can be read at all (the file was refused)."""
     from .. import paths
     from ..settings import tomllib
 
     try:
         file = Path(args.config) if getattr(args, "config", None) else paths.config_file()
-        audio = tomllib.loads(file.read_bytes().decode("utf-8-sig")).get("audio", {})
+        table = tomllib.loads(file.read_bytes().decode("utf-8-sig")).get(name, {})
     except (OSError, ValueError, RecursionError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
-        return None
-    output = audio.get("output") if isinstance(audio, dict) else None
+        return {}
+    return table if isinstance(table, dict) else {}
+
+
+def _raw_output(args: argparse.Namespace) -> str | None:
+    """``[audio] output`` as the refused settings file writes it, if it can be read at all (a speaker reachable
+    only by its name is where the couple listens); None: the default device."""
+    output = _raw_table(args, "audio").get("output")
     return str(output) if isinstance(output, (str, int)) and not isinstance(output, bool) and str(output) else None
 
 
