@@ -195,6 +195,17 @@ def test_pulse_mode_reaches_only_the_users_sound_server_folder(tmp_path):
     assert "DeviceAllow" not in unit
 
 
+def test_in_pulse_mode_the_check_it_suggests_reaches_the_users_sound_server(tmp_path):
+    """The service gets XDG_RUNTIME_DIR from its unit; ``sudo -u USER env ...`` starts the check without it, so the
+    check found no sound server and FAILed the devices the service uses."""
+    res = install(tmp_path, "--audio", "pulse", "--user", "root")
+    assert res.returncode == 0, res.stderr
+    (check,) = [line.strip() for line in res.stdout.splitlines() if line.strip().endswith("voicecoach check")]
+    assert check.startswith("sudo -u root env XDG_RUNTIME_DIR=/run/user/0 VOICECOACH_CONFIG_DIR="), check
+    alsa = install(tmp_path, "--audio", "alsa", "--user", "root")
+    assert "XDG_RUNTIME_DIR" not in alsa.stdout
+
+
 @pytest.mark.parametrize("config, allowed", [
     ("[web]\nenabled = true\n", "192.168.0.0/16"),
     ('[hooks]\nmqtt = "mqtt://192.168.1.20:1883"\n', "192.168.0.0/16"),
