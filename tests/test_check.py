@@ -257,3 +257,17 @@ def test_the_hook_program_line_says_whether_it_can_be_run(tmp_path):
         assert found.status == "FAIL" and problem in found.detail, (name, found)
     program.chmod(0o755)
     assert _findings(check_hooks, {"hooks": {"command": [str(program)]}})["hook program"].status == "OK"
+
+
+def test_the_names_line_warns_while_the_prompts_would_say_partner_a(tmp_home):
+    """Nothing in the kiosk's set-up asked for the couple's names: its first words to them were "Hi Partner A and
+    Partner B". check now says so, with the lines to set; once set, the line is OK and shows them."""
+    from voicecoach.cli.check import check_names
+
+    unset = _findings(check_names, {})["names"]
+    assert unset.status == "WARN" and "'Partner A' and 'Partner B'" in unset.detail
+    assert "[partners] a_name and b_name" in unset.fix
+    half = _findings(check_names, {"partners": {"a_name": "Sam"}})["names"]
+    assert half.status == "WARN" and "[partners] b_name in" in half.fix
+    named = _findings(check_names, {"partners": {"a_name": "Sam", "b_name": "Alex"}})["names"]
+    assert named.status == "OK" and named.detail == "the prompts say 'Sam' and 'Alex'"

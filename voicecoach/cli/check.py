@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     """Run every check, print one line each, exit 1 when any FAILs (also when the output's reader went away)."""
     ctx = Context(args)
     checks: list[Callable[[Context], list[Finding]]] = [
-        check_config, check_schedule, check_language, check_scripts, check_model, check_tts, check_input,
+        check_config, check_names, check_schedule, check_language, check_scripts, check_model, check_tts, check_input,
         check_output,
         check_journal, check_space, check_page, check_hooks]
     failed = 0
@@ -117,6 +117,22 @@ def check_config(ctx: Context) -> list[Finding]:
     pinned = pinned_notice(path, ctx.config)  # an earlier version's defaults, written by its config init
     notices += [pinned] if pinned else []
     return [Finding(WARN, "config", notice) for notice in notices] or [Finding(OK, "config", f"{path}")]
+
+
+def check_names(ctx: Context) -> list[Finding]:
+    """The partners' names the prompts say; the defaults ("Partner A") are a WARN: the kiosk's first words to the
+    couple were "Hi Partner A and Partner B", since nothing in the set-up asked for their names."""
+    from .. import paths
+    from ..config import PartnerSettings
+
+    names, default = ctx.config.partners, PartnerSettings()
+    said = f"the prompts say {names.a_name!r} and {names.b_name!r}"
+    unset = [key for key in ("a_name", "b_name") if getattr(names, key) == getattr(default, key)]
+    if not unset:
+        return [Finding(OK, "names", said)]
+    path = getattr(ctx.args, "config", None) or paths.config_file()
+    return [Finding(WARN, "names", f"{said} (not set)",
+                    f"set [partners] {' and '.join(unset)} in {path} (take the '# ' off), e.g. a_name = \"Sam\"")]
 
 
 def check_schedule(ctx: Context) -> list[Finding]:
