@@ -24,9 +24,9 @@ ORDER = 40
 log = logging.getLogger(__name__)
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 MIC_WAIT_S = 2.0  # a working microphone delivers its first frame well within this
-NAMES = {"check_names": "names", "check_model": "speech model", "check_tts": "speech output", "check_input": "input device",
-         "check_output": "output device", "check_space": "free space", "check_page": "home page",
-         "check_hooks": "hooks"}
+NAMES = {"check_names": "names", "check_model": "speech model", "check_tts": "speech output",
+         "check_input": "input device", "check_output": "output device", "check_space": "free space",
+         "check_page": "home page", "check_hooks": "hooks"}
 
 
 @dataclass(frozen=True)
