@@ -112,7 +112,8 @@ class Bench:
         cfg.write_text(CONFIG)
         env = self.server.full_env(VOICECOACH_DATA_DIR=str(work / "data"), VOICECOACH_CONFIG_DIR=str(work / "cfg"))
         self.journal = work / "data" / "journal.sqlite3"
-        # no rituals nor quiet hours, whatever the time of the run; the real clock (a rehearsal, --pretend-time, stores nothing)
+        # no rituals nor quiet hours, whatever the time of the run; the real clock (a rehearsal, --pretend-time,
+        # stores nothing)
         self.kiosk = LiveProcess(["--config", str(cfg), "kiosk"], env)
 
     def said_since(self, what: str, t: float) -> float | None:
