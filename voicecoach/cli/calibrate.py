@@ -69,7 +69,7 @@ def _first_seconds(audio: np.ndarray, path: Path, seconds: float | None) -> np.n
     return audio[:wanted]
 
 
-def _say(speaker, text: str, timeout_s: float) -> None:  # noqa: ANN001 - a Speaker, imported lazily
+def _say(text: str, speaker, timeout_s: float) -> None:  # noqa: ANN001 - a Speaker, imported lazily
     """Print and say one line of the guidance, and wait until it has been said."""
     print(text, flush=True)
     speaker.say(text)
@@ -110,17 +110,17 @@ def run(args: argparse.Namespace) -> int:
         audio, learned = [], []
         with app.make_speaker(config, output=args.output, on_text=lambda t: None) as speaker:
             for name in names:
-                _say(speaker, PROMPT.format(name=name, seconds=int(seconds)), 60.0)
+                _say(PROMPT.format(name=name, seconds=int(seconds)), speaker, 60.0)
                 threading.Event().wait(0.7)  # let the room settle after the prompt
                 print(f"(recording {name} for {seconds:g} s ...)", flush=True)
                 audio.append(_record(config, args.input or config.audio.input or None, seconds))
                 try:  # learned at once: the next partner is not asked to speak for a profile that cannot be made
                     learned.append(_learn(audio[-1], name, config))
                 except InputError:
-                    _say(speaker, f"I did not hear enough of {name}'s voice, so nothing was saved.", 30.0)
+                    _say(f"I did not hear enough of {name}'s voice, so nothing was saved.", speaker, 30.0)
                     raise
             # said once both voices are learned (it was said first, also before "only 0.0 s of speech heard")
-            _say(speaker, "Thank you both. I have learned your voices.", 30.0)
+            _say("Thank you both. I have learned your voices.", speaker, 30.0)
     voices = dict(zip(("A", "B"), learned))
     if args.from_wav and np.array_equal(audio[0], audio[1]):  # the same file twice (or a copy): one voice as both
         first, second = args.from_wav
