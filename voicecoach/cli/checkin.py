@@ -119,6 +119,10 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
         scripted = ScriptedAnswers(answers, on_answer=lambda a: line(f"(answer: {a.replace('_', ' ')})"),
                                    on_out=ran_out)
         live.on_tick(lambda: scripted.feed(live))
+    if not answers:  # with no speech model (a fresh install) the keys are the only way to answer "Say yes ..."
+        from ..ui import KEY_HELP
+
+        line(KEY_HELP)
     live.session.start_checkin(args.name)
     summary = live.serve(until=lambda: live.router.runner is None and not live.speaker.busy())
     print(summary.text())
