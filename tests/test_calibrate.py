@@ -169,6 +169,7 @@ def test_calibrate_on_the_virtual_microphone_guides_both_partners(pulse, voices,
     out = live.text()
     assert "Partner A: calm level" in out and "Partner B: calm level" in out, out
     assert "Thank you both. I have learned your voices." in out, out
+    assert "microphone open" not in out, out  # was logged under each "(recording ...)" line: twice
     assert np.abs(heard.astype(np.int32)).max() > 3000, "the guidance was not spoken"
     assert (tmp_path / "data" / "profile.json").exists()
 

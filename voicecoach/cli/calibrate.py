@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _record(config, device, seconds: float) -> np.ndarray:
     from ..audio.device import MicSource
 
-    mic = MicSource(device, frame_ms=config.audio.frame_ms).open()
+    # not announced: "(recording NAME ...)" says it, and the log line came once per partner
+    mic = MicSource(device, frame_ms=config.audio.frame_ms).open(announce=False)
     chunks = []
     try:
         for frame in mic.frames():
