@@ -21,6 +21,8 @@ def test_nightly_rehearsed_offline_renders_every_prompt_into_one_wav(run_cli, tm
     assert "It's Partner A's turn" in text  # the interruption reminder
     assert "one minute more" in text.lower()  # more time
     assert "Sleep well" in text
+    both = result.stdout + result.stderr  # once, at the transcript's end: not also logged in its middle
+    assert "(finished: completed)" in text and "nightly ended: completed" not in both, both
     with wave.open(str(out)) as w:
         audio = np.frombuffer(w.readframes(w.getnframes()), np.int16)
         seconds = w.getnframes() / w.getframerate()

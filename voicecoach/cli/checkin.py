@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from ..errors import InputError
@@ -79,9 +80,16 @@ def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> i
     from ..rehearse import rehearse
 
     speaker = app.make_speaker(config, render_only=True)
+    # The transcript ends with "(finished: completed)": the runner's own "check-in NAME ended: ..." line came in the
+    # middle of it too (logged when the end is decided, before the last words' lines), unless --debug asks for all.
+    runner_log = logging.getLogger("voicecoach.checkin.runner")
+    level = runner_log.level
+    if runner_log.getEffectiveLevel() == logging.INFO:
+        runner_log.setLevel(logging.WARNING)
     try:
         result = rehearse(runner, answers, render=speaker.render, on_line=print_out)
     finally:
+        runner_log.setLevel(level)
         speaker.close()
     if result.audio is None:
         raise InputError(f"nothing to write to {args.to}: the rehearsal produced no audio")
