@@ -281,6 +281,10 @@ def test_checkin_no_ui_reads_typed_lines_and_leaves_the_terminal_alone(no_sound_
         keys = [i for i, line in enumerate(lines) if line.startswith("keys: y okay  n not now")]
         asked = [i for i, line in enumerate(lines) if "weather report?" in line]
         assert keys and keys[0] < asked[0], "".join(lines)
+        # the once-only notice of what voicecoach is and is not: shown only by listen before, so a couple who
+        # began with a check-in never saw it
+        assert any("not meant for relationships with violence or fear" in line for line in lines), "".join(lines)
+        assert (tmp_home.data_dir / ".notice-shown").exists()
         if no_ui:
             os.write(keyboard, b"yes\n")
             assert _wait_for(lines, "describe your weather inside", 15), "".join(lines)

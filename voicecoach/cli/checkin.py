@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -128,8 +129,12 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
                                    on_out=ran_out)
         live.on_tick(lambda: scripted.feed(live))
     if not answers:  # with no speech model (a fresh install) the keys are the only way to answer "Say yes ..."
+        from .. import app
         from ..ui import KEY_HELP
 
+        notice = app.first_run_notice()  # what voicecoach is and is not: a couple may begin with a check-in
+        if notice:
+            print(notice + "\n", file=sys.stderr)
         line(KEY_HELP)
     live.session.start_checkin(args.name)
     summary = live.serve(until=lambda: live.router.runner is None and not live.speaker.busy())
