@@ -168,8 +168,30 @@ def test_calibrate_on_the_virtual_microphone_guides_both_partners(pulse, voices,
     heard = recording.stop()
     out = live.text()
     assert "Partner A: calm level" in out and "Partner B: calm level" in out, out
+    assert "Thank you both. I have learned your voices." in out, out
+    assert "microphone open" not in out, out  # was logged under each "(recording ...)" line: twice
     assert np.abs(heard.astype(np.int32)).max() > 3000, "the guidance was not spoken"
     assert (tmp_path / "data" / "profile.json").exists()
+
+
+@pytest.mark.slow
+def test_a_silent_first_partner_is_said_at_once_and_the_second_is_not_asked(pulse, tmp_path):
+    """Before: Partner B was asked to talk too, then "Thank you both. I have learned your voices." was said, and
+    then the error: "Partner A: only 0.0 s of speech heard"."""
+    from voicecoach_dev.live import LiveProcess
+
+    env = pulse.full_env(VOICECOACH_DATA_DIR=str(tmp_path / "data"), VOICECOACH_CONFIG_DIR=str(tmp_path / "cfg"))
+    live = LiveProcess(["calibrate", "--seconds", "5"], env)  # nothing played: the microphone hears silence
+    try:
+        assert live.proc.wait(90) == 2, live.text()
+    finally:
+        live.stop()
+    out = live.text()
+    assert "(recording Partner A" in out and "Partner B, please talk" not in out, out
+    assert "I did not hear enough of Partner A's voice, so nothing was saved." in out, out
+    assert "I have learned your voices" not in out, out
+    assert "voicecoach: error: Partner A: only 0.0 s of speech heard" in out, out
+    assert not (tmp_path / "data" / "profile.json").exists()
 
 
 def test_without_a_microphone_calibrate_says_so_before_asking_anyone_to_speak(run_cli, tmp_home, no_sound_env):

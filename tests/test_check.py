@@ -31,7 +31,10 @@ def test_ready_box_on_the_virtual_sound_device_exits_0(pulse, tmp_home, run_cli)
     assert found["input device"].startswith("OK") and "16000 Hz" in found["input device"]
     assert found["output device"].startswith("OK")
     assert found["journal"].startswith("OK") and "private" in found["journal"]
-    assert res.stdout.splitlines()[-1] == "ready: nothing to fix"
+    warned = sum(line.startswith("WARN") for line in found.values())  # the speech model, unless one is installed
+    assert res.stdout.splitlines()[-1] == ("ready: nothing to fix" if not warned else
+                                           f"ready: {warned} warning{'s' * (warned != 1)} above, worth a look "
+                                           f"but not needed to go live")
     assert "microphone open" not in res.stderr, res.stderr  # was logged beside the input device's own OK line
 
 
@@ -41,6 +44,16 @@ def test_missing_speech_model_is_a_warning_with_the_download_command(tmp_home, r
     assert line.startswith("WARN") and "double clap still works" in line
     assert "fix: voicecoach models download" in line
     assert res.returncode == 0, res.stdout
+    # was "ready: nothing to fix", right under a line that says "fix: ..."
+    assert res.stdout.splitlines()[-1].startswith("ready: 3 warnings above"), res.stdout  # and 2 devices not checked
+
+
+def test_the_verdict_counts_problems_and_warnings():
+    from voicecoach.cli.check import verdict
+
+    assert verdict(0, 0) == "ready: nothing to fix"
+    assert verdict(0, 2) == "ready: 2 warnings above, worth a look but not needed to go live"
+    assert verdict(1, 3) == "not ready: 1 problem to fix"
 
 
 def test_a_missing_speech_model_is_said_once_not_also_logged(tmp_home, run_cli):

@@ -21,6 +21,8 @@ def test_nightly_rehearsed_offline_renders_every_prompt_into_one_wav(run_cli, tm
     assert "It's Partner A's turn" in text  # the interruption reminder
     assert "one minute more" in text.lower()  # more time
     assert "Sleep well" in text
+    both = result.stdout + result.stderr  # once, at the transcript's end: not also logged in its middle
+    assert "(finished: completed)" in text and "nightly ended: completed" not in both, both
     with wave.open(str(out)) as w:
         audio = np.frombuffer(w.readframes(w.getnframes()), np.int16)
         seconds = w.getnframes() / w.getframerate()
@@ -274,6 +276,15 @@ def test_checkin_no_ui_reads_typed_lines_and_leaves_the_terminal_alone(no_sound_
             return bool(termios.tcgetattr(terminal)[3] & termios.ICANON)
 
         assert _wait_for(lines, "weather report?", 30), "".join(lines)
+        # the keys are listed before the first question, as listen lists them (was: nowhere, though with no speech
+        # model "Say yes, or not now" can only be answered with them)
+        keys = [i for i, line in enumerate(lines) if line.startswith("keys: y okay  n not now")]
+        asked = [i for i, line in enumerate(lines) if "weather report?" in line]
+        assert keys and keys[0] < asked[0], "".join(lines)
+        # the once-only notice of what voicecoach is and is not: shown only by listen before, so a couple who
+        # began with a check-in never saw it
+        assert any("not meant for relationships with violence or fear" in line for line in lines), "".join(lines)
+        assert (tmp_home.data_dir / ".notice-shown").exists()
         if no_ui:
             os.write(keyboard, b"yes\n")
             assert _wait_for(lines, "describe your weather inside", 15), "".join(lines)

@@ -130,11 +130,28 @@ def test_scripts_list_shows_sources_and_flags_broken_ones(user_scripts: Path, ca
 def test_scripts_show_prints_the_steps_readably(user_scripts: Path, capsys) -> None:
     assert main(["scripts", "show", "weekly"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("weekly: Weekly state of us (about 45 min, offered on a schedule)")
+    assert out.startswith("weekly: Weekly state of us (about 45 min; the kiosk offers it on Sundays at 18:00)")
     assert "   0. consent: Hi {a} and {b}." in out
     assert "   7. choose (One topic): Who would like to bring the topic this week?" in out
     assert "choices: {a}, {b}; sets {first}" in out
     assert "   9. reflect, who starts, two minutes (Summing up):" in out
+
+
+def test_scripts_show_says_when_the_kiosk_offers_a_script_as_the_config_sets_it(user_scripts: Path, capsys) -> None:
+    """It said "offered on a schedule" of weather and stress too (their offer_on_schedule allows it), which the
+    schedule never offers; and nothing of when nightly is offered."""
+    heads = {}
+    for name in ("nightly", "weather", "repair"):
+        assert main(["scripts", "show", name]) == 0
+        heads[name] = capsys.readouterr().out.splitlines()[0]
+    assert heads["nightly"] == "nightly: Nightly check-in (about 10 min; the kiosk offers it daily at 21:30)"
+    assert heads["weather"] == "weather: Emotional weather report (about 5 min; suited to the kiosk's schedule)"
+    assert heads["repair"] == "repair: Repair conversation (about 25 min)"
+    config = user_scripts.parent / "config.toml"
+    config.write_text('[kiosk]\nnightly_script = "weather"\nweekly_day = "fri"\nweekly_script = "weather"\n')
+    assert main(["scripts", "show", "weather"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == ("weather: Emotional weather report (about 5 min; the kiosk "
+                                                       "offers it daily at 21:30 and on Fridays at 18:00)")
 
 
 def test_a_new_step_type_is_shown_from_its_own_class_with_no_change_to_scripts_show(monkeypatch) -> None:

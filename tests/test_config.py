@@ -277,6 +277,21 @@ def test_config_init_writes_the_default_file_and_check_accepts_it(tmp_home, caps
     assert f"config OK: {tmp_home.config_file}" in capsys.readouterr().out
 
 
+def test_config_init_says_where_the_names_and_the_pause_go_and_how_to_check(tmp_home, tmp_path, capsys):
+    """It said "wrote .../config.toml" alone: the couple was left to find their names among 200 settings."""
+    assert cli.main(["config", "init"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"wrote {tmp_home.config_file}"
+    assert out[1].startswith("next: your names go under [partners] (a_name, b_name) and the pause you agreed "
+                             "under [pause]") and out[1].endswith("with: voicecoach config check"), out
+    elsewhere = tmp_path / "vc.toml"
+    assert cli.main(["config", "init", str(elsewhere)]) == 0
+    assert capsys.readouterr().out.endswith(f"with: voicecoach --config {elsewhere} config check\n")
+    text = tmp_home.config_file.read_text()  # the keys it names are in the file, as comments to take the '# ' off
+    for key in ("[partners]", "# a_name = ", "# b_name = ", "[pause]", "# length_min = ", "# phrase = "):
+        assert key in text, key
+
+
 def test_config_init_refuses_to_overwrite_without_force(tmp_home, capsys):
     tmp_home.config_file.write_text("[pause]\nlength_min = 30\n")
     assert cli.main(["config", "init"]) == 2

@@ -42,3 +42,25 @@ def test_the_hourly_cap_counts_the_suggestions_before_the_start():
 def test_a_time_after_now_counts_as_now_so_a_clock_set_back_never_waits_longer_than_the_snooze():
     assert minutes([PastSuggestion(NOW + 7200, "not_now", NOW + 7200)]) == pytest.approx(15.0)
     assert minutes([PastSuggestion(NOW - 3600, "not_now", NOW - 3600)]) == 0.0
+
+
+@pytest.mark.parametrize("suggestions, pauses, reason", [
+    ([PastSuggestion(NOW - 130, "not_now", NOW - 120)], [],
+     "'not now' was said 2 min ago (15 min of quiet after it)"),
+    ([PastSuggestion(NOW - 130, "no_answer", NOW - 120)], [],
+     "a suggestion went unanswered 2 min ago (15 min of quiet after it)"),
+    ([PastSuggestion(NOW - 60, "yes", NOW - 55)], [], "a pause was suggested 1 min ago (none for 5 min after one)"),
+    ([PastSuggestion(NOW - 1400, "yes", NOW - 1395)], [PastPause(NOW - 1320, 20.0, NOW - 120)],
+     "the pause ended 2 min ago (5 min of quiet after a pause)"),
+    ([], [PastPause(NOW - 180, 20.0, None)],
+     "the 20 minute pause begun 3 min ago is still under way (the program stopped during it), then 5 min of quiet"),
+    ([PastSuggestion(NOW - s, "yes", NOW - s) for s in (3000, 2000, 1000)], [],
+     "3 suggestions in the last hour (at most 3 an hour)"),
+])
+def test_the_start_says_which_row_holds_the_suggestions_back(suggestions, pauses, reason):
+    """The start said "as the journal shows (a 'not now', a pause or the hourly cap before this start)": three
+    guesses, and none of them when it was the cooldown after a suggestion taken."""
+    from voicecoach.held_back import held_back
+
+    quiet = held_back(suggestions, pauses, PAUSE, ESCALATION, NOW)
+    assert quiet.reason == reason and quiet.minutes > 0

@@ -242,6 +242,37 @@ def test_erase_on_a_terminal_asks_and_erases_only_when_confirmed(dirs: Path) -> 
         assert journal.rows("talks") == []
 
 
+@pytest.mark.parametrize("typed", [b"yes\n", b"y\n", b"Yes please\n"])
+def test_yes_to_the_erase_question_says_why_nothing_was_erased(dirs: Path, typed: bytes) -> None:
+    """"Type 'erase' to confirm" answered with "yes": it said only "Nothing was erased.", leaving the couple to
+    wonder why their yes did not count."""
+    path = filled(dirs)
+    code, out = _erase_on_a_terminal(dirs, typed)
+    assert code == 1 and "Nothing was erased. Only the word erase confirms it" in out, out
+    with Journal.open(path) as journal:
+        assert len(journal.rows("talks")) == 1
+
+
+def test_ctrl_c_at_the_erase_question_says_nothing_was_erased(dirs: Path) -> None:
+    """Ctrl-C at the question: "voicecoach: interrupted" alone, not saying whether anything was erased."""
+    from voicecoach_dev.terminal import Terminal
+
+    from conftest import cli_command
+
+    path = filled(dirs)
+    term = Terminal([*cli_command(), "journal", "erase"], dict(os.environ))
+    try:
+        assert term.wait_for("Type 'erase' to confirm: ", 30), term.text()
+        term.type("\x03")
+        assert term.wait(30) == 130, term.text()
+    finally:
+        term.kill()
+    out = term.text()
+    assert "Nothing was erased." in out and "voicecoach: interrupted" in out, out
+    with Journal.open(path) as journal:
+        assert len(journal.rows("talks")) == 1
+
+
 def test_erase_on_a_terminal_ended_with_ctrl_d_erases_nothing_and_says_so(dirs: Path) -> None:
     """Ctrl-D (end of input) at the confirmation: it was "voicecoach: error: internal error: EOFError:  (rerun with
     --debug and report it)". Now it is no answer: "Nothing was erased.", exit 1, every talk still there."""

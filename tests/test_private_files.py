@@ -45,6 +45,14 @@ def test_the_first_run_makes_the_data_folder_private(dirs: Path, umask: int) -> 
     assert mode(paths.data_dir() / ".notice-shown") == 0o600
 
 
+def test_the_first_run_notice_names_the_one_audio_kept_as_the_readme_does(dirs: Path, umask: int) -> None:
+    """It said "no audio is stored." outright; voice notes, an opt-in, are audio kept in the data folder."""
+    from voicecoach.app import first_run_notice
+
+    notice = first_run_notice()
+    assert notice is not None and notice.endswith("no audio is stored, unless you turn on voice notes for each other.")
+
+
 def test_a_data_folder_left_readable_by_an_older_version_is_tightened(dirs: Path, umask: int) -> None:
     from voicecoach.app import first_run_notice
 

@@ -21,7 +21,7 @@ from voicecoach.config import PauseSettings
 
 PACKAGE = Path(voicecoach.__file__).parent
 PROMPT_CONSTANTS = {"MOVE_ON", "REST_HELP", "TAKE_YOUR_TIME", "STILL_FINDING", "PROMPT", "SETTINGS_PROBLEM",
-                    "DEFAULT_CONSENT"}
+                    "DEFAULT_CONSENT", "NOTES_OFF"}
 PROMPT_KEYS = {"text", "end_text", "confirm", "correct_text", "yes_text", "not_now_text", "consent"}
 
 # An order to a partner, a judgement of one, or a side taken. Each pattern is one the audit found (or its obvious
@@ -62,7 +62,7 @@ def _from_source(path: Path) -> list[str]:
             func = node.func
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
             text = _literal(node.args[0])
-            if name in ("Say", "say") and text is not None:
+            if name in ("Say", "say", "_say") and text is not None:  # _say: calibrate's say-and-print
                 out.append(text)
             elif name == "finish" and len(node.args) == 2:  # the runner's last words
                 out.append(_literal(node.args[1]) or "")

@@ -365,3 +365,12 @@ def test_notes_found_after_the_couple_asked_for_the_pause_are_not_played():
     assert rig.say(Command.PAUSE) and rig.router.coach.mode is Mode.PAUSING
     assert rig.router.notes_found([NoteSummary(1, 0.0, "A")], rig.now()) == []
     assert rig.router.coach.mode is Mode.PAUSING and not rig.router.notes.active
+
+
+def test_the_h_key_outside_a_question_says_what_can_be_said_but_help_heard_in_the_talk_does_not():
+    rig = Rig()
+    assert says(rig.say(Command.HELP)) == ""  # a word of the talk, recognised: nobody asked voicecoach
+    for source in (Source.KEYBOARD, Source.WEB):
+        help_text = says(rig.say(Command.HELP, source=source))
+        assert "You can say: pause" in help_text, source  # was: nothing, though every key line lists "h help"
+    assert rig.router.coach.mode is Mode.LISTENING  # only said: nothing asked, nothing started

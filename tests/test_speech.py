@@ -481,3 +481,24 @@ def test_aiff_from_macos_voices_is_read_like_wav(tmp_path: Path):
     audio, rate = read_pcm16(tmp_path / "a.aiff")
     assert rate == 22050 and np.array_equal(audio, tone)
     assert read_pcm16(tmp_path / "a.wav")[1] == 22050
+
+
+def test_espeak_ended_by_the_programs_own_ctrl_c_is_not_logged_as_failing(monkeypatch, tmp_path, caplog):
+    """Ctrl-C during `demo`'s (or `listen`'s) start reached the espeak-ng child rendering a prompt ahead: after
+    "voicecoach: interrupted" came "espeak-ng failed with voice '': exit code -2" and "speech engine espeak-ng failed
+    (espeak-ng failed); trying the next one", and the failure counted towards the engine's rest."""
+    from voicecoach.speech.engines import SynthStopped
+    from voicecoach.speech.synth import Synthesizer
+
+    fake = tmp_path / "espeak-ng"  # the real one cannot be made to get a Ctrl-C on demand: named fake
+    fake.write_text("#!/bin/sh\nkill -INT $$\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    with pytest.raises(SynthStopped, match="SIGINT"):
+        espeak_ng_render("Hello", Voice("", 160, 0.9), 5.0, tmp_path)
+    synth = Synthesizer(SpeechSettings(engines=("espeak-ng", "pyttsx3")))  # Linux's default order
+    with caplog.at_level(logging.WARNING):
+        result = synth.render_text("Hello", Voice("", 160, 0.9), None)
+    assert result.engine == "pyttsx3"  # the next engine, as before, without a word
+    assert [r.getMessage() for r in caplog.records if "espeak" in r.getMessage()] == []
+    assert synth._streak.get("espeak-ng", 0) == 0  # not counted as a failure

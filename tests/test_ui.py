@@ -34,7 +34,11 @@ def test_the_pause_the_check_in_and_the_coach_are_named():
     assert status_line(NAMES, None, CoachState(Mode.PAUSING, 754.0, 1, 1)).endswith(" | pause 12:34 left")
     state = RunnerState(1, 5, 2, "turn", Phase.TIMER, "A high and a low", "A", "Sam", "Alex", 55.0)
     assert status_line(NAMES, None, LISTENING, state).endswith(" | check-in A high and a low")
-    assert status_line(NAMES, None, CoachState(Mode.OFFERING, None, 1, 0)).endswith(" | offering")
+    # was " | offering" and " | welcoming": the coach's own names for its modes
+    assert status_line(NAMES, None, CoachState(Mode.OFFERING, None, 1, 0)).endswith(
+        " | asked: the pause? y okay, n not now")
+    assert status_line(NAMES, None, CoachState(Mode.WELCOMING, None, 1, 1)).endswith(
+        " | asked: a check-in? y okay, n not now")
     assert status_line(NAMES, None, LISTENING).count("|") == 1
 
 

@@ -25,6 +25,12 @@ def test_leaving_a_note_needs_the_opt_in():
     assert RecordNote(60.0) in NotesFlow(("Sam", "Alex"), enabled=True).leave()
 
 
+def test_play_my_notes_with_notes_off_says_how_to_turn_them_on_as_leave_a_note_does():
+    off = NotesFlow(("Sam", "Alex"), enabled=False)
+    assert says(off.play([])) == says(off.leave()) == ("Voice notes are switched off. You can turn them on in the "
+                                                       "settings, under journal.")  # play: the first sentence alone
+
+
 def test_playing_notes_asks_whether_to_delete_each_and_deletes_only_on_yes():
     flow = NotesFlow(("Sam", "Alex"), enabled=True, wall=lambda: 1_700_000_000.0)
     notes = [NoteSummary(1, 1_700_000_000.0 - 3600, "A"), NoteSummary(2, 1_700_000_000.0 - 600, "B")]

@@ -32,7 +32,8 @@ NOTICE = (
     "voicecoach is a reminder of the agreement you made together: it notices raised voices and interruptions and "
     "offers the pause you chose. It is not therapy, not a diagnosis and not a judge, and it never takes sides. "
     "It is not meant for relationships with violence or fear: if you feel unsafe, please contact local emergency "
-    "services or a domestic-violence helpline. Everything stays on this device; no audio is stored."
+    "services or a domestic-violence helpline. Everything stays on this device; no audio is stored, unless you turn "
+    "on voice notes for each other."  # was "no audio is stored." alone: untrue once they are on (an opt-in)
 )
 
 

@@ -42,6 +42,10 @@ def _when(epoch_s: float, now_epoch_s: float, local: Callable[[float], datetime]
     return f"{day.strftime('%A')} {part}"
 
 
+# what "leave a note" and "play my notes" both say while voice notes are off (the opt-in)
+NOTES_OFF = "Voice notes are switched off. You can turn them on in the settings, under journal."
+
+
 class NotesFlow:
     """Leaving and playing voice notes, one step at a time."""
 
@@ -62,7 +66,7 @@ class NotesFlow:
     def leave(self) -> list[Action]:
         """Someone said "leave a note"."""
         if not self.enabled:
-            return [Say("Voice notes are switched off. You can turn them on in the settings, under journal.")]
+            return [Say(NOTES_OFF)]
         seconds = int(self.max_s)
         return [Say(f"Okay. Say your note after this, up to {seconds} seconds. "
                     "When you stop talking for a few seconds, I'll keep it for the other one of you."),
@@ -78,7 +82,7 @@ class NotesFlow:
     def play(self, notes: Sequence[NoteSummary]) -> list[Action]:
         """Someone said "play my notes": ``notes`` are those waiting for them (oldest first)."""
         if not self.enabled and not notes:
-            return [Say("Voice notes are switched off.")]
+            return [Say(NOTES_OFF)]  # was the first sentence alone: how to turn them on said only for "leave"
         if not notes:
             return [Say("There are no notes waiting.")]
         self._queue = list(notes)

@@ -192,7 +192,10 @@ class Router:
                 return [FindNotes()]
             return self._ask(self.notes, self.notes.leave, now)
         if isinstance(reply, Command):
-            return self._ask(self.coach, lambda: self.coach.heard(reply, now, unprompted=True), now)
+            # "help" heard in the talk is a word of it, but the h key (or a typed "help") is asked for: answered
+            # (it did nothing outside a question, though every key line lists "h help")
+            asked = reply is Command.HELP and heard.source is not Source.VOICE
+            return self._ask(self.coach, lambda: self.coach.heard(reply, now, unprompted=not asked), now)
         return []
 
     def tick(self, now: float, prompt_done: bool, answer_forming: bool = False) -> list[Effect]:

@@ -125,7 +125,7 @@ def _hold_back_after_restart(session: Session, journal: Journal, config: Config,
     """A "not now" said before a restart is still honoured: the snooze, cooldown, hourly cap and quiet after a
     pause that the journal shows are still running hold suggestions (and the kiosk's rituals) back from the start."""
     from .errors import VoicecoachError
-    from .held_back import HOUR_S, PastPause, PastSuggestion, quiet_minutes
+    from .held_back import HOUR_S, PastPause, PastSuggestion, held_back
 
     pause, escalation = config.pause, config.detection.escalation
     since = now - max(HOUR_S, 60.0 * max(pause.snooze_min, pause.quiet_after_min, escalation.cooldown_min))
@@ -136,11 +136,10 @@ def _hold_back_after_restart(session: Session, journal: Journal, config: Config,
         log.warning("cannot read the latest suggestions from the journal (a 'not now' before a restart may not be "
                     "held): %s", exc)
         return
-    minutes = quiet_minutes(suggestions, pauses, pause, escalation, now)
-    if minutes > 0:
-        log.info("no pause suggestion for %.1f min: as the journal shows (a 'not now', a pause or the hourly cap "
-                 "before this start)", minutes)
-        session.hold_back(minutes)
+    quiet = held_back(suggestions, pauses, pause, escalation, now)
+    if quiet.minutes > 0:
+        log.info("no pause suggestion for %.1f min: %s, as the journal shows", quiet.minutes, quiet.reason)
+        session.hold_back(quiet.minutes)
 
 
 def _every(period_s: float, clock: Clock, work: Callable[[], None]) -> Callable[[], None]:

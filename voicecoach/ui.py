@@ -108,7 +108,13 @@ def _state(coach: CoachState, checkin: RunnerState | None) -> str:
         return f"pause {int(left // 60):02d}:{int(left % 60):02d} left"
     if checkin is not None:
         return f"check-in {checkin.title}"
-    return "" if coach.mode is Mode.LISTENING else coach.mode.value
+    return QUESTIONS.get(coach.mode, "")
+
+
+# What the status line says while the coach waits for an answer: the question and its keys (it said the coach's
+# own mode names, "offering" and "welcoming", which tell a couple nothing; with no speech model the keys answer).
+QUESTIONS = {Mode.OFFERING: "asked: the pause? y okay, n not now",
+             Mode.WELCOMING: "asked: a check-in? y okay, n not now"}
 
 
 def can_redraw(stream: TextIO) -> bool:

@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _record(config, device, seconds: float) -> np.ndarray:
     from ..audio.device import MicSource
 
-    mic = MicSource(device, frame_ms=config.audio.frame_ms).open()
+    # not announced: "(recording NAME ...)" says it, and the log line came once per partner
+    mic = MicSource(device, frame_ms=config.audio.frame_ms).open(announce=False)
     chunks = []
     try:
         for frame in mic.frames():
@@ -69,11 +70,27 @@ def _first_seconds(audio: np.ndarray, path: Path, seconds: float | None) -> np.n
     return audio[:wanted]
 
 
+def _say(text: str, speaker, timeout_s: float) -> None:  # noqa: ANN001 - a Speaker, imported lazily
+    """Print and say one line of the guidance, and wait until it has been said."""
+    print(text, flush=True)
+    speaker.say(text)
+    speaker.wait(timeout_s=timeout_s)
+
+
+def _learn(recording: np.ndarray, name: str, config):  # noqa: ANN001, ANN202 - Config, PartnerVoice: lazily
+    """One partner's calm voice from their recording; too little speech is a one-line InputError naming them."""
+    from ..detect.calibration import partner_voice
+
+    try:
+        return partner_voice(recording, config.detection, config.audio.frame_ms)
+    except ValueError as exc:
+        raise InputError(f"{name}: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Guide both partners, build the profile, store it next to the journal."""
     from .. import app
     from ..audio.wav import read_wav
-    from ..detect.calibration import partner_voice
     from ..detect.speakers import VoiceProfile
 
     config = config_of(args)
@@ -88,26 +105,24 @@ def run(args: argparse.Namespace) -> int:
         files = [input_path(f, "--from-wav: a file name", "one WAV file per partner, e.g. --from-wav a.wav b.wav")
                  for f in args.from_wav]
         audio = [_first_seconds(read_wav(path), path, args.seconds) for path in files]
+        learned = [_learn(recording, name, config) for name, recording in zip(names, audio)]
     else:
         _find_microphone(config, args.input or config.audio.input or None)
-        audio = []
+        audio, learned = [], []
         with app.make_speaker(config, output=args.output, on_text=lambda t: None) as speaker:
             for name in names:
-                text = PROMPT.format(name=name, seconds=int(seconds))
-                print(text, flush=True)
-                speaker.say(text)
-                speaker.wait(timeout_s=60.0)
+                _say(PROMPT.format(name=name, seconds=int(seconds)), speaker, 60.0)
                 threading.Event().wait(0.7)  # let the room settle after the prompt
                 print(f"(recording {name} for {seconds:g} s ...)", flush=True)
                 audio.append(_record(config, args.input or config.audio.input or None, seconds))
-            speaker.say("Thank you both. I have learned your voices.")
-            speaker.wait(timeout_s=30.0)
-    voices = {}
-    for label, name, recording in zip(("A", "B"), names, audio):
-        try:
-            voices[label] = partner_voice(recording, config.detection, config.audio.frame_ms)
-        except ValueError as exc:
-            raise InputError(f"{name}: {exc}") from None
+                try:  # learned at once: the next partner is not asked to speak for a profile that cannot be made
+                    learned.append(_learn(audio[-1], name, config))
+                except InputError:
+                    _say(f"I did not hear enough of {name}'s voice, so nothing was saved.", speaker, 30.0)
+                    raise
+            # said once both voices are learned (it was said first, also before "only 0.0 s of speech heard")
+            _say("Thank you both. I have learned your voices.", speaker, 30.0)
+    voices = dict(zip(("A", "B"), learned))
     if args.from_wav and np.array_equal(audio[0], audio[1]):  # the same file twice (or a copy): one voice as both
         first, second = args.from_wav
         raise InputError(f"{first} and {second} hold the same recording: give one recording of each partner "

@@ -70,13 +70,24 @@ def run(args: argparse.Namespace) -> int:
         check_config, check_names, check_schedule, check_language, check_scripts, check_model, check_tts, check_input,
         check_output,
         check_journal, check_space, check_page, check_hooks]
-    failed = 0
+    failed = warned = 0
     for check in checks:  # a reader that went away (``| head -1``) is let go: the verdict is the exit status
         for finding in run_isolated(check, ctx):
             print_out(finding.line())
             failed += finding.status == FAIL
-    print_out(f"not ready: {failed} problem{'s' * (failed != 1)} to fix" if failed else "ready: nothing to fix")
+            warned += finding.status == WARN
+    print_out(verdict(failed, warned))
     return 1 if failed else 0
+
+
+def verdict(failed: int, warned: int) -> str:
+    """The last line: ready or not, and how many warnings (a WARN line says "fix: ...", so "nothing to fix" under
+    one said two things at once)."""
+    if failed:
+        return f"not ready: {failed} problem{'s' * (failed != 1)} to fix"
+    if warned:
+        return f"ready: {warned} warning{'s' * (warned != 1)} above, worth a look but not needed to go live"
+    return "ready: nothing to fix"
 
 
 def run_isolated(check: Callable[[Context], list[Finding]], ctx: Context) -> list[Finding]:

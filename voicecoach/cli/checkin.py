@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -79,9 +81,16 @@ def _rehearse(config, runner, answers: list[str], args: argparse.Namespace) -> i
     from ..rehearse import rehearse
 
     speaker = app.make_speaker(config, render_only=True)
+    # The transcript ends with "(finished: completed)": the runner's own "check-in NAME ended: ..." line came in the
+    # middle of it too (logged when the end is decided, before the last words' lines), unless --debug asks for all.
+    runner_log = logging.getLogger("voicecoach.checkin.runner")
+    level = runner_log.level
+    if runner_log.getEffectiveLevel() == logging.INFO:
+        runner_log.setLevel(logging.WARNING)
     try:
         result = rehearse(runner, answers, render=speaker.render, on_line=print_out)
     finally:
+        runner_log.setLevel(level)
         speaker.close()
     if result.audio is None:
         raise InputError(f"nothing to write to {args.to}: the rehearsal produced no audio")
@@ -119,6 +128,14 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
         scripted = ScriptedAnswers(answers, on_answer=lambda a: line(f"(answer: {a.replace('_', ' ')})"),
                                    on_out=ran_out)
         live.on_tick(lambda: scripted.feed(live))
+    if not answers:  # with no speech model (a fresh install) the keys are the only way to answer "Say yes ..."
+        from .. import app
+        from ..ui import KEY_HELP
+
+        notice = app.first_run_notice()  # what voicecoach is and is not: a couple may begin with a check-in
+        if notice:
+            print(notice + "\n", file=sys.stderr)
+        line(KEY_HELP)
     live.session.start_checkin(args.name)
     summary = live.serve(until=lambda: live.router.runner is None and not live.speaker.busy())
     print(summary.text())

@@ -61,6 +61,16 @@ def _quoted_home(target: Path) -> str | None:
             f"{first} would be made here); write the path without quotes or in full, e.g. {meant}")
 
 
+def _next_step(target: Path) -> str:
+    """What to do with the file just written (was: "wrote ..." alone, the names and the pause left to be found)."""
+    from .. import paths
+
+    default = target.expanduser().resolve() == paths.config_file().expanduser().resolve()
+    check = "voicecoach config check" if default else f"voicecoach --config {target} config check"
+    return (f"next: your names go under [partners] (a_name, b_name) and the pause you agreed under [pause] "
+            f"(length_min, phrase); take the '# ' off a line to change it, then check the file with: {check}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one config action."""
     from .. import config as cfg
@@ -102,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {target}" + (f" (your old file is {backup})" if kept else
                                     " (the old file held just these defaults: no .bak copy needed)" if existed
                                     else ""))
+        print(_next_step(target))
         return 0
     config = config_of(args)
     if args.action == "show":

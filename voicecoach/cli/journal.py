@@ -123,8 +123,14 @@ def _erase(path: Path, yes: bool) -> int:
             except EOFError:  # Ctrl-D at the question (was: "internal error: EOFError"): no answer, so no erase
                 print()
                 answer = ""
-            if answer.strip().lower() != "erase":
-                print("Nothing was erased.")
+            except KeyboardInterrupt:  # was "voicecoach: interrupted" alone: erased or not?
+                print("\nNothing was erased.", flush=True)
+                raise
+            answer = answer.strip().lower()
+            if answer != "erase":
+                # "yes" is the natural answer to a question: say why it did not erase (was "Nothing was erased.")
+                print("Nothing was erased." + (" Only the word erase confirms it: to erase, run voicecoach journal "
+                                               "erase again and type erase." if answer else ""))
                 return 1
         journal.erase()
     print(f"Erased {what}. The journal at {path} is empty now.")

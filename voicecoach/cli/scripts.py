@@ -36,8 +36,25 @@ def run(args: argparse.Namespace) -> int:
     for broken in (e for e in library.entries if e.broken and e.name == args.name):  # an override that fails
         print(f"your {broken.path} does not load ({broken.error}); this is the built-in {args.name}, which is "
               f"used instead", file=sys.stderr)
-    print(describe(entry.script, f"{entry.source}: {entry.path}"), end="")
+    from . import config_of
+
+    print(describe(entry.script, f"{entry.source}: {entry.path}", _offered(config_of(args), args.name)), end="")
     return 0
+
+
+DAYS = {"mon": "Mondays", "tue": "Tuesdays", "wed": "Wednesdays", "thu": "Thursdays", "fri": "Fridays",
+        "sat": "Saturdays", "sun": "Sundays"}
+
+
+def _offered(config, name: str) -> str:  # noqa: ANN001 - a Config
+    """When the kiosk's schedule offers the script called ``name`` ("" when it does not)."""
+    kiosk = config.kiosk
+    when = []
+    if kiosk.nightly_time and kiosk.nightly_script == name:
+        when.append(f"daily at {kiosk.nightly_time}")
+    if kiosk.weekly_day and kiosk.weekly_script == name:
+        when.append(f"on {DAYS[kiosk.weekly_day]} at {kiosk.weekly_time}")
+    return f"the kiosk offers it {' and '.join(when)}" if when else ""
 
 
 def _language_pack(args: argparse.Namespace):
@@ -133,10 +150,12 @@ def _list(library, folder) -> int:
     return 0
 
 
-def describe(script, where: str = "") -> str:
-    """A script as readable text: metadata, then one numbered line (or a few) per step."""
-    head = f"{script.name}: {script.title} (about {script.minutes:g} min" + \
-        (", offered on a schedule" if script.offer_on_schedule else "") + ")"
+def describe(script, where: str = "", offered: str = "") -> str:
+    """A script as readable text: metadata (``offered``: when the kiosk's schedule offers it), then one numbered
+    line (or a few) per step. It said "offered on a schedule" of every script whose ``offer_on_schedule`` allows it
+    (weather and stress too, which the default schedule never offers)."""
+    when = offered or ("suited to the kiosk's schedule" if script.offer_on_schedule else "")
+    head = f"{script.name}: {script.title} (about {script.minutes:g} min" + (f"; {when}" if when else "") + ")"
     lines = [head] + ([f"  {where}"] if where else [])
     if script.description:
         lines += textwrap.wrap(script.description, 100, initial_indent="  ", subsequent_indent="  ")

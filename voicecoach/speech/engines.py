@@ -47,6 +47,11 @@ class SynthTimeout(SynthError):
     """A synthesis engine did not finish in time (it is abandoned)."""
 
 
+class SynthStopped(SynthError):
+    """The engine's process was ended by a signal the whole program got (Ctrl-C in its terminal, a hang-up): the
+    program is stopping, the engine did not fail (not logged as a failure, not counted against it)."""
+
+
 @dataclass(frozen=True)
 class Voice:
     """What to say it with: voice spec ("" = default), words per minute, volume 0..1."""

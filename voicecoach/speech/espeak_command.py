@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .engines import SynthError, SynthTimeout, Voice, read_pcm16, voice_id
+from .engines import SynthError, SynthStopped, SynthTimeout, Voice, read_pcm16, voice_id
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,11 @@ def command_voice(spec: str, timeout_s: float = 5.0) -> str:
     return voice_id(spec, list(voices)) if voices else spec
 
 
+# A child ended by one of these got the signal meant for the program (it was "espeak-ng failed ... exit code -2",
+# then "trying the next one", printed after "voicecoach: interrupted").
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
 def espeak_ng_render(text: str, voice: Voice, timeout_s: float, workdir: Path) -> tuple[NDArray[np.int16], int]:
     """Synthesise with the ``espeak-ng`` command (``-w file.wav``); raise SynthError on any failure."""
     exe = shutil.which("espeak-ng")
@@ -76,6 +82,8 @@ def espeak_ng_render(text: str, voice: Voice, timeout_s: float, workdir: Path) -
                 if audio is None:
                     raise SynthError("espeak-ng wrote no readable WAV")
                 return audio
+            if -proc.returncode in STOP_SIGNALS:  # Ctrl-C reaches the whole terminal's process group, espeak too
+                raise SynthStopped(f"espeak-ng was ended by {signal.Signals(-proc.returncode).name}")
             log.warning("espeak-ng failed with voice %r: %s", spec,
                         proc.stderr.decode("utf-8", "replace").strip() or f"exit code {proc.returncode}")
         raise SynthError("espeak-ng failed")

@@ -25,8 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..clock import Clock, MonotonicClock
-from .engines import (EngineFactory, EngineStuck, Pyttsx3Worker, SynthError, Voice, default_engine_factory,
-                      shared_worker, tone)
+from .engines import (EngineFactory, EngineStuck, Pyttsx3Worker, SynthError, SynthStopped, Voice,
+                      default_engine_factory, shared_worker, tone)
 from .espeak_command import espeak_ng_render
 from .settings import SpeechSettings
 from .text import split_for_speech
@@ -194,6 +194,10 @@ class Synthesizer:
                 audio, rate = self._run_engine(engine, text, voice, timeout)
             except EngineStuck as exc:  # the hang already counted; the next engine speaks meanwhile
                 problems.append(f"{engine}: {exc}")
+                continue
+            except SynthStopped as exc:  # the program is being stopped: not the engine's failure
+                problems.append(f"{engine}: {exc}")
+                log.debug("speech engine %s: %s", engine, exc)
                 continue
             except SynthError as exc:
                 problems.append(f"{engine}: {exc}")
