@@ -45,7 +45,7 @@ def test_missing_speech_model_is_a_warning_with_the_download_command(tmp_home, r
     assert "fix: voicecoach models download" in line
     assert res.returncode == 0, res.stdout
     # was "ready: nothing to fix", right under a line that says "fix: ..."
-    assert res.stdout.splitlines()[-1].startswith("ready: 3 warnings above"), res.stdout  # and 2 devices not checked
+    assert res.stdout.splitlines()[-1].startswith("ready: 4 warnings above"), res.stdout  # 2 devices not checked, names unset
 
 
 def test_the_verdict_counts_problems_and_warnings():
