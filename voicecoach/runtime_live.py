@@ -279,10 +279,10 @@ class Live:
         suspended = pause_suspended(clock, spec)
         coach = Coach(config.pause, has_checkin=checkins is not None, suspended=suspended)
         router = Router(coach, flow, checkins, anytime=app.anytime_commands(config))
-        suggestion = coach.suggestion_text()  # no model to load: it will be said in the clap wording
-        clap_only = listener is not None and listener.model_path is None
-        _prepare_in_background(speaker, [listener.pack.clap_wording(suggestion) if clap_only and listener else
-                                         suggestion])
+        suggestion = coach.suggestion_text()
+        if listener is not None and listener.model_path is None:  # no model to load: said in the clap wording
+            suggestion = listener.pack.clap_wording(suggestion)
+        _prepare_in_background(speaker, [suggestion])
         live: Live | None = None
 
         def notify(notice: Notice) -> None:
