@@ -181,3 +181,16 @@ def test_a_questions_own_choices_are_heard_as_themselves_and_win_over_a_command(
 def test_a_pack_names_the_commands_it_cannot_say():
     pack = pack_from_dict({"commands": {"yes": ["ja"]}}, "xx.toml")
     assert pack.missing(frozenset({Command.YES, Command.NOT_NOW, Command.NEXT})) == [Command.NOT_NOW, Command.NEXT]
+
+
+def test_the_clap_only_wording_replaces_the_spoken_answers_and_keeps_through_a_restricted_pack():
+    pack = load_language("en").restricted(frozenset({Command.YES}))
+    assert pack.clap_wording("Is now a good time? Say yes, or not now.") == \
+        "Is now a good time? Clap twice for yes, or stay quiet for not now."
+    assert load_language("ko").clap_wording("Say yes, or not now.") == "Say yes, or not now."  # no table: as written
+
+
+@pytest.mark.parametrize("table", [["Say yes"], {"Say yes": 2}, {"": "Clap"}])
+def test_a_bad_clap_only_table_names_the_table(table):
+    with pytest.raises(InputError, match=r"\[clap_only\]"):
+        pack_from_dict({"commands": {"yes": ["yes"]}, "clap_only": table}, "pack.toml")

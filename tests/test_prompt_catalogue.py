@@ -17,6 +17,7 @@ import tomllib
 from pathlib import Path
 
 import voicecoach
+from voicecoach.asr.lang import load_language
 from voicecoach.config import PauseSettings
 
 PACKAGE = Path(voicecoach.__file__).parent
@@ -88,6 +89,8 @@ def catalogue() -> list[tuple[str, str]]:
     out += [(f"checkin/builtin/{p.name}", t) for p in sorted((PACKAGE / "checkin" / "builtin").glob("*.toml"))
             for t in _from_script(p)]
     out.append(("config.py PauseSettings.phrase", PauseSettings().phrase))
+    clap = load_language("en").clap_wording  # each prompt as said while only the double clap is heard
+    out += [(f"{where} (no speech model)", clap(t)) for where, t in out if clap(t) != t]
     return out
 
 
@@ -98,7 +101,9 @@ def test_the_catalogue_reaches_every_kind_of_prompt():
                      "Welcome back.", "Shall I delete it?", "Sorry, something went wrong.", "Okay, moving on.",
                      "That's okay. Another time.", "your nightly check-in", "Who would like to begin?",
                      "please talk for about", "voicecoach can't start", "Just checking",
-                     "{listener}, this is your time to listen"):
+                     "{listener}, this is your time to listen",
+                     "Is now a good time? Clap twice for yes, or stay quiet for not now.",
+                     "Clap twice for okay, or stay quiet for not now."):
         assert expected in texts, expected
     assert len(catalogue()) > 100
 
@@ -107,6 +112,19 @@ def test_no_prompt_orders_a_partner_about_judges_one_or_takes_a_side():
     found = [f"{where}: {text!r} ({why})" for where, text in catalogue() for pattern, why in JUDGING
              if re.search(pattern, text, re.IGNORECASE)]
     assert found == [], "\n".join(found)
+
+
+def test_without_a_speech_model_no_prompt_asks_for_a_spoken_yes():
+    """Only the double clap is heard then: every invitation to say yes (or okay) becomes one to clap twice."""
+    clap = load_language("en").clap_wording
+    spoken = [f"{where}: {clap(text)!r}" for where, text in catalogue()
+              if re.search(r"\bsay (yes|okay)\b", clap(text), re.IGNORECASE)]
+    assert spoken == [], "\n".join(spoken)
+    said = {text: clap(text) for _, text in catalogue()}
+    assert said["Shall I delete it? Say yes to delete it, or not now to keep it."] == \
+        "Shall I delete it? Clap twice for yes to delete it, or stay quiet to keep it."  # silence keeps the note
+    confirm = "{speaker}, did {listener} get it? Say yes, or not now if something was missed."
+    assert "quiet" not in said[confirm]  # silence there goes on as if it was right: not offered as "not now"
 
 
 def test_the_scan_catches_the_phrasings_it_is_for():

@@ -222,6 +222,8 @@ class Session:
         self.on_line = on_line or (lambda line: None)
         self.notify = notify or (lambda notice: None)
         self.recent: list[str] = []
+        # the prompts' answer wording while only the double clap is heard (the listener's language pack sets it)
+        self.clap_wording: Callable[[str], str] | None = None
         self.tick_hooks: list[Callable[[], None]] = []  # called at the end of every tick, on the loop thread
         # commands an extension answers (the home page's "pairing code"); the router says when
         self.command_hooks: dict[Command, Callable[[], str]] = {}
@@ -368,12 +370,20 @@ class Session:
 
     # --- effects ----------------------------------------------------------------------------------------------
 
+    def worded(self, text: str) -> str:
+        """A prompt as it is said now: while the listener has no speech model (none installed, or still loading,
+        or it failed), "Say yes, or not now." tells the truth instead ("Clap twice for yes, or stay quiet ...")."""
+        if self.clap_wording is None or self.listener is None or self.listener.has_model:
+            return text
+        return self.clap_wording(text)
+
     def _carry_out(self, effects: Iterable[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Say):
-                self.on_line(f"voicecoach: {effect.text}")
-                self.notify(Said(effect.text))
-                self.speaker.say(effect.text)
+                text = self.worded(effect.text)
+                self.on_line(f"voicecoach: {text}")
+                self.notify(Said(text))
+                self.speaker.say(text)
             elif isinstance(effect, StopSpeaking):
                 self.speaker.stop()
             elif isinstance(effect, Snooze):

@@ -278,7 +278,10 @@ class Live:
         suspended = pause_suspended(clock, spec)
         coach = Coach(config.pause, has_checkin=checkins is not None, suspended=suspended)
         router = Router(coach, flow, checkins, anytime=app.anytime_commands(config))
-        _prepare_in_background(speaker, [coach.suggestion_text()])
+        suggestion = coach.suggestion_text()
+        if listener is not None and listener.model_path is None:  # no model to load: said in the clap wording
+            suggestion = listener.pack.clap_wording(suggestion)
+        _prepare_in_background(speaker, [suggestion])
         live: Live | None = None
 
         def notify(notice: Notice) -> None:
@@ -305,6 +308,7 @@ class Live:
         recognizer_thread = None
         if listener is not None:
             recognizer_thread = _attach_listener(session, listener, spec)
+            session.clap_wording = listener.pack.clap_wording  # until the model loads (or if it never does)
             app.load_in_background(listener, lambda ok, why: session.call_soon(
                 lambda: notify(Health(Part.SPEECH_MODEL, ok, why))))
         live = cls(config, spec, session, speaker, listener, journal)

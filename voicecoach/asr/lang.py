@@ -69,6 +69,8 @@ class LanguagePack:
     model: str = ""
     source: str = "<memory>"
     options: tuple[str, ...] = ()  # a question's own choices, heard as themselves (they win over a command)
+    # How a prompt says to answer when only the double clap is heard (no speech model): (spoken, instead) pairs
+    clap_only: tuple[tuple[str, str], ...] = ()
     _index: dict[tuple[str, ...], Reply] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -83,7 +85,14 @@ class LanguagePack:
     def restricted(self, commands: frozenset[Command], options: tuple[str, ...] = ()) -> "LanguagePack":
         """The phrases of ``commands`` only, plus ``options``: what one question listens for."""
         return LanguagePack(self.code, self.name, {c: p for c, p in self.commands.items() if c in commands},
-                            self.model, self.source, tuple(options))
+                            self.model, self.source, tuple(options), self.clap_only)
+
+    def clap_wording(self, text: str) -> str:
+        """``text`` as said when no speech model is loaded: each ``[clap_only]`` phrase ("Say yes") replaced by
+        its clap wording ("Clap twice for yes"), so a prompt never asks for an answer nobody can give by voice."""
+        for spoken, instead in self.clap_only:
+            text = text.replace(spoken, instead)
+        return text
 
     def missing(self, commands: frozenset[Command]) -> list[Command]:
         """Those of ``commands`` this pack has no phrase for, in registry order."""
@@ -134,7 +143,7 @@ class LanguagePack:
 
 def pack_from_dict(data: dict, source: str) -> LanguagePack:
     """Validate a parsed TOML pack; errors name the file, the key and the fix."""
-    known = {"code", "name", "model", "commands"}
+    known = {"code", "name", "model", "commands", "clap_only"}
     for key in data:
         if key not in known:
             raise InputError(f"{source}: unknown key '{key}' (known keys: {', '.join(sorted(known))})")
@@ -163,7 +172,16 @@ def pack_from_dict(data: dict, source: str) -> LanguagePack:
             raise InputError(f"{source}: {key} must be a string")
     code = data.get("code") or Path(source).stem
     return LanguagePack(code=code, name=data.get("name", code), commands=commands, model=data.get("model", ""),
-                        source=source)
+                        source=source, clap_only=_clap_only(data.get("clap_only", {}), source))
+
+
+def _clap_only(table: object, source: str) -> tuple[tuple[str, str], ...]:
+    """The ``[clap_only]`` table: each spoken phrase of a prompt mapped to what is said without a speech model."""
+    if not isinstance(table, dict) or not all(isinstance(k, str) and k and isinstance(v, str)
+                                              for k, v in table.items()):
+        raise InputError(f"{source}: [clap_only] must map phrases of the prompts (\"Say yes\") to what is said "
+                         "instead when only the double clap is heard (\"Clap twice for yes\")")
+    return tuple(table.items())
 
 
 def read_pack(path: Path) -> LanguagePack:
