@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -133,8 +132,9 @@ def _wait_out_quiet_hours(args: argparse.Namespace) -> None:
         scheduler = RitualScheduler(KioskSettings(nightly_time="", weekly_day="", quiet_start=start, quiet_end=end))
     except ValueError:  # a quiet time the file writes wrongly: the default quiet hours
         scheduler = RitualScheduler(KioskSettings(nightly_time="", weekly_day=""))
+    clock = MonotonicClock()
     try:
-        now = _now_function(args, MonotonicClock())
+        now = _now_function(args, clock)
     except InputError:  # a bad --pretend-time: the settings file's error is the one to report
         return
     if not scheduler.in_quiet_hours(now()):
@@ -142,7 +142,7 @@ def _wait_out_quiet_hours(args: argparse.Namespace) -> None:
     emit(f"quiet hours now ({scheduler.describe().removeprefix('no rituals scheduled, ')}): it says so out loud "
          "when they end")
     while scheduler.in_quiet_hours(now()):
-        time.sleep(1.0)
+        clock.sleep(1.0)
 
 
 def _raw_table(args: argparse.Namespace, name: str) -> dict:
