@@ -11,10 +11,10 @@ import os
 import shutil
 import sys
 import threading
-import time
 import unicodedata
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
+from .clock import MonotonicClock
 from .coach import CoachState, Mode
 from .commands import Command
 
@@ -323,7 +323,7 @@ def _wait_in_foreground(fd: int, step_s: float = 0.25) -> bool:
     while True:
         if _in_background(fd):
             was_background = True
-            time.sleep(step_s)
+            MonotonicClock().sleep(step_s)
             continue
         if was_background or select.select([fd], [], [], step_s)[0]:
             return was_background

@@ -28,13 +28,12 @@ import atexit
 import logging
 import queue
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
-from ..clock import suspended_clock
+from ..clock import MonotonicClock, suspended_clock
 from ..errors import DeviceError, InputError
 from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
 from .server import DigitalSilence, monitor_as_default
@@ -429,13 +428,14 @@ class MicSource:
         block, and took the microphone for lost: it was reopened and PortAudio started anew, which cut the
         speaker's prompt of that moment (shown as text instead)."""
         step = min(self.stall_s, STALL_STEP_S)
+        clock = MonotonicClock()
         waited = 0.0
         while True:
-            began = time.monotonic()
+            began = clock.now()
             try:
                 return self._queue.get(timeout=step)
             except queue.Empty:
-                waited += min(time.monotonic() - began, step)
+                waited += min(clock.now() - began, step)
                 if self._closed or waited >= self.stall_s - 1e-6:
                     raise
 
