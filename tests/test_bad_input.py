@@ -478,3 +478,34 @@ def test_an_empty_device_name_is_refused_like_the_other_empty_options(args, stor
                                f"voicecoach devices), or leave {option} out for the configured device")
     assert "  alone" not in result.stderr and result.stdout == ""
     assert stored() == before
+
+
+def _as_a_user() -> list[str]:
+    """A command prefix under which file modes count: nothing for a user, ``setpriv`` without CAP_DAC_OVERRIDE for
+    root (as the CI and the sweep run), so a chmod 000 file is unreadable as it is for the couple."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("root without setpriv: file modes are not enforced")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+
+
+@pytest.mark.parametrize("args", [("analyze", "{wav}"), ("listen", "--no-ui", "--fast", "--file", "{wav}"),
+                                  ("calibrate", "--from-wav", "{wav}", "{wav}")])
+def test_an_unreadable_recording_says_this_user_may_not_read_it_and_how_to_fix_it(args, tmp_path, stored, tmp_home):
+    """Was "talk.wav: cannot open (Permission denied)": the problem, but no fix (found by scripts/hostile_sweep.py)."""
+    import subprocess
+
+    from conftest import cli_command
+
+    wav = _pcm_wav(tmp_path / "talk.wav", (_tone(2) * 32767).astype(np.int16))
+    wav.chmod(0)
+    before = stored()
+    result = subprocess.run(_as_a_user() + cli_command() + [a.format(wav=wav) for a in args], env=tmp_home.env,
+                            capture_output=True, text=True, timeout=60)
+    _one_line_error(result, 2, f"{wav}: this user may not read it (permission denied); make it readable with: "
+                               f"chmod u+r FILE, or give a copy this user can read")
+    assert stored() == before

@@ -334,3 +334,56 @@ def test_a_file_a_few_bytes_short_says_how_much_is_missing(tmp_path):
     cut = make_wav(tmp_path / "cut.wav", tone(16000), data_size=4 * 16000 * 2)
     with pytest.raises(WavError, match=r"promises 4\.00 s of audio but the file holds 0\.50 s"):
         read_header(cut)
+
+
+# --- recordings in another format, and paths that cannot be opened (the hostile-input sweep) -----------------------
+
+OTHER_FORMATS = {  # what a phone, a recorder app or a download gives, renamed .wav
+    "MP3 with ID3 tags": (b"ID3\x03\x00\x00\x00\x00\x00\x21" + bytes(33) + b"\xff\xfb\x90\x64" * 50, "an MP3"),
+    "MP3 without tags": (b"\xff\xfb\x90\x64" * 50, "an MP3"),
+    "FLAC": (b"fLaC\x00\x00\x00\x22" + bytes(200), "a FLAC"),
+    "Ogg (Vorbis or Opus)": (b"OggS\x00\x02" + bytes(200), "an Ogg"),
+    "M4A (a phone's voice memo)": (b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00" + bytes(200), "an M4A"),
+    "WebM": (b"\x1a\x45\xdf\xa3" + bytes(200), "a WebM"),
+    "AMR": (b"#!AMR\n" + bytes(200), "an AMR"),
+}
+
+
+@pytest.mark.parametrize("kind", OTHER_FORMATS)
+def test_a_compressed_recording_named_wav_is_named_with_a_converter_that_reads_it(tmp_path, kind):
+    """An MP3 renamed .wav was "not a WAV file (no RIFF/WAVE header); convert it with: sox IN -r 16000 ...": sox as
+    Debian and Raspberry Pi OS install it reads no MP3, M4A or WebM ("no handler for file extension"), so the fix
+    given did not work. Now the format is named and the command given is ffmpeg's, which reads them all."""
+    data, named = OTHER_FORMATS[kind]
+    path = tmp_path / "talk.wav"
+    path.write_bytes(data)
+    with pytest.raises(WavError) as err:
+        read_wav(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and f"{named} recording" in message, message
+    assert "not a WAV file" in message and "convert it with: ffmpeg -i IN -ac 1 -ar 16000 OUT.wav" in message, message
+    assert "\n" not in message
+
+
+def test_text_or_unknown_bytes_still_suggest_sox(tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("these are my notes\n")
+    with pytest.raises(WavError, match=r"not a WAV file \(no RIFF/WAVE header\); convert it with: sox"):
+        read_wav(path)
+
+
+def test_a_symbolic_link_in_a_loop_or_to_nothing_is_named_as_such(tmp_path):
+    """Was "cannot open (Too many levels of symbolic links)" and "no such file" for a link whose recording had
+    been moved: neither said that a link was the problem, or what to give instead."""
+    import os
+
+    os.symlink("b.wav", tmp_path / "a.wav")
+    os.symlink("a.wav", tmp_path / "b.wav")
+    os.symlink(tmp_path / "moved.wav", tmp_path / "talk.wav")
+    with pytest.raises(WavError) as err:
+        read_wav(tmp_path / "a.wav")
+    assert "is a symbolic link that leads round in a loop" in str(err.value), err.value
+    assert "give the recording's own path" in str(err.value)
+    with pytest.raises(WavError) as err:
+        read_wav(tmp_path / "talk.wav")
+    assert f"is a symbolic link to {tmp_path / 'moved.wav'}, which does not exist" in str(err.value), err.value

@@ -9,6 +9,7 @@ would need terabytes for its resampling filter, one claiming 1 Hz 16,000 times t
 
 from __future__ import annotations
 
+import os
 import stat
 import struct
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from ..errors import InputError
 from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
 
 FIX_HINT = "convert it with: sox IN -r 16000 -c 1 -b 16 OUT.wav"
+FFMPEG_HINT = "convert it with: ffmpeg -i IN -ac 1 -ar 16000 OUT.wav"  # for compressed formats sox cannot read
 TRUNCATED_FIX = "sox --ignore-length IN OUT.wav"  # a recorder that died before it ended the file, too
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # written by recorders that never went back to fix the header
@@ -80,18 +82,21 @@ def read_header(path: Path | str) -> WavInfo:
         size = st.st_size
         f = path.open("rb")
     except FileNotFoundError:
-        raise _fail(path, "no such file") from None
+        raise _fail(path, _link_problem(path) or "no such file") from None
     except IsADirectoryError:
         raise _fail(path, f"is a directory, not a WAV file (give the recordings in it, e.g. "
                           f"{path / '*.wav'})") from None
+    except PermissionError:
+        raise _fail(path, "this user may not read it (permission denied); make it readable with: chmod u+r FILE, "
+                          "or give a copy this user can read") from None
     except OSError as exc:
-        raise _fail(path, f"cannot open ({exc.strerror})") from None
+        raise _fail(path, _link_problem(path) or f"cannot open ({exc.strerror})") from None
     with f:
         if size == 0:
             raise _fail(path, "empty file (0 bytes)")
         head = f.read(12)
         if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
-            raise _fail(path, f"not a WAV file (no RIFF/WAVE header); {FIX_HINT}")
+            raise _fail(path, _not_wav(path, head))
         if head[:4] == b"RIFX":
             raise _fail(path, f"big-endian WAV (RIFX) is not supported; {FIX_HINT}")
         fmt = None
@@ -125,6 +130,43 @@ def read_header(path: Path | str) -> WavInfo:
                 return info
             else:
                 f.seek(csize + (csize % 2), 1)
+
+
+def _link_problem(path: Path) -> str | None:
+    """What is wrong with ``path`` when it is a symbolic link that cannot be followed, with the fix; else None."""
+    from ..paths import dangling_link
+
+    broken = dangling_link(path)
+    if broken is None:
+        return None
+    target, _ = broken
+    try:
+        os.stat(path.parent / target)
+    except FileNotFoundError:
+        return f"is a symbolic link to {path.parent / target}, which does not exist (moved, or on a drive not " \
+               f"connected?); give the recording's own path"
+    except OSError:
+        pass
+    return "is a symbolic link that leads round in a loop (to itself, through other links); give the recording's " \
+           "own path"
+
+
+# Recordings of other formats that phones, recorder apps and downloads give, by their first bytes. Debian's and
+# Raspberry Pi OS's sox reads none of the compressed ones without extra packages (MP3 needs libsox-fmt-mp3; M4A,
+# WebM and AMR it never reads): ffmpeg reads them all, so that is the converter named for them.
+_OTHER_FORMATS = ((b"ID3", "an MP3"), (b"\xff\xfb", "an MP3"), (b"\xff\xf3", "an MP3"), (b"\xff\xf2", "an MP3"),
+                  (b"\xff\xfa", "an MP3"), (b"fLaC", "a FLAC"), (b"OggS", "an Ogg"), (b"\x1a\x45\xdf\xa3", "a WebM"),
+                  (b"#!AMR", "an AMR"), (b"\xff\xf1", "an AAC"), (b"\xff\xf9", "an AAC"))
+
+
+def _not_wav(path: Path, head: bytes) -> str:
+    """The problem and its fix for a file without a RIFF/WAVE header: the format named when it is a known one."""
+    kind = next((name for magic, name in _OTHER_FORMATS if head.startswith(magic)), None)
+    if head[4:8] == b"ftyp":
+        kind = "an M4A"  # MP4 audio: an iPhone's or an Android recorder's voice memo
+    if kind is None:
+        return f"not a WAV file (no RIFF/WAVE header); {FIX_HINT}"
+    return f"{kind} recording, not a WAV file (only its name ends in .wav); {FFMPEG_HINT}"
 
 
 def _shortfall(fmt: tuple[int, int, int, bool], declared: int, held: int) -> str:
