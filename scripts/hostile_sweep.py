@@ -58,6 +58,7 @@ class Home:
 
     root: Path
     env: dict[str, str] = field(default_factory=dict)
+    data_on: Path | None = None  # where the data folder is while the case runs, when not in root (a full disk)
 
     @property
     def cfg(self) -> Path:
@@ -97,6 +98,7 @@ class Case:
     tty_cols: int = 0  # run on a pseudo-terminal this wide
     stdin: str | None = ""  # text fed to stdin ("" is an empty stdin; None keeps a terminal's)
     keeps: bool = True  # the config and the stored talk must survive
+    error_lines: int = 1  # "voicecoach: error:" lines allowed (analyze of several files: one a file, then a count)
     timeout: float = 60.0
 
 
@@ -175,7 +177,7 @@ def make_files(s: Path) -> None:
     os.symlink("loop-a.wav", s / "loop-b.wav")
     os.symlink(s / "gone.wav", s / "dangling.wav")
     shutil.copy(s / "good.wav", s / "my talk.wav")
-    shutil.copy(s / "good.wav", os.fsencode(s) + b"/caf\xe9.wav")
+    shutil.copy(os.fsencode(s / "good.wav"), os.fsencode(s) + b"/caf\xe9.wav")
     shutil.copy(s / "good.wav", s / "unreadable.wav")
     os.chmod(s / "unreadable.wav", 0)
     (s / "readonly").mkdir()
@@ -226,7 +228,8 @@ def kept(home: Home, config_before: bytes | None) -> tuple[bool, str]:
 # --- running -----------------------------------------------------------------------------------------------------
 
 def _expand(text: str, home: Home) -> str:
-    return text.replace("{s}", str(home.scratch)).replace("{cfg}", str(home.cfg)).replace("{data}", str(home.data))
+    data = home.data_on or home.data
+    return text.replace("{s}", str(home.scratch)).replace("{cfg}", str(home.cfg)).replace("{data}", str(data))
 
 
 def _command(case: Case, home: Home) -> list[str] | str:
@@ -251,7 +254,8 @@ def _run_on_tty(cmd: list[str], env: dict[str, str], case: Case) -> tuple[int | 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, case.tty_cols or 80, 0, 0))
     env = dict(env, COLUMNS=str(case.tty_cols or 80), TERM="xterm")
-    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO, start_new_session=True,
+                            preexec_fn=_default_sigint)
     os.close(slave)
     out = b""
     sent = False
@@ -286,6 +290,12 @@ def _run_on_tty(cmd: list[str], env: dict[str, str], case: Case) -> tuple[int | 
     return code, out.decode("utf-8", "replace")
 
 
+def _default_sigint() -> None:
+    """SIGINT as a terminal's foreground program has it: a sweep started in the background (``... &``) would pass
+    its ignored SIGINT on, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_case(case: Case, base: Path) -> Result:
     """Run one case in a fresh home under ``base`` and judge it."""
     root = Path(tempfile.mkdtemp(prefix="case-", dir=base))
@@ -313,7 +323,8 @@ def run_case(case: Case, base: Path) -> Result:
     else:
         try:
             done = subprocess.run(cmd if isinstance(cmd, list) else ["bash", "-c", cmd], env=env, cwd=REPO,
-                                  input=case.stdin.encode(), capture_output=True, timeout=case.timeout)
+                                  input=case.stdin.encode(), capture_output=True, timeout=case.timeout,
+                                  preexec_fn=_default_sigint)
             code, err = done.returncode, done.stderr.decode("utf-8", "replace")
         except subprocess.TimeoutExpired:
             code, err = None, "(timed out)"
@@ -327,9 +338,9 @@ def run_case(case: Case, base: Path) -> Result:
     error_line = errors[0] if errors else (lines[-1] if lines else "")
     if case.expect == "error":
         named = bool(errors) and bool(re.search(case.needle, errors[0], re.I | re.S))
-        one_line = len(errors) == 1
+        one_line = 1 <= len(errors) <= case.error_lines
         exit_ok = code not in (0, None)
-    else:
+    else:  # the needle is what the command should say (a warning), when the case names one
         named = not case.needle or bool(re.search(case.needle, err, re.I | re.S))
         one_line = True
         exit_ok = code == 0 if case.expect == "ok" else code is not None
@@ -401,7 +412,7 @@ def _full_disk(home: Home) -> None:
     except OSError:
         pass  # full
     home.env["VOICECOACH_DATA_DIR"] = str(mount / "data")
-    _full_disk.__dict__.setdefault("mounts", []).append(mount)
+    home.data_on = mount / "data"
 
 
 def _full_disk_cleanup(home: Home) -> None:
@@ -441,23 +452,23 @@ def _both(*preps: Callable[[Home], None]) -> Callable[[Home], None]:
     return prep
 
 
-WAV_CASES: list[tuple[str, str, str, str]] = [
+WAV_CASES: list[tuple[str, str, str]] = [
     # file, expect, needle (analyze's error line)
     ("missing.wav", "error", r"no such file"),
     ("folder.wav", "error", r"director|folder"),
-    ("unreadable.wav", "error", r"permission|cannot read|not readable"),
+    ("unreadable.wav", "error", r"may not read it.*chmod"),
     ("empty.wav", "error", r"empty"),
     ("header-only.wav", "error", r"no audio"),
     ("truncated.wav", "error", r"truncated|missing"),
     ("text.wav", "error", r"not a WAV"),
-    ("mp3.wav", "error", r"MP3"),
-    ("bare-mp3.wav", "error", r"MP3"),
-    ("flac.wav", "error", r"FLAC"),
-    ("ogg.wav", "error", r"Ogg"),
-    ("m4a.wav", "error", r"M4A|MP4|AAC"),
+    ("mp3.wav", "error", r"an MP3 recording.*ffmpeg"),
+    ("bare-mp3.wav", "error", r"an MP3 recording.*ffmpeg"),
+    ("flac.wav", "error", r"a FLAC recording"),
+    ("ogg.wav", "error", r"an Ogg recording"),
+    ("m4a.wav", "error", r"an M4A recording"),
     ("zero-channels.wav", "error", r"channel"),
-    ("loop-a.wav", "error", r"loop|symbolic link"),
-    ("dangling.wav", "error", r"no such file|symbolic link|leads nowhere"),
+    ("loop-a.wav", "error", r"symbolic link that leads round in a loop.*own path"),
+    ("dangling.wav", "error", r"symbolic link to .*does not exist.*own path"),
     ("8k.wav", "ok", ""),
     ("stereo-44k.wav", "ok", ""),
     ("8bit.wav", "ok", ""),
@@ -522,11 +533,17 @@ CONFIG_CASES: list[tuple[str, str | bytes, str, str]] = [
     ("a name with a line break", '[partners]\na_name = "Sam\\nB"\n', "error", r"a_name"),
     ("an empty name", '[partners]\na_name = ""\n', "error", r"a_name"),
     ("a relative journal file", '[journal]\nfile = "us.sqlite3"\n', "error", r"full path"),
-    ("a journal file that is a folder", '[journal]\nfile = "/tmp"\n', "error", r"/tmp.*folder|director"),
+    ("a journal file that is a folder", '[journal]\nfile = "/tmp"\n', "ok", ""),  # config check checks the file;
+    # the journal is voicecoach check's (and every command that opens it refuses it: tests/test_journal_cli.py)
     ("equal quiet hours", '[kiosk]\nquiet_start = "22:00"\nquiet_end = "22:00"\n', "error", r"same time"),
     ("a language with no pack", '[commands]\nlanguage = "xx"\n', "error", r"language"),
     ("a frame length not allowed", "[audio]\nframe_ms = 25\n", "error", r"frame_ms"),
 ]
+
+
+def _config_link_loop(home: Home) -> None:
+    home.config.unlink()
+    os.symlink("config.toml", home.config)
 
 
 def config_cases() -> list[Case]:
@@ -546,7 +563,7 @@ def config_cases() -> list[Case]:
         Case("config", "config.toml unreadable", ["config", "check"], "error", r"permission|cannot read",
              prep=_chmod("{cfg}/config.toml", 0), no_dac=True),
         Case("config", "config.toml a symlink loop", ["config", "check"], "error", r"symbolic link",
-             prep=lambda h: (h.config.unlink(), os.symlink("config.toml", h.config))),
+             prep=_config_link_loop),
         Case("config", "config folder a file", ["config", "check"], "error", r"not a (folder|directory)|a file",
              env={"VOICECOACH_CONFIG_DIR": "{s}/a-file"}),
         Case("config", "config init into a read-only folder", ["config", "init", "{s}/readonly/c.toml"], "error",
@@ -558,31 +575,41 @@ def config_cases() -> list[Case]:
     return cases
 
 
+JOURNAL_STATES: list[tuple[str, Callable[[Home], None] | None, dict[str, str | None], bool, str, str]] = [
+    # (state, prep, env, no_dac, what a reader does (report, export), the problem named)
+    ("corrupt journal", _write("{data}/journal.sqlite3", b"SQLite format 3\x00" + bytes(8000)), {}, False, "error",
+     r"damaged|corrupt|not a journal|malformed"),
+    ("a page destroyed", _corrupt_page, {}, False, "any", r"damaged|corrupt|malformed"),
+    ("newer schema", _newer_schema, {}, False, "error", r"newer"),
+    ("locked by another program", _locked, {}, False, "ok", r"another program|locked"),
+    ("full disk", _full_disk, {}, False, "ok", r"disk|space|full"),
+    ("read-only data folder", _chmod("{data}", 0o500), {}, True, "ok", r"read-only|writable|permission"),
+    ("unreadable journal", _chmod("{data}/journal.sqlite3", 0), {}, True, "error",
+     r"may not read|permission|cannot (use|read)|readable"),
+    ("data folder a file", None, {"VOICECOACH_DATA_DIR": "{s}/a-file"}, False, "error", r"a-file.*(file|folder)"),
+]
+
+
 def journal_cases() -> list[Case]:
-    """The journal and the data folder: read-only, full, corrupt, newer, locked."""
+    """The journal and the data folder: corrupt, newer, locked, full, read-only, unreadable, in the way of a file.
+
+    A reader (report, export) must read what it can or refuse in one line; ``listen --file`` goes on without the
+    journal, saying why; ``erase`` must refuse in one line when it cannot erase, never say it did."""
     reads = [["report"], ["journal", "export"]]
-    writes = [["listen", "--no-ui", "--fast", "--file", "{s}/good.wav"], ["journal", "erase", "--yes"],
-              ["checkin", "weather", "--answers", "not_now", "--to", "{s}/w.wav"]]
+    listen = ["listen", "--no-ui", "--fast", "--file", "{s}/good.wav"]
+    erase = ["journal", "erase", "--yes"]
     cases = []
-    for args in reads + writes:
-        label = " ".join(a for a in args[:2] if not a.startswith("-"))
-        is_erase = "erase" in args
-        cases += [
-            Case("journal", f"{label}: corrupt journal", args, "error", r"damaged|corrupt|not a journal|malformed",
-                 prep=_write("{data}/journal.sqlite3", b"SQLite format 3\x00" + os.urandom(8000)), keeps=False),
-            Case("journal", f"{label}: a page destroyed", args, "any", "", prep=_corrupt_page, keeps=False),
-            Case("journal", f"{label}: newer schema", args, "error", r"newer", prep=_newer_schema, keeps=False),
-            Case("journal", f"{label}: locked by another program", args, "error" if is_erase else "any",
-                 r"another program|locked", prep=_locked, keeps=True, timeout=90),
-            Case("journal", f"{label}: full disk", args, "error" if is_erase else "any",
-                 r"disk|space|full", prep=_full_disk),
-            Case("journal", f"{label}: read-only data folder", args, "error" if is_erase else "any",
-                 r"read-only|writable|permission", prep=_chmod("{data}", 0o500), no_dac=True),
-            Case("journal", f"{label}: unreadable journal", args, "error" if not args[0] == "checkin" else "any",
-                 r"permission|cannot (use|read)|readable", prep=_chmod("{data}/journal.sqlite3", 0), no_dac=True),
-            Case("journal", f"{label}: data folder a file", args, "error" if is_erase or args in reads else "any",
-                 r"not a (folder|directory)|a file", env={"VOICECOACH_DATA_DIR": "{s}/a-file"}),
-        ]
+    for state, prep, env, no_dac, reader, needle in JOURNAL_STATES:
+        keeps = state not in ("corrupt journal", "a page destroyed", "newer schema")
+        for args in reads:
+            cases.append(Case("journal", f"{' '.join(args)}: {state}", args, reader, needle if reader == "error" else "",
+                              prep=prep, env=dict(env), no_dac=no_dac, keeps=keeps, timeout=90))
+        cases.append(Case("journal", f"listen --file: {state}", listen, "any" if state != "a page destroyed" else "any",
+                          "" if state in ("read-only data folder", "a page destroyed") else needle, prep=prep,
+                          env=dict(env), no_dac=no_dac, keeps=keeps, timeout=90))
+        if state not in ("a page destroyed",):
+            cases.append(Case("journal", f"journal erase --yes: {state}", erase, "error", needle, prep=prep,
+                              env=dict(env), no_dac=no_dac, keeps=False, timeout=90))
     return cases
 
 
@@ -664,7 +691,7 @@ def args_cases() -> list[Case]:
         Case("args", "--debug --quiet together", ["--debug", "--quiet", "config", "check"], "any", r""),
         Case("args", "analyze the same file twice", ["analyze", "{s}/good.wav", "{s}/good.wav"], "ok", ""),
         Case("args", "analyze a good and a bad file", ["analyze", "{s}/good.wav", "{s}/empty.wav"], "error",
-             r"empty"),
+             r"empty", error_lines=2),
     ]
 
 

@@ -509,3 +509,59 @@ def test_an_unreadable_recording_says_this_user_may_not_read_it_and_how_to_fix_i
     _one_line_error(result, 2, f"{wav}: this user may not read it (permission denied); make it readable with: "
                                f"chmod u+r FILE, or give a copy this user can read")
     assert stored() == before
+
+
+def test_a_file_where_the_config_folder_should_be_is_named_not_taken_for_no_settings(tmp_path, run_cli, tmp_home):
+    """XDG_CONFIG_HOME set to a file: "config OK ... (not present: defaults in use)", every command on the defaults
+    (other names, no quiet hours), as for a link leading nowhere; config init said "Not a directory (check the
+    folder ...)" without naming which (found by scripts/hostile_sweep.py)."""
+    blocking = tmp_path / "dotfile"
+    blocking.write_text("x\n")
+    env = {k: v for k, v in tmp_home.env.items() if k != "VOICECOACH_CONFIG_DIR"}
+    env["XDG_CONFIG_HOME"] = str(blocking)
+    for args in (("config", "check"), ("report",), ("journal", "export")):
+        result = run_cli(*args, env=env)
+        _one_line_error(result, 2, f"{blocking} is a file, not a folder, so no config can be there; move that file "
+                                   f"aside, or set XDG_CONFIG_HOME (or VOICECOACH_CONFIG_DIR) to a folder")
+    result = run_cli("config", "init", env=env)
+    _one_line_error(result, 2, f"{blocking} is a file, not a folder (move that file aside, or give another path)")
+    assert blocking.read_text() == "x\n"
+
+
+def test_a_file_where_the_data_folder_should_be_is_named_not_taken_for_an_empty_journal(tmp_path, run_cli,
+                                                                                          tmp_home):
+    """VOICECOACH_DATA_DIR (or XDG_DATA_HOME) set to a file: report "Nothing in the journal", export an empty
+    journal and erase "nothing to erase", each exit 0, though the couple's talks are elsewhere; listen said only
+    "cannot use it (Not a directory)" (found by scripts/hostile_sweep.py)."""
+    blocking = tmp_path / "dotfile"
+    blocking.write_text("x\n")
+    env = dict(tmp_home.env, VOICECOACH_DATA_DIR=str(blocking / "voicecoach"))
+    wanted = (f"{blocking} is a file, not a folder, so there can be no journal there; move that file aside, or set "
+              f"VOICECOACH_DATA_DIR (or [journal] file) to a folder's path")
+    for args in (("report",), ("journal", "export"), ("journal", "erase", "--yes")):
+        result = run_cli(*args, env=env)
+        _one_line_error(result, 1, wanted)
+    assert blocking.read_text() == "x\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_config_saved_as_utf16_without_a_byte_order_mark_is_named(encoding, tmp_path, run_cli, tmp_home):
+    """Was "invalid TOML: Invalid initial character for a key part (at line 1, column 2) (fix the line, or
+    recreate with: voicecoach config init --force)": a line that looks right, and a fix that throws the settings
+    away. With the mark it was already named."""
+    config = tmp_path / "config.toml"
+    config.write_bytes('[partners]\na_name = "Sam"\n'.encode(encoding))
+    result = run_cli("--config", config, "config", "check", env=tmp_home.env)
+    _one_line_error(result, 2, "not a UTF-8 text file: it is saved as UTF-16 (\"Unicode\" in Windows Notepad); "
+                               "save it again as UTF-8")
+    assert "--force" not in result.stderr
+
+
+def test_a_config_of_zero_bytes_says_it_was_damaged(tmp_path, run_cli, tmp_home):
+    """A file an editor was saving when the power went (a kiosk's Pi): "invalid TOML: Invalid statement (at line 1,
+    column 1)" on a file that shows nothing wrong in most editors."""
+    config = tmp_path / "config.toml"
+    config.write_bytes(bytes(4096))
+    result = run_cli("--config", config, "config", "check", env=tmp_home.env)
+    _one_line_error(result, 2, "it holds only zero bytes (4,096): it was damaged (a power cut while an editor saved "
+                               "it?); put a backup in its place, or recreate with: voicecoach config init --force")

@@ -254,13 +254,23 @@ def load_config_file(file: Path) -> Config:
     """The config in ``file``, or the defaults when nothing is there; a symbolic link there that leads nowhere is
     an InputError (:func:`broken_link`), never the defaults. For a reader that looks again and again (the page)."""
     if not file.exists():
-        broken = broken_link(file)
+        broken = broken_link(file) or _file_in_the_way(file)
         if broken:
             raise InputError(broken)
         return Config()
     data = read_toml_file(file, "config", "is this the right file? If it is, save it as UTF-8",
                           "fix the line, or recreate with: voicecoach config init --force", example="config.toml")
     return config_from_dict(data, str(file))
+
+
+def _file_in_the_way(file: Path) -> str | None:
+    """The one-line error for a config path one of whose folders is a file (``XDG_CONFIG_HOME`` set to a file), or
+    None. The settings cannot be there, so running on the defaults ("not present") would be silent."""
+    blocking = paths.file_in_the_way(file)
+    if blocking is None:
+        return None
+    return (f"config {file}: {blocking} is a file, not a folder, so no config can be there; move that file aside, "
+            f"or set XDG_CONFIG_HOME (or VOICECOACH_CONFIG_DIR) to a folder, or give the file with --config FILE")
 
 
 def broken_link(file: Path) -> str | None:

@@ -153,6 +153,15 @@ def dangling_link(path: Path) -> tuple[str, str] | None:
     return None   # followed meanwhile
 
 
+def file_in_the_way(path: Path | str) -> Path | None:
+    """The nearest of ``path``'s parent folders that exists but is not a folder (a file where the config or data
+    folder should be: ``XDG_DATA_HOME`` set to a file), or None when the nearest existing parent is a folder."""
+    for parent in Path(path).parents:
+        if os.path.lexists(parent):
+            return None if parent.is_dir() else parent
+    return None
+
+
 def is_inside(path: Path | str, folder: Path | str) -> bool:
     """True when ``path`` (symlinks and ``..`` resolved) lies strictly inside ``folder``."""
     resolved = Path(path).resolve()

@@ -58,6 +58,12 @@ def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missin
     """
     try:
         raw = read_regular_file(path, label)
+        if raw and not raw.strip(b"\x00"):  # tomllib: "Invalid statement (at line 1, column 1)"
+            anew = toml_fix.split(", or ")[-1] if ", or " in toml_fix else "write it again"
+            raise InputError(f"{path}: it holds only zero bytes ({len(raw):,}): it was damaged (a power cut while "
+                             f"an editor saved it?); put a backup in its place, or {anew}")
+        if _utf16_without_bom(raw):  # valid UTF-8 to the decoder (a NUL after each letter), nonsense to tomllib
+            raise UnicodeDecodeError("utf-8", raw[:2], 0, 1, "UTF-16 without a byte order mark")
         return tomllib.loads(raw.decode("utf-8-sig"))  # -sig: Windows editors may start with a BOM
     except FileNotFoundError:
         if missing is None:
@@ -100,11 +106,21 @@ def table_twice(text: str, message: str) -> str | None:
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
+def _utf16_without_bom(raw: bytes) -> bool:
+    """True for text saved as UTF-16 with no byte order mark ("UTF-16 LE" in some editors, PowerShell's
+    ``Out-File -Encoding unicode`` piped through tools that drop it): a zero byte beside each ASCII letter. It
+    decodes as UTF-8, so tomllib said "Invalid initial character for a key part (at line 1, column 2)" and
+    suggested ``config init --force``, which throws the settings away."""
+    head = raw[:400]
+    return len(head) >= 4 and any(head) and (head[1::2].count(0) >= len(head) // 2 * 0.9 or
+                               head[0::2].count(0) >= len(head) // 2 * 0.9)
+
+
 def utf16_hint(raw: bytes, otherwise: str) -> str:
     """The end of a "not a UTF-8 text file" error for a file's bytes ``raw``: one saved as UTF-16 (Windows
-    Notepad's "Unicode", which starts with its byte order mark) is told how to save it instead; any other gets
-    `` (otherwise)``."""
-    if raw[:2] in _UTF16_BOMS:
+    Notepad's "Unicode", which starts with its byte order mark, or the same without it) is told how to save it
+    instead; any other gets `` (otherwise)``."""
+    if raw[:2] in _UTF16_BOMS or _utf16_without_bom(raw):
         return ": it is saved as UTF-16 (\"Unicode\" in Windows Notepad); save it again as UTF-8"
     return f" ({otherwise})"
 

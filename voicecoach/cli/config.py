@@ -107,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the disk's failure, not the user's input
                 raise VoicecoachError(f"cannot write {target}: {exc.strerror} (free some space and run it again; "
                                       f"the file there is unchanged)") from None
+            blocking = paths.file_in_the_way(target)
+            if blocking is not None:  # was "Not a directory (check the folder ...)": which of them?
+                raise InputError(f"cannot write {target}: {blocking} is a file, not a folder (move that file "
+                                 f"aside, or give another path)") from None
             raise InputError(f"cannot write {target}: {exc.strerror} (check the folder, or give another path "
                              f"with --config FILE)") from None
         print(f"wrote {target}" + (f" (your old file is {backup})" if kept else

@@ -53,6 +53,9 @@ def _unavailable(path: Path, exc: BaseException) -> JournalUnavailable:
         return JournalUnavailable(f"journal {path}: it is a folder, not a file; set [journal] file to a file's path "
                                   f"(e.g. {path / 'journal.sqlite3'}) or move the folder aside - talks are not "
                                   f"recorded until then")
+    in_the_way = _file_in_the_way(path)
+    if in_the_way is not None:
+        return in_the_way
     if _is_busy(exc):  # not the folder nor the disk: another program's write transaction did not end in time
         return JournalUnavailable(f"journal {path}: another program is writing to it and kept it locked "
                                   f"(a second voicecoach, or an SQLite browser with unsaved changes?); close it or "
@@ -87,11 +90,26 @@ def _broken_link(path: Path) -> JournalUnavailable | None:
 
 def present(path: Path) -> bool:
     """True when there is a journal file at ``path``, False when there is none yet; :class:`JournalUnavailable`
-    when ``path`` is a symbolic link that leads nowhere (:func:`_broken_link`)."""
-    broken = _broken_link(path)
+    when ``path`` is a symbolic link that leads nowhere (:func:`_broken_link`) or a file stands where one of its
+    folders should be (:func:`_file_in_the_way`): no journal can be made there, so "none yet" would be wrong."""
+    broken = _broken_link(path) or _file_in_the_way(path, "")
     if broken is not None:
         raise broken
     return path.exists()
+
+
+def _file_in_the_way(path: Path, then: str = " - talks are not recorded until then") -> JournalUnavailable | None:
+    """The error for a journal path one of whose folders is a file (``XDG_DATA_HOME`` or ``VOICECOACH_DATA_DIR``
+    set to a file, a file saved where the folder was), or None. Export and report showed an empty journal, erase
+    said there was nothing to erase, and opening it said only "Not a directory"."""
+    from ..paths import file_in_the_way
+
+    blocking = file_in_the_way(path)
+    if blocking is None:
+        return None
+    return JournalUnavailable(f"journal {path}: {blocking} is a file, not a folder, so there can be no journal "
+                              f"there; move that file aside, or set VOICECOACH_DATA_DIR (or [journal] file) to a "
+                              f"folder's path{then}")
 
 
 def _not_a_file(path: Path) -> JournalUnavailable | None:
