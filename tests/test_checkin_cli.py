@@ -340,3 +340,17 @@ def test_single_keys_follow_the_keyboard_not_where_the_output_goes(no_sound_env,
     finally:
         _close_terminal(proc, keyboard, terminal)
     assert "Traceback" not in "".join(lines)
+
+
+def test_a_live_check_in_with_no_microphone_says_so_as_listen_does(run_cli, no_sound_env, tmp_home):
+    """With no microphone (none plugged in, the sound server down) listen says "waiting for a microphone: ...
+    check with: voicecoach devices"; a check-in said nothing (the retries logged at debug) and asked its questions
+    into the void until they ran out as unanswered (found by scripts/hostile_sweep.py)."""
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
+    result = run_cli("checkin", "weather", "--no-ui", env=env, input="q\n", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    waiting = [line for line in result.stderr.splitlines() if line.startswith("waiting for a microphone: ")]
+    assert len(waiting) == 1, result.stderr
+    assert "check with: voicecoach devices" in waiting[0] and "the keys work (see the keys line above)" in waiting[0]
+    assert "voicecoach is listening" not in result.stdout + result.stderr  # listen's line: a check-in asks at once

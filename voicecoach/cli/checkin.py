@@ -131,6 +131,11 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
     if not answers:  # with no speech model (a fresh install) the keys are the only way to answer "Say yes ..."
         from .. import app
         from ..ui import KEY_HELP
+        from .listen import ListenLines
+
+        # no microphone (none plugged in, the sound server down): said as listen says it. The check-in went on
+        # deaf without a word, its questions running out in silence (the microphone's retries logged at debug)
+        live.observe(ListenLines(line, "see the keys line above", listening_line=False))
 
         notice = app.first_run_notice()  # what voicecoach is and is not: a couple may begin with a check-in
         if notice:

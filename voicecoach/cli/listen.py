@@ -43,16 +43,18 @@ def add_device_args(p: argparse.ArgumentParser) -> None:
 class ListenLines:
     """The lifecycle lines of ``listen``: listening once the microphone (or file) is open, waiting without one."""
 
-    def __init__(self, say_line: Callable[[str], None], keys_help: str) -> None:
+    def __init__(self, say_line: Callable[[str], None], keys_help: str, listening_line: bool = True) -> None:
         self.say_line = say_line
         self.keys_help = keys_help
+        self.listening_line = listening_line  # a check-in prints its keys itself and asks at once: no such line
 
     def notify(self, notice: Notice) -> None:
         """Print what the couple needs to know about the microphone."""
         from ..notices import MicLost, MicOpened, MicWaiting
 
         if isinstance(notice, MicOpened):
-            self.say_line("voicecoach is listening. " + self.keys_help)
+            if self.listening_line:
+                self.say_line("voicecoach is listening. " + self.keys_help)
         elif isinstance(notice, MicWaiting):
             log.warning("waiting for a microphone: %s. Until one is there, the keys work (%s)", notice.reason,
                         self.keys_help)
