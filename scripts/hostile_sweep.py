@@ -47,7 +47,7 @@ from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
-STORED_AT = 1_700_000_000.0  # the stored talk's start, looked for afterwards
+STORED_AT = float(int(time.time()) - 86_400)  # the stored talk's start (yesterday: in the report), looked for after
 CONFIG = '[partners]\na_name = "Sam"\nb_name = "Alex"\n'
 RATE = 16000
 
@@ -555,7 +555,8 @@ def config_cases() -> list[Case]:
             for args in (["report"], ["journal", "export"], ["listen", "--no-ui", "--fast", "--file", "{s}/good.wav"]):
                 cases.append(Case("config", f"{' '.join(args[:2])}: {name}", args, expect, needle, prep=_config(text)))
     cases += [
-        Case("config", "--config missing", ["--config", "{s}/nope.toml", "config", "check"], "error", r"does not exist"),
+        Case("config", "--config missing", ["--config", "{s}/nope.toml", "config", "check"], "error",
+             r"does not exist"),
         Case("config", "--config a folder", ["--config", "{s}", "config", "check"], "error", r"folder"),
         Case("config", "--config unreadable", ["--config", "{s}/unreadable.toml", "config", "check"], "error",
              r"permission|cannot read", prep=_both(_write("{s}/unreadable.toml", CONFIG),
@@ -602,9 +603,10 @@ def journal_cases() -> list[Case]:
     for state, prep, env, no_dac, reader, needle in JOURNAL_STATES:
         keeps = state not in ("corrupt journal", "a page destroyed", "newer schema")
         for args in reads:
-            cases.append(Case("journal", f"{' '.join(args)}: {state}", args, reader, needle if reader == "error" else "",
-                              prep=prep, env=dict(env), no_dac=no_dac, keeps=keeps, timeout=90))
-        cases.append(Case("journal", f"listen --file: {state}", listen, "any" if state != "a page destroyed" else "any",
+            cases.append(Case("journal", f"{' '.join(args)}: {state}", args, reader,
+                              needle if reader == "error" else "", prep=prep, env=dict(env), no_dac=no_dac,
+                              keeps=keeps, timeout=90))
+        cases.append(Case("journal", f"listen --file: {state}", listen, "any",
                           "" if state in ("read-only data folder", "a page destroyed") else needle, prep=prep,
                           env=dict(env), no_dac=no_dac, keeps=keeps, timeout=90))
         if state not in ("a page destroyed",):
@@ -751,7 +753,7 @@ def signal_cases() -> list[Case]:
         ("kiosk, no microphone", ["kiosk"], "kiosk", {}),
         ("calibrate's first instruction", ["calibrate"], "Partner|Sam|calm", {}),
         ("say", ["say", "hello there, this is a long sentence to speak slowly"], "", {}),
-        ("web serving", ["web", "--port", "0"], "http", {}),
+        ("web serving", ["web", "--port", "18765"], "http", {}),
         ("demo in real time", ["demo"], "voicecoach", {}),
     ]
     cases = []

@@ -565,3 +565,91 @@ def test_a_config_of_zero_bytes_says_it_was_damaged(tmp_path, run_cli, tmp_home)
     result = run_cli("--config", config, "config", "check", env=tmp_home.env)
     _one_line_error(result, 2, "it holds only zero bytes (4,096): it was damaged (a power cut while an editor saved "
                                "it?); put a backup in its place, or recreate with: voicecoach config init --force")
+
+
+@pytest.mark.parametrize("line, wanted", [
+    ('[kiosk]\nnightly_time = 21:30\n', 'line 2: nightly_time = 21:30 needs quotes around the text: write '
+                                        'nightly_time = "21:30"'),
+    ('[partners]\na_name = Sam   # the first partner\n', 'line 2: a_name = Sam needs quotes around the text: write '
+                                                          'a_name = "Sam"'),
+    ('[pause]\nlength_min = 10 min\n', "line 2: length_min = 10 min is not one value: write the number (or true, "
+                                       "false) alone, e.g. length_min = 10, or text in quotes"),
+])
+def test_a_value_written_without_its_quotes_names_the_line_to_write(line, wanted, tmp_path, stored, run_cli,
+                                                                    tmp_home):
+    """The commonest slip in a hand-edited config: tomllib's "Invalid value (at line 2, column 10)" (TOML's own
+    times need seconds, so 21:30 unquoted is not even a time), and a fix, config init --force, that throws every
+    setting away (found by scripts/hostile_sweep.py)."""
+    config = tmp_path / "config.toml"
+    config.write_text(line)
+    before = stored()
+    result = run_cli("--config", config, "config", "check", env=tmp_home.env)
+    _one_line_error(result, 2, f"{config}: invalid TOML: {wanted}")
+    assert "--force" not in result.stderr
+    assert stored() == before
+
+
+@pytest.mark.parametrize("line, wanted", [
+    ('[kiosk]\nnightly_time = 21:30:15\n', 'kiosk.nightly_time must be a string, not 21:30:15 (write it in quotes: '
+                                           'nightly_time = "21:30:15")'),
+    ('[partners]\na_name = 1979-05-27\n', 'partners.a_name must be a string, not 1979-05-27 (write it in quotes: '
+                                          'a_name = "1979-05-27")'),
+    ('[pause]\nlength_min = { minutes = 10 }\n', "pause.length_min must be a number, not { minutes = 10 }"),
+])
+def test_a_value_of_the_wrong_type_is_shown_as_written_with_the_quotes_it_needs(line, wanted, tmp_path, run_cli,
+                                                                                tmp_home):
+    """Were "must be a string, not datetime.time(21, 30, 15)" and "not {'minutes': 10}": Python's spelling of what
+    the couple wrote, and no word that quotes make it text."""
+    config = tmp_path / "config.toml"
+    config.write_text(line)
+    result = run_cli("--config", config, "config", "check", env=tmp_home.env)
+    _one_line_error(result, 2, wanted)
+
+
+def test_an_unreadable_config_script_or_journal_says_this_user_may_not_read_it(tmp_path, stored, tmp_home):
+    """Were "cannot read config ...: Permission denied" (no fix), and for the journal "cannot use it (unable to
+    open database file); check that <folder> is writable": the folder blamed for the file's own mode (found by
+    scripts/hostile_sweep.py, run without CAP_DAC_OVERRIDE as root so the mode counts)."""
+    import subprocess
+
+    from conftest import cli_command
+
+    def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+        return subprocess.run(_as_a_user() + cli_command() + list(args), env=env, capture_output=True, text=True,
+                              timeout=60)
+
+    config = _write(tmp_path / "config.toml", '[partners]\na_name = "Sam"\n')
+    script = _write(tmp_path / "mine.toml", 'title = "Mine"\n')
+    for path in (config, script):
+        path.chmod(0)
+    fix = "this user may not read it (permission denied); run voicecoach as a user who may (the file's owner), or " \
+          "make it readable with: chmod u+r FILE"
+    _one_line_error(run("--config", str(config), "config", "check", env=tmp_home.env), 2,
+                    f"cannot read config {config}: {fix}")
+    _one_line_error(run("scripts", "check", str(script), env=tmp_home.env), 2, f"cannot read {script}: {fix}")
+    before = stored()
+    journal = tmp_home.data_dir / "journal.sqlite3"
+    journal.chmod(0)
+    try:
+        for args in (("report",), ("journal", "export"), ("journal", "erase", "--yes")):
+            _one_line_error(run(*args, env=tmp_home.env), 1, f"journal {journal}: this user may not read it "
+                                                             f"(permission denied); run voicecoach as the user it "
+                                                             f"belongs to, or make it readable and writable with: "
+                                                             f"chmod u+rw FILE")
+    finally:
+        journal.chmod(0o600)
+    assert stored() == before
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ('title = My evening\nminutes = 5\n', 'invalid TOML: line 1: title = My evening needs quotes around the text: '
+                                          'write title = "My evening"'),
+    ('title = "Mine"\n'.encode("utf-16-le"), 'not a UTF-8 text file: it is saved as UTF-16 ("Unicode" in Windows '
+                                             'Notepad); save it again as UTF-8'),
+])
+def test_a_script_with_text_unquoted_or_saved_as_utf16_without_a_mark_is_named(text, wanted, tmp_path, run_cli,
+                                                                               tmp_home):
+    """As for the config: "invalid TOML: Invalid value (at line 1, column 9)", and for UTF-16 with no byte order
+    mark "Invalid initial character for a key part (at line 1, column 2)" on a line that looks right."""
+    script = _write(tmp_path / "mine.toml", text)
+    _one_line_error(run_cli("scripts", "check", script, env=tmp_home.env), 2, wanted)

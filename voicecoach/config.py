@@ -174,7 +174,8 @@ def _convert(tp: Any, value: Any, key: str, meta: typing.Mapping[str, Any], wher
     else:
         ok = isinstance(value, tp)
     if not ok:
-        raise InputError(f"{where}: {key} must be {_type_name(tp)}, not {shown_value(value)}")
+        raise InputError(f"{where}: {key} must be {_type_name(tp)}, not {shown_value(value)}"
+                         f"{_quote_hint(tp, value, key)}")
     lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
     if choices is not None and value not in choices:
         raise InputError(f"{where}: {key} = {shown_value(value)} is not allowed (choose one of: "
@@ -182,6 +183,20 @@ def _convert(tp: Any, value: Any, key: str, meta: typing.Mapping[str, Any], wher
     if value != value or (lo is not None and value < lo) or (hi is not None and value > hi):  # nan is never in range
         raise InputError(f"{where}: {key} = {shown_value(value)} is out of range (allowed {lo} to {hi})")
     return value
+
+
+def _quote_hint(tp: Any, value: Any, key: str) -> str:
+    """The fix for a time, date or number written without quotes where text is wanted (``nightly_time = 21:30``
+    is a TOML time; the setting takes the text "21:30"), else nothing."""
+    import datetime
+
+    if tp is not str or isinstance(value, (dict, list, bool)):
+        return ""
+    if isinstance(value, datetime.time) and not value.second and not value.microsecond:
+        text = value.strftime("%H:%M")
+    else:
+        text = shown_value(value)
+    return f" (write it in quotes: {key.rsplit('.', 1)[-1]} = \"{text}\")"
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str, where: str) -> Any:

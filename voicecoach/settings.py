@@ -40,13 +40,27 @@ def section(cls: type) -> Any:
 def shown_value(value: Any, limit: int = 60) -> str:
     """A value for a one-line error, as TOML spells it (``true``, ``'text'``, ``[1, 2]``), cut to ``limit``
     characters (a careless or hostile file may hold a huge or deeply nested value)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
     try:
-        text = repr(value)
+        text = _toml_spelling(value)
     except RecursionError:
         return "a deeply nested value"
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _toml_spelling(value: Any) -> str:
+    """``value`` as it is written in TOML: ``21:30:00`` and ``{ minutes = 10 }``, not Python's
+    ``datetime.time(21, 30)`` and ``{'minutes': 10}`` (unquoted times and inline tables are common slips)."""
+    import datetime
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
+        return value.isoformat().replace("T", " ")
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_spelling(v)}" for k, v in value.items()) + " }" if value else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_spelling(v) for v in value) + "]"
+    return repr(value)
 
 
 def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missing: str | None = None,
@@ -62,7 +76,7 @@ def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missin
             anew = toml_fix.split(", or ")[-1] if ", or " in toml_fix else "write it again"
             raise InputError(f"{path}: it holds only zero bytes ({len(raw):,}): it was damaged (a power cut while "
                              f"an editor saved it?); put a backup in its place, or {anew}")
-        if _utf16_without_bom(raw):  # valid UTF-8 to the decoder (a NUL after each letter), nonsense to tomllib
+        if utf16_without_bom(raw):  # valid UTF-8 to the decoder (a NUL after each letter), nonsense to tomllib
             raise UnicodeDecodeError("utf-8", raw[:2], 0, 1, "UTF-16 without a byte order mark")
         return tomllib.loads(raw.decode("utf-8-sig"))  # -sig: Windows editors may start with a BOM
     except FileNotFoundError:
@@ -75,11 +89,14 @@ def read_toml_file(path: Path, label: str, utf8_hint: str, toml_fix: str, missin
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 text file{utf16_hint(raw, utf8_hint)}") from None
     except tomllib.TOMLDecodeError as exc:
-        twice = table_twice(raw.decode("utf-8-sig", "replace"), str(exc))
+        text = raw.decode("utf-8-sig", "replace")
+        twice = table_twice(text, str(exc)) or unquoted_text(text, str(exc))
         raise InputError(f"{path}: invalid TOML: {twice}" if twice else f"{path}: invalid TOML: {exc} ({toml_fix})") \
             from None
     except RecursionError:  # tomllib recurses per nesting level: [[[[...]]]] thousands deep
         raise InputError(f"{path}: invalid TOML: arrays or tables nested too deeply ({toml_fix})") from None
+    except PermissionError:  # was the bare "Permission denied"
+        raise InputError(f"cannot read {label} {path}: {UNREADABLE}") from None
     except OSError as exc:
         raise InputError(f"cannot read {label} {path}: {exc.strerror}") from None
 
@@ -103,10 +120,44 @@ def table_twice(text: str, message: str) -> str | None:
             f"[{name}] (where a line is a comment, take the '# ' off it) and delete the second [{name}] line")
 
 
+UNREADABLE = ("this user may not read it (permission denied); run voicecoach as a user who may (the file's owner), "
+              "or make it readable with: chmod u+r FILE")
+_AT_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+_BARE_VALUE = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=\s*([^\s\"'\[{#][^#]*?)\s*(#.*)?$")
+
+
+def unquoted_text(text: str, message: str) -> str | None:
+    """tomllib's error for a value written without its quotes (``a_name = Sam``, ``nightly_time = 21:30``: TOML's
+    times need seconds) in the words of the file: the line, the key and the line to write instead; None for another
+    error. tomllib said "Invalid value (at line 2, column 10)" and the fix suggested was ``config init --force``."""
+    found = _AT_LINE.search(message)
+    lines = text.splitlines()
+    if found is None or not 1 <= int(found.group(1)) <= len(lines):
+        return None
+    number = int(found.group(1))
+    bare = _BARE_VALUE.match(lines[number - 1])
+    if bare is None:
+        return None
+    key, value = bare.group(1), bare.group(2)
+    try:
+        tomllib.loads(f"x = {value}")
+        return None  # a TOML value after all: the error is something else
+    except tomllib.TOMLDecodeError:
+        pass
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    first = value.split()[0]
+    try:  # "length_min = 10 min": a number with a word after it
+        tomllib.loads(f"x = {first}")
+    except tomllib.TOMLDecodeError:
+        return f"line {number}: {key} = {shown} needs quotes around the text: write {key} = \"{shown}\""
+    return (f"line {number}: {key} = {shown} is not one value: write the number (or true, false) alone, e.g. "
+            f"{key} = {first}, or text in quotes")
+
+
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def _utf16_without_bom(raw: bytes) -> bool:
+def utf16_without_bom(raw: bytes) -> bool:
     """True for text saved as UTF-16 with no byte order mark ("UTF-16 LE" in some editors, PowerShell's
     ``Out-File -Encoding unicode`` piped through tools that drop it): a zero byte beside each ASCII letter. It
     decodes as UTF-8, so tomllib said "Invalid initial character for a key part (at line 1, column 2)" and
@@ -120,7 +171,7 @@ def utf16_hint(raw: bytes, otherwise: str) -> str:
     """The end of a "not a UTF-8 text file" error for a file's bytes ``raw``: one saved as UTF-16 (Windows
     Notepad's "Unicode", which starts with its byte order mark, or the same without it) is told how to save it
     instead; any other gets `` (otherwise)``."""
-    if raw[:2] in _UTF16_BOMS or _utf16_without_bom(raw):
+    if raw[:2] in _UTF16_BOMS or utf16_without_bom(raw):
         return ": it is saved as UTF-16 (\"Unicode\" in Windows Notepad); save it again as UTF-8"
     return f" ({otherwise})"
 

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..commands import Command
 from ..errors import InputError
-from ..settings import read_regular_file, tomllib, utf16_hint  # tomllib, or tomli on Python 3.10
+from ..settings import (UNREADABLE, read_regular_file, tomllib,  # tomllib, or tomli on Python 3.10
+                        unquoted_text, utf16_hint, utf16_without_bom)
 from ..speech.text import is_silent
 from .model import PlanItem, Script, Step, Where
 from .steps import KINDS, REFLECT_MINUTES, TURN_MINUTES
@@ -334,8 +335,8 @@ def _load_toml(where: Where, text: str) -> dict[str, Any]:
         raise where.error(f"the file is larger than {MAX_FILE_BYTES // 1024} KB (a check-in script is a few KB)")
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise where.error(f"invalid TOML: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:  # a text written without its quotes is named with the line to write
+        raise where.error(f"invalid TOML: {unquoted_text(text, str(exc)) or exc}") from None
     except RecursionError:  # the TOML reader recurses once per level of nesting
         raise where.error("values are nested too deeply to be a check-in script (lists or tables inside "
                           "each other hundreds of levels deep)") from None
@@ -398,6 +399,8 @@ def load_script_file(path: Path | str) -> Script:
         # only a regular file is read: a named pipe would be waited on for ever (scripts list, the kiosk's start),
         # and the null device is no script (it read as one without a title)
         raw = read_regular_file(path, "check-in script", limit=MAX_FILE_BYTES, null_as_empty=False)
+        if utf16_without_bom(raw):  # decodes as UTF-8 (a NUL after each letter): "invalid TOML" on a good line
+            raise UnicodeDecodeError("utf-8", raw[:2], 0, 1, "UTF-16 without a byte order mark")
         text = raw.decode("utf-8-sig")  # -sig: Windows editors may start the file with a BOM
     except FileNotFoundError:
         raise InputError(f"{path}: no such file (list scripts with: voicecoach scripts list)") from None
@@ -407,6 +410,8 @@ def load_script_file(path: Path | str) -> Script:
     except IsADirectoryError:
         raise InputError(f"{path} is a folder, not a check-in script (give a script file's path, e.g. "
                          f"{path / 'NAME.toml'})") from None
+    except PermissionError:  # was the bare "Permission denied"
+        raise InputError(f"cannot read {path}: {UNREADABLE}") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     return parse_script(text, path.name, str(path))

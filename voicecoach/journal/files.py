@@ -56,6 +56,10 @@ def _unavailable(path: Path, exc: BaseException) -> JournalUnavailable:
     in_the_way = _file_in_the_way(path)
     if in_the_way is not None:
         return in_the_way
+    if path.is_file() and not os.access(path, os.R_OK):  # SQLite: "unable to open database file", blamed the folder
+        return JournalUnavailable(f"journal {path}: this user may not read it (permission denied); run voicecoach "
+                                  f"as the user it belongs to, or make it readable and writable with: chmod u+rw "
+                                  f"FILE - talks are not recorded until then")
     if _is_busy(exc):  # not the folder nor the disk: another program's write transaction did not end in time
         return JournalUnavailable(f"journal {path}: another program is writing to it and kept it locked "
                                   f"(a second voicecoach, or an SQLite browser with unsaved changes?); close it or "
