@@ -348,14 +348,17 @@ def check_journal(ctx: Context) -> list[Finding]:
     if not ctx.config.journal.enabled:
         return [Finding(WARN, "journal", "switched off: nothing is kept (journal.enabled = false)")]
     from ..errors import VoicecoachError
-    from ..journal.files import path_for
+    from ..journal.files import JournalRefused, path_for
     from ..journal.store import Journal
 
     path = path_for(ctx.config.journal.file)
     try:
         journal = Journal.open(path)
-    except VoicecoachError as exc:
+    except JournalRefused as exc:  # damaged, or a newer voicecoach's: a new journal beside the old one
         return [Finding(FAIL, "journal", str(exc), f"move {path} aside (keep it!) and run: voicecoach check")]
+    except VoicecoachError as exc:  # its line names its own fix: moving the file aside would not help (a file
+        # where its folder should be, a full disk, its mode) or would harm (another program writing it)
+        return [Finding(FAIL, "journal", str(exc))]
     try:
         version = journal.schema_version
     finally:
