@@ -759,7 +759,8 @@ def signal_cases() -> list[Case]:
     cases = []
     for label, args, text, _ in waits:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            cases.append(Case("signal", f"{sig.name} at {label}", args, "any", "", stdin=None,
+            own = [str(18700 + int(sig)) if a == "18765" else a for a in args]  # a port each: they run at once
+            cases.append(Case("signal", f"{sig.name} at {label}", own, "any", "", stdin=None,
                               signal_after=(text.split("|")[0], sig, 6.0), timeout=40))
     return cases
 

@@ -116,3 +116,36 @@ def test_sigterm_during_a_prompt_leaves_no_prompt_folder(pulse, tmp_home, tmp_pa
     assert proc.returncode == 143, err
     assert err.endswith("voicecoach: stopped (SIGTERM)\n"), err
     assert list(tmp.glob("voicecoach-tts-*")) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_while_the_demo_renders_its_conversation_ends_it_as_for_say(no_sound_env, tmp_home, tmp_path,
+                                                                              signum):
+    """SIGTERM or SIGHUP (a closed terminal) in the seconds the demo renders its voices, before its loop (which
+    stops on them its own way) starts: killed at once, without a line, its prompt folder left in the temp folder
+    (found by scripts/hostile_sweep.py). Now as for say and calibrate: the folder removed, one line, 128 + N."""
+    import subprocess
+
+    from conftest import cli_command
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([*cli_command(), "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("(rendering the conversation"):
+                break
+        assert list(tmp.glob("voicecoach-tts-*")), "no prompt folder to leave behind"
+        proc.send_signal(signum)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum, rest
+    assert rest.endswith(f"voicecoach: stopped ({name})\n"), rest
+    assert list(tmp.glob("voicecoach-tts-*")) == []

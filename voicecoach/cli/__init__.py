@@ -235,7 +235,7 @@ def log_above(view: StatusLine) -> Iterator[None]:
 
 SOUND_COMMANDS = frozenset({"listen", "kiosk", "checkin", "demo", "calibrate", "say"})  # C libraries' stderr collapsed
 # speak and end without the live loop (whose StopOnSignals ends a talk cleanly): SIGTERM / SIGHUP end them as Ctrl-C
-SPEAK_AND_END = frozenset({"say", "calibrate"})
+SPEAK_AND_END = frozenset({"say", "calibrate", "demo"})
 
 
 class Terminated(BaseException):
