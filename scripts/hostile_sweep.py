@@ -19,7 +19,7 @@ signals at each prompt (SIGINT, SIGTERM, SIGHUP). "Unreadable" runs the command 
 CAP_DAC_OVERRIDE (``setpriv``), so the file modes count as they do for a user; the full disk needs ``mount``
 (root): those cases are skipped where that cannot be done.
 
-    PYTHONPATH=. .venv/bin/python scripts/hostile_sweep.py [--only SUBSTRING] [--json FILE] [--jobs 2]
+    PYTHONPATH=. .venv/bin/python scripts/hostile_sweep.py [--only SUBSTRING] [--json FILE] [--jobs 2] [--code DIR]
 
 Exit code 0 when every case passed.
 """
@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
+CODE = {"root": REPO}  # the checkout whose voicecoach is swept (--code: an earlier one, for the "before" figures)
 NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
 STORED_AT = float(int(time.time()) - 86_400)  # the stored talk's start (yesterday: in the report), looked for after
 CONFIG = '[partners]\na_name = "Sam"\nb_name = "Alex"\n'
@@ -187,7 +188,7 @@ def make_files(s: Path) -> None:
 
 def make_home(root: Path) -> Home:
     """A config naming the partners and a journal holding one talk (with one event), made by voicecoach itself."""
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(CODE["root"]))
     from voicecoach.events import RaisedVoice
     from voicecoach.journal.store import Journal
 
@@ -201,8 +202,9 @@ def make_home(root: Path) -> Home:
     journal.close()
     make_files(home.scratch)
     home.env = {k: v for k, v in os.environ.items() if not k.startswith(("VOICECOACH_", "XDG_"))}
-    home.env.update(VOICECOACH_CONFIG_DIR=str(home.cfg), VOICECOACH_DATA_DIR=str(home.data), PYTHONPATH=str(REPO),
-                    HOME=str(root / "home"), PULSE_SERVER="unix:/nonexistent", LANG="C.UTF-8")
+    home.env.update(VOICECOACH_CONFIG_DIR=str(home.cfg), VOICECOACH_DATA_DIR=str(home.data),
+                    PYTHONPATH=str(CODE["root"]), HOME=str(root / "home"), PULSE_SERVER="unix:/nonexistent",
+                    LANG="C.UTF-8")
     (root / "home").mkdir()
     return home
 
@@ -254,8 +256,8 @@ def _run_on_tty(cmd: list[str], env: dict[str, str], case: Case) -> tuple[int | 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, case.tty_cols or 80, 0, 0))
     env = dict(env, COLUMNS=str(case.tty_cols or 80), TERM="xterm")
-    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO, start_new_session=True,
-                            preexec_fn=_default_sigint)
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=CODE["root"],
+                            start_new_session=True, preexec_fn=_default_sigint)
     os.close(slave)
     out = b""
     sent = False
@@ -322,7 +324,7 @@ def run_case(case: Case, base: Path) -> Result:
         code, err = _run_on_tty(cmd if isinstance(cmd, list) else ["bash", "-c", cmd], env, case)
     else:
         try:
-            done = subprocess.run(cmd if isinstance(cmd, list) else ["bash", "-c", cmd], env=env, cwd=REPO,
+            done = subprocess.run(cmd if isinstance(cmd, list) else ["bash", "-c", cmd], env=env, cwd=CODE["root"],
                                   input=case.stdin.encode(), capture_output=True, timeout=case.timeout,
                                   preexec_fn=_default_sigint)
             code, err = done.returncode, done.stderr.decode("utf-8", "replace")
@@ -794,7 +796,11 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     parser.add_argument("--jobs", type=int, default=2, help="cases run at once (default 2)")
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
+    parser.add_argument("--code", type=Path, help="sweep the voicecoach package in this folder instead (e.g. an "
+                                                  "earlier commit's, from git archive)")
     options = parser.parse_args()
+    if options.code:
+        CODE["root"] = options.code.resolve()
     cases = [c for c in all_cases() if options.only.lower() in f"{c.group}: {c.name}".lower()]
     if options.list:
         for c in cases:

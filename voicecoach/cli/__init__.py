@@ -269,6 +269,17 @@ def _stacks_on_crash() -> None:
         pass
 
 
+def print_line(text: str) -> None:
+    """Print one line of a live command's output (listen, checkin) at once. When the program reading it has stopped
+    (``voicecoach listen | head -1``), the rest of the output goes to the null device and the talk goes on being
+    heard and stored: the closed pipe is not the couple's talk ending (it was a traceback, "observer ListenLines
+    failed", from the line said when the microphone opened)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        drop_stdout()
+
+
 def drop_stdout() -> None:
     """Point stdout at /dev/null, so the text still buffered is not written again (and fails again) at exit."""
     try:

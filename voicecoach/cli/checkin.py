@@ -108,8 +108,7 @@ def _live(config, answers: list[str], args: argparse.Namespace) -> int:
     from ..runtime_live import Live, LiveSpec
     from ..ui import single_keys_wanted
 
-    def line(text: str) -> None:
-        print(text, flush=True)
+    from . import print_line as line  # a reader that stopped (| head -1) drops the output, not the check-in
 
     # --no-ui, as for listen: keys read a line at a time (a word like "yes", or a key, then Enter), the terminal
     # never put in single-key mode (a screen reader, a terminal that mishandles it, typing "yes" as a word)

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import InputError
-from . import DeviceOption, config_of, input_path, log_above
+from . import DeviceOption, config_of, input_path, log_above, print_line
 
 if TYPE_CHECKING:
     from ..audio.frames import Frame
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_of(args)
     use_ui = not args.no_ui and can_redraw(sys.stdout)
     view = LiveView(names=(config.partners.a_name, config.partners.b_name)) if use_ui else None
-    say_line = view.line if view else (lambda text: print(text, flush=True))
+    say_line = view.line if view else print_line
     spec = LiveSpec(TalkSource.LISTEN, input=args.input, output=args.output, file=file, fast=args.fast,
                     keys=True, single_keys=single_keys_wanted(args.no_ui))
     live = Live.build(config, spec, on_line=say_line, on_unspoken=lambda t: say_line(f"(not spoken) {t}"))
