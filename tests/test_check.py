@@ -145,6 +145,15 @@ def test_scheduled_script_that_does_not_exist_fails(tmp_home, run_cli):
     assert line.startswith("FAIL") and "kiosk.nightly_script" in line and "voicecoach scripts list" in line
 
 
+def test_scheduled_script_not_meant_for_a_set_time_fails(tmp_home, run_cli):
+    """offer_on_schedule = false ("may the kiosk offer it at a set time?") was never read: repair at 21:30 passed."""
+    tmp_home.config_file.write_text('[kiosk]\nnightly_script = "repair"\n')
+    res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
+    line = lines_of(res)["script repair"]
+    assert res.returncode == 1
+    assert line.startswith("FAIL") and "offer_on_schedule = false" in line and "kiosk.nightly_script" in line
+
+
 def test_no_sound_devices_fail_with_how_to_find_them(no_sound_env, tmp_home, run_cli):
     env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
     res = run_cli("check", env=env, timeout=120)

@@ -95,6 +95,15 @@ def test_nightly_ritual_is_offered_at_its_time_with_the_consent_question(rig_at)
     assert rig.router.runner is not None
 
 
+def test_a_script_not_meant_for_a_set_time_is_not_offered_at_one(rig_at):
+    """An older config naming repair for the nightly slot (config check and the page refuse it now): the kiosk
+    said nothing of the script's offer_on_schedule = false and offered a 25-minute repair talk at 21:30."""
+    rig = rig_at(datetime(2026, 3, 3, 21, 29, 50), nightly_script="repair")
+    rig.run(15.0)
+    assert "ritual skipped repair (its script has offer_on_schedule = false: not for a set time)" in rig.lines
+    assert not rig.said("ritual offered") and rig.router.runner is None
+
+
 def test_not_now_then_ask_again_later_offers_it_again_after_the_hour(rig_at):
     rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), nightly_time="21:30")
     rig.run(2.0, until=lambda: rig.router.runner is not None)

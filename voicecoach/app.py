@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -21,6 +22,7 @@ from .errors import VoicecoachError
 
 if TYPE_CHECKING:
     from .asr.listener import CommandListener
+    from .checkin.library import Library
     from .checkin.runner import ScriptRunner
     from .journal.notes import VoiceNotes
     from .journal.store import Journal
@@ -224,12 +226,37 @@ def report_broken_scripts() -> None:
         log.warning("check-in script not loaded (the others go on): %s%s", entry.error, instead)
 
 
-def kiosk_script_problems(kiosk: KioskSettings, names: list[str]) -> list[str]:
-    """A scheduled ritual naming no check-in script among ``names``, one line each."""
+@dataclass(frozen=True)
+class ScheduleProblem:
+    """A kiosk ritual the kiosk cannot offer: the setting (``nightly_script``), the script it names, what is wrong,
+    and the fix."""
+
+    key: str
+    name: str
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"kiosk.{self.key} = {self.name!r} {self.problem} ({self.fix})"
+
+
+def kiosk_script_problems(kiosk: KioskSettings, library: Library) -> list[ScheduleProblem]:
+    """Each scheduled ritual whose script is not in ``library``, or whose script may not be offered at a set time
+    (``offer_on_schedule = false``: the kiosk does not offer it, see :meth:`voicecoach.kiosk.Kiosk.poll`)."""
     wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []
     wanted += [(kiosk.weekly_script, "weekly_script")] if kiosk.weekly_day else []
-    return [f"kiosk.{key} = {name!r} names no check-in script (see them with: voicecoach scripts list)"
-            for name, key in wanted if name not in names]
+    problems = []
+    for name, key in wanted:
+        if name not in library.names():
+            problems.append(ScheduleProblem(key, name, "names no check-in script",
+                                            f"see the names with: voicecoach scripts list, then set kiosk.{key}"))
+        elif not library.get(name).offer_on_schedule:
+            where = library.get(name).source or "its script"
+            problems.append(ScheduleProblem(
+                key, name, "is a check-in not meant to be offered at a set time (offer_on_schedule = false)",
+                f"set kiosk.{key} to one the kiosk may offer (voicecoach scripts list says which), or set "
+                f"offer_on_schedule = true in {where}"))
+    return problems
 
 
 def config_problems(config: Config) -> list[str]:
@@ -247,7 +274,7 @@ def config_problems(config: Config) -> list[str]:
     except InputError as exc:
         problems.append(f"commands.language = {config.commands.language!r}: {exc}")
     library = Library.load()
-    problems += kiosk_script_problems(config.kiosk, library.names())
+    problems += [str(p) for p in kiosk_script_problems(config.kiosk, library)]
     if pack is not None:
         for name in library.names():
             problem = unsayable(library.get(name), pack)

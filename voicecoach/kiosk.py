@@ -200,6 +200,15 @@ class RitualScheduler:
         return ", ".join(parts)
 
 
+def _may_be_timed(name: str) -> bool:
+    """False when the check-in script ``name`` says it is not to be offered at a set time (a missing script is left
+    to the check-in runner, which says so when it is started)."""
+    from .checkin.library import Library
+
+    library = Library.load()
+    return name not in library.names() or library.get(name).offer_on_schedule
+
+
 # --- the kiosk on the live loop ------------------------------------------------------------------------------
 
 class Kiosk:
@@ -292,8 +301,12 @@ class Kiosk:
         if self.booted_s is not None and self.booted_s() < BOOT_SETTLE_S:
             return  # the schedule is not asked yet (it would count a ritual as fired by a clock about to be set)
         for name in self.scheduler.due(now):
-            if name not in [p[0] for p in self.pending] and name != self.active:
-                self.pending.append((name, now))
+            if name in [p[0] for p in self.pending] or name == self.active:
+                continue
+            if not _may_be_timed(name):  # config check and the page refuse it; an older config file may still say it
+                self.emit(f"ritual skipped {name} (its script has offer_on_schedule = false: not for a set time)")
+                continue
+            self.pending.append((name, now))
         self._offer_pending(now)
 
     def free(self) -> bool:

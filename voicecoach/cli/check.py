@@ -179,6 +179,7 @@ def check_language(ctx: Context) -> list[Finding]:
 def check_scripts(ctx: Context) -> list[Finding]:
     """Every check-in script (built-in and the user's own) loads and can be answered in the language; the scripts
     the kiosk schedules exist."""
+    from ..app import kiosk_script_problems
     from ..checkin.library import Library
     from ..checkin.script import unsayable
 
@@ -191,13 +192,10 @@ def check_scripts(ctx: Context) -> list[Finding]:
     findings += [Finding(FAIL, f"script {name}", problem, "add the phrases to the language pack")
                  for name, problem in problems if problem]
     good = set(library.names())
-    kiosk = ctx.config.kiosk
-    wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []
-    wanted += [(kiosk.weekly_script, "weekly_script")] if kiosk.weekly_day else []
-    for name, key in wanted:
-        if name not in good and not any(f.what == f"script {name}" for f in findings):
-            findings.append(Finding(FAIL, f"script {name}", f"kiosk.{key} = {name!r} names no check-in script",
-                                    f"see the names with: voicecoach scripts list, then set kiosk.{key}"))
+    for p in kiosk_script_problems(ctx.config.kiosk, library):
+        if not any(f.what == f"script {p.name}" for f in findings):
+            findings.append(Finding(FAIL, f"script {p.name}", f"kiosk.{p.key} = {p.name!r} {p.problem}",
+                                    p.fix))
     if good:
         findings.insert(0, Finding(OK, "scripts", f"{len(good)} check-in script{'s' * (len(good) != 1)} load "
                                                   f"({', '.join(sorted(good))})"))

@@ -163,7 +163,9 @@ def _rituals_page(values: dict[str, Any], error: str | None = None, status: int 
     library = Library.load()
     scripts = [(e.name, e.script.title if e.script else "", e.broken, e.error) for e in library.entries
                if not e.broken or e.source == "user"]
-    return _render("rituals.html", values=values, error=error, scripts=scripts, days=schedule_days()), status
+    timed = [n for n in library.names() if library.get(n).offer_on_schedule]  # the slots offer only these
+    return _render("rituals.html", values=values, error=error, scripts=scripts, timed=timed,
+                   days=schedule_days()), status
 
 
 def schedule_days() -> list[tuple[str, str]]:
