@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from ..actions import Action, Listen, Say
@@ -43,6 +43,7 @@ COMMANDS = frozenset({Command.YES, Command.NOT_NOW, Command.PAUSE, Command.NEXT,
 # During a timed turn nobody is asked anything: these count when said on their own, not inside a partner's talk.
 TURN_COMMANDS = frozenset({Command.NEXT, Command.MORE_TIME, Command.REPEAT, Command.SKIP, Command.STOP,
                            Command.HELP})
+PAUSE_ONLY = frozenset({Command.PAUSE})  # what the reminder of the pause listens for during a timed step
 LABELS = ("A", "B")  # detector labels of partners a and b
 TAKE_YOUR_TIME = "Take your time."
 MIN_LEFT_FOR_REMINDER_S = 20.0
@@ -195,6 +196,13 @@ class ScriptRunner:
         self._acts = []
         return self._flush(self.finish(CheckinOutcome.FAILED, "Sorry, something went wrong with this check-in. "
                                                               "Let's stop it here."))
+
+    @property
+    def clap_means(self) -> Command:
+        """What the agreed double clap means while no question is open: in a timed step (a turn, a reflection, a
+        quiet moment) "next", done: go on (a couple with no speech model moves on at their own pace); else the
+        pause. An open question says its own (:attr:`Listen.clap`)."""
+        return Command.NEXT if self.phase is Phase.TIMER else Command.PAUSE
 
     @property
     def state(self) -> RunnerState:
@@ -410,7 +418,11 @@ class ScriptRunner:
             return []
         self._offered_pause = True
         self.say("Just a reminder: if either of you would like the pause you agreed on, say pause.", cue="soft")
-        return self._relisten()
+        # for the answer time after it, the double clap means the pause (as the reminder says with no speech
+        # model: "..., clap twice."), not "next" or "yes" to the question it interrupted
+        if self.phase is Phase.TIMER:
+            return [Listen(self.settings.answer_s, PAUSE_ONLY, clap=Command.PAUSE)]
+        return [replace(a, clap=Command.PAUSE) if isinstance(a, Listen) else a for a in self._relisten()]
 
     def _on_consent(self, reply: Reply | None) -> list[Action]:
         if reply in (Command.YES, Command.NEXT, Command.SKIP):
