@@ -76,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
     if config is None:
         return InputError.exit_code  # its line was written at once (_config_or_say_why), not again at exit
     from ..app import config_problems
+    from ..lognotes import DropNoticed
 
+    for handler in logging.getLogger().handlers:  # a fact a lifecycle line below says is not logged again
+        handler.addFilter(DropNoticed())
     for problem in config_problems(config):  # config check refuses these; the kiosk still pauses, so it goes on
         log.warning("%s (the kiosk goes on without it; fix it, then see: voicecoach check)", problem)
     clock = MonotonicClock()
@@ -93,8 +96,6 @@ def run(args: argparse.Namespace) -> int:
                       journal=None if rehearsal else "open", notes=None if rehearsal else "open")
     if rehearsal:
         emit(f"rehearsal from {kiosk.now():%a %d %b %H:%M:%S}: the journal is neither read nor written")
-    if live.listener is not None and not live.listener.has_model and live.listener.model_path is None:
-        log.warning("no speech model: answer with a double clap (yes), or stay silent (not now)")
     kiosk.attach(live)
     home = _home(args, config, live, kiosk)
     try:
