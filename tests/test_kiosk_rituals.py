@@ -477,3 +477,15 @@ def test_the_start_line_skips_a_ritual_its_quiet_hours_swallow(rig_at):
     the weekly, not "nightly Tue 02:00"."""
     rig = rig_at(datetime(2026, 11, 23, 12, 0, 0), nightly_time="02:00", weekly_day="sun", weekly_time="18:00")
     assert "next: weekly Sun 18:00" in rig.lines[0], rig.lines[0]
+
+
+def test_the_start_line_names_a_ritual_held_back_by_a_not_now_kept_across_the_restart(rig_at, tmp_path):
+    """"Not now" to the pause at 21:25 (15 min of quiet), the service restarted at 21:31: the nightly waits for the
+    snooze, and the line says when it comes."""
+    from voicecoach.records import Answer
+
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    said = journal.add_suggestion(None, datetime(2026, 11, 23, 21, 25).timestamp(), "raised voices")
+    journal.answer_suggestion(said, Answer.NOT_NOW, datetime(2026, 11, 23, 21, 25, 5).timestamp())
+    rig = rig_at(datetime(2026, 11, 23, 21, 31, 0), journal, nightly_time="21:30")
+    assert "next: nightly Mon 21:40 (due 21:30, when the pause's snooze ends)" in rig.lines[0], rig.lines[0]

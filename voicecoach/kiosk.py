@@ -283,7 +283,7 @@ class Kiosk:
             waits.append((now + timedelta(seconds=BOOT_SETTLE_S - self.booted_s()), "2 min after the boot"))
         if self.live is not None and self.live.router.quiet_until > self.live.session.clock.now():
             held_s = self.live.router.quiet_until - self.live.session.clock.now()
-            waits.append((now + timedelta(seconds=held_s), "when the quiet asked for the pause ends"))
+            waits.append((now + timedelta(seconds=held_s), "when the pause's snooze ends"))
         not_before, held = max(waits) if waits else (None, "")
         nxt = self.scheduler.next_offer(now, not_before)
         if nxt is None:
