@@ -448,3 +448,53 @@ def test_a_check_in_begun_from_the_page_before_quiet_hours_makes_no_promise_for_
     rig.live.submit(Command.NOT_NOW)
     rig.run(3.0, until=lambda: rig.router.runner is None)
     assert not rig.said("ask again") and "said: That's okay. Another time." in rig.lines, rig.lines
+
+
+# --- the start-up line's "next:" names what will really happen next ---------------------------------------------
+
+def test_the_start_line_names_tonights_ritual_not_yet_offered_as_next_now(rig_at, tmp_path):
+    """Started at 21:36, the 21:30 nightly not yet offered (within grace_min): it is offered at once, but the line
+    said "next: nightly Tue 21:30", tomorrow's."""
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    rig = rig_at(datetime(2026, 11, 23, 21, 36, 0), journal, nightly_time="21:30")
+    assert "next: nightly now (due Mon 21:30)" in rig.lines[0], rig.lines[0]
+    rig.run(3.0, until=lambda: rig.said("ritual offered"))
+    assert "ritual offered nightly" in rig.lines
+
+
+def test_the_start_line_names_a_promise_come_due_while_the_box_was_down(rig_at, tmp_path):
+    """"I'll ask again in an hour" (22:30), the service restarted at 22:35: the promise is asked at once, but the
+    line said tomorrow's 21:30."""
+    path = tmp_path / "journal.sqlite3"
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), Journal.open(path), nightly_time="21:30")
+    _declined_until_later(rig)
+    again = _restarted(rig_at, rig, path, 65, nightly_time="21:30")
+    assert "next: nightly now (due Mon 22:30)" in again.lines[0], again.lines[0]
+    again.run(3.0, until=lambda: again.said("ritual offered"))
+    assert "ritual offered nightly" in again.lines
+
+
+def test_the_start_line_names_a_ritual_in_quiet_hours_at_their_end(rig_at):
+    """The weekly at 07:00 inside quiet hours until 07:30 is offered at 07:30 (within grace_min): the line says so."""
+    rig = rig_at(datetime(2026, 11, 29, 6, 0, 0), nightly_time="", weekly_day="sun", weekly_time="07:00",
+                 quiet_start="23:00", quiet_end="07:30")
+    assert "next: weekly Sun 07:30 (due 07:00, when the quiet hours end)" in rig.lines[0], rig.lines[0]
+
+
+def test_the_start_line_skips_a_ritual_its_quiet_hours_swallow(rig_at):
+    """A nightly at 02:00 in quiet hours that end at 07:30 is never offered (more than grace_min late): the next is
+    the weekly, not "nightly Tue 02:00"."""
+    rig = rig_at(datetime(2026, 11, 23, 12, 0, 0), nightly_time="02:00", weekly_day="sun", weekly_time="18:00")
+    assert "next: weekly Sun 18:00" in rig.lines[0], rig.lines[0]
+
+
+def test_the_start_line_names_a_ritual_held_back_by_a_not_now_kept_across_the_restart(rig_at, tmp_path):
+    """"Not now" to the pause at 21:25 (15 min of quiet), the service restarted at 21:31: the nightly waits for the
+    snooze, and the line says when it comes."""
+    from voicecoach.records import Answer
+
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    said = journal.add_suggestion(None, datetime(2026, 11, 23, 21, 25).timestamp(), "raised voices")
+    journal.answer_suggestion(said, Answer.NOT_NOW, datetime(2026, 11, 23, 21, 25, 5).timestamp())
+    rig = rig_at(datetime(2026, 11, 23, 21, 31, 0), journal, nightly_time="21:30")
+    assert "next: nightly Mon 21:40 (due 21:30, when the pause's snooze ends)" in rig.lines[0], rig.lines[0]

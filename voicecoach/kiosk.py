@@ -190,6 +190,40 @@ class RitualScheduler:
         moment, name = min(upcoming)
         return name, moment
 
+    def next_offer(self, now: datetime, not_before: datetime | None = None) -> tuple[str, datetime, datetime] | None:
+        """What the kiosk will really offer next, as ``(name, when, due)``: a ritual or an "ask again" promise that is
+        due now (``when`` is then ``now``) or later, moved to the end of quiet hours, past ``not_before`` (the
+        settling after a boot, the couple's "not now" to the pause) and left out when that makes it more than
+        ``grace_min`` late, as :meth:`due` would. ``due`` is the time it was set for (for the start-up line)."""
+        start = max(now, not_before) if not_before is not None else now
+        found = [(when, name, until) for name, until in self._snoozed.items()
+                 if (when := self._offered_at(until, start)) is not None]
+        for ritual in self.rituals:
+            step = timedelta(days=7 if ritual.weekday is not None else 1)
+            moment = ritual.last_occurrence(now)
+            if (self._fired.get(ritual.name) == moment or self._begun_since(ritual.name, moment)
+                    or ritual.name in self._snoozed):
+                moment += step
+            for _ in range(3):  # the next occurrences: one its quiet hours swallow is never offered
+                when = self._offered_at(moment, start)
+                if when is not None:
+                    found.append((when, ritual.name, moment))
+                    break
+                moment += step
+        if not found:
+            return None
+        weekly = {r.name for r in self.rituals if r.weekday is not None}
+        when, name, due = min(found, key=lambda f: (f[0], f[1] not in weekly))  # the weekly first, as due() does
+        return name, when, due
+
+    def _offered_at(self, moment: datetime, start: datetime) -> datetime | None:
+        """When ``moment``'s ritual is offered if nothing is under way from ``start`` on; None: never (too late)."""
+        when = max(moment, start)
+        if self.in_quiet_hours(when):
+            end = datetime.combine(when.date(), self._quiet[1] or dtime(0), tzinfo=when.tzinfo)
+            when = end if end > when else end + timedelta(days=1)
+        return when if late_s(moment, when) <= self.grace.total_seconds() else None
+
     def describe(self) -> str:
         """The schedule in a few words, for the start-up line."""
         s = self.settings
@@ -245,12 +279,31 @@ class Kiosk:
         for name, until in promised:  # "I'll ask again in an hour", said before a restart: a promise kept
             self.scheduler.snooze(name, until)
         self._set_quiet(self.scheduler.in_quiet_hours(now))
-        nxt = self.scheduler.next_due(now)
-        self.emit(f"started ({self.scheduler.describe()}"
-                  + (f"; next: {nxt[0]} {nxt[1]:%a %H:%M}" if nxt else "") + ")"
+        nxt = self._next_offer(now)
+        self.emit(f"started ({self.scheduler.describe()}" + (f"; next: {nxt}" if nxt else "") + ")"
                   + (" - quiet hours now" if self.quiet else ""))
         for name, until in promised:
             self.emit(f"ritual later {name} (asking again at {until:%H:%M}, as said before the restart)")
+
+    def _next_offer(self, now: datetime) -> str:
+        """The start-up line's "next:": what will really be offered next and when ("" when nothing is)."""
+        waits = []  # what holds every ritual back from the start: the settling after a boot, a "not now" kept
+        if self.booted_s is not None and self.booted_s() < BOOT_SETTLE_S:
+            waits.append((now + timedelta(seconds=BOOT_SETTLE_S - self.booted_s()), "2 min after the boot"))
+        if self.live is not None and self.live.router.quiet_until > self.live.session.clock.now():
+            held_s = self.live.router.quiet_until - self.live.session.clock.now()
+            waits.append((now + timedelta(seconds=held_s), "when the pause's snooze ends"))
+        not_before, held = max(waits) if waits else (None, "")
+        nxt = self.scheduler.next_offer(now, not_before)
+        if nxt is None:
+            return ""
+        name, when, due = nxt
+        if when <= now:
+            return f"{name} now (due {due:%a %H:%M})"
+        if when <= due:
+            return f"{name} {when:%a %H:%M}"
+        why = held if not_before is not None and when <= not_before else "when the quiet hours end"
+        return f"{name} {when:%a %H:%M} (due {due:%H:%M}, {why})"
 
     def reschedule(self, settings: KioskSettings) -> None:
         """Use a changed schedule from now on (the config file was edited, e.g. from the home page): no restart."""

@@ -29,6 +29,7 @@ from enum import Enum
 from ..actions import Action, Listen, Say
 from ..commands import Command, Reply
 from ..events import Event, Interruption, PauseSuggested, RaisedVoice
+from ..lognotes import NOTICED
 from ..records import CheckinEnded, CheckinLater, CheckinOutcome, CheckinStarted
 from .model import PlanItem, Script, Step
 from .settings import CheckinSettings
@@ -304,7 +305,7 @@ class ScriptRunner:
         self.say(text)
         self.done, self.phase, self._timer = True, Phase.DONE, None
         log.info("check-in %s ended: %s (%d of %d steps)", self.script.name, outcome.value, self.steps_done,
-                 len(self.script.plan))
+                 len(self.script.plan), extra=NOTICED)
         return [CheckinEnded(self.script.name, outcome, self.steps_done, len(self.script.plan),
                              round((self._now - self._started) / 60.0, 2))]
 

@@ -3,8 +3,8 @@
 It prints one ``voicecoach: <event>`` line per lifecycle event on stdout (for journalctl) and nothing per frame:
 started, waiting for microphone, microphone open, microphone lost, ritual offered, ritual done / declined /
 skipped / failed, quiet hours begin / end, said: <prompt>, stopping, stopped; rehearsal from ... with
-``--pretend-time`` (and cannot start, then said: or
-could not say it out loud:, before exit 2 on a refused settings file). SIGTERM, SIGINT or SIGHUP end it
+``--pretend-time`` (and on a refused settings file: its error line at once on stderr, then said: or
+could not say it out loud:, before exit 2). SIGTERM, SIGINT or SIGHUP end it
 cleanly with exit code 0. It never exits on an error it can survive: a broken user script is reported once and
 skipped, a failing check-in is ended, a lost microphone is waited for.
 
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -71,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime_live import Live, LiveSpec
 
     config = _config_or_say_why(args)
+    if config is None:
+        return InputError.exit_code  # its line was written at once (_config_or_say_why), not again at exit
     from ..app import config_problems
+    from ..lognotes import DropNoticed
 
+    for handler in logging.getLogger().handlers:  # a fact a lifecycle line below says is not logged again
+        handler.addFilter(DropNoticed())
     for problem in config_problems(config):  # config check refuses these; the kiosk still pauses, so it goes on
         log.warning("%s (the kiosk goes on without it; fix it, then see: voicecoach check)", problem)
     clock = MonotonicClock()
@@ -89,8 +96,6 @@ def run(args: argparse.Namespace) -> int:
                       journal=None if rehearsal else "open", notes=None if rehearsal else "open")
     if rehearsal:
         emit(f"rehearsal from {kiosk.now():%a %d %b %H:%M:%S}: the journal is neither read nor written")
-    if live.listener is not None and not live.listener.has_model and live.listener.model_path is None:
-        log.warning("no speech model: answer with a double clap (yes), or stay silent (not now)")
     kiosk.attach(live)
     home = _home(args, config, live, kiosk)
     try:
@@ -102,18 +107,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_or_say_why(args: argparse.Namespace) -> Config:
-    """The config; one refused (an :class:`InputError`) is first said out loud, then raised as before (exit 2)."""
+def _config_or_say_why(args: argparse.Namespace) -> Config | None:
+    """The config; or None for one refused (an :class:`InputError`): its error line is written at once, naming the
+    problem and the fix (it came only at exit, hours later on a box waiting out the quiet hours, so
+    ``journalctl -u voicecoach`` said nothing of it meanwhile), then it is said out loud (exit 2 follows)."""
     try:
         return config_of(args)
-    except InputError:
+    except InputError as exc:
         from ..speech.announce import say_bounded
 
-        emit("cannot start: the settings file has a problem (voicecoach check shows it)")
+        log.debug("the settings file was refused", exc_info=True)
+        again = ", then: sudo systemctl restart voicecoach" if os.environ.get("INVOCATION_ID") else \
+            ", then start the kiosk again"  # INVOCATION_ID: systemd runs it as a service
+        print(f"voicecoach: error: cannot start: {exc}; fix it{again}", file=sys.stderr, flush=True)
         _wait_out_quiet_hours(args)
         said = say_bounded(SETTINGS_PROBLEM, output=args.output if args.output is not None else _raw_output(args))
         emit(f"said: {SETTINGS_PROBLEM}" if said.spoken else f"could not say it out loud: {said.reason}")
-        raise
+        return None
 
 
 def _wait_out_quiet_hours(args: argparse.Namespace) -> None:
