@@ -120,6 +120,28 @@ def test_not_now_then_ask_again_later_offers_it_again_after_the_hour(rig_at):
     assert rig.lines.count("ritual offered nightly") == 2
 
 
+def test_the_pages_next_ritual_is_the_running_kiosks_own(rig_at):
+    """The Now page worked out "next ritual" from the schedule alone: after "not now" and "ask again in an hour" it
+    said tomorrow's 21:30, while the kiosk was going to ask at 22:30."""
+    from pathlib import Path
+
+    from voicecoach.web.status import LiveStatus
+
+    rig = rig_at(datetime(2026, 11, 23, 21, 29, 58), nightly_time="21:30")
+    page = LiveStatus(rig.config, Path("/nonexistent/journal.sqlite3"), rig.now,
+                      next_ritual=lambda: rig.kiosk.next_line)
+    assert page.status().next_ritual == "nightly Mon 21:30"
+    rig.run(4.0, until=lambda: rig.router.runner is not None)
+    rig.live.submit(Command.NOT_NOW)
+    rig.run(2.0, until=lambda: rig.said("ask again"))
+    rig.live.submit(Command.YES)
+    rig.run(2.0, until=lambda: rig.router.runner is None)
+    rig.run(1.5)
+    assert page.status().next_ritual == "nightly Mon 22:30"
+    assert LiveStatus(rig.config, Path("/nonexistent/journal.sqlite3"), rig.now).status().next_ritual == \
+        "nightly Tue 21:30"  # the schedule alone (voicecoach web without the kiosk) cannot know the promise
+
+
 def test_silence_at_the_consent_question_is_a_decline_and_not_offered_again(rig_at):
     rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), nightly_time="21:30")
     rig.run(60.0, until=lambda: rig.said("ritual declined"))

@@ -75,8 +75,10 @@ class ScheduleWatch:
 
 
 def attach(live: Any, config: Config, config_path: Path, journal_path: Path, local_now: Callable[[], datetime],
-           reschedule: Callable[[KioskSettings], None] | None = None) -> Home:
-    """Plug the page and the hooks the config turns on into ``live``; returns them for :meth:`Home.close`."""
+           reschedule: Callable[[KioskSettings], None] | None = None,
+           next_ritual: Callable[[], str] | None = None) -> Home:
+    """Plug the page and the hooks the config turns on into ``live``; returns them for :meth:`Home.close`.
+    ``next_ritual``: the running kiosk's own "next:" line, for the Now page."""
     home = Home()
     if config.hooks.enabled:
         from .hooks.observer import HookObserver
@@ -92,6 +94,7 @@ def attach(live: Any, config: Config, config_path: Path, journal_path: Path, loc
         log.warning("web: %s; the kiosk goes on without its page", missing)
     elif config.web.enabled:
         status = _page_status(live, config, journal_path, local_now)
+        status.next_ritual = next_ritual
         make_server = _page_maker(live, config, config_path, journal_path, local_now, status)
         home.server = _try_page(make_server, config, first=True)
         if home.server is None:  # e.g. the network not up yet at boot, or the port still held: tried again

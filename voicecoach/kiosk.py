@@ -264,6 +264,7 @@ class Kiosk:
         self.pending: list[tuple[str, datetime]] = []
         self._last_poll: float | None = None
         self._later: dict[str, CheckinLater] = {}
+        self.next_line = ""  # what will be offered next and when, as the start-up line says it (the page shows it)
 
     def attach(self, live: Live) -> None:
         """Run on ``live`` from now on (one registration: observer and frame hook); announce the schedule."""
@@ -279,7 +280,7 @@ class Kiosk:
         for name, until in promised:  # "I'll ask again in an hour", said before a restart: a promise kept
             self.scheduler.snooze(name, until)
         self._set_quiet(self.scheduler.in_quiet_hours(now))
-        nxt = self._next_offer(now)
+        nxt = self.next_line = self._next_offer(now)
         self.emit(f"started ({self.scheduler.describe()}" + (f"; next: {nxt}" if nxt else "") + ")"
                   + (" - quiet hours now" if self.quiet else ""))
         for name, until in promised:
@@ -315,6 +316,7 @@ class Kiosk:
         self.settings, self.scheduler = settings, scheduler
         self._set_quiet(scheduler.in_quiet_hours(now))
         self.emit(f"schedule changed: {scheduler.describe()}")
+        self.next_line = self._next_offer(now)
 
     # --- notices ------------------------------------------------------------------------------------------------
 
@@ -361,6 +363,7 @@ class Kiosk:
                 continue
             self.pending.append((name, now))
         self._offer_pending(now)
+        self.next_line = self._next_offer(now)  # once a second, on the loop's thread (the page only reads it)
 
     def free(self) -> bool:
         """True when nothing is under way (no check-in, no pause or question, nothing being said) and the couple

@@ -182,4 +182,4 @@ def _home(args: argparse.Namespace, config, live, kiosk):  # noqa: ANN001, ANN20
     from .web import config_path
 
     return attach(live, config, config_path(args), path_for(config.journal.file), kiosk.now,
-                  reschedule=kiosk.reschedule)
+                  reschedule=kiosk.reschedule, next_ritual=lambda: kiosk.next_line)
