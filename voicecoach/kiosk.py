@@ -17,7 +17,8 @@ on the time it last saved (fake-hwclock) until the network sets it, seconds late
 the 21:30 ritual not yet offered and switched on the next morning asked for it at once, at 8 in the morning.
 
 Quiet hours: no ritual is offered, and the agreed pause is not *suggested* out loud either (the detectors and the
-journal keep running). Asking for the pause yourself ("pause", the double clap) always works, and a pause or
+journal keep running). Asking for the pause yourself ("pause"; the double clap, except in a check-in's timed step,
+where it means "next") always works, and a pause or
 check-in already under way is never cut off when quiet hours begin. ``kiosk.quiet_suggestions = true`` lets pause
 suggestions through at night too.
 """
