@@ -1,0 +1,99 @@
+"""A replay (``listen --file``) and the demo are not the couple's talk: they leave no trace in the journal and send
+nothing out. The hooks are proved silent with the real parts the hook
+tests use: a real Mosquitto broker watched by a real ``mosquitto_sub``, and a real program as ``[hooks] command``
+that writes down every event it is given."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from voicecoach_dev.broker import Broker, missing_tools
+from voicecoach_dev.live import LiveProcess
+
+needs_broker = pytest.mark.skipif(bool(missing_tools()), reason="needs Debian's mosquitto and mosquitto-clients")
+NOT_NOW_HELD = "as the journal shows"  # the live loop's line when the journal holds its suggestions back
+
+
+def _a_couples_journal(home) -> Path:
+    """The journal of a couple who use voicecoach: last week's talk with a pause they took."""
+    from voicecoach.journal.schema import TalkSource
+    from voicecoach.journal.store import Journal
+
+    path = Path(home.data_dir) / "journal.sqlite3"
+    with Journal.open(path) as journal:
+        journal.add_checkin("nightly", datetime.now().timestamp() - 7 * 86400, True, 10.0, TalkSource.KIOSK)
+    return path
+
+
+def _hook_program(tmp_path: Path) -> tuple[Path, Path]:
+    """A real program for ``[hooks] command``: it appends each event it gets on stdin to a file."""
+    out = tmp_path / "hook-events.jsonl"
+    script = tmp_path / "hook.py"
+    script.write_text(f"import sys\nwith open({str(out)!r}, 'a') as f:\n    f.write(sys.stdin.read() + '\\n')\n")
+    return script, out
+
+
+def _hooks_config(broker: Broker, script: Path, port: int | None = None) -> str:
+    page = f"[web]\nenabled = true\nport = {port}\n" if port else ""
+    return (f'{page}[hooks]\nmqtt = "{broker.url}"\ncommand = ["{sys.executable}", "{script}"]\n'
+            "[checkin]\nanswer_s = 2.0\n[audio]\nreopen_s = 0.5\n")
+
+
+def test_a_replay_leaves_the_couples_journal_as_it_was(run_cli, tmp_home, talk_wav):
+    """``listen --file`` stored its talk, events and its suggestion, unanswered ("no answer", which holds the next
+    suggestion back like "not now"), in the couple's journal, dated now; the next live ``listen`` then offered no
+    pause for 15 minutes because of a recording. Now a replay neither reads nor writes the journal: it says so in
+    one line, and what it would have stored is what it prints (the events, the suggestion, the summary)."""
+    path = _a_couples_journal(tmp_home)
+    before = path.read_bytes()
+    heard = run_cli("listen", "--file", talk_wav, "--fast", "--no-ui", env=tmp_home.env, input="", timeout=120)
+    assert heard.returncode == 0, heard.stderr
+    assert path.read_bytes() == before  # no talk, no event, no suggestion of the replay's in the couple's journal
+    lines = heard.stdout.splitlines()
+    said = [line for line in lines if "the journal is neither read nor written" in line]
+    assert len(said) == 1 and said[0].startswith(f"replaying {talk_wav.name}"), heard.stdout
+    assert any("pause_suggested" in line for line in lines), heard.stdout  # what it would have stored, printed
+    assert "pause offered 1x" in lines[-1], lines[-1]
+
+
+def test_a_replay_in_a_fresh_home_creates_no_journal(run_cli, tmp_home, talk_wav):
+    heard = run_cli("listen", "--file", talk_wav, "--fast", "--no-ui", env=tmp_home.env, input="", timeout=120)
+    assert heard.returncode == 0, heard.stderr
+    assert not (Path(tmp_home.data_dir) / "journal.sqlite3").exists()
+
+
+def test_a_live_listen_after_a_replay_is_not_held_back(pulse, tmp_home, talk_wav, run_cli):
+    """The user's symptom: a replay, then ``listen`` on the microphone, which said "no pause suggestion for 15.0
+    min: ..., as the journal shows" (the replay's unanswered suggestion) and offered nothing."""
+    replay = run_cli("listen", "--file", talk_wav, "--fast", "--no-ui", env=tmp_home.env, input="", timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    live = LiveProcess(["listen", "--no-ui"], pulse.full_env(**{k: v for k, v in tmp_home.env.items()
+                                                                  if k.startswith("VOICECOACH")}))
+    try:
+        assert live.wait_for("voicecoach is listening", 30), live.text()
+        time.sleep(1.0)
+    finally:
+        code = live.stop()
+    assert code == 0, live.text()
+    assert NOT_NOW_HELD not in live.text(), live.text()
+
+
+@needs_broker
+def test_a_replay_and_the_demo_send_no_hook(run_cli, tmp_home, tmp_path, talk_wav):
+    """Neither plugs in the hooks (only the kiosk does): with a broker and a program configured, nothing reaches
+    either, though the replay and the demo both suggest a pause."""
+    script, out = _hook_program(tmp_path)
+    with Broker() as broker, broker.subscribe("#") as sub:
+        tmp_home.config_file.write_text(_hooks_config(broker, script))
+        for args in (("listen", "--file", talk_wav, "--fast", "--no-ui"), ("demo", "--fast")):
+            ran = run_cli(*args, env=tmp_home.env, input="", timeout=180)
+            assert ran.returncode == 0, ran.stderr
+            assert "pause offered 1x" in ran.stdout, ran.stdout
+        time.sleep(0.5)
+        assert sub.on("#") == []
+    assert not out.exists()
