@@ -1,10 +1,11 @@
-"""A replay (``listen --file``) and the demo are not the couple's talk: they leave no trace in the journal and send
-nothing out. The hooks are proved silent with the real parts the hook
+"""A replay (``listen --file``), the demo and a kiosk rehearsal (``--pretend-time``) are not the couple's evening:
+they leave no trace in the journal and send nothing out. The hooks are proved silent with the real parts the hook
 tests use: a real Mosquitto broker watched by a real ``mosquitto_sub``, and a real program as ``[hooks] command``
 that writes down every event it is given."""
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 from datetime import datetime
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from voicecoach_dev.broker import Broker, missing_tools
+from test_kiosk_live import Kiosk
+from voicecoach_dev.broker import Broker, free_port, missing_tools
 from voicecoach_dev.live import LiveProcess
 
 needs_broker = pytest.mark.skipif(bool(missing_tools()), reason="needs Debian's mosquitto and mosquitto-clients")
@@ -97,3 +99,75 @@ def test_a_replay_and_the_demo_send_no_hook(run_cli, tmp_home, tmp_path, talk_wa
         time.sleep(0.5)
         assert sub.on("#") == []
     assert not out.exists()
+
+
+def _rehearse(start_kiosk, env: dict[str, str], *extra: str):
+    """A rehearsal with no sound device (it waits for a microphone) run long enough for its hooks to announce it."""
+    kiosk = start_kiosk(env, "--pretend-time", "2026-11-23T21:29:50", *extra)
+    kiosk.wait_for("voicecoach: waiting for microphone", 30)
+    time.sleep(2.0)  # the hooks connect at start, on their own thread
+    code, _ = kiosk.terminate()
+    assert code == 0, kiosk.stderr
+    return kiosk
+
+
+@pytest.fixture
+def start_kiosk():
+    running: list[Kiosk] = []
+
+    def start(env: dict[str, str], *args: str) -> Kiosk:
+        running.append(Kiosk(env, *args))
+        return running[-1]
+
+    yield start
+    for kiosk in running:
+        kiosk.stop()
+
+
+@pytest.fixture
+def quiet_env(no_sound_env, tmp_home) -> dict[str, str]:
+    return {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
+
+
+@needs_broker
+def test_a_rehearsal_sends_no_hook_and_serves_no_page_unless_asked(quiet_env, tmp_home, tmp_path, start_kiosk):
+    """``kiosk --pretend-time`` ran the hooks as configured: it announced itself to Home Assistant ("online", then
+    "offline" at its end, over the real kiosk's), and its pretend rituals (``checkin_due`` at a pretended 21:30)
+    reached the home's automations. Now a rehearsal sends nothing unless ``--with-hooks`` asks for it, and says so
+    in its first line; the page is not served either (its Journal tab is the couple's journal)."""
+    script, out = _hook_program(tmp_path)
+    port = free_port()
+    with Broker() as broker, broker.subscribe("#") as sub:
+        tmp_home.config_file.write_text(_hooks_config(broker, script, port))
+        kiosk = _rehearse(start_kiosk, quiet_env)
+        time.sleep(0.5)
+        assert sub.on("#") == [], sub.on("#")[:5]
+        assert not out.exists()
+        with_hooks = _rehearse(start_kiosk, quiet_env, "--with-hooks")
+        sub.wait_for("voicecoach/+/availability", lambda m: m.payload == "online")  # asked for: sent
+    assert "event_type" in out.read_text()  # and the program ran
+    first = next(line for line in kiosk.lines if "rehearsal from" in line)
+    assert "no hook is sent (--with-hooks sends them)" in first and "the page is off" in first, first
+    assert "the hooks are sent (--with-hooks)" in next(line for line in with_hooks.lines if "rehearsal from" in line)
+
+
+def test_a_rehearsal_serves_no_page(quiet_env, tmp_home, start_kiosk):
+    port = free_port()
+    tmp_home.config_file.write_text(f"[web]\nenabled = true\nport = {port}\n")
+    kiosk = start_kiosk(quiet_env, "--pretend-time", "2026-11-23T12:00:00")
+    kiosk.wait_for("voicecoach: waiting for microphone", 30)
+    time.sleep(1.0)
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        code, _ = kiosk.terminate()
+    assert code == 0, kiosk.stderr
+
+
+def test_with_hooks_without_a_rehearsal_is_refused(run_cli, tmp_home):
+    """The kiosk always sends its hooks; ``--with-hooks`` alone would be an option with no effect."""
+    ran = run_cli("kiosk", "--with-hooks", env=tmp_home.env)
+    assert ran.returncode == 2
+    lines = [line for line in ran.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--with-hooks" in lines[0] and "--pretend-time" in lines[0], ran.stderr
