@@ -171,3 +171,50 @@ def test_with_hooks_without_a_rehearsal_is_refused(run_cli, tmp_home):
     assert ran.returncode == 2
     lines = [line for line in ran.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--with-hooks" in lines[0] and "--pretend-time" in lines[0], ran.stderr
+
+
+def test_voice_notes_asked_for_in_a_replay_are_said_to_be_left_alone():
+    """A replay or a rehearsal (``notes=None``) said "Okay. Say your note after this ... I'll keep it for the other
+    one of you", recorded, then "I didn't keep a note this time."; "play my notes" said "There are no notes
+    waiting." with the couple's notes waiting. Both now say plainly that notes are left alone this time."""
+    from voicecoach.actions import RecordNote, Say
+    from voicecoach.notes_flow import NOTES_NOT_HERE, NoteSummary, NotesFlow
+
+    flow = NotesFlow(("Sam", "Alex"), enabled=True, kept=False)
+    assert flow.leave() == [Say(NOTES_NOT_HERE)] and not any(isinstance(a, RecordNote) for a in flow.leave())
+    assert flow.play([NoteSummary(1, 1_700_000_000.0, "A")]) == [Say(NOTES_NOT_HERE)] and not flow.active
+    assert "switched off" in flow.__class__(("Sam", "Alex"), enabled=False, kept=False).leave()[0].text
+
+
+def test_a_replay_records_and_plays_no_voice_note(tmp_home, tmp_path):
+    """``listen --file`` with voice notes on and a note waiting: "l" (leave a note) and "v" (play my notes) typed."""
+    import subprocess
+
+    import numpy as np
+
+    from conftest import REPO, cli_command
+    from voicecoach.audio.wav import write_wav
+    from voicecoach.journal.notes import VoiceNotes
+    from voicecoach.journal.store import Journal
+
+    tmp_home.config_file.write_text("[journal]\nvoice_notes = true\n")
+    path = Path(tmp_home.data_dir) / "journal.sqlite3"
+    with Journal.open(path) as journal:
+        note = (np.random.default_rng(1).standard_normal(16000 * 2) * 3000).astype(np.int16)
+        VoiceNotes(journal, True, 60.0).save_note(note, "A", "B", time.time() - 3600)
+    before = path.read_bytes()
+    wav = tmp_path / "quiet.wav"
+    write_wav(wav, np.zeros(16000 * 6, np.int16))
+    proc = subprocess.Popen([*cli_command(), "listen", "--file", str(wav), "--no-ui"], env=tmp_home.env, cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdin is not None
+    for key in ("l", "v"):
+        time.sleep(1.5)
+        proc.stdin.write(key + "\n")
+        proc.stdin.flush()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "command 'leave_note'" in out and "command 'play_notes'" in out, out  # both keys were taken
+    assert out.count("voicecoach: Voice notes are left alone this time") == 2, out
+    assert "Say your note" not in out and "There is one note" not in out, out
+    assert path.read_bytes() == before
