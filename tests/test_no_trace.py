@@ -5,6 +5,7 @@ that writes down every event it is given."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
 import time
@@ -218,3 +219,34 @@ def test_a_replay_records_and_plays_no_voice_note(tmp_home, tmp_path):
     assert out.count("voicecoach: Voice notes are left alone this time") == 2, out
     assert "Say your note" not in out and "There is one note" not in out, out
     assert path.read_bytes() == before
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_a_rehearsal_with_the_page_and_hooks_set_up_opens_no_network_socket(tmp_home, tmp_path, quiet_env):
+    """The same, at the system-call level (as test_privacy traces the kiosk with both off): with ``[web]`` on and
+    ``[hooks] mqtt`` set, a rehearsal opens no Internet socket at all (it opened the page's and the broker's)."""
+    import re
+    import subprocess
+
+    from voicecoach_dev.live import VOICECOACH, PipeReader
+
+    tmp_home.config_file.write_text(f'[web]\nenabled = true\nport = {free_port()}\n'
+                                    f'[hooks]\nmqtt = "mqtt://127.0.0.1:{free_port()}"\n')
+    log = tmp_path / "strace.log"
+    proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=socket,connect,bind", "-o", str(log), VOICECOACH,
+                             "kiosk", "--pretend-time", "2026-11-23T12:00:00"], env=quiet_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = PipeReader(proc.stdout)
+    try:
+        if output.wait_for("waiting for microphone", 60) is not None:
+            time.sleep(2.0)  # time for any thread the page or the hooks started to open its socket
+    finally:
+        for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+            subprocess.run(["kill", "-TERM", pid], check=False)  # the kiosk itself, under strace
+        proc.wait(timeout=30)
+        output.join()
+    out = output.text()
+    assert "no hook is sent" in out and "voicecoach: stopped" in out, out
+    calls = log.read_text()
+    assert "socket(AF_UNIX" in calls, "strace saw nothing"
+    assert not re.findall(r"socket\((AF_INET6?|AF_PACKET)\b|(connect|bind)\(\d+, \{sa_family=AF_INET6?", calls)
