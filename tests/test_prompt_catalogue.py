@@ -22,7 +22,7 @@ from voicecoach.config import PauseSettings
 
 PACKAGE = Path(voicecoach.__file__).parent
 PROMPT_CONSTANTS = {"MOVE_ON", "REST_HELP", "TAKE_YOUR_TIME", "STILL_FINDING", "PROMPT", "SETTINGS_PROBLEM",
-                    "DEFAULT_CONSENT", "NOTES_OFF"}
+                    "DEFAULT_CONSENT", "NOTES_OFF", "NOTES_NOT_HERE"}
 PROMPT_KEYS = {"text", "end_text", "confirm", "correct_text", "yes_text", "not_now_text", "consent"}
 
 # An order to a partner, a judgement of one, or a side taken. Each pattern is one the audit found (or its obvious

@@ -42,7 +42,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="output device: index or part of its name (default: config)")
     p.add_argument("--pretend-time", metavar="YYYY-MM-DDTHH:MM[:SS]",
                    help="rehearse the schedule: the kiosk's clock starts at this local time and runs at normal speed "
-                        "(e.g. 2026-11-23T21:29:50); the journal is neither read nor written")
+                        "(e.g. 2026-11-23T21:29:50); the journal is neither read nor written, no hook is sent and "
+                        "the page is off")
+    p.add_argument("--with-hooks", action="store_true",
+                   help="with --pretend-time: send the hooks ([hooks]) as the kiosk would; a rehearsal's pretend "
+                        "events then reach your home automation")
     p.set_defaults(func=run)
 
 
@@ -72,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from ..kiosk import Kiosk
     from ..runtime_live import Live, LiveSpec
 
+    if args.with_hooks and not args.pretend_time:  # the kiosk itself always sends them: an option with no effect
+        raise InputError("--with-hooks is for a rehearsal (with --pretend-time); the kiosk always sends the hooks "
+                         "[hooks] sets up: leave out --with-hooks")
     config = _config_or_say_why(args)
     if config is None:
         return InputError.exit_code  # its line was written at once (_config_or_say_why), not again at exit
@@ -95,9 +102,14 @@ def run(args: argparse.Namespace) -> int:
                       on_unspoken=lambda t: log.warning("could not speak out loud: %s", t),
                       journal=None if rehearsal else "open", notes=None if rehearsal else "open")
     if rehearsal:
-        emit(f"rehearsal from {kiosk.now():%a %d %b %H:%M:%S}: the journal is neither read nor written")
+        emit(f"rehearsal from {kiosk.now():%a %d %b %H:%M:%S}: {_rehearsal_leaves(config, args.with_hooks)}")
     kiosk.attach(live)
-    home = _home(args, config, live, kiosk)
+    # Nor does a rehearsal reach the home: its pretend events (a "checkin_due" at a pretended 21:30, its "online"
+    # and "offline") went to Home Assistant and the program as the real kiosk's; --with-hooks sends them, to rehearse
+    # an automation. The page is off: its Journal and Report tabs are the couple's journal (an erase from it would
+    # reach their real one), its Now tab would show the pretended evening on the phones as if it were theirs, and a
+    # pairing code it said would be kept in the data folder; its Rituals tab has a rehearsal of its own.
+    home = _home(args, config, live, kiosk, hooks=not rehearsal or args.with_hooks, page=not rehearsal)
     try:
         summary = live.serve(on_stopping=lambda why: emit(f"stopping ({why})"))
     finally:
@@ -105,6 +117,17 @@ def run(args: argparse.Namespace) -> int:
     log.info("%s", summary.text())
     emit("stopped")
     return 0
+
+
+def _rehearsal_leaves(config: Config, with_hooks: bool) -> str:
+    """What a rehearsal leaves alone, for its first line."""
+    if not with_hooks:
+        hooks = "no hook is sent (--with-hooks sends them)"
+    elif config.hooks.enabled:
+        hooks = "the hooks are sent (--with-hooks)"
+    else:
+        hooks = "no hook is set up to send ([hooks] mqtt and command unset)"
+    return f"the journal is neither read nor written, {hooks} and the page is off"
 
 
 def _config_or_say_why(args: argparse.Namespace) -> Config | None:
@@ -175,11 +198,12 @@ def _raw_output(args: argparse.Namespace) -> str | None:
     return str(output) if isinstance(output, (str, int)) and not isinstance(output, bool) and str(output) else None
 
 
-def _home(args: argparse.Namespace, config, live, kiosk):  # noqa: ANN001, ANN202 - Config, Live, Kiosk, Home
-    """The page and hooks the config turns on ([web], [hooks]); a watch on the config file for the schedule."""
+def _home(args: argparse.Namespace, config, live, kiosk, hooks: bool, page: bool):  # noqa: ANN001, ANN202
+    """The page and hooks the config turns on ([web], [hooks]) unless ``page`` / ``hooks`` are False; a watch on the
+    config file for the schedule. (config, live, kiosk, the result: Config, Live, Kiosk, Home.)"""
     from ..home import attach
     from ..journal.files import path_for
     from .web import config_path
 
     return attach(live, config, config_path(args), path_for(config.journal.file), kiosk.now,
-                  reschedule=kiosk.reschedule, next_ritual=lambda: kiosk.next_line)
+                  reschedule=kiosk.reschedule, hooks=hooks, page=page, next_ritual=lambda: kiosk.next_line)
