@@ -70,6 +70,15 @@ def test_a_replay_in_a_fresh_home_creates_no_journal(run_cli, tmp_home, talk_wav
     assert not (Path(tmp_home.data_dir) / "journal.sqlite3").exists()
 
 
+def test_a_replay_leaves_the_first_run_notice_to_the_first_live_talk(run_cli, tmp_home, talk_wav):
+    """A replay marked the once-only notice (not therapy, not for relationships with violence or fear) as shown:
+    a couple who tried a recording first never saw it at their first real talk."""
+    res = run_cli("listen", "--file", talk_wav, "--fast", "--no-ui", env=tmp_home.env, input="", timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "not meant for relationships with violence or fear" in res.stderr
+    assert not (tmp_home.data_dir / ".notice-shown").exists()
+
+
 def test_a_live_listen_after_a_replay_is_not_held_back(pulse, tmp_home, talk_wav, run_cli):
     """The user's symptom: a replay, then ``listen`` on the microphone, which said "no pause suggestion for 15.0
     min: ..., as the journal shows" (the replay's unanswered suggestion) and offered nothing."""

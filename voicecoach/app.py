@@ -39,11 +39,14 @@ NOTICE = (
 )
 
 
-def first_run_notice() -> str | None:
-    """The plain statement of what voicecoach is and is not, once per installation (None after the first)."""
+def first_run_notice(remember: bool = True) -> str | None:
+    """The plain statement of what voicecoach is and is not, once per installation (None after the first).
+    ``remember`` False shows it without counting it as shown (a replay of a recording: not the couple's first talk)."""
     marker = paths.data_dir() / ".notice-shown"
     if marker.exists():
         return None
+    if not remember:
+        return NOTICE
     try:
         paths.private_dir(marker.parent, tighten=True)  # the data folder: 0700 whatever the umask
         paths.write_private(marker, "")

@@ -90,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
                       journal=None if replay else "open", notes=None if replay else "open")
     if file is not None:
         say_line(f"replaying {file.name}: the journal is neither read nor written")
-    notice = app.first_run_notice()  # once the talk can start: a command line refused above has not shown it
+    # once the talk can start (a command line refused above has not shown it); a replay shows it but leaves it to
+    # be shown again at the couple's first live talk, which it was not
+    notice = app.first_run_notice(remember=not replay)
     if notice:
         print(notice + "\n", file=sys.stderr)
     live.observe(ListenLines(say_line, KEY_HELP))
