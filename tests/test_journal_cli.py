@@ -288,6 +288,70 @@ def test_erase_without_a_journal_has_nothing_to_do(dirs: Path, capsys: pytest.Ca
     assert "nothing to erase" in capsys.readouterr().out
 
 
+def _profile(dirs: Path) -> Path:
+    """A calibration profile in the data folder (its content does not matter to the erase: a damaged one goes too)."""
+    profile = dirs / "data" / "profile.json"
+    profile.parent.mkdir(parents=True, exist_ok=True)
+    profile.write_text('{"version": 1, "partners": {"A": {"calm_db": -30.0}, "B": {"calm_db": -28.0}}}')
+    return profile
+
+
+def test_erase_deletes_the_voice_profile_too_and_names_what_is_kept(dirs: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """``journal erase`` erased the journal and said nothing of ``profile.json``, calibrate's per-partner voice data
+    in the same folder: a couple asking to erase kept their voices on disk without knowing. Now the same "erase"
+    deletes it, and the last line says what stays (the settings, with the names) and how to remove it."""
+    filled(dirs)
+    profile = _profile(dirs)
+    (dirs / "config").mkdir()
+    (dirs / "config" / "config.toml").write_text('[partners]\na_name = "Sam"\nb_name = "Alex"\n')
+    assert main(["journal", "erase", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert not profile.exists()
+    assert "Erased 1 talk, 1 event, 1 check-in, 0 voice notes and the voice profile calibrate learned" in out, out
+    assert f"Kept: your settings in {dirs / 'config' / 'config.toml'} (your names" in out, out
+    assert sorted(p.name for p in (dirs / "data").iterdir() if not p.name.startswith("journal.sqlite3")) == []
+
+
+def test_erase_on_a_terminal_asks_about_the_voice_profile_and_keeps_it_on_no(dirs: Path) -> None:
+    filled(dirs)
+    profile = _profile(dirs)
+    code, out = _erase_on_a_terminal(dirs, b"no\n")
+    assert code == 1 and "the voice profile calibrate learned" in out and profile.exists(), out
+    code, out = _erase_on_a_terminal(dirs, b"erase\n")
+    assert code == 0 and not profile.exists(), out
+
+
+def test_erase_with_only_a_voice_profile_erases_it(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    """No journal yet (calibrate run, never listened): "nothing to erase" left the voices behind."""
+    profile = _profile(dirs)
+    assert main(["journal", "erase", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert not profile.exists()
+    assert "Erased the voice profile calibrate learned" in out and "nothing to erase" not in out, out
+
+
+def test_erase_that_cannot_delete_the_voice_profile_says_so_and_exits_1(dirs: Path, monkeypatch,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    path = filled(dirs)
+    _profile(dirs)
+    from voicecoach import paths
+
+    real = paths.remove_inside
+
+    def refuse(target, folder):  # noqa: ANN001, ANN202 - a read-only card, an immutable file
+        if Path(target).name == "profile.json":
+            raise PermissionError(1, "Operation not permitted", str(target))
+        return real(target, folder)
+
+    monkeypatch.setattr(paths, "remove_inside", refuse)
+    assert main(["journal", "erase", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "the voice profile" in err and "could not be deleted" in err and "delete it by hand" in err, err
+    with Journal.open(path) as journal:
+        assert journal.rows("talks") == []  # the journal was still erased
+
+
 def test_journal_needs_an_action(dirs: Path) -> None:
     with pytest.raises(SystemExit) as info:
         main(["journal"])

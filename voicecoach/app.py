@@ -55,6 +55,18 @@ def profile_path() -> Path:
     return paths.data_dir() / "profile.json"
 
 
+PROFILE_WHAT = "the voice profile calibrate learned"  # how erase names it, on the command line and the page
+
+
+def erase_profile() -> bool:
+    """Delete the calibration profile (each partner's voice: level, pitch, timbre); True if there was one.
+
+    ``journal erase`` and the page's erase call it after the journal's: the profile is personal data kept beside
+    the journal, not in it. Raises OSError (or ValueError for something that is not a plain file) when it stays."""
+    path = profile_path()
+    return paths.remove_inside(path, path.parent)
+
+
 def load_profile() -> Any:
     """The calibration profile, or None (a damaged profile is reported and ignored)."""
     path = profile_path()

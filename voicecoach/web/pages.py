@@ -17,6 +17,7 @@ from flask import (Blueprint, Response, abort, flash, get_flashed_messages, json
                    request, session, url_for)
 from markupsafe import Markup
 
+from .. import app as app_parts
 from ..errors import InputError, VoicecoachError
 from ..journal import charts
 from ..journal import report as rep
@@ -264,8 +265,15 @@ def journal_erase() -> Any:
         except VoicecoachError as exc:
             flash(f"Could not erase: {exc}", "warn")
             return redirect(url_for("pages.journal"))
+    try:
+        profile = app_parts.erase_profile()  # personal data beside the journal: it goes with the same "erase"
+    except (OSError, ValueError) as exc:
+        flash(f"The journal was erased, but {app_parts.PROFILE_WHAT} could not be deleted "
+              f"({getattr(exc, 'strerror', None) or exc}): delete {app_parts.profile_path()} by hand.", "warn")
+        return redirect(url_for("pages.journal"))
     log.info("web: the journal was erased from the page")
-    flash("The journal was erased: every talk, event, check-in and voice note is gone.", "ok")
+    flash("The journal was erased: every talk, event, check-in and voice note is gone"
+          + (f", and {app_parts.PROFILE_WHAT}." if profile else "."), "ok")
     return redirect(url_for("pages.journal"))
 
 
