@@ -89,7 +89,8 @@ class CommandDecoder:
                 if self._accepted is None and command is not None:
                     emit(command, tr.text, final=tr)
                 elif command is not None and command != self._accepted:
-                    log.debug("final %r revises the partial command %s; keeping the first", tr.text, self._accepted)
+                    log.debug("the final transcript (%s) revises the partial command %s; keeping the first",
+                              command, self._accepted)  # the command, never the words: they may be the talk's
                 self.reset()
             elif tr.text != self._partial:
                 self._partial, self._since = tr.text, tr.t
