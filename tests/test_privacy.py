@@ -16,7 +16,8 @@ from voicecoach_dev.broker import Broker, free_port, missing_tools
 from voicecoach_dev.live import VOICECOACH, PipeReader
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
-NETWORK = re.compile(r"socket\((AF_INET6?|AF_PACKET|AF_NETLINK)\b|connect\(\d+, \{sa_family=AF_INET6?")
+# any socket but a Unix one (the sound server's): the Internet, raw packets, netlink, Bluetooth, ...
+NETWORK = re.compile(r"socket\((?!AF_UNIX\b)AF_\w+|connect\(\d+, \{sa_family=(?!AF_UNIX\b)AF_\w+")
 
 
 
@@ -25,20 +26,40 @@ def _traced(args: list[str], env: dict[str, str], log: Path) -> subprocess.Compl
                           env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize("args", [["demo", "--fast"], ["listen", "--no-ui", "--fast", "--file"],
-                                  ["analyze", "--json"], ["report"], ["checkin", "weather", "--answers", "yes"],
-                                  ["check", "--no-devices"]])
-def test_no_network_socket_is_opened(args, tmp_home, tmp_path, talk_wav):
-    if args[0] in ("listen", "analyze"):
-        args = [*args, str(talk_wav)]
-    if args[0] == "checkin":
-        args = [*args, "--to", str(tmp_path / "out.wav")]
+# every command a couple runs with the page and hooks off; "{wav}", "{a}", "{b}" and "{out}" filled in below
+COMMANDS = [["demo", "--fast"], ["listen", "--no-ui", "--fast", "--file", "{wav}"], ["analyze", "--json", "{wav}"],
+            ["report"], ["checkin", "weather", "--answers", "yes", "--to", "{out}.wav"], ["check", "--no-devices"],
+            ["calibrate", "--from-wav", "{a}", "{b}"], ["journal", "export", "--out", "{out}.json"],
+            ["report", "--html", "{out}.html", "--svg", "{out}.svg"], ["journal", "erase", "--yes"],
+            ["web", "--pair"], ["web", "--forget-browsers"], ["say", "hello", "--to", "{out}.wav"], ["devices"],
+            ["config", "init"], ["config", "show"], ["scripts", "list"], ["models", "list"]]
+USES_SOUND = ("demo", "listen", "say", "devices")  # these look for the sound server, over a Unix socket
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(a for a in args[:2] if "{" not in a))
+def test_no_network_socket_is_opened(args, tmp_home, tmp_path, talk_wav, calm_voices):
+    a, b = calm_voices
+    fill = {"{wav}": str(talk_wav), "{a}": str(a), "{b}": str(b)}
+    args = [fill.get(arg, arg.replace("{out}", str(tmp_path / "out"))) for arg in args]
     log = tmp_path / "strace.log"
     result = _traced(args, tmp_home.env, log)
     assert result.returncode == 0, result.stderr
     calls = log.read_text()
-    assert "socket(" in calls or args[0] in ("analyze", "report", "checkin", "check"), "strace saw nothing"
+    assert "socket(" in calls or args[0] not in USES_SOUND, "strace saw nothing"
     assert not NETWORK.findall(calls), NETWORK.findall(calls)
+
+
+@pytest.fixture(scope="module")
+def calm_voices(tmp_path_factory, talk_wav):
+    """Two recordings for ``calibrate --from-wav``: the demo talk's first 20 s and the next 20 s."""
+    from voicecoach.audio.wav import read_wav, write_wav
+
+    audio = read_wav(talk_wav)
+    folder = tmp_path_factory.mktemp("calm")
+    out = folder / "a.wav", folder / "b.wav"
+    write_wav(out[0], audio[:16000 * 20])
+    write_wav(out[1], audio[16000 * 20:16000 * 40])
+    return out
 
 
 @pytest.mark.skipif(bool(missing_tools()), reason="needs Debian's mosquitto (scripts/setup --test)")
