@@ -310,6 +310,10 @@ def test_erase_deletes_the_voice_profile_too_and_names_what_is_kept(dirs: Path,
     assert not profile.exists()
     assert "Erased 1 talk, 1 event, 1 check-in, 0 voice notes and the voice profile calibrate learned" in out, out
     assert f"Kept: your settings in {dirs / 'config' / 'config.toml'} (your names" in out, out
+    (dirs / "config" / "config.toml.bak").write_text('[partners]\na_name = "Sam"\n')  # config init --force's copy
+    assert main(["journal", "erase", "--yes"]) == 0
+    assert (f"Kept: your settings in {dirs / 'config' / 'config.toml'} and {dirs / 'config' / 'config.toml.bak'} "
+            f"(your names and rituals: delete those files to remove them)") in capsys.readouterr().out
     assert sorted(p.name for p in (dirs / "data").iterdir() if not p.name.startswith("journal.sqlite3")) == []
 
 

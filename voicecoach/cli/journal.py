@@ -177,9 +177,10 @@ def _erase_profile(profile: Path) -> None:
 
 def _kept(config_file: Path) -> str:
     """What an erase leaves on this device, and how to remove it."""
-    settings = (f"your settings in {config_file} (your names and rituals: delete that file to remove them)"
-                if config_file.exists() else "no settings file")
-    return f"Kept: {settings}, and any export or report you saved yourself."
+    files = [f for f in (config_file, config_file.with_name(config_file.name + ".bak")) if f.exists()]
+    settings = ("your settings in " + " and ".join(map(str, files)) + " (your names and rituals: delete "
+                + ("that file" if len(files) == 1 else "those files") + " to remove them)") if files else ""
+    return f"Kept: {settings + ', and ' if settings else ''}any export or report you saved yourself."
 
 
 def _n(count: int, noun: str) -> str:
