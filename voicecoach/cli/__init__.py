@@ -260,6 +260,23 @@ def _end_on_signals() -> None:
             signal.signal(signum, terminated)
 
 
+def no_core_dumps() -> None:
+    """Leave no core file when this process crashes: its memory holds the microphone's audio, a voice note, the
+    journal's rows. The core size limit is set to 0, soft and hard (so no library or child raises it again): the
+    kernel then writes no ``core`` file, and systemd-coredump keeps only the stacks, not the memory. The Python
+    stacks of a crash are still printed (:func:`_stacks_on_crash`).
+
+    Not ``prctl(PR_SET_DUMPABLE, 0)``, which would stop apport's reports too: it also stops other programs of the
+    same user from opening ``/proc/<pid>/root``, which PipeWire and the desktop portal read to tell a sandboxed
+    client, and a failed read there can cost the microphone."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, OSError, ValueError):  # Windows has no resource module
+        log.debug("core dumps could not be turned off")
+
+
 def _stacks_on_crash() -> None:
     """A crash inside a C library (SIGSEGV, SIGABRT) prints every thread's Python stack to stderr (the journal, on
     the kiosk) instead of dying silently, so the report says where."""
@@ -393,6 +410,7 @@ def join_minus_values(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
     if argv is None:  # a real process, never a test runner's
+        no_core_dumps()
         standard_streams()
         plain_where_needed()
     try:
