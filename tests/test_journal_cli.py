@@ -317,6 +317,25 @@ def test_erase_deletes_the_voice_profile_too_and_names_what_is_kept(dirs: Path,
     assert sorted(p.name for p in (dirs / "data").iterdir() if not p.name.startswith("journal.sqlite3")) == []
 
 
+def test_erase_on_a_kiosk_names_its_lines_in_the_system_log(dirs: Path, monkeypatch,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    """On a box where install-kiosk put the service, its log (journalctl -u voicecoach) keeps a line for each prompt
+    it said ("said: Shall we take the 20 minute pause we agreed on? ..."), with the time: when voices were raised,
+    when a ritual was declined. The erase cannot remove them; it says they are kept, and how they go."""
+    from voicecoach import app
+
+    filled(dirs)
+    unit = dirs / "voicecoach.service"
+    monkeypatch.setattr(app, "KIOSK_UNIT", unit)
+    assert main(["journal", "erase", "--yes"]) == 0
+    assert "system log" not in capsys.readouterr().out
+    unit.write_text("[Unit]\n")
+    assert main(["journal", "erase", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "Kept: the kiosk's lines in the system log (journalctl -u voicecoach: what it said, and when;" in out, out
+    assert out.rstrip().endswith("and any export or report you saved yourself."), out
+
+
 def test_erase_on_a_terminal_asks_about_the_voice_profile_and_keeps_it_on_no(dirs: Path) -> None:
     filled(dirs)
     profile = _profile(dirs)

@@ -473,7 +473,9 @@ def test_erase_on_the_page_deletes_the_voice_profile_too(home) -> None:
     profile.write_text('{"version": 1, "partners": {}}')
     app, _, _ = make_app(home)
     client = app.test_client()
-    assert b"the voice profile calibrate learned" in client.get("/journal").data
+    page = client.get("/journal").data.decode()
+    assert "the voice profile calibrate learned" in page
+    assert f"Kept on this device: your settings in {home.config_file} (your names and rituals" in page, page
     token = csrf_of(client, "/journal")
     client.post("/journal/erase", data={"csrf": token, "confirm": "yes"})
     assert profile.exists()

@@ -67,6 +67,24 @@ def erase_profile() -> bool:
     return paths.remove_inside(path, path.parent)
 
 
+KIOSK_UNIT = Path("/etc/systemd/system/voicecoach.service")  # where scripts/install-kiosk puts the service
+
+
+def kept_after_erase(config_file: Path) -> list[str]:
+    """What an erase of the journal leaves on this device, each with how to remove it (for ``journal erase`` and
+    the page's Erase): the settings (the names), and on a kiosk its lines in the system log (what it said, when)."""
+    files = [f for f in (config_file, config_file.with_name(config_file.name + ".bak")) if f.exists()]
+    kept = []
+    if files:
+        kept.append("your settings in " + " and ".join(map(str, files)) + " (your names and rituals: delete "
+                    + ("that file" if len(files) == 1 else "those files") + " to remove them)")
+    if KIOSK_UNIT.exists():
+        kept.append("the kiosk's lines in the system log (journalctl -u voicecoach: what it said, and when; "
+                    "sudo journalctl --rotate --vacuum-time=1s clears the whole system log, or it goes by the "
+                    "system's own schedule)")
+    return kept + ["any export or report you saved yourself"]
+
+
 def load_profile() -> Any:
     """The calibration profile, or None (a damaged profile is reported and ignored)."""
     path = profile_path()

@@ -177,10 +177,10 @@ def _erase_profile(profile: Path) -> None:
 
 def _kept(config_file: Path) -> str:
     """What an erase leaves on this device, and how to remove it."""
-    files = [f for f in (config_file, config_file.with_name(config_file.name + ".bak")) if f.exists()]
-    settings = ("your settings in " + " and ".join(map(str, files)) + " (your names and rituals: delete "
-                + ("that file" if len(files) == 1 else "those files") + " to remove them)") if files else ""
-    return f"Kept: {settings + ', and ' if settings else ''}any export or report you saved yourself."
+    from .. import app
+
+    kept = app.kept_after_erase(config_file)
+    return "Kept: " + (kept[0] if len(kept) == 1 else f"{', '.join(kept[:-1])}, and {kept[-1]}") + "."
 
 
 def _n(count: int, noun: str) -> str:

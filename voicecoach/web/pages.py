@@ -235,7 +235,8 @@ def journal() -> Any:
     journal = context().journal.get()  # counted, not exported: a year of kiosk events is hundreds of MB as rows
     counts = journal.counts() if journal is not None else dict.fromkeys(TABLES, 0)
     notes = _voice_notes(config)
-    return _render("journal.html", config=config, counts=counts, notes=notes.list_notes() if notes else None)
+    return _render("journal.html", config=config, counts=counts, notes=notes.list_notes() if notes else None,
+                   kept=app_parts.kept_after_erase(context().config_path))
 
 
 @pages.get("/journal/export.json")
