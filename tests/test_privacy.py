@@ -174,3 +174,60 @@ def test_a_crash_leaves_no_core_dump_with_the_talks_audio(tmp_home, tmp_path, ta
     assert proc.returncode == -signal.SIGSEGV, output.text()
     assert "Fatal Python error: Segmentation fault" in output.text()  # the stacks, for the report
     assert [p.name for p in work.iterdir()] == []
+
+
+CREATED = re.compile(r'^\d+\s+(?:openat\(AT_FDCWD, "([^"]+)", [^)]*O_CREAT|open\("([^"]+)", [^)]*O_CREAT|'
+                     r'creat\("([^"]+)"|mkdir\("([^"]+)"|mkdirat\(AT_FDCWD, "([^"]+)"|'
+                     r'rename\("[^"]+", "([^"]+)"|renameat2?\(AT_FDCWD, "[^"]+", AT_FDCWD, "([^"]+)").*= \d+$')
+
+
+def test_every_file_a_couples_commands_write_is_private_and_where_it_belongs(tmp_path, talk_wav, calm_voices,
+                                                                             no_sound_env):
+    """The audit of what voicecoach keeps, as a reviewer would make it: a couple's commands (set up, a talk, a
+    calibration, a rehearsal, a report, an export, a pairing code) traced at the system-call level under umask 022,
+    home and caches in a fresh folder. Every file or folder made lands in the data folder, the config folder, an
+    output the command was given, or a prompt folder in /tmp that is gone afterwards (PulseAudio's own client folder,
+    ~/.config/pulse, aside); every file voicecoach keeps is 0600 in 0700 folders, and nothing else remains."""
+    import os
+
+    home, work, out = tmp_path / "home", tmp_path / "cwd", tmp_path / "out"
+    for folder in (home, work, out):
+        folder.mkdir()
+    data, config = home / ".local" / "share" / "voicecoach", home / ".config" / "voicecoach"
+    env = {**no_sound_env, "HOME": str(home), "XDG_DATA_HOME": str(home / ".local" / "share"),
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
+           "XDG_STATE_HOME": str(home / ".local" / "state"), "TMPDIR": str(tmp_path / "tmp")}
+    for key in ("VOICECOACH_DATA_DIR", "VOICECOACH_CONFIG_DIR"):
+        env.pop(key, None)  # the user's own folders, as platformdirs finds them
+    (tmp_path / "tmp").mkdir()
+    a, b = calm_voices
+    commands = [["config", "init"], ["listen", "--no-ui", "--fast", "--file", str(talk_wav)],
+                ["calibrate", "--from-wav", str(a), str(b)],
+                ["checkin", "weather", "--answers", "yes", "--to", str(out / "weather.wav")],
+                ["say", "hello", "--to", str(out / "hello.wav")], ["demo", "--fast"],
+                ["report", "--html", str(out / "r.html"), "--svg", str(out / "r.svg")],
+                ["journal", "export", "--out", str(out / "j.json")], ["web", "--pair"]]
+    made: set[Path] = set()
+    for args in commands:
+        log = tmp_path / "strace.log"
+        result = subprocess.run(["strace", "-f", "-qq", "-e",
+                                 "trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2", "-o", str(log),
+                                 VOICECOACH, *args], env=env, cwd=work, capture_output=True, text=True,
+                                timeout=180, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.umask(0o022))
+        assert result.returncode == 0, (args, result.stderr)
+        for line in log.read_text().splitlines():
+            match = CREATED.match(line)
+            if match:
+                made.add((work / next(g for g in match.groups() if g)).resolve())
+    roots = [data, config, out, home / ".config" / "pulse", tmp_path / "tmp", Path("/dev")]
+    parents = {p for folder in (data, config) for p in folder.parents if p.is_relative_to(home) and p != home}
+    stray = sorted(p for p in made - parents if not any(p == r or p.is_relative_to(r) for r in roots))
+    assert stray == [], stray
+    assert list((tmp_path / "tmp").iterdir()) == [] and list(work.iterdir()) == []
+    kept = [p for root in (data, config) for p in [root, *root.rglob("*")]] + sorted(parents & made)  # ~/.config
+    assert {p.relative_to(home).as_posix() for p in kept} >= {".local/share/voicecoach/journal.sqlite3",
+                                                               ".local/share/voicecoach/profile.json",
+                                                               ".config/voicecoach/config.toml"}
+    loose = [(p, oct(p.stat().st_mode & 0o777)) for p in kept + list(out.iterdir())
+             if p.stat().st_mode & 0o777 != (0o700 if p.is_dir() else 0o600)]
+    assert loose == [], loose
