@@ -336,6 +336,27 @@ def test_erase_on_a_kiosk_names_its_lines_in_the_system_log(dirs: Path, monkeypa
     assert out.rstrip().endswith("and any export or report you saved yourself."), out
 
 
+def test_erase_names_the_voice_notes_another_journal_left_in_the_data_folder(dirs: Path,
+                                                                            capsys: pytest.CaptureFixture) -> None:
+    """Voice notes recorded while ``[journal] file`` pointed elsewhere live in the data folder's
+    ``notes/journal-<hash>``; back on the default journal, ``journal erase`` said "Erased ... 0 voice notes ... empty
+    now" and the other journal's notes, the one kind of audio voicecoach keeps, stayed without a word. They belong
+    to that journal, so they are not deleted; the erase names them, where they are and how to remove them."""
+    import numpy as np
+
+    from voicecoach.journal.notes import VoiceNotes
+
+    elsewhere = dirs / "elsewhere.sqlite3"
+    with Journal.open(elsewhere) as journal:
+        VoiceNotes(journal, True, 60.0).save_note(np.full(16000 * 2, 800, np.int16), "A", "B", 1_790_000_000.0)
+    folder = next((dirs / "data" / "notes").glob("journal-*"))
+    filled(dirs)
+    assert main(["journal", "erase", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "0 voice notes" in out and len(list(folder.glob("note-*.wav"))) == 1
+    assert f"1 voice note of another journal (the note-*.wav files in {folder}: delete them to remove it)" in out, out
+
+
 def test_erase_on_a_terminal_asks_about_the_voice_profile_and_keeps_it_on_no(dirs: Path) -> None:
     filled(dirs)
     profile = _profile(dirs)

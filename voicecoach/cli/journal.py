@@ -116,6 +116,7 @@ def _erase(path: Path, yes: bool, config_file: Path) -> int:
     has_profile = os.path.lexists(profile)
     if not present(path) and not has_profile:  # a link leading nowhere is refused: the journal may be on a drive
         print(f"nothing to erase: there is no journal at {path} and no voice profile")
+        print(_kept(config_file, path))  # another journal's voice notes, the settings: there may still be some
         return 0
     with ExitStack() as stack:
         journal = stack.enter_context(_open(path)) if present(path) else None
@@ -132,7 +133,7 @@ def _erase(path: Path, yes: bool, config_file: Path) -> int:
                 _erase_profile(profile)
     where = f" The journal at {path} is empty now." if journal is not None else ""
     print(f"Erased {what}.{where}")
-    print(_kept(config_file))
+    print(_kept(config_file, path))
     return 0
 
 
@@ -175,11 +176,11 @@ def _erase_profile(profile: Path) -> None:
                               f"partner's voice; delete it by hand") from None
 
 
-def _kept(config_file: Path) -> str:
+def _kept(config_file: Path, journal_file: Path) -> str:
     """What an erase leaves on this device, and how to remove it."""
     from .. import app
 
-    kept = app.kept_after_erase(config_file)
+    kept = app.kept_after_erase(config_file, journal_file)
     return "Kept: " + (kept[0] if len(kept) == 1 else f"{', '.join(kept[:-1])}, and {kept[-1]}") + "."
 
 

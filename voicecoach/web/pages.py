@@ -236,7 +236,7 @@ def journal() -> Any:
     counts = journal.counts() if journal is not None else dict.fromkeys(TABLES, 0)
     notes = _voice_notes(config)
     return _render("journal.html", config=config, counts=counts, notes=notes.list_notes() if notes else None,
-                   kept=app_parts.kept_after_erase(context().config_path))
+                   kept=app_parts.kept_after_erase(context().config_path, context().journal.path))
 
 
 @pages.get("/journal/export.json")
