@@ -90,6 +90,24 @@ def test_export_to_a_file_is_private(dirs: Path, capsys: pytest.CaptureFixture) 
     assert "(talks: 1, events: 1, pauses: 0, checkins: 1, notes: 0)" in capsys.readouterr().err  # not "1 talks"
 
 
+def test_export_redirected_to_a_new_file_is_private(dirs: Path) -> None:
+    """README's ``journal export --json > mine.json``: the shell makes mine.json with its umask (0644 under 022), so
+    every account on a shared laptop could read the couple's journal, while ``--out`` wrote 0600. An export that
+    starts an empty regular file of this user's is made 0600 too; a file it appends to (``>>``) keeps its mode."""
+    filled(dirs)
+    env = {**os.environ, "VOICECOACH_DATA_DIR": str(dirs / "data"), "VOICECOACH_CONFIG_DIR": str(dirs / "config"),
+           "PYTHONPATH": str(ROOT)}
+    target, log = dirs / "mine.json", dirs / "log.txt"
+    log.write_text("earlier lines\n")
+    for path, mode in ((target, "w"), (log, "a")):
+        with open(path, mode) as out:  # as the shell opens it: > or >>
+            os.chmod(path, 0o644)
+            subprocess.run([sys.executable, "-m", "voicecoach", "journal", "export"], stdout=out, env=env,
+                           check=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and json.loads(target.read_text())["talks"]
+    assert stat.S_IMODE(log.stat().st_mode) == 0o644
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o000])
 def test_export_over_an_existing_readable_file_makes_it_private(dirs: Path, umask: int) -> None:
     filled(dirs)
