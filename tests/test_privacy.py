@@ -228,7 +228,7 @@ CREATED = re.compile(r'^\d+\s+(?:openat\(AT_FDCWD, "([^"]+)", [^)]*O_CREAT|open\
 def test_every_file_a_couples_commands_write_is_private_and_where_it_belongs(tmp_path, talk_wav, calm_voices,
                                                                              no_sound_env):
     """The audit of what voicecoach keeps, as a reviewer would make it: a couple's commands (set up, a talk, a
-    calibration, a rehearsal, a report, an export, a pairing code) traced at the system-call level under umask 022,
+    calibration, a rehearsal, a report, an export, a pairing code, a check, an erase) traced at the system-call level under umask 022,
     home and caches in a fresh folder. Every file or folder made lands in the data folder, the config folder, an
     output the command was given, or a prompt folder in /tmp that is gone afterwards (PulseAudio's own client folder,
     ~/.config/pulse, aside); every file voicecoach keeps is 0600 in 0700 folders, and nothing else remains."""
@@ -248,7 +248,8 @@ def test_every_file_a_couples_commands_write_is_private_and_where_it_belongs(tmp
                 ["checkin", "weather", "--answers", "yes", "--to", str(out / "weather.wav")],
                 ["say", "hello", "--to", str(out / "hello.wav")], ["demo", "--fast"],
                 ["report", "--html", str(out / "r.html"), "--svg", str(out / "r.svg")],
-                ["journal", "export", "--out", str(out / "j.json")], ["web", "--pair"]]
+                ["journal", "export", "--out", str(out / "j.json")], ["web", "--pair"], ["check", "--no-devices"],
+                ["journal", "erase", "--yes"]]
     made: set[Path] = set()
     for args in commands:
         log = tmp_path / "strace.log"
@@ -268,8 +269,8 @@ def test_every_file_a_couples_commands_write_is_private_and_where_it_belongs(tmp
     assert list((tmp_path / "tmp").iterdir()) == [] and list(work.iterdir()) == []
     kept = [p for root in (data, config) for p in [root, *root.rglob("*")]] + sorted(parents & made)  # ~/.config
     assert {p.relative_to(home).as_posix() for p in kept} >= {".local/share/voicecoach/journal.sqlite3",
-                                                               ".local/share/voicecoach/profile.json",
                                                                ".config/voicecoach/config.toml"}
+    assert not (data / "profile.json").exists()  # calibrate's, gone with the erase at the end
     loose = [(p, oct(p.stat().st_mode & 0o777)) for p in kept + list(out.iterdir())
              if p.stat().st_mode & 0o777 != (0o700 if p.is_dir() else 0o600)]
     assert loose == [], loose
