@@ -375,6 +375,20 @@ def test_erase_names_the_voice_notes_another_journal_left_in_the_data_folder(dir
     assert f"1 voice note of another journal (the note-*.wav files in {folder}: delete them to remove it)" in out, out
 
 
+def test_erase_with_the_journal_held_by_a_reader_still_deletes_the_voice_profile(dirs: Path, monkeypatch,
+                                                                                capsys: pytest.CaptureFixture) -> None:
+    filled(dirs)
+    profile = _profile(dirs)
+
+    def busy(self, wait_s: float = 10.0) -> None:  # noqa: ANN001 - a kiosk reading it (see the reader tests above)
+        raise JournalBusy("journal: everything was deleted, but another program is still reading the journal")
+
+    monkeypatch.setattr(Journal, "erase", busy)
+    assert main(["journal", "erase", "--yes"]) == 1
+    assert not profile.exists()
+    assert "another program is still reading the journal" in capsys.readouterr().err
+
+
 def test_erase_on_a_terminal_asks_about_the_voice_profile_and_keeps_it_on_no(dirs: Path) -> None:
     filled(dirs)
     profile = _profile(dirs)

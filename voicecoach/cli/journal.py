@@ -129,12 +129,16 @@ def _erase(path: Path, yes: bool, config_file: Path) -> int:
         what = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
         if not yes and not _confirmed(what, path if journal is not None else profile):
             return 1
+        problems = []
         try:
             if journal is not None:
                 journal.erase()
-        finally:
-            if has_profile:
-                _erase_profile(profile)
+        except VoicecoachError as exc:  # the profile goes all the same: the couple typed erase for both
+            problems.append(str(exc))
+        if has_profile:
+            problems += _erase_profile(profile)
+        if problems:
+            raise VoicecoachError("; and ".join(problems))
     where = f" The journal at {path} is empty now." if journal is not None else ""
     print(f"Erased {what}.{where}")
     print(_kept(config_file, path))
@@ -168,16 +172,17 @@ def _confirmed(what: str, where: Path) -> bool:
     return True
 
 
-def _erase_profile(profile: Path) -> None:
-    """Delete the calibration profile; one line naming it when it stays (exit 1)."""
+def _erase_profile(profile: Path) -> list[str]:
+    """Delete the calibration profile; [] or the line saying it stays."""
     from .. import app
 
     try:
         app.erase_profile()
     except (OSError, ValueError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a plain file"
-        raise VoicecoachError(f"{app.PROFILE_WHAT} at {profile} could not be deleted ({why}): it holds each "
-                              f"partner's voice; delete it by hand") from None
+        return [f"{app.PROFILE_WHAT} at {profile} could not be deleted ({why}): it holds each partner's voice; "
+                f"delete it by hand"]
+    return []
 
 
 def _kept(config_file: Path, journal_file: Path) -> str:
