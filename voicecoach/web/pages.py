@@ -260,17 +260,19 @@ def journal_erase() -> Any:
         flash("Nothing was erased: type the word erase in the box to confirm.", "warn")
         return redirect(url_for("pages.journal"))
     journal = context().journal.get()
+    problems = []
     if journal is not None:
         try:
             journal.erase()
         except VoicecoachError as exc:
-            flash(f"Could not erase: {exc}", "warn")
-            return redirect(url_for("pages.journal"))
+            problems.append(f"Could not erase: {exc}.")
     try:
         profile = app_parts.erase_profile()  # personal data beside the journal: it goes with the same "erase"
     except (OSError, ValueError) as exc:
-        flash(f"The journal was erased, but {app_parts.PROFILE_WHAT} could not be deleted "
-              f"({getattr(exc, 'strerror', None) or exc}): delete {app_parts.profile_path()} by hand.", "warn")
+        problems.append(f"{app_parts.PROFILE_WHAT.capitalize()} could not be deleted "
+                        f"({getattr(exc, 'strerror', None) or exc}): delete {app_parts.profile_path()} by hand.")
+    if problems:
+        flash(" ".join(problems), "warn")
         return redirect(url_for("pages.journal"))
     log.info("web: the journal was erased from the page")
     flash("The journal was erased: every talk, event, check-in and voice note is gone"
