@@ -236,6 +236,9 @@ def log_above(view: StatusLine) -> Iterator[None]:
 SOUND_COMMANDS = frozenset({"listen", "kiosk", "checkin", "demo", "calibrate", "say"})  # C libraries' stderr collapsed
 # speak and end without the live loop (whose StopOnSignals ends a talk cleanly): SIGTERM / SIGHUP end them as Ctrl-C
 SPEAK_AND_END = frozenset({"say", "calibrate"})
+# their standard output is the journal's own data (an export, the weekly figures): "> mine.json" made by the shell
+# with its umask is made 0600, as --out and --html write theirs
+PRIVATE_STDOUT = frozenset({"journal", "report"})
 
 
 class Terminated(BaseException):
@@ -426,6 +429,10 @@ def main(argv: list[str] | None = None) -> int:
     _stacks_on_crash()
     if argv is None and getattr(args, "command", None) in SPEAK_AND_END:
         _end_on_signals()
+    if argv is None and getattr(args, "command", None) in PRIVATE_STDOUT:
+        from .. import paths
+
+        paths.private_if_new(1)
     if extra:  # named by the subcommand that was given, whose --help lists what it takes
         _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     debug = getattr(args, "debug", False)

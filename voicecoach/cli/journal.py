@@ -71,11 +71,7 @@ def _export(path: Path, out: str | None) -> int:
         else:
             empty = {"format": "voicecoach-journal", "schema": CURRENT_VERSION, **{t: [] for t in TABLES}}
             text = [json.dumps(empty, indent=2, ensure_ascii=False) + "\n"]
-        if out is None:
-            try:  # "> mine.json": the shell made the file with its umask; the export is as private as --out's
-                paths.private_if_new(sys.stdout.fileno())
-            except (OSError, ValueError, AttributeError):  # stdout without a descriptor (captured)
-                pass
+        if out is None:  # "> mine.json" was made 0600 at the start (cli.PRIVATE_STDOUT)
             _to_stdout(text)
             return 0
         try:
