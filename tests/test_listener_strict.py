@@ -59,3 +59,14 @@ def test_no_word_of_a_transcript_reaches_the_log_even_at_debug(caplog):
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "ambiguous" in logged and "revises" in logged, logged  # both lines were reached
     assert "sister" not in logged and "never" not in logged, logged
+
+
+def test_a_partial_that_stays_the_same_is_judged_once(caplog):
+    """A partial naming two commands ("okay ... pause") stays the same for as long as the speaker goes on; it was
+    judged again at every 30 ms frame, each time with an "ambiguous transcript" debug line: 33 lines a second in
+    ``--debug`` or the kiosk's journal (measured with the Korean model on a spoken Korean talk)."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    decode([("okay we pause", False)] * 30, strict=(), allowed=None)
+    assert sum("ambiguous" in r.getMessage() for r in caplog.records) == 1
