@@ -468,6 +468,25 @@ def test_export_is_the_whole_journal_and_erase_needs_the_word(home) -> None:
     assert b"The journal was erased" in client.get("/journal").data
 
 
+def test_erase_on_the_page_deletes_the_voice_profile_too(home) -> None:
+    """The page's erase, like ``journal erase``, left calibrate's per-partner voice data (profile.json) beside the
+    emptied journal without a word; now it goes with the same "erase", and the page says so before and after."""
+    profile = home.data_dir / "profile.json"
+    profile.write_text('{"version": 1, "partners": {}}')
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    page = client.get("/journal").data.decode()
+    assert "the voice profile calibrate learned" in page
+    assert f"Kept on this device: your settings in {home.config_file} (your names and rituals" in page, page
+    token = csrf_of(client, "/journal")
+    client.post("/journal/erase", data={"csrf": token, "confirm": "yes"})
+    assert profile.exists()
+    client.post("/journal/erase", data={"csrf": token, "confirm": "erase"})
+    assert not profile.exists()
+    page = client.get("/journal").data
+    assert b"The journal was erased" in page and b"the voice profile calibrate learned" in page
+
+
 def test_the_journal_page_counts_a_big_journal_without_reading_it_all(home) -> None:
     """The Journal page read every row to count them: a year of kiosk events (300,000) took 2 s and 350 MB more,
     inside the kiosk, holding the journal the kiosk writes to. Now SQLite counts them."""

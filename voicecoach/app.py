@@ -60,6 +60,52 @@ def profile_path() -> Path:
     return paths.data_dir() / "profile.json"
 
 
+PROFILE_WHAT = "the voice profile calibrate learned"  # how erase names it, on the command line and the page
+
+
+def erase_profile() -> bool:
+    """Delete the calibration profile (each partner's voice: level, pitch, timbre); True if there was one.
+
+    ``journal erase`` and the page's erase call it after the journal's: the profile is personal data kept beside
+    the journal, not in it. Raises OSError (or ValueError for something that is not a plain file) when it stays."""
+    path = profile_path()
+    return paths.remove_inside(path, path.parent)
+
+
+KIOSK_UNIT = Path("/etc/systemd/system/voicecoach.service")  # where scripts/install-kiosk puts the service
+
+
+def kept_after_erase(config_file: Path, journal_file: Path) -> list[str]:
+    """What an erase of the journal at ``journal_file`` leaves on this device, each with how to remove it (for
+    ``journal erase`` and the page's Erase): other journals' voice notes in the data folder, the settings (the
+    names), and on a kiosk its lines in the system log (what it said, when)."""
+    files = [f for f in (config_file, config_file.with_name(config_file.name + ".bak")) if f.exists()]
+    kept = [f"{count} voice note{'' if count == 1 else 's'} of another journal (the note-*.wav files in {folder}: "
+            f"delete them to remove {'it' if count == 1 else 'them'})" for folder, count in _other_notes(journal_file)]
+    if files:
+        kept.append("your settings in " + " and ".join(map(str, files)) + " (your names and rituals: delete "
+                    + ("that file" if len(files) == 1 else "those files") + " to remove them)")
+    if KIOSK_UNIT.exists():
+        kept.append("the kiosk's lines in the system log (journalctl -u voicecoach: what it said, and when; "
+                    "sudo journalctl --rotate --vacuum-time=1s clears the whole system log, or it goes by the "
+                    "system's own schedule)")
+    return kept + ["any export or report you saved yourself"]
+
+
+def _other_notes(journal_file: Path) -> list[tuple[Path, int]]:
+    """The voice-note folders in the data folder that belong to other journals than ``journal_file`` (a
+    ``[journal] file`` used before, the default journal's), with how many note files each holds; the empty left
+    out."""
+    from .journal.notes import own_files
+
+    root = paths.data_dir() / paths.NOTES_FOLDER
+    if not root.is_dir() or root.is_symlink():
+        return []
+    mine = paths.notes_dir(journal_file)
+    found = [(folder, len(own_files(folder))) for folder in [root, *sorted(root.glob("journal-*"))] if folder != mine]
+    return [(folder, count) for folder, count in found if count]
+
+
 def load_profile() -> Any:
     """The calibration profile, or None (a damaged profile is reported and ignored)."""
     path = profile_path()

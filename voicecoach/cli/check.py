@@ -127,7 +127,21 @@ def check_config(ctx: Context) -> list[Finding]:
         return [Finding(OK, "config", f"no file at {path}: using the defaults")]
     pinned = pinned_notice(path, ctx.config)  # an earlier version's defaults, written by its config init
     notices += [pinned] if pinned else []
-    return [Finding(WARN, "config", notice) for notice in notices] or [Finding(OK, "config", f"{path}")]
+    return ([Finding(WARN, "config", notice) for notice in notices] + _readable_by_all(path)
+            or [Finding(OK, "config", f"{path}")])
+
+
+def _readable_by_all(path: Path) -> list[Finding]:
+    """A WARN for a config file every account may read (a file made by hand under umask 022): it holds the names
+    and any broker password. Its group may read it (the kiosk's 0640, for the service's group)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return []
+    if not mode & 0o004:
+        return []
+    return [Finding(WARN, "config", f"{path} can be read by every account on this computer (mode {mode:o}): the "
+                                    f"names and any broker password in it", f"chmod o-r {path}")]
 
 
 def check_names(ctx: Context) -> list[Finding]:
