@@ -174,6 +174,13 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
     return run
 
 
+def stored_replay(wav: Path, env: dict[str, str], *options: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """A recording through the live loop into the journal of ``env``'s data folder (``listen --file`` stores
+    nothing: :mod:`voicecoach_dev.stored_replay`); ``options``: ``--config FILE``. Text output."""
+    return subprocess.run([sys.executable, "-m", "voicecoach_dev.stored_replay", str(wav), *options], env=env,
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO, stdin=subprocess.DEVNULL)
+
+
 def journal_rows(home: Home, table: str) -> list[dict]:
     """Every row of ``table`` in ``home``'s journal, as dicts (read after the program has ended)."""
     db = sqlite3.connect(home.data_dir / "journal.sqlite3")

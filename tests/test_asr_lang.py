@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,20 @@ def test_every_builtin_pack_can_say_every_command():
         pack = load_language(code)
         assert pack.missing(frozenset(Command)) == [], code
         assert {c.value for c in pack.commands} == set(COMMAND_NAMES) and pack.model
+
+
+@pytest.mark.parametrize("code", sorted(p.stem for p in BUILTIN_DIR.glob("*.toml")))
+def test_every_builtin_pack_has_every_table_and_key_the_english_one_has(code):
+    """The test above held every pack to the English one's [commands] only, and the one below it asserted that
+    the Korean pack had no [clap_only] table: a Korean couple with no speech model was told "Say yes" when only
+    the double clap could be heard. Every table (and every key of it) of en.toml is in every pack shipped."""
+    english = tomllib.loads((BUILTIN_DIR / "en.toml").read_text(encoding="utf-8"))
+    pack = tomllib.loads((BUILTIN_DIR / f"{code}.toml").read_text(encoding="utf-8"))
+    for name, table in english.items():
+        assert name in pack, f"{code}.toml has no {name!r}"
+        if isinstance(table, dict):
+            assert isinstance(pack[name], dict) and set(table) <= set(pack[name]), \
+                f"{code}.toml's [{name}] lacks {sorted(set(table) - set(pack[name]))}"
 
 
 def test_a_user_pack_in_the_config_dir_overrides_the_builtin(tmp_home):
@@ -187,7 +202,9 @@ def test_the_clap_only_wording_replaces_the_spoken_answers_and_keeps_through_a_r
     pack = load_language("en").restricted(frozenset({Command.YES}))
     assert pack.clap_wording("Is now a good time? Say yes, or not now.") == \
         "Is now a good time? Clap twice for yes, or stay quiet for not now."
-    assert load_language("ko").clap_wording("Say yes, or not now.") == "Say yes, or not now."  # no table: as written
+    pack = load_language("ko")  # the prompts are English in every pack: so are their clap wordings
+    assert pack.clap_wording("Is now a good time? Say yes, or not now.") == \
+        "Is now a good time? Clap twice for yes, or stay quiet for not now."
 
 
 @pytest.mark.parametrize("table", [["Say yes"], {"Say yes": 2}, {"": "Clap"}])

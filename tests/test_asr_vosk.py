@@ -17,6 +17,7 @@ from voicecoach.asr.listener import CommandListener
 from voicecoach.asr.models import package_model_dir
 from voicecoach.asr.recognizer import VoskRecognizer, load_model, unknown_token_in_files
 from voicecoach.asr.settings import CommandSettings
+from voicecoach.checkin.runner import COMMANDS as CHECKIN_QUESTION
 from voicecoach.audio.frames import SAMPLE_RATE as R, frames_from_array
 from voicecoach.commands import Command, Hearing, Option, Source
 from voicecoach.errors import VoicecoachError
@@ -93,7 +94,8 @@ def test_streaming_gives_partial_then_final_transcripts(ko_model):
 @pytest.mark.parametrize("phrase, command", [("네", "yes"), ("아니요", "not_now"), ("좋아요", "yes"), ("멈춰", "stop"),
                                              ("도움말", "help"), ("다시", "repeat"), ("페어링 코드", "pairing_code"),
                                              ("인증번호", "pairing_code"), ("메모 남기기", "leave_note"),
-                                             ("메모 듣기", "play_notes")])
+                                             ("메모 듣기", "play_notes"), ("쉬자", "pause"),
+                                             ("일시정지", "pause")])
 def test_spoken_korean_commands_are_heard_once_and_quickly(ko_model, phrase, command):
     listener = CommandListener(CommandSettings(language="ko"))
     assert listener.load() and listener.has_model
@@ -165,3 +167,29 @@ def test_the_grammar_follows_the_question_a_choose_steps_word_is_heard(ko_model)
     assert "지금" in json.loads(listener.recognizer.grammar_json)
     assert heard == [Option("지금")]
     assert runner.variables["when"] == "지금" and "Then 지금." in [getattr(a, "text", "") for a in said]
+
+
+KIOSK_ANYTIME = frozenset({Command.PAUSE, Command.LEAVE_NOTE, Command.PLAY_NOTES, Command.PAIRING_CODE})
+
+
+@pytest.mark.parametrize("hearing", [Hearing(0, KIOSK_ANYTIME), Hearing(1, frozenset(CHECKIN_QUESTION))],
+                         ids=["anytime-with-notes", "check-in-question"])
+def test_every_korean_pause_phrase_is_heard_as_the_pause_at_three_speeds(ko_model, hearing):
+    """The pause is the one command said in the heat of a talk. "잠깐" ("wait a moment") was not heard at all with
+    the note and pairing phrases in the grammar, and was heard as "좋아요" (yes) or "조금 더" (more time) at a
+    check-in's question (espeak-ng at 140, 170 and 200 words a minute): it is also what one says to cut in
+    ("잠깐만, ..."), and a command heard inside a sentence starts the pause unasked. The pack now says "쉬자" and
+    "일시정지" (the word on a pause button): 30 of 30 in the grammars measured (scripts/measure_ko_pause.py)."""
+    listener = CommandListener(CommandSettings(language="ko"))
+    listener.load()
+    listener.expect(hearing)
+    phrases = listener.pack.commands[Command.PAUSE]
+    assert "잠깐" not in phrases
+    for phrase in phrases:
+        for speed in (140, 170, 200):
+            listener.reset()
+            speech = say(phrase, speed)
+            audio = np.concatenate([np.zeros(R // 2, np.int16), speech, np.zeros(3 * R // 2, np.int16)])
+            heard = [c for f in frames_from_array(audio, 30) for c in listener.process(f)]
+            heard += listener.finish(len(audio) / R)
+            assert [c.reply for c in heard] == [Command.PAUSE], (phrase, speed, [c.text for c in heard])

@@ -72,6 +72,25 @@ def test_a_retired_key_is_one_warn_line_not_also_logged(tmp_home, run_cli):
     assert "gate_backoff" not in res.stderr and res.returncode == 0, both
 
 
+def test_a_config_every_account_can_read_is_a_warning_with_the_fix(tmp_home, run_cli):
+    """A config.toml made by hand in an editor (umask 022: 0644) holds the partners' names and any broker password
+    (``mqtt://USER:PASSWORD@host``), readable by every account of a shared laptop; voicecoach writes its own 0600,
+    and ``check`` said "OK config" of this one. Now a WARN with the fix; the kiosk's 0640 (its group) is fine."""
+    import os
+
+    tmp_home.config_file.write_text('[partners]\na_name = "Sam"\nb_name = "Alex"\n')
+    for mode, warned in ((0o644, True), (0o640, False), (0o600, False)):
+        os.chmod(tmp_home.config_file, mode)
+        res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
+        line = lines_of(res)["config"]
+        assert line.startswith("WARN" if warned else "OK"), line
+        if warned:
+            assert line == (f"WARN config: {tmp_home.config_file} can be read by every account on this computer "
+                            f"(mode {mode:o}): the names and any broker password in it -- fix: chmod o-r "
+                            f"{tmp_home.config_file}"), line
+        assert res.returncode == 0, res.stdout + res.stderr
+
+
 def test_a_retired_key_in_a_config_that_fails_is_still_said_once(tmp_home, run_cli):
     tmp_home.config_file.write_text("[kiosk]\nlater_min = 20.0\nnightly_time = \"9pm\"\n")
     res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
@@ -143,6 +162,15 @@ def test_scheduled_script_that_does_not_exist_fails(tmp_home, run_cli):
     line = lines_of(res)["script evening"]
     assert res.returncode == 1
     assert line.startswith("FAIL") and "kiosk.nightly_script" in line and "voicecoach scripts list" in line
+
+
+def test_scheduled_script_not_meant_for_a_set_time_fails(tmp_home, run_cli):
+    """offer_on_schedule = false ("may the kiosk offer it at a set time?") was never read: repair at 21:30 passed."""
+    tmp_home.config_file.write_text('[kiosk]\nnightly_script = "repair"\n')
+    res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
+    line = lines_of(res)["script repair"]
+    assert res.returncode == 1
+    assert line.startswith("FAIL") and "offer_on_schedule = false" in line and "kiosk.nightly_script" in line
 
 
 def test_no_sound_devices_fail_with_how_to_find_them(no_sound_env, tmp_home, run_cli):

@@ -125,6 +125,8 @@ def test_scripts_list_shows_sources_and_flags_broken_ones(user_scripts: Path, ca
     assert "Emotional weather report  (overridden by a user script)" in out
     assert "bad" in out and "BROKEN" in out and "bad.toml: step 1 (turn): minutes = -1" in out
     assert str(user_scripts) in out
+    # the user's weather leaves offer_on_schedule out (false): the built-in one it overrides said true
+    assert "may offer these at a set time (kiosk.nightly_script, kiosk.weekly_script): nightly, stress, weekly." in out
 
 
 def test_scripts_show_prints_the_steps_readably(user_scripts: Path, capsys) -> None:

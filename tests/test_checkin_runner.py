@@ -645,6 +645,18 @@ def test_the_pause_offer_on_a_question_listens_again() -> None:
     runner.heard(reply("yes"), 1.0)
     actions = runner.on_event(PauseSuggested(t=2.0, reason="x"), 2.0)
     assert len(says(actions)) == 1 and len(listens(actions)) == 1
+    # the question's own answers still count, but a double clap now is the pause the reminder speaks of
+    assert listens(actions)[0].commands == COMMANDS and listens(actions)[0].clap is Command.PAUSE
+
+
+def test_a_double_clap_means_next_in_a_timed_step_yes_to_a_question_and_the_pause_after_the_reminder() -> None:
+    runner = in_turn()
+    assert runner.phase is Phase.TIMER and runner.clap_means is Command.NEXT
+    actions = runner.on_event(RaisedVoice(t=20.0, start=19.0, speaker="B"), 20.0)
+    assert [(a.commands, a.clap) for a in listens(actions)] == [(frozenset({Command.PAUSE}), Command.PAUSE)]
+    asked = make(ASK)
+    assert all(a.clap is Command.YES for a in listens(asked.start(0.0)))  # consent: yes
+    assert asked.clap_means is Command.PAUSE  # (no timed step: the router asks the open question first)
 
 
 def test_no_pause_offer_before_consent_or_when_switched_off() -> None:

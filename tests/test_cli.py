@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import stored_replay
 from voicecoach import cli
 from voicecoach.audio.wav import write_wav
 from voicecoach.errors import DeviceError
@@ -240,13 +241,13 @@ def test_ctrl_c_exits_130_quietly(monkeypatch, capsys):
 
 
 def test_analyze_gives_each_raised_voice_the_end_the_live_loop_stores(run_cli, tmp_home, talk_wav):
-    """`end` was always null in analyze, though the whole recording is there (and listen --file stores it)."""
+    """`end` was always null in analyze, though the whole recording is there (and the live loop stores it)."""
     res = run_cli("analyze", talk_wav, "--json", env=tmp_home.env)
     assert res.returncode == 0, res.stderr
     raised = [e for e in parse_json_lines(res.stdout) if e["type"] == "raised_voice"]
     assert raised, "the demo talk has raised voices"
     assert all(e["end"] is not None and e["start"] <= e["end"] for e in raised), raised
-    heard = run_cli("listen", "--file", talk_wav, "--fast", "--no-ui", env=tmp_home.env, input="", timeout=120)
+    heard = stored_replay(talk_wav, tmp_home.env)
     assert heard.returncode == 0, heard.stderr
     journal = json.loads(run_cli("journal", "export", env=tmp_home.env).stdout)
     stored = [(e["t"], e["end"]) for e in journal["events"] if e["type"] == "raised_voice"]

@@ -48,6 +48,7 @@ later_min = 45.0
 
 def _write(home, text: str) -> Path:
     home.config_file.write_text(text, encoding="utf-8")
+    home.config_file.chmod(0o600)  # as config init writes it (a file others can read is a WARN of its own)
     return home.config_file
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from voicecoach import app
 from voicecoach.asr import listener as listener_module
-from voicecoach.asr.lang import BUILTIN_DIR, load_language
+from voicecoach.asr.lang import load_language
 from voicecoach.asr.models import package_model_dir
 from voicecoach.asr.settings import CommandSettings
 from voicecoach.audio.frames import Frame
@@ -445,13 +445,9 @@ needs_a_model = pytest.mark.skipif(KO_MODEL is None or importlib.util.find_spec(
 
 
 def with_model(tmp_path) -> CommandSettings:
-    """The real Korean model and a pack of its words, with the English pack's [clap_only] table (the prompts
-    themselves are English): no English model is installed here."""
-    en = (BUILTIN_DIR / "en.toml").read_text(encoding="utf-8")
-    ko = (BUILTIN_DIR / "ko.toml").read_text(encoding="utf-8")
-    pack = tmp_path / "ko-test.toml"
-    pack.write_text(ko + "\n" + en[en.index("[clap_only]"):], encoding="utf-8")
-    return CommandSettings(language=str(pack), model=str(KO_MODEL))
+    """The real Korean model and the built-in Korean pack, whose [clap_only] table is the English one's (the
+    prompts themselves are English): no English model is installed here."""
+    return CommandSettings(language="ko", model=str(KO_MODEL))
 
 
 def loaded(rig: Rig) -> None:

@@ -90,6 +90,24 @@ def test_export_to_a_file_is_private(dirs: Path, capsys: pytest.CaptureFixture) 
     assert "(talks: 1, events: 1, pauses: 0, checkins: 1, notes: 0)" in capsys.readouterr().err  # not "1 talks"
 
 
+def test_export_redirected_to_a_new_file_is_private(dirs: Path) -> None:
+    """README's ``journal export --json > mine.json``: the shell makes mine.json with its umask (0644 under 022), so
+    every account on a shared laptop could read the couple's journal, while ``--out`` wrote 0600. An export that
+    starts an empty regular file of this user's is made 0600 too; a file it appends to (``>>``) keeps its mode."""
+    filled(dirs)
+    env = {**os.environ, "VOICECOACH_DATA_DIR": str(dirs / "data"), "VOICECOACH_CONFIG_DIR": str(dirs / "config"),
+           "PYTHONPATH": str(ROOT)}
+    target, log = dirs / "mine.json", dirs / "log.txt"
+    log.write_text("earlier lines\n")
+    for path, mode in ((target, "w"), (log, "a")):
+        with open(path, mode) as out:  # as the shell opens it: > or >>
+            os.chmod(path, 0o644)
+            subprocess.run([sys.executable, "-m", "voicecoach", "journal", "export"], stdout=out, env=env,
+                           check=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and json.loads(target.read_text())["talks"]
+    assert stat.S_IMODE(log.stat().st_mode) == 0o644
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o000])
 def test_export_over_an_existing_readable_file_makes_it_private(dirs: Path, umask: int) -> None:
     filled(dirs)
@@ -286,6 +304,128 @@ def test_erase_on_a_terminal_ended_with_ctrl_d_erases_nothing_and_says_so(dirs: 
 def test_erase_without_a_journal_has_nothing_to_do(dirs: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["journal", "erase"]) == 0
     assert "nothing to erase" in capsys.readouterr().out
+
+
+def _profile(dirs: Path) -> Path:
+    """A calibration profile in the data folder (its content does not matter to the erase: a damaged one goes too)."""
+    profile = dirs / "data" / "profile.json"
+    profile.parent.mkdir(parents=True, exist_ok=True)
+    profile.write_text('{"version": 1, "partners": {"A": {"calm_db": -30.0}, "B": {"calm_db": -28.0}}}')
+    return profile
+
+
+def test_erase_deletes_the_voice_profile_too_and_names_what_is_kept(dirs: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """``journal erase`` erased the journal and said nothing of ``profile.json``, calibrate's per-partner voice data
+    in the same folder: a couple asking to erase kept their voices on disk without knowing. Now the same "erase"
+    deletes it, and the last line says what stays (the settings, with the names) and how to remove it."""
+    filled(dirs)
+    profile = _profile(dirs)
+    (dirs / "config").mkdir()
+    (dirs / "config" / "config.toml").write_text('[partners]\na_name = "Sam"\nb_name = "Alex"\n')
+    assert main(["journal", "erase", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert not profile.exists()
+    assert "Erased 1 talk, 1 event, 1 check-in, 0 voice notes and the voice profile calibrate learned" in out, out
+    assert f"Kept: your settings in {dirs / 'config' / 'config.toml'} (your names" in out, out
+    (dirs / "config" / "config.toml.bak").write_text('[partners]\na_name = "Sam"\n')  # config init --force's copy
+    assert main(["journal", "erase", "--yes"]) == 0
+    assert (f"Kept: your settings in {dirs / 'config' / 'config.toml'} and {dirs / 'config' / 'config.toml.bak'} "
+            f"(your names and rituals: delete those files to remove them)") in capsys.readouterr().out
+    assert sorted(p.name for p in (dirs / "data").iterdir() if not p.name.startswith("journal.sqlite3")) == []
+
+
+def test_erase_on_a_kiosk_names_its_lines_in_the_system_log(dirs: Path, monkeypatch,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    """On a box where install-kiosk put the service, its log (journalctl -u voicecoach) keeps a line for each prompt
+    it said ("said: Shall we take the 20 minute pause we agreed on? ..."), with the time: when voices were raised,
+    when a ritual was declined. The erase cannot remove them; it says they are kept, and how they go."""
+    from voicecoach import app
+
+    filled(dirs)
+    unit = dirs / "voicecoach.service"
+    monkeypatch.setattr(app, "KIOSK_UNIT", unit)
+    assert main(["journal", "erase", "--yes"]) == 0
+    assert "system log" not in capsys.readouterr().out
+    unit.write_text("[Unit]\n")
+    assert main(["journal", "erase", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "Kept: the kiosk's lines in the system log (journalctl -u voicecoach: what it said, and when;" in out, out
+    assert out.rstrip().endswith("and any export or report you saved yourself."), out
+
+
+def test_erase_names_the_voice_notes_another_journal_left_in_the_data_folder(dirs: Path,
+                                                                            capsys: pytest.CaptureFixture) -> None:
+    """Voice notes recorded while ``[journal] file`` pointed elsewhere live in the data folder's
+    ``notes/journal-<hash>``; back on the default journal, ``journal erase`` said "Erased ... 0 voice notes ... empty
+    now" and the other journal's notes, the one kind of audio voicecoach keeps, stayed without a word. They belong
+    to that journal, so they are not deleted; the erase names them, where they are and how to remove them."""
+    import numpy as np
+
+    from voicecoach.journal.notes import VoiceNotes
+
+    elsewhere = dirs / "elsewhere.sqlite3"
+    with Journal.open(elsewhere) as journal:
+        VoiceNotes(journal, True, 60.0).save_note(np.full(16000 * 2, 800, np.int16), "A", "B", 1_790_000_000.0)
+    folder = next((dirs / "data" / "notes").glob("journal-*"))
+    filled(dirs)
+    assert main(["journal", "erase", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "0 voice notes" in out and len(list(folder.glob("note-*.wav"))) == 1
+    assert f"1 voice note of another journal (the note-*.wav files in {folder}: delete them to remove it)" in out, out
+
+
+def test_erase_with_the_journal_held_by_a_reader_still_deletes_the_voice_profile(dirs: Path, monkeypatch,
+                                                                                capsys: pytest.CaptureFixture) -> None:
+    filled(dirs)
+    profile = _profile(dirs)
+
+    def busy(self, wait_s: float = 10.0) -> None:  # noqa: ANN001 - a kiosk reading it (see the reader tests above)
+        raise JournalBusy("journal: everything was deleted, but another program is still reading the journal")
+
+    monkeypatch.setattr(Journal, "erase", busy)
+    assert main(["journal", "erase", "--yes"]) == 1
+    assert not profile.exists()
+    assert "another program is still reading the journal" in capsys.readouterr().err
+
+
+def test_erase_on_a_terminal_asks_about_the_voice_profile_and_keeps_it_on_no(dirs: Path) -> None:
+    filled(dirs)
+    profile = _profile(dirs)
+    code, out = _erase_on_a_terminal(dirs, b"no\n")
+    assert code == 1 and "the voice profile calibrate learned" in out and profile.exists(), out
+    code, out = _erase_on_a_terminal(dirs, b"erase\n")
+    assert code == 0 and not profile.exists(), out
+
+
+def test_erase_with_only_a_voice_profile_erases_it(dirs: Path, capsys: pytest.CaptureFixture) -> None:
+    """No journal yet (calibrate run, never listened): "nothing to erase" left the voices behind."""
+    profile = _profile(dirs)
+    assert main(["journal", "erase", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert not profile.exists()
+    assert "Erased the voice profile calibrate learned" in out and "nothing to erase" not in out, out
+
+
+def test_erase_that_cannot_delete_the_voice_profile_says_so_and_exits_1(dirs: Path, monkeypatch,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    path = filled(dirs)
+    _profile(dirs)
+    from voicecoach import paths
+
+    real = paths.remove_inside
+
+    def refuse(target, folder):  # noqa: ANN001, ANN202 - a read-only card, an immutable file
+        if Path(target).name == "profile.json":
+            raise PermissionError(1, "Operation not permitted", str(target))
+        return real(target, folder)
+
+    monkeypatch.setattr(paths, "remove_inside", refuse)
+    assert main(["journal", "erase", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "the voice profile" in err and "could not be deleted" in err and "delete it by hand" in err, err
+    with Journal.open(path) as journal:
+        assert journal.rows("talks") == []  # the journal was still erased
 
 
 def test_journal_needs_an_action(dirs: Path) -> None:

@@ -270,3 +270,74 @@ def test_the_kiosk_guide_names_the_config_folder_the_unit_uses(tmp_path):
     assert set(re.findall(r"VOICECOACH_CONFIG_DIR=([^\s`;]+)", guide)) == {folder}
     assert set(re.findall(r"(/etc/\S*?)/config\.toml", guide)) == {folder}
     assert f"ReadWritePaths={folder}" in guide
+
+
+# --- a run that changes nothing leaves a running kiosk alone; nothing in the checkout is left to root ---------------
+
+def test_a_second_run_that_changes_nothing_would_leave_the_running_service_alone(tmp_path):
+    """It restarted the service on every run, changed or not: a restart ends a check-in under way. (No systemd runs
+    here: the staged run says what it would do.)"""
+    first = install(tmp_path, "--audio", "alsa")
+    assert first.returncode == 0, first.stderr
+    assert "a running service would be restarted (the unit was written" in first.stdout, first.stdout
+    again = install(tmp_path, "--audio", "alsa")
+    assert "a running service would be left running: nothing it runs or reads changed" in again.stdout, again.stdout
+    on = tmp_path / "etc" / "voicecoach" / "config.toml"
+    on.write_text('[hooks]\ncommand = ["/bin/true"]\n')
+    changed = install(tmp_path, "--audio", "alsa")
+    assert "a running service would be restarted (wrote " in changed.stdout, changed.stdout
+
+
+def _reason(since: float, repo: Path, config: Path) -> str:
+    script = f'source "{REPO}/deploy/restart-reason.sh"; restart_reason {since:.0f} "{repo}" "{config}"'
+    res = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def test_the_restart_reason_is_a_file_the_service_runs_or_reads_changed_since_it_started(tmp_path):
+    """``git pull`` then install-kiosk (docs/kiosk.md's update) must still restart: the code changed since the
+    service started. A byte-code cache or a file the service does not read is no reason."""
+    import os
+    import time
+
+    repo, config = tmp_path / "repo", tmp_path / "config.toml"
+    (repo / "voicecoach" / "__pycache__").mkdir(parents=True)
+    (repo / "voicecoach" / "kiosk.py").write_text("")
+    (repo / "pyproject.toml").write_text("")
+    (repo / "README.md").write_text("")
+    config.write_text("")
+    started = time.time() + 60  # every file above is older than the service
+    assert _reason(started, repo, config) == ""
+    for path in (repo / "voicecoach" / "__pycache__" / "kiosk.cpython-311.pyc", repo / "README.md"):
+        path.write_text("")
+        os.utime(path, (started + 5, started + 5))
+    assert _reason(started, repo, config) == ""
+    for path, named in ((repo / "voicecoach" / "kiosk.py", "voicecoach/kiosk.py"), (config, str(config))):
+        os.utime(path, (started + 5, started + 5))
+        assert _reason(started, repo, config) == f"{named} changed since it started"
+        os.utime(path, (started - 5, started - 5))
+
+
+def test_no_file_in_the_checkout_is_left_to_root(tmp_path):
+    """``sudo scripts/install-kiosk`` in a checkout its owner updates with ``git pull``: its Python calls (config
+    init, the network check) wrote root-owned ``__pycache__`` folders into it (69 here), which that owner can then
+    neither update nor remove (a ``git pull`` that deletes a module's folder fails on them)."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("running install-kiosk as root needs root")
+    checkout = tmp_path / "checkout"
+    for part in ("voicecoach", "deploy", "scripts"):  # the files as they are now, without byte-code
+        shutil.copytree(REPO / part, checkout / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", checkout)
+    (checkout / ".venv").symlink_to(REPO / ".venv")
+    owner = 4242424  # an account that needs no entry: the checkout's owner is all that counts
+    subprocess.run(["chown", "-R", "-h", f"{owner}:{owner}", str(checkout)], timeout=60, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # sudo does not set it
+    env["PYTHONPATH"] = str(checkout)
+    res = subprocess.run([str(checkout / "scripts" / "install-kiosk"), "--root", str(tmp_path / "root"),
+                          "--no-setup", "--audio", "alsa"], capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stderr
+    left = subprocess.run(["find", str(checkout), "-user", "0"], capture_output=True, text=True, timeout=60).stdout
+    assert left == "", left[:1000]

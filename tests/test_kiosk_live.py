@@ -331,3 +331,24 @@ def test_a_broken_user_script_is_skipped_and_the_built_in_ritual_goes_on(pulse, 
     assert code == 0
     assert not any("ritual failed" in line for line in kiosk.lines), kiosk.lines
     assert kiosk.stderr.count("zz.toml") == 1, kiosk.stderr  # reported once
+
+
+@pytest.mark.slow
+def test_each_lifecycle_fact_is_logged_once_not_twice(pulse, kiosk_env, start_kiosk):
+    """journalctl -u voicecoach shows stdout and stderr together: the microphone's opening, a ritual's end and the
+    missing speech model each came twice there ("microphone open (device default, 16000 Hz)" and the device
+    layer's "microphone open: device default at 16000 Hz, 1 channel(s)"; "ritual declined nightly (no_answer)" and
+    the runner's "check-in nightly ended: no_answer ..."; the listener's missing model line and the kiosk's own)."""
+    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T21:29:57")
+    kiosk.wait_for("voicecoach: microphone open", 30)
+    offered = kiosk.wait_for("voicecoach: ritual offered nightly", 15)
+    kiosk.wait_for("voicecoach: ritual declined nightly", 40, after=offered)
+    code, _ = kiosk.terminate()
+    assert code == 0, kiosk.stderr
+    journal = kiosk.lines + kiosk.stderr.splitlines()  # what journalctl shows, in two streams' orders
+    for what, matches in [("the microphone's opening", lambda line: "microphone open" in line),
+                          ("the ritual's end", lambda line: "nightly" in line and ("ended" in line
+                                                                                   or "declined" in line)),
+                          ("the missing speech model", lambda line: "speech model" in line or "Vosk model" in line)]:
+        said = [line for line in journal if matches(line)]
+        assert len(said) <= 1 and (said or what == "the missing speech model"), (what, said)

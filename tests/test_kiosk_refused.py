@@ -81,8 +81,8 @@ def test_in_quiet_hours_the_refusal_is_said_when_they_end(config, at, quiet, tmp
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr[-2000:])
     assert time.monotonic() - started >= 2.5
     lines = r.stdout.splitlines()
-    assert lines[1] == f"voicecoach: quiet hours now ({quiet}): it says so out loud when they end", lines
-    assert lines[2].startswith("voicecoach: could not say it out loud: no usable output device"), lines
+    assert lines[0] == f"voicecoach: quiet hours now ({quiet}): it says so out loud when they end", lines
+    assert lines[1].startswith("voicecoach: could not say it out loud: no usable output device"), lines
 
 
 def test_by_day_the_refusal_is_said_at_once(tmp_home, no_sound_env):
@@ -188,3 +188,20 @@ def test_the_refusal_is_said_on_the_speaker_the_refused_file_names(tmp_path):
     assert output_of(b"\xff\xfe[audio]") is None
     assert output_of('audio = "not a table"\n') is None
     assert _raw_output(argparse.Namespace(config=str(tmp_path / "missing.toml"))) is None
+
+
+def test_the_reason_is_logged_at_once_and_once_not_only_at_exit(tmp_home, no_sound_env):
+    """An admin reading ``journalctl -u voicecoach`` while a refused box waits out the quiet hours saw only "the
+    settings file has a problem": the reason came at exit, hours later. Now the one error line, naming the problem
+    and the fix, comes first (stdout and stderr merged, as the journal has them), and not again at exit."""
+    tmp_home.config_file.write_text(REFUSED[2])
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH_")},
+           "INVOCATION_ID": "0123456789abcdef"}  # as systemd sets it for a service
+    r = subprocess.run([*cli_command(), "kiosk", "--pretend-time", "2026-11-24T07:29:57"], env=env, cwd=REPO,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert r.returncode == 2, r.stdout
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("voicecoach: error: cannot start: ") and "a_name is empty" in lines[0], lines
+    assert lines[0].endswith("; fix it, then: sudo systemctl restart voicecoach"), lines[0]
+    assert lines[1].startswith("voicecoach: quiet hours now"), lines
+    assert sum("a_name is empty" in line for line in lines) == 1, lines

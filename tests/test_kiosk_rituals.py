@@ -95,6 +95,15 @@ def test_nightly_ritual_is_offered_at_its_time_with_the_consent_question(rig_at)
     assert rig.router.runner is not None
 
 
+def test_a_script_not_meant_for_a_set_time_is_not_offered_at_one(rig_at):
+    """An older config naming repair for the nightly slot (config check and the page refuse it now): the kiosk
+    said nothing of the script's offer_on_schedule = false and offered a 25-minute repair talk at 21:30."""
+    rig = rig_at(datetime(2026, 3, 3, 21, 29, 50), nightly_script="repair")
+    rig.run(15.0)
+    assert "ritual skipped repair (its script has offer_on_schedule = false: not for a set time)" in rig.lines
+    assert not rig.said("ritual offered") and rig.router.runner is None
+
+
 def test_not_now_then_ask_again_later_offers_it_again_after_the_hour(rig_at):
     rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), nightly_time="21:30")
     rig.run(2.0, until=lambda: rig.router.runner is not None)
@@ -109,6 +118,28 @@ def test_not_now_then_ask_again_later_offers_it_again_after_the_hour(rig_at):
     rig.clock.advance(60)
     rig.run(2.0, until=lambda: rig.lines.count("ritual offered nightly") == 2)
     assert rig.lines.count("ritual offered nightly") == 2
+
+
+def test_the_pages_next_ritual_is_the_running_kiosks_own(rig_at):
+    """The Now page worked out "next ritual" from the schedule alone: after "not now" and "ask again in an hour" it
+    said tomorrow's 21:30, while the kiosk was going to ask at 22:30."""
+    from pathlib import Path
+
+    from voicecoach.web.status import LiveStatus
+
+    rig = rig_at(datetime(2026, 11, 23, 21, 29, 58), nightly_time="21:30")
+    page = LiveStatus(rig.config, Path("/nonexistent/journal.sqlite3"), rig.now,
+                      next_ritual=lambda: rig.kiosk.next_line)
+    assert page.status().next_ritual == "nightly Mon 21:30"
+    rig.run(4.0, until=lambda: rig.router.runner is not None)
+    rig.live.submit(Command.NOT_NOW)
+    rig.run(2.0, until=lambda: rig.said("ask again"))
+    rig.live.submit(Command.YES)
+    rig.run(2.0, until=lambda: rig.router.runner is None)
+    rig.run(1.5)
+    assert page.status().next_ritual == "nightly Mon 22:30"
+    assert LiveStatus(rig.config, Path("/nonexistent/journal.sqlite3"), rig.now).status().next_ritual == \
+        "nightly Tue 21:30"  # the schedule alone (voicecoach web without the kiosk) cannot know the promise
 
 
 def test_silence_at_the_consent_question_is_a_decline_and_not_offered_again(rig_at):
@@ -439,3 +470,53 @@ def test_a_check_in_begun_from_the_page_before_quiet_hours_makes_no_promise_for_
     rig.live.submit(Command.NOT_NOW)
     rig.run(3.0, until=lambda: rig.router.runner is None)
     assert not rig.said("ask again") and "said: That's okay. Another time." in rig.lines, rig.lines
+
+
+# --- the start-up line's "next:" names what will really happen next ---------------------------------------------
+
+def test_the_start_line_names_tonights_ritual_not_yet_offered_as_next_now(rig_at, tmp_path):
+    """Started at 21:36, the 21:30 nightly not yet offered (within grace_min): it is offered at once, but the line
+    said "next: nightly Tue 21:30", tomorrow's."""
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    rig = rig_at(datetime(2026, 11, 23, 21, 36, 0), journal, nightly_time="21:30")
+    assert "next: nightly now (due Mon 21:30)" in rig.lines[0], rig.lines[0]
+    rig.run(3.0, until=lambda: rig.said("ritual offered"))
+    assert "ritual offered nightly" in rig.lines
+
+
+def test_the_start_line_names_a_promise_come_due_while_the_box_was_down(rig_at, tmp_path):
+    """"I'll ask again in an hour" (22:30), the service restarted at 22:35: the promise is asked at once, but the
+    line said tomorrow's 21:30."""
+    path = tmp_path / "journal.sqlite3"
+    rig = rig_at(datetime(2026, 11, 23, 21, 30, 0), Journal.open(path), nightly_time="21:30")
+    _declined_until_later(rig)
+    again = _restarted(rig_at, rig, path, 65, nightly_time="21:30")
+    assert "next: nightly now (due Mon 22:30)" in again.lines[0], again.lines[0]
+    again.run(3.0, until=lambda: again.said("ritual offered"))
+    assert "ritual offered nightly" in again.lines
+
+
+def test_the_start_line_names_a_ritual_in_quiet_hours_at_their_end(rig_at):
+    """The weekly at 07:00 inside quiet hours until 07:30 is offered at 07:30 (within grace_min): the line says so."""
+    rig = rig_at(datetime(2026, 11, 29, 6, 0, 0), nightly_time="", weekly_day="sun", weekly_time="07:00",
+                 quiet_start="23:00", quiet_end="07:30")
+    assert "next: weekly Sun 07:30 (due 07:00, when the quiet hours end)" in rig.lines[0], rig.lines[0]
+
+
+def test_the_start_line_skips_a_ritual_its_quiet_hours_swallow(rig_at):
+    """A nightly at 02:00 in quiet hours that end at 07:30 is never offered (more than grace_min late): the next is
+    the weekly, not "nightly Tue 02:00"."""
+    rig = rig_at(datetime(2026, 11, 23, 12, 0, 0), nightly_time="02:00", weekly_day="sun", weekly_time="18:00")
+    assert "next: weekly Sun 18:00" in rig.lines[0], rig.lines[0]
+
+
+def test_the_start_line_names_a_ritual_held_back_by_a_not_now_kept_across_the_restart(rig_at, tmp_path):
+    """"Not now" to the pause at 21:25 (15 min of quiet), the service restarted at 21:31: the nightly waits for the
+    snooze, and the line says when it comes."""
+    from voicecoach.records import Answer
+
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    said = journal.add_suggestion(None, datetime(2026, 11, 23, 21, 25).timestamp(), "raised voices")
+    journal.answer_suggestion(said, Answer.NOT_NOW, datetime(2026, 11, 23, 21, 25, 5).timestamp())
+    rig = rig_at(datetime(2026, 11, 23, 21, 31, 0), journal, nightly_time="21:30")
+    assert "next: nightly Mon 21:40 (due 21:30, when the pause's snooze ends)" in rig.lines[0], rig.lines[0]

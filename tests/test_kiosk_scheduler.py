@@ -189,3 +189,15 @@ def test_equal_quiet_hours_at_07_30_are_not_told_to_end_at_07_30():
     with pytest.raises(InputError) as refused:
         config_from_dict({"kiosk": {"quiet_start": "07:30", "quiet_end": "7:30"}})
     assert 'e.g. quiet_end = "08:00"' in str(refused.value) and '"07:30")' not in str(refused.value)
+
+
+def test_next_offer_waits_past_what_holds_rituals_back_within_the_grace_time():
+    """A ritual due now but held back (a boot settling, the couple's "not now" to the pause) is offered when that
+    ends if still within grace_min; past it, the next occurrence is the next offer."""
+    scheduler = RitualScheduler(KioskSettings(nightly_time="21:30", weekly_day="", grace_min=30))
+    now = datetime(2026, 11, 23, 21, 31)
+    assert scheduler.next_offer(now) == ("nightly", now, datetime(2026, 11, 23, 21, 30))
+    held = datetime(2026, 11, 23, 21, 46)
+    assert scheduler.next_offer(now, held) == ("nightly", held, datetime(2026, 11, 23, 21, 30))
+    tomorrow = datetime(2026, 11, 24, 21, 30)
+    assert scheduler.next_offer(now, datetime(2026, 11, 23, 22, 1)) == ("nightly", tomorrow, tomorrow)

@@ -43,3 +43,30 @@ def test_anytime_commands_still_count_from_partials():
 
 def test_without_strict_commands_the_usual_rules_apply():
     assert decode([("[unk] next", True)], strict=(), allowed=None) == ["next"]
+
+
+def test_no_word_of_a_transcript_reaches_the_log_even_at_debug(caplog):
+    """A Vosk model whose graph takes no grammar (a big model with a static HCLG.fst, given as ``[commands]
+    model``) hears every word of the talk, not just the commands. Two debug lines printed the transcript itself
+    ("ambiguous transcript 'okay we never ...'", "final '...' revises the partial command"): words of the talk in
+    the log (``--debug``, the kiosk's journalctl). They name the commands now, never the words."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    private = "okay my sister said you never pause"  # "okay" and "pause": a tie, so the ambiguous line
+    decode([(private, False), (private, True)], strict=(), allowed=None)
+    decode([("pause", False), ("my sister said stop", True)], strict=(), allowed=None)  # the "revises" line
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "ambiguous" in logged and "revises" in logged, logged  # both lines were reached
+    assert "sister" not in logged and "never" not in logged, logged
+
+
+def test_a_partial_that_stays_the_same_is_judged_once(caplog):
+    """A partial naming two commands ("okay ... pause") stays the same for as long as the speaker goes on; it was
+    judged again at every 30 ms frame, each time with an "ambiguous transcript" debug line: 33 lines a second in
+    ``--debug`` or the kiosk's journal (measured with the Korean model on a spoken Korean talk)."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    decode([("okay we pause", False)] * 30, strict=(), allowed=None)
+    assert sum("ambiguous" in r.getMessage() for r in caplog.records) == 1

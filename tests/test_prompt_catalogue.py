@@ -17,12 +17,12 @@ import tomllib
 from pathlib import Path
 
 import voicecoach
-from voicecoach.asr.lang import load_language
+from voicecoach.asr.lang import BUILTIN_DIR, load_language, read_pack
 from voicecoach.config import PauseSettings
 
 PACKAGE = Path(voicecoach.__file__).parent
 PROMPT_CONSTANTS = {"MOVE_ON", "REST_HELP", "TAKE_YOUR_TIME", "STILL_FINDING", "PROMPT", "SETTINGS_PROBLEM",
-                    "DEFAULT_CONSENT", "NOTES_OFF"}
+                    "DEFAULT_CONSENT", "NOTES_OFF", "NOTES_NOT_HERE"}
 PROMPT_KEYS = {"text", "end_text", "confirm", "correct_text", "yes_text", "not_now_text", "consent"}
 
 # An order to a partner, a judgement of one, or a side taken. Each pattern is one the audit found (or its obvious
@@ -114,17 +114,25 @@ def test_no_prompt_orders_a_partner_about_judges_one_or_takes_a_side():
     assert found == [], "\n".join(found)
 
 
-def test_without_a_speech_model_no_prompt_asks_for_a_spoken_yes():
-    """Only the double clap is heard then: every invitation to say yes (or okay) becomes one to clap twice."""
+def test_without_a_speech_model_no_prompt_asks_for_a_spoken_yes_next_or_pause():
+    """Only the double clap is heard then: every invitation to say yes (or okay) becomes one to clap twice, and so
+    does every "say next when you're done" (a clap in a turn is "next") and the check-in's "say pause" reminder
+    (a clap just after it is the pause); "say pause at any time" is not said in a check-in, where it is not so."""
+    for pack in sorted(BUILTIN_DIR.glob("*.toml")):  # the prompts are English whatever the commands' language
+        worded, code = read_pack(pack).clap_wording, pack.stem
+        spoken = [f"{where}: {worded(text)!r}" for where, text in catalogue()
+                  if re.search(r"\bsay (yes|okay|next|pause)\b", worded(text), re.IGNORECASE)]
+        assert spoken == [], f"{code}: " + "\n".join(spoken)
     clap = load_language("en").clap_wording
-    spoken = [f"{where}: {clap(text)!r}" for where, text in catalogue()
-              if re.search(r"\bsay (yes|okay)\b", clap(text), re.IGNORECASE)]
-    assert spoken == [], "\n".join(spoken)
     said = {text: clap(text) for _, text in catalogue()}
     assert said["Shall I delete it? Say yes to delete it, or not now to keep it."] == \
         "Shall I delete it? Clap twice for yes to delete it, or stay quiet to keep it."  # silence keeps the note
     confirm = "{speaker}, did {listener} get it? Say yes, or not now if something was missed."
     assert "quiet" not in said[confirm]  # silence there goes on as if it was right: not offered as "not now"
+    assert said["Just a reminder: if either of you would like the pause you agreed on, say pause."] == \
+        "Just a reminder: if either of you would like the pause you agreed on, clap twice."
+    assert said["Okay, carry on gently. Either of you can say pause at any time. Thank you both."] == \
+        "Okay, carry on gently. Either of you can clap twice for the pause at any time. Thank you both."
 
 
 def test_the_scan_catches_the_phrasings_it_is_for():

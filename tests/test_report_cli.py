@@ -133,3 +133,20 @@ def test_a_since_with_a_minus_is_the_same_period_back(given: tuple[str, ...], di
     result = run_cli("report", *given, env=dict(os.environ), timeout=60)
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
     assert result.stdout == plain.stdout
+
+
+def test_the_summary_redirected_to_a_new_file_is_private(dirs: Path) -> None:
+    """``report > weekly.txt``: the shell made the file 0644 under umask 022, the couple's weekly figures (raised
+    voices, pauses) readable by every account; ``--html`` wrote 0600. Now the summary's new file is 0600 too."""
+    import os
+    import stat
+    import subprocess
+
+    seeded(dirs)
+    target = dirs / "weekly.txt"
+    with open(target, "w") as out:
+        os.chmod(target, 0o644)
+        subprocess.run([sys.executable, "-m", "voicecoach", "report", "--since", "52w"], stdout=out, check=True,
+                       timeout=60, stdin=subprocess.DEVNULL,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert "week" in target.read_text() and stat.S_IMODE(target.stat().st_mode) == 0o600

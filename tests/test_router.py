@@ -137,17 +137,23 @@ def test_a_window_waits_for_an_answer_still_forming_but_not_for_ever():
     assert "Just checking" in says(rig.router.tick(rig.now(), prompt_done=True, answer_forming=True))
 
 
-def test_the_double_clap_answers_yes_to_an_open_question_and_means_pause_otherwise():
+def test_the_double_clap_answers_yes_to_an_open_question_next_in_a_turn_and_means_pause_otherwise():
     rig = Rig()
     rig.router.start_checkin("nightly", rig.now())  # "Ready?" (the kiosk's ritual consent)
     rig.spoken()
+    assert rig.router.clap_means is Command.YES
     rig.say(Command.PAUSE, Source.CLAP)
-    assert rig.runners[0].state.step_type == "turn"  # the check-in began: the clap was "yes"
+    turn = rig.runners[0].state
+    assert turn.step_type == "turn"  # the check-in began: the clap was "yes"
+    assert rig.router.coach.mode is Mode.LISTENING and rig.router.clap_means is Command.NEXT
+    rig.say(Command.PAUSE, Source.CLAP)  # a partner's turn: "next", done (was: the check-in ended for the pause)
+    assert rig.router.runner is rig.runners[0] and rig.runners[0].state.step_index == turn.step_index + 1
     assert rig.router.coach.mode is Mode.LISTENING
-    rig.say(Command.PAUSE, Source.CLAP)  # no question open: the agreed signal for the pause
-    assert rig.router.runner is None and rig.router.coach.mode is Mode.PAUSING
-    ended = [e for e in rig.effects if isinstance(e, CheckinEnded)]
-    assert [e.outcome for e in ended] == [CheckinOutcome.PAUSE]
+    assert not [e for e in rig.effects if isinstance(e, CheckinEnded)]
+    idle = Rig()
+    assert idle.router.clap_means is Command.PAUSE
+    idle.say(Command.PAUSE, Source.CLAP)  # no question, no check-in: the agreed signal for the pause
+    assert idle.router.coach.mode is Mode.PAUSING
 
 
 def test_a_spoken_pause_at_an_open_question_is_still_the_pause():

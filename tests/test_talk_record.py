@@ -12,11 +12,12 @@ import pytest
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory, talk_wav):
-    """``listen --file talk.wav --fast`` in a fresh home, then ``report``: (listen, report, journal rows)."""
+    """``talk.wav`` through the live loop as fast as it reads, into a fresh home's journal (``listen --file``
+    stores nothing: ``voicecoach_dev.stored_replay``), then ``report``: (the replay, report, journal rows)."""
     import os
     import subprocess
 
-    from conftest import REPO, cli_command
+    from conftest import REPO, cli_command, stored_replay
 
     root = tmp_path_factory.mktemp("replayed")
     env = {**os.environ, "VOICECOACH_CONFIG_DIR": str(root / "config"), "VOICECOACH_DATA_DIR": str(root / "data")}
@@ -25,7 +26,7 @@ def replayed(tmp_path_factory, talk_wav):
         return subprocess.run([*cli_command(), *args], env=env, capture_output=True, text=True, timeout=180,
                               cwd=REPO, stdin=subprocess.DEVNULL)
 
-    listen = run("listen", "--file", str(talk_wav), "--fast", "--no-ui")
+    listen = stored_replay(talk_wav, env)
     report = run("report", "--since", "2w")
     db = sqlite3.connect(root / "data" / "journal.sqlite3")
     db.row_factory = sqlite3.Row

@@ -333,6 +333,8 @@ def test_a_good_schedule_is_written_atomically_keeping_the_rest_of_the_file(home
     ("quiet_end", "22:30", "quiet_end = '22:30' is the same time as quiet_start"),
     # a page opened before the script was renamed: config check refuses this, so the form must too
     ("nightly_script", "morning", "kiosk.nightly_script = 'morning' names no check-in script"),
+    # a script that says it is not for a set time (repair: after a hard talk, not at 21:30)
+    ("weekly_script", "repair", "kiosk.weekly_script = 'repair' is a check-in not meant to be offered at a set time"),
 ])
 def test_a_bad_value_is_refused_with_the_config_files_own_message(home, field: str, value: str,
                                                                   message: str) -> None:
@@ -344,7 +346,7 @@ def test_a_bad_value_is_refused_with_the_config_files_own_message(home, field: s
     assert resp.status_code == 400
     assert message in page.replace("&#39;", "'").replace("&#34;", '"'), page[page.find("Not saved"):][:300]
     assert home.config_file.read_bytes() == before
-    assert f'value="{value}"' in page or field in ("weekly_day", "nightly_script")  # shown again to fix
+    assert f'value="{value}"' in page or field in ("weekly_day", "nightly_script", "weekly_script")  # shown again
 
 
 def test_a_config_file_broken_by_hand_is_named_on_the_pages_not_a_bare_500(home, caplog) -> None:
@@ -464,6 +466,25 @@ def test_export_is_the_whole_journal_and_erase_needs_the_word(home) -> None:
     assert resp.status_code == 302
     assert client.get("/journal/export.json").get_json()["talks"] == []
     assert b"The journal was erased" in client.get("/journal").data
+
+
+def test_erase_on_the_page_deletes_the_voice_profile_too(home) -> None:
+    """The page's erase, like ``journal erase``, left calibrate's per-partner voice data (profile.json) beside the
+    emptied journal without a word; now it goes with the same "erase", and the page says so before and after."""
+    profile = home.data_dir / "profile.json"
+    profile.write_text('{"version": 1, "partners": {}}')
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    page = client.get("/journal").data.decode()
+    assert "the voice profile calibrate learned" in page
+    assert f"Kept on this device: your settings in {home.config_file} (your names and rituals" in page, page
+    token = csrf_of(client, "/journal")
+    client.post("/journal/erase", data={"csrf": token, "confirm": "yes"})
+    assert profile.exists()
+    client.post("/journal/erase", data={"csrf": token, "confirm": "erase"})
+    assert not profile.exists()
+    page = client.get("/journal").data
+    assert b"The journal was erased" in page and b"the voice profile calibrate learned" in page
 
 
 def test_the_journal_page_counts_a_big_journal_without_reading_it_all(home) -> None:
@@ -768,3 +789,14 @@ def test_the_page_on_its_own_says_where_it_is_once(tmp_home) -> None:
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and out == "voicecoach: page stopped\n"
     assert "the page is at" not in err, err
+
+
+def test_the_ritual_slots_offer_only_scripts_meant_for_a_set_time(home) -> None:
+    """The nightly and weekly drop-downs listed every script, repair and after-pause too, whose offer_on_schedule is
+    false: choosing one is refused (above), so they are not offered."""
+    app, _, _ = make_app(home)
+    page = app.test_client().get("/rituals").get_data(as_text=True)
+    slots = page[page.find('name="nightly_script"'):page.find("<h2>Check-in scripts")]
+    assert '<option value="weather"' in slots and '<option value="nightly"' in slots
+    assert '<option value="repair"' not in slots and '<option value="after-pause"' not in slots
+    assert 'data-script="repair"' in page  # still listed among the scripts

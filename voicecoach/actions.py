@@ -30,12 +30,14 @@ class Listen:
 
     The asker then gets ``heard(reply, now)``: one of ``commands``, one of ``options`` (the question's own
     choices, as :class:`~voicecoach.commands.Option`), or ``None`` when the time ran out in silence. The
-    recognizer listens for exactly these (plus the commands heard at any time).
+    recognizer listens for exactly these (plus the commands heard at any time). ``clap`` is what the agreed double
+    clap answers to this question, as its words say while only the clap is heard ("Clap twice for yes").
     """
 
     timeout_s: float
     commands: frozenset[Command] = ALL_COMMANDS
     options: tuple[str, ...] = ()
+    clap: Command = Command.YES
 
 
 @dataclass(frozen=True)

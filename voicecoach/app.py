@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -21,6 +22,7 @@ from .errors import VoicecoachError
 
 if TYPE_CHECKING:
     from .asr.listener import CommandListener
+    from .checkin.library import Library
     from .checkin.runner import ScriptRunner
     from .journal.notes import VoiceNotes
     from .journal.store import Journal
@@ -37,11 +39,14 @@ NOTICE = (
 )
 
 
-def first_run_notice() -> str | None:
-    """The plain statement of what voicecoach is and is not, once per installation (None after the first)."""
+def first_run_notice(remember: bool = True) -> str | None:
+    """The plain statement of what voicecoach is and is not, once per installation (None after the first).
+    ``remember`` False shows it without counting it as shown (a replay of a recording: not the couple's first talk)."""
     marker = paths.data_dir() / ".notice-shown"
     if marker.exists():
         return None
+    if not remember:
+        return NOTICE
     try:
         paths.private_dir(marker.parent, tighten=True)  # the data folder: 0700 whatever the umask
         paths.write_private(marker, "")
@@ -53,6 +58,52 @@ def first_run_notice() -> str | None:
 def profile_path() -> Path:
     """Where ``voicecoach calibrate`` stores the couple's voice profile."""
     return paths.data_dir() / "profile.json"
+
+
+PROFILE_WHAT = "the voice profile calibrate learned"  # how erase names it, on the command line and the page
+
+
+def erase_profile() -> bool:
+    """Delete the calibration profile (each partner's voice: level, pitch, timbre); True if there was one.
+
+    ``journal erase`` and the page's erase call it after the journal's: the profile is personal data kept beside
+    the journal, not in it. Raises OSError (or ValueError for something that is not a plain file) when it stays."""
+    path = profile_path()
+    return paths.remove_inside(path, path.parent)
+
+
+KIOSK_UNIT = Path("/etc/systemd/system/voicecoach.service")  # where scripts/install-kiosk puts the service
+
+
+def kept_after_erase(config_file: Path, journal_file: Path) -> list[str]:
+    """What an erase of the journal at ``journal_file`` leaves on this device, each with how to remove it (for
+    ``journal erase`` and the page's Erase): other journals' voice notes in the data folder, the settings (the
+    names), and on a kiosk its lines in the system log (what it said, when)."""
+    files = [f for f in (config_file, config_file.with_name(config_file.name + ".bak")) if f.exists()]
+    kept = [f"{count} voice note{'' if count == 1 else 's'} of another journal (the note-*.wav files in {folder}: "
+            f"delete them to remove {'it' if count == 1 else 'them'})" for folder, count in _other_notes(journal_file)]
+    if files:
+        kept.append("your settings in " + " and ".join(map(str, files)) + " (your names and rituals: delete "
+                    + ("that file" if len(files) == 1 else "those files") + " to remove them)")
+    if KIOSK_UNIT.exists():
+        kept.append("the kiosk's lines in the system log (journalctl -u voicecoach: what it said, and when; "
+                    "sudo journalctl --rotate --vacuum-time=1s clears the whole system log, or it goes by the "
+                    "system's own schedule)")
+    return kept + ["any export or report you saved yourself"]
+
+
+def _other_notes(journal_file: Path) -> list[tuple[Path, int]]:
+    """The voice-note folders in the data folder that belong to other journals than ``journal_file`` (a
+    ``[journal] file`` used before, the default journal's), with how many note files each holds; the empty left
+    out."""
+    from .journal.notes import own_files
+
+    root = paths.data_dir() / paths.NOTES_FOLDER
+    if not root.is_dir() or root.is_symlink():
+        return []
+    mine = paths.notes_dir(journal_file)
+    found = [(folder, len(own_files(folder))) for folder in [root, *sorted(root.glob("journal-*"))] if folder != mine]
+    return [(folder, count) for folder, count in found if count]
 
 
 def load_profile() -> Any:
@@ -224,12 +275,37 @@ def report_broken_scripts() -> None:
         log.warning("check-in script not loaded (the others go on): %s%s", entry.error, instead)
 
 
-def kiosk_script_problems(kiosk: KioskSettings, names: list[str]) -> list[str]:
-    """A scheduled ritual naming no check-in script among ``names``, one line each."""
+@dataclass(frozen=True)
+class ScheduleProblem:
+    """A kiosk ritual the kiosk cannot offer: the setting (``nightly_script``), the script it names, what is wrong,
+    and the fix."""
+
+    key: str
+    name: str
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"kiosk.{self.key} = {self.name!r} {self.problem} ({self.fix})"
+
+
+def kiosk_script_problems(kiosk: KioskSettings, library: Library) -> list[ScheduleProblem]:
+    """Each scheduled ritual whose script is not in ``library``, or whose script may not be offered at a set time
+    (``offer_on_schedule = false``: the kiosk does not offer it, see :meth:`voicecoach.kiosk.Kiosk.poll`)."""
     wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []
     wanted += [(kiosk.weekly_script, "weekly_script")] if kiosk.weekly_day else []
-    return [f"kiosk.{key} = {name!r} names no check-in script (see them with: voicecoach scripts list)"
-            for name, key in wanted if name not in names]
+    problems = []
+    for name, key in wanted:
+        if name not in library.names():
+            problems.append(ScheduleProblem(key, name, "names no check-in script",
+                                            f"see the names with: voicecoach scripts list, then set kiosk.{key}"))
+        elif not library.get(name).offer_on_schedule:
+            where = library.get(name).source or "its script"
+            problems.append(ScheduleProblem(
+                key, name, "is a check-in not meant to be offered at a set time (offer_on_schedule = false)",
+                f"set kiosk.{key} to one the kiosk may offer (voicecoach scripts list says which), or set "
+                f"offer_on_schedule = true in {where}"))
+    return problems
 
 
 def config_problems(config: Config) -> list[str]:
@@ -247,7 +323,7 @@ def config_problems(config: Config) -> list[str]:
     except InputError as exc:
         problems.append(f"commands.language = {config.commands.language!r}: {exc}")
     library = Library.load()
-    problems += kiosk_script_problems(config.kiosk, library.names())
+    problems += [str(p) for p in kiosk_script_problems(config.kiosk, library)]
     if pack is not None:
         for name in library.names():
             problem = unsayable(library.get(name), pack)

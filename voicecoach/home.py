@@ -75,10 +75,13 @@ class ScheduleWatch:
 
 
 def attach(live: Any, config: Config, config_path: Path, journal_path: Path, local_now: Callable[[], datetime],
-           reschedule: Callable[[KioskSettings], None] | None = None) -> Home:
-    """Plug the page and the hooks the config turns on into ``live``; returns them for :meth:`Home.close`."""
+           reschedule: Callable[[KioskSettings], None] | None = None, hooks: bool = True, page: bool = True,
+           next_ritual: Callable[[], str] | None = None) -> Home:
+    """Plug the page and the hooks the config turns on into ``live``; returns them for :meth:`Home.close`.
+    ``hooks`` / ``page`` False leave them out whatever the config says (a rehearsal: not the couple's evening);
+    ``next_ritual``: the running kiosk's own "next:" line, for the Now page."""
     home = Home()
-    if config.hooks.enabled:
+    if config.hooks.enabled and hooks:
         from .hooks.observer import HookObserver
         from .hooks.runtime import Hooks
 
@@ -87,11 +90,12 @@ def attach(live: Any, config: Config, config_path: Path, journal_path: Path, loc
     status = None
     from .web import missing_libraries
 
-    missing = missing_libraries() if config.web.enabled else None
+    missing = missing_libraries() if config.web.enabled and page else None
     if missing:  # an update added them and the set-up was not run again: the kiosk itself goes on
         log.warning("web: %s; the kiosk goes on without its page", missing)
-    elif config.web.enabled:
+    elif config.web.enabled and page:
         status = _page_status(live, config, journal_path, local_now)
+        status.next_ritual = next_ritual
         make_server = _page_maker(live, config, config_path, journal_path, local_now, status)
         home.server = _try_page(make_server, config, first=True)
         if home.server is None:  # e.g. the network not up yet at boot, or the port still held: tried again

@@ -17,7 +17,8 @@ on the time it last saved (fake-hwclock) until the network sets it, seconds late
 the 21:30 ritual not yet offered and switched on the next morning asked for it at once, at 8 in the morning.
 
 Quiet hours: no ritual is offered, and the agreed pause is not *suggested* out loud either (the detectors and the
-journal keep running). Asking for the pause yourself ("pause", the double clap) always works, and a pause or
+journal keep running). Asking for the pause yourself ("pause"; the double clap, except in a check-in's timed step,
+where it means "next") always works, and a pause or
 check-in already under way is never cut off when quiet hours begin. ``kiosk.quiet_suggestions = true`` lets pause
 suggestions through at night too.
 """
@@ -190,6 +191,40 @@ class RitualScheduler:
         moment, name = min(upcoming)
         return name, moment
 
+    def next_offer(self, now: datetime, not_before: datetime | None = None) -> tuple[str, datetime, datetime] | None:
+        """What the kiosk will really offer next, as ``(name, when, due)``: a ritual or an "ask again" promise that is
+        due now (``when`` is then ``now``) or later, moved to the end of quiet hours, past ``not_before`` (the
+        settling after a boot, the couple's "not now" to the pause) and left out when that makes it more than
+        ``grace_min`` late, as :meth:`due` would. ``due`` is the time it was set for (for the start-up line)."""
+        start = max(now, not_before) if not_before is not None else now
+        found = [(when, name, until) for name, until in self._snoozed.items()
+                 if (when := self._offered_at(until, start)) is not None]
+        for ritual in self.rituals:
+            step = timedelta(days=7 if ritual.weekday is not None else 1)
+            moment = ritual.last_occurrence(now)
+            if (self._fired.get(ritual.name) == moment or self._begun_since(ritual.name, moment)
+                    or ritual.name in self._snoozed):
+                moment += step
+            for _ in range(3):  # the next occurrences: one its quiet hours swallow is never offered
+                when = self._offered_at(moment, start)
+                if when is not None:
+                    found.append((when, ritual.name, moment))
+                    break
+                moment += step
+        if not found:
+            return None
+        weekly = {r.name for r in self.rituals if r.weekday is not None}
+        when, name, due = min(found, key=lambda f: (f[0], f[1] not in weekly))  # the weekly first, as due() does
+        return name, when, due
+
+    def _offered_at(self, moment: datetime, start: datetime) -> datetime | None:
+        """When ``moment``'s ritual is offered if nothing is under way from ``start`` on; None: never (too late)."""
+        when = max(moment, start)
+        if self.in_quiet_hours(when):
+            end = datetime.combine(when.date(), self._quiet[1] or dtime(0), tzinfo=when.tzinfo)
+            when = end if end > when else end + timedelta(days=1)
+        return when if late_s(moment, when) <= self.grace.total_seconds() else None
+
     def describe(self) -> str:
         """The schedule in a few words, for the start-up line."""
         s = self.settings
@@ -198,6 +233,15 @@ class RitualScheduler:
         if self._quiet[0] is not None and self._quiet[0] != self._quiet[1]:
             parts.append(f"quiet {s.quiet_start}-{s.quiet_end}")
         return ", ".join(parts)
+
+
+def _may_be_timed(name: str) -> bool:
+    """False when the check-in script ``name`` says it is not to be offered at a set time (a missing script is left
+    to the check-in runner, which says so when it is started)."""
+    from .checkin.library import Library
+
+    library = Library.load()
+    return name not in library.names() or library.get(name).offer_on_schedule
 
 
 # --- the kiosk on the live loop ------------------------------------------------------------------------------
@@ -221,6 +265,7 @@ class Kiosk:
         self.pending: list[tuple[str, datetime]] = []
         self._last_poll: float | None = None
         self._later: dict[str, CheckinLater] = {}
+        self.next_line = ""  # what will be offered next and when, as the start-up line says it (the page shows it)
 
     def attach(self, live: Live) -> None:
         """Run on ``live`` from now on (one registration: observer and frame hook); announce the schedule."""
@@ -236,12 +281,31 @@ class Kiosk:
         for name, until in promised:  # "I'll ask again in an hour", said before a restart: a promise kept
             self.scheduler.snooze(name, until)
         self._set_quiet(self.scheduler.in_quiet_hours(now))
-        nxt = self.scheduler.next_due(now)
-        self.emit(f"started ({self.scheduler.describe()}"
-                  + (f"; next: {nxt[0]} {nxt[1]:%a %H:%M}" if nxt else "") + ")"
+        nxt = self.next_line = self._next_offer(now)
+        self.emit(f"started ({self.scheduler.describe()}" + (f"; next: {nxt}" if nxt else "") + ")"
                   + (" - quiet hours now" if self.quiet else ""))
         for name, until in promised:
             self.emit(f"ritual later {name} (asking again at {until:%H:%M}, as said before the restart)")
+
+    def _next_offer(self, now: datetime) -> str:
+        """The start-up line's "next:": what will really be offered next and when ("" when nothing is)."""
+        waits = []  # what holds every ritual back from the start: the settling after a boot, a "not now" kept
+        if self.booted_s is not None and self.booted_s() < BOOT_SETTLE_S:
+            waits.append((now + timedelta(seconds=BOOT_SETTLE_S - self.booted_s()), "2 min after the boot"))
+        if self.live is not None and self.live.router.quiet_until > self.live.session.clock.now():
+            held_s = self.live.router.quiet_until - self.live.session.clock.now()
+            waits.append((now + timedelta(seconds=held_s), "when the pause's snooze ends"))
+        not_before, held = max(waits) if waits else (None, "")
+        nxt = self.scheduler.next_offer(now, not_before)
+        if nxt is None:
+            return ""
+        name, when, due = nxt
+        if when <= now:
+            return f"{name} now (due {due:%a %H:%M})"
+        if when <= due:
+            return f"{name} {when:%a %H:%M}"
+        why = held if not_before is not None and when <= not_before else "when the quiet hours end"
+        return f"{name} {when:%a %H:%M} (due {due:%H:%M}, {why})"
 
     def reschedule(self, settings: KioskSettings) -> None:
         """Use a changed schedule from now on (the config file was edited, e.g. from the home page): no restart."""
@@ -253,6 +317,7 @@ class Kiosk:
         self.settings, self.scheduler = settings, scheduler
         self._set_quiet(scheduler.in_quiet_hours(now))
         self.emit(f"schedule changed: {scheduler.describe()}")
+        self.next_line = self._next_offer(now)
 
     # --- notices ------------------------------------------------------------------------------------------------
 
@@ -292,9 +357,14 @@ class Kiosk:
         if self.booted_s is not None and self.booted_s() < BOOT_SETTLE_S:
             return  # the schedule is not asked yet (it would count a ritual as fired by a clock about to be set)
         for name in self.scheduler.due(now):
-            if name not in [p[0] for p in self.pending] and name != self.active:
-                self.pending.append((name, now))
+            if name in [p[0] for p in self.pending] or name == self.active:
+                continue
+            if not _may_be_timed(name):  # config check and the page refuse it; an older config file may still say it
+                self.emit(f"ritual skipped {name} (its script has offer_on_schedule = false: not for a set time)")
+                continue
+            self.pending.append((name, now))
         self._offer_pending(now)
+        self.next_line = self._next_offer(now)  # once a second, on the loop's thread (the page only reads it)
 
     def free(self) -> bool:
         """True when nothing is under way (no check-in, no pause or question, nothing being said) and the couple

@@ -44,6 +44,8 @@ def _when(epoch_s: float, now_epoch_s: float, local: Callable[[float], datetime]
 
 # what "leave a note" and "play my notes" both say while voice notes are off (the opt-in)
 NOTES_OFF = "Voice notes are switched off. You can turn them on in the settings, under journal."
+# ... and while they are on but not kept here: a replay, a rehearsal, the demo (the journal neither read nor written)
+NOTES_NOT_HERE = "Voice notes are left alone this time: nothing is recorded, and your notes keep waiting."
 
 
 class NotesFlow:
@@ -51,13 +53,15 @@ class NotesFlow:
 
     def __init__(self, names: tuple[str, str], enabled: bool, max_s: float = 60.0,
                  wall: Callable[[], float] = lambda: 0.0,
-                 local: Callable[[float], datetime] = _process_local) -> None:
+                 local: Callable[[float], datetime] = _process_local, kept: bool = True) -> None:
         """``wall``: epoch seconds now; ``local``: an epoch time as local time (:meth:`voicecoach.clock.LocalTime.at`
-        in a long-running process, so "this evening" follows a time zone set while it runs)."""
+        in a long-running process, so "this evening" follows a time zone set while it runs); ``kept`` False: notes
+        are on but this session keeps none and plays none (a replay, a rehearsal: :data:`NOTES_NOT_HERE`)."""
         self.names = {"A": names[0], "B": names[1]}
         self.wall = wall  # epoch seconds, for "a note from yesterday evening"
         self.local = local
         self.enabled = enabled
+        self.kept = kept
         self.max_s = max_s
         self._queue: list[NoteSummary] = []
         self._current: NoteSummary | None = None
@@ -67,6 +71,8 @@ class NotesFlow:
         """Someone said "leave a note"."""
         if not self.enabled:
             return [Say(NOTES_OFF)]
+        if not self.kept:  # was "Okay. Say your note ...", then "I didn't keep a note this time."
+            return [Say(NOTES_NOT_HERE)]
         seconds = int(self.max_s)
         return [Say(f"Okay. Say your note after this, up to {seconds} seconds. "
                     "When you stop talking for a few seconds, I'll keep it for the other one of you."),
@@ -83,6 +89,8 @@ class NotesFlow:
         """Someone said "play my notes": ``notes`` are those waiting for them (oldest first)."""
         if not self.enabled and not notes:
             return [Say(NOTES_OFF)]  # was the first sentence alone: how to turn them on said only for "leave"
+        if self.enabled and not self.kept:  # was "There are no notes waiting.", with the couple's notes waiting
+            return [Say(NOTES_NOT_HERE)]
         if not notes:
             return [Say("There are no notes waiting.")]
         self._queue = list(notes)

@@ -137,6 +137,19 @@ def _write_in_place(path: Path, raw: Iterable[bytes]) -> None:
             f.write(piece)
 
 
+def private_if_new(fd: int) -> None:
+    """Make the file open at ``fd`` owner-only (0600) when it is an empty regular file of this user's, at its start:
+    one the shell has just made for ``> mine.json`` with its umask (0644 under 022). Anything else (a terminal, a
+    pipe, a file with content, appended to, or another user's) keeps its mode."""
+    try:
+        info = os.fstat(fd)
+        if (stat.S_ISREG(info.st_mode) and info.st_size == 0 and info.st_uid == os.geteuid()
+                and stat.S_IMODE(info.st_mode) & 0o077 and os.lseek(fd, 0, os.SEEK_CUR) == 0):
+            os.fchmod(fd, stat.S_IMODE(info.st_mode) & 0o600)
+    except OSError:  # a descriptor that cannot be asked or changed: left as it is
+        pass
+
+
 def dangling_link(path: Path) -> tuple[str, str] | None:
     """For a symbolic link at ``path`` that cannot be followed (its target missing, a drive not mounted, a loop):
     (where it points, why it cannot be followed); None for anything else."""

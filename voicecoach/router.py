@@ -10,8 +10,10 @@ the effects it returns (speak, store, record a note).
 Routing rules, in order:
 
 * an answer window is open (or a question is pending and the answer was typed, clapped or sent from the page):
-  its asker gets the answer. The double clap is the agreed "yes" to any open question (the kiosk says so);
-  outside a question it means "pause";
+  its asker gets the answer. The double clap means one thing at each prompt (:meth:`Router.clap_means`), as the
+  prompt says while only the clap is heard: what the open question says it answers (``Listen.clap``: "yes" to
+  every question, the pause just after a check-in's reminder of it); "next" in a check-in's timed step (done: go
+  on); "pause" anywhere else;
 * a check-in is running: the runner gets every command and every detector event (a pause suggestion it says
   nothing about, its one reminder given or its consent not yet asked, is withheld; its one reminder of the pause is
   an offer of the pause, counted as one: a suggestion made, answered yes when the check-in hands over to the pause;
@@ -173,10 +175,10 @@ class Router:
         reply: Reply = heard.reply
         if reply in self.answered_elsewhere:  # never in the middle of a pause, a question or a check-in
             return [AnswerElsewhere(reply)] if self.idle and isinstance(reply, Command) else []
+        if heard.source is Source.CLAP:
+            reply = self.clap_means
         window = self._window
         if window is not None and (window.opened_at is not None or heard.source is not Source.VOICE):
-            if heard.source is Source.CLAP and reply is Command.PAUSE:
-                reply = Command.YES  # the agreed signal answers "yes" to the question
             self._window = None
             return self._ask(window.asker, lambda: window.asker.heard(reply, now), now)
         if self.runner is not None:
@@ -291,6 +293,16 @@ class Router:
         else:
             strict = frozenset()
         return Hearing(0, self.anytime, (), strict - self.anytime)
+
+    @property
+    def clap_means(self) -> Command:
+        """What the agreed double clap means now: the open (or pending) question's answer to it (yes; the pause
+        just after a check-in's reminder of it), a running check-in's ("next" in a timed step), else the pause."""
+        if self._window is not None:
+            return self._window.listen.clap
+        if self.runner is not None:
+            return self.runner.clap_means
+        return Command.PAUSE
 
     @property
     def window(self) -> tuple[int, float] | None:

@@ -238,8 +238,10 @@ class Live:
 
         ``on_line`` gets every line worth showing (prompts, events); ``on_unspoken`` each prompt that could not be
         said out loud. ``pipeline``, ``speaker``, ``journal`` and ``notes`` may be given (tests, the soak);
-        ``journal=None`` runs without one. ``wall``: the wall clock, epoch seconds, that the journal's times are
-        stamped by (None: the real one, which the talk's record watches for being set; a test's pretended one)."""
+        ``journal=None`` runs without one; ``notes=None`` records and plays no voice note, and says so when one is
+        asked for (a replay, a rehearsal, the demo: not the couple's talk). ``wall``: the wall clock, epoch seconds,
+        that the journal's times are stamped by (None: the real one, which the talk's record watches for being set;
+        a test's pretended one)."""
         from . import app
 
         if spec.file is not None:
@@ -267,13 +269,15 @@ class Live:
                                        on_text=on_unspoken)
         if isinstance(journal, str):   # "open"
             journal = app.open_journal(config)
+        kept = notes is not None  # None given: a replay, a rehearsal, the demo (no note recorded or played)
         if isinstance(notes, str):   # "open"
             notes = app.make_notes(config, journal)
         names = (config.partners.a_name, config.partners.b_name)
         steady = suspend_counting_clock() if wall is None else None  # a pretended wall clock is never set
         wall = wall or time.time
         flow = NotesFlow(names, config.journal.voice_notes, config.journal.note_max_s, wall=wall,
-                         local=LocalTime().at)  # "this evening" in the zone set now, not at the start
+                         local=LocalTime().at,  # "this evening" in the zone set now, not at the start
+                         kept=kept)
         checkins = app.runner_factory(config, offer_later=spec.offer_later)
         suspended = pause_suspended(clock, spec)
         coach = Coach(config.pause, has_checkin=checkins is not None, suspended=suspended)

@@ -44,6 +44,7 @@ class CommandDecoder:
         self._partial = ""
         self._since = 0.0
         self._accepted: Reply | None = None
+        self._judged: tuple[LanguagePack, str, Reply | None] | None = None  # the last partial judged, its verdict
 
     @property
     def forming(self) -> bool:
@@ -89,12 +90,16 @@ class CommandDecoder:
                 if self._accepted is None and command is not None:
                     emit(command, tr.text, final=tr)
                 elif command is not None and command != self._accepted:
-                    log.debug("final %r revises the partial command %s; keeping the first", tr.text, self._accepted)
+                    log.debug("the final transcript (%s) revises the partial command %s; keeping the first",
+                              command, self._accepted)  # the command, never the words: they may be the talk's
                 self.reset()
             elif tr.text != self._partial:
                 self._partial, self._since = tr.text, tr.t
         if self._accepted is None and self._partial and now - self._since >= self.stable_s - 1e-9:
-            command = self._sure_command(self._partial)
+            judged = self._judged  # once a partial (for this pack), not once a frame
+            if judged is None or judged[0] is not self.pack or judged[1] != self._partial:
+                judged = self._judged = (self.pack, self._partial, self._sure_command(self._partial))
+            command = judged[2]
             if command is not None and command not in strict:
                 self._accepted = command
                 emit(command, self._partial)

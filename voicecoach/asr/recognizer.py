@@ -13,9 +13,12 @@ warning naming them.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import re
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -41,14 +44,44 @@ class Transcript:
     unknown: int = 0  # words outside the command phrases (unknown-word tokens) that were removed from ``text``
 
 
+# what vosk's __init__ imports for its model downloader and subtitles, which voicecoach never calls: requests
+# brings urllib3, whose import opens an IPv6 socket (bound to ::1, its test for IPv6) in a product that promises no
+# socket at all unless the couple turns on the page or hooks
+_VOSK_UNUSED = {"requests": (), "tqdm": ("tqdm",), "srt": ()}
+
+
 def vosk_module() -> Any:
-    """Import vosk (lazily), with its own logging silenced unless voicecoach logs at DEBUG."""
+    """Import vosk (lazily), with its own logging silenced unless voicecoach logs at DEBUG, and without the
+    network packages its ``__init__`` imports for what voicecoach does not use (:data:`_VOSK_UNUSED`)."""
     try:
-        import vosk
-    except ImportError as exc:  # pragma: no cover - vosk is a dependency
-        raise VoicecoachError(f"the vosk package cannot be imported ({exc}); install it with: pip install vosk") from None
+        vosk = _import_vosk_without_network_packages()
+    except (ImportError, AttributeError, TypeError):  # a vosk whose __init__ uses them otherwise: import it whole
+        sys.modules.pop("vosk", None)
+        try:
+            vosk = importlib.import_module("vosk")
+        except ImportError as exc:  # pragma: no cover - vosk is a dependency
+            raise VoicecoachError(f"the vosk package cannot be imported ({exc}); install it with: pip install "
+                                  f"vosk") from None
     vosk.SetLogLevel(0 if log.isEnabledFor(logging.DEBUG) else -1)
     return vosk
+
+
+def _import_vosk_without_network_packages() -> Any:
+    """``import vosk`` with placeholders for :data:`_VOSK_UNUSED` (only those not imported already), taken away
+    again after it: another importer gets the real packages."""
+    placeholders = {}
+    for name, attributes in _VOSK_UNUSED.items():
+        if name not in sys.modules:
+            module = types.ModuleType(name, "not imported by voicecoach: vosk's downloader and subtitles are unused")
+            for attribute in attributes:
+                setattr(module, attribute, None)
+            placeholders[name] = sys.modules[name] = module
+    try:
+        return importlib.import_module("vosk")
+    finally:
+        for name, module in placeholders.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
 
 
 def unknown_token_in_files(model_dir: Path) -> str | None:

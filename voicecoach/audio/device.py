@@ -35,6 +35,7 @@ import numpy as np
 
 from ..clock import MonotonicClock, suspended_clock
 from ..errors import DeviceError, InputError
+from ..lognotes import NOTICED
 from .frames import SAMPLE_RATE, Frame, Framer, Resampler, float_to_int16
 from .server import DigitalSilence, monitor_as_default
 
@@ -386,7 +387,7 @@ class MicSource:
         except Exception as exc:  # noqa: BLE001 - PortAudioError
             raise DeviceError(f"cannot open the microphone: {exc} (check it with: voicecoach devices)") from None
         log.log(logging.INFO if announce else logging.DEBUG, "microphone open: device %s at %d Hz, %d channel(s)",
-                "default" if self.device is None else self.device, self.rate, self.channels)
+                "default" if self.device is None else self.device, self.rate, self.channels, extra=NOTICED)
         return self
 
     @property

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from ..actions import Action, Listen, Say
 from ..commands import Command, Reply
 from ..events import Event, Interruption, PauseSuggested, RaisedVoice
+from ..lognotes import NOTICED
 from ..records import CheckinEnded, CheckinLater, CheckinOutcome, CheckinStarted
 from .model import PlanItem, Script, Step
 from .settings import CheckinSettings
@@ -43,6 +44,7 @@ COMMANDS = frozenset({Command.YES, Command.NOT_NOW, Command.PAUSE, Command.NEXT,
 # During a timed turn nobody is asked anything: these count when said on their own, not inside a partner's talk.
 TURN_COMMANDS = frozenset({Command.NEXT, Command.MORE_TIME, Command.REPEAT, Command.SKIP, Command.STOP,
                            Command.HELP})
+PAUSE_ONLY = frozenset({Command.PAUSE})  # what the reminder of the pause listens for during a timed step
 LABELS = ("A", "B")  # detector labels of partners a and b
 TAKE_YOUR_TIME = "Take your time."
 MIN_LEFT_FOR_REMINDER_S = 20.0
@@ -197,6 +199,13 @@ class ScriptRunner:
                                                               "Let's stop it here."))
 
     @property
+    def clap_means(self) -> Command:
+        """What the agreed double clap means while no question is open: in a timed step (a turn, a reflection, a
+        quiet moment) "next", done: go on (a couple with no speech model moves on at their own pace); else the
+        pause. An open question says its own (:attr:`Listen.clap`)."""
+        return Command.NEXT if self.phase is Phase.TIMER else Command.PAUSE
+
+    @property
     def state(self) -> RunnerState:
         """Where the script is, who has the floor, and the seconds left on the running timer."""
         count = len(self.script.plan)
@@ -296,7 +305,7 @@ class ScriptRunner:
         self.say(text)
         self.done, self.phase, self._timer = True, Phase.DONE, None
         log.info("check-in %s ended: %s (%d of %d steps)", self.script.name, outcome.value, self.steps_done,
-                 len(self.script.plan))
+                 len(self.script.plan), extra=NOTICED)
         return [CheckinEnded(self.script.name, outcome, self.steps_done, len(self.script.plan),
                              round((self._now - self._started) / 60.0, 2))]
 
@@ -410,7 +419,11 @@ class ScriptRunner:
             return []
         self._offered_pause = True
         self.say("Just a reminder: if either of you would like the pause you agreed on, say pause.", cue="soft")
-        return self._relisten()
+        # for the answer time after it, the double clap means the pause (as the reminder says with no speech
+        # model: "..., clap twice."), not "next" or "yes" to the question it interrupted
+        if self.phase is Phase.TIMER:
+            return [Listen(self.settings.answer_s, PAUSE_ONLY, clap=Command.PAUSE)]
+        return [replace(a, clap=Command.PAUSE) if isinstance(a, Listen) else a for a in self._relisten()]
 
     def _on_consent(self, reply: Reply | None) -> list[Action]:
         if reply in (Command.YES, Command.NEXT, Command.SKIP):

@@ -236,6 +236,9 @@ def log_above(view: StatusLine) -> Iterator[None]:
 SOUND_COMMANDS = frozenset({"listen", "kiosk", "checkin", "demo", "calibrate", "say"})  # C libraries' stderr collapsed
 # speak and end without the live loop (whose StopOnSignals ends a talk cleanly): SIGTERM / SIGHUP end them as Ctrl-C
 SPEAK_AND_END = frozenset({"say", "calibrate", "demo"})
+# their standard output is the journal's own data (an export, the weekly figures): "> mine.json" made by the shell
+# with its umask is made 0600, as --out and --html write theirs
+PRIVATE_STDOUT = frozenset({"journal", "report"})
 
 
 class Terminated(BaseException):
@@ -258,6 +261,23 @@ def _end_on_signals() -> None:
         signum = getattr(signal, name, None)
         if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
             signal.signal(signum, terminated)
+
+
+def no_core_dumps() -> None:
+    """Leave no core file when this process crashes: its memory holds the microphone's audio, a voice note, the
+    journal's rows. The core size limit is set to 0, soft and hard (so no library or child raises it again): the
+    kernel then writes no ``core`` file, and systemd-coredump keeps only the stacks, not the memory. The Python
+    stacks of a crash are still printed (:func:`_stacks_on_crash`).
+
+    Not ``prctl(PR_SET_DUMPABLE, 0)``, which would stop apport's reports too: it also stops other programs of the
+    same user from opening ``/proc/<pid>/root``, which PipeWire and the desktop portal read to tell a sandboxed
+    client, and a failed read there can cost the microphone."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, OSError, ValueError):  # Windows has no resource module
+        log.debug("core dumps could not be turned off")
 
 
 def _stacks_on_crash() -> None:
@@ -404,6 +424,7 @@ def join_minus_values(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
     if argv is None:  # a real process, never a test runner's
+        no_core_dumps()
         standard_streams()
         plain_where_needed()
     try:
@@ -419,6 +440,10 @@ def main(argv: list[str] | None = None) -> int:
     _stacks_on_crash()
     if argv is None and getattr(args, "command", None) in SPEAK_AND_END:
         _end_on_signals()
+    if argv is None and getattr(args, "command", None) in PRIVATE_STDOUT:
+        from .. import paths
+
+        paths.private_if_new(1)
     if extra:  # named by the subcommand that was given, whose --help lists what it takes
         _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     debug = getattr(args, "debug", False)

@@ -127,7 +127,21 @@ def check_config(ctx: Context) -> list[Finding]:
         return [Finding(OK, "config", f"no file at {path}: using the defaults")]
     pinned = pinned_notice(path, ctx.config)  # an earlier version's defaults, written by its config init
     notices += [pinned] if pinned else []
-    return [Finding(WARN, "config", notice) for notice in notices] or [Finding(OK, "config", f"{path}")]
+    return ([Finding(WARN, "config", notice) for notice in notices] + _readable_by_all(path)
+            or [Finding(OK, "config", f"{path}")])
+
+
+def _readable_by_all(path: Path) -> list[Finding]:
+    """A WARN for a config file every account may read (a file made by hand under umask 022): it holds the names
+    and any broker password. Its group may read it (the kiosk's 0640, for the service's group)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return []
+    if not mode & 0o004:
+        return []
+    return [Finding(WARN, "config", f"{path} can be read by every account on this computer (mode {mode:o}): the "
+                                    f"names and any broker password in it", f"chmod o-r {path}")]
 
 
 def check_names(ctx: Context) -> list[Finding]:
@@ -179,6 +193,7 @@ def check_language(ctx: Context) -> list[Finding]:
 def check_scripts(ctx: Context) -> list[Finding]:
     """Every check-in script (built-in and the user's own) loads and can be answered in the language; the scripts
     the kiosk schedules exist."""
+    from ..app import kiosk_script_problems
     from ..checkin.library import Library
     from ..checkin.script import unsayable
 
@@ -191,13 +206,10 @@ def check_scripts(ctx: Context) -> list[Finding]:
     findings += [Finding(FAIL, f"script {name}", problem, "add the phrases to the language pack")
                  for name, problem in problems if problem]
     good = set(library.names())
-    kiosk = ctx.config.kiosk
-    wanted = [(kiosk.nightly_script, "nightly_script")] if kiosk.nightly_time else []
-    wanted += [(kiosk.weekly_script, "weekly_script")] if kiosk.weekly_day else []
-    for name, key in wanted:
-        if name not in good and not any(f.what == f"script {name}" for f in findings):
-            findings.append(Finding(FAIL, f"script {name}", f"kiosk.{key} = {name!r} names no check-in script",
-                                    f"see the names with: voicecoach scripts list, then set kiosk.{key}"))
+    for p in kiosk_script_problems(ctx.config.kiosk, library):
+        if not any(f.what == f"script {p.name}" for f in findings):
+            findings.append(Finding(FAIL, f"script {p.name}", f"kiosk.{p.key} = {p.name!r} {p.problem}",
+                                    p.fix))
     if good:
         findings.insert(0, Finding(OK, "scripts", f"{len(good)} check-in script{'s' * (len(good) != 1)} load "
                                                   f"({', '.join(sorted(good))})"))

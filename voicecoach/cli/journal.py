@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     export.add_argument("--json", action="store_true", help="JSON output (the default and only format)")
     export.add_argument("--out", metavar="FILE", help="write to FILE (mode 0600, also when it replaces a file) "
                                                        "instead of stdout")
-    erase = actions.add_parser("erase", parents=[common], help="delete every talk, event and voice note")
+    erase = actions.add_parser("erase", parents=[common], help="delete every talk, event and voice note, and the voice profile calibrate learned")
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     actions.add_parser("path", parents=[common], help="print where the journal is kept")
     p.set_defaults(func=run)
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "export":
         check_output_option(args.out, "--out", ".json", "journal.json")
         return _export(path, args.out)
-    return _erase(path, args.yes)
+    return _erase(path, args.yes, Path(args.config).expanduser() if getattr(args, "config", None)
+                  else paths.config_file())
 
 
 def _open(path: Path, read_only: bool = False):  # noqa: ANN202 - a Journal, imported lazily
@@ -69,7 +71,7 @@ def _export(path: Path, out: str | None) -> int:
         else:
             empty = {"format": "voicecoach-journal", "schema": CURRENT_VERSION, **{t: [] for t in TABLES}}
             text = [json.dumps(empty, indent=2, ensure_ascii=False) + "\n"]
-        if out is None:
+        if out is None:  # "> mine.json" was made 0600 at the start (cli.PRIVATE_STDOUT)
             _to_stdout(text)
             return 0
         try:
@@ -104,37 +106,87 @@ def _to_stdout(text: Iterable[str]) -> None:
                               f"incomplete; free some space, or write it elsewhere with --out FILE") from None
 
 
-def _erase(path: Path, yes: bool) -> int:
+def _erase(path: Path, yes: bool, config_file: Path) -> int:
+    """Erase the journal and the calibration profile beside it (both personal), after one confirmation; then say
+    what is kept on this device and how to remove it (before, the profile stayed without a word)."""
+    from .. import app
     from ..journal.files import present
 
-    if not present(path):  # a link leading nowhere is refused: the journal may be on a drive not connected
-        print(f"nothing to erase: there is no journal at {path}")
+    profile = app.profile_path()
+    has_profile = os.path.lexists(profile)
+    if not present(path) and not has_profile:  # a link leading nowhere is refused: the journal may be on a drive
+        print(f"nothing to erase: there is no journal at {path} and no voice profile")
+        print(_kept(config_file, path))  # another journal's voice notes, the settings: there may still be some
         return 0
-    with _open(path) as journal:
-        counts = journal.counts()  # counted by SQLite, not read
-        what = (f"{_n(counts['talks'], 'talk')}, {_n(counts['events'], 'event')}, "
-                f"{_n(counts['checkins'], 'check-in')} and {_n(counts['notes'], 'voice note')}")
-        if not yes:
-            if not sys.stdin.isatty():
-                raise InputError(f"refusing to erase {what} without confirmation: run it in a terminal, "
-                                 "or add --yes")
-            try:
-                answer = input(f"Erase {what} from {path}? This cannot be undone. Type 'erase' to confirm: ")
-            except EOFError:  # Ctrl-D at the question (was: "internal error: EOFError"): no answer, so no erase
-                print()
-                answer = ""
-            except KeyboardInterrupt:  # was "voicecoach: interrupted" alone: erased or not?
-                print("\nNothing was erased.", flush=True)
-                raise
-            answer = answer.strip().lower()
-            if answer != "erase":
-                # "yes" is the natural answer to a question: say why it did not erase (was "Nothing was erased.")
-                print("Nothing was erased." + (" Only the word erase confirms it: to erase, run voicecoach journal "
-                                               "erase again and type erase." if answer else ""))
-                return 1
-        journal.erase()
-    print(f"Erased {what}. The journal at {path} is empty now.")
+    with ExitStack() as stack:
+        journal = stack.enter_context(_open(path)) if present(path) else None
+        parts = _journal_what(journal.counts()) if journal is not None else []  # counted by SQLite, not read
+        parts += [app.PROFILE_WHAT] if has_profile else []
+        what = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+        if not yes and not _confirmed(what, path if journal is not None else profile):
+            return 1
+        problems = []
+        try:
+            if journal is not None:
+                journal.erase()
+        except VoicecoachError as exc:  # the profile goes all the same: the couple typed erase for both
+            problems.append(str(exc))
+        if has_profile:
+            problems += _erase_profile(profile)
+        if problems:
+            raise VoicecoachError("; and ".join(problems))
+    where = f" The journal at {path} is empty now." if journal is not None else ""
+    print(f"Erased {what}.{where}")
+    print(_kept(config_file, path))
     return 0
+
+
+def _journal_what(counts: dict[str, int]) -> list[str]:
+    """["1 talk", "2 events", "0 check-ins", "1 voice note"]."""
+    return [_n(counts["talks"], "talk"), _n(counts["events"], "event"), _n(counts["checkins"], "check-in"),
+            _n(counts["notes"], "voice note")]
+
+
+def _confirmed(what: str, where: Path) -> bool:
+    """Ask on the terminal; True only for the word erase (no terminal: refused, exit 2)."""
+    if not sys.stdin.isatty():
+        raise InputError(f"refusing to erase {what} without confirmation: run it in a terminal, or add --yes")
+    try:
+        answer = input(f"Erase {what} from {where}? This cannot be undone. Type 'erase' to confirm: ")
+    except EOFError:  # Ctrl-D at the question (was: "internal error: EOFError"): no answer, so no erase
+        print()
+        answer = ""
+    except KeyboardInterrupt:  # was "voicecoach: interrupted" alone: erased or not?
+        print("\nNothing was erased.", flush=True)
+        raise
+    answer = answer.strip().lower()
+    if answer != "erase":
+        # "yes" is the natural answer to a question: say why it did not erase (was "Nothing was erased.")
+        print("Nothing was erased." + (" Only the word erase confirms it: to erase, run voicecoach journal "
+                                       "erase again and type erase." if answer else ""))
+        return False
+    return True
+
+
+def _erase_profile(profile: Path) -> list[str]:
+    """Delete the calibration profile; [] or the line saying it stays."""
+    from .. import app
+
+    try:
+        app.erase_profile()
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a plain file"
+        return [f"{app.PROFILE_WHAT} at {profile} could not be deleted ({why}): it holds each partner's voice; "
+                f"delete it by hand"]
+    return []
+
+
+def _kept(config_file: Path, journal_file: Path) -> str:
+    """What an erase leaves on this device, and how to remove it."""
+    from .. import app
+
+    kept = app.kept_after_erase(config_file, journal_file)
+    return "Kept: " + (kept[0] if len(kept) == 1 else f"{', '.join(kept[:-1])}, and {kept[-1]}") + "."
 
 
 def _n(count: int, noun: str) -> str:

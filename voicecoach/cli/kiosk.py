@@ -3,8 +3,8 @@
 It prints one ``voicecoach: <event>`` line per lifecycle event on stdout (for journalctl) and nothing per frame:
 started, waiting for microphone, microphone open, microphone lost, ritual offered, ritual done / declined /
 skipped / failed, quiet hours begin / end, said: <prompt>, stopping, stopped; rehearsal from ... with
-``--pretend-time`` (and cannot start, then said: or
-could not say it out loud:, before exit 2 on a refused settings file). SIGTERM, SIGINT or SIGHUP end it
+``--pretend-time`` (and on a refused settings file: its error line at once on stderr, then said: or
+could not say it out loud:, before exit 2). SIGTERM, SIGINT or SIGHUP end it
 cleanly with exit code 0. It never exits on an error it can survive: a broken user script is reported once and
 skipped, a failing check-in is ended, a lost microphone is waited for.
 
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -40,7 +42,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="output device: index or part of its name (default: config)")
     p.add_argument("--pretend-time", metavar="YYYY-MM-DDTHH:MM[:SS]",
                    help="rehearse the schedule: the kiosk's clock starts at this local time and runs at normal speed "
-                        "(e.g. 2026-11-23T21:29:50); the journal is neither read nor written")
+                        "(e.g. 2026-11-23T21:29:50); the journal is neither read nor written, no hook is sent and "
+                        "the page is off")
+    p.add_argument("--with-hooks", action="store_true",
+                   help="with --pretend-time: send the hooks ([hooks]) as the kiosk would; a rehearsal's pretend "
+                        "events then reach your home automation")
     p.set_defaults(func=run)
 
 
@@ -70,9 +76,17 @@ def run(args: argparse.Namespace) -> int:
     from ..kiosk import Kiosk
     from ..runtime_live import Live, LiveSpec
 
+    if args.with_hooks and not args.pretend_time:  # the kiosk itself always sends them: an option with no effect
+        raise InputError("--with-hooks is for a rehearsal (with --pretend-time); the kiosk always sends the hooks "
+                         "[hooks] sets up: leave out --with-hooks")
     config = _config_or_say_why(args)
+    if config is None:
+        return InputError.exit_code  # its line was written at once (_config_or_say_why), not again at exit
     from ..app import config_problems
+    from ..lognotes import DropNoticed
 
+    for handler in logging.getLogger().handlers:  # a fact a lifecycle line below says is not logged again
+        handler.addFilter(DropNoticed())
     for problem in config_problems(config):  # config check refuses these; the kiosk still pauses, so it goes on
         log.warning("%s (the kiosk goes on without it; fix it, then see: voicecoach check)", problem)
     clock = MonotonicClock()
@@ -88,11 +102,14 @@ def run(args: argparse.Namespace) -> int:
                       on_unspoken=lambda t: log.warning("could not speak out loud: %s", t),
                       journal=None if rehearsal else "open", notes=None if rehearsal else "open")
     if rehearsal:
-        emit(f"rehearsal from {kiosk.now():%a %d %b %H:%M:%S}: the journal is neither read nor written")
-    if live.listener is not None and not live.listener.has_model and live.listener.model_path is None:
-        log.warning("no speech model: answer with a double clap (yes), or stay silent (not now)")
+        emit(f"rehearsal from {kiosk.now():%a %d %b %H:%M:%S}: {_rehearsal_leaves(config, args.with_hooks)}")
     kiosk.attach(live)
-    home = _home(args, config, live, kiosk)
+    # Nor does a rehearsal reach the home: its pretend events (a "checkin_due" at a pretended 21:30, its "online"
+    # and "offline") went to Home Assistant and the program as the real kiosk's; --with-hooks sends them, to rehearse
+    # an automation. The page is off: its Journal and Report tabs are the couple's journal (an erase from it would
+    # reach their real one), its Now tab would show the pretended evening on the phones as if it were theirs, and a
+    # pairing code it said would be kept in the data folder; its Rituals tab has a rehearsal of its own.
+    home = _home(args, config, live, kiosk, hooks=not rehearsal or args.with_hooks, page=not rehearsal)
     try:
         summary = live.serve(on_stopping=lambda why: emit(f"stopping ({why})"))
     finally:
@@ -102,18 +119,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_or_say_why(args: argparse.Namespace) -> Config:
-    """The config; one refused (an :class:`InputError`) is first said out loud, then raised as before (exit 2)."""
+def _rehearsal_leaves(config: Config, with_hooks: bool) -> str:
+    """What a rehearsal leaves alone, for its first line."""
+    if not with_hooks:
+        hooks = "no hook is sent (--with-hooks sends them)"
+    elif config.hooks.enabled:
+        hooks = "the hooks are sent (--with-hooks)"
+    else:
+        hooks = "no hook is set up to send ([hooks] mqtt and command unset)"
+    return f"the journal is neither read nor written, {hooks} and the page is off"
+
+
+def _config_or_say_why(args: argparse.Namespace) -> Config | None:
+    """The config; or None for one refused (an :class:`InputError`): its error line is written at once, naming the
+    problem and the fix (it came only at exit, hours later on a box waiting out the quiet hours, so
+    ``journalctl -u voicecoach`` said nothing of it meanwhile), then it is said out loud (exit 2 follows)."""
     try:
         return config_of(args)
-    except InputError:
+    except InputError as exc:
         from ..speech.announce import say_bounded
 
-        emit("cannot start: the settings file has a problem (voicecoach check shows it)")
+        log.debug("the settings file was refused", exc_info=True)
+        again = ", then: sudo systemctl restart voicecoach" if os.environ.get("INVOCATION_ID") else \
+            ", then start the kiosk again"  # INVOCATION_ID: systemd runs it as a service
+        print(f"voicecoach: error: cannot start: {exc}; fix it{again}", file=sys.stderr, flush=True)
         _wait_out_quiet_hours(args)
         said = say_bounded(SETTINGS_PROBLEM, output=args.output if args.output is not None else _raw_output(args))
         emit(f"said: {SETTINGS_PROBLEM}" if said.spoken else f"could not say it out loud: {said.reason}")
-        raise
+        return None
 
 
 def _wait_out_quiet_hours(args: argparse.Namespace) -> None:
@@ -165,11 +198,12 @@ def _raw_output(args: argparse.Namespace) -> str | None:
     return str(output) if isinstance(output, (str, int)) and not isinstance(output, bool) and str(output) else None
 
 
-def _home(args: argparse.Namespace, config, live, kiosk):  # noqa: ANN001, ANN202 - Config, Live, Kiosk, Home
-    """The page and hooks the config turns on ([web], [hooks]); a watch on the config file for the schedule."""
+def _home(args: argparse.Namespace, config, live, kiosk, hooks: bool, page: bool):  # noqa: ANN001, ANN202
+    """The page and hooks the config turns on ([web], [hooks]) unless ``page`` / ``hooks`` are False; a watch on the
+    config file for the schedule. (config, live, kiosk, the result: Config, Live, Kiosk, Home.)"""
     from ..home import attach
     from ..journal.files import path_for
     from .web import config_path
 
     return attach(live, config, config_path(args), path_for(config.journal.file), kiosk.now,
-                  reschedule=kiosk.reschedule)
+                  reschedule=kiosk.reschedule, hooks=hooks, page=page, next_ritual=lambda: kiosk.next_line)

@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     add_device_args(p)
     p.add_argument("--no-ui", action="store_true", help=f"plain log lines instead of the live view; {NO_UI_KEYS}")
     p.add_argument("--file", metavar="WAV",  # a str: Path("") would be "." (then called a directory)
-                   help="listen to a recording instead of the microphone (in real time)")
+                   help="listen to a recording instead of the microphone (in real time); the journal is neither "
+                        "read nor written")
     p.add_argument("--fast", action="store_true", help="with --file: as fast as possible (no real-time pacing)")
     p.set_defaults(func=run)
 
@@ -82,8 +83,18 @@ def run(args: argparse.Namespace) -> int:
     say_line = view.line if view else print_line
     spec = LiveSpec(TalkSource.LISTEN, input=args.input, output=args.output, file=file, fast=args.fast,
                     keys=True, single_keys=single_keys_wanted(args.no_ui))
-    live = Live.build(config, spec, on_line=say_line, on_unspoken=lambda t: say_line(f"(not spoken) {t}"))
-    notice = app.first_run_notice()  # once the talk can start: a command line refused above has not shown it
+    # A recording is not the couple's talk, as the kiosk's rehearsal is not their evening: its journal is neither
+    # read nor written. Its unanswered suggestion, stored as tonight's, held the next live listen back for
+    # [pause] snooze_min; its talk and events entered their report, dated now; "play my notes" said in it played
+    # (and a "yes" deleted) their notes. What it would have stored is what it prints.
+    replay = file is not None
+    live = Live.build(config, spec, on_line=say_line, on_unspoken=lambda t: say_line(f"(not spoken) {t}"),
+                      journal=None if replay else "open", notes=None if replay else "open")
+    if file is not None:
+        say_line(f"replaying {file.name}: the journal is neither read nor written")
+    # once the talk can start (a command line refused above has not shown it); a replay shows it but leaves it to
+    # be shown again at the couple's first live talk, which it was not
+    notice = app.first_run_notice(remember=not replay)
     if notice:
         print(notice + "\n", file=sys.stderr)
     live.observe(ListenLines(say_line, KEY_HELP))

@@ -146,6 +146,9 @@ def _list(library, folder) -> int:
         print(line + (f"  ({note})" if note and title != "BROKEN" else ""))
         if title == "BROKEN":
             print(f"{'':{width}}  {'':>3}  {'':7}  {note}")
+    timed = [n for n in library.names() if library.get(n).offer_on_schedule]
+    print("The kiosk may offer these at a set time (kiosk.nightly_script, kiosk.weekly_script): "
+          + (", ".join(timed) if timed else "none") + ".")
     print(f"Your own scripts go in {folder} (see: voicecoach scripts show NAME, voicecoach scripts check FILE).")
     return 0
 

@@ -17,6 +17,7 @@ from flask import (Blueprint, Response, abort, flash, get_flashed_messages, json
                    request, session, url_for)
 from markupsafe import Markup
 
+from .. import app as app_parts
 from ..errors import InputError, VoicecoachError
 from ..journal import charts
 from ..journal import report as rep
@@ -163,7 +164,9 @@ def _rituals_page(values: dict[str, Any], error: str | None = None, status: int 
     library = Library.load()
     scripts = [(e.name, e.script.title if e.script else "", e.broken, e.error) for e in library.entries
                if not e.broken or e.source == "user"]
-    return _render("rituals.html", values=values, error=error, scripts=scripts, days=schedule_days()), status
+    timed = [n for n in library.names() if library.get(n).offer_on_schedule]  # the slots offer only these
+    return _render("rituals.html", values=values, error=error, scripts=scripts, timed=timed,
+                   days=schedule_days()), status
 
 
 def schedule_days() -> list[tuple[str, str]]:
@@ -234,7 +237,8 @@ def journal() -> Any:
     journal = context().journal.get()  # counted, not exported: a year of kiosk events is hundreds of MB as rows
     counts = journal.counts() if journal is not None else dict.fromkeys(TABLES, 0)
     notes = _voice_notes(config)
-    return _render("journal.html", config=config, counts=counts, notes=notes.list_notes() if notes else None)
+    return _render("journal.html", config=config, counts=counts, notes=notes.list_notes() if notes else None,
+                   kept=app_parts.kept_after_erase(context().config_path, context().journal.path))
 
 
 @pages.get("/journal/export.json")
@@ -258,14 +262,23 @@ def journal_erase() -> Any:
         flash("Nothing was erased: type the word erase in the box to confirm.", "warn")
         return redirect(url_for("pages.journal"))
     journal = context().journal.get()
+    problems = []
     if journal is not None:
         try:
             journal.erase()
         except VoicecoachError as exc:
-            flash(f"Could not erase: {exc}", "warn")
-            return redirect(url_for("pages.journal"))
+            problems.append(f"Could not erase: {exc}.")
+    try:
+        profile = app_parts.erase_profile()  # personal data beside the journal: it goes with the same "erase"
+    except (OSError, ValueError) as exc:
+        problems.append(f"{app_parts.PROFILE_WHAT.capitalize()} could not be deleted "
+                        f"({getattr(exc, 'strerror', None) or exc}): delete {app_parts.profile_path()} by hand.")
+    if problems:
+        flash(" ".join(problems), "warn")
+        return redirect(url_for("pages.journal"))
     log.info("web: the journal was erased from the page")
-    flash("The journal was erased: every talk, event, check-in and voice note is gone.", "ok")
+    flash("The journal was erased: every talk, event, check-in and voice note is gone"
+          + (f", and {app_parts.PROFILE_WHAT}." if profile else "."), "ok")
     return redirect(url_for("pages.journal"))
 
 

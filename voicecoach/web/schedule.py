@@ -86,7 +86,7 @@ def _check_scripts(path: Path, kiosk: KioskSettings) -> None:
     from ..app import kiosk_script_problems
     from ..checkin.library import Library
 
-    problems = kiosk_script_problems(kiosk, Library.load().names())
+    problems = kiosk_script_problems(kiosk, Library.load())
     if problems:
         raise InputError(f"{path}: {problems[0]}")
 

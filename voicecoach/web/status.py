@@ -193,6 +193,9 @@ class LiveStatus:
     parts: LiveParts = field(default_factory=LiveParts)
     kiosk: KioskSettings | None = None  # the schedule the kiosk runs now (None: the config's)
     speaker_ok: Any = None  # () -> bool: the speaker plays on a device (None: not known)
+    # () -> str: the running kiosk's own "next:" (a ritual not yet offered, an "ask again" promise, quiet hours);
+    # None: worked out from the schedule alone
+    next_ritual: Callable[[], str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def update(self, **changes: Any) -> None:
@@ -211,6 +214,8 @@ class LiveStatus:
         with self._lock:
             live = self.parts
         ritual, quiet = _schedule(self.kiosk or self.config.kiosk, self.now())
+        if self.next_ritual is not None:
+            ritual = self.next_ritual()
         model = live.speech_model or model_part(self.config)
         speaker = live.speaker
         if self.speaker_ok is not None and not self.speaker_ok():

@@ -1,0 +1,130 @@
+"""The double clap means one thing at each prompt, and the prompt says which, while only the clap is heard.
+
+Real audio through the real parts: two hand claps generated here, fed frame by frame to the kiosk's live assembly
+(the detection pipeline, the command listener's double-clap detector with no speech model, the router, the coach,
+the check-in runner, a Speaker on a NullSink) under a fake clock. The rig is the consent grid's.
+
+What a double clap means:
+
+* a question is open (the pause suggestion, the welcome back, a check-in's consent or question, a voice note's
+  "delete it?"): yes ("Clap twice for yes");
+* a check-in's timed step (a partner's turn, a reflection, a quiet moment): next, done, go on ("Clap twice when
+  you're done");
+* just after the check-in's one reminder of the pause: the pause ("..., clap twice.");
+* anywhere else: the pause.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from test_consent_grid import FRAME_S, RATE, Rig, no_model, rig_at  # noqa: F401 - rig_at is a fixture
+from voicecoach.audio.frames import Frame
+
+NIGHTLY = datetime(2026, 12, 1, 21, 30, 0)
+
+
+def double_clap() -> np.ndarray:
+    """int16, 2.5 s: a faint room, then two hand claps 0.4 s apart (broadband bursts with a 6 ms decay)."""
+    rng = np.random.default_rng(3)
+    audio = rng.standard_normal(int(2.5 * RATE)) * 0.0005
+    t = np.arange(int(0.25 * RATE)) / RATE
+    for at in (0.5, 0.9):
+        noise = rng.standard_normal(len(t))
+        burst = (0.7 * np.diff(noise, prepend=0.0) + 0.3 * noise) * (np.exp(-t / 0.006) + 0.05 * np.exp(-t / 0.05))
+        burst[:16] *= np.linspace(0, 1, 16)
+        audio[int(at * RATE):int(at * RATE) + len(t)] += 0.5 * burst / np.abs(burst).max()
+    return (audio * 32767).astype(np.int16)
+
+
+def clap(rig: Rig) -> list[str]:
+    """A partner claps twice, heard through the microphone; what was said in reply (the next 2 s)."""
+    before = len(rig.said())
+    audio = double_clap()
+    step = int(FRAME_S * RATE)
+    for i in range(0, len(audio) - step + 1, step):
+        frame = Frame(audio[i:i + step], rig.position)
+        rig.position += step
+        rig.clock.advance(FRAME_S)
+        rig.session.step(frame)
+        rig.kiosk.on_frame(frame)
+        rig.speaker.wait(timeout_s=10.0)
+    rig.run(2.0)
+    return rig.said()[before:]
+
+
+def phase(rig: Rig) -> str:
+    runner = rig.router.runner
+    return runner.phase.value if runner is not None else "none"
+
+
+@pytest.fixture
+def nightly(rig_at, tmp_path):  # noqa: F811 - the fixture imported above
+    """The kiosk with no speech model at 21:30: the nightly check-in is asked, and a clap answers yes."""
+    rig = rig_at(NIGHTLY, commands=no_model(tmp_path), nightly_time="21:30")
+    rig.run(3.0, until=lambda: rig.asking())
+    assert rig.said()[-1].endswith("Clap twice for yes, or stay quiet for not now."), rig.said()
+    clap(rig)
+    rig.run(30.0, until=lambda: phase(rig) == "timer")
+    assert phase(rig) == "timer", rig.said()
+    return rig
+
+
+def test_without_a_model_the_nightly_says_how_to_move_on_by_clapping(nightly):
+    intro = next(line for line in nightly.said() if line.startswith("Lovely."))
+    assert intro.endswith("While one talks, the other just listens. Clap twice when you're done."), intro
+    assert "Say next" not in " ".join(nightly.said())
+
+
+def test_a_double_clap_during_a_turn_ends_the_turn_and_the_check_in_goes_on(nightly):
+    turn = nightly.router.runner.state
+    assert turn.step_type == "turn" and turn.seconds_left > 60.0
+    replies = clap(nightly)
+    assert nightly.router.runner is not None, replies  # was: the check-in ended and the 20-minute pause began
+    assert nightly.router.coach.mode.name == "LISTENING", replies
+    assert replies[0] == "Thank you, Partner A.", replies  # the turn's own closing words: "next" was heard
+    assert nightly.router.runner.state.step_index == turn.step_index + 1
+
+
+def test_a_double_clap_after_the_check_ins_reminder_of_the_pause_starts_the_pause(nightly):
+    nightly.pipeline.shouting = True
+    nightly.run(30.0, until=lambda: nightly.count("Just a reminder") > 0)
+    nightly.pipeline.shouting = False
+    reminder = nightly.said()[-1]
+    assert reminder == ("Just a reminder: if either of you would like the pause you agreed on, clap twice."), \
+        nightly.said()
+    nightly.run(1.0)
+    clap(nightly)
+    assert nightly.router.runner is None and nightly.router.coach.mode.name == "PAUSING", nightly.said()
+
+
+def test_once_the_reminders_answer_time_is_over_a_clap_means_done_again(nightly):
+    nightly.pipeline.shouting = True
+    nightly.run(30.0, until=lambda: nightly.count("Just a reminder") > 0)
+    nightly.pipeline.shouting = False
+    nightly.run(12.0)
+    before = nightly.router.runner.state.step_index
+    clap(nightly)
+    assert nightly.router.runner is not None and nightly.router.coach.mode.name == "LISTENING", nightly.said()
+    assert nightly.router.runner.state.step_index == before + 1
+
+
+def test_a_double_clap_outside_any_question_or_check_in_still_starts_the_pause(rig_at, tmp_path):  # noqa: F811
+    rig = rig_at(commands=no_model(tmp_path))
+    rig.run(3.0)
+    clap(rig)
+    assert rig.router.coach.mode.name == "PAUSING", rig.said()
+
+
+def test_six_double_claps_take_the_nightly_through_its_six_turns_to_its_end(nightly):
+    """A couple with no speech model moves a ten-minute check-in on at their own pace, and no pause starts."""
+    for _ in range(6):
+        assert phase(nightly) == "timer", nightly.said()
+        clap(nightly)
+        nightly.run(20.0, until=lambda: phase(nightly) in ("timer", "none"))
+    assert nightly.router.runner is None, nightly.said()
+    assert nightly.said()[-1] == "Thank you, Partner A and Partner B. Sleep well.", nightly.said()
+    assert nightly.router.coach.mode.name == "LISTENING"
