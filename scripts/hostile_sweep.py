@@ -596,8 +596,9 @@ JOURNAL_STATES: list[tuple[str, Callable[[Home], None] | None, dict[str, str | N
 def journal_cases() -> list[Case]:
     """The journal and the data folder: corrupt, newer, locked, full, read-only, unreadable, in the way of a file.
 
-    A reader (report, export) must read what it can or refuse in one line; ``listen --file`` goes on without the
-    journal, saying why; ``erase`` must refuse in one line when it cannot erase, never say it did."""
+    A reader (report, export) must read what it can or refuse in one line; ``listen --file`` (a replay, which
+    neither reads nor writes the journal) must run whatever state it is in; ``erase`` must refuse in one line when
+    it cannot erase, never say it did."""
     reads = [["report"], ["journal", "export"]]
     listen = ["listen", "--no-ui", "--fast", "--file", "{s}/good.wav"]
     erase = ["journal", "erase", "--yes"]
@@ -608,9 +609,8 @@ def journal_cases() -> list[Case]:
             cases.append(Case("journal", f"{' '.join(args)}: {state}", args, reader,
                               needle if reader == "error" else "", prep=prep, env=dict(env), no_dac=no_dac,
                               keeps=keeps, timeout=90))
-        cases.append(Case("journal", f"listen --file: {state}", listen, "any",
-                          "" if state in ("read-only data folder", "a page destroyed") else needle, prep=prep,
-                          env=dict(env), no_dac=no_dac, keeps=keeps, timeout=90))
+        cases.append(Case("journal", f"listen --file: {state}", listen, "ok", "", prep=prep,  # a replay leaves
+                          env=dict(env), no_dac=no_dac, keeps=keeps, timeout=90))  # the journal alone: it must run
         if state not in ("a page destroyed",):
             cases.append(Case("journal", f"journal erase --yes: {state}", erase, "error", needle, prep=prep,
                               env=dict(env), no_dac=no_dac, keeps=False, timeout=90))
