@@ -309,6 +309,7 @@ def run_case(case: Case, base: Path) -> Result:
     except SkipCase as skip:
         return Result(case.group, case.name, None, False, True, True, True, True, 0.0, "", f"skipped: {skip}")
     except Exception as exc:  # the sweep's own fault: shown as a failed row, the other cases still run
+        _undo(case, home)  # a tmpfs mounted before the failure is not left mounted
         return Result(case.group, case.name, None, False, False, False, False, False, 0.0, "",
                       f"setting the case up failed: {type(exc).__name__}: {exc}")
     config_before = home.config.read_bytes() if home.config.is_file() and not home.config.is_symlink() else None
@@ -331,9 +332,7 @@ def run_case(case: Case, base: Path) -> Result:
         except subprocess.TimeoutExpired:
             code, err = None, "(timed out)"
     seconds = time.monotonic() - start
-    cleanup = getattr(case.prep, "cleanup", None)
-    if cleanup:
-        cleanup(home)
+    _undo(case, home)
     lines = [line for line in err.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("voicecoach: error:")]
     tb = "Traceback (most recent call last)" in err or "internal error" in err
@@ -353,6 +352,16 @@ def run_case(case: Case, base: Path) -> Result:
     print(f"{'ok  ' if passed else 'FAIL'} {case.group}: {case.name}", file=sys.stderr, flush=True)
     return Result(case.group, case.name, code, tb, named, one_line, is_kept, passed, round(seconds, 1),
                   error_line[:300], note)
+
+
+def _undo(case: Case, home: Home) -> None:
+    """The case's own clean-up (a tmpfs unmounted, a lock holder ended), if its set-up has one."""
+    cleanup = getattr(case.prep, "cleanup", None)
+    if cleanup:
+        try:
+            cleanup(home)
+        except Exception as exc:  # noqa: BLE001 - half set up: say so, go on
+            print(f"clean-up of {case.group}: {case.name} failed: {exc}", file=sys.stderr)
 
 
 def _clean(root: Path) -> None:
@@ -419,10 +428,13 @@ def _full_disk(home: Home) -> None:
 
 def _full_disk_cleanup(home: Home) -> None:
     mount = home.root / "full"
-    (mount / "filler").unlink(missing_ok=True)
-    shutil.rmtree(home.data)
-    shutil.copytree(mount / "data", home.data)  # judged where it lived
-    subprocess.run(["umount", str(mount)], capture_output=True)
+    try:
+        (mount / "filler").unlink(missing_ok=True)
+        if (mount / "data").is_dir():
+            shutil.rmtree(home.data)
+            shutil.copytree(mount / "data", home.data)  # judged where it lived
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
 
 
 _full_disk.cleanup = _full_disk_cleanup  # type: ignore[attr-defined]
