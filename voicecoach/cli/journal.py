@@ -44,11 +44,14 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "path":
         print(path)
         return 0
-    if args.action == "export":
-        check_output_option(args.out, "--out", ".json", "journal.json")
-        return _export(path, args.out)
-    return _erase(path, args.yes, Path(args.config).expanduser() if getattr(args, "config", None)
-                  else paths.config_file())
+    from ..journal.files import offline_use
+
+    with offline_use():  # "talks are not recorded until then" is for a live talk, not said here
+        if args.action == "export":
+            check_output_option(args.out, "--out", ".json", "journal.json")
+            return _export(path, args.out)
+        return _erase(path, args.yes, Path(args.config).expanduser() if getattr(args, "config", None)
+                      else paths.config_file())
 
 
 def _open(path: Path, read_only: bool = False):  # noqa: ANN202 - a Journal, imported lazily

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> int:
     """Print the summary; write the chart and page when asked."""
     from ..journal import report as rep
-    from ..journal.files import path_for, present
+    from ..journal.files import offline_use, path_for, present
     from ..journal.store import Journal
 
     config = config_of(args)
@@ -39,11 +39,12 @@ def run(args: argparse.Namespace) -> int:
 
         require()
     path = path_for(config.journal.file)
-    if present(path):  # a symbolic link leading nowhere is refused, not reported as an empty journal
-        with Journal.open_for_reading(path) as journal:  # summed by SQLite's queries, a chunk of rows at a time
-            report = rep.build_report(journal.report_rows(), since, now)
-    else:
-        report = rep.build_report({}, since, now)
+    with offline_use():  # "talks are not recorded until then" is for a live talk, not said here
+        if present(path):  # a symbolic link leading nowhere is refused, not reported as an empty journal
+            with Journal.open_for_reading(path) as journal:  # summed by SQLite's queries, a chunk of rows at a time
+                report = rep.build_report(journal.report_rows(), since, now)
+        else:
+            report = rep.build_report({}, since, now)
     names = (config.partners.a_name, config.partners.b_name)
     print_out(rep.summary_text(report, *names), end="")
     if report.empty and not config.journal.enabled:  # the summary's "will show up here" would not come true

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,6 +35,21 @@ class JournalUnavailable(VoicecoachError):
     """The journal cannot be read or written right now (read-only directory, full disk, I/O error)."""
 
 
+# what a live talk or check-in adds to the reason: it goes on, unrecorded (said by export, report and erase too,
+# where it read oddly: they record nothing; :func:`offline_use` takes it off there)
+NOT_RECORDED = " - talks are not recorded until then"
+
+
+@contextmanager
+def offline_use() -> Iterator[None]:
+    """Around a command that only reads or erases the journal (export, report, erase): its error's reason without
+    :data:`NOT_RECORDED`."""
+    try:
+        yield
+    except JournalUnavailable as exc:
+        raise JournalUnavailable(str(exc).replace(NOT_RECORDED, "")) from None
+
+
 def default_path() -> Path:
     """Where the journal lives: ``data_dir()/journal.sqlite3``."""
     return paths.data_dir() / FILE_NAME
@@ -51,22 +68,21 @@ def _refused(path: Path, problem: str) -> JournalRefused:
 def _unavailable(path: Path, exc: BaseException) -> JournalUnavailable:
     if path.is_dir():  # sqlite says only "disk I/O error"
         return JournalUnavailable(f"journal {path}: it is a folder, not a file; set [journal] file to a file's path "
-                                  f"(e.g. {path / 'journal.sqlite3'}) or move the folder aside - talks are not "
-                                  f"recorded until then")
+                                  f"(e.g. {path / 'journal.sqlite3'}) or move the folder aside{NOT_RECORDED}")
     in_the_way = _file_in_the_way(path)
     if in_the_way is not None:
         return in_the_way
     if path.is_file() and not os.access(path, os.R_OK):  # SQLite: "unable to open database file", blamed the folder
         return JournalUnavailable(f"journal {path}: this user may not read it (permission denied); run voicecoach "
                                   f"as the user it belongs to, or make it readable and writable with: chmod u+rw "
-                                  f"FILE - talks are not recorded until then")
+                                  f"FILE{NOT_RECORDED}")
     if _is_busy(exc):  # not the folder nor the disk: another program's write transaction did not end in time
         return JournalUnavailable(f"journal {path}: another program is writing to it and kept it locked "
                                   f"(a second voicecoach, or an SQLite browser with unsaved changes?); close it or "
-                                  f"wait for it, then try again - talks are not recorded until then")
+                                  f"wait for it, then try again{NOT_RECORDED}")
     why = getattr(exc, "strerror", None) or str(exc)
     return JournalUnavailable(f"journal {path}: cannot use it ({why}); check that {path.parent} is writable by "
-                              f"this user and the disk is not full - talks are not recorded until then")
+                              f"this user and the disk is not full{NOT_RECORDED}")
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -88,8 +104,7 @@ def _broken_link(path: Path) -> JournalUnavailable | None:
         return None
     target, why = dangling
     return JournalUnavailable(f"journal {path}: it is a symbolic link to {target} that cannot be followed ({why}); "
-                              f"connect the drive it is on, or point the link at the journal - talks are not "
-                              f"recorded until then")
+                              f"connect the drive it is on, or point the link at the journal{NOT_RECORDED}")
 
 
 def present(path: Path) -> bool:
@@ -102,7 +117,7 @@ def present(path: Path) -> bool:
     return path.exists()
 
 
-def _file_in_the_way(path: Path, then: str = " - talks are not recorded until then") -> JournalUnavailable | None:
+def _file_in_the_way(path: Path, then: str = NOT_RECORDED) -> JournalUnavailable | None:
     """The error for a journal path one of whose folders is a file (``XDG_DATA_HOME`` or ``VOICECOACH_DATA_DIR``
     set to a file, a file saved where the folder was), or None. Export and report showed an empty journal, erase
     said there was nothing to erase, and opening it said only "Not a directory"."""
@@ -133,8 +148,7 @@ def _not_a_file(path: Path) -> JournalUnavailable | None:
     if kind is None:
         return None
     return JournalUnavailable(f"journal {path}: it is {kind}, not a file; set [journal] file to a file's path (e.g. "
-                              f"{default_path()}), or [journal] enabled = false to keep no journal - talks are not "
-                              f"recorded until then")
+                              f"{default_path()}), or [journal] enabled = false to keep no journal{NOT_RECORDED}")
 
 
 def file_identity(path: Path) -> tuple[int, ...] | None:
