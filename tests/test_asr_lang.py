@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from voicecoach.commands import Command, Option
+from voicecoach.commands import ClapChoice, Command, Option
 from voicecoach.asr.lang import BUILTIN_DIR, COMMAND_NAMES, load_language, match_command, normalize, pack_from_dict
 from voicecoach.asr.listener import CommandDecoder
 from voicecoach.asr.recognizer import Transcript
@@ -211,3 +211,18 @@ def test_the_clap_only_wording_replaces_the_spoken_answers_and_keeps_through_a_r
 def test_a_bad_clap_only_table_names_the_table(table):
     with pytest.raises(InputError, match=r"\[clap_only\]"):
         pack_from_dict({"commands": {"yes": ["yes"]}, "clap_only": table}, "pack.toml")
+
+
+def test_a_choice_is_worded_from_its_own_options_in_every_pack():
+    """A choice has no row of its own in [clap_only]: "Say now or later." was said as written with no model."""
+    choice = ClapChoice("Say Alex or Sam.", clap="Sam", silence="Alex")
+    for code in ("en", "ko"):
+        assert load_language(code).clap_wording("Who would like to begin? Say Alex or Sam.", choice) == \
+            "Who would like to begin? Clap twice for Sam, or stay quiet for Alex.", code
+    assert load_language("en").clap_wording("Say Alex or Sam.") == "Say Alex or Sam."  # no choice given: as written
+
+
+@pytest.mark.parametrize("wording", [3, "Clap twice for {clap}.", "Clap for {clap}, quiet for {silence} {other}."])
+def test_a_bad_clap_choice_names_the_key(wording):
+    with pytest.raises(InputError, match=r"clap_choice"):
+        pack_from_dict({"commands": {"yes": ["yes"]}, "clap_choice": wording}, "pack.toml")

@@ -13,7 +13,7 @@ from voicecoach.checkin.runner import COMMANDS, Phase, ScriptRunner
 from voicecoach.checkin.script import parse_script
 from voicecoach.checkin.settings import CheckinSettings
 from voicecoach.clock import FakeClock
-from voicecoach.commands import Command, parse_reply as reply
+from voicecoach.commands import ClapChoice, Command, Option, parse_reply as reply
 from voicecoach.events import Interruption, PauseSuggested, RaisedVoice
 from voicecoach.records import CheckinEnded, CheckinLater
 
@@ -772,3 +772,31 @@ def test_choices_are_every_option_as_said_for_checking_scripted_answers() -> Non
         text = "More on {topic}, or done?"
         options = ["more {topic}", "done"]
     ''').choices() is None  # a choice made of an earlier one: any word may be an answer
+
+
+# --- a choice's double clap (what its prompt says while only the clap is heard) -----------------------------------
+
+def test_a_choice_offered_from_its_start_takes_the_clap_as_the_option_silence_does_not_leave() -> None:
+    """The clap picked the first option (a "yes" to the cursor) and silence the default, the first option too:
+    with no speech model "who begins?" could only ever go to partner A. Now, where the prompt is worded for the clap
+    alone, the clap picks the first option that is not the default, as it says ("Clap twice for Alex, or stay
+    quiet for Sam."); said for a voice, a clap is still yes to the option offered."""
+    runner = make(WHO_STARTS)
+    runner.start(0.0)
+    actions = runner.heard(reply("yes"), 1.0)
+    intro = [a for a in actions if isinstance(a, Say)][-1]
+    assert intro.choice == ClapChoice("Say Sam or Alex.", clap="Alex", silence="Sam")
+    assert listens(actions)[-1].clap_alone == Option("Alex") and listens(actions)[-1].clap is Command.YES
+    assert says(runner.heard(Option("Alex"), 2.0)) == ["Okay, Alex.", "Alex, go."]
+
+
+def test_a_choice_offered_one_by_one_takes_the_clap_as_yes_and_its_help_offers_it_from_the_start_again() -> None:
+    runner = make(WHO_STARTS)
+    runner.start(0.0)
+    runner.heard(reply("yes"), 1.0)
+    actions = runner.heard(reply("next"), 2.0)
+    assert says(actions) == ["Alex?"] and listens(actions)[-1].clap_alone is None
+    assert not any(a.choice for a in actions if isinstance(a, Say))
+    actions = runner.heard(reply("help"), 3.0)
+    assert [a.choice for a in actions if isinstance(a, Say)][0].clap == "Alex"
+    assert listens(actions)[-1].clap_alone == Option("Alex") and runner.cursor == 0

@@ -29,7 +29,7 @@ from voicecoach.audio.frames import Frame
 from voicecoach.audio.playback import NullSink
 from voicecoach.clock import FakeClock
 from voicecoach.commands import Command, Source
-from voicecoach.config import Config, KioskSettings, PauseSettings, with_overrides
+from voicecoach.config import Config, KioskSettings, PartnerSettings, PauseSettings, with_overrides
 from voicecoach.events import Interruption, RaisedVoice
 from voicecoach.journal.schema import TalkSource
 from voicecoach.journal.store import Journal
@@ -77,9 +77,10 @@ class Rig:
     """The kiosk's live assembly, frame by frame; ``lines`` has the kiosk's lines and every ``said: ...``."""
 
     def __init__(self, start: datetime, journal: Journal | None = None, pause: PauseSettings | None = None,
-                 commands: CommandSettings | None = None, **kiosk) -> None:
+                 commands: CommandSettings | None = None, partners: PartnerSettings | None = None, **kiosk) -> None:
         self.config = with_overrides(Config(), kiosk=KioskSettings(**{**NO_RITUALS, **kiosk}),
-                                     pause=pause or PauseSettings(), commands=commands or CommandSettings())
+                                     pause=pause or PauseSettings(), commands=commands or CommandSettings(),
+                                     partners=partners or PartnerSettings())
         self.clock = FakeClock()
         self.start = start
         self.wall_step_s = 0.0  # the system clock set forward (or back) by this much

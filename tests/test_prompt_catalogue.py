@@ -15,9 +15,15 @@ import ast
 import re
 import tomllib
 from pathlib import Path
+from typing import NamedTuple
 
 import voicecoach
+from voicecoach.actions import Say
 from voicecoach.asr.lang import BUILTIN_DIR, load_language, read_pack
+from voicecoach.checkin.runner import Phase, ScriptRunner
+from voicecoach.checkin.script import load_script_file
+from voicecoach.checkin.settings import CheckinSettings
+from voicecoach.commands import ClapChoice, Command
 from voicecoach.config import PauseSettings
 
 PACKAGE = Path(voicecoach.__file__).parent
@@ -83,33 +89,63 @@ def _from_script(path: Path) -> list[str]:
     return [t for t in texts if t]
 
 
-def catalogue() -> list[tuple[str, str]]:
-    """(where, sentence) for every prompt the product can say or print."""
-    out = [(str(p.relative_to(PACKAGE)), t) for p in sorted(PACKAGE.rglob("*.py")) for t in _from_source(p)]
-    out += [(f"checkin/builtin/{p.name}", t) for p in sorted((PACKAGE / "checkin" / "builtin").glob("*.toml"))
-            for t in _from_script(p)]
-    out.append(("config.py PauseSettings.phrase", PauseSettings().phrase))
+class Prompt(NamedTuple):
+    """One prompt: where it comes from, its text, and the choice it offers (said for a clap with no model)."""
+
+    where: str
+    text: str
+    choice: ClapChoice | None = None
+
+
+def _played(path: Path, names: tuple[str, str]) -> list[Prompt]:
+    """Every prompt of a built-in script as the runner says it to a couple with these names (rendered: a choice's
+    "Say now or later." is built from its options), moved on with "next"; at each choice also its re-prompt after
+    silence, its help and its repeat, before "skip"."""
+    runner = ScriptRunner(load_script_file(path), names, CheckinSettings(), speech_wpm=float("inf"))
+    actions, now = list(runner.start(0.0, consented=True)), 0.0
+    while not runner.done and now < 500:
+        now += 1.0
+        answers = (None, Command.HELP, Command.REPEAT, Command.SKIP) if runner.phase is Phase.CHOOSE else \
+            (Command.NEXT,)
+        for answer in answers:
+            actions += runner.heard(answer, now)
+    assert runner.done, path
+    where = f"checkin/builtin/{path.name} played ({' and '.join(names)})"
+    return [Prompt(where, a.text, a.choice) for a in actions if isinstance(a, Say)]
+
+
+def catalogue() -> list[Prompt]:
+    """Every prompt the product can say or print."""
+    out = [Prompt(str(p.relative_to(PACKAGE)), t) for p in sorted(PACKAGE.rglob("*.py")) for t in _from_source(p)]
+    scripts = sorted((PACKAGE / "checkin" / "builtin").glob("*.toml"))
+    out += [Prompt(f"checkin/builtin/{p.name}", t) for p in scripts for t in _from_script(p)]
+    out += [prompt for p in scripts for names in (("Alex", "Sam"), ("Partner A", "Partner B"))
+            for prompt in _played(p, names)]
+    out.append(Prompt("config.py PauseSettings.phrase", PauseSettings().phrase))
     clap = load_language("en").clap_wording  # each prompt as said while only the double clap is heard
-    out += [(f"{where} (no speech model)", clap(t)) for where, t in out if clap(t) != t]
+    out += [Prompt(f"{where} (no speech model)", clap(t, choice)) for where, t, choice in out
+            if clap(t, choice) != t]
     return out
 
 
 def test_the_catalogue_reaches_every_kind_of_prompt():
     """The scan below is only as good as what it reads: each kind of prompt is in it."""
-    texts = " | ".join(t for _, t in catalogue())
+    texts = " | ".join(t for _, t, _ in catalogue())
     for expected in ("Shall we take the {length} minute pause", "Okay, not now.", "Is now a good time?",
                      "Welcome back.", "Shall I delete it?", "Sorry, something went wrong.", "Okay, moving on.",
                      "That's okay. Another time.", "your nightly check-in", "Who would like to begin?",
                      "please talk for about", "voicecoach can't start", "Just checking",
                      "{listener}, this is your time to listen",
                      "Is now a good time? Clap twice for yes, or stay quiet for not now.",
-                     "Clap twice for okay, or stay quiet for not now."):
+                     "Clap twice for okay, or stay quiet for not now.", "Who would like to begin? Say Alex or Sam.",
+                     "Who would like to begin? Clap twice for Sam, or stay quiet for Alex.",
+                     "Clap twice for now, or stay quiet for later."):
         assert expected in texts, expected
     assert len(catalogue()) > 100
 
 
 def test_no_prompt_orders_a_partner_about_judges_one_or_takes_a_side():
-    found = [f"{where}: {text!r} ({why})" for where, text in catalogue() for pattern, why in JUDGING
+    found = [f"{where}: {text!r} ({why})" for where, text, _ in catalogue() for pattern, why in JUDGING
              if re.search(pattern, text, re.IGNORECASE)]
     assert found == [], "\n".join(found)
 
@@ -120,11 +156,11 @@ def test_without_a_speech_model_no_prompt_asks_for_a_spoken_yes_next_or_pause():
     (a clap just after it is the pause); "say pause at any time" is not said in a check-in, where it is not so."""
     for pack in sorted(BUILTIN_DIR.glob("*.toml")):  # the prompts are English whatever the commands' language
         worded, code = read_pack(pack).clap_wording, pack.stem
-        spoken = [f"{where}: {worded(text)!r}" for where, text in catalogue()
-                  if re.search(r"\bsay (yes|okay|next|pause)\b", worded(text), re.IGNORECASE)]
+        spoken = [f"{where}: {worded(text, choice)!r}" for where, text, choice in catalogue()
+                  if re.search(r"\bsay (yes|okay|next|pause)\b", worded(text, choice), re.IGNORECASE)]
         assert spoken == [], f"{code}: " + "\n".join(spoken)
     clap = load_language("en").clap_wording
-    said = {text: clap(text) for _, text in catalogue()}
+    said = {text: clap(text, choice) for _, text, choice in catalogue()}
     assert said["Shall I delete it? Say yes to delete it, or not now to keep it."] == \
         "Shall I delete it? Clap twice for yes to delete it, or stay quiet to keep it."  # silence keeps the note
     confirm = "{speaker}, did {listener} get it? Say yes, or not now if something was missed."
@@ -133,6 +169,31 @@ def test_without_a_speech_model_no_prompt_asks_for_a_spoken_yes_next_or_pause():
         "Just a reminder: if either of you would like the pause you agreed on, clap twice."
     assert said["Okay, carry on gently. Either of you can say pause at any time. Thank you both."] == \
         "Okay, carry on gently. Either of you can clap twice for the pause at any time. Thank you both."
+
+
+# a choice asked for by voice: "Say now or later.", "Say Alex or Sam.", "Say a, b or c."
+SAY_ONE_OF = r"\bsay ([\w']+, )*[\w']+ or [\w']+[.?]"
+
+
+def test_without_a_speech_model_no_choice_asks_for_a_spoken_option():
+    """Before, "Would you like to go back to the topic now, or later? Say now or later." and "Who would like to
+    begin? Say Alex or Sam." were said as written with no speech model: a choice now says what a clap picks and
+    what silence leaves, generated from its own options (every built-in script played with one-word names and
+    with two-word ones, its choices' re-prompts, help and repeat included), in every pack shipped."""
+    prompts = catalogue()
+    assert re.search(SAY_ONE_OF, "Would you like to go back to the topic now, or later? Say now or later.", re.I)
+    choices = [p for p in prompts if p.choice is not None]
+    assert len({p.where.split(" played")[0] for p in choices}) == 4  # after-pause, repair, stress, weekly
+    for pack in sorted(BUILTIN_DIR.glob("*.toml")):
+        worded, code = read_pack(pack).clap_wording, pack.stem
+        asked = [f"{where}: {worded(text, choice)!r}" for where, text, choice in prompts
+                 if re.search(SAY_ONE_OF, worded(text, choice), re.IGNORECASE)
+                 or choice is not None and re.search(r"\bsay\b", worded(text, choice), re.IGNORECASE)]
+        assert asked == [], f"{code}: " + "\n".join(asked)
+        said = {worded(text, choice) for _, text, choice in choices}
+        assert "Would you like to go back to the topic now, or later? Clap twice for now, or stay quiet for " \
+               "later." in said, code
+        assert "Who would like to begin? Clap twice for Partner B, or stay quiet for Partner A." in said, code
 
 
 def test_the_scan_catches_the_phrasings_it_is_for():

@@ -190,6 +190,22 @@ def test_a_questions_own_choices_are_listened_for_and_picked():
     assert rig.router.runner is None and CheckinEnded in {type(e) for e in effects}
 
 
+@pytest.mark.parametrize("clap_worded, picked", [(True, "later"), (False, "now")])
+def test_a_clap_at_a_choice_picks_what_its_words_said(clap_worded, picked):
+    """Worded for the clap alone (no speech model: "Clap twice for later, or stay quiet for now."; the runtime sets
+    ``clap_worded``), a clap picks the option the words named; said as "Say now or later." (a model loaded), it is
+    yes to the choice's first option, as before."""
+    rig = Rig()
+    rig.router.start_checkin("nightly", rig.now(), consented=True)
+    rig.say(Command.NEXT)
+    rig.router.clap_worded = clap_worded
+    rig.spoken()
+    assert rig.router.clap_means == (Option("later") if clap_worded else Command.YES)
+    effects = rig.say(Command.PAUSE, Source.CLAP)
+    assert f"Okay, {picked}." in says(effects) and f"Then {picked}." in says(effects)
+    assert rig.router.coach.mode is Mode.LISTENING
+
+
 def test_while_the_pause_runs_more_time_and_stop_are_heard_said_alone():
     rig = Rig()
     rig.say(Command.PAUSE)

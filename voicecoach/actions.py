@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .commands import Command
+from .commands import ClapChoice, Command, Reply
 from .records import Record
 
 ALL_COMMANDS: frozenset[Command] = frozenset(Command)
@@ -22,6 +22,8 @@ class Say:
 
     text: str
     cue: str = ""  # optional short sound before the words: "" | "chime" | "soft"
+    # a choice it offers: said as the language pack's clap_choice wording while only the double clap is heard
+    choice: ClapChoice | None = None
 
 
 @dataclass(frozen=True)
@@ -31,13 +33,16 @@ class Listen:
     The asker then gets ``heard(reply, now)``: one of ``commands``, one of ``options`` (the question's own
     choices, as :class:`~voicecoach.commands.Option`), or ``None`` when the time ran out in silence. The
     recognizer listens for exactly these (plus the commands heard at any time). ``clap`` is what the agreed double
-    clap answers to this question, as its words say while only the clap is heard ("Clap twice for yes").
+    clap answers to this question, as its words say while only the clap is heard ("Clap twice for yes");
+    ``clap_alone``, when set, what it answers instead where the question was worded for the clap alone (at a
+    choice, the option its words name: "Clap twice for now, or stay quiet for later.").
     """
 
     timeout_s: float
     commands: frozenset[Command] = ALL_COMMANDS
     options: tuple[str, ...] = ()
     clap: Command = Command.YES
+    clap_alone: Reply | None = None
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,16 @@ Reply = Command | Option
 
 
 @dataclass(frozen=True)
+class ClapChoice:
+    """A choice as a prompt offers it, for when only the double clap is heard: the words of the prompt that ask
+    for a spoken choice ("Say now or later."), the option a double clap picks, and the one silence leaves."""
+
+    spoken: str
+    clap: str
+    silence: str
+
+
+@dataclass(frozen=True)
 class Hearing:
     """What the recognizer should listen for now.
 

@@ -12,8 +12,9 @@ Routing rules, in order:
 * an answer window is open (or a question is pending and the answer was typed, clapped or sent from the page):
   its asker gets the answer. The double clap means one thing at each prompt (:meth:`Router.clap_means`), as the
   prompt says while only the clap is heard: what the open question says it answers (``Listen.clap``: "yes" to
-  every question, the pause just after a check-in's reminder of it); "next" in a check-in's timed step (done: go
-  on); "pause" anywhere else;
+  every question; at a choice whose prompt was worded for the clap alone, the option it names (the first that
+  silence does not leave); the pause just after a check-in's reminder of it); "next" in a check-in's timed step
+  (done: go on); "pause" anywhere else;
 * a check-in is running: the runner gets every command and every detector event (a pause suggestion it says
   nothing about, its one reminder given or its consent not yet asked, is withheld; its one reminder of the pause is
   an offer of the pause, counted as one: a suggestion made, answered yes when the check-in hands over to the pause;
@@ -116,6 +117,9 @@ class Router:
         self.held = 0  # suggestions held back so far
         self.problem = ""  # why the latest check-in could not start
         self.answered_elsewhere: frozenset[Command] = frozenset()  # commands an extension answers, when idle
+        # the latest choice was said for the clap alone (no speech model; the runtime says): a clap then picks the
+        # option its words named (``Listen.clap_alone``), not yes to the one offered
+        self.clap_worded = False
         self._window: _Window | None = None
         self._serial = 0
         self._note_pending = False
@@ -295,11 +299,13 @@ class Router:
         return Hearing(0, self.anytime, (), strict - self.anytime)
 
     @property
-    def clap_means(self) -> Command:
-        """What the agreed double clap means now: the open (or pending) question's answer to it (yes; the pause
-        just after a check-in's reminder of it), a running check-in's ("next" in a timed step), else the pause."""
+    def clap_means(self) -> Reply:
+        """What the agreed double clap means now: the open (or pending) question's answer to it (yes; at a choice
+        worded for the clap alone, the option its words name; the pause just after a check-in's reminder of it),
+        a running check-in's ("next" in a timed step), else the pause."""
         if self._window is not None:
-            return self._window.listen.clap
+            listen = self._window.listen
+            return listen.clap_alone if self.clap_worded and listen.clap_alone is not None else listen.clap
         if self.runner is not None:
             return self.runner.clap_means
         return Command.PAUSE

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from .actions import DeleteNote, PlayNote, RecordNote, Say, Snooze, StopSpeaking
 from .audio.frames import SAMPLE_RATE, Frame
 from .clock import AudioClock, Clock, MonotonicClock
-from .commands import Command, Reply, Source
+from .commands import ClapChoice, Command, Reply, Source
 from .detect.features import FrameFeatures
 from .detect.pipeline import TalkStats
 from .errors import VoicecoachError
@@ -223,7 +223,7 @@ class Session:
         self.notify = notify or (lambda notice: None)
         self.recent: list[str] = []
         # the prompts' answer wording while only the double clap is heard (the listener's language pack sets it)
-        self.clap_wording: Callable[[str], str] | None = None
+        self.clap_wording: Callable[[str, ClapChoice | None], str] | None = None
         self.tick_hooks: list[Callable[[], None]] = []  # called at the end of every tick, on the loop thread
         # commands an extension answers (the home page's "pairing code"); the router says when
         self.command_hooks: dict[Command, Callable[[], str]] = {}
@@ -370,17 +370,20 @@ class Session:
 
     # --- effects ----------------------------------------------------------------------------------------------
 
-    def worded(self, text: str) -> str:
+    def worded(self, text: str, choice: ClapChoice | None = None) -> str:
         """A prompt as it is said now: while the listener has no speech model (none installed, or still loading,
-        or it failed), "Say yes, or not now." tells the truth instead ("Clap twice for yes, or stay quiet ...")."""
+        or it failed), "Say yes, or not now." tells the truth instead ("Clap twice for yes, or stay quiet ..."),
+        and so does a ``choice`` it offers ("Say now or later.": "Clap twice for now, or stay quiet for later.")."""
         if self.clap_wording is None or self.listener is None or self.listener.has_model:
             return text
-        return self.clap_wording(text)
+        return self.clap_wording(text, choice)
 
     def _carry_out(self, effects: Iterable[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Say):
-                text = self.worded(effect.text)
+                text = self.worded(effect.text, effect.choice)
+                if effect.choice is not None:  # a clap answers the choice as its words said (or as yes)
+                    self.router.clap_worded = text != effect.text
                 self.on_line(f"voicecoach: {text}")
                 self.notify(Said(text))
                 self.speaker.say(text)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths
-from ..commands import COMMAND_NAMES, Command, Option, Reply
+from ..commands import COMMAND_NAMES, ClapChoice, Command, Option, Reply
 from ..errors import InputError
 from ..settings import read_toml_file
 
@@ -34,6 +34,8 @@ __all__ = ["COMMAND_NAMES", "LanguagePack", "Match", "normalize", "load_language
            "available_languages", "pack_from_dict", "read_pack"]
 
 BUILTIN_DIR = Path(__file__).with_name("lang")
+# a choice's clap wording when a pack gives none (the prompts are English in every pack)
+CLAP_CHOICE = "Clap twice for {clap}, or stay quiet for {silence}."
 _WORD = re.compile(r"[\w']+")
 
 
@@ -71,6 +73,8 @@ class LanguagePack:
     options: tuple[str, ...] = ()  # a question's own choices, heard as themselves (they win over a command)
     # How a prompt says to answer when only the double clap is heard (no speech model): (spoken, instead) pairs
     clap_only: tuple[tuple[str, str], ...] = ()
+    # How a prompt offering a choice says what a clap picks and what silence leaves (no speech model)
+    clap_choice: str = CLAP_CHOICE
     _index: dict[tuple[str, ...], Reply] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,11 +89,15 @@ class LanguagePack:
     def restricted(self, commands: frozenset[Command], options: tuple[str, ...] = ()) -> "LanguagePack":
         """The phrases of ``commands`` only, plus ``options``: what one question listens for."""
         return LanguagePack(self.code, self.name, {c: p for c, p in self.commands.items() if c in commands},
-                            self.model, self.source, tuple(options), self.clap_only)
+                            self.model, self.source, tuple(options), self.clap_only, self.clap_choice)
 
-    def clap_wording(self, text: str) -> str:
+    def clap_wording(self, text: str, choice: ClapChoice | None = None) -> str:
         """``text`` as said when no speech model is loaded: each ``[clap_only]`` phrase ("Say yes") replaced by
-        its clap wording ("Clap twice for yes"), so a prompt never asks for an answer nobody can give by voice."""
+        its clap wording ("Clap twice for yes"), so a prompt never asks for an answer nobody can give by voice;
+        the words of a ``choice`` it offers ("Say now or later.") by what a clap picks and what silence leaves
+        ("Clap twice for now, or stay quiet for later.": the pack's ``clap_choice``)."""
+        if choice is not None:
+            text = text.replace(choice.spoken, self.clap_choice.format(clap=choice.clap, silence=choice.silence))
         for spoken, instead in self.clap_only:
             text = text.replace(spoken, instead)
         return text
@@ -144,7 +152,7 @@ class LanguagePack:
 
 def pack_from_dict(data: dict, source: str) -> LanguagePack:
     """Validate a parsed TOML pack; errors name the file, the key and the fix."""
-    known = {"code", "name", "model", "commands", "clap_only"}
+    known = {"code", "name", "model", "commands", "clap_only", "clap_choice"}
     for key in data:
         if key not in known:
             raise InputError(f"{source}: unknown key '{key}' (known keys: {', '.join(sorted(known))})")
@@ -173,7 +181,8 @@ def pack_from_dict(data: dict, source: str) -> LanguagePack:
             raise InputError(f"{source}: {key} must be a string")
     code = data.get("code") or Path(source).stem
     return LanguagePack(code=code, name=data.get("name", code), commands=commands, model=data.get("model", ""),
-                        source=source, clap_only=_clap_only(data.get("clap_only", {}), source))
+                        source=source, clap_only=_clap_only(data.get("clap_only", {}), source),
+                        clap_choice=_clap_choice(data.get("clap_choice", CLAP_CHOICE), source))
 
 
 def _clap_only(table: object, source: str) -> tuple[tuple[str, str], ...]:
@@ -183,6 +192,17 @@ def _clap_only(table: object, source: str) -> tuple[tuple[str, str], ...]:
         raise InputError(f"{source}: [clap_only] must map phrases of the prompts (\"Say yes\") to what is said "
                          "instead when only the double clap is heard (\"Clap twice for yes\")")
     return tuple(table.items())
+
+
+def _clap_choice(wording: object, source: str) -> str:
+    """The ``clap_choice`` wording: it must name both what a clap picks and what silence leaves."""
+    if not isinstance(wording, str) or "{clap}" not in wording or "{silence}" not in wording:
+        raise InputError(f"{source}: clap_choice must be a string naming {{clap}} and {{silence}} (\"{CLAP_CHOICE}\")")
+    try:
+        wording.format(clap="", silence="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise InputError(f"{source}: clap_choice may name only {{clap}} and {{silence}} ({exc})") from None
+    return wording
 
 
 def read_pack(path: Path) -> LanguagePack:

@@ -27,13 +27,13 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from ..actions import Action, Listen, Say
-from ..commands import Command, Reply
+from ..commands import ClapChoice, Command, Option, Reply
 from ..events import Event, Interruption, PauseSuggested, RaisedVoice
 from ..lognotes import NOTICED
 from ..records import CheckinEnded, CheckinLater, CheckinOutcome, CheckinStarted
 from .model import PlanItem, Script, Step
 from .settings import CheckinSettings
-from .steps import KINDS, MOVE_ON, Timer
+from .steps import KINDS, MOVE_ON, Choose, Timer
 from .words import minutes_text, spoken_duration
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,12 @@ class ScriptRunner:
         if reply is Command.PAUSE:  # the router runs the agreed pause (with its own words)
             return self._flush(self.finish(CheckinOutcome.PAUSE))
         if reply is Command.HELP:
-            self.say(self._help())
+            help_text = self._help()
+            step = self._step() if self.phase is Phase.CHOOSE else None
+            if step is not None:  # a choice's help offers it again from its start ("say next to hear them ...");
+                # without a model it is said as what a clap picks and what silence leaves, like the choice itself
+                self.cursor = 0
+            self.say(help_text, choice=Choose.clap_choice(self, step, help_text) if step is not None else None)
             return self._flush(self._relisten())
         if self.phase is Phase.CONSENT:
             return self._flush(self._on_consent(reply))
@@ -238,19 +243,25 @@ class ScriptRunner:
 
     # --- the step API (used by the step types) ---------------------------------------------------------------
 
-    def say(self, text: str, cue: str = "") -> None:
-        """Queue a prompt and keep track of when the queued speech should end (timers start after it)."""
+    def say(self, text: str, cue: str = "", choice: ClapChoice | None = None) -> None:
+        """Queue a prompt and keep track of when the queued speech should end (timers start after it); ``choice``:
+        the choice it offers, said for a clap while no speech model is loaded."""
         if not text:
             return
-        self._acts.append(Say(text, cue))
+        self._acts.append(Say(text, cue, choice))
         self._speech_until = max(self._speech_until, self._now) + len(text.split()) * 60.0 / self.speech_wpm
 
     def listen(self, extra_s: float = 0.0) -> list[Action]:
         """Wait for an answer to the current question (a choose step's options are listened for too)."""
         step = self._step() if self._pos >= 0 and not self.done else None
         wait = step.wait_s if step is not None and step.wait_s is not None else self.settings.answer_s
-        options = tuple(self.options(step)) if self.phase is Phase.CHOOSE and step is not None else ()
-        return [Listen(wait + extra_s, COMMANDS, options)]
+        if self.phase is not Phase.CHOOSE or step is None:
+            return [Listen(wait + extra_s, COMMANDS)]
+        options = tuple(self.options(step))
+        # offered from its start and worded for the clap alone (no speech model), a choice's clap picks the option
+        # its words name; otherwise a clap is yes to the option offered ("the holidays?")
+        alone = Option(options[Choose.clap_pick(step)]) if self.cursor == 0 else None
+        return [Listen(wait + extra_s, COMMANDS, options, clap_alone=alone)]
 
     def render(self, template: str, length_s: float | None = None) -> str:
         """A step's text with its variables filled in ({speaker}, {minutes}, the couple's choices...)."""
@@ -423,7 +434,8 @@ class ScriptRunner:
         # model: "..., clap twice."), not "next" or "yes" to the question it interrupted
         if self.phase is Phase.TIMER:
             return [Listen(self.settings.answer_s, PAUSE_ONLY, clap=Command.PAUSE)]
-        return [replace(a, clap=Command.PAUSE) if isinstance(a, Listen) else a for a in self._relisten()]
+        return [replace(a, clap=Command.PAUSE, clap_alone=None) if isinstance(a, Listen) else a
+                for a in self._relisten()]
 
     def _on_consent(self, reply: Reply | None) -> list[Action]:
         if reply in (Command.YES, Command.NEXT, Command.SKIP):

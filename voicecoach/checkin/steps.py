@@ -19,7 +19,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ..actions import Action
-from ..commands import Command, Option, Reply
+from ..commands import ClapChoice, Command, Option, Reply
 from ..records import CheckinOutcome
 from .model import Step, Where
 from .words import spoken_duration
@@ -194,16 +194,34 @@ class Choose(StepKind):
         from .runner import Phase
 
         run.phase, run.cursor = Phase.CHOOSE, 0
-        run.say(self._intro(run, step))
+        return self._ask(run, step)
+
+    def _ask(self, run: ScriptRunner, step: Step) -> list[Action]:
+        """Offer the choice from its start: its text, then how to answer (said for a clap when no model is loaded)."""
+        run.cursor = 0
+        options = run.options(step)
+        if all(len(o.split()) == 1 for o in options):
+            spoken = "Say " + ", ".join(options[:-1]) + " or " + options[-1] + "."
+        else:
+            spoken = f"Say yes when you hear the one you want, or next. {options[0]}?"
+        run.say(f"{run.render(step.text)} {spoken}", choice=self.clap_choice(run, step, spoken))
         return run.listen()
 
     @staticmethod
-    def _intro(run: ScriptRunner, step: Step) -> str:
+    def clap_pick(step: Step) -> int:
+        """The option a double clap picks while a choice is offered from its start: the first one that silence
+        does not leave (the default), so a couple with no speech model can pick either of two options."""
+        default = step.options.index(step.default)
+        return 1 if default == 0 else 0
+
+    @staticmethod
+    def clap_choice(run: ScriptRunner, step: Step, spoken: str) -> ClapChoice | None:
+        """``spoken`` (the words that ask for a spoken choice) with what a clap picks and silence leaves; None once
+        the options are being offered one by one (a clap is then yes to the one offered)."""
+        if run.cursor != 0:
+            return None
         options = run.options(step)
-        if all(len(o.split()) == 1 for o in options):
-            listing = ", ".join(options[:-1]) + " or " + options[-1]
-            return f"{run.render(step.text)} Say {listing}."
-        return f"{run.render(step.text)} Say yes when you hear the one you want, or next. {options[0]}?"
+        return ClapChoice(spoken, options[Choose.clap_pick(step)], options[step.options.index(step.default)])
 
     def handle(self, run: ScriptRunner, step: Step, reply: Reply | None) -> list[Action]:
         options = run.options(step)
@@ -231,11 +249,12 @@ class Choose(StepKind):
                 run.say(f"Let's go with {options[default]}.")
                 return self._pick(run, step, default, quiet=True)
             run.silences += 1
-            run.say(f"Just checking: {options[run.cursor]}? Say yes, or next.")
+            spoken = f"{options[run.cursor]}? Say yes, or next."
+            run.say(f"Just checking: {spoken}", choice=Choose.clap_choice(run, step, spoken))
             return run.listen()
         if reply is Command.REPEAT:
-            run.cursor = 0
-        return run.common(reply, self._intro(run, step)) or run.listen()
+            return self._ask(run, step)
+        return run.common(reply, "") or run.listen()
 
     @staticmethod
     def _pick(run: ScriptRunner, step: Step, index: int, quiet: bool = False, counted: bool = True) -> list[Action]:
