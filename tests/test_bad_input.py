@@ -197,6 +197,15 @@ def test_a_value_of_the_wrong_type_is_shown_as_toml_writes_it_and_cut_short(valu
     assert f"not {shown}" in result.stderr and len(result.stderr) < 200, result.stderr[:300]
 
 
+def test_config_check_refuses_a_journal_file_that_is_a_folder(tmp_path, run_cli, tmp_home):
+    """``[journal] file = "/tmp"``: config check said OK, while check and every command that opens the journal
+    refuse it (helper 75's sweep)."""
+    bad = tmp_path / "folder.toml"
+    bad.write_text(f'[journal]\nfile = "{tmp_path}"\n')
+    result = run_cli("--config", bad, "config", "check", env=tmp_home.env)
+    _one_line_error(result, 2, f"journal.file = '{tmp_path}' is a folder, not a file (set it to a file's path")
+
+
 def test_a_table_pasted_twice_names_both_lines_and_how_to_merge_them(tmp_path, stored, run_cli, tmp_home):
     """docs/kiosk.md shows a ``[web]`` block to turn the page on; pasted at the end of the file ``install-kiosk``
     wrote (which holds ``[web]`` already, each setting a comment), the kiosk refused it with tomllib's "Cannot

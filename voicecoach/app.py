@@ -324,6 +324,10 @@ def config_problems(config: Config) -> list[str]:
         problems.append(f"commands.language = {config.commands.language!r}: {exc}")
     library = Library.load()
     problems += [str(p) for p in kiosk_script_problems(config.kiosk, library)]
+    journal = Path(config.journal.file).expanduser() if config.journal.file else None
+    if config.journal.enabled and journal is not None and journal.is_dir():  # every command using it refuses it
+        problems.append(f"journal.file = {config.journal.file!r} is a folder, not a file (set it to a file's path, "
+                        f"e.g. {journal / 'journal.sqlite3'})")
     if pack is not None:
         for name in library.names():
             problem = unsayable(library.get(name), pack)
