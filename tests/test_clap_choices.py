@@ -17,16 +17,14 @@ kiosk's live assembly with no speech model, the real built-in scripts, the Engli
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 import numpy as np
 import pytest
 
-from test_clap_meanings import clap, double_clap, phase
+from test_clap_meanings import clap, double_clap, feed, phase
 from test_consent_grid import (FRAME_S, RATE, loaded, needs_a_model, no_model, rig_at,  # noqa: F401 - a fixture
                                with_model)
-from voicecoach.audio.frames import Frame
 from voicecoach.config import PartnerSettings, PauseSettings
 
 NAMES = PartnerSettings(a_name="Alex", b_name="Sam")
@@ -38,16 +36,7 @@ def paced_clap(rig) -> list[str]:
     """``clap``, fed at the pace of the audio: with a speech model loaded the listener (the clap detector too) runs
     on the recognizer's thread, and audio that thread falls behind on is left out, claps included."""
     before = len(rig.said())
-    audio = np.concatenate([double_clap(), np.zeros(int(3.0 * RATE), np.int16)])
-    step = int(FRAME_S * RATE)
-    for i in range(0, len(audio) - step + 1, step):
-        frame = Frame(audio[i:i + step], rig.position)
-        rig.position += step
-        rig.clock.advance(FRAME_S)
-        rig.session.step(frame)
-        rig.kiosk.on_frame(frame)
-        rig.speaker.wait(timeout_s=10.0)
-        time.sleep(FRAME_S)
+    feed(rig, np.concatenate([double_clap(), np.zeros(int(3.0 * RATE), np.int16)]), paced=True)
     return rig.said()[before:]
 
 

@@ -16,6 +16,7 @@ What a double clap means:
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import numpy as np
@@ -40,10 +41,9 @@ def double_clap() -> np.ndarray:
     return (audio * 32767).astype(np.int16)
 
 
-def clap(rig: Rig) -> list[str]:
-    """A partner claps twice, heard through the microphone; what was said in reply (the next 2 s)."""
-    before = len(rig.said())
-    audio = double_clap()
+def feed(rig: Rig, audio: np.ndarray, paced: bool = False) -> None:
+    """``audio`` heard through the microphone, frame by frame (``paced``: at the pace of the audio, for a listener
+    whose recognizer thread leaves out the audio it falls behind on)."""
     step = int(FRAME_S * RATE)
     for i in range(0, len(audio) - step + 1, step):
         frame = Frame(audio[i:i + step], rig.position)
@@ -52,6 +52,14 @@ def clap(rig: Rig) -> list[str]:
         rig.session.step(frame)
         rig.kiosk.on_frame(frame)
         rig.speaker.wait(timeout_s=10.0)
+        if paced:
+            time.sleep(FRAME_S)
+
+
+def clap(rig: Rig) -> list[str]:
+    """A partner claps twice, heard through the microphone; what was said in reply (the next 2 s)."""
+    before = len(rig.said())
+    feed(rig, double_clap())
     rig.run(2.0)
     return rig.said()[before:]
 
