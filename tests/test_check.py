@@ -156,21 +156,17 @@ def test_broken_user_script_is_reported_with_its_file_step_and_fix(tmp_home, run
     assert found["scripts"].startswith("OK")  # the built-ins still load
 
 
-def test_scheduled_script_that_does_not_exist_fails(tmp_home, run_cli):
-    tmp_home.config_file.write_text('[kiosk]\nnightly_script = "evening"\n')
+@pytest.mark.parametrize("name, said", [
+    ("evening", "voicecoach scripts list"),  # no such script
+    # offer_on_schedule = false ("may the kiosk offer it at a set time?") was never read: repair at 21:30 passed
+    ("repair", "offer_on_schedule = false"),
+])
+def test_a_scheduled_script_the_kiosk_cannot_offer_fails(name: str, said: str, tmp_home, run_cli):
+    tmp_home.config_file.write_text(f'[kiosk]\nnightly_script = "{name}"\n')
     res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
-    line = lines_of(res)["script evening"]
+    line = lines_of(res)[f"script {name}"]
     assert res.returncode == 1
-    assert line.startswith("FAIL") and "kiosk.nightly_script" in line and "voicecoach scripts list" in line
-
-
-def test_scheduled_script_not_meant_for_a_set_time_fails(tmp_home, run_cli):
-    """offer_on_schedule = false ("may the kiosk offer it at a set time?") was never read: repair at 21:30 passed."""
-    tmp_home.config_file.write_text('[kiosk]\nnightly_script = "repair"\n')
-    res = run_cli("check", "--no-devices", env=tmp_home.env, timeout=120)
-    line = lines_of(res)["script repair"]
-    assert res.returncode == 1
-    assert line.startswith("FAIL") and "offer_on_schedule = false" in line and "kiosk.nightly_script" in line
+    assert line.startswith("FAIL") and "kiosk.nightly_script" in line and said in line
 
 
 def test_no_sound_devices_fail_with_how_to_find_them(no_sound_env, tmp_home, run_cli):
