@@ -104,8 +104,12 @@ def test_a_refused_settings_file_is_not_spoken_by_other_commands(run_cli, tmp_ho
 def test_a_missing_microphone_is_still_waited_for_not_an_exit(tmp_home, no_sound_env):
     """Exit 2 ends the service for good: a kiosk with no microphone must not use it (it waits, and exits 0)."""
     env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH_")}}
-    proc = subprocess.Popen([*cli_command(), "kiosk"], env=env, cwd=REPO, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    # stderr into a file, and stdout read to its end: a pipe nobody read filled up with the sound library's
+    # complaints while the kiosk tried the microphone again, and the kiosk then hung writing to it (once in CI)
+    errors = tmp_home.data_dir.parent / "kiosk.stderr"
+    with open(errors, "w") as stderr:
+        proc = subprocess.Popen([*cli_command(), "kiosk"], env=env, cwd=REPO, text=True, stdout=subprocess.PIPE,
+                                stderr=stderr)
     try:
         deadline = time.monotonic() + 60
         assert proc.stdout is not None
@@ -113,7 +117,8 @@ def test_a_missing_microphone_is_still_waited_for_not_an_exit(tmp_home, no_sound
             assert line and time.monotonic() < deadline, "no 'waiting for microphone' line"
         assert proc.poll() is None
         proc.terminate()
-        assert proc.wait(timeout=30) == 0
+        proc.communicate(timeout=30)
+        assert proc.returncode == 0, errors.read_text()[-2000:]
     finally:
         if proc.poll() is None:
             proc.kill()

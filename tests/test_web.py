@@ -5,6 +5,7 @@ journal's export and erase, the JSON API."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import wave
@@ -735,16 +736,27 @@ def test_a_second_whole_rewrite_of_the_config_keeps_the_couples_own_file_in_the_
     assert (tmp_path / "config.toml.bak").read_text().startswith("# ours")
 
 
-def test_a_schedule_that_cannot_be_written_says_so_and_changes_nothing(tmp_home) -> None:
-    blocked = tmp_home.config_dir / "not-a-folder"
-    blocked.write_text("")
-    home = type(tmp_home)(blocked / "cfg", tmp_home.data_dir)  # the config "folder" is a file: nothing can be written
+def test_a_schedule_that_cannot_be_written_says_so_and_changes_nothing(tmp_home, small_disk) -> None:
+    """The config folder on a full disk (a real one: a small tmpfs, filled). It was a config "folder" that is a
+    file, which every page now refuses as a settings file that cannot be used (a 503 naming the file in the way)."""
+    folder = small_disk(64)
+    home = type(tmp_home)(folder, tmp_home.data_dir)
+    home.config_file.write_text('[partners]\na_name = "Sam"\n')
+    before = home.config_file.read_bytes()
+    filler = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)  # the disk is full: nothing more fits on it
+    try:
+        while os.write(filler, b"x" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(filler)
     app, ctx, _ = make_app(home)
     client = app.test_client()
     resp = client.post("/rituals", data={**FORM, "csrf": csrf_of(client)})
     page = resp.get_data(as_text=True)
     assert resp.status_code == 500 and "Not saved: cannot write" in page and "see docs/kiosk.md" in page
-    assert blocked.read_text() == ""
+    assert home.config_file.read_bytes() == before
 
 
 # --- editing the config file in place --------------------------------------------------------------------------
