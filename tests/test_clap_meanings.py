@@ -23,22 +23,15 @@ import numpy as np
 import pytest
 
 from test_consent_grid import FRAME_S, RATE, Rig, no_model, rig_at  # noqa: F401 - rig_at is a fixture
+from test_kiosk_live import double_clap as kiosk_double_clap
 from voicecoach.audio.frames import Frame
 
 NIGHTLY = datetime(2026, 12, 1, 21, 30, 0)
 
 
 def double_clap() -> np.ndarray:
-    """int16, 2.5 s: a faint room, then two hand claps 0.4 s apart (broadband bursts with a 6 ms decay)."""
-    rng = np.random.default_rng(3)
-    audio = rng.standard_normal(int(2.5 * RATE)) * 0.0005
-    t = np.arange(int(0.25 * RATE)) / RATE
-    for at in (0.5, 0.9):
-        noise = rng.standard_normal(len(t))
-        burst = (0.7 * np.diff(noise, prepend=0.0) + 0.3 * noise) * (np.exp(-t / 0.006) + 0.05 * np.exp(-t / 0.05))
-        burst[:16] *= np.linspace(0, 1, 16)
-        audio[int(at * RATE):int(at * RATE) + len(t)] += 0.5 * burst / np.abs(burst).max()
-    return (audio * 32767).astype(np.int16)
+    """int16, 2.5 s: a faint room, then two hand claps 0.4 s apart from 0.5 s (the kiosk tests' claps, sooner)."""
+    return kiosk_double_clap(2.5, 0.5)
 
 
 def feed(rig: Rig, audio: np.ndarray, paced: bool = False) -> None:

@@ -19,12 +19,13 @@ from voicecoach_dev.live import PipeReader
 RATE = 16000
 
 
-def double_clap() -> np.ndarray:
-    """int16: a faint room, then two hand claps 0.4 s apart (broadband bursts with a 6 ms decay)."""
+def double_clap(seconds: float = 3.0, first_s: float = 1.0) -> np.ndarray:
+    """int16, ``seconds`` long: a faint room, then two hand claps 0.4 s apart from ``first_s`` (broadband bursts with
+    a 6 ms decay)."""
     rng = np.random.default_rng(3)
-    audio = rng.standard_normal(3 * RATE) * 0.0005
+    audio = rng.standard_normal(int(seconds * RATE)) * 0.0005
     t = np.arange(int(0.25 * RATE)) / RATE
-    for at in (1.0, 1.4):
+    for at in (first_s, first_s + 0.4):
         noise = rng.standard_normal(len(t))
         burst = (0.7 * np.diff(noise, prepend=0.0) + 0.3 * noise) * (np.exp(-t / 0.006) + 0.05 * np.exp(-t / 0.05))
         burst[:16] *= np.linspace(0, 1, 16)
