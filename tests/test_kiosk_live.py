@@ -135,6 +135,9 @@ def test_a_ritual_naming_no_script_is_reported_when_the_kiosk_starts(tmp_home, s
 
 
 def test_kiosk_logs_lifecycle_lines_and_stops_cleanly_on_sigterm(pulse, kiosk_env, start_kiosk):
+    # no rituals: on the real clock, a run between 21:30 and 22:00 had the nightly offered (CI at 21:5x failed)
+    with open(kiosk_env.config_file, "a") as config:
+        config.write('[kiosk]\nnightly_time = ""\nweekly_day = ""\n')
     kiosk = start_kiosk(pulse.full_env(**kiosk_env.env))  # the real clock: a rehearsal stores nothing
     kiosk.wait_for("voicecoach: started", 30)
     kiosk.wait_for("voicecoach: microphone open", 15)
