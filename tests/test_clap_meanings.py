@@ -25,6 +25,7 @@ import pytest
 from test_consent_grid import FRAME_S, RATE, Rig, no_model, rig_at  # noqa: F401 - rig_at is a fixture
 from test_kiosk_live import double_clap as kiosk_double_clap
 from voicecoach.audio.frames import Frame
+from voicecoach.commands import Command, Source
 
 NIGHTLY = datetime(2026, 12, 1, 21, 30, 0)
 
@@ -129,3 +130,29 @@ def test_six_double_claps_take_the_nightly_through_its_six_turns_to_its_end(nigh
     assert nightly.router.runner is None, nightly.said()
     assert nightly.said()[-1] == "Thank you, Partner A and Partner B. Sleep well.", nightly.said()
     assert nightly.router.coach.mode.name == "LISTENING"
+
+
+def help_key(rig: Rig) -> list[str]:
+    """A partner presses h (help); every line after it (the next 2 s)."""
+    before = len(rig.lines)
+    rig.live.submit(Command.HELP, Source.KEYBOARD)
+    rig.run(2.0)
+    return rig.lines[before:]
+
+
+def test_the_help_says_what_a_clap_does_there_and_a_laptop_lists_its_keys(rig_at, tmp_path):  # noqa: F811
+    """Before, h said "You can say: pause, ...; okay or not now, ...; and during the pause, more time, or stop."
+    (in a check-in's turn "Say next when you're done, or more time, repeat, skip, pause, or stop."), words nobody
+    can say with only the clap heard. Now the clap's meaning there, and on a laptop the keys line after it."""
+    rig = rig_at(commands=no_model(tmp_path), keys=True)
+    rig.run(1.0)
+    lines = help_key(rig)
+    assert "said: Clap twice for the pause you agreed on. When I ask, clap twice for okay, or stay quiet for not " \
+           "now." in lines, lines
+    assert lines[-1].startswith("keys: y okay  n not now  p pause"), lines
+
+
+def test_the_help_in_a_turn_says_a_clap_moves_on(nightly):
+    lines = help_key(nightly)
+    assert [line for line in lines if line.startswith("said: ")] == ["said: Clap twice when you're done."], lines
+    assert not any(line.startswith("keys:") for line in lines)  # the kiosk has no keys to list

@@ -77,7 +77,8 @@ class Rig:
     """The kiosk's live assembly, frame by frame; ``lines`` has the kiosk's lines and every ``said: ...``."""
 
     def __init__(self, start: datetime, journal: Journal | None = None, pause: PauseSettings | None = None,
-                 commands: CommandSettings | None = None, partners: PartnerSettings | None = None, **kiosk) -> None:
+                 commands: CommandSettings | None = None, partners: PartnerSettings | None = None,
+                 keys: bool = False, **kiosk) -> None:
         self.config = with_overrides(Config(), kiosk=KioskSettings(**{**NO_RITUALS, **kiosk}),
                                      pause=pause or PauseSettings(), commands=commands or CommandSettings(),
                                      partners=partners or PartnerSettings())
@@ -89,9 +90,11 @@ class Rig:
         self.speaker = Speaker(self.config.speech, sink=NullSink())
         self.pipeline = Arguing(app.make_pipeline(self.config, use_profile=False))
         # ``commands``: the command listener too (its speech model loads in the background, as in the kiosk)
-        self.live = Live.build(self.config, LiveSpec(TalkSource.KIOSK, offer_later=True, commands=bool(commands)),
+        # ``keys``: a laptop's keyboard too (its lines, the keys line among them, in ``lines``; none is read here)
+        self.live = Live.build(self.config, LiveSpec(TalkSource.KIOSK, offer_later=True, commands=bool(commands),
+                                                     keys=keys),
                                clock=self.clock, pipeline=self.pipeline, speaker=self.speaker, journal=journal,
-                               notes=None)
+                               notes=None, on_line=self.lines.append if keys else None)
         self.kiosk.attach(self.live)
         self.session, self.router = self.live.session, self.live.router
         self.position = 0

@@ -23,8 +23,11 @@ from voicecoach.asr.lang import BUILTIN_DIR, load_language, read_pack
 from voicecoach.checkin.runner import Phase, ScriptRunner
 from voicecoach.checkin.script import load_script_file
 from voicecoach.checkin.settings import CheckinSettings
+from voicecoach.checkin.steps import REST_HELP
 from voicecoach.commands import ClapChoice, Command
+from voicecoach.coach import Coach
 from voicecoach.config import PauseSettings
+from voicecoach.events import PauseSuggested
 
 PACKAGE = Path(voicecoach.__file__).parent
 PROMPT_CONSTANTS = {"MOVE_ON", "REST_HELP", "TAKE_YOUR_TIME", "STILL_FINDING", "PROMPT", "SETTINGS_PROBLEM",
@@ -106,12 +109,34 @@ def _played(path: Path, names: tuple[str, str]) -> list[Prompt]:
     while not runner.done and now < 500:
         now += 1.0
         answers = (None, Command.HELP, Command.REPEAT, Command.SKIP) if runner.phase is Phase.CHOOSE else \
-            (Command.NEXT,)
+            (Command.HELP, Command.NEXT)
         for answer in answers:
             actions += runner.heard(answer, now)
     assert runner.done, path
     where = f"checkin/builtin/{path.name} played ({' and '.join(names)})"
     return [Prompt(where, a.text, a.choice) for a in actions if isinstance(a, Say)]
+
+
+def _helps() -> list[Prompt]:
+    """What the help (the h key, "help") says where ``_played`` does not ask for it: the coach's, listening, at its
+    suggestion and in the pause; a check-in's at its consent and at "shall I ask again later?"."""
+    said: list[Prompt] = []
+    coach = Coach(PauseSettings())
+    said += [Prompt("coach.py help", a.text) for a in coach.heard(Command.HELP, 0.0) if isinstance(a, Say)]
+    coach.on_event(PauseSuggested(t=0.0, reason="test"), 1.0)
+    said += [Prompt("coach.py help (asking)", a.text) for a in coach.heard(Command.HELP, 2.0) if isinstance(a, Say)]
+    coach.heard(Command.YES, 3.0)
+    said += [Prompt("coach.py help (paused)", a.text) for a in coach.heard(Command.HELP, 4.0) if isinstance(a, Say)]
+    for path in sorted((PACKAGE / "checkin" / "builtin").glob("*.toml")):
+        runner = ScriptRunner(load_script_file(path), ("Alex", "Sam"), CheckinSettings(), offer_later=True,
+                              speech_wpm=float("inf"))
+        runner.start(0.0)
+        acts = runner.heard(Command.HELP, 1.0)
+        runner.heard(Command.NOT_NOW, 2.0)
+        assert runner.phase is Phase.LATER, path
+        acts += runner.heard(Command.HELP, 3.0)
+        said += [Prompt(f"checkin/builtin/{path.name} help", a.text) for a in acts if isinstance(a, Say)]
+    return said
 
 
 def catalogue() -> list[Prompt]:
@@ -121,6 +146,7 @@ def catalogue() -> list[Prompt]:
     out += [Prompt(f"checkin/builtin/{p.name}", t) for p in scripts for t in _from_script(p)]
     out += [prompt for p in scripts for names in (("Alex", "Sam"), ("Partner A", "Partner B"))
             for prompt in _played(p, names)]
+    out += _helps()
     out.append(Prompt("config.py PauseSettings.phrase", PauseSettings().phrase))
     clap = load_language("en").clap_wording  # each prompt as said while only the double clap is heard
     out += [Prompt(f"{where} (no speech model)", clap(t, choice)) for where, t, choice in out
@@ -169,6 +195,27 @@ def test_without_a_speech_model_no_prompt_asks_for_a_spoken_yes_next_or_pause():
         "Just a reminder: if either of you would like the pause you agreed on, clap twice."
     assert said["Okay, carry on gently. Either of you can say pause at any time. Thank you both."] == \
         "Okay, carry on gently. Either of you can clap twice for the pause at any time. Thank you both."
+
+
+def test_without_a_speech_model_the_help_says_what_the_clap_does_not_words_nobody_can_say():
+    """Before, the help (the h key) still said "You can also say repeat, more time, skip, pause, or stop." or "You
+    can say: pause, ...; okay or not now, ...; and during the pause, more time, or stop." with only the double clap
+    heard: it now says what the clap means there (a laptop prints its keys after it), in every pack shipped."""
+    played = [p for p in catalogue() if " played " in p.where]  # a step's help, as the runner says it
+    helps = {(p.text, p.choice) for p in _helps()} | {(p.text, p.choice) for p in played if REST_HELP in p.text
+                                                      or p.text.startswith("Say next when you're done, or more")}
+    assert len(helps) >= 10  # the coach's three, a consent's, a "later?"'s, and a step's of each kind
+    for pack in sorted(BUILTIN_DIR.glob("*.toml")):
+        worded, code = read_pack(pack).clap_wording, pack.stem
+        said = {worded(text, choice) for text, choice in helps}
+        spoken = sorted(s for s in said if re.search(r"\b(say|more time|repeat|skip|stop)\b", s, re.I))
+        assert spoken == [], f"{code}: " + "\n".join(spoken)
+        assert {"Clap twice for the pause you agreed on. When I ask, clap twice for okay, or stay quiet for not now.",
+                "The pause is running. It ends on its own when the time is up.",
+                "Clap twice for yes to begin, or stay quiet for not now.",
+                "Clap twice for yes, and I'll ask again later, or stay quiet for not now.",
+                "Clap twice when you're done.", "Clap twice for yes if that was right.",
+                "Clap twice for yes, or stay quiet for not now."} <= said, code
 
 
 # a choice asked for by voice: "Say now or later.", "Say Alex or Sam.", "Say a, b or c."

@@ -224,6 +224,9 @@ class Session:
         self.recent: list[str] = []
         # the prompts' answer wording while only the double clap is heard (the listener's language pack sets it)
         self.clap_wording: Callable[[str, ClapChoice | None], str] | None = None
+        # the keys line a laptop prints after the answer to help while no speech model is loaded ("" in the kiosk):
+        # with the clap, the keys are what answers then, and the help leaves out the words nobody can say
+        self.keys_line = ""
         self.tick_hooks: list[Callable[[], None]] = []  # called at the end of every tick, on the loop thread
         # commands an extension answers (the home page's "pairing code"); the router says when
         self.command_hooks: dict[Command, Callable[[], str]] = {}
@@ -358,6 +361,8 @@ class Session:
         log.debug("heard %s (%s)", heard.reply, heard.source.value)
         self._remember(heard)
         self._carry_out(self.router.on_heard(heard, self.clock.now()))
+        if heard.reply is Command.HELP and self.keys_line and (self.listener is None or not self.listener.has_model):
+            self.on_line(self.keys_line)
 
     def _follow_raised(self) -> None:
         """Close the stored raised-voice event of a partner whose raised stretch has ended."""

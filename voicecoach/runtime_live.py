@@ -301,6 +301,9 @@ class Live:
                               on_recovered=lambda line: notify(Health(Part.JOURNAL, True, line)))
         session = Session(pipeline, speaker, router, talk, notes=notes, clock=clock, on_line=on_line,
                           notify=notify)
+        if spec.keys:
+            from .ui import KEY_HELP
+            session.keys_line = KEY_HELP
         if notes is not None and spec.microphone and spec.file is None:
             # the live microphone: a note's save (audio, fsyncs, the journal's lock) never holds the loop; a
             # replay keeps it on the loop's thread, so it says the same at the same frames every time
