@@ -222,6 +222,20 @@ def test_a_choice_is_worded_from_its_own_options_in_every_pack():
     assert load_language("en").clap_wording("Say Alex or Sam.") == "Say Alex or Sam."  # no choice given: as written
 
 
+def test_a_choice_asked_again_after_silence_goes_on_the_sentence_in_lower_case_in_every_pack():
+    """Was "Just checking: Clap twice for now, ...": a capital in the middle of the sentence."""
+    choice = ClapChoice("now? Say yes, or next.", clap="now", silence="later")
+    for code in ("en", "ko"):
+        assert load_language(code).clap_wording("Just checking: now? Say yes, or next.", choice) == \
+            "Just checking: clap twice for now, or stay quiet for later.", code
+    # a wording that opens with an option's name keeps the name as written
+    pack = pack_from_dict({"commands": {"yes": ["yes"]}, "clap_choice": "{clap}: clap twice. {silence}: quiet."},
+                          "xx.toml")
+    assert pack.clap_wording("Just checking: now? Say yes, or next.", ClapChoice("now? Say yes, or next.", "Sam",
+                                                                                 "Alex")) == \
+        "Just checking: Sam: clap twice. Alex: quiet."
+
+
 @pytest.mark.parametrize("wording", [3, "Clap twice for {clap}.", "Clap for {clap}, quiet for {silence} {other}."])
 def test_a_bad_clap_choice_names_the_key(wording):
     with pytest.raises(InputError, match=r"clap_choice"):

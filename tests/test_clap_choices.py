@@ -83,7 +83,7 @@ def test_a_clap_at_the_after_pause_choice_goes_back_to_the_topic_now(after_pause
 
 def test_silence_at_the_after_pause_choice_leaves_the_topic_for_later_and_starts_nothing(after_pause):
     after_pause.run(30.0, until=lambda: after_pause.count("Just checking") > 0)
-    assert after_pause.said()[-1] == "Just checking: Clap twice for now, or stay quiet for later.", after_pause.said()
+    assert after_pause.said()[-1] == "Just checking: clap twice for now, or stay quiet for later.", after_pause.said()
     after_pause.run(40.0, until=lambda: after_pause.router.runner is None)
     assert after_pause.said()[-2:] == ["Let's go with later.", "Okay. Before you go, agree on a time to come back "
                                                                "to it, one that works for you both. Thank you both."]
@@ -121,7 +121,7 @@ def test_a_clap_at_who_begins_gives_sam_the_first_turn(repair):
 
 def test_silence_at_who_begins_gives_alex_the_first_turn(repair):
     repair.run(30.0, until=lambda: repair.count("Just checking") > 0)
-    assert repair.said()[-1] == "Just checking: Clap twice for Sam, or stay quiet for Alex.", repair.said()
+    assert repair.said()[-1] == "Just checking: clap twice for Sam, or stay quiet for Alex.", repair.said()
     repair.run(40.0, until=lambda: phase(repair) == "timer")
     assert repair.said()[-2] == "Let's go with Alex." and repair.said()[-1].startswith("Alex, what part"), \
         repair.said()

@@ -95,9 +95,15 @@ class LanguagePack:
         """``text`` as said when no speech model is loaded: each ``[clap_only]`` phrase ("Say yes") replaced by
         its clap wording ("Clap twice for yes"), so a prompt never asks for an answer nobody can give by voice;
         the words of a ``choice`` it offers ("Say now or later.") by what a clap picks and what silence leaves
-        ("Clap twice for now, or stay quiet for later.": the pack's ``clap_choice``)."""
-        if choice is not None:
-            text = text.replace(choice.spoken, self.clap_choice.format(clap=choice.clap, silence=choice.silence))
+        ("Clap twice for now, or stay quiet for later.": the pack's ``clap_choice``), its first letter lower case
+        where it goes on a sentence ("Just checking: clap twice for now, ...")."""
+        if choice is not None and choice.spoken:
+            wording = self.clap_choice.format(clap=choice.clap, silence=choice.silence)
+            # a wording that opens with its own words (not with an option's name, "{clap}: ...") goes on a sentence
+            # in lower case after ":" or "," (the re-ask after silence: "Just checking: " and the choice)
+            within = wording if self.clap_choice.startswith("{") else wording[:1].lower() + wording[1:]
+            text = re.sub(re.escape(choice.spoken), lambda m: within if re.search(r"[:,;]\s*$", text[:m.start()])
+                          else wording, text)
         for spoken, instead in self.clap_only:
             text = text.replace(spoken, instead)
         return text
