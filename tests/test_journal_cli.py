@@ -291,6 +291,38 @@ def test_ctrl_c_at_the_erase_question_says_nothing_was_erased(dirs: Path) -> Non
         assert len(journal.rows("talks")) == 1
 
 
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "window closed"])
+def test_a_signal_at_the_erase_question_says_nothing_was_erased(dirs: Path, how: str) -> None:
+    """SIGTERM or SIGHUP (the terminal window closed) while "Type 'erase'" waited: it ended with no word at all,
+    erased or not. Now: "Nothing was erased: stopped before you confirmed.", exit 128 + the signal, every talk
+    still there."""
+    import signal
+
+    from voicecoach_dev.terminal import Terminal
+
+    from conftest import cli_command
+
+    path = filled(dirs)
+    term = Terminal([*cli_command(), "journal", "erase"], {**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert term.wait_for("Type 'erase' to confirm: ", 30), term.text()
+        if how == "window closed":
+            term.close_window()
+        else:
+            term.proc.send_signal(getattr(signal, how))
+        code = term.wait(30)
+    finally:
+        term.kill()
+    if how == "window closed":  # nobody is left to read a line: the end is no success
+        assert code != 0, term.text()
+    else:
+        assert code == 128 + getattr(signal, how), term.text()
+        out = term.text()
+        assert "Nothing was erased: stopped before you confirmed." in out and "Traceback" not in out, out
+    with Journal.open(path) as journal:
+        assert len(journal.rows("talks")) == 1
+
+
 def test_erase_on_a_terminal_ended_with_ctrl_d_erases_nothing_and_says_so(dirs: Path) -> None:
     """Ctrl-D (end of input) at the confirmation: it was "voicecoach: error: internal error: EOFError:  (rerun with
     --debug and report it)". Now it is no answer: "Nothing was erased.", exit 1, every talk still there."""
@@ -546,6 +578,50 @@ def test_export_to_stdout_on_a_full_disk_is_one_line_not_an_internal_error(dirs:
     assert result.stderr.strip().splitlines() == [
         "voicecoach: error: cannot write the export to standard output (No space left on device): what was "
         "written is incomplete; free some space, or write it elsewhere with --out FILE"]
+
+
+def _fill(disk: Path) -> None:
+    """Write to ``disk`` until it is full."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"x" * 4096)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["closed", "held open by another program"])
+def test_erase_on_a_full_disk_says_so_and_that_nothing_was_erased(dirs: Path, small_disk, held: bool) -> None:
+    """On a full disk the erase said only "cannot use it (disk I/O error); check that ... writable by this user and
+    the disk is not full" (or "(database or disk is full)" while the kiosk held the journal open, with "- talks are
+    not recorded until then"). Now one line names the full disk, says nothing was erased and how to go on; exit 1,
+    no traceback, every row still there once space is freed."""
+    disk = small_disk(512)
+    path = disk / "journal.sqlite3"
+    with Journal.open(path) as journal:
+        talk = journal.start_talk("kiosk", 1_790_000_000.0)
+        for i in range(200):
+            journal.add_event(talk, Interruption(t=float(i), start=2.5, speaker="A", over="B"))
+        with contextlib.ExitStack() as stack:
+            if held:  # the kiosk: its journal (and the journal's WAL and shared memory) open
+                stack.callback(journal.close)
+            else:
+                journal.close()
+            _fill(disk)
+            env = {**os.environ, "VOICECOACH_DATA_DIR": str(disk), "VOICECOACH_CONFIG_DIR": str(dirs / "config"),
+                   "PYTHONPATH": str(ROOT)}
+            result = subprocess.run([sys.executable, "-m", "voicecoach", "journal", "erase", "--yes"], env=env,
+                                    stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"voicecoach: error: journal {path}: the disk it is on is full ("), \
+        result.stderr
+    assert lines[0].endswith("was erased; free some space there and run the erase again"), lines
+    assert "nothing" in lines[0] and "not recorded" not in lines[0]
+    (disk / "filler").unlink()
+    with Journal.open(path) as journal:
+        assert len(journal.rows("events")) == 200
 
 
 def add_events(path: Path, count: int, talk_id: int = 1) -> None:

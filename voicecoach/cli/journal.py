@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .. import paths
 from ..errors import InputError, VoicecoachError
-from . import check_output_option, config_of, drop_stdout
+from . import Terminated, check_output_option, config_of, drop_stdout
 
 ORDER = 60
 
@@ -113,7 +114,7 @@ def _erase(path: Path, yes: bool, config_file: Path) -> int:
     """Erase the journal and the calibration profile beside it (both personal), after one confirmation; then say
     what is kept on this device and how to remove it (before, the profile stayed without a word)."""
     from .. import app
-    from ..journal.files import present
+    from ..journal.files import JournalDiskFull, present
 
     profile = app.profile_path()
     has_profile = os.path.lexists(profile)
@@ -122,7 +123,11 @@ def _erase(path: Path, yes: bool, config_file: Path) -> int:
         print(_kept(config_file, path))  # another journal's voice notes, the settings: there may still be some
         return 0
     with ExitStack() as stack:
-        journal = stack.enter_context(_open(path)) if present(path) else None
+        try:
+            journal = stack.enter_context(_open(path)) if present(path) else None
+        except JournalDiskFull as full:  # not opened, so nothing erased (the voice profile neither)
+            raise JournalDiskFull(full.path, full.why, "nothing was erased; free some space there and run the "
+                                                       "erase again") from None
         parts = _journal_what(journal.counts()) if journal is not None else []  # counted by SQLite, not read
         parts += [app.PROFILE_WHAT] if has_profile else []
         what = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
@@ -155,12 +160,17 @@ def _confirmed(what: str, where: Path) -> bool:
     if not sys.stdin.isatty():
         raise InputError(f"refusing to erase {what} without confirmation: run it in a terminal, or add --yes")
     try:
-        answer = input(f"Erase {what} from {where}? This cannot be undone. Type 'erase' to confirm: ")
+        with _stopped_by_signals():
+            answer = input(f"Erase {what} from {where}? This cannot be undone. Type 'erase' to confirm: ")
     except EOFError:  # Ctrl-D at the question (was: "internal error: EOFError"): no answer, so no erase
         print()
         answer = ""
     except KeyboardInterrupt:  # was "voicecoach: interrupted" alone: erased or not?
         print("\nNothing was erased.", flush=True)
+        raise
+    except Terminated:  # SIGTERM or SIGHUP (the terminal closed) while it waited: it ended with no word at all
+        with suppress(OSError):  # after SIGHUP there may be no terminal left to say it on
+            print("\nNothing was erased: stopped before you confirmed.", flush=True)
         raise
     answer = answer.strip().lower()
     if answer != "erase":
@@ -169,6 +179,24 @@ def _confirmed(what: str, where: Path) -> bool:
                                        "erase again and type erase." if answer else ""))
         return False
     return True
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`~voicecoach.cli.Terminated` while the question waits (as Ctrl-C raises
+    KeyboardInterrupt), so the answer is said: nothing was erased; a signal someone ignores (nohup) stays ignored."""
+    def stop(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    before = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            before[signum] = signal.signal(signum, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def _erase_profile(profile: Path) -> list[str]:

@@ -9,7 +9,9 @@ right now (a read-only or full disk, a folder, another program's lock).
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -25,6 +27,8 @@ from .schema import CURRENT_VERSION
 FILE_NAME = "journal.sqlite3"
 _SQLITE_NOTADB = 26  # "file is not a database"
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # "database is locked", "database table is locked"
+_SQLITE_FULL = 13  # "database or disk is full"
+FULL_BELOW_BYTES = 64 * 1024  # an I/O error with less free space than this on the journal's disk: the disk is full
 
 
 class JournalRefused(VoicecoachError):
@@ -33,6 +37,17 @@ class JournalRefused(VoicecoachError):
 
 class JournalUnavailable(VoicecoachError):
     """The journal cannot be read or written right now (read-only directory, full disk, I/O error)."""
+
+
+class JournalDiskFull(JournalUnavailable):
+    """The disk the journal is on is full: SQLite says "database or disk is full", or only "disk I/O error" (its
+    shared-memory file could not be made). ``then`` says what state things are in and the fix."""
+
+    def __init__(self, path: Path, why: str, then: str = "") -> None:
+        super().__init__(f"journal {path}: the disk it is on is full ({why}); "
+                         f"{then or 'free some space there' + NOT_RECORDED}")
+        self.path = path
+        self.why = why
 
 
 # what a live talk or check-in adds to the reason: it goes on, unrecorded (said by export, report and erase too,
@@ -81,8 +96,24 @@ def _unavailable(path: Path, exc: BaseException) -> JournalUnavailable:
                                   f"(a second voicecoach, or an SQLite browser with unsaved changes?); close it or "
                                   f"wait for it, then try again{NOT_RECORDED}")
     why = getattr(exc, "strerror", None) or str(exc)
+    if _disk_full(path, exc):  # was "cannot use it (disk I/O error); check that ... the disk is not full"
+        return JournalDiskFull(path, why)
     return JournalUnavailable(f"journal {path}: cannot use it ({why}); check that {path.parent} is writable by "
                               f"this user and the disk is not full{NOT_RECORDED}")
+
+
+def _disk_full(path: Path, exc: BaseException) -> bool:
+    """True when the journal's disk is full: SQLite's SQLITE_FULL, ENOSPC / EDQUOT, or an I/O error on a disk with
+    (next to) no space left (SQLite says only "disk I/O error" when it cannot grow its shared-memory file)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
+        return True
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    try:
+        return shutil.disk_usage(path.parent).free < FULL_BELOW_BYTES
+    except OSError:
+        return False
 
 
 def _is_busy(exc: BaseException) -> bool:

@@ -24,7 +24,7 @@ from .. import paths
 from ..errors import VoicecoachError
 from ..events import Event
 from ..records import Answer, PauseEnd
-from .files import (JournalUnavailable, _not_a_file, _owner_only, _private_file, _probe, _read_only_connection,
+from .files import (JournalDiskFull, JournalUnavailable, _not_a_file, _owner_only, _private_file, _probe, _read_only_connection,
                     _refused, _unavailable, default_path, file_identity)
 from .follow import FollowsPath
 from .report_rows import JournalReportRows
@@ -36,6 +36,10 @@ SOURCES = tuple(s.value for s in TalkSource)
 # String-valued event keys that are labels, not words anyone said; every other string is dropped on the way in.
 _LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
 CHUNK_ROWS = 500  # rows read at a time by the readers of a whole table (export, report)
+# what an erase on a full disk says (after "the disk it is on is full (why); "): the state things are in, the fix
+ERASE_AGAIN_NOTHING = "nothing in the journal was erased; free some space there and run the erase again"
+ERASE_AGAIN_COMPACT = ("every entry was erased, but their old bytes stay in the file until it is compacted; free "
+                       "some space there and run the erase again")
 
 
 class JournalBusy(JournalUnavailable):
@@ -451,15 +455,18 @@ class Journal(FollowsPath):
         from .notes import earlier_folder, indexed_files, made_earlier, own_files, remove_all
 
         earlier: list[Path] = []
-        with self._tx() as conn:
-            names = [r[0] for r in conn.execute("SELECT file FROM notes")]
-            if made_earlier(self.notes_dir):  # an earlier version's unmarked folder: the notes the index names
-                earlier = indexed_files(self.notes_dir, names)
-            beside = earlier_folder(self.path)  # before 2 December a journal elsewhere kept its notes beside it
-            if beside != self.notes_dir and beside.is_dir() and not beside.is_symlink():
-                earlier += indexed_files(beside, names)
-            for table in reversed(TABLES):
-                conn.execute(f"DELETE FROM {table}")
+        try:
+            with self._tx() as conn:
+                names = [r[0] for r in conn.execute("SELECT file FROM notes")]
+                if made_earlier(self.notes_dir):  # an earlier version's unmarked folder: the notes the index names
+                    earlier = indexed_files(self.notes_dir, names)
+                beside = earlier_folder(self.path)  # before 2 December a journal elsewhere kept its notes beside it
+                if beside != self.notes_dir and beside.is_dir() and not beside.is_symlink():
+                    earlier += indexed_files(beside, names)
+                for table in reversed(TABLES):
+                    conn.execute(f"DELETE FROM {table}")
+        except JournalDiskFull as full:  # the deletes were rolled back: everything is as it was
+            raise JournalDiskFull(self.path, full.why, ERASE_AGAIN_NOTHING) from None
         remove_all(self.notes_dir)  # only voicecoach's own note files, in its own marked folder
         for note in earlier:
             self._remove_note(note)
@@ -471,7 +478,10 @@ class Journal(FollowsPath):
                 conn.execute(f"PRAGMA busy_timeout = {max(0, int(wait_s * 1000))}")
                 busy, wal_frames, copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.OperationalError as exc:
-                raise _unavailable(self.path, exc) from None
+                trouble = _unavailable(self.path, exc)
+                if isinstance(trouble, JournalDiskFull):  # VACUUM writes a copy of the file first
+                    raise JournalDiskFull(self.path, trouble.why, ERASE_AGAIN_COMPACT) from None
+                raise trouble from None
             finally:
                 conn.execute("PRAGMA busy_timeout = 10000")
                 self._identity = file_identity(self.path)
