@@ -782,8 +782,10 @@ def test_a_layout_the_line_editor_cannot_follow_is_rewritten_with_a_backup(tmp_h
     assert (tmp_home.config_dir / "config.toml.bak").read_text() == odd
 
 
-def test_the_page_on_its_own_says_where_it_is_once(tmp_home) -> None:
-    """``voicecoach web``: "the page is at ..." was printed on stdout and logged on stderr as well."""
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+def test_the_page_on_its_own_says_where_it_is_once(tmp_home, stop: str) -> None:
+    """``voicecoach web``: "the page is at ..." was printed on stdout and logged on stderr as well. SIGHUP (as
+    SIGTERM) ends it with "page stopped", exit 0: it was exit 129 without a word."""
     import signal
     import subprocess
 
@@ -791,15 +793,16 @@ def test_the_page_on_its_own_says_where_it_is_once(tmp_home) -> None:
     from voicecoach_dev.broker import free_port
 
     port = free_port()
-    proc = subprocess.Popen([*cli_command(), "web", "--port", str(port)], env=tmp_home.env, stdout=subprocess.PIPE,
+    env = {**tmp_home.env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this tree's voicecoach
+    proc = subprocess.Popen([*cli_command(), "web", "--port", str(port)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         first = proc.stdout.readline() if proc.stdout else ""
         assert first == f"voicecoach: the page is at http://127.0.0.1:{port}/\n"
     finally:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, stop))
         out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0 and out == "voicecoach: page stopped\n"
+    assert proc.returncode == 0 and out == "voicecoach: page stopped\n", (proc.returncode, out, err)
     assert "the page is at" not in err, err
 
 

@@ -41,7 +41,7 @@ def config_path(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Show a pairing code, forget the browsers, or serve the page until Ctrl-C / SIGTERM."""
+    """Show a pairing code, forget the browsers, or serve the page until Ctrl-C, SIGTERM or SIGHUP."""
     from ..web import missing_libraries
 
     missing = missing_libraries()
@@ -93,7 +93,7 @@ def _serve(args: argparse.Namespace, config, settings) -> int:  # noqa: ANN001 -
     except OSError as exc:
         raise VoicecoachError(cannot_serve(exc, settings.address, settings.port, "--port or [web] port")) from None
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: was exit 129 without a word
         signal.signal(sig, lambda *_: stop.set())
     from ..web.runtime import where
 
