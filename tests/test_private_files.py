@@ -208,3 +208,31 @@ def test_a_journal_keeps_its_owners_permissions_and_gains_none(command: list[str
     assert mode(db) == after
     for side in (db.parent / "journal.sqlite3-wal", db.parent / "journal.sqlite3-shm"):
         assert not side.exists() or mode(side) & ~after == 0  # never more than the journal itself
+
+
+@pytest.mark.parametrize("command", [["listen", "--no-ui", "--fast", "--file", "{wav}"], ["analyze", "{wav}"]],
+                         ids=["listen", "analyze"])
+def test_what_was_heard_redirected_to_a_new_file_is_private(command: list[str], dirs: Path, no_sound_env) -> None:
+    """``listen --no-ui > log`` and ``analyze rec.wav > events``: the shell makes the file with its umask (0644), and
+    it holds what was said and heard, readable by every account, while ``journal export > mine.json`` was made 0600.
+    Now the same: a new empty file of this user's is made 0600; one appended to (``>>``) keeps its mode."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from voicecoach.audio.wav import write_wav
+
+    wav = dirs / "talk.wav"
+    t = np.arange(16000 * 2) / 16000.0
+    write_wav(wav, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+    env = {**no_sound_env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    target, log = dirs / "out.txt", dirs / "log.txt"
+    log.write_text("earlier lines\n")
+    for path, how in ((target, "w"), (log, "a")):
+        with open(path, how) as out:  # as the shell opens it: > or >>
+            os.chmod(path, 0o644)
+            subprocess.run([sys.executable, "-m", "voicecoach", *[a.format(wav=wav) for a in command]], stdout=out,
+                           env=env, check=True, timeout=60, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert mode(target) == 0o600 and target.read_text().strip()
+    assert mode(log) == 0o644

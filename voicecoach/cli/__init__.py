@@ -236,9 +236,10 @@ def log_above(view: StatusLine) -> Iterator[None]:
 SOUND_COMMANDS = frozenset({"listen", "kiosk", "checkin", "demo", "calibrate", "say"})  # C libraries' stderr collapsed
 # speak and end without the live loop (whose StopOnSignals ends a talk cleanly): SIGTERM / SIGHUP end them as Ctrl-C
 SPEAK_AND_END = frozenset({"say", "calibrate", "demo"})
-# their standard output is the journal's own data (an export, the weekly figures): "> mine.json" made by the shell
-# with its umask is made 0600, as --out and --html write theirs
-PRIVATE_STDOUT = frozenset({"journal", "report"})
+# their standard output is the journal's own data (an export, the weekly figures) or what was heard and said in a
+# talk (listen's lines, analyze's events): "> mine.json" made by the shell with its umask is made 0600, as --out
+# and --html write theirs
+PRIVATE_STDOUT = frozenset({"journal", "report", "listen", "analyze"})
 
 
 class Terminated(BaseException):
