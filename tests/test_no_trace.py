@@ -161,6 +161,21 @@ def test_a_rehearsal_sends_no_hook_and_serves_no_page_unless_asked(quiet_env, tm
     assert "the hooks are sent (--with-hooks)" in next(line for line in with_hooks.lines if "rehearsal from" in line)
 
 
+def test_a_rehearsals_hook_events_carry_the_time_it_pretends(quiet_env, tmp_home, tmp_path, start_kiosk):
+    """``--with-hooks`` sent the rehearsal's events stamped with the real time ("at": this afternoon, for a
+    rehearsal of 21:30): an automation keyed to the time could not be rehearsed. Now they carry the pretended time
+    the rehearsal runs on (the program hook's events here; the broker's are the same events)."""
+    import json
+
+    script, out = _hook_program(tmp_path)
+    tmp_home.config_file.write_text(f'[hooks]\ncommand = ["{sys.executable}", "{script}"]\n[audio]\nreopen_s = 0.5\n')
+    env = {**quiet_env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this tree's voicecoach
+    _rehearse(start_kiosk, env, "--with-hooks")
+    events = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    assert events, out.read_text()
+    assert all(e["at"].startswith("2026-11-23T21:29:5") for e in events), events
+
+
 def test_a_rehearsal_serves_no_page(quiet_env, tmp_home, start_kiosk):
     port = free_port()
     tmp_home.config_file.write_text(f"[web]\nenabled = true\nport = {port}\n")

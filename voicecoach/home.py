@@ -76,16 +76,18 @@ class ScheduleWatch:
 
 def attach(live: Any, config: Config, config_path: Path, journal_path: Path, local_now: Callable[[], datetime],
            reschedule: Callable[[KioskSettings], None] | None = None, hooks: bool = True, page: bool = True,
-           next_ritual: Callable[[], str] | None = None) -> Home:
+           next_ritual: Callable[[], str] | None = None, wall: Callable[[], float] | None = None) -> Home:
     """Plug the page and the hooks the config turns on into ``live``; returns them for :meth:`Home.close`.
     ``hooks`` / ``page`` False leave them out whatever the config says (a rehearsal: not the couple's evening);
-    ``next_ritual``: the running kiosk's own "next:" line, for the Now page."""
+    ``next_ritual``: the running kiosk's own "next:" line, for the Now page; ``wall``: epoch seconds now for the
+    hooks' events and "today" (a rehearsal's pretended time; None: the system's)."""
     home = Home()
     if config.hooks.enabled and hooks:
+        from .clock import LocalTime
         from .hooks.observer import HookObserver
         from .hooks.runtime import Hooks
 
-        home.hooks = Hooks(config.hooks).start()
+        home.hooks = Hooks(config.hooks, local=LocalTime() if wall is None else LocalTime(wall=wall)).start()
         live.observe(HookObserver(home.hooks))
     status = None
     from .web import missing_libraries

@@ -205,5 +205,9 @@ def _home(args: argparse.Namespace, config, live, kiosk, hooks: bool, page: bool
     from ..journal.files import path_for
     from .web import config_path
 
+    # a rehearsal's events are stamped with the time it pretends (was the real one: a "checkin_due" at a pretended
+    # 21:30 said it was sent at 14:02, and "today"'s counts began again on the real day)
+    wall = (lambda: kiosk.now().timestamp()) if args.pretend_time else None
     return attach(live, config, config_path(args), path_for(config.journal.file), kiosk.now,
-                  reschedule=kiosk.reschedule, hooks=hooks, page=page, next_ritual=lambda: kiosk.next_line)
+                  reschedule=kiosk.reschedule, hooks=hooks, page=page, next_ritual=lambda: kiosk.next_line,
+                  wall=wall)

@@ -230,7 +230,7 @@ class Hooks:
 
     def __init__(self, settings: HookSettings, hostname: str | None = None, local: LocalTime | None = None) -> None:
         """``local``: the local time that dates events and starts "today" (:class:`LocalTime`, which follows a time
-        zone set while the kiosk runs)."""
+        zone set while the kiosk runs; its ``wall`` the clock events are stamped with)."""
         self.settings = settings
         self.local = local or LocalTime()
         self.mqtt = MqttPublisher(settings, hostname or socket.gethostname(), self.local) if settings.mqtt else None
@@ -248,8 +248,9 @@ class Hooks:
         return self
 
     def send(self, kind: HookKind, **fields: Any) -> None:
-        """Queue an event of ``kind`` stamped with the wall time now (details only if the couple allows them)."""
-        event = HookEvent(kind, time.time(), **fields)
+        """Queue an event of ``kind`` stamped with the wall time now (``local``'s: a rehearsal's pretended time), with
+        details only if the couple allows them."""
+        event = HookEvent(kind, self.local.wall(), **fields)
         if not allowed(event, self.settings.details):
             return
         if self.mqtt is not None:
