@@ -148,6 +148,8 @@ def test_a_check_in_answered_from_a_script_on_the_live_loop_is_not_stored(run_cl
     assert result.returncode == 0, result.stderr
     assert "(answer: not now)" in result.stdout
     assert not (tmp_home.data_dir / "journal.sqlite3").exists()
+    # its closing words fit a check-in that did not begin (were "Thank you for talking with care.")
+    assert result.stdout.rstrip().endswith("check-ins: weather. Not now, then. Another time."), result.stdout
 
 
 def test_a_live_check_in_whose_scripted_answers_run_out_stops_instead_of_waiting_out_every_turn(run_cli, tmp_home):
@@ -161,8 +163,32 @@ def test_a_live_check_in_whose_scripted_answers_run_out_stops_instead_of_waiting
     assert out.count(ran_out) == 1, out
     assert out.index("(answer: next)") < out.index(ran_out) < out.index("Okay, we'll stop here."), out
     assert "check-in weekly ended: stopped" in result.stderr  # the log line: recorded as stopped, not cut short
+    assert out.rstrip().endswith("Stopped at your word. Thank you both for the time."), out  # not "talking with care"
     assert "Traceback" not in result.stderr
     assert not (tmp_home.data_dir / "journal.sqlite3").exists()
+
+
+def test_a_check_ins_closing_words_fit_how_it_ended():
+    """The summary of ``voicecoach checkin`` ended "Thank you for talking with care." however the check-in ended:
+    after "stop" in its first step, cut short by Ctrl-C, or "not now" at its first question. A completed check-in
+    (or one handed over to the pause), and every other talk, keep those words."""
+    from voicecoach.journal.talk import TalkSummary
+    from voicecoach.records import CheckinEnded, CheckinOutcome, CheckinStarted
+
+    def closing(outcome: CheckinOutcome, checkin_talk: bool = True) -> str:
+        summary = TalkSummary(checkin_talk=checkin_talk)
+        summary.count_record(CheckinStarted("nightly"))
+        summary.count_record(CheckinEnded("nightly", outcome, 1, 9, 0.5))
+        summary.close(30.0)
+        return summary.text().split("check-ins: nightly. ")[1]
+
+    assert closing(CheckinOutcome.COMPLETED) == closing(CheckinOutcome.PAUSE) == "Thank you for talking with care."
+    assert closing(CheckinOutcome.STOPPED) == "Stopped at your word. Thank you both for the time."
+    assert closing(CheckinOutcome.CUT_SHORT) == "The check-in was cut short. It is there again whenever you're ready."
+    assert closing(CheckinOutcome.DECLINED) == "Not now, then. Another time."
+    assert all("talking with care" not in closing(o) for o in CheckinOutcome
+               if o not in (CheckinOutcome.COMPLETED, CheckinOutcome.PAUSE))
+    assert closing(CheckinOutcome.STOPPED, checkin_talk=False) == "Thank you for talking with care."  # a listen
 
 
 BROKEN = "check-in script not loaded (the others go on): weather.toml: invalid TOML"

@@ -32,6 +32,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLOCK_STEP_S = 2.0  # the wall clock moved this much more (or less) than the steady one: it was set
+CLOSING = "Thank you for talking with care."
+# a check-in's closing words by how it ended, in the runner's own words for that end (completed, or handed over to
+# the agreed pause: the talk's own CLOSING)
+CHECKIN_CLOSING = {
+    CheckinOutcome.STOPPED: "Stopped at your word. Thank you both for the time.",
+    CheckinOutcome.CUT_SHORT: "The check-in was cut short. It is there again whenever you're ready.",
+    CheckinOutcome.DECLINED: "Not now, then. Another time.",
+    CheckinOutcome.NO_ANSWER: "No answer, so it did not begin. Another time.",
+    CheckinOutcome.LATER: "Another time, then.",
+    CheckinOutcome.FAILED: "Sorry, the check-in could not go on.",
+}
 
 
 @dataclass
@@ -47,6 +58,9 @@ class TalkSummary:
     checkins: list[str] = field(default_factory=list)
     counted: bool = True  # False: no audio arrived (no microphone came, or it stopped first) and nothing was done
                           # (no pause, suggestion or check-in): not stored as a talk
+    # the talk is a check-in (``voicecoach checkin``): its closing words follow how the check-in ended
+    checkin_talk: bool = False
+    ended: CheckinOutcome | None = None  # how the latest check-in ended
 
     def count_event(self, event: Event) -> None:
         """Count a detector event (a raised voice, an interruption)."""
@@ -65,6 +79,8 @@ class TalkSummary:
             self.pauses += 1
         elif isinstance(record, CheckinStarted):
             self.checkins.append(record.name)
+        elif isinstance(record, CheckinEnded):
+            self.ended = record.outcome
 
     def close(self, audio_s: float, suspended_s: float = 0.0) -> None:
         """The talk is over after ``audio_s`` seconds of audio, ``suspended_s`` of them the machine suspended (a
@@ -88,7 +104,13 @@ class TalkSummary:
             parts.append(f"{self.pauses} pause{'s' * (self.pauses != 1)} taken")
         if self.checkins:
             parts.append("check-ins: " + ", ".join(self.checkins))
-        return "; ".join(parts) + (". Thank you for talking with care." if self.counted else ".")
+        return "; ".join(parts) + (f". {self.closing()}" if self.counted else ".")
+
+    def closing(self) -> str:
+        """The last words: a check-in stopped, cut short or not begun is not thanked for "talking with care"."""
+        if self.checkin_talk and self.ended is not None:
+            return CHECKIN_CLOSING.get(self.ended, CLOSING)
+        return CLOSING
 
 
 class TalkLog:
@@ -104,7 +126,7 @@ class TalkLog:
         self.on_recovered = on_recovered or (lambda line: None)  # writes work again after a failure spell
         self.source = source
         self.wall = wall  # epoch seconds
-        self.summary = TalkSummary()
+        self.summary = TalkSummary(checkin_talk=source is TalkSource.CHECKIN)
         # a journal that could not be opened was said at its opening (app.open_journal): not said again here
         self._ok = journal is None or journal.usable
         self._said = False  # the failure under way was logged here (so is its end; the journal says its own)

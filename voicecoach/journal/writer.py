@@ -53,7 +53,7 @@ class TalkWriter:
                  monotonic: Callable[[], float] = time.monotonic,
                  steady: Callable[[], float] | None = None,
                  suspended: Callable[[], float] | None = None) -> None:
-        self.summary = TalkSummary()
+        self.summary = TalkSummary(checkin_talk=source is TalkSource.CHECKIN)
         self.open_raised: dict[str, None] = {}  # speakers whose raised stretch goes on (their stored ids: writer's)
         self.journal = journal
         self.stall_s = END_STALL_S if stall_s is None else stall_s
