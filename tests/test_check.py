@@ -312,3 +312,31 @@ def test_the_names_line_warns_while_the_prompts_would_say_partner_a(tmp_home):
     assert half.status == "WARN" and "[partners] b_name in" in half.fix
     named = _findings(check_names, {"partners": {"a_name": "Sam", "b_name": "Alex"}})["names"]
     assert named.status == "OK" and named.detail == "the prompts say 'Sam' and 'Alex'"
+
+
+def _model_folder(root, *graph: str):
+    """A model folder's layout (its files empty): am/final.mdl and these files under graph/."""
+    (root / "am").mkdir(parents=True)
+    (root / "am" / "final.mdl").write_bytes(b"")
+    (root / "graph").mkdir()
+    for name in graph:
+        (root / "graph" / name).write_bytes(b"")
+    return root
+
+
+def test_a_model_with_a_static_graph_is_a_warning_naming_a_small_model(tmp_path, tmp_home):
+    """A big model (a static HCLG.fst) ignores the grammar: it hears every word of the talk, so "no" or "stop" said
+    to each other may be taken as a command. check said only "OK ... loads" (or its load's failure); now a WARN says
+    so and names a small model."""
+    from voicecoach.asr.recognizer import static_graph
+    from voicecoach.cli.check import check_language, check_model
+    from voicecoach.config import config_from_dict
+
+    big = _model_folder(tmp_path / "vosk-model-en-us-0.22", "HCLG.fst")
+    assert static_graph(big)
+    assert not static_graph(_model_folder(tmp_path / "small", "HCLr.fst", "Gr.fst"))
+    ctx = Context(argparse.Namespace(), config=config_from_dict({"commands": {"model": str(big)}}))
+    check_language(ctx)
+    warned = [f for f in check_model(ctx) if f.status == "WARN"]
+    assert len(warned) == 1 and "static graph" in warned[0].detail and "ordinary talk" in warned[0].detail, warned
+    assert warned[0].fix.startswith("use a small model: voicecoach models download vosk-model-small-en-us-0.15")

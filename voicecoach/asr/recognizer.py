@@ -111,6 +111,15 @@ def is_model_dir(path: Path) -> bool:
     return has_am and has_graph
 
 
+def static_graph(path: Path) -> bool:
+    """True if the model's graph is static: ``HCLG.fst`` with no ``HCLr.fst`` + ``Gr.fst`` (the big models). Vosk
+    then ignores a grammar, so the recognizer hears every word of the talk, not only the command phrases."""
+    def has(name: str) -> bool:
+        return (path / "graph" / name).is_file() or (path / name).is_file()
+
+    return has("HCLG.fst") and not (has("HCLr.fst") and has("Gr.fst"))
+
+
 class VoskModel:
     """A loaded Vosk model (slow: seconds and hundreds of MB), its unknown-word token, and a vocabulary check."""
 

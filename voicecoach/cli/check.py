@@ -226,14 +226,31 @@ def check_model(ctx: Context) -> list[Finding]:
     listener = app.make_listener(ctx.config, load=False)
     if listener.model_path is None:  # not load(): it would log the words of this WARN line a second time
         return [_missing_model(ctx, listener)]
+    static = _static_graph(ctx, listener.model_path)
     try:
         loaded = listener.load()
     except VoicecoachError as exc:
         return [Finding(FAIL, "speech model", f"{exc}", "voicecoach models list, then download it again: "
-                                                       "voicecoach models download NAME")]
+                                                       "voicecoach models download NAME"), *static]
     if not loaded:
         return [_missing_model(ctx, listener)]
-    return [Finding(OK, "speech model", f"{listener.model_path} loads"), *_unheard_choices(listener.recognizer)]
+    return [Finding(OK, "speech model", f"{listener.model_path} loads"), *static,
+            *_unheard_choices(listener.recognizer)]
+
+
+def _static_graph(ctx: Context, model_path: Path) -> list[Finding]:
+    """A WARN for a model whose graph is static (a big model): it ignores the command grammar, so it hears every
+    word of the talk and a command may be heard in ordinary talk; a small model is the fix."""
+    from ..asr.models import default_model_name, language_code
+    from ..asr.recognizer import static_graph
+
+    if not static_graph(model_path):
+        return []
+    small = default_model_name(language_code(ctx.config.commands.language)) or "a vosk-model-small-* model"
+    return [Finding(WARN, "speech model", f"{model_path} has a static graph (HCLG.fst, no HCLr.fst and Gr.fst): it "
+                    f"ignores the command grammar and hears every word of the talk, so a command may be heard in "
+                    f"ordinary talk", f"use a small model: voicecoach models download {small}, and set "
+                                      f"commands.model = \"{small}\" (or leave it empty)")]
 
 
 def _missing_model(ctx: Context, listener: Any) -> Finding:
