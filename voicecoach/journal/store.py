@@ -24,8 +24,8 @@ from .. import paths
 from ..errors import VoicecoachError
 from ..events import Event
 from ..records import Answer, PauseEnd
-from .files import (JournalDiskFull, JournalUnavailable, _not_a_file, _owner_only, _private_file, _probe, _read_only_connection,
-                    _refused, _unavailable, default_path, file_identity)
+from .files import (JournalDiskFull, JournalUnavailable, _not_a_file, _owner_only, _private_file, _probe,
+                    _read_only_connection, _refused, _unavailable, default_path, file_identity)
 from .follow import FollowsPath
 from .report_rows import JournalReportRows
 from .schema import CURRENT_VERSION, MIGRATIONS, TABLES, TalkFigures, TalkSource
