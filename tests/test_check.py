@@ -335,6 +335,7 @@ def test_a_model_with_a_static_graph_is_a_warning_naming_a_small_model(tmp_path,
     big = _model_folder(tmp_path / "vosk-model-en-us-0.22", "HCLG.fst")
     assert static_graph(big)
     assert not static_graph(_model_folder(tmp_path / "small", "HCLr.fst", "Gr.fst"))
+    assert static_graph(_model_folder(tmp_path / "both", "HCLG.fst", "HCLr.fst", "Gr.fst"))  # vosk loads HCLG first
     ctx = Context(argparse.Namespace(), config=config_from_dict({"commands": {"model": str(big)}}))
     check_language(ctx)
     warned = [f for f in check_model(ctx) if f.status == "WARN"]

@@ -189,3 +189,18 @@ def test_a_short_suspend_inside_a_pause_shortens_what_is_left_by_its_length():
     assert coach.tick(clock.now()) == []
     clock.advance(1)
     assert "Welcome back" in says(coach.tick(clock.now()))
+
+
+def test_help_and_repeat_at_the_welcome_back_question_keep_it_open():
+    """'Would you like a short check-in together?' after a pause: help (the h key, or "help") was taken as no answer
+    and the question dropped without a word; now help says what the answers do and the question stays open, and
+    "repeat" asks it again. Silence after that is the one re-listen, as before."""
+    clock = FakeClock()
+    coach = Coach(PauseSettings(length_min=10))
+    coach.heard(Command.PAUSE, clock.now())
+    assert "short check-in together" in says(coach.heard(Command.STOP, clock.now()))
+    helped = coach.heard(Command.HELP, clock.now())
+    assert "Say okay to have a short check-in" in says(helped) and any(isinstance(a, Listen) for a in helped)
+    again = coach.heard(Command.REPEAT, clock.now())
+    assert "Would you like a short check-in together?" in says(again) and any(isinstance(a, Listen) for a in again)
+    assert StartCheckin("after-pause", consented=True) in coach.heard(Command.YES, clock.now())

@@ -119,7 +119,7 @@ def _played(path: Path, names: tuple[str, str]) -> list[Prompt]:
 
 def _helps() -> list[Prompt]:
     """What the help (the h key, "help") says where ``_played`` does not ask for it: the coach's, listening, at its
-    suggestion and in the pause; a check-in's at its consent and at "shall I ask again later?"."""
+    suggestion, in the pause and at the welcome back; a check-in's at its consent and at "shall I ask again later?"."""
     said: list[Prompt] = []
     coach = Coach(PauseSettings())
     said += [Prompt("coach.py help", a.text) for a in coach.heard(Command.HELP, 0.0) if isinstance(a, Say)]
@@ -127,6 +127,8 @@ def _helps() -> list[Prompt]:
     said += [Prompt("coach.py help (asking)", a.text) for a in coach.heard(Command.HELP, 2.0) if isinstance(a, Say)]
     coach.heard(Command.YES, 3.0)
     said += [Prompt("coach.py help (paused)", a.text) for a in coach.heard(Command.HELP, 4.0) if isinstance(a, Say)]
+    coach.heard(Command.STOP, 5.0)  # back from the pause: "Would you like a short check-in together?"
+    said += [Prompt("coach.py help (welcome)", a.text) for a in coach.heard(Command.HELP, 6.0) if isinstance(a, Say)]
     for path in sorted((PACKAGE / "checkin" / "builtin").glob("*.toml")):
         runner = ScriptRunner(load_script_file(path), ("Alex", "Sam"), CheckinSettings(), offer_later=True,
                               speech_wpm=float("inf"))
@@ -204,7 +206,7 @@ def test_without_a_speech_model_the_help_says_what_the_clap_does_not_words_nobod
     played = [p for p in catalogue() if " played " in p.where]  # a step's help, as the runner says it
     helps = {(p.text, p.choice) for p in _helps()} | {(p.text, p.choice) for p in played if REST_HELP in p.text
                                                       or p.text.startswith("Say next when you're done, or more")}
-    assert len(helps) >= 10  # the coach's three, a consent's, a "later?"'s, and a step's of each kind
+    assert len(helps) >= 11  # the coach's four, a consent's, a "later?"'s, and a step's of each kind
     for pack in sorted(BUILTIN_DIR.glob("*.toml")):
         worded, code = read_pack(pack).clap_wording, pack.stem
         said = {worded(text, choice) for text, choice in helps}
@@ -215,7 +217,9 @@ def test_without_a_speech_model_the_help_says_what_the_clap_does_not_words_nobod
                 "Clap twice for yes to begin, or stay quiet for not now.",
                 "Clap twice for yes, and I'll ask again later, or stay quiet for not now.",
                 "Clap twice when you're done.", "Clap twice for yes if that was right.",
-                "Clap twice for yes, or stay quiet for not now."} <= said, code
+                "Clap twice for yes, or stay quiet for not now.",
+                "Clap twice to have a short check-in together about what came up, or stay quiet to carry on without "
+                "it."} <= said, code
 
 
 # a choice asked for by voice: "Say now or later.", "Say Alex or Sam.", "Say a, b or c."

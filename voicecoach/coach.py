@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 ANSWERS = frozenset({Command.YES, Command.NOT_NOW, Command.PAUSE, Command.STOP, Command.HELP, Command.REPEAT})
 # While the pause runs, these are heard when said on their own (no question is open then):
+WELCOME_QUESTION = "Would you like a short check-in together? Say okay, or not now."
+WELCOME_HELP = "Say okay to have a short check-in together about what came up, or not now to carry on without it."
 DURING_PAUSE = frozenset({Command.MORE_TIME, Command.STOP, Command.HELP})
 
 
@@ -211,7 +213,7 @@ class Coach:
             self.mode = Mode.WELCOMING
             self._repeated = False
             return [record, *quiet,
-                    Say("Welcome back. Would you like a short check-in together? Say okay, or not now."),
+                    Say(f"Welcome back. {WELCOME_QUESTION}"),
                     Listen(self.settings.answer_s, ANSWERS)]
         self.mode = Mode.LISTENING
         return [record, *quiet, Say("Welcome back.")]
@@ -220,6 +222,10 @@ class Coach:
         if command is Command.YES:
             self.mode = Mode.LISTENING
             return [StartCheckin("after-pause", consented=True)]
+        if command is Command.HELP:  # the question stays open: help is no answer to it
+            return [Say(WELCOME_HELP), Listen(self.settings.answer_s, ANSWERS)]
+        if command is Command.REPEAT:
+            return [Say(WELCOME_QUESTION), Listen(self.settings.answer_s, ANSWERS)]
         if command is None and not self._repeated:
             self._repeated = True
             return [Listen(self.settings.answer_s, ANSWERS)]

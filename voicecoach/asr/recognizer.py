@@ -112,12 +112,13 @@ def is_model_dir(path: Path) -> bool:
 
 
 def static_graph(path: Path) -> bool:
-    """True if the model's graph is static: ``HCLG.fst`` with no ``HCLr.fst`` + ``Gr.fst`` (the big models). Vosk
-    then ignores a grammar, so the recognizer hears every word of the talk, not only the command phrases."""
+    """True if the model's graph is static: it has an ``HCLG.fst`` (the big models). Vosk loads ``HCLG.fst`` whenever
+    it is there, before ``HCLr.fst`` + ``Gr.fst`` (vosk-api's ``Model::ReadDataFiles``), and then ignores a grammar,
+    so the recognizer hears every word of the talk, not only the command phrases."""
     def has(name: str) -> bool:
         return (path / "graph" / name).is_file() or (path / name).is_file()
 
-    return has("HCLG.fst") and not (has("HCLr.fst") and has("Gr.fst"))
+    return has("HCLG.fst")
 
 
 class VoskModel:
