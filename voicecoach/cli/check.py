@@ -247,7 +247,7 @@ def _static_graph(ctx: Context, model_path: Path) -> list[Finding]:
     if not static_graph(model_path):
         return []
     small = default_model_name(language_code(ctx.config.commands.language)) or "a vosk-model-small-* model"
-    return [Finding(WARN, "speech model", f"{model_path} has a static graph (HCLG.fst, no HCLr.fst and Gr.fst): it "
+    return [Finding(WARN, "speech model", f"{model_path} has a static graph (HCLG.fst, which vosk loads first): it "
                     f"ignores the command grammar and hears every word of the talk, so a command may be heard in "
                     f"ordinary talk", f"use a small model: voicecoach models download {small}, and set "
                                       f"commands.model = \"{small}\" (or leave it empty)")]
