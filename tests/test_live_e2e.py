@@ -13,6 +13,7 @@ import pytest
 from voicecoach_dev.live import LiveProcess, first_audible_s, render_conversation, start_playing
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
+SNOOZE_HEARD_S = 64.0   # the conversation's seconds heard before the suggestion test ends (the raised part from 39 s)
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,10 @@ def test_listen_speaks_the_suggestion_soon_after_escalation_and_honours_not_now(
     audio, timeline = conversation
     first_raised = next(t for t, line in timeline if line.raised)
     first_interruption = next(t for t, line in timeline if line.overlap)
+    # No cooldown after a suggestion: else its 5 min alone kept the second one away, and "not now" was never put to
+    # the test (with no snooze, a second suggestion at 56 s of the talk here; with it, none)
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.toml").write_text("[detection.escalation]\ncooldown_min = 0.0\n")
     live = LiveProcess(["listen", "--no-ui"], _env(pulse, tmp_path))
     try:
         assert live.wait_for("microphone open", 30), live.text()
@@ -40,8 +45,10 @@ def test_listen_speaks_the_suggestion_soon_after_escalation_and_honours_not_now(
         time.sleep(1.0)
         live.type("n")  # "not now", typed
         assert live.wait_for("Okay, not now", 15), live.text()
-        player.wait(120)
-        time.sleep(2.0)
+        # the raised part said again until SNOOZE_HEARD_S (not to the talk's end at 72 s): a second suggestion
+        # would come by 56 s
+        time.sleep(max(0.0, t_play + SNOOZE_HEARD_S - time.monotonic()))
+        player.terminate()
         heard = recording.stop()
     finally:
         code = live.stop()

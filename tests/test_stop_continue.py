@@ -13,7 +13,9 @@ import pytest
 
 from voicecoach_dev.live import VOICECOACH, LiveProcess
 
-STOPPED_S = 4.0  # longer than the microphone's stall time (2 s) and the speaker's (0.5 s, then 2 s)
+# longer than the microphone's stall time (2 s), the speaker's (0.5 s, then 2 s) and the gap the fixed speaker takes
+# for a stop (1.5 s): the old code went wrong after any stop past these, so a longer one proves no more
+STOPPED_S = 3.0
 
 
 def test_listen_stopped_and_continued_keeps_its_microphone(pulse, tmp_home):
@@ -54,7 +56,9 @@ def _start_speaking(pulse, tmp_home, args: list[str], **extra_env: str) -> subpr
 def test_a_prompt_stopped_and_continued_plays_on_without_reopening_the_speaker(pulse, tmp_home):
     """Stopped while a prompt played, the speaker counted its stream's silence from the last callback, through
     the stop: "the speaker's stream stopped playing (no callback for 4.0 s); opening it again"."""
-    proc = _start_speaking(pulse, tmp_home, ["say", "Shall we take the twenty minute pause we agreed on? " * 4])
+    # twice (about 7 s): stopped 0.5 s in for STOPPED_S, it still has seconds to play once continued, when the old
+    # code looked for a stall (at once) and reopened the stream
+    proc = _start_speaking(pulse, tmp_home, ["say", "Shall we take the twenty minute pause we agreed on? " * 2])
     try:
         assert pulse._sink_inputs(), "the prompt never started playing"
         time.sleep(0.5)
