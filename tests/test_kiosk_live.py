@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -152,32 +153,73 @@ def test_kiosk_logs_lifecycle_lines_and_stops_cleanly_on_sigterm(pulse, kiosk_en
     assert (Path(kiosk_env.data_dir) / "journal.sqlite3").exists()  # the talk was stored, the journal closed
 
 
-@pytest.mark.slow
-def test_a_rehearsal_neither_reads_nor_writes_the_couples_journal(pulse, kiosk_env, start_kiosk):
-    """docs/kiosk.md's rehearsal, ``--pretend-time 2026-11-23T21:29:50``, on a box in use: the nightly the couple
-    did this evening (started after the pretended 21:30) counted as that night's offer, so nothing was offered and
-    nothing said why; and the rehearsal's own check-ins went into the couple's journal and report."""
+@dataclass
+class UnansweredNightly:
+    """One rehearsal kiosk's run, ended by SIGTERM: its lines, exit code, stderr, and the couple's journal before
+    and after."""
+
+    lines: list[str]
+    code: int
+    stderr: str
+    journal_before: bytes
+    journal_after: bytes
+
+
+@pytest.fixture(scope="module")
+def unanswered_nightly(pulse_server, tmp_path_factory) -> UnansweredNightly:
+    """docs/kiosk.md's rehearsal, ``--pretend-time 2026-11-23T21:29:57``, on a box in use, with nobody answering:
+    the nightly is offered at the pretended 21:30, asked again, and declined (no answer), a broken user script in
+    the config folder. One run serves the four tests that watched this same run each on its own (15-24 s each):
+    the rehearsal, the scheduled ritual, the broken user script, the facts logged once. Every wait of theirs, with
+    its own time-out, is made here, in order."""
     from datetime import datetime
 
     from voicecoach.journal.schema import TalkSource
     from voicecoach.journal.store import Journal
 
-    path = Path(kiosk_env.data_dir) / "journal.sqlite3"
+    folder = tmp_path_factory.mktemp("nightly")
+    config_dir, data_dir = folder / "config", folder / "data"
+    config_dir.mkdir()
+    data_dir.mkdir()
+    (config_dir / "config.toml").write_text("[checkin]\nanswer_s = 2.0\n[audio]\nreopen_s = 0.5\n")  # kiosk_env's
+    (config_dir / "scripts").mkdir()  # a user's script too deeply nested to read: the built-in nightly goes on
+    (config_dir / "scripts" / "zz.toml").write_text("title = \"Deep\"\nminutes = 5\nx = " + "[" * 50_000
+                                                  + "]" * 50_000 + "\n")
+    path = data_dir / "journal.sqlite3"
     with Journal.open(path) as journal:
         journal.add_checkin("nightly", datetime.now().timestamp() - 600, True, 10.0, TalkSource.KIOSK)
         journal.add_checkin("weekly", datetime.now().timestamp() - 60, False, 0.1, TalkSource.KIOSK,
                             ask_again_at=datetime.now().timestamp() + 5)  # "I'll ask again" before the rehearsal
     before = path.read_bytes()
-    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T21:29:57")
-    line = kiosk.lines[kiosk.wait_for("voicecoach: rehearsal from Mon 23 Nov 21:29:57", 30)]
+    kiosk = Kiosk(pulse_server.full_env(VOICECOACH_CONFIG_DIR=str(config_dir), VOICECOACH_DATA_DIR=str(data_dir)),
+                  "--pretend-time", "2026-11-23T21:29:57")
+    try:
+        kiosk.wait_for("voicecoach: rehearsal from ", 30)  # its pretended time is the rehearsal test's to check
+        kiosk.wait_for("voicecoach: microphone open", 30)
+        offered = kiosk.wait_for("voicecoach: ritual offered nightly", 15)
+        kiosk.wait_for("Is now a good time", 10, after=offered)
+        kiosk.wait_for("voicecoach: ritual declined nightly (no_answer)", 40, after=offered)  # nobody answered
+        code, _ = kiosk.terminate()
+    finally:
+        kiosk.stop()
+        pulse_server.reset()  # as ``pulse`` does after a test
+    return UnansweredNightly(kiosk.lines, code, kiosk.stderr, before, path.read_bytes())
+
+
+@pytest.mark.slow
+def test_a_rehearsal_neither_reads_nor_writes_the_couples_journal(unanswered_nightly):
+    """docs/kiosk.md's rehearsal, ``--pretend-time 2026-11-23T21:29:50``, on a box in use: the nightly the couple
+    did this evening (started after the pretended 21:30) counted as that night's offer, so nothing was offered and
+    nothing said why; and the rehearsal's own check-ins went into the couple's journal and report."""
+    run = unanswered_nightly
+    line = next(line for line in run.lines if "voicecoach: rehearsal from " in line)
+    assert "voicecoach: rehearsal from Mon 23 Nov 21:29:57" in line, run.lines
     assert "the journal is neither read nor written" in line
-    kiosk.wait_for("voicecoach: microphone open", 30)
-    offered = kiosk.wait_for("voicecoach: ritual offered nightly", 15)
-    kiosk.wait_for("voicecoach: ritual declined nightly (no_answer)", 40, after=offered)
-    code, _ = kiosk.terminate()
-    assert code == 0, kiosk.stderr
-    assert not any("weekly" in line and "later" in line for line in kiosk.lines), kiosk.lines
-    assert path.read_bytes() == before  # no talk, no check-in of the rehearsal's in the couple's journal
+    offered = run.lines.index("voicecoach: ritual offered nightly")
+    assert any("voicecoach: ritual declined nightly (no_answer)" in line for line in run.lines[offered:]), run.lines
+    assert run.code == 0, run.stderr
+    assert not any("weekly" in line and "later" in line for line in run.lines), run.lines
+    assert run.journal_after == run.journal_before  # no talk, no check-in of the rehearsal's in the couple's journal
 
 
 def test_kiosk_reopens_the_microphone_after_it_is_unplugged(pulse, kiosk_env, start_kiosk):
@@ -248,14 +290,13 @@ def test_kiosk_waits_for_a_microphone_when_there_is_none(no_sound_env, kiosk_env
 
 
 @pytest.mark.slow
-def test_scheduled_ritual_is_offered_with_consent_under_a_pretend_clock(pulse, kiosk_env, start_kiosk):
-    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T21:29:57")
-    kiosk.wait_for("voicecoach: microphone open", 30)
-    offered = kiosk.wait_for("voicecoach: ritual offered nightly", 15)
-    kiosk.wait_for("Is now a good time", 10, after=offered)
-    kiosk.wait_for("voicecoach: ritual declined nightly (no_answer)", 40, after=offered)  # nobody answered
-    code, _ = kiosk.terminate()
-    assert code == 0
+def test_scheduled_ritual_is_offered_with_consent_under_a_pretend_clock(unanswered_nightly):
+    lines = unanswered_nightly.lines
+    offered = lines.index("voicecoach: ritual offered nightly")
+    asked = next(i for i, line in enumerate(lines) if "Is now a good time" in line)
+    declined = lines.index("voicecoach: ritual declined nightly (no_answer)")  # nobody answered
+    assert offered < asked < declined, lines
+    assert unanswered_nightly.code == 0
 
 
 def test_kiosk_waits_for_a_named_microphone_that_is_not_plugged_in(pulse, kiosk_env, start_kiosk):
@@ -323,33 +364,26 @@ def test_a_double_clap_at_a_rituals_consent_answers_yes(pulse, kiosk_env, start_
     assert code == 0
 
 
-def test_a_broken_user_script_is_skipped_and_the_built_in_ritual_goes_on(pulse, kiosk_env, start_kiosk):
-    folder = kiosk_env.config_dir / "scripts"
-    folder.mkdir()
-    (folder / "zz.toml").write_text("title = \"Deep\"\nminutes = 5\nx = " + "[" * 50_000 + "]" * 50_000 + "\n")
-    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T21:29:57")
-    kiosk.wait_for("voicecoach: microphone open", 30)
-    offered = kiosk.wait_for("voicecoach: ritual offered nightly", 15)
-    kiosk.wait_for("Is now a good time", 10, after=offered)
-    code, _ = kiosk.terminate()
-    assert code == 0
-    assert not any("ritual failed" in line for line in kiosk.lines), kiosk.lines
-    assert kiosk.stderr.count("zz.toml") == 1, kiosk.stderr  # reported once
+def test_a_broken_user_script_is_skipped_and_the_built_in_ritual_goes_on(unanswered_nightly):
+    run = unanswered_nightly  # its config folder holds the broken scripts/zz.toml
+    offered = run.lines.index("voicecoach: ritual offered nightly")
+    assert any("Is now a good time" in line for line in run.lines[offered:]), run.lines
+    assert run.code == 0
+    assert not any("ritual failed" in line for line in run.lines), run.lines
+    assert run.stderr.count("zz.toml") == 1, run.stderr  # reported once
 
 
 @pytest.mark.slow
-def test_each_lifecycle_fact_is_logged_once_not_twice(pulse, kiosk_env, start_kiosk):
+def test_each_lifecycle_fact_is_logged_once_not_twice(unanswered_nightly):
     """journalctl -u voicecoach shows stdout and stderr together: the microphone's opening, a ritual's end and the
     missing speech model each came twice there ("microphone open (device default, 16000 Hz)" and the device
     layer's "microphone open: device default at 16000 Hz, 1 channel(s)"; "ritual declined nightly (no_answer)" and
     the runner's "check-in nightly ended: no_answer ..."; the listener's missing model line and the kiosk's own)."""
-    kiosk = start_kiosk(pulse.full_env(**kiosk_env.env), "--pretend-time", "2026-11-23T21:29:57")
-    kiosk.wait_for("voicecoach: microphone open", 30)
-    offered = kiosk.wait_for("voicecoach: ritual offered nightly", 15)
-    kiosk.wait_for("voicecoach: ritual declined nightly", 40, after=offered)
-    code, _ = kiosk.terminate()
-    assert code == 0, kiosk.stderr
-    journal = kiosk.lines + kiosk.stderr.splitlines()  # what journalctl shows, in two streams' orders
+    run = unanswered_nightly
+    offered = run.lines.index("voicecoach: ritual offered nightly")
+    assert any("voicecoach: ritual declined nightly" in line for line in run.lines[offered:]), run.lines
+    assert run.code == 0, run.stderr
+    journal = run.lines + run.stderr.splitlines()  # what journalctl shows, in two streams' orders
     for what, matches in [("the microphone's opening", lambda line: "microphone open" in line),
                           ("the ritual's end", lambda line: "nightly" in line and ("ended" in line
                                                                                    or "declined" in line)),

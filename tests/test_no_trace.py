@@ -5,15 +5,19 @@ that writes down every event it is given."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from conftest import REPO, cli_command
 from test_kiosk_live import Kiosk
 from voicecoach_dev.broker import Broker, free_port, missing_tools
 from voicecoach_dev.live import LiveProcess
@@ -64,27 +68,53 @@ def test_a_replay_leaves_the_couples_journal_as_it_was(run_cli, tmp_home, talk_w
     assert "pause offered 1x" in lines[-1], lines[-1]
 
 
-def test_a_replay_in_a_fresh_home_creates_no_journal(run_cli, tmp_home, talk_wav):
-    heard = run_cli("listen", "--file", talk_wav, "--fast", "--no-ui", env=tmp_home.env, input="", timeout=120)
+@dataclass
+class FreshReplay:
+    """``listen --file talk.wav --fast --no-ui`` run once in a fresh home: its result, what the data folder held
+    right after it, and the home's environment (for a live talk after it)."""
+
+    result: subprocess.CompletedProcess
+    journal_made: bool
+    notice_marked: bool
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def fresh_replay(tmp_path_factory, talk_wav) -> FreshReplay:
+    """One replay in a fresh home serves the three tests that each made the same one (8-9 s each): no journal, the
+    first-run notice left to the first live talk, and a live ``listen`` after it (the only test that goes on to
+    use the home, after the data folder's state was noted here)."""
+    folder = tmp_path_factory.mktemp("fresh")
+    env = {**os.environ, "VOICECOACH_CONFIG_DIR": str(folder / "config"), "VOICECOACH_DATA_DIR": str(folder / "data")}
+    for key in ("VOICECOACH_CONFIG_DIR", "VOICECOACH_DATA_DIR"):
+        Path(env[key]).mkdir()
+    result = subprocess.run([*cli_command(), "listen", "--file", str(talk_wav), "--fast", "--no-ui"], env=env,
+                            input="", capture_output=True, text=True, timeout=120, cwd=REPO)
+    data = folder / "data"
+    return FreshReplay(result, (data / "journal.sqlite3").exists(), (data / ".notice-shown").exists(), env)
+
+
+def test_a_replay_in_a_fresh_home_creates_no_journal(fresh_replay):
+    heard = fresh_replay.result
     assert heard.returncode == 0, heard.stderr
-    assert not (Path(tmp_home.data_dir) / "journal.sqlite3").exists()
+    assert not fresh_replay.journal_made, "the replay made journal.sqlite3 in the data folder"
 
 
-def test_a_replay_leaves_the_first_run_notice_to_the_first_live_talk(run_cli, tmp_home, talk_wav):
+def test_a_replay_leaves_the_first_run_notice_to_the_first_live_talk(fresh_replay):
     """A replay marked the once-only notice (not therapy, not for relationships with violence or fear) as shown:
     a couple who tried a recording first never saw it at their first real talk."""
-    res = run_cli("listen", "--file", talk_wav, "--fast", "--no-ui", env=tmp_home.env, input="", timeout=120)
+    res = fresh_replay.result
     assert res.returncode == 0, res.stderr
     assert "not meant for relationships with violence or fear" in res.stderr
-    assert not (tmp_home.data_dir / ".notice-shown").exists()
+    assert not fresh_replay.notice_marked, "the replay left .notice-shown in the data folder"
 
 
-def test_a_live_listen_after_a_replay_is_not_held_back(pulse, tmp_home, talk_wav, run_cli):
+def test_a_live_listen_after_a_replay_is_not_held_back(pulse, fresh_replay):
     """The user's symptom: a replay, then ``listen`` on the microphone, which said "no pause suggestion for 15.0
     min: ..., as the journal shows" (the replay's unanswered suggestion) and offered nothing."""
-    replay = run_cli("listen", "--file", talk_wav, "--fast", "--no-ui", env=tmp_home.env, input="", timeout=120)
+    replay = fresh_replay.result
     assert replay.returncode == 0, replay.stderr
-    live = LiveProcess(["listen", "--no-ui"], pulse.full_env(**{k: v for k, v in tmp_home.env.items()
+    live = LiveProcess(["listen", "--no-ui"], pulse.full_env(**{k: v for k, v in fresh_replay.env.items()
                                                                   if k.startswith("VOICECOACH")}))
     try:
         assert live.wait_for("voicecoach is listening", 30), live.text()

@@ -10,11 +10,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import stored_replay
+from conftest import _no_server_vars, stored_replay
 from voicecoach_dev.broker import Broker, free_port, missing_tools
 from voicecoach_dev.live import VOICECOACH, PipeReader
 
@@ -26,30 +27,77 @@ NETWORK = re.compile(r"socket\((?!AF_UNIX\b)AF_\w+|connect\(\d+, \{sa_family=(?!
 
 
 
-def _traced(args: list[str], env: dict[str, str], log: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["strace", "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log), VOICECOACH, *args],
-                          env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+def _traced(args: list[str], env: dict[str, str], log: Path, trace: str = "socket,connect",
+            **run: object) -> subprocess.CompletedProcess:
+    return subprocess.run(["strace", "-f", "-qq", "-e", f"trace={trace}", "-o", str(log), VOICECOACH, *args],
+                          env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL, **run)
 
 
-# every command a couple runs with the page and hooks off; "{wav}", "{a}", "{b}" and "{out}" filled in below
-COMMANDS = [["demo", "--fast"], ["listen", "--no-ui", "--fast", "--file", "{wav}"], ["analyze", "--json", "{wav}"],
-            ["report"], ["checkin", "weather", "--answers", "yes", "--to", "{out}.wav"], ["check", "--no-devices"],
-            ["calibrate", "--from-wav", "{a}", "{b}"], ["journal", "export", "--out", "{out}.json"],
-            ["report", "--html", "{out}.html", "--svg", "{out}.svg"], ["journal", "erase", "--yes"],
-            ["web", "--pair"], ["web", "--forget-browsers"], ["say", "hello", "--to", "{out}.wav"], ["devices"],
-            ["config", "init"], ["config", "show"], ["scripts", "list"], ["models", "list"]]
+# every command a couple runs with the page and hooks off; "{wav}", "{a}", "{b}" and "{out}" filled in below.
+# A_COUPLES_DAY, in this order, is also the audit of every file written (below): each of those commands runs once,
+# traced for both audits' system calls, and each audit reads that one trace (they ran each command twice)
+A_COUPLES_DAY = [["config", "init"], ["listen", "--no-ui", "--fast", "--file", "{wav}"],
+                 ["calibrate", "--from-wav", "{a}", "{b}"],
+                 ["checkin", "weather", "--answers", "yes", "--to", "{out}.wav"],
+                 ["say", "hello", "--to", "{out}.wav"], ["demo", "--fast"],
+                 ["report", "--html", "{out}.html", "--svg", "{out}.svg"], ["journal", "export", "--out", "{out}.json"],
+                 ["web", "--pair"], ["check", "--no-devices"], ["journal", "erase", "--yes"]]
+COMMANDS = [*A_COUPLES_DAY, ["analyze", "--json", "{wav}"], ["report"], ["web", "--forget-browsers"], ["devices"],
+            ["config", "show"], ["scripts", "list"], ["models", "list"]]
 USES_SOUND = ("demo", "listen", "say", "devices")  # these look for the sound server, over a Unix socket
+FILE_CALLS = "open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2"
+
+
+def _fill(args: list[str], talk_wav: Path, calm_voices: tuple[Path, Path], out: Path) -> list[str]:
+    """``args`` with "{wav}", "{a}" and "{b}" filled in, and "{out}" made ``out`` / the command's name."""
+    fill = {"{wav}": str(talk_wav), "{a}": str(calm_voices[0]), "{b}": str(calm_voices[1])}
+    return [fill.get(arg, arg.replace("{out}", str(out / args[0]))) for arg in args]
+
+
+@dataclass
+class CouplesDay:
+    """A_COUPLES_DAY run once in a fresh home (no sound server, umask 022), each command traced for network and
+    file system calls: its result and trace by command, and the folders the file audit looks at."""
+
+    tmp: Path
+    home: Path
+    work: Path
+    out: Path
+    runs: dict[tuple[str, ...], tuple[list[str], subprocess.CompletedProcess, str]]
+
+
+@pytest.fixture(scope="module")
+def couples_day(tmp_path_factory, talk_wav, calm_voices) -> CouplesDay:
+    """The couple's commands run once for both audits (read-only for the tests that use it)."""
+    tmp = tmp_path_factory.mktemp("couple")
+    home, work, out = tmp / "home", tmp / "cwd", tmp / "out"
+    for folder in (home, work, out, tmp / "tmp"):
+        folder.mkdir()
+    env = {**os.environ, **_no_server_vars(), "HOME": str(home), "XDG_DATA_HOME": str(home / ".local" / "share"),
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
+           "XDG_STATE_HOME": str(home / ".local" / "state"), "TMPDIR": str(tmp / "tmp")}
+    for key in ("VOICECOACH_DATA_DIR", "VOICECOACH_CONFIG_DIR"):
+        env.pop(key, None)  # the user's own folders, as platformdirs finds them
+    runs = {}
+    for template in A_COUPLES_DAY:
+        args = _fill(template, talk_wav, calm_voices, out)
+        log = tmp / "strace.log"
+        result = _traced(args, env, log, f"socket,connect,{FILE_CALLS}", cwd=work,
+                         preexec_fn=lambda: os.umask(0o022))
+        runs[tuple(template)] = args, result, log.read_text()
+    return CouplesDay(tmp, home, work, out, runs)
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(a for a in args[:2] if "{" not in a))
-def test_no_network_socket_is_opened(args, tmp_home, tmp_path, talk_wav, calm_voices):
-    a, b = calm_voices
-    fill = {"{wav}": str(talk_wav), "{a}": str(a), "{b}": str(b)}
-    args = [fill.get(arg, arg.replace("{out}", str(tmp_path / "out"))) for arg in args]
-    log = tmp_path / "strace.log"
-    result = _traced(args, tmp_home.env, log)
+def test_no_network_socket_is_opened(args, tmp_home, tmp_path, talk_wav, calm_voices, request):
+    if args in A_COUPLES_DAY:  # traced in the couple's day, with the file calls too
+        args, result, calls = request.getfixturevalue("couples_day").runs[tuple(args)]
+    else:
+        args = _fill(args, talk_wav, calm_voices, tmp_path)
+        log = tmp_path / "strace.log"
+        result = _traced(args, tmp_home.env, log)
+        calls = log.read_text()
     assert result.returncode == 0, result.stderr
-    calls = log.read_text()
     assert "socket(" in calls or args[0] not in USES_SOUND, "strace saw nothing"
     assert not NETWORK.findall(calls), NETWORK.findall(calls)
 
@@ -131,7 +179,7 @@ def test_the_kiosk_opens_no_network_socket_on_a_real_device(pulse, tmp_home, tmp
                              "kiosk"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = PipeReader(proc.stdout)  # read as it comes: a full pipe blocks the kiosk (a stuck PortAudio floods it)
     try:
-        time.sleep(4.0)
+        output.wait_for("microphone open", 60)
         pulse.play_into_mic(talk_wav)
         time.sleep(12.0)
     finally:
@@ -226,40 +274,18 @@ CREATED = re.compile(r'^\d+\s+(?:openat\(AT_FDCWD, "([^"]+)", [^)]*O_CREAT|open\
                      r'rename\("[^"]+", "([^"]+)"|renameat2?\(AT_FDCWD, "[^"]+", AT_FDCWD, "([^"]+)").*= \d+$')
 
 
-def test_every_file_a_couples_commands_write_is_private_and_where_it_belongs(tmp_path, talk_wav, calm_voices,
-                                                                             no_sound_env):
+def test_every_file_a_couples_commands_write_is_private_and_where_it_belongs(couples_day):
     """The audit of what voicecoach keeps, as a reviewer would make it: a couple's commands (set up, a talk, a
     calibration, a rehearsal, a report, an export, a pairing code, a check, an erase) traced at the system-call level under umask 022,
     home and caches in a fresh folder. Every file or folder made lands in the data folder, the config folder, an
     output the command was given, or a prompt folder in /tmp that is gone afterwards (PulseAudio's own client folder,
     ~/.config/pulse, aside); every file voicecoach keeps is 0600 in 0700 folders, and nothing else remains."""
-    home, work, out = tmp_path / "home", tmp_path / "cwd", tmp_path / "out"
-    for folder in (home, work, out):
-        folder.mkdir()
+    tmp_path, home, work, out = couples_day.tmp, couples_day.home, couples_day.work, couples_day.out
     data, config = home / ".local" / "share" / "voicecoach", home / ".config" / "voicecoach"
-    env = {**no_sound_env, "HOME": str(home), "XDG_DATA_HOME": str(home / ".local" / "share"),
-           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
-           "XDG_STATE_HOME": str(home / ".local" / "state"), "TMPDIR": str(tmp_path / "tmp")}
-    for key in ("VOICECOACH_DATA_DIR", "VOICECOACH_CONFIG_DIR"):
-        env.pop(key, None)  # the user's own folders, as platformdirs finds them
-    (tmp_path / "tmp").mkdir()
-    a, b = calm_voices
-    commands = [["config", "init"], ["listen", "--no-ui", "--fast", "--file", str(talk_wav)],
-                ["calibrate", "--from-wav", str(a), str(b)],
-                ["checkin", "weather", "--answers", "yes", "--to", str(out / "weather.wav")],
-                ["say", "hello", "--to", str(out / "hello.wav")], ["demo", "--fast"],
-                ["report", "--html", str(out / "r.html"), "--svg", str(out / "r.svg")],
-                ["journal", "export", "--out", str(out / "j.json")], ["web", "--pair"], ["check", "--no-devices"],
-                ["journal", "erase", "--yes"]]
     made: set[Path] = set()
-    for args in commands:
-        log = tmp_path / "strace.log"
-        result = subprocess.run(["strace", "-f", "-qq", "-e",
-                                 "trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2", "-o", str(log),
-                                 VOICECOACH, *args], env=env, cwd=work, capture_output=True, text=True,
-                                timeout=180, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.umask(0o022))
+    for args, result, calls in couples_day.runs.values():
         assert result.returncode == 0, (args, result.stderr)
-        for line in log.read_text().splitlines():
+        for line in calls.splitlines():
             match = CREATED.match(line)
             if match:
                 made.add((work / next(g for g in match.groups() if g)).resolve())
