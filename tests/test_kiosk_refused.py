@@ -4,6 +4,7 @@ a missing microphone is still waited for, and the sound system's own faults keep
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -103,7 +104,8 @@ def test_a_refused_settings_file_is_not_spoken_by_other_commands(run_cli, tmp_ho
 
 def test_a_missing_microphone_is_still_waited_for_not_an_exit(tmp_home, no_sound_env):
     """Exit 2 ends the service for good: a kiosk with no microphone must not use it (it waits, and exits 0)."""
-    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH_")}}
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH_")},
+           "PYTHONFAULTHANDLER": "1"}  # SIGABRT below writes every thread's stack to stderr
     # stderr into a file, and stdout read to its end: a pipe nobody read filled up with the sound library's
     # complaints while the kiosk tried the microphone again, and the kiosk then hung writing to it (once in CI)
     errors = tmp_home.data_dir.parent / "kiosk.stderr"
@@ -117,7 +119,13 @@ def test_a_missing_microphone_is_still_waited_for_not_an_exit(tmp_home, no_sound
             assert line and time.monotonic() < deadline, "no 'waiting for microphone' line"
         assert proc.poll() is None
         proc.terminate()
-        proc.communicate(timeout=30)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # not ended 30 s after SIGTERM (twice in CI, never here): where it hangs
+            proc.send_signal(signal.SIGABRT)
+            proc.communicate(timeout=10)
+            pytest.fail("the kiosk did not end within 30 s of SIGTERM; its threads at SIGABRT:\n"
+                        + errors.read_text()[-6000:])
         assert proc.returncode == 0, errors.read_text()[-2000:]
     finally:
         if proc.poll() is None:
