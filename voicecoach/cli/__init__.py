@@ -251,17 +251,19 @@ class Terminated(BaseException):
         self.name = signal.Signals(signum).name
 
 
+def raise_terminated(signum: int, _frame: object) -> None:
+    """A signal handler: raise :class:`Terminated` for ``signum`` in the main thread."""
+    raise Terminated(signum)
+
+
 def _end_on_signals() -> None:
     """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread instead of killing the process at once: the
     clean-up that Ctrl-C gets runs (``say`` and ``calibrate`` left their empty ``/tmp/voicecoach-tts-*`` prompt
     folder behind). Only for :data:`SPEAK_AND_END`: the live commands stop on them their own way."""
-    def terminated(signum: int, _frame: object) -> None:
-        raise Terminated(signum)
-
     for name in ("SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
-            signal.signal(signum, terminated)
+            signal.signal(signum, raise_terminated)
 
 
 def no_core_dumps() -> None:

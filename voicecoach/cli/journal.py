@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 from .. import paths
 from ..errors import InputError, VoicecoachError
-from . import Terminated, check_output_option, config_of, drop_stdout
+from . import Terminated, check_output_option, config_of, drop_stdout, raise_terminated
 
 ORDER = 60
 
@@ -185,13 +185,10 @@ def _confirmed(what: str, where: Path) -> bool:
 def _stopped_by_signals() -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`~voicecoach.cli.Terminated` while the question waits (as Ctrl-C raises
     KeyboardInterrupt), so the answer is said: nothing was erased; a signal someone ignores (nohup) stays ignored."""
-    def stop(signum: int, _frame: object) -> None:
-        raise Terminated(signum)
-
     before = {}
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) is signal.SIG_DFL:
-            before[signum] = signal.signal(signum, stop)
+            before[signum] = signal.signal(signum, raise_terminated)
     try:
         yield
     finally:
