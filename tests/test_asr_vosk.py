@@ -172,7 +172,42 @@ def test_the_grammar_follows_the_question_a_choose_steps_word_is_heard(ko_model)
 KIOSK_ANYTIME = frozenset({Command.PAUSE, Command.LEAVE_NOTE, Command.PLAY_NOTES, Command.PAIRING_CODE})
 
 
-@pytest.mark.parametrize("hearing", [Hearing(0, KIOSK_ANYTIME), Hearing(1, frozenset(CHECKIN_QUESTION))],
+def anytime_hearing(anytime: frozenset[Command]) -> Hearing:
+    """What the live loop's router listens for when nobody was asked anything."""
+    from voicecoach.coach import Coach
+    from voicecoach.notes_flow import NotesFlow
+    from voicecoach.router import Router
+
+    return Router(Coach(), NotesFlow(("A", "B"), False), anytime=anytime).hearing
+
+
+TALK = ["우리 오늘 저녁에 뭐 먹을까 아니면 산책하러 갈까", "그 얘기는 어제도 했잖아 왜 자꾸 같은 말을 해"]
+
+
+@pytest.mark.parametrize("anytime", [frozenset({Command.PAUSE}), KIOSK_ANYTIME], ids=["listen", "kiosk"])
+def test_ordinary_talk_is_not_taken_for_a_command_nobody_asked_for(ko_model, anytime):
+    """Korean talk with no command in it started the pause unasked: with only the pause (and the note phrases) in
+    the grammar, the model heard each of these sentences as "쉬자", from a partial transcript in mid-sentence (and
+    English talk 100 times in 19 minutes of the corpus's readers: scripts/measure_false_commands.py). A command
+    nobody asked for now counts only when said on its own; said so, the pause is still heard (the test below).
+    Not solved by this: the kiosk's grammar still hears the second sentence, said on its own, as "메모 듣기" (play
+    notes), the model's unknown-word token absorbing too little; so "play notes" heard by voice asks first."""
+    hearing = anytime_hearing(anytime)
+    assert hearing.strict >= anytime
+    listener = CommandListener(CommandSettings(language="ko"))
+    listener.load()
+    for sentence in TALK:
+        audio = np.concatenate([np.zeros(R // 2, np.int16), say(sentence, 150), np.zeros(3 * R // 2, np.int16)])
+        for strict, expected in ((frozenset(), True), (hearing.strict, False)):  # before: a command; now: no pause
+            listener.expect(Hearing(0, hearing.commands, (), strict))
+            listener.reset()
+            heard = [c for f in frames_from_array(audio, 30) for c in listener.process(f)]
+            heard += listener.finish(len(audio) / R)
+            found = heard if expected else [c for c in heard if c.reply is Command.PAUSE]
+            assert bool(found) is expected, (sentence, strict, [c.reply for c in heard])
+
+
+@pytest.mark.parametrize("hearing", [anytime_hearing(KIOSK_ANYTIME), Hearing(1, frozenset(CHECKIN_QUESTION))],
                          ids=["anytime-with-notes", "check-in-question"])
 def test_every_korean_pause_phrase_is_heard_as_the_pause_at_three_speeds(ko_model, hearing):
     """The pause is the one command said in the heat of a talk. "잠깐" ("wait a moment") was not heard at all with
