@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from voicecoach.actions import PlayNote, Say, Snooze
+from voicecoach.actions import DeleteNote, PlayNote, Say, Snooze
 from voicecoach.checkin.runner import TURN_COMMANDS, ScriptRunner
 from voicecoach.checkin.script import parse_script
 from voicecoach.clock import FakeClock
@@ -444,3 +444,29 @@ def test_play_my_notes_heard_in_the_talk_with_no_notes_says_so_as_before():
     rig.say(Command.PLAY_NOTES)
     assert says(rig.router.notes_found([], rig.now())) == "There are no notes waiting."
     assert rig.router.idle
+
+
+def test_pause_said_at_a_voice_notes_question_starts_the_pause_and_plays_no_note():
+    # "pause" at any time: at "Shall I delete it?" it was taken as "keep it", and the next note played over the
+    # couple's request for the pause; at "Shall I play them?" it would have ended the question and nothing more
+    for ask_first in (True, False):
+        rig = Rig()
+        rig.say(Command.PLAY_NOTES, Source.VOICE if ask_first else Source.KEYBOARD)
+        rig.effects += rig.router.notes_found(NOTES, rig.now())
+        if not ask_first:
+            rig.effects += rig.router.note_played(1, True, rig.now())  # "Shall I delete it?"
+        rig.spoken()
+        effects = rig.say(Command.PAUSE)
+        assert any(isinstance(e, PauseStarted) for e in effects), ask_first
+        assert rig.router.coach.mode is Mode.PAUSING and not rig.router.notes.active
+        assert PlayNote(2) not in rig.effects and "Kept" not in says(effects), ask_first
+        assert not any(isinstance(e, DeleteNote) for e in rig.effects)
+
+
+def test_play_my_notes_said_again_at_shall_i_play_them_asks_again():
+    rig = Rig()
+    rig.say(Command.PLAY_NOTES)
+    rig.router.notes_found(NOTES, rig.now())
+    rig.spoken()
+    again = rig.say(Command.PLAY_NOTES)
+    assert "Shall I play them?" in says(again) and not any(isinstance(e, PlayNote) for e in again)

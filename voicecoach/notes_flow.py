@@ -126,7 +126,7 @@ class NotesFlow:
         if command is Command.YES:
             self._queue, self._offered = list(self._offered or ()), None
             return self._next()
-        if command is Command.REPEAT:
+        if command in (Command.REPEAT, Command.PLAY_NOTES):  # "play my notes" again: still only a yes plays them
             return self._offer_question()
         if command is Command.HELP:
             return [Say("Say okay to play them now, or not now."), Listen(ANSWER_S, PLAY_ANSWERS)]
@@ -184,6 +184,11 @@ class NotesFlow:
             return []
         self._queue, self._current, self.active = [], None, False
         return []
+
+    def set_aside(self) -> None:
+        """The couple asked for the pause while one of the flow's questions was open: the notes wait, every one
+        kept, and nothing is said over the pause."""
+        self._queue, self._current, self._offered, self.active = [], None, None, False
 
     def _ask(self) -> list[Action]:
         return [Say("Shall I delete it? Say yes to delete it, or not now to keep it."), Listen(ANSWER_S, KEEP_ANSWERS)]

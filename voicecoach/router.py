@@ -186,6 +186,11 @@ class Router:
         window = self._window
         if window is not None and (window.opened_at is not None or heard.source is not Source.VOICE):
             self._window = None
+            if window.asker is self.notes and reply is Command.PAUSE:
+                # the pause at any time: a voice note's question took "pause" for "keep it" (or "not now") and
+                # played the next note; now the notes wait, every one kept, and the pause begins
+                self.notes.set_aside()
+                return self._ask(self.coach, lambda: self.coach.heard(Command.PAUSE, now, unprompted=True), now)
             return self._ask(window.asker, lambda: window.asker.heard(reply, now), now)
         if self.runner is not None:
             runner = self.runner
