@@ -39,3 +39,15 @@ def take_early_stop_signal() -> str:
     first = early_stop_signal()
     _KEPT.clear()
     return first
+
+
+
+def release_early_stop_signals() -> str:
+    """The command runs no live loop after all (``checkin --to``, an offline rehearsal): SIGTERM and SIGHUP are no
+    longer kept (back to their default); returns the name of one kept meanwhile ("" if none), for the caller to end
+    on."""
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is _keep:
+            signal.signal(signum, signal.SIG_DFL)
+    return take_early_stop_signal()

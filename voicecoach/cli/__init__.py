@@ -450,6 +450,14 @@ def main(argv: list[str] | None = None) -> int:
     _stacks_on_crash()
     if argv is None and getattr(args, "command", None) in SPEAK_AND_END:
         _end_on_signals()
+    if argv is None and getattr(args, "command", None) == "checkin" and getattr(args, "to", None) is not None:
+        from ..early_signals import release_early_stop_signals
+
+        kept = release_early_stop_signals()  # an offline rehearsal into a WAV file: no live loop to stop on them,
+        _end_on_signals()  # so it ends as say does (it was killed: its prompt folder left in /tmp)
+        if kept:
+            print(f"voicecoach: stopped ({kept})", file=sys.stderr)
+            return 128 + signal.Signals[kept]
     if argv is None and getattr(args, "command", None) in PRIVATE_STDOUT:
         from .. import paths
 
