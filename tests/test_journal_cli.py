@@ -17,6 +17,7 @@ import pytest
 
 from voicecoach.cli import main
 from voicecoach.events import Interruption
+from voicecoach.journal.files import JournalUnavailable
 from voicecoach.journal.store import Journal, JournalBusy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -421,6 +422,43 @@ def test_erase_with_the_journal_held_by_a_reader_still_deletes_the_voice_profile
     assert "another program is still reading the journal" in capsys.readouterr().err
 
 
+def test_erase_with_the_journal_locked_by_a_writer_erases_nothing_and_keeps_the_voice_profile(
+        dirs: Path, monkeypatch, capsys: pytest.CaptureFixture) -> None:
+    # the journal's deletes rolled back (another program held its write lock): the profile was deleted all the same
+    path = filled(dirs)
+    profile = _profile(dirs)
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, **{**k, "timeout": 0.2}))
+    writer = real_connect(str(path), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a writer: the journal is read and counted, its deletes are refused
+    try:
+        assert main(["journal", "erase", "--yes"]) == 1
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert "another program is writing to it" in err and err.rstrip().endswith("nothing was erased"), err
+    assert profile.exists()
+    with Journal.open(path) as journal:
+        assert len(journal.rows("talks")) == 1
+
+
+def test_erase_that_deletes_the_rows_but_not_every_note_file_says_the_profile_went(
+        dirs: Path, monkeypatch, capsys: pytest.CaptureFixture) -> None:
+    filled(dirs)
+    profile = _profile(dirs)
+
+    def left(self, wait_s: float = 10.0) -> None:  # noqa: ANN001 - rows gone, a note file that would not go
+        raise JournalUnavailable("journal: every entry was erased, but 1 voice note file(s) could not be deleted")
+
+    monkeypatch.setattr(Journal, "erase", left)
+    assert main(["journal", "erase", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert not profile.exists() and "could not be deleted" in err
+    assert err.rstrip().endswith("the voice profile calibrate learned was erased"), err
+
+
 def test_erase_on_a_terminal_asks_about_the_voice_profile_and_keeps_it_on_no(dirs: Path) -> None:
     filled(dirs)
     profile = _profile(dirs)
@@ -596,9 +634,12 @@ def test_erase_on_a_full_disk_says_so_and_that_nothing_was_erased(dirs: Path, sm
     """On a full disk the erase said only "cannot use it (disk I/O error); check that ... writable by this user and
     the disk is not full" (or "(database or disk is full)" while the kiosk held the journal open, with "- talks are
     not recorded until then"). Now one line names the full disk, says nothing was erased and how to go on; exit 1,
-    no traceback, every row still there once space is freed."""
+    no traceback, every row still there once space is freed. And the voice profile beside it is still there: it was
+    deleted all the same, while the line said nothing in the journal was erased (the couple typed erase for both)."""
     disk = small_disk(512)
     path = disk / "journal.sqlite3"
+    profile = disk / "profile.json"
+    profile.write_text('{"version": 1, "partners": {"A": {"calm_db": -30.0}, "B": {"calm_db": -28.0}}}')
     with Journal.open(path) as journal:
         talk = journal.start_talk("kiosk", 1_790_000_000.0)
         for i in range(200):
@@ -618,7 +659,8 @@ def test_erase_on_a_full_disk_says_so_and_that_nothing_was_erased(dirs: Path, sm
     assert len(lines) == 1 and lines[0].startswith(f"voicecoach: error: journal {path}: the disk it is on is full ("), \
         result.stderr
     assert lines[0].endswith("was erased; free some space there and run the erase again"), lines
-    assert "nothing" in lines[0] and "not recorded" not in lines[0]
+    assert "nothing was erased" in lines[0] and "not recorded" not in lines[0]
+    assert profile.exists(), "the voice profile was deleted though nothing was erased"
     (disk / "filler").unlink()
     with Journal.open(path) as journal:
         assert len(journal.rows("events")) == 200

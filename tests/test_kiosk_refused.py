@@ -218,3 +218,26 @@ def test_the_reason_is_logged_at_once_and_once_not_only_at_exit(tmp_home, no_sou
     assert lines[0].endswith("; fix it, then: sudo systemctl restart voicecoach"), lines[0]
     assert lines[1].startswith("voicecoach: quiet hours now"), lines
     assert sum("a_name is empty" in line for line in lines) == 1, lines
+
+
+def test_sigterm_while_a_refusal_waits_out_the_quiet_hours_ends_it_at_once_saying_nothing(tmp_home, no_sound_env):
+    """``systemctl stop`` of a refused box waiting for the quiet hours to end: it stops within a second or two,
+    exit 2 (the refused file's code: its line was written at once), and nothing is said at night. SIGTERM and
+    SIGHUP are kept while a live command is set up (voicecoach.early_signals), so this wait looks for them."""
+    tmp_home.config_file.write_text(REFUSED[2])
+    env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH_")}}
+    proc = subprocess.Popen([*cli_command(), "kiosk", "--pretend-time", "2026-11-24T02:00:00"], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("voicecoach: quiet hours now")
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 2 and took < 5, (proc.returncode, took, out, err)
+    assert "said" not in out and "could not say" not in out and "Traceback" not in err, (out, err)

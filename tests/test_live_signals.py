@@ -78,3 +78,43 @@ def test_the_kiosk_stops_cleanly_on_sighup(env, tmp_home):
     assert lines[-2:] == ["voicecoach: stopping (SIGHUP)", "voicecoach: stopped"], lines
     # no microphone ever came and nothing was done: closed, and not stored as a talk (none is left open)
     assert journal_rows(tmp_home, "talks") == []
+
+
+@pytest.mark.parametrize("command", ["listen", "kiosk"])
+def test_sigterm_while_it_is_being_set_up_stops_it_cleanly(env, tmp_home, command):
+    """SIGTERM in a live command's first second (here: as soon as its prompt folder is made, while its speaker,
+    journal and prompts are set up; longer on a Pi) killed it: no line, exit 143 (systemd's stop of the kiosk not
+    a clean exit 0), its prompt folder /tmp/voicecoach-tts-<pid>-* left behind. Now the signal is kept and the loop
+    stops as soon as it starts: exit 0, no traceback, the kiosk's "stopping (SIGTERM)" and "stopped", the folder
+    gone, nothing left open in the journal. (``scripts/measure_start_sigterm.py`` sends it at set moments.)"""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from conftest import REPO
+
+    args = [sys.executable, "-m", "voicecoach", command] + (["--no-ui"] if command == "listen" else [])
+    proc = subprocess.Popen(args, env={**env, "PYTHONPATH": str(REPO)}, cwd=REPO, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        folders = f"voicecoach-tts-{proc.pid}-*"
+        while not list(Path(tempfile.gettempdir()).glob(folders)):
+            assert proc.poll() is None and time.monotonic() < deadline, "no prompt folder was made"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, (proc.returncode, out, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    assert not list(Path(tempfile.gettempdir()).glob(folders))
+    if command == "kiosk":
+        lines = [line for line in out.splitlines() if line.startswith("voicecoach: ")]
+        assert lines[-2:] == ["voicecoach: stopping (SIGTERM)", "voicecoach: stopped"], out
+    else:
+        assert "not counted as a talk" in out, out
+    assert all(talk["ended_at"] is not None for talk in journal_rows(tmp_home, "talks"))

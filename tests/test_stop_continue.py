@@ -153,3 +153,35 @@ def test_a_signal_while_the_demo_renders_its_conversation_ends_it_as_for_say(no_
     assert proc.returncode == 128 + signum, rest
     assert rest.endswith(f"voicecoach: stopped ({name})\n"), rest
     assert list(tmp.glob("voicecoach-tts-*")) == []
+
+
+def test_sigterm_during_an_offline_check_in_rehearsal_ends_it_as_for_say(tmp_home, tmp_path):
+    """``checkin NAME --answers ... --to FILE.wav`` renders every prompt with no live loop: SIGTERM there ends it as
+    it ends ``say`` ("voicecoach: stopped (SIGTERM)", exit 143, the prompt folder removed, no WAV written). It was
+    killed at once, its prompt folder left in /tmp; and the live commands' kept signals (voicecoach.early_signals)
+    must not keep it running to its end."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from conftest import REPO
+
+    out = tmp_path / "rehearsal.wav"
+    proc = subprocess.Popen([sys.executable, "-m", "voicecoach", "checkin", "nightly", "--answers", "yes",
+                             "--to", str(out)], env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        folders = f"voicecoach-tts-{proc.pid}-*"
+        deadline = time.monotonic() + 30
+        while not list(Path(tempfile.gettempdir()).glob(folders)):
+            assert proc.poll() is None and time.monotonic() < deadline, "no prompt folder was made"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "voicecoach: stopped (SIGTERM)", err
+    assert "Traceback" not in err and not out.exists()
+    assert not list(Path(tempfile.gettempdir()).glob(folders))

@@ -308,3 +308,31 @@ def test_a_note_being_recorded_when_the_input_ends_is_kept_as_far_as_it_got(tmp_
         stored = VoiceNotes(journal, True, 60.0).list_notes()
     assert len(stored) == 1 and 5.0 < stored[0].duration_s < 9.0, (stored, live.said)
     assert "is saved" in " ".join(live.said)
+
+
+def test_offering_the_notes_asks_first_and_help_or_repeat_keep_the_question_open():
+    # "play my notes" heard in the talk (maybe misheard): the flow asks before a private note is played aloud
+    flow = NotesFlow(("Sam", "Alex"), enabled=True, wall=lambda: 1_700_000_000.0)
+    notes = [NoteSummary(1, 1_700_000_000.0 - 3600, "A")]
+    asked = flow.offer(notes)
+    assert says(asked) == "You have one voice note. Shall I play it? Say okay, or not now."
+    assert any(isinstance(a, Listen) for a in asked) and not any(isinstance(a, PlayNote) for a in asked)
+    assert flow.active
+    assert says(flow.heard(Command.REPEAT)) == says(asked)
+    assert says(flow.heard(Command.HELP)) == "Say okay to play them now, or not now."
+    played = flow.heard(Command.YES)
+    assert PlayNote(1) in played and "from Sam" in says(played) and "There is one note" not in says(played)
+    flow.played(1, True)
+    assert "all the notes" in says(flow.heard(Command.NOT_NOW)) and not flow.active
+    refused = NotesFlow(("Sam", "Alex"), enabled=True)
+    refused.offer(notes)
+    assert refused.heard(None) == [] and not refused.active  # silence: nothing played, nothing said
+    assert says(refused.heard(Command.YES)) == ""  # a late yes plays nothing
+
+
+def test_offering_no_notes_says_what_playing_them_says():
+    for flow in (NotesFlow(("Sam", "Alex"), enabled=True), NotesFlow(("Sam", "Alex"), enabled=False),
+                 NotesFlow(("Sam", "Alex"), enabled=True, kept=False)):
+        assert flow.offer([]) == flow.play([]) and not flow.active
+    assert says(NotesFlow(("Sam", "Alex"), True, kept=False).offer([NoteSummary(1, 0.0, "A")])) == \
+        says(NotesFlow(("Sam", "Alex"), True, kept=False).play([NoteSummary(1, 0.0, "A")]))

@@ -488,6 +488,27 @@ def test_erase_on_the_page_deletes_the_voice_profile_too(home) -> None:
     assert b"The journal was erased" in page and b"the voice profile calibrate learned" in page
 
 
+def test_an_erase_on_the_page_that_erases_nothing_keeps_the_voice_profile(home, monkeypatch) -> None:
+    """The journal's erase refused before it deleted a row (a full disk, another program's lock): the page said
+    "nothing was erased" and deleted the voice profile all the same. Now the profile stays with the journal."""
+    from voicecoach.journal.files import NothingErased
+
+    profile = home.data_dir / "profile.json"
+    profile.write_text('{"version": 1, "partners": {}}')
+
+    def full(self, wait_s: float = 10.0) -> None:  # noqa: ANN001 - the deletes rolled back
+        raise NothingErased("journal: the disk it is on is full (database or disk is full); nothing was erased; "
+                            "free some space there and run the erase again")
+
+    monkeypatch.setattr(Journal, "erase", full)
+    app, _, _ = make_app(home)
+    client = app.test_client()
+    client.post("/journal/erase", data={"csrf": csrf_of(client, "/journal"), "confirm": "erase"})
+    assert profile.exists()
+    page = client.get("/journal").data
+    assert b"nothing was erased" in page and b"The journal was erased" not in page
+
+
 def test_the_journal_page_counts_a_big_journal_without_reading_it_all(home) -> None:
     """The Journal page read every row to count them: a year of kiosk events (300,000) took 2 s and 350 MB more,
     inside the kiosk, holding the journal the kiosk writes to. Now SQLite counts them."""

@@ -2,6 +2,10 @@
 whether to delete each: only "yes" deletes; "not now" (and "no", "later"), "stop" and silence keep the note. A
 pure policy (commands and ``now`` in, actions out); the runtime records and plays.
 
+"play my notes" heard in the talk may be a mishearing (the Korean model heard it 58 times in 19 minutes of English
+talk): a private note must not be played aloud unasked, so then the flow asks first (:meth:`NotesFlow.offer`);
+asked for by key, typed or from the page, the notes play at once (:meth:`NotesFlow.play`).
+
 Some people open up more easily in their own time: a note is a way to say something without an immediate
 reaction. Opt-in only (``[journal] voice_notes = true``); notes stay on the device.
 """
@@ -16,6 +20,8 @@ from .actions import Action, DeleteNote, Listen, PlayNote, RecordNote, Say
 from .commands import Command, Reply
 
 KEEP_ANSWERS = frozenset({Command.YES, Command.NOT_NOW, Command.STOP, Command.REPEAT, Command.HELP})
+PLAY_ANSWERS = KEEP_ANSWERS  # to "Shall I play them?": yes plays; not now, stop and silence play nothing
+ANSWER_S = 8.0  # how long each of the flow's questions waits for its answer
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class NotesFlow:
         self.max_s = max_s
         self._queue: list[NoteSummary] = []
         self._current: NoteSummary | None = None
+        self._offered: list[NoteSummary] | None = None  # "Shall I play them?" asked about these, not yet answered
         self.active = False
 
     def leave(self) -> list[Action]:
@@ -99,10 +106,39 @@ class NotesFlow:
         intro = "There is one note." if count == 1 else f"There are {count} notes."
         return [Say(intro), *self._next()]
 
+    def offer(self, notes: Sequence[NoteSummary]) -> list[Action]:
+        """"play my notes" heard in the talk (it may be a mishearing): ask before playing anything aloud. With no
+        note to play this says what :meth:`play` says; the notes play only after a "yes" (or the double clap)."""
+        if not notes or (self.enabled and not self.kept):
+            return self.play(notes)
+        self._offered = list(notes)
+        self.active = True
+        return self._offer_question()
+
+    def _offer_question(self) -> list[Action]:
+        count = len(self._offered or ())
+        what = "one voice note. Shall I play it?" if count == 1 else f"{count} voice notes. Shall I play them?"
+        return [Say(f"You have {what} Say okay, or not now."), Listen(ANSWER_S, PLAY_ANSWERS)]
+
+    def _answer_offer(self, command: Reply | None) -> list[Action]:
+        """The answer to "Shall I play them?": only a yes plays; silence ends it without a word (nobody may have
+        asked: the request may have been misheard), a refusal with one short line."""
+        if command is Command.YES:
+            self._queue, self._offered = list(self._offered or ()), None
+            return self._next()
+        if command in (Command.REPEAT, Command.PLAY_NOTES):  # "play my notes" again: still only a yes plays them
+            return self._offer_question()
+        if command is Command.HELP:
+            return [Say("Say okay to play them now, or not now."), Listen(ANSWER_S, PLAY_ANSWERS)]
+        self._offered, self.active = None, False
+        return [] if command is None else [Say("Okay. Your notes will wait.")]
+
     def heard(self, command: Reply | None, now: float = 0.0) -> list[Action]:
         """The answer to "shall I delete this note?" (``None``: silence, which keeps it). Deleting takes a "yes":
         "not now", "no" and "later" are refusals, and a refusal never destroys anything (before, "not now" deleted
-        it)."""
+        it). Or the answer to "Shall I play them?" (:meth:`offer`)."""
+        if self._offered is not None:
+            return self._answer_offer(command)
         note = self._current
         if note is None:
             return []
@@ -149,8 +185,13 @@ class NotesFlow:
         self._queue, self._current, self.active = [], None, False
         return []
 
+    def set_aside(self) -> None:
+        """The couple asked for the pause while one of the flow's questions was open: the notes wait, every one
+        kept, and nothing is said over the pause."""
+        self._queue, self._current, self._offered, self.active = [], None, None, False
+
     def _ask(self) -> list[Action]:
-        return [Say("Shall I delete it? Say yes to delete it, or not now to keep it."), Listen(8.0, KEEP_ANSWERS)]
+        return [Say("Shall I delete it? Say yes to delete it, or not now to keep it."), Listen(ANSWER_S, KEEP_ANSWERS)]
 
 
 class NoteRecorder:

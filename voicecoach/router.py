@@ -19,7 +19,8 @@ Routing rules, in order:
   nothing about, its one reminder given or its consent not yet asked, is withheld; its one reminder of the pause is
   an offer of the pause, counted as one: a suggestion made, answered yes when the check-in hands over to the pause;
   in the kiosk's quiet hours it gets no raised voice or suggestion, so that reminder is held back like the coach's);
-* "leave a note" / "play my notes": the voice-notes flow, when nothing else is under way;
+* "leave a note" / "play my notes": the voice-notes flow, when nothing else is under way ("play my notes" heard
+  by voice is asked about before a note plays: it may be a mishearing);
 * a command an extension answers (:meth:`voicecoach.runtime_live.Live.on_command`): that extension, and only when
   nothing else is under way;
 * otherwise the coach: commands ("pause" at any time) and detector events (a suggestion is offered only when the
@@ -124,6 +125,7 @@ class Router:
         self._serial = 0
         self._note_pending = False
         self._finding = False  # "play my notes" asked, the lookup (on the notes' thread) not yet answered
+        self._ask_first = False  # ... and it was heard by voice: "Shall I play them?" before any note plays
         self._reminded = False  # the running check-in offered the pause (its one reminder): not yet answered
 
     # --- inputs ---------------------------------------------------------------------------------------------
@@ -184,6 +186,11 @@ class Router:
         window = self._window
         if window is not None and (window.opened_at is not None or heard.source is not Source.VOICE):
             self._window = None
+            if window.asker is self.notes and reply is Command.PAUSE:
+                # the pause at any time: a voice note's question took "pause" for "keep it" (or "not now") and
+                # played the next note; now the notes wait, every one kept, and the pause begins
+                self.notes.set_aside()
+                return self._ask(self.coach, lambda: self.coach.heard(Command.PAUSE, now, unprompted=True), now)
             return self._ask(window.asker, lambda: window.asker.heard(reply, now), now)
         if self.runner is not None:
             runner = self.runner
@@ -194,7 +201,8 @@ class Router:
             if self._finding:  # one lookup at a time: a second one would play every note twice
                 return [Say(STILL_FINDING)] if reply is Command.PLAY_NOTES else []
             if reply is Command.PLAY_NOTES:
-                self._finding = True
+                # heard in the talk, it may be a mishearing: the notes flow asks before playing a private note aloud
+                self._finding, self._ask_first = True, heard.source is Source.VOICE
                 return [FindNotes()]
             return self._ask(self.notes, self.notes.leave, now)
         if isinstance(reply, Command):
@@ -250,12 +258,14 @@ class Router:
 
     def notes_found(self, notes: Sequence[NoteSummary], now: float) -> list[Effect]:
         """The notes waiting for whoever said "play my notes" (after :class:`FindNotes`); not played if the couple
-        asked for the pause (or a check-in began) while they were looked up: they ask again when they want them."""
+        asked for the pause (or a check-in began) while they were looked up: they ask again when they want them.
+        Heard by voice, the notes flow asks "Shall I play them?" first (:meth:`NotesFlow.offer`)."""
         self._finding = False
         if self.coach.busy or self.runner is not None:
             log.info("the notes were found while the pause or a check-in was under way: not played now")
             return []
-        return self._ask(self.notes, lambda: self.notes.play(notes), now)
+        play = self.notes.offer if self._ask_first else self.notes.play
+        return self._ask(self.notes, lambda: play(notes), now)
 
     def note_recorded(self, to_partner: str | None, saved: bool, now: float) -> list[Effect]:
         """The runtime finished recording a voice note (``saved`` False: nothing said, or not stored)."""

@@ -47,6 +47,7 @@ from .clock import Clock, LocalTime, MonotonicClock, suspend_counting_clock, sus
 from .coach import Coach
 from .commands import Command, Reply, Source
 from .config import Config
+from .early_signals import take_early_stop_signal
 from .errors import SoundSystemStuck
 from .journal.note_worker import NoteWorker
 from .journal.schema import TalkSource
@@ -178,7 +179,8 @@ def _stop_reason(failure: Exception | None) -> str:
 
 
 class StopOnSignals:
-    """While active, SIGINT, SIGTERM and SIGHUP set ``stop`` (remembering which came first) instead of killing."""
+    """While active, SIGINT, SIGTERM and SIGHUP set ``stop`` (remembering which came first) instead of killing; one
+    that came before (:func:`voicecoach.early_signals.keep_early_stop_signals`) sets it at once."""
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
@@ -196,6 +198,10 @@ class StopOnSignals:
                 signum = getattr(signal, name, None)
                 if signum is not None:
                     self._saved[signum] = signal.signal(signum, self._handle)
+        early = take_early_stop_signal()
+        if early:  # stopped while it was being set up (keep_early_stop_signals): the loop ends as soon as it starts
+            self.received = self.received or early
+            self.stop.set()
         return self
 
     def __exit__(self, *exc: object) -> None:

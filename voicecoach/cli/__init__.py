@@ -236,6 +236,9 @@ def log_above(view: StatusLine) -> Iterator[None]:
 SOUND_COMMANDS = frozenset({"listen", "kiosk", "checkin", "demo", "calibrate", "say"})  # C libraries' stderr collapsed
 # speak and end without the live loop (whose StopOnSignals ends a talk cleanly): SIGTERM / SIGHUP end them as Ctrl-C
 SPEAK_AND_END = frozenset({"say", "calibrate", "demo"})
+# run the live loop (Live.serve): SIGTERM / SIGHUP while they are set up are kept, and the loop then stops at once
+# (voicecoach.early_signals)
+LIVE_COMMANDS = frozenset({"listen", "kiosk", "checkin"})
 # their standard output is the journal's own data (an export, the weekly figures) or what was heard and said in a
 # talk (listen's lines, analyze's events): "> mine.json" made by the shell with its umask is made 0600, as --out
 # and --html write theirs
@@ -427,6 +430,10 @@ def join_minus_values(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run the subcommand, turn failures into one line and an exit code."""
     if argv is None:  # a real process, never a test runner's
+        if sys.argv[1:2] and sys.argv[1] in LIVE_COMMANDS:  # the command comes first (no option takes a value)
+            from ..early_signals import keep_early_stop_signals
+
+            keep_early_stop_signals()  # before the 0.15 s of build_parser, and the second of setting up
         no_core_dumps()
         standard_streams()
         plain_where_needed()
@@ -443,6 +450,14 @@ def main(argv: list[str] | None = None) -> int:
     _stacks_on_crash()
     if argv is None and getattr(args, "command", None) in SPEAK_AND_END:
         _end_on_signals()
+    if argv is None and getattr(args, "command", None) == "checkin" and getattr(args, "to", None) is not None:
+        from ..early_signals import release_early_stop_signals
+
+        kept = release_early_stop_signals()  # an offline rehearsal into a WAV file: no live loop to stop on them,
+        _end_on_signals()  # so it ends as say does (it was killed: its prompt folder left in /tmp)
+        if kept:
+            print(f"voicecoach: stopped ({kept})", file=sys.stderr)
+            return 128 + signal.Signals[kept]
     if argv is None and getattr(args, "command", None) in PRIVATE_STDOUT:
         from .. import paths
 

@@ -114,7 +114,7 @@ def _erase(path: Path, yes: bool, config_file: Path) -> int:
     """Erase the journal and the calibration profile beside it (both personal), after one confirmation; then say
     what is kept on this device and how to remove it (before, the profile stayed without a word)."""
     from .. import app
-    from ..journal.files import JournalDiskFull, present
+    from ..journal.files import JournalDiskFull, NothingErased, present
 
     profile = app.profile_path()
     has_profile = os.path.lexists(profile)
@@ -137,10 +137,15 @@ def _erase(path: Path, yes: bool, config_file: Path) -> int:
         try:
             if journal is not None:
                 journal.erase()
-        except VoicecoachError as exc:  # the profile goes all the same: the couple typed erase for both
+        except NothingErased:  # the journal is as it was: the profile stays too, so "nothing was erased" is true
+            raise
+        except VoicecoachError as exc:  # erased, not wholly: the profile goes all the same (erase typed for both)
             problems.append(str(exc))
         if has_profile:
-            problems += _erase_profile(profile)
+            kept = _erase_profile(profile)
+            problems += kept
+            if problems and not kept:  # the journal's line alone would leave the profile's fate unsaid
+                problems.append(f"{app.PROFILE_WHAT} was erased")
         if problems:
             raise VoicecoachError("; and ".join(problems))
     where = f" The journal at {path} is empty now." if journal is not None else ""

@@ -143,19 +143,22 @@ def _config_or_say_why(args: argparse.Namespace) -> Config | None:
         again = ", then: sudo systemctl restart voicecoach" if os.environ.get("INVOCATION_ID") else \
             ", then start the kiosk again"  # INVOCATION_ID: systemd runs it as a service
         print(f"voicecoach: error: cannot start: {exc}; fix it{again}", file=sys.stderr, flush=True)
-        _wait_out_quiet_hours(args)
+        if _wait_out_quiet_hours(args):  # stopped meanwhile (systemctl stop): nothing said at night
+            return None
         said = say_bounded(SETTINGS_PROBLEM, output=args.output if args.output is not None else _raw_output(args))
         emit(f"said: {SETTINGS_PROBLEM}" if said.spoken else f"could not say it out loud: {said.reason}")
         return None
 
 
-def _wait_out_quiet_hours(args: argparse.Namespace) -> None:
+def _wait_out_quiet_hours(args: argparse.Namespace) -> bool:
     """In the quiet hours the refused file names (or the default ones), wait for their end before saying so out
     loud: a box restarted at night (a power cut, a reboot) said it at 3 in the morning. The clock is asked every
-    second, so a Pi whose clock is set at boot goes by the right time; SIGTERM ends the wait (systemctl stop)."""
+    second, so a Pi whose clock is set at boot goes by the right time; SIGTERM or SIGHUP ends the wait (systemctl
+    stop: True, and nothing is said)."""
     from ..clock import MonotonicClock
     from ..config import KioskSettings
     from ..kiosk import RitualScheduler
+    from ..early_signals import early_stop_signal
 
     kiosk, default = _raw_table(args, "kiosk"), KioskSettings()
     start, end = (kiosk.get(key, getattr(default, key)) for key in ("quiet_start", "quiet_end"))
@@ -169,13 +172,14 @@ def _wait_out_quiet_hours(args: argparse.Namespace) -> None:
     try:
         now = _now_function(args, clock)
     except InputError:  # a bad --pretend-time: the settings file's error is the one to report
-        return
+        return bool(early_stop_signal())
     if not scheduler.in_quiet_hours(now()):
-        return
+        return bool(early_stop_signal())
     emit(f"quiet hours now ({scheduler.describe().removeprefix('no rituals scheduled, ')}): it says so out loud "
          "when they end")
-    while scheduler.in_quiet_hours(now()):
-        clock.sleep(1.0)
+    while scheduler.in_quiet_hours(now()) and not early_stop_signal():
+        clock.sleep(1.0)  # a signal is seen within a second
+    return bool(early_stop_signal())
 
 
 def _raw_table(args: argparse.Namespace, name: str) -> dict:

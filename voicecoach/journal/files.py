@@ -50,6 +50,12 @@ class JournalDiskFull(JournalUnavailable):
         self.why = why
 
 
+class NothingErased(JournalUnavailable):
+    """An erase failed before it deleted anything (its deletes were rolled back: a full disk, the journal locked by
+    another program): the journal is as it was, and what was to go with it (the voice profile) must stay too, so
+    that "nothing was erased" stays true. The message names the reason, says nothing was erased, and the fix."""
+
+
 # what a live talk or check-in adds to the reason: it goes on, unrecorded (said by export, report and erase too,
 # where it read oddly: they record nothing; :func:`offline_use` takes it off there)
 NOT_RECORDED = " - talks are not recorded until then"

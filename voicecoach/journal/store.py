@@ -24,8 +24,8 @@ from .. import paths
 from ..errors import VoicecoachError
 from ..events import Event
 from ..records import Answer, PauseEnd
-from .files import (JournalDiskFull, JournalUnavailable, _not_a_file, _owner_only, _private_file, _probe,
-                    _read_only_connection, _refused, _unavailable, default_path, file_identity)
+from .files import (NOT_RECORDED, JournalDiskFull, JournalUnavailable, NothingErased, _not_a_file, _owner_only,
+                    _private_file, _probe, _read_only_connection, _refused, _unavailable, default_path, file_identity)
 from .follow import FollowsPath
 from .report_rows import JournalReportRows
 from .schema import CURRENT_VERSION, MIGRATIONS, TABLES, TalkFigures, TalkSource
@@ -37,7 +37,7 @@ SOURCES = tuple(s.value for s in TalkSource)
 _LABEL_KEYS = frozenset({"type", "speaker", "over", "reason", "name", "source"})
 CHUNK_ROWS = 500  # rows read at a time by the readers of a whole table (export, report)
 # what an erase on a full disk says (after "the disk it is on is full (why); "): the state things are in, the fix
-ERASE_AGAIN_NOTHING = "nothing in the journal was erased; free some space there and run the erase again"
+ERASE_AGAIN_NOTHING = "nothing was erased; free some space there and run the erase again"
 ERASE_AGAIN_COMPACT = ("every entry was erased, but their old bytes stay in the file until it is compacted; free "
                        "some space there and run the erase again")
 
@@ -449,6 +449,9 @@ class Journal(FollowsPath):
     def erase(self, wait_s: float = 10.0) -> None:
         """Delete every row and every voice note, then VACUUM and checkpoint so nothing lingers in the file or its WAL.
 
+        Raises :class:`NothingErased` when it failed before deleting anything (the caller then keeps what it would
+        have erased with the journal); any other :class:`JournalUnavailable` comes after the rows were deleted.
+
         Another connection reading the journal (an old snapshot: the kiosk, a report) keeps the deleted rows' pages
         in the file until it lets go; the checkpoint waits up to ``wait_s`` for it, then raises
         :class:`JournalBusy` (the rows are gone from the journal, their bytes not yet from the disk)."""
@@ -466,7 +469,9 @@ class Journal(FollowsPath):
                 for table in reversed(TABLES):
                     conn.execute(f"DELETE FROM {table}")
         except JournalDiskFull as full:  # the deletes were rolled back: everything is as it was
-            raise JournalDiskFull(self.path, full.why, ERASE_AGAIN_NOTHING) from None
+            raise NothingErased(str(JournalDiskFull(self.path, full.why, ERASE_AGAIN_NOTHING))) from None
+        except JournalUnavailable as exc:  # locked by another program, an I/O error: rolled back as well
+            raise NothingErased(f"{str(exc).replace(NOT_RECORDED, '')}; nothing was erased") from None
         remove_all(self.notes_dir)  # only voicecoach's own note files, in its own marked folder
         for note in earlier:
             self._remove_note(note)

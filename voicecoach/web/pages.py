@@ -261,15 +261,22 @@ def journal_erase() -> Any:
     if request.form.get("confirm", "").strip().lower() != "erase":
         flash("Nothing was erased: type the word erase in the box to confirm.", "warn")
         return redirect(url_for("pages.journal"))
+    from ..journal.files import NothingErased
+
     journal = context().journal.get()
     problems = []
     if journal is not None:
         try:
             journal.erase()
+        except NothingErased as exc:  # the journal is as it was: the voice profile stays with it
+            flash(f"Could not erase: {exc}.", "warn")
+            return redirect(url_for("pages.journal"))
         except VoicecoachError as exc:
             problems.append(f"Could not erase: {exc}.")
     try:
         profile = app_parts.erase_profile()  # personal data beside the journal: it goes with the same "erase"
+        if profile and problems:  # the journal's line alone would leave the profile's fate unsaid
+            problems.append(f"{app_parts.PROFILE_WHAT.capitalize()} was erased.")
     except (OSError, ValueError) as exc:
         problems.append(f"{app_parts.PROFILE_WHAT.capitalize()} could not be deleted "
                         f"({getattr(exc, 'strerror', None) or exc}): delete {app_parts.profile_path()} by hand.")
