@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ def journal_state(data: Path) -> str:
         conn.close()
 
 
-def run(command: str, at_s: float) -> dict[str, object]:
+def run(command: str, at_s: float) -> dict[str, Any]:
     """One start of ``voicecoach COMMAND``, SIGTERM ``at_s`` seconds after it."""
     with tempfile.TemporaryDirectory() as folder:
         config, data = Path(folder, "config"), Path(folder, "data")
