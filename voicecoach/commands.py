@@ -86,13 +86,15 @@ class Hearing:
     are what the question asked for (plus the commands heard at any time). With no window open, ``commands`` are
     those heard at any time and ``strict`` those heard only when said on their own, a final transcript that is the
     phrase and nothing else (the live loop's router puts every command there then: the commands heard at any time,
-    and e.g. "next" during a turn).
+    and e.g. "next" during a turn). ``decoys``: commands whose phrases are in the recognizer's grammar but never
+    acted on, so that talk has more words to fall on than the few that act.
     """
 
     window: int
     commands: frozenset[Command]
     options: tuple[str, ...] = ()
     strict: frozenset[Command] = frozenset()
+    decoys: frozenset[Command] = frozenset()
 
     @property
     def listening(self) -> bool:

@@ -118,6 +118,7 @@ class CommandListener:
         self.model_path: Path | None = find_model(self.settings, self.pack.model)
         self.recognizer: VoskRecognizer | None = None
         self.hearing: Hearing = EVERYTHING
+        self._phrases = tuple(self.decoder.pack.phrases())  # the recognizer's grammar
         self._load_lock = threading.Lock()
         self._warned = False
         self._idle = False
@@ -158,6 +159,8 @@ class CommandListener:
             return
         self.hearing = hearing
         self.decoder.pack = self.pack.restricted(hearing.commands | hearing.strict, hearing.options)
+        decoys = self.pack.restricted(hearing.decoys).phrases() if hearing.decoys else []
+        self._phrases = tuple(dict.fromkeys([*self.decoder.pack.phrases(), *decoys]))  # heard; decoys never act
         self.reset()
 
     def process(self, frame: Frame) -> list[Heard]:
@@ -166,7 +169,7 @@ class CommandListener:
         recognizer = self.recognizer
         if recognizer is None:
             return heard
-        phrases = tuple(self.decoder.pack.phrases())
+        phrases = self._phrases
         if phrases != self._grammar_applied:
             self._idle = not recognizer.set_phrases(phrases) if phrases else True
             self._grammar_applied = phrases
