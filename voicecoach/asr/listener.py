@@ -180,8 +180,7 @@ class CommandListener:
             recognizer.reset()
             self.decoder.reset()
         self._next_sample = frame.end_sample
-        strict = () if self.hearing.listening else self.hearing.strict
-        return heard + self.decoder.update(recognizer.process(frame), frame.end_s, strict)
+        return heard + self.decoder.update(recognizer.process(frame), frame.end_s, self.hearing.strict)
 
     def finish(self, t: float) -> list[Heard]:
         """End of the stream (e.g. a WAV file): the last utterance's command, if any."""
