@@ -9,6 +9,7 @@
 - ``corpus``: Path of ../shared/data (or $VOICECOACH_CORPUS); skips when absent. Tests using it are marked ``corpus``.
 - ``tmp_home``: VOICECOACH_CONFIG_DIR / VOICECOACH_DATA_DIR set to fresh temp folders (in os.environ too).
 - ``run_cli``: run ``.venv/bin/voicecoach ARGS`` as a subprocess; returns CompletedProcess (text).
+- ``no_leaked_threads`` (autouse): a test that leaves a thread running fails, naming it (see the fixture).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +43,63 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.audio)
         if "corpus" in names:
             item.add_marker(pytest.mark.corpus)
+
+
+# --- threads a test leaves behind ---------------------------------------------------------------------------------
+
+THREAD_JOIN_BUDGET_S = 2.0  # for all the test's threads together, not per thread
+THREAD_LEAKS_FILE = "VOICECOACH_THREAD_LEAKS"  # set to a path: leaks are appended there instead of failing tests
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves a thread (daemon or not) running: one started during the test and still alive after
+    its teardown and a short join. A leaked worker lives on into later tests and logs there (a hooks worker's
+    keep-alive ping failed an unrelated test's log capture minutes later, in CI only). Function fixtures the test
+    uses are torn down before this check (autouse fixtures are set up first, so torn down last)."""
+    before = set(threading.enumerate())  # the objects themselves (by identity): an id could be reused
+    yield
+    started = [t for t in threading.enumerate()
+               if t not in before and t is not threading.current_thread() and not _lifelong(t)]
+    if not started:
+        return
+    deadline = time.monotonic() + THREAD_JOIN_BUDGET_S
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [t for t in started if t.is_alive()]
+    if not alive:
+        return
+    frames = sys._current_frames()
+    described = [_describe_thread(t, frames.get(t.ident or -1)) for t in alive]
+    report = os.environ.get(THREAD_LEAKS_FILE)
+    if report:
+        with open(report, "a", encoding="utf-8") as out:
+            out.writelines(f"{request.node.nodeid}\t{line.splitlines()[0]}\n" for line in described)
+        return
+    pytest.fail(f"{len(alive)} thread(s) started by this test still running {THREAD_JOIN_BUDGET_S:g} s after it "
+                "ended (close what the test opens: with / finally / a fixture's teardown; a product object whose "
+                "close() leaves its thread running is a product bug):\n" + "\n".join(described), pytrace=False)
+
+
+def _lifelong(thread: threading.Thread) -> bool:
+    """A thread that lives for the whole process by design, started by whichever test needs it first. The only one:
+    the shared pyttsx3 worker ('voicecoach-tts-N') of :func:`voicecoach.speech.engines.shared_worker`. Its engine is
+    never destroyed (pyttsx3's espeak driver clears the process-wide callback when an engine is collected, which
+    hung the live one), so one worker per engine factory serves every Speaker until the process ends. A retired
+    worker (one given up on after a time-out) is not exempt: it should end."""
+    engines = sys.modules.get("voicecoach.speech.engines")
+    return engines is not None and any(w._thread is thread for w in list(engines._WORKERS.values()))
+
+
+def _describe_thread(thread: threading.Thread, frame: Any) -> str:
+    """The thread's name, daemon flag and where it is now (its innermost frames)."""
+    target = getattr(thread, "_target", None)  # CPython's; gone once run() returns
+    head = f"- {thread.name!r} ({'daemon' if thread.daemon else 'non-daemon'}"
+    head += f", running {getattr(target, '__qualname__', target)})" if target is not None else ")"
+    if frame is None:
+        return head
+    stack = [f for f in traceback.extract_stack(frame) if not f.name.startswith("_bootstrap")][-3:]
+    return head + " at " + " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack))
 
 
 # --- sound server ------------------------------------------------------------------------------------------------

@@ -216,6 +216,34 @@ def test_a_page_that_cannot_listen_at_start_is_tried_again_until_it_serves(tmp_h
         live.close()
 
 
+def test_a_page_that_cannot_listen_leaves_no_thread_behind(tmp_home) -> None:
+    """waitress starts its request threads before it binds: every failed try (one each 30 s while the port is held)
+    left two of them running until the kiosk ended."""
+    import socket
+    import threading
+    from datetime import datetime
+
+    from voicecoach.home import PAGE_RETRY_S
+
+    before = set(threading.enumerate())
+    clock = FakeClock()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        live, home = _kiosk_with_page(tmp_home, clock=clock, local_now=datetime.now, address="127.0.0.1",
+                                      port=holder.getsockname()[1])
+        try:
+            for _ in range(3):
+                clock.advance(PAGE_RETRY_S)
+                live.session.tick()
+            assert home.server is None
+            left = [t.name for t in threading.enumerate() if t not in before and t.name.startswith("waitress")]
+            assert left == [], left
+        finally:
+            home.close()
+            live.close()
+
+
 def test_a_pairing_code_that_cannot_be_stored_is_said_and_the_kiosk_goes_on(tmp_home, caplog) -> None:
     """Asked for a pairing code with a data folder where it cannot be written (read-only, full; here a folder
     where the code's file goes): the OSError escaped the loop's tick (the kiosk logged a traceback, "the live loop

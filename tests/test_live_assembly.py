@@ -173,6 +173,34 @@ def test_a_stuck_sound_system_ends_even_the_kiosk_with_the_talk_stored(build, mo
     assert talks == []  # no audio ever came: closed, and not left in the journal as a talk
 
 
+def test_a_stop_while_waiting_for_the_microphone_ends_without_a_rescan_first(build, monkeypatch):
+    """SIGTERM (the stop) to a kiosk waiting for a microphone: the loop ends at once. It re-scanned PortAudio first,
+    up to 5 s more (``REINIT_TIMEOUT_S``), and the re-scan's import of sounddevice on the loop's own thread could
+    wait without end behind a first import that hung."""
+    import dataclasses
+
+    from voicecoach.audio import device
+    from voicecoach.errors import DeviceError
+
+    rescans: list[bool] = []  # for each re-scan: was the stop already set?
+    live = build(LiveSpec(TalkSource.KIOSK, commands=False, resilient=True, wait_for_device=True,
+                          finish_speech_s=0.0))
+    monkeypatch.setattr(device, "reinitialize", lambda: rescans.append(live.stop.is_set()))
+    live.config = dataclasses.replace(live.config, audio=dataclasses.replace(live.config.audio, reopen_s=0.3))
+
+    def no_microphone(position):
+        raise DeviceError("no input device found")
+
+    stopper = threading.Timer(1.0, live.stop.set)  # during the fourth wait (0.3 s each)
+    stopper.start()
+    try:
+        live.serve(no_microphone)
+    finally:
+        stopper.cancel()
+        stopper.join()
+    assert rescans and True not in rescans, rescans
+
+
 def test_a_talk_in_which_no_audio_was_heard_is_not_stored_or_counted(build, tmp_path):
     """listen left waiting for a microphone that never came (or stopped before any audio arrived) was stored as a
     talk: the report counted it, and its wall time as minutes together."""

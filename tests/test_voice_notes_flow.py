@@ -147,7 +147,9 @@ class LiveNotes:
         assert done(), self.said
 
     def close(self) -> None:
-        """Close the speaker and the journal."""
+        """End the talk as the loop does at the end (its journal writer and notes threads stop: they ran on into
+        later tests), then close the speaker and the journal (both already closed by it; safe twice)."""
+        self.live.close()
         self.speaker.close()
         self.journal.close()
 

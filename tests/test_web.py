@@ -623,16 +623,19 @@ def test_long_silences_are_shortened_and_speech_is_kept() -> None:
 
 
 def test_a_rehearsal_is_a_wav_of_the_scripts_prompts(home) -> None:
-    app, _, _ = make_app(home)
+    app, ctx, _ = make_app(home)
     client = app.test_client()
-    resp = client.get("/rituals/rehearsal/weather.wav")
-    assert resp.status_code == 200 and resp.mimetype == "audio/wav"
-    with wave.open(io.BytesIO(resp.data)) as w:
-        seconds = w.getnframes() / w.getframerate()
-    assert 10 < seconds < 300  # a 5-minute ritual, its talking time shortened
-    assert client.get("/rituals/rehearsal/no-such-script.wav").status_code == 404
-    page = client.get("/rituals").get_data(as_text=True)
-    assert 'href="/rituals/rehearsal/nightly.wav"' in page
+    try:
+        resp = client.get("/rituals/rehearsal/weather.wav")
+        assert resp.status_code == 200 and resp.mimetype == "audio/wav"
+        with wave.open(io.BytesIO(resp.data)) as w:
+            seconds = w.getnframes() / w.getframerate()
+        assert 10 < seconds < 300  # a 5-minute ritual, its talking time shortened
+        assert client.get("/rituals/rehearsal/no-such-script.wav").status_code == 404
+        page = client.get("/rituals").get_data(as_text=True)
+        assert 'href="/rituals/rehearsal/nightly.wav"' in page
+    finally:
+        ctx.rehearsals.close()  # its rendering voice's thread (the page's server closes it: WebServer.close)
 
 
 def test_a_broken_script_is_warned_about_once_per_version_not_on_every_rehearsal(tmp_home, caplog) -> None:

@@ -1,5 +1,5 @@
 """SIGTERM and SIGHUP that come while a live command is still being set up (its speaker, journal and prompts), kept
-until its loop can stop on them (:class:`voicecoach.runtime_live.StopOnSignals`).
+until its loop can stop on them (:class:`voicecoach.stop_signals.StopOnSignals`).
 
 Before, one in the first second of ``listen`` or ``kiosk`` (longer on a Pi) killed the process: no line, exit 143
 (so systemd's stop of the kiosk was not a clean exit 0), its prompt folder ``/tmp/voicecoach-tts-<pid>-*`` left

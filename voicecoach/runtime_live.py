@@ -34,12 +34,10 @@ unless noted:
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from .audio.frames import Frame, FrameSource
@@ -47,7 +45,6 @@ from .clock import Clock, LocalTime, MonotonicClock, suspend_counting_clock, sus
 from .coach import Coach
 from .commands import Command, Reply, Source
 from .config import Config
-from .early_signals import take_early_stop_signal
 from .errors import SoundSystemStuck
 from .journal.note_worker import NoteWorker
 from .journal.schema import TalkSource
@@ -58,6 +55,7 @@ from .notices import Health, Notice, Observer, Part, TalkEnded, TalkStarted
 from .router import Router
 from .runtime import NoteStore, Session, Voice
 from .runtime_loop import PacedSource, run_loop
+from .stop_signals import StopOnSignals
 
 if TYPE_CHECKING:
     from .asr.listener import CommandListener
@@ -70,7 +68,6 @@ log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 5.0  # give up waiting for a hung speech engine on the way out
 JOURNAL_LOOK_S = 1.0  # how often the loop looks whether the journal file at its path is still the one open
-STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 def _prepare_in_background(speaker: Voice, texts: list[str]) -> None:
@@ -176,38 +173,6 @@ def _stop_reason(failure: Exception | None) -> str:
     if isinstance(failure, SoundSystemStuck):
         return "the sound system stopped answering"
     return f"an error ({failure})"
-
-
-class StopOnSignals:
-    """While active, SIGINT, SIGTERM and SIGHUP set ``stop`` (remembering which came first) instead of killing; one
-    that came before (:func:`voicecoach.early_signals.keep_early_stop_signals`) sets it at once."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
-        self.received = ""
-        self._saved: dict[int, Any] = {}
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        if not self.received:
-            self.received = signal.Signals(signum).name
-        self.stop.set()
-
-    def __enter__(self) -> "StopOnSignals":
-        if threading.current_thread() is threading.main_thread():
-            for name in STOP_SIGNALS:
-                signum = getattr(signal, name, None)
-                if signum is not None:
-                    self._saved[signum] = signal.signal(signum, self._handle)
-        early = take_early_stop_signal()
-        if early:  # stopped while it was being set up (keep_early_stop_signals): the loop ends as soon as it starts
-            self.received = self.received or early
-            self.stop.set()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._saved.items():
-            signal.signal(signum, handler)
-        self._saved.clear()
 
 
 class Live:

@@ -56,7 +56,8 @@ def run_loop(session: Session, open_source: Callable[[int], FrameSource], stop: 
                 tell(MicWaiting(str(exc)))
                 waiting = True
             _wait(session, stop, reopen_s)
-            reinitialize()
+            if not stop.is_set():  # a stop while waiting ends at once, not after a re-scan (up to 5 s)
+                reinitialize()
             continue
         waiting, stuck_since = False, None
         device = getattr(source, "device", None)
@@ -80,7 +81,8 @@ def run_loop(session: Session, open_source: Callable[[int], FrameSource], stop: 
             source.close()
         if not stop.is_set():
             _wait(session, stop, reopen_s)
-            reinitialize()
+            if not stop.is_set():
+                reinitialize()
 
 
 def _check_stuck(since: float | None, busy: tuple[str, ...]) -> float | None:

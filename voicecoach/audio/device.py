@@ -198,17 +198,23 @@ def _keep_loaded() -> None:
 
 def reinitialize() -> None:
     """Make PortAudio rescan devices (after a device was unplugged or the sound server restarted)."""
-    sd = sounddevice()
 
     def rescan() -> None:
         global _generation
+        # imported here, on the bounded thread: a first import initialises PortAudio, and while an import left
+        # behind (one that hung) still runs, importing on the caller's thread waited for it without end
+        sd = sounddevice()
         _generation += 1  # every stream open until now is ended by the terminate below
         sd._terminate()
         sd._initialize()
 
     try:
         call_bounded(rescan, "re-scan the sound devices", REINIT_TIMEOUT_S)
-    except Exception as exc:  # noqa: BLE001 - PortAudio raises various errors here; PortAudioHung is logged
+    except PortAudioHung as exc:  # logged by call_bounded
+        log.debug("PortAudio reinitialise failed: %s", exc)
+    except DeviceError:
+        raise  # no PortAudio library at all (sounddevice's import): the caller says so, as before
+    except Exception as exc:  # noqa: BLE001 - PortAudio raises various errors here
         log.debug("PortAudio reinitialise failed: %s", exc)
 
 

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from ..demo import build_conversation, demo_answers, describe
     from ..journal.schema import TalkSource
     from ..rehearse import ScriptedAnswers
-    from ..runtime_live import Live, LiveSpec, StopOnSignals
+    from ..runtime_live import Live, LiveSpec
+    from ..stop_signals import StopOnSignals
     from ..runtime_loop import PacedSource
     from ..sources import ArraySource
 

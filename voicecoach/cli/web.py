@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -92,13 +91,13 @@ def _serve(args: argparse.Namespace, config, settings) -> int:  # noqa: ANN001 -
                                          None, local_now=local_now, settings=settings))
     except OSError as exc:
         raise VoicecoachError(cannot_serve(exc, settings.address, settings.port, "--port or [web] port")) from None
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: was exit 129 without a word
-        signal.signal(sig, lambda *_: stop.set())
+    from ..stop_signals import StopOnSignals
     from ..web.runtime import where
 
-    print(f"voicecoach: the page is at {where(settings.address, server.port)}"
-          + (" (pairing needed: voicecoach web --pair)" if settings.needs_pairing else ""), flush=True)
-    server.serve_forever(stop)
+    stop = threading.Event()
+    with StopOnSignals(stop):  # SIGINT, SIGTERM and SIGHUP (was exit 129 without a word) end it with its line
+        print(f"voicecoach: the page is at {where(settings.address, server.port)}"
+              + (" (pairing needed: voicecoach web --pair)" if settings.needs_pairing else ""), flush=True)
+        server.serve_forever(stop)
     print("voicecoach: page stopped", flush=True)
     return 0

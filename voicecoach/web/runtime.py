@@ -51,15 +51,27 @@ class WebServer:
     """The page, served by waitress on its own thread."""
 
     def __init__(self, ctx: WebContext) -> None:
+        """Listen on ``[web] address:port`` (OSError when it cannot: then nothing is left running)."""
         from waitress import create_server
+        from waitress.task import ThreadedTaskDispatcher
 
         self.ctx = ctx
         s = ctx.settings
         self.app = create_app(ctx)
-        self.server = create_server(self.app, host=s.address, port=s.port, threads=WORKER_THREADS,
-                                    max_request_body_size=s.max_body_kb * 1024, channel_timeout=IDLE_CONNECTION_S,
-                                    connection_limit=32, ident="voicecoach", clear_untrusted_proxy_headers=True,
-                                    expose_tracebacks=False)
+        # waitress starts its worker threads before it binds, and a failed bind left them running for good: 2 more
+        # threads on every try of a kiosk whose port was held (it tries every 30 s). Its dispatcher is made here
+        # (waitress's own parameter for that) so that a failed listen stops them again.
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(WORKER_THREADS)
+        try:
+            self.server = create_server(self.app, host=s.address, port=s.port, threads=WORKER_THREADS,
+                                        max_request_body_size=s.max_body_kb * 1024,
+                                        channel_timeout=IDLE_CONNECTION_S, connection_limit=32, ident="voicecoach",
+                                        clear_untrusted_proxy_headers=True, expose_tracebacks=False,
+                                        _dispatcher=dispatcher)
+        except BaseException:
+            dispatcher.shutdown(cancel_pending=True, timeout=2)
+            raise
         self.port = int(self.server.effective_port)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="voicecoach-web", daemon=True)
