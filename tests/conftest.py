@@ -35,6 +35,19 @@ REPO = Path(__file__).resolve().parent.parent
 _PULSE_VARS = ("XDG_RUNTIME_DIR", "PULSE_SERVER", "XDG_CONFIG_HOME")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop signals the suite was started ignoring (``nohup`` ignores SIGHUP; a background job of a shell without job
+    control ignores SIGINT) go back to their defaults, so the programs the tests start (which inherit an ignored
+    signal) end on the signals the tests send them: under ``nohup`` the SIGHUP cases of ``journal erase`` and
+    ``demo`` waited 30-60 s for nothing and failed."""
+    import signal
+
+    for name, default in (("SIGHUP", signal.SIG_DFL), ("SIGINT", signal.default_int_handler),
+                          ("SIGTERM", signal.SIG_DFL)):
+        if signal.getsignal(getattr(signal, name)) is signal.SIG_IGN:
+            signal.signal(getattr(signal, name), default)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark tests by the resources their fixtures need, so ``-m 'not audio'`` works."""
     for item in items:
