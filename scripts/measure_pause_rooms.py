@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print, per noise level, how many phrases were heard and the median and 90th-percentile latency."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--answer", action="store_true",
-                        help='"네" and "좋아요" (yes) at the coach\'s open question, not the pause between questions')
+                        help='"네" and "좋아요" (yes) at the coach\'s open question, not the pause')
     args = parser.parse_args(argv)
     listener = CommandListener(CommandSettings(language="ko"))
     if not listener.load():

@@ -85,8 +85,9 @@ class Hearing:
     ``window`` numbers the open answer window (0: none is open); while one is open ``commands`` and ``options``
     are what the question asked for (plus the commands heard at any time). With no window open, ``commands`` are
     those heard at any time. ``strict``: those heard only when said on their own, a final transcript that is the
-    phrase and nothing else (the live loop's router puts every command there but "not now" at a question). ``decoys``: commands whose phrases are in the recognizer's grammar but never
-    acted on, so that talk has more words to fall on than the few that act.
+    phrase and nothing else (the live loop's router puts every command there but "not now" at a question).
+    ``decoys``: commands whose phrases are in the recognizer's grammar but never acted on, so that talk has more
+    words to fall on than the few that act.
     """
 
     window: int
