@@ -255,6 +255,25 @@ def stored_replay(wav: Path, env: dict[str, str], *options: str, timeout: float 
                           capture_output=True, text=True, timeout=timeout, cwd=REPO, stdin=subprocess.DEVNULL)
 
 
+def signal_once_speaking(proc: subprocess.Popen, signum: int, timeout_s: float = 30) -> tuple[str, str]:
+    """Send ``signum`` to ``proc`` once its prompt folder (``voicecoach-tts-<pid>-*`` in the temp folder) exists,
+    i.e. while it sets up or renders its voice; its (stdout, stderr) when it has ended (killed if it has not)."""
+    import tempfile
+
+    try:
+        deadline = time.monotonic() + timeout_s
+        folders = f"voicecoach-tts-{proc.pid}-*"
+        while not list(Path(tempfile.gettempdir()).glob(folders)):
+            assert proc.poll() is None and time.monotonic() < deadline, "no prompt folder was made"
+            time.sleep(0.005)
+        proc.send_signal(signum)
+        return proc.communicate(timeout=timeout_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def journal_rows(home: Home, table: str) -> list[dict]:
     """Every row of ``table`` in ``home``'s journal, as dicts (read after the program has ended)."""
     db = sqlite3.connect(home.data_dir / "journal.sqlite3")

@@ -92,26 +92,15 @@ def test_sigterm_while_it_is_being_set_up_stops_it_cleanly(env, tmp_home, comman
     import tempfile
     from pathlib import Path
 
-    from conftest import REPO
+    from conftest import REPO, signal_once_speaking
 
     args = [sys.executable, "-m", "voicecoach", command] + (["--no-ui"] if command == "listen" else [])
     proc = subprocess.Popen(args, env={**env, "PYTHONPATH": str(REPO)}, cwd=REPO, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        folders = f"voicecoach-tts-{proc.pid}-*"
-        while not list(Path(tempfile.gettempdir()).glob(folders)):
-            assert proc.poll() is None and time.monotonic() < deadline, "no prompt folder was made"
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    out, err = signal_once_speaking(proc, signal.SIGTERM)
     assert proc.returncode == 0, (proc.returncode, out, err)
     assert "Traceback" not in err and "Traceback" not in out
-    assert not list(Path(tempfile.gettempdir()).glob(folders))
+    assert not list(Path(tempfile.gettempdir()).glob(f"voicecoach-tts-{proc.pid}-*"))
     if command == "kiosk":
         lines = [line for line in out.splitlines() if line.startswith("voicecoach: ")]
         assert lines[-2:] == ["voicecoach: stopping (SIGTERM)", "voicecoach: stopped"], out

@@ -164,24 +164,13 @@ def test_sigterm_during_an_offline_check_in_rehearsal_ends_it_as_for_say(tmp_hom
     import tempfile
     from pathlib import Path
 
-    from conftest import REPO
+    from conftest import REPO, signal_once_speaking
 
     out = tmp_path / "rehearsal.wav"
     proc = subprocess.Popen([sys.executable, "-m", "voicecoach", "checkin", "nightly", "--answers", "yes",
                              "--to", str(out)], env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        folders = f"voicecoach-tts-{proc.pid}-*"
-        deadline = time.monotonic() + 30
-        while not list(Path(tempfile.gettempdir()).glob(folders)):
-            assert proc.poll() is None and time.monotonic() < deadline, "no prompt folder was made"
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    _, err = signal_once_speaking(proc, signal.SIGTERM)
     assert proc.returncode == 143 and err.strip().splitlines()[-1] == "voicecoach: stopped (SIGTERM)", err
     assert "Traceback" not in err and not out.exists()
-    assert not list(Path(tempfile.gettempdir()).glob(folders))
+    assert not list(Path(tempfile.gettempdir()).glob(f"voicecoach-tts-{proc.pid}-*"))
