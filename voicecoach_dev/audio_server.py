@@ -63,6 +63,13 @@ class Recording:
         self.proc = proc
         self.path = path
 
+    def so_far(self) -> NDArray[np.int16]:
+        """What has been recorded until now, the recording going on."""
+        if not self.path.exists():
+            return np.zeros(0, np.int16)
+        raw = self.path.read_bytes()
+        return np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype="<i2").astype(np.int16)
+
     def stop(self) -> NDArray[np.int16]:
         """Stop recording and return everything recorded so far."""
         if self.proc.poll() is None:
@@ -72,10 +79,7 @@ class Recording:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if not self.path.exists():
-            return np.zeros(0, np.int16)
-        raw = self.path.read_bytes()
-        return np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype="<i2").astype(np.int16)
+        return self.so_far()
 
 
 class VirtualAudio:
