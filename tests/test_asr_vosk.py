@@ -241,6 +241,39 @@ def test_talk_over_an_open_question_is_no_answer_but_a_refusal_is(ko_model):
     assert heard_in(listener, hearing, "네", 170) == [Command.YES]
 
 
+@pytest.mark.parametrize("speed", [150, 170])
+def test_a_choice_inside_talk_over_an_open_choice_picks_nothing(ko_model, speed):
+    """A check-in's own choices ("지금 / 내일": now / tomorrow) were acted on from a partial transcript: the first word
+    of "지금 그 얘기를 또 하자는 거야" ("now you want to talk about that again?") picked "now", which takes a couple
+    back to the topic unasked, and talk over an open choice picked one in 8 of 97 8-second windows of the corpus's
+    readers (0 now: ``scripts/measure_false_commands.py --choice``). A choice now counts only said on its own."""
+    import dataclasses
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from measure_false_commands import choice_hearing
+
+    listener = CommandListener(CommandSettings(language="ko"))
+    listener.load()
+    hearing = choice_hearing()
+    assert hearing.options and hearing.strict_options
+    before = dataclasses.replace(hearing, strict_options=False)
+
+    def heard(hearing: Hearing, first: str, rest: str) -> list[Reply]:
+        """The first word said on its own by espeak-ng (its silence around a word, no more), then the rest."""
+        audio = np.concatenate([np.zeros(R // 2, np.int16), say(first, speed), say(rest, speed),
+                                np.zeros(3 * R // 2, np.int16)])
+        listener.expect(hearing)
+        listener.reset()
+        found = [c for f in frames_from_array(audio, 30) for c in listener.process(f)]
+        return [c.reply for c in found + listener.finish(len(audio) / R)]
+
+    for first, rest in (("지금", "그 얘기를 또 하자는 거야"), ("내일", "말고 그냥 지금 끝내자"), ("지금", "당장은 모르겠어")):
+        assert [r for r in heard(before, first, rest) if isinstance(r, Option)], rest  # before: a choice
+        assert heard(hearing, first, rest) == [], rest
+    assert heard_in(listener, hearing, "내일", 170) == [Option("내일")]  # said on its own, it picks
+
+
 @pytest.mark.parametrize("hearing", [anytime_hearing(KIOSK_ANYTIME), Hearing(1, frozenset(CHECKIN_QUESTION))],
                          ids=["anytime-with-notes", "check-in-question"])
 def test_every_korean_pause_phrase_is_heard_as_the_pause_at_three_speeds(ko_model, hearing):

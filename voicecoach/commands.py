@@ -86,6 +86,7 @@ class Hearing:
     are what the question asked for (plus the commands heard at any time). With no window open, ``commands`` are
     those heard at any time. ``strict``: those heard only when said on their own, a final transcript that is the
     phrase and nothing else (the live loop's router puts every command there but "not now" at a question).
+    ``strict_options``: the question's own choices, too, count only said on its own.
     ``decoys``: commands whose phrases are in the recognizer's grammar but never acted on, so that talk has more
     words to fall on than the few that act.
     """
@@ -95,6 +96,7 @@ class Hearing:
     options: tuple[str, ...] = ()
     strict: frozenset[Command] = frozenset()
     decoys: frozenset[Command] = frozenset()
+    strict_options: bool = False
 
     @property
     def listening(self) -> bool:

@@ -308,8 +308,10 @@ class Router:
             # an answer, too, counts only said on its own, but "not now" at once: talk going on over an open
             # question was heard as "yes" or "pause" (the pause started unasked) in 48 of 97 8-second windows of
             # the corpus's readers, said on its own in 7 (scripts/measure_false_commands.py --question)
+            # A check-in's own choices too: talk over "Now, or tomorrow?" picked one in 8 of 97 windows
+            # (scripts/measure_false_commands.py --choice), and "now" takes the couple back to the topic unasked
             heard = window.listen.commands | self.anytime
-            return Hearing(window.serial, heard, window.listen.options, heard - AT_ONCE)
+            return Hearing(window.serial, heard, window.listen.options, heard - AT_ONCE, strict_options=True)
         if self.runner is not None:
             strict = TURN_COMMANDS
         elif self.coach.mode is Mode.PAUSING:

@@ -108,6 +108,10 @@ class LanguagePack:
             text = text.replace(spoken, instead)
         return text
 
+    def option_replies(self) -> frozenset[Option]:
+        """The question's own choices (:attr:`options`) as the replies they are heard as."""
+        return frozenset(r for r in self._index.values() if isinstance(r, Option))
+
     def missing(self, commands: frozenset[Command]) -> list[Command]:
         """Those of ``commands`` this pack has no phrase for, in registry order."""
         return [c for c in Command if c in commands and not self.commands.get(c)]

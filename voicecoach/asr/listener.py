@@ -69,11 +69,12 @@ class CommandDecoder:
         return None if self.pack.could_grow_into_other(text, command) else command
 
     def update(self, transcripts: Iterable[Transcript], now: float,
-               strict: Collection[Command] = ()) -> list[Heard]:
+               strict: Collection[Reply] = ()) -> list[Heard]:
         """Take this frame's transcripts at audio time ``now``; returns what was heard (of the pack's phrases).
 
-        Commands in ``strict`` count only from a final transcript that is the command phrase and nothing else
-        (so "next" said alone ends a turn, but "the next day" inside a partner's story does not).
+        Replies in ``strict`` (commands, a question's choices) count only from a final transcript that is the
+        phrase and nothing else (so "next" said alone ends a turn, but "the next day" inside a partner's story
+        does not).
         """
         out: list[Heard] = []
 
@@ -118,6 +119,7 @@ class CommandListener:
         self.model_path: Path | None = find_model(self.settings, self.pack.model)
         self.recognizer: VoskRecognizer | None = None
         self.hearing: Hearing = EVERYTHING
+        self._strict: frozenset[Reply] = frozenset()  # what counts only said on its own (``Hearing.strict``)
         self._phrases = tuple(self.decoder.pack.phrases())  # the recognizer's grammar
         self._load_lock = threading.Lock()
         self._warned = False
@@ -159,6 +161,8 @@ class CommandListener:
             return
         self.hearing = hearing
         self.decoder.pack = self.pack.restricted(hearing.commands | hearing.strict, hearing.options)
+        options = self.decoder.pack.option_replies() if hearing.strict_options else frozenset()
+        self._strict = frozenset(hearing.strict) | options
         decoys = self.pack.restricted(hearing.decoys).phrases() if hearing.decoys else []
         self._phrases = tuple(dict.fromkeys([*self.decoder.pack.phrases(), *decoys]))  # heard; decoys never act
         self.reset()
@@ -180,13 +184,13 @@ class CommandListener:
             recognizer.reset()
             self.decoder.reset()
         self._next_sample = frame.end_sample
-        return heard + self.decoder.update(recognizer.process(frame), frame.end_s, self.hearing.strict)
+        return heard + self.decoder.update(recognizer.process(frame), frame.end_s, self._strict)
 
     def finish(self, t: float) -> list[Heard]:
         """End of the stream (e.g. a WAV file): the last utterance's command, if any."""
         if self.recognizer is None or self._idle:
             return []
-        return self.decoder.update(self.recognizer.flush(t), t)
+        return self.decoder.update(self.recognizer.flush(t), t, self._strict)
 
     def reset(self) -> None:
         """Start afresh (e.g. when an answer window opens after a prompt)."""
