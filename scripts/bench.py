@@ -5,9 +5,12 @@ and peak memory of a fresh ``voicecoach analyze`` process, on a 10-minute record
 The recording is mixed from the evaluation corpus (../shared/data or $VOICECOACH_CORPUS) when present, else
 generated (harmonic syllables over noise). It is cached in out/bench/.
 
-    scripts/bench [--seconds 600] [--repeat 3] [--method NAME ...] [--json FILE] [--core N | --no-pin]
+    scripts/bench [--seconds 600] [--repeat 3] [--method NAME ...] [--config FILE] [--json FILE] [--core N | --no-pin]
 
 Every interruption method is measured side by side unless ``--method`` names some (stream, gated, model, features).
+``--config FILE``: the settings of that voicecoach TOML are measured, as ``scripts/evaluate --config`` evaluates
+them (without it, the built-in defaults: never your own config file); its own interruption method alone, unless
+``--method`` names others (each then with the file's other settings).
 """
 
 from __future__ import annotations
@@ -154,26 +157,28 @@ def instrument(pipeline: Any, sink: dict[str, int]) -> list[str]:
     return sorted(set(found), key=list(STAGES).index)
 
 
-def _config(method: str | None):
-    """Default settings, with the interruption method overridden when asked."""
+def _config(method: str | None, config_file: str | None = None):
+    """The settings of ``config_file`` (default: the built-in defaults), the interruption method overridden when
+    asked."""
     from dataclasses import replace
 
-    from voicecoach.config import Config
+    from voicecoach.config import Config, load_config
 
-    config = Config()
+    config = load_config(config_file) if config_file else Config()  # never the user's own file
     if method:
         d = config.detection
         config = replace(config, detection=replace(d, interruption=replace(d.interruption, method=method)))
     return config
 
 
-def measure_in_process(path: Path, repeat: int, method: str | None = None) -> dict[str, Any]:
+def measure_in_process(path: Path, repeat: int, method: str | None = None,
+                       config_file: str | None = None) -> dict[str, Any]:
     """Best-of-``repeat`` throughput of analyze_file, then one instrumented pass for per-stage costs."""
     from voicecoach.audio.wav import WavSource
     from voicecoach.analysis import analyze_file
     from voicecoach.detect.pipeline import Pipeline
 
-    config = _config(method)
+    config = _config(method, config_file)
     frame_ms = config.audio.frame_ms
     runs: list[float] = []
     events: list[Event] = []
@@ -218,15 +223,23 @@ print(json.dumps({"status": os.waitstatus_to_exitcode(status), "maxrss_kb": ru.r
 """
 
 
-def measure_cli(path: Path, method: str | None = None) -> dict[str, Any]:
-    """Peak RSS (whole process, ru_maxrss) and wall time of a fresh ``voicecoach analyze --json FILE``."""
+def measure_cli(path: Path, method: str | None = None, config_file: str | None = None) -> dict[str, Any]:
+    """Peak RSS (whole process, ru_maxrss) and wall time of a fresh ``voicecoach analyze --json FILE``, with the
+    settings :func:`measure_in_process` measures (always a ``--config``: never the user's own file)."""
+    from voicecoach_dev.methods import method_config
+
     exe = Path(sys.executable).with_name("voicecoach")
     cmd = [str(exe), "analyze", "--json", str(path)] if exe.exists() else \
         [sys.executable, "-m", "voicecoach", "analyze", "--json", str(path)]
-    if method:
-        conf = OUT / f"bench-{method}.toml"
-        conf.write_text(f'[detection.interruption]\nmethod = "{method}"\n')
-        cmd[-2:-2] = ["--config", str(conf)]
+    OUT.mkdir(parents=True, exist_ok=True)
+    if method:  # the file (or the defaults) with this method
+        conf = method_config(method, config_file, OUT)
+    elif config_file:
+        conf = str(Path(config_file).resolve())
+    else:  # the defaults: an empty file
+        conf = str(OUT / "bench-defaults.toml")
+        Path(conf).write_text("")
+    cmd[-2:-2] = ["--config", conf]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", ",".join(map(str, sorted(os.sched_getaffinity(0)))), *cmd]
     out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *cmd], capture_output=True, text=True)
@@ -246,7 +259,7 @@ def summary(meta: dict[str, Any], runs: list[tuple[dict[str, Any], dict[str, Any
     lines = ["## voicecoach analyze: every interruption method", "",
              f"`{meta['command']}` at commit {meta['commit']}; {meta['cpu']}, {meta['pin']}; load average before: "
              f"{meta['load_before']}; recording: {r0['duration_s'] / 60:.1f} min, {meta['recording']} "
-             f"({meta['wav']}).", "",
+             f"({meta['wav']}); settings: {meta['config']}.", "",
              f"| method | analyze, x real time (target >= {TARGET_X_RT:.0f}x) | peak memory, MB (<= {TARGET_MB:.0f}) "
              "| interruption stage, us per frame | segmentation-model looks per minute | interruptions found |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -292,15 +305,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--core", type=int, default=0, help="the core to pin to (default 0)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core")
     ap.add_argument("--method", choices=METHODS, action="append",
-                    help="detection.interruption.method to measure (repeatable; default: all of them)")
+                    help="detection.interruption.method to measure (repeatable; default: all of them, or the "
+                         "--config file's own)")
+    ap.add_argument("--config", metavar="FILE",
+                    help="voicecoach config TOML whose settings are measured (default: built-in defaults)")
     args = ap.parse_args(argv)
+    if args.config is not None:
+        from voicecoach.errors import VoicecoachError
+
+        try:
+            _config(None, args.config)  # a bad file in one line, before the recording is built
+        except VoicecoachError as exc:
+            raise SystemExit(f"bench: {exc}") from None
     pin = "not pinned (--no-pin)" if args.no_pin else pin_to_one_core(args.core)
     path, desc = recording(args.seconds)
     meta = {"command": "scripts/bench " + " ".join(argv if argv is not None else sys.argv[1:]),
             "commit": _commit(), "cpu": _cpu(), "pin": pin, "recording": desc,
             "wav": os.path.relpath(path, corpus.REPO), "python": platform.python_version(),
-            "numpy": np.__version__, "load_before": " ".join(f"{v:.2f}" for v in os.getloadavg())}
-    runs = [(measure_in_process(path, max(1, args.repeat), m), measure_cli(path, m)) for m in args.method or METHODS]
+            "numpy": np.__version__, "load_before": " ".join(f"{v:.2f}" for v in os.getloadavg()),
+            "config": args.config or "defaults"}
+    methods = args.method or ([None] if args.config else list(METHODS))  # None: the file's own method
+    runs = [(measure_in_process(path, max(1, args.repeat), m, args.config), measure_cli(path, m, args.config))
+            for m in methods]
     meta["self_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(summary(meta, runs))
     for r, cli in runs:

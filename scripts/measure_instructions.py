@@ -7,11 +7,13 @@ it from inside ``itertools.starmap``, and callgrind collects only inside ``starm
 loading the models are left out, the first frame's lazy set-up is in. Slow: callgrind runs Python about 30-80 times
 slower (one minute of audio: about 5-10 minutes of CPU).
 
-    .venv/bin/python scripts/measure_instructions.py analyze WAV [--seconds 60]
-    .venv/bin/python scripts/measure_instructions.py listen WAV [--seconds 60]
+    .venv/bin/python scripts/measure_instructions.py analyze WAV [--seconds 60] [--config FILE]
+    .venv/bin/python scripts/measure_instructions.py listen WAV [--seconds 60] [--config FILE]
 
 ``analyze``: :func:`voicecoach.analysis.analyze_file` with the default settings, as ``voicecoach analyze`` runs it,
-on the first ``--seconds`` of the WAV (16 kHz mono). ``listen``: the live assembly ``listen`` builds
+on the first ``--seconds`` of the WAV (16 kHz mono). ``--config FILE``: the settings of that voicecoach TOML instead
+of the defaults, for both, as ``scripts/evaluate --config`` takes it (without it: the built-in defaults, never your
+own config file). ``listen``: the live assembly ``listen`` builds
 (:class:`~voicecoach.runtime_live.Live`: pipeline, router, coach, the clap listener on the loop's thread, the
 journal written on its own thread), fed as the microphone feeds it (90 ms blocks cut into 30 ms frames by
 :class:`~voicecoach.audio.frames.Framer`, checked for digital silence), with an audio clock and a speaker with no
@@ -43,12 +45,18 @@ def run_marked(work: Callable[[], T]) -> T:
     return next(starmap(work, [()]))
 
 
-def worker_analyze(wav: Path) -> str:
+def settings(config_file: Path | None):  # noqa: ANN201 - a voicecoach Config, imported lazily
+    """The settings measured: ``config_file``'s, or the built-in defaults (never the user's own file)."""
+    from voicecoach.config import Config, load_config
+
+    return load_config(config_file) if config_file is not None else Config()
+
+
+def worker_analyze(wav: Path, config_file: Path | None = None) -> str:
     """One ``analyze`` of ``wav``; a line saying what it found."""
     from voicecoach.analysis import analyze_file
-    from voicecoach.config import Config
 
-    config = Config()
+    config = settings(config_file)
     events, duration = run_marked(lambda: analyze_file(str(wav), config))
     return f"{duration:.1f} s, {len(events)} events"
 
@@ -80,19 +88,18 @@ class MicLikeSource:
         """Nothing to release."""
 
 
-def worker_listen(wav: Path) -> str:
+def worker_listen(wav: Path, config_file: Path | None = None) -> str:
     """The live loop over ``wav`` as the microphone would feed it; a line saying what it found."""
     home = Path(tempfile.mkdtemp(prefix="vc-instr-"))
     os.environ["VOICECOACH_DATA_DIR"] = str(home / "data")
     os.environ["VOICECOACH_CONFIG_DIR"] = str(home / "cfg")
     from voicecoach.audio.playback import NullSink
     from voicecoach.clock import AudioClock
-    from voicecoach.config import Config
     from voicecoach.journal.schema import TalkSource
     from voicecoach.runtime_live import Live, LiveSpec
     from voicecoach.speech.speaker import Speaker
 
-    config = Config()
+    config = settings(config_file)
     speaker = Speaker(config.speech, sink=NullSink())
     spec = LiveSpec(TalkSource.LISTEN, file=wav, fast=True, use_profile=False, finish_speech_s=0.0)
     live = Live.build(config, spec, clock=AudioClock(), speaker=speaker, on_line=lambda line: None)
@@ -114,12 +121,14 @@ def cut(wav: Path, seconds: float, out: Path) -> Path:
     return out
 
 
-def count(what: str, wav: Path, work: Path) -> tuple[int, str, float]:
+def count(what: str, wav: Path, work: Path, config_file: Path | None = None) -> tuple[int, str, float]:
     """Instructions of the worker's marked work under callgrind, its line, and the run's wall time."""
     out = work / f"callgrind.{what}.out"
     env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
     cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=starmap_next",
            f"--callgrind-out-file={out}", sys.executable, __file__, "--worker", what, str(wav)]
+    if config_file is not None:
+        cmd += ["--config", str(config_file.resolve())]
     t0 = time.monotonic()
     run = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.monotonic() - t0
@@ -131,28 +140,40 @@ def count(what: str, wav: Path, work: Path) -> tuple[int, str, float]:
     return int(found.group(1)), run.stdout.strip().splitlines()[-1], wall
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Measure and print the instructions per second of audio."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=("analyze", "listen"))
     ap.add_argument("wav", type=Path, help="a 16 kHz mono WAV at least --seconds long")
     ap.add_argument("--seconds", type=float, default=60.0, help="audio measured, from the start (default 60)")
+    ap.add_argument("--config", type=Path, metavar="FILE",
+                    help="voicecoach config TOML whose settings are measured (default: built-in defaults)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.worker:
-        print(worker_analyze(args.wav) if args.what == "analyze" else worker_listen(args.wav), flush=True)
+        worker = worker_analyze if args.what == "analyze" else worker_listen
+        print(worker(args.wav, args.config), flush=True)
         return 0
+    if args.config is not None:
+        from voicecoach.errors import VoicecoachError
+
+        try:
+            settings(args.config)  # a bad file in one line, before minutes under valgrind
+        except VoicecoachError as exc:
+            print(f"measure_instructions: {exc}", file=sys.stderr)
+            return 2
     if shutil.which("valgrind") is None:
         print("measure_instructions: valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="vc-valgrind-"))
     try:
         wav = cut(args.wav, args.seconds, work / f"first-{args.seconds:g}s.wav")
-        instructions, line, wall = count(args.what, wav, work)
+        instructions, line, wall = count(args.what, wav, work, args.config)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{args.what}: {instructions / args.seconds / 1e6:.1f} M instructions per second of audio "
-          f"({instructions} over the first {args.seconds:g} s: {line}; {wall:.0f} s under valgrind)")
+          f"({instructions} over the first {args.seconds:g} s: {line}; {wall:.0f} s under valgrind; settings: "
+          f"{args.config or 'defaults'})")
     return 0
 
 

@@ -664,27 +664,35 @@ def test_a_script_with_text_unquoted_or_saved_as_utf16_without_a_mark_is_named(t
     _one_line_error(run_cli("scripts", "check", script, env=tmp_home.env), 2, wanted)
 
 
-@pytest.mark.parametrize("args", [("listen", "--no-ui", "--fast", "--file", "{wav}"),
-                                  ("checkin", "weather", "--answers", "yes")])  # its answers run out: it stops
-def test_a_live_command_whose_output_reader_stopped_goes_on_without_a_traceback(args, tmp_path, no_sound_env,
-                                                                                 tmp_home):
+@pytest.mark.parametrize("args, heard", [
+    (("listen", "--no-ui", "--fast", "--file", "{wav}"), "suggesting the pause"),  # the demo talk's, at 40 s of 57
+    (("checkin", "weather", "--answers", "yes"), "check-in weather ended: stopped"),  # its answers run out: it stops
+])
+def test_a_live_command_whose_output_reader_stopped_goes_on_without_a_traceback(args, heard, talk_wav,
+                                                                                 no_sound_env, tmp_home):
     """``voicecoach listen ... | head -1``: the line said when the microphone (or file) opened met the closed pipe
     inside an observer: "observer ListenLines failed" and a BrokenPipeError traceback on stderr, now and then (when
     head had already gone; found by scripts/hostile_sweep.py). A pipe closed before the first line makes it happen
-    every time. Now the output goes to the null device and the talk (here a replay) is heard to its end."""
+    every time. Now the output goes to the null device and the talk (here a replay) is heard to its end.
+
+    The program must be seen to go on (``heard``, in its --debug log): the first line each says ("replaying
+    talk.wav", the check-in's greeting) is said outside any observer, and without the fix its closed pipe ended the
+    program there, at once, with exit 0 and not a word: the talk never heard, the check-in never run. Exit 0 and no
+    traceback alone passed without the fix."""
     import os
+    import re
     import subprocess
 
     from conftest import cli_command
 
-    wav = _pcm_wav(tmp_path / "talk.wav", (_tone(2) * 32767).astype(np.int16))
     env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader (head -1) already gone
     try:
-        result = subprocess.run([*cli_command(), *(a.format(wav=wav) for a in args)], env=env, stdout=write_end,
-                                stderr=subprocess.PIPE, text=True, timeout=120)
+        result = subprocess.run([*cli_command(), *(a.format(wav=talk_wav) for a in args), "--debug"], env=env,
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(write_end)
     assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr and "failed" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not re.search(r"observer \w+ failed", result.stderr), result.stderr
+    assert heard in result.stderr, result.stderr

@@ -574,6 +574,50 @@ def test_erase_waits_for_a_short_reader_and_then_wipes_the_file(dirs: Path, caps
     assert not wal.exists() or b"SECRET-REASON" not in wal.read_bytes()
 
 
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_signal_during_the_erase_lets_it_finish(dirs: Path, name: str) -> None:
+    """SIGTERM (``systemctl stop``, a shutdown) or SIGHUP (the terminal closed) once the erase has begun: it killed
+    the erase where it stood. Its worst moment: the rows deleted, the checkpoint waiting for a reader (the kiosk) to
+    copy the emptied journal over the old one: killed there (exit -15, not a word), the voice profile was never
+    deleted and the deleted rows' bytes stayed in the file until some other program's checkpoint (here the
+    reader's, as it closes). Now the erase goes to its end, says so, and then stops (exit 128 + the signal). (Only
+    the question before it ends on a signal: nothing was erased then.)"""
+    import signal
+    import time
+
+    path = _secret_filled(dirs)
+    profile = _profile(dirs)
+    reader = _hold_a_read_transaction(path)
+    env = {**os.environ, "VOICECOACH_DATA_DIR": str(dirs / "data"), "VOICECOACH_CONFIG_DIR": str(dirs / "config"),
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "voicecoach", "journal", "erase", "--yes"], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        look = sqlite3.connect(str(path), isolation_level=None)
+        deadline = time.monotonic() + 30
+        while look.execute("SELECT count(*) FROM suggestions").fetchone()[0]:  # not yet deleted
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.01)
+        look.close()
+        time.sleep(0.2)
+        assert proc.poll() is None  # the checkpoint waits for the reader (up to 10 s)
+        proc.send_signal(getattr(signal, name))
+        time.sleep(0.5)
+        reader.close()  # the kiosk stopped: the checkpoint can copy the emptied journal over
+        out, err = proc.communicate(timeout=30)
+    finally:
+        reader.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 128 + getattr(signal, name), (out, err)
+    assert "is empty now" in out and err == f"voicecoach: stopped ({name})\n", (out, err)
+    assert not profile.exists()
+    assert b"SECRET-REASON" not in path.read_bytes()
+    wal = Path(f"{path}-wal")
+    assert not wal.exists() or b"SECRET-REASON" not in wal.read_bytes()
+
+
 def test_erase_that_cannot_delete_a_voice_note_file_says_so_in_one_line(dirs: Path, monkeypatch, capsys) -> None:
     """A note file the erase cannot delete (a read-only card, an immutable file): the audio is still on the
     device, so the erase must not claim the journal is empty, nor end in an internal error; the next start still

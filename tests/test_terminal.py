@@ -309,6 +309,83 @@ def test_restoring_the_keyboard_of_a_closed_terminal_does_not_raise(monkeypatch)
         stdin.close()
 
 
+def _reader_on_pty(monkeypatch, keys: list | None = None):
+    """A :class:`KeyReader` reading single keys from a new pseudo-terminal (the commands into ``keys``): (reader,
+    keyboard fd, its stdin)."""
+    import sys
+
+    from voicecoach.ui import KeyReader
+
+    keyboard, terminal = os.openpty()
+    stdin = os.fdopen(terminal, "r")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    reader = KeyReader((keys if keys is not None else []).append, single_keys=True).start()
+    assert not termios.tcgetattr(terminal)[3] & termios.ICANON  # cbreak
+    return reader, keyboard, stdin
+
+
+def test_continued_in_the_foreground_single_keys_come_back(monkeypatch):
+    """The unit under the Ctrl-Z / ``fg`` test: the shell gives the terminal back a line at a time; on SIGCONT
+    the single-key mode is set again (now by the keys thread, up to 0.25 s later, not by the signal handler), and a
+    key typed meanwhile is not flushed with the mode change: it answers."""
+    import signal
+
+    from voicecoach.commands import Command
+
+    keys: list = []
+    reader, keyboard, stdin = _reader_on_pty(monkeypatch, keys)
+    try:
+        modes = termios.tcgetattr(stdin.fileno())
+        modes[3] |= termios.ICANON | termios.ECHO  # what bash does on Ctrl-Z
+        termios.tcsetattr(stdin.fileno(), termios.TCSANOW, modes)
+        os.write(keyboard, b"y")  # typed at once after fg: waits for an Enter in the shell's mode
+        os.kill(os.getpid(), signal.SIGCONT)  # fg
+        end = time.monotonic() + 5
+        while (termios.tcgetattr(stdin.fileno())[3] & termios.ICANON or not keys) and time.monotonic() < end:
+            time.sleep(0.02)
+        assert not termios.tcgetattr(stdin.fileno())[3] & termios.ICANON
+        assert keys == [Command.YES]
+    finally:
+        reader.stop()
+        os.close(keyboard)
+        stdin.close()
+
+
+def test_the_continue_signal_handler_waits_for_no_lock(monkeypatch, caplog):
+    """Python runs a signal handler on the main thread between two bytecodes, wherever that thread is. The SIGCONT
+    handler set the terminal's mode itself and, when that failed (the window closed), logged it: logging takes its
+    handler's lock and writes to stderr, so the handler waited for whichever thread held that lock (here: 2 s, for
+    as long as it was held), or re-entered a write the main thread was in the middle of. Now it only puts into a
+    ``queue.SimpleQueue`` (reentrant by design, as :mod:`voicecoach.stop_signals` does) and the keys thread acts."""
+    import logging
+    import signal
+    import threading
+
+    caplog.set_level(logging.DEBUG, logger="voicecoach.ui")  # a failure to set the mode again is logged
+    reader, keyboard, stdin = _reader_on_pty(monkeypatch)
+    os.close(keyboard)  # the window closed: setting the mode again fails (EIO)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_log_lock() -> None:
+        with caplog.handler.lock:
+            held.set()
+            release.wait(2.0)
+
+    holder = threading.Thread(target=hold_the_log_lock, name="holds-log-lock")
+    holder.start()
+    try:
+        assert held.wait(5)
+        start = time.monotonic()
+        os.kill(os.getpid(), signal.SIGCONT)  # the handler runs here, on this (the main) thread
+        took_s = time.monotonic() - start
+        assert took_s < 0.5, f"the SIGCONT handler waited {took_s:.2f} s for the logging lock"
+    finally:
+        release.set()
+        holder.join()
+        reader.stop()
+        stdin.close()
+
+
 def test_ctrl_c_while_the_subcommands_load_is_one_line(monkeypatch, capsys):
     """Ctrl-C pressed at once (within about 0.25 s of the start, while every subcommand's module loads) printed a
     traceback of whatever import it landed in."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import shutil
 import sys
 import threading
@@ -213,13 +214,20 @@ class KeyReader:
 
     Single keys put the terminal in cbreak mode, and put it back in it each time the program is continued in the
     foreground after a stop (Ctrl-Z, then ``fg``): the shell gives the terminal back in its usual mode then, and
-    every key waited for an Enter (and was echoed) for the rest of the talk."""
+    every key waited for an Enter (and was echoed) for the rest of the talk.
+
+    The SIGCONT handler only notes that the program was continued; the keys thread sets the mode (within
+    ``_wait_in_foreground``'s step, 0.25 s). Python runs a handler on the main thread between two bytecodes, wherever
+    that thread is: setting the mode there, and logging when it failed (the window closed), took logging's lock and
+    wrote to stderr, so the handler waited for any thread that held the lock, or re-entered a write the main thread
+    was in the middle of (the class of hang fixed in :mod:`voicecoach.stop_signals`)."""
 
     def __init__(self, on_command: Callable[[Command], None], single_keys: bool | None = None) -> None:
         self.on_command = on_command
         self.single_keys = single_keys_wanted(False) if single_keys is None else single_keys
         self._old: Any = None
         self._saved_sigcont: Any = None
+        self._continued: queue.SimpleQueue[int] = queue.SimpleQueue()  # one item per SIGCONT, taken by the thread
         self._thread = threading.Thread(target=self._run, name="keys", daemon=True)
 
     def start(self) -> "KeyReader":
@@ -241,24 +249,31 @@ class KeyReader:
         return self
 
     def _on_continue(self) -> None:
-        """Set cbreak mode again on SIGCONT (only the main thread may set a handler; elsewhere it is not reset)."""
+        """Set cbreak mode again after SIGCONT (only the main thread may set a handler; elsewhere it is not reset)."""
         import signal
 
         if not hasattr(signal, "SIGCONT") or threading.current_thread() is not threading.main_thread():
             return
-        self._saved_sigcont = signal.signal(signal.SIGCONT, lambda _signum, _frame: self._cbreak_again())
+        self._saved_sigcont = signal.signal(signal.SIGCONT, self._note_continued)
+
+    def _note_continued(self, signum: int, _frame: Any) -> None:
+        # the SIGCONT handler: no lock may be taken here (see the class), a reentrant put only
+        self._continued.put(signum)
 
     def _cbreak_again(self) -> None:
         """Cbreak mode again, when the terminal is still there and this program is in its foreground (a program
-        continued in the background, ``bg``, that set the mode would be stopped again by SIGTTOU)."""
+        continued in the background, ``bg``, that set the mode would be stopped again by SIGTTOU). Keys typed since
+        ``fg``, while the shell's line-at-a-time mode was still in force, are kept (``TCSANOW``, not setcbreak's
+        default ``TCSAFLUSH``): set by this thread up to a step after ``fg``, the mode flushed a key typed at once."""
         if self._old is None:
             return
         try:
+            import termios
             import tty
 
             fd = sys.stdin.fileno()
             if not _in_background(fd):
-                tty.setcbreak(fd)
+                tty.setcbreak(fd, termios.TCSANOW)
         except Exception:  # noqa: BLE001 - the terminal is gone or not ours: the keys just wait for Enter
             log.debug("could not set the terminal's single-key mode again", exc_info=True)
 
@@ -272,8 +287,9 @@ class KeyReader:
         try:
             while True:
                 # a pipe's or a file's lines may wait in the stream's buffer, so only a terminal is waited on
-                if terminal and fd is not None and _wait_in_foreground(fd):
-                    self._cbreak_again()  # brought back by fg after bg: no SIGCONT then (the job was running)
+                # brought back by fg after bg (no SIGCONT then: the job was running), or after Ctrl-Z (SIGCONT)
+                if terminal and fd is not None and _wait_in_foreground(fd, self._continued):
+                    self._cbreak_again()
                 if self.single_keys and fd is not None:
                     text = os.read(fd, 1).decode(errors="ignore")
                     name = KEYS.get(text.lower())
@@ -312,11 +328,12 @@ class KeyReader:
             log.debug("the terminal's mode was not restored: %s", exc)
 
 
-def _wait_in_foreground(fd: int, step_s: float = 0.25) -> bool:
+def _wait_in_foreground(fd: int, continued: queue.SimpleQueue[int] | None = None, step_s: float = 0.25) -> bool:
     """Wait until there is something to read on ``fd`` while this program is in the terminal's foreground; True
-    when it was in the background meanwhile. A read in the background (Ctrl-Z, then ``bg``) stops the whole program
-    (SIGTTIN): the talk went unheard until ``fg``, and ``kill %1`` (SIGTERM) stopped it again before it could store
-    the talk."""
+    when it was in the background meanwhile, or was continued (an item in ``continued``, put by a SIGCONT handler):
+    the terminal's mode is then to be set again. A read in the background (Ctrl-Z, then ``bg``) stops the whole
+    program (SIGTTIN): the talk went unheard until ``fg``, and ``kill %1`` (SIGTERM) stopped it again before it
+    could store the talk."""
     import select
 
     was_background = False
@@ -325,8 +342,22 @@ def _wait_in_foreground(fd: int, step_s: float = 0.25) -> bool:
             was_background = True
             MonotonicClock().sleep(step_s)
             continue
+        if _took_any(continued):
+            return True
         if was_background or select.select([fd], [], [], step_s)[0]:
             return was_background
+
+
+def _took_any(items: queue.SimpleQueue[int] | None) -> bool:
+    """Empty ``items``; True when there was anything in it."""
+    took = False
+    while items is not None:
+        try:
+            items.get_nowait()
+        except queue.Empty:
+            break
+        took = True
+    return took
 
 
 def _in_background(fd: int) -> bool:

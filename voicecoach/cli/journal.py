@@ -133,6 +133,8 @@ def _erase(path: Path, yes: bool, config_file: Path) -> int:
         what = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
         if not yes and not _confirmed(what, path if journal is not None else profile):
             return 1
+        held: list[int] = []
+        stack.enter_context(_signals_held(held))  # from here the erase goes to its end (see _signals_held)
         problems = []
         try:
             if journal is not None:
@@ -151,6 +153,8 @@ def _erase(path: Path, yes: bool, config_file: Path) -> int:
     where = f" The journal at {path} is empty now." if journal is not None else ""
     print(f"Erased {what}.{where}")
     print(_kept(config_file, path))
+    if held:  # stopped while it erased: it finished first, and said so; now it stops as asked
+        raise Terminated(held[0])
     return 0
 
 
@@ -189,11 +193,36 @@ def _confirmed(what: str, where: Path) -> bool:
 @contextmanager
 def _stopped_by_signals() -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`~voicecoach.cli.Terminated` while the question waits (as Ctrl-C raises
-    KeyboardInterrupt), so the answer is said: nothing was erased; a signal someone ignores (nohup) stays ignored."""
+    KeyboardInterrupt), so the answer is said: nothing was erased; a signal someone ignores (nohup) stays ignored.
+
+    Raising from the signal handler is safe here, and only here: under it runs ``input()`` alone, before anything
+    is erased. The journal is open but only read (its counts; no transaction is left open, no lock of voicecoach's
+    is held), and the exception closes it on its way out. Even when the signal lands as the handlers are put back,
+    after "erase" was typed, the erase has not begun: "nothing was erased" stays true. The erase itself is never
+    interrupted: :func:`_signals_held`."""
     before = {}
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) is signal.SIG_DFL:
             before[signum] = signal.signal(signum, raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def _signals_held(held: list[int]) -> Iterator[None]:
+    """SIGTERM and SIGHUP are noted in ``held`` while the erase runs, not acted on: the caller finishes the erase,
+    says what it did, and then stops. Killed where it stood (the default), its worst moment (the rows deleted, the
+    checkpoint waiting up to 10 s for a reader such as the kiosk) left the voice profile undeleted and the deleted
+    rows' bytes in the file until another program's checkpoint, without a word; raising there instead would do the
+    same with a line. The handler only appends to a list (no lock, no I/O); a signal someone ignores (nohup) stays
+    ignored."""
+    before = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            before[signum] = signal.signal(signum, lambda number, _frame: held.append(number))
     try:
         yield
     finally:
