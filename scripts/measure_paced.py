@@ -6,7 +6,8 @@ microphone's blocks (``--block-ms``, 90 ms as ``audio/device.py`` opens it), cut
 block's audio would have arrived, as the loop waits on the microphone). Each stage's calls and CPU time (this
 thread's) are counted by ``voicecoach_dev/stage_cpu.py``'s timers. The frames, the looks and the events are the
 same in both runs; only the waits differ, so the difference is what a wait costs the work after it (caches and
-branch predictors refilled, a virtual core woken), not more work.
+branch predictors refilled, a core's clock coming back up), not more work. The median time of a frame by its place
+in the block (first, second, third) shows how long that lasts.
 
     .venv/bin/python scripts/measure_paced.py WAV [--seconds 60] [--block-ms 90] [--order fast,paced]
 
@@ -17,6 +18,7 @@ Pin it to one core as ``measure_loop.py`` pins the loop (``taskset -c 0``). The 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -43,18 +45,23 @@ def run(wav: Path, seconds: float, block_ms: int, paced: bool) -> dict[str, Any]
     for count in COUNTS.values():
         count[:] = [0, 0]
     events = 0
+    by_place: list[list[int]] = [[] for _ in range(block // framer.frame_len)]   # ns a frame, by place in its block
+    clock = time.thread_time_ns
     wall0, cpu0 = time.monotonic(), time.thread_time()
     for start in range(0, len(audio) - block + 1, block):
         if paced:
             delay = wall0 + (start + block) / SAMPLE_RATE - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        for frame in framer.push(audio[start:start + block].copy()):
+        for place, frame in enumerate(framer.push(audio[start:start + block].copy())):
+            began = clock()
             events += len(pipeline.process(frame))
+            by_place[place].append(clock() - began)
     cpu, wall = time.thread_time() - cpu0, time.monotonic() - wall0
     looks = getattr(getattr(pipeline, "overlap", None), "checks", 0)
     return {"cpu_s": round(cpu, 3), "wall_s": round(wall, 1), "looks": looks, "events": events,
-            "stages": {name: (c[0], c[1] / 1e9) for name, c in COUNTS.items() if c[0]}}
+            "stages": {name: (c[0], c[1] / 1e9) for name, c in COUNTS.items() if c[0]},
+            "median_us_by_place": [round(statistics.median(ns) / 1000, 1) for ns in by_place if ns]}
 
 
 COUNTS: dict[str, list[int]] = {}
@@ -76,6 +83,8 @@ def main() -> int:
     print("|---|" + "---:|" * len(passes))
     print("| the whole pass, CPU s (looks, events) | "
           + " | ".join(f"{r['cpu_s']} ({r['looks']}, {r['events']})" for _, r in passes) + " |")
+    print("| a frame's Pipeline.process by its place in the block, median us | "
+          + " | ".join(" / ".join(str(v) for v in r["median_us_by_place"]) for _, r in passes) + " |")
     for name in passes[0][1]["stages"]:
         calls = passes[0][1]["stages"][name][0]
         cells = [f"{1e6 * r['stages'][name][1] / r['stages'][name][0]:.1f}" for _, r in passes]
