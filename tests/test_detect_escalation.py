@@ -11,12 +11,13 @@ def interruption(t: float) -> Interruption:
     return Interruption(t=t, start=t - 0.7, speaker="B", over="A")
 
 
-def feed(policy: EscalationPolicy, times: list[float], raised: bool = False) -> list[PauseSuggested]:
+def feed(policy: EscalationPolicy, times: list[float], raised: bool = False,
+         voice_bed: bool = False) -> list[PauseSuggested]:
     """Interruptions (or raised voices) at the given times; quiet frames in between are not needed."""
     out = []
     for t in times:
         e = RaisedVoice(t=t, start=t - 1, speaker="A") if raised else interruption(t)
-        out += policy.process(t, [e], False)
+        out += policy.process(t, [e], False, voice_bed=voice_bed)
     return out
 
 
@@ -41,6 +42,26 @@ def test_the_span_is_at_most_the_window():
     policy = EscalationPolicy(EscalationSettings(window_s=30.0, interruptions_span_s=50.0))
     assert feed(policy, [10.0, 20.0, 30.0, 45.0]) == []
     assert len(feed(policy, [50.0])) == 1
+
+
+def test_over_a_voice_in_the_background_interruptions_must_come_closer_together():
+    # a TV's false interruptions (EVAL 34: four in 46 s of calm talk) no longer suggest a pause...
+    tv = [219.6, 243.1, 260.4, 265.8]
+    assert len(feed(EscalationPolicy(EscalationSettings()), tv)) == 1
+    assert feed(EscalationPolicy(EscalationSettings()), tv, voice_bed=True) == []
+    # ...but an argument's cut-ins do: 4 within 25 s, 5 within 40 s, 6 within 55 s (each time no closer rung)
+    for times, reason in (([10.0, 18.0, 26.0, 34.0], "4 interruptions in 25 s"),
+                          ([10.0, 20.0, 30.0, 40.0, 49.0], "5 interruptions in 40 s"),
+                          ([10.0, 23.0, 36.0, 49.0, 62.0, 64.5], "6 interruptions in 55 s")):
+        out = feed(EscalationPolicy(EscalationSettings()), times, voice_bed=True)
+        assert [o.reason for o in out] == [reason], times
+        assert out[0].t == times[-1]
+
+
+def test_without_a_step_over_a_voice_bed_only_its_first_span_counts():
+    s = EscalationSettings(voice_bed_span_step_s=0.0)
+    assert feed(EscalationPolicy(s), [10.0, 20.0, 30.0, 40.0, 50.0, 60.0], voice_bed=True) == []
+    assert len(feed(EscalationPolicy(s), [10.0, 15.0, 20.0, 30.0], voice_bed=True)) == 1
 
 
 def test_two_raised_voices_within_a_minute_suggest_a_pause():

@@ -9,7 +9,9 @@ light ``features`` method hears tens of false ones per hour of calm talk in a ro
 
 Interruptions alone must come close together: ``interruptions`` of them within ``interruptions_span_s``, a little
 less than the window. An argument's cut-ins come every few seconds; a calm talk's occasional real or false ones fall
-at random, and how often four of them fall within a span grows with about the cube of the span.
+at random, and how often four of them fall within a span grows with about the cube of the span. Over a bed that
+is a voice (a TV: :mod:`.voice_bed`), where the detector hears tens of false interruptions an hour, they must come
+closer still: 4 within ``voice_bed_span_s``, or one more for each ``voice_bed_span_step_s`` more of span.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class EscalationPolicy:
         self.settings = settings
         self.frame_s = frame_ms / 1000.0
         features = interruption_method == "features"
+        self.features = features
         self.interruptions_needed = settings.interruptions_features if features else settings.interruptions
         # the light method keeps its count over the whole window (its rate of false ones was measured that way)
         self.interruptions_span_s = settings.window_s if features else min(settings.interruptions_span_s,
@@ -59,8 +62,10 @@ class EscalationPolicy:
             self._suggested.remove(t)
             self._last_suggestion = max(self._suggested, default=-1e18)
 
-    def process(self, now_s: float, events: list[Event], raised_now: bool, muted: bool = False) -> list[PauseSuggested]:
-        """Take the frame's time, the detectors' events and whether a voice is raised now."""
+    def process(self, now_s: float, events: list[Event], raised_now: bool, muted: bool = False,
+                voice_bed: bool = False) -> list[PauseSuggested]:
+        """Take the frame's time, the detectors' events, whether a voice is raised now and whether the background
+        bed is a voice (a TV: :class:`~voicecoach.detect.voice_bed.VoiceBed`)."""
         for e in events:
             if isinstance(e, RaisedVoice):
                 self._raised.append(e.t)
@@ -72,7 +77,7 @@ class EscalationPolicy:
         self._expire(now_s)
         if muted or not (events or raised_now):
             return []
-        reason = self._reason(now_s)
+        reason = self._reason(now_s, voice_bed)
         if reason is None or not self._allowed(now_s):
             return []
         self._suggested.append(now_s)
@@ -94,7 +99,7 @@ class EscalationPolicy:
         while self._suggested and self._suggested[0] < now_s - 3600.0:
             self._suggested.popleft()
 
-    def _reason(self, now_s: float) -> str | None:
+    def _reason(self, now_s: float, voice_bed: bool = False) -> str | None:
         """The first rule that fires, as words a person understands."""
         s = self.settings
         window = f"{s.window_s:g} s"
@@ -102,15 +107,28 @@ class EscalationPolicy:
         raised_s = len(self._raised_frames) * self.frame_s + sum(c for _, c in self._raised_onsets)
         if raised_s >= s.raised_s:
             return f"raised voices for {raised_s:.0f} s in {window}"
-        span = self.interruptions_span_s
-        n_close = sum(t >= now_s - span for t in self._interruptions)
-        if n_close >= self.interruptions_needed:
-            return f"{_count(n_close, 'interruption')} in {span:g} s"
+        for needed, span in self._interruption_spans(voice_bed):
+            n_close = sum(t >= now_s - span for t in self._interruptions)
+            if n_close >= needed:
+                return f"{_count(n_close, 'interruption')} in {span:g} s"
         if n_raised >= s.raised_events:
             return f"{_count(n_raised, 'raised voice')} in {window}"
         if n_int and n_raised and n_int + n_raised >= s.combined_events:
             return f"{_count(n_raised, 'raised voice')} and {_count(n_int, 'interruption')} in {window}"
         return None
+
+    def _interruption_spans(self, voice_bed: bool) -> list[tuple[int, float]]:
+        """(interruptions needed, within this span) pairs. Over a voice bed, the bed's first span, then one more
+        interruption for each ``voice_bed_span_step_s`` more of span, up to the window."""
+        s, needed = self.settings, self.interruptions_needed
+        if not voice_bed or self.features:
+            return [(needed, self.interruptions_span_s)]
+        span = min(s.voice_bed_span_s, s.window_s)
+        spans = [(needed, span)]
+        while s.voice_bed_span_step_s > 0.0 and span < s.window_s:
+            needed, span = needed + 1, min(span + s.voice_bed_span_step_s, s.window_s)
+            spans.append((needed, span))
+        return spans
 
     def _allowed(self, now_s: float) -> bool:
         """Cooldown, snooze and the hourly cap."""

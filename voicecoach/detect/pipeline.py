@@ -23,6 +23,7 @@ from .raised import RaisedVoiceDetector
 from .settings import DetectionSettings
 from .speakers import SpeakerTracker, VoiceProfile
 from .stream_detector import StreamGate, StreamInterruptionDetector
+from .voice_bed import VoiceBed
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,14 @@ class Pipeline:
         ir = s.interruption
         self.holder_floor = (HolderFloor(ir.floor_ms, ir.model_window_ms, ir.holder_above_bed_db, frame_ms)
                              if self.overlap is not None and ir.holder_above_bed_db > 0.0 else None)   # 0: off
+        self.voice_bed = VoiceBed(frame_ms)
         self.escalation = EscalationPolicy(s.escalation, frame_ms, s.interruption.method)
         self.reset()
 
     def reset(self) -> None:
         """Forget everything learned (a new talk); a profile seeds the partners again."""
         for stage in (self.dc, self.features, self.speakers, self.raised, self.interruptions, self.overlap, self.hint,
-                      self.stream, self.gate, self.holder_floor, self.escalation):
+                      self.stream, self.gate, self.holder_floor, self.voice_bed, self.escalation):
             if stage is not None:
                 stage.reset()
         if self.profile is not None:
@@ -101,7 +103,9 @@ class Pipeline:
                                                     self.speakers.recent_other, self.speakers.unsure))
         events.extend(self._interruptions(frame, feats, label, known, muted))
         raised_now = self.raised.active is not None
-        events.extend(self.escalation.process(feats.end_s, events, raised_now, muted))
+        self.voice_bed.process(feats)
+        voice_bed = self.voice_bed.is_voice(self.settings.escalation.voice_bed_share)
+        events.extend(self.escalation.process(feats.end_s, events, raised_now, muted, voice_bed))
         if not muted:
             self._count(feats, events, raised_now)
         return events

@@ -201,6 +201,23 @@ class EscalationSettings:
             "where it drops the one false suggestion of four interruptions spread over 50-60 s and slows no "
             "escalation; held out, EVAL 1-5: false suggestions in calm rooms with noise 4 -> 2 in 3.0 h, no "
             "escalation later or missed. The 'features' method still counts over the whole window)")
+    voice_bed_share: float = setting(
+        0.2, lo=0.0, hi=1.0,
+        doc="a background bed whose frames are voiced this often is a voice (a TV, a radio, a song; voice_bed.py), "
+            "and so is a bed not known yet (the first minute or so): over it interruptions alone must come closer "
+            "together (below). Household noise is voiced under 0.06 of the time, a TV 0.2-0.5. 0.2 chosen on TUNE "
+            "draws 1-4 of dev-set builder 8 replaying the runs' interruptions (0.15-0.25 alike; 0.3 keeps one of "
+            "three false suggestions): false suggestions in calm rooms 2 -> 0 plus 1 -> 0 before an escalation "
+            "began, escalations caught 33 -> 34 of 36 in rooms and 35 of 36 dry, two 2-4 s later; held out, EVAL "
+            "34-36: false 2 -> 0 in 0.88 h of calm rooms, escalations caught 27 of 27 / 26 of 27 and medians "
+            "unchanged (0: never)")
+    voice_bed_span_s: float = setting(
+        25.0, lo=1.0, hi=900.0,
+        doc="over a voice bed, the interruptions must fall within this span instead, s...")
+    voice_bed_span_step_s: float = setting(
+        15.0, lo=0.0, hi=900.0,
+        doc="...or one more of them for each this-many seconds more of span, up to window_s (4 in 25 s, 5 in 40, "
+            "6 in 55, 7 in 60), s (0: one span only)")
     interruptions_features: int = setting(
         5, lo=1, hi=50,
         doc="the same with the light 'features' interruption method, which hears tens of false interruptions per hour "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 from pathlib import Path
@@ -32,14 +33,15 @@ from voicecoach.detect.features import FeatureExtractor, FrameFeatures
 from voicecoach.detect.raised import RaisedVoiceDetector
 from voicecoach.detect.settings import DetectionSettings, RaisedSettings
 from voicecoach.detect.speakers import SpeakerTracker
+from voicecoach.detect.voice_bed import VoiceBed
 from voicecoach.events import Event, Interruption, PauseSuggested, RaisedVoice
 from voicecoach_dev.evalkit.evaluate import DISTANCE_BANDS, band as distance_band, tally
 from voicecoach_dev.evalkit.scoring import Tally, score_raised, spans_found
 
 CACHE = Path(__file__).resolve().parents[2] / "out" / "replay"
 LABELS = (None, "A", "B")
-COLUMNS = 9   # end_s, is_speech, f0_hz, energy_db, bright_db, label (0 none, 1 A, 2 B), new_stretch, recent_other,
-              # unsure
+COLUMNS = 10  # end_s, is_speech, f0_hz, energy_db, bright_db, label (0 none, 1 A, 2 B), new_stretch, recent_other,
+              # unsure, the voice bed's share (voice_bed.py)
 
 
 def frame_inputs(wav: str | Path, settings: DetectionSettings, frame_ms: int = 30) -> NDArray[np.float64]:
@@ -48,13 +50,16 @@ def frame_inputs(wav: str | Path, settings: DetectionSettings, frame_ms: int = 3
 
     features = FeatureExtractor(settings, frame_ms)
     speakers = SpeakerTracker(settings.speakers, frame_ms, None)
+    bed = VoiceBed(frame_ms)
     rows = []
     for frame in WavSource(str(wav), frame_ms=frame_ms).frames():
         f = features.process(frame)
         label = speakers.process(f)
+        bed.process(f)
         known = label if len(speakers.models) == 2 else None   # as the pipeline: no partner until both are told
         rows.append((f.end_s, f.is_speech, f.f0_hz, f.energy_db, f.bright_db, LABELS.index(known),
-                     speakers.stretch_frames == 1 and f.is_speech, speakers.recent_other, speakers.unsure))
+                     speakers.stretch_frames == 1 and f.is_speech, speakers.recent_other, speakers.unsure,
+                     math.nan if bed.share is None else bed.share))
     return np.asarray(rows, dtype=np.float64).reshape(-1, COLUMNS)
 
 
@@ -67,7 +72,8 @@ def replay(inputs: NDArray[np.float64], settings: RaisedSettings, frame_ms: int 
     pending = sorted(interruptions, key=lambda e: e.t)
     k = 0
     events: list[Event] = []
-    for end_s, speech, f0, energy, bright, label, new_stretch, other, unsure in inputs.tolist():
+    bed_share = escalation.settings.voice_bed_share if escalation is not None else 0.0
+    for end_s, speech, f0, energy, bright, label, new_stretch, other, unsure, voice_bed in inputs.tolist():
         f = FrameFeatures(0, end_s, energy, bool(speech), 0.0, f0, 0.0, bright)
         now: list[Event] = list(detector.process(f, LABELS[int(label)], False, bool(new_stretch), bool(other),
                                                  bool(unsure)))
@@ -75,7 +81,8 @@ def replay(inputs: NDArray[np.float64], settings: RaisedSettings, frame_ms: int 
             while k < len(pending) and pending[k].t <= end_s + 1e-6:
                 now.append(pending[k])
                 k += 1
-            now += escalation.process(end_s, now, detector.active is not None)
+            voice = bed_share > 0.0 and (math.isnan(voice_bed) or voice_bed >= bed_share)   # as VoiceBed.is_voice
+            now += escalation.process(end_s, now, detector.active is not None, False, voice)
         events += now
     return events
 
@@ -84,7 +91,7 @@ def cached_inputs(item: dict[str, Any], settings: DetectionSettings, frame_ms: i
                   cache: Path = CACHE) -> NDArray[np.float64]:
     """``frame_inputs`` of a dev-set item, from the cache when there (keyed by the item's folder and name)."""
     wav = Path(item["wav"])
-    path = cache / wav.parent.name / f"{item['name']}.npy"
+    path = cache / wav.parent.name / f"{item['name']}.v{COLUMNS}b.npy"
     if path.exists():
         return np.load(path)
     inputs = frame_inputs(wav, settings, frame_ms)
