@@ -11,7 +11,8 @@ Interruptions alone must come close together: ``interruptions`` of them within `
 less than the window. An argument's cut-ins come every few seconds; a calm talk's occasional real or false ones fall
 at random, and how often four of them fall within a span grows with about the cube of the span. Over a bed that
 is a voice (a TV: :mod:`.voice_bed`), where the detector hears tens of false interruptions an hour, they must come
-closer still: 4 within ``voice_bed_span_s``, or one more for each ``voice_bed_span_step_s`` more of span.
+closer still: 4 within ``voice_bed_span_s``, or one more for each ``voice_bed_span_step_s`` more of span (each
+stricter than the usual rule).
 """
 
 from __future__ import annotations
@@ -119,14 +120,15 @@ class EscalationPolicy:
 
     def _interruption_spans(self, voice_bed: bool) -> list[tuple[int, float]]:
         """(interruptions needed, within this span) pairs. Over a voice bed, the bed's first span, then one more
-        interruption for each ``voice_bed_span_step_s`` more of span, up to the window."""
-        s, needed = self.settings, self.interruptions_needed
+        interruption for each ``voice_bed_span_step_s`` more of span, up to the usual span: every pair is stricter
+        than the usual rule, so the voice bed can only take suggestions away."""
+        s, needed, longest = self.settings, self.interruptions_needed, self.interruptions_span_s
         if not voice_bed or self.features:
-            return [(needed, self.interruptions_span_s)]
-        span = min(s.voice_bed_span_s, s.window_s)
+            return [(needed, longest)]
+        span = min(s.voice_bed_span_s, longest)
         spans = [(needed, span)]
-        while s.voice_bed_span_step_s > 0.0 and span < s.window_s:
-            needed, span = needed + 1, min(span + s.voice_bed_span_step_s, s.window_s)
+        while s.voice_bed_span_step_s > 0.0 and span < longest:
+            needed, span = needed + 1, min(span + s.voice_bed_span_step_s, longest)
             spans.append((needed, span))
         return spans
 

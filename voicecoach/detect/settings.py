@@ -216,8 +216,8 @@ class EscalationSettings:
         doc="over a voice bed, the interruptions must fall within this span instead, s...")
     voice_bed_span_step_s: float = setting(
         15.0, lo=0.0, hi=900.0,
-        doc="...or one more of them for each this-many seconds more of span, up to window_s (4 in 25 s, 5 in 40, "
-            "6 in 55, 7 in 60), s (0: one span only)")
+        doc="...or one more of them for each this-many seconds more of span, up to interruptions_span_s (4 in 25 s, "
+            "5 in 40, 6 in 50: each stricter than the usual rule), s (0: one span only)")
     interruptions_features: int = setting(
         5, lo=1, hi=50,
         doc="the same with the light 'features' interruption method, which hears tens of false interruptions per hour "
