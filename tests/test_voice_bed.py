@@ -29,6 +29,9 @@ def test_the_share_is_unknown_until_enough_bed_was_heard_and_then_counts_voiced_
         bed.process(frame(i, -60.0, 0.9, bed_db=None))   # no bed known yet: nothing
     assert bed.share == pytest.approx(0.5, abs=0.02)
     assert bed.is_voice(0.3) and not bed.is_voice(0.6) and not bed.is_voice(0.0)
+    for i in range(4 * n_min, 4 * n_min + int(600 / 0.03)):   # ten minutes of busy talk: no bed heard
+        bed.process(frame(i, -20.0, 0.9))
+    assert bed.share == pytest.approx(0.5, abs=0.02)   # the judgement stands (unknown would read as a voice)
     bed.reset()
     assert bed.share is None
 

@@ -30,6 +30,7 @@ class VoiceBed:
         """Forget the bed."""
         self._voiced_s = 0.0
         self._bed_s = 0.0
+        self._known = False   # once known, a busy stretch with little bed in it keeps the judgement it had
 
     def process(self, feats: FrameFeatures) -> None:
         """Take one frame's features (its level, voicing and the bed level as the features know it)."""
@@ -40,11 +41,12 @@ class VoiceBed:
         self._bed_s += self.frame_s
         if feats.voicing > VOICED_MIN:
             self._voiced_s += self.frame_s
+        self._known = self._known or self._bed_s >= MIN_BED_S
 
     @property
     def share(self) -> float | None:
-        """The voiced share of the bed's frames lately (None before ``MIN_BED_S`` of bed was heard)."""
-        return self._voiced_s / self._bed_s if self._bed_s >= MIN_BED_S else None
+        """The voiced share of the bed's frames lately (None before ``MIN_BED_S`` of bed was first heard)."""
+        return self._voiced_s / self._bed_s if self._known else None
 
     def is_voice(self, min_share: float) -> bool:
         """Whether the bed is a voice: its voiced share reaches ``min_share``, or it is not known yet (the talk's

@@ -91,7 +91,7 @@ def cached_inputs(item: dict[str, Any], settings: DetectionSettings, frame_ms: i
                   cache: Path = CACHE) -> NDArray[np.float64]:
     """``frame_inputs`` of a dev-set item, from the cache when there (keyed by the item's folder and name)."""
     wav = Path(item["wav"])
-    path = cache / wav.parent.name / f"{item['name']}.v{COLUMNS}b.npy"
+    path = cache / wav.parent.name / f"{item['name']}.v{COLUMNS}c.npy"
     if path.exists():
         return np.load(path)
     inputs = frame_inputs(wav, settings, frame_ms)
