@@ -34,7 +34,7 @@ class EscalationPolicy:
         self.settings = settings
         self.frame_s = frame_ms / 1000.0
         features = interruption_method == "features"
-        self.features = features
+        self._features_method = features
         self.interruptions_needed = settings.interruptions_features if features else settings.interruptions
         # the light method keeps its count over the whole window (its rate of false ones was measured that way)
         self.interruptions_span_s = settings.window_s if features else min(settings.interruptions_span_s,
@@ -123,7 +123,7 @@ class EscalationPolicy:
         interruption for each ``voice_bed_span_step_s`` more of span, up to the usual span: every pair is stricter
         than the usual rule, so the voice bed can only take suggestions away."""
         s, needed, longest = self.settings, self.interruptions_needed, self.interruptions_span_s
-        if not voice_bed or self.features:
+        if not voice_bed or self._features_method:
             return [(needed, longest)]
         span = min(s.voice_bed_span_s, longest)
         spans = [(needed, span)]

@@ -49,7 +49,11 @@ class VoiceBed:
         return self._voiced_s / self._bed_s if self._known else None
 
     def is_voice(self, min_share: float) -> bool:
-        """Whether the bed is a voice: its voiced share reaches ``min_share``, or it is not known yet (the talk's
-        first minute or so: the stricter reading until the bed is known; ``min_share`` 0: never)."""
-        share = self.share
-        return min_share > 0.0 and (share is None or share >= min_share)
+        """Whether the bed is a voice now (:func:`is_voice`)."""
+        return is_voice(self.share, min_share)
+
+
+def is_voice(share: float | None, min_share: float) -> bool:
+    """Whether a bed with this voiced ``share`` is a voice: it reaches ``min_share``, or it is not known yet (None:
+    the talk's first minute or so, read the stricter way until the bed is known); ``min_share`` 0: never."""
+    return min_share > 0.0 and (share is None or share >= min_share)

@@ -33,7 +33,7 @@ from voicecoach.detect.features import FeatureExtractor, FrameFeatures
 from voicecoach.detect.raised import RaisedVoiceDetector
 from voicecoach.detect.settings import DetectionSettings, RaisedSettings
 from voicecoach.detect.speakers import SpeakerTracker
-from voicecoach.detect.voice_bed import VoiceBed
+from voicecoach.detect.voice_bed import VoiceBed, is_voice
 from voicecoach.events import Event, Interruption, PauseSuggested, RaisedVoice
 from voicecoach_dev.evalkit.evaluate import DISTANCE_BANDS, band as distance_band, tally
 from voicecoach_dev.evalkit.scoring import Tally, score_raised, spans_found
@@ -81,7 +81,7 @@ def replay(inputs: NDArray[np.float64], settings: RaisedSettings, frame_ms: int 
             while k < len(pending) and pending[k].t <= end_s + 1e-6:
                 now.append(pending[k])
                 k += 1
-            voice = bed_share > 0.0 and (math.isnan(voice_bed) or voice_bed >= bed_share)   # as VoiceBed.is_voice
+            voice = is_voice(None if math.isnan(voice_bed) else voice_bed, bed_share)
             now += escalation.process(end_s, now, detector.active is not None, False, voice)
         events += now
     return events
