@@ -42,6 +42,7 @@ CACHE = Path(__file__).resolve().parents[2] / "out" / "replay"
 LABELS = (None, "A", "B")
 COLUMNS = 10  # end_s, is_speech, f0_hz, energy_db, bright_db, label (0 none, 1 A, 2 B), new_stretch, recent_other,
               # unsure, the voice bed's share (voice_bed.py)
+CACHE_VERSION = "v10c"   # in the cache's file names: change it when a column, or what computes one, changes
 
 
 def frame_inputs(wav: str | Path, settings: DetectionSettings, frame_ms: int = 30) -> NDArray[np.float64]:
@@ -91,7 +92,7 @@ def cached_inputs(item: dict[str, Any], settings: DetectionSettings, frame_ms: i
                   cache: Path = CACHE) -> NDArray[np.float64]:
     """``frame_inputs`` of a dev-set item, from the cache when there (keyed by the item's folder and name)."""
     wav = Path(item["wav"])
-    path = cache / wav.parent.name / f"{item['name']}.v{COLUMNS}c.npy"
+    path = cache / wav.parent.name / f"{item['name']}.{CACHE_VERSION}.npy"
     if path.exists():
         return np.load(path)
     inputs = frame_inputs(wav, settings, frame_ms)
