@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from voicecoach.config import Config, load_config
+from voicecoach.detect.dc import DcBlocker
 from voicecoach.detect.escalation import EscalationPolicy
 from voicecoach.detect.features import FeatureExtractor, FrameFeatures
 from voicecoach.detect.raised import RaisedVoiceDetector
@@ -42,19 +43,21 @@ CACHE = Path(__file__).resolve().parents[2] / "out" / "replay"
 LABELS = (None, "A", "B")
 COLUMNS = 10  # end_s, is_speech, f0_hz, energy_db, bright_db, label (0 none, 1 A, 2 B), new_stretch, recent_other,
               # unsure, the voice bed's share (voice_bed.py)
-CACHE_VERSION = "v10c"   # in the cache's file names: change it when a column, or what computes one, changes
+CACHE_VERSION = "v10d"   # in the cache's file names: change it when a column, or what computes one, changes
 
 
 def frame_inputs(wav: str | Path, settings: DetectionSettings, frame_ms: int = 30) -> NDArray[np.float64]:
-    """What the raised-voice detector is given for each frame of ``wav`` (one row per frame, ``COLUMNS``)."""
+    """What the raised-voice detector is given for each frame of ``wav`` (one row per frame, ``COLUMNS``): the
+    pipeline's own front end (its DC blocker when ``settings.dc_block``, the features, the speaker tracker)."""
     from voicecoach.audio.wav import WavSource
 
+    dc = DcBlocker(frame_ms) if settings.dc_block else None
     features = FeatureExtractor(settings, frame_ms)
     speakers = SpeakerTracker(settings.speakers, frame_ms, None)
     bed = VoiceBed(frame_ms)
     rows = []
     for frame in WavSource(str(wav), frame_ms=frame_ms).frames():
-        f = features.process(frame)
+        f = features.process(dc.process(frame) if dc is not None else frame)
         label = speakers.process(f)
         bed.process(f)
         known = label if len(speakers.models) == 2 else None   # as the pipeline: no partner until both are told
