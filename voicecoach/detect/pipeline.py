@@ -84,16 +84,23 @@ class Pipeline:
         self._next_sample: int | None = None   # where the next frame starts when no audio went missing
         self._stats = TalkStats()
 
-    def process(self, frame: Frame, muted: bool = False) -> list[Event]:
-        """Take one frame; return the events it completes. ``muted``: the product is speaking (no detection)."""
-        if self._next_sample is not None and frame.start_sample != self._next_sample:
-            self._resume_after_gap(frame)
-        self._next_sample = frame.end_sample
+    def hear(self, frame: Frame, muted: bool = False) -> tuple[Frame, FrameFeatures, str | None]:
+        """The front end every detector reads: the frame with the DC offset taken off, its features and the speaker
+        tracker's partner label (None: undecided). The replay of ``voicecoach_dev.evalkit`` calls it too, so its
+        inputs are the pipeline's own."""
         if self.dc is not None:
             frame = self.dc.process(frame)
         feats = self.features.process(frame, muted)
         label = self.speakers.process(feats, muted)
         feats.speaker = label if feats.is_speech else None
+        return frame, feats, label
+
+    def process(self, frame: Frame, muted: bool = False) -> list[Event]:
+        """Take one frame; return the events it completes. ``muted``: the product is speaking (no detection)."""
+        if self._next_sample is not None and frame.start_sample != self._next_sample:
+            self._resume_after_gap(frame)
+        self._next_sample = frame.end_sample
+        frame, feats, label = self.hear(frame, muted)
         self.last = feats
         self.frames_seen += 1
         # Baselines are per partner: learn none until both partners are told apart (or a profile seeds them).

@@ -28,12 +28,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from voicecoach.config import Config, load_config
-from voicecoach.detect.dc import DcBlocker
 from voicecoach.detect.escalation import EscalationPolicy
-from voicecoach.detect.features import FeatureExtractor, FrameFeatures
+from voicecoach.detect.features import FrameFeatures
+from voicecoach.detect.pipeline import Pipeline
 from voicecoach.detect.raised import RaisedVoiceDetector
 from voicecoach.detect.settings import DetectionSettings, RaisedSettings
-from voicecoach.detect.speakers import SpeakerTracker
 from voicecoach.detect.voice_bed import VoiceBed, is_voice
 from voicecoach.events import Event, Interruption, PauseSuggested, RaisedVoice
 from voicecoach_dev.evalkit.evaluate import DISTANCE_BANDS, band as distance_band, tally
@@ -47,18 +46,16 @@ CACHE_VERSION = "v10d"   # in the cache's file names: change it when a column, o
 
 
 def frame_inputs(wav: str | Path, settings: DetectionSettings, frame_ms: int = 30) -> NDArray[np.float64]:
-    """What the raised-voice detector is given for each frame of ``wav`` (one row per frame, ``COLUMNS``): the
-    pipeline's own front end (its DC blocker when ``settings.dc_block``, the features, the speaker tracker)."""
+    """What the raised-voice detector is given for each frame of ``wav`` (one row per frame, ``COLUMNS``), from the
+    pipeline's own front end (:meth:`Pipeline.hear`: its DC blocker, the features, the speaker tracker)."""
     from voicecoach.audio.wav import WavSource
 
-    dc = DcBlocker(frame_ms) if settings.dc_block else None
-    features = FeatureExtractor(settings, frame_ms)
-    speakers = SpeakerTracker(settings.speakers, frame_ms, None)
+    pipeline = Pipeline(settings, frame_ms)
+    speakers = pipeline.speakers
     bed = VoiceBed(frame_ms)
     rows = []
     for frame in WavSource(str(wav), frame_ms=frame_ms).frames():
-        f = features.process(dc.process(frame) if dc is not None else frame)
-        label = speakers.process(f)
+        _, f, label = pipeline.hear(frame)
         bed.process(f)
         known = label if len(speakers.models) == 2 else None   # as the pipeline: no partner until both are told
         rows.append((f.end_s, f.is_speech, f.f0_hz, f.energy_db, f.bright_db, LABELS.index(known),
