@@ -95,6 +95,11 @@ class Pipeline:
         feats.speaker = label if feats.is_speech else None
         return frame, feats, label
 
+    def partner(self, label: str | None) -> str | None:
+        """The tracker's ``label`` as a partner: None until both partners' voices are told apart (no baseline
+        learns before that)."""
+        return label if len(self.speakers.models) == 2 else None
+
     def process(self, frame: Frame, muted: bool = False) -> list[Event]:
         """Take one frame; return the events it completes. ``muted``: the product is speaking (no detection)."""
         if self._next_sample is not None and frame.start_sample != self._next_sample:
@@ -104,7 +109,7 @@ class Pipeline:
         self.last = feats
         self.frames_seen += 1
         # Baselines are per partner: learn none until both partners are told apart (or a profile seeds them).
-        known = label if len(self.speakers.models) == 2 else None
+        known = self.partner(label)
         new_stretch = self.speakers.stretch_frames == 1 and feats.is_speech
         events: list[Event] = list(self.raised.process(feats, known, muted, new_stretch,
                                                     self.speakers.recent_other, self.speakers.unsure))

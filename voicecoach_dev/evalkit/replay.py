@@ -57,7 +57,7 @@ def frame_inputs(wav: str | Path, settings: DetectionSettings, frame_ms: int = 3
     for frame in WavSource(str(wav), frame_ms=frame_ms).frames():
         _, f, label = pipeline.hear(frame)
         bed.process(f)
-        known = label if len(speakers.models) == 2 else None   # as the pipeline: no partner until both are told
+        known = pipeline.partner(label)
         rows.append((f.end_s, f.is_speech, f.f0_hz, f.energy_db, f.bright_db, LABELS.index(known),
                      speakers.stretch_frames == 1 and f.is_speech, speakers.recent_other, speakers.unsure,
                      math.nan if bed.share is None else bed.share))
