@@ -35,8 +35,10 @@ def synthesise(text: str, voice: str, speed: int) -> np.ndarray:
     """Speech from espeak-ng as 16 kHz int16."""
     wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text], capture_output=True,
                          check=True).stdout
-    raw = subprocess.run(["sox", "-t", "wav", "-", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-t", "raw", "-"],
-                         input=wav, capture_output=True, check=True).stdout
+    # -R: sox dithers its resampled output with a time-seeded generator; repeatable mode seeds it the same
+    # every run, so the same text gives the same samples (a measurement repeats exactly)
+    raw = subprocess.run(["sox", "-R", "-t", "wav", "-", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-t", "raw",
+                          "-"], input=wav, capture_output=True, check=True).stdout
     return np.frombuffer(raw, dtype=np.int16)
 
 

@@ -41,7 +41,9 @@ def say(text: str, speed: int = 170) -> np.ndarray:
     """Korean speech from espeak-ng, as 16 kHz int16."""
     wav = subprocess.run(["espeak-ng", "-v", "ko", "-s", str(speed), "--stdout", text], capture_output=True,
                          check=True).stdout
-    raw = subprocess.run(["sox", "-t", "wav", "-", "-r", str(R), "-c", "1", "-b", "16", "-t", "raw", "-"],
+    # -R: sox dithers its resampled output with a time-seeded generator; repeatable mode seeds it the same
+    # every run, so the same text gives the same samples (a recognition test at its margin failed 1 run in many)
+    raw = subprocess.run(["sox", "-R", "-t", "wav", "-", "-r", str(R), "-c", "1", "-b", "16", "-t", "raw", "-"],
                          input=wav, capture_output=True, check=True).stdout
     return np.frombuffer(raw, dtype=np.int16)
 

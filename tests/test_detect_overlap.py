@@ -32,7 +32,9 @@ def say(text: str, who: str) -> np.ndarray:
     voice, pitch, speed = ("en-us+m3", 35, 160) if who == "A" else ("en-gb+f3", 70, 170)
     wav = subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "--stdout", text],
                          capture_output=True, check=True).stdout
-    raw = subprocess.run(["sox", "-t", "wav", "-", "-r", str(R), "-c", "1", "-b", "16", "-t", "raw", "-"],
+    # -R: sox dithers its resampled output with a time-seeded generator; repeatable mode seeds it the same
+    # every run, so the same text gives the same samples (a recognition test at its margin failed 1 run in many)
+    raw = subprocess.run(["sox", "-R", "-t", "wav", "-", "-r", str(R), "-c", "1", "-b", "16", "-t", "raw", "-"],
                          input=wav, capture_output=True, check=True).stdout
     x = np.frombuffer(raw, np.int16).astype(np.float32)
     loud = np.flatnonzero(np.abs(x) > 500)
