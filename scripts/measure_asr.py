@@ -31,12 +31,13 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def synthesise(text: str, voice: str, speed: int) -> np.ndarray:
-    """Speech from espeak-ng as 16 kHz int16."""
-    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text], capture_output=True,
+def synthesise(text: str, voice: str, speed: int, pitch: int | None = None) -> np.ndarray:
+    """Speech from espeak-ng as 16 kHz int16, the same samples every run (the tests' speech is made here too)."""
+    extra = [] if pitch is None else ["-p", str(pitch)]
+    wav = subprocess.run(["espeak-ng", "-v", voice, *extra, "-s", str(speed), "--stdout", text], capture_output=True,
                          check=True).stdout
-    # -R: sox dithers its resampled output with a time-seeded generator; repeatable mode seeds it the same
-    # every run, so the same text gives the same samples (a measurement repeats exactly)
+    # -R: sox dithers its resampled output with a time-seeded generator; repeatable mode seeds it the same every run,
+    # so the same text gives the same samples (a Korean recognition test at its margin failed 1 run in many)
     raw = subprocess.run(["sox", "-R", "-t", "wav", "-", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-t", "raw",
                           "-"], input=wav, capture_output=True, check=True).stdout
     return np.frombuffer(raw, dtype=np.int16)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,9 @@ from voicecoach.checkin.runner import COMMANDS as CHECKIN_QUESTION
 from voicecoach.audio.frames import SAMPLE_RATE as R, frames_from_array
 from voicecoach.commands import Command, Hearing, Option, Reply, Source
 from voicecoach.errors import VoicecoachError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from measure_asr import synthesise  # noqa: E402
 
 pytest.importorskip("vosk")
 MODEL_DIR = package_model_dir("ko")
@@ -38,14 +41,8 @@ def ko_model():
 
 
 def say(text: str, speed: int = 170) -> np.ndarray:
-    """Korean speech from espeak-ng, as 16 kHz int16."""
-    wav = subprocess.run(["espeak-ng", "-v", "ko", "-s", str(speed), "--stdout", text], capture_output=True,
-                         check=True).stdout
-    # -R: sox dithers its resampled output with a time-seeded generator; repeatable mode seeds it the same
-    # every run, so the same text gives the same samples (a recognition test at its margin failed 1 run in many)
-    raw = subprocess.run(["sox", "-R", "-t", "wav", "-", "-r", str(R), "-c", "1", "-b", "16", "-t", "raw", "-"],
-                         input=wav, capture_output=True, check=True).stdout
-    return np.frombuffer(raw, dtype=np.int16)
+    """Korean speech from espeak-ng, as 16 kHz int16 (``scripts/measure_asr.py``'s, the same samples every run)."""
+    return synthesise(text, "ko", speed)
 
 
 def utterance(text: str) -> tuple[np.ndarray, float]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
+import sys
 from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,9 @@ from voicecoach.detect.overlap import LookHint, OverlapInterruptionDetector
 from voicecoach.detect.pipeline import Pipeline
 from voicecoach.detect.settings import DetectionSettings
 from voicecoach.events import Interruption
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from measure_asr import synthesise  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
                                 reason="needs espeak-ng and sox to synthesise speech")
@@ -30,13 +34,7 @@ A_START_S = 0.5
 def say(text: str, who: str) -> np.ndarray:
     """Speech from espeak-ng at 16 kHz, float, silence trimmed. ``who``: "A" (low male), "B" (high female)."""
     voice, pitch, speed = ("en-us+m3", 35, 160) if who == "A" else ("en-gb+f3", 70, 170)
-    wav = subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "--stdout", text],
-                         capture_output=True, check=True).stdout
-    # -R: sox dithers its resampled output with a time-seeded generator; repeatable mode seeds it the same
-    # every run, so the same text gives the same samples (a recognition test at its margin failed 1 run in many)
-    raw = subprocess.run(["sox", "-R", "-t", "wav", "-", "-r", str(R), "-c", "1", "-b", "16", "-t", "raw", "-"],
-                         input=wav, capture_output=True, check=True).stdout
-    x = np.frombuffer(raw, np.int16).astype(np.float32)
+    x = synthesise(text, voice, speed, pitch).astype(np.float32)
     loud = np.flatnonzero(np.abs(x) > 500)
     return x[loud[0]:loud[-1] + 1]
 
