@@ -203,49 +203,6 @@ def test_the_gated_method_does_not_call_a_turn_change_whose_holder_stops_soon_an
     assert len(_scripted_run(model, det=OverlapInterruptionDetector(s, 30, model=model))) == 1
 
 
-class _Graded(_Scripted):
-    """Voice 0 all along; from ``onset_s`` voice 1 too, each at its own probability as the model gives it for a
-    quiet voice under a louder one: ``cut(t)`` for voice 1, ``holder(t)`` for voice 0 after the onset."""
-
-    def __init__(self, onset_s: float, cut=lambda t: 1.0, holder=lambda t: 1.0) -> None:
-        super().__init__(onset_s)
-        self.cut, self.holder = cut, holder
-
-    def probabilities(self, audio: np.ndarray) -> np.ndarray:
-        from voicecoach.detect.segmentation import SegmentationModel
-        probs = super().probabilities(audio)
-        times = self.now_s - len(audio) / R + SegmentationModel.step_centers_s(len(probs))
-        for k in np.flatnonzero(times >= self.onset_s):
-            a0, a1 = self.holder(times[k]), self.cut(times[k])
-            both = min(a0, a1)   # the powerset classes {}, {0}, {1}, {0, 1} giving exactly these two activities
-            probs[k] = [1 - a0 - a1 + both, a0 - both, a1 - both, 0, both, 0, 0]
-        return probs
-
-
-def test_a_quiet_voice_the_model_hears_below_the_holders_threshold_is_followed_by_onset_threshold():
-    # voice 1 cuts in at 6 s; the model is sure of it but for one step in every 0.3 s, where it gives 0.45
-    flicker = lambda t: 0.45 if (t % 0.3) < 0.017 else 0.95   # noqa: E731
-    base = DetectionSettings().interruption
-    for onset_threshold, expected in ((0.5, 0), (0.4, 1)):
-        s = replace(base, onset_threshold=onset_threshold, activity_threshold=0.5)
-        model = _Graded(onset_s=6.0, cut=flicker)
-        found = _scripted_run(model, det=OverlapInterruptionDetector(s, 30, model=model))
-        # at 0.5 each dip starts the run again and it is never min_run_ms long; at 0.4 it is one run
-        assert len(found) == expected, onset_threshold
-        if expected:
-            assert abs(found[0].start - 6.0) < 0.03
-
-
-def test_a_holder_heard_only_weakly_after_the_onset_is_no_holder_at_activity_threshold():
-    # voice 0's activity falls to 0.55 when voice 1 starts (a tail through a room, a TV voice): still speaking at
-    # an activity_threshold of 0.5, not at 0.6; the interrupter's own threshold does not change that
-    base = DetectionSettings().interruption
-    for activity_threshold, expected in ((0.5, 1), (0.6, 0)):
-        s = replace(base, onset_threshold=0.4, activity_threshold=activity_threshold)
-        model = _Graded(onset_s=6.0, holder=lambda t: 0.55)
-        assert len(_scripted_run(model, det=OverlapInterruptionDetector(s, 30, model=model))) == expected
-
-
 def _hints(hint: LookHint, frames: list[tuple]) -> list[bool]:
     return [hint.process(*f) for f in frames]
 

@@ -179,15 +179,14 @@ class OverlapInterruptionDetector:
         centers = start_s + SegmentationModel.step_centers_s(len(active))
         step_s = centers[1] - centers[0]
         end = int(np.searchsorted(centers, self._end_s - s.delay_ms / 1000.0))
-        on = active[:end] > s.activity_threshold        # the holder's steps
-        cut = active[:end] > s.onset_threshold          # the second voice's steps
+        on = active[:end] > s.activity_threshold
         floor_n, overlap_n = int(s.floor_ms / 1000.0 / step_s), max(1, int(OVERLAP_S / step_s))
         tail_n = max(1, int(END_S / step_s))
         starting = False
         for x in range(active.shape[1]):
-            if not cut[end - 1, x]:
+            if not on[end - 1, x]:
                 continue
-            off = np.flatnonzero(~cut[:, x])
+            off = np.flatnonzero(~on[:, x])
             onset = int(off[-1]) + 1 if len(off) else 0
             if onset < floor_n or centers[onset - floor_n] < self._muted_until_s:
                 continue   # too early in the window, or the "holder" may be the product's own voice

@@ -111,10 +111,6 @@ class InterruptionSettings:
     delay_ms: int = setting(100, lo=0, hi=1000,
                             doc="model: the window is judged up to this long before its end (little future there), ms")
     activity_threshold: float = setting(0.5, lo=0.05, hi=0.95, doc="model: a voice is active above this probability")
-    onset_threshold: float = setting(
-        0.5, lo=0.05, hi=0.95,
-        doc="model: the second voice (the one cutting in) is active above this probability; the holder keeps "
-            "activity_threshold")
     hint_ms: int = setting(600, lo=0, hi=10000,
         doc="model: when no second voice is being followed, the model looks only if the voice features hinted at one "
             "within this long (a third to half fewer looks; 0: look whenever there is talk), ms")
