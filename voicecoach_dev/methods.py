@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from voicecoach_dev.evalkit import report
+from voicecoach_dev.evalkit.devset import CATALOGUE
 from voicecoach_dev.evalkit.scoring import Tally, score_interruptions
 
 METHODS = ("stream", "gated", "model", "features")
@@ -51,7 +52,7 @@ def louder_holder(items: list[dict[str, Any]], results: dict[str, tuple[list, fl
     """Recall over true interruptions whose interrupted partner is 8-14 dB louder at the microphone."""
     t = Tally()
     for it in items:
-        if it["scenario"] == "ami":
+        if it["scenario"] not in CATALOGUE:   # AMI, the real call: no levels at the mic known
             continue
         truth = it["truth"]
         dets = [e for e in results[it["name"]][0] if e["type"] == "interruption"]
@@ -87,12 +88,21 @@ def _pr(t: Tally | None) -> str:
     return f"{t.f1:.2f} ({t.precision:.2f} / {t.recall:.2f})"
 
 
+def _call(ti: dict[str, Tally]) -> str:
+    """The real call's cell: true interruptions found and false ones an hour, dry / rooms ('-' if not run)."""
+    cells = [f"{t.found} of {t.n_truth}, {t.false_per_hour:.1f}" if t is not None else "-"
+             for t in (ti.get(report.CALL), ti.get(report.CALL_ROOM))]
+    return " / ".join(cells)
+
+
 def table(rows: list[tuple[str, dict[str, Tally], Tally, float]]) -> str:
-    """One row per method: F1 (P / R) dry and in rooms, calm false/h, latency, louder-holder recall, AMI."""
+    """One row per method: F1 (P / R) dry and in rooms, calm false/h, latency, louder-holder recall, AMI, the real
+    call."""
     lines = ["### Interruptions: every method on the same talks", "",
              "| method | dry: F1 (P / R) | rooms: F1 (P / R) | false / h, calm dry | false / h, calm rooms "
-             "| median latency, dry / rooms | recall, holder 8-14 dB louder | AMI: P / R | analyze speed |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| median latency, dry / rooms | recall, holder 8-14 dB louder | AMI: P / R "
+             "| real call: found, false / h, dry / rooms | analyze speed |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for method, ti, louder, speed in rows:
         dry, room = ti.get(report.MIXED), ti.get(report.ROOM)
         calm, room_calm, ami = ti.get(report.CALM), ti.get(report.ROOM_CALM), ti.get("ami")
@@ -101,5 +111,5 @@ def table(rows: list[tuple[str, dict[str, Tally], Tally, float]]) -> str:
             f"| {method} | {_pr(dry)} | {_pr(room)} | {'-' if calm is None else f'{calm.false_per_hour:.1f}'} "
             f"| {'-' if room_calm is None else f'{room_calm.false_per_hour:.1f}'} | {lat} "
             f"| {louder.recall:.2f} ({louder.found} of {louder.n_truth}) "
-            f"| {'-' if ami is None else f'{ami.precision:.2f} / {ami.recall:.2f}'} | {speed:.0f}x |")
+            f"| {'-' if ami is None else f'{ami.precision:.2f} / {ami.recall:.2f}'} | {_call(ti)} | {speed:.0f}x |")
     return "\n".join(lines)

@@ -10,6 +10,11 @@ Every family is scored dry and through simulated rooms (``<family>@room``), side
 by RT60 band and by the distance of the partner who raised their voice or interrupted. ``--mic NAME`` hears every
 talk through a laptop's microphone chain first (``micchain``: automatic gain control, a small microphone's response,
 a low or a too high input gain, DC and hum); the truth is unchanged.
+
+Real recordings are scored on rows of their own, outside the mixed talks' aggregates: the AMI meeting excerpts, and a
+real two-party phone call (``phonecall``: ``call``, the corpus's mix, and ``call@room``, its two channels heard
+through three rooms a draw, not with ``--quick``), calm, so every raised-voice event and pause suggestion on it is
+false.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from voicecoach_dev.evalkit.devset import CATALOGUE, DEFAULT_OUT, SPLITS, ensure_devset
-from voicecoach_dev.evalkit import corpus, micchain, report
+from voicecoach_dev.evalkit.devset import CATALOGUE, DEFAULT_OUT, SPLITS, ensure_devset, folder_name
+from voicecoach_dev.evalkit import corpus, micchain, phonecall, report
 from voicecoach_dev.evalkit.scoring import (Tally, attribute_speakers, score_interruptions, score_pauses,
                                             score_raised, spans_found)
 
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
 _CONFIG: Config | None = None   # set in each worker (and in-process) by _worker_init
 # the AMI excerpts (30 s) end before detection.interruption.settle_s has passed: also scored without that wait
 AMI_UNSETTLED = "ami, settle_s = 0"
+REAL = ("ami", *phonecall.SCENARIOS)   # real recordings: scored on their own rows, never in the aggregates
 
 
 def _worker_init(config_path: str | None) -> None:
@@ -106,7 +112,7 @@ def score_item(item: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, 
            "raised_voice": score_raised(by["raised_voice"], truth["raised"], truth.get("turns", ())),
            "pause_suggested": score_pauses(by["pause_suggested"], truth["escalations"])}
     if item["scenario"] != "ami":
-        _attribute(out, by, truth)
+        _attribute(out, by, truth)   # the call too: its parties are A and B
     elif "row" not in item:   # the lenient score once, on the default run
         short = [i for i, r in enumerate(truth["interruptions"]) if r.get("short")]
         out["interruption_lenient"] = score_interruptions(by["interruption"], onsets, (), ignore=short)
@@ -142,7 +148,7 @@ def tally(items: list[dict[str, Any]], results: dict[str, tuple[list, float]]) -
     for task, rows in tallies.items():
         agg = {k: Tally() for k in (report.MIXED, report.CALM, report.ROOM, report.ROOM_CALM, report.ROOM_CALM_NOISE)}
         for sc, t in list(rows.items()):
-            if sc.startswith("ami"):
+            if sc not in CATALOGUE:   # AMI and the real call: rows of their own
                 continue
             room, calm = sc.endswith("@room"), CATALOGUE[sc][3]
             agg[report.ROOM if room else report.MIXED].merge(t)
@@ -170,7 +176,7 @@ def room_breakdown(items: list[dict[str, Any]], results: dict[str, tuple[list, f
     out: dict[str, dict[str, Tally]] = {}
     for item in items:
         room = item.get("mix", {}).get("room")
-        if not room:
+        if not room or item["scenario"] not in CATALOGUE:
             continue
         events, _ = results[item["name"]]
         rt60 = band(room["rt60_s"], RT60_BANDS)
@@ -221,15 +227,16 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     if args.scenario:
-        unknown = set(args.scenario) - set(CATALOGUE) - {"ami"}
+        unknown = set(args.scenario) - set(CATALOGUE) - set(REAL)
         if unknown:
             raise SystemExit(f"evaluate: unknown scenario {', '.join(sorted(unknown))} "
-                             f"(choose from: {', '.join([*CATALOGUE, 'ami'])})")
+                             f"(choose from: {', '.join([*CATALOGUE, *REAL])})")
     wanted = list(args.scenario or [])
     if args.no_room:
-        wanted = [sc for sc in (wanted or [*CATALOGUE, "ami"]) if not sc.endswith("@room")]
+        wanted = [sc for sc in (wanted or [*CATALOGUE, *REAL]) if not sc.endswith("@room")]
     items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr), draw=args.draw,
                           split=args.split, scenarios_wanted=wanted or None)
+    items += _call_items(args, wanted or None)
     items += [dict(it, name=f"{it['name']}~settle0", settle_s=0.0, row=AMI_UNSETTLED)
               for it in items if it["scenario"] == "ami"]
     if args.mic:
@@ -266,6 +273,14 @@ def main(argv: list[str] | None = None) -> int:
                "files": {name: ev for name, (ev, _) in sorted(results.items())}}
         args.json.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
     return 0
+
+
+def _call_items(args: argparse.Namespace, wanted: list[str] | None) -> list[dict[str, Any]]:
+    """The real call (``phonecall``): the corpus mix, and its rooms for this draw (not with ``--quick``)."""
+    folder = args.out / folder_name(args.split, args.draw)
+    folder.mkdir(parents=True, exist_ok=True)
+    return phonecall.call_items(corpus.find_corpus(), folder, args.draw, SPLITS[args.split], args.split, wanted,
+                                rooms_too=not args.quick)
 
 
 def _louder_checks(items: list[dict[str, Any]], results: dict[str, tuple[list, float]]) -> list[dict[str, Any]]:
