@@ -89,20 +89,24 @@ def _pr(t: Tally | None) -> str:
 
 
 def _call(ti: dict[str, Tally]) -> str:
-    """The real call's cell: true interruptions found and false ones an hour, dry / rooms ('-' if not run)."""
+    """The real talks' cells: the call's true interruptions found and false ones an hour, dry / rooms, and the
+    back-to-back turns' false ones an hour ('-' if not run)."""
     cells = [f"{t.found} of {t.n_truth}, {t.false_per_hour:.1f}" if t is not None else "-"
              for t in (ti.get(report.CALL), ti.get(report.CALL_ROOM))]
-    return " / ".join(cells)
+    turns = [f"{t.false_per_hour:.1f}" if t is not None else "-"
+             for t in (ti.get(report.TURNS), ti.get(report.TURNS_ROOM))]
+    return " / ".join(cells) + " | " + " / ".join(turns)
 
 
 def table(rows: list[tuple[str, dict[str, Tally], Tally, float]]) -> str:
     """One row per method: F1 (P / R) dry and in rooms, calm false/h, latency, louder-holder recall, AMI, the real
-    call."""
+    talks."""
     lines = ["### Interruptions: every method on the same talks", "",
              "| method | dry: F1 (P / R) | rooms: F1 (P / R) | false / h, calm dry | false / h, calm rooms "
              "| median latency, dry / rooms | recall, holder 8-14 dB louder | AMI: P / R "
-             "| real call: found, false / h, dry / rooms | analyze speed |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| real call: found, false / h, dry / rooms | real back-to-back turns: false / h, dry / rooms "
+             "| analyze speed |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for method, ti, louder, speed in rows:
         dry, room = ti.get(report.MIXED), ti.get(report.ROOM)
         calm, room_calm, ami = ti.get(report.CALM), ti.get(report.ROOM_CALM), ti.get("ami")

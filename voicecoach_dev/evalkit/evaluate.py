@@ -11,10 +11,10 @@ by RT60 band and by the distance of the partner who raised their voice or interr
 talk through a laptop's microphone chain first (``micchain``: automatic gain control, a small microphone's response,
 a low or a too high input gain, DC and hum); the truth is unchanged.
 
-Real recordings are scored on rows of their own, outside the mixed talks' aggregates: the AMI meeting excerpts, and a
-real two-party phone call (``phonecall``: ``call``, the corpus's mix, and ``call@room``, its two channels heard
-through three rooms a draw, not with ``--quick``), calm, so every raised-voice event and pause suggestion on it is
-false.
+Real recordings are scored on rows of their own, outside the mixed talks' aggregates: the AMI meeting excerpts, a
+real two-party phone call (``call``, calm, so every raised-voice event and pause suggestion on it is false) and four
+voices taking back-to-back turns (``turns``: interruptions only, every one false), each also heard through three
+rooms a draw (``call@room``, ``turns@room``; not with ``--quick``): ``realtalks``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from voicecoach_dev.evalkit.devset import CATALOGUE, DEFAULT_OUT, SPLITS, ensure_devset, folder_name
-from voicecoach_dev.evalkit import corpus, micchain, phonecall, report
+from voicecoach_dev.evalkit import corpus, micchain, realtalks, report
 from voicecoach_dev.evalkit.scoring import (Tally, attribute_speakers, score_interruptions, score_pauses,
                                             score_raised, spans_found)
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 _CONFIG: Config | None = None   # set in each worker (and in-process) by _worker_init
 # the AMI excerpts (30 s) end before detection.interruption.settle_s has passed: also scored without that wait
 AMI_UNSETTLED = "ami, settle_s = 0"
-REAL = ("ami", *phonecall.SCENARIOS)   # real recordings: scored on their own rows, never in the aggregates
+REAL = ("ami", *realtalks.SCENARIOS)   # real recordings: scored on their own rows, never in the aggregates
 
 
 def _worker_init(config_path: str | None) -> None:
@@ -112,7 +112,7 @@ def score_item(item: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, 
            "raised_voice": score_raised(by["raised_voice"], truth["raised"], truth.get("turns", ())),
            "pause_suggested": score_pauses(by["pause_suggested"], truth["escalations"])}
     if item["scenario"] != "ami":
-        _attribute(out, by, truth)   # the call too: its parties are A and B
+        _attribute(out, by, truth)   # the real talks too: their speakers are A, B (, C, D)
     elif "row" not in item:   # the lenient score once, on the default run
         short = [i for i, r in enumerate(truth["interruptions"]) if r.get("short")]
         out["interruption_lenient"] = score_interruptions(by["interruption"], onsets, (), ignore=short)
@@ -142,7 +142,7 @@ def tally(items: list[dict[str, Any]], results: dict[str, tuple[list, float]]) -
         for task, m in score_item(item, events).items():
             sc = "ami (onsets >= 0.6 s)" if task == "interruption_lenient" else item.get("row", item["scenario"])
             task = "interruption" if task == "interruption_lenient" else task
-            if item["scenario"] == "ami" and task != "interruption":
+            if item["scenario"] in ("ami", *realtalks.INTERRUPTIONS_ONLY) and task != "interruption":
                 continue
             tallies.setdefault(task, {}).setdefault(sc, Tally()).add(m, item["duration_s"])
     for task, rows in tallies.items():
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = [sc for sc in (wanted or [*CATALOGUE, *REAL]) if not sc.endswith("@room")]
     items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr), draw=args.draw,
                           split=args.split, scenarios_wanted=wanted or None)
-    items += _call_items(args, wanted or None)
+    items += _real_items(args, wanted or None)
     items += [dict(it, name=f"{it['name']}~settle0", settle_s=0.0, row=AMI_UNSETTLED)
               for it in items if it["scenario"] == "ami"]
     if args.mic:
@@ -275,11 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _call_items(args: argparse.Namespace, wanted: list[str] | None) -> list[dict[str, Any]]:
-    """The real call (``phonecall``): the corpus mix, and its rooms for this draw (not with ``--quick``)."""
+def _real_items(args: argparse.Namespace, wanted: list[str] | None) -> list[dict[str, Any]]:
+    """The real talks (``realtalks``): as recorded, and heard in this draw's rooms (not with ``--quick``)."""
     folder = args.out / folder_name(args.split, args.draw)
     folder.mkdir(parents=True, exist_ok=True)
-    return phonecall.call_items(corpus.find_corpus(), folder, args.draw, SPLITS[args.split], args.split, wanted,
+    return realtalks.real_items(corpus.find_corpus(), folder, args.draw, SPLITS[args.split], args.split, wanted,
                                 rooms_too=not args.quick)
 
 

@@ -10,7 +10,9 @@ MIXED, CALM = "dry (all)", "calm talk, dry (all)"
 ROOM, ROOM_CALM, ROOM_CALM_NOISE = "rooms (all)", "calm talk in rooms (all)", "calm talk with noise in rooms"
 AGGREGATES = (MIXED, CALM, ROOM, ROOM_CALM, ROOM_CALM_NOISE)
 FAR = ">= 2.5 m"
-CALL, CALL_ROOM = "call", "call@room"   # the real two-party call (phonecall.py): calm, nobody raises their voice
+CALL, CALL_ROOM = "call", "call@room"   # the real two-party call (realtalks.py): calm, nobody raises their voice
+TURNS, TURNS_ROOM = "turns", "turns@room"   # four real voices taking back-to-back turns (realtalks.py)
+REAL_TALKS = (CALL, CALL_ROOM, TURNS, TURNS_ROOM)
 
 
 def _check(name: str, value: float | None, op: str, goal: float, note: str = "") -> dict[str, Any]:
@@ -41,6 +43,9 @@ def targets(t: dict[str, dict[str, Tally]], rooms: dict[str, dict[str, Tally]] |
     if "lean_in" in r:
         out.append(_check("raised voice: events when a partner leans in, dry (+6-10 dB, same voice)",
                           r["lean_in"].n_det, "<=", 0, f"{r['lean_in'].hours:.2f} h"))
+    if TURNS_ROOM in i:
+        out.append(_check("rooms: false interruptions per hour at real back-to-back turn changes",
+                          i[TURNS_ROOM].false_per_hour, "<=", 3.0, f"{i[TURNS_ROOM].n_det} in {i[TURNS_ROOM].hours:.2f} h"))
     for sc in (CALL, CALL_ROOM):
         where = "in rooms" if sc == CALL_ROOM else "dry"
         if sc in r:
@@ -135,22 +140,25 @@ def side_by_side(t: dict[str, dict[str, Tally]]) -> list[str]:
                      _f(p.get(ROOM_CALM, empty).false_per_hour, 1)))
     lines.append(row("pause suggestions when leaning in", str(p["lean_in"].n_det) if "lean_in" in p else "-",
                      str(p["lean_in@room"].n_det) if "lean_in@room" in p else "-"))
-    if CALL in i or CALL_ROOM in i:
-        lines += _call_rows(i, r, p, row)
+    if any(k in i for k in REAL_TALKS):
+        lines += _real_rows(i, r, p, row)
     return lines
 
 
-def _call_rows(i: dict[str, Tally], r: dict[str, Tally], p: dict[str, Tally], row: Any) -> list[str]:
-    """The real call's lines of the side-by-side table: the corpus mix (dry) and its rooms."""
-    def each(rows: dict[str, Tally], cell: Any) -> tuple[str, str]:
-        return tuple(cell(rows[k]) if k in rows else "-" for k in (CALL, CALL_ROOM))  # type: ignore[return-value]
+def _real_rows(i: dict[str, Tally], r: dict[str, Tally], p: dict[str, Tally], row: Any) -> list[str]:
+    """The real talks' lines of the side-by-side table: as recorded (dry) and heard in rooms."""
+    def each(rows: dict[str, Tally], cell: Any, dry: str = CALL, room: str = CALL_ROOM) -> tuple[str, str]:
+        return tuple(cell(rows[k]) if k in rows else "-" for k in (dry, room))  # type: ignore[return-value]
 
-    hours = each(i, lambda t: f"{t.hours:.2f} h")
-    return [row("a real call (calm, two parties): audio", *hours),
-            row("... interruptions found", *each(i, lambda t: f"{t.found} of {t.n_truth}")),
-            row("... false interruptions per hour", *each(i, lambda t: f"{t.false_per_hour:.1f}")),
-            row("... raised-voice events (all false)", *each(r, lambda t: str(t.n_det))),
-            row("... pause suggestions (all false)", *each(p, lambda t: str(t.n_det)))]
+    out = [row("a real call (calm, two parties): audio", *each(i, lambda t: f"{t.hours:.2f} h")),
+           row("... interruptions found", *each(i, lambda t: f"{t.found} of {t.n_truth}")),
+           row("... false interruptions per hour", *each(i, lambda t: f"{t.false_per_hour:.1f}")),
+           row("... raised-voice events (all false)", *each(r, lambda t: str(t.n_det))),
+           row("... pause suggestions (all false)", *each(p, lambda t: str(t.n_det)))]
+    if TURNS in i or TURNS_ROOM in i:
+        out.append(row("real back-to-back turns (4 voices): false interruptions (per hour)",
+                       *each(i, lambda t: f"{t.n_det} ({t.false_per_hour:.1f})", TURNS, TURNS_ROOM)))
+    return out
 
 
 def breakdown_tables(rooms: dict[str, dict[str, Tally]]) -> list[str]:
@@ -183,7 +191,7 @@ def _f(x: float | None, digits: int = 2) -> str:
 
 def _order(rows: dict[str, Tally]) -> list[str]:
     tail = [k for k in AGGREGATES if k in rows]
-    real = [k for k in rows if k.startswith("ami")] + [k for k in (CALL, CALL_ROOM) if k in rows]
+    real = [k for k in rows if k.startswith("ami")] + [k for k in REAL_TALKS if k in rows]
     return [k for k in rows if k not in tail and k not in real] + tail + real
 
 
@@ -237,7 +245,9 @@ def markdown(t: dict[str, dict[str, Tally]], checks: list[dict[str, Any]], meta:
            "two-party phone call (SpokenWOZ MUL1011, 3 min, telephone band, each party on a channel of their own), "
            "`call@room` its two channels each heard through a simulated room with a noise bed: calm, so every "
            "raised-voice event and pause suggestion on it is false; its overlap onsets shorter than 0.6 s are "
-           "backchannels. Scenarios named "
+           "backchannels. `turns` is four real voices taking seven back-to-back turns (42 s, no overlap), `turns@room` each "
+           "turn heard from its speaker's own place in a simulated room: every interruption on it is false. "
+           "Scenarios named "
            "`<family>@room` are the same recipes heard through a simulated living room (RT60 0.2-0.8 s, each partner "
            "0.5-3.5 m from a microphone on a table); `lean_in` is calm talk where a partner moves nearer "
            "(+6-10 dB, same voice); raised stretches are real raised voices (EmoDB angry takes), never a louder "
