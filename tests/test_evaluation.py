@@ -160,6 +160,23 @@ def test_interruption_truth_is_30_to_80_percent_into_a_turn_and_overlaps_half_to
         assert new["end"] > held["end"]
 
 
+def _gaps(talk: Talk) -> np.ndarray:
+    turns = talk.truth()["turns"]
+    return np.array([b["start"] - a["end"] for a, b in zip(turns, turns[1:]) if a["speaker"] != b["speaker"]])
+
+
+def test_quick_turn_changes_come_only_where_asked_and_leave_no_overlap():
+    specs = [TurnSpec("A" if i % 2 == 0 else "B", 3.0) for i in range(40)]
+    plain, again, quick = make_talk(5), make_talk(5), make_talk(5)
+    quick.quick_share = 0.5
+    for talk in (plain, again, quick):
+        talk.play(specs)
+    assert [t["start"] for t in plain.turns] == [t["start"] for t in again.turns]   # no draw spent when 0
+    slow, fast = _gaps(plain), _gaps(quick)
+    assert slow.min() >= 0.15 - 1e-3 and fast.min() >= -1e-3 and not quick.truth()["interruptions"]
+    assert 10 <= int(np.sum(fast < 0.12 + 1e-3)) <= 30   # about half of the 39 changes
+
+
 def _speaking_share(talk: Talk, turn: dict, a_s: float, b_s: float) -> float:
     """Share of 10 ms frames of a placed turn's own audio in [a_s, b_s) (timeline seconds) within 20 dB of its peak."""
     start, x, _ = talk.placements[turn["_placement"]]

@@ -52,7 +52,10 @@ FAMILIES: dict[str, tuple[Any, int, int, bool]] = {
     "escalation": (scenarios.escalation, 9, 1, False),
     "calm_long": (scenarios.calm_long, 6, 1, True),
     "lean_in": (scenarios.lean_in, 10, 1, True),
+    "quick_turns": (scenarios.quick_turns, 6, 0, True),
 }
+# families scored on rows of their own, not in the aggregates (added after the figures the README compares with)
+OWN_ROWS = ("quick_turns", f"quick_turns{ROOM}")
 CATALOGUE: dict[str, tuple[Any, int, int, bool]] = {
     **FAMILIES, **{f + ROOM: v for f, v in FAMILIES.items()}}
 AMI_QUICK = ("ami-sample", "ami-trn09", "ami-dev00")

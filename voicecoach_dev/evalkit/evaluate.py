@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from voicecoach_dev.evalkit.devset import CATALOGUE, DEFAULT_OUT, SPLITS, ensure_devset, folder_name
+from voicecoach_dev.evalkit.devset import CATALOGUE, DEFAULT_OUT, OWN_ROWS, SPLITS, ensure_devset, folder_name
 from voicecoach_dev.evalkit import corpus, micchain, realtalks, report
 from voicecoach_dev.evalkit.scoring import (Tally, attribute_speakers, score_interruptions, score_pauses,
                                             score_raised, spans_found)
@@ -148,7 +148,7 @@ def tally(items: list[dict[str, Any]], results: dict[str, tuple[list, float]]) -
     for task, rows in tallies.items():
         agg = {k: Tally() for k in (report.MIXED, report.CALM, report.ROOM, report.ROOM_CALM, report.ROOM_CALM_NOISE)}
         for sc, t in list(rows.items()):
-            if sc not in CATALOGUE:   # AMI and the real call: rows of their own
+            if sc not in CATALOGUE or sc in OWN_ROWS:   # AMI, the real talks, quick turns: rows of their own
                 continue
             room, calm = sc.endswith("@room"), CATALOGUE[sc][3]
             agg[report.ROOM if room else report.MIXED].merge(t)
@@ -176,7 +176,7 @@ def room_breakdown(items: list[dict[str, Any]], results: dict[str, tuple[list, f
     out: dict[str, dict[str, Tally]] = {}
     for item in items:
         room = item.get("mix", {}).get("room")
-        if not room or item["scenario"] not in CATALOGUE:
+        if not room or item["scenario"] not in CATALOGUE or item["scenario"] in OWN_ROWS:
             continue
         events, _ = results[item["name"]]
         rt60 = band(room["rt60_s"], RT60_BANDS)

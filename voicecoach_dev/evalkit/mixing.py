@@ -22,6 +22,7 @@ HOLDER_BEFORE = 0.5  # the interrupted speaker really speaks in this share of th
 HOLDER_DURING = 0.5  # ...and of the overlap after it: a pause is neither holding the floor nor an overlap
 ONSET_TRIES = 20
 LISTENED_S = 0.3     # an interrupter has been quiet at least this long (not still finishing their own last turn)
+QUICK_GAP_S = (0.0, 0.12)  # a quick turn change: the next voice starts this soon after the last one stops
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,13 @@ class Talk:
     backchannels: list[dict[str, Any]] = field(default_factory=list)
     cursor_s: float = 0.5
     masks: dict[int, NDArray[np.bool_]] = field(default_factory=dict)  # placement -> speech mask (10 ms frames)
+    quick_share: float = 0.0  # share of turn changes that are quick (QUICK_GAP_S), as real talk has many
 
     def gap_s(self) -> float:
-        """A natural gap between turns: mostly 0.2-1 s, sometimes a longer pause."""
+        """A natural gap between turns: mostly 0.2-1 s, sometimes a longer pause; a quick one (under 0.12 s) in
+        ``quick_share`` of them (no draw is spent on it when that is 0, so other talks are unchanged)."""
+        if self.quick_share and self.rng.random() < self.quick_share:
+            return float(self.rng.uniform(*QUICK_GAP_S))
         if self.rng.random() < 0.12:
             return float(self.rng.uniform(1.5, 3.0))
         return float(np.clip(self.rng.lognormal(np.log(0.5), 0.5), 0.15, 1.4))

@@ -28,6 +28,7 @@ ANGRY_RESTORE_DB = (8.0, 12.0)  # EmoDB angry takes: speech RMS above the same a
 QUIET_RAISE_DB = 9.0    # the quiet partner's angry takes: this far over their own calm (about the loud one's calm)
 SNR_DB = (10.0, 20.0)
 ROOM_APART_DB = (10.0, 15.0)   # loud_partner in a room: the partners this far apart at the microphone
+QUICK_SHARE = 0.5       # quick_turns: this share of the turn changes is quick (mixing.QUICK_GAP_S)
 TV_SHARE = 0.5          # in a room, a bed is a TV or radio with speech in it this often
 BED_DISTANCE_M = (1.5, 4.0)
 TV_VOICES = 4
@@ -179,6 +180,16 @@ def calm(rng, ctx, minutes=1.5):
     """Calm turn-taking with natural gaps and backchannels."""
     talk = _talk(rng, ctx, partners(rng, ctx))
     talk.play(plan(rng, minutes * 60, "A", p_bc=0.45)[0])
+    return talk, {}
+
+
+def quick_turns(rng, ctx):
+    """Calm turn-taking where half the turn changes are quick: the next voice starts within 0.12 s of the last one
+    stopping, as real talk often does (the other families never leave less than 0.15 s). In a room the last voice's
+    reverberation runs on under the next one's first words: not a second voice."""
+    talk = _talk(rng, ctx, partners(rng, ctx))
+    talk.quick_share = QUICK_SHARE
+    talk.play(plan(rng, 90.0, "A", p_bc=0.4)[0])
     return talk, {}
 
 
