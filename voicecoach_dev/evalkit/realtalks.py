@@ -76,7 +76,7 @@ class Recording:
 
 def folder(root: Path) -> Path:
     """The corpus folder of the call."""
-    return root / "conversations" / "spokenwoz"
+    return RECORDINGS[CALL].folder(root)
 
 
 def available(root: Path) -> bool:
@@ -158,7 +158,7 @@ def dry_item(root: Path, rec: Recording | None = None) -> dict[str, Any]:
 
 def room_seed(index: int, draw: int, split: str, name: str = CALL) -> int:
     """The seed of one room item (another draw or split: other rooms and beds)."""
-    ident = CALL_ID if name == CALL else name
+    ident = CALL_ID if name == CALL else name   # the call's seeds as first built (its rooms in the reported runs)
     return zlib.crc32(f"{name}@room/{ident}/{index}/{split}/{draw}".encode())
 
 
