@@ -9,7 +9,9 @@ The stretch's label follows the mean of the whole stretch, so when the other par
 (a quick turn change, in a room often bridged by the last one's reverberation) it keeps the previous partner's
 label for seconds. The last ``RECENT_MS`` of speech are therefore also compared with both partners:
 ``recent_other`` says they sound clearly more like the other partner, and ``unsure`` that the stretch is a near
-tie between the two (the label is not changed by either; the raised-voice detector is wary meanwhile).
+tie between the two (the label is not changed by either; the raised-voice detector is wary meanwhile). When the
+recent speech is much nearer the other partner (``split_ratio``), the other partner has taken over: the stretch
+is split there, and a new one, named after them, begins with that recent speech (thirty-first pass).
 
 A new stretch is named only after ``decide_ms`` of speech, and a partner's own turn is cut into stretches by every
 breath. Speech that resumes within ``CONTINUE_GAP_MS`` of a named stretch is therefore named after ``CONTINUE_MS``
@@ -152,6 +154,7 @@ class SpeakerTracker:
         self._recent_n = max(LABEL_EVERY, RECENT_MS // frame_ms)
         self._continue_gap_n = CONTINUE_GAP_MS // frame_ms
         self._continue_n = max(1, CONTINUE_MS // frame_ms)
+        self._split_ratio = settings.split_ratio
         self.reset()
 
     def reset(self) -> None:
@@ -162,6 +165,7 @@ class SpeakerTracker:
                 if len(p.voice) == DIM:
                     self.models[label] = np.array(p.voice, dtype=np.float64)
         self._seeded = len(self.models) == 2
+        self._seeds = dict(self.models)
         self._stretch = _Accumulator()
         self._unit = _Accumulator()
         self._unit_frames = 0
@@ -183,6 +187,8 @@ class SpeakerTracker:
         self.unsure = False         # the stretch's voice is about as far from the other partner as from its label
         self._previous: str | None = None   # the last stretch's label
         self._gap_before = 10 ** 6          # silent frames before the current stretch
+        self._recent_ratio = math.inf
+        self.splits = 0   # stretches split where the voice changed partner (for measurement)
 
     def process(self, feats: FrameFeatures, muted: bool = False) -> str | None:
         """Take one frame's features; returns the current partner label (or None)."""
@@ -220,6 +226,8 @@ class SpeakerTracker:
         self.distances = {k: label_distance(self.stretch_vector(), m) for k, m in self.models.items()}
         self._choose()
         self._judge_recent()
+        if self.recent_other and self._split_ratio > 0.0 and self._recent_ratio < self._split_ratio:
+            self._split()
         self._judge_sure()
         return self.label
 
@@ -248,8 +256,9 @@ class SpeakerTracker:
             return
         other = "B" if self.label == "A" else "A"
         v = self._recent.mean()
-        self.recent_other = (label_distance(v, self.models[other])
-                             < RECENT_MARGIN * label_distance(v, self.models[self.label]))
+        self._recent_ratio = label_distance(v, self.models[other]) / max(label_distance(v, self.models[self.label]),
+                                                                        1e-9)
+        self.recent_other = self._recent_ratio < RECENT_MARGIN
 
     def _judge_sure(self) -> None:
         """Whether the stretch's label is a near tie: its voice is about as far from the other partner (a turn's
@@ -307,6 +316,25 @@ class SpeakerTracker:
             pitch = max(-1.0, min(1.0, (abs(p - ph) - abs(p - po)) / abs(po - ph)))
         return timbre, pitch, math.sqrt(dist2_h / N_MFCC), math.sqrt(dist2_o / N_MFCC)
 
+    def _split(self) -> None:
+        """The stretch's last RECENT_MS sound clearly like the other partner: a turn change with no gap (or one the
+        last voice's reverberation bridged). The stretch ends there and a new one, the other partner's, begins with
+        that recent speech, so neither partner's voice is judged with the other's words in it."""
+        other = "B" if self.label == "A" else "A"
+        self._close_unit()
+        self._previous = self.label
+        self._stretch.clear()
+        recent = self._recent.items()
+        for v in recent:
+            self._stretch.add(v[:N_MFCC], float(v[N_MFCC]))
+        self.stretch_frames = len(recent)
+        self._gap_before = 0
+        self._switch = 0
+        self.label = other
+        self.distances = {k: label_distance(self.stretch_vector(), m) for k, m in self.models.items()}
+        self.recent_other = False
+        self.splits += 1
+
     def _close_unit(self) -> None:
         """Store the voice of the last stretch of speech as one clustering unit."""
         if self._unit.frames >= self._decide_n:
@@ -354,7 +382,8 @@ class SpeakerTracker:
             self._recluster()
 
     def _recluster(self) -> None:
-        """Two-means over the stored units; two partners when the clusters stand apart and both are sizeable."""
+        """Two-means over the stored units; two partners when the clusters stand apart and both are sizeable (until
+        then the partners known, or a profile's, are kept)."""
         units = self._units[: self._n_units]
         if self._n_units < MIN_UNITS_FOR_TWO:
             if not self._seeded:
@@ -375,11 +404,21 @@ class SpeakerTracker:
         share = min(np.mean(assign == 0), np.mean(assign == 1))
         spread = math.sqrt(sse / len(units) / DIM)
         self.separation = distance(cents[0], cents[1]) / max(spread, 1e-6)
-        if self._seeded or (share >= MIN_SHARE and self.separation >= self.settings.new_partner_distance):
-            self.models = {"A": cents[0], "B": cents[1]}
+        if share >= MIN_SHARE and self.separation >= self.settings.new_partner_distance and self._as_profile(cents):
+            self.models = {"A": cents[0], "B": cents[1]}   # two voices stand apart: follow them
         elif "B" not in self.models:
             self.models = {"A": units.mean(axis=0)}
+        # otherwise the partners known are kept, a profile's too: one partner's monologue, re-clustered into two
+        # halves of one voice, used to overwrite a profile after about 10 s, and the labels then flipped at random
         self._contrast_cache.clear()
+
+
+    def _as_profile(self, cents: NDArray[np.float64]) -> bool:
+        """Whether two centroids are the profile's two voices, each nearer its own partner's (always, unseeded)."""
+        if not self._seeded:
+            return True
+        a, b = self._seeds["A"], self._seeds["B"]
+        return distance(cents[0], a) < distance(cents[0], b) and distance(cents[1], b) < distance(cents[1], a)
 
 
 class _Accumulator:
@@ -434,6 +473,10 @@ class _Window:
         v[:N_MFCC] = mfcc
         v[N_MFCC] = pitch
         self._items.append(v)
+
+    def items(self) -> list[NDArray[np.float64]]:
+        """The voice vectors in the window, oldest first."""
+        return list(self._items)
 
     def mean(self) -> NDArray[np.float64]:
         """The mean voice vector: cepstra over all frames, pitch over the voiced ones (NaN when none is)."""

@@ -42,7 +42,7 @@ CACHE = Path(__file__).resolve().parents[2] / "out" / "replay"
 LABELS = (None, "A", "B")
 COLUMNS = 10  # end_s, is_speech, f0_hz, energy_db, bright_db, label (0 none, 1 A, 2 B), new_stretch, recent_other,
               # unsure, the voice bed's share (voice_bed.py)
-CACHE_VERSION = "v10d"   # in the cache's file names: change it when a column, or what computes one, changes
+CACHE_VERSION = "v11"   # in the cache's file names: change it when a column, or what computes one, changes
 
 
 def frame_inputs(wav: str | Path, settings: DetectionSettings, frame_ms: int = 30) -> NDArray[np.float64]:
