@@ -250,6 +250,7 @@ class SpeakerTracker:
 
         Judged once the stretch holds twice that much speech (before, the stretch's mean is the recent voice).
         """
+        self._recent_ratio = math.inf   # not judged now: no split on an old judgement
         if len(self.models) != 2 or self.label not in self.models:
             return
         if self.stretch_frames < 2 * self._recent_n or not self._recent.full:
@@ -322,7 +323,6 @@ class SpeakerTracker:
         that recent speech, so neither partner's voice is judged with the other's words in it."""
         other = "B" if self.label == "A" else "A"
         self._close_unit()
-        self._previous = self.label
         self._stretch.clear()
         recent = self._recent.items()
         for v in recent:
@@ -411,7 +411,6 @@ class SpeakerTracker:
         # otherwise the partners known are kept, a profile's too: one partner's monologue, re-clustered into two
         # halves of one voice, used to overwrite a profile after about 10 s, and the labels then flipped at random
         self._contrast_cache.clear()
-
 
     def _as_profile(self, cents: NDArray[np.float64]) -> bool:
         """Whether two centroids are the profile's two voices, each nearer its own partner's (always, unseeded)."""
