@@ -13,7 +13,6 @@ The raised-voice detector is replayed over the cached frame inputs (``replay.cac
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -73,34 +72,25 @@ def replay_raised(inputs: np.ndarray, settings: Any, frame_ms: int) -> tuple[lis
 def main(argv: list[str] | None = None) -> int:
     """Print each false raised-voice event's credit and raised time, and the talks that reach each raised_s."""
     from voicecoach.config import Config, load_config
-    from voicecoach_dev.evalkit.devset import SPLITS, ensure_devset
+    from voicecoach_dev.evalkit.devset import mixed_items, parse_draws
     from voicecoach_dev.evalkit.replay import cached_inputs
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=SPLITS, default="tune")
-    ap.add_argument("--draw", type=int, nargs="+", default=[1])
-    ap.add_argument("--scenario", action="append", help="only these scenarios (repeatable)")
-    ap.add_argument("--config", help="a voicecoach TOML (default: the built-in defaults)")
-    args = ap.parse_args(argv)
+    args = parse_draws(__doc__.split("\n\n")[0], argv)
     cfg = load_config(args.config) if args.config else Config()   # the defaults, not the user's own file
     frame_ms, credit = cfg.audio.frame_ms, cfg.detection.escalation.onset_credit_s
     thresholds = sorted({*THRESHOLDS_S, cfg.detection.escalation.raised_s})
     reached = dict.fromkeys(thresholds, 0)
     hours = 0.0
-    for draw in args.draw:
-        for item in ensure_devset(draw=draw, split=args.split, scenarios_wanted=args.scenario):
-            if item["scenario"] == "ami":
-                continue
-            hours += item["duration_s"] / 3600.0
-            events, raised = replay_raised(cached_inputs(item, cfg.detection, frame_ms), cfg.detection.raised,
-                                           frame_ms)
-            found = false_raises(events, raised, item["truth"]["raised"], frame_ms / 1000.0, credit)
-            for f in found:
-                print(f"{args.split} {draw} {item['name']:22s} t {f.t:7.2f} s  credit {f.credit_s:.2f} s  "
-                      f"raised after {f.after_s:5.2f} s")
-            best = max((f.counted_s for f in found), default=0.0)
-            for s in thresholds:
-                reached[s] += best >= s
+    for item in mixed_items(args):
+        hours += item["duration_s"] / 3600.0
+        events, raised = replay_raised(cached_inputs(item, cfg.detection, frame_ms), cfg.detection.raised, frame_ms)
+        found = false_raises(events, raised, item["truth"]["raised"], frame_ms / 1000.0, credit)
+        for f in found:
+            print(f"{args.split} {item['draw']} {item['name']:22s} t {f.t:7.2f} s  credit {f.credit_s:.2f} s  "
+                  f"raised after {f.after_s:5.2f} s")
+        best = max((f.counted_s for f in found), default=0.0)
+        for s in thresholds:
+            reached[s] += best >= s
     print(f"{hours:.1f} h; talks whose false raised voice reaches raised_s: "
           + ", ".join(f"{s:g} s: {n}" for s, n in reached.items()))
     return 0

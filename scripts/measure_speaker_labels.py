@@ -11,7 +11,6 @@ end (``replay.frame_inputs``), run afresh with the settings given, so ``--config
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from typing import Any
 
@@ -39,24 +38,16 @@ def label_counts(item: dict[str, Any], inputs: np.ndarray) -> Counter[str]:
 def main(argv: list[str] | None = None) -> int:
     """Print, per family, the share of speech frames named right and the share left unnamed."""
     from voicecoach.config import Config, load_config
-    from voicecoach_dev.evalkit.devset import SPLITS, ensure_devset
+    from voicecoach_dev.evalkit.devset import mixed_items, parse_draws
     from voicecoach_dev.evalkit.replay import frame_inputs
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=SPLITS, default="tune")
-    ap.add_argument("--draw", type=int, nargs="+", default=[1])
-    ap.add_argument("--scenario", action="append", help="only these scenarios (repeatable)")
-    ap.add_argument("--config", help="a voicecoach TOML (default: the built-in defaults)")
-    args = ap.parse_args(argv)
+    args = parse_draws(__doc__.split("\n\n")[0], argv)
     cfg = load_config(args.config) if args.config else Config()   # the defaults, not the user's own file
     rows: dict[str, Counter[str]] = {}
-    for draw in args.draw:
-        for item in ensure_devset(draw=draw, split=args.split, scenarios_wanted=args.scenario):
-            if item["scenario"] == "ami":
-                continue
-            counts = label_counts(item, frame_inputs(item["wav"], cfg.detection, cfg.audio.frame_ms))
-            for row in (item["scenario"], "ALL"):
-                rows.setdefault(row, Counter()).update(counts)
+    for item in mixed_items(args):
+        counts = label_counts(item, frame_inputs(item["wav"], cfg.detection, cfg.audio.frame_ms))
+        for row in (item["scenario"], "ALL"):
+            rows.setdefault(row, Counter()).update(counts)
     print(f"{'family':22s} {'named right':>12s} {'unnamed':>8s} {'speech h':>9s}")
     for row, c in sorted(rows.items()):
         if c["speech"]:

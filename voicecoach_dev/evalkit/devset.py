@@ -19,7 +19,7 @@ import sys
 import time
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -155,6 +155,26 @@ def ensure_devset(quick: bool = False, out: Path = DEFAULT_OUT, log=print, draw:
         it["duration_s"] = corpus.read_wav(it["wav"]).shape[0] / RATE
         it["calm"] = False
     return items + ami_items
+
+
+def parse_draws(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The measuring scripts' common options: ``--split``, ``--draw N ...``, ``--scenario NAME`` (repeatable) and
+    ``--config F`` (a voicecoach TOML; none: the built-in defaults, not the user's own file)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--split", choices=SPLITS, default="tune")
+    ap.add_argument("--draw", type=int, nargs="+", default=[1])
+    ap.add_argument("--scenario", action="append", help="only these scenarios (repeatable)")
+    ap.add_argument("--config", help="a voicecoach TOML (default: the built-in defaults)")
+    return ap.parse_args(argv)
+
+
+def mixed_items(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """The mixed talks of the draws and scenarios :func:`parse_draws` chose, draw by draw (AMI excerpts left out:
+    they have no partners' turns)."""
+    for draw in args.draw:
+        for item in ensure_devset(draw=draw, split=args.split, scenarios_wanted=args.scenario):
+            if item["scenario"] != "ami":
+                yield item
 
 
 def main(argv: list[str] | None = None) -> int:
