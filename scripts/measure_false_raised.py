@@ -56,13 +56,14 @@ def replay_raised(inputs: np.ndarray, settings: Any, frame_ms: int) -> tuple[lis
     frames in which a voice was raised (as the escalation policy counts them)."""
     from voicecoach.detect.features import FrameFeatures
     from voicecoach.detect.raised import RaisedVoiceDetector
-    from voicecoach_dev.evalkit.replay import LABELS
+    from voicecoach_dev.evalkit.replay import LABELS, frame_voices
 
     detector = RaisedVoiceDetector(settings, frame_ms)
     events, raised = [], []
-    for end_s, speech, f0, energy, bright, label, new_stretch, other, unsure, _ in inputs.tolist():
+    for end_s, speech, f0, energy, bright, label, new_stretch, other, unsure, _, a_st, b_st in inputs.tolist():
         f = FrameFeatures(0, end_s, energy, bool(speech), 0.0, f0, 0.0, bright)
-        for e in detector.process(f, LABELS[int(label)], False, bool(new_stretch), bool(other), bool(unsure)):
+        for e in detector.process(f, LABELS[int(label)], False, bool(new_stretch), bool(other), bool(unsure),
+                                  frame_voices(a_st, b_st)):
             events.append((e.t, e.start))
         if detector.active is not None:
             raised.append(end_s)

@@ -6,6 +6,8 @@ partner nearer the microphone. ``RAISE`` is a typical angry change of A's calm v
 
 from __future__ import annotations
 
+import math
+
 from voicecoach.detect.calm_voice import FILL_MIN, Baseline, TurnVoice
 from voicecoach.detect.features import FrameFeatures
 from voicecoach.detect.raised import RaisedVoiceDetector
@@ -26,23 +28,23 @@ class Feed:
 
     def speak(self, label: str, seconds: float, level_db: float, f0_hz: float = 120.0, bright_db: float = -12.0,
               muted: bool = False, wobble_db: float = 1.5, doubt: bool = False,
-              unsure: bool = False) -> list[RaisedVoice]:
+              unsure: bool = False, voices_st: dict[str, float] | None = None) -> list[RaisedVoice]:
         """Speech frames whose level wobbles around ``level_db`` like syllables do."""
         out = []
         for i in range(int(round(seconds / FRAME_S))):
             e = level_db + (wobble_db if i % 3 == 0 else -wobble_db / 2)
             f = FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, e, True, -80.0, f0_hz, 0.9, bright_db)
-            out += self.det.process(f, label, muted, doubt=doubt, unsure=unsure)
+            out += self.det.process(f, label, muted, doubt=doubt, unsure=unsure, voices_st=voices_st)
             self.n += 1
         self.events += out
         return out
 
-    def silence(self, seconds: float) -> list[RaisedVoice]:
+    def silence(self, seconds: float, voices_st: dict[str, float] | None = None) -> list[RaisedVoice]:
         """Non-speech frames."""
         out = []
         for _ in range(int(round(seconds / FRAME_S))):
             f = FrameFeatures(self.n * 480, (self.n + 1) * FRAME_S, -80.0, False, -80.0)
-            out += self.det.process(f, None)
+            out += self.det.process(f, None, voices_st=voices_st)
             self.n += 1
         self.events += out
         return out
@@ -368,3 +370,62 @@ def test_a_partners_own_calm_bias_is_learned_per_fill_capped_and_never_negative(
     for _ in range(3000):
         b.learn_fill(TurnVoice(f0_st=-4.0, bright_db=-16.0, voiced=8, effective=8.0))
     assert b.fill_bias(8.0) == (0.0, 0.0)     # a calm voice that sits low says nothing about a raise
+
+
+def _semitones(hz: float) -> float:
+    return 12.0 * math.log2(hz / 100.0)
+
+
+def _contaminated(settings: RaisedSettings) -> Feed:
+    """A talk whose first minute taught B's baseline a man's voice: the speaker tracker had named some of A's turns
+    as B before it told the two voices apart (EVAL 37 lean_in-02 of dev-set builder 8). The tracker now knows B as
+    a woman (220 Hz) and says so on every frame."""
+    feed = Feed(settings)
+    for _ in range(3):
+        feed.speak("A", 3.0, -30.0, 120.0)
+        feed.silence(0.5)
+        feed.speak("B", 3.0, -30.0, 125.0)   # A's voice under B's name
+        feed.silence(0.5)
+    assert feed.det.partners["B"].f0_st is not None and feed.det.partners["B"].f0_st < _semitones(130.0)
+    return feed
+
+
+VOICES = {"A": _semitones(120.0), "B": _semitones(220.0)}
+
+
+def test_a_baseline_learned_from_the_other_voice_is_learned_afresh_once_the_tracker_knows_the_partner():
+    settings = RaisedSettings(identity_st=8.0, identity_s=1.0)
+    feed = _contaminated(settings)
+    contaminated = feed.det.partners["B"]
+    # her first words under her own name, with the tracker's voices: longer than identity_s
+    assert feed.speak("B", 1.2, -30.0, 220.0, bright_db=-6.0, voices_st=VOICES) == []
+    assert feed.det.partners["B"] is not contaminated   # started afresh
+    assert feed.det.partners["B"].calm_s < settings.baseline_speech_s
+    # the woman's calm voice, naturally 8 dB louder and brighter than the man's: her own calm, not a raise
+    assert feed.speak("B", 20.0, -22.0, 220.0, bright_db=-6.0, voices_st=VOICES) == []
+    assert abs(feed.det.partners["B"].f0_st - VOICES["B"]) < 2.0
+    # ...and her real raise is still heard against it
+    assert len(feed.speak("B", 4.0, -12.0, 340.0, bright_db=2.0, voices_st=VOICES)) == 1
+
+
+def test_without_the_identity_check_the_other_voices_baseline_makes_her_calm_voice_a_raise():
+    """The same talk with the check off (identity_st 0): the false event the check removes."""
+    feed = _contaminated(RaisedSettings(identity_st=0.0))
+    assert feed.speak("B", 1.2, -30.0, 220.0, bright_db=-6.0, voices_st=VOICES) == []
+    assert len(feed.speak("B", 20.0, -22.0, 220.0, bright_db=-6.0, voices_st=VOICES)) >= 1
+
+
+def test_a_raised_partner_or_a_short_or_small_disagreement_keeps_the_baseline():
+    settings = RaisedSettings(identity_st=8.0, identity_s=3.0)
+    feed = Feed(settings)
+    feed.calm_talk()
+    b = feed.det.partners["A"]
+    near = {"A": _semitones(120.0) + 6.0, "B": _semitones(220.0)}   # the model dragged up by raised speech
+    assert feed.speak("A", 5.0, -30.0, voices_st=near) == []
+    far = {"A": _semitones(120.0) + 10.0, "B": _semitones(220.0)}
+    assert feed.speak("A", 2.0, -30.0, voices_st=far) == []          # under identity_s
+    feed.silence(5.0, voices_st=far)                                   # silence counts for nobody
+    assert feed.det.partners["A"] is b
+    assert len(feed.speak("A", 3.0, -20.0, **RAISE, voices_st=far)) == 1
+    feed.speak("A", 5.0, -20.0, **RAISE, voices_st=far)              # raised: never reset meanwhile
+    assert feed.det.partners["A"] is b

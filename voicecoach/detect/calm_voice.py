@@ -54,6 +54,7 @@ class Baseline:
     evidence_frames: int = 0
     last_loud_s: float = -1e9
     ended_s: float = -1e9
+    mismatch_s: float = 0.0        # the calm pitch this long far from the tracker's voice of this partner (speech)
     raised_s: float = 0.0
     recent_excess_db: float = 0.0
     recent_s: float = -1e9

@@ -33,6 +33,10 @@ passage, a turn's first words) would be judged against a voice below their calm 
 fill of the voice window from their calm-level windows, is taken off a turn's rise (``Baseline.fill_bias``;
 eighteenth pass).
 
+A calm baseline whose pitch stays far (``identity_st``) from the speaker tracker's voice of the same partner was
+learned from the other partner's voice (the tracker named some of one partner's turns as the other before it told
+the two apart): after ``identity_s`` of that partner's speech it starts afresh (thirty-third pass).
+
 The per-partner calm baseline and the voice-change score are in ``calm_voice.py``.
 """
 
@@ -113,7 +117,8 @@ class RaisedVoiceDetector:
         b.calm_s = self.settings.baseline_speech_s if level_db is not None else 0.0
 
     def process(self, feats: FrameFeatures, label: str | None, muted: bool = False,
-                new_stretch: bool = False, doubt: bool = False, unsure: bool = False) -> list[RaisedVoice]:
+                new_stretch: bool = False, doubt: bool = False, unsure: bool = False,
+                voices_st: dict[str, float] | None = None) -> list[RaisedVoice]:
         """Take one frame and its partner label (None while undecided); returns a confirmed RaisedVoice.
 
         ``new_stretch``: this speech follows a gap, so the windows start afresh (it may be the other partner);
@@ -124,6 +129,8 @@ class RaisedVoiceDetector:
         calm voice learns.
         """
         self.active = None
+        if voices_st and label is not None and feats.is_speech and not muted:
+            self._check_identity(label, voices_st.get(label))
         self._doubt = doubt
         self._unsure = unsure
         if muted or not feats.is_speech:
@@ -203,6 +210,22 @@ class RaisedVoiceDetector:
             self.active = label
             b.raised_s += self.frame_s
         return events + self._release(feats.end_s)
+
+    def _check_identity(self, label: str, voice_st: float | None) -> None:
+        """A calm baseline whose pitch lies far from the speaker tracker's voice of the same partner was learned
+        from another voice (early on, before the tracker told the two apart, or since its voices changed places):
+        once that has lasted ``identity_s`` of this partner's speech, the baseline starts afresh (warming up on
+        their speech)."""
+        s = self.settings
+        b = self.partners.get(label)
+        if s.identity_st <= 0.0 or voice_st is None or b is None:
+            return
+        if b.raised or b.f0_st is None or b.calm_s < s.baseline_speech_s or abs(b.f0_st - voice_st) < s.identity_st:
+            b.mismatch_s = 0.0
+            return
+        b.mismatch_s += self.frame_s
+        if b.mismatch_s >= s.identity_s:
+            self.partners[label] = Baseline()
 
     def _push(self, feats: FrameFeatures) -> None:
         """Add a speech frame to the windows (running sums: no per-frame array work).

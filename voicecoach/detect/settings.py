@@ -82,6 +82,14 @@ class RaisedSettings:
             "few syllables, a small one needs the whole voice window")
     hold_ms: int = setting(300, lo=0, hi=10000, doc="evidence must last this much speech before the event, ms")
     release_ms: int = setting(1500, lo=0, hi=20000, doc="below the exit level this long ends a raised stretch, ms")
+    identity_st: float = setting(
+        8.0, lo=0.0, hi=48.0,
+        doc="a partner's calm pitch this far from the speaker tracker's voice of that partner was learned from "
+            "another voice (the tracker named the other partner's turns as theirs before it told the voices apart): "
+            "after identity_s of their speech the baseline is learned afresh, semitones (0: never). 8 and 3 s chosen "
+            "on TUNE draws 1-3 of dev-set builder 8 (6, 8 and 10 the same there; 1 s lost a raise)")
+    identity_s: float = setting(3.0, lo=0.0, hi=600.0,
+                                doc="...for this long of that partner's speech, s")
     refractory_s: float = setting(6.0, lo=0.0, hi=600.0,
         doc="after a raised stretch ends, no new event for the same partner, s")
     baseline_speech_s: float = setting(5.0, lo=0.5, hi=120.0,

@@ -276,6 +276,12 @@ class SpeakerTracker:
         other = "B" if self.label == "A" else "A"
         self.unsure = self.distances[self.label] >= self.settings.unsure_ratio * self.distances.get(other, math.inf)
 
+    def model_pitches_st(self) -> dict[str, float]:
+        """Each partner's voice-model pitch (semitones over 100 Hz), once both voices are told apart."""
+        if len(self.models) != 2:
+            return {}
+        return {k: float(m[-1]) * PITCH_UNIT_ST for k, m in self.models.items() if m[-1] == m[-1]}
+
     def stretch_vector(self) -> NDArray[np.float64]:
         """Mean voice vector of the current stretch (turn) so far."""
         return self._stretch.mean()

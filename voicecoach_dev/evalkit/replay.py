@@ -40,9 +40,9 @@ from voicecoach_dev.evalkit.scoring import Tally, score_raised, spans_found
 
 CACHE = Path(__file__).resolve().parents[2] / "out" / "replay"
 LABELS = (None, "A", "B")
-COLUMNS = 10  # end_s, is_speech, f0_hz, energy_db, bright_db, label (0 none, 1 A, 2 B), new_stretch, recent_other,
-              # unsure, the voice bed's share (voice_bed.py)
-CACHE_VERSION = "v11"   # in the cache's file names: change it when a column, or what computes one, changes
+COLUMNS = 12  # end_s, is_speech, f0_hz, energy_db, bright_db, label (0 none, 1 A, 2 B), new_stretch, recent_other,
+              # unsure, the voice bed's share (voice_bed.py), A's and B's voice-model pitch (NaN: none)
+CACHE_VERSION = "v13"   # in the cache's file names: change it when a column, or what computes one, changes
 
 
 def frame_inputs(wav: str | Path, settings: DetectionSettings, frame_ms: int = 30) -> NDArray[np.float64]:
@@ -60,8 +60,18 @@ def frame_inputs(wav: str | Path, settings: DetectionSettings, frame_ms: int = 3
         known = pipeline.partner(label)
         rows.append((f.end_s, f.is_speech, f.f0_hz, f.energy_db, f.bright_db, LABELS.index(known),
                      speakers.stretch_frames == 1 and f.is_speech, speakers.recent_other, speakers.unsure,
-                     math.nan if bed.share is None else bed.share))
+                     math.nan if bed.share is None else bed.share, *_pitches(speakers.model_pitches_st())))
     return np.asarray(rows, dtype=np.float64).reshape(-1, COLUMNS)
+
+
+def _pitches(voices: dict[str, float]) -> tuple[float, float]:
+    """A's and B's voice-model pitch, NaN where unknown (the cache's last two columns)."""
+    return voices.get("A", math.nan), voices.get("B", math.nan)
+
+
+def frame_voices(a_st: float, b_st: float) -> dict[str, float]:
+    """The cache's last two columns as ``RaisedVoiceDetector.process`` takes them."""
+    return {k: v for k, v in (("A", a_st), ("B", b_st)) if not math.isnan(v)}
 
 
 def replay(inputs: NDArray[np.float64], settings: RaisedSettings, frame_ms: int = 30,
@@ -74,10 +84,10 @@ def replay(inputs: NDArray[np.float64], settings: RaisedSettings, frame_ms: int 
     k = 0
     events: list[Event] = []
     bed_share = escalation.settings.voice_bed_share if escalation is not None else 0.0
-    for end_s, speech, f0, energy, bright, label, new_stretch, other, unsure, voice_bed in inputs.tolist():
+    for end_s, speech, f0, energy, bright, label, new_stretch, other, unsure, voice_bed, a_st, b_st in inputs.tolist():
         f = FrameFeatures(0, end_s, energy, bool(speech), 0.0, f0, 0.0, bright)
         now: list[Event] = list(detector.process(f, LABELS[int(label)], False, bool(new_stretch), bool(other),
-                                                 bool(unsure)))
+                                                 bool(unsure), frame_voices(a_st, b_st)))
         if escalation is not None:
             while k < len(pending) and pending[k].t <= end_s + 1e-6:
                 now.append(pending[k])
