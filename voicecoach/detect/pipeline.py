@@ -113,7 +113,8 @@ class Pipeline:
         new_stretch = self.speakers.stretch_frames == 1 and feats.is_speech
         events: list[Event] = list(self.raised.process(feats, known, muted, new_stretch,
                                                     self.speakers.recent_other, self.speakers.unsure,
-                                                    self.speakers.model_pitches_st() if known else None))
+                                                    self.speakers.model_pitches_st() if known and feats.is_speech
+                                                    else None))
         events.extend(self._interruptions(frame, feats, label, known, muted))
         raised_now = self.raised.active is not None
         self.voice_bed.process(feats)
