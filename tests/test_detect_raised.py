@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from voicecoach.detect.calm_voice import FILL_MIN, Baseline, TurnVoice
+from voicecoach.detect.calm_voice import FILL_MIN, Baseline, TurnVoice, voice_change
 from voicecoach.detect.features import FrameFeatures
 from voicecoach.detect.raised import RaisedVoiceDetector
 from voicecoach.detect.settings import RaisedSettings
@@ -232,6 +232,44 @@ def test_a_small_change_of_a_monotone_voice_is_not_sure_at_once():
     feed = Feed()
     feed.calm_talk()
     assert feed.speak("A", 1.2, -22.0, 143.0, bright_db=-8.5, wobble_db=0.0) == []
+
+
+def test_a_voice_both_higher_and_brighter_is_sure_sooner_when_the_bound_is_on_the_sum():
+    # A far partner's calm voice in a room wanders widely (TUNE 3 levels@room-03: 5.5 semitones, 8 dB a frame); nine
+    # syllables' worth of a raise 8.4 semitones higher and 10 dB brighter is clear, but a bound taken off each rise
+    # alone (as if pitch and tilt wandered together) called it unsure for another second
+    b = Baseline(f0_st=0.0, bright_db=-12.0, f0_mad_st=4.4, bright_mad_db=6.4)
+    voice = TurnVoice(f0_st=8.4, bright_db=-2.0, voiced=9, effective=9.0)
+    _, change, sure = voice_change(RaisedSettings(), b, voice)
+    _, change_each, sure_each = voice_change(RaisedSettings(joint_confidence_z=0.0), b, voice)
+    assert change == change_each == 8.4 / 4.0 + 10.0 / 5.0
+    assert sure_each < 1.0 <= sure < change
+    # a few frames more of the same wide wander: still not sure either way
+    early = TurnVoice(f0_st=8.4, bright_db=-2.0, voiced=3, effective=3.0)
+    assert voice_change(RaisedSettings(), b, early)[2] < 1.0
+    # pitch alone (tilt under min_tilt_rise_db) is judged as before: the other partner's voice looks the same
+    pitch_only = TurnVoice(f0_st=8.4, bright_db=-10.0, voiced=9, effective=9.0)
+    assert voice_change(RaisedSettings(), b, pitch_only) == voice_change(RaisedSettings(joint_confidence_z=0.0), b,
+                                                                         pitch_only)
+
+
+def test_a_far_partners_raise_is_reported_sooner_with_the_bound_on_the_sum_and_leaning_in_still_is_not():
+    def first_event(settings: RaisedSettings, f0_hz: float, bright_db: float) -> float | None:
+        feed = Feed(settings)
+        for _ in range(4):   # A's calm voice wanders widely: a far partner heard through a room
+            for k in range(10):
+                feed.speak("A", 0.3, -36.0, 120.0 * 2 ** ((5.0 if k % 2 else -5.0) / 12), -12.0 + (7 if k % 3 else -7))
+            feed.silence(0.5)
+            feed.speak("B", 3.0, -30.0, 220.0)
+            feed.silence(0.5)
+        start = feed.n * FRAME_S
+        feed.speak("A", 4.0, -27.0, f0_hz, bright_db)
+        return feed.events[0].t - start if feed.events else None
+
+    joint = first_event(RaisedSettings(), 195.0, -2.0)
+    each = first_event(RaisedSettings(joint_confidence_z=0.0), 195.0, -2.0)
+    assert joint is not None and each is not None and joint < each
+    assert first_event(RaisedSettings(), 120.0, -12.0) is None   # 9 dB louder, the same voice: leaning in
 
 
 def calm_talk_b_brighter(feed: Feed) -> dict[str, float]:

@@ -32,6 +32,8 @@ FILL_EDGES = (6, 10, 14, 18, 24, 32)   # a turn's voice window filling up (effec
 FILL_RATE = 0.003          # per calm frame: how fast a bin's bias follows (after the first ones)
 FILL_MIN = 150             # calm frames a bin needs before its bias is used
 FILL_CAP = 3.0             # at most this much (semitones, dB) is taken off a turn's rise as the partner's own bias
+PITCH_TILT_RHO = 0.14      # correlation of a calm turn's pitch and tilt wander (TUNE draws 1-3 of builder 8, calm
+                           # families, ~0.6 s means per talk and speaker: median 0.14, per frame 0.11)
 SPREAD_FLOOR = 0.6         # the learned calm spread never below this share of the typical one: the first frames
                            # learned under-state it (TUNE draws 1-3 of builder 7: a dry lean-in event gone)
 
@@ -167,7 +169,7 @@ def voice_change(s: RaisedSettings, b: Baseline, voice: TurnVoice | None) -> tup
     The score adds the pitch rise in units of ``pitch_rise_st`` and the rise of the voiced tilt in units of
     ``tilt_rise_db``: 1 is a clearly changed voice; leaning in scores about 0. The bound first takes
     ``confidence_z`` standard errors off each rise (the partner's own calm spread per frame, over the voiced
-    frames heard so far).
+    frames heard so far); when both rose, ``joint_confidence_z`` standard errors of their sum off the score.
     """
     if voice is None or b.f0_st is None or b.bright_db is None:
         return 0.0, 0.0, 0.0
@@ -182,5 +184,13 @@ def voice_change(s: RaisedSettings, b: Baseline, voice: TurnVoice | None) -> tup
         cap = s.min_change * 0.99
         return bonus, min(max(0.0, pitch) / s.pitch_rise_st, cap), min(max(0.0, pitch_low) / s.pitch_rise_st, cap)
     change = max(0.0, pitch) / s.pitch_rise_st + max(0.0, tilt) / s.tilt_rise_db
+    if pitch > 0.0 and s.joint_confidence_z > 0.0:
+        # both rose: the bound on their sum. Taking the bound off each rise and adding them assumes the two wander
+        # together, which calm speech does not (PITCH_TILT_RHO), so a voice both higher and brighter was sure only
+        # well after it was clear (thirty-fourth pass)
+        a, c = pitch_sd / s.pitch_rise_st, tilt_sd / s.tilt_rise_db
+        spread = math.sqrt(a * a + c * c + 2.0 * PITCH_TILT_RHO * a * c)
+        joint = s.joint_confidence_z * math.sqrt(VOICED_PER_MEASURE / voice.effective) * spread
+        return bonus, change, max(0.0, change - joint)
     sure = max(0.0, pitch_low) / s.pitch_rise_st + max(0.0, tilt_low) / s.tilt_rise_db
     return bonus, change, sure

@@ -10,10 +10,11 @@ Per partner a calm baseline (level, pitch, tilt of voiced frames, and how much p
 frame) is tracked by a robust running quantile over their calm speech (a sign-step tracker, so a shout cannot drag
 it), and is frozen while they are raised. The voice of the current turn is judged from its first voiced frames on
 (those heard before the speaker tracker named the partner included), with a confidence bound: the change must
-exceed ``min_change`` by ``confidence_z`` standard errors of the turn's means, so a large change is sure after a
-few syllables and a small one needs the whole window; the voice frames are weighted by amplitude (what is heard
-of a turn is its loud syllables, not a TV or an echo under them). Entering then needs that evidence for ``hold_ms``
-of speech that is loud now (its last 150 ms; frames heard before the tracker named the stretch count, judged
+exceed ``min_change`` by ``confidence_z`` standard errors of the turn's means (when pitch and tilt both rose,
+by ``joint_confidence_z`` standard errors of their sum: the two wander nearly independently in calm speech), so a
+large change is sure after a few syllables and a small one needs the whole window; the voice frames are weighted
+by amplitude (what is heard of a turn is its loud syllables, not a TV or an echo under them). Entering then needs
+that evidence for ``hold_ms`` of speech that is loud now (its last 150 ms; frames heard before the tracker named the stretch count, judged
 against each partner's calm and credited to the partner it names; so do frames of a stretch the tracker
 first named as the other partner, if it renames it), so a laugh or a cough still filling the level
 window counts no more

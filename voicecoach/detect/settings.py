@@ -80,6 +80,12 @@ class RaisedSettings:
         doc="the voice change must still reach min_change with this many standard errors taken off the turn's "
             "mean pitch and tilt rises (each partner's own calm spread per frame): a large change is sure after a "
             "few syllables, a small one needs the whole voice window")
+    joint_confidence_z: float = setting(
+        2.25, lo=0.0, hi=5.0,
+        doc="when pitch and tilt both rose, the bound is on their sum: this many standard errors of the sum taken "
+            "off it (pitch and tilt wander nearly independently in calm speech), not confidence_z off each rise "
+            "(0: each rise alone, as before). 2.25 chosen on TUNE draws 1-20 of dev-set builder 8 (the most raises "
+            "found sooner with no lean-in event on TUNE 4-20)")
     hold_ms: int = setting(300, lo=0, hi=10000, doc="evidence must last this much speech before the event, ms")
     release_ms: int = setting(1500, lo=0, hi=20000, doc="below the exit level this long ends a raised stretch, ms")
     identity_st: float = setting(
