@@ -244,7 +244,7 @@ def test_a_voice_both_higher_and_brighter_is_sure_sooner_when_the_bound_is_on_th
     _, change_each, sure_each = voice_change(RaisedSettings(joint_confidence_z=0.0), b, voice)
     assert change == change_each == 8.4 / 4.0 + 10.0 / 5.0
     assert sure_each < 1.0 <= sure < change
-    # a few frames more of the same wide wander: still not sure either way
+    # the same rise heard over three syllables instead of nine: not sure yet either way
     early = TurnVoice(f0_st=8.4, bright_db=-2.0, voiced=3, effective=3.0)
     assert voice_change(RaisedSettings(), b, early)[2] < 1.0
     # pitch alone (tilt under min_tilt_rise_db) is judged as before: the other partner's voice looks the same

@@ -14,10 +14,10 @@ exceed ``min_change`` by ``confidence_z`` standard errors of the turn's means (w
 by ``joint_confidence_z`` standard errors of their sum: the two wander nearly independently in calm speech), so a
 large change is sure after a few syllables and a small one needs the whole window; the voice frames are weighted
 by amplitude (what is heard of a turn is its loud syllables, not a TV or an echo under them). Entering then needs
-that evidence for ``hold_ms`` of speech that is loud now (its last 150 ms; frames heard before the tracker named the stretch count, judged
-against each partner's calm and credited to the partner it names; so do frames of a stretch the tracker
-first named as the other partner, if it renames it), so a laugh or a cough still filling the level
-window counts no more
+that evidence for ``hold_ms`` of speech that is loud now (its last 150 ms; frames heard before the tracker named
+the stretch count, judged against each partner's calm and credited to the partner it names; so do frames of a
+stretch the tracker first named as the other partner, if it renames it), so a laugh or a cough still filling the
+level window counts no more
 (and the change must still hold with each frame's pitch within an octave of the calm pitch, and the pitch must not
 lie well below the partner's calm: a pitch tracker's octave error, or the other partner's voice under this label);
 leaving needs the level to drop below the exit level for ``release_ms``; then a refractory time. A naturally loud
