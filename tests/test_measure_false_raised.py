@@ -44,3 +44,16 @@ def test_events_in_a_true_raised_stretch_are_not_false_and_a_false_one_counts_it
 
 def test_no_event_no_false_raise(script):
     assert script.false_raises([], np.array([]), [], 0.03, 1.5) == []
+
+
+def test_a_false_event_names_the_latest_transient_that_began_just_before_it(script):
+    transients = [{"t": 30.0, "sound": "4-133047-A-5"}, {"t": 33.0, "sound": "4-250864-A-8"},
+                  {"t": 80.0, "sound": "4-133047-A-5"}]
+    cats = {"4-133047-A-5": "cat"}
+    # both began before 35 s, within TRANSIENT_BEFORE_S: the later one is named (without a category: none known)
+    assert script.transient_before(35.0, transients, cats) == "4-250864-A-8"
+    assert script.transient_before(31.0, transients, cats) == "4-133047-A-5 (cat)"
+    # one that begins after the event, or too long before it, names nothing
+    assert script.transient_before(29.0, transients, cats) is None
+    assert script.transient_before(33.0 + script.TRANSIENT_BEFORE_S + 0.1, transients, cats) is None
+    assert script.transient_before(50.0, [], cats) is None
