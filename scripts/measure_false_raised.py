@@ -126,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         for f in found:
             print(f"{args.split} {item['draw']} {item['name']:22s} t {f.t:7.2f} s  credit {f.credit_s:.2f} s  "
                   f"raised after {f.after_s:5.2f} s" + (f"  after {f.transient}" if f.transient else ""))
-        worst = max(found, key=lambda f: f.counted_s, default=None)
-        best = worst.counted_s if worst else 0.0
+        worst = max(found, key=lambda f: f.counted_s, default=None)   # the false event the rule counts most of
+        counted = worst.counted_s if worst else 0.0
         for s in thresholds:
-            reached[s] += best >= s
-        after_transient += bool(worst and worst.transient and best >= cfg.detection.escalation.raised_s)
+            reached[s] += counted >= s
+        after_transient += bool(worst and worst.transient and counted >= cfg.detection.escalation.raised_s)
     print(f"{hours:.1f} h; talks whose false raised voice reaches raised_s: "
           + ", ".join(f"{s:g} s: {n}" for s, n in reached.items())
           + f" ({after_transient} of the {reached[cfg.detection.escalation.raised_s]} at "
