@@ -87,6 +87,23 @@ def test_hysteresis_keeps_one_stretch_between_exit_and_enter_levels():
     assert feed.speak("A", 2.0, -20.0, **RAISE) == []
 
 
+def test_only_loud_speech_is_raised_time_not_the_release_tail_after_it():
+    feed = Feed()
+    feed.calm_talk()
+    det, active = feed.det, []
+    for _ in range(int(2.0 / FRAME_S)):   # raised: every frame loud over the exit level is raised time
+        feed.speak("A", FRAME_S, -20.0, **RAISE)
+        active.append(det.active)
+    assert len(feed.events) == 1 and active[-20:] == ["A"] * 20
+    active = []
+    for _ in range(int(1.2 / FRAME_S)):   # calm again: the stretch waits release_ms to end, but is not raised time
+        feed.speak("A", FRAME_S, -30.0)
+        active.append(det.active)
+    assert det.partners["A"].raised       # still the same stretch (a raise now would not be a new event)
+    loud_window_frames = int(RaisedSettings().level_window_ms / 1000 / FRAME_S)
+    assert active[loud_window_frames:] == [None] * (len(active) - loud_window_frames)
+
+
 def test_refractory_time_blocks_a_new_event_right_after_a_stretch_ends():
     s = RaisedSettings(refractory_s=10.0)
     feed = Feed(s)

@@ -20,7 +20,8 @@ stretch the tracker first named as the other partner, if it renames it), so a la
 level window counts no more
 (and the change must still hold with each frame's pitch within an octave of the calm pitch, and the pitch must not
 lie well below the partner's calm: a pitch tracker's octave error, or the other partner's voice under this label);
-leaving needs the level to drop below the exit level for ``release_ms``; then a refractory time. A naturally loud
+leaving needs the level to drop below the exit level for ``release_ms``; then a refractory time. Only speech over
+the exit level is raised time (``active``, what the escalation policy counts), not that release tail. A naturally loud
 partner is compared with their own baseline; a quiet partner who raises their voice to about the loud one's calm
 level is heard, as long as their raised level is within ``over_other_db`` of the other partner's calm level (a
 guard against frames given to the wrong partner). While the speaker tracker hears the other partner's voice in
@@ -107,7 +108,7 @@ class RaisedVoiceDetector:
         self._unsure = False  # a near tie between the two partners: judge warily (but learn)
         self._unnamed_ev: dict[str, int] = {}   # evidence frames per partner before the stretch was named
         self._other_ev: dict[str, int] = {}   # evidence frames for the partner the named stretch is NOT named as
-        self.active: str | None = None   # partner currently raised and speaking
+        self.active: str | None = None   # partner currently raised, speaking and loud (over the exit level)
         self.excess_db = 0.0
 
     def seed(self, label: str, level_db: float | None, f0_hz: float | None, bright_db: float | None) -> None:
@@ -207,7 +208,10 @@ class RaisedVoiceDetector:
         events = self._judge(b, label, level, now_level, voice, voiced / n, feats.end_s)
         if voice is not None and not self._doubt and not b.raised and self._calm_level(b, level):
             b.learn_fill(voice)
-        if b.raised:
+        if b.raised and b.last_loud_s == feats.end_s:
+            # raised time is speech that is loud now: the release tail (under the exit level, waiting
+            # ``release_ms`` before the stretch ends) keeps the state steady but is not a raised voice (thirty-sixth
+            # pass: a 1 s meow was counted as 3 s of raised voice with it)
             self.active = label
             b.raised_s += self.frame_s
         return events + self._release(feats.end_s)
