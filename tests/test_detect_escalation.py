@@ -95,6 +95,14 @@ def test_raised_voices_and_interruptions_together():
     assert len(out) == 1 and "1 raised voice and 2 interruptions" in out[0].reason
 
 
+def test_a_raised_voice_and_an_interruption_count_together_only_within_the_combined_span():
+    # a false raised voice (a meow) and a false interruption (a TV) 46 s apart are two moments, not an escalation
+    policy = EscalationPolicy(EscalationSettings(combined_span_s=15.0))
+    assert feed(policy, [203.25]) + feed(policy, [249.27], raised=True) == []
+    out = feed(policy, [258.0])   # an interruption 9 s after that raised voice: together
+    assert len(out) == 1 and out[0].reason == "1 raised voice and 1 interruption in 15 s"
+
+
 def test_cooldown_after_a_suggestion():
     policy = EscalationPolicy(EscalationSettings(cooldown_min=5.0))
     assert len(feed(policy, [10, 20, 30, 35])) == 1

@@ -104,7 +104,6 @@ class EscalationPolicy:
         """The first rule that fires, as words a person understands."""
         s = self.settings
         window = f"{s.window_s:g} s"
-        n_int, n_raised = len(self._interruptions), len(self._raised)
         raised_s = len(self._raised_frames) * self.frame_s + sum(c for _, c in self._raised_onsets)
         if raised_s >= s.raised_s:
             return f"raised voices for {raised_s:.0f} s in {window}"
@@ -112,10 +111,13 @@ class EscalationPolicy:
             n_close = sum(t >= now_s - span for t in self._interruptions)
             if n_close >= needed:
                 return f"{_count(n_close, 'interruption')} in {span:g} s"
-        if n_raised >= s.raised_events:
-            return f"{_count(n_raised, 'raised voice')} in {window}"
+        if len(self._raised) >= s.raised_events:
+            return f"{_count(len(self._raised), 'raised voice')} in {window}"
+        span = min(s.combined_span_s, s.window_s)
+        n_int = sum(t >= now_s - span for t in self._interruptions)
+        n_raised = sum(t >= now_s - span for t in self._raised)
         if n_int and n_raised and n_int + n_raised >= s.combined_events:
-            return f"{_count(n_raised, 'raised voice')} and {_count(n_int, 'interruption')} in {window}"
+            return f"{_count(n_raised, 'raised voice')} and {_count(n_int, 'interruption')} in {span:g} s"
         return None
 
     def _interruption_spans(self, voice_bed: bool) -> list[tuple[int, float]]:

@@ -253,6 +253,11 @@ class EscalationSettings:
         doc="a raised voice counts from the onset its detector reports, at most this long before the event, s")
     combined_events: int = setting(2, lo=2, hi=50,
                                    doc="this many events (raised + interruptions, at least one of each) in the window")
+    combined_span_s: float = setting(
+        60.0, lo=1.0, hi=900.0,
+        doc="...all of them within this span (at most window_s), s (60, the whole window: 15 tried at stop 55 takes "
+            "3 of TUNE 4-20's 11 false suggestions in calm talk away, all after an animal sound, but none held out "
+            "(EVAL 31-45's calm_long: 0 either way) and slows two held-out escalations by 2.7-2.9 s)")
     cooldown_min: float = setting(5.0, lo=0.0, hi=240.0, doc="after a suggestion, none for this long, minutes")
     max_per_hour: int = setting(3, lo=1, hi=60, doc="at most this many suggestions in any hour")
 
