@@ -296,6 +296,37 @@ def test_quick_dev_set_has_consistent_truth_and_scores(tmp_path, capsys):
     assert "### Dry and in rooms" in out and "rooms: raised-voice events when a partner leans in" in out
 
 
+@pytest.mark.corpus
+def test_several_draws_pooled_in_one_run_count_what_the_runs_of_each_count(corpus, tmp_path, monkeypatch, capsys):
+    """``--draw 1 --draw 2``: one report over both draws, each draw's talks named dN/..., every tally the sum of the
+    two single-draw runs' (the figures of a held-out table come from three draws pooled)."""
+    import json
+
+    from voicecoach_dev.evalkit import evaluate
+
+    monkeypatch.setenv("VOICECOACH_CORPUS", str(corpus))
+    light = tmp_path / "features.toml"   # the light interruption method: the pooling is what is tested here
+    light.write_text('[detection.interruption]\nmethod = "features"\n')
+    common = ["--quick", "--split", "tune", "--out", str(tmp_path / "set"), "--scenario", "interrupt",
+              "--scenario", "raised", "--config", str(light)]
+    docs = {}
+    for name, draws in (("one", ["--draw", "1"]), ("two", ["--draw", "2"]), ("both", ["--draw", "2", "--draw", "1"])):
+        assert evaluate.main([*common, *draws, "--json", str(tmp_path / f"{name}.json"),
+                              "--events", str(tmp_path / name)]) == 0
+        docs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert "evaluation on draws 1 and 2 of the tuning voices and noises, pooled" in capsys.readouterr().out
+    both = docs["both"]
+    assert both["meta"]["draw"] == [1, 2] and docs["one"]["meta"]["draw"] == 1
+    assert sorted(both["files"]) == sorted([f"d1/{n}" for n in docs["one"]["files"]]
+                                           + [f"d2/{n}" for n in docs["two"]["files"]])
+    assert all(both["files"][f"d1/{n}"] == ev for n, ev in docs["one"]["files"].items())
+    assert (tmp_path / "both" / "d2").is_dir()
+    for task, rows in both["results"].items():
+        for row, t in rows.items():
+            for key in ("files", "true", "detected", "correct", "false"):
+                assert t[key] == docs["one"]["results"][task][row][key] + docs["two"]["results"][task][row][key]
+
+
 def test_speaker_attribution_forgives_a_swap_of_labels_for_the_whole_talk():
     from voicecoach_dev.evalkit.scoring import attribute_speakers
 

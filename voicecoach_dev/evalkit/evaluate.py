@@ -3,8 +3,11 @@
 Runs the same pipeline as ``voicecoach analyze`` over every dev-set recording, scores the events against the
 exact ground truth, and prints Markdown tables (per scenario and overall) with the issue's targets and PASS/FAIL.
 
-    scripts/evaluate [--quick] [--split eval|tune] [--draw N] [--json FILE] [--jobs N] [--config FILE]
+    scripts/evaluate [--quick] [--split eval|tune] [--draw N ...] [--json FILE] [--jobs N] [--config FILE]
                      [--scenario NAME ...] [--events DIR] [--mic agc|laptop|quiet|hot|dc|all]
+
+``--draw`` given more than once pools those draws in one report (each draw's talks named ``dN/...``): what three
+runs of one draw each would count, summed, with medians over all the talks.
 
 Every family is scored dry and through simulated rooms (``<family>@room``), side by side, and the room talks also
 by RT60 band and by the distance of the partner who raised their voice or interrupted. ``--mic NAME`` hears every
@@ -84,7 +87,7 @@ def _analyze_through_mic(item: dict[str, Any], config: Any) -> list:
     from voicecoach_dev.evalkit import micchain
 
     x = corpus.read_wav(item["wav"]).astype(np.float32) / 32768.0
-    seed = zlib.crc32(f"{item['name']}/{item['mic']}".encode())
+    seed = zlib.crc32(f"{item.get('seed_name', item['name'])}/{item['mic']}".encode())
     y = micchain.apply(item["mic"], x, micchain.item_speech_dbfs(item), seed)
     with tempfile.TemporaryDirectory(prefix="voicecoach-mic-") as tmp:
         wav = Path(tmp) / "mic.wav"
@@ -213,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", action="append", help="only these scenarios (repeatable), e.g. interrupt, ami")
     ap.add_argument("--events", type=Path, metavar="DIR", help="write each item's detected events as JSON here")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="dev-set cache folder")
-    ap.add_argument("--draw", type=int, default=0, help="which draw of the recipes (fresh talks for each N)")
+    ap.add_argument("--draw", type=int, action="append",
+                    help="which draw of the recipes (fresh talks for each N; default 0); repeat it to pool several "
+                         "draws in one report (each draw's items named dN/...)")
     ap.add_argument("--split", choices=sorted(SPLITS), default="eval",
                     help="eval (default): talks of held-out voices and noises, the figures to report; tune: talks "
                          "of the voices and noises settings are chosen on; train: the overlap model's training "
@@ -234,9 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     wanted = list(args.scenario or [])
     if args.no_room:
         wanted = [sc for sc in (wanted or [*CATALOGUE, *REAL]) if not sc.endswith("@room")]
-    items = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr), draw=args.draw,
-                          split=args.split, scenarios_wanted=wanted or None)
-    items += _real_items(args, wanted or None)
+    draws = sorted(set(args.draw or [0]))
+    items = []
+    for draw in draws:
+        built = ensure_devset(args.quick, args.out, log=lambda m: print(m, file=sys.stderr), draw=draw,
+                              split=args.split, scenarios_wanted=wanted or None)
+        built += _real_items(args, draw, wanted or None)
+        items += built if len(draws) == 1 else [pooled_name(it, draw) for it in built]
     items += [dict(it, name=f"{it['name']}~settle0", settle_s=0.0, row=AMI_UNSETTLED)
               for it in items if it["scenario"] == "ami"]
     if args.mic:
@@ -247,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.events:
         args.events.mkdir(parents=True, exist_ok=True)
         for name, (events, _) in results.items():
-            (args.events / f"{name}.json").write_text(json.dumps(events, indent=1))
+            path = args.events / f"{name}.json"
+            path.parent.mkdir(exist_ok=True)   # dN/ in a pooled run
+            path.write_text(json.dumps(events, indent=1))
     tallies = tally(items, results)
     breakdown = room_breakdown(items, results)
     analysed_s = sum(it["duration_s"] for it in items)
@@ -256,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             "commit": _git_commit(), "items": sum("row" not in it for it in items), "audio_hours": round(audio_h, 3),
             "build_s": round(t_build, 1), "analyze_s": round(t_run, 1),
             "x_real_time": round(analysed_s / max(sum(s for _, s in results.values()), 1e-9), 1),
-            "config": args.config or "defaults", "quick": args.quick, "draw": args.draw, "split": args.split,
+            "config": args.config or "defaults", "quick": args.quick,
+            "draw": draws[0] if len(draws) == 1 else draws, "split": args.split,
             "mic": args.mic or "none"}
     checks = report.targets(tallies, breakdown) + _louder_checks(items, results)
     print(report.markdown(tallies, checks, meta, breakdown))
@@ -275,12 +287,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _real_items(args: argparse.Namespace, wanted: list[str] | None) -> list[dict[str, Any]]:
+def _real_items(args: argparse.Namespace, draw: int, wanted: list[str] | None) -> list[dict[str, Any]]:
     """The real talks (``realtalks``): as recorded, and heard in this draw's rooms (not with ``--quick``)."""
-    folder = args.out / folder_name(args.split, args.draw)
+    folder = args.out / folder_name(args.split, draw)
     folder.mkdir(parents=True, exist_ok=True)
-    return realtalks.real_items(corpus.find_corpus(), folder, args.draw, SPLITS[args.split], args.split, wanted,
+    return realtalks.real_items(corpus.find_corpus(), folder, draw, SPLITS[args.split], args.split, wanted,
                                 rooms_too=not args.quick)
+
+
+def pooled_name(item: dict[str, Any], draw: int) -> dict[str, Any]:
+    """``item`` of draw ``draw`` in a pooled run: named ``dN/name`` (every draw has a ``calm-00``); its own name
+    kept as ``seed_name``, so whatever is seeded by the name (the microphone chain) is as in a run of that draw."""
+    return dict(item, name=f"d{draw}/{item['name']}", seed_name=item.get("seed_name", item["name"]))
 
 
 def _louder_checks(items: list[dict[str, Any]], results: dict[str, tuple[list, float]]) -> list[dict[str, Any]]:
