@@ -236,16 +236,14 @@ def markdown(t: dict[str, dict[str, Tally]], checks: list[dict[str, Any]], meta:
     """The whole report."""
     draw, split = meta.get("draw", 0), meta.get("split", "eval")
     if isinstance(draw, list):   # several draws pooled
-        draw = "s " + ", ".join(map(str, draw[:-1])) + f" and {draw[-1]}"
-        title = {"eval": f"draw{draw} of the held-out (eval) voices and noises, pooled: nothing was tuned on them",
-                 "train": f"draw{draw} of the training voices, pooled (the overlap model was trained on them; "
-                          "settings may be chosen on these)"}.get(
-            split, f"draw{draw} of the tuning voices and noises, pooled (settings may be chosen on these)")
+        which, them = "draws " + ", ".join(map(str, draw[:-1])) + f" and {draw[-1]}", "them"
+        pooled = ", pooled"
     else:
-        title = {"eval": f"draw {draw} of the held-out (eval) voices and noises: nothing was tuned on it",
-                 "train": f"draw {draw} of the training voices (the overlap model was trained on them; settings may "
-                          "be chosen on these)"}.get(split, f"draw {draw} of the tuning voices and noises (settings "
-                                                     "may be chosen on these)")
+        which, them, pooled = f"draw {draw}", "it", ""
+    title = {"eval": f"{which} of the held-out (eval) voices and noises{pooled}: nothing was tuned on {them}",
+             "train": f"{which} of the training voices{pooled} (the overlap model was trained on them; settings may "
+                      "be chosen on these)"}.get(split, f"{which} of the tuning voices and noises{pooled} (settings "
+                                                 "may be chosen on these)")
     out = [f"## voicecoach detection: evaluation on {title}", "",
            f"`{meta['command'].strip()}` at commit {meta['commit']}; config: {meta['config']}. "
            f"{meta['items']} recordings, {meta['audio_hours']:.2f} h of audio; dev set ready in {meta['build_s']} s, "
