@@ -211,10 +211,16 @@ def test_ordinary_talk_is_not_taken_for_a_command_nobody_asked_for(ko_model, any
     for sentence in TALK:
         assert heard_in(listener, Hearing(0, hearing.commands), sentence, 150)  # before: a command in mid-sentence
         assert Command.PAUSE not in heard_in(listener, hearing, sentence, 150), sentence
+    before = []
     for retort in RETORTS:
         if hearing.decoys:  # before: only the pause's phrases to fall on
-            assert Command.PAUSE in heard_in(listener, Hearing(0, hearing.commands, (), hearing.strict), retort, 170)
+            before.append(Command.PAUSE in heard_in(listener, Hearing(0, hearing.commands, (), hearing.strict),
+                                                    retort, 170))
         assert Command.PAUSE not in heard_in(listener, hearing, retort, 170), retort
+    # at least one retort was the pause before (so the check above can fail); which ones is at the model's margin:
+    # "잠깐만" was, then one afternoon the same code and virtual environment on this machine heard nothing in it
+    # (the same espeak-ng samples; something outside the code moved Kaldi's decision)
+    assert any(before) or not hearing.decoys, before
     for decoy in ("메모 듣기", "페어링 코드"):  # in the grammar, acted on only where they are commands
         assert bool(heard_in(listener, hearing, decoy, 170)) is (not hearing.decoys), decoy
 
