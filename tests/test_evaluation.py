@@ -290,10 +290,11 @@ def test_quick_dev_set_has_consistent_truth_and_scores(tmp_path, capsys):
     light = tmp_path / "features.toml"   # the light interruption method: the scoring is what is tested here
     light.write_text('[detection.interruption]\nmethod = "features"\n')
     assert evaluate.main(["--quick", "--split", "tune", "--out", str(tmp_path), "--scenario", "lean_in@room",
-                          "--scenario", "ami", "--config", str(light)]) == 0
+                          "--scenario", "ami", "--scenario", "escalation", "--config", str(light)]) == 0
     out = capsys.readouterr().out
     assert "### Targets" in out and "| ami |" in out and "| ami, settle_s = 0 |" in out
     assert "### Dry and in rooms" in out and "rooms: raised-voice events when a partner leans in" in out
+    assert "### Pause latency by kind of escalation" in out and "| raised | 1 |" in out   # escalation-00: raised
 
 
 @pytest.mark.corpus

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from voicecoach_dev.evalkit.devset import CATALOGUE, DEFAULT_OUT, OWN_ROWS, SPLITS, ensure_devset, folder_name
-from voicecoach_dev.evalkit import corpus, micchain, realtalks, report
+from voicecoach_dev.evalkit import corpus, escalations, micchain, realtalks, report
 from voicecoach_dev.evalkit.scoring import (Tally, attribute_speakers, score_interruptions, score_pauses,
                                             score_raised, spans_found)
 
@@ -271,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             "draw": draws[0] if len(draws) == 1 else draws, "split": args.split,
             "mic": args.mic or "none"}
     checks = report.targets(tallies, breakdown) + _louder_checks(items, results)
-    print(report.markdown(tallies, checks, meta, breakdown))
+    kinds = escalations.by_kind(items, results)
+    print("\n".join([report.markdown(tallies, checks, meta, breakdown), *escalations.table(kinds)]))
     if args.methods:
         from voicecoach_dev import methods
 
@@ -282,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = {"meta": meta, "targets": checks,
                "results": {task: {sc: t.to_dict() for sc, t in rows.items()} for task, rows in tallies.items()},
                "rooms": {task: {b: t.to_dict() for b, t in rows.items()} for task, rows in breakdown.items()},
+               "escalation_kinds": {k: r.to_dict() for k, r in kinds.items()},
                "files": {name: ev for name, (ev, _) in sorted(results.items())}}
         args.json.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
     return 0
