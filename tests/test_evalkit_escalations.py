@@ -33,7 +33,7 @@ def test_latency_per_kind_from_the_start_and_from_the_first_sign_dry_and_in_room
     results = {"a": pauses(30.0, 66.5), "b": pauses(75.0), "c": pauses(116.0), "d": pauses(41.5, 43.0),
                "calm-00": pauses(10.0)}
     rows = by_kind(items, results)
-    assert list(rows) == ["raised", "interruptions", "both in rooms", "interruptions in rooms"]
+    assert list(rows) == ["raised", "interruptions", "interruptions in rooms", "both in rooms"]
     assert rows["raised"].from_start == [6.5] and rows["raised"].from_sign == [2.5]   # the suggestion before: not it
     assert rows["interruptions"].from_start == [25.0] and rows["interruptions"].from_sign == [20.0]
     assert rows["interruptions in rooms"].escalations == 1 and rows["interruptions in rooms"].from_start == []

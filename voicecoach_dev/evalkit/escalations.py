@@ -18,9 +18,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from .scoring import PAUSE_SLACK_S
-
-KINDS = ("raised", "both", "interruptions")
+from .devset import ESCALATION_KINDS as KINDS
+from .scoring import PAUSE_SLACK_S, spans_found
 
 
 @dataclass
@@ -54,13 +53,13 @@ def by_kind(items: list[dict[str, Any]], results: dict[str, tuple[list, float]])
         if kind not in KINDS or "row" in item:
             continue
         row = rows.setdefault(f"{kind} in rooms" if item.get("room") else kind, KindRow())
-        times = [e["t"] for e in results[item["name"]][0] if e["type"] == "pause_suggested"]
-        for w in item["truth"]["escalations"]:
+        pauses = [e for e in results[item["name"]][0] if e["type"] == "pause_suggested"]
+        windows = item["truth"]["escalations"]
+        for w, latency in zip(windows, spans_found(pauses, windows, PAUSE_SLACK_S)):
             row.escalations += 1
-            hits = [t for t in times if w["start"] <= t <= w["end"] + PAUSE_SLACK_S]
-            if hits:
-                row.from_start.append(min(hits) - w["start"])
-                row.from_sign.append(min(hits) - first_sign(item["truth"], w))
+            if latency is not None:
+                row.from_start.append(latency)
+                row.from_sign.append(latency + w["start"] - first_sign(item["truth"], w))
     return {k: rows[k] for k in (*KINDS, *(f"{k} in rooms" for k in KINDS)) if k in rows}
 
 
