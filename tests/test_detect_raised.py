@@ -128,6 +128,45 @@ def test_a_naturally_loud_partner_speaking_calmly_is_not_raised():
     assert feed.speak("B", 0.3, -22.0, 120.0) == []
 
 
+def _loud_and_quiet(settings: RaisedSettings | None = None, turns: int = 4) -> Feed:
+    """A calm talk of a naturally loud partner A (a woman near the microphone: 220 Hz, brighter) and a quiet one B
+    (a man farther away), 10 dB apart."""
+    feed = Feed(settings)
+    for _ in range(turns):
+        feed.speak("A", 3.0, -22.0, 220.0, bright_db=-6.0)
+        feed.silence(0.5)
+        feed.speak("B", 3.0, -32.0, 120.0)
+        feed.silence(0.5)
+    return feed
+
+
+def test_a_loud_partners_calm_voice_named_as_the_quiet_partner_is_not_their_raise():
+    # the tracker names A's calm turn B (a turn's first words, an overlap): against B's calm voice it is 10 dB
+    # louder, 10 semitones higher and 6 dB brighter, a raise for all three could tell; it is A's calm voice
+    feed = _loud_and_quiet()
+    assert feed.speak("B", 3.0, -22.0, 220.0, bright_db=-6.0) == []
+    # without the comparison with A's calm voice it was B raised (TUNE draw 8, loud_partner@room-04)
+    feed = _loud_and_quiet(RaisedSettings(like_other_change=0.0))
+    assert [e.speaker for e in feed.speak("B", 3.0, -22.0, 220.0, bright_db=-6.0)] == ["B"]
+
+
+def test_early_in_a_talk_the_loud_partners_calm_voice_counts_before_their_baseline_is_trusted():
+    # one turn each (under baseline_speech_s for A): A's next calm turn, named B, is still A's calm voice
+    feed = Feed()
+    feed.speak("A", 3.0, -22.0, 220.0, bright_db=-6.0)
+    feed.silence(0.5)
+    feed.speak("B", 6.0, -32.0, 120.0)
+    feed.silence(0.5)
+    assert feed.det.partners["A"].calm_s < RaisedSettings().baseline_speech_s
+    assert feed.speak("B", 3.0, -22.0, 220.0, bright_db=-6.0) == []
+
+
+def test_the_quiet_partner_raised_to_the_loud_ones_level_and_pitch_is_still_heard():
+    # B's angry voice reaches A's calm level and pitch, but is far brighter than A's calm voice: B raised
+    feed = _loud_and_quiet()
+    assert [e.speaker for e in feed.speak("B", 3.0, -22.0, 220.0, bright_db=0.0)] == ["B"]
+
+
 def test_a_quiet_partner_raising_their_voice_is_reported():
     feed = Feed()
     feed.calm_talk(a_db=-22.0, b_db=-32.0)

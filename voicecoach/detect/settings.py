@@ -55,6 +55,17 @@ class RaisedSettings:
         doc="also needed: loudness at least this far above the OTHER partner's calm baseline, dB (negative: a "
             "quiet partner is heard rising to about the loud one's calm level; guards frames given to the wrong "
             "partner)")
+    like_other_db: float = setting(
+        3.0, lo=-20.0, hi=30.0,
+        doc="a turn whose level is under this far over the OTHER partner's calm level, and whose voice is changed "
+            "less than like_other_change against that partner's calm voice, is their calm voice under this one's "
+            "label (the tracker names a turn's first words, or an overlap, wrong): no raise, dB (their calm windows "
+            "reach about 3 dB over the baseline quantile). 3 and 0.5 chosen on TUNE draws 1-8 of dev-set builder 8 "
+            "(thirty-ninth pass)")
+    like_other_change: float = setting(
+        0.5, lo=0.0, hi=10.0,
+        doc="...and its voice change against the other partner's calm voice is under this times min_change (0: "
+            "never)")
     min_change: float = setting(
         1.0, lo=0.0, hi=10.0,
         doc="voice change needed, whatever the loudness: pitch rise / pitch_rise_st + rise of the voiced "
