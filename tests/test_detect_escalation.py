@@ -67,7 +67,8 @@ def test_without_a_step_over_a_voice_bed_only_its_first_span_counts():
 
 
 def test_two_raised_voices_within_a_minute_suggest_a_pause():
-    policy = EscalationPolicy(EscalationSettings())
+    # raised_s above the two events' onset credit (1 s each), or the raised time would say it first
+    policy = EscalationPolicy(EscalationSettings(raised_s=10.0))
     assert feed(policy, [10.0], raised=True) == []
     out = feed(policy, [50.0], raised=True)
     assert len(out) == 1 and out[0].reason == "2 raised voices in 60 s"

@@ -257,8 +257,14 @@ class EscalationSettings:
         doc="the same with the light 'features' interruption method, which hears tens of false interruptions per hour "
             "of calm talk in a room")
     raised_events: int = setting(2, lo=1, hi=50, doc="this many raised-voice events within the window suggest a pause")
-    raised_s: float = setting(3.0, lo=1.0, hi=600.0,
-        doc="this many seconds of raised voice within the window suggest a pause")
+    raised_s: float = setting(
+        2.0, lo=1.0, hi=600.0,
+        doc="this many seconds of raised voice within the window suggest a pause (2: one raised-voice event, with "
+            "its onset credit, and half a second more of it). 2 chosen at the thirty-ninth pass, once a loud "
+            "partner's calm voice was no longer a raise: TUNE 1-8 calm talk (27.6 h), false suggestions from raised "
+            "voice alone 2 at 3, 2.5 and 2, 6 at 1.5; TUNE 1-3 pause median rooms 8.1 -> 3.1 s, dry 6.5 -> 6.0 s. "
+            "Held out, EVAL 46-51: no false suggestion more in 21.3 h of calm talk, medians dry 16.0 -> 14.4 and "
+            "13.0 -> 7.3 s, rooms 15.0 -> 12.0 and 7.5 -> 6.0 s")
     onset_credit_s: float = setting(
         1.5, lo=0.0, hi=10.0,
         doc="a raised voice counts from the onset its detector reports, at most this long before the event, s")
