@@ -60,7 +60,7 @@ PAST_DEFAULTS: dict[str, tuple[Any, ...]] = {
     "detection.escalation.combined_events": (3,),  # cfc27f6
     "detection.escalation.interruptions": (3,),  # 32c8539
     "detection.escalation.raised_events": (3,),  # 57389a7
-    "detection.escalation.raised_s": (15.0, 3.0),  # bae0cc4, e6024cb
+    "detection.escalation.raised_s": (15.0, 3.0),  # bae0cc4, 3d48421
     "detection.interruption.clean_snr_db": (25.0,),  # 57138f1
     "detection.interruption.drift": (-0.35,),  # 4b75f5f
     "detection.interruption.gate_delay_ms": (300,),  # 395f7dd

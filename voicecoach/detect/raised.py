@@ -442,9 +442,11 @@ class RaisedVoiceDetector:
         raise, for all the level, pitch and tilt can tell, unless it is also compared with the loud one's calm
         voice. Their baseline counts before it is trusted: this happens most in a talk's first minute. A quiet
         partner who really raises their voice to the loud one's calm level has a voice changed against that one's
-        calm voice too (angry speech is brighter). Thirty-ninth pass: TUNE draws 1-8, calm talk (27.6 h), false
-        raised-voice events 12 -> 7; TUNE 1-3, 244 raised stretches: one found 1.9 s later, none lost. Held out,
-        EVAL 46-48: 3 -> 0 (and the pause suggested to a dry lean-in talk gone); EVAL 49-51: 1 -> 1.
+        calm voice too (angry speech is brighter), most of the time: a man's angry voice can be as high and
+        bright as his partner's calm one, and is then heard only once louder than her calm (``like_other_db``).
+        Thirty-ninth pass: TUNE draws 1-8, calm talk (27.6 h), false raised-voice events 12 -> 9; EVAL 46-51 (21.3
+        h) 4 -> 2 (the pause suggested to a dry lean-in talk gone); raises lost: TUNE 1-3 and 10-13 none, EVAL
+        52-54 3 of 253.
         """
         s = self.settings
         if s.like_other_change <= 0.0:
