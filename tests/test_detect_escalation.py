@@ -179,3 +179,20 @@ def test_a_raised_voice_counts_from_the_onset_its_detector_reports():
     # a claimed onset far back counts only onset_credit_s
     policy = EscalationPolicy(EscalationSettings(raised_s=3.0, onset_credit_s=1.0), frame_ms=30)
     assert policy.process(11.2, [RaisedVoice(t=11.2, start=0.0, speaker="A")], True) == []
+
+
+def test_by_default_one_raised_voice_that_goes_on_half_a_second_suggests_a_pause_and_a_short_one_does_not():
+    # 2 s of raised voice (thirty-ninth pass): an event with 1.5 s of onset credit, then 0.5 s more of raised speech
+    policy = EscalationPolicy(EscalationSettings(), frame_ms=30)
+    out = policy.process(11.5, [RaisedVoice(t=11.5, start=10.0, speaker="A")], True)
+    t = 11.5
+    while not out and t < 20.0:
+        t += 0.03
+        out = policy.process(t, [], True)
+    assert out and 11.9 <= out[0].t <= 12.1 and out[0].reason.startswith("raised voices for 2 s")
+    # a meow heard as a raised voice: confirmed, then under the exit level at once (no raised time after it)
+    policy = EscalationPolicy(EscalationSettings(), frame_ms=30)
+    out = policy.process(11.5, [RaisedVoice(t=11.5, start=10.0, speaker="A")], True)
+    for k in range(1, 300):
+        out += policy.process(11.5 + 0.03 * k, [], False)
+    assert out == []
