@@ -445,8 +445,8 @@ class RaisedVoiceDetector:
         calm voice too (angry speech is brighter), most of the time: a man's angry voice can be as high and
         bright as his partner's calm one, and is then heard only once louder than her calm (``like_other_db``).
         Thirty-ninth pass: TUNE draws 1-8, calm talk (27.6 h), false raised-voice events 12 -> 9; EVAL 46-51 (21.3
-        h) 4 -> 2 (the pause suggested to a dry lean-in talk gone); raises lost: TUNE 1-3 and 10-13 none, EVAL
-        52-54 3 of 253.
+        h) 4 -> 2 (the pause suggested to a dry lean-in talk gone), EVAL 52-57 (21.5 h) 3 -> 3; raises lost: TUNE
+        1-3 and 10-13 none, EVAL 52-54 3 of 253, EVAL 55-57 (fresh) 2 of 248.
         """
         s = self.settings
         if s.like_other_change <= 0.0:
