@@ -104,6 +104,36 @@ def test_only_loud_speech_is_raised_time_not_the_release_tail_after_it():
     assert active[loud_window_frames:] == [None] * (len(active) - loud_window_frames)
 
 
+def _resume_unnamed(feed: Feed, gap_s: float, frames: int = 10) -> list[str | None]:
+    """A pause of ``gap_s``, then speech of A's raised voice that the tracker has not named yet: ``active`` per frame."""
+    feed.silence(gap_s)
+    active = []
+    for i in range(frames):
+        f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, -20.0, True, -80.0, RAISE["f0_hz"], 0.9,
+                          RAISE["bright_db"])
+        feed.events += feed.det.process(f, None, new_stretch=i == 0)
+        active.append(feed.det.active)
+        feed.n += 1
+    return active
+
+
+def test_a_raised_turn_resumed_after_a_breath_is_raised_time_before_the_tracker_names_it():
+    # each breath of an angry turn starts a stretch the tracker names only after 150-450 ms; those frames are
+    # the raised partner's raised time when the turn resumes within resume_gap_ms (not after a longer gap: a new
+    # turn may be the other partner's), and nothing else changes: no second event
+    for setting, gap_s, expected in ((True, 0.3, "A"), (True, 1.0, None), (False, 0.3, None)):
+        feed = Feed(RaisedSettings(resumed_raised=setting))
+        feed.calm_talk()
+        feed.speak("A", 2.0, -20.0, **RAISE)
+        assert len(feed.events) == 1 and feed.det.active == "A"
+        raised_s = feed.det.partners["A"].raised_s
+        active = _resume_unnamed(feed, gap_s)
+        assert active == [expected] * len(active), (setting, gap_s, active)
+        assert len(feed.events) == 1
+        counted = feed.det.partners["A"].raised_s - raised_s
+        assert math.isclose(counted, len(active) * FRAME_S if expected else 0.0, abs_tol=1e-9)
+
+
 def test_refractory_time_blocks_a_new_event_right_after_a_stretch_ends():
     s = RaisedSettings(refractory_s=10.0)
     feed = Feed(s)

@@ -21,7 +21,8 @@ level window counts no more
 (and the change must still hold with each frame's pitch within an octave of the calm pitch, and the pitch must not
 lie well below the partner's calm: a pitch tracker's octave error, or the other partner's voice under this label);
 leaving needs the level to drop below the exit level for ``release_ms``; then a refractory time. Only speech over
-the exit level is raised time (``active``, what the escalation policy counts), not that release tail. A naturally loud
+the exit level is raised time (``active``, what the escalation policy counts), not that release tail; speech that
+resumes their turn after a breath counts before the tracker names it (``resumed_raised``). A naturally loud
 partner is compared with their own baseline; a quiet partner who raises their voice to about the loud one's calm
 level is heard, as long as their raised level is within ``over_other_db`` of the other partner's calm level (a
 guard against frames given to the wrong partner). While the speaker tracker hears the other partner's voice in
@@ -200,6 +201,7 @@ class RaisedVoiceDetector:
             # the hold. TUNE 1-12 of builder 7: 50 of 244 raised stretches found 0.03-10 s sooner, none later, no
             # false event more or fewer
             self._provisional(level, now_level, voice, voiced / n)
+            self._resumed_raised(level, feats.end_s)
             return self._release(feats.end_s)
         b = self.partners.setdefault(label, Baseline())
         if not renamed:
@@ -219,6 +221,20 @@ class RaisedVoiceDetector:
             self.active = label
             b.raised_s += self.frame_s
         return events + self._release(feats.end_s)
+
+    def _resumed_raised(self, level: float, now_s: float) -> None:
+        """Unnamed speech resuming a raised partner's turn (within ``resume_gap_ms``) is their raised time while
+        loud over their exit level: an angry turn is cut into stretches by its breaths, and the tracker names each
+        only after 150-450 ms of it. Only the raised time is counted (what the escalation policy adds up): the
+        stretch's release, evidence, events and baselines are as without it (a reply within the gap may be the other
+        partner's: keeping the stretch alive on it merged two partners' raises into one, fortieth pass)."""
+        if not self.settings.resumed_raised or not self._stretch_resumed or self._label is None:
+            return
+        b = self.partners.get(self._label)
+        if b is None or not b.raised or b.level_db is None or level - b.level_db < self.settings.exit_db:
+            return
+        b.raised_s += self.frame_s
+        self.active = self._label
 
     def _check_identity(self, label: str, voice_st: float | None) -> None:
         """A calm baseline whose pitch lies far from the speaker tracker's voice of the same partner was learned
