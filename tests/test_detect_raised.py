@@ -134,6 +134,27 @@ def test_a_raised_turn_resumed_after_a_breath_is_raised_time_before_the_tracker_
         assert math.isclose(counted, len(active) * FRAME_S if expected else 0.0, abs_tol=1e-9)
 
 
+def test_speech_named_as_the_other_partner_while_one_is_raised_is_raised_time_when_loud_for_either_voice():
+    # the tracker names a fifth of an angry turn's frames as the other partner: speech that loud for both partners'
+    # calm voices is the raised partner's raised time; the other partner's calm voice is not, nor is anything with
+    # both_loud_db 0
+    for both_loud_db, level_db, expected in ((6.5, -20.0, "A"), (6.5, -30.0, None), (0.0, -20.0, None)):
+        feed = Feed(RaisedSettings(both_loud_db=both_loud_db))
+        feed.calm_talk()
+        feed.speak("A", 2.0, -20.0, **RAISE)
+        assert len(feed.events) == 1 and feed.det.active == "A"
+        feed.silence(0.2)
+        active = []
+        for i in range(20):   # B's calm voice (no raise of B's own), a new stretch after the gap
+            f = FrameFeatures(feed.n * 480, (feed.n + 1) * FRAME_S, level_db + (1.5 if i % 3 == 0 else -0.75), True,
+                              -80.0, 220.0, 0.9, -12.0)
+            feed.events += feed.det.process(f, "B", new_stretch=i == 0)
+            active.append(feed.det.active)
+            feed.n += 1
+        assert active[-8:] == [expected] * 8, (both_loud_db, level_db, active)
+        assert len(feed.events) == 1 and not feed.det.partners["B"].raised
+
+
 def test_refractory_time_blocks_a_new_event_right_after_a_stretch_ends():
     s = RaisedSettings(refractory_s=10.0)
     feed = Feed(s)

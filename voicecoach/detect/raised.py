@@ -22,7 +22,8 @@ level window counts no more
 lie well below the partner's calm: a pitch tracker's octave error, or the other partner's voice under this label);
 leaving needs the level to drop below the exit level for ``release_ms``; then a refractory time. Only speech over
 the exit level is raised time (``active``, what the escalation policy counts), not that release tail; speech that
-resumes their turn after a breath counts before the tracker names it (``resumed_raised``). A naturally loud
+resumes their turn after a breath counts before the tracker names it (``resumed_raised``), and so does speech
+named as the other partner that is loud for either voice (``both_loud_db``). A naturally loud
 partner is compared with their own baseline; a quiet partner who raises their voice to about the loud one's calm
 level is heard, as long as their raised level is within ``over_other_db`` of the other partner's calm level (a
 guard against frames given to the wrong partner). While the speaker tracker hears the other partner's voice in
@@ -220,7 +221,23 @@ class RaisedVoiceDetector:
             # pass: a 1 s meow was counted as 3 s of raised voice with it)
             self.active = label
             b.raised_s += self.frame_s
-        return events + self._release(feats.end_s)
+        released = self._release(feats.end_s)
+        if self.active is None:
+            self._loud_for_both(label, level)
+        return events + released
+
+    def _loud_for_both(self, label: str, level: float) -> None:
+        """Speech named as one partner while the OTHER partner's raised stretch is on is that partner's raised time
+        when it is ``both_loud_db`` over both partners' calm levels: loud for either voice, so a raised voice
+        whoever the tracker names (it names 20-27 % of an angry turn's frames as the other partner). Only the raised
+        time is counted, as in :meth:`_resumed_raised`."""
+        s = self.settings
+        raised = [k for k, o in self.partners.items() if k != label and o.raised]
+        calm = [o.level_db for o in self.partners.values() if o.level_db is not None]
+        if s.both_loud_db <= 0.0 or not raised or len(calm) < 2 or level - max(calm) < s.both_loud_db:
+            return
+        self.partners[raised[0]].raised_s += self.frame_s
+        self.active = raised[0]
 
     def _resumed_raised(self, level: float, now_s: float) -> None:
         """Unnamed speech resuming a raised partner's turn (within ``resume_gap_ms``) is their raised time while
