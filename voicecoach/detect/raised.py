@@ -219,12 +219,16 @@ class RaisedVoiceDetector:
             # raised time is speech that is loud now: the release tail (under the exit level, waiting
             # ``release_ms`` before the stretch ends) keeps the state steady but is not a raised voice (thirty-sixth
             # pass: a 1 s meow was counted as 3 s of raised voice with it)
-            self.active = label
-            b.raised_s += self.frame_s
+            self._raised_time(label)
         released = self._release(feats.end_s)
         if self.active is None:
             self._loud_for_both(label, level)
         return events + released
+
+    def _raised_time(self, label: str) -> None:
+        """This frame is ``label``'s raised time: what the escalation policy counts (``active``)."""
+        self.active = label
+        self.partners[label].raised_s += self.frame_s
 
     def _loud_for_both(self, label: str, level: float) -> None:
         """Speech named as one partner while the OTHER partner's raised stretch is on is that partner's raised time
@@ -236,8 +240,7 @@ class RaisedVoiceDetector:
         calm = [o.level_db for o in self.partners.values() if o.level_db is not None]
         if s.both_loud_db <= 0.0 or not raised or len(calm) < 2 or level - max(calm) < s.both_loud_db:
             return
-        self.partners[raised[0]].raised_s += self.frame_s
-        self.active = raised[0]
+        self._raised_time(raised[0])
 
     def _resumed_raised(self, level: float, now_s: float) -> None:
         """Unnamed speech resuming a raised partner's turn (within ``resume_gap_ms``) is their raised time while
@@ -250,8 +253,7 @@ class RaisedVoiceDetector:
         b = self.partners.get(self._label)
         if b is None or not b.raised or b.level_db is None or level - b.level_db < self.settings.exit_db:
             return
-        b.raised_s += self.frame_s
-        self.active = self._label
+        self._raised_time(self._label)
 
     def _check_identity(self, label: str, voice_st: float | None) -> None:
         """A calm baseline whose pitch lies far from the speaker tracker's voice of the same partner was learned
