@@ -305,3 +305,29 @@ def test_in_noise_a_short_dip_under_the_floor_does_not_end_the_stretch():
     assert _stretch_lengths(snr_db=30.0, dip_frames=6) == [33] * 6          # quiet room: a 180 ms gap ends it
     assert _stretch_lengths(snr_db=10.0, dip_frames=6) == [6 * 33]          # noise: soft sounds fell under it
     assert _stretch_lengths(snr_db=10.0, dip_frames=14) == [33] * 6         # a 420 ms gap is a gap even there
+
+
+def test_raised_seconds_are_the_raised_time_the_pause_rule_counts():
+    """The talk's raised seconds per partner are the frames the escalation policy counts as raised voice, whoever the
+    tracker names each frame as (here one voice, named A, whose frames the raised-voice detector gives to B, as it
+    does with an angry turn's words named as the other partner)."""
+    p = Pipeline()
+    detect, policy = p.raised.process, p.escalation.process
+    counted = []
+
+    def raised_process(feats, label, *args, **kwargs):
+        events = detect(feats, label, *args, **kwargs)
+        p.raised.active = "B" if feats.is_speech else None
+        return events
+
+    def policy_process(now_s, events, raised_now, *args, **kwargs):
+        counted.append(raised_now)
+        return policy(now_s, events, raised_now, *args, **kwargs)
+
+    p.raised.process, p.escalation.process = raised_process, policy_process
+    hush = np.random.default_rng(3).normal(0, 0.0005, SAMPLE_RATE // 2)
+    run(p, np.concatenate([hush, voice(150, 2.0, seed=4), hush]))
+    stats = p.stats()
+    assert stats.speaking_s["A"] > 0.5 and stats.speaking_s["B"] == 0.0
+    assert stats.raised_s["B"] == pytest.approx(sum(counted) * p.frame_ms / 1000.0)
+    assert stats.raised_s["B"] > 1.5 and stats.raised_s["A"] == 0.0   # the unnamed frames too

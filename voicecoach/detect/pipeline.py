@@ -189,13 +189,17 @@ class Pipeline:
                          dict(st.interruptions_by), st.pause_suggestions, st.audio_s)
 
     def _count(self, feats: FrameFeatures, events: list[Event], raised_now: bool) -> None:
+        """Add the frame to the talk's figures. Raised seconds are the raised time the escalation policy counts
+        (``raised.active``), whoever the tracker names the frame as: an angry turn's first words after a breath,
+        or frames named as the other partner, are the raised partner's raised voice to the pause rule too."""
         st = self._stats
         dt = self.frame_ms / 1000.0
         st.audio_s += dt
         if feats.is_speech and feats.speaker in st.speaking_s:
             st.speaking_s[feats.speaker] += dt
-            if raised_now and self.raised.active == feats.speaker:
-                st.raised_s[feats.speaker] += dt
+        raised = self.raised.active
+        if raised_now and raised is not None and raised in st.raised_s:
+            st.raised_s[raised] += dt
         for e in events:
             if isinstance(e, RaisedVoice) and e.speaker in st.raised_events:
                 st.raised_events[e.speaker] += 1
