@@ -170,13 +170,35 @@ def test_a_scheduled_script_the_kiosk_cannot_offer_fails(name: str, said: str, t
 
 
 def test_no_sound_devices_fail_with_how_to_find_them(no_sound_env, tmp_home, run_cli):
+    """No microphone FAILs everywhere. No speaker FAILs the kiosk (``--kiosk``: it speaks and shows nothing) and is a
+    WARN on a laptop, whose ``listen`` shows the prompts as text (it was a FAIL there too)."""
     env = {**no_sound_env, **{k: v for k, v in tmp_home.env.items() if k.startswith("VOICECOACH")}}
-    res = run_cli("check", env=env, timeout=120)
+    res = run_cli("check", "--kiosk", env=env, timeout=120)
     found = lines_of(res)
     assert res.returncode == 1
     for what in ("input device", "output device"):
         assert found[what].startswith("FAIL") and "voicecoach devices" in found[what]
+    assert "the kiosk would say nothing" in found["output device"]
     assert res.stdout.splitlines()[-1] == "not ready: 2 problems to fix"
+    res = run_cli("check", env=env, timeout=120)
+    found = lines_of(res)
+    assert res.returncode == 1 and found["input device"].startswith("FAIL")
+    assert found["output device"].startswith("WARN") and "only be shown as text" in found["output device"]
+    assert "voicecoach devices" in found["output device"]
+    assert res.stdout.splitlines()[-1] == "not ready: 1 problem to fix"
+
+
+def test_a_named_speaker_that_is_not_there_is_a_warn_on_a_laptop_and_fails_the_kiosk(pulse, tmp_home, run_cli):
+    """A speaker named in the config but not plugged in: ``listen`` shows the prompts as text, the kiosk is silent."""
+    env = pulse.full_env(**tmp_home.env)
+    res = run_cli("check", "--output", "no such speaker", env=env, timeout=120)
+    line = lines_of(res)["output device"]
+    assert line.startswith("WARN") and "only be shown as text" in line and "voicecoach devices" in line, line
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = run_cli("check", "--kiosk", "--output", "no such speaker", env=env, timeout=120)
+    line = lines_of(res)["output device"]
+    assert line.startswith("FAIL") and "the kiosk would say nothing" in line, line
+    assert res.returncode == 1
 
 
 def test_a_journal_that_cannot_be_opened_fails(tmp_home, run_cli):

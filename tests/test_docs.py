@@ -280,6 +280,7 @@ def test_every_check_kiosk_md_runs_checks_what_the_service_will_use() -> None:
         words = shlex.split(line, comments=True)
         service = {"VOICECOACH_CONFIG_DIR=/etc/voicecoach", "VOICECOACH_DATA_DIR=/var/lib/voicecoach"} <= set(words)
         assert service and words[:3] == ["sudo", "-u", "voicecoach"], f"docs/kiosk.md: {line}"
+        assert "--kiosk" in words, f"docs/kiosk.md: {line} (without it a missing speaker is only a WARN)"
     for i, line in enumerate(code):  # with the service stopped: on a Pi's ALSA device it holds the microphone
         if line in checks:
             before = [x for x in code[:i] if "systemctl" in x or "install-kiosk" in x]

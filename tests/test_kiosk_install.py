@@ -45,7 +45,7 @@ def test_the_check_it_suggests_at_the_end_stops_the_service_first_and_starts_it_
     res = install(tmp_path, "--audio", "alsa")
     assert res.returncode == 0, res.stderr
     lines = [line.strip() for line in res.stdout.splitlines()]
-    check = next(i for i, line in enumerate(lines) if line.endswith("voicecoach check"))
+    check = next(i for i, line in enumerate(lines) if line.endswith("voicecoach check --kiosk"))
     assert lines[check - 1] == "sudo systemctl stop voicecoach", lines
     assert lines[check + 1] == "sudo systemctl start voicecoach", lines
 
@@ -200,7 +200,7 @@ def test_in_pulse_mode_the_check_it_suggests_reaches_the_users_sound_server(tmp_
     check found no sound server and FAILed the devices the service uses."""
     res = install(tmp_path, "--audio", "pulse", "--user", "root")
     assert res.returncode == 0, res.stderr
-    (check,) = [line.strip() for line in res.stdout.splitlines() if line.strip().endswith("voicecoach check")]
+    (check,) = [line.strip() for line in res.stdout.splitlines() if line.strip().endswith("voicecoach check --kiosk")]
     assert check.startswith("sudo -u root env XDG_RUNTIME_DIR=/run/user/0 VOICECOACH_CONFIG_DIR="), check
     alsa = install(tmp_path, "--audio", "alsa", "--user", "root")
     assert "XDG_RUNTIME_DIR" not in alsa.stdout

@@ -1,7 +1,8 @@
 """``voicecoach check``: is this box ready to go live? One line per check, with the exact fix.
 
 Checks: config, kiosk schedule, language pack, check-in scripts (they load, and the language can answer them), speech
-model (and whether it can hear the scripts' choices), speech output (TTS), input device, output device, journal,
+model (and whether it can hear the scripts' choices), speech output (TTS), input device, output device (with
+``--kiosk``, which speaks and shows nothing, none FAILs; elsewhere the prompts are shown as text: a WARN), journal,
 free space, and the home page and hooks when they are on (with both off, check opens no network socket at all).
 Each check is isolated: one that fails (or crashes) never stops the others. Exit 0 when
 nothing FAILs (WARNs are fine: the product degrades gracefully), 1 otherwise.
@@ -60,6 +61,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--input", metavar="DEV", action=DeviceOption, help="input device to check (default: config)")
     p.add_argument("--output", metavar="DEV", action=DeviceOption, help="output device to check (default: config)")
     p.add_argument("--no-devices", action="store_true", help="skip the sound device checks")
+    p.add_argument("--kiosk", action="store_true",
+                   help="check as for the kiosk, which speaks and shows nothing: no usable output device FAILs "
+                        "(elsewhere it is a WARN: `listen` and `checkin` show the prompts as text)")
     p.set_defaults(func=run)
 
 
@@ -347,7 +351,8 @@ def check_input(ctx: Context) -> list[Finding]:
 
 
 def check_output(ctx: Context) -> list[Finding]:
-    """An output device is there and opens at a usable rate (without one, prompts are only printed)."""
+    """An output device is there and opens at a usable rate. Without one the prompts are shown as text: the live
+    view of ``listen`` and ``checkin`` still works (a WARN), the kiosk says nothing at all (a FAIL with ``--kiosk``)."""
     if ctx.args.no_devices:
         return [Finding(WARN, "output device", "not checked (--no-devices)")]
     from ..audio.device import list_devices
@@ -355,16 +360,19 @@ def check_output(ctx: Context) -> list[Finding]:
     from ..errors import VoicecoachError
 
     fix = "plug in the speaker, list devices with: voicecoach devices (and aplay -l), then set audio.output"
+    kiosk = getattr(ctx.args, "kiosk", False)
+    status, without = ((FAIL, "the kiosk would say nothing") if kiosk else
+                       (WARN, "prompts would only be shown as text (the kiosk would say nothing)"))
     try:
         outputs = [d for d in list_devices() if d.max_output_channels > 0]
     except VoicecoachError as exc:
         return [Finding(FAIL, "output device", str(exc), "sudo apt-get install libportaudio2")]
     if not outputs:
-        return [Finding(FAIL, "output device", "no output device found: prompts could only be printed", fix)]
+        return [Finding(status, "output device", f"no output device found: {without}", fix)]
     try:
         sink = DeviceSink(_device_spec(ctx, "output"))
     except VoicecoachError as exc:
-        return [Finding(FAIL, "output device", str(exc), fix)]
+        return [Finding(status, "output device", f"{exc}: {without}", fix)]
     rate = sink.sample_rate
     sink.close()
     name = next((d.name for d in outputs if d.index == sink.device or (sink.device is None and
