@@ -547,8 +547,7 @@ CONFIG_CASES: list[tuple[str, str | bytes, str, str]] = [
     ("a name with a line break", '[partners]\na_name = "Sam\\nB"\n', "error", r"a_name"),
     ("an empty name", '[partners]\na_name = ""\n', "error", r"a_name"),
     ("a relative journal file", '[journal]\nfile = "us.sqlite3"\n', "error", r"full path"),
-    ("a journal file that is a folder", '[journal]\nfile = "/tmp"\n', "ok", ""),  # config check checks the file;
-    # the journal is voicecoach check's (and every command that opens it refuses it: tests/test_journal_cli.py)
+    ("a journal file that is a folder", '[journal]\nfile = "/tmp"\n', "error", r"is a folder, not a file"),
     ("equal quiet hours", '[kiosk]\nquiet_start = "22:00"\nquiet_end = "22:00"\n', "error", r"same time"),
     ("a language with no pack", '[commands]\nlanguage = "xx"\n', "error", r"language"),
     ("a frame length not allowed", "[audio]\nframe_ms = 25\n", "error", r"frame_ms"),
