@@ -121,7 +121,7 @@ class Pipeline:
         voice_bed = self.voice_bed.is_voice(self.settings.escalation.voice_bed_share)
         events.extend(self.escalation.process(feats.end_s, events, raised_now, muted, voice_bed))
         if not muted:
-            self._count(feats, events, raised_now)
+            self._count(feats, events)
         return events
 
     def _resume_after_gap(self, frame: Frame) -> None:
@@ -188,7 +188,7 @@ class Pipeline:
         return TalkStats(dict(st.speaking_s), dict(st.raised_s), dict(st.raised_events),
                          dict(st.interruptions_by), st.pause_suggestions, st.audio_s)
 
-    def _count(self, feats: FrameFeatures, events: list[Event], raised_now: bool) -> None:
+    def _count(self, feats: FrameFeatures, events: list[Event]) -> None:
         """Add the frame to the talk's figures. Raised seconds are the raised time the escalation policy counts
         (``raised.active``), whoever the tracker names the frame as: an angry turn's first words after a breath,
         or frames named as the other partner, are the raised partner's raised voice to the pause rule too."""
@@ -198,7 +198,7 @@ class Pipeline:
         if feats.is_speech and feats.speaker in st.speaking_s:
             st.speaking_s[feats.speaker] += dt
         raised = self.raised.active
-        if raised_now and raised is not None and raised in st.raised_s:
+        if raised is not None and raised in st.raised_s:
             st.raised_s[raised] += dt
         for e in events:
             if isinstance(e, RaisedVoice) and e.speaker in st.raised_events:
